@@ -1,0 +1,18 @@
+"""The Celery app. The beat schedule is declared once, here, and loaded into django-celery-beat."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_project.settings")
+
+app = Celery("bxb")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# The one place periodic work is declared. django-celery-beat's DatabaseScheduler copies these
+# entries into its tables at start-up, where ops can see, pause and re-time them in the admin.
+BEAT_SCHEDULE: dict[str, dict] = {}
+app.conf.beat_schedule = BEAT_SCHEDULE

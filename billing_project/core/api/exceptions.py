@@ -1,0 +1,170 @@
+"""Every API error leaves as JSON in Lago's shape (lago-api.md §1.6)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from billing_project.core import errors
+
+logger = logging.getLogger(__name__)
+
+# DRF's own validation codes, translated to the codes Lago clients know.
+_DRF_CODE_MAP = {
+    "required": "value_is_mandatory",
+    "null": "value_is_mandatory",
+    "blank": "value_is_mandatory",
+    "unique": "value_already_exist",
+    "invalid": "value_is_invalid",
+    "invalid_choice": "value_is_invalid",
+    "not_a_list": "value_is_invalid",
+    "not_a_dict": "value_is_invalid",
+    "empty": "value_is_invalid",
+    "max_length": "value_is_invalid",
+    "min_length": "value_is_invalid",
+    "max_value": "value_is_invalid",
+    "min_value": "value_is_invalid",
+    "max_digits": "value_is_invalid",
+    "max_decimal_places": "value_is_invalid",
+    "max_whole_digits": "value_is_invalid",
+    "max_string_length": "value_is_invalid",
+    "does_not_exist": "value_is_invalid",
+    "incorrect_type": "value_is_invalid",
+    "date": "invalid_format",
+    "datetime": "invalid_format",
+    "make_aware": "invalid_date",
+    "overflow": "value_is_invalid",
+}
+
+
+def lago_code(code: str | None) -> str:
+    if not code:
+        return "value_is_invalid"
+    return _DRF_CODE_MAP.get(code, code)
+
+
+def flatten_codes(codes: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Turn DRF's nested `get_codes()` structure into Lago's `{field: [codes]}` map."""
+    result: dict[str, list[str]] = {}
+
+    def add(key: str, code: str) -> None:
+        bucket = result.setdefault(key or "base", [])
+        mapped = lago_code(code)
+        if mapped not in bucket:
+            bucket.append(mapped)
+
+    def walk(node: Any, key: str) -> None:
+        if isinstance(node, dict):
+            for sub, value in node.items():
+                name = "base" if sub == "non_field_errors" and not key else str(sub)
+                walk(value, f"{key}.{name}" if key else name)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                if isinstance(value, dict | list):
+                    if value:
+                        walk(value, f"{key}.{index}" if isinstance(value, dict) else key)
+                else:
+                    add(key, str(value))
+        elif node is not None:
+            add(key, str(node))
+
+    walk(codes, prefix)
+    return result
+
+
+def validation_body(details: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "status": 422,
+        "error": "Unprocessable Entity",
+        "code": "validation_errors",
+        "error_details": details,
+    }
+
+
+def error_body(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Map an exception to (status, body, headers); raises nothing."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, errors.ValidationFailure):
+        return 422, validation_body(exc.details), headers
+    if isinstance(exc, errors.NotFoundFailure):
+        return 404, {"status": 404, "error": "Not Found", "code": exc.code}, headers
+    if isinstance(exc, errors.NotAllowedFailure):
+        return 405, {"status": 405, "error": "Method Not Allowed", "code": exc.code}, headers
+    if isinstance(exc, errors.ForbiddenFailure):
+        return 403, {"status": 403, "error": "Forbidden", "code": exc.code}, headers
+    if isinstance(exc, errors.ConflictFailure):
+        return 409, {"status": 409, "error": "Conflict", "code": exc.code}, headers
+    if isinstance(exc, errors.ProviderFailure):
+        body = {
+            "status": 422,
+            "error": "Unprocessable Entity",
+            "code": "provider_error",
+            "provider": {"code": exc.provider_code},
+            "error_details": exc.details,
+        }
+        return 422, body, headers
+    if isinstance(exc, errors.BadRequestFailure):
+        return 400, {"status": 400, "error": f"BadRequest: {exc.message}"}, headers
+    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
+        return 401, {"status": 401, "error": "Unauthorized"}, headers
+    if isinstance(exc, drf.PermissionDenied | DjangoPermissionDenied):
+        code = getattr(exc, "default_code", "forbidden")
+        detail = getattr(exc, "detail", None)
+        if hasattr(detail, "code") and detail.code:
+            code = detail.code
+        return 403, {"status": 403, "error": "Forbidden", "code": str(code)}, headers
+    if isinstance(exc, drf.ParseError):
+        return 400, {"status": 400, "error": f"BadRequest: {exc.detail}"}, headers
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return 415, {"status": 415, "error": "Unsupported Media Type", "code": "unsupported_media_type"}, headers
+    if isinstance(exc, drf.ValidationError):
+        return 422, validation_body(flatten_codes(exc.get_codes())), headers
+    if isinstance(exc, drf.NotFound | Http404):
+        return 404, {"status": 404, "error": "Not Found", "code": "resource_not_found"}, headers
+    if isinstance(exc, drf.MethodNotAllowed):
+        return 405, {"status": 405, "error": "Method Not Allowed", "code": "method_not_allowed"}, headers
+    if isinstance(exc, drf.Throttled):
+        wait = int(exc.wait or 1)
+        headers["Retry-After"] = str(wait)
+        return 429, {"status": 429, "error": "Too Many Requests", "code": "too_many_requests"}, headers
+    if isinstance(exc, drf.APIException):
+        status = exc.status_code
+        return status, {"status": status, "error": str(exc.detail), "code": str(exc.default_code)}, headers
+    raise exc
+
+
+def lago_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    try:
+        status, body, headers = error_body(exc)
+    except Exception:  # noqa: BLE001 - anything unknown is a 500, logged by Django
+        return None
+    response = Response(body, status=status)
+    for key, value in headers.items():
+        response[key] = value
+    extra = getattr(exc, "response_headers", None)
+    if extra:
+        for key, value in extra.items():
+            response[key] = value
+    return response
+
+
+# Django-level handlers so nothing under the API is ever an HTML page.
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse({"status": 404, "error": "Not Found", "code": "resource_not_found"}, status=404)
+
+
+def json_server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": 500, "error": "Internal Server Error", "code": "internal_error"}, status=500)
+
+
+def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse({"status": 400, "error": "BadRequest: the request could not be read"}, status=400)
+
+
+def json_permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse({"status": 403, "error": "Forbidden", "code": "forbidden"}, status=403)

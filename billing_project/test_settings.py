@@ -1,0 +1,14 @@
+"""Settings for the test suite: the normal settings with a fixed key and fast password hashing."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("ALLOWED_HOSTS", "*")
+
+from billing_project.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_BROKER_URL = "memory://"
+# Outbound webhooks in tests go to receivers on loopback.
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = True

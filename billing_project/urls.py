@@ -1,0 +1,75 @@
+"""URL configuration. The Lago-compatible API is served at both /api/v1 and /v1.
+
+Each app's `api/urls.py`, when present, is mounted under the API prefix automatically.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path, re_path
+from django.views import defaults
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from billing_project import health
+from billing_project.core.api import exceptions
+
+API_APPS = ["webhooks", "customers", "catalog", "metering", "subscriptions", "invoicing", "payments"]
+
+
+def _api_patterns() -> list:
+    patterns = []
+    for app in API_APPS:
+        module = f"{app}.api.urls"
+        if importlib.util.find_spec(f"{app}.api") and importlib.util.find_spec(module):
+            patterns.append(path("", include(module)))
+    patterns += [
+        path("schema", SpectacularAPIView.as_view(), name="schema"),
+        path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+        re_path(r"^.*$", exceptions.json_not_found),
+    ]
+    return patterns
+
+
+api_patterns = _api_patterns()
+
+urlpatterns = [
+    path("health", health.live, name="health"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_patterns)),
+    path("v1/", include((api_patterns, "v1"))),
+    re_path(r"^(api|v1)(/.*)?$", exceptions.json_not_found),
+]
+
+_API_PREFIXES = ("/api/", "/v1/", "/api", "/v1")
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(_API_PREFIXES)
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return exceptions.json_not_found(request, exception)
+    return defaults.page_not_found(request, exception)  # type: ignore[arg-type]
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return exceptions.json_server_error(request)
+    return defaults.server_error(request)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return exceptions.json_bad_request(request, exception)
+    return defaults.bad_request(request, exception)  # type: ignore[arg-type]
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return exceptions.json_permission_denied(request, exception)
+    return defaults.permission_denied(request, exception)  # type: ignore[arg-type]

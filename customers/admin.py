@@ -1,0 +1,254 @@
+"""Finance console: organizations, API keys (secret shown once), customers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from customers import services
+from customers.models import ApiKey, Customer, CustomerMetadata, Organization
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    extra = 0
+    fields = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "default_currency", "timezone", "document_numbering", "created_at")
+    search_fields = ("name", "legal_name", "email")
+    list_filter = ("default_currency", "document_numbering")
+    readonly_fields = ("id", "created_at", "updated_at", "customer_sequence")
+    inlines = [ApiKeyInline]
+    fieldsets = (
+        (None, {"fields": ("id", "name", "default_currency", "timezone", "email")}),
+        (
+            "Legal and address",
+            {
+                "fields": (
+                    "legal_name",
+                    "legal_number",
+                    "tax_identification_number",
+                    "address_line1",
+                    "address_line2",
+                    "city",
+                    "state",
+                    "zipcode",
+                    "country",
+                )
+            },
+        ),
+        (
+            "Invoicing",
+            {
+                "fields": (
+                    "document_numbering",
+                    "document_number_prefix",
+                    "net_payment_term",
+                    "invoice_grace_period",
+                    "finalize_zero_amount_invoice",
+                    "invoice_footer",
+                    "document_locale",
+                    "email_settings",
+                )
+            },
+        ),
+        ("System", {"fields": ("customer_sequence", "created_at", "updated_at")}),
+    )
+
+    def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
+        if not change:
+            obj.document_number_prefix = obj.document_number_prefix or services.default_document_prefix(
+                obj.name, obj.id
+            )
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "name", "organization", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("organization",)
+    search_fields = ("prefix", "name", "organization__name")
+    list_select_related = ("organization",)
+    fields = ("organization", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+    actions = ["revoke_keys"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> tuple[str, ...]:
+        if obj is None:
+            return ("prefix", "created_at", "last_used_at", "revoked_at")
+        return ("organization", "prefix", "created_at", "last_used_at", "revoked_at")
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        api_key, raw_key = services.api_key_create(obj.organization, name=obj.name)
+        obj.pk = api_key.pk
+        obj.prefix = api_key.prefix
+        obj.key_hash = api_key.key_hash
+        obj.created_at = api_key.created_at
+        messages.warning(
+            request,
+            f"API key created: {raw_key} — copy it now, it is stored only as a hash and will not be shown again.",
+        )
+
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    def revoke_keys(self, request: HttpRequest, queryset: Any) -> None:
+        count = 0
+        for api_key in queryset:
+            if api_key.revoked_at is None:
+                services.api_key_revoke(api_key)
+                count += 1
+        self.message_user(request, f"Revoked {count} API key(s).")
+
+
+class CustomerMetadataInline(admin.TabularInline):
+    model = CustomerMetadata
+    extra = 0
+    fields = ("key", "value", "display_in_invoice")
+
+
+_BILLING_CONFIGURATION_FIELDS = (
+    "invoice_grace_period",
+    "payment_provider",
+    "payment_provider_code",
+    "provider_customer_id",
+)
+
+
+def customer_form_payload(form: forms.ModelForm, obj: Customer) -> dict[str, Any]:
+    """The changed admin fields in the shape the upsert service takes."""
+    data: dict[str, Any] = {"external_id": obj.external_id}
+    billing: dict[str, Any] = {}
+    for field in form.changed_data:
+        if field not in form.cleaned_data or field in {"organization", "external_id"}:
+            continue
+        value = form.cleaned_data[field]
+        if field in _BILLING_CONFIGURATION_FIELDS:
+            billing[field] = value if field == "invoice_grace_period" else (value or None)
+        elif field == "provider_settings":
+            billing.update(value or {})
+        elif field in {"currency", "timezone", "document_locale"}:
+            data[field] = value or None
+        else:
+            data[field] = value
+    if billing:
+        data["billing_configuration"] = billing
+    return data
+
+
+class CustomerAdminForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        organization = cleaned.get("organization") or getattr(self.instance, "organization", None)
+        if organization is None or self.errors:
+            return cleaned
+        existing = self.instance if self.instance.pk else None
+        probe = Customer(external_id=cleaned.get("external_id") or self.instance.external_id)
+        errors = services.customer_validation_errors(organization, existing, customer_form_payload(self, probe))
+        for field, codes in errors.items():
+            target = field.split(".")[-1]
+            message = ", ".join(codes)
+            if target in self.fields:
+                self.add_error(target, message)
+            else:
+                self.add_error(None, f"{field}: {message}")
+        return cleaned
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    form = CustomerAdminForm
+    list_display = ("external_id", "name", "email", "currency", "country", "organization", "created_at", "deleted_at")
+    list_filter = ("organization", "currency", "country", "customer_type", ("deleted_at", admin.EmptyFieldListFilter))
+    search_fields = ("external_id", "name", "email", "legal_name", "firstname", "lastname")
+    list_select_related = ("organization",)
+    readonly_fields = ("id", "sequential_id", "slug", "created_at", "updated_at", "deleted_at")
+    inlines = [CustomerMetadataInline]
+    show_full_result_count = False
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "organization",
+                    "external_id",
+                    "id",
+                    "sequential_id",
+                    "slug",
+                    "name",
+                    "firstname",
+                    "lastname",
+                    "customer_type",
+                )
+            },
+        ),
+        ("Contact", {"fields": ("email", "phone", "url", "logo_url")}),
+        (
+            "Legal and address",
+            {
+                "fields": (
+                    "legal_name",
+                    "legal_number",
+                    "tax_identification_number",
+                    "address_line1",
+                    "address_line2",
+                    "city",
+                    "zipcode",
+                    "state",
+                    "country",
+                    "shipping_address",
+                )
+            },
+        ),
+        (
+            "Billing",
+            {
+                "fields": (
+                    "currency",
+                    "timezone",
+                    "net_payment_term",
+                    "invoice_grace_period",
+                    "finalize_zero_amount_invoice",
+                    "document_locale",
+                )
+            },
+        ),
+        (
+            "Payment provider",
+            {"fields": ("payment_provider", "payment_provider_code", "provider_customer_id", "provider_settings")},
+        ),
+        ("System", {"fields": ("created_at", "updated_at", "deleted_at")}),
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Customer | None = None) -> tuple[str, ...]:
+        fields = tuple(self.readonly_fields)
+        return (*fields, "organization", "external_id") if obj else fields
+
+    def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
+        """Saves go through the upsert service, so the admin obeys the API's rules."""
+        customer, _ = services.customer_upsert(obj.organization, customer_form_payload(form, obj), actor=request.user)
+        obj.pk = customer.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request: HttpRequest, obj: Customer) -> None:
+        services.customer_delete(obj.organization, obj.external_id, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for customer in queryset.filter(deleted_at__isnull=True):
+            services.customer_delete(customer.organization, customer.external_id, actor=request.user)

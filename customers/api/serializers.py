@@ -1,0 +1,277 @@
+"""Input and output shapes of the customers and organizations API (lago-api.md §2.1, §2.8)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from customers import extensions
+from customers.models import Customer, CustomerType, FinalizeZeroAmount, Organization
+
+
+def _text(max_length: int = 255) -> serializers.CharField:
+    return serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=max_length)
+
+
+# --- input ------------------------------------------------------------------------------------
+
+
+class BillingConfigurationInput(serializers.Serializer):
+    invoice_grace_period = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=365)
+    payment_provider = _text(32)
+    payment_provider_code = _text()
+    provider_customer_id = _text()
+    sync = serializers.BooleanField(required=False, allow_null=True)
+    sync_with_provider = serializers.BooleanField(required=False, allow_null=True)
+    document_locale = _text(10)
+    provider_payment_methods = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, allow_null=True
+    )
+    subscription_invoice_issuing_date_anchor = _text(64)
+    subscription_invoice_issuing_date_adjustment = _text(64)
+
+
+class AddressInput(serializers.Serializer):
+    address_line1 = _text()
+    address_line2 = _text()
+    city = _text()
+    zipcode = _text()
+    state = _text()
+    country = _text(2)
+
+
+class MetadataInput(serializers.Serializer):
+    id = serializers.CharField(required=False, allow_null=True)
+    key = serializers.CharField(max_length=255)
+    value = serializers.CharField(max_length=1024, allow_blank=True, allow_null=True)
+    display_in_invoice = serializers.BooleanField(required=False, default=False)
+
+
+class CustomerInput(serializers.Serializer):
+    external_id = serializers.CharField(max_length=255)
+    name = _text()
+    firstname = _text()
+    lastname = _text()
+    customer_type = serializers.ChoiceField(
+        choices=CustomerType.values, required=False, allow_null=True, allow_blank=True
+    )
+    email = _text(1024)
+    phone = _text()
+    url = _text(1024)
+    logo_url = _text(1024)
+    legal_name = _text()
+    legal_number = _text()
+    tax_identification_number = _text()
+    address_line1 = _text()
+    address_line2 = _text()
+    city = _text()
+    zipcode = _text()
+    state = _text()
+    country = _text(2)
+    currency = serializers.CharField(required=False, allow_null=True, max_length=3)
+    timezone = serializers.CharField(required=False, allow_null=True, max_length=64)
+    net_payment_term = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=3650)
+    finalize_zero_amount_invoice = serializers.ChoiceField(
+        choices=FinalizeZeroAmount.values, required=False, allow_null=True
+    )
+    billing_configuration = BillingConfigurationInput(required=False, allow_null=True)
+    shipping_address = AddressInput(required=False, allow_null=True)
+    metadata = MetadataInput(many=True, required=False, allow_null=True)
+    tax_codes = serializers.ListField(child=serializers.CharField(max_length=255), required=False, allow_null=True)
+
+
+class CustomerInputEnvelope(serializers.Serializer):
+    customer = CustomerInput()
+
+
+class OrganizationBillingConfigurationInput(serializers.Serializer):
+    invoice_footer = _text(600)
+    invoice_grace_period = serializers.IntegerField(required=False, min_value=0, max_value=365)
+    document_locale = _text(10)
+
+
+class OrganizationInput(serializers.Serializer):
+    default_currency = serializers.CharField(required=False, max_length=3)
+    country = _text(2)
+    address_line1 = _text()
+    address_line2 = _text()
+    state = _text()
+    zipcode = _text()
+    email = _text()
+    city = _text()
+    legal_name = _text()
+    legal_number = _text()
+    tax_identification_number = _text()
+    document_numbering = serializers.CharField(required=False, max_length=32)
+    document_number_prefix = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    net_payment_term = serializers.IntegerField(required=False, min_value=0, max_value=3650)
+    timezone = serializers.CharField(required=False, allow_null=True, max_length=64)
+    email_settings = serializers.ListField(child=serializers.CharField(max_length=64), required=False, allow_null=True)
+    finalize_zero_amount_invoice = serializers.BooleanField(required=False)
+    billing_configuration = OrganizationBillingConfigurationInput(required=False, allow_null=True)
+    webhook_url = _text(1024)
+
+
+class OrganizationInputEnvelope(serializers.Serializer):
+    organization = OrganizationInput()
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+class MetadataOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(source="id")
+    key = serializers.CharField()
+    value = serializers.CharField()
+    display_in_invoice = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class CustomerOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(source="id")
+    external_id = serializers.CharField()
+    sequential_id = serializers.IntegerField()
+    slug = serializers.CharField()
+    account_type = serializers.CharField()
+    name = serializers.CharField()
+    firstname = serializers.CharField()
+    lastname = serializers.CharField()
+    customer_type = serializers.SerializerMethodField()
+    email = serializers.CharField()
+    phone = serializers.CharField()
+    url = serializers.CharField()
+    logo_url = serializers.CharField()
+    legal_name = serializers.CharField()
+    legal_number = serializers.CharField()
+    tax_identification_number = serializers.CharField()
+    address_line1 = serializers.CharField()
+    address_line2 = serializers.CharField()
+    city = serializers.CharField()
+    zipcode = serializers.CharField()
+    state = serializers.CharField()
+    country = serializers.CharField()
+    currency = serializers.CharField(allow_null=True)
+    timezone = serializers.CharField(allow_null=True)
+    applicable_timezone = serializers.CharField()
+    net_payment_term = serializers.IntegerField(allow_null=True)
+    finalize_zero_amount_invoice = serializers.CharField()
+    billing_configuration = serializers.SerializerMethodField()
+    shipping_address = serializers.SerializerMethodField()
+    metadata = MetadataOutput(many=True, source="metadata.all")
+    taxes = serializers.SerializerMethodField()
+    integration_customers = serializers.SerializerMethodField()
+    applicable_invoice_custom_sections = serializers.SerializerMethodField()
+    skip_invoice_custom_sections = serializers.SerializerMethodField()
+    error_details = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_customer_type(self, obj: Customer) -> str | None:
+        return obj.customer_type or None
+
+    def get_billing_configuration(self, obj: Customer) -> dict[str, Any]:
+        settings = obj.provider_settings or {}
+        return {
+            "invoice_grace_period": obj.invoice_grace_period,
+            "payment_provider": obj.payment_provider,
+            "payment_provider_code": obj.payment_provider_code,
+            "provider_customer_id": obj.provider_customer_id,
+            "sync": settings.get("sync"),
+            "sync_with_provider": settings.get("sync_with_provider"),
+            "document_locale": obj.document_locale,
+            "provider_payment_methods": settings.get("provider_payment_methods"),
+        }
+
+    def get_shipping_address(self, obj: Customer) -> dict[str, Any]:
+        keys = ("address_line1", "address_line2", "city", "zipcode", "state", "country")
+        return {key: (obj.shipping_address or {}).get(key) for key in keys}
+
+    def get_taxes(self, obj: Customer) -> list[dict[str, Any]]:
+        return []  # filled by the catalog extension in to_representation
+
+    def get_integration_customers(self, obj: Customer) -> list[Any]:
+        return []
+
+    def get_applicable_invoice_custom_sections(self, obj: Customer) -> list[Any]:
+        return []
+
+    def get_skip_invoice_custom_sections(self, obj: Customer) -> bool:
+        return False
+
+    def get_error_details(self, obj: Customer) -> list[Any]:
+        return []
+
+    def to_representation(self, instance: Customer) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        for extension in extensions.all_extensions():
+            if extension.represent:
+                for key, value in extension.represent(instance).items():
+                    data[key] = value
+        return data
+
+
+class CustomerEnvelope(serializers.Serializer):
+    customer = CustomerOutput()
+
+
+class PaginationMeta(serializers.Serializer):
+    current_page = serializers.IntegerField()
+    next_page = serializers.IntegerField(allow_null=True)
+    prev_page = serializers.IntegerField(allow_null=True)
+    total_pages = serializers.IntegerField()
+    total_count = serializers.IntegerField()
+
+
+class CustomerListEnvelope(serializers.Serializer):
+    customers = CustomerOutput(many=True)
+    meta = PaginationMeta()
+
+
+class OrganizationOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(source="id")
+    name = serializers.CharField()
+    slug = serializers.SerializerMethodField()
+    default_currency = serializers.CharField()
+    timezone = serializers.CharField()
+    country = serializers.CharField()
+    address_line1 = serializers.CharField()
+    address_line2 = serializers.CharField()
+    state = serializers.CharField()
+    zipcode = serializers.CharField()
+    email = serializers.CharField()
+    city = serializers.CharField()
+    legal_name = serializers.CharField()
+    legal_number = serializers.CharField()
+    tax_identification_number = serializers.CharField()
+    document_numbering = serializers.CharField()
+    document_number_prefix = serializers.CharField()
+    net_payment_term = serializers.IntegerField()
+    finalize_zero_amount_invoice = serializers.BooleanField()
+    email_settings = serializers.ListField(child=serializers.CharField())
+    events_store = serializers.SerializerMethodField()
+    billing_configuration = serializers.SerializerMethodField()
+    taxes = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def get_slug(self, obj: Organization) -> str:
+        return obj.document_number_prefix.lower()
+
+    def get_events_store(self, obj: Organization) -> str:
+        from django.conf import settings
+
+        return "clickhouse" if settings.CLICKHOUSE_URL else "postgres"
+
+    def get_billing_configuration(self, obj: Organization) -> dict[str, Any]:
+        return {
+            "invoice_footer": obj.invoice_footer,
+            "invoice_grace_period": obj.invoice_grace_period,
+            "document_locale": obj.document_locale,
+        }
+
+    def get_taxes(self, obj: Organization) -> list[Any]:
+        return self.context.get("taxes", [])
+
+
+class OrganizationEnvelope(serializers.Serializer):
+    organization = OrganizationOutput()

@@ -1,0 +1,110 @@
+"""Customers and organization endpoints. Views parse, call a service, and render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from billing_project.core.api.pagination import paginated_response
+from billing_project.core.api.views import OrganizationAPIView, query_bool, query_list, root_payload, validate_input
+from customers import selectors, services
+from customers.api.serializers import (
+    CustomerEnvelope,
+    CustomerInput,
+    CustomerInputEnvelope,
+    CustomerListEnvelope,
+    CustomerOutput,
+    OrganizationEnvelope,
+    OrganizationInput,
+    OrganizationInputEnvelope,
+    OrganizationOutput,
+)
+
+
+def customer_body(customer: Any) -> dict[str, Any]:
+    return {"customer": CustomerOutput(customer).data}
+
+
+class CustomerCollectionView(OrganizationAPIView):
+    @extend_schema(
+        operation_id="customers_list",
+        summary="List customers",
+        parameters=[
+            OpenApiParameter("page", int),
+            OpenApiParameter("per_page", int),
+            OpenApiParameter("external_id", str),
+            OpenApiParameter("search_term", str),
+            OpenApiParameter("currencies[]", str, many=True),
+            OpenApiParameter("countries[]", str, many=True),
+            OpenApiParameter("states[]", str, many=True),
+            OpenApiParameter("zipcodes[]", str, many=True),
+            OpenApiParameter("customer_type", str),
+            OpenApiParameter("has_customer_type", bool),
+            OpenApiParameter("has_tax_identification_number", bool),
+        ],
+        responses=CustomerListEnvelope,
+    )
+    def get(self, request: Request) -> Response:
+        metadata = {
+            key[len("metadata[") : -1]: value
+            for key, value in request.query_params.items()
+            if key.startswith("metadata[") and key.endswith("]")
+        }
+        qs = selectors.customer_list(
+            self.organization,
+            external_id=request.query_params.get("external_id"),
+            search_term=request.query_params.get("search_term"),
+            currencies=query_list(request, "currencies"),
+            countries=query_list(request, "countries"),
+            states=query_list(request, "states"),
+            zipcodes=query_list(request, "zipcodes"),
+            customer_type=request.query_params.get("customer_type"),
+            has_customer_type=query_bool(request, "has_customer_type"),
+            has_tax_identification_number=query_bool(request, "has_tax_identification_number"),
+            metadata=metadata,
+        )
+        return paginated_response(request, qs, "customers", lambda items: CustomerOutput(items, many=True).data)
+
+    @extend_schema(
+        operation_id="customers_upsert",
+        summary="Create or update a customer (upsert by external_id)",
+        request=CustomerInputEnvelope,
+        responses=CustomerEnvelope,
+    )
+    def post(self, request: Request) -> Response:
+        data = validate_input(CustomerInput, root_payload(request, "customer"), partial=False)
+        customer, _ = services.customer_upsert(self.organization, data, actor=self.api_key)
+        return Response(customer_body(customer))
+
+
+class CustomerDetailView(OrganizationAPIView):
+    @extend_schema(operation_id="customers_retrieve", summary="Find a customer", responses=CustomerEnvelope)
+    def get(self, request: Request, external_id: str) -> Response:
+        return Response(customer_body(selectors.customer_get(self.organization, external_id)))
+
+    @extend_schema(operation_id="customers_destroy", summary="Delete a customer", responses=CustomerEnvelope)
+    def delete(self, request: Request, external_id: str) -> Response:
+        customer = services.customer_delete(self.organization, external_id, actor=self.api_key)
+        return Response(customer_body(customer))
+
+
+class OrganizationView(OrganizationAPIView):
+    @extend_schema(
+        operation_id="organizations_retrieve", summary="The calling organization", responses=OrganizationEnvelope
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"organization": OrganizationOutput(self.organization).data})
+
+    @extend_schema(
+        operation_id="organizations_update",
+        summary="Update the calling organization",
+        request=OrganizationInputEnvelope,
+        responses=OrganizationEnvelope,
+    )
+    def put(self, request: Request) -> Response:
+        data = validate_input(OrganizationInput, root_payload(request, "organization"), partial=True)
+        organization = services.organization_update(self.organization, data)
+        return Response({"organization": OrganizationOutput(organization).data})

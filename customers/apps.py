@@ -1,0 +1,24 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _sync_groups(sender, **kwargs):
+    from django.apps import apps
+    from django.contrib.auth.models import Group, Permission
+
+    # post_migrate fires once per app; act once, after the last app has its permissions.
+    if sender.label != list(apps.get_app_configs())[-1].label:
+        return
+
+    from customers.roles import sync_staff_groups
+
+    sync_staff_groups(Group, Permission)
+
+
+class CustomersConfig(AppConfig):
+    name = "customers"
+    verbose_name = "Customers and organizations"
+
+    def ready(self) -> None:
+        # Permissions of models added later are given to the staff groups after each migrate.
+        post_migrate.connect(_sync_groups, dispatch_uid="customers.sync_staff_groups")

@@ -1,0 +1,44 @@
+"""Extension points that apps below `customers` fill in at start-up (AppConfig.ready()).
+
+`customers` may not import `catalog` or `invoicing`, yet a customer upsert carries `tax_codes`
+(catalog's taxes) and the currency of a customer with invoices must not change (invoicing's
+history). Lower apps register small hooks here; customers calls them without importing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from customers.models import Customer, Organization
+
+
+@dataclass
+class CustomerExtension:
+    """One app's part in customer upserts and representation.
+
+    validate(organization, customer_or_None, payload) -> {field: [codes]}  (raise NotFoundFailure for unknown codes)
+    apply(customer, payload) -> None                                      (inside the upsert transaction)
+    represent(customer) -> dict merged into the API representation
+    billed_currencies(customer) -> set of currencies used by the customer's billing history
+    """
+
+    name: str
+    validate: Callable[[Organization, Customer | None, dict[str, Any]], dict[str, list[str]]] | None = None
+    apply: Callable[[Customer, dict[str, Any]], None] | None = None
+    represent: Callable[[Customer], dict[str, Any]] | None = None
+    billed_currencies: Callable[[Customer], set[str]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_registry: dict[str, CustomerExtension] = {}
+
+
+def register(extension: CustomerExtension) -> None:
+    _registry[extension.name] = extension
+
+
+def all_extensions() -> list[CustomerExtension]:
+    return list(_registry.values())

@@ -1,0 +1,183 @@
+"""Tenants (organizations), their API keys, and their customers."""
+
+from __future__ import annotations
+
+import secrets
+import zoneinfo
+
+from django.db import models
+from django.db.models import Q
+
+from billing_project.core.models import BaseModel
+
+
+def new_hmac_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def timezone_valid(name: str | None) -> bool:
+    if not name or not isinstance(name, str) or len(name) > 64:
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+class DocumentNumbering(models.TextChoices):
+    PER_CUSTOMER = "per_customer"
+    PER_ORGANIZATION = "per_organization"
+
+
+class Organization(BaseModel):
+    name = models.CharField(max_length=255)
+    default_currency = models.CharField(max_length=3, default="USD")
+    timezone = models.CharField(max_length=64, default="UTC")
+    country = models.CharField(max_length=2, blank=True, default="")
+    email = models.CharField(max_length=255, blank=True, default="")
+    legal_name = models.CharField(max_length=255, blank=True, default="")
+    legal_number = models.CharField(max_length=255, blank=True, default="")
+    tax_identification_number = models.CharField(max_length=255, blank=True, default="")
+    address_line1 = models.CharField(max_length=255, blank=True, default="")
+    address_line2 = models.CharField(max_length=255, blank=True, default="")
+    city = models.CharField(max_length=255, blank=True, default="")
+    state = models.CharField(max_length=255, blank=True, default="")
+    zipcode = models.CharField(max_length=255, blank=True, default="")
+    # Invoice numbering (lago-semantics.md §6.3).
+    document_numbering = models.CharField(
+        max_length=20, choices=DocumentNumbering.choices, default=DocumentNumbering.PER_CUSTOMER
+    )
+    document_number_prefix = models.CharField(max_length=10, blank=True, default="")
+    net_payment_term = models.PositiveIntegerField(default=0, help_text="Days until an invoice is due.")
+    invoice_grace_period = models.PositiveIntegerField(
+        default=0, help_text="Days a subscription invoice stays a draft before it is finalized."
+    )
+    invoice_footer = models.TextField(blank=True, default="")
+    document_locale = models.CharField(max_length=10, default="en")
+    finalize_zero_amount_invoice = models.BooleanField(default=True)
+    email_settings = models.JSONField(default=list, blank=True)
+    # Secret used to sign outbound webhooks with HMAC-SHA256.
+    webhook_hmac_key = models.CharField(max_length=128, default=new_hmac_key, editable=False)
+    # Per-organization sequence counters, incremented under a row lock.
+    customer_sequence = models.BigIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiKey(BaseModel):
+    """A secret API key. Only its SHA-256 is stored; the key is shown once, at creation."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=255, blank=True, default="")
+    prefix = models.CharField(max_length=16, unique=True, help_text="Public part, safe to display.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.organization.name})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class CustomerType(models.TextChoices):
+    COMPANY = "company"
+    INDIVIDUAL = "individual"
+
+
+class FinalizeZeroAmount(models.TextChoices):
+    INHERIT = "inherit"
+    FINALIZE = "finalize"
+    SKIP = "skip"
+
+
+class Customer(BaseModel):
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="customers")
+    external_id = models.CharField(max_length=255)
+    sequential_id = models.BigIntegerField(editable=False)
+    slug = models.CharField(max_length=64, editable=False, default="")
+    name = models.CharField(max_length=255, blank=True, default="")
+    firstname = models.CharField(max_length=255, blank=True, default="")
+    lastname = models.CharField(max_length=255, blank=True, default="")
+    customer_type = models.CharField(max_length=20, choices=CustomerType.choices, blank=True, default="")
+    account_type = models.CharField(max_length=20, default="customer")
+    email = models.CharField(max_length=1024, blank=True, default="")
+    phone = models.CharField(max_length=255, blank=True, default="")
+    url = models.CharField(max_length=1024, blank=True, default="")
+    logo_url = models.CharField(max_length=1024, blank=True, default="")
+    legal_name = models.CharField(max_length=255, blank=True, default="")
+    legal_number = models.CharField(max_length=255, blank=True, default="")
+    tax_identification_number = models.CharField(max_length=255, blank=True, default="")
+    address_line1 = models.CharField(max_length=255, blank=True, default="")
+    address_line2 = models.CharField(max_length=255, blank=True, default="")
+    city = models.CharField(max_length=255, blank=True, default="")
+    zipcode = models.CharField(max_length=255, blank=True, default="")
+    state = models.CharField(max_length=255, blank=True, default="")
+    country = models.CharField(max_length=2, blank=True, default="")
+    shipping_address = models.JSONField(default=dict, blank=True)
+    currency = models.CharField(max_length=3, null=True, blank=True)
+    timezone = models.CharField(max_length=64, null=True, blank=True)
+    net_payment_term = models.PositiveIntegerField(null=True, blank=True)
+    invoice_grace_period = models.PositiveIntegerField(null=True, blank=True)
+    finalize_zero_amount_invoice = models.CharField(
+        max_length=10, choices=FinalizeZeroAmount.choices, default=FinalizeZeroAmount.INHERIT
+    )
+    document_locale = models.CharField(max_length=10, null=True, blank=True)
+    # Payment-provider link (payment_provider, payment_provider_code, provider_customer_id,
+    # sync, sync_with_provider, provider_payment_methods); owned by the payments app.
+    payment_provider = models.CharField(max_length=32, null=True, blank=True)
+    payment_provider_code = models.CharField(max_length=255, null=True, blank=True)
+    provider_customer_id = models.CharField(max_length=255, null=True, blank=True)
+    provider_settings = models.JSONField(default=dict, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                condition=Q(deleted_at__isnull=True),
+                name="customer_external_id_unique_live",
+            ),
+            models.UniqueConstraint(fields=["organization", "sequential_id"], name="customer_sequential_id_unique"),
+        ]
+        indexes = [models.Index(fields=["organization", "external_id"])]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+    @property
+    def applicable_timezone(self) -> str:
+        return self.timezone or self.organization.timezone or "UTC"
+
+    @property
+    def applicable_net_payment_term(self) -> int:
+        return self.net_payment_term if self.net_payment_term is not None else self.organization.net_payment_term
+
+    @property
+    def applicable_invoice_grace_period(self) -> int:
+        if self.invoice_grace_period is not None:
+            return self.invoice_grace_period
+        return self.organization.invoice_grace_period
+
+
+class CustomerMetadata(BaseModel):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="metadata")
+    key = models.CharField(max_length=255)
+    value = models.CharField(max_length=1024)
+    display_in_invoice = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["customer", "key"], name="customer_metadata_key_unique")]

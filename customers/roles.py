@@ -1,0 +1,52 @@
+"""The four staff roles of the finance console, as Django groups with model permissions.
+
+Group permissions are (re)synced after every `migrate`, so models added by later releases are
+covered without hand edits. Users may be in several groups; Django unions their permissions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+BILLING_APPS = ("core", "webhooks", "customers", "catalog", "metering", "subscriptions", "invoicing", "payments")
+OPS_APPS = ("django_celery_beat",)
+
+SUPER_ADMIN = "Super Admin"
+BILLING_ADMIN = "Billing Admin"
+SUPPORT_REP = "Support Rep"
+FINANCE_VIEWER = "Finance Viewer"
+ROLES = (SUPER_ADMIN, BILLING_ADMIN, SUPPORT_REP, FINANCE_VIEWER)
+
+# What a Support Rep may change besides viewing everything.
+SUPPORT_EDITABLE_MODELS = {("customers", "customer"), ("customers", "customermetadata")}
+
+
+def _wanted(role: str, app_label: str, model: str, action: str) -> bool:
+    if role == SUPER_ADMIN:
+        return True
+    in_billing = app_label in BILLING_APPS
+    if role == BILLING_ADMIN:
+        return in_billing or (app_label in OPS_APPS and action == "view")
+    if role == SUPPORT_REP:
+        if not in_billing:
+            return False
+        if action == "view":
+            return True
+        return (app_label, model) in SUPPORT_EDITABLE_MODELS and action in {"add", "change"}
+    if role == FINANCE_VIEWER:
+        return in_billing and action == "view"
+    return False
+
+
+def sync_staff_groups(group_model: Any, permission_model: Any) -> None:
+    """Create the four groups if missing and set their permissions. Idempotent."""
+    permissions = list(permission_model.objects.select_related("content_type"))
+    for role in ROLES:
+        group, _ = group_model.objects.get_or_create(name=role)
+        wanted = []
+        for permission in permissions:
+            action = permission.codename.split("_", 1)[0]
+            content_type = permission.content_type
+            if _wanted(role, content_type.app_label, content_type.model, action):
+                wanted.append(permission)
+        group.permissions.set(wanted)

@@ -1,0 +1,339 @@
+"""Writes for organizations, API keys and customers. Each service owns its transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing_project.core import money
+from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
+from customers import extensions
+from customers.models import (
+    ApiKey,
+    Customer,
+    CustomerMetadata,
+    DocumentNumbering,
+    Organization,
+    timezone_valid,
+)
+from customers.signals import customer_deleted
+
+API_KEY_PREFIX = "bxb_"
+_LAST_USED_RESOLUTION_SECONDS = 60
+_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+_EMAIL_RE = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+def hash_api_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
+
+
+def api_key_create(organization: Organization, *, name: str = "") -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the secret, which is never stored or shown again."""
+    prefix = secrets.token_hex(4)
+    raw_key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    api_key = ApiKey.objects.create(organization=organization, name=name, prefix=prefix, key_hash=hash_api_key(raw_key))
+    return api_key, raw_key
+
+
+def api_key_revoke(api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at", "updated_at"])
+    return api_key
+
+
+def api_key_authenticate(raw_key: str) -> ApiKey | None:
+    """The active key for this secret, or None. Records its last use (at most once a minute)."""
+    if not raw_key or len(raw_key) > 200:
+        return None
+    api_key = (
+        ApiKey.objects.select_related("organization")
+        .filter(key_hash=hash_api_key(raw_key), revoked_at__isnull=True)
+        .first()
+    )
+    if api_key is None:
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > _LAST_USED_RESOLUTION_SECONDS:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key
+
+
+# --- Organizations ----------------------------------------------------------------------------
+
+
+def default_document_prefix(name: str, organization_id: object) -> str:
+    letters = "".join(ch for ch in name.upper() if ch.isalnum())[:3] or "BXB"
+    return f"{letters}-{str(organization_id)[-4:].upper()}"
+
+
+@transaction.atomic
+def organization_create(
+    name: str, *, default_currency: str = "USD", timezone_name: str = "UTC", key_name: str = "default"
+) -> tuple[Organization, str]:
+    """A new tenant and its first API key; returns the organization and the key's secret."""
+    errors: dict[str, list[str]] = {}
+    if not name or not name.strip():
+        errors["name"] = ["value_is_mandatory"]
+    if not money.is_currency(default_currency):
+        errors["default_currency"] = ["value_is_invalid"]
+    if not timezone_valid(timezone_name):
+        errors["timezone"] = ["invalid_timezone"]
+    if errors:
+        raise ValidationFailure(errors)
+    organization = Organization(name=name.strip(), default_currency=default_currency, timezone=timezone_name)
+    organization.document_number_prefix = default_document_prefix(organization.name, organization.id)
+    organization.save()
+    _, raw_key = api_key_create(organization, name=key_name)
+    return organization, raw_key
+
+
+_ORG_TEXT_FIELDS = (
+    "country", "address_line1", "address_line2", "state", "zipcode", "email", "city", "legal_name",
+    "legal_number", "tax_identification_number",
+)  # fmt: skip
+_EMAIL_SETTINGS = {"invoice.finalized", "credit_note.created", "payment_receipt.created"}
+
+
+@transaction.atomic
+def organization_update(organization: Organization, data: dict[str, Any]) -> Organization:
+    """Partial update as Lago's `PUT /organizations` (only the keys sent change)."""
+    org = Organization.objects.select_for_update().get(pk=organization.pk)
+    errors: dict[str, list[str]] = {}
+    if "default_currency" in data:
+        if money.is_currency(data["default_currency"]):
+            org.default_currency = data["default_currency"]
+        else:
+            errors["default_currency"] = ["value_is_invalid"]
+    if "timezone" in data and data["timezone"] is not None:
+        if timezone_valid(data["timezone"]):
+            org.timezone = data["timezone"]
+        else:
+            errors["timezone"] = ["invalid_timezone"]
+    for field in _ORG_TEXT_FIELDS:
+        if field in data:
+            setattr(org, field, data[field] or "")
+    if org.country and not _COUNTRY_RE.match(org.country):
+        errors["country"] = ["country_code_invalid"]
+    if "document_numbering" in data:
+        if data["document_numbering"] in DocumentNumbering.values:
+            org.document_numbering = data["document_numbering"]
+        else:
+            errors["document_numbering"] = ["value_is_invalid"]
+    if "document_number_prefix" in data:
+        prefix = data["document_number_prefix"] or ""
+        if 1 <= len(prefix) <= 10:
+            org.document_number_prefix = prefix.upper()
+        else:
+            errors["document_number_prefix"] = ["value_is_invalid"]
+    if "net_payment_term" in data:
+        org.net_payment_term = data["net_payment_term"]
+    if "finalize_zero_amount_invoice" in data:
+        org.finalize_zero_amount_invoice = data["finalize_zero_amount_invoice"]
+    if "email_settings" in data:
+        settings_list = data["email_settings"] or []
+        if all(item in _EMAIL_SETTINGS for item in settings_list):
+            org.email_settings = list(settings_list)
+        else:
+            errors["email_settings"] = ["unsupported_value"]
+    billing = data.get("billing_configuration") or {}
+    if "invoice_grace_period" in billing:
+        org.invoice_grace_period = billing["invoice_grace_period"]
+    if "invoice_footer" in billing:
+        org.invoice_footer = billing["invoice_footer"] or ""
+    if billing.get("document_locale"):
+        org.document_locale = billing["document_locale"]
+    if errors:
+        raise ValidationFailure(errors)
+    org.save()
+    return org
+
+
+# --- Customers --------------------------------------------------------------------------------
+
+_CUSTOMER_TEXT_FIELDS = (
+    "name", "firstname", "lastname", "email", "phone", "url", "logo_url", "legal_name",
+    "legal_number", "tax_identification_number", "address_line1", "address_line2", "city",
+    "zipcode", "state", "country",
+)  # fmt: skip
+_BILLING_PROVIDER_FIELDS = ("payment_provider", "payment_provider_code", "provider_customer_id")
+_PROVIDER_SETTING_FIELDS = ("sync", "sync_with_provider", "provider_payment_methods")
+PAYMENT_PROVIDERS = {"stripe", "gocardless", "adyen", "cashfree", "moneyhash"}
+
+
+def _validate_customer(data: dict[str, Any]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    currency = data.get("currency")
+    if currency is not None and not money.is_currency(currency):
+        errors["currency"] = ["value_is_invalid"]
+    tz = data.get("timezone")
+    if tz is not None and not timezone_valid(tz):
+        errors["timezone"] = ["invalid_timezone"]
+    country = data.get("country")
+    if country and not _COUNTRY_RE.match(country.upper()):
+        errors["country"] = ["country_code_invalid"]
+    email = data.get("email")
+    if email:
+        addresses = [part.strip() for part in email.split(",")]
+        if not all(_EMAIL_RE.match(address) for address in addresses):
+            errors["email"] = ["invalid_email_format"]
+    billing = data.get("billing_configuration") or {}
+    provider = billing.get("payment_provider")
+    if provider is not None and provider not in PAYMENT_PROVIDERS:
+        errors["billing_configuration.payment_provider"] = ["value_is_invalid"]
+    keys = [item["key"] for item in data.get("metadata") or []]
+    if len(keys) != len(set(keys)):
+        errors["metadata"] = ["duplicated_key"]
+    return errors
+
+
+def customer_validation_errors(
+    organization: Organization, customer: Customer | None, data: dict[str, Any]
+) -> dict[str, list[str]]:
+    """Every reason to refuse this upsert, as `{field: [codes]}` (empty when it is fine)."""
+    errors = _validate_customer(data)
+    for extension in extensions.all_extensions():
+        if extension.validate:
+            errors = merge_details(errors, extension.validate(organization, customer, data))
+    new_currency = data.get("currency")
+    if customer is not None and new_currency and new_currency != customer.currency:
+        if _billed_currencies(customer) - {new_currency}:
+            errors = merge_details(errors, {"currency": ["currencies_does_not_match"]})
+    return errors
+
+
+def _billed_currencies(customer: Customer) -> set[str]:
+    currencies: set[str] = set()
+    for extension in extensions.all_extensions():
+        if extension.billed_currencies:
+            currencies |= extension.billed_currencies(customer)
+    return currencies
+
+
+def _apply_metadata(customer: Customer, items: list[dict[str, Any]]) -> None:
+    """Lago replaces the metadata list: entries sent are kept or updated, the others removed."""
+    existing = {entry.key: entry for entry in customer.metadata.all()}
+    sent = set()
+    for item in items:
+        key = item["key"]
+        sent.add(key)
+        entry = existing.get(key)
+        if entry is None:
+            CustomerMetadata.objects.create(
+                customer=customer,
+                key=key,
+                value=item.get("value") or "",
+                display_in_invoice=bool(item.get("display_in_invoice")),
+            )
+        else:
+            entry.value = item.get("value") or ""
+            entry.display_in_invoice = bool(item.get("display_in_invoice"))
+            entry.save(update_fields=["value", "display_in_invoice", "updated_at"])
+    customer.metadata.exclude(key__in=sent).delete()
+
+
+def _next_customer_sequence(organization: Organization) -> int:
+    org = Organization.objects.select_for_update().only("id", "customer_sequence").get(pk=organization.pk)
+    org.customer_sequence += 1
+    Organization.objects.filter(pk=org.pk).update(customer_sequence=org.customer_sequence)
+    return org.customer_sequence
+
+
+def customer_upsert(
+    organization: Organization, data: dict[str, Any], *, actor: object | None = None
+) -> tuple[Customer, bool]:
+    """Create or update a customer by `external_id` (Lago's `POST /customers`).
+
+    Returns (customer, created). Keys absent from `data` leave the stored value alone.
+    """
+    external_id = (data.get("external_id") or "").strip() if isinstance(data.get("external_id"), str) else ""
+    if not external_id:
+        raise ValidationFailure.single("external_id", "value_is_mandatory")
+    try:
+        return _customer_upsert(organization, external_id, data)
+    except IntegrityError:
+        # Two requests created the same external id at once: the loser retries as an update.
+        return _customer_upsert(organization, external_id, data)
+
+
+@transaction.atomic
+def _customer_upsert(organization: Organization, external_id: str, data: dict[str, Any]) -> tuple[Customer, bool]:
+    customer = (
+        Customer.objects.select_for_update()
+        .filter(organization=organization, external_id=external_id, deleted_at__isnull=True)
+        .first()
+    )
+    errors = customer_validation_errors(organization, customer, data)
+    if errors:
+        raise ValidationFailure(errors)
+
+    created = customer is None
+    if created:
+        customer = Customer(organization=organization, external_id=external_id)
+        customer.sequential_id = _next_customer_sequence(organization)
+        customer.slug = f"{organization.document_number_prefix}-{customer.sequential_id:03d}"
+    assert customer is not None
+
+    for field in _CUSTOMER_TEXT_FIELDS:
+        if field in data:
+            value = data[field] or ""
+            setattr(customer, field, value.upper() if field == "country" else value)
+    for field in ("currency", "timezone", "net_payment_term", "document_locale"):
+        if field in data:
+            setattr(customer, field, data[field])
+    if "customer_type" in data:
+        customer.customer_type = data["customer_type"] or ""
+    if data.get("finalize_zero_amount_invoice"):
+        customer.finalize_zero_amount_invoice = data["finalize_zero_amount_invoice"]
+    if "shipping_address" in data:
+        customer.shipping_address = {k: v for k, v in (data["shipping_address"] or {}).items() if v is not None}
+    billing = data.get("billing_configuration") or {}
+    if "invoice_grace_period" in billing:
+        customer.invoice_grace_period = billing["invoice_grace_period"]
+    if "document_locale" in billing:
+        customer.document_locale = billing["document_locale"]
+    for field in _BILLING_PROVIDER_FIELDS:
+        if field in billing:
+            setattr(customer, field, billing[field])
+    if any(field in billing for field in _PROVIDER_SETTING_FIELDS):
+        customer.provider_settings = {
+            **customer.provider_settings,
+            **{field: billing[field] for field in _PROVIDER_SETTING_FIELDS if field in billing},
+        }
+    customer.save()
+
+    if "metadata" in data and data["metadata"] is not None:
+        _apply_metadata(customer, data["metadata"])
+    for extension in extensions.all_extensions():
+        if extension.apply:
+            extension.apply(customer, data)
+    return customer, created
+
+
+@transaction.atomic
+def customer_delete(organization: Organization, external_id: str, *, actor: object | None = None) -> Customer:
+    """Soft delete (Lago): the customer disappears from the API, its billing history stays.
+
+    Subscriptions are terminated by the subscriptions app, which listens to `customer_deleted`.
+    """
+    customer = (
+        Customer.objects.select_for_update()
+        .filter(organization=organization, external_id=external_id, deleted_at__isnull=True)
+        .first()
+    )
+    if customer is None:
+        raise NotFoundFailure("customer")
+    customer.deleted_at = timezone.now()
+    customer.save(update_fields=["deleted_at", "updated_at"])
+    customer_deleted.send(sender=Customer, customer=customer, organization=organization)
+    return customer

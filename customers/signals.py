@@ -1,0 +1,9 @@
+"""Signals the customers app sends to the apps below it (see CONVENTIONS.md: layering).
+
+Receivers only enqueue work on commit; they hold no business rules.
+"""
+
+from django.dispatch import Signal
+
+# Sent inside the deleting transaction with `customer` and `organization`.
+customer_deleted = Signal()
