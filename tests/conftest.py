@@ -38,3 +38,22 @@ def organization(tenant: Tenant):
 @pytest.fixture
 def api(tenant: Tenant) -> APIClient:
     return tenant.client
+
+
+class LagoTenant:
+    """The official `lago-python-client`, pointed at a live bxb server, with its organization."""
+
+    def __init__(self, organization, raw_key: str, base_url: str):  # noqa: ANN001
+        from lago_python_client.client import Client
+
+        self.organization = organization
+        self.raw_key = raw_key
+        self.base_url = base_url
+        self.client = Client(api_key=raw_key, api_url=base_url + "/")
+
+
+@pytest.fixture
+def lago(live_server, transactional_db) -> LagoTenant:  # noqa: ANN001
+    """A live test server and Lago's own client authenticated against it."""
+    organization = OrganizationFactory(name="Lago Client Org")
+    return LagoTenant(organization, api_key_for(organization), live_server.url)
