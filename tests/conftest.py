@@ -43,7 +43,7 @@ def api(tenant: Tenant) -> APIClient:
 class LagoTenant:
     """The official `lago-python-client`, pointed at a live bxb server, with its organization."""
 
-    def __init__(self, organization, raw_key: str, base_url: str):  # noqa: ANN001
+    def __init__(self, organization, raw_key: str, base_url: str):
         from lago_python_client.client import Client
 
         self.organization = organization
@@ -53,7 +53,7 @@ class LagoTenant:
 
 
 @pytest.fixture
-def lago(live_server, transactional_db) -> LagoTenant:  # noqa: ANN001
+def lago(live_server, transactional_db) -> LagoTenant:
     """A live test server and Lago's own client authenticated against it."""
     organization = OrganizationFactory(name="Lago Client Org")
     return LagoTenant(organization, api_key_for(organization), live_server.url)

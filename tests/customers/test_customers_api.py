@@ -18,7 +18,9 @@ def test_upsert_creates_then_updates_by_external_id(tenant):
     assert body["metadata"] == []
     assert body["sequential_id"] == 1
 
-    updated = tenant.client.post("/api/v1/customers", {"customer": {"external_id": "c-1", "name": "Acme 2"}}, format="json")
+    updated = tenant.client.post(
+        "/api/v1/customers", {"customer": {"external_id": "c-1", "name": "Acme 2"}}, format="json"
+    )
     assert updated.status_code == 200
     again = updated.json()["customer"]
     assert again["lago_id"] == body["lago_id"]
