@@ -1,0 +1,54 @@
+"""Extension points that apps below `metering` fill in at start-up (AppConfig.ready()).
+
+`metering` may not import `subscriptions`, yet it must know which subscription an event's
+`external_subscription_id` names (to report events for unknown subscriptions, and to skip events
+dated before a subscription started). The subscriptions app registers the real lookup:
+
+    from metering.extensions import register_subscription_lookup
+    register_subscription_lookup(my_lookup)   # in SubscriptionsConfig.ready()
+
+`lookup_subscriptions` returns `{}` while nothing is registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+if TYPE_CHECKING:
+    from customers.models import Organization
+
+
+@dataclass(frozen=True)
+class SubscriptionRef:
+    id: UUID
+    external_id: str
+    customer_id: UUID
+    plan_id: UUID
+    started_at: datetime
+    terminated_at: datetime | None
+
+
+SubscriptionLookup = Callable[["Organization", Collection[str]], dict[str, SubscriptionRef]]
+
+_lookup: SubscriptionLookup | None = None
+
+
+def register_subscription_lookup(fn: SubscriptionLookup | None) -> None:
+    """Install the function that resolves external subscription ids (None uninstalls it)."""
+    global _lookup
+    _lookup = fn
+
+
+def subscription_lookup_registered() -> bool:
+    return _lookup is not None
+
+
+def lookup_subscriptions(organization: Organization, external_ids: Collection[str]) -> dict[str, SubscriptionRef]:
+    """The subscriptions of this organization among `external_ids`, keyed by external id."""
+    if _lookup is None or not external_ids:
+        return {}
+    return _lookup(organization, external_ids)
