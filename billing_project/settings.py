@@ -179,6 +179,12 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 CLICKHOUSE_URL = os.environ.get("CLICKHOUSE_URL", "")
 
+# Outbound webhooks. Targets on loopback, private or link-local addresses are refused unless
+# allowed (tests, private deployments). Retries stop when a delivery is older than the maximum age.
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOKS_TIMEOUT_SECONDS") or 10)
+WEBHOOKS_RETRY_MAX_AGE_SECONDS = env_int("WEBHOOKS_RETRY_MAX_AGE_SECONDS", 24 * 3600)
+
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
