@@ -41,7 +41,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_patterns)),
     path("v1/", include((api_patterns, "v1"))),
-    re_path(r"^(api|v1)(/.*)?$", exceptions.json_not_found),
+    re_path(r"^(?:api|v1)(?:/.*)?$", exceptions.json_not_found),
 ]
 
 _API_PREFIXES = ("/api/", "/v1/", "/api", "/v1")

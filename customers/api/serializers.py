@@ -69,7 +69,7 @@ class CustomerInput(serializers.Serializer):
     zipcode = _text()
     state = _text()
     country = _text(2)
-    currency = serializers.CharField(required=False, allow_null=True, max_length=3)
+    currency = serializers.CharField(required=False, allow_null=True, max_length=16)
     timezone = serializers.CharField(required=False, allow_null=True, max_length=64)
     net_payment_term = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=3650)
     finalize_zero_amount_invoice = serializers.ChoiceField(
@@ -92,7 +92,7 @@ class OrganizationBillingConfigurationInput(serializers.Serializer):
 
 
 class OrganizationInput(serializers.Serializer):
-    default_currency = serializers.CharField(required=False, max_length=3)
+    default_currency = serializers.CharField(required=False, max_length=16)
     country = _text(2)
     address_line1 = _text()
     address_line2 = _text()

@@ -61,8 +61,10 @@ def flatten_codes(codes: Any, prefix: str = "") -> dict[str, list[str]]:
     def walk(node: Any, key: str) -> None:
         if isinstance(node, dict):
             for sub, value in node.items():
-                name = "base" if sub == "non_field_errors" and not key else str(sub)
-                walk(value, f"{key}.{name}" if key else name)
+                if sub == "non_field_errors":
+                    walk(value, key or "base")  # an object-level error belongs to the object's field
+                else:
+                    walk(value, f"{key}.{sub}" if key else str(sub))
         elif isinstance(node, list):
             for index, value in enumerate(node):
                 if isinstance(value, dict | list):

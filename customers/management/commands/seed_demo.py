@@ -4,6 +4,10 @@ from django.core.management.base import BaseCommand, CommandError
 from customers.demo import seed_demo
 
 
+def is_local_database() -> bool:
+    return settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+
+
 class Command(BaseCommand):
     help = "Create (or refresh) the demo organization, its API key and demo data. Idempotent."
 
