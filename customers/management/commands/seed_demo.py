@@ -15,11 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="allow seeding when DEBUG is off")
 
     def handle(self, *args, **options):
-        if (
-            not settings.DEBUG
-            and not options["force"]
-            and not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
-        ):
+        if not settings.DEBUG and not options["force"] and not is_local_database():
             raise CommandError("seed_demo creates a well-known API key; pass --force to run it on this database")
         organization, raw_key, lines = seed_demo()
         self.stdout.write(f"Demo organization: {organization.name} ({organization.id})")
