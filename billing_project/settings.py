@@ -179,6 +179,10 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 CLICKHOUSE_URL = os.environ.get("CLICKHOUSE_URL", "")
 
+# Metering: events per minute per organization (0 disables the limit) and the batch size cap.
+RATE_LIMIT_EVENTS_PER_MINUTE = env_int("RATE_LIMIT_EVENTS_PER_MINUTE", 6_000_000)
+EVENTS_BATCH_MAX_LENGTH = env_int("EVENTS_BATCH_MAX_LENGTH", 1000)
+
 # Outbound webhooks. Targets on loopback, private or link-local addresses are refused unless
 # allowed (tests, private deployments). Retries stop when a delivery is older than the maximum age.
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
