@@ -1,0 +1,109 @@
+"""Input and output shapes of the webhooks API (lago-api.md §2.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from webhooks.models import DeliveryStatus, SignatureAlgo
+
+
+class WebhookEndpointInput(serializers.Serializer):
+    webhook_url = serializers.CharField(max_length=1024, allow_blank=True, allow_null=True)
+    signature_algo = serializers.ChoiceField(choices=SignatureAlgo.values, required=False, allow_null=True)
+    name = serializers.CharField(max_length=255, required=False, allow_blank=True, allow_null=True)
+    event_types = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, allow_null=True, allow_empty=True
+    )
+
+
+class WebhookEndpointInputEnvelope(serializers.Serializer):
+    webhook_endpoint = WebhookEndpointInput()
+
+
+class WebhookEndpointOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(source="id")
+    lago_organization_id = serializers.UUIDField(source="organization_id")
+    webhook_url = serializers.CharField()
+    signature_algo = serializers.CharField()
+    name = serializers.CharField(allow_null=True)
+    event_types = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class WebhookEndpointEnvelope(serializers.Serializer):
+    webhook_endpoint = WebhookEndpointOutput()
+
+
+class WebhooksPageMeta(serializers.Serializer):
+    current_page = serializers.IntegerField()
+    next_page = serializers.IntegerField(allow_null=True)
+    prev_page = serializers.IntegerField(allow_null=True)
+    total_pages = serializers.IntegerField()
+    total_count = serializers.IntegerField()
+
+
+class WebhookEndpointListEnvelope(serializers.Serializer):
+    webhook_endpoints = WebhookEndpointOutput(many=True)
+    meta = WebhooksPageMeta()
+
+
+class PublicKeyOutput(serializers.Serializer):
+    public_key = serializers.CharField(help_text="Base64 of the RSA public key (PEM) that verifies JWT signatures.")
+
+
+class PublicKeyEnvelope(serializers.Serializer):
+    webhook = PublicKeyOutput()
+
+
+class WebhookAttemptOutput(serializers.Serializer):
+    number = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    duration_ms = serializers.IntegerField()
+    http_status = serializers.IntegerField(allow_null=True)
+    succeeded = serializers.BooleanField()
+    error = serializers.CharField()
+    response = serializers.CharField(source="response_excerpt")
+
+
+class WebhookDeliveryOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(source="id")
+    lago_organization_id = serializers.UUIDField(source="organization_id")
+    lago_webhook_endpoint_id = serializers.UUIDField(source="endpoint_id", allow_null=True)
+    webhook_url = serializers.CharField()
+    webhook_type = serializers.CharField()
+    object_type = serializers.CharField()
+    status = serializers.ChoiceField(choices=DeliveryStatus.values)
+    attempts_count = serializers.IntegerField()
+    retries = serializers.IntegerField()
+    http_status = serializers.IntegerField(source="last_http_status", allow_null=True)
+    last_error = serializers.CharField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    last_attempt_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    payload = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class WebhookDeliveryDetailOutput(WebhookDeliveryOutput):
+    attempts = WebhookAttemptOutput(many=True, source="attempts.all")
+
+
+class WebhookDeliveryEnvelope(serializers.Serializer):
+    webhook = WebhookDeliveryDetailOutput()
+
+
+class WebhookDeliveryListEnvelope(serializers.Serializer):
+    webhooks = WebhookDeliveryOutput(many=True)
+    meta = WebhooksPageMeta()
+
+
+def endpoint_body(endpoint: Any) -> dict[str, Any]:
+    return {"webhook_endpoint": WebhookEndpointOutput(endpoint).data}
+
+
+def delivery_body(delivery: Any) -> dict[str, Any]:
+    return {"webhook": WebhookDeliveryDetailOutput(delivery).data}

@@ -1,0 +1,85 @@
+"""Reads of the webhooks app. Every query takes the organization first."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from billing_project.core.errors import NotFoundFailure
+from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookSigningKey
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def webhook_endpoint_list(organization: Any) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(organization_id=organization.pk).order_by("-created_at", "id")
+
+
+def webhook_endpoint_get(organization: Any, lago_id: Any) -> WebhookEndpoint:
+    pk = _uuid(lago_id)
+    endpoint = webhook_endpoint_list(organization).filter(pk=pk).first() if pk else None
+    if endpoint is None:
+        raise NotFoundFailure("webhook_endpoint")
+    return endpoint
+
+
+def webhook_public_key(organization: Any) -> WebhookSigningKey | None:
+    return WebhookSigningKey.objects.filter(organization_id=organization.pk).first()
+
+
+def webhook_delivery_list(
+    organization: Any,
+    *,
+    statuses: Iterable[str] = (),
+    webhook_types: Iterable[str] = (),
+    endpoint_id: str | None = None,
+) -> QuerySet[WebhookDelivery]:
+    qs = WebhookDelivery.objects.filter(organization_id=organization.pk).select_related("endpoint")
+    statuses = [status for status in statuses if status]
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    webhook_types = [webhook_type for webhook_type in webhook_types if webhook_type]
+    if webhook_types:
+        qs = qs.filter(webhook_type__in=webhook_types)
+    if endpoint_id:
+        pk = _uuid(endpoint_id)
+        qs = qs.filter(endpoint_id=pk) if pk else qs.none()
+    return qs.order_by("-created_at", "id")
+
+
+def webhook_delivery_get(organization: Any, lago_id: Any) -> WebhookDelivery:
+    pk = _uuid(lago_id)
+    delivery = (
+        WebhookDelivery.objects.filter(organization_id=organization.pk, pk=pk)
+        .select_related("endpoint")
+        .prefetch_related("attempts")
+        .first()
+        if pk
+        else None
+    )
+    if delivery is None:
+        raise NotFoundFailure("webhook")
+    return delivery
+
+
+def webhook_deliveries_due(now: datetime, *, limit: int = 500) -> list[str]:
+    """Ids of pending deliveries whose next attempt is due and that no worker holds.
+
+    This is the one cross-tenant read: the sweeper works for every organization.
+    """
+    return [
+        str(pk)
+        for pk in WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    ]
