@@ -1,0 +1,44 @@
+"""The pricing engine: pure functions, no ORM, importable without Django settings.
+
+Public interface (import from `catalog.pricing`):
+
+* `CHARGE_MODELS` — the models bxb prices.
+* `filter_properties(model, properties)` — Lago's FilterProperties: keep the model's keys, normalized.
+* `validate_properties(model, properties)` — `{}` or Lago's codes by field; `flatten_errors` gives
+  the flat list Lago's API puts under `properties`.
+* `validate_charge_model_for_metric(model, aggregation_type=..., recurring=..., pay_in_advance=...,
+  prorated=..., invoiceable=..., min_amount_cents=0, regroup_paid_fees=None)` — §2.10 rules.
+* `validate_metric_recurring(aggregation_type, recurring)`.
+* `Usage`, `PricingResult`, `PricingError`, `price(model, properties, usage, currency=None)`.
+* `apply_metric_rounding(value, rounding_function, precision)` — a metric's units rounding.
+* `spending_minimum_true_up_cents(...)` — the true-up fee of a charge's spending minimum.
+
+Rounding to cents is not done here: see `billing_project.core.money.to_cents` and
+docs/billing-semantics.md.
+"""
+
+from __future__ import annotations
+
+from .engine import price
+from .minimum import spending_minimum_true_up_cents
+from .properties import CHARGE_MODELS, filter_properties, flatten_errors, validate_properties
+from .rules import AGGREGATION_TYPES, validate_charge_model_for_metric, validate_metric_recurring
+from .types import PricingError, PricingResult, Usage
+from .units import ROUNDING_FUNCTIONS, apply_metric_rounding
+
+__all__ = [
+    "AGGREGATION_TYPES",
+    "CHARGE_MODELS",
+    "ROUNDING_FUNCTIONS",
+    "PricingError",
+    "PricingResult",
+    "Usage",
+    "apply_metric_rounding",
+    "filter_properties",
+    "flatten_errors",
+    "price",
+    "spending_minimum_true_up_cents",
+    "validate_charge_model_for_metric",
+    "validate_metric_recurring",
+    "validate_properties",
+]
