@@ -1,1 +1,120 @@
-"""Models of the metering app."""
+"""Usage events, the problems found in them, and hourly usage rollups.
+
+Raw events are the source of truth. `UsageRollup` keeps, per hour, what is additive (count, sum,
+max) so a month aggregates from a few hundred rows; it is rebuildable from raw events.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from billing_project.core.models import BaseModel
+
+# Exact decimals: 38 digits, 12 after the point (PostgreSQL numeric(38,12)).
+VALUE_DIGITS = 38
+VALUE_PLACES = 12
+
+
+class Event(BaseModel):
+    """One usage event, as the integrator sent it, plus its numeric `value` for aggregation.
+
+    Idempotency key: (organization, external_subscription_id, transaction_id).
+    `value` is the metric's `field_name` property (or its expression result) as an exact decimal,
+    computed at ingestion; it is null for count metrics, unknown codes and non-numeric values.
+    """
+
+    # Re-declared without the per-column index of BaseModel: this table is written at volume.
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    organization = models.ForeignKey("customers.Organization", on_delete=models.CASCADE, related_name="+")
+    transaction_id = models.CharField(max_length=255)
+    external_subscription_id = models.CharField(max_length=255)
+    external_customer_id = models.CharField(max_length=255, blank=True, default="")
+    code = models.CharField(max_length=255)
+    timestamp = models.DateTimeField()
+    properties = models.JSONField(default=dict, blank=True)
+    precise_total_amount_cents = models.DecimalField(
+        max_digits=VALUE_DIGITS, decimal_places=VALUE_PLACES, null=True, blank=True
+    )
+    value = models.DecimalField(max_digits=VALUE_DIGITS, decimal_places=VALUE_PLACES, null=True, blank=True)
+    # Resolved through metering.extensions at ingestion (no FK: subscriptions is a higher app).
+    subscription_id = models.UUIDField(null=True, blank=True)
+    customer_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "external_subscription_id", "transaction_id"],
+                name="metering_event_idempotency",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "external_subscription_id", "code", "timestamp"], name="metering_event_usage"
+            ),
+            models.Index(fields=["organization", "transaction_id"], name="metering_event_txn"),
+            models.Index(fields=["organization", "timestamp"], name="metering_event_org_ts"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.transaction_id}"
+
+
+class EventErrorCode(models.TextChoices):
+    INVALID_CODE = "invalid_code"
+    UNKNOWN_SUBSCRIPTION = "unknown_subscription"
+    MISSING_AGGREGATION_PROPERTY = "missing_aggregation_property"
+    INVALID_AGGREGATION_PROPERTY = "invalid_aggregation_property"
+    EXPRESSION_FAILED = "expression_failed"
+
+
+class EventError(BaseModel):
+    """A stored event that cannot be billed as it is (reported by webhook and listed by the API)."""
+
+    organization = models.ForeignKey("customers.Organization", on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="errors")
+    error_code = models.CharField(max_length=64, choices=EventErrorCode.choices)
+    transaction_id = models.CharField(max_length=255)
+    external_subscription_id = models.CharField(max_length=255)
+    code = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "error_code"], name="metering_event_error_once")]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="metering_eventerror_org")]
+        ordering = ["-created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.error_code}: {self.transaction_id}"
+
+
+class UsageRollup(BaseModel):
+    """Additive usage of one (subscription, metric code, dimensions) in one UTC hour.
+
+    `dimensions` holds the event's values for the metric's filter keys (canonical JSON in
+    `dimensions_key`), so charge filters can be matched on rollups as on raw events.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    organization = models.ForeignKey("customers.Organization", on_delete=models.CASCADE, related_name="+")
+    external_subscription_id = models.CharField(max_length=255)
+    code = models.CharField(max_length=255)
+    hour = models.DateTimeField()
+    dimensions_key = models.TextField(default="{}")
+    dimensions = models.JSONField(default=dict, blank=True)
+    events_count = models.BigIntegerField(default=0)
+    value_sum = models.DecimalField(max_digits=VALUE_DIGITS, decimal_places=VALUE_PLACES, default=0)
+    value_max = models.DecimalField(max_digits=VALUE_DIGITS, decimal_places=VALUE_PLACES, null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "external_subscription_id", "code", "hour", "dimensions_key"],
+                name="metering_rollup_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_subscription_id} {self.code} {self.hour:%Y-%m-%d %H}:00"

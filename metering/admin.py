@@ -1,0 +1,64 @@
+"""Finance console: events, event errors and usage rollups are ledgers, read-only here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from metering.models import Event, EventError, UsageRollup
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by ingestion and rollup services; viewable, never edited here."""
+
+    show_full_result_count = False  # no full counts on large tables
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ("transaction_id", "code", "external_subscription_id", "timestamp", "value", "organization")
+    list_select_related = ("organization",)
+    search_fields = ("=transaction_id", "=external_subscription_id", "=code", "=external_customer_id")
+    list_filter = ("organization",)
+    date_hierarchy = None
+    ordering = ("-timestamp",)
+    readonly_fields = [f.name for f in Event._meta.fields]
+
+
+@admin.register(EventError)
+class EventErrorAdmin(ReadOnlyAdmin):
+    list_display = ("transaction_id", "error_code", "code", "external_subscription_id", "created_at", "organization")
+    list_select_related = ("organization",)
+    list_filter = ("error_code", "organization")
+    search_fields = ("=transaction_id", "=external_subscription_id", "=code")
+    readonly_fields = [f.name for f in EventError._meta.fields]
+
+
+@admin.register(UsageRollup)
+class UsageRollupAdmin(ReadOnlyAdmin):
+    list_display = (
+        "external_subscription_id",
+        "code",
+        "hour",
+        "dimensions_key",
+        "events_count",
+        "value_sum",
+        "value_max",
+        "organization",
+    )
+    list_select_related = ("organization",)
+    list_filter = ("organization",)
+    search_fields = ("=external_subscription_id", "=code")
+    ordering = ("-hour",)
+    readonly_fields = [f.name for f in UsageRollup._meta.fields]

@@ -1,0 +1,146 @@
+"""Shapes of the events API (lago-api.md §2.10).
+
+Ingestion validates in plain Python (metering.ingestion) for speed; these serializers describe the
+request and response bodies for the OpenAPI schema and render stored events.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rest_framework import serializers
+
+from customers.api.serializers import PaginationMeta
+from metering import ingestion
+
+
+def iso_ms(moment: datetime) -> str:
+    """Lago's event timestamps: ISO-8601 UTC with milliseconds."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _decimal_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = format(value.normalize(), "f") if hasattr(value, "normalize") else str(value)
+    return text
+
+
+def _plain_json(properties: Any) -> Any:
+    # Decimals leave as JSON numbers only when exact, else as strings (see ingestion.dumps).
+    return json.loads(ingestion.dumps(properties))
+
+
+def event_dict(event: Any) -> dict[str, Any]:
+    """A stored `Event` or a just-ingested `ParsedEvent` in Lago's EventResponse shape."""
+    return {
+        "lago_id": str(event.id),
+        "transaction_id": event.transaction_id,
+        "lago_customer_id": str(event.customer_id) if event.customer_id else None,
+        "lago_subscription_id": str(event.subscription_id) if event.subscription_id else None,
+        "external_subscription_id": event.external_subscription_id,
+        "external_customer_id": event.external_customer_id or None,
+        "code": event.code,
+        "timestamp": iso_ms(event.timestamp),
+        "precise_total_amount_cents": _decimal_text(event.precise_total_amount_cents),
+        "properties": _plain_json(event.properties),
+        "created_at": iso_ms(event.created_at) if event.created_at else None,
+    }
+
+
+def duplicate_dict(event: Any) -> dict[str, Any]:
+    return {
+        "index": event.index,
+        "transaction_id": event.transaction_id,
+        "external_subscription_id": event.external_subscription_id,
+    }
+
+
+def event_error_dict(error: Any) -> dict[str, Any]:
+    return {
+        "lago_id": str(error.id),
+        "error_code": error.error_code,
+        "transaction_id": error.transaction_id,
+        "external_subscription_id": error.external_subscription_id,
+        "code": error.code,
+        "lago_event_id": str(error.event_id),
+        "event": event_dict(error.event),
+        "created_at": iso_ms(error.created_at),
+    }
+
+
+# --- schema ------------------------------------------------------------------------------------
+
+
+class EventInput(serializers.Serializer):
+    transaction_id = serializers.CharField(max_length=255)
+    external_subscription_id = serializers.CharField(max_length=255)
+    external_customer_id = serializers.CharField(max_length=255, required=False, allow_null=True)
+    code = serializers.CharField(max_length=255)
+    timestamp = serializers.CharField(
+        required=False, allow_null=True, help_text="Unix seconds (integer or fractional), number or string."
+    )
+    precise_total_amount_cents = serializers.CharField(required=False, allow_null=True)
+    properties = serializers.DictField(required=False, allow_null=True)
+
+
+class EventInputEnvelope(serializers.Serializer):
+    event = EventInput()
+
+
+class EventBatchInput(serializers.Serializer):
+    events = EventInput(many=True)
+
+
+class EventOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField()
+    transaction_id = serializers.CharField()
+    lago_customer_id = serializers.UUIDField(allow_null=True)
+    lago_subscription_id = serializers.UUIDField(allow_null=True)
+    external_subscription_id = serializers.CharField()
+    external_customer_id = serializers.CharField(allow_null=True)
+    code = serializers.CharField()
+    timestamp = serializers.CharField()
+    precise_total_amount_cents = serializers.CharField(allow_null=True)
+    properties = serializers.DictField()
+    created_at = serializers.CharField()
+
+
+class EventEnvelope(serializers.Serializer):
+    event = EventOutput()
+
+
+class DuplicateOutput(serializers.Serializer):
+    index = serializers.IntegerField()
+    transaction_id = serializers.CharField()
+    external_subscription_id = serializers.CharField()
+
+
+class EventBatchOutput(serializers.Serializer):
+    events = EventOutput(many=True, help_text="Events stored by this request.")
+    duplicates = DuplicateOutput(
+        many=True, help_text="Events already stored (or repeated in the batch): not stored again."
+    )
+
+
+class EventListEnvelope(serializers.Serializer):
+    events = EventOutput(many=True)
+    meta = PaginationMeta()
+
+
+class EventErrorOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField()
+    error_code = serializers.CharField()
+    transaction_id = serializers.CharField()
+    external_subscription_id = serializers.CharField()
+    code = serializers.CharField()
+    lago_event_id = serializers.UUIDField()
+    event = EventOutput()
+    created_at = serializers.CharField()
+
+
+class EventErrorListEnvelope(serializers.Serializer):
+    event_errors = EventErrorOutput(many=True)
+    meta = PaginationMeta()

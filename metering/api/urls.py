@@ -1,0 +1,10 @@
+from django.urls import path
+
+from metering.api import views
+
+urlpatterns = [
+    path("events", views.EventCollectionView.as_view(), name="events"),
+    path("events/batch", views.EventBatchView.as_view(), name="events-batch"),
+    path("event_errors", views.EventErrorCollectionView.as_view(), name="event-errors"),
+    path("events/<str:transaction_id>", views.EventDetailView.as_view(), name="event-detail"),
+]

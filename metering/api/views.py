@@ -1,0 +1,167 @@
+"""Events endpoints. Views parse, rate-limit, call a service, and render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import Throttled
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from billing_project.core.api.pagination import paginated_response
+from billing_project.core.api.views import OrganizationAPIView, root_payload
+from billing_project.core.errors import BadRequestFailure, ValidationFailure
+from metering import ingestion, ratelimit, selectors, services
+from metering.api.serializers import (
+    EventBatchInput,
+    EventBatchOutput,
+    EventEnvelope,
+    EventErrorListEnvelope,
+    EventInputEnvelope,
+    EventListEnvelope,
+    duplicate_dict,
+    event_dict,
+    event_error_dict,
+)
+
+
+def _rate_limit(organization: Any, cost: int) -> dict[str, str]:
+    decision = ratelimit.consume(organization.id, cost)
+    if decision is None:
+        return {}
+    if not decision.allowed:
+        exc = Throttled(wait=decision.reset)
+        exc.response_headers = decision.headers()  # type: ignore[attr-defined]
+        raise exc
+    return decision.headers()
+
+
+def _with_headers(response: Response, headers: dict[str, str]) -> Response:
+    for key, value in headers.items():
+        response[key] = value
+    return response
+
+
+def _query_time(request: Request, name: str) -> Any:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    from django.utils.dateparse import parse_date, parse_datetime
+
+    moment = parse_datetime(raw)
+    if moment is None:
+        day = parse_date(raw)
+        if day is not None:
+            from datetime import UTC, datetime
+
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    if moment is None:
+        stamp = ingestion.parse_timestamp(raw, ingestion.now_utc())
+        if stamp is None:
+            raise ValidationFailure.single(name, "invalid_date")
+        return stamp
+    if moment.tzinfo is None:
+        from datetime import UTC
+
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+class EventCollectionView(OrganizationAPIView):
+    @extend_schema(
+        operation_id="events_create",
+        summary="Send one usage event",
+        request=EventInputEnvelope,
+        responses=EventEnvelope,
+    )
+    def post(self, request: Request) -> Response:
+        payload = root_payload(request, "event")
+        headers = _rate_limit(self.organization, 1)
+        result = services.events_ingest(self.organization, [payload], single=True)
+        return _with_headers(Response({"event": event_dict(result.events[0])}), headers)
+
+    @extend_schema(
+        operation_id="events_list",
+        summary="List events",
+        parameters=[
+            OpenApiParameter("page", int),
+            OpenApiParameter("per_page", int),
+            OpenApiParameter("code", str),
+            OpenApiParameter("external_subscription_id", str),
+            OpenApiParameter("timestamp_from", str),
+            OpenApiParameter("timestamp_to", str),
+        ],
+        responses=EventListEnvelope,
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.event_list(
+            self.organization,
+            code=request.query_params.get("code"),
+            external_subscription_id=request.query_params.get("external_subscription_id"),
+            timestamp_from=_query_time(request, "timestamp_from"),
+            timestamp_to=_query_time(request, "timestamp_to"),
+        )
+        return paginated_response(request, qs, "events", lambda items: [event_dict(e) for e in items])
+
+
+class EventBatchView(OrganizationAPIView):
+    @extend_schema(
+        operation_id="events_batch_create",
+        summary="Send up to 1,000 usage events",
+        request=EventBatchInput,
+        responses=EventBatchOutput,
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data
+        if not isinstance(data, dict) or "events" not in data or data["events"] is None:
+            raise BadRequestFailure("param is missing or the value is empty or invalid: events")
+        events = data["events"]
+        if not isinstance(events, list):
+            raise BadRequestFailure("events_must_be_an_array")
+        headers = _rate_limit(self.organization, max(1, len(events)))
+        result = services.events_ingest(self.organization, events)
+        body = {
+            "events": [event_dict(e) for e in result.events],
+            "duplicates": [duplicate_dict(e) for e in result.duplicates],
+        }
+        return _with_headers(Response(body), headers)
+
+
+class EventDetailView(OrganizationAPIView):
+    @extend_schema(
+        operation_id="events_retrieve",
+        summary="Find an event by transaction id",
+        parameters=[OpenApiParameter("external_subscription_id", str)],
+        responses=EventEnvelope,
+    )
+    def get(self, request: Request, transaction_id: str) -> Response:
+        event = selectors.event_get(
+            self.organization,
+            transaction_id,
+            external_subscription_id=request.query_params.get("external_subscription_id"),
+        )
+        return Response({"event": event_dict(event)})
+
+
+class EventErrorCollectionView(OrganizationAPIView):
+    @extend_schema(
+        operation_id="event_errors_list",
+        summary="Stored events that cannot be billed as they are (unknown code or subscription, missing value)",
+        parameters=[
+            OpenApiParameter("page", int),
+            OpenApiParameter("per_page", int),
+            OpenApiParameter("error_code", str),
+            OpenApiParameter("code", str),
+            OpenApiParameter("external_subscription_id", str),
+        ],
+        responses=EventErrorListEnvelope,
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.event_error_list(
+            self.organization,
+            error_code=request.query_params.get("error_code"),
+            code=request.query_params.get("code"),
+            external_subscription_id=request.query_params.get("external_subscription_id"),
+        )
+        return paginated_response(request, qs, "event_errors", lambda items: [event_error_dict(e) for e in items])

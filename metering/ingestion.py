@@ -1,0 +1,463 @@
+"""Event ingestion: plain-Python validation and one-statement batch writes.
+
+No serializer runs per event. A batch is validated as a whole (any bad event rejects the batch,
+errors keyed by index), de-duplicated in memory, then written with a single
+`INSERT ... ON CONFLICT DO NOTHING RETURNING id` (PostgreSQL: one `unnest` of column arrays), so
+duplicates from the same batch, an earlier request or a concurrent one never count twice. The
+hourly rollups of the inserted events are upserted in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_FLOOR, Context, Decimal, InvalidOperation
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from metering.models import VALUE_DIGITS, VALUE_PLACES, Event, EventErrorCode
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_TIMESTAMP = Decimal("253402300799")  # 9999-12-31T23:59:59Z
+MAX_TEXT = 255
+_MAX_VALUE = Decimal(10) ** (VALUE_DIGITS - VALUE_PLACES)
+_WIDE = Context(prec=200)
+
+MANDATORY = "value_is_mandatory"
+INVALID = "value_is_invalid"
+INVALID_FORMAT = "invalid_format"
+
+
+@dataclass
+class ParsedEvent:
+    """One validated event, ready to be written."""
+
+    index: int
+    transaction_id: str
+    external_subscription_id: str
+    external_customer_id: str
+    code: str
+    timestamp: datetime
+    properties: dict[str, Any]
+    precise_total_amount_cents: Decimal | None
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    value: Decimal | None = None
+    subscription_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | None = None
+    errors: list[str] = field(default_factory=list)
+    dimensions: dict[str, str] = field(default_factory=dict)
+    metric_known: bool = False
+    created_at: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.external_subscription_id, self.transaction_id)
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def _text(value: Any, errors: dict[str, list[str]], name: str, *, required: bool) -> str:
+    if not _present(value):
+        if required:
+            errors[name] = [MANDATORY]
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        errors[name] = [INVALID]
+        return ""
+    text = str(value)
+    if len(text) > MAX_TEXT:
+        errors[name] = [INVALID]
+        return ""
+    return text
+
+
+def parse_decimal_value(value: Any) -> Decimal | None:
+    """A number or numeric string as an exact Decimal; None when it is not one."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float):  # never produced by ExactJSONParser; accepted from Python callers
+        value = repr(value)
+    if not isinstance(value, int | str | Decimal):
+        return None
+    try:
+        number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except (InvalidOperation, ValueError):
+        return None
+    if not number.is_finite():
+        return None
+    return number
+
+
+def storable(number: Decimal) -> bool:
+    """Fits numeric(38, 12) without losing digits."""
+    if abs(number) >= _MAX_VALUE:
+        return False
+    exponent = number.normalize(_WIDE).as_tuple().exponent
+    return isinstance(exponent, int) and exponent >= -VALUE_PLACES
+
+
+def parse_timestamp(value: Any, now: datetime) -> datetime | None:
+    """Unix seconds (int, fraction, number or numeric string); None/"" means now. None if invalid."""
+    if value is None or value == "":
+        return now
+    number = parse_decimal_value(value)
+    if number is None or number < 0 or number > MAX_TIMESTAMP:
+        return None
+    micros = int((number * 1_000_000).to_integral_value(rounding=ROUND_FLOOR))
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def parse_event(index: int, raw: Any, now: datetime) -> tuple[ParsedEvent | None, dict[str, list[str]]]:
+    """Validate one event payload; returns the event or Lago's `{field: [codes]}` errors."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(raw, Mapping):
+        return None, {"event": [INVALID]}
+    transaction_id = _text(raw.get("transaction_id"), errors, "transaction_id", required=True)
+    code = _text(raw.get("code"), errors, "code", required=True)
+    external_customer_id = _text(raw.get("external_customer_id"), errors, "external_customer_id", required=False)
+    external_subscription_id = _text(
+        raw.get("external_subscription_id"), errors, "external_subscription_id", required=True
+    )
+    timestamp = parse_timestamp(raw.get("timestamp"), now)
+    if timestamp is None:
+        errors["timestamp"] = [INVALID_FORMAT]
+    properties = raw.get("properties")
+    if properties is None:
+        properties = {}
+    elif not isinstance(properties, Mapping):
+        errors["properties"] = [INVALID]
+        properties = {}
+    precise: Decimal | None = None
+    raw_precise = raw.get("precise_total_amount_cents")
+    if _present(raw_precise):
+        precise = parse_decimal_value(raw_precise)
+        if precise is None or not storable(precise):
+            errors["precise_total_amount_cents"] = [INVALID]
+            precise = None
+    if errors:
+        return None, errors
+    assert timestamp is not None
+    return (
+        ParsedEvent(
+            index=index,
+            transaction_id=transaction_id,
+            external_subscription_id=external_subscription_id,
+            external_customer_id=external_customer_id,
+            code=code,
+            timestamp=timestamp,
+            properties=dict(properties),
+            precise_total_amount_cents=precise,
+        ),
+        {},
+    )
+
+
+# --- JSON without float rounding --------------------------------------------------------------
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # A Decimal becomes a JSON number only when that number reads back as the same value;
+        # otherwise it is kept as a string, so no digit is ever lost.
+        if value.is_finite():
+            as_float = float(value)
+            if Decimal(repr(as_float)) == value:
+                return as_float
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+
+
+def dimensions_key(dimensions: Mapping[str, str]) -> str:
+    return json.dumps(dict(sorted(dimensions.items())), separators=(",", ":"), ensure_ascii=False)
+
+
+def dimension_value(value: Any) -> str | None:
+    """The string form of a property used as a filter or group dimension (None when absent)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | Decimal):
+        return str(value)
+    return None
+
+
+def truncate_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+_EVENT_COLUMNS = [
+    "id",
+    "organization_id",
+    "transaction_id",
+    "external_subscription_id",
+    "external_customer_id",
+    "code",
+    "timestamp",
+    "properties",
+    "precise_total_amount_cents",
+    "value",
+    "subscription_id",
+    "customer_id",
+    "created_at",
+    "updated_at",
+]
+_PG_EVENT_TYPES = [
+    "uuid",
+    None,
+    "text",
+    "text",
+    "text",
+    "text",
+    "timestamptz",
+    "text",
+    "numeric",
+    "numeric",
+    "uuid",
+    "uuid",
+    None,
+    None,
+]
+
+
+def _event_values(organization_id: uuid.UUID, event: ParsedEvent, now: datetime) -> list[Any]:
+    return [
+        event.id,
+        organization_id,
+        event.transaction_id,
+        event.external_subscription_id,
+        event.external_customer_id,
+        event.code,
+        event.timestamp,
+        dumps(event.properties),
+        event.precise_total_amount_cents,
+        event.value,
+        event.subscription_id,
+        event.customer_id,
+        now,
+        now,
+    ]
+
+
+def insert_events(organization_id: uuid.UUID, events: list[ParsedEvent], now: datetime) -> set[uuid.UUID]:
+    """Insert events, skipping those whose idempotency key exists; returns the inserted ids.
+
+    Rows are written in idempotency-key order so two concurrent batches that share keys lock
+    them in the same order (no deadlock): the second waits, then skips the duplicates.
+    """
+    if not events:
+        return set()
+    ordered = sorted(events, key=lambda e: e.key)
+    table = Event._meta.db_table
+    conflict = "ON CONFLICT (organization_id, external_subscription_id, transaction_id) DO NOTHING RETURNING id"
+    inserted: set[uuid.UUID] = set()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            columns = [
+                list(col) for col in zip(*(_event_values(organization_id, e, now) for e in ordered), strict=True)
+            ]
+            selects, params = [], []
+            array_index = 0
+            for name, pg_type, values in zip(_EVENT_COLUMNS, _PG_EVENT_TYPES, columns, strict=True):
+                if pg_type is None:  # the same value for every row
+                    selects.append("%s")
+                    params.append(values[0])
+                else:
+                    selects.append(f"u.c{array_index}" + ("::jsonb" if name == "properties" else ""))
+                    array_index += 1
+            arrays = [
+                (values, pg_type)
+                for pg_type, values in zip(_PG_EVENT_TYPES, columns, strict=True)
+                if pg_type is not None
+            ]
+            unnest = ", ".join(f"%s::{pg_type}[]" for _, pg_type in arrays)
+            aliases = ", ".join(f"c{i}" for i in range(len(arrays)))
+            sql = (
+                f"INSERT INTO {table} ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608 - identifiers are constants, values are parameters
+                f"SELECT {', '.join(selects)} FROM unnest({unnest}) AS u({aliases}) {conflict}"
+            )
+            # Parameters in placeholder order: the constants of the SELECT list, then the arrays.
+            cursor.execute(sql, params + [values for values, _ in arrays])
+            inserted.update(row[0] for row in cursor.fetchall())
+        else:
+            by_column = {f.column: f for f in Event._meta.concrete_fields}
+            fields = [by_column[name] for name in _EVENT_COLUMNS]
+            placeholders = "(" + ", ".join(["%s"] * len(_EVENT_COLUMNS)) + ")"
+            for start in range(0, len(ordered), 500):
+                chunk = ordered[start : start + 500]
+                params = []
+                for event in chunk:
+                    row = _event_values(organization_id, event, now)
+                    for model_field, value in zip(fields, row, strict=True):
+                        if model_field.name == "properties":
+                            params.append(value)
+                        else:
+                            params.append(model_field.get_db_prep_save(value, connection))
+                sql = (
+                    f"INSERT INTO {table} ({', '.join(_EVENT_COLUMNS)}) VALUES "  # noqa: S608 - identifiers are constants, values are parameters
+                    + ", ".join([placeholders] * len(chunk))
+                    + f" {conflict}"
+                )
+                cursor.execute(sql, params)
+                inserted.update(uuid.UUID(str(row[0])) for row in cursor.fetchall())
+    return inserted
+
+
+@dataclass
+class RollupDelta:
+    events_count: int = 0
+    value_sum: Decimal = Decimal(0)
+    value_max: Decimal | None = None
+
+
+def rollup_deltas(events: Iterable[ParsedEvent]) -> dict[tuple[str, str, datetime, str], tuple[dict, RollupDelta]]:
+    deltas: dict[tuple[str, str, datetime, str], tuple[dict, RollupDelta]] = {}
+    for event in events:
+        if not event.metric_known:
+            continue
+        dims_key = dimensions_key(event.dimensions)
+        key = (event.external_subscription_id, event.code, truncate_hour(event.timestamp), dims_key)
+        entry = deltas.get(key)
+        if entry is None:
+            entry = deltas[key] = (event.dimensions, RollupDelta())
+        delta = entry[1]
+        delta.events_count += 1
+        if event.value is not None:
+            delta.value_sum += event.value
+            if delta.value_max is None or event.value > delta.value_max:
+                delta.value_max = event.value
+    return deltas
+
+
+def upsert_rollups(
+    organization_id: uuid.UUID,
+    deltas: Mapping[tuple[str, str, datetime, str], tuple[dict, RollupDelta]],
+    now: datetime,
+) -> None:
+    """Add deltas to the hourly rollups (insert or increment), in key order to avoid deadlocks."""
+    if not deltas:
+        return
+    from metering.models import UsageRollup
+
+    table = UsageRollup._meta.db_table
+    columns = [
+        "id",
+        "organization_id",
+        "external_subscription_id",
+        "code",
+        "hour",
+        "dimensions_key",
+        "dimensions",
+        "events_count",
+        "value_sum",
+        "value_max",
+        "created_at",
+        "updated_at",
+    ]
+    t = table
+    update = (
+        f"ON CONFLICT (organization_id, external_subscription_id, code, hour, dimensions_key) DO UPDATE SET "
+        f"events_count = {t}.events_count + excluded.events_count, "
+        f"value_sum = {t}.value_sum + excluded.value_sum, "
+        f"value_max = CASE WHEN {t}.value_max IS NULL THEN excluded.value_max "
+        f"WHEN excluded.value_max IS NULL THEN {t}.value_max "
+        f"WHEN excluded.value_max > {t}.value_max THEN excluded.value_max ELSE {t}.value_max END, "
+        f"updated_at = excluded.updated_at"
+    )
+    keys = sorted(deltas)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            rows = [
+                (
+                    uuid.uuid4(),
+                    sub,
+                    code,
+                    hour,
+                    dims_key,
+                    dumps(deltas[key][0]),
+                    d.events_count,
+                    d.value_sum,
+                    d.value_max,
+                )
+                for key in keys
+                for (sub, code, hour, dims_key), d in [(key, deltas[key][1])]
+            ]
+            cols = [list(col) for col in zip(*rows, strict=True)]
+            sql = (
+                f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - identifiers are constants, values are parameters
+                "SELECT u.id, %s, u.sub, u.code, u.hour, u.dkey, u.dims::jsonb, u.cnt, u.vsum, u.vmax, %s, %s "
+                "FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[], "
+                "%s::bigint[], %s::numeric[], %s::numeric[]) AS u(id, sub, code, hour, dkey, dims, cnt, vsum, vmax) "
+                + update
+            )
+            cursor.execute(sql, [organization_id, now, now, *cols])
+        else:
+            model_fields = {f.column: f for f in UsageRollup._meta.concrete_fields}
+            placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                params: list[Any] = []
+                for key in chunk:
+                    sub, code, hour, dims_key = key
+                    dims, d = deltas[key]
+                    row = [
+                        uuid.uuid4(),
+                        organization_id,
+                        sub,
+                        code,
+                        hour,
+                        dims_key,
+                        dumps(dims),
+                        d.events_count,
+                        d.value_sum,
+                        d.value_max,
+                        now,
+                        now,
+                    ]
+                    for column, value in zip(columns, row, strict=True):
+                        if column == "dimensions":
+                            params.append(value)
+                        else:
+                            params.append(model_fields[column].get_db_prep_save(value, connection))
+                sql = (
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608 - identifiers are constants, values are parameters
+                    + ", ".join([placeholders] * len(chunk))
+                    + " "
+                    + update
+                )
+                cursor.execute(sql, params)
+
+
+def now_utc() -> datetime:
+    return timezone.now()
+
+
+__all__ = [
+    "EventErrorCode",
+    "ParsedEvent",
+    "dimension_value",
+    "dimensions_key",
+    "dumps",
+    "insert_events",
+    "now_utc",
+    "parse_decimal_value",
+    "parse_event",
+    "parse_timestamp",
+    "rollup_deltas",
+    "storable",
+    "truncate_hour",
+    "upsert_rollups",
+]

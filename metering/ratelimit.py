@@ -1,0 +1,84 @@
+"""Per-organization event rate limit (`RATE_LIMIT_EVENTS_PER_MINUTE`), fixed one-minute windows.
+
+With `REDIS_URL` the counter lives in Redis (shared by every worker: one INCRBY + EXPIRE per
+request); without it, in this process. Counting is by events, so a batch of 1,000 costs 1,000.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: int  # seconds until the window resets
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "x-ratelimit-limit": str(self.limit),
+            "x-ratelimit-remaining": str(self.remaining),
+            "x-ratelimit-reset": str(self.reset),
+        }
+
+
+_local_lock = threading.Lock()
+_local_counts: dict[tuple[str, int], int] = {}
+_redis_client: Any = None
+
+
+def _redis() -> Any:
+    global _redis_client
+    if _redis_client is None:
+        import redis
+
+        _redis_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return _redis_client
+
+
+def limit_per_minute() -> int:
+    return int(getattr(settings, "RATE_LIMIT_EVENTS_PER_MINUTE", 0) or 0)
+
+
+def consume(organization_id: Any, cost: int, *, now: float | None = None) -> RateDecision | None:
+    """Take `cost` events from the organization's budget; None when rate limiting is off."""
+    limit = limit_per_minute()
+    if limit <= 0:
+        return None
+    moment = time.time() if now is None else now
+    window = int(moment // WINDOW_SECONDS)
+    reset = max(1, int((window + 1) * WINDOW_SECONDS - moment))
+    key = f"bxb:ratelimit:events:{organization_id}:{window}"
+    used: int | None = None
+    if settings.REDIS_URL:
+        try:
+            pipe = _redis().pipeline()
+            pipe.incrby(key, cost)
+            pipe.expire(key, WINDOW_SECONDS + 5)
+            used = int(pipe.execute()[0])
+        except Exception:  # noqa: BLE001 - Redis down: fall back to the local counter, never fail ingestion
+            used = None
+    if used is None:
+        with _local_lock:
+            for stale in [k for k in _local_counts if k[1] < window]:
+                del _local_counts[stale]
+            used = _local_counts.get((key, window), 0) + cost
+            _local_counts[(key, window)] = used
+    if used > limit:
+        remaining = max(0, limit - (used - cost))
+        return RateDecision(False, limit, remaining, reset)
+    return RateDecision(True, limit, limit - used, reset)
+
+
+def reset_local() -> None:
+    with _local_lock:
+        _local_counts.clear()

@@ -1,0 +1,196 @@
+"""Writes of the metering app: event ingestion and rollup maintenance."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from billing_project.core.errors import ValidationFailure
+from customers.models import Organization
+from metering import ingestion
+from metering.extensions import lookup_subscriptions, subscription_lookup_registered
+from metering.ingestion import ParsedEvent
+from metering.models import EventError, EventErrorCode
+from metering.selectors import MetricInfo, metrics_by_code
+
+logger = logging.getLogger(__name__)
+
+VALUE_AGGREGATIONS = {"sum_agg", "max_agg", "latest_agg", "weighted_sum_agg"}
+
+
+def batch_max_length() -> int:
+    return int(getattr(settings, "EVENTS_BATCH_MAX_LENGTH", 1000))
+
+
+@dataclass
+class IngestResult:
+    """What a request stored: `events` are new, `duplicates` were already stored (or repeated)."""
+
+    events: list[ParsedEvent] = field(default_factory=list)
+    duplicates: list[ParsedEvent] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> list[ParsedEvent]:
+        return sorted(self.events + self.duplicates, key=lambda e: e.index)
+
+
+def _evaluate_expression(expression: str, event: ParsedEvent) -> Any:
+    from catalog import expressions  # written by the catalog team; a pure module
+
+    return expressions.evaluate(
+        expression,
+        {"code": event.code, "timestamp": int(event.timestamp.timestamp()), "properties": event.properties},
+    )
+
+
+def enrich(event: ParsedEvent, metric: MetricInfo | None) -> None:
+    """Compute the event's aggregation value and dimensions from its metric; note problems."""
+    if metric is None:
+        event.errors.append(EventErrorCode.INVALID_CODE)
+        return
+    event.metric_known = True
+    for key in metric.filter_keys:
+        value = ingestion.dimension_value(event.properties.get(key))
+        if value is not None:
+            event.dimensions[key] = value
+    if metric.expression and metric.field_name:
+        try:
+            result = ingestion.parse_decimal_value(_evaluate_expression(metric.expression, event))
+        except Exception:  # noqa: BLE001 - any failure of a user expression is reported, not raised
+            result = None
+        if result is None:
+            event.errors.append(EventErrorCode.EXPRESSION_FAILED)
+        else:
+            event.properties[metric.field_name] = result
+    if metric.aggregation_type not in VALUE_AGGREGATIONS and metric.aggregation_type != "unique_count_agg":
+        return
+    if not metric.field_name:
+        return
+    raw = event.properties.get(metric.field_name)
+    if raw is None or raw == "":
+        if EventErrorCode.EXPRESSION_FAILED not in event.errors:
+            event.errors.append(EventErrorCode.MISSING_AGGREGATION_PROPERTY)
+        return
+    if metric.aggregation_type == "unique_count_agg":
+        return
+    number = ingestion.parse_decimal_value(raw)
+    if number is None or not ingestion.storable(number):
+        event.errors.append(EventErrorCode.INVALID_AGGREGATION_PROPERTY)
+        return
+    event.value = number
+
+
+def _validate(payloads: Sequence[Any], *, single: bool) -> list[ParsedEvent]:
+    now = ingestion.now_utc()
+    parsed: list[ParsedEvent] = []
+    errors: dict[str, Any] = {}
+    for index, raw in enumerate(payloads):
+        event, event_errors = ingestion.parse_event(index, raw, now)
+        if event_errors:
+            errors[str(index)] = event_errors
+        elif event is not None:
+            event.created_at = now
+            parsed.append(event)
+    if errors:
+        raise ValidationFailure(errors["0"] if single else errors)
+    return parsed
+
+
+def events_ingest(organization: Organization, payloads: Sequence[Any], *, single: bool = False) -> IngestResult:
+    """Validate and store events (one request's worth) exactly once each.
+
+    Any invalid event rejects the whole request (422, errors by index for a batch) and nothing is
+    stored. Events whose idempotency key (external_subscription_id, transaction_id) is already
+    stored, or repeated within the request, are not stored again and come back as `duplicates`;
+    for a single event that is Lago's 422 `transaction_id: value_already_exist`.
+    Unknown codes, unknown subscriptions and missing values are stored and reported.
+    """
+    if not single:
+        if not payloads:
+            raise ValidationFailure.single("events", "no_events")
+        if len(payloads) > batch_max_length():
+            raise ValidationFailure.single("events", "too_many_events")
+    parsed = _validate(payloads, single=single)
+
+    result = IngestResult()
+    seen: set[tuple[str, str]] = set()
+    unique: list[ParsedEvent] = []
+    for event in parsed:
+        if event.key in seen:
+            result.duplicates.append(event)
+        else:
+            seen.add(event.key)
+            unique.append(event)
+
+    metrics = metrics_by_code(organization, {e.code for e in unique})
+    check_subscriptions = subscription_lookup_registered()
+    refs = lookup_subscriptions(organization, {e.external_subscription_id for e in unique})
+    for event in unique:
+        enrich(event, metrics.get(event.code))
+        ref = refs.get(event.external_subscription_id)
+        if ref is not None:
+            event.subscription_id = ref.id
+            event.customer_id = ref.customer_id
+        elif check_subscriptions:
+            event.errors.append(EventErrorCode.UNKNOWN_SUBSCRIPTION)
+
+    now = parsed[0].created_at if parsed else ingestion.now_utc()
+    assert now is not None
+    with transaction.atomic():
+        inserted = ingestion.insert_events(organization.id, unique, now)
+        for event in unique:
+            (result.events if event.id in inserted else result.duplicates).append(event)
+        if single and result.duplicates:
+            raise ValidationFailure.single("transaction_id", "value_already_exist")
+        ingestion.upsert_rollups(organization.id, ingestion.rollup_deltas(result.events), now)
+        failed = [e for e in result.events if e.errors]
+        if failed:
+            EventError.objects.bulk_create(
+                [
+                    EventError(
+                        organization=organization,
+                        event_id=e.id,
+                        error_code=code,
+                        transaction_id=e.transaction_id,
+                        external_subscription_id=e.external_subscription_id,
+                        code=e.code,
+                    )
+                    for e in failed
+                    for code in dict.fromkeys(e.errors)
+                ],
+                ignore_conflicts=True,
+            )
+            transaction.on_commit(lambda: _report_errors(organization, failed))
+    result.duplicates.sort(key=lambda e: e.index)
+    result.events.sort(key=lambda e: e.index)
+    return result
+
+
+def errors_payload(events: Sequence[ParsedEvent]) -> dict[str, list[str]]:
+    """The `events_errors` object of the `events.errors` webhook: error code -> transaction ids."""
+    payload: dict[str, list[str]] = {}
+    for event in events:
+        for code in dict.fromkeys(event.errors):
+            payload.setdefault(str(code), []).append(event.transaction_id)
+    return payload
+
+
+def _report_errors(organization: Organization, events: Sequence[ParsedEvent]) -> None:
+    try:
+        from webhooks.services import webhook_send
+    except ImportError:  # the webhooks service is not available in this deployment
+        return
+    try:
+        webhook_send(
+            organization,
+            webhook_type="events.errors",
+            object_type="events_errors",
+            payload=errors_payload(events),
+        )
+    except Exception:
+        logger.exception("events.errors webhook could not be queued")

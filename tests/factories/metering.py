@@ -1,0 +1,69 @@
+"""Factories for metering tests: metrics (catalog rows created directly), events, fake subscriptions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from catalog.models import BillableMetric, BillableMetricFilter
+from metering.extensions import SubscriptionRef, register_subscription_lookup
+
+
+def make_metric(
+    organization: Any,
+    code: str,
+    aggregation_type: str = "count_agg",
+    *,
+    field_name: str | None = None,
+    filters: dict[str, list[str]] | None = None,
+    **extra: Any,
+) -> BillableMetric:
+    metric = BillableMetric.objects.create(
+        organization=organization,
+        name=code,
+        code=code,
+        aggregation_type=aggregation_type,
+        field_name=field_name,
+        **extra,
+    )
+    for key, values in (filters or {}).items():
+        BillableMetricFilter.objects.create(billable_metric=metric, key=key, values=values)
+    return metric
+
+
+class FakeSubscriptions:
+    """A registered subscription lookup backed by a dict: `fake.add(org, "sub_1", started_at)`."""
+
+    def __init__(self) -> None:
+        self.refs: dict[tuple[Any, str], SubscriptionRef] = {}
+
+    def add(self, organization: Any, external_id: str, started_at: datetime, terminated_at: datetime | None = None):
+        ref = SubscriptionRef(
+            id=uuid.uuid4(),
+            external_id=external_id,
+            customer_id=uuid.uuid4(),
+            plan_id=uuid.uuid4(),
+            started_at=started_at,
+            terminated_at=terminated_at,
+        )
+        self.refs[(organization.id, external_id)] = ref
+        return ref
+
+    def __call__(self, organization: Any, external_ids: Collection[str]) -> dict[str, SubscriptionRef]:
+        return {ext: self.refs[(organization.id, ext)] for ext in external_ids if (organization.id, ext) in self.refs}
+
+    def install(self) -> FakeSubscriptions:
+        register_subscription_lookup(self)
+        return self
+
+    @staticmethod
+    def uninstall() -> None:
+        register_subscription_lookup(None)
+
+
+def event_payload(transaction_id: str, code: str = "calls", sub: str = "sub_1", **extra: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {"transaction_id": transaction_id, "code": code, "external_subscription_id": sub}
+    payload.update(extra)
+    return payload
