@@ -22,6 +22,7 @@ from customers.models import (
     timezone_valid,
 )
 from customers.signals import customer_deleted
+from webhooks.services import webhook_send
 
 API_KEY_PREFIX = "bxb_"
 _LAST_USED_RESOLUTION_SECONDS = 60
@@ -317,7 +318,20 @@ def _customer_upsert(organization: Organization, external_id: str, data: dict[st
     for extension in extensions.all_extensions():
         if extension.apply:
             extension.apply(customer, data)
+    _emit_customer_webhook(organization, customer, "customer.created" if created else "customer.updated")
     return customer, created
+
+
+def _emit_customer_webhook(organization: Organization, customer: Customer, webhook_type: str) -> None:
+    """Record the webhook in the upsert's transaction (outbox); it is sent after commit."""
+    from customers.api.serializers import CustomerOutput
+
+    webhook_send(
+        organization,
+        webhook_type=webhook_type,
+        object_type="customer",
+        payload=lambda: dict(CustomerOutput(customer).data),
+    )
 
 
 @transaction.atomic
