@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_project.settings")
 
@@ -14,5 +15,11 @@ app.autodiscover_tasks()
 
 # The one place periodic work is declared. django-celery-beat's DatabaseScheduler copies these
 # entries into its tables at start-up, where ops can see, pause and re-time them in the admin.
-BEAT_SCHEDULE: dict[str, dict] = {}
+BEAT_SCHEDULE: dict[str, dict] = {
+    # Webhook retries that are due, and deliveries whose on-commit hook was lost.
+    "webhooks-sweep-deliveries": {
+        "task": "webhooks.tasks.webhook_deliveries_sweep",
+        "schedule": crontab(minute="*/5"),
+    },
+}
 app.conf.beat_schedule = BEAT_SCHEDULE
