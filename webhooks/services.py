@@ -109,6 +109,26 @@ def _url_taken(organization: Any, url: str, exclude_pk: Any = None) -> bool:
     return qs.exists()
 
 
+def webhook_endpoint_validation_errors(
+    organization: Any, endpoint: WebhookEndpoint | None, data: dict[str, Any]
+) -> dict[str, list[str]]:
+    """Every reason to refuse creating (endpoint None) or updating an endpoint with `data`."""
+    probe = WebhookEndpoint(organization_id=organization.pk)
+    if endpoint is not None:
+        probe.webhook_url, probe.signature_algo = endpoint.webhook_url, endpoint.signature_algo
+    errors = _apply_endpoint_fields(probe, data)
+    if endpoint is None and "webhook_url" not in data:
+        errors["webhook_url"] = ["value_is_mandatory"]
+    exclude = endpoint.pk if endpoint is not None else None
+    if "webhook_url" not in errors and probe.webhook_url and _url_taken(organization, probe.webhook_url, exclude):
+        errors["webhook_url"] = ["value_already_exist"]
+    if endpoint is None:
+        count = WebhookEndpoint.objects.filter(organization_id=organization.pk).count()
+        if count >= MAX_ENDPOINTS_PER_ORGANIZATION:
+            errors["base"] = ["exceeded_limit"]
+    return errors
+
+
 def webhook_endpoint_create(
     organization: Any,
     *,
