@@ -15,7 +15,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from tests.factories.webhooks import WebhookEndpointFactory
-from webhooks import backoff, selectors, services, tasks
+from webhooks import selectors, services, tasks
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
@@ -290,10 +290,6 @@ def test_payload_callable_is_only_called_when_someone_listens(organization):
         == 1
     )
     assert calls == [1]
-
-
-def test_backoff_schedule_is_the_documented_one():
-    assert [backoff.base_delay_seconds(n) for n in range(1, 8)] == [60, 300, 900, 1800, 3600, 3600, 3600]
 
 
 @pytest.mark.django_db(transaction=True)
