@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -142,6 +143,7 @@ def events_ingest(organization: Organization, payloads: Sequence[Any], *, single
     now = parsed[0].created_at if parsed else ingestion.now_utc()
     assert now is not None
     with transaction.atomic():
+        _lock_organization_rollups(organization.id, exclusive=False)
         inserted = ingestion.insert_events(organization.id, unique, now)
         for event in unique:
             (result.events if event.id in inserted else result.duplicates).append(event)
@@ -194,3 +196,87 @@ def _report_errors(organization: Organization, events: Sequence[ParsedEvent]) ->
         )
     except Exception:
         logger.exception("events.errors webhook could not be queued")
+
+
+# --- rollups ----------------------------------------------------------------------------------
+
+
+def _lock_organization_rollups(organization_id: Any, *, exclusive: bool) -> None:
+    """Ingestion (shared) and rebuilds (exclusive) of one organization's rollups never interleave."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return  # SQLite serializes writers already
+    key = int(str(organization_id).replace("-", "")[:15], 16)
+    with connection.cursor() as cursor:
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        cursor.execute(f"SELECT {function}(%s)", [key])
+
+
+def usage_rollups_rebuild(
+    organization: Organization,
+    *,
+    from_datetime: datetime,
+    to_datetime: datetime,
+    code: str | None = None,
+    external_subscription_id: str | None = None,
+) -> dict[str, int]:
+    """Recompute event values and the hourly rollups of whole hours in [from, to) from raw events.
+
+    Uses the metrics as they are now, so it also repairs rollups after a metric was created for
+    codes that already had events, or after its field name or filter keys changed.
+    """
+    from metering.models import Event, UsageRollup
+
+    start = ingestion.truncate_hour(from_datetime)
+    end = ingestion.truncate_hour(to_datetime)
+    if end < to_datetime:
+        end = end + timedelta(hours=1)
+    stats = {"events": 0, "values_updated": 0, "rollups": 0}
+    with transaction.atomic():
+        _lock_organization_rollups(organization.id, exclusive=True)
+        events = Event.objects.filter(organization=organization, timestamp__gte=start, timestamp__lt=end)
+        rollups = UsageRollup.objects.filter(organization=organization, hour__gte=start, hour__lt=end)
+        if code:
+            events, rollups = events.filter(code=code), rollups.filter(code=code)
+        if external_subscription_id:
+            events = events.filter(external_subscription_id=external_subscription_id)
+            rollups = rollups.filter(external_subscription_id=external_subscription_id)
+        codes = set(events.values_list("code", flat=True).distinct())
+        metrics = metrics_by_code(organization, codes)
+        rollups.delete()
+        parsed: list[ParsedEvent] = []
+        changed: list[Event] = []
+        for row in events.only(
+            "id", "code", "external_subscription_id", "transaction_id", "timestamp", "properties", "value"
+        ).iterator(chunk_size=5000):
+            event = ParsedEvent(
+                index=0,
+                transaction_id=row.transaction_id,
+                external_subscription_id=row.external_subscription_id,
+                external_customer_id="",
+                code=row.code,
+                timestamp=row.timestamp,
+                properties=dict(row.properties or {}),
+                precise_total_amount_cents=None,
+                id=row.id,
+            )
+            metric = metrics.get(row.code)
+            if metric is not None and metric.expression:
+                # Keep the value computed at ingestion; the expression result is already in properties.
+                metric = MetricInfo(
+                    metric.id, metric.code, metric.aggregation_type, metric.field_name, None, metric.filter_keys
+                )
+            enrich(event, metric)
+            stats["events"] += 1
+            if event.value != row.value:
+                row.value = event.value
+                changed.append(row)
+            parsed.append(event)
+        if changed:
+            Event.objects.bulk_update(changed, ["value"], batch_size=1000)
+        stats["values_updated"] = len(changed)
+        deltas = ingestion.rollup_deltas(parsed)
+        ingestion.upsert_rollups(organization.id, deltas, ingestion.now_utc())
+        stats["rollups"] = len(deltas)
+    return stats

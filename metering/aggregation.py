@@ -1,0 +1,430 @@
+"""The aggregation service: exact usage of one subscription, metric and window.
+
+    aggregate(organization, external_subscription_id=..., metric=..., from_datetime=..., to_datetime=...,
+              filters=charge.filters, grouped_by=charge.pricing_group_keys,
+              subscription_started_at=...) -> AggregationResult
+
+The window is half-open `[from, to)`; events before the subscription started never count.
+count/sum/max read the hourly rollups for whole hours and raw events for the partial hours at the
+edges; the other types (and grouping) read raw events. Results feed `catalog.pricing.Usage`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Max, Sum
+from django.db.models.fields.json import KeyTextTransform
+
+from catalog.pricing import Usage, apply_metric_rounding
+from customers.models import Organization
+from metering import computations
+from metering.computations import ZERO, Row
+from metering.models import Event, UsageRollup
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ROLLUP_TYPES = {"count_agg", "sum_agg", "max_agg"}
+RECURRING_TYPES = {"count_agg", "sum_agg", "unique_count_agg", "weighted_sum_agg", "latest_agg"}
+
+
+@dataclass(frozen=True)
+class BucketUsage:
+    """Usage of one bucket (the whole charge, one filter, or one group)."""
+
+    units: Decimal
+    events_count: int
+    event_values: tuple[Decimal, ...] = ()
+    precise_total_amount_cents: Decimal = ZERO
+    grouped_by: Mapping[str, str | None] = field(default_factory=dict)
+
+    def as_usage(self) -> Usage:
+        return Usage(
+            units=self.units,
+            events_count=self.events_count,
+            event_values=self.event_values,
+            precise_total_amount_cents=self.precise_total_amount_cents,
+        )
+
+
+@dataclass(frozen=True)
+class FilterUsage:
+    """One charge filter's bucket (`filter_id` None is the default bucket), with its groups."""
+
+    filter_id: Any
+    values: Mapping[str, Sequence[str]]
+    usage: BucketUsage
+    groups: tuple[BucketUsage, ...] = ()
+
+
+@dataclass(frozen=True)
+class AggregationResult:
+    units: Decimal
+    events_count: int
+    event_values: tuple[Decimal, ...]
+    precise_total_amount_cents: Decimal
+    groups: tuple[BucketUsage, ...] = ()
+    filters: tuple[FilterUsage, ...] = ()
+    source: str = "events"  # "events", "rollups" or "clickhouse"
+
+    def as_usage(self) -> Usage:
+        return Usage(
+            units=self.units,
+            events_count=self.events_count,
+            event_values=self.event_values,
+            precise_total_amount_cents=self.precise_total_amount_cents,
+        )
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """The parts of a billable metric aggregation reads (a catalog.BillableMetric fits)."""
+
+    code: str
+    aggregation_type: str
+    field_name: str | None = None
+    recurring: bool = False
+    rounding_function: str | None = None
+    rounding_precision: int | None = None
+    filter_keys: tuple[str, ...] = ()
+
+
+def metric_spec(metric: Any) -> MetricSpec:
+    if isinstance(metric, MetricSpec):
+        return metric
+    filter_keys: tuple[str, ...] = ()
+    filters = getattr(metric, "filters", None)
+    if filters is not None and hasattr(filters, "filter"):
+        filter_keys = tuple(sorted(filters.filter(deleted_at__isnull=True).values_list("key", flat=True)))
+    return MetricSpec(
+        code=metric.code,
+        aggregation_type=metric.aggregation_type,
+        field_name=metric.field_name or None,
+        recurring=bool(getattr(metric, "recurring", False)),
+        rounding_function=getattr(metric, "rounding_function", None) or None,
+        rounding_precision=getattr(metric, "rounding_precision", None),
+        filter_keys=filter_keys,
+    )
+
+
+def normalize_filters(filters: Iterable[Any] | None) -> list[tuple[Any, dict[str, list[str]]]]:
+    """ChargeFilter rows, `(id, values)` pairs or `{"id", "values"}` dicts, oldest first."""
+    normalized = []
+    for item in filters or ():
+        if isinstance(item, tuple):
+            filter_id, values = item
+        elif isinstance(item, Mapping):
+            filter_id, values = item.get("id"), item["values"]
+        else:
+            filter_id, values = item.id, item.values
+        normalized.append((filter_id, {str(k): [str(v) for v in vals] for k, vals in dict(values).items()}))
+    return normalized
+
+
+# --- reading events ---------------------------------------------------------------------------
+
+
+def _events(organization: Organization, sub: str, code: str, start: datetime, end: datetime):
+    return Event.objects.filter(
+        organization=organization, external_subscription_id=sub, code=code, timestamp__gte=start, timestamp__lt=end
+    )
+
+
+def load_rows(
+    organization: Organization, sub: str, code: str, start: datetime, end: datetime, keys: Sequence[str]
+) -> list[Row]:
+    """Events of the window with only the property keys aggregation needs (as text)."""
+    if start >= end:
+        return []
+    annotations = {f"k{i}": KeyTextTransform(key, "properties") for i, key in enumerate(keys)}
+    qs = (
+        _events(organization, sub, code, start, end)
+        .annotate(**annotations)
+        .values_list("timestamp", "value", "precise_total_amount_cents", "created_at", *annotations)
+    )
+    rows = []
+    for timestamp, value, precise, created_at, *props in qs.iterator(chunk_size=5000):
+        rows.append(
+            Row(
+                timestamp=timestamp,
+                value=value,
+                properties={key: computations.text_of(p) for key, p in zip(keys, props, strict=True)},
+                precise_total_amount_cents=precise,
+                created_at=created_at,
+            )
+        )
+    return rows
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    floor = moment.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == moment else floor + timedelta(hours=1)
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass
+class _Additive:
+    count: int = 0
+    total: Decimal = ZERO
+    maximum: Decimal | None = None
+    precise: Decimal = ZERO
+
+    def add(self, count: int, total: Decimal | None, maximum: Decimal | None, precise: Decimal | None = None) -> None:
+        self.count += count
+        self.total += total or ZERO
+        self.precise += precise or ZERO
+        if maximum is not None and (self.maximum is None or maximum > self.maximum):
+            self.maximum = maximum
+
+
+def additive_by_dimensions(
+    organization: Organization, sub: str, code: str, start: datetime, end: datetime, keys: Sequence[str]
+) -> dict[tuple[str | None, ...], _Additive]:
+    """count / sum / max per dimension values over [start, end): rollups for whole hours, raw edges."""
+    result: dict[tuple[str | None, ...], _Additive] = {}
+    if start >= end:
+        return result
+    first_hour, last_hour = _ceil_hour(start), _floor_hour(end)
+    if first_hour >= last_hour:
+        edges = [(start, end)]
+    else:
+        edges = [(start, first_hour), (last_hour, end)]
+        rollups = (
+            UsageRollup.objects.filter(
+                organization=organization,
+                external_subscription_id=sub,
+                code=code,
+                hour__gte=first_hour,
+                hour__lt=last_hour,
+            )
+            .values("dimensions_key", "dimensions")
+            .annotate(c=Sum("events_count"), s=Sum("value_sum"), m=Max("value_max"))
+        )
+        for row in rollups:
+            dims = row["dimensions"] or {}
+            key = tuple(dims.get(k) for k in keys)
+            result.setdefault(key, _Additive()).add(int(row["c"] or 0), row["s"], row["m"])
+        # Rollups carry no precise amounts; those are summed from raw events.
+        precise = _events(organization, sub, code, first_hour, last_hour).aggregate(
+            p=Sum("precise_total_amount_cents")
+        )["p"]
+        if precise:
+            result.setdefault(tuple(None for _ in keys), _Additive()).precise += precise
+    for edge_start, edge_end in edges:
+        for row in load_rows(organization, sub, code, edge_start, edge_end, keys):
+            key = tuple((row.properties or {}).get(k) for k in keys)
+            result.setdefault(key, _Additive()).add(1, row.value, row.value, row.precise_total_amount_cents)
+    return result
+
+
+# --- the service ------------------------------------------------------------------------------
+
+
+def _bucket(spec: MetricSpec, rows: Sequence[Row], units: Decimal, grouped_by: Mapping[str, str | None] | None = None):
+    return BucketUsage(
+        units=apply_metric_rounding(units, spec.rounding_function, spec.rounding_precision),
+        events_count=len(rows),
+        event_values=computations.event_values(rows, spec.aggregation_type),
+        precise_total_amount_cents=sum((r.precise_total_amount_cents or ZERO for r in rows), ZERO),
+        grouped_by=dict(grouped_by or {}),
+    )
+
+
+def aggregate(
+    organization: Organization,
+    *,
+    external_subscription_id: str,
+    metric: Any,
+    from_datetime: datetime,
+    to_datetime: datetime,
+    filters: Iterable[Any] | None = None,
+    grouped_by: Sequence[str] = (),
+    subscription_started_at: datetime | None = None,
+    use_rollups: bool = True,
+    with_event_values: bool = False,
+) -> AggregationResult:
+    """Exact usage of `metric` for one subscription over `[from_datetime, to_datetime)`.
+
+    `filters`: the charge's filters (ChargeFilter rows or `(id, {key: [values]})`), oldest first;
+    each event counts in the most specific filter it matches, else in the default bucket
+    (`filter_id=None`). `grouped_by`: the charge's `pricing_group_keys`. Recurring metrics carry
+    what happened since the subscription started. Units are rounded as the metric says.
+    `event_values` (per-event units for percentage pricing) are always filled when
+    `with_event_values=True`; count/sum/max answered from rollups leave them empty otherwise.
+    """
+    spec = metric_spec(metric)
+    charge_filters = normalize_filters(filters)
+    grouped_by = tuple(grouped_by or ())
+    started = subscription_started_at or EPOCH
+    start = max(from_datetime, started)
+    end = to_datetime
+    recurring = spec.recurring and spec.aggregation_type in RECURRING_TYPES
+
+    filter_keys = sorted({key for _, values in charge_filters for key in values})
+    if (
+        use_rollups
+        and spec.aggregation_type in ROLLUP_TYPES
+        and not grouped_by
+        and not with_event_values
+        and set(filter_keys) <= set(spec.filter_keys)
+    ):
+        return _aggregate_additive(
+            organization, external_subscription_id, spec, charge_filters, filter_keys, start, end, started, recurring
+        )
+
+    keys = sorted(set(filter_keys) | set(grouped_by) | _value_keys(spec))
+    rows = load_rows(organization, external_subscription_id, spec.code, start, end, keys)
+    history: list[Row] = []
+    initial = ZERO
+    if recurring and start > started:
+        # What happened since the subscription started carries into this window.
+        history = load_rows(organization, external_subscription_id, spec.code, started, start, keys)
+
+    def units_of(bucket_rows: Sequence[Row], bucket_history: Sequence[Row]) -> Decimal:
+        if spec.aggregation_type in ("sum_agg", "weighted_sum_agg"):
+            base = computations.total(bucket_history) if bucket_history else initial
+            return computations.units_for(
+                spec.aggregation_type,
+                bucket_rows,
+                field_name=spec.field_name,
+                from_datetime=from_datetime if from_datetime >= started else started,
+                to_datetime=end,
+                initial=base,
+            )
+        if spec.aggregation_type == "count_agg":
+            return Decimal(len(bucket_history) + len(bucket_rows))
+        return computations.units_for(
+            spec.aggregation_type,
+            list(bucket_history) + list(bucket_rows),
+            field_name=spec.field_name,
+            from_datetime=start,
+            to_datetime=end,
+        )
+
+    overall = _bucket(spec, rows, units_of(rows, history))
+    groups: tuple[BucketUsage, ...] = ()
+    filter_results: tuple[FilterUsage, ...] = ()
+    if grouped_by and not charge_filters:
+        groups = _groups(spec, rows, history, grouped_by, units_of)
+    if charge_filters:
+        split_rows = computations.split(rows, charge_filters, ())
+        split_history = computations.split(history, charge_filters, ())
+        results = []
+        for filter_id, values in [*charge_filters, (None, {})]:
+            bucket_rows = split_rows.get(filter_id, {}).get((), [])
+            bucket_history = split_history.get(filter_id, {}).get((), [])
+            bucket_groups = _groups(spec, bucket_rows, bucket_history, grouped_by, units_of) if grouped_by else ()
+            results.append(
+                FilterUsage(
+                    filter_id, values, _bucket(spec, bucket_rows, units_of(bucket_rows, bucket_history)), bucket_groups
+                )
+            )
+        filter_results = tuple(results)
+    return AggregationResult(
+        units=overall.units,
+        events_count=overall.events_count,
+        event_values=overall.event_values,
+        precise_total_amount_cents=overall.precise_total_amount_cents,
+        groups=groups,
+        filters=filter_results,
+        source="events",
+    )
+
+
+def _value_keys(spec: MetricSpec) -> set[str]:
+    if spec.aggregation_type == "unique_count_agg" and spec.field_name:
+        return {spec.field_name, "operation_type"}
+    return set()
+
+
+def _groups(spec, rows, history, grouped_by, units_of) -> tuple[BucketUsage, ...]:
+    by_group: dict[tuple, list[Row]] = {}
+    history_by_group: dict[tuple, list[Row]] = {}
+    for row in rows:
+        by_group.setdefault(computations.group_key(row.properties, grouped_by), []).append(row)
+    for row in history:
+        history_by_group.setdefault(computations.group_key(row.properties, grouped_by), []).append(row)
+    groups = []
+    for key in sorted(set(by_group) | set(history_by_group), key=lambda k: tuple((v is None, v or "") for v in k)):
+        group_rows = by_group.get(key, [])
+        groups.append(
+            _bucket(
+                spec,
+                group_rows,
+                units_of(group_rows, history_by_group.get(key, [])),
+                dict(zip(grouped_by, key, strict=True)),
+            )
+        )
+    return tuple(groups)
+
+
+def _aggregate_additive(
+    organization: Organization,
+    sub: str,
+    spec: MetricSpec,
+    charge_filters: list[tuple[Any, dict[str, list[str]]]],
+    filter_keys: list[str],
+    start: datetime,
+    end: datetime,
+    started: datetime,
+    recurring: bool,
+) -> AggregationResult:
+    """count / sum / max from rollups (+ raw edges), per filter bucket. Event values come from raw rows
+    only when a sum has to give them (percentage pricing), which the caller gets via `event_values`."""
+    keys = list(spec.filter_keys)
+    window = additive_by_dimensions(organization, sub, spec.code, start, end, keys)
+    history = additive_by_dimensions(organization, sub, spec.code, started, start, keys) if recurring else {}
+
+    def bucket_of(dims: tuple[str | None, ...]) -> Any:
+        props = {k: v for k, v in zip(keys, dims, strict=True) if v is not None}
+        return computations.assign_filter(charge_filters, props) if charge_filters else None
+
+    def units(acc: _Additive, hist: _Additive | None) -> Decimal:
+        if spec.aggregation_type == "count_agg":
+            return Decimal(acc.count + (hist.count if hist else 0))
+        if spec.aggregation_type == "sum_agg":
+            return acc.total + (hist.total if hist else ZERO)
+        return acc.maximum if acc.maximum is not None else ZERO
+
+    totals: dict[Any, _Additive] = {}
+    hist_totals: dict[Any, _Additive] = {}
+    overall, overall_hist = _Additive(), _Additive()
+    for dims, acc in window.items():
+        target = totals.setdefault(bucket_of(dims), _Additive())
+        for dest in (target, overall):
+            dest.add(acc.count, acc.total, acc.maximum, acc.precise)
+    for dims, acc in history.items():
+        target = hist_totals.setdefault(bucket_of(dims), _Additive())
+        for dest in (target, overall_hist):
+            dest.add(acc.count, acc.total, acc.maximum, acc.precise)
+
+    def usage(acc: _Additive, hist: _Additive | None) -> BucketUsage:
+        values: tuple[Decimal, ...] = ()
+        return BucketUsage(
+            units=apply_metric_rounding(units(acc, hist), spec.rounding_function, spec.rounding_precision),
+            events_count=acc.count,
+            event_values=values,
+            precise_total_amount_cents=acc.precise,
+        )
+
+    top = usage(overall, overall_hist if recurring else None)
+    filter_results: tuple[FilterUsage, ...] = ()
+    if charge_filters:
+        filter_results = tuple(
+            FilterUsage(fid, values, usage(totals.get(fid, _Additive()), hist_totals.get(fid) if recurring else None))
+            for fid, values in [*charge_filters, (None, {})]
+        )
+    return AggregationResult(
+        units=top.units,
+        events_count=top.events_count,
+        event_values=top.event_values,
+        precise_total_amount_cents=top.precise_total_amount_cents,
+        filters=filter_results,
+        source="rollups",
+    )

@@ -1,0 +1,188 @@
+"""Pure aggregation arithmetic (no ORM): Lago's six aggregation types, filters and grouping.
+
+Every function takes plain rows and returns exact Decimals. The aggregation service feeds it rows
+from PostgreSQL/SQLite, rollups or ClickHouse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Context, Decimal
+from typing import Any
+
+ALL_FILTER_VALUES = "__ALL_FILTER_VALUES__"
+ZERO = Decimal(0)
+# Time-weighted sums divide; keep far more digits than any bill needs.
+_PRECISE = Context(prec=40)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One event as aggregation sees it."""
+
+    timestamp: datetime
+    value: Decimal | None = None
+    properties: Mapping[str, str | None] | None = None  # only the keys aggregation needs, as text
+    precise_total_amount_cents: Decimal | None = None
+    created_at: datetime | None = None
+
+
+def text_of(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+# --- filters ----------------------------------------------------------------------------------
+
+
+def filter_matches(values: Mapping[str, Sequence[str]], properties: Mapping[str, str | None]) -> bool:
+    for key, allowed in values.items():
+        actual = properties.get(key)
+        if actual is None:
+            return False
+        if ALL_FILTER_VALUES in allowed:
+            continue
+        if actual not in {text_of(v) for v in allowed}:
+            return False
+    return True
+
+
+def assign_filter(
+    filters: Sequence[tuple[Any, Mapping[str, Sequence[str]]]], properties: Mapping[str, str | None]
+) -> Any:
+    """The id of the most specific matching filter (most keys; on a tie the first given), else None.
+
+    Lago: an event is counted once, by the filter that combines the most keys; an identical
+    filter is counted by the oldest; unmatched events go to the default bucket (None).
+    """
+    best: Any = None
+    best_keys = -1
+    for filter_id, values in filters:
+        if len(values) > best_keys and filter_matches(values, properties):
+            best, best_keys = filter_id, len(values)
+    return best
+
+
+# --- per-type arithmetic ----------------------------------------------------------------------
+
+
+def count(rows: Sequence[Row]) -> Decimal:
+    return Decimal(len(rows))
+
+
+def total(rows: Sequence[Row]) -> Decimal:
+    return sum((r.value for r in rows if r.value is not None), ZERO)
+
+
+def maximum(rows: Sequence[Row]) -> Decimal:
+    values = [r.value for r in rows if r.value is not None]
+    return max(values) if values else ZERO
+
+
+def _order(row: Row) -> tuple:
+    return (row.timestamp, row.created_at or row.timestamp)
+
+
+def latest(rows: Sequence[Row]) -> Decimal:
+    candidates = [r for r in rows if r.value is not None]
+    if not candidates:
+        return ZERO
+    return max(candidates, key=_order).value or ZERO
+
+
+def unique_count(rows: Sequence[Row], field_name: str) -> Decimal:
+    """Distinct values present at the end of the window: `add` (default) adds, `remove` removes."""
+    present: set[str] = set()
+    for row in sorted(rows, key=_order):
+        props = row.properties or {}
+        value = props.get(field_name)
+        if value is None:
+            continue
+        if (props.get("operation_type") or "add") == "remove":
+            present.discard(value)
+        else:
+            present.add(value)
+    return Decimal(len(present))
+
+
+def weighted_sum(
+    rows: Sequence[Row], from_datetime: datetime, to_datetime: datetime, initial: Decimal = ZERO
+) -> Decimal:
+    """Time-weighted sum over [from, to): each event moves a level; each level counts for its share.
+
+    Lago (weighted_sum_agg, interval seconds): 2,500 from 5 March to the end of a 31-day March →
+    2500 × 27/31 = 2,177.419…; April with 2,500 carried, −2,000 on the 4th and −200 on the 6th →
+    533.33….
+    """
+    period = Decimal((to_datetime - from_datetime).total_seconds())
+    if period <= 0:
+        return ZERO
+    level = initial
+    cursor = from_datetime
+    acc = ZERO
+    for row in sorted(rows, key=_order):
+        moment = min(max(row.timestamp, from_datetime), to_datetime)
+        acc += level * Decimal((moment - cursor).total_seconds())
+        cursor = moment
+        if row.value is not None:
+            level += row.value
+    acc += level * Decimal((to_datetime - cursor).total_seconds())
+    return _PRECISE.divide(acc, period)
+
+
+def event_values(rows: Sequence[Row], aggregation_type: str) -> tuple[Decimal, ...]:
+    """Per-event values, in time order, for per-transaction pricing (percentage model)."""
+    ordered = sorted(rows, key=_order)
+    if aggregation_type == "count_agg":
+        return tuple(Decimal(1) for _ in ordered)
+    return tuple(r.value for r in ordered if r.value is not None)
+
+
+def units_for(
+    aggregation_type: str,
+    rows: Sequence[Row],
+    *,
+    field_name: str | None,
+    from_datetime: datetime,
+    to_datetime: datetime,
+    initial: Decimal = ZERO,
+) -> Decimal:
+    if aggregation_type == "count_agg":
+        return count(rows)
+    if aggregation_type == "sum_agg":
+        return initial + total(rows)
+    if aggregation_type == "max_agg":
+        return maximum(rows)
+    if aggregation_type == "latest_agg":
+        return latest(rows)
+    if aggregation_type == "unique_count_agg":
+        return unique_count(rows, field_name or "")
+    if aggregation_type == "weighted_sum_agg":
+        return weighted_sum(rows, from_datetime, to_datetime, initial)
+    raise ValueError(f"unsupported aggregation type {aggregation_type!r}")
+
+
+def group_key(properties: Mapping[str, str | None] | None, keys: Sequence[str]) -> tuple[str | None, ...]:
+    props = properties or {}
+    return tuple(props.get(key) for key in keys)
+
+
+def split(
+    rows: Iterable[Row],
+    filters: Sequence[tuple[Any, Mapping[str, Sequence[str]]]],
+    grouped_by: Sequence[str],
+) -> dict[Any, dict[tuple[str | None, ...], list[Row]]]:
+    """Rows by filter bucket (None = default), then by group key."""
+    buckets: dict[Any, dict[tuple[str | None, ...], list[Row]]] = {}
+    for row in rows:
+        bucket = assign_filter(filters, row.properties or {}) if filters else None
+        group = group_key(row.properties, grouped_by)
+        buckets.setdefault(bucket, {}).setdefault(group, []).append(row)
+    return buckets
