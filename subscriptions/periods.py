@@ -195,7 +195,7 @@ class Schedule:
 
     `subscription_at` fixes the anniversary anchor; `started_at` the beginning of the first
     period (they differ when a downgrade or a trial moves the start). `terminated_at` closes the
-    last period; `upgraded` marks a termination caused by an upgrade, whose own day belongs to
+    last period; `replaced` marks a termination by a plan change (upgrade, downgrade), whose own day belongs to
     the next plan.
     """
 
@@ -206,7 +206,7 @@ class Schedule:
     subscription_at: datetime | None = None
     bill_charges_monthly: bool = False
     terminated_at: datetime | None = None
-    upgraded: bool = False
+    replaced: bool = False
     trial_ends_at: datetime | None = None
 
     def __post_init__(self) -> None:
@@ -238,7 +238,7 @@ class Schedule:
         """Exclusive end of the base-fee service: the termination day counts, unless upgraded."""
         if self.terminated_at is None:
             return None
-        if self.upgraded:
+        if self.replaced:
             return start_of_day(self.terminated_at, self.tz_name)
         return end_of_day(self.terminated_at, self.tz_name)
 

@@ -163,7 +163,7 @@ def test_upgrade_excludes_its_day_and_new_plan_starts_that_day():
         BillingTime.CALENDAR,
         started_at=utc(2024, 1, 1),
         terminated_at=utc(2024, 1, 15, 10),
-        upgraded=True,
+        replaced=True,
     )
     old_period = periods.period_at(old, utc(2024, 1, 15, 10))
     assert old_period.service == periods.Window(utc(2024, 1, 1), utc(2024, 1, 15))
@@ -184,7 +184,7 @@ def test_upgrade_in_arrears_august_spec():
         BillingTime.CALENDAR,
         started_at=utc(2023, 7, 1),
         terminated_at=utc(2023, 8, 21, 8),
-        upgraded=True,
+        replaced=True,
     )
     period = periods.period_at(old, utc(2023, 8, 21, 8))
     assert periods.base_fee_fraction(old, period) == Fraction(20, 31)
@@ -380,7 +380,7 @@ def test_periods_tile_time(interval, billing_time, tz, started_at, offsets, mont
 def test_terminated_periods_stay_inside_service(interval, billing_time, tz, started_at, length, upgraded):
     terminated_at = started_at + timedelta(seconds=length)
     schedule = Schedule(
-        interval, billing_time, started_at=started_at, tz_name=tz, terminated_at=terminated_at, upgraded=upgraded
+        interval, billing_time, started_at=started_at, tz_name=tz, terminated_at=terminated_at, replaced=upgraded
     )
     windows = periods.periods_between(schedule, started_at, terminated_at + timedelta(days=1))
     # Consecutive service windows are contiguous from the first day to the termination boundary.

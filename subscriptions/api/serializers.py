@@ -1,0 +1,86 @@
+"""Input and output shapes of the subscriptions API (lago-api.md §2.9)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from customers.api.serializers import PaginationMeta
+from subscriptions.models import BillingTime, OnTerminationCreditNote, OnTerminationInvoice
+from subscriptions.representation import SubscriptionOutput
+from subscriptions.services import DOWNGRADE_AT_PERIOD_END, DOWNGRADE_IMMEDIATELY
+
+
+def _text(max_length: int = 255) -> serializers.CharField:
+    return serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=max_length)
+
+
+class ChargeOverrideInput(serializers.Serializer):
+    id = serializers.CharField(max_length=64)
+    invoice_display_name = _text()
+    min_amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    properties = serializers.DictField(required=False, allow_null=True)
+
+
+class PlanOverridesInput(serializers.Serializer):
+    name = _text()
+    invoice_display_name = _text()
+    description = _text(4000)
+    amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    amount_currency = serializers.CharField(required=False, allow_null=True, max_length=3)
+    trial_period = serializers.DecimalField(
+        required=False, allow_null=True, max_digits=12, decimal_places=5, min_value=0
+    )
+    charges = ChargeOverrideInput(many=True, required=False, allow_null=True)
+
+
+class SubscriptionInput(serializers.Serializer):
+    external_customer_id = serializers.CharField(max_length=255)
+    plan_code = serializers.CharField(max_length=255)
+    external_id = serializers.CharField(max_length=255)
+    name = _text()
+    subscription_at = serializers.CharField(required=False, allow_null=True, max_length=64)
+    ending_at = serializers.CharField(required=False, allow_null=True, max_length=64)
+    billing_time = serializers.ChoiceField(choices=BillingTime.values, required=False, allow_null=True)
+    plan_overrides = PlanOverridesInput(required=False, allow_null=True)
+    on_termination_credit_note = serializers.ChoiceField(
+        choices=OnTerminationCreditNote.values, required=False, allow_null=True
+    )
+    on_termination_invoice = serializers.ChoiceField(
+        choices=OnTerminationInvoice.values, required=False, allow_null=True
+    )
+    downgrade_timing = serializers.ChoiceField(
+        choices=[DOWNGRADE_AT_PERIOD_END, DOWNGRADE_IMMEDIATELY],
+        required=False,
+        allow_null=True,
+        help_text="bxb extra: `immediate` applies a downgrade now (unused in-advance days credited).",
+    )
+
+
+class SubscriptionInputEnvelope(serializers.Serializer):
+    subscription = SubscriptionInput()
+
+
+class SubscriptionUpdateInput(serializers.Serializer):
+    name = _text()
+    subscription_at = serializers.CharField(required=False, allow_null=True, max_length=64)
+    ending_at = serializers.CharField(required=False, allow_null=True, max_length=64)
+    plan_overrides = PlanOverridesInput(required=False, allow_null=True)
+    on_termination_credit_note = serializers.ChoiceField(
+        choices=OnTerminationCreditNote.values, required=False, allow_null=True
+    )
+    on_termination_invoice = serializers.ChoiceField(
+        choices=OnTerminationInvoice.values, required=False, allow_null=True
+    )
+
+
+class SubscriptionUpdateInputEnvelope(serializers.Serializer):
+    subscription = SubscriptionUpdateInput()
+
+
+class SubscriptionEnvelope(serializers.Serializer):
+    subscription = SubscriptionOutput()
+
+
+class SubscriptionListEnvelope(serializers.Serializer):
+    subscriptions = SubscriptionOutput(many=True)
+    meta = PaginationMeta()

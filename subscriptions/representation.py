@@ -1,0 +1,93 @@
+"""Lago's subscription object (lago-api.md §2.9, Appendix B), shared by the API and webhooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from subscriptions import selectors
+from subscriptions.models import Subscription, SubscriptionStatus
+
+
+class SubscriptionOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(source="id")
+    external_id = serializers.CharField()
+    lago_customer_id = serializers.UUIDField(source="customer_id")
+    external_customer_id = serializers.CharField(source="customer.external_id")
+    name = serializers.CharField()
+    plan_code = serializers.CharField(source="plan.code")
+    lago_plan_id = serializers.UUIDField(source="plan_id")
+    plan_amount_cents = serializers.IntegerField(source="plan.amount_cents")
+    plan_amount_currency = serializers.CharField(source="plan.amount_currency")
+    status = serializers.CharField()
+    billing_time = serializers.CharField()
+    subscription_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    trial_ended_at = serializers.DateTimeField(allow_null=True)
+    ending_at = serializers.DateTimeField(allow_null=True)
+    terminated_at = serializers.DateTimeField(allow_null=True)
+    canceled_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    previous_plan_code = serializers.SerializerMethodField()
+    next_plan_code = serializers.SerializerMethodField()
+    downgrade_plan_date = serializers.SerializerMethodField()
+    current_billing_period_started_at = serializers.SerializerMethodField()
+    current_billing_period_ending_at = serializers.SerializerMethodField()
+    next_billing_at = serializers.SerializerMethodField()
+    on_termination_credit_note = serializers.CharField(allow_null=True)
+    on_termination_invoice = serializers.CharField()
+    termination_reason = serializers.SerializerMethodField()
+    cancellation_reason = serializers.SerializerMethodField()
+    consolidate_invoice = serializers.SerializerMethodField()
+    activation_rules = serializers.SerializerMethodField()
+
+    def get_previous_plan_code(self, obj: Subscription) -> str | None:
+        previous = obj.previous_subscription
+        return previous.plan.code if previous is not None else None
+
+    def get_next_plan_code(self, obj: Subscription) -> str | None:
+        following = selectors.pending_next(obj) if obj.status == SubscriptionStatus.ACTIVE else None
+        if following is None and obj.status == SubscriptionStatus.TERMINATED:
+            following = selectors.successor(obj)
+        return following.plan.code if following is not None else None
+
+    def get_downgrade_plan_date(self, obj: Subscription) -> str | None:
+        value = selectors.downgrade_plan_date(obj)
+        return value.isoformat() if value is not None else None
+
+    def _period(self, obj: Subscription) -> Any:
+        if obj.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.TERMINATED):
+            return None
+        at = self.context.get("at") or timezone.now()
+        return selectors.current_period(obj, at)
+
+    def get_current_billing_period_started_at(self, obj: Subscription) -> str | None:
+        period = self._period(obj)
+        return serializers.DateTimeField().to_representation(period.service.start) if period else None
+
+    def get_current_billing_period_ending_at(self, obj: Subscription) -> str | None:
+        # Lago's inclusive end (`...23:59:59` local); bxb computes with the half-open end.
+        period = self._period(obj)
+        return serializers.DateTimeField().to_representation(period.full.to_datetime) if period else None
+
+    def get_next_billing_at(self, obj: Subscription) -> str | None:
+        value = selectors.next_billing_at(obj, self.context.get("at") or timezone.now())
+        return serializers.DateTimeField().to_representation(value) if value else None
+
+    def get_termination_reason(self, obj: Subscription) -> str | None:
+        return obj.termination_reason or None
+
+    def get_cancellation_reason(self, obj: Subscription) -> str | None:
+        return obj.cancellation_reason or None
+
+    def get_consolidate_invoice(self, obj: Subscription) -> bool:
+        return False
+
+    def get_activation_rules(self, obj: Subscription) -> list[Any]:
+        return []
+
+
+def subscription_payload(subscription: Subscription) -> dict[str, Any]:
+    return dict(SubscriptionOutput(subscription).data)

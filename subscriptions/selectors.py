@@ -1,0 +1,223 @@
+"""Reads for subscriptions. The organization always comes first."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import date, datetime, timedelta
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from billing_project.core.errors import NotFoundFailure
+from customers.models import Organization
+from subscriptions import periods
+from subscriptions.models import Subscription, SubscriptionStatus, TerminationReason
+
+_RELATED = ("organization", "customer", "customer__organization", "plan", "plan__parent", "previous_subscription__plan")
+
+# Terminations after which the next plan owns the termination day (periods.Schedule.replaced).
+REPLACING_REASONS = {TerminationReason.UPGRADED, TerminationReason.DOWNGRADED, TerminationReason.DOWNGRADED_NOW}
+
+
+def _base(organization: Organization) -> QuerySet[Subscription]:
+    return Subscription.objects.filter(organization=organization).select_related(*_RELATED)
+
+
+def subscription_get(organization: Organization, external_id: str, *, status: str | None = None) -> Subscription:
+    """Lago's `GET /subscriptions/{external_id}`: the active one unless `status` says otherwise.
+
+    Terminated (or canceled) ones are searched newest termination first.
+    """
+    status = status or SubscriptionStatus.ACTIVE
+    if status not in SubscriptionStatus.values:
+        raise NotFoundFailure("subscription")
+    qs = _base(organization).filter(external_id=external_id, status=status)
+    if status == SubscriptionStatus.TERMINATED:
+        qs = qs.order_by("-terminated_at", "-created_at")
+    elif status == SubscriptionStatus.CANCELED:
+        qs = qs.order_by("-canceled_at", "-created_at")
+    subscription = qs.first()
+    if subscription is None:
+        raise NotFoundFailure("subscription")
+    return subscription
+
+
+def subscription_get_live(organization: Organization, external_id: str, *, status: str | None = None) -> Subscription:
+    """The subscription a PUT addresses: `status` if given, else the active one, else the pending one."""
+    if status:
+        return subscription_get(organization, external_id, status=status)
+    subscription = (
+        _base(organization)
+        .filter(external_id=external_id, status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING])
+        .order_by("status")  # "active" sorts before "pending"
+        .first()
+    )
+    if subscription is None:
+        raise NotFoundFailure("subscription")
+    return subscription
+
+
+def subscription_list(
+    organization: Organization,
+    *,
+    external_customer_id: str | None = None,
+    plan_code: str | None = None,
+    statuses: Collection[str] | None = None,
+    external_id: str | None = None,
+) -> QuerySet[Subscription]:
+    """Lago's `GET /subscriptions`; the status filter defaults to active only."""
+    qs = _base(organization).filter(status__in=list(statuses or [SubscriptionStatus.ACTIVE]))
+    if external_customer_id:
+        qs = qs.filter(customer__external_id=external_customer_id, customer__deleted_at__isnull=True)
+    if plan_code:
+        qs = qs.filter(plan__code=plan_code)
+    if external_id:
+        qs = qs.filter(external_id=external_id)
+    return qs.order_by("-created_at", "id")
+
+
+def pending_next(subscription: Subscription) -> Subscription | None:
+    """The pending subscription that will replace `subscription` (a scheduled downgrade)."""
+    if subscription.status != SubscriptionStatus.ACTIVE:
+        return None
+    return (
+        Subscription.objects.select_related("plan")
+        .filter(previous_subscription=subscription, status=SubscriptionStatus.PENDING)
+        .first()
+    )
+
+
+def successor(subscription: Subscription) -> Subscription | None:
+    """The subscription that replaced `subscription` after a plan change, if any."""
+    return (
+        Subscription.objects.select_related("plan")
+        .filter(previous_subscription=subscription)
+        .exclude(status=SubscriptionStatus.CANCELED)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+# --- periods ----------------------------------------------------------------------------------
+
+
+def timezone_of(subscription: Subscription) -> str:
+    return subscription.customer.applicable_timezone
+
+
+def schedule_for(subscription: Subscription) -> periods.Schedule | None:
+    """The period arithmetic's view of a subscription (None until it has started)."""
+    if subscription.started_at is None:
+        return None
+    plan = subscription.plan
+    return periods.Schedule(
+        interval=periods.Interval(plan.interval),
+        billing_time=periods.BillingTime(subscription.billing_time),
+        started_at=subscription.started_at,
+        tz_name=timezone_of(subscription),
+        subscription_at=subscription.subscription_at,
+        bill_charges_monthly=bool(plan.bill_charges_monthly),
+        terminated_at=subscription.terminated_at,
+        replaced=subscription.termination_reason in REPLACING_REASONS,
+        trial_ends_at=subscription.trial_ends_at,
+    )
+
+
+def current_period(subscription: Subscription, at: datetime | None = None) -> periods.BillingPeriod | None:
+    schedule = schedule_for(subscription)
+    if schedule is None:
+        return None
+    return periods.period_at(schedule, at or timezone.now())
+
+
+def next_billing_at(subscription: Subscription, at: datetime | None = None) -> datetime | None:
+    """When the next periodic invoice is due (None for pending, terminated or canceled rows)."""
+    schedule = schedule_for(subscription)
+    if schedule is None or subscription.status != SubscriptionStatus.ACTIVE:
+        return None
+    return periods.next_billing_at(schedule, at or timezone.now())
+
+
+def next_period_start(subscription: Subscription, at: datetime | None = None) -> datetime | None:
+    """The start of the next base-fee period (where a downgrade takes effect)."""
+    period = current_period(subscription, at)
+    return period.full.end if period is not None else None
+
+
+def downgrade_plan_date(subscription: Subscription, at: datetime | None = None) -> date | None:
+    """Lago's `downgrade_plan_date`: the local day a scheduled downgrade applies."""
+    successor_row = pending_next(subscription)
+    if successor_row is None or successor_row.activation_at is None:
+        return None
+    return periods.local_date(successor_row.activation_at, timezone_of(subscription))
+
+
+# --- sweeps -----------------------------------------------------------------------------------
+
+
+def due_activations(at: datetime) -> QuerySet[Subscription]:
+    """Pending subscriptions (every organization) whose start has come."""
+    return Subscription.objects.filter(status=SubscriptionStatus.PENDING, activation_at__lte=at).order_by(
+        "activation_at", "id"
+    )
+
+
+def due_trial_ends(at: datetime) -> QuerySet[Subscription]:
+    return Subscription.objects.filter(
+        status=SubscriptionStatus.ACTIVE, trial_ends_at__lte=at, trial_ended_at__isnull=True
+    ).order_by("trial_ends_at", "id")
+
+
+def due_endings(at: datetime) -> QuerySet[Subscription]:
+    return Subscription.objects.filter(
+        Q(status=SubscriptionStatus.ACTIVE) | Q(status=SubscriptionStatus.PENDING), ending_at__lte=at
+    ).order_by("ending_at", "id")
+
+
+def endings_within(at: datetime, days: int) -> QuerySet[Subscription]:
+    return Subscription.objects.filter(
+        status=SubscriptionStatus.ACTIVE, ending_at__gt=at, ending_at__lte=at + timedelta(days=days)
+    ).order_by("ending_at", "id")
+
+
+# --- lookups for other apps -------------------------------------------------------------------
+
+
+def plan_in_use(plan: object) -> bool:
+    """catalog.extensions hook: a plan (or one of its overrides) has live subscriptions."""
+    live = [SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING]
+    return Subscription.objects.filter(Q(plan=plan) | Q(plan__parent=plan), status__in=live).exists()
+
+
+def subscription_refs(organization: Organization, external_ids: Collection[str]) -> dict[str, object]:
+    """metering.extensions lookup: the active subscription per external id, else the latest ended one."""
+    from metering.extensions import SubscriptionRef
+
+    rows = (
+        Subscription.objects.filter(
+            organization=organization,
+            external_id__in=list(external_ids),
+            status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.TERMINATED],
+        )
+        .order_by("external_id", "-started_at")
+        .values("id", "external_id", "customer_id", "plan_id", "started_at", "terminated_at", "status")
+    )
+    result: dict[str, SubscriptionRef] = {}
+    for row in rows:
+        current = result.get(row["external_id"])
+        if current is not None and (current.terminated_at is None or row["status"] != SubscriptionStatus.ACTIVE):
+            continue
+        result[row["external_id"]] = SubscriptionRef(
+            id=row["id"],
+            external_id=row["external_id"],
+            customer_id=row["customer_id"],
+            plan_id=row["plan_id"],
+            started_at=row["started_at"],
+            terminated_at=row["terminated_at"],
+        )
+    return result
+
+
+def subscription_reload(subscription: Subscription) -> Subscription:
+    """A fresh copy with its relations, for rendering after a service changed it."""
+    return Subscription.objects.select_related(*_RELATED).get(pk=subscription.pk)

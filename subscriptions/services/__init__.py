@@ -1,0 +1,36 @@
+"""Writes for subscriptions. Each service owns its transaction (see lifecycle.py)."""
+
+from subscriptions.services.lifecycle import (
+    DOWNGRADE_AT_PERIOD_END,
+    DOWNGRADE_IMMEDIATELY,
+    TERMINATION_ALERT_DAYS,
+    subscription_activate_due,
+    subscription_cancel,
+    subscription_create,
+    subscription_downgrade_apply_now,
+    subscription_end_trial,
+    subscription_reach_ending,
+    subscription_send_termination_alert,
+    subscription_terminate,
+    subscription_update,
+    subscriptions_terminate_for_customer,
+)
+from subscriptions.services.overrides import plan_override_create, plan_override_update
+
+__all__ = [
+    "DOWNGRADE_AT_PERIOD_END",
+    "DOWNGRADE_IMMEDIATELY",
+    "TERMINATION_ALERT_DAYS",
+    "plan_override_create",
+    "plan_override_update",
+    "subscription_activate_due",
+    "subscription_cancel",
+    "subscription_create",
+    "subscription_downgrade_apply_now",
+    "subscription_end_trial",
+    "subscription_reach_ending",
+    "subscription_send_termination_alert",
+    "subscription_terminate",
+    "subscription_update",
+    "subscriptions_terminate_for_customer",
+]

@@ -1,0 +1,101 @@
+"""Helpers shared by the subscription services: actors, the audit ledger, webhooks, locks, parsing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+
+from customers.models import Customer
+from subscriptions.models import Subscription, SubscriptionTransition
+from webhooks.services import webhook_send
+
+
+def actor_label(actor: object | None) -> str:
+    """`api_key:<prefix>`, `user:<username>` or `system:<job>` for the audit trail."""
+    if actor is None:
+        return "system"
+    if isinstance(actor, str):
+        return actor
+    if hasattr(actor, "key_hash") and getattr(actor, "prefix", None):
+        return f"api_key:{actor.prefix}"
+    get_username = getattr(actor, "get_username", None)
+    if callable(get_username):
+        return f"user:{get_username()}"
+    return str(actor)[:255]
+
+
+def record_transition(
+    subscription: Subscription,
+    *,
+    event: str,
+    from_status: str,
+    actor: object | None,
+    at: datetime,
+    reason: str = "",
+    details: dict[str, Any] | None = None,
+) -> SubscriptionTransition:
+    return SubscriptionTransition.objects.create(
+        organization_id=subscription.organization_id,
+        subscription=subscription,
+        event=event,
+        from_status=from_status,
+        to_status=subscription.status,
+        actor=actor_label(actor),
+        reason=reason,
+        occurred_at=at,
+        details=details or {},
+    )
+
+
+def emit(subscription: Subscription, webhook_type: str) -> None:
+    """Lago's subscription webhook, written to the outbox inside the caller's transaction."""
+    from subscriptions.representation import subscription_payload
+
+    webhook_send(
+        subscription.organization,
+        webhook_type=webhook_type,
+        object_type="subscription",
+        payload=lambda: subscription_payload(subscription),
+    )
+
+
+def lock_customer(customer_id: Any) -> Customer:
+    """Every change to a customer's subscriptions runs under this row lock: one at a time."""
+    return Customer.objects.select_for_update(of=("self",)).select_related("organization").get(pk=customer_id)
+
+
+def lock_subscription(subscription_id: Any) -> Subscription:
+    return (
+        Subscription.objects.select_for_update(of=("self",))
+        .select_related("organization", "customer", "customer__organization", "plan")
+        .get(pk=subscription_id)
+    )
+
+
+def parse_instant(value: Any) -> datetime | None:
+    """An ISO-8601 string (or datetime) to an aware datetime; a date-only string is 00:00 UTC.
+
+    Raises ValueError when the value is not a date.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        result = value
+    elif isinstance(value, str):
+        text = value.strip()
+        result = parse_datetime(text)
+        if result is None and len(text) == 10:
+            result = parse_datetime(f"{text}T00:00:00")
+        if result is None:
+            raise ValueError("invalid date")
+    else:
+        raise ValueError("invalid date")
+    if result.tzinfo is None:
+        result = result.replace(tzinfo=UTC)
+    return result
+
+
+def text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""

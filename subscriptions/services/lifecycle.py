@@ -1,0 +1,684 @@
+"""Subscription lifecycle: create, plan changes, update, terminate, cancel, activate, trials, endings.
+
+Every service owns its transaction, locks the customer row (so two changes to one customer's
+subscriptions run one after the other) and the subscription rows it changes, asks the state
+machine whether the transition is allowed, records who did it and when (`SubscriptionTransition`)
+and writes Lago's webhook to the outbox in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing_project.core.errors import ConflictFailure, NotAllowedFailure, NotFoundFailure, ValidationFailure
+from catalog.models import Plan
+from customers import services as customer_services
+from customers.models import Customer, Organization
+from subscriptions import periods, selectors, state_machine
+from subscriptions.models import (
+    BillingTime,
+    OnTerminationCreditNote,
+    OnTerminationInvoice,
+    Subscription,
+    SubscriptionStatus,
+    TerminationReason,
+)
+from subscriptions.services.common import (
+    emit,
+    lock_customer,
+    lock_subscription,
+    parse_instant,
+    record_transition,
+    text,
+)
+from subscriptions.services.overrides import plan_override_create, plan_override_update
+from subscriptions.state_machine import Event
+
+# `downgrade_timing` (bxb extra on POST /subscriptions): Lago only downgrades at the period end.
+DOWNGRADE_AT_PERIOD_END = "period_end"
+DOWNGRADE_IMMEDIATELY = "immediate"
+DOWNGRADE_TIMINGS = (DOWNGRADE_AT_PERIOD_END, DOWNGRADE_IMMEDIATELY)
+# Days before `ending_at` when `subscription.termination_alert` is sent.
+TERMINATION_ALERT_DAYS = (45, 15)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _instant(data: dict[str, Any], field: str, errors: dict[str, list[str]]) -> datetime | None:
+    try:
+        return parse_instant(data.get(field))
+    except ValueError:
+        errors[field] = ["invalid_date"]
+        return None
+
+
+def _termination_options(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    credit_note = data.get("on_termination_credit_note")
+    if credit_note is not None:
+        if credit_note in OnTerminationCreditNote.values:
+            options["on_termination_credit_note"] = credit_note
+        else:
+            errors["on_termination_credit_note"] = ["value_is_invalid"]
+    invoice = data.get("on_termination_invoice")
+    if invoice is not None:
+        if invoice in OnTerminationInvoice.values:
+            options["on_termination_invoice"] = invoice
+        else:
+            errors["on_termination_invoice"] = ["value_is_invalid"]
+    return options
+
+
+def _live_plan(organization: Organization, code: str) -> Plan:
+    plan = Plan.live.filter(organization=organization, code=code, parent__isnull=True, pending_deletion=False).first()
+    if plan is None:
+        raise NotFoundFailure("plan")
+    return plan
+
+
+def _effective_yearly(plan: Plan, overrides: dict[str, Any] | None) -> int:
+    amount = plan.amount_cents
+    if overrides and isinstance(overrides.get("amount_cents"), int) and not isinstance(overrides["amount_cents"], bool):
+        amount = overrides["amount_cents"]
+    return periods.yearly_amount_cents(amount, plan.interval)
+
+
+# --- transitions (row already locked) ---------------------------------------------------------
+
+
+def _start(subscription: Subscription, *, at: datetime, actor: object | None, reason: str = "") -> None:
+    """pending → active at `at` (trial only on a first subscription, not after a plan change)."""
+    from_status = subscription.status
+    subscription.status = state_machine.target_status(from_status, Event.ACTIVATE)
+    subscription.started_at = at
+    subscription.activation_at = None
+    if subscription.previous_subscription_id is None:
+        subscription.trial_ends_at = periods.trial_ends_at(at, subscription.plan.trial_period)
+    subscription.save()
+    record_transition(subscription, event=Event.ACTIVATE, from_status=from_status, actor=actor, at=at, reason=reason)
+    emit(subscription, "subscription.started")
+
+
+def _terminate(
+    subscription: Subscription,
+    *,
+    at: datetime,
+    actor: object | None,
+    reason: str,
+    options: dict[str, str] | None = None,
+) -> None:
+    """active → terminated at `at`; a scheduled downgrade of it is canceled."""
+    from_status = subscription.status
+    subscription.status = state_machine.target_status(from_status, Event.TERMINATE)
+    subscription.terminated_at = at
+    subscription.termination_reason = reason
+    for field, value in (options or {}).items():
+        setattr(subscription, field, value)
+    if subscription.plan.pay_in_advance and subscription.on_termination_credit_note is None:
+        subscription.on_termination_credit_note = OnTerminationCreditNote.CREDIT
+    subscription.save()
+    record_transition(
+        subscription,
+        event=Event.TERMINATE,
+        from_status=from_status,
+        actor=actor,
+        at=at,
+        reason=reason,
+        details=dict(options or {}),
+    )
+    emit(subscription, "subscription.terminated")
+    for following in Subscription.objects.select_for_update().filter(
+        previous_subscription=subscription, status=SubscriptionStatus.PENDING
+    ):
+        _cancel(following, at=at, actor=actor, reason="previous_terminated")
+
+
+def _cancel(subscription: Subscription, *, at: datetime, actor: object | None, reason: str) -> None:
+    """pending → canceled (a future start, or a scheduled downgrade)."""
+    from_status = subscription.status
+    subscription.status = state_machine.target_status(from_status, Event.CANCEL)
+    subscription.canceled_at = at
+    subscription.cancellation_reason = reason
+    subscription.activation_at = None
+    subscription.save()
+    record_transition(subscription, event=Event.CANCEL, from_status=from_status, actor=actor, at=at, reason=reason)
+    # Lago sends `subscription.terminated` for a canceled pending subscription as well.
+    emit(subscription, "subscription.terminated")
+
+
+# --- create and plan changes ------------------------------------------------------------------
+
+
+def subscription_create(
+    organization: Organization, data: dict[str, Any], *, actor: object | None = None, now: datetime | None = None
+) -> Subscription:
+    """Lago's `POST /subscriptions`: a new subscription, or a plan change for an existing external_id.
+
+    * unknown customer: created, as Lago does; its currency becomes the plan's when unset;
+    * `subscription_at` in the future → pending until then; in the past → active since then;
+    * same `external_id`, other plan: upgrade (new yearly amount ≥ old) now, downgrade at the
+      period end, or now with `downgrade_timing: "immediate"` (bxb extra).
+    """
+    now = now or timezone.now()
+    errors: dict[str, list[str]] = {}
+    for field in ("external_customer_id", "plan_code", "external_id"):
+        if not text(data.get(field)):
+            errors[field] = ["value_is_mandatory"]
+    billing_time = data.get("billing_time") or BillingTime.CALENDAR
+    if billing_time not in BillingTime.values:
+        errors["billing_time"] = ["value_is_invalid"]
+    subscription_at = _instant(data, "subscription_at", errors)
+    ending_at = _instant(data, "ending_at", errors)
+    downgrade_timing = data.get("downgrade_timing") or DOWNGRADE_AT_PERIOD_END
+    if downgrade_timing not in DOWNGRADE_TIMINGS:
+        errors["downgrade_timing"] = ["value_is_invalid"]
+    options = _termination_options(data, errors)
+    overrides = data.get("plan_overrides")
+    if overrides is not None and not isinstance(overrides, dict):
+        errors["plan_overrides"] = ["value_is_invalid"]
+    if ending_at is not None and ending_at <= max(subscription_at or now, now):
+        errors.setdefault("ending_at", []).append("invalid_date")
+    if errors:
+        raise ValidationFailure(errors)
+    name = data.get("name")
+    if name is not None and len(str(name)) > 255:
+        raise ValidationFailure.single("name", "value_is_invalid")
+    plan = _live_plan(organization, text(data["plan_code"]))
+    request = {
+        "external_customer_id": text(data["external_customer_id"]),
+        "external_id": text(data["external_id"]),
+        "name": name,
+        "billing_time": billing_time,
+        "subscription_at": subscription_at or now,
+        "ending_at": ending_at,
+        "downgrade_timing": downgrade_timing,
+        "options": options,
+        "overrides": overrides,
+    }
+    try:
+        return _create(organization, plan, request, actor=actor, now=now)
+    except IntegrityError:
+        # A concurrent request created the same external_id first: run again against its result.
+        try:
+            return _create(organization, plan, request, actor=actor, now=now)
+        except IntegrityError as exc:
+            raise ConflictFailure("subscription_conflict") from exc
+
+
+def _customer_for(organization: Organization, external_customer_id: str, plan: Plan) -> Customer:
+    customer = (
+        Customer.objects.filter(organization=organization, external_id=external_customer_id, deleted_at__isnull=True)
+        .select_related("organization")
+        .first()
+    )
+    if customer is None or customer.currency is None:
+        customer, _ = customer_services.customer_upsert(
+            organization, {"external_id": external_customer_id, "currency": plan.amount_currency}
+        )
+    elif customer.currency != plan.amount_currency:
+        raise ValidationFailure.single("currency", "currencies_does_not_match")
+    return customer
+
+
+@transaction.atomic
+def _create(
+    organization: Organization, plan: Plan, request: dict[str, Any], *, actor: object | None, now: datetime
+) -> Subscription:
+    customer = _customer_for(organization, request["external_customer_id"], plan)
+    customer = lock_customer(customer.pk)
+    external_id = request["external_id"]
+    live = {
+        row.status: row
+        for row in Subscription.objects.select_for_update(of=("self",))
+        .select_related("plan", "customer", "organization")
+        .filter(
+            organization=organization,
+            external_id=external_id,
+            status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING],
+        )
+    }
+    current = live.get(SubscriptionStatus.ACTIVE)
+    pending = live.get(SubscriptionStatus.PENDING)
+    for row in live.values():
+        if row.customer_id != customer.pk:
+            raise ValidationFailure.single("external_id", "value_already_exist")
+    if current is not None:
+        return _change_plan(current, plan, request, customer=customer, actor=actor, now=now)
+    if pending is not None:
+        return _replace_pending(pending, plan, request, actor=actor, now=now)
+
+    effective_plan = plan_override_create(plan, request["overrides"]) if request["overrides"] else plan
+    subscription = Subscription(
+        organization=organization,
+        customer=customer,
+        plan=effective_plan,
+        external_id=external_id,
+        name=request["name"] or "",
+        billing_time=request["billing_time"],
+        subscription_at=request["subscription_at"],
+        ending_at=request["ending_at"],
+        status=SubscriptionStatus.PENDING,
+        activation_at=request["subscription_at"],
+        **request["options"],
+    )
+    subscription.save()
+    record_transition(subscription, event="create", from_status="", actor=actor, at=now)
+    if subscription.subscription_at <= now:
+        # A past or present start: active since `subscription_at` (lago-semantics.md §5.2).
+        _start(subscription, at=subscription.subscription_at, actor=actor)
+    return subscription
+
+
+def _replace_pending(
+    pending: Subscription, plan: Plan, request: dict[str, Any], *, actor: object | None, now: datetime
+) -> Subscription:
+    """A second POST for a subscription that has not started yet replaces its plan and dates."""
+    if pending.previous_subscription_id is not None:
+        raise NotAllowedFailure(state_machine.REFUSED_CODE)
+    if request["overrides"]:
+        pending.plan = plan_override_create(plan, request["overrides"])
+    elif pending.plan.code != plan.code or pending.plan.parent_id is not None:
+        pending.plan = plan
+    if request["name"] is not None:
+        pending.name = request["name"]
+    pending.billing_time = request["billing_time"]
+    pending.subscription_at = request["subscription_at"]
+    pending.activation_at = request["subscription_at"]
+    pending.ending_at = request["ending_at"]
+    for field, value in request["options"].items():
+        setattr(pending, field, value)
+    pending.save()
+    record_transition(pending, event="update", from_status=pending.status, actor=actor, at=now)
+    if pending.subscription_at <= now:
+        _start(pending, at=pending.subscription_at, actor=actor)
+    else:
+        emit(pending, "subscription.updated")
+    return pending
+
+
+def _change_plan(
+    current: Subscription,
+    plan: Plan,
+    request: dict[str, Any],
+    *,
+    customer: Customer,
+    actor: object | None,
+    now: datetime,
+) -> Subscription:
+    current_code = current.plan.code
+    if current_code == plan.code and not request["overrides"]:
+        # Same plan: nothing to change (Lago returns the current subscription).
+        if request["name"] is not None and request["name"] != current.name:
+            current.name = request["name"]
+            current.save(update_fields=["name", "updated_at"])
+        return current
+    if current.started_at is not None and now < current.started_at:
+        now = current.started_at
+    old_yearly = periods.yearly_amount_cents(current.plan.amount_cents, current.plan.interval)
+    new_yearly = _effective_yearly(plan, request["overrides"])
+    upgrade = new_yearly >= old_yearly
+    immediate = upgrade or request["downgrade_timing"] == DOWNGRADE_IMMEDIATELY
+
+    # A change replaces any downgrade already scheduled for this subscription.
+    for scheduled in Subscription.objects.select_for_update().filter(
+        previous_subscription=current, status=SubscriptionStatus.PENDING
+    ):
+        _cancel(scheduled, at=now, actor=actor, reason="replaced_by_plan_change")
+
+    effective_plan = plan_override_create(plan, request["overrides"]) if request["overrides"] else plan
+    successor = Subscription(
+        organization=current.organization,
+        customer=customer,
+        plan=effective_plan,
+        previous_subscription=current,
+        external_id=current.external_id,
+        name=request["name"] if request["name"] is not None else current.name,
+        billing_time=current.billing_time,
+        subscription_at=current.subscription_at,
+        ending_at=current.ending_at,
+        on_termination_invoice=current.on_termination_invoice,
+        status=SubscriptionStatus.PENDING,
+    )
+    if not immediate:
+        # Downgrade: the cheaper plan starts when the current period ends (lago-semantics.md §5.6).
+        successor.activation_at = selectors.next_period_start(current, now)
+        successor.save()
+        record_transition(
+            successor,
+            event="create",
+            from_status="",
+            actor=actor,
+            at=now,
+            reason="downgrade",
+            details={"from": current_code},
+        )
+        emit(current, "subscription.updated")
+        return current
+
+    reason = TerminationReason.UPGRADED if upgrade else TerminationReason.DOWNGRADED_NOW
+    _terminate(current, at=now, actor=actor, reason=reason, options=request["options"])
+    successor.save()
+    record_transition(successor, event="create", from_status="", actor=actor, at=now, reason=reason)
+    _start(successor, at=now, actor=actor, reason=reason)
+    return successor
+
+
+# --- update -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def subscription_update(
+    organization: Organization,
+    subscription: Subscription,
+    data: dict[str, Any],
+    *,
+    actor: object | None = None,
+    now: datetime | None = None,
+) -> Subscription:
+    """Lago's `PUT /subscriptions/{external_id}` (partial): name, ending_at, subscription_at while
+    pending, plan_overrides and the termination options."""
+    now = now or timezone.now()
+    lock_customer(subscription.customer_id)
+    subscription = lock_subscription(subscription.pk)
+    if subscription.organization_id != organization.pk:
+        raise NotFoundFailure("subscription")
+    if subscription.status in state_machine.FINAL_STATUSES:
+        raise NotAllowedFailure(state_machine.REFUSED_CODE)
+    errors: dict[str, list[str]] = {}
+    options = _termination_options(data, errors)
+    ending_at = _instant(data, "ending_at", errors) if "ending_at" in data else subscription.ending_at
+    subscription_at = subscription.subscription_at
+    if "subscription_at" in data and data["subscription_at"] is not None:
+        parsed = _instant(data, "subscription_at", errors)
+        if parsed is not None and subscription.status == SubscriptionStatus.PENDING:
+            if subscription.previous_subscription_id is not None:
+                errors["subscription_at"] = ["value_is_invalid"]  # a scheduled downgrade keeps its date
+            else:
+                subscription_at = parsed
+    if "ending_at" in data and ending_at is not None and ending_at <= max(subscription_at, now):
+        errors.setdefault("ending_at", []).append("invalid_date")
+    if "name" in data and data["name"] is not None and len(str(data["name"])) > 255:
+        errors["name"] = ["value_is_invalid"]
+    overrides = data.get("plan_overrides")
+    if overrides is not None and not isinstance(overrides, dict):
+        errors["plan_overrides"] = ["value_is_invalid"]
+    if errors:
+        raise ValidationFailure(errors)
+
+    if "name" in data and data["name"] is not None:
+        subscription.name = data["name"]
+    subscription.ending_at = ending_at
+    for field, value in options.items():
+        setattr(subscription, field, value)
+    if overrides:
+        if subscription.plan.parent_id is not None:
+            subscription.plan = plan_override_update(subscription.plan, overrides)
+        else:
+            subscription.plan = plan_override_create(subscription.plan, overrides)
+    if subscription.status == SubscriptionStatus.PENDING and subscription_at != subscription.subscription_at:
+        subscription.subscription_at = subscription_at
+        subscription.activation_at = subscription_at
+    subscription.save()
+    record_transition(subscription, event="update", from_status=subscription.status, actor=actor, at=now)
+    if subscription.status == SubscriptionStatus.PENDING and subscription.activation_at <= now:
+        _start(subscription, at=subscription.activation_at, actor=actor)
+    else:
+        emit(subscription, "subscription.updated")
+    return subscription
+
+
+# --- terminate / cancel -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def subscription_terminate(
+    organization: Organization,
+    subscription: Subscription,
+    *,
+    actor: object | None = None,
+    on_termination_credit_note: str | None = None,
+    on_termination_invoice: str | None = None,
+    reason: str = TerminationReason.MANUAL,
+    now: datetime | None = None,
+) -> Subscription:
+    """Lago's `DELETE /subscriptions/{external_id}`: an active subscription is terminated now; a
+    pending one (`?status=pending`) is canceled. Anything else is refused (405 `invalid_status`)."""
+    now = now or timezone.now()
+    errors: dict[str, list[str]] = {}
+    options = _termination_options(
+        {"on_termination_credit_note": on_termination_credit_note, "on_termination_invoice": on_termination_invoice},
+        errors,
+    )
+    if errors:
+        raise ValidationFailure(errors)
+    lock_customer(subscription.customer_id)
+    subscription = lock_subscription(subscription.pk)
+    if subscription.organization_id != organization.pk:
+        raise NotFoundFailure("subscription")
+    if subscription.status == SubscriptionStatus.PENDING:
+        _cancel(subscription, at=now, actor=actor, reason=reason)
+    else:
+        _terminate(
+            subscription, at=max(now, subscription.started_at or now), actor=actor, reason=reason, options=options
+        )
+    return subscription
+
+
+@transaction.atomic
+def subscription_cancel(
+    organization: Organization,
+    subscription: Subscription,
+    *,
+    actor: object | None = None,
+    reason: str = TerminationReason.MANUAL,
+    now: datetime | None = None,
+) -> Subscription:
+    """Cancel a pending subscription (a future start, or a scheduled downgrade)."""
+    now = now or timezone.now()
+    lock_customer(subscription.customer_id)
+    subscription = lock_subscription(subscription.pk)
+    if subscription.organization_id != organization.pk:
+        raise NotFoundFailure("subscription")
+    _cancel(subscription, at=now, actor=actor, reason=reason)
+    return subscription
+
+
+@transaction.atomic
+def subscription_downgrade_apply_now(
+    organization: Organization,
+    subscription: Subscription,
+    *,
+    actor: object | None = None,
+    now: datetime | None = None,
+) -> Subscription:
+    """Apply a scheduled downgrade today instead of at the period end (bxb extra).
+
+    `subscription` is the active one or its pending successor. The active one is terminated now
+    (`downgraded_now`: its in-advance fee for the unused days is credited by invoicing), and the
+    cheaper plan starts now. Returns the new active subscription.
+    """
+    now = now or timezone.now()
+    lock_customer(subscription.customer_id)
+    row = lock_subscription(subscription.pk)
+    if row.organization_id != organization.pk:
+        raise NotFoundFailure("subscription")
+    if row.status == SubscriptionStatus.PENDING and row.previous_subscription_id is not None:
+        pending = row
+        current = lock_subscription(row.previous_subscription_id)
+    elif row.status == SubscriptionStatus.ACTIVE:
+        current = row
+        found = (
+            Subscription.objects.select_for_update()
+            .select_related("plan", "customer", "organization")
+            .filter(previous_subscription=current, status=SubscriptionStatus.PENDING)
+            .first()
+        )
+        if found is None:
+            raise NotAllowedFailure("no_pending_downgrade")
+        pending = found
+    else:
+        raise NotAllowedFailure(state_machine.REFUSED_CODE)
+    if current.status != SubscriptionStatus.ACTIVE:
+        raise NotAllowedFailure(state_machine.REFUSED_CODE)
+    at = max(now, current.started_at or now)
+    pending.previous_subscription = current
+    # Not `_terminate`: that would cancel the pending successor we are about to start.
+    _terminate_keeping_successor(current, at=at, actor=actor)
+    _start(pending, at=at, actor=actor, reason=TerminationReason.DOWNGRADED_NOW)
+    return pending
+
+
+def _terminate_keeping_successor(current: Subscription, *, at: datetime, actor: object | None) -> None:
+    from_status = current.status
+    current.status = state_machine.target_status(from_status, Event.TERMINATE)
+    current.terminated_at = at
+    current.termination_reason = TerminationReason.DOWNGRADED_NOW
+    if current.plan.pay_in_advance and current.on_termination_credit_note is None:
+        current.on_termination_credit_note = OnTerminationCreditNote.CREDIT
+    current.save()
+    record_transition(
+        current, event=Event.TERMINATE, from_status=from_status, actor=actor, at=at, reason=current.termination_reason
+    )
+    emit(current, "subscription.terminated")
+
+
+# --- scheduled work (one subscription per call; safe to run twice) ----------------------------
+
+
+@transaction.atomic
+def subscription_activate_due(subscription_id: Any, *, at: datetime, actor: object | None = "system:activate") -> bool:
+    """Start a pending subscription whose date has come; a scheduled downgrade replaces its
+    predecessor at the period boundary. Returns False when there was nothing to do."""
+    row = Subscription.objects.filter(pk=subscription_id).only("customer_id").first()
+    if row is None:
+        return False
+    lock_customer(row.customer_id)
+    subscription = lock_subscription(subscription_id)
+    if subscription.status != SubscriptionStatus.PENDING or subscription.activation_at is None:
+        return False
+    if subscription.activation_at > at:
+        return False
+    start = subscription.activation_at
+    if subscription.previous_subscription_id is not None:
+        previous = lock_subscription(subscription.previous_subscription_id)
+        if previous.status != SubscriptionStatus.ACTIVE:
+            _cancel(subscription, at=at, actor=actor, reason="previous_terminated")
+            return True
+        from_status = previous.status
+        previous.status = state_machine.target_status(from_status, Event.TERMINATE)
+        previous.terminated_at = start
+        previous.termination_reason = TerminationReason.DOWNGRADED
+        previous.save()
+        record_transition(
+            previous, event=Event.TERMINATE, from_status=from_status, actor=actor, at=start, reason="downgraded"
+        )
+        emit(previous, "subscription.terminated")
+    _start(subscription, at=start, actor=actor, reason="downgrade" if subscription.previous_subscription_id else "")
+    return True
+
+
+@transaction.atomic
+def subscription_end_trial(subscription_id: Any, *, at: datetime, actor: object | None = "system:trials") -> bool:
+    """Mark the trial ended and send `subscription.trial_ended` (once)."""
+    subscription = lock_subscription(subscription_id)
+    if (
+        subscription.status != SubscriptionStatus.ACTIVE
+        or subscription.trial_ends_at is None
+        or subscription.trial_ended_at is not None
+        or subscription.trial_ends_at > at
+    ):
+        return False
+    subscription.trial_ended_at = subscription.trial_ends_at
+    subscription.save(update_fields=["trial_ended_at", "updated_at"])
+    record_transition(
+        subscription, event="trial_end", from_status=subscription.status, actor=actor, at=subscription.trial_ends_at
+    )
+    emit(subscription, "subscription.trial_ended")
+    return True
+
+
+@transaction.atomic
+def subscription_reach_ending(subscription_id: Any, *, at: datetime, actor: object | None = "system:endings") -> bool:
+    """Terminate (or cancel, when pending) a subscription whose `ending_at` has passed."""
+    row = Subscription.objects.filter(pk=subscription_id).only("customer_id").first()
+    if row is None:
+        return False
+    lock_customer(row.customer_id)
+    subscription = lock_subscription(subscription_id)
+    if subscription.ending_at is None or subscription.ending_at > at:
+        return False
+    if subscription.status == SubscriptionStatus.ACTIVE:
+        _terminate(subscription, at=subscription.ending_at, actor=actor, reason=TerminationReason.ENDING_AT)
+        return True
+    if subscription.status == SubscriptionStatus.PENDING:
+        _cancel(subscription, at=at, actor=actor, reason=TerminationReason.ENDING_AT)
+        return True
+    return False
+
+
+@transaction.atomic
+def subscription_send_termination_alert(
+    subscription_id: Any, *, at: datetime, actor: object | None = "system:termination_alerts"
+) -> int | None:
+    """`subscription.termination_alert` 45 and 15 days before `ending_at`, each once.
+
+    Returns the threshold (days) that was sent, or None.
+    """
+    subscription = lock_subscription(subscription_id)
+    if subscription.status != SubscriptionStatus.ACTIVE or subscription.ending_at is None:
+        return None
+    remaining = subscription.ending_at - at
+    if remaining <= timedelta(0):
+        return None
+    due = [days for days in TERMINATION_ALERT_DAYS if remaining <= timedelta(days=days)]
+    unsent = [days for days in due if days not in subscription.termination_alerts_sent]
+    if not unsent:
+        return None
+    threshold = min(unsent)
+    subscription.termination_alerts_sent = sorted({*subscription.termination_alerts_sent, *due}, reverse=True)
+    subscription.save(update_fields=["termination_alerts_sent", "updated_at"])
+    record_transition(
+        subscription,
+        event="termination_alert",
+        from_status=subscription.status,
+        actor=actor,
+        at=at,
+        details={"days": threshold},
+    )
+    emit(subscription, "subscription.termination_alert")
+    return threshold
+
+
+@transaction.atomic
+def subscriptions_terminate_for_customer(
+    customer_id: Any, *, at: datetime | None = None, actor: object | None = "system:customer_deleted"
+) -> int:
+    """A deleted customer's subscriptions end: active ones terminate, pending ones are canceled."""
+    at = at or timezone.now()
+    lock_customer(customer_id)
+    count = 0
+    rows = list(
+        Subscription.objects.select_for_update(of=("self",))
+        .select_related("organization", "customer", "customer__organization", "plan")
+        .filter(customer_id=customer_id, status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING])
+        .order_by("status")  # active first: terminating one cancels its scheduled downgrade
+    )
+    for subscription in rows:
+        subscription.refresh_from_db(fields=["status"])
+        if subscription.status == SubscriptionStatus.ACTIVE:
+            _terminate(
+                subscription,
+                at=max(at, subscription.started_at or at),
+                actor=actor,
+                reason=TerminationReason.CUSTOMER_DELETED,
+            )
+            count += 1
+        elif subscription.status == SubscriptionStatus.PENDING:
+            _cancel(subscription, at=at, actor=actor, reason=TerminationReason.CUSTOMER_DELETED)
+            count += 1
+    return count
