@@ -501,3 +501,30 @@ def test_negative_units_price_as_zero():
     assert result.amount == 0
     assert result.units == D(-5)
     assert price("volume", VOLUME, usage(-5)).amount == D("10")  # the first tier's flat fee, as at 0
+
+
+# --- docs/billing-semantics.md §1: cents per currency ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "cents"),
+    [
+        ("1234.5", "JPY", 1235),
+        ("1234.4", "JPY", 1234),
+        ("12.345", "USD", 1235),
+        ("12.344", "USD", 1234),
+        ("0.005", "USD", 1),
+        ("-0.005", "USD", -1),
+        ("1.2345", "KWD", 1235),
+    ],
+)
+def test_docs_cents_per_currency(amount, currency, cents):
+    assert to_cents(D(amount), currency) == cents
+
+
+def test_docs_formatted_amounts():
+    from billing_project.core.money import format_amount
+
+    assert format_amount(1235, "JPY") == "1,235 JPY"
+    assert format_amount(1235, "USD") == "12.35 USD"
+    assert format_amount(1235, "KWD") == "1.235 KWD"
