@@ -21,5 +21,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "webhooks.tasks.webhook_deliveries_sweep",
         "schedule": crontab(minute="*/5"),
     },
+    # Yesterday's hourly usage rollups rebuilt from raw events (late events, metrics created later).
+    "metering-rollup-usage-daily": {
+        "task": "metering.tasks.usage_rollups_daily_task",
+        "schedule": crontab(hour=0, minute=30),
+    },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
