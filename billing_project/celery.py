@@ -26,5 +26,19 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "metering.tasks.usage_rollups_daily_task",
         "schedule": crontab(hour=0, minute=30),
     },
+    # Pending subscriptions and scheduled downgrades start at their boundary, a local midnight of
+    # the customer's timezone (so every 15 minutes rather than once at 00:00 UTC).
+    "subscriptions-activations": {
+        "task": "subscriptions.sweep",
+        "schedule": crontab(minute="*/15"),
+        "args": ("activations",),
+    },
+    "subscriptions-trials": {"task": "subscriptions.sweep", "schedule": crontab(minute=0), "args": ("trials",)},
+    "subscriptions-endings": {"task": "subscriptions.sweep", "schedule": crontab(minute="*/15"), "args": ("endings",)},
+    "subscriptions-termination-alerts": {
+        "task": "subscriptions.sweep",
+        "schedule": crontab(hour=0, minute=10),
+        "args": ("termination_alerts",),
+    },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
