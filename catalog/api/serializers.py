@@ -1,0 +1,677 @@
+"""Input and output shapes of the catalog API (lago-api.md §2.3–§2.7).
+
+Decimals leave as strings (tax rates, percentage rates, trial periods) so nothing passes through
+float; money is integer cents.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from catalog import extensions, selectors
+from catalog.models import (
+    AddOn,
+    AppliedCoupon,
+    BillableMetric,
+    Charge,
+    ChargeFilter,
+    Commitment,
+    Coupon,
+    Plan,
+    Tax,
+    UsageThreshold,
+)
+
+
+def decimal_text(value: Decimal | None) -> str | None:
+    """`20.0000` → "20.0"; `8.875` → "8.875": exact, without float."""
+    if value is None:
+        return None
+    text = format(value.normalize(), "f")
+    return text if "." in text else f"{text}.0"
+
+
+def _text(max_length: int = 255, **kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=max_length, **kwargs)
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}]})
+class NumberField(serializers.Field):
+    """A number or numeric string, passed through untouched (the parser already made it a Decimal)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not isinstance(data, int | str | Decimal):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+    default_error_messages = {"invalid": "A number or a numeric string is required."}
+
+
+def _codes() -> serializers.ListField:
+    return serializers.ListField(child=serializers.CharField(max_length=255), required=False, allow_null=True)
+
+
+# --- taxes ------------------------------------------------------------------------------------
+
+
+class TaxInput(serializers.Serializer):
+    name = _text()
+    code = _text()
+    rate = NumberField(help_text='Percent, e.g. 20 or "8.875".')
+    description = _text(10_000)
+    applied_to_organization = serializers.BooleanField(required=False, allow_null=True)
+
+
+class TaxInputEnvelope(serializers.Serializer):
+    tax = TaxInput()
+
+
+class TaxOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(source="id")
+    name = serializers.CharField()
+    code = serializers.CharField()
+    rate = serializers.SerializerMethodField()
+    description = serializers.CharField()
+    applied_to_organization = serializers.BooleanField()
+    applied_to_billing_entities_codes = serializers.SerializerMethodField()
+    add_ons_count = serializers.SerializerMethodField()
+    customers_count = serializers.SerializerMethodField()
+    plans_count = serializers.SerializerMethodField()
+    charges_count = serializers.SerializerMethodField()
+    commitments_count = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def get_rate(self, obj: Tax) -> str:
+        return decimal_text(obj.rate) or "0.0"
+
+    def get_applied_to_billing_entities_codes(self, obj: Tax) -> list[str]:
+        return []
+
+    def _count(self, obj: Tax, relation: str) -> int:
+        if obj._state.adding:
+            return 0
+        return getattr(obj, relation).count()
+
+    def get_add_ons_count(self, obj: Tax) -> int:
+        return self._count(obj, "add_on_links")
+
+    def get_customers_count(self, obj: Tax) -> int:
+        return self._count(obj, "customer_links")
+
+    def get_plans_count(self, obj: Tax) -> int:
+        return self._count(obj, "plan_links")
+
+    def get_charges_count(self, obj: Tax) -> int:
+        return self._count(obj, "charge_links")
+
+    def get_commitments_count(self, obj: Tax) -> int:
+        return self._count(obj, "commitment_links")
+
+
+def taxes_data(taxes: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "lago_id": str(tax.id),
+            "name": tax.name,
+            "code": tax.code,
+            "rate": decimal_text(tax.rate),
+            "description": tax.description,
+            "applied_to_organization": tax.applied_to_organization,
+            "created_at": serializers.DateTimeField().to_representation(tax.created_at),
+        }
+        for tax in taxes
+    ]
+
+
+class TaxSummary(serializers.Serializer):
+    lago_id = serializers.UUIDField()
+    name = serializers.CharField()
+    code = serializers.CharField()
+    rate = serializers.CharField()
+    description = serializers.CharField()
+    applied_to_organization = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class TaxEnvelope(serializers.Serializer):
+    tax = TaxOutput()
+
+
+class MetaOutput(serializers.Serializer):
+    current_page = serializers.IntegerField()
+    next_page = serializers.IntegerField(allow_null=True)
+    prev_page = serializers.IntegerField(allow_null=True)
+    total_pages = serializers.IntegerField()
+    total_count = serializers.IntegerField()
+
+
+class TaxListEnvelope(serializers.Serializer):
+    taxes = TaxOutput(many=True)
+    meta = MetaOutput()
+
+
+# --- billable metrics -------------------------------------------------------------------------
+
+
+class MetricFilterInput(serializers.Serializer):
+    key = serializers.CharField(max_length=255)
+    values = serializers.ListField(child=serializers.CharField(max_length=255), allow_empty=False)
+
+
+class BillableMetricInput(serializers.Serializer):
+    name = _text()
+    code = _text()
+    description = _text(10_000)
+    aggregation_type = _text(32)
+    field_name = _text()
+    recurring = serializers.BooleanField(required=False, allow_null=True)
+    weighted_interval = _text(16)
+    rounding_function = _text(8)
+    rounding_precision = serializers.IntegerField(required=False, allow_null=True, min_value=-15, max_value=15)
+    expression = _text(10_000)
+    filters = MetricFilterInput(many=True, required=False, allow_null=True)
+
+
+class BillableMetricInputEnvelope(serializers.Serializer):
+    billable_metric = BillableMetricInput()
+
+
+class MetricFilterOutput(serializers.Serializer):
+    key = serializers.CharField()
+    values = serializers.ListField(child=serializers.CharField())
+
+
+class BillableMetricOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(source="id")
+    name = serializers.CharField()
+    code = serializers.CharField()
+    description = serializers.CharField()
+    aggregation_type = serializers.CharField()
+    weighted_interval = serializers.CharField(allow_null=True)
+    recurring = serializers.BooleanField()
+    rounding_function = serializers.CharField(allow_null=True)
+    rounding_precision = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    field_name = serializers.CharField(allow_null=True)
+    expression = serializers.CharField(allow_null=True)
+    filters = serializers.SerializerMethodField()
+    active_subscriptions_count = serializers.SerializerMethodField()
+    draft_invoices_count = serializers.SerializerMethodField()
+    plans_count = serializers.SerializerMethodField()
+
+    @extend_schema_field(MetricFilterOutput(many=True))
+    def get_filters(self, obj: BillableMetric) -> list[dict[str, Any]]:
+        return [{"key": f.key, "values": list(f.values)} for f in selectors.billable_metric_filters(obj)]
+
+    def get_active_subscriptions_count(self, obj: BillableMetric) -> int:
+        return 0
+
+    def get_draft_invoices_count(self, obj: BillableMetric) -> int:
+        return 0
+
+    def get_plans_count(self, obj: BillableMetric) -> int:
+        if obj.deleted_at is not None:
+            return 0
+        return (
+            Plan.live.filter(charges__billable_metric=obj, charges__deleted_at__isnull=True, parent__isnull=True)
+            .distinct()
+            .count()
+        )
+
+
+class BillableMetricEnvelope(serializers.Serializer):
+    billable_metric = BillableMetricOutput()
+
+
+class BillableMetricListEnvelope(serializers.Serializer):
+    billable_metrics = BillableMetricOutput(many=True)
+    meta = MetaOutput()
+
+
+class EvaluateEventInput(serializers.Serializer):
+    code = _text()
+    timestamp = NumberField()
+    properties = serializers.DictField(required=False, allow_null=True)
+
+
+class EvaluateExpressionInput(serializers.Serializer):
+    expression = _text(10_000)
+    event = EvaluateEventInput(required=False, allow_null=True)
+
+
+class ExpressionResultOutput(serializers.Serializer):
+    value = serializers.CharField()
+
+
+class ExpressionResultEnvelope(serializers.Serializer):
+    expression_result = ExpressionResultOutput()
+
+
+# --- add-ons ----------------------------------------------------------------------------------
+
+
+class AddOnInput(serializers.Serializer):
+    name = _text()
+    code = _text()
+    invoice_display_name = _text()
+    description = _text(10_000)
+    amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    amount_currency = _text(3)
+    tax_codes = _codes()
+
+
+class AddOnInputEnvelope(serializers.Serializer):
+    add_on = AddOnInput()
+
+
+class AddOnOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(source="id")
+    name = serializers.CharField()
+    code = serializers.CharField()
+    invoice_display_name = serializers.CharField()
+    description = serializers.CharField()
+    amount_cents = serializers.IntegerField()
+    amount_currency = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    taxes = serializers.SerializerMethodField()
+
+    @extend_schema_field(TaxSummary(many=True))
+    def get_taxes(self, obj: AddOn) -> list[dict[str, Any]]:
+        return taxes_data(obj.taxes.all())
+
+
+class AddOnEnvelope(serializers.Serializer):
+    add_on = AddOnOutput()
+
+
+class AddOnListEnvelope(serializers.Serializer):
+    add_ons = AddOnOutput(many=True)
+    meta = MetaOutput()
+
+
+# --- plans and charges ------------------------------------------------------------------------
+
+
+class ChargeFilterInput(serializers.Serializer):
+    invoice_display_name = _text()
+    properties = serializers.DictField(required=False, allow_null=True)
+    values = serializers.DictField(child=serializers.ListField(child=serializers.CharField(max_length=255)))
+
+
+class ChargeInput(serializers.Serializer):
+    id = _text(64)
+    billable_metric_id = _text(64)
+    code = _text()
+    charge_model = _text(32)
+    pay_in_advance = serializers.BooleanField(required=False, allow_null=True)
+    invoiceable = serializers.BooleanField(required=False, allow_null=True)
+    prorated = serializers.BooleanField(required=False, allow_null=True)
+    regroup_paid_fees = _text(16)
+    invoice_display_name = _text()
+    min_amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    properties = serializers.DictField(required=False, allow_null=True)
+    pricing_group_keys = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, allow_null=True
+    )
+    filters = ChargeFilterInput(many=True, required=False, allow_null=True)
+    tax_codes = _codes()
+    accepts_target_wallet = serializers.BooleanField(required=False, allow_null=True)
+
+
+class ChargeInputEnvelope(serializers.Serializer):
+    charge = ChargeInput()
+
+
+class MinimumCommitmentInput(serializers.Serializer):
+    amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    invoice_display_name = _text()
+    tax_codes = _codes()
+
+
+class UsageThresholdInput(serializers.Serializer):
+    id = _text(64)
+    amount_cents = serializers.IntegerField(min_value=1)
+    threshold_display_name = _text()
+    recurring = serializers.BooleanField(required=False, allow_null=True)
+
+
+class PlanInput(serializers.Serializer):
+    name = _text()
+    code = _text()
+    interval = _text(16)
+    description = _text(10_000)
+    invoice_display_name = _text()
+    amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    amount_currency = _text(3)
+    pay_in_advance = serializers.BooleanField(required=False, allow_null=True)
+    trial_period = NumberField(help_text="Days (number or string).")
+    bill_charges_monthly = serializers.BooleanField(required=False, allow_null=True)
+    bill_fixed_charges_monthly = serializers.BooleanField(required=False, allow_null=True)
+    tax_codes = _codes()
+    minimum_commitment = MinimumCommitmentInput(required=False, allow_null=True)
+    usage_thresholds = UsageThresholdInput(many=True, required=False, allow_null=True)
+    charges = ChargeInput(many=True, required=False, allow_null=True)
+    metadata = serializers.DictField(
+        child=serializers.CharField(allow_null=True, allow_blank=True), required=False, allow_null=True
+    )
+    cascade_updates = serializers.BooleanField(required=False, allow_null=True)
+
+
+class PlanInputEnvelope(serializers.Serializer):
+    plan = PlanInput()
+
+
+def _properties(charge_like: Charge | ChargeFilter) -> dict[str, Any]:
+    return dict(charge_like.properties or {})
+
+
+class ChargeFilterOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(source="id")
+    invoice_display_name = serializers.CharField(allow_null=True)
+    properties = serializers.SerializerMethodField()
+    values = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    created_at = serializers.DateTimeField()
+
+    def get_properties(self, obj: ChargeFilter) -> dict[str, Any]:
+        return _properties(obj)
+
+    def to_representation(self, instance: ChargeFilter) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["invoice_display_name"] = instance.invoice_display_name or None
+        data["charge_code"] = instance.charge.code
+        return data
+
+
+class ChargeOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(source="id")
+    lago_billable_metric_id = serializers.UUIDField(source="billable_metric_id")
+    billable_metric_code = serializers.CharField(source="billable_metric.code")
+    lago_parent_id = serializers.UUIDField(source="parent_id", allow_null=True)
+    code = serializers.CharField()
+    invoice_display_name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    charge_model = serializers.CharField()
+    invoiceable = serializers.BooleanField()
+    regroup_paid_fees = serializers.CharField(allow_null=True)
+    pay_in_advance = serializers.BooleanField()
+    prorated = serializers.BooleanField()
+    min_amount_cents = serializers.IntegerField()
+    accepts_target_wallet = serializers.BooleanField()
+    properties = serializers.SerializerMethodField()
+    pricing_group_keys = serializers.ListField(child=serializers.CharField())
+    filters = serializers.SerializerMethodField()
+    taxes = serializers.SerializerMethodField()
+    applied_pricing_unit = serializers.SerializerMethodField()
+
+    def get_properties(self, obj: Charge) -> dict[str, Any]:
+        return _properties(obj)
+
+    @extend_schema_field(ChargeFilterOutput(many=True))
+    def get_filters(self, obj: Charge) -> list[dict[str, Any]]:
+        return ChargeFilterOutput(selectors.charge_filters(obj), many=True).data
+
+    @extend_schema_field(TaxSummary(many=True))
+    def get_taxes(self, obj: Charge) -> list[dict[str, Any]]:
+        return taxes_data(obj.taxes.all())
+
+    def get_applied_pricing_unit(self, obj: Charge) -> dict[str, Any] | None:
+        return None
+
+
+class ChargeEnvelope(serializers.Serializer):
+    charge = ChargeOutput()
+
+
+class ChargeListEnvelope(serializers.Serializer):
+    charges = ChargeOutput(many=True)
+    meta = MetaOutput()
+
+
+class UsageThresholdOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(source="id")
+    amount_cents = serializers.IntegerField()
+    threshold_display_name = serializers.CharField(allow_null=True)
+    recurring = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def to_representation(self, instance: UsageThreshold) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["threshold_display_name"] = instance.threshold_display_name or None
+        return data
+
+
+class CommitmentOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(source="id")
+    plan_code = serializers.CharField(source="plan.code")
+    commitment_type = serializers.CharField()
+    amount_cents = serializers.IntegerField()
+    invoice_display_name = serializers.CharField()
+    interval = serializers.CharField(source="plan.interval")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    taxes = serializers.SerializerMethodField()
+
+    @extend_schema_field(TaxSummary(many=True))
+    def get_taxes(self, obj: Commitment) -> list[dict[str, Any]]:
+        return taxes_data(obj.taxes.all())
+
+
+class PlanOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(source="id")
+    name = serializers.CharField()
+    invoice_display_name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    code = serializers.CharField()
+    interval = serializers.CharField()
+    description = serializers.CharField()
+    amount_cents = serializers.IntegerField()
+    amount_currency = serializers.CharField()
+    trial_period = serializers.SerializerMethodField()
+    pay_in_advance = serializers.BooleanField()
+    bill_charges_monthly = serializers.BooleanField(allow_null=True)
+    bill_fixed_charges_monthly = serializers.BooleanField(allow_null=True)
+    customers_count = serializers.SerializerMethodField()
+    active_subscriptions_count = serializers.SerializerMethodField()
+    draft_invoices_count = serializers.SerializerMethodField()
+    parent_id = serializers.UUIDField(allow_null=True)
+    pending_deletion = serializers.BooleanField()
+    charges = serializers.SerializerMethodField()
+    fixed_charges = serializers.SerializerMethodField()
+    usage_thresholds = serializers.SerializerMethodField()
+    applicable_usage_thresholds = serializers.SerializerMethodField()
+    minimum_commitment = serializers.SerializerMethodField()
+    taxes = serializers.SerializerMethodField()
+    metadata = serializers.SerializerMethodField()
+    entitlements = serializers.SerializerMethodField()
+
+    def get_trial_period(self, obj: Plan) -> str:
+        return decimal_text(obj.trial_period) or "0.0"
+
+    def get_customers_count(self, obj: Plan) -> int:
+        return extensions.plan_count(obj, "customers_count")
+
+    def get_active_subscriptions_count(self, obj: Plan) -> int:
+        return extensions.plan_count(obj, "active_subscriptions_count")
+
+    def get_draft_invoices_count(self, obj: Plan) -> int:
+        return extensions.plan_count(obj, "draft_invoices_count")
+
+    @extend_schema_field(ChargeOutput(many=True))
+    def get_charges(self, obj: Plan) -> list[dict[str, Any]]:
+        return ChargeOutput(selectors.plan_charges(obj), many=True).data
+
+    def get_fixed_charges(self, obj: Plan) -> list[Any]:
+        return []
+
+    @extend_schema_field(UsageThresholdOutput(many=True))
+    def get_usage_thresholds(self, obj: Plan) -> list[dict[str, Any]]:
+        return UsageThresholdOutput(selectors.plan_usage_thresholds(obj), many=True).data
+
+    @extend_schema_field(UsageThresholdOutput(many=True))
+    def get_applicable_usage_thresholds(self, obj: Plan) -> list[dict[str, Any]]:
+        return self.get_usage_thresholds(obj)
+
+    @extend_schema_field(CommitmentOutput(allow_null=True))
+    def get_minimum_commitment(self, obj: Plan) -> dict[str, Any] | None:
+        commitment = selectors.plan_minimum_commitment(obj)
+        return CommitmentOutput(commitment).data if commitment else None
+
+    @extend_schema_field(TaxSummary(many=True))
+    def get_taxes(self, obj: Plan) -> list[dict[str, Any]]:
+        return taxes_data(obj.taxes.all())
+
+    def get_metadata(self, obj: Plan) -> dict[str, Any] | None:
+        return dict(obj.metadata) if obj.metadata else None
+
+    def get_entitlements(self, obj: Plan) -> list[Any]:
+        return []
+
+    def to_representation(self, instance: Plan) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if data.get("minimum_commitment") is None:
+            data.pop("minimum_commitment", None)  # Lago includes it only when the plan has one
+        if data.get("metadata") is None:
+            data.pop("metadata", None)
+        return data
+
+
+class PlanEnvelope(serializers.Serializer):
+    plan = PlanOutput()
+
+
+class PlanListEnvelope(serializers.Serializer):
+    plans = PlanOutput(many=True)
+    meta = MetaOutput()
+
+
+# --- coupons ----------------------------------------------------------------------------------
+
+
+class AppliesToInput(serializers.Serializer):
+    plan_codes = serializers.ListField(child=serializers.CharField(max_length=255), required=False, allow_null=True)
+    billable_metric_codes = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, allow_null=True
+    )
+
+
+class CouponInput(serializers.Serializer):
+    name = _text()
+    code = _text()
+    description = _text(10_000)
+    coupon_type = _text(16)
+    amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    amount_currency = _text(3)
+    percentage_rate = NumberField()
+    frequency = _text(16)
+    frequency_duration = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100_000)
+    expiration = _text(16)
+    expiration_at = _text(64)
+    reusable = serializers.BooleanField(required=False, allow_null=True)
+    applies_to = AppliesToInput(required=False, allow_null=True)
+
+
+class CouponInputEnvelope(serializers.Serializer):
+    coupon = CouponInput()
+
+
+class CouponOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(source="id")
+    name = serializers.CharField()
+    code = serializers.CharField()
+    description = serializers.CharField()
+    coupon_type = serializers.CharField()
+    amount_cents = serializers.IntegerField(allow_null=True)
+    amount_currency = serializers.CharField(allow_null=True)
+    percentage_rate = serializers.SerializerMethodField()
+    frequency = serializers.CharField()
+    frequency_duration = serializers.IntegerField(allow_null=True)
+    reusable = serializers.BooleanField()
+    limited_plans = serializers.BooleanField()
+    limited_billable_metrics = serializers.BooleanField()
+    plan_codes = serializers.SerializerMethodField()
+    billable_metric_codes = serializers.SerializerMethodField()
+    expiration = serializers.CharField()
+    expiration_at = serializers.DateTimeField(allow_null=True)
+    terminated_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    def get_percentage_rate(self, obj: Coupon) -> str | None:
+        return decimal_text(obj.percentage_rate)
+
+    def get_plan_codes(self, obj: Coupon) -> list[str]:
+        return [t.plan.code for t in obj.targets.all() if t.plan_id]
+
+    def get_billable_metric_codes(self, obj: Coupon) -> list[str]:
+        return [t.billable_metric.code for t in obj.targets.all() if t.billable_metric_id]
+
+
+class CouponEnvelope(serializers.Serializer):
+    coupon = CouponOutput()
+
+
+class CouponListEnvelope(serializers.Serializer):
+    coupons = CouponOutput(many=True)
+    meta = MetaOutput()
+
+
+class AppliedCouponInput(serializers.Serializer):
+    external_customer_id = _text()
+    coupon_code = _text()
+    amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    amount_currency = _text(3)
+    percentage_rate = NumberField()
+    frequency = _text(16)
+    frequency_duration = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100_000)
+
+
+class AppliedCouponInputEnvelope(serializers.Serializer):
+    applied_coupon = AppliedCouponInput()
+
+
+class AppliedCouponOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(source="id")
+    lago_coupon_id = serializers.UUIDField(source="coupon_id")
+    coupon_code = serializers.CharField(source="coupon.code")
+    coupon_name = serializers.CharField(source="coupon.name")
+    lago_customer_id = serializers.UUIDField(source="customer_id")
+    external_customer_id = serializers.CharField(source="customer.external_id")
+    status = serializers.CharField()
+    amount_cents = serializers.IntegerField(allow_null=True)
+    amount_cents_remaining = serializers.IntegerField(allow_null=True)
+    amount_currency = serializers.CharField(allow_null=True)
+    percentage_rate = serializers.SerializerMethodField()
+    frequency = serializers.CharField()
+    frequency_duration = serializers.IntegerField(allow_null=True)
+    frequency_duration_remaining = serializers.IntegerField(allow_null=True)
+    expiration_at = serializers.DateTimeField(source="coupon.expiration_at", allow_null=True)
+    created_at = serializers.DateTimeField()
+    terminated_at = serializers.DateTimeField(allow_null=True)
+    credits = serializers.SerializerMethodField()
+
+    def get_percentage_rate(self, obj: AppliedCoupon) -> str | None:
+        return decimal_text(obj.percentage_rate)
+
+    def get_credits(self, obj: AppliedCoupon) -> list[Any]:
+        return []
+
+
+class AppliedCouponEnvelope(serializers.Serializer):
+    applied_coupon = AppliedCouponOutput()
+
+
+class AppliedCouponListEnvelope(serializers.Serializer):
+    applied_coupons = AppliedCouponOutput(many=True)
+    meta = MetaOutput()

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from catalog.api import views
+
+urlpatterns = [
+    path("taxes", views.TaxCollectionView.as_view()),
+    path("taxes/<str:code>", views.TaxDetailView.as_view()),
+    path("billable_metrics", views.BillableMetricCollectionView.as_view()),
+    path("billable_metrics/evaluate_expression", views.EvaluateExpressionView.as_view()),
+    path("billable_metrics/<str:code>", views.BillableMetricDetailView.as_view()),
+    path("add_ons", views.AddOnCollectionView.as_view()),
+    path("add_ons/<str:code>", views.AddOnDetailView.as_view()),
+    path("plans", views.PlanCollectionView.as_view()),
+    path("plans/<str:code>", views.PlanDetailView.as_view()),
+    path("plans/<str:code>/charges", views.PlanChargeCollectionView.as_view()),
+    path("plans/<str:code>/charges/<str:charge_code>", views.PlanChargeDetailView.as_view()),
+    path("coupons", views.CouponCollectionView.as_view()),
+    path("coupons/<str:code>", views.CouponDetailView.as_view()),
+    path("applied_coupons", views.AppliedCouponCollectionView.as_view()),
+    path(
+        "customers/<str:external_id>/applied_coupons/<str:applied_coupon_id>",
+        views.CustomerAppliedCouponView.as_view(),
+    ),
+]

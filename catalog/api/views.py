@@ -1,0 +1,237 @@
+"""Catalog endpoints: parse, call a service or selector, render (lago-api.md §2.3–§2.7)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from billing_project.core.api.pagination import paginated_response
+from billing_project.core.api.views import OrganizationAPIView, query_list, root_payload, validate_input
+from billing_project.core.errors import BadRequestFailure
+from catalog import expressions, selectors, services
+from catalog.api import serializers as s
+
+PAGE_PARAMS = [OpenApiParameter("page", int), OpenApiParameter("per_page", int)]
+
+
+def _crud_views(
+    *,
+    root: str,
+    plural: str,
+    tag: str,
+    input_serializer: type[serializers.Serializer],
+    input_envelope: type[serializers.Serializer],
+    output: type[serializers.Serializer],
+    envelope: type[serializers.Serializer],
+    list_envelope: type[serializers.Serializer],
+    list_qs: Callable[..., Any],
+    get_one: Callable[..., Any],
+    create: Callable[..., Any],
+    update: Callable[..., Any],
+    delete: Callable[..., Any],
+    detail_kwarg: str = "code",
+) -> tuple[type[OrganizationAPIView], type[OrganizationAPIView]]:
+    """A collection view (list, create) and a detail view (find, update, delete) for one resource."""
+
+    def body(obj: Any) -> dict[str, Any]:
+        return {root: output(obj).data}
+
+    @extend_schema(operation_id=f"{plural}_list", tags=[tag], parameters=PAGE_PARAMS, responses=list_envelope)
+    def list_(self: OrganizationAPIView, request: Request) -> Response:
+        return paginated_response(
+            request, list_qs(self.organization), plural, lambda items: output(items, many=True).data
+        )
+
+    @extend_schema(operation_id=f"{plural}_create", tags=[tag], request=input_envelope, responses=envelope)
+    def create_(self: OrganizationAPIView, request: Request) -> Response:
+        data = validate_input(input_serializer, root_payload(request, root))
+        obj = create(self.organization, data=data, actor=self.api_key)
+        return Response(body(get_one(self.organization, obj.code)))
+
+    @extend_schema(operation_id=f"{plural}_retrieve", tags=[tag], responses=envelope)
+    def retrieve_(self: OrganizationAPIView, request: Request, code: str) -> Response:
+        return Response(body(get_one(self.organization, code)))
+
+    @extend_schema(operation_id=f"{plural}_update", tags=[tag], request=input_envelope, responses=envelope)
+    def update_(self: OrganizationAPIView, request: Request, code: str) -> Response:
+        data = validate_input(input_serializer, root_payload(request, root), partial=True)
+        obj = update(self.organization, code=code, data=data, actor=self.api_key)
+        return Response(body(get_one(self.organization, obj.code)))
+
+    @extend_schema(operation_id=f"{plural}_destroy", tags=[tag], responses=envelope)
+    def destroy_(self: OrganizationAPIView, request: Request, code: str) -> Response:
+        return Response(body(delete(self.organization, code=code, actor=self.api_key)))
+
+    collection = type(f"{tag}CollectionView", (OrganizationAPIView,), {"get": list_, "post": create_})
+    detail = type(f"{tag}DetailView", (OrganizationAPIView,), {"get": retrieve_, "put": update_, "delete": destroy_})
+    return collection, detail
+
+
+TaxCollectionView, TaxDetailView = _crud_views(
+    root="tax", plural="taxes", tag="Taxes", input_serializer=s.TaxInput, input_envelope=s.TaxInputEnvelope,
+    output=s.TaxOutput, envelope=s.TaxEnvelope, list_envelope=s.TaxListEnvelope, list_qs=selectors.tax_list,
+    get_one=selectors.tax_get, create=services.tax_create, update=services.tax_update, delete=services.tax_delete,
+)  # fmt: skip
+
+BillableMetricCollectionView, BillableMetricDetailView = _crud_views(
+    root="billable_metric", plural="billable_metrics", tag="BillableMetrics",
+    input_serializer=s.BillableMetricInput, input_envelope=s.BillableMetricInputEnvelope,
+    output=s.BillableMetricOutput, envelope=s.BillableMetricEnvelope, list_envelope=s.BillableMetricListEnvelope,
+    list_qs=selectors.billable_metric_list, get_one=selectors.billable_metric_get,
+    create=services.billable_metric_create, update=services.billable_metric_update,
+    delete=services.billable_metric_delete,
+)  # fmt: skip
+
+AddOnCollectionView, AddOnDetailView = _crud_views(
+    root="add_on", plural="add_ons", tag="AddOns", input_serializer=s.AddOnInput,
+    input_envelope=s.AddOnInputEnvelope, output=s.AddOnOutput, envelope=s.AddOnEnvelope,
+    list_envelope=s.AddOnListEnvelope, list_qs=selectors.add_on_list, get_one=selectors.add_on_get,
+    create=services.add_on_create, update=services.add_on_update, delete=services.add_on_delete,
+)  # fmt: skip
+
+PlanCollectionView, PlanDetailView = _crud_views(
+    root="plan", plural="plans", tag="Plans", input_serializer=s.PlanInput, input_envelope=s.PlanInputEnvelope,
+    output=s.PlanOutput, envelope=s.PlanEnvelope, list_envelope=s.PlanListEnvelope, list_qs=selectors.plan_list,
+    get_one=selectors.plan_get, create=services.plan_create, update=services.plan_update,
+    delete=services.plan_delete,
+)  # fmt: skip
+
+CouponCollectionView, CouponDetailView = _crud_views(
+    root="coupon", plural="coupons", tag="Coupons", input_serializer=s.CouponInput,
+    input_envelope=s.CouponInputEnvelope, output=s.CouponOutput, envelope=s.CouponEnvelope,
+    list_envelope=s.CouponListEnvelope, list_qs=selectors.coupon_list, get_one=selectors.coupon_get,
+    create=services.coupon_create, update=services.coupon_update, delete=services.coupon_delete,
+)  # fmt: skip
+
+
+class EvaluateExpressionView(OrganizationAPIView):
+    @extend_schema(
+        operation_id="billable_metrics_evaluate_expression",
+        tags=["BillableMetrics"],
+        summary="Evaluate a metric expression for a sample event",
+        request=s.EvaluateExpressionInput,
+        responses=s.ExpressionResultEnvelope,
+    )
+    def post(self, request: Request) -> Response:
+        raw = request.data if isinstance(request.data, dict) else {}
+        data = validate_input(s.EvaluateExpressionInput, raw)
+        value = services.billable_metric_evaluate_expression(
+            self.organization, expression=data.get("expression"), event=raw.get("event")
+        )
+        return Response({"expression_result": {"value": expressions.format_value(value)}})
+
+
+# --- per-plan charges -------------------------------------------------------------------------
+
+
+def _charge_body(charge: Any) -> dict[str, Any]:
+    return {"charge": s.ChargeOutput(charge).data}
+
+
+class PlanChargeCollectionView(OrganizationAPIView):
+    @extend_schema(
+        operation_id="plan_charges_list", tags=["Plans"], parameters=PAGE_PARAMS, responses=s.ChargeListEnvelope
+    )
+    def get(self, request: Request, code: str) -> Response:
+        charges = selectors.plan_charges(selectors.plan_get(self.organization, code))
+        return Response(
+            {
+                "charges": s.ChargeOutput(charges, many=True).data,
+                "meta": {
+                    "current_page": 1 if charges else 0,
+                    "next_page": None,
+                    "prev_page": None,
+                    "total_pages": 1 if charges else 0,
+                    "total_count": len(charges),
+                },
+            }
+        )
+
+    @extend_schema(
+        operation_id="plan_charges_create", tags=["Plans"], request=s.ChargeInputEnvelope, responses=s.ChargeEnvelope
+    )
+    def post(self, request: Request, code: str) -> Response:
+        data = validate_input(s.ChargeInput, root_payload(request, "charge"))
+        charge = services.plan_charge_create(self.organization, plan_code=code, data=data, actor=self.api_key)
+        return Response(_charge_body(selectors.plan_charge_get(self.organization, code, charge.code)))
+
+
+class PlanChargeDetailView(OrganizationAPIView):
+    @extend_schema(operation_id="plan_charges_retrieve", tags=["Plans"], responses=s.ChargeEnvelope)
+    def get(self, request: Request, code: str, charge_code: str) -> Response:
+        return Response(_charge_body(selectors.plan_charge_get(self.organization, code, charge_code)))
+
+    @extend_schema(
+        operation_id="plan_charges_update", tags=["Plans"], request=s.ChargeInputEnvelope, responses=s.ChargeEnvelope
+    )
+    def put(self, request: Request, code: str, charge_code: str) -> Response:
+        data = validate_input(s.ChargeInput, root_payload(request, "charge"), partial=True)
+        charge = services.plan_charge_update(
+            self.organization, plan_code=code, charge_code=charge_code, data=data, actor=self.api_key
+        )
+        return Response(_charge_body(selectors.plan_charge_get(self.organization, code, charge.code)))
+
+    @extend_schema(operation_id="plan_charges_destroy", tags=["Plans"], responses=s.ChargeEnvelope)
+    def delete(self, request: Request, code: str, charge_code: str) -> Response:
+        charge = services.plan_charge_delete(
+            self.organization, plan_code=code, charge_code=charge_code, actor=self.api_key
+        )
+        return Response(_charge_body(charge))
+
+
+# --- applied coupons --------------------------------------------------------------------------
+
+
+class AppliedCouponCollectionView(OrganizationAPIView):
+    @extend_schema(
+        operation_id="applied_coupons_list",
+        tags=["Coupons"],
+        parameters=[
+            *PAGE_PARAMS,
+            OpenApiParameter("external_customer_id", str),
+            OpenApiParameter("status", str, enum=["active", "terminated"]),
+            OpenApiParameter("coupon_code[]", str, many=True),
+        ],
+        responses=s.AppliedCouponListEnvelope,
+    )
+    def get(self, request: Request) -> Response:
+        status = request.query_params.get("status")
+        if status and status not in ("active", "terminated"):
+            raise BadRequestFailure("invalid status")
+        qs = selectors.applied_coupon_list(
+            self.organization,
+            external_customer_id=request.query_params.get("external_customer_id"),
+            status=status,
+            coupon_codes=query_list(request, "coupon_code"),
+        )
+        return paginated_response(
+            request, qs, "applied_coupons", lambda items: s.AppliedCouponOutput(items, many=True).data
+        )
+
+    @extend_schema(
+        operation_id="applied_coupons_create",
+        tags=["Coupons"],
+        request=s.AppliedCouponInputEnvelope,
+        responses=s.AppliedCouponEnvelope,
+    )
+    def post(self, request: Request) -> Response:
+        data = validate_input(s.AppliedCouponInput, root_payload(request, "applied_coupon"))
+        applied = services.applied_coupon_create(self.organization, data=data, actor=self.api_key)
+        return Response({"applied_coupon": s.AppliedCouponOutput(applied).data})
+
+
+class CustomerAppliedCouponView(OrganizationAPIView):
+    @extend_schema(operation_id="customer_applied_coupons_destroy", tags=["Coupons"], responses=s.AppliedCouponEnvelope)
+    def delete(self, request: Request, external_id: str, applied_coupon_id: str) -> Response:
+        applied = services.applied_coupon_terminate(
+            self.organization,
+            applied_coupon_id=applied_coupon_id,
+            external_customer_id=external_id,
+            actor=self.api_key,
+        )
+        return Response({"applied_coupon": s.AppliedCouponOutput(applied).data})

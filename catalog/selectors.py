@@ -1,0 +1,236 @@
+"""Reads of the catalog. Every selector takes the organization first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from billing_project.core.errors import NotFoundFailure
+from catalog.models import (
+    AddOn,
+    AppliedCoupon,
+    BillableMetric,
+    BillableMetricFilter,
+    Charge,
+    ChargeFilter,
+    Commitment,
+    Coupon,
+    CouponStatus,
+    Plan,
+    Tax,
+    UsageThreshold,
+)
+from catalog.services.common import as_uuid
+from customers.models import Customer, Organization
+
+# --- metrics ----------------------------------------------------------------------------------
+
+
+def billable_metric_list(organization: Organization) -> QuerySet[BillableMetric]:
+    return BillableMetric.live.filter(organization=organization).prefetch_related(
+        Prefetch("filters", queryset=BillableMetricFilter.live.all(), to_attr="live_filters")
+    )
+
+
+def billable_metric_get(organization: Organization, code: str) -> BillableMetric:
+    metric = billable_metric_list(organization).filter(code=code).first()
+    if metric is None:
+        raise NotFoundFailure("billable_metric")
+    return metric
+
+
+def billable_metric_filters(metric: BillableMetric) -> list[BillableMetricFilter]:
+    cached = getattr(metric, "live_filters", None)
+    return cached if cached is not None else list(BillableMetricFilter.live.filter(billable_metric=metric))
+
+
+# --- plans and charges ------------------------------------------------------------------------
+
+
+def _charges_prefetch() -> Prefetch:
+    charges = (
+        Charge.live.select_related("billable_metric")
+        .prefetch_related(
+            Prefetch("filters", queryset=ChargeFilter.live.all(), to_attr="live_filters"),
+            "taxes",
+        )
+        .order_by("created_at", "id")
+    )
+    return Prefetch("charges", queryset=charges, to_attr="live_charges")
+
+
+def plan_list(organization: Organization) -> QuerySet[Plan]:
+    """Plans as the API lists them: live, and not per-subscription overrides."""
+    return (
+        Plan.live.filter(organization=organization, parent__isnull=True)
+        .prefetch_related(
+            _charges_prefetch(),
+            "taxes",
+            Prefetch("usage_thresholds", queryset=UsageThreshold.live.all(), to_attr="live_thresholds"),
+            Prefetch("commitments", queryset=Commitment.objects.prefetch_related("taxes")),
+        )
+        .order_by("-created_at", "id")
+    )
+
+
+def plan_get(organization: Organization, code: str) -> Plan:
+    plan = plan_list(organization).filter(code=code).first()
+    if plan is None:
+        raise NotFoundFailure("plan")
+    return plan
+
+
+def plan_get_by_id(organization: Organization, plan_id: Any) -> Plan:
+    """Any plan of the organization by id, overrides included (subscriptions keep plan ids)."""
+    pk = as_uuid(plan_id)
+    plan = Plan.objects.filter(organization=organization, pk=pk).first() if pk else None
+    if plan is None:
+        raise NotFoundFailure("plan")
+    return plan
+
+
+def plan_charges(plan: Plan) -> list[Charge]:
+    cached = getattr(plan, "live_charges", None)
+    if cached is not None:
+        return cached
+    return list(
+        Charge.live.filter(plan=plan)
+        .select_related("billable_metric")
+        .prefetch_related(Prefetch("filters", queryset=ChargeFilter.live.all(), to_attr="live_filters"), "taxes")
+        .order_by("created_at", "id")
+    )
+
+
+def plan_charge_get(organization: Organization, plan_code: str, charge_code: str) -> Charge:
+    plan = plan_get(organization, plan_code)
+    for charge in plan_charges(plan):
+        if charge.code == charge_code:
+            return charge
+    raise NotFoundFailure("charge")
+
+
+def charge_filters(charge: Charge) -> list[ChargeFilter]:
+    cached = getattr(charge, "live_filters", None)
+    return cached if cached is not None else list(ChargeFilter.live.filter(charge=charge))
+
+
+def plan_usage_thresholds(plan: Plan) -> list[UsageThreshold]:
+    cached = getattr(plan, "live_thresholds", None)
+    return cached if cached is not None else list(UsageThreshold.live.filter(plan=plan))
+
+
+def plan_minimum_commitment(plan: Plan) -> Commitment | None:
+    commitments = list(plan.commitments.all())
+    return commitments[0] if commitments else None
+
+
+# --- taxes ------------------------------------------------------------------------------------
+
+
+def tax_list(organization: Organization) -> QuerySet[Tax]:
+    return Tax.objects.filter(organization=organization).order_by("-created_at", "id")
+
+
+def tax_get(organization: Organization, code: str) -> Tax:
+    tax = tax_list(organization).filter(code=code).first()
+    if tax is None:
+        raise NotFoundFailure("tax")
+    return tax
+
+
+def organization_taxes(organization: Organization) -> list[Tax]:
+    """The organization's default taxes (`applied_to_organization`)."""
+    return list(Tax.objects.filter(organization=organization, applied_to_organization=True).order_by("code"))
+
+
+def customer_taxes(customer: Customer) -> list[Tax]:
+    return list(Tax.objects.filter(customer_links__customer=customer).order_by("customer_links__created_at", "code"))
+
+
+def fee_taxes(
+    organization: Organization,
+    *,
+    customer: Customer,
+    plan: Plan | None = None,
+    charge: Charge | None = None,
+    add_on: AddOn | None = None,
+    commitment: Commitment | None = None,
+    tax_codes: list[str] | None = None,
+) -> list[Tax]:
+    """The taxes a fee takes: the first non-empty list, in Lago's order (lago-semantics.md §6.2).
+
+    explicit `tax_codes` (one-off invoice) → add-on → charge → commitment → plan (or the plan it
+    overrides) → customer → organization defaults.
+    """
+    if tax_codes:
+        found = list(Tax.objects.filter(organization=organization, code__in=tax_codes).order_by("code"))
+        if found:
+            return found
+    candidates: list[Any] = [add_on, charge, commitment]
+    if plan is not None:
+        candidates.append(plan)
+    for owner in candidates:
+        if owner is not None:
+            taxes = list(owner.taxes.all().order_by("code"))
+            if taxes:
+                return taxes
+    taxes = customer_taxes(customer)
+    if taxes:
+        return taxes
+    return organization_taxes(organization)
+
+
+# --- add-ons and coupons ----------------------------------------------------------------------
+
+
+def add_on_list(organization: Organization) -> QuerySet[AddOn]:
+    return AddOn.live.filter(organization=organization).prefetch_related("taxes").order_by("-created_at", "id")
+
+
+def add_on_get(organization: Organization, code: str) -> AddOn:
+    add_on = add_on_list(organization).filter(code=code).first()
+    if add_on is None:
+        raise NotFoundFailure("add_on")
+    return add_on
+
+
+def coupon_list(organization: Organization) -> QuerySet[Coupon]:
+    return (
+        Coupon.live.filter(organization=organization)
+        .prefetch_related("targets__plan", "targets__billable_metric")
+        .order_by("-created_at", "id")
+    )
+
+
+def coupon_get(organization: Organization, code: str) -> Coupon:
+    coupon = coupon_list(organization).filter(code=code).first()
+    if coupon is None:
+        raise NotFoundFailure("coupon")
+    return coupon
+
+
+def applied_coupon_list(
+    organization: Organization,
+    *,
+    external_customer_id: str | None = None,
+    status: str | None = None,
+    coupon_codes: list[str] | None = None,
+) -> QuerySet[AppliedCoupon]:
+    qs = AppliedCoupon.objects.filter(organization=organization).select_related("coupon", "customer")
+    if external_customer_id:
+        qs = qs.filter(customer__external_id=external_customer_id, customer__deleted_at__isnull=True)
+    if status:
+        qs = qs.filter(status=status)
+    if coupon_codes:
+        qs = qs.filter(coupon__code__in=coupon_codes)
+    return qs.order_by("-created_at", "id")
+
+
+def customer_active_applied_coupons(organization: Organization, customer: Customer) -> QuerySet[AppliedCoupon]:
+    """For invoicing: the customer's active applied coupons, oldest first (Lago's application order)."""
+    return (
+        AppliedCoupon.objects.filter(organization=organization, customer=customer, status=CouponStatus.ACTIVE)
+        .select_related("coupon")
+        .order_by("created_at", "id")
+    )

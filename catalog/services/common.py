@@ -1,0 +1,66 @@
+"""Helpers shared by the catalog services."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from billing_project.core import money
+from billing_project.core.errors import NotFoundFailure
+from catalog.models import Tax
+from customers.models import Organization
+
+
+def taxes_for_codes(organization: Organization, codes: Iterable[str] | None) -> list[Tax]:
+    """The organization's taxes with these codes, in the order given; 404 `tax_not_found` otherwise."""
+    wanted = list(dict.fromkeys(code for code in (codes or []) if code is not None))
+    if not wanted:
+        return []
+    found = {tax.code: tax for tax in Tax.objects.filter(organization=organization, code__in=wanted)}
+    if len(found) != len(wanted):
+        raise NotFoundFailure("tax")
+    return [found[code] for code in wanted]
+
+
+def set_links(owner: Any, link_model: type, owner_field: str, taxes: list[Tax]) -> None:
+    """Make the owner's tax links exactly `taxes` (keeps existing rows, removes the others)."""
+    existing = {link.tax_id: link for link in link_model.objects.filter(**{owner_field: owner})}
+    wanted = {tax.pk for tax in taxes}
+    stale = [link.pk for tax_id, link in existing.items() if tax_id not in wanted]
+    if stale:
+        link_model.objects.filter(pk__in=stale).delete()
+    for tax in taxes:
+        if tax.pk not in existing:
+            link_model.objects.create(**{owner_field: owner, "tax": tax})
+
+
+def text_missing(data: dict[str, Any], field: str) -> bool:
+    value = data.get(field)
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def amount_cents_errors(data: dict[str, Any], field: str = "amount_cents", *, required: bool) -> list[str]:
+    if field not in data or data[field] is None:
+        return ["value_is_mandatory"] if required else []
+    value = data[field]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return ["value_is_invalid"]
+    return []
+
+
+def currency_errors(data: dict[str, Any], field: str = "amount_currency", *, required: bool) -> list[str]:
+    value = data.get(field)
+    if value is None or value == "":
+        return ["value_is_mandatory"] if required else []
+    return [] if money.is_currency(value) else ["value_is_invalid"]
+
+
+def as_uuid(value: Any) -> uuid.UUID | None:
+    """A UUID from text, or None (a malformed id is simply not found)."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        return None

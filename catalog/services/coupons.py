@@ -1,0 +1,343 @@
+"""Coupons and applied coupons (lago-api.md §2.7, lago-semantics.md §8).
+
+Consuming a coupon on an invoice belongs to invoicing: it decrements `amount_cents_remaining` /
+`frequency_duration_remaining` of the applied coupon under a row lock and calls
+`applied_coupon_terminate` when it is used up.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
+from billing_project.core.money import parse_decimal
+from catalog.models import (
+    AppliedCoupon,
+    BillableMetric,
+    Coupon,
+    CouponExpiration,
+    CouponFrequency,
+    CouponStatus,
+    CouponTarget,
+    CouponType,
+    Plan,
+)
+from catalog.services.common import amount_cents_errors, as_uuid, currency_errors
+from customers.models import Customer, Organization
+
+_TEXT = ("name", "code", "description")
+
+
+def _percentage(value: Any) -> Decimal | None:
+    rate = parse_decimal(value)
+    if rate is None or rate < 0 or rate > 100:
+        return None
+    return rate
+
+
+def _frequency_errors(frequency: Any, duration: Any) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if frequency not in CouponFrequency.values:
+        errors["frequency"] = ["value_is_invalid"]
+    elif frequency == CouponFrequency.RECURRING:
+        if isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0:
+            errors["frequency_duration"] = ["value_is_invalid"]
+    return errors
+
+
+def _parse_datetime(value: Any) -> datetime.datetime | None:
+    if isinstance(value, datetime.datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value, datetime.UTC)
+    if isinstance(value, str) and value.strip():
+        try:
+            parsed = datetime.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                parsed = datetime.datetime.combine(datetime.date.fromisoformat(value.strip()), datetime.time.max)
+            except ValueError:
+                return None
+        return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=datetime.UTC)
+    return None
+
+
+def _apply(coupon: Coupon, data: dict[str, Any], errors: dict[str, list[str]], *, full: bool) -> None:
+    """Copy `data` onto the coupon. `full` is False once the coupon was applied (then only text changes)."""
+    for field in _TEXT:
+        if field in data and (full or field != "code"):
+            setattr(coupon, field, data[field] or "")
+    if "expiration" in data:
+        coupon.expiration = data["expiration"] or ""
+    if "expiration_at" in data:
+        coupon.expiration_at = _parse_datetime(data["expiration_at"]) if data["expiration_at"] else None
+        if data["expiration_at"] and coupon.expiration_at is None:
+            errors["expiration_at"] = ["invalid_date"]
+    if not full:
+        return
+    for field in ("coupon_type", "frequency"):
+        if field in data and data[field] is not None:
+            setattr(coupon, field, data[field])
+    if "frequency_duration" in data:
+        coupon.frequency_duration = data["frequency_duration"]
+    if "reusable" in data and data["reusable"] is not None:
+        coupon.reusable = bool(data["reusable"])
+    if "amount_cents" in data:
+        if codes := amount_cents_errors(data, required=False):
+            errors["amount_cents"] = codes
+        else:
+            coupon.amount_cents = data["amount_cents"]
+    if "amount_currency" in data:
+        if codes := currency_errors(data, required=False):
+            errors["amount_currency"] = codes
+        else:
+            coupon.amount_currency = data["amount_currency"] or None
+    if "percentage_rate" in data and data["percentage_rate"] is not None:
+        rate = _percentage(data["percentage_rate"])
+        if rate is None:
+            errors["percentage_rate"] = ["value_is_invalid"]
+        else:
+            coupon.percentage_rate = rate
+
+
+def _coupon_errors(organization: Organization, coupon: Coupon) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not coupon.name.strip():
+        errors["name"] = ["value_is_mandatory"]
+    if not coupon.code.strip():
+        errors["code"] = ["value_is_mandatory"]
+    elif Coupon.live.filter(organization=organization, code=coupon.code).exclude(pk=coupon.pk).exists():
+        errors["code"] = ["value_already_exist"]
+    if coupon.coupon_type not in CouponType.values:
+        errors["coupon_type"] = ["value_is_invalid"]
+    elif coupon.coupon_type == CouponType.FIXED_AMOUNT:
+        if coupon.amount_cents is None:
+            errors.setdefault("amount_cents", ["value_is_mandatory"])
+        if not coupon.amount_currency:
+            errors.setdefault("amount_currency", ["value_is_mandatory"])
+        coupon.percentage_rate = None
+    else:
+        if coupon.percentage_rate is None:
+            errors.setdefault("percentage_rate", ["value_is_mandatory"])
+        coupon.amount_cents = None
+        coupon.amount_currency = None
+    errors.update(_frequency_errors(coupon.frequency, coupon.frequency_duration))
+    if coupon.frequency != CouponFrequency.RECURRING:
+        coupon.frequency_duration = None
+    if coupon.expiration not in CouponExpiration.values:
+        errors["expiration"] = ["value_is_mandatory" if not coupon.expiration else "value_is_invalid"]
+    elif coupon.expiration == CouponExpiration.TIME_LIMIT:
+        if coupon.expiration_at is None or coupon.expiration_at <= timezone.now():
+            errors.setdefault("expiration_at", ["invalid_date"])
+    else:
+        coupon.expiration_at = None
+    return errors
+
+
+def _targets(organization: Organization, applies_to: Any) -> tuple[list[Plan], list[BillableMetric]] | None:
+    """Resolve `applies_to`; None when it was not sent. Both kinds at once → 405, as in Lago."""
+    if applies_to is None:
+        return None
+    if not isinstance(applies_to, dict):
+        raise ValidationFailure.single("applies_to", "value_is_invalid")
+    plan_codes = list(dict.fromkeys(applies_to.get("plan_codes") or []))
+    metric_codes = list(dict.fromkeys(applies_to.get("billable_metric_codes") or []))
+    if plan_codes and metric_codes:
+        raise NotAllowedFailure("only_one_limitation_type_per_coupon_allowed")
+    plans = list(Plan.live.filter(organization=organization, code__in=plan_codes, parent__isnull=True))
+    if len(plans) != len(plan_codes):
+        raise NotFoundFailure("plan")
+    metrics = list(BillableMetric.live.filter(organization=organization, code__in=metric_codes))
+    if len(metrics) != len(metric_codes):
+        raise NotFoundFailure("billable_metric")
+    return plans, metrics
+
+
+def _set_targets(coupon: Coupon, targets: tuple[list[Plan], list[BillableMetric]] | None) -> None:
+    if targets is None:
+        return
+    plans, metrics = targets
+    CouponTarget.objects.filter(coupon=coupon).delete()
+    CouponTarget.objects.bulk_create(
+        [CouponTarget(coupon=coupon, plan=plan) for plan in plans]
+        + [CouponTarget(coupon=coupon, billable_metric=metric) for metric in metrics]
+    )
+    coupon.limited_plans = bool(plans)
+    coupon.limited_billable_metrics = bool(metrics)
+    coupon.save(update_fields=["limited_plans", "limited_billable_metrics", "updated_at"])
+
+
+def _save(coupon: Coupon) -> None:
+    try:
+        with transaction.atomic():
+            coupon.save()
+    except IntegrityError as exc:
+        raise ValidationFailure.single("code", "value_already_exist") from exc
+
+
+@transaction.atomic
+def coupon_create(organization: Organization, *, data: dict[str, Any], actor: object | None = None) -> Coupon:
+    coupon = Coupon(organization=organization, frequency=data.get("frequency") or CouponFrequency.ONCE)
+    errors: dict[str, list[str]] = {}
+    _apply(coupon, {**data, "frequency": coupon.frequency}, errors, full=True)
+    errors = {**_coupon_errors(organization, coupon), **errors}
+    if errors:
+        raise ValidationFailure(errors)
+    targets = _targets(organization, data.get("applies_to"))
+    _save(coupon)
+    _set_targets(coupon, targets)
+    return coupon
+
+
+@transaction.atomic
+def coupon_update(
+    organization: Organization, *, code: str, data: dict[str, Any], actor: object | None = None
+) -> Coupon:
+    """Partial update. Once applied to a customer, only name, description and expiration change (Lago)."""
+    coupon = Coupon.live.select_for_update().filter(organization=organization, code=code).first()
+    if coupon is None:
+        raise NotFoundFailure("coupon")
+    full = not AppliedCoupon.objects.filter(coupon=coupon).exists()
+    errors: dict[str, list[str]] = {}
+    _apply(coupon, data, errors, full=full)
+    errors = {**_coupon_errors(organization, coupon), **errors}
+    if errors:
+        raise ValidationFailure(errors)
+    targets = _targets(organization, data.get("applies_to")) if full else None
+    _save(coupon)
+    _set_targets(coupon, targets)
+    return coupon
+
+
+def _terminate_applied(applied: list[AppliedCoupon] | Any, now: datetime.datetime) -> None:
+    for applied_coupon in applied:
+        applied_coupon.status = CouponStatus.TERMINATED
+        applied_coupon.terminated_at = now
+        applied_coupon.save(update_fields=["status", "terminated_at", "updated_at"])
+
+
+@transaction.atomic
+def coupon_delete(organization: Organization, *, code: str, actor: object | None = None) -> Coupon:
+    """Soft delete; the coupon's active applied coupons are terminated (Lago)."""
+    coupon = Coupon.live.select_for_update().filter(organization=organization, code=code).first()
+    if coupon is None:
+        raise NotFoundFailure("coupon")
+    now = timezone.now()
+    _terminate_applied(AppliedCoupon.objects.select_for_update().filter(coupon=coupon, status=CouponStatus.ACTIVE), now)
+    coupon.deleted_at = now
+    coupon.status = CouponStatus.TERMINATED
+    coupon.terminated_at = coupon.terminated_at or now
+    coupon.save(update_fields=["deleted_at", "status", "terminated_at", "updated_at"])
+    return coupon
+
+
+@transaction.atomic
+def coupon_terminate(organization: Organization, *, code: str, actor: object | None = None) -> Coupon:
+    """Stop the coupon from being applied again; applied coupons keep running (Lago's terminate)."""
+    coupon = Coupon.live.select_for_update().filter(organization=organization, code=code).first()
+    if coupon is None:
+        raise NotFoundFailure("coupon")
+    if coupon.status != CouponStatus.TERMINATED:
+        coupon.status = CouponStatus.TERMINATED
+        coupon.terminated_at = timezone.now()
+        coupon.save(update_fields=["status", "terminated_at", "updated_at"])
+    return coupon
+
+
+def coupon_is_applicable(coupon: Coupon, *, at: datetime.datetime | None = None) -> bool:
+    at = at or timezone.now()
+    if coupon.deleted_at is not None or coupon.status != CouponStatus.ACTIVE:
+        return False
+    return not (coupon.expiration == CouponExpiration.TIME_LIMIT and coupon.expiration_at and coupon.expiration_at < at)
+
+
+@transaction.atomic
+def applied_coupon_create(
+    organization: Organization, *, data: dict[str, Any], actor: object | None = None
+) -> AppliedCoupon:
+    """Apply a coupon to a customer (`POST /applied_coupons`), with the customer's overrides."""
+    external_customer_id = data.get("external_customer_id")
+    customer = (
+        Customer.objects.select_for_update()
+        .filter(organization=organization, external_id=external_customer_id, deleted_at__isnull=True)
+        .first()
+        if external_customer_id
+        else None
+    )
+    if customer is None:
+        raise NotFoundFailure("customer")
+    coupon = Coupon.live.filter(organization=organization, code=data.get("coupon_code") or "").first()
+    if coupon is None or not coupon_is_applicable(coupon):
+        raise NotFoundFailure("coupon")
+    if not coupon.reusable and AppliedCoupon.objects.filter(customer=customer, coupon=coupon).exists():
+        raise ValidationFailure.single("coupon", "coupon_is_not_reusable")
+
+    def pick(field: str) -> Any:
+        return data[field] if data.get(field) is not None else getattr(coupon, field)
+
+    errors: dict[str, list[str]] = {}
+    amount_cents = amount_currency = percentage_rate = None
+    if coupon.coupon_type == CouponType.FIXED_AMOUNT:
+        if codes := amount_cents_errors(data, required=False):
+            errors["amount_cents"] = codes
+        if codes := currency_errors(data, required=False):
+            errors["amount_currency"] = codes
+        amount_cents, amount_currency = pick("amount_cents"), pick("amount_currency")
+        if customer.currency and amount_currency and amount_currency != customer.currency and not errors:
+            errors["currency"] = ["currencies_does_not_match"]
+    else:
+        percentage_rate = coupon.percentage_rate
+        if data.get("percentage_rate") is not None:
+            percentage_rate = _percentage(data["percentage_rate"])
+            if percentage_rate is None:
+                errors["percentage_rate"] = ["value_is_invalid"]
+    frequency = pick("frequency")
+    duration = data["frequency_duration"] if data.get("frequency_duration") is not None else coupon.frequency_duration
+    errors.update(_frequency_errors(frequency, duration))
+    if errors:
+        raise ValidationFailure(errors)
+    recurring = frequency == CouponFrequency.RECURRING
+    return AppliedCoupon.objects.create(
+        organization=organization,
+        customer=customer,
+        coupon=coupon,
+        amount_cents=amount_cents,
+        amount_cents_remaining=amount_cents if frequency == CouponFrequency.ONCE and amount_cents is not None else None,
+        amount_currency=amount_currency,
+        percentage_rate=percentage_rate,
+        frequency=frequency,
+        frequency_duration=duration if recurring else None,
+        frequency_duration_remaining=duration if recurring else None,
+    )
+
+
+@transaction.atomic
+def applied_coupon_terminate(
+    organization: Organization,
+    *,
+    applied_coupon_id: Any,
+    external_customer_id: str | None = None,
+    actor: object | None = None,
+) -> AppliedCoupon:
+    """Remove a coupon from a customer (`DELETE /customers/{ext}/applied_coupons/{id}`): terminated."""
+    pk = as_uuid(applied_coupon_id)
+    if pk is None:
+        raise NotFoundFailure("applied_coupon")
+    qs = AppliedCoupon.objects.select_for_update().filter(organization=organization, pk=pk)
+    if external_customer_id is not None:
+        customer_exists = Customer.objects.filter(
+            organization=organization, external_id=external_customer_id, deleted_at__isnull=True
+        ).exists()
+        if not customer_exists:
+            raise NotFoundFailure("customer")
+        qs = qs.filter(customer__external_id=external_customer_id)
+    applied = qs.first()
+    if applied is None:
+        raise NotFoundFailure("applied_coupon")
+    if applied.status == CouponStatus.TERMINATED:
+        raise NotAllowedFailure("applied_coupon_already_terminated")
+    _terminate_applied([applied], timezone.now())
+    return applied

@@ -1,0 +1,237 @@
+"""Billable metrics: create, update, delete, evaluate an expression (lago-api.md §2.4)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
+from catalog import expressions
+from catalog.models import (
+    ALL_FILTER_VALUES,
+    AggregationType,
+    BillableMetric,
+    BillableMetricFilter,
+    Charge,
+    ChargeFilter,
+    RoundingFunction,
+    WeightedInterval,
+)
+from catalog.services.common import text_missing
+from customers.models import Organization
+
+NO_RECURRING = {AggregationType.COUNT, AggregationType.MAX, AggregationType.LATEST}
+NO_FIELD_NAME = {AggregationType.COUNT, AggregationType.CUSTOM}
+# Only these may change once charges use the metric (Lago's BillableMetrics::UpdateService).
+ALWAYS_EDITABLE = ("name", "description")
+
+
+def _filters_errors(filters: Any) -> dict[str, list[str]]:
+    if filters is None:
+        return {}
+    if not isinstance(filters, list):
+        return {"filters": ["value_is_invalid"]}
+    keys: list[str] = []
+    for item in filters:
+        if not isinstance(item, dict) or text_missing(item, "key"):
+            return {"filters": ["value_is_invalid"]}
+        values = item.get("values")
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
+            return {"filters": ["value_is_invalid"]}
+        keys.append(item["key"])
+    if len(keys) != len(set(keys)):
+        return {"filters": ["value_is_duplicated"]}
+    return {}
+
+
+def _metric_errors(organization: Organization, metric: BillableMetric, data: dict[str, Any]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not metric.name or not metric.name.strip():
+        errors["name"] = ["value_is_mandatory"]
+    if not metric.code or not metric.code.strip():
+        errors["code"] = ["value_is_mandatory"]
+    elif BillableMetric.live.filter(organization=organization, code=metric.code).exclude(pk=metric.pk).exists():
+        errors["code"] = ["value_already_exist"]
+    if not metric.aggregation_type:
+        errors["aggregation_type"] = ["value_is_mandatory"]
+    elif metric.aggregation_type not in AggregationType.values or metric.aggregation_type == AggregationType.CUSTOM:
+        errors["aggregation_type"] = ["value_is_invalid"]
+    else:
+        if metric.aggregation_type not in NO_FIELD_NAME and not (metric.field_name or "").strip():
+            errors["field_name"] = ["value_is_mandatory"]
+        if metric.recurring and metric.aggregation_type in NO_RECURRING:
+            errors["recurring"] = ["not_compatible_with_aggregation_type"]
+        if metric.aggregation_type == AggregationType.WEIGHTED_SUM:
+            if metric.weighted_interval not in WeightedInterval.values:
+                errors["weighted_interval"] = ["value_is_invalid"]
+        else:
+            metric.weighted_interval = None
+    if metric.rounding_function is not None and metric.rounding_function not in RoundingFunction.values:
+        errors["rounding_function"] = ["value_is_invalid"]
+    if metric.rounding_precision is not None and (
+        isinstance(metric.rounding_precision, bool) or not isinstance(metric.rounding_precision, int)
+    ):
+        errors["rounding_precision"] = ["value_is_invalid"]
+    if metric.expression:
+        if codes := expressions.validate(metric.expression):
+            errors["expression"] = list(codes)
+        if metric.aggregation_type in NO_FIELD_NAME:
+            errors.setdefault("expression", []).append("not_compatible_with_aggregation_type")
+    return merge_details(errors, _filters_errors(data.get("filters")))
+
+
+def _apply_fields(metric: BillableMetric, data: dict[str, Any], fields: tuple[str, ...]) -> None:
+    for field in fields:
+        if field not in data:
+            continue
+        value = data[field]
+        if field in ("description",):
+            value = value or ""
+        if field in ("expression", "field_name", "rounding_function", "weighted_interval") and value == "":
+            value = None
+        if field == "recurring":
+            value = bool(value)
+        setattr(metric, field, value)
+
+
+EDITABLE_WHEN_UNUSED = (
+    "code",
+    "aggregation_type",
+    "field_name",
+    "recurring",
+    "weighted_interval",
+    "rounding_function",
+    "rounding_precision",
+    "expression",
+)
+
+
+def _sync_filters(metric: BillableMetric, filters: list[dict[str, Any]]) -> None:
+    """Replace the metric's filters; charge filters that used removed keys or values follow.
+
+    As Lago does (BillableMetricFilters::CreateOrUpdateBatchService): a removed key discards the
+    charge filters that used it; a removed value is taken out of charge filters, and a charge filter
+    left without any value for a key is discarded.
+    """
+    now = timezone.now()
+    wanted = {item["key"]: list(dict.fromkeys(item["values"])) for item in filters}
+    current = {f.key: f for f in BillableMetricFilter.live.filter(billable_metric=metric)}
+    for key, metric_filter in current.items():
+        if key not in wanted:
+            metric_filter.deleted_at = now
+            metric_filter.save(update_fields=["deleted_at", "updated_at"])
+        elif metric_filter.values != wanted[key]:
+            metric_filter.values = wanted[key]
+            metric_filter.save(update_fields=["values", "updated_at"])
+    for key, values in wanted.items():
+        if key not in current:
+            BillableMetricFilter.objects.create(billable_metric=metric, key=key, values=values)
+
+    charge_filters = ChargeFilter.live.filter(charge__billable_metric=metric, charge__deleted_at__isnull=True)
+    for charge_filter in charge_filters.select_for_update():
+        new_values: dict[str, list[str]] = {}
+        discard = False
+        for key, values in (charge_filter.values or {}).items():
+            if key not in wanted:
+                discard = True
+                break
+            kept = [v for v in values if v == ALL_FILTER_VALUES or v in wanted[key]]
+            if not kept:
+                discard = True
+                break
+            new_values[key] = kept
+        if discard:
+            charge_filter.deleted_at = now
+            charge_filter.save(update_fields=["deleted_at", "updated_at"])
+        elif new_values != charge_filter.values:
+            charge_filter.values = new_values
+            charge_filter.save(update_fields=["values", "updated_at"])
+
+
+def _save(metric: BillableMetric) -> None:
+    try:
+        with transaction.atomic():
+            metric.save()
+    except IntegrityError as exc:
+        raise ValidationFailure.single("code", "value_already_exist") from exc
+
+
+@transaction.atomic
+def billable_metric_create(
+    organization: Organization, *, data: dict[str, Any], actor: object | None = None
+) -> BillableMetric:
+    metric = BillableMetric(organization=organization, name=data.get("name") or "", code=data.get("code") or "")
+    _apply_fields(metric, data, ("description", *EDITABLE_WHEN_UNUSED))
+    errors = _metric_errors(organization, metric, data)
+    if errors:
+        raise ValidationFailure(errors)
+    _save(metric)
+    if data.get("filters"):
+        _sync_filters(metric, data["filters"])
+    return metric
+
+
+def metric_in_use(metric: BillableMetric) -> bool:
+    return Charge.live.filter(billable_metric=metric, plan__deleted_at__isnull=True).exists()
+
+
+@transaction.atomic
+def billable_metric_update(
+    organization: Organization, *, code: str, data: dict[str, Any], actor: object | None = None
+) -> BillableMetric:
+    """Partial update. Once charges use the metric only name, description and filters change."""
+    metric = BillableMetric.live.select_for_update().filter(organization=organization, code=code).first()
+    if metric is None:
+        raise NotFoundFailure("billable_metric")
+    _apply_fields(metric, data, ALWAYS_EDITABLE)
+    if not metric_in_use(metric):
+        _apply_fields(metric, data, EDITABLE_WHEN_UNUSED)
+    errors = _metric_errors(organization, metric, data)
+    if errors:
+        raise ValidationFailure(errors)
+    _save(metric)
+    if data.get("filters") is not None:
+        _sync_filters(metric, data["filters"])
+    return metric
+
+
+@transaction.atomic
+def billable_metric_delete(organization: Organization, *, code: str, actor: object | None = None) -> BillableMetric:
+    """Soft-delete the metric with its filters, and the charges (and charge filters) that use it.
+
+    This is what Lago does (BillableMetrics::DestroyService): deleting is never refused; the plans
+    simply lose the charges on this metric.
+    """
+    metric = BillableMetric.live.select_for_update().filter(organization=organization, code=code).first()
+    if metric is None:
+        raise NotFoundFailure("billable_metric")
+    now = timezone.now()
+    charges = Charge.live.filter(billable_metric=metric)
+    ChargeFilter.live.filter(charge__in=charges).update(deleted_at=now, updated_at=now)
+    charges.update(deleted_at=now, updated_at=now)
+    BillableMetricFilter.live.filter(billable_metric=metric).update(deleted_at=now, updated_at=now)
+    metric.deleted_at = now
+    metric.save(update_fields=["deleted_at", "updated_at"])
+    return metric
+
+
+def billable_metric_evaluate_expression(organization: Organization, *, expression: Any, event: Any) -> Decimal | str:
+    """The value an expression gives for a sample event (`POST /billable_metrics/evaluate_expression`)."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(expression, str) or not expression.strip():
+        errors["expression"] = ["value_is_mandatory"]
+    if not isinstance(event, dict):
+        errors["event"] = ["value_is_mandatory"]
+    if errors:
+        raise ValidationFailure(errors)
+    if expressions.validate(expression):
+        raise ValidationFailure.single("expression", "invalid_expression")
+    properties = event.get("properties") or {}
+    sample = {"code": event.get("code"), "timestamp": event.get("timestamp"), "properties": properties}
+    try:
+        return expressions.evaluate_value(expression, sample)
+    except expressions.ExpressionError as exc:
+        raise ValidationFailure.single("expression", "invalid_expression") from exc

@@ -1,0 +1,674 @@
+"""Plans, their charges, charge filters, usage thresholds and minimum commitment (lago-api.md §2.6).
+
+Charge properties are checked by the pure pricing module (`catalog.pricing`), the same functions
+the admin uses, so the API and the finance console refuse the same things with the same codes.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
+from billing_project.core.money import parse_decimal
+from catalog import pricing, signals
+from catalog.extensions import plan_attached_to_subscriptions
+from catalog.models import (
+    ALL_FILTER_VALUES,
+    BillableMetric,
+    BillableMetricFilter,
+    Charge,
+    ChargeFilter,
+    ChargeTax,
+    Commitment,
+    CommitmentTax,
+    CommitmentType,
+    Plan,
+    PlanInterval,
+    PlanTax,
+    RegroupPaidFees,
+    UsageThreshold,
+)
+from catalog.services.common import amount_cents_errors, as_uuid, currency_errors, set_links, taxes_for_codes
+from customers.models import Organization
+
+MONTHLY_BILLABLE_INTERVALS = {PlanInterval.YEARLY, PlanInterval.SEMIANNUAL}
+
+
+# --- charges ----------------------------------------------------------------------------------
+
+
+def properties_errors(charge_model: str, properties: Any) -> dict[str, list[str]]:
+    """Lago reports property problems as `{"properties": [codes]}` (Charge#validate_properties)."""
+    errors = pricing.validate_properties(charge_model, properties)
+    if not errors:
+        return {}
+    if "charge_model" in errors:
+        return {"charge_model": errors["charge_model"]}
+    return {"properties": pricing.flatten_errors(errors)}
+
+
+def normalize_properties(charge_model: str, properties: Any, pricing_group_keys: Any = None) -> dict[str, Any]:
+    source = dict(properties) if isinstance(properties, dict) else {}
+    if pricing_group_keys is not None and not source.get("pricing_group_keys"):
+        source["pricing_group_keys"] = pricing_group_keys
+    return pricing.filter_properties(charge_model, source)
+
+
+def charge_rule_errors(charge: Charge, metric: BillableMetric) -> dict[str, list[str]]:
+    return pricing.validate_charge_model_for_metric(
+        charge.charge_model,
+        aggregation_type=metric.aggregation_type,
+        recurring=metric.recurring,
+        pay_in_advance=charge.pay_in_advance,
+        prorated=charge.prorated,
+        invoiceable=charge.invoiceable,
+        min_amount_cents=charge.min_amount_cents,
+        regroup_paid_fees=charge.regroup_paid_fees,
+    )
+
+
+def _filters_input(metric: BillableMetric, charge_model: str, filters: Any) -> tuple[list[dict[str, Any]], dict]:
+    """Validate charge filters against the metric's filters; return them normalized."""
+    if filters is None:
+        return [], {}
+    if not isinstance(filters, list):
+        return [], {"filters": ["value_is_invalid"]}
+    metric_filters = {f.key: set(f.values) for f in BillableMetricFilter.live.filter(billable_metric=metric)}
+    normalized: list[dict[str, Any]] = []
+    errors: dict[str, list[str]] = {}
+    for item in filters:
+        values = item.get("values") if isinstance(item, dict) else None
+        if not isinstance(values, dict) or not values:
+            errors = merge_details(errors, {"filters": ["value_is_invalid"]})
+            continue
+        clean: dict[str, list[str]] = {}
+        for key, key_values in values.items():
+            if (
+                key not in metric_filters
+                or not isinstance(key_values, list)
+                or not key_values
+                or not all(v == ALL_FILTER_VALUES or v in metric_filters[key] for v in key_values)
+            ):
+                errors = merge_details(errors, {"filters": ["value_is_invalid"]})
+                break
+            clean[key] = list(dict.fromkeys(key_values))
+        properties = normalize_properties(charge_model, item.get("properties") or {})
+        errors = merge_details(errors, properties_errors(charge_model, properties))
+        normalized.append(
+            {
+                "values": clean,
+                "properties": properties,
+                "invoice_display_name": item.get("invoice_display_name") or "",
+            }
+        )
+    return normalized, errors
+
+
+def _sync_filters(charge: Charge, filters: list[dict[str, Any]]) -> None:
+    """Replace the charge's filters; a filter with the same values keeps its row (and id)."""
+    now = timezone.now()
+    current = list(ChargeFilter.live.filter(charge=charge))
+    by_values = {_values_key(f.values): f for f in current}
+    kept: set[Any] = set()
+    for item in filters:
+        existing = by_values.get(_values_key(item["values"]))
+        if existing is not None and existing.pk not in kept:
+            existing.properties = item["properties"]
+            existing.invoice_display_name = item["invoice_display_name"]
+            existing.save(update_fields=["properties", "invoice_display_name", "updated_at"])
+            kept.add(existing.pk)
+        else:
+            created = ChargeFilter.objects.create(organization_id=charge.organization_id, charge=charge, **item)
+            kept.add(created.pk)
+    for charge_filter in current:
+        if charge_filter.pk not in kept:
+            charge_filter.deleted_at = now
+            charge_filter.save(update_fields=["deleted_at", "updated_at"])
+
+
+def _values_key(values: dict[str, list[str]]) -> tuple:
+    return tuple(sorted((key, tuple(sorted(vals))) for key, vals in (values or {}).items()))
+
+
+def _next_charge_code(plan: Plan, base: str, taken: set[str]) -> str:
+    used = taken | set(Charge.live.filter(plan=plan).values_list("code", flat=True))
+    if base not in used:
+        return base
+    n = 2
+    while f"{base}_{n}" in used:
+        n += 1
+    return f"{base}_{n}"
+
+
+def _bool(value: Any, default: bool) -> bool:
+    return default if value is None else bool(value)
+
+
+def _charge_apply(
+    organization: Organization,
+    plan: Plan,
+    charge: Charge | None,
+    data: dict[str, Any],
+    *,
+    locked: bool,
+    taken_codes: set[str],
+) -> tuple[Charge, dict[str, Any], dict[str, list[str]]]:
+    """Build (unsaved) the charge for `data`; return it, the extras to save after it, and errors.
+
+    `locked` (the plan has subscriptions): as in Lago, only properties, filters, display name,
+    spending minimum and taxes of an existing charge change.
+    """
+    errors: dict[str, list[str]] = {}
+    creating = charge is None
+    if creating:
+        metric_id = data.get("billable_metric_id")
+        metric = None
+        if metric_id and as_uuid(metric_id):
+            metric = BillableMetric.live.filter(organization=organization, pk=as_uuid(metric_id)).first()
+        if metric is None:
+            if not metric_id and data.get("billable_metric_code"):
+                metric = BillableMetric.live.filter(
+                    organization=organization, code=data["billable_metric_code"]
+                ).first()
+            if metric is None:
+                raise NotFoundFailure("billable_metric")
+        charge = Charge(organization=organization, plan=plan, billable_metric=metric)
+    assert charge is not None
+    metric = charge.billable_metric
+
+    if creating or not locked:
+        if data.get("charge_model") is not None or creating:
+            charge.charge_model = data.get("charge_model") or ""
+        charge.pay_in_advance = _bool(data.get("pay_in_advance"), charge.pay_in_advance)
+        charge.invoiceable = _bool(data.get("invoiceable"), charge.invoiceable)
+        charge.prorated = _bool(data.get("prorated"), charge.prorated)
+        if "regroup_paid_fees" in data:
+            charge.regroup_paid_fees = data["regroup_paid_fees"] or None
+        if data.get("accepts_target_wallet") is not None:
+            charge.accepts_target_wallet = bool(data["accepts_target_wallet"])
+    if charge.charge_model not in pricing.CHARGE_MODELS:
+        errors["charge_model"] = ["value_is_invalid" if charge.charge_model else "value_is_mandatory"]
+    if charge.regroup_paid_fees not in (None, *RegroupPaidFees.values):
+        errors["regroup_paid_fees"] = ["value_is_invalid"]
+    if "invoice_display_name" in data:
+        charge.invoice_display_name = data["invoice_display_name"] or ""
+    if "min_amount_cents" in data and data["min_amount_cents"] is not None:
+        if codes := amount_cents_errors(data, "min_amount_cents", required=False):
+            errors["min_amount_cents"] = codes
+        else:
+            charge.min_amount_cents = data["min_amount_cents"]
+    if creating:
+        code = data.get("code")
+        if code:
+            if code in taken_codes or Charge.live.filter(plan=plan, code=code).exists():
+                errors["code"] = ["value_already_exist"]
+            charge.code = code
+        else:
+            charge.code = _next_charge_code(plan, metric.code, taken_codes)
+    elif data.get("code") and data["code"] != charge.code and not locked:
+        if (
+            data["code"] in taken_codes
+            or Charge.live.filter(plan=plan, code=data["code"]).exclude(pk=charge.pk).exists()
+        ):
+            errors["code"] = ["value_already_exist"]
+        charge.code = data["code"]
+    taken_codes.add(charge.code)
+
+    extras: dict[str, Any] = {}
+    if not errors.get("charge_model"):
+        model_changed = not creating and charge.charge_model != Charge.objects.get(pk=charge.pk).charge_model
+        if "properties" in data or "pricing_group_keys" in data or creating or model_changed:
+            source = data.get("properties") if "properties" in data else charge.properties
+            group_keys = data.get("pricing_group_keys")
+            charge.properties = normalize_properties(charge.charge_model, source or {}, group_keys)
+        errors = merge_details(errors, properties_errors(charge.charge_model, charge.properties))
+        keys = charge.properties.get("pricing_group_keys")
+        charge.pricing_group_keys = list(keys) if isinstance(keys, list) else []
+        errors = merge_details(errors, charge_rule_errors(charge, metric))
+        if "filters" in data and data["filters"] is not None:
+            extras["filters"], filter_errors = _filters_input(metric, charge.charge_model, data["filters"])
+            errors = merge_details(errors, filter_errors)
+    if data.get("tax_codes") is not None:
+        extras["taxes"] = taxes_for_codes(organization, data["tax_codes"])
+    return charge, extras, errors
+
+
+def _charge_save(charge: Charge, extras: dict[str, Any]) -> Charge:
+    try:
+        with transaction.atomic():
+            charge.save()
+    except IntegrityError as exc:
+        raise ValidationFailure.single("code", "value_already_exist") from exc
+    if "filters" in extras:
+        _sync_filters(charge, extras["filters"])
+    if "taxes" in extras:
+        set_links(charge, ChargeTax, "charge", extras["taxes"])
+    return charge
+
+
+def _charge_discard(charge: Charge, now: Any) -> None:
+    ChargeFilter.live.filter(charge=charge).update(deleted_at=now, updated_at=now)
+    charge.deleted_at = now
+    charge.save(update_fields=["deleted_at", "updated_at"])
+
+
+def _sync_charges(organization: Organization, plan: Plan, items: list[dict[str, Any]], *, locked: bool) -> None:
+    """Lago's Plans::UpdateService#process_charges: the list sent becomes the plan's charges.
+
+    A charge sent with the `id` (or `code`) of an existing charge updates it and keeps its id;
+    others are created; existing charges not in the list are deleted (soft).
+    """
+    if not isinstance(items, list):
+        raise ValidationFailure.single("charges", "value_is_invalid")
+    existing = {
+        str(c.pk): c for c in Charge.live.select_for_update().filter(plan=plan).select_related("billable_metric")
+    }
+    by_code = {c.code: c for c in existing.values()}
+    built: list[tuple[Charge, dict[str, Any]]] = []
+    errors: dict[str, list[str]] = {}
+    taken: set[str] = set()
+    kept: set[str] = set()
+    # Codes kept by existing charges count as taken for new charges.
+    for item in items:
+        if not isinstance(item, dict):
+            raise ValidationFailure.single("charges", "value_is_invalid")
+    matches: list[Charge | None] = []
+    for item in items:
+        match = existing.get(str(item.get("id"))) if item.get("id") else None
+        if match is None and item.get("code") in by_code and not item.get("id"):
+            match = by_code[item["code"]]
+        if match is not None and str(match.pk) in kept:
+            match = None
+        if match is not None:
+            kept.add(str(match.pk))
+            taken.add(match.code)
+        matches.append(match)
+    for item, match in zip(items, matches, strict=True):
+        if match is not None:
+            taken.discard(match.code)
+        charge, extras, charge_errors = _charge_apply(
+            organization, plan, match, item, locked=locked, taken_codes=taken | {c.code for c, _ in built}
+        )
+        built.append((charge, extras))
+        errors = merge_details(errors, charge_errors)
+    if errors:
+        raise ValidationFailure(errors)
+    now = timezone.now()
+    for pk, charge in existing.items():
+        if pk not in kept:
+            _charge_discard(charge, now)
+    for charge, extras in built:
+        _charge_save(charge, extras)
+
+
+# --- thresholds and commitment ----------------------------------------------------------------
+
+
+def _sync_thresholds(organization: Organization, plan: Plan, items: Any) -> None:
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise ValidationFailure.single("usage_thresholds", "value_is_invalid")
+    wanted: list[tuple[int, bool, str]] = []
+    for item in items:
+        amount = item.get("amount_cents") if isinstance(item, dict) else None
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise ValidationFailure.single("usage_thresholds", "value_is_invalid")
+        wanted.append((amount, bool(item.get("recurring")), item.get("threshold_display_name") or ""))
+    if len({(a, r) for a, r, _ in wanted}) != len(wanted) or sum(1 for _, r, _ in wanted if r) > 1:
+        raise ValidationFailure.single("usage_thresholds", "value_is_duplicated")
+    now = timezone.now()
+    current = {(t.amount_cents, t.recurring): t for t in UsageThreshold.live.filter(plan=plan)}
+    for amount, recurring, name in wanted:
+        threshold = current.pop((amount, recurring), None)
+        if threshold is None:
+            UsageThreshold.objects.create(
+                organization=organization, plan=plan, amount_cents=amount, recurring=recurring,
+                threshold_display_name=name,
+            )  # fmt: skip
+        elif threshold.threshold_display_name != name:
+            threshold.threshold_display_name = name
+            threshold.save(update_fields=["threshold_display_name", "updated_at"])
+    for threshold in current.values():
+        threshold.deleted_at = now
+        threshold.save(update_fields=["deleted_at", "updated_at"])
+
+
+def _sync_commitment(organization: Organization, plan: Plan, data: Any) -> None:
+    commitment = Commitment.objects.filter(plan=plan, commitment_type=CommitmentType.MINIMUM_COMMITMENT).first()
+    if not data:
+        if commitment is not None:
+            commitment.delete()
+        return
+    if not isinstance(data, dict):
+        raise ValidationFailure.single("minimum_commitment", "value_is_invalid")
+    if commitment is None and data.get("amount_cents") is None:
+        raise ValidationFailure.single("minimum_commitment.amount_cents", "value_is_mandatory")
+    if codes := amount_cents_errors(data, required=False):
+        raise ValidationFailure({"minimum_commitment.amount_cents": codes})
+    taxes = taxes_for_codes(organization, data["tax_codes"]) if data.get("tax_codes") is not None else None
+    if commitment is None:
+        commitment = Commitment(plan=plan, commitment_type=CommitmentType.MINIMUM_COMMITMENT)
+    if data.get("amount_cents") is not None:
+        commitment.amount_cents = data["amount_cents"]
+    if "invoice_display_name" in data:
+        commitment.invoice_display_name = data["invoice_display_name"] or ""
+    commitment.save()
+    if taxes is not None:
+        set_links(commitment, CommitmentTax, "commitment", taxes)
+
+
+# --- plans ------------------------------------------------------------------------------------
+
+_PLAN_TEXT = ("name", "invoice_display_name", "description")
+
+
+def _plan_errors(organization: Organization, plan: Plan, data: dict[str, Any], *, creating: bool) -> dict:
+    errors: dict[str, list[str]] = {}
+    if not plan.name.strip():
+        errors["name"] = ["value_is_mandatory"]
+    if not plan.code.strip():
+        errors["code"] = ["value_is_mandatory"]
+    elif (
+        plan.parent_id is None
+        and Plan.live.filter(organization=organization, code=plan.code, parent__isnull=True)
+        .exclude(pk=plan.pk)
+        .exists()
+    ):
+        errors["code"] = ["value_already_exist"]
+    if plan.interval not in PlanInterval.values:
+        errors["interval"] = ["value_is_mandatory" if not plan.interval else "value_is_invalid"]
+    if creating or "amount_cents" in data:
+        if codes := amount_cents_errors(data, required=True):
+            errors["amount_cents"] = codes
+    if creating or "amount_currency" in data:
+        if codes := currency_errors(data, required=True):
+            errors["amount_currency"] = codes
+    if data.get("trial_period") is not None:
+        trial = parse_decimal(data["trial_period"])
+        if trial is None or trial < 0 or trial > Decimal("100000"):
+            errors["trial_period"] = ["value_is_invalid"]
+    if "metadata" in data and data["metadata"] is not None:
+        metadata = data["metadata"]
+        if not isinstance(metadata, dict) or not all(
+            isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in metadata.items()
+        ):
+            errors["metadata"] = ["value_is_invalid"]
+    return errors
+
+
+def _plan_apply(plan: Plan, data: dict[str, Any], *, locked: bool) -> None:
+    for field in _PLAN_TEXT:
+        if field in data:
+            setattr(plan, field, data[field] or "")
+    if isinstance(data.get("amount_cents"), int) and not isinstance(data["amount_cents"], bool):
+        plan.amount_cents = data["amount_cents"]
+    if data.get("amount_currency"):
+        plan.amount_currency = data["amount_currency"]
+    if data.get("metadata") is not None and isinstance(data["metadata"], dict):
+        plan.metadata = data["metadata"]
+    if locked:
+        return
+    if data.get("code"):
+        plan.code = data["code"]
+    if data.get("interval") is not None:
+        plan.interval = data["interval"]
+    if data.get("pay_in_advance") is not None:
+        plan.pay_in_advance = bool(data["pay_in_advance"])
+    if data.get("trial_period") is not None:
+        trial = parse_decimal(data["trial_period"])
+        if trial is not None and trial >= 0:
+            plan.trial_period = trial
+    for field in ("bill_charges_monthly", "bill_fixed_charges_monthly"):
+        if field in data:
+            setattr(plan, field, bool(data[field]) if data[field] is not None else None)
+    if plan.interval not in MONTHLY_BILLABLE_INTERVALS:
+        plan.bill_charges_monthly = None
+        plan.bill_fixed_charges_monthly = None
+    else:
+        plan.bill_charges_monthly = bool(plan.bill_charges_monthly)
+        plan.bill_fixed_charges_monthly = bool(plan.bill_fixed_charges_monthly)
+
+
+def _plan_save(plan: Plan) -> None:
+    try:
+        with transaction.atomic():
+            plan.save()
+    except IntegrityError as exc:
+        raise ValidationFailure.single("code", "value_already_exist") from exc
+
+
+def _plan_children(plan: Plan, data: dict[str, Any], organization: Organization, *, locked: bool) -> None:
+    if data.get("tax_codes") is not None:
+        set_links(plan, PlanTax, "plan", taxes_for_codes(organization, data["tax_codes"]))
+    if "minimum_commitment" in data:
+        _sync_commitment(organization, plan, data["minimum_commitment"])
+    if "usage_thresholds" in data:
+        _sync_thresholds(organization, plan, data["usage_thresholds"])
+    if data.get("charges") is not None:
+        _sync_charges(organization, plan, data["charges"], locked=locked)
+
+
+@transaction.atomic
+def plan_create(organization: Organization, *, data: dict[str, Any], actor: object | None = None) -> Plan:
+    plan = Plan(organization=organization, name="", code="", interval="", amount_currency="")
+    _plan_apply(plan, data, locked=False)
+    if errors := _plan_errors(organization, plan, data, creating=True):
+        raise ValidationFailure(errors)
+    _plan_save(plan)
+    _plan_children(plan, data, organization, locked=False)
+    return plan
+
+
+def plan_get_for_update(organization: Organization, code: str) -> Plan:
+    plan = Plan.live.select_for_update().filter(organization=organization, code=code, parent__isnull=True).first()
+    if plan is None:
+        raise NotFoundFailure("plan")
+    return plan
+
+
+@transaction.atomic
+def plan_update(organization: Organization, *, code: str, data: dict[str, Any], actor: object | None = None) -> Plan:
+    """Partial update, as Lago's Plans::UpdateService.
+
+    * `charges`, when sent, becomes the plan's charge list (see `_sync_charges`); when absent the
+      charges stay as they are.
+    * Once subscriptions use the plan (`catalog.extensions.plan_attached_to_subscriptions`), its
+      code, interval, pay_in_advance, trial period and billing cadence are frozen and existing
+      charges keep their model and flags; name, description, amount and currency, taxes,
+      thresholds, commitment, metadata and charge prices may still change. The new amount applies
+      to subscriptions from their next billing period (subscriptions read the plan when billing).
+    """
+    plan = plan_get_for_update(organization, code)
+    locked = plan_attached_to_subscriptions(plan)
+    _plan_apply(plan, data, locked=locked)
+    if errors := _plan_errors(organization, plan, data, creating=False):
+        raise ValidationFailure(errors)
+    _plan_save(plan)
+    _plan_children(plan, data, organization, locked=locked)
+    return plan
+
+
+@transaction.atomic
+def plan_delete(organization: Organization, *, code: str, actor: object | None = None) -> Plan:
+    """Delete a plan and its overrides (Lago marks it `pending_deletion` and discards it).
+
+    The plan's rows stay (charges included) so the subscriptions app, on `plan_deleted`, can still
+    bill the closing period when it terminates the subscriptions.
+    """
+    plan = plan_get_for_update(organization, code)
+    now = timezone.now()
+    plans = [plan, *Plan.live.select_for_update().filter(parent=plan)]
+    for item in plans:
+        item.pending_deletion = True
+        item.deleted_at = now
+        item.save(update_fields=["pending_deletion", "deleted_at", "updated_at"])
+    for item in plans:
+        transaction.on_commit(
+            lambda item=item: signals.plan_deleted.send(sender=Plan, plan=item, organization=organization)
+        )
+    return plan
+
+
+# --- per-plan charge routes (/plans/{code}/charges[/{charge_code}]) ---------------------------
+
+
+def _charge_get(plan: Plan, charge_code: str) -> Charge:
+    charge = (
+        Charge.live.select_for_update().filter(plan=plan, code=charge_code).select_related("billable_metric").first()
+    )
+    if charge is None:
+        raise NotFoundFailure("charge")
+    return charge
+
+
+@transaction.atomic
+def plan_charge_create(
+    organization: Organization, *, plan_code: str, data: dict[str, Any], actor: object | None = None
+) -> Charge:
+    plan = plan_get_for_update(organization, plan_code)
+    charge, extras, errors = _charge_apply(organization, plan, None, data, locked=False, taken_codes=set())
+    if errors:
+        raise ValidationFailure(errors)
+    return _charge_save(charge, extras)
+
+
+@transaction.atomic
+def plan_charge_update(
+    organization: Organization, *, plan_code: str, charge_code: str, data: dict[str, Any], actor: object | None = None
+) -> Charge:
+    plan = plan_get_for_update(organization, plan_code)
+    charge = _charge_get(plan, charge_code)
+    locked = plan_attached_to_subscriptions(plan)
+    charge, extras, errors = _charge_apply(organization, plan, charge, data, locked=locked, taken_codes=set())
+    if errors:
+        raise ValidationFailure(errors)
+    return _charge_save(charge, extras)
+
+
+@transaction.atomic
+def plan_charge_delete(
+    organization: Organization, *, plan_code: str, charge_code: str, actor: object | None = None
+) -> Charge:
+    plan = plan_get_for_update(organization, plan_code)
+    charge = _charge_get(plan, charge_code)
+    _charge_discard(charge, timezone.now())
+    return charge
+
+
+# --- overrides (subscriptions' plan_overrides) ------------------------------------------------
+
+_OVERRIDABLE_CHARGE_FIELDS = ("invoice_display_name", "min_amount_cents", "properties", "filters", "tax_codes")
+
+
+@transaction.atomic
+def plan_override_create(
+    organization: Organization, *, parent: Plan, data: dict[str, Any], actor: object | None = None
+) -> Plan:
+    """A copy of `parent` with Lago's `plan_overrides` applied, for one subscription.
+
+    Overridable: name, invoice_display_name, description, amount_cents, amount_currency,
+    trial_period, tax_codes, minimum_commitment, usage_thresholds, metadata, and per charge (by
+    `id` of the parent's charge) invoice_display_name, min_amount_cents, properties, filters,
+    tax_codes. The copy has the parent's code and `parent` set; the charges keep `parent` links.
+    """
+    if parent.organization_id != organization.pk or parent.deleted_at is not None:
+        raise NotFoundFailure("plan")
+    allowed = {
+        key: data[key]
+        for key in ("name", "invoice_display_name", "description", "amount_cents", "amount_currency", "trial_period",
+                    "metadata")
+        if key in data
+    }  # fmt: skip
+    plan = Plan(
+        organization=organization,
+        parent=parent,
+        name=parent.name,
+        code=parent.code,
+        interval=parent.interval,
+        description=parent.description,
+        invoice_display_name=parent.invoice_display_name,
+        amount_cents=parent.amount_cents,
+        amount_currency=parent.amount_currency,
+        pay_in_advance=parent.pay_in_advance,
+        trial_period=parent.trial_period,
+        bill_charges_monthly=parent.bill_charges_monthly,
+        bill_fixed_charges_monthly=parent.bill_fixed_charges_monthly,
+        metadata=dict(parent.metadata or {}),
+    )
+    _plan_apply(plan, allowed, locked=True)
+    if data.get("trial_period") is not None:
+        trial = parse_decimal(data["trial_period"])
+        if trial is not None and trial >= 0:
+            plan.trial_period = trial
+    if errors := _plan_errors(organization, plan, allowed, creating=False):
+        raise ValidationFailure(errors)
+    plan.save()
+    set_links(
+        plan,
+        PlanTax,
+        "plan",
+        taxes_for_codes(organization, data["tax_codes"])
+        if data.get("tax_codes") is not None
+        else list(parent.taxes.all()),
+    )
+    commitment = parent.commitments.first()
+    if "minimum_commitment" in data:
+        _sync_commitment(organization, plan, data["minimum_commitment"])
+    elif commitment is not None:
+        _sync_commitment(
+            organization,
+            plan,
+            {"amount_cents": commitment.amount_cents, "invoice_display_name": commitment.invoice_display_name,
+             "tax_codes": [t.code for t in commitment.taxes.all()]},
+        )  # fmt: skip
+    if "usage_thresholds" in data:
+        _sync_thresholds(organization, plan, data["usage_thresholds"])
+    else:
+        _sync_thresholds(
+            organization,
+            plan,
+            [{"amount_cents": t.amount_cents, "recurring": t.recurring,
+              "threshold_display_name": t.threshold_display_name} for t in UsageThreshold.live.filter(plan=parent)],
+        )  # fmt: skip
+    overrides = {str(item.get("id")): item for item in data.get("charges") or [] if isinstance(item, dict)}
+    errors: dict[str, list[str]] = {}
+    for source in Charge.live.filter(plan=parent).select_related("billable_metric"):
+        charge = Charge(
+            organization=organization,
+            plan=plan,
+            billable_metric=source.billable_metric,
+            parent=source,
+            code=source.code,
+            charge_model=source.charge_model,
+            pay_in_advance=source.pay_in_advance,
+            invoiceable=source.invoiceable,
+            prorated=source.prorated,
+            regroup_paid_fees=source.regroup_paid_fees,
+            min_amount_cents=source.min_amount_cents,
+            properties=dict(source.properties),
+            pricing_group_keys=list(source.pricing_group_keys),
+            invoice_display_name=source.invoice_display_name,
+            accepts_target_wallet=source.accepts_target_wallet,
+        )
+        override = {k: v for k, v in overrides.get(str(source.pk), {}).items() if k in _OVERRIDABLE_CHARGE_FIELDS}
+        if "filters" not in override:
+            override["filters"] = [
+                {"values": f.values, "properties": f.properties, "invoice_display_name": f.invoice_display_name}
+                for f in ChargeFilter.live.filter(charge=source)
+            ]
+        if "tax_codes" not in override:
+            override["tax_codes"] = [t.code for t in source.taxes.all()]
+        charge.save()
+        charge, extras, charge_errors = _charge_apply(
+            organization, plan, charge, override, locked=True, taken_codes=set()
+        )
+        errors = merge_details(errors, charge_errors)
+        _charge_save(charge, extras)
+    if errors:
+        raise ValidationFailure(errors)
+    return plan

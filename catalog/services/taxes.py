@@ -1,0 +1,139 @@
+"""Taxes (lago-api.md §2.3) and the customer's tax list (customers.extensions hook)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.money import parse_decimal
+from catalog.models import CustomerTax, Tax
+from catalog.services.common import set_links, taxes_for_codes
+from customers.models import Customer, Organization
+
+MAX_RATE = Decimal("1000000")
+
+
+def _rate(value: Any) -> Decimal | None:
+    rate = parse_decimal(value)
+    if rate is None or rate < 0 or rate >= MAX_RATE:
+        return None
+    return rate.quantize(Decimal("0.0001"))
+
+
+def _tax_errors(organization: Organization, tax: Tax) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not tax.name or not tax.name.strip():
+        errors["name"] = ["value_is_mandatory"]
+    if not tax.code or not tax.code.strip():
+        errors["code"] = ["value_is_mandatory"]
+    elif Tax.objects.filter(organization=organization, code=tax.code).exclude(pk=tax.pk).exists():
+        errors["code"] = ["value_already_exist"]
+    return errors
+
+
+def _apply(tax: Tax, data: dict[str, Any], errors: dict[str, list[str]], *, creating: bool) -> None:
+    for field in ("name", "code"):
+        if field in data:
+            setattr(tax, field, data[field] or "")
+    if "description" in data:
+        tax.description = data["description"] or ""
+    if "applied_to_organization" in data and data["applied_to_organization"] is not None:
+        tax.applied_to_organization = bool(data["applied_to_organization"])
+    if "rate" in data or creating:
+        if data.get("rate") is None:
+            errors["rate"] = ["value_is_mandatory"]
+        else:
+            rate = _rate(data["rate"])
+            if rate is None:
+                errors["rate"] = ["value_is_invalid"]
+            else:
+                tax.rate = rate
+
+
+def _save(tax: Tax) -> None:
+    try:
+        with transaction.atomic():
+            tax.save()
+    except IntegrityError as exc:
+        raise ValidationFailure.single("code", "value_already_exist") from exc
+
+
+@transaction.atomic
+def tax_create(organization: Organization, *, data: dict[str, Any], actor: object | None = None) -> Tax:
+    tax = Tax(organization=organization)
+    errors: dict[str, list[str]] = {}
+    _apply(tax, data, errors, creating=True)
+    errors = {**_tax_errors(organization, tax), **errors}
+    if errors:
+        raise ValidationFailure(errors)
+    _save(tax)
+    return tax
+
+
+@transaction.atomic
+def tax_update(organization: Organization, *, code: str, data: dict[str, Any], actor: object | None = None) -> Tax:
+    tax = Tax.objects.select_for_update().filter(organization=organization, code=code).first()
+    if tax is None:
+        raise NotFoundFailure("tax")
+    errors: dict[str, list[str]] = {}
+    _apply(tax, data, errors, creating=False)
+    errors = {**_tax_errors(organization, tax), **errors}
+    if errors:
+        raise ValidationFailure(errors)
+    _save(tax)
+    return tax
+
+
+@transaction.atomic
+def tax_delete(organization: Organization, *, code: str, actor: object | None = None) -> Tax:
+    """Lago deletes a tax for good; its links to customers, plans, charges and add-ons go with it.
+
+    Invoices keep their own copy of the tax (name, code, rate) on their applied-tax rows.
+    """
+    tax = Tax.objects.select_for_update().filter(organization=organization, code=code).first()
+    if tax is None:
+        raise NotFoundFailure("tax")
+    deleted = Tax(
+        id=tax.id,
+        organization=organization,
+        code=tax.code,
+        name=tax.name,
+        rate=tax.rate,
+        description=tax.description,
+        applied_to_organization=tax.applied_to_organization,
+        created_at=tax.created_at,
+        updated_at=tax.updated_at,
+    )
+    tax.delete()
+    return deleted
+
+
+# --- customers' taxes (registered as a customers.extensions.CustomerExtension) -----------------
+
+
+def customer_tax_codes_validate(
+    organization: Organization, customer: Customer | None, data: dict[str, Any]
+) -> dict[str, list[str]]:
+    """Unknown codes are a 404 `tax_not_found`, as in Lago."""
+    codes = data.get("tax_codes")
+    if codes:
+        taxes_for_codes(organization, codes)
+    return {}
+
+
+def customer_taxes_apply(customer: Customer, data: dict[str, Any]) -> None:
+    if "tax_codes" not in data or data["tax_codes"] is None:
+        return
+    set_links(customer, CustomerTax, "customer", taxes_for_codes(customer.organization, data["tax_codes"]))
+
+
+@transaction.atomic
+def customer_taxes_set(organization: Organization, *, customer: Customer, tax_codes: list[str]) -> list[Tax]:
+    if customer.organization_id != organization.pk:
+        raise NotFoundFailure("customer")
+    taxes = taxes_for_codes(organization, tax_codes)
+    set_links(customer, CustomerTax, "customer", taxes)
+    return taxes

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import factory
+
+from catalog.models import (
+    AddOn,
+    AppliedCoupon,
+    BillableMetric,
+    BillableMetricFilter,
+    Charge,
+    ChargeFilter,
+    Coupon,
+    Plan,
+    Tax,
+)
+from tests.factories.customers import CustomerFactory, OrganizationFactory
+
+
+class BillableMetricFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BillableMetric
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Metric {n}")
+    code = factory.Sequence(lambda n: f"metric_{n}")
+    aggregation_type = "sum_agg"
+    field_name = "value"
+
+
+class BillableMetricFilterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BillableMetricFilter
+
+    billable_metric = factory.SubFactory(BillableMetricFactory)
+    key = "region"
+    values = factory.LazyFunction(lambda: ["us", "eu"])
+
+
+class TaxFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tax
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Tax {n}")
+    code = factory.Sequence(lambda n: f"tax_{n}")
+    rate = Decimal("20")
+
+
+class PlanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Plan
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Plan {n}")
+    code = factory.Sequence(lambda n: f"plan_{n}")
+    interval = "monthly"
+    amount_cents = 1000
+    amount_currency = "USD"
+
+
+class ChargeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Charge
+
+    plan = factory.SubFactory(PlanFactory)
+    organization = factory.SelfAttribute("plan.organization")
+    billable_metric = factory.SubFactory(BillableMetricFactory, organization=factory.SelfAttribute("..organization"))
+    code = factory.Sequence(lambda n: f"charge_{n}")
+    charge_model = "standard"
+    properties = factory.LazyFunction(lambda: {"amount": "1"})
+
+
+class ChargeFilterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ChargeFilter
+
+    charge = factory.SubFactory(ChargeFactory)
+    organization = factory.SelfAttribute("charge.organization")
+    values = factory.LazyFunction(lambda: {"region": ["us"]})
+    properties = factory.LazyFunction(lambda: {"amount": "2"})
+
+
+class AddOnFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AddOn
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Add-on {n}")
+    code = factory.Sequence(lambda n: f"add_on_{n}")
+    amount_cents = 5000
+    amount_currency = "USD"
+
+
+class CouponFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Coupon
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Coupon {n}")
+    code = factory.Sequence(lambda n: f"coupon_{n}")
+    coupon_type = "fixed_amount"
+    amount_cents = 1000
+    amount_currency = "USD"
+    frequency = "once"
+    expiration = "no_expiration"
+
+
+class AppliedCouponFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AppliedCoupon
+
+    coupon = factory.SubFactory(CouponFactory)
+    organization = factory.SelfAttribute("coupon.organization")
+    customer = factory.SubFactory(CustomerFactory, organization=factory.SelfAttribute("..organization"))
+    amount_cents = factory.SelfAttribute("coupon.amount_cents")
+    amount_cents_remaining = factory.SelfAttribute("coupon.amount_cents")
+    amount_currency = factory.SelfAttribute("coupon.amount_currency")
+    frequency = "once"
