@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+import ssl
 import time
 from dataclasses import dataclass
 
+import certifi
 import httpx
 
 RESPONSE_EXCERPT_CHARS = 1000
 _MAX_READ_BYTES = 8 * 1024
 USER_AGENT = "bxb-webhooks/1.0"
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """Built once per process: loading the CA bundle is most of the cost of a new client."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 @dataclass(frozen=True)
@@ -27,7 +36,9 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> O
     all_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers}
     try:
         with (
-            httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False) as client,
+            httpx.Client(
+                timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False, verify=_ssl_context()
+            ) as client,
             client.stream("POST", url, content=body, headers=all_headers) as response,
         ):
             chunks = bytearray()

@@ -314,3 +314,30 @@ def test_a_rolled_back_transaction_sends_nothing_and_a_committed_one_sends(recei
     # After commit the on-commit hook enqueued the task (eager in tests): delivered.
     assert len(receiver.requests) == 1
     assert WebhookDelivery.objects.get().status == DeliveryStatus.SUCCEEDED
+
+
+def test_receiver_down_for_an_hour_loses_nothing_with_the_beat_sweeper(organization, idle_receiver):
+    """Simulated clock: the sweeper ticks every 5 minutes for 3 hours; the receiver is down for the first hour."""
+    rec = idle_receiver
+    WebhookEndpointFactory(organization=organization, webhook_url=rec.url)
+    deliveries = [send(organization, payload={"n": str(n)})[0] for n in range(3)]
+    t0 = max(d.created_at for d in deliveries)
+    attempted_at: list = []
+    for tick in range(0, 181, 5):
+        now = t0 + timedelta(minutes=tick)
+        if tick >= 60 and rec._server is None:
+            rec.start()
+        for delivery_id in selectors.webhook_deliveries_due(now):
+            if services.webhook_delivery_attempt(delivery_id, now=now) is not None:
+                attempted_at.append(tick)
+    statuses = set(WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).values_list("status", flat=True))
+    assert statuses == {DeliveryStatus.SUCCEEDED}
+    assert len(rec.requests) == 3  # each delivered once, none lost
+    assert {r.headers["X-Lago-Unique-Key"] for r in rec.requests} == {str(d.pk) for d in deliveries}
+    # With 5-minute ticks: attempts at 0, 5, 15, 35 minutes fail; the first one after the outage works.
+    for delivery in deliveries:
+        attempts = list(WebhookAttempt.objects.filter(delivery=delivery).order_by("number"))
+        assert [a.succeeded for a in attempts] == [False] * 4 + [True]
+        minutes = [(a.started_at - t0).total_seconds() / 60 for a in attempts]
+        assert minutes[:4] == [0, 5, 15, 35]
+        assert 60 <= minutes[-1] <= 75
