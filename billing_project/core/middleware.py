@@ -1,14 +1,24 @@
-"""A small CORS middleware driven by the CORS_ORIGINS setting (no extra dependency)."""
+"""Project middleware: CORS, request ids, metrics and access logs, API body and rate limits."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from billing_project.core import logging as bxb_logging
+from billing_project.core import metrics
+from billing_project.core.api.exceptions import PAYLOAD_TOO_LARGE_BODY
+
+access_logger = logging.getLogger("bxb.access")
 
 
 class CorsMiddleware:
+    """A small CORS middleware driven by the CORS_ORIGINS setting (no extra dependency)."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
@@ -26,3 +36,107 @@ class CorsMiddleware:
             response["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, OPTIONS"
             response["Vary"] = "Origin"
         return response
+
+
+_API_PREFIXES = ("/api/", "/v1/")
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(_API_PREFIXES) or path in ("/api", "/v1")
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (a sane incoming `X-Request-Id`, or a new one) for logs and tasks.
+
+    The id is bound to the logging context for the request's duration, set on `request.request_id`
+    and returned in the `X-Request-Id` response header. Celery tasks enqueued meanwhile carry it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = bxb_logging.sane_request_id(request.headers.get("X-Request-Id")) or bxb_logging.new_request_id()
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = bxb_logging.bind_context(request_id=request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            bxb_logging.reset_context(token)
+        response["X-Request-Id"] = request_id
+        return response
+
+
+class MetricsMiddleware:
+    """Latency histogram and status-class counts by route; logs one access line per API request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        elapsed = time.perf_counter() - started
+        metrics.observe_request(request, response.status_code, elapsed)
+        if response.status_code == 429:
+            metrics.rate_limited.inc()
+        if is_api_path(request.path):
+            level = logging.ERROR if response.status_code >= 500 else logging.INFO
+            access_logger.log(
+                level,
+                "%s %s %s",
+                request.method,
+                metrics.route_of(request),
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "route": metrics.route_of(request),
+                    "status": response.status_code,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        metrics.observe_exception(request, exception)
+
+
+class ApiLimitsMiddleware:
+    """API request limits that need no view: the body size cap, and the rate-limit headers.
+
+    Django enforces `DATA_UPLOAD_MAX_MEMORY_SIZE` only when `request.body` or `request.POST` is read;
+    DRF's JSON parser reads the raw stream, so without this check an API body had no cap. A body
+    whose `Content-Length` exceeds the setting is refused before it is read, with a Lago-shaped 413.
+    The per-key rate limit runs in DRF (`billing_project.core.api.throttling`); the result it leaves
+    on the request becomes the `x-ratelimit-*` headers of the response, 429 or not, unless the view
+    already set them for a limit of its own.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_api_path(request.path) and self._too_big(request):
+            return payload_too_large_response()
+        response = self.get_response(request)
+        result = getattr(request, "bxb_ratelimit", None)
+        if result is not None and not response.has_header("x-ratelimit-limit"):
+            # A view that applies a narrower limit of its own (events) sets these headers itself.
+            for key, value in result.headers().items():
+                response[key] = value
+        return response
+
+    @staticmethod
+    def _too_big(request: HttpRequest) -> bool:
+        cap = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if cap is None:
+            return False
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except (TypeError, ValueError):
+            return False
+        return length > cap
+
+
+def payload_too_large_response() -> JsonResponse:
+    return JsonResponse(PAYLOAD_TOO_LARGE_BODY, status=413)

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -88,6 +89,9 @@ def validation_body(details: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+PAYLOAD_TOO_LARGE_BODY = {"status": 413, "error": "Payload Too Large", "code": "payload_too_large"}
+
+
 def error_body(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
     """Map an exception to (status, body, headers); raises nothing."""
     headers: dict[str, str] = {}
@@ -112,6 +116,8 @@ def error_body(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
         return 422, body, headers
     if isinstance(exc, errors.BadRequestFailure):
         return 400, {"status": 400, "error": f"BadRequest: {exc.message}"}, headers
+    if isinstance(exc, RequestDataTooBig):
+        return 413, dict(PAYLOAD_TOO_LARGE_BODY), headers
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
         return 401, {"status": 401, "error": "Unauthorized"}, headers
     if isinstance(exc, drf.PermissionDenied | DjangoPermissionDenied):
@@ -165,6 +171,8 @@ def json_server_error(request: HttpRequest) -> JsonResponse:
 
 
 def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(PAYLOAD_TOO_LARGE_BODY, status=413)
     return JsonResponse({"status": 400, "error": "BadRequest: the request could not be read"}, status=400)
 
 

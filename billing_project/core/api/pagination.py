@@ -6,12 +6,18 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 DEFAULT_PER_PAGE = 100
-MAX_PER_PAGE = 1000
+MAX_PER_PAGE = 1000  # the default of the API_MAX_PER_PAGE setting
+
+
+def max_per_page() -> int:
+    """The largest page a client may ask for (`API_MAX_PER_PAGE`); larger `per_page` is capped."""
+    return max(1, int(getattr(settings, "API_MAX_PER_PAGE", MAX_PER_PAGE) or MAX_PER_PAGE))
 
 
 def _positive_int(value: Any, default: int) -> int:
@@ -24,7 +30,7 @@ def _positive_int(value: Any, default: int) -> int:
 
 def page_params(request: Request) -> tuple[int, int]:
     page = _positive_int(request.query_params.get("page"), 1)
-    per_page = min(_positive_int(request.query_params.get("per_page"), DEFAULT_PER_PAGE), MAX_PER_PAGE)
+    per_page = min(_positive_int(request.query_params.get("per_page"), DEFAULT_PER_PAGE), max_per_page())
     return page, per_page
 
 

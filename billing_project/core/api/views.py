@@ -12,12 +12,27 @@ from rest_framework.views import APIView
 from billing_project.core.api.exceptions import flatten_codes
 from billing_project.core.api.parsers import ExactJSONParser
 from billing_project.core.errors import BadRequestFailure, ValidationFailure
+from billing_project.core.logging import bind_context
 
 
 class OrganizationAPIView(APIView):
-    """An API view bound to the organization of the calling API key."""
+    """An API view bound to the organization of the calling API key.
+
+    Set `resource_name` to the Lago resource the view serves (`"plan"`, `"invoice"`, ... one of
+    `billing_project.core.api.permissions.RESOURCES`): scoped API keys are checked against it
+    (403 `<mode>_action_not_allowed_for_<resource_name>`). Left unset, it is derived from the class
+    name, and an unknown derived name is refused for every scoped key.
+    """
 
     parser_classes = [ExactJSONParser]
+    resource_name: str | None = None
+
+    def perform_authentication(self, request: Request) -> None:
+        super().perform_authentication(request)
+        api_key = request.auth
+        if api_key is not None:
+            # Stays bound until RequestIdMiddleware resets the request's logging context.
+            bind_context(organization_id=str(api_key.organization_id))
 
     @property
     def organization(self) -> Any:

@@ -1,0 +1,176 @@
+"""Prometheus metrics: HTTP and Celery instrumentation, the business counters, and `GET /metrics`.
+
+Other apps import this module and call the helpers (or the metric objects) directly::
+
+    from billing_project.core import metrics
+
+    metrics.events_ingested.inc(len(batch))
+    metrics.events_duplicate.inc()
+    metrics.invoice_generated("finalized")          # invoices_generated{status}
+    metrics.payment_attempted("succeeded")          # payments_attempted{result}
+    metrics.webhook_delivered("failed")             # webhook_deliveries{result}
+    metrics.set_billing_run_lag(seconds)            # how far the billing run is behind
+
+Label values must come from a small fixed set (statuses, results): never ids, paths or customer
+data, or the number of time series explodes.
+
+Several gunicorn workers: set `PROMETHEUS_MULTIPROC_DIR` to an empty, writable directory (wiped at
+each deploy) in the environment of every worker and Celery process; the view then aggregates the
+files of all processes. Without it, each process reports only its own numbers.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+# --- HTTP ------------------------------------------------------------------------------------
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+http_request_duration = Histogram(
+    "bxb_http_request_duration_seconds",
+    "Time to answer an HTTP request, by URL route (the pattern, never the raw path).",
+    ["method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+http_requests = Counter(
+    "bxb_http_requests",
+    "HTTP responses by route and status class (2xx, 3xx, 4xx, 5xx).",
+    ["method", "route", "status_class"],
+)
+http_exceptions = Counter(
+    "bxb_http_exceptions",
+    "Unhandled exceptions raised by views (answered 500), by route and exception type.",
+    ["route", "exception"],
+)
+rate_limited = Counter("bxb_api_rate_limited", "API requests refused with 429 by the per-key rate limit.")
+
+# --- Celery ----------------------------------------------------------------------------------
+
+TASK_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
+
+celery_task_duration = Histogram(
+    "bxb_celery_task_duration_seconds",
+    "Celery task run time, by task name and final state (SUCCESS, FAILURE, RETRY).",
+    ["task", "state"],
+    buckets=TASK_BUCKETS,
+)
+celery_task_failures = Counter(
+    "bxb_celery_task_failures", "Celery tasks that raised, by task name and exception type.", ["task", "exception"]
+)
+
+# --- Business counters (incremented by the apps) ------------------------------------------------
+
+events_ingested = Counter("bxb_events_ingested", "Usage events accepted by the API (new events only).")
+events_duplicate = Counter(
+    "bxb_events_duplicate", "Usage events received again with a known transaction_id (not counted twice)."
+)
+invoices_generated = Counter("bxb_invoices_generated", "Invoices generated, by status.", ["status"])
+payments_attempted = Counter("bxb_payments_attempted", "Payment attempts at a provider, by result.", ["result"])
+webhook_deliveries = Counter("bxb_webhook_deliveries", "Outbound webhook delivery attempts, by result.", ["result"])
+billing_run_lag = Gauge(
+    "bxb_billing_run_lag_seconds",
+    "Age of the oldest subscription billing that is due and not yet invoiced (0 when up to date).",
+    multiprocess_mode="mostrecent",
+)
+
+
+def invoice_generated(status: str, count: int = 1) -> None:
+    invoices_generated.labels(status=status).inc(count)
+
+
+def payment_attempted(result: str) -> None:
+    payments_attempted.labels(result=result).inc()
+
+
+def webhook_delivered(result: str) -> None:
+    webhook_deliveries.labels(result=result).inc()
+
+
+def set_billing_run_lag(seconds: float) -> None:
+    billing_run_lag.set(max(0.0, float(seconds)))
+
+
+# --- Instrumentation helpers -------------------------------------------------------------------
+
+
+def status_class(status: int) -> str:
+    return f"{status // 100}xx" if 100 <= status < 600 else "other"
+
+
+def route_of(request: HttpRequest) -> str:
+    """The URL pattern that served the request (`api/v1/customers/<str:external_id>`)."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return "<unresolved>"
+    return match.route or match.view_name or "<unnamed>"
+
+
+def observe_request(request: HttpRequest, status: int, seconds: float) -> None:
+    route = route_of(request)
+    method = request.method or "OTHER"
+    http_request_duration.labels(method=method, route=route).observe(seconds)
+    http_requests.labels(method=method, route=route, status_class=status_class(status)).inc()
+
+
+def observe_exception(request: HttpRequest, exception: BaseException) -> None:
+    http_exceptions.labels(route=route_of(request), exception=type(exception).__name__).inc()
+
+
+_task_started: dict[str, float] = {}
+
+
+def task_started(task_id: str) -> None:
+    _task_started[task_id] = time.monotonic()
+
+
+def task_finished(task_id: str, task_name: str, state: str | None) -> None:
+    started = _task_started.pop(task_id, None)
+    if started is not None:
+        celery_task_duration.labels(task=task_name, state=state or "UNKNOWN").observe(time.monotonic() - started)
+
+
+def task_failed(task_name: str, exception: BaseException | None) -> None:
+    celery_task_failures.labels(task=task_name, exception=type(exception).__name__ if exception else "Unknown").inc()
+
+
+# --- The endpoint ------------------------------------------------------------------------------
+
+
+def _registry() -> Any:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    return REGISTRY
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus text exposition. With `METRICS_TOKEN` set, needs `Authorization: Bearer <token>`."""
+    token = getattr(settings, "METRICS_TOKEN", "")
+    if token:
+        parts = request.headers.get("Authorization", "").split()
+        given = parts[1] if len(parts) == 2 and parts[0].lower() == "bearer" else ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            response = JsonResponse({"status": 401, "error": "Unauthorized"}, status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+    if request.method not in ("GET", "HEAD"):
+        return JsonResponse({"status": 405, "error": "Method Not Allowed", "code": "method_not_allowed"}, status=405)
+    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)

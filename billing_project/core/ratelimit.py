@@ -1,0 +1,145 @@
+"""A reusable fixed-window rate limiter, shared by every worker through Redis when configured.
+
+Interface (all a caller needs)::
+
+    from billing_project.core import ratelimit
+
+    result = ratelimit.hit("api:key:<api_key_id>", limit=6000, window_seconds=60)
+    if not result.allowed:
+        ...  # answer 429 with result.headers()
+
+`hit(key, limit, window_seconds, *, cost=1)` takes `cost` units (1 per request; a batch of 1,000
+events may cost 1,000) from the budget of `key` in the current window and returns a
+`RateLimitResult(allowed, limit, remaining, reset_seconds)`:
+
+* windows are aligned on the epoch (`floor(now / window_seconds)`), so every worker agrees on
+  when a window starts and `reset_seconds` (1 .. window_seconds) is the same everywhere;
+* a refused hit is still counted (a client hammering a closed window does not get through when
+  it reopens any sooner), but `remaining` never goes below 0;
+* `limit <= 0` disables the limit: the hit is allowed and nothing is stored;
+* `result.headers()` gives Lago's `x-ratelimit-limit`, `x-ratelimit-remaining` and
+  `x-ratelimit-reset` (seconds), which lago-python-client reads on a 429.
+
+Storage: with `REDIS_URL` set, one Redis key per (key, window), `<RATE_LIMIT_KEY_PREFIX><key>:<window_seconds>:<window>`,
+updated with INCRBY + EXPIRE inside MULTI/EXEC (atomic; the key expires shortly after its window).
+Without Redis, or when Redis cannot be reached (logged, never an error for the client), an
+in-process counter is used: exact within one process, per process under several workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+_EXPIRY_MARGIN_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class RateLimitResult:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: int
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "x-ratelimit-limit": str(self.limit),
+            "x-ratelimit-remaining": str(self.remaining),
+            "x-ratelimit-reset": str(self.reset_seconds),
+        }
+
+
+class _LocalCounters:
+    """Thread-safe per-process counters: one (window, count) pair per key, reset when the window moves."""
+
+    _PURGE_ABOVE = 10_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, tuple[int, int]] = {}
+
+    def incr(self, key: str, window: int, cost: int) -> int:
+        with self._lock:
+            if len(self._counts) > self._PURGE_ABOVE:
+                self._counts = {k: v for k, v in self._counts.items() if v[0] >= window}
+            stored_window, used = self._counts.get(key, (window, 0))
+            used = (used if stored_window == window else 0) + cost
+            self._counts[key] = (window, used)
+            return used
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+_local = _LocalCounters()
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _redis_client(url: str) -> Any:
+    client = _clients.get(url)
+    if client is None:
+        import redis
+
+        with _clients_lock:
+            client = _clients.get(url)
+            if client is None:
+                client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+                _clients[url] = client
+    return client
+
+
+def _redis_incr(url: str, key: str, window_seconds: int, cost: int) -> int | None:
+    try:
+        pipe = _redis_client(url).pipeline(transaction=True)
+        pipe.incrby(key, cost)
+        pipe.expire(key, window_seconds + _EXPIRY_MARGIN_SECONDS)
+        return int(pipe.execute()[0])
+    except Exception as exc:  # noqa: BLE001 - Redis down: count locally rather than fail the request
+        logger.warning("rate limit store unavailable, counting in-process", extra={"error": str(exc)})
+        return None
+
+
+def backend() -> str:
+    """`redis` when counters are shared through Redis, else `local`."""
+    return "redis" if _redis_url() else "local"
+
+
+def _redis_url() -> str:
+    return getattr(settings, "REDIS_URL", "") or ""
+
+
+def hit(key: str, limit: int, window_seconds: int, *, cost: int = 1, now: float | None = None) -> RateLimitResult:
+    """Take `cost` from `key`'s budget of `limit` per `window_seconds`; see the module docstring."""
+    if window_seconds <= 0:
+        raise ValueError("window_seconds must be positive")
+    if cost < 0:
+        raise ValueError("cost must not be negative")
+    moment = time.time() if now is None else now
+    window = int(moment // window_seconds)
+    reset = max(1, min(window_seconds, int((window + 1) * window_seconds - moment + 0.999)))
+    if limit <= 0:
+        return RateLimitResult(True, 0, 0, reset)
+    prefix = getattr(settings, "RATE_LIMIT_KEY_PREFIX", "bxb:rl:")
+    base_key = f"{prefix}{key}:{window_seconds}"
+    used: int | None = None
+    url = _redis_url()
+    if url:
+        used = _redis_incr(url, f"{base_key}:{window}", window_seconds, cost)
+    if used is None:
+        used = _local.incr(base_key, window, cost)
+    allowed = used <= limit
+    return RateLimitResult(allowed, limit, max(0, limit - used), reset)
+
+
+def reset_local() -> None:
+    """Forget the in-process counters (tests)."""
+    _local.clear()
