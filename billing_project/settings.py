@@ -88,7 +88,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "billing_project.core.middleware.RequestIdMiddleware",
+    "billing_project.core.middleware.MetricsMiddleware",
     "billing_project.core.middleware.CorsMiddleware",
+    "billing_project.core.middleware.ApiLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -140,12 +143,25 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "media/"
 
-# Request bodies: event batches of 1,000 events fit comfortably.
+# Request bodies: event batches of 1,000 events fit comfortably. Larger API bodies get a JSON 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
+
+# API limits: requests per minute per API key (0 disables; Redis-backed when REDIS_URL is set),
+# the Redis key prefix of the counters, and the largest `per_page` a list accepts.
+RATE_LIMIT_REQUESTS_PER_MINUTE = env_int("RATE_LIMIT_REQUESTS_PER_MINUTE", 6000)
+RATE_LIMIT_KEY_PREFIX = os.environ.get("RATE_LIMIT_KEY_PREFIX", "bxb:rl:")
+API_MAX_PER_PAGE = env_int("API_MAX_PER_PAGE", 1000)
+
+# Prometheus metrics at /metrics; when set, scrapers must send `Authorization: Bearer <token>`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["customers.api.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["billing_project.core.api.permissions.HasApiKey"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "billing_project.core.api.permissions.HasApiKey",
+        "billing_project.core.api.permissions.ApiKeyScope",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["billing_project.core.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["billing_project.core.api.parsers.ExactJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -190,11 +206,19 @@ WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOKS_TIMEOUT_SECONDS") or 1
 WEBHOOKS_RETRY_MAX_AGE_SECONDS = env_int("WEBHOOKS_RETRY_MAX_AGE_SECONDS", 24 * 3600)
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+# json: one JSON object per line (default when DEBUG is off); plain: a human format.
+LOG_FORMAT = (os.environ.get("LOG_FORMAT") or ("plain" if DEBUG else "json")).strip().lower()
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "billing_project.core.logging.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "billing_project.core.logging.JsonFormatter"},
+        "plain": {"()": "billing_project.core.logging.PlainFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 

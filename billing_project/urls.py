@@ -14,6 +14,7 @@ from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from billing_project import health
+from billing_project.core import metrics
 from billing_project.core.api import exceptions
 
 API_APPS = ["webhooks", "customers", "catalog", "metering", "subscriptions", "invoicing", "payments"]
@@ -38,6 +39,7 @@ api_patterns = _api_patterns()
 urlpatterns = [
     path("health", health.live, name="health"),
     path("health/ready", health.ready, name="health-ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_patterns)),
     path("v1/", include((api_patterns, "v1"))),
