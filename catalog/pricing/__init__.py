@@ -10,6 +10,8 @@ Public interface (import from `catalog.pricing`):
   prorated=..., invoiceable=..., min_amount_cents=0, regroup_paid_fees=None)` — §2.10 rules.
 * `validate_metric_recurring(aggregation_type, recurring)`.
 * `Usage`, `PricingResult`, `PricingError`, `price(model, properties, usage, currency=None)`.
+* `price_in_advance(model, properties, before=, after=, currency=None)` — one pay-in-advance event.
+* `describe_properties(model, properties, currency=None)` — a one-line summary for the admin.
 * `apply_metric_rounding(value, rounding_function, precision)` — a metric's units rounding.
 * `spending_minimum_true_up_cents(...)` — the true-up fee of a charge's spending minimum.
 
@@ -19,10 +21,12 @@ docs/billing-semantics.md.
 
 from __future__ import annotations
 
+from .advance import price_in_advance
 from .engine import price
 from .minimum import spending_minimum_true_up_cents
 from .properties import CHARGE_MODELS, filter_properties, flatten_errors, validate_properties
 from .rules import AGGREGATION_TYPES, validate_charge_model_for_metric, validate_metric_recurring
+from .summary import describe_properties
 from .types import PricingError, PricingResult, Usage
 from .units import ROUNDING_FUNCTIONS, apply_metric_rounding
 
@@ -34,9 +38,11 @@ __all__ = [
     "PricingResult",
     "Usage",
     "apply_metric_rounding",
+    "describe_properties",
     "filter_properties",
     "flatten_errors",
     "price",
+    "price_in_advance",
     "spending_minimum_true_up_cents",
     "validate_charge_model_for_metric",
     "validate_metric_recurring",
