@@ -23,7 +23,7 @@ from django.db.models.fields.json import KeyTextTransform
 from catalog.pricing import Usage, apply_metric_rounding
 from customers.models import Organization
 from metering import computations
-from metering.computations import ZERO, Row
+from metering.computations import ZERO, Row, plain
 from metering.models import Event, UsageRollup
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -228,10 +228,10 @@ def additive_by_dimensions(
 
 def _bucket(spec: MetricSpec, rows: Sequence[Row], units: Decimal, grouped_by: Mapping[str, str | None] | None = None):
     return BucketUsage(
-        units=apply_metric_rounding(units, spec.rounding_function, spec.rounding_precision),
+        units=plain(apply_metric_rounding(units, spec.rounding_function, spec.rounding_precision)),
         events_count=len(rows),
-        event_values=computations.event_values(rows, spec.aggregation_type),
-        precise_total_amount_cents=sum((r.precise_total_amount_cents or ZERO for r in rows), ZERO),
+        event_values=tuple(plain(v) for v in computations.event_values(rows, spec.aggregation_type)),
+        precise_total_amount_cents=plain(sum((r.precise_total_amount_cents or ZERO for r in rows), ZERO)),
         grouped_by=dict(grouped_by or {}),
     )
 
@@ -407,10 +407,10 @@ def _aggregate_additive(
     def usage(acc: _Additive, hist: _Additive | None) -> BucketUsage:
         values: tuple[Decimal, ...] = ()
         return BucketUsage(
-            units=apply_metric_rounding(units(acc, hist), spec.rounding_function, spec.rounding_precision),
+            units=plain(apply_metric_rounding(units(acc, hist), spec.rounding_function, spec.rounding_precision)),
             events_count=acc.count,
             event_values=values,
-            precise_total_amount_cents=acc.precise,
+            precise_total_amount_cents=plain(acc.precise),
         )
 
     top = usage(overall, overall_hist if recurring else None)

@@ -29,6 +29,13 @@ class Row:
     created_at: datetime | None = None
 
 
+def plain(value: Decimal) -> Decimal:
+    """The same number without trailing zeros (and never in exponent notation): 5.000 -> 5."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1), context=_PRECISE)
+    return value.normalize(_PRECISE)
+
+
 def text_of(value: Any) -> str | None:
     if value is None:
         return None

@@ -43,6 +43,10 @@ def register_subscription_lookup(fn: SubscriptionLookup | None) -> None:
     _lookup = fn
 
 
+def registered_subscription_lookup() -> SubscriptionLookup | None:
+    return _lookup
+
+
 def subscription_lookup_registered() -> bool:
     return _lookup is not None
 

@@ -44,8 +44,7 @@ def _evaluate_expression(expression: str, event: ParsedEvent) -> Any:
     from catalog import expressions  # written by the catalog team; a pure module
 
     return expressions.evaluate(
-        expression,
-        {"code": event.code, "timestamp": int(event.timestamp.timestamp()), "properties": event.properties},
+        expression, {"code": event.code, "timestamp": event.timestamp, "properties": event.properties}
     )
 
 
@@ -167,7 +166,7 @@ def events_ingest(organization: Organization, payloads: Sequence[Any], *, single
                 ],
                 ignore_conflicts=True,
             )
-            transaction.on_commit(lambda: _report_errors(organization, failed))
+            _report_errors(organization, failed)
     result.duplicates.sort(key=lambda e: e.index)
     result.events.sort(key=lambda e: e.index)
     return result
@@ -183,17 +182,17 @@ def errors_payload(events: Sequence[ParsedEvent]) -> dict[str, list[str]]:
 
 
 def _report_errors(organization: Organization, events: Sequence[ParsedEvent]) -> None:
+    """Queue the `events.errors` webhook in the ingestion transaction (webhooks' outbox)."""
+    from webhooks.services import webhook_send
+
     try:
-        from webhooks.services import webhook_send
-    except ImportError:  # the webhooks service is not available in this deployment
-        return
-    try:
-        webhook_send(
-            organization,
-            webhook_type="events.errors",
-            object_type="events_errors",
-            payload=errors_payload(events),
-        )
+        with transaction.atomic():  # a savepoint: a reporting failure never loses the events
+            webhook_send(
+                organization,
+                webhook_type="events.errors",
+                object_type="events_errors",
+                payload=lambda: errors_payload(events),
+            )
     except Exception:
         logger.exception("events.errors webhook could not be queued")
 
@@ -280,3 +279,26 @@ def usage_rollups_rebuild(
         ingestion.upsert_rollups(organization.id, deltas, ingestion.now_utc())
         stats["rollups"] = len(deltas)
     return stats
+
+
+def organizations_with_events(from_datetime: datetime, to_datetime: datetime) -> list[Organization]:
+    from metering.models import Event
+
+    ids = (
+        Event.objects.filter(timestamp__gte=from_datetime, timestamp__lt=to_datetime)
+        .values("organization_id")
+        .distinct()
+    )
+    return list(Organization.objects.filter(id__in=ids).order_by("id"))
+
+
+def usage_rollups_daily(day: datetime) -> int:
+    """The daily job: fan out one rebuild task per organization with events on `day` (UTC)."""
+    from metering import tasks
+
+    start = ingestion.truncate_hour(day).replace(hour=0)
+    end = start + timedelta(days=1)
+    organizations = organizations_with_events(start, end)
+    for organization in organizations:
+        tasks.usage_rollups_rebuild_task.delay(str(organization.id), start.isoformat(), end.isoformat())
+    return len(organizations)

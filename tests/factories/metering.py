@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from catalog.models import BillableMetric, BillableMetricFilter
-from metering.extensions import SubscriptionRef, register_subscription_lookup
+from metering.extensions import SubscriptionRef, register_subscription_lookup, registered_subscription_lookup
 
 
 def make_metric(
@@ -36,8 +36,11 @@ def make_metric(
 class FakeSubscriptions:
     """A registered subscription lookup backed by a dict: `fake.add(org, "sub_1", started_at)`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, known_by_default: bool = False) -> None:
+        """`known_by_default`: every external id is a subscription (started 2000-01-01) unless it
+        starts with "ghost"; otherwise only the ids added with `add`."""
         self.refs: dict[tuple[Any, str], SubscriptionRef] = {}
+        self.known_by_default = known_by_default
 
     def add(self, organization: Any, external_id: str, started_at: datetime, terminated_at: datetime | None = None):
         ref = SubscriptionRef(
@@ -52,15 +55,24 @@ class FakeSubscriptions:
         return ref
 
     def __call__(self, organization: Any, external_ids: Collection[str]) -> dict[str, SubscriptionRef]:
+        if self.known_by_default:
+            for ext in external_ids:
+                if not ext.startswith("ghost") and (organization.id, ext) not in self.refs:
+                    self.add(organization, ext, datetime(2000, 1, 1, tzinfo=UTC))
         return {ext: self.refs[(organization.id, ext)] for ext in external_ids if (organization.id, ext) in self.refs}
 
+    _previous: list = []
+
     def install(self) -> FakeSubscriptions:
+        FakeSubscriptions._previous.append(registered_subscription_lookup())
         register_subscription_lookup(self)
         return self
 
     @staticmethod
     def uninstall() -> None:
-        register_subscription_lookup(None)
+        """Put back whatever lookup was registered before (the subscriptions app's, in the suite)."""
+        while FakeSubscriptions._previous:
+            register_subscription_lookup(FakeSubscriptions._previous.pop())
 
 
 def event_payload(transaction_id: str, code: str = "calls", sub: str = "sub_1", **extra: Any) -> dict[str, Any]:

@@ -1,0 +1,35 @@
+"""Metering tasks. Each takes ids/ISO strings, calls one service, and is safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from celery import shared_task
+
+from customers.models import Organization
+from metering import services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="metering.tasks.usage_rollups_rebuild_task", ignore_result=True)
+def usage_rollups_rebuild_task(organization_id: str, from_iso: str, to_iso: str) -> dict[str, int] | None:
+    organization = Organization.objects.filter(id=organization_id).first()
+    if organization is None:
+        return None
+    return services.usage_rollups_rebuild(
+        organization, from_datetime=datetime.fromisoformat(from_iso), to_datetime=datetime.fromisoformat(to_iso)
+    )
+
+
+@shared_task(name="metering.tasks.usage_rollups_daily_task", ignore_result=True)
+def usage_rollups_daily_task(day_iso: str | None = None) -> int:
+    """Beat, 00:30 UTC: rebuild yesterday's hourly rollups from raw events (one task per organization)."""
+    if day_iso:
+        day = datetime.fromisoformat(day_iso)
+    else:
+        day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    count = services.usage_rollups_daily(day)
+    logger.info("usage rollups of %s: %s organizations", day.date(), count)
+    return count
