@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from billing_project.core.api import permissions as api_permissions
 from customers import services
 from customers.models import ApiKey, Customer, CustomerMetadata, Organization
 
@@ -75,25 +76,63 @@ class OrganizationAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class ApiKeyScopeFilter(admin.SimpleListFilter):
+    title = "scope"
+    parameter_name = "scope"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("full", "full access"), ("scoped", "scoped")]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        if self.value() == "full":
+            return queryset.filter(permissions__isnull=True)
+        if self.value() == "scoped":
+            return queryset.filter(permissions__isnull=False)
+        return queryset
+
+
+class ApiKeyAdminForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ("organization", "name", "permissions")
+
+    def clean_permissions(self) -> Any:
+        value = self.cleaned_data.get("permissions")
+        codes = api_permissions.permissions_errors(value)
+        if codes:
+            raise forms.ValidationError(
+                f"{', '.join(codes)}: use null for full access, or a map of resources "
+                f"({', '.join(api_permissions.RESOURCES)}) to a list of read/write"
+            )
+        return value
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "name", "organization", "created_at", "last_used_at", "revoked_at")
-    list_filter = ("organization",)
+    form = ApiKeyAdminForm
+    list_display = ("prefix", "name", "organization", "scope", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("organization", ApiKeyScopeFilter)
     search_fields = ("prefix", "name", "organization__name")
     list_select_related = ("organization",)
-    fields = ("organization", "name", "prefix", "created_at", "last_used_at", "revoked_at")
-    actions = ["revoke_keys"]
+    fields = ("organization", "name", "prefix", "permissions", "created_at", "last_used_at", "revoked_at")
+    actions = ["revoke_keys", "make_read_only", "give_full_access"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> tuple[str, ...]:
         if obj is None:
             return ("prefix", "created_at", "last_used_at", "revoked_at")
         return ("organization", "prefix", "created_at", "last_used_at", "revoked_at")
 
+    @admin.display(description="scope")
+    def scope(self, obj: ApiKey) -> str:
+        return obj.scope
+
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
+            if "permissions" in form.changed_data:
+                obj.permissions = services.api_key_set_permissions(obj, permissions=obj.permissions).permissions
             super().save_model(request, obj, form, change)
             return
-        api_key, raw_key = services.api_key_create(obj.organization, name=obj.name)
+        api_key, raw_key = services.api_key_create(obj.organization, name=obj.name, permissions=obj.permissions)
         obj.pk = api_key.pk
         obj.prefix = api_key.prefix
         obj.key_hash = api_key.key_hash
@@ -102,6 +141,18 @@ class ApiKeyAdmin(admin.ModelAdmin):
             request,
             f"API key created: {raw_key} — copy it now, it is stored only as a hash and will not be shown again.",
         )
+
+    @admin.action(description="Make selected API keys read-only", permissions=["change"])
+    def make_read_only(self, request: HttpRequest, queryset: Any) -> None:
+        for api_key in queryset:
+            services.api_key_set_permissions(api_key, permissions=api_permissions.read_only_permissions())
+        self.message_user(request, f"{queryset.count()} API key(s) are now read-only.")
+
+    @admin.action(description="Give selected API keys full access", permissions=["change"])
+    def give_full_access(self, request: HttpRequest, queryset: Any) -> None:
+        for api_key in queryset:
+            services.api_key_set_permissions(api_key, permissions=None)
+        self.message_user(request, f"{queryset.count()} API key(s) now have full access.")
 
     @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke_keys(self, request: HttpRequest, queryset: Any) -> None:

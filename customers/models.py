@@ -8,6 +8,7 @@ import zoneinfo
 from django.db import models
 from django.db.models import Q
 
+from billing_project.core.api.permissions import read_only_permissions
 from billing_project.core.models import BaseModel
 
 
@@ -78,6 +79,14 @@ class ApiKey(BaseModel):
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Lago's API key permissions: null is full access; otherwise {resource: ["read", "write"]},
+    # where a resource missing from the map allows nothing (billing_project.core.api.permissions).
+    permissions = models.JSONField(
+        null=True,
+        blank=True,
+        default=None,
+        help_text='Empty: full access. Otherwise e.g. {"customer": ["read", "write"], "invoice": ["read"]}.',
+    )
 
     class Meta:
         verbose_name = "API key"
@@ -89,6 +98,15 @@ class ApiKey(BaseModel):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def scope(self) -> str:
+        """`full access`, `read-only` or `custom`, for display."""
+        if self.permissions is None:
+            return "full access"
+        if self.permissions == read_only_permissions():
+            return "read-only"
+        return "custom"
 
 
 class CustomerType(models.TextChoices):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing_project.core import money
+from billing_project.core.api import permissions as api_permissions
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
 from customers import extensions
 from customers.models import (
@@ -37,12 +39,41 @@ def hash_api_key(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
 
 
-def api_key_create(organization: Organization, *, name: str = "") -> tuple[ApiKey, str]:
-    """Create a key; returns the row and the secret, which is never stored or shown again."""
+def _clean_permissions(permissions: Mapping[str, Any] | None) -> dict[str, list[str]] | None:
+    codes = api_permissions.permissions_errors(permissions)
+    if codes:
+        raise ValidationFailure({"permissions": codes})
+    return api_permissions.normalize_permissions(permissions)
+
+
+def api_key_create(
+    organization: Organization, *, name: str = "", permissions: Mapping[str, Any] | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the secret, which is never stored or shown again.
+
+    `permissions` is None for full access, or Lago's `{resource: ["read", "write"]}` map
+    (`api_permissions.read_only_permissions()` for a read-only key); 422 on unknown resources
+    (`forbidden_keys`) or modes (`forbidden_values`).
+    """
+    cleaned = _clean_permissions(permissions)
     prefix = secrets.token_hex(4)
     raw_key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-    api_key = ApiKey.objects.create(organization=organization, name=name, prefix=prefix, key_hash=hash_api_key(raw_key))
+    api_key = ApiKey.objects.create(
+        organization=organization, name=name, prefix=prefix, key_hash=hash_api_key(raw_key), permissions=cleaned
+    )
     return api_key, raw_key
+
+
+@transaction.atomic
+def api_key_set_permissions(api_key: ApiKey, *, permissions: Mapping[str, Any] | None) -> ApiKey:
+    """Change what a key may do (None: full access). Takes effect on the key's next request."""
+    cleaned = _clean_permissions(permissions)
+    locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if locked.permissions != cleaned:
+        locked.permissions = cleaned
+        locked.save(update_fields=["permissions", "updated_at"])
+    api_key.permissions = locked.permissions
+    return locked
 
 
 def api_key_revoke(api_key: ApiKey) -> ApiKey:

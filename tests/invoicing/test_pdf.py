@@ -1,0 +1,318 @@
+"""Invoice and credit-note PDFs (invoicing/pdf.py): valid PDFs whose text carries the number, the
+customer, every fee line and the totals formatted with their currency."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import logging
+import threading
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from billing_project.core.money import format_amount
+from invoicing import pdf
+from invoicing.calculation import CouponToApply, CreditNoteBalance, FeeLine, TaxRate, WalletBalance, calculate_invoice
+from invoicing.pdf import (
+    CreditNoteDocument,
+    DocumentLine,
+    DocumentTax,
+    InvoiceDocument,
+    Party,
+    format_quantity,
+    format_unit_amount,
+    render_credit_note_pdf,
+    render_invoice_pdf,
+)
+
+D = Decimal
+ORGANIZATION = Party(
+    "Acme Cloud",
+    legal_name="Acme Cloud SAS",
+    address_lines=("12 rue de la Paix", "75002 Paris", "France"),
+    email="billing@acme.test",
+    tax_identification_number="FR12345678901",
+)
+CUSTOMER = Party(
+    "Globex",
+    legal_name="Globex Corporation Ltd",
+    address_lines=("1 Market Street", "London EC1A 1AA"),
+    email="ap@globex.test",
+    external_id="cust_globex",
+)
+VAT = TaxRate("vat_fr", D("20"), name="TVA")
+
+
+def text_of(content: bytes) -> str:
+    reader = PdfReader(io.BytesIO(content))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def sample_invoice(**overrides) -> InvoiceDocument:
+    fees = [
+        FeeLine("sub", "subscription", 5000, taxes=(VAT,)),
+        FeeLine("api", "charge", 123_456, taxes=(VAT,), billable_metric_id="api"),
+    ]
+    totals = calculate_invoice(
+        fees,
+        currency="EUR",
+        coupons=[CouponToApply("c", "fixed_amount", amount_cents=1000, amount_currency="EUR")],
+        credit_notes=[CreditNoteBalance("cn", 2000)],
+        wallets=[WalletBalance("w", 3000)],
+    )
+    lines = [
+        DocumentLine(
+            "Startup plan - monthly subscription",
+            5000,
+            units=D(1),
+            unit_amount=D(50),
+            taxes_rate=D(20),
+            period_from=date(2026, 10, 1),
+            period_to=date(2026, 10, 31),
+        ),
+        DocumentLine(
+            "API calls",
+            123_456,
+            units=D("617280"),
+            unit_amount=D("0.002"),
+            taxes_rate=D(20),
+            details=("Tier 1: 0 - 1,000,000 at 0.002 EUR",),
+        ),
+    ]
+    fields = {
+        "number": "ACM-1A2B-001-001",
+        "issuing_date": date(2026, 11, 1),
+        "payment_due_date": date(2026, 12, 1),
+        "net_payment_term": 30,
+        "organization": ORGANIZATION,
+        "customer": CUSTOMER,
+        "billing_period_from": date(2026, 10, 1),
+        "billing_period_to": date(2026, 10, 31),
+        "payment_instructions": "Bank transfer to IBAN FR76 3000 6000 0112 3456 7890 189.",
+    }
+    fields.update(overrides)
+    return InvoiceDocument.from_totals(totals, lines=lines, **fields)
+
+
+def test_invoice_pdf_is_valid_and_carries_number_customer_lines_and_totals():
+    document = sample_invoice()
+    content = render_invoice_pdf(document)
+    assert content.startswith(b"%PDF-")
+    reader = PdfReader(io.BytesIO(content))
+    assert len(reader.pages) == 1
+    text = text_of(content)
+    for expected in [
+        "Invoice",
+        "ACM-1A2B-001-001",
+        "Globex Corporation Ltd",
+        "cust_globex",
+        "Acme Cloud SAS",
+        "FR12345678901",
+        "Startup plan - monthly subscription",
+        "API calls",
+        "Tier 1: 0 - 1,000,000 at 0.002 EUR",
+        "617,280",
+        "0.002 EUR",
+        "50.00 EUR",
+        "01 Oct 2026 – 31 Oct 2026",
+        format_amount(5000, "EUR"),
+        format_amount(123_456, "EUR"),
+        "1,234.56 EUR",
+        "TVA (20%)",
+        "Due date",
+        "01 Dec 2026",
+        "within 30 days",
+        "IBAN FR76",
+    ]:
+        assert expected in text, expected
+    # 50 + 1,234.56 − 10 = 1,274.56; + 20 % = 254.91 → 1,529.47; − 20 − 30 = 1,479.47.
+    assert document.total_amount_cents == 147_947
+    assert format_amount(document.total_amount_cents, "EUR") == "1,479.47 EUR"
+    for cents in [128_456, 1000, 127_456, 25_491, 152_947, 2000, 3000, 147_947]:
+        assert format_amount(cents, "EUR") in text, cents
+    assert "Total due (EUR)" in text
+
+
+def test_from_totals_copies_the_calculation():
+    document = sample_invoice()
+    assert document.fees_amount_cents == 128_456
+    assert document.coupons_amount_cents == 1000
+    assert document.sub_total_excluding_taxes_amount_cents == 127_456
+    assert document.taxes_amount_cents == 25_491
+    assert document.taxes == (DocumentTax("TVA", D(20), 127_456, 25_491, "vat_fr"),)
+    assert document.credit_notes_amount_cents == 2000
+    assert document.prepaid_credit_amount_cents == 3000
+
+
+def test_draft_invoice_is_marked_and_fully_credited_invoice_says_nothing_to_pay():
+    text = text_of(render_invoice_pdf(sample_invoice(status="draft")))
+    assert "DRAFT" in text
+    settled = InvoiceDocument(
+        number="ACM-1A2B-001-002",
+        issuing_date=date(2026, 12, 1),
+        currency="USD",
+        organization=ORGANIZATION,
+        customer=CUSTOMER,
+        lines=(DocumentLine("Seats", 1772, units=D(2), unit_amount=D("8.86")),),
+        fees_amount_cents=1772,
+        sub_total_excluding_taxes_amount_cents=1772,
+        taxes_amount_cents=0,
+        sub_total_including_taxes_amount_cents=1772,
+        prepaid_credit_amount_cents=1772,
+        total_amount_cents=0,
+    )
+    text = text_of(render_invoice_pdf(settled))
+    assert "Nothing to pay" in text
+    assert "0.00 USD" in text
+    assert "Prepaid credits" in text
+    assert "DRAFT" not in text
+
+
+def test_long_invoice_spans_pages_with_every_line():
+    lines = tuple(DocumentLine(f"Usage line {i:03d}", 100 + i, units=D(i), unit_amount=D(1)) for i in range(80))
+    total = sum(line.amount_cents for line in lines)
+    document = InvoiceDocument(
+        number="LONG-001",
+        issuing_date=date(2026, 11, 1),
+        currency="JPY",
+        organization=ORGANIZATION,
+        customer=CUSTOMER,
+        lines=lines,
+        fees_amount_cents=total,
+        sub_total_excluding_taxes_amount_cents=total,
+        taxes_amount_cents=0,
+        sub_total_including_taxes_amount_cents=total,
+        total_amount_cents=total,
+    )
+    content = render_invoice_pdf(document)
+    reader = PdfReader(io.BytesIO(content))
+    assert len(reader.pages) >= 2
+    text = text_of(content)
+    assert all(f"Usage line {i:03d}" in text for i in range(80))
+    assert f"Page 2 of {len(reader.pages)}" in text
+    assert format_amount(total, "JPY") in text
+    assert "11,160 JPY" in text
+
+
+def test_credit_note_pdf():
+    document = CreditNoteDocument(
+        number="ACM-1A2B-001-001-CN001",
+        invoice_number="ACM-1A2B-001-001",
+        issuing_date=date(2026, 11, 5),
+        currency="EUR",
+        organization=ORGANIZATION,
+        customer=CUSTOMER,
+        lines=(DocumentLine("API calls", 1000), DocumentLine("Startup plan", 2571)),
+        sub_total_excluding_taxes_amount_cents=3571,
+        taxes_amount_cents=714,
+        total_amount_cents=4285,
+        taxes=(DocumentTax("TVA", D(20), 3571, 714),),
+        credit_amount_cents=3000,
+        refund_amount_cents=1285,
+        reason="order_cancellation",
+    )
+    content = render_credit_note_pdf(document)
+    assert content.startswith(b"%PDF-")
+    text = text_of(content)
+    for expected in [
+        "Credit note",
+        "ACM-1A2B-001-001-CN001",
+        "Credited invoice",
+        "Globex Corporation Ltd",
+        "API calls",
+        "Startup plan",
+        "Order cancellation",
+        "35.71 EUR",
+        "7.14 EUR",
+        "42.85 EUR",
+        "Total credited (EUR)",
+        "30.00 EUR",
+        "12.85 EUR",
+        "Refunded",
+    ]:
+        assert expected in text, expected
+    assert "Offset" not in text
+
+
+@pytest.fixture
+def listener():
+    """A loopback HTTP server that records every request it gets."""
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    server.shutdown()
+    server.server_close()
+
+
+def test_customer_text_is_escaped_and_nothing_is_fetched(listener):
+    url, hits = listener
+    hostile = Party(f"<img src='{url}/logo.png'> & Co")
+    content = render_invoice_pdf(sample_invoice(customer=hostile))
+    text = " ".join(text_of(content).split())  # the long name wraps over lines
+    assert f"<img src='{url}/logo.png'> & Co" in text
+    assert hits == []
+
+
+def test_renders_with_the_builtin_font_when_no_unicode_font_is_installed(monkeypatch):
+    monkeypatch.setattr(pdf, "_UNICODE_FONT_CANDIDATES", ())
+    monkeypatch.setattr(pdf, "_UNICODE_BOLD_CANDIDATES", ())
+    text = text_of(render_invoice_pdf(sample_invoice()))
+    assert "ACM-1A2B-001-001" in text
+    assert "1,479.47 EUR" in text
+
+
+def test_an_external_resource_in_the_template_is_refused(monkeypatch, listener, caplog):
+    """Even if a template ever referenced a URL or a local file, the renderer would not read them
+    (xhtml2pdf's default policy would read files under the working directory)."""
+    url, hits = listener
+    local = Path.cwd() / "pyproject.toml"
+    assert local.is_file()
+    html = f"<html><body><img src='{url}/x.png'><link rel='stylesheet' href='{local}'>Hi</body></html>"
+    monkeypatch.setattr(pdf, "render_to_string", lambda *_args, **_kwargs: html)
+    with caplog.at_level(logging.WARNING):
+        content = render_invoice_pdf(sample_invoice())
+    assert "Hi" in text_of(content)
+    assert hits == []
+    blocked = [r.getMessage() for r in caplog.records if "resource policy" in r.getMessage()]
+    assert any(url in message for message in blocked)
+    assert any(str(local) in message for message in blocked)
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "expected"),
+    [
+        (D("0.0002"), "USD", "0.0002 USD"),
+        (D("10"), "EUR", "10.00 EUR"),
+        (D("1234.5"), "EUR", "1,234.50 EUR"),
+        (D("150"), "JPY", "150 JPY"),
+        (D("0.5"), "JPY", "0.5 JPY"),
+        (D("1.2345"), "KWD", "1.2345 KWD"),
+        (None, "EUR", ""),
+    ],
+)
+def test_format_unit_amount(value, currency, expected):
+    assert format_unit_amount(value, currency) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(D("1E+6"), "1,000,000"), (D("0.6466"), "0.6466"), (D("12.500"), "12.5"), (D(0), "0"), (None, "")],
+)
+def test_format_quantity(value, expected):
+    assert format_quantity(value) == expected
