@@ -1,0 +1,228 @@
+"""Finance console: subscriptions with their current period, and the transition ledger.
+
+Rows change only through the services: terminate, cancel a pending subscription, and apply a
+scheduled downgrade now are admin actions with a confirmation page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from billing_project.core import money
+from billing_project.core.errors import DomainError
+from subscriptions import selectors, services
+from subscriptions.models import Subscription, SubscriptionStatus, SubscriptionTransition
+
+
+class TransitionInline(admin.TabularInline):
+    model = SubscriptionTransition
+    extra = 0
+    fields = ("occurred_at", "event", "from_status", "to_status", "reason", "actor")
+    readonly_fields = fields
+    can_delete = False
+    ordering = ("-occurred_at",)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _confirm(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Subscription],
+    *,
+    action: str,
+    title: str,
+    explanation: str,
+    effect: Callable[[Subscription], str],
+    apply: Callable[[Subscription], Subscription],
+) -> HttpResponse | None:
+    """Show what will change; on confirmation call the service for each row and report."""
+    if request.POST.get("confirm") != "yes":
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "opts": modeladmin.model._meta,
+            "title": title,
+            "explanation": explanation,
+            "rows": [{"subscription": sub, "effect": effect(sub)} for sub in queryset],
+            "queryset": queryset,
+            "action": action,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/subscriptions/confirm_action.html", context)
+    done, refused = [], []
+    for subscription in queryset:
+        try:
+            result = apply(subscription)
+        except DomainError as exc:
+            refused.append(f"{subscription.external_id} ({exc})")
+        else:
+            done.append(f"{result.external_id} → {result.status} on {result.plan.code}")
+    if done:
+        modeladmin.message_user(request, f"{title}: " + "; ".join(done), messages.SUCCESS)
+    if refused:
+        modeladmin.message_user(request, "Refused: " + "; ".join(refused), messages.ERROR)
+    return None
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = (
+        "external_id",
+        "customer",
+        "plan_code",
+        "plan_amount",
+        "status",
+        "billing_time",
+        "started_at",
+        "current_period",
+        "next_billing_date",
+    )
+    list_filter = ("status", "billing_time", ("plan__code", admin.AllValuesFieldListFilter))
+    search_fields = ("external_id", "customer__external_id", "customer__email", "customer__name", "name")
+    list_select_related = ("customer", "customer__organization", "plan", "organization")
+    show_full_result_count = False
+    date_hierarchy = None
+    ordering = ("-created_at",)
+    actions = ["terminate", "cancel_pending", "apply_downgrade_now"]
+    inlines = [TransitionInline]
+    readonly_fields = (
+        "id",
+        "organization",
+        "customer",
+        "plan",
+        "previous_subscription",
+        "external_id",
+        "name",
+        "status",
+        "billing_time",
+        "subscription_at",
+        "activation_at",
+        "started_at",
+        "trial_ends_at",
+        "trial_ended_at",
+        "ending_at",
+        "terminated_at",
+        "canceled_at",
+        "termination_reason",
+        "cancellation_reason",
+        "on_termination_credit_note",
+        "on_termination_invoice",
+        "current_period",
+        "next_billing_date",
+        "termination_alerts_sent",
+        "created_at",
+        "updated_at",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # subscriptions start through the API (POST /api/v1/subscriptions)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Plan", ordering="plan__code")
+    def plan_code(self, obj: Subscription) -> str:
+        return f"{obj.plan.code} (override)" if obj.plan.parent_id else obj.plan.code
+
+    @admin.display(description="Amount")
+    def plan_amount(self, obj: Subscription) -> str:
+        return f"{money.format_amount(obj.plan.amount_cents, obj.plan.amount_currency)} / {obj.plan.interval}"
+
+    @admin.display(description="Current period")
+    def current_period(self, obj: Subscription) -> str:
+        if obj.status != SubscriptionStatus.ACTIVE:
+            return "—"
+        period = selectors.current_period(obj)
+        if period is None:
+            return "—"
+        tz = selectors.timezone_of(obj)
+        start = period.service.start.astimezone(selectors.periods.zone(tz)).date()
+        end = period.full.to_datetime.astimezone(selectors.periods.zone(tz)).date()
+        return f"{start} → {end} ({tz})"
+
+    @admin.display(description="Next billing")
+    def next_billing_date(self, obj: Subscription) -> str:
+        value = selectors.next_billing_at(obj)
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+    @admin.action(description="Terminate now", permissions=["change"])
+    def terminate(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> HttpResponse | None:
+        return _confirm(
+            self,
+            request,
+            queryset,
+            action="terminate",
+            title="Terminate subscriptions",
+            explanation="Active subscriptions end now (a closing invoice follows); pending ones are canceled.",
+            effect=lambda sub: (
+                "terminate" if sub.status == "active" else "cancel" if sub.status == "pending" else "refused"
+            ),
+            apply=lambda sub: services.subscription_terminate(sub.organization, sub, actor=request.user),
+        )
+
+    @admin.action(description="Cancel pending subscription", permissions=["change"])
+    def cancel_pending(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> HttpResponse | None:
+        return _confirm(
+            self,
+            request,
+            queryset,
+            action="cancel_pending",
+            title="Cancel pending subscriptions",
+            explanation="Pending subscriptions (future starts, scheduled downgrades) are canceled.",
+            effect=lambda sub: "cancel" if sub.status == "pending" else "refused (not pending)",
+            apply=lambda sub: services.subscription_cancel(sub.organization, sub, actor=request.user),
+        )
+
+    @admin.action(description="Apply pending downgrade now", permissions=["change"])
+    def apply_downgrade_now(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> HttpResponse | None:
+        def effect(sub: Subscription) -> str:
+            following = selectors.pending_next(sub)
+            if following is not None:
+                return f"switch to {following.plan.code} now; unused in-advance days credited"
+            if sub.status == "pending" and sub.previous_subscription_id:
+                return f"switch to {sub.plan.code} now"
+            return "refused (no scheduled downgrade)"
+
+        return _confirm(
+            self,
+            request,
+            queryset,
+            action="apply_downgrade_now",
+            title="Apply downgrades now",
+            explanation="The cheaper plan starts today instead of at the period end.",
+            effect=effect,
+            apply=lambda sub: services.subscription_downgrade_apply_now(sub.organization, sub, actor=request.user),
+        )
+
+
+@admin.register(SubscriptionTransition)
+class SubscriptionTransitionAdmin(admin.ModelAdmin):
+    """The audit ledger: read-only."""
+
+    list_display = ("occurred_at", "subscription", "event", "from_status", "to_status", "reason", "actor")
+    list_filter = ("event", "to_status")
+    search_fields = ("subscription__external_id", "actor")
+    list_select_related = ("subscription",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

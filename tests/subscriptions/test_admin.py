@@ -1,0 +1,113 @@
+"""The subscriptions admin: list with period and billing date, actions through a confirmation page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.contrib.admin import helpers
+from django.contrib.auth.models import Group, User
+from django.urls import reverse
+
+from customers.roles import FINANCE_VIEWER
+from subscriptions import services
+from subscriptions.models import Subscription, SubscriptionTransition
+from tests.factories.subscriptions import SubscriptionPlanFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "admin:subscriptions_subscription_changelist"
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(User.objects.create_superuser("root", "root@example.test", "pw"))
+    return client
+
+
+@pytest.fixture
+def subs(organization):
+    SubscriptionPlanFactory(organization=organization, code="basic", amount_cents=10000)
+    SubscriptionPlanFactory(organization=organization, code="starter", amount_cents=5000)
+    now = datetime.now(UTC)
+    create = lambda **extra: services.subscription_create(  # noqa: E731
+        organization, {"external_customer_id": "cust-1", "plan_code": "basic", **extra}, actor="test", now=now
+    )
+    active = create(external_id="sub-a")
+    create(external_id="sub-a", plan_code="starter")  # scheduled downgrade
+    future = create(external_id="sub-f", subscription_at="2099-01-01T00:00:00Z")
+    return {
+        "active": active,
+        "future": future,
+        "downgrade": Subscription.objects.get(external_id="sub-a", status="pending"),
+    }
+
+
+def test_changelist_shows_period_and_next_billing(admin_client, subs):
+    page = admin_client.get(reverse(CHANGELIST))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "sub-a" in html and "sub-f" in html
+    assert "100.00 USD / monthly" in html
+    assert "(UTC)" in html  # the current period, in the customer's timezone
+    filtered = admin_client.get(reverse(CHANGELIST) + "?status__exact=pending&plan__code=starter")
+    assert filtered.status_code == 200
+    assert "sub-f" not in filtered.content.decode()
+    change = admin_client.get(reverse("admin:subscriptions_subscription_change", args=[subs["active"].pk]))
+    assert change.status_code == 200
+    assert b"activate" in change.content  # the transition ledger inline
+    assert admin_client.get(reverse("admin:subscriptions_subscriptiontransition_changelist")).status_code == 200
+
+
+def _action(client, action, pks, confirm=False):
+    data = {"action": action, helpers.ACTION_CHECKBOX_NAME: [str(pk) for pk in pks]}
+    if confirm:
+        data["confirm"] = "yes"
+    return client.post(reverse(CHANGELIST), data, follow=confirm)
+
+
+def test_terminate_asks_then_terminates(admin_client, subs):
+    first = _action(admin_client, "terminate", [subs["active"].pk])
+    assert first.status_code == 200
+    assert b"Terminate subscriptions" in first.content
+    subs["active"].refresh_from_db()
+    assert subs["active"].status == "active"  # nothing changed before confirmation
+    done = _action(admin_client, "terminate", [subs["active"].pk], confirm=True)
+    assert done.status_code == 200
+    subs["active"].refresh_from_db()
+    assert subs["active"].status == "terminated"
+    assert b"sub-a" in done.content
+    transition = SubscriptionTransition.objects.filter(subscription=subs["active"], event="terminate").get()
+    assert transition.actor == "user:root"
+    subs["downgrade"].refresh_from_db()
+    assert subs["downgrade"].status == "canceled"  # its scheduled downgrade went with it
+
+
+def test_cancel_pending_refuses_active(admin_client, subs):
+    response = _action(admin_client, "cancel_pending", [subs["future"].pk, subs["active"].pk], confirm=True)
+    assert response.status_code == 200
+    subs["future"].refresh_from_db()
+    subs["active"].refresh_from_db()
+    assert subs["future"].status == "canceled"
+    assert subs["active"].status == "active"
+    assert b"Refused" in response.content
+
+
+def test_apply_downgrade_now(admin_client, subs):
+    preview = _action(admin_client, "apply_downgrade_now", [subs["active"].pk])
+    assert b"switch to starter now" in preview.content
+    _action(admin_client, "apply_downgrade_now", [subs["active"].pk], confirm=True)
+    subs["active"].refresh_from_db()
+    subs["downgrade"].refresh_from_db()
+    assert subs["active"].termination_reason == "downgraded_now"
+    assert subs["downgrade"].status == "active"
+
+
+def test_finance_viewer_cannot_run_actions(client, subs):
+    user = User.objects.create_user("viewer", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=FINANCE_VIEWER))
+    client.force_login(user)
+    assert client.get(reverse(CHANGELIST)).status_code == 200
+    _action(client, "terminate", [subs["active"].pk], confirm=True)
+    subs["active"].refresh_from_db()
+    assert subs["active"].status == "active"
