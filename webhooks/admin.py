@@ -39,7 +39,7 @@ class WebhookEndpointAdminForm(forms.ModelForm):
         return items or None
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         organization = cleaned.get("organization") or getattr(self.instance, "organization", None)
         if organization is None or self.errors:
             return cleaned

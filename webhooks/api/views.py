@@ -36,7 +36,7 @@ class WebhookEndpointCollectionView(OrganizationAPIView):
     def get(self, request: Request) -> Response:
         qs = selectors.webhook_endpoint_list(self.organization)
         return paginated_response(
-            request, qs, "webhook_endpoints", lambda items: WebhookEndpointOutput(items, many=True).data
+            request, qs, "webhook_endpoints", lambda items: list(WebhookEndpointOutput(items, many=True).data)
         )
 
     @extend_schema(
@@ -117,7 +117,9 @@ class WebhookDeliveryCollectionView(OrganizationAPIView):
             webhook_types=query_list(request, "webhook_types") + query_list(request, "webhook_type"),
             endpoint_id=request.query_params.get("webhook_endpoint_id"),
         )
-        return paginated_response(request, qs, "webhooks", lambda items: WebhookDeliveryOutput(items, many=True).data)
+        return paginated_response(
+            request, qs, "webhooks", lambda items: list(WebhookDeliveryOutput(items, many=True).data)
+        )
 
 
 class WebhookDeliveryDetailView(OrganizationAPIView):

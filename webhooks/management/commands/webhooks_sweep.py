@@ -38,9 +38,9 @@ class Command(BaseCommand):
             return
         results = {DeliveryStatus.SUCCEEDED: 0, DeliveryStatus.PENDING: 0, DeliveryStatus.FAILED: 0}
         for delivery_id in due:
-            delivery = services.webhook_delivery_attempt(delivery_id)
-            if delivery is not None:
-                results[DeliveryStatus(delivery.status)] += 1
+            attempted = services.webhook_delivery_attempt(delivery_id)
+            if attempted is not None:
+                results[DeliveryStatus(attempted.status)] += 1
         self.stdout.write(
             f"Attempted {sum(results.values())} delivery(ies): {results[DeliveryStatus.SUCCEEDED]} succeeded, "
             f"{results[DeliveryStatus.PENDING]} will be retried, {results[DeliveryStatus.FAILED]} failed for good."
