@@ -1,0 +1,580 @@
+"""Finance console for the catalog: metrics, plans with inline charges, taxes, coupons, add-ons.
+
+Forms are checked by running the very service the API uses inside a rolled-back transaction, so
+the console refuses exactly what the API refuses, with the same Lago codes; saving calls the
+service for real. Charge properties are checked with the pricing module's functions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from billing_project.core.errors import DomainError, ValidationFailure
+from billing_project.core.money import format_amount
+from catalog import services
+from catalog.models import (
+    AddOn,
+    AppliedCoupon,
+    BillableMetric,
+    BillableMetricFilter,
+    Charge,
+    ChargeFilter,
+    ChargeModel,
+    Coupon,
+    CouponStatus,
+    Plan,
+    Tax,
+)
+from catalog.services.plans import charge_rule_errors, normalize_properties, properties_errors
+from catalog.summaries import price_summary
+
+
+class DecimalJSONDecoder(json.JSONDecoder):
+    """Fractional numbers become Decimal (as in the API's parser), never float."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["parse_float"] = Decimal
+        super().__init__(*args, **kwargs)
+
+
+def json_field(**kwargs: Any) -> forms.JSONField:
+    return forms.JSONField(decoder=DecimalJSONDecoder, encoder=DjangoJSONEncoder, **kwargs)
+
+
+class _Rollback(Exception):
+    pass
+
+
+def dry_run(action: Callable[[], Any]) -> dict[str, list[str]]:
+    """Run a service and roll it back; return its refusal as `{field: [codes]}` (empty if accepted)."""
+    try:
+        with transaction.atomic():
+            action()
+            raise _Rollback
+    except _Rollback:
+        return {}
+    except ValidationFailure as exc:
+        return {str(k): [str(c) for c in v] for k, v in exc.details.items()}  # type: ignore[union-attr]
+    except DomainError as exc:
+        return {"__all__": [getattr(exc, "code", str(exc))]}
+
+
+def add_errors(form: forms.BaseForm, errors: dict[str, list[str]]) -> None:
+    for field, codes in errors.items():
+        message = ", ".join(codes)
+        if field in form.fields:
+            form.add_error(field, message)
+        else:
+            form.add_error(None, message if field == "__all__" else f"{field}: {message}")
+
+
+class ServiceForm(forms.ModelForm):
+    """A model form whose data goes through a catalog service (see the admin's `service_data`)."""
+
+    service_fields: tuple[str, ...] = ()
+
+    def service_data(self) -> dict[str, Any]:
+        return {name: self.cleaned_data.get(name) for name in self.service_fields if name in self.cleaned_data}
+
+    def validate_unique(self) -> None:
+        """Uniqueness is the service's rule (live rows only), reported with its code."""
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """Create/update/delete through `create`, `update`, `delete` services taking (organization, ...)."""
+
+    create: Callable[..., Any]
+    update: Callable[..., Any]
+    delete: Callable[..., Any]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        admin_ = self
+
+        class Checked(form_class):  # type: ignore[misc, valid-type]
+            def clean(self) -> dict[str, Any]:
+                cleaned = super().clean()
+                if self.errors:
+                    return cleaned
+                organization = obj.organization if obj is not None else cleaned.get("organization")
+                if organization is None:
+                    return cleaned
+                data = self.service_data()
+                if obj is None:
+                    errors = dry_run(lambda: admin_.create(organization, data=data))
+                else:
+                    errors = dry_run(lambda: admin_.update(organization, code=obj.code, data=data))
+                add_errors(self, errors)
+                return cleaned
+
+        return Checked
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return (*fields, "organization") if obj is not None else fields
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        data = form.service_data()
+        if change:
+            saved = self.update(obj.organization, code=form.initial.get("code", obj.code), data=data)
+        else:
+            saved = self.create(form.cleaned_data["organization"], data=data)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.delete(obj.organization, code=obj.code)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for obj in queryset:
+            self.delete(obj.organization, code=obj.code)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        qs = super().get_queryset(request)
+        return qs.filter(deleted_at__isnull=True) if hasattr(self.model, "live") else qs
+
+
+# --- taxes ------------------------------------------------------------------------------------
+
+
+class TaxForm(ServiceForm):
+    service_fields = ("name", "code", "rate", "description", "applied_to_organization")
+
+    class Meta:
+        model = Tax
+        fields = ("organization", "name", "code", "rate", "description", "applied_to_organization")
+
+
+@admin.register(Tax)
+class TaxAdmin(ServiceAdmin):
+    form = TaxForm
+    create = staticmethod(services.tax_create)
+    update = staticmethod(services.tax_update)
+    delete = staticmethod(services.tax_delete)
+    list_display = ("code", "name", "rate_display", "applied_to_organization", "organization", "created_at")
+    list_filter = ("applied_to_organization",)
+    search_fields = ("code", "name")
+    list_select_related = ("organization",)
+
+    @admin.display(description="rate", ordering="rate")
+    def rate_display(self, obj: Tax) -> str:
+        return f"{obj.rate.normalize():f} %"
+
+
+# --- add-ons ----------------------------------------------------------------------------------
+
+
+class AddOnForm(ServiceForm):
+    service_fields = ("name", "code", "invoice_display_name", "description", "amount_cents", "amount_currency")
+    tax_codes = forms.CharField(required=False, help_text="Tax codes, comma separated.")
+
+    class Meta:
+        model = AddOn
+        fields = ("organization", "name", "code", "invoice_display_name", "description", "amount_cents",
+                  "amount_currency")  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["tax_codes"].initial = ", ".join(t.code for t in self.instance.taxes.all())
+
+    def service_data(self) -> dict[str, Any]:
+        data = super().service_data()
+        data["tax_codes"] = [c.strip() for c in (self.cleaned_data.get("tax_codes") or "").split(",") if c.strip()]
+        return data
+
+
+@admin.register(AddOn)
+class AddOnAdmin(ServiceAdmin):
+    form = AddOnForm
+    create = staticmethod(services.add_on_create)
+    update = staticmethod(services.add_on_update)
+    delete = staticmethod(services.add_on_delete)
+    list_display = ("code", "name", "price", "organization", "created_at")
+    list_filter = ("amount_currency",)
+    search_fields = ("code", "name")
+    list_select_related = ("organization",)
+
+    @admin.display(description="price", ordering="amount_cents")
+    def price(self, obj: AddOn) -> str:
+        return format_amount(obj.amount_cents, obj.amount_currency)
+
+
+# --- billable metrics -------------------------------------------------------------------------
+
+
+def parse_filters_text(text: str) -> list[dict[str, Any]]:
+    """`region: us, eu` per line → `[{"key": "region", "values": ["us", "eu"]}]`."""
+    filters = []
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        key, _, values = line.partition(":")
+        filters.append({"key": key.strip(), "values": [v.strip() for v in values.split(",") if v.strip()]})
+    return filters
+
+
+class BillableMetricForm(ServiceForm):
+    service_fields = ("name", "code", "description", "aggregation_type", "field_name", "recurring",
+                      "weighted_interval", "rounding_function", "rounding_precision", "expression")  # fmt: skip
+    filters_text = forms.CharField(
+        label="Filters", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One filter per line: <code>key: value1, value2</code>.",
+    )  # fmt: skip
+
+    class Meta:
+        model = BillableMetric
+        fields = ("organization", "name", "code", "description", "aggregation_type", "field_name", "recurring",
+                  "weighted_interval", "rounding_function", "rounding_precision", "expression")  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["filters_text"].initial = "\n".join(
+                f"{f.key}: {', '.join(f.values)}"
+                for f in BillableMetricFilter.live.filter(billable_metric=self.instance)
+            )
+
+    def service_data(self) -> dict[str, Any]:
+        data = super().service_data()
+        for key in ("field_name", "weighted_interval", "rounding_function", "expression"):
+            data[key] = data.get(key) or None
+        data["filters"] = parse_filters_text(self.cleaned_data.get("filters_text") or "")
+        return data
+
+
+class BillableMetricFilterInline(admin.TabularInline):
+    model = BillableMetricFilter
+    fields = ("key", "values")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "filters (edit them in the Filters field above)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BillableMetricFilter]:
+        return BillableMetricFilter.live.all()
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(BillableMetric)
+class BillableMetricAdmin(ServiceAdmin):
+    form = BillableMetricForm
+    create = staticmethod(services.billable_metric_create)
+    update = staticmethod(services.billable_metric_update)
+    delete = staticmethod(services.billable_metric_delete)
+    inlines = [BillableMetricFilterInline]
+    list_display = ("code", "name", "aggregation_type", "field_name", "recurring", "organization", "created_at")
+    list_filter = ("aggregation_type", "recurring")
+    search_fields = ("code", "name")
+    list_select_related = ("organization",)
+
+
+# --- plans and charges ------------------------------------------------------------------------
+
+
+class ChargeForm(forms.ModelForm):
+    properties = json_field(
+        initial=dict, help_text='Lago\'s shape, amounts as strings, e.g. {"amount": "0.05"}.', required=False
+    )
+
+    class Meta:
+        model = Charge
+        fields = ("billable_metric", "code", "charge_model", "properties", "pay_in_advance", "invoiceable",
+                  "prorated", "min_amount_cents", "invoice_display_name")  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        model = cleaned.get("charge_model")
+        metric = cleaned.get("billable_metric")
+        if not model or metric is None:
+            return cleaned
+        properties = normalize_properties(model, cleaned.get("properties") or {})
+        errors = properties_errors(model, properties)
+        probe = Charge(
+            charge_model=model,
+            pay_in_advance=bool(cleaned.get("pay_in_advance")),
+            invoiceable=bool(cleaned.get("invoiceable")),
+            prorated=bool(cleaned.get("prorated")),
+            min_amount_cents=cleaned.get("min_amount_cents") or 0,
+        )
+        errors = {**errors, **charge_rule_errors(probe, metric)}
+        add_errors(self, errors)
+        cleaned["properties"] = properties
+        self.instance.properties = properties
+        keys = properties.get("pricing_group_keys")
+        self.instance.pricing_group_keys = list(keys) if isinstance(keys, list) else []
+        return cleaned
+
+
+class ChargeInlineFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        live = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        codes = [f.cleaned_data.get("code") for f in live]
+        if len(codes) != len(set(codes)):
+            raise forms.ValidationError("code: value_already_exist")
+        for form in live:
+            metric = form.cleaned_data.get("billable_metric")
+            if metric is not None and metric.organization_id != self.instance.organization_id:
+                form.add_error("billable_metric", "billable_metric_not_found")
+
+
+class ChargeInline(admin.StackedInline):
+    model = Charge
+    form = ChargeForm
+    formset = ChargeInlineFormSet
+    fk_name = "plan"
+    extra = 0
+    fields = (("billable_metric", "code", "charge_model"), "properties", "price",
+              ("pay_in_advance", "invoiceable", "prorated"), ("min_amount_cents", "invoice_display_name"))  # fmt: skip
+    readonly_fields = ("price",)
+    autocomplete_fields = ("billable_metric",)
+    show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Charge]:
+        return Charge.live.select_related("billable_metric", "plan")
+
+    @admin.display(description="price")
+    def price(self, obj: Charge) -> str:
+        if not obj.pk:
+            return "-"
+        return price_summary(obj.charge_model, obj.properties, obj.plan.amount_currency)
+
+
+class PlanForm(ServiceForm):
+    service_fields = ("name", "code", "interval", "description", "invoice_display_name", "amount_cents",
+                      "amount_currency", "pay_in_advance", "trial_period", "bill_charges_monthly")  # fmt: skip
+
+    class Meta:
+        model = Plan
+        fields = ("organization", "name", "code", "interval", "description", "invoice_display_name", "amount_cents",
+                  "amount_currency", "pay_in_advance", "trial_period", "bill_charges_monthly")  # fmt: skip
+
+
+@admin.register(Plan)
+class PlanAdmin(ServiceAdmin):
+    """The plan editor. The plan goes through plan_create/plan_update; charges are checked inline
+    with the API's own property and compatibility rules and saved with the plan."""
+
+    form = PlanForm
+    create = staticmethod(services.plan_create)
+    update = staticmethod(services.plan_update)
+    delete = staticmethod(services.plan_delete)
+    inlines = [ChargeInline]
+    list_display = ("code", "name", "interval", "base_fee", "charges_summary", "organization", "created_at")
+    list_filter = ("interval", "amount_currency", "charges__charge_model", "pay_in_advance")
+    search_fields = ("code", "name")
+    list_select_related = ("organization",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Plan]:
+        return super().get_queryset(request).filter(parent__isnull=True).prefetch_related("charges__billable_metric")
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        return lookup.startswith("charges__charge_model") or super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description="base fee", ordering="amount_cents")
+    def base_fee(self, obj: Plan) -> str:
+        return format_amount(obj.amount_cents, obj.amount_currency)
+
+    @admin.display(description="charges")
+    def charges_summary(self, obj: Plan) -> str:
+        charges = [c for c in obj.charges.all() if c.deleted_at is None]
+        return (
+            " | ".join(
+                f"{c.billable_metric.code} → {price_summary(c.charge_model, c.properties, obj.amount_currency)}"
+                for c in charges
+            )
+            or "-"
+        )
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not Charge:
+            return super().save_formset(request, form, formset, change)
+        instances = formset.save(commit=False)
+        for charge in formset.deleted_objects:
+            services.plan_charge_delete(charge.organization, plan_code=form.instance.code, charge_code=charge.code)
+        for charge in instances:
+            charge.organization = form.instance.organization
+            charge.plan = form.instance
+            charge.save()
+        return None
+
+
+class ChargeFilterForm(forms.ModelForm):
+    values = json_field(help_text='{"region": ["us", "eu"]}, or ["__ALL_FILTER_VALUES__"] for any value.')
+    properties = json_field(required=False, initial=dict)
+
+    class Meta:
+        model = ChargeFilter
+        fields = ("values", "properties", "invoice_display_name")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        charge = self.instance.charge if self.instance.charge_id else None
+        if charge is not None and isinstance(cleaned.get("properties"), dict):
+            cleaned["properties"] = normalize_properties(charge.charge_model, cleaned["properties"])
+            add_errors(self, properties_errors(charge.charge_model, cleaned["properties"]))
+        return cleaned
+
+
+class ChargeFilterInline(admin.TabularInline):
+    model = ChargeFilter
+    form = ChargeFilterForm
+    fields = ("values", "properties", "invoice_display_name", "price")
+    readonly_fields = ("price",)
+    extra = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ChargeFilter]:
+        return ChargeFilter.live.select_related("charge__plan")
+
+    @admin.display(description="price")
+    def price(self, obj: ChargeFilter) -> str:
+        if not obj.pk:
+            return "-"
+        return price_summary(obj.charge.charge_model, obj.properties, obj.charge.plan.amount_currency)
+
+
+@admin.register(Charge)
+class ChargeAdmin(admin.ModelAdmin):
+    """Charges one by one, with their filters; properties checked as in the API."""
+
+    form = ChargeForm
+    inlines = [ChargeFilterInline]
+    list_display = ("code", "plan", "billable_metric", "charge_model", "price", "pay_in_advance")
+    list_filter = ("charge_model", "pay_in_advance", "plan__interval", "plan__amount_currency")
+    search_fields = ("code", "plan__code", "plan__name", "billable_metric__code")
+    list_select_related = ("plan", "billable_metric")
+    autocomplete_fields = ("billable_metric",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Charge]:
+        return Charge.live.filter(plan__deleted_at__isnull=True).select_related("plan", "billable_metric")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # charges are added in the plan editor
+
+    @admin.display(description="price")
+    def price(self, obj: Charge) -> str:
+        return price_summary(obj.charge_model, obj.properties, obj.plan.amount_currency)
+
+    def delete_model(self, request: HttpRequest, obj: Charge) -> None:
+        services.plan_charge_delete(obj.organization, plan_code=obj.plan.code, charge_code=obj.code)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Charge]) -> None:
+        for charge in queryset:
+            self.delete_model(request, charge)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """Charge filters go through plan_charge_update (the API's filter rules)."""
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        charge = form.instance
+        kept = []
+        for sub in formset.forms:
+            data = sub.cleaned_data
+            if not data or data.get("DELETE"):
+                continue
+            kept.append({"values": data.get("values") or {}, "properties": data.get("properties") or {},
+                         "invoice_display_name": data.get("invoice_display_name") or ""})  # fmt: skip
+        try:
+            services.plan_charge_update(
+                charge.organization, plan_code=charge.plan.code, charge_code=charge.code, data={"filters": kept}
+            )
+        except DomainError as exc:
+            details = getattr(exc, "details", None) or {"filters": [getattr(exc, "code", str(exc))]}
+            messages.error(request, f"Filters not saved: {json.dumps(details)}")
+
+
+# --- coupons ----------------------------------------------------------------------------------
+
+
+class CouponForm(ServiceForm):
+    service_fields = ("name", "code", "description", "coupon_type", "amount_cents", "amount_currency",
+                      "percentage_rate", "frequency", "frequency_duration", "expiration", "expiration_at",
+                      "reusable")  # fmt: skip
+
+    class Meta:
+        model = Coupon
+        fields = ("organization", "name", "code", "description", "coupon_type", "amount_cents", "amount_currency",
+                  "percentage_rate", "frequency", "frequency_duration", "expiration", "expiration_at", "reusable")  # fmt: skip
+
+
+@admin.register(Coupon)
+class CouponAdmin(ServiceAdmin):
+    form = CouponForm
+    create = staticmethod(services.coupon_create)
+    update = staticmethod(services.coupon_update)
+    delete = staticmethod(services.coupon_delete)
+    list_display = ("code", "name", "value", "frequency", "expiration", "status", "organization", "created_at")
+    list_filter = ("coupon_type", "frequency", "status", "amount_currency")
+    search_fields = ("code", "name")
+    list_select_related = ("organization",)
+    actions = ["terminate"]
+
+    @admin.display(description="value")
+    def value(self, obj: Coupon) -> str:
+        if obj.coupon_type == "percentage":
+            return f"{(obj.percentage_rate or Decimal(0)).normalize():f} %"
+        return format_amount(obj.amount_cents, obj.amount_currency)
+
+    @admin.action(description="Terminate (no new applications; applied coupons keep running)")
+    def terminate(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> None:
+        for coupon in queryset:
+            services.coupon_terminate(coupon.organization, code=coupon.code)
+        self.message_user(request, f"Terminated {queryset.count()} coupon(s).", messages.SUCCESS)
+
+
+@admin.register(AppliedCoupon)
+class AppliedCouponAdmin(admin.ModelAdmin):
+    """Who has which coupon. Applying happens through the API; removing is the action below."""
+
+    list_display = ("coupon", "customer", "value", "remaining", "frequency", "status", "created_at", "terminated_at")
+    list_filter = ("status", "frequency", "amount_currency")
+    search_fields = ("coupon__code", "customer__external_id", "customer__name", "customer__email")
+    list_select_related = ("coupon", "customer")
+    actions = ["remove"]
+    readonly_fields = ("organization", "customer", "coupon", "amount_cents", "amount_cents_remaining",
+                       "amount_currency", "percentage_rate", "frequency", "frequency_duration",
+                       "frequency_duration_remaining", "status", "terminated_at", "created_at")  # fmt: skip
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="value")
+    def value(self, obj: AppliedCoupon) -> str:
+        if obj.percentage_rate is not None:
+            return f"{obj.percentage_rate.normalize():f} %"
+        return format_amount(obj.amount_cents, obj.amount_currency)
+
+    @admin.display(description="remaining")
+    def remaining(self, obj: AppliedCoupon) -> str:
+        if obj.amount_cents_remaining is not None:
+            return format_amount(obj.amount_cents_remaining, obj.amount_currency)
+        if obj.frequency_duration_remaining is not None:
+            return f"{obj.frequency_duration_remaining} period(s)"
+        return "-"
+
+    @admin.action(description="Remove from customer (terminate)")
+    def remove(self, request: HttpRequest, queryset: QuerySet[AppliedCoupon]) -> None:
+        done = 0
+        for applied in queryset.filter(status=CouponStatus.ACTIVE):
+            services.applied_coupon_terminate(applied.organization, applied_coupon_id=applied.pk)
+            done += 1
+        self.message_user(request, f"Terminated {done} applied coupon(s).", messages.SUCCESS)
+
+
+__all__ = ["ChargeModel", "dry_run"]

@@ -1,0 +1,183 @@
+"""The finance console pages of the catalog."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from catalog.models import AppliedCoupon, BillableMetric, Charge, ChargeFilter, Coupon, Plan, Tax
+from tests.factories.catalog import (
+    AddOnFactory,
+    AppliedCouponFactory,
+    BillableMetricFactory,
+    BillableMetricFilterFactory,
+    ChargeFactory,
+    ChargeFilterFactory,
+    CouponFactory,
+    PlanFactory,
+    TaxFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client):
+    user = get_user_model().objects.create_superuser("admin", "admin@example.test", "pw")
+    client.force_login(user)
+    return client
+
+
+GRADUATED = {
+    "graduated_ranges": [
+        {"from_value": 0, "to_value": 100, "per_unit_amount": "0", "flat_amount": "0"},
+        {"from_value": 101, "to_value": None, "per_unit_amount": "0.01", "flat_amount": "2"},
+    ]
+}
+
+
+def test_every_changelist_add_and_change_page_loads(staff_client, organization):
+    metric = BillableMetricFactory(organization=organization)
+    BillableMetricFilterFactory(billable_metric=metric)
+    plan = PlanFactory(organization=organization)
+    charge = ChargeFactory(plan=plan, billable_metric=metric, charge_model="graduated", properties=GRADUATED)
+    ChargeFilterFactory(charge=charge)
+    tax = TaxFactory(organization=organization)
+    add_on = AddOnFactory(organization=organization)
+    coupon = CouponFactory(organization=organization)
+    applied = AppliedCouponFactory(coupon=coupon)
+    pages = {
+        "billablemetric": metric, "plan": plan, "charge": charge, "tax": tax, "addon": add_on, "coupon": coupon,
+        "appliedcoupon": applied,
+    }  # fmt: skip
+    for name, obj in pages.items():
+        assert staff_client.get(f"/admin/catalog/{name}/").status_code == 200, name
+        assert staff_client.get(f"/admin/catalog/{name}/{obj.pk}/change/").status_code == 200, name
+    for name in ("billablemetric", "plan", "tax", "addon", "coupon"):
+        assert staff_client.get(f"/admin/catalog/{name}/add/").status_code == 200, name
+    assert staff_client.get("/admin/catalog/appliedcoupon/add/").status_code == 403
+    assert staff_client.get("/admin/catalog/charge/add/").status_code == 403
+    for query in ("?interval__exact=monthly", "?amount_currency__exact=USD", "?charges__charge_model=graduated",
+                  "?q=" + plan.code):  # fmt: skip
+        page = staff_client.get(f"/admin/catalog/plan/{query}")
+        assert page.status_code == 200, query
+        assert plan.code in page.content.decode()
+    listing = staff_client.get("/admin/catalog/plan/").content.decode()
+    assert "101+ @ 0.01 USD + 2 USD flat" in listing  # readable tiers
+    assert "10.00 USD" in listing  # base fee with its currency
+    detail = staff_client.get(f"/admin/catalog/plan/{plan.pk}/change/").content.decode()
+    assert "0–100 @ 0 USD" in detail
+
+
+def test_tax_admin_uses_the_service_rules(staff_client, organization):
+    data = {"organization": organization.pk, "name": "VAT", "code": "vat", "rate": "20", "description": ""}
+    assert staff_client.post("/admin/catalog/tax/add/", data).status_code == 302
+    duplicate = staff_client.post("/admin/catalog/tax/add/", data)
+    assert duplicate.status_code == 200 and "value_already_exist" in duplicate.content.decode()
+    assert Tax.objects.count() == 1
+
+
+def test_metric_admin_with_filters_and_validation(staff_client, organization):
+    data = {"organization": organization.pk, "name": "Calls", "code": "calls", "aggregation_type": "max_agg",
+            "field_name": "n", "recurring": "on", "description": "", "filters_text": "",
+            "filters-TOTAL_FORMS": "0", "filters-INITIAL_FORMS": "0", "filters-MIN_NUM_FORMS": "0",
+            "filters-MAX_NUM_FORMS": "1000"}  # fmt: skip
+    refused = staff_client.post("/admin/catalog/billablemetric/add/", data)
+    assert "not_compatible_with_aggregation_type" in refused.content.decode()
+    data.pop("recurring")
+    data["filters_text"] = "region: us, eu\ncloud: aws"
+    assert staff_client.post("/admin/catalog/billablemetric/add/", data).status_code == 302
+    metric = BillableMetric.live.get(code="calls")
+    assert sorted((f.key, f.values) for f in metric.filters.all()) == [("cloud", ["aws"]), ("region", ["us", "eu"])]
+    # deleting from the console is the API's soft delete
+    response = staff_client.post(f"/admin/catalog/billablemetric/{metric.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    metric.refresh_from_db()
+    assert metric.deleted_at is not None
+
+
+def _plan_form(organization, metric, charge_properties, charge_model="graduated", **charge):
+    data = {
+        "organization": organization.pk, "name": "Pro", "code": "pro", "interval": "monthly", "amount_cents": "4900",
+        "amount_currency": "USD", "trial_period": "0", "description": "", "invoice_display_name": "",
+        "charges-TOTAL_FORMS": "1", "charges-INITIAL_FORMS": "0", "charges-MIN_NUM_FORMS": "0",
+        "charges-MAX_NUM_FORMS": "1000",
+        "charges-0-billable_metric": str(metric.pk), "charges-0-code": "api", "charges-0-charge_model": charge_model,
+        "charges-0-properties": charge_properties, "charges-0-invoiceable": "on", "charges-0-min_amount_cents": "0",
+        "charges-0-invoice_display_name": "",
+    }  # fmt: skip
+    data.update({f"charges-0-{k}": v for k, v in charge.items()})
+    return data
+
+
+def test_plan_editor_creates_plan_with_inline_charges(staff_client, organization):
+    metric = BillableMetricFactory(organization=organization, code="calls", aggregation_type="count_agg")
+    body = '{"graduated_ranges": [{"from_value": 0, "to_value": null, "per_unit_amount": 0.015, "flat_amount": "0"}]}'
+    response = staff_client.post("/admin/catalog/plan/add/", _plan_form(organization, metric, body))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    plan = Plan.live.get(code="pro")
+    charge = Charge.live.get(plan=plan)
+    # a JSON number is read exactly and stored as Lago's decimal string
+    assert charge.properties["graduated_ranges"][0]["per_unit_amount"] == "0.015"
+    assert charge.organization_id == organization.pk
+
+
+@pytest.mark.parametrize(
+    ("properties", "model", "extra", "code"),
+    [
+        ('{"graduated_ranges": [{"from_value": 5, "to_value": null, "per_unit_amount": "1", "flat_amount": "0"}]}',
+         "graduated", {}, "invalid_graduated_ranges"),
+        ('{"amount": "x"}', "standard", {}, "invalid_amount"),
+        ('{"volume_ranges": [{"from_value": 0, "to_value": null, "per_unit_amount": "1", "flat_amount": "0"}]}',
+         "volume", {"pay_in_advance": "on"}, "invalid_aggregation_type_or_charge_model"),
+    ],
+)  # fmt: skip
+def test_plan_editor_refuses_what_the_api_refuses(staff_client, organization, properties, model, extra, code):
+    metric = BillableMetricFactory(organization=organization, code="calls", aggregation_type="count_agg")
+    response = staff_client.post(
+        "/admin/catalog/plan/add/", _plan_form(organization, metric, properties, model, **extra)
+    )
+    assert response.status_code == 200
+    assert code in response.content.decode()
+    assert not Plan.objects.exists()
+
+
+def test_plan_editor_refuses_another_tenants_metric(staff_client, organization, other_tenant):
+    metric = BillableMetricFactory(organization=other_tenant.organization)
+    response = staff_client.post(
+        "/admin/catalog/plan/add/", _plan_form(organization, metric, '{"amount": "1"}', "standard")
+    )
+    assert "billable_metric_not_found" in response.content.decode()
+    assert not Plan.objects.exists()
+
+
+def test_charge_filters_edited_through_the_service(staff_client, organization):
+    metric = BillableMetricFactory(organization=organization)
+    BillableMetricFilterFactory(billable_metric=metric, key="region", values=["us", "eu"])
+    charge = ChargeFactory(plan=PlanFactory(organization=organization), billable_metric=metric)
+    data = {
+        "billable_metric": str(metric.pk), "code": charge.code, "charge_model": "standard",
+        "properties": '{"amount": "1"}', "invoiceable": "on", "min_amount_cents": "0", "invoice_display_name": "",
+        "filters-TOTAL_FORMS": "1", "filters-INITIAL_FORMS": "0", "filters-MIN_NUM_FORMS": "0",
+        "filters-MAX_NUM_FORMS": "1000", "filters-0-values": '{"region": ["eu"]}',
+        "filters-0-properties": '{"amount": 2.5}', "filters-0-invoice_display_name": "EU",
+    }  # fmt: skip
+    response = staff_client.post(f"/admin/catalog/charge/{charge.pk}/change/", data)
+    assert response.status_code == 302
+    charge_filter = ChargeFilter.live.get(charge=charge)
+    assert (charge_filter.values, charge_filter.properties) == ({"region": ["eu"]}, {"amount": "2.5"})
+
+
+def test_coupon_actions(staff_client, organization):
+    coupon = CouponFactory(organization=organization, code="ten")
+    applied = AppliedCouponFactory(coupon=coupon)
+    response = staff_client.post(
+        "/admin/catalog/appliedcoupon/", {"action": "remove", "_selected_action": [str(applied.pk)]}, follow=True
+    )
+    assert "Terminated 1 applied coupon(s)" in response.content.decode()
+    assert AppliedCoupon.objects.get(pk=applied.pk).status == "terminated"
+    response = staff_client.post(
+        "/admin/catalog/coupon/", {"action": "terminate", "_selected_action": [str(coupon.pk)]}, follow=True
+    )
+    assert "Terminated 1 coupon(s)" in response.content.decode()
+    assert Coupon.objects.get(pk=coupon.pk).status == "terminated"
