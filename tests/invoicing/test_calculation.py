@@ -28,7 +28,6 @@ from invoicing.calculation import (
     order_coupons,
     prorate_amount_cents,
     prorate_by_fraction,
-    true_up_amount_cents,
 )
 
 D = Decimal
@@ -696,15 +695,6 @@ def test_prorate_refuses_bad_inputs():
         prorate_amount_cents(100.0, days=1, period_days=2)  # type: ignore[arg-type]
     with pytest.raises(CalculationError):
         prorate_by_fraction(100, Fraction(-1, 2))
-
-
-def test_true_up_amount_cents():
-    assert true_up_amount_cents(5000, used_amount_cents=3000).amount_cents == 2000
-    assert true_up_amount_cents(5000, used_amount_cents=7000).amount_cents == 0
-    # Prorated minimum: 5,000 × 10/31 = 1,612.90 − 1,000 = 612.90 → 613.
-    assert true_up_amount_cents(5000, used_amount_cents=1000, days=10, period_days=31).amount_cents == 613
-    with pytest.raises(CalculationError):
-        true_up_amount_cents(5000, used_amount_cents=0, days=10)
 
 
 # ------------------------------------------------------------------------- currencies, inputs
