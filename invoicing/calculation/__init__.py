@@ -53,10 +53,24 @@ Also here: ``prorate_amount_cents`` / ``prorate_by_fraction`` (base fee for a pa
 the day counts come from ``subscriptions.periods``). Spending-minimum and commitment true-ups use
 ``catalog.pricing.spending_minimum_true_up_cents``.
 
+``credit_note_amounts(fees, items)`` / ``check_credit_note_split(...)`` compute a credit note's
+coupon adjustment, taxes and total from the finalized fees (§9; see ``credit_notes``).
+
 Modules: ``types`` (inputs, outputs, errors), ``steps`` (each step of the pipeline on a working copy
-of the fees), ``totals`` (``calculate_invoice``, ``allocate_prepaid_credits``), ``proration``.
+of the fees), ``totals`` (``calculate_invoice``, ``allocate_prepaid_credits``), ``proration``,
+``credit_notes``.
 """
 
+from .credit_notes import (
+    CreditedFee,
+    CreditNoteAmounts,
+    CreditNoteAppliedTax,
+    CreditNoteItem,
+    CreditNoteItemAmount,
+    CreditNoteValidationError,
+    check_credit_note_split,
+    credit_note_amounts,
+)
 from .proration import ProratedAmount, prorate_amount_cents, prorate_by_fraction
 from .steps import order_coupons
 from .totals import allocate_prepaid_credits, calculate_invoice
@@ -96,8 +110,14 @@ __all__ = [
     "CouponLimitationError",
     "CouponToApply",
     "CouponType",
+    "CreditNoteAmounts",
+    "CreditNoteAppliedTax",
     "CreditNoteBalance",
     "CreditNoteCredit",
+    "CreditNoteItem",
+    "CreditNoteItemAmount",
+    "CreditNoteValidationError",
+    "CreditedFee",
     "FeeAppliedTax",
     "FeeLine",
     "FeeTotals",
@@ -113,6 +133,8 @@ __all__ = [
     "WalletBalance",
     "allocate_prepaid_credits",
     "calculate_invoice",
+    "check_credit_note_split",
+    "credit_note_amounts",
     "order_coupons",
     "prorate_amount_cents",
     "prorate_by_fraction",
