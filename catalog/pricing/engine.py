@@ -25,6 +25,7 @@ from decimal import (
 from billing_project.core.money import UnknownCurrency, exponent
 
 from .properties import CHARGE_MODELS, flatten_errors, parse_amount, parse_bound, validate_properties
+from .prorated import prorated_graduated, prorated_volume_tier_units
 from .types import ZERO, PricingError, PricingResult, Usage
 
 # Exact for every product/sum of validated inputs (amounts <= 40 characters, units are Decimals).
@@ -34,27 +35,49 @@ _DISPLAY = Context(prec=28, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, D
 _HUNDRED = Decimal(100)
 
 
-def price(charge_model: str, properties: Mapping, usage: Usage, *, currency: str | None = None) -> PricingResult:
+def price(
+    charge_model: str,
+    properties: Mapping,
+    usage: Usage,
+    *,
+    currency: str | None = None,
+    prorated: bool = False,
+) -> PricingResult:
     """Price `usage` with a charge model and its properties.
 
     `properties` must pass `validate_properties` (they are checked again; `PricingError` otherwise).
-    `currency` is needed by `dynamic` only (its events carry amounts in minor units). The returned
-    `amount` is in major units, unrounded: convert it once with `billing_project.core.money.to_cents`.
+    `currency` is needed by `dynamic` only (its events carry amounts in minor units). `prorated`
+    is the charge's flag: standard prices the prorated units as usual, volume and graduated follow
+    `prorated.py`; other models cannot be prorated. The returned `amount` is in major units,
+    unrounded: convert it once with `billing_project.core.money.to_cents`.
     """
     if charge_model not in CHARGE_MODELS:
         raise PricingError(f"unknown charge model {charge_model!r}")
     if not isinstance(usage, Usage):
         raise TypeError("usage must be a catalog.pricing.Usage")
+    if prorated and charge_model not in ("standard", "volume", "graduated"):
+        raise PricingError(f"a {charge_model} charge cannot be prorated")
     errors = validate_properties(charge_model, properties)
     if errors:
         raise PricingError(f"invalid {charge_model} properties: {', '.join(flatten_errors(errors))}")
     units = usage.units if usage.units > 0 else ZERO
     with localcontext(_EXACT):
-        amount, breakdown = _MODELS[charge_model](properties, usage, units, currency)
+        if prorated and charge_model == "graduated":
+            ranges = _ranges(properties, "graduated_ranges", ("per_unit_amount", "flat_amount"))
+            amount, breakdown = prorated_graduated(ranges, usage)
+        elif prorated and charge_model == "volume":
+            amount, breakdown = _volume(
+                properties, usage, units, currency, tier_units=prorated_volume_tier_units(usage, units)
+            )
+        else:
+            amount, breakdown = _MODELS[charge_model](properties, usage, units, currency)
         if amount < 0:  # pragma: no cover - validated properties cannot produce it; kept as a guard
             amount = ZERO
+    divisor = units
+    if prorated and usage.full_units is not None:
+        divisor = usage.full_units if usage.full_units > 0 else ZERO  # Lago divides by the full units
     with localcontext(_DISPLAY):
-        unit_amount = (amount / units) if units else ZERO
+        unit_amount = (amount / divisor) if divisor else ZERO
     return PricingResult(amount=amount, units=usage.units, unit_amount=unit_amount, breakdown=tuple(breakdown))
 
 
@@ -132,13 +155,14 @@ def _graduated(properties: Mapping, usage: Usage, units: Decimal, currency: str 
 # --- volume ------------------------------------------------------------------------------------
 
 
-def _volume(properties: Mapping, usage: Usage, units: Decimal, currency: str | None):
+def _volume(properties: Mapping, usage: Usage, units: Decimal, currency: str | None, tier_units: Decimal | None = None):
     ranges = sorted(
         _ranges(properties, "volume_ranges", ("per_unit_amount", "flat_amount")), key=lambda r: r["from_value"]
     )
-    ceiling = units.to_integral_value(rounding=ROUND_CEILING)
+    tier_units = units if tier_units is None else tier_units
+    ceiling = tier_units.to_integral_value(rounding=ROUND_CEILING)
     for row in ranges:
-        if row["from_value"] <= ceiling and (row["to_value"] is None or units <= row["to_value"]):
+        if row["from_value"] <= ceiling and (row["to_value"] is None or tier_units <= row["to_value"]):
             per_unit_total = units * row["per_unit_amount"]
             amount = per_unit_total + row["flat_amount"]
             return amount, [

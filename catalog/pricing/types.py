@@ -27,12 +27,17 @@ class Usage:
       minimum/maximum; the engine raises `PricingError` if they are needed and missing.
     * `precise_total_amount_cents`: for `dynamic`, the sum of the events'
       `precise_total_amount_cents` (minor units, unrounded).
+    * Prorated charges (`price(..., prorated=True)`): `units` are the prorated units,
+      `full_units` the unprorated ones (volume picks its tier with them), and for graduated
+      `event_values` / `event_prorated_values` give each event's full and prorated units.
     """
 
     units: Decimal
     events_count: int = 0
     event_values: tuple[Decimal, ...] = ()
     precise_total_amount_cents: Decimal | None = None
+    full_units: Decimal | None = None
+    event_prorated_values: tuple[Decimal, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.units, Decimal) or isinstance(self.units, bool):
@@ -46,6 +51,15 @@ class Usage:
             if not isinstance(value, Decimal) or not value.is_finite():
                 raise TypeError("Usage.event_values must be finite Decimals")
         object.__setattr__(self, "event_values", values)
+        prorated_values = tuple(self.event_prorated_values)
+        for value in prorated_values:
+            if not isinstance(value, Decimal) or not value.is_finite():
+                raise TypeError("Usage.event_prorated_values must be finite Decimals")
+        object.__setattr__(self, "event_prorated_values", prorated_values)
+        if self.full_units is not None and (
+            not isinstance(self.full_units, Decimal) or not self.full_units.is_finite()
+        ):
+            raise TypeError("Usage.full_units must be a finite Decimal")
         if self.precise_total_amount_cents is not None and (
             not isinstance(self.precise_total_amount_cents, Decimal) or not self.precise_total_amount_cents.is_finite()
         ):
