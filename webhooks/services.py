@@ -70,6 +70,8 @@ def _normalize_event_types(value: Any) -> tuple[list[str] | None, list[str]]:
     cleaned: list[str] = []
     for item in value:
         item = item.strip()
+        if item == "*":
+            return None, []  # a wildcard: every type
         if not _EVENT_TYPE_RE.match(item):
             return None, ["value_is_invalid"]
         if item not in cleaned:

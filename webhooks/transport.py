@@ -49,7 +49,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> O
             status = response.status_code
     except httpx.TimeoutException as exc:
         return _failed(started, f"timeout after {timeout:g}s ({type(exc).__name__})")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError, ValueError) as exc:
         return _failed(started, f"{type(exc).__name__}: {exc}"[:500])
     excerpt = bytes(chunks[:_MAX_READ_BYTES]).decode("utf-8", errors="replace")[:RESPONSE_EXCERPT_CHARS]
     ok = 200 <= status < 300

@@ -63,6 +63,17 @@ def test_defaults_to_jwt_and_all_event_types(tenant):
     assert endpoint["name"] is None
 
 
+@pytest.mark.parametrize("event_types", [[], ["*"], None])
+def test_empty_list_and_wildcard_mean_every_type(tenant, event_types):
+    endpoint = create(tenant.client, event_types=event_types).json()["webhook_endpoint"]
+    assert endpoint["event_types"] is None
+
+
+def test_event_types_are_deduplicated(tenant):
+    endpoint = create(tenant.client, event_types=["invoice.created", "invoice.created", "customer.updated"])
+    assert endpoint.json()["webhook_endpoint"]["event_types"] == ["invoice.created", "customer.updated"]
+
+
 @pytest.mark.parametrize(
     ("fields", "details"),
     [
