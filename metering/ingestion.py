@@ -45,7 +45,7 @@ class ParsedEvent:
     timestamp: datetime
     properties: dict[str, Any]
     precise_total_amount_cents: Decimal | None
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    id: uuid.UUID | None = None  # set when stored
     value: Decimal | None = None
     subscription_id: uuid.UUID | None = None
     customer_id: uuid.UUID | None = None
@@ -215,22 +215,6 @@ _EVENT_COLUMNS = [
     "created_at",
     "updated_at",
 ]
-_PG_EVENT_TYPES = [
-    "uuid",
-    None,
-    "text",
-    "text",
-    "text",
-    "text",
-    "timestamptz",
-    "text",
-    "numeric",
-    "numeric",
-    "uuid",
-    "uuid",
-    None,
-    None,
-]
 
 
 def _event_values(organization_id: uuid.UUID, event: ParsedEvent, now: datetime) -> list[Any]:
@@ -252,46 +236,108 @@ def _event_values(organization_id: uuid.UUID, event: ParsedEvent, now: datetime)
     ]
 
 
-def insert_events(organization_id: uuid.UUID, events: list[ParsedEvent], now: datetime) -> set[uuid.UUID]:
-    """Insert events, skipping those whose idempotency key exists; returns the inserted ids.
+def lock_key(organization_id: Any) -> int:
+    """The advisory-lock key that orders ingestion (shared) against rollup rebuilds (exclusive)."""
+    return int(str(organization_id).replace("-", "")[:15], 16)
 
-    Rows are written in idempotency-key order so two concurrent batches that share keys lock
-    them in the same order (no deadlock): the second waits, then skips the duplicates.
+
+def _pg_document(ordered: list[ParsedEvent]) -> str:
+    return dumps(
+        [
+            {
+                "t": e.transaction_id,
+                "s": e.external_subscription_id,
+                "c": e.external_customer_id,
+                "k": e.code,
+                "ts": e.timestamp.isoformat(),
+                "p": e.properties,
+                "pa": None if e.precise_total_amount_cents is None else str(e.precise_total_amount_cents),
+                "v": None if e.value is None else str(e.value),
+                "sid": None if e.subscription_id is None else str(e.subscription_id),
+                "cid": None if e.customer_id is None else str(e.customer_id),
+                "r": e.metric_known,
+                "dk": dimensions_key(e.dimensions),
+                "d": e.dimensions,
+            }
+            for e in ordered
+        ]
+    )
+
+
+def _pg_ingest_sql() -> str:
+    """One statement: take the shared advisory lock, insert the events that are new, and add the
+    inserted ones to their hourly rollups (a data-modifying CTE), returning the inserted keys."""
+    event_table = Event._meta.db_table
+    from metering.models import UsageRollup
+
+    rollup_table = UsageRollup._meta.db_table
+    t = rollup_table
+    return (
+        "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(%s) AS l), "  # noqa: S608 - identifiers are constants, values are parameters
+        "src AS MATERIALIZED (SELECT x.* FROM lock, json_to_recordset(%s::json) AS x(t text, s text, c text, "
+        "k text, ts timestamptz, p jsonb, pa numeric, v numeric, sid uuid, cid uuid, r boolean, dk text, d jsonb)), "
+        f"ins AS (INSERT INTO {event_table} ({', '.join(_EVENT_COLUMNS)}) "
+        "SELECT gen_random_uuid(), %s, src.t, src.s, src.c, src.k, src.ts, src.p, src.pa, src.v, src.sid, src.cid, %s, %s "
+        "FROM src ORDER BY src.s, src.t "
+        "ON CONFLICT (organization_id, external_subscription_id, transaction_id) DO NOTHING "
+        "RETURNING id, external_subscription_id, transaction_id), "
+        f"roll AS (INSERT INTO {rollup_table} (id, organization_id, external_subscription_id, code, hour, "
+        "dimensions_key, dimensions, events_count, value_sum, value_max, created_at, updated_at) "
+        "SELECT gen_random_uuid(), %s, g.s, g.k, g.h, g.dk, g.d, g.n, g.vs, g.vm, %s, %s FROM ("
+        "SELECT src.s, src.k, date_trunc('hour', src.ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS h, src.dk, "
+        "min(src.d::text)::jsonb AS d, count(*) AS n, coalesce(sum(src.v), 0) AS vs, max(src.v) AS vm "
+        "FROM ins JOIN src ON src.s = ins.external_subscription_id AND src.t = ins.transaction_id "
+        "WHERE src.r GROUP BY src.s, src.k, 3, src.dk ORDER BY src.s, src.k, 3, src.dk) AS g "
+        "ON CONFLICT (organization_id, external_subscription_id, code, hour, dimensions_key) DO UPDATE SET "
+        f"events_count = {t}.events_count + excluded.events_count, "
+        f"value_sum = {t}.value_sum + excluded.value_sum, "
+        f"value_max = CASE WHEN {t}.value_max IS NULL THEN excluded.value_max "
+        f"WHEN excluded.value_max IS NULL THEN {t}.value_max "
+        f"WHEN excluded.value_max > {t}.value_max THEN excluded.value_max ELSE {t}.value_max END, "
+        "updated_at = excluded.updated_at) "
+        "SELECT id, external_subscription_id, transaction_id FROM ins"
+    )
+
+
+def insert_events(organization_id: uuid.UUID, events: list[ParsedEvent], now: datetime) -> set[tuple[str, str]]:
+    """Insert events, skipping those whose idempotency key exists; returns the inserted keys and
+    sets the `id` of the inserted events.
+
+    PostgreSQL: ONE statement whatever the batch size (`_pg_ingest_sql`): the rows travel as one
+    JSON document (`json_to_recordset`), ids come from `gen_random_uuid()`, and the rollups of the
+    inserted rows are updated by the same statement. Rows are written in idempotency-key order so
+    two concurrent batches that share keys lock them in the same order (no deadlock): the second
+    waits, then skips the duplicates. Elsewhere (SQLite) rows are inserted in chunks and the
+    caller updates the rollups with `upsert_rollups`.
     """
     if not events:
         return set()
     ordered = sorted(events, key=lambda e: e.key)
     table = Event._meta.db_table
-    conflict = "ON CONFLICT (organization_id, external_subscription_id, transaction_id) DO NOTHING RETURNING id"
-    inserted: set[uuid.UUID] = set()
+    conflict = (
+        "ON CONFLICT (organization_id, external_subscription_id, transaction_id) DO NOTHING "
+        "RETURNING id, external_subscription_id, transaction_id"
+    )
+    by_key = {e.key: e for e in ordered}
+    inserted: set[tuple[str, str]] = set()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            columns = [
-                list(col) for col in zip(*(_event_values(organization_id, e, now) for e in ordered), strict=True)
-            ]
-            selects, params = [], []
-            array_index = 0
-            for name, pg_type, values in zip(_EVENT_COLUMNS, _PG_EVENT_TYPES, columns, strict=True):
-                if pg_type is None:  # the same value for every row
-                    selects.append("%s")
-                    params.append(values[0])
-                else:
-                    selects.append(f"u.c{array_index}" + ("::jsonb" if name == "properties" else ""))
-                    array_index += 1
-            arrays = [
-                (values, pg_type)
-                for pg_type, values in zip(_PG_EVENT_TYPES, columns, strict=True)
-                if pg_type is not None
-            ]
-            unnest = ", ".join(f"%s::{pg_type}[]" for _, pg_type in arrays)
-            aliases = ", ".join(f"c{i}" for i in range(len(arrays)))
-            sql = (
-                f"INSERT INTO {table} ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608 - identifiers are constants, values are parameters
-                f"SELECT {', '.join(selects)} FROM unnest({unnest}) AS u({aliases}) {conflict}"
+            cursor.execute(
+                _pg_ingest_sql(),
+                [
+                    lock_key(organization_id),
+                    _pg_document(ordered),
+                    organization_id,
+                    now,
+                    now,
+                    organization_id,
+                    now,
+                    now,
+                ],
             )
-            # Parameters in placeholder order: the constants of the SELECT list, then the arrays.
-            cursor.execute(sql, params + [values for values, _ in arrays])
-            inserted.update(row[0] for row in cursor.fetchall())
+            for event_id, sub, txn in cursor.fetchall():
+                by_key[(sub, txn)].id = event_id
+                inserted.add((sub, txn))
         else:
             by_column = {f.column: f for f in Event._meta.concrete_fields}
             fields = [by_column[name] for name in _EVENT_COLUMNS]
@@ -300,6 +346,7 @@ def insert_events(organization_id: uuid.UUID, events: list[ParsedEvent], now: da
                 chunk = ordered[start : start + 500]
                 params = []
                 for event in chunk:
+                    event.id = uuid.uuid4()
                     row = _event_values(organization_id, event, now)
                     for model_field, value in zip(fields, row, strict=True):
                         if model_field.name == "properties":
@@ -312,7 +359,11 @@ def insert_events(organization_id: uuid.UUID, events: list[ParsedEvent], now: da
                     + f" {conflict}"
                 )
                 cursor.execute(sql, params)
-                inserted.update(uuid.UUID(str(row[0])) for row in cursor.fetchall())
+                for _, sub, txn in cursor.fetchall():
+                    inserted.add((sub, txn))
+    for event in ordered:
+        if event.key not in inserted:
+            event.id = None
     return inserted
 
 
@@ -380,30 +431,29 @@ def upsert_rollups(
     keys = sorted(deltas)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            rows = [
-                (
-                    uuid.uuid4(),
-                    sub,
-                    code,
-                    hour,
-                    dims_key,
-                    dumps(deltas[key][0]),
-                    d.events_count,
-                    d.value_sum,
-                    d.value_max,
-                )
-                for key in keys
-                for (sub, code, hour, dims_key), d in [(key, deltas[key][1])]
-            ]
-            cols = [list(col) for col in zip(*rows, strict=True)]
+            document = dumps(
+                [
+                    {
+                        "s": sub,
+                        "k": code,
+                        "h": hour.isoformat(),
+                        "dk": dims_key,
+                        "d": deltas[(sub, code, hour, dims_key)][0],
+                        "n": d.events_count,
+                        "vs": str(d.value_sum),
+                        "vm": None if d.value_max is None else str(d.value_max),
+                    }
+                    for (sub, code, hour, dims_key) in keys
+                    for d in [deltas[(sub, code, hour, dims_key)][1]]
+                ]
+            )
             sql = (
                 f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - identifiers are constants, values are parameters
-                "SELECT u.id, %s, u.sub, u.code, u.hour, u.dkey, u.dims::jsonb, u.cnt, u.vsum, u.vmax, %s, %s "
-                "FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[], "
-                "%s::bigint[], %s::numeric[], %s::numeric[]) AS u(id, sub, code, hour, dkey, dims, cnt, vsum, vmax) "
-                + update
+                "SELECT gen_random_uuid(), %s, x.s, x.k, x.h, x.dk, x.d, x.n, x.vs, x.vm, %s, %s "
+                "FROM json_to_recordset(%s::json) AS x(s text, k text, h timestamptz, dk text, d jsonb, n bigint, "
+                "vs numeric, vm numeric) " + update
             )
-            cursor.execute(sql, [organization_id, now, now, *cols])
+            cursor.execute(sql, [organization_id, now, now, document])
         else:
             model_fields = {f.column: f for f in UsageRollup._meta.concrete_fields}
             placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from billing_project.core.errors import ValidationFailure
 from customers.models import Organization
@@ -141,35 +141,47 @@ def events_ingest(organization: Organization, payloads: Sequence[Any], *, single
 
     now = parsed[0].created_at if parsed else ingestion.now_utc()
     assert now is not None
-    with transaction.atomic():
-        _lock_organization_rollups(organization.id, exclusive=False)
-        inserted = ingestion.insert_events(organization.id, unique, now)
-        for event in unique:
-            (result.events if event.id in inserted else result.duplicates).append(event)
-        if single and result.duplicates:
-            raise ValidationFailure.single("transaction_id", "value_already_exist")
-        ingestion.upsert_rollups(organization.id, ingestion.rollup_deltas(result.events), now)
-        failed = [e for e in result.events if e.errors]
-        if failed:
-            EventError.objects.bulk_create(
-                [
-                    EventError(
-                        organization=organization,
-                        event_id=e.id,
-                        error_code=code,
-                        transaction_id=e.transaction_id,
-                        external_subscription_id=e.external_subscription_id,
-                        code=e.code,
-                    )
-                    for e in failed
-                    for code in dict.fromkeys(e.errors)
-                ],
-                ignore_conflicts=True,
-            )
-            _report_errors(organization, failed)
+    if connection.vendor == "postgresql" and not any(e.errors for e in unique):
+        # The common case is one atomic statement (events + rollups), no explicit transaction.
+        _store(organization, unique, result, now, single=single)
+    else:
+        with transaction.atomic():
+            _store(organization, unique, result, now, single=single)
     result.duplicates.sort(key=lambda e: e.index)
     result.events.sort(key=lambda e: e.index)
     return result
+
+
+def _store(
+    organization: Organization, unique: list[ParsedEvent], result: IngestResult, now: datetime, *, single: bool
+) -> None:
+    if connection.vendor != "postgresql":
+        _lock_organization_rollups(organization.id, exclusive=False)
+    inserted = ingestion.insert_events(organization.id, unique, now)
+    for event in unique:
+        (result.events if event.key in inserted else result.duplicates).append(event)
+    if single and result.duplicates:
+        raise ValidationFailure.single("transaction_id", "value_already_exist")
+    if connection.vendor != "postgresql":  # PostgreSQL updated the rollups in the insert statement
+        ingestion.upsert_rollups(organization.id, ingestion.rollup_deltas(result.events), now)
+    failed = [e for e in result.events if e.errors]
+    if failed:
+        EventError.objects.bulk_create(
+            [
+                EventError(
+                    organization=organization,
+                    event_id=e.id,
+                    error_code=code,
+                    transaction_id=e.transaction_id,
+                    external_subscription_id=e.external_subscription_id,
+                    code=e.code,
+                )
+                for e in failed
+                for code in dict.fromkeys(e.errors)
+            ],
+            ignore_conflicts=True,
+        )
+        _report_errors(organization, failed)
 
 
 def errors_payload(events: Sequence[ParsedEvent]) -> dict[str, list[str]]:
@@ -202,11 +214,9 @@ def _report_errors(organization: Organization, events: Sequence[ParsedEvent]) ->
 
 def _lock_organization_rollups(organization_id: Any, *, exclusive: bool) -> None:
     """Ingestion (shared) and rebuilds (exclusive) of one organization's rollups never interleave."""
-    from django.db import connection
-
     if connection.vendor != "postgresql":
         return  # SQLite serializes writers already
-    key = int(str(organization_id).replace("-", "")[:15], 16)
+    key = ingestion.lock_key(organization_id)
     with connection.cursor() as cursor:
         function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
         cursor.execute(f"SELECT {function}(%s)", [key])

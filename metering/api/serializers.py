@@ -30,11 +30,15 @@ def _decimal_text(value: Any) -> str | None:
 
 def _plain_json(properties: Any) -> Any:
     # Decimals leave as JSON numbers only when exact, else as strings (see ingestion.dumps).
+    if all(isinstance(v, str | int | bool) or v is None for v in properties.values()):
+        return properties  # nothing to convert (the common case)
     return json.loads(ingestion.dumps(properties))
 
 
-def event_dict(event: Any) -> dict[str, Any]:
+def event_dict(event: Any, created_at: str | None = None) -> dict[str, Any]:
     """A stored `Event` or a just-ingested `ParsedEvent` in Lago's EventResponse shape."""
+    if created_at is None and event.created_at:
+        created_at = iso_ms(event.created_at)
     return {
         "lago_id": str(event.id),
         "transaction_id": event.transaction_id,
@@ -46,7 +50,7 @@ def event_dict(event: Any) -> dict[str, Any]:
         "timestamp": iso_ms(event.timestamp),
         "precise_total_amount_cents": _decimal_text(event.precise_total_amount_cents),
         "properties": _plain_json(event.properties),
-        "created_at": iso_ms(event.created_at) if event.created_at else None,
+        "created_at": created_at,
     }
 
 

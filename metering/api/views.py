@@ -23,6 +23,7 @@ from metering.api.serializers import (
     duplicate_dict,
     event_dict,
     event_error_dict,
+    iso_ms,
 )
 
 
@@ -121,8 +122,9 @@ class EventBatchView(OrganizationAPIView):
             raise BadRequestFailure("events_must_be_an_array")
         headers = _rate_limit(self.organization, max(1, len(events)))
         result = services.events_ingest(self.organization, events)
+        created_at = iso_ms(result.events[0].created_at) if result.events else None
         body = {
-            "events": [event_dict(e) for e in result.events],
+            "events": [event_dict(e, created_at) for e in result.events],
             "duplicates": [duplicate_dict(e) for e in result.duplicates],
         }
         return _with_headers(Response(body), headers)
