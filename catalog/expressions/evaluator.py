@@ -119,6 +119,11 @@ def _variable(attribute: str, event: Mapping) -> Decimal | str:
 
 
 def _timestamp(value: object) -> Decimal:
+    if isinstance(value, str) and _as_number(value) is None:
+        try:
+            value = dt.datetime.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ExpressionError("event.timestamp must be unix seconds or an ISO 8601 time with its offset") from exc
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             raise ExpressionError("event.timestamp must be timezone-aware")
@@ -127,7 +132,7 @@ def _timestamp(value: object) -> Decimal:
         return Decimal(delta.days * 86400 + delta.seconds) + Decimal(delta.microseconds).scaleb(-6)
     parsed = _as_number(value)
     if parsed is None:
-        raise ExpressionError("event.timestamp must be unix seconds")
+        raise ExpressionError("event.timestamp must be unix seconds or an ISO 8601 time with its offset")
     return +parsed
 
 

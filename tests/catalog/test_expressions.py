@@ -112,6 +112,10 @@ def test_timestamp_accepts_aware_datetimes_and_numeric_text():
     moment = dt.datetime(2024, 3, 5, 12, 0, 0, 500000, tzinfo=dt.UTC)
     assert evaluate("event.timestamp", {"timestamp": moment}) == D("1709640000.5")
     assert evaluate("event.timestamp", {"timestamp": "1700000000.25"}) == D("1700000000.25")
+    assert evaluate("event.timestamp", {"timestamp": "2024-03-05T12:00:00.5Z"}) == D("1709640000.5")
+    assert evaluate("event.timestamp", {"timestamp": "2024-03-05T13:00:00+01:00"}) == D("1709640000")
+    with pytest.raises(ExpressionError, match="timezone"):
+        evaluate("event.timestamp", {"timestamp": "2024-03-05T12:00:00"})
     with pytest.raises(ExpressionError, match="timezone"):
         evaluate("event.timestamp", {"timestamp": dt.datetime(2024, 1, 1)})
     with pytest.raises(ExpressionError, match="unix seconds"):
