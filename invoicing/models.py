@@ -1,1 +1,331 @@
-"""Models of the invoicing app."""
+"""Invoices, their fees and taxes, the periods they bill, numbering counters and billing runs.
+
+Money is integer minor units (`*_amount_cents`, BigIntegerField) beside the invoice currency;
+precise amounts are decimals kept at Lago's 5 places. A finalized invoice never changes except
+for its payment status, overdue flag, metadata, file and voiding (docs/invoicing.md §4).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from billing_project.core.models import BaseModel
+
+PRECISE = {"max_digits": 40, "decimal_places": 5}
+UNITS = {"max_digits": 40, "decimal_places": 10}
+
+
+class InvoiceType(models.TextChoices):
+    SUBSCRIPTION = "subscription"
+    ADD_ON = "add_on"
+    CREDIT = "credit"
+    ONE_OFF = "one_off"
+    ADVANCE_CHARGES = "advance_charges"
+    PROGRESSIVE_BILLING = "progressive_billing"
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT = "draft"
+    FINALIZED = "finalized"
+    VOIDED = "voided"
+    FAILED = "failed"
+    PENDING = "pending"
+    CLOSED = "closed"  # zero-amount invoice skipped by finalize_zero_amount_invoice (never listed)
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class InvoicingReason(models.TextChoices):
+    SUBSCRIPTION_STARTING = "subscription_starting"
+    SUBSCRIPTION_PERIODIC = "subscription_periodic"
+    SUBSCRIPTION_TERMINATING = "subscription_terminating"
+    IN_ADVANCE_CHARGE = "in_advance_charge"
+    IN_ADVANCE_CHARGE_PERIODIC = "in_advance_charge_periodic"
+    PROGRESSIVE_BILLING = "progressive_billing"
+
+
+class FeeType(models.TextChoices):
+    CHARGE = "charge"
+    ADD_ON = "add_on"
+    SUBSCRIPTION = "subscription"
+    CREDIT = "credit"
+    COMMITMENT = "commitment"
+    FIXED_CHARGE = "fixed_charge"
+
+
+class Invoice(BaseModel):
+    organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="invoices")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="invoices")
+    invoice_type = models.CharField(max_length=24, choices=InvoiceType.choices, default=InvoiceType.SUBSCRIPTION)
+    status = models.CharField(max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT)
+    payment_status = models.CharField(max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
+    payment_overdue = models.BooleanField(default=False)
+    number = models.CharField(max_length=64, default="")
+    # Per-customer sequence (numbering per_customer) and organization-wide sequence (per_organization);
+    # both are assigned at finalization from locked counters, so they are gapless.
+    sequential_id = models.BigIntegerField(null=True, blank=True)
+    organization_sequential_id = models.BigIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3)
+    issuing_date = models.DateField()
+    payment_due_date = models.DateField()
+    net_payment_term = models.PositiveIntegerField(default=0)
+    # When a draft finalizes by itself (end of the grace period); null for other invoices.
+    finalize_at = models.DateTimeField(null=True, blank=True)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    payment_overdue_at = models.DateTimeField(null=True, blank=True)
+    version_number = models.PositiveIntegerField(default=4)
+
+    fees_amount_cents = models.BigIntegerField(default=0)
+    coupons_amount_cents = models.BigIntegerField(default=0)
+    progressive_billing_credit_amount_cents = models.BigIntegerField(default=0)
+    sub_total_excluding_taxes_amount_cents = models.BigIntegerField(default=0)
+    taxes_amount_cents = models.BigIntegerField(default=0)
+    taxes_rate = models.DecimalField(max_digits=20, decimal_places=5, default=0)
+    sub_total_including_taxes_amount_cents = models.BigIntegerField(default=0)
+    credit_notes_amount_cents = models.BigIntegerField(default=0)
+    prepaid_credit_amount_cents = models.BigIntegerField(default=0)
+    total_amount_cents = models.BigIntegerField(default=0)
+    total_paid_amount_cents = models.BigIntegerField(default=0)
+
+    purchase_order_number = models.CharField(max_length=255, blank=True, default="")
+    metadata = models.JSONField(default=list, blank=True)  # [{id, key, value, created_at}]
+    credits = models.JSONField(default=list, blank=True)  # Lago's invoice.credits[] at finalization
+    file = models.FileField(upload_to="invoices/%Y/%m/", blank=True, default="")
+    file_generated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-issuing_date", "-created_at"]
+        indexes = [
+            models.Index(fields=["organization", "-issuing_date", "-created_at"]),
+            models.Index(fields=["organization", "status"]),
+            models.Index(fields=["status", "finalize_at"]),
+            models.Index(fields=["status", "payment_status", "payment_due_date"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "sequential_id"],
+                condition=Q(sequential_id__isnull=False),
+                name="invoice_sequential_id_unique_per_customer",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "organization_sequential_id"],
+                condition=Q(organization_sequential_id__isnull=False),
+                name="invoice_org_sequential_id_unique",
+            ),
+            models.CheckConstraint(condition=Q(total_amount_cents__gte=0), name="invoice_total_not_negative"),
+            models.CheckConstraint(condition=Q(fees_amount_cents__gte=0), name="invoice_fees_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or str(self.id)
+
+    @property
+    def total_due_amount_cents(self) -> int:
+        if self.status == InvoiceStatus.VOIDED:
+            return 0
+        return max(self.total_amount_cents - self.total_paid_amount_cents, 0)
+
+
+class InvoiceSubscription(BaseModel):
+    """One billing period of one subscription on an invoice (Lago's `billing_periods[]`).
+
+    The unique constraint is the heart of exactly-once billing: a subscription's period can be
+    invoiced once per reason, whatever the number of workers, retries or crashes.
+    """
+
+    organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="invoice_subscriptions")
+    subscription = models.ForeignKey(
+        "subscriptions.Subscription", on_delete=models.PROTECT, related_name="invoice_subscriptions"
+    )
+    invoicing_reason = models.CharField(max_length=32, choices=InvoicingReason.choices)
+    # The instant the period became due (the billing boundary).
+    timestamp = models.DateTimeField()
+    from_datetime = models.DateTimeField()  # base-fee period, half-open [from, to)
+    to_datetime = models.DateTimeField()
+    charges_from_datetime = models.DateTimeField()  # usage window, half-open
+    charges_to_datetime = models.DateTimeField()
+
+    class Meta:
+        ordering = ["timestamp", "created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "subscription",
+                    "invoicing_reason",
+                    "from_datetime",
+                    "to_datetime",
+                    "charges_from_datetime",
+                    "charges_to_datetime",
+                ],
+                name="invoice_subscription_period_once",
+            )
+        ]
+        indexes = [models.Index(fields=["subscription", "-charges_to_datetime"])]
+
+
+class Fee(BaseModel):
+    organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, null=True, blank=True, related_name="fees")
+    invoice_subscription = models.ForeignKey(
+        InvoiceSubscription, on_delete=models.CASCADE, null=True, blank=True, related_name="fees"
+    )
+    subscription = models.ForeignKey(
+        "subscriptions.Subscription", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    charge = models.ForeignKey("catalog.Charge", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    charge_filter = models.ForeignKey(
+        "catalog.ChargeFilter", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    add_on = models.ForeignKey("catalog.AddOn", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    commitment = models.ForeignKey(
+        "catalog.Commitment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    true_up_parent_fee = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="true_up_fees"
+    )
+    fee_type = models.CharField(max_length=16, choices=FeeType.choices)
+    invoice_display_name = models.CharField(max_length=255, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    currency = models.CharField(max_length=3)
+    units = models.DecimalField(**UNITS, default=0)
+    total_aggregated_units = models.DecimalField(**UNITS, default=0)
+    events_count = models.BigIntegerField(default=0)
+    unit_amount_cents = models.BigIntegerField(default=0)
+    precise_unit_amount = models.DecimalField(**UNITS, default=0)  # major units
+    amount_cents = models.BigIntegerField(default=0)
+    precise_amount_cents = models.DecimalField(**PRECISE, default=0)
+    precise_coupons_amount_cents = models.DecimalField(**PRECISE, default=0)
+    precise_credit_notes_amount_cents = models.DecimalField(**PRECISE, default=0)
+    taxes_amount_cents = models.BigIntegerField(default=0)
+    taxes_precise_amount_cents = models.DecimalField(**PRECISE, default=0)
+    taxes_rate = models.DecimalField(max_digits=20, decimal_places=5, default=0)
+    grouped_by = models.JSONField(default=dict, blank=True)
+    properties = models.JSONField(default=dict, blank=True)  # from/to datetimes of the fee's service
+    amount_details = models.JSONField(default=dict, blank=True)  # the pricing breakdown
+    pay_in_advance = models.BooleanField(default=False)
+    invoiceable = models.BooleanField(default=True)
+    payment_status = models.CharField(max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    event_transaction_id = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"]),
+            models.Index(fields=["invoice", "fee_type"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_cents__gte=0), name="fee_amount_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fee_type} {self.amount_cents} {self.currency}"
+
+    @property
+    def total_amount_cents(self) -> int:
+        return self.amount_cents + self.taxes_amount_cents
+
+
+class FeeAppliedTax(BaseModel):
+    organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
+    fee = models.ForeignKey(Fee, on_delete=models.CASCADE, related_name="applied_taxes")
+    tax = models.ForeignKey("catalog.Tax", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    tax_code = models.CharField(max_length=255)
+    tax_name = models.CharField(max_length=255)
+    tax_rate = models.DecimalField(max_digits=10, decimal_places=4)
+    tax_description = models.TextField(blank=True, default="")
+    amount_cents = models.BigIntegerField(default=0)
+    precise_amount_cents = models.DecimalField(**PRECISE, default=0)
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class InvoiceAppliedTax(BaseModel):
+    organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="applied_taxes")
+    tax = models.ForeignKey("catalog.Tax", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    tax_code = models.CharField(max_length=255)
+    tax_name = models.CharField(max_length=255)
+    tax_rate = models.DecimalField(max_digits=10, decimal_places=4)
+    tax_description = models.TextField(blank=True, default="")
+    amount_cents = models.BigIntegerField(default=0)
+    fees_amount_cents = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class NumberingScope(models.TextChoices):
+    CUSTOMER = "customer"
+    ORGANIZATION = "organization"
+
+
+class InvoiceNumberCounter(BaseModel):
+    """The last number handed out per customer, and per organization (customer null).
+
+    Finalization locks the row (`select_for_update`) and increments it in the same transaction as
+    the invoice, so numbers are unique and gapless even with concurrent finalizations.
+    """
+
+    organization = models.ForeignKey("customers.Organization", on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    scope = models.CharField(max_length=16, choices=NumberingScope.choices)
+    last_value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"], condition=Q(customer__isnull=True), name="invoice_counter_org_once"
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "customer"],
+                condition=Q(customer__isnull=False),
+                name="invoice_counter_customer_once",
+            ),
+        ]
+
+
+class BillingRunStatus(models.TextChoices):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class BillingRun(BaseModel):
+    """One sweep of the billing run (beat, `run_billing`, or a single customer): what was due, what
+    was invoiced, what failed and why. Read-only in the admin."""
+
+    organization = models.ForeignKey(
+        "customers.Organization", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    trigger = models.CharField(max_length=32, default="beat")  # beat, command, api, task
+    at = models.DateTimeField(help_text="The instant the run billed up to.")
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=BillingRunStatus.choices, default=BillingRunStatus.RUNNING)
+    customers_due = models.PositiveIntegerField(default=0)
+    subscriptions_due = models.PositiveIntegerField(default=0)
+    invoices_created = models.PositiveIntegerField(default=0)
+    customers_failed = models.PositiveIntegerField(default=0)
+    failures = models.JSONField(default=list, blank=True)  # [{customer_id, external_id, error}]
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"billing run {self.at:%Y-%m-%d %H:%M} ({self.status})"
