@@ -7,6 +7,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
+from catalog.api.serializers import PlanOutput
 from subscriptions import selectors
 from subscriptions.models import Subscription, SubscriptionStatus
 
@@ -87,6 +88,12 @@ class SubscriptionOutput(serializers.Serializer):
 
     def get_activation_rules(self, obj: Subscription) -> list[Any]:
         return []
+
+
+class SubscriptionWithPlanOutput(SubscriptionOutput):
+    """Create and show responses also carry the full plan (a Lago extra the client ignores)."""
+
+    plan = PlanOutput()
 
 
 def subscription_payload(subscription: Subscription) -> dict[str, Any]:

@@ -221,3 +221,18 @@ def subscription_refs(organization: Organization, external_ids: Collection[str])
 def subscription_reload(subscription: Subscription) -> Subscription:
     """A fresh copy with its relations, for rendering after a service changed it."""
     return Subscription.objects.select_related(*_RELATED).get(pk=subscription.pk)
+
+
+def plan_active_subscriptions_count(plan: object) -> int:
+    """catalog plan counter `active_subscriptions_count` (the plan and its overrides)."""
+    return Subscription.objects.filter(Q(plan=plan) | Q(plan__parent=plan), status=SubscriptionStatus.ACTIVE).count()
+
+
+def plan_customers_count(plan: object) -> int:
+    """catalog plan counter `customers_count`: customers with an active subscription on the plan."""
+    return (
+        Subscription.objects.filter(Q(plan=plan) | Q(plan__parent=plan), status=SubscriptionStatus.ACTIVE)
+        .values("customer_id")
+        .distinct()
+        .count()
+    )

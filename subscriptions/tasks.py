@@ -40,6 +40,11 @@ def terminate_for_customer(customer_id: str) -> int:
     return services.subscriptions_terminate_for_customer(customer_id)
 
 
+@shared_task(name="subscriptions.terminate_for_plan")
+def terminate_for_plan(plan_id: str) -> int:
+    return services.subscriptions_terminate_for_plan(plan_id)
+
+
 JOB_TASKS = {
     "activations": activate_subscription,
     "trials": end_trial,

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from customers.api.serializers import PaginationMeta
 from subscriptions.models import BillingTime, OnTerminationCreditNote, OnTerminationInvoice
-from subscriptions.representation import SubscriptionOutput
+from subscriptions.representation import SubscriptionOutput, SubscriptionWithPlanOutput
 from subscriptions.services import DOWNGRADE_AT_PERIOD_END, DOWNGRADE_IMMEDIATELY
 
 
@@ -78,7 +78,7 @@ class SubscriptionUpdateInputEnvelope(serializers.Serializer):
 
 
 class SubscriptionEnvelope(serializers.Serializer):
-    subscription = SubscriptionOutput()
+    subscription = SubscriptionWithPlanOutput()
 
 
 class SubscriptionListEnvelope(serializers.Serializer):

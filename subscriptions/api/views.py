@@ -20,12 +20,12 @@ from subscriptions.api.serializers import (
     SubscriptionUpdateInputEnvelope,
 )
 from subscriptions.models import SubscriptionStatus
-from subscriptions.representation import SubscriptionOutput
+from subscriptions.representation import SubscriptionOutput, SubscriptionWithPlanOutput
 
 
 def subscription_body(subscription: Any) -> dict[str, Any]:
     subscription = selectors.subscription_reload(subscription)
-    return {"subscription": SubscriptionOutput(subscription).data}
+    return {"subscription": SubscriptionWithPlanOutput(subscription).data}
 
 
 def _raw_keys(payload: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:

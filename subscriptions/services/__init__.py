@@ -14,6 +14,7 @@ from subscriptions.services.lifecycle import (
     subscription_terminate,
     subscription_update,
     subscriptions_terminate_for_customer,
+    subscriptions_terminate_for_plan,
 )
 from subscriptions.services.overrides import plan_override_create, plan_override_update
 
@@ -33,4 +34,5 @@ __all__ = [
     "subscription_terminate",
     "subscription_update",
     "subscriptions_terminate_for_customer",
+    "subscriptions_terminate_for_plan",
 ]

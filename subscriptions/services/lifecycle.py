@@ -682,3 +682,39 @@ def subscriptions_terminate_for_customer(
             _cancel(subscription, at=at, actor=actor, reason=TerminationReason.CUSTOMER_DELETED)
             count += 1
     return count
+
+
+@transaction.atomic
+def subscriptions_terminate_for_plan(
+    plan_id: Any, *, at: datetime | None = None, actor: object | None = "system:plan_deleted"
+) -> int:
+    """A deleted plan's subscriptions end (Lago): active ones terminate, pending ones are canceled."""
+    at = at or timezone.now()
+    count = 0
+    live = [SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING]
+    customer_ids = sorted(
+        {
+            str(pk)
+            for pk in Subscription.objects.filter(plan_id=plan_id, status__in=live).values_list(
+                "customer_id", flat=True
+            )
+        }
+    )
+    for customer_id in customer_ids:
+        lock_customer(customer_id)
+        for row in Subscription.objects.filter(plan_id=plan_id, customer_id=customer_id, status__in=live).order_by(
+            "status"
+        ):
+            subscription = lock_subscription(row.pk)
+            if subscription.status == SubscriptionStatus.ACTIVE:
+                _terminate(
+                    subscription,
+                    at=max(at, subscription.started_at or at),
+                    actor=actor,
+                    reason=TerminationReason.PLAN_DELETED,
+                )
+                count += 1
+            elif subscription.status == SubscriptionStatus.PENDING:
+                _cancel(subscription, at=at, actor=actor, reason=TerminationReason.PLAN_DELETED)
+                count += 1
+    return count

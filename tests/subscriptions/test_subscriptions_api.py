@@ -190,3 +190,24 @@ def test_other_tenant_gets_404(api, other_tenant, plans):
 
 def test_requires_api_key(client):
     assert client.get("/api/v1/subscriptions").status_code == 401
+
+
+def test_show_carries_the_plan_and_catalog_counts(api, plans):
+    post(api)
+    body = api.get("/api/v1/subscriptions/sub-1").json()["subscription"]
+    assert body["plan"]["code"] == "basic"
+    assert body["plan"]["lago_id"] == str(plans["basic"].pk)
+    plan = api.get("/api/v1/plans/basic").json()["plan"]
+    assert plan["active_subscriptions_count"] == 1
+    assert plan["customers_count"] == 1
+
+
+def test_plan_deletion_terminates_its_subscriptions(api, plans, django_capture_on_commit_callbacks):
+    post(api)
+    future = (timezone.now() + timedelta(days=3)).isoformat()
+    post(api, external_id="sub-2", subscription_at=future)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.delete("/api/v1/plans/basic").status_code == 200
+    rows = dict(Subscription.objects.values_list("external_id", "status"))
+    assert rows == {"sub-1": "terminated", "sub-2": "canceled"}
+    assert Subscription.objects.get(external_id="sub-1").termination_reason == "plan_deleted"
