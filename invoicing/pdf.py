@@ -10,7 +10,8 @@ The documents are plain frozen dataclasses, so the billing run can build them fr
 without this module touching the ORM: ``Party`` (organization or customer), ``DocumentLine`` (one
 per fee: description, service period, units, unit price, tax rate, amount excluding tax),
 ``DocumentTax`` (one per tax rate: base and amount), and the totals of
-``invoicing.calculation.InvoiceTotals`` (``InvoiceDocument.from_totals`` copies them).
+``invoicing.calculation.InvoiceTotals`` (``InvoiceDocument.from_totals`` copies them) or of
+``CreditNoteAmounts`` (``CreditNoteDocument.from_amounts``).
 Money is integer minor units and is shown through ``billing_project.core.money.format_amount``
 (e.g. ``1,234.50 EUR``); unit prices are Decimals in major units shown with at least the
 currency's decimals.
@@ -36,7 +37,7 @@ from django.template.loader import render_to_string
 from billing_project.core.money import exponent, format_amount
 
 if TYPE_CHECKING:
-    from invoicing.calculation import InvoiceTotals
+    from invoicing.calculation import CreditNoteAmounts, InvoiceTotals
 
 TEMPLATE = "invoicing/invoice.html"
 _UNICODE_FONT_CANDIDATES = (
@@ -163,6 +164,31 @@ class CreditNoteDocument:
     reason: str = ""
     description: str = ""
     footer: str = ""
+
+    @classmethod
+    def from_amounts(
+        cls,
+        amounts: CreditNoteAmounts,
+        *,
+        currency: str,
+        lines: tuple[DocumentLine, ...] | list[DocumentLine],
+        **fields: object,
+    ) -> CreditNoteDocument:
+        """A document whose money comes from ``invoicing.calculation.credit_note_amounts``."""
+        taxes = tuple(
+            DocumentTax(t.tax_name or t.tax_code, t.tax_rate, t.base_amount_cents, t.amount_cents, t.tax_code)
+            for t in amounts.applied_taxes
+        )
+        return cls(
+            currency=currency,
+            lines=tuple(lines),
+            taxes=taxes,
+            sub_total_excluding_taxes_amount_cents=amounts.sub_total_excluding_taxes_amount_cents,
+            coupons_adjustment_amount_cents=amounts.coupons_adjustment_amount_cents,
+            taxes_amount_cents=amounts.taxes_amount_cents,
+            total_amount_cents=amounts.total_amount_cents,
+            **fields,  # type: ignore[arg-type]
+        )
 
 
 @dataclass(frozen=True)

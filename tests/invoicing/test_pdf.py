@@ -16,7 +16,17 @@ from pypdf import PdfReader
 
 from billing_project.core.money import format_amount
 from invoicing import pdf
-from invoicing.calculation import CouponToApply, CreditNoteBalance, FeeLine, TaxRate, WalletBalance, calculate_invoice
+from invoicing.calculation import (
+    CouponToApply,
+    CreditedFee,
+    CreditNoteBalance,
+    CreditNoteItem,
+    FeeLine,
+    TaxRate,
+    WalletBalance,
+    calculate_invoice,
+    credit_note_amounts,
+)
 from invoicing.pdf import (
     CreditNoteDocument,
     DocumentLine,
@@ -236,6 +246,26 @@ def test_credit_note_pdf():
     ]:
         assert expected in text, expected
     assert "Offset" not in text
+
+
+def test_credit_note_from_amounts_with_coupon_adjustment():
+    fees = [CreditedFee("sub", 10_000, precise_coupons_amount_cents=D(500), taxes=(VAT,))]
+    amounts = credit_note_amounts(fees, [CreditNoteItem("sub", 5000)])
+    document = CreditNoteDocument.from_amounts(
+        amounts,
+        currency="EUR",
+        lines=[DocumentLine("Startup plan", 5000)],
+        number="ACM-1A2B-001-001-CN002",
+        invoice_number="ACM-1A2B-001-001",
+        issuing_date=date(2026, 11, 6),
+        organization=ORGANIZATION,
+        customer=CUSTOMER,
+        credit_amount_cents=amounts.total_amount_cents,
+    )
+    assert (document.sub_total_excluding_taxes_amount_cents, document.taxes_amount_cents) == (4750, 950)
+    text = text_of(render_credit_note_pdf(document))
+    for expected in ["Coupons adjustment", "-2.50 EUR", "47.50 EUR", "TVA (20%)", "9.50 EUR", "57.00 EUR"]:
+        assert expected in text, expected
 
 
 @pytest.fixture
