@@ -210,3 +210,32 @@ def test_endpoints_through_the_official_lago_client(lago):
     with pytest.raises(LagoApiError) as excinfo:
         client.find(created.lago_id)
     assert excinfo.value.status_code == 404
+
+
+def test_scoped_api_keys_are_checked_against_webhook_resources(tenant):
+    from rest_framework.test import APIClient
+
+    from customers.services import api_key_create
+
+    endpoint = WebhookEndpointFactory(organization=tenant.organization)
+    _, raw = api_key_create(
+        tenant.organization, name="ro", permissions={"webhook_endpoint": ["read"], "webhook_jwt_public_key": ["read"]}
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert client.get(URL).status_code == 200
+    assert client.get(f"{URL}/{endpoint.pk}").status_code == 200
+    assert client.get("/api/v1/webhooks/json_public_key").status_code == 200
+    assert client.get("/api/v1/webhooks").status_code == 200
+    refused = create(client)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "write_action_not_allowed_for_webhook_endpoint"
+    assert client.delete(f"{URL}/{endpoint.pk}").status_code == 403
+
+    _, customers_only = api_key_create(tenant.organization, name="c", permissions={"customer": ["read", "write"]})
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {customers_only}")
+    assert client.get(URL).status_code == 403
+    assert (
+        client.get("/api/v1/webhooks/json_public_key").json()["code"]
+        == "read_action_not_allowed_for_webhook_jwt_public_key"
+    )

@@ -27,6 +27,8 @@ from webhooks.api.serializers import (
 
 
 class WebhookEndpointCollectionView(OrganizationAPIView):
+    resource_name = "webhook_endpoint"
+
     @extend_schema(
         operation_id="webhook_endpoints_list",
         summary="List webhook endpoints",
@@ -58,6 +60,8 @@ class WebhookEndpointCollectionView(OrganizationAPIView):
 
 
 class WebhookEndpointDetailView(OrganizationAPIView):
+    resource_name = "webhook_endpoint"
+
     @extend_schema(
         operation_id="webhook_endpoints_retrieve", summary="Find a webhook endpoint", responses=WebhookEndpointEnvelope
     )
@@ -84,6 +88,8 @@ class WebhookEndpointDetailView(OrganizationAPIView):
 
 
 class WebhookPublicKeyView(OrganizationAPIView):
+    resource_name = "webhook_jwt_public_key"
+
     @extend_schema(
         operation_id="webhooks_public_key",
         summary="The public key that verifies JWT-signed webhooks (base64 of the PEM)",
@@ -96,6 +102,8 @@ class WebhookPublicKeyView(OrganizationAPIView):
 
 
 class WebhookDeliveryCollectionView(OrganizationAPIView):
+    resource_name = "webhook_endpoint"
+
     @extend_schema(
         operation_id="webhooks_list",
         summary="List webhook deliveries (newest first)",
@@ -123,6 +131,8 @@ class WebhookDeliveryCollectionView(OrganizationAPIView):
 
 
 class WebhookDeliveryDetailView(OrganizationAPIView):
+    resource_name = "webhook_endpoint"
+
     @extend_schema(
         operation_id="webhooks_retrieve",
         summary="Find a webhook delivery, with every attempt",
@@ -133,6 +143,8 @@ class WebhookDeliveryDetailView(OrganizationAPIView):
 
 
 class WebhookDeliveryRetryView(OrganizationAPIView):
+    resource_name = "webhook_endpoint"
+
     @extend_schema(
         operation_id="webhooks_retry",
         summary="Send a failed or waiting webhook again now",
