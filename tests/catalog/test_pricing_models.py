@@ -528,3 +528,11 @@ def test_docs_formatted_amounts():
     assert format_amount(1235, "JPY") == "1,235 JPY"
     assert format_amount(1235, "USD") == "12.35 USD"
     assert format_amount(1235, "KWD") == "1.235 KWD"
+
+
+def test_filters_spec_each_bucket_is_priced_with_its_own_properties():
+    # lago-semantics §4 (spec/scenarios/invoices/filters_and_grouped_by_spec.rb): the aws filter at
+    # $12 gets 3 events of 10 (grouped by country, one fee each), the default bucket at $10 gets 10.
+    aws = [price("standard", {"amount": "12", "pricing_group_keys": ["country"]}, usage(10)) for _ in range(3)]
+    default = price("standard", {"amount": "10"}, usage(10))
+    assert sum(to_cents(r.amount, "USD") for r in [*aws, default]) == 46000
