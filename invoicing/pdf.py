@@ -335,7 +335,7 @@ def _tax_rows(taxes: tuple[DocumentTax, ...], money) -> list[_Row]:
 
 
 def _lines(lines: tuple[DocumentLine, ...], currency: str) -> list[dict[str, object]]:
-    rendered = []
+    rendered: list[dict[str, object]] = []
     for line in lines:
         period = ""
         if line.period_from and line.period_to:

@@ -126,16 +126,16 @@ def credit_note_amounts(fees: Sequence[CreditedFee], items: Sequence[CreditNoteI
             share = fee.precise_coupons_amount_cents * precise / fee.amount_cents if fee.amount_cents else ZERO
             credited.append((fee, CreditNoteItemAmount(fee.id, cents, precise, share)))
 
-        adjustment = sum((item.precise_coupons_adjustment_amount_cents for _, item in credited), ZERO)
+        adjustment = sum((line.precise_coupons_adjustment_amount_cents for _, line in credited), ZERO)
         order: list[TaxRate] = []
         bases: dict[str, Decimal] = {}
-        for fee, item in credited:
+        for fee, line in credited:
             for tax in fee.taxes:
                 if tax.code not in bases:
                     order.append(tax)
                     bases[tax.code] = ZERO
-                bases[tax.code] += item.precise_amount_cents - item.precise_coupons_adjustment_amount_cents
-        rows = []
+                bases[tax.code] += line.precise_amount_cents - line.precise_coupons_adjustment_amount_cents
+        rows: list[CreditNoteAppliedTax] = []
         for tax in order:
             precise_tax = bases[tax.code] * tax.rate / HUNDRED
             rows.append(
@@ -151,15 +151,15 @@ def credit_note_amounts(fees: Sequence[CreditedFee], items: Sequence[CreditNoteI
             )
         precise_taxes = sum((row.precise_amount_cents for row in rows), ZERO)
         taxes = round_cents(precise_taxes)
-        items_cents = sum(item.amount_cents for _, item in credited)
+        items_cents = sum(line.amount_cents for _, line in credited)
         coupons_adjustment = round_cents(adjustment)
         sub_total = max(items_cents - coupons_adjustment, 0)
-        net = sum((item.precise_amount_cents for _, item in credited), ZERO) - adjustment
+        net = sum((line.precise_amount_cents for _, line in credited), ZERO) - adjustment
         rate = ZERO
         if net > 0:
             rate = _precise(sum((bases[t.code] / net * t.rate for t in order), ZERO))
     return CreditNoteAmounts(
-        items=tuple(item for _, item in credited),
+        items=tuple(line for _, line in credited),
         items_amount_cents=items_cents,
         precise_coupons_adjustment_amount_cents=adjustment,
         coupons_adjustment_amount_cents=coupons_adjustment,

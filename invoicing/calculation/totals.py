@@ -82,10 +82,10 @@ def calculate_invoice(
             for coupon in order_coupons(coupons):
                 if sub_total <= 0:
                     break
-                credit = _apply_coupon(coupon, work, currency, sub_total)
-                if credit is not None:
-                    coupon_credits.append(credit)
-                    sub_total -= credit.amount_cents
+                coupon_credit = _apply_coupon(coupon, work, currency, sub_total)
+                if coupon_credit is not None:
+                    coupon_credits.append(coupon_credit)
+                    sub_total -= coupon_credit.amount_cents
         coupons_amount = sum(c.amount_cents for c in coupon_credits)
 
         for fee in work:
@@ -97,7 +97,7 @@ def calculate_invoice(
 
         remaining = sub_total_incl
         note_credits: list[CreditNoteCredit] = []
-        if finalize and invoice_type != InvoiceType.ONE_OFF and invoice_type != InvoiceType.CREDIT:
+        if finalize and discountable:
             note_credits = _apply_credit_notes(credit_notes, work, remaining)
             remaining -= sum(c.amount_cents for c in note_credits)
 

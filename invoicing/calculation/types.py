@@ -154,10 +154,12 @@ class CouponToApply:
             raise CouponLimitationError(f"coupon {self.id}: limited to plans and to metrics")
         if self.coupon_type == CouponType.PERCENTAGE:
             _require_decimal(self.percentage_rate, f"coupon {self.id} percentage_rate")
+            assert self.percentage_rate is not None
             if self.percentage_rate < 0:
                 raise CalculationError(f"coupon {self.id}: negative percentage_rate")
         else:
             _require_cents(self.amount_cents, f"coupon {self.id} amount_cents")
+            assert self.amount_cents is not None
             if self.amount_cents < 0:
                 raise CalculationError(f"coupon {self.id}: negative amount_cents")
             if not self.amount_currency:
@@ -165,6 +167,7 @@ class CouponToApply:
             if self.amount_cents_remaining is None:
                 object.__setattr__(self, "amount_cents_remaining", self.amount_cents)
             _require_cents(self.amount_cents_remaining, f"coupon {self.id} amount_cents_remaining")
+            assert self.amount_cents_remaining is not None
             if self.amount_cents_remaining < 0:
                 raise CalculationError(f"coupon {self.id}: negative amount_cents_remaining")
         if self.frequency == CouponFrequency.RECURRING:
