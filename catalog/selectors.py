@@ -234,3 +234,15 @@ def customer_active_applied_coupons(organization: Organization, customer: Custom
         .select_related("coupon")
         .order_by("created_at", "id")
     )
+
+
+def charge_filter_list(charge: Charge) -> QuerySet[ChargeFilter]:
+    return ChargeFilter.live.filter(charge=charge).select_related("charge").order_by("created_at", "id")
+
+
+def charge_filter_get(charge: Charge, filter_id: Any) -> ChargeFilter:
+    pk = as_uuid(filter_id)
+    charge_filter = charge_filter_list(charge).filter(pk=pk).first() if pk else None
+    if charge_filter is None:
+        raise NotFoundFailure("charge_filter")
+    return charge_filter

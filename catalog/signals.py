@@ -2,6 +2,10 @@
 
 plan_deleted(sender=Plan, plan=<Plan>, organization=<Organization>)
     Sent on commit after a plan was deleted (Lago: its subscriptions are terminated).
+
+billable_metric_deleted(sender=BillableMetric, billable_metric=<BillableMetric>, organization=<Organization>)
+    Sent on commit after a metric (and its charges) was soft-deleted. Lago then marks the draft
+    invoices that used it for refresh (invoicing) and discards its events (metering).
 """
 
 from __future__ import annotations
@@ -9,3 +13,4 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 plan_deleted = Signal()
+billable_metric_deleted = Signal()

@@ -675,3 +675,30 @@ class AppliedCouponEnvelope(serializers.Serializer):
 class AppliedCouponListEnvelope(serializers.Serializer):
     applied_coupons = AppliedCouponOutput(many=True)
     meta = MetaOutput()
+
+
+class ChargeFilterInputEnvelope(serializers.Serializer):
+    filter = ChargeFilterInput()
+
+
+class ChargeFilterUpdateInput(ChargeFilterInput):
+    values = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField(max_length=255)), required=False, allow_null=True
+    )
+
+
+class ChargeFilterUpdateEnvelope(serializers.Serializer):
+    filter = ChargeFilterUpdateInput()
+
+
+class ChargeFilterEnvelope(serializers.Serializer):
+    filter = ChargeFilterOutput()
+
+
+class ChargeFilterListEnvelope(serializers.Serializer):
+    filters = ChargeFilterOutput(many=True)
+    meta = MetaOutput()
+
+
+class MetadataEnvelope(serializers.Serializer):
+    metadata = serializers.DictField(child=serializers.CharField(allow_null=True))

@@ -16,6 +16,13 @@ urlpatterns = [
     path("plans/<str:code>", views.PlanDetailView.as_view()),
     path("plans/<str:code>/charges", views.PlanChargeCollectionView.as_view()),
     path("plans/<str:code>/charges/<str:charge_code>", views.PlanChargeDetailView.as_view()),
+    path("plans/<str:code>/charges/<str:charge_code>/filters", views.ChargeFilterCollectionView.as_view()),
+    path(
+        "plans/<str:code>/charges/<str:charge_code>/filters/<str:filter_id>",
+        views.ChargeFilterDetailView.as_view(),
+    ),
+    path("plans/<str:code>/metadata", views.PlanMetadataView.as_view()),
+    path("plans/<str:code>/metadata/<str:key>", views.PlanMetadataKeyView.as_view()),
     path("coupons", views.CouponCollectionView.as_view()),
     path("coupons/<str:code>", views.CouponDetailView.as_view()),
     path("applied_coupons", views.AppliedCouponCollectionView.as_view()),

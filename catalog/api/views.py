@@ -235,3 +235,109 @@ class CustomerAppliedCouponView(OrganizationAPIView):
             actor=self.api_key,
         )
         return Response({"applied_coupon": s.AppliedCouponOutput(applied).data})
+
+
+# --- charge filters ---------------------------------------------------------------------------
+
+
+def _filter_body(charge_filter: Any) -> dict[str, Any]:
+    return {"filter": s.ChargeFilterOutput(charge_filter).data}
+
+
+class ChargeFilterCollectionView(OrganizationAPIView):
+    @extend_schema(
+        operation_id="plan_charge_filters_list",
+        tags=["Plans"],
+        parameters=PAGE_PARAMS,
+        responses=s.ChargeFilterListEnvelope,
+    )
+    def get(self, request: Request, code: str, charge_code: str) -> Response:
+        charge = selectors.plan_charge_get(self.organization, code, charge_code)
+        qs = selectors.charge_filter_list(charge)
+        return paginated_response(request, qs, "filters", lambda items: s.ChargeFilterOutput(items, many=True).data)
+
+    @extend_schema(
+        operation_id="plan_charge_filters_create",
+        tags=["Plans"],
+        request=s.ChargeFilterInputEnvelope,
+        responses=s.ChargeFilterEnvelope,
+    )
+    def post(self, request: Request, code: str, charge_code: str) -> Response:
+        data = validate_input(s.ChargeFilterInput, root_payload(request, "filter"))
+        charge_filter = services.charge_filter_create(
+            self.organization, plan_code=code, charge_code=charge_code, data=data, actor=self.api_key
+        )
+        return Response(_filter_body(charge_filter))
+
+
+class ChargeFilterDetailView(OrganizationAPIView):
+    @extend_schema(operation_id="plan_charge_filters_retrieve", tags=["Plans"], responses=s.ChargeFilterEnvelope)
+    def get(self, request: Request, code: str, charge_code: str, filter_id: str) -> Response:
+        charge = selectors.plan_charge_get(self.organization, code, charge_code)
+        return Response(_filter_body(selectors.charge_filter_get(charge, filter_id)))
+
+    @extend_schema(
+        operation_id="plan_charge_filters_update",
+        tags=["Plans"],
+        request=s.ChargeFilterUpdateEnvelope,
+        responses=s.ChargeFilterEnvelope,
+    )
+    def put(self, request: Request, code: str, charge_code: str, filter_id: str) -> Response:
+        data = validate_input(s.ChargeFilterUpdateInput, root_payload(request, "filter"), partial=True)
+        charge_filter = services.charge_filter_update(
+            self.organization,
+            plan_code=code,
+            charge_code=charge_code,
+            filter_id=filter_id,
+            data=data,
+            actor=self.api_key,
+        )
+        return Response(_filter_body(charge_filter))
+
+    @extend_schema(operation_id="plan_charge_filters_destroy", tags=["Plans"], responses=s.ChargeFilterEnvelope)
+    def delete(self, request: Request, code: str, charge_code: str, filter_id: str) -> Response:
+        charge_filter = services.charge_filter_delete(
+            self.organization, plan_code=code, charge_code=charge_code, filter_id=filter_id, actor=self.api_key
+        )
+        return Response(_filter_body(charge_filter))
+
+
+# --- plan metadata ----------------------------------------------------------------------------
+
+
+def _metadata_payload(request: Request) -> Any:
+    data = request.data
+    if not isinstance(data, dict) or "metadata" not in data:
+        raise BadRequestFailure("param is missing or the value is empty or invalid: metadata")
+    return data["metadata"]
+
+
+class PlanMetadataView(OrganizationAPIView):
+    @extend_schema(
+        operation_id="plan_metadata_replace", tags=["Plans"], request=s.MetadataEnvelope, responses=s.MetadataEnvelope
+    )
+    def post(self, request: Request, code: str) -> Response:
+        metadata = services.plan_metadata_set(
+            self.organization, code=code, metadata=_metadata_payload(request), merge=False, actor=self.api_key
+        )
+        return Response({"metadata": metadata})
+
+    @extend_schema(
+        operation_id="plan_metadata_merge", tags=["Plans"], request=s.MetadataEnvelope, responses=s.MetadataEnvelope
+    )
+    def patch(self, request: Request, code: str) -> Response:
+        metadata = services.plan_metadata_set(
+            self.organization, code=code, metadata=_metadata_payload(request), merge=True, actor=self.api_key
+        )
+        return Response({"metadata": metadata})
+
+    @extend_schema(operation_id="plan_metadata_destroy_all", tags=["Plans"], responses=s.MetadataEnvelope)
+    def delete(self, request: Request, code: str) -> Response:
+        return Response({"metadata": services.plan_metadata_delete(self.organization, code=code, actor=self.api_key)})
+
+
+class PlanMetadataKeyView(OrganizationAPIView):
+    @extend_schema(operation_id="plan_metadata_destroy_key", tags=["Plans"], responses=s.MetadataEnvelope)
+    def delete(self, request: Request, code: str, key: str) -> Response:
+        metadata = services.plan_metadata_delete(self.organization, code=code, key=key, actor=self.api_key)
+        return Response({"metadata": metadata})

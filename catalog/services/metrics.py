@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
-from catalog import expressions
+from catalog import expressions, signals
 from catalog.models import (
     ALL_FILTER_VALUES,
     AggregationType,
@@ -203,7 +203,8 @@ def billable_metric_delete(organization: Organization, *, code: str, actor: obje
     """Soft-delete the metric with its filters, and the charges (and charge filters) that use it.
 
     This is what Lago does (BillableMetrics::DestroyService): deleting is never refused; the plans
-    simply lose the charges on this metric.
+    simply lose the charges on this metric. `signals.billable_metric_deleted` (on commit) lets
+    invoicing refresh draft invoices and metering discard the metric's events, as Lago does.
     """
     metric = BillableMetric.live.select_for_update().filter(organization=organization, code=code).first()
     if metric is None:
@@ -215,6 +216,11 @@ def billable_metric_delete(organization: Organization, *, code: str, actor: obje
     BillableMetricFilter.live.filter(billable_metric=metric).update(deleted_at=now, updated_at=now)
     metric.deleted_at = now
     metric.save(update_fields=["deleted_at", "updated_at"])
+    transaction.on_commit(
+        lambda: signals.billable_metric_deleted.send(
+            sender=BillableMetric, billable_metric=metric, organization=organization
+        )
+    )
     return metric
 
 

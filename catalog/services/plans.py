@@ -672,3 +672,102 @@ def plan_override_create(
     if errors:
         raise ValidationFailure(errors)
     return plan
+
+
+# --- charge filters (/plans/{code}/charges/{charge_code}/filters[/{id}]) -----------------------
+
+
+def _charge_filter_get(charge: Charge, filter_id: Any) -> ChargeFilter:
+    pk = as_uuid(filter_id)
+    charge_filter = ChargeFilter.live.select_for_update().filter(charge=charge, pk=pk).first() if pk else None
+    if charge_filter is None:
+        raise NotFoundFailure("charge_filter")
+    return charge_filter
+
+
+def _one_filter(charge: Charge, data: dict[str, Any]) -> dict[str, Any]:
+    items, errors = _filters_input(charge.billable_metric, charge.charge_model, [data])
+    if errors:
+        raise ValidationFailure(errors)
+    return items[0]
+
+
+@transaction.atomic
+def charge_filter_create(
+    organization: Organization, *, plan_code: str, charge_code: str, data: dict[str, Any], actor: object | None = None
+) -> ChargeFilter:
+    charge = _charge_get(plan_get_for_update(organization, plan_code), charge_code)
+    item = _one_filter(charge, data)
+    for existing in ChargeFilter.live.filter(charge=charge):
+        if _values_key(existing.values) == _values_key(item["values"]):
+            raise ValidationFailure.single("values", "value_already_exist")
+    return ChargeFilter.objects.create(organization=organization, charge=charge, **item)
+
+
+@transaction.atomic
+def charge_filter_update(
+    organization: Organization,
+    *,
+    plan_code: str,
+    charge_code: str,
+    filter_id: Any,
+    data: dict[str, Any],
+    actor: object | None = None,
+) -> ChargeFilter:
+    charge = _charge_get(plan_get_for_update(organization, plan_code), charge_code)
+    charge_filter = _charge_filter_get(charge, filter_id)
+    merged = {
+        "values": data["values"] if data.get("values") is not None else charge_filter.values,
+        "properties": data["properties"] if data.get("properties") is not None else charge_filter.properties,
+        "invoice_display_name": data.get("invoice_display_name", charge_filter.invoice_display_name),
+    }
+    item = _one_filter(charge, merged)
+    for field, value in item.items():
+        setattr(charge_filter, field, value)
+    charge_filter.save()
+    return charge_filter
+
+
+@transaction.atomic
+def charge_filter_delete(
+    organization: Organization, *, plan_code: str, charge_code: str, filter_id: Any, actor: object | None = None
+) -> ChargeFilter:
+    charge = _charge_get(plan_get_for_update(organization, plan_code), charge_code)
+    charge_filter = _charge_filter_get(charge, filter_id)
+    charge_filter.deleted_at = timezone.now()
+    charge_filter.save(update_fields=["deleted_at", "updated_at"])
+    return charge_filter
+
+
+# --- plan metadata (/plans/{code}/metadata[/{key}]) ---------------------------------------------
+
+
+def _metadata_input(metadata: Any) -> dict[str, str | None]:
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and k and (v is None or isinstance(v, str)) for k, v in metadata.items()
+    ):
+        raise ValidationFailure.single("metadata", "value_is_invalid")
+    return dict(metadata)
+
+
+@transaction.atomic
+def plan_metadata_set(
+    organization: Organization, *, code: str, metadata: Any, merge: bool, actor: object | None = None
+) -> dict[str, str | None]:
+    """Replace (POST) or merge (PATCH) the plan's metadata."""
+    plan = plan_get_for_update(organization, code)
+    incoming = _metadata_input(metadata)
+    plan.metadata = {**(plan.metadata or {}), **incoming} if merge else incoming
+    plan.save(update_fields=["metadata", "updated_at"])
+    return plan.metadata
+
+
+@transaction.atomic
+def plan_metadata_delete(
+    organization: Organization, *, code: str, key: str | None = None, actor: object | None = None
+) -> dict[str, str | None]:
+    """Delete one key, or all of the plan's metadata when `key` is None."""
+    plan = plan_get_for_update(organization, code)
+    plan.metadata = {} if key is None else {k: v for k, v in (plan.metadata or {}).items() if k != key}
+    plan.save(update_fields=["metadata", "updated_at"])
+    return plan.metadata

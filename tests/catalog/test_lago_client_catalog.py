@@ -159,6 +159,25 @@ def test_plans_with_charges_and_filters(lago):
     assert charges[1].filters.__root__[0].values == {"region": ["eu"]}
     assert charges[1].properties["graduated_ranges"][1]["flat_amount"] == "2"
 
+    api_filter = client.plans.create_charge_filter(
+        "startup", "api", ChargeFilter(values={"region": ["us"]}, invoice_display_name="US", properties={
+            "graduated_ranges": [{"from_value": 0, "to_value": None, "per_unit_amount": "0.03", "flat_amount": "0"}]})
+    )  # fmt: skip
+    assert api_filter.values == {"region": ["us"]}
+    filters = client.plans.find_all_charge_filters("startup", "api")
+    assert sorted(f.invoice_display_name for f in filters["filters"]) == ["EU", "US"]
+    assert client.plans.find_charge_filter("startup", "api", api_filter.lago_id).lago_id == api_filter.lago_id
+    renamed = client.plans.update_charge_filter(
+        "startup", "api", api_filter.lago_id, ChargeFilter(invoice_display_name="United States")
+    )
+    assert renamed.invoice_display_name == "United States"
+    assert client.plans.destroy_charge_filter("startup", "api", api_filter.lago_id).lago_id == api_filter.lago_id
+
+    assert client.plans.replace_metadata("startup", {"a": "1"}) == {"a": "1"}
+    assert client.plans.merge_metadata("startup", {"b": None}) == {"a": "1", "b": None}
+    assert client.plans.delete_metadata_key("startup", "a") == {"b": None}
+    assert client.plans.delete_all_metadata("startup") == {}
+
     updated = client.plans.update(
         Plan(name="Startup v2", charges=Charges(__root__=[
             Charge(id=charges[0].lago_id, billable_metric_id=gb.lago_id, charge_model="standard",

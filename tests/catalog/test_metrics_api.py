@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from catalog import signals
 from catalog.models import BillableMetric, Charge, ChargeFilter
 from tests.factories.catalog import BillableMetricFactory, ChargeFactory, ChargeFilterFactory, PlanFactory
 
@@ -156,11 +157,22 @@ def test_only_name_and_description_change_once_a_plan_uses_it(api, organization)
     assert body["plans_count"] == 1
 
 
-def test_delete_cascades_to_charges_and_filters_as_lago(api, organization):
+def test_delete_cascades_to_charges_and_filters_as_lago(api, organization, django_capture_on_commit_callbacks):
     metric = BillableMetricFactory(organization=organization, code="gb")
     charge = ChargeFactory(plan=PlanFactory(organization=organization), billable_metric=metric)
     charge_filter = ChargeFilterFactory(charge=charge)
-    assert api.delete(f"{URL}/gb").status_code == 200
+    sent = []
+
+    def receiver(sender, billable_metric, organization, **kwargs):
+        sent.append(billable_metric.code)
+
+    signals.billable_metric_deleted.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert api.delete(f"{URL}/gb").status_code == 200
+    finally:
+        signals.billable_metric_deleted.disconnect(receiver)
+    assert sent == ["gb"]
     assert Charge.objects.get(pk=charge.pk).deleted_at is not None
     assert ChargeFilter.objects.get(pk=charge_filter.pk).deleted_at is not None
     plan_body = api.get(f"/api/v1/plans/{charge.plan.code}").json()["plan"]

@@ -361,3 +361,52 @@ def test_plan_charge_routes(api, metrics):
     )  # fmt: skip
     assert duplicate.json()["error_details"] == {"code": ["value_already_exist"]}
     assert api.get(f"{URL}/nope/charges").json()["code"] == "plan_not_found"
+
+
+# --- /plans/{code}/charges/{charge_code}/filters and /plans/{code}/metadata --------------------
+
+
+def test_charge_filter_routes(api, metrics):
+    _create_with_two_charges(api, metrics)
+    base = f"{URL}/startup/charges/calls/filters"
+    created = api.post(
+        base, {"filter": {"values": {"region": ["eu"]}, "properties": {"amount": "3"}, "invoice_display_name": "EU"}},
+        format="json",
+    )  # fmt: skip
+    assert created.status_code == 200, created.json()
+    body = created.json()["filter"]
+    assert (body["values"], body["properties"], body["invoice_display_name"]) == (
+        {"region": ["eu"]}, {"amount": "3"}, "EU",
+    )  # fmt: skip
+    duplicate = api.post(base, {"filter": {"values": {"region": ["eu"]}, "properties": {"amount": "1"}}}, format="json")
+    assert duplicate.json()["error_details"] == {"values": ["value_already_exist"]}
+    unknown = api.post(base, {"filter": {"values": {"region": ["mars"]}, "properties": {"amount": "1"}}}, format="json")
+    assert unknown.status_code == 422
+
+    listing = api.get(base).json()
+    assert [f["lago_id"] for f in listing["filters"]] == [body["lago_id"]]
+    assert listing["meta"]["total_count"] == 1
+    assert api.get(f"{base}/{body['lago_id']}").json()["filter"]["values"] == {"region": ["eu"]}
+    updated = api.put(f"{base}/{body['lago_id']}", {"filter": {"properties": {"amount": "4"}}}, format="json")
+    assert updated.json()["filter"]["properties"] == {"amount": "4"}
+    assert updated.json()["filter"]["values"] == {"region": ["eu"]}
+    bad = api.put(f"{base}/{body['lago_id']}", {"filter": {"properties": {"amount": "x"}}}, format="json")
+    assert bad.json()["error_details"] == {"properties": ["invalid_amount"]}
+    assert api.delete(f"{base}/{body['lago_id']}").status_code == 200
+    assert api.get(f"{base}/{body['lago_id']}").json()["code"] == "charge_filter_not_found"
+    assert api.get(f"{base}/not-a-uuid").status_code == 404
+    assert api.get(f"{URL}/startup/charges/nope/filters").json()["code"] == "charge_not_found"
+
+
+def test_plan_metadata_routes(api, other_tenant):
+    api.post(URL, plan_payload(metadata={"a": "1"}), format="json")
+    assert api.post(f"{URL}/startup/metadata", {"metadata": {"b": "2"}}, format="json").json() == {
+        "metadata": {"b": "2"}
+    }
+    merged = api.patch(f"{URL}/startup/metadata", {"metadata": {"c": None}}, format="json").json()
+    assert merged == {"metadata": {"b": "2", "c": None}}
+    assert api.delete(f"{URL}/startup/metadata/b").json() == {"metadata": {"c": None}}
+    assert api.delete(f"{URL}/startup/metadata").json() == {"metadata": {}}
+    assert api.post(f"{URL}/startup/metadata", {"metadata": {"x": 1}}, format="json").status_code == 422
+    assert api.post(f"{URL}/startup/metadata", {}, format="json").status_code == 400
+    assert other_tenant.client.delete(f"{URL}/startup/metadata").status_code == 404
