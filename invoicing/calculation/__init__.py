@@ -58,7 +58,7 @@ coupon adjustment, taxes and total from the finalized fees (§9; see ``credit_no
 
 Modules: ``types`` (inputs, outputs, errors), ``steps`` (each step of the pipeline on a working copy
 of the fees), ``totals`` (``calculate_invoice``, ``allocate_prepaid_credits``), ``proration``,
-``credit_notes``.
+``credit_notes``, ``tax_selection`` (``select_taxes``: which taxes a fee takes, §6.2).
 """
 
 from .credit_notes import (
@@ -73,6 +73,7 @@ from .credit_notes import (
 )
 from .proration import ProratedAmount, prorate_amount_cents, prorate_by_fraction
 from .steps import order_coupons
+from .tax_selection import select_taxes
 from .totals import allocate_prepaid_credits, calculate_invoice
 from .types import (
     PRECISE_QUANTUM,
@@ -138,4 +139,5 @@ __all__ = [
     "order_coupons",
     "prorate_amount_cents",
     "prorate_by_fraction",
+    "select_taxes",
 ]
