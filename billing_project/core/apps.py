@@ -7,6 +7,10 @@ class CoreConfig(AppConfig):
     verbose_name = "bxb core"
 
     def ready(self) -> None:
+        from django.core.signals import request_finished
+
+        from billing_project.core import logging as bxb_logging
         from billing_project.core import observability
 
         observability.connect()
+        request_finished.connect(bxb_logging.clear_context, dispatch_uid="bxb_clear_log_context")

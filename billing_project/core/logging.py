@@ -70,7 +70,13 @@ def reset_context(token: Token) -> None:
         _context.set(None)
 
 
-def clear_context() -> None:
+def start_context(**fields: Any) -> None:
+    """Replace the context (the start of a request): nothing from a previous one survives."""
+    _context.set({k: v for k, v in fields.items() if v is not None})
+
+
+def clear_context(*args: Any, **kwargs: Any) -> None:
+    """Forget the context; also a `request_finished` receiver."""
     _context.set(None)
 
 

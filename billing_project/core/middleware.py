@@ -48,7 +48,7 @@ def is_api_path(path: str) -> bool:
 class RequestIdMiddleware:
     """Gives every request an id (a sane incoming `X-Request-Id`, or a new one) for logs and tasks.
 
-    The id is bound to the logging context for the request's duration, set on `request.request_id`
+    The id is bound to the logging context for the request, set on `request.request_id`
     and returned in the `X-Request-Id` response header. Celery tasks enqueued meanwhile carry it.
     """
 
@@ -58,11 +58,11 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = bxb_logging.sane_request_id(request.headers.get("X-Request-Id")) or bxb_logging.new_request_id()
         request.request_id = request_id  # type: ignore[attr-defined]
-        token = bxb_logging.bind_context(request_id=request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            bxb_logging.reset_context(token)
+        # A fresh context per request. It stays bound after this returns, so Django's own
+        # `django.request` log line (written after the middleware chain) still carries the id;
+        # `request_finished` clears it (connected in CoreConfig.ready()).
+        bxb_logging.start_context(request_id=request_id)
+        response = self.get_response(request)
         response["X-Request-Id"] = request_id
         return response
 
