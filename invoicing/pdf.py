@@ -79,6 +79,7 @@ class DocumentLine:
     period_from: date | None = None
     period_to: date | None = None
     details: tuple[str, ...] = ()  # e.g. graduated tiers, filter values
+    group: str = ""  # a heading shared by consecutive lines, e.g. the subscription and its plan
 
 
 @dataclass(frozen=True)
@@ -336,12 +337,16 @@ def _tax_rows(taxes: tuple[DocumentTax, ...], money) -> list[_Row]:
 
 def _lines(lines: tuple[DocumentLine, ...], currency: str) -> list[dict[str, object]]:
     rendered: list[dict[str, object]] = []
+    previous_group = ""
     for line in lines:
+        group_header = line.group if line.group and line.group != previous_group else ""
+        previous_group = line.group
         period = ""
         if line.period_from and line.period_to:
             period = f"{_date(line.period_from)} – {_date(line.period_to)}"
         rendered.append(
             {
+                "group_header": group_header,
                 "description": line.description,
                 "details": line.details,
                 "period": period,

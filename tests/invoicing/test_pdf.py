@@ -182,6 +182,35 @@ def test_draft_invoice_is_marked_and_fully_credited_invoice_says_nothing_to_pay(
     assert "DRAFT" not in text
 
 
+def test_lines_are_grouped_under_their_subscription():
+    lines = (
+        DocumentLine("Base fee", 1000, group="Startup plan - sub_1"),
+        DocumentLine("API calls", 500, group="Startup plan - sub_1"),
+        DocumentLine("Base fee", 3000, group="Scale plan - sub_2"),
+    )
+    document = InvoiceDocument(
+        number="GRP-001",
+        issuing_date=date(2026, 11, 1),
+        currency="EUR",
+        organization=ORGANIZATION,
+        customer=CUSTOMER,
+        lines=lines,
+        fees_amount_cents=4500,
+        sub_total_excluding_taxes_amount_cents=4500,
+        taxes_amount_cents=0,
+        sub_total_including_taxes_amount_cents=4500,
+        total_amount_cents=4500,
+    )
+    assert [line["group_header"] for line in pdf._lines(lines, "EUR")] == [
+        "Startup plan - sub_1",
+        "",
+        "Scale plan - sub_2",
+    ]
+    text = text_of(render_invoice_pdf(document))
+    assert text.count("Startup plan - sub_1") == 1
+    assert text.index("Startup plan - sub_1") < text.index("API calls") < text.index("Scale plan - sub_2")
+
+
 def test_long_invoice_spans_pages_with_every_line():
     lines = tuple(DocumentLine(f"Usage line {i:03d}", 100 + i, units=D(i), unit_amount=D(1)) for i in range(80))
     total = sum(line.amount_cents for line in lines)
