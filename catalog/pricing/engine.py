@@ -61,6 +61,17 @@ def price(
     if errors:
         raise PricingError(f"invalid {charge_model} properties: {', '.join(flatten_errors(errors))}")
     units = usage.units if usage.units > 0 else ZERO
+    try:
+        return _price(charge_model, properties, usage, units, currency, prorated)
+    except (InvalidOperation, Overflow, DivisionByZero) as exc:
+        raise PricingError(
+            f"the usage is out of the range the engine prices exactly ({exc.__class__.__name__})"
+        ) from exc
+
+
+def _price(
+    charge_model: str, properties: Mapping, usage: Usage, units: Decimal, currency: str | None, prorated: bool
+) -> PricingResult:
     with localcontext(_EXACT):
         if prorated and charge_model == "graduated":
             ranges = _ranges(properties, "graduated_ranges", ("per_unit_amount", "flat_amount"))

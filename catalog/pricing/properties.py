@@ -69,19 +69,32 @@ _ADJACENT_ALLOWED = frozenset({"graduated_ranges", "volume_ranges"})
 
 MAX_RANGES = 100
 MAX_DECIMAL_TEXT = 40  # characters of a decimal string; bounds the engine's exact arithmetic
+# Amounts and bounds are at most 10^24 and have at most 30 decimals, so the engine's exact
+# arithmetic can neither overflow nor lose digits.
+MAX_MAGNITUDE_EXPONENT = 24
+MAX_DECIMAL_PLACES = 30
 
 
 # --- small parsers ------------------------------------------------------------------------------
 
 
+def _in_range(value: Decimal) -> Decimal | None:
+    if not value.is_finite():
+        return None
+    if value and (value.adjusted() >= MAX_MAGNITUDE_EXPONENT or value.as_tuple().exponent < -MAX_DECIMAL_PLACES):  # type: ignore[operator]
+        return None
+    return value
+
+
 def parse_amount(value: object) -> Decimal | None:
-    """A finite Decimal from a decimal string, an int or a Decimal; None otherwise (floats, bools...)."""
+    """A finite Decimal from a decimal string, an int or a Decimal; None otherwise (floats, bools,
+    values above 10^24 or with more than 30 decimals)."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
-        return Decimal(value)
+        return _in_range(Decimal(value))
     if isinstance(value, Decimal):
-        return value if value.is_finite() else None
+        return _in_range(value)
     if isinstance(value, str):
         text = value.strip()
         if not text or len(text) > MAX_DECIMAL_TEXT:
@@ -90,7 +103,7 @@ def parse_amount(value: object) -> Decimal | None:
             parsed = Decimal(text)
         except (InvalidOperation, ValueError):
             return None
-        return parsed if parsed.is_finite() else None
+        return _in_range(parsed)
     return None
 
 
@@ -99,15 +112,15 @@ def parse_bound(value: object) -> Decimal | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
-        return Decimal(value)
+        return _in_range(Decimal(value))
     if isinstance(value, Decimal):
-        return value if value.is_finite() else None
+        return _in_range(value)
     if isinstance(value, float):
         # Bounds stored in a JSON column come back as floats; their shortest repr is the exact text
         # the client sent (validation refuses bounds that would not survive the trip).
         if value != value or value in (float("inf"), float("-inf")):
             return None
-        return Decimal(repr(value))
+        return _in_range(Decimal(repr(value)))
     return None
 
 

@@ -202,3 +202,62 @@ def test_unit_amount_times_units_is_the_amount(case, units):
     assume(units > 0 and model != "percentage")
     result = price(model, properties, Usage(units=units))
     assert abs(result.unit_amount * units - result.amount) <= result.amount * D("1e-20")
+
+
+_JSONISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**6), max_value=10**6)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.decimals(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12)
+    | st.sampled_from(["0", "1.5", "-1", "1e3", "NaN", "Infinity", " 2 ", ""]),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+_KEYS = st.sampled_from(
+    [
+        "amount",
+        "package_size",
+        "free_units",
+        "rate",
+        "fixed_amount",
+        "free_units_per_events",
+        "free_units_per_total_aggregation",
+        "per_transaction_min_amount",
+        "per_transaction_max_amount",
+        "graduated_ranges",
+        "volume_ranges",
+        "graduated_percentage_ranges",
+        "pricing_group_keys",
+        "grouped_by",
+        "presentation_group_keys",
+    ]
+)
+_ROW = st.dictionaries(
+    st.sampled_from(["from_value", "to_value", "per_unit_amount", "flat_amount", "rate"]), _JSONISH, max_size=5
+)
+_VALUE = _JSONISH | st.lists(_ROW, max_size=4)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(["standard", "graduated", "volume", "package", "percentage", "graduated_percentage", "dynamic"]),
+    st.dictionaries(_KEYS, _VALUE, max_size=6),
+    units_st,
+)
+def test_garbage_properties_never_crash_validation_or_valid_pricing(model, properties, units):
+    """Whatever a client sends, validation answers with codes; what validates, prices."""
+    from catalog.pricing import describe_properties, filter_properties
+
+    errors = validate_properties(model, properties)
+    assert isinstance(errors, dict)
+    assert all(isinstance(codes, list) and codes for codes in errors.values())
+    filtered = filter_properties(model, properties)
+    assert isinstance(filtered, dict)
+    assert isinstance(describe_properties(model, properties), str)
+    if not errors:
+        usage = Usage(units=units, events_count=1, event_values=(units,))
+        result = price(model, properties, usage, currency="USD") if model != "dynamic" else None
+        if result is not None:
+            assert result.amount >= 0

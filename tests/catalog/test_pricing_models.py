@@ -496,6 +496,11 @@ def test_usage_refuses_floats_and_bad_counts():
         Usage(units=D("NaN"))
 
 
+def test_usage_out_of_range_is_a_pricing_error():
+    with pytest.raises(PricingError, match="out of the range"):
+        price("standard", {"amount": "999999999999999999999999"}, Usage(units=D("1e999990")))
+
+
 def test_negative_units_price_as_zero():
     result = price("standard", {"amount": "3"}, usage(-5))
     assert result.amount == 0

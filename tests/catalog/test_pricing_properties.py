@@ -121,6 +121,12 @@ def test_filter_keeps_group_keys_and_renames_grouped_by():
         ("standard", {"amount": 0.05}, {"amount": ["invalid_amount"]}),  # a float has lost exactness
         ("standard", {"amount": True}, {"amount": ["invalid_amount"]}),
         ("standard", {"amount": "1" * 41}, {"amount": ["invalid_amount"]}),
+        ("standard", {"amount": "1e24"}, {"amount": ["invalid_amount"]}),
+        ("standard", {"amount": "1e999999"}, {"amount": ["invalid_amount"]}),
+        ("standard", {"amount": D("1E-31")}, {"amount": ["invalid_amount"]}),
+        ("standard", {"amount": 10**24}, {"amount": ["invalid_amount"]}),
+        ("standard", {"amount": "999999999999999999999999"}, {}),
+        ("standard", {"amount": "0.000000000000000000000000000001"}, {}),
         ("standard", "nope", {"properties": ["invalid_type"]}),
         ("standard", None, {"amount": ["invalid_amount"]}),
         ("custom", {}, {"charge_model": ["value_is_invalid"]}),
@@ -230,6 +236,7 @@ def test_valid_range_tables(model, bounds):
         [(True, None)],
         [(0, D("0.12345678901234567890123")), (D("0.12345678901234567890123"), None)],  # not storable exactly
         [(-1, 0), (0, None)],
+        [(0, 10**30), (10**30 + 1, None)],  # out of range
     ],
 )
 @pytest.mark.parametrize("model", ["graduated", "volume"])
