@@ -18,7 +18,7 @@ from billing_project.core.errors import ConflictFailure, NotAllowedFailure, NotF
 from catalog.models import Plan
 from customers import services as customer_services
 from customers.models import Customer, Organization
-from subscriptions import periods, selectors, state_machine
+from subscriptions import periods, selectors, signals, state_machine
 from subscriptions.models import (
     BillingTime,
     OnTerminationCreditNote,
@@ -91,6 +91,12 @@ def _effective_yearly(plan: Plan, overrides: dict[str, Any] | None) -> int:
 # --- transitions (row already locked) ---------------------------------------------------------
 
 
+def _send(signal: Any, subscription: Subscription, reason: str) -> None:
+    signal.send(
+        sender=Subscription, subscription=subscription, organization=subscription.organization, reason=str(reason)
+    )
+
+
 def _start(subscription: Subscription, *, at: datetime, actor: object | None, reason: str = "") -> None:
     """pending → active at `at` (trial only on a first subscription, not after a plan change)."""
     from_status = subscription.status
@@ -102,6 +108,7 @@ def _start(subscription: Subscription, *, at: datetime, actor: object | None, re
     subscription.save()
     record_transition(subscription, event=Event.ACTIVATE, from_status=from_status, actor=actor, at=at, reason=reason)
     emit(subscription, "subscription.started")
+    _send(signals.subscription_started, subscription, reason)
 
 
 def _terminate(
@@ -132,6 +139,7 @@ def _terminate(
         details=dict(options or {}),
     )
     emit(subscription, "subscription.terminated")
+    _send(signals.subscription_terminated, subscription, reason)
     for following in Subscription.objects.select_for_update().filter(
         previous_subscription=subscription, status=SubscriptionStatus.PENDING
     ):
@@ -149,6 +157,7 @@ def _cancel(subscription: Subscription, *, at: datetime, actor: object | None, r
     record_transition(subscription, event=Event.CANCEL, from_status=from_status, actor=actor, at=at, reason=reason)
     # Lago sends `subscription.terminated` for a canceled pending subscription as well.
     emit(subscription, "subscription.terminated")
+    _send(signals.subscription_canceled, subscription, reason)
 
 
 # --- create and plan changes ------------------------------------------------------------------
@@ -545,6 +554,7 @@ def _terminate_keeping_successor(current: Subscription, *, at: datetime, actor: 
         current, event=Event.TERMINATE, from_status=from_status, actor=actor, at=at, reason=current.termination_reason
     )
     emit(current, "subscription.terminated")
+    _send(signals.subscription_terminated, current, current.termination_reason)
 
 
 # --- scheduled work (one subscription per call; safe to run twice) ----------------------------
@@ -578,6 +588,7 @@ def subscription_activate_due(subscription_id: Any, *, at: datetime, actor: obje
             previous, event=Event.TERMINATE, from_status=from_status, actor=actor, at=start, reason="downgraded"
         )
         emit(previous, "subscription.terminated")
+        _send(signals.subscription_terminated, previous, TerminationReason.DOWNGRADED)
     _start(subscription, at=start, actor=actor, reason="downgrade" if subscription.previous_subscription_id else "")
     return True
 
@@ -599,6 +610,7 @@ def subscription_end_trial(subscription_id: Any, *, at: datetime, actor: object 
         subscription, event="trial_end", from_status=subscription.status, actor=actor, at=subscription.trial_ends_at
     )
     emit(subscription, "subscription.trial_ended")
+    _send(signals.subscription_trial_ended, subscription, "")
     return True
 
 

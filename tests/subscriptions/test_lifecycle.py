@@ -401,3 +401,46 @@ def test_metering_lookup(organization, other_tenant, basic, premium):
     assert lookup_subscriptions(organization, ["sub-1"])["sub-1"].id == new.pk
     assert lookup_subscriptions(other_tenant.organization, ["sub-1"]) == {}
     assert old.pk != new.pk
+
+
+def test_signals_for_invoicing(organization, basic, premium, starter):
+    from subscriptions import signals
+
+    received: list[tuple[str, str, str]] = []
+
+    def receiver(name):
+        def handle(sender, subscription, organization, reason, **kwargs):
+            received.append((name, subscription.plan.code, reason))
+
+        return handle
+
+    handlers = {
+        name: receiver(name) for name in ("started", "terminated", "canceled", "trial_ended")
+    }  # strong references: signals hold weak ones
+    for name, handler in handlers.items():
+        getattr(signals, f"subscription_{name}").connect(handler)
+    try:
+        sub = create(organization, utc(2024, 1, 1))
+        create(organization, utc(2024, 1, 10), plan_code="premium")
+        create(organization, utc(2024, 1, 11), plan_code="starter")
+        pending = selectors.subscription_get(organization, "sub-1", status="pending")
+        services.subscription_activate_due(pending.pk, at=utc(2024, 2, 1))
+        trial_plan = SubscriptionPlanFactory(organization=organization, code="trial", trial_period=1)
+        trial = create(organization, utc(2024, 1, 1), external_id="sub-t", plan_code=trial_plan.code)
+        services.subscription_end_trial(trial.pk, at=utc(2024, 1, 3))
+        future = create(organization, utc(2024, 1, 1), external_id="sub-f", subscription_at="2030-01-01T00:00:00Z")
+        services.subscription_terminate(organization, future, now=utc(2024, 1, 2))
+    finally:
+        for name, handler in handlers.items():
+            getattr(signals, f"subscription_{name}").disconnect(handler)
+    assert received == [
+        ("started", "basic", ""),
+        ("terminated", "basic", "upgraded"),
+        ("started", "premium", "upgraded"),
+        ("terminated", "premium", "downgraded"),
+        ("started", "starter", "downgrade"),
+        ("started", "trial", ""),
+        ("trial_ended", "trial", ""),
+        ("canceled", "basic", "manual"),
+    ]
+    assert sub.pk
