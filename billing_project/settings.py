@@ -159,9 +159,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["customers.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [
         "billing_project.core.api.permissions.HasApiKey",
+        "billing_project.core.api.throttling.ApiKeyRateLimit",
         "billing_project.core.api.permissions.ApiKeyScope",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["billing_project.core.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["billing_project.core.api.parsers.ExactJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -198,6 +198,9 @@ CLICKHOUSE_URL = os.environ.get("CLICKHOUSE_URL", "")
 # Metering: events per minute per organization (0 disables the limit) and the batch size cap.
 RATE_LIMIT_EVENTS_PER_MINUTE = env_int("RATE_LIMIT_EVENTS_PER_MINUTE", 6_000_000)
 EVENTS_BATCH_MAX_LENGTH = env_int("EVENTS_BATCH_MAX_LENGTH", 1000)
+# false: event ingestion does not wait for PostgreSQL's WAL flush (faster single events; a database
+# crash may lose the last moments of acknowledged events). Default: durable.
+EVENTS_SYNCHRONOUS_COMMIT = env_bool("EVENTS_SYNCHRONOUS_COMMIT", True)
 
 # Outbound webhooks. Targets on loopback, private or link-local addresses are refused unless
 # allowed (tests, private deployments). Retries stop when a delivery is older than the maximum age.

@@ -178,6 +178,21 @@ def test_api_key_rate_limit_answers_429_with_lago_headers(tenant, other_tenant):
     assert other_tenant.client.get("/api/v1/customers").status_code == 200
 
 
+@override_settings(RATE_LIMIT_REQUESTS_PER_MINUTE=2, REDIS_URL="")
+def test_calls_refused_by_the_key_scope_still_count(organization):
+    from rest_framework.test import APIClient
+
+    from billing_project.core.api.permissions import read_only_permissions
+    from customers.services import api_key_create
+
+    _, raw_key = api_key_create(organization, permissions=read_only_permissions())
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    for _ in range(2):
+        assert client.post("/api/v1/customers", {"customer": {"external_id": "x"}}, format="json").status_code == 403
+    assert client.get("/api/v1/customers").status_code == 429
+
+
 @needs_redis
 def test_api_key_rate_limit_with_redis(tenant, redis_store):
     with override_settings(RATE_LIMIT_REQUESTS_PER_MINUTE=2):

@@ -1,9 +1,11 @@
 """Per-API-key request rate limit (`RATE_LIMIT_REQUESTS_PER_MINUTE`; 0 disables it).
 
-A DRF throttle, so it runs after authentication on every API view. Over the limit the request is
-answered 429 in Lago's shape (`billing_project.core.api.exceptions`) with `Retry-After`, and
-`ApiLimitsMiddleware` adds `x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratelimit-reset`
-to every rate-limited response (the ones lago-python-client reads before retrying).
+It runs as a DRF permission placed right after `HasApiKey` and before the key's scope check, so
+every authenticated call counts, including the ones its scope then refuses (a DRF throttle would
+run only after the permissions). Over the limit the call is answered 429 in Lago's shape
+(`billing_project.core.api.exceptions`) with `Retry-After`, and `ApiLimitsMiddleware` adds
+`x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratelimit-reset` to every response of a
+rate-limited key (the headers lago-python-client reads before retrying).
 """
 
 from __future__ import annotations
@@ -11,25 +13,26 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from rest_framework.throttling import BaseThrottle
+from rest_framework.exceptions import Throttled
+from rest_framework.permissions import BasePermission
 
 from billing_project.core import ratelimit
 
 WINDOW_SECONDS = 60
 
 
-class ApiKeyRateThrottle(BaseThrottle):
-    def __init__(self) -> None:
-        self.result: ratelimit.RateLimitResult | None = None
+def limit_per_minute() -> int:
+    return int(getattr(settings, "RATE_LIMIT_REQUESTS_PER_MINUTE", 0) or 0)
 
-    def allow_request(self, request: Any, view: Any) -> bool:
+
+class ApiKeyRateLimit(BasePermission):
+    def has_permission(self, request: Any, view: Any) -> bool:
         api_key = getattr(request, "auth", None)
-        limit = int(getattr(settings, "RATE_LIMIT_REQUESTS_PER_MINUTE", 0) or 0)
+        limit = limit_per_minute()
         if api_key is None or limit <= 0 or getattr(api_key, "pk", None) is None:
-            return True
-        self.result = ratelimit.hit(f"api:key:{api_key.pk}", limit, WINDOW_SECONDS)
-        request._request.bxb_ratelimit = self.result
-        return self.result.allowed
-
-    def wait(self) -> float | None:
-        return float(self.result.reset_seconds) if self.result is not None else None
+            return True  # no key: HasApiKey answers 401
+        result = ratelimit.hit(f"api:key:{api_key.pk}", limit, WINDOW_SECONDS)
+        request._request.bxb_ratelimit = result
+        if not result.allowed:
+            raise Throttled(wait=result.reset_seconds)
+        return True
