@@ -3,6 +3,10 @@
 plan_deleted(sender=Plan, plan=<Plan>, organization=<Organization>)
     Sent on commit after a plan was deleted (Lago: its subscriptions are terminated).
 
+plan_updated(sender=Plan, plan=<Plan>, organization=<Organization>, old_amount_cents=<int>)
+    Sent on commit after a plan update. Lago then refreshes the plan's draft invoices and, when the
+    amount changed, cancels pending downgrades that are no longer downgrades.
+
 billable_metric_deleted(sender=BillableMetric, billable_metric=<BillableMetric>, organization=<Organization>)
     Sent on commit after a metric (and its charges) was soft-deleted. Lago then marks the draft
     invoices that used it for refresh (invoicing) and discards its events (metering).
@@ -13,4 +17,5 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 plan_deleted = Signal()
+plan_updated = Signal()
 billable_metric_deleted = Signal()

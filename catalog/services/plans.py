@@ -196,7 +196,7 @@ def _charge_apply(
         errors["regroup_paid_fees"] = ["value_is_invalid"]
     if "invoice_display_name" in data:
         charge.invoice_display_name = data["invoice_display_name"] or ""
-    if "min_amount_cents" in data and data["min_amount_cents"] is not None:
+    if "min_amount_cents" in data and data["min_amount_cents"] is not None and (creating or not locked):
         if codes := amount_cents_errors(data, "min_amount_cents", required=False):
             errors["min_amount_cents"] = codes
         else:
@@ -407,12 +407,12 @@ def _plan_apply(plan: Plan, data: dict[str, Any], *, locked: bool) -> None:
             setattr(plan, field, data[field] or "")
     if isinstance(data.get("amount_cents"), int) and not isinstance(data["amount_cents"], bool):
         plan.amount_cents = data["amount_cents"]
-    if data.get("amount_currency"):
-        plan.amount_currency = data["amount_currency"]
     if data.get("metadata") is not None and isinstance(data["metadata"], dict):
         plan.metadata = data["metadata"]
     if locked:
         return
+    if data.get("amount_currency"):
+        plan.amount_currency = data["amount_currency"]
     if data.get("code"):
         plan.code = data["code"]
     if data.get("interval") is not None:
@@ -478,18 +478,26 @@ def plan_update(organization: Organization, *, code: str, data: dict[str, Any], 
     * `charges`, when sent, becomes the plan's charge list (see `_sync_charges`); when absent the
       charges stay as they are.
     * Once subscriptions use the plan (`catalog.extensions.plan_attached_to_subscriptions`), its
-      code, interval, pay_in_advance, trial period and billing cadence are frozen and existing
-      charges keep their model and flags; name, description, amount and currency, taxes,
-      thresholds, commitment, metadata and charge prices may still change. The new amount applies
-      to subscriptions from their next billing period (subscriptions read the plan when billing).
+      code, interval, pay_in_advance, currency, trial period and billing cadence are frozen and
+      existing charges keep their model, flags and spending minimum; name, description, amount,
+      taxes, thresholds, commitment, metadata and charge prices may still change (Lago's
+      Plans::UpdateService). `signals.plan_updated` (on commit, with `old_amount_cents`) lets
+      subscriptions cancel pending downgrades that an amount change made irrelevant and invoicing
+      refresh draft invoices, as Lago does.
     """
     plan = plan_get_for_update(organization, code)
+    old_amount_cents = plan.amount_cents
     locked = plan_attached_to_subscriptions(plan)
     _plan_apply(plan, data, locked=locked)
     if errors := _plan_errors(organization, plan, data, creating=False):
         raise ValidationFailure(errors)
     _plan_save(plan)
     _plan_children(plan, data, organization, locked=locked)
+    transaction.on_commit(
+        lambda: signals.plan_updated.send(
+            sender=Plan, plan=plan, organization=organization, old_amount_cents=old_amount_cents
+        )
+    )
     return plan
 
 

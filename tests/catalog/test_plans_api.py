@@ -261,20 +261,33 @@ def test_failed_update_changes_nothing(api, metrics):
     assert [c["lago_id"] for c in after["charges"]] == [c["lago_id"] for c in plan["charges"]]
 
 
-def test_plan_in_use_freezes_interval_and_charge_models(api, metrics, monkeypatch):
+def test_plan_in_use_freezes_interval_and_charge_models(api, metrics, monkeypatch, django_capture_on_commit_callbacks):
     _create_with_two_charges(api, metrics)
     monkeypatch.setattr(extensions, "_plan_in_use", [lambda plan: True])
-    body = api.put(
-        f"{URL}/startup",
-        {"plan": {"interval": "yearly", "amount_cents": 5900, "amount_currency": "EUR", "code": "other",
-                  "charges": [{"code": "gb", "charge_model": "package", "billable_metric_id": str(metrics["gb"].id),
-                               "properties": {"amount": "7"}}]}},
-        format="json",
-    ).json()  # fmt: skip
+    sent = []
+
+    def receiver(sender, plan, organization, old_amount_cents, **kwargs):
+        sent.append((old_amount_cents, plan.amount_cents))
+
+    signals.plan_updated.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            body = api.put(
+                f"{URL}/startup",
+                {"plan": {"interval": "yearly", "amount_cents": 5900, "amount_currency": "EUR", "code": "other",
+                          "charges": [{"code": "gb", "charge_model": "package", "min_amount_cents": 5,
+                                       "billable_metric_id": str(metrics["gb"].id), "properties": {"amount": "7"}}]}},
+                format="json",
+            ).json()  # fmt: skip
+    finally:
+        signals.plan_updated.disconnect(receiver)
+    assert sent == [(4900, 5900)]
     plan = body["plan"]
     assert (plan["interval"], plan["code"]) == ("monthly", "startup")
-    assert (plan["amount_cents"], plan["amount_currency"]) == (5900, "EUR")
-    assert [(c["charge_model"], c["properties"]) for c in plan["charges"]] == [("standard", {"amount": "7"})]
+    assert (plan["amount_cents"], plan["amount_currency"]) == (5900, "USD")
+    assert [(c["charge_model"], c["properties"], c["min_amount_cents"]) for c in plan["charges"]] == [
+        ("standard", {"amount": "7"}, 0)
+    ]
 
 
 def test_thresholds_and_commitment_update(api):
