@@ -444,3 +444,47 @@ def test_signals_for_invoicing(organization, basic, premium, starter):
         ("canceled", "basic", "manual"),
     ]
     assert sub.pk
+
+
+def test_periods_from_a_real_subscription_use_the_customer_timezone(organization):
+    from fractions import Fraction
+
+    from subscriptions import periods
+
+    SubscriptionPlanFactory(organization=organization, code="advance", amount_cents=5000, pay_in_advance=True)
+    CustomerFactory(organization=organization, external_id="la", currency="USD", timezone="America/Los_Angeles")
+    sub = services.subscription_create(
+        organization,
+        {"external_customer_id": "la", "plan_code": "advance", "external_id": "la-1", "subscription_at": "2023-02-08"},
+        now=utc(2023, 2, 8, 12),
+    )
+    schedule = selectors.schedule_for(sub)
+    assert schedule.tz_name == "America/Los_Angeles"
+    period = periods.period_at(schedule, utc(2023, 2, 8, 12))
+    assert periods.base_fee_fraction(schedule, period) == Fraction(22, 28)  # lago-semantics.md §5.2: 4,715 with tax
+    assert selectors.next_billing_at(sub, utc(2023, 2, 8, 12)) == utc(2023, 3, 1, 8)
+
+
+def test_in_advance_trial_is_billed_from_the_trial_end(organization):
+    from fractions import Fraction
+
+    from subscriptions import periods
+
+    SubscriptionPlanFactory(
+        organization=organization, code="trial", amount_cents=5_000_000, pay_in_advance=True, trial_period=10
+    )
+    sub = services.subscription_create(
+        organization,
+        {
+            "external_customer_id": "t",
+            "plan_code": "trial",
+            "external_id": "t-1",
+            "subscription_at": "2024-03-05T12:12:00Z",
+        },
+        now=utc(2024, 3, 5, 12, 12),
+    )
+    services.subscription_end_trial(sub.pk, at=utc(2024, 3, 15, 13))
+    sub.refresh_from_db()
+    schedule = selectors.schedule_for(sub)
+    period = periods.period_at(schedule, sub.trial_ended_at)
+    assert periods.base_fee_fraction(schedule, period) == Fraction(17, 31)  # 2,741,935 (§5.5)
