@@ -83,8 +83,9 @@ def create_tenant(name: str, subscriptions: int, code: str = "bench_calls") -> t
 class Gunicorn:
     """`gunicorn billing_project.wsgi` with 2 sync workers on loopback, in its own process."""
 
-    def __init__(self, database_url: str, port: int, workers: int = 2):
+    def __init__(self, database_url: str, port: int, workers: int = 2, extra_env: dict[str, str] | None = None):
         self.database_url, self.port, self.workers = database_url, port, workers
+        self.extra_env = extra_env or {}
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Gunicorn:
@@ -100,6 +101,7 @@ class Gunicorn:
             ALLOWED_HOSTS="127.0.0.1,localhost",
         )
         env.pop("REDIS_URL", None)
+        env.update(self.extra_env)
         self.process = subprocess.Popen(
             [
                 str(ROOT / ".venv/bin/gunicorn"),

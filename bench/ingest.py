@@ -196,6 +196,23 @@ def run_single(port: int, key: str, seconds: int, connections: int) -> dict:
     }
 
 
+def run_baseline(port: int, key: str, seconds: int, connections: int) -> dict[str, float]:
+    """Calibration under the same conditions: a no-database endpoint and an authenticated read."""
+    rates = {}
+    for label, path, headers in (
+        ("GET /health", "/health", []),
+        ("GET /api/v1/events?per_page=1", "/api/v1/events?per_page=1", ["-H", f"Authorization: Bearer {key}"]),
+    ):
+        output = subprocess.run(
+            ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", *headers, f"http://127.0.0.1:{port}{path}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        rates[label] = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    return rates
+
+
 def copy_ceiling(bodies: list[bytes], organization_id: object) -> dict:
     """COPY the distinct rows of the batches into a copy of the events table (same indexes)."""
     from django.db import connection
@@ -255,6 +272,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--concurrency", type=int, default=4, help="concurrent connections for batches")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections for single events")
+    parser.add_argument(
+        "--async-commit", action="store_true", help="serve with EVENTS_SYNCHRONOUS_COMMIT=false (no WAL flush wait)"
+    )
     args = parser.parse_args()
 
     setup_django(args.database)
@@ -262,8 +282,12 @@ def main() -> None:
     prefix = uuid.uuid4().hex[:8]
     batches_1000, distinct_1000 = make_batches(f"{prefix}k", args.events, 1000)
     batches_100, distinct_100 = make_batches(f"{prefix}h", args.events, 100)
-    print(f"bench/ingest.py  database={args.database}  cpus={os.cpu_count()}  gunicorn 2 sync workers")
-    with Gunicorn(args.database, args.port):
+    commit = "asynchronous" if args.async_commit else "synchronous (durable)"
+    print(
+        f"bench/ingest.py  database={args.database}  cpus={os.cpu_count()}  gunicorn 2 sync workers  commit: {commit}"
+    )
+    extra = {"EVENTS_SYNCHRONOUS_COMMIT": "false"} if args.async_commit else {}
+    with Gunicorn(args.database, args.port, extra_env=extra):
         run_batches(args.port, key, make_batches(f"{prefix}warm", 5000, 100)[0], 100, args.concurrency)  # warm-up
         results = {}
         for label, bodies, size, distinct in (
@@ -284,6 +308,10 @@ def main() -> None:
             f"p99 {single['p99_ms']:.1f} ms  ({single['requests']:,} requests, {single['non_2xx']} non-2xx, "
             f"wrk -t2 -c{args.connections})"
         )
+        for label, rate in run_baseline(args.port, key, max(3, args.seconds // 2), args.connections).items():
+            print(f"   baseline: {rate:>9,.0f} requests/s  {label} (same server, same moment)")
+    load = os.getloadavg()
+    print(f"load average during the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (2 cores shared with other work)")
     ceiling = copy_ceiling(batches_1000, organization.id)
     print(f"COPY ceiling: {ceiling['rows_per_s']:>9,.0f} rows/s ({ceiling['rows']:,} rows into a copy of the table)")
 

@@ -141,11 +141,18 @@ def events_ingest(organization: Organization, payloads: Sequence[Any], *, single
 
     now = parsed[0].created_at if parsed else ingestion.now_utc()
     assert now is not None
-    if connection.vendor == "postgresql" and not any(e.errors for e in unique):
+    durable = bool(getattr(settings, "EVENTS_SYNCHRONOUS_COMMIT", True))
+    if connection.vendor == "postgresql" and durable and not any(e.errors for e in unique):
         # The common case is one atomic statement (events + rollups), no explicit transaction.
         _store(organization, unique, result, now, single=single)
     else:
         with transaction.atomic():
+            if connection.vendor == "postgresql" and not durable:
+                # Opt-in (EVENTS_SYNCHRONOUS_COMMIT=false): answer without waiting for the WAL flush.
+                # A PostgreSQL crash may lose the last moments of acknowledged events; nothing is
+                # ever corrupted or double counted.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
             _store(organization, unique, result, now, single=single)
     result.duplicates.sort(key=lambda e: e.index)
     result.events.sort(key=lambda e: e.index)

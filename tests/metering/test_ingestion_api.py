@@ -314,3 +314,14 @@ def test_rate_limit_window_resets():
         assert ratelimit.consume("org", 2, now=120.0).allowed
         assert not ratelimit.consume("org", 1, now=150.0).allowed
         assert ratelimit.consume("org", 1, now=180.0).allowed
+
+
+@override_settings(EVENTS_SYNCHRONOUS_COMMIT=False)
+def test_asynchronous_commit_mode_stores_and_deduplicates(tenant, api):
+    make_metric(tenant.organization, "calls")
+    assert post_batch(api, [event_payload("a"), event_payload("b")]).status_code == 200
+    again = post_batch(api, [event_payload("a"), event_payload("c")]).json()
+    assert [e["transaction_id"] for e in again["events"]] == ["c"]
+    assert [d["transaction_id"] for d in again["duplicates"]] == ["a"]
+    assert Event.objects.count() == 3
+    assert sum(UsageRollup.objects.values_list("events_count", flat=True)) == 3
