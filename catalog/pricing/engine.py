@@ -9,7 +9,6 @@ never produces a negative amount (bxb's choice; refunds go through credit notes)
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping
 from decimal import (
     ROUND_CEILING,
@@ -24,15 +23,16 @@ from decimal import (
 
 from billing_project.core.money import UnknownCurrency, exponent
 
-from .properties import CHARGE_MODELS, flatten_errors, parse_amount, parse_bound, validate_properties
+from .percentage import percentage
+from .properties import CHARGE_MODELS, flatten_errors, validate_properties
 from .prorated import prorated_graduated, prorated_volume_tier_units
 from .types import ZERO, PricingError, PricingResult, Usage
+from .values import HUNDRED, amount_of, is_adjacent, ranges_of, units_in_tier
 
 # Exact for every product/sum of validated inputs (amounts <= 40 characters, units are Decimals).
 _EXACT = Context(prec=400, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
 # unit_amount is informative (amount / units); 28 significant digits like Decimal's default.
 _DISPLAY = Context(prec=28, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
-_HUNDRED = Decimal(100)
 
 
 def price(
@@ -74,7 +74,7 @@ def _price(
 ) -> PricingResult:
     with localcontext(_EXACT):
         if prorated and charge_model == "graduated":
-            ranges = _ranges(properties, "graduated_ranges", ("per_unit_amount", "flat_amount"))
+            ranges = ranges_of(properties, "graduated_ranges", ("per_unit_amount", "flat_amount"))
             amount, breakdown = prorated_graduated(ranges, usage)
         elif prorated and charge_model == "volume":
             amount, breakdown = _volume(
@@ -92,44 +92,11 @@ def _price(
     return PricingResult(amount=amount, units=usage.units, unit_amount=unit_amount, breakdown=tuple(breakdown))
 
 
-def _amount(properties: Mapping, key: str, default: Decimal | None = None) -> Decimal:
-    value = parse_amount(properties.get(key))
-    if value is None:
-        if default is None:
-            raise PricingError(f"{key} is missing")
-        return default
-    return value
-
-
-def _ranges(properties: Mapping, key: str, amount_keys: tuple[str, ...]) -> list[dict]:
-    rows = []
-    for raw in properties[key]:
-        row = {"from_value": parse_bound(raw.get("from_value")), "to_value": parse_bound(raw.get("to_value"))}
-        for amount_key in amount_keys:
-            row[amount_key] = _amount(raw, amount_key)
-        rows.append(row)
-    return rows
-
-
-def _adjacent(ranges: list[dict]) -> bool:
-    """Lago's AdjacentRanges: every range starts exactly where the previous one ends."""
-    return len(ranges) >= 2 and all(cur["from_value"] == prev["to_value"] for prev, cur in itertools.pairwise(ranges))
-
-
-def _tier_units(row: dict, total: Decimal, *, adjacent: bool) -> Decimal:
-    """Units of `total` that fall in a tier (api amount_details/range_graduated_service.rb)."""
-    from_value, to_value = row["from_value"], row["to_value"]
-    effective = to_value if to_value is not None and total >= to_value else total
-    if from_value == 0:
-        return effective
-    return effective - from_value if adjacent else effective - from_value + 1
-
-
 # --- standard ----------------------------------------------------------------------------------
 
 
 def _standard(properties: Mapping, usage: Usage, units: Decimal, currency: str | None):
-    per_unit = _amount(properties, "amount")
+    per_unit = amount_of(properties, "amount")
     amount = units * per_unit
     return amount, [{"units": units, "per_unit_amount": per_unit, "amount": amount}]
 
@@ -138,11 +105,11 @@ def _standard(properties: Mapping, usage: Usage, units: Decimal, currency: str |
 
 
 def _graduated(properties: Mapping, usage: Usage, units: Decimal, currency: str | None):
-    ranges = _ranges(properties, "graduated_ranges", ("per_unit_amount", "flat_amount"))
-    adjacent = _adjacent(ranges)
+    ranges = ranges_of(properties, "graduated_ranges", ("per_unit_amount", "flat_amount"))
+    adjacent = is_adjacent(ranges)
     lines = []
     for index, row in enumerate(ranges):
-        tier_units = _tier_units(row, units, adjacent=adjacent)
+        tier_units = units_in_tier(row, units, adjacent=adjacent)
         # Each tier's flat fee is due once the tier is reached; the first tier's even at 0 units.
         reached = tier_units > 0 or (index == 0 and units == 0)
         flat = row["flat_amount"] if reached else ZERO
@@ -168,7 +135,7 @@ def _graduated(properties: Mapping, usage: Usage, units: Decimal, currency: str 
 
 def _volume(properties: Mapping, usage: Usage, units: Decimal, currency: str | None, tier_units: Decimal | None = None):
     ranges = sorted(
-        _ranges(properties, "volume_ranges", ("per_unit_amount", "flat_amount")), key=lambda r: r["from_value"]
+        ranges_of(properties, "volume_ranges", ("per_unit_amount", "flat_amount")), key=lambda r: r["from_value"]
     )
     tier_units = units if tier_units is None else tier_units
     ceiling = tier_units.to_integral_value(rounding=ROUND_CEILING)
@@ -194,7 +161,7 @@ def _volume(properties: Mapping, usage: Usage, units: Decimal, currency: str | N
 
 
 def _package(properties: Mapping, usage: Usage, units: Decimal, currency: str | None):
-    per_package = _amount(properties, "amount")
+    per_package = amount_of(properties, "amount")
     size = Decimal(properties["package_size"])
     free_units = Decimal(properties["free_units"])
     paid_units = units - free_units
@@ -217,149 +184,16 @@ def _package(properties: Mapping, usage: Usage, units: Decimal, currency: str | 
     ]
 
 
-# --- percentage --------------------------------------------------------------------------------
-
-
-def _event_values(usage: Usage, why: str) -> tuple[Decimal, ...]:
-    if len(usage.event_values) != usage.events_count:
-        raise PricingError(f"percentage with {why} needs Usage.event_values for each of the events_count events")
-    return usage.event_values
-
-
-def _running_total(values: tuple[Decimal, ...], free_events: int, free_total: Decimal) -> list[Decimal]:
-    """Cumulative sums of the first free events, or until they pass the free amount (api sum_service.rb)."""
-    totals: list[Decimal] = []
-    total = ZERO
-    if free_events > 0:
-        for value in values[:free_events]:
-            total += value
-            totals.append(total)
-    elif free_total > 0:
-        for value in values:
-            if free_total < total:
-                break
-            total += value
-            totals.append(total)
-    return totals
-
-
-def _percentage(properties: Mapping, usage: Usage, units: Decimal, currency: str | None):
-    rate = _amount(properties, "rate")
-    fixed_amount = _amount(properties, "fixed_amount", ZERO)
-    free_events_setting = properties.get("free_units_per_events") or 0
-    free_total_setting = _amount(properties, "free_units_per_total_aggregation", ZERO)
-    minimum = parse_amount(properties.get("per_transaction_min_amount"))
-    maximum = parse_amount(properties.get("per_transaction_max_amount"))
-    if minimum is not None or maximum is not None:
-        values = _event_values(usage, "a per-transaction minimum or maximum")
-        return _percentage_per_transaction(
-            values, rate, fixed_amount, free_events_setting, free_total_setting, minimum, maximum
-        )
-
-    running_total: list[Decimal] = []
-    if free_events_setting > 0 or free_total_setting > 0:
-        running_total = _running_total(_event_values(usage, "free units"), free_events_setting, free_total_setting)
-    last = running_total[-1] if running_total else ZERO
-    if last == 0:
-        free_units = ZERO
-    elif free_total_setting == 0 or last <= free_total_setting:
-        free_units = last
-    else:
-        free_units = free_total_setting
-    candidates = [free_events_setting, sum(1 for total in running_total if total < free_total_setting)]
-    free_events = min((c for c in candidates if c != 0), default=0)
-    events_count = usage.events_count
-
-    percentage_amount = ZERO if free_units > units else (units - free_units) * rate / _HUNDRED
-    if units == 0 or free_events >= events_count:
-        fixed_total = ZERO
-    else:
-        fixed_total = (events_count - free_events) * fixed_amount
-    paid_events = events_count - min(events_count, free_events)
-    amount = percentage_amount + fixed_total
-    return amount, [
-        {
-            "units": units,
-            "free_units": free_units,
-            "paid_units": max(units - free_units, ZERO),
-            "rate": rate,
-            "per_unit_total_amount": percentage_amount,
-            "free_events": min(events_count, free_events),
-            "paid_events": paid_events,
-            "fixed_fee_unit_amount": fixed_amount if paid_events > 0 else ZERO,
-            "fixed_fee_total_amount": fixed_total,
-            "amount": amount,
-        }
-    ]
-
-
-def _percentage_per_transaction(
-    values: tuple[Decimal, ...],
-    rate: Decimal,
-    fixed_amount: Decimal,
-    free_events: int,
-    free_total: Decimal,
-    minimum: Decimal | None,
-    maximum: Decimal | None,
-):
-    """Each event priced on its own, free events and free amount consumed first, then clamped to
-    [minimum, maximum] (api percentage_service.rb#compute_amount_with_transaction_min_max)."""
-    remaining_events, remaining_amount = free_events, free_total
-    lines = []
-    for index, original in enumerate(values):
-        value = original if original > 0 else ZERO
-        free = ZERO
-        if remaining_events > 0 or remaining_amount > 0:
-            remaining_events -= 1
-            if remaining_amount <= 0 or remaining_amount > value:
-                remaining_amount = max(remaining_amount - value, ZERO)
-                lines.append(_transaction_line(index, original, value, ZERO, ZERO, ZERO, ZERO))
-                continue
-            free = remaining_amount
-            value -= remaining_amount
-            remaining_amount, remaining_events = ZERO, 0
-        percentage_amount = value * rate / _HUNDRED
-        raw = percentage_amount + fixed_amount
-        clamped = raw
-        if minimum is not None and raw < minimum:
-            clamped = minimum
-        elif maximum is not None and raw > maximum:
-            clamped = maximum
-        lines.append(_transaction_line(index, original, free, value, percentage_amount, fixed_amount, clamped))
-    return sum((line["amount"] for line in lines), ZERO), lines
-
-
-def _transaction_line(
-    index: int,
-    units: Decimal,
-    free_units: Decimal,
-    paid_units: Decimal,
-    percentage_amount: Decimal,
-    fixed_amount: Decimal,
-    amount: Decimal,
-) -> dict:
-    return {
-        "event_index": index,
-        "units": units,
-        "free_units": free_units,
-        "paid_units": paid_units,
-        "per_unit_total_amount": percentage_amount,
-        "fixed_fee_unit_amount": fixed_amount,
-        "min_max_adjustment": amount - percentage_amount - fixed_amount,
-        "amount": amount,
-    }
-
-
 # --- graduated percentage ----------------------------------------------------------------------
 
 
 def _graduated_percentage(properties: Mapping, usage: Usage, units: Decimal, currency: str | None):
-    ranges = _ranges(properties, "graduated_percentage_ranges", ("rate", "flat_amount"))
+    ranges = ranges_of(properties, "graduated_percentage_ranges", ("rate", "flat_amount"))
     lines = []
     for row in ranges:
-        tier_units = _tier_units(row, units, adjacent=False)
+        tier_units = units_in_tier(row, units, adjacent=False)
         flat = row["flat_amount"] if tier_units > 0 else ZERO  # no flat fee at 0 units (Lago's spec)
-        per_unit_total = tier_units * row["rate"] / _HUNDRED
+        per_unit_total = tier_units * row["rate"] / HUNDRED
         lines.append(
             {
                 "from_value": row["from_value"],
@@ -400,7 +234,7 @@ _MODELS: dict[str, Callable] = {
     "graduated": _graduated,
     "volume": _volume,
     "package": _package,
-    "percentage": _percentage,
+    "percentage": percentage,
     "graduated_percentage": _graduated_percentage,
     "dynamic": _dynamic,
 }
