@@ -74,9 +74,17 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def event_types_display(self, obj: WebhookEndpoint) -> str:
         return ", ".join(obj.event_types) if obj.event_types else "all"
 
+    @admin.display(description="HMAC secret (the organization's, for hmac endpoints)")
+    def hmac_secret(self, obj: WebhookEndpoint) -> str:
+        return obj.organization.webhook_hmac_key
+
     def get_readonly_fields(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> tuple[str, ...]:
         fields = tuple(self.readonly_fields)
-        return (*fields, "organization") if obj else fields
+        if obj is None:
+            return fields
+        if request.user.has_perm("webhooks.change_webhookendpoint"):
+            fields = (*fields, "hmac_secret")
+        return (*fields, "organization")
 
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
         """Saves go through the services, so the admin obeys the API's rules (limit, URL, private targets)."""

@@ -33,6 +33,8 @@ def test_every_changelist_add_and_change_page_loads(staff_client, organization):
         assert staff_client.get(url).status_code == 200, url
     # The ledger cannot be written by hand.
     assert staff_client.get("/admin/webhooks/webhookdelivery/add/").status_code == 403
+    endpoint_page = staff_client.get(f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/").content.decode()
+    assert organization.webhook_hmac_key in endpoint_page  # integrators need it to verify HMAC signatures
     page = staff_client.get(f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/").content.decode()
     assert "customer.created" in page and "Save" not in page
 
