@@ -263,3 +263,26 @@ def test_per_page_is_capped_by_the_setting(tenant):
     assert body["meta"]["total_pages"] == 2
     body = tenant.client.get("/api/v1/customers?per_page=500").json()
     assert len(body["customers"]) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lago_client_reads_the_rate_limit_headers(lago):
+    from lago_python_client.client import Client
+    from lago_python_client.exceptions import LagoRateLimitError
+
+    seen = []
+    client = Client(
+        api_key=lago.raw_key,
+        api_url=lago.base_url + "/",
+        retry_on_rate_limit=False,
+        on_rate_limit_info=seen.append,
+    )
+    with override_settings(RATE_LIMIT_REQUESTS_PER_MINUTE=2, REDIS_URL=""):
+        client.customers.find_all()
+        client.customers.find_all()
+        with pytest.raises(LagoRateLimitError) as raised:
+            client.customers.find_all()
+    assert [(info.limit, info.remaining) for info in seen] == [(2, 1), (2, 0)]
+    error = raised.value
+    assert (error.status_code, error.limit, error.remaining) == (429, 2, 0)
+    assert 1 <= error.reset <= 60
