@@ -118,8 +118,10 @@ def _terminate(
     actor: object | None,
     reason: str,
     options: dict[str, str] | None = None,
+    successor: Subscription | None = None,
 ) -> None:
-    """active → terminated at `at`; a scheduled downgrade of it is canceled."""
+    """active → terminated at `at`. Pending rows that would have followed it are canceled, except
+    `successor`, the (already saved, still pending) row that replaces it in a plan change."""
     from_status = subscription.status
     subscription.status = state_machine.target_status(from_status, Event.TERMINATE)
     subscription.terminated_at = at
@@ -140,9 +142,12 @@ def _terminate(
     )
     emit(subscription, "subscription.terminated")
     _send(signals.subscription_terminated, subscription, reason)
-    for following in Subscription.objects.select_for_update().filter(
+    others = Subscription.objects.select_for_update().filter(
         previous_subscription=subscription, status=SubscriptionStatus.PENDING
-    ):
+    )
+    if successor is not None:
+        others = others.exclude(pk=successor.pk)
+    for following in others:
         _cancel(following, at=at, actor=actor, reason="previous_terminated")
 
 
@@ -349,7 +354,7 @@ def _change_plan(
         name=request["name"] if request["name"] is not None else current.name,
         billing_time=current.billing_time,
         subscription_at=current.subscription_at,
-        ending_at=current.ending_at,
+        ending_at=request["ending_at"] or current.ending_at,
         on_termination_invoice=current.on_termination_invoice,
         status=SubscriptionStatus.PENDING,
     )
@@ -370,9 +375,9 @@ def _change_plan(
         return current
 
     reason = TerminationReason.UPGRADED if upgrade else TerminationReason.DOWNGRADED_NOW
-    _terminate(current, at=now, actor=actor, reason=reason, options=request["options"])
-    successor.save()
+    successor.save()  # pending first, so the termination webhook already names the next plan
     record_transition(successor, event="create", from_status="", actor=actor, at=now, reason=reason)
+    _terminate(current, at=now, actor=actor, reason=reason, options=request["options"], successor=successor)
     _start(successor, at=now, actor=actor, reason=reason)
     return successor
 
@@ -535,26 +540,9 @@ def subscription_downgrade_apply_now(
     if current.status != SubscriptionStatus.ACTIVE:
         raise NotAllowedFailure(state_machine.REFUSED_CODE)
     at = max(now, current.started_at or now)
-    pending.previous_subscription = current
-    # Not `_terminate`: that would cancel the pending successor we are about to start.
-    _terminate_keeping_successor(current, at=at, actor=actor)
+    _terminate(current, at=at, actor=actor, reason=TerminationReason.DOWNGRADED_NOW, successor=pending)
     _start(pending, at=at, actor=actor, reason=TerminationReason.DOWNGRADED_NOW)
     return pending
-
-
-def _terminate_keeping_successor(current: Subscription, *, at: datetime, actor: object | None) -> None:
-    from_status = current.status
-    current.status = state_machine.target_status(from_status, Event.TERMINATE)
-    current.terminated_at = at
-    current.termination_reason = TerminationReason.DOWNGRADED_NOW
-    if current.plan.pay_in_advance and current.on_termination_credit_note is None:
-        current.on_termination_credit_note = OnTerminationCreditNote.CREDIT
-    current.save()
-    record_transition(
-        current, event=Event.TERMINATE, from_status=from_status, actor=actor, at=at, reason=current.termination_reason
-    )
-    emit(current, "subscription.terminated")
-    _send(signals.subscription_terminated, current, current.termination_reason)
 
 
 # --- scheduled work (one subscription per call; safe to run twice) ----------------------------
@@ -579,16 +567,7 @@ def subscription_activate_due(subscription_id: Any, *, at: datetime, actor: obje
         if previous.status != SubscriptionStatus.ACTIVE:
             _cancel(subscription, at=at, actor=actor, reason="previous_terminated")
             return True
-        from_status = previous.status
-        previous.status = state_machine.target_status(from_status, Event.TERMINATE)
-        previous.terminated_at = start
-        previous.termination_reason = TerminationReason.DOWNGRADED
-        previous.save()
-        record_transition(
-            previous, event=Event.TERMINATE, from_status=from_status, actor=actor, at=start, reason="downgraded"
-        )
-        emit(previous, "subscription.terminated")
-        _send(signals.subscription_terminated, previous, TerminationReason.DOWNGRADED)
+        _terminate(previous, at=start, actor=actor, reason=TerminationReason.DOWNGRADED, successor=subscription)
     _start(subscription, at=start, actor=actor, reason="downgrade" if subscription.previous_subscription_id else "")
     return True
 

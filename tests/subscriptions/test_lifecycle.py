@@ -488,3 +488,24 @@ def test_in_advance_trial_is_billed_from_the_trial_end(organization):
     schedule = selectors.schedule_for(sub)
     period = periods.period_at(schedule, sub.trial_ended_at)
     assert periods.base_fee_fraction(schedule, period) == Fraction(17, 31)  # 2,741,935 (§5.5)
+
+
+def test_webhook_payloads_name_both_plans(organization, basic, premium, endpoint):
+    import json
+
+    create(organization, utc(2024, 1, 1))
+    create(organization, utc(2024, 1, 15), plan_code="premium")
+    bodies = [
+        json.loads(body)
+        for body in WebhookDelivery.objects.filter(organization=organization, object_type="subscription")
+        .order_by("created_at")
+        .values_list("body", flat=True)
+    ]
+    terminated = next(b for b in bodies if b["webhook_type"] == "subscription.terminated")["subscription"]
+    assert terminated["status"] == "terminated"
+    assert terminated["plan_code"] == "basic"
+    assert terminated["next_plan_code"] == "premium"
+    started = [b["subscription"] for b in bodies if b["webhook_type"] == "subscription.started"]
+    assert started[-1]["plan_code"] == "premium"
+    assert started[-1]["previous_plan_code"] == "basic"
+    assert bodies[0]["organization_id"] == str(organization.pk)
