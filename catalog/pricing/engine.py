@@ -3,8 +3,8 @@
 Each function follows Lago's implementation (api `app/services/charge_models/*_service.rb` and
 `amount_details/*`); the numbers of Lago's own specs are asserted in tests/catalog/test_pricing*.py.
 Arithmetic is Decimal with enough precision to be exact for validated properties; nothing here
-rounds money. Negative aggregated units (a sum of negative values) are priced as 0 units: a charge
-never produces a negative amount (bxb's choice; refunds go through credit notes).
+rounds money. A negative aggregated total (a sum of negative values) prices nothing, as Lago's volume
+spec says; a charge never produces a negative amount (refunds go through credit notes).
 """
 
 from __future__ import annotations
@@ -60,6 +60,12 @@ def price(
     errors = validate_properties(charge_model, properties)
     if errors:
         raise PricingError(f"invalid {charge_model} properties: {', '.join(flatten_errors(errors))}")
+    if usage.units < 0 and not (prorated and charge_model == "graduated"):
+        # A negative total (more removed than added) prices nothing, not even a flat fee: Lago's
+        # volume spec ("no range applies"); prorated graduated applies Lago's own rule below.
+        return PricingResult(
+            amount=ZERO, units=usage.units, unit_amount=ZERO, breakdown=({"units": usage.units, "amount": ZERO},)
+        )
     units = usage.units if usage.units > 0 else ZERO
     try:
         return _price(charge_model, properties, usage, units, currency, prorated)

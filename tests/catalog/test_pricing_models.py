@@ -161,11 +161,32 @@ VOLUME = {
 
 
 @pytest.mark.parametrize(
-    ("units", "expected"),
-    [("0", "10"), ("1", "12"), ("100", "210"), ("100.5", "100.5"), ("101", "101"), ("300", "200")],
+    ("units", "expected", "unit_amount"),
+    [
+        ("0", "10", "0"),
+        ("1", "12", "12"),
+        ("100", "210", "2.1"),
+        ("100.5", "100.5", "1"),
+        ("101", "101", "1"),
+        ("200", "200", "1"),
+        ("300", "200", "0.67"),
+    ],
 )
-def test_volume_spec_table(units, expected):
-    assert amount_of("volume", VOLUME, usage(units)) == D(expected)
+def test_volume_spec_table(units, expected, unit_amount):
+    result = price("volume", VOLUME, usage(units))
+    assert result.amount == D(expected)
+    assert round(result.unit_amount, 2) == D(unit_amount)
+
+
+def test_volume_spec_first_tier_flat_zero_gives_zero_at_zero_units():
+    properties = {
+        "volume_ranges": [
+            {"from_value": 0, "to_value": 1, "per_unit_amount": "0", "flat_amount": "0"},
+            {"from_value": 2, "to_value": 100, "per_unit_amount": "2", "flat_amount": "10"},
+            {"from_value": 101, "to_value": None, "per_unit_amount": "0.5", "flat_amount": "50"},
+        ]
+    }
+    assert amount_of("volume", properties, usage(0)) == 0
 
 
 def test_volume_breakdown_names_the_tier():
@@ -501,11 +522,15 @@ def test_usage_out_of_range_is_a_pricing_error():
         price("standard", {"amount": "999999999999999999999999"}, Usage(units=D("1e999990")))
 
 
-def test_negative_units_price_as_zero():
+def test_negative_units_price_nothing():
     result = price("standard", {"amount": "3"}, usage(-5))
     assert result.amount == 0
     assert result.units == D(-5)
-    assert price("volume", VOLUME, usage(-5)).amount == D("10")  # the first tier's flat fee, as at 0
+    assert result.unit_amount == 0
+    # Lago's volume spec: "charges nothing as no range applies" (no flat fee either).
+    assert price("volume", VOLUME, usage(-5)).amount == 0
+    assert price("graduated", GRADUATED, usage(-5)).amount == 0
+    assert price("package", {"amount": "1", "package_size": 1, "free_units": 0}, usage("-0.5")).amount == 0
 
 
 # --- docs/billing-semantics.md §1: cents per currency ------------------------------------------

@@ -119,6 +119,19 @@ def test_prorated_volume_picks_the_tier_with_full_units():
     assert price("volume", properties, usage).amount == D(160)  # not prorated: the tier of 75 units
 
 
+def test_prorated_volume_spec_third_tier():
+    properties = {
+        "volume_ranges": [
+            {"from_value": 0, "to_value": 100, "per_unit_amount": "2", "flat_amount": "10"},
+            {"from_value": 101, "to_value": 200, "per_unit_amount": "1", "flat_amount": "0"},
+            {"from_value": 201, "to_value": None, "per_unit_amount": "0.5", "flat_amount": "50"},
+        ]
+    }
+    result = price("volume", properties, Usage(units=D("198.6"), full_units=D(300)), prorated=True)
+    assert result.amount == D("149.3")  # 198.6 × 0.5 + 50, the tier of 300 full units
+    assert round(result.unit_amount, 2) == D("0.50")
+
+
 def test_prorated_standard_prices_the_prorated_units():
     # Docs: a $10 seat billed for 22 of 31 days.
     result = price("standard", {"amount": "10"}, Usage(units=D(22) / D(31), full_units=D(1)), prorated=True)
