@@ -28,6 +28,7 @@ from catalog.models import (
     Plan,
 )
 from catalog.services.common import amount_cents_errors, as_uuid, currency_errors
+from customers import services as customer_services
 from customers.models import Customer, Organization
 
 _TEXT = ("name", "code", "description")
@@ -299,6 +300,11 @@ def applied_coupon_create(
     errors.update(_frequency_errors(frequency, duration))
     if errors:
         raise ValidationFailure(errors)
+    if amount_currency and not customer.currency:
+        # Lago gives a customer without a currency the currency of its first fixed-amount coupon.
+        customer_services.customer_upsert(
+            organization, {"external_id": customer.external_id, "currency": amount_currency}, actor=actor
+        )
     recurring = frequency == CouponFrequency.RECURRING
     return AppliedCoupon.objects.create(
         organization=organization,

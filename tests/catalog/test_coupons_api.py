@@ -205,3 +205,15 @@ def test_applied_coupon_other_tenant(api, other_tenant, organization):
     assert response.json()["code"] == "applied_coupon_not_found"
     assert api.delete(f"/api/v1/customers/{external_id}/applied_coupons/not-a-uuid").status_code == 404
     assert AppliedCoupon.objects.get(pk=applied.pk).status == "active"
+
+
+def test_applying_a_fixed_coupon_sets_a_missing_customer_currency(api, organization):
+    CouponFactory(organization=organization, code="eur", amount_currency="EUR")
+    customer = CustomerFactory(organization=organization, external_id="new", currency=None)
+    response = api.post(
+        "/api/v1/applied_coupons", {"applied_coupon": {"external_customer_id": "new", "coupon_code": "eur"}},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 200
+    customer.refresh_from_db()
+    assert customer.currency == "EUR"
