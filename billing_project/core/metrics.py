@@ -59,7 +59,7 @@ http_exceptions = Counter(
     "Unhandled exceptions raised by views (answered 500), by route and exception type.",
     ["route", "exception"],
 )
-rate_limited = Counter("bxb_api_rate_limited", "API requests refused with 429 by the per-key rate limit.")
+rate_limited = Counter("bxb_api_rate_limited", "API requests answered 429 (per-key request limit or events limit).")
 
 # --- Celery ----------------------------------------------------------------------------------
 

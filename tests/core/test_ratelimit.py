@@ -8,6 +8,7 @@ import uuid
 import pytest
 from django.core.exceptions import RequestDataTooBig
 from django.test import override_settings
+from prometheus_client import REGISTRY
 
 from billing_project.core import ratelimit
 from billing_project.core.api.exceptions import error_body, json_bad_request
@@ -163,8 +164,10 @@ def test_api_key_rate_limit_answers_429_with_lago_headers(tenant, other_tenant):
         assert response["x-ratelimit-limit"] == "3"
         remaining.append(response["x-ratelimit-remaining"])
     assert remaining == ["2", "1", "0"]
+    counted_before = REGISTRY.get_sample_value("bxb_api_rate_limited_total") or 0
     refused = tenant.client.get("/api/v1/customers")
     assert refused.status_code == 429
+    assert REGISTRY.get_sample_value("bxb_api_rate_limited_total") == counted_before + 1
     assert refused.json() == {"status": 429, "error": "Too Many Requests", "code": "too_many_requests"}
     assert refused["x-ratelimit-limit"] == "3"
     assert refused["x-ratelimit-remaining"] == "0"
