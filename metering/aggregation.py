@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Max, Sum
+from django.db.models import CharField, Count, F, Max, Sum, Value, Window
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce, RowNumber
 
 from catalog.pricing import Usage, apply_metric_rounding
 from customers.models import Organization
@@ -68,7 +69,7 @@ class AggregationResult:
     precise_total_amount_cents: Decimal
     groups: tuple[BucketUsage, ...] = ()
     filters: tuple[FilterUsage, ...] = ()
-    source: str = "events"  # "events", "rollups" or "clickhouse"
+    source: str = "events"  # "events", "rollups", "sql" or "clickhouse"
 
     def as_usage(self) -> Usage:
         return Usage(
@@ -278,6 +279,15 @@ def aggregate(
             organization, external_subscription_id, spec, charge_filters, filter_keys, start, end, started, recurring
         )
 
+    if (
+        use_rollups
+        and spec.aggregation_type in ("latest_agg", "unique_count_agg")
+        and not charge_filters
+        and not grouped_by
+        and not with_event_values
+    ):
+        return _aggregate_in_sql(organization, external_subscription_id, spec, start, end, started, recurring)
+
     keys = sorted(set(filter_keys) | set(grouped_by) | _value_keys(spec))
     rows = load_rows(organization, external_subscription_id, spec.code, start, end, keys)
     history: list[Row] = []
@@ -334,6 +344,52 @@ def aggregate(
         groups=groups,
         filters=filter_results,
         source="events",
+    )
+
+
+def _aggregate_in_sql(
+    organization: Organization,
+    sub: str,
+    spec: MetricSpec,
+    start: datetime,
+    end: datetime,
+    started: datetime,
+    recurring: bool,
+) -> AggregationResult:
+    """latest / unique count without filters or grouping, computed by the database."""
+    window = _events(organization, sub, spec.code, start, end)
+    totals = window.aggregate(n=Count("id"), p=Sum("precise_total_amount_cents"))
+    scope = _events(organization, sub, spec.code, started if recurring else start, end)
+    if spec.aggregation_type == "latest_agg":
+        latest = (
+            scope.filter(value__isnull=False)
+            .order_by("-timestamp", "-created_at")
+            .values_list("value", flat=True)
+            .first()
+        )
+        units = latest if latest is not None else ZERO
+    else:
+        # A value counts when its last operation in the window is not `remove`.
+        field_name = spec.field_name or ""
+        last_ops = (
+            scope.annotate(
+                v=KeyTextTransform(field_name, "properties"),
+                op=Coalesce(KeyTextTransform("operation_type", "properties"), Value("add"), output_field=CharField()),
+            )
+            .filter(v__isnull=False)
+            .annotate(
+                rn=Window(RowNumber(), partition_by=[F("v")], order_by=[F("timestamp").desc(), F("created_at").desc()])
+            )
+            .filter(rn=1)
+            .values_list("op", flat=True)
+        )
+        units = Decimal(sum(1 for op in last_ops.iterator(chunk_size=10000) if op != "remove"))
+    return AggregationResult(
+        units=plain(apply_metric_rounding(units, spec.rounding_function, spec.rounding_precision)),
+        events_count=totals["n"] or 0,
+        event_values=(),
+        precise_total_amount_cents=plain(totals["p"] or ZERO),
+        source="sql",
     )
 
 

@@ -84,9 +84,7 @@ def test_max_agg_and_pricing(organization):
 def test_latest_agg(organization):
     metric = make_metric(organization, "last", "latest_agg", field_name="v")
     ingest(organization, "last", [(day(2), {"v": 10}), (day(3), {"v": 3}), (day(4), {"v": 50})])
-    result = aggregate(
-        organization, external_subscription_id="sub_1", metric=metric, from_datetime=MARCH, to_datetime=APRIL
-    )
+    result = both(organization, external_subscription_id="sub_1", metric=metric, from_datetime=MARCH, to_datetime=APRIL)
     assert result.units == 50
     assert price("standard", {"amount": "5"}, result.as_usage()).amount * 100 == 25_000
 
@@ -104,18 +102,14 @@ def test_unique_count_with_add_and_remove(organization):
             (day(6), {"user": "c", "operation_type": "remove"}),
         ],
     )
-    result = aggregate(
-        organization, external_subscription_id="sub_1", metric=metric, from_datetime=MARCH, to_datetime=APRIL
-    )
+    result = both(organization, external_subscription_id="sub_1", metric=metric, from_datetime=MARCH, to_datetime=APRIL)
     assert result.units == 2
 
 
 def test_unique_count_two_events_same_value(organization):
     metric = make_metric(organization, "req", "unique_count_agg", field_name="request_id")
     ingest(organization, "req", [(day(2), {"request_id": "r1"}), (day(3), {"request_id": "r1"})])
-    result = aggregate(
-        organization, external_subscription_id="sub_1", metric=metric, from_datetime=MARCH, to_datetime=APRIL
-    )
+    result = both(organization, external_subscription_id="sub_1", metric=metric, from_datetime=MARCH, to_datetime=APRIL)
     assert result.units == 1
     assert result.events_count == 2
 
@@ -202,7 +196,7 @@ def test_recurring_unique_count_carries(organization):
             (datetime(2024, 4, 2, tzinfo=UTC), {"u": "a", "operation_type": "remove"}),
         ],
     )
-    april = aggregate(
+    april = both(
         organization,
         external_subscription_id="sub_1",
         metric=metric,
