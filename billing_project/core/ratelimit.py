@@ -22,8 +22,9 @@ events may cost 1,000) from the budget of `key` in the current window and return
 
 Storage: with `REDIS_URL` set, one Redis key per (key, window), `<RATE_LIMIT_KEY_PREFIX><key>:<window_seconds>:<window>`,
 updated with INCRBY + EXPIRE inside MULTI/EXEC (atomic; the key expires shortly after its window).
-Without Redis, or when Redis cannot be reached (logged, never an error for the client), an
-in-process counter is used: exact within one process, per process under several workers.
+Without Redis, or when Redis cannot be reached (logged, never an error for the client; Redis is
+tried again after `REDIS_RETRY_AFTER_SECONDS`), an in-process counter is used: exact within one
+process, per process under several workers.
 """
 
 from __future__ import annotations
@@ -97,14 +98,27 @@ def _redis_client(url: str) -> Any:
     return client
 
 
+# After a Redis failure, count in-process for this long before trying Redis again, so a Redis
+# outage neither slows every request by the socket timeout nor floods the logs.
+REDIS_RETRY_AFTER_SECONDS = 5.0
+_redis_down_until = 0.0
+
+
 def _redis_incr(url: str, key: str, window_seconds: int, cost: int) -> int | None:
+    global _redis_down_until
+    if time.monotonic() < _redis_down_until:
+        return None
     try:
         pipe = _redis_client(url).pipeline(transaction=True)
         pipe.incrby(key, cost)
         pipe.expire(key, window_seconds + _EXPIRY_MARGIN_SECONDS)
         return int(pipe.execute()[0])
     except Exception as exc:  # noqa: BLE001 - Redis down: count locally rather than fail the request
-        logger.warning("rate limit store unavailable, counting in-process", extra={"error": str(exc)})
+        _redis_down_until = time.monotonic() + REDIS_RETRY_AFTER_SECONDS
+        logger.warning(
+            "rate limit store unavailable, counting in-process",
+            extra={"error": str(exc), "retry_in_seconds": REDIS_RETRY_AFTER_SECONDS},
+        )
         return None
 
 
@@ -141,5 +155,7 @@ def hit(key: str, limit: int, window_seconds: int, *, cost: int = 1, now: float 
 
 
 def reset_local() -> None:
-    """Forget the in-process counters (tests)."""
+    """Forget the in-process counters and any Redis back-off (tests)."""
+    global _redis_down_until
     _local.clear()
+    _redis_down_until = 0.0

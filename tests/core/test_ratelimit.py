@@ -149,7 +149,19 @@ def test_unreachable_redis_falls_back_to_counting_in_process(caplog):
     with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
         assert ratelimit.hit("down", 1, 60, now=0).allowed
         assert ratelimit.hit("down", 1, 60, now=1).allowed is False
-    assert "rate limit store unavailable" in caplog.text
+    warnings = [r for r in caplog.records if r.getMessage().startswith("rate limit store unavailable")]
+    assert len(warnings) == 1  # backed off: the second hit did not try Redis again
+
+
+@needs_redis
+def test_redis_is_tried_again_after_the_back_off(redis_store, monkeypatch):
+    import redis
+
+    with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
+        ratelimit.hit("again", 5, 60, now=0)
+    monkeypatch.setattr(ratelimit, "_redis_down_until", 0.0)  # the back-off has elapsed
+    ratelimit.hit("again", 5, 60, now=1)
+    assert int(redis.Redis.from_url(REDIS_TEST_URL).get(f"{redis_store}again:60:0")) == 1
 
 
 # --- the API ----------------------------------------------------------------------------------
