@@ -91,7 +91,9 @@ def _price(
         if amount < 0:  # pragma: no cover - validated properties cannot produce it; kept as a guard
             amount = ZERO
     divisor = units
-    if prorated and usage.full_units is not None:
+    if charge_model == "package":
+        divisor = breakdown[0]["paid_units"]  # Lago's package unit amount is per paid unit
+    elif prorated and usage.full_units is not None:
         divisor = usage.full_units if usage.full_units > 0 else ZERO  # Lago divides by the full units
     with localcontext(_DISPLAY):
         unit_amount = (amount / divisor) if divisor else ZERO

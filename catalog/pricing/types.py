@@ -68,7 +68,8 @@ class Usage:
 
 @dataclass(frozen=True)
 class PricingResult:
-    """The exact, unrounded price of a usage.
+    """The exact, unrounded price of a usage (`unit_amount` is per paid unit for package and per
+    full unit for prorated charges, as Lago computes it).
 
     `amount` is in major units and is NOT rounded: the caller turns it into cents once, with
     `billing_project.core.money.to_cents(amount, currency)`. The `amount` of the breakdown lines

@@ -41,6 +41,14 @@ def test_standard_spec_count_metric_five_dollars_three_events():
     assert result.breakdown == ({"units": D(3), "per_unit_amount": D(5), "amount": D(15)},)
 
 
+def test_standard_spec_unit_amount():
+    result = price("standard", {"amount": "5.12345"}, usage(10))
+    assert result.amount == D("51.2345")
+    assert result.unit_amount == D("5.12345")
+    prorated = price("standard", {"amount": "5.12345"}, Usage(units=D(10), full_units=D(100)), prorated=True)
+    assert prorated.unit_amount == D("0.512345")  # divided by the full units
+
+
 def test_standard_zero_units_is_zero():
     result = price("standard", {"amount": "5"}, usage(0))
     assert result.amount == 0
@@ -226,6 +234,12 @@ def test_volume_adjacent_ranges():
 def test_package_spec(free_units, expected):
     properties = {"amount": "100", "package_size": 10, "free_units": free_units}
     assert amount_of("package", properties, usage(121)) == D(expected)
+
+
+@pytest.mark.parametrize(("free_units", "unit_amount"), [(0, "10.74"), (10, "10.81"), (200, "0")])
+def test_package_spec_unit_amount_is_per_paid_unit(free_units, unit_amount):
+    properties = {"amount": "100", "package_size": 10, "free_units": free_units}
+    assert round(price("package", properties, usage(121)).unit_amount, 2) == D(unit_amount)
 
 
 def test_package_breakdown():
