@@ -22,6 +22,7 @@ from django.http import HttpRequest
 from billing_project.core.errors import DomainError, ValidationFailure
 from billing_project.core.money import format_amount
 from catalog import services
+from catalog.extensions import plan_attached_to_subscriptions
 from catalog.models import (
     AddOn,
     AppliedCoupon,
@@ -35,7 +36,7 @@ from catalog.models import (
     Plan,
     Tax,
 )
-from catalog.services.plans import charge_rule_errors, normalize_properties, properties_errors
+from catalog.services.plans import charge_rule_errors, next_charge_code, normalize_properties, properties_errors
 from catalog.summaries import price_summary
 
 
@@ -284,7 +285,12 @@ class BillableMetricAdmin(ServiceAdmin):
 # --- plans and charges ------------------------------------------------------------------------
 
 
+FROZEN_CHARGE_FIELDS = ("billable_metric", "charge_model", "pay_in_advance", "invoiceable", "prorated",
+                        "min_amount_cents")  # fmt: skip
+
+
 class ChargeForm(forms.ModelForm):
+    code = forms.CharField(required=False, max_length=255, help_text="Generated from the metric's code when empty.")
     properties = json_field(
         initial=dict, help_text='Lago\'s shape, amounts as strings, e.g. {"amount": "0.05"}.', required=False
     )
@@ -296,18 +302,26 @@ class ChargeForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        model = cleaned.get("charge_model")
-        metric = cleaned.get("billable_metric")
+        if not cleaned.get("code") and self.instance.code:
+            cleaned["code"] = self.instance.code
+        model = cleaned.get("charge_model", self.instance.charge_model)
+        metric = cleaned.get("billable_metric") or (
+            self.instance.billable_metric if self.instance.billable_metric_id else None
+        )
         if not model or metric is None:
             return cleaned
         properties = normalize_properties(model, cleaned.get("properties") or {})
         errors = properties_errors(model, properties)
+
+        def flag(name: str) -> Any:
+            return cleaned[name] if name in cleaned else getattr(self.instance, name)
+
         probe = Charge(
             charge_model=model,
-            pay_in_advance=bool(cleaned.get("pay_in_advance")),
-            invoiceable=bool(cleaned.get("invoiceable")),
-            prorated=bool(cleaned.get("prorated")),
-            min_amount_cents=cleaned.get("min_amount_cents") or 0,
+            pay_in_advance=bool(flag("pay_in_advance")),
+            invoiceable=bool(flag("invoiceable")),
+            prorated=bool(flag("prorated")),
+            min_amount_cents=flag("min_amount_cents") or 0,
         )
         errors = {**errors, **charge_rule_errors(probe, metric)}
         add_errors(self, errors)
@@ -322,7 +336,7 @@ class ChargeInlineFormSet(forms.BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
         live = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
-        codes = [f.cleaned_data.get("code") for f in live]
+        codes = [f.cleaned_data.get("code") for f in live if f.cleaned_data.get("code")]
         if len(codes) != len(set(codes)):
             raise forms.ValidationError("code: value_already_exist")
         for form in live:
@@ -345,6 +359,12 @@ class ChargeInline(admin.StackedInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Charge]:
         return Charge.live.select_related("billable_metric", "plan")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        """Once subscriptions use the plan, charges keep their metric, model and flags (as in the API)."""
+        if obj is not None and plan_attached_to_subscriptions(obj):
+            return ("price", *FROZEN_CHARGE_FIELDS)
+        return ("price",)
 
     @admin.display(description="price")
     def price(self, obj: Charge) -> str:
@@ -405,9 +425,13 @@ class PlanAdmin(ServiceAdmin):
         instances = formset.save(commit=False)
         for charge in formset.deleted_objects:
             services.plan_charge_delete(charge.organization, plan_code=form.instance.code, charge_code=charge.code)
+        taken: set[str] = set()
         for charge in instances:
             charge.organization = form.instance.organization
             charge.plan = form.instance
+            if not charge.code:
+                charge.code = next_charge_code(form.instance, charge.billable_metric.code, taken)
+            taken.add(charge.code)
             charge.save()
         return None
 

@@ -75,11 +75,8 @@ def _metric_errors(organization: Organization, metric: BillableMetric, data: dic
         isinstance(metric.rounding_precision, bool) or not isinstance(metric.rounding_precision, int)
     ):
         errors["rounding_precision"] = ["value_is_invalid"]
-    if metric.expression:
-        if codes := expressions.validate(metric.expression):
-            errors["expression"] = list(codes)
-        if metric.aggregation_type in NO_FIELD_NAME:
-            errors.setdefault("expression", []).append("not_compatible_with_aggregation_type")
+    if metric.expression and (codes := expressions.validate(metric.expression)):
+        errors["expression"] = list(codes)
     return merge_details(errors, _filters_errors(data.get("filters")))
 
 

@@ -134,7 +134,7 @@ def _values_key(values: dict[str, list[str]]) -> tuple:
     return tuple(sorted((key, tuple(sorted(vals))) for key, vals in (values or {}).items()))
 
 
-def _next_charge_code(plan: Plan, base: str, taken: set[str]) -> str:
+def next_charge_code(plan: Plan, base: str, taken: set[str]) -> str:
     used = taken | set(Charge.live.filter(plan=plan).values_list("code", flat=True))
     if base not in used:
         return base
@@ -208,7 +208,7 @@ def _charge_apply(
                 errors["code"] = ["value_already_exist"]
             charge.code = code
         else:
-            charge.code = _next_charge_code(plan, metric.code, taken_codes)
+            charge.code = next_charge_code(plan, metric.code, taken_codes)
     elif data.get("code") and data["code"] != charge.code and not locked:
         if (
             data["code"] in taken_codes

@@ -181,3 +181,22 @@ def test_coupon_actions(staff_client, organization):
     )
     assert "Terminated 1 coupon(s)" in response.content.decode()
     assert Coupon.objects.get(pk=coupon.pk).status == "terminated"
+
+
+def test_plan_editor_generates_charge_codes(staff_client, organization):
+    metric = BillableMetricFactory(organization=organization, code="calls", aggregation_type="count_agg")
+    data = _plan_form(organization, metric, '{"amount": "1"}', "standard", code="")
+    assert staff_client.post("/admin/catalog/plan/add/", data).status_code == 302
+    assert [c.code for c in Charge.live.filter(plan__code="pro")] == ["calls"]
+
+
+def test_plan_editor_freezes_charges_of_plans_in_use(staff_client, organization, monkeypatch):
+    from catalog import extensions
+
+    plan = PlanFactory(organization=organization)
+    charge = ChargeFactory(plan=plan)
+    monkeypatch.setattr(extensions, "_plan_in_use", [lambda p: True])
+    page = staff_client.get(f"/admin/catalog/plan/{plan.pk}/change/").content.decode()
+    assert 'name="charges-0-charge_model"' not in page
+    assert 'name="charges-0-properties"' in page
+    assert charge.charge_model in page
