@@ -485,6 +485,14 @@ def test_dynamic_rounding_example_from_section_1():
     assert to_cents(second.amount, "USD") == 912
 
 
+def test_dynamic_spec():
+    result = price("dynamic", {}, usage(20, precise="40.2"), currency="EUR")
+    assert result.amount == D("0.402")
+    assert result.unit_amount == D("0.0201")
+    zero = price("dynamic", {}, usage(0, precise="40.2"), currency="EUR")
+    assert (zero.amount, zero.unit_amount) == (0, 0)
+
+
 def test_dynamic_docs_three_events():
     result = price("dynamic", {}, usage(3, events_count=3, precise=70 + 55 + 220), currency="USD")
     assert result.amount == D("3.45")
