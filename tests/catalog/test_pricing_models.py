@@ -448,11 +448,20 @@ GRADUATED_PERCENTAGE_SPEC = {
 
 
 @pytest.mark.parametrize(
-    ("units", "expected"),
-    [(0, "0"), (1, "200.01"), (10, "200.1"), (11, "500.12"), (12, "500.14"), (21, "900.33")],
+    ("units", "expected", "unit_amount"),
+    [
+        (0, "0", "0"),
+        (1, "200.01", "200.01"),
+        (10, "200.1", "20.01"),
+        (11, "500.12", "45.47"),
+        (12, "500.14", "41.68"),
+        (21, "900.33", "42.87"),
+    ],
 )
-def test_graduated_percentage_spec_table(units, expected):
-    assert amount_of("graduated_percentage", GRADUATED_PERCENTAGE_SPEC, usage(units)) == D(expected)
+def test_graduated_percentage_spec_table(units, expected, unit_amount):
+    result = price("graduated_percentage", GRADUATED_PERCENTAGE_SPEC, usage(units))
+    assert result.amount == D(expected)
+    assert round(result.unit_amount, 2) == D(unit_amount)
 
 
 def test_graduated_percentage_docs_transactions_in_advance():
