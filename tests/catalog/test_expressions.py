@@ -89,6 +89,24 @@ def test_evaluates(text, expected):
     assert evaluate(text, EVENT) == expected
 
 
+LAGO_EVENT = {
+    "code": "code",
+    "timestamp": 1234,
+    "properties": {"property_1": "1.23", "property_2": "test", "property_3": "12.34"},
+}
+
+
+def test_lago_expression_spec():
+    """getlago/lago-expression expression-ruby/spec/lago-expression/expression_spec.rb."""
+    assert evaluate("1 + 3", LAGO_EVENT) == D(4)
+    assert evaluate_value("'test'", LAGO_EVENT) == "test"
+    assert evaluate("(123 - event.properties.property_1) / 10", LAGO_EVENT) == D("12.177")
+    assert evaluate_value("concat(event.properties.property_2, '-', 'suffix')", LAGO_EVENT) == "test-suffix"
+    assert evaluate("round(event.properties.property_3, -1)", LAGO_EVENT) == D(10)
+    assert evaluate("event.timestamp", LAGO_EVENT) == D(1234)
+    assert evaluate_value("event.code", LAGO_EVENT) == "code"
+
+
 def test_concat_returns_text():
     assert evaluate_value("CONCAT(event.properties.user_id, '-', event.properties.app_id)", EVENT) == "u_1-7"
     assert evaluate_value("concat(event.code, ':', round(2.5))", EVENT) == "compute:3"
