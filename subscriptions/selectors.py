@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure
@@ -20,7 +20,11 @@ REPLACING_REASONS = {TerminationReason.UPGRADED, TerminationReason.DOWNGRADED, T
 
 
 def _base(organization: Organization) -> QuerySet[Subscription]:
-    return Subscription.objects.filter(organization=organization).select_related(*_RELATED)
+    return (
+        Subscription.objects.filter(organization=organization)
+        .select_related(*_RELATED)
+        .prefetch_related(Prefetch("next_subscriptions", queryset=Subscription.objects.select_related("plan")))
+    )
 
 
 def subscription_get(organization: Organization, external_id: str, *, status: str | None = None) -> Subscription:
@@ -76,26 +80,21 @@ def subscription_list(
     return qs.order_by("-created_at", "id")
 
 
+def _followers(subscription: Subscription) -> list[Subscription]:
+    """Rows created to replace `subscription` (uses the list's prefetch when present)."""
+    return sorted(subscription.next_subscriptions.all(), key=lambda row: row.created_at, reverse=True)
+
+
 def pending_next(subscription: Subscription) -> Subscription | None:
     """The pending subscription that will replace `subscription` (a scheduled downgrade)."""
     if subscription.status != SubscriptionStatus.ACTIVE:
         return None
-    return (
-        Subscription.objects.select_related("plan")
-        .filter(previous_subscription=subscription, status=SubscriptionStatus.PENDING)
-        .first()
-    )
+    return next((row for row in _followers(subscription) if row.status == SubscriptionStatus.PENDING), None)
 
 
 def successor(subscription: Subscription) -> Subscription | None:
     """The subscription that replaced `subscription` after a plan change, if any."""
-    return (
-        Subscription.objects.select_related("plan")
-        .filter(previous_subscription=subscription)
-        .exclude(status=SubscriptionStatus.CANCELED)
-        .order_by("-created_at")
-        .first()
-    )
+    return next((row for row in _followers(subscription) if row.status != SubscriptionStatus.CANCELED), None)
 
 
 # --- periods ----------------------------------------------------------------------------------
@@ -220,7 +219,7 @@ def subscription_refs(organization: Organization, external_ids: Collection[str])
 
 def subscription_reload(subscription: Subscription) -> Subscription:
     """A fresh copy with its relations, for rendering after a service changed it."""
-    return Subscription.objects.select_related(*_RELATED).get(pk=subscription.pk)
+    return _base(subscription.organization).get(pk=subscription.pk)
 
 
 def plan_active_subscriptions_count(plan: object) -> int:

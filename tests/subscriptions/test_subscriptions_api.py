@@ -211,3 +211,21 @@ def test_plan_deletion_terminates_its_subscriptions(api, plans, django_capture_o
     rows = dict(Subscription.objects.values_list("external_id", "status"))
     assert rows == {"sub-1": "terminated", "sub-2": "canceled"}
     assert Subscription.objects.get(external_id="sub-1").termination_reason == "plan_deleted"
+
+
+def test_list_query_count_does_not_grow_with_rows(api, plans):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for index in range(3):
+        post(api, external_id=f"s-{index}")
+        post(api, external_id=f"s-{index}", plan_code="starter")  # each with a scheduled downgrade
+    with CaptureQueriesContext(connection) as small:
+        api.get("/api/v1/subscriptions?per_page=1")
+    for index in range(3, 12):
+        post(api, external_id=f"s-{index}", plan_code="premium")
+    with CaptureQueriesContext(connection) as big:
+        body = api.get("/api/v1/subscriptions").json()
+    assert body["meta"]["total_count"] == 12
+    assert sum(1 for s in body["subscriptions"] if s["next_plan_code"] == "starter") == 3
+    assert len(big.captured_queries) == len(small.captured_queries) <= 8
