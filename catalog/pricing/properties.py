@@ -333,10 +333,10 @@ def validate_properties(charge_model: str, properties: Mapping | None) -> dict[s
         if not _valid_amount(properties.get("amount")):
             errors.add("amount", "invalid_amount")
         free_units = properties.get("free_units")
-        if not (_is_int(free_units) and free_units >= 0):
+        if not (isinstance(free_units, int) and _is_int(free_units) and free_units >= 0):
             errors.add("free_units", "invalid_free_units")
         size = properties.get("package_size")
-        if not (_is_int(size) and size > 0):
+        if not (isinstance(size, int) and _is_int(size) and size > 0):
             errors.add("package_size", "invalid_package_size")
     elif charge_model == "percentage":
         _validate_percentage(errors, properties)

@@ -34,7 +34,7 @@ def _decimal(value: Fraction) -> Decimal:
         return Decimal(value.numerator) / Decimal(value.denominator)
 
 
-def _range_index(ranges: list[dict], full_units: Decimal, overflow: Decimal, next_full_unit: Decimal | None) -> int:
+def _range_index(ranges: list[dict], full_units: Fraction, overflow: Fraction, next_full_unit: Fraction | None) -> int:
     if full_units <= 0:
         return 0
     if overflow == 0:
@@ -54,7 +54,7 @@ def _range_index(ranges: list[dict], full_units: Decimal, overflow: Decimal, nex
     return 0
 
 
-def _overflow(full_sum: Decimal, row: dict) -> Decimal:
+def _overflow(full_sum: Fraction, row: dict) -> Fraction:
     if row["to_value"] is None:
         return full_sum - row["from_value"] + 1
     if full_sum >= row["to_value"]:
@@ -62,7 +62,7 @@ def _overflow(full_sum: Decimal, row: dict) -> Decimal:
     return full_sum - row["from_value"] + 1
 
 
-def _inside(full_sum: Decimal, row: dict) -> bool:
+def _inside(full_sum: Fraction, row: dict) -> bool:
     if row["to_value"] is None:
         return full_sum >= row["from_value"] - 1
     return row["from_value"] <= full_sum < row["to_value"]
