@@ -168,6 +168,8 @@ def test_publishing_puts_the_request_context_in_the_task_headers():
 def test_request_id_travels_through_a_real_worker():
     from celery.contrib.testing.worker import start_worker
 
+    assert celery_app.conf.worker_hijack_root_logger is False  # workers keep our JSON logging
+
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(bxb_logging.JsonFormatter())
@@ -177,7 +179,6 @@ def test_request_id_travels_through_a_real_worker():
     _seen.clear()
     _seen_event.clear()
     celery_app.conf.task_always_eager = False
-    celery_app.conf.worker_hijack_root_logger = False  # keep the test's log handlers
     try:
         with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
             token = bxb_logging.bind_context(request_id="req-from-api", organization_id="org-77")
@@ -188,7 +189,6 @@ def test_request_id_travels_through_a_real_worker():
             assert _seen_event.wait(15), "the worker never ran the task"
     finally:
         celery_app.conf.task_always_eager = True
-        celery_app.conf.worker_hijack_root_logger = True
         probe_logger.removeHandler(handler)
     context = _seen[-1]
     assert context["request_id"] == "req-from-api"
