@@ -1,0 +1,212 @@
+"""Input serializers and the response shapes of the invoicing API (for OpenAPI).
+
+Responses are rendered by `invoicing.representation` (plain dicts, exact numbers); the output
+serializers here describe them for drf-spectacular.
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class MetadataItemInput(serializers.Serializer):
+    id = serializers.CharField(required=False, allow_null=True)
+    key = serializers.CharField()
+    value = serializers.CharField(allow_blank=True, allow_null=True, required=False)
+
+
+class InvoiceUpdateInput(serializers.Serializer):
+    payment_status = serializers.CharField(required=False)
+    metadata = MetadataItemInput(many=True, required=False)
+
+
+class InvoiceUpdateEnvelope(serializers.Serializer):
+    invoice = InvoiceUpdateInput()
+
+
+class OneOffFeeInput(serializers.Serializer):
+    add_on_code = serializers.CharField()
+    unit_amount_cents = serializers.CharField(required=False, allow_null=True)
+    units = serializers.CharField(required=False, allow_null=True)
+    description = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    invoice_display_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    from_datetime = serializers.CharField(required=False, allow_null=True)
+    to_datetime = serializers.CharField(required=False, allow_null=True)
+    tax_codes = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True)
+
+
+class OneOffInvoiceInput(serializers.Serializer):
+    external_customer_id = serializers.CharField()
+    currency = serializers.CharField(required=False, allow_null=True)
+    fees = OneOffFeeInput(many=True)
+    purchase_order_number = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+
+
+class OneOffInvoiceEnvelope(serializers.Serializer):
+    invoice = OneOffInvoiceInput()
+
+
+class VoidInput(serializers.Serializer):
+    generate_credit_note = serializers.BooleanField(required=False)
+    refund_amount = serializers.IntegerField(required=False)
+    credit_amount = serializers.IntegerField(required=False)
+
+
+class FeeUpdateInput(serializers.Serializer):
+    payment_status = serializers.ChoiceField(choices=["pending", "succeeded", "failed", "refunded"])
+
+
+class FeeUpdateEnvelope(serializers.Serializer):
+    fee = FeeUpdateInput()
+
+
+# --- response shapes (documentation) ----------------------------------------------------------------
+
+
+class AppliedTaxOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField()
+    lago_tax_id = serializers.UUIDField(allow_null=True)
+    tax_name = serializers.CharField()
+    tax_code = serializers.CharField()
+    tax_rate = serializers.FloatField()
+    amount_cents = serializers.IntegerField()
+    amount_currency = serializers.CharField()
+
+
+class FeeItemOutput(serializers.Serializer):
+    type = serializers.CharField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+    invoice_display_name = serializers.CharField()
+    lago_item_id = serializers.CharField()
+    item_type = serializers.CharField()
+    grouped_by = serializers.DictField()
+
+
+class FeeOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField()
+    lago_charge_id = serializers.UUIDField(allow_null=True)
+    lago_charge_filter_id = serializers.UUIDField(allow_null=True)
+    lago_invoice_id = serializers.UUIDField(allow_null=True)
+    external_subscription_id = serializers.CharField(allow_null=True)
+    external_customer_id = serializers.CharField()
+    item = FeeItemOutput()
+    pay_in_advance = serializers.BooleanField()
+    invoiceable = serializers.BooleanField()
+    amount_cents = serializers.IntegerField()
+    amount_currency = serializers.CharField()
+    precise_amount = serializers.CharField()
+    taxes_amount_cents = serializers.IntegerField()
+    taxes_rate = serializers.FloatField()
+    total_amount_cents = serializers.IntegerField()
+    units = serializers.CharField()
+    total_aggregated_units = serializers.CharField()
+    precise_unit_amount = serializers.CharField()
+    precise_coupons_amount_cents = serializers.CharField()
+    events_count = serializers.IntegerField()
+    payment_status = serializers.CharField()
+    from_date = serializers.CharField(allow_null=True)
+    to_date = serializers.CharField(allow_null=True)
+    amount_details = serializers.DictField()
+    applied_taxes = AppliedTaxOutput(many=True)
+
+
+class BillingPeriodOutput(serializers.Serializer):
+    lago_subscription_id = serializers.UUIDField()
+    external_subscription_id = serializers.CharField()
+    lago_plan_id = serializers.UUIDField()
+    subscription_from_datetime = serializers.CharField()
+    subscription_to_datetime = serializers.CharField()
+    charges_from_datetime = serializers.CharField()
+    charges_to_datetime = serializers.CharField()
+    invoicing_reason = serializers.CharField()
+
+
+class InvoiceOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField()
+    sequential_id = serializers.IntegerField(allow_null=True)
+    number = serializers.CharField()
+    issuing_date = serializers.DateField()
+    payment_due_date = serializers.DateField()
+    payment_overdue = serializers.BooleanField()
+    net_payment_term = serializers.IntegerField()
+    invoice_type = serializers.CharField()
+    status = serializers.CharField()
+    payment_status = serializers.CharField()
+    currency = serializers.CharField()
+    fees_amount_cents = serializers.IntegerField()
+    coupons_amount_cents = serializers.IntegerField()
+    progressive_billing_credit_amount_cents = serializers.IntegerField()
+    sub_total_excluding_taxes_amount_cents = serializers.IntegerField()
+    taxes_amount_cents = serializers.IntegerField()
+    sub_total_including_taxes_amount_cents = serializers.IntegerField()
+    credit_notes_amount_cents = serializers.IntegerField()
+    prepaid_credit_amount_cents = serializers.IntegerField()
+    total_amount_cents = serializers.IntegerField()
+    total_due_amount_cents = serializers.IntegerField()
+    version_number = serializers.IntegerField()
+    voided_at = serializers.CharField(allow_null=True)
+    file_url = serializers.CharField(allow_null=True)
+    metadata = serializers.ListField(child=serializers.DictField())
+    applied_taxes = AppliedTaxOutput(many=True)
+    billing_periods = BillingPeriodOutput(many=True, required=False)
+    fees = FeeOutput(many=True, required=False)
+
+
+class InvoiceEnvelope(serializers.Serializer):
+    invoice = InvoiceOutput()
+
+
+class PageMeta(serializers.Serializer):
+    current_page = serializers.IntegerField()
+    next_page = serializers.IntegerField(allow_null=True)
+    prev_page = serializers.IntegerField(allow_null=True)
+    total_pages = serializers.IntegerField()
+    total_count = serializers.IntegerField()
+
+
+class InvoiceListEnvelope(serializers.Serializer):
+    invoices = InvoiceOutput(many=True)
+    meta = PageMeta()
+
+
+class FeeEnvelope(serializers.Serializer):
+    fee = FeeOutput()
+
+
+class FeeListEnvelope(serializers.Serializer):
+    fees = FeeOutput(many=True)
+    meta = PageMeta()
+
+
+class ChargeUsageOutput(serializers.Serializer):
+    units = serializers.CharField()
+    total_aggregated_units = serializers.CharField()
+    events_count = serializers.IntegerField()
+    amount_cents = serializers.IntegerField()
+    amount_currency = serializers.CharField()
+    charge = serializers.DictField()
+    billable_metric = serializers.DictField()
+    filters = serializers.ListField(child=serializers.DictField())
+    grouped_usage = serializers.ListField(child=serializers.DictField())
+
+
+class CustomerUsageOutput(serializers.Serializer):
+    from_datetime = serializers.CharField()
+    to_datetime = serializers.CharField()
+    issuing_date = serializers.CharField()
+    currency = serializers.CharField()
+    lago_invoice_id = serializers.UUIDField(allow_null=True)
+    amount_cents = serializers.IntegerField()
+    taxes_amount_cents = serializers.IntegerField()
+    total_amount_cents = serializers.IntegerField()
+    charges_usage = ChargeUsageOutput(many=True)
+
+
+class CustomerUsageEnvelope(serializers.Serializer):
+    customer_usage = CustomerUsageOutput()
+
+
+class PastUsageEnvelope(serializers.Serializer):
+    usage_periods = CustomerUsageOutput(many=True)
+    meta = PageMeta()

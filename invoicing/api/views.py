@@ -1,0 +1,315 @@
+"""Invoices, fees and customer usage (lago-api.md §2.8, §2.11, §2.12). Views parse, call, render."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from billing_project.core.api.pagination import paginated_response
+from billing_project.core.api.views import OrganizationAPIView, query_bool, query_list, root_payload, validate_input
+from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from invoicing import selectors
+from invoicing.api import serializers as s
+from invoicing.models import InvoiceStatus
+from invoicing.representation import fee_payload, invoice_payload
+from invoicing.services import lifecycle, one_off
+
+
+def _uuid(value: str, resource: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        raise NotFoundFailure(resource) from None
+
+
+def _date(value: str | None, field: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailure.single(field, "invalid_date") from None
+
+
+def _int(value: str | None, field: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(str(value))
+    except ValueError:
+        raise ValidationFailure.single(field, "value_is_invalid") from None
+
+
+def _invoice_body(invoice: Any) -> dict[str, Any]:
+    return {"invoice": invoice_payload(invoice, with_fees=True)}
+
+
+class InvoiceCollectionView(OrganizationAPIView):
+    resource_name = "invoice"
+
+    @extend_schema(
+        operation_id="invoices_list",
+        summary="List invoices",
+        parameters=[
+            OpenApiParameter("page", int),
+            OpenApiParameter("per_page", int),
+            OpenApiParameter("external_customer_id", str),
+            OpenApiParameter("currency", str),
+            OpenApiParameter("invoice_type", str),
+            OpenApiParameter("status", str),
+            OpenApiParameter("statuses[]", str, many=True),
+            OpenApiParameter("payment_status", str),
+            OpenApiParameter("payment_statuses[]", str, many=True),
+            OpenApiParameter("issuing_date_from", str),
+            OpenApiParameter("issuing_date_to", str),
+            OpenApiParameter("amount_from", int),
+            OpenApiParameter("amount_to", int),
+            OpenApiParameter("payment_overdue", bool),
+            OpenApiParameter("search_term", str),
+            OpenApiParameter("purchase_order_number", str),
+        ],
+        responses=s.InvoiceListEnvelope,
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        metadata = {
+            key[len("metadata[") : -1]: value
+            for key, value in params.items()
+            if key.startswith("metadata[") and key.endswith("]")
+        }
+        qs = selectors.invoice_list(
+            self.organization,
+            external_customer_id=params.get("external_customer_id"),
+            currency=params.get("currency"),
+            invoice_type=params.get("invoice_type"),
+            statuses=query_list(request, "statuses") + query_list(request, "status"),
+            payment_statuses=query_list(request, "payment_statuses") + query_list(request, "payment_status"),
+            issuing_date_from=_date(params.get("issuing_date_from"), "issuing_date_from"),
+            issuing_date_to=_date(params.get("issuing_date_to"), "issuing_date_to"),
+            amount_from=_int(params.get("amount_from"), "amount_from"),
+            amount_to=_int(params.get("amount_to"), "amount_to"),
+            payment_overdue=query_bool(request, "payment_overdue"),
+            search_term=params.get("search_term"),
+            purchase_order_number=params.get("purchase_order_number"),
+            metadata=metadata,
+        )
+        return paginated_response(
+            request, qs, "invoices", lambda items: [invoice_payload(i, with_fees=False) for i in items]
+        )
+
+    @extend_schema(
+        operation_id="invoices_create_one_off",
+        summary="Create a one-off invoice of add-ons (finalized at once)",
+        request=s.OneOffInvoiceEnvelope,
+        responses=s.InvoiceEnvelope,
+    )
+    def post(self, request: Request) -> Response:
+        data = validate_input(s.OneOffInvoiceInput, root_payload(request, "invoice"))
+        invoice = one_off.invoice_create_one_off(
+            self.organization,
+            external_customer_id=data["external_customer_id"],
+            currency=data.get("currency"),
+            fees=[dict(item) for item in data["fees"]],
+            purchase_order_number=data.get("purchase_order_number") or "",
+        )
+        return Response(_invoice_body(invoice))
+
+
+class InvoiceDetailView(OrganizationAPIView):
+    resource_name = "invoice"
+
+    @extend_schema(operation_id="invoices_retrieve", summary="Find an invoice (with fees)", responses=s.InvoiceEnvelope)
+    def get(self, request: Request, invoice_id: str) -> Response:
+        invoice = selectors.invoice_get(self.organization, _uuid(invoice_id, "invoice"))
+        return Response(_invoice_body(invoice))
+
+    @extend_schema(
+        operation_id="invoices_update",
+        summary="Update an invoice's payment status (manual flows) or metadata",
+        request=s.InvoiceUpdateEnvelope,
+        responses=s.InvoiceEnvelope,
+    )
+    def put(self, request: Request, invoice_id: str) -> Response:
+        data = validate_input(s.InvoiceUpdateInput, root_payload(request, "invoice"), partial=True)
+        invoice = lifecycle.invoice_update(
+            self.organization,
+            invoice_id=_uuid(invoice_id, "invoice"),
+            payment_status=data.get("payment_status"),
+            metadata=[dict(m) for m in data["metadata"]] if "metadata" in data else None,
+        )
+        return Response(_invoice_body(invoice))
+
+
+class InvoiceFinalizeView(OrganizationAPIView):
+    resource_name = "invoice"
+
+    @extend_schema(
+        operation_id="invoices_finalize", summary="Finalize a draft invoice", request=None, responses=s.InvoiceEnvelope
+    )
+    def put(self, request: Request, invoice_id: str) -> Response:
+        invoice = lifecycle.invoice_finalize(self.organization, invoice_id=_uuid(invoice_id, "invoice"))
+        return Response(_invoice_body(invoice))
+
+
+class InvoiceRefreshView(OrganizationAPIView):
+    resource_name = "invoice"
+
+    @extend_schema(
+        operation_id="invoices_refresh", summary="Recompute a draft invoice", request=None, responses=s.InvoiceEnvelope
+    )
+    def put(self, request: Request, invoice_id: str) -> Response:
+        invoice = lifecycle.invoice_refresh(self.organization, invoice_id=_uuid(invoice_id, "invoice"))
+        return Response(_invoice_body(invoice))
+
+
+class InvoiceVoidView(OrganizationAPIView):
+    resource_name = "invoice"
+
+    @extend_schema(
+        operation_id="invoices_void",
+        summary="Void a finalized invoice",
+        request=s.VoidInput,
+        responses=s.InvoiceEnvelope,
+    )
+    def post(self, request: Request, invoice_id: str) -> Response:
+        invoice = lifecycle.invoice_void(self.organization, invoice_id=_uuid(invoice_id, "invoice"))
+        return Response(_invoice_body(invoice))
+
+
+class InvoiceDownloadView(OrganizationAPIView):
+    resource_name = "invoice"
+
+    @extend_schema(
+        operation_id="invoices_download",
+        summary="The invoice with its PDF's file_url (an empty 200 while the PDF is generated)",
+        request=None,
+        responses=s.InvoiceEnvelope,
+    )
+    def post(self, request: Request, invoice_id: str) -> Response:
+        invoice = selectors.invoice_get(self.organization, _uuid(invoice_id, "invoice"))
+        if invoice.status not in (InvoiceStatus.FINALIZED, InvoiceStatus.VOIDED):
+            raise NotFoundFailure("invoice")
+        if not invoice.file:
+            from invoicing import tasks
+
+            tasks.invoice_generate_pdf.delay(str(invoice.id))
+            invoice.refresh_from_db()
+            if not invoice.file:
+                return Response(status=200)
+        return Response(_invoice_body(invoice))
+
+
+class FeeCollectionView(OrganizationAPIView):
+    resource_name = "fee"
+
+    @extend_schema(
+        operation_id="fees_list",
+        summary="List fees",
+        parameters=[
+            OpenApiParameter("page", int),
+            OpenApiParameter("per_page", int),
+            OpenApiParameter("fee_type", str),
+            OpenApiParameter("payment_status", str),
+            OpenApiParameter("external_subscription_id", str),
+            OpenApiParameter("external_customer_id", str),
+            OpenApiParameter("billable_metric_code", str),
+            OpenApiParameter("currency", str),
+            OpenApiParameter("event_transaction_id", str),
+        ],
+        responses=s.FeeListEnvelope,
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        qs = selectors.fee_list(
+            self.organization,
+            fee_type=params.get("fee_type"),
+            payment_status=params.get("payment_status"),
+            external_subscription_id=params.get("external_subscription_id"),
+            external_customer_id=params.get("external_customer_id"),
+            billable_metric_code=params.get("billable_metric_code"),
+            currency=params.get("currency"),
+            event_transaction_id=params.get("event_transaction_id"),
+        )
+        return paginated_response(request, qs, "fees", lambda items: [fee_payload(f) for f in items])
+
+
+class FeeDetailView(OrganizationAPIView):
+    resource_name = "fee"
+
+    @extend_schema(operation_id="fees_retrieve", summary="Find a fee", responses=s.FeeEnvelope)
+    def get(self, request: Request, fee_id: str) -> Response:
+        return Response({"fee": fee_payload(selectors.fee_get(self.organization, _uuid(fee_id, "fee")))})
+
+    @extend_schema(
+        operation_id="fees_update",
+        summary="Update the payment status of a fee that is not invoiced",
+        request=s.FeeUpdateEnvelope,
+        responses=s.FeeEnvelope,
+    )
+    def put(self, request: Request, fee_id: str) -> Response:
+        data = validate_input(s.FeeUpdateInput, root_payload(request, "fee"))
+        fee = lifecycle.fee_update(
+            self.organization, fee_id=_uuid(fee_id, "fee"), payment_status=data["payment_status"]
+        )
+        return Response({"fee": fee_payload(selectors.fee_get(self.organization, fee.id))})
+
+
+class CurrentUsageView(OrganizationAPIView):
+    resource_name = "customer_usage"
+
+    @extend_schema(
+        operation_id="customers_current_usage",
+        summary="Usage of the current period, priced as the invoice would",
+        parameters=[
+            OpenApiParameter("external_subscription_id", str, required=True),
+            OpenApiParameter("apply_taxes", bool),
+        ],
+        responses=s.CustomerUsageEnvelope,
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        apply_taxes = query_bool(request, "apply_taxes")
+        usage = selectors.current_usage(
+            self.organization,
+            external_customer_id=external_id,
+            external_subscription_id=request.query_params.get("external_subscription_id"),
+            apply_taxes=apply_taxes is not False,
+        )
+        return Response({"customer_usage": usage})
+
+
+class PastUsageView(OrganizationAPIView):
+    resource_name = "customer_usage"
+
+    @extend_schema(
+        operation_id="customers_past_usage",
+        summary="Usage of invoiced periods",
+        parameters=[
+            OpenApiParameter("external_subscription_id", str, required=True),
+            OpenApiParameter("billable_metric_code", str),
+            OpenApiParameter("periods_count", int),
+            OpenApiParameter("page", int),
+            OpenApiParameter("per_page", int),
+        ],
+        responses=s.PastUsageEnvelope,
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        params = request.query_params
+        code = params.get("billable_metric_code")
+        qs = selectors.past_usage_periods(
+            self.organization,
+            external_customer_id=external_id,
+            external_subscription_id=params.get("external_subscription_id"),
+            billable_metric_code=code,
+            periods_count=_int(params.get("periods_count"), "periods_count"),
+        )
+        return paginated_response(
+            request,
+            qs,
+            "usage_periods",
+            lambda rows: [selectors.past_usage_payload(r, billable_metric_code=code) for r in rows],
+        )

@@ -1,0 +1,305 @@
+"""Lago's invoice and fee objects (lago-api.md §2.11, §2.12, Appendix A), for the API and webhooks.
+
+Plain functions returning JSON-able dicts: money as integers, decimals as strings, never floats
+(except the fields Lago's client types as float, such as `taxes_rate`, which are rendered from
+exact decimals).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from billing_project.core.money import exponent
+from customers.api.serializers import CustomerOutput
+from invoicing.models import Fee, FeeAppliedTax, Invoice, InvoiceAppliedTax, InvoiceSubscription
+from invoicing.services.fees import decimal_string
+from subscriptions.periods import ONE_SECOND
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (
+        value.astimezone().strftime("%Y-%m-%dT%H:%M:%SZ") if value.utcoffset() else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+
+
+def _utc(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    from datetime import UTC
+
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def number(value: Decimal | int | None) -> float | int:
+    """A rate Lago's client types as float: rendered from the exact decimal."""
+    if value is None:
+        return 0
+    value = Decimal(value)
+    return int(value) if value == value.to_integral() else float(value)
+
+
+def applied_tax_payload(row: InvoiceAppliedTax) -> dict[str, Any]:
+    return {
+        "lago_id": str(row.id),
+        "lago_invoice_id": str(row.invoice_id),
+        "lago_tax_id": str(row.tax_id) if row.tax_id else None,
+        "tax_name": row.tax_name,
+        "tax_code": row.tax_code,
+        "tax_rate": number(row.tax_rate),
+        "tax_description": row.tax_description,
+        "amount_cents": row.amount_cents,
+        "amount_currency": row.currency,
+        "fees_amount_cents": row.fees_amount_cents,
+        "created_at": _utc(row.created_at),
+    }
+
+
+def fee_applied_tax_payload(row: FeeAppliedTax) -> dict[str, Any]:
+    return {
+        "lago_id": str(row.id),
+        "lago_fee_id": str(row.fee_id),
+        "lago_tax_id": str(row.tax_id) if row.tax_id else None,
+        "tax_name": row.tax_name,
+        "tax_code": row.tax_code,
+        "tax_rate": number(row.tax_rate),
+        "tax_description": row.tax_description,
+        "amount_cents": row.amount_cents,
+        "amount_currency": row.currency,
+        "created_at": _utc(row.created_at),
+    }
+
+
+def billing_period_payload(row: InvoiceSubscription) -> dict[str, Any]:
+    sub = row.subscription
+    return {
+        "lago_subscription_id": str(row.subscription_id),
+        "external_subscription_id": sub.external_id,
+        "lago_plan_id": str(sub.plan_id),
+        "subscription_from_datetime": _utc(row.from_datetime),
+        "subscription_to_datetime": _utc(
+            row.to_datetime - ONE_SECOND if row.to_datetime > row.from_datetime else row.to_datetime
+        ),
+        "charges_from_datetime": _utc(row.charges_from_datetime),
+        "charges_to_datetime": _utc(
+            row.charges_to_datetime - ONE_SECOND
+            if row.charges_to_datetime > row.charges_from_datetime
+            else row.charges_to_datetime
+        ),
+        "invoicing_reason": row.invoicing_reason,
+    }
+
+
+def _item(fee: Fee) -> dict[str, Any]:
+    if fee.fee_type in ("charge",) and fee.charge_id:
+        charge = fee.charge
+        metric = charge.billable_metric
+        filter_name = fee.charge_filter.invoice_display_name if fee.charge_filter_id else None
+        return {
+            "type": "charge",
+            "code": metric.code,
+            "name": metric.name,
+            "description": metric.description,
+            "invoice_display_name": fee.invoice_display_name,
+            "filters": (fee.properties or {}).get("filter_values"),
+            "filter_invoice_display_name": filter_name,
+            "lago_item_id": str(metric.id),
+            "item_type": "BillableMetric",
+            "grouped_by": fee.grouped_by or {},
+        }
+    if fee.fee_type == "add_on" and fee.add_on_id:
+        return {
+            "type": "add_on",
+            "code": fee.add_on.code,
+            "name": fee.add_on.name,
+            "description": fee.description or fee.add_on.description,
+            "invoice_display_name": fee.invoice_display_name,
+            "filters": None,
+            "filter_invoice_display_name": None,
+            "lago_item_id": str(fee.add_on_id),
+            "item_type": "AddOn",
+            "grouped_by": {},
+        }
+    if fee.fee_type == "subscription" and fee.subscription_id:
+        plan = fee.subscription.plan
+        return {
+            "type": "subscription",
+            "code": plan.code,
+            "name": plan.name,
+            "description": plan.description,
+            "invoice_display_name": fee.invoice_display_name,
+            "filters": None,
+            "filter_invoice_display_name": None,
+            "lago_item_id": str(fee.subscription_id),
+            "item_type": "Subscription",
+            "grouped_by": {},
+        }
+    return {
+        "type": fee.fee_type,
+        "code": fee.fee_type,
+        "name": fee.invoice_display_name,
+        "description": fee.description,
+        "invoice_display_name": fee.invoice_display_name,
+        "filters": None,
+        "filter_invoice_display_name": None,
+        "lago_item_id": str(fee.commitment_id or fee.id),
+        "item_type": "Commitment" if fee.fee_type == "commitment" else fee.fee_type,
+        "grouped_by": {},
+    }
+
+
+def fee_payload(fee: Fee, *, applied_taxes: list[FeeAppliedTax] | None = None) -> dict[str, Any]:
+    currency = fee.currency
+    exp = exponent(currency)
+    props = fee.properties or {}
+    sub_total_precise = Decimal(fee.precise_amount_cents) - Decimal(fee.precise_coupons_amount_cents)
+    taxes = applied_taxes if applied_taxes is not None else list(fee.applied_taxes.all())
+    return {
+        "lago_id": str(fee.id),
+        "lago_charge_id": str(fee.charge_id) if fee.charge_id else None,
+        "lago_charge_filter_id": str(fee.charge_filter_id) if fee.charge_filter_id else None,
+        "lago_fixed_charge_id": None,
+        "lago_invoice_id": str(fee.invoice_id) if fee.invoice_id else None,
+        "lago_true_up_fee_id": None,
+        "lago_true_up_parent_fee_id": str(fee.true_up_parent_fee_id) if fee.true_up_parent_fee_id else None,
+        "lago_subscription_id": str(fee.subscription_id) if fee.subscription_id else None,
+        "external_subscription_id": fee.subscription.external_id if fee.subscription_id else None,
+        "lago_customer_id": str(fee.customer_id),
+        "external_customer_id": fee.customer.external_id,
+        "item": _item(fee),
+        "pay_in_advance": fee.pay_in_advance,
+        "invoiceable": fee.invoiceable,
+        "amount_cents": fee.amount_cents,
+        "amount_currency": currency,
+        "precise_amount": decimal_string(Decimal(fee.precise_amount_cents).scaleb(-exp)),
+        "precise_total_amount": decimal_string(
+            (Decimal(fee.precise_amount_cents) + Decimal(fee.taxes_precise_amount_cents)).scaleb(-exp)
+        ),
+        "taxes_amount_cents": fee.taxes_amount_cents,
+        "taxes_precise_amount": decimal_string(Decimal(fee.taxes_precise_amount_cents).scaleb(-exp)),
+        "taxes_rate": number(fee.taxes_rate),
+        "total_amount_cents": fee.total_amount_cents,
+        "total_amount_currency": currency,
+        "units": decimal_string(fee.units),
+        "total_aggregated_units": decimal_string(fee.total_aggregated_units),
+        "precise_unit_amount": decimal_string(fee.precise_unit_amount),
+        "unit_amount_cents": fee.unit_amount_cents,
+        "precise_coupons_amount_cents": decimal_string(fee.precise_coupons_amount_cents),
+        "sub_total_excluding_taxes_amount_cents": int(fee.amount_cents)
+        - int(Decimal(fee.precise_coupons_amount_cents).to_integral_value()),
+        "sub_total_excluding_taxes_precise_amount_cents": decimal_string(sub_total_precise),
+        "events_count": fee.events_count,
+        "payment_status": fee.payment_status,
+        "created_at": _utc(fee.created_at),
+        "succeeded_at": _utc(fee.succeeded_at),
+        "failed_at": _utc(fee.failed_at),
+        "refunded_at": _utc(fee.refunded_at),
+        "from_date": props.get("from_datetime") or props.get("charges_from_datetime"),
+        "to_date": props.get("to_datetime") or props.get("charges_to_datetime"),
+        "event_transaction_id": fee.event_transaction_id or None,
+        "amount_details": fee.amount_details or {},
+        "self_billed": False,
+        "pricing_unit_details": None,
+        "presentation_breakdowns": [],
+        "applied_taxes": [fee_applied_tax_payload(t) for t in taxes],
+    }
+
+
+def invoice_payload(invoice: Invoice, *, with_fees: bool = True) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "lago_id": str(invoice.id),
+        "sequential_id": invoice.sequential_id,
+        "billing_entity_code": None,
+        "number": invoice.number,
+        "issuing_date": invoice.issuing_date.isoformat(),
+        "payment_due_date": invoice.payment_due_date.isoformat(),
+        "payment_dispute_lost_at": None,
+        "payment_overdue": invoice.payment_overdue,
+        "net_payment_term": invoice.net_payment_term,
+        "invoice_type": invoice.invoice_type,
+        "status": invoice.status,
+        "payment_status": invoice.payment_status,
+        "currency": invoice.currency,
+        "fees_amount_cents": invoice.fees_amount_cents,
+        "coupons_amount_cents": invoice.coupons_amount_cents,
+        "progressive_billing_credit_amount_cents": invoice.progressive_billing_credit_amount_cents,
+        "sub_total_excluding_taxes_amount_cents": invoice.sub_total_excluding_taxes_amount_cents,
+        "taxes_amount_cents": invoice.taxes_amount_cents,
+        "taxes_rate": number(invoice.taxes_rate),
+        "sub_total_including_taxes_amount_cents": invoice.sub_total_including_taxes_amount_cents,
+        "credit_notes_amount_cents": invoice.credit_notes_amount_cents,
+        "prepaid_credit_amount_cents": invoice.prepaid_credit_amount_cents,
+        "prepaid_granted_credit_amount_cents": 0,
+        "prepaid_purchased_credit_amount_cents": invoice.prepaid_credit_amount_cents,
+        "total_amount_cents": invoice.total_amount_cents,
+        "total_paid_amount_cents": invoice.total_paid_amount_cents,
+        "total_due_amount_cents": invoice.total_due_amount_cents,
+        "total_offsetted_credit_note_amount_cents": 0,
+        "version_number": invoice.version_number,
+        "self_billed": False,
+        "voided_at": _utc(invoice.voided_at),
+        "created_at": _utc(invoice.created_at),
+        "updated_at": _utc(invoice.updated_at),
+        "purchase_order_number": invoice.purchase_order_number or None,
+        "file_url": invoice_file_url(invoice),
+        "xml_url": None,
+        "customer": CustomerOutput(invoice.customer).data,
+        "metadata": invoice.metadata or [],
+        "applied_taxes": [applied_tax_payload(t) for t in invoice.applied_taxes.all()],
+        "applied_usage_thresholds": [],
+        "applied_invoice_custom_sections": [],
+        "error_details": [],
+        "credits": [
+            {
+                "lago_id": c.get("item_id"),
+                "amount_cents": c.get("amount_cents", 0),
+                "amount_currency": invoice.currency,
+                "before_taxes": bool(c.get("before_taxes", True)),
+                "item": {
+                    "lago_item_id": c.get("item_id"),
+                    "type": c.get("item_type"),
+                    "code": c.get("code"),
+                    "name": c.get("name"),
+                },
+                "invoice": {"lago_id": str(invoice.id), "payment_status": invoice.payment_status},
+            }
+            for c in (invoice.credits or [])
+        ],
+    }
+    if with_fees:
+        periods_rows = list(invoice.invoice_subscriptions.select_related("subscription"))
+        payload["billing_periods"] = [billing_period_payload(r) for r in periods_rows]
+        payload["subscriptions"] = [
+            {
+                "lago_id": str(r.subscription_id),
+                "external_id": r.subscription.external_id,
+                "lago_customer_id": str(r.subscription.customer_id),
+                "external_customer_id": invoice.customer.external_id,
+                "plan_code": r.subscription.plan.code if r.subscription.plan_id else None,
+                "status": r.subscription.status,
+            }
+            for r in periods_rows
+        ]
+        fees = list(
+            invoice.fees.select_related(
+                "charge__billable_metric", "charge_filter", "add_on", "subscription__plan", "customer"
+            ).prefetch_related("applied_taxes")
+        )
+        payload["fees"] = [fee_payload(f) for f in fees]
+    return payload
+
+
+def invoice_file_url(invoice: Invoice) -> str | None:
+    if not invoice.file:
+        return None
+    from django.conf import settings
+
+    base = getattr(settings, "PUBLIC_URL", "") or ""
+    return (
+        f"{base.rstrip('/')}/{settings.MEDIA_URL.strip('/')}/{invoice.file.name}"
+        if base
+        else f"/{settings.MEDIA_URL.strip('/')}/{invoice.file.name}"
+    )

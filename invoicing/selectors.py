@@ -1,0 +1,423 @@
+"""Reads of invoicing, organization first: invoices, fees, current and past usage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from catalog.models import Charge
+from customers.models import Customer, Organization
+from invoicing.calculation import Context, FeeLine, calculate_invoice
+from invoicing.models import Fee, Invoice, InvoiceStatus, InvoiceSubscription
+from invoicing.services import fees as fee_builder
+from invoicing.services.taxes import TaxResolver, tax_rates
+from subscriptions import periods
+from subscriptions.models import Subscription, SubscriptionStatus
+from subscriptions.selectors import schedule_for
+
+LISTED_STATUSES = [InvoiceStatus.DRAFT, InvoiceStatus.FINALIZED, InvoiceStatus.VOIDED, InvoiceStatus.FAILED]
+
+
+def customer_billed_currencies(customer: Customer) -> set[str]:
+    return set(Invoice.objects.filter(customer=customer).values_list("currency", flat=True).distinct())
+
+
+def invoice_list(
+    organization: Organization,
+    *,
+    external_customer_id: str | None = None,
+    currency: str | None = None,
+    invoice_type: str | None = None,
+    statuses: list[str] | None = None,
+    payment_statuses: list[str] | None = None,
+    issuing_date_from: dt.date | None = None,
+    issuing_date_to: dt.date | None = None,
+    amount_from: int | None = None,
+    amount_to: int | None = None,
+    payment_overdue: bool | None = None,
+    search_term: str | None = None,
+    purchase_order_number: str | None = None,
+    metadata: dict[str, str] | None = None,
+) -> QuerySet[Invoice]:
+    qs = Invoice.objects.filter(organization=organization, status__in=LISTED_STATUSES).select_related(
+        "customer__organization"
+    )
+    if external_customer_id:
+        qs = qs.filter(customer__external_id=external_customer_id)
+    if currency:
+        qs = qs.filter(currency=currency)
+    if invoice_type:
+        qs = qs.filter(invoice_type=invoice_type)
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    if payment_statuses:
+        qs = qs.filter(payment_status__in=payment_statuses)
+    if issuing_date_from:
+        qs = qs.filter(issuing_date__gte=issuing_date_from)
+    if issuing_date_to:
+        qs = qs.filter(issuing_date__lte=issuing_date_to)
+    if amount_from is not None:
+        qs = qs.filter(total_amount_cents__gte=amount_from)
+    if amount_to is not None:
+        qs = qs.filter(total_amount_cents__lte=amount_to)
+    if payment_overdue is not None:
+        qs = qs.filter(payment_overdue=payment_overdue)
+    if purchase_order_number:
+        qs = qs.filter(purchase_order_number=purchase_order_number)
+    if search_term:
+        qs = qs.filter(
+            Q(number__icontains=search_term)
+            | Q(customer__name__icontains=search_term)
+            | Q(customer__external_id__icontains=search_term)
+            | Q(customer__email__icontains=search_term)
+        )
+    for key, value in (metadata or {}).items():
+        qs = qs.filter(metadata__contains=[{"key": key, "value": value}]) if _json_contains() else qs
+    return qs.prefetch_related("applied_taxes").order_by("-issuing_date", "-created_at", "id")
+
+
+def _json_contains() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
+
+
+def invoice_get(organization: Organization, invoice_id: Any) -> Invoice:
+    try:
+        invoice = (
+            Invoice.objects.select_related("customer__organization", "organization")
+            .filter(organization=organization, id=invoice_id, status__in=LISTED_STATUSES)
+            .first()
+        )
+    except (ValueError, DjangoValidationError):  # an id that is not a UUID
+        invoice = None
+    if invoice is None:
+        raise NotFoundFailure("invoice")
+    return invoice
+
+
+def fee_list(
+    organization: Organization,
+    *,
+    fee_type: str | None = None,
+    payment_status: str | None = None,
+    external_subscription_id: str | None = None,
+    external_customer_id: str | None = None,
+    billable_metric_code: str | None = None,
+    currency: str | None = None,
+    event_transaction_id: str | None = None,
+    created_at_from: dt.datetime | None = None,
+    created_at_to: dt.datetime | None = None,
+) -> QuerySet[Fee]:
+    qs = Fee.objects.filter(organization=organization).exclude(invoice__status=InvoiceStatus.CLOSED)
+    if fee_type:
+        qs = qs.filter(fee_type=fee_type)
+    if payment_status:
+        qs = qs.filter(payment_status=payment_status)
+    if external_subscription_id:
+        qs = qs.filter(subscription__external_id=external_subscription_id)
+    if external_customer_id:
+        qs = qs.filter(customer__external_id=external_customer_id)
+    if billable_metric_code:
+        qs = qs.filter(charge__billable_metric__code=billable_metric_code)
+    if currency:
+        qs = qs.filter(currency=currency)
+    if event_transaction_id:
+        qs = qs.filter(event_transaction_id=event_transaction_id)
+    if created_at_from:
+        qs = qs.filter(created_at__gte=created_at_from)
+    if created_at_to:
+        qs = qs.filter(created_at__lte=created_at_to)
+    return (
+        qs.select_related("charge__billable_metric", "charge_filter", "add_on", "subscription__plan", "customer")
+        .prefetch_related("applied_taxes")
+        .order_by("-created_at", "id")
+    )
+
+
+def fee_get(organization: Organization, fee_id: Any) -> Fee:
+    try:
+        fee = fee_list(organization).filter(id=fee_id).first()
+    except (ValueError, DjangoValidationError):  # not a UUID
+        fee = None
+    if fee is None:
+        raise NotFoundFailure("fee")
+    return fee
+
+
+# --- usage -----------------------------------------------------------------------------------------
+
+
+def usage_subscription(organization: Organization, external_customer_id: str, external_subscription_id: str | None):
+    customer = (
+        Customer.objects.filter(organization=organization, external_id=external_customer_id, deleted_at__isnull=True)
+        .select_related("organization")
+        .first()
+    )
+    if customer is None:
+        raise NotFoundFailure("customer")
+    if not external_subscription_id:
+        raise ValidationFailure.single("external_subscription_id", "value_is_mandatory")
+    sub = (
+        Subscription.objects.filter(
+            organization=organization, customer=customer, external_id=external_subscription_id,
+            status=SubscriptionStatus.ACTIVE,
+        )
+        .select_related("plan", "customer__organization")
+        .first()
+    )  # fmt: skip
+    if sub is None:
+        raise NotFoundFailure("subscription")
+    return customer, sub
+
+
+def _charges(plan: Any) -> list[Charge]:
+    return list(
+        Charge.objects.filter(plan=plan, deleted_at__isnull=True)
+        .select_related("billable_metric")
+        .prefetch_related("filters", "taxes")
+        .order_by("created_at", "id")
+    )
+
+
+def _filter_entry(bucket: fee_builder.ChargeBucket) -> dict[str, Any]:
+    return {
+        "invoice_display_name": bucket.charge_filter.invoice_display_name or None if bucket.charge_filter else None,
+        "values": bucket.filter_values,
+        "units": fee_builder.decimal_string(bucket.units),
+        "total_aggregated_units": fee_builder.decimal_string(bucket.total_aggregated_units),
+        "amount_cents": bucket.amount_cents,
+        "events_count": bucket.events_count,
+        "pricing_unit_details": None,
+        "presentation_breakdowns": [],
+    }
+
+
+def _charge_usage(charge: Charge, buckets: list[fee_builder.ChargeBucket], currency: str) -> dict[str, Any]:
+    metric = charge.billable_metric
+    has_filters = bool(fee_builder.live_charge_filters(charge))
+    grouped = bool(charge.pricing_group_keys)
+    units = sum((b.units for b in buckets), Decimal(0))
+    total_units = sum((b.total_aggregated_units for b in buckets), Decimal(0))
+    grouped_usage: list[dict[str, Any]] = []
+    if grouped:
+        by_group: dict[tuple, list[fee_builder.ChargeBucket]] = defaultdict(list)
+        for b in buckets:
+            if b.grouped_by:
+                by_group[tuple(sorted((k, str(v)) for k, v in b.grouped_by.items()))].append(b)
+        for _, group in sorted(by_group.items()):
+            grouped_usage.append(
+                {
+                    "amount_cents": sum(b.amount_cents for b in group),
+                    "events_count": sum(b.events_count for b in group),
+                    "units": fee_builder.decimal_string(sum((b.units for b in group), Decimal(0))),
+                    "total_aggregated_units": fee_builder.decimal_string(
+                        sum((b.total_aggregated_units for b in group), Decimal(0))
+                    ),
+                    "grouped_by": fee_builder.plain(group[0].grouped_by),
+                    "filters": [_filter_entry(b) for b in group] if has_filters else [],
+                    "pricing_unit_details": None,
+                    "presentation_breakdowns": [],
+                }
+            )
+    return {
+        "units": fee_builder.decimal_string(units),
+        "total_aggregated_units": fee_builder.decimal_string(total_units),
+        "events_count": sum(b.events_count for b in buckets),
+        "amount_cents": sum(b.amount_cents for b in buckets),
+        "amount_currency": currency,
+        "pricing_unit_details": None,
+        "presentation_breakdowns": [],
+        "charge": {
+            "lago_id": str(charge.id),
+            "code": charge.code,
+            "charge_model": charge.charge_model,
+            "invoice_display_name": charge.invoice_display_name or None,
+        },
+        "billable_metric": {
+            "lago_id": str(metric.id),
+            "name": metric.name,
+            "code": metric.code,
+            "aggregation_type": metric.aggregation_type,
+        },
+        "filters": [_filter_entry(b) for b in buckets] if has_filters and not grouped else [],
+        "grouped_usage": grouped_usage,
+    }
+
+
+def current_usage(
+    organization: Organization,
+    *,
+    external_customer_id: str,
+    external_subscription_id: str | None,
+    apply_taxes: bool = True,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Lago's `customer_usage`: the usage of the current charges window, priced like the invoice.
+
+    Every charge of the plan appears, with zero usage too; `amount_cents` covers charges only.
+    """
+    at = at or timezone.now()
+    customer, sub = usage_subscription(organization, external_customer_id, external_subscription_id)
+    schedule = schedule_for(sub)
+    if schedule is None:
+        raise NotFoundFailure("subscription")
+    window = periods.charges_window_at(schedule, at)
+    currency = customer.currency or sub.plan.amount_currency
+    resolver = TaxResolver(organization, customer)
+    charges_usage = []
+    lines: list[FeeLine] = []
+    for charge in _charges(sub.plan):
+        buckets = fee_builder.price_charge(
+            organization,
+            external_subscription_id=sub.external_id,
+            charge=charge,
+            window=window,
+            started_at=sub.started_at,
+            currency=currency,
+        )
+        charges_usage.append(_charge_usage(charge, buckets, currency))
+        taxes = tax_rates(resolver.taxes_for(plan=sub.plan, charge=charge)) if apply_taxes else ()
+        for index, bucket in enumerate(buckets):
+            lines.append(
+                FeeLine(
+                    id=f"{charge.id}:{index}",
+                    fee_type="charge",
+                    amount_cents=bucket.amount_cents,
+                    precise_amount_cents=fee_builder.precise_cents(bucket.amount, currency),
+                    taxes=taxes,
+                )
+            )
+    totals = calculate_invoice(lines, currency=currency, context=Context.DRAFT)
+    return {
+        "from_datetime": _iso(window.start),
+        "to_datetime": _iso(window.to_datetime),
+        "issuing_date": periods.local_date(window.end, customer.applicable_timezone).isoformat(),
+        "currency": currency,
+        "lago_invoice_id": None,
+        "amount_cents": totals.fees_amount_cents,
+        "taxes_amount_cents": totals.taxes_amount_cents,
+        "total_amount_cents": totals.fees_amount_cents + totals.taxes_amount_cents,
+        "charges_usage": charges_usage,
+    }
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def past_usage_periods(
+    organization: Organization,
+    *,
+    external_customer_id: str,
+    external_subscription_id: str | None,
+    billable_metric_code: str | None = None,
+    periods_count: int | None = None,
+) -> QuerySet[InvoiceSubscription]:
+    customer = Customer.objects.filter(
+        organization=organization, external_id=external_customer_id, deleted_at__isnull=True
+    ).first()
+    if customer is None:
+        raise NotFoundFailure("customer")
+    if not external_subscription_id:
+        raise ValidationFailure.single("external_subscription_id", "value_is_mandatory")
+    qs = (
+        InvoiceSubscription.objects.filter(
+            organization=organization,
+            subscription__customer=customer,
+            subscription__external_id=external_subscription_id,
+            invoice__status__in=[InvoiceStatus.FINALIZED, InvoiceStatus.DRAFT],
+        )
+        .exclude(charges_to_datetime=models_f("charges_from_datetime"))
+        .select_related("invoice", "subscription")
+        .order_by("-charges_to_datetime", "id")
+    )
+    if periods_count:
+        ids = list(qs.values_list("id", flat=True)[:periods_count])
+        qs = qs.filter(id__in=ids)
+    qs._billable_metric_code = billable_metric_code  # type: ignore[attr-defined]
+    return qs
+
+
+def models_f(name: str) -> Any:
+    from django.db.models import F
+
+    return F(name)
+
+
+def past_usage_payload(row: InvoiceSubscription, *, billable_metric_code: str | None = None) -> dict[str, Any]:
+    invoice = row.invoice
+    fees = (
+        Fee.objects.filter(invoice_subscription=row, fee_type="charge")
+        .select_related("charge__billable_metric", "charge_filter")
+        .order_by("created_at", "id")
+    )
+    if billable_metric_code:
+        fees = fees.filter(charge__billable_metric__code=billable_metric_code)
+    by_charge: dict[Any, list[Fee]] = defaultdict(list)
+    for fee in fees:
+        by_charge[fee.charge_id].append(fee)
+    charges_usage = []
+    for charge_fees in by_charge.values():
+        charge = charge_fees[0].charge
+        metric = charge.billable_metric
+        filtered = any(f.charge_filter_id or (f.properties or {}).get("filter_values") is not None for f in charge_fees)
+        charges_usage.append(
+            {
+                "units": fee_builder.decimal_string(sum((f.units for f in charge_fees), Decimal(0))),
+                "total_aggregated_units": fee_builder.decimal_string(
+                    sum((f.total_aggregated_units for f in charge_fees), Decimal(0))
+                ),
+                "events_count": sum(f.events_count for f in charge_fees),
+                "amount_cents": sum(f.amount_cents for f in charge_fees),
+                "amount_currency": invoice.currency,
+                "pricing_unit_details": None,
+                "presentation_breakdowns": [],
+                "charge": {
+                    "lago_id": str(charge.id),
+                    "code": charge.code,
+                    "charge_model": charge.charge_model,
+                    "invoice_display_name": charge.invoice_display_name or None,
+                },
+                "billable_metric": {
+                    "lago_id": str(metric.id),
+                    "name": metric.name,
+                    "code": metric.code,
+                    "aggregation_type": metric.aggregation_type,
+                },
+                "filters": [
+                    {
+                        "invoice_display_name": f.charge_filter.invoice_display_name or None
+                        if f.charge_filter_id
+                        else None,
+                        "values": (f.properties or {}).get("filter_values"),
+                        "units": fee_builder.decimal_string(f.units),
+                        "total_aggregated_units": fee_builder.decimal_string(f.total_aggregated_units),
+                        "amount_cents": f.amount_cents,
+                        "events_count": f.events_count,
+                    }
+                    for f in charge_fees
+                ]
+                if filtered
+                else [],
+                "grouped_usage": [],
+            }
+        )
+    return {
+        "from_datetime": _iso(row.charges_from_datetime),
+        "to_datetime": _iso(row.charges_to_datetime - periods.ONE_SECOND),
+        "issuing_date": invoice.issuing_date.isoformat(),
+        "currency": invoice.currency,
+        "lago_invoice_id": str(invoice.id),
+        "amount_cents": invoice.fees_amount_cents,
+        "taxes_amount_cents": invoice.taxes_amount_cents,
+        "total_amount_cents": invoice.total_amount_cents,
+        "charges_usage": charges_usage,
+    }

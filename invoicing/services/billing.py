@@ -1,0 +1,487 @@
+"""The billing run: what is due for a subscription, and one invoice per customer and billing day.
+
+    due_items(subscription, schedule, at, cursor=, starting_billed=) -> [DueItem]   (pure)
+    billing_due_customers(at, organization=None) -> {customer_id: due subscriptions}
+    customer_bill(customer_id, *, at) -> [Invoice]                                  (one transaction)
+
+A `DueItem` is one (subscription, period, invoicing_reason). Its key is the unique constraint of
+`InvoiceSubscription`, so a period is invoiced once whatever happens: the customer row is locked
+while the items are computed and written, and a duplicate that slipped through anyway (a rerun
+after a crash, two workers on a database without row locks) violates the constraint and rolls
+the whole invoice back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from catalog.models import Charge
+from customers.models import Customer
+from invoicing.models import Fee, Invoice, InvoiceStatus, InvoiceSubscription, InvoiceType, InvoicingReason
+from invoicing.services import fees as fee_builder
+from invoicing.services import lifecycle
+from invoicing.services.taxes import TaxResolver
+from invoicing.services.totals import snapshots
+from subscriptions import periods
+from subscriptions.models import OnTerminationInvoice, Subscription, SubscriptionStatus
+from subscriptions.selectors import schedule_for
+
+# Terminated subscriptions are looked at for this long after their termination (closing invoice).
+TERMINATION_LOOKBACK = dt.timedelta(days=31)
+Window = periods.Window
+
+
+@dataclass(frozen=True)
+class DueItem:
+    subscription: Subscription
+    reason: str
+    timestamp: dt.datetime  # when it became due
+    service: Window  # base-fee period (service part) — billing_periods' subscription from/to
+    full: Window  # the whole base period (proration denominator)
+    charges: Window  # usage window; empty for a starting in-advance invoice
+    base_fee: bool
+    fraction: Fraction
+
+    @property
+    def key(self) -> tuple:
+        return (
+            self.reason,
+            self.service.start,
+            self.service.end,
+            self.charges.start,
+            self.charges.end,
+        )
+
+
+def _starting_due_at(sub: Subscription, schedule: periods.Schedule) -> dt.datetime:
+    start = sub.started_at
+    if sub.trial_ends_at is not None and sub.trial_ends_at > start:
+        return sub.trial_ends_at
+    return start
+
+
+def due_items(
+    sub: Subscription,
+    schedule: periods.Schedule,
+    at: dt.datetime,
+    *,
+    cursor: dt.datetime | None,
+    starting_billed: bool,
+) -> list[DueItem]:
+    """Every billing item of `sub` due at `at` that was not billed yet (cursor = last charges end)."""
+    plan = sub.plan
+    items: list[DueItem] = []
+    terminated_at = sub.terminated_at
+    if plan.pay_in_advance and not starting_billed:
+        due_at = _starting_due_at(sub, schedule)
+        first = periods.period_at(schedule, sub.started_at)
+        if due_at <= at and (terminated_at is None or due_at <= terminated_at) and due_at < first.service.end:
+            items.append(
+                DueItem(
+                    subscription=sub,
+                    reason=InvoicingReason.SUBSCRIPTION_STARTING,
+                    timestamp=due_at,
+                    service=first.service,
+                    full=first.full,
+                    charges=Window(sub.started_at, sub.started_at),
+                    base_fee=True,
+                    fraction=periods.base_fee_fraction(schedule, first),
+                )
+            )
+    position = max(cursor or sub.started_at, sub.started_at)
+    if terminated_at is not None and sub.on_termination_invoice == OnTerminationInvoice.SKIP:
+        limit = terminated_at  # periods before the termination are still billed, the closing one is not
+    else:
+        limit = None
+    guard = 0
+    while guard < 1000:
+        guard += 1
+        if terminated_at is not None and position >= terminated_at:
+            break
+        window = periods.charges_window_at(schedule, position)
+        if window.end <= position or window.end > at:
+            break
+        terminating = terminated_at is not None and window.end >= terminated_at
+        if terminating and limit is not None:
+            break
+        base_period = periods.period_at(schedule, window.start)
+        if terminating:
+            reason = InvoicingReason.SUBSCRIPTION_TERMINATING
+            bill_base = not plan.pay_in_advance
+            service, full = base_period.service, base_period.full
+            fraction = periods.base_fee_fraction(schedule, base_period) if bill_base else Fraction(0)
+        else:
+            reason = InvoicingReason.SUBSCRIPTION_PERIODIC
+            if plan.pay_in_advance:
+                next_base = periods.period_at(schedule, window.end)
+                bill_base = next_base.full.start == window.end and next_base.service.start < next_base.service.end
+                if bill_base:
+                    service, full = next_base.service, next_base.full
+                    fraction = periods.base_fee_fraction(schedule, next_base)
+                else:
+                    service, full, fraction = base_period.service, base_period.full, Fraction(0)
+            else:
+                bill_base = base_period.full.end == window.end
+                service, full = base_period.service, base_period.full
+                fraction = periods.base_fee_fraction(schedule, base_period) if bill_base else Fraction(0)
+        items.append(
+            DueItem(
+                subscription=sub,
+                reason=reason,
+                timestamp=window.end,
+                service=service,
+                full=full,
+                charges=window,
+                base_fee=bill_base,
+                fraction=fraction,
+            )
+        )
+        position = window.end
+        if terminating:
+            break
+    return items
+
+
+# --- fees of one item ---------------------------------------------------------------------------
+
+
+def _live_charges(plan: Any) -> list[Charge]:
+    cached = getattr(plan, "_live_charges", None)
+    if cached is None:
+        cached = list(
+            Charge.objects.filter(plan=plan, deleted_at__isnull=True)
+            .select_related("billable_metric")
+            .prefetch_related("filters", "taxes")
+            .order_by("created_at", "id")
+        )
+        plan._live_charges = cached
+    return cached
+
+
+def item_fees(item: DueItem, *, schedule: periods.Schedule, currency: str) -> list[Fee]:
+    sub = item.subscription
+    plan = sub.plan
+    fees: list[Fee] = []
+    base_fee: Fee | None = None
+    if item.base_fee:
+        base_fee = fee_builder.subscription_fee(
+            sub, plan=plan, fraction=item.fraction, service=item.service, full=item.full, currency=currency
+        )
+        fees.append(base_fee)
+    charge_fees: list[Fee] = []
+    if item.charges.end > item.charges.start:
+        for charge in _live_charges(plan):
+            if charge.pay_in_advance:
+                continue  # billed by the event (§5.3), not again at the period end
+            buckets = fee_builder.price_charge(
+                sub.organization,
+                external_subscription_id=sub.external_id,
+                charge=charge,
+                window=item.charges,
+                started_at=sub.started_at,
+                currency=currency,
+            )
+            these = [
+                fee_builder.charge_fee(b, subscription=sub, currency=currency, window=item.charges) for b in buckets
+            ]
+            charge_fees.extend(these)
+            true_up = fee_builder.charge_true_up_cents(charge, these, schedule, item.charges)
+            if true_up > 0 and these:
+                charge_fees.append(
+                    fee_builder.true_up_fee(
+                        these[0], charge=charge, amount_cents=true_up, subscription=sub, currency=currency,
+                        window=item.charges,
+                    )
+                )  # fmt: skip
+    fees.extend(charge_fees)
+    commitment = _minimum_commitment(plan)
+    if commitment is not None and item.charges.end > item.charges.start:
+        fees.extend(_commitment_true_up(item, schedule, commitment, charge_fees, currency))
+    return fees
+
+
+def _minimum_commitment(plan: Any) -> Any:
+    cached = getattr(plan, "_commitment", "unset")
+    if cached == "unset":
+        cached = plan.commitments.filter(commitment_type="minimum_commitment").first()
+        plan._commitment = cached
+    return cached
+
+
+def _commitment_true_up(
+    item: DueItem, schedule: periods.Schedule, commitment: Any, charge_fees: list[Fee], currency: str
+) -> list[Fee]:
+    """§5.8 for the base period the charges window closes (charges billed with the base period)."""
+    sub = item.subscription
+    plan = sub.plan
+    closed = periods.period_at(schedule, item.charges.start)
+    if closed.full.end != item.charges.end and item.reason != InvoicingReason.SUBSCRIPTION_TERMINATING:
+        return []  # bill_charges_monthly: the commitment is checked when the base period closes
+    fraction = periods.base_fee_fraction(schedule, closed)
+    from invoicing.calculation import prorate_by_fraction
+
+    base_cents = prorate_by_fraction(int(plan.amount_cents), fraction).amount_cents
+    minimum = prorate_by_fraction(int(commitment.amount_cents), fraction).amount_cents
+    used = base_cents + sum(f.amount_cents for f in charge_fees)
+    if used >= minimum:
+        return []
+    return [
+        fee_builder.commitment_fee(
+            sub, commitment=commitment, amount_cents=minimum - used, currency=currency, service=closed.service
+        )
+    ]
+
+
+# --- per customer -------------------------------------------------------------------------------
+
+
+def _candidates(customer: Customer, at: dt.datetime) -> list[Subscription]:
+    return list(
+        Subscription.objects.filter(customer=customer)
+        .filter(
+            Q(status=SubscriptionStatus.ACTIVE)
+            | Q(
+                status=SubscriptionStatus.TERMINATED,
+                terminated_at__gte=at - TERMINATION_LOOKBACK,
+                terminated_at__lte=at,
+            )
+        )
+        .exclude(started_at__isnull=True)
+        .select_related("plan", "customer__organization", "organization")
+        .order_by("started_at", "id")
+    )
+
+
+def _cursors(subscription_ids: list[Any]) -> tuple[dict[Any, dt.datetime], set[Any]]:
+    rows = (
+        InvoiceSubscription.objects.filter(subscription_id__in=subscription_ids)
+        .exclude(invoicing_reason=InvoicingReason.SUBSCRIPTION_STARTING)
+        .values("subscription_id")
+        .annotate(last=Max("charges_to_datetime"))
+    )
+    cursors = {r["subscription_id"]: r["last"] for r in rows}
+    starting = set(
+        InvoiceSubscription.objects.filter(
+            subscription_id__in=subscription_ids, invoicing_reason=InvoicingReason.SUBSCRIPTION_STARTING
+        ).values_list("subscription_id", flat=True)
+    )
+    return cursors, starting
+
+
+def customer_due_items(customer: Customer, at: dt.datetime) -> list[tuple[DueItem, periods.Schedule]]:
+    subs = _candidates(customer, at)
+    if not subs:
+        return []
+    cursors, starting = _cursors([s.id for s in subs])
+    result = []
+    for sub in subs:
+        schedule = schedule_for(sub)
+        if schedule is None:
+            continue
+        for item in due_items(sub, schedule, at, cursor=cursors.get(sub.id), starting_billed=sub.id in starting):
+            result.append((item, schedule))
+    return result
+
+
+def customer_bill(customer_id: Any, *, at: dt.datetime | None = None, now: dt.datetime | None = None) -> list[Invoice]:
+    """Bill everything due for one customer up to `at`: one invoice per local billing day.
+
+    One transaction; the customer row is locked so two workers bill one after the other and the
+    second finds nothing left to do.
+    """
+    at = at or timezone.now()
+    now = now or timezone.now()
+    with transaction.atomic():
+        customer = (
+            Customer.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .filter(id=customer_id)
+            .first()
+        )
+        if customer is None:
+            return []
+        due = customer_due_items(customer, at)
+        if not due:
+            return []
+        tz_name = customer.applicable_timezone
+        by_day: dict[dt.date, list[tuple[DueItem, periods.Schedule]]] = defaultdict(list)
+        for item, schedule in due:
+            by_day[periods.local_date(item.timestamp, tz_name)].append((item, schedule))
+        return [_create_subscription_invoice(customer, day, by_day[day], now=now) for day in sorted(by_day)]
+
+
+def _currency(customer: Customer, items: list[tuple[DueItem, periods.Schedule]]) -> str:
+    return customer.currency or items[0][0].subscription.plan.amount_currency
+
+
+def _create_subscription_invoice(
+    customer: Customer, day: dt.date, items: list[tuple[DueItem, periods.Schedule]], *, now: dt.datetime
+) -> Invoice:
+    organization = customer.organization
+    customer.organization = organization
+    currency = _currency(customer, items)
+    net_term = customer.applicable_net_payment_term
+    grace = customer.applicable_invoice_grace_period
+    timestamp = max(item.timestamp for item, _ in items)
+    invoice = Invoice(
+        organization=organization,
+        customer=customer,
+        invoice_type=InvoiceType.SUBSCRIPTION,
+        currency=currency,
+        issuing_date=day,
+        payment_due_date=day + dt.timedelta(days=net_term),
+        net_payment_term=net_term,
+    )
+    resolver = TaxResolver(organization, customer)
+    fees: list[Fee] = []
+    period_rows: list[InvoiceSubscription] = []
+    for item, schedule in items:
+        row = InvoiceSubscription(
+            organization=organization,
+            invoice=invoice,
+            subscription=item.subscription,
+            invoicing_reason=item.reason,
+            timestamp=item.timestamp,
+            from_datetime=item.service.start,
+            to_datetime=item.service.end,
+            charges_from_datetime=item.charges.start,
+            charges_to_datetime=item.charges.end,
+        )
+        period_rows.append(row)
+        for fee in item_fees(item, schedule=schedule, currency=currency):
+            fee.invoice_subscription = row
+            fees.append(fee)
+    taxes, plan_ids = _taxes_for(fees, resolver)
+    # The periods are written first: a period already invoiced fails here, before any number is taken.
+    invoice.save()
+    for row in period_rows:
+        row.invoice_id = invoice.id
+    InvoiceSubscription.objects.bulk_create(period_rows)
+    if grace > 0:
+        invoice.finalize_at = timestamp + dt.timedelta(days=grace)
+        lifecycle.save_draft(invoice, fees, taxes, plan_ids=plan_ids)
+        lifecycle.send_invoice_webhook(invoice, "invoice.drafted")
+    else:
+        lifecycle.finalize_in_place(invoice, fees, taxes, now=now, plan_ids=plan_ids)
+    return invoice
+
+
+def _taxes_for(fees: list[Fee], resolver: TaxResolver) -> tuple[dict, dict]:
+    taxes = {}
+    plan_ids = {}
+    for fee in fees:
+        plan = fee.subscription.plan if fee.subscription_id else None
+        taxes[fee.id] = snapshots(resolver.fee_taxes(fee, plan=plan))
+        plan_ids[fee.id] = str(plan.parent_id or plan.id) if plan is not None else None
+    return taxes, plan_ids
+
+
+def rebuild_invoice_fees(invoice: Invoice) -> None:
+    """A draft's fees again from its billing periods (refresh, and before finalization)."""
+    if invoice.invoice_type != InvoiceType.SUBSCRIPTION or invoice.status != InvoiceStatus.DRAFT:
+        return
+    rows = list(invoice.invoice_subscriptions.select_related("subscription__plan", "subscription__organization"))
+    if not rows:
+        return
+    Fee.objects.filter(invoice=invoice).delete()
+    resolver = TaxResolver(invoice.organization, invoice.customer)
+    fees: list[Fee] = []
+    for row in rows:
+        sub = row.subscription
+        schedule = schedule_for(sub)
+        if schedule is None:
+            continue
+        item = _item_from_row(row, schedule)
+        for fee in item_fees(item, schedule=schedule, currency=invoice.currency):
+            fee.invoice = invoice
+            fee.invoice_subscription = row
+            fees.append(fee)
+    taxes, _ = _taxes_for(fees, resolver)
+    Fee.objects.bulk_create(fees)
+    from invoicing.models import FeeAppliedTax
+
+    FeeAppliedTax.objects.bulk_create(
+        [
+            FeeAppliedTax(
+                organization_id=invoice.organization_id,
+                fee=fee,
+                tax_id=snap.tax_id,
+                tax_code=snap.rate.code,
+                tax_name=snap.rate.name,
+                tax_rate=snap.rate.rate,
+                tax_description=snap.rate.description,
+                currency=invoice.currency,
+            )
+            for fee in fees
+            for snap in taxes[fee.id]
+        ]
+    )
+
+
+def _item_from_row(row: InvoiceSubscription, schedule: periods.Schedule) -> DueItem:
+    sub = row.subscription
+    plan = sub.plan
+    base = periods.period_at(schedule, row.from_datetime)
+    if row.invoicing_reason == InvoicingReason.SUBSCRIPTION_STARTING:
+        bill_base = True
+    elif row.invoicing_reason == InvoicingReason.SUBSCRIPTION_TERMINATING:
+        bill_base = not plan.pay_in_advance
+    elif plan.pay_in_advance:
+        bill_base = base.full.start == row.charges_to_datetime
+    else:
+        bill_base = base.full.end == row.charges_to_datetime
+    return DueItem(
+        subscription=sub,
+        reason=row.invoicing_reason,
+        timestamp=row.timestamp,
+        service=Window(row.from_datetime, row.to_datetime),
+        full=base.full,
+        charges=Window(row.charges_from_datetime, row.charges_to_datetime),
+        base_fee=bill_base,
+        fraction=periods.base_fee_fraction(schedule, base) if bill_base else Fraction(0),
+    )
+
+
+# --- the sweep ------------------------------------------------------------------------------------
+
+
+def billing_due_customers(at: dt.datetime, *, organization: Any = None) -> dict[Any, int]:
+    """Customers with something due at `at` (in their timezone), with how many subscriptions."""
+    qs = (
+        Subscription.objects.filter(
+            Q(status=SubscriptionStatus.ACTIVE)
+            | Q(
+                status=SubscriptionStatus.TERMINATED,
+                terminated_at__gte=at - TERMINATION_LOOKBACK,
+                terminated_at__lte=at,
+            )
+        )
+        .exclude(started_at__isnull=True)
+        .select_related("plan", "customer__organization")
+    )
+    if organization is not None:
+        qs = qs.filter(organization=organization)
+    subs = list(qs.iterator(chunk_size=5000))
+    ids = [s.id for s in subs]
+    cursors: dict[Any, dt.datetime] = {}
+    starting: set[Any] = set()
+    for start in range(0, len(ids), 5000):
+        chunk_cursors, chunk_starting = _cursors(ids[start : start + 5000])
+        cursors.update(chunk_cursors)
+        starting |= chunk_starting
+    due: dict[Any, int] = defaultdict(int)
+    for sub in subs:
+        schedule = schedule_for(sub)
+        if schedule is None:
+            continue
+        if due_items(sub, schedule, at, cursor=cursors.get(sub.id), starting_billed=sub.id in starting):
+            due[sub.customer_id] += 1
+    return dict(due)

@@ -1,0 +1,122 @@
+"""The invoice PDF: built from the frozen rows with `invoicing.pdf`, stored under MEDIA_ROOT."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from invoicing.models import Invoice, InvoiceStatus
+from invoicing.pdf import DocumentLine, DocumentTax, InvoiceDocument, Party, render_invoice_pdf
+from subscriptions import periods
+
+
+def _party(obj: Any, *, name: str) -> Party:
+    lines = [
+        obj.address_line1,
+        obj.address_line2,
+        " ".join(p for p in (obj.zipcode, obj.city) if p),
+        obj.state,
+        obj.country,
+    ]
+    return Party(
+        name=name,
+        legal_name=obj.legal_name or "",
+        address_lines=tuple(line for line in lines if line),
+        email=(obj.email or "").split(",")[0],
+        tax_identification_number=obj.tax_identification_number or "",
+        legal_number=obj.legal_number or "",
+        external_id=getattr(obj, "external_id", ""),
+    )
+
+
+def invoice_document(invoice: Invoice) -> InvoiceDocument:
+    customer = invoice.customer
+    organization = invoice.organization
+    tz_name = customer.applicable_timezone
+    lines = []
+    for fee in invoice.fees.select_related("charge__billable_metric", "add_on", "subscription__plan").order_by(
+        "created_at", "id"
+    ):
+        props = fee.properties or {}
+        start = props.get("from_datetime") or props.get("charges_from_datetime")
+        end = props.get("to_datetime") or props.get("charges_to_datetime")
+        period_from = period_to = None
+        try:
+            from datetime import datetime
+
+            if start and end:
+                s, e = datetime.fromisoformat(start), datetime.fromisoformat(end)
+                period_from = periods.local_date(s, tz_name)
+                period_to = periods.local_date(e - periods.ONE_SECOND, tz_name) if e > s else period_from
+        except (TypeError, ValueError):
+            pass
+        details: list[str] = []
+        if fee.grouped_by:
+            details.append(", ".join(f"{k}: {v}" for k, v in fee.grouped_by.items()))
+        if props.get("filter_values"):
+            details.append(", ".join(f"{k}: {'/'.join(v)}" for k, v in props["filter_values"].items()))
+        lines.append(
+            DocumentLine(
+                description=fee.invoice_display_name or fee.fee_type,
+                amount_cents=fee.amount_cents,
+                units=fee.units,
+                unit_amount=fee.precise_unit_amount,
+                taxes_rate=fee.taxes_rate,
+                period_from=period_from,
+                period_to=period_to,
+                details=tuple(details),
+            )
+        )
+    periods_rows = list(invoice.invoice_subscriptions.all())
+    billing_from = min((r.from_datetime for r in periods_rows), default=None)
+    billing_to = max((r.to_datetime for r in periods_rows), default=None)
+    return InvoiceDocument(
+        number=invoice.number,
+        issuing_date=invoice.issuing_date,
+        currency=invoice.currency,
+        organization=_party(organization, name=organization.name),
+        customer=_party(customer, name=customer.name or customer.external_id),
+        lines=tuple(lines),
+        taxes=tuple(
+            DocumentTax(t.tax_name or t.tax_code, t.tax_rate, t.fees_amount_cents, t.amount_cents, t.tax_code)
+            for t in invoice.applied_taxes.all()
+        ),
+        fees_amount_cents=invoice.fees_amount_cents,
+        coupons_amount_cents=invoice.coupons_amount_cents,
+        progressive_billing_credit_amount_cents=invoice.progressive_billing_credit_amount_cents,
+        sub_total_excluding_taxes_amount_cents=invoice.sub_total_excluding_taxes_amount_cents,
+        taxes_amount_cents=invoice.taxes_amount_cents,
+        sub_total_including_taxes_amount_cents=invoice.sub_total_including_taxes_amount_cents,
+        credit_notes_amount_cents=invoice.credit_notes_amount_cents,
+        prepaid_credit_amount_cents=invoice.prepaid_credit_amount_cents,
+        total_amount_cents=invoice.total_amount_cents,
+        payment_due_date=invoice.payment_due_date,
+        net_payment_term=invoice.net_payment_term,
+        billing_period_from=periods.local_date(billing_from, tz_name) if billing_from else None,
+        billing_period_to=periods.local_date(billing_to - periods.ONE_SECOND, tz_name) if billing_to else None,
+        invoice_type=invoice.invoice_type,
+        status=invoice.status,
+        purchase_order_number=invoice.purchase_order_number,
+        footer=organization.invoice_footer or "",
+    )
+
+
+def invoice_generate_pdf(invoice_id: Any, *, force: bool = False) -> Invoice | None:
+    """Render and store the PDF of a finalized (or voided) invoice; idempotent unless `force`."""
+    invoice = Invoice.objects.select_related("organization", "customer__organization").filter(id=invoice_id).first()
+    if invoice is None or invoice.status not in (InvoiceStatus.FINALIZED, InvoiceStatus.VOIDED):
+        return None
+    if invoice.file and not force:
+        return invoice
+    content = render_invoice_pdf(invoice_document(invoice))
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(id=invoice.id)
+        if locked.file and not force:
+            return locked
+        locked.file.save(f"{locked.number or locked.id}.pdf", ContentFile(content), save=False)
+        locked.file_generated_at = timezone.now()
+        locked.save(update_fields=["file", "file_generated_at", "updated_at"])
+    return locked

@@ -1,0 +1,333 @@
+"""Fees of a subscription period: base fee, charge fees per filter/group, true-ups.
+
+Fees are built as unsaved `Fee` rows (their UUIDs exist before saving) so the totals can be
+computed by `invoicing.calculation` and everything written with bulk inserts. The same charge
+pricing serves the billing run and current usage, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from billing_project.core.money import exponent, to_cents
+from catalog.models import Charge, ChargeFilter
+from catalog.pricing import Usage, price, spending_minimum_true_up_cents
+from invoicing.calculation import prorate_by_fraction
+from invoicing.models import Fee, FeeType
+from metering.aggregation import AggregationResult, BucketUsage, MetricSpec, aggregate
+from subscriptions import periods
+
+PRECISE_QUANTUM = Decimal("0.00001")
+
+
+def plain(value: Any) -> Any:
+    """JSON-able copy of a pricing breakdown: Decimals become strings, never floats."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def decimal_string(value: Decimal | int | None) -> str:
+    if value is None:
+        return "0.0"
+    value = Decimal(value)
+    text = format(value.normalize(), "f") if value != 0 else "0"
+    return text if "." in text else f"{text}.0"
+
+
+@dataclass
+class ChargeBucket:
+    """One priced bucket of a charge: the whole charge, a filter (or the default bucket), a group."""
+
+    charge: Charge
+    charge_filter: ChargeFilter | None
+    filter_values: dict[str, list[str]] | None
+    grouped_by: dict[str, Any]
+    units: Decimal
+    total_aggregated_units: Decimal
+    events_count: int
+    amount: Decimal  # major units, unrounded
+    amount_cents: int
+    unit_amount: Decimal
+    breakdown: list[Any] = field(default_factory=list)
+    is_default_bucket: bool = False
+
+
+_metric_specs: dict[Any, tuple[Any, MetricSpec]] = {}
+
+
+def metric_spec_for(charge: Charge) -> MetricSpec:
+    """The aggregation's view of a charge's metric; filter keys from the prefetched filters."""
+    metric = charge.billable_metric
+    keys: tuple[str, ...] = ()
+    filters = getattr(metric, "_live_filter_keys", None)
+    if filters is None:
+        filters = tuple(sorted(metric.filters.filter(deleted_at__isnull=True).values_list("key", flat=True)))
+        metric._live_filter_keys = filters  # cached on the instance for this run
+    keys = filters
+    return MetricSpec(
+        code=metric.code,
+        aggregation_type=metric.aggregation_type,
+        field_name=metric.field_name or None,
+        recurring=bool(metric.recurring),
+        rounding_function=metric.rounding_function or None,
+        rounding_precision=metric.rounding_precision,
+        filter_keys=keys,
+    )
+
+
+def live_charge_filters(charge: Charge) -> list[ChargeFilter]:
+    cached = getattr(charge, "_live_filters", None)
+    if cached is None:
+        cached = [f for f in charge.filters.all() if f.deleted_at is None]
+        cached.sort(key=lambda f: (f.created_at, str(f.id)))
+        charge._live_filters = cached
+    return cached
+
+
+def _priced(
+    charge: Charge,
+    properties: dict,
+    usage: BucketUsage | AggregationResult,
+    currency: str,
+    *,
+    charge_filter: ChargeFilter | None,
+    filter_values: dict[str, list[str]] | None,
+    grouped_by: dict[str, Any],
+    is_default: bool = False,
+) -> ChargeBucket:
+    pricing_usage: Usage = usage.as_usage()
+    result = price(charge.charge_model, properties, pricing_usage, currency=currency)
+    return ChargeBucket(
+        charge=charge,
+        charge_filter=charge_filter,
+        filter_values=filter_values,
+        grouped_by=grouped_by,
+        units=result.units,
+        total_aggregated_units=usage.units,
+        events_count=usage.events_count,
+        amount=result.amount,
+        amount_cents=to_cents(result.amount, currency),
+        unit_amount=result.unit_amount,
+        breakdown=list(result.breakdown),
+        is_default_bucket=is_default,
+    )
+
+
+def price_charge(
+    organization: Any,
+    *,
+    external_subscription_id: str,
+    charge: Charge,
+    window: periods.Window,
+    started_at: datetime | None,
+    currency: str,
+) -> list[ChargeBucket]:
+    """Aggregate a charge's usage over `window` and price every bucket (filters, groups)."""
+    filters = live_charge_filters(charge)
+    grouped_by = tuple(charge.pricing_group_keys or ())
+    result = aggregate(
+        organization,
+        external_subscription_id=external_subscription_id,
+        metric=metric_spec_for(charge),
+        from_datetime=window.start,
+        to_datetime=window.end,
+        filters=[(f.id, f.values) for f in filters],
+        grouped_by=grouped_by,
+        subscription_started_at=started_at,
+        with_event_values=charge.charge_model == "percentage",
+    )
+    properties = charge.properties or {}
+    if not filters:
+        if grouped_by and result.groups:
+            return [
+                _priced(
+                    charge,
+                    properties,
+                    g,
+                    currency,
+                    charge_filter=None,
+                    filter_values=None,
+                    grouped_by=dict(g.grouped_by),
+                )
+                for g in result.groups
+            ]
+        return [_priced(charge, properties, result, currency, charge_filter=None, filter_values=None, grouped_by={})]
+    by_id = {f.id: f for f in filters}
+    buckets: list[ChargeBucket] = []
+    for bucket in result.filters:
+        charge_filter = by_id.get(bucket.filter_id)
+        props = (charge_filter.properties if charge_filter is not None else properties) or {}
+        values = {k: list(v) for k, v in bucket.values.items()} if charge_filter is not None else None
+        if grouped_by and bucket.groups:
+            for group in bucket.groups:
+                buckets.append(
+                    _priced(
+                        charge, props, group, currency, charge_filter=charge_filter, filter_values=values,
+                        grouped_by=dict(group.grouped_by), is_default=charge_filter is None,
+                    )
+                )  # fmt: skip
+        else:
+            buckets.append(
+                _priced(
+                    charge, props, bucket.usage, currency, charge_filter=charge_filter, filter_values=values,
+                    grouped_by={}, is_default=charge_filter is None,
+                )
+            )  # fmt: skip
+    return buckets
+
+
+def precise_cents(amount: Decimal, currency: str) -> Decimal:
+    return (amount.scaleb(exponent(currency))).quantize(PRECISE_QUANTUM)
+
+
+def charge_fee(
+    bucket: ChargeBucket,
+    *,
+    subscription: Any,
+    currency: str,
+    window: periods.Window,
+) -> Fee:
+    charge = bucket.charge
+    name = charge.invoice_display_name or charge.billable_metric.name
+    if bucket.charge_filter is not None and bucket.charge_filter.invoice_display_name:
+        name = bucket.charge_filter.invoice_display_name
+    unit_amount_cents = to_cents(bucket.unit_amount, currency) if bucket.units else 0
+    return Fee(
+        organization_id=subscription.organization_id,
+        customer_id=subscription.customer_id,
+        subscription=subscription,
+        charge=charge,
+        charge_filter=bucket.charge_filter,
+        fee_type=FeeType.CHARGE,
+        invoice_display_name=name,
+        currency=currency,
+        units=bucket.units,
+        total_aggregated_units=bucket.total_aggregated_units,
+        events_count=bucket.events_count,
+        unit_amount_cents=unit_amount_cents,
+        precise_unit_amount=bucket.unit_amount.quantize(Decimal("0.0000000001")),
+        amount_cents=bucket.amount_cents,
+        precise_amount_cents=precise_cents(bucket.amount, currency),
+        grouped_by=plain(bucket.grouped_by),
+        properties={
+            "charges_from_datetime": window.start.isoformat(),
+            "charges_to_datetime": window.end.isoformat(),
+            "filter_values": bucket.filter_values,
+        },
+        amount_details={"charge_model": charge.charge_model, "breakdown": plain(bucket.breakdown)},
+        pay_in_advance=charge.pay_in_advance,
+        invoiceable=charge.invoiceable,
+    )
+
+
+def true_up_fee(
+    parent: Fee, *, charge: Charge, amount_cents: int, subscription: Any, currency: str, window: periods.Window
+) -> Fee:
+    return Fee(
+        organization_id=subscription.organization_id,
+        customer_id=subscription.customer_id,
+        subscription=subscription,
+        charge=charge,
+        true_up_parent_fee=parent,
+        fee_type=FeeType.CHARGE,
+        invoice_display_name=f"{charge.invoice_display_name or charge.billable_metric.name} - true-up",
+        currency=currency,
+        units=Decimal(1),
+        total_aggregated_units=Decimal(1),
+        unit_amount_cents=amount_cents,
+        precise_unit_amount=Decimal(amount_cents).scaleb(-exponent(currency)),
+        amount_cents=amount_cents,
+        precise_amount_cents=Decimal(amount_cents),
+        properties={
+            "charges_from_datetime": window.start.isoformat(),
+            "charges_to_datetime": window.end.isoformat(),
+            "true_up": True,
+        },
+        amount_details={"spending_minimum_cents": charge.min_amount_cents},
+    )
+
+
+def charge_true_up_cents(charge: Charge, fees: list[Fee], schedule: periods.Schedule, window: periods.Window) -> int:
+    """Spending minimum (§2.9): prorated by days when the charges window is cut short."""
+    if not charge.min_amount_cents or charge.pay_in_advance:
+        return 0
+    full = schedule.charges_cadence.window_at(window.start)
+    period_days = periods.days_between(full.start, full.end, schedule.tz_name)
+    days = periods.days_between(window.start, window.end, schedule.tz_name)
+    return spending_minimum_true_up_cents(
+        min_amount_cents=int(charge.min_amount_cents),
+        used_amount_cents=sum(f.amount_cents for f in fees),
+        period_days=period_days,
+        days_used=min(days, period_days),
+    )
+
+
+def subscription_fee(
+    subscription: Any,
+    *,
+    plan: Any,
+    fraction: Fraction,
+    service: periods.Window,
+    full: periods.Window,
+    currency: str,
+) -> Fee:
+    """The base fee of a (possibly partial) period: round(days × amount / period days), once."""
+    prorated = prorate_by_fraction(int(plan.amount_cents), fraction)
+    amount_cents = prorated.amount_cents
+    precise = prorated.precise_amount_cents
+    return Fee(
+        organization_id=subscription.organization_id,
+        customer_id=subscription.customer_id,
+        subscription=subscription,
+        fee_type=FeeType.SUBSCRIPTION,
+        invoice_display_name=plan.invoice_display_name or plan.name,
+        currency=currency,
+        units=Decimal(1),
+        total_aggregated_units=Decimal(1),
+        unit_amount_cents=amount_cents,
+        precise_unit_amount=Decimal(amount_cents).scaleb(-exponent(currency)),
+        amount_cents=amount_cents,
+        precise_amount_cents=Decimal(precise).quantize(PRECISE_QUANTUM),
+        properties={
+            "from_datetime": service.start.isoformat(),
+            "to_datetime": service.end.isoformat(),
+            "period_from_datetime": full.start.isoformat(),
+            "period_to_datetime": full.end.isoformat(),
+            "proration": f"{fraction.numerator}/{fraction.denominator}",
+        },
+        amount_details={"plan_amount_cents": int(plan.amount_cents)},
+        pay_in_advance=bool(plan.pay_in_advance),
+    )
+
+
+def commitment_fee(
+    subscription: Any, *, commitment: Any, amount_cents: int, currency: str, service: periods.Window
+) -> Fee:
+    return Fee(
+        organization_id=subscription.organization_id,
+        customer_id=subscription.customer_id,
+        subscription=subscription,
+        commitment=commitment,
+        fee_type=FeeType.COMMITMENT,
+        invoice_display_name=commitment.invoice_display_name or "Minimum commitment - true-up",
+        currency=currency,
+        units=Decimal(1),
+        total_aggregated_units=Decimal(1),
+        unit_amount_cents=amount_cents,
+        precise_unit_amount=Decimal(amount_cents).scaleb(-exponent(currency)),
+        amount_cents=amount_cents,
+        precise_amount_cents=Decimal(amount_cents),
+        properties={"from_datetime": service.start.isoformat(), "to_datetime": service.end.isoformat()},
+        amount_details={"commitment_amount_cents": int(commitment.amount_cents)},
+    )

@@ -1,0 +1,392 @@
+"""Invoice lifecycle: draft → finalized → voided, numbering, refresh, payment status, overdue.
+
+Each service owns its transaction, locks the invoice row, and writes Lago's webhook to the
+outbox in the same transaction. A finalized invoice's money never changes again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing_project.core import metrics
+from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
+from customers.models import DocumentNumbering, FinalizeZeroAmount
+from invoicing.calculation import Context
+from invoicing.models import (
+    Fee,
+    FeeAppliedTax,
+    Invoice,
+    InvoiceAppliedTax,
+    InvoiceNumberCounter,
+    InvoiceStatus,
+    NumberingScope,
+    PaymentStatus,
+)
+from invoicing.services import totals as totals_mod
+from subscriptions import periods
+from webhooks.services import webhook_send
+
+FEE_UPDATE_FIELDS = [
+    "precise_coupons_amount_cents",
+    "taxes_amount_cents",
+    "taxes_precise_amount_cents",
+    "taxes_rate",
+]
+TOTAL_FIELDS = [
+    "fees_amount_cents",
+    "coupons_amount_cents",
+    "progressive_billing_credit_amount_cents",
+    "sub_total_excluding_taxes_amount_cents",
+    "taxes_amount_cents",
+    "taxes_rate",
+    "sub_total_including_taxes_amount_cents",
+    "credit_notes_amount_cents",
+    "prepaid_credit_amount_cents",
+    "total_amount_cents",
+    "credits",
+]
+
+
+def document_prefix(organization: Any) -> str:
+    """§6.3: the organization's prefix, else the first 3 letters of its name + the id's last 4."""
+    if organization.document_number_prefix:
+        return organization.document_number_prefix
+    letters = "".join(ch for ch in organization.name if ch.isalnum())[:3].upper() or "INV"
+    return f"{letters}-{str(organization.id).replace('-', '')[-4:].upper()}"
+
+
+def draft_number(organization: Any) -> str:
+    return f"{document_prefix(organization)}-DRAFT"
+
+
+def _next_value(organization: Any, customer: Any | None) -> int:
+    scope = NumberingScope.CUSTOMER if customer is not None else NumberingScope.ORGANIZATION
+    lookup = {"organization": organization, "customer": customer}
+    counter = InvoiceNumberCounter.objects.select_for_update().filter(**lookup).first()
+    if counter is None:
+        try:
+            with transaction.atomic():
+                InvoiceNumberCounter.objects.create(scope=scope, **lookup)
+        except IntegrityError:
+            pass  # another finalization created it first
+        counter = InvoiceNumberCounter.objects.select_for_update().get(**lookup)
+    counter.last_value += 1
+    counter.save(update_fields=["last_value", "updated_at"])
+    return counter.last_value
+
+
+def assign_number(invoice: Invoice) -> None:
+    """Gapless numbers from locked counters (per customer and per organization, both kept)."""
+    organization = invoice.organization
+    customer = invoice.customer
+    invoice.sequential_id = _next_value(organization, customer)
+    invoice.organization_sequential_id = _next_value(organization, None)
+    prefix = document_prefix(organization)
+    if organization.document_numbering == DocumentNumbering.PER_ORGANIZATION:
+        invoice.number = f"{prefix}-{invoice.issuing_date:%Y%m}-{invoice.organization_sequential_id:03d}"
+    else:
+        invoice.number = f"{prefix}-{customer.sequential_id:03d}-{invoice.sequential_id:03d}"
+
+
+def skip_zero_amount(customer: Any) -> bool:
+    setting = customer.finalize_zero_amount_invoice
+    if setting == FinalizeZeroAmount.SKIP:
+        return True
+    if setting == FinalizeZeroAmount.FINALIZE:
+        return False
+    return not customer.organization.finalize_zero_amount_invoice
+
+
+def local_today(customer: Any, now: dt.datetime) -> dt.date:
+    return periods.local_date(now, customer.applicable_timezone)
+
+
+def send_invoice_webhook(invoice: Invoice, webhook_type: str) -> None:
+    from invoicing.representation import invoice_payload
+
+    webhook_send(
+        invoice.organization,
+        webhook_type=webhook_type,
+        object_type="invoice",
+        payload=lambda: invoice_payload(invoice, with_fees=True),
+    )
+
+
+def enqueue_pdf(invoice: Invoice) -> None:
+    from invoicing import tasks
+
+    invoice_id = str(invoice.id)
+    transaction.on_commit(lambda: tasks.invoice_generate_pdf.delay(invoice_id))
+
+
+def finalize_in_place(invoice: Invoice, fees: list[Fee], taxes: dict, *, now: dt.datetime, plan_ids: dict) -> None:
+    """Apply coupons and taxes at finalization, number the invoice and send `invoice.created`.
+
+    The invoice row is locked (or new) and `fees` are its fees; saved or not is up to the caller
+    (`invoice._state.adding`).
+    """
+    computed = totals_mod.compute(invoice, fees, taxes, context=Context.FINALIZE, plan_ids=plan_ids)
+    customer = invoice.customer
+    invoice.payment_status = (
+        PaymentStatus.PENDING if computed.totals.total_amount_cents > 0 else PaymentStatus.SUCCEEDED
+    )
+    invoice.finalized_at = now
+    invoice.finalize_at = None
+    if computed.totals.fees_amount_cents == 0 and skip_zero_amount(customer):
+        invoice.status = InvoiceStatus.CLOSED
+    else:
+        invoice.status = InvoiceStatus.FINALIZED
+    _persist(invoice, fees, computed)
+    if computed.totals.coupon_credits:
+        totals_mod.write_coupon_credits(computed, now)
+    if invoice.status == InvoiceStatus.FINALIZED:
+        assign_number(invoice)
+        invoice.save(update_fields=["number", "sequential_id", "organization_sequential_id", "updated_at"])
+        send_invoice_webhook(invoice, "invoice.created")
+        enqueue_pdf(invoice)
+    transaction.on_commit(lambda status=invoice.status: metrics.invoice_generated(status))
+
+
+def save_draft(invoice: Invoice, fees: list[Fee], taxes: dict, *, plan_ids: dict) -> None:
+    computed = totals_mod.compute(invoice, fees, taxes, context=Context.DRAFT, plan_ids=plan_ids)
+    invoice.status = InvoiceStatus.DRAFT
+    invoice.number = draft_number(invoice.organization)
+    invoice.payment_status = PaymentStatus.PENDING
+    _persist(invoice, fees, computed)
+
+
+def _persist(invoice: Invoice, fees: list[Fee], computed: totals_mod.Computed) -> None:
+    was_new = invoice._state.adding
+    invoice.save()
+    new = [f for f in fees if f._state.adding]
+    old = [f for f in fees if not f._state.adding]
+    for fee in new:
+        fee.invoice = invoice
+    if old:
+        Fee.objects.bulk_update(old, FEE_UPDATE_FIELDS)
+        FeeAppliedTax.objects.filter(fee__invoice=invoice).delete()
+    if not was_new:
+        InvoiceAppliedTax.objects.filter(invoice=invoice).delete()
+    if new:
+        Fee.objects.bulk_create(new)
+    FeeAppliedTax.objects.bulk_create(computed.fee_taxes)
+    InvoiceAppliedTax.objects.bulk_create(computed.invoice_taxes)
+
+
+def _locked(organization: Any, invoice_id: Any) -> Invoice:
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("organization", "customer__organization")
+        .filter(organization=organization, id=invoice_id)
+        .exclude(status=InvoiceStatus.CLOSED)
+        .first()
+    )
+    if invoice is None:
+        raise NotFoundFailure("invoice")
+    return invoice
+
+
+def _fees_with_taxes(invoice: Invoice) -> tuple[list[Fee], dict, dict]:
+    fees = list(
+        invoice.fees.select_related("charge__billable_metric", "subscription__plan").order_by("created_at", "id")
+    )
+    taxes = totals_mod.snapshots_from_rows(fees)
+    plan_ids = {f.id: _plan_key(f.subscription.plan) if f.subscription_id else None for f in fees}
+    return fees, taxes, plan_ids
+
+
+def _plan_key(plan: Any) -> str:
+    return str(plan.parent_id or plan.id)
+
+
+def invoice_finalize(organization: Any, *, invoice_id: Any, now: dt.datetime | None = None) -> Invoice:
+    """Finalize a draft (`PUT /invoices/{id}/finalize`, the grace-period job). Only drafts."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        invoice = _locked(organization, invoice_id)
+        if invoice.status != InvoiceStatus.DRAFT:
+            raise NotFoundFailure("invoice")  # Lago answers 404 for anything but a draft
+        _refresh_fees(invoice, now=now)
+        fees, taxes, plan_ids = _fees_with_taxes(invoice)
+        invoice.issuing_date = local_today(invoice.customer, now)
+        invoice.payment_due_date = invoice.issuing_date + dt.timedelta(days=invoice.net_payment_term)
+        finalize_in_place(invoice, fees, taxes, now=now, plan_ids=plan_ids)
+    return invoice
+
+
+def _refresh_fees(invoice: Invoice, *, now: dt.datetime) -> None:
+    """Rebuild a draft's fees from its billing periods with the usage known now."""
+    from invoicing.services.billing import rebuild_invoice_fees
+
+    rebuild_invoice_fees(invoice)
+
+
+def invoice_refresh(organization: Any, *, invoice_id: Any, now: dt.datetime | None = None) -> Invoice:
+    """Recompute a draft with the events that arrived since (`PUT /invoices/{id}/refresh`).
+
+    Refreshing anything but a draft changes nothing (Lago returns the invoice as it is).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        invoice = _locked(organization, invoice_id)
+        if invoice.status != InvoiceStatus.DRAFT:
+            return invoice
+        _refresh_fees(invoice, now=now)
+        fees, taxes, plan_ids = _fees_with_taxes(invoice)
+        save_draft(invoice, fees, taxes, plan_ids=plan_ids)
+    return invoice
+
+
+def invoice_void(organization: Any, *, invoice_id: Any, now: dt.datetime | None = None) -> Invoice:
+    """§6.7: only a finalized invoice; coupon credits are given back; nothing is due any more."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        invoice = _locked(organization, invoice_id)
+        if invoice.status != InvoiceStatus.FINALIZED:
+            raise NotAllowedFailure("not_voidable")
+        invoice.status = InvoiceStatus.VOIDED
+        invoice.voided_at = now
+        invoice.payment_overdue = False
+        invoice.save(update_fields=["status", "voided_at", "payment_overdue", "updated_at"])
+        totals_mod.give_back_coupon_credits(invoice)
+        send_invoice_webhook(invoice, "invoice.voided")
+    return invoice
+
+
+def invoice_update(
+    organization: Any,
+    *,
+    invoice_id: Any,
+    payment_status: str | None = None,
+    metadata: list[dict[str, Any]] | None = None,
+    now: dt.datetime | None = None,
+) -> Invoice:
+    """`PUT /invoices/{id}`: payment status for manual flows and metadata (upsert by id or key)."""
+    now = now or timezone.now()
+    if payment_status is not None and payment_status not in PaymentStatus.values:
+        raise ValidationFailure.single("payment_status", "value_is_invalid")
+    with transaction.atomic():
+        invoice = _locked(organization, invoice_id)
+        if invoice.status == InvoiceStatus.VOIDED and payment_status is not None:
+            raise NotAllowedFailure("update_on_voided_invoice")
+        fields = ["updated_at"]
+        if payment_status is not None and payment_status != invoice.payment_status:
+            if invoice.status == InvoiceStatus.DRAFT:
+                raise NotAllowedFailure("invalid_status")
+            invoice.payment_status = payment_status
+            fields.append("payment_status")
+            if payment_status == PaymentStatus.SUCCEEDED:
+                invoice.total_paid_amount_cents = invoice.total_amount_cents
+                invoice.payment_overdue = False
+                fields += ["total_paid_amount_cents", "payment_overdue"]
+            Fee.objects.filter(invoice=invoice).update(
+                payment_status=payment_status,
+                succeeded_at=now if payment_status == PaymentStatus.SUCCEEDED else None,
+                failed_at=now if payment_status == PaymentStatus.FAILED else None,
+            )
+        if metadata is not None:
+            invoice.metadata = _merge_metadata(invoice.metadata or [], metadata, now)
+            fields.append("metadata")
+        invoice.save(update_fields=fields)
+    return invoice
+
+
+def _merge_metadata(current: list[dict], updates: list[dict], now: dt.datetime) -> list[dict]:
+    import uuid
+
+    errors: dict[str, list[str]] = {}
+    result = [dict(item) for item in current]
+    for item in updates:
+        if not isinstance(item, dict) or not item.get("key"):
+            errors.setdefault("metadata", []).append("value_is_mandatory")
+            continue
+        key, value = str(item["key"]), "" if item.get("value") is None else str(item["value"])
+        existing = next((m for m in result if (item.get("id") and m["id"] == str(item["id"])) or m["key"] == key), None)
+        if existing is not None:
+            existing.update(key=key, value=value)
+        else:
+            result.append({"id": str(uuid.uuid4()), "key": key, "value": value, "created_at": now.isoformat()})
+    if errors:
+        raise ValidationFailure(errors)
+    return result
+
+
+def invoice_mark_paid(organization: Any, *, invoice_id: Any, now: dt.datetime | None = None) -> Invoice:
+    return invoice_update(organization, invoice_id=invoice_id, payment_status=PaymentStatus.SUCCEEDED, now=now)
+
+
+def invoices_finalize_due(now: dt.datetime | None = None) -> list[Any]:
+    """Drafts whose grace period ended (beat): ids of the invoices to finalize."""
+    now = now or timezone.now()
+    return list(
+        Invoice.objects.filter(status=InvoiceStatus.DRAFT, finalize_at__lte=now).values_list("id", "organization_id")
+    )
+
+
+def invoice_finalize_if_due(invoice_id: Any, *, now: dt.datetime | None = None) -> Invoice | None:
+    now = now or timezone.now()
+    invoice = Invoice.objects.select_related("organization").filter(id=invoice_id).first()
+    if invoice is None or invoice.status != InvoiceStatus.DRAFT or invoice.finalize_at is None:
+        return None
+    if invoice.finalize_at > now:
+        return None
+    try:
+        return invoice_finalize(invoice.organization, invoice_id=invoice.id, now=now)
+    except NotFoundFailure:
+        return None  # finalized by someone else meanwhile
+
+
+def invoices_mark_overdue(now: dt.datetime | None = None) -> int:
+    """`payment_overdue` once the payment due date has passed (beat, daily); `invoice.payment_overdue`."""
+    now = now or timezone.now()
+    today = now.date()
+    count = 0
+    candidates = Invoice.objects.filter(
+        status=InvoiceStatus.FINALIZED,
+        payment_status__in=[PaymentStatus.PENDING, PaymentStatus.FAILED],
+        payment_overdue=False,
+        payment_due_date__lt=today,
+        total_amount_cents__gt=0,
+    ).values_list("id", flat=True)
+    for invoice_id in list(candidates):
+        with transaction.atomic():
+            invoice = (
+                Invoice.objects.select_for_update(of=("self",))
+                .select_related("organization", "customer__organization")
+                .filter(id=invoice_id)
+                .first()
+            )
+            if invoice is None or invoice.payment_overdue or invoice.status != InvoiceStatus.FINALIZED:
+                continue
+            if invoice.payment_status == PaymentStatus.SUCCEEDED:
+                continue
+            invoice.payment_overdue = True
+            invoice.payment_overdue_at = now
+            invoice.save(update_fields=["payment_overdue", "payment_overdue_at", "updated_at"])
+            send_invoice_webhook(invoice, "invoice.payment_overdue")
+            count += 1
+    return count
+
+
+def fee_update(organization: Any, *, fee_id: Any, payment_status: str, now: dt.datetime | None = None) -> Fee:
+    """`PUT /fees/{id}`: the payment status of a fee that is not on an invoice (pay in advance,
+    not invoiceable). A fee on an invoice follows its invoice: 405 `invoiced_fee`."""
+    now = now or timezone.now()
+    if payment_status not in ("pending", "succeeded", "failed", "refunded"):
+        raise ValidationFailure.single("payment_status", "value_is_invalid")
+    with transaction.atomic():
+        fee = Fee.objects.select_for_update().filter(organization=organization, id=fee_id).first()
+        if fee is None:
+            raise NotFoundFailure("fee")
+        if fee.invoice_id is not None:
+            raise NotAllowedFailure("invoiced_fee")
+        fee.payment_status = payment_status
+        fee.succeeded_at = now if payment_status == "succeeded" else fee.succeeded_at
+        fee.failed_at = now if payment_status == "failed" else fee.failed_at
+        fee.refunded_at = now if payment_status == "refunded" else fee.refunded_at
+        fee.save(update_fields=["payment_status", "succeeded_at", "failed_at", "refunded_at", "updated_at"])
+    return fee

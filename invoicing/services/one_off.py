@@ -1,0 +1,133 @@
+"""One-off invoices of add-ons (`POST /invoices`, lago-semantics.md §6.6): finalized at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.money import exponent, is_currency, round_cents
+from catalog.models import AddOn
+from customers.models import Customer
+from invoicing.models import Fee, FeeType, Invoice, InvoiceType
+from invoicing.services import lifecycle
+from invoicing.services.taxes import TaxResolver
+from invoicing.services.totals import snapshots
+
+
+def _decimal(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool | float):
+        errors.setdefault(field, []).append("value_is_invalid")
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        errors.setdefault(field, []).append("value_is_invalid")
+        return None
+    if not number.is_finite() or number < 0:
+        errors.setdefault(field, []).append("value_is_invalid")
+        return None
+    return number
+
+
+def invoice_create_one_off(
+    organization: Any,
+    *,
+    external_customer_id: str,
+    currency: str | None = None,
+    fees: list[dict[str, Any]],
+    purchase_order_number: str = "",
+    now: dt.datetime | None = None,
+) -> Invoice:
+    """Each fee is `unit_amount_cents` (default: the add-on's amount) × `units`, rounded once."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        customer = (
+            Customer.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .filter(organization=organization, external_id=external_customer_id, deleted_at__isnull=True)
+            .first()
+        )
+        if customer is None:
+            raise NotFoundFailure("customer")
+        errors: dict[str, list[str]] = {}
+        currency = currency or customer.currency or organization.default_currency
+        if not is_currency(currency):
+            raise ValidationFailure.single("currency", "value_is_invalid")
+        if customer.currency and customer.currency != currency:
+            raise ValidationFailure.single("currency", "currencies_does_not_match")
+        if not fees:
+            raise ValidationFailure.single("fees", "value_is_mandatory")
+        codes = [str(f.get("add_on_code") or "") for f in fees if isinstance(f, dict)]
+        add_ons = {
+            a.code: a for a in AddOn.objects.filter(organization=organization, code__in=codes, deleted_at__isnull=True)
+        }
+        resolver = TaxResolver(organization, customer)
+        net_term = customer.applicable_net_payment_term
+        today = lifecycle.local_today(customer, now)
+        invoice = Invoice(
+            organization=organization,
+            customer=customer,
+            invoice_type=InvoiceType.ONE_OFF,
+            currency=currency,
+            issuing_date=today,
+            payment_due_date=today + dt.timedelta(days=net_term),
+            net_payment_term=net_term,
+            purchase_order_number=purchase_order_number or "",
+        )
+        rows: list[Fee] = []
+        taxes: dict = {}
+        for index, item in enumerate(fees):
+            if not isinstance(item, dict):
+                errors.setdefault("fees", []).append("value_is_invalid")
+                continue
+            add_on = add_ons.get(str(item.get("add_on_code") or ""))
+            if add_on is None:
+                raise NotFoundFailure("add_on")
+            units = _decimal(item.get("units", 1), "units", errors)
+            unit_cents = _decimal(item.get("unit_amount_cents", add_on.amount_cents), "unit_amount_cents", errors)
+            if units is None or unit_cents is None:
+                continue
+            precise = unit_cents * units
+            amount_cents = round_cents(precise)
+            fee = Fee(
+                organization=organization,
+                customer=customer,
+                add_on=add_on,
+                fee_type=FeeType.ADD_ON,
+                invoice_display_name=item.get("invoice_display_name") or add_on.invoice_display_name or add_on.name,
+                description=item.get("description") or add_on.description or "",
+                currency=currency,
+                units=units,
+                total_aggregated_units=units,
+                unit_amount_cents=round_cents(unit_cents),
+                precise_unit_amount=unit_cents.scaleb(-exponent(currency)),
+                amount_cents=amount_cents,
+                precise_amount_cents=precise.quantize(Decimal("0.00001")),
+                properties={
+                    "from_datetime": item.get("from_datetime"),
+                    "to_datetime": item.get("to_datetime"),
+                    "position": index,
+                },
+            )
+            tax_codes = item.get("tax_codes")
+            if tax_codes is not None and not isinstance(tax_codes, list):
+                errors.setdefault("tax_codes", []).append("value_is_invalid")
+                continue
+            if tax_codes:
+                found = resolver.for_codes([str(c) for c in tax_codes])
+                if len(found) != len(set(tax_codes)):
+                    raise NotFoundFailure("tax")
+            taxes[fee.id] = snapshots(resolver.fee_taxes(fee, tax_codes=[str(c) for c in tax_codes or []]))
+            rows.append(fee)
+        if errors:
+            raise ValidationFailure(errors)
+        invoice.save()
+        lifecycle.finalize_in_place(invoice, rows, taxes, now=now, plan_ids={})
+    return invoice

@@ -1,0 +1,86 @@
+"""Billing runs: the sweep that fans out one task per customer, and its record for the admin."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from billing_project.core import metrics
+from customers.models import Customer
+from invoicing.models import BillingRun, BillingRunStatus, Invoice
+from invoicing.services.billing import billing_due_customers, customer_bill
+
+logger = logging.getLogger(__name__)
+MAX_FAILURES_KEPT = 200
+
+
+def billing_run_start(
+    at: dt.datetime, *, organization: Any = None, trigger: str = "beat", dry_run: bool = False
+) -> tuple[BillingRun, dict[Any, int]]:
+    """Find what is due at `at` and record the run. The caller fans out (task or command)."""
+    due = billing_due_customers(at, organization=organization)
+    run = BillingRun.objects.create(
+        organization=organization,
+        trigger=trigger,
+        at=at,
+        dry_run=dry_run,
+        customers_due=len(due),
+        subscriptions_due=sum(due.values()),
+        status=BillingRunStatus.SUCCEEDED if (dry_run or not due) else BillingRunStatus.RUNNING,
+        finished_at=timezone.now() if (dry_run or not due) else None,
+    )
+    return run, due
+
+
+def billing_run_customer(run_id: Any, customer_id: Any, *, at: dt.datetime) -> list[Invoice]:
+    """Bill one customer for a run; a failure is recorded on the run (and re-raised for Celery)."""
+    try:
+        invoices = customer_bill(customer_id, at=at)
+    except IntegrityError:
+        # Someone else invoiced the same period between our look and our write: nothing to do.
+        invoices = []
+    except Exception as exc:
+        _record(run_id, customer_id, error=exc)
+        raise
+    _record(run_id, customer_id, created=len(invoices))
+    if invoices:
+        metrics.set_billing_run_lag(max((timezone.now() - at).total_seconds(), 0.0))
+    return invoices
+
+
+def _record(run_id: Any, customer_id: Any, *, created: int = 0, error: Exception | None = None) -> None:
+    if run_id is None:
+        return
+    with transaction.atomic():
+        run = BillingRun.objects.select_for_update().filter(id=run_id).first()
+        if run is None:
+            return
+        fields = ["updated_at"]
+        if created:
+            run.invoices_created = F("invoices_created") + created
+            fields.append("invoices_created")
+        if error is not None:
+            run.customers_failed = F("customers_failed") + 1
+            fields.append("customers_failed")
+            if len(run.failures) < MAX_FAILURES_KEPT:
+                external_id = Customer.objects.filter(id=customer_id).values_list("external_id", flat=True).first()
+                run.failures = [
+                    *run.failures,
+                    {"customer_id": str(customer_id), "external_id": external_id, "error": repr(error)[:500]},
+                ]
+                fields.append("failures")
+            run.status = BillingRunStatus.FAILED
+            fields.append("status")
+        run.save(update_fields=fields)
+
+
+def billing_run_finish(run_id: Any) -> None:
+    BillingRun.objects.filter(id=run_id, status=BillingRunStatus.RUNNING).update(
+        status=BillingRunStatus.SUCCEEDED, finished_at=timezone.now()
+    )
+    BillingRun.objects.filter(id=run_id, finished_at__isnull=True).update(finished_at=timezone.now())

@@ -1,0 +1,68 @@
+"""Celery tasks of invoicing. Each takes ids, calls one service, and is safe to run twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
+
+from invoicing.services import lifecycle, runs
+from invoicing.services.documents import invoice_generate_pdf as generate_pdf
+
+
+def _at(value: str | None) -> datetime:
+    return datetime.fromisoformat(value) if value else timezone.now()
+
+
+@shared_task(name="invoicing.billing_sweep")
+def billing_sweep(at: str | None = None) -> int:
+    """Hourly: find the customers with something due in their timezone, one task each."""
+    moment = _at(at)
+    run, due = runs.billing_run_start(moment, trigger="beat")
+    run_id, iso = str(run.id), moment.isoformat()
+    ids = [str(customer_id) for customer_id in due]
+
+    def fan_out() -> None:
+        for customer_id in ids:
+            bill_customer.delay(customer_id, iso, run_id)
+        finish_run.apply_async((run_id,), countdown=0 if not ids else 60)
+
+    transaction.on_commit(fan_out)
+    return len(ids)
+
+
+@shared_task(name="invoicing.bill_customer", acks_late=True)
+def bill_customer(customer_id: str, at: str | None = None, run_id: str | None = None) -> int:
+    return len(runs.billing_run_customer(run_id, customer_id, at=_at(at)))
+
+
+@shared_task(name="invoicing.finish_run")
+def finish_run(run_id: str) -> None:
+    runs.billing_run_finish(run_id)
+
+
+@shared_task(name="invoicing.finalize_drafts_sweep")
+def finalize_drafts_sweep() -> int:
+    """Drafts whose grace period ended are finalized (refreshed first)."""
+    due: list[Any] = lifecycle.invoices_finalize_due()
+    for invoice_id, _ in due:
+        finalize_draft.delay(str(invoice_id))
+    return len(due)
+
+
+@shared_task(name="invoicing.finalize_draft")
+def finalize_draft(invoice_id: str) -> bool:
+    return lifecycle.invoice_finalize_if_due(invoice_id) is not None
+
+
+@shared_task(name="invoicing.mark_overdue")
+def mark_overdue() -> int:
+    return lifecycle.invoices_mark_overdue()
+
+
+@shared_task(name="invoicing.generate_pdf")
+def invoice_generate_pdf(invoice_id: str) -> bool:
+    return generate_pdf(invoice_id) is not None
