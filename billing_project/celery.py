@@ -40,5 +40,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(hour=0, minute=10),
         "args": ("termination_alerts",),
     },
+    # The billing run: customers whose billing day has come in their timezone, one task each.
+    "invoicing-billing-sweep": {"task": "invoicing.billing_sweep", "schedule": crontab(minute=5)},
+    # Drafts whose grace period ended are refreshed and finalized.
+    "invoicing-finalize-drafts": {"task": "invoicing.finalize_drafts_sweep", "schedule": crontab(minute=20)},
+    # Finalized, unpaid invoices past their payment due date become payment_overdue.
+    "invoicing-mark-overdue": {"task": "invoicing.mark_overdue", "schedule": crontab(minute=35)},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
