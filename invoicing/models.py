@@ -330,4 +330,5 @@ class BillingRun(BaseModel):
     def __str__(self) -> str:
         return f"billing run {self.at:%Y-%m-%d %H:%M} ({self.status})"
 
-from invoicing.credit_models import *  # noqa: E402,F401,F403  (credits: wallets and credit notes)
+
+from invoicing.credit_models import *  # noqa: E402, F403  (credits: wallets and credit notes)
