@@ -52,7 +52,7 @@ def _charges_prefetch() -> Prefetch:
     charges = (
         Charge.live.select_related("billable_metric")
         .prefetch_related(
-            Prefetch("filters", queryset=ChargeFilter.live.all(), to_attr="live_filters"),
+            Prefetch("filters", queryset=ChargeFilter.live.select_related("charge"), to_attr="live_filters"),
             "taxes",
         )
         .order_by("created_at", "id")

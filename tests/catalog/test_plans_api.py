@@ -4,7 +4,14 @@ import pytest
 
 from catalog import extensions, signals
 from catalog.models import Charge, Plan
-from tests.factories.catalog import BillableMetricFactory, BillableMetricFilterFactory, PlanFactory, TaxFactory
+from tests.factories.catalog import (
+    BillableMetricFactory,
+    BillableMetricFilterFactory,
+    ChargeFactory,
+    ChargeFilterFactory,
+    PlanFactory,
+    TaxFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -423,3 +430,24 @@ def test_plan_metadata_routes(api, other_tenant):
     assert api.post(f"{URL}/startup/metadata", {"metadata": {"x": 1}}, format="json").status_code == 422
     assert api.post(f"{URL}/startup/metadata", {}, format="json").status_code == 400
     assert other_tenant.client.delete(f"{URL}/startup/metadata").status_code == 404
+
+
+def test_plan_list_query_count_does_not_grow_with_plans(api, organization, django_assert_max_num_queries, monkeypatch):
+    """The catalog's own queries; counters registered by other apps are theirs to batch."""
+    monkeypatch.setattr(extensions, "_plan_counters", {})
+
+    def make(n):
+        for _ in range(n):
+            plan = PlanFactory(organization=organization)
+            plan.taxes.add(TaxFactory(organization=organization))
+            for _ in range(3):
+                charge = ChargeFactory(plan=plan)
+                ChargeFilterFactory(charge=charge)
+
+    make(2)
+    with django_assert_max_num_queries(30) as small:
+        api.get(URL)
+    make(8)
+    with django_assert_max_num_queries(len(small.captured_queries)) as large:
+        assert len(api.get(URL).json()["plans"]) == 10
+    assert len(large.captured_queries) <= len(small.captured_queries)
