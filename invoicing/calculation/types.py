@@ -129,7 +129,8 @@ class CouponToApply:
     * percentage: ``percentage_rate`` (e.g. ``Decimal("10")`` for 10 %).
 
     ``plan_ids`` / ``billable_metric_ids`` limit the coupon to those plans' fees or those metrics'
-    charge fees (a coupon has one kind of limitation, never both).
+    charge fees (a coupon has one kind of limitation, never both). Include the ids of the plans'
+    overrides (child plans) in ``plan_ids``: Lago's plan limitation covers them too.
     """
 
     id: str
