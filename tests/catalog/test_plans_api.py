@@ -451,3 +451,43 @@ def test_plan_list_query_count_does_not_grow_with_plans(api, organization, djang
     with django_assert_max_num_queries(len(small.captured_queries)) as large:
         assert len(api.get(URL).json()["plans"]) == 10
     assert len(large.captured_queries) <= len(small.captured_queries)
+
+
+STANDARD = {"amount": "1"}
+VOLUME = {"volume_ranges": [{"from_value": 0, "to_value": None, "per_unit_amount": "1", "flat_amount": "0"}]}
+
+
+@pytest.mark.parametrize(
+    ("aggregation", "recurring", "charge", "errors"),
+    [
+        ("latest_agg", False, {"charge_model": "percentage", "properties": {"rate": "1"}},
+         {"billable_metric": ["invalid_value"]}),
+        ("max_agg", False, {"charge_model": "standard", "pay_in_advance": True, "properties": STANDARD},
+         {"pay_in_advance": ["invalid_aggregation_type_or_charge_model"]}),
+        ("weighted_sum_agg", True, {"charge_model": "standard", "prorated": True, "properties": STANDARD},
+         {"prorated": ["invalid_billable_metric_or_charge_model"]}),
+        ("sum_agg", False, {"charge_model": "standard", "prorated": True, "properties": STANDARD},
+         {"prorated": ["invalid_billable_metric_or_charge_model"]}),
+        ("sum_agg", True, {"charge_model": "volume", "pay_in_advance": False, "prorated": True, "properties": VOLUME},
+         {}),
+        ("sum_agg", True, {"charge_model": "standard", "pay_in_advance": True, "prorated": True,
+                           "properties": STANDARD}, {}),
+        ("sum_agg", False, {"charge_model": "standard", "regroup_paid_fees": "invoice", "properties": STANDARD},
+         {"regroup_paid_fees": ["only_compatible_with_pay_in_advance_and_non_invoiceable"]}),
+        ("sum_agg", False, {"charge_model": "standard", "pay_in_advance": True, "invoiceable": False,
+                            "regroup_paid_fees": "invoice", "properties": STANDARD}, {}),
+        ("sum_agg", False, {"charge_model": "dynamic", "properties": {}}, {}),
+    ],
+)  # fmt: skip
+def test_lago_model_and_metric_rules(api, organization, aggregation, recurring, charge, errors):
+    """lago-semantics.md §2.10, through the API."""
+    metric = BillableMetricFactory(
+        organization=organization, aggregation_type=aggregation, recurring=recurring,
+        weighted_interval="seconds" if aggregation == "weighted_sum_agg" else None,
+    )  # fmt: skip
+    response = api.post(URL, plan_payload(charges=[{**charge, "billable_metric_id": str(metric.id)}]), format="json")
+    if errors:
+        assert response.status_code == 422, response.json()
+        assert response.json()["error_details"] == errors
+    else:
+        assert response.status_code == 200, response.json()
