@@ -29,10 +29,10 @@ class OrganizationAPIView(APIView):
 
     def perform_authentication(self, request: Request) -> None:
         super().perform_authentication(request)
-        api_key = request.auth
-        if api_key is not None:
-            # Stays bound until RequestIdMiddleware resets the request's logging context.
-            bind_context(organization_id=str(api_key.organization_id))
+        organization_id = getattr(request.auth, "organization_id", None)
+        if organization_id is not None:
+            # Stays bound for the rest of the request (cleared on `request_finished`).
+            bind_context(organization_id=str(organization_id))
 
     @property
     def organization(self) -> Any:
