@@ -16,6 +16,10 @@ from billing_project.core.api.exceptions import PAYLOAD_TOO_LARGE_BODY
 access_logger = logging.getLogger("bxb.access")
 
 
+# Response headers a browser client may read: the request id and the rate-limit state.
+_EXPOSED_HEADERS = "X-Request-Id, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, Retry-After"
+
+
 class CorsMiddleware:
     """A small CORS middleware driven by the CORS_ORIGINS setting (no extra dependency)."""
 
@@ -32,7 +36,8 @@ class CorsMiddleware:
             response = self.get_response(request)
         if origin_ok:
             response["Access-Control-Allow-Origin"] = "*" if "*" in allowed else origin
-            response["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+            response["Access-Control-Allow-Headers"] = "Authorization, Content-Type, X-Request-Id"
+            response["Access-Control-Expose-Headers"] = _EXPOSED_HEADERS
             response["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, OPTIONS"
             response["Vary"] = "Origin"
         return response

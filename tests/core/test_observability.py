@@ -75,6 +75,15 @@ def test_a_sane_incoming_request_id_is_kept_and_a_bad_one_replaced(api):
         assert returned != bad and len(returned) == 32
 
 
+@override_settings(CORS_ORIGINS=["https://app.example"])
+def test_browsers_may_send_and_read_the_request_id(api):
+    response = api.get("/api/v1/customers", HTTP_ORIGIN="https://app.example", HTTP_X_REQUEST_ID="from-browser")
+    assert response["X-Request-Id"] == "from-browser"
+    assert "X-Request-Id" in response["Access-Control-Allow-Headers"]
+    exposed = response["Access-Control-Expose-Headers"]
+    assert "X-Request-Id" in exposed and "x-ratelimit-remaining" in exposed
+
+
 def test_the_context_does_not_outlive_the_request(api):
     api.get("/api/v1/customers", HTTP_X_REQUEST_ID="req-1")
     assert bxb_logging.get_request_id() is None
