@@ -566,6 +566,7 @@ class AppliedCouponAdmin(admin.ModelAdmin):
     list_filter = ("status", "frequency", "amount_currency")
     search_fields = ("coupon__code", "customer__external_id", "customer__name", "customer__email")
     list_select_related = ("coupon", "customer")
+    show_full_result_count = False
     actions = ["remove"]
     readonly_fields = ("organization", "customer", "coupon", "amount_cents", "amount_cents_remaining",
                        "amount_currency", "percentage_rate", "frequency", "frequency_duration",

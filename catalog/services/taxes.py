@@ -20,7 +20,8 @@ def _rate(value: Any) -> Decimal | None:
     rate = parse_decimal(value)
     if rate is None or rate < 0 or rate >= MAX_RATE:
         return None
-    return rate.quantize(Decimal("0.0001"))
+    exact = rate.quantize(Decimal("0.0001"))
+    return exact if exact == rate else None  # more than 4 decimals would be rounded: refuse
 
 
 def _tax_errors(organization: Organization, tax: Tax) -> dict[str, list[str]]:

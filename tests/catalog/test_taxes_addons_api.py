@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from catalog.models import AddOn, Tax
 from tests.factories.catalog import AddOnFactory, PlanFactory, TaxFactory
@@ -49,6 +53,7 @@ def test_tax_rate_from_json_number_is_exact(api):
         ({"name": "x", "code": "x"}, {"rate": ["value_is_mandatory"]}),
         ({"name": "x", "code": "x", "rate": "-1"}, {"rate": ["value_is_invalid"]}),
         ({"name": "x", "code": "x", "rate": "abc"}, {"rate": ["value_is_invalid"]}),
+        ({"name": "x", "code": "x", "rate": "8.87551"}, {"rate": ["value_is_invalid"]}),
     ],
 )
 def test_tax_validation(api, payload, errors):
@@ -169,3 +174,22 @@ def test_deleting_a_tax_unlinks_it(api, organization):
     assert api.get("/api/v1/taxes/vat").json()["tax"]["plans_count"] == 1
     api.delete("/api/v1/taxes/vat")
     assert api.get("/api/v1/plans/p").json()["plan"]["taxes"] == []
+
+
+def test_catalog_routes_need_a_key(client):
+    for path in ("/api/v1/taxes", "/api/v1/plans", "/api/v1/plans/p/charges", "/api/v1/billable_metrics",
+                 "/api/v1/coupons", "/api/v1/applied_coupons", "/api/v1/add_ons"):  # fmt: skip
+        response = client.get(path)
+        assert response.status_code == 401, path
+        assert response.json() == {"status": 401, "error": "Unauthorized"}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rate=st.decimals(min_value=0, max_value=999_999, places=4, allow_nan=False, allow_infinity=False))
+def test_tax_rates_round_trip_exactly(api, rate):
+    code = f"t{abs(hash(rate))}"
+    response = api.post("/api/v1/taxes", {"tax": {"name": "t", "code": code, "rate": str(rate)}}, format="json")
+    assert response.status_code == 200, response.json()
+    assert Decimal(response.json()["tax"]["rate"]) == rate
+    assert Decimal(api.get(f"/api/v1/taxes/{code}").json()["tax"]["rate"]) == rate
+    Tax.objects.filter(code=code).delete()
