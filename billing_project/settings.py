@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "metering",
     "subscriptions",
     "invoicing",
+    "usage_monitoring",
     "payments",
 ]
 
