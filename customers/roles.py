@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-BILLING_APPS = ("core", "webhooks", "customers", "catalog", "metering", "subscriptions", "invoicing", "payments")
+BILLING_APPS = (
+    "core",
+    "webhooks",
+    "customers",
+    "catalog",
+    "metering",
+    "subscriptions",
+    "invoicing",
+    "usage_monitoring",
+    "payments",
+)
 OPS_APPS = ("django_celery_beat",)
 
 SUPER_ADMIN = "Super Admin"
