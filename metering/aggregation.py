@@ -17,9 +17,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import CharField, Count, F, Max, Sum, Value, Window
+from django.db import connection
+from django.db.models import CharField, F, Max, Sum, Value, Window
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models.functions import Coalesce, Collate, RowNumber
 
 from catalog.pricing import Usage, apply_metric_rounding
 from customers.models import Organization
@@ -144,10 +145,10 @@ def load_rows(
     qs = (
         _events(organization, sub, code, start, end)
         .annotate(**annotations)
-        .values_list("timestamp", "value", "precise_total_amount_cents", "created_at", *annotations)
+        .values_list("timestamp", "value", "precise_total_amount_cents", "created_at", "transaction_id", *annotations)
     )
     rows = []
-    for timestamp, value, precise, created_at, *props in qs.iterator(chunk_size=5000):
+    for timestamp, value, precise, created_at, transaction_id, *props in qs.iterator(chunk_size=5000):
         rows.append(
             Row(
                 timestamp=timestamp,
@@ -155,6 +156,7 @@ def load_rows(
                 properties={key: computations.text_of(p) for key, p in zip(keys, props, strict=True)},
                 precise_total_amount_cents=precise,
                 created_at=created_at,
+                transaction_id=transaction_id,
             )
         )
     return rows
@@ -205,18 +207,12 @@ def additive_by_dimensions(
                 hour__lt=last_hour,
             )
             .values("dimensions_key", "dimensions")
-            .annotate(c=Sum("events_count"), s=Sum("value_sum"), m=Max("value_max"))
+            .annotate(c=Sum("events_count"), s=Sum("value_sum"), m=Max("value_max"), p=Sum("precise_sum"))
         )
         for row in rollups:
             dims = row["dimensions"] or {}
             key = tuple(dims.get(k) for k in keys)
-            result.setdefault(key, _Additive()).add(int(row["c"] or 0), row["s"], row["m"])
-        # Rollups carry no precise amounts; those are summed from raw events.
-        precise = _events(organization, sub, code, first_hour, last_hour).aggregate(
-            p=Sum("precise_total_amount_cents")
-        )["p"]
-        if precise:
-            result.setdefault(tuple(None for _ in keys), _Additive()).precise += precise
+            result.setdefault(key, _Additive()).add(int(row["c"] or 0), row["s"], row["m"], row["p"])
     for edge_start, edge_end in edges:
         for row in load_rows(organization, sub, code, edge_start, edge_end, keys):
             key = tuple((row.properties or {}).get(k) for k in keys)
@@ -281,7 +277,10 @@ def aggregate(
 
     if (
         use_rollups
-        and spec.aggregation_type in ("latest_agg", "unique_count_agg")
+        and (
+            spec.aggregation_type in ("latest_agg", "unique_count_agg")
+            or (spec.aggregation_type == "weighted_sum_agg" and connection.vendor == "postgresql")
+        )
         and not charge_filters
         and not grouped_by
         and not with_event_values
@@ -347,6 +346,11 @@ def aggregate(
     )
 
 
+def _binary(field_name: str) -> Any:
+    """Codepoint ordering, as Python compares strings (PostgreSQL's default collation does not)."""
+    return Collate(F(field_name), "C") if connection.vendor == "postgresql" else F(field_name)
+
+
 def _aggregate_in_sql(
     organization: Organization,
     sub: str,
@@ -357,17 +361,25 @@ def _aggregate_in_sql(
     recurring: bool,
 ) -> AggregationResult:
     """latest / unique count without filters or grouping, computed by the database."""
-    window = _events(organization, sub, spec.code, start, end)
-    totals = window.aggregate(n=Count("id"), p=Sum("precise_total_amount_cents"))
+    totals = _Additive()
+    for acc in additive_by_dimensions(organization, sub, spec.code, start, end, ()).values():
+        totals.add(acc.count, acc.total, acc.maximum, acc.precise)
     scope = _events(organization, sub, spec.code, started if recurring else start, end)
     if spec.aggregation_type == "latest_agg":
         latest = (
             scope.filter(value__isnull=False)
-            .order_by("-timestamp", "-created_at")
+            .order_by("-timestamp", "-created_at", _binary("transaction_id").desc())
             .values_list("value", flat=True)
             .first()
         )
         units = latest if latest is not None else ZERO
+    elif spec.aggregation_type == "weighted_sum_agg":
+        period_start = start
+        initial = ZERO
+        if recurring and start > started:
+            for acc in additive_by_dimensions(organization, sub, spec.code, started, start, ()).values():
+                initial += acc.total
+        units = _weighted_sum_sql(organization, sub, spec.code, period_start, end, initial)
     else:
         # A value counts when its last operation in the window is not `remove`.
         field_name = spec.field_name or ""
@@ -378,7 +390,11 @@ def _aggregate_in_sql(
             )
             .filter(v__isnull=False)
             .annotate(
-                rn=Window(RowNumber(), partition_by=[F("v")], order_by=[F("timestamp").desc(), F("created_at").desc()])
+                rn=Window(
+                    RowNumber(),
+                    partition_by=[F("v")],
+                    order_by=[F("timestamp").desc(), F("created_at").desc(), _binary("transaction_id").desc()],
+                )
             )
             .filter(rn=1)
             .values_list("op", flat=True)
@@ -386,11 +402,33 @@ def _aggregate_in_sql(
         units = Decimal(sum(1 for op in last_ops.iterator(chunk_size=10000) if op != "remove"))
     return AggregationResult(
         units=plain(apply_metric_rounding(units, spec.rounding_function, spec.rounding_precision)),
-        events_count=totals["n"] or 0,
+        events_count=totals.count,
         event_values=(),
-        precise_total_amount_cents=plain(totals["p"] or ZERO),
+        precise_total_amount_cents=plain(totals.precise),
         source="sql",
     )
+
+
+def _weighted_sum_sql(
+    organization: Organization, sub: str, code: str, start: datetime, end: datetime, initial: Decimal
+) -> Decimal:
+    """PostgreSQL: Σ level × seconds with window functions (exact numeric), divided like Python."""
+    period = computations.seconds(end - start)
+    if period <= 0:
+        return ZERO
+    sql = (
+        "SELECT coalesce(sum((%s + lvl) * extract(epoch FROM (nxt - ts))), 0), min(ts) FROM ("
+        "SELECT timestamp AS ts, "
+        "sum(coalesce(value, 0)) OVER (ORDER BY timestamp, created_at, id ROWS UNBOUNDED PRECEDING) AS lvl, "
+        "lead(timestamp, 1, %s) OVER (ORDER BY timestamp, created_at, id) AS nxt "
+        "FROM metering_event WHERE organization_id = %s AND external_subscription_id = %s AND code = %s "
+        "AND timestamp >= %s AND timestamp < %s) AS t"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [initial, end, organization.id, sub, code, start, end])
+        acc, first = cursor.fetchone()
+    acc = Decimal(acc or 0) + initial * computations.seconds((first or end) - start)
+    return computations.divide_period(acc, period)
 
 
 def _value_keys(spec: MetricSpec) -> set[str]:

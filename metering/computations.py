@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Context, Decimal
 from typing import Any
 
@@ -27,6 +27,7 @@ class Row:
     properties: Mapping[str, str | None] | None = None  # only the keys aggregation needs, as text
     precise_total_amount_cents: Decimal | None = None
     created_at: datetime | None = None
+    transaction_id: str = ""  # the last tie-break of events with the same timestamp
 
 
 def plain(value: Decimal) -> Decimal:
@@ -94,7 +95,7 @@ def maximum(rows: Sequence[Row]) -> Decimal:
 
 
 def _order(row: Row) -> tuple:
-    return (row.timestamp, row.created_at or row.timestamp)
+    return (row.timestamp, row.created_at or row.timestamp, row.transaction_id)
 
 
 def latest(rows: Sequence[Row]) -> Decimal:
@@ -119,6 +120,31 @@ def unique_count(rows: Sequence[Row], field_name: str) -> Decimal:
     return Decimal(len(present))
 
 
+def seconds(delta: timedelta) -> Decimal:
+    """A duration in seconds, exactly (timedelta.total_seconds() is a float)."""
+    return Decimal(delta.days * 86400 + delta.seconds) + Decimal(delta.microseconds).scaleb(-6)
+
+
+def weighted_level_seconds(
+    rows: Sequence[Row], from_datetime: datetime, to_datetime: datetime, initial: Decimal = ZERO
+) -> Decimal:
+    """Σ level × seconds over [from, to): the numerator of the time-weighted sum."""
+    level = initial
+    cursor = from_datetime
+    acc = ZERO
+    for row in sorted(rows, key=_order):
+        moment = min(max(row.timestamp, from_datetime), to_datetime)
+        acc += level * seconds(moment - cursor)
+        cursor = moment
+        if row.value is not None:
+            level += row.value
+    return acc + level * seconds(to_datetime - cursor)
+
+
+def divide_period(acc: Decimal, period: Decimal) -> Decimal:
+    return _PRECISE.divide(acc, period)
+
+
 def weighted_sum(
     rows: Sequence[Row], from_datetime: datetime, to_datetime: datetime, initial: Decimal = ZERO
 ) -> Decimal:
@@ -128,20 +154,10 @@ def weighted_sum(
     2500 × 27/31 = 2,177.419…; April with 2,500 carried, −2,000 on the 4th and −200 on the 6th →
     533.33….
     """
-    period = Decimal((to_datetime - from_datetime).total_seconds())
+    period = seconds(to_datetime - from_datetime)
     if period <= 0:
         return ZERO
-    level = initial
-    cursor = from_datetime
-    acc = ZERO
-    for row in sorted(rows, key=_order):
-        moment = min(max(row.timestamp, from_datetime), to_datetime)
-        acc += level * Decimal((moment - cursor).total_seconds())
-        cursor = moment
-        if row.value is not None:
-            level += row.value
-    acc += level * Decimal((to_datetime - cursor).total_seconds())
-    return _PRECISE.divide(acc, period)
+    return _PRECISE.divide(weighted_level_seconds(rows, from_datetime, to_datetime, initial), period)
 
 
 def event_values(rows: Sequence[Row], aggregation_type: str) -> tuple[Decimal, ...]:

@@ -282,15 +282,17 @@ def _pg_ingest_sql() -> str:
         "ON CONFLICT (organization_id, external_subscription_id, transaction_id) DO NOTHING "
         "RETURNING id, external_subscription_id, transaction_id), "
         f"roll AS (INSERT INTO {rollup_table} (id, organization_id, external_subscription_id, code, hour, "
-        "dimensions_key, dimensions, events_count, value_sum, value_max, created_at, updated_at) "
-        "SELECT gen_random_uuid(), %s, g.s, g.k, g.h, g.dk, g.d, g.n, g.vs, g.vm, %s, %s FROM ("
+        "dimensions_key, dimensions, events_count, value_sum, value_max, precise_sum, created_at, updated_at) "
+        "SELECT gen_random_uuid(), %s, g.s, g.k, g.h, g.dk, g.d, g.n, g.vs, g.vm, g.ps, %s, %s FROM ("
         "SELECT src.s, src.k, date_trunc('hour', src.ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS h, src.dk, "
-        "min(src.d::text)::jsonb AS d, count(*) AS n, coalesce(sum(src.v), 0) AS vs, max(src.v) AS vm "
+        "min(src.d::text)::jsonb AS d, count(*) AS n, coalesce(sum(src.v), 0) AS vs, max(src.v) AS vm, "
+        "coalesce(sum(src.pa), 0) AS ps "
         "FROM ins JOIN src ON src.s = ins.external_subscription_id AND src.t = ins.transaction_id "
         "WHERE src.r GROUP BY src.s, src.k, 3, src.dk ORDER BY src.s, src.k, 3, src.dk) AS g "
         "ON CONFLICT (organization_id, external_subscription_id, code, hour, dimensions_key) DO UPDATE SET "
         f"events_count = {t}.events_count + excluded.events_count, "
         f"value_sum = {t}.value_sum + excluded.value_sum, "
+        f"precise_sum = {t}.precise_sum + excluded.precise_sum, "
         f"value_max = CASE WHEN {t}.value_max IS NULL THEN excluded.value_max "
         f"WHEN excluded.value_max IS NULL THEN {t}.value_max "
         f"WHEN excluded.value_max > {t}.value_max THEN excluded.value_max ELSE {t}.value_max END, "
@@ -372,6 +374,7 @@ class RollupDelta:
     events_count: int = 0
     value_sum: Decimal = Decimal(0)
     value_max: Decimal | None = None
+    precise_sum: Decimal = Decimal(0)
 
 
 def rollup_deltas(events: Iterable[ParsedEvent]) -> dict[tuple[str, str, datetime, str], tuple[dict, RollupDelta]]:
@@ -386,6 +389,8 @@ def rollup_deltas(events: Iterable[ParsedEvent]) -> dict[tuple[str, str, datetim
             entry = deltas[key] = (event.dimensions, RollupDelta())
         delta = entry[1]
         delta.events_count += 1
+        if event.precise_total_amount_cents is not None:
+            delta.precise_sum += event.precise_total_amount_cents
         if event.value is not None:
             delta.value_sum += event.value
             if delta.value_max is None or event.value > delta.value_max:
@@ -415,6 +420,7 @@ def upsert_rollups(
         "events_count",
         "value_sum",
         "value_max",
+        "precise_sum",
         "created_at",
         "updated_at",
     ]
@@ -423,6 +429,7 @@ def upsert_rollups(
         f"ON CONFLICT (organization_id, external_subscription_id, code, hour, dimensions_key) DO UPDATE SET "
         f"events_count = {t}.events_count + excluded.events_count, "
         f"value_sum = {t}.value_sum + excluded.value_sum, "
+        f"precise_sum = {t}.precise_sum + excluded.precise_sum, "
         f"value_max = CASE WHEN {t}.value_max IS NULL THEN excluded.value_max "
         f"WHEN excluded.value_max IS NULL THEN {t}.value_max "
         f"WHEN excluded.value_max > {t}.value_max THEN excluded.value_max ELSE {t}.value_max END, "
@@ -442,6 +449,7 @@ def upsert_rollups(
                         "n": d.events_count,
                         "vs": str(d.value_sum),
                         "vm": None if d.value_max is None else str(d.value_max),
+                        "ps": str(d.precise_sum),
                     }
                     for (sub, code, hour, dims_key) in keys
                     for d in [deltas[(sub, code, hour, dims_key)][1]]
@@ -449,9 +457,9 @@ def upsert_rollups(
             )
             sql = (
                 f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - identifiers are constants, values are parameters
-                "SELECT gen_random_uuid(), %s, x.s, x.k, x.h, x.dk, x.d, x.n, x.vs, x.vm, %s, %s "
+                "SELECT gen_random_uuid(), %s, x.s, x.k, x.h, x.dk, x.d, x.n, x.vs, x.vm, x.ps, %s, %s "
                 "FROM json_to_recordset(%s::json) AS x(s text, k text, h timestamptz, dk text, d jsonb, n bigint, "
-                "vs numeric, vm numeric) " + update
+                "vs numeric, vm numeric, ps numeric) " + update
             )
             cursor.execute(sql, [organization_id, now, now, document])
         else:
@@ -474,6 +482,7 @@ def upsert_rollups(
                         d.events_count,
                         d.value_sum,
                         d.value_max,
+                        d.precise_sum,
                         now,
                         now,
                     ]

@@ -107,6 +107,9 @@ class UsageRollup(BaseModel):
     events_count = models.BigIntegerField(default=0)
     value_sum = models.DecimalField(max_digits=VALUE_DIGITS, decimal_places=VALUE_PLACES, default=0)
     value_max = models.DecimalField(max_digits=VALUE_DIGITS, decimal_places=VALUE_PLACES, null=True, blank=True)
+    precise_sum = models.DecimalField(
+        max_digits=VALUE_DIGITS, decimal_places=VALUE_PLACES, default=0, help_text="Σ precise_total_amount_cents"
+    )
 
     class Meta:
         constraints = [

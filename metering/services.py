@@ -18,6 +18,7 @@ from metering.extensions import lookup_subscriptions, subscription_lookup_regist
 from metering.ingestion import ParsedEvent
 from metering.models import EventError, EventErrorCode
 from metering.selectors import MetricInfo, metrics_by_code
+from metering.signals import events_ingested
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +157,9 @@ def events_ingest(organization: Organization, payloads: Sequence[Any], *, single
             _store(organization, unique, result, now, single=single)
     result.duplicates.sort(key=lambda e: e.index)
     result.events.sort(key=lambda e: e.index)
+    touched = frozenset(e.external_subscription_id for e in result.events if e.subscription_id is not None)
+    if touched:
+        events_ingested.send(sender=Organization, organization=organization, external_subscription_ids=touched)
     return result
 
 
@@ -264,7 +268,14 @@ def usage_rollups_rebuild(
         parsed: list[ParsedEvent] = []
         changed: list[Event] = []
         for row in events.only(
-            "id", "code", "external_subscription_id", "transaction_id", "timestamp", "properties", "value"
+            "id",
+            "code",
+            "external_subscription_id",
+            "transaction_id",
+            "timestamp",
+            "properties",
+            "value",
+            "precise_total_amount_cents",
         ).iterator(chunk_size=5000):
             event = ParsedEvent(
                 index=0,
@@ -274,7 +285,7 @@ def usage_rollups_rebuild(
                 code=row.code,
                 timestamp=row.timestamp,
                 properties=dict(row.properties or {}),
-                precise_total_amount_cents=None,
+                precise_total_amount_cents=row.precise_total_amount_cents,
                 id=row.id,
             )
             metric = metrics.get(row.code)

@@ -126,7 +126,7 @@ def test_weighted_sum_march_and_recurring_april(organization):
             (datetime(2024, 4, 6, tzinfo=UTC), {"gb": -200}),
         ],
     )
-    march = aggregate(
+    march = both(
         organization,
         external_subscription_id="sub_1",
         metric=metric,
@@ -136,7 +136,7 @@ def test_weighted_sum_march_and_recurring_april(organization):
     )
     assert march.units.quantize(Decimal("0.01")) == Decimal("2177.42")
     assert (march.units * 100).quantize(Decimal(1)) == 217_742
-    april = aggregate(
+    april = both(
         organization,
         external_subscription_id="sub_1",
         metric=metric,
@@ -155,18 +155,14 @@ def test_weighted_sum_docs_example(organization):
         "gbw",
         [(day(1), {"gb": 20}), (day(2), {"gb": 10}), (day(17), {"gb": -30})],
     )
-    result = aggregate(
-        organization, external_subscription_id="sub_1", metric=metric, from_datetime=MARCH, to_datetime=APRIL
-    )
+    result = both(organization, external_subscription_id="sub_1", metric=metric, from_datetime=MARCH, to_datetime=APRIL)
     assert result.units.quantize(Decimal("0.01")) == Decimal("15.16")
 
 
 def test_weighted_sum_metered_does_not_carry(organization):
     metric = make_metric(organization, "gbm", "weighted_sum_agg", field_name="gb")
     ingest(organization, "gbm", [(datetime(2024, 3, 5, tzinfo=UTC), {"gb": 2500})])
-    april = aggregate(
-        organization, external_subscription_id="sub_1", metric=metric, from_datetime=APRIL, to_datetime=MAY
-    )
+    april = both(organization, external_subscription_id="sub_1", metric=metric, from_datetime=APRIL, to_datetime=MAY)
     assert april.units == 0
 
 

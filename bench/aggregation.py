@@ -1,0 +1,172 @@
+"""Aggregation benchmark: one subscription with 1M events in its month, in a table of 10M events.
+
+    .venv/bin/python bench/aggregation.py [--database postgres://postgres@127.0.0.1:5432/bxb_bench]
+                                          [--total 10000000] [--target 1000000] [--runs 30]
+
+The data set is generated once with SQL (`INSERT ... SELECT generate_series`, in chunks) for an
+organization named "Bench aggregation <total>/<target>", and its hourly rollups are built from the
+raw events with the same arithmetic as `rebuild_usage_rollups`. Later runs reuse it.
+
+Then, for each aggregation type, `metering.aggregation.aggregate()` answers the month
+[2024-03-01, 2024-04-01) for the target subscription; p50/p99 over `--runs` calls (fewer for the
+types that read raw events). A second window with unaligned edges exercises rollups + raw edges.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import DEFAULT_DB, percentile, setup_django
+
+CODE = "bench_agg"
+MONTH_START = datetime(2024, 3, 1, tzinfo=UTC)
+MONTH_END = datetime(2024, 4, 1, tzinfo=UTC)
+SECONDS = int((MONTH_END - MONTH_START).total_seconds())
+OTHER_SUBSCRIPTIONS = 999
+
+
+def generate(total: int, target: int) -> object:
+
+    from django.db import transaction
+
+    from customers.models import Organization
+    from customers.services import organization_create
+    from metering.models import UsageRollup
+
+    name = f"Bench aggregation {total}/{target}"
+    organization = Organization.objects.filter(name=name).first()
+    if organization is not None and UsageRollup.objects.filter(organization=organization).exists():
+        print(f"reusing the data set of {name!r}")
+        return organization
+    with transaction.atomic():
+        if organization is None:
+            organization, _ = organization_create(name, timezone_name="UTC")
+        _fill(organization, total, target)
+    return organization
+
+
+def _fill(organization: object, total: int, target: int) -> None:
+    from django.db import connection
+
+    started = time.perf_counter()
+    chunk = 1_000_000
+    # The target subscription: `target` events spread evenly over March 2024.
+    # The others: `total - target` events over 999 subscriptions, same month.
+    plans = [("sub_target", target, 0)]
+    plans.append(("other", total - target, 1))
+    with connection.cursor() as cursor:
+        for kind, count, other in plans:
+            for offset in range(0, count, chunk):
+                n = min(chunk, count - offset)
+                sub_expr = "'sub_target'" if not other else f"'sub_' || ((g %% {OTHER_SUBSCRIPTIONS}) + 1)"
+                cursor.execute(
+                    "INSERT INTO metering_event (id, organization_id, transaction_id, external_subscription_id, "
+                    "external_customer_id, code, timestamp, properties, value, created_at, updated_at) "
+                    f"SELECT gen_random_uuid(), %s, '{kind}_' || g, {sub_expr}, '', %s, "
+                    f"%s::timestamptz + make_interval(secs => (g::bigint * {SECONDS} / %s)), "
+                    "jsonb_build_object('n', g %% 100, 'user', 'u' || (g %% 5000), "
+                    "'operation_type', CASE WHEN g %% 7 = 0 THEN 'remove' ELSE 'add' END), "
+                    "(g %% 100)::numeric, now(), now() "
+                    "FROM generate_series(%s, %s) AS g",
+                    [organization.id, CODE, MONTH_START, count, offset, offset + n - 1],
+                )
+                print(f"  {kind}: {offset + n:,}/{count:,} events ({time.perf_counter() - started:.0f} s)", flush=True)
+        # Hourly rollups of the same rows (no filter keys: dimensions {}), as a rebuild computes them.
+        cursor.execute(
+            "INSERT INTO metering_usagerollup (id, organization_id, external_subscription_id, code, hour, "
+            "dimensions_key, dimensions, events_count, value_sum, value_max, created_at, updated_at) "
+            "SELECT gen_random_uuid(), organization_id, external_subscription_id, code, "
+            "date_trunc('hour', timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', '{}', '{}'::jsonb, count(*), "
+            "coalesce(sum(value), 0), max(value), now(), now() FROM metering_event WHERE organization_id = %s "
+            "GROUP BY organization_id, external_subscription_id, code, 5",
+            [organization.id],
+        )
+        cursor.execute("ANALYZE metering_event")
+        cursor.execute("ANALYZE metering_usagerollup")
+    print(f"generated {total:,} events and their rollups in {time.perf_counter() - started:.0f} s")
+
+
+def measure(organization: object, aggregation_type: str, runs: int, start: datetime, end: datetime) -> dict:
+    from metering.aggregation import MetricSpec, aggregate
+
+    spec = MetricSpec(
+        code=CODE,
+        aggregation_type=aggregation_type,
+        field_name=None
+        if aggregation_type == "count_agg"
+        else ("user" if aggregation_type == "unique_count_agg" else "n"),
+    )
+    timings, result = [], None
+    for _ in range(runs):
+        began = time.perf_counter()
+        result = aggregate(
+            organization, external_subscription_id="sub_target", metric=spec, from_datetime=start, to_datetime=end
+        )
+        timings.append(time.perf_counter() - began)
+    assert result is not None
+    return {
+        "units": result.units,
+        "events": result.events_count,
+        "source": result.source,
+        "p50_ms": percentile(timings, 50) * 1000,
+        "p99_ms": percentile(timings, 99) * 1000,
+        "runs": runs,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--total", type=int, default=10_000_000)
+    parser.add_argument("--target", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--raw-runs", type=int, default=3, help="runs for the types that read raw events")
+    args = parser.parse_args()
+    setup_django(args.database)
+    from django.db import connection
+
+    organization = generate(args.total, args.target)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM metering_event")
+        table_rows = cursor.fetchone()[0]
+    print(
+        f"bench/aggregation.py  database={args.database}  metering_event rows={table_rows:,}  "
+        f"target subscription: {args.target:,} events in March 2024"
+    )
+    windows = [
+        ("month [03-01, 04-01)", MONTH_START, MONTH_END),
+        (
+            "unaligned [03-01 00:17:05, 03-31 22:43:10)",
+            datetime(2024, 3, 1, 0, 17, 5, tzinfo=UTC),
+            datetime(2024, 3, 31, 22, 43, 10, tzinfo=UTC),
+        ),
+    ]
+    for label, start, end in windows:
+        print(f"window {label}")
+        for aggregation_type in (
+            "count_agg",
+            "sum_agg",
+            "max_agg",
+            "latest_agg",
+            "unique_count_agg",
+            "weighted_sum_agg",
+        ):
+            runs = args.runs if aggregation_type in ("count_agg", "sum_agg", "max_agg", "latest_agg") else args.raw_runs
+            m = measure(organization, aggregation_type, runs, start, end)
+            print(
+                f"  {aggregation_type:>17}: p50 {m['p50_ms']:>9.1f} ms  p99 {m['p99_ms']:>9.1f} ms  "
+                f"({m['runs']} runs, from {m['source']})  units {m['units']}  events {m['events']:,}"
+            )
+    load = os.getloadavg()
+    print(f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (2 cores shared with other work)")
+
+
+if __name__ == "__main__":
+    main()

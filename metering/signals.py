@@ -1,0 +1,14 @@
+"""Signals metering sends so that apps above it can react (they connect in ready()).
+
+events_ingested(sender=Organization, organization=<Organization>, external_subscription_ids=<frozenset[str]>)
+    Sent by `events_ingest` once a request's new events are stored, with the external ids of the
+    known subscriptions they name (duplicates and unknown subscriptions are left out). Receivers
+    must stay cheap (this is the ingestion hot path): mark what to recompute and enqueue a task on
+    commit, never compute inline.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+events_ingested = Signal()
