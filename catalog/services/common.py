@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from billing_project.core import money
@@ -64,3 +65,12 @@ def as_uuid(value: Any) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+def exact_decimal(value: Any, *, places: int, minimum: Decimal, maximum: Decimal) -> Decimal | None:
+    """A decimal in [minimum, maximum] that a column with `places` decimals stores exactly; else None."""
+    number = money.parse_decimal(value)
+    if number is None or number < minimum or number > maximum:
+        return None
+    stored = number.quantize(Decimal(1).scaleb(-places))
+    return stored if stored == number else None

@@ -15,7 +15,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
-from billing_project.core.money import parse_decimal
 from catalog.models import (
     AppliedCoupon,
     BillableMetric,
@@ -27,7 +26,7 @@ from catalog.models import (
     CouponType,
     Plan,
 )
-from catalog.services.common import amount_cents_errors, as_uuid, currency_errors
+from catalog.services.common import amount_cents_errors, as_uuid, currency_errors, exact_decimal
 from customers import services as customer_services
 from customers.models import Customer, Organization
 
@@ -35,10 +34,7 @@ _TEXT = ("name", "code", "description")
 
 
 def _percentage(value: Any) -> Decimal | None:
-    rate = parse_decimal(value)
-    if rate is None or rate < 0 or rate > 100:
-        return None
-    return rate
+    return exact_decimal(value, places=5, minimum=Decimal(0), maximum=Decimal(100))
 
 
 def _frequency_errors(frequency: Any, duration: Any) -> dict[str, list[str]]:

@@ -13,7 +13,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
-from billing_project.core.money import parse_decimal
 from catalog import pricing, signals
 from catalog.extensions import plan_attached_to_subscriptions
 from catalog.models import (
@@ -32,7 +31,14 @@ from catalog.models import (
     RegroupPaidFees,
     UsageThreshold,
 )
-from catalog.services.common import amount_cents_errors, as_uuid, currency_errors, set_links, taxes_for_codes
+from catalog.services.common import (
+    amount_cents_errors,
+    as_uuid,
+    currency_errors,
+    exact_decimal,
+    set_links,
+    taxes_for_codes,
+)
 from customers.models import Organization
 
 MONTHLY_BILLABLE_INTERVALS = {PlanInterval.YEARLY, PlanInterval.SEMIANNUAL}
@@ -367,6 +373,11 @@ def _sync_commitment(organization: Organization, plan: Plan, data: Any) -> None:
 _PLAN_TEXT = ("name", "invoice_display_name", "description")
 
 
+def _trial(value: Any) -> Decimal | None:
+    """Trial days: 0 to 100,000 with at most 5 decimals (stored exactly)."""
+    return exact_decimal(value, places=5, minimum=Decimal(0), maximum=Decimal(100_000))
+
+
 def _plan_errors(organization: Organization, plan: Plan, data: dict[str, Any], *, creating: bool) -> dict:
     errors: dict[str, list[str]] = {}
     if not plan.name.strip():
@@ -388,10 +399,8 @@ def _plan_errors(organization: Organization, plan: Plan, data: dict[str, Any], *
     if creating or "amount_currency" in data:
         if codes := currency_errors(data, required=True):
             errors["amount_currency"] = codes
-    if data.get("trial_period") is not None:
-        trial = parse_decimal(data["trial_period"])
-        if trial is None or trial < 0 or trial > Decimal("100000"):
-            errors["trial_period"] = ["value_is_invalid"]
+    if data.get("trial_period") is not None and _trial(data["trial_period"]) is None:
+        errors["trial_period"] = ["value_is_invalid"]
     if "metadata" in data and data["metadata"] is not None:
         metadata = data["metadata"]
         if not isinstance(metadata, dict) or not all(
@@ -419,10 +428,8 @@ def _plan_apply(plan: Plan, data: dict[str, Any], *, locked: bool) -> None:
         plan.interval = data["interval"]
     if data.get("pay_in_advance") is not None:
         plan.pay_in_advance = bool(data["pay_in_advance"])
-    if data.get("trial_period") is not None:
-        trial = parse_decimal(data["trial_period"])
-        if trial is not None and trial >= 0:
-            plan.trial_period = trial
+    if data.get("trial_period") is not None and (trial := _trial(data["trial_period"])) is not None:
+        plan.trial_period = trial
     for field in ("bill_charges_monthly", "bill_fixed_charges_monthly"):
         if field in data:
             setattr(plan, field, bool(data[field]) if data[field] is not None else None)
@@ -609,10 +616,8 @@ def plan_override_create(
         metadata=dict(parent.metadata or {}),
     )
     _plan_apply(plan, allowed, locked=True)
-    if data.get("trial_period") is not None:
-        trial = parse_decimal(data["trial_period"])
-        if trial is not None and trial >= 0:
-            plan.trial_period = trial
+    if data.get("trial_period") is not None and (trial := _trial(data["trial_period"])) is not None:
+        plan.trial_period = trial
     if errors := _plan_errors(organization, plan, allowed, creating=False):
         raise ValidationFailure(errors)
     plan.save()

@@ -67,6 +67,7 @@ def test_percentage_recurring_time_limited(api, organization):
         ({"amount_currency": "EURO"}, {"amount_currency": ["value_is_invalid"]}),
         ({"coupon_type": "percentage"}, {"percentage_rate": ["value_is_mandatory"]}),
         ({"coupon_type": "percentage", "percentage_rate": "101"}, {"percentage_rate": ["value_is_invalid"]}),
+        ({"coupon_type": "percentage", "percentage_rate": "1.000001"}, {"percentage_rate": ["value_is_invalid"]}),
         ({"frequency": "daily"}, {"frequency": ["value_is_invalid"]}),
         ({"frequency": "recurring"}, {"frequency_duration": ["value_is_invalid"]}),
         ({"expiration": None}, {"expiration": ["value_is_mandatory"]}),

@@ -129,6 +129,7 @@ def test_yearly_plan_bills_charges_monthly(api):
         ({"amount_cents": -5}, {"amount_cents": ["value_is_invalid"]}),
         ({"amount_currency": "usd1"}, {"amount_currency": ["value_is_invalid"]}),
         ({"trial_period": "-1"}, {"trial_period": ["value_is_invalid"]}),
+        ({"trial_period": "1.000001"}, {"trial_period": ["value_is_invalid"]}),
     ],
 )
 def test_plan_validation(api, overrides, errors):
