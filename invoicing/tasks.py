@@ -66,3 +66,6 @@ def mark_overdue() -> int:
 @shared_task(name="invoicing.generate_pdf")
 def invoice_generate_pdf(invoice_id: str) -> bool:
     return generate_pdf(invoice_id) is not None
+
+
+from invoicing import credit_tasks  # noqa: E402, F401  (wallets and credit notes tasks, registered with the app)

@@ -26,6 +26,7 @@ from invoicing.models import (
     NumberingScope,
     PaymentStatus,
 )
+from invoicing.services import credits
 from invoicing.services import totals as totals_mod
 from invoicing.signals import invoice_finalized
 from subscriptions import periods
@@ -144,6 +145,7 @@ def finalize_in_place(invoice: Invoice, fees: list[Fee], taxes: dict, *, now: dt
     _persist(invoice, fees, computed)
     if computed.totals.coupon_credits:
         totals_mod.write_coupon_credits(computed, now)
+    credits.consume_for_invoice(invoice, computed, now=now)
     if invoice.status == InvoiceStatus.FINALIZED:
         assign_number(invoice)
         invoice.save(update_fields=["number", "sequential_id", "organization_sequential_id", "updated_at"])
@@ -255,6 +257,7 @@ def invoice_void(organization: Any, *, invoice_id: Any, now: dt.datetime | None 
         invoice.payment_overdue = False
         invoice.save(update_fields=["status", "voided_at", "payment_overdue", "updated_at"])
         totals_mod.give_back_coupon_credits(invoice)
+        credits.restore_for_voided_invoice(invoice, now=now)
         send_invoice_webhook(invoice, "invoice.voided")
     return invoice
 
@@ -285,6 +288,7 @@ def invoice_update(
                 invoice.total_paid_amount_cents = invoice.total_amount_cents
                 invoice.payment_overdue = False
                 fields += ["total_paid_amount_cents", "payment_overdue"]
+                credits.settle_paid_credit_invoice(invoice, now=now)
             Fee.objects.filter(invoice=invoice).update(
                 payment_status=payment_status,
                 succeeded_at=now if payment_status == PaymentStatus.SUCCEEDED else None,

@@ -36,6 +36,8 @@ class Computed:
     fee_taxes: list[FeeAppliedTax] = field(default_factory=list)
     invoice_taxes: list[InvoiceAppliedTax] = field(default_factory=list)
     coupons: dict[str, AppliedCoupon] = field(default_factory=dict)
+    credit_notes: dict[str, Any] = field(default_factory=dict)  # locked CreditNote rows by id
+    wallets: dict[str, Any] = field(default_factory=dict)  # locked Wallet rows by id
 
 
 def snapshots(taxes: list[Any]) -> list[TaxSnapshot]:
@@ -115,8 +117,18 @@ def compute(
     plan_ids = plan_ids or {}
     coupons: list[CouponToApply] = []
     coupon_rows: dict[str, AppliedCoupon] = {}
+    credit_notes: list = []
+    note_rows: dict[str, Any] = {}
+    wallets: list = []
+    wallet_rows: dict[str, Any] = {}
     if context == Context.FINALIZE:
         coupons, coupon_rows = coupons_to_apply(invoice)
+        if invoice.invoice_type in DISCOUNTABLE:  # credit notes, then wallets (§6.1, §7, §9): locked
+            from invoicing.services.credit_notes import credit_notes_for_invoice
+            from invoicing.services.wallets import wallets_for_invoice
+
+            credit_notes, note_rows = credit_notes_for_invoice(invoice)
+            wallets, wallet_rows = wallets_for_invoice(invoice)
     lines = [
         FeeLine(
             id=str(fee.id),
@@ -130,7 +142,13 @@ def compute(
         for fee in fees
     ]
     totals = calculate_invoice(
-        lines, currency=invoice.currency, context=context, invoice_type=invoice.invoice_type, coupons=coupons
+        lines,
+        currency=invoice.currency,
+        context=context,
+        invoice_type=invoice.invoice_type,
+        coupons=coupons,
+        credit_notes=credit_notes,
+        wallets=wallets,
     )
     by_id = {str(f.id): f for f in fees}
     tax_ids: dict[str, Any] = {}
@@ -195,7 +213,14 @@ def compute(
         }
         for c in totals.credits
     ]
-    return Computed(totals=totals, fee_taxes=fee_taxes, invoice_taxes=invoice_taxes, coupons=coupon_rows)
+    return Computed(
+        totals=totals,
+        fee_taxes=fee_taxes,
+        invoice_taxes=invoice_taxes,
+        coupons=coupon_rows,
+        credit_notes=note_rows,
+        wallets=wallet_rows,
+    )
 
 
 def write_coupon_credits(computed: Computed, now: Any) -> None:

@@ -1,0 +1,183 @@
+"""Lago's wallet, wallet transaction and credit note objects (lago-api.md §2.13, §2.14, Appendix A/B)
+for the API and webhooks: money as integers, decimals as strings (never floats, except the rates
+Lago's client types as float)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from billing_project.core.money import from_cents
+from customers.api.serializers import CustomerOutput
+from invoicing.models import CreditNote, RecurringTransactionRule, Wallet, WalletTransaction
+from invoicing.representation import _utc, fee_payload, number
+from invoicing.services.fees import decimal_string
+
+
+def _credits(value: Any) -> str:
+    return decimal_string(Decimal(value or 0))
+
+
+def rule_payload(rule: RecurringTransactionRule) -> dict[str, Any]:
+    return {
+        "lago_id": str(rule.id),
+        "trigger": rule.trigger,
+        "interval": rule.interval or None,
+        "method": rule.method,
+        "status": rule.status,
+        "paid_credits": _credits(rule.paid_credits),
+        "granted_credits": _credits(rule.granted_credits),
+        "threshold_credits": _credits(rule.threshold_credits) if rule.threshold_credits is not None else None,
+        "target_ongoing_balance": _credits(rule.target_ongoing_balance)
+        if rule.target_ongoing_balance is not None
+        else None,
+        "started_at": _utc(rule.started_at),
+        "expiration_at": _utc(rule.expiration_at),
+        "created_at": _utc(rule.created_at),
+        "transaction_metadata": rule.transaction_metadata or [],
+        "transaction_name": rule.transaction_name or None,
+        "ignore_paid_top_up_limits": rule.ignore_paid_top_up_limits,
+        "invoice_requires_successful_payment": False,
+    }
+
+
+def wallet_payload(wallet: Wallet) -> dict[str, Any]:
+    return {
+        "lago_id": str(wallet.id),
+        "lago_customer_id": str(wallet.customer_id),
+        "external_customer_id": wallet.customer.external_id,
+        "status": wallet.status,
+        "currency": wallet.currency,
+        "name": wallet.name or None,
+        "code": wallet.code or None,
+        "priority": wallet.priority,
+        "rate_amount": decimal_string(wallet.rate_amount),
+        "credits_balance": _credits(wallet.credits_balance),
+        "balance_cents": wallet.balance_cents,
+        "consumed_credits": _credits(wallet.consumed_credits),
+        "consumed_amount_cents": wallet.consumed_amount_cents,
+        "ongoing_balance_cents": wallet.ongoing_balance_cents,
+        "ongoing_usage_balance_cents": wallet.ongoing_usage_balance_cents,
+        "credits_ongoing_balance": _credits(wallet.credits_ongoing_balance),
+        "credits_ongoing_usage_balance": _credits(wallet.credits_ongoing_usage_balance),
+        "created_at": _utc(wallet.created_at),
+        "expiration_at": _utc(wallet.expiration_at),
+        "last_balance_sync_at": _utc(wallet.last_balance_sync_at),
+        "last_consumed_credit_at": _utc(wallet.last_consumed_credit_at),
+        "terminated_at": _utc(wallet.terminated_at),
+        "recurring_transaction_rules": [rule_payload(r) for r in wallet.recurring_transaction_rules.all()],
+        "applies_to": {
+            "fee_types": list(wallet.applies_to_fee_types or []),
+            "billable_metric_codes": list(wallet.applies_to_billable_metric_codes or []),
+        },
+        "invoice_requires_successful_payment": wallet.invoice_requires_successful_payment,
+        "paid_top_up_min_amount_cents": wallet.paid_top_up_min_amount_cents,
+        "paid_top_up_max_amount_cents": wallet.paid_top_up_max_amount_cents,
+        "metadata": wallet.metadata or {},
+        "payment_method": None,
+        "applied_invoice_custom_sections": [],
+        "billing_entity_code": None,
+        "purchase_order_number": None,
+    }
+
+
+def wallet_transaction_payload(tx: WalletTransaction) -> dict[str, Any]:
+    wallet = tx.wallet
+    return {
+        "lago_id": str(tx.id),
+        "lago_wallet_id": str(tx.wallet_id),
+        "lago_invoice_id": str(tx.invoice_id) if tx.invoice_id else None,
+        "lago_credit_note_id": str(tx.credit_note_id) if tx.credit_note_id else None,
+        "lago_voided_invoice_id": str(tx.voided_invoice_id) if tx.voided_invoice_id else None,
+        "status": tx.status,
+        "source": tx.source,
+        "transaction_status": tx.transaction_status,
+        "transaction_type": tx.transaction_type,
+        "amount": decimal_string(from_cents(tx.amount_cents, wallet.currency)),
+        "amount_cents": tx.amount_cents,
+        "credit_amount": _credits(tx.credit_amount),
+        "priority": tx.priority,
+        "settled_at": _utc(tx.settled_at),
+        "failed_at": _utc(tx.failed_at),
+        "created_at": _utc(tx.created_at),
+        "metadata": [{"key": str(m.get("key")), "value": str(m.get("value") or "")} for m in tx.metadata or []],
+        "name": tx.name or None,
+        "invoice_requires_successful_payment": tx.invoice_requires_successful_payment,
+        "purchase_order_number": None,
+        "payment_method": None,
+        "applied_invoice_custom_sections": [],
+    }
+
+
+def _applied_tax(row: Any, *, credit_note_id: str | None) -> dict[str, Any]:
+    payload = {
+        "lago_tax_id": str(row.tax_id) if getattr(row, "tax_id", None) else None,
+        "tax_name": row.tax_name,
+        "tax_code": row.tax_code,
+        "tax_rate": number(row.tax_rate),
+        "tax_description": row.tax_description or None,
+        "amount_cents": row.amount_cents,
+        "amount_currency": row.currency,
+        "base_amount_cents": row.base_amount_cents,
+    }
+    if credit_note_id is not None:
+        payload["lago_id"] = str(row.id)
+        payload["lago_credit_note_id"] = credit_note_id
+        payload["created_at"] = _utc(row.created_at)
+    return payload
+
+
+def credit_note_file_url(note: CreditNote) -> str | None:
+    if not note.file:
+        return None
+    from django.conf import settings
+
+    base = (getattr(settings, "PUBLIC_URL", "") or "").rstrip("/")
+    return f"{base}/{settings.MEDIA_URL.strip('/')}/{note.file.name}"
+
+
+def credit_note_payload(note: CreditNote) -> dict[str, Any]:
+    return {
+        "lago_id": str(note.id),
+        "sequential_id": note.sequential_id,
+        "billing_entity_code": None,
+        "number": note.number,
+        "lago_invoice_id": str(note.invoice_id),
+        "invoice_number": note.invoice.number,
+        "issuing_date": note.issuing_date.isoformat(),
+        "credit_status": note.credit_status,
+        "refund_status": note.refund_status,
+        "reason": note.reason,
+        "description": note.description or None,
+        "currency": note.currency,
+        "total_amount_cents": note.total_amount_cents,
+        "credit_amount_cents": note.credit_amount_cents,
+        "balance_amount_cents": note.balance_amount_cents,
+        "refund_amount_cents": note.refund_amount_cents,
+        "offset_amount_cents": note.offset_amount_cents,
+        "taxes_amount_cents": note.taxes_amount_cents,
+        "taxes_rate": number(note.taxes_rate),
+        "sub_total_excluding_taxes_amount_cents": note.sub_total_excluding_taxes_amount_cents,
+        "coupons_adjustment_amount_cents": note.coupons_adjustment_amount_cents,
+        "precise_coupons_adjustment_amount_cents": decimal_string(note.precise_coupons_adjustment_amount_cents),
+        "precise_taxes_amount_cents": decimal_string(note.precise_taxes_amount_cents),
+        "purchase_order_number": note.invoice.purchase_order_number or None,
+        "file_url": credit_note_file_url(note),
+        "created_at": _utc(note.created_at),
+        "updated_at": _utc(note.updated_at),
+        "voided_at": _utc(note.voided_at),
+        "refunded_at": _utc(note.refunded_at),
+        "items": [
+            {
+                "lago_id": str(item.id),
+                "amount_cents": item.amount_cents,
+                "precise_amount_cents": decimal_string(item.precise_amount_cents),
+                "amount_currency": item.amount_currency,
+                "fee": fee_payload(item.fee),
+            }
+            for item in note.items.all()
+        ],
+        "applied_taxes": [_applied_tax(t, credit_note_id=str(note.id)) for t in note.applied_taxes.all()],
+        "metadata": note.metadata or {},
+        "customer": CustomerOutput(note.customer).data,
+    }

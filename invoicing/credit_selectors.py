@@ -1,0 +1,127 @@
+"""Reads of wallets, wallet transactions and credit notes; the organization always comes first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+
+from billing_project.core.errors import NotFoundFailure
+from customers.models import Customer, Organization
+from invoicing.models import CreditNote, Wallet, WalletTransaction
+
+
+def _customer(organization: Organization, external_id: str) -> Customer:
+    customer = Customer.objects.filter(
+        organization=organization, external_id=external_id, deleted_at__isnull=True
+    ).first()
+    if customer is None:
+        raise NotFoundFailure("customer")
+    return customer
+
+
+def wallet_list(
+    organization: Organization, *, external_customer_id: str | None = None, status: str | None = None
+) -> QuerySet[Wallet]:
+    qs = Wallet.objects.filter(organization=organization)
+    if external_customer_id:
+        qs = qs.filter(customer=_customer(organization, external_customer_id))
+    if status:
+        qs = qs.filter(status=status)
+    return qs.select_related("customer").prefetch_related("recurring_transaction_rules").order_by("-created_at", "id")
+
+
+def wallet_get(organization: Organization, wallet_id: Any) -> Wallet:
+    try:
+        wallet = wallet_list(organization).filter(id=wallet_id).first()
+    except (ValueError, DjangoValidationError):
+        wallet = None
+    if wallet is None:
+        raise NotFoundFailure("wallet")
+    return wallet
+
+
+def wallet_get_by_code(organization: Organization, external_customer_id: str, code: str) -> Wallet:
+    wallet = (
+        wallet_list(organization, external_customer_id=external_customer_id)
+        .filter(code=code)
+        .order_by("status", "-created_at")  # the active one first
+        .first()
+    )
+    if wallet is None:
+        raise NotFoundFailure("wallet")
+    return wallet
+
+
+def wallet_transaction_list(
+    organization: Organization,
+    *,
+    wallet_id: Any,
+    status: str | None = None,
+    transaction_type: str | None = None,
+    transaction_status: str | None = None,
+) -> QuerySet[WalletTransaction]:
+    wallet = wallet_get(organization, wallet_id)
+    qs = WalletTransaction.objects.filter(organization=organization, wallet=wallet)
+    if status:
+        qs = qs.filter(status=status)
+    if transaction_type:
+        qs = qs.filter(transaction_type=transaction_type)
+    if transaction_status:
+        qs = qs.filter(transaction_status=transaction_status)
+    return qs.select_related("wallet").order_by("-created_at", "id")
+
+
+def wallet_transaction_get(organization: Organization, transaction_id: Any) -> WalletTransaction:
+    try:
+        tx = (
+            WalletTransaction.objects.filter(organization=organization, id=transaction_id)
+            .select_related("wallet")
+            .first()
+        )
+    except (ValueError, DjangoValidationError):
+        tx = None
+    if tx is None:
+        raise NotFoundFailure("wallet_transaction")
+    return tx
+
+
+def credit_note_list(
+    organization: Organization,
+    *,
+    external_customer_id: str | None = None,
+    invoice_id: Any = None,
+    credit_status: str | None = None,
+    refund_status: str | None = None,
+    reason: str | None = None,
+    currency: str | None = None,
+) -> QuerySet[CreditNote]:
+    qs = CreditNote.objects.filter(organization=organization)
+    if external_customer_id:
+        qs = qs.filter(customer__external_id=external_customer_id)
+    if invoice_id:
+        qs = qs.filter(invoice_id=invoice_id)
+    if credit_status:
+        qs = qs.filter(credit_status=credit_status)
+    if refund_status:
+        qs = qs.filter(refund_status=refund_status)
+    if reason:
+        qs = qs.filter(reason=reason)
+    if currency:
+        qs = qs.filter(currency=currency)
+    return (
+        qs.select_related("invoice", "customer__organization")
+        .prefetch_related("items__fee", "applied_taxes")
+        .order_by("-created_at", "id")
+    )
+
+
+def credit_note_get(organization: Organization, credit_note_id: Any) -> CreditNote:
+    try:
+        note = credit_note_list(organization).filter(id=credit_note_id).first()
+    except (ValueError, DjangoValidationError):
+        note = None
+    if note is None:
+        raise NotFoundFailure("credit_note")
+    return note

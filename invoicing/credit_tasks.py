@@ -1,0 +1,25 @@
+"""Celery tasks of credits (wallets, credit notes). Each takes ids, calls services, is safe to run twice.
+
+Registered through `invoicing.tasks` (which imports this module)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="invoicing.credit_note_generate_pdf")
+def credit_note_generate_pdf(credit_note_id: str) -> bool:
+    from invoicing.services.credit_documents import credit_note_generate_pdf as generate
+
+    return generate(credit_note_id) is not None
+
+
+@shared_task(name="invoicing.wallets_sweep")
+def wallets_sweep() -> dict[str, int]:
+    """Hourly: expired wallets terminated, recurring top-ups, ongoing balances refreshed."""
+    from invoicing.services import wallet_rules, wallets
+
+    terminated = wallets.wallets_terminate_expired()
+    topped_up = wallet_rules.wallets_recurring_top_up()
+    refreshed = wallets.wallets_refresh_ongoing_balances()
+    return {"terminated": len(terminated), "topped_up": len(topped_up), "refreshed": refreshed}

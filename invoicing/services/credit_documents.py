@@ -1,0 +1,64 @@
+"""The credit note PDF, rendered like invoices (`invoicing.pdf`) and stored under MEDIA_ROOT."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from invoicing.models import CreditNote
+from invoicing.pdf import CreditNoteDocument, DocumentLine, DocumentTax, render_credit_note_pdf
+from invoicing.services.documents import _party
+
+
+def credit_note_document(note: CreditNote) -> CreditNoteDocument:
+    organization = note.organization
+    customer = note.customer
+    return CreditNoteDocument(
+        number=note.number,
+        invoice_number=note.invoice.number,
+        issuing_date=note.issuing_date,
+        currency=note.currency,
+        organization=_party(organization, name=organization.name),
+        customer=_party(customer, name=customer.name or customer.external_id),
+        lines=tuple(
+            DocumentLine(description=item.fee.invoice_display_name or item.fee.fee_type, amount_cents=item.amount_cents)
+            for item in note.items.select_related("fee").order_by("created_at", "id")
+        ),
+        taxes=tuple(
+            DocumentTax(t.tax_name or t.tax_code, t.tax_rate, t.base_amount_cents, t.amount_cents, t.tax_code)
+            for t in note.applied_taxes.all()
+        ),
+        sub_total_excluding_taxes_amount_cents=note.sub_total_excluding_taxes_amount_cents,
+        taxes_amount_cents=note.taxes_amount_cents,
+        total_amount_cents=note.total_amount_cents,
+        coupons_adjustment_amount_cents=note.coupons_adjustment_amount_cents,
+        credit_amount_cents=note.credit_amount_cents,
+        refund_amount_cents=note.refund_amount_cents,
+        offset_amount_cents=note.offset_amount_cents,
+        reason=note.reason,
+        description=note.description,
+        footer=organization.invoice_footer or "",
+    )
+
+
+def credit_note_generate_pdf(credit_note_id: Any, *, force: bool = False) -> CreditNote | None:
+    """Render and store the PDF; idempotent unless `force`."""
+    note = (
+        CreditNote.objects.select_related("organization", "customer__organization", "invoice")
+        .filter(id=credit_note_id)
+        .first()
+    )
+    if note is None:
+        return None
+    if note.file and not force:
+        return note
+    content = render_credit_note_pdf(credit_note_document(note))
+    with transaction.atomic():
+        locked = CreditNote.objects.select_for_update().get(id=note.id)
+        if locked.file and not force:
+            return locked
+        locked.file.save(f"{locked.number}.pdf", ContentFile(content), save=False)
+        locked.save(update_fields=["file", "updated_at"])
+    return locked

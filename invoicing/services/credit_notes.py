@@ -1,0 +1,545 @@
+"""Credit notes (lago-semantics.md §9, lago-api.md §2.13).
+
+Issued against a finalized invoice, item by item before tax; the coupon adjustment and the taxes
+come from `invoicing.calculation.credit_note_amounts`. The total splits into credit (a balance
+later invoices consume, after tax and before wallets), refund (only on a paid invoice, `pending`
+until the payments app or a manual update settles it: `credit_note_refund_settle`) and offset
+(less due on the invoice). The invoice row is locked while a note is created, so concurrent
+notes never exceed what is creditable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
+from invoicing.calculation import (
+    CreditedFee,
+    CreditNoteAmounts,
+    CreditNoteBalance,
+    CreditNoteValidationError,
+    TaxRate,
+    check_credit_note_split,
+    credit_note_amounts,
+)
+from invoicing.calculation import (
+    CreditNoteItem as CalcItem,
+)
+from invoicing.models import (
+    CreditNote,
+    CreditNoteAppliedTax,
+    CreditNoteConsumption,
+    CreditNoteItem,
+    CreditNoteReason,
+    CreditStatus,
+    Fee,
+    FeeAppliedTax,
+    FeeType,
+    Invoice,
+    InvoiceStatus,
+    InvoiceType,
+    PaymentStatus,
+    RefundStatus,
+)
+from webhooks.services import webhook_send
+
+PRECISE = Decimal("0.00001")
+
+
+def _send(note: CreditNote, webhook_type: str) -> None:
+    from invoicing.credit_representation import credit_note_payload
+
+    webhook_send(
+        note.organization,
+        webhook_type=webhook_type,
+        object_type="credit_note",
+        payload=lambda: credit_note_payload(note),
+    )
+
+
+def _locked_invoice(organization: Any, invoice_id: Any) -> Invoice:
+    try:
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("organization", "customer__organization")
+            .filter(organization=organization, id=invoice_id)
+            .first()
+        )
+    except (ValueError, DjangoValidationError):  # an id that is not a UUID
+        invoice = None
+    if invoice is None or invoice.status in (InvoiceStatus.CLOSED,):
+        raise NotFoundFailure("invoice")
+    return invoice
+
+
+def _credited_fees(invoice: Invoice) -> dict[str, tuple[Fee, CreditedFee]]:
+    fees = list(Fee.objects.filter(invoice=invoice).order_by("created_at", "id"))
+    taxes: dict[Any, list[TaxRate]] = {f.id: [] for f in fees}
+    for row in FeeAppliedTax.objects.filter(fee__invoice=invoice).order_by("created_at", "id"):
+        taxes[row.fee_id].append(TaxRate(row.tax_code, Decimal(row.tax_rate), row.tax_name, row.tax_description))
+    credited = dict(
+        CreditNoteItem.objects.filter(fee__invoice=invoice)
+        .values("fee_id")
+        .annotate(total=Sum("amount_cents"))
+        .values_list("fee_id", "total")
+    )
+    return {
+        str(f.id): (
+            f,
+            CreditedFee(
+                id=str(f.id),
+                amount_cents=int(f.amount_cents),
+                precise_coupons_amount_cents=Decimal(f.precise_coupons_amount_cents),
+                taxes=tuple(taxes[f.id]),
+                creditable_amount_cents=max(int(f.amount_cents) - int(credited.get(f.id) or 0), 0),
+            ),
+        )
+        for f in fees
+    }
+
+
+def max_refundable_amount_cents(invoice: Invoice) -> int:
+    """A refund needs a paid invoice, up to what was paid less earlier refunds."""
+    if invoice.payment_status != PaymentStatus.SUCCEEDED:
+        return 0
+    refunded = CreditNote.objects.filter(invoice=invoice).aggregate(total=Sum("refund_amount_cents"))["total"] or 0
+    return max(int(invoice.total_paid_amount_cents or invoice.total_amount_cents) - int(refunded), 0)
+
+
+def max_offsettable_amount_cents(invoice: Invoice) -> int:
+    """An offset reduces what is still due on the invoice."""
+    if invoice.payment_status == PaymentStatus.SUCCEEDED:
+        return 0
+    offset = CreditNote.objects.filter(invoice=invoice).aggregate(total=Sum("offset_amount_cents"))["total"] or 0
+    return max(int(invoice.total_amount_cents) - int(invoice.total_paid_amount_cents) - int(offset), 0)
+
+
+def _items(raw: Any) -> list[CalcItem]:
+    if not isinstance(raw, list) or not raw:
+        raise ValidationFailure.single("items", "must_be_an_array")
+    items = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise ValidationFailure.single("items", "must_be_an_array")
+        amount = item.get("amount_cents")
+        if isinstance(amount, bool) or not isinstance(amount, int | Decimal):
+            raise ValidationFailure.single("amount_cents", "invalid_value")
+        items.append(CalcItem(fee_id=str(item.get("fee_id") or ""), amount_cents=amount))
+    return items
+
+
+def _amounts(invoice: Invoice, items: list[CalcItem]) -> tuple[CreditNoteAmounts, dict[str, Fee]]:
+    if invoice.status != InvoiceStatus.FINALIZED:
+        raise NotAllowedFailure("invalid_invoice_status")
+    if invoice.invoice_type == InvoiceType.CREDIT:
+        raise NotAllowedFailure("invalid_type_or_status")
+    fees = _credited_fees(invoice)
+    try:
+        amounts = credit_note_amounts([c for _, c in fees.values()], items)
+    except CreditNoteValidationError as exc:
+        if exc.errors.get("fee") == ["not_found"]:
+            raise NotFoundFailure("fee") from exc
+        raise ValidationFailure(exc.errors) from exc
+    return amounts, {k: f for k, (f, _) in fees.items()}
+
+
+def credit_note_estimate(organization: Any, *, invoice_id: Any, items: Any) -> dict[str, Any]:
+    """`POST /credit_notes/estimate`: the amounts and the most that may be credited/refunded/offset."""
+    from invoicing.representation import number
+
+    calc_items = _items(items)
+    with transaction.atomic():
+        invoice = _locked_invoice(organization, invoice_id)
+        amounts, _ = _amounts(invoice, calc_items)
+        refundable = max_refundable_amount_cents(invoice)
+        offsettable = max_offsettable_amount_cents(invoice)
+    return {
+        "lago_invoice_id": str(invoice.id),
+        "invoice_number": invoice.number,
+        "currency": invoice.currency,
+        "taxes_amount_cents": amounts.taxes_amount_cents,
+        "precise_taxes_amount_cents": str(amounts.precise_taxes_amount_cents.quantize(PRECISE)),
+        "taxes_rate": number(amounts.taxes_rate),
+        "sub_total_excluding_taxes_amount_cents": amounts.sub_total_excluding_taxes_amount_cents,
+        "max_creditable_amount_cents": amounts.total_amount_cents,
+        "max_refundable_amount_cents": min(amounts.total_amount_cents, refundable),
+        "max_offsettable_amount_cents": min(amounts.total_amount_cents, offsettable),
+        "coupons_adjustment_amount_cents": amounts.coupons_adjustment_amount_cents,
+        "precise_coupons_adjustment_amount_cents": str(
+            amounts.precise_coupons_adjustment_amount_cents.quantize(PRECISE)
+        ),
+        "items": [{"lago_fee_id": i.fee_id, "amount_cents": i.amount_cents} for i in amounts.items],
+        "applied_taxes": [
+            {
+                "lago_tax_id": None,
+                "tax_name": t.tax_name,
+                "tax_code": t.tax_code,
+                "tax_rate": number(t.tax_rate),
+                "tax_description": t.tax_description or None,
+                "amount_cents": t.amount_cents,
+                "amount_currency": invoice.currency,
+                "base_amount_cents": t.base_amount_cents,
+            }
+            for t in amounts.applied_taxes
+        ],
+    }
+
+
+def _create(
+    invoice: Invoice,
+    amounts: CreditNoteAmounts,
+    fees: dict[str, Fee],
+    *,
+    credit: int,
+    refund: int,
+    offset: int,
+    reason: str,
+    description: str,
+    metadata: dict,
+    automatic: bool,
+    now: dt.datetime,
+) -> CreditNote:
+    sequence = CreditNote.objects.filter(invoice=invoice).count() + 1
+    note = CreditNote.objects.create(
+        organization=invoice.organization,
+        customer=invoice.customer,
+        invoice=invoice,
+        sequential_id=sequence,
+        number=f"{invoice.number}-CN{sequence:03d}",
+        issuing_date=now.date(),
+        credit_status=CreditStatus.AVAILABLE if credit > 0 else None,
+        refund_status=RefundStatus.PENDING if refund > 0 else None,
+        reason=reason,
+        description=description or "",
+        currency=invoice.currency,
+        total_amount_cents=credit + refund + offset,
+        credit_amount_cents=credit,
+        balance_amount_cents=credit,
+        refund_amount_cents=refund,
+        offset_amount_cents=offset,
+        taxes_amount_cents=amounts.taxes_amount_cents,
+        precise_taxes_amount_cents=amounts.precise_taxes_amount_cents.quantize(PRECISE),
+        taxes_rate=amounts.taxes_rate,
+        sub_total_excluding_taxes_amount_cents=amounts.sub_total_excluding_taxes_amount_cents,
+        coupons_adjustment_amount_cents=amounts.coupons_adjustment_amount_cents,
+        precise_coupons_adjustment_amount_cents=amounts.precise_coupons_adjustment_amount_cents.quantize(PRECISE),
+        metadata=metadata or {},
+        automatic=automatic,
+    )
+    CreditNoteItem.objects.bulk_create(
+        [
+            CreditNoteItem(
+                organization=invoice.organization,
+                credit_note=note,
+                fee=fees[item.fee_id],
+                amount_cents=item.amount_cents,
+                precise_amount_cents=item.precise_amount_cents.quantize(PRECISE),
+                amount_currency=invoice.currency,
+            )
+            for item in amounts.items
+        ]
+    )
+    tax_ids = dict(
+        FeeAppliedTax.objects.filter(fee__invoice=invoice, tax_id__isnull=False).values_list("tax_code", "tax_id")
+    )
+    CreditNoteAppliedTax.objects.bulk_create(
+        [
+            CreditNoteAppliedTax(
+                organization=invoice.organization,
+                credit_note=note,
+                tax_id=tax_ids.get(t.tax_code),
+                tax_code=t.tax_code,
+                tax_name=t.tax_name,
+                tax_rate=t.tax_rate,
+                tax_description=t.tax_description,
+                amount_cents=t.amount_cents,
+                base_amount_cents=t.base_amount_cents,
+                currency=invoice.currency,
+            )
+            for t in amounts.applied_taxes
+        ]
+    )
+    _send(note, "credit_note.created")
+    note_id = str(note.id)
+    transaction.on_commit(lambda: _enqueue_pdf(note_id))
+    return note
+
+
+def _enqueue_pdf(note_id: str) -> None:
+    from invoicing import credit_tasks
+
+    credit_tasks.credit_note_generate_pdf.delay(note_id)
+
+
+def credit_note_create(
+    organization: Any,
+    *,
+    invoice_id: Any,
+    items: Any,
+    credit_amount_cents: Any = 0,
+    refund_amount_cents: Any = 0,
+    offset_amount_cents: Any = 0,
+    reason: str | None = None,
+    description: str | None = None,
+    metadata: dict | None = None,
+    now: dt.datetime | None = None,
+) -> CreditNote:
+    now = now or timezone.now()
+    reason = reason or CreditNoteReason.OTHER
+    if reason not in CreditNoteReason.values:
+        raise ValidationFailure.single("reason", "value_is_invalid")
+    parts = {}
+    for name, value in (
+        ("credit_amount_cents", credit_amount_cents),
+        ("refund_amount_cents", refund_amount_cents),
+        ("offset_amount_cents", offset_amount_cents),
+    ):
+        value = 0 if value is None else value
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationFailure.single(name, "invalid_value")
+        parts[name] = value
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ValidationFailure.single("metadata", "value_is_invalid")
+    calc_items = _items(items)
+    with transaction.atomic():
+        invoice = _locked_invoice(organization, invoice_id)
+        amounts, fees = _amounts(invoice, calc_items)
+        errors: dict[str, list[str]] = {}
+        try:
+            check_credit_note_split(amounts, **parts, max_refundable_amount_cents=max_refundable_amount_cents(invoice))
+        except CreditNoteValidationError as exc:
+            errors.update(exc.errors)
+        if parts["offset_amount_cents"] > max_offsettable_amount_cents(invoice):
+            errors.setdefault("offset_amount_cents", []).append("higher_than_remaining_invoice_amount")
+        if errors:
+            raise ValidationFailure(errors)
+        return _create(
+            invoice,
+            amounts,
+            fees,
+            credit=parts["credit_amount_cents"],
+            refund=parts["refund_amount_cents"],
+            offset=parts["offset_amount_cents"],
+            reason=reason,
+            description=description or "",
+            metadata=metadata or {},
+            automatic=False,
+            now=now,
+        )
+
+
+def credit_note_void(organization: Any, *, credit_note_id: Any, now: dt.datetime | None = None) -> CreditNote:
+    """`PUT /credit_notes/{id}/void`: the remaining balance is gone (`voided`, balance 0)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        note = _locked_note(organization, credit_note_id)
+        if note.credit_status != CreditStatus.AVAILABLE or note.balance_amount_cents <= 0:
+            raise NotAllowedFailure("no_voidable_amount")
+        note.credit_status = CreditStatus.VOIDED
+        note.balance_amount_cents = 0
+        note.voided_at = now
+        note.save(update_fields=["credit_status", "balance_amount_cents", "voided_at", "updated_at"])
+        _send(note, "credit_note.updated")
+    return note
+
+
+def _locked_note(organization: Any, credit_note_id: Any) -> CreditNote:
+    from invoicing.credit_selectors import credit_note_get
+
+    found = credit_note_get(organization, credit_note_id)
+    return (
+        CreditNote.objects.select_for_update(of=("self",))
+        .select_related("organization", "invoice", "customer")
+        .get(id=found.id)
+    )
+
+
+def credit_note_update(
+    organization: Any,
+    *,
+    credit_note_id: Any,
+    refund_status: str | None = None,
+    metadata: dict | None = None,
+    now: dt.datetime | None = None,
+) -> CreditNote:
+    """`PUT /credit_notes/{id}`: the refund status (manual settlement) and metadata."""
+    now = now or timezone.now()
+    if refund_status is not None and refund_status not in RefundStatus.values:
+        raise ValidationFailure.single("refund_status", "value_is_invalid")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ValidationFailure.single("metadata", "value_is_invalid")
+    with transaction.atomic():
+        note = _locked_note(organization, credit_note_id)
+        fields = ["updated_at"]
+        if refund_status is not None:
+            if note.refund_amount_cents <= 0:
+                raise ValidationFailure.single("refund_status", "value_is_invalid")
+            note.refund_status = refund_status
+            note.refunded_at = now if refund_status == RefundStatus.SUCCEEDED else None
+            fields += ["refund_status", "refunded_at"]
+        if metadata is not None:
+            note.metadata = metadata
+            fields.append("metadata")
+        note.save(update_fields=fields)
+        if refund_status is not None:
+            _send(note, "credit_note.updated")
+    return note
+
+
+def credit_note_refund_settle(credit_note_id: Any, *, succeeded: bool, now: dt.datetime | None = None) -> CreditNote:
+    """For the payments app: the provider settled (or failed) the refund. Safe to call twice."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        note = CreditNote.objects.select_for_update().select_related("organization").get(id=credit_note_id)
+        if note.refund_status != RefundStatus.PENDING:
+            return note
+        note.refund_status = RefundStatus.SUCCEEDED if succeeded else RefundStatus.FAILED
+        note.refunded_at = now if succeeded else None
+        note.save(update_fields=["refund_status", "refunded_at", "updated_at"])
+        _send(note, "credit_note.updated")
+    return note
+
+
+# ------------------------------------------------------------------------------- invoices
+
+
+def credit_notes_for_invoice(invoice: Invoice) -> tuple[list[CreditNoteBalance], dict[str, CreditNote]]:
+    """The customer's available credit notes in the invoice currency, locked, oldest first."""
+    notes = list(
+        CreditNote.objects.select_for_update(of=("self",))
+        .filter(
+            customer_id=invoice.customer_id,
+            currency=invoice.currency,
+            credit_status=CreditStatus.AVAILABLE,
+            balance_amount_cents__gt=0,
+        )
+        .exclude(invoice_id=invoice.id)
+        .order_by("created_at", "id")
+    )
+    return (
+        [
+            CreditNoteBalance(id=str(n.id), balance_amount_cents=int(n.balance_amount_cents), number=n.number)
+            for n in notes
+        ],
+        {str(n.id): n for n in notes},
+    )
+
+
+def credit_notes_consume(
+    invoice: Invoice, note_credits: Any, notes: dict[str, CreditNote], *, now: dt.datetime
+) -> None:
+    for credit in note_credits:
+        if credit.amount_cents <= 0:
+            continue
+        note = notes[credit.credit_note_id]
+        CreditNoteConsumption.objects.create(
+            organization_id=note.organization_id, credit_note=note, invoice=invoice, amount_cents=credit.amount_cents
+        )
+        note.balance_amount_cents -= credit.amount_cents
+        if note.balance_amount_cents <= 0:
+            note.balance_amount_cents = 0
+            note.credit_status = CreditStatus.CONSUMED
+        note.save(update_fields=["balance_amount_cents", "credit_status", "updated_at"])
+
+
+def credit_notes_restore_for_voided_invoice(invoice: Invoice, *, now: dt.datetime) -> int:
+    """§6.7: voiding an invoice gives the credit-note balances it consumed back (once)."""
+    restored = 0
+    for used in CreditNoteConsumption.objects.filter(invoice=invoice, restored=False).order_by("created_at", "id"):
+        note = CreditNote.objects.select_for_update().get(id=used.credit_note_id)
+        if note.credit_status == CreditStatus.VOIDED:
+            continue
+        if CreditNoteConsumption.objects.filter(credit_note=note, invoice=invoice, restored=True).exists():
+            continue
+        CreditNoteConsumption.objects.create(
+            organization_id=note.organization_id,
+            credit_note=note,
+            invoice=invoice,
+            amount_cents=used.amount_cents,
+            restored=True,
+        )
+        note.balance_amount_cents = min(note.balance_amount_cents + used.amount_cents, note.credit_amount_cents)
+        note.credit_status = CreditStatus.AVAILABLE
+        note.save(update_fields=["balance_amount_cents", "credit_status", "updated_at"])
+        restored += 1
+    return restored
+
+
+# ------------------------------------------------------------------------------- automatic notes
+
+
+def credit_note_create_for_termination(
+    subscription: Any,
+    *,
+    terminated_at: dt.datetime,
+    reason: str = CreditNoteReason.ORDER_CHANGE,
+    now: dt.datetime | None = None,
+) -> CreditNote | None:
+    """§5.6/§5.7: the unused part of an in-advance base fee already invoiced is credited.
+
+    Finds the subscription's last finalized subscription fee whose period contains
+    `terminated_at`, credits `amount × unused days / period days` (capped by what is still
+    creditable) as a credit balance. Returns None when nothing is left to credit.
+    """
+    from subscriptions import periods
+
+    now = now or timezone.now()
+    fee = (
+        Fee.objects.filter(
+            subscription=subscription,
+            fee_type=FeeType.SUBSCRIPTION,
+            invoice__status=InvoiceStatus.FINALIZED,
+            amount_cents__gt=0,
+        )
+        .select_related("invoice__customer__organization")
+        .order_by("-created_at")
+        .first()
+    )
+    if fee is None:
+        return None
+    props = fee.properties or {}
+    try:
+        start = dt.datetime.fromisoformat(props["from_datetime"])
+        end = dt.datetime.fromisoformat(props["to_datetime"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not start <= terminated_at < end:
+        return None
+    tz_name = fee.invoice.customer.applicable_timezone
+    total_days = periods.days_between(start, end, tz_name)
+    used_days = periods.days_between(start, terminated_at, tz_name) if terminated_at > start else 0
+    unused = total_days - used_days
+    if total_days <= 0 or unused <= 0:
+        return None
+    precise = Decimal(fee.amount_cents) * Decimal(unused) / Decimal(total_days)
+    with transaction.atomic():
+        invoice = _locked_invoice(fee.invoice.organization, fee.invoice_id)
+        fees = _credited_fees(invoice)
+        creditable = fees[str(fee.id)][1].creditable_amount_cents or 0
+        if creditable <= 0:
+            return None
+        if precise > creditable:
+            precise = Decimal(creditable)
+        amounts, fee_rows = _amounts(invoice, [CalcItem(fee_id=str(fee.id), amount_cents=precise)])
+        if amounts.total_amount_cents <= 0:
+            return None
+        return _create(
+            invoice,
+            amounts,
+            fee_rows,
+            credit=amounts.total_amount_cents,
+            refund=0,
+            offset=0,
+            reason=reason,
+            description="",
+            metadata={},
+            automatic=True,
+            now=now,
+        )

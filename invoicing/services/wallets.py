@@ -1,0 +1,749 @@
+"""Wallets and prepaid credits (lago-semantics.md §7, lago-api.md §2.14).
+
+The ledger is `WalletTransaction` (append-only; a pending line settles or fails once). Every
+change of a wallet's balance happens here, under a row lock on the wallet, in the same
+transaction as the ledger line it comes from, so `balance_cents` / `credits_balance` always equal
+the settled inbound lines minus the settled outbound lines (tested with hypothesis).
+
+* granted credits settle at once; paid credits are a `credit` invoice and settle when that
+  invoice's payment succeeds (`wallet_transactions_settle_for_invoice`, `wallet_transaction_settle`);
+* voided credits leave at once; terminating a wallet (API delete, expiration) voids what is left;
+* consumption at finalization (`wallets_for_invoice` / `wallets_consume`) and its restoration
+  when the invoice is voided (`wallets_restore_for_voided_invoice`) live in `invoicing.services.credits`'s
+  callers; recurring top-ups in `invoicing.services.wallet_rules`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
+from billing_project.core.money import from_cents, is_currency, parse_decimal, to_cents
+from catalog.models import BillableMetric
+from customers.models import Customer
+from invoicing.calculation import WalletBalance
+from invoicing.models import (
+    Fee,
+    FeeType,
+    Invoice,
+    InvoiceType,
+    RecurringTransactionRule,
+    TransactionSettlement,
+    TransactionSource,
+    TransactionStatus,
+    TransactionType,
+    Wallet,
+    WalletStatus,
+    WalletTransaction,
+)
+from webhooks.services import webhook_send
+
+MAX_ACTIVE_WALLETS = 5
+CREDITS_QUANTUM = Decimal("0.00001")
+FEE_TYPES = {"charge", "subscription", "commitment", "fixed_charge", "add_on"}
+ZERO = Decimal(0)
+
+
+# ------------------------------------------------------------------------------------ arithmetic
+
+
+def credits_to_cents(wallet: Wallet, credits: Decimal) -> int:
+    return to_cents(credits * Decimal(wallet.rate_amount), wallet.currency)
+
+
+def cents_to_credits(wallet: Wallet, cents: int) -> Decimal:
+    return (from_cents(cents, wallet.currency) / Decimal(wallet.rate_amount)).quantize(
+        CREDITS_QUANTUM, rounding=ROUND_HALF_UP
+    )
+
+
+def _credits(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal:
+    if value is None or value == "":
+        return ZERO
+    number = parse_decimal(value)
+    if number is None or number < 0 or number != number.quantize(CREDITS_QUANTUM):
+        errors.setdefault(field, []).append("invalid_amount" if number is not None else "value_is_invalid")
+        return ZERO
+    return number
+
+
+# ------------------------------------------------------------------------------------ webhooks
+
+
+def _send_transaction_webhook(tx: WalletTransaction, webhook_type: str) -> None:
+    from invoicing.credit_representation import wallet_transaction_payload
+
+    webhook_send(
+        tx.wallet.organization,
+        webhook_type=webhook_type,
+        object_type="wallet_transaction",
+        payload=lambda: wallet_transaction_payload(tx),
+    )
+
+
+def _send_wallet_webhook(wallet: Wallet, webhook_type: str) -> None:
+    from invoicing.credit_representation import wallet_payload
+
+    webhook_send(
+        wallet.organization, webhook_type=webhook_type, object_type="wallet", payload=lambda: wallet_payload(wallet)
+    )
+
+
+# ------------------------------------------------------------------------------------ the ledger
+
+
+def _locked_wallet(wallet_id: Any) -> Wallet:
+    return Wallet.objects.select_for_update(of=("self",)).select_related("organization", "customer").get(id=wallet_id)
+
+
+def _apply_settled(wallet: Wallet, tx: WalletTransaction, now: dt.datetime) -> None:
+    """Move a settled line into the (locked) wallet's balance."""
+    if tx.transaction_type == TransactionType.INBOUND:
+        wallet.balance_cents += tx.amount_cents
+        wallet.credits_balance = Decimal(wallet.credits_balance) + Decimal(tx.credit_amount)
+    else:
+        wallet.balance_cents -= tx.amount_cents
+        wallet.credits_balance = Decimal(wallet.credits_balance) - Decimal(tx.credit_amount)
+        if tx.transaction_status == TransactionStatus.INVOICED:
+            wallet.consumed_amount_cents += tx.amount_cents
+            wallet.consumed_credits = Decimal(wallet.consumed_credits) + Decimal(tx.credit_amount)
+            wallet.last_consumed_credit_at = now
+    if wallet.balance_cents < 0 or wallet.credits_balance < 0:
+        raise ValidationFailure.single("amount_cents", "insufficient_credits")
+    _refresh_ongoing(wallet, now)
+    wallet.save()
+
+
+def _record(
+    wallet: Wallet,
+    *,
+    transaction_type: str,
+    transaction_status: str,
+    credits: Decimal,
+    cents: int | None = None,
+    settle: bool,
+    now: dt.datetime,
+    source: str = TransactionSource.MANUAL,
+    invoice: Invoice | None = None,
+    voided_invoice: Invoice | None = None,
+    name: str = "",
+    metadata: list | None = None,
+    idempotency_key: str = "",
+    invoice_requires_successful_payment: bool = False,
+) -> WalletTransaction:
+    tx = WalletTransaction.objects.create(
+        organization_id=wallet.organization_id,
+        wallet=wallet,
+        invoice=invoice,
+        voided_invoice=voided_invoice,
+        transaction_type=transaction_type,
+        transaction_status=transaction_status,
+        status=TransactionSettlement.SETTLED if settle else TransactionSettlement.PENDING,
+        source=source,
+        amount_cents=credits_to_cents(wallet, credits) if cents is None else cents,
+        credit_amount=credits,
+        priority=wallet.priority,
+        name=name or "",
+        metadata=metadata or [],
+        settled_at=now if settle else None,
+        idempotency_key=idempotency_key,
+        invoice_requires_successful_payment=invoice_requires_successful_payment,
+    )
+    if settle:
+        _apply_settled(wallet, tx, now)
+    _send_transaction_webhook(tx, "wallet_transaction.created")
+    return tx
+
+
+def _credit_invoice(wallet: Wallet, tx: WalletTransaction, now: dt.datetime) -> Invoice:
+    """Paid credits are billed on a `credit` invoice (no tax, no coupon, no prepaid credits)."""
+    from invoicing.services import lifecycle
+
+    customer = wallet.customer
+    net_term = customer.applicable_net_payment_term
+    today = lifecycle.local_today(customer, now)
+    invoice = Invoice(
+        organization_id=wallet.organization_id,
+        customer=customer,
+        invoice_type=InvoiceType.CREDIT,
+        currency=wallet.currency,
+        issuing_date=today,
+        payment_due_date=today + dt.timedelta(days=net_term),
+        net_payment_term=net_term,
+    )
+    invoice.organization = wallet.organization
+    invoice.save()
+    fee = Fee(
+        organization_id=wallet.organization_id,
+        customer=customer,
+        fee_type=FeeType.CREDIT,
+        invoice_display_name=tx.name or wallet.name or "Prepaid credits",
+        currency=wallet.currency,
+        units=tx.credit_amount,
+        total_aggregated_units=tx.credit_amount,
+        unit_amount_cents=credits_to_cents(wallet, Decimal(1)),
+        precise_unit_amount=Decimal(wallet.rate_amount),
+        amount_cents=tx.amount_cents,
+        precise_amount_cents=Decimal(tx.amount_cents),
+        properties={"wallet_transaction_id": str(tx.id)},
+    )
+    lifecycle.finalize_in_place(invoice, [fee], {}, now=now, plan_ids={})
+    return invoice
+
+
+# ------------------------------------------------------------------------------------ wallets
+
+
+def _metric_codes(organization: Any, codes: Any, errors: dict[str, list[str]]) -> list[str]:
+    if codes in (None, ""):
+        return []
+    if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+        errors.setdefault("applies_to", []).append("value_is_invalid")
+        return []
+    found = set(
+        BillableMetric.objects.filter(organization=organization, code__in=codes, deleted_at__isnull=True).values_list(
+            "code", flat=True
+        )
+    )
+    if set(codes) - found:
+        raise NotFoundFailure("billable_metric")
+    return list(dict.fromkeys(codes))
+
+
+def _applies_to(organization: Any, value: Any, errors: dict[str, list[str]]) -> tuple[list[str], list[str]]:
+    if value in (None, ""):
+        return [], []
+    if not isinstance(value, dict):
+        errors.setdefault("applies_to", []).append("value_is_invalid")
+        return [], []
+    fee_types = value.get("fee_types") or []
+    if not isinstance(fee_types, list) or any(t not in FEE_TYPES for t in fee_types):
+        errors.setdefault("applies_to", []).append("invalid_fee_types")
+        fee_types = []
+    return list(dict.fromkeys(fee_types)), _metric_codes(organization, value.get("billable_metric_codes"), errors)
+
+
+def _datetime(value: Any, field: str, errors: dict[str, list[str]]) -> dt.datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value, dt.UTC)
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        errors.setdefault(field, []).append("invalid_date")
+        return None
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=dt.UTC)
+
+
+def _limits(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, int | None]:
+    result: dict[str, int | None] = {}
+    for field in ("paid_top_up_min_amount_cents", "paid_top_up_max_amount_cents"):
+        if field not in data:
+            continue
+        value = data[field]
+        if value is None:
+            result[field] = None
+        elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            errors.setdefault(field, []).append("value_is_invalid")
+        else:
+            result[field] = value
+    low = result.get("paid_top_up_min_amount_cents")
+    high = result.get("paid_top_up_max_amount_cents")
+    if low is not None and high is not None and low > high:
+        errors.setdefault("paid_top_up_max_amount_cents", []).append("must_be_greater_than_min")
+    return result
+
+
+def _check_top_up_limits(wallet: Wallet, paid: Decimal, errors: dict[str, list[str]]) -> None:
+    if paid <= 0:
+        return
+    cents = credits_to_cents(wallet, paid)
+    if wallet.paid_top_up_min_amount_cents is not None and cents < wallet.paid_top_up_min_amount_cents:
+        errors.setdefault("paid_credits", []).append("amount_below_minimum")
+    if wallet.paid_top_up_max_amount_cents is not None and cents > wallet.paid_top_up_max_amount_cents:
+        errors.setdefault("paid_credits", []).append("amount_above_maximum")
+
+
+def wallet_create(organization: Any, *, data: dict[str, Any], now: dt.datetime | None = None) -> Wallet:
+    """`POST /wallets`: a wallet and its initial paid and granted credits."""
+    from invoicing.services import wallet_rules
+
+    now = now or timezone.now()
+    errors: dict[str, list[str]] = {}
+    rate = parse_decimal(data.get("rate_amount"))
+    if rate is None or rate <= 0:
+        errors.setdefault("rate_amount", []).append("invalid_amount" if rate is not None else "value_is_mandatory")
+    paid = _credits(data.get("paid_credits"), "paid_credits", errors)
+    granted = _credits(data.get("granted_credits"), "granted_credits", errors)
+    priority = data.get("priority", 50)
+    if priority is None:
+        priority = 50
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 50:
+        errors.setdefault("priority", []).append("value_is_invalid")
+    expiration_at = _datetime(data.get("expiration_at"), "expiration_at", errors)
+    if expiration_at is not None and expiration_at <= now:
+        errors.setdefault("expiration_at", []).append("invalid_date")
+    fee_types, metric_codes = _applies_to(organization, data.get("applies_to"), errors)
+    limits = _limits(data, errors)
+    metadata = data.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        errors.setdefault("metadata", []).append("value_is_invalid")
+    rules = data.get("recurring_transaction_rules") or []
+    with transaction.atomic():
+        customer = (
+            Customer.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .filter(
+                organization=organization, external_id=data.get("external_customer_id") or "", deleted_at__isnull=True
+            )
+            .first()
+        )
+        if customer is None:
+            raise NotFoundFailure("customer")
+        currency = data.get("currency") or customer.currency or organization.default_currency
+        if not is_currency(currency):
+            errors.setdefault("currency", []).append("value_is_invalid")
+        active = Wallet.objects.filter(customer=customer, status=WalletStatus.ACTIVE)
+        if active.count() >= MAX_ACTIVE_WALLETS:
+            errors.setdefault("customer", []).append("wallet_limit_reached")
+        code = data.get("code") or ""
+        if code and active.filter(code=code).exists():
+            errors.setdefault("code", []).append("value_already_exist")
+        if errors:
+            raise ValidationFailure(errors)
+        wallet = Wallet(
+            organization=organization,
+            customer=customer,
+            name=data.get("name") or "",
+            code=code,
+            currency=currency,
+            rate_amount=rate,
+            priority=priority,
+            expiration_at=expiration_at,
+            applies_to_fee_types=fee_types,
+            applies_to_billable_metric_codes=metric_codes,
+            invoice_requires_successful_payment=bool(data.get("invoice_requires_successful_payment")),
+            metadata=metadata,
+            **limits,
+        )
+        if not data.get("ignore_paid_top_up_limits_on_creation"):
+            _check_top_up_limits(wallet, paid, errors)
+        if errors:
+            raise ValidationFailure(errors)
+        wallet.save()
+        wallet_rules.rules_replace(wallet, rules)
+        _top_up(
+            wallet,
+            paid=paid,
+            granted=granted,
+            now=now,
+            name=data.get("transaction_name") or "",
+            metadata=data.get("transaction_metadata") or [],
+        )
+        _send_wallet_webhook(wallet, "wallet.created")
+    return wallet
+
+
+def wallet_update(organization: Any, *, wallet_id: Any, data: dict[str, Any], now: dt.datetime | None = None) -> Wallet:
+    from invoicing.services import wallet_rules
+
+    now = now or timezone.now()
+    errors: dict[str, list[str]] = {}
+    with transaction.atomic():
+        wallet = _get_locked(organization, wallet_id)
+        if wallet.status != WalletStatus.ACTIVE:
+            raise NotAllowedFailure("wallet_not_active")
+        if "name" in data:
+            wallet.name = data.get("name") or ""
+        if "priority" in data:
+            priority = data["priority"]
+            if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 50:
+                errors.setdefault("priority", []).append("value_is_invalid")
+            else:
+                wallet.priority = priority
+        if "expiration_at" in data:
+            expiration_at = _datetime(data["expiration_at"], "expiration_at", errors)
+            if expiration_at is not None and expiration_at <= now:
+                errors.setdefault("expiration_at", []).append("invalid_date")
+            wallet.expiration_at = expiration_at
+        if "applies_to" in data:
+            wallet.applies_to_fee_types, wallet.applies_to_billable_metric_codes = _applies_to(
+                organization, data["applies_to"], errors
+            )
+        for field, value in _limits(data, errors).items():
+            setattr(wallet, field, value)
+        if "invoice_requires_successful_payment" in data:
+            wallet.invoice_requires_successful_payment = bool(data["invoice_requires_successful_payment"])
+        if "metadata" in data:
+            if data["metadata"] is not None and not isinstance(data["metadata"], dict):
+                errors.setdefault("metadata", []).append("value_is_invalid")
+            else:
+                wallet.metadata = data["metadata"] or {}
+        if errors:
+            raise ValidationFailure(errors)
+        wallet.save()
+        if "recurring_transaction_rules" in data:
+            wallet_rules.rules_replace(wallet, data["recurring_transaction_rules"] or [])
+        _send_wallet_webhook(wallet, "wallet.updated")
+    return wallet
+
+
+def _get_locked(organization: Any, wallet_id: Any) -> Wallet:
+    from invoicing.credit_selectors import wallet_get
+
+    wallet = wallet_get(organization, wallet_id)
+    return _locked_wallet(wallet.id)
+
+
+def wallet_terminate(organization: Any, *, wallet_id: Any, now: dt.datetime | None = None) -> Wallet:
+    """`DELETE /wallets/{id}` and expiration: `terminated`, the remaining credits voided."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        wallet = _get_locked(organization, wallet_id)
+        _terminate(wallet, now)
+    return wallet
+
+
+def _terminate(wallet: Wallet, now: dt.datetime) -> None:
+    if wallet.status == WalletStatus.TERMINATED:
+        return
+    if wallet.credits_balance > 0:
+        _record(
+            wallet,
+            transaction_type=TransactionType.OUTBOUND,
+            transaction_status=TransactionStatus.VOIDED,
+            credits=Decimal(wallet.credits_balance),
+            cents=wallet.balance_cents,
+            settle=True,
+            now=now,
+        )
+    wallet.status = WalletStatus.TERMINATED
+    wallet.terminated_at = now
+    wallet.save(update_fields=["status", "terminated_at", "updated_at"])
+    RecurringTransactionRule.objects.filter(wallet=wallet).update(status="terminated")
+    _send_wallet_webhook(wallet, "wallet.terminated")
+
+
+def wallets_terminate_expired(now: dt.datetime | None = None, *, dry_run: bool = False) -> list[Any]:
+    """The beat job: active wallets whose `expiration_at` has passed are terminated."""
+    now = now or timezone.now()
+    ids = list(Wallet.objects.filter(status=WalletStatus.ACTIVE, expiration_at__lte=now).values_list("id", flat=True))
+    if dry_run:
+        return ids
+    for wallet_id in ids:
+        with transaction.atomic():
+            wallet = _locked_wallet(wallet_id)
+            if wallet.status == WalletStatus.ACTIVE and wallet.expiration_at and wallet.expiration_at <= now:
+                _terminate(wallet, now)
+    return ids
+
+
+# ------------------------------------------------------------------------------------ top-ups
+
+
+def _top_up(
+    wallet: Wallet,
+    *,
+    paid: Decimal,
+    granted: Decimal,
+    now: dt.datetime,
+    voided: Decimal = ZERO,
+    source: str = TransactionSource.MANUAL,
+    name: str = "",
+    metadata: list | None = None,
+    idempotency_key: str = "",
+    invoice_requires_successful_payment: bool | None = None,
+) -> list[WalletTransaction]:
+    """Purchased (pending, with its credit invoice), granted (settled) and voided (settled) lines."""
+    result: list[WalletTransaction] = []
+    requires = (
+        wallet.invoice_requires_successful_payment
+        if invoice_requires_successful_payment is None
+        else invoice_requires_successful_payment
+    )
+    if paid > 0:
+        tx = _record(
+            wallet,
+            transaction_type=TransactionType.INBOUND,
+            transaction_status=TransactionStatus.PURCHASED,
+            credits=paid,
+            settle=False,
+            now=now,
+            source=source,
+            name=name,
+            metadata=metadata,
+            idempotency_key=f"{idempotency_key}:paid" if idempotency_key else "",
+            invoice_requires_successful_payment=requires,
+        )
+        tx.invoice = _credit_invoice(wallet, tx, now)
+        tx.save(update_fields=["invoice", "updated_at"])
+        result.append(tx)
+    if granted > 0:
+        result.append(
+            _record(
+                wallet,
+                transaction_type=TransactionType.INBOUND,
+                transaction_status=TransactionStatus.GRANTED,
+                credits=granted,
+                settle=True,
+                now=now,
+                source=source,
+                name=name,
+                metadata=metadata,
+                idempotency_key=f"{idempotency_key}:granted" if idempotency_key else "",
+            )
+        )
+    if voided > 0:
+        if voided > wallet.credits_balance:
+            raise ValidationFailure.single("voided_credits", "insufficient_credits")
+        cents = wallet.balance_cents if voided == wallet.credits_balance else credits_to_cents(wallet, voided)
+        result.append(
+            _record(
+                wallet,
+                transaction_type=TransactionType.OUTBOUND,
+                transaction_status=TransactionStatus.VOIDED,
+                credits=voided,
+                cents=min(cents, wallet.balance_cents),
+                settle=True,
+                now=now,
+                source=source,
+                name=name,
+                metadata=metadata,
+            )
+        )
+    return result
+
+
+def wallet_transaction_create(
+    organization: Any, *, data: dict[str, Any], now: dt.datetime | None = None
+) -> list[WalletTransaction]:
+    """`POST /wallet_transactions`: 0–3 lines (purchased, granted, voided)."""
+    now = now or timezone.now()
+    errors: dict[str, list[str]] = {}
+    paid = _credits(data.get("paid_credits"), "paid_credits", errors)
+    granted = _credits(data.get("granted_credits"), "granted_credits", errors)
+    voided = _credits(data.get("voided_credits"), "voided_credits", errors)
+    metadata = data.get("metadata") or []
+    if not isinstance(metadata, list) or not all(isinstance(m, dict) and "key" in m for m in metadata):
+        errors.setdefault("metadata", []).append("value_is_invalid")
+    with transaction.atomic():
+        wallet = _get_locked(organization, data.get("wallet_id"))
+        if wallet.status != WalletStatus.ACTIVE:
+            raise NotAllowedFailure("wallet_not_active")
+        if not data.get("ignore_paid_top_up_limits"):
+            _check_top_up_limits(wallet, paid, errors)
+        if errors:
+            raise ValidationFailure(errors)
+        requires = data.get("invoice_requires_successful_payment")
+        return _top_up(
+            wallet,
+            paid=paid,
+            granted=granted,
+            voided=voided,
+            now=now,
+            name=data.get("name") or "",
+            metadata=[{"key": str(m["key"]), "value": str(m.get("value") or "")} for m in metadata],
+            invoice_requires_successful_payment=None if requires is None else bool(requires),
+        )
+
+
+def wallet_transaction_settle(transaction_id: Any, *, now: dt.datetime | None = None) -> WalletTransaction:
+    """A purchase's payment succeeded: the credits enter the balance (once; safe to call twice).
+
+    For the payments app (provider success) and the manual `PUT /invoices/{id}` flow.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        tx = WalletTransaction.objects.select_for_update().get(id=transaction_id)
+        if tx.status != TransactionSettlement.PENDING:
+            return tx
+        wallet = _locked_wallet(tx.wallet_id)
+        tx.status = TransactionSettlement.SETTLED
+        tx.settled_at = now
+        tx.save(update_fields=["status", "settled_at", "updated_at"])
+        _apply_settled(wallet, tx, now)
+        tx.wallet = wallet
+        if wallet.status != WalletStatus.ACTIVE:  # paid after termination: the credits are voided at once
+            _record(
+                wallet,
+                transaction_type=TransactionType.OUTBOUND,
+                transaction_status=TransactionStatus.VOIDED,
+                credits=Decimal(tx.credit_amount),
+                cents=tx.amount_cents,
+                settle=True,
+                now=now,
+            )
+        _send_transaction_webhook(tx, "wallet_transaction.updated")
+    return tx
+
+
+def wallet_transaction_fail(transaction_id: Any, *, now: dt.datetime | None = None) -> WalletTransaction:
+    """A purchase's payment failed for good: the line is `failed`, the balance untouched."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        tx = WalletTransaction.objects.select_for_update().select_related("wallet__organization").get(id=transaction_id)
+        if tx.status != TransactionSettlement.PENDING:
+            return tx
+        tx.status = TransactionSettlement.FAILED
+        tx.failed_at = now
+        tx.save(update_fields=["status", "failed_at", "updated_at"])
+        _send_transaction_webhook(tx, "wallet_transaction.updated")
+    return tx
+
+
+def wallet_transactions_settle_for_invoice(invoice: Invoice, *, now: dt.datetime | None = None) -> int:
+    """The credit invoice `invoice` was paid: settle its pending purchases. Returns how many."""
+    if invoice.invoice_type != InvoiceType.CREDIT:
+        return 0
+    ids = list(
+        WalletTransaction.objects.filter(invoice=invoice, status=TransactionSettlement.PENDING).values_list(
+            "id", flat=True
+        )
+    )
+    for tx_id in ids:
+        wallet_transaction_settle(tx_id, now=now)
+    return len(ids)
+
+
+# ------------------------------------------------------------------------------------ balances
+
+
+def _refresh_ongoing(wallet: Wallet, now: dt.datetime) -> None:
+    """`ongoing_balance = balance − ongoing usage` (draft invoices of the customer in the wallet's
+    currency); fires `wallet.depleted_ongoing_balance` when it reaches zero."""
+    from invoicing.models import InvoiceStatus
+
+    drafts = Invoice.objects.filter(
+        customer_id=wallet.customer_id,
+        currency=wallet.currency,
+        status=InvoiceStatus.DRAFT,
+        invoice_type__in=[InvoiceType.SUBSCRIPTION, InvoiceType.PROGRESSIVE_BILLING],
+    ).values_list("sub_total_including_taxes_amount_cents", flat=True)
+    usage = sum(drafts)
+    wallet.ongoing_usage_balance_cents = usage
+    wallet.credits_ongoing_usage_balance = cents_to_credits(wallet, usage)
+    wallet.ongoing_balance_cents = wallet.balance_cents - usage
+    wallet.credits_ongoing_balance = Decimal(wallet.credits_balance) - Decimal(wallet.credits_ongoing_usage_balance)
+    wallet.last_balance_sync_at = now
+    depleted = wallet.ongoing_balance_cents <= 0
+    if depleted and not wallet.depleted_ongoing_balance and wallet.pk and not wallet._state.adding:
+        _send_wallet_webhook(wallet, "wallet.depleted_ongoing_balance")
+    wallet.depleted_ongoing_balance = depleted
+
+
+def wallet_refresh_ongoing_balance(wallet_id: Any, *, now: dt.datetime | None = None) -> Wallet:
+    now = now or timezone.now()
+    with transaction.atomic():
+        wallet = _locked_wallet(wallet_id)
+        _refresh_ongoing(wallet, now)
+        wallet.save()
+    return wallet
+
+
+def wallets_refresh_ongoing_balances(now: dt.datetime | None = None) -> int:
+    ids = list(Wallet.objects.filter(status=WalletStatus.ACTIVE).values_list("id", flat=True))
+    for wallet_id in ids:
+        wallet_refresh_ongoing_balance(wallet_id, now=now)
+    return len(ids)
+
+
+# ------------------------------------------------------------------------------------ invoices
+
+
+def wallets_for_invoice(invoice: Invoice) -> tuple[list[WalletBalance], dict[str, Wallet]]:
+    """The customer's active wallets in the invoice currency, locked, in creation order."""
+    wallets = list(
+        Wallet.objects.select_for_update(of=("self",))
+        .select_related("organization")
+        .filter(customer_id=invoice.customer_id, currency=invoice.currency, status=WalletStatus.ACTIVE)
+        .order_by("created_at", "id")
+    )
+    codes = {c for w in wallets for c in w.applies_to_billable_metric_codes}
+    metric_ids = dict(
+        BillableMetric.objects.filter(organization_id=invoice.organization_id, code__in=codes).values_list("code", "id")
+    )
+    balances = [
+        WalletBalance(
+            id=str(w.id),
+            balance_cents=int(w.balance_cents),
+            priority=w.priority,
+            fee_types=frozenset(w.applies_to_fee_types),
+            billable_metric_ids=frozenset(
+                str(metric_ids[c]) for c in w.applies_to_billable_metric_codes if c in metric_ids
+            ),
+            name=w.name,
+        )
+        for w in wallets
+        if w.balance_cents > 0
+    ]
+    return balances, {str(w.id): w for w in wallets}
+
+
+def wallets_consume(invoice: Invoice, prepaid_credits: Any, wallets: dict[str, Wallet], *, now: dt.datetime) -> None:
+    """One outbound `invoiced` line per wallet used (the wallets are locked by `wallets_for_invoice`)."""
+    for credit in prepaid_credits:
+        if credit.amount_cents <= 0:
+            continue
+        wallet = wallets[credit.wallet_id]
+        credits = (
+            Decimal(wallet.credits_balance)
+            if credit.amount_cents >= wallet.balance_cents
+            else min(cents_to_credits(wallet, credit.amount_cents), Decimal(wallet.credits_balance))
+        )
+        _record(
+            wallet,
+            transaction_type=TransactionType.OUTBOUND,
+            transaction_status=TransactionStatus.INVOICED,
+            credits=credits,
+            cents=credit.amount_cents,
+            settle=True,
+            now=now,
+            invoice=invoice,
+        )
+
+
+def wallets_restore_for_voided_invoice(invoice: Invoice, *, now: dt.datetime) -> list[WalletTransaction]:
+    """§6.7: voiding an invoice gives the consumed credits back (once per wallet)."""
+    restored = []
+    consumed = WalletTransaction.objects.filter(
+        invoice=invoice,
+        transaction_status=TransactionStatus.INVOICED,
+        status=TransactionSettlement.SETTLED,
+    ).order_by("created_at", "id")
+    for line in consumed:
+        wallet = _locked_wallet(line.wallet_id)
+        if wallet.status != WalletStatus.ACTIVE:
+            continue
+        if WalletTransaction.objects.filter(wallet=wallet, voided_invoice=invoice).exists():
+            continue
+        restored.append(
+            _record(
+                wallet,
+                transaction_type=TransactionType.INBOUND,
+                transaction_status=TransactionStatus.GRANTED,
+                credits=Decimal(line.credit_amount),
+                cents=line.amount_cents,
+                settle=True,
+                now=now,
+                voided_invoice=invoice,
+            )
+        )
+    return restored
+
+
+def ledger_totals(wallet: Wallet) -> tuple[int, Decimal]:
+    """The balance as the ledger says it (settled inbound − settled outbound)."""
+    cents, credits = 0, ZERO
+    settled: QuerySet = WalletTransaction.objects.filter(wallet=wallet, status=TransactionSettlement.SETTLED)
+    for tx_type, amount, credit in settled.values_list("transaction_type", "amount_cents", "credit_amount"):
+        sign = 1 if tx_type == TransactionType.INBOUND else -1
+        cents += sign * amount
+        credits += sign * Decimal(credit)
+    return cents, credits
