@@ -28,6 +28,7 @@ class SubscriptionsConfig(AppConfig):
         from catalog import extensions as catalog_extensions
         from catalog.signals import plan_deleted
         from customers import demo as customers_demo
+        from customers import extensions as customer_extensions
         from customers.signals import customer_deleted
         from metering.extensions import register_subscription_lookup
         from subscriptions import demo, selectors
@@ -41,3 +42,8 @@ class SubscriptionsConfig(AppConfig):
         )
         catalog_extensions.register_plan_counter("customers_count", selectors.plan_customers_count)
         customers_demo.register_step("subscriptions", demo.seed_subscriptions)
+        customer_extensions.register(
+            customer_extensions.CustomerExtension(
+                name="subscriptions", billed_currencies=selectors.customer_subscription_currencies
+            )
+        )

@@ -235,3 +235,13 @@ def plan_customers_count(plan: object) -> int:
         .distinct()
         .count()
     )
+
+
+def customer_subscription_currencies(customer: object) -> set[str]:
+    """customers extension: currencies the customer is subscribed in (its currency is then fixed)."""
+    return set(
+        Subscription.objects.filter(customer=customer)
+        .exclude(status=SubscriptionStatus.CANCELED)
+        .values_list("plan__amount_currency", flat=True)
+        .distinct()
+    )

@@ -229,3 +229,21 @@ def test_list_query_count_does_not_grow_with_rows(api, plans):
     assert body["meta"]["total_count"] == 12
     assert sum(1 for s in body["subscriptions"] if s["next_plan_code"] == "starter") == 3
     assert len(big.captured_queries) == len(small.captured_queries) <= 8
+
+
+def test_subscribed_customer_cannot_change_currency(api, plans):
+    post(api)
+    response = api.post("/api/v1/customers", {"customer": {"external_id": "cust-1", "currency": "EUR"}}, format="json")
+    assert response.status_code == 422
+    assert response.json()["error_details"] == {"currency": ["currencies_does_not_match"]}
+    same = api.post("/api/v1/customers", {"customer": {"external_id": "cust-1", "currency": "USD"}}, format="json")
+    assert same.status_code == 200
+
+
+def test_update_refused_on_terminated(api, plans):
+    post(api)
+    api.delete("/api/v1/subscriptions/sub-1")
+    response = api.put("/api/v1/subscriptions/sub-1?status=terminated", {"subscription": {"name": "x"}}, format="json")
+    assert response.status_code == 405
+    assert response.json()["code"] == "invalid_status"
+    assert api.put("/api/v1/subscriptions/sub-1", {"subscription": {"name": "x"}}, format="json").status_code == 404
