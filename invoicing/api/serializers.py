@@ -6,6 +6,8 @@ serializers here describe them for drf-spectacular.
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -24,10 +26,22 @@ class InvoiceUpdateEnvelope(serializers.Serializer):
     invoice = InvoiceUpdateInput()
 
 
+@extend_schema_field(OpenApiTypes.NUMBER)
+class NumberField(serializers.Field):
+    """A JSON number (int or the exact parser's Decimal) or a numeric string, passed on as is."""
+
+    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
+        return data
+
+    def to_representation(self, value):  # type: ignore[no-untyped-def]
+        return str(value)
+
+
 class OneOffFeeInput(serializers.Serializer):
     add_on_code = serializers.CharField()
-    unit_amount_cents = serializers.CharField(required=False, allow_null=True)
-    units = serializers.CharField(required=False, allow_null=True)
+    # Numbers or numeric strings (the exact JSON parser gives Decimals); checked by the service.
+    unit_amount_cents = NumberField(required=False, allow_null=True)
+    units = NumberField(required=False, allow_null=True)
     description = serializers.CharField(required=False, allow_blank=True, allow_null=True)
     invoice_display_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
     from_datetime = serializers.CharField(required=False, allow_null=True)
