@@ -9,15 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 
 from billing_project.core import money
-from billing_project.core.errors import DomainError
+from billing_project.core.errors import DomainError, ValidationFailure
+from catalog.models import Plan
+from customers.models import Customer
 from subscriptions import selectors, services
 from subscriptions.models import Subscription, SubscriptionStatus, SubscriptionTransition
 
@@ -76,6 +81,26 @@ def _confirm(
     return None
 
 
+class StartSubscriptionForm(forms.Form):
+    customer = forms.ModelChoiceField(
+        queryset=Customer.objects.filter(deleted_at__isnull=True).select_related("organization")
+    )
+    plan = forms.ModelChoiceField(queryset=Plan.live.filter(parent__isnull=True).select_related("organization"))
+    external_id = forms.CharField(max_length=255)
+    name = forms.CharField(max_length=255, required=False)
+    billing_time = forms.ChoiceField(choices=[("calendar", "calendar"), ("anniversary", "anniversary")])
+    subscription_at = forms.DateTimeField(required=False, help_text="UTC; empty means now. Future → pending.")
+    ending_at = forms.DateTimeField(required=False, help_text="UTC; terminates automatically then.")
+    downgrade_now = forms.BooleanField(required=False, help_text="For a downgrade: apply now, not at the period end.")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        customer, plan = data.get("customer"), data.get("plan")
+        if customer and plan and customer.organization_id != plan.organization_id:
+            raise forms.ValidationError("The plan belongs to another organization.")
+        return data
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
     list_display = (
@@ -127,11 +152,48 @@ class SubscriptionAdmin(admin.ModelAdmin):
     )
     fields = readonly_fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # subscriptions start through the API (POST /api/v1/subscriptions)
-
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        """Start a subscription (or change its plan) through `subscription_create`."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = StartSubscriptionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            customer = data["customer"]
+            payload = {
+                "external_customer_id": customer.external_id,
+                "plan_code": data["plan"].code,
+                "external_id": data["external_id"],
+                "name": data["name"] or None,
+                "billing_time": data["billing_time"],
+                "subscription_at": data["subscription_at"],
+                "ending_at": data["ending_at"],
+                "downgrade_timing": "immediate" if data["downgrade_now"] else None,
+            }
+            try:
+                subscription = services.subscription_create(customer.organization, payload, actor=request.user)
+            except ValidationFailure as exc:
+                for field, codes in exc.details.items():
+                    form.add_error(field if field in form.fields else None, f"{field}: {', '.join(map(str, codes))}")
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(
+                    request,
+                    f"{subscription.external_id}: {subscription.status} on {subscription.plan.code}",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:subscriptions_subscription_change", args=[subscription.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Start a subscription",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/subscriptions/start_subscription.html", context)
 
     @admin.display(description="Plan", ordering="plan__code")
     def plan_code(self, obj: Subscription) -> str:

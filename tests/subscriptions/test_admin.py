@@ -108,6 +108,32 @@ def test_finance_viewer_cannot_run_actions(client, subs):
     user.groups.add(Group.objects.get(name=FINANCE_VIEWER))
     client.force_login(user)
     assert client.get(reverse(CHANGELIST)).status_code == 200
+    assert client.get(reverse("admin:subscriptions_subscription_add")).status_code == 403
     _action(client, "terminate", [subs["active"].pk], confirm=True)
     subs["active"].refresh_from_db()
     assert subs["active"].status == "active"
+
+
+def test_start_and_change_plan_from_the_admin(admin_client, organization):
+    from tests.factories.customers import CustomerFactory
+
+    customer = CustomerFactory(organization=organization, external_id="adm", currency="USD")
+    basic = SubscriptionPlanFactory(organization=organization, code="basic", amount_cents=10000)
+    starter = SubscriptionPlanFactory(organization=organization, code="starter", amount_cents=5000)
+    url = reverse("admin:subscriptions_subscription_add")
+    assert admin_client.get(url).status_code == 200
+    form = {"customer": customer.pk, "plan": basic.pk, "external_id": "adm-1", "billing_time": "calendar"}
+    response = admin_client.post(url, form)
+    assert response.status_code == 302
+    sub = Subscription.objects.get(external_id="adm-1")
+    assert sub.status == "active"
+    assert SubscriptionTransition.objects.filter(subscription=sub, actor="user:root").exists()
+    # A downgrade, applied now on request.
+    admin_client.post(url, {**form, "plan": starter.pk, "downgrade_now": "on"})
+    assert Subscription.objects.get(external_id="adm-1", status="active").plan.code == "starter"
+    # Refusals come back as form errors.
+    bad = admin_client.post(url, {**form, "external_id": "adm-2", "ending_at": "2001-01-01 00:00"})
+    assert bad.status_code == 200
+    assert b"invalid_date" in bad.content
+    other = SubscriptionPlanFactory(code="elsewhere")
+    assert b"another organization" in admin_client.post(url, {**form, "plan": other.pk}).content
