@@ -164,9 +164,13 @@ def test_resource_names_are_derived_from_view_classes():
     class CustomerUsageView:
         pass
 
+    class EventBatchView:
+        pass
+
     assert resource_name_of(PlanDetailView()) == "plan"
     assert resource_name_of(WebhookEndpointCollectionView()) == "webhook_endpoint"
     assert resource_name_of(CustomerUsageView()) == "customer_usage"
+    assert resource_name_of(EventBatchView()) == "event"
     assert resource_name_of(DeclaredView()) == "invoice"
     assert request_mode("GET") == "read" and request_mode("HEAD") == "read"
     assert request_mode("POST") == "write" and request_mode("DELETE") == "write"

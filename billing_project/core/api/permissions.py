@@ -6,7 +6,8 @@ The mode is `read` for GET/HEAD/OPTIONS and `write` for everything else; a resou
 map allows nothing. A refused call is 403 `<mode>_action_not_allowed_for_<resource>`.
 
 Each API view names its resource with a `resource_name` class attribute (one of `RESOURCES`).
-A view without one gets a name derived from its class (`PlanDetailView` → `plan`); a derived name
+A view without one gets a name derived from its class (`PlanDetailView` → `plan`,
+`EventBatchView` → `event`); a derived name
 that is not a known resource is refused for every scoped key (full-access keys are unaffected),
 so a forgotten `resource_name` fails closed.
 """
@@ -31,7 +32,7 @@ RESOURCES: tuple[str, ...] = (
 )  # fmt: skip
 MODES: tuple[str, ...] = ("read", "write")
 
-_SUFFIXES = ("View", "ViewSet", "Collection", "Detail", "List", "Item")
+_SUFFIXES = ("View", "ViewSet", "Collection", "Detail", "List", "Item", "Batch")
 
 
 def read_only_permissions() -> dict[str, list[str]]:
