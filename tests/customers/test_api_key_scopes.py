@@ -298,3 +298,15 @@ def test_lago_client_sees_the_403(lago):
     assert raised.value.response["code"] == "write_action_not_allowed_for_customer"
     lago.client.customers.create(Customer(external_id="yes"))
     assert client.customers.find("yes").external_id == "yes"
+
+
+def test_an_ingestion_key_sends_events_and_reads_nothing(organization):
+    """The classic least-privilege key: `{"event": ["write"]}` on the real events endpoints."""
+    from tests.factories.metering import event_payload, make_metric
+
+    make_metric(organization, "calls")
+    client, _ = client_for(organization, {"event": ["write"]})
+    assert client.post("/api/v1/events", {"event": event_payload("t1")}, format="json").status_code == 200
+    assert client.post("/api/v1/events/batch", {"events": [event_payload("t2")]}, format="json").status_code == 200
+    assert client.get("/api/v1/events").json() == forbidden("read_action_not_allowed_for_event")
+    assert client.get("/api/v1/customers").json() == forbidden("read_action_not_allowed_for_customer")
