@@ -1,6 +1,6 @@
 from django.urls import path
 
-from invoicing.api import views
+from invoicing.api import credit_urls, views
 
 urlpatterns = [
     path("invoices", views.InvoiceCollectionView.as_view(), name="invoices"),
@@ -14,3 +14,4 @@ urlpatterns = [
     path("customers/<str:external_id>/current_usage", views.CurrentUsageView.as_view(), name="customer-current-usage"),
     path("customers/<str:external_id>/past_usage", views.PastUsageView.as_view(), name="customer-past-usage"),
 ]
+urlpatterns += credit_urls.urlpatterns  # wallets, wallet transactions, credit notes

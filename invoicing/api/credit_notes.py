@@ -1,0 +1,160 @@
+"""Credit notes (lago-api.md §2.13). Views parse, call a service, and render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from billing_project.core.api.pagination import paginated_response
+from billing_project.core.api.views import OrganizationAPIView, root_payload
+from billing_project.core.errors import NotFoundFailure
+from invoicing import credit_selectors as selectors
+from invoicing.api import credit_serializers as s
+from invoicing.credit_representation import credit_note_payload
+from invoicing.services import credit_notes as services
+
+
+def _body(note: Any) -> dict[str, Any]:
+    return {"credit_note": credit_note_payload(note)}
+
+
+def _invoice_id(payload: dict[str, Any]) -> Any:
+    import uuid
+
+    try:
+        return uuid.UUID(str(payload.get("invoice_id")))
+    except (TypeError, ValueError):
+        raise NotFoundFailure("invoice") from None
+
+
+class CreditNoteCollectionView(OrganizationAPIView):
+    resource_name = "credit_note"
+
+    @extend_schema(
+        operation_id="credit_notes_list",
+        summary="List credit notes",
+        parameters=[
+            OpenApiParameter("page", int),
+            OpenApiParameter("per_page", int),
+            OpenApiParameter("external_customer_id", str),
+            OpenApiParameter("invoice_id", str),
+            OpenApiParameter("credit_status", str),
+            OpenApiParameter("refund_status", str),
+            OpenApiParameter("reason", str),
+            OpenApiParameter("currency", str),
+        ],
+        responses=s.CreditNoteListEnvelope,
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        invoice_id = params.get("invoice_id") or None
+        if invoice_id:
+            invoice_id = _invoice_id({"invoice_id": invoice_id})
+        qs = selectors.credit_note_list(
+            self.organization,
+            external_customer_id=params.get("external_customer_id"),
+            invoice_id=invoice_id,
+            credit_status=params.get("credit_status"),
+            refund_status=params.get("refund_status"),
+            reason=params.get("reason"),
+            currency=params.get("currency"),
+        )
+        return paginated_response(request, qs, "credit_notes", lambda items: [credit_note_payload(n) for n in items])
+
+    @extend_schema(
+        operation_id="credit_notes_create",
+        summary="Create a credit note",
+        request=s.CreditNoteInputEnvelope,
+        responses=s.CreditNoteEnvelope,
+    )
+    def post(self, request: Request) -> Response:
+        payload = root_payload(request, "credit_note")
+        note = services.credit_note_create(
+            self.organization,
+            invoice_id=_invoice_id(payload),
+            items=payload.get("items"),
+            credit_amount_cents=payload.get("credit_amount_cents") or 0,
+            refund_amount_cents=payload.get("refund_amount_cents") or 0,
+            offset_amount_cents=payload.get("offset_amount_cents") or 0,
+            reason=payload.get("reason"),
+            description=payload.get("description"),
+            metadata=payload.get("metadata"),
+        )
+        return Response(_body(selectors.credit_note_get(self.organization, note.id)))
+
+
+class CreditNoteEstimateView(OrganizationAPIView):
+    resource_name = "credit_note"
+
+    @extend_schema(
+        operation_id="credit_notes_estimate",
+        summary="Estimate a credit note",
+        request=s.CreditNoteEstimateInputEnvelope,
+        responses=s.CreditNoteEstimateEnvelope,
+    )
+    def post(self, request: Request) -> Response:
+        payload = root_payload(request, "credit_note")
+        estimate = services.credit_note_estimate(
+            self.organization, invoice_id=_invoice_id(payload), items=payload.get("items")
+        )
+        return Response({"estimated_credit_note": estimate})
+
+
+class CreditNoteDetailView(OrganizationAPIView):
+    resource_name = "credit_note"
+
+    @extend_schema(
+        operation_id="credit_notes_retrieve", summary="Retrieve a credit note", responses=s.CreditNoteEnvelope
+    )
+    def get(self, request: Request, credit_note_id: str) -> Response:
+        return Response(_body(selectors.credit_note_get(self.organization, credit_note_id)))
+
+    @extend_schema(
+        operation_id="credit_notes_update",
+        summary="Update a credit note's refund status or metadata",
+        request=s.CreditNoteUpdateInputEnvelope,
+        responses=s.CreditNoteEnvelope,
+    )
+    def put(self, request: Request, credit_note_id: str) -> Response:
+        payload = root_payload(request, "credit_note")
+        note = services.credit_note_update(
+            self.organization,
+            credit_note_id=credit_note_id,
+            refund_status=payload.get("refund_status"),
+            metadata=payload.get("metadata"),
+        )
+        return Response(_body(selectors.credit_note_get(self.organization, note.id)))
+
+
+class CreditNoteVoidView(OrganizationAPIView):
+    resource_name = "credit_note"
+
+    @extend_schema(
+        operation_id="credit_notes_void",
+        summary="Void a credit note's balance",
+        request=None,
+        responses=s.CreditNoteEnvelope,
+    )
+    def put(self, request: Request, credit_note_id: str) -> Response:
+        note = services.credit_note_void(self.organization, credit_note_id=credit_note_id)
+        return Response(_body(selectors.credit_note_get(self.organization, note.id)))
+
+
+class CreditNoteDownloadView(OrganizationAPIView):
+    resource_name = "credit_note"
+
+    @extend_schema(
+        operation_id="credit_notes_download",
+        summary="Generate the credit note PDF (file_url)",
+        request=None,
+        responses=s.CreditNoteEnvelope,
+    )
+    def post(self, request: Request, credit_note_id: str) -> Response:
+        from invoicing.services.credit_documents import credit_note_generate_pdf
+
+        note = selectors.credit_note_get(self.organization, credit_note_id)
+        credit_note_generate_pdf(note.id)
+        return Response(_body(selectors.credit_note_get(self.organization, note.id)))

@@ -1,0 +1,235 @@
+"""Request and response shapes of the wallets and credit notes API (for OpenAPI).
+
+The services validate the values (credits are decimal strings, amounts integer cents) and answer
+with Lago's codes; responses are rendered by `invoicing.credit_representation`.
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class AppliesToSchema(serializers.Serializer):
+    fee_types = serializers.ListField(child=serializers.CharField(), required=False)
+    billable_metric_codes = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class RecurringRuleSchema(serializers.Serializer):
+    lago_id = serializers.CharField(required=False)
+    trigger = serializers.CharField(required=False)
+    interval = serializers.CharField(required=False, allow_null=True)
+    method = serializers.CharField(required=False)
+    paid_credits = serializers.CharField(required=False)
+    granted_credits = serializers.CharField(required=False)
+    threshold_credits = serializers.CharField(required=False, allow_null=True)
+    target_ongoing_balance = serializers.CharField(required=False, allow_null=True)
+    started_at = serializers.DateTimeField(required=False, allow_null=True)
+    expiration_at = serializers.DateTimeField(required=False, allow_null=True)
+    transaction_metadata = serializers.ListField(child=serializers.DictField(), required=False)
+    transaction_name = serializers.CharField(required=False, allow_null=True)
+    ignore_paid_top_up_limits = serializers.BooleanField(required=False)
+
+
+class WalletInput(serializers.Serializer):
+    external_customer_id = serializers.CharField()
+    rate_amount = serializers.CharField()
+    name = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    code = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    priority = serializers.IntegerField(required=False, min_value=1, max_value=50)
+    currency = serializers.CharField(required=False)
+    paid_credits = serializers.CharField(required=False, allow_null=True)
+    granted_credits = serializers.CharField(required=False, allow_null=True)
+    expiration_at = serializers.DateTimeField(required=False, allow_null=True)
+    recurring_transaction_rules = RecurringRuleSchema(many=True, required=False)
+    transaction_metadata = serializers.ListField(child=serializers.DictField(), required=False)
+    transaction_name = serializers.CharField(required=False, allow_null=True)
+    applies_to = AppliesToSchema(required=False)
+    invoice_requires_successful_payment = serializers.BooleanField(required=False)
+    paid_top_up_min_amount_cents = serializers.IntegerField(required=False, allow_null=True)
+    paid_top_up_max_amount_cents = serializers.IntegerField(required=False, allow_null=True)
+    ignore_paid_top_up_limits_on_creation = serializers.BooleanField(required=False)
+    metadata = serializers.DictField(required=False, allow_null=True)
+
+
+class WalletInputEnvelope(serializers.Serializer):
+    wallet = WalletInput()
+
+
+class WalletOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField()
+    lago_customer_id = serializers.UUIDField()
+    external_customer_id = serializers.CharField()
+    status = serializers.CharField()
+    currency = serializers.CharField()
+    name = serializers.CharField(allow_null=True)
+    code = serializers.CharField(allow_null=True)
+    priority = serializers.IntegerField()
+    rate_amount = serializers.CharField()
+    credits_balance = serializers.CharField()
+    balance_cents = serializers.IntegerField()
+    consumed_credits = serializers.CharField()
+    ongoing_balance_cents = serializers.IntegerField()
+    ongoing_usage_balance_cents = serializers.IntegerField()
+    credits_ongoing_balance = serializers.CharField()
+    credits_ongoing_usage_balance = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    expiration_at = serializers.DateTimeField(allow_null=True)
+    terminated_at = serializers.DateTimeField(allow_null=True)
+    recurring_transaction_rules = RecurringRuleSchema(many=True)
+    applies_to = AppliesToSchema()
+    metadata = serializers.DictField()
+
+
+class WalletEnvelope(serializers.Serializer):
+    wallet = WalletOutput()
+
+
+class MetaSchema(serializers.Serializer):
+    current_page = serializers.IntegerField()
+    next_page = serializers.IntegerField(allow_null=True)
+    prev_page = serializers.IntegerField(allow_null=True)
+    total_pages = serializers.IntegerField()
+    total_count = serializers.IntegerField()
+
+
+class WalletListEnvelope(serializers.Serializer):
+    wallets = WalletOutput(many=True)
+    meta = MetaSchema()
+
+
+class WalletTransactionInput(serializers.Serializer):
+    wallet_id = serializers.UUIDField()
+    paid_credits = serializers.CharField(required=False, allow_null=True)
+    granted_credits = serializers.CharField(required=False, allow_null=True)
+    voided_credits = serializers.CharField(required=False, allow_null=True)
+    invoice_requires_successful_payment = serializers.BooleanField(required=False, allow_null=True)
+    metadata = serializers.ListField(child=serializers.DictField(), required=False, allow_null=True)
+    name = serializers.CharField(required=False, allow_null=True)
+    ignore_paid_top_up_limits = serializers.BooleanField(required=False, allow_null=True)
+
+
+class WalletTransactionInputEnvelope(serializers.Serializer):
+    wallet_transaction = WalletTransactionInput()
+
+
+class WalletTransactionOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField()
+    lago_wallet_id = serializers.UUIDField()
+    lago_invoice_id = serializers.UUIDField(allow_null=True)
+    lago_credit_note_id = serializers.UUIDField(allow_null=True)
+    lago_voided_invoice_id = serializers.UUIDField(allow_null=True)
+    status = serializers.CharField()
+    source = serializers.CharField()
+    transaction_status = serializers.CharField()
+    transaction_type = serializers.CharField()
+    amount = serializers.CharField()
+    credit_amount = serializers.CharField()
+    priority = serializers.IntegerField()
+    settled_at = serializers.DateTimeField(allow_null=True)
+    failed_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    metadata = serializers.ListField(child=serializers.DictField())
+    name = serializers.CharField(allow_null=True)
+
+
+class WalletTransactionEnvelope(serializers.Serializer):
+    wallet_transaction = WalletTransactionOutput()
+
+
+class WalletTransactionListEnvelope(serializers.Serializer):
+    wallet_transactions = WalletTransactionOutput(many=True)
+    meta = MetaSchema(required=False)
+
+
+class CreditNoteItemInput(serializers.Serializer):
+    fee_id = serializers.UUIDField()
+    amount_cents = serializers.IntegerField()
+
+
+class CreditNoteInput(serializers.Serializer):
+    invoice_id = serializers.UUIDField()
+    reason = serializers.CharField(required=False)
+    description = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    credit_amount_cents = serializers.IntegerField(required=False)
+    refund_amount_cents = serializers.IntegerField(required=False)
+    offset_amount_cents = serializers.IntegerField(required=False)
+    items = CreditNoteItemInput(many=True)
+    metadata = serializers.DictField(required=False, allow_null=True)
+
+
+class CreditNoteInputEnvelope(serializers.Serializer):
+    credit_note = CreditNoteInput()
+
+
+class CreditNoteEstimateInput(serializers.Serializer):
+    invoice_id = serializers.UUIDField()
+    items = CreditNoteItemInput(many=True)
+
+
+class CreditNoteEstimateInputEnvelope(serializers.Serializer):
+    credit_note = CreditNoteEstimateInput()
+
+
+class CreditNoteUpdateInput(serializers.Serializer):
+    refund_status = serializers.CharField(required=False)
+    metadata = serializers.DictField(required=False, allow_null=True)
+
+
+class CreditNoteUpdateInputEnvelope(serializers.Serializer):
+    credit_note = CreditNoteUpdateInput()
+
+
+class CreditNoteOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField()
+    sequential_id = serializers.IntegerField()
+    number = serializers.CharField()
+    lago_invoice_id = serializers.UUIDField()
+    invoice_number = serializers.CharField()
+    credit_status = serializers.CharField(allow_null=True)
+    refund_status = serializers.CharField(allow_null=True)
+    reason = serializers.CharField()
+    currency = serializers.CharField()
+    total_amount_cents = serializers.IntegerField()
+    credit_amount_cents = serializers.IntegerField()
+    balance_amount_cents = serializers.IntegerField()
+    refund_amount_cents = serializers.IntegerField()
+    offset_amount_cents = serializers.IntegerField()
+    taxes_amount_cents = serializers.IntegerField()
+    taxes_rate = serializers.FloatField()
+    sub_total_excluding_taxes_amount_cents = serializers.IntegerField()
+    coupons_adjustment_amount_cents = serializers.IntegerField()
+    file_url = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    items = serializers.ListField(child=serializers.DictField())
+    applied_taxes = serializers.ListField(child=serializers.DictField())
+    metadata = serializers.DictField()
+    customer = serializers.DictField()
+
+
+class CreditNoteEnvelope(serializers.Serializer):
+    credit_note = CreditNoteOutput()
+
+
+class CreditNoteListEnvelope(serializers.Serializer):
+    credit_notes = CreditNoteOutput(many=True)
+    meta = MetaSchema()
+
+
+class CreditNoteEstimateOutput(serializers.Serializer):
+    lago_invoice_id = serializers.UUIDField()
+    invoice_number = serializers.CharField()
+    currency = serializers.CharField()
+    max_creditable_amount_cents = serializers.IntegerField()
+    max_refundable_amount_cents = serializers.IntegerField()
+    max_offsettable_amount_cents = serializers.IntegerField()
+    taxes_amount_cents = serializers.IntegerField()
+    taxes_rate = serializers.FloatField()
+    sub_total_excluding_taxes_amount_cents = serializers.IntegerField()
+    coupons_adjustment_amount_cents = serializers.IntegerField()
+    items = serializers.ListField(child=serializers.DictField())
+    applied_taxes = serializers.ListField(child=serializers.DictField())
+
+
+class CreditNoteEstimateEnvelope(serializers.Serializer):
+    estimated_credit_note = CreditNoteEstimateOutput()

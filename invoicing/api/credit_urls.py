@@ -1,0 +1,38 @@
+"""Routes of wallets, wallet transactions and credit notes (appended to `invoicing.api.urls`)."""
+
+from django.urls import path
+
+from invoicing.api import credit_notes, wallets
+
+urlpatterns = [
+    path("wallets", wallets.WalletCollectionView.as_view(), name="wallets"),
+    path("wallets/<str:wallet_id>", wallets.WalletDetailView.as_view(), name="wallet-detail"),
+    path(
+        "wallets/<str:wallet_id>/wallet_transactions",
+        wallets.WalletTransactionListView.as_view(),
+        name="wallet-transactions",
+    ),
+    path("wallet_transactions", wallets.WalletTransactionCollectionView.as_view(), name="wallet-transaction-create"),
+    path(
+        "wallet_transactions/<str:transaction_id>",
+        wallets.WalletTransactionDetailView.as_view(),
+        name="wallet-transaction-detail",
+    ),
+    path(
+        "customers/<str:external_id>/wallets", wallets.CustomerWalletCollectionView.as_view(), name="customer-wallets"
+    ),
+    path(
+        "customers/<str:external_id>/wallets/<str:code>",
+        wallets.CustomerWalletDetailView.as_view(),
+        name="customer-wallet-detail",
+    ),
+    path("credit_notes", credit_notes.CreditNoteCollectionView.as_view(), name="credit-notes"),
+    path("credit_notes/estimate", credit_notes.CreditNoteEstimateView.as_view(), name="credit-note-estimate"),
+    path("credit_notes/<str:credit_note_id>", credit_notes.CreditNoteDetailView.as_view(), name="credit-note-detail"),
+    path("credit_notes/<str:credit_note_id>/void", credit_notes.CreditNoteVoidView.as_view(), name="credit-note-void"),
+    path(
+        "credit_notes/<str:credit_note_id>/download",
+        credit_notes.CreditNoteDownloadView.as_view(),
+        name="credit-note-download",
+    ),
+]
