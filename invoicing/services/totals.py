@@ -20,6 +20,7 @@ from invoicing.calculation import (
     calculate_invoice,
 )
 from invoicing.models import Fee, FeeAppliedTax, Invoice, InvoiceAppliedTax, InvoiceType
+from invoicing.services.progressive import progressive_credits
 
 DISCOUNTABLE = {InvoiceType.SUBSCRIPTION, InvoiceType.PROGRESSIVE_BILLING}
 
@@ -149,6 +150,7 @@ def compute(
         coupons=coupons,
         credit_notes=credit_notes,
         wallets=wallets,
+        progressive_credits=progressive_credits(invoice, fees),
     )
     by_id = {str(f.id): f for f in fees}
     tax_ids: dict[str, Any] = {}

@@ -1,0 +1,73 @@
+"""Progressive billing credits (lago-semantics.md §10): usage a `progressive_billing` invoice already
+billed is deducted from the next invoice of the same subscription and period (the next progressive
+invoice, or the period-end invoice) as `progressive_billing_credit_amount_cents`.
+
+Invoices of type `progressive_billing` are created by `usage_monitoring` (which sits above
+invoicing); this module only reads them, so invoicing needs nothing from the app above.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from invoicing.calculation import ProgressiveBillingCredit
+from invoicing.models import FeeType, Invoice, InvoiceStatus, InvoiceSubscription, InvoiceType, InvoicingReason
+
+TAKES_PROGRESSIVE_CREDITS = {InvoiceType.SUBSCRIPTION, InvoiceType.PROGRESSIVE_BILLING}
+
+
+def _previous(subscription_id: Any, start: dt.datetime, end: dt.datetime, *, exclude_invoice: Any = None):
+    qs = (
+        InvoiceSubscription.objects.filter(
+            subscription_id=subscription_id,
+            invoicing_reason=InvoicingReason.PROGRESSIVE_BILLING,
+            charges_from_datetime__gte=start,
+            charges_to_datetime__lte=end,
+            invoice__status=InvoiceStatus.FINALIZED,
+        )
+        .select_related("invoice")
+        .order_by("charges_to_datetime", "id")
+    )
+    if exclude_invoice is not None:
+        qs = qs.exclude(invoice_id=exclude_invoice)
+    return qs
+
+
+def _net(invoice: Invoice) -> int:
+    return max(int(invoice.fees_amount_cents) - int(invoice.progressive_billing_credit_amount_cents), 0)
+
+
+def previous_progressive_amount_cents(subscription: Any, start: dt.datetime, end: dt.datetime) -> int:
+    """What finalized progressive invoices already billed for this subscription in [start, end]."""
+    return sum(_net(row.invoice) for row in _previous(subscription.id, start, end))
+
+
+def progressive_credits(invoice: Invoice, fees: list[Any]) -> list[ProgressiveBillingCredit]:
+    """One credit per earlier progressive invoice of each billed period, allocated to that
+    period's in-arrears charge fees on `invoice`."""
+    if invoice.invoice_type not in TAKES_PROGRESSIVE_CREDITS:
+        return []
+    by_row: dict[Any, list[str]] = {}
+    for fee in fees:
+        if fee.fee_type == FeeType.CHARGE and not fee.pay_in_advance and fee.invoice_subscription_id:
+            by_row.setdefault(fee.invoice_subscription_id, []).append(str(fee.id))
+    if not by_row:
+        return []
+    credits: list[ProgressiveBillingCredit] = []
+    for row in InvoiceSubscription.objects.filter(id__in=list(by_row)).order_by("charges_from_datetime", "id"):
+        previous = _previous(
+            row.subscription_id, row.charges_from_datetime, row.charges_to_datetime, exclude_invoice=invoice.id
+        ).exclude(id=row.id)
+        for earlier in previous:
+            amount = _net(earlier.invoice)
+            if amount > 0:
+                credits.append(
+                    ProgressiveBillingCredit(
+                        id=str(earlier.invoice_id),
+                        amount_cents=amount,
+                        fee_ids=tuple(by_row[row.id]),
+                        number=earlier.invoice.number,
+                    )
+                )
+    return credits
