@@ -416,6 +416,8 @@ def subscription_update(
                 subscription_at = parsed
     if "ending_at" in data and ending_at is not None and ending_at <= max(subscription_at, now):
         errors.setdefault("ending_at", []).append("invalid_date")
+    elif ending_at is not None and ending_at <= subscription_at:
+        errors.setdefault("subscription_at", []).append("invalid_date")  # would start after it ends
     if "name" in data and data["name"] is not None and len(str(data["name"])) > 255:
         errors["name"] = ["value_is_invalid"]
     overrides = data.get("plan_overrides")

@@ -509,3 +509,14 @@ def test_webhook_payloads_name_both_plans(organization, basic, premium, endpoint
     assert started[-1]["plan_code"] == "premium"
     assert started[-1]["previous_plan_code"] == "basic"
     assert bodies[0]["organization_id"] == str(organization.pk)
+
+
+def test_pending_start_cannot_move_past_its_ending(organization, basic):
+    sub = create(
+        organization, utc(2024, 1, 1), subscription_at="2024-03-01T00:00:00Z", ending_at="2024-06-01T00:00:00Z"
+    )
+    with pytest.raises(ValidationFailure) as exc:
+        services.subscription_update(
+            organization, sub, {"subscription_at": "2024-07-01T00:00:00Z"}, now=utc(2024, 1, 2)
+        )
+    assert exc.value.details == {"subscription_at": ["invalid_date"]}
