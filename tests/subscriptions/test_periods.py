@@ -69,6 +69,7 @@ def test_periods_match_oracle_across_leap_year_and_dst(interval, billing_time, a
     assert period.service.start == local(tz, 2024, 1, anchor_day)
     assert period.charges.start == started_at
     seen = [period.service.start.astimezone(zone).date()]
+    offsets = set()
     while True:
         start_local = period.full.end.astimezone(zone)
         assert (start_local.hour, start_local.minute, start_local.second) == (0, 0, 0)
@@ -78,8 +79,11 @@ def test_periods_match_oracle_across_leap_year_and_dst(interval, billing_time, a
         assert following.full.start == period.full.end  # no gap, no overlap
         assert following.service == following.full
         seen.append(following.full.start.astimezone(zone).date())
+        offsets.add(following.full.start.astimezone(zone).utcoffset())
         period = following
     assert seen == expected
+    if tz in ("America/Los_Angeles", "Pacific/Auckland") and interval in (Interval.WEEKLY, Interval.MONTHLY):
+        assert len(offsets) == 2  # the walk crossed both DST changes, every boundary still local midnight
 
 
 @pytest.mark.parametrize(("interval", "billing_time", "anchor_day", "tz"), CASES)
