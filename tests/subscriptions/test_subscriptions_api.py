@@ -148,6 +148,8 @@ def test_update(api, plans):
     assert body["ending_at"].startswith(ending.strftime("%Y-%m-%dT%H:%M:%S"))
     assert body["plan_code"] == "basic"
     assert body["plan_amount_cents"] == 999
+    assert body["plan"]["amount_cents"] == 999 and body["plan"]["code"] == "basic"
+    assert api.get("/api/v1/plans/basic").json()["plan"]["amount_cents"] == 10000  # the parent is untouched
     past = api.put(
         "/api/v1/subscriptions/sub-1", {"subscription": {"ending_at": "2001-01-01T00:00:00Z"}}, format="json"
     )
