@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from billing_project.core.api.serializers import PaginationMeta
 from customers import extensions
 from customers.models import Customer, CustomerType, FinalizeZeroAmount, Organization
 
@@ -213,14 +214,6 @@ class CustomerOutput(serializers.Serializer):
 
 class CustomerEnvelope(serializers.Serializer):
     customer = CustomerOutput()
-
-
-class PaginationMeta(serializers.Serializer):
-    current_page = serializers.IntegerField()
-    next_page = serializers.IntegerField(allow_null=True)
-    prev_page = serializers.IntegerField(allow_null=True)
-    total_pages = serializers.IntegerField()
-    total_count = serializers.IntegerField()
 
 
 class CustomerListEnvelope(serializers.Serializer):

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from billing_project.core.api.serializers import PaginationMeta
 from webhooks.models import DeliveryStatus, SignatureAlgo
 
 
@@ -37,17 +38,9 @@ class WebhookEndpointEnvelope(serializers.Serializer):
     webhook_endpoint = WebhookEndpointOutput()
 
 
-class WebhooksPageMeta(serializers.Serializer):
-    current_page = serializers.IntegerField()
-    next_page = serializers.IntegerField(allow_null=True)
-    prev_page = serializers.IntegerField(allow_null=True)
-    total_pages = serializers.IntegerField()
-    total_count = serializers.IntegerField()
-
-
 class WebhookEndpointListEnvelope(serializers.Serializer):
     webhook_endpoints = WebhookEndpointOutput(many=True)
-    meta = WebhooksPageMeta()
+    meta = PaginationMeta()
 
 
 class PublicKeyOutput(serializers.Serializer):
@@ -98,7 +91,7 @@ class WebhookDeliveryEnvelope(serializers.Serializer):
 
 class WebhookDeliveryListEnvelope(serializers.Serializer):
     webhooks = WebhookDeliveryOutput(many=True)
-    meta = WebhooksPageMeta()
+    meta = PaginationMeta()
 
 
 def endpoint_body(endpoint: Any) -> dict[str, Any]:
