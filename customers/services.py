@@ -24,7 +24,8 @@ from customers.models import (
     timezone_valid,
 )
 from customers.signals import customer_deleted
-from webhooks.services import webhook_send
+from webhooks.models import WebhookEndpoint
+from webhooks.services import webhook_endpoint_create, webhook_send
 
 API_KEY_PREFIX = "bxb_"
 _LAST_USED_RESOLUTION_SECONDS = 60
@@ -188,6 +189,10 @@ def organization_update(organization: Organization, data: dict[str, Any]) -> Org
     if errors:
         raise ValidationFailure(errors)
     org.save()
+    webhook_url = data.get("webhook_url")
+    if webhook_url and not WebhookEndpoint.objects.filter(organization_id=org.pk, webhook_url=webhook_url).exists():
+        # Lago's legacy single `webhook_url` registers an endpoint (signed with HMAC, all event types).
+        webhook_endpoint_create(org, webhook_url=webhook_url, signature_algo="hmac")
     return org
 
 

@@ -245,7 +245,22 @@ class OrganizationOutput(serializers.Serializer):
     events_store = serializers.SerializerMethodField()
     billing_configuration = serializers.SerializerMethodField()
     taxes = serializers.SerializerMethodField()
+    webhook_url = serializers.SerializerMethodField()
+    webhook_urls = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
+
+    def get_webhook_urls(self, obj: Organization) -> list[str]:
+        from webhooks.models import WebhookEndpoint
+
+        return list(
+            WebhookEndpoint.objects.filter(organization_id=obj.pk)
+            .order_by("created_at")
+            .values_list("webhook_url", flat=True)
+        )
+
+    def get_webhook_url(self, obj: Organization) -> str | None:
+        urls = self.get_webhook_urls(obj)
+        return urls[0] if urls else None
 
     def get_slug(self, obj: Organization) -> str:
         return obj.document_number_prefix.lower()

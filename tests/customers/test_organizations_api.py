@@ -59,3 +59,15 @@ def test_update_organization_validation(tenant):
 def test_each_key_sees_its_own_organization(tenant, other_tenant):
     assert tenant.client.get("/api/v1/organizations").json()["organization"]["name"] == tenant.organization.name
     assert other_tenant.client.get("/api/v1/organizations").json()["organization"]["name"] == "Other Org"
+
+
+def test_legacy_webhook_url_registers_an_endpoint_once(tenant):
+    payload = {"organization": {"webhook_url": "https://hooks.example.test/bxb"}}
+    body = tenant.client.put("/api/v1/organizations", payload, format="json").json()["organization"]
+    assert body["webhook_url"] == "https://hooks.example.test/bxb"
+    assert body["webhook_urls"] == ["https://hooks.example.test/bxb"]
+    again = tenant.client.put("/api/v1/organizations", payload, format="json").json()["organization"]
+    assert again["webhook_urls"] == ["https://hooks.example.test/bxb"]
+    bad = tenant.client.put("/api/v1/organizations", {"organization": {"webhook_url": "ftp://nope"}}, format="json")
+    assert bad.status_code == 422
+    assert "webhook_url" in bad.json()["error_details"]
