@@ -441,8 +441,9 @@ def subscription_update(
         subscription.activation_at = subscription_at
     subscription.save()
     record_transition(subscription, event="update", from_status=subscription.status, actor=actor, at=now)
-    if subscription.status == SubscriptionStatus.PENDING and subscription.activation_at <= now:
-        _start(subscription, at=subscription.activation_at, actor=actor)
+    activation_at = subscription.activation_at
+    if subscription.status == SubscriptionStatus.PENDING and activation_at is not None and activation_at <= now:
+        _start(subscription, at=activation_at, actor=actor)
     else:
         emit(subscription, "subscription.updated")
     return subscription
