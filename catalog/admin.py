@@ -35,6 +35,7 @@ from catalog.models import (
     CouponStatus,
     Plan,
     Tax,
+    UsageThreshold,
 )
 from catalog.services.plans import charge_rule_errors, next_charge_code, normalize_properties, properties_errors
 from catalog.summaries import price_summary
@@ -191,7 +192,7 @@ class AddOnForm(ServiceForm):
 
     def service_data(self) -> dict[str, Any]:
         data = super().service_data()
-        data["tax_codes"] = [c.strip() for c in (self.cleaned_data.get("tax_codes") or "").split(",") if c.strip()]
+        data["tax_codes"] = codes_list(self.cleaned_data.get("tax_codes"))
         return data
 
 
@@ -373,14 +374,57 @@ class ChargeInline(admin.StackedInline):
         return price_summary(obj.charge_model, obj.properties, obj.plan.amount_currency)
 
 
+def codes_list(text: str | None) -> list[str]:
+    return [code.strip() for code in (text or "").split(",") if code.strip()]
+
+
 class PlanForm(ServiceForm):
     service_fields = ("name", "code", "interval", "description", "invoice_display_name", "amount_cents",
                       "amount_currency", "pay_in_advance", "trial_period", "bill_charges_monthly")  # fmt: skip
+    tax_codes = forms.CharField(required=False, help_text="Plan taxes: tax codes, comma separated.")
+    minimum_commitment_cents = forms.IntegerField(
+        required=False, min_value=0, label="Minimum commitment (cents)", help_text="Empty: no commitment."
+    )
+    usage_thresholds_text = forms.CharField(
+        label="Usage thresholds", required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Progressive billing, one per line: <code>amount_cents</code>, or "
+        "<code>amount_cents recurring</code>.",
+    )  # fmt: skip
 
     class Meta:
         model = Plan
         fields = ("organization", "name", "code", "interval", "description", "invoice_display_name", "amount_cents",
                   "amount_currency", "pay_in_advance", "trial_period", "bill_charges_monthly")  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        plan = self.instance
+        if plan.pk:
+            self.fields["tax_codes"].initial = ", ".join(t.code for t in plan.taxes.all())
+            commitment = plan.commitments.first()
+            self.fields["minimum_commitment_cents"].initial = commitment.amount_cents if commitment else None
+            self.fields["usage_thresholds_text"].initial = "\n".join(
+                f"{t.amount_cents}{' recurring' if t.recurring else ''}" for t in UsageThreshold.live.filter(plan=plan)
+            )
+
+    def clean_usage_thresholds_text(self) -> list[dict[str, Any]]:
+        thresholds = []
+        for line in (self.cleaned_data.get("usage_thresholds_text") or "").splitlines():
+            parts = line.split()
+            if not parts:
+                continue
+            if not parts[0].isdigit() or parts[1:] not in ([], ["recurring"]):
+                raise forms.ValidationError("usage_thresholds: value_is_invalid")
+            thresholds.append({"amount_cents": int(parts[0]), "recurring": parts[1:] == ["recurring"]})
+        return thresholds
+
+    def service_data(self) -> dict[str, Any]:
+        data = super().service_data()
+        data["tax_codes"] = codes_list(self.cleaned_data.get("tax_codes"))
+        amount = self.cleaned_data.get("minimum_commitment_cents")
+        data["minimum_commitment"] = {"amount_cents": amount} if amount is not None else {}
+        data["usage_thresholds"] = self.cleaned_data.get("usage_thresholds_text") or []
+        return data
 
 
 @admin.register(Plan)
@@ -526,6 +570,27 @@ class CouponForm(ServiceForm):
     service_fields = ("name", "code", "description", "coupon_type", "amount_cents", "amount_currency",
                       "percentage_rate", "frequency", "frequency_duration", "expiration", "expiration_at",
                       "reusable")  # fmt: skip
+    plan_codes = forms.CharField(required=False, help_text="Limit to these plans (codes, comma separated).")
+    billable_metric_codes = forms.CharField(
+        required=False, help_text="Or limit to these billable metrics (codes, comma separated)."
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            targets = list(self.instance.targets.select_related("plan", "billable_metric"))
+            self.fields["plan_codes"].initial = ", ".join(t.plan.code for t in targets if t.plan_id)
+            self.fields["billable_metric_codes"].initial = ", ".join(
+                t.billable_metric.code for t in targets if t.billable_metric_id
+            )
+
+    def service_data(self) -> dict[str, Any]:
+        data = super().service_data()
+        data["applies_to"] = {
+            "plan_codes": codes_list(self.cleaned_data.get("plan_codes")),
+            "billable_metric_codes": codes_list(self.cleaned_data.get("billable_metric_codes")),
+        }
+        return data
 
     class Meta:
         model = Coupon

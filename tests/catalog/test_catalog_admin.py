@@ -200,3 +200,33 @@ def test_plan_editor_freezes_charges_of_plans_in_use(staff_client, organization,
     assert 'name="charges-0-charge_model"' not in page
     assert 'name="charges-0-properties"' in page
     assert charge.charge_model in page
+
+
+def test_plan_editor_taxes_commitment_thresholds(staff_client, organization):
+    TaxFactory(organization=organization, code="vat")
+    metric = BillableMetricFactory(organization=organization, code="calls", aggregation_type="count_agg")
+    data = _plan_form(organization, metric, '{"amount": "1"}', "standard")
+    data.update(
+        {"tax_codes": "vat", "minimum_commitment_cents": "10000", "usage_thresholds_text": "5000\n900 recurring"}
+    )
+    assert staff_client.post("/admin/catalog/plan/add/", data).status_code == 302
+    plan = Plan.live.get(code="pro")
+    assert [t.code for t in plan.taxes.all()] == ["vat"]
+    assert plan.commitments.get().amount_cents == 10000
+    assert sorted((t.amount_cents, t.recurring) for t in plan.usage_thresholds.all()) == [(900, True), (5000, False)]
+    page = staff_client.get(f"/admin/catalog/plan/{plan.pk}/change/").content.decode()
+    assert "900 recurring" in page
+    bad = staff_client.post("/admin/catalog/plan/add/", {**data, "code": "pro2", "tax_codes": "nope"})
+    assert "tax_not_found" in bad.content.decode()
+
+
+def test_coupon_admin_limits(staff_client, organization):
+    PlanFactory(organization=organization, code="p")
+    data = {"organization": organization.pk, "name": "Ten", "code": "ten", "coupon_type": "fixed_amount",
+            "amount_cents": "1000", "amount_currency": "USD", "frequency": "once", "expiration": "no_expiration",
+            "reusable": "on", "description": "", "plan_codes": "p"}  # fmt: skip
+    assert staff_client.post("/admin/catalog/coupon/add/", data).status_code == 302
+    coupon = Coupon.live.get(code="ten")
+    assert coupon.limited_plans and [t.plan.code for t in coupon.targets.all()] == ["p"]
+    both = staff_client.post("/admin/catalog/coupon/add/", {**data, "code": "x", "billable_metric_codes": "m"})
+    assert "only_one_limitation_type_per_coupon_allowed" in both.content.decode()
