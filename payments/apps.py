@@ -3,3 +3,11 @@ from django.apps import AppConfig
 
 class PaymentsConfig(AppConfig):
     name = "payments"
+
+    def ready(self) -> None:
+        from customers import extensions
+        from invoicing.signals import invoice_finalized
+        from payments import receivers
+
+        invoice_finalized.connect(receivers.on_invoice_finalized, dispatch_uid="payments.collect_on_finalize")
+        extensions.register(extensions.CustomerExtension(name="payments", apply=receivers.on_customer_upsert))

@@ -1,0 +1,43 @@
+"""Payment providers by name. `provider_for(connection)` builds the one a connection uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from payments.providers.base import (
+    ChargeResult,
+    InboundEvent,
+    PaymentProvider,
+    ProviderError,
+    RefundResult,
+    TransientProviderError,
+    WebhookSignatureError,
+)
+from payments.providers.manual import ManualProvider
+from payments.providers.stripe import StripeProvider
+
+PROVIDERS: dict[str, type[PaymentProvider]] = {
+    ManualProvider.name: ManualProvider,
+    StripeProvider.name: StripeProvider,
+}
+
+
+def provider_for(connection: Any) -> PaymentProvider:
+    try:
+        cls = PROVIDERS[connection.provider]
+    except KeyError:
+        raise ProviderError(f"unknown provider {connection.provider!r}", "unknown_provider") from None
+    return cls(connection)
+
+
+__all__ = [
+    "PROVIDERS",
+    "ChargeResult",
+    "InboundEvent",
+    "PaymentProvider",
+    "ProviderError",
+    "RefundResult",
+    "TransientProviderError",
+    "WebhookSignatureError",
+    "provider_for",
+]

@@ -1,0 +1,114 @@
+"""The payment provider interface. A provider is one module implementing `PaymentProvider`;
+register it in `payments/providers/__init__.py` (adding Adyen = one module + its tests).
+
+Providers know nothing of our models beyond the connection they are built with: services pass
+plain values in and get plain values back. Every call that moves money takes an idempotency key
+derived from our own row id, so a retried call replays at the provider instead of charging twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ProviderError(Exception):
+    """The provider refused for good (bad request, configuration). Retrying the same call won't help."""
+
+    def __init__(self, message: str, code: str = "provider_error"):
+        super().__init__(message)
+        self.code = code
+
+
+class TransientProviderError(Exception):
+    """Network error, timeout or 5xx after the SDK's own retries: the outcome is unknown. Retry the
+    same call with the same idempotency key later."""
+
+
+class WebhookSignatureError(Exception):
+    """The inbound webhook is not signed by the provider (forged, tampered with, or stale)."""
+
+
+@dataclass
+class ChargeResult:
+    """The provider's answer to a charge, in our vocabulary (payments.models.PaymentStatus)."""
+
+    status: str  # succeeded | processing | requires_action | failed | canceled
+    provider_payment_id: str = ""
+    error_code: str = ""
+    error_message: str = ""
+    next_action_url: str = ""
+
+
+@dataclass
+class RefundResult:
+    status: str  # pending | succeeded | failed
+    provider_refund_id: str = ""
+    error_message: str = ""
+
+
+@dataclass
+class InboundEvent:
+    id: str
+    type: str
+    data: dict[str, Any]  # the event's object
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class PaymentProvider:
+    name = "base"
+    # Whether invoices are charged automatically after finalization (manual: never).
+    collects_automatically = False
+
+    def __init__(self, connection: Any):
+        self.connection = connection
+
+    def create_customer(self, *, name: str, email: str, external_id: str, idempotency_key: str) -> str:
+        raise ProviderError(f"{self.name} does not create customers", "not_supported")
+
+    def checkout_setup_url(self, *, provider_customer_id: str, method_types: list[str], success_url: str) -> str:
+        raise ProviderError(f"{self.name} has no checkout", "not_supported")
+
+    def default_payment_method(self, *, provider_customer_id: str) -> str | None:
+        return None
+
+    def setup_payment_method(self, *, setup_intent_id: str) -> tuple[str, str] | None:
+        """(payment method id, type) saved by a completed setup, or None."""
+        return None
+
+    def charge(
+        self,
+        *,
+        amount_cents: int,
+        currency: str,
+        provider_customer_id: str,
+        payment_method_id: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+        description: str,
+    ) -> ChargeResult:
+        raise ProviderError(f"{self.name} cannot charge", "not_supported")
+
+    def cancel(self, *, provider_payment_id: str) -> None:
+        return None
+
+    def payment_url(
+        self,
+        *,
+        amount_cents: int,
+        currency: str,
+        provider_customer_id: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+        description: str,
+        success_url: str,
+    ) -> str:
+        raise ProviderError(f"{self.name} has no payment page", "not_supported")
+
+    def refund(
+        self, *, provider_payment_id: str, amount_cents: int, currency: str, idempotency_key: str, metadata: dict
+    ) -> RefundResult:
+        raise ProviderError(f"{self.name} cannot refund", "not_supported")
+
+    def parse_webhook(self, *, body: bytes, headers: dict[str, str]) -> InboundEvent:
+        raise WebhookSignatureError(f"{self.name} sends no webhooks")

@@ -1,0 +1,106 @@
+"""API and webhook shapes of payments objects (Lago's V1 serializers). Decimals never appear here:
+every amount is an integer of minor units."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from payments.models import Payment, PaymentRequest, PaymentStatus
+
+_LAGO_PAYMENT_STATUS = {
+    PaymentStatus.PENDING: "pending",
+    PaymentStatus.PROCESSING: "processing",
+    PaymentStatus.REQUIRES_ACTION: "pending",
+    PaymentStatus.SUCCEEDED: "succeeded",
+    PaymentStatus.FAILED: "failed",
+    PaymentStatus.CANCELED: "failed",
+}
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _invoices(payment: Payment) -> list[Any]:
+    if payment.invoice_id:
+        return [payment.invoice]
+    if payment.payment_request_id:
+        return list(payment.payment_request.invoices.all())
+    return []
+
+
+def payment_payload(payment: Payment) -> dict[str, Any]:
+    invoices = _invoices(payment)
+    connection = payment.connection
+    return {
+        "lago_id": str(payment.id),
+        "lago_customer_id": str(payment.customer_id),
+        "external_customer_id": payment.customer.external_id,
+        "invoice_ids": [str(invoice.id) for invoice in invoices],
+        "invoice_numbers": [invoice.number for invoice in invoices],
+        "lago_payable_id": str(payment.invoice_id or payment.payment_request_id),
+        "payable_type": "Invoice" if payment.invoice_id else "PaymentRequest",
+        "amount_cents": payment.amount_cents,
+        "amount_currency": payment.currency,
+        "status": payment.status,
+        "payment_status": _LAGO_PAYMENT_STATUS[PaymentStatus(payment.status)],
+        "type": payment.payment_type,
+        "reference": payment.reference,
+        "payment_provider_code": connection.code if connection else None,
+        "payment_provider_type": connection.provider if connection else None,
+        "external_payment_id": payment.provider_payment_id or None,
+        "provider_payment_id": payment.provider_payment_id or None,
+        "provider_customer_id": payment.provider_customer_id or None,
+        "next_action": {"redirect_url": payment.next_action_url} if payment.next_action_url else None,
+        "paid_at": iso(payment.paid_at),
+        "created_at": iso(payment.created_at),
+    }
+
+
+def payment_request_payload(request: PaymentRequest, *, with_customer: bool = True) -> dict[str, Any]:
+    from customers.api.serializers import CustomerOutput
+
+    invoices = list(request.invoices.all().order_by("issuing_date", "id"))
+    return {
+        "lago_id": str(request.id),
+        "email": request.email,
+        "amount_cents": request.amount_cents,
+        "amount_currency": request.currency,
+        "payment_status": request.payment_status,
+        "created_at": iso(request.created_at),
+        "customer": dict(CustomerOutput(request.customer).data) if with_customer else None,
+        "invoices": [_request_invoice(invoice) for invoice in invoices],
+    }
+
+
+def _request_invoice(invoice: Any) -> dict[str, Any]:
+    return {
+        "lago_id": str(invoice.id),
+        "sequential_id": invoice.sequential_id,
+        "number": invoice.number,
+        "issuing_date": invoice.issuing_date.isoformat(),
+        "payment_dispute_lost_at": None,
+        "payment_due_date": invoice.payment_due_date.isoformat(),
+        "payment_overdue": invoice.payment_overdue,
+        "net_payment_term": invoice.net_payment_term,
+        "invoice_type": invoice.invoice_type,
+        "version_number": invoice.version_number,
+        "status": invoice.status,
+        "payment_status": invoice.payment_status,
+        "currency": invoice.currency,
+        "fees_amount_cents": invoice.fees_amount_cents,
+        "coupons_amount_cents": invoice.coupons_amount_cents,
+        "taxes_amount_cents": invoice.taxes_amount_cents,
+        "credit_notes_amount_cents": invoice.credit_notes_amount_cents,
+        "sub_total_excluding_taxes_amount_cents": invoice.sub_total_excluding_taxes_amount_cents,
+        "sub_total_including_taxes_amount_cents": invoice.sub_total_including_taxes_amount_cents,
+        "total_amount_cents": invoice.total_amount_cents,
+        "total_due_amount_cents": invoice.total_due_amount_cents,
+        "total_paid_amount_cents": invoice.total_paid_amount_cents,
+        "prepaid_credit_amount_cents": invoice.prepaid_credit_amount_cents,
+        "file_url": None,
+        "web_url": None,
+    }

@@ -1,0 +1,517 @@
+"""Collecting invoices: payment attempts at the provider, their results, the retry schedule,
+`retry_payment`, `payment_url` and manual payments.
+
+How a charge is made so that nothing is charged twice (docs/payments.md):
+1. `invoice_collect` locks the invoice and creates a `pending` Payment whose idempotency key is
+   derived from its own id; the partial unique constraint allows one in-flight attempt per invoice.
+   That row is committed *before* the provider is called.
+2. `payment_submit` (a task) calls the provider with that key, outside any transaction. A timeout,
+   a 5xx or a worker killed before step 3 leaves the row `pending`; submitting it again replays the
+   same key, so the provider returns the first PaymentIntent instead of charging again.
+3. `payment_record_result` locks the payment and applies the answer (also used by webhooks);
+   a payment never goes back from `succeeded`, and applying the same answer twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as ValidationError_
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from billing_project.core import metrics
+from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ProviderFailure, ValidationFailure
+from invoicing.models import Invoice, InvoiceStatus
+from invoicing.models import PaymentStatus as InvoicePaymentStatus
+from invoicing.services import lifecycle
+from payments.models import (
+    FINAL,
+    IN_FLIGHT,
+    Payment,
+    PaymentMethod,
+    PaymentOrigin,
+    PaymentRequest,
+    PaymentRequestStatus,
+    PaymentStatus,
+    PaymentType,
+)
+from payments.providers import ChargeResult, ProviderError, TransientProviderError, provider_for
+from payments.services import notifications
+from payments.services.connections import connection_for_customer
+
+SCHEDULED_ORIGINS = [PaymentOrigin.AUTOMATIC, PaymentOrigin.RETRY]
+STALE_PENDING_AFTER = dt.timedelta(minutes=15)
+
+
+def retry_schedule_days() -> list[int]:
+    return [int(day) for day in getattr(settings, "PAYMENTS_RETRY_SCHEDULE_DAYS", [1, 3, 5, 7])]
+
+
+def _enqueue_submit(payment_id: Any) -> None:
+    from payments import tasks
+
+    pid = str(payment_id)
+    transaction.on_commit(lambda: tasks.submit_payment.delay(pid))
+
+
+def _collectable(invoice: Invoice | None) -> bool:
+    return (
+        invoice is not None
+        and invoice.status == InvoiceStatus.FINALIZED
+        and invoice.payment_status != InvoicePaymentStatus.SUCCEEDED
+        and invoice.total_due_amount_cents > 0
+    )
+
+
+def default_method(customer: Any, connection: Any) -> str | None:
+    """The customer's default saved method; else the provider's default for that customer."""
+    method = PaymentMethod.objects.filter(customer=customer, connection=connection, is_default=True).first()
+    if method is not None:
+        return method.provider_method_id
+    if not customer.provider_customer_id:
+        return None
+    try:
+        return provider_for(connection).default_payment_method(provider_customer_id=customer.provider_customer_id)
+    except (ProviderError, TransientProviderError):
+        return None
+
+
+def _new_payment(**fields: Any) -> Payment:
+    payment_id = uuid.uuid4()
+    return Payment(id=payment_id, idempotency_key=f"bxb_payment_{payment_id}", **fields)
+
+
+def invoice_collect(
+    invoice_id: Any, *, origin: str = PaymentOrigin.AUTOMATIC, actor: str = "", now: dt.datetime | None = None
+) -> Payment | None:
+    """Start one provider attempt for the invoice's amount due, from the customer's saved method.
+
+    Returns the new pending attempt (its submission is enqueued on commit), the attempt already in
+    flight, or None when there is nothing to charge or no way to charge it (no provider, manual
+    provider, no provider customer, no saved method: the invoice waits for `payment_url`).
+    """
+    now = now or timezone.now()
+    invoice = Invoice.objects.select_related("customer", "organization").filter(id=invoice_id).first()
+    if not _collectable(invoice):
+        return None
+    assert invoice is not None
+    customer = invoice.customer
+    connection = connection_for_customer(customer)
+    if connection is None or not provider_for(connection).collects_automatically:
+        return None
+    if not customer.provider_customer_id:
+        return None
+    method = default_method(customer, connection)
+    if not method:
+        return None
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update(of=("self",)).get(id=invoice.id)
+        if not _collectable(invoice):
+            return None
+        in_flight = Payment.objects.filter(
+            invoice=invoice, payment_type=PaymentType.PROVIDER, status__in=IN_FLIGHT
+        ).first()
+        if in_flight is not None:
+            return in_flight
+        payment = _new_payment(
+            organization_id=invoice.organization_id,
+            customer=customer,
+            invoice=invoice,
+            connection=connection,
+            payment_type=PaymentType.PROVIDER,
+            origin=origin,
+            status=PaymentStatus.PENDING,
+            amount_cents=invoice.total_due_amount_cents,
+            currency=invoice.currency,
+            provider_customer_id=customer.provider_customer_id,
+            provider_method_id=method,
+            actor=actor,
+        )
+        payment.save(force_insert=True)
+        _enqueue_submit(payment.id)
+    return payment
+
+
+def _description(payment: Payment) -> str:
+    if payment.invoice_id:
+        return f"Invoice {payment.invoice.number}"
+    return f"Payment request {payment.payment_request_id}"
+
+
+def payment_submit(payment_id: Any, *, now: dt.datetime | None = None) -> Payment:
+    """Send a pending attempt to its provider (again, with the same key, if it was sent before).
+
+    Raises TransientProviderError when the outcome is unknown; the task retries it later.
+    """
+    now = now or timezone.now()
+    payment = Payment.objects.select_related("connection", "invoice").get(id=payment_id)
+    if payment.status != PaymentStatus.PENDING or payment.payment_type != PaymentType.PROVIDER:
+        return payment
+    Payment.objects.filter(id=payment.id).update(submissions=F("submissions") + 1, submitted_at=now)
+    provider = provider_for(payment.connection)
+    metadata = {
+        "bxb_payment_id": str(payment.id),
+        "bxb_organization_id": str(payment.organization_id),
+        "bxb_invoice_id": str(payment.invoice_id or ""),
+        "bxb_payment_request_id": str(payment.payment_request_id or ""),
+    }
+    try:
+        result = provider.charge(
+            amount_cents=payment.amount_cents,
+            currency=payment.currency,
+            provider_customer_id=payment.provider_customer_id,
+            payment_method_id=payment.provider_method_id,
+            idempotency_key=payment.idempotency_key,
+            metadata=metadata,
+            description=_description(payment),
+        )
+    except TransientProviderError as exc:
+        Payment.objects.filter(id=payment.id).update(error_message=str(exc)[:2000])
+        transaction.on_commit(lambda: metrics.payment_attempted("error"))
+        raise
+    except ProviderError as exc:
+        result = ChargeResult(status=PaymentStatus.FAILED, error_code=exc.code, error_message=str(exc))
+    return payment_record_result(payment.id, result, now=now)
+
+
+def payment_record_result(payment_id: Any, result: ChargeResult, *, now: dt.datetime | None = None) -> Payment:
+    """Apply the provider's answer (from the charge call or a webhook). Idempotent; never regresses
+    a succeeded payment; a failed one may still succeed later (the customer completed 3DS)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(id=payment_id)
+        if result.provider_payment_id and not payment.provider_payment_id:
+            payment.provider_payment_id = result.provider_payment_id
+        new = result.status
+        old = payment.status
+        if old == new or old == PaymentStatus.SUCCEEDED or (old in FINAL and new != PaymentStatus.SUCCEEDED):
+            payment.save(update_fields=["provider_payment_id", "updated_at"])
+            return payment
+        payment.status = new
+        payment.error_code = result.error_code[:128]
+        payment.error_message = result.error_message
+        if result.next_action_url:
+            payment.next_action_url = result.next_action_url
+        if new == PaymentStatus.SUCCEEDED:
+            payment.paid_at = now
+            payment.next_retry_at = None
+        elif new in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
+            payment.failed_at = now
+        payment.save()
+        if new == PaymentStatus.SUCCEEDED:
+            _on_success(payment, now)
+        elif new in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
+            _on_failure(payment, now)
+        elif new == PaymentStatus.REQUIRES_ACTION:
+            notifications.payment_webhook(payment, "payment.requires_action")
+        transaction.on_commit(lambda: metrics.payment_attempted(new))
+    return payment
+
+
+# --------------------------------------------------------------------------- effects on invoices
+
+
+def apply_amount_to_invoice(invoice_id: Any, amount_cents: int, *, now: dt.datetime) -> Invoice:
+    """Add a payment to the invoice's paid amount; fully paid settles it (`succeeded`, which also
+    settles paid wallet credits through invoicing). Called inside the caller's transaction."""
+    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("organization").get(id=invoice_id)
+    paid = min(invoice.total_amount_cents, invoice.total_paid_amount_cents + amount_cents)
+    if paid >= invoice.total_amount_cents:
+        if invoice.payment_status != InvoicePaymentStatus.SUCCEEDED:
+            invoice = lifecycle.invoice_update(
+                invoice.organization, invoice_id=invoice.id, payment_status=InvoicePaymentStatus.SUCCEEDED, now=now
+            )
+            lifecycle.send_invoice_webhook(invoice, "invoice.payment_status_updated")
+        return invoice
+    invoice.total_paid_amount_cents = paid
+    invoice.save(update_fields=["total_paid_amount_cents", "updated_at"])
+    return invoice
+
+
+def _mark_invoice_failed(invoice_id: Any, now: dt.datetime) -> Invoice:
+    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("organization").get(id=invoice_id)
+    if invoice.payment_status == InvoicePaymentStatus.PENDING:
+        invoice = lifecycle.invoice_update(
+            invoice.organization, invoice_id=invoice.id, payment_status=InvoicePaymentStatus.FAILED, now=now
+        )
+        lifecycle.send_invoice_webhook(invoice, "invoice.payment_status_updated")
+    return invoice
+
+
+def mark_invoice_overdue(invoice: Invoice, now: dt.datetime) -> None:
+    """The retry schedule is exhausted: the invoice is overdue now (and dunning may start)."""
+    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("organization").get(id=invoice.id)
+    if invoice.payment_overdue or invoice.payment_status == InvoicePaymentStatus.SUCCEEDED:
+        return
+    invoice.payment_overdue = True
+    invoice.payment_overdue_at = now
+    invoice.save(update_fields=["payment_overdue", "payment_overdue_at", "updated_at"])
+    lifecycle.send_invoice_webhook(invoice, "invoice.payment_overdue")
+
+
+def _on_success(payment: Payment, now: dt.datetime) -> None:
+    if payment.invoice_id:
+        apply_amount_to_invoice(payment.invoice_id, payment.amount_cents, now=now)
+    if payment.payment_request_id:
+        request = PaymentRequest.objects.select_for_update().get(id=payment.payment_request_id)
+        for invoice in request.invoices.all().order_by("issuing_date", "id"):
+            if invoice.total_due_amount_cents > 0:
+                apply_amount_to_invoice(invoice.id, invoice.total_due_amount_cents, now=now)
+        request.payment_status = PaymentRequestStatus.SUCCEEDED
+        request.save(update_fields=["payment_status", "updated_at"])
+        notifications.payment_request_webhook(request, "payment_request.payment_status_updated")
+    notifications.payment_webhook(payment, "payment.succeeded")
+
+
+def _on_failure(payment: Payment, now: dt.datetime) -> None:
+    if payment.invoice_id:
+        invoice = _mark_invoice_failed(payment.invoice_id, now)
+        notifications.invoice_payment_failure(payment, invoice)
+        if payment.origin in SCHEDULED_ORIGINS:
+            _schedule_retry(payment, invoice, now)
+    if payment.payment_request_id:
+        request = PaymentRequest.objects.select_for_update().get(id=payment.payment_request_id)
+        request.payment_status = PaymentRequestStatus.FAILED
+        request.save(update_fields=["payment_status", "updated_at"])
+        notifications.payment_request_webhook(request, "payment_request.payment_failure")
+    notifications.payment_webhook(payment, "payment.failed")
+
+
+def _schedule_retry(payment: Payment, invoice: Invoice, now: dt.datetime) -> None:
+    """The n-th failed scheduled attempt is retried `schedule[n-1]` days later; after the last
+    one the invoice is overdue."""
+    schedule = retry_schedule_days()
+    failed = Payment.objects.filter(
+        invoice_id=invoice.id,
+        payment_type=PaymentType.PROVIDER,
+        origin__in=SCHEDULED_ORIGINS,
+        status__in=[PaymentStatus.FAILED, PaymentStatus.CANCELED],
+    ).count()
+    if failed <= len(schedule):
+        payment.next_retry_at = now + dt.timedelta(days=schedule[failed - 1])
+        payment.save(update_fields=["next_retry_at", "updated_at"])
+    else:
+        mark_invoice_overdue(invoice, now)
+
+
+def payments_retry_due(now: dt.datetime | None = None) -> list[Payment]:
+    """Beat: failed attempts whose retry is due get a new attempt; attempts left `pending` (a
+    worker died or the provider timed out) are submitted again with their own key."""
+    now = now or timezone.now()
+    started: list[Payment] = []
+    due = list(
+        Payment.objects.filter(
+            next_retry_at__lte=now, status__in=[PaymentStatus.FAILED, PaymentStatus.CANCELED]
+        ).values_list("id", flat=True)
+    )
+    for payment_id in due:
+        with transaction.atomic():
+            payment = Payment.objects.select_for_update().get(id=payment_id)
+            if payment.next_retry_at is None or payment.next_retry_at > now:
+                continue
+            payment.next_retry_at = None
+            payment.save(update_fields=["next_retry_at", "updated_at"])
+            invoice_id = payment.invoice_id
+        if invoice_id:
+            new = invoice_collect(invoice_id, origin=PaymentOrigin.RETRY, now=now)
+            if new is not None:
+                started.append(new)
+    stale = Payment.objects.filter(
+        status=PaymentStatus.PENDING, payment_type=PaymentType.PROVIDER, created_at__lte=now - STALE_PENDING_AFTER
+    ).values_list("id", flat=True)
+    for payment_id in list(stale):
+        _enqueue_submit(payment_id)
+    return started
+
+
+# --------------------------------------------------------------------------- API actions
+
+
+def _invoice_for(organization: Any, invoice_id: Any) -> Invoice:
+    try:
+        invoice = (
+            Invoice.objects.select_related("customer", "organization")
+            .filter(organization=organization, id=invoice_id)
+            .exclude(status=InvoiceStatus.CLOSED)
+            .first()
+        )
+    except (ValueError, ValidationError_):
+        invoice = None
+    if invoice is None:
+        raise NotFoundFailure("invoice")
+    return invoice
+
+
+def invoice_retry_payment(organization: Any, *, invoice_id: Any, actor: str = "") -> Payment | None:
+    """`POST /invoices/{id}/retry_payment`: a new attempt now. A payment waiting for the customer
+    (3DS, hosted page) is canceled first so it can never block retries (billing-pitfalls #42/#43);
+    one the provider is still processing answers 405."""
+    invoice = _invoice_for(organization, invoice_id)
+    if invoice.status != InvoiceStatus.FINALIZED or invoice.payment_status == InvoicePaymentStatus.SUCCEEDED:
+        raise NotAllowedFailure("invalid_status")
+    in_flight = Payment.objects.filter(invoice=invoice, payment_type=PaymentType.PROVIDER, status__in=IN_FLIGHT).first()
+    if in_flight is not None:
+        if in_flight.status != PaymentStatus.REQUIRES_ACTION:
+            raise NotAllowedFailure("payment_processor_is_currently_handling_payment")
+        payment_cancel(in_flight.id)
+    return invoice_collect(invoice.id, origin=PaymentOrigin.API_RETRY, actor=actor)
+
+
+def payment_cancel(payment_id: Any, *, now: dt.datetime | None = None) -> Payment:
+    """Cancel an attempt waiting for the customer, at the provider (best effort) and here."""
+    now = now or timezone.now()
+    payment = Payment.objects.select_related("connection").get(id=payment_id)
+    if payment.provider_payment_id and payment.connection_id:
+        # Best effort: the provider's own webhook (canceled/succeeded) tells the rest.
+        with contextlib.suppress(ProviderError, TransientProviderError):
+            provider_for(payment.connection).cancel(provider_payment_id=payment.provider_payment_id)
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(id=payment_id)
+        if payment.status in IN_FLIGHT:
+            payment.status = PaymentStatus.CANCELED
+            payment.failed_at = now
+            payment.error_code = payment.error_code or "canceled"
+            payment.save(update_fields=["status", "failed_at", "error_code", "updated_at"])
+    return payment
+
+
+def invoice_payment_url(organization: Any, *, invoice_id: Any, actor: str = "") -> str:
+    """`POST /invoices/{id}/payment_url`: a hosted payment page for the amount due."""
+    invoice = _invoice_for(organization, invoice_id)
+    if not _collectable(invoice):
+        raise NotAllowedFailure("invalid_status")
+    customer = invoice.customer
+    connection = connection_for_customer(customer)
+    if connection is None or not provider_for(connection).collects_automatically:
+        raise ValidationFailure.single("base", "no_linked_payment_provider")
+    if not customer.provider_customer_id:
+        from payments.services.customers import provider_customer_ensure
+
+        customer = provider_customer_ensure(customer.id)
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update(of=("self",)).get(id=invoice.id)
+        in_flight = Payment.objects.filter(
+            invoice=locked, payment_type=PaymentType.PROVIDER, status__in=IN_FLIGHT
+        ).first()
+        if in_flight is not None:
+            if in_flight.origin == PaymentOrigin.PAYMENT_URL and in_flight.payment_url:
+                return in_flight.payment_url
+            raise NotAllowedFailure("payment_processor_is_currently_handling_payment")
+        payment = _new_payment(
+            organization_id=invoice.organization_id,
+            customer=customer,
+            invoice=locked,
+            connection=connection,
+            payment_type=PaymentType.PROVIDER,
+            origin=PaymentOrigin.PAYMENT_URL,
+            status=PaymentStatus.REQUIRES_ACTION,
+            amount_cents=locked.total_due_amount_cents,
+            currency=locked.currency,
+            provider_customer_id=customer.provider_customer_id or "",
+            actor=actor,
+        )
+        payment.save(force_insert=True)
+    try:
+        url = provider_for(connection).payment_url(
+            amount_cents=payment.amount_cents,
+            currency=payment.currency,
+            provider_customer_id=payment.provider_customer_id,
+            idempotency_key=payment.idempotency_key,
+            metadata={
+                "bxb_payment_id": str(payment.id),
+                "bxb_organization_id": str(payment.organization_id),
+                "bxb_invoice_id": str(invoice.id),
+            },
+            description=f"Invoice {invoice.number}",
+            success_url=connection.success_redirect_url or "https://example.com/success",
+        )
+    except (ProviderError, TransientProviderError) as exc:
+        payment_cancel(payment.id)
+        raise ProviderFailure(connection.code, {"message": str(exc)}) from exc
+    Payment.objects.filter(id=payment.id).update(payment_url=url)
+    return url
+
+
+def payment_create_manual(
+    organization: Any,
+    *,
+    invoice_id: Any,
+    amount_cents: int,
+    reference: str,
+    paid_at: dt.datetime | None = None,
+    actor: str = "",
+    now: dt.datetime | None = None,
+) -> Payment:
+    """`POST /payments`: money received out of band. Partial payments add up
+    (`total_paid_amount_cents`); the invoice is `succeeded` once nothing is due."""
+    now = now or timezone.now()
+    errors: dict[str, list[str]] = {}
+    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents <= 0:
+        errors["amount_cents"] = ["value_is_invalid"]
+    if not reference or not str(reference).strip():
+        errors["reference"] = ["value_is_mandatory"]
+    elif len(reference) > 40:
+        errors["reference"] = ["value_is_too_long"]
+    if not invoice_id:
+        errors["invoice_id"] = ["value_is_mandatory"]
+    if errors:
+        raise ValidationFailure(errors)
+    invoice = _invoice_for(organization, invoice_id)
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update(of=("self",)).select_related("customer").get(id=invoice.id)
+        if invoice.status != InvoiceStatus.FINALIZED or invoice.payment_status == InvoicePaymentStatus.SUCCEEDED:
+            raise NotAllowedFailure("invalid_status")
+        if Payment.objects.filter(
+            invoice=invoice,
+            payment_type=PaymentType.PROVIDER,
+            status__in=[PaymentStatus.PENDING, PaymentStatus.PROCESSING],
+        ).exists():
+            raise NotAllowedFailure("payment_processor_is_currently_handling_payment")
+        if amount_cents > invoice.total_due_amount_cents:
+            raise ValidationFailure.single("amount_cents", "higher_than_remaining_invoice_amount")
+        payment = _new_payment(
+            organization_id=invoice.organization_id,
+            customer=invoice.customer,
+            invoice=invoice,
+            payment_type=PaymentType.MANUAL,
+            origin=PaymentOrigin.MANUAL,
+            status=PaymentStatus.SUCCEEDED,
+            amount_cents=amount_cents,
+            currency=invoice.currency,
+            reference=reference.strip(),
+            paid_at=paid_at or now,
+            actor=actor,
+        )
+        payment.idempotency_key = f"bxb_manual_{payment.id}"
+        try:
+            with transaction.atomic():
+                payment.save(force_insert=True)
+        except IntegrityError:  # pragma: no cover - a uuid collision
+            raise ValidationFailure.single("payment", "value_already_exist") from None
+        apply_amount_to_invoice(invoice.id, amount_cents, now=now)
+        notifications.payment_webhook(payment, "payment.succeeded")
+    return payment
+
+
+def payment_dispute_update(payment_id: Any, *, status: str, lost: bool, now: dt.datetime | None = None) -> Payment:
+    """`charge.dispute.*`: the dispute's status; a lost dispute marks the invoice's payment as
+    disputed and lost (`invoice.payment_dispute_lost`)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().select_related("invoice__organization").get(id=payment_id)
+        payment.dispute_status = status
+        fields = ["dispute_status", "updated_at"]
+        newly_lost = lost and payment.dispute_lost_at is None
+        if newly_lost:
+            payment.dispute_lost_at = now
+            fields.append("dispute_lost_at")
+        payment.save(update_fields=fields)
+        if newly_lost and payment.invoice_id:
+            lifecycle.send_invoice_webhook(payment.invoice, "invoice.payment_dispute_lost")
+    return payment

@@ -1,0 +1,80 @@
+"""Provider connections (credentials per organization) and the customer ↔ provider link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from payments import crypto
+from payments.models import PaymentProviderConnection, ProviderName
+
+
+def connection_create(
+    organization: Any,
+    *,
+    code: str,
+    provider: str,
+    name: str = "",
+    secret_key: str = "",
+    webhook_secret: str = "",
+    success_redirect_url: str = "",
+) -> PaymentProviderConnection:
+    errors: dict[str, list[str]] = {}
+    if not code:
+        errors["code"] = ["value_is_mandatory"]
+    if provider not in ProviderName.values:
+        errors["provider"] = ["value_is_invalid"]
+    if provider == ProviderName.STRIPE and not secret_key:
+        errors["secret_key"] = ["value_is_mandatory"]
+    if errors:
+        raise ValidationFailure(errors)
+    try:
+        with transaction.atomic():
+            return PaymentProviderConnection.objects.create(
+                organization=organization,
+                code=code,
+                provider=provider,
+                name=name,
+                secret_key_encrypted=crypto.encrypt(secret_key),
+                webhook_secret_encrypted=crypto.encrypt(webhook_secret),
+                success_redirect_url=success_redirect_url,
+            )
+    except IntegrityError:
+        raise ValidationFailure.single("code", "value_already_exist") from None
+
+
+def connection_set_secrets(
+    connection: PaymentProviderConnection, *, secret_key: str | None = None, webhook_secret: str | None = None
+) -> PaymentProviderConnection:
+    """Replace secrets that are given (non-empty); the others stay as they are."""
+    fields = ["updated_at"]
+    if secret_key:
+        connection.secret_key_encrypted = crypto.encrypt(secret_key)
+        fields.append("secret_key_encrypted")
+    if webhook_secret:
+        connection.webhook_secret_encrypted = crypto.encrypt(webhook_secret)
+        fields.append("webhook_secret_encrypted")
+    connection.save(update_fields=fields)
+    return connection
+
+
+def connection_for_customer(customer: Any) -> PaymentProviderConnection | None:
+    """The connection a customer pays through: `payment_provider_code` when set, else the
+    organization's only connection of the customer's `payment_provider`."""
+    provider = customer.payment_provider
+    if not provider:
+        return None
+    qs = PaymentProviderConnection.objects.filter(organization_id=customer.organization_id, provider=provider)
+    if customer.payment_provider_code:
+        return qs.filter(code=customer.payment_provider_code).first()
+    candidates = list(qs[:2])
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def connection_get(organization: Any, code: str) -> PaymentProviderConnection:
+    connection = PaymentProviderConnection.objects.filter(organization=organization, code=code).first()
+    if connection is None:
+        raise NotFoundFailure("payment_provider")
+    return connection

@@ -1,0 +1,133 @@
+"""The customer at the provider: creation on `sync_with_provider`, checkout in setup mode, and
+the payment methods the customer saves."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from billing_project.core.errors import NotFoundFailure, ProviderFailure, ValidationFailure
+from customers.models import Customer
+from payments.models import PaymentMethod, ProviderName
+from payments.providers import ProviderError, TransientProviderError, provider_for
+from payments.services.connections import connection_for_customer
+
+
+def wants_provider_customer(customer: Customer) -> bool:
+    settings = customer.provider_settings or {}
+    return (
+        customer.payment_provider == ProviderName.STRIPE
+        and bool(settings.get("sync_with_provider"))
+        and not customer.provider_customer_id
+    )
+
+
+def provider_customer_ensure(customer_id: Any) -> Customer:
+    """Create the customer at its provider once (the idempotency key is derived from our id, so
+    two workers or a retried task get the same provider customer)."""
+    customer = Customer.objects.select_related("organization").get(id=customer_id)
+    if customer.provider_customer_id:
+        return customer
+    connection = connection_for_customer(customer)
+    if connection is None:
+        raise ValidationFailure.single("base", "no_linked_payment_provider")
+    try:
+        provider_id = provider_for(connection).create_customer(
+            name=customer.name or customer.external_id,
+            email=customer.email,
+            external_id=customer.external_id,
+            idempotency_key=f"bxb_customer_{customer.id}",
+        )
+    except ProviderError as exc:
+        raise ProviderFailure(connection.code, {"message": str(exc)}) from exc
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(id=customer_id)
+        if not customer.provider_customer_id:
+            customer.provider_customer_id = provider_id
+            customer.save(update_fields=["provider_customer_id", "updated_at"])
+    return customer
+
+
+def customer_checkout_url(organization: Any, *, external_id: str) -> tuple[Customer, str]:
+    """`POST /customers/{external_id}/checkout_url`: a Checkout session in setup mode, where the
+    customer saves a card or a SEPA mandate (`checkout.session.completed` stores it)."""
+    customer = Customer.objects.filter(
+        organization=organization, external_id=external_id, deleted_at__isnull=True
+    ).first()
+    if customer is None:
+        raise NotFoundFailure("customer")
+    connection = connection_for_customer(customer)
+    if connection is None or connection.provider != ProviderName.STRIPE:
+        raise ValidationFailure.single("base", "invalid_payment_provider")
+    if not customer.provider_customer_id:
+        customer = provider_customer_ensure(customer.id)
+    methods = (customer.provider_settings or {}).get("provider_payment_methods") or ["card"]
+    try:
+        url = provider_for(connection).checkout_setup_url(
+            provider_customer_id=customer.provider_customer_id or "",
+            method_types=list(methods),
+            success_url=connection.success_redirect_url or "https://example.com/success",
+        )
+    except (ProviderError, TransientProviderError) as exc:
+        raise ProviderFailure(connection.code, {"message": str(exc)}) from exc
+    return customer, url
+
+
+def payment_method_save(
+    connection: Any,
+    *,
+    provider_customer_id: str,
+    provider_method_id: str,
+    method_type: str = "",
+    now: dt.datetime | None = None,
+) -> PaymentMethod | None:
+    """A method saved at the provider becomes the customer's default (the previous one stays,
+    not default). Returns None when no customer of this connection has that provider id."""
+    customer = Customer.objects.filter(
+        organization_id=connection.organization_id, provider_customer_id=provider_customer_id
+    ).first()
+    if customer is None:
+        return None
+    with transaction.atomic():
+        Customer.objects.select_for_update().get(id=customer.id)
+        PaymentMethod.objects.filter(customer=customer, is_default=True).exclude(
+            connection=connection, provider_method_id=provider_method_id
+        ).update(is_default=False)
+        method = PaymentMethod.objects.filter(
+            customer=customer, connection=connection, provider_method_id=provider_method_id
+        ).first()
+        if method is None:
+            try:
+                with transaction.atomic():
+                    method = PaymentMethod.objects.create(
+                        organization_id=connection.organization_id,
+                        customer=customer,
+                        connection=connection,
+                        provider_method_id=provider_method_id,
+                        method_type=method_type,
+                        is_default=True,
+                    )
+            except IntegrityError:
+                method = PaymentMethod.objects.get(
+                    customer=customer, connection=connection, provider_method_id=provider_method_id
+                )
+        if not method.is_default:
+            method.is_default = True
+            method.save(update_fields=["is_default", "updated_at"])
+    return method
+
+
+def customer_unpaid_invoice_ids(customer_id: Any) -> list[Any]:
+    from invoicing.models import Invoice, InvoiceStatus
+    from invoicing.models import PaymentStatus as InvoicePaymentStatus
+
+    return list(
+        Invoice.objects.filter(
+            customer_id=customer_id,
+            status=InvoiceStatus.FINALIZED,
+            payment_status__in=[InvoicePaymentStatus.PENDING, InvoicePaymentStatus.FAILED],
+            total_amount_cents__gt=0,
+        ).values_list("id", flat=True)
+    )

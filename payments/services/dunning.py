@@ -1,0 +1,280 @@
+"""Dunning: campaigns per organization turn overdue balances into payment requests.
+
+For each active campaign, each customer whose overdue balance in a currency reaches the
+campaign's threshold for that currency gets a payment request every `days_between_attempts`
+days, at most `max_attempts` times. A request gathers the overdue invoices, is charged from the
+saved method (one payment for all of them) and emailed to the customer. After the last attempt
+the customer is flagged (`CustomerDunning.completed_at`) and `dunning_campaign.finished` is sent.
+A customer with nothing overdue any more starts from zero next time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from customers.models import Customer
+from invoicing.models import Invoice, InvoiceStatus
+from invoicing.models import PaymentStatus as InvoicePaymentStatus
+from payments.models import (
+    IN_FLIGHT,
+    CustomerDunning,
+    DunningCampaign,
+    Payment,
+    PaymentOrigin,
+    PaymentRequest,
+    PaymentStatus,
+    PaymentType,
+)
+from payments.providers import provider_for
+from payments.services import notifications
+from payments.services.collection import _enqueue_submit, default_method
+from payments.services.connections import connection_for_customer
+
+UNPAID = [InvoicePaymentStatus.PENDING, InvoicePaymentStatus.FAILED]
+
+
+def dunning_campaign_create(
+    organization: Any, *, code: str, name: str, thresholds: list[dict], days_between_attempts: int, max_attempts: int
+) -> DunningCampaign:
+    errors: dict[str, list[str]] = {}
+    if not code:
+        errors["code"] = ["value_is_mandatory"]
+    if not thresholds:
+        errors["thresholds"] = ["value_is_mandatory"]
+    for item in thresholds or []:
+        if not isinstance(item, dict) or not item.get("currency") or not isinstance(item.get("amount_cents"), int):
+            errors["thresholds"] = ["value_is_invalid"]
+    if max_attempts < 1:
+        errors["max_attempts"] = ["value_is_invalid"]
+    if errors:
+        raise ValidationFailure(errors)
+    try:
+        with transaction.atomic():
+            return DunningCampaign.objects.create(
+                organization=organization,
+                code=code,
+                name=name or code,
+                thresholds=thresholds,
+                days_between_attempts=days_between_attempts,
+                max_attempts=max_attempts,
+            )
+    except IntegrityError:
+        raise ValidationFailure.single("code", "value_already_exist") from None
+
+
+def _overdue_by_customer(organization_id: Any) -> dict[tuple[Any, str], list[Invoice]]:
+    groups: dict[tuple[Any, str], list[Invoice]] = defaultdict(list)
+    invoices = Invoice.objects.filter(
+        organization_id=organization_id,
+        status=InvoiceStatus.FINALIZED,
+        payment_overdue=True,
+        payment_status__in=UNPAID,
+        customer__deleted_at__isnull=True,
+    ).order_by("issuing_date", "id")
+    for invoice in invoices:
+        if invoice.total_due_amount_cents > 0:
+            groups[(invoice.customer_id, invoice.currency)].append(invoice)
+    return groups
+
+
+def dunning_run(
+    now: dt.datetime | None = None, *, dry_run: bool = False, organization: Any = None
+) -> list[dict[str, Any]]:
+    """One pass over every active campaign (beat, daily; `manage.py run_dunning`). Returns what
+    was (or, with dry_run, would be) requested: [{customer, currency, amount_cents, attempt}]."""
+    now = now or timezone.now()
+    campaigns = DunningCampaign.objects.filter(active=True).select_related("organization")
+    if organization is not None:
+        campaigns = campaigns.filter(organization=organization)
+    done: list[dict[str, Any]] = []
+    for campaign in campaigns:
+        groups = _overdue_by_customer(campaign.organization_id)
+        if not dry_run:
+            _reset_settled(campaign, groups)
+        for (customer_id, currency), invoices in groups.items():
+            threshold = campaign.threshold_for(currency)
+            amount = sum(invoice.total_due_amount_cents for invoice in invoices)
+            if threshold is None or amount < threshold:
+                continue
+            state = CustomerDunning.objects.filter(customer_id=customer_id, currency=currency).first()
+            attempts = state.attempts if state else 0
+            if state is not None and (state.completed_at or (state.campaign_id != campaign.id and attempts)):
+                continue
+            if attempts >= campaign.max_attempts:
+                continue
+            if (
+                state
+                and state.last_attempt_at
+                and now - state.last_attempt_at < dt.timedelta(days=campaign.days_between_attempts)
+            ):
+                continue
+            entry = {
+                "customer_id": str(customer_id),
+                "currency": currency,
+                "amount_cents": amount,
+                "attempt": attempts + 1,
+                "campaign": campaign.code,
+            }
+            if not dry_run:
+                request = _attempt(campaign, customer_id, currency, invoices, now)
+                if request is None:
+                    continue
+                entry["payment_request_id"] = str(request.id)
+            done.append(entry)
+    return done
+
+
+def _reset_settled(campaign: DunningCampaign, groups: dict[tuple[Any, str], list[Invoice]]) -> None:
+    """Customers with nothing overdue any more in a currency start from zero next time."""
+    for state in CustomerDunning.objects.filter(campaign=campaign):
+        if (state.customer_id, state.currency) not in groups:
+            state.delete()
+
+
+def _attempt(
+    campaign: DunningCampaign, customer_id: Any, currency: str, invoices: list[Invoice], now: dt.datetime
+) -> PaymentRequest | None:
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().select_related("organization").get(id=customer_id)
+        state, _ = CustomerDunning.objects.select_for_update().get_or_create(
+            customer=customer,
+            currency=currency,
+            defaults={"organization_id": campaign.organization_id, "campaign": campaign},
+        )
+        if state.completed_at or state.attempts >= campaign.max_attempts:
+            return None
+        if state.last_attempt_at and now - state.last_attempt_at < dt.timedelta(days=campaign.days_between_attempts):
+            return None
+        state.attempts += 1
+        state.last_attempt_at = now
+        state.campaign = campaign
+        request = _create_request(
+            customer, invoices, currency=currency, email=customer.email, campaign=campaign, attempt=state.attempts
+        )
+        if state.attempts >= campaign.max_attempts:
+            state.completed_at = now
+            notifications.customer_webhook(
+                campaign.organization,
+                customer,
+                "dunning_campaign.finished",
+                {
+                    "dunning_campaign_code": campaign.code,
+                    "overdue_balance_cents": request.amount_cents,
+                    "currency": currency,
+                },
+            )
+        state.save()
+        _collect_request(request)
+        sent = notifications.email_payment_request(request)
+        if sent:
+            request.emailed_at = now
+            request.save(update_fields=["emailed_at", "updated_at"])
+    return request
+
+
+def _create_request(
+    customer: Customer,
+    invoices: list[Invoice],
+    *,
+    currency: str,
+    email: str,
+    campaign: DunningCampaign | None,
+    attempt: int,
+) -> PaymentRequest:
+    request = PaymentRequest.objects.create(
+        organization_id=customer.organization_id,
+        customer=customer,
+        campaign=campaign,
+        attempt_number=attempt,
+        email=email or "",
+        amount_cents=sum(invoice.total_due_amount_cents for invoice in invoices),
+        currency=currency,
+    )
+    request.invoices.set(invoices)
+    notifications.payment_request_webhook(request, "payment_request.created")
+    return request
+
+
+def _collect_request(request: PaymentRequest) -> Payment | None:
+    """Charge the request's amount from the saved method (the submission runs after commit)."""
+    customer = request.customer
+    connection = connection_for_customer(customer)
+    if connection is None or not provider_for(connection).collects_automatically:
+        return None
+    if not customer.provider_customer_id:
+        return None
+    method = default_method(customer, connection)
+    if not method:
+        return None
+    invoice_ids = [invoice.id for invoice in request.invoices.all()]
+    if Payment.objects.filter(
+        invoice_id__in=invoice_ids, payment_type=PaymentType.PROVIDER, status__in=IN_FLIGHT
+    ).exists():
+        return None  # an invoice is being charged on its own; its outcome decides
+    payment_id = uuid.uuid4()
+    payment = Payment.objects.create(
+        id=payment_id,
+        idempotency_key=f"bxb_payment_{payment_id}",
+        organization_id=request.organization_id,
+        customer=customer,
+        payment_request=request,
+        connection=connection,
+        payment_type=PaymentType.PROVIDER,
+        origin=PaymentOrigin.DUNNING,
+        status=PaymentStatus.PENDING,
+        amount_cents=request.amount_cents,
+        currency=request.currency,
+        provider_customer_id=customer.provider_customer_id,
+        provider_method_id=method,
+    )
+    _enqueue_submit(payment.id)
+    return payment
+
+
+def payment_request_create(
+    organization: Any, *, external_customer_id: str, email: str | None, invoice_ids: list[str]
+) -> PaymentRequest:
+    """`POST /payment_requests`: the given overdue invoices of one customer, in one currency."""
+    customer = Customer.objects.filter(
+        organization=organization, external_id=external_customer_id or "", deleted_at__isnull=True
+    ).first()
+    if customer is None:
+        raise NotFoundFailure("customer")
+    if not invoice_ids:
+        raise ValidationFailure.single("lago_invoice_ids", "value_is_mandatory")
+    try:
+        invoices = list(
+            Invoice.objects.filter(organization=organization, customer=customer, id__in=invoice_ids).order_by(
+                "issuing_date", "id"
+            )
+        )
+    except Exception:  # noqa: BLE001 - malformed ids
+        invoices = []
+    if len(invoices) != len(set(invoice_ids)):
+        raise NotFoundFailure("invoice")
+    if any(
+        invoice.status != InvoiceStatus.FINALIZED
+        or invoice.payment_status not in UNPAID
+        or not invoice.payment_overdue
+        or invoice.total_due_amount_cents <= 0
+        for invoice in invoices
+    ):
+        raise ValidationFailure.single("invoices", "invoices_not_overdue")
+    if len({invoice.currency for invoice in invoices}) != 1:
+        raise ValidationFailure.single("invoices", "invoices_have_different_currencies")
+    with transaction.atomic():
+        request = _create_request(
+            customer, invoices, currency=invoices[0].currency, email=email or customer.email, campaign=None, attempt=0
+        )
+        _collect_request(request)
+        if notifications.email_payment_request(request):
+            request.emailed_at = timezone.now()
+            request.save(update_fields=["emailed_at", "updated_at"])
+    return request

@@ -1,0 +1,275 @@
+"""Inbound provider webhooks: verify, store once under the provider's event id, process after
+commit. A replayed event is acknowledged and ignored; an event about a record we do not have yet
+(it raced our own commit) waits and is retried, never dropped."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing_project.core.errors import NotFoundFailure
+from payments.models import EventStatus, Payment, PaymentProviderConnection, ProviderEvent, Refund
+from payments.providers import ChargeResult, WebhookSignatureError, provider_for
+from payments.providers.base import InboundEvent
+from payments.services import collection, refunds
+from payments.services.customers import customer_unpaid_invoice_ids, payment_method_save
+
+logger = logging.getLogger(__name__)
+
+MAX_WAITING_ATTEMPTS = 8
+
+
+class NotReady(Exception):
+    """The event refers to a record we do not have (yet)."""
+
+
+def _retry_delay(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 6 * 3600))
+
+
+def provider_event_receive(
+    organization_id: Any, provider: str, *, body: bytes, headers: dict[str, str], code: str | None = None
+) -> tuple[ProviderEvent, bool]:
+    """Verify the signature with each candidate connection's secret, then store the event.
+
+    Returns (event, created). Raises NotFoundFailure (unknown organization or connection) or
+    WebhookSignatureError (forged)."""
+    connections = PaymentProviderConnection.objects.filter(organization_id=organization_id, provider=provider)
+    if code:
+        connections = connections.filter(code=code)
+    candidates = list(connections)
+    if not candidates:
+        raise NotFoundFailure("payment_provider")
+    parsed: InboundEvent | None = None
+    connection = None
+    for candidate in candidates:
+        try:
+            parsed = provider_for(candidate).parse_webhook(body=body, headers=headers)
+            connection = candidate
+            break
+        except WebhookSignatureError:
+            continue
+    if parsed is None or connection is None:
+        raise WebhookSignatureError("no connection verifies this signature")
+    try:
+        with transaction.atomic():
+            event = ProviderEvent.objects.create(
+                organization_id=connection.organization_id,
+                connection=connection,
+                provider=provider,
+                event_id=parsed.id,
+                event_type=parsed.type,
+                payload=parsed.raw,
+            )
+            event_id = str(event.id)
+            transaction.on_commit(lambda: _enqueue(event_id))
+            return event, True
+    except IntegrityError:
+        existing = ProviderEvent.objects.get(
+            organization_id=connection.organization_id, provider=provider, event_id=parsed.id
+        )
+        return existing, False
+
+
+def _enqueue(event_id: str, countdown: int = 0) -> None:
+    from payments import tasks
+
+    if countdown:
+        tasks.process_provider_event.apply_async((event_id,), countdown=countdown)
+    else:
+        tasks.process_provider_event.delay(event_id)
+
+
+def provider_event_process(event_id: Any, *, now: dt.datetime | None = None) -> ProviderEvent:
+    """Process one stored event (safe to run twice: a processed event is left alone and every
+    handler is idempotent)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        event = ProviderEvent.objects.select_for_update().select_related("connection").get(id=event_id)
+        if event.status in (EventStatus.PROCESSED, EventStatus.IGNORED, EventStatus.FAILED):
+            return event
+        event.attempts += 1
+        event.save(update_fields=["attempts", "updated_at"])
+    handler = HANDLERS.get(event.event_type)
+    status, error, next_at = EventStatus.PROCESSED, "", None
+    if handler is None:
+        status = EventStatus.IGNORED
+    else:
+        try:
+            handler(event, (event.payload.get("data") or {}).get("object") or {}, now)
+        except NotReady as exc:
+            if event.attempts >= MAX_WAITING_ATTEMPTS:
+                status, error = EventStatus.FAILED, f"still unknown after {event.attempts} attempts: {exc}"
+            else:
+                status, error, next_at = EventStatus.WAITING, str(exc), now + _retry_delay(event.attempts)
+        except Exception as exc:
+            logger.exception("provider event failed", extra={"provider_event_id": str(event.id)})
+            status, error, next_at = EventStatus.WAITING, repr(exc)[:2000], now + _retry_delay(event.attempts)
+    ProviderEvent.objects.filter(id=event.id).update(
+        status=status,
+        error=error,
+        next_attempt_at=next_at,
+        processed_at=now if status == EventStatus.PROCESSED else None,
+    )
+    event.refresh_from_db()
+    if next_at is not None:
+        transaction.on_commit(lambda: _enqueue(str(event.id), countdown=int((next_at - now).total_seconds())))
+    return event
+
+
+def provider_events_retry_due(now: dt.datetime | None = None) -> int:
+    """Beat: waiting events whose time has come (the countdown task may have been lost)."""
+    now = now or timezone.now()
+    ids = list(
+        ProviderEvent.objects.filter(
+            status__in=[EventStatus.WAITING, EventStatus.RECEIVED], next_attempt_at__lte=now
+        ).values_list("id", flat=True)
+    )
+    stale_received = ProviderEvent.objects.filter(
+        status=EventStatus.RECEIVED, next_attempt_at__isnull=True, created_at__lte=now - dt.timedelta(minutes=5)
+    ).values_list("id", flat=True)
+    ids += list(stale_received)
+    for event_id in ids:
+        provider_event_process(event_id, now=now)
+    return len(ids)
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+def _find_payment(event: ProviderEvent, intent: dict[str, Any]) -> Payment:
+    metadata = intent.get("metadata") or {}
+    payment = None
+    our_id = metadata.get("bxb_payment_id")
+    if our_id:
+        payment = Payment.objects.filter(organization_id=event.organization_id, id=our_id).first()
+    if payment is None and intent.get("id"):
+        payment = Payment.objects.filter(connection_id=event.connection_id, provider_payment_id=intent["id"]).first()
+    if payment is None:
+        raise NotReady(f"no payment for {intent.get('id')}")
+    return payment
+
+
+def _intent_event(status: str) -> Any:
+    def handle(event: ProviderEvent, intent: dict[str, Any], now: dt.datetime) -> None:
+        from payments.providers.stripe import charge_result
+
+        payment = _find_payment(event, intent)
+        result = charge_result(intent)
+        if status:
+            result.status = status
+        if result.status == "failed" and not result.error_code:
+            error = intent.get("last_payment_error") or {}
+            result.error_code = error.get("decline_code") or error.get("code") or "payment_failed"
+            result.error_message = error.get("message") or ""
+        collection.payment_record_result(payment.id, result, now=now)
+
+    return handle
+
+
+def _checkout_completed(event: ProviderEvent, session: dict[str, Any], now: dt.datetime) -> None:
+    if session.get("mode") == "setup":
+        setup_intent = session.get("setup_intent")
+        if isinstance(setup_intent, dict):
+            setup_intent = setup_intent.get("id")
+        if not setup_intent:
+            return
+        found = provider_for(event.connection).setup_payment_method(setup_intent_id=setup_intent)
+        if found:
+            _save_method(event, session.get("customer") or "", found[0], found[1], now)
+        return
+    if session.get("mode") == "payment" and session.get("payment_status") == "paid":
+        metadata = session.get("metadata") or {}
+        intent = {"id": session.get("payment_intent") or "", "metadata": metadata, "status": "succeeded"}
+        payment = _find_payment(event, intent)
+        collection.payment_record_result(
+            payment.id, ChargeResult(status="succeeded", provider_payment_id=intent["id"] or ""), now=now
+        )
+
+
+def _save_method(event: ProviderEvent, provider_customer_id: str, method_id: str, method_type: str, now) -> None:  # type: ignore[no-untyped-def]
+    if isinstance(provider_customer_id, dict):
+        provider_customer_id = provider_customer_id.get("id") or ""
+    method = payment_method_save(
+        event.connection,
+        provider_customer_id=provider_customer_id,
+        provider_method_id=method_id,
+        method_type=method_type,
+    )
+    if method is None:
+        raise NotReady(f"no customer {provider_customer_id}")
+    # A new method: collect what the customer still owes (each attempt is idempotent and one per invoice).
+    for invoice_id in customer_unpaid_invoice_ids(method.customer_id):
+        if not Payment.objects.filter(invoice_id=invoice_id, next_retry_at__isnull=False).exists():
+            collection.invoice_collect(invoice_id, origin="retry", now=now)
+
+
+def _setup_succeeded(event: ProviderEvent, intent: dict[str, Any], now: dt.datetime) -> None:
+    method = intent.get("payment_method")
+    if isinstance(method, dict):
+        method_id, method_type = method.get("id") or "", method.get("type") or ""
+    else:
+        method_id, method_type = method or "", ""
+    if not method_id:
+        return
+    _save_method(event, intent.get("customer") or "", method_id, method_type, now)
+
+
+def _charge_refunded(event: ProviderEvent, charge: dict[str, Any], now: dt.datetime) -> None:
+    refund_list = ((charge.get("refunds") or {}).get("data")) or []
+    for item in refund_list:
+        _refund_update(event, item, now)
+
+
+def _refund_updated(event: ProviderEvent, item: dict[str, Any], now: dt.datetime) -> None:
+    _refund_update(event, item, now)
+
+
+def _refund_update(event: ProviderEvent, item: dict[str, Any], now: dt.datetime) -> None:
+    from payments.providers.stripe import refund_result
+
+    metadata = item.get("metadata") or {}
+    refund = None
+    if metadata.get("bxb_refund_id"):
+        refund = Refund.objects.filter(organization_id=event.organization_id, id=metadata["bxb_refund_id"]).first()
+    if refund is None and item.get("id"):
+        refund = Refund.objects.filter(organization_id=event.organization_id, provider_refund_id=item["id"]).first()
+    if refund is None:
+        raise NotReady(f"no refund for {item.get('id')}")
+    refunds.refund_record_result(refund.id, refund_result(item), now=now)
+
+
+def _dispute(lost_on_close: bool) -> Any:
+    def handle(event: ProviderEvent, dispute: dict[str, Any], now: dt.datetime) -> None:
+        intent_id = dispute.get("payment_intent")
+        payment = Payment.objects.filter(connection_id=event.connection_id, provider_payment_id=intent_id).first()
+        if payment is None:
+            raise NotReady(f"no payment for {intent_id}")
+        collection.payment_dispute_update(
+            payment.id,
+            status=dispute.get("status") or "",
+            lost=lost_on_close and dispute.get("status") == "lost",
+            now=now,
+        )
+
+    return handle
+
+
+HANDLERS = {
+    "payment_intent.succeeded": _intent_event("succeeded"),
+    "payment_intent.payment_failed": _intent_event("failed"),
+    "payment_intent.canceled": _intent_event("canceled"),
+    "payment_intent.requires_action": _intent_event("requires_action"),
+    "payment_intent.processing": _intent_event("processing"),
+    "checkout.session.completed": _checkout_completed,
+    "setup_intent.succeeded": _setup_succeeded,
+    "charge.refunded": _charge_refunded,
+    "charge.refund.updated": _refund_updated,
+    "refund.updated": _refund_updated,
+    "charge.dispute.created": _dispute(False),
+    "charge.dispute.closed": _dispute(True),
+}
