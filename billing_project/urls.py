@@ -41,6 +41,7 @@ urlpatterns = [
     path("health/ready", health.ready, name="health-ready"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    path("", include("payments.urls")),  # inbound provider webhooks: /webhooks/<provider>/<organization_id>
     path("api/v1/", include(api_patterns)),
     path("v1/", include((api_patterns, "v1"))),
     re_path(r"^(?:api|v1)(?:/.*)?$", exceptions.json_not_found),
