@@ -1,0 +1,96 @@
+"""JSON shapes of the usage_monitoring API and webhooks (decimals rendered as strings)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from usage_monitoring.models import Alert, AlertThreshold, LifetimeUsage, TriggeredAlert
+
+
+def decimal_string(value: Decimal | int | None) -> str:
+    if value is None:
+        return "0"
+    number = Decimal(value)
+    if number == number.to_integral_value():
+        return str(number.quantize(Decimal(1)))
+    return format(number.normalize(), "f")
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def threshold_payload(threshold: AlertThreshold) -> dict[str, Any]:
+    return {"code": threshold.code or None, "value": decimal_string(threshold.value), "recurring": threshold.recurring}
+
+
+def _metric_payload(metric: Any) -> dict[str, Any] | None:
+    if metric is None:
+        return None
+    return {
+        "lago_id": str(metric.id),
+        "name": metric.name,
+        "code": metric.code,
+        "aggregation_type": metric.aggregation_type,
+        "field_name": metric.field_name or None,
+        "created_at": iso(metric.created_at),
+        "filters": [],
+    }
+
+
+def alert_payload(alert: Alert) -> dict[str, Any]:
+    return {
+        "lago_id": str(alert.id),
+        "lago_organization_id": str(alert.organization_id),
+        "external_subscription_id": alert.external_subscription_id,
+        "lago_wallet_id": None,
+        "wallet_code": None,
+        "alert_type": alert.alert_type,
+        "code": alert.code,
+        "name": alert.name or None,
+        "direction": "increasing",
+        "previous_value": decimal_string(alert.previous_value),
+        "last_processed_at": iso(alert.last_processed_at),
+        "thresholds": [threshold_payload(t) for t in alert.thresholds.all()],
+        "billable_metric": _metric_payload(alert.billable_metric),
+        "created_at": iso(alert.created_at),
+    }
+
+
+def triggered_alert_payload(triggered: TriggeredAlert) -> dict[str, Any]:
+    alert = triggered.alert
+    return {
+        "lago_id": str(triggered.id),
+        "lago_alert_id": str(alert.id),
+        "lago_organization_id": str(triggered.organization_id),
+        "lago_subscription_id": str(triggered.subscription_id),
+        "external_subscription_id": triggered.external_subscription_id,
+        "lago_wallet_id": None,
+        "wallet_code": None,
+        "alert_name": alert.name or None,
+        "alert_code": alert.code,
+        "alert_type": alert.alert_type,
+        "billable_metric_code": alert.billable_metric.code if alert.billable_metric_id else None,
+        "current_value": decimal_string(triggered.current_value),
+        "previous_value": decimal_string(triggered.previous_value),
+        "crossed_thresholds": triggered.crossed_thresholds,
+        "triggered_at": iso(triggered.triggered_at),
+    }
+
+
+def lifetime_usage_payload(
+    lifetime: LifetimeUsage, *, subscription: Any, window: Any, thresholds: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "lago_id": str(lifetime.id),
+        "lago_subscription_id": str(subscription.id),
+        "external_subscription_id": subscription.external_id,
+        "external_historical_usage_amount_cents": lifetime.external_historical_usage_amount_cents,
+        "invoiced_usage_amount_cents": lifetime.invoiced_usage_amount_cents,
+        "current_usage_amount_cents": lifetime.current_usage_amount_cents,
+        "from_datetime": iso(window.start) if window else None,
+        "to_datetime": iso(window.end) if window else None,
+        "usage_thresholds": thresholds,
+    }

@@ -1,0 +1,193 @@
+"""Alert CRUD (Lago's `UsageMonitoring::CreateAlertService` / `UpdateAlertService`).
+
+Input is the client's `Alert` model: `alert_type`, `code`, `name`, `billable_metric_code`,
+`thresholds [{code, value, recurring}]` (values are decimal strings; amounts are in cents).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from catalog.models import BillableMetric
+from customers.models import Organization
+from usage_monitoring import selectors
+from usage_monitoring.models import METRIC_TYPES, Alert, AlertThreshold, AlertType
+
+MAX_THRESHOLDS = 20
+
+
+def _thresholds(raw: Any, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+    if not isinstance(raw, list) or not raw:
+        errors.setdefault("thresholds", []).append("value_is_mandatory")
+        return []
+    if len(raw) > MAX_THRESHOLDS:
+        errors.setdefault("thresholds", []).append("too_many_thresholds")
+        return []
+    result: list[dict[str, Any]] = []
+    for item in raw:
+        if not isinstance(item, dict):
+            errors.setdefault("thresholds", []).append("value_is_invalid")
+            return []
+        value = item.get("value")
+        try:
+            number = Decimal(str(value)) if value is not None and not isinstance(value, bool) else None
+        except (InvalidOperation, ValueError):
+            number = None
+        if number is None or not number.is_finite() or number <= 0 or number.as_tuple().exponent < -10:
+            errors.setdefault("thresholds", []).append("value_is_invalid")
+            return []
+        result.append(
+            {"code": str(item.get("code") or ""), "value": number, "recurring": bool(item.get("recurring") or False)}
+        )
+    if sum(1 for t in result if t["recurring"]) > 1:
+        errors.setdefault("thresholds", []).append("only_one_recurring_threshold")
+    steps = [t["value"] for t in result if not t["recurring"]]
+    if len(steps) != len(set(steps)):
+        errors.setdefault("thresholds", []).append("duplicated_values")
+    codes = [t["code"] for t in result if t["code"]]
+    if len(codes) != len(set(codes)):
+        errors.setdefault("thresholds", []).append("duplicated_codes")
+    return result
+
+
+def _metric(organization: Organization, alert_type: str, code: Any, errors: dict[str, list[str]]) -> Any:
+    if alert_type not in METRIC_TYPES:
+        return None
+    if not code:
+        errors.setdefault("billable_metric", []).append("value_is_mandatory")
+        return None
+    metric = BillableMetric.objects.filter(organization=organization, code=code, deleted_at__isnull=True).first()
+    if metric is None:
+        raise NotFoundFailure("billable_metric")
+    return metric
+
+
+def _write_thresholds(alert: Alert, thresholds: list[dict[str, Any]]) -> None:
+    AlertThreshold.objects.filter(alert=alert).delete()
+    AlertThreshold.objects.bulk_create(
+        [
+            AlertThreshold(
+                organization_id=alert.organization_id,
+                alert=alert,
+                code=t["code"],
+                value=t["value"],
+                recurring=t["recurring"],
+            )
+            for t in thresholds
+        ]
+    )
+
+
+def _create(organization: Organization, external_subscription_id: str, data: dict[str, Any]) -> Alert:
+    errors: dict[str, list[str]] = {}
+    alert_type = data.get("alert_type")
+    if alert_type not in AlertType.values:
+        errors["alert_type"] = ["value_is_invalid"]
+    code = data.get("code")
+    if not code or not isinstance(code, str):
+        errors["code"] = ["value_is_mandatory"]
+    thresholds = _thresholds(data.get("thresholds"), errors)
+    metric = _metric(organization, alert_type or "", data.get("billable_metric_code"), errors) if alert_type else None
+    if not errors:
+        alerts = selectors.alert_list(organization, external_subscription_id)
+        if alerts.filter(code=code).exists():
+            errors["code"] = ["value_already_exist"]
+        elif alerts.filter(alert_type=alert_type, billable_metric=metric).exists():
+            errors["base"] = ["alert_already_exists"]
+    if errors:
+        raise ValidationFailure(errors)
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(
+                organization=organization,
+                external_subscription_id=external_subscription_id,
+                billable_metric=metric,
+                alert_type=alert_type,
+                code=code,
+                name=str(data.get("name") or ""),
+            )
+            _write_thresholds(alert, thresholds)
+    except IntegrityError:  # a concurrent create of the same code/type won the race
+        raise ValidationFailure.single("code", "value_already_exist") from None
+    return alert
+
+
+def alert_create(
+    organization: Organization, *, external_subscription_id: str, data: dict[str, Any], status: str | None = None
+) -> Alert:
+    sub = selectors.subscription_for(organization, external_subscription_id, status=status)
+    return _create(organization, sub.external_id, data)
+
+
+def alerts_create(
+    organization: Organization,
+    *,
+    external_subscription_id: str,
+    items: list[dict[str, Any]],
+    status: str | None = None,
+) -> list[Alert]:
+    """The batch create (`{"alerts": [...]}`): all or nothing, errors by index."""
+    sub = selectors.subscription_for(organization, external_subscription_id, status=status)
+    if not isinstance(items, list) or not items:
+        raise ValidationFailure.single("alerts", "value_is_mandatory")
+    created: list[Alert] = []
+    with transaction.atomic():
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise ValidationFailure({str(index): {"base": ["value_is_invalid"]}})
+            try:
+                created.append(_create(organization, sub.external_id, item))
+            except ValidationFailure as failure:
+                raise ValidationFailure({str(index): failure.details}) from None
+    return created
+
+
+def alert_update(
+    organization: Organization, *, external_subscription_id: str, code: str, data: dict[str, Any]
+) -> Alert:
+    """Partial update: `code`, `name`, `billable_metric_code`, `thresholds` (replaced as a whole)."""
+    with transaction.atomic():
+        alert = selectors.alert_get(organization, external_subscription_id, code)
+        alert = Alert.objects.select_for_update().get(id=alert.id)
+        errors: dict[str, list[str]] = {}
+        fields = ["updated_at"]
+        if "name" in data and data["name"] is not None:
+            alert.name = str(data["name"])
+            fields.append("name")
+        if data.get("code") and data["code"] != alert.code:
+            if selectors.alert_list(organization, external_subscription_id).filter(code=data["code"]).exists():
+                errors["code"] = ["value_already_exist"]
+            alert.code = str(data["code"])
+            fields.append("code")
+        if data.get("billable_metric_code") and alert.alert_type in METRIC_TYPES:
+            alert.billable_metric = _metric(organization, alert.alert_type, data["billable_metric_code"], errors)
+            fields.append("billable_metric")
+        thresholds = _thresholds(data["thresholds"], errors) if data.get("thresholds") is not None else None
+        if errors:
+            raise ValidationFailure(errors)
+        try:
+            with transaction.atomic():
+                alert.save(update_fields=fields)
+        except IntegrityError:
+            raise ValidationFailure.single("base", "alert_already_exists") from None
+        if thresholds is not None:
+            _write_thresholds(alert, thresholds)
+    return selectors.alert_get(organization, external_subscription_id, alert.code)
+
+
+def alert_delete(organization: Organization, *, external_subscription_id: str, code: str) -> Alert:
+    with transaction.atomic():
+        alert = selectors.alert_get(organization, external_subscription_id, code)
+        alert.deleted_at = timezone.now()
+        alert.save(update_fields=["deleted_at", "updated_at"])
+    return alert
+
+
+def alerts_delete(organization: Organization, *, external_subscription_id: str, status: str | None = None) -> int:
+    sub = selectors.subscription_for(organization, external_subscription_id, status=status)
+    return selectors.alert_list(organization, sub.external_id).update(deleted_at=timezone.now())
