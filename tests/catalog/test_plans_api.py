@@ -492,3 +492,29 @@ def test_lago_model_and_metric_rules(api, organization, aggregation, recurring, 
         assert response.json()["error_details"] == errors
     else:
         assert response.status_code == 200, response.json()
+
+
+def test_lago_filters_and_grouping_spec_configuration(api, organization):
+    """The charge of lago-semantics.md §4 (filters_and_grouped_by_spec): $10 default, $12 for aws in any
+    region, grouped by country. The catalog stores exactly what metering and invoicing price."""
+    metric = BillableMetricFactory(organization=organization, code="usage", aggregation_type="sum_agg")
+    BillableMetricFilterFactory(billable_metric=metric, key="cloud", values=["aws", "gcp"])
+    BillableMetricFilterFactory(billable_metric=metric, key="region", values=["us", "europe", "asia"])
+    response = api.post(
+        URL,
+        plan_payload(charges=[{
+            "billable_metric_id": str(metric.id), "charge_model": "standard",
+            "properties": {"amount": "10", "grouped_by": ["country"]},
+            "filters": [{"values": {"cloud": ["aws"], "region": ["__ALL_FILTER_VALUES__"]},
+                         "properties": {"amount": "12", "pricing_group_keys": ["country"]}}],
+        }]),
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 200, response.json()
+    charge = response.json()["plan"]["charges"][0]
+    assert charge["properties"] == {"amount": "10", "pricing_group_keys": ["country"]}
+    assert charge["pricing_group_keys"] == ["country"]
+    assert charge["filters"][0]["values"] == {"cloud": ["aws"], "region": ["__ALL_FILTER_VALUES__"]}
+    assert charge["filters"][0]["properties"] == {"amount": "12", "pricing_group_keys": ["country"]}
+    stored = Charge.live.get(pk=charge["lago_id"])
+    assert stored.pricing_group_keys == ["country"]
