@@ -13,3 +13,6 @@ class InvoicingConfig(AppConfig):
             extensions.CustomerExtension(name="invoicing", billed_currencies=selectors.customer_billed_currencies)
         )
         demo.register_step("invoices", invoicing_demo.seed_invoices)
+        from invoicing import credit_receivers
+
+        credit_receivers.connect()  # credit notes for terminated in-advance subscriptions

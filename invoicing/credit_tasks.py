@@ -23,3 +23,16 @@ def wallets_sweep() -> dict[str, int]:
     topped_up = wallet_rules.wallets_recurring_top_up()
     refreshed = wallets.wallets_refresh_ongoing_balances()
     return {"terminated": len(terminated), "topped_up": len(topped_up), "refreshed": refreshed}
+
+
+@shared_task(name="invoicing.credit_note_for_termination")
+def credit_note_for_termination(subscription_id: str) -> str | None:
+    """The unused days of a terminated in-advance subscription become a credit note (once)."""
+    from invoicing.services.credit_notes import credit_note_create_for_termination
+    from subscriptions.models import Subscription
+
+    subscription = Subscription.objects.select_related("plan", "customer").filter(id=subscription_id).first()
+    if subscription is None or subscription.terminated_at is None:
+        return None
+    note = credit_note_create_for_termination(subscription)
+    return str(note.id) if note else None

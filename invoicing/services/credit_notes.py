@@ -478,20 +478,32 @@ def credit_notes_restore_for_voided_invoice(invoice: Invoice, *, now: dt.datetim
 def credit_note_create_for_termination(
     subscription: Any,
     *,
-    terminated_at: dt.datetime,
-    reason: str = CreditNoteReason.ORDER_CHANGE,
+    terminated_at: dt.datetime | None = None,
+    method: str | None = None,
+    reason: str | None = None,
     now: dt.datetime | None = None,
 ) -> CreditNote | None:
-    """§5.6/§5.7: the unused part of an in-advance base fee already invoiced is credited.
+    """§5.6/§5.7: the unused days of an in-advance base fee already invoiced are credited.
 
-    Finds the subscription's last finalized subscription fee whose period contains
-    `terminated_at`, credits `amount × unused days / period days` (capped by what is still
-    creditable) as a credit balance. Returns None when nothing is left to credit.
+    Finds the subscription's last finalized subscription fee whose service period contains
+    `terminated_at` (default: the subscription's), and credits `amount × unused days / days of
+    the fee` (the termination day counts as used), capped by what is still creditable. `method`
+    is the subscription's `on_termination_credit_note` (`credit` by default, `refund` for what
+    was paid, `offset` for what is still due; the rest stays a credit; `skip` issues nothing).
+    Upgrades give reason `order_change`, other terminations `order_cancellation`. Safe to call
+    twice: a second call finds nothing left to credit for those days.
     """
     from subscriptions import periods
 
     now = now or timezone.now()
-    fee = (
+    terminated_at = terminated_at or subscription.terminated_at or now
+    method = method or subscription.on_termination_credit_note or "credit"
+    if method == "skip":
+        return None
+    if reason is None:
+        upgrade = getattr(subscription, "termination_reason", "") == "upgraded"
+        reason = CreditNoteReason.ORDER_CHANGE if upgrade else CreditNoteReason.ORDER_CANCELLATION
+    candidates = (
         Fee.objects.filter(
             subscription=subscription,
             fee_type=FeeType.SUBSCRIPTION,
@@ -500,43 +512,52 @@ def credit_note_create_for_termination(
         )
         .select_related("invoice__customer__organization")
         .order_by("-created_at")
-        .first()
     )
+    fee = None
+    for candidate in candidates[:3]:
+        props = candidate.properties or {}
+        try:
+            start = dt.datetime.fromisoformat(props["from_datetime"])
+            end = dt.datetime.fromisoformat(props["to_datetime"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if start <= terminated_at < end:
+            fee = candidate
+            break
     if fee is None:
-        return None
-    props = fee.properties or {}
-    try:
-        start = dt.datetime.fromisoformat(props["from_datetime"])
-        end = dt.datetime.fromisoformat(props["to_datetime"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    if not start <= terminated_at < end:
         return None
     tz_name = fee.invoice.customer.applicable_timezone
     total_days = periods.days_between(start, end, tz_name)
-    used_days = periods.days_between(start, terminated_at, tz_name) if terminated_at > start else 0
+    # The termination day counts as used, except on an upgrade (the new plan bills it, §5.6).
+    upgraded = getattr(subscription, "termination_reason", "") == "upgraded"
+    used_days = (periods.local_date(terminated_at, tz_name) - periods.local_date(start, tz_name)).days + (
+        0 if upgraded else 1
+    )
     unused = total_days - used_days
     if total_days <= 0 or unused <= 0:
         return None
     precise = Decimal(fee.amount_cents) * Decimal(unused) / Decimal(total_days)
     with transaction.atomic():
         invoice = _locked_invoice(fee.invoice.organization, fee.invoice_id)
-        fees = _credited_fees(invoice)
-        creditable = fees[str(fee.id)][1].creditable_amount_cents or 0
+        if CreditNoteItem.objects.filter(fee=fee, credit_note__automatic=True).exists():
+            return None  # already credited for this termination
+        creditable = _credited_fees(invoice)[str(fee.id)][1].creditable_amount_cents or 0
         if creditable <= 0:
             return None
-        if precise > creditable:
-            precise = Decimal(creditable)
+        precise = min(precise, Decimal(creditable))
         amounts, fee_rows = _amounts(invoice, [CalcItem(fee_id=str(fee.id), amount_cents=precise)])
-        if amounts.total_amount_cents <= 0:
+        total = amounts.total_amount_cents
+        if total <= 0:
             return None
+        refund = min(total, max_refundable_amount_cents(invoice)) if method == "refund" else 0
+        offset = min(total, max_offsettable_amount_cents(invoice)) if method == "offset" else 0
         return _create(
             invoice,
             amounts,
             fee_rows,
-            credit=amounts.total_amount_cents,
-            refund=0,
-            offset=0,
+            credit=total - refund - offset,
+            refund=refund,
+            offset=offset,
             reason=reason,
             description="",
             metadata={},
