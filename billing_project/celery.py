@@ -26,6 +26,12 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "metering.tasks.usage_rollups_daily_task",
         "schedule": crontab(hour=0, minute=30),
     },
+    # Events committed in PostgreSQL and not yet in ClickHouse (replays the gap after an outage;
+    # a no-op without CLICKHOUSE_URL).
+    "metering-clickhouse-flush": {
+        "task": "metering.tasks.clickhouse_flush_task",
+        "schedule": crontab(minute="*"),
+    },
     # Pending subscriptions and scheduled downgrades start at their boundary, a local midnight of
     # the customer's timezone (so every 15 minutes rather than once at 00:00 UTC).
     "subscriptions-activations": {
