@@ -245,6 +245,7 @@ def aggregate(
     subscription_started_at: datetime | None = None,
     use_rollups: bool = True,
     with_event_values: bool = False,
+    store: str | None = None,
 ) -> AggregationResult:
     """Exact usage of `metric` for one subscription over `[from_datetime, to_datetime)`.
 
@@ -254,6 +255,8 @@ def aggregate(
     what happened since the subscription started. Units are rounded as the metric says.
     `event_values` (per-event units for percentage pricing) are always filled when
     `with_event_values=True`; count/sum/max answered from rollups leave them empty otherwise.
+    `store`: "postgres", "clickhouse", or None = ClickHouse when configured and caught up with
+    PostgreSQL for this organization (no pending outbox), else PostgreSQL.
     """
     spec = metric_spec(metric)
     charge_filters = normalize_filters(filters)
@@ -263,20 +266,20 @@ def aggregate(
     end = to_datetime
     recurring = spec.recurring and spec.aggregation_type in RECURRING_TYPES
 
+    reader = _reader(organization, external_subscription_id, spec.code, store)
     filter_keys = sorted({key for _, values in charge_filters for key in values})
     if (
-        use_rollups
+        (use_rollups or reader.name == "clickhouse")
         and spec.aggregation_type in ROLLUP_TYPES
         and not grouped_by
         and not with_event_values
         and set(filter_keys) <= set(spec.filter_keys)
     ):
-        return _aggregate_additive(
-            organization, external_subscription_id, spec, charge_filters, filter_keys, start, end, started, recurring
-        )
+        return _aggregate_additive(reader, spec, charge_filters, start, end, started, recurring)
 
     if (
         use_rollups
+        and reader.name == "rollups"
         and (
             spec.aggregation_type in ("latest_agg", "unique_count_agg")
             or (spec.aggregation_type == "weighted_sum_agg" and connection.vendor == "postgresql")
@@ -288,12 +291,12 @@ def aggregate(
         return _aggregate_in_sql(organization, external_subscription_id, spec, start, end, started, recurring)
 
     keys = sorted(set(filter_keys) | set(grouped_by) | _value_keys(spec))
-    rows = load_rows(organization, external_subscription_id, spec.code, start, end, keys)
+    rows = reader.rows(start, end, keys)
     history: list[Row] = []
     initial = ZERO
     if recurring and start > started:
         # What happened since the subscription started carries into this window.
-        history = load_rows(organization, external_subscription_id, spec.code, started, start, keys)
+        history = reader.rows(started, start, keys)
 
     def units_of(bucket_rows: Sequence[Row], bucket_history: Sequence[Row]) -> Decimal:
         if spec.aggregation_type in ("sum_agg", "weighted_sum_agg"):
@@ -342,8 +345,34 @@ def aggregate(
         precise_total_amount_cents=overall.precise_total_amount_cents,
         groups=groups,
         filters=filter_results,
-        source="events",
+        source="events" if reader.name == "rollups" else reader.name,
     )
+
+
+class _PostgresReader:
+    """Events and hourly rollups in the Django database."""
+
+    name = "rollups"
+
+    def __init__(self, organization: Organization, sub: str, code: str):
+        self.organization, self.sub, self.code = organization, sub, code
+
+    def rows(self, start: datetime, end: datetime, keys: Sequence[str]) -> list[Row]:
+        return load_rows(self.organization, self.sub, self.code, start, end, keys)
+
+    def additive(self, start: datetime, end: datetime, keys: Sequence[str]) -> dict[tuple[str | None, ...], _Additive]:
+        return additive_by_dimensions(self.organization, self.sub, self.code, start, end, keys)
+
+
+def _reader(organization: Organization, sub: str, code: str, store: str | None) -> Any:
+    from django.conf import settings
+
+    if store == "clickhouse" or (store is None and settings.CLICKHOUSE_URL):
+        from metering import clickhouse
+
+        if store == "clickhouse" or clickhouse.caught_up(organization):
+            return clickhouse.Reader(organization, sub, code)
+    return _PostgresReader(organization, sub, code)
 
 
 def _binary(field_name: str) -> Any:
@@ -459,11 +488,9 @@ def _groups(spec, rows, history, grouped_by, units_of) -> tuple[BucketUsage, ...
 
 
 def _aggregate_additive(
-    organization: Organization,
-    sub: str,
+    reader: Any,
     spec: MetricSpec,
     charge_filters: list[tuple[Any, dict[str, list[str]]]],
-    filter_keys: list[str],
     start: datetime,
     end: datetime,
     started: datetime,
@@ -472,8 +499,8 @@ def _aggregate_additive(
     """count / sum / max from rollups (+ raw edges), per filter bucket. Event values come from raw rows
     only when a sum has to give them (percentage pricing), which the caller gets via `event_values`."""
     keys = list(spec.filter_keys)
-    window = additive_by_dimensions(organization, sub, spec.code, start, end, keys)
-    history = additive_by_dimensions(organization, sub, spec.code, started, start, keys) if recurring else {}
+    window = reader.additive(start, end, keys)
+    history = reader.additive(started, start, keys) if recurring else {}
 
     def bucket_of(dims: tuple[str | None, ...]) -> Any:
         props = {k: v for k, v in zip(keys, dims, strict=True) if v is not None}
@@ -520,5 +547,5 @@ def _aggregate_additive(
         event_values=top.event_values,
         precise_total_amount_cents=top.precise_total_amount_cents,
         filters=filter_results,
-        source="rollups",
+        source=reader.name,
     )

@@ -121,3 +121,21 @@ class UsageRollup(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.external_subscription_id} {self.code} {self.hour:%Y-%m-%d %H}:00"
+
+
+class ClickHouseOutbox(BaseModel):
+    """Events committed in PostgreSQL and not yet written to ClickHouse (one row per ingestion).
+
+    Written in the ingestion transaction when `CLICKHOUSE_URL` is set; a flush copies the events
+    to ClickHouse and deletes the row. While ClickHouse is down the rows wait (the gap), and
+    aggregation reads PostgreSQL for an organization that has pending rows.
+    """
+
+    organization = models.ForeignKey("customers.Organization", on_delete=models.CASCADE, related_name="+")
+    event_ids = models.JSONField(default=list)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "created_at"], name="metering_choutbox_org")]
+
+    def __str__(self) -> str:
+        return f"{len(self.event_ids)} events of {self.organization_id}"

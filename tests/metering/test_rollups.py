@@ -68,8 +68,8 @@ def test_rollups_equal_raw_events(events, window, aggregation_type):
         "to_datetime": START + timedelta(seconds=hi),
         "filters": [("eu", {"region": ["eu"]})],
     }
-    fast = aggregate(organization, **kwargs)
-    slow = aggregate(organization, use_rollups=False, **kwargs)
+    fast = aggregate(organization, store="postgres", **kwargs)
+    slow = aggregate(organization, store="postgres", use_rollups=False, **kwargs)
     assert fast.source in {"rollups"}
     assert slow.source == "events"
     assert fast.units == slow.units
@@ -203,6 +203,6 @@ def test_database_paths_equal_python_for_every_type(events, window, aggregation_
         "to_datetime": START + timedelta(seconds=hi),
         "subscription_started_at": START,
     }
-    fast = aggregate(organization, **kwargs)
-    slow = aggregate(organization, use_rollups=False, **kwargs)
+    fast = aggregate(organization, store="postgres", **kwargs)
+    slow = aggregate(organization, store="postgres", use_rollups=False, **kwargs)
     assert (fast.units, fast.events_count) == (slow.units, slow.events_count)

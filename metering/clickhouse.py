@@ -1,0 +1,248 @@
+"""The optional ClickHouse event store (`CLICKHOUSE_URL`, native protocol via clickhouse-driver).
+
+PostgreSQL stays the source of truth. Each ingestion that stores events also writes a
+`ClickHouseOutbox` row in its transaction; `clickhouse_flush()` copies those events into a
+ReplacingMergeTree table ordered by the idempotency key, so a replay never counts twice
+(queries read it with FINAL). While ClickHouse is down the outbox keeps the gap, which is
+replayed when it answers again, and aggregation stays on PostgreSQL for that organization.
+
+The SQL avoids what ClickHouse 18.16 (Debian's package, the one CI runs) lacks: no DateTime64
+(timestamps are Int64 microseconds), no Map or JSON functions (properties are two parallel
+arrays of key and text value), no window functions (ordering and arithmetic happen in Python,
+with the same code as the PostgreSQL path, so both stores return identical results).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from metering import computations
+from metering.computations import Row
+
+logger = logging.getLogger(__name__)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+TABLE = "bxb_events"
+_local = threading.local()
+_schema_ready: set[str] = set()
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    organization_id String,
+    external_subscription_id String,
+    code String,
+    transaction_id String,
+    timestamp DateTime,
+    ts_us Int64,
+    created_us Int64,
+    value Nullable(Decimal128(12)),
+    precise Nullable(Decimal128(12)),
+    dims_key String,
+    prop_keys Array(String),
+    prop_values Array(String),
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(timestamp)
+ORDER BY (organization_id, external_subscription_id, code, transaction_id)
+"""
+
+
+def enabled() -> bool:
+    return bool(getattr(settings, "CLICKHOUSE_URL", ""))
+
+
+def client() -> Any:
+    """A per-thread clickhouse-driver client for CLICKHOUSE_URL, with the table created."""
+    from clickhouse_driver import Client
+
+    url = settings.CLICKHOUSE_URL
+    cached = getattr(_local, "client", None)
+    if cached is None or getattr(_local, "url", None) != url:
+        parsed = urlparse(url)
+        cached = Client(
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 9000,
+            user=parsed.username or "default",
+            password=parsed.password or "",
+            database=(parsed.path or "/default").lstrip("/") or "default",
+            connect_timeout=2,
+            send_receive_timeout=30,
+        )
+        _local.client, _local.url = cached, url
+    if url not in _schema_ready:
+        cached.execute(SCHEMA)
+        _schema_ready.add(url)
+    return cached
+
+
+def ping() -> bool:
+    try:
+        client().execute("SELECT 1")
+    except Exception:
+        logger.warning("ClickHouse is not reachable", exc_info=True)
+        _local.client = None
+        return False
+    return True
+
+
+def _micros(moment: datetime) -> int:
+    delta = moment - EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _moment(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def _property_arrays(properties: dict[str, Any]) -> tuple[list[str], list[str]]:
+    keys, values = [], []
+    for key, value in (properties or {}).items():
+        text = computations.text_of(value) if not isinstance(value, dict | list) else None
+        if text is not None:
+            keys.append(str(key))
+            values.append(text)
+    return keys, values
+
+
+def insert_events(events: Iterable[Any], filter_keys_by_code: dict[str, tuple[str, ...]]) -> int:
+    """Write stored `Event` rows (idempotent: the table de-duplicates by idempotency key)."""
+    from metering.ingestion import dimension_value, dimensions_key
+
+    rows = []
+    version = _micros(datetime.now(UTC))
+    for event in events:
+        keys, values = _property_arrays(event.properties)
+        dims = {}
+        for key in filter_keys_by_code.get(event.code, ()):
+            value = dimension_value((event.properties or {}).get(key))
+            if value is not None:
+                dims[key] = value
+        rows.append(
+            {
+                "organization_id": str(event.organization_id),
+                "external_subscription_id": event.external_subscription_id,
+                "code": event.code,
+                "transaction_id": event.transaction_id,
+                "timestamp": event.timestamp.replace(microsecond=0),
+                "ts_us": _micros(event.timestamp),
+                "created_us": _micros(event.created_at),
+                "value": event.value,
+                "precise": event.precise_total_amount_cents,
+                "dims_key": dimensions_key(dims),
+                "prop_keys": keys,
+                "prop_values": values,
+                "version": version,
+            }
+        )
+    if rows:
+        client().execute(f"INSERT INTO {TABLE} VALUES", rows)
+    return len(rows)
+
+
+def clickhouse_flush(*, limit: int = 50) -> int:
+    """Copy pending outbox batches to ClickHouse; returns how many events were written.
+
+    Safe to run concurrently and twice: rows are claimed with SKIP LOCKED and a replay is
+    de-duplicated by ClickHouse. If ClickHouse refuses, the outbox rows stay for the next run.
+    """
+    from metering.models import ClickHouseOutbox, Event
+    from metering.selectors import metrics_by_code
+
+    if not enabled():
+        return 0
+    written = 0
+    with transaction.atomic():
+        pending = ClickHouseOutbox.objects.order_by("created_at")
+        if connection.vendor == "postgresql":
+            pending = pending.select_for_update(skip_locked=True)
+        batch = list(pending[:limit])
+        if not batch:
+            return 0
+        ids = [event_id for row in batch for event_id in row.event_ids]
+        for start in range(0, len(ids), 10_000):
+            events = list(Event.objects.filter(id__in=ids[start : start + 10_000]).select_related("organization"))
+            keys_by_code: dict[str, tuple[str, ...]] = {}
+            for organization_id in {e.organization_id for e in events}:
+                organization = next(e.organization for e in events if e.organization_id == organization_id)
+                codes = {e.code for e in events if e.organization_id == organization_id}
+                for code, info in metrics_by_code(organization, codes).items():
+                    keys_by_code[code] = info.filter_keys
+            written += insert_events(events, keys_by_code)
+        ClickHouseOutbox.objects.filter(id__in=[row.id for row in batch]).delete()
+    return written
+
+
+def caught_up(organization: Any) -> bool:
+    """ClickHouse holds every event of this organization and answers."""
+    from metering.models import ClickHouseOutbox
+
+    return not ClickHouseOutbox.objects.filter(organization=organization).exists() and ping()
+
+
+class Reader:
+    """Aggregation's view of one (organization, subscription, code) in ClickHouse."""
+
+    name = "clickhouse"
+
+    def __init__(self, organization: Any, sub: str, code: str):
+        self.params = {"org": str(organization.id), "sub": sub, "code": code}
+
+    def _where(self, start: datetime, end: datetime) -> tuple[str, dict[str, Any]]:
+        params = dict(self.params, start=_micros(start), end=_micros(end))
+        clause = (
+            "organization_id = %(org)s AND external_subscription_id = %(sub)s AND code = %(code)s "
+            "AND ts_us >= %(start)s AND ts_us < %(end)s"
+        )
+        return clause, params
+
+    def rows(self, start: datetime, end: datetime, keys: Sequence[str]) -> list[Row]:
+        if start >= end:
+            return []
+        clause, params = self._where(start, end)
+        result = client().execute(
+            f"SELECT ts_us, value, precise, created_us, transaction_id, prop_keys, prop_values "  # noqa: S608 - constant table, parameters bound by the driver
+            f"FROM {TABLE} FINAL WHERE {clause}",
+            params,
+        )
+        wanted = set(keys)
+        return [
+            Row(
+                timestamp=_moment(ts_us),
+                value=value,
+                properties={k: v for k, v in zip(prop_keys, prop_values, strict=False) if k in wanted},
+                precise_total_amount_cents=precise,
+                created_at=_moment(created_us),
+                transaction_id=transaction_id,
+            )
+            for ts_us, value, precise, created_us, transaction_id, prop_keys, prop_values in result
+        ]
+
+    def additive(self, start: datetime, end: datetime, keys: Sequence[str]) -> dict[tuple[str | None, ...], Any]:
+        from metering.aggregation import _Additive
+
+        result: dict[tuple[str | None, ...], Any] = {}
+        if start >= end:
+            return result
+        clause, params = self._where(start, end)
+        rows = client().execute(
+            f"SELECT dims_key, count(), sum(value), max(value), sum(precise) FROM {TABLE} FINAL "  # noqa: S608 - constant table, parameters bound by the driver
+            f"WHERE {clause} GROUP BY dims_key",
+            params,
+        )
+        for dims_key, count, total, maximum, precise in rows:
+            dims = json.loads(dims_key or "{}")
+            key = tuple(dims.get(k) for k in keys)
+            result.setdefault(key, _Additive()).add(
+                int(count), Decimal(total) if total is not None else None, maximum, precise
+            )
+        return result

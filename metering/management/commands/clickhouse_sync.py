@@ -1,0 +1,34 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from metering import clickhouse, services
+from metering.management.commands._common import find_organization, parse_moment
+from metering.models import ClickHouseOutbox
+
+
+class Command(BaseCommand):
+    help = "Replay pending events to ClickHouse; with --backfill, first queue an organization's stored events."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--backfill", metavar="ORGANIZATION", help="queue this organization's events (name or id)")
+        parser.add_argument("--from", dest="from_", help="with --backfill: events from this ISO date/datetime")
+        parser.add_argument("--to", help="with --backfill: events before this ISO date/datetime")
+
+    def handle(self, *args, **options):
+        if not clickhouse.enabled():
+            raise CommandError("CLICKHOUSE_URL is not set")
+        if options["backfill"]:
+            organization = find_organization(options["backfill"])
+            queued = services.clickhouse_backfill(
+                organization,
+                from_datetime=parse_moment(options["from_"], "from") if options["from_"] else None,
+                to_datetime=parse_moment(options["to"], "to") if options["to"] else None,
+            )
+            self.stdout.write(f"queued {queued} events of {organization.name}")
+        total = 0
+        while True:
+            written = clickhouse.clickhouse_flush()
+            if not written:
+                break
+            total += written
+        pending = ClickHouseOutbox.objects.count()
+        self.stdout.write(f"wrote {total} events to ClickHouse; {pending} outbox batches pending")
