@@ -52,6 +52,8 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "invoicing-finalize-drafts": {"task": "invoicing.finalize_drafts_sweep", "schedule": crontab(minute=20)},
     # Finalized, unpaid invoices past their payment due date become payment_overdue.
     "invoicing-mark-overdue": {"task": "invoicing.mark_overdue", "schedule": crontab(minute=35)},
+    # Wallets: expired ones terminated, recurring top-ups (interval and threshold), ongoing balances.
+    "invoicing-wallets-sweep": {"task": "invoicing.wallets_sweep", "schedule": crontab(minute=45)},
     # Subscriptions ingestion marked but no evaluation task handled (alerts, progressive billing).
     "usage-monitoring-sweep": {"task": "usage_monitoring.sweep", "schedule": crontab(minute="*")},
 }
