@@ -1,10 +1,13 @@
-"""Per-subscription prices (Lago's `plan_overrides`): a child plan with `parent` set, and copies of
-the parent's charges with `parent` set, carrying the overridden values (lago-api.md §2.9).
+"""Per-subscription prices (Lago's `plan_overrides`): a child plan with `parent` set (same code), with
+copies of the parent's charges (`parent` set) carrying the overridden values (lago-api.md §2.9).
 
-The child keeps the parent's code, so the subscription still reports the parent's `plan_code`.
-Overridable: name, invoice_display_name, description, amount_cents, amount_currency, trial_period,
-and per charge (addressed by the parent charge's `id`): properties, min_amount_cents,
-invoice_display_name. Tax, threshold and commitment overrides are not supported yet.
+Creating the child is the catalog's `plan_override_create` (name, invoice_display_name,
+description, amount_cents, amount_currency, trial_period, tax_codes, minimum_commitment,
+usage_thresholds, metadata; per charge by the parent charge's `id`: invoice_display_name,
+min_amount_cents, properties, filters, tax_codes — all validated as plan input). A later
+`plan_overrides` on the same subscription updates its child here: the plan fields above except
+taxes, thresholds and commitment, and per charge invoice_display_name, min_amount_cents and
+properties (validated with the catalog's property rules).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from typing import Any
 
 from billing_project.core import money
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
-from catalog.models import Charge, ChargeFilter, Plan
+from catalog import services as catalog_services
+from catalog.models import Charge, Plan
+from catalog.services.plans import normalize_properties, properties_errors
 
 _PLAN_TEXT = ("name", "invoice_display_name", "description")
 
@@ -54,36 +59,6 @@ def _validate(plan: Plan, overrides: dict[str, Any]) -> dict[str, list[str]]:
     return errors
 
 
-def _copy_charge(charge: Charge, child: Plan) -> Charge:
-    copy = Charge.objects.create(
-        organization_id=charge.organization_id,
-        plan=child,
-        billable_metric_id=charge.billable_metric_id,
-        parent=charge,
-        code=charge.code,
-        charge_model=charge.charge_model,
-        pay_in_advance=charge.pay_in_advance,
-        invoiceable=charge.invoiceable,
-        prorated=charge.prorated,
-        regroup_paid_fees=charge.regroup_paid_fees,
-        min_amount_cents=charge.min_amount_cents,
-        properties=charge.properties,
-        pricing_group_keys=charge.pricing_group_keys,
-        invoice_display_name=charge.invoice_display_name,
-        accepts_target_wallet=charge.accepts_target_wallet,
-    )
-    copy.taxes.set(charge.taxes.all())
-    for charge_filter in ChargeFilter.live.filter(charge=charge):
-        ChargeFilter.objects.create(
-            organization_id=charge_filter.organization_id,
-            charge=copy,
-            values=charge_filter.values,
-            properties=charge_filter.properties,
-            invoice_display_name=charge_filter.invoice_display_name,
-        )
-    return copy
-
-
 def _apply(child: Plan, overrides: dict[str, Any]) -> Plan:
     for field in _PLAN_TEXT:
         if overrides.get(field) is not None:
@@ -100,7 +75,10 @@ def _apply(child: Plan, overrides: dict[str, Any]) -> Plan:
         if charge is None:
             raise NotFoundFailure("charge")
         if item.get("properties") is not None:
-            charge.properties = item["properties"]
+            problems = properties_errors(charge.charge_model, item["properties"])
+            if problems:
+                raise ValidationFailure({f"plan_overrides.charges.{key}": codes for key, codes in problems.items()})
+            charge.properties = normalize_properties(charge.charge_model, item["properties"], charge.pricing_group_keys)
         if item.get("min_amount_cents") is not None:
             charge.min_amount_cents = item["min_amount_cents"]
         if item.get("invoice_display_name") is not None:
@@ -125,28 +103,10 @@ def plan_override_create(plan: Plan, overrides: dict[str, Any]) -> Plan:
     if errors:
         raise ValidationFailure(errors)
     for item in overrides.get("charges") or []:
+        # Lago ignores unknown charge ids; bxb refuses them rather than drop input silently.
         if not _is_uuid(item["id"]) or not Charge.live.filter(plan=plan, id=item["id"]).exists():
             raise NotFoundFailure("charge")
-    child = Plan.objects.create(
-        organization_id=plan.organization_id,
-        parent=plan,
-        name=plan.name,
-        code=plan.code,
-        interval=plan.interval,
-        description=plan.description,
-        invoice_display_name=plan.invoice_display_name,
-        amount_cents=plan.amount_cents,
-        amount_currency=plan.amount_currency,
-        pay_in_advance=plan.pay_in_advance,
-        trial_period=plan.trial_period,
-        bill_charges_monthly=plan.bill_charges_monthly,
-        bill_fixed_charges_monthly=plan.bill_fixed_charges_monthly,
-        metadata=plan.metadata,
-    )
-    child.taxes.set(plan.taxes.all())
-    for charge in Charge.live.filter(plan=plan):
-        _copy_charge(charge, child)
-    return _apply(child, overrides)
+    return catalog_services.plan_override_create(plan.organization, parent=plan, data=overrides)
 
 
 def plan_override_update(child: Plan, overrides: dict[str, Any]) -> Plan:
@@ -155,10 +115,3 @@ def plan_override_update(child: Plan, overrides: dict[str, Any]) -> Plan:
     if errors:
         raise ValidationFailure(errors)
     return _apply(child, overrides)
-
-
-def yearly_amount_with_overrides(plan: Plan, overrides: dict[str, Any] | None) -> tuple[int, str]:
-    amount = plan.amount_cents
-    if overrides and isinstance(overrides.get("amount_cents"), int):
-        amount = overrides["amount_cents"]
-    return amount, plan.interval

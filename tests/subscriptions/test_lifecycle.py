@@ -520,3 +520,25 @@ def test_pending_start_cannot_move_past_its_ending(organization, basic):
             organization, sub, {"subscription_at": "2024-07-01T00:00:00Z"}, now=utc(2024, 1, 2)
         )
     assert exc.value.details == {"subscription_at": ["invalid_date"]}
+
+
+def test_override_charge_properties_are_validated(organization, basic):
+    charge = charge_for(basic)
+    with pytest.raises(ValidationFailure) as on_create:
+        create(
+            organization,
+            utc(2024, 1, 1),
+            plan_overrides={"charges": [{"id": str(charge.pk), "properties": {"amount": "x"}}]},
+        )
+    assert "properties" in " ".join(on_create.value.details)
+    sub = create(organization, utc(2024, 1, 1), plan_overrides={"amount_cents": 9000})
+    with pytest.raises(ValidationFailure) as on_update:
+        services.subscription_update(
+            organization, sub, {"plan_overrides": {"charges": [{"id": str(charge.pk), "properties": {"amount": "x"}}]}}
+        )
+    assert "plan_overrides.charges.properties" in on_update.value.details
+    updated = services.subscription_update(
+        organization, sub, {"plan_overrides": {"charges": [{"id": str(charge.pk), "properties": {"amount": "0.02"}}]}}
+    )
+    assert updated.plan.charges.get().properties["amount"] == "0.02"
+    assert updated.plan.amount_cents == 9000  # earlier overrides stay
