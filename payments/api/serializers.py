@@ -1,0 +1,118 @@
+"""Input serializers and documented response shapes of the payments API."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from invoicing.api.serializers import PageMeta
+
+
+class PaymentInput(serializers.Serializer):
+    invoice_id = serializers.CharField()
+    amount_cents = serializers.IntegerField(min_value=1)
+    reference = serializers.CharField(max_length=40)
+    paid_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class PaymentInputEnvelope(serializers.Serializer):
+    payment = PaymentInput()
+
+
+class PaymentNextAction(serializers.Serializer):
+    redirect_url = serializers.CharField()
+
+
+class PaymentOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField()
+    lago_customer_id = serializers.UUIDField()
+    external_customer_id = serializers.CharField()
+    invoice_ids = serializers.ListField(child=serializers.UUIDField())
+    invoice_numbers = serializers.ListField(child=serializers.CharField())
+    lago_payable_id = serializers.UUIDField()
+    payable_type = serializers.CharField()
+    amount_cents = serializers.IntegerField()
+    amount_currency = serializers.CharField()
+    status = serializers.CharField()
+    payment_status = serializers.CharField()
+    type = serializers.CharField()
+    reference = serializers.CharField()
+    payment_provider_code = serializers.CharField(allow_null=True)
+    payment_provider_type = serializers.CharField(allow_null=True)
+    external_payment_id = serializers.CharField(allow_null=True)
+    provider_payment_id = serializers.CharField(allow_null=True)
+    provider_customer_id = serializers.CharField(allow_null=True)
+    next_action = PaymentNextAction(allow_null=True)
+    paid_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class PaymentEnvelope(serializers.Serializer):
+    payment = PaymentOutput()
+
+
+class PaymentListEnvelope(serializers.Serializer):
+    payments = PaymentOutput(many=True)
+    meta = PageMeta()
+
+
+class PaymentUrlOutput(serializers.Serializer):
+    lago_customer_id = serializers.UUIDField()
+    lago_invoice_id = serializers.UUIDField()
+    external_customer_id = serializers.CharField()
+    payment_provider = serializers.CharField()
+    payment_url = serializers.CharField()
+
+
+class PaymentUrlEnvelope(serializers.Serializer):
+    invoice_payment_details = PaymentUrlOutput()
+
+
+class CheckoutUrlOutput(serializers.Serializer):
+    lago_customer_id = serializers.UUIDField()
+    external_customer_id = serializers.CharField()
+    payment_provider = serializers.CharField()
+    payment_provider_code = serializers.CharField(allow_null=True)
+    checkout_url = serializers.CharField()
+
+
+class CheckoutUrlEnvelope(serializers.Serializer):
+    customer = CheckoutUrlOutput()
+
+
+class PaymentRequestInput(serializers.Serializer):
+    external_customer_id = serializers.CharField()
+    email = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    lago_invoice_ids = serializers.ListField(child=serializers.CharField(), allow_empty=False)
+
+
+class PaymentRequestInputEnvelope(serializers.Serializer):
+    payment_request = PaymentRequestInput()
+
+
+class PaymentRequestInvoiceOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField()
+    number = serializers.CharField()
+    currency = serializers.CharField()
+    total_amount_cents = serializers.IntegerField()
+    total_due_amount_cents = serializers.IntegerField()
+    payment_status = serializers.CharField()
+    payment_overdue = serializers.BooleanField()
+
+
+class PaymentRequestOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField()
+    email = serializers.CharField()
+    amount_cents = serializers.IntegerField()
+    amount_currency = serializers.CharField()
+    payment_status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    invoices = PaymentRequestInvoiceOutput(many=True)
+
+
+class PaymentRequestEnvelope(serializers.Serializer):
+    payment_request = PaymentRequestOutput()
+
+
+class PaymentRequestListEnvelope(serializers.Serializer):
+    payment_requests = PaymentRequestOutput(many=True)
+    meta = PageMeta()

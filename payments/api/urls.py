@@ -1,0 +1,21 @@
+from django.urls import path
+
+from payments.api import views
+
+urlpatterns = [
+    path("payments", views.PaymentCollectionView.as_view(), name="payments"),
+    path("payments/<str:payment_id>", views.PaymentDetailView.as_view(), name="payment-detail"),
+    path("payment_requests", views.PaymentRequestCollectionView.as_view(), name="payment-requests"),
+    path("payment_requests/<str:request_id>", views.PaymentRequestDetailView.as_view(), name="payment-request-detail"),
+    path(
+        "invoices/<str:invoice_id>/retry_payment",
+        views.InvoiceRetryPaymentView.as_view(),
+        name="invoice-retry-payment",
+    ),
+    path("invoices/<str:invoice_id>/payment_url", views.InvoicePaymentUrlView.as_view(), name="invoice-payment-url"),
+    path(
+        "customers/<str:external_id>/checkout_url",
+        views.CustomerCheckoutUrlView.as_view(),
+        name="customer-checkout-url",
+    ),
+]

@@ -1,0 +1,196 @@
+"""Payments endpoints (Lago §2.8 checkout_url, §2.11 retry_payment/payment_url, §2.15 payments
+and payment requests). Views parse, call a service, and render."""
+
+from __future__ import annotations
+
+import uuid
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from billing_project.core.api.pagination import paginated_response
+from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
+from billing_project.core.errors import NotFoundFailure
+from payments import selectors
+from payments.api import serializers as s
+from payments.representation import payment_payload, payment_request_payload
+from payments.services import collection, customers, dunning
+
+
+def _uuid(value: str, resource: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        raise NotFoundFailure(resource) from None
+
+
+def _actor(view: OrganizationAPIView) -> str:
+    return f"api_key:{getattr(view.api_key, 'id', '')}"
+
+
+class PaymentCollectionView(OrganizationAPIView):
+    resource_name = "payment"
+
+    @extend_schema(
+        operation_id="payments_list",
+        summary="List payments (provider attempts and manual payments)",
+        parameters=[
+            OpenApiParameter("page", int),
+            OpenApiParameter("per_page", int),
+            OpenApiParameter("external_customer_id", str),
+            OpenApiParameter("invoice_id", str),
+        ],
+        responses=s.PaymentListEnvelope,
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.payment_list(
+            self.organization,
+            external_customer_id=request.query_params.get("external_customer_id"),
+            invoice_id=request.query_params.get("invoice_id"),
+        )
+        return paginated_response(request, qs, "payments", lambda items: [payment_payload(p) for p in items])
+
+    @extend_schema(
+        operation_id="payments_create",
+        summary="Record a manual payment (partial payments add up)",
+        request=s.PaymentInputEnvelope,
+        responses=s.PaymentEnvelope,
+    )
+    def post(self, request: Request) -> Response:
+        data = validate_input(s.PaymentInput, root_payload(request, "payment"))
+        payment = collection.payment_create_manual(
+            self.organization,
+            invoice_id=_uuid(data["invoice_id"], "invoice"),
+            amount_cents=data["amount_cents"],
+            reference=data["reference"],
+            paid_at=data.get("paid_at"),
+            actor=_actor(self),
+        )
+        return Response({"payment": payment_payload(payment)})
+
+
+class PaymentDetailView(OrganizationAPIView):
+    resource_name = "payment"
+
+    @extend_schema(operation_id="payments_retrieve", summary="A payment", responses=s.PaymentEnvelope)
+    def get(self, request: Request, payment_id: str) -> Response:
+        return Response({"payment": payment_payload(selectors.payment_get(self.organization, payment_id))})
+
+
+class InvoiceRetryPaymentView(OrganizationAPIView):
+    resource_name = "invoice"
+
+    @extend_schema(
+        operation_id="invoices_retry_payment",
+        summary="Charge the invoice again now (an empty 200, as Lago)",
+        request=None,
+        responses={200: None},
+    )
+    def post(self, request: Request, invoice_id: str) -> Response:
+        collection.invoice_retry_payment(self.organization, invoice_id=_uuid(invoice_id, "invoice"), actor=_actor(self))
+        return Response(status=200)
+
+
+class InvoicePaymentUrlView(OrganizationAPIView):
+    resource_name = "invoice"
+
+    @extend_schema(
+        operation_id="invoices_payment_url",
+        summary="A hosted payment page for the amount due",
+        request=None,
+        responses=s.PaymentUrlEnvelope,
+    )
+    def post(self, request: Request, invoice_id: str) -> Response:
+        from invoicing.models import Invoice
+
+        invoice_uuid = _uuid(invoice_id, "invoice")
+        url = collection.invoice_payment_url(self.organization, invoice_id=invoice_uuid, actor=_actor(self))
+        invoice = Invoice.objects.select_related("customer").get(id=invoice_uuid)
+        return Response(
+            {
+                "invoice_payment_details": {
+                    "lago_customer_id": str(invoice.customer_id),
+                    "lago_invoice_id": str(invoice.id),
+                    "external_customer_id": invoice.customer.external_id,
+                    "payment_provider": invoice.customer.payment_provider,
+                    "payment_url": url,
+                }
+            }
+        )
+
+
+class CustomerCheckoutUrlView(OrganizationAPIView):
+    resource_name = "customer"
+
+    @extend_schema(
+        operation_id="customers_checkout_url",
+        summary="A provider checkout session (setup mode) where the customer saves a payment method",
+        request=None,
+        responses=s.CheckoutUrlEnvelope,
+    )
+    def post(self, request: Request, external_id: str) -> Response:
+        customer, url = customers.customer_checkout_url(self.organization, external_id=external_id)
+        return Response(
+            {
+                "customer": {
+                    "lago_customer_id": str(customer.id),
+                    "external_customer_id": customer.external_id,
+                    "payment_provider": customer.payment_provider,
+                    "payment_provider_code": customer.payment_provider_code,
+                    "checkout_url": url,
+                }
+            }
+        )
+
+
+class PaymentRequestCollectionView(OrganizationAPIView):
+    resource_name = "payment_request"
+
+    @extend_schema(
+        operation_id="payment_requests_list",
+        summary="List payment requests",
+        parameters=[
+            OpenApiParameter("page", int),
+            OpenApiParameter("per_page", int),
+            OpenApiParameter("external_customer_id", str),
+            OpenApiParameter("payment_status", str),
+        ],
+        responses=s.PaymentRequestListEnvelope,
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.payment_request_list(
+            self.organization,
+            external_customer_id=request.query_params.get("external_customer_id"),
+            payment_status=request.query_params.get("payment_status"),
+        )
+        return paginated_response(
+            request, qs, "payment_requests", lambda items: [payment_request_payload(r) for r in items]
+        )
+
+    @extend_schema(
+        operation_id="payment_requests_create",
+        summary="Request payment of a customer's overdue invoices (charged and emailed)",
+        request=s.PaymentRequestInputEnvelope,
+        responses=s.PaymentRequestEnvelope,
+    )
+    def post(self, request: Request) -> Response:
+        data = validate_input(s.PaymentRequestInput, root_payload(request, "payment_request"))
+        payment_request = dunning.payment_request_create(
+            self.organization,
+            external_customer_id=data["external_customer_id"],
+            email=data.get("email"),
+            invoice_ids=data["lago_invoice_ids"],
+        )
+        return Response({"payment_request": payment_request_payload(payment_request)})
+
+
+class PaymentRequestDetailView(OrganizationAPIView):
+    resource_name = "payment_request"
+
+    @extend_schema(
+        operation_id="payment_requests_retrieve", summary="A payment request", responses=s.PaymentRequestEnvelope
+    )
+    def get(self, request: Request, request_id: str) -> Response:
+        payment_request = selectors.payment_request_get(self.organization, request_id)
+        return Response({"payment_request": payment_request_payload(payment_request)})

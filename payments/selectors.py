@@ -1,0 +1,73 @@
+"""Reads of the payments app. Every selector takes the organization first."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import QuerySet
+
+from billing_project.core.errors import NotFoundFailure
+from payments.models import Payment, PaymentRequest
+
+
+def _uuid(value: Any, resource: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        raise NotFoundFailure(resource) from None
+
+
+def payment_list(
+    organization: Any, *, external_customer_id: str | None = None, invoice_id: str | None = None
+) -> QuerySet[Payment]:
+    qs = Payment.objects.filter(organization=organization).select_related(
+        "customer", "invoice", "connection", "payment_request"
+    )
+    if external_customer_id:
+        qs = qs.filter(customer__external_id=external_customer_id)
+    if invoice_id:
+        try:
+            qs = qs.filter(invoice_id=uuid.UUID(str(invoice_id)))
+        except ValueError:
+            return qs.none()
+    return qs.order_by("-created_at", "id")
+
+
+def payment_get(organization: Any, payment_id: Any) -> Payment:
+    payment = (
+        Payment.objects.select_related("customer", "invoice", "connection", "payment_request")
+        .filter(organization=organization, id=_uuid(payment_id, "payment"))
+        .first()
+    )
+    if payment is None:
+        raise NotFoundFailure("payment")
+    return payment
+
+
+def payment_request_list(
+    organization: Any, *, external_customer_id: str | None = None, payment_status: str | None = None
+) -> QuerySet[PaymentRequest]:
+    qs = PaymentRequest.objects.filter(organization=organization).select_related("customer__organization")
+    if external_customer_id:
+        qs = qs.filter(customer__external_id=external_customer_id)
+    if payment_status:
+        qs = qs.filter(payment_status=payment_status)
+    return qs.prefetch_related("invoices").order_by("-created_at", "id")
+
+
+def payment_request_get(organization: Any, request_id: Any) -> PaymentRequest:
+    request = (
+        PaymentRequest.objects.select_related("customer__organization")
+        .filter(organization=organization, id=_uuid(request_id, "payment_request"))
+        .first()
+    )
+    if request is None:
+        raise NotFoundFailure("payment_request")
+    return request
+
+
+def invoice_payment_dispute_lost_at(invoice: Any) -> Any:
+    """When a dispute on one of the invoice's payments was lost (None when none was)."""
+    payment = Payment.objects.filter(invoice=invoice, dispute_lost_at__isnull=False).order_by("dispute_lost_at").first()
+    return payment.dispute_lost_at if payment else None
