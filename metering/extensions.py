@@ -56,3 +56,29 @@ def lookup_subscriptions(organization: Organization, external_ids: Collection[st
     if _lookup is None or not external_ids:
         return {}
     return _lookup(organization, external_ids)
+
+
+# --- the charges period of a subscription (for estimate_fees) ------------------------------------
+
+PeriodLookup = Callable[["Organization", SubscriptionRef, datetime], tuple[datetime, datetime]]
+
+_period_lookup: PeriodLookup | None = None
+
+
+def register_charges_period_lookup(fn: PeriodLookup | None) -> None:
+    """Install `fn(organization, subscription_ref, at) -> (charges_from, charges_to)`, the
+    half-open charges period containing `at` (the subscriptions app knows billing periods)."""
+    global _period_lookup
+    _period_lookup = fn
+
+
+def charges_period(organization: Organization, ref: SubscriptionRef, at: datetime) -> tuple[datetime, datetime]:
+    """The registered answer; without one, the UTC calendar month of `at` (from the start date
+    when the subscription started within it)."""
+    if _period_lookup is not None:
+        return _period_lookup(organization, ref, at)
+    from datetime import UTC
+
+    start = at.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return max(start, ref.started_at), end

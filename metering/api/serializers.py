@@ -148,3 +148,74 @@ class EventErrorOutput(serializers.Serializer):
 class EventErrorListEnvelope(serializers.Serializer):
     event_errors = EventErrorOutput(many=True)
     meta = PaginationMeta()
+
+
+def fee_estimate_dict(estimate: Any) -> dict[str, Any]:
+    """An unsaved pay-in-advance fee in Lago's FeeResponse shape (`lago_id` null). Taxes are not
+    applied by the estimate (taxes_amount_cents 0)."""
+    charge, metric = estimate.charge, estimate.charge.billable_metric
+    return {
+        "lago_id": None,
+        "lago_charge_id": str(charge.id),
+        "lago_charge_filter_id": str(estimate.charge_filter.id) if estimate.charge_filter else None,
+        "lago_invoice_id": None,
+        "external_subscription_id": estimate.event.external_subscription_id,
+        "amount_cents": estimate.amount_cents,
+        "amount_currency": estimate.currency,
+        "precise_amount": format(estimate.precise_amount, "f"),
+        "taxes_amount_cents": 0,
+        "taxes_rate": 0,
+        "total_amount_cents": estimate.amount_cents,
+        "total_amount_currency": estimate.currency,
+        "units": format(estimate.units, "f"),
+        "events_count": 1,
+        "pay_in_advance": True,
+        "invoiceable": charge.invoiceable,
+        "event_transaction_id": estimate.event.transaction_id.removeprefix("__estimate__"),
+        "from_date": iso_ms(estimate.from_datetime),
+        "to_date": iso_ms(estimate.to_datetime),
+        "item": {
+            "type": "charge",
+            "code": metric.code,
+            "name": metric.name,
+            "invoice_display_name": charge.invoice_display_name or metric.name,
+            "lago_item_id": str(metric.id),
+            "item_type": "BillableMetric",
+        },
+    }
+
+
+class EstimateFeeItemOutput(serializers.Serializer):
+    type = serializers.CharField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+    invoice_display_name = serializers.CharField()
+    lago_item_id = serializers.UUIDField()
+    item_type = serializers.CharField()
+
+
+class EstimatedFeeOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(allow_null=True)
+    lago_charge_id = serializers.UUIDField()
+    lago_charge_filter_id = serializers.UUIDField(allow_null=True)
+    lago_invoice_id = serializers.UUIDField(allow_null=True)
+    external_subscription_id = serializers.CharField()
+    amount_cents = serializers.IntegerField()
+    amount_currency = serializers.CharField()
+    precise_amount = serializers.CharField()
+    taxes_amount_cents = serializers.IntegerField()
+    taxes_rate = serializers.IntegerField()
+    total_amount_cents = serializers.IntegerField()
+    total_amount_currency = serializers.CharField()
+    units = serializers.CharField()
+    events_count = serializers.IntegerField()
+    pay_in_advance = serializers.BooleanField()
+    invoiceable = serializers.BooleanField()
+    event_transaction_id = serializers.CharField()
+    from_date = serializers.CharField()
+    to_date = serializers.CharField()
+    item = EstimateFeeItemOutput()
+
+
+class FeeEstimateListOutput(serializers.Serializer):
+    fees = EstimatedFeeOutput(many=True)

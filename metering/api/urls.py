@@ -5,6 +5,7 @@ from metering.api import views
 urlpatterns = [
     path("events", views.EventCollectionView.as_view(), name="events"),
     path("events/batch", views.EventBatchView.as_view(), name="events-batch"),
+    path("events/estimate_fees", views.EventEstimateFeesView.as_view(), name="events-estimate-fees"),
     path("event_errors", views.EventErrorCollectionView.as_view(), name="event-errors"),
     path("events/<str:transaction_id>", views.EventDetailView.as_view(), name="event-detail"),
 ]

@@ -20,9 +20,11 @@ from metering.api.serializers import (
     EventErrorListEnvelope,
     EventInputEnvelope,
     EventListEnvelope,
+    FeeEstimateListOutput,
     duplicate_dict,
     event_dict,
     event_error_dict,
+    fee_estimate_dict,
     iso_ms,
 )
 
@@ -128,6 +130,20 @@ class EventBatchView(OrganizationAPIView):
             "duplicates": [duplicate_dict(e) for e in result.duplicates],
         }
         return _with_headers(Response(body), headers)
+
+
+class EventEstimateFeesView(OrganizationAPIView):
+    @extend_schema(
+        operation_id="events_estimate_fees",
+        summary="Estimate the instant fees of a pay-in-advance event (persists nothing)",
+        request=EventInputEnvelope,
+        responses=FeeEstimateListOutput,
+    )
+    def post(self, request: Request) -> Response:
+        from metering.estimates import events_estimate_fees
+
+        estimates = events_estimate_fees(self.organization, root_payload(request, "event"))
+        return Response({"fees": [fee_estimate_dict(e) for e in estimates]})
 
 
 class EventDetailView(OrganizationAPIView):

@@ -42,12 +42,19 @@ class FakeSubscriptions:
         self.refs: dict[tuple[Any, str], SubscriptionRef] = {}
         self.known_by_default = known_by_default
 
-    def add(self, organization: Any, external_id: str, started_at: datetime, terminated_at: datetime | None = None):
+    def add(
+        self,
+        organization: Any,
+        external_id: str,
+        started_at: datetime,
+        terminated_at: datetime | None = None,
+        plan_id: Any = None,
+    ):
         ref = SubscriptionRef(
             id=uuid.uuid4(),
             external_id=external_id,
             customer_id=uuid.uuid4(),
-            plan_id=uuid.uuid4(),
+            plan_id=plan_id or uuid.uuid4(),
             started_at=started_at,
             terminated_at=terminated_at,
         )
