@@ -292,14 +292,9 @@ class PaymentRequest(BaseModel):
     emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        # One dunning attempt at a time per customer and currency is held by locking the
+        # customer's CustomerDunning row (unique per customer and currency).
         ordering = ["-created_at", "id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["customer", "campaign", "currency", "attempt_number"],
-                condition=Q(campaign__isnull=False),
-                name="payment_request_dunning_attempt_once",
-            ),
-        ]
 
 
 class CustomerDunning(BaseModel):
