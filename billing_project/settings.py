@@ -198,6 +198,27 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 CLICKHOUSE_URL = os.environ.get("CLICKHOUSE_URL", "")
 
+# Payments. Provider secrets are Fernet-encrypted with PAYMENTS_ENCRYPTION_KEY (a Fernet key;
+# derived from SECRET_KEY when empty). Failed charges are retried after these days (1, 3, 5, 7),
+# then the invoice is overdue. STRIPE_API_BASE points the Stripe SDK elsewhere (tests: a fake).
+PAYMENTS_ENCRYPTION_KEY = os.environ.get("PAYMENTS_ENCRYPTION_KEY", "")
+PAYMENTS_RETRY_SCHEDULE_DAYS = [int(d) for d in env_list("PAYMENTS_RETRY_SCHEDULE_DAYS", "1,3,5,7")]
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "30"))
+STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("STRIPE_MAX_NETWORK_RETRIES", "2"))
+
+# Email (dunning, payment requests): the console in development, SMTP when EMAIL_HOST is set.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@localhost")
+
 # Metering: events per minute per organization (0 disables the limit) and the batch size cap.
 RATE_LIMIT_EVENTS_PER_MINUTE = env_int("RATE_LIMIT_EVENTS_PER_MINUTE", 6_000_000)
 EVENTS_BATCH_MAX_LENGTH = env_int("EVENTS_BATCH_MAX_LENGTH", 1000)
