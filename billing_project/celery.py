@@ -56,5 +56,9 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "invoicing-wallets-sweep": {"task": "invoicing.wallets_sweep", "schedule": crontab(minute=45)},
     # Subscriptions ingestion marked but no evaluation task handled (alerts, progressive billing).
     "usage-monitoring-sweep": {"task": "usage_monitoring.sweep", "schedule": crontab(minute="*")},
+    # Payment retries that are due (1, 3, 5, 7 days), attempts left pending, early provider events.
+    "payments-retry-sweep": {"task": "payments.retry_sweep", "schedule": crontab(minute="*/10")},
+    # Dunning campaigns: payment requests for overdue balances, once a day.
+    "payments-dunning": {"task": "payments.dunning", "schedule": crontab(hour=8, minute=0)},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
