@@ -251,3 +251,8 @@ class BillingRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def duration(self, obj: BillingRun) -> str:
         end = obj.finished_at or timezone.now()
         return f"{(end - obj.created_at).total_seconds():.1f}s"
+
+
+from invoicing import credit_admin  # noqa: E402  (wallets, wallet transactions, credit notes)
+
+credit_admin.register_invoice_action(InvoiceAdmin)

@@ -1,0 +1,365 @@
+"""Finance console for credits: wallets with their read-only ledger, credit notes with their items,
+and a "create credit note" action on invoices that
+shows the estimate before confirming. Every change is an admin action calling a service.
+
+Imported at the bottom of `invoicing/admin.py`. Applied coupons with their remaining amounts and
+periods are in the catalog admin (`catalog.admin.AppliedCouponAdmin`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from billing_project.core.errors import DomainError
+from billing_project.core.money import format_amount
+from invoicing.models import (
+    CreditNote,
+    CreditNoteAppliedTax,
+    CreditNoteItem,
+    CreditNoteReason,
+    Invoice,
+    RecurringTransactionRule,
+    Wallet,
+    WalletTransaction,
+)
+from invoicing.services import credit_notes as credit_note_services
+from invoicing.services import wallets as wallet_services
+
+
+class _ReadOnly:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class WalletTransactionInline(_ReadOnly, admin.TabularInline):
+    model = WalletTransaction
+    extra = 0
+    fields = ("created_at", "transaction_type", "transaction_status", "status", "source", "credit_amount", "amount")
+    readonly_fields = fields
+    ordering = ("-created_at",)
+    show_change_link = True
+
+    @admin.display(description="amount")
+    def amount(self, obj: WalletTransaction) -> str:
+        return format_amount(obj.amount_cents, obj.wallet.currency)
+
+
+class RecurringRuleInline(_ReadOnly, admin.TabularInline):
+    model = RecurringTransactionRule
+    extra = 0
+    fields = ("trigger", "interval", "method", "paid_credits", "granted_credits", "threshold_credits", "status")
+    readonly_fields = fields
+
+
+class CreditsForm(forms.Form):
+    credits = forms.DecimalField(min_value=Decimal("0.00001"), decimal_places=5, max_digits=30)
+
+
+def _wallet_action(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Wallet], *, key: str, title: str):
+    """An intermediate page asking for the credits, then one service call per wallet."""
+    form = CreditsForm(request.POST if request.POST.get("confirm") == "yes" else None)
+    if request.POST.get("confirm") == "yes" and form.is_valid():
+        done, refused = [], []
+        for wallet in queryset.select_related("organization"):
+            try:
+                wallet_services.wallet_transaction_create(
+                    wallet.organization, data={"wallet_id": str(wallet.id), key: str(form.cleaned_data["credits"])}
+                )
+            except DomainError as exc:
+                refused.append(f"{wallet} ({exc})")
+            else:
+                done.append(str(wallet))
+        if done:
+            modeladmin.message_user(request, f"{title}: {form.cleaned_data['credits']} credits on " + ", ".join(done))
+        if refused:
+            modeladmin.message_user(request, "Refused: " + "; ".join(refused), messages.ERROR)
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "opts": modeladmin.model._meta,
+        "title": title,
+        "form": form,
+        "queryset": queryset,
+        "action": request.POST.get("action"),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/invoicing/wallet_credits.html", context)
+
+
+@admin.register(Wallet)
+class WalletAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "customer", "status", "currency", "credits_balance", "balance", "priority", "created_at")
+    list_filter = ("status", "currency", "priority")
+    search_fields = ("name", "code", "customer__external_id", "customer__email", "customer__name")
+    list_select_related = ("customer",)
+    show_full_result_count = False
+    inlines = [RecurringRuleInline, WalletTransactionInline]
+    actions = ["top_up", "grant", "void_credits", "terminate"]
+    readonly_fields = [
+        "organization", "customer", "name", "code", "status", "currency", "rate_amount", "priority", "balance",
+        "credits_balance", "consumed_credits", "ongoing_balance", "credits_ongoing_balance", "expiration_at",
+        "terminated_at", "applies_to_fee_types", "applies_to_billable_metric_codes",
+        "paid_top_up_min_amount_cents", "paid_top_up_max_amount_cents", "metadata",
+    ]  # fmt: skip
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="balance")
+    def balance(self, obj: Wallet) -> str:
+        return format_amount(obj.balance_cents, obj.currency)
+
+    @admin.display(description="ongoing balance")
+    def ongoing_balance(self, obj: Wallet) -> str:
+        return format_amount(obj.ongoing_balance_cents, obj.currency)
+
+    @admin.action(description="Top up (paid credits, billed on a credit invoice)…")
+    def top_up(self, request: HttpRequest, queryset: QuerySet[Wallet]) -> HttpResponse | None:
+        return _wallet_action(self, request, queryset, key="paid_credits", title="Top up")
+
+    @admin.action(description="Grant free credits…")
+    def grant(self, request: HttpRequest, queryset: QuerySet[Wallet]) -> HttpResponse | None:
+        return _wallet_action(self, request, queryset, key="granted_credits", title="Grant")
+
+    @admin.action(description="Void credits…")
+    def void_credits(self, request: HttpRequest, queryset: QuerySet[Wallet]) -> HttpResponse | None:
+        return _wallet_action(self, request, queryset, key="voided_credits", title="Void credits")
+
+    @admin.action(description="Terminate selected wallets (remaining credits voided)")
+    def terminate(self, request: HttpRequest, queryset: QuerySet[Wallet]) -> None:
+        names = []
+        for wallet in queryset.select_related("organization"):
+            wallet_services.wallet_terminate(wallet.organization, wallet_id=wallet.id)
+            names.append(str(wallet))
+        self.message_user(request, "Terminated: " + ", ".join(names))
+
+
+@admin.register(WalletTransaction)
+class WalletTransactionAdmin(_ReadOnly, admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "wallet",
+        "transaction_type",
+        "transaction_status",
+        "status",
+        "credit_amount",
+        "amount",
+    )
+    list_filter = ("transaction_type", "transaction_status", "status", "source")
+    search_fields = ("wallet__name", "wallet__code", "wallet__customer__external_id", "invoice__number")
+    list_select_related = ("wallet",)
+    show_full_result_count = False
+
+    @admin.display(description="amount")
+    def amount(self, obj: WalletTransaction) -> str:
+        return format_amount(obj.amount_cents, obj.wallet.currency)
+
+
+class CreditNoteItemInline(_ReadOnly, admin.TabularInline):
+    model = CreditNoteItem
+    extra = 0
+    fields = ("fee", "amount_cents", "precise_amount_cents", "amount_currency")
+    readonly_fields = fields
+
+
+class CreditNoteTaxInline(_ReadOnly, admin.TabularInline):
+    model = CreditNoteAppliedTax
+    extra = 0
+    fields = ("tax_code", "tax_rate", "base_amount_cents", "amount_cents")
+    readonly_fields = fields
+
+
+@admin.register(CreditNote)
+class CreditNoteAdmin(admin.ModelAdmin):
+    list_display = ("number", "customer", "credit_status", "refund_status", "reason", "total", "balance", "created_at")
+    list_filter = ("credit_status", "refund_status", "reason", "currency", "automatic")
+    search_fields = ("number", "invoice__number", "customer__external_id", "customer__email")
+    list_select_related = ("customer", "invoice")
+    show_full_result_count = False
+    inlines = [CreditNoteItemInline, CreditNoteTaxInline]
+    actions = ["void_notes", "refund_succeeded", "refund_failed"]
+    readonly_fields = [
+        "organization", "customer", "invoice", "number", "issuing_date", "credit_status", "refund_status", "reason",
+        "description", "currency", "total", "credit", "balance", "refund", "offset", "taxes",
+        "coupons_adjustment_amount_cents", "automatic", "voided_at", "refunded_at", "metadata", "file",
+    ]  # fmt: skip
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # created from an invoice ("Create a credit note" action)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def _money(self, obj: CreditNote, cents: int) -> str:
+        return format_amount(cents, obj.currency)
+
+    @admin.display(description="total")
+    def total(self, obj: CreditNote) -> str:
+        return self._money(obj, obj.total_amount_cents)
+
+    @admin.display(description="credit")
+    def credit(self, obj: CreditNote) -> str:
+        return self._money(obj, obj.credit_amount_cents)
+
+    @admin.display(description="balance")
+    def balance(self, obj: CreditNote) -> str:
+        return self._money(obj, obj.balance_amount_cents)
+
+    @admin.display(description="refund")
+    def refund(self, obj: CreditNote) -> str:
+        return self._money(obj, obj.refund_amount_cents)
+
+    @admin.display(description="offset")
+    def offset(self, obj: CreditNote) -> str:
+        return self._money(obj, obj.offset_amount_cents)
+
+    @admin.display(description="taxes")
+    def taxes(self, obj: CreditNote) -> str:
+        return self._money(obj, obj.taxes_amount_cents)
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[CreditNote], title: str, apply) -> None:
+        done, refused = [], []
+        for note in queryset.select_related("organization"):
+            try:
+                apply(note)
+            except DomainError as exc:
+                refused.append(f"{note.number} ({exc})")
+            else:
+                done.append(note.number)
+        if done:
+            self.message_user(request, f"{title}: " + ", ".join(done))
+        if refused:
+            self.message_user(request, "Refused: " + "; ".join(refused), messages.ERROR)
+
+    @admin.action(description="Void the remaining balance of selected credit notes")
+    def void_notes(self, request: HttpRequest, queryset: QuerySet[CreditNote]) -> None:
+        self._each(
+            request,
+            queryset,
+            "Voided",
+            lambda n: credit_note_services.credit_note_void(n.organization, credit_note_id=n.id),
+        )
+
+    @admin.action(description="Mark refunds as succeeded (manual)")
+    def refund_succeeded(self, request: HttpRequest, queryset: QuerySet[CreditNote]) -> None:
+        self._each(
+            request,
+            queryset,
+            "Refund succeeded",
+            lambda n: credit_note_services.credit_note_update(
+                n.organization, credit_note_id=n.id, refund_status="succeeded"
+            ),
+        )
+
+    @admin.action(description="Mark refunds as failed (manual)")
+    def refund_failed(self, request: HttpRequest, queryset: QuerySet[CreditNote]) -> None:
+        self._each(
+            request,
+            queryset,
+            "Refund failed",
+            lambda n: credit_note_services.credit_note_update(
+                n.organization, credit_note_id=n.id, refund_status="failed"
+            ),
+        )
+
+
+# --------------------------------------------------------------------- invoices: create a credit note
+
+
+def _credit_note_form(invoice: Invoice, data: Any = None) -> forms.Form:
+    fields: dict[str, forms.Field] = {}
+    for fee in invoice.fees.order_by("created_at", "id"):
+        fields[f"fee_{fee.id}"] = forms.IntegerField(
+            label=f"{fee.invoice_display_name or fee.fee_type} ({format_amount(fee.amount_cents, fee.currency)})",
+            min_value=0,
+            max_value=fee.amount_cents,
+            required=False,
+            help_text="Amount to credit before tax, in cents",
+        )
+    for name in ("credit_amount_cents", "refund_amount_cents", "offset_amount_cents"):
+        fields[name] = forms.IntegerField(min_value=0, required=False, initial=0)
+    fields["reason"] = forms.ChoiceField(choices=CreditNoteReason.choices, initial=CreditNoteReason.OTHER)
+    form_class = type("CreditNoteForm", (forms.Form,), fields)
+    return form_class(data)
+
+
+@admin.action(description="Create a credit note (shows the estimate first)…")
+def create_credit_note(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse | None:
+    if queryset.count() != 1:
+        modeladmin.message_user(request, "Select exactly one finalized invoice.", messages.ERROR)
+        return None
+    invoice = queryset.select_related("organization", "customer").get()
+    step = request.POST.get("step")
+    form = _credit_note_form(invoice, request.POST if step else None)
+    estimate = None
+    error = None
+    if step and form.is_valid():
+        items = [
+            {"fee_id": name[4:], "amount_cents": value}
+            for name, value in form.cleaned_data.items()
+            if name.startswith("fee_") and value
+        ]
+        try:
+            if step == "confirm":
+                note = credit_note_services.credit_note_create(
+                    invoice.organization,
+                    invoice_id=invoice.id,
+                    items=items,
+                    credit_amount_cents=form.cleaned_data["credit_amount_cents"] or 0,
+                    refund_amount_cents=form.cleaned_data["refund_amount_cents"] or 0,
+                    offset_amount_cents=form.cleaned_data["offset_amount_cents"] or 0,
+                    reason=form.cleaned_data["reason"],
+                )
+                modeladmin.message_user(
+                    request,
+                    f"Credit note {note.number} created ({format_amount(note.total_amount_cents, note.currency)})",
+                )
+                return None
+            estimate = credit_note_services.credit_note_estimate(
+                invoice.organization, invoice_id=invoice.id, items=items
+            )
+        except DomainError as exc:
+            error = str(exc)
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "opts": modeladmin.model._meta,
+        "title": f"Create a credit note on {invoice.number}",
+        "invoice": invoice,
+        "form": form,
+        "estimate": estimate,
+        "money": {
+            k: format_amount(v, invoice.currency)
+            for k, v in (estimate or {}).items()
+            if k.endswith("_amount_cents") and isinstance(v, int)
+        },
+        "error": error,
+        "queryset": queryset,
+        "action": "create_credit_note",
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/invoicing/create_credit_note.html", context)
+
+
+def register_invoice_action(invoice_admin_class: Any) -> None:
+    actions = list(invoice_admin_class.actions or [])
+    if create_credit_note not in actions:
+        invoice_admin_class.actions = [*actions, create_credit_note]
