@@ -184,6 +184,15 @@ def _charge_apply(
                 raise NotFoundFailure("billable_metric")
         charge = Charge(organization=organization, plan=plan, billable_metric=metric)
     assert charge is not None
+    metric_changed = False
+    if not creating and not locked and data.get("billable_metric_id"):
+        new_id = as_uuid(data["billable_metric_id"])
+        if new_id != charge.billable_metric_id:
+            new_metric = BillableMetric.live.filter(organization=organization, pk=new_id).first() if new_id else None
+            if new_metric is None:
+                raise NotFoundFailure("billable_metric")
+            charge.billable_metric = new_metric
+            metric_changed = True
     metric = charge.billable_metric
 
     if creating or not locked:
@@ -238,6 +247,8 @@ def _charge_apply(
         if "filters" in data and data["filters"] is not None:
             extras["filters"], filter_errors = _filters_input(metric, charge.charge_model, data["filters"])
             errors = merge_details(errors, filter_errors)
+        elif metric_changed:
+            extras["filters"] = []  # the old metric's filters mean nothing on the new one
     if data.get("tax_codes") is not None:
         extras["taxes"] = taxes_for_codes(organization, data["tax_codes"])
     return charge, extras, errors

@@ -518,3 +518,19 @@ def test_lago_filters_and_grouping_spec_configuration(api, organization):
     assert charge["filters"][0]["properties"] == {"amount": "12", "pricing_group_keys": ["country"]}
     stored = Charge.live.get(pk=charge["lago_id"])
     assert stored.pricing_group_keys == ["country"]
+
+
+def test_charge_metric_can_change_while_the_plan_is_unused(api, metrics, organization):
+    plan = _create_with_two_charges(api, metrics)
+    other = BillableMetricFactory(organization=organization, code="other", aggregation_type="sum_agg")
+    calls = plan["charges"][1]
+    api.post(
+        f"{URL}/startup/charges/calls/filters", {"filter": {"values": {"region": ["us"]}, "properties": STANDARD}},
+        format="json",
+    )  # fmt: skip
+    body = api.put(
+        f"{URL}/startup/charges/calls", {"charge": {"billable_metric_id": str(other.id)}}, format="json"
+    ).json()["charge"]
+    assert (body["lago_id"], body["billable_metric_code"], body["filters"]) == (calls["lago_id"], "other", [])
+    missing = api.put(f"{URL}/startup/charges/calls", {"charge": {"billable_metric_id": "nope"}}, format="json")
+    assert missing.json()["code"] == "billable_metric_not_found"
