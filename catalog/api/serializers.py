@@ -12,6 +12,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from billing_project.core.api.serializers import PaginationMeta
 from catalog import extensions, selectors
 from catalog.models import (
     AddOn,
@@ -149,17 +150,9 @@ class TaxEnvelope(serializers.Serializer):
     tax = TaxOutput()
 
 
-class MetaOutput(serializers.Serializer):
-    current_page = serializers.IntegerField()
-    next_page = serializers.IntegerField(allow_null=True)
-    prev_page = serializers.IntegerField(allow_null=True)
-    total_pages = serializers.IntegerField()
-    total_count = serializers.IntegerField()
-
-
 class TaxListEnvelope(serializers.Serializer):
     taxes = TaxOutput(many=True)
-    meta = MetaOutput()
+    meta = PaginationMeta()
 
 
 # --- billable metrics -------------------------------------------------------------------------
@@ -237,7 +230,7 @@ class BillableMetricEnvelope(serializers.Serializer):
 
 class BillableMetricListEnvelope(serializers.Serializer):
     billable_metrics = BillableMetricOutput(many=True)
-    meta = MetaOutput()
+    meta = PaginationMeta()
 
 
 class EvaluateEventInput(serializers.Serializer):
@@ -298,7 +291,7 @@ class AddOnEnvelope(serializers.Serializer):
 
 class AddOnListEnvelope(serializers.Serializer):
     add_ons = AddOnOutput(many=True)
-    meta = MetaOutput()
+    meta = PaginationMeta()
 
 
 # --- plans and charges ------------------------------------------------------------------------
@@ -436,7 +429,7 @@ class ChargeEnvelope(serializers.Serializer):
 
 class ChargeListEnvelope(serializers.Serializer):
     charges = ChargeOutput(many=True)
-    meta = MetaOutput()
+    meta = PaginationMeta()
 
 
 class UsageThresholdOutput(serializers.Serializer):
@@ -554,7 +547,7 @@ class PlanEnvelope(serializers.Serializer):
 
 class PlanListEnvelope(serializers.Serializer):
     plans = PlanOutput(many=True)
-    meta = MetaOutput()
+    meta = PaginationMeta()
 
 
 # --- coupons ----------------------------------------------------------------------------------
@@ -624,7 +617,7 @@ class CouponEnvelope(serializers.Serializer):
 
 class CouponListEnvelope(serializers.Serializer):
     coupons = CouponOutput(many=True)
-    meta = MetaOutput()
+    meta = PaginationMeta()
 
 
 class AppliedCouponInput(serializers.Serializer):
@@ -674,7 +667,7 @@ class AppliedCouponEnvelope(serializers.Serializer):
 
 class AppliedCouponListEnvelope(serializers.Serializer):
     applied_coupons = AppliedCouponOutput(many=True)
-    meta = MetaOutput()
+    meta = PaginationMeta()
 
 
 class ChargeFilterInputEnvelope(serializers.Serializer):
@@ -697,7 +690,7 @@ class ChargeFilterEnvelope(serializers.Serializer):
 
 class ChargeFilterListEnvelope(serializers.Serializer):
     filters = ChargeFilterOutput(many=True)
-    meta = MetaOutput()
+    meta = PaginationMeta()
 
 
 class MetadataEnvelope(serializers.Serializer):
