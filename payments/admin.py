@@ -1,0 +1,317 @@
+"""Finance console for payments: connections (secrets write-only), the payments ledger, refunds,
+provider events, dunning campaigns and payment requests. State changes go through services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from billing_project.core.errors import DomainError
+from billing_project.core.money import format_amount
+from payments.models import (
+    DunningCampaign,
+    EventStatus,
+    Payment,
+    PaymentMethod,
+    PaymentProviderConnection,
+    PaymentRequest,
+    PaymentStatus,
+    ProviderEvent,
+    Refund,
+)
+from payments.services import collection, connections, events, refunds
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# --------------------------------------------------------------------------- connections
+
+
+class ConnectionForm(forms.ModelForm):
+    secret_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Write-only: stored encrypted, never shown again. Leave empty to keep the current one.",
+    )
+    webhook_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="The provider's webhook signing secret (Stripe: whsec_...). Write-only.",
+    )
+
+    success_redirect_url = forms.URLField(required=False, assume_scheme="https", max_length=1024)
+
+    class Meta:
+        model = PaymentProviderConnection
+        fields = ("organization", "code", "name", "provider", "success_redirect_url")
+
+
+@admin.register(PaymentProviderConnection)
+class PaymentProviderConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionForm
+    list_display = ("code", "provider", "name", "organization", "has_secret_key", "has_webhook_secret", "webhook_path")
+    list_select_related = ("organization",)
+    list_filter = ("provider",)
+    search_fields = ("code", "name", "organization__name")
+
+    @admin.display(boolean=True, description="secret key")
+    def has_secret_key(self, obj: PaymentProviderConnection) -> bool:
+        return bool(obj.secret_key_encrypted)
+
+    @admin.display(boolean=True, description="webhook secret")
+    def has_webhook_secret(self, obj: PaymentProviderConnection) -> bool:
+        return bool(obj.webhook_secret_encrypted)
+
+    @admin.display(description="webhook endpoint")
+    def webhook_path(self, obj: PaymentProviderConnection) -> str:
+        return f"/webhooks/{obj.provider}/{obj.organization_id}?code={obj.code}"
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        secret, webhook = form.cleaned_data.get("secret_key"), form.cleaned_data.get("webhook_secret")
+        if change:
+            super().save_model(request, obj, form, change)
+            connections.connection_set_secrets(obj, secret_key=secret or None, webhook_secret=webhook or None)
+            return
+        created = connections.connection_create(
+            obj.organization,
+            code=obj.code,
+            provider=obj.provider,
+            name=obj.name,
+            secret_key=secret or "",
+            webhook_secret=webhook or "",
+            success_redirect_url=obj.success_redirect_url,
+        )
+        obj.pk = created.pk
+        obj.id = created.id
+        obj._state.adding = False
+
+
+# --------------------------------------------------------------------------- payments ledger
+
+
+class ManualPaymentForm(forms.ModelForm):
+    """The add page records a manual payment (through the same service as the API)."""
+
+    class Meta:
+        model = Payment
+        fields = ("invoice", "amount_cents", "reference", "paid_at")
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    form = ManualPaymentForm
+    show_full_result_count = False
+    list_display = (
+        "created_at",
+        "customer",
+        "invoice",
+        "payment_type",
+        "origin",
+        "status",
+        "amount",
+        "provider_payment_id",
+        "next_retry_at",
+    )
+    list_select_related = ("customer", "invoice", "connection")
+    list_filter = ("status", "payment_type", "origin", "currency")
+    search_fields = (
+        "=invoice__number",
+        "=customer__external_id",
+        "customer__email",
+        "=provider_payment_id",
+        "reference",
+    )
+    raw_id_fields = ("invoice",)
+    actions = ("retry_payment", "refund_credit_notes")
+    ordering = ("-created_at",)
+
+    def has_collect_permission(self, request: HttpRequest) -> bool:
+        """Moving money: who may record payments (Billing Admin, Super Admin)."""
+        return request.user.has_perm("payments.add_payment")
+
+    @admin.display(description="amount", ordering="amount_cents")
+    def amount(self, obj: Payment) -> str:
+        return format_amount(obj.amount_cents, obj.currency)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ()
+        return [f.name for f in Payment._meta.fields]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ("invoice", "amount_cents", "reference", "paid_at")
+        return [f.name for f in Payment._meta.fields]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        invoice = form.cleaned_data["invoice"]
+        try:
+            payment = collection.payment_create_manual(
+                invoice.organization,
+                invoice_id=invoice.id,
+                amount_cents=form.cleaned_data["amount_cents"],
+                reference=form.cleaned_data["reference"],
+                paid_at=form.cleaned_data.get("paid_at"),
+                actor=f"admin:{request.user.pk}",
+            )
+        except DomainError as exc:
+            self.message_user(request, f"Not recorded: {exc}", messages.ERROR)
+            return
+        obj.pk = payment.pk
+        obj.id = payment.id
+        obj._state.adding = False
+        self.message_user(
+            request, f"Recorded {format_amount(payment.amount_cents, payment.currency)} on {invoice.number}."
+        )
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
+        from django.http import HttpResponseRedirect
+        from django.urls import reverse
+
+        return HttpResponseRedirect(reverse("admin:payments_payment_changelist"))
+
+    @admin.action(description="Retry payment of these payments' invoices now", permissions=["collect"])
+    def retry_payment(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        done, refused = 0, []
+        for invoice in {p.invoice for p in queryset.select_related("invoice__organization") if p.invoice_id}:
+            try:
+                collection.invoice_retry_payment(
+                    invoice.organization, invoice_id=invoice.id, actor=f"admin:{request.user.pk}"
+                )
+                done += 1
+            except DomainError as exc:
+                refused.append(f"{invoice.number}: {exc}")
+        self.message_user(request, f"Retry started for {done} invoice(s).")
+        if refused:
+            self.message_user(request, "Refused: " + "; ".join(refused), messages.WARNING)
+
+    @admin.action(
+        description="Refund the pending credit-note refunds of these payments' invoices", permissions=["view"]
+    )
+    def refund_credit_notes(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        from invoicing.models import CreditNote
+
+        notes = CreditNote.objects.filter(
+            invoice_id__in=queryset.filter(status=PaymentStatus.SUCCEEDED).values("invoice_id"),
+            refund_amount_cents__gt=0,
+            refund_status="pending",
+        ).select_related("organization")
+        count = 0
+        for note in notes:
+            try:
+                refunds.credit_note_refund(note.organization, credit_note_id=note.id)
+                count += 1
+            except DomainError as exc:
+                self.message_user(request, f"{note.number}: {exc}", messages.WARNING)
+        self.message_user(request, f"Refund sent for {count} credit note(s).")
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "payment", "credit_note", "status", "amount", "provider_refund_id")
+    list_select_related = ("payment", "credit_note")
+    list_filter = ("status", "currency")
+    search_fields = ("=provider_refund_id", "=credit_note__number")
+
+    @admin.display(description="amount", ordering="amount_cents")
+    def amount(self, obj: Refund) -> str:
+        return format_amount(obj.amount_cents, obj.currency)
+
+
+@admin.register(PaymentMethod)
+class PaymentMethodAdmin(ReadOnlyAdmin):
+    list_display = ("customer", "connection", "provider_method_id", "method_type", "is_default", "created_at")
+    list_select_related = ("customer", "connection")
+    list_filter = ("is_default", "method_type")
+    search_fields = ("=customer__external_id", "=provider_method_id")
+
+
+# --------------------------------------------------------------------------- provider events
+
+
+@admin.register(ProviderEvent)
+class ProviderEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "provider", "event_type", "event_id", "status", "attempts", "organization")
+    list_select_related = ("organization",)
+    list_filter = ("status", "provider", "event_type")
+    search_fields = ("=event_id",)
+    readonly_fields = ("pretty_payload",)
+    fields = (
+        "organization",
+        "connection",
+        "provider",
+        "event_id",
+        "event_type",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "error",
+        "processed_at",
+        "pretty_payload",
+    )
+    actions = ("reprocess",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fields
+
+    @admin.display(description="payload")
+    def pretty_payload(self, obj: ProviderEvent) -> str:
+        import json
+
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True))
+
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.add_payment")
+
+    @admin.action(description="Process again (waiting or failed events)", permissions=["reprocess"])
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[ProviderEvent]) -> None:
+        ids = list(queryset.filter(status__in=[EventStatus.WAITING, EventStatus.FAILED]).values_list("id", flat=True))
+        ProviderEvent.objects.filter(id__in=ids).update(status=EventStatus.WAITING, attempts=0)
+        results = [events.provider_event_process(event_id).status for event_id in ids]
+        self.message_user(request, f"Processed {len(ids)} event(s): {', '.join(results) or 'none'}.")
+
+
+# --------------------------------------------------------------------------- dunning
+
+
+@admin.register(DunningCampaign)
+class DunningCampaignAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "organization", "days_between_attempts", "max_attempts", "active")
+    list_select_related = ("organization",)
+    list_filter = ("active",)
+    search_fields = ("code", "name")
+
+
+@admin.register(PaymentRequest)
+class PaymentRequestAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "customer", "campaign", "attempt_number", "payment_status", "amount", "email")
+    list_select_related = ("customer", "campaign")
+    list_filter = ("payment_status", "currency")
+    search_fields = ("=customer__external_id", "email")
+    filter_horizontal = ()
+
+    @admin.display(description="amount", ordering="amount_cents")
+    def amount(self, obj: PaymentRequest) -> str:
+        return format_amount(obj.amount_cents, obj.currency)
