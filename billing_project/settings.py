@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "invoicing",
     "usage_monitoring",
     "payments",
+    "reporting",
 ]
 
 MIDDLEWARE = [
