@@ -17,7 +17,7 @@ from billing_project import health
 from billing_project.core import metrics
 from billing_project.core.api import exceptions
 
-API_APPS = ["webhooks", "customers", "catalog", "metering", "subscriptions", "invoicing", "usage_monitoring", "payments"]
+API_APPS = ["webhooks", "customers", "catalog", "metering", "subscriptions", "invoicing", "usage_monitoring", "payments", "reporting"]
 
 
 def _api_patterns() -> list:
