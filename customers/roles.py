@@ -18,6 +18,7 @@ BILLING_APPS = (
     "invoicing",
     "usage_monitoring",
     "payments",
+    "reporting",
 )
 OPS_APPS = ("django_celery_beat",)
 
