@@ -5,8 +5,13 @@ They are sent inside the transaction that made the change; receivers only enqueu
 
 invoice_finalized   an invoice was finalized (status `finalized`, numbered). Carries `invoice`
                     and `organization`. Payments collects it from the customer's saved method.
+credit_note_refund_requested
+                    a credit note with a refund part was created (`refund_status` pending).
+                    Carries `credit_note` and `organization`. Payments refunds it through the
+                    provider that took the payment and settles it (`credit_note_refund_settle`).
 """
 
 from django.dispatch import Signal
 
 invoice_finalized = Signal()
+credit_note_refund_requested = Signal()

@@ -48,6 +48,7 @@ from invoicing.models import (
     PaymentStatus,
     RefundStatus,
 )
+from invoicing.signals import credit_note_refund_requested
 from webhooks.services import webhook_send
 
 PRECISE = Decimal("0.00001")
@@ -269,6 +270,8 @@ def _create(
     _send(note, "credit_note.created")
     note_id = str(note.id)
     transaction.on_commit(lambda: _enqueue_pdf(note_id))
+    if refund > 0:
+        credit_note_refund_requested.send(sender=CreditNote, credit_note=note, organization=invoice.organization)
     return note
 
 
