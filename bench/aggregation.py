@@ -81,10 +81,11 @@ def _fill(organization: object, total: int, target: int) -> None:
         # Hourly rollups of the same rows (no filter keys: dimensions {}), as a rebuild computes them.
         cursor.execute(
             "INSERT INTO metering_usagerollup (id, organization_id, external_subscription_id, code, hour, "
-            "dimensions_key, dimensions, events_count, value_sum, value_max, created_at, updated_at) "
+            "dimensions_key, dimensions, events_count, value_sum, value_max, precise_sum, created_at, updated_at) "
             "SELECT gen_random_uuid(), organization_id, external_subscription_id, code, "
             "date_trunc('hour', timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', '{}', '{}'::jsonb, count(*), "
-            "coalesce(sum(value), 0), max(value), now(), now() FROM metering_event WHERE organization_id = %s "
+            "coalesce(sum(value), 0), max(value), coalesce(sum(precise_total_amount_cents), 0), now(), now() "
+            "FROM metering_event WHERE organization_id = %s "
             "GROUP BY organization_id, external_subscription_id, code, 5",
             [organization.id],
         )
