@@ -4,15 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0002_staff_groups'),
+        ("customers", "0002_staff_groups"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='apikey',
-            name='permissions',
-            field=models.JSONField(blank=True, default=None, help_text='Empty: full access. Otherwise e.g. {"customer": ["read", "write"], "invoice": ["read"]}.', null=True),
+            model_name="apikey",
+            name="permissions",
+            field=models.JSONField(
+                blank=True,
+                default=None,
+                help_text='Empty: full access. Otherwise e.g. {"customer": ["read", "write"], "invoice": ["read"]}.',
+                null=True,
+            ),
         ),
     ]
