@@ -615,9 +615,35 @@ def wallet_transactions_settle_for_invoice(invoice: Invoice, *, now: dt.datetime
 # ------------------------------------------------------------------------------------ balances
 
 
-def _refresh_ongoing(wallet: Wallet, now: dt.datetime) -> None:
-    """`ongoing_balance = balance − ongoing usage` (draft invoices of the customer in the wallet's
-    currency); fires `wallet.depleted_ongoing_balance` when it reaches zero."""
+def current_usage_cents(wallet: Wallet, now: dt.datetime) -> int:
+    """The customer's current (not yet invoiced) usage, taxes included, in the wallet's currency."""
+    from billing_project.core.errors import DomainError
+    from invoicing.selectors import current_usage
+    from subscriptions.models import Subscription, SubscriptionStatus
+
+    total = 0
+    subscriptions = Subscription.objects.filter(
+        customer_id=wallet.customer_id, status=SubscriptionStatus.ACTIVE
+    ).values_list("external_id", flat=True)
+    for external_id in subscriptions:
+        try:
+            usage = current_usage(
+                wallet.organization,
+                external_customer_id=wallet.customer.external_id,
+                external_subscription_id=external_id,
+                at=now,
+            )
+        except DomainError:
+            continue
+        if usage.get("currency") == wallet.currency:
+            total += int(usage.get("total_amount_cents") or 0)
+    return total
+
+
+def _refresh_ongoing(wallet: Wallet, now: dt.datetime, *, with_usage: bool = False) -> None:
+    """`ongoing_balance = balance − ongoing usage`: draft invoices of the customer in the wallet's
+    currency, plus the current usage when `with_usage` (the hourly sweep; Lago refreshes it
+    asynchronously too; a balance change in between counts the drafts only). Fires `wallet.depleted_ongoing_balance` when it reaches zero."""
     from invoicing.models import InvoiceStatus
 
     drafts = Invoice.objects.filter(
@@ -627,6 +653,8 @@ def _refresh_ongoing(wallet: Wallet, now: dt.datetime) -> None:
         invoice_type__in=[InvoiceType.SUBSCRIPTION, InvoiceType.PROGRESSIVE_BILLING],
     ).values_list("sub_total_including_taxes_amount_cents", flat=True)
     usage = sum(drafts)
+    if with_usage:
+        usage += current_usage_cents(wallet, now)
     wallet.ongoing_usage_balance_cents = usage
     wallet.credits_ongoing_usage_balance = cents_to_credits(wallet, usage)
     wallet.ongoing_balance_cents = wallet.balance_cents - usage
@@ -639,10 +667,11 @@ def _refresh_ongoing(wallet: Wallet, now: dt.datetime) -> None:
 
 
 def wallet_refresh_ongoing_balance(wallet_id: Any, *, now: dt.datetime | None = None) -> Wallet:
+    """Recompute the ongoing balance with the current usage (the sweep)."""
     now = now or timezone.now()
     with transaction.atomic():
         wallet = _locked_wallet(wallet_id)
-        _refresh_ongoing(wallet, now)
+        _refresh_ongoing(wallet, now, with_usage=True)
         wallet.save()
     return wallet
 

@@ -124,3 +124,23 @@ def test_webhooks_for_transactions_and_depleted_ongoing_balance(organization):
     assert types.count("wallet_transaction.created") == 3
     assert types.count("wallet_transaction.updated") == 1
     assert types.count("wallet.depleted_ongoing_balance") == 1
+
+
+def test_ongoing_balance_counts_current_usage_and_drafts(organization):
+    from tests.factories.invoicing import add_events, make_charge, make_metric, make_plan, subscribe
+
+    customer = make_customer(organization, currency="USD")
+    plan = make_plan(organization, amount_cents=1000)
+    make_charge(plan, make_metric(organization, "calls"), properties={"amount": "2"})
+    now = datetime.now(UTC)
+    sub = subscribe(customer, plan, now - timedelta(days=1))
+    add_events(sub, "calls", [now - timedelta(minutes=5)] * 3)
+    wallet = make_wallet(customer, granted="10")
+    assert wallet.ongoing_balance_cents == 1000
+    refreshed = wallets.wallet_refresh_ongoing_balance(wallet.id, now=now)
+    assert refreshed.ongoing_usage_balance_cents == 600
+    assert (refreshed.ongoing_balance_cents, refreshed.credits_ongoing_balance) == (400, Decimal("4"))
+    add_events(sub, "calls", [now - timedelta(minutes=1)] * 3)
+    refreshed = wallets.wallet_refresh_ongoing_balance(wallet.id, now=now)
+    assert refreshed.ongoing_balance_cents == -200
+    assert refreshed.depleted_ongoing_balance is True
