@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from billing_project.core import metrics
 from billing_project.core.errors import NotAllowedFailure, ValidationFailure
 from webhooks import backoff, signing, targets, transport
 from webhooks.models import (
@@ -401,6 +402,10 @@ def _record_attempt(
             delivery.delivered_at = now
             delivery.next_attempt_at = None
         delivery.save()
+    if outcome.succeeded:
+        metrics.webhook_delivered("succeeded")
+    else:
+        metrics.webhook_delivered("failed" if delivery.status == DeliveryStatus.FAILED else "retrying")
     return delivery
 
 
