@@ -233,6 +233,12 @@ WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", Fals
 WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOKS_TIMEOUT_SECONDS") or 10)
 WEBHOOKS_RETRY_MAX_AGE_SECONDS = env_int("WEBHOOKS_RETRY_MAX_AGE_SECONDS", 24 * 3600)
 
+# Days before a subscription's `ending_at` when `subscription.termination_alert` is sent (Lago's
+# LAGO_SUBSCRIPTION_TERMINATION_ALERT_SENT_AT_DAYS; default 15 and 45).
+SUBSCRIPTION_TERMINATION_ALERT_DAYS = sorted(
+    {int(day) for day in env_list("SUBSCRIPTION_TERMINATION_ALERT_DAYS", "15,45") if int(day) > 0}, reverse=True
+)
+
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 # json: one JSON object per line (default when DEBUG is off); plain: a human format.
 LOG_FORMAT = (os.environ.get("LOG_FORMAT") or ("plain" if DEBUG else "json")).strip().lower()
