@@ -12,7 +12,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from subscriptions import selectors
-from subscriptions.services.lifecycle import TERMINATION_ALERT_DAYS
+from subscriptions.services.lifecycle import termination_alert_days
 
 # Job name → the rows due at a given instant.
 JOBS: dict[str, Callable[[datetime], QuerySet]] = {
@@ -22,8 +22,8 @@ JOBS: dict[str, Callable[[datetime], QuerySet]] = {
     "trials": selectors.due_trial_ends,
     # `ending_at` reached: terminate.
     "endings": selectors.due_endings,
-    # `subscription.termination_alert` 45 and 15 days before `ending_at`.
-    "termination_alerts": lambda at: selectors.endings_within(at, max(TERMINATION_ALERT_DAYS)),
+    # `subscription.termination_alert` 45 and 15 days (SUBSCRIPTION_TERMINATION_ALERT_DAYS) before `ending_at`.
+    "termination_alerts": lambda at: selectors.endings_within(at, max(termination_alert_days())),
 }
 
 

@@ -3,7 +3,6 @@
 from subscriptions.services.lifecycle import (
     DOWNGRADE_AT_PERIOD_END,
     DOWNGRADE_IMMEDIATELY,
-    TERMINATION_ALERT_DAYS,
     subscription_activate_due,
     subscription_cancel,
     subscription_create,
@@ -15,13 +14,13 @@ from subscriptions.services.lifecycle import (
     subscription_update,
     subscriptions_terminate_for_customer,
     subscriptions_terminate_for_plan,
+    termination_alert_days,
 )
 from subscriptions.services.overrides import plan_override_create, plan_override_update
 
 __all__ = [
     "DOWNGRADE_AT_PERIOD_END",
     "DOWNGRADE_IMMEDIATELY",
-    "TERMINATION_ALERT_DAYS",
     "plan_override_create",
     "plan_override_update",
     "subscription_activate_due",
@@ -35,4 +34,5 @@ __all__ = [
     "subscription_update",
     "subscriptions_terminate_for_customer",
     "subscriptions_terminate_for_plan",
+    "termination_alert_days",
 ]

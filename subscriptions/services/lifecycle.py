@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -42,8 +43,11 @@ from subscriptions.state_machine import Event
 DOWNGRADE_AT_PERIOD_END = "period_end"
 DOWNGRADE_IMMEDIATELY = "immediate"
 DOWNGRADE_TIMINGS = (DOWNGRADE_AT_PERIOD_END, DOWNGRADE_IMMEDIATELY)
-# Days before `ending_at` when `subscription.termination_alert` is sent.
-TERMINATION_ALERT_DAYS = (45, 15)
+
+
+def termination_alert_days() -> list[int]:
+    """Days before `ending_at` when `subscription.termination_alert` is sent (settings; Lago: 45, 15)."""
+    return list(getattr(settings, "SUBSCRIPTION_TERMINATION_ALERT_DAYS", None) or [45, 15])
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -619,7 +623,7 @@ def subscription_reach_ending(subscription_id: Any, *, at: datetime, actor: obje
 def subscription_send_termination_alert(
     subscription_id: Any, *, at: datetime, actor: object | None = "system:termination_alerts"
 ) -> int | None:
-    """`subscription.termination_alert` 45 and 15 days before `ending_at`, each once.
+    """`subscription.termination_alert` 45 and 15 days (by default) before `ending_at`, each once.
 
     Returns the threshold (days) that was sent, or None.
     """
@@ -629,7 +633,7 @@ def subscription_send_termination_alert(
     remaining = subscription.ending_at - at
     if remaining <= timedelta(0):
         return None
-    due = [days for days in TERMINATION_ALERT_DAYS if remaining <= timedelta(days=days)]
+    due = [days for days in termination_alert_days() if remaining <= timedelta(days=days)]
     unsent = [days for days in due if days not in subscription.termination_alerts_sent]
     if not unsent:
         return None

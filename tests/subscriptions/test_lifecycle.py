@@ -542,3 +542,12 @@ def test_override_charge_properties_are_validated(organization, basic):
     )
     assert updated.plan.charges.get().properties["amount"] == "0.02"
     assert updated.plan.amount_cents == 9000  # earlier overrides stay
+
+
+def test_termination_alert_days_come_from_settings(organization, basic, endpoint, settings):
+    settings.SUBSCRIPTION_TERMINATION_ALERT_DAYS = [30, 7, 1]
+    sub = create(organization, utc(2024, 1, 1), ending_at="2024-06-30T00:00:00Z")
+    assert services.subscription_send_termination_alert(sub.pk, at=utc(2024, 5, 20)) is None  # 41 days: none
+    assert services.subscription_send_termination_alert(sub.pk, at=utc(2024, 6, 1)) == 30
+    assert services.subscription_send_termination_alert(sub.pk, at=utc(2024, 6, 29, 12)) == 1  # 7 skipped past
+    assert services.subscription_send_termination_alert(sub.pk, at=utc(2024, 6, 29, 13)) is None
