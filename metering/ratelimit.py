@@ -34,6 +34,8 @@ class RateDecision:
 _local_lock = threading.Lock()
 _local_counts: dict[tuple[str, int], int] = {}
 _redis_client: Any = None
+_redis_down_until = 0.0  # after a Redis failure, count locally for a few seconds (no per-request timeout)
+REDIS_RETRY_SECONDS = 5.0
 
 
 def _redis() -> Any:
@@ -59,13 +61,15 @@ def consume(organization_id: Any, cost: int, *, now: float | None = None) -> Rat
     reset = max(1, int((window + 1) * WINDOW_SECONDS - moment))
     key = f"bxb:ratelimit:events:{organization_id}:{window}"
     used: int | None = None
-    if settings.REDIS_URL:
+    global _redis_down_until
+    if settings.REDIS_URL and time.monotonic() >= _redis_down_until:
         try:
             pipe = _redis().pipeline()
             pipe.incrby(key, cost)
             pipe.expire(key, WINDOW_SECONDS + 5)
             used = int(pipe.execute()[0])
         except Exception:  # noqa: BLE001 - Redis down: fall back to the local counter, never fail ingestion
+            _redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
             used = None
     if used is None:
         with _local_lock:
@@ -80,5 +84,7 @@ def consume(organization_id: Any, cost: int, *, now: float | None = None) -> Rat
 
 
 def reset_local() -> None:
+    global _redis_down_until
     with _local_lock:
         _local_counts.clear()
+    _redis_down_until = 0.0

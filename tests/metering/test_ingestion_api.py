@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -325,3 +326,34 @@ def test_asynchronous_commit_mode_stores_and_deduplicates(tenant, api):
     assert [d["transaction_id"] for d in again["duplicates"]] == ["a"]
     assert Event.objects.count() == 3
     assert sum(UsageRollup.objects.values_list("events_count", flat=True)) == 3
+
+
+def test_rate_limit_falls_back_when_redis_is_down():
+    ratelimit._redis_client = None
+    with override_settings(RATE_LIMIT_EVENTS_PER_MINUTE=3, REDIS_URL="redis://127.0.0.1:1/0"):
+        started = time.monotonic()
+        assert ratelimit.consume("org-down", 3, now=60.0).allowed
+        assert not ratelimit.consume("org-down", 1, now=61.0).allowed
+        assert not ratelimit.consume("org-down", 1, now=62.0).allowed
+        assert time.monotonic() - started < 1.5  # one failed connection, then local counting
+    ratelimit.reset_local()
+    ratelimit._redis_client = None
+
+
+def test_rate_limit_shared_through_redis():
+    import redis
+
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.exceptions.RedisError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    ratelimit._redis_client = None
+    key = f"org-{datetime.now(UTC).timestamp()}"
+    with override_settings(RATE_LIMIT_EVENTS_PER_MINUTE=5, REDIS_URL=url):
+        first = ratelimit.consume(key, 4, now=1200.0)
+        ratelimit.reset_local()  # another worker: the count lives in Redis, not in this process
+        second = ratelimit.consume(key, 2, now=1201.0)
+    ratelimit._redis_client = None
+    assert first.allowed and first.remaining == 1
+    assert not second.allowed
