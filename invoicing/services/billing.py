@@ -261,28 +261,69 @@ def _candidates(customer: Customer, at: dt.datetime) -> list[Subscription]:
 
 
 def _cursors(subscription_ids: list[Any]) -> tuple[dict[Any, dt.datetime], set[Any]]:
+    """Per subscription: the end of the last billed usage window, and whether it had its starting invoice."""
     rows = (
         InvoiceSubscription.objects.filter(subscription_id__in=subscription_ids)
-        .exclude(invoicing_reason=InvoicingReason.SUBSCRIPTION_STARTING)
-        .values("subscription_id")
+        .values("subscription_id", "invoicing_reason")
         .annotate(last=Max("charges_to_datetime"))
     )
-    cursors = {r["subscription_id"]: r["last"] for r in rows}
-    starting = set(
-        InvoiceSubscription.objects.filter(
-            subscription_id__in=subscription_ids, invoicing_reason=InvoicingReason.SUBSCRIPTION_STARTING
-        ).values_list("subscription_id", flat=True)
-    )
+    cursors: dict[Any, dt.datetime] = {}
+    starting: set[Any] = set()
+    for row in rows:
+        sid = row["subscription_id"]
+        if row["invoicing_reason"] == InvoicingReason.SUBSCRIPTION_STARTING:
+            starting.add(sid)
+        elif sid not in cursors or row["last"] > cursors[sid]:
+            cursors[sid] = row["last"]
     return cursors, starting
 
 
-def customer_due_items(customer: Customer, at: dt.datetime) -> list[tuple[DueItem, periods.Schedule]]:
+# --- the catalog as of a billing run ---------------------------------------------------------------
+# A billing run prices every customer with the catalog as it was when the run's process first read
+# it (charges, filters, taxes, commitments): one read per plan and process instead of one per
+# invoice. Keyed by the run id; calls without a run (API, admin, tests) always read fresh rows.
+
+_run_cache: dict[str, Any] = {"key": None, "plans": {}, "org_taxes": {}}
+
+
+def _cache_for(key: str | None) -> dict[str, Any] | None:
+    if key is None:
+        return None
+    if _run_cache["key"] != key:
+        _run_cache.update(key=key, plans={}, org_taxes={})
+    return _run_cache
+
+
+def _attach_plan_data(plan: Any, cache: dict[str, Any] | None) -> None:
+    if cache is None:
+        return
+    data = cache["plans"].get(plan.id)
+    if data is None:
+        charges = _live_charges(plan)
+        for charge in charges:
+            fee_builder.metric_spec_for(charge)  # loads the metric's filter keys once
+            fee_builder.live_charge_filters(charge)
+        data = {
+            "charges": charges,
+            "commitment": _minimum_commitment(plan),
+            "taxes": sorted(plan.taxes.all(), key=lambda t: t.code),
+        }
+        cache["plans"][plan.id] = data
+    plan._live_charges = data["charges"]
+    plan._commitment = data["commitment"]
+    plan._cached_taxes = data["taxes"]
+
+
+def customer_due_items(
+    customer: Customer, at: dt.datetime, *, cache: dict[str, Any] | None = None
+) -> list[tuple[DueItem, periods.Schedule]]:
     subs = _candidates(customer, at)
     if not subs:
         return []
     cursors, starting = _cursors([s.id for s in subs])
     result = []
     for sub in subs:
+        _attach_plan_data(sub.plan, cache)
         schedule = schedule_for(sub)
         if schedule is None:
             continue
@@ -291,7 +332,13 @@ def customer_due_items(customer: Customer, at: dt.datetime) -> list[tuple[DueIte
     return result
 
 
-def customer_bill(customer_id: Any, *, at: dt.datetime | None = None, now: dt.datetime | None = None) -> list[Invoice]:
+def customer_bill(
+    customer_id: Any,
+    *,
+    at: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    run_key: str | None = None,
+) -> list[Invoice]:
     """Bill everything due for one customer up to `at`: one invoice per local billing day.
 
     One transaction; the customer row is locked so two workers bill one after the other and the
@@ -308,7 +355,8 @@ def customer_bill(customer_id: Any, *, at: dt.datetime | None = None, now: dt.da
         )
         if customer is None:
             return []
-        due = customer_due_items(customer, at)
+        cache = _cache_for(run_key)
+        due = customer_due_items(customer, at, cache=cache)
         if not due:
             return []
         tz_name = customer.applicable_timezone
@@ -323,7 +371,12 @@ def _currency(customer: Customer, items: list[tuple[DueItem, periods.Schedule]])
 
 
 def _create_subscription_invoice(
-    customer: Customer, day: dt.date, items: list[tuple[DueItem, periods.Schedule]], *, now: dt.datetime
+    customer: Customer,
+    day: dt.date,
+    items: list[tuple[DueItem, periods.Schedule]],
+    *,
+    now: dt.datetime,
+    org_taxes: list[Any] | None = None,
 ) -> Invoice:
     organization = customer.organization
     customer.organization = organization
@@ -340,7 +393,7 @@ def _create_subscription_invoice(
         payment_due_date=day + dt.timedelta(days=net_term),
         net_payment_term=net_term,
     )
-    resolver = TaxResolver(organization, customer)
+    resolver = TaxResolver(organization, customer, organization_taxes=org_taxes)
     fees: list[Fee] = []
     period_rows: list[InvoiceSubscription] = []
     for item, schedule in items:
@@ -360,17 +413,12 @@ def _create_subscription_invoice(
             fee.invoice_subscription = row
             fees.append(fee)
     taxes, plan_ids = _taxes_for(fees, resolver)
-    # The periods are written first: a period already invoiced fails here, before any number is taken.
-    invoice.save()
-    for row in period_rows:
-        row.invoice_id = invoice.id
-    InvoiceSubscription.objects.bulk_create(period_rows)
     if grace > 0:
         invoice.finalize_at = timestamp + dt.timedelta(days=grace)
-        lifecycle.save_draft(invoice, fees, taxes, plan_ids=plan_ids)
+        lifecycle.save_draft(invoice, fees, taxes, plan_ids=plan_ids, periods=period_rows)
         lifecycle.send_invoice_webhook(invoice, "invoice.drafted")
     else:
-        lifecycle.finalize_in_place(invoice, fees, taxes, now=now, plan_ids=plan_ids)
+        lifecycle.finalize_in_place(invoice, fees, taxes, now=now, plan_ids=plan_ids, periods=period_rows)
     return invoice
 
 

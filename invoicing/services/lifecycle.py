@@ -65,20 +65,34 @@ def draft_number(organization: Any) -> str:
     return f"{document_prefix(organization)}-DRAFT"
 
 
+_INCREMENT = {
+    True: "UPDATE invoicing_invoicenumbercounter SET last_value = last_value + 1, updated_at = %s "
+    "WHERE organization_id = %s AND customer_id = %s RETURNING last_value",
+    False: "UPDATE invoicing_invoicenumbercounter SET last_value = last_value + 1, updated_at = %s "
+    "WHERE organization_id = %s AND customer_id IS NULL RETURNING last_value",
+}
+
+
 def _next_value(organization: Any, customer: Any | None) -> int:
+    """Increment a counter row in one statement; the row stays locked until the commit."""
+    from django.db import connection
+
     scope = NumberingScope.CUSTOMER if customer is not None else NumberingScope.ORGANIZATION
-    lookup = {"organization": organization, "customer": customer}
-    counter = InvoiceNumberCounter.objects.select_for_update().filter(**lookup).first()
-    if counter is None:
+    params = [timezone.now(), organization.id.hex if connection.vendor == "sqlite" else organization.id]
+    if customer is not None:
+        params.append(customer.id.hex if connection.vendor == "sqlite" else customer.id)
+    for _ in range(2):
+        with connection.cursor() as cursor:
+            cursor.execute(_INCREMENT[customer is not None], params)
+            row = cursor.fetchone()
+        if row is not None:
+            return int(row[0])
         try:
             with transaction.atomic():
-                InvoiceNumberCounter.objects.create(scope=scope, **lookup)
+                InvoiceNumberCounter.objects.create(organization=organization, customer=customer, scope=scope)
         except IntegrityError:
-            pass  # another finalization created it first
-        counter = InvoiceNumberCounter.objects.select_for_update().get(**lookup)
-    counter.last_value += 1
-    counter.save(update_fields=["last_value", "updated_at"])
-    return counter.last_value
+            pass  # another finalization created it first; the UPDATE now waits for its lock
+    raise RuntimeError("invoice number counter missing")  # pragma: no cover
 
 
 def assign_number(invoice: Invoice) -> None:
@@ -119,13 +133,27 @@ def send_invoice_webhook(invoice: Invoice, webhook_type: str) -> None:
 
 
 def enqueue_pdf(invoice: Invoice) -> None:
+    """The PDF is rendered by a task after the commit (`INVOICE_PDF_ON_FINALIZE`, default on)."""
+    from django.conf import settings
+
     from invoicing import tasks
+
+    if not getattr(settings, "INVOICE_PDF_ON_FINALIZE", True):
+        return
 
     invoice_id = str(invoice.id)
     transaction.on_commit(lambda: tasks.invoice_generate_pdf.delay(invoice_id))
 
 
-def finalize_in_place(invoice: Invoice, fees: list[Fee], taxes: dict, *, now: dt.datetime, plan_ids: dict) -> None:
+def finalize_in_place(
+    invoice: Invoice,
+    fees: list[Fee],
+    taxes: dict,
+    *,
+    now: dt.datetime,
+    plan_ids: dict,
+    periods: list[Any] | None = None,
+) -> None:
     """Apply coupons and taxes at finalization, number the invoice and send `invoice.created`.
 
     The invoice row is locked (or new) and `fees` are its fees; saved or not is up to the caller
@@ -142,30 +170,41 @@ def finalize_in_place(invoice: Invoice, fees: list[Fee], taxes: dict, *, now: dt
         invoice.status = InvoiceStatus.CLOSED
     else:
         invoice.status = InvoiceStatus.FINALIZED
-    _persist(invoice, fees, computed)
+        assign_number(invoice)  # locked counters: gapless, and rolled back with everything else
+    _persist(invoice, fees, computed, periods=periods)
     if computed.totals.coupon_credits:
         totals_mod.write_coupon_credits(computed, now)
     credits.consume_for_invoice(invoice, computed, now=now)
     if invoice.status == InvoiceStatus.FINALIZED:
-        assign_number(invoice)
-        invoice.save(update_fields=["number", "sequential_id", "organization_sequential_id", "updated_at"])
         send_invoice_webhook(invoice, "invoice.created")
         enqueue_pdf(invoice)
         invoice_finalized.send(sender=Invoice, invoice=invoice, organization=invoice.organization)
     transaction.on_commit(lambda status=invoice.status: metrics.invoice_generated(status))
 
 
-def save_draft(invoice: Invoice, fees: list[Fee], taxes: dict, *, plan_ids: dict) -> None:
+def save_draft(
+    invoice: Invoice, fees: list[Fee], taxes: dict, *, plan_ids: dict, periods: list[Any] | None = None
+) -> None:
     computed = totals_mod.compute(invoice, fees, taxes, context=Context.DRAFT, plan_ids=plan_ids)
     invoice.status = InvoiceStatus.DRAFT
     invoice.number = draft_number(invoice.organization)
     invoice.payment_status = PaymentStatus.PENDING
-    _persist(invoice, fees, computed)
+    _persist(invoice, fees, computed, periods=periods)
 
 
-def _persist(invoice: Invoice, fees: list[Fee], computed: totals_mod.Computed) -> None:
+def _persist(
+    invoice: Invoice, fees: list[Fee], computed: totals_mod.Computed, *, periods: list[Any] | None = None
+) -> None:
+    """One INSERT (or UPDATE) of the invoice, then its billing periods, fees and taxes in bulk."""
     was_new = invoice._state.adding
     invoice.save()
+    if periods:
+        from invoicing.models import InvoiceSubscription
+
+        for row in periods:
+            row.invoice_id = invoice.id
+        # A period already invoiced violates the unique constraint here: everything rolls back.
+        InvoiceSubscription.objects.bulk_create(periods)
     new = [f for f in fees if f._state.adding]
     old = [f for f in fees if not f._state.adding]
     for fee in new:

@@ -40,7 +40,7 @@ def billing_run_start(
 def billing_run_customer(run_id: Any, customer_id: Any, *, at: dt.datetime) -> list[Invoice]:
     """Bill one customer for a run; a failure is recorded on the run (and re-raised for Celery)."""
     try:
-        invoices = customer_bill(customer_id, at=at)
+        invoices = customer_bill(customer_id, at=at, run_key=str(run_id) if run_id else None)
     except IntegrityError:
         # Someone else invoiced the same period between our look and our write: nothing to do.
         invoices = []

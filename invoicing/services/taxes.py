@@ -15,17 +15,25 @@ from invoicing.models import Fee
 
 
 class TaxResolver:
-    def __init__(self, organization: Any, customer: Any):
+    def __init__(self, organization: Any, customer: Any, *, organization_taxes: list[Tax] | None = None):
         self.organization = organization
         self.customer = customer
+        self._organization_taxes = organization_taxes
         self._owner_taxes: dict[tuple[str, Any], list[Tax]] = {}
         self._fallback: list[Tax] | None = None
         self._by_code: dict[str, Tax] = {}
 
     def _taxes_of(self, owner: Any) -> list[Tax]:
+        cached = getattr(owner, "_cached_taxes", None)
+        if cached is not None:
+            return cached
         key = (type(owner).__name__, owner.pk)
         if key not in self._owner_taxes:
-            self._owner_taxes[key] = list(owner.taxes.all().order_by("code"))
+            prefetched = getattr(owner, "_prefetched_objects_cache", {}).get("taxes")
+            if prefetched is not None:
+                self._owner_taxes[key] = sorted(prefetched, key=lambda t: t.code)
+            else:
+                self._owner_taxes[key] = list(owner.taxes.all().order_by("code"))
         return self._owner_taxes[key]
 
     def fallback(self) -> list[Tax]:

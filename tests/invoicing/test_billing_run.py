@@ -363,17 +363,17 @@ def test_crash_between_fees_and_commit_leaves_nothing(organization, monkeypatch)
     customer = make_customer(organization)
     plan = make_plan(organization, amount_cents=1000)
     subscribe(customer, plan, at(2024, 1, 1))
-    real = lifecycle.assign_number
+    real = lifecycle.send_invoice_webhook
 
-    def crash(invoice):
-        assert Fee.objects.filter(invoice=invoice).exists()  # the fees were written
+    def crash(invoice, webhook_type):
+        assert Fee.objects.filter(invoice=invoice).exists()  # the fees and the number were written
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(lifecycle, "assign_number", crash)
+    monkeypatch.setattr(lifecycle, "send_invoice_webhook", crash)
     with pytest.raises(RuntimeError):
         customer_bill(customer.id, at=at(2024, 2, 1, 1))
     assert Invoice.objects.count() == 0 and Fee.objects.count() == 0
-    monkeypatch.setattr(lifecycle, "assign_number", real)
+    monkeypatch.setattr(lifecycle, "send_invoice_webhook", real)
     [invoice] = customer_bill(customer.id, at=at(2024, 2, 1, 1))
     assert invoice.number.endswith("-001")
     assert Invoice.objects.count() == 1
