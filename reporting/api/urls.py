@@ -1,0 +1,12 @@
+from django.urls import path
+
+from reporting.api import views
+
+urlpatterns = [
+    path("analytics/gross_revenue", views.GrossRevenueView.as_view(), name="analytics-gross-revenue"),
+    path("analytics/invoiced_usage", views.InvoicedUsageView.as_view(), name="analytics-invoiced-usage"),
+    path("analytics/mrr", views.MrrView.as_view(), name="analytics-mrr"),
+    path("analytics/overdue_balance", views.OverdueBalanceView.as_view(), name="analytics-overdue-balance"),
+    path("analytics/churn", views.ChurnView.as_view(), name="analytics-churn"),
+    path("analytics/net_revenue_retention", views.RetentionView.as_view(), name="analytics-net-revenue-retention"),
+]
