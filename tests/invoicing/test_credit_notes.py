@@ -194,3 +194,24 @@ def test_termination_credit_note_can_refund_or_skip(organization):
     invoice_update(organization, invoice_id=invoice.id, payment_status="succeeded")
     note = credit_notes.credit_note_create_for_termination(sub, method="refund")
     assert (note.refund_amount_cents, note.credit_amount_cents, note.refund_status) == (2100, 0, "pending")
+
+
+def test_a_refund_is_handed_to_payments_by_signal(organization):
+    from invoicing.signals import credit_note_refund_requested
+
+    received = []
+
+    def receiver(sender, credit_note, organization, **kwargs):
+        received.append((credit_note.id, organization.id))
+
+    credit_note_refund_requested.connect(receiver)
+    try:
+        customer = make_customer(organization, currency="USD")
+        invoice = make_one_off_invoice(customer, 1000)
+        invoice_update(organization, invoice_id=invoice.id, payment_status="succeeded")
+        credit_only = make_credit_note(invoice, credit=200)
+        refunded = make_credit_note(invoice, refund=300)
+    finally:
+        credit_note_refund_requested.disconnect(receiver)
+    assert received == [(refunded.id, organization.id)]
+    assert credit_only.refund_status is None and refunded.refund_status == "pending"
