@@ -6,8 +6,11 @@ class PaymentsConfig(AppConfig):
 
     def ready(self) -> None:
         from customers import extensions
-        from invoicing.signals import invoice_finalized
+        from invoicing.signals import credit_note_refund_requested, invoice_finalized
         from payments import receivers
 
         invoice_finalized.connect(receivers.on_invoice_finalized, dispatch_uid="payments.collect_on_finalize")
+        credit_note_refund_requested.connect(
+            receivers.on_credit_note_refund_requested, dispatch_uid="payments.refund_credit_note"
+        )
         extensions.register(extensions.CustomerExtension(name="payments", apply=receivers.on_customer_upsert))

@@ -34,3 +34,14 @@ def on_customer_upsert(customer: Any, payload: dict[str, Any]) -> None:
         tasks.sync_provider_customer.delay(customer_id)
 
     transaction.on_commit(enqueue)
+
+
+def on_credit_note_refund_requested(sender: Any, credit_note: Any, organization: Any, **kwargs: Any) -> None:
+    credit_note_id = str(credit_note.id)
+
+    def enqueue() -> None:
+        from payments import tasks
+
+        tasks.refund_credit_note.delay(credit_note_id)
+
+    transaction.on_commit(enqueue)

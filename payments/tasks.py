@@ -40,6 +40,17 @@ def sync_provider_customer(customer_id: str) -> str | None:
     return customers.provider_customer_ensure(customer_id).provider_customer_id
 
 
+@shared_task(name="payments.refund_credit_note", acks_late=True)
+def refund_credit_note(credit_note_id: str) -> list[str]:
+    """Refund a credit note's refund part through the provider (one Refund per payment, keyed)."""
+    from invoicing.models import CreditNote
+
+    note = CreditNote.objects.select_related("organization").filter(id=credit_note_id).first()
+    if note is None or note.refund_amount_cents <= 0:
+        return []
+    return [r.status for r in refunds.credit_note_refund(note.organization, credit_note_id=note.id)]
+
+
 @shared_task(name="payments.retry_sweep")
 def retry_sweep() -> int:
     """Beat: retries that are due, pending attempts and refunds to re-submit, waiting events."""

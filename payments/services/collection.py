@@ -504,7 +504,9 @@ def payment_dispute_update(payment_id: Any, *, status: str, lost: bool, now: dt.
     disputed and lost (`invoice.payment_dispute_lost`)."""
     now = now or timezone.now()
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().select_related("invoice__organization").get(id=payment_id)
+        payment = (
+            Payment.objects.select_for_update(of=("self",)).select_related("invoice__organization").get(id=payment_id)
+        )
         payment.dispute_status = status
         fields = ["dispute_status", "updated_at"]
         newly_lost = lost and payment.dispute_lost_at is None

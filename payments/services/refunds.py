@@ -138,8 +138,7 @@ def _settle_credit_note(refund: Refund, now: dt.datetime) -> None:
         return
     from invoicing.services.credit_notes import credit_note_refund_settle
 
-    status = RefundStatus.FAILED if RefundStatus.FAILED in statuses else RefundStatus.SUCCEEDED
-    credit_note_refund_settle(refund.credit_note_id, status=status, now=now)
+    credit_note_refund_settle(refund.credit_note_id, succeeded=RefundStatus.FAILED not in statuses, now=now)
 
 
 def refunds_retry_pending(now: dt.datetime | None = None) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from invoicing.models import Invoice, InvoiceStatus, InvoiceType
+from invoicing.models import Fee, FeeType, Invoice, InvoiceStatus, InvoiceType
 from payments.models import DunningCampaign, PaymentMethod
 from payments.services.connections import connection_create
 from tests.factories.customers import CustomerFactory
@@ -53,7 +53,8 @@ def stripe_customer(
 def finalized_invoice(customer: Any, total_amount_cents: int, currency: str = "USD", **extra: Any) -> Invoice:
     today = extra.pop("issuing_date", timezone.now().date())
     n = next(_numbers)
-    return Invoice.objects.create(
+    with_fee = extra.pop("with_fee", False)
+    invoice = Invoice.objects.create(
         organization=customer.organization,
         customer=customer,
         invoice_type=extra.pop("invoice_type", InvoiceType.ONE_OFF),
@@ -70,6 +71,19 @@ def finalized_invoice(customer: Any, total_amount_cents: int, currency: str = "U
         finalized_at=timezone.now(),
         **extra,
     )
+    if with_fee:
+        Fee.objects.create(
+            organization=customer.organization,
+            customer=customer,
+            invoice=invoice,
+            fee_type=FeeType.ADD_ON,
+            currency=currency,
+            units=1,
+            amount_cents=total_amount_cents,
+            precise_amount_cents=total_amount_cents,
+            unit_amount_cents=total_amount_cents,
+        )
+    return invoice
 
 
 def dunning_campaign(organization: Any, **extra: Any) -> DunningCampaign:
