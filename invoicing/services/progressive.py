@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from invoicing.calculation import ProgressiveBillingCredit
-from invoicing.models import FeeType, Invoice, InvoiceStatus, InvoiceSubscription, InvoiceType, InvoicingReason
+from invoicing.models import Fee, FeeType, Invoice, InvoiceStatus, InvoiceSubscription, InvoiceType, InvoicingReason
 
 TAKES_PROGRESSIVE_CREDITS = {InvoiceType.SUBSCRIPTION, InvoiceType.PROGRESSIVE_BILLING}
 
@@ -49,13 +49,18 @@ def progressive_credits(invoice: Invoice, fees: list[Any]) -> list[ProgressiveBi
     if invoice.invoice_type not in TAKES_PROGRESSIVE_CREDITS:
         return []
     by_row: dict[Any, list[str]] = {}
+    rows: dict[Any, InvoiceSubscription] = {}
     for fee in fees:
         if fee.fee_type == FeeType.CHARGE and not fee.pay_in_advance and fee.invoice_subscription_id:
             by_row.setdefault(fee.invoice_subscription_id, []).append(str(fee.id))
+            if Fee.invoice_subscription.is_cached(fee):  # a new invoice: its periods may not be saved yet
+                rows[fee.invoice_subscription_id] = fee.invoice_subscription
     if not by_row:
         return []
+    missing = [row_id for row_id in by_row if row_id not in rows]
+    rows.update({row.id: row for row in InvoiceSubscription.objects.filter(id__in=missing)})
     credits: list[ProgressiveBillingCredit] = []
-    for row in InvoiceSubscription.objects.filter(id__in=list(by_row)).order_by("charges_from_datetime", "id"):
+    for row in sorted(rows.values(), key=lambda r: (r.charges_from_datetime, str(r.id))):
         previous = _previous(
             row.subscription_id, row.charges_from_datetime, row.charges_to_datetime, exclude_invoice=invoice.id
         ).exclude(id=row.id)
