@@ -213,6 +213,7 @@ def subscription_create(
         "name": name,
         "billing_time": billing_time,
         "subscription_at": subscription_at or now,
+        "given": {key for key, value in data.items() if value is not None},
         "ending_at": ending_at,
         "downgrade_timing": downgrade_timing,
         "options": options,
@@ -295,21 +296,33 @@ def _create(
 def _replace_pending(
     pending: Subscription, plan: Plan, request: dict[str, Any], *, actor: object | None, now: datetime
 ) -> Subscription:
-    """A second POST for a subscription that has not started yet replaces its plan and dates."""
+    """A second POST for a subscription that has not started yet changes what it sent (plan, name,
+    billing time, dates, options); the same POST again changes nothing (a safe retry)."""
     if pending.previous_subscription_id is not None:
         raise NotAllowedFailure(state_machine.REFUSED_CODE)
+    fields = ("plan_id", "name", "billing_time", "subscription_at", "activation_at", "ending_at",
+              "on_termination_credit_note", "on_termination_invoice")  # fmt: skip
+    before = {field: getattr(pending, field) for field in fields}
+    given = request["given"]
     if request["overrides"]:
         pending.plan = plan_override_create(plan, request["overrides"])
-    elif pending.plan.code != plan.code or pending.plan.parent_id is not None:
+    elif pending.plan.code != plan.code:
         pending.plan = plan
-    if request["name"] is not None:
+    if "name" in given:
         pending.name = request["name"]
-    pending.billing_time = request["billing_time"]
-    pending.subscription_at = request["subscription_at"]
-    pending.activation_at = request["subscription_at"]
-    pending.ending_at = request["ending_at"]
+    if "billing_time" in given:
+        pending.billing_time = request["billing_time"]
+    if "subscription_at" in given:
+        pending.subscription_at = request["subscription_at"]
+        pending.activation_at = request["subscription_at"]
+    if "ending_at" in given:
+        pending.ending_at = request["ending_at"]
     for field, value in request["options"].items():
         setattr(pending, field, value)
+    if {field: getattr(pending, field) for field in fields} == before:
+        return pending
+    if pending.ending_at is not None and pending.ending_at <= pending.subscription_at:
+        raise ValidationFailure.single("ending_at", "invalid_date")
     pending.save()
     record_transition(pending, event="update", from_status=pending.status, actor=actor, at=now)
     if pending.subscription_at <= now:

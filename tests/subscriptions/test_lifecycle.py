@@ -551,3 +551,20 @@ def test_termination_alert_days_come_from_settings(organization, basic, endpoint
     assert services.subscription_send_termination_alert(sub.pk, at=utc(2024, 6, 1)) == 30
     assert services.subscription_send_termination_alert(sub.pk, at=utc(2024, 6, 29, 12)) == 1  # 7 skipped past
     assert services.subscription_send_termination_alert(sub.pk, at=utc(2024, 6, 29, 13)) is None
+
+
+def test_repeating_a_future_create_is_a_safe_retry(organization, basic, endpoint):
+    body = {"subscription_at": "2024-03-01T00:00:00Z", "billing_time": "anniversary", "name": "N"}
+    sub = create(organization, utc(2024, 1, 1), **body)
+    again = create(organization, utc(2024, 1, 2), **body)
+    assert again.pk == sub.pk
+    assert SubscriptionTransition.objects.filter(subscription=sub, event="update").count() == 0
+    # Fields not sent are kept: no date means no change of date (not "now").
+    kept = create(organization, utc(2024, 1, 3), name="Renamed")
+    assert (kept.status, kept.activation_at, kept.billing_time, kept.name) == (
+        "pending",
+        utc(2024, 3, 1),
+        "anniversary",
+        "Renamed",
+    )
+    assert webhook_types(organization) == ["subscription.updated"]
