@@ -355,10 +355,15 @@ def _change_plan(
     upgrade = new_yearly >= old_yearly
     immediate = upgrade or request["downgrade_timing"] == DOWNGRADE_IMMEDIATELY
 
+    scheduled_rows = list(
+        Subscription.objects.select_for_update()
+        .select_related("plan")
+        .filter(previous_subscription=current, status=SubscriptionStatus.PENDING)
+    )
+    if not immediate and not request["overrides"] and [row.plan.code for row in scheduled_rows] == [plan.code]:
+        return current  # this downgrade is already scheduled: a repeated request changes nothing
     # A change replaces any downgrade already scheduled for this subscription.
-    for scheduled in Subscription.objects.select_for_update().filter(
-        previous_subscription=current, status=SubscriptionStatus.PENDING
-    ):
+    for scheduled in scheduled_rows:
         _cancel(scheduled, at=now, actor=actor, reason="replaced_by_plan_change")
 
     effective_plan = plan_override_create(plan, request["overrides"]) if request["overrides"] else plan

@@ -568,3 +568,12 @@ def test_repeating_a_future_create_is_a_safe_retry(organization, basic, endpoint
         "Renamed",
     )
     assert webhook_types(organization) == ["subscription.updated"]
+
+
+def test_repeating_a_downgrade_is_a_safe_retry(organization, basic, starter):
+    current = create(organization, utc(2024, 1, 1))
+    create(organization, utc(2024, 1, 10), plan_code="starter")
+    again = create(organization, utc(2024, 1, 11), plan_code="starter")
+    assert again.pk == current.pk
+    assert Subscription.objects.filter(external_id="sub-1").count() == 2
+    assert not Subscription.objects.filter(status="canceled").exists()
