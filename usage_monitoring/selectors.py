@@ -18,7 +18,7 @@ from django.db.models import QuerySet, Sum
 from billing_project.core.errors import NotFoundFailure
 from catalog.models import Charge, UsageThreshold
 from customers.models import Organization
-from invoicing.models import Fee, FeeType, InvoiceStatus, InvoiceType
+from invoicing.models import Fee, FeeType, Invoice, InvoiceStatus, InvoiceType
 from invoicing.services import fees as fee_builder
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
@@ -161,3 +161,17 @@ def lifetime_usage_row(subscription: Subscription) -> LifetimeUsage | None:
 
 def applicable_usage_thresholds(subscription: Subscription) -> list[UsageThreshold]:
     return list(UsageThreshold.live.filter(plan=subscription.plan).order_by("amount_cents", "created_at"))
+
+
+def deducted_on(progressive_invoice: Any) -> Any:
+    """The invoice (next progressive or period-end) whose progressive credit names this invoice."""
+    candidates = Invoice.objects.filter(
+        customer_id=progressive_invoice.customer_id,
+        progressive_billing_credit_amount_cents__gt=0,
+        created_at__gte=progressive_invoice.created_at,
+    ).exclude(id=progressive_invoice.id)
+    key = str(progressive_invoice.id)
+    for invoice in candidates.order_by("-invoice_type", "created_at"):
+        if any(c.get("item_type") == "invoice" and c.get("item_id") == key for c in invoice.credits or []):
+            return invoice
+    return None
