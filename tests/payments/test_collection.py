@@ -215,3 +215,29 @@ def test_finalization_enqueues_collection(organization, fake_stripe, django_capt
     invoice.refresh_from_db()
     assert invoice.payment_status == "succeeded"
     assert len(fake_stripe.charges()) == 1
+
+
+def test_a_paid_wallet_top_up_is_charged_and_its_credits_settle(
+    organization, fake_stripe, django_capture_on_commit_callbacks
+):
+    """Paid credits are a `credit` invoice; collecting it settles the purchased credits."""
+    from invoicing.models import Wallet
+    from invoicing.services.wallets import wallet_create
+
+    _, customer = _setup(organization, fake_stripe)
+    with django_capture_on_commit_callbacks(execute=True):
+        wallet = wallet_create(
+            organization,
+            data={
+                "external_customer_id": customer.external_id,
+                "rate_amount": "1",
+                "paid_credits": "25.00",
+                "currency": "USD",
+            },
+        )
+    (request,) = fake_stripe.posts("/v1/payment_intents")
+    assert request["params"]["amount"] == "2500"
+    wallet = Wallet.objects.get(id=wallet.id)
+    assert wallet.balance_cents == 2500
+    credit_invoice = Invoice.objects.get(customer=customer, invoice_type="credit")
+    assert credit_invoice.payment_status == "succeeded"
