@@ -175,3 +175,20 @@ def deducted_on(progressive_invoice: Any) -> Any:
         if any(c.get("item_type") == "invoice" and c.get("item_id") == key for c in invoice.credits or []):
             return invoice
     return None
+
+
+def monitored_subscriptions(organization: Organization | None = None) -> list[tuple[Any, str]]:
+    """Active subscriptions with alerts or usage thresholds on their plan: (organization id, external id)."""
+    alerts = Alert.objects.filter(deleted_at__isnull=True)
+    subs = Subscription.objects.filter(status=SubscriptionStatus.ACTIVE)
+    if organization is not None:
+        alerts = alerts.filter(organization=organization)
+        subs = subs.filter(organization=organization)
+    with_alerts = set(alerts.values_list("organization_id", "external_subscription_id"))
+    active = set(subs.values_list("organization_id", "external_id"))
+    thresholds = set(
+        subs.filter(plan__usage_thresholds__deleted_at__isnull=True, plan__usage_thresholds__isnull=False).values_list(
+            "organization_id", "external_id"
+        )
+    )
+    return sorted((with_alerts & active) | thresholds, key=lambda t: (str(t[0]), t[1]))
