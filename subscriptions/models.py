@@ -110,6 +110,16 @@ class Subscription(BaseModel):
     def __str__(self) -> str:
         return f"{self.external_id} ({self.status})"
 
+    @property
+    def replaced_by_plan_change(self) -> bool:
+        """Ended by an upgrade or a downgrade: the change day belongs to the next plan (§5.6), and a
+        credit note for unused in-advance days is an `order_change`, not an `order_cancellation`."""
+        return self.termination_reason in (
+            TerminationReason.UPGRADED,
+            TerminationReason.DOWNGRADED,
+            TerminationReason.DOWNGRADED_NOW,
+        )
+
 
 class SubscriptionTransition(BaseModel):
     """Audit trail: who moved a subscription from which state to which, when and why. Append-only."""

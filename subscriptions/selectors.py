@@ -11,12 +11,10 @@ from django.utils import timezone
 from billing_project.core.errors import NotFoundFailure
 from customers.models import Organization
 from subscriptions import periods
-from subscriptions.models import Subscription, SubscriptionStatus, TerminationReason
+from subscriptions.models import Subscription, SubscriptionStatus
 
 _RELATED = ("organization", "customer", "customer__organization", "plan", "plan__parent", "previous_subscription__plan")
 
-# Terminations after which the next plan owns the termination day (periods.Schedule.replaced).
-REPLACING_REASONS = {TerminationReason.UPGRADED, TerminationReason.DOWNGRADED, TerminationReason.DOWNGRADED_NOW}
 
 
 def _base(organization: Organization) -> QuerySet[Subscription]:
@@ -117,7 +115,7 @@ def schedule_for(subscription: Subscription) -> periods.Schedule | None:
         subscription_at=subscription.subscription_at,
         bill_charges_monthly=bool(plan.bill_charges_monthly),
         terminated_at=subscription.terminated_at,
-        replaced=subscription.termination_reason in REPLACING_REASONS,
+        replaced=subscription.replaced_by_plan_change,
         trial_ends_at=subscription.trial_ends_at,
     )
 
