@@ -201,6 +201,8 @@ def test_immediate_downgrade_option(organization, starter):
     assert old.status == "terminated"
     assert old.termination_reason == "downgraded_now"
     assert old.on_termination_credit_note == "credit"  # unused in-advance days are credited
+    assert old.replaced_by_plan_change  # credited like an upgrade: the change day goes to the new plan
+    assert selectors.current_period(old, utc(2024, 1, 15, 10)).service.end == utc(2024, 1, 15)
     assert new.status == "active" and new.plan.code == "starter"
     assert new.started_at == utc(2024, 1, 15, 10)
 
@@ -240,6 +242,7 @@ def test_terminate_and_refused_transitions(organization, basic, endpoint):
     )
     sub.refresh_from_db()
     assert (sub.status, sub.terminated_at, sub.on_termination_invoice) == ("terminated", utc(2024, 1, 18), "skip")
+    assert not sub.replaced_by_plan_change
     for refused in (
         lambda: services.subscription_terminate(organization, sub, now=utc(2024, 1, 19)),
         lambda: services.subscription_cancel(organization, sub, now=utc(2024, 1, 19)),
