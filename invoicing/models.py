@@ -226,6 +226,12 @@ class Fee(BaseModel):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount_cents__gte=0), name="fee_amount_not_negative"),
+            # A pay-in-advance event is billed once per charge (§5.3), however often the task runs.
+            models.UniqueConstraint(
+                fields=["subscription", "charge", "event_transaction_id"],
+                condition=~Q(event_transaction_id=""),
+                name="fee_pay_in_advance_event_once",
+            ),
         ]
 
     def __str__(self) -> str:
