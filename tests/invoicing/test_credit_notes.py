@@ -215,3 +215,20 @@ def test_a_refund_is_handed_to_payments_by_signal(organization):
         credit_note_refund_requested.disconnect(receiver)
     assert received == [(refunded.id, organization.id)]
     assert credit_only.refund_status is None and refunded.refund_status == "pending"
+
+
+def test_terminating_an_in_advance_subscription_issues_the_credit_note(
+    organization, django_capture_on_commit_callbacks
+):
+    """The subscriptions app's signal → task → credit note, through `subscription_terminate`."""
+    from subscriptions.services.lifecycle import subscription_terminate
+
+    customer = make_customer(organization, currency="USD")
+    plan = make_plan(organization, amount_cents=5000, pay_in_advance=True)
+    tax_plan(plan, make_tax(organization, "20"))
+    sub = subscribe(customer, plan, at(2023, 2, 8, 10))
+    customer_bill(customer.id, at=at(2023, 2, 8, 11))
+    with django_capture_on_commit_callbacks(execute=True):
+        subscription_terminate(organization, sub, now=at(2023, 2, 8, 12))
+    note = CreditNote.objects.get(customer=customer)
+    assert (note.total_amount_cents, note.credit_status, note.automatic) == (4285, "available", True)
