@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import uuid
 from typing import Any
 
+from celery.exceptions import Retry
 from django.conf import settings
 from django.core.exceptions import ValidationError as ValidationError_
 from django.db import IntegrityError, transaction
@@ -45,6 +47,8 @@ from payments.providers import ChargeResult, ProviderError, TransientProviderErr
 from payments.services import notifications
 from payments.services.connections import connection_for_customer
 
+logger = logging.getLogger(__name__)
+
 SCHEDULED_ORIGINS = [PaymentOrigin.AUTOMATIC, PaymentOrigin.RETRY]
 STALE_PENDING_AFTER = dt.timedelta(minutes=15)
 
@@ -54,10 +58,19 @@ def retry_schedule_days() -> list[int]:
 
 
 def _enqueue_submit(payment_id: Any) -> None:
+    pid = str(payment_id)
+    transaction.on_commit(lambda: _submit_later(pid))
+
+
+def _submit_later(payment_id: str) -> None:
+    """Enqueue the submission. Run eagerly (no broker), a provider outage must not fail the
+    caller's request: the attempt stays `pending` and the retry sweeper submits it again."""
     from payments import tasks
 
-    pid = str(payment_id)
-    transaction.on_commit(lambda: tasks.submit_payment.delay(pid))
+    try:
+        tasks.submit_payment.delay(payment_id)
+    except (TransientProviderError, Retry):  # Retry: Celery's eager autoretry
+        logger.warning("payment submission deferred", extra={"payment_id": payment_id})
 
 
 def _collectable(invoice: Invoice | None) -> bool:
@@ -228,10 +241,23 @@ def apply_amount_to_invoice(invoice_id: Any, amount_cents: int, *, now: dt.datet
                 invoice.organization, invoice_id=invoice.id, payment_status=InvoicePaymentStatus.SUCCEEDED, now=now
             )
             lifecycle.send_invoice_webhook(invoice, "invoice.payment_status_updated")
+        _cancel_waiting_attempts(invoice.id)
         return invoice
     invoice.total_paid_amount_cents = paid
     invoice.save(update_fields=["total_paid_amount_cents", "updated_at"])
     return invoice
+
+
+def _cancel_waiting_attempts(invoice_id: Any) -> None:
+    """The invoice is paid: attempts still waiting for the customer (3DS, a hosted page) are
+    canceled after commit, so the customer cannot pay it a second time there."""
+    waiting = list(
+        Payment.objects.filter(
+            invoice_id=invoice_id, payment_type=PaymentType.PROVIDER, status=PaymentStatus.REQUIRES_ACTION
+        ).values_list("id", flat=True)
+    )
+    for payment_id in waiting:
+        transaction.on_commit(lambda pid=payment_id: payment_cancel(pid))
 
 
 def _mark_invoice_failed(invoice_id: Any, now: dt.datetime) -> Invoice:

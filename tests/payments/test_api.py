@@ -248,3 +248,37 @@ def test_credentials_are_encrypted_at_rest(organization):
     assert "whsec" not in raw[1]
     connection.refresh_from_db()
     assert connection.secret_key == "sk_live_very_secret"
+
+
+def test_paying_by_hand_cancels_an_open_payment_page(
+    api, organization, fake_stripe, django_capture_on_commit_callbacks
+):
+    _, customer = _stripe(organization, fake_stripe, None)
+    invoice = finalized_invoice(customer, 1500)
+    assert api.post(f"/api/v1/invoices/{invoice.id}/payment_url").status_code == 200
+    page = Payment.objects.get(invoice=invoice)
+    assert page.status == PaymentStatus.REQUIRES_ACTION
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "/api/v1/payments",
+            {"payment": {"invoice_id": str(invoice.id), "amount_cents": 1500, "reference": "wire"}},
+            format="json",
+        )
+    assert response.status_code == 200
+    page.refresh_from_db()
+    assert page.status == PaymentStatus.CANCELED
+
+
+def test_a_provider_outage_does_not_fail_retry_payment(
+    api, organization, fake_stripe, django_capture_on_commit_callbacks, settings
+):
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    _, customer = _stripe(organization, fake_stripe, "pm_card_visa")
+    invoice = finalized_invoice(customer, 1500, payment_status="failed")
+    fake_stripe.fail_next(20, "500")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"/api/v1/invoices/{invoice.id}/retry_payment")
+    assert response.status_code == 200
+    payment = Payment.objects.get(invoice=invoice)
+    assert payment.status == PaymentStatus.PENDING  # the sweeper submits it again, same key
+    assert fake_stripe.charges() == []
