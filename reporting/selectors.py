@@ -32,10 +32,12 @@ from django.db.models import (
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from billing_project.core.errors import NotFoundFailure
 from billing_project.core.money import round_cents
 from catalog.models import PlanInterval
 from customers.models import Customer
 from invoicing.models import CreditNote, Fee, FeeType, Invoice, InvoiceStatus
+from reporting.models import Export
 from subscriptions.models import Subscription, SubscriptionStatus
 
 DEFAULT_MONTHS = 12
@@ -390,3 +392,17 @@ def net_revenue_retention(
                 }
     empty = {"starting_mrr_cents": 0, "retained_mrr_cents": 0, "net_revenue_retention": None}
     return [row for row in _fill(period, found, currency, empty) if row["currency"] is not None]
+
+
+# --- Exports ---------------------------------------------------------------------------------
+
+
+def export_list(organization: Any) -> QuerySet:
+    return Export.objects.filter(organization=organization)
+
+
+def export_get(organization: Any, export_id: Any) -> Export:
+    export = Export.objects.filter(organization=organization, id=export_id).first()
+    if export is None:
+        raise NotFoundFailure("export")
+    return export

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from billing_project.core.api.serializers import PaginationMeta
 from reporting.models import ExportResource
 
 
@@ -108,3 +109,8 @@ class ExportOutput(serializers.Serializer):
 
 class ExportEnvelope(serializers.Serializer):
     export = ExportOutput()
+
+
+class ExportListEnvelope(serializers.Serializer):
+    exports = ExportOutput(many=True)
+    meta = PaginationMeta()

@@ -5,16 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing_project.core.api.views import OrganizationAPIView
+from billing_project.core.api.pagination import paginated_response
+from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
 from billing_project.core.errors import ValidationFailure
 from billing_project.core.money import is_currency
-from reporting import selectors
+from reporting import selectors, services
 from reporting.api.serializers import (
     ChurnEnvelope,
+    ExportEnvelope,
+    ExportInput,
+    ExportInputEnvelope,
+    ExportListEnvelope,
+    ExportOutput,
     GrossRevenueEnvelope,
     InvoicedUsageEnvelope,
     MrrEnvelope,
@@ -137,3 +145,57 @@ class RetentionView(_AnalyticsView):
     )
     def get(self, request: Request) -> Response:
         return self.rows(request)
+
+
+# --- Exports ---------------------------------------------------------------------------------
+
+
+class _ExportView(OrganizationAPIView):
+    resource_name = "analytic"
+
+    def body(self, export: Any) -> dict[str, Any]:
+        return {"export": ExportOutput(export, context={"request": self.request}).data}
+
+
+class ExportCollectionView(_ExportView):
+    @extend_schema(
+        operation_id="exports_create",
+        summary="Request a CSV export (invoices, fees, credit_notes or events) for a date range",
+        request=ExportInputEnvelope,
+        responses=ExportEnvelope,
+    )
+    def post(self, request: Request) -> Response:
+        data = validate_input(ExportInput, root_payload(request, "export"))
+        export = services.export_request(self.organization, **data, actor=self.api_key)
+        export.refresh_from_db()  # the task may have run already (eager mode)
+        return Response(self.body(export))
+
+    @extend_schema(
+        operation_id="exports_list",
+        summary="List exports, newest first",
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("per_page", int)],
+        responses=ExportListEnvelope,
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.export_list(self.organization)
+        return paginated_response(
+            request, qs, "exports", lambda items: ExportOutput(items, many=True, context={"request": request}).data
+        )
+
+
+class ExportDetailView(_ExportView):
+    @extend_schema(operation_id="exports_retrieve", summary="An export and its status", responses=ExportEnvelope)
+    def get(self, request: Request, export_id: Any) -> Response:
+        return Response(self.body(selectors.export_get(self.organization, export_id)))
+
+
+class ExportDownloadView(_ExportView):
+    @extend_schema(
+        operation_id="exports_download",
+        summary="Download a completed export's CSV (405 export_not_ready before)",
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY)},
+    )
+    def get(self, request: Request, export_id: Any) -> FileResponse:
+        export = services.export_file(self.organization, export_id)
+        filename = f"{export.resource_type}_{export.from_date:%Y%m%d}_{export.to_date:%Y%m%d}.csv"
+        return FileResponse(export.file.open("rb"), as_attachment=True, filename=filename, content_type="text/csv")
