@@ -102,6 +102,7 @@ class AlertAdmin(ReadOnlyAdmin):
         "code",
         "alert_type",
         "subscription",
+        "wallet",
         "billable_metric",
         "thresholds_summary",
         "last_triggered_at",
@@ -111,11 +112,12 @@ class AlertAdmin(ReadOnlyAdmin):
     )
     list_filter = ("alert_type", ("deleted_at", admin.EmptyFieldListFilter), "organization")
     search_fields = ("=code", "=external_subscription_id", "name")
-    list_select_related = ("organization", "billable_metric")
+    list_select_related = ("organization", "billable_metric", "wallet")
     readonly_fields = (
         "id",
         "organization",
         "subscription",
+        "wallet",
         "alert_type",
         "code",
         "name",
@@ -136,6 +138,8 @@ class AlertAdmin(ReadOnlyAdmin):
 
     @admin.display(description="subscription")
     def subscription(self, obj: Alert) -> str:
+        if not obj.external_subscription_id:
+            return "-"
         return _subscription_link(obj.organization_id, obj.external_subscription_id)
 
     @admin.display(description="thresholds")

@@ -29,8 +29,26 @@ class AlertType(models.TextChoices):
     BILLABLE_METRIC_CURRENT_USAGE_UNITS = "billable_metric_current_usage_units"
     LIFETIME_USAGE_AMOUNT = "lifetime_usage_amount"
     BILLABLE_METRIC_LIFETIME_USAGE_UNITS = "billable_metric_lifetime_usage_units"
+    WALLET_BALANCE_AMOUNT = "wallet_balance_amount"
+    WALLET_CREDITS_BALANCE = "wallet_credits_balance"
+    WALLET_ONGOING_BALANCE_AMOUNT = "wallet_ongoing_balance_amount"
+    WALLET_CREDITS_ONGOING_BALANCE = "wallet_credits_ongoing_balance"
 
 
+# Wallet alerts watch a balance going down: a threshold fires when the balance falls to it or below.
+WALLET_TYPES = {
+    AlertType.WALLET_BALANCE_AMOUNT,
+    AlertType.WALLET_CREDITS_BALANCE,
+    AlertType.WALLET_ONGOING_BALANCE_AMOUNT,
+    AlertType.WALLET_CREDITS_ONGOING_BALANCE,
+}
+SUBSCRIPTION_TYPES = {
+    AlertType.CURRENT_USAGE_AMOUNT,
+    AlertType.BILLABLE_METRIC_CURRENT_USAGE_AMOUNT,
+    AlertType.BILLABLE_METRIC_CURRENT_USAGE_UNITS,
+    AlertType.LIFETIME_USAGE_AMOUNT,
+    AlertType.BILLABLE_METRIC_LIFETIME_USAGE_UNITS,
+}
 METRIC_TYPES = {
     AlertType.BILLABLE_METRIC_CURRENT_USAGE_AMOUNT,
     AlertType.BILLABLE_METRIC_CURRENT_USAGE_UNITS,
@@ -46,12 +64,16 @@ AMOUNT_TYPES = {
     AlertType.CURRENT_USAGE_AMOUNT,
     AlertType.BILLABLE_METRIC_CURRENT_USAGE_AMOUNT,
     AlertType.LIFETIME_USAGE_AMOUNT,
+    AlertType.WALLET_BALANCE_AMOUNT,
+    AlertType.WALLET_ONGOING_BALANCE_AMOUNT,
 }
 
 
 class Alert(BaseModel):
     organization = models.ForeignKey("customers.Organization", on_delete=models.CASCADE, related_name="+")
-    external_subscription_id = models.CharField(max_length=255, db_index=True)
+    # A subscription alert names its subscription's external id; a wallet alert its wallet ("" here).
+    external_subscription_id = models.CharField(max_length=255, db_index=True, blank=True, default="")
+    wallet = models.ForeignKey("invoicing.Wallet", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     billable_metric = models.ForeignKey(
         "catalog.BillableMetric", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
@@ -70,13 +92,23 @@ class Alert(BaseModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "external_subscription_id", "code"],
-                condition=Q(deleted_at__isnull=True),
+                condition=Q(deleted_at__isnull=True, wallet__isnull=True),
                 name="alert_code_unique_per_subscription",
             ),
             models.UniqueConstraint(
                 fields=["organization", "external_subscription_id", "alert_type"],
-                condition=Q(deleted_at__isnull=True, billable_metric__isnull=True),
+                condition=Q(deleted_at__isnull=True, billable_metric__isnull=True, wallet__isnull=True),
                 name="alert_type_unique_per_subscription",
+            ),
+            models.UniqueConstraint(
+                fields=["wallet", "code"],
+                condition=Q(deleted_at__isnull=True, wallet__isnull=False),
+                name="alert_code_unique_per_wallet",
+            ),
+            models.UniqueConstraint(
+                fields=["wallet", "alert_type"],
+                condition=Q(deleted_at__isnull=True, wallet__isnull=False),
+                name="alert_type_unique_per_wallet",
             ),
             models.UniqueConstraint(
                 fields=["organization", "external_subscription_id", "alert_type", "billable_metric"],
@@ -86,7 +118,7 @@ class Alert(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.code} ({self.alert_type}) on {self.external_subscription_id}"
+        return f"{self.code} ({self.alert_type}) on {self.external_subscription_id or 'wallet'}"
 
 
 class AlertThreshold(BaseModel):
@@ -114,8 +146,11 @@ class TriggeredAlert(BaseModel):
 
     organization = models.ForeignKey("customers.Organization", on_delete=models.CASCADE, related_name="+")
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="triggers")
-    subscription = models.ForeignKey("subscriptions.Subscription", on_delete=models.CASCADE, related_name="+")
-    external_subscription_id = models.CharField(max_length=255)
+    subscription = models.ForeignKey(
+        "subscriptions.Subscription", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    wallet = models.ForeignKey("invoicing.Wallet", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    external_subscription_id = models.CharField(max_length=255, blank=True, default="")
     period_key = models.CharField(max_length=64, blank=True, default="")
     current_value = models.DecimalField(**DECIMAL)
     previous_value = models.DecimalField(**DECIMAL)

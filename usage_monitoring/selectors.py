@@ -18,7 +18,7 @@ from django.db.models import QuerySet, Sum
 from billing_project.core.errors import NotFoundFailure
 from catalog.models import Charge, UsageThreshold
 from customers.models import Organization
-from invoicing.models import Fee, FeeType, Invoice, InvoiceStatus, InvoiceType
+from invoicing.models import Fee, FeeType, Invoice, InvoiceStatus, InvoiceType, Wallet
 from invoicing.services import fees as fee_builder
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
@@ -29,7 +29,10 @@ from usage_monitoring.models import Alert, LifetimeUsage
 def alert_list(organization: Organization, external_subscription_id: str) -> QuerySet[Alert]:
     return (
         Alert.objects.filter(
-            organization=organization, external_subscription_id=external_subscription_id, deleted_at__isnull=True
+            organization=organization,
+            external_subscription_id=external_subscription_id,
+            wallet__isnull=True,
+            deleted_at__isnull=True,
         )
         .select_related("billable_metric")
         .prefetch_related("thresholds")
@@ -42,6 +45,50 @@ def alert_get(organization: Organization, external_subscription_id: str, code: s
     if alert is None:
         raise NotFoundFailure("alert")
     return alert
+
+
+def wallet_alert_list(organization: Organization, wallet: Any) -> QuerySet[Alert]:
+    return (
+        Alert.objects.filter(organization=organization, wallet=wallet, deleted_at__isnull=True)
+        .select_related("billable_metric", "wallet")
+        .prefetch_related("thresholds")
+        .order_by("created_at", "id")
+    )
+
+
+def wallet_alert_get(organization: Organization, wallet: Any, code: str) -> Alert:
+    alert = wallet_alert_list(organization, wallet).filter(code=code).first()
+    if alert is None:
+        raise NotFoundFailure("alert")
+    return alert
+
+
+def wallet_for(organization: Organization, external_customer_id: str, wallet_code: str) -> Any:
+    """The wallet a wallet-alert route names: by code, or by lago_id (404 `wallet_not_found`)."""
+    from invoicing.credit_selectors import wallet_get_by_code
+
+    try:
+        return wallet_get_by_code(organization, external_customer_id, wallet_code)
+    except NotFoundFailure:
+        wallet = (
+            Wallet.objects.filter(
+                organization=organization, customer__external_id=external_customer_id, id=_uuid_or_none(wallet_code)
+            ).first()
+            if _uuid_or_none(wallet_code)
+            else None
+        )
+        if wallet is None:
+            raise
+        return wallet
+
+
+def _uuid_or_none(value: str) -> Any:
+    import uuid
+
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def subscription_for(organization: Organization, external_id: str, *, status: str | None = None) -> Subscription:

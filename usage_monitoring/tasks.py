@@ -19,14 +19,24 @@ def evaluate_subscription(organization_id: str, external_subscription_id: str) -
     return result is not None
 
 
+@shared_task(name="usage_monitoring.evaluate_wallet", acks_late=True)
+def evaluate_wallet(wallet_id: str) -> int:
+    """Check one wallet's balance alerts (safe twice: a fired threshold re-arms only above it)."""
+    return len(evaluation.wallet_alerts_evaluate(wallet_id))
+
+
 @shared_task(name="usage_monitoring.sweep")
 def sweep() -> int:
-    """Every minute: subscriptions marked by ingestion but not evaluated since (a lost task)."""
+    """Every minute: subscriptions marked by ingestion but not evaluated since (a lost task), and
+    the wallets that have balance alerts."""
     due = [(str(org), ext) for org, ext in evaluation.activities_due()]
+    wallets = [str(w) for w in evaluation.wallets_with_alerts()]
 
     def fan_out() -> None:
         for organization_id, external_id in due:
             evaluate_subscription.delay(organization_id, external_id)
+        for wallet_id in wallets:
+            evaluate_wallet.delay(wallet_id)
 
     transaction.on_commit(fan_out)
     return len(due)

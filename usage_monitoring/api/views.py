@@ -157,3 +157,75 @@ class LifetimeUsageView(OrganizationAPIView):
             self.organization, external_subscription_id=external_id, data=data
         )
         return Response({"lifetime_usage": body})
+
+
+class WalletAlertCollectionView(OrganizationAPIView):
+    """`client.wallets.alerts` (CustomerWalletAlertClient): /customers/{ext}/wallets/{code}/alerts."""
+
+    resource_name = "alert"
+
+    @extend_schema(
+        operation_id="wallet_alerts_list",
+        summary="List a wallet's alerts",
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("per_page", int)],
+        responses=AlertListEnvelope,
+    )
+    def get(self, request: Request, external_customer_id: str, wallet_code: str) -> Response:
+        wallet = selectors.wallet_for(self.organization, external_customer_id, wallet_code)
+        qs = selectors.wallet_alert_list(self.organization, wallet)
+        return paginated_response(request, qs, "alerts", lambda items: [alert_payload(a) for a in items])
+
+    @extend_schema(
+        operation_id="wallet_alerts_create",
+        summary="Create one wallet alert (`alert`) or several at once (`alerts`)",
+        request=AlertInputEnvelope,
+        responses=AlertEnvelope,
+        description='With `{"alerts": [...]}` (the client\'s `create_batch`) the answer is `{"alerts": [...]}`.',
+    )
+    def post(self, request: Request, external_customer_id: str, wallet_code: str) -> Response:
+        wallet = selectors.wallet_for(self.organization, external_customer_id, wallet_code)
+        data = request.data if isinstance(request.data, dict) else {}
+        if isinstance(data.get("alerts"), list):
+            created = alert_services.wallet_alerts_create(self.organization, wallet=wallet, items=data["alerts"])
+            alerts = selectors.wallet_alert_list(self.organization, wallet).filter(id__in=[a.id for a in created])
+            return Response({"alerts": [alert_payload(a) for a in alerts]})
+        payload = root_payload(request, "alert")
+        alert = alert_services.wallet_alert_create(self.organization, wallet=wallet, data=payload)
+        return Response({"alert": alert_payload(selectors.wallet_alert_get(self.organization, wallet, alert.code))})
+
+    @extend_schema(
+        operation_id="wallet_alerts_destroy_all",
+        summary="Delete every alert of a wallet",
+        responses={200: OpenApiResponse(description="Empty body")},
+    )
+    def delete(self, request: Request, external_customer_id: str, wallet_code: str) -> Response:
+        wallet = selectors.wallet_for(self.organization, external_customer_id, wallet_code)
+        alert_services.wallet_alerts_delete(self.organization, wallet=wallet)
+        return Response(status=200)
+
+
+class WalletAlertDetailView(OrganizationAPIView):
+    resource_name = "alert"
+
+    @extend_schema(operation_id="wallet_alert_get", summary="One wallet alert", responses=AlertEnvelope)
+    def get(self, request: Request, external_customer_id: str, wallet_code: str, code: str) -> Response:
+        wallet = selectors.wallet_for(self.organization, external_customer_id, wallet_code)
+        return Response({"alert": alert_payload(selectors.wallet_alert_get(self.organization, wallet, code))})
+
+    @extend_schema(
+        operation_id="wallet_alert_update",
+        summary="Update a wallet alert (thresholds are replaced as a whole)",
+        request=AlertUpdateEnvelope,
+        responses=AlertEnvelope,
+    )
+    def put(self, request: Request, external_customer_id: str, wallet_code: str, code: str) -> Response:
+        wallet = selectors.wallet_for(self.organization, external_customer_id, wallet_code)
+        payload = root_payload(request, "alert")
+        alert = alert_services.wallet_alert_update(self.organization, wallet=wallet, code=code, data=payload)
+        return Response({"alert": alert_payload(alert)})
+
+    @extend_schema(operation_id="wallet_alert_destroy", summary="Delete a wallet alert", responses=AlertEnvelope)
+    def delete(self, request: Request, external_customer_id: str, wallet_code: str, code: str) -> Response:
+        wallet = selectors.wallet_for(self.organization, external_customer_id, wallet_code)
+        alert = alert_services.wallet_alert_delete(self.organization, wallet=wallet, code=code)
+        return Response({"alert": alert_payload(alert)})

@@ -16,12 +16,12 @@ from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from catalog.models import BillableMetric
 from customers.models import Organization
 from usage_monitoring import selectors
-from usage_monitoring.models import METRIC_TYPES, Alert, AlertThreshold, AlertType
+from usage_monitoring.models import METRIC_TYPES, SUBSCRIPTION_TYPES, WALLET_TYPES, Alert, AlertThreshold
 
 MAX_THRESHOLDS = 20
 
 
-def _thresholds(raw: Any, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+def _thresholds(raw: Any, errors: dict[str, list[str]], *, recurring_allowed: bool = True) -> list[dict[str, Any]]:
     if not isinstance(raw, list) or not raw:
         errors.setdefault("thresholds", []).append("value_is_mandatory")
         return []
@@ -44,6 +44,8 @@ def _thresholds(raw: Any, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
         result.append(
             {"code": str(item.get("code") or ""), "value": number, "recurring": bool(item.get("recurring") or False)}
         )
+    if not recurring_allowed and any(t["recurring"] for t in result):
+        errors.setdefault("thresholds", []).append("recurring_not_supported")
     if sum(1 for t in result if t["recurring"]) > 1:
         errors.setdefault("thresholds", []).append("only_one_recurring_threshold")
     steps = [t["value"] for t in result if not t["recurring"]]
@@ -83,18 +85,28 @@ def _write_thresholds(alert: Alert, thresholds: list[dict[str, Any]]) -> None:
     )
 
 
-def _create(organization: Organization, external_subscription_id: str, data: dict[str, Any]) -> Alert:
+def _scoped(organization: Organization, *, external_subscription_id: str = "", wallet: Any = None) -> Any:
+    if wallet is not None:
+        return selectors.wallet_alert_list(organization, wallet)
+    return selectors.alert_list(organization, external_subscription_id)
+
+
+def _create(
+    organization: Organization, data: dict[str, Any], *, external_subscription_id: str = "", wallet: Any = None
+) -> Alert:
     errors: dict[str, list[str]] = {}
     alert_type = data.get("alert_type")
-    if alert_type not in AlertType.values:
+    allowed = WALLET_TYPES if wallet is not None else SUBSCRIPTION_TYPES
+    if alert_type not in allowed:
         errors["alert_type"] = ["value_is_invalid"]
+        alert_type = None
     code = data.get("code")
     if not code or not isinstance(code, str):
         errors["code"] = ["value_is_mandatory"]
-    thresholds = _thresholds(data.get("thresholds"), errors)
+    thresholds = _thresholds(data.get("thresholds"), errors, recurring_allowed=wallet is None)
     metric = _metric(organization, alert_type or "", data.get("billable_metric_code"), errors) if alert_type else None
     if not errors:
-        alerts = selectors.alert_list(organization, external_subscription_id)
+        alerts = _scoped(organization, external_subscription_id=external_subscription_id, wallet=wallet)
         if alerts.filter(code=code).exists():
             errors["code"] = ["value_already_exist"]
         elif alerts.filter(alert_type=alert_type, billable_metric=metric).exists():
@@ -106,6 +118,7 @@ def _create(organization: Organization, external_subscription_id: str, data: dic
             alert = Alert.objects.create(
                 organization=organization,
                 external_subscription_id=external_subscription_id,
+                wallet=wallet,
                 billable_metric=metric,
                 alert_type=alert_type,
                 code=code,
@@ -117,11 +130,27 @@ def _create(organization: Organization, external_subscription_id: str, data: dic
     return alert
 
 
+def _create_many(organization: Organization, items: Any, **scope: Any) -> list[Alert]:
+    """The batch create (`{"alerts": [...]}`): all or nothing, errors by index."""
+    if not isinstance(items, list) or not items:
+        raise ValidationFailure.single("alerts", "value_is_mandatory")
+    created: list[Alert] = []
+    with transaction.atomic():
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise ValidationFailure({str(index): {"base": ["value_is_invalid"]}})
+            try:
+                created.append(_create(organization, item, **scope))
+            except ValidationFailure as failure:
+                raise ValidationFailure({str(index): failure.details}) from None
+    return created
+
+
 def alert_create(
     organization: Organization, *, external_subscription_id: str, data: dict[str, Any], status: str | None = None
 ) -> Alert:
     sub = selectors.subscription_for(organization, external_subscription_id, status=status)
-    return _create(organization, sub.external_id, data)
+    return _create(organization, data, external_subscription_id=sub.external_id)
 
 
 def alerts_create(
@@ -131,28 +160,20 @@ def alerts_create(
     items: list[dict[str, Any]],
     status: str | None = None,
 ) -> list[Alert]:
-    """The batch create (`{"alerts": [...]}`): all or nothing, errors by index."""
     sub = selectors.subscription_for(organization, external_subscription_id, status=status)
-    if not isinstance(items, list) or not items:
-        raise ValidationFailure.single("alerts", "value_is_mandatory")
-    created: list[Alert] = []
-    with transaction.atomic():
-        for index, item in enumerate(items):
-            if not isinstance(item, dict):
-                raise ValidationFailure({str(index): {"base": ["value_is_invalid"]}})
-            try:
-                created.append(_create(organization, sub.external_id, item))
-            except ValidationFailure as failure:
-                raise ValidationFailure({str(index): failure.details}) from None
-    return created
+    return _create_many(organization, items, external_subscription_id=sub.external_id)
 
 
-def alert_update(
-    organization: Organization, *, external_subscription_id: str, code: str, data: dict[str, Any]
-) -> Alert:
-    """Partial update: `code`, `name`, `billable_metric_code`, `thresholds` (replaced as a whole)."""
+def wallet_alert_create(organization: Organization, *, wallet: Any, data: dict[str, Any]) -> Alert:
+    return _create(organization, data, wallet=wallet)
+
+
+def wallet_alerts_create(organization: Organization, *, wallet: Any, items: list[dict[str, Any]]) -> list[Alert]:
+    return _create_many(organization, items, wallet=wallet)
+
+
+def _update(organization: Organization, alert: Alert, data: dict[str, Any], scope: Any) -> Alert:
     with transaction.atomic():
-        alert = selectors.alert_get(organization, external_subscription_id, code)
         alert = Alert.objects.select_for_update().get(id=alert.id)
         errors: dict[str, list[str]] = {}
         fields = ["updated_at"]
@@ -160,14 +181,16 @@ def alert_update(
             alert.name = str(data["name"])
             fields.append("name")
         if data.get("code") and data["code"] != alert.code:
-            if selectors.alert_list(organization, external_subscription_id).filter(code=data["code"]).exists():
+            if scope.filter(code=data["code"]).exists():
                 errors["code"] = ["value_already_exist"]
             alert.code = str(data["code"])
             fields.append("code")
         if data.get("billable_metric_code") and alert.alert_type in METRIC_TYPES:
             alert.billable_metric = _metric(organization, alert.alert_type, data["billable_metric_code"], errors)
             fields.append("billable_metric")
-        thresholds = _thresholds(data["thresholds"], errors) if data.get("thresholds") is not None else None
+        thresholds = None
+        if data.get("thresholds") is not None:
+            thresholds = _thresholds(data["thresholds"], errors, recurring_allowed=alert.wallet_id is None)
         if errors:
             raise ValidationFailure(errors)
         try:
@@ -177,17 +200,42 @@ def alert_update(
             raise ValidationFailure.single("base", "alert_already_exists") from None
         if thresholds is not None:
             _write_thresholds(alert, thresholds)
-    return selectors.alert_get(organization, external_subscription_id, alert.code)
+    return scope.get(id=alert.id)
+
+
+def alert_update(
+    organization: Organization, *, external_subscription_id: str, code: str, data: dict[str, Any]
+) -> Alert:
+    """Partial update: `code`, `name`, `billable_metric_code`, `thresholds` (replaced as a whole)."""
+    alert = selectors.alert_get(organization, external_subscription_id, code)
+    return _update(organization, alert, data, selectors.alert_list(organization, external_subscription_id))
+
+
+def wallet_alert_update(organization: Organization, *, wallet: Any, code: str, data: dict[str, Any]) -> Alert:
+    alert = selectors.wallet_alert_get(organization, wallet, code)
+    return _update(organization, alert, data, selectors.wallet_alert_list(organization, wallet))
+
+
+def _soft_delete(alert: Alert) -> Alert:
+    alert.deleted_at = timezone.now()
+    alert.save(update_fields=["deleted_at", "updated_at"])
+    return alert
 
 
 def alert_delete(organization: Organization, *, external_subscription_id: str, code: str) -> Alert:
     with transaction.atomic():
-        alert = selectors.alert_get(organization, external_subscription_id, code)
-        alert.deleted_at = timezone.now()
-        alert.save(update_fields=["deleted_at", "updated_at"])
-    return alert
+        return _soft_delete(selectors.alert_get(organization, external_subscription_id, code))
+
+
+def wallet_alert_delete(organization: Organization, *, wallet: Any, code: str) -> Alert:
+    with transaction.atomic():
+        return _soft_delete(selectors.wallet_alert_get(organization, wallet, code))
 
 
 def alerts_delete(organization: Organization, *, external_subscription_id: str, status: str | None = None) -> int:
     sub = selectors.subscription_for(organization, external_subscription_id, status=status)
     return selectors.alert_list(organization, sub.external_id).update(deleted_at=timezone.now())
+
+
+def wallet_alerts_delete(organization: Organization, *, wallet: Any) -> int:
+    return selectors.wallet_alert_list(organization, wallet).update(deleted_at=timezone.now())

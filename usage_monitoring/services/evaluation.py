@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from customers.models import Customer, Organization
-from invoicing.models import Fee, Invoice, InvoiceSubscription, InvoiceType, InvoicingReason
+from invoicing.models import Fee, Invoice, InvoiceSubscription, InvoiceType, InvoicingReason, Wallet
 from invoicing.services import billing as billing_service
 from invoicing.services import fees as fee_builder
 from invoicing.services import lifecycle
@@ -30,6 +30,7 @@ from subscriptions.models import Subscription
 from usage_monitoring import selectors
 from usage_monitoring.models import (
     PERIODIC_TYPES,
+    WALLET_TYPES,
     Alert,
     AlertCrossing,
     AlertThreshold,
@@ -192,7 +193,12 @@ def _evaluate_alerts(
 ) -> list[TriggeredAlert]:
     alerts = list(
         Alert.objects.select_for_update()
-        .filter(organization_id=sub.organization_id, external_subscription_id=sub.external_id, deleted_at__isnull=True)
+        .filter(
+            organization_id=sub.organization_id,
+            external_subscription_id=sub.external_id,
+            wallet__isnull=True,
+            deleted_at__isnull=True,
+        )
         .order_by("id")
     )
     triggered: list[TriggeredAlert] = []
@@ -251,6 +257,89 @@ def _evaluate_alerts(
         alert.save(
             update_fields=["previous_value", "period_key", "last_processed_at", "last_triggered_at", "updated_at"]
         )
+    return triggered
+
+
+# --- wallet alerts ------------------------------------------------------------------------------
+
+WALLET_VALUES = {
+    AlertType.WALLET_BALANCE_AMOUNT: lambda w: Decimal(w.balance_cents),
+    AlertType.WALLET_CREDITS_BALANCE: lambda w: Decimal(w.credits_balance),
+    AlertType.WALLET_ONGOING_BALANCE_AMOUNT: lambda w: Decimal(w.ongoing_balance_cents),
+    AlertType.WALLET_CREDITS_ONGOING_BALANCE: lambda w: Decimal(w.credits_ongoing_balance),
+}
+
+
+def wallets_with_alerts() -> list[Any]:
+    return list(
+        Alert.objects.filter(wallet__isnull=False, deleted_at__isnull=True, alert_type__in=list(WALLET_TYPES))
+        .values_list("wallet_id", flat=True)
+        .distinct()
+    )
+
+
+def wallet_alerts_evaluate(wallet_id: Any, *, now: dt.datetime | None = None) -> list[TriggeredAlert]:
+    """A wallet alert fires when the balance falls to a threshold or below it, after having been
+    above it (or on the alert's first evaluation when it is already there); it fires again only
+    after the balance went back above. Evaluated under the alert row locks."""
+    now = now or timezone.now()
+    triggered: list[TriggeredAlert] = []
+    with transaction.atomic():
+        alerts = list(
+            Alert.objects.select_for_update()
+            .filter(wallet_id=wallet_id, deleted_at__isnull=True, alert_type__in=list(WALLET_TYPES))
+            .order_by("id")
+        )
+        if not alerts:
+            return []
+        wallet = Wallet.objects.select_related("organization").get(id=wallet_id)
+        for alert in alerts:
+            value = WALLET_VALUES[alert.alert_type](wallet)
+            first = alert.last_processed_at is None
+            thresholds = list(AlertThreshold.objects.filter(alert=alert))
+            crossed = sorted(
+                (t for t in thresholds if value <= t.value and (first or alert.previous_value > t.value)),
+                key=lambda t: -t.value,
+            )
+            if crossed:
+                period_key = f"wallet:{now.isoformat()}"
+                row = TriggeredAlert.objects.create(
+                    organization_id=wallet.organization_id,
+                    alert=alert,
+                    wallet=wallet,
+                    period_key=period_key,
+                    current_value=value,
+                    previous_value=alert.previous_value,
+                    crossed_thresholds=[
+                        {"code": t.code or None, "value": decimal_string(t.value), "recurring": t.recurring}
+                        for t in crossed
+                    ],
+                    triggered_at=now,
+                )
+                AlertCrossing.objects.bulk_create(
+                    [
+                        AlertCrossing(
+                            organization_id=wallet.organization_id,
+                            alert=alert,
+                            triggered_alert=row,
+                            period_key=period_key,
+                            point=t.value,
+                        )
+                        for t in crossed
+                    ]
+                )
+                AlertThreshold.objects.filter(id__in=[t.id for t in crossed]).update(last_triggered_at=now)
+                alert.last_triggered_at = now
+                triggered.append(row)
+                webhook_send(
+                    wallet.organization,
+                    webhook_type="alert.triggered",
+                    object_type="triggered_alert",
+                    payload=lambda row=row: triggered_alert_payload(row),
+                )
+            alert.previous_value = value
+            alert.last_processed_at = now
+            alert.save(update_fields=["previous_value", "last_processed_at", "last_triggered_at", "updated_at"])
     return triggered
 
 
