@@ -324,6 +324,20 @@ def _schedule_retry(payment: Payment, invoice: Invoice, now: dt.datetime) -> Non
         payment.save(update_fields=["next_retry_at", "updated_at"])
     else:
         mark_invoice_overdue(invoice, now)
+        _fail_purchased_credits(invoice, now)
+
+
+def _fail_purchased_credits(invoice: Invoice, now: dt.datetime) -> None:
+    """A `credit` invoice whose retries are exhausted: its purchased credits will not arrive
+    (the wallet transactions become `failed`; a later payment no longer settles them)."""
+    from invoicing.models import InvoiceType, WalletTransaction
+    from invoicing.services.wallets import wallet_transaction_fail
+
+    if invoice.invoice_type != InvoiceType.CREDIT:
+        return
+    pending = WalletTransaction.objects.filter(invoice_id=invoice.id, status="pending").values_list("id", flat=True)
+    for tx_id in list(pending):
+        wallet_transaction_fail(tx_id, now=now)
 
 
 def payments_retry_due(now: dt.datetime | None = None) -> list[Payment]:

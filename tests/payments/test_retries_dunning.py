@@ -197,3 +197,30 @@ def test_payment_requests_api(api, organization, other_tenant):
         format="json",
     )
     assert stolen.status_code == 404
+
+
+def test_a_top_up_whose_retries_are_exhausted_fails_its_credits(
+    organization, fake_stripe, django_capture_on_commit_callbacks, settings
+):
+    from invoicing.models import Invoice, WalletTransaction
+    from invoicing.services.wallets import wallet_create
+
+    settings.PAYMENTS_RETRY_SCHEDULE_DAYS = [1]
+    connection = stripe_connection(organization)
+    customer = stripe_customer(
+        organization, connection, provider_customer_id=fake_stripe.add_customer(), method="pm_card_chargeDeclined"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        wallet_create(
+            organization,
+            data={"external_customer_id": customer.external_id, "rate_amount": "1", "paid_credits": "10"},
+        )
+    invoice = Invoice.objects.get(customer=customer, invoice_type="credit")
+    first = Payment.objects.get(invoice=invoice)
+    assert first.status == PaymentStatus.FAILED
+    (retry,) = collection.payments_retry_due(now=first.next_retry_at)
+    collection.payment_submit(retry.id, now=first.next_retry_at)
+    tx = WalletTransaction.objects.get(invoice=invoice)
+    assert tx.status == "failed"
+    invoice.refresh_from_db()
+    assert invoice.payment_overdue is True
