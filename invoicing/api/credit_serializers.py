@@ -233,3 +233,7 @@ class CreditNoteEstimateOutput(serializers.Serializer):
 
 class CreditNoteEstimateEnvelope(serializers.Serializer):
     estimated_credit_note = CreditNoteEstimateOutput()
+
+
+class CreditMetadataEnvelope(serializers.Serializer):
+    metadata = serializers.DictField(child=serializers.CharField(allow_null=True))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from invoicing.api import credit_notes, wallets
+from invoicing.api import credit_metadata, credit_notes, wallets
 
 urlpatterns = [
     path("wallets", wallets.WalletCollectionView.as_view(), name="wallets"),
@@ -25,6 +25,22 @@ urlpatterns = [
         "customers/<str:external_id>/wallets/<str:code>",
         wallets.CustomerWalletDetailView.as_view(),
         name="customer-wallet-detail",
+    ),
+    path("wallets/<str:wallet_id>/metadata", credit_metadata.WalletMetadataView.as_view(), name="wallet-metadata"),
+    path(
+        "wallets/<str:wallet_id>/metadata/<str:key>",
+        credit_metadata.WalletMetadataKeyView.as_view(),
+        name="wallet-metadata-key",
+    ),
+    path(
+        "credit_notes/<str:credit_note_id>/metadata",
+        credit_metadata.CreditNoteMetadataView.as_view(),
+        name="credit-note-metadata",
+    ),
+    path(
+        "credit_notes/<str:credit_note_id>/metadata/<str:key>",
+        credit_metadata.CreditNoteMetadataKeyView.as_view(),
+        name="credit-note-metadata-key",
     ),
     path("credit_notes", credit_notes.CreditNoteCollectionView.as_view(), name="credit-notes"),
     path("credit_notes/estimate", credit_notes.CreditNoteEstimateView.as_view(), name="credit-note-estimate"),

@@ -567,3 +567,28 @@ def credit_note_create_for_termination(
             automatic=True,
             now=now,
         )
+
+
+def credit_note_metadata_set(
+    organization: Any, *, credit_note_id: Any, metadata: Any, merge: bool
+) -> dict[str, str | None]:
+    """`POST` (replace) / `PATCH` (merge) `/credit_notes/{id}/metadata`."""
+    from invoicing.services.wallets import metadata_input
+
+    incoming = metadata_input(metadata)
+    with transaction.atomic():
+        note = _locked_note(organization, credit_note_id)
+        note.metadata = {**(note.metadata or {}), **incoming} if merge else incoming
+        note.save(update_fields=["metadata", "updated_at"])
+    return note.metadata
+
+
+def credit_note_metadata_delete(
+    organization: Any, *, credit_note_id: Any, key: str | None = None
+) -> dict[str, str | None]:
+    """`DELETE /credit_notes/{id}/metadata[/{key}]`: one key, or all of them."""
+    with transaction.atomic():
+        note = _locked_note(organization, credit_note_id)
+        note.metadata = {} if key is None else {k: v for k, v in (note.metadata or {}).items() if k != key}
+        note.save(update_fields=["metadata", "updated_at"])
+    return note.metadata

@@ -776,3 +776,34 @@ def ledger_totals(wallet: Wallet) -> tuple[int, Decimal]:
         cents += sign * amount
         credits += sign * Decimal(credit)
     return cents, credits
+
+
+# ------------------------------------------------------------------------------------ metadata
+
+
+def metadata_input(value: Any) -> dict[str, str | None]:
+    """Lago's metadata object: string keys, string or null values."""
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in value.items()
+    ):
+        raise ValidationFailure.single("metadata", "value_is_invalid")
+    return dict(value)
+
+
+def wallet_metadata_set(organization: Any, *, wallet_id: Any, metadata: Any, merge: bool) -> dict[str, str | None]:
+    """`POST` (replace) / `PATCH` (merge) `/wallets/{id}/metadata`."""
+    incoming = metadata_input(metadata)
+    with transaction.atomic():
+        wallet = _get_locked(organization, wallet_id)
+        wallet.metadata = {**(wallet.metadata or {}), **incoming} if merge else incoming
+        wallet.save(update_fields=["metadata", "updated_at"])
+    return wallet.metadata
+
+
+def wallet_metadata_delete(organization: Any, *, wallet_id: Any, key: str | None = None) -> dict[str, str | None]:
+    """`DELETE /wallets/{id}/metadata[/{key}]`: one key, or all of them."""
+    with transaction.atomic():
+        wallet = _get_locked(organization, wallet_id)
+        wallet.metadata = {} if key is None else {k: v for k, v in (wallet.metadata or {}).items() if k != key}
+        wallet.save(update_fields=["metadata", "updated_at"])
+    return wallet.metadata

@@ -195,3 +195,24 @@ def test_another_tenant_gets_404(api, organization, other_tenant):
     )
     assert other.get(f"/api/v1/customers/{customer.external_id}/wallets").status_code == 404
     assert other.get("/api/v1/wallets/not-a-uuid").status_code == 404
+
+
+def test_wallet_and_credit_note_metadata_routes(api, organization, other_tenant):
+    from tests.factories.credits import make_credit_note, make_one_off_invoice
+
+    customer = make_customer(organization, currency="USD")
+    wallet_id = _create(api, customer, metadata={"a": "1"}).json()["wallet"]["lago_id"]
+    base = f"/api/v1/wallets/{wallet_id}/metadata"
+    assert api.patch(base, {"metadata": {"b": "2"}}, format="json").json() == {"metadata": {"a": "1", "b": "2"}}
+    assert api.post(base, {"metadata": {"c": None}}, format="json").json() == {"metadata": {"c": None}}
+    assert api.delete(f"{base}/c").json() == {"metadata": {}}
+    assert api.post(base, {"metadata": {"x": 1}}, format="json").status_code == 422
+    assert api.post(base, {}, format="json").status_code == 400
+    assert other_tenant.client.delete(base).status_code == 404
+
+    note = make_credit_note(make_one_off_invoice(customer, 1000), credit=1000)
+    note_base = f"/api/v1/credit_notes/{note.id}/metadata"
+    assert api.post(note_base, {"metadata": {"k": "v"}}, format="json").json() == {"metadata": {"k": "v"}}
+    assert api.patch(note_base, {"metadata": {"l": "w"}}, format="json").json()["metadata"] == {"k": "v", "l": "w"}
+    assert api.delete(note_base).json() == {"metadata": {}}
+    assert other_tenant.client.post(note_base, {"metadata": {}}, format="json").status_code == 404
