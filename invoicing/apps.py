@@ -16,3 +16,6 @@ class InvoicingConfig(AppConfig):
         from invoicing import credit_receivers
 
         credit_receivers.connect()  # credit notes for terminated in-advance subscriptions
+        from invoicing import receivers
+
+        receivers.connect()  # pay-in-advance charges: instant fees after event ingestion

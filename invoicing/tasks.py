@@ -69,3 +69,14 @@ def invoice_generate_pdf(invoice_id: str) -> bool:
 
 
 from invoicing import credit_tasks  # noqa: E402, F401  (wallets and credit notes tasks, registered with the app)
+
+
+@shared_task(name="invoicing.pay_in_advance_fees")
+def pay_in_advance_fees(organization_id: str, external_subscription_ids: list[str]) -> int:
+    from customers.models import Organization
+    from invoicing.services.advance import pay_in_advance_fees as bill
+
+    organization = Organization.objects.filter(id=organization_id).first()
+    if organization is None:
+        return 0
+    return len(bill(organization, external_subscription_ids=external_subscription_ids))
