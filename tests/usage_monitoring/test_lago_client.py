@@ -116,3 +116,58 @@ def test_alerts_and_lifetime_usage_with_lago_client(lago):
     with pytest.raises(LagoApiError) as error:
         client.subscriptions.lifetime_usage("missing")
     assert error.value.status_code == 404
+
+
+def test_wallet_alerts_with_lago_client(lago):
+    from tests.factories.credits import make_wallet
+    from tests.factories.invoicing import make_customer
+    from usage_monitoring.services.evaluation import wallet_alerts_evaluate
+
+    client = lago.client
+    organization = lago.organization
+    webhook_endpoint(organization)
+    customer = make_customer(organization, external_id="lc-cus", currency="USD")
+    wallet = make_wallet(customer, granted="100", code="prepaid")
+    alerts = client.customers.wallets.alerts
+    created = alerts.create(
+        "lc-cus",
+        "prepaid",
+        Alert(
+            alert_type="wallet_credits_balance",
+            code="low",
+            thresholds=AlertThresholdList(__root__=[AlertThreshold(value="150")]),
+        ),
+    )
+    assert created.code == "low" and created.lago_wallet_id == str(wallet.id) and created.wallet_code == "prepaid"
+    batch = alerts.create_batch(
+        "lc-cus",
+        "prepaid",
+        AlertsList(
+            alerts=[
+                Alert(
+                    alert_type="wallet_balance_amount",
+                    code="low_amount",
+                    thresholds=AlertThresholdList(__root__=[AlertThreshold(value="5000")]),
+                )
+            ]
+        ),
+    )
+    assert [a.code for a in batch["alerts"]] == ["low_amount"]
+    assert [a.code for a in alerts.find_all("lc-cus", "prepaid")["alerts"]] == ["low", "low_amount"]
+    assert alerts.find("lc-cus", "prepaid", "low").thresholds.__root__[0].value == "150"
+    updated = alerts.update(
+        "lc-cus", "prepaid", "low", Alert(thresholds=AlertThresholdList(__root__=[AlertThreshold(value="120")]))
+    )
+    assert updated.thresholds.__root__[0].value == "120"
+    [triggered] = wallet_alerts_evaluate(wallet.id)  # 100 credits ≤ 120; the amount alert (50.00 USD) stays quiet
+    assert triggered.alert.code == "low"
+    hooks = [
+        json.loads(d.body)["triggered_alert"] for d in WebhookDelivery.objects.filter(webhook_type="alert.triggered")
+    ]
+    assert [h["alert_code"] for h in hooks] == ["low"]
+    assert alerts.destroy("lc-cus", "prepaid", "low").code == "low"
+    assert alerts.destroy_all("lc-cus", "prepaid") is None
+    assert alerts.find_all("lc-cus", "prepaid")["alerts"] == []
+    with pytest.raises(LagoApiError) as error:
+        alerts.find("lc-cus", "missing", "low")
+    assert error.value.status_code == 404
