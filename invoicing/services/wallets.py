@@ -46,6 +46,9 @@ from webhooks.services import webhook_send
 
 MAX_ACTIVE_WALLETS = 5
 CREDITS_QUANTUM = Decimal("0.00001")
+RATE_QUANTUM = Decimal("1e-15")
+MAX_CREDITS = Decimal(10) ** 15  # keeps credits × rate in cents within a BigInteger
+MAX_RATE = Decimal(10) ** 6
 FEE_TYPES = {"charge", "subscription", "commitment", "fixed_charge", "add_on"}
 ZERO = Decimal(0)
 
@@ -67,7 +70,10 @@ def _credits(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal:
     if value is None or value == "":
         return ZERO
     number = parse_decimal(value)
-    if number is None or number < 0 or number != number.quantize(CREDITS_QUANTUM):
+    if number is not None and (number > MAX_CREDITS or number < 0):
+        errors.setdefault(field, []).append("invalid_amount")
+        return ZERO
+    if number is None or number != number.quantize(CREDITS_QUANTUM):
         errors.setdefault(field, []).append("invalid_amount" if number is not None else "value_is_invalid")
         return ZERO
     return number
@@ -278,6 +284,8 @@ def wallet_create(organization: Any, *, data: dict[str, Any], now: dt.datetime |
     now = now or timezone.now()
     errors: dict[str, list[str]] = {}
     rate = parse_decimal(data.get("rate_amount"))
+    if rate is not None and (rate > MAX_RATE or rate != rate.quantize(RATE_QUANTUM)):
+        rate = Decimal(0)
     if rate is None or rate <= 0:
         errors.setdefault("rate_amount", []).append("invalid_amount" if rate is not None else "value_is_mandatory")
     paid = _credits(data.get("paid_credits"), "paid_credits", errors)

@@ -216,3 +216,16 @@ def test_wallet_and_credit_note_metadata_routes(api, organization, other_tenant)
     assert api.patch(note_base, {"metadata": {"l": "w"}}, format="json").json()["metadata"] == {"k": "v", "l": "w"}
     assert api.delete(note_base).json() == {"metadata": {}}
     assert other_tenant.client.post(note_base, {"metadata": {}}, format="json").status_code == 404
+
+
+def test_absurd_amounts_are_refused_not_crashing(api, organization):
+    customer = make_customer(organization, currency="USD")
+    for body in (
+        {"rate_amount": "1e30"},
+        {"rate_amount": "0.0000000000000001"},
+        {"granted_credits": "1e40"},
+        {"paid_credits": "1.000001"},
+        {"rate_amount": "abc"},
+    ):
+        response = _create(api, customer, **body)
+        assert response.status_code == 422, (body, response.content)
