@@ -55,6 +55,7 @@ def refund_credit_note(credit_note_id: str) -> list[str]:
 def retry_sweep() -> int:
     """Beat: retries that are due, pending attempts and refunds to re-submit, waiting events."""
     started = collection.payments_retry_due()
+    collection.payments_reconcile()
     events.provider_events_retry_due()
     refunds.refunds_retry_pending()
     return len(started)

@@ -92,6 +92,10 @@ class PaymentProvider:
     def cancel(self, *, provider_payment_id: str) -> None:
         return None
 
+    def retrieve(self, *, provider_payment_id: str) -> ChargeResult:
+        """The payment's current state at the provider (reconciliation when a webhook was lost)."""
+        raise ProviderError(f"{self.name} cannot look payments up", "not_supported")
+
     def payment_url(
         self,
         *,

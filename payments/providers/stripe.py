@@ -177,6 +177,9 @@ class StripeProvider(PaymentProvider):
     def cancel(self, *, provider_payment_id: str) -> None:
         self._call(self._client().v1.payment_intents.cancel, provider_payment_id)
 
+    def retrieve(self, *, provider_payment_id: str) -> ChargeResult:
+        return charge_result(self._call(self._client().v1.payment_intents.retrieve, provider_payment_id))
+
     def payment_url(
         self,
         *,

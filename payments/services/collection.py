@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 SCHEDULED_ORIGINS = [PaymentOrigin.AUTOMATIC, PaymentOrigin.RETRY]
 STALE_PENDING_AFTER = dt.timedelta(minutes=15)
+RECONCILE_AFTER = dt.timedelta(hours=1)
+ABANDONED_ACTION_AFTER = dt.timedelta(hours=24)
 
 
 def retry_schedule_days() -> list[int]:
@@ -368,6 +370,48 @@ def payments_retry_due(now: dt.datetime | None = None) -> list[Payment]:
     for payment_id in list(stale):
         _enqueue_submit(payment_id)
     return started
+
+
+def payments_reconcile(now: dt.datetime | None = None) -> int:
+    """Beat: attempts still `processing` or `requires_action` an hour after their last change are
+    looked up at the provider (a lost webhook never leaves them hanging, pitfall #43). An off-session
+    3DS challenge nobody completed in 24 hours is canceled, which fails the attempt and schedules
+    the next retry (pitfall #42). Returns how many changed."""
+    now = now or timezone.now()
+    stale = list(
+        Payment.objects.select_related("connection")
+        .filter(
+            payment_type=PaymentType.PROVIDER,
+            status__in=[PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_ACTION],
+            updated_at__lte=now - RECONCILE_AFTER,
+        )
+        .exclude(provider_payment_id="")
+    )
+    changed = 0
+    for payment in stale:
+        provider = provider_for(payment.connection)
+        try:
+            result = provider.retrieve(provider_payment_id=payment.provider_payment_id)
+            if (
+                result.status == PaymentStatus.REQUIRES_ACTION
+                and payment.origin != PaymentOrigin.PAYMENT_URL
+                and payment.created_at <= now - ABANDONED_ACTION_AFTER
+            ):
+                provider.cancel(provider_payment_id=payment.provider_payment_id)
+                result = ChargeResult(
+                    status=PaymentStatus.CANCELED,
+                    provider_payment_id=payment.provider_payment_id,
+                    error_code="authentication_abandoned",
+                    error_message="The customer did not complete the authentication in time.",
+                )
+        except (ProviderError, TransientProviderError):
+            continue
+        if result.status == payment.status:
+            Payment.objects.filter(id=payment.id).update(updated_at=now)
+            continue
+        payment_record_result(payment.id, result, now=now)
+        changed += 1
+    return changed
 
 
 # --------------------------------------------------------------------------- API actions

@@ -241,3 +241,42 @@ def test_a_paid_wallet_top_up_is_charged_and_its_credits_settle(
     assert wallet.balance_cents == 2500
     credit_invoice = Invoice.objects.get(customer=customer, invoice_type="credit")
     assert credit_invoice.payment_status == "succeeded"
+
+
+def test_a_lost_webhook_is_reconciled_from_stripe(organization, fake_stripe):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    _, customer = _setup(organization, fake_stripe, method="pm_sepa_debit")
+    invoice = finalized_invoice(customer, 6000)
+    payment = _collect(invoice)
+    assert payment.status == PaymentStatus.PROCESSING
+    fake_stripe.payment_intents[payment.provider_payment_id]["status"] = "succeeded"  # its webhook never came
+    assert collection.payments_reconcile(now=timezone.now() + dt.timedelta(minutes=30)) == 0  # too early
+    assert collection.payments_reconcile(now=timezone.now() + dt.timedelta(hours=2)) == 1
+    payment.refresh_from_db()
+    invoice.refresh_from_db()
+    assert payment.status == PaymentStatus.SUCCEEDED and invoice.payment_status == "succeeded"
+
+
+def test_an_abandoned_3ds_challenge_is_canceled_and_retried(organization, fake_stripe):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    _, customer = _setup(organization, fake_stripe, method="pm_card_threeDSecure")
+    invoice = finalized_invoice(customer, 6000)
+    payment = _collect(invoice)
+    later = timezone.now() + dt.timedelta(hours=2)
+    assert collection.payments_reconcile(now=later) == 0  # still waiting for the customer
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.REQUIRES_ACTION
+    much_later = timezone.now() + dt.timedelta(hours=25)
+    assert collection.payments_reconcile(now=much_later) == 1
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.CANCELED and payment.error_code == "authentication_abandoned"
+    assert fake_stripe.payment_intents[payment.provider_payment_id]["status"] == "canceled"
+    assert payment.next_retry_at is not None
+    invoice.refresh_from_db()
+    assert invoice.payment_status == "failed"

@@ -24,6 +24,9 @@ class Command(BaseCommand):
             if now.tzinfo is None:
                 now = now.replace(tzinfo=dt.UTC)
         started = collection.payments_retry_due(now)
+        reconciled = collection.payments_reconcile(now)
         processed = events.provider_events_retry_due(now)
         resent = refunds.refunds_retry_pending(now)
-        self.stdout.write(f"{len(started)} retry attempt(s), {processed} event(s), {resent} refund(s).")
+        self.stdout.write(
+            f"{len(started)} retry attempt(s), {reconciled} reconciled, {processed} event(s), {resent} refund(s)."
+        )
