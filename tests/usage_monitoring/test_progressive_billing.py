@@ -181,3 +181,36 @@ def test_closed_period_is_left_to_the_billing_run(organization):
     # evaluated late, after the billing run: the period is closed, nothing billed twice
     assert evaluate(sub, at(2024, 4, 1, 1))["progressive_invoice"] is None
     assert progressive_invoices(organization) == []
+
+
+def test_subscription_override_thresholds_replace_the_plans(api, organization):
+    """`plan_overrides.usage_thresholds` at subscription creation (a child plan) is what is billed on."""
+    from django.utils import timezone
+
+    from tests.factories.invoicing import make_charge, make_customer, make_metric
+
+    metric = make_metric(organization, code="units", aggregation_type="sum_agg", field_name="value")
+    plan = make_plan(organization, amount_cents=0, code="metered")
+    make_charge(plan, metric, properties={"amount": "1"})
+    UsageThreshold.objects.create(organization=organization, plan=plan, amount_cents=100000)
+    make_customer(organization, external_id="cus_o", currency="USD")
+    r = api.post(
+        "/api/v1/subscriptions",
+        {
+            "subscription": {
+                "external_customer_id": "cus_o",
+                "plan_code": "metered",
+                "external_id": "sub_o",
+                "plan_overrides": {"usage_thresholds": [{"amount_cents": 500, "threshold_display_name": "early"}]},
+            }
+        },
+        format="json",
+    )
+    assert r.status_code == 200, r.content
+    from subscriptions.models import Subscription
+
+    sub = Subscription.objects.get(external_id="sub_o")
+    assert sub.plan_id != plan.id  # the override's child plan
+    send_events(sub, "units", 6, timezone.now())
+    invoice = evaluate(sub, timezone.now())["progressive_invoice"]
+    assert invoice is not None and invoice.fees_amount_cents == 600
