@@ -172,11 +172,19 @@ def _attempt(
             )
         state.save()
         _collect_request(request)
-        sent = notifications.email_payment_request(request)
-        if sent:
-            request.emailed_at = now
-            request.save(update_fields=["emailed_at", "updated_at"])
+        _email_after_commit(request.id)
     return request
+
+
+def _email_after_commit(request_id: Any) -> None:
+    """The email goes out once the request exists for good (never for a rolled-back attempt)."""
+
+    def send() -> None:
+        request = PaymentRequest.objects.select_related("customer", "organization").get(id=request_id)
+        if request.emailed_at is None and notifications.email_payment_request(request):
+            PaymentRequest.objects.filter(id=request_id).update(emailed_at=timezone.now())
+
+    transaction.on_commit(send)
 
 
 def _create_request(
@@ -274,7 +282,5 @@ def payment_request_create(
             customer, invoices, currency=invoices[0].currency, email=email or customer.email, campaign=None, attempt=0
         )
         _collect_request(request)
-        if notifications.email_payment_request(request):
-            request.emailed_at = timezone.now()
-            request.save(update_fields=["emailed_at", "updated_at"])
+        _email_after_commit(request.id)
     return request

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -148,7 +149,10 @@ def _find_payment(event: ProviderEvent, intent: dict[str, Any]) -> Payment:
     payment = None
     our_id = metadata.get("bxb_payment_id")
     if our_id:
-        payment = Payment.objects.filter(organization_id=event.organization_id, id=our_id).first()
+        try:
+            payment = Payment.objects.filter(organization_id=event.organization_id, id=uuid.UUID(str(our_id))).first()
+        except ValueError:
+            payment = None
     if payment is None and intent.get("id"):
         payment = Payment.objects.filter(connection_id=event.connection_id, provider_payment_id=intent["id"]).first()
     if payment is None:
@@ -237,7 +241,12 @@ def _refund_update(event: ProviderEvent, item: dict[str, Any], now: dt.datetime)
     metadata = item.get("metadata") or {}
     refund = None
     if metadata.get("bxb_refund_id"):
-        refund = Refund.objects.filter(organization_id=event.organization_id, id=metadata["bxb_refund_id"]).first()
+        try:
+            refund = Refund.objects.filter(
+                organization_id=event.organization_id, id=uuid.UUID(str(metadata["bxb_refund_id"]))
+            ).first()
+        except ValueError:
+            refund = None
     if refund is None and item.get("id"):
         refund = Refund.objects.filter(organization_id=event.organization_id, provider_refund_id=item["id"]).first()
     if refund is None:

@@ -73,7 +73,11 @@ def _overdue(customer, amount, currency="USD"):
     return finalized_invoice(customer, amount, currency=currency, payment_overdue=True, payment_status="failed")
 
 
-def test_dunning_campaign_schedule(organization):
+def test_dunning_campaign_schedule(organization, django_capture_on_commit_callbacks):
+    def run(at):
+        with django_capture_on_commit_callbacks(execute=True):
+            return dunning.dunning_run(at)
+
     campaign = dunning_campaign(organization, days_between_attempts=3, max_attempts=3)
     customer = CustomerFactory(organization=organization, email="ap@acme.test, cfo@acme.test")
     a, b = _overdue(customer, 600), _overdue(customer, 700)
@@ -82,7 +86,7 @@ def test_dunning_campaign_schedule(organization):
     other_currency = CustomerFactory(organization=organization)
     _overdue(other_currency, 50_000, currency="EUR")  # no EUR threshold
 
-    (first,) = dunning.dunning_run(T0)
+    (first,) = run(T0)
     assert (first["amount_cents"], first["attempt"]) == (1300, 1)
     request = PaymentRequest.objects.get()
     assert set(request.invoices.all()) == {a, b} and request.campaign == campaign
@@ -91,14 +95,14 @@ def test_dunning_campaign_schedule(organization):
     assert mail.outbox[0].to == ["ap@acme.test", "cfo@acme.test"]
     assert a.number in mail.outbox[0].body and "13.00 USD" in mail.outbox[0].body
 
-    assert dunning.dunning_run(T0 + dt.timedelta(days=2, hours=23)) == []
-    assert [e["attempt"] for e in dunning.dunning_run(T0 + dt.timedelta(days=3))] == [2]
+    assert run(T0 + dt.timedelta(days=2, hours=23)) == []
+    assert [e["attempt"] for e in run(T0 + dt.timedelta(days=3))] == [2]
     state = CustomerDunning.objects.get(customer=customer)
     assert state.completed_at is None
-    assert [e["attempt"] for e in dunning.dunning_run(T0 + dt.timedelta(days=6))] == [3]
+    assert [e["attempt"] for e in run(T0 + dt.timedelta(days=6))] == [3]
     state.refresh_from_db()
     assert state.completed_at == T0 + dt.timedelta(days=6)  # flagged after the last attempt
-    assert dunning.dunning_run(T0 + dt.timedelta(days=9)) == []
+    assert run(T0 + dt.timedelta(days=9)) == []
     assert PaymentRequest.objects.count() == 3
     assert len(mail.outbox) == 3
 
@@ -161,21 +165,22 @@ def test_dry_run_and_the_command(organization):
     assert PaymentRequest.objects.count() == 1
 
 
-def test_payment_requests_api(api, organization, other_tenant):
+def test_payment_requests_api(api, organization, other_tenant, django_capture_on_commit_callbacks):
     customer = CustomerFactory(organization=organization)
     a, b = _overdue(customer, 600), _overdue(customer, 700)
     not_overdue = finalized_invoice(customer, 100)
-    response = api.post(
-        "/api/v1/payment_requests",
-        {
-            "payment_request": {
-                "external_customer_id": customer.external_id,
-                "email": "pay@acme.test",
-                "lago_invoice_ids": [str(a.id), str(b.id)],
-            }
-        },
-        format="json",
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "/api/v1/payment_requests",
+            {
+                "payment_request": {
+                    "external_customer_id": customer.external_id,
+                    "email": "pay@acme.test",
+                    "lago_invoice_ids": [str(a.id), str(b.id)],
+                }
+            },
+            format="json",
+        )
     assert response.status_code == 200, response.content
     body = response.json()["payment_request"]
     assert body["amount_cents"] == 1300 and body["amount_currency"] == "USD" and body["payment_status"] == "pending"
