@@ -142,6 +142,7 @@ def _record(
     metadata: list | None = None,
     idempotency_key: str = "",
     invoice_requires_successful_payment: bool = False,
+    notify: bool = True,
 ) -> WalletTransaction:
     tx = WalletTransaction.objects.create(
         organization_id=wallet.organization_id,
@@ -163,7 +164,8 @@ def _record(
     )
     if settle:
         _apply_settled(wallet, tx, now)
-    _send_transaction_webhook(tx, "wallet_transaction.created")
+    if notify:
+        _send_transaction_webhook(tx, "wallet_transaction.created")
     return tx
 
 
@@ -489,9 +491,11 @@ def _top_up(
             metadata=metadata,
             idempotency_key=f"{idempotency_key}:paid" if idempotency_key else "",
             invoice_requires_successful_payment=requires,
+            notify=False,
         )
         tx.invoice = _credit_invoice(wallet, tx, now)
         tx.save(update_fields=["invoice", "updated_at"])
+        _send_transaction_webhook(tx, "wallet_transaction.created")  # with its credit invoice
         result.append(tx)
     if granted > 0:
         result.append(
