@@ -92,6 +92,8 @@ class Invoice(BaseModel):
     prepaid_credit_amount_cents = models.BigIntegerField(default=0)
     total_amount_cents = models.BigIntegerField(default=0)
     total_paid_amount_cents = models.BigIntegerField(default=0)
+    # Credit notes' offset parts: less due on this invoice (docs/credits.md).
+    total_offsetted_credit_note_amount_cents = models.BigIntegerField(default=0)
 
     purchase_order_number = models.CharField(max_length=255, blank=True, default="")
     metadata = models.JSONField(default=list, blank=True)  # [{id, key, value, created_at}]
@@ -129,7 +131,9 @@ class Invoice(BaseModel):
     def total_due_amount_cents(self) -> int:
         if self.status == InvoiceStatus.VOIDED:
             return 0
-        return max(self.total_amount_cents - self.total_paid_amount_cents, 0)
+        return max(
+            self.total_amount_cents - self.total_paid_amount_cents - self.total_offsetted_credit_note_amount_cents, 0
+        )
 
 
 class InvoiceSubscription(BaseModel):

@@ -237,7 +237,7 @@ def invoice_payload(invoice: Invoice, *, with_fees: bool = True) -> dict[str, An
         "total_amount_cents": invoice.total_amount_cents,
         "total_paid_amount_cents": invoice.total_paid_amount_cents,
         "total_due_amount_cents": invoice.total_due_amount_cents,
-        "total_offsetted_credit_note_amount_cents": 0,
+        "total_offsetted_credit_note_amount_cents": invoice.total_offsetted_credit_note_amount_cents,
         "version_number": invoice.version_number,
         "self_billed": False,
         "voided_at": _utc(invoice.voided_at),

@@ -115,11 +115,10 @@ def max_refundable_amount_cents(invoice: Invoice) -> int:
 
 
 def max_offsettable_amount_cents(invoice: Invoice) -> int:
-    """An offset reduces what is still due on the invoice."""
+    """An offset reduces what is still due on the invoice (`total_due_amount_cents`)."""
     if invoice.payment_status == PaymentStatus.SUCCEEDED:
         return 0
-    offset = CreditNote.objects.filter(invoice=invoice).aggregate(total=Sum("offset_amount_cents"))["total"] or 0
-    return max(int(invoice.total_amount_cents) - int(invoice.total_paid_amount_cents) - int(offset), 0)
+    return invoice.total_due_amount_cents
 
 
 def _items(raw: Any) -> list[CalcItem]:
@@ -208,6 +207,9 @@ def _create(
     now: dt.datetime,
 ) -> CreditNote:
     sequence = CreditNote.objects.filter(invoice=invoice).count() + 1
+    if offset > 0:  # the invoice row is locked by the caller
+        invoice.total_offsetted_credit_note_amount_cents += offset
+        invoice.save(update_fields=["total_offsetted_credit_note_amount_cents", "updated_at"])
     note = CreditNote.objects.create(
         organization=invoice.organization,
         customer=invoice.customer,

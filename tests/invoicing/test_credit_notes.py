@@ -64,6 +64,8 @@ def test_create_credit_split_and_number(organization):
     assert (note.balance_amount_cents, note.credit_status, note.refund_status) == (2000, "available", None)
     assert (note.taxes_amount_cents, note.coupons_adjustment_amount_cents) == (400, 500)
     assert note.items.get().amount_cents == 2500
+    invoice.refresh_from_db()
+    assert (invoice.total_offsetted_credit_note_amount_cents, invoice.total_due_amount_cents) == (400, 4400)
     second = make_credit_note(invoice, items=[{"fee_id": str(fee.id), "amount_cents": 1250}], credit=1200)
     assert second.number == f"{invoice.number}-CN002"
 
