@@ -185,7 +185,7 @@ def test_closed_period_is_left_to_the_billing_run(organization):
 
 def test_subscription_override_thresholds_replace_the_plans(api, organization):
     """`plan_overrides.usage_thresholds` at subscription creation (a child plan) is what is billed on."""
-    from django.utils import timezone
+    import datetime as dt
 
     from tests.factories.invoicing import make_charge, make_customer, make_metric
 
@@ -211,6 +211,7 @@ def test_subscription_override_thresholds_replace_the_plans(api, organization):
 
     sub = Subscription.objects.get(external_id="sub_o")
     assert sub.plan_id != plan.id  # the override's child plan
-    send_events(sub, "units", 6, timezone.now())
-    invoice = evaluate(sub, timezone.now())["progressive_invoice"]
+    later = sub.started_at + dt.timedelta(seconds=2)  # after the start, whatever the clock's fraction
+    send_events(sub, "units", 6, later)
+    invoice = evaluate(sub, later + dt.timedelta(seconds=1))["progressive_invoice"]
     assert invoice is not None and invoice.fees_amount_cents == 600

@@ -112,6 +112,14 @@ def subscription_evaluate(
         )
         if sub is None:
             return None
+        monitored = Alert.objects.filter(
+            organization=organization,
+            external_subscription_id=external_subscription_id,
+            wallet__isnull=True,
+            deleted_at__isnull=True,
+        ).exists() or bool(selectors.applicable_usage_thresholds(sub))
+        if not monitored:  # nothing watches this subscription: do not price its usage at all
+            return {"triggered_alerts": [], "progressive_invoice": None, "lifetime_usage": None}
         usage = selectors.period_usage(sub, now)
         if usage is None:
             return None
