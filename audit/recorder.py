@@ -1,0 +1,216 @@
+"""Records changes of the audited models from `pre_save` / `post_save` / `post_delete` signals.
+
+`pre_save` reads the row as it is in the database; `post_save` diffs it against the saved
+instance and writes one `AuditLogEntry` (no row for a save that changed nothing). The entry is
+written in the transaction of the change, so a rolled-back change leaves no record.
+Bulk `QuerySet.update()` / `bulk_create()` send no signals and are not recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.signals import post_delete, post_save, pre_save
+
+from audit.context import current_actor
+
+# app_label.ModelName of every audited model.
+AUDITED_MODELS = (
+    "customers.Customer",
+    "customers.ApiKey",
+    "catalog.Plan",
+    "catalog.Charge",
+    "catalog.ChargeFilter",
+    "catalog.Tax",
+    "catalog.Coupon",
+    "catalog.AppliedCoupon",
+    "catalog.AddOn",
+    "catalog.BillableMetric",
+    "subscriptions.Subscription",
+    "invoicing.Invoice",
+    "invoicing.CreditNote",
+    "invoicing.Wallet",
+    "invoicing.WalletTransaction",
+    "payments.Payment",
+    "payments.Refund",
+)
+
+# Never diffed: bookkeeping timestamps and secrets.
+IGNORED_FIELDS = {"updated_at", "created_at", "last_used_at", "key_hash"}
+SECRET_MARKERS = ("secret", "password", "token", "key_hash")
+
+_BEFORE_ATTR = "_audit_before"
+
+
+def audited_model_classes() -> list[type[models.Model]]:
+    result = []
+    for label in AUDITED_MODELS:
+        try:
+            result.append(apps.get_model(label))
+        except LookupError:  # an app not installed in this deployment
+            continue
+    return result
+
+
+def _fields(model: type[models.Model]) -> list[models.Field]:
+    return [
+        field for field in model._meta.concrete_fields if field.attname not in IGNORED_FIELDS and not field.primary_key
+    ]
+
+
+def _is_secret(field: models.Field) -> bool:
+    return any(marker in field.name for marker in SECRET_MARKERS)
+
+
+def _normalized(field: models.Field, value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(field, models.ForeignKey):
+        return str(value)
+    try:
+        return field.to_python(value)
+    except (ValidationError, TypeError, ValueError):
+        return value
+
+
+def to_jsonable(value: Any) -> Any:
+    """Money, decimals, ids and times as strings; JSON structures kept as they are."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, float):  # never stored by our models; kept exact as its repr
+        return repr(value)
+    return str(value)
+
+
+def _shown(field: models.Field, value: Any) -> Any:
+    return "***" if _is_secret(field) and value not in (None, "") else to_jsonable(value)
+
+
+def _pre_save(sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any) -> None:
+    if raw or instance._state.adding or instance.pk is None:
+        setattr(instance, _BEFORE_ATTR, None)
+        return
+    fields = _fields(sender)
+    update_fields = kwargs.get("update_fields")
+    if update_fields:
+        fields = [field for field in fields if field.name in update_fields or field.attname in update_fields]
+    before = sender._base_manager.filter(pk=instance.pk).values(*[field.attname for field in fields]).first()
+    setattr(instance, _BEFORE_ATTR, (fields, before))
+
+
+def _organization_id(instance: models.Model) -> Any:
+    return getattr(instance, "organization_id", None)
+
+
+def _write(instance: models.Model, action: str, changes: dict[str, list[Any]]) -> None:
+    from django.contrib.contenttypes.models import ContentType
+
+    from audit.models import AuditLogEntry
+
+    actor = current_actor()
+    organization_id = _organization_id(instance)
+    try:
+        object_repr = str(instance)[:255]
+    except Exception:  # noqa: BLE001 — a __str__ touching a missing relation must not break the change
+        object_repr = ""
+    AuditLogEntry.objects.create(
+        organization_id=organization_id,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_label=actor.label[:255],
+        content_type=ContentType.objects.get_for_model(type(instance), for_concrete_model=True),
+        object_id=str(instance.pk),
+        object_repr=object_repr,
+        action=action,
+        changes=changes,
+        ip_address=actor.ip,
+        request_id=(actor.request_id or "")[:128],
+    )
+
+
+def _post_save(
+    sender: type[models.Model], instance: models.Model, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
+    if raw:
+        return
+    state = getattr(instance, _BEFORE_ATTR, None)
+    if created or state is None:
+        changes = {
+            field.name: [None, _shown(field, getattr(instance, field.attname))]
+            for field in _fields(sender)
+            if getattr(instance, field.attname) not in (None, "")
+        }
+        _write(instance, "create", changes)
+        return
+    fields, before = state
+    setattr(instance, _BEFORE_ATTR, None)
+    if before is None:  # the row vanished meanwhile; record what was written
+        before = {}
+    changes = {}
+    for field in fields:
+        old = _normalized(field, before.get(field.attname))
+        new = _normalized(field, getattr(instance, field.attname))
+        if old != new:
+            changes[field.name] = [_shown(field, old), _shown(field, new)]
+    if changes:
+        _write(instance, "update", changes)
+
+
+def _post_delete(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    changes = {
+        field.name: [_shown(field, getattr(instance, field.attname)), None]
+        for field in _fields(sender)
+        if getattr(instance, field.attname) not in (None, "")
+    }
+    _write(instance, "delete", changes)
+
+
+def connect_audited_models() -> None:
+    for model in audited_model_classes():
+        uid = f"audit_{model._meta.label_lower}"
+        pre_save.connect(_pre_save, sender=model, dispatch_uid=f"{uid}_pre", weak=False)
+        post_save.connect(_post_save, sender=model, dispatch_uid=f"{uid}_post", weak=False)
+        post_delete.connect(_post_delete, sender=model, dispatch_uid=f"{uid}_delete", weak=False)
+
+
+def route_admin_history_to_audit_log() -> None:
+    """The "History" button of an audited object's change page opens its audit log entries."""
+    from django.contrib import admin
+    from django.http import HttpResponseRedirect
+    from django.urls import reverse
+    from django.utils.http import urlencode
+
+    def make_history_view(model_admin: admin.ModelAdmin) -> Any:
+        original = model_admin.history_view
+
+        def history_view(request: Any, object_id: str, extra_context: Any = None) -> Any:
+            from audit.models import AuditLogEntry
+
+            audit_admin = admin.site._registry.get(AuditLogEntry)
+            if audit_admin is None or not audit_admin.has_view_permission(request):
+                return original(request, object_id, extra_context)
+            url = reverse("admin:audit_auditlogentry_changelist")
+            return HttpResponseRedirect(f"{url}?{urlencode({'object_id': object_id})}")
+
+        return history_view
+
+    for model in audited_model_classes():
+        model_admin = admin.site._registry.get(model)
+        if model_admin is not None:
+            model_admin.history_view = make_history_view(model_admin)  # type: ignore[method-assign]

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from audit.services import audit_entries_cleanup
+
+
+@shared_task(name="audit.cleanup")
+def audit_cleanup_task() -> int:
+    """Daily retention sweep (AUDIT_RETENTION_DAYS). Safe to run twice."""
+    return audit_entries_cleanup()
