@@ -19,6 +19,7 @@ BILLING_APPS = (
     "usage_monitoring",
     "payments",
     "reporting",
+    "audit",
 )
 OPS_APPS = ("django_celery_beat",)
 
