@@ -60,5 +60,7 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "payments-retry-sweep": {"task": "payments.retry_sweep", "schedule": crontab(minute="*/10")},
     # Dunning campaigns: payment requests for overdue balances, once a day.
     "payments-dunning": {"task": "payments.dunning", "schedule": crontab(hour=8, minute=0)},
+    # Audit log entries older than AUDIT_RETENTION_DAYS are deleted, once a day.
+    "audit-cleanup": {"task": "audit.cleanup", "schedule": crontab(hour=3, minute=15)},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
