@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import shared_task
 
+from billing_project.core.errors import DomainError
 from payments.providers import TransientProviderError
 from payments.services import collection, customers, dunning, events, refunds
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="payments.collect_invoice", acks_late=True)
@@ -35,9 +39,19 @@ def process_provider_event(event_id: str) -> str:
     return events.provider_event_process(event_id).status
 
 
-@shared_task(name="payments.sync_provider_customer", acks_late=True)
+@shared_task(
+    name="payments.sync_provider_customer",
+    acks_late=True,
+    max_retries=8,
+    autoretry_for=(TransientProviderError,),
+    retry_backoff=60,
+)
 def sync_provider_customer(customer_id: str) -> str | None:
-    return customers.provider_customer_ensure(customer_id).provider_customer_id
+    try:
+        return customers.provider_customer_ensure(customer_id).provider_customer_id
+    except DomainError as exc:  # no connection, or the provider refused: visible in the logs
+        logger.warning("provider customer not created", extra={"customer_id": customer_id, "error": str(exc)})
+        return None
 
 
 @shared_task(name="payments.refund_credit_note", acks_late=True)
@@ -48,7 +62,11 @@ def refund_credit_note(credit_note_id: str) -> list[str]:
     note = CreditNote.objects.select_related("organization").filter(id=credit_note_id).first()
     if note is None or note.refund_amount_cents <= 0:
         return []
-    return [r.status for r in refunds.credit_note_refund(note.organization, credit_note_id=note.id)]
+    try:
+        return [r.status for r in refunds.credit_note_refund(note.organization, credit_note_id=note.id)]
+    except DomainError as exc:  # the refund row is failed and the credit note settled as failed
+        logger.warning("credit note refund refused", extra={"credit_note_id": credit_note_id, "error": str(exc)})
+        return []
 
 
 @shared_task(name="payments.retry_sweep")
@@ -58,6 +76,7 @@ def retry_sweep() -> int:
     collection.payments_reconcile()
     events.provider_events_retry_due()
     refunds.refunds_retry_pending()
+    customers.provider_customers_sync_pending()
     return len(started)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 
 from billing_project.core.errors import NotFoundFailure, ProviderFailure, ValidationFailure
 from customers.models import Customer
@@ -131,3 +131,21 @@ def customer_unpaid_invoice_ids(customer_id: Any) -> list[Any]:
             total_amount_cents__gt=0,
         ).values_list("id", flat=True)
     )
+
+
+def provider_customers_sync_pending(limit: int = 200) -> int:
+    """Beat: customers asking for `sync_with_provider` whose creation at the provider failed
+    earlier (provider down) are created now. Returns how many were created."""
+    pending = Customer.objects.filter(
+        payment_provider=ProviderName.STRIPE,
+        provider_settings__sync_with_provider=True,
+        deleted_at__isnull=True,
+    ).filter(models.Q(provider_customer_id__isnull=True) | models.Q(provider_customer_id=""))
+    created = 0
+    for customer_id in list(pending.values_list("id", flat=True)[:limit]):
+        try:
+            if provider_customer_ensure(customer_id).provider_customer_id:
+                created += 1
+        except (ProviderFailure, ValidationFailure, TransientProviderError):
+            continue
+    return created

@@ -282,3 +282,45 @@ def test_a_provider_outage_does_not_fail_retry_payment(
     payment = Payment.objects.get(invoice=invoice)
     assert payment.status == PaymentStatus.PENDING  # the sweeper submits it again, same key
     assert fake_stripe.charges() == []
+
+
+def test_sync_with_provider_without_a_connection_does_not_break_the_upsert(api, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "/api/v1/customers",
+            {
+                "customer": {
+                    "external_id": "lonely",
+                    "billing_configuration": {"payment_provider": "stripe", "sync_with_provider": True},
+                }
+            },
+            format="json",
+        )
+    assert response.status_code == 200
+    assert response.json()["customer"]["billing_configuration"]["provider_customer_id"] is None
+
+
+def test_stripe_down_does_not_break_the_upsert(
+    api, organization, fake_stripe, settings, django_capture_on_commit_callbacks
+):
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    stripe_connection(organization)
+    fake_stripe.fail_next(50, "500")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "/api/v1/customers",
+            {
+                "customer": {
+                    "external_id": "later",
+                    "billing_configuration": {"payment_provider": "stripe", "sync_with_provider": True},
+                }
+            },
+            format="json",
+        )
+    assert response.status_code == 200
+    from customers.models import Customer
+    from payments.services.customers import provider_customers_sync_pending
+
+    fake_stripe.faults.clear()
+    assert provider_customers_sync_pending() == 1  # the sweeper creates it once Stripe is back
+    assert Customer.objects.get(external_id="later").provider_customer_id in fake_stripe.customers
