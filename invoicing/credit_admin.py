@@ -131,19 +131,19 @@ class WalletAdmin(admin.ModelAdmin):
     def ongoing_balance(self, obj: Wallet) -> str:
         return format_amount(obj.ongoing_balance_cents, obj.currency)
 
-    @admin.action(description="Top up (paid credits, billed on a credit invoice)…")
+    @admin.action(description="Top up (paid credits, billed on a credit invoice)…", permissions=["change"])
     def top_up(self, request: HttpRequest, queryset: QuerySet[Wallet]) -> HttpResponse | None:
         return _wallet_action(self, request, queryset, key="paid_credits", title="Top up")
 
-    @admin.action(description="Grant free credits…")
+    @admin.action(description="Grant free credits…", permissions=["change"])
     def grant(self, request: HttpRequest, queryset: QuerySet[Wallet]) -> HttpResponse | None:
         return _wallet_action(self, request, queryset, key="granted_credits", title="Grant")
 
-    @admin.action(description="Void credits…")
+    @admin.action(description="Void credits…", permissions=["change"])
     def void_credits(self, request: HttpRequest, queryset: QuerySet[Wallet]) -> HttpResponse | None:
         return _wallet_action(self, request, queryset, key="voided_credits", title="Void credits")
 
-    @admin.action(description="Terminate selected wallets (remaining credits voided)")
+    @admin.action(description="Terminate selected wallets (remaining credits voided)", permissions=["change"])
     def terminate(self, request: HttpRequest, queryset: QuerySet[Wallet]) -> None:
         names = []
         for wallet in queryset.select_related("organization"):
@@ -250,7 +250,7 @@ class CreditNoteAdmin(admin.ModelAdmin):
         if refused:
             self.message_user(request, "Refused: " + "; ".join(refused), messages.ERROR)
 
-    @admin.action(description="Void the remaining balance of selected credit notes")
+    @admin.action(description="Void the remaining balance of selected credit notes", permissions=["change"])
     def void_notes(self, request: HttpRequest, queryset: QuerySet[CreditNote]) -> None:
         self._each(
             request,
@@ -259,7 +259,7 @@ class CreditNoteAdmin(admin.ModelAdmin):
             lambda n: credit_note_services.credit_note_void(n.organization, credit_note_id=n.id),
         )
 
-    @admin.action(description="Mark refunds as succeeded (manual)")
+    @admin.action(description="Mark refunds as succeeded (manual)", permissions=["change"])
     def refund_succeeded(self, request: HttpRequest, queryset: QuerySet[CreditNote]) -> None:
         self._each(
             request,
@@ -270,7 +270,7 @@ class CreditNoteAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="Mark refunds as failed (manual)")
+    @admin.action(description="Mark refunds as failed (manual)", permissions=["change"])
     def refund_failed(self, request: HttpRequest, queryset: QuerySet[CreditNote]) -> None:
         self._each(
             request,
@@ -302,7 +302,7 @@ def _credit_note_form(invoice: Invoice, data: Any = None) -> forms.Form:
     return form_class(data)
 
 
-@admin.action(description="Create a credit note (shows the estimate first)…")
+@admin.action(description="Create a credit note (shows the estimate first)…", permissions=["change"])
 def create_credit_note(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse | None:
     if queryset.count() != 1:
         modeladmin.message_user(request, "Select exactly one finalized invoice.", messages.ERROR)
