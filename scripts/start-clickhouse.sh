@@ -22,6 +22,13 @@ if ! command -v clickhouse-server >/dev/null 2>&1; then
         || { apt-get update >/dev/null 2>&1 && apt-get install -y clickhouse-server clickhouse-client >/dev/null 2>&1; }
 fi
 
+# A server already answering on the port (an earlier run on this machine) is reused.
+if command -v clickhouse-client >/dev/null 2>&1 \
+    && clickhouse-client --host 127.0.0.1 --port "$PORT" --query "SELECT 1" >/dev/null 2>&1; then
+    echo "export CLICKHOUSE_URL=clickhouse://default@127.0.0.1:$PORT/$DATABASE"
+    exit 0
+fi
+
 DIR="${CLICKHOUSE_DIR:-$(mktemp -d /tmp/bxb-clickhouse.XXXXXX)}"
 mkdir -p "$DIR/data/tmp" "$DIR/data/user_files" "$DIR/data/format_schemas" "$DIR/log"
 CONFIG="$DIR/config.xml"

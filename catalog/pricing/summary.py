@@ -41,8 +41,8 @@ def describe_properties(charge_model: str, properties: Mapping, currency: str | 
         return f"{charge_model}: invalid properties"
     text = _describe(charge_model, properties, currency)
     keys = properties.get("pricing_group_keys") or properties.get("grouped_by")
-    if keys:
-        text += f", priced per {', '.join(keys)}"
+    if isinstance(keys, list | tuple) and keys:
+        text += f", priced per {', '.join(str(key) for key in keys)}"
     return text
 
 
