@@ -211,6 +211,24 @@ def worker_rss(master_pid: int) -> dict[int, int]:
     return sizes
 
 
+def worker_cpu_seconds(master_pid: int) -> float:
+    """User + system CPU seconds used so far by gunicorn's workers."""
+    import os
+
+    try:
+        children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    ticks = 0
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def warm_up(port: int, key: str, customers: int) -> None:
     rng = random.Random(0)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -251,6 +269,7 @@ def main() -> None:
         assert server.process is not None
         warm_up(args.port, key, args.customers)
         rss_start = worker_rss(server.process.pid)
+        cpu_start = worker_cpu_seconds(server.process.pid)
         queue: multiprocessing.Queue = multiprocessing.Queue()
         start_at = time.time() + 1.0
         processes = [
@@ -272,6 +291,7 @@ def main() -> None:
             process.join()
         elapsed = time.time() - start_at
         rss_end = worker_rss(server.process.pid)
+        cpu_used = worker_cpu_seconds(server.process.pid) - cpu_start
     if args.redis:
         import redis
 
@@ -304,6 +324,13 @@ def main() -> None:
             f"{percentile(sched[route], 95):>11.1f}"
         )
     reads_p95 = percentile(groups.get("reads (all)", []), 95)
+    if results:
+        per_request = cpu_used * 1000 / len(results)
+        print(
+            f"\nworker CPU: {cpu_used:.1f} s for {len(results)} requests = {per_request:.1f} CPU-ms per request; "
+            f"{cpu_used / elapsed:.2f} of a CPU on average (2 workers could use 2.00). load average now: "
+            f"{Path('/proc/loadavg').read_text().split()[0]}"
+        )
     print(
         f"\nworker RSS start: {', '.join(f'{pid}={kb / 1024:.1f} MiB' for pid, kb in sorted(rss_start.items()))}"
         f"\nworker RSS end:   {', '.join(f'{pid}={kb / 1024:.1f} MiB' for pid, kb in sorted(rss_end.items()))}"
