@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import CharField, F, Max, Sum, Value, Window
+from django.db.models import CharField, Count, F, Max, Sum, Value, Window
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, Collate, RowNumber
 
@@ -213,10 +213,21 @@ def additive_by_dimensions(
             dims = row["dimensions"] or {}
             key = tuple(dims.get(k) for k in keys)
             result.setdefault(key, _Additive()).add(int(row["c"] or 0), row["s"], row["m"], row["p"])
+    annotations = {f"k{i}": KeyTextTransform(key, "properties") for i, key in enumerate(keys)}
     for edge_start, edge_end in edges:
-        for row in load_rows(organization, sub, code, edge_start, edge_end, keys):
-            key = tuple((row.properties or {}).get(k) for k in keys)
-            result.setdefault(key, _Additive()).add(1, row.value, row.value, row.precise_total_amount_cents)
+        if edge_start >= edge_end:
+            continue
+        # The partial hours at the edges, aggregated by the database per dimension values.
+        grouped = (
+            _events(organization, sub, code, edge_start, edge_end)
+            .annotate(**annotations)
+            .values(*annotations)
+            .annotate(c=Count("id"), s=Sum("value"), m=Max("value"), p=Sum("precise_total_amount_cents"))
+            .order_by()
+        )
+        for row in grouped:
+            key = tuple(computations.text_of(row[name]) for name in annotations)
+            result.setdefault(key, _Additive()).add(int(row["c"]), row["s"], row["m"], row["p"])
     return result
 
 
