@@ -22,3 +22,9 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         # Permissions of models added later are given to the staff groups after each migrate.
         post_migrate.connect(_sync_groups, dispatch_uid="customers.sync_staff_groups")
+        # Admin modules are imported by django.contrib.admin's ready(), which runs first.
+        from django.contrib import admin
+
+        from customers.roles import require_declared_action_permissions
+
+        require_declared_action_permissions(admin.site)

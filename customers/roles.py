@@ -62,3 +62,24 @@ def sync_staff_groups(group_model: Any, permission_model: Any) -> None:
             if _wanted(role, content_type.app_label, content_type.model, action):
                 wanted.append(permission)
         group.permissions.set(wanted)
+
+
+def require_declared_action_permissions(site: Any) -> list[str]:
+    """Give every admin action that declares no `permissions=[...]` a `change` requirement.
+
+    Django offers an action without `allowed_permissions` to anyone who can see the changelist,
+    so a Finance Viewer would get state-changing actions by default. After this, an action is
+    offered only to users holding what it declares (`has_<perm>_permission`), `change` unless
+    it says otherwise (a read-only action declares `permissions=["view"]`). Returns the actions
+    it guarded, as `app_label.model.action`.
+    """
+    guarded = []
+    for model, model_admin in site._registry.items():
+        for action in model_admin.actions or ():
+            func = getattr(model_admin, action, None) if isinstance(action, str) else action
+            func = getattr(func, "__func__", func)
+            if func is None or getattr(func, "allowed_permissions", None):
+                continue
+            func.allowed_permissions = ("change",)
+            guarded.append(f"{model._meta.label_lower}.{getattr(func, '__name__', action)}")
+    return guarded
