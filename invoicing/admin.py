@@ -173,26 +173,26 @@ class InvoiceAdmin(admin.ModelAdmin):
         invoice = invoice_generate_pdf(invoice.id) or invoice
         return FileResponse(invoice.file.open("rb"), content_type="application/pdf", filename=f"{invoice.number}.pdf")
 
-    @admin.action(description="Finalize selected drafts")
+    @admin.action(description="Finalize selected drafts", permissions=["change"])
     def finalize_drafts(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         _each(
             self, request, queryset, "Finalized", lambda i: lifecycle.invoice_finalize(i.organization, invoice_id=i.id)
         )
 
-    @admin.action(description="Refresh selected drafts (late usage)")
+    @admin.action(description="Refresh selected drafts (late usage)", permissions=["change"])
     def refresh_drafts(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         _each(
             self, request, queryset, "Refreshed", lambda i: lifecycle.invoice_refresh(i.organization, invoice_id=i.id)
         )
 
-    @admin.action(description="Mark selected invoices as paid (manual payment)")
+    @admin.action(description="Mark selected invoices as paid (manual payment)", permissions=["change"])
     def mark_paid(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         _each(
             self, request, queryset, "Marked paid",
             lambda i: lifecycle.invoice_update(i.organization, invoice_id=i.id, payment_status=PaymentStatus.SUCCEEDED),
         )  # fmt: skip
 
-    @admin.action(description="Download the PDF of the selected invoice")
+    @admin.action(description="Download the PDF of the selected invoice", permissions=["view"])
     def download_pdf(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse | None:
         invoice = queryset.first()
         if invoice is None or queryset.count() != 1:
@@ -200,7 +200,7 @@ class InvoiceAdmin(admin.ModelAdmin):
             return None
         return self.pdf_view(request, invoice.id)
 
-    @admin.action(description="Void selected invoices…")
+    @admin.action(description="Void selected invoices…", permissions=["change"])
     def void_invoices(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse | None:
         if request.POST.get("confirm") != "yes":
             context = {
