@@ -208,7 +208,7 @@ class PaymentAdmin(admin.ModelAdmin):
             self.message_user(request, "Refused: " + "; ".join(refused), messages.WARNING)
 
     @admin.action(
-        description="Refund the pending credit-note refunds of these payments' invoices", permissions=["view"]
+        description="Refund the pending credit-note refunds of these payments' invoices", permissions=["collect"]
     )
     def refund_credit_notes(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
         from invoicing.models import CreditNote
@@ -296,8 +296,38 @@ class ProviderEventAdmin(ReadOnlyAdmin):
 # --------------------------------------------------------------------------- dunning
 
 
+class DunningCampaignForm(forms.ModelForm):
+    class Meta:
+        model = DunningCampaign
+        fields = ("organization", "code", "name", "thresholds", "days_between_attempts", "max_attempts", "active")
+
+    def clean_thresholds(self) -> Any:
+        from billing_project.core.money import is_currency
+
+        value = self.cleaned_data.get("thresholds")
+        if not isinstance(value, list) or not value:
+            raise forms.ValidationError('A list such as [{"currency": "USD", "amount_cents": 10000}].')
+        for item in value:
+            if (
+                not isinstance(item, dict)
+                or not is_currency(str(item.get("currency", "")).upper())
+                or not isinstance(item.get("amount_cents"), int)
+                or isinstance(item.get("amount_cents"), bool)
+                or item["amount_cents"] < 0
+            ):
+                raise forms.ValidationError(f"Invalid threshold: {item!r} (currency code, integer amount_cents >= 0).")
+        return [{"currency": str(i["currency"]).upper(), "amount_cents": i["amount_cents"]} for i in value]
+
+    def clean_max_attempts(self) -> Any:
+        value = self.cleaned_data.get("max_attempts")
+        if not value or value < 1:
+            raise forms.ValidationError("At least one attempt.")
+        return value
+
+
 @admin.register(DunningCampaign)
 class DunningCampaignAdmin(admin.ModelAdmin):
+    form = DunningCampaignForm
     list_display = ("code", "name", "organization", "days_between_attempts", "max_attempts", "active")
     list_select_related = ("organization",)
     list_filter = ("active",)
