@@ -154,3 +154,22 @@ def test_reprocess_a_waiting_event(root, organization):
     )
     event.refresh_from_db()
     assert event.attempts == 1 and event.status == EventStatus.WAITING
+
+
+def test_dunning_campaign_thresholds_are_validated(root, organization):
+    url = reverse("admin:payments_dunningcampaign_add")
+    data = {
+        "organization": organization.pk,
+        "code": "c1",
+        "name": "C1",
+        "days_between_attempts": 3,
+        "max_attempts": 3,
+        "active": "on",
+    }
+    bad = root.post(url, {**data, "thresholds": '[{"currency": "XXX", "amount_cents": 1.5}]'})
+    assert bad.status_code == 200 and b"Invalid threshold" in bad.content
+    good = root.post(url, {**data, "thresholds": '[{"currency": "eur", "amount_cents": 5000}]'})
+    assert good.status_code == 302
+    from payments.models import DunningCampaign
+
+    assert DunningCampaign.objects.get(code="c1").thresholds == [{"currency": "EUR", "amount_cents": 5000}]
