@@ -506,8 +506,8 @@ def credit_note_create_for_termination(
     if method == "skip":
         return None
     if reason is None:
-        upgrade = getattr(subscription, "termination_reason", "") == "upgraded"
-        reason = CreditNoteReason.ORDER_CHANGE if upgrade else CreditNoteReason.ORDER_CANCELLATION
+        plan_change = getattr(subscription, "replaced_by_plan_change", False)
+        reason = CreditNoteReason.ORDER_CHANGE if plan_change else CreditNoteReason.ORDER_CANCELLATION
     candidates = (
         Fee.objects.filter(
             subscription=subscription,
@@ -533,10 +533,11 @@ def credit_note_create_for_termination(
         return None
     tz_name = fee.invoice.customer.applicable_timezone
     total_days = periods.days_between(start, end, tz_name)
-    # The termination day counts as used, except on an upgrade (the new plan bills it, §5.6).
-    upgraded = getattr(subscription, "termination_reason", "") == "upgraded"
+    # The termination day counts as used, except on a plan change (the next plan bills it, §5.6),
+    # which includes bxb's immediate downgrades.
+    plan_change = getattr(subscription, "replaced_by_plan_change", False)
     used_days = (periods.local_date(terminated_at, tz_name) - periods.local_date(start, tz_name)).days + (
-        0 if upgraded else 1
+        0 if plan_change else 1
     )
     unused = total_days - used_days
     if total_days <= 0 or unused <= 0:

@@ -184,6 +184,23 @@ def test_upgrade_in_advance_credit_note_spec(organization):
     assert note.reason == "order_change"
 
 
+@pytest.mark.parametrize("reason", ["downgraded", "downgraded_now"])
+def test_downgrade_credit_note_gives_the_change_day_to_the_next_plan(organization, reason):
+    """A downgrade (bxb's immediate one included) credits like an upgrade: 20 unused days → 806."""
+    customer = make_customer(organization, currency="USD")
+    plan = make_plan(organization, amount_cents=1000, pay_in_advance=True)
+    tax_plan(plan, make_tax(organization, "25"))
+    sub = subscribe(customer, plan, at(2024, 3, 1))
+    customer_bill(customer.id, at=at(2024, 3, 1, 1))
+    sub.status = SubscriptionStatus.TERMINATED
+    sub.terminated_at = at(2024, 3, 12, 10)
+    sub.termination_reason = reason
+    sub.save()
+    note = credit_notes.credit_note_create_for_termination(sub)
+    assert note.total_amount_cents == 806
+    assert note.reason == "order_change"
+
+
 def test_termination_credit_note_can_refund_or_skip(organization):
     customer = make_customer(organization, currency="USD")
     plan = make_plan(organization, amount_cents=3100, pay_in_advance=True)
