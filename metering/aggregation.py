@@ -218,14 +218,15 @@ def additive_by_dimensions(
         if edge_start >= edge_end:
             continue
         # The partial hours at the edges, aggregated by the database per dimension values.
-        grouped = (
-            _events(organization, sub, code, edge_start, edge_end)
-            .annotate(**annotations)
-            .values(*annotations)
-            .annotate(c=Count("id"), s=Sum("value"), m=Max("value"), p=Sum("precise_total_amount_cents"))
-            .order_by()
-        )
+        edge = _events(organization, sub, code, edge_start, edge_end)
+        sums = {"c": Count("id"), "s": Sum("value"), "m": Max("value"), "p": Sum("precise_total_amount_cents")}
+        if annotations:
+            grouped = list(edge.annotate(**annotations).values(*annotations).annotate(**sums).order_by())
+        else:
+            grouped = [edge.aggregate(**sums)]
         for row in grouped:
+            if not row["c"]:
+                continue
             key = tuple(computations.text_of(row[name]) for name in annotations)
             result.setdefault(key, _Additive()).add(int(row["c"]), row["s"], row["m"], row["p"])
     return result
