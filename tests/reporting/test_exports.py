@@ -336,3 +336,25 @@ def test_memory_stays_flat(organization):
         print(f"events export: {count} rows, peak {peak / 1e6:.1f} MB, {time.monotonic() - started:.1f}s")
     assert peaks[LARGE] < 16_000_000
     assert peaks[LARGE] < peaks[SMALL] * 1.5 + 1_000_000
+
+
+def test_scoped_keys(organization):
+    from rest_framework.test import APIClient
+
+    from customers.services import api_key_create
+
+    _, raw = api_key_create(organization, name="reader", permissions={"analytic": ["read"]})
+    reader = APIClient()
+    reader.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert reader.get("/api/v1/exports").status_code == 200
+    assert reader.get("/api/v1/analytics/mrr").status_code == 200
+    response = reader.post(
+        "/api/v1/exports",
+        {"export": {"resource_type": "fees", "from_date": "2024-01-01", "to_date": "2024-01-02"}},
+        format="json",
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "write_action_not_allowed_for_analytic"
+    _, other = api_key_create(organization, name="invoices only", permissions={"invoice": ["read", "write"]})
+    reader.credentials(HTTP_AUTHORIZATION=f"Bearer {other}")
+    assert reader.get("/api/v1/analytics/gross_revenue").status_code == 403
