@@ -67,8 +67,15 @@ def _crud_views(
     def destroy_(self: OrganizationAPIView, request: Request, code: str) -> Response:
         return Response(body(delete(self.organization, code=code, actor=self.api_key)))
 
-    collection = type(f"{tag}CollectionView", (OrganizationAPIView,), {"get": list_, "post": create_})
-    detail = type(f"{tag}DetailView", (OrganizationAPIView,), {"get": retrieve_, "put": update_, "delete": destroy_})
+    # Scoped API keys check `resource_name` (the Lago resource is the root key, e.g. "plan").
+    collection = type(
+        f"{tag}CollectionView", (OrganizationAPIView,), {"resource_name": root, "get": list_, "post": create_}
+    )
+    detail = type(
+        f"{tag}DetailView",
+        (OrganizationAPIView,),
+        {"resource_name": root, "get": retrieve_, "put": update_, "delete": destroy_},
+    )
     return collection, detail
 
 
@@ -110,6 +117,8 @@ CouponCollectionView, CouponDetailView = _crud_views(
 
 
 class EvaluateExpressionView(OrganizationAPIView):
+    resource_name = "billable_metric"
+
     @extend_schema(
         operation_id="billable_metrics_evaluate_expression",
         tags=["BillableMetrics"],
@@ -134,6 +143,8 @@ def _charge_body(charge: Any) -> dict[str, Any]:
 
 
 class PlanChargeCollectionView(OrganizationAPIView):
+    resource_name = "plan"
+
     @extend_schema(
         operation_id="plan_charges_list", tags=["Plans"], parameters=PAGE_PARAMS, responses=s.ChargeListEnvelope
     )
@@ -162,6 +173,8 @@ class PlanChargeCollectionView(OrganizationAPIView):
 
 
 class PlanChargeDetailView(OrganizationAPIView):
+    resource_name = "plan"
+
     @extend_schema(operation_id="plan_charges_retrieve", tags=["Plans"], responses=s.ChargeEnvelope)
     def get(self, request: Request, code: str, charge_code: str) -> Response:
         return Response(_charge_body(selectors.plan_charge_get(self.organization, code, charge_code)))
@@ -188,6 +201,8 @@ class PlanChargeDetailView(OrganizationAPIView):
 
 
 class AppliedCouponCollectionView(OrganizationAPIView):
+    resource_name = "applied_coupon"
+
     @extend_schema(
         operation_id="applied_coupons_list",
         tags=["Coupons"],
@@ -226,6 +241,8 @@ class AppliedCouponCollectionView(OrganizationAPIView):
 
 
 class CustomerAppliedCouponView(OrganizationAPIView):
+    resource_name = "applied_coupon"
+
     @extend_schema(operation_id="customer_applied_coupons_destroy", tags=["Coupons"], responses=s.AppliedCouponEnvelope)
     def delete(self, request: Request, external_id: str, applied_coupon_id: str) -> Response:
         applied = services.applied_coupon_terminate(
@@ -245,6 +262,8 @@ def _filter_body(charge_filter: Any) -> dict[str, Any]:
 
 
 class ChargeFilterCollectionView(OrganizationAPIView):
+    resource_name = "plan"
+
     @extend_schema(
         operation_id="plan_charge_filters_list",
         tags=["Plans"],
@@ -271,6 +290,8 @@ class ChargeFilterCollectionView(OrganizationAPIView):
 
 
 class ChargeFilterDetailView(OrganizationAPIView):
+    resource_name = "plan"
+
     @extend_schema(operation_id="plan_charge_filters_retrieve", tags=["Plans"], responses=s.ChargeFilterEnvelope)
     def get(self, request: Request, code: str, charge_code: str, filter_id: str) -> Response:
         charge = selectors.plan_charge_get(self.organization, code, charge_code)
@@ -313,6 +334,8 @@ def _metadata_payload(request: Request) -> Any:
 
 
 class PlanMetadataView(OrganizationAPIView):
+    resource_name = "plan"
+
     @extend_schema(
         operation_id="plan_metadata_replace", tags=["Plans"], request=s.MetadataEnvelope, responses=s.MetadataEnvelope
     )
@@ -337,6 +360,8 @@ class PlanMetadataView(OrganizationAPIView):
 
 
 class PlanMetadataKeyView(OrganizationAPIView):
+    resource_name = "plan"
+
     @extend_schema(operation_id="plan_metadata_destroy_key", tags=["Plans"], responses=s.MetadataEnvelope)
     def delete(self, request: Request, code: str, key: str) -> Response:
         metadata = services.plan_metadata_delete(self.organization, code=code, key=key, actor=self.api_key)
