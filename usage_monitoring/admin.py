@@ -32,6 +32,11 @@ from usage_monitoring.services import evaluation
 class ReadOnlyAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        """Actions that change state through a service (the rows themselves stay read-only)."""
+        opts = self.model._meta
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -147,7 +152,7 @@ class AlertAdmin(ReadOnlyAdmin):
         parts = [f"{decimal_string(t.value)}{' (recurring)' if t.recurring else ''}" for t in obj.thresholds.all()]
         return ", ".join(parts)
 
-    @admin.action(description="Delete the selected alerts")
+    @admin.action(description="Delete the selected alerts", permissions=["manage"])
     def delete_alerts(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
         done = 0
         for alert in queryset.filter(deleted_at__isnull=True).select_related("organization"):
@@ -246,7 +251,7 @@ class LifetimeUsageAdmin(ReadOnlyAdmin):
     def total(self, obj: LifetimeUsage) -> str:
         return self._money(obj, obj.total_amount_cents)
 
-    @admin.action(description="Recalculate now (alerts and progressive billing included)")
+    @admin.action(description="Recalculate now (alerts and progressive billing included)", permissions=["manage"])
     def recalculate(self, request: HttpRequest, queryset: QuerySet[LifetimeUsage]) -> None:
         for row in queryset.select_related("organization"):
             evaluation.subscription_evaluate(

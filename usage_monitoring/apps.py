@@ -2,21 +2,25 @@ from django.apps import AppConfig
 
 
 def _on_events_ingested(sender, organization, external_subscription_ids, **kwargs):
-    """Receiver only: mark the touched subscriptions, evaluate each in a task once committed."""
+    """Receiver only: mark the touched subscriptions something watches (alerts, usage thresholds)
+    and enqueue one evaluation task, on commit, for each that has none pending."""
     from django.db import transaction
 
-    from usage_monitoring.services.evaluation import usage_activity_mark
+    from usage_monitoring.services.evaluation import monitored_among, usage_activity_mark
     from usage_monitoring.tasks import evaluate_subscription
 
-    usage_activity_mark(organization, external_subscription_ids)
+    watched = monitored_among(organization, external_subscription_ids)
+    if not watched:
+        return
+    ids = usage_activity_mark(organization, watched)
     organization_id = str(organization.pk)
-    ids = sorted(external_subscription_ids)
 
     def enqueue() -> None:
         for external_id in ids:
             evaluate_subscription.delay(organization_id, external_id)
 
-    transaction.on_commit(enqueue, robust=True)
+    if ids:
+        transaction.on_commit(enqueue, robust=True)
 
 
 class UsageMonitoringConfig(AppConfig):

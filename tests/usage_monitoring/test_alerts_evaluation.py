@@ -204,3 +204,24 @@ def test_crossed_points(value, recorded, expected):
 
     points = crossed_points([T("10", False), T("10", True)], Decimal(value), recorded)
     assert [str(p) for _, p in points] == expected
+
+
+def test_a_burst_of_batches_enqueues_one_task_per_watched_subscription(
+    organization, sub, monkeypatch, django_capture_on_commit_callbacks
+):
+    from usage_monitoring import tasks
+
+    quiet = metered_subscription(organization, started_at=T0, metric_code="other", customer=sub.customer)
+    make_alert(sub, "current_usage_amount", [("100000", False)])
+    queued: list[str] = []
+    monkeypatch.setattr(tasks.evaluate_subscription, "delay", lambda org_id, ext: queued.append(ext))
+    when = timezone.now() - dt.timedelta(minutes=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        send_events(sub, "units", 1, when, count=250)  # three batches
+        send_events(quiet, "other", 1, when, count=10)  # nothing watches it
+    assert queued == [sub.external_id]
+    assert not UsageActivity.objects.filter(external_subscription_id=quiet.external_id).exists()
+    subscription_evaluate(sub.organization, external_subscription_id=sub.external_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        send_events(sub, "units", 1, when)
+    assert queued == [sub.external_id, sub.external_id]  # evaluated since: the next batch queues again

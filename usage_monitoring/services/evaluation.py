@@ -49,22 +49,59 @@ logger = logging.getLogger(__name__)
 # --- marks --------------------------------------------------------------------------------------
 
 
+def monitored_among(organization: Organization, external_subscription_ids: Any) -> list[str]:
+    """Those of these subscriptions something watches: a live alert, or usage thresholds on the plan
+    of the active subscription (two queries whatever the batch size)."""
+    ids = set(external_subscription_ids)
+    with_alerts = set(
+        Alert.objects.filter(
+            organization=organization,
+            external_subscription_id__in=ids,
+            wallet__isnull=True,
+            deleted_at__isnull=True,
+        ).values_list("external_subscription_id", flat=True)
+    )
+    rest = ids - with_alerts
+    with_thresholds: set[str] = set()
+    if rest:
+        with_thresholds = set(
+            Subscription.objects.filter(
+                organization=organization,
+                external_id__in=rest,
+                status="active",
+                plan__usage_thresholds__isnull=False,
+                plan__usage_thresholds__deleted_at__isnull=True,
+            ).values_list("external_id", flat=True)
+        )
+    return sorted(with_alerts | with_thresholds)
+
+
 def usage_activity_mark(
     organization: Organization, external_subscription_ids: Any, *, now: dt.datetime | None = None
-) -> None:
-    """Note that these subscriptions received usage (one statement, whatever the batch size)."""
+) -> list[str]:
+    """Note that these subscriptions received usage; returns those that need a task enqueued.
+
+    A subscription already marked and not evaluated since has a task queued (or the sweeper will
+    find it), so a burst of batches enqueues one task per subscription, not one per batch.
+    """
     now = now or timezone.now()
-    rows = [
-        UsageActivity(organization=organization, external_subscription_id=ext, marked_at=now)
-        for ext in sorted(set(external_subscription_ids))
-    ]
-    if rows:
-        UsageActivity.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["organization", "external_subscription_id"],
-            update_fields=["marked_at", "updated_at"],
+    ids = sorted(set(external_subscription_ids))
+    if not ids:
+        return []
+    pending = {
+        row["external_subscription_id"]
+        for row in UsageActivity.objects.filter(organization=organization, external_subscription_id__in=ids).values(
+            "external_subscription_id", "marked_at", "processed_at"
         )
+        if row["processed_at"] is None or row["processed_at"] < row["marked_at"]
+    }
+    UsageActivity.objects.bulk_create(
+        [UsageActivity(organization=organization, external_subscription_id=ext, marked_at=now) for ext in ids],
+        update_conflicts=True,
+        unique_fields=["organization", "external_subscription_id"],
+        update_fields=["marked_at", "updated_at"],
+    )
+    return [ext for ext in ids if ext not in pending]
 
 
 def activities_due(limit: int = 1000) -> list[tuple[Any, str]]:
