@@ -17,6 +17,7 @@ from customers.models import Customer
 from customers.roles import BILLING_ADMIN, FINANCE_VIEWER
 from invoicing.credit_models import CreditNote
 from invoicing.models import Invoice, InvoiceStatus
+from subscriptions.models import Subscription
 from tests.browser.conftest import SCREENSHOTS
 from tests.factories.catalog import BillableMetricFactory
 from tests.factories.customers import OrganizationFactory, api_key_for
@@ -108,20 +109,17 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
     shoot(page, "04-customer-saved")
     customer = Customer.objects.get(organization=organization, external_id="cus_browser")
 
-    # 4. The subscription and its events arrive through the API (as the product's backend would).
-    response = api.post(
-        f"{base}/api/v1/subscriptions",
-        json={
-            "subscription": {
-                "external_customer_id": customer.external_id,
-                "plan_code": plan.code,
-                "external_id": "sub_browser",
-                "billing_time": "calendar",
-                "subscription_at": "2026-10-01T00:00:00Z",
-            }
-        },
-    )
-    assert response.status_code == 200, response.text
+    # 4. The subscription is started in the admin; its events arrive through the API.
+    page.goto(f"{base}/admin/subscriptions/subscription/add/")
+    page.select_option("#id_customer", str(customer.pk))
+    page.select_option("#id_plan", str(plan.pk))
+    page.fill("#id_external_id", "sub_browser")
+    page.select_option("#id_billing_time", "calendar")
+    page.fill("#id_subscription_at", "2026-10-01 00:00:00")
+    shoot(page, "05-subscription-start-form")
+    page.click('input[type="submit"]')
+    subscription = Subscription.objects.get(organization=organization, external_id="sub_browser")
+    assert subscription.plan_id == plan.pk
     events = [
         {
             "transaction_id": f"tx_{n}",
@@ -134,13 +132,13 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
     response = api.post(f"{base}/api/v1/events/batch", json={"events": events})
     assert response.status_code == 200, response.text
     page.goto(f"{base}/admin/subscriptions/subscription/?q=sub_browser")
-    shoot(page, "05-subscription-list")
+    shoot(page, "06-subscription-list")
 
     # 5. Billing runs for the date (the run_billing command; the admin shows the run).
     call_command("run_billing", "--date", "2026-11-01", "--no-progress")
     invoice = Invoice.objects.get(customer=customer)
     page.goto(f"{base}/admin/invoicing/billingrun/")
-    shoot(page, "06-billing-runs")
+    shoot(page, "07-billing-runs")
 
     # 6. The invoice is finalized (from the admin when the grace period left it a draft).
     if invoice.status == InvoiceStatus.DRAFT:
@@ -152,7 +150,7 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
     assert invoice.fees_amount_cents == 1000 + 1350
     page.goto(f"{base}/admin/invoicing/invoice/{invoice.pk}/change/")
     assert invoice.number in page.content()
-    shoot(page, "07-invoice-finalized")
+    shoot(page, "08-invoice-finalized")
 
     # 7. Its PDF is downloaded (the admin's PDF link, with the Billing Admin's session; Chromium
     # would show it inline rather than save it).
@@ -175,13 +173,13 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
         description="browser flow",
     )
     page.goto(f"{base}/admin/invoicing/creditnote/{credit_note.pk}/change/")
-    shoot(page, "08-credit-note")
+    shoot(page, "09-credit-note")
     _run_action(page, base, "/admin/invoicing/invoice/", invoice.pk, "void_invoices")
     page.click('button[name="index"]')
     assert "Voiding is final" in page.content()
-    shoot(page, "09-void-confirmation")
+    shoot(page, "10-void-confirmation")
     page.click('input[type="submit"][value="Void invoices"]')
-    shoot(page, "10-voided")
+    shoot(page, "11-voided")
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.VOIDED
     assert CreditNote.objects.filter(invoice=invoice).count() == 1
@@ -199,7 +197,7 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
         page.goto(base + url)
         assert page.locator('input[name="_save"]').count() == 0, name
         assert page.locator("a.deletelink").count() == 0, name
-        shoot(page, f"11-viewer-{name}")
+        shoot(page, f"12-viewer-{name}")
     changelists = [
         "/admin/catalog/plan/",
         "/admin/customers/customer/",
@@ -214,7 +212,7 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
         options = page.locator('select[name="action"] option').evaluate_all("els => els.map(e => e.value)")
         assert set(options) <= {"", "download_pdf"}, (url, options)
     page.goto(f"{base}/admin/invoicing/invoice/")
-    shoot(page, "12-viewer-invoices-no-actions")
+    shoot(page, "13-viewer-invoices-no-actions")
     response = page.goto(f"{base}/admin/catalog/plan/add/")
     assert response.status == 403
     assert Decimal(invoice.fees_amount_cents) == Decimal(2350)
