@@ -16,6 +16,7 @@ class CatalogConfig(AppConfig):
                 validate=hooks.customer_tax_codes_validate,
                 apply=hooks.customer_taxes_apply,
                 represent=hooks.customer_taxes_represent,
+                prefetch=("tax_links__tax",),
             )
         )
         customers_demo.register_step("catalog", demo.seed_catalog)

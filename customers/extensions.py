@@ -30,6 +30,8 @@ class CustomerExtension:
     apply: Callable[[Customer, dict[str, Any]], None] | None = None
     represent: Callable[[Customer], dict[str, Any]] | None = None
     billed_currencies: Callable[[Customer], set[str]] | None = None
+    # Relations `represent` reads, so customer lists can prefetch them instead of N+1 queries.
+    prefetch: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -42,3 +44,14 @@ def register(extension: CustomerExtension) -> None:
 
 def all_extensions() -> list[CustomerExtension]:
     return list(_registry.values())
+
+
+def representation_prefetches(prefix: str = "") -> list[str]:
+    """Every relation the customer representation reads (metadata and the extensions' own).
+
+    `prefix` targets a customer reached through a relation, e.g. `"customer__"` for invoices.
+    """
+    lookups = ["metadata"]
+    for extension in _registry.values():
+        lookups.extend(extension.prefetch)
+    return [f"{prefix}{lookup}" for lookup in lookups]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from billing_project.core.errors import NotFoundFailure
+from customers import extensions
 from customers.models import Customer, Organization
 
 
@@ -64,4 +65,8 @@ def customer_list(
             qs = qs.filter(tax_identification_number="")
     for key, value in (metadata or {}).items():
         qs = qs.filter(metadata__key=key, metadata__value=value)
-    return qs.select_related("organization").prefetch_related("metadata").order_by("-created_at", "id")
+    return (
+        qs.select_related("organization")
+        .prefetch_related(*extensions.representation_prefetches())
+        .order_by("-created_at", "id")
+    )

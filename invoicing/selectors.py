@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from catalog.models import Charge
+from customers import extensions as customer_extensions
 from customers.models import Customer, Organization
 from invoicing.calculation import Context, FeeLine, calculate_invoice
 from invoicing.models import Fee, Invoice, InvoiceStatus, InvoiceSubscription
@@ -80,7 +81,11 @@ def invoice_list(
         )
     for key, value in (metadata or {}).items():
         qs = qs.filter(metadata__contains=[{"key": key, "value": value}]) if _json_contains() else qs
-    return qs.prefetch_related("applied_taxes").order_by("-issuing_date", "-created_at", "id")
+    return (
+        qs.select_related("customer__organization")
+        .prefetch_related("applied_taxes", *customer_extensions.representation_prefetches("customer__"))
+        .order_by("-issuing_date", "-created_at", "id")
+    )
 
 
 def _json_contains() -> bool:
