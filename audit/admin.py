@@ -26,7 +26,7 @@ class AuditLogEntryAdmin(admin.ModelAdmin):
         "organization",
         "ip_address",
     )
-    list_filter = ("action", "actor_type", "content_type")
+    list_filter = ("action", "actor_type", ("content_type", admin.RelatedOnlyFieldListFilter))
     search_fields = ("=object_id", "actor_label", "=actor_id", "organization__name", "=request_id", "object_repr")
     date_hierarchy = "created_at"
     list_select_related = ("content_type", "organization")
