@@ -213,6 +213,14 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
         assert set(options) <= {"", "download_pdf"}, (url, options)
     page.goto(f"{base}/admin/invoicing/invoice/")
     shoot(page, "13-viewer-invoices-no-actions")
+    # The invoice's History button opens its audit trail: the void, by the Billing Admin.
+    page.goto(f"{base}/admin/invoicing/invoice/{invoice.pk}/change/")
+    page.click("a.historylink")
+    page.wait_for_url(f"**/admin/audit/auditlogentry/?object_id={invoice.pk}")
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() >= 2
+    assert "billing" in page.content()  # the staff user who voided it
+    shoot(page, "14-viewer-invoice-audit-trail")
     response = page.goto(f"{base}/admin/catalog/plan/add/")
     assert response.status == 403
     assert Decimal(invoice.fees_amount_cents) == Decimal(2350)
