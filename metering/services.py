@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
+from billing_project.core import metrics as prometheus
 from billing_project.core.errors import ValidationFailure
 from customers.models import Organization
 from metering import ingestion
@@ -158,6 +159,8 @@ def events_ingest(organization: Organization, payloads: Sequence[Any], *, single
             _store(organization, unique, result, now, single=single)
     result.duplicates.sort(key=lambda e: e.index)
     result.events.sort(key=lambda e: e.index)
+    prometheus.events_ingested.inc(len(result.events))
+    prometheus.events_duplicate.inc(len(result.duplicates))
     touched = frozenset(e.external_subscription_id for e in result.events if e.subscription_id is not None)
     if touched:
         events_ingested.send(sender=Organization, organization=organization, external_subscription_ids=touched)
@@ -173,6 +176,7 @@ def _store(
     for event in unique:
         (result.events if event.key in inserted else result.duplicates).append(event)
     if single and result.duplicates:
+        prometheus.events_duplicate.inc()
         raise ValidationFailure.single("transaction_id", "value_already_exist")
     if connection.vendor != "postgresql":  # PostgreSQL updated the rollups in the insert statement
         ingestion.upsert_rollups(organization.id, ingestion.rollup_deltas(result.events), now)
