@@ -286,7 +286,7 @@ def wallet_create(organization: Any, *, data: dict[str, Any], now: dt.datetime |
     now = now or timezone.now()
     errors: dict[str, list[str]] = {}
     rate = parse_decimal(data.get("rate_amount"))
-    if rate is not None and (rate > MAX_RATE or rate != rate.quantize(RATE_QUANTUM)):
+    if rate is not None and (rate > MAX_RATE or rate <= 0 or rate != rate.quantize(RATE_QUANTUM)):
         rate = Decimal(0)
     if rate is None or rate <= 0:
         errors.setdefault("rate_amount", []).append("invalid_amount" if rate is not None else "value_is_mandatory")
