@@ -183,6 +183,10 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["billing_project.core.api.schema.only_canonical_paths"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "billing_project.core.api.schema.document_errors",
+    ],
 }
 
 # Celery: without REDIS_URL tasks run eagerly in-process.
