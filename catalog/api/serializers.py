@@ -12,6 +12,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from billing_project.core.api.schema import omitted_when_null
 from billing_project.core.api.serializers import PaginationMeta
 from catalog import extensions, selectors
 from catalog.models import (
@@ -462,6 +463,7 @@ class CommitmentOutput(serializers.Serializer):
         return taxes_data(obj.taxes.all())
 
 
+@omitted_when_null("minimum_commitment", "metadata")
 class PlanOutput(serializers.Serializer):
     lago_id = serializers.UUIDField(source="id")
     name = serializers.CharField()
