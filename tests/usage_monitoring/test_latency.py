@@ -66,6 +66,7 @@ def test_alert_latency_while_streaming(tenant, monkeypatch, capsys):
 
     client = tenant.client
     acked: list[dt.datetime] = []
+    sent: list[dt.datetime] = []
     began = time.perf_counter()
     try:
         for n in range(BATCHES):
@@ -82,6 +83,7 @@ def test_alert_latency_while_streaming(tenant, monkeypatch, capsys):
                         "properties": {"value": "1"},
                     }
                 )
+            sent.append(timezone.now())
             response = client.post("/api/v1/events/batch", {"events": events}, format="json")
             assert response.status_code == 200, response.content
             acked.append(timezone.now())
@@ -93,12 +95,11 @@ def test_alert_latency_while_streaming(tenant, monkeypatch, capsys):
         connections.close_all()
 
     [delivery] = WebhookDelivery.objects.filter(organization=organization, webhook_type="alert.triggered")
-    crossing_acked = acked[CROSSING_BATCH - 1]
-    latency = (delivery.created_at - crossing_acked).total_seconds()
+    latency = (delivery.created_at - sent[CROSSING_BATCH - 1]).total_seconds()
     rate = BATCHES * BATCH / elapsed
     with capsys.disabled():
         print(
-            f"\nalert latency: {latency * 1000:.0f} ms after the crossing batch was acknowledged "
+            f"\nalert latency: {latency * 1000:.0f} ms from sending the batch that crossed the threshold "
             f"(streaming {rate:,.0f} events/s over {SUBSCRIPTIONS} subscriptions; "
             f"{len(evaluations)} evaluations, median {sorted(evaluations)[len(evaluations) // 2] * 1000:.0f} ms)"
         )

@@ -79,29 +79,23 @@ def monitored_among(organization: Organization, external_subscription_ids: Any) 
 def usage_activity_mark(
     organization: Organization, external_subscription_ids: Any, *, now: dt.datetime | None = None
 ) -> list[str]:
-    """Note that these subscriptions received usage; returns those that need a task enqueued.
+    """Note that these subscriptions received usage (one upsert); returns them, each to get a task.
 
-    A subscription already marked and not evaluated since has a task queued (or the sweeper will
-    find it), so a burst of batches enqueues one task per subscription, not one per batch.
+    Every batch enqueues a task per watched subscription it touched; the task does the work only
+    when something was marked since the last evaluation started, so a burst costs one evaluation
+    per subscription while it runs, not one per batch.
     """
     now = now or timezone.now()
     ids = sorted(set(external_subscription_ids))
     if not ids:
         return []
-    pending = {
-        row["external_subscription_id"]
-        for row in UsageActivity.objects.filter(organization=organization, external_subscription_id__in=ids).values(
-            "external_subscription_id", "marked_at", "processed_at"
-        )
-        if row["processed_at"] is None or row["processed_at"] < row["marked_at"]
-    }
     UsageActivity.objects.bulk_create(
         [UsageActivity(organization=organization, external_subscription_id=ext, marked_at=now) for ext in ids],
         update_conflicts=True,
         unique_fields=["organization", "external_subscription_id"],
         update_fields=["marked_at", "updated_at"],
     )
-    return [ext for ext in ids if ext not in pending]
+    return ids
 
 
 def activities_due(limit: int = 1000) -> list[tuple[Any, str]]:
