@@ -110,7 +110,8 @@ def _pre_save(sender: type[models.Model], instance: models.Model, raw: bool = Fa
     update_fields = kwargs.get("update_fields")
     if update_fields:
         fields = [field for field in fields if field.name in update_fields or field.attname in update_fields]
-    before = sender._base_manager.filter(pk=instance.pk).values(*[field.attname for field in fields]).first()
+    rows = sender._base_manager.filter(pk=instance.pk).order_by().values(*[field.attname for field in fields])[:1]
+    before = next(iter(rows), None)
     setattr(instance, _BEFORE_ATTR, (fields, before))
 
 
