@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from catalog.models import Charge
+from catalog.models import Charge, Tax
 from customers.models import Customer
 from invoicing.models import Fee, Invoice, InvoiceStatus, InvoiceSubscription, InvoiceType, InvoicingReason
 from invoicing.services import fees as fee_builder
@@ -260,8 +260,12 @@ def _candidates(customer: Customer, at: dt.datetime) -> list[Subscription]:
     )
 
 
-def _cursors(subscription_ids: list[Any]) -> tuple[dict[Any, dt.datetime], set[Any]]:
-    """Per subscription: the end of the last billed usage window, and whether it had its starting invoice."""
+def _cursors(
+    subscription_ids: list[Any], progressive: set[Any] | None = None
+) -> tuple[dict[Any, dt.datetime], set[Any]]:
+    """Per subscription: the end of the last billed usage window, and whether it had its starting invoice.
+
+    `progressive`, when given, receives the subscriptions that have any progressive-billing period."""
     rows = (
         InvoiceSubscription.objects.filter(subscription_id__in=subscription_ids)
         .values("subscription_id", "invoicing_reason")
@@ -271,6 +275,8 @@ def _cursors(subscription_ids: list[Any]) -> tuple[dict[Any, dt.datetime], set[A
     starting: set[Any] = set()
     for row in rows:
         sid = row["subscription_id"]
+        if progressive is not None and row["invoicing_reason"] == InvoicingReason.PROGRESSIVE_BILLING:
+            progressive.add(sid)
         if row["invoicing_reason"] == InvoicingReason.SUBSCRIPTION_STARTING:
             starting.add(sid)
         elif sid not in cursors or row["last"] > cursors[sid]:
@@ -292,6 +298,17 @@ def _cache_for(key: str | None) -> dict[str, Any] | None:
     if _run_cache["key"] != key:
         _run_cache.update(key=key, plans={}, org_taxes={})
     return _run_cache
+
+
+def _organization_taxes(organization: Any, cache: dict[str, Any] | None) -> list[Any] | None:
+    """The organization's default taxes as of the run (None without a run: the resolver reads them)."""
+    if cache is None:
+        return None
+    taxes = cache["org_taxes"].get(organization.id)
+    if taxes is None:
+        taxes = list(Tax.objects.filter(organization=organization, applied_to_organization=True).order_by("code"))
+        cache["org_taxes"][organization.id] = taxes
+    return taxes
 
 
 def _attach_plan_data(plan: Any, cache: dict[str, Any] | None) -> None:
@@ -320,9 +337,13 @@ def customer_due_items(
     subs = _candidates(customer, at)
     if not subs:
         return []
-    cursors, starting = _cursors([s.id for s in subs])
+    progressive: set[Any] = set()
+    cursors, starting = _cursors([s.id for s in subs], progressive)
     result = []
     for sub in subs:
+        # Read under the customer lock, which progressive invoicing takes too: without such a period
+        # there is no progressive credit to look up for this subscription (one query less).
+        sub._progressive_billed = sub.id in progressive
         _attach_plan_data(sub.plan, cache)
         schedule = schedule_for(sub)
         if schedule is None:
@@ -363,7 +384,11 @@ def customer_bill(
         by_day: dict[dt.date, list[tuple[DueItem, periods.Schedule]]] = defaultdict(list)
         for item, schedule in due:
             by_day[periods.local_date(item.timestamp, tz_name)].append((item, schedule))
-        return [_create_subscription_invoice(customer, day, by_day[day], now=now) for day in sorted(by_day)]
+        org_taxes = _organization_taxes(customer.organization, cache)
+        return [
+            _create_subscription_invoice(customer, day, by_day[day], now=now, org_taxes=org_taxes)
+            for day in sorted(by_day)
+        ]
 
 
 def _currency(customer: Customer, items: list[tuple[DueItem, periods.Schedule]]) -> str:

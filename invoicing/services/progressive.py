@@ -61,6 +61,9 @@ def progressive_credits(invoice: Invoice, fees: list[Any]) -> list[ProgressiveBi
     rows.update({row.id: row for row in InvoiceSubscription.objects.filter(id__in=missing)})
     credits: list[ProgressiveBillingCredit] = []
     for row in sorted(rows.values(), key=lambda r: (r.charges_from_datetime, str(r.id))):
+        sub = row.subscription if InvoiceSubscription.subscription.is_cached(row) else None
+        if getattr(sub, "_progressive_billed", True) is False:
+            continue  # the billing run saw no progressive-billing period of it (under the customer lock)
         previous = _previous(
             row.subscription_id, row.charges_from_datetime, row.charges_to_datetime, exclude_invoice=invoice.id
         ).exclude(id=row.id)

@@ -56,6 +56,13 @@ def billing_run_customer(run_id: Any, customer_id: Any, *, at: dt.datetime) -> l
 def _record(run_id: Any, customer_id: Any, *, created: int = 0, error: Exception | None = None) -> None:
     if run_id is None:
         return
+    if error is None:
+        # The common case is one UPDATE (no lock-and-read round trips): counters move in SQL.
+        changes: dict[str, Any] = {"updated_at": timezone.now()}
+        if created:
+            changes["invoices_created"] = F("invoices_created") + created
+        BillingRun.objects.filter(id=run_id).update(**changes)
+        return
     with transaction.atomic():
         run = BillingRun.objects.select_for_update().filter(id=run_id).first()
         if run is None:

@@ -44,9 +44,13 @@ class TaxResolver:
                 )
             )
             if not taxes:
-                taxes = list(
-                    Tax.objects.filter(organization=self.organization, applied_to_organization=True).order_by("code")
-                )
+                if self._organization_taxes is None:
+                    self._organization_taxes = list(
+                        Tax.objects.filter(organization=self.organization, applied_to_organization=True).order_by(
+                            "code"
+                        )
+                    )
+                taxes = self._organization_taxes
             self._fallback = taxes
         return self._fallback
 
