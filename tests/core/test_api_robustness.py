@@ -132,3 +132,13 @@ def test_a_wallet_with_a_huge_negative_rate_is_refused(tenant):
     assert response.status_code == 422
     assert response.json()["error_details"]["rate_amount"] == ["invalid_amount"]
     assert _counts() == before
+
+
+def test_nul_characters_are_refused_before_reaching_the_database(tenant):
+    """Regression: PostgreSQL refuses NUL in text (DataError, a 500 on POST /wallets with name "\\x00")."""
+    before = _counts()
+    for body in ['{"customer": {"external_id": "a\\u0000b"}}', '{"customer": {"metadata": [{"k\\u0000": "v"}]}}']:
+        response = tenant.client.generic("POST", "/api/v1/customers", body.encode(), content_type=JSON)
+        assert response.status_code == 400
+        assert response.json()["status"] == 400
+    assert _counts() == before
