@@ -133,6 +133,8 @@ class EventBatchView(OrganizationAPIView):
 
 
 class EventEstimateFeesView(OrganizationAPIView):
+    resource_name = "event"
+
     @extend_schema(
         operation_id="events_estimate_fees",
         summary="Estimate the instant fees of a pay-in-advance event (persists nothing)",
@@ -163,6 +165,8 @@ class EventDetailView(OrganizationAPIView):
 
 
 class EventErrorCollectionView(OrganizationAPIView):
+    resource_name = "event"
+
     @extend_schema(
         operation_id="event_errors_list",
         summary="Stored events that cannot be billed as they are (unknown code or subscription, missing value)",

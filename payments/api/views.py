@@ -106,7 +106,7 @@ class InvoicePaymentUrlView(OrganizationAPIView):
 
         invoice_uuid = _uuid(invoice_id, "invoice")
         url = collection.invoice_payment_url(self.organization, invoice_id=invoice_uuid, actor=_actor(self))
-        invoice = Invoice.objects.select_related("customer").get(id=invoice_uuid)
+        invoice = Invoice.objects.select_related("customer").get(organization=self.organization, id=invoice_uuid)
         return Response(
             {
                 "invoice_payment_details": {

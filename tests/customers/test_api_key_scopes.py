@@ -310,3 +310,17 @@ def test_an_ingestion_key_sends_events_and_reads_nothing(organization):
     assert client.post("/api/v1/events/batch", {"events": [event_payload("t2")]}, format="json").status_code == 200
     assert client.get("/api/v1/events").json() == forbidden("read_action_not_allowed_for_event")
     assert client.get("/api/v1/customers").json() == forbidden("read_action_not_allowed_for_customer")
+
+
+def test_event_scope_covers_estimate_fees_and_event_errors(organization):
+    client, _ = client_for(organization, {"event": ["read", "write"]})
+    errors = client.get("/api/v1/event_errors")
+    assert errors.status_code == 200, errors.content
+    estimate = client.post(
+        "/api/v1/events/estimate_fees",
+        {"event": {"transaction_id": "t-1", "external_subscription_id": "nope", "code": "calls"}},
+        format="json",
+    )
+    assert estimate.status_code != 403, estimate.content
+    customers_only, _ = client_for(organization, {"customer": ["read"]})
+    assert customers_only.get("/api/v1/event_errors").json() == forbidden("read_action_not_allowed_for_event")
