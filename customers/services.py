@@ -360,13 +360,13 @@ def _customer_upsert(organization: Organization, external_id: str, data: dict[st
 
 def _emit_customer_webhook(organization: Organization, customer: Customer, webhook_type: str) -> None:
     """Record the webhook in the upsert's transaction (outbox); it is sent after commit."""
-    from customers.api.serializers import CustomerOutput
+    from customers.api.serializers import customer_payload
 
     webhook_send(
         organization,
         webhook_type=webhook_type,
         object_type="customer",
-        payload=lambda: dict(CustomerOutput(customer).data),
+        payload=lambda: customer_payload(customer),
     )
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing_project.core.money import exponent
-from customers.api.serializers import CustomerOutput
+from customers.api.serializers import customer_payload
 from invoicing.models import Fee, FeeAppliedTax, Invoice, InvoiceAppliedTax, InvoiceSubscription
 from invoicing.services.fees import decimal_string
 from subscriptions.periods import ONE_SECOND
@@ -208,7 +208,17 @@ def fee_payload(fee: Fee, *, applied_taxes: list[FeeAppliedTax] | None = None) -
     }
 
 
-def invoice_payload(invoice: Invoice, *, with_fees: bool = True) -> dict[str, Any]:
+def invoice_payload(
+    invoice: Invoice, *, with_fees: bool = True, customers: dict[Any, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Lago's invoice object. `customers` (customer id → its payload) lets a list render each
+    customer once, however many of its invoices the page holds."""
+    if customers is None:
+        customer = customer_payload(invoice.customer)
+    else:
+        customer = customers.get(invoice.customer_id)
+        if customer is None:
+            customer = customers[invoice.customer_id] = customer_payload(invoice.customer)
     payload: dict[str, Any] = {
         "lago_id": str(invoice.id),
         "sequential_id": invoice.sequential_id,
@@ -246,7 +256,7 @@ def invoice_payload(invoice: Invoice, *, with_fees: bool = True) -> dict[str, An
         "purchase_order_number": invoice.purchase_order_number or None,
         "file_url": invoice_file_url(invoice),
         "xml_url": None,
-        "customer": CustomerOutput(invoice.customer).data,
+        "customer": customer,
         "metadata": invoice.metadata or [],
         "applied_taxes": [applied_tax_payload(t) for t in invoice.applied_taxes.all()],
         "applied_usage_thresholds": [],

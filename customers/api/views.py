@@ -16,16 +16,16 @@ from customers.api.serializers import (
     CustomerInput,
     CustomerInputEnvelope,
     CustomerListEnvelope,
-    CustomerOutput,
     OrganizationEnvelope,
     OrganizationInput,
     OrganizationInputEnvelope,
     OrganizationOutput,
+    customer_payload,
 )
 
 
 def customer_body(customer: Any) -> dict[str, Any]:
-    return {"customer": CustomerOutput(customer).data}
+    return {"customer": customer_payload(customer)}
 
 
 class CustomerCollectionView(OrganizationAPIView):
@@ -66,7 +66,7 @@ class CustomerCollectionView(OrganizationAPIView):
             has_tax_identification_number=query_bool(request, "has_tax_identification_number"),
             metadata=metadata,
         )
-        return paginated_response(request, qs, "customers", lambda items: CustomerOutput(items, many=True).data)
+        return paginated_response(request, qs, "customers", lambda items: [customer_payload(c) for c in items])
 
     @extend_schema(
         operation_id="customers_upsert",

@@ -45,6 +45,11 @@ def _int(value: str | None, field: str) -> int | None:
         raise ValidationFailure.single(field, "value_is_invalid") from None
 
 
+def _invoice_list_payload(items: list[Any]) -> list[dict[str, Any]]:
+    customers: dict[Any, dict[str, Any]] = {}  # a page of one customer's invoices renders it once
+    return [invoice_payload(i, with_fees=False, customers=customers) for i in items]
+
+
 def _invoice_body(invoice: Any) -> dict[str, Any]:
     return {"invoice": invoice_payload(invoice, with_fees=True)}
 
@@ -98,9 +103,7 @@ class InvoiceCollectionView(OrganizationAPIView):
             purchase_order_number=params.get("purchase_order_number"),
             metadata=metadata,
         )
-        return paginated_response(
-            request, qs, "invoices", lambda items: [invoice_payload(i, with_fees=False) for i in items]
-        )
+        return paginated_response(request, qs, "invoices", _invoice_list_payload)
 
     @extend_schema(
         operation_id="invoices_create_one_off",

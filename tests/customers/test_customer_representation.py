@@ -1,0 +1,100 @@
+"""`customer_payload` (the fast customer representation) renders exactly what the declared
+`CustomerOutput` fields would, whatever the customer holds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.utils import timezone
+from rest_framework import serializers
+
+from catalog.models import CustomerTax, Tax
+from customers import extensions
+from customers.api.serializers import CustomerOutput, customer_payload
+from customers.models import Customer
+from tests.factories.customers import CustomerFactory, CustomerMetadataFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _declared(customer: Customer) -> dict:
+    """What DRF's generic Serializer.to_representation makes of the declared fields, plus extensions."""
+    data = dict(serializers.Serializer.to_representation(CustomerOutput(), customer))
+    data["metadata"] = [dict(item) for item in data["metadata"]]
+    for extension in extensions.all_extensions():
+        if extension.represent:
+            data.update(extension.represent(customer))
+    return data
+
+
+def _fresh(customer: Customer) -> Customer:
+    return Customer.objects.select_related("organization").get(pk=customer.pk)
+
+
+def test_bare_customer(organization):
+    customer = Customer.objects.create(organization=organization, external_id="bare", sequential_id=1)
+    customer = _fresh(customer)
+    payload = customer_payload(customer)
+    assert payload == _declared(customer)
+    assert list(payload) == list(_declared(customer))  # same key order
+    assert payload["currency"] is None and payload["timezone"] is None and payload["net_payment_term"] is None
+    assert payload["customer_type"] is None
+    assert payload["applicable_timezone"] == "UTC"
+
+
+def test_full_customer(organization):
+    customer = CustomerFactory(
+        organization=organization,
+        external_id="full",
+        customer_type="company",
+        firstname="Ada",
+        lastname="Lovelace",
+        phone="+33 1 23",
+        url="https://example.test",
+        legal_name="Ada SAS",
+        legal_number="123",
+        tax_identification_number="FR123",
+        address_line1="1 rue",
+        city="Paris",
+        zipcode="75001",
+        country="FR",
+        timezone="Europe/Paris",
+        net_payment_term=0,
+        invoice_grace_period=3,
+        document_locale="fr",
+        payment_provider="stripe",
+        payment_provider_code="stripe_1",
+        provider_customer_id="cus_1",
+        provider_settings={"sync": True, "provider_payment_methods": ["card", "sepa_debit"]},
+        shipping_address={"address_line1": "2 rue", "country": "FR", "zipcode": None},
+        finalize_zero_amount_invoice="skip",
+    )
+    CustomerMetadataFactory(customer=customer, key="b", value="2", display_in_invoice=True)
+    CustomerMetadataFactory(customer=customer, key="a", value="", display_in_invoice=False)
+    tax = Tax.objects.create(organization=organization, code="vat", name="VAT", rate="20.5")
+    CustomerTax.objects.create(customer=customer, tax=tax)
+    customer = _fresh(customer)
+    payload = customer_payload(customer)
+    assert payload == _declared(customer)
+    assert [m["key"] for m in payload["metadata"]] == ["b", "a"]
+    assert payload["taxes"][0]["code"] == "vat"
+    assert payload["applicable_timezone"] == "Europe/Paris"
+    assert payload["net_payment_term"] == 0
+    assert payload["billing_configuration"]["provider_payment_methods"] == ["card", "sepa_debit"]
+
+
+def test_dates_follow_the_active_timezone_like_drf(organization):
+    customer = _fresh(CustomerFactory(organization=organization, external_id="tz"))
+    Customer.objects.filter(pk=customer.pk).update(created_at=datetime(2024, 2, 29, 23, 30, tzinfo=UTC))
+    customer = _fresh(customer)
+    assert customer_payload(customer)["created_at"] == "2024-02-29T23:30:00Z"
+    with timezone.override("Asia/Tokyo"):
+        assert customer_payload(customer) == _declared(customer)
+        assert customer_payload(customer)["created_at"] == "2024-03-01T08:30:00Z"
+
+
+def test_serializer_data_is_the_payload(organization):
+    customer = _fresh(CustomerFactory(organization=organization, external_id="ser"))
+    assert dict(CustomerOutput(customer).data) == customer_payload(customer)
+    assert [dict(c) for c in CustomerOutput([customer], many=True).data] == [customer_payload(customer)]
