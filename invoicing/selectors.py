@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
@@ -16,7 +16,7 @@ from catalog.models import Charge
 from customers import extensions as customer_extensions
 from customers.models import Customer, Organization
 from invoicing.calculation import Context, FeeLine, calculate_invoice
-from invoicing.models import Fee, Invoice, InvoiceStatus, InvoiceSubscription
+from invoicing.models import Fee, Invoice, InvoiceAppliedTax, InvoiceStatus, InvoiceSubscription
 from invoicing.services import fees as fee_builder
 from invoicing.services.taxes import TaxResolver, tax_rates
 from subscriptions import periods
@@ -47,11 +47,10 @@ def invoice_list(
     purchase_order_number: str | None = None,
     metadata: dict[str, str] | None = None,
 ) -> QuerySet[Invoice]:
-    qs = Invoice.objects.filter(organization=organization, status__in=LISTED_STATUSES).select_related(
-        "customer__organization"
-    )
+    qs = Invoice.objects.filter(organization=organization, status__in=LISTED_STATUSES)
     if external_customer_id:
-        qs = qs.filter(customer__external_id=external_customer_id)
+        # The organization on the customer too, so its (organization, external_id) index finds it.
+        qs = qs.filter(customer__organization=organization, customer__external_id=external_customer_id)
     if currency:
         qs = qs.filter(currency=currency)
     if invoice_type:
@@ -81,11 +80,28 @@ def invoice_list(
         )
     for key, value in (metadata or {}).items():
         qs = qs.filter(metadata__contains=[{"key": key, "value": value}]) if _json_contains() else qs
-    return (
-        qs.select_related("customer__organization")
-        .prefetch_related("applied_taxes", *customer_extensions.representation_prefetches("customer__"))
-        .order_by("-issuing_date", "-created_at", "id")
-    )
+    # Rows only: `invoice_list_related` reads what a page's representation needs, once per page.
+    return qs.select_related("customer").order_by("-issuing_date", "-created_at", "id")
+
+
+def invoice_list_related(organization: Organization, invoices: list[Invoice]) -> dict[Any, list[InvoiceAppliedTax]]:
+    """What rendering a page of `invoice_list` reads, in two or three statements whatever its size.
+
+    The customers (a page often holds one) get their organization (the caller's: lists are
+    tenant-scoped) and their representation's relations (metadata, taxes); returns the applied
+    taxes by invoice id, in the representation's order.
+    """
+    customers: dict[Any, Customer] = {}
+    for invoice in invoices:
+        customer = customers.setdefault(invoice.customer_id, invoice.customer)
+        invoice.customer = customer
+        customer.organization = organization
+    prefetch_related_objects(list(customers.values()), *customer_extensions.representation_prefetches())
+    taxes: dict[Any, list[InvoiceAppliedTax]] = {invoice.id: [] for invoice in invoices}
+    if taxes:
+        for row in InvoiceAppliedTax.objects.filter(invoice_id__in=list(taxes)).order_by("created_at", "id"):
+            taxes[row.invoice_id].append(row)
+    return taxes
 
 
 def _json_contains() -> bool:
@@ -209,7 +225,7 @@ def _charge_usage(charge: Charge, buckets: list[fee_builder.ChargeBucket], curre
     metric = charge.billable_metric
     has_filters = bool(fee_builder.live_charge_filters(charge))
     grouped = bool(charge.pricing_group_keys)
-    units = sum((b.units for b in buckets), Decimal(0))
+    units = sum((b.current_usage_units for b in buckets), Decimal(0))  # prorated charges: the full units
     total_units = sum((b.total_aggregated_units for b in buckets), Decimal(0))
     grouped_usage: list[dict[str, Any]] = []
     if grouped:
@@ -287,6 +303,7 @@ def current_usage(
             window=window,
             started_at=sub.started_at,
             currency=currency,
+            schedule=schedule,
         )
         charges_usage.append(_charge_usage(charge, buckets, currency))
         taxes = tax_rates(resolver.taxes_for(plan=sub.plan, charge=charge)) if apply_taxes else ()

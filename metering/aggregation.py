@@ -25,6 +25,7 @@ from django.db.models.functions import Coalesce, Collate, RowNumber
 from catalog.pricing import Usage, apply_metric_rounding
 from customers.models import Organization
 from metering import computations
+from metering import prorated as prorated_math
 from metering.computations import ZERO, Row, plain
 from metering.models import Event, UsageRollup
 
@@ -42,6 +43,9 @@ class BucketUsage:
     event_values: tuple[Decimal, ...] = ()
     precise_total_amount_cents: Decimal = ZERO
     grouped_by: Mapping[str, str | None] = field(default_factory=dict)
+    # Prorated charges (`aggregate_prorated`): `units` are the prorated units, these the full ones.
+    full_units: Decimal | None = None
+    event_prorated_values: tuple[Decimal, ...] = ()
 
     def as_usage(self) -> Usage:
         return Usage(
@@ -49,6 +53,8 @@ class BucketUsage:
             events_count=self.events_count,
             event_values=self.event_values,
             precise_total_amount_cents=self.precise_total_amount_cents,
+            full_units=self.full_units,
+            event_prorated_values=self.event_prorated_values,
         )
 
 
@@ -71,6 +77,8 @@ class AggregationResult:
     groups: tuple[BucketUsage, ...] = ()
     filters: tuple[FilterUsage, ...] = ()
     source: str = "events"  # "events", "rollups", "sql" or "clickhouse"
+    full_units: Decimal | None = None  # prorated charges: the unprorated units
+    event_prorated_values: tuple[Decimal, ...] = ()
 
     def as_usage(self) -> Usage:
         return Usage(
@@ -78,6 +86,8 @@ class AggregationResult:
             events_count=self.events_count,
             event_values=self.event_values,
             precise_total_amount_cents=self.precise_total_amount_cents,
+            full_units=self.full_units,
+            event_prorated_values=self.event_prorated_values,
         )
 
 
@@ -560,4 +570,120 @@ def _aggregate_additive(
         precise_total_amount_cents=top.precise_total_amount_cents,
         filters=filter_results,
         source=reader.name,
+    )
+
+
+# --- prorated charges (lago-semantics.md §5.4) ----------------------------------------------------
+
+PRORATED_TYPES = {"sum_agg", "unique_count_agg"}
+
+
+def aggregate_prorated(
+    organization: Organization,
+    *,
+    external_subscription_id: str,
+    metric: Any,
+    from_datetime: datetime,
+    to_datetime: datetime,
+    period_days: int,
+    tz_name: str,
+    filters: Iterable[Any] | None = None,
+    grouped_by: Sequence[str] = (),
+    subscription_started_at: datetime | None = None,
+    store: str | None = None,
+) -> AggregationResult:
+    """Usage of a prorated charge over `[from_datetime, to_datetime)`: each unit weighted by the share
+    of the full charges period (`period_days` local days in `tz_name`) it existed (`metering.prorated`).
+
+    Only recurring `sum_agg` and `unique_count_agg` metrics are prorated (Lago refuses the flag
+    elsewhere); any other metric is aggregated as usual. Every bucket (filter, group) carries
+    `units` = prorated units (ceil 5 places), `full_units` = the unprorated units, and the per-event
+    full and prorated values the prorated graduated model walks.
+    """
+    spec = metric_spec(metric)
+    if not (spec.recurring and spec.aggregation_type in PRORATED_TYPES):
+        return aggregate(
+            organization,
+            external_subscription_id=external_subscription_id,
+            metric=spec,
+            from_datetime=from_datetime,
+            to_datetime=to_datetime,
+            filters=filters,
+            grouped_by=grouped_by,
+            subscription_started_at=subscription_started_at,
+            store=store,
+        )
+    charge_filters = normalize_filters(filters)
+    grouped_by = tuple(grouped_by or ())
+    started = subscription_started_at or EPOCH
+    start = max(from_datetime, started)
+    end = to_datetime
+    days = prorated_math.ProrationDays.of(start, max(end, start), period_days=period_days, tz_name=tz_name)
+    reader = _reader(organization, external_subscription_id, spec.code, store)
+    filter_keys = sorted({key for _, values in charge_filters for key in values})
+    keys = sorted(set(filter_keys) | set(grouped_by) | _value_keys(spec))
+    rows = reader.rows(start, end, keys) if start < end else []
+    history = reader.rows(started, start, keys) if start > started else []
+
+    def bucket(bucket_rows: Sequence[Row], bucket_history: Sequence[Row], group: Mapping | None = None) -> BucketUsage:
+        if spec.aggregation_type == "sum_agg":
+            values = prorated_math.prorated_sum(bucket_history, bucket_rows, days, tz_name=tz_name)
+        else:
+            values = prorated_math.prorated_unique_count(
+                bucket_history, bucket_rows, days, field_name=spec.field_name or "", tz_name=tz_name
+            )
+        return BucketUsage(
+            units=values.units,
+            events_count=len(bucket_rows),
+            event_values=values.event_values,
+            precise_total_amount_cents=plain(sum((r.precise_total_amount_cents or ZERO for r in bucket_rows), ZERO)),
+            grouped_by=dict(group or {}),
+            full_units=values.full_units,
+            event_prorated_values=values.event_prorated_values,
+        )
+
+    def groups_of(bucket_rows: Sequence[Row], bucket_history: Sequence[Row]) -> tuple[BucketUsage, ...]:
+        by_group: dict[tuple, list[Row]] = {}
+        history_by_group: dict[tuple, list[Row]] = {}
+        for row in bucket_rows:
+            by_group.setdefault(computations.group_key(row.properties, grouped_by), []).append(row)
+        for row in bucket_history:
+            history_by_group.setdefault(computations.group_key(row.properties, grouped_by), []).append(row)
+        ordered = sorted(set(by_group) | set(history_by_group), key=lambda k: tuple((v is None, v or "") for v in k))
+        return tuple(
+            bucket(by_group.get(key, []), history_by_group.get(key, []), dict(zip(grouped_by, key, strict=True)))
+            for key in ordered
+        )
+
+    overall = bucket(rows, history)
+    groups: tuple[BucketUsage, ...] = ()
+    filter_results: tuple[FilterUsage, ...] = ()
+    if grouped_by and not charge_filters:
+        groups = groups_of(rows, history)
+    if charge_filters:
+        split_rows = computations.split(rows, charge_filters, ())
+        split_history = computations.split(history, charge_filters, ())
+        results = []
+        for filter_id, values in [*charge_filters, (None, {})]:
+            bucket_rows = split_rows.get(filter_id, {}).get((), [])
+            bucket_history = split_history.get(filter_id, {}).get((), [])
+            results.append(
+                FilterUsage(
+                    filter_id,
+                    values,
+                    bucket(bucket_rows, bucket_history),
+                    groups_of(bucket_rows, bucket_history) if grouped_by else (),
+                )
+            )
+        filter_results = tuple(results)
+    return AggregationResult(
+        units=overall.units,
+        events_count=overall.events_count,
+        event_values=overall.event_values,
+        precise_total_amount_cents=overall.precise_total_amount_cents,
+        groups=groups,
+        filters=filter_results,
+        source="events" if reader.name == "rollups" else reader.name,
+        full_units=overall.full_units,
+        event_prorated_values=overall.event_prorated_values,
     )

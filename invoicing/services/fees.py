@@ -18,8 +18,10 @@ from catalog.models import Charge, ChargeFilter
 from catalog.pricing import Usage, price, spending_minimum_true_up_cents
 from invoicing.calculation import prorate_by_fraction
 from invoicing.models import Fee, FeeType
-from metering.aggregation import AggregationResult, BucketUsage, MetricSpec, aggregate
+from metering.aggregation import AggregationResult, BucketUsage, MetricSpec, aggregate, aggregate_prorated
 from subscriptions import periods
+from subscriptions.models import Subscription
+from subscriptions.selectors import schedule_for
 
 PRECISE_QUANTUM = Decimal("0.00001")
 
@@ -61,6 +63,12 @@ class ChargeBucket:
     unit_amount: Decimal
     breakdown: list[Any] = field(default_factory=list)
     is_default_bucket: bool = False
+    # Prorated charges: the unprorated units (current usage shows them, as Lago does); else None.
+    full_units: Decimal | None = None
+
+    @property
+    def current_usage_units(self) -> Decimal:
+        return self.full_units if self.full_units is not None else self.units
 
 
 _metric_specs: dict[Any, tuple[Any, MetricSpec]] = {}
@@ -107,7 +115,8 @@ def _priced(
     is_default: bool = False,
 ) -> ChargeBucket:
     pricing_usage: Usage = usage.as_usage()
-    result = price(charge.charge_model, properties, pricing_usage, currency=currency)
+    prorated = pricing_usage.full_units is not None
+    result = price(charge.charge_model, properties, pricing_usage, currency=currency, prorated=prorated)
     return ChargeBucket(
         charge=charge,
         charge_filter=charge_filter,
@@ -121,7 +130,43 @@ def _priced(
         unit_amount=result.unit_amount,
         breakdown=list(result.breakdown),
         is_default_bucket=is_default,
+        full_units=pricing_usage.full_units if prorated else None,
     )
+
+
+PRORATED_MODELS = ("standard", "volume", "graduated")
+
+
+def is_prorated(charge: Charge) -> bool:
+    """A charge priced with prorated units (§5.4): the flag, on a recurring sum/unique-count metric,
+    with a model that can be prorated (the catalog refuses the flag elsewhere; old rows are priced
+    unprorated rather than failing)."""
+    metric = charge.billable_metric
+    return (
+        bool(charge.prorated)
+        and bool(metric.recurring)
+        and metric.aggregation_type in ("sum_agg", "unique_count_agg")
+        and charge.charge_model in PRORATED_MODELS
+    )
+
+
+def _schedule_of(organization: Any, external_subscription_id: str, started_at: datetime | None) -> Any:
+    """The subscription's schedule when a caller did not pass it (one query, prorated charges only)."""
+    sub = (
+        Subscription.objects.filter(
+            organization=organization, external_id=external_subscription_id, started_at=started_at
+        )
+        .select_related("plan", "customer__organization", "organization")
+        .order_by("-created_at")
+        .first()
+    )
+    return schedule_for(sub) if sub is not None else None
+
+
+def prorated_period_days(schedule: periods.Schedule, window: periods.Window) -> int:
+    """Local days of the full charges period holding `window` (the proration denominator)."""
+    full = schedule.charges_cadence.window_at(window.start)
+    return periods.days_between(full.start, full.end, schedule.tz_name)
 
 
 def price_charge(
@@ -132,21 +177,43 @@ def price_charge(
     window: periods.Window,
     started_at: datetime | None,
     currency: str,
+    schedule: periods.Schedule | None = None,
+    usage: AggregationResult | None = None,
 ) -> list[ChargeBucket]:
-    """Aggregate a charge's usage over `window` and price every bucket (filters, groups)."""
+    """Aggregate a charge's usage over `window` and price every bucket (filters, groups).
+
+    A prorated charge (`is_prorated`) is aggregated with `aggregate_prorated` over the days of the
+    full charges period of `schedule` (looked up when not given) and priced with `prorated=True`.
+    """
     filters = live_charge_filters(charge)
     grouped_by = tuple(charge.pricing_group_keys or ())
-    result = aggregate(
-        organization,
-        external_subscription_id=external_subscription_id,
-        metric=metric_spec_for(charge),
-        from_datetime=window.start,
-        to_datetime=window.end,
-        filters=[(f.id, f.values) for f in filters],
-        grouped_by=grouped_by,
-        subscription_started_at=started_at,
-        with_event_values=charge.charge_model == "percentage",
-    )
+    if is_prorated(charge):
+        schedule = schedule or _schedule_of(organization, external_subscription_id, started_at)
+    if is_prorated(charge) and schedule is not None:
+        result = aggregate_prorated(
+            organization,
+            external_subscription_id=external_subscription_id,
+            metric=metric_spec_for(charge),
+            from_datetime=window.start,
+            to_datetime=window.end,
+            period_days=prorated_period_days(schedule, window),
+            tz_name=schedule.tz_name,
+            filters=[(f.id, f.values) for f in filters],
+            grouped_by=grouped_by,
+            subscription_started_at=started_at,
+        )
+    else:  # `usage`: already read in bulk by a billing batch (metering.bulk, same answer as aggregate)
+        result = usage if usage is not None else aggregate(
+            organization,
+            external_subscription_id=external_subscription_id,
+            metric=metric_spec_for(charge),
+            from_datetime=window.start,
+            to_datetime=window.end,
+            filters=[(f.id, f.values) for f in filters],
+            grouped_by=grouped_by,
+            subscription_started_at=started_at,
+            with_event_values=charge.charge_model == "percentage",
+        )
     properties = charge.properties or {}
     if not filters:
         if grouped_by and result.groups:
@@ -225,10 +292,18 @@ def charge_fee(
             "charges_to_datetime": window.end.isoformat(),
             "filter_values": bucket.filter_values,
         },
-        amount_details={"charge_model": charge.charge_model, "breakdown": plain(bucket.breakdown)},
+        amount_details=_charge_amount_details(bucket),
         pay_in_advance=charge.pay_in_advance,
         invoiceable=charge.invoiceable,
     )
+
+
+def _charge_amount_details(bucket: ChargeBucket) -> dict[str, Any]:
+    details: dict[str, Any] = {"charge_model": bucket.charge.charge_model, "breakdown": plain(bucket.breakdown)}
+    if bucket.full_units is not None:
+        details["prorated"] = True
+        details["full_units"] = plain(bucket.full_units)
+    return details
 
 
 def true_up_fee(

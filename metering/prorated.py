@@ -1,0 +1,157 @@
+"""Prorated aggregation (lago-semantics.md §5.4): pure arithmetic, no ORM.
+
+A prorated charge bills each unit of a recurring metric for the share of the billing period it
+existed. Days are local calendar days of the customer's timezone, counted inclusively, over the
+days of the *full* charges period (`period_days`, not cut short by a start or a termination):
+
+* `sum_agg`: a value sent on day *d* counts `value × (last_day − d + 1) / period_days` (a
+  negative value stops billing from its own day on); what was carried from earlier periods counts
+  `carried × window_days / period_days` (the whole period normally, the used days of a period cut
+  short by a termination).
+* `unique_count_agg`: each distinct value counts for the days it was present in the window:
+  added on *a* and removed on *r* → `(r − a + 1) / period_days` (both days included), a value
+  present before the window from its first day, a value still present up to its last day.
+
+The sum of prorated units is rounded **up** to 5 decimal places, as Lago does (`ceil(5)`); the
+per-event values that feed the prorated graduated walk stay unrounded (40 significant digits).
+Source: api `app/services/billable_metrics/prorated_aggregations/*`,
+`app/services/events/stores/postgres_store.rb#prorated_sum`, `#duration_ratio_sql`.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_CEILING, Context, Decimal
+
+from metering.computations import ZERO, Row, _order, plain
+
+_PRECISE = Context(prec=40)
+UNITS_QUANTUM = Decimal("0.00001")
+_INCLUSIVE = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class ProrationDays:
+    """The local days of a usage window and of its full period."""
+
+    first_day: date  # local day of the window's start
+    last_day: date  # local day of the window's inclusive end
+    period_days: int  # local days of the full charges period
+
+    @classmethod
+    def of(cls, start: datetime, end: datetime, *, period_days: int, tz_name: str) -> ProrationDays:
+        """For the half-open window `[start, end)`; `end − 1 s` is its inclusive last instant."""
+        tz = zoneinfo.ZoneInfo(tz_name or "UTC")
+        first = start.astimezone(tz).date()
+        last = max(first, (end - _INCLUSIVE).astimezone(tz).date())
+        if period_days <= 0:
+            raise ValueError("period_days must be positive")
+        return cls(first_day=first, last_day=last, period_days=period_days)
+
+    @property
+    def window_days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+    def ratio(self, days: int) -> Decimal:
+        return _PRECISE.divide(Decimal(max(days, 0)), Decimal(self.period_days))
+
+    def carried_ratio(self) -> Decimal:
+        return self.ratio(self.window_days)
+
+    def days_from(self, day: date) -> int:
+        """Days from `day` (included) to the window's last day (included), within the window."""
+        day = max(day, self.first_day)
+        return (self.last_day - day).days + 1
+
+
+@dataclass(frozen=True)
+class ProratedValues:
+    """Prorated units (ceil 5 places), the full units, and per-event full / prorated values."""
+
+    units: Decimal
+    full_units: Decimal
+    event_values: tuple[Decimal, ...]
+    event_prorated_values: tuple[Decimal, ...]
+
+
+def ceil_units(value: Decimal) -> Decimal:
+    return plain(value.quantize(UNITS_QUANTUM, rounding=ROUND_CEILING, context=_PRECISE))
+
+
+def _local_day(moment: datetime, tz_name: str) -> date:
+    return moment.astimezone(zoneinfo.ZoneInfo(tz_name or "UTC")).date()
+
+
+def prorated_sum(history: Sequence[Row], rows: Sequence[Row], days: ProrationDays, *, tz_name: str) -> ProratedValues:
+    """`sum_agg`: carried value × window share + each value × its remaining days' share."""
+    carried = sum((r.value for r in history if r.value is not None), ZERO)
+    full: list[Decimal] = []
+    prorated: list[Decimal] = []
+    if carried != 0:
+        full.append(carried)
+        prorated.append(_PRECISE.multiply(carried, days.carried_ratio()))
+    for row in sorted(rows, key=_order):
+        if row.value is None:
+            continue
+        full.append(row.value)
+        share = days.ratio(days.days_from(_local_day(row.timestamp, tz_name)))
+        prorated.append(_PRECISE.multiply(row.value, share))
+    total = sum(prorated, ZERO)
+    return ProratedValues(
+        units=ceil_units(total),
+        full_units=plain(sum(full, ZERO)),
+        event_values=tuple(plain(v) for v in full),
+        event_prorated_values=tuple(prorated),
+    )
+
+
+def prorated_unique_count(
+    history: Sequence[Row], rows: Sequence[Row], days: ProrationDays, *, field_name: str, tz_name: str
+) -> ProratedValues:
+    """`unique_count_agg`: each value for the days it was present (add and remove days included).
+
+    Per-event values (for the graduated walk): the values present when the window opens come first
+    (full = their count, prorated = count × window share), then each add in the window (+1, the
+    share from its day to the end) and each remove (−1, minus the share of the days after it).
+    """
+    present: set[str] = set()
+
+    def operation(row: Row) -> tuple[str | None, bool]:
+        props = row.properties or {}
+        return props.get(field_name), (props.get("operation_type") or "add") == "remove"
+
+    for row in sorted(history, key=_order):
+        value, remove = operation(row)
+        if value is None:
+            continue
+        if remove:
+            present.discard(value)
+        else:
+            present.add(value)
+    full: list[Decimal] = []
+    prorated: list[Decimal] = []
+    if present:
+        full.append(Decimal(len(present)))
+        prorated.append(_PRECISE.multiply(Decimal(len(present)), days.carried_ratio()))
+    for row in sorted(rows, key=_order):
+        value, remove = operation(row)
+        if value is None:
+            continue
+        day = _local_day(row.timestamp, tz_name)
+        if remove and value in present:
+            present.discard(value)
+            full.append(Decimal(-1))
+            prorated.append(-days.ratio((days.last_day - max(day, days.first_day)).days))
+        elif not remove and value not in present:
+            present.add(value)
+            full.append(Decimal(1))
+            prorated.append(days.ratio(days.days_from(day)))
+    return ProratedValues(
+        units=ceil_units(sum(prorated, ZERO)),
+        full_units=Decimal(len(present)),
+        event_values=tuple(full),
+        event_prorated_values=tuple(prorated),
+    )
