@@ -119,7 +119,7 @@ def _organization_id(instance: models.Model) -> Any:
     return getattr(instance, "organization_id", None)
 
 
-def _write(instance: models.Model, action: str, changes: dict[str, list[Any]]) -> None:
+def _entry(instance: models.Model, action: str, changes: dict[str, list[Any]]) -> Any:
     from django.contrib.contenttypes.models import ContentType
 
     from audit.models import AuditLogEntry
@@ -130,7 +130,7 @@ def _write(instance: models.Model, action: str, changes: dict[str, list[Any]]) -
         object_repr = str(instance)[:255]
     except Exception:  # noqa: BLE001 — a __str__ touching a missing relation must not break the change
         object_repr = ""
-    AuditLogEntry.objects.create(
+    return AuditLogEntry(
         organization_id=organization_id,
         actor_type=actor.type,
         actor_id=actor.id,
@@ -145,6 +145,33 @@ def _write(instance: models.Model, action: str, changes: dict[str, list[Any]]) -
     )
 
 
+def _write(instance: models.Model, action: str, changes: dict[str, list[Any]]) -> None:
+    _entry(instance, action, changes).save()
+
+
+def _created_changes(sender: type[models.Model], instance: models.Model) -> dict[str, list[Any]]:
+    return {
+        field.name: [None, _shown(field, getattr(instance, field.attname))]
+        for field in _fields(sender)
+        if getattr(instance, field.attname) not in (None, "")
+    }
+
+
+def _bulk_created(sender: type[models.Model], instances: list[models.Model], **kwargs: Any) -> None:
+    """`billing_project.core.signals.bulk_created`: one "create" entry per row, in one INSERT."""
+    if sender not in _audited_set():
+        return
+    from audit.models import AuditLogEntry
+
+    AuditLogEntry.objects.bulk_create(
+        [_entry(instance, "create", _created_changes(sender, instance)) for instance in instances], batch_size=1000
+    )
+
+
+def _audited_set() -> set[type[models.Model]]:
+    return set(audited_model_classes())
+
+
 def _post_save(
     sender: type[models.Model], instance: models.Model, created: bool, raw: bool = False, **kwargs: Any
 ) -> None:
@@ -152,12 +179,7 @@ def _post_save(
         return
     state = getattr(instance, _BEFORE_ATTR, None)
     if created or state is None:
-        changes = {
-            field.name: [None, _shown(field, getattr(instance, field.attname))]
-            for field in _fields(sender)
-            if getattr(instance, field.attname) not in (None, "")
-        }
-        _write(instance, "create", changes)
+        _write(instance, "create", _created_changes(sender, instance))
         return
     fields, before = state
     setattr(instance, _BEFORE_ATTR, None)
@@ -183,6 +205,9 @@ def _post_delete(sender: type[models.Model], instance: models.Model, **kwargs: A
 
 
 def connect_audited_models() -> None:
+    from billing_project.core.signals import bulk_created
+
+    bulk_created.connect(_bulk_created, dispatch_uid="audit_bulk_created", weak=False)
     for model in audited_model_classes():
         uid = f"audit_{model._meta.label_lower}"
         pre_save.connect(_pre_save, sender=model, dispatch_uid=f"{uid}_pre", weak=False)

@@ -1,17 +1,24 @@
 """Benchmark of the billing run: N active subscriptions due on one day, billed through the real tasks.
 
-    .venv/bin/python bench/billing_run.py [--subscriptions 100000] [--workers 2] [--reuse]
+    .venv/bin/python bench/billing_run.py [--subscriptions 100000] [--workers 2] [--batch-size 500]
+                                          [--mode batch|customer] [--reuse] [--keep]
 
 Data: one organization, N customers each with one monthly subscription (base fee 10.00 USD in
 arrears) and two usage charges, `calls` (count, standard 0.01) and `storage` (sum, graduated
-0-100 at 0.05, then 0.02 + 1.00 flat), with 3 events per subscription in January 2024 (real
-ingestion: events + hourly rollups). The billing sweep finds who is due on 1 February, then
-`--workers` processes run the `invoicing.bill_customer` task (Celery's task code, applied in the
-process: no broker round trip) for every due customer, each in its own transaction. PDFs are
-rendered by their own task and are measured apart (`--pdf-sample`).
+0-100 at 0.05, then 0.02 + 1.00 flat), with 3 events per subscription in January 2024 and their
+hourly rollups (written with one INSERT … SELECT each, so 100,000 subscriptions set up in about
+a minute). The billing sweep (`runs.billing_run_start`, what the `invoicing.billing_sweep` task
+calls) finds who is due on 1 February and cuts the customers into batches exactly as the sweep
+task does; then `--workers` processes take batches from a shared queue and run the
+`invoicing.bill_customers` task function on each (`--mode customer`: the per-customer
+`invoicing.bill_customer` task, the previous design). PDFs are rendered by their own task and
+are measured apart (`--pdf-sample`).
 
-Prints: set-up time, sweep time, invoices/s, peak RSS per worker and of the parent, the current
-usage latency (API, in-process client) on that data, and checks that every invoice is right.
+Prints: set-up time, sweep time, invoices/s (and the load average, since the machine may be
+shared), CPU per invoice (the workers' Python CPU and their PostgreSQL backends' CPU, read from
+/proc), SQL statements per invoice, peak RSS per worker and of the parent, the current-usage
+latency (API, in-process client) on that data, and checks every invoice's amounts. The database
+(`bxb_bench_billing` by default) is dropped at the end unless `--keep`.
 """
 
 from __future__ import annotations
@@ -32,13 +39,26 @@ from bench.common import percentile, setup_django
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_billing"
 AT = datetime(2024, 2, 1, 1, tzinfo=UTC)
 ORG_NAME = "bench billing"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (a PostgreSQL backend on this machine), in seconds."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except OSError:
+        return 0.0
+
+
 def build(n: int) -> None:
+    from django.db import connection
+
     from catalog.models import BillableMetric, Charge, Plan
     from customers.models import Customer
     from customers.services import organization_create
@@ -68,7 +88,7 @@ def build(n: int) -> None:
         properties={"graduated_ranges": ranges},
     )  # fmt: skip
     started = datetime(2024, 1, 1, tzinfo=UTC)
-    batch = 5000
+    batch = 10000
     for start in range(0, n, batch):
         customers = [
             Customer(organization=organization, external_id=f"c{i}", sequential_id=i + 1, currency="USD", name=f"C{i}")
@@ -84,39 +104,30 @@ def build(n: int) -> None:
                 for c in customers
             ]
         )  # fmt: skip
+        if start % 50000 == 0:
+            print(f"  customers and subscriptions: {start:,}/{n:,}", flush=True)
     organization.customer_sequence = n
     organization.save(update_fields=["customer_sequence"])
-    # Events in bulk, then their hourly rollups in one INSERT … SELECT (what ingestion maintains).
-    from decimal import Decimal
-
-    from django.db import connection
-
-    from metering.models import Event
-
-    ts = datetime(2024, 1, 15, 12, tzinfo=UTC)
-    subs = dict(Subscription.objects.filter(organization=organization).values_list("external_id", "id"))
-    for start in range(0, n, batch):
-        rows = []
-        for i in range(start, min(n, start + batch)):
-            sid = subs[f"s{i}"]
-            common = {"organization": organization, "external_subscription_id": f"s{i}", "subscription_id": sid}
-            rows.append(Event(transaction_id=f"a{i}", code="calls", timestamp=ts, **common))
-            rows.append(Event(transaction_id=f"b{i}", code="calls", timestamp=ts, **common))
-            gb = 50 + i % 100
-            rows.append(
-                Event(
-                    transaction_id=f"g{i}",
-                    code="storage",
-                    timestamp=ts,
-                    properties={"gb": str(gb)},
-                    value=Decimal(gb),
-                    **common,
-                )
-            )
-        Event.objects.bulk_create(rows, batch_size=batch)
-        if start % 20000 == 0:
-            print(f"  events for {start:,}/{n:,} subscriptions", flush=True)
+    # Events (2 calls + 1 storage of 50..149 GB per subscription) and their hourly rollups, in SQL.
     with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO metering_event (id, created_at, updated_at, organization_id, transaction_id,
+                external_subscription_id, external_customer_id, code, timestamp, properties, value,
+                subscription_id, customer_id)
+            SELECT gen_random_uuid(), now(), now(), s.organization_id, k.prefix || substr(s.external_id, 2),
+                s.external_id, '', k.code, '2024-01-15 12:00:00+00',
+                CASE WHEN k.code = 'storage'
+                     THEN jsonb_build_object('gb', (50 + substr(s.external_id, 2)::int %% 100)::text)
+                     ELSE '{}'::jsonb END,
+                CASE WHEN k.code = 'storage' THEN 50 + substr(s.external_id, 2)::int %% 100 END,
+                s.id, s.customer_id
+            FROM subscriptions_subscription s
+            CROSS JOIN (VALUES ('a', 'calls'), ('b', 'calls'), ('g', 'storage')) AS k(prefix, code)
+            WHERE s.organization_id = %s
+            """,
+            [organization.id],
+        )
         cursor.execute(
             """
             INSERT INTO metering_usagerollup (id, created_at, updated_at, organization_id, external_subscription_id,
@@ -131,20 +142,50 @@ def build(n: int) -> None:
         )
 
 
-def worker(database_url: str, ids: list[str], run_id: str, queue: mp.Queue) -> None:
+def worker(database_url: str, mode: str, run_id: str, work: mp.Queue, results: mp.Queue) -> None:
     os.environ["DATABASE_URL"] = database_url
     import django
 
     django.setup()
     from django.conf import settings
+    from django.db import connection
 
     settings.INVOICE_PDF_ON_FINALIZE = False
     from invoicing import tasks
 
+    statements = 0
+
+    def count(execute, sql, params, many, context):
+        nonlocal statements
+        statements += 1
+        return execute(sql, params, many, context)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
     created = 0
-    for customer_id in ids:
-        created += tasks.bill_customer(customer_id, AT.isoformat(), run_id)
-    queue.put((created, rss_mb()))
+    cpu0, backend0, wall0 = time.process_time(), proc_cpu_seconds(backend), time.monotonic()
+    with connection.execute_wrapper(count):
+        statements = 0
+        while True:
+            item = work.get()
+            if item is None:
+                break
+            if mode == "batch":
+                created += tasks.bill_customers(item, AT.isoformat(), run_id)
+            else:
+                for customer_id in item:
+                    created += tasks.bill_customer(customer_id, AT.isoformat(), run_id)
+    results.put(
+        {
+            "created": created,
+            "rss": rss_mb(),
+            "cpu": time.process_time() - cpu0,
+            "backend_cpu": proc_cpu_seconds(backend) - backend0,
+            "wall": time.monotonic() - wall0,
+            "statements": statements - 1,
+        }
+    )
 
 
 def expected_cents(i: int) -> int:
@@ -153,29 +194,36 @@ def expected_cents(i: int) -> int:
     return 1000 + 2 + storage
 
 
+def drop_database(database_url: str) -> None:
+    from urllib.parse import urlparse
+
+    import psycopg
+
+    parsed = urlparse(database_url)
+    with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}" WITH (FORCE)')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscriptions", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=None, help="customers per task (default: the sweep's)")
+    parser.add_argument("--mode", choices=["batch", "customer"], default="batch")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--reuse", action="store_true", help="keep the data of a previous run (re-bill it)")
+    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     parser.add_argument("--usage-samples", type=int, default=200)
-    parser.add_argument("--pdf-sample", type=int, default=5)
+    parser.add_argument("--pdf-sample", type=int, default=3)
     args = parser.parse_args()
 
     if not args.reuse:
-        from urllib.parse import urlparse
-
-        import psycopg
-
-        parsed = urlparse(args.database_url)
-        with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}" WITH (FORCE)')
+        drop_database(args.database_url)
     setup_django(args.database_url)
     from django.db import connection
 
     from customers.models import Organization
-    from invoicing.models import Invoice
+    from invoicing.models import Invoice, InvoiceNumberCounter
     from invoicing.services import runs
 
     organization = Organization.objects.filter(name=ORG_NAME).first()
@@ -187,6 +235,7 @@ def main() -> None:
         print(f"set-up: {time.monotonic() - t0:.0f}s")
     else:
         Invoice.objects.filter(organization=organization).delete()
+        InvoiceNumberCounter.objects.filter(organization=organization).delete()
     n = organization.subscriptions.count()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
@@ -195,36 +244,70 @@ def main() -> None:
     run, due = runs.billing_run_start(AT, organization=organization, trigger="bench")
     sweep = time.monotonic() - t0
     ids = [str(c) for c in due]
+    size = args.batch_size or runs.BATCH_SIZE
+    batches = runs.batches(ids, size) if args.mode == "batch" else runs.batches(ids, 50)
     print(f"sweep: {len(ids):,} customers due ({sum(due.values()):,} subscriptions) found in {sweep:.1f}s")
     connection.close()
 
-    queue: mp.Queue = mp.Queue()
-    chunks = [ids[i :: args.workers] for i in range(args.workers)]
+    work: mp.Queue = mp.Queue()
+    results_queue: mp.Queue = mp.Queue()
+    for batch in batches:
+        work.put(batch)
+    for _ in range(args.workers):
+        work.put(None)
+    load_before = os.getloadavg()
     t0 = time.monotonic()
-    processes = [mp.Process(target=worker, args=(args.database_url, chunk, str(run.id), queue)) for chunk in chunks]
+    processes = [
+        mp.Process(target=worker, args=(args.database_url, args.mode, str(run.id), work, results_queue))
+        for _ in range(args.workers)
+    ]
     for p in processes:
         p.start()
-    results = [queue.get() for _ in processes]
+    results = [results_queue.get() for _ in processes]
     for p in processes:
         p.join()
     elapsed = time.monotonic() - t0
+    load_after = os.getloadavg()
     runs.billing_run_finish(run.id)
-    created = sum(r[0] for r in results)
+    created = sum(r["created"] for r in results)
+    per = max(created, 1)
+    cpu = sum(r["cpu"] for r in results)
+    backend = sum(r["backend_cpu"] for r in results)
+    statements = sum(r["statements"] for r in results)
     print(
-        f"billing: {created:,} invoices in {elapsed:.1f}s with {args.workers} workers → "
-        f"{created / elapsed:,.0f} invoices/s (sweep included: {created / (elapsed + sweep):,.0f}/s)"
+        f"billing ({args.mode}, {size if args.mode == 'batch' else 1} customers per task): {created:,} invoices in "
+        f"{elapsed:.1f}s with {args.workers} workers → {created / elapsed:,.0f} invoices/s "
+        f"(sweep included: {created / (elapsed + sweep):,.0f}/s); load average {load_before[0]:.1f} before, "
+        f"{load_after[0]:.1f} after"
     )
-    print(f"peak RSS: workers {', '.join(f'{r[1]:.0f} MB' for r in results)}; parent {rss_mb():.0f} MB")
+    print(
+        f"CPU per invoice: {cpu * 1000 / per:.2f} ms Python (workers) + {backend * 1000 / per:.2f} ms PostgreSQL "
+        f"(their backends) = {(cpu + backend) * 1000 / per:.2f} ms; {statements / per:.2f} SQL statements per invoice"
+    )
+    worker_rss = ", ".join(f"{r['rss']:.0f} MB" for r in results)
+    print(f"peak RSS: workers {worker_rss}; parent {rss_mb():.0f} MB")
+    run.refresh_from_db()
+    print(
+        f"billing run: status {run.status}, {run.invoices_created:,} invoices recorded, "
+        f"{run.customers_failed} customers failed"
+    )
 
     # correctness: every invoice as computed by hand
     wrong = 0
-    for number, total in (
+    checked = 0
+    for external_id, fees, total, number in (
         Invoice.objects.filter(organization=organization)
-        .values_list("customer__external_id", "fees_amount_cents")
+        .values_list("customer__external_id", "fees_amount_cents", "total_amount_cents", "number")
         .iterator(chunk_size=10000)
     ):
-        wrong += total != expected_cents(int(number[1:]))
-    print(f"checked: {created:,} invoices, {wrong} with a wrong amount; {n:,} subscriptions in the data set")
+        checked += 1
+        expected = expected_cents(int(external_id[1:]))
+        wrong += fees != expected or total != expected or not number
+    numbers = Invoice.objects.filter(organization=organization).values("number").distinct().count()
+    print(
+        f"checked: {checked:,} invoices ({numbers:,} distinct numbers), {wrong} with a wrong amount; "
+        f"{n:,} subscriptions in the data set"
+    )
 
     # current usage latency on that data (API, in-process client, no network)
     from django.utils import timezone
@@ -261,10 +344,17 @@ def main() -> None:
         t = time.perf_counter()
         for invoice_id in pdf_ids:
             invoice_generate_pdf(invoice_id)
-        per = (time.perf_counter() - t) / max(len(pdf_ids), 1)
+        per_pdf = (time.perf_counter() - t) / max(len(pdf_ids), 1)
         print(
-            f"pdf: {per * 1000:.0f} ms per invoice (separate task; {n * per / 3600 / args.workers:.1f} h for all on {args.workers} workers)"
+            f"pdf: {per_pdf * 1000:.0f} ms per invoice (separate task; "
+            f"{n * per_pdf / 3600 / args.workers:.1f} h for all on {args.workers} workers)"
         )
+    connection.close()
+    if not args.keep:
+        drop_database(args.database_url)
+        print("database dropped (--keep keeps it)")
+    if wrong or checked != created:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

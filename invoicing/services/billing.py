@@ -166,7 +166,16 @@ def _live_charges(plan: Any) -> list[Charge]:
     return cached
 
 
-def item_fees(item: DueItem, *, schedule: periods.Schedule, currency: str) -> list[Fee]:
+def usage_key(item: DueItem, charge: Charge) -> tuple:
+    """Key of a charge's usage over an item's window in a batch's bulk-read usage."""
+    return (item.subscription.id, charge.id, item.charges.start, item.charges.end)
+
+
+def item_fees(
+    item: DueItem, *, schedule: periods.Schedule, currency: str, usage: dict[tuple, Any] | None = None
+) -> list[Fee]:
+    """The fees of one billing item. `usage`: charges' usage already read in bulk (`usage_key`);
+    a charge missing from it is aggregated here, as without it."""
     sub = item.subscription
     plan = sub.plan
     fees: list[Fee] = []
@@ -188,6 +197,8 @@ def item_fees(item: DueItem, *, schedule: periods.Schedule, currency: str) -> li
                 window=item.charges,
                 started_at=sub.started_at,
                 currency=currency,
+                schedule=schedule,
+                usage=usage.get(usage_key(item, charge)) if usage else None,
             )
             these = [
                 fee_builder.charge_fee(b, subscription=sub, currency=currency, window=item.charges) for b in buckets

@@ -15,12 +15,25 @@ from invoicing.models import Fee
 
 
 class TaxResolver:
-    def __init__(self, organization: Any, customer: Any, *, organization_taxes: list[Tax] | None = None):
+    def __init__(
+        self,
+        organization: Any,
+        customer: Any,
+        *,
+        organization_taxes: list[Tax] | None = None,
+        customer_taxes: list[Tax] | None = None,
+    ):
+        """`customer_taxes`: the customer's own taxes when already read (a billing batch reads them
+        for all its customers at once), in the order `fallback` reads them."""
         self.organization = organization
         self.customer = customer
         self._organization_taxes = organization_taxes
         self._owner_taxes: dict[tuple[str, Any], list[Tax]] = {}
         self._fallback: list[Tax] | None = None
+        if customer_taxes:
+            self._fallback = list(customer_taxes)
+        elif customer_taxes is not None and organization_taxes is not None:
+            self._fallback = list(organization_taxes)
         self._by_code: dict[str, Tax] = {}
 
     def _taxes_of(self, owner: Any) -> list[Tax]:

@@ -113,8 +113,12 @@ def compute(
     *,
     context: Context,
     plan_ids: dict[Any, str | None] | None = None,
+    with_credits: bool = True,
 ) -> Computed:
-    """Run the §6.1 pipeline and copy the results onto the (saved or unsaved) fees and invoice."""
+    """Run the §6.1 pipeline and copy the results onto the (saved or unsaved) fees and invoice.
+
+    `with_credits=False`: the caller knows the customer has no active coupon, available credit note
+    or active wallet (a billing batch checks that for all its customers in bulk): none is read."""
     plan_ids = plan_ids or {}
     coupons: list[CouponToApply] = []
     coupon_rows: dict[str, AppliedCoupon] = {}
@@ -122,7 +126,7 @@ def compute(
     note_rows: dict[str, Any] = {}
     wallets: list = []
     wallet_rows: dict[str, Any] = {}
-    if context == Context.FINALIZE:
+    if context == Context.FINALIZE and with_credits:
         coupons, coupon_rows = coupons_to_apply(invoice)
         if invoice.invoice_type in DISCOUNTABLE:  # credit notes, then wallets (§6.1, §7, §9): locked
             from invoicing.services.credit_notes import credit_notes_for_invoice

@@ -1,0 +1,175 @@
+"""Usage of many (subscription, metric, window) at once, for the billing run's batches.
+
+    aggregate_many(organization, [UsageRequest(...), ...]) -> [AggregationResult, ...]   (same order)
+
+Each answer is exactly what `metering.aggregation.aggregate` gives for the same arguments read
+from PostgreSQL (the source of truth; ClickHouse, when configured, is a copy of it). The common
+case — count / sum / max metrics, not recurring, without charge filters, grouping or per-event
+values — is answered for the whole batch with one rollup query (whole hours) and one raw-event
+query per partial-hour edge, per distinct window: a batch of 500 subscriptions billed for the
+same month costs 1 to 3 queries instead of 2 per subscription and charge. Everything else
+(filters, groups, percentage pricing, unique count, weighted sum, latest, recurring metrics) is
+answered by `aggregate()` itself, one request at a time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Max, Sum
+
+from catalog.pricing import apply_metric_rounding
+from metering.aggregation import (
+    EPOCH,
+    RECURRING_TYPES,
+    ROLLUP_TYPES,
+    AggregationResult,
+    MetricSpec,
+    _Additive,
+    _ceil_hour,
+    _floor_hour,
+    aggregate,
+    metric_spec,
+)
+from metering.computations import ZERO, plain
+from metering.models import Event, UsageRollup
+
+# Subscriptions per IN (...) list: keeps statements and their parameter lists bounded.
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class UsageRequest:
+    """The arguments of one `aggregate()` call."""
+
+    external_subscription_id: str
+    metric: Any  # MetricSpec or a BillableMetric
+    from_datetime: datetime
+    to_datetime: datetime
+    subscription_started_at: datetime | None = None
+    filters: tuple[Any, ...] = ()
+    grouped_by: tuple[str, ...] = ()
+    with_event_values: bool = False
+
+
+def handled_in_bulk(request: UsageRequest) -> bool:
+    """Whether `aggregate_many` answers this request in bulk (else it calls `aggregate()`)."""
+    spec = metric_spec(request.metric)
+    recurring = spec.recurring and spec.aggregation_type in RECURRING_TYPES
+    return (
+        spec.aggregation_type in ROLLUP_TYPES
+        and not recurring
+        and not request.filters
+        and not request.grouped_by
+        and not request.with_event_values
+    )
+
+
+def aggregate_many(organization: Any, requests: Sequence[UsageRequest]) -> list[AggregationResult]:
+    """`aggregate()` of every request, in bulk where possible (see the module docstring)."""
+    results: list[AggregationResult | None] = [None] * len(requests)
+    # (start, end) -> [(index, subscription, spec)]: requests sharing a window share their queries.
+    by_window: dict[tuple[datetime, datetime], list[tuple[int, str, MetricSpec]]] = defaultdict(list)
+    for index, request in enumerate(requests):
+        if not handled_in_bulk(request):
+            results[index] = aggregate(
+                organization,
+                external_subscription_id=request.external_subscription_id,
+                metric=request.metric,
+                from_datetime=request.from_datetime,
+                to_datetime=request.to_datetime,
+                filters=list(request.filters),
+                grouped_by=request.grouped_by,
+                subscription_started_at=request.subscription_started_at,
+                with_event_values=request.with_event_values,
+            )
+            continue
+        start = max(request.from_datetime, request.subscription_started_at or EPOCH)
+        by_window[(start, request.to_datetime)].append(
+            (index, request.external_subscription_id, metric_spec(request.metric))
+        )
+    for (start, end), members in by_window.items():
+        totals = _additive_many(organization, start, end, members)
+        for index, sub, spec in members:
+            results[index] = _result(spec, totals.get((sub, spec.code)) or _Additive())
+    return [r for r in results if r is not None]
+
+
+def _additive_many(
+    organization: Any, start: datetime, end: datetime, members: list[tuple[int, str, MetricSpec]]
+) -> dict[tuple[str, str], _Additive]:
+    """count / sum / max per (subscription, code) over [start, end): rollups for whole hours, raw edges."""
+    result: dict[tuple[str, str], _Additive] = {}
+    if start >= end:
+        return result
+    subs = sorted({sub for _, sub, _ in members})
+    codes = sorted({spec.code for _, _, spec in members})
+    first_hour, last_hour = _ceil_hour(start), _floor_hour(end)
+    if first_hour >= last_hour:
+        edges = [(start, end)]
+        hours = None
+    else:
+        edges = [(start, first_hour), (last_hour, end)]
+        hours = (first_hour, last_hour)
+    for offset in range(0, len(subs), CHUNK):
+        chunk = subs[offset : offset + CHUNK]
+        if hours is not None:
+            rollups = (
+                UsageRollup.objects.filter(
+                    organization=organization,
+                    external_subscription_id__in=chunk,
+                    code__in=codes,
+                    hour__gte=hours[0],
+                    hour__lt=hours[1],
+                )
+                .values("external_subscription_id", "code")
+                .annotate(c=Sum("events_count"), s=Sum("value_sum"), m=Max("value_max"), p=Sum("precise_sum"))
+                .order_by()
+            )
+            for row in rollups:
+                key = (row["external_subscription_id"], row["code"])
+                result.setdefault(key, _Additive()).add(int(row["c"] or 0), row["s"], row["m"], row["p"])
+        for edge_start, edge_end in edges:
+            if edge_start >= edge_end:
+                continue
+            edge = (
+                Event.objects.filter(
+                    organization=organization,
+                    external_subscription_id__in=chunk,
+                    code__in=codes,
+                    timestamp__gte=edge_start,
+                    timestamp__lt=edge_end,
+                )
+                .values("external_subscription_id", "code")
+                .annotate(c=Count("id"), s=Sum("value"), m=Max("value"), p=Sum("precise_total_amount_cents"))
+                .order_by()
+            )
+            for row in edge:
+                if not row["c"]:
+                    continue
+                key = (row["external_subscription_id"], row["code"])
+                result.setdefault(key, _Additive()).add(int(row["c"]), row["s"], row["m"], row["p"])
+    return result
+
+
+def _result(spec: MetricSpec, acc: _Additive) -> AggregationResult:
+    """What `aggregate()`'s additive path returns for one bucket without filters."""
+    units: Decimal
+    if spec.aggregation_type == "count_agg":
+        units = Decimal(acc.count)
+    elif spec.aggregation_type == "sum_agg":
+        units = acc.total
+    else:
+        units = acc.maximum if acc.maximum is not None else ZERO
+    return AggregationResult(
+        units=plain(apply_metric_rounding(units, spec.rounding_function, spec.rounding_precision)),
+        events_count=acc.count,
+        event_values=(),
+        precise_total_amount_cents=plain(acc.precise),
+        source="rollups",
+    )
