@@ -105,6 +105,10 @@ class Invoice(BaseModel):
         ordering = ["-issuing_date", "-created_at"]
         indexes = [
             models.Index(fields=["organization", "-issuing_date", "-created_at"]),
+            # A customer's invoices, newest first (GET /invoices?external_customer_id=): no sort, and the count.
+            models.Index(
+                fields=["organization", "customer", "-issuing_date", "-created_at"], name="invoice_customer_issuing_idx"
+            ),
             models.Index(fields=["organization", "status"]),
             models.Index(fields=["status", "finalize_at"]),
             models.Index(fields=["status", "payment_status", "payment_due_date"]),

@@ -209,10 +209,17 @@ def fee_payload(fee: Fee, *, applied_taxes: list[FeeAppliedTax] | None = None) -
 
 
 def invoice_payload(
-    invoice: Invoice, *, with_fees: bool = True, customers: dict[Any, dict[str, Any]] | None = None
+    invoice: Invoice,
+    *,
+    with_fees: bool = True,
+    customers: dict[Any, dict[str, Any]] | None = None,
+    applied_taxes: list[InvoiceAppliedTax] | None = None,
 ) -> dict[str, Any]:
     """Lago's invoice object. `customers` (customer id → its payload) lets a list render each
-    customer once, however many of its invoices the page holds."""
+    customer once, however many of its invoices the page holds; `applied_taxes`, when read for a
+    whole page (`selectors.invoice_list_related`), saves the per-invoice query."""
+    if applied_taxes is None:
+        applied_taxes = list(invoice.applied_taxes.all())
     if customers is None:
         customer = customer_payload(invoice.customer)
     else:
@@ -258,7 +265,7 @@ def invoice_payload(
         "xml_url": None,
         "customer": customer,
         "metadata": invoice.metadata or [],
-        "applied_taxes": [applied_tax_payload(t) for t in invoice.applied_taxes.all()],
+        "applied_taxes": [applied_tax_payload(t) for t in applied_taxes],
         "applied_usage_thresholds": [],
         "applied_invoice_custom_sections": [],
         "error_details": [],

@@ -45,9 +45,10 @@ def _int(value: str | None, field: str) -> int | None:
         raise ValidationFailure.single(field, "value_is_invalid") from None
 
 
-def _invoice_list_payload(items: list[Any]) -> list[dict[str, Any]]:
+def _invoice_list_payload(organization: Any, items: list[Any]) -> list[dict[str, Any]]:
+    taxes = selectors.invoice_list_related(organization, items)
     customers: dict[Any, dict[str, Any]] = {}  # a page of one customer's invoices renders it once
-    return [invoice_payload(i, with_fees=False, customers=customers) for i in items]
+    return [invoice_payload(i, with_fees=False, customers=customers, applied_taxes=taxes[i.id]) for i in items]
 
 
 def _invoice_body(invoice: Any) -> dict[str, Any]:
@@ -103,7 +104,9 @@ class InvoiceCollectionView(OrganizationAPIView):
             purchase_order_number=params.get("purchase_order_number"),
             metadata=metadata,
         )
-        return paginated_response(request, qs, "invoices", _invoice_list_payload)
+        return paginated_response(
+            request, qs, "invoices", lambda items: _invoice_list_payload(self.organization, items)
+        )
 
     @extend_schema(
         operation_id="invoices_create_one_off",

@@ -1,0 +1,150 @@
+"""Cost of each route of the API load mix, one route at a time, in-process (no HTTP, no gunicorn).
+
+    .venv/bin/python bench/api_routes.py [--database postgres://postgres@127.0.0.1:5432/bxb_bench_routes]
+                                         [--iterations 200] [--route current_usage] [--profile 30]
+                                         [--keep]
+
+Seeds its own PostgreSQL database exactly as `bench/api_load.py` does (it drops it afterwards
+unless `--keep`), then calls each route of the mix through Django's test client (the whole
+middleware, authentication and DRF stack, but no socket or WSGI server) `--iterations` times and
+prints, per route:
+
+- statements per request (`CaptureQueriesContext` on one request),
+- CPU-ms per request of this Python process (`time.process_time`),
+- CPU-ms per request of its PostgreSQL backend (utime + stime from /proc, same machine),
+- wall ms per request (distorted when the machine is shared; the load average is printed).
+
+`GET /api/v1/organizations` style fixed costs are shown by the `baseline` route
+(`GET /api/v1/customers/{id}`: authentication + one row + the customer representation), so the
+route-specific part is the difference. `--profile N` prints the N most expensive functions
+(cProfile, by internal time) of each route.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import random
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import setup_django
+
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_routes"
+ROUTES = ("baseline", "current_usage", "invoices_list", "customer_upsert", "events_batch")
+
+
+def backend_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def drop_database(database_url: str) -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    parsed = urlparse(database_url)
+    name = parsed.path.lstrip("/")
+    with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", default=DEFAULT_DB)
+    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--route", choices=ROUTES, action="append", help="only these routes (repeatable)")
+    parser.add_argument("--profile", type=int, default=0, help="print the N costliest functions per route")
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--invoices", type=int, default=5000)
+    parser.add_argument("--keep", action="store_true", help="keep the database (re-seeded on each run)")
+    parser.add_argument("--sql", action="store_true", help="print the statements of one request per route")
+    args = parser.parse_args()
+
+    os.environ.setdefault("RATE_LIMIT_REQUESTS_PER_MINUTE", "0")
+    os.environ.setdefault("RATE_LIMIT_EVENTS_PER_MINUTE", "0")
+    os.environ.pop("REDIS_URL", None)
+    setup_django(args.database)
+    try:
+        run(args)
+    finally:
+        if not args.keep:
+            drop_database(args.database)
+
+
+def run(args: argparse.Namespace) -> None:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from bench.api_load import _request, seed
+
+    started = time.perf_counter()
+    key = seed(args.customers, args.invoices)
+    print(f"seeded {args.customers} customers, {args.invoices} invoices in {time.perf_counter() - started:.1f}s")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    rng = random.Random(1)
+    counter = [0]
+
+    def call(route: str) -> int:
+        counter[0] += 1
+        if route == "baseline":
+            response = client.get(f"/api/v1/customers/cust_{rng.randrange(args.customers)}")
+        else:
+            method, path, body = _request(route, rng, args.customers, 77, counter[0])
+            if method == "GET":
+                response = client.get(path)
+            else:
+                response = client.post(path, data=body, content_type="application/json")
+        if not 200 <= response.status_code < 300:
+            raise SystemExit(f"{route}: {response.status_code} {response.content[:300]!r}")
+        return len(response.content)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend_pid = cursor.fetchone()[0]
+
+    print(f"\n{'route':<17}{'stmts':>6}{'bytes':>8}{'app CPU ms':>12}{'PG CPU ms':>11}{'wall ms':>9}")
+    for route in args.route or ROUTES:
+        for _ in range(5):
+            size = call(route)
+        with CaptureQueriesContext(connection) as captured:
+            call(route)
+        statements = len(captured.captured_queries)
+        if args.sql:
+            for query in captured.captured_queries:
+                print(f"    [{query['time']}s] {query['sql'][:400]}")
+        profiler = cProfile.Profile() if args.profile else None
+        cpu0, pg0, wall0 = time.process_time(), backend_cpu_seconds(backend_pid), time.perf_counter()
+        if profiler:
+            profiler.enable()
+        for _ in range(args.iterations):
+            call(route)
+        if profiler:
+            profiler.disable()
+        cpu = (time.process_time() - cpu0) * 1000 / args.iterations
+        pg = (backend_cpu_seconds(backend_pid) - pg0) * 1000 / args.iterations
+        wall = (time.perf_counter() - wall0) * 1000 / args.iterations
+        print(f"{route:<17}{statements:>6}{size:>8}{cpu:>12.2f}{pg:>11.2f}{wall:>9.2f}")
+        if profiler:
+            out = io.StringIO()
+            stats = pstats.Stats(profiler, stream=out)
+            stats.sort_stats("tottime").print_stats(args.profile)
+            stats.sort_stats("cumulative").print_stats(args.profile)
+            print(out.getvalue())
+    print(f"\n(load average {Path('/proc/loadavg').read_text().split()[0]}; cProfile inflates CPU when --profile)")
+
+
+if __name__ == "__main__":
+    main()
