@@ -42,17 +42,24 @@ READS = {"current_usage", "invoices_list"}
 BATCH = 50
 
 
-def seed(customers: int, invoices: int) -> str:
-    """A fresh organization with its data; returns the raw API key."""
+def seed(customers: int, invoices: int, events_per_subscription: int = 24) -> str:
+    """A fresh organization with its data; returns the raw API key.
+
+    Besides the customers, subscriptions and invoices (each with an applied tax, as the billing run
+    leaves them), every subscription gets `events_per_subscription` events spread over the current
+    month so far, so current usage reads hourly rollups as it would in production.
+    """
     from datetime import UTC, date, datetime, timedelta
 
-    from catalog.models import BillableMetric, Charge, Plan
+    from catalog.models import BillableMetric, Charge, Plan, Tax
     from customers.models import Customer
     from customers.services import api_key_create, organization_create
-    from invoicing.models import Invoice
+    from invoicing.models import Invoice, InvoiceAppliedTax
+    from metering.services import events_ingest
     from subscriptions.models import Subscription
 
     organization, _ = organization_create(f"Load {time.time():.0f}", timezone_name="UTC")
+    tax = Tax.objects.create(organization=organization, code="vat", name="VAT", rate="20", applied_to_organization=True)
     _, raw_key = api_key_create(organization, name="load")
     metric = BillableMetric.objects.create(
         organization=organization, name="calls", code="load_calls", aggregation_type="sum_agg", field_name="n"
@@ -122,6 +129,40 @@ def seed(customers: int, invoices: int) -> str:
         ],
         batch_size=2000,
     )
+    InvoiceAppliedTax.objects.bulk_create(
+        [
+            InvoiceAppliedTax(
+                organization=organization,
+                invoice=invoice,
+                tax=tax,
+                tax_code=tax.code,
+                tax_name=tax.name,
+                tax_rate=tax.rate,
+                amount_cents=0,
+                fees_amount_cents=4900,
+                currency="USD",
+            )
+            for invoice in Invoice.objects.filter(organization=organization).only("id")
+        ],
+        batch_size=2000,
+    )
+    now = datetime.now(UTC)
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    span = max(1, int((now - month_start).total_seconds()))
+    rng = random.Random(42)
+    payloads = [
+        {
+            "transaction_id": f"seed_{i}_{j}",
+            "external_subscription_id": f"sub_{i}",
+            "code": "load_calls",
+            "timestamp": int(month_start.timestamp()) + rng.randrange(span),
+            "properties": {"n": rng.randrange(1, 100)},
+        }
+        for i in range(customers)
+        for j in range(events_per_subscription)
+    ]
+    for start in range(0, len(payloads), 500):
+        events_ingest(organization, payloads[start : start + 500])
     return raw_key
 
 
