@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from metering.signals import events_ingested
 logger = logging.getLogger(__name__)
 
 VALUE_AGGREGATIONS = {"sum_agg", "max_agg", "latest_agg", "weighted_sum_agg"}
+_MAX_INT_VALUE = 10**26
 
 
 def batch_max_length() -> int:
@@ -36,6 +38,8 @@ class IngestResult:
 
     events: list[ParsedEvent] = field(default_factory=list)
     duplicates: list[ParsedEvent] = field(default_factory=list)
+    # external subscription id -> (subscription id, customer id) as text, for rendering
+    subscription_ids: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def accepted(self) -> list[ParsedEvent]:
@@ -79,6 +83,9 @@ def enrich(event: ParsedEvent, metric: MetricInfo | None) -> None:
             event.errors.append(EventErrorCode.MISSING_AGGREGATION_PROPERTY)
         return
     if metric.aggregation_type == "unique_count_agg":
+        return
+    if type(raw) is int and -_MAX_INT_VALUE < raw < _MAX_INT_VALUE:
+        event.value = Decimal(raw)  # the common case: an integer that fits numeric(38, 12)
         return
     number = ingestion.parse_decimal_value(raw)
     if number is None or not ingestion.storable(number):
@@ -132,6 +139,7 @@ def events_ingest(organization: Organization, payloads: Sequence[Any], *, single
     metrics = metrics_by_code(organization, {e.code for e in unique})
     check_subscriptions = subscription_lookup_registered()
     refs = lookup_subscriptions(organization, {e.external_subscription_id for e in unique})
+    result.subscription_ids = {key: (str(ref.id), str(ref.customer_id)) for key, ref in refs.items()}
     for event in unique:
         enrich(event, metrics.get(event.code))
         ref = refs.get(event.external_subscription_id)
@@ -172,7 +180,7 @@ def _store(
 ) -> None:
     if connection.vendor != "postgresql":
         _lock_organization_rollups(organization.id, exclusive=False)
-    inserted = ingestion.insert_events(organization.id, unique, now)
+    inserted = ingestion.insert_events(organization.id, unique, now, result.subscription_ids)
     for event in unique:
         (result.events if event.key in inserted else result.duplicates).append(event)
     if single and result.duplicates:

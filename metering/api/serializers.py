@@ -7,7 +7,7 @@ request and response bodies for the OpenAPI schema and render stored events.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rest_framework import serializers
@@ -17,8 +17,12 @@ from metering import ingestion
 
 
 def iso_ms(moment: datetime) -> str:
-    """Lago's event timestamps: ISO-8601 UTC with milliseconds."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """Lago's event timestamps: ISO-8601 UTC with milliseconds (truncated), e.g.
+    `2024-03-01T12:00:00.123Z`."""
+    offset = moment.utcoffset()
+    if offset:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def _decimal_text(value: Any) -> str | None:
@@ -50,6 +54,27 @@ def event_dict(event: Any, created_at: str | None = None) -> dict[str, Any]:
         "timestamp": iso_ms(event.timestamp),
         "precise_total_amount_cents": _decimal_text(event.precise_total_amount_cents),
         "properties": _plain_json(event.properties),
+        "created_at": created_at,
+    }
+
+
+def ingested_event_dict(event: Any, created_at: str | None, subscription_ids: dict[str, tuple[str, str]]) -> dict:
+    """A just-ingested `ParsedEvent` as `event_dict` renders it, for the batch answer: ids as text
+    from the ingestion (`IngestResult.subscription_ids`), properties left to the JSON renderer
+    (`ingestion.dumps_bytes` writes Decimals exactly as `_plain_json` does)."""
+    ids = subscription_ids.get(event.external_subscription_id)
+    precise = event.precise_total_amount_cents
+    return {
+        "lago_id": str(event.id),
+        "transaction_id": event.transaction_id,
+        "lago_customer_id": ids[1] if ids else None,
+        "lago_subscription_id": ids[0] if ids else None,
+        "external_subscription_id": event.external_subscription_id,
+        "external_customer_id": event.external_customer_id or None,
+        "code": event.code,
+        "timestamp": iso_ms(event.timestamp),
+        "precise_total_amount_cents": None if precise is None else _decimal_text(precise),
+        "properties": event.properties,
         "created_at": created_at,
     }
 

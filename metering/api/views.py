@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
@@ -13,6 +14,7 @@ from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.views import OrganizationAPIView, root_payload
 from billing_project.core.errors import BadRequestFailure, ValidationFailure
 from metering import ingestion, ratelimit, selectors, services
+from metering.api.parsers import BatchJSONParser
 from metering.api.serializers import (
     EventBatchInput,
     EventBatchOutput,
@@ -25,6 +27,7 @@ from metering.api.serializers import (
     event_dict,
     event_error_dict,
     fee_estimate_dict,
+    ingested_event_dict,
     iso_ms,
 )
 
@@ -109,6 +112,8 @@ class EventCollectionView(OrganizationAPIView):
 
 
 class EventBatchView(OrganizationAPIView):
+    parser_classes = [BatchJSONParser]
+
     @extend_schema(
         operation_id="events_batch_create",
         summary="Send up to 1,000 usage events",
@@ -125,11 +130,13 @@ class EventBatchView(OrganizationAPIView):
         headers = _rate_limit(self.organization, max(1, len(events)))
         result = services.events_ingest(self.organization, events)
         created_at = iso_ms(result.events[0].created_at) if result.events else None
+        ids = result.subscription_ids
         body = {
-            "events": [event_dict(e, created_at) for e in result.events],
+            "events": [ingested_event_dict(e, created_at, ids) for e in result.events],
             "duplicates": [duplicate_dict(e) for e in result.duplicates],
         }
-        return _with_headers(Response(body), headers)
+        # Rendered here with orjson (several times faster than DRF's renderer on 1,000 events).
+        return _with_headers(HttpResponse(ingestion.dumps_bytes(body), content_type="application/json"), headers)
 
 
 class EventEstimateFeesView(OrganizationAPIView):
