@@ -153,6 +153,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 *
 # API limits: requests per minute per API key (0 disables; Redis-backed when REDIS_URL is set),
 # the Redis key prefix of the counters, and the largest `per_page` a list accepts.
 RATE_LIMIT_REQUESTS_PER_MINUTE = env_int("RATE_LIMIT_REQUESTS_PER_MINUTE", 6000)
+# Seconds a worker answers API key authentication from memory (customers/auth.py). A key revoked
+# in another worker is refused within this delay (at once in the worker that revoked it). 0: off.
+API_KEY_CACHE_SECONDS = float(os.environ.get("API_KEY_CACHE_SECONDS") or 5)
 RATE_LIMIT_KEY_PREFIX = os.environ.get("RATE_LIMIT_KEY_PREFIX", "bxb:rl:")
 API_MAX_PER_PAGE = env_int("API_MAX_PER_PAGE", 1000)
 
@@ -232,6 +235,10 @@ EVENTS_BATCH_MAX_LENGTH = env_int("EVENTS_BATCH_MAX_LENGTH", 1000)
 # false: event ingestion does not wait for PostgreSQL's WAL flush (faster single events; a database
 # crash may lose the last moments of acknowledged events). Default: durable.
 EVENTS_SYNCHRONOUS_COMMIT = env_bool("EVENTS_SYNCHRONOUS_COMMIT", True)
+# Seconds a worker reuses the metric and subscription found for a single event's code and
+# external_subscription_id (metering/lookups.py; changes made in another worker are seen within
+# this delay, at once in the worker that made them; unknown codes/ids are never cached). 0: off.
+EVENTS_LOOKUP_CACHE_SECONDS = float(os.environ.get("EVENTS_LOOKUP_CACHE_SECONDS") or 5)
 
 # Outbound webhooks. Targets on loopback, private or link-local addresses are refused unless
 # allowed (tests, private deployments). Retries stop when a delivery is older than the maximum age.

@@ -28,3 +28,14 @@ class CustomersConfig(AppConfig):
         from customers.roles import require_declared_action_permissions
 
         require_declared_action_permissions(admin.site)
+
+        # The API key cache (customers/auth.py) forgets everything when a key or an organization
+        # is saved or deleted in this process: a revoked key is refused on its next request here.
+        from django.db.models.signals import post_delete, post_save
+
+        from customers.auth import forget_all
+        from customers.models import ApiKey, Organization
+
+        for model in (ApiKey, Organization):
+            post_save.connect(forget_all, sender=model, dispatch_uid=f"customers.auth_cache.save.{model.__name__}")
+            post_delete.connect(forget_all, sender=model, dispatch_uid=f"customers.auth_cache.delete.{model.__name__}")

@@ -110,7 +110,9 @@ def _validate(payloads: Sequence[Any], *, single: bool) -> list[ParsedEvent]:
     return parsed
 
 
-def events_ingest(organization: Organization, payloads: Sequence[Any], *, single: bool = False) -> IngestResult:
+def events_ingest(
+    organization: Organization, payloads: Sequence[Any], *, single: bool = False, cached_lookups: bool = False
+) -> IngestResult:
     """Validate and store events (one request's worth) exactly once each.
 
     Any invalid event rejects the whole request (422, errors by index for a batch) and nothing is
@@ -118,6 +120,8 @@ def events_ingest(organization: Organization, payloads: Sequence[Any], *, single
     stored, or repeated within the request, are not stored again and come back as `duplicates`;
     for a single event that is Lago's 422 `transaction_id: value_already_exist`.
     Unknown codes, unknown subscriptions and missing values are stored and reported.
+    `cached_lookups=True` reads metrics and subscriptions through `metering.lookups` (a few
+    seconds of per-process cache; the single-event endpoint uses it).
     """
     if not single:
         if not payloads:
@@ -136,9 +140,15 @@ def events_ingest(organization: Organization, payloads: Sequence[Any], *, single
             seen.add(event.key)
             unique.append(event)
 
-    metrics = metrics_by_code(organization, {e.code for e in unique})
+    if cached_lookups:
+        from metering.lookups import metrics_by_code_cached, subscriptions_cached
+
+        metrics = metrics_by_code_cached(organization, {e.code for e in unique})
+        refs = subscriptions_cached(organization, {e.external_subscription_id for e in unique})
+    else:
+        metrics = metrics_by_code(organization, {e.code for e in unique})
+        refs = lookup_subscriptions(organization, {e.external_subscription_id for e in unique})
     check_subscriptions = subscription_lookup_registered()
-    refs = lookup_subscriptions(organization, {e.external_subscription_id for e in unique})
     result.subscription_ids = {key: (str(ref.id), str(ref.customer_id)) for key, ref in refs.items()}
     for event in unique:
         enrich(event, metrics.get(event.code))

@@ -8,7 +8,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from customers.services import api_key_authenticate
+from customers.auth import authenticate as api_key_authenticate
 
 
 class ApiPrincipal:

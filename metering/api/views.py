@@ -84,7 +84,7 @@ class EventCollectionView(OrganizationAPIView):
     def post(self, request: Request) -> Response:
         payload = root_payload(request, "event")
         headers = _rate_limit(self.organization, 1)
-        result = services.events_ingest(self.organization, [payload], single=True)
+        result = services.events_ingest(self.organization, [payload], single=True, cached_lookups=True)
         return _with_headers(Response({"event": event_dict(result.events[0])}), headers)
 
     @extend_schema(

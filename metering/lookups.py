@@ -1,0 +1,91 @@
+"""Cached reads for the single-event hot path: metric definitions and subscription references.
+
+`POST /api/v1/events` needs, for its one event, the live metric of its code (aggregation type,
+field, expression, filter keys) and the subscription its `external_subscription_id` names. Read
+from PostgreSQL on every request, that is two round trips and ORM work per event; these functions
+answer from a per-process cache (`billing_project.core.localcache`) for
+`EVENTS_LOOKUP_CACHE_SECONDS` (default 5; 0 disables).
+
+Only *found* answers are cached: a metric or a subscription created a moment ago is seen by the
+very next event in every process (a miss always asks the database). What may be stale, and for
+how long:
+* in the process that made the change: nothing. Saving or deleting a `BillableMetric`, a
+  `BillableMetricFilter` or a `Subscription` empties the matching cache (receivers connected in
+  `MeteringConfig.ready()`);
+* in other processes, at most `EVENTS_LOOKUP_CACHE_SECONDS`: a metric's changed field, expression
+  or filter keys, or its deletion (events are still stored; `manage.py rebuild_usage_rollups`
+  recomputes values and rollups from raw events, as after any metric change), and a plan change
+  that replaced the subscription behind an external id (the event's informational
+  `lago_subscription_id`; usage is aggregated by `external_subscription_id`, so billing is
+  unaffected). Changes written with `QuerySet.update()` are bounded by the same delay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from billing_project.core.localcache import LocalCache
+from customers.models import Organization
+from metering.extensions import SubscriptionRef, lookup_subscriptions
+from metering.selectors import MetricInfo, metrics_by_code
+
+TTL_SETTING = "EVENTS_LOOKUP_CACHE_SECONDS"
+
+_metrics = LocalCache("event_metrics", ttl_setting=TTL_SETTING, default_ttl=5.0)
+_subscriptions = LocalCache("event_subscriptions", ttl_setting=TTL_SETTING, default_ttl=5.0)
+
+
+def metrics_by_code_cached(organization: Organization, codes: Collection[str]) -> dict[str, MetricInfo]:
+    """`metering.selectors.metrics_by_code`, answered from the cache where it can."""
+    found: dict[str, MetricInfo] = {}
+    missing: set[str] = set()
+    for code in codes:
+        info = _metrics.get((organization.pk, code))
+        if info is None:
+            missing.add(code)
+        else:
+            found[code] = info
+    if missing:
+        for code, info in metrics_by_code(organization, missing).items():
+            _metrics.set((organization.pk, code), info)
+            found[code] = info
+    return found
+
+
+def subscriptions_cached(organization: Organization, external_ids: Collection[str]) -> dict[str, SubscriptionRef]:
+    """`metering.extensions.lookup_subscriptions`, answered from the cache where it can."""
+    found: dict[str, SubscriptionRef] = {}
+    missing: set[str] = set()
+    for external_id in external_ids:
+        ref = _subscriptions.get((organization.pk, external_id))
+        if ref is None:
+            missing.add(external_id)
+        else:
+            found[external_id] = ref
+    if missing:
+        for external_id, ref in lookup_subscriptions(organization, missing).items():
+            _subscriptions.set((organization.pk, external_id), ref)
+            found[external_id] = ref
+    return found
+
+
+def forget_metrics(*args: Any, **kwargs: Any) -> None:
+    _metrics.clear()
+
+
+def forget_subscriptions(*args: Any, **kwargs: Any) -> None:
+    _subscriptions.clear()
+
+
+def connect() -> None:
+    """Empty the caches when this process changes what they hold (MeteringConfig.ready())."""
+    from django.db.models.signals import post_delete, post_save
+
+    for sender, receiver in (
+        ("catalog.BillableMetric", forget_metrics),
+        ("catalog.BillableMetricFilter", forget_metrics),
+        ("subscriptions.Subscription", forget_subscriptions),
+    ):
+        for signal, kind in ((post_save, "save"), (post_delete, "delete")):
+            signal.connect(receiver, sender=sender, weak=False, dispatch_uid=f"metering.lookups.{kind}.{sender}")
