@@ -1,9 +1,10 @@
 from django.urls import path
 
-from invoicing.api import credit_urls, views
+from invoicing.api import credit_urls, preview, views
 
 urlpatterns = [
     path("invoices", views.InvoiceCollectionView.as_view(), name="invoices"),
+    path("invoices/preview", preview.InvoicePreviewView.as_view(), name="invoice-preview"),
     path("invoices/<str:invoice_id>", views.InvoiceDetailView.as_view(), name="invoice-detail"),
     path("invoices/<str:invoice_id>/finalize", views.InvoiceFinalizeView.as_view(), name="invoice-finalize"),
     path("invoices/<str:invoice_id>/refresh", views.InvoiceRefreshView.as_view(), name="invoice-refresh"),

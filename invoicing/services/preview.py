@@ -1,0 +1,416 @@
+"""Invoice preview (`POST /api/v1/invoices/preview`): the invoice a customer would get, persisting nothing.
+
+    invoice_preview(organization, data, *, now=None) -> dict   (Lago's invoice object)
+
+What is previewed (Lago's `Invoices::PreviewService`):
+
+* `plan_code` (+ `billing_time`, `subscription_at`): a new subscription to that plan. An in-advance
+  plan is billed when it starts (its prorated base fee); an in-arrears one at the end of its first
+  charges window (base fee; a new subscription has no usage, so no charge fee, as in Lago).
+* `subscriptions.external_ids`: the customer's active subscriptions, billed at the end of their
+  current charges window with the usage known now; with `subscriptions.terminated_at`, their
+  closing invoice as if terminated then; with `subscriptions.plan_code`, as if switched to that
+  plan now (an upgrade is billed now; a downgrade at the period end, where the new plan starts).
+* `customer`: an existing customer by `external_id`, or a new one described inline (name,
+  currency, timezone, tax id, addresses, net payment term…).
+* `coupons`: coupons to apply instead of the customer's applied ones (an existing coupon code with
+  overrides, or a coupon described inline). Without it, the customer's active coupons apply.
+  Credit notes and prepaid credits of an existing customer apply as at finalization.
+
+How nothing is persisted: the whole preview runs in one transaction that is always rolled back.
+Inside it, the hypothetical state is written with the ordinary models and services (a new customer,
+subscription or coupon; a termination; a plan change) and the real billing run bills it
+(`billing.customer_bill`: due items, `item_fees`, taxes, `totals.compute` with coupons, credit
+notes and wallets, finalization), so the preview cannot price anything differently from the
+invoice. The invoice is rendered with the API's representation and then everything is rolled
+back: rows, numbers, coupon and wallet consumption, webhooks (the outbox is transactional) and
+tasks (enqueued only on commit). The grace period is ignored: a preview shows the finalized amounts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from catalog.models import AppliedCoupon, Coupon, CouponStatus, Plan
+from customers.models import Customer
+from invoicing.models import Invoice
+from invoicing.representation import invoice_payload
+from invoicing.services import lifecycle
+from invoicing.services.billing import customer_bill
+from subscriptions import periods
+from subscriptions.models import Subscription, SubscriptionStatus
+from subscriptions.selectors import schedule_for
+from subscriptions.services.common import parse_instant
+
+CUSTOMER_FIELDS = (
+    "name",
+    "firstname",
+    "lastname",
+    "customer_type",
+    "email",
+    "legal_name",
+    "legal_number",
+    "tax_identification_number",
+    "address_line1",
+    "address_line2",
+    "city",
+    "zipcode",
+    "state",
+    "country",
+    "currency",
+    "timezone",
+)
+BILLING_TIMES = ("calendar", "anniversary")
+COUPON_TYPES = ("fixed_amount", "percentage")
+FREQUENCIES = ("once", "recurring", "forever")
+
+
+class _Rollback(Exception):
+    """Raised at the end of the preview's transaction so that nothing it wrote survives."""
+
+
+def invoice_preview(organization: Any, data: dict[str, Any], *, now: dt.datetime | None = None) -> dict[str, Any]:
+    now = now or timezone.now()
+    request = _parse(data)
+    result: dict[str, Any] = {}
+    try:
+        with transaction.atomic():
+            result = _preview_in_sandbox(organization, request, now=now)
+            raise _Rollback
+    except _Rollback:
+        pass
+    return result
+
+
+# --- input --------------------------------------------------------------------------------------
+
+
+def _parse(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValidationFailure.single("base", "value_is_invalid")
+    errors: dict[str, list[str]] = {}
+    billing_time = data.get("billing_time") or "calendar"
+    if billing_time not in BILLING_TIMES:
+        errors["billing_time"] = ["value_is_invalid"]
+    subscription_at = _instant(data.get("subscription_at"), "subscription_at", errors)
+    customer = data.get("customer")
+    if customer is not None and not isinstance(customer, dict):
+        errors["customer"] = ["value_is_invalid"]
+        customer = None
+    subscriptions = data.get("subscriptions")
+    if subscriptions is not None and not isinstance(subscriptions, dict):
+        errors["subscriptions"] = ["value_is_invalid"]
+        subscriptions = None
+    subscriptions = subscriptions or {}
+    external_ids = subscriptions.get("external_ids")
+    if external_ids is not None and (
+        not isinstance(external_ids, list) or not all(isinstance(x, str) and x for x in external_ids)
+    ):
+        errors["subscriptions.external_ids"] = ["value_is_invalid"]
+        external_ids = None
+    terminated_at = _instant(subscriptions.get("terminated_at"), "subscriptions.terminated_at", errors)
+    coupons = data.get("coupons")
+    if coupons is not None and not isinstance(coupons, list):
+        errors["coupons"] = ["value_is_invalid"]
+        coupons = None
+    parsed_coupons = [_coupon_input(item, index, errors) for index, item in enumerate(coupons or [])]
+    if customer is not None:
+        for field in CUSTOMER_FIELDS:
+            value = customer.get(field)
+            if value is not None and not isinstance(value, str):
+                errors[f"customer.{field}"] = ["value_is_invalid"]
+        if customer.get("timezone"):
+            try:
+                periods.zone(customer["timezone"])
+            except Exception:  # noqa: BLE001 - any unknown zone name
+                errors["customer.timezone"] = ["invalid_timezone"]
+        net_term = customer.get("net_payment_term")
+        if net_term is not None and (not isinstance(net_term, int) or isinstance(net_term, bool) or net_term < 0):
+            errors["customer.net_payment_term"] = ["value_is_invalid"]
+    if errors:
+        raise ValidationFailure(errors)
+    return {
+        "plan_code": data.get("plan_code") or None,
+        "billing_time": billing_time,
+        "subscription_at": subscription_at,
+        "customer": customer,
+        "external_ids": external_ids or [],
+        "switch_plan_code": subscriptions.get("plan_code") or None,
+        "terminated_at": terminated_at,
+        "coupons": parsed_coupons if coupons is not None else None,
+    }
+
+
+def _instant(value: Any, field: str, errors: dict[str, list[str]]) -> dt.datetime | None:
+    try:
+        return parse_instant(value)
+    except ValueError:
+        errors[field] = ["invalid_date"]
+        return None
+
+
+def _coupon_input(item: Any, index: int, errors: dict[str, list[str]]) -> dict[str, Any]:
+    prefix = f"coupons.{index}"
+    if not isinstance(item, dict) or not isinstance(item.get("code"), str) or not item.get("code"):
+        errors[f"{prefix}.code"] = ["value_is_mandatory"]
+        return {}
+    coupon_type = item.get("coupon_type")
+    if coupon_type is not None and coupon_type not in COUPON_TYPES:
+        errors[f"{prefix}.coupon_type"] = ["value_is_invalid"]
+    frequency = item.get("frequency")
+    if frequency is not None and frequency not in FREQUENCIES:
+        errors[f"{prefix}.frequency"] = ["value_is_invalid"]
+    amount = item.get("amount_cents")
+    if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool) or amount < 0):
+        errors[f"{prefix}.amount_cents"] = ["value_is_invalid"]
+    rate = item.get("percentage_rate")
+    if rate is not None:
+        try:
+            rate = Decimal(str(rate))
+            if not rate.is_finite() or rate < 0 or rate > 100:
+                raise InvalidOperation
+        except (InvalidOperation, ValueError):
+            errors[f"{prefix}.percentage_rate"] = ["value_is_invalid"]
+            rate = None
+    duration = item.get("frequency_duration")
+    if duration is not None and (not isinstance(duration, int) or isinstance(duration, bool) or duration < 1):
+        errors[f"{prefix}.frequency_duration"] = ["value_is_invalid"]
+    return {
+        "code": item["code"],
+        "name": item.get("name") if isinstance(item.get("name"), str) else None,
+        "coupon_type": coupon_type,
+        "frequency": frequency,
+        "amount_cents": amount,
+        "amount_currency": item.get("amount_currency") if isinstance(item.get("amount_currency"), str) else None,
+        "percentage_rate": rate,
+        "frequency_duration": duration,
+    }
+
+
+# --- the sandbox ----------------------------------------------------------------------------------
+
+
+def _preview_in_sandbox(organization: Any, request: dict[str, Any], *, now: dt.datetime) -> dict[str, Any]:
+    customer, _new = _customer(organization, request["customer"])
+    targets, billing_at = _subscriptions(organization, customer, request, now=now)
+    _check_currencies(customer, targets)
+    if customer.invoice_grace_period != 0:
+        customer.invoice_grace_period = 0  # a preview shows the finalized amounts
+        customer.save(update_fields=["invoice_grace_period"])
+    if request["coupons"] is not None:
+        _replace_coupons(organization, customer, request["coupons"], now=now)
+    invoices = customer_bill(customer.id, at=billing_at, now=now)
+    target_ids = {s.id for s in targets}
+    chosen = _invoice_for(invoices, target_ids)
+    if chosen is None:
+        raise NotFoundFailure("invoice")
+    payload = invoice_payload(chosen)
+    return _scrub(payload, chosen)
+
+
+def _customer(organization: Any, data: dict[str, Any] | None) -> tuple[Customer, bool]:
+    if data is None:
+        raise NotFoundFailure("customer")
+    external_id = data.get("external_id") if isinstance(data.get("external_id"), str) else None
+    if external_id:
+        existing = (
+            Customer.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .filter(organization=organization, external_id=external_id, deleted_at__isnull=True)
+            .first()
+        )
+        if existing is not None:
+            return existing, False
+    fields = {field: data[field] for field in CUSTOMER_FIELDS if data.get(field) is not None}
+    if data.get("net_payment_term") is not None:
+        fields["net_payment_term"] = data["net_payment_term"]
+    if fields.get("country"):
+        fields["country"] = fields["country"][:2].upper()
+    customer = Customer.objects.create(
+        organization=organization,
+        external_id=external_id or f"preview_{uuid.uuid4().hex}",
+        # Unique per organization; never committed (the preview rolls back), so any free value works.
+        sequential_id=-(uuid.uuid4().int >> 66),
+        **fields,
+    )
+    customer.organization = organization
+    return customer, True
+
+
+def _plan(organization: Any, code: str) -> Plan:
+    plan = Plan.objects.filter(
+        organization=organization, code=code, deleted_at__isnull=True, parent__isnull=True
+    ).first()
+    if plan is None:
+        raise NotFoundFailure("plan")
+    return plan
+
+
+def _subscriptions(
+    organization: Any, customer: Customer, request: dict[str, Any], *, now: dt.datetime
+) -> tuple[list[Subscription], dt.datetime]:
+    """The subscriptions previewed (written in the sandbox) and the instant their invoice is due."""
+    if request["plan_code"]:
+        plan = _plan(organization, request["plan_code"])
+        started = request["subscription_at"] or now
+        sub = Subscription.objects.create(
+            organization=organization,
+            customer=customer,
+            plan=plan,
+            external_id=f"preview_{uuid.uuid4().hex}",
+            status=SubscriptionStatus.ACTIVE,
+            billing_time=request["billing_time"],
+            subscription_at=started,
+            started_at=started,
+            trial_ends_at=periods.trial_ends_at(started, plan.trial_period),
+        )
+        sub.customer = customer
+        schedule = schedule_for(sub)
+        if plan.pay_in_advance:
+            at = max(started, sub.trial_ends_at or started)
+        else:
+            at = periods.next_billing_at(schedule, started)
+        return [sub], at
+    if not request["external_ids"] or customer.pk is None:
+        raise NotFoundFailure("subscription")
+    subs = list(
+        Subscription.objects.filter(
+            organization=organization,
+            customer=customer,
+            external_id__in=request["external_ids"],
+            status=SubscriptionStatus.ACTIVE,
+        )
+        .select_related("plan", "customer__organization")
+        .order_by("started_at", "id")
+    )
+    if not subs:
+        raise NotFoundFailure("subscription")
+    if request["terminated_at"] is not None:
+        return _terminated(organization, subs, request["terminated_at"], now=now)
+    if request["switch_plan_code"]:
+        return _switched(organization, customer, subs, request, now=now)
+    ends = {periods.next_billing_at(schedule_for(s), now) for s in subs}
+    if len({periods.local_date(end, customer.applicable_timezone) for end in ends}) > 1:
+        raise ValidationFailure.single("base", "billing_periods_does_not_match")
+    return subs, max(ends)
+
+
+def _terminated(
+    organization: Any, subs: list[Subscription], terminated_at: dt.datetime, *, now: dt.datetime
+) -> tuple[list[Subscription], dt.datetime]:
+    from subscriptions.services import subscription_terminate
+
+    for sub in subs:
+        if terminated_at < (sub.started_at or terminated_at):
+            raise ValidationFailure.single("subscriptions.terminated_at", "invalid_date")
+    result = [subscription_terminate(organization, sub, now=terminated_at) for sub in subs]
+    return result, terminated_at
+
+
+def _switched(
+    organization: Any, customer: Customer, subs: list[Subscription], request: dict[str, Any], *, now: dt.datetime
+) -> tuple[list[Subscription], dt.datetime]:
+    """A plan change through the subscriptions service: an upgrade now, a downgrade at the period end."""
+    from subscriptions.services import subscription_activate_due, subscription_create
+
+    _plan(organization, request["switch_plan_code"])
+    if len(subs) != 1:
+        raise ValidationFailure.single("subscriptions.external_ids", "value_is_invalid")
+    old = subs[0]
+    new = subscription_create(
+        organization,
+        {
+            "external_customer_id": customer.external_id,
+            "external_id": old.external_id,
+            "plan_code": request["switch_plan_code"],
+            "billing_time": old.billing_time,
+        },
+        now=now,
+    )
+    old.refresh_from_db()
+    if old.status == SubscriptionStatus.TERMINATED:  # upgrade: the old plan closes now, the new one starts
+        return [old, new], now
+    at = periods.next_billing_at(schedule_for(old), now)  # downgrade: the new plan starts at the period end
+    if new.status == SubscriptionStatus.PENDING:
+        subscription_activate_due(new.id, at=at)
+    return [old, new], at
+
+
+def _check_currencies(customer: Customer, subs: list[Subscription]) -> None:
+    currencies = {s.plan.amount_currency for s in subs}
+    if len(currencies) > 1:
+        raise ValidationFailure.single("base", "subscription_currencies_does_not_match")
+    if customer.currency and customer.currency not in currencies:
+        raise ValidationFailure.single("base", "customer_currency_does_not_match")
+
+
+def _replace_coupons(organization: Any, customer: Customer, coupons: list[dict[str, Any]], *, now: dt.datetime) -> None:
+    """The given coupons apply instead of the customer's (their applied coupons are set aside)."""
+    AppliedCoupon.objects.filter(customer=customer, status=CouponStatus.ACTIVE).update(
+        status=CouponStatus.TERMINATED, terminated_at=now
+    )
+    for item in coupons:
+        coupon = Coupon.objects.filter(organization=organization, code=item["code"], deleted_at__isnull=True).first()
+        if coupon is None:
+            if item["coupon_type"] is None:
+                raise NotFoundFailure("coupon")
+            coupon = Coupon.objects.create(
+                organization=organization,
+                code=item["code"],
+                name=item["name"] or item["code"],
+                coupon_type=item["coupon_type"],
+                amount_cents=item["amount_cents"],
+                amount_currency=item["amount_currency"],
+                percentage_rate=item["percentage_rate"],
+                frequency=item["frequency"] or "once",
+                frequency_duration=item["frequency_duration"],
+                expiration="no_expiration",
+            )
+        coupon_type = coupon.coupon_type
+        amount = item["amount_cents"] if item["amount_cents"] is not None else coupon.amount_cents
+        if coupon_type == "fixed_amount" and amount is None:
+            raise ValidationFailure.single("coupons.amount_cents", "value_is_mandatory")
+        rate = item["percentage_rate"] if item["percentage_rate"] is not None else coupon.percentage_rate
+        if coupon_type == "percentage" and rate is None:
+            raise ValidationFailure.single("coupons.percentage_rate", "value_is_mandatory")
+        frequency = item["frequency"] or coupon.frequency
+        duration = item["frequency_duration"] or coupon.frequency_duration
+        AppliedCoupon.objects.create(
+            organization=organization,
+            customer=customer,
+            coupon=coupon,
+            amount_cents=amount if coupon_type == "fixed_amount" else None,
+            amount_cents_remaining=amount if coupon_type == "fixed_amount" and frequency == "once" else None,
+            amount_currency=(item["amount_currency"] or coupon.amount_currency or customer.currency)
+            if coupon_type == "fixed_amount"
+            else None,
+            percentage_rate=rate if coupon_type == "percentage" else None,
+            frequency=frequency,
+            frequency_duration=duration,
+            frequency_duration_remaining=duration if frequency == "recurring" else None,
+        )
+
+
+def _invoice_for(invoices: list[Invoice], subscription_ids: set[Any]) -> Invoice | None:
+    """The last invoice of the run that bills one of the previewed subscriptions."""
+    for invoice in reversed(invoices):
+        if invoice.invoice_subscriptions.filter(subscription_id__in=subscription_ids).exists():
+            return invoice
+    return None
+
+
+def _scrub(payload: dict[str, Any], invoice: Invoice) -> dict[str, Any]:
+    """A preview is not numbered and has no PDF. Its ids (invoice, fees, and a new customer's or
+    subscription's) are those the rows had inside the rolled-back transaction: they refer to
+    nothing afterwards (Lago's client requires the invoice's and the customer's `lago_id`)."""
+    payload["number"] = lifecycle.draft_number(invoice.organization)
+    payload["sequential_id"] = None
+    payload["file_url"] = None
+    return payload
