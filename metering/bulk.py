@@ -57,9 +57,9 @@ class UsageRequest:
     with_event_values: bool = False
 
 
-def handled_in_bulk(request: UsageRequest) -> bool:
+def handled_in_bulk(request: UsageRequest, spec: MetricSpec | None = None) -> bool:
     """Whether `aggregate_many` answers this request in bulk (else it calls `aggregate()`)."""
-    spec = metric_spec(request.metric)
+    spec = spec or metric_spec(request.metric)
     recurring = spec.recurring and spec.aggregation_type in RECURRING_TYPES
     return (
         spec.aggregation_type in ROLLUP_TYPES
@@ -76,7 +76,8 @@ def aggregate_many(organization: Any, requests: Sequence[UsageRequest]) -> list[
     # (start, end) -> [(index, subscription, spec)]: requests sharing a window share their queries.
     by_window: dict[tuple[datetime, datetime], list[tuple[int, str, MetricSpec]]] = defaultdict(list)
     for index, request in enumerate(requests):
-        if not handled_in_bulk(request):
+        spec = metric_spec(request.metric)
+        if not handled_in_bulk(request, spec):
             results[index] = aggregate(
                 organization,
                 external_subscription_id=request.external_subscription_id,
@@ -90,9 +91,7 @@ def aggregate_many(organization: Any, requests: Sequence[UsageRequest]) -> list[
             )
             continue
         start = max(request.from_datetime, request.subscription_started_at or EPOCH)
-        by_window[(start, request.to_datetime)].append(
-            (index, request.external_subscription_id, metric_spec(request.metric))
-        )
+        by_window[(start, request.to_datetime)].append((index, request.external_subscription_id, spec))
     for (start, end), members in by_window.items():
         totals = _additive_many(organization, start, end, members)
         for index, sub, spec in members:

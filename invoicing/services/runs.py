@@ -24,9 +24,9 @@ MAX_FAILURES_KEPT = 200
 BATCH_SIZE = 500
 
 
-def batches(ids: list[Any], size: int = BATCH_SIZE) -> list[list[Any]]:
-    """The sweep's fan-out: `ids` cut into consecutive batches of at most `size`."""
-    size = max(int(size), 1)
+def batches(ids: list[Any], size: int | None = None) -> list[list[Any]]:
+    """The sweep's fan-out: `ids` cut into consecutive batches of at most `size` (`BATCH_SIZE`)."""
+    size = max(int(size or BATCH_SIZE), 1)
     return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 

@@ -1,7 +1,9 @@
 """The billing run by hand: `run_billing [--date 2024-03-01 | --at ISO] [--organization ID] [--dry-run]`.
 
 Does what the hourly beat sweep does, in this process, with a progress bar: every customer with
-something due at that instant (in its timezone) gets its invoices. Safe to run twice.
+something due at that instant (in its timezone) gets its invoices, billed in batches of
+`--batch-size` customers (one transaction each, as the `invoicing.bill_customers` task does).
+Customers that fail are listed and recorded on the run; the others are billed. Safe to run twice.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ class Command(BaseCommand):
         parser.add_argument("--organization", help="Only this organization (id or name).")
         parser.add_argument("--dry-run", action="store_true", help="Show what is due; bill nothing.")
         parser.add_argument("--no-progress", action="store_true")
+        parser.add_argument(
+            "--batch-size", type=int, default=runs.BATCH_SIZE, help="Customers per transaction (default %(default)s)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         at = self._instant(options)
@@ -54,17 +59,18 @@ class Command(BaseCommand):
         if options["dry_run"] or not due:
             return
         started = time.monotonic()
-        created = failed = 0
+        created = done = 0
         show = not options["no_progress"]
-        for index, customer_id in enumerate(due, start=1):
-            try:
-                created += len(runs.billing_run_customer(run.id, customer_id, at=at))
-            except Exception as exc:  # noqa: BLE001 - recorded on the run; the others still get billed
-                failed += 1
-                self.stderr.write(f"\ncustomer {customer_id}: {exc!r}")
-            if show and (index % 50 == 0 or index == len(due)):
-                _progress(index, len(due), started, sys.stdout)
+        for batch in runs.batches(list(due), options["batch_size"]):
+            created += runs.billing_run_batch(run.id, batch, at=at)
+            done += len(batch)
+            if show:
+                _progress(done, len(due), started, sys.stdout)
         runs.billing_run_finish(run.id)
+        run.refresh_from_db()
+        failed = run.customers_failed
+        for failure in run.failures:
+            self.stderr.write(f"\ncustomer {failure.get('external_id')} ({failure['customer_id']}): {failure['error']}")
         if show:
             self.stdout.write("")
         elapsed = time.monotonic() - started
