@@ -128,7 +128,7 @@ class EventBatchView(OrganizationAPIView):
         if not isinstance(events, list):
             raise BadRequestFailure("events_must_be_an_array")
         headers = _rate_limit(self.organization, max(1, len(events)))
-        result = services.events_ingest(self.organization, events)
+        result = services.events_ingest(self.organization, events, cached_lookups=True)
         created_at = iso_ms(result.events[0].created_at) if result.events else None
         ids = result.subscription_ids
         body = {
