@@ -8,17 +8,18 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q, QuerySet, prefetch_related_objects
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value, prefetch_related_objects
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
-from catalog.models import Charge
+from catalog.models import BillableMetricFilter, Charge, ChargeFilter, Tax
 from customers import extensions as customer_extensions
 from customers.models import Customer, Organization
 from invoicing.calculation import Context, FeeLine, calculate_invoice
 from invoicing.models import Fee, Invoice, InvoiceAppliedTax, InvoiceStatus, InvoiceSubscription
 from invoicing.services import fees as fee_builder
 from invoicing.services.taxes import TaxResolver, tax_rates
+from metering.bulk import UsageRequest, aggregate_many, handled_in_bulk
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.selectors import schedule_for
@@ -199,12 +200,97 @@ def usage_subscription(organization: Organization, external_customer_id: str, ex
     return customer, sub
 
 
+def _usage_subscription_fast(
+    organization: Organization, external_customer_id: str, external_subscription_id: str | None
+) -> tuple[Customer, Subscription]:
+    """`usage_subscription` in one statement when both exist; the error paths ask it which is missing."""
+    if external_subscription_id:
+        sub = (
+            Subscription.objects.filter(
+                organization=organization, external_id=external_subscription_id, status=SubscriptionStatus.ACTIVE,
+                customer__organization=organization, customer__external_id=external_customer_id,
+                customer__deleted_at__isnull=True,
+            )
+            .select_related("plan", "customer")
+            .first()
+        )  # fmt: skip
+        if sub is not None:
+            sub.customer.organization = organization  # the caller's: the row is filtered on it
+            return sub.customer, sub
+    return usage_subscription(organization, external_customer_id, external_subscription_id)
+
+
 def _charges(plan: Any) -> list[Charge]:
-    return list(
+    """The plan's live charges with their metrics; filters are read only for charges that have some.
+
+    `_live_filters` and the metric's `_live_filter_keys` (what `fees.price_charge` reads) are set
+    from `EXISTS` flags of the same statement, so a plan without filters costs one statement.
+    """
+    charges = list(
         Charge.objects.filter(plan=plan, deleted_at__isnull=True)
         .select_related("billable_metric")
-        .prefetch_related("filters", "taxes")
+        .annotate(
+            has_live_filters=Exists(ChargeFilter.objects.filter(charge=OuterRef("pk"), deleted_at__isnull=True)),
+            metric_has_live_filters=Exists(
+                BillableMetricFilter.objects.filter(
+                    billable_metric=OuterRef("billable_metric_id"), deleted_at__isnull=True
+                )
+            ),
+        )
         .order_by("created_at", "id")
+    )
+    filtered = [charge for charge in charges if charge.has_live_filters]
+    if filtered:
+        prefetch_related_objects(filtered, "filters")
+    for charge in charges:
+        if not charge.has_live_filters:
+            charge._live_filters = []  # type: ignore[attr-defined]
+        if not charge.metric_has_live_filters:
+            charge.billable_metric._live_filter_keys = ()  # type: ignore[attr-defined]
+    return charges
+
+
+def _usage_tax_resolver(
+    organization: Organization, customer: Customer, plan: Any, charges: list[Charge]
+) -> TaxResolver:
+    """A `TaxResolver` for current usage, fed by one statement: the taxes of the plan's charges,
+    of the plan, of the customer and the organization's defaults (each list in the order the
+    resolver would read it), instead of one statement per level."""
+    columns = ("id", "code", "name", "rate", "description", "kind", "owner", "linked_at")
+    parts = [
+        Tax.objects.filter(charge_links__charge__in=[c.id for c in charges]).annotate(
+            kind=Value("charge"), owner=F("charge_links__charge_id"), linked_at=F("charge_links__created_at")
+        ),
+        Tax.objects.filter(plan_links__plan=plan).annotate(
+            kind=Value("plan"), owner=F("plan_links__plan_id"), linked_at=F("plan_links__created_at")
+        ),
+        Tax.objects.filter(customer_links__customer=customer).annotate(
+            kind=Value("customer"), owner=F("customer_links__customer_id"), linked_at=F("customer_links__created_at")
+        ),
+        Tax.objects.filter(organization=organization, applied_to_organization=True).annotate(
+            kind=Value("organization"), owner=F("organization_id"), linked_at=F("created_at")
+        ),
+    ]
+    first, *others = (part.order_by().values_list(*columns) for part in parts)
+    by_owner: dict[tuple[str, Any], list[tuple[Any, Tax]]] = defaultdict(list)
+    for tax_id, code, name, rate, description, kind, owner, linked_at in first.union(*others, all=True):
+        tax = Tax(id=tax_id, organization=organization, code=code, name=name, rate=rate, description=description)
+        by_owner[(kind, owner)].append((linked_at, tax))
+
+    def by_code(kind: str, owner: Any) -> list[Tax]:
+        return [tax for _, tax in sorted(by_owner.get((kind, owner), []), key=lambda item: item[1].code)]
+
+    for charge in charges:
+        charge._cached_taxes = by_code("charge", charge.id)  # type: ignore[attr-defined]
+    plan._cached_taxes = by_code("plan", plan.id)
+    customer_taxes = [
+        tax for _, tax in sorted(by_owner.get(("customer", customer.id), []), key=lambda i: (i[0], i[1].code))
+    ]
+    return TaxResolver(
+        organization,
+        customer,
+        organization_taxes=by_code("organization", organization.id),
+        customer_taxes=customer_taxes,
     )
 
 
@@ -273,6 +359,32 @@ def _charge_usage(charge: Charge, buckets: list[fee_builder.ChargeBucket], curre
     }
 
 
+def _bulk_usage(organization: Organization, sub: Subscription, charges: list[Charge], window: Any) -> dict[Any, Any]:
+    """The usage of every charge `metering.bulk` answers (count / sum / max without filters or
+    groups: one rollup query for all of them, the same answer as `aggregate()`), by charge id;
+    `price_charge` aggregates the others itself."""
+    wanted: list[tuple[Any, UsageRequest]] = []
+    for charge in charges:
+        if fee_builder.is_prorated(charge):
+            continue
+        request = UsageRequest(
+            external_subscription_id=sub.external_id,
+            metric=fee_builder.metric_spec_for(charge),
+            from_datetime=window.start,
+            to_datetime=window.end,
+            subscription_started_at=sub.started_at,
+            filters=tuple((f.id, f.values) for f in fee_builder.live_charge_filters(charge)),
+            grouped_by=tuple(charge.pricing_group_keys or ()),
+            with_event_values=charge.charge_model == "percentage",
+        )
+        if handled_in_bulk(request):
+            wanted.append((charge.id, request))
+    if not wanted:
+        return {}
+    answers = aggregate_many(organization, [request for _, request in wanted])
+    return dict(zip((charge_id for charge_id, _ in wanted), answers, strict=True))
+
+
 def current_usage(
     organization: Organization,
     *,
@@ -286,16 +398,18 @@ def current_usage(
     Every charge of the plan appears, with zero usage too; `amount_cents` covers charges only.
     """
     at = at or timezone.now()
-    customer, sub = usage_subscription(organization, external_customer_id, external_subscription_id)
+    customer, sub = _usage_subscription_fast(organization, external_customer_id, external_subscription_id)
     schedule = schedule_for(sub)
     if schedule is None:
         raise NotFoundFailure("subscription")
     window = periods.charges_window_at(schedule, at)
     currency = customer.currency or sub.plan.amount_currency
-    resolver = TaxResolver(organization, customer)
+    charges = _charges(sub.plan)
+    resolver = _usage_tax_resolver(organization, customer, sub.plan, charges) if apply_taxes else None
+    usage = _bulk_usage(organization, sub, charges, window)
     charges_usage = []
     lines: list[FeeLine] = []
-    for charge in _charges(sub.plan):
+    for charge in charges:
         buckets = fee_builder.price_charge(
             organization,
             external_subscription_id=sub.external_id,
@@ -304,9 +418,10 @@ def current_usage(
             started_at=sub.started_at,
             currency=currency,
             schedule=schedule,
+            usage=usage.get(charge.id),
         )
         charges_usage.append(_charge_usage(charge, buckets, currency))
-        taxes = tax_rates(resolver.taxes_for(plan=sub.plan, charge=charge)) if apply_taxes else ()
+        taxes = tax_rates(resolver.taxes_for(plan=sub.plan, charge=charge)) if resolver is not None else ()
         for index, bucket in enumerate(buckets):
             lines.append(
                 FeeLine(

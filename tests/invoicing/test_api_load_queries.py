@@ -4,6 +4,7 @@ another layer may cache; each test also checks the answer, so a cheaper route is
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -98,3 +99,106 @@ def test_invoice_dates_in_the_list_order_by_issuing_date(tenant):
     type(new).objects.filter(pk=new.pk).update(created_at=datetime(2020, 1, 1, tzinfo=UTC))
     body, _ = _get(tenant.client, "/api/v1/invoices?external_customer_id=dated")
     assert [i["total_amount_cents"] for i in body["invoices"]] == [200, 100]
+
+
+# --- GET /customers/{id}/current_usage ------------------------------------------------------------
+
+
+def _usage_setup(organization, *, with_filters: bool = False):
+    from catalog.models import BillableMetricFilter, ChargeFilter, ChargeTax
+    from tests.factories.invoicing import add_events, make_charge, make_metric, make_plan, subscribe
+
+    customer = CustomerFactory(organization=organization, external_id="u1")
+    plan = make_plan(organization, amount_cents=1000)
+    calls = make_metric(organization, "calls")
+    gb = make_metric(organization, "gb", "sum_agg", field_name="gb")
+    own = make_charge(plan, calls, properties={"amount": "0.5"})
+    make_charge(plan, gb, properties={"amount": "2"})
+    ChargeTax.objects.create(charge=own, tax=make_tax(organization, "5.5", code="reduced"))
+    if with_filters:
+        BillableMetricFilter.objects.create(billable_metric=calls, key="region", values=["eu", "us"])
+        ChargeFilter.objects.create(
+            organization=organization, charge=own, values={"region": ["eu"]}, properties={"amount": "1"}
+        )
+    sub = subscribe(customer, plan, datetime(2024, 4, 1, tzinfo=UTC), external_id="s1")
+    add_events(sub, "calls", [datetime(2024, 4, 2, tzinfo=UTC)] * 3, region="eu")
+    add_events(sub, "calls", [datetime(2024, 4, 3, tzinfo=UTC)] * 5, region="us")
+    add_events(sub, "gb", [datetime(2024, 4, 4, 10, 30, tzinfo=UTC)], gb="2.5")
+    return customer, plan, sub
+
+
+def _usage(client) -> tuple[dict, list[str]]:
+    body, sql = _get(client, "/api/v1/customers/u1/current_usage?external_subscription_id=s1")
+    return body["customer_usage"], sql
+
+
+@pytest.mark.parametrize("level", ["plan", "customer", "organization"])
+def test_current_usage_reads_four_statements_and_taxes_like_the_invoice(tenant, monkeypatch, level):
+    """The charge's own tax first, then the plan's, the customer's, the organization's defaults."""
+    from catalog.models import CustomerTax, PlanTax
+    from invoicing.services.billing import customer_bill
+
+    monkeypatch.setattr("invoicing.selectors.timezone.now", lambda: datetime(2024, 4, 20, 12, tzinfo=UTC))
+    organization = tenant.organization
+    customer, plan, _ = _usage_setup(organization)
+    make_tax(organization, "1", code="org_default", applied_to_organization=True)
+    if level == "plan":
+        PlanTax.objects.create(plan=plan, tax=make_tax(organization, "20", code="plan_vat"))
+    if level == "customer":
+        CustomerTax.objects.create(customer=customer, tax=make_tax(organization, "12", code="cust_b"))
+        CustomerTax.objects.create(customer=customer, tax=make_tax(organization, "3", code="cust_a"))
+
+    usage, sql = _usage(tenant.client)
+    # subscription + customer + plan, charges + metrics (+ EXISTS flags), every tax level, rollups.
+    assert len(sql) == 4, sql
+    assert usage["amount_cents"] == 8 * 50 + 500  # 8 calls × 0.50 + 2.5 GB × 2.00
+    gb_rate = {"plan": 20, "customer": 15, "organization": 1}[level]
+    # 400 × 5.5 % = 22; 500 × the fallback rate.
+    assert usage["taxes_amount_cents"] == 22 + 500 * gb_rate // 100
+
+    [invoice] = customer_bill(customer.id, at=datetime(2024, 5, 1, 1, tzinfo=UTC))
+    charge_fees = invoice.fees.filter(fee_type="charge")
+    assert sum(f.amount_cents for f in charge_fees) == usage["amount_cents"]
+    assert sum(f.taxes_amount_cents for f in charge_fees) == usage["taxes_amount_cents"]
+
+
+def test_current_usage_with_filters_reads_them_and_prices_each_bucket(tenant, monkeypatch):
+    monkeypatch.setattr("invoicing.selectors.timezone.now", lambda: datetime(2024, 4, 20, 12, tzinfo=UTC))
+    _usage_setup(tenant.organization, with_filters=True)
+    usage, sql = _usage(tenant.client)
+    assert len(sql) == 7  # + the charge's filters, its metric's filter keys and its own rollup query
+    calls = next(c for c in usage["charges_usage"] if c["billable_metric"]["code"] == "calls")
+    by_values = {json.dumps(f["values"]): f for f in calls["filters"]}
+    assert by_values['{"region": ["eu"]}']["amount_cents"] == 300  # 3 × 1.00
+    assert by_values["null"]["amount_cents"] == 250  # 5 × 0.50 (no filter matched)
+    assert calls["amount_cents"] == 550 and calls["units"] == "8.0"
+
+
+def test_current_usage_error_paths_and_tenancy(tenant, other_tenant, monkeypatch):
+    monkeypatch.setattr("invoicing.selectors.timezone.now", lambda: datetime(2024, 4, 20, 12, tzinfo=UTC))
+    _usage_setup(tenant.organization)
+    CustomerFactory(organization=other_tenant.organization, external_id="u1")
+    assert (
+        tenant.client.get("/api/v1/customers/nobody/current_usage?external_subscription_id=s1").json()["code"]
+        == "customer_not_found"
+    )
+    assert (
+        tenant.client.get("/api/v1/customers/u1/current_usage?external_subscription_id=nope").json()["code"]
+        == "subscription_not_found"
+    )
+    assert tenant.client.get("/api/v1/customers/u1/current_usage").status_code == 422
+    # Another tenant's customer with the same external id does not see this subscription.
+    other = other_tenant.client.get("/api/v1/customers/u1/current_usage?external_subscription_id=s1")
+    assert other.status_code == 404 and other.json()["code"] == "subscription_not_found"
+
+
+def test_current_usage_of_a_plan_without_charges(tenant, monkeypatch):
+    from tests.factories.invoicing import make_plan, subscribe
+
+    monkeypatch.setattr("invoicing.selectors.timezone.now", lambda: datetime(2024, 4, 20, 12, tzinfo=UTC))
+    customer = CustomerFactory(organization=tenant.organization, external_id="u1")
+    make_tax(tenant.organization, "20", code="vat", applied_to_organization=True)
+    subscribe(customer, make_plan(tenant.organization), datetime(2024, 4, 1, tzinfo=UTC), external_id="s1")
+    usage, sql = _usage(tenant.client)
+    assert usage["charges_usage"] == [] and usage["amount_cents"] == usage["taxes_amount_cents"] == 0
+    assert len(sql) == 3  # no rollup read without a charge
