@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from billing_project.core.errors import NotFoundFailure
@@ -76,6 +77,62 @@ def event_list(
     if timestamp_to:
         qs = qs.filter(timestamp__lte=timestamp_to)
     return qs.order_by("-timestamp", "id")
+
+
+EVENTS_LIST_COUNT_LIMIT = 10_000  # the default of the setting of the same name
+
+
+def events_list_count_limit() -> int:
+    return max(1, int(getattr(settings, "EVENTS_LIST_COUNT_LIMIT", EVENTS_LIST_COUNT_LIMIT) or EVENTS_LIST_COUNT_LIMIT))
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of `event_list` and what is known about the whole list without a full count."""
+
+    events: list[Event]
+    page: int
+    per_page: int
+    has_next: bool
+    total_count: int
+    total_count_exact: bool
+
+
+def event_list_page(
+    organization: Organization,
+    *,
+    page: int,
+    per_page: int,
+    code: str | None = None,
+    external_subscription_id: str | None = None,
+    timestamp_from: datetime | None = None,
+    timestamp_to: datetime | None = None,
+) -> EventPage:
+    """A page of the event list, newest first, without counting a table of millions of rows.
+
+    The page is read with one row more than asked (so `next_page` is always exact). The total is
+    exact without a count on the last page; otherwise it is counted up to `EVENTS_LIST_COUNT_LIMIT`
+    matching rows (default 10,000: a bounded index scan), and beyond that limit the total is the
+    number of rows known to exist (`total_count_exact` false), never a full `COUNT(*)`."""
+    qs = event_list(
+        organization,
+        code=code,
+        external_subscription_id=external_subscription_id,
+        timestamp_from=timestamp_from,
+        timestamp_to=timestamp_to,
+    )
+    offset = (page - 1) * per_page
+    rows = list(qs[offset : offset + per_page + 1])
+    has_next = len(rows) > per_page
+    rows = rows[:per_page]
+    if not has_next and (rows or offset == 0):
+        return EventPage(rows, page, per_page, False, offset + len(rows), True)
+    limit = events_list_count_limit()
+    counted = qs.order_by()[: limit + 1].count()
+    if counted <= limit:
+        return EventPage(rows, page, per_page, has_next, counted, True)
+    known = max(limit + 1, offset + len(rows) + (1 if has_next else 0))
+    return EventPage(rows, page, per_page, has_next, known, False)
 
 
 def event_error_list(

@@ -7,6 +7,7 @@ request and response bodies for the OpenAPI schema and render stored events.
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -154,9 +155,40 @@ class EventBatchOutput(serializers.Serializer):
     )
 
 
+def event_page_meta(page: Any) -> dict[str, Any]:
+    """Lago's `meta` for a `selectors.EventPage`, plus `total_count_exact` (false when the total
+    stopped at `EVENTS_LIST_COUNT_LIMIT`: then `total_count`/`total_pages` are what is known to
+    exist, and `next_page` is still exact)."""
+    if page.total_count == 0:
+        meta: dict[str, Any] = {
+            "current_page": 0,
+            "next_page": None,
+            "prev_page": None,
+            "total_pages": 0,
+            "total_count": 0,
+        }
+    else:
+        meta = {
+            "current_page": page.page,
+            "next_page": page.page + 1 if page.has_next else None,
+            "prev_page": page.page - 1 if page.page > 1 else None,
+            "total_pages": max(math.ceil(page.total_count / page.per_page), page.page if page.events else 0),
+            "total_count": page.total_count,
+        }
+    meta["total_count_exact"] = page.total_count_exact
+    return meta
+
+
+class EventListMeta(PaginationMeta):
+    total_count_exact = serializers.BooleanField(
+        help_text="False when the list is longer than EVENTS_LIST_COUNT_LIMIT: total_count and total_pages "
+        "are then lower bounds (next_page stays exact)."
+    )
+
+
 class EventListEnvelope(serializers.Serializer):
     events = EventOutput(many=True)
-    meta = PaginationMeta()
+    meta = EventListMeta()
 
 
 class EventErrorOutput(serializers.Serializer):

@@ -10,7 +10,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing_project.core.api.pagination import paginated_response
+from billing_project.core.api.pagination import page_params, paginated_response
 from billing_project.core.api.views import OrganizationAPIView, root_payload
 from billing_project.core.errors import BadRequestFailure, ValidationFailure
 from metering import ingestion, ratelimit, selectors, services
@@ -26,6 +26,7 @@ from metering.api.serializers import (
     duplicate_dict,
     event_dict,
     event_error_dict,
+    event_page_meta,
     fee_estimate_dict,
     ingested_event_dict,
     iso_ms,
@@ -101,14 +102,17 @@ class EventCollectionView(OrganizationAPIView):
         responses=EventListEnvelope,
     )
     def get(self, request: Request) -> Response:
-        qs = selectors.event_list(
+        page, per_page = page_params(request)
+        result = selectors.event_list_page(
             self.organization,
+            page=page,
+            per_page=per_page,
             code=request.query_params.get("code"),
             external_subscription_id=request.query_params.get("external_subscription_id"),
             timestamp_from=_query_time(request, "timestamp_from"),
             timestamp_to=_query_time(request, "timestamp_to"),
         )
-        return paginated_response(request, qs, "events", lambda items: [event_dict(e) for e in items])
+        return Response({"events": [event_dict(e) for e in result.events], "meta": event_page_meta(result)})
 
 
 class EventBatchView(OrganizationAPIView):
