@@ -50,6 +50,8 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "invoicing-billing-sweep": {"task": "invoicing.billing_sweep", "schedule": crontab(minute=5)},
     # Drafts whose grace period ended are refreshed and finalized.
     "invoicing-finalize-drafts": {"task": "invoicing.finalize_drafts_sweep", "schedule": crontab(minute=20)},
+    # Paid pay-in-advance fees of `regroup_paid_fees: "invoice"` charges, grouped at their period end.
+    "invoicing-regroup-paid-fees": {"task": "invoicing.regroup_paid_fees_sweep", "schedule": crontab(minute=10)},
     # Finalized, unpaid invoices past their payment due date become payment_overdue.
     "invoicing-mark-overdue": {"task": "invoicing.mark_overdue", "schedule": crontab(minute=35)},
     # Wallets: expired ones terminated, recurring top-ups (interval and threshold), ongoing balances.

@@ -88,3 +88,22 @@ def pay_in_advance_fees(organization_id: str, external_subscription_ids: list[st
     if organization is None:
         return 0
     return len(bill(organization, external_subscription_ids=external_subscription_ids))
+
+
+@shared_task(name="invoicing.regroup_paid_fees_sweep")
+def regroup_paid_fees_sweep(at: str | None = None) -> int:
+    """Hourly: customers with paid, uninvoiced fees of `regroup_paid_fees: "invoice"` charges."""
+    from invoicing.services.advance import paid_fees_regroup_due
+
+    moment = _at(at)
+    ids = [str(customer_id) for customer_id in paid_fees_regroup_due(moment)]
+    for customer_id in ids:
+        regroup_paid_fees.delay(customer_id, moment.isoformat())
+    return len(ids)
+
+
+@shared_task(name="invoicing.regroup_paid_fees", acks_late=True)
+def regroup_paid_fees(customer_id: str, at: str | None = None) -> int:
+    from invoicing.services.advance import paid_fees_regroup
+
+    return len(paid_fees_regroup(customer_id, at=_at(at)))

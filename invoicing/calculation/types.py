@@ -33,6 +33,7 @@ class InvoiceType(StrEnum):
     ONE_OFF = "one_off"
     ADD_ON = "add_on"
     CREDIT = "credit"
+    ADVANCE_CHARGES = "advance_charges"  # regrouped paid pay-in-advance fees: taxes only
 
 
 class Context(StrEnum):

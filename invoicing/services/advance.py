@@ -24,10 +24,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing_project.core.money import exponent, to_cents
-from catalog.models import Charge
+from catalog.models import Charge, RegroupPaidFees
 from catalog.pricing import Usage, price_in_advance
 from customers.models import Customer
-from invoicing.models import Fee, FeeType, Invoice, InvoiceType
+from invoicing.models import (
+    Fee,
+    FeeType,
+    Invoice,
+    InvoiceSubscription,
+    InvoiceType,
+    InvoicingReason,
+    PaymentStatus,
+)
 from invoicing.services import lifecycle
 from invoicing.services.fees import live_charge_filters, plain, precise_cents
 from invoicing.services.taxes import TaxResolver
@@ -171,3 +179,148 @@ def _instant_invoice(sub: Subscription, fee: Fee, taxes: dict, *, now: dt.dateti
         invoice, [fee], taxes, now=now, plan_ids={fee.id: str(sub.plan.parent_id or sub.plan_id)}
     )
     return invoice
+
+
+# --- regroup_paid_fees: "invoice" (lago-semantics.md §5.3) -----------------------------------------
+
+
+def _instant(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    moment = dt.datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _regroup_window(fee: Fee, schedule: periods.Schedule) -> periods.Window | None:
+    """The charges window at whose end a paid fee is regrouped: the one its own window closes, or
+    the window in which it was paid when that came later (a fee paid after its period's invoice
+    goes on the next one, as Lago's `succeeded_at <= billing_at` does)."""
+    sub = fee.subscription
+    window_end = _instant((fee.properties or {}).get("charges_to_datetime"))
+    if window_end is None or fee.succeeded_at is None:
+        return None
+    due = window_end if sub.terminated_at is None else min(window_end, sub.terminated_at)
+    instant = max(due - periods.ONE_SECOND, fee.succeeded_at)
+    return periods.charges_window_at(schedule, instant)
+
+
+def paid_fees_regroup(
+    customer_id: Any, *, at: dt.datetime | None = None, now: dt.datetime | None = None
+) -> list[Invoice]:
+    """Group a customer's paid, uninvoiced pay-in-advance fees of `regroup_paid_fees: "invoice"`
+    charges on an `advance_charges` invoice at the end of their period (one invoice per local
+    billing day and currency). The invoice is finalized and already paid (`succeeded`); its taxes
+    follow §6.2, no coupon or credit applies.
+
+    Idempotent: the customer row and the fees are locked, only fees without invoice are taken, and
+    the `InvoiceSubscription` unique constraint (subscription, `in_advance_charge_periodic`,
+    window) makes a period regrouped twice impossible.
+    """
+    at = at or timezone.now()
+    now = now or timezone.now()
+    with transaction.atomic():
+        customer = (
+            Customer.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .filter(id=customer_id)
+            .first()
+        )
+        if customer is None:
+            return []
+        fees = list(
+            Fee.objects.select_for_update(of=("self",))
+            .filter(
+                customer_id=customer.id,
+                invoice__isnull=True,
+                pay_in_advance=True,
+                payment_status=PaymentStatus.SUCCEEDED,
+                succeeded_at__lte=at,
+                subscription__isnull=False,
+                charge__regroup_paid_fees=RegroupPaidFees.INVOICE,
+            )
+            .select_related("subscription__plan", "charge__billable_metric")
+            .order_by("created_at", "id")
+        )
+        groups: dict[tuple[dt.date, str], dict[Any, tuple[Subscription, periods.Window, list[Fee]]]] = {}
+        schedules: dict[Any, periods.Schedule | None] = {}
+        for fee in fees:
+            sub = fee.subscription
+            if sub.id not in schedules:
+                schedules[sub.id] = schedule_for(sub)
+            schedule = schedules[sub.id]
+            window = _regroup_window(fee, schedule) if schedule is not None else None
+            if window is None or window.end > at:
+                continue
+            day = periods.local_date(window.end, customer.applicable_timezone)
+            by_sub = groups.setdefault((day, fee.currency), {})
+            key = (sub.id, window.start, window.end)
+            by_sub.setdefault(key, (sub, window, []))[2].append(fee)
+        invoices = [
+            _regroup_invoice(customer, day, currency, list(by_sub.values()), now=now)
+            for (day, currency), by_sub in sorted(groups.items())
+        ]
+    return invoices
+
+
+def _regroup_invoice(
+    customer: Customer,
+    day: dt.date,
+    currency: str,
+    items: list[tuple[Subscription, periods.Window, list[Fee]]],
+    *,
+    now: dt.datetime,
+) -> Invoice:
+    net_term = customer.applicable_net_payment_term
+    invoice = Invoice(
+        organization=customer.organization,
+        customer=customer,
+        invoice_type=InvoiceType.ADVANCE_CHARGES,
+        currency=currency,
+        issuing_date=day,
+        payment_due_date=day + dt.timedelta(days=net_term),
+        net_payment_term=net_term,
+        number=lifecycle.draft_number(customer.organization),
+    )
+    invoice.save()
+    resolver = TaxResolver(customer.organization, customer)
+    fees: list[Fee] = []
+    taxes: dict[Any, list] = {}
+    plan_ids: dict[Any, str] = {}
+    for sub, window, sub_fees in items:
+        row = InvoiceSubscription.objects.create(
+            organization=customer.organization,
+            invoice=invoice,
+            subscription=sub,
+            invoicing_reason=InvoicingReason.IN_ADVANCE_CHARGE_PERIODIC,
+            timestamp=window.end,
+            from_datetime=window.start,
+            to_datetime=window.end,
+            charges_from_datetime=window.start,
+            charges_to_datetime=window.end,
+        )
+        Fee.objects.filter(id__in=[f.id for f in sub_fees]).update(invoice=invoice, invoice_subscription=row)
+        for fee in sub_fees:
+            fee.invoice, fee.invoice_subscription = invoice, row
+            taxes[fee.id] = snapshots(resolver.fee_taxes(fee, plan=sub.plan))
+            plan_ids[fee.id] = str(sub.plan.parent_id or sub.plan_id)
+            fees.append(fee)
+    lifecycle.finalize_in_place(invoice, fees, taxes, now=now, plan_ids=plan_ids, paid=True)
+    return invoice
+
+
+def paid_fees_regroup_due(at: dt.datetime | None = None) -> list[Any]:
+    """Customers with paid, uninvoiced fees of regrouping charges (the sweep's candidates)."""
+    at = at or timezone.now()
+    return list(
+        Fee.objects.filter(
+            invoice__isnull=True,
+            pay_in_advance=True,
+            payment_status=PaymentStatus.SUCCEEDED,
+            succeeded_at__lte=at,
+            subscription__isnull=False,
+            charge__regroup_paid_fees=RegroupPaidFees.INVOICE,
+        )
+        .values_list("customer_id", flat=True)
+        .distinct()
+        .order_by()
+    )

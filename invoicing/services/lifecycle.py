@@ -153,17 +153,21 @@ def finalize_in_place(
     now: dt.datetime,
     plan_ids: dict,
     periods: list[Any] | None = None,
+    paid: bool = False,
 ) -> None:
     """Apply coupons and taxes at finalization, number the invoice and send `invoice.created`.
 
     The invoice row is locked (or new) and `fees` are its fees; saved or not is up to the caller
-    (`invoice._state.adding`).
+    (`invoice._state.adding`). `paid`: the fees were paid already (regrouped paid fees): the
+    invoice is `succeeded` with its total paid.
     """
     computed = totals_mod.compute(invoice, fees, taxes, context=Context.FINALIZE, plan_ids=plan_ids)
     customer = invoice.customer
     invoice.payment_status = (
-        PaymentStatus.PENDING if computed.totals.total_amount_cents > 0 else PaymentStatus.SUCCEEDED
+        PaymentStatus.PENDING if computed.totals.total_amount_cents > 0 and not paid else PaymentStatus.SUCCEEDED
     )
+    if paid:
+        invoice.total_paid_amount_cents = computed.totals.total_amount_cents
     invoice.finalized_at = now
     invoice.finalize_at = None
     if computed.totals.fees_amount_cents == 0 and skip_zero_amount(customer):
