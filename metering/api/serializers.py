@@ -208,8 +208,8 @@ class EventErrorListEnvelope(serializers.Serializer):
 
 
 def fee_estimate_dict(estimate: Any) -> dict[str, Any]:
-    """An unsaved pay-in-advance fee in Lago's FeeResponse shape (`lago_id` null). Taxes are not
-    applied by the estimate (taxes_amount_cents 0)."""
+    """An unsaved pay-in-advance fee in Lago's FeeResponse shape (`lago_id` null), with the taxes
+    its invoice would apply (`metering.estimates`)."""
     charge, metric = estimate.charge, estimate.charge.billable_metric
     return {
         "lago_id": None,
@@ -220,9 +220,9 @@ def fee_estimate_dict(estimate: Any) -> dict[str, Any]:
         "amount_cents": estimate.amount_cents,
         "amount_currency": estimate.currency,
         "precise_amount": format(estimate.precise_amount, "f"),
-        "taxes_amount_cents": 0,
-        "taxes_rate": 0,
-        "total_amount_cents": estimate.amount_cents,
+        "taxes_amount_cents": estimate.taxes_amount_cents,
+        "taxes_rate": _rate_number(estimate.taxes_rate),
+        "total_amount_cents": estimate.total_amount_cents,
         "total_amount_currency": estimate.currency,
         "units": format(estimate.units, "f"),
         "events_count": 1,
@@ -239,7 +239,27 @@ def fee_estimate_dict(estimate: Any) -> dict[str, Any]:
             "lago_item_id": str(metric.id),
             "item_type": "BillableMetric",
         },
+        "applied_taxes": [
+            {
+                "lago_id": None,
+                "lago_fee_id": None,
+                "lago_tax_id": str(line.tax.id),
+                "tax_name": line.tax.name,
+                "tax_code": line.tax.code,
+                "tax_rate": _rate_number(line.tax.rate),
+                "tax_description": line.tax.description,
+                "amount_cents": line.amount_cents,
+                "amount_currency": estimate.currency,
+            }
+            for line in estimate.taxes
+        ],
     }
+
+
+def _rate_number(value: Any) -> int | float:
+    """A rate Lago's client types as float (20 or 8.5), rendered from the exact decimal."""
+    value = value.normalize() if hasattr(value, "normalize") else value
+    return int(value) if value == int(value) else float(value)
 
 
 class EstimateFeeItemOutput(serializers.Serializer):
@@ -249,6 +269,18 @@ class EstimateFeeItemOutput(serializers.Serializer):
     invoice_display_name = serializers.CharField()
     lago_item_id = serializers.UUIDField()
     item_type = serializers.CharField()
+
+
+class EstimatedFeeAppliedTaxOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField(allow_null=True)
+    lago_fee_id = serializers.UUIDField(allow_null=True)
+    lago_tax_id = serializers.UUIDField()
+    tax_name = serializers.CharField()
+    tax_code = serializers.CharField()
+    tax_rate = serializers.FloatField()
+    tax_description = serializers.CharField(allow_blank=True)
+    amount_cents = serializers.IntegerField()
+    amount_currency = serializers.CharField()
 
 
 class EstimatedFeeOutput(serializers.Serializer):
@@ -261,8 +293,8 @@ class EstimatedFeeOutput(serializers.Serializer):
     amount_currency = serializers.CharField()
     precise_amount = serializers.CharField()
     taxes_amount_cents = serializers.IntegerField()
-    taxes_rate = serializers.IntegerField()
-    total_amount_cents = serializers.IntegerField()
+    taxes_rate = serializers.FloatField(help_text="Sum of the applied taxes' rates, in percent.")
+    total_amount_cents = serializers.IntegerField(help_text="amount_cents + taxes_amount_cents")
     total_amount_currency = serializers.CharField()
     units = serializers.CharField()
     events_count = serializers.IntegerField()
@@ -272,6 +304,7 @@ class EstimatedFeeOutput(serializers.Serializer):
     from_date = serializers.CharField()
     to_date = serializers.CharField()
     item = EstimateFeeItemOutput()
+    applied_taxes = EstimatedFeeAppliedTaxOutput(many=True)
 
 
 class FeeEstimateListOutput(serializers.Serializer):
