@@ -37,10 +37,11 @@ from invoicing.models import (
     PaymentStatus,
 )
 from invoicing.services import lifecycle
-from invoicing.services.fees import live_charge_filters, plain, precise_cents
+from invoicing.services.fees import is_prorated, live_charge_filters, plain, precise_cents, prorated_period_days
 from invoicing.services.taxes import TaxResolver
 from invoicing.services.totals import snapshots
 from metering.models import Event
+from metering.prorated import ProrationDays, ceil_units
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.selectors import schedule_for
@@ -109,9 +110,25 @@ def _subscription_fees(sub: Subscription, charges: list[Charge], now: dt.datetim
         )
         units = Decimal(0)
         count = 0
+        # A prorated charge (standard on a recurring sum, §5.4) bills each event for the days left
+        # in the period: value × days from its local day to the period end / period days (ceil 5).
+        days = (
+            ProrationDays.of(
+                window.start,
+                window.end,
+                period_days=prorated_period_days(schedule, window),
+                tz_name=schedule.tz_name,
+            )
+            if is_prorated(charge)
+            else None
+        )
         for transaction_id, value, timestamp in events:
             before = Usage(units=units, events_count=count)
-            units += Decimal(1) if metric.aggregation_type == "count_agg" else Decimal(value or 0)
+            event_units = Decimal(1) if metric.aggregation_type == "count_agg" else Decimal(value or 0)
+            if days is not None:
+                share = days.ratio(days.days_from(periods.local_date(timestamp, schedule.tz_name)))
+                event_units = ceil_units(event_units * share)
+            units += event_units
             count += 1
             if transaction_id in billed:
                 continue

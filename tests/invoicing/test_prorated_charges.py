@@ -242,3 +242,20 @@ def test_current_usage_equals_the_invoice(organization):
     )
     [invoice] = customer_bill(customer.id, at=at(2024, 3, 1, 1))
     assert data["amount_cents"] == _charge_fee(invoice).amount_cents > 0
+
+
+def test_pay_in_advance_prorated_standard_bills_each_event_for_its_days_left(organization):
+    """Prorated in advance (standard only): +1 seat on 10 July → 22/31 → 710; +2 on 20 July → 2 × 12/31 → 774."""
+    from invoicing import receivers
+    from invoicing.services.advance import pay_in_advance_fees
+
+    receivers._has_advance.clear()
+    customer = make_customer(organization)
+    plan = make_plan(organization, amount_cents=0)
+    metric = make_metric(organization, "seats", "sum_agg", field_name="amount", recurring=True)
+    make_charge(plan, metric, properties={"amount": "10"}, prorated=True, pay_in_advance=True, code="seats")
+    sub = subscribe(customer, plan, at(2023, 7, 1))
+    add_events(sub, "seats", [at(2023, 7, 10, 8)], amount=1)
+    add_events(sub, "seats", [at(2023, 7, 20, 8)], amount=2)
+    fees = pay_in_advance_fees(organization, external_subscription_ids=[sub.external_id], now=at(2023, 7, 21))
+    assert [(f.units, f.amount_cents) for f in fees] == [(D("0.70968"), 710), (D("0.77420"), 774)]
