@@ -163,6 +163,11 @@ def seed(customers: int, invoices: int, events_per_subscription: int = 24) -> st
     ]
     for start in range(0, len(payloads), 500):
         events_ingest(organization, payloads[start : start + 500])
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # statistics as autovacuum keeps them on a live database
+            cursor.execute("ANALYZE")
     return raw_key
 
 

@@ -35,7 +35,7 @@ def _get(client, path: str) -> tuple[dict, list[str]]:
 # --- GET /invoices?external_customer_id=&per_page= ------------------------------------------------
 
 
-def test_a_customers_invoice_list_costs_six_statements_whatever_the_page_holds(tenant, other_tenant):
+def test_a_customers_invoice_list_costs_seven_statements_whatever_the_page_holds(tenant, other_tenant):
     organization = tenant.organization
     customer = CustomerFactory(organization=organization, external_id="acme")
     CustomerMetadataFactory(customer=customer, key="crm", value="42")
@@ -49,8 +49,9 @@ def test_a_customers_invoice_list_costs_six_statements_whatever_the_page_holds(t
         invoices.append(make_one_off_invoice(customer, 1000 + i))
     many, many_sql = _get(tenant.client, "/api/v1/invoices?external_customer_id=acme&per_page=20")
 
-    # count, page, customer metadata, customer taxes (links + taxes), applied taxes of the page.
-    assert len(many_sql) == len(few_sql) <= 6, many_sql
+    # customer ids, count, page (with its customer), customer metadata, customer taxes (links +
+    # taxes), applied taxes of the page.
+    assert len(many_sql) == len(few_sql) == 7, many_sql
     assert sum("COUNT(*)" in sql for sql in many_sql) == 1
     assert sum('FROM "invoicing_invoiceappliedtax"' in sql for sql in many_sql) == 1
     assert sum('FROM "customers_customermetadata"' in sql for sql in many_sql) == 1
@@ -88,7 +89,21 @@ def test_a_page_of_several_customers_renders_each_with_its_own_data(tenant):
     assert by_amount[100]["external_id"] == by_amount[300]["external_id"] == "one"
     assert by_amount[100]["applicable_timezone"] == "Europe/Paris" and by_amount[100]["metadata"] == []
     assert by_amount[200]["external_id"] == "two" and by_amount[200]["metadata"][0]["key"] == "k"
-    assert len(sql) <= 6
+    assert len(sql) == 5  # count, page, metadata and tax links of both customers, applied taxes
+
+
+def test_a_reused_external_id_lists_the_deleted_customers_invoices_too(tenant):
+    from customers.services import customer_delete
+
+    old = CustomerFactory(organization=tenant.organization, external_id="again")
+    make_one_off_invoice(old, 100)
+    customer_delete(tenant.organization, "again")
+    make_one_off_invoice(CustomerFactory(organization=tenant.organization, external_id="again"), 200)
+    body, _ = _get(tenant.client, "/api/v1/invoices?external_customer_id=again")
+    assert sorted(i["total_amount_cents"] for i in body["invoices"]) == [100, 200]
+    assert body["meta"]["total_count"] == 2
+    nobody, _ = _get(tenant.client, "/api/v1/invoices?external_customer_id=nobody")
+    assert nobody["invoices"] == [] and nobody["meta"]["total_count"] == 0
 
 
 def test_invoice_dates_in_the_list_order_by_issuing_date(tenant):
