@@ -158,18 +158,55 @@ def _created_changes(sender: type[models.Model], instance: models.Model) -> dict
 
 
 def _bulk_created(sender: type[models.Model], instances: list[models.Model], **kwargs: Any) -> None:
-    """`billing_project.core.signals.bulk_created`: one "create" entry per row, in one INSERT."""
-    if sender not in _audited_set():
+    """`billing_project.core.signals.bulk_created`: the "create" entry `post_save` would write for
+    each row (same changes), all in one INSERT; fields, content type and actor resolved once."""
+    if not instances or sender not in _audited_set():
         return
+    from django.contrib.contenttypes.models import ContentType
+
     from audit.models import AuditLogEntry
 
-    AuditLogEntry.objects.bulk_create(
-        [_entry(instance, "create", _created_changes(sender, instance)) for instance in instances], batch_size=1000
-    )
+    fields = [(field, _is_secret(field)) for field in _fields(sender)]
+    content_type = ContentType.objects.get_for_model(sender, for_concrete_model=True)
+    actor = current_actor()
+    label, request_id = actor.label[:255], (actor.request_id or "")[:128]
+    entries = []
+    for instance in instances:
+        changes = {}
+        for field, secret in fields:
+            value = getattr(instance, field.attname)
+            if value is None or value == "":
+                continue
+            changes[field.name] = [None, "***" if secret else to_jsonable(value)]
+        try:
+            object_repr = str(instance)[:255]
+        except Exception:  # noqa: BLE001 — as in _entry
+            object_repr = ""
+        entries.append(
+            AuditLogEntry(
+                organization_id=_organization_id(instance),
+                actor_type=actor.type,
+                actor_id=actor.id,
+                actor_label=label,
+                content_type=content_type,
+                object_id=str(instance.pk),
+                object_repr=object_repr,
+                action="create",
+                changes=changes,
+                ip_address=actor.ip,
+                request_id=request_id,
+            )
+        )
+    AuditLogEntry.objects.bulk_create(entries, batch_size=1000)
+
+
+_AUDITED: set[type[models.Model]] = set()
 
 
 def _audited_set() -> set[type[models.Model]]:
-    return set(audited_model_classes())
+    if not _AUDITED:
+        _AUDITED.update(audited_model_classes())
+    return _AUDITED
 
 
 def _post_save(

@@ -433,7 +433,11 @@ def _advance_organization_counter(organization: Any, count: int) -> int:
 
 
 def _number(invoices: list[Invoice]) -> None:
-    """Gapless numbers for finalized invoices, per customer and per organization (as `assign_number`)."""
+    """Gapless numbers for finalized invoices, per customer and per organization (as `assign_number`).
+
+    The customers' counters are advanced first and the organization's last: the organization's row
+    is the one every batch of the organization needs, so `_write` takes it just before its last
+    inserts and holds it for as short a time as possible (until the commit)."""
     by_org: dict[Any, list[Invoice]] = defaultdict(list)
     for invoice in invoices:
         by_org[invoice.organization_id].append(invoice)
@@ -442,12 +446,21 @@ def _number(invoices: list[Invoice]) -> None:
         counts = Counter(inv.customer_id for inv in org_invoices)
         last = _advance_customer_counters(organization, counts)
         next_customer = {cid: last[cid] - n + 1 for cid, n in counts.items()}
+        for invoice in org_invoices:
+            invoice.sequential_id = next_customer[invoice.customer_id]
+            next_customer[invoice.customer_id] += 1
+
+
+def _number_in_organization(invoices: list[Invoice]) -> None:
+    by_org: dict[Any, list[Invoice]] = defaultdict(list)
+    for invoice in invoices:
+        by_org[invoice.organization_id].append(invoice)
+    for org_invoices in by_org.values():
+        organization = org_invoices[0].organization
         next_org = _advance_organization_counter(organization, len(org_invoices)) - len(org_invoices) + 1
         prefix = lifecycle.document_prefix(organization)
         per_org = organization.document_numbering == DocumentNumbering.PER_ORGANIZATION
         for invoice in org_invoices:
-            invoice.sequential_id = next_customer[invoice.customer_id]
-            next_customer[invoice.customer_id] += 1
             invoice.organization_sequential_id = next_org
             next_org += 1
             if per_org:
@@ -457,17 +470,20 @@ def _number(invoices: list[Invoice]) -> None:
 
 
 def _write(built: list[_Built], *, now: dt.datetime) -> None:
+    """Numbers and bulk inserts. The rows that point to an invoice go first (foreign keys are checked
+    at the commit), the organization's number counter and the invoices themselves last."""
     if not built:
         return
     invoices = [b.invoice for b in built]
     finalized = [inv for inv in invoices if inv.status == InvoiceStatus.FINALIZED]
     _number(finalized)
-    Invoice.objects.bulk_create(invoices, batch_size=BULK_SIZE)
     # A period already invoiced violates the unique constraint here: the caller's savepoint rolls back.
     InvoiceSubscription.objects.bulk_create([row for b in built for row in b.periods], batch_size=BULK_SIZE)
     Fee.objects.bulk_create([fee for b in built for fee in b.fees], batch_size=BULK_SIZE)
     FeeAppliedTax.objects.bulk_create([t for b in built for t in b.computed.fee_taxes], batch_size=BULK_SIZE)
     InvoiceAppliedTax.objects.bulk_create([t for b in built for t in b.computed.invoice_taxes], batch_size=BULK_SIZE)
+    _number_in_organization(finalized)
+    Invoice.objects.bulk_create(invoices, batch_size=BULK_SIZE)
     bulk_created.send(sender=Invoice, instances=invoices)  # the audit trail, in one INSERT
     for invoice in invoices:
         invoice._state.adding = False

@@ -58,7 +58,8 @@ def progressive_credits(invoice: Invoice, fees: list[Any]) -> list[ProgressiveBi
     if not by_row:
         return []
     missing = [row_id for row_id in by_row if row_id not in rows]
-    rows.update({row.id: row for row in InvoiceSubscription.objects.filter(id__in=missing)})
+    if missing:  # (an empty IN is not sent, but compiling it costs more than the rest of this function)
+        rows.update({row.id: row for row in InvoiceSubscription.objects.filter(id__in=missing)})
     credits: list[ProgressiveBillingCredit] = []
     for row in sorted(rows.values(), key=lambda r: (r.charges_from_datetime, str(r.id))):
         sub = row.subscription if InvoiceSubscription.subscription.is_cached(row) else None
