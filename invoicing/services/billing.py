@@ -241,7 +241,11 @@ def _commitment_true_up(
 
     base_cents = prorate_by_fraction(int(plan.amount_cents), fraction).amount_cents
     minimum = prorate_by_fraction(int(commitment.amount_cents), fraction).amount_cents
-    used = base_cents + sum(f.amount_cents for f in charge_fees)
+    # Every charge fee of the commitment period counts (Lago): the earlier monthly invoices' with
+    # bill_charges_monthly and the period's pay-in-advance fees, plus this invoice's.
+    used = (
+        base_cents + sum(f.amount_cents for f in charge_fees) + fee_builder.period_charge_fees_cents(sub, closed.full)
+    )
     if used >= minimum:
         return []
     return [

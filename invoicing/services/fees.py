@@ -406,3 +406,29 @@ def commitment_fee(
         properties={"from_datetime": service.start.isoformat(), "to_datetime": service.end.isoformat()},
         amount_details={"commitment_amount_cents": int(commitment.amount_cents)},
     )
+
+
+def period_charge_fees_cents(subscription: Any, period: periods.Window) -> int:
+    """Charge fees of `subscription` already saved for usage inside `period` (minimum commitment, §5.8).
+
+    Lago measures the commitment on every charge fee of the commitment period, not only those of the
+    invoice that closes it: with `bill_charges_monthly` the earlier monthly invoices' charge fees,
+    and the pay-in-advance fees of the period (with or without invoice). Fees of voided invoices do
+    not count. The caller adds the fees it is building (not saved yet).
+    """
+    from invoicing.models import InvoiceStatus
+
+    rows = (
+        Fee.objects.filter(subscription=subscription, fee_type=FeeType.CHARGE, created_at__gte=period.start)
+        .exclude(invoice__status__in=[InvoiceStatus.VOIDED, InvoiceStatus.CLOSED])
+        .values_list("amount_cents", "properties")
+    )
+    total = 0
+    for amount_cents, properties in rows:
+        start = (properties or {}).get("charges_from_datetime")
+        end = (properties or {}).get("charges_to_datetime")
+        if not start or not end:
+            continue
+        if datetime.fromisoformat(start) >= period.start and datetime.fromisoformat(end) <= period.end:
+            total += int(amount_cents)
+    return total
