@@ -36,6 +36,7 @@ from subscriptions.selectors import schedule_for
 
 # Terminated subscriptions are looked at for this long after their termination (closing invoice).
 TERMINATION_LOOKBACK = dt.timedelta(days=31)
+SWEEP_CHUNK = 5000
 Window = periods.Window
 
 
@@ -557,19 +558,24 @@ def billing_due_customers(at: dt.datetime, *, organization: Any = None) -> dict[
     )
     if organization is not None:
         qs = qs.filter(organization=organization)
-    subs = list(qs.iterator(chunk_size=5000))
-    ids = [s.id for s in subs]
-    cursors: dict[Any, dt.datetime] = {}
-    starting: set[Any] = set()
-    for start in range(0, len(ids), 5000):
-        chunk_cursors, chunk_starting = _cursors(ids[start : start + 5000])
-        cursors.update(chunk_cursors)
-        starting |= chunk_starting
     due: dict[Any, int] = defaultdict(int)
-    for sub in subs:
-        schedule = schedule_for(sub)
-        if schedule is None:
-            continue
-        if due_items(sub, schedule, at, cursor=cursors.get(sub.id), starting_billed=sub.id in starting):
-            due[sub.customer_id] += 1
+    chunk: list[Subscription] = []
+
+    def check(subs: list[Subscription]) -> None:
+        cursors, starting = _cursors([s.id for s in subs])
+        for sub in subs:
+            schedule = schedule_for(sub)
+            if schedule is None:
+                continue
+            if due_items(sub, schedule, at, cursor=cursors.get(sub.id), starting_billed=sub.id in starting):
+                due[sub.customer_id] += 1
+
+    # In chunks: memory stays bounded by the chunk (plus the due customers' ids), whatever the base.
+    for sub in qs.order_by().iterator(chunk_size=SWEEP_CHUNK):
+        chunk.append(sub)
+        if len(chunk) >= SWEEP_CHUNK:
+            check(chunk)
+            chunk = []
+    if chunk:
+        check(chunk)
     return dict(due)
