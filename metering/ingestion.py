@@ -2,14 +2,16 @@
 
 No serializer runs per event. A batch is validated as a whole (any bad event rejects the batch,
 errors keyed by index), de-duplicated in memory, then written with a single
-`INSERT ... ON CONFLICT DO NOTHING RETURNING id` (PostgreSQL: one `unnest` of column arrays), so
-duplicates from the same batch, an earlier request or a concurrent one never count twice. The
-hourly rollups of the inserted events are upserted in the same transaction.
+`INSERT ... ON CONFLICT DO NOTHING RETURNING id` (PostgreSQL: the batch as one JSON document read
+by `jsonb_to_recordset`, in a data-modifying CTE that also upserts the hourly rollups of exactly
+the inserted rows), so duplicates from the same batch, an earlier request or a concurrent one never
+count twice.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
@@ -309,13 +311,24 @@ def _event_values(organization_id: uuid.UUID, event: ParsedEvent, now: datetime)
     ]
 
 
+def time_ordered_id_prefix(moment: float | None = None) -> str:
+    """The first 15 characters of a UUIDv7 (RFC 9562) for this millisecond: 48 bits of Unix time in
+    milliseconds and the version digit. The ingestion statement completes each event id with the
+    last 21 characters of a random UUID (74 random bits), so ids grow with time and the primary key
+    index takes new rows at its right edge instead of at random pages (which, on a table larger
+    than shared_buffers, costs a page read and a dirty page write per event)."""
+    millis = int((time.time() if moment is None else moment) * 1000) & 0xFFFF_FFFF_FFFF
+    digits = f"{millis:012x}"
+    return f"{digits[:8]}-{digits[8:]}-7"
+
+
 def lock_key(organization_id: Any) -> int:
     """The advisory-lock key that orders ingestion (shared) against rollup rebuilds (exclusive)."""
     return int(str(organization_id).replace("-", "")[:15], 16)
 
 
 def _pg_document(ordered: list[ParsedEvent], ids: Mapping[str, tuple[str, str]]) -> str:
-    """The batch as one JSON array for `json_to_recordset`. Keys whose value would be the column's
+    """The batch as one JSON array for `jsonb_to_recordset`. Keys whose value would be the column's
     default are left out (`coalesce` in the statement), and the subscription/customer ids come as
     text from `ids` (external subscription id -> (subscription id, customer id)), so the common
     event costs one small dict and no per-event conversions."""
@@ -367,10 +380,10 @@ def _pg_ingest_sql() -> str:
     t = rollup_table
     _PG_INGEST_SQL = (
         "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(%(lock)s) AS l), "  # noqa: S608 - identifiers are constants, values are parameters
-        "src AS MATERIALIZED (SELECT x.* FROM lock, json_to_recordset(%(doc)s::json) AS x(t text, s text, c text, "
+        "src AS MATERIALIZED (SELECT x.* FROM lock, jsonb_to_recordset(%(doc)s::jsonb) AS x(t text, s text, c text, "
         "k text, ts timestamptz, p jsonb, pa numeric, v numeric, sid uuid, cid uuid, r boolean, dk text, d jsonb)), "
         f"ins AS (INSERT INTO {event_table} ({', '.join(_EVENT_COLUMNS)}) "
-        "SELECT gen_random_uuid(), %(org)s, src.t, src.s, coalesce(src.c, ''), src.k, src.ts, src.p, src.pa, src.v, "
+        "SELECT (%(idp)s || substr(gen_random_uuid()::text, 16))::uuid, %(org)s, src.t, src.s, coalesce(src.c, ''), src.k, src.ts, src.p, src.pa, src.v, "
         "src.sid, src.cid, %(now)s, %(now)s "
         'FROM src ORDER BY src.s COLLATE "C", src.t COLLATE "C" '
         "ON CONFLICT (organization_id, external_subscription_id, transaction_id) DO NOTHING "
@@ -429,7 +442,8 @@ def insert_events(
     sets the `id` of the inserted events.
 
     PostgreSQL: ONE statement whatever the batch size (`_pg_ingest_sql`): the rows travel as one
-    JSON document (`json_to_recordset`), ids come from `gen_random_uuid()`, and the rollups of the
+    JSON document (`jsonb_to_recordset`), ids are time-ordered UUIDv7 (`time_ordered_id_prefix`
+    + random bits from `gen_random_uuid()`), and the rollups of the
     inserted rows are updated by the same statement. Rows are written in idempotency-key order so
     two concurrent batches that share keys lock them in the same order (no deadlock): the second
     waits, then skips the duplicates. Elsewhere (SQLite) rows are inserted in chunks and the
@@ -454,6 +468,7 @@ def insert_events(
                 if e.subscription_id is not None
             }
         params = {
+            "idp": time_ordered_id_prefix(),
             "lock": lock_key(organization_id),
             "doc": _pg_document(ordered, ids),
             "org": organization_id,

@@ -4,10 +4,13 @@ the answers of the general code."""
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -135,3 +138,27 @@ def test_dumps_bytes_writes_what_dumps_writes():
     assert json.loads(ingestion.dumps_bytes(value)) == json.loads(ingestion.dumps(value))
     huge = {"n": 2**80}
     assert ingestion.dumps_bytes(huge) == ingestion.dumps(huge).encode()
+
+
+def test_time_ordered_id_prefix_is_a_uuid7_of_that_millisecond():
+    prefix = ingestion.time_ordered_id_prefix(1_700_000_000.123)
+    value = uuid.UUID(prefix + str(uuid.uuid4())[15:])
+    assert value.version == 7 and value.variant == uuid.RFC_4122
+    assert value.int >> 80 == 1_700_000_000_123
+
+
+@pytest.mark.django_db
+def test_postgresql_event_ids_are_uuid7_and_grow_with_time(tenant, api):
+    if connection.vendor != "postgresql":
+        pytest.skip("the time-ordered ids are made by the PostgreSQL statement")
+    ratelimit.reset_local()
+    make_metric(tenant.organization, "calls")
+    before = int(time.time() * 1000)
+    first = api.post("/api/v1/events/batch", {"events": [event_payload("a")]}, format="json").json()
+    time.sleep(0.005)
+    second = api.post("/api/v1/events/batch", {"events": [event_payload("b")]}, format="json").json()
+    after = int(time.time() * 1000)
+    ids = [uuid.UUID(first["events"][0]["lago_id"]), uuid.UUID(second["events"][0]["lago_id"])]
+    assert [i.version for i in ids] == [7, 7]
+    assert before <= ids[0].int >> 80 < ids[1].int >> 80 <= after
+    assert {str(e.id) for e in Event.objects.all()} == {str(i) for i in ids}
