@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from billing_project.core import money
@@ -280,10 +280,21 @@ def _apply_metadata(customer: Customer, items: list[dict[str, Any]]) -> None:
 
 
 def _next_customer_sequence(organization: Organization) -> int:
-    org = Organization.objects.select_for_update().only("id", "customer_sequence").get(pk=organization.pk)
-    org.customer_sequence += 1
-    Organization.objects.filter(pk=org.pk).update(customer_sequence=org.customer_sequence)
-    return org.customer_sequence
+    """The next `sequential_id`, in one `UPDATE … RETURNING`: the row lock it takes holds concurrent
+    creations in the organization until this transaction ends, so ids are unique and gapless."""
+    quote = connection.ops.quote_name
+    pk = Organization._meta.pk
+    assert pk is not None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(Organization._meta.db_table)} SET {quote('customer_sequence')} = "  # noqa: S608 - identifiers from the model, the id a parameter
+            f"{quote('customer_sequence')} + 1 WHERE {quote(pk.column)} = %s RETURNING {quote('customer_sequence')}",
+            [pk.get_db_prep_value(organization.pk, connection)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFoundFailure("organization")
+    return int(row[0])
 
 
 def customer_upsert(
@@ -310,6 +321,8 @@ def _customer_upsert(organization: Organization, external_id: str, data: dict[st
         .filter(organization=organization, external_id=external_id, deleted_at__isnull=True)
         .first()
     )
+    if customer is not None:
+        customer.organization = organization  # the row is filtered on it: no lazy read for the representation
     errors = customer_validation_errors(organization, customer, data)
     if errors:
         raise ValidationFailure(errors)
@@ -351,6 +364,8 @@ def _customer_upsert(organization: Organization, external_id: str, data: dict[st
 
     if "metadata" in data and data["metadata"] is not None:
         _apply_metadata(customer, data["metadata"])
+    elif created:  # a new customer has no metadata: its representation need not read it
+        customer._prefetched_objects_cache = {"metadata": CustomerMetadata.objects.none()}
     for extension in extensions.all_extensions():
         if extension.apply:
             extension.apply(customer, data)
