@@ -150,6 +150,9 @@ def build(events: int):
             )
     for start in range(0, len(payloads), 100):
         events_ingest(organization, payloads[start : start + 100])
+    from invoicing.services import customer_bill
+
+    customer_bill(customer.id, at=datetime(2024, 3, 1, 1, tzinfo=UTC))  # January and February are billed
     return organization, customer, sub
 
 
