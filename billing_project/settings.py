@@ -101,7 +101,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "audit.context.AuditActorMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "billing_project.core.middleware.MessageMiddleware",  # Django's, skipped for /api and /v1
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -239,6 +239,9 @@ EVENTS_SYNCHRONOUS_COMMIT = env_bool("EVENTS_SYNCHRONOUS_COMMIT", True)
 # external_subscription_id (metering/lookups.py; changes made in another worker are seen within
 # this delay, at once in the worker that made them; unknown codes/ids are never cached). 0: off.
 EVENTS_LOOKUP_CACHE_SECONDS = float(os.environ.get("EVENTS_LOOKUP_CACHE_SECONDS") or 5)
+# The same for the subscription behind an external_subscription_id (only the event's informational
+# lago_subscription_id can be stale: usage is aggregated by external_subscription_id). 0: off.
+EVENTS_SUBSCRIPTION_CACHE_SECONDS = float(os.environ.get("EVENTS_SUBSCRIPTION_CACHE_SECONDS") or 30)
 
 # Outbound webhooks. Targets on loopback, private or link-local addresses are refused unless
 # allowed (tests, private deployments). Retries stop when a delivery is older than the maximum age.

@@ -4,7 +4,8 @@
 field, expression, filter keys) and the subscription its `external_subscription_id` names. Read
 from PostgreSQL on every request, that is two round trips and ORM work per event; these functions
 answer from a per-process cache (`billing_project.core.localcache`) for
-`EVENTS_LOOKUP_CACHE_SECONDS` (default 5; 0 disables).
+`EVENTS_LOOKUP_CACHE_SECONDS` (metrics, default 5) and `EVENTS_SUBSCRIPTION_CACHE_SECONDS`
+(subscriptions, default 30); 0 disables either.
 
 Only *found* answers are cached: a metric or a subscription created a moment ago is seen by the
 very next event in every process (a miss always asks the database). What may be stale, and for
@@ -12,12 +13,13 @@ how long:
 * in the process that made the change: nothing. Saving or deleting a `BillableMetric`, a
   `BillableMetricFilter` or a `Subscription` empties the matching cache (receivers connected in
   `MeteringConfig.ready()`);
-* in other processes, at most `EVENTS_LOOKUP_CACHE_SECONDS`: a metric's changed field, expression
-  or filter keys, or its deletion (events are still stored; `manage.py rebuild_usage_rollups`
-  recomputes values and rollups from raw events, as after any metric change), and a plan change
-  that replaced the subscription behind an external id (the event's informational
-  `lago_subscription_id`; usage is aggregated by `external_subscription_id`, so billing is
-  unaffected). Changes written with `QuerySet.update()` are bounded by the same delay.
+* in other processes, a metric's changed field, expression or filter keys, or its deletion, for at
+  most `EVENTS_LOOKUP_CACHE_SECONDS` (events are still stored; `manage.py rebuild_usage_rollups`
+  recomputes values and rollups from raw events, as after any metric change); and for at most
+  `EVENTS_SUBSCRIPTION_CACHE_SECONDS`, a plan change that replaced the subscription behind an
+  external id: the event records the previous subscription's id (its `lago_subscription_id`);
+  usage is aggregated by `external_subscription_id`, so what is billed does not change.
+  Changes written with `QuerySet.update()` are bounded by the same delays.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from metering.selectors import MetricInfo, metrics_by_code
 TTL_SETTING = "EVENTS_LOOKUP_CACHE_SECONDS"
 
 _metrics = LocalCache("event_metrics", ttl_setting=TTL_SETTING, default_ttl=5.0)
-_subscriptions = LocalCache("event_subscriptions", ttl_setting=TTL_SETTING, default_ttl=5.0)
+_subscriptions = LocalCache("event_subscriptions", ttl_setting="EVENTS_SUBSCRIPTION_CACHE_SECONDS", default_ttl=30.0)
 
 
 def metrics_by_code_cached(organization: Organization, codes: Collection[str]) -> dict[str, MetricInfo]:

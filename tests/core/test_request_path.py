@@ -1,0 +1,120 @@
+"""The request hot path: per-process caches, what an API request does not do, statement counts."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+
+from billing_project.core import localcache
+from billing_project.core.localcache import LocalCache
+
+
+@pytest.fixture(autouse=True)
+def empty_caches():
+    localcache.clear_all()
+    yield
+    localcache.clear_all()
+
+
+# --- LocalCache --------------------------------------------------------------------------------
+
+
+def test_local_cache_keeps_values_for_its_ttl(monkeypatch):
+    cache = LocalCache("t1", ttl_setting="TEST_CACHE_SECONDS", default_ttl=5.0)
+    clock = [1000.0]
+    monkeypatch.setattr(localcache.time, "monotonic", lambda: clock[0])
+    cache.set("a", 1)
+    assert cache.get("a") == 1
+    clock[0] += 4.9
+    assert cache.get("a") == 1
+    clock[0] += 0.2
+    assert cache.get("a") is None
+    assert len(cache) == 0
+
+
+def test_local_cache_ttl_comes_from_settings_and_zero_disables_it():
+    cache = LocalCache("t2", ttl_setting="TEST_CACHE_SECONDS", default_ttl=5.0)
+    with override_settings(TEST_CACHE_SECONDS=0):
+        cache.set("a", 1)
+        assert cache.get("a") is None
+    with override_settings(TEST_CACHE_SECONDS=30):
+        assert cache.ttl() == 30.0
+        cache.set("a", 1)
+        assert cache.get("a") == 1
+
+
+def test_local_cache_is_bounded_dropping_expired_then_oldest(monkeypatch):
+    cache = LocalCache("t3", ttl_setting="TEST_CACHE_SECONDS", default_ttl=10.0, maxsize=3)
+    clock = [0.0]
+    monkeypatch.setattr(localcache.time, "monotonic", lambda: clock[0])
+    cache.set("old", 0)
+    clock[0] = 11.0  # "old" has expired
+    for key in ("a", "b", "c"):
+        cache.set(key, key)
+    assert cache.get("old") is None and len(cache) == 3
+    cache.set("d", "d")  # full of live entries: the oldest goes
+    assert cache.get("a") is None
+    assert [cache.get(k) for k in ("b", "c", "d")] == ["b", "c", "d"]
+
+
+def test_clear_all_empties_every_cache():
+    one = LocalCache("t4", ttl_setting="TEST_CACHE_SECONDS", default_ttl=5.0)
+    two = LocalCache("t5", ttl_setting="TEST_CACHE_SECONDS", default_ttl=5.0)
+    one.set(1, 1)
+    two.set(2, 2)
+    localcache.clear_all()
+    assert one.get(1) is None and two.get(2) is None
+
+
+# --- what an API request costs -----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_api_request_sets_up_no_flash_message_storage(tenant):
+    response = tenant.client.get("/api/v1/customers")
+    assert response.status_code == 200
+    assert not hasattr(response.wsgi_request, "_messages")
+
+
+@pytest.mark.django_db
+def test_admin_requests_keep_flash_messages(admin_client):
+    response = admin_client.get("/admin/")
+    assert response.status_code == 200
+    assert hasattr(response.wsgi_request, "_messages")
+
+
+@pytest.mark.django_db
+def test_a_trivial_read_runs_only_its_own_queries(tenant):
+    tenant.client.get("/api/v1/events?per_page=1")  # warm: key read once
+    with CaptureQueriesContext(connection) as queries:
+        assert tenant.client.get("/api/v1/events?per_page=1").status_code == 200
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert 1 <= len(statements) <= 2, statements  # the page (and its count when it is full)
+    assert all("metering_event" in sql for sql in statements)
+
+
+@pytest.mark.django_db
+def test_a_single_event_is_one_statement_once_lookups_are_warm(tenant):
+    from tests.factories.catalog import BillableMetricFactory
+    from tests.factories.subscriptions import SubscriptionFactory
+
+    BillableMetricFactory(organization=tenant.organization, code="calls", aggregation_type="count_agg")
+    SubscriptionFactory(organization=tenant.organization, external_id="sub_1")
+
+    def send(transaction_id: str):
+        body = {"event": {"transaction_id": transaction_id, "external_subscription_id": "sub_1", "code": "calls"}}
+        return tenant.client.post("/api/v1/events", body, format="json")
+
+    assert send("warm").status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        response = send(f"t{time.time_ns()}")
+    assert response.status_code == 200, response.json()
+    statements = [q["sql"] for q in queries.captured_queries]
+    if connection.vendor == "postgresql":
+        assert len(statements) == 1, statements  # events + rollups in one statement
+    assert not [s for s in statements if "customers_apikey" in s or "catalog_billablemetric" in s]
+    assert not [s for s in statements if "usage_monitoring_alert" in s]
