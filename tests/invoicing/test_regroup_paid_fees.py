@@ -153,3 +153,41 @@ def test_lago_python_client_marks_fees_paid_and_finds_the_regroup_invoice(lago):
         2400,
     )
     assert sorted(f.lago_id for f in found.fees.__root__) == sorted(str(f.id) for f in (first, second))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_regroups_make_one_invoice():
+    """Three workers regroup the same customer at once (PostgreSQL row locks): one invoice, each fee once."""
+    import threading
+
+    from django.db import connection, connections
+
+    from tests.factories.customers import OrganizationFactory
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
+    organization = OrganizationFactory()
+    customer, sub, _ = _setup(organization)
+    fees = _fees(organization, sub, [2, 3, 4])
+    for fee in fees:
+        _pay(organization, fee, at(2024, 5, 10))
+    barrier = threading.Barrier(3)
+    results: list[object] = [None] * 3
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = paid_fees_regroup(customer.id, at=at(2024, 6, 1, 1))
+        except Exception as exc:  # inspected below
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(len(r) for r in results) == [0, 0, 1], results
+    [invoice] = Invoice.objects.filter(customer=customer, invoice_type="advance_charges")
+    assert invoice.fees.count() == 3 and invoice.total_amount_cents == 3600
