@@ -259,3 +259,44 @@ def test_pay_in_advance_prorated_standard_bills_each_event_for_its_days_left(org
     add_events(sub, "seats", [at(2023, 7, 20, 8)], amount=2)
     fees = pay_in_advance_fees(organization, external_subscription_ids=[sub.external_id], now=at(2023, 7, 21))
     assert [(f.units, f.amount_cents) for f in fees] == [(D("0.70968"), 710), (D("0.77420"), 774)]
+
+
+def test_prorated_groups_and_filters(organization):
+    """Grouped by team: a 1 seat from 10 July (22/31 → 710), b 2 seats from 20 July (2 × 12/31 → 774);
+    current usage shows each group's full units."""
+    from catalog.models import BillableMetricFilter, ChargeFilter
+
+    customer = make_customer(organization, external_id="grp_cus")
+    plan = make_plan(organization, amount_cents=0)
+    metric = make_metric(organization, "seats", "sum_agg", field_name="amount", recurring=True)
+    BillableMetricFilter.objects.create(billable_metric=metric, key="region", values=["eu", "us"])
+    charge = make_charge(
+        plan,
+        metric,
+        properties={"amount": "10", "pricing_group_keys": ["team"]},
+        pricing_group_keys=["team"],
+        prorated=True,
+        code="seats",
+    )
+    ChargeFilter.objects.create(
+        organization=organization,
+        charge=charge,
+        values={"region": ["us"]},
+        properties={"amount": "20", "pricing_group_keys": ["team"]},
+    )
+    sub = subscribe(customer, plan, at(2023, 7, 1), external_id="grp_sub")
+    add_events(sub, "seats", [at(2023, 7, 10, 8)], amount=1, team="a", region="eu")
+    add_events(sub, "seats", [at(2023, 7, 20, 8)], amount=2, team="b", region="eu")
+    add_events(sub, "seats", [at(2023, 7, 20, 8)], amount=1, team="b", region="us")
+    data = current_usage(
+        organization, external_customer_id="grp_cus", external_subscription_id="grp_sub", at=at(2023, 7, 25)
+    )
+    usage = data["charges_usage"][0]
+    assert usage["units"] == "4.0"
+    assert sorted((g["grouped_by"]["team"], g["units"], g["amount_cents"]) for g in usage["grouped_usage"]) == [
+        ("a", "1.0", 710),
+        ("b", "3.0", 774 + 774),  # eu: 2 × 12/31 at $10; us: 1 × 12/31 at $20
+    ]
+    [invoice] = customer_bill(customer.id, at=at(2023, 8, 1, 1))
+    assert sorted(invoice.fees.filter(fee_type="charge").values_list("amount_cents", flat=True)) == [710, 774, 774]
+    assert data["amount_cents"] == invoice.fees_amount_cents
