@@ -65,6 +65,10 @@ class ParsedEvent:
         return (self.external_subscription_id, self.transaction_id)
 
 
+def _event_key(event: ParsedEvent) -> tuple[str, str]:
+    return (event.external_subscription_id, event.transaction_id)
+
+
 def _present(value: Any) -> bool:
     return value is not None and value != ""
 
@@ -409,6 +413,26 @@ def _pg_ingest_sql() -> str:
     return _PG_INGEST_SQL
 
 
+_PREPARED_CURSOR: Any = None
+
+
+def _prepared_cursor_class() -> Any:
+    """A psycopg cursor that binds parameters on the server and prepares its statements (the
+    class is made once; psycopg is imported only where PostgreSQL is used)."""
+    global _PREPARED_CURSOR
+    if _PREPARED_CURSOR is None:
+        from django.db.backends.postgresql.base import ServerBindingCursor
+
+        class PreparedCursor(ServerBindingCursor):
+            def execute(
+                self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: Any = None
+            ) -> Any:
+                return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
+
+        _PREPARED_CURSOR = PreparedCursor
+    return _PREPARED_CURSOR
+
+
 @contextmanager
 def _server_side_cursor() -> Any:
     """A Django cursor (query logging and execute wrappers apply) over a psycopg cursor that binds
@@ -417,15 +441,9 @@ def _server_side_cursor() -> Any:
     statement once per connection instead of once per batch. (Django turns psycopg's automatic
     preparation off for poolers; this one statement is prepared explicitly: a pooler in
     transaction mode needs PgBouncer >= 1.21 with `max_prepared_statements`.)"""
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
-    class PreparedCursor(ServerBindingCursor):
-        def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: Any = None) -> Any:
-            return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
-
     connection.ensure_connection()
     connection.validate_thread_sharing()
-    raw = PreparedCursor(connection.connection)
+    raw = _prepared_cursor_class()(connection.connection)
     try:
         yield connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
     finally:
@@ -452,7 +470,7 @@ def insert_events(
     """
     if not events:
         return set()
-    ordered = sorted(events, key=lambda e: e.key)
+    ordered = sorted(events, key=_event_key)
     table = Event._meta.db_table
     conflict = (
         "ON CONFLICT (organization_id, external_subscription_id, transaction_id) DO NOTHING "
@@ -480,6 +498,10 @@ def insert_events(
                 key = (sub, txn)
                 by_key[key].id = event_id
                 inserted.add(key)
+        for event in ordered:
+            if event.id is not None and (event.external_subscription_id, event.transaction_id) not in inserted:
+                event.id = None
+        return inserted
     else:
         with connection.cursor() as cursor:
             by_column = {f.column: f for f in Event._meta.concrete_fields}

@@ -134,10 +134,11 @@ def events_ingest(
     seen: set[tuple[str, str]] = set()
     unique: list[ParsedEvent] = []
     for event in parsed:
-        if event.key in seen:
+        key = event.key
+        if key in seen:
             result.duplicates.append(event)
         else:
-            seen.add(event.key)
+            seen.add(key)
             unique.append(event)
 
     if cached_lookups:
@@ -190,9 +191,9 @@ def _store(
 ) -> None:
     if connection.vendor != "postgresql":
         _lock_organization_rollups(organization.id, exclusive=False)
-    inserted = ingestion.insert_events(organization.id, unique, now, result.subscription_ids)
-    for event in unique:
-        (result.events if event.key in inserted else result.duplicates).append(event)
+    ingestion.insert_events(organization.id, unique, now, result.subscription_ids)
+    for event in unique:  # insert_events leaves the id of the events it did not insert unset
+        (result.events if event.id is not None else result.duplicates).append(event)
     if single and result.duplicates:
         prometheus.events_duplicate.inc()
         raise ValidationFailure.single("transaction_id", "value_already_exist")
