@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from customers import extensions as customer_extensions
 from customers.models import Customer, Organization
 from invoicing.calculation import Context, FeeLine, calculate_invoice
 from invoicing.models import Fee, Invoice, InvoiceAppliedTax, InvoiceStatus, InvoiceSubscription
+from invoicing.prepared import PreparedQuery
 from invoicing.services import fees as fee_builder
 from invoicing.services.taxes import TaxResolver, tax_rates
 from metering.bulk import UsageRequest, aggregate_many, handled_in_bulk
@@ -207,20 +209,63 @@ def usage_subscription(organization: Organization, external_customer_id: str, ex
     return customer, sub
 
 
+# The reads of current usage, compiled once per process (invoicing.prepared): same querysets, same rows.
+_USAGE_SUBSCRIPTION = PreparedQuery(
+    lambda p: Subscription.objects.filter(
+        organization_id=p.organization, external_id=p.subscription, status=SubscriptionStatus.ACTIVE,
+        customer__organization_id=p.organization, customer__external_id=p.customer, customer__deleted_at__isnull=True,
+    ).select_related("plan", "customer")[:1],  # what .first() reads: the model's ordering, one row
+    organization=uuid.UUID, customer=str, subscription=str,
+)  # fmt: skip
+_USAGE_CHARGES = PreparedQuery(
+    lambda p: (
+        Charge.objects.filter(plan_id=p.plan, deleted_at__isnull=True)
+        .select_related("billable_metric")
+        .annotate(
+            has_live_filters=Exists(ChargeFilter.objects.filter(charge=OuterRef("pk"), deleted_at__isnull=True)),
+            metric_has_live_filters=Exists(
+                BillableMetricFilter.objects.filter(
+                    billable_metric=OuterRef("billable_metric_id"), deleted_at__isnull=True
+                )
+            ),
+        )
+        .order_by("created_at", "id")
+    ),
+    plan=uuid.UUID,
+)
+_TAX_COLUMNS = ("id", "code", "name", "rate", "description", "kind", "owner", "linked_at")
+
+
+def _usage_taxes_query(p: Any) -> Any:
+    """Every tax current usage may apply, each row tagged with the level it comes from."""
+    first, *others = (
+        part.order_by().values_list(*_TAX_COLUMNS)
+        for part in (
+            Tax.objects.filter(charge_links__charge__plan_id=p.plan, charge_links__charge__deleted_at__isnull=True)
+            .annotate(kind=Value("charge"), owner=F("charge_links__charge_id"), linked_at=F("charge_links__created_at")),
+            Tax.objects.filter(plan_links__plan_id=p.plan)
+            .annotate(kind=Value("plan"), owner=F("plan_links__plan_id"), linked_at=F("plan_links__created_at")),
+            Tax.objects.filter(customer_links__customer_id=p.customer)
+            .annotate(kind=Value("customer"), owner=F("customer_links__customer_id"), linked_at=F("customer_links__created_at")),
+            Tax.objects.filter(organization_id=p.organization, applied_to_organization=True)
+            .annotate(kind=Value("organization"), owner=F("organization_id"), linked_at=F("created_at")),
+        )
+    )  # fmt: skip
+    return first.union(*others, all=True)
+
+
+_USAGE_TAXES = PreparedQuery(_usage_taxes_query, plan=uuid.UUID, customer=uuid.UUID, organization=uuid.UUID)
+
+
 def _usage_subscription_fast(
     organization: Organization, external_customer_id: str, external_subscription_id: str | None
 ) -> tuple[Customer, Subscription]:
     """`usage_subscription` in one statement when both exist; the error paths ask it which is missing."""
     if external_subscription_id:
-        sub = (
-            Subscription.objects.filter(
-                organization=organization, external_id=external_subscription_id, status=SubscriptionStatus.ACTIVE,
-                customer__organization=organization, customer__external_id=external_customer_id,
-                customer__deleted_at__isnull=True,
-            )
-            .select_related("plan", "customer")
-            .first()
-        )  # fmt: skip
+        found = _USAGE_SUBSCRIPTION.fetch(
+            organization=organization.id, customer=external_customer_id, subscription=external_subscription_id
+        )
+        sub = found[0] if found else None
         if sub is not None:
             sub.customer.organization = organization  # the caller's: the row is filtered on it
             return sub.customer, sub
@@ -233,19 +278,7 @@ def _charges(plan: Any) -> list[Charge]:
     `_live_filters` and the metric's `_live_filter_keys` (what `fees.price_charge` reads) are set
     from `EXISTS` flags of the same statement, so a plan without filters costs one statement.
     """
-    charges = list(
-        Charge.objects.filter(plan=plan, deleted_at__isnull=True)
-        .select_related("billable_metric")
-        .annotate(
-            has_live_filters=Exists(ChargeFilter.objects.filter(charge=OuterRef("pk"), deleted_at__isnull=True)),
-            metric_has_live_filters=Exists(
-                BillableMetricFilter.objects.filter(
-                    billable_metric=OuterRef("billable_metric_id"), deleted_at__isnull=True
-                )
-            ),
-        )
-        .order_by("created_at", "id")
-    )
+    charges: list[Charge] = _USAGE_CHARGES.fetch(plan=plan.id)
     filtered = [charge for charge in charges if charge.has_live_filters]
     if filtered:
         prefetch_related_objects(filtered, "filters")
@@ -263,24 +296,9 @@ def _usage_tax_resolver(
     """A `TaxResolver` for current usage, fed by one statement: the taxes of the plan's charges,
     of the plan, of the customer and the organization's defaults (each list in the order the
     resolver would read it), instead of one statement per level."""
-    columns = ("id", "code", "name", "rate", "description", "kind", "owner", "linked_at")
-    parts = [
-        Tax.objects.filter(charge_links__charge__in=[c.id for c in charges]).annotate(
-            kind=Value("charge"), owner=F("charge_links__charge_id"), linked_at=F("charge_links__created_at")
-        ),
-        Tax.objects.filter(plan_links__plan=plan).annotate(
-            kind=Value("plan"), owner=F("plan_links__plan_id"), linked_at=F("plan_links__created_at")
-        ),
-        Tax.objects.filter(customer_links__customer=customer).annotate(
-            kind=Value("customer"), owner=F("customer_links__customer_id"), linked_at=F("customer_links__created_at")
-        ),
-        Tax.objects.filter(organization=organization, applied_to_organization=True).annotate(
-            kind=Value("organization"), owner=F("organization_id"), linked_at=F("created_at")
-        ),
-    ]
-    first, *others = (part.order_by().values_list(*columns) for part in parts)
     by_owner: dict[tuple[str, Any], list[tuple[Any, Tax]]] = defaultdict(list)
-    for tax_id, code, name, rate, description, kind, owner, linked_at in first.union(*others, all=True):
+    rows = _USAGE_TAXES.fetch(plan=plan.id, customer=customer.id, organization=organization.id)
+    for tax_id, code, name, rate, description, kind, owner, linked_at in rows:
         tax = Tax(id=tax_id, organization=organization, code=code, name=name, rate=rate, description=description)
         by_owner[(kind, owner)].append((linked_at, tax))
 
