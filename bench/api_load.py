@@ -26,17 +26,22 @@ import argparse
 import http.client
 import json
 import multiprocessing
+import os
 import random
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Gunicorn, percentile, setup_django
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_load"
+DEFAULT_PORT = 18791
+DEFAULT_WORKERS = 2
 MIX = (("current_usage", 40), ("invoices_list", 30), ("customer_upsert", 20), ("events_batch", 10))
 READS = {"current_usage", "invoices_list"}
 BATCH = 50
@@ -200,14 +205,21 @@ def _request(
 def client_main(
     client_id: int, port: int, key: str, rate: float, duration: float, customers: int, start_at: float, out
 ) -> None:
-    """One load process: its own schedule at `rate` requests/s, a fresh connection when needed."""
+    """One load process: its own schedule at `rate` requests/s, a fresh connection when needed.
+
+    Reports its results, how many scheduled requests it never sent, its own CPU seconds (the load
+    generator must stay cheap) and the time spent opening connections (gunicorn's sync workers
+    close every connection, so each request pays a TCP connect; gthread keeps them alive).
+    """
     rng = random.Random(client_id)
     routes = [name for name, weight in MIX for _ in range(weight)]
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     results: list[tuple[str, float, float, int]] = []
+    connects: list[float] = []
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     while time.time() < start_at:
         time.sleep(0.005)
+    cpu_start = time.process_time()
     interval = 1.0 / rate
     next_at = start_at + rng.random() * interval
     counter = 0
@@ -222,11 +234,14 @@ def client_main(
         started = time.perf_counter()
         status = 0
         try:
+            if conn.sock is None:
+                conn.connect()
+                connects.append((time.perf_counter() - started) * 1000)
             conn.request(method, path, body=body, headers=headers)
             response = conn.getresponse()
             response.read()
             status = response.status
-            if response.getheader("connection", "").lower() == "close":
+            if response.will_close:
                 conn.close()
         except (OSError, http.client.HTTPException):
             conn.close()
@@ -237,42 +252,99 @@ def client_main(
         results.append((route, service, scheduled, status))
         next_at += interval
     unsent = max(0, int((end - next_at) / interval) + 1) if next_at < end else 0
-    out.put((results, unsent))
+    out.put((results, unsent, time.process_time() - cpu_start, connects))
+
+
+def _children(master_pid: int) -> list[int]:
+    try:
+        return [int(pid) for pid in Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def worker_rss(master_pid: int) -> dict[int, int]:
     """RSS in KiB of gunicorn's worker processes (children of the master)."""
-    try:
-        children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    except OSError:
-        return {}
     sizes = {}
-    for pid in children:
+    for pid in _children(master_pid):
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    sizes[int(pid)] = int(line.split()[1])
+                    sizes[pid] = int(line.split()[1])
         except OSError:
             continue
     return sizes
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds used so far by a process (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def worker_cpu_seconds(master_pid: int) -> float:
     """User + system CPU seconds used so far by gunicorn's workers."""
-    import os
+    return sum(cpu_seconds(pid) or 0.0 for pid in _children(master_pid))
 
-    try:
-        children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    except OSError:
-        return 0.0
-    ticks = 0
-    for pid in children:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, IndexError, ValueError):
-            continue
-    return ticks / os.sysconf("SC_CLK_TCK")
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+class CpuSampler(threading.Thread):
+    """CPU seconds of PostgreSQL processes during the run, sampled twice a second from /proc.
+
+    `bench`: the backends connected to the bench database (the gunicorn workers' connections;
+    sampling catches backends that come and go). `cluster`: every process of the PostgreSQL
+    server, background writers included, which on a shared machine also does others' work.
+    """
+
+    def __init__(self, database_url: str):
+        super().__init__(daemon=True)
+        self.database_url = database_url
+        self.stop = threading.Event()
+        self.bench: dict[int, tuple[float, float]] = {}
+        self.cluster: dict[int, tuple[float, float]] = {}
+
+    def _record(self, table: dict[int, tuple[float, float]], pids: list[int]) -> None:
+        for pid in pids:
+            used = cpu_seconds(pid)
+            if used is not None:
+                first = table.get(pid, (used, used))[0]
+                table[pid] = (first, used)
+
+    def run(self) -> None:
+        import psycopg
+
+        name = urlparse(self.database_url).path.lstrip("/")
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            own = conn.info.backend_pid
+            while True:
+                rows = conn.execute("SELECT pid, datname FROM pg_stat_activity").fetchall()
+                postmaster = [int(line) for line in _postmaster_pids()]
+                self._record(self.bench, [pid for pid, db in rows if db == name and pid != own])
+                self._record(self.cluster, [pid for pid, _ in rows if pid != own] + postmaster)
+                if self.stop.wait(0.5):
+                    break
+
+    @staticmethod
+    def used(table: dict[int, tuple[float, float]]) -> float:
+        return sum(last - first for first, last in table.values())
+
+
+def _postmaster_pids() -> list[str]:
+    """The PostgreSQL server's own processes (postmaster and its children) visible in /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if Path(entry, "comm").read_text().strip() in ("postgres", "postmaster"):
+                    found.append(entry.name)
+            except OSError:
+                continue
+    return found
 
 
 def warm_up(port: int, key: str, customers: int) -> None:
@@ -286,13 +358,26 @@ def warm_up(port: int, key: str, customers: int) -> None:
         conn.close()
 
 
+def drop_database(database_url: str) -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    parsed = urlparse(database_url)
+    with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}" WITH (FORCE)')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", default=DEFAULT_DB)
     parser.add_argument("--duration", type=float, default=300.0, help="seconds of load (default 300)")
     parser.add_argument("--rate", type=float, default=300.0, help="requests/s offered in total")
     parser.add_argument("--clients", type=int, default=8, help="load processes")
-    parser.add_argument("--port", type=int, default=8790)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn workers")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
     parser.add_argument(
         "--redis",
         default="redis://127.0.0.1:6379/13",
@@ -300,22 +385,47 @@ def main() -> None:
     )
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--invoices", type=int, default=5000)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards (dropped by default)")
     args = parser.parse_args()
 
     setup_django(args.database)
+    try:
+        run(args)
+    finally:
+        if not args.keep:
+            drop_database(args.database)
+            print(f"(database {urlparse(args.database).path.lstrip('/')} dropped)")
+
+
+def run(args: argparse.Namespace) -> None:
     key = seed(args.customers, args.invoices)
+    server_desc = f"gunicorn {args.workers} {args.worker_class} worker(s)" + (
+        f" x {args.threads} threads" if args.threads > 1 else ""
+    )
     print(
-        f"seeded {args.customers} customers/subscriptions, {args.invoices} invoices; "
+        f"seeded {args.customers} customers/subscriptions, {args.invoices} invoices; {server_desc}; "
         f"{args.rate:.0f} req/s offered for {args.duration:.0f}s by {args.clients} processes"
     )
     # Tasks (webhooks, usage alerts, ...) go to a Redis queue of their own, as in production where
     # Celery workers, not the web workers, run them; the queue is emptied at the end.
     extra_env = {"REDIS_URL": args.redis} if args.redis else {}
-    with Gunicorn(args.database, args.port, workers=2, extra_env=extra_env) as server:
+    gunicorn = Gunicorn(
+        args.database,
+        args.port,
+        workers=args.workers,
+        extra_env=extra_env,
+        worker_class=args.worker_class,
+        threads=args.threads,
+    )
+    with gunicorn as server:
         assert server.process is not None
+        master = server.process.pid
         warm_up(args.port, key, args.customers)
-        rss_start = worker_rss(server.process.pid)
-        cpu_start = worker_cpu_seconds(server.process.pid)
+        load_start = load_average()
+        rss_start = worker_rss(master)
+        cpu_start = worker_cpu_seconds(master)
+        sampler = CpuSampler(args.database)
+        sampler.start()
         queue: multiprocessing.Queue = multiprocessing.Queue()
         start_at = time.time() + 1.0
         processes = [
@@ -327,28 +437,44 @@ def main() -> None:
         ]
         for process in processes:
             process.start()
+        time.sleep(max(0.0, start_at + args.duration / 2 - time.time()))
+        rss_middle = worker_rss(master)
         results: list[tuple[str, float, float, int]] = []
+        connects: list[float] = []
         unsent = 0
+        client_cpu = 0.0
         for _ in processes:
-            part, missed = queue.get()
+            part, missed, used, opened = queue.get()
             results.extend(part)
+            connects.extend(opened)
             unsent += missed
+            client_cpu += used
         for process in processes:
             process.join()
         elapsed = time.time() - start_at
-        rss_end = worker_rss(server.process.pid)
-        cpu_used = worker_cpu_seconds(server.process.pid) - cpu_start
+        sampler.stop.set()
+        sampler.join(5)
+        rss_end = worker_rss(master)
+        cpu_used = worker_cpu_seconds(master) - cpu_start
+        load_end = load_average()
     if args.redis:
         import redis
 
         queued = redis.Redis.from_url(args.redis).dbsize()
         redis.Redis.from_url(args.redis).flushdb()
         print(f"(Redis {args.redis}: {queued} keys of queued tasks flushed)")
+    report(args, results, unsent, elapsed, cpu_used, client_cpu, connects, sampler, load_start, load_end,
+           (rss_start, rss_middle, rss_end))  # fmt: skip
 
+
+def report(args, results, unsent, elapsed, cpu_used, client_cpu, connects, sampler, load_start, load_end, rss):
+    served = len(results)
     errors = [r for r in results if not 200 <= r[3] < 300]
+    offered_sent = served + unsent
     print(
-        f"\n{len(results)} requests in {elapsed:.1f}s: {len(results) / elapsed:.1f} req/s "
-        f"(offered {args.rate:.0f}), errors: {len(errors)}, not sent because the server fell behind: {unsent}"
+        f"\noffered {args.rate:.0f} req/s for {args.duration:.0f}s = {args.rate * args.duration:.0f} requests; "
+        f"sent {served} ({served / elapsed:.1f} req/s served), not sent because the clients fell behind: {unsent} "
+        f"({offered_sent / elapsed:.1f} req/s scheduled); errors: {len(errors)}"
     )
     if errors:
         by_status: dict[tuple[str, int], int] = {}
@@ -370,19 +496,34 @@ def main() -> None:
             f"{percentile(sched[route], 95):>11.1f}"
         )
     reads_p95 = percentile(groups.get("reads (all)", []), 95)
-    if results:
-        per_request = cpu_used * 1000 / len(results)
+    if served:
+        pg_bench = CpuSampler.used(sampler.bench)
+        pg_cluster = CpuSampler.used(sampler.cluster)
         print(
-            f"\nworker CPU: {cpu_used:.1f} s for {len(results)} requests = {per_request:.1f} CPU-ms per request; "
-            f"{cpu_used / elapsed:.2f} of a CPU on average (2 workers could use 2.00). load average now: "
-            f"{Path('/proc/loadavg').read_text().split()[0]}"
+            f"\nCPU per request (ms): gunicorn workers {cpu_used * 1000 / served:.2f}, "
+            f"PostgreSQL backends of the bench database {pg_bench * 1000 / served:.2f} "
+            f"(whole PostgreSQL server {pg_cluster * 1000 / served:.2f}, shared with anything else it serves), "
+            f"load generator {client_cpu * 1000 / served:.2f}"
         )
+        print(
+            f"CPUs busy on average: workers {cpu_used / elapsed:.2f}, PostgreSQL bench backends "
+            f"{pg_bench / elapsed:.2f}, load generator {client_cpu / elapsed:.2f} (of {os.cpu_count()} CPUs)"
+        )
+        if connects:
+            print(
+                f"connections opened: {len(connects)} for {served} requests, connect p50 "
+                f"{percentile(connects, 50):.2f} ms / p95 {percentile(connects, 95):.2f} ms (included in latency)"
+            )
+    print(f"load average (1, 5, 15 min) at start: {load_start}; at end: {load_end}")
+    for label, sizes in zip(("start", "middle", "end"), rss, strict=True):
+        print(
+            f"worker RSS {label + ':':<8}{', '.join(f'{pid}={kb / 1024:.1f} MiB' for pid, kb in sorted(sizes.items()))}"
+        )
+    met = reads_p95 < 50 and not errors and not unsent and served >= 0.99 * args.rate * args.duration
     print(
-        f"\nworker RSS start: {', '.join(f'{pid}={kb / 1024:.1f} MiB' for pid, kb in sorted(rss_start.items()))}"
-        f"\nworker RSS end:   {', '.join(f'{pid}={kb / 1024:.1f} MiB' for pid, kb in sorted(rss_end.items()))}"
+        f"target (reads p95 < 50 ms at {args.rate:.0f} req/s, all sent, zero errors): "
+        f"{'met' if met else 'NOT met'} (reads p95 {reads_p95:.1f} ms)"
     )
-    verdict = "met" if reads_p95 < 50 and not errors and not unsent else "NOT met"
-    print(f"target (reads p95 < 50 ms at {args.rate:.0f} req/s, zero errors): {verdict} (reads p95 {reads_p95:.1f} ms)")
 
 
 if __name__ == "__main__":

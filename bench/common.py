@@ -81,10 +81,19 @@ def create_tenant(name: str, subscriptions: int, code: str = "bench_calls") -> t
 
 
 class Gunicorn:
-    """`gunicorn billing_project.wsgi` with 2 sync workers on loopback, in its own process."""
+    """`gunicorn billing_project.wsgi` on loopback in its own process (2 sync workers by default)."""
 
-    def __init__(self, database_url: str, port: int, workers: int = 2, extra_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        database_url: str,
+        port: int,
+        workers: int = 2,
+        extra_env: dict[str, str] | None = None,
+        worker_class: str = "sync",
+        threads: int = 1,
+    ):
         self.database_url, self.port, self.workers = database_url, port, workers
+        self.worker_class, self.threads = worker_class, threads
         self.extra_env = extra_env or {}
         self.process: subprocess.Popen | None = None
 
@@ -109,7 +118,9 @@ class Gunicorn:
                 "--workers",
                 str(self.workers),
                 "--worker-class",
-                "sync",
+                self.worker_class,
+                "--threads",
+                str(self.threads),
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--log-level",
