@@ -107,7 +107,10 @@ class UsageRollup(BaseModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    organization = models.ForeignKey("customers.Organization", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the rollup key starts with the organization.
+    organization = models.ForeignKey(
+        "customers.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     external_subscription_id = models.CharField(max_length=255)
     code = models.CharField(max_length=255)
     hour = models.DateTimeField()
