@@ -232,6 +232,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@localhost")
 # Metering: events per minute per organization (0 disables the limit) and the batch size cap.
 RATE_LIMIT_EVENTS_PER_MINUTE = env_int("RATE_LIMIT_EVENTS_PER_MINUTE", 6_000_000)
 EVENTS_BATCH_MAX_LENGTH = env_int("EVENTS_BATCH_MAX_LENGTH", 1000)
+# GET /api/v1/events counts matching events up to this many (meta.total_count_exact false beyond).
+EVENTS_LIST_COUNT_LIMIT = env_int("EVENTS_LIST_COUNT_LIMIT", 10_000)
 # false: event ingestion does not wait for PostgreSQL's WAL flush (faster single events; a database
 # crash may lose the last moments of acknowledged events). Default: durable.
 EVENTS_SYNCHRONOUS_COMMIT = env_bool("EVENTS_SYNCHRONOUS_COMMIT", True)
