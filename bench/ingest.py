@@ -384,8 +384,7 @@ def table_size() -> tuple[int, str]:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT reltuples::bigint, pg_size_pretty(pg_total_relation_size('metering_event')) "
-            "FROM pg_class WHERE relname = 'metering_event'"
+            "SELECT (SELECT count(*) FROM metering_event), pg_size_pretty(pg_total_relation_size('metering_event'))"
         )
         rows, size = cursor.fetchone()
     return int(rows), size
