@@ -11,7 +11,7 @@ of `runs.BATCH_SIZE` customers):
    query each;
 2. customers with an active applied coupon, an available credit note, an active wallet, a
    progressive-billing period or an invoice grace period are billed by `customer_bill` itself,
-   each in its own savepoint (most customers have none of these);
+   each in its own savepoint, after the bulk write of the others (most customers have none);
 3. for the others, usage of every (subscription, charge, window) is read in bulk
    (`metering.bulk.aggregate_many`: one rollup query and the raw edges for the whole batch, the
    same answer as `aggregate()`), fees are priced by the same `item_fees` as one customer, taxes
@@ -115,8 +115,6 @@ def customers_bill(
             return outcome
         cache = billing._cache_for(run_key) or {"key": None, "plans": {}, "org_taxes": {}}
         simple, single = _plan(customers, at, cache, outcome)
-        for customer in single:
-            _bill_alone(customer.id, at=at, now=now, run_key=run_key, outcome=outcome)
         if simple:
             built = _build_all(simple, now=now, cache=cache, outcome=outcome)
             try:
@@ -128,6 +126,10 @@ def customers_bill(
                     outcome.invoices.pop(customer.id, None)
                     if customer.id not in outcome.failures:
                         _bill_alone(customer.id, at=at, now=now, run_key=run_key, outcome=outcome)
+        # After the bulk write: the organization's number counter, which finalizing takes, is then
+        # held only from here to the commit.
+        for customer in single:
+            _bill_alone(customer.id, at=at, now=now, run_key=run_key, outcome=outcome)
     return outcome
 
 
