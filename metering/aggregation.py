@@ -591,9 +591,12 @@ def aggregate_prorated(
     grouped_by: Sequence[str] = (),
     subscription_started_at: datetime | None = None,
     store: str | None = None,
+    carried_days: int | None = None,
 ) -> AggregationResult:
     """Usage of a prorated charge over `[from_datetime, to_datetime)`: each unit weighted by the share
     of the full charges period (`period_days` local days in `tz_name`) it existed (`metering.prorated`).
+    `carried_days`: the days the value carried from earlier periods counts, when not the window's
+    (a window closed by a plan change leaves out its last day).
 
     Only recurring `sum_agg` and `unique_count_agg` metrics are prorated (Lago refuses the flag
     elsewhere); any other metric is aggregated as usual. Every bucket (filter, group) carries
@@ -618,7 +621,9 @@ def aggregate_prorated(
     started = subscription_started_at or EPOCH
     start = max(from_datetime, started)
     end = to_datetime
-    days = prorated_math.ProrationDays.of(start, max(end, start), period_days=period_days, tz_name=tz_name)
+    days = prorated_math.ProrationDays.of(
+        start, max(end, start), period_days=period_days, tz_name=tz_name, carried_days=carried_days
+    )
     reader = _reader(organization, external_subscription_id, spec.code, store)
     filter_keys = sorted({key for _, values in charge_filters for key in values})
     keys = sorted(set(filter_keys) | set(grouped_by) | _value_keys(spec))

@@ -40,16 +40,19 @@ class ProrationDays:
     first_day: date  # local day of the window's start
     last_day: date  # local day of the window's inclusive end
     period_days: int  # local days of the full charges period
+    carried_days: int | None = None  # days the carried value counts, when not the window's
 
     @classmethod
-    def of(cls, start: datetime, end: datetime, *, period_days: int, tz_name: str) -> ProrationDays:
+    def of(
+        cls, start: datetime, end: datetime, *, period_days: int, tz_name: str, carried_days: int | None = None
+    ) -> ProrationDays:
         """For the half-open window `[start, end)`; `end − 1 s` is its inclusive last instant."""
         tz = zoneinfo.ZoneInfo(tz_name or "UTC")
         first = start.astimezone(tz).date()
         last = max(first, (end - _INCLUSIVE).astimezone(tz).date())
         if period_days <= 0:
             raise ValueError("period_days must be positive")
-        return cls(first_day=first, last_day=last, period_days=period_days)
+        return cls(first_day=first, last_day=last, period_days=period_days, carried_days=carried_days)
 
     @property
     def window_days(self) -> int:
@@ -59,7 +62,10 @@ class ProrationDays:
         return _PRECISE.divide(Decimal(max(days, 0)), Decimal(self.period_days))
 
     def carried_ratio(self) -> Decimal:
-        return self.ratio(self.window_days)
+        """Lago bills the carried value for the window's days; a window closed by a plan change does
+        not count its last day there (`Subscription#date_diff_with_timezone`), while the values sent
+        in the window still count up to that day (Lago's `prorated_graduated_spec`, upgrade: 27,323)."""
+        return self.ratio(self.window_days if self.carried_days is None else self.carried_days)
 
     def days_from(self, day: date) -> int:
         """Days from `day` (included) to the window's last day (included), within the window."""

@@ -163,6 +163,15 @@ def _schedule_of(organization: Any, external_subscription_id: str, started_at: d
     return schedule_for(sub) if sub is not None else None
 
 
+def _carried_days(schedule: periods.Schedule, window: periods.Window) -> int | None:
+    """A window closed by a plan change (upgrade): the carried units leave out the change's day, as
+    the base fee does (`Schedule.service_end`); None otherwise (the window's days)."""
+    ended = schedule.terminated_at
+    if not schedule.replaced or ended is None or window.end != ended:
+        return None
+    return periods.days_between(window.start, periods.start_of_day(ended, schedule.tz_name), schedule.tz_name)
+
+
 def prorated_period_days(schedule: periods.Schedule, window: periods.Window) -> int:
     """Local days of the full charges period holding `window` (the proration denominator)."""
     full = schedule.charges_cadence.window_at(window.start)
@@ -201,18 +210,23 @@ def price_charge(
             filters=[(f.id, f.values) for f in filters],
             grouped_by=grouped_by,
             subscription_started_at=started_at,
+            carried_days=_carried_days(schedule, window),
         )
     else:  # `usage`: already read in bulk by a billing batch (metering.bulk, same answer as aggregate)
-        result = usage if usage is not None else aggregate(
-            organization,
-            external_subscription_id=external_subscription_id,
-            metric=metric_spec_for(charge),
-            from_datetime=window.start,
-            to_datetime=window.end,
-            filters=[(f.id, f.values) for f in filters],
-            grouped_by=grouped_by,
-            subscription_started_at=started_at,
-            with_event_values=charge.charge_model == "percentage",
+        result = (
+            usage
+            if usage is not None
+            else aggregate(
+                organization,
+                external_subscription_id=external_subscription_id,
+                metric=metric_spec_for(charge),
+                from_datetime=window.start,
+                to_datetime=window.end,
+                filters=[(f.id, f.values) for f in filters],
+                grouped_by=grouped_by,
+                subscription_started_at=started_at,
+                with_event_values=charge.charge_model == "percentage",
+            )
         )
     properties = charge.properties or {}
     if not filters:

@@ -300,3 +300,26 @@ def test_prorated_groups_and_filters(organization):
     [invoice] = customer_bill(customer.id, at=at(2023, 8, 1, 1))
     assert sorted(invoice.fees.filter(fee_type="charge").values_list("amount_cents", flat=True)) == [710, 774, 774]
     assert data["amount_cents"] == invoice.fees_amount_cents
+
+
+def test_lago_prorated_graduated_upgrade_closing_invoice(organization):
+    """prorated_graduated_spec "when upgrade is performed": on 18 October 05:20 the closing invoice bills
+    the 75 carried seats for 17/31 (the upgrade day belongs to the new plan) and the 20 added on the
+    17th for 2/31 → **27,323**."""
+    from subscriptions.models import SubscriptionStatus
+
+    customer = make_customer(organization, external_id="up_cus")
+    plan, _ = _seat_plan(organization, model="graduated", properties=GRADUATED)
+    sub = subscribe(customer, plan, at(2023, 9, 1), external_id="up_sub")
+    for day, amount in [(10, 2), (16, 5), (20, -6), (25, 10), (26, 4), (30, 60)]:
+        add_events(sub, "seats", [at(2023, 9, day)], amount=amount)
+    [september] = customer_bill(customer.id, at=at(2023, 10, 1, 1))
+    assert september.total_amount_cents == 18_700
+    add_events(sub, "seats", [at(2023, 10, 17)], amount=20)
+    sub.status = SubscriptionStatus.TERMINATED
+    sub.terminated_at = at(2023, 10, 18, 5, 20)
+    sub.termination_reason = "upgraded"
+    sub.save()
+    [closing] = customer_bill(customer.id, at=at(2023, 10, 18, 6))
+    assert closing.invoice_subscriptions.get().invoicing_reason == "subscription_terminating"
+    assert closing.total_amount_cents == 27_323
