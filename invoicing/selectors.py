@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value, prefetch_related_objects
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value, Window, prefetch_related_objects
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
@@ -112,6 +112,103 @@ def invoice_list_related(organization: Organization, invoices: list[Invoice]) ->
         for row in InvoiceAppliedTax.objects.filter(invoice_id__in=list(taxes)).order_by("created_at", "id"):
             taxes[row.invoice_id].append(row)
     return taxes
+
+
+# --- a customer's invoices, one page (GET /invoices?external_customer_id=..., the common list) -------
+
+_LIST_CUSTOMERS = PreparedQuery(
+    lambda p: Customer.objects.filter(organization_id=p.organization, external_id=p.external_id).order_by("id"),
+    organization=uuid.UUID,
+    external_id=str,
+)
+_page_queries: dict[tuple[int, int], tuple[PreparedQuery, PreparedQuery]] = {}
+_relation_queries: dict[str, PreparedQuery] = {}
+
+
+def _customer_invoices(p: Any) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(
+        organization_id=p.organization, customer_id=p.customer, status__in=LISTED_STATUSES
+    ).order_by("-issuing_date", "-created_at", "id")
+
+
+def _page_of(offset: int, limit: int) -> tuple[PreparedQuery, PreparedQuery]:
+    """The page (each row with the total count of the list) and its applied taxes, for one window."""
+    key = (offset, limit)
+    if key not in _page_queries:
+        if len(_page_queries) > 64:  # pages are few in practice; never let odd ones accumulate
+            _page_queries.clear()
+        _page_queries[key] = (
+            PreparedQuery(
+                lambda p: _customer_invoices(p).annotate(list_total=Window(Count("id")))[offset : offset + limit],
+                organization=uuid.UUID,
+                customer=uuid.UUID,
+            ),
+            PreparedQuery(
+                lambda p: InvoiceAppliedTax.objects.filter(
+                    invoice_id__in=_customer_invoices(p).values("id")[offset : offset + limit]
+                ).order_by("created_at", "id"),
+                organization=uuid.UUID,
+                customer=uuid.UUID,
+            ),
+        )
+    return _page_queries[key]
+
+
+def _relation_query(lookup: str) -> PreparedQuery:
+    """The rows of one of the customer representation's relations (`metadata`, `tax_links__tax`):
+    what `prefetch_related` reads for one customer (the related model's default manager and
+    ordering), later ones of the lookup joined with `select_related`."""
+    if lookup not in _relation_queries:
+        first, *rest = lookup.split("__")
+        relation = Customer._meta.get_field(first)
+        model = relation.related_model
+        column = relation.field.attname  # type: ignore[union-attr]
+        _relation_queries[lookup] = PreparedQuery(
+            lambda p: model._default_manager.filter(**{column: p.customer}).select_related(*(["__".join(rest)] if rest else [])),
+            customer=uuid.UUID,
+        )  # fmt: skip
+    return _relation_queries[lookup]
+
+
+def customer_invoice_page(
+    organization: Organization, external_customer_id: str, *, page: int, per_page: int
+) -> tuple[list[Invoice], int, dict[Any, list[InvoiceAppliedTax]]] | None:
+    """`invoice_list(organization, external_customer_id=...)` paged, in four or five compiled
+    statements: the customer, the page with the list's total, its applied taxes, the customer's
+    relations for its representation. None when the external id names several customers (a
+    deleted one's id reused): the general path answers then."""
+    customers = _LIST_CUSTOMERS.fetch(organization=organization.id, external_id=external_customer_id)
+    if len(customers) > 1:
+        return None
+    if not customers:
+        return [], 0, {}
+    [customer] = customers
+    customer.organization = organization
+    offset = (page - 1) * per_page
+    page_query, taxes_query = _page_of(offset, per_page)
+    items: list[Invoice] = page_query.fetch(organization=organization.id, customer=customer.id)
+    if not items:
+        total = 0 if offset == 0 else _customer_invoices_count(organization, customer)
+        return [], total, {}
+    cache: dict[str, Any] = {}
+    for lookup in customer_extensions.representation_prefetches():
+        rows = _relation_query(lookup).fetch(customer=customer.id)
+        related = getattr(customer, lookup.split("__")[0]).all()  # as prefetch_related leaves it
+        related._result_cache, related._prefetch_done = rows, True
+        cache[lookup.split("__")[0]] = related
+    customer._prefetched_objects_cache = cache
+    taxes: dict[Any, list[InvoiceAppliedTax]] = {invoice.id: [] for invoice in items}
+    for row in taxes_query.fetch(organization=organization.id, customer=customer.id):
+        taxes[row.invoice_id].append(row)
+    for invoice in items:
+        invoice.customer = customer
+    return items, items[0].list_total, taxes
+
+
+def _customer_invoices_count(organization: Organization, customer: Customer) -> int:
+    from types import SimpleNamespace
+
+    return _customer_invoices(SimpleNamespace(organization=organization.id, customer=customer.id)).count()
 
 
 def _json_contains() -> bool:

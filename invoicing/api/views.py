@@ -10,7 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing_project.core.api.pagination import paginated_response
+from billing_project.core.api.pagination import meta_for, page_params, paginated_response
 from billing_project.core.api.views import OrganizationAPIView, query_bool, query_list, root_payload, validate_input
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from invoicing import selectors
@@ -43,6 +43,10 @@ def _int(value: str | None, field: str) -> int | None:
         return int(str(value))
     except ValueError:
         raise ValidationFailure.single(field, "value_is_invalid") from None
+
+
+# A customer's invoices and nothing else filtered: the compiled path (selectors.customer_invoice_page).
+_CUSTOMER_PAGE_PARAMS = {"external_customer_id", "page", "per_page"}
 
 
 def _invoice_list_payload(organization: Any, items: list[Any]) -> list[dict[str, Any]]:
@@ -83,6 +87,23 @@ class InvoiceCollectionView(OrganizationAPIView):
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
+        if params.get("external_customer_id") and set(params) <= _CUSTOMER_PAGE_PARAMS:
+            page, per_page = page_params(request)
+            found = selectors.customer_invoice_page(
+                self.organization, params["external_customer_id"], page=page, per_page=per_page
+            )
+            if found is not None:
+                items, total, taxes = found
+                customers: dict[Any, dict[str, Any]] = {}
+                return Response(
+                    {
+                        "invoices": [
+                            invoice_payload(i, with_fees=False, customers=customers, applied_taxes=taxes[i.id])
+                            for i in items
+                        ],
+                        "meta": meta_for(total, page, per_page),
+                    }
+                )
         metadata = {
             key[len("metadata[") : -1]: value
             for key, value in params.items()
