@@ -413,6 +413,24 @@ def _pg_ingest_sql() -> str:
     return _PG_INGEST_SQL
 
 
+_ASYNC_LOCK = "SELECT pg_advisory_xact_lock_shared(%(lock)s) AS l, set_config('synchronous_commit', 'off', true) AS sc)"
+_PG_INGEST_SQL_ASYNC: str | None = None
+
+
+def _pg_ingest_sql_async() -> str:
+    """The same statement for `durable=False` (EVENTS_SYNCHRONOUS_COMMIT=false): it also sets
+    synchronous_commit off *locally*, for the implicit transaction of this one statement, so its
+    commit does not wait for the WAL flush, without BEGIN / SET LOCAL / COMMIT round trips and
+    without touching the session (the next statement on the connection is durable again)."""
+    global _PG_INGEST_SQL_ASYNC
+    if _PG_INGEST_SQL_ASYNC is None:
+        durable_sql = _pg_ingest_sql()
+        lock = "SELECT pg_advisory_xact_lock_shared(%(lock)s) AS l)"
+        assert durable_sql.count(lock) == 1
+        _PG_INGEST_SQL_ASYNC = durable_sql.replace(lock, _ASYNC_LOCK)
+    return _PG_INGEST_SQL_ASYNC
+
+
 _PREPARED_CURSOR: Any = None
 
 
@@ -455,6 +473,8 @@ def insert_events(
     events: list[ParsedEvent],
     now: datetime,
     ids: Mapping[str, tuple[str, str]] | None = None,
+    *,
+    durable: bool = True,
 ) -> set[tuple[str, str]]:
     """Insert events, skipping those whose idempotency key exists; returns the inserted keys and
     sets the `id` of the inserted events.
@@ -493,7 +513,7 @@ def insert_events(
             "now": now,
         }
         with _server_side_cursor() as cursor:
-            cursor.execute(_pg_ingest_sql(), params)
+            cursor.execute(_pg_ingest_sql() if durable else _pg_ingest_sql_async(), params)
             for event_id, sub, txn in cursor.fetchall():
                 key = (sub, txn)
                 by_key[key].id = event_id

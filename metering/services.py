@@ -163,10 +163,13 @@ def events_ingest(
     now = parsed[0].created_at if parsed else ingestion.now_utc()
     assert now is not None
     durable = bool(getattr(settings, "EVENTS_SYNCHRONOUS_COMMIT", True))
-    simple = durable and not clickhouse_enabled() and not any(e.errors for e in unique)
+    # The common case is one atomic statement (events + rollups), no explicit transaction; in the
+    # opt-in asynchronous mode that statement itself turns synchronous_commit off for its own commit
+    # (only in autocommit: inside a caller's transaction the setting would outlive the statement).
+    simple = not clickhouse_enabled() and not any(e.errors for e in unique)
+    simple = simple and (durable or not connection.in_atomic_block)
     if connection.vendor == "postgresql" and simple:
-        # The common case is one atomic statement (events + rollups), no explicit transaction.
-        _store(organization, unique, result, now, single=single)
+        _store(organization, unique, result, now, single=single, durable=durable)
     else:
         with transaction.atomic():
             if connection.vendor == "postgresql" and not durable:
@@ -187,11 +190,17 @@ def events_ingest(
 
 
 def _store(
-    organization: Organization, unique: list[ParsedEvent], result: IngestResult, now: datetime, *, single: bool
+    organization: Organization,
+    unique: list[ParsedEvent],
+    result: IngestResult,
+    now: datetime,
+    *,
+    single: bool,
+    durable: bool = True,
 ) -> None:
     if connection.vendor != "postgresql":
         _lock_organization_rollups(organization.id, exclusive=False)
-    ingestion.insert_events(organization.id, unique, now, result.subscription_ids)
+    ingestion.insert_events(organization.id, unique, now, result.subscription_ids, durable=durable)
     for event in unique:  # insert_events leaves the id of the events it did not insert unset
         (result.events if event.id is not None else result.duplicates).append(event)
     if single and result.duplicates:

@@ -118,3 +118,32 @@ def test_a_single_event_is_one_statement_once_lookups_are_warm(tenant):
         assert len(statements) == 1, statements  # events + rollups in one statement
     assert not [s for s in statements if "customers_apikey" in s or "catalog_billablemetric" in s]
     assert not [s for s in statements if "usage_monitoring_alert" in s]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_asynchronous_commit_is_one_statement_and_does_not_leak_into_the_session(tenant):
+    """EVENTS_SYNCHRONOUS_COMMIT=false: the ingestion statement turns synchronous_commit off for its
+    own implicit transaction (no BEGIN/SET LOCAL/COMMIT round trips); the session stays durable.
+    (A real autocommit connection: inside a transaction the old BEGIN + SET LOCAL path is used.)"""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    from metering.models import Event
+    from tests.factories.catalog import BillableMetricFactory
+    from tests.factories.subscriptions import SubscriptionFactory
+
+    BillableMetricFactory(organization=tenant.organization, code="calls", aggregation_type="count_agg")
+    SubscriptionFactory(organization=tenant.organization, external_id="sub_1")
+    body = {"event": {"transaction_id": "warm", "external_subscription_id": "sub_1", "code": "calls"}}
+    with override_settings(EVENTS_SYNCHRONOUS_COMMIT=False):
+        assert tenant.client.post("/api/v1/events", body, format="json").status_code == 200
+        body["event"]["transaction_id"] = "async"
+        with CaptureQueriesContext(connection) as queries:
+            assert tenant.client.post("/api/v1/events", body, format="json").status_code == 200
+        statements = [q["sql"] for q in queries.captured_queries]
+        again = tenant.client.post("/api/v1/events", body, format="json")
+    assert len(statements) == 1 and "set_config('synchronous_commit', 'off', true)" in statements[0]
+    assert again.status_code == 422  # still idempotent
+    assert Event.objects.filter(transaction_id="async").count() == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"

@@ -3,6 +3,8 @@ usage-monitoring receiver's per-organization check: what is cached, what is seen
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.db import connection
 from django.test import override_settings
@@ -108,8 +110,11 @@ def test_subscription_replaced_in_this_process_is_seen_at_once(tenant):
     old = SubscriptionFactory(organization=tenant.organization, external_id="sub_1")
     assert send(tenant, "a").status_code == 200
     old.status = "terminated"
+    old.terminated_at = datetime(2024, 6, 1, tzinfo=UTC)
     old.save()
-    new = SubscriptionFactory(organization=tenant.organization, external_id="sub_1")
+    new = SubscriptionFactory(
+        organization=tenant.organization, external_id="sub_1", started_at=datetime(2024, 6, 1, tzinfo=UTC)
+    )
     assert send(tenant, "b").status_code == 200
     assert Event.objects.get(transaction_id="a").subscription_id == old.pk
     assert Event.objects.get(transaction_id="b").subscription_id == new.pk
