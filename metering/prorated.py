@@ -119,45 +119,53 @@ def prorated_unique_count(
 ) -> ProratedValues:
     """`unique_count_agg`: each value for the days it was present (add and remove days included).
 
-    Per-event values (for the graduated walk): the values present when the window opens come first
-    (full = their count, prorated = count × window share), then each add in the window (+1, the
-    share from its day to the end) and each remove (−1, minus the share of the days after it).
+    Per-event values (for the graduated walk), as Lago's prorated unique count gives them: one
+    element per presence — the values present when the window opens first (full = their count,
+    prorated = the days each stayed), then each add in the window (+1, the days until its removal or
+    the window's end). A removal is no element of its own: it ends a presence, so tiers follow the
+    presences counted so far (Lago's `prorated_graduated_spec`, unique count: 15,383, 15,650, 15,833).
+    `full_units` is the number of values present at the end.
     """
-    present: set[str] = set()
 
     def operation(row: Row) -> tuple[str | None, bool]:
         props = row.properties or {}
         return props.get(field_name), (props.get("operation_type") or "add") == "remove"
 
+    carried: set[str] = set()
     for row in sorted(history, key=_order):
         value, remove = operation(row)
         if value is None:
             continue
         if remove:
-            present.discard(value)
+            carried.discard(value)
         else:
-            present.add(value)
-    full: list[Decimal] = []
-    prorated: list[Decimal] = []
-    if present:
-        full.append(Decimal(len(present)))
-        prorated.append(_PRECISE.multiply(Decimal(len(present)), days.carried_ratio()))
+            carried.add(value)
+    full: list[Decimal] = [Decimal(len(carried))] if carried else []
+    shares: list[Decimal] = [ZERO] if carried else []
+    # value -> (index of its element, local day its presence in the window began)
+    open_presences: dict[str, tuple[int, date]] = dict.fromkeys(carried, (0, days.first_day))
+
+    def close(value: str, last: date) -> None:
+        index, began = open_presences.pop(value)
+        shares[index] += days.ratio((last - began).days + 1)
+
     for row in sorted(rows, key=_order):
         value, remove = operation(row)
         if value is None:
             continue
-        day = _local_day(row.timestamp, tz_name)
-        if remove and value in present:
-            present.discard(value)
-            full.append(Decimal(-1))
-            prorated.append(-days.ratio((days.last_day - max(day, days.first_day)).days))
-        elif not remove and value not in present:
-            present.add(value)
+        day = max(_local_day(row.timestamp, tz_name), days.first_day)
+        if remove and value in open_presences:
+            close(value, day)
+        elif not remove and value not in open_presences:
+            open_presences[value] = (len(full), day)
             full.append(Decimal(1))
-            prorated.append(days.ratio(days.days_from(day)))
+            shares.append(ZERO)
+    present = len(open_presences)
+    for value in list(open_presences):
+        close(value, days.last_day)
     return ProratedValues(
-        units=ceil_units(sum(prorated, ZERO)),
-        full_units=Decimal(len(present)),
+        units=ceil_units(sum(shares, ZERO)),
+        full_units=Decimal(present),
         event_values=tuple(full),
-        event_prorated_values=tuple(prorated),
+        event_prorated_values=tuple(shares),
     )

@@ -83,7 +83,9 @@ def test_unique_count_counts_the_days_each_value_was_present():
     # a: 10..20 = 11 days; old: 1..15 = 15 days; b: 25..31 = 7 days → 33/31
     assert values.units == D("1.06452")
     assert values.full_units == 1  # only b is left
-    assert sum(values.event_values) == 1
+    # one element per presence (Lago): the carried value, then each add; a removal ends a presence
+    assert values.event_values == (D(1), D(1), D(1))
+    assert [v * 31 for v in values.event_prorated_values] == [D(15), D(11), D(7)]
 
 
 # --- invoices --------------------------------------------------------------------------------------
@@ -323,3 +325,39 @@ def test_lago_prorated_graduated_upgrade_closing_invoice(organization):
     [closing] = customer_bill(customer.id, at=at(2023, 10, 18, 6))
     assert closing.invoice_subscriptions.get().invoicing_reason == "subscription_terminating"
     assert closing.total_amount_cents == 27_323
+
+
+def test_lago_prorated_graduated_unique_count(organization):
+    """prorated_graduated_spec "with unique_count_agg", two ranges (0–1 @10 + 100, 2–∞ @5 + 50): a
+    value removed and added again is a second presence (tiers follow the presences): 10,700 → 10,100
+    → 15,383 → 15,650 → 15,650 → 15,833, invoice 15,833; October 17,000, then 17,242."""
+    customer = make_customer(organization, external_id="uc_cus")
+    ranges = {
+        "graduated_ranges": [
+            {"from_value": 0, "to_value": 1, "per_unit_amount": "10", "flat_amount": "100"},
+            {"from_value": 2, "to_value": None, "per_unit_amount": "5", "flat_amount": "50"},
+        ]
+    }
+    plan, _ = _seat_plan(organization, model="graduated", properties=ranges, aggregation="unique_count_agg")
+    sub = subscribe(customer, plan, at(2023, 9, 1), external_id="uc_sub")
+
+    def usage(when):
+        data = current_usage(organization, external_customer_id="uc_cus", external_subscription_id="uc_sub", at=when)
+        return data["amount_cents"], data["charges_usage"][0]["units"]
+
+    steps = [
+        (10, "1111", "add", 10_700, "1.0"),
+        (12, "1111", "remove", 10_100, "0.0"),
+        (14, "1111", "add", 15_383, "1.0"),
+        (15, "2222", "add", 15_650, "2.0"),
+        (16, "2222", "add", 15_650, "2.0"),
+        (20, "3333", "add", 15_833, "3.0"),
+    ]
+    for day, value, operation, cents, units in steps:
+        add_events(sub, "seats", [at(2023, 9, day)], user=value, operation_type=operation)
+        assert usage(at(2023, 9, day, 1)) == (cents, units), day
+    [invoice] = customer_bill(customer.id, at=at(2023, 10, 1, 1))
+    assert invoice.total_amount_cents == 15_833
+    assert usage(at(2023, 10, 5)) == (17_000, "3.0")
+    add_events(sub, "seats", [at(2023, 10, 17)], user="4444")
+    assert usage(at(2023, 10, 17, 1)) == (17_242, "4.0")
