@@ -76,8 +76,11 @@ def due_items(
     *,
     cursor: dt.datetime | None,
     starting_billed: bool,
+    limit: int | None = None,
 ) -> list[DueItem]:
-    """Every billing item of `sub` due at `at` that was not billed yet (cursor = last charges end)."""
+    """Every billing item of `sub` due at `at` that was not billed yet (cursor = last charges end).
+
+    `limit`: stop after that many items (the sweep only asks whether anything is due)."""
     plan = sub.plan
     items: list[DueItem] = []
     terminated_at = sub.terminated_at
@@ -97,6 +100,8 @@ def due_items(
                     fraction=periods.base_fee_fraction(schedule, first),
                 )
             )
+    if limit is not None and len(items) >= limit:
+        return items
     position = max(cursor or sub.started_at, sub.started_at)
     if terminated_at is not None and sub.on_termination_invoice == OnTerminationInvoice.SKIP:
         limit = terminated_at  # periods before the termination are still billed, the closing one is not
@@ -146,7 +151,7 @@ def due_items(
             )
         )
         position = window.end
-        if terminating:
+        if terminating or (limit is not None and len(items) >= limit):
             break
     return items
 
@@ -554,20 +559,34 @@ def billing_due_customers(at: dt.datetime, *, organization: Any = None) -> dict[
             )
         )
         .exclude(started_at__isnull=True)
-        .select_related("plan", "customer__organization")
+        .select_related("customer")
     )
     if organization is not None:
         qs = qs.filter(organization=organization)
     due: dict[Any, int] = defaultdict(int)
     chunk: list[Subscription] = []
+    # Plans and organizations are few: read once and shared, not joined into every row.
+    plans: dict[Any, Any] = {}
+    organizations: dict[Any, Any] = {}
 
     def check(subs: list[Subscription]) -> None:
+        from catalog.models import Plan
+        from customers.models import Organization
+
+        missing_plans = {s.plan_id for s in subs} - plans.keys()
+        plans.update({p.id: p for p in Plan.objects.filter(id__in=missing_plans)} if missing_plans else {})
+        missing_orgs = {s.customer.organization_id for s in subs} - organizations.keys()
+        if missing_orgs:
+            organizations.update({o.id: o for o in Organization.objects.filter(id__in=missing_orgs)})
         cursors, starting = _cursors([s.id for s in subs])
         for sub in subs:
+            sub.plan = plans[sub.plan_id]
+            sub.customer.organization = organizations[sub.customer.organization_id]
             schedule = schedule_for(sub)
             if schedule is None:
                 continue
-            if due_items(sub, schedule, at, cursor=cursors.get(sub.id), starting_billed=sub.id in starting):
+            # The first due item answers "is anything due?" (the task computes them all again).
+            if due_items(sub, schedule, at, cursor=cursors.get(sub.id), starting_billed=sub.id in starting, limit=1):
                 due[sub.customer_id] += 1
 
     # In chunks: memory stays bounded by the chunk (plus the due customers' ids), whatever the base.
