@@ -134,10 +134,11 @@ def _customer_invoices(p: Any) -> QuerySet[Invoice]:
 def _page_of(offset: int, limit: int) -> tuple[PreparedQuery, PreparedQuery]:
     """The page (each row with the total count of the list) and its applied taxes, for one window."""
     key = (offset, limit)
-    if key not in _page_queries:
+    queries = _page_queries.get(key)  # a local reference: another thread may clear the dict
+    if queries is None:
         if len(_page_queries) > 64:  # pages are few in practice; never let odd ones accumulate
             _page_queries.clear()
-        _page_queries[key] = (
+        queries = _page_queries[key] = (
             PreparedQuery(
                 lambda p: _customer_invoices(p).annotate(list_total=Window(Count("id")))[offset : offset + limit],
                 organization=uuid.UUID,
@@ -151,23 +152,24 @@ def _page_of(offset: int, limit: int) -> tuple[PreparedQuery, PreparedQuery]:
                 customer=uuid.UUID,
             ),
         )
-    return _page_queries[key]
+    return queries
 
 
 def _relation_query(lookup: str) -> PreparedQuery:
     """The rows of one of the customer representation's relations (`metadata`, `tax_links__tax`):
     what `prefetch_related` reads for one customer (the related model's default manager and
     ordering), later ones of the lookup joined with `select_related`."""
-    if lookup not in _relation_queries:
+    query = _relation_queries.get(lookup)
+    if query is None:
         first, *rest = lookup.split("__")
         relation = Customer._meta.get_field(first)
         model = relation.related_model
         column = relation.field.attname  # type: ignore[union-attr]
-        _relation_queries[lookup] = PreparedQuery(
+        query = _relation_queries[lookup] = PreparedQuery(
             lambda p: model._default_manager.filter(**{column: p.customer}).select_related(*(["__".join(rest)] if rest else [])),
             customer=uuid.UUID,
         )  # fmt: skip
-    return _relation_queries[lookup]
+    return query
 
 
 def customer_invoice_page(
