@@ -200,7 +200,13 @@ def _store(
 ) -> None:
     if connection.vendor != "postgresql":
         _lock_organization_rollups(organization.id, exclusive=False)
-    ingestion.insert_events(organization.id, unique, now, result.subscription_ids, durable=durable)
+    if single and len(unique) == 1 and connection.vendor == "postgresql":
+        # One event: one statement with plain parameters (metering/single.py), half the backend CPU.
+        from metering.single import insert_one
+
+        insert_one(organization.id, unique[0], now, result.subscription_ids, durable=durable)
+    else:
+        ingestion.insert_events(organization.id, unique, now, result.subscription_ids, durable=durable)
     for event in unique:  # insert_events leaves the id of the events it did not insert unset
         (result.events if event.id is not None else result.duplicates).append(event)
     if single and result.duplicates:

@@ -1,0 +1,102 @@
+"""POST /api/v1/events writes through its own one-row statement on PostgreSQL (metering/single.py):
+events, values, dimensions and rollups must be exactly what the batch statement writes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from billing_project.core import localcache
+from metering.models import Event, UsageRollup
+from tests.factories.catalog import BillableMetricFactory, BillableMetricFilterFactory
+
+pytestmark = pytest.mark.django_db
+
+EVENTS = [
+    {"transaction_id": "a", "external_subscription_id": "s1", "code": "calls", "timestamp": 1700000000,
+     "properties": {"value": 3, "region": "eu"}},
+    {"transaction_id": "b", "external_subscription_id": "s1", "code": "calls", "timestamp": 1700000100.5,
+     "properties": {"value": "2.5", "region": "eu"}, "precise_total_amount_cents": "10.125"},
+    {"transaction_id": "c", "external_subscription_id": "s1", "code": "calls", "timestamp": 1700000200,
+     "properties": {"value": 7}, "external_customer_id": "cust"},
+    {"transaction_id": "d", "external_subscription_id": "s2", "code": "calls", "timestamp": 1700003700,
+     "properties": {"value": -1, "region": "us", "n": 1.25}},
+    {"transaction_id": "e", "external_subscription_id": "s1", "code": "unknown", "timestamp": 1700000300,
+     "properties": {"value": 1}},
+    {"transaction_id": "f", "external_subscription_id": "s1", "code": "calls", "timestamp": 1700000400,
+     "properties": {"region": "eu"}},
+]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def empty_caches():
+    localcache.clear_all()
+    yield
+    localcache.clear_all()
+
+
+def _setup(organization) -> None:
+    metric = BillableMetricFactory(
+        organization=organization, code="calls", aggregation_type="sum_agg", field_name="value"
+    )
+    BillableMetricFilterFactory(billable_metric=metric, key="region", values=["eu", "us"])
+
+
+def _events(organization) -> list[tuple]:
+    return sorted(
+        Event.objects.filter(organization=organization).values_list(
+            "transaction_id", "external_subscription_id", "external_customer_id", "code", "timestamp",
+            "properties", "precise_total_amount_cents", "value", "subscription_id", "customer_id",
+        )
+    )  # fmt: skip
+
+
+def _rollups(organization) -> list[tuple]:
+    return sorted(
+        UsageRollup.objects.filter(organization=organization).values_list(
+            "external_subscription_id", "code", "hour", "dimensions_key", "dimensions", "events_count", "value_sum",
+            "value_max", "precise_sum",
+        )
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_single_events_write_what_a_batch_writes(tenant, other_tenant, durable):
+    _setup(tenant.organization)
+    _setup(other_tenant.organization)
+    with override_settings(EVENTS_SYNCHRONOUS_COMMIT=durable):
+        for event in EVENTS:
+            response = tenant.client.post("/api/v1/events", {"event": event}, format="json")
+            assert response.status_code == 200, response.json()
+        duplicate = tenant.client.post("/api/v1/events", {"event": EVENTS[0]}, format="json")
+        assert duplicate.status_code == 422
+        assert duplicate.json()["error_details"] == {"transaction_id": ["value_already_exist"]}
+        batch = other_tenant.client.post("/api/v1/events/batch", {"events": EVENTS}, format="json")
+        assert batch.status_code == 200
+    single_rows, batch_rows = _events(tenant.organization), _events(other_tenant.organization)
+    assert len(single_rows) == len(EVENTS)
+    # subscription/customer ids come from the test lookup (per organization): compare their presence
+    assert [(*row[:8], row[8] is None, row[9] is None) for row in single_rows] == [
+        (*row[:8], row[8] is None, row[9] is None) for row in batch_rows
+    ]
+    assert _rollups(tenant.organization) == _rollups(other_tenant.organization)
+    rollups = _rollups(tenant.organization)
+    assert sum(r[5] for r in rollups) == 5  # "unknown" has no metric: stored, not rolled up
+    eu = [r for r in rollups if r[0] == "s1" and r[3] == '{"region":"eu"}']
+    assert len(eu) == 1 and eu[0][5:] == (3, Decimal("5.5"), Decimal("3"), Decimal("10.125"))
+
+
+def test_single_event_uses_one_statement_on_postgresql(tenant):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    from django.test.utils import CaptureQueriesContext
+
+    _setup(tenant.organization)
+    tenant.client.post("/api/v1/events", {"event": EVENTS[0]}, format="json")
+    with CaptureQueriesContext(connection) as queries:
+        assert tenant.client.post("/api/v1/events", {"event": EVENTS[1]}, format="json").status_code == 200
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert len(statements) == 1 and "jsonb_to_recordset" not in statements[0]
