@@ -72,7 +72,8 @@ def enrich(event: ParsedEvent, metric: MetricInfo | None) -> None:
         if result is None:
             event.errors.append(EventErrorCode.EXPRESSION_FAILED)
         else:
-            event.properties[metric.field_name] = result
+            # A copy first: the fast validation path keeps the caller's properties object.
+            event.properties = {**event.properties, metric.field_name: result}
     if metric.aggregation_type not in VALUE_AGGREGATIONS and metric.aggregation_type != "unique_count_agg":
         return
     if not metric.field_name:

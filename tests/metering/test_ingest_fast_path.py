@@ -162,3 +162,16 @@ def test_postgresql_event_ids_are_uuid7_and_grow_with_time(tenant, api):
     assert [i.version for i in ids] == [7, 7]
     assert before <= ids[0].int >> 80 < ids[1].int >> 80 <= after
     assert {str(e.id) for e in Event.objects.all()} == {str(i) for i in ids}
+
+
+@pytest.mark.django_db
+def test_an_expression_result_never_changes_the_callers_properties(tenant):
+    from metering import services
+
+    make_metric(tenant.organization, "calc", "sum_agg", field_name="total", expression="event.properties.a * 2")
+    shared = {"a": 3}
+    payloads = [event_payload(str(i), code="calc", properties=shared) for i in range(2)]
+    result = services.events_ingest(tenant.organization, payloads)
+    assert shared == {"a": 3}
+    assert [e.properties for e in result.events] == [{"a": 3, "total": Decimal(6)}] * 2
+    assert sorted(Event.objects.values_list("value", flat=True)) == [Decimal(6), Decimal(6)]
