@@ -13,4 +13,5 @@ RUN useradd --create-home bxb && mkdir -p /app/media && chown -R bxb /app/media
 USER bxb
 
 EXPOSE 8000
-CMD ["gunicorn", "billing_project.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"]
+# Workers, bind address and logs: gunicorn.conf.py (WEB_CONCURRENCY, GUNICORN_BIND, GUNICORN_ACCESS_LOG).
+CMD ["gunicorn", "billing_project.wsgi:application"]

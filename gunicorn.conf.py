@@ -1,0 +1,24 @@
+"""gunicorn settings of the API (read automatically by `gunicorn` started in this directory).
+
+    gunicorn billing_project.wsgi:application            # Dockerfile, README
+    WEB_CONCURRENCY=4 GUNICORN_BIND=127.0.0.1:8000 gunicorn billing_project.wsgi:application
+
+Command-line options override these. Measured choices (docs/operations.md, "Serving the API"):
+* sync workers: on this kind of machine a Django JSON endpoint serves ~2,000 requests/s with 2 sync
+  workers and a quarter of that under an ASGI server; 2 workers per 2 cores is the default;
+* no gunicorn access log: every API request already writes one JSON line (`bxb.access`, with the
+  request id, route, status and duration) at LOG_LEVEL=INFO; a second, plain-text line per request
+  only cost CPU. Set GUNICORN_ACCESS_LOG=- to get gunicorn's as well.
+"""
+
+from __future__ import annotations
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "sync"
+backlog = int(os.environ.get("GUNICORN_BACKLOG", "2048"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
