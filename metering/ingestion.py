@@ -371,7 +371,8 @@ def _pg_ingest_sql() -> str:
     """One statement: take the shared advisory lock, insert the events that are new, and add the
     inserted ones to their hourly rollups (a data-modifying CTE), returning the inserted keys.
 
-    Parameters: lock key, the JSON document, organization id, now. Text comparisons and sorts use
+    Parameters: `idp` (the UUIDv7 prefix of the batch's event ids), `lock` (advisory-lock key),
+    `doc` (the JSON document), `org` (organization id), `now`. Text comparisons and sorts use
     the "C" collation (byte order: same total order, no locale work); the insert order is what
     prevents deadlocks between concurrent batches, so every batch uses the same one."""
     global _PG_INGEST_SQL
