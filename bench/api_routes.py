@@ -70,12 +70,24 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=5000)
     parser.add_argument("--keep", action="store_true", help="keep the database (re-seeded on each run)")
     parser.add_argument("--sql", action="store_true", help="print the statements of one request per route")
+    parser.add_argument(
+        "--server-prepare",
+        action="store_true",
+        help="experiment: psycopg server-side binding with prepared statements (prepare_threshold=5)",
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("RATE_LIMIT_REQUESTS_PER_MINUTE", "0")
     os.environ.setdefault("RATE_LIMIT_EVENTS_PER_MINUTE", "0")
     os.environ.pop("REDIS_URL", None)
     setup_django(args.database)
+    if args.server_prepare:
+        from django.conf import settings
+        from django.db import connections
+
+        connections.close_all()
+        settings.DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
+        connections["default"].settings_dict["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
     try:
         run(args)
     finally:
