@@ -121,8 +121,10 @@ _LIST_CUSTOMERS = PreparedQuery(
     organization=uuid.UUID,
     external_id=str,
 )
-_page_queries: dict[tuple[int, int], tuple[PreparedQuery, PreparedQuery]] = {}
+_page_queries: dict[tuple[int, int], PreparedQuery] = {}
+_taxes_queries: dict[int, PreparedQuery] = {}
 _relation_queries: dict[str, PreparedQuery] = {}
+_PREPARED_TAX_IDS = 100  # pages up to this size read their applied taxes through a compiled query
 
 
 def _customer_invoices(p: Any) -> QuerySet[Invoice]:
@@ -131,28 +133,38 @@ def _customer_invoices(p: Any) -> QuerySet[Invoice]:
     ).order_by("-issuing_date", "-created_at", "id")
 
 
-def _page_of(offset: int, limit: int) -> tuple[PreparedQuery, PreparedQuery]:
-    """The page (each row with the total count of the list) and its applied taxes, for one window."""
+def _page_of(offset: int, limit: int) -> PreparedQuery:
+    """The page, each row carrying the total count of the list (one statement: they agree)."""
     key = (offset, limit)
-    queries = _page_queries.get(key)  # a local reference: another thread may clear the dict
-    if queries is None:
+    query = _page_queries.get(key)  # a local reference: another thread may clear the dict
+    if query is None:
         if len(_page_queries) > 64:  # pages are few in practice; never let odd ones accumulate
             _page_queries.clear()
-        queries = _page_queries[key] = (
-            PreparedQuery(
-                lambda p: _customer_invoices(p).annotate(list_total=Window(Count("id")))[offset : offset + limit],
-                organization=uuid.UUID,
-                customer=uuid.UUID,
-            ),
-            PreparedQuery(
-                lambda p: InvoiceAppliedTax.objects.filter(
-                    invoice_id__in=_customer_invoices(p).values("id")[offset : offset + limit]
-                ).order_by("created_at", "id"),
-                organization=uuid.UUID,
-                customer=uuid.UUID,
-            ),
+        query = _page_queries[key] = PreparedQuery(
+            lambda p: _customer_invoices(p).annotate(list_total=Window(Count("id")))[offset : offset + limit],
+            organization=uuid.UUID,
+            customer=uuid.UUID,
         )
-    return queries
+    return query
+
+
+def _page_applied_taxes(invoice_ids: list[Any]) -> list[InvoiceAppliedTax]:
+    """The applied taxes of exactly these invoices. Up to `_PREPARED_TAX_IDS` ids, a compiled
+    query per list size rounded up to 10, padded with ids that match nothing."""
+    if len(invoice_ids) > _PREPARED_TAX_IDS:
+        return list(InvoiceAppliedTax.objects.filter(invoice_id__in=invoice_ids).order_by("created_at", "id"))
+    size = -(-len(invoice_ids) // 10) * 10
+    query = _taxes_queries.get(size)
+    if query is None:
+        names = [f"i{n}" for n in range(size)]
+        query = _taxes_queries[size] = PreparedQuery(
+            lambda p: InvoiceAppliedTax.objects.filter(invoice_id__in=[getattr(p, n) for n in names]).order_by(
+                "created_at", "id"
+            ),
+            **dict.fromkeys(names, uuid.UUID),
+        )
+    padding = [uuid.UUID(int=n + 1) for n in range(size - len(invoice_ids))]  # never an invoice's id (uuid4)
+    return query.fetch(**{f"i{n}": value for n, value in enumerate([*invoice_ids, *padding])})
 
 
 def _relation_query(lookup: str) -> PreparedQuery:
@@ -187,8 +199,7 @@ def customer_invoice_page(
     [customer] = customers
     customer.organization = organization
     offset = (page - 1) * per_page
-    page_query, taxes_query = _page_of(offset, per_page)
-    items: list[Invoice] = page_query.fetch(organization=organization.id, customer=customer.id)
+    items: list[Invoice] = _page_of(offset, per_page).fetch(organization=organization.id, customer=customer.id)
     if not items:
         total = 0 if offset == 0 else _customer_invoices_count(organization, customer)
         return [], total, {}
@@ -200,7 +211,7 @@ def customer_invoice_page(
         cache[lookup.split("__")[0]] = related
     customer._prefetched_objects_cache = cache
     taxes: dict[Any, list[InvoiceAppliedTax]] = {invoice.id: [] for invoice in items}
-    for row in taxes_query.fetch(organization=organization.id, customer=customer.id):
+    for row in _page_applied_taxes(list(taxes)):
         taxes[row.invoice_id].append(row)
     for invoice in items:
         invoice.customer = customer

@@ -84,7 +84,7 @@ def test_a_customers_invoice_list_costs_five_statements_whatever_the_page_holds(
     from invoicing import selectors
 
     compiled = [selectors._LIST_CUSTOMERS, *selectors._relation_queries.values()]
-    compiled += [query for pair in selectors._page_queries.values() for query in pair]
+    compiled += [*selectors._page_queries.values(), *selectors._taxes_queries.values()]
     assert all(entry is not False for query in compiled for entry in query._compiled.values())
 
     theirs, _ = _get(other_tenant.client, "/api/v1/invoices?external_customer_id=acme")
