@@ -58,7 +58,6 @@ def consume(organization_id: Any, cost: int, *, now: float | None = None) -> Rat
         return None
     moment = time.time() if now is None else now
     window = int(moment // WINDOW_SECONDS)
-    reset = max(1, int((window + 1) * WINDOW_SECONDS - moment))
     key = f"bxb:ratelimit:events:{organization_id}:{window}"
     used: int | None = None
     global _redis_down_until
@@ -77,6 +76,29 @@ def consume(organization_id: Any, cost: int, *, now: float | None = None) -> Rat
                 del _local_counts[stale]
             used = _local_counts.get((key, window), 0) + cost
             _local_counts[(key, window)] = used
+    return decide(used, cost, now=moment)
+
+
+def redis_counter(organization_id: Any, cost: int, *, now: float | None = None) -> tuple[str, int, int] | None:
+    """`(redis key, cost, expiry seconds)` of this window's counter, for a caller that increments it
+    inside a Redis call of its own (the per-key API limit's: one round trip for both limits), then
+    passes the new count to `decide`. None when the limit is off or Redis is not in use right now:
+    the caller then calls `consume`."""
+    if limit_per_minute() <= 0 or not settings.REDIS_URL or time.monotonic() < _redis_down_until:
+        return None
+    moment = time.time() if now is None else now
+    window = int(moment // WINDOW_SECONDS)
+    return (f"bxb:ratelimit:events:{organization_id}:{window}", cost, WINDOW_SECONDS + 5)
+
+
+def decide(used: int, cost: int, *, now: float | None = None) -> RateDecision | None:
+    """The decision for a window count `used` that includes this request's `cost`."""
+    limit = limit_per_minute()
+    if limit <= 0:
+        return None
+    moment = time.time() if now is None else now
+    window = int(moment // WINDOW_SECONDS)
+    reset = max(1, int((window + 1) * WINDOW_SECONDS - moment))
     if used > limit:
         remaining = max(0, limit - (used - cost))
         return RateDecision(False, limit, remaining, reset)

@@ -49,6 +49,8 @@ class RateLimitResult:
     limit: int
     remaining: int
     reset_seconds: int
+    # The count of the `also=` counter after this hit, when it was taken in the same Redis call.
+    also_count: int | None = None
 
     def headers(self) -> dict[str, str]:
         return {
@@ -107,7 +109,10 @@ _redis_down_until = 0.0
 
 # INCRBY + EXPIRE as one server-side script: atomic like MULTI/EXEC, but one command and one
 # reply instead of four (MULTI, INCRBY, EXPIRE, EXEC), which is most of the limiter's client CPU.
-_INCR_SCRIPT = "local n = redis.call('INCRBY', KEYS[1], ARGV[1]) redis.call('EXPIRE', KEYS[1], ARGV[2]) return n"
+_INCR_SCRIPT = (
+    "local out = {} for i = 1, #KEYS do out[i] = redis.call('INCRBY', KEYS[i], ARGV[2 * i - 1]) "
+    "redis.call('EXPIRE', KEYS[i], ARGV[2 * i]) end return out"
+)
 _scripts: dict[str, Any] = {}
 
 
@@ -118,12 +123,18 @@ def _incr_script(url: str) -> Any:
     return script
 
 
-def _redis_incr(url: str, key: str, window_seconds: int, cost: int) -> int | None:
+def _redis_incr(
+    url: str, key: str, window_seconds: int, cost: int, also: tuple[str, int, int] | None = None
+) -> list[int] | None:
     global _redis_down_until
     if time.monotonic() < _redis_down_until:
         return None
+    keys, args = [key], [cost, window_seconds + _EXPIRY_MARGIN_SECONDS]
+    if also is not None:
+        keys.append(also[0])
+        args += [also[1], also[2]]
     try:
-        return int(_incr_script(url)(keys=[key], args=[cost, window_seconds + _EXPIRY_MARGIN_SECONDS]))
+        return [int(n) for n in _incr_script(url)(keys=keys, args=args)]
     except Exception as exc:  # noqa: BLE001 - Redis down: count locally rather than fail the request
         _redis_down_until = time.monotonic() + REDIS_RETRY_AFTER_SECONDS
         logger.warning(
@@ -142,8 +153,21 @@ def _redis_url() -> str:
     return getattr(settings, "REDIS_URL", "") or ""
 
 
-def hit(key: str, limit: int, window_seconds: int, *, cost: int = 1, now: float | None = None) -> RateLimitResult:
-    """Take `cost` from `key`'s budget of `limit` per `window_seconds`; see the module docstring."""
+def hit(
+    key: str,
+    limit: int,
+    window_seconds: int,
+    *,
+    cost: int = 1,
+    now: float | None = None,
+    also: tuple[str, int, int] | None = None,
+) -> RateLimitResult:
+    """Take `cost` from `key`'s budget of `limit` per `window_seconds`; see the module docstring.
+
+    `also=(redis_key, cost, expire_seconds)` increments another caller-owned Redis counter in the
+    same call (one round trip for two limits); its new value comes back as `also_count`, or None
+    when Redis was not used (no REDIS_URL, Redis down, or this limit disabled): the caller then
+    counts it its own way."""
     if window_seconds <= 0:
         raise ValueError("window_seconds must be positive")
     if cost < 0:
@@ -156,13 +180,17 @@ def hit(key: str, limit: int, window_seconds: int, *, cost: int = 1, now: float 
     prefix = getattr(settings, "RATE_LIMIT_KEY_PREFIX", "bxb:rl:")
     base_key = f"{prefix}{key}:{window_seconds}"
     used: int | None = None
+    also_count: int | None = None
     url = _redis_url()
     if url:
-        used = _redis_incr(url, f"{base_key}:{window}", window_seconds, cost)
+        counts = _redis_incr(url, f"{base_key}:{window}", window_seconds, cost, also)
+        if counts is not None:
+            used = counts[0]
+            also_count = counts[1] if also is not None else None
     if used is None:
         used = _local.incr(base_key, window, cost)
     allowed = used <= limit
-    return RateLimitResult(allowed, limit, max(0, limit - used), reset)
+    return RateLimitResult(allowed, limit, max(0, limit - used), reset, also_count)
 
 
 def reset_local() -> None:

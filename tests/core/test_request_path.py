@@ -182,3 +182,81 @@ def test_event_routes_resolved_first_change_no_resolution():
         want, got = reference.resolve(sample), served.resolve(sample)
         assert (got.func, got.kwargs) == (want.func, want.kwargs), sample
     assert len(samples) > 50
+
+
+def _redis_up(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except redis.exceptions.RedisError:
+        return False
+
+
+REDIS_URL = "redis://127.0.0.1:6379/2"
+
+
+@pytest.mark.django_db
+def test_single_event_counts_both_limits_in_one_redis_call(tenant, monkeypatch):
+    """POST /events: the per-key request limit and the organization's events limit are one Lua call;
+    the events budget is the one batches use (same Redis counter), and it answers 429 past it."""
+    if not _redis_up(REDIS_URL):
+        pytest.skip("needs Redis on 127.0.0.1:6379")
+    from billing_project.core import ratelimit as core_ratelimit
+    from metering import ratelimit as events_ratelimit
+
+    calls = []
+    real_script = core_ratelimit._incr_script
+
+    def counting_script(url):
+        script = real_script(url)
+
+        def call(**kwargs):
+            calls.append(kwargs["keys"])
+            return script(**kwargs)
+
+        return call
+
+    monkeypatch.setattr(core_ratelimit, "_incr_script", counting_script)
+    prefix = f"test:{time.time_ns()}:"
+    with override_settings(
+        REDIS_URL=REDIS_URL,
+        RATE_LIMIT_KEY_PREFIX=prefix,
+        RATE_LIMIT_REQUESTS_PER_MINUTE=100,
+        RATE_LIMIT_EVENTS_PER_MINUTE=5,
+    ):
+        core_ratelimit.reset_local()
+        events_ratelimit.reset_local()
+        events_ratelimit._redis_client = None
+
+        def send(transaction_id):
+            body = {"event": {"transaction_id": transaction_id, "external_subscription_id": "s", "code": "c"}}
+            return tenant.client.post("/api/v1/events", body, format="json")
+
+        first = send("a")
+        assert first.status_code == 200
+        assert len(calls) == 1 and len(calls[0]) == 2  # one call, two counters
+        assert calls[0][1].startswith(f"bxb:ratelimit:events:{tenant.organization.pk}:")
+        assert (first["x-ratelimit-limit"], first["x-ratelimit-remaining"]) == ("5", "4")  # the events limit
+        assert send("b")["x-ratelimit-remaining"] == "3"
+        batch = tenant.client.post(
+            "/api/v1/events/batch",
+            {"events": [{"transaction_id": t, "external_subscription_id": "s", "code": "c"} for t in "cd"]},
+            format="json",
+        )
+        assert batch.status_code == 200 and batch["x-ratelimit-remaining"] == "1"  # shared budget
+        assert send("e")["x-ratelimit-remaining"] == "0"
+        refused = send("f")
+        assert refused.status_code == 429
+        assert refused["x-ratelimit-limit"] == "5" and int(refused["x-ratelimit-reset"]) >= 1
+        assert tenant.client.get("/api/v1/events?per_page=1")["x-ratelimit-limit"] == "100"  # reads: per key only
+        assert len(calls[-1]) == 1
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    stale = list(client.scan_iter(f"{prefix}*")) + list(
+        client.scan_iter(f"bxb:ratelimit:events:{tenant.organization.pk}:*")
+    )
+    if stale:
+        client.delete(*stale)
+    events_ratelimit._redis_client = None
