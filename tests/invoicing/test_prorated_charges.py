@@ -361,3 +361,61 @@ def test_lago_prorated_graduated_unique_count(organization):
     assert usage(at(2023, 10, 5)) == (17_000, "3.0")
     add_events(sub, "seats", [at(2023, 10, 17)], user="4444")
     assert usage(at(2023, 10, 17, 1)) == (17_242, "4.0")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lago_python_client_prorated_seats(lago):
+    """Through Lago's client: a prorated seats charge is accepted (refused on a weighted sum), seats
+    are sent today, and current usage bills them for the days left in the month."""
+    import calendar
+
+    from lago_python_client.exceptions import LagoApiError
+    from lago_python_client.models import BillableMetric, Charge, Charges, Customer, Event, Plan, Subscription
+
+    from billing_project.core.money import to_cents
+    from metering.prorated import ceil_units
+
+    client = lago.client
+    seats = client.billable_metrics.create(
+        BillableMetric(name="Seats", code="lc_seats", aggregation_type="sum_agg", field_name="n", recurring=True)
+    )
+    storage = client.billable_metrics.create(
+        BillableMetric(
+            name="GB",
+            code="lc_gb",
+            aggregation_type="weighted_sum_agg",
+            field_name="gb",
+            recurring=True,
+            weighted_interval="seconds",
+        )
+    )
+    with pytest.raises(LagoApiError) as refused:
+        client.plans.create(
+            Plan(name="W", code="lc_w", interval="monthly", amount_cents=0, amount_currency="USD",
+                 charges=Charges(__root__=[Charge(billable_metric_id=storage.lago_id, charge_model="standard",
+                                                  prorated=True, properties={"amount": "1"})]))
+        )  # fmt: skip
+    assert refused.value.status_code == 422
+    plan = client.plans.create(
+        Plan(name="Seats", code="lc_seats_plan", interval="monthly", amount_cents=0, amount_currency="USD",
+             charges=Charges(__root__=[Charge(billable_metric_id=seats.lago_id, charge_model="standard",
+                                              prorated=True, properties={"amount": "10"})]))
+    )  # fmt: skip
+    assert plan.charges.__root__[0].prorated is True
+    client.customers.create(Customer(external_id="lc_seat_cus", currency="USD"))
+    today = datetime.now(UTC).date()
+    first = today.replace(day=1)
+    client.subscriptions.create(
+        Subscription(external_customer_id="lc_seat_cus", plan_code="lc_seats_plan", external_id="lc_seat_sub",
+                     subscription_at=f"{first.isoformat()}T00:00:00Z")
+    )  # fmt: skip
+    client.events.create(
+        Event(transaction_id="lc_seat_1", external_subscription_id="lc_seat_sub", code="lc_seats",
+              properties={"n": "3"})
+    )  # fmt: skip
+    usage = client.customers.current_usage("lc_seat_cus", "lc_seat_sub")
+    month_days = calendar.monthrange(today.year, today.month)[1]
+    days_left = month_days - today.day + 1
+    expected = to_cents(ceil_units(D(3) * D(days_left) / D(month_days)) * 10, "USD")
+    charge_usage = usage.charges_usage[0]
+    assert (charge_usage.units, charge_usage.amount_cents) == ("3.0", expected)
