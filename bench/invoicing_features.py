@@ -1,6 +1,6 @@
 """Cost of prorated charges, invoice previews and regrouped paid fees (docs/invoicing.md §7).
 
-    .venv/bin/python bench/invoicing_features.py [--database postgres://postgres@127.0.0.1:5432/bxb_bench_features]
+    .venv/bin/python bench/invoicing_features.py [--database postgres://postgres@127.0.0.1:5432/bxb_h4_bench]
                                                  [--events 400] [--runs 30] [--keep]
 
 Builds its own database (created if missing, dropped at the end unless `--keep`), one organization
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import setup_django
 
-DEFAULT_FEATURES_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_features"
+DEFAULT_FEATURES_DB = "postgres://postgres@127.0.0.1:5432/bxb_h4_bench"
 RANGES = {
     "graduated_ranges": [
         {"from_value": 0, "to_value": 5, "per_unit_amount": "10", "flat_amount": "100"},
