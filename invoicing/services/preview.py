@@ -337,10 +337,14 @@ def _switched(
     old.refresh_from_db()
     if old.status == SubscriptionStatus.TERMINATED:  # upgrade: the old plan closes now, the new one starts
         return [old, new], now
-    at = periods.next_billing_at(schedule_for(old), now)  # downgrade: the new plan starts at the period end
-    if new.status == SubscriptionStatus.PENDING:
-        subscription_activate_due(new.id, at=at)
-    return [old, new], at
+    # downgrade: the service answers with the current subscription; the new plan's row is pending
+    # until the period end, where it starts (and the old one ends)
+    at = periods.next_billing_at(schedule_for(old), now)
+    pending = Subscription.objects.filter(previous_subscription=old, status=SubscriptionStatus.PENDING).first()
+    if pending is None:
+        return [old], at
+    subscription_activate_due(pending.id, at=at)
+    return [old, pending], at
 
 
 def _check_currencies(customer: Customer, subs: list[Subscription]) -> None:

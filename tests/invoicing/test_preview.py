@@ -268,3 +268,27 @@ def test_lago_python_client_preview(lago):
     assert (invoice.fees_amount_cents, invoice.taxes_amount_cents, invoice.total_amount_cents) == (3750, 750, 4500)
     assert invoice.fees.__root__[0].amount_cents == 3750
     assert row_counts() == before
+
+
+def test_downgrade_preview_is_the_period_end_invoice_with_the_new_plan(organization):
+    """Downgrade on 15 January (at the period end): 1 February bills January's 20,000 in arrears and
+    the new in-advance plan's first month, 10,000."""
+    customer = make_customer(organization, external_id="dn")
+    old = make_plan(organization, amount_cents=20000, code="big")
+    make_plan(organization, amount_cents=10000, code="small", pay_in_advance=True)
+    sub = subscribe(customer, old, at(2024, 1, 1), external_id="dn_sub")
+    before = row_counts()
+    preview = invoice_preview(
+        organization,
+        {"customer": {"external_id": "dn"}, "subscriptions": {"external_ids": ["dn_sub"], "plan_code": "small"}},
+        now=at(2024, 1, 15, 10),
+    )
+    assert preview["issuing_date"] == "2024-02-01"
+    assert sorted((f["item"]["code"], f["amount_cents"]) for f in preview["fees"]) == [("big", 20000), ("small", 10000)]
+    assert sorted(b["invoicing_reason"] for b in preview["billing_periods"]) == [
+        "subscription_starting",
+        "subscription_terminating",
+    ]
+    assert row_counts() == before
+    sub.refresh_from_db()
+    assert (sub.status, sub.plan_id) == ("active", old.id)
