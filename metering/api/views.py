@@ -88,17 +88,17 @@ def _query_time(request: Request, name: str) -> Any:
 
 
 class EventCollectionView(OrganizationAPIView):
+    def also_rate_counter(self, request: Request) -> tuple[str, int, int] | None:
+        """A POST's one event is counted against the organization's events limit in the same Redis
+        call as the per-key request limit (billing_project.core.api.throttling)."""
+        return ratelimit.redis_counter(self.organization.id, 1) if request.method == "POST" else None
+
     @extend_schema(
         operation_id="events_create",
         summary="Send one usage event",
         request=EventInputEnvelope,
         responses=EventEnvelope,
     )
-    def also_rate_counter(self, request: Request) -> tuple[str, int, int] | None:
-        """A POST's one event is counted against the organization's events limit in the same Redis
-        call as the per-key request limit (billing_project.core.api.throttling)."""
-        return ratelimit.redis_counter(self.organization.id, 1) if request.method == "POST" else None
-
     def post(self, request: Request) -> Response:
         payload = root_payload(request, "event")
         headers = _single_event_rate_limit(request, self.organization)
