@@ -9,9 +9,10 @@ of `runs.BATCH_SIZE` customers):
    and single-customer billing never deadlock), then read their subscriptions, billed periods
    (cursors), own taxes, and whether they have anything that needs the per-customer path, in one
    query each;
-2. customers with an active applied coupon, an available credit note, an active wallet, a
-   progressive-billing period or an invoice grace period are billed by `customer_bill` itself,
-   each in its own savepoint, after the bulk write of the others (most customers have none);
+2. customers with an active applied coupon, an available credit note, an active wallet or a
+   progressive-billing period are billed by `customer_bill` itself, each in its own savepoint,
+   after the bulk write of the others (most customers have none); customers with an invoice
+   grace period get their drafts in bulk like the others (taxes, no credits, no number);
 3. for the others, usage of every (subscription, charge, window) is read in bulk
    (`metering.bulk.aggregate_many`: one rollup query and the raw edges for the whole batch, the
    same answer as `aggregate()`), fees are priced by the same `item_fees` as one customer, taxes
@@ -180,11 +181,7 @@ def _plan(
         if not mine:
             outcome.invoices[customer.id] = []
             continue
-        if (
-            customer.id in needs_single
-            or customer.applicable_invoice_grace_period > 0
-            or any(s.id in progressive for s in mine)
-        ):
+        if customer.id in needs_single or any(s.id in progressive for s in mine):
             single.append(customer)
             continue
         try:
@@ -348,6 +345,14 @@ def _build(
             fee.invoice = invoice
             fees.append(fee)
     taxes, plan_ids = billing._taxes_for(fees, resolver)
+    grace = customer.applicable_invoice_grace_period
+    if grace > 0:  # a draft until the grace period ends (`lifecycle.save_draft`): taxes, no credits, no number
+        invoice.finalize_at = max(item.timestamp for item, _ in items) + dt.timedelta(days=grace)
+        computed = totals_mod.compute(invoice, fees, taxes, context=Context.DRAFT, plan_ids=plan_ids)
+        invoice.status = InvoiceStatus.DRAFT
+        invoice.number = lifecycle.draft_number(organization)
+        invoice.payment_status = PaymentStatus.PENDING
+        return _Built(invoice=invoice, fees=fees, periods=period_rows, computed=computed)
     computed = totals_mod.compute(invoice, fees, taxes, context=Context.FINALIZE, plan_ids=plan_ids, with_credits=False)
     totals = computed.totals
     invoice.payment_status = PaymentStatus.PENDING if totals.total_amount_cents > 0 else PaymentStatus.SUCCEEDED
@@ -489,22 +494,29 @@ def _write(built: list[_Built], *, now: dt.datetime) -> None:
     bulk_created.send(sender=Invoice, instances=invoices)  # the audit trail, in one INSERT
     for invoice in invoices:
         invoice._state.adding = False
-    _notify(finalized)
-    statuses = Counter(inv.status for inv in invoices)
+    _notify(finalized, [inv for inv in invoices if inv.status == InvoiceStatus.DRAFT])
+    statuses = Counter(inv.status for inv in invoices if inv.status != InvoiceStatus.DRAFT)
     transaction.on_commit(lambda: [metrics.invoice_generated(status, n) for status, n in statuses.items()])
 
 
-def _notify(finalized: list[Invoice]) -> None:
-    """`invoice.created` (outbox), the `invoice_finalized` signal (payments) and the PDF task."""
+def _notify(finalized: list[Invoice], drafts: list[Invoice]) -> None:
+    """`invoice.created` / `invoice.drafted` (outbox) when an endpoint wants them, the
+    `invoice_finalized` signal (payments) and the PDF task of finalized invoices."""
     from webhooks.models import WebhookEndpoint
 
-    wanted: dict[Any, bool] = {}
+    wanted: dict[tuple[Any, str], bool] = {}
+
+    def send(invoice: Invoice, webhook_type: str) -> None:
+        key = (invoice.organization_id, webhook_type)
+        if key not in wanted:
+            endpoints = WebhookEndpoint.objects.filter(organization_id=key[0]).only("id", "event_types")
+            wanted[key] = any(e.accepts(webhook_type) for e in endpoints)
+        if wanted[key]:
+            lifecycle.send_invoice_webhook(invoice, webhook_type)
+
     for invoice in finalized:
-        org_id = invoice.organization_id
-        if org_id not in wanted:
-            endpoints = WebhookEndpoint.objects.filter(organization_id=org_id).only("id", "event_types")
-            wanted[org_id] = any(e.accepts("invoice.created") for e in endpoints)
-        if wanted[org_id]:
-            lifecycle.send_invoice_webhook(invoice, "invoice.created")
+        send(invoice, "invoice.created")
         lifecycle.enqueue_pdf(invoice)
         invoice_finalized.send(sender=Invoice, invoice=invoice, organization=invoice.organization)
+    for invoice in drafts:
+        send(invoice, "invoice.drafted")

@@ -167,6 +167,8 @@ def _customers(organization, plan, advance, n=12):
     customers = []
     for i in range(n):
         extra = {"timezone": "America/Los_Angeles"} if i % 4 == 1 else {}
+        if i % 6 == 2:
+            extra["invoice_grace_period"] = 3  # drafts
         customer = make_customer(organization, **extra)
         sub = subscribe(customer, plan, at(2024, 3, 1) + timedelta(days=i % 5, hours=i))
         add_events(sub, "calls", [at(2024, 4, 2, h) for h in range(rng.randrange(0, 5))])
@@ -210,6 +212,8 @@ def _snapshot(invoices) -> list[tuple]:
                 invoice.total_amount_cents,
                 str(invoice.taxes_rate),
                 invoice.sequential_id,
+                invoice.finalize_at,
+                invoice.number.endswith("-DRAFT"),
                 fees,
                 taxes,
                 periods,
@@ -236,20 +240,25 @@ def test_a_batch_bills_exactly_as_customer_by_customer(organization, settings):
     got = _snapshot(Invoice.objects.all())
     assert len(got) == len(expected) >= len(customers)
     for mine, theirs in zip(got, expected, strict=True):
-        assert mine[:8] == theirs[:8]  # numbers themselves differ only by the organization's sequence
-        assert mine[9:] == theirs[9:]
+        assert mine == theirs
+    assert any(row[2] == InvoiceStatus.DRAFT for row in got)  # grace periods: drafts, in bulk too
     # Gapless numbers: per customer 1..k in day order; per organization 1..N.
-    org_ids = sorted(Invoice.objects.values_list("organization_sequential_id", flat=True))
-    assert org_ids == list(range(1, len(got) + 1))
+    org_ids = sorted(
+        Invoice.objects.exclude(status=InvoiceStatus.DRAFT).values_list("organization_sequential_id", flat=True)
+    )
+    assert org_ids == list(range(1, len(org_ids) + 1))
     for customer in customers:
         seq = list(
-            Invoice.objects.filter(customer=customer).order_by("issuing_date").values_list("sequential_id", flat=True)
+            Invoice.objects.filter(customer=customer)
+            .exclude(status=InvoiceStatus.DRAFT)
+            .order_by("issuing_date")
+            .values_list("sequential_id", flat=True)
         )
         assert seq == list(range(1, len(seq) + 1))
     assert Invoice.objects.filter(status=InvoiceStatus.FINALIZED).exclude(number__endswith="-001").exists()
 
 
-def test_a_batch_with_coupons_and_grace_periods_uses_the_per_customer_path(organization, settings):
+def test_a_batch_with_coupons_uses_the_per_customer_path_and_drafts_grace_periods(organization, settings):
     settings.CLICKHOUSE_URL = ""
     plan, advance = _catalog(organization)
     plain, with_coupon, with_grace = _customers(organization, plan, advance, n=3)
@@ -348,7 +357,7 @@ def test_one_customer_bad_data_fails_alone_and_is_recorded_on_the_run(organizati
 def test_a_crash_after_the_inserts_leaves_nothing_and_the_rerun_bills_once(organization, monkeypatch):
     customers = _simple_customers(organization, 3)
 
-    def crash(finalized):
+    def crash(finalized, drafts):
         assert Fee.objects.filter(invoice__in=finalized).count() == 6  # the rows were written
         raise RuntimeError("worker killed")
 
@@ -372,19 +381,29 @@ def test_webhooks_and_audit_of_a_batch(organization, settings):
     settings.CLICKHOUSE_URL = ""
     WebhookEndpoint.objects.create(organization=organization, webhook_url="http://127.0.0.1:9/hook")
     _simple_customers(organization, 5)
+    [late] = _simple_customers(organization, 1, code="calls2")
+    late.invoice_grace_period = 2
+    late.save()
     run, due = runs.billing_run_start(AT, organization=organization, trigger="command")
-    assert runs.billing_run_batch(run.id, list(due), at=AT) == 5
-    invoices = list(Invoice.objects.all())
+    assert runs.billing_run_batch(run.id, list(due), at=AT) == 6
+    draft = Invoice.objects.get(customer=late)
+    assert draft.status == InvoiceStatus.DRAFT and draft.finalize_at == datetime(2024, 5, 3, tzinfo=UTC)
+    drafted = [
+        json.loads(d.body) if isinstance(d.body, str) else d.body
+        for d in WebhookDelivery.objects.filter(webhook_type="invoice.drafted")
+    ]
+    assert [b["invoice"]["lago_id"] for b in drafted] == [str(draft.id)]
+    invoices = list(Invoice.objects.exclude(id=draft.id))
     assert {i.fees_amount_cents for i in invoices} == {1200}
     created = WebhookDelivery.objects.filter(webhook_type="invoice.created")
     bodies = [json.loads(d.body) if isinstance(d.body, str) else d.body for d in created]
     assert sorted(b["invoice"]["lago_id"] for b in bodies) == sorted(str(i.id) for i in invoices)
     entries = AuditLogEntry.objects.filter(content_type__model="invoice", action="create")
-    assert sorted(e.object_id for e in entries) == sorted(str(i.id) for i in invoices)
-    entry = entries.first()
+    assert sorted(e.object_id for e in entries) == sorted(str(i.id) for i in [*invoices, draft])
+    entry = entries.get(object_id=str(invoices[0].id))
     assert entry.changes["total_amount_cents"] == [None, 1200]
     assert entry.changes["number"][1].endswith("-001")
-    assert BillingRun.objects.get(id=run.id).invoices_created == 5
+    assert BillingRun.objects.get(id=run.id).invoices_created == 6
 
 
 def test_statements_do_not_grow_with_the_batch(organization, settings):
