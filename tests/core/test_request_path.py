@@ -260,3 +260,30 @@ def test_single_event_counts_both_limits_in_one_redis_call(tenant, monkeypatch):
     if stale:
         client.delete(*stale)
     events_ratelimit._redis_client = None
+
+
+@pytest.mark.parametrize(
+    "accept",
+    ["", "*/*", "application/json", "application/json; indent=4", "text/html, */*;q=0.8", "application/*", "text/csv"],
+)
+def test_content_negotiation_shortcut_answers_as_drf_does(accept):
+    from rest_framework.negotiation import DefaultContentNegotiation
+    from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from billing_project.core.api.negotiation import ApiContentNegotiation
+
+    for renderers in ([JSONRenderer()], [BrowsableAPIRenderer(), JSONRenderer()]):
+        for query in ("", "?format=json", "?format=api"):
+            headers = {"HTTP_ACCEPT": accept} if accept else {}
+            request = Request(APIRequestFactory().get(f"/api/v1/customers{query}", **headers))
+
+            def pick(negotiation, request=request, renderers=renderers):
+                try:
+                    renderer, media_type = negotiation.select_renderer(request, renderers)
+                except Exception as exc:  # the same exception class is expected of both
+                    return type(exc)
+                return type(renderer), media_type
+
+            assert pick(ApiContentNegotiation()) == pick(DefaultContentNegotiation()), (accept, query, renderers)

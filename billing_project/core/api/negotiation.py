@@ -1,0 +1,27 @@
+"""Content negotiation with a shortcut for what API clients send.
+
+DRF parses the `Accept` header on every request to pick a renderer. Lago's clients (and curl,
+wrk, browsers' fetch) send no `Accept`, `*/*` or `application/json`, for which the answer is
+known without parsing: the view's first renderer for the first two, and the first renderer when
+it is JSON for the third. Anything else (another media type, parameters, `?format=`, a format
+suffix) goes through DRF's own negotiation, 406 included, unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.negotiation import DefaultContentNegotiation
+
+_ANY = ("", "*/*")
+
+
+class ApiContentNegotiation(DefaultContentNegotiation):
+    def select_renderer(self, request: Any, renderers: Any, format_suffix: Any = None) -> Any:
+        if format_suffix is None and renderers:
+            accept = request.META.get("HTTP_ACCEPT", "")
+            if (accept in _ANY or accept == renderers[0].media_type) and (
+                self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+            ):
+                return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)
