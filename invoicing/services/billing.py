@@ -219,9 +219,31 @@ def item_fees(
                     )
                 )  # fmt: skip
     fees.extend(charge_fees)
+    if item.reason == InvoicingReason.SUBSCRIPTION_PERIODIC and item.charges.end > item.charges.start:
+        fees.extend(_advance_recurring_fees(item, schedule, currency))
     commitment = _minimum_commitment(plan)
     if commitment is not None and item.charges.end > item.charges.start:
         fees.extend(_commitment_true_up(item, schedule, commitment, charge_fees, currency))
+    return fees
+
+
+def _advance_recurring_fees(item: DueItem, schedule: periods.Schedule, currency: str) -> list[Fee]:
+    """Recurring pay-in-advance charges (invoiceable): the units carried into the period that opens,
+    in full, on this invoice (`fees.advance_recurring_fees`)."""
+    charges = [
+        c for c in _live_charges(item.subscription.plan)
+        if c.pay_in_advance and c.invoiceable and c.billable_metric.recurring
+    ]  # fmt: skip
+    if not charges:
+        return []
+    opening = periods.charges_window_at(schedule, item.charges.end)
+    if opening.start != item.charges.end or opening.end <= opening.start:
+        return []  # the subscription ends with this window
+    fees: list[Fee] = []
+    for charge in charges:
+        fees.extend(
+            fee_builder.advance_recurring_fees(item.subscription, charge=charge, opening=opening, currency=currency)
+        )
     return fees
 
 

@@ -188,17 +188,20 @@ def price_charge(
     currency: str,
     schedule: periods.Schedule | None = None,
     usage: AggregationResult | None = None,
+    prorate: bool = True,
 ) -> list[ChargeBucket]:
     """Aggregate a charge's usage over `window` and price every bucket (filters, groups).
 
     A prorated charge (`is_prorated`) is aggregated with `aggregate_prorated` over the days of the
-    full charges period of `schedule` (looked up when not given) and priced with `prorated=True`.
+    full charges period of `schedule` (looked up when not given) and priced with `prorated=True`;
+    `prorate=False` prices it in full (a recurring pay-in-advance charge at its period's start).
     """
     filters = live_charge_filters(charge)
     grouped_by = tuple(charge.pricing_group_keys or ())
-    if is_prorated(charge):
+    prorated = prorate and is_prorated(charge)
+    if prorated:
         schedule = schedule or _schedule_of(organization, external_subscription_id, started_at)
-    if is_prorated(charge) and schedule is not None:
+    if prorated and schedule is not None:
         result = aggregate_prorated(
             organization,
             external_subscription_id=external_subscription_id,
@@ -446,3 +449,27 @@ def period_charge_fees_cents(subscription: Any, period: periods.Window) -> int:
         if datetime.fromisoformat(start) >= period.start and datetime.fromisoformat(end) <= period.end:
             total += int(amount_cents)
     return total
+
+
+def advance_recurring_fees(subscription: Any, *, charge: Charge, opening: periods.Window, currency: str) -> list[Fee]:
+    """A recurring pay-in-advance charge at the start of a period (Lago): the units carried into the
+    period opening now, billed in full and in advance on the periodic invoice (its events in the
+    period are then billed one by one, `advance.py`). Buckets with nothing carried give no fee."""
+    buckets = price_charge(
+        subscription.organization,
+        external_subscription_id=subscription.external_id,
+        charge=charge,
+        window=periods.Window(opening.start, opening.start),  # nothing of the new period yet: the carried units
+        started_at=subscription.started_at,
+        currency=currency,
+        prorate=False,
+    )
+    fees = []
+    for bucket in buckets:
+        if bucket.units == 0:
+            continue
+        fee = charge_fee(bucket, subscription=subscription, currency=currency, window=opening)
+        fee.pay_in_advance = False  # billed with the period, not by an event (Lago's fee flag)
+        fee.properties["in_advance_periodic"] = True
+        fees.append(fee)
+    return fees

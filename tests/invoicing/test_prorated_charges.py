@@ -419,3 +419,36 @@ def test_lago_python_client_prorated_seats(lago):
     expected = to_cents(ceil_units(D(3) * D(days_left) / D(month_days)) * 10, "USD")
     charge_usage = usage.charges_usage[0]
     assert (charge_usage.units, charge_usage.amount_cents) == ("3.0", expected)
+
+
+@pytest.mark.parametrize(("prorated", "instant"), [(False, 1200), (True, 658)])
+def test_recurring_pay_in_advance_seats_are_billed_again_at_each_period_start(organization, prorated, instant):
+    """Lago's recurring_pay_in_advance_charges_spec (invoiceable): a $12 seat added on 15 March is billed
+    at once (prorated: 17/31 → 658), then in full in advance with each period, on the periodic
+    invoice (1 April, 1 May: 1,200 each, window of the period that opens)."""
+    from invoicing import receivers
+    from invoicing.services.advance import pay_in_advance_fees
+
+    receivers._has_advance.clear()
+    customer = make_customer(organization)
+    plan = make_plan(organization, amount_cents=49_900, pay_in_advance=True)
+    metric = make_metric(organization, "seats", "sum_agg", field_name="amount", recurring=True)
+    metered = make_metric(organization, "api_calls")
+    make_charge(plan, metric, properties={"amount": "12"}, pay_in_advance=True, prorated=prorated, code="seats")
+    make_charge(plan, metered, properties={"amount": "1"}, pay_in_advance=True, code="calls")  # not recurring
+    sub = subscribe(customer, plan, at(2024, 3, 5, 12, 12))
+    customer_bill(customer.id, at=at(2024, 3, 5, 13))
+    add_events(sub, "seats", [at(2024, 3, 15, 10)], amount=1)
+    add_events(sub, "api_calls", [at(2024, 3, 15, 10)])
+    fees = pay_in_advance_fees(organization, external_subscription_ids=[sub.external_id], now=at(2024, 3, 15, 11))
+    assert sorted(f.amount_cents for f in fees) == sorted([instant, 100])
+    [april] = customer_bill(customer.id, at=at(2024, 4, 1, 0, 12))
+    charge_fees = list(april.fees.filter(fee_type="charge"))
+    assert [(f.charge.code, f.units, f.amount_cents, f.pay_in_advance) for f in charge_fees] == [
+        ("seats", D(1), 1200, False)
+    ]
+    assert charge_fees[0].properties["charges_from_datetime"] == at(2024, 4, 1).isoformat()
+    assert charge_fees[0].properties["charges_to_datetime"] == at(2024, 5, 1).isoformat()
+    assert april.fees_amount_cents == 49_900 + 1200
+    [may] = customer_bill(customer.id, at=at(2024, 5, 1, 0, 12))
+    assert list(may.fees.filter(fee_type="charge").values_list("amount_cents", flat=True)) == [1200]
