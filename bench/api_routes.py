@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/api_routes.py [--database postgres://postgres@127.0.0.1:5432/bxb_bench_routes]
                                          [--iterations 200] [--route current_usage] [--profile 30]
-                                         [--keep]
+                                         [--sql] [--server-prepare] [--keep]
 
 Seeds its own PostgreSQL database exactly as `bench/api_load.py` does (it drops it afterwards
 unless `--keep`), then calls each route of the mix through Django's test client (the whole
@@ -17,7 +17,9 @@ prints, per route:
 `GET /api/v1/organizations` style fixed costs are shown by the `baseline` route
 (`GET /api/v1/customers/{id}`: authentication + one row + the customer representation), so the
 route-specific part is the difference. `--profile N` prints the N most expensive functions
-(cProfile, by internal time) of each route.
+(cProfile, by internal and by cumulative time) of each route, `--sql` the statements of one
+request, and `--server-prepare` runs everything with psycopg server-side binding and prepared
+statements (an experiment: the application's settings do not enable them).
 """
 
 from __future__ import annotations
