@@ -23,6 +23,7 @@ MODULES = [
     "tests.invoicing.test_lifecycle",
     "tests.invoicing.test_wallets_on_invoices",
     "tests.invoicing.test_credit_notes",
+    "tests.invoicing.test_prorated_charges",
     "tests.usage_monitoring.test_progressive_billing",
 ]
 
@@ -59,9 +60,11 @@ def _cases():
             expanded = False
             for mark in getattr(fn, "pytestmark", []):
                 if mark.name == "parametrize":
-                    argname = mark.args[0]
+                    argnames = mark.args[0]
+                    names = [n.strip() for n in argnames.split(",")] if isinstance(argnames, str) else list(argnames)
                     for value in mark.args[1]:
-                        cases.append(pytest.param(name, attr, {argname: value}, id=f"{short}::{attr}[{value}]"))
+                        values = dict(zip(names, value, strict=True)) if len(names) > 1 else {names[0]: value}
+                        cases.append(pytest.param(name, attr, values, id=f"{short}::{attr}[{value}]"))
                     expanded = True
             if not expanded:
                 cases.append(pytest.param(name, attr, {}, id=f"{short}::{attr}"))
