@@ -133,7 +133,7 @@ def events_estimate_fees(organization: Organization, payload: Any) -> list[FeeEs
                 from_datetime=period_from,
                 to_datetime=period_to,
                 filters=filters,
-                subscription_started_at=ref.started_at,
+                subscription_started_at=ref.initial_started_at or ref.started_at,
                 with_event_values=True,
                 store="postgres",
             )

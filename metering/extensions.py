@@ -30,6 +30,9 @@ class SubscriptionRef:
     plan_id: UUID
     started_at: datetime
     terminated_at: datetime | None
+    # The earliest start of the customer's subscriptions with this external id (plan changes
+    # create new rows): recurring metrics count events from here. None: `started_at`.
+    initial_started_at: datetime | None = None
 
 
 SubscriptionLookup = Callable[["Organization", Collection[str]], dict[str, SubscriptionRef]]

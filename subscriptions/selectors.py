@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Min, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure
@@ -14,7 +15,6 @@ from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
 
 _RELATED = ("organization", "customer", "customer__organization", "plan", "plan__parent", "previous_subscription__plan")
-
 
 
 def _base(organization: Organization) -> QuerySet[Subscription]:
@@ -93,6 +93,47 @@ def pending_next(subscription: Subscription) -> Subscription | None:
 def successor(subscription: Subscription) -> Subscription | None:
     """The subscription that replaced `subscription` after a plan change, if any."""
     return next((row for row in _followers(subscription) if row.status != SubscriptionStatus.CANCELED), None)
+
+
+# --- the chain of plan changes ---------------------------------------------------------------
+
+_INITIAL = "_initial_started_at"
+
+
+def initial_started_at(subscription: Subscription) -> datetime | None:
+    """Lago's `Subscription#initial_started_at`: the earliest `started_at` among the customer's
+    subscriptions with this `external_id` (every row a plan change created, and a row terminated
+    then created again under the same id), else the row's own `started_at`.
+
+    Recurring metrics carry their value from this instant: usage never counts events dated before
+    it (`metering.aggregation.aggregate(subscription_started_at=...)`). One indexed query, none
+    once `prime_initial_started_at` has read it for a batch.
+    """
+    if _INITIAL not in subscription.__dict__:
+        prime_initial_started_at([subscription])
+    return subscription.__dict__[_INITIAL]
+
+
+def prime_initial_started_at(subscriptions: Iterable[Subscription]) -> None:
+    """Read `initial_started_at` of every subscription in one query and keep it on each instance."""
+    subs = [s for s in subscriptions if _INITIAL not in s.__dict__]
+    if not subs:
+        return
+    rows = (
+        Subscription.objects.filter(
+            organization_id__in={s.organization_id for s in subs},
+            customer_id__in={s.customer_id for s in subs},
+            external_id__in={s.external_id for s in subs},
+            started_at__isnull=False,
+        )
+        .values("organization_id", "customer_id", "external_id")
+        .annotate(first=Min("started_at"))
+        .order_by()
+    )
+    first = {(r["organization_id"], r["customer_id"], r["external_id"]): r["first"] for r in rows}
+    for sub in subs:
+        known = [t for t in (first.get((sub.organization_id, sub.customer_id, sub.external_id)), sub.started_at) if t]
+        sub.__dict__[_INITIAL] = min(known) if known else None
 
 
 # --- periods ----------------------------------------------------------------------------------
@@ -200,7 +241,13 @@ def subscription_refs(organization: Organization, external_ids: Collection[str])
         .values("id", "external_id", "customer_id", "plan_id", "started_at", "terminated_at", "status")
     )
     result: dict[str, SubscriptionRef] = {}
+    # Every row that ever started is active or terminated: the earliest start per (customer, id)
+    # is `initial_started_at` (the chain's start), read from the same rows.
+    first: dict[tuple, datetime] = {}
     for row in rows:
+        key = (row["customer_id"], row["external_id"])
+        if row["started_at"] is not None and (key not in first or row["started_at"] < first[key]):
+            first[key] = row["started_at"]
         current = result.get(row["external_id"])
         if current is not None and (current.terminated_at is None or row["status"] != SubscriptionStatus.ACTIVE):
             continue
@@ -212,7 +259,10 @@ def subscription_refs(organization: Organization, external_ids: Collection[str])
             started_at=row["started_at"],
             terminated_at=row["terminated_at"],
         )
-    return result
+    return {
+        external_id: replace(ref, initial_started_at=first.get((ref.customer_id, external_id), ref.started_at))
+        for external_id, ref in result.items()
+    }
 
 
 def subscription_reload(subscription: Subscription) -> Subscription:

@@ -171,8 +171,9 @@ def period_usage(subscription: Subscription, at: dt.datetime) -> PeriodUsage | N
             external_subscription_id=subscription.external_id,
             charge=charge,
             window=window,
-            started_at=subscription.started_at,
+            started_at=fee_builder.usage_started_at(subscription, charge),
             currency=currency,
+            schedule=schedule,
         )
         usage.buckets.append((charge, buckets))
     return usage

@@ -201,7 +201,7 @@ def item_fees(
                 external_subscription_id=sub.external_id,
                 charge=charge,
                 window=item.charges,
-                started_at=sub.started_at,
+                started_at=fee_builder.usage_started_at(sub, charge),
                 currency=currency,
                 schedule=schedule,
                 usage=usage.get(usage_key(item, charge)) if usage else None,

@@ -68,7 +68,7 @@ from invoicing.signals import invoice_finalized
 from metering.bulk import UsageRequest, aggregate_many, handled_in_bulk
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
-from subscriptions.selectors import schedule_for
+from subscriptions.selectors import prime_initial_started_at, schedule_for
 
 logger = logging.getLogger(__name__)
 BULK_SIZE = 1000
@@ -206,6 +206,15 @@ def _plan(
             simple.append((customer, by_day))
         else:
             outcome.invoices[customer.id] = []
+    # The chains' initial starts, for the plans with a recurring metric (their values carry across
+    # plan changes, `fees.usage_started_at`): one query per batch, none without such a plan.
+    prime_initial_started_at(
+        item.subscription
+        for _, by_day in simple
+        for items in by_day.values()
+        for item, _ in items
+        if any(c.billable_metric.recurring for c in billing._live_charges(item.subscription.plan))
+    )
     return simple, single
 
 
@@ -253,7 +262,7 @@ def _usage(simple: list[tuple[Any, DayItems]]) -> dict[tuple, Any]:
                         metric=fee_builder.metric_spec_for(charge),
                         from_datetime=item.charges.start,
                         to_datetime=item.charges.end,
-                        subscription_started_at=sub.started_at,
+                        subscription_started_at=fee_builder.usage_started_at(sub, charge),
                         filters=tuple((f.id, f.values) for f in filters),
                         grouped_by=tuple(charge.pricing_group_keys or ()),
                         with_event_values=charge.charge_model == "percentage",

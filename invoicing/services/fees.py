@@ -21,7 +21,7 @@ from invoicing.models import Fee, FeeType
 from metering.aggregation import AggregationResult, BucketUsage, MetricSpec, aggregate, aggregate_prorated
 from subscriptions import periods
 from subscriptions.models import Subscription
-from subscriptions.selectors import schedule_for
+from subscriptions.selectors import initial_started_at, schedule_for
 
 PRECISE_QUANTUM = Decimal("0.00001")
 
@@ -150,14 +150,26 @@ def is_prorated(charge: Charge) -> bool:
     )
 
 
+def usage_started_at(subscription: Any, charge: Charge) -> datetime | None:
+    """No event dated before this counts in a charge's usage: for a recurring metric the subscription
+    chain's initial start (`subscriptions.selectors.initial_started_at`: its value carries across
+    plan changes, as Lago's), else the row's own start (metered windows start at or after it)."""
+    if charge.billable_metric.recurring:
+        return initial_started_at(subscription)
+    return subscription.started_at
+
+
 def _schedule_of(organization: Any, external_subscription_id: str, started_at: datetime | None) -> Any:
-    """The subscription's schedule when a caller did not pass it (one query, prorated charges only)."""
+    """The schedule of the latest row of the subscription (`started_at` is the chain's initial
+    start) when a caller did not pass it (one query, prorated charges only)."""
+    rows = Subscription.objects.filter(
+        organization=organization, external_id=external_subscription_id, started_at__isnull=False
+    )
+    if started_at is not None:
+        rows = rows.filter(started_at__gte=started_at)
     sub = (
-        Subscription.objects.filter(
-            organization=organization, external_id=external_subscription_id, started_at=started_at
-        )
-        .select_related("plan", "customer__organization", "organization")
-        .order_by("-created_at")
+        rows.select_related("plan", "customer__organization", "organization")
+        .order_by("-started_at", "-created_at")
         .first()
     )
     return schedule_for(sub) if sub is not None else None
@@ -191,6 +203,9 @@ def price_charge(
     prorate: bool = True,
 ) -> list[ChargeBucket]:
     """Aggregate a charge's usage over `window` and price every bucket (filters, groups).
+
+    `started_at`: no event dated before it counts (`usage_started_at`: the subscription chain's
+    initial start for recurring metrics, so their value carries across plan changes).
 
     A prorated charge (`is_prorated`) is aggregated with `aggregate_prorated` over the days of the
     full charges period of `schedule` (looked up when not given) and priced with `prorated=True`;
@@ -460,7 +475,7 @@ def advance_recurring_fees(subscription: Any, *, charge: Charge, opening: period
         external_subscription_id=subscription.external_id,
         charge=charge,
         window=periods.Window(opening.start, opening.start),  # nothing of the new period yet: the carried units
-        started_at=subscription.started_at,
+        started_at=usage_started_at(subscription, charge),
         currency=currency,
         prorate=False,
     )
