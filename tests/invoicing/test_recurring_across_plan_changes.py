@@ -13,6 +13,7 @@ Numbers of the upgrade come from Lago's `spec/scenarios/charge_models/prorated_g
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -262,3 +263,60 @@ def test_metered_metrics_are_unchanged_by_a_plan_change(organization):
     [february] = customer_bill(customer.id, at=at(2024, 2, 1, 1))
     assert _invoices_of(Subscription.objects.get(pk=new.pk)) == [february]
     assert _charge_cents(february) == 300
+
+
+# --- fee estimates (metering reads the chain start through SubscriptionRef) --------------------
+
+IN_ADVANCE_GRADUATED = {
+    "graduated_ranges": [
+        {"from_value": 0, "to_value": 5, "per_unit_amount": "10", "flat_amount": "0"},
+        {"from_value": 6, "to_value": None, "per_unit_amount": "5", "flat_amount": "0"},
+    ]
+}
+
+
+def test_subscription_refs_and_fee_estimates_see_the_carried_seats(organization):
+    """`POST /events/estimate_fees` after an upgrade: the eleventh seat is priced in the second tier
+    ($5) because the ten seats bought on the old plan carry (without them: $10)."""
+    from metering.estimates import events_estimate_fees
+    from metering.extensions import lookup_subscriptions
+
+    customer = make_customer(organization, external_id="est_cus")
+    seats = _seats_metric(organization)
+    plans = []
+    for amount_cents in (0, 5000):
+        plan = make_plan(organization, amount_cents=amount_cents)
+        make_charge(plan, seats, model="graduated", properties=IN_ADVANCE_GRADUATED, pay_in_advance=True)
+        plans.append(plan)
+    sub = subscribe(customer, plans[0], at(2024, 1, 1), external_id="est_sub")
+    add_events(sub, "seats", [at(2024, 1, 5)], amount=10)
+    new = _change_plan(organization, customer, "est_sub", plans[1], at(2024, 1, 15, 12))
+
+    ref = lookup_subscriptions(organization, ["est_sub"])["est_sub"]
+    assert (ref.id, ref.started_at, ref.initial_started_at) == (new.id, new.started_at, at(2024, 1, 1))
+    payload = {
+        "transaction_id": "estimate_1",
+        "code": "seats",
+        "external_subscription_id": "est_sub",
+        "timestamp": str(int(at(2024, 1, 20).timestamp())),
+        "properties": {"amount": "1"},
+    }
+    [estimate] = events_estimate_fees(organization, payload)
+    assert estimate.amount_cents == 500
+
+
+def test_usage_monitoring_period_usage_sees_the_carried_seats(organization):
+    """Alerts and progressive billing read `usage_monitoring.selectors.period_usage`: the same rule."""
+    from usage_monitoring.selectors import period_usage
+
+    customer = make_customer(organization, external_id="um_cus")
+    seats = _seats_metric(organization)
+    basic = _plan(organization, seats, amount_cents=0, unit="10")
+    pro = _plan(organization, seats, amount_cents=5000, unit="5", prorated=True)
+    sub = subscribe(customer, basic, at(2024, 1, 1), external_id="um_sub")
+    add_events(sub, "seats", [at(2024, 1, 5)], amount=10)
+    new = _change_plan(organization, customer, "um_sub", pro, at(2024, 1, 15, 12))
+    usage = period_usage(Subscription.objects.select_related("plan", "customer").get(pk=new.pk), at(2024, 1, 20))
+    # 10 seats × $5, prorated over the 17 days 15-31 January of 31: 5.48388 units → 2,742 cents.
+    assert usage.metric_units(seats.id) == Decimal("5.48388")  # ceil(10 × 17/31, 5)
+    assert usage.metric_amount_cents(seats.id) == 2_742
