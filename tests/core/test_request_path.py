@@ -98,7 +98,10 @@ def test_a_trivial_read_runs_only_its_own_queries(tenant):
 
 
 @pytest.mark.django_db
-def test_a_single_event_is_one_statement_once_lookups_are_warm(tenant):
+def test_a_single_event_is_one_statement_once_lookups_are_warm(tenant, settings):
+    # Counts the PostgreSQL-only path; with ClickHouse configured ingestion and usage also
+    # keep the ClickHouse copy in step (tested in tests/metering/test_clickhouse*.py).
+    settings.CLICKHOUSE_URL = ""
     from tests.factories.catalog import BillableMetricFactory
     from tests.factories.subscriptions import SubscriptionFactory
 
@@ -121,10 +124,13 @@ def test_a_single_event_is_one_statement_once_lookups_are_warm(tenant):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_asynchronous_commit_is_one_statement_and_does_not_leak_into_the_session(tenant):
+def test_asynchronous_commit_is_one_statement_and_does_not_leak_into_the_session(tenant, settings):
     """EVENTS_SYNCHRONOUS_COMMIT=false: the ingestion statement turns synchronous_commit off for its
     own implicit transaction (no BEGIN/SET LOCAL/COMMIT round trips); the session stays durable.
     (A real autocommit connection: inside a transaction the old BEGIN + SET LOCAL path is used.)"""
+    # Counts the PostgreSQL-only path; with ClickHouse configured ingestion and usage also
+    # keep the ClickHouse copy in step (tested in tests/metering/test_clickhouse*.py).
+    settings.CLICKHOUSE_URL = ""
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only")
     from metering.models import Event

@@ -192,7 +192,10 @@ def test_current_usage_reads_four_statements_and_taxes_like_the_invoice(tenant, 
     assert sum(f.taxes_amount_cents for f in charge_fees) == usage["taxes_amount_cents"]
 
 
-def test_current_usage_with_filters_reads_them_and_prices_each_bucket(tenant, monkeypatch):
+def test_current_usage_with_filters_reads_them_and_prices_each_bucket(tenant, monkeypatch, settings):
+    # Counts the PostgreSQL-only path; with ClickHouse configured ingestion and usage also
+    # keep the ClickHouse copy in step (tested in tests/metering/test_clickhouse*.py).
+    settings.CLICKHOUSE_URL = ""
     monkeypatch.setattr("invoicing.selectors.timezone.now", lambda: datetime(2024, 4, 20, 12, tzinfo=UTC))
     _usage_setup(tenant.organization, with_filters=True)
     usage, sql = _usage(tenant.client)
