@@ -39,7 +39,16 @@ def database_from_url(url: str) -> dict:
             name = str(BASE_DIR / name)
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
-        options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+        options: dict = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+        # Server-side binding: psycopg sends parameters apart from the SQL text and prepares a
+        # statement once it has run DATABASE_PREPARE_THRESHOLD times on a connection, so
+        # PostgreSQL parses and plans it once per connection instead of once per execution
+        # (docs/operations.md, "Server-side binding and prepared statements"; behind PgBouncer
+        # in transaction mode it needs PgBouncer >= 1.21 with max_prepared_statements > 0).
+        if env_bool("DATABASE_SERVER_SIDE_BINDING", True):
+            options["server_side_binding"] = True
+            threshold = os.environ.get("DATABASE_PREPARE_THRESHOLD", "5").strip().lower()
+            options["prepare_threshold"] = None if threshold in {"", "none", "off"} else int(threshold)
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parsed.path.lstrip("/")) or "postgres",
