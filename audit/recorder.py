@@ -1,6 +1,7 @@
 """Records changes of the audited models from `pre_save` / `post_save` / `post_delete` signals.
 
-`pre_save` reads the row as it is in the database; `post_save` diffs it against the saved
+`pre_save` reads the row as it is in the database (or takes the copy a service made of the row it
+locked, `LOCKED_ROW_ATTR`); `post_save` diffs it against the saved
 instance and writes one `AuditLogEntry` (no row for a save that changed nothing). The entry is
 written in the transaction of the change, so a rolled-back change leaves no record.
 Bulk `QuerySet.update()` / `bulk_create()` send no signals and are not recorded.
@@ -46,6 +47,10 @@ IGNORED_FIELDS = {"updated_at", "created_at", "last_used_at", "key_hash"}
 SECRET_MARKERS = ("secret", "password", "token", "key_hash")
 
 _BEFORE_ATTR = "_audit_before"
+# Set by a service that read the row with `select_for_update()` in the transaction of the save
+# (`{attname: value}` as loaded, before any change): that is the row as it is in the database, so
+# `pre_save` takes it instead of reading the row again. Consumed by the next save.
+LOCKED_ROW_ATTR = "_locked_row"
 
 
 def audited_model_classes() -> list[type[models.Model]]:
@@ -110,8 +115,12 @@ def _pre_save(sender: type[models.Model], instance: models.Model, raw: bool = Fa
     update_fields = kwargs.get("update_fields")
     if update_fields:
         fields = [field for field in fields if field.name in update_fields or field.attname in update_fields]
-    rows = sender._base_manager.filter(pk=instance.pk).order_by().values(*[field.attname for field in fields])[:1]
-    before = next(iter(rows), None)
+    locked_row = instance.__dict__.pop(LOCKED_ROW_ATTR, None)
+    if locked_row is not None:
+        before = {field.attname: locked_row.get(field.attname) for field in fields}
+    else:
+        rows = sender._base_manager.filter(pk=instance.pk).order_by().values(*[f.attname for f in fields])[:1]
+        before = next(iter(rows), None)
     setattr(instance, _BEFORE_ATTR, (fields, before))
 
 

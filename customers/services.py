@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 import secrets
@@ -25,6 +26,7 @@ from customers.models import (
 )
 from customers.signals import customer_deleted
 from webhooks.models import WebhookEndpoint
+from webhooks.selectors import endpoints_exist, endpoints_exist_sql
 from webhooks.services import webhook_endpoint_create, webhook_send
 
 API_KEY_PREFIX = "bxb_"
@@ -279,22 +281,37 @@ def _apply_metadata(customer: Customer, items: list[dict[str, Any]]) -> None:
     customer.metadata.exclude(key__in=sent).delete()
 
 
-def _next_customer_sequence(organization: Organization) -> int:
+def _next_customer_sequence(organization: Organization) -> tuple[int, bool]:
     """The next `sequential_id`, in one `UPDATE … RETURNING`: the row lock it takes holds concurrent
-    creations in the organization until this transaction ends, so ids are unique and gapless."""
+    creations in the organization until this transaction ends, so ids are unique and gapless.
+    The same statement answers whether the organization has webhook endpoints (the outbox then
+    skips its own read when it has none)."""
     quote = connection.ops.quote_name
     pk = Organization._meta.pk
     assert pk is not None
+    table = quote(Organization._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {quote(Organization._meta.db_table)} SET {quote('customer_sequence')} = "  # noqa: S608 - identifiers from the model, the id a parameter
-            f"{quote('customer_sequence')} + 1 WHERE {quote(pk.column)} = %s RETURNING {quote('customer_sequence')}",
+            f"UPDATE {table} SET {quote('customer_sequence')} = "  # noqa: S608 - identifiers from the models, the id a parameter
+            f"{quote('customer_sequence')} + 1 WHERE {quote(pk.column)} = %s RETURNING {quote('customer_sequence')}, "
+            + endpoints_exist_sql(f"{table}.{quote(pk.column)}"),
             [pk.get_db_prep_value(organization.pk, connection)],
         )
         row = cursor.fetchone()
     if row is None:
         raise NotFoundFailure("organization")
-    return int(row[0])
+    return int(row[0]), bool(row[1])
+
+
+def _remember_locked_row(customer: Customer) -> None:
+    """Hand the audit trail the row as read under `select_for_update()` in this transaction (it is
+    the database's row until we save it), so it need not read its before-image again
+    (`audit.recorder.LOCKED_ROW_ATTR`; `customers` may not import `audit`)."""
+    row = {}
+    for field in Customer._meta.concrete_fields:
+        value = getattr(customer, field.attname)
+        row[field.attname] = copy.deepcopy(value) if isinstance(value, dict | list) else value
+    customer.__dict__["_locked_row"] = row
 
 
 def customer_upsert(
@@ -319,10 +336,14 @@ def _customer_upsert(organization: Organization, external_id: str, data: dict[st
     customer = (
         Customer.objects.select_for_update()
         .filter(organization=organization, external_id=external_id, deleted_at__isnull=True)
+        .annotate(has_webhook_endpoints=endpoints_exist())
         .first()
     )
+    has_endpoints = True
     if customer is not None:
         customer.organization = organization  # the row is filtered on it: no lazy read for the representation
+        has_endpoints = customer.has_webhook_endpoints
+        _remember_locked_row(customer)
     errors = customer_validation_errors(organization, customer, data)
     if errors:
         raise ValidationFailure(errors)
@@ -330,7 +351,7 @@ def _customer_upsert(organization: Organization, external_id: str, data: dict[st
     created = customer is None
     if created:
         customer = Customer(organization=organization, external_id=external_id)
-        customer.sequential_id = _next_customer_sequence(organization)
+        customer.sequential_id, has_endpoints = _next_customer_sequence(organization)
         customer.slug = f"{organization.document_number_prefix}-{customer.sequential_id:03d}"
     assert customer is not None
 
@@ -369,20 +390,46 @@ def _customer_upsert(organization: Organization, external_id: str, data: dict[st
     for extension in extensions.all_extensions():
         if extension.apply:
             extension.apply(customer, data)
-    _emit_customer_webhook(organization, customer, "customer.created" if created else "customer.updated")
+    _emit_customer_webhook(
+        organization,
+        customer,
+        "customer.created" if created else "customer.updated",
+        endpoints_exist=has_endpoints,
+    )
     return customer, created
 
 
-def _emit_customer_webhook(organization: Organization, customer: Customer, webhook_type: str) -> None:
-    """Record the webhook in the upsert's transaction (outbox); it is sent after commit."""
+def _emit_customer_webhook(
+    organization: Organization, customer: Customer, webhook_type: str, *, endpoints_exist: bool | None = None
+) -> None:
+    """Record the webhook in the upsert's transaction (outbox); it is sent after commit.
+    `endpoints_exist` (read by a statement of the same transaction) spares the endpoint read
+    when the organization has none."""
     from customers.api.serializers import customer_payload
+
+    def payload() -> dict[str, Any]:
+        # Built after the last write of the upsert: the API response is the same document
+        # (`representation_of_upsert`), so it is not read again after the commit.
+        document = customer_payload(customer)
+        customer.__dict__[_REPRESENTATION_ATTR] = document
+        return document
 
     webhook_send(
         organization,
         webhook_type=webhook_type,
         object_type="customer",
-        payload=lambda: customer_payload(customer),
+        payload=payload,
+        endpoints_exist=endpoints_exist,
     )
+
+
+_REPRESENTATION_ATTR = "_upsert_representation"
+
+
+def representation_of_upsert(customer: Customer) -> dict[str, Any] | None:
+    """The representation `customer_upsert` built for its webhook, if it built one (the customer
+    as committed by that upsert); None otherwise."""
+    return customer.__dict__.get(_REPRESENTATION_ATTR)
 
 
 @transaction.atomic

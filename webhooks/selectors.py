@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from billing_project.core.errors import NotFoundFailure
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookSigningKey
@@ -22,6 +23,27 @@ def _uuid(value: Any) -> uuid.UUID | None:
 
 def webhook_endpoint_list(organization: Any) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(organization_id=organization.pk).order_by("-created_at", "id")
+
+
+def endpoints_exist(organization_ref: Any = None) -> Exists:
+    """`EXISTS` over the organization's webhook endpoints, to fold into a statement the caller makes
+    anyway (`organization_ref`: an expression for the organization id, `OuterRef("organization_id")`
+    by default). Its answer goes to `webhook_send(..., endpoints_exist=...)`, which then skips its
+    own endpoint read when the organization has none (the common case)."""
+    return Exists(
+        WebhookEndpoint.objects.filter(
+            organization_id=OuterRef("organization_id") if organization_ref is None else organization_ref
+        )
+    )
+
+
+def endpoints_exist_sql(organization_id_sql: str) -> str:
+    """The same `EXISTS` as SQL text, for a raw statement: `organization_id_sql` is the (quoted)
+    column or expression holding the organization id in that statement."""
+    quote = connection.ops.quote_name
+    table = quote(WebhookEndpoint._meta.db_table)
+    column = quote(WebhookEndpoint._meta.get_field("organization").column)
+    return f"EXISTS (SELECT 1 FROM {table} WHERE {table}.{column} = {organization_id_sql})"  # noqa: S608 - identifiers from the models and the caller
 
 
 def webhook_endpoint_get(organization: Any, lago_id: Any) -> WebhookEndpoint:

@@ -246,16 +246,20 @@ def webhook_send(
     webhook_type: str,
     object_type: str,
     payload: dict[str, Any] | Callable[[], dict[str, Any]],
+    endpoints_exist: bool | None = None,
 ) -> list[WebhookDelivery]:
     """Record one delivery per matching endpoint of the organization, inside the caller's transaction
     (an outbox). Delivery is enqueued with transaction.on_commit; a sweeper re-sends what the hook missed.
 
     `payload` is the serialized object (JSON-able, decimals already strings). It may also be a
     callable returning it, called only when some endpoint wants this webhook type. With no
-    endpoint this costs one query.
+    endpoint this costs one query; none when the caller passes `endpoints_exist=False`, the answer
+    of `selectors.endpoints_exist()` folded into a statement of the same transaction.
     """
     if not webhook_type or not object_type:
         raise ValueError("webhook_type and object_type are required")
+    if endpoints_exist is False:
+        return []
     endpoints = [
         endpoint
         for endpoint in WebhookEndpoint.objects.filter(organization_id=organization.pk).only(
@@ -268,7 +272,9 @@ def webhook_send(
     document = payload() if callable(payload) else payload
     body = webhook_body(organization, webhook_type=webhook_type, object_type=object_type, payload=document)
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction (SAVEPOINT + RELEASE would be two more
+    # statements): a failed insert fails the caller's transaction, which is what an outbox wants.
+    with transaction.atomic(savepoint=False):
         deliveries = WebhookDelivery.objects.bulk_create(
             [
                 WebhookDelivery(

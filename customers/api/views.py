@@ -77,7 +77,8 @@ class CustomerCollectionView(OrganizationAPIView):
     def post(self, request: Request) -> Response:
         data = validate_input(CustomerInput, root_payload(request, "customer"), partial=False)
         customer, _ = services.customer_upsert(self.organization, data, actor=self.api_key)
-        return Response(customer_body(customer))
+        representation = services.representation_of_upsert(customer)  # built for the webhook
+        return Response({"customer": representation} if representation is not None else customer_body(customer))
 
 
 class CustomerDetailView(OrganizationAPIView):

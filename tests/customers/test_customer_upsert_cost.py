@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
+from audit.models import AuditLogEntry
 from customers.models import Customer
 from customers.services import customer_upsert
 from tests.factories.customers import OrganizationFactory
+from tests.factories.webhooks import WebhookEndpointFactory
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
 def _post(client, body: dict) -> tuple[dict, list[str]]:
@@ -23,27 +27,73 @@ def _post(client, body: dict) -> tuple[dict, list[str]]:
 
 
 @pytest.mark.django_db
-def test_create_and_update_statements(tenant):
+def test_create_and_update_statements(tenant, settings):
+    settings.CLICKHOUSE_URL = ""  # statement counts of the PostgreSQL path (CI sets ClickHouse)
     _post(tenant.client, {"external_id": "c0"})  # warm: the key's last use, the audit's content type
     created, create_sql = _post(tenant.client, {"external_id": "c1", "name": "One", "currency": "USD"})
     assert created["sequential_id"] == 2 and created["metadata"] == [] and created["taxes"] == []
-    # BEGIN, lookup (locked), sequence UPDATE … RETURNING, INSERT, audit, webhook endpoints, COMMIT,
-    # the customer's taxes for its representation (a new customer has no metadata to read).
-    assert len(create_sql) <= 8, create_sql
+    # BEGIN, lookup (locked; says whether webhook endpoints exist), sequence UPDATE … RETURNING
+    # (says it too), INSERT, audit, COMMIT, the customer's taxes for its representation (a new
+    # customer has no metadata to read). No endpoint read: the organization has none.
+    assert len(create_sql) == 7, create_sql
     assert not any('FROM "customers_customermetadata"' in sql for sql in create_sql)
+    assert not any('FROM "webhooks_webhookendpoint" WHERE' in sql and "EXISTS" not in sql for sql in create_sql)
     assert sum('"customers_organization"' in sql for sql in create_sql) == 1
+    assert sum('INSERT INTO "audit_auditlogentry"' in sql for sql in create_sql) == 1
 
     updated, update_sql = _post(tenant.client, {"external_id": "c1", "name": "Uno"})
     assert updated["sequential_id"] == 2 and updated["name"] == "Uno" and updated["currency"] == "USD"
-    # BEGIN, lookup (locked), the audit's before-image, UPDATE, audit, webhook endpoints, COMMIT,
-    # metadata and taxes for the representation (not the organization: the caller's is reused).
-    assert len(update_sql) <= 9, update_sql
+    # BEGIN, lookup (locked, with the endpoints' EXISTS), UPDATE, audit, COMMIT, metadata and taxes
+    # for the representation. The audit's before-image is the locked row (no second read of the
+    # customer), the caller's organization is reused.
+    assert len(update_sql) == 7, update_sql
+    assert sum('FROM "customers_customer"' in sql for sql in update_sql) == 1
     assert not any('"customers_organization"' in sql for sql in update_sql)
+    entry = AuditLogEntry.objects.filter(action="update", object_id=updated["lago_id"]).get()
+    assert entry.changes == {"name": ["One", "Uno"]}
 
     second, _ = _post(tenant.client, {"external_id": "c2", "metadata": [{"key": "k", "value": "v"}]})
     assert second["sequential_id"] == 3 and [m["key"] for m in second["metadata"]] == ["k"]
     tenant.organization.refresh_from_db()
     assert tenant.organization.customer_sequence == 3
+
+
+@pytest.mark.django_db
+def test_an_organization_with_an_endpoint_records_its_deliveries(tenant, settings):
+    """The endpoints' EXISTS only spares the outbox read when there is no endpoint: with one, the
+    outbox reads the endpoints (one more statement) and records a delivery per upsert."""
+    settings.CLICKHOUSE_URL = ""
+    _post(tenant.client, {"external_id": "c0"})
+    endpoint = WebhookEndpointFactory(organization=tenant.organization, event_types=["customer.updated"])
+    created, create_sql = _post(tenant.client, {"external_id": "c1", "name": "One"})
+    assert len(create_sql) == 8, create_sql  # + the endpoint read; customer.created is not wanted
+    assert not WebhookDelivery.objects.exists()
+    updated, update_sql = _post(tenant.client, {"external_id": "c1", "name": "Uno"})
+    assert len(update_sql) == 9, update_sql  # + the endpoint read, the delivery (its payload is the response)
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.endpoint_id, delivery.webhook_type) == (endpoint.pk, "customer.updated")
+    sent = json.loads(delivery.body)["customer"]
+    assert sent == updated and sent["name"] == "Uno" and sent["lago_id"] == created["lago_id"]
+    # An endpoint of another organization does not count.
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
+    WebhookEndpointFactory(organization=OrganizationFactory())
+    _, again_sql = _post(tenant.client, {"external_id": "c1", "name": "Eins"})
+    assert len(again_sql) == 7, again_sql
+    assert WebhookDelivery.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_locked_row_is_the_audit_before_image(tenant):
+    """A service update after the locked read records exactly what changed (JSON fields included),
+    and a save that changes nothing records nothing."""
+    customer, _ = customer_upsert(
+        tenant.organization, {"external_id": "a1", "name": "A", "shipping_address": {"city": "Paris"}}
+    )
+    customer_upsert(tenant.organization, {"external_id": "a1", "shipping_address": {"city": "Lyon"}})
+    customer_upsert(tenant.organization, {"external_id": "a1", "name": "A"})
+    entries = list(AuditLogEntry.objects.filter(object_id=str(customer.pk)).order_by("created_at"))
+    assert [e.action for e in entries] == ["create", "update"]
+    assert entries[1].changes == {"shipping_address": [{"city": "Paris"}, {"city": "Lyon"}]}
 
 
 @pytest.mark.django_db(transaction=True)
