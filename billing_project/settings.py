@@ -105,10 +105,10 @@ MIDDLEWARE = [
     "billing_project.core.middleware.CorsMiddleware",
     "billing_project.core.middleware.ApiLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "billing_project.core.middleware.SessionMiddleware",  # Django's three, passed through
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "billing_project.core.middleware.CsrfViewMiddleware",  # by /api and /v1 requests
+    "billing_project.core.middleware.AuthenticationMiddleware",
     "audit.context.AuditActorMiddleware",
     "billing_project.core.middleware.MessageMiddleware",  # Django's, skipped for /api and /v1
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

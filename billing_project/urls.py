@@ -16,8 +16,19 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from billing_project import health
 from billing_project.core import metrics
 from billing_project.core.api import exceptions
+from billing_project.core.api.routing import group_by_first_segment
 
-API_APPS = ["webhooks", "customers", "catalog", "metering", "subscriptions", "invoicing", "usage_monitoring", "payments", "reporting"]
+API_APPS = [
+    "webhooks",
+    "customers",
+    "catalog",
+    "metering",
+    "subscriptions",
+    "invoicing",
+    "usage_monitoring",
+    "payments",
+    "reporting",
+]
 # Django tries URL patterns one by one; the event routes, by far the busiest, are tried first
 # (no other app's route starts with "event", so the order changes no resolution; tests check it).
 RESOLVE_FIRST = ("metering",)
@@ -37,7 +48,8 @@ def _api_patterns() -> list:
     return patterns
 
 
-api_patterns = _api_patterns()
+# Grouped by first path segment: a path is tried against its own group only (same resolutions).
+api_patterns = group_by_first_segment(_api_patterns())
 
 urlpatterns = [
     path("health", health.live, name="health"),

@@ -24,6 +24,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS
+from django.db.models import signals
+from django.db.models.base import ModelState
+from django.db.models.query_utils import DeferredAttribute
 from django.utils import timezone
 
 from billing_project.core.localcache import LocalCache
@@ -39,9 +42,58 @@ def _snapshot(instance: Any) -> tuple[Any, ...]:
     return tuple(getattr(instance, f.attname) for f in instance._meta.concrete_fields)
 
 
-def _restore(model: type, values: tuple[Any, ...]) -> Any:
-    fresh = tuple(copy.deepcopy(v) if isinstance(v, dict | list) else v for v in values)
-    return model.from_db(DEFAULT_DB_ALIAS, None, fresh)
+_Layout = tuple[tuple[str, ...], tuple[str, ...]]
+_LAYOUTS: dict[type, _Layout | None] = {}
+
+
+def _layout(model: Any) -> _Layout | None:
+    """(attribute names of the concrete fields, those holding mutable values) when every field is a
+    plain stored attribute (Django's `DeferredAttribute` family, which only reads `__dict__`)."""
+    if model not in _LAYOUTS:
+        fields = model._meta.concrete_fields
+        names = tuple(f.attname for f in fields)
+        plain = all(isinstance(model.__dict__.get(name), DeferredAttribute) for name in names)
+        mutable = tuple(f.attname for f in fields if f.get_internal_type() == "JSONField")
+        _LAYOUTS[model] = (names, mutable) if plain else None
+    return _LAYOUTS[model]
+
+
+def _copy_json(value: Any) -> Any:
+    """A deep copy of a JSON value (dicts, lists, scalars); anything else through `copy.deepcopy`."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy_json(item) for item in value]
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    return copy.deepcopy(value)
+
+
+def _restore(model: Any, values: tuple[Any, ...]) -> Any:
+    """A fresh instance of `model` holding `values`, as `Model.from_db` builds it.
+
+    Building it through `Model.__init__` (argument binding, a `setattr` per field, the
+    `pre_init`/`post_init` signals) and deep-copying every value was a visible share of every API
+    request's CPU. When no `pre_init`/`post_init` receiver listens to the model and every field is
+    a plain attribute, the same instance state is written directly: the values in `__dict__` and a
+    loaded `_state`. JSON values are copied, so nothing a request changes in them reaches the cache.
+    """
+    layout = _layout(model)
+    if layout is None or signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
+        fresh = tuple(_copy_json(v) if isinstance(v, dict | list) else v for v in values)
+        return model.from_db(DEFAULT_DB_ALIAS, None, fresh)
+    names, mutable = layout
+    instance = model.__new__(model)
+    attributes = instance.__dict__
+    attributes.update(zip(names, values, strict=True))
+    for name in mutable:
+        attributes[name] = _copy_json(attributes[name])
+    state = ModelState()
+    state.adding = False
+    state.db = DEFAULT_DB_ALIAS
+    instance._state = state
+    return instance
 
 
 def _remember(key_hash: str, api_key: ApiKey) -> None:

@@ -122,11 +122,26 @@ def route_of(request: HttpRequest) -> str:
     return match.route or match.view_name or "<unnamed>"
 
 
+# The labelled children of the two HTTP metrics, by (method, route, status class): `labels()`
+# validates and looks the labels up under a lock on every call, a per-request cost that a dict
+# lookup replaces. Bounded like the metrics themselves (routes are URL patterns, not paths).
+_http_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+
 def observe_request(request: HttpRequest, status: int, seconds: float) -> None:
     route = route_of(request)
     method = request.method or "OTHER"
-    http_request_duration.labels(method=method, route=route).observe(seconds)
-    http_requests.labels(method=method, route=route, status_class=status_class(status)).inc()
+    key = (method, route, status_class(status))
+    children = _http_children.get(key)
+    if children is None:
+        children = (
+            http_request_duration.labels(method=method, route=route),
+            http_requests.labels(method=method, route=route, status_class=key[2]),
+        )
+        if len(_http_children) < 10_000:
+            _http_children[key] = children
+    children[0].observe(seconds)
+    children[1].inc()
 
 
 def observe_exception(request: HttpRequest, exception: BaseException) -> None:

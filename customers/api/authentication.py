@@ -24,7 +24,7 @@ class ApiPrincipal:
 
 class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: Any) -> tuple[ApiPrincipal, Any] | None:
-        header = request.headers.get("Authorization", "")
+        header = request.META.get("HTTP_AUTHORIZATION", "")  # request.headers would build a dict of all headers
         parts = header.split()
         if not parts:
             return None

@@ -155,23 +155,23 @@ def test_asynchronous_commit_is_one_statement_and_does_not_leak_into_the_session
         assert cursor.fetchone()[0] == "on"
 
 
-def test_event_routes_resolved_first_change_no_resolution():
-    """billing_project.urls tries the busiest routes (metering's) first: every API path resolves to
-    the same view with the same arguments as with the apps in their declared order."""
+def test_api_route_order_and_grouping_change_no_resolution():
+    """billing_project.urls tries the busiest routes (metering's) first and groups the API routes by
+    their first path segment (billing_project.core.api.routing): every API path resolves to the same
+    view, arguments, route (the metrics label) and name as with the apps in their declared order."""
     import re
     import uuid
     from importlib.util import find_spec
 
-    from django.urls import URLResolver, include, path
+    from django.urls import Resolver404, URLResolver, include, path
     from django.urls.resolvers import RegexPattern
 
     from billing_project import urls
 
     declared = [path("", include(f"{app}.api.urls")) for app in urls.API_APPS if find_spec(f"{app}.api.urls")]
-    declared += urls.api_patterns[-3:]  # schema, docs, the JSON 404
+    declared += urls._api_patterns()[-3:]  # schema, docs, the JSON 404
     reference = URLResolver(RegexPattern(r"^/"), declared)
     served = URLResolver(RegexPattern(r"^/"), urls.api_patterns)
-    assert urls.api_patterns[0].urlconf_name.__name__ == "metering.api.urls"
 
     def routes(patterns, prefix=""):
         for pattern in patterns:
@@ -180,14 +180,65 @@ def test_event_routes_resolved_first_change_no_resolution():
             else:
                 yield prefix + str(pattern.pattern)
 
-    samples = {"/events", "/events/batch", "/events/x", "/event_errors", "/nothing/here", "/customers/a/invoices"}
+    assert sorted(routes(served.url_patterns)) == sorted(routes(reference.url_patterns))
+    assert len(urls.api_patterns) < len(list(routes(declared))) / 1.5  # fewer tries than routes
+    samples = {"/events", "/events/batch", "/events/x", "/event_errors", "/nothing/here", "/customers/a/invoices",
+               "/customers/", "/customers//x", "/customersx", "/", ""}  # fmt: skip
     for route in routes(declared):
         sample = re.sub(r"<uuid:[^>]+>", str(uuid.uuid4()), route.lstrip("^").rstrip("$"))
-        samples.add("/" + re.sub(r"<(str:)?[^>]+>", "abc", sample))
+        sample = "/" + re.sub(r"<(str:)?[^>]+>", "abc", sample)
+        samples |= {sample, sample + "/", sample + "/more"}
+
+    def outcome(resolver, sample):
+        try:
+            got = resolver.resolve(sample)
+        except Resolver404:
+            return "404"
+        view = (getattr(got.func, "view_class", got.func), getattr(got.func, "view_initkwargs", None))
+        return (view, got.args, got.kwargs, got.route, got.url_name, got.view_name)
+
     for sample in sorted(samples):
+        assert outcome(served, sample) == outcome(reference, sample), sample
+    assert len(samples) > 150
+
+
+def test_grouping_keeps_routes_without_a_literal_first_segment_in_place():
+    from django.urls import Resolver404, URLResolver, include, path, re_path
+    from django.urls.resolvers import RegexPattern
+
+    from billing_project.core.api.routing import group_by_first_segment
+
+    def view(name):
+        def _view(request, **kwargs):
+            return name
+
+        _view.__name__ = name
+        return _view
+
+    patterns = [
+        path("", include([path("a/<str:x>", view("a_x")), path("b", view("b"))])),
+        path("<str:anything>/b", view("any_b")),  # may match any first segment: stays between
+        path("a/b", view("a_b")),  # shadowed by a/<str:x> before it, as without grouping
+        path("b/<int:n>", view("b_n")),
+        re_path(r"^.*$", view("rest")),
+    ]
+    grouped = group_by_first_segment(patterns)
+    reference = URLResolver(RegexPattern(r"^/"), patterns)
+    served = URLResolver(RegexPattern(r"^/"), grouped)
+    for sample in ("/a/b", "/a/z", "/b", "/b/3", "/b/x", "/q/b", "/x", "/a", "/a/b/c", "/"):
         want, got = reference.resolve(sample), served.resolve(sample)
-        assert (got.func, got.kwargs) == (want.func, want.kwargs), sample
-    assert len(samples) > 50
+        assert (got.func.__name__, got.kwargs, got.route) == (want.func.__name__, want.kwargs, want.route), sample
+    assert served.resolve("/q/b").func.__name__ == "any_b"
+    assert served.resolve("/a/b").func.__name__ == "a_x"
+    # an include with a namespace (or a prefix) is not flattened: the list is returned as it was
+    namespaced = [path("", include(([path("a", view("a"))], "app"), namespace="ns"))]
+    assert group_by_first_segment(namespaced) == namespaced
+    try:
+        URLResolver(RegexPattern(r"^/"), group_by_first_segment([path("a", view("a"))])).resolve("/b")
+    except Resolver404:
+        pass
+    else:
+        raise AssertionError("an unknown path must not resolve")
 
 
 def _redis_up(url: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +31,18 @@ def _contains_nul(value: Any) -> bool:
     return False
 
 
+_local = threading.local()
+
+
+def _decoder() -> json.JSONDecoder:
+    """The exact decoder, built once per thread (`json.loads` with arguments builds one per call;
+    a decoder holds a scanner with per-call state, so threads do not share one)."""
+    decoder = getattr(_local, "decoder", None)
+    if decoder is None:
+        decoder = _local.decoder = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+    return decoder
+
+
 class ExactJSONParser(JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         encoding = (parser_context or {}).get("encoding", "utf-8")
@@ -37,11 +50,14 @@ class ExactJSONParser(JSONParser):
             raw = stream.read() if stream is not None else b""
             if not raw:
                 return {}
-            data = json.loads(raw.decode(encoding), parse_float=Decimal, parse_constant=_reject_constant)
+            text = raw.decode(encoding)
+            data = _decoder().decode(text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"malformed JSON: {exc}") from exc
         except RecursionError as exc:
             raise ParseError("malformed JSON: nested too deeply") from exc
-        if _contains_nul(data):
+        # A NUL can only come from the escape `\u0000` (a raw control character inside a JSON string
+        # is a parse error), so bodies without that text skip the walk over the parsed value.
+        if "\\u0000" in text and _contains_nul(data):
             raise ParseError("malformed JSON: NUL characters are not accepted")
         return data

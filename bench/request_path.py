@@ -1,0 +1,186 @@
+"""The fixed cost of an API request in the web worker: CPU per request through the WSGI handler.
+
+    .venv/bin/python bench/request_path.py [--database postgres://postgres@127.0.0.1:5432/bxb_bench_request_path]
+                                           [--iterations 300] [--route customers_page1] [--profile 30]
+                                           [--redis redis://127.0.0.1:6379/15] [--keep]
+
+Seeds its own PostgreSQL database as `bench/api_load.py` does (a smaller one; dropped afterwards
+unless `--keep`) and calls Django's WSGI application directly, as gunicorn's worker does (the whole
+middleware, URL resolution, authentication and DRF stack; no socket), `--iterations` times per route.
+It prints per route the CPU-ms per request of this process (`time.process_time`), the CPU-ms of its
+PostgreSQL backend (from /proc), statements per request and the response size.
+
+Routes: `health` (no authentication, for scale), `customers_page1` (`GET /api/v1/customers?per_page=1`),
+`event` (one event, `POST /api/v1/events`), and the four of the api_load mix (`current_usage`,
+`invoices_list`, `customer_upsert`, `events_batch`). Settings are those of the benchmarks' gunicorn
+(DEBUG off, LOG_LEVEL=WARNING, rate limits off unless `--redis` is given, which turns the per-key and
+per-organization limits on against that Redis database, as `bench/ingest.py` does).
+`--profile N` prints the N costliest functions (cProfile timed in CPU time, by internal and cumulative).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import setup_django
+
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_request_path"
+ROUTES = ("health", "customers_page1", "event", "current_usage", "invoices_list", "customer_upsert", "events_batch")
+
+
+def backend_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", default=DEFAULT_DB)
+    parser.add_argument("--iterations", type=int, default=300)
+    parser.add_argument("--route", choices=ROUTES, action="append", help="only these routes (repeatable)")
+    parser.add_argument("--profile", type=int, default=0, help="print the N costliest functions per route")
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--invoices", type=int, default=1000)
+    parser.add_argument("--redis", default="", help="turn the rate limits on against this Redis database")
+    parser.add_argument("--keep", action="store_true", help="keep the database")
+    args = parser.parse_args()
+
+    os.environ.update(DEBUG="0", LOG_LEVEL="WARNING", ALLOWED_HOSTS="127.0.0.1,localhost,testserver")
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret")
+    if args.redis:
+        os.environ.update(
+            REDIS_URL=args.redis,
+            RATE_LIMIT_REQUESTS_PER_MINUTE=str(10**9),
+            RATE_LIMIT_EVENTS_PER_MINUTE=str(10**9),
+            RATE_LIMIT_KEY_PREFIX=f"bench:{uuid.uuid4().hex[:8]}:",
+        )
+    else:
+        os.environ.pop("REDIS_URL", None)
+        os.environ.update(RATE_LIMIT_REQUESTS_PER_MINUTE="0", RATE_LIMIT_EVENTS_PER_MINUTE="0")
+    setup_django(args.database)
+    try:
+        run(args)
+    finally:
+        if not args.keep:
+            from bench.api_routes import drop_database
+
+            drop_database(args.database)
+
+
+def run(args: argparse.Namespace) -> None:
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bench.api_load import _request, seed
+
+    started = time.perf_counter()
+    key = seed(args.customers, args.invoices, events_per_subscription=4)
+    print(f"seeded {args.customers} customers, {args.invoices} invoices in {time.perf_counter() - started:.1f}s")
+    application = WSGIHandler()
+    rng = random.Random(1)
+    counter = [0]
+    status_seen: list[str] = []
+
+    def start_response(status: str, headers: list, exc_info: object = None) -> None:
+        status_seen.append(status)
+
+    def call(route: str) -> int:
+        counter[0] += 1
+        body = None
+        if route == "health":
+            method, path = "GET", "/health"
+        elif route == "customers_page1":
+            method, path = "GET", "/api/v1/customers?per_page=1"
+        elif route == "event":
+            event = {
+                "transaction_id": f"rp_{counter[0]}_{uuid.uuid4().hex[:8]}",
+                "external_subscription_id": f"sub_{rng.randrange(args.customers)}",
+                "code": "load_calls",
+                "timestamp": int(time.time()),
+                "properties": {"n": rng.randrange(1, 100)},
+            }
+            method, path, body = "POST", "/api/v1/events", json.dumps({"event": event}).encode()
+        else:
+            method, path, body = _request(route, rng, args.customers, 77, counter[0])
+        path_info, _, query = path.partition("?")
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path_info,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "127.0.0.1:8000",
+            "HTTP_AUTHORIZATION": f"Bearer {key}",
+            "HTTP_USER_AGENT": "lago-python-client",
+            "HTTP_ACCEPT": "*/*",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body or b""),
+            "wsgi.errors": sys.stderr,
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+        if body is not None:
+            environ["CONTENT_TYPE"] = "application/json"
+            environ["CONTENT_LENGTH"] = str(len(body))
+        status_seen.clear()
+        response = application(environ, start_response)
+        size = sum(len(chunk) for chunk in response)
+        response.close()
+        if not status_seen[0].startswith("2"):
+            raise SystemExit(f"{route}: {status_seen[0]}")
+        return size
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend_pid = cursor.fetchone()[0]
+
+    print(f"\n{'route':<17}{'stmts':>6}{'bytes':>8}{'app CPU ms':>12}{'PG CPU ms':>11}{'wall ms':>9}")
+    for route in args.route or ROUTES:
+        for _ in range(10):
+            size = call(route)
+        with CaptureQueriesContext(connection) as captured:
+            call(route)
+        statements = len(captured.captured_queries)
+        profiler = cProfile.Profile(time.process_time) if args.profile else None
+        cpu0, pg0, wall0 = time.process_time(), backend_cpu_seconds(backend_pid), time.perf_counter()
+        if profiler:
+            profiler.enable()
+        for _ in range(args.iterations):
+            call(route)
+        if profiler:
+            profiler.disable()
+        cpu = (time.process_time() - cpu0) * 1000 / args.iterations
+        pg = (backend_cpu_seconds(backend_pid) - pg0) * 1000 / args.iterations
+        wall = (time.perf_counter() - wall0) * 1000 / args.iterations
+        print(f"{route:<17}{statements:>6}{size:>8}{cpu:>12.3f}{pg:>11.3f}{wall:>9.2f}", flush=True)
+        if profiler:
+            out = io.StringIO()
+            stats = pstats.Stats(profiler, stream=out)
+            stats.sort_stats("tottime").print_stats(args.profile)
+            stats.sort_stats("cumulative").print_stats(args.profile)
+            print(out.getvalue())
+    print(f"\n(load average {Path('/proc/loadavg').read_text().split()[0]}; cProfile inflates CPU when --profile)")
+
+
+if __name__ == "__main__":
+    main()
