@@ -4,7 +4,7 @@
     .venv/bin/python bench/api_load.py --duration 60 --rate 300 \
         [--database postgres://postgres@127.0.0.1:5432/bxb_bench_load] [--port 18791] \
         [--workers 2] [--worker-class gthread] [--threads 4] [--clients 8] \
-        [--customers 200] [--invoices 5000] [--redis redis://127.0.0.1:6379/13] [--keep]
+        [--customers 200] [--invoices 5000] [--redis redis://127.0.0.1:6379/13] [--binding server|client] [--keep]
 
 Seeds its own database (an organization with a 20 % default tax, an API key, a sum metric, a
 plan with a standard charge, `--customers` customers each with a running subscription and 24
@@ -398,7 +398,14 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--invoices", type=int, default=5000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (dropped by default)")
+    parser.add_argument(
+        "--binding",
+        choices=("server", "client"),
+        help="override DATABASE_SERVER_SIDE_BINDING (default: the setting, server-side with prepared statements)",
+    )
     args = parser.parse_args()
+    if args.binding:
+        os.environ["DATABASE_SERVER_SIDE_BINDING"] = "1" if args.binding == "server" else "0"
     if args.threads is None:
         args.threads = DEFAULT_THREADS if args.worker_class == "gthread" else 1
 
@@ -416,8 +423,16 @@ def run(args: argparse.Namespace) -> None:
     server_desc = f"gunicorn {args.workers} {args.worker_class} worker(s)" + (
         f" x {args.threads} threads" if args.threads > 1 else ""
     )
+    from django.db import connection
+
+    options = connection.settings_dict["OPTIONS"]
+    binding = (
+        f"server-side binding, prepare_threshold {options.get('prepare_threshold')}"
+        if options.get("server_side_binding")
+        else "client-side binding"
+    )
     print(
-        f"seeded {args.customers} customers/subscriptions, {args.invoices} invoices; {server_desc}; "
+        f"seeded {args.customers} customers/subscriptions, {args.invoices} invoices; {server_desc}; {binding}; "
         f"{args.rate:.0f} req/s offered for {args.duration:.0f}s by {args.clients} processes"
     )
     # Tasks (webhooks, usage alerts, ...) go to a Redis queue of their own, as in production where

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/api_routes.py [--database postgres://postgres@127.0.0.1:5432/bxb_bench_routes]
                                          [--iterations 200] [--route current_usage] [--profile 30]
-                                         [--sql] [--server-prepare] [--keep]
+                                         [--sql] [--binding server|client] [--keep]
 
 Seeds its own PostgreSQL database exactly as `bench/api_load.py` does (it drops it afterwards
 unless `--keep`), then calls each route of the mix through Django's test client (the whole
@@ -18,8 +18,9 @@ prints, per route:
 (`GET /api/v1/customers/{id}`: authentication + one row + the customer representation), so the
 route-specific part is the difference. `--profile N` prints the N most expensive functions
 (cProfile, by internal and by cumulative time) of each route, `--sql` the statements of one
-request, and `--server-prepare` runs everything with psycopg server-side binding and prepared
-statements (an experiment: the application's settings do not enable them).
+request, and `--binding client` runs with Django's client-side binding
+(`DATABASE_SERVER_SIDE_BINDING=0`) instead of the default server-side binding with prepared
+statements, to compare the two.
 """
 
 from __future__ import annotations
@@ -73,23 +74,18 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database (re-seeded on each run)")
     parser.add_argument("--sql", action="store_true", help="print the statements of one request per route")
     parser.add_argument(
-        "--server-prepare",
-        action="store_true",
-        help="experiment: psycopg server-side binding with prepared statements (prepare_threshold=5)",
+        "--binding",
+        choices=("server", "client"),
+        help="override DATABASE_SERVER_SIDE_BINDING: server (with prepared statements) or client",
     )
     args = parser.parse_args()
 
     os.environ.setdefault("RATE_LIMIT_REQUESTS_PER_MINUTE", "0")
     os.environ.setdefault("RATE_LIMIT_EVENTS_PER_MINUTE", "0")
     os.environ.pop("REDIS_URL", None)
+    if args.binding:
+        os.environ["DATABASE_SERVER_SIDE_BINDING"] = "1" if args.binding == "server" else "0"
     setup_django(args.database)
-    if args.server_prepare:
-        from django.conf import settings
-        from django.db import connections
-
-        connections.close_all()
-        settings.DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
-        connections["default"].settings_dict["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
     try:
         run(args)
     finally:
@@ -129,6 +125,9 @@ def run(args: argparse.Namespace) -> None:
         cursor.execute("SELECT pg_backend_pid()")
         backend_pid = cursor.fetchone()[0]
 
+    options = connection.settings_dict["OPTIONS"]
+    binding = "server-side" if options.get("server_side_binding") else "client-side"
+    print(f"binding: {binding}, prepare_threshold {options.get('prepare_threshold')}")
     print(f"\n{'route':<17}{'stmts':>6}{'bytes':>8}{'app CPU ms':>12}{'PG CPU ms':>11}{'wall ms':>9}")
     for route in args.route or ROUTES:
         for _ in range(5):
@@ -157,7 +156,21 @@ def run(args: argparse.Namespace) -> None:
             stats.sort_stats("tottime").print_stats(args.profile)
             stats.sort_stats("cumulative").print_stats(args.profile)
             print(out.getvalue())
-    print(f"\n(load average {Path('/proc/loadavg').read_text().split()[0]}; cProfile inflates CPU when --profile)")
+    with connection.cursor() as cursor:
+        # Memory of this connection's backend: the prepared statements psycopg left on it (at most
+        # its prepared_max, 100) and the plan caches they hold, against the backend's total.
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        prepared = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT coalesce(sum(total_bytes) FILTER (WHERE name LIKE 'CachedPlan%%'), 0), sum(total_bytes) "
+            "FROM pg_backend_memory_contexts"
+        )
+        plans, total = cursor.fetchone()
+    print(
+        f"\nPostgreSQL backend: {prepared} prepared statements, plan caches {plans / 1024:.0f} KiB "
+        f"of {total / 1024:.0f} KiB allocated by the backend"
+    )
+    print(f"(load average {Path('/proc/loadavg').read_text().split()[0]}; cProfile inflates CPU when --profile)")
 
 
 if __name__ == "__main__":
