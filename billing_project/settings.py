@@ -44,7 +44,7 @@ def database_from_url(url: str) -> dict:
         # statement once it has run DATABASE_PREPARE_THRESHOLD times on a connection, so
         # PostgreSQL parses and plans it once per connection instead of once per execution
         # (docs/operations.md, "Server-side binding and prepared statements"; behind PgBouncer
-        # in transaction mode it needs PgBouncer >= 1.21 with max_prepared_statements > 0).
+        # in transaction mode it needs PgBouncer >= 1.22 with max_prepared_statements >= 200).
         if env_bool("DATABASE_SERVER_SIDE_BINDING", True):
             options["server_side_binding"] = True
             threshold = os.environ.get("DATABASE_PREPARE_THRESHOLD", "5").strip().lower()
