@@ -445,6 +445,7 @@ def customer_delete(organization: Organization, external_id: str, *, actor: obje
     )
     if customer is None:
         raise NotFoundFailure("customer")
+    _remember_locked_row(customer)
     customer.deleted_at = timezone.now()
     customer.save(update_fields=["deleted_at", "updated_at"])
     customer_deleted.send(sender=Customer, customer=customer, organization=organization)

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditLogEntry
 from customers.models import Customer
-from customers.services import customer_upsert
+from customers.services import customer_delete, customer_upsert
 from tests.factories.customers import OrganizationFactory
 from tests.factories.webhooks import WebhookEndpointFactory
 from webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -122,3 +122,15 @@ def test_concurrent_creations_get_distinct_gapless_sequential_ids():
     assert ids == [1, 2, 3, 4, 5, 6]
     organization.refresh_from_db()
     assert organization.customer_sequence == 6
+
+
+@pytest.mark.django_db
+def test_soft_delete_audits_from_the_locked_row(tenant):
+    customer, _ = customer_upsert(tenant.organization, {"external_id": "d1", "name": "D"})
+    with CaptureQueriesContext(connection) as captured:
+        customer_delete(tenant.organization, "d1")
+    # savepoint/BEGIN, the locked read, UPDATE, audit entry, release/COMMIT: no second read of the row.
+    assert sum('FROM "customers_customer"' in q["sql"] for q in captured.captured_queries) == 1
+    entry = AuditLogEntry.objects.get(object_id=str(customer.pk), action="update")
+    assert list(entry.changes) == ["deleted_at"] and entry.changes["deleted_at"][0] is None
+    assert entry.changes["deleted_at"][1] is not None
