@@ -6,6 +6,7 @@
 Command-line options override these. Measured choices (docs/operations.md, "Serving the API"):
 * sync workers: on this kind of machine a Django JSON endpoint serves ~2,000 requests/s with 2 sync
   workers and a quarter of that under an ASGI server; 2 workers per 2 cores is the default;
+* the workers' heartbeat file on /dev/shm (tmpfs) when there is one;
 * no gunicorn access log: every API request already writes one JSON line (`bxb.access`, with the
   request id, route, status and duration) at LOG_LEVEL=INFO; a second, plain-text line per request
   only cost CPU. Set GUNICORN_ACCESS_LOG=- to get gunicorn's as well.
@@ -22,3 +23,8 @@ backlog = int(os.environ.get("GUNICORN_BACKLOG", "2048"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+# Each worker touches a heartbeat file on every loop (once per request with sync workers): on
+# tmpfs that is a memory operation, on an overlay or disk /tmp a metadata write (gunicorn's advice
+# for containers). GUNICORN_WORKER_TMP_DIR overrides; without /dev/shm gunicorn's default is kept.
+_SHM = "/dev/shm"  # noqa: S108 (gunicorn makes its file there with mkstemp and unlinks it at once)
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or (_SHM if os.path.isdir(_SHM) else None)
