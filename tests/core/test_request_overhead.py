@@ -237,3 +237,26 @@ def test_request_metrics_count_each_request_once_per_label_set(tenant):
     tenant.client.get("/api/v1/customers")
     assert count(route, "4xx") == before_404 + 3
     assert count("api/v1/customers", "2xx") == before_200 + 1
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "application/json; charset=utf-8", "application/JSON", "text/plain", "", "application/*",
+     "multipart/form-data; boundary=x", "application/x-www-form-urlencoded"],
+)  # fmt: skip
+def test_parser_shortcut_picks_what_drf_picks(content_type):
+    from rest_framework.negotiation import DefaultContentNegotiation
+    from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from billing_project.core.api.negotiation import ApiContentNegotiation
+    from billing_project.core.api.parsers import ExactJSONParser
+
+    factory = APIRequestFactory()
+    for parser_classes in ([ExactJSONParser], [ExactJSONParser, FormParser, MultiPartParser], [FormParser, JSONParser]):
+        request = Request(factory.generic("POST", "/x", b"{}", content_type))
+        parsers = [cls() for cls in parser_classes]
+        ours = ApiContentNegotiation().select_parser(request, parsers)
+        drf = DefaultContentNegotiation().select_parser(request, parsers)
+        assert ours is drf, (content_type, parser_classes)

@@ -4,7 +4,8 @@ DRF parses the `Accept` header on every request to pick a renderer. Lago's clien
 wrk, browsers' fetch) send no `Accept`, `*/*` or `application/json`, for which the answer is
 known without parsing: the view's first renderer for the first two, and the first renderer when
 it is JSON for the third. Anything else (another media type, parameters, `?format=`, a format
-suffix) goes through DRF's own negotiation, 406 included, unchanged.
+suffix) goes through DRF's own negotiation, 406 included, unchanged. Likewise a request body whose
+`Content-Type` is exactly the first parser's media type gets that parser without parsing types.
 """
 
 from __future__ import annotations
@@ -25,3 +26,10 @@ class ApiContentNegotiation(DefaultContentNegotiation):
             ):
                 return renderers[0], renderers[0].media_type
         return super().select_renderer(request, renderers, format_suffix)
+
+    def select_parser(self, request: Any, parsers: Any) -> Any:
+        # A body sent as exactly the first parser's media type (`application/json`, what clients
+        # send) is that parser's, as DRF's first-match loop would find, without parsing the types.
+        if parsers and request.content_type == parsers[0].media_type:
+            return parsers[0]
+        return super().select_parser(request, parsers)
