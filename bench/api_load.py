@@ -9,7 +9,7 @@
 Seeds its own database (an organization with a 20 % default tax, an API key, a sum metric, a
 plan with a standard charge, `--customers` customers each with a running subscription and 24
 events over the month so far, `--invoices` finalized invoices with an applied tax; then
-ANALYZE), starts gunicorn (default: 2 gthread workers x 4 threads, the fastest configuration
+ANALYZE), starts gunicorn (default: 3 gthread workers x 4 threads, the fastest configuration
 measured on 2 CPUs, see docs/operations.md), then drives it from `--clients` separate processes
 at `--rate` requests/s in total (open loop: each client keeps its own schedule, so a slow server
 shows up as latency and as requests not sent, not as a lower offered rate) for `--duration`
@@ -49,7 +49,7 @@ from bench.common import Gunicorn, percentile, setup_django
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_load"
 DEFAULT_PORT = 18791
-DEFAULT_WORKERS = 2
+DEFAULT_WORKERS = 3
 DEFAULT_WORKER_CLASS = "gthread"  # keep-alive, and a worker's threads overlap their database waits
 DEFAULT_THREADS = 4
 MIX = (("current_usage", 40), ("invoices_list", 30), ("customer_upsert", 20), ("events_batch", 10))
