@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_project.settings")
@@ -12,6 +12,21 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_project.settings")
 app = Celery("bxb")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _require_secret_key(**kwargs) -> None:
+    """A worker or beat refuses to start without SECRET_KEY when DEBUG is off (as the web does)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from billing_project.core.secret_key import require_secret_key
+
+    try:
+        require_secret_key()
+    except ImproperlyConfigured as exc:  # Celery logs and ignores a receiver's Exception
+        raise SystemExit(f"ImproperlyConfigured: {exc}") from exc
+
 
 # The one place periodic work is declared. django-celery-beat's DatabaseScheduler copies these
 # entries into its tables at start-up, where ops can see, pause and re-time them in the admin.

@@ -7,7 +7,12 @@ class CoreConfig(AppConfig):
     verbose_name = "bxb core"
 
     def ready(self) -> None:
+        from django.core import checks
         from django.core.signals import request_finished
+
+        from billing_project.core.secret_key import check_secret_key
+
+        checks.register(check_secret_key, deploy=True)
 
         from billing_project.core import logging as bxb_logging
         from billing_project.core import observability
