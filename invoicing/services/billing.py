@@ -438,6 +438,21 @@ def _currency(customer: Customer, items: list[tuple[DueItem, periods.Schedule]])
     return customer.currency or items[0][0].subscription.plan.amount_currency
 
 
+def period_row(organization: Any, invoice: Invoice, item: DueItem) -> InvoiceSubscription:
+    """The invoice's billing-period row of one due item (unsaved)."""
+    return InvoiceSubscription(
+        organization=organization,
+        invoice=invoice,
+        subscription=item.subscription,
+        invoicing_reason=item.reason,
+        timestamp=item.timestamp,
+        from_datetime=item.service.start,
+        to_datetime=item.service.end,
+        charges_from_datetime=item.charges.start,
+        charges_to_datetime=item.charges.end,
+    )
+
+
 def _create_subscription_invoice(
     customer: Customer,
     day: dt.date,
@@ -465,17 +480,7 @@ def _create_subscription_invoice(
     fees: list[Fee] = []
     period_rows: list[InvoiceSubscription] = []
     for item, schedule in items:
-        row = InvoiceSubscription(
-            organization=organization,
-            invoice=invoice,
-            subscription=item.subscription,
-            invoicing_reason=item.reason,
-            timestamp=item.timestamp,
-            from_datetime=item.service.start,
-            to_datetime=item.service.end,
-            charges_from_datetime=item.charges.start,
-            charges_to_datetime=item.charges.end,
-        )
+        row = period_row(organization, invoice, item)
         period_rows.append(row)
         for fee in item_fees(item, schedule=schedule, currency=currency):
             fee.invoice_subscription = row

@@ -337,17 +337,7 @@ def _build(
     fees: list[Fee] = []
     period_rows: list[InvoiceSubscription] = []
     for item, schedule in items:
-        row = InvoiceSubscription(
-            organization=organization,
-            invoice=invoice,
-            subscription=item.subscription,
-            invoicing_reason=item.reason,
-            timestamp=item.timestamp,
-            from_datetime=item.service.start,
-            to_datetime=item.service.end,
-            charges_from_datetime=item.charges.start,
-            charges_to_datetime=item.charges.end,
-        )
+        row = billing.period_row(organization, invoice, item)
         period_rows.append(row)
         for fee in billing.item_fees(item, schedule=schedule, currency=currency, usage=usage):
             fee.invoice_subscription = row
