@@ -178,7 +178,7 @@ REST_FRAMEWORK = {
         "billing_project.core.api.throttling.ApiKeyRateLimit",
         "billing_project.core.api.permissions.ApiKeyScope",
     ],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["billing_project.core.api.renderers.JSONRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "billing_project.core.api.negotiation.ApiContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["billing_project.core.api.parsers.ExactJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
