@@ -13,12 +13,12 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value, Win
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.prepared import PreparedQuery
 from catalog.models import BillableMetricFilter, Charge, ChargeFilter, Tax
 from customers import extensions as customer_extensions
 from customers.models import Customer, Organization
 from invoicing.calculation import Context, FeeLine, calculate_invoice
 from invoicing.models import Fee, Invoice, InvoiceAppliedTax, InvoiceStatus, InvoiceSubscription
-from invoicing.prepared import PreparedQuery
 from invoicing.services import fees as fee_builder
 from invoicing.services.taxes import TaxResolver, tax_rates
 from metering.bulk import UsageRequest, aggregate_many, handled_in_bulk
@@ -319,7 +319,7 @@ def usage_subscription(organization: Organization, external_customer_id: str, ex
     return customer, sub
 
 
-# The reads of current usage, compiled once per process (invoicing.prepared): same querysets, same rows.
+# The reads of current usage, compiled once per process (billing_project.core.prepared): same querysets, same rows.
 _USAGE_SUBSCRIPTION = PreparedQuery(
     lambda p: Subscription.objects.filter(
         organization_id=p.organization, external_id=p.subscription, status=SubscriptionStatus.ACTIVE,

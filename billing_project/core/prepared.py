@@ -1,4 +1,8 @@
-"""ORM queries of the hot read paths (current usage), compiled to SQL once per process.
+"""ORM queries of the hot request paths, compiled to SQL once per process.
+
+Used by current usage and the invoice list (`invoicing.selectors`) and by the customer upsert's
+locked read (`customers.services`). It lives in the kernel: it imports no app, the apps build
+their querysets in the `build` callables they pass.
 
 Building and compiling a Django queryset costs about 0.7 ms of CPU, several times what
 PostgreSQL spends answering these small indexed reads. A `PreparedQuery` compiles its queryset
@@ -7,7 +11,9 @@ each parameter that differs must be one of the probes (as the ORM passes it: the
 a UUID's hex on SQLite), else the query is not prepared and every call goes through the ORM.
 Later calls substitute the real values into the same parameter list and hydrate the rows with
 the compiler that produced the SQL (the ORM's own converters, `select_related` populators and
-annotations), so the objects are what the queryset would have returned.
+annotations), so the objects are what the queryset would have returned. A `select_for_update()`
+queryset keeps its `FOR UPDATE` (it is part of the SQL) and, like the ORM, refuses to run outside
+a transaction (`TransactionManagementError`).
 
     _SUB = PreparedQuery(lambda p: Subscription.objects.filter(external_id=p.sub)[:1], sub=str)
     [subscription] = _SUB.fetch(sub="sub_1") or [None]
@@ -18,12 +24,14 @@ from __future__ import annotations
 import operator
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import QuerySet
 from django.db.models.query import get_related_populators
+from django.db.transaction import TransactionManagementError
 
 
 class NotPreparable(Exception):
@@ -38,28 +46,39 @@ def _hex(value: Any) -> Any:
     return value.hex
 
 
+def _probe(name: str, kind: type) -> Any:
+    """A value no real query uses, different at every call."""
+    if kind is uuid.UUID:
+        return uuid.uuid4()
+    if kind is datetime:
+        return _PROBE_EPOCH + timedelta(microseconds=uuid.uuid4().int % 10**15)
+    return f"probe-{name}-{uuid.uuid4().hex}"
+
+
+_PROBE_EPOCH = datetime(1901, 1, 1, tzinfo=UTC)
+
+
 class PreparedQuery:
     def __init__(self, build: Callable[[SimpleNamespace], QuerySet], **kinds: type):
-        """`build(p)` returns the queryset for the values `p.<name>`; `kinds` names them (str or
-        uuid.UUID). Model querysets (instances, `select_related`, annotations) and `values_list`
+        """`build(p)` returns the queryset for the values `p.<name>`; `kinds` names them (str,
+        uuid.UUID or datetime: an aware one). Model querysets (instances, `select_related`, annotations) and `values_list`
         querysets (tuples) are supported."""
         self.build = build
         self.kinds = kinds
         self._compiled: dict[str, Any] = {}
 
     def _probes(self) -> dict[str, Any]:
-        return {
-            name: uuid.uuid4() if kind is uuid.UUID else f"probe-{name}-{uuid.uuid4().hex}"
-            for name, kind in self.kinds.items()
-        }
+        return {name: _probe(name, kind) for name, kind in self.kinds.items()}
 
     @staticmethod
-    def _slot(value: Any, probes: dict[str, Any]) -> tuple[str, Callable[[Any], Any]] | None:
+    def _slot(value: Any, probes: dict[str, Any], ops: Any) -> tuple[str, Callable[[Any], Any]] | None:
         for name, probe in probes.items():
             if value == probe:
                 return name, _same
             if isinstance(probe, uuid.UUID) and value == probe.hex:
                 return name, _hex
+            if isinstance(probe, datetime) and value == ops.adapt_datetimefield_value(probe):
+                return name, ops.adapt_datetimefield_value  # SQLite's text form
         return None
 
     def _compile(self, alias: str) -> Any:
@@ -76,8 +95,9 @@ class PreparedQuery:
         for index, (first, second) in enumerate(zip(params, params_b, strict=True)):
             if first == second:
                 continue
-            slot, slot_b = self._slot(first, probes), self._slot(second, probes_b)
-            if slot is None or slot_b is None or slot[0] != slot_b[0] or slot[1] is not slot_b[1]:
+            ops = connections[alias].ops
+            slot, slot_b = self._slot(first, probes, ops), self._slot(second, probes_b, ops)
+            if slot is None or slot_b is None or slot != slot_b:
                 raise NotPreparable(sql)
             slots.append((index, *slot))
         if {name for _, name, _ in slots} != set(self.kinds):
@@ -93,7 +113,8 @@ class PreparedQuery:
             if fields != names:
                 positions = {name: index for index, name in enumerate(names)}
                 reorder = operator.itemgetter(*[positions[f] for f in fields])
-        return sql, params, slots, compiler, iterable, reorder
+        locks = bool(queryset.query.select_for_update and connections[alias].features.has_select_for_update)
+        return sql, params, slots, compiler, iterable, reorder, locks
 
     def fetch(self, **values: Any) -> list[Any]:
         """The queryset's rows for these values: model instances, or tuples for `values_list`."""
@@ -108,7 +129,9 @@ class PreparedQuery:
             self._compiled[connection.vendor] = entry
         if entry is False:
             return list(self.build(SimpleNamespace(**values)))
-        sql, template, slots, compiler, iterable, reorder = entry
+        sql, template, slots, compiler, iterable, reorder, locks = entry
+        if locks and connection.get_autocommit():  # what the ORM's compiler refuses too
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         params = list(template)
         for index, name, prepare in slots:
             params[index] = prepare(values[name])

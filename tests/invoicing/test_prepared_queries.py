@@ -1,15 +1,14 @@
-"""`invoicing.prepared.PreparedQuery`: compiled once, the same rows as the ORM for any values."""
+"""The reads of current usage through `billing_project.core.prepared.PreparedQuery`: compiled once, the
+same rows as the ORM for any values (the class itself: tests/core/test_prepared.py)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from catalog.models import ChargeTax, CustomerTax, PlanTax, Tax
 from invoicing import selectors
-from invoicing.prepared import PreparedQuery
 from subscriptions.models import Subscription
 from tests.factories.customers import CustomerFactory
 from tests.factories.invoicing import make_charge, make_metric, make_plan, make_tax, subscribe
@@ -64,13 +63,3 @@ def test_current_usage_queries_are_prepared_and_match_the_orm(organization):
     assert selectors._USAGE_SUBSCRIPTION.fetch(organization=other.id, customer="cust-x", subscription="sub-x") == []
     for query in (selectors._USAGE_SUBSCRIPTION, selectors._USAGE_CHARGES, selectors._USAGE_TAXES):
         assert all(entry is not False for entry in query._compiled.values()), "fell back to the ORM"
-
-
-def test_a_query_whose_sql_depends_on_its_values_falls_back_to_the_orm(organization):
-    # A list whose length changes the SQL cannot be prepared from one probe: the ORM answers.
-    customer = CustomerFactory(organization=organization, external_id="solo")
-    query = PreparedQuery(lambda p: type(customer).objects.filter(id__in=[p.a, p.a, uuid.uuid4()]), a=uuid.UUID)
-    assert [c.pk for c in query.fetch(a=customer.id)] == [customer.pk]
-    inlined = PreparedQuery(lambda p: type(customer).objects.filter(external_id="solo").order_by("id")[:1], a=str)
-    assert [c.pk for c in inlined.fetch(a="ignored")] == [customer.pk]
-    assert list(inlined._compiled.values()) == [False]
