@@ -14,6 +14,9 @@ prints, per route:
 - CPU-ms per request of its PostgreSQL backend (utime + stime from /proc, same machine),
 - wall ms per request (distorted when the machine is shared; the load average is printed).
 
+`--route customer_create` / `--route customer_update` measure the upsert's two halves apart (a new
+customer on every request, or an update of a seeded one); `customer_upsert` alternates them.
+
 `GET /api/v1/organizations` style fixed costs are shown by the `baseline` route
 (`GET /api/v1/customers/{id}`: authentication + one row + the customer representation), so the
 route-specific part is the difference. `--profile N` prints the N most expensive functions
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import os
 import pstats
 import random
@@ -42,6 +46,9 @@ from bench.common import setup_django
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_routes"
 ROUTES = ("baseline", "current_usage", "invoices_list", "customer_upsert", "events_batch")
+# Only when asked for (`--route`): the upsert's two halves apart, a new customer each time or an
+# update of a seeded one (`customer_upsert` alternates them, as the load mix does).
+UPSERT_ROUTES = ("customer_create", "customer_update")
 
 
 def backend_cpu_seconds(pid: int) -> float:
@@ -67,7 +74,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", default=DEFAULT_DB)
     parser.add_argument("--iterations", type=int, default=200)
-    parser.add_argument("--route", choices=ROUTES, action="append", help="only these routes (repeatable)")
+    parser.add_argument(
+        "--route", choices=ROUTES + UPSERT_ROUTES, action="append", help="only these routes (repeatable)"
+    )
     parser.add_argument("--profile", type=int, default=0, help="print the N costliest functions per route")
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--invoices", type=int, default=5000)
@@ -111,6 +120,11 @@ def run(args: argparse.Namespace) -> None:
         counter[0] += 1
         if route == "baseline":
             response = client.get(f"/api/v1/customers/cust_{rng.randrange(args.customers)}")
+        elif route in UPSERT_ROUTES:
+            n = counter[0]
+            external_id = f"created_{n}" if route == "customer_create" else f"cust_{rng.randrange(args.customers)}"
+            body = json.dumps({"customer": {"external_id": external_id, "name": f"Upserted {n}", "currency": "USD"}})
+            response = client.post("/api/v1/customers", data=body, content_type="application/json")
         else:
             method, path, body = _request(route, rng, args.customers, 77, counter[0])
             if method == "GET":

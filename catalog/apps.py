@@ -16,6 +16,7 @@ class CatalogConfig(AppConfig):
                 validate=hooks.customer_tax_codes_validate,
                 apply=hooks.customer_taxes_apply,
                 represent=hooks.customer_taxes_represent,
+                locked_read_annotations=hooks.customer_has_taxes_annotation,
                 prefetch=("tax_links__tax",),
             )
         )

@@ -6,7 +6,7 @@ from typing import Any
 
 from catalog import selectors
 from catalog.api.serializers import taxes_data
-from catalog.services.taxes import customer_tax_codes_validate, customer_taxes_apply
+from catalog.services.taxes import customer_has_taxes_annotation, customer_tax_codes_validate, customer_taxes_apply
 from customers.models import Customer
 
 
@@ -15,4 +15,9 @@ def customer_taxes_represent(customer: Customer) -> dict[str, Any]:
     return {"taxes": taxes_data(selectors.customer_taxes(customer))}
 
 
-__all__ = ["customer_tax_codes_validate", "customer_taxes_apply", "customer_taxes_represent"]
+__all__ = [
+    "customer_has_taxes_annotation",
+    "customer_tax_codes_validate",
+    "customer_taxes_apply",
+    "customer_taxes_represent",
+]

@@ -20,8 +20,12 @@ class CustomerExtension:
     """One app's part in customer upserts and representation.
 
     validate(organization, customer_or_None, payload) -> {field: [codes]}  (raise NotFoundFailure for unknown codes)
-    apply(customer, payload) -> None                                      (inside the upsert transaction)
+    apply(customer, payload) -> None                                      (inside the upsert transaction;
+                                                                           `created_by_upsert(customer)` tells
+                                                                           whether the upsert just inserted it)
     represent(customer) -> dict merged into the API representation
+    locked_read_annotations() -> {name: expression} added to the upsert's locked read of an existing
+                                 customer (e.g. an `Exists` of the app's rows), for `apply` to read
     billed_currencies(customer) -> set of currencies used by the customer's billing history
     """
 
@@ -30,6 +34,7 @@ class CustomerExtension:
     apply: Callable[[Customer, dict[str, Any]], None] | None = None
     represent: Callable[[Customer], dict[str, Any]] | None = None
     billed_currencies: Callable[[Customer], set[str]] | None = None
+    locked_read_annotations: Callable[[], dict[str, Any]] | None = None
     # Relations `represent` reads, so customer lists can prefetch them instead of N+1 queries.
     prefetch: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
@@ -55,3 +60,18 @@ def representation_prefetches(prefix: str = "") -> list[str]:
     for extension in _registry.values():
         lookups.extend(extension.prefetch)
     return [f"{prefix}{lookup}" for lookup in lookups]
+
+
+_CREATED_ATTR = "_created_by_upsert"
+
+
+def mark_created(customer: Customer) -> None:
+    """Set by `customer_upsert` on a customer it has just inserted, before calling the `apply` hooks."""
+    customer.__dict__[_CREATED_ATTR] = True
+
+
+def created_by_upsert(customer: Customer) -> bool:
+    """True for a customer `customer_upsert` inserted in this call: it has no related rows but those
+    the upsert's own hooks write, so an `apply` hook that writes none may tell the representation
+    there is nothing to read (e.g. an empty prefetch cache) instead of letting it query."""
+    return bool(customer.__dict__.get(_CREATED_ATTR))

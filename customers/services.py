@@ -6,15 +6,19 @@ import copy
 import hashlib
 import re
 import secrets
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from billing_project.core import money
 from billing_project.core.api import permissions as api_permissions
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
+from billing_project.core.models import prefetch_nothing
+from billing_project.core.prepared import PreparedQuery
 from customers import extensions
 from customers.models import (
     ApiKey,
@@ -331,18 +335,37 @@ def customer_upsert(
         return _customer_upsert(organization, external_id, data)
 
 
+def _locked_customer(p: Any) -> Any:
+    """The live customer with this external id, `FOR UPDATE`, with whether the organization has
+    webhook endpoints, whether the customer has metadata, and the extensions' own flags
+    (`CustomerExtension.locked_read_annotations`). `[:1]` on the model's ordering is `.first()`."""
+    annotations = {
+        "has_webhook_endpoints": endpoints_exist(),
+        "has_metadata_rows": Exists(CustomerMetadata.objects.filter(customer_id=OuterRef("pk"))),
+    }
+    for extension in extensions.all_extensions():
+        if extension.locked_read_annotations:
+            annotations.update(extension.locked_read_annotations())
+    return (
+        Customer.objects.select_for_update()
+        .filter(organization_id=p.organization, external_id=p.external_id, deleted_at__isnull=True)
+        .annotate(**annotations)[:1]
+    )
+
+
+# Compiled once per process: building and compiling this queryset through the ORM cost more CPU
+# than PostgreSQL spends answering it.
+_LOCKED_CUSTOMER = PreparedQuery(_locked_customer, organization=uuid.UUID, external_id=str)
+
+
 @transaction.atomic
 def _customer_upsert(organization: Organization, external_id: str, data: dict[str, Any]) -> tuple[Customer, bool]:
-    customer = (
-        Customer.objects.select_for_update()
-        .filter(organization=organization, external_id=external_id, deleted_at__isnull=True)
-        .annotate(has_webhook_endpoints=endpoints_exist())
-        .first()
-    )
-    has_endpoints = True
+    found = _LOCKED_CUSTOMER.fetch(organization=organization.pk, external_id=external_id)
+    customer = found[0] if found else None
+    has_endpoints, has_metadata = True, False
     if customer is not None:
         customer.organization = organization  # the row is filtered on it: no lazy read for the representation
-        has_endpoints = customer.has_webhook_endpoints
+        has_endpoints, has_metadata = customer.has_webhook_endpoints, customer.has_metadata_rows
         _remember_locked_row(customer)
     errors = customer_validation_errors(organization, customer, data)
     if errors:
@@ -385,8 +408,10 @@ def _customer_upsert(organization: Organization, external_id: str, data: dict[st
 
     if "metadata" in data and data["metadata"] is not None:
         _apply_metadata(customer, data["metadata"])
-    elif created:  # a new customer has no metadata: its representation need not read it
-        customer._prefetched_objects_cache = {"metadata": CustomerMetadata.objects.none()}
+    elif not has_metadata:  # none (read under the lock, or a new customer): the representation need not read it
+        prefetch_nothing(customer, "metadata", CustomerMetadata)
+    if created:
+        extensions.mark_created(customer)
     for extension in extensions.all_extensions():
         if extension.apply:
             extension.apply(customer, data)

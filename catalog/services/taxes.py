@@ -6,11 +6,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.models import prefetch_nothing
 from billing_project.core.money import parse_decimal
 from catalog.models import CustomerTax, Tax
 from catalog.services.common import set_links, taxes_for_codes
+from customers import extensions as customer_extensions
 from customers.models import Customer, Organization
 
 MAX_RATE = Decimal("1000000")
@@ -125,8 +128,22 @@ def customer_tax_codes_validate(
     return {}
 
 
+HAS_TAXES_ANNOTATION = "has_customer_tax_links"
+
+
+def customer_has_taxes_annotation() -> dict[str, Any]:
+    """customers.extensions `locked_read_annotations`: whether the customer has taxes, read with the
+    upsert's locked row."""
+    return {HAS_TAXES_ANNOTATION: Exists(CustomerTax.objects.filter(customer_id=OuterRef("pk")))}
+
+
 def customer_taxes_apply(customer: Customer, data: dict[str, Any]) -> None:
     if "tax_codes" not in data or data["tax_codes"] is None:
+        if customer_extensions.created_by_upsert(customer) or customer.__dict__.get(HAS_TAXES_ANNOTATION) is False:
+            # No taxes applied here, and the customer has none (just inserted, or none found under
+            # the upsert's row lock): its representation (`selectors.customer_taxes`) reads the
+            # empty prefetch instead of the table.
+            prefetch_nothing(customer, "tax_links", CustomerTax)
         return
     set_links(customer, CustomerTax, "customer", taxes_for_codes(customer.organization, data["tax_codes"]))
 
