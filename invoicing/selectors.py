@@ -116,8 +116,26 @@ def invoice_list_related(organization: Organization, invoices: list[Invoice]) ->
 
 # --- a customer's invoices, one page (GET /invoices?external_customer_id=..., the common list) -------
 
+
+def _relation_flags() -> dict[str, Any]:
+    """Whether a customer has rows in each relation its representation reads (the first step of
+    each prefetch lookup: `metadata`, `tax_links`), as `EXISTS` columns of the customer's own read,
+    so that relations without rows (the usual case) are not read at all."""
+    flags = {}
+    for lookup in customer_extensions.representation_prefetches():
+        first = lookup.split("__")[0]
+        relation = Customer._meta.get_field(first)
+        rows = relation.related_model._default_manager.filter(**{relation.field.attname: OuterRef("pk")})  # type: ignore[union-attr]
+        flags[f"has_rows_{first}"] = Exists(rows)
+    return flags
+
+
 _LIST_CUSTOMERS = PreparedQuery(
-    lambda p: Customer.objects.filter(organization_id=p.organization, external_id=p.external_id).order_by("id"),
+    lambda p: (
+        Customer.objects.filter(organization_id=p.organization, external_id=p.external_id)
+        .annotate(**_relation_flags())
+        .order_by("id")
+    ),
     organization=uuid.UUID,
     external_id=str,
 )
@@ -187,9 +205,9 @@ def _relation_query(lookup: str) -> PreparedQuery:
 def customer_invoice_page(
     organization: Organization, external_customer_id: str, *, page: int, per_page: int
 ) -> tuple[list[Invoice], int, dict[Any, list[InvoiceAppliedTax]]] | None:
-    """`invoice_list(organization, external_customer_id=...)` paged, in four or five compiled
-    statements: the customer, the page with the list's total, its applied taxes, the customer's
-    relations for its representation. None when the external id names several customers (a
+    """`invoice_list(organization, external_customer_id=...)` paged, in three to five compiled
+    statements: the customer (with whether it has metadata and tax links), the page with the
+    list's total, its applied taxes, and those of the customer's relations that have rows. None when the external id names several customers (a
     deleted one's id reused): the general path answers then."""
     customers = _LIST_CUSTOMERS.fetch(organization=organization.id, external_id=external_customer_id)
     if len(customers) > 1:
@@ -205,7 +223,9 @@ def customer_invoice_page(
         return [], total, {}
     cache: dict[str, Any] = {}
     for lookup in customer_extensions.representation_prefetches():
-        rows = _relation_query(lookup).fetch(customer=customer.id)
+        first = lookup.split("__")[0]
+        has_rows = getattr(customer, f"has_rows_{first}", True)
+        rows = _relation_query(lookup).fetch(customer=customer.id) if has_rows else []
         related = getattr(customer, lookup.split("__")[0]).all()  # as prefetch_related leaves it
         related._result_cache, related._prefetch_done = rows, True
         cache[lookup.split("__")[0]] = related
