@@ -20,6 +20,7 @@ from django.db import models
 from django.db.models.signals import post_delete, post_save, pre_save
 
 from audit.context import current_actor
+from billing_project.core.inserts import insert_new
 
 # app_label.ModelName of every audited model.
 AUDITED_MODELS = (
@@ -155,7 +156,7 @@ def _entry(instance: models.Model, action: str, changes: dict[str, list[Any]]) -
 
 
 def _write(instance: models.Model, action: str, changes: dict[str, list[Any]]) -> None:
-    _entry(instance, action, changes).save()
+    insert_new(_entry(instance, action, changes))  # `.save()`, its INSERT composed once per process
 
 
 def _created_changes(sender: type[models.Model], instance: models.Model) -> dict[str, list[Any]]:

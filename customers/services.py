@@ -17,6 +17,7 @@ from django.utils import timezone
 from billing_project.core import money
 from billing_project.core.api import permissions as api_permissions
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
+from billing_project.core.inserts import insert_new
 from billing_project.core.models import prefetch_nothing
 from billing_project.core.prepared import PreparedQuery
 from customers import extensions
@@ -404,7 +405,10 @@ def _customer_upsert(organization: Organization, external_id: str, data: dict[st
             **customer.provider_settings,
             **{field: billing[field] for field in _PROVIDER_SETTING_FIELDS if field in billing},
         }
-    customer.save()
+    if created:
+        insert_new(customer)  # `save()` (signals, audit trail included), its INSERT composed once per process
+    else:
+        customer.save()
 
     if "metadata" in data and data["metadata"] is not None:
         _apply_metadata(customer, data["metadata"])

@@ -114,7 +114,7 @@ class PreparedQuery:
                 positions = {name: index for index, name in enumerate(names)}
                 reorder = operator.itemgetter(*[positions[f] for f in fields])
         locks = bool(queryset.query.select_for_update and connections[alias].features.has_select_for_update)
-        return sql, params, slots, compiler, iterable, reorder, locks
+        return sql, params, slots, _Reader(compiler, iterable, alias), iterable, reorder, locks
 
     def fetch(self, **values: Any) -> list[Any]:
         """The queryset's rows for these values: model instances, or tuples for `values_list`."""
@@ -129,7 +129,7 @@ class PreparedQuery:
             self._compiled[connection.vendor] = entry
         if entry is False:
             return list(self.build(SimpleNamespace(**values)))
-        sql, template, slots, compiler, iterable, reorder, locks = entry
+        sql, template, slots, reader, iterable, reorder, locks = entry
         if locks and connection.get_autocommit():  # what the ORM's compiler refuses too
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         params = list(template)
@@ -140,22 +140,47 @@ class PreparedQuery:
             rows = cursor.fetchall()
         if iterable == "ValuesListIterable":
             if reorder is not None:
-                return [tuple(reorder(row)) for row in compiler.results_iter([rows])]
-            return list(compiler.results_iter([rows], tuple_expected=True))
-        return list(self._instances(compiler, rows, alias))
+                return [tuple(reorder(row)) for row in reader.converted(rows)]
+            return [tuple(row) for row in reader.converted(rows)]
+        return list(reader.instances(rows))
 
-    @staticmethod
-    def _instances(compiler: Any, rows: list[Any], alias: str) -> Any:
-        """What Django's ModelIterable does with the rows of this compiler's SQL."""
-        select, klass_info, annotation_col_map = compiler.select, compiler.klass_info, compiler.annotation_col_map
-        model = klass_info["model"]
-        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-        init_list = [column[0].target.attname for column in select[start:end]]
-        populators = get_related_populators(klass_info, select, alias)
-        for row in compiler.results_iter([rows]):
+
+class _Reader:
+    """Turns the rows of a compiled query into what the queryset yields, as the compiler's
+    `results_iter` and Django's ModelIterable do, with what they work out from the compiler on
+    every call (the columns' converters, the model's column names, the `select_related`
+    populators) worked out once."""
+
+    def __init__(self, compiler: Any, iterable: str, alias: str) -> None:
+        self.compiler = compiler
+        self.fields = [column[0] for column in compiler.select[0 : compiler.col_count]]
+        self.converters = compiler.get_converters(self.fields)
+        self.composite = compiler.has_composite_fields(self.fields)
+        if iterable == "ModelIterable":
+            select, klass_info = compiler.select, compiler.klass_info
+            self.model = klass_info["model"]
+            self.start, self.end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+            self.init_list = [column[0].target.attname for column in select[self.start : self.end]]
+            self.populators = get_related_populators(klass_info, select, alias)
+            self.annotations = list((compiler.annotation_col_map or {}).items())
+        self.alias = alias
+
+    def converted(self, rows: list[Any]) -> Any:
+        """`compiler.results_iter([rows])`: lists (or the fetched tuples when nothing converts)."""
+        result: Any = rows
+        if self.converters:
+            result = self.compiler.apply_converters(result, self.converters)
+        if self.composite:
+            result = self.compiler.composite_fields_to_tuples(result, self.fields)
+        return result
+
+    def instances(self, rows: list[Any]) -> Any:
+        """What Django's ModelIterable does with these rows."""
+        model, alias, init_list, start, end = self.model, self.alias, self.init_list, self.start, self.end
+        for row in self.converted(rows):
             obj = model.from_db(alias, init_list, row[start:end])
-            for populator in populators:
+            for populator in self.populators:
                 populator.populate(row, obj)
-            for name, position in (annotation_col_map or {}).items():
+            for name, position in self.annotations:
                 setattr(obj, name, row[position])
             yield obj
