@@ -131,35 +131,40 @@ def _additive_many(
     return result
 
 
-def _rollup_rows(organization_id: Any, subs: list[str], codes: list[str], start: datetime, end: datetime) -> Any:
-    """(subscription, code, count, sum, max, precise sum) of the hourly rollups in [start, end)."""
+def _grouped(
+    model: Any,
+    time_field: str,
+    organization_id: Any,
+    subs: list[str],
+    codes: list[str],
+    window: tuple[datetime, datetime],
+) -> Any:
+    """`model`'s rows of these subscriptions and codes with `time_field` in [start, end), grouped
+    by (subscription, code)."""
+    start, end = window
     return (
-        UsageRollup.objects.filter(
+        model.objects.filter(
             organization_id=organization_id,
             external_subscription_id__in=subs,
             code__in=codes,
-            hour__gte=start,
-            hour__lt=end,
+            **{f"{time_field}__gte": start, f"{time_field}__lt": end},
         )
         .values_list("external_subscription_id", "code")
-        .annotate(c=Sum("events_count"), s=Sum("value_sum"), m=Max("value_max"), p=Sum("precise_sum"))
         .order_by()
+    )
+
+
+def _rollup_rows(organization_id: Any, subs: list[str], codes: list[str], start: datetime, end: datetime) -> Any:
+    """(subscription, code, count, sum, max, precise sum) of the hourly rollups in [start, end)."""
+    return _grouped(UsageRollup, "hour", organization_id, subs, codes, (start, end)).annotate(
+        c=Sum("events_count"), s=Sum("value_sum"), m=Max("value_max"), p=Sum("precise_sum")
     )
 
 
 def _edge_rows(organization_id: Any, subs: list[str], codes: list[str], start: datetime, end: datetime) -> Any:
     """The same figures read from the raw events of [start, end) (a partial hour)."""
-    return (
-        Event.objects.filter(
-            organization_id=organization_id,
-            external_subscription_id__in=subs,
-            code__in=codes,
-            timestamp__gte=start,
-            timestamp__lt=end,
-        )
-        .values_list("external_subscription_id", "code")
-        .annotate(c=Count("id"), s=Sum("value"), m=Max("value"), p=Sum("precise_total_amount_cents"))
-        .order_by()
+    return _grouped(Event, "timestamp", organization_id, subs, codes, (start, end)).annotate(
+        c=Count("id"), s=Sum("value"), m=Max("value"), p=Sum("precise_total_amount_cents")
     )
 
 
