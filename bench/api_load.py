@@ -52,7 +52,7 @@ from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Gunicorn, percentile, setup_django
+from bench.common import Gunicorn, drop_database, percentile, setup_django
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_load"
 DEFAULT_PORT = 18791
@@ -408,16 +408,6 @@ def warm_up(port: int, key: str, customers: int) -> None:
         conn.request(method, path, body=body, headers=headers)
         conn.getresponse().read()
         conn.close()
-
-
-def drop_database(database_url: str) -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    parsed = urlparse(database_url)
-    with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}" WITH (FORCE)')
 
 
 def main() -> None:

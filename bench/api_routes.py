@@ -38,11 +38,10 @@ import random
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import setup_django
+from bench.common import drop_database, setup_django
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_routes"
 ROUTES = ("baseline", "current_usage", "invoices_list", "customer_upsert", "events_batch")
@@ -57,17 +56,6 @@ def backend_cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def drop_database(database_url: str) -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    parsed = urlparse(database_url)
-    name = parsed.path.lstrip("/")
-    with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import percentile, setup_django
+from bench.common import drop_database, percentile, setup_django
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_billing"
 AT = datetime(2024, 2, 1, 1, tzinfo=UTC)
@@ -192,16 +192,6 @@ def expected_cents(i: int) -> int:
     gb = 50 + i % 100
     storage = gb * 5 if gb <= 100 else 100 * 5 + (gb - 100) * 2 + 100
     return 1000 + 2 + storage
-
-
-def drop_database(database_url: str) -> None:
-    from urllib.parse import urlparse
-
-    import psycopg
-
-    parsed = urlparse(database_url)
-    with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}" WITH (FORCE)')
 
 
 def main() -> None:

@@ -41,6 +41,20 @@ def ensure_database(database_url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def drop_database(database_url: str) -> None:
+    """Drop the bench's database (its connections closed first, Django's included when set up)."""
+    import psycopg
+    from django.conf import settings
+
+    if settings.configured:
+        from django.db import connections
+
+        connections.close_all()
+    parsed = urlparse(database_url)
+    with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}" WITH (FORCE)')
+
+
 def create_tenant(name: str, subscriptions: int, code: str = "bench_calls") -> tuple[object, str, object]:
     """An organization, its API key, a sum metric, and `subscriptions` active subscriptions sub_0..."""
     from datetime import UTC, datetime

@@ -48,7 +48,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Gunicorn, create_tenant, percentile, setup_django
+from bench.common import Gunicorn, create_tenant, drop_database, percentile, setup_django
 
 SUBSCRIPTIONS = 100
 BENCH_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_ingest"
@@ -381,19 +381,6 @@ def table_size() -> tuple[int, str]:
         )
         rows, size = cursor.fetchone()
     return int(rows), size
-
-
-def drop_database(database_url: str) -> None:
-    from urllib.parse import urlparse
-
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    parsed = urlparse(database_url)
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}" WITH (FORCE)')
 
 
 def database_exists(database_url: str) -> bool:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import setup_django
+from bench.common import drop_database, setup_django
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_request_path"
 ROUTES = ("health", "customers_page1", "event", "current_usage", "invoices_list", "customer_upsert", "events_batch")
@@ -77,8 +77,6 @@ def main() -> None:
         run(args)
     finally:
         if not args.keep:
-            from bench.api_routes import drop_database
-
             drop_database(args.database)
 
 
