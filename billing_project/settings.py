@@ -168,8 +168,11 @@ API_KEY_CACHE_SECONDS = float(os.environ.get("API_KEY_CACHE_SECONDS") or 5)
 RATE_LIMIT_KEY_PREFIX = os.environ.get("RATE_LIMIT_KEY_PREFIX", "bxb:rl:")
 API_MAX_PER_PAGE = env_int("API_MAX_PER_PAGE", 1000)
 
-# Prometheus metrics at /metrics; when set, scrapers must send `Authorization: Bearer <token>`.
+# Prometheus metrics at /metrics; scrapers send `Authorization: Bearer <METRICS_TOKEN>`. Without a
+# token the endpoint is closed (403 `metrics_token_not_configured`) unless METRICS_PUBLIC is on: it
+# is on by default only with DEBUG (the local demo), never in production settings.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_PUBLIC = env_bool("METRICS_PUBLIC", DEBUG)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["customers.api.authentication.ApiKeyAuthentication"],

@@ -14,6 +14,10 @@ class CoreConfig(AppConfig):
 
         checks.register(check_secret_key, deploy=True)
 
+        from billing_project.core.metrics import check_metrics_token
+
+        checks.register(check_metrics_token, deploy=True)
+
         from billing_project.core import logging as bxb_logging
         from billing_project.core import observability
 

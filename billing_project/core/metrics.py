@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.core import checks
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -176,9 +177,29 @@ def _registry() -> Any:
     return REGISTRY
 
 
+def check_metrics_token(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Deploy check: /metrics without a token and not declared public answers only 403."""
+    if not getattr(settings, "METRICS_TOKEN", "") and not getattr(settings, "METRICS_PUBLIC", False):
+        return [
+            checks.Warning(
+                "METRICS_TOKEN is not set: /metrics answers 403 to every scraper",
+                hint="Set METRICS_TOKEN and send it as `Authorization: Bearer <token>` (README, Metrics).",
+                id="bxb.W001",
+            )
+        ]
+    return []
+
+
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """Prometheus text exposition. With `METRICS_TOKEN` set, needs `Authorization: Bearer <token>`."""
+    """Prometheus text exposition, behind `Authorization: Bearer <METRICS_TOKEN>`.
+
+    Without a configured token the endpoint is closed (403) unless `METRICS_PUBLIC` is on, which is
+    the default only with DEBUG: per-route exception counts are not for the public internet.
+    """
     token = getattr(settings, "METRICS_TOKEN", "")
+    if not token and not getattr(settings, "METRICS_PUBLIC", False):
+        body = {"status": 403, "error": "Forbidden", "code": "metrics_token_not_configured"}
+        return JsonResponse(body, status=403)
     if token:
         parts = request.headers.get("Authorization", "").split()
         given = parts[1] if len(parts) == 2 and parts[0].lower() == "bearer" else ""

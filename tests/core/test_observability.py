@@ -288,6 +288,7 @@ def test_business_helpers_feed_their_counters():
     assert sample("bxb_billing_run_lag_seconds") == 90
 
 
+@override_settings(METRICS_PUBLIC=True)
 def test_metrics_endpoint_serves_prometheus_text(client):
     client.get("/health")
     response = client.get("/metrics")
@@ -313,6 +314,28 @@ def test_metrics_token_protects_the_endpoint(client):
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token").status_code == 200
 
 
+def test_metrics_are_closed_without_a_token_in_production_settings(client):
+    """Production settings (DEBUG off) close /metrics until METRICS_TOKEN is set; DEBUG opens it."""
+    answered = _python(
+        "import django; django.setup(); from django.conf import settings as s;"
+        "from django.test import RequestFactory; from billing_project.core.metrics import metrics_view;"
+        "r = metrics_view(RequestFactory().get('/metrics')); print(s.METRICS_PUBLIC, r.status_code, r.content.decode())",
+        ALLOWED_HOSTS="testserver",
+    )
+    assert answered.returncode == 0, answered.stderr
+    public, status, body = answered.stdout.strip().split(" ", 2)
+    assert (public, status) == ("False", "403")
+    assert json.loads(body) == {"status": 403, "error": "Forbidden", "code": "metrics_token_not_configured"}
+    debug = _python("import django; django.setup(); from django.conf import settings as s; print(s.METRICS_PUBLIC)", DEBUG="1")
+    assert debug.stdout.strip() == "True", debug.stderr
+    with override_settings(METRICS_TOKEN="", METRICS_PUBLIC=False):
+        assert client.get("/metrics").status_code == 403
+        assert [m.id for m in metrics.check_metrics_token()] == ["bxb.W001"]
+    with override_settings(METRICS_TOKEN="t0ken", METRICS_PUBLIC=False):
+        assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer t0ken").status_code == 200
+        assert metrics.check_metrics_token() == []
+
+
 def test_multiprocess_mode_aggregates_every_worker(tmp_path):
     """With PROMETHEUS_MULTIPROC_DIR, /metrics sums the counters written by several processes."""
     code = "import django; django.setup();from billing_project.core import metrics; metrics.events_ingested.inc(7)"
@@ -325,6 +348,7 @@ def test_multiprocess_mode_aggregates_every_worker(tmp_path):
         "print(metrics_view(RequestFactory().get('/metrics')).content.decode())",
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
         ALLOWED_HOSTS="testserver",
+        METRICS_PUBLIC="1",
     )
     assert read.returncode == 0, read.stderr
     assert "bxb_events_ingested_total 14.0" in read.stdout
