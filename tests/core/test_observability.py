@@ -326,7 +326,9 @@ def test_metrics_are_closed_without_a_token_in_production_settings(client):
     public, status, body = answered.stdout.strip().split(" ", 2)
     assert (public, status) == ("False", "403")
     assert json.loads(body) == {"status": 403, "error": "Forbidden", "code": "metrics_token_not_configured"}
-    debug = _python("import django; django.setup(); from django.conf import settings as s; print(s.METRICS_PUBLIC)", DEBUG="1")
+    debug = _python(
+        "import django; django.setup(); from django.conf import settings as s; print(s.METRICS_PUBLIC)", DEBUG="1"
+    )
     assert debug.stdout.strip() == "True", debug.stderr
     with override_settings(METRICS_TOKEN="", METRICS_PUBLIC=False):
         assert client.get("/metrics").status_code == 403
