@@ -24,6 +24,7 @@ class Receiver:
     """Answers with `status` (after sleeping `delay` seconds); records every request."""
 
     port: int
+    host: str = "127.0.0.1"
     status: int = 200
     delay: float = 0.0
     reply: bytes = b'{"ok":true}'
@@ -33,7 +34,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks"
+        return f"http://{self.host}:{self.port}/hooks"
 
     def start(self) -> None:
         receiver = self
@@ -57,7 +58,7 @@ class Receiver:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()

@@ -139,6 +139,15 @@ def test_at_most_ten_endpoints_per_organization(tenant):
         "http://[fe80::1]/hooks",
         "http://[::ffff:127.0.0.1]/hooks",
         "http://0.0.0.0/hooks",
+        "http://localhost./hooks",
+        "http://LOCALHOST../hooks",
+        "http://api.localhost./hooks",
+        "http://[2002:7f00:1::1]/hooks",
+        "http://[64:ff9b::7f00:1]/hooks",
+        "http://[::ffff:7f00:1]/hooks",
+        "http://[::127.0.0.1]/hooks",
+        "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hooks",
+        "http://2130706433/hooks",
     ],
 )
 def test_private_targets_are_refused_by_default(tenant, url):
