@@ -32,7 +32,57 @@ def on_events_ingested(sender: Any, organization: Any, external_subscription_ids
     transaction.on_commit(lambda: tasks.pay_in_advance_fees.delay(organization_id, ids))
 
 
+# --- subscriptions: closing and opening invoices at once (invoicing/services/immediate.py) -------
+
+# `subscription_started` reasons of a plan change, and `subscription_terminated` reasons of the
+# subscription it replaces: both are billed when the successor starts, on one invoice.
+_PLAN_CHANGE_STARTS = frozenset({"upgraded", "downgraded_now", "downgrade"})
+_PLAN_CHANGE_ENDS = frozenset({"upgraded", "downgraded", "downgraded_now"})
+
+
+def _bill_on_commit(subscription_ids: list[Any], reason: str) -> None:
+    from invoicing import tasks
+
+    ids = [str(pk) for pk in subscription_ids]
+    # robust: with eager tasks (no broker) a billing failure is logged, never raised into the
+    # request that changed the subscription; the hourly sweep bills what is still due.
+    transaction.on_commit(lambda: tasks.bill_subscriptions.delay(ids, reason), robust=True)
+
+
+def _in_trial(subscription: Any) -> bool:
+    from django.utils import timezone
+
+    return subscription.trial_ends_at is not None and subscription.trial_ends_at > timezone.now()
+
+
+def on_subscription_started(sender: Any, subscription: Any, reason: str = "", **kwargs: Any) -> None:
+    """A plan change bills the replaced subscription's closing period with the new one's opening
+    period (Lago's `upgrading`); a new in-advance plan bills its first period (`subscription_starting`)."""
+    ids = []
+    if reason in _PLAN_CHANGE_STARTS and subscription.previous_subscription_id is not None:
+        ids.append(subscription.previous_subscription_id)
+    if subscription.plan.pay_in_advance and not _in_trial(subscription):
+        ids.append(subscription.id)
+    if ids:
+        _bill_on_commit(ids, "upgrading" if reason in _PLAN_CHANGE_STARTS else "subscription_starting")
+
+
+def on_subscription_terminated(sender: Any, subscription: Any, reason: str = "", **kwargs: Any) -> None:
+    if reason in _PLAN_CHANGE_ENDS:
+        return  # billed with its successor, see on_subscription_started
+    _bill_on_commit([subscription.id], "subscription_terminating")
+
+
+def on_subscription_trial_ended(sender: Any, subscription: Any, **kwargs: Any) -> None:
+    if subscription.plan.pay_in_advance:
+        _bill_on_commit([subscription.id], "subscription_starting")
+
+
 def connect() -> None:
     from metering.signals import events_ingested
+    from subscriptions import signals
 
     events_ingested.connect(on_events_ingested, dispatch_uid="invoicing.pay_in_advance_fees")
+    signals.subscription_started.connect(on_subscription_started, dispatch_uid="invoicing.bill_now.started")
+    signals.subscription_terminated.connect(on_subscription_terminated, dispatch_uid="invoicing.bill_now.terminated")
+    signals.subscription_trial_ended.connect(on_subscription_trial_ended, dispatch_uid="invoicing.bill_now.trial")

@@ -47,6 +47,16 @@ def bill_customer(customer_id: str, at: str | None = None, run_id: str | None = 
     return len(runs.billing_run_customer(run_id, customer_id, at=_at(at)))
 
 
+@shared_task(name="invoicing.bill_subscriptions", acks_late=True)
+def bill_subscriptions(subscription_ids: list[str], reason: str = "") -> int:
+    """Right after a termination, a plan change or an in-advance start (enqueued on commit by
+    `invoicing.receivers`): bill exactly these subscriptions now. Safe to run twice and to race
+    the sweep (customer lock, unique billing period)."""
+    from invoicing.services.immediate import subscriptions_bill_now
+
+    return len(subscriptions_bill_now(subscription_ids, reason=reason))
+
+
 @shared_task(name="invoicing.finish_run")
 def finish_run(run_id: str) -> None:
     runs.billing_run_finish(run_id)

@@ -286,10 +286,12 @@ def _commitment_true_up(
 # --- per customer -------------------------------------------------------------------------------
 
 
-def _candidates(customer: Customer, at: dt.datetime) -> list[Subscription]:
+def _candidates(customer: Customer, at: dt.datetime, subscription_ids: list[Any] | None = None) -> list[Subscription]:
+    qs = Subscription.objects.filter(customer=customer)
+    if subscription_ids is not None:
+        qs = qs.filter(id__in=list(subscription_ids))
     return list(
-        Subscription.objects.filter(customer=customer)
-        .filter(
+        qs.filter(
             Q(status=SubscriptionStatus.ACTIVE)
             | Q(
                 status=SubscriptionStatus.TERMINATED,
@@ -375,9 +377,13 @@ def _attach_plan_data(plan: Any, cache: dict[str, Any] | None) -> None:
 
 
 def customer_due_items(
-    customer: Customer, at: dt.datetime, *, cache: dict[str, Any] | None = None
+    customer: Customer,
+    at: dt.datetime,
+    *,
+    cache: dict[str, Any] | None = None,
+    subscription_ids: list[Any] | None = None,
 ) -> list[tuple[DueItem, periods.Schedule]]:
-    subs = _candidates(customer, at)
+    subs = _candidates(customer, at, subscription_ids)
     if not subs:
         return []
     progressive: set[Any] = set()
@@ -402,11 +408,14 @@ def customer_bill(
     at: dt.datetime | None = None,
     now: dt.datetime | None = None,
     run_key: str | None = None,
+    subscription_ids: list[Any] | None = None,
 ) -> list[Invoice]:
     """Bill everything due for one customer up to `at`: one invoice per local billing day.
 
     One transaction; the customer row is locked so two workers bill one after the other and the
-    second finds nothing left to do.
+    second finds nothing left to do. `subscription_ids`: bill only these subscriptions of the
+    customer (a termination, plan change or start billed at once, `subscriptions_bill_now`); the
+    others wait for the sweep.
     """
     at = at or timezone.now()
     now = now or timezone.now()
@@ -420,7 +429,7 @@ def customer_bill(
         if customer is None:
             return []
         cache = _cache_for(run_key)
-        due = customer_due_items(customer, at, cache=cache)
+        due = customer_due_items(customer, at, cache=cache, subscription_ids=subscription_ids)
         if not due:
             return []
         tz_name = customer.applicable_timezone
