@@ -121,10 +121,14 @@ def default_document_prefix(name: str, organization_id: object) -> str:
 def organization_create(
     name: str, *, default_currency: str = "USD", timezone_name: str = "UTC", key_name: str = "default"
 ) -> tuple[Organization, str]:
-    """A new tenant and its first API key; returns the organization and the key's secret."""
+    """A new tenant and its first API key; returns the organization and the key's secret. The name
+    must be new (case-insensitively), so commands can find the organization by it."""
     errors: dict[str, list[str]] = {}
     if not name or not name.strip():
         errors["name"] = ["value_is_mandatory"]
+    elif Organization.objects.filter(name__iexact=name.strip()).exists():
+        # Ops commands find an organization by its name: a namesake would make it ambiguous.
+        errors["name"] = ["value_already_exist"]
     if not money.is_currency(default_currency):
         errors["default_currency"] = ["value_is_invalid"]
     if not timezone_valid(timezone_name):

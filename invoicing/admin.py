@@ -238,13 +238,14 @@ class FeeAdmin(ReadOnlyMixin, admin.ModelAdmin):
 class BillingRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
         "created_at", "at", "trigger", "status", "customers_due", "subscriptions_due", "invoices_created",
-        "customers_failed", "duration",
+        "customers_failed", "customers_missing", "duration",
     )  # fmt: skip
     list_filter = ("status", "trigger", "dry_run")
     list_select_related = ("organization",)
     readonly_fields = (
         "organization", "trigger", "at", "dry_run", "status", "customers_due", "subscriptions_due",
-        "invoices_created", "customers_failed", "failures", "created_at", "finished_at",
+        "invoices_created", "customers_failed", "failures", "batches_total", "batches_reported",
+        "customers_missing", "missing", "retries", "oldest_due_at", "created_at", "finished_at",
     )  # fmt: skip
 
     @admin.display(description="duration")

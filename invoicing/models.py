@@ -316,33 +316,66 @@ class InvoiceNumberCounter(BaseModel):
 
 class BillingRunStatus(models.TextChoices):
     RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
+    SUCCEEDED = "succeeded"  # every batch reported and no customer failed
+    FAILED = "failed"  # every batch reported, some customers failed (listed in `failures`)
+    INCOMPLETE = "incomplete"  # some batches never reported (a worker died): listed in `missing`, retried
 
 
 class BillingRun(BaseModel):
-    """One sweep of the billing run (beat, `run_billing`, or a single customer): what was due, what
-    was invoiced, what failed and why. Read-only in the admin."""
+    """One sweep of the billing run (beat or `run_billing`): what was due, the batches it was cut
+    into, what was invoiced, what failed and why, and what never reported. Read-only in the admin.
+    A dry run writes no row (docs/invoicing.md, "The billing run")."""
 
     organization = models.ForeignKey(
         "customers.Organization", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     trigger = models.CharField(max_length=32, default="beat")  # beat, command, api, task
     at = models.DateTimeField(help_text="The instant the run billed up to.")
-    dry_run = models.BooleanField(default=False)
+    dry_run = models.BooleanField(default=False)  # rows written before dry runs stopped writing rows
     status = models.CharField(max_length=16, choices=BillingRunStatus.choices, default=BillingRunStatus.RUNNING)
     customers_due = models.PositiveIntegerField(default=0)
     subscriptions_due = models.PositiveIntegerField(default=0)
     invoices_created = models.PositiveIntegerField(default=0)
     customers_failed = models.PositiveIntegerField(default=0)
     failures = models.JSONField(default=list, blank=True)  # [{customer_id, external_id, error}]
+    batches_total = models.PositiveIntegerField(default=0)
+    batches_reported = models.PositiveIntegerField(default=0)
+    # Customers of the batches that had not reported at the last check (ids, at most 200 kept).
+    customers_missing = models.PositiveIntegerField(default=0)
+    missing = models.JSONField(default=list, blank=True)
+    retries = models.PositiveIntegerField(default=0, help_text="Times the missing batches were sent again.")
+    oldest_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the oldest billing still due (not invoiced) by this run became due."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["-at"], condition=Q(organization__isnull=True), name="billing_run_global_at")]
 
     def __str__(self) -> str:
         return f"billing run {self.at:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class BillingRunBatch(BaseModel):
+    """A batch of a run's customers, billed by one `invoicing.bill_customers` task. `reported_at` is
+    written in the transaction that commits the batch's invoices, so a batch is reported exactly
+    when its work is in the database."""
+
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="batches")
+    position = models.PositiveIntegerField()
+    customer_ids = models.JSONField(default=list)
+    reported_at = models.DateTimeField(null=True, blank=True)
+    invoices_created = models.PositiveIntegerField(default=0)
+    customers_failed = models.PositiveIntegerField(default=0)
+    dispatches = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [models.UniqueConstraint(fields=["run", "position"], name="billing_run_batch_once")]
+
+    def __str__(self) -> str:
+        return f"batch {self.position} of {self.run_id}"
 
 
 from invoicing.credit_models import *  # noqa: E402, F403  (credits: wallets and credit notes)

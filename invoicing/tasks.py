@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from celery import shared_task
-from django.db import transaction
 from django.utils import timezone
 
 from invoicing.services import lifecycle, runs
@@ -19,26 +18,19 @@ def _at(value: str | None) -> datetime:
 
 @shared_task(name="invoicing.billing_sweep")
 def billing_sweep(at: str | None = None) -> int:
-    """Hourly: find the customers with something due in their timezone, one task per batch of them."""
-    moment = _at(at)
-    run, due = runs.billing_run_start(moment, trigger="beat")
-    run_id, iso = str(run.id), moment.isoformat()
-    ids = [str(customer_id) for customer_id in due]
-
-    def fan_out() -> None:
-        for batch in runs.batches(ids):
-            bill_customers.delay(batch, iso, run_id)
-        finish_run.apply_async((run_id,), countdown=0 if not ids else 60)
-
-    transaction.on_commit(fan_out)
-    return len(ids)
+    """Hourly: find the customers with something due in their timezone, one task per batch of them
+    (after the commit), and the run's watchdog."""
+    return runs.billing_run_launch(_at(at), trigger="beat").customers_due
 
 
 @shared_task(name="invoicing.bill_customers", acks_late=True)
-def bill_customers(customer_ids: list[str], at: str | None = None, run_id: str | None = None) -> int:
-    """A batch of customers, set-based, in one transaction (safe to run twice: the customer locks and
-    the unique billing-period constraint leave nothing to bill the second time)."""
-    return runs.billing_run_batch(run_id, customer_ids, at=_at(at))
+def bill_customers(
+    customer_ids: list[str], at: str | None = None, run_id: str | None = None, batch_id: str | None = None
+) -> int:
+    """A batch of customers, set-based, in one transaction with the batch's report (safe to run twice:
+    a reported batch is skipped, and the customer locks and the unique billing-period constraint
+    leave nothing to bill the second time)."""
+    return runs.billing_run_batch(run_id, customer_ids, at=_at(at), batch_id=batch_id)
 
 
 @shared_task(name="invoicing.bill_customer", acks_late=True)
@@ -58,8 +50,9 @@ def bill_subscriptions(subscription_ids: list[str], reason: str = "") -> int:
 
 
 @shared_task(name="invoicing.finish_run")
-def finish_run(run_id: str) -> None:
-    runs.billing_run_finish(run_id)
+def finish_run(run_id: str, seen: int = -1, checks: int = 0) -> str:
+    """The run's watchdog: closes it, waits, or sends its missing batches again (`runs.billing_run_check`)."""
+    return runs.billing_run_check(run_id, seen=seen, checks=checks)
 
 
 @shared_task(name="invoicing.finalize_drafts_sweep")

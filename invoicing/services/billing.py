@@ -2,6 +2,7 @@
 
     due_items(subscription, schedule, at, cursor=, starting_billed=) -> [DueItem]   (pure)
     billing_due_customers(at, organization=None) -> {customer_id: due subscriptions}
+    billing_due(at, organization=None, customer_ids=None) -> {customer_id: CustomerDue}
     customer_bill(customer_id, *, at) -> [Invoice]                                  (one transaction)
 
 A `DueItem` is one (subscription, period, invoicing_reason). Its key is the unique constraint of
@@ -583,8 +584,25 @@ def _item_from_row(row: InvoiceSubscription, schedule: periods.Schedule) -> DueI
 # --- the sweep ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CustomerDue:
+    """What the sweep found due for one customer: how many subscriptions, and since when the oldest
+    of their uninvoiced billings has been due (the billing-run lag is measured from it)."""
+
+    subscriptions: int
+    oldest: dt.datetime
+
+
 def billing_due_customers(at: dt.datetime, *, organization: Any = None) -> dict[Any, int]:
     """Customers with something due at `at` (in their timezone), with how many subscriptions."""
+    return {customer_id: due.subscriptions for customer_id, due in billing_due(at, organization=organization).items()}
+
+
+def billing_due(
+    at: dt.datetime, *, organization: Any = None, customer_ids: list[Any] | None = None
+) -> dict[Any, CustomerDue]:
+    """Customers with something due at `at` (in their timezone): subscriptions due and the oldest
+    due instant. `customer_ids` narrows the look to those customers (a run's failures)."""
     qs = (
         Subscription.objects.filter(
             Q(status=SubscriptionStatus.ACTIVE)
@@ -599,7 +617,10 @@ def billing_due_customers(at: dt.datetime, *, organization: Any = None) -> dict[
     )
     if organization is not None:
         qs = qs.filter(organization=organization)
-    due: dict[Any, int] = defaultdict(int)
+    if customer_ids is not None:
+        qs = qs.filter(customer_id__in=list(customer_ids))
+    counts: dict[Any, int] = defaultdict(int)
+    oldest: dict[Any, dt.datetime] = {}
     chunk: list[Subscription] = []
     # Plans and organizations are few: read once and shared, not joined into every row.
     plans: dict[Any, Any] = {}
@@ -621,9 +642,16 @@ def billing_due_customers(at: dt.datetime, *, organization: Any = None) -> dict[
             schedule = schedule_for(sub)
             if schedule is None:
                 continue
-            # The first due item answers "is anything due?" (the task computes them all again).
-            if due_items(sub, schedule, at, cursor=cursors.get(sub.id), starting_billed=sub.id in starting, limit=1):
-                due[sub.customer_id] += 1
+            # The first due item answers "is anything due?" and is the oldest (items come in time
+            # order); the task computes them all again.
+            first = due_items(
+                sub, schedule, at, cursor=cursors.get(sub.id), starting_billed=sub.id in starting, limit=1
+            )
+            if first:
+                counts[sub.customer_id] += 1
+                known = oldest.get(sub.customer_id)
+                if known is None or first[0].timestamp < known:
+                    oldest[sub.customer_id] = first[0].timestamp
 
     # In chunks: memory stays bounded by the chunk (plus the due customers' ids), whatever the base.
     for sub in qs.order_by().iterator(chunk_size=SWEEP_CHUNK):
@@ -633,4 +661,4 @@ def billing_due_customers(at: dt.datetime, *, organization: Any = None) -> dict[
             chunk = []
     if chunk:
         check(chunk)
-    return dict(due)
+    return {customer_id: CustomerDue(count, oldest[customer_id]) for customer_id, count in counts.items()}

@@ -66,3 +66,26 @@ def test_seed_demo_refuses_production_database_without_force(settings, monkeypat
         run("seed_demo")
     assert not Organization.objects.filter(name="bxb Demo").exists()
     assert "Demo API key" in run("seed_demo", "--force")
+
+
+def test_create_organization_refuses_a_name_already_taken():
+    run("create_organization", "Ops")
+    with pytest.raises(CommandError, match="value_already_exist"):
+        run("create_organization", " ops ")
+    assert Organization.objects.filter(name__iexact="ops").count() == 1
+
+
+def test_commands_find_an_organization_by_id_or_unambiguous_name():
+    from customers.management.commands.create_api_key import find_organization
+    from tests.factories.customers import OrganizationFactory
+
+    first, second = OrganizationFactory(name="Ops"), OrganizationFactory(name="Ops")
+    alone = OrganizationFactory(name="Solo")
+    assert find_organization("Solo") == alone
+    assert find_organization(str(second.id)) == second
+    with pytest.raises(CommandError) as refused:
+        find_organization("Ops")
+    assert str(first.id) in str(refused.value) and str(second.id) in str(refused.value)
+    for unknown in ("Nobody", "00000000-0000-0000-0000-000000000000", ""):
+        with pytest.raises(CommandError, match="no organization"):
+            find_organization(unknown)

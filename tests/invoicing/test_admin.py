@@ -44,7 +44,7 @@ def invoices(organization):
 
 def test_pages_load(admin_client, invoices):
     final, _ = invoices
-    billing_run_start(datetime(2024, 2, 1, 1, tzinfo=UTC), trigger="command", dry_run=True)
+    billing_run_start(datetime(2024, 2, 1, 1, tzinfo=UTC), trigger="command")
     page = admin_client.get(reverse(CHANGELIST))
     assert page.status_code == 200
     assert "1,234.56 USD" in page.content.decode()

@@ -339,8 +339,9 @@ def test_one_customer_bad_data_fails_alone_and_is_recorded_on_the_run(organizati
         return real(organization, external_subscription_id=external_subscription_id, **kwargs)
 
     monkeypatch.setattr(billing.fee_builder, "price_charge", price_charge)
-    run, due = runs.billing_run_start(AT, organization=organization, trigger="command")
-    created = runs.billing_run_batch(run.id, [str(c) for c in due], at=AT)
+    run, _ = runs.billing_run_start(AT, organization=organization, trigger="command")
+    [batch] = run.batches.all()
+    created = runs.billing_run_batch(run.id, batch.customer_ids, at=AT, batch_id=batch.id)
     assert created == 2
     assert set(Invoice.objects.values_list("customer_id", flat=True)) == {customers[0].id, customers[2].id}
     run.refresh_from_db()
@@ -351,7 +352,9 @@ def test_one_customer_bad_data_fails_alone_and_is_recorded_on_the_run(organizati
     monkeypatch.setattr(billing.fee_builder, "price_charge", real)
     run2, due2 = runs.billing_run_start(AT, organization=organization, trigger="command")
     assert set(due2) == {bad.id}
-    assert runs.billing_run_batch(run2.id, list(due2), at=AT) == 1
+    assert runs.billing_run_batch(run2.id, list(due2), at=AT, batch_id=run2.batches.get().id) == 1
+    run2.refresh_from_db()
+    assert run2.status == "succeeded" and run2.oldest_due_at is None and run2.finished_at is not None
 
 
 def test_a_crash_after_the_inserts_leaves_nothing_and_the_rerun_bills_once(organization, monkeypatch):
@@ -426,9 +429,9 @@ def test_sweep_fans_out_batches_and_the_command_bills_in_batches(
     seen = []
     real = runs.billing_run_batch
 
-    def spy(run_id, customer_ids, *, at):  # what the invoicing.bill_customers task calls
+    def spy(run_id, customer_ids, *, at, batch_id=None):  # what the invoicing.bill_customers task calls
         seen.append(len(customer_ids))
-        return real(run_id, customer_ids, at=at)
+        return real(run_id, customer_ids, at=at, batch_id=batch_id)
 
     monkeypatch.setattr(runs, "billing_run_batch", spy)
     with django_capture_on_commit_callbacks(execute=True):

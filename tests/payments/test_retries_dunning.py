@@ -160,6 +160,9 @@ def test_dry_run_and_the_command(organization):
     assert "would request 5000 USD" in out.getvalue()
     assert PaymentRequest.objects.count() == 0 and len(mail.outbox) == 0
     out = StringIO()
+    call_command("run_dunning", "--dry-run", "--organization", organization.name, stdout=out)  # by name
+    assert "would request 5000 USD" in out.getvalue()
+    out = StringIO()
     call_command("run_dunning", stdout=out)
     assert "1 payment request(s) requested." in out.getvalue()
     assert PaymentRequest.objects.count() == 1

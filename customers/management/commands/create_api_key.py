@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from billing_project.core.api.permissions import read_only_permissions
 from billing_project.core.errors import ValidationFailure
 from customers.models import Organization
+from customers.selectors import organization_find
 from customers.services import api_key_create
 
 
@@ -40,14 +41,9 @@ class Command(BaseCommand):
 
 
 def find_organization(ref: str) -> Organization:
-    matches = list(Organization.objects.filter(name=ref)[:2])
-    if not matches:
-        try:
-            matches = list(Organization.objects.filter(id=ref)[:1])
-        except Exception:  # noqa: BLE001 - not a UUID
-            matches = []
-    if not matches:
-        raise CommandError(f"no organization named or with id {ref!r}")
-    if len(matches) > 1:
-        raise CommandError(f"several organizations are named {ref!r}; use the id")
-    return matches[0]
+    """The organization a command names, by id or unambiguous name (`organization_find`); a
+    CommandError otherwise (unknown, or several namesakes: their ids are listed)."""
+    try:
+        return organization_find(ref)
+    except LookupError as exc:
+        raise CommandError(str(exc)) from exc

@@ -1,4 +1,4 @@
-"""`manage.py run_dunning [--dry-run] [--at ISO] [--organization ID]`: one dunning pass by hand."""
+"""`manage.py run_dunning [--dry-run] [--at ISO] [--organization ID|NAME]`: one dunning pass by hand."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from customers.models import Organization
+from customers.management.commands.create_api_key import find_organization
 from payments.services.dunning import dunning_run
 
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--dry-run", action="store_true", help="Show what would be requested; change nothing.")
         parser.add_argument("--at", help="Run as of this ISO datetime (UTC when naive).")
-        parser.add_argument("--organization", help="Only this organization id.")
+        parser.add_argument("--organization", help="Only this organization (id, or a name no other has).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = None
@@ -28,11 +28,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--at: {exc}") from exc
             if now.tzinfo is None:
                 now = now.replace(tzinfo=dt.UTC)
-        organization = None
-        if options.get("organization"):
-            organization = Organization.objects.filter(id=options["organization"]).first()
-            if organization is None:
-                raise CommandError("unknown organization")
+        organization = find_organization(options["organization"]) if options.get("organization") else None
         done = dunning_run(now, dry_run=options["dry_run"], organization=organization)
         verb = "would request" if options["dry_run"] else "requested"
         for entry in done:

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from customers.management.commands.create_api_key import find_organization
 from customers.models import Organization
 from usage_monitoring import selectors
 from usage_monitoring.services import evaluation
@@ -22,7 +23,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--subscription", help="External id of one subscription (with --organization).")
-        parser.add_argument("--organization", help="Organization id or name.")
+        parser.add_argument("--organization", help="Organization id, or a name no other organization has.")
         parser.add_argument("--all", action="store_true", help="Every monitored active subscription.")
         parser.add_argument("--dry-run", action="store_true", help="List what would be evaluated.")
 
@@ -52,14 +53,4 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"{evaluated} subscription(s) evaluated"))
 
     def _organization(self, value: str | None) -> Organization | None:
-        if not value:
-            return None
-        org = Organization.objects.filter(name=value).first()
-        if org is None:
-            try:
-                org = Organization.objects.filter(id=value).first()
-            except Exception:  # noqa: BLE001 - not a UUID
-                org = None
-        if org is None:
-            raise CommandError(f"unknown organization {value!r}")
-        return org
+        return find_organization(value) if value else None
