@@ -9,7 +9,9 @@ from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_project.settings")
 
-app = Celery("bxb")
+# Every task publishes through billing_project.core.broker.Task: a broker that fails costs the
+# caller a bounded wait and a logged, counted failure, never an exception (the sweepers catch up).
+app = Celery("bxb", task_cls="billing_project.core.broker:Task")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
@@ -67,6 +69,8 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "invoicing-finalize-drafts": {"task": "invoicing.finalize_drafts_sweep", "schedule": crontab(minute=20)},
     # Paid pay-in-advance fees of `regroup_paid_fees: "invoice"` charges, grouped at their period end.
     "invoicing-regroup-paid-fees": {"task": "invoicing.regroup_paid_fees_sweep", "schedule": crontab(minute=10)},
+    # Finalized invoices and credit notes whose PDF task was lost (a worker killed, a broker restart).
+    "invoicing-pdfs-sweep": {"task": "invoicing.pdfs_sweep", "schedule": crontab(minute="*/15")},
     # Finalized, unpaid invoices past their payment due date become payment_overdue.
     "invoicing-mark-overdue": {"task": "invoicing.mark_overdue", "schedule": crontab(minute=35)},
     # Wallets: expired ones terminated, recurring top-ups (interval and threshold), ongoing balances.

@@ -218,6 +218,30 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Workers keep Django's LOGGING (JSON lines with request ids) instead of Celery's own format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The broker failing (docs/operations.md, "The broker stalls or restarts"). Redis socket timeouts
+# bound what a stalled Redis costs a publish: one try and one retry on a fresh connection, about
+# 2 × BROKER_SOCKET_TIMEOUT, then the task is left to the sweepers (billing_project/core/broker.py).
+BROKER_SOCKET_TIMEOUT = float(os.environ.get("BROKER_SOCKET_TIMEOUT") or 0.5)
+# No task runs longer than this (seconds): SoftTimeLimitExceeded a minute before, then the worker
+# child is killed. A countdown (webhook retries) is never longer than CELERY_COUNTDOWN_MAX_SECONDS
+# (later retries are left to the sweepers).
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 15 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 60, 1)
+CELERY_COUNTDOWN_MAX_SECONDS = 10 * 60
+# A task taken by a worker that dies is given to another worker after this long (Redis has no
+# consumer acknowledgements of its own). It must exceed the longest a worker can hold a message:
+# its countdown plus its run time; shorter, a task still running would be delivered twice; longer,
+# a killed worker's tasks wait longer (the default of kombu is an hour). Checked at start-up.
+BROKER_VISIBILITY_TIMEOUT = env_int(
+    "BROKER_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + CELERY_COUNTDOWN_MAX_SECONDS + 5 * 60
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_timeout": BROKER_SOCKET_TIMEOUT,
+    "socket_connect_timeout": BROKER_SOCKET_TIMEOUT,
+    "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_SOCKET_TIMEOUT
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 
 CLICKHOUSE_URL = os.environ.get("CLICKHOUSE_URL", "")
 

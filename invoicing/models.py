@@ -112,6 +112,8 @@ class Invoice(BaseModel):
             models.Index(fields=["organization", "status"]),
             models.Index(fields=["status", "finalize_at"]),
             models.Index(fields=["status", "payment_status", "payment_due_date"]),
+            # The missing-PDF sweeper (documents_missing_pdf): only the few rows without a file.
+            models.Index(fields=["finalized_at"], condition=Q(file=""), name="invoice_pdf_missing"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -79,7 +79,20 @@ def invoice_generate_pdf(invoice_id: str) -> bool:
     return generate_pdf(invoice_id) is not None
 
 
-from invoicing import credit_tasks  # noqa: E402, F401  (wallets and credit notes tasks, registered with the app)
+@shared_task(name="invoicing.pdfs_sweep")
+def pdfs_sweep() -> int:
+    """Every 15 minutes: finalized invoices and credit notes whose PDF task was lost get one again."""
+    from invoicing.services.documents import documents_missing_pdf
+
+    missing = documents_missing_pdf()
+    for invoice_id in missing.invoices:
+        invoice_generate_pdf.delay(str(invoice_id))
+    for note_id in missing.credit_notes:
+        credit_tasks.credit_note_generate_pdf.delay(str(note_id))
+    return len(missing)
+
+
+from invoicing import credit_tasks  # noqa: E402  (wallets and credit notes tasks, registered with the app)
 
 
 @shared_task(name="invoicing.pay_in_advance_fees")

@@ -75,6 +75,11 @@ celery_task_duration = Histogram(
 celery_task_failures = Counter(
     "bxb_celery_task_failures", "Celery tasks that raised, by task name and exception type.", ["task", "exception"]
 )
+celery_publish_failures = Counter(
+    "bxb_celery_publish_failures",
+    "Tasks that could not be sent to the broker (left to the sweepers), by task name.",
+    ["task"],
+)
 
 # --- Business counters (incremented by the apps) ------------------------------------------------
 

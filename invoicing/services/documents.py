@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from invoicing.models import Invoice, InvoiceStatus
@@ -120,3 +123,45 @@ def invoice_generate_pdf(invoice_id: Any, *, force: bool = False) -> Invoice | N
         locked.file_generated_at = timezone.now()
         locked.save(update_fields=["file", "file_generated_at", "updated_at"])
     return locked
+
+
+# --- the missing-PDF sweeper -----------------------------------------------------------------------
+
+# A PDF is rendered by a task enqueued on commit; the sweeper leaves an invoice this long to its task
+# before rendering it itself (a task waiting in a busy queue is not a lost one).
+PDF_GRACE = dt.timedelta(minutes=10)
+PDF_SWEEP_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class MissingPdfs:
+    invoices: list[Any]
+    credit_notes: list[Any]
+
+    def __len__(self) -> int:
+        return len(self.invoices) + len(self.credit_notes)
+
+
+def documents_missing_pdf(
+    *, now: dt.datetime | None = None, organization: Any = None, limit: int = PDF_SWEEP_LIMIT, grace: Any = PDF_GRACE
+) -> MissingPdfs:
+    """Finalized (or voided) invoices and credit notes without a PDF, issued more than `grace` ago,
+    oldest first, at most `limit` of each: their task was lost (a worker killed, a broker restarted
+    without persistence) or failed. Nothing when PDFs are off (`INVOICE_PDF_ON_FINALIZE`)."""
+    from django.conf import settings
+
+    from invoicing.credit_models import CreditNote
+
+    if not getattr(settings, "INVOICE_PDF_ON_FINALIZE", True):
+        return MissingPdfs([], [])
+    cutoff = (now or timezone.now()) - grace
+    invoices = Invoice.objects.filter(status__in=[InvoiceStatus.FINALIZED, InvoiceStatus.VOIDED], file="").filter(
+        Q(finalized_at__lt=cutoff) | Q(finalized_at__isnull=True, updated_at__lt=cutoff)
+    )
+    notes = CreditNote.objects.filter(file="", created_at__lt=cutoff)
+    if organization is not None:
+        invoices, notes = invoices.filter(organization=organization), notes.filter(organization=organization)
+    return MissingPdfs(
+        invoices=list(invoices.order_by("finalized_at", "id").values_list("id", flat=True)[:limit]),
+        credit_notes=list(notes.order_by("created_at", "id").values_list("id", flat=True)[:limit]),
+    )

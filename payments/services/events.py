@@ -118,9 +118,13 @@ def provider_event_process(event_id: Any, *, now: dt.datetime | None = None) -> 
         processed_at=now if status == EventStatus.PROCESSED else None,
     )
     event.refresh_from_db()
-    if next_at is not None and not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
-        # (Eager mode has no countdown: the beat sweeper retries waiting events there.)
-        transaction.on_commit(lambda: _enqueue(str(event.id), countdown=int((next_at - now).total_seconds())))
+    countdown = int((next_at - now).total_seconds()) if next_at is not None else 0
+    if 0 < countdown <= settings.CELERY_COUNTDOWN_MAX_SECONDS and not getattr(
+        settings, "CELERY_TASK_ALWAYS_EAGER", False
+    ):
+        # (Eager mode has no countdown, and a longer wait than the broker's visibility timeout allows
+        # is not held by a worker: the beat sweeper retries those waiting events.)
+        transaction.on_commit(lambda: _enqueue(str(event.id), countdown=countdown))
     return event
 
 

@@ -235,3 +235,40 @@ def test_a_run_whose_watchdog_was_lost_is_closed_by_the_next_sweep(organization,
     assert run.status == "incomplete" and run.customers_missing == 2 and run.finished_at is not None
     # The lag gauge: the oldest of those customers' billings has been due since May 1st, 00:00.
     assert runs.billing_run_lag(now=at(2024, 5, 7)).lag_seconds == 6 * 86400
+
+
+# --- PDFs whose task was lost ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_pdf_sweeper_renders_finalized_invoices_that_have_none(organization, settings, tmp_path, capsys):
+    from datetime import timedelta
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from invoicing import tasks
+    from invoicing.services.documents import documents_missing_pdf
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    settings.INVOICE_PDF_ON_FINALIZE = False  # the PDF tasks of the billing run are "lost"
+    _customers(organization, 3)
+    run, _ = runs.billing_run_start(AT, organization=organization, trigger="command")
+    _billed(run, 0)
+    settings.INVOICE_PDF_ON_FINALIZE = True
+    invoices = list(Invoice.objects.order_by("id"))
+    assert len(invoices) == 3 and not any(i.file for i in invoices)
+    assert len(documents_missing_pdf()) == 0  # just finalized: their tasks may still be queued
+    later = timezone.now() + timedelta(minutes=11)
+    assert sorted(documents_missing_pdf(now=later).invoices) == [i.id for i in invoices]
+
+    out = StringIO()
+    call_command("regenerate_pdfs", "--dry-run", "--grace-minutes", "0", stdout=out)
+    assert "dry run: 3 invoice(s), 0 credit note(s) without a PDF" in out.getvalue()
+    assert not Invoice.objects.exclude(file="").exists()
+    call_command("regenerate_pdfs", "--grace-minutes", "0", "--limit", "1", "--no-progress", stdout=out)
+    assert "1 PDF(s) rendered, 0 failed" in out.getvalue()
+    Invoice.objects.filter(id__in=[i.id for i in invoices]).update(finalized_at=timezone.now() - timedelta(hours=1))
+    assert tasks.pdfs_sweep() == 2  # the beat sweeper (eager here) renders the others
+    assert not Invoice.objects.filter(file="").exists() and len(documents_missing_pdf()) == 0
