@@ -53,16 +53,20 @@ AT = datetime(2024, 5, 1, 1, tzinfo=UTC)
 class RedisServer:
     """Our own redis-server on loopback: started, frozen, thawed, killed. Never the shared one."""
 
+    started: list[RedisServer] = []
+
     def __init__(self, port: int) -> None:
         if port == 6379:
             raise SystemExit("refusing to use port 6379: the shared Redis of other work")
         self.port = port
         self.process: subprocess.Popen | None = None
+        RedisServer.started.append(self)
 
     def start(self) -> None:
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -206,7 +210,9 @@ def _seed_billing(customers: int) -> object:
         organization=organization, name="p", code="p", interval="monthly", amount_cents=1000, amount_currency="USD"
     )
     metric = BillableMetric.objects.create(organization=organization, name="c", code="c", aggregation_type="count_agg")
-    Charge.objects.create(plan=plan, billable_metric=metric, charge_model="standard", properties={"amount": "1"})
+    Charge.objects.create(
+        organization=organization, plan=plan, billable_metric=metric, charge_model="standard", properties={"amount": "1"}
+    )
     started = datetime(2024, 4, 1, tzinfo=UTC)
     for i in range(customers):
         customer = Customer.objects.create(
@@ -321,7 +327,11 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=180.0, help="seconds to wait for the sweepers")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     args = parser.parse_args()
-    ok = stall(args) if args.fault == "stall" else restart(args)
+    try:
+        ok = stall(args) if args.fault == "stall" else restart(args)
+    finally:
+        for server in RedisServer.started:
+            server.kill()
     print("PASS" if ok else "FAIL")
     sys.exit(0 if ok else 1)
 
