@@ -3,13 +3,14 @@
 Lago (api `app/services/charges/apply_pay_in_advance_charge_model_service.rb`) prices the period's
 usage with the event and without it, and bills the difference:
 `fee = price(usage with the event) − price(usage without it, "exclude_event")`.
-"exclude_event" matters for graduated: the first tier's flat fee, due at 0 units in arrears, is
-not counted in the "without" price, so the first event pays it. Volume is never paid in advance.
+"exclude_event" matters for graduated and graduated percentage: the first tier's flat fee, due
+at 0 units in arrears, is not counted in the "without" price, so the first event pays it. Volume
+is never paid in advance.
 
-bxb choice: for graduated, an event that leaves the usage at 0 units costs nothing (Lago charges the
-first tier's flat fee again for every such event); the flat fee is paid by the first event that
-brings units. So the events' fees always add up to the arrears price of the period's usage once it
-is above 0.
+bxb choice: for graduated and graduated percentage, an event that leaves the usage at 0 units
+costs nothing (Lago charges the first tier's flat fee again for every such event); the flat fee
+is paid by the first event that brings units. So the events' fees always add up to the arrears
+price of the period's usage once it is above 0.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from dataclasses import replace
 
 from .engine import price
 from .types import ZERO, PricingError, PricingResult, Usage
+
+# Models whose first tier's flat fee is due at 0 units in arrears: in advance, the event that
+# brings the first units pays it, and an event that leaves the usage at 0 costs nothing.
+FIRST_FLAT_AT_ZERO = frozenset({"graduated", "graduated_percentage"})
 
 
 def price_in_advance(
@@ -39,11 +44,11 @@ def price_in_advance(
     """
     if charge_model == "volume":
         raise PricingError("volume charges cannot be paid in advance")
-    if charge_model == "graduated" and after.units <= 0:
+    if charge_model in FIRST_FLAT_AT_ZERO and after.units <= 0:
         with_event = PricingResult(amount=ZERO, units=after.units, unit_amount=ZERO, breakdown=())
     else:
         with_event = price(charge_model, properties, after, currency=currency)
-    if charge_model == "graduated" and before.units <= 0:
+    if charge_model in FIRST_FLAT_AT_ZERO and before.units <= 0:
         without_event = PricingResult(amount=ZERO, units=before.units, unit_amount=ZERO, breakdown=())
     else:
         without_event = price(charge_model, properties, before, currency=currency)

@@ -198,9 +198,11 @@ def _package(properties: Mapping, usage: Usage, units: Decimal, currency: str | 
 def _graduated_percentage(properties: Mapping, usage: Usage, units: Decimal, currency: str | None):
     ranges = ranges_of(properties, "graduated_percentage_ranges", ("rate", "flat_amount"))
     lines = []
-    for row in ranges:
+    for index, row in enumerate(ranges):
         tier_units = units_in_tier(row, units, adjacent=False)
-        flat = row["flat_amount"] if tier_units > 0 else ZERO  # no flat fee at 0 units (Lago's spec)
+        # As graduated: each reached tier's flat fee is due, the first tier's even at 0 units.
+        reached = tier_units > 0 or (index == 0 and units == 0)
+        flat = row["flat_amount"] if reached else ZERO
         per_unit_total = tier_units * row["rate"] / HUNDRED
         lines.append(
             {

@@ -113,15 +113,29 @@ def test_in_advance_never_refunds_and_refuses_volume():
         price_in_advance("volume", {"volume_ranges": []}, before=u(0), after=u(1))
 
 
+GRADUATED_PERCENTAGE = {
+    "graduated_percentage_ranges": [
+        {"from_value": 0, "to_value": 10, "rate": "1", "flat_amount": "200"},
+        {"from_value": 11, "to_value": 20, "rate": "2", "flat_amount": "300"},
+        {"from_value": 21, "to_value": None, "rate": "3", "flat_amount": "400"},
+    ]
+}
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(min_value=0, max_value=30), min_size=1, max_size=10))
-def test_in_advance_fees_add_up_to_the_period_price(steps):
-    """For a graduated charge the events' fees add up to the arrears price of the period's usage."""
+@given(
+    st.sampled_from([("graduated", GRADUATED), ("graduated_percentage", GRADUATED_PERCENTAGE)]),
+    st.lists(st.integers(min_value=0, max_value=30), min_size=1, max_size=10),
+)
+def test_in_advance_fees_add_up_to_the_period_price(model, steps):
+    """For a graduated (percentage) charge the events' fees add up to the arrears price of the
+    period's usage once it is above 0 (no event pays the first flat fee while the usage stays 0)."""
+    charge_model, properties = model
     total, fees = D(0), D(0)
     for step in steps:
-        fees += price_in_advance("graduated", GRADUATED, before=u(total), after=u(total + step)).amount
+        fees += price_in_advance(charge_model, properties, before=u(total), after=u(total + step)).amount
         total += step
-    expected = price("graduated", GRADUATED, u(total)).amount if total else D(0)  # no flat fee without usage
+    expected = price(charge_model, properties, u(total)).amount if total else D(0)
     assert fees == expected
 
 
@@ -184,6 +198,24 @@ def test_in_advance_fees_add_up_to_the_period_price(steps):
 )
 def test_describe_properties(model, properties, currency, text):
     assert describe_properties(model, properties, currency) == text
+
+
+def test_graduated_percentage_first_event_pays_the_first_flat_fee_once():
+    """The arrears price at 0 units holds the first flat fee; in advance the first event pays it,
+    events that leave the usage at 0 cost nothing, and the fees add up to the arrears price."""
+    properties = {
+        "graduated_percentage_ranges": [
+            {"from_value": 0, "to_value": 1000, "rate": "1", "flat_amount": "200"},
+            {"from_value": 1001, "to_value": None, "rate": "2", "flat_amount": "300"},
+        ]
+    }
+    assert price("graduated_percentage", properties, u(0)).amount == D(200)
+    assert price_in_advance("graduated_percentage", properties, before=u(0), after=u(0)).amount == 0
+    first = price_in_advance("graduated_percentage", properties, before=u(0), after=u(500))
+    assert first.amount == D(205)  # 500 × 1 % + the first flat fee
+    second = price_in_advance("graduated_percentage", properties, before=u(500), after=u(1050))
+    assert second.amount == D("306.00")  # 500 × 1 % + 50 × 2 % + the second flat fee
+    assert first.amount + second.amount == price("graduated_percentage", properties, u(1050)).amount
 
 
 def test_graduated_zero_unit_events_cost_nothing_in_advance():

@@ -11,7 +11,7 @@ from decimal import Decimal as D
 import pytest
 
 from billing_project.core.money import to_cents
-from catalog.pricing import PricingError, Usage, price
+from catalog.pricing import PricingError, Usage, price, price_in_advance
 
 
 def usage(units, events_count=0, values=(), precise=None) -> Usage:
@@ -450,7 +450,7 @@ GRADUATED_PERCENTAGE_SPEC = {
 @pytest.mark.parametrize(
     ("units", "expected", "unit_amount"),
     [
-        (0, "0", "0"),
+        (0, "200", "0"),  # the first tier's flat fee is due at zero usage (as graduated, volume)
         (1, "200.01", "200.01"),
         (10, "200.1", "20.01"),
         (11, "500.12", "45.47"),
@@ -464,6 +464,31 @@ def test_graduated_percentage_spec_table(units, expected, unit_amount):
     assert round(result.unit_amount, 2) == D(unit_amount)
 
 
+def test_graduated_percentage_zero_units_charges_first_flat_fee_only():
+    result = price("graduated_percentage", GRADUATED_PERCENTAGE_SPEC, usage(0))
+    assert result.amount == D(200)
+    assert result.unit_amount == 0
+    assert result.breakdown == (
+        {
+            "from_value": D(0),
+            "to_value": D(10),
+            "units": D(0),
+            "rate": D(1),
+            "flat_unit_amount": D(200),
+            "per_unit_total_amount": D(0),
+            "amount": D(200),
+        },
+    )
+
+
+def test_graduated_percentage_first_tier_flat_zero_gives_zero_at_zero_units():
+    assert amount_of("graduated_percentage", GRADUATED_PERCENTAGE_SCENARIO, usage(0)) == 0
+
+
+def test_graduated_percentage_negative_total_prices_nothing():
+    assert amount_of("graduated_percentage", GRADUATED_PERCENTAGE_SPEC, usage(-5)) == 0
+
+
 def test_graduated_percentage_docs_transactions_in_advance():
     properties = {
         "graduated_percentage_ranges": [
@@ -472,11 +497,11 @@ def test_graduated_percentage_docs_transactions_in_advance():
             {"from_value": 10001, "to_value": None, "rate": "3", "flat_amount": "400"},
         ]
     }
-    # Pay in advance: each transaction costs price(after) - price(before).
+    # Pay in advance: each transaction costs price(after) - price(before), where the "before" price
+    # at 0 units leaves out the first flat fee (due at 0 units in arrears), so the first event pays it.
     totals = [D(0), D(500), D(1050), D(5050)]
     charged = [
-        amount_of("graduated_percentage", properties, usage(after))
-        - amount_of("graduated_percentage", properties, usage(before))
+        price_in_advance("graduated_percentage", properties, before=usage(before), after=usage(after)).amount
         for before, after in itertools.pairwise(totals)
     ]
     assert charged == [D("205.00"), D("306.00"), D("80.00")]

@@ -243,6 +243,25 @@ def test_graduated_charge_breakdown(organization):
     assert fee.amount_details["breakdown"]
 
 
+def test_graduated_percentage_period_without_usage_bills_the_first_flat_fee(organization):
+    """Lago "apply flat fee even when usage is zero": 0–10 @1 % + $2, 11–∞ @2 % + $3, no event in
+    April → the April invoice bills the first tier's $2 (200 cents), as graduated and volume do."""
+    customer = make_customer(organization)
+    plan = make_plan(organization, amount_cents=0)
+    metric = make_metric(organization, "volume_gp", "sum_agg", field_name="amount")
+    ranges = [
+        {"from_value": 0, "to_value": 10, "rate": "1", "flat_amount": "2"},
+        {"from_value": 11, "to_value": None, "rate": "2", "flat_amount": "3"},
+    ]
+    make_charge(plan, metric, model="graduated_percentage", properties={"graduated_percentage_ranges": ranges})
+    subscribe(customer, plan, at(2024, 4, 1))
+    [invoice] = customer_bill(customer.id, at=at(2024, 5, 1, 1))
+    fee = invoice.fees.get(fee_type="charge")
+    assert fee.units == 0
+    assert fee.amount_cents == 200
+    assert invoice.fees_amount_cents == 200
+
+
 def test_spending_minimum_true_up_prorated(organization):
     """Minimum $10, usage 800 cents, 25 of 28 days → 93 cents."""
     customer = make_customer(organization)
