@@ -245,10 +245,19 @@ def additive_by_dimensions(
 # --- the service ------------------------------------------------------------------------------
 
 
+def events_count_of(spec: MetricSpec, events: int, units: Decimal) -> int:
+    """A bucket's `events_count`: the events aggregated, except for a unique count, whose count is
+    the number of distinct values it counts (Lago sets the count to the aggregation), before the
+    metric's rounding (docs/metering.md)."""
+    if spec.aggregation_type == "unique_count_agg":
+        return int(units)
+    return events
+
+
 def _bucket(spec: MetricSpec, rows: Sequence[Row], units: Decimal, grouped_by: Mapping[str, str | None] | None = None):
     return BucketUsage(
         units=plain(apply_metric_rounding(units, spec.rounding_function, spec.rounding_precision)),
-        events_count=len(rows),
+        events_count=events_count_of(spec, len(rows), units),
         event_values=tuple(plain(v) for v in computations.event_values(rows, spec.aggregation_type)),
         precise_total_amount_cents=plain(sum((r.precise_total_amount_cents or ZERO for r in rows), ZERO)),
         grouped_by=dict(grouped_by or {}),
@@ -453,7 +462,7 @@ def _aggregate_in_sql(
         units = Decimal(sum(1 for op in last_ops.iterator(chunk_size=10000) if op != "remove"))
     return AggregationResult(
         units=plain(apply_metric_rounding(units, spec.rounding_function, spec.rounding_precision)),
-        events_count=totals.count,
+        events_count=events_count_of(spec, totals.count, units),
         event_values=(),
         precise_total_amount_cents=plain(totals.precise),
         source="sql",
@@ -639,7 +648,8 @@ def aggregate_prorated(
             )
         return BucketUsage(
             units=values.units,
-            events_count=len(bucket_rows),
+            # A prorated unique count counts its distinct values present, unprorated.
+            events_count=events_count_of(spec, len(bucket_rows), values.full_units),
             event_values=values.event_values,
             precise_total_amount_cents=plain(sum((r.precise_total_amount_cents or ZERO for r in bucket_rows), ZERO)),
             grouped_by=dict(group or {}),
