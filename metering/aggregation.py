@@ -277,6 +277,7 @@ def aggregate(
     use_rollups: bool = True,
     with_event_values: bool = False,
     store: str | None = None,
+    charges_period_days: int | None = None,
 ) -> AggregationResult:
     """Exact usage of `metric` for one subscription over `[from_datetime, to_datetime)`.
 
@@ -288,6 +289,10 @@ def aggregate(
     `with_event_values=True`; count/sum/max answered from rollups leave them empty otherwise.
     `store`: "postgres", "clickhouse", or None = ClickHouse when configured and caught up with
     PostgreSQL for this organization (no pending outbox), else PostgreSQL.
+    `charges_period_days`: the days of the whole charges period holding the window; a weighted
+    sum divides by them × 86,400 (Lago), also when the window is only part of the period (a
+    first period starting mid-period, a terminated or upgraded last period). None: the window
+    `[from_datetime, to_datetime)` is the whole period (docs/metering.md).
     """
     spec = metric_spec(metric)
     charge_filters = normalize_filters(filters)
@@ -296,6 +301,11 @@ def aggregate(
     start = max(from_datetime, started)
     end = to_datetime
     recurring = spec.recurring and spec.aggregation_type in RECURRING_TYPES
+    period = (
+        computations.period_seconds(charges_period_days)
+        if charges_period_days is not None
+        else computations.seconds(to_datetime - from_datetime)
+    )
 
     reader = _reader(organization, external_subscription_id, spec.code, store)
     filter_keys = sorted({key for _, values in charge_filters for key in values})
@@ -319,7 +329,7 @@ def aggregate(
         and not grouped_by
         and not with_event_values
     ):
-        return _aggregate_in_sql(organization, external_subscription_id, spec, start, end, started, recurring)
+        return _aggregate_in_sql(organization, external_subscription_id, spec, start, end, started, recurring, period)
 
     keys = sorted(set(filter_keys) | set(grouped_by) | _value_keys(spec))
     rows = reader.rows(start, end, keys)
@@ -336,9 +346,10 @@ def aggregate(
                 spec.aggregation_type,
                 bucket_rows,
                 field_name=spec.field_name,
-                from_datetime=from_datetime if from_datetime >= started else started,
+                from_datetime=start,
                 to_datetime=end,
                 initial=base,
+                period=period,
             )
         if spec.aggregation_type == "count_agg":
             return Decimal(len(bucket_history) + len(bucket_rows))
@@ -419,8 +430,10 @@ def _aggregate_in_sql(
     end: datetime,
     started: datetime,
     recurring: bool,
+    period: Decimal,
 ) -> AggregationResult:
-    """latest / unique count without filters or grouping, computed by the database."""
+    """latest / unique count / weighted sum (over `period` seconds) without filters or grouping,
+    computed by the database."""
     totals = _Additive()
     for acc in additive_by_dimensions(organization, sub, spec.code, start, end, ()).values():
         totals.add(acc.count, acc.total, acc.maximum, acc.precise)
@@ -439,7 +452,7 @@ def _aggregate_in_sql(
         if recurring and start > started:
             for acc in additive_by_dimensions(organization, sub, spec.code, started, start, ()).values():
                 initial += acc.total
-        units = _weighted_sum_sql(organization, sub, spec.code, period_start, end, initial)
+        units = _weighted_sum_sql(organization, sub, spec.code, period_start, end, initial, period)
     else:
         # A value counts when its last operation in the window is not `remove`.
         field_name = spec.field_name or ""
@@ -470,11 +483,17 @@ def _aggregate_in_sql(
 
 
 def _weighted_sum_sql(
-    organization: Organization, sub: str, code: str, start: datetime, end: datetime, initial: Decimal
+    organization: Organization,
+    sub: str,
+    code: str,
+    start: datetime,
+    end: datetime,
+    initial: Decimal,
+    period: Decimal,
 ) -> Decimal:
-    """PostgreSQL: Σ level × seconds with window functions (exact numeric), divided like Python."""
-    period = computations.seconds(end - start)
-    if period <= 0:
+    """PostgreSQL: Σ level × seconds over [start, end) with window functions (exact numeric),
+    divided by `period` seconds like Python (`computations.weighted_sum`)."""
+    if period <= 0 or end <= start:
         return ZERO
     sql = (
         "SELECT coalesce(sum((%s + lvl) * extract(epoch FROM (nxt - ts))), 0), min(ts) FROM ("

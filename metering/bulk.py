@@ -57,6 +57,7 @@ class UsageRequest:
     filters: tuple[Any, ...] = ()
     grouped_by: tuple[str, ...] = ()
     with_event_values: bool = False
+    charges_period_days: int | None = None  # a weighted sum's period (`aggregate`)
 
 
 def handled_in_bulk(request: UsageRequest, spec: MetricSpec | None = None) -> bool:
@@ -90,6 +91,7 @@ def aggregate_many(organization: Any, requests: Sequence[UsageRequest]) -> list[
                 grouped_by=request.grouped_by,
                 subscription_started_at=request.subscription_started_at,
                 with_event_values=request.with_event_values,
+                charges_period_days=request.charges_period_days,
             )
             continue
         start = max(request.from_datetime, request.subscription_started_at or EPOCH)

@@ -145,19 +145,32 @@ def divide_period(acc: Decimal, period: Decimal) -> Decimal:
     return _PRECISE.divide(acc, period)
 
 
+def period_seconds(days: int) -> Decimal:
+    """The divisor of a weighted sum over a charges period of `days` days: days × 86,400 (Lago's,
+    whatever a daylight-saving change does to the period's real length)."""
+    return Decimal(days * 86400)
+
+
 def weighted_sum(
-    rows: Sequence[Row], from_datetime: datetime, to_datetime: datetime, initial: Decimal = ZERO
+    rows: Sequence[Row],
+    from_datetime: datetime,
+    to_datetime: datetime,
+    initial: Decimal = ZERO,
+    period: Decimal | None = None,
 ) -> Decimal:
-    """Time-weighted sum over [from, to): each event moves a level; each level counts for its share.
+    """Time-weighted sum: Σ level × seconds over [from, to) ÷ `period` seconds, where each event
+    moves a level. `period`: the whole charges period (`period_seconds(days)`), also when the
+    window is only part of it (a first period starting mid-period, a terminated last period);
+    None: the window is the whole period.
 
     Lago (weighted_sum_agg, interval seconds): 2,500 from 5 March to the end of a 31-day March →
     2500 × 27/31 = 2,177.419…; April with 2,500 carried, −2,000 on the 4th and −200 on the 6th →
     533.33….
     """
-    period = seconds(to_datetime - from_datetime)
-    if period <= 0:
+    divisor = seconds(to_datetime - from_datetime) if period is None else period
+    if divisor <= 0 or to_datetime <= from_datetime:
         return ZERO
-    return _PRECISE.divide(weighted_level_seconds(rows, from_datetime, to_datetime, initial), period)
+    return _PRECISE.divide(weighted_level_seconds(rows, from_datetime, to_datetime, initial), divisor)
 
 
 def event_values(rows: Sequence[Row], aggregation_type: str) -> tuple[Decimal, ...]:
@@ -176,7 +189,9 @@ def units_for(
     from_datetime: datetime,
     to_datetime: datetime,
     initial: Decimal = ZERO,
+    period: Decimal | None = None,
 ) -> Decimal:
+    """Units of one bucket. `period`: a weighted sum's divisor in seconds (`weighted_sum`)."""
     if aggregation_type == "count_agg":
         return count(rows)
     if aggregation_type == "sum_agg":
@@ -188,7 +203,7 @@ def units_for(
     if aggregation_type == "unique_count_agg":
         return unique_count(rows, field_name or "")
     if aggregation_type == "weighted_sum_agg":
-        return weighted_sum(rows, from_datetime, to_datetime, initial)
+        return weighted_sum(rows, from_datetime, to_datetime, initial, period)
     raise ValueError(f"unsupported aggregation type {aggregation_type!r}")
 
 

@@ -185,7 +185,8 @@ def _carried_days(schedule: periods.Schedule, window: periods.Window) -> int | N
 
 
 def prorated_period_days(schedule: periods.Schedule, window: periods.Window) -> int:
-    """Local days of the full charges period holding `window` (the proration denominator)."""
+    """Local days of the full charges period holding `window`: the proration denominator, and a
+    weighted sum's period (days × 86,400 seconds) even when `window` is only part of it."""
     full = schedule.charges_cadence.window_at(window.start)
     return periods.days_between(full.start, full.end, schedule.tz_name)
 
@@ -210,11 +211,14 @@ def price_charge(
     A prorated charge (`is_prorated`) is aggregated with `aggregate_prorated` over the days of the
     full charges period of `schedule` (looked up when not given) and priced with `prorated=True`;
     `prorate=False` prices it in full (a recurring pay-in-advance charge at its period's start).
+    A weighted sum divides by the days of that full charges period too (`aggregate`'s
+    `charges_period_days`), however much of it `window` covers.
     """
     filters = live_charge_filters(charge)
     grouped_by = tuple(charge.pricing_group_keys or ())
     prorated = prorate and is_prorated(charge)
-    if prorated:
+    weighted = charge.billable_metric.aggregation_type == "weighted_sum_agg"
+    if prorated or weighted:
         schedule = schedule or _schedule_of(organization, external_subscription_id, started_at)
     if prorated and schedule is not None:
         result = aggregate_prorated(
@@ -244,6 +248,10 @@ def price_charge(
                 grouped_by=grouped_by,
                 subscription_started_at=started_at,
                 with_event_values=charge.charge_model == "percentage",
+                # A weighted sum divides by the whole charges period, also for a partial window.
+                charges_period_days=(
+                    prorated_period_days(schedule, window) if weighted and schedule is not None else None
+                ),
             )
         )
     properties = charge.properties or {}

@@ -148,6 +148,62 @@ def test_weighted_sum_march_and_recurring_april(organization):
     assert (april.units * 100).quantize(Decimal(1)) == 53_333
 
 
+@pytest.mark.parametrize("recurring", [False, True])
+def test_weighted_sum_divides_by_the_whole_period_when_the_window_is_part_of_it(organization, recurring):
+    """A subscription started 5 March: its window is [5 March, 1 April) but a weighted sum divides
+    by the 31 days of March (Lago): 2500 × 27/31. A window closed on 11 March (termination)
+    divides by March too: 2500 × 6/31. SQL and Python paths agree."""
+    metric = make_metric(organization, f"ws_part_{recurring}", "weighted_sum_agg", field_name="gb", recurring=recurring)
+    ingest(organization, metric.code, [(datetime(2024, 3, 5, tzinfo=UTC), {"gb": 2500})])
+    first = both(
+        organization,
+        external_subscription_id="sub_1",
+        metric=metric,
+        from_datetime=datetime(2024, 3, 5, tzinfo=UTC),
+        to_datetime=APRIL,
+        subscription_started_at=datetime(2024, 3, 5, tzinfo=UTC),
+        charges_period_days=31,
+    )
+    assert first.units == Decimal("2177.419354838709677419354838709677419355")  # 67500/31, 40 digits
+    # The window given as the whole month, the subscription starting within it: the same.
+    whole = both(
+        organization,
+        external_subscription_id="sub_1",
+        metric=metric,
+        from_datetime=MARCH,
+        to_datetime=APRIL,
+        subscription_started_at=datetime(2024, 3, 5, tzinfo=UTC),
+    )
+    assert whole.units == first.units
+    terminated = both(
+        organization,
+        external_subscription_id="sub_1",
+        metric=metric,
+        from_datetime=MARCH,
+        to_datetime=datetime(2024, 3, 11, tzinfo=UTC),
+        subscription_started_at=MARCH,
+        charges_period_days=31,
+    )
+    assert terminated.units == Decimal("483.8709677419354838709677419354838709677")  # 15000/31
+
+
+def test_weighted_sum_period_is_days_times_86400_across_a_dst_change(organization):
+    """March 2024 in Paris lasts 30 days 23 hours, yet the divisor is 31 × 86,400 s (Lago):
+    a level of 744 held the whole local month weighs 744 × 743/744 = 743."""
+    metric = make_metric(organization, "ws_dst", "weighted_sum_agg", field_name="gb")
+    start, end = datetime(2024, 2, 29, 23, tzinfo=UTC), datetime(2024, 3, 31, 22, tzinfo=UTC)
+    ingest(organization, "ws_dst", [(start, {"gb": 744})])
+    result = both(
+        organization,
+        external_subscription_id="sub_1",
+        metric=metric,
+        from_datetime=start,
+        to_datetime=end,
+        charges_period_days=31,
+    )
+    assert result.units == 743
+
+
 def test_weighted_sum_docs_example(organization):
     metric = make_metric(organization, "gbw", "weighted_sum_agg", field_name="gb")
     ingest(
