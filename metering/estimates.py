@@ -1,19 +1,30 @@
-"""`POST /events/estimate_fees`: the instant fee a hypothetical event would cost (persists nothing).
+"""Fee estimates of hypothetical events (persist nothing; docs/metering.md, "Fee estimates").
 
-For each pay-in-advance charge of the subscription's plan on the event's metric, the fee is
-`price(period usage with the event) − price(period usage without it)` (lago-semantics.md §5.3,
-`catalog.pricing.price_in_advance`). The event is written inside a savepoint to aggregate exactly
-as billing would, then rolled back.
+* `POST /events/estimate_fees` (`events_estimate_fees`): for each pay-in-advance charge of the
+  subscription's plan on the event's metric, the exact instant fee `price(period usage with the
+  event) − price(period usage without it)` (docs/billing-semantics.md §2.8,
+  `catalog.pricing.price_in_advance`), over the subscription's real charges period (the
+  subscriptions app's `metering.extensions.charges_period`: interval, calendar or anniversary
+  billing, the customer's timezone). The event is written inside a savepoint to aggregate exactly
+  as billing would, then rolled back.
+* `POST /events/estimate_instant_fees` and `/events/batch_estimate_instant_fees`
+  (`events_estimate_instant_fees`, `events_batch_estimate_instant_fees`): Lago's quick estimate of
+  one event on its own, for pay-in-advance `standard` and `percentage` charges, without reading
+  the period's usage (`catalog.pricing.price_instant`).
 
-Taxes are applied as on the instant fee's invoice (lago-semantics.md §6.2, the precedence of
-`catalog.selectors.fee_taxes`): the charge's taxes, else the plan's, else the customer's, else the
-organization's defaults. Each tax row is `amount_cents × rate / 100`; the fee's
-`taxes_amount_cents` is their unrounded sum rounded once (half-up), as invoicing does.
+A missing `transaction_id` is generated (a UUID), as Lago does. Taxes are applied as on the instant
+fee's invoice (docs/billing-semantics.md §6.2, `catalog.selectors.fee_taxes`): the charge's
+taxes, else the plan's, else the customer's, else the organization's defaults. Each tax row is
+`amount_cents × rate / 100`; the fee's `taxes_amount_cents` is their unrounded sum rounded once
+(half-up), as invoicing does.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,12 +33,18 @@ from django.db import transaction
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.money import round_cents, to_cents
 from catalog.models import BillableMetric, Charge, Tax
-from catalog.pricing import Usage, price_in_advance
+from catalog.pricing import INSTANT_MODELS, Usage, apply_metric_rounding, price_in_advance, price_instant
 from catalog.selectors import fee_taxes, organization_taxes
 from customers.models import Customer, Organization
 from metering import computations, ingestion
 from metering.aggregation import aggregate
-from metering.extensions import charges_period, lookup_subscriptions
+from metering.extensions import SubscriptionRef, charges_period, lookup_subscriptions
+from metering.models import EventErrorCode
+
+# Events of one batch estimate, at most (as many as `POST /events/batch` takes).
+BATCH_ESTIMATE_LIMIT = 100
+
+_INVALID_VALUE = {EventErrorCode.INVALID_AGGREGATION_PROPERTY, EventErrorCode.EXPRESSION_FAILED}
 
 
 class _Rollback(Exception):
@@ -42,17 +59,24 @@ class TaxLine:
 
 @dataclass(frozen=True)
 class FeeEstimate:
-    charge: Any
+    """An unsaved pay-in-advance fee (rendered in Lago's fee shape, `lago_id` null)."""
+
+    charge: Charge
     charge_filter: Any
-    units: Any
+    subscription: SubscriptionRef
+    external_customer_id: str | None
+    transaction_id: str
+    units: Decimal  # the event's units
+    total_aggregated_units: Decimal  # the period's units with the event (the event's own, instant)
+    unit_amount: Decimal  # major units per unit, unrounded
     amount_cents: int
+    precise_amount: Decimal  # major units, unrounded
     currency: str
-    precise_amount: Any
-    event: Any
-    from_datetime: Any
-    to_datetime: Any
+    from_datetime: datetime | None  # the charges period (None for instant estimates)
+    to_datetime: datetime | None
     taxes: tuple[TaxLine, ...] = ()
     taxes_amount_cents: int = 0
+    taxes_precise_amount_cents: Decimal = Decimal(0)
     taxes_rate: Decimal = Decimal(0)
 
     @property
@@ -64,7 +88,7 @@ HUNDRED = Decimal(100)
 
 
 def _charge_taxes(organization: Organization, customer: Customer | None, charge: Any) -> list[Tax]:
-    """The taxes an instant fee of this charge takes (lago-semantics.md §6.2)."""
+    """The taxes an instant fee of this charge takes (docs/billing-semantics.md §6.2)."""
     if customer is not None:
         return fee_taxes(organization, customer=customer, plan=charge.plan, charge=charge)
     # A subscription whose customer is not in this organization's customers (a registered lookup
@@ -76,14 +100,15 @@ def _charge_taxes(organization: Organization, customer: Customer | None, charge:
     return organization_taxes(organization)
 
 
-def _with_taxes(amount_cents: int, taxes: list[Tax]) -> tuple[tuple[TaxLine, ...], int, Decimal]:
+def _with_taxes(amount_cents: int, taxes: list[Tax]) -> tuple[tuple[TaxLine, ...], int, Decimal, Decimal]:
+    """(lines, taxes_amount_cents, unrounded taxes in cents, summed rate)."""
     unrounded = Decimal(0)
     lines = []
     for tax in taxes:
         amount = Decimal(amount_cents) * tax.rate / HUNDRED
         unrounded += amount
         lines.append(TaxLine(tax=tax, amount_cents=round_cents(amount)))
-    return tuple(lines), round_cents(unrounded), sum((t.rate for t in taxes), Decimal(0))
+    return tuple(lines), round_cents(unrounded), unrounded, sum((t.rate for t in taxes), Decimal(0))
 
 
 def _bucket_usage(result: Any, filter_id: Any) -> Usage:
@@ -95,16 +120,89 @@ def _bucket_usage(result: Any, filter_id: Any) -> Usage:
     return Usage(units=computations.ZERO)
 
 
-def events_estimate_fees(organization: Organization, payload: Any) -> list[FeeEstimate]:
-    from metering import services
-
-    event, errors = ingestion.parse_event(0, payload, ingestion.now_utc())
+def _parse(index: int, payload: Any) -> ingestion.ParsedEvent:
+    """One event of an estimate: validated like an ingested one, `transaction_id` generated when
+    absent (Lago)."""
+    if isinstance(payload, Mapping) and payload.get("transaction_id") in (None, ""):
+        payload = {**payload, "transaction_id": str(uuid.uuid4())}
+    event, errors = ingestion.parse_event(index, payload, ingestion.now_utc())
     if errors:
         raise ValidationFailure(errors)
     assert event is not None
-    ref = lookup_subscriptions(organization, [event.external_subscription_id]).get(event.external_subscription_id)
+    return event
+
+
+def _subscription(organization: Organization, external_subscription_id: str) -> SubscriptionRef:
+    ref = lookup_subscriptions(organization, [external_subscription_id]).get(external_subscription_id)
     if ref is None:
         raise NotFoundFailure("subscription")
+    return ref
+
+
+def _customer(organization: Organization, ref: SubscriptionRef) -> Customer | None:
+    return Customer.objects.filter(organization=organization, id=ref.customer_id).first()
+
+
+def _filter_of(filters: Sequence[Any], event: ingestion.ParsedEvent) -> Any:
+    if not filters:
+        return None
+    props = {k: computations.text_of(v) for k, v in event.properties.items()}
+    bucket = computations.assign_filter([(f.id, f.values) for f in filters], props)
+    return next((f for f in filters if f.id == bucket), None)
+
+
+def _live_filters(charge: Charge) -> list[Any]:
+    return list(charge.filters.filter(deleted_at__isnull=True).order_by("created_at", "id"))
+
+
+def _estimate(
+    organization: Organization,
+    *,
+    charge: Charge,
+    charge_filter: Any,
+    ref: SubscriptionRef,
+    customer: Customer | None,
+    transaction_id: str,
+    units: Decimal,
+    total_aggregated_units: Decimal,
+    amount: Decimal,
+    unit_amount: Decimal,
+    period: tuple[datetime, datetime] | None,
+) -> FeeEstimate:
+    currency = charge.plan.amount_currency
+    amount_cents = to_cents(amount, currency)
+    tax_lines, taxes_cents, taxes_precise, rate = _with_taxes(
+        amount_cents, _charge_taxes(organization, customer, charge)
+    )
+    return FeeEstimate(
+        charge=charge,
+        charge_filter=charge_filter,
+        subscription=ref,
+        external_customer_id=customer.external_id if customer is not None else None,
+        transaction_id=transaction_id,
+        units=units,
+        total_aggregated_units=total_aggregated_units,
+        unit_amount=unit_amount,
+        amount_cents=amount_cents,
+        precise_amount=amount,
+        currency=currency,
+        from_datetime=period[0] if period else None,
+        to_datetime=period[1] if period else None,
+        taxes=tax_lines,
+        taxes_amount_cents=taxes_cents,
+        taxes_precise_amount_cents=taxes_precise,
+        taxes_rate=rate,
+    )
+
+
+# --- estimate_fees: the exact fee over the period's usage -------------------------------------------
+
+
+def events_estimate_fees(organization: Organization, payload: Any) -> list[FeeEstimate]:
+    from metering import services
+
+    event = _parse(0, payload)
+    ref = _subscription(organization, event.external_subscription_id)
     metric = BillableMetric.live.filter(organization=organization, code=event.code).first()
     if metric is None:
         raise NotFoundFailure("billable_metric")
@@ -115,14 +213,10 @@ def events_estimate_fees(organization: Organization, payload: Any) -> list[FeeEs
         raise ValidationFailure.single("code", "does_not_match_an_instant_charge")
     info = services.metrics_by_code(organization, [metric.code]).get(metric.code)
     services.enrich(event, info)
-    period_from, period_to = charges_period(organization, ref, event.timestamp)
-    event.transaction_id = f"__estimate__{event.transaction_id}"
-
-    estimates: list[FeeEstimate] = []
-    plans = []
-    for charge in charges:
-        filters = list(charge.filters.filter(deleted_at__isnull=True).order_by("created_at", "id"))
-        plans.append((charge, filters))
+    period = charges_period(organization, ref, event.timestamp)
+    transaction_id = event.transaction_id
+    event.transaction_id = f"__estimate__{transaction_id}"
+    plans = [(charge, _live_filters(charge)) for charge in charges]
 
     def usage_now() -> list[Any]:
         return [
@@ -130,8 +224,8 @@ def events_estimate_fees(organization: Organization, payload: Any) -> list[FeeEs
                 organization,
                 external_subscription_id=event.external_subscription_id,
                 metric=metric,
-                from_datetime=period_from,
-                to_datetime=period_to,
+                from_datetime=period[0],
+                to_datetime=period[1],
                 filters=filters,
                 subscription_started_at=ref.initial_started_at or ref.started_at,
                 with_event_values=True,
@@ -148,38 +242,138 @@ def events_estimate_fees(organization: Organization, payload: Any) -> list[FeeEs
             raise _Rollback
     except _Rollback:
         pass
-    customer = Customer.objects.filter(organization=organization, id=ref.customer_id).first()
-    props = {k: computations.text_of(v) for k, v in event.properties.items()}
+    customer = _customer(organization, ref)
+    estimates: list[FeeEstimate] = []
     for (charge, filters), was, now in zip(plans, before, after, strict=True):
-        bucket = computations.assign_filter([(f.id, f.values) for f in filters], props) if filters else None
-        charge_filter = next((f for f in filters if f.id == bucket), None)
+        charge_filter = _filter_of(filters, event)
+        bucket = charge_filter.id if charge_filter is not None else None
         properties = charge_filter.properties if charge_filter is not None else charge.properties
-        currency = charge.plan.amount_currency
+        after_usage = _bucket_usage(now, bucket)
         result = price_in_advance(
             charge.charge_model,
             properties,
             before=_bucket_usage(was, bucket),
-            after=_bucket_usage(now, bucket),
-            currency=currency,
-        )
-        amount_cents = to_cents(result.amount, currency)
-        tax_lines, taxes_amount_cents, taxes_rate = _with_taxes(
-            amount_cents, _charge_taxes(organization, customer, charge)
+            after=after_usage,
+            currency=charge.plan.amount_currency,
         )
         estimates.append(
-            FeeEstimate(
+            _estimate(
+                organization,
                 charge=charge,
                 charge_filter=charge_filter,
+                ref=ref,
+                customer=customer,
+                transaction_id=transaction_id,
                 units=result.units,
-                amount_cents=amount_cents,
-                currency=currency,
-                precise_amount=result.amount,
-                event=event,
-                from_datetime=period_from,
-                to_datetime=period_to,
-                taxes=tax_lines,
-                taxes_amount_cents=taxes_amount_cents,
-                taxes_rate=taxes_rate,
+                total_aggregated_units=after_usage.units,
+                amount=result.amount,
+                unit_amount=result.unit_amount,
+                period=period,
             )
         )
     return estimates
+
+
+# --- estimate_instant_fees: one event on its own ------------------------------------------------
+
+
+def events_estimate_instant_fees(organization: Organization, payload: Any) -> list[FeeEstimate]:
+    """Lago's `estimate_instant_fees`: the event's fee on each pay-in-advance standard or
+    percentage charge of its metric, priced on its own (`price_instant`)."""
+    event = _parse(0, payload)
+    return _instant_fees(organization, event.external_subscription_id, [event], by_code=True)
+
+
+def events_batch_estimate_instant_fees(organization: Organization, payloads: Any) -> list[FeeEstimate]:
+    """Lago's `batch_estimate_instant_fees`: every event's instant fees, events grouped by
+    subscription in the order they come; an event whose metric has no such charge gives none,
+    a subscription whose plan has no such charge at all is refused (422)."""
+    if not isinstance(payloads, list) or not payloads:
+        raise ValidationFailure.single("events", "value_is_invalid")
+    if len(payloads) > BATCH_ESTIMATE_LIMIT:
+        raise ValidationFailure.single("events", "too_many_events")
+    events: list[ingestion.ParsedEvent] = []
+    errors: dict[str, object] = {}
+    for index, payload in enumerate(payloads):
+        try:
+            events.append(_parse(index, payload))
+        except ValidationFailure as failure:
+            for field, codes in failure.details.items():
+                errors[f"events.{index}.{field}"] = codes
+    if errors:
+        raise ValidationFailure(errors)
+    groups: dict[str, list[ingestion.ParsedEvent]] = {}
+    for event in events:
+        groups.setdefault(event.external_subscription_id, []).append(event)
+    fees: list[FeeEstimate] = []
+    for external_subscription_id, group in groups.items():
+        fees.extend(_instant_fees(organization, external_subscription_id, group, by_code=False))
+    return fees
+
+
+def _instant_fees(
+    organization: Organization, external_subscription_id: str, events: list[ingestion.ParsedEvent], *, by_code: bool
+) -> list[FeeEstimate]:
+    from metering import services
+
+    ref = _subscription(organization, external_subscription_id)
+    now = ingestion.now_utc()
+    if ref.started_at > now or (ref.terminated_at is not None and ref.terminated_at < now):
+        raise NotFoundFailure("subscription")  # Lago: the subscription active now
+    charges = Charge.live.filter(
+        plan_id=ref.plan_id, pay_in_advance=True, charge_model__in=sorted(INSTANT_MODELS)
+    ).select_related("plan", "billable_metric")
+    if by_code:
+        charges = charges.filter(billable_metric__code__in={e.code for e in events})
+    by_metric: dict[str, list[tuple[Charge, list[Any]]]] = {}
+    for charge in charges.order_by("created_at", "id"):
+        by_metric.setdefault(charge.billable_metric.code, []).append((charge, _live_filters(charge)))
+    if not by_metric:
+        raise ValidationFailure.single("code", "does_not_match_an_instant_charge")
+    metrics = services.metrics_by_code(organization, list(by_metric))
+    customer = _customer(organization, ref)
+    fees: list[FeeEstimate] = []
+    for event in events:
+        plans = by_metric.get(event.code)
+        if not plans:
+            continue
+        metric = plans[0][0].billable_metric
+        services.enrich(event, metrics.get(event.code))
+        units = _event_units(metric, event)
+        for charge, filters in plans:
+            charge_filter = _filter_of(filters, event)
+            properties = charge_filter.properties if charge_filter is not None else charge.properties
+            result = price_instant(charge.charge_model, properties, units)
+            fees.append(
+                _estimate(
+                    organization,
+                    charge=charge,
+                    charge_filter=charge_filter,
+                    ref=ref,
+                    customer=customer,
+                    transaction_id=event.transaction_id,
+                    units=result.units,
+                    total_aggregated_units=result.units,
+                    amount=result.amount,
+                    unit_amount=result.unit_amount,
+                    period=None,
+                )
+            )
+    return fees
+
+
+def _event_units(metric: BillableMetric, event: ingestion.ParsedEvent) -> Decimal:
+    """The units one event brings on its own: 1 for a count; for a unique count 1 when it adds a
+    value (0 when it removes one or has none); else its value (after the metric's expression),
+    0 when absent; rounded as the metric says. A value that is not a number is refused (422)."""
+    if metric.aggregation_type == "count_agg":
+        units = Decimal(1)
+    elif metric.aggregation_type == "unique_count_agg":
+        present = event.properties.get(metric.field_name or "") not in (None, "")
+        removes = event.properties.get("operation_type") == "remove"
+        units = Decimal(1) if present and not removes else Decimal(0)
+    else:
+        if _INVALID_VALUE & set(event.errors):
+            raise ValidationFailure.single(f"properties.{metric.field_name}", "value_is_invalid")
+        units = event.value if event.value is not None else Decimal(0)
+    return apply_metric_rounding(units, metric.rounding_function, metric.rounding_precision)

@@ -7,7 +7,9 @@ dated before a subscription started). The subscriptions app registers the real l
     from metering.extensions import register_subscription_lookup
     register_subscription_lookup(my_lookup)   # in SubscriptionsConfig.ready()
 
-`lookup_subscriptions` returns `{}` while nothing is registered.
+`lookup_subscriptions` returns `{}` while nothing is registered. It also registers
+`charges_period` (the billing period of a subscription, for fee estimates). The start-up check
+`check_lookups_registered` (Django system check `metering.E001`) fails when either is missing.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
+
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
 if TYPE_CHECKING:
     from customers.models import Organization
@@ -63,25 +68,52 @@ def lookup_subscriptions(organization: Organization, external_ids: Collection[st
 
 # --- the charges period of a subscription (for estimate_fees) ------------------------------------
 
-PeriodLookup = Callable[["Organization", SubscriptionRef, datetime], tuple[datetime, datetime]]
 
-_period_lookup: PeriodLookup | None = None
+class ChargesPeriodLookup(Protocol):
+    """The half-open charges period `[start, end)` of `ref` containing `at`, as billing computes it
+    (plan interval, calendar or anniversary billing, the customer's timezone, a start or a
+    termination within the period). The subscriptions app knows billing periods and fills it."""
+
+    def __call__(self, organization: Organization, ref: SubscriptionRef, at: datetime) -> tuple[datetime, datetime]: ...
 
 
-def register_charges_period_lookup(fn: PeriodLookup | None) -> None:
-    """Install `fn(organization, subscription_ref, at) -> (charges_from, charges_to)`, the
-    half-open charges period containing `at` (the subscriptions app knows billing periods)."""
+_period_lookup: ChargesPeriodLookup | None = None
+
+
+def register_charges_period_lookup(fn: ChargesPeriodLookup | None) -> None:
+    """Install the charges period lookup (`SubscriptionsConfig.ready()`; None uninstalls it)."""
     global _period_lookup
     _period_lookup = fn
 
 
-def charges_period(organization: Organization, ref: SubscriptionRef, at: datetime) -> tuple[datetime, datetime]:
-    """The registered answer; without one, the UTC calendar month of `at` (from the start date
-    when the subscription started within it)."""
-    if _period_lookup is not None:
-        return _period_lookup(organization, ref, at)
-    from datetime import UTC
+def registered_charges_period_lookup() -> ChargesPeriodLookup | None:
+    return _period_lookup
 
-    start = at.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
-    return max(start, ref.started_at), end
+
+def charges_period(organization: Organization, ref: SubscriptionRef, at: datetime) -> tuple[datetime, datetime]:
+    """The registered answer. Nothing registered is a configuration error (the start-up check
+    `metering.E001` reports it), never a guess."""
+    if _period_lookup is None:
+        raise ImproperlyConfigured("no charges period lookup is registered (subscriptions app not installed?)")
+    return _period_lookup(organization, ref, at)
+
+
+def check_lookups_registered(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Start-up check (registered in `MeteringConfig.ready()`): the extension points metering reads
+    are filled once every app is ready."""
+    missing = [
+        name
+        for name, fn in (
+            ("subscription lookup", _lookup),
+            ("charges period lookup", _period_lookup),
+        )
+        if fn is None
+    ]
+    return [
+        checks.Error(
+            f"metering's {name} is not registered",
+            hint="The subscriptions app registers it in SubscriptionsConfig.ready(); is it in INSTALLED_APPS?",
+            id="metering.E001",
+        )
+        for name in missing
+    ]

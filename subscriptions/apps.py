@@ -30,12 +30,13 @@ class SubscriptionsConfig(AppConfig):
         from customers import demo as customers_demo
         from customers import extensions as customer_extensions
         from customers.signals import customer_deleted
-        from metering.extensions import register_subscription_lookup
+        from metering.extensions import register_charges_period_lookup, register_subscription_lookup
         from subscriptions import demo, selectors
 
         customer_deleted.connect(_on_customer_deleted, dispatch_uid="subscriptions.customer_deleted")
         plan_deleted.connect(_on_plan_deleted, dispatch_uid="subscriptions.plan_deleted")
         register_subscription_lookup(selectors.subscription_refs)
+        register_charges_period_lookup(selectors.charges_period_of_ref)
         catalog_extensions.register_plan_in_use(selectors.plan_in_use)
         catalog_extensions.register_plan_counter(
             "active_subscriptions_count", selectors.plan_active_subscriptions_count

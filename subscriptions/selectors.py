@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db.models import Min, Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -13,6 +14,9 @@ from billing_project.core.errors import NotFoundFailure
 from customers.models import Organization
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
+
+if TYPE_CHECKING:
+    from metering.extensions import SubscriptionRef
 
 _RELATED = ("organization", "customer", "customer__organization", "plan", "plan__parent", "previous_subscription__plan")
 
@@ -263,6 +267,23 @@ def subscription_refs(organization: Organization, external_ids: Collection[str])
         external_id: replace(ref, initial_started_at=first.get((ref.customer_id, external_id), ref.started_at))
         for external_id, ref in result.items()
     }
+
+
+def charges_period_of_ref(organization: Organization, ref: SubscriptionRef, at: datetime) -> tuple[datetime, datetime]:
+    """metering.extensions charges period lookup: the half-open charges window of the subscription
+    `ref` names that contains `at`, as billing computes it (`periods.charges_window_at`: interval,
+    calendar or anniversary billing, the customer's timezone, clipped to the start and the
+    termination)."""
+    subscription = (
+        Subscription.objects.filter(organization=organization, id=ref.id)
+        .select_related("plan", "customer", "customer__organization", "organization")
+        .first()
+    )
+    schedule = schedule_for(subscription) if subscription is not None else None
+    if schedule is None:
+        raise NotFoundFailure("subscription")
+    window = periods.charges_window_at(schedule, at)
+    return window.start, window.end
 
 
 def subscription_reload(subscription: Subscription) -> Subscription:

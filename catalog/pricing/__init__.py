@@ -11,6 +11,8 @@ Public interface (import from `catalog.pricing`):
 * `validate_metric_recurring(aggregation_type, recurring)`.
 * `Usage`, `PricingResult`, `PricingError`, `price(model, properties, usage, currency=None)`.
 * `price_in_advance(model, properties, before=, after=, currency=None)` — one pay-in-advance event.
+* `price_instant(model, properties, units)` — one event on its own (standard, percentage), for
+  instant fee estimates.
 * `describe_properties(model, properties, currency=None)` — a one-line summary for the admin.
 * `apply_metric_rounding(value, rounding_function, precision)` — a metric's units rounding.
 * `spending_minimum_true_up_cents(...)` — the true-up fee of a charge's spending minimum.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 from .advance import price_in_advance
 from .engine import price
+from .instant import INSTANT_MODELS, price_instant
 from .minimum import spending_minimum_true_up_cents
 from .properties import CHARGE_MODELS, filter_properties, flatten_errors, validate_properties
 from .rules import AGGREGATION_TYPES, validate_charge_model_for_metric, validate_metric_recurring
@@ -33,6 +36,7 @@ from .units import ROUNDING_FUNCTIONS, apply_metric_rounding
 __all__ = [
     "AGGREGATION_TYPES",
     "CHARGE_MODELS",
+    "INSTANT_MODELS",
     "ROUNDING_FUNCTIONS",
     "PricingError",
     "PricingResult",
@@ -43,6 +47,7 @@ __all__ = [
     "flatten_errors",
     "price",
     "price_in_advance",
+    "price_instant",
     "spending_minimum_true_up_cents",
     "validate_charge_model_for_metric",
     "validate_metric_recurring",

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
 
+from billing_project.core.money import exponent, to_cents
 from customers.api.serializers import PaginationMeta
 from metering import ingestion
 
@@ -124,6 +126,20 @@ class EventBatchInput(serializers.Serializer):
     events = EventInput(many=True)
 
 
+class EstimateEventInput(EventInput):
+    transaction_id = serializers.CharField(
+        max_length=255, required=False, allow_null=True, help_text="Optional: a UUID is generated when absent."
+    )
+
+
+class EstimateEventInputEnvelope(serializers.Serializer):
+    event = EstimateEventInput()
+
+
+class EstimateEventBatchInput(serializers.Serializer):
+    events = EstimateEventInput(many=True, help_text="At most 100 events.")
+
+
 class EventOutput(serializers.Serializer):
     lago_id = serializers.UUIDField()
     transaction_id = serializers.CharField()
@@ -207,38 +223,77 @@ class EventErrorListEnvelope(serializers.Serializer):
     meta = PaginationMeta()
 
 
+def _plain(value: Decimal) -> str:
+    """An exact decimal as text, never in exponent notation (5, 0.5, 2177.4193…)."""
+    return format(value.normalize() if value != value.to_integral_value() else value.quantize(1), "f")
+
+
 def fee_estimate_dict(estimate: Any) -> dict[str, Any]:
-    """An unsaved pay-in-advance fee in Lago's FeeResponse shape (`lago_id` null), with the taxes
-    its invoice would apply (`metering.estimates`)."""
+    """An unsaved pay-in-advance fee (`metering.estimates.FeeEstimate`) in Lago's fee shape: every
+    key of a saved fee (`lago_id`, `lago_invoice_id`, `created_at` null; `payment_status`
+    "pending"), with the taxes its invoice would apply. `from_date`/`to_date` are the charges
+    period of `estimate_fees`, null for instant estimates."""
     charge, metric = estimate.charge, estimate.charge.billable_metric
+    charge_filter = estimate.charge_filter
+    scale = exponent(estimate.currency)
+    precise_cents = estimate.precise_amount.scaleb(scale)
+    taxes_precise = estimate.taxes_precise_amount_cents.scaleb(-scale)
     return {
         "lago_id": None,
         "lago_charge_id": str(charge.id),
-        "lago_charge_filter_id": str(estimate.charge_filter.id) if estimate.charge_filter else None,
+        "lago_charge_filter_id": str(charge_filter.id) if charge_filter else None,
+        "lago_fixed_charge_id": None,
         "lago_invoice_id": None,
-        "external_subscription_id": estimate.event.external_subscription_id,
-        "amount_cents": estimate.amount_cents,
-        "amount_currency": estimate.currency,
-        "precise_amount": format(estimate.precise_amount, "f"),
-        "taxes_amount_cents": estimate.taxes_amount_cents,
-        "taxes_rate": _rate_number(estimate.taxes_rate),
-        "total_amount_cents": estimate.total_amount_cents,
-        "total_amount_currency": estimate.currency,
-        "units": format(estimate.units, "f"),
-        "events_count": 1,
-        "pay_in_advance": True,
-        "invoiceable": charge.invoiceable,
-        "event_transaction_id": estimate.event.transaction_id.removeprefix("__estimate__"),
-        "from_date": iso_ms(estimate.from_datetime),
-        "to_date": iso_ms(estimate.to_datetime),
+        "lago_true_up_fee_id": None,
+        "lago_true_up_parent_fee_id": None,
+        "lago_subscription_id": str(estimate.subscription.id),
+        "external_subscription_id": estimate.subscription.external_id,
+        "lago_customer_id": str(estimate.subscription.customer_id),
+        "external_customer_id": estimate.external_customer_id,
         "item": {
             "type": "charge",
             "code": metric.code,
             "name": metric.name,
+            "description": metric.description or None,
             "invoice_display_name": charge.invoice_display_name or metric.name,
+            "filters": {k: list(v) for k, v in charge_filter.values.items()} if charge_filter else None,
+            "filter_invoice_display_name": (charge_filter.invoice_display_name or None) if charge_filter else None,
             "lago_item_id": str(metric.id),
             "item_type": "BillableMetric",
+            "grouped_by": {},
         },
+        "pay_in_advance": True,
+        "invoiceable": charge.invoiceable,
+        "amount_cents": estimate.amount_cents,
+        "amount_currency": estimate.currency,
+        "precise_amount": _plain(estimate.precise_amount),
+        "precise_total_amount": _plain(estimate.precise_amount + taxes_precise),
+        "taxes_amount_cents": estimate.taxes_amount_cents,
+        "taxes_precise_amount": _plain(taxes_precise),
+        "taxes_rate": _rate_number(estimate.taxes_rate),
+        "total_amount_cents": estimate.total_amount_cents,
+        "total_amount_currency": estimate.currency,
+        "units": _plain(estimate.units),
+        "total_aggregated_units": _plain(estimate.total_aggregated_units),
+        "description": None,
+        "precise_unit_amount": _plain(estimate.unit_amount),
+        "unit_amount_cents": to_cents(estimate.unit_amount, estimate.currency),
+        "precise_coupons_amount_cents": "0.0",
+        "sub_total_excluding_taxes_amount_cents": estimate.amount_cents,
+        "sub_total_excluding_taxes_precise_amount_cents": _plain(precise_cents),
+        "events_count": 1,
+        "payment_status": "pending",
+        "created_at": None,
+        "succeeded_at": None,
+        "failed_at": None,
+        "refunded_at": None,
+        "from_date": iso_ms(estimate.from_datetime) if estimate.from_datetime else None,
+        "to_date": iso_ms(estimate.to_datetime) if estimate.to_datetime else None,
+        "event_transaction_id": estimate.transaction_id,
+        "amount_details": {},
+        "self_billed": False,
+        "pricing_unit_details": None,
+        "presentation_breakdowns": [],
         "applied_taxes": [
             {
                 "lago_id": None,
@@ -250,6 +305,7 @@ def fee_estimate_dict(estimate: Any) -> dict[str, Any]:
                 "tax_description": line.tax.description,
                 "amount_cents": line.amount_cents,
                 "amount_currency": estimate.currency,
+                "created_at": None,
             }
             for line in estimate.taxes
         ],
@@ -266,9 +322,13 @@ class EstimateFeeItemOutput(serializers.Serializer):
     type = serializers.CharField()
     code = serializers.CharField()
     name = serializers.CharField()
+    description = serializers.CharField(allow_null=True)
     invoice_display_name = serializers.CharField()
+    filters = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), allow_null=True)
+    filter_invoice_display_name = serializers.CharField(allow_null=True)
     lago_item_id = serializers.UUIDField()
     item_type = serializers.CharField()
+    grouped_by = serializers.DictField(child=serializers.CharField())
 
 
 class EstimatedFeeAppliedTaxOutput(serializers.Serializer):
@@ -278,32 +338,61 @@ class EstimatedFeeAppliedTaxOutput(serializers.Serializer):
     tax_name = serializers.CharField()
     tax_code = serializers.CharField()
     tax_rate = serializers.FloatField()
-    tax_description = serializers.CharField(allow_blank=True)
+    tax_description = serializers.CharField(allow_blank=True, allow_null=True)
     amount_cents = serializers.IntegerField()
     amount_currency = serializers.CharField()
+    created_at = serializers.CharField(allow_null=True, help_text="Null: an estimate is not saved.")
 
 
 class EstimatedFeeOutput(serializers.Serializer):
+    """An unsaved fee: every key of Lago's fee object (`metering.api.serializers.fee_estimate_dict`)."""
+
     lago_id = serializers.UUIDField(allow_null=True)
     lago_charge_id = serializers.UUIDField()
     lago_charge_filter_id = serializers.UUIDField(allow_null=True)
+    lago_fixed_charge_id = serializers.UUIDField(allow_null=True)
     lago_invoice_id = serializers.UUIDField(allow_null=True)
+    lago_true_up_fee_id = serializers.UUIDField(allow_null=True)
+    lago_true_up_parent_fee_id = serializers.UUIDField(allow_null=True)
+    lago_subscription_id = serializers.UUIDField()
     external_subscription_id = serializers.CharField()
+    lago_customer_id = serializers.UUIDField()
+    external_customer_id = serializers.CharField(allow_null=True)
+    item = EstimateFeeItemOutput()
+    pay_in_advance = serializers.BooleanField()
+    invoiceable = serializers.BooleanField()
     amount_cents = serializers.IntegerField()
     amount_currency = serializers.CharField()
     precise_amount = serializers.CharField()
+    precise_total_amount = serializers.CharField()
     taxes_amount_cents = serializers.IntegerField()
+    taxes_precise_amount = serializers.CharField()
     taxes_rate = serializers.FloatField(help_text="Sum of the applied taxes' rates, in percent.")
     total_amount_cents = serializers.IntegerField(help_text="amount_cents + taxes_amount_cents")
     total_amount_currency = serializers.CharField()
-    units = serializers.CharField()
+    units = serializers.CharField(help_text="The event's units.")
+    total_aggregated_units = serializers.CharField(
+        help_text="estimate_fees: the charges period's units with the event; instant estimates: the event's."
+    )
+    description = serializers.CharField(allow_null=True)
+    precise_unit_amount = serializers.CharField(help_text="precise_amount / units, in major units.")
+    unit_amount_cents = serializers.IntegerField()
+    precise_coupons_amount_cents = serializers.CharField()
+    sub_total_excluding_taxes_amount_cents = serializers.IntegerField()
+    sub_total_excluding_taxes_precise_amount_cents = serializers.CharField()
     events_count = serializers.IntegerField()
-    pay_in_advance = serializers.BooleanField()
-    invoiceable = serializers.BooleanField()
-    event_transaction_id = serializers.CharField()
-    from_date = serializers.CharField()
-    to_date = serializers.CharField()
-    item = EstimateFeeItemOutput()
+    payment_status = serializers.CharField()
+    created_at = serializers.CharField(allow_null=True)
+    succeeded_at = serializers.CharField(allow_null=True)
+    failed_at = serializers.CharField(allow_null=True)
+    refunded_at = serializers.CharField(allow_null=True)
+    from_date = serializers.CharField(allow_null=True, help_text="The charges period (estimate_fees); null: instant.")
+    to_date = serializers.CharField(allow_null=True)
+    event_transaction_id = serializers.CharField(help_text="The event's, or the one generated for it.")
+    amount_details = serializers.DictField()
+    self_billed = serializers.BooleanField()
+    pricing_unit_details = serializers.DictField(allow_null=True)
+    presentation_breakdowns = serializers.ListField(child=serializers.DictField())
     applied_taxes = EstimatedFeeAppliedTaxOutput(many=True)
 
 

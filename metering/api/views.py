@@ -16,6 +16,8 @@ from billing_project.core.errors import BadRequestFailure, ValidationFailure
 from metering import ingestion, ratelimit, selectors, services
 from metering.api.parsers import BatchJSONParser
 from metering.api.serializers import (
+    EstimateEventBatchInput,
+    EstimateEventInputEnvelope,
     EventBatchInput,
     EventBatchOutput,
     EventEnvelope,
@@ -165,14 +167,49 @@ class EventEstimateFeesView(OrganizationAPIView):
 
     @extend_schema(
         operation_id="events_estimate_fees",
-        summary="Estimate the instant fees of a pay-in-advance event (persists nothing)",
-        request=EventInputEnvelope,
+        summary="Estimate the fees of a pay-in-advance event over the subscription's period usage (persists nothing)",
+        request=EstimateEventInputEnvelope,
         responses=FeeEstimateListOutput,
     )
     def post(self, request: Request) -> Response:
-        from metering.estimates import events_estimate_fees
+        from metering import estimates as estimates_service  # not loaded by the ingestion routes
 
-        estimates = events_estimate_fees(self.organization, root_payload(request, "event"))
+        estimates = estimates_service.events_estimate_fees(self.organization, root_payload(request, "event"))
+        return Response({"fees": [fee_estimate_dict(e) for e in estimates]})
+
+
+class EventEstimateInstantFeesView(OrganizationAPIView):
+    resource_name = "event"
+
+    @extend_schema(
+        operation_id="events_estimate_instant_fees",
+        summary="Estimate the fee of one event on its own on pay-in-advance standard or percentage charges",
+        request=EstimateEventInputEnvelope,
+        responses=FeeEstimateListOutput,
+    )
+    def post(self, request: Request) -> Response:
+        from metering import estimates as estimates_service
+
+        estimates = estimates_service.events_estimate_instant_fees(self.organization, root_payload(request, "event"))
+        return Response({"fees": [fee_estimate_dict(e) for e in estimates]})
+
+
+class EventBatchEstimateInstantFeesView(OrganizationAPIView):
+    resource_name = "event"
+
+    @extend_schema(
+        operation_id="events_batch_estimate_instant_fees",
+        summary="Estimate the instant fees of up to 100 events, each on its own",
+        request=EstimateEventBatchInput,
+        responses=FeeEstimateListOutput,
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data
+        if not isinstance(data, dict) or data.get("events") in (None, "", [], {}):
+            raise BadRequestFailure("param is missing or the value is empty or invalid: events")
+        from metering import estimates as estimates_service
+
+        estimates = estimates_service.events_batch_estimate_instant_fees(self.organization, data["events"])
         return Response({"fees": [fee_estimate_dict(e) for e in estimates]})
 
 

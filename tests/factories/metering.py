@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from catalog.models import BillableMetric, BillableMetricFilter
-from metering.extensions import SubscriptionRef, register_subscription_lookup, registered_subscription_lookup
+from metering.extensions import (
+    SubscriptionRef,
+    register_charges_period_lookup,
+    register_subscription_lookup,
+    registered_charges_period_lookup,
+    registered_subscription_lookup,
+)
 
 
 def make_metric(
@@ -68,18 +74,28 @@ class FakeSubscriptions:
                     self.add(organization, ext, datetime(2000, 1, 1, tzinfo=UTC))
         return {ext: self.refs[(organization.id, ext)] for ext in external_ids if (organization.id, ext) in self.refs}
 
+    @staticmethod
+    def charges_period(organization: Any, ref: SubscriptionRef, at: datetime) -> tuple[datetime, datetime]:
+        """The fake's billing periods: UTC calendar months, from the start when it falls inside."""
+        start = at.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+        return max(start, ref.started_at), end
+
     _previous: list = []
 
     def install(self) -> FakeSubscriptions:
-        FakeSubscriptions._previous.append(registered_subscription_lookup())
+        FakeSubscriptions._previous.append((registered_subscription_lookup(), registered_charges_period_lookup()))
         register_subscription_lookup(self)
+        register_charges_period_lookup(self.charges_period)
         return self
 
     @staticmethod
     def uninstall() -> None:
-        """Put back whatever lookup was registered before (the subscriptions app's, in the suite)."""
+        """Put back whatever lookups were registered before (the subscriptions app's, in the suite)."""
         while FakeSubscriptions._previous:
-            register_subscription_lookup(FakeSubscriptions._previous.pop())
+            lookup, period = FakeSubscriptions._previous.pop()
+            register_subscription_lookup(lookup)
+            register_charges_period_lookup(period)
 
 
 def event_payload(transaction_id: str, code: str = "calls", sub: str = "sub_1", **extra: Any) -> dict[str, Any]:
