@@ -119,3 +119,23 @@ def test_an_estimate_has_every_key_of_the_saved_fee_and_of_its_published_schema(
     assert (estimate["amount_cents"], estimate["taxes_amount_cents"]) == (fee.amount_cents, fee.taxes_amount_cents)
     assert (estimate["amount_cents"], estimate["taxes_amount_cents"]) == (300, 30)
     assert set(EstimatedFeeOutput().fields) == set(estimate)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("estimate_fees", {"event": {"external_subscription_id": "sub_anniversary", "code": "seats"}}),
+        ("estimate_instant_fees", {"event": {"external_subscription_id": "sub_anniversary", "code": "seats"}}),
+        (
+            "batch_estimate_instant_fees",
+            {"events": [{"external_subscription_id": "sub_anniversary", "code": "seats"}]},
+        ),
+    ],
+)
+def test_another_tenant_cannot_estimate_on_this_subscription(api, organization, other_tenant, path, body):
+    _seats(organization, timezone="UTC", billing_time="anniversary")
+    make_metric(other_tenant.organization, "seats", "unique_count_agg", field_name="user")
+    mine = api.post(f"/api/v1/events/{path}", body, format="json")
+    assert mine.status_code == 200, mine.content
+    theirs = other_tenant.client.post(f"/api/v1/events/{path}", body, format="json")
+    assert (theirs.status_code, theirs.json()["code"]) == (404, "subscription_not_found")
