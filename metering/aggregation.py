@@ -46,6 +46,9 @@ class BucketUsage:
     # Prorated charges (`aggregate_prorated`): `units` are the prorated units, these the full ones.
     full_units: Decimal | None = None
     event_prorated_values: tuple[Decimal, ...] = ()
+    # Lago's `total_aggregated_units` where it is not `units`: a weighted sum's level at the
+    # window's end (its carried level plus the window's events). None: `units`.
+    total_aggregated_units: Decimal | None = None
 
     def as_usage(self) -> Usage:
         return Usage(
@@ -79,6 +82,7 @@ class AggregationResult:
     source: str = "events"  # "events", "rollups", "sql" or "clickhouse"
     full_units: Decimal | None = None  # prorated charges: the unprorated units
     event_prorated_values: tuple[Decimal, ...] = ()
+    total_aggregated_units: Decimal | None = None  # weighted sums: the level at the end (BucketUsage)
 
     def as_usage(self) -> Usage:
         return Usage(
@@ -254,13 +258,25 @@ def events_count_of(spec: MetricSpec, events: int, units: Decimal) -> int:
     return events
 
 
-def _bucket(spec: MetricSpec, rows: Sequence[Row], units: Decimal, grouped_by: Mapping[str, str | None] | None = None):
+@dataclass(frozen=True)
+class _Measure:
+    """A bucket's units, and a weighted sum's level at the window's end (else None)."""
+
+    units: Decimal
+    level: Decimal | None = None
+
+
+def _bucket(
+    spec: MetricSpec, rows: Sequence[Row], measure: _Measure, grouped_by: Mapping[str, str | None] | None = None
+) -> BucketUsage:
+    units = measure.units
     return BucketUsage(
         units=plain(apply_metric_rounding(units, spec.rounding_function, spec.rounding_precision)),
         events_count=events_count_of(spec, len(rows), units),
         event_values=tuple(plain(v) for v in computations.event_values(rows, spec.aggregation_type)),
         precise_total_amount_cents=plain(sum((r.precise_total_amount_cents or ZERO for r in rows), ZERO)),
         grouped_by=dict(grouped_by or {}),
+        total_aggregated_units=plain(measure.level) if measure.level is not None else None,
     )
 
 
@@ -339,10 +355,10 @@ def aggregate(
         # What happened since the subscription started carries into this window.
         history = reader.rows(started, start, keys)
 
-    def units_of(bucket_rows: Sequence[Row], bucket_history: Sequence[Row]) -> Decimal:
+    def units_of(bucket_rows: Sequence[Row], bucket_history: Sequence[Row]) -> _Measure:
         if spec.aggregation_type in ("sum_agg", "weighted_sum_agg"):
             base = computations.total(bucket_history) if bucket_history else initial
-            return computations.units_for(
+            units = computations.units_for(
                 spec.aggregation_type,
                 bucket_rows,
                 field_name=spec.field_name,
@@ -351,14 +367,19 @@ def aggregate(
                 initial=base,
                 period=period,
             )
+            if spec.aggregation_type == "weighted_sum_agg":
+                return _Measure(units, base + computations.total(bucket_rows))
+            return _Measure(units)
         if spec.aggregation_type == "count_agg":
-            return Decimal(len(bucket_history) + len(bucket_rows))
-        return computations.units_for(
-            spec.aggregation_type,
-            list(bucket_history) + list(bucket_rows),
-            field_name=spec.field_name,
-            from_datetime=start,
-            to_datetime=end,
+            return _Measure(Decimal(len(bucket_history) + len(bucket_rows)))
+        return _Measure(
+            computations.units_for(
+                spec.aggregation_type,
+                list(bucket_history) + list(bucket_rows),
+                field_name=spec.field_name,
+                from_datetime=start,
+                to_datetime=end,
+            )
         )
 
     overall = _bucket(spec, rows, units_of(rows, history))
@@ -388,6 +409,7 @@ def aggregate(
         groups=groups,
         filters=filter_results,
         source="events" if reader.name == "rollups" else reader.name,
+        total_aggregated_units=overall.total_aggregated_units,
     )
 
 
@@ -438,6 +460,7 @@ def _aggregate_in_sql(
     for acc in additive_by_dimensions(organization, sub, spec.code, start, end, ()).values():
         totals.add(acc.count, acc.total, acc.maximum, acc.precise)
     scope = _events(organization, sub, spec.code, started if recurring else start, end)
+    level: Decimal | None = None
     if spec.aggregation_type == "latest_agg":
         latest = (
             scope.filter(value__isnull=False)
@@ -453,6 +476,7 @@ def _aggregate_in_sql(
             for acc in additive_by_dimensions(organization, sub, spec.code, started, start, ()).values():
                 initial += acc.total
         units = _weighted_sum_sql(organization, sub, spec.code, period_start, end, initial, period)
+        level = initial + totals.total
     else:
         # A value counts when its last operation in the window is not `remove`.
         field_name = spec.field_name or ""
@@ -479,6 +503,7 @@ def _aggregate_in_sql(
         event_values=(),
         precise_total_amount_cents=plain(totals.precise),
         source="sql",
+        total_aggregated_units=plain(level) if level is not None else None,
     )
 
 

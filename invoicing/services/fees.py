@@ -123,7 +123,8 @@ def _priced(
         filter_values=filter_values,
         grouped_by=grouped_by,
         units=result.units,
-        total_aggregated_units=usage.units,
+        # Lago's: the units, except a weighted sum's level at the window's end.
+        total_aggregated_units=usage.units if usage.total_aggregated_units is None else usage.total_aggregated_units,
         events_count=usage.events_count,
         amount=result.amount,
         amount_cents=to_cents(result.amount, currency),

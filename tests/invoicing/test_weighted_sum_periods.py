@@ -55,10 +55,13 @@ def test_lagos_example_first_period_from_5_march_then_april(api, organization, m
     assert march["amount_cents"] == 217_742
     assert march["charges_usage"][0]["units"].startswith("2177.41935483870967741935")
 
+    assert march["charges_usage"][0]["total_aggregated_units"] == "2500.0"  # the level held
+
     [invoice] = customer_bill(customer.id, at=at(2023, 4, 1, 1))
     fee = invoice.fees.get(fee_type="charge")
     assert fee.amount_cents == 217_742
     assert round(fee.units, 5) == Decimal("2177.41935")
+    assert fee.total_aggregated_units == 2500  # Lago: the level at the period's end
 
     add_events(sub, "storage", [at(2023, 4, 4)], gb=-2000)
     add_events(sub, "storage", [at(2023, 4, 6)], gb=-200)
@@ -66,8 +69,10 @@ def test_lagos_example_first_period_from_5_march_then_april(api, organization, m
     april = _usage(api, "cus_ws", "sub_ws")
     assert april["amount_cents"] == 53_333
     assert april["charges_usage"][0]["units"].startswith("533.3333333")
+    assert april["charges_usage"][0]["total_aggregated_units"] == "300.0"
     [second] = customer_bill(customer.id, at=at(2023, 5, 1, 1))
-    assert second.fees.get(fee_type="charge").amount_cents == 53_333
+    april_fee = second.fees.get(fee_type="charge")
+    assert (april_fee.amount_cents, april_fee.total_aggregated_units) == (53_333, 300)
 
 
 def test_terminated_last_period_divides_by_the_whole_month(organization):

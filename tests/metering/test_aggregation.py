@@ -146,6 +146,17 @@ def test_weighted_sum_march_and_recurring_april(organization):
     )
     assert april.units.quantize(Decimal("0.01")) == Decimal("533.33")
     assert (april.units * 100).quantize(Decimal(1)) == 53_333
+    # Lago's total_aggregated_units: the level at the window's end (SQL and Python paths agree)
+    assert (march.total_aggregated_units, april.total_aggregated_units) == (2500, 300)
+    fast_april = aggregate(
+        organization,
+        external_subscription_id="sub_1",
+        metric=metric,
+        from_datetime=APRIL,
+        to_datetime=MAY,
+        subscription_started_at=MARCH,
+    )
+    assert (fast_april.source, fast_april.total_aggregated_units) == ("sql", 300)
 
 
 @pytest.mark.parametrize("recurring", [False, True])
