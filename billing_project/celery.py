@@ -71,6 +71,12 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "invoicing-regroup-paid-fees": {"task": "invoicing.regroup_paid_fees_sweep", "schedule": crontab(minute=10)},
     # Finalized invoices and credit notes whose PDF task was lost (a worker killed, a broker restart).
     "invoicing-pdfs-sweep": {"task": "invoicing.pdfs_sweep", "schedule": crontab(minute="*/15")},
+    # Pay-in-advance events with neither a fee nor a recorded failure (a lost task, an outage) are
+    # billed now (docs/invoicing.md §7; manage.py reconcile_pay_in_advance_fees).
+    "invoicing-pay-in-advance-reconcile": {
+        "task": "invoicing.pay_in_advance_reconcile_sweep",
+        "schedule": crontab(minute="*/10"),
+    },
     # Finalized, unpaid invoices past their payment due date become payment_overdue.
     "invoicing-mark-overdue": {"task": "invoicing.mark_overdue", "schedule": crontab(minute=35)},
     # Wallets: expired ones terminated, recurring top-ups (interval and threshold), ongoing balances.

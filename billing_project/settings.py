@@ -287,6 +287,9 @@ EVENTS_SUBSCRIPTION_CACHE_SECONDS = float(os.environ.get("EVENTS_SUBSCRIPTION_CA
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
 WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOKS_TIMEOUT_SECONDS") or 10)
 WEBHOOKS_RETRY_MAX_AGE_SECONDS = env_int("WEBHOOKS_RETRY_MAX_AGE_SECONDS", 24 * 3600)
+# Pay-in-advance events older than this are not looked at by the reconciliation sweep
+# (docs/invoicing.md §7; `manage.py reconcile_pay_in_advance_fees --lookback-days` goes further).
+PAY_IN_ADVANCE_RECONCILE_LOOKBACK_DAYS = env_int("PAY_IN_ADVANCE_RECONCILE_LOOKBACK_DAYS", 35)
 
 # Days before a subscription's `ending_at` when `subscription.termination_alert` is sent (Lago's
 # LAGO_SUBSCRIPTION_TERMINATION_ALERT_SENT_AT_DAYS; default 15 and 45).

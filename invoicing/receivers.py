@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.db import transaction
 
-_has_advance: dict[Any, tuple[float, bool]] = {}
-TTL_SECONDS = 30.0
 
+def on_events_ingested(
+    sender: Any,
+    organization: Any,
+    external_subscription_ids: Any,
+    pay_in_advance_charges: bool | None = None,
+    **kwargs: Any,
+) -> None:
+    """Instant fees of pay-in-advance charges for the events just stored.
 
-def _organization_has_advance_charges(organization_id: Any) -> bool:
-    """Cached for a few seconds: the ingestion hot path must not query for every request."""
-    from invoicing.services.advance import organization_has_advance_charges
+    Whether the organization has such charges is read from the database at every ingestion, never
+    cached: a "no such charge" kept in one process would skip the fees of a charge created in
+    another. The single-event insert statement answers it in its own round trip
+    (`pay_in_advance_charges`); otherwise one indexed query here. The reconciliation sweep bills
+    whatever is still missed (invoicing/services/advance.py)."""
+    if not external_subscription_ids:
+        return
+    if pay_in_advance_charges is None:
+        from invoicing.services.advance import organization_has_advance_charges
 
-    cached = _has_advance.get(organization_id)
-    now = time.monotonic()
-    if cached is None or now - cached[0] > TTL_SECONDS:
-        cached = (now, organization_has_advance_charges(organization_id))
-        _has_advance[organization_id] = cached
-    return cached[1]
-
-
-def on_events_ingested(sender: Any, organization: Any, external_subscription_ids: Any, **kwargs: Any) -> None:
-    if not external_subscription_ids or not _organization_has_advance_charges(organization.id):
+        pay_in_advance_charges = organization_has_advance_charges(organization.id)
+    if not pay_in_advance_charges:
         return
     from invoicing import tasks
 
     organization_id, ids = str(organization.id), sorted(external_subscription_ids)
-    transaction.on_commit(lambda: tasks.pay_in_advance_fees.delay(organization_id, ids))
+    # robust: with eager tasks a failure is logged, never raised into the ingestion request (the
+    # events are stored; the reconciliation sweep bills what is left).
+    transaction.on_commit(lambda: tasks.pay_in_advance_fees.delay(organization_id, ids), robust=True)
 
 
 # --- subscriptions: closing and opening invoices at once (invoicing/services/immediate.py) -------

@@ -96,14 +96,33 @@ from invoicing import credit_tasks  # noqa: E402  (wallets and credit notes task
 
 
 @shared_task(name="invoicing.pay_in_advance_fees")
-def pay_in_advance_fees(organization_id: str, external_subscription_ids: list[str]) -> int:
+def pay_in_advance_fees(
+    organization_id: str, external_subscription_ids: list[str], since: str | None = None, retry_failed: bool = False
+) -> int:
+    """Instant fees of the in-advance events of these subscriptions that have none yet (after
+    ingestion: the last day's windows; from the reconciliation sweep: since `since`)."""
     from customers.models import Organization
     from invoicing.services.advance import pay_in_advance_fees as bill
 
     organization = Organization.objects.filter(id=organization_id).first()
     if organization is None:
         return 0
-    return len(bill(organization, external_subscription_ids=external_subscription_ids))
+    fees = bill(
+        organization,
+        external_subscription_ids=external_subscription_ids,
+        since=datetime.fromisoformat(since) if since else None,
+        retry_failed=retry_failed,
+    )
+    return len(fees)
+
+
+@shared_task(name="invoicing.pay_in_advance_reconcile_sweep")
+def pay_in_advance_reconcile_sweep(at: str | None = None) -> int:
+    """Every 10 minutes: subscriptions with an in-advance event that has no fee (and no recorded
+    failure) in the lookback get a `pay_in_advance_fees` task (docs/invoicing.md §7)."""
+    from invoicing.services.advance import pay_in_advance_reconcile_run
+
+    return len(pay_in_advance_reconcile_run(_at(at)))
 
 
 @shared_task(name="invoicing.regroup_paid_fees_sweep")

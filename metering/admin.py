@@ -25,8 +25,26 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class EventErrorInline(admin.TabularInline):
+    """What keeps the event from being billed as it is (ingestion problems, failed in-advance fees)."""
+
+    model = EventError
+    fields = ("error_code", "message", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
+    inlines = [EventErrorInline]
     list_display = ("transaction_id", "code", "external_subscription_id", "timestamp", "value", "organization")
     list_select_related = ("organization",)
     search_fields = ("=transaction_id", "=external_subscription_id", "=code", "=external_customer_id")
@@ -38,7 +56,15 @@ class EventAdmin(ReadOnlyAdmin):
 
 @admin.register(EventError)
 class EventErrorAdmin(ReadOnlyAdmin):
-    list_display = ("transaction_id", "error_code", "code", "external_subscription_id", "created_at", "organization")
+    list_display = (
+        "transaction_id",
+        "error_code",
+        "code",
+        "external_subscription_id",
+        "message",
+        "created_at",
+        "organization",
+    )
     list_select_related = ("organization",)
     list_filter = ("error_code", "organization")
     search_fields = ("=transaction_id", "=external_subscription_id", "=code")

@@ -76,6 +76,10 @@ class EventErrorCode(models.TextChoices):
     MISSING_AGGREGATION_PROPERTY = "missing_aggregation_property"
     INVALID_AGGREGATION_PROPERTY = "invalid_aggregation_property"
     EXPRESSION_FAILED = "expression_failed"
+    # Found after ingestion: the instant fee of a pay-in-advance charge could not be computed for
+    # this event (`message` says why). The event stays stored and counted in usage; the
+    # reconciliation sweep tries again and removes the error once the fee exists.
+    PAY_IN_ADVANCE_FEE_FAILED = "pay_in_advance_fee_failed"
 
 
 class EventError(BaseModel):
@@ -87,6 +91,7 @@ class EventError(BaseModel):
     transaction_id = models.CharField(max_length=255)
     external_subscription_id = models.CharField(max_length=255)
     code = models.CharField(max_length=255)
+    message = models.TextField(blank=True, default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "error_code"], name="metering_event_error_once")]

@@ -135,6 +135,11 @@ def event_list_page(
     return EventPage(rows, page, per_page, has_next, known, False)
 
 
+def event_errors_of(organization: Organization, event: Event) -> list[EventError]:
+    """The problems recorded on one event, oldest first."""
+    return list(EventError.objects.filter(organization=organization, event=event).order_by("created_at", "id"))
+
+
 def event_error_list(
     organization: Organization,
     *,

@@ -40,6 +40,9 @@ class IngestResult:
     duplicates: list[ParsedEvent] = field(default_factory=list)
     # external subscription id -> (subscription id, customer id) as text, for rendering
     subscription_ids: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Whether the organization has live pay-in-advance charges, when the insert statement answered
+    # it (the single-event path); None: not asked.
+    pay_in_advance_charges: bool | None = None
 
     @property
     def accepted(self) -> list[ParsedEvent]:
@@ -186,7 +189,12 @@ def events_ingest(
     prometheus.events_duplicate.inc(len(result.duplicates))
     touched = frozenset(e.external_subscription_id for e in result.events if e.subscription_id is not None)
     if touched:
-        events_ingested.send(sender=Organization, organization=organization, external_subscription_ids=touched)
+        events_ingested.send(
+            sender=Organization,
+            organization=organization,
+            external_subscription_ids=touched,
+            pay_in_advance_charges=result.pay_in_advance_charges,
+        )
     return result
 
 
@@ -205,7 +213,9 @@ def _store(
         # One event: one statement with plain parameters (metering/single.py), half the backend CPU.
         from metering.single import insert_one
 
-        insert_one(organization.id, unique[0], now, result.subscription_ids, durable=durable)
+        result.pay_in_advance_charges = insert_one(
+            organization.id, unique[0], now, result.subscription_ids, durable=durable
+        )
     else:
         ingestion.insert_events(organization.id, unique, now, result.subscription_ids, durable=durable)
     for event in unique:  # insert_events leaves the id of the events it did not insert unset
@@ -300,6 +310,55 @@ def _report_errors(organization: Organization, events: Sequence[ParsedEvent]) ->
             )
     except Exception:
         logger.exception("events.errors webhook could not be queued")
+
+
+# --- failures found after ingestion ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventFailure:
+    """Why a stored event could not be billed by a later step (an instant in-advance fee)."""
+
+    event_id: Any
+    transaction_id: str
+    external_subscription_id: str
+    code: str
+    message: str
+
+
+def event_failures_record(organization_id: Any, failures: Sequence[EventFailure], *, error_code: str) -> None:
+    """Record each failure on its event (`EventError`, listed by `GET /event_errors`, shown by
+    `GET /events/{transaction_id}` and the admin). One row per event and code: a later failure of
+    the same kind replaces the message."""
+    if not failures:
+        return
+    EventError.objects.bulk_create(
+        [
+            EventError(
+                organization_id=organization_id,
+                event_id=failure.event_id,
+                error_code=error_code,
+                transaction_id=failure.transaction_id,
+                external_subscription_id=failure.external_subscription_id,
+                code=failure.code,
+                message=failure.message[:2000],
+            )
+            for failure in failures
+        ],
+        update_conflicts=True,
+        unique_fields=["event", "error_code"],
+        update_fields=["message", "updated_at"],
+    )
+
+
+def event_failures_clear(organization_id: Any, event_ids: Sequence[Any], *, error_code: str) -> int:
+    """The failures of `error_code` on these events are resolved (the step succeeded since)."""
+    if not event_ids:
+        return 0
+    deleted, _ = EventError.objects.filter(
+        organization_id=organization_id, event_id__in=list(event_ids), error_code=error_code
+    ).delete()
+    return deleted
 
 
 # --- rollups ----------------------------------------------------------------------------------

@@ -12,7 +12,11 @@ does the same writes for a single event:
 * adds it to its hourly rollup (count, value sum and max, precise sum) when its metric is known,
   in the same statement, so rollups never miss or double count it;
 * with `durable=False` (EVENTS_SYNCHRONOUS_COMMIT=false) also sets synchronous_commit off for its
-  own implicit transaction (see `ingestion._pg_ingest_sql_async`).
+  own implicit transaction (see `ingestion._pg_ingest_sql_async`);
+* answers, in the same round trip, whether the organization has live pay-in-advance charges:
+  invoicing must know it after every ingestion to bill their instant fees, a per-process cache
+  of it could skip fees (a charge created in another process), and a query of its own would make
+  this request two statements instead of one.
 
 It must only run in autocommit (the caller checks): the statement is its own transaction.
 """
@@ -23,6 +27,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
+from catalog.models import Charge
 from metering import ingestion
 from metering.ingestion import ParsedEvent
 from metering.models import Event, UsageRollup
@@ -34,7 +39,7 @@ def _sql(durable: bool) -> str:
     cached = _SQL.get(durable)
     if cached is not None:
         return cached
-    event_table, t = Event._meta.db_table, UsageRollup._meta.db_table
+    event_table, t, charges = Event._meta.db_table, UsageRollup._meta.db_table, Charge._meta.db_table
     lock = "SELECT pg_advisory_xact_lock_shared(%(lock)s) AS l"
     if not durable:
         lock += ", set_config('synchronous_commit', 'off', true) AS sc"
@@ -59,7 +64,8 @@ def _sql(durable: bool) -> str:
         f"WHEN excluded.value_max IS NULL THEN {t}.value_max "
         f"WHEN excluded.value_max > {t}.value_max THEN excluded.value_max ELSE {t}.value_max END, "
         "updated_at = excluded.updated_at) "
-        "SELECT id::text FROM ins"
+        f"SELECT id::text, EXISTS (SELECT 1 FROM {charges} WHERE organization_id = %(org)s "
+        "AND pay_in_advance AND deleted_at IS NULL) FROM ins"
     )
     _SQL[durable] = sql
     return sql
@@ -72,9 +78,10 @@ def insert_one(
     ids: Mapping[str, tuple[str, str]],
     *,
     durable: bool = True,
-) -> set[tuple[str, str]]:
+) -> bool | None:
     """Insert one event unless its idempotency key exists; sets `event.id` when inserted (None
-    otherwise) and returns the inserted keys, like `ingestion.insert_events`."""
+    otherwise). Returns whether the organization has live pay-in-advance charges (None for a
+    duplicate: nothing was stored, nothing to bill)."""
     refs = ids.get(event.external_subscription_id)
     params = {
         "idp": ingestion.time_ordered_id_prefix(),
@@ -99,4 +106,4 @@ def insert_one(
         cursor.execute(_sql(durable), params)
         row = cursor.fetchone()
     event.id = row[0] if row else None
-    return {event.key} if row else set()
+    return bool(row[1]) if row else None

@@ -1,26 +1,46 @@
-"""Pay-in-advance charges (lago-semantics.md §5.3): an instant fee per event.
+"""Pay-in-advance charges (docs/invoicing.md §7 "Pay-in-advance charges"): an instant fee per event.
 
-    pay_in_advance_fees(organization, external_subscription_ids=..., now=None) -> [Fee]
+    pay_in_advance_fees(organization, external_subscription_ids=..., now=None, since=None) -> [Fee]
+    pay_in_advance_reconcile_due(at, lookback=None, organization=None) -> {organization_id: [external ids]}
 
-For each active subscription named, each pay-in-advance charge of its plan and each event of the
-current usage window not billed yet (in timestamp order): `fee = price(usage with the event) −
-price(usage before it)` (`catalog.pricing.price_in_advance`), rounded once. An invoiceable charge
-gets its own finalized invoice per event (`invoicing_reason = in_advance_charge`, no coupons);
-a non-invoiceable one a fee without invoice and `fee.created` (its payment status is then set with
-`PUT /fees/{id}`). A unique constraint on (subscription, charge, event transaction id) bills each
-event once, whoever runs the task and however often.
+For each subscription named (active, or terminated in the lookback), each pay-in-advance charge of
+its plan and each of its events that has no fee yet, in timestamp order within its usage window:
+`fee = price(usage with the event) − price(usage before it)` (`catalog.pricing.price_in_advance`),
+rounded once. An invoiceable charge gets its own finalized invoice per event
+(`invoicing_reason = in_advance_charge`, no coupons); a non-invoiceable one a fee without invoice
+and `fee.created` (its payment status is then set with `PUT /fees/{id}`). A unique constraint on
+(subscription, charge, event transaction id) bills each event once, whoever runs the task and
+however often.
 
-Supported: count and sum metrics on charges without filters (the others are left to the period-end
-invoice's rules and are not billed in advance yet).
+Each event is billed in its own savepoint: a fee that cannot be computed (a pricing error, a
+charge bxb cannot bill per event yet) is recorded on the event (`EventError`
+`pay_in_advance_fee_failed` with the reason) and the later events are billed as usual. Nothing
+here is ever raised into the request that ingested the events.
+
+Which events are looked at: after ingestion, the usage windows overlapping the last day (the
+current window, and the previous one just after a period boundary); the reconciliation sweep
+(`invoicing.pay_in_advance_reconcile_sweep`, `manage.py reconcile_pay_in_advance_fees`) looks
+`PAY_IN_ADVANCE_RECONCILE_LOOKBACK_DAYS` back (35 by default) and bills any event that has no
+fee: nothing an outage, a lost task or a stale cache skipped stays unbilled.
+
+Supported: count and sum metrics on charges without filters. An event of any other in-advance
+charge (unique count, charge filters) is recorded as failed with that reason (it is not billed in
+advance, and the period-end invoice never bills pay-in-advance charges).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import DateTimeField, Exists, OuterRef, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing_project.core.money import exponent, to_cents
@@ -40,142 +60,392 @@ from invoicing.services import lifecycle
 from invoicing.services.fees import is_prorated, live_charge_filters, plain, precise_cents, prorated_period_days
 from invoicing.services.taxes import TaxResolver
 from invoicing.services.totals import snapshots
-from metering.models import Event
+from metering.models import Event, EventError, EventErrorCode
 from metering.prorated import ProrationDays, ceil_units
+from metering.services import EventFailure, event_failures_clear, event_failures_record
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.selectors import schedule_for
 from webhooks.services import webhook_send
 
+logger = logging.getLogger(__name__)
+
 SUPPORTED = {"count_agg", "sum_agg"}
+FAILED = EventErrorCode.PAY_IN_ADVANCE_FEE_FAILED
+# After ingestion: the windows overlapping this last stretch of time (a late event just after a
+# period boundary still belongs to the previous window).
+INGEST_LOOKBACK = dt.timedelta(days=1)
+DEFAULT_RECONCILE_LOOKBACK_DAYS = 35
+
+
+def reconcile_lookback() -> dt.timedelta:
+    days = getattr(settings, "PAY_IN_ADVANCE_RECONCILE_LOOKBACK_DAYS", DEFAULT_RECONCILE_LOOKBACK_DAYS)
+    return dt.timedelta(days=int(days if days is not None else DEFAULT_RECONCILE_LOOKBACK_DAYS))
 
 
 def organization_has_advance_charges(organization_id: Any) -> bool:
+    """One indexed query; asked on every ingestion request that names a known subscription (no
+    cache: an answer cached in one process could skip the fees of a charge created in another)."""
     return Charge.objects.filter(organization_id=organization_id, pay_in_advance=True, deleted_at__isnull=True).exists()
 
 
-def pay_in_advance_fees(
-    organization: Any, *, external_subscription_ids: list[str], now: dt.datetime | None = None
-) -> list[Fee]:
-    now = now or timezone.now()
-    created: list[Fee] = []
-    subs = list(
-        Subscription.objects.filter(
-            organization=organization, external_id__in=list(external_subscription_ids), status=SubscriptionStatus.ACTIVE
-        ).select_related("plan", "customer__organization")
+def _unsupported(charge: Charge) -> str | None:
+    """Why bxb cannot bill this in-advance charge per event yet (None: it can)."""
+    aggregation = charge.billable_metric.aggregation_type
+    if aggregation not in SUPPORTED:
+        return f"pay-in-advance fees of {aggregation} metrics are not supported yet"
+    if live_charge_filters(charge):
+        return "pay-in-advance fees of charges with filters are not supported yet"
+    return None
+
+
+def _advance_charges(plan: Any) -> list[Charge]:
+    return list(
+        Charge.objects.filter(plan=plan, pay_in_advance=True, deleted_at__isnull=True)
+        .select_related("billable_metric")
+        .prefetch_related("filters", "taxes")
+        .order_by("created_at", "id")
     )
-    for sub in subs:
-        charges = [
-            c
-            for c in Charge.objects.filter(plan=sub.plan, pay_in_advance=True, deleted_at__isnull=True)
-            .select_related("billable_metric")
-            .prefetch_related("filters", "taxes")
-            .order_by("created_at", "id")
-            if c.billable_metric.aggregation_type in SUPPORTED and not live_charge_filters(c)
-        ]
+
+
+def _subscriptions(organization: Any, external_ids: list[str], floor: dt.datetime) -> list[Subscription]:
+    """The subscriptions behind these external ids whose events may still need a fee: the active
+    ones, and those terminated since `floor` (a plan change leaves the old one terminated, and the
+    events before the change are its own)."""
+    return list(
+        Subscription.objects.filter(organization=organization, external_id__in=list(external_ids))
+        .filter(Q(status=SubscriptionStatus.ACTIVE) | Q(status=SubscriptionStatus.TERMINATED, terminated_at__gte=floor))
+        .exclude(started_at__isnull=True)
+        .select_related("plan", "customer__organization", "organization")
+        .order_by("started_at", "id")
+    )
+
+
+def pay_in_advance_fees(
+    organization: Any,
+    *,
+    external_subscription_ids: list[str],
+    now: dt.datetime | None = None,
+    since: dt.datetime | None = None,
+    retry_failed: bool = False,
+) -> list[Fee]:
+    """Bill the events of these subscriptions that have no in-advance fee yet, in the usage
+    windows from the one holding `since` (default: a day before `now`) to the one holding `now`.
+
+    Events already recorded as failed are left alone (they are visible on the event, and pricing
+    them again would fail again) unless `retry_failed` (`manage.py reconcile_pay_in_advance_fees
+    --retry-failed`, after fixing the charge)."""
+    now = now or timezone.now()
+    since = since or now - INGEST_LOOKBACK
+    created: list[Fee] = []
+    for sub in _subscriptions(organization, external_subscription_ids, since):
+        charges = _advance_charges(sub.plan)
         if not charges:
             continue
         with transaction.atomic():
             Customer.objects.select_for_update(of=("self",)).filter(id=sub.customer_id).first()
-            created += _subscription_fees(sub, charges, now)
+            created += _subscription_fees(sub, charges, now=now, since=since, retry_failed=retry_failed)
     return created
 
 
-def _subscription_fees(sub: Subscription, charges: list[Charge], now: dt.datetime) -> list[Fee]:
+@dataclass(frozen=True)
+class _Row:
+    id: Any
+    transaction_id: str
+    value: Decimal | None
+    timestamp: dt.datetime
+
+
+def _subscription_fees(
+    sub: Subscription, charges: list[Charge], *, now: dt.datetime, since: dt.datetime, retry_failed: bool
+) -> list[Fee]:
     schedule = schedule_for(sub)
     if schedule is None:
         return []
-    window = periods.charges_window_at(schedule, now)
+    current = periods.charges_window_at(schedule, now)
+    start = periods.charges_window_at(schedule, max(since, sub.started_at)).start
+    end = current.end if sub.terminated_at is None else min(current.end, sub.terminated_at)
+    if end <= start:
+        return []
+    created: list[Fee] = []
+    failures: list[EventFailure] = []
+    billed_ids: list[Any] = []
+    for charge in charges:
+        metric = charge.billable_metric
+        unbilled = _unbilled_events(sub, charge, start, end, retry_failed=retry_failed)
+        if not unbilled:
+            continue
+        reason = _unsupported(charge)
+        if reason is not None:
+            failures += [_failure(sub, charge, row, reason) for row in unbilled]
+            continue
+        todo = {row.transaction_id for row in unbilled}
+        windows = sorted(
+            {periods.charges_window_at(schedule, row.timestamp) for row in unbilled}, key=lambda w: w.start
+        )
+        for window in windows:
+            rows = _window_events(sub, metric.code, window)
+            for row, fee_or_error in _window_fees(sub, charge, schedule, window, rows, todo, now=now):
+                if isinstance(fee_or_error, Fee):
+                    created.append(fee_or_error)
+                    billed_ids.append(row.id)
+                elif fee_or_error is not None:
+                    failures.append(_failure(sub, charge, row, fee_or_error))
+    event_failures_record(sub.organization_id, failures, error_code=FAILED)
+    event_failures_clear(sub.organization_id, billed_ids, error_code=FAILED)
+    return created
+
+
+def _without_fee(subscription: Any, charge_id: Any) -> Exists:
+    """`~` of this: the outer event has no fee of this charge for this subscription (the
+    partial unique index on (subscription, charge, event transaction id) answers it)."""
+    return Exists(
+        Fee.objects.filter(
+            subscription_id=subscription, charge_id=charge_id, event_transaction_id=OuterRef("transaction_id")
+        ).exclude(event_transaction_id="")
+    )
+
+
+def _failed() -> Exists:
+    return Exists(EventError.objects.filter(event_id=OuterRef("id"), error_code=FAILED))
+
+
+def _unbilled_events(
+    sub: Subscription, charge: Charge, start: dt.datetime, end: dt.datetime, *, retry_failed: bool
+) -> list[_Row]:
+    """The charge's events in [start, end) without a fee of this charge (one anti-join).
+
+    Only events received once the charge existed: an event ingested before it was never due an
+    instant fee (as in Lago), and a plan override's copied charge must not bill again the events
+    its original already billed."""
+    events = Event.objects.filter(
+        organization_id=sub.organization_id,
+        external_subscription_id=sub.external_id,
+        code=charge.billable_metric.code,
+        timestamp__gte=max(start, sub.started_at),
+        timestamp__lt=end,
+        created_at__gte=charge.created_at,
+    ).filter(~_without_fee(sub.id, charge.id))
+    if not retry_failed:
+        events = events.filter(~_failed())
+    rows = events.order_by("timestamp", "transaction_id").values_list("id", "transaction_id", "value", "timestamp")
+    return [_Row(*row) for row in rows]
+
+
+def _window_events(sub: Subscription, code: str, window: periods.Window) -> list[_Row]:
+    rows = (
+        Event.objects.filter(
+            organization_id=sub.organization_id,
+            external_subscription_id=sub.external_id,
+            code=code,
+            timestamp__gte=max(window.start, sub.started_at),
+            timestamp__lt=window.end,
+        )
+        .order_by("timestamp", "transaction_id")
+        .values_list("id", "transaction_id", "value", "timestamp")
+    )
+    return [_Row(*row) for row in rows]
+
+
+def _failure(sub: Subscription, charge: Charge, row: _Row, reason: str) -> EventFailure:
+    return EventFailure(
+        event_id=row.id,
+        transaction_id=row.transaction_id,
+        external_subscription_id=sub.external_id,
+        code=charge.billable_metric.code,
+        message=f"charge {charge.code or charge.id}: {reason}",
+    )
+
+
+def _window_fees(
+    sub: Subscription,
+    charge: Charge,
+    schedule: periods.Schedule,
+    window: periods.Window,
+    rows: list[_Row],
+    todo: set[str],
+    *,
+    now: dt.datetime,
+):
+    """Yield (event, Fee | failure reason | None) for the events of `todo` in this window, each
+    priced against the usage of the window's earlier events, each billed in its own savepoint."""
+    metric = charge.billable_metric
     customer = sub.customer
     currency = customer.currency or sub.plan.amount_currency
     resolver = TaxResolver(sub.organization, customer)
-    created: list[Fee] = []
-    for charge in charges:
-        metric = charge.billable_metric
-        events = list(
-            Event.objects.filter(
-                organization_id=sub.organization_id,
-                external_subscription_id=sub.external_id,
-                code=metric.code,
-                timestamp__gte=max(window.start, sub.started_at),
-                timestamp__lt=window.end,
-            )
-            .order_by("timestamp", "transaction_id")
-            .values_list("transaction_id", "value", "timestamp")
+    # Percentage with free units or per-transaction bounds needs each event's units (§2.5).
+    with_values = charge.charge_model == "percentage"
+    # A prorated charge (standard on a recurring sum, §5.4) bills each event for the days left
+    # in the period: value × days from its local day to the period end / period days (ceil 5).
+    days = (
+        ProrationDays.of(
+            window.start, window.end, period_days=prorated_period_days(schedule, window), tz_name=schedule.tz_name
         )
-        billed = set(
-            Fee.objects.filter(
-                subscription=sub, charge=charge, event_transaction_id__in=[e[0] for e in events]
-            ).values_list("event_transaction_id", flat=True)
-        )
-        units = Decimal(0)
-        count = 0
-        # A prorated charge (standard on a recurring sum, §5.4) bills each event for the days left
-        # in the period: value × days from its local day to the period end / period days (ceil 5).
-        days = (
-            ProrationDays.of(
-                window.start,
-                window.end,
-                period_days=prorated_period_days(schedule, window),
-                tz_name=schedule.tz_name,
-            )
-            if is_prorated(charge)
-            else None
-        )
-        for transaction_id, value, timestamp in events:
-            before = Usage(units=units, events_count=count)
-            event_units = Decimal(1) if metric.aggregation_type == "count_agg" else Decimal(value or 0)
-            if days is not None:
-                share = days.ratio(days.days_from(periods.local_date(timestamp, schedule.tz_name)))
-                event_units = ceil_units(event_units * share)
-            units += event_units
-            count += 1
-            if transaction_id in billed:
-                continue
-            after = Usage(units=units, events_count=count)
-            result = price_in_advance(
-                charge.charge_model, charge.properties or {}, before=before, after=after, currency=currency
-            )
-            fee = Fee(
-                organization_id=sub.organization_id,
-                customer_id=sub.customer_id,
-                subscription=sub,
-                charge=charge,
-                fee_type=FeeType.CHARGE,
-                invoice_display_name=charge.invoice_display_name or metric.name,
-                currency=currency,
-                units=result.units,
-                total_aggregated_units=result.units,
-                events_count=1,
-                unit_amount_cents=to_cents(result.unit_amount, currency) if result.units else 0,
-                precise_unit_amount=result.unit_amount.quantize(Decimal("0.0000000001")),
-                amount_cents=to_cents(result.amount, currency),
-                precise_amount_cents=precise_cents(result.amount, currency),
-                properties={
-                    "charges_from_datetime": window.start.isoformat(),
-                    "charges_to_datetime": window.end.isoformat(),
-                    "timestamp": timestamp.isoformat(),
-                },
-                amount_details={"charge_model": charge.charge_model, "breakdown": plain(list(result.breakdown))},
-                pay_in_advance=True,
-                invoiceable=charge.invoiceable,
-                event_transaction_id=transaction_id,
-            )
-            taxes = {fee.id: snapshots(resolver.fee_taxes(fee, plan=sub.plan))}
-            if charge.invoiceable:
-                _instant_invoice(sub, fee, taxes, now=now)
-            else:
-                fee.save()
-                from invoicing.representation import fee_payload
+        if is_prorated(charge)
+        else None
+    )
+    units = Decimal(0)
+    count = 0
+    values: list[Decimal] = []
+    for row in rows:
+        before = Usage(units=units, events_count=count, event_values=tuple(values) if with_values else ())
+        event_units = Decimal(1) if metric.aggregation_type == "count_agg" else Decimal(row.value or 0)
+        if days is not None:
+            share = days.ratio(days.days_from(periods.local_date(row.timestamp, schedule.tz_name)))
+            event_units = ceil_units(event_units * share)
+        units += event_units
+        count += 1
+        if with_values:
+            values.append(event_units)
+        if row.transaction_id not in todo:
+            continue
+        after = Usage(units=units, events_count=count, event_values=tuple(values) if with_values else ())
+        try:
+            with transaction.atomic():  # a savepoint: this event's failure leaves the others' fees
+                fee = _event_fee(sub, charge, window, row, before, after, currency, resolver, now=now)
+        except IntegrityError:
+            yield row, None  # billed meanwhile by another run: nothing to do
+        except Exception as exc:  # recorded on the event; the next events go on
+            logger.exception("pay-in-advance fee of event %s (charge %s) failed", row.transaction_id, charge.id)
+            yield row, f"{type(exc).__name__}: {exc}"
+        else:
+            yield row, fee
 
-                webhook_send(
-                    sub.organization,
-                    webhook_type="fee.created",
-                    object_type="fee",
-                    payload=lambda f=fee: fee_payload(f),
-                )
-            created.append(fee)
-    return created
+
+def _event_fee(
+    sub: Subscription,
+    charge: Charge,
+    window: periods.Window,
+    row: _Row,
+    before: Usage,
+    after: Usage,
+    currency: str,
+    resolver: TaxResolver,
+    *,
+    now: dt.datetime,
+) -> Fee:
+    metric = charge.billable_metric
+    result = price_in_advance(
+        charge.charge_model, charge.properties or {}, before=before, after=after, currency=currency
+    )
+    fee = Fee(
+        organization_id=sub.organization_id,
+        customer_id=sub.customer_id,
+        subscription=sub,
+        charge=charge,
+        fee_type=FeeType.CHARGE,
+        invoice_display_name=charge.invoice_display_name or metric.name,
+        currency=currency,
+        units=result.units,
+        total_aggregated_units=result.units,
+        events_count=1,
+        unit_amount_cents=to_cents(result.unit_amount, currency) if result.units else 0,
+        precise_unit_amount=result.unit_amount.quantize(Decimal("0.0000000001")),
+        amount_cents=to_cents(result.amount, currency),
+        precise_amount_cents=precise_cents(result.amount, currency),
+        properties={
+            "charges_from_datetime": window.start.isoformat(),
+            "charges_to_datetime": window.end.isoformat(),
+            "timestamp": row.timestamp.isoformat(),
+        },
+        amount_details={"charge_model": charge.charge_model, "breakdown": plain(list(result.breakdown))},
+        pay_in_advance=True,
+        invoiceable=charge.invoiceable,
+        event_transaction_id=row.transaction_id,
+    )
+    taxes = {fee.id: snapshots(resolver.fee_taxes(fee, plan=sub.plan))}
+    if charge.invoiceable:
+        _instant_invoice(sub, fee, taxes, now=now)
+    else:
+        fee.save()
+        from invoicing.representation import fee_payload
+
+        webhook_send(
+            sub.organization,
+            webhook_type="fee.created",
+            object_type="fee",
+            payload=lambda f=fee: fee_payload(f),
+        )
+    return fee
+
+
+# --- the reconciliation sweep ----------------------------------------------------------------------
+
+
+def pay_in_advance_reconcile_due(
+    at: dt.datetime | None = None,
+    *,
+    lookback: dt.timedelta | None = None,
+    organization: Any = None,
+    retry_failed: bool = False,
+) -> dict[Any, list[str]]:
+    """Subscriptions (external ids by organization) with an event since `at − lookback` that has
+    neither a fee of a live pay-in-advance charge of their plan nor a recorded failure: what the
+    sweep fans out. One query per live in-advance charge (its plan's subscriptions, each checked
+    by an anti-join of its recent events against the charge's fees); the task finds the same
+    events again under the customer lock."""
+    at = at or timezone.now()
+    floor = at - (lookback if lookback is not None else reconcile_lookback())
+    charges = Charge.objects.filter(pay_in_advance=True, deleted_at__isnull=True)
+    if organization is not None:
+        charges = charges.filter(organization=organization)
+    due: dict[Any, set[str]] = defaultdict(set)
+    rows_of_charges = charges.values_list("id", "plan_id", "billable_metric__code", "created_at").order_by("id")
+    for charge_id, plan_id, code, charge_created_at in rows_of_charges:
+        events = (
+            Event.objects.filter(
+                organization_id=OuterRef("organization_id"),
+                external_subscription_id=OuterRef("external_id"),
+                code=code,
+                created_at__gte=charge_created_at,
+                timestamp__gte=floor,
+                timestamp__lt=Coalesce(OuterRef("terminated_at"), Value(at, output_field=DateTimeField())),
+            )
+            .filter(timestamp__gte=OuterRef("started_at"))
+            .filter(~_without_fee(OuterRef(OuterRef("id")), charge_id))
+        )
+        if not retry_failed:
+            events = events.filter(~_failed())
+        rows = (
+            Subscription.objects.filter(plan_id=plan_id)
+            .filter(
+                Q(status=SubscriptionStatus.ACTIVE) | Q(status=SubscriptionStatus.TERMINATED, terminated_at__gte=floor)
+            )
+            .exclude(started_at__isnull=True)
+            .filter(Exists(events))
+            .values_list("organization_id", "external_id")
+        )
+        for organization_id, external_id in rows:
+            due[organization_id].add(external_id)
+    return {organization_id: sorted(ids) for organization_id, ids in due.items()}
+
+
+def pay_in_advance_reconcile_run(
+    at: dt.datetime | None = None,
+    *,
+    lookback: dt.timedelta | None = None,
+    organization: Any = None,
+    dry_run: bool = False,
+    retry_failed: bool = False,
+) -> dict[Any, list[str]]:
+    """The reconciliation sweep: one `invoicing.pay_in_advance_fees` task per organization with
+    subscriptions to catch up (none with `dry_run`); returns what was found."""
+    at = at or timezone.now()
+    lookback = lookback if lookback is not None else reconcile_lookback()
+    due = pay_in_advance_reconcile_due(at, lookback=lookback, organization=organization, retry_failed=retry_failed)
+    if due and not dry_run:
+        from invoicing import tasks
+
+        since = (at - lookback).isoformat()
+        for organization_id, external_ids in due.items():
+            tasks.pay_in_advance_fees.delay(str(organization_id), external_ids, since, retry_failed)
+    if due:
+        logger.warning(
+            "pay-in-advance reconciliation: %d subscription(s) had events without a fee%s",
+            sum(len(ids) for ids in due.values()),
+            " (dry run)" if dry_run else "",
+        )
+    return due
 
 
 def _instant_invoice(sub: Subscription, fee: Fee, taxes: dict, *, now: dt.datetime) -> Invoice:

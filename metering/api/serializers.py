@@ -90,10 +90,23 @@ def duplicate_dict(event: Any) -> dict[str, Any]:
     }
 
 
+def event_detail_dict(event: Any, errors: Any) -> dict[str, Any]:
+    """`GET /events/{transaction_id}`: the event (Lago's shape) plus what keeps it from being billed
+    as it is (bxb extra `errors`: ingestion problems, and in-advance fees that failed)."""
+    return {
+        **event_dict(event),
+        "errors": [
+            {"error_code": error.error_code, "message": error.message or None, "created_at": iso_ms(error.created_at)}
+            for error in errors
+        ],
+    }
+
+
 def event_error_dict(error: Any) -> dict[str, Any]:
     return {
         "lago_id": str(error.id),
         "error_code": error.error_code,
+        "message": error.message or None,
         "transaction_id": error.transaction_id,
         "external_subscription_id": error.external_subscription_id,
         "code": error.code,
@@ -158,6 +171,26 @@ class EventEnvelope(serializers.Serializer):
     event = EventOutput()
 
 
+class EventProblemOutput(serializers.Serializer):
+    error_code = serializers.CharField(
+        help_text="invalid_code, unknown_subscription, missing_aggregation_property, "
+        "invalid_aggregation_property, expression_failed or pay_in_advance_fee_failed."
+    )
+    message = serializers.CharField(allow_null=True, help_text="Why, when known (e.g. why a fee failed).")
+    created_at = serializers.CharField()
+
+
+class EventDetailOutput(EventOutput):
+    errors = EventProblemOutput(
+        many=True,
+        help_text="bxb extra: what keeps this event from being billed as it is (empty when nothing does).",
+    )
+
+
+class EventDetailEnvelope(serializers.Serializer):
+    event = EventDetailOutput()
+
+
 class DuplicateOutput(serializers.Serializer):
     index = serializers.IntegerField()
     transaction_id = serializers.CharField()
@@ -210,6 +243,7 @@ class EventListEnvelope(serializers.Serializer):
 class EventErrorOutput(serializers.Serializer):
     lago_id = serializers.UUIDField()
     error_code = serializers.CharField()
+    message = serializers.CharField(allow_null=True)
     transaction_id = serializers.CharField()
     external_subscription_id = serializers.CharField()
     code = serializers.CharField()

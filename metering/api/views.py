@@ -20,12 +20,14 @@ from metering.api.serializers import (
     EstimateEventInputEnvelope,
     EventBatchInput,
     EventBatchOutput,
+    EventDetailEnvelope,
     EventEnvelope,
     EventErrorListEnvelope,
     EventInputEnvelope,
     EventListEnvelope,
     FeeEstimateListOutput,
     duplicate_dict,
+    event_detail_dict,
     event_dict,
     event_error_dict,
     event_page_meta,
@@ -218,7 +220,7 @@ class EventDetailView(OrganizationAPIView):
         operation_id="events_retrieve",
         summary="Find an event by transaction id",
         parameters=[OpenApiParameter("external_subscription_id", str)],
-        responses=EventEnvelope,
+        responses=EventDetailEnvelope,
     )
     def get(self, request: Request, transaction_id: str) -> Response:
         event = selectors.event_get(
@@ -226,7 +228,8 @@ class EventDetailView(OrganizationAPIView):
             transaction_id,
             external_subscription_id=request.query_params.get("external_subscription_id"),
         )
-        return Response({"event": event_dict(event)})
+        errors = selectors.event_errors_of(self.organization, event)
+        return Response({"event": event_detail_dict(event, errors)})
 
 
 class EventErrorCollectionView(OrganizationAPIView):

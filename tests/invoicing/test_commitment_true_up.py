@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import pytest
 
 from catalog.models import Commitment
-from invoicing import receivers
 from invoicing.models import Fee
 from invoicing.services import customer_bill
 from invoicing.services.advance import pay_in_advance_fees
@@ -19,11 +18,6 @@ pytestmark = pytest.mark.django_db
 
 def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def no_cache():
-    receivers._has_advance.clear()
 
 
 def _yearly_plan(organization):

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from invoicing import receivers
 from invoicing.models import Fee, Invoice
 from invoicing.services import customer_bill
 from invoicing.services.advance import pay_in_advance_fees
@@ -20,11 +19,6 @@ NOW = datetime(2024, 5, 20, 12, tzinfo=UTC)
 
 def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def no_cache():
-    receivers._has_advance.clear()
 
 
 def _setup(organization, *, model="standard", properties=None, invoiceable=True, aggregation="count_agg"):
@@ -83,7 +77,9 @@ def test_not_invoiceable_fee_without_invoice_and_fee_created(organization, api):
 
 
 def test_ingestion_triggers_the_task(organization, django_capture_on_commit_callbacks, monkeypatch):
-    customer, sub, _ = _setup(organization)
+    customer, sub, charge = _setup(organization)
+    # The clock is set back to NOW below: the charge must exist before the event is received.
+    type(charge).objects.filter(id=charge.id).update(created_at=at(2024, 5, 1))
     monkeypatch.setattr("invoicing.services.advance.timezone.now", lambda: NOW)
     with django_capture_on_commit_callbacks(execute=True):
         add_events(sub, "seats", [at(2024, 5, 2)])

@@ -248,10 +248,8 @@ def test_current_usage_equals_the_invoice(organization):
 
 def test_pay_in_advance_prorated_standard_bills_each_event_for_its_days_left(organization):
     """Prorated in advance (standard only): +1 seat on 10 July → 22/31 → 710; +2 on 20 July → 2 × 12/31 → 774."""
-    from invoicing import receivers
     from invoicing.services.advance import pay_in_advance_fees
 
-    receivers._has_advance.clear()
     customer = make_customer(organization)
     plan = make_plan(organization, amount_cents=0)
     metric = make_metric(organization, "seats", "sum_agg", field_name="amount", recurring=True)
@@ -426,10 +424,8 @@ def test_recurring_pay_in_advance_seats_are_billed_again_at_each_period_start(or
     """Lago's recurring_pay_in_advance_charges_spec (invoiceable): a $12 seat added on 15 March is billed
     at once (prorated: 17/31 → 658), then in full in advance with each period, on the periodic
     invoice (1 April, 1 May: 1,200 each, window of the period that opens)."""
-    from invoicing import receivers
     from invoicing.services.advance import pay_in_advance_fees
 
-    receivers._has_advance.clear()
     customer = make_customer(organization)
     plan = make_plan(organization, amount_cents=49_900, pay_in_advance=True)
     metric = make_metric(organization, "seats", "sum_agg", field_name="amount", recurring=True)

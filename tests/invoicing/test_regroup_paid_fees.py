@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 
-from invoicing import receivers, tasks
+from invoicing import tasks
 from invoicing.models import Fee, Invoice
 from invoicing.services.advance import paid_fees_regroup, pay_in_advance_fees
 from invoicing.services.lifecycle import fee_update
@@ -30,11 +30,6 @@ pytestmark = pytest.mark.django_db
 
 def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def no_cache():
-    receivers._has_advance.clear()
 
 
 def _setup(organization, *, regroup="invoice", code="seats", tax="20"):

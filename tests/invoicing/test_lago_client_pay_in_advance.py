@@ -1,0 +1,82 @@
+"""Lago's Python client: the first pay-in-advance charge of an organization bills the very next
+events, and a fee that cannot be computed never fails ingestion (docs/invoicing.md §7)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from lago_python_client.models import BatchEvent, BillableMetric, Charge, Customer, Event, Plan, Subscription
+from lago_python_client.models.charge import Charges
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
+def _event(tx: str, code: str, **properties) -> Event:
+    return Event(transaction_id=tx, external_subscription_id="lc-adv-sub", code=code, timestamp=time.time(),
+                 properties=properties)  # fmt: skip
+
+
+def test_first_in_advance_charge_after_events_bills_each_next_event(lago):
+    client = lago.client
+    seats = client.billable_metrics.create(BillableMetric(name="Seats", code="lc_seats", aggregation_type="count_agg"))
+    client.plans.create(Plan(name="Team", code="lc-team", interval="monthly", amount_cents=0, amount_currency="USD"))
+    client.customers.create(Customer(external_id="lc-adv", currency="USD"))
+    client.subscriptions.create(
+        Subscription(external_customer_id="lc-adv", plan_code="lc-team", external_id="lc-adv-sub")
+    )
+    # Ingestion has run (and, before the fix, remembered "no pay-in-advance charge") for this organization.
+    client.events.create(_event("lc-warm", "lc_seats"))
+
+    client.plan_charges.create(
+        "lc-team",
+        Charge(billable_metric_id=seats.lago_id, code="lc_seat", charge_model="standard", pay_in_advance=True,
+               invoiceable=True, properties={"amount": "2"}),
+    )  # fmt: skip
+    for i in range(3):
+        client.events.create(_event(f"lc-seat-{i}", "lc_seats"))
+
+    fees = client.fees.find_all({"external_subscription_id": "lc-adv-sub"})["fees"]
+    assert sorted((f.event_transaction_id, f.amount_cents) for f in fees) == [
+        ("lc-seat-0", 200),
+        ("lc-seat-1", 200),
+        ("lc-seat-2", 200),
+    ]
+    invoices = client.invoices.find_all({"external_customer_id": "lc-adv"})["invoices"]
+    assert sorted(i.total_amount_cents for i in invoices) == [200, 200, 200]
+
+
+def test_percentage_with_free_units_in_advance_through_a_batch(lago):
+    """Lago's percentage example, sent as a batch: 200 OK and the 4th event costs $0.70."""
+    client = lago.client
+    volume = client.billable_metrics.create(
+        BillableMetric(name="Volume", code="lc_volume", aggregation_type="sum_agg", field_name="amount")
+    )
+    client.plans.create(
+        Plan(
+            name="Pay", code="lc-pay", interval="monthly", amount_cents=0, amount_currency="USD",
+            charges=Charges(__root__=[
+                Charge(billable_metric_id=volume.lago_id, charge_model="percentage", pay_in_advance=True,
+                       invoiceable=True, properties={"rate": "1.2", "fixed_amount": "0.10",
+                                                     "free_units_per_events": 3,
+                                                     "free_units_per_total_aggregation": "500"}),
+            ]),
+        )
+    )  # fmt: skip
+    client.customers.create(Customer(external_id="lc-pay", currency="USD"))
+    client.subscriptions.create(
+        Subscription(external_customer_id="lc-pay", plan_code="lc-pay", external_id="lc-adv-sub")
+    )
+
+    client.events.batch_create(
+        BatchEvent(events=[_event(f"lc-pay-{i}", "lc_volume", amount=v) for i, v in enumerate((200, 100, 100, 50))])
+    )
+
+    fees = client.fees.find_all({"external_subscription_id": "lc-adv-sub"})["fees"]
+    by_event = {f.event_transaction_id: f.amount_cents for f in fees}
+    assert by_event == {"lc-pay-0": 0, "lc-pay-1": 0, "lc-pay-2": 0, "lc-pay-3": 70}
