@@ -17,8 +17,8 @@ charge bxb cannot bill per event yet) is recorded on the event (`EventError`
 `pay_in_advance_fee_failed` with the reason) and the later events are billed as usual. Nothing
 here is ever raised into the request that ingested the events.
 
-Which events are looked at: after ingestion, the usage windows overlapping the last day (the
-current window, and the previous one just after a period boundary); the reconciliation sweep
+Which events are looked at: after ingestion, the current usage window and the last day (the end
+of the previous window just after a period boundary); the reconciliation sweep
 (`invoicing.pay_in_advance_reconcile_sweep`, `manage.py reconcile_pay_in_advance_fees`) looks
 `PAY_IN_ADVANCE_RECONCILE_LOOKBACK_DAYS` back (35 by default) and bills any event that has no
 fee: nothing an outage, a lost task or a stale cache skipped stays unbilled.
@@ -72,8 +72,8 @@ logger = logging.getLogger(__name__)
 
 SUPPORTED = {"count_agg", "sum_agg"}
 FAILED = EventErrorCode.PAY_IN_ADVANCE_FEE_FAILED
-# After ingestion: the windows overlapping this last stretch of time (a late event just after a
-# period boundary still belongs to the previous window).
+# After ingestion: the current window and this last stretch of time (an event sent just after a
+# period boundary may still belong to the previous window).
 INGEST_LOOKBACK = dt.timedelta(days=1)
 DEFAULT_RECONCILE_LOOKBACK_DAYS = 35
 
@@ -129,8 +129,8 @@ def pay_in_advance_fees(
     since: dt.datetime | None = None,
     retry_failed: bool = False,
 ) -> list[Fee]:
-    """Bill the events of these subscriptions that have no in-advance fee yet, in the usage
-    windows from the one holding `since` (default: a day before `now`) to the one holding `now`.
+    """Bill the events of these subscriptions that have no in-advance fee yet: those of the usage
+    window holding `now`, and those since `since` (default: a day before `now`) before it.
 
     Events already recorded as failed are left alone (they are visible on the event, and pricing
     them again would fail again) unless `retry_failed` (`manage.py reconcile_pay_in_advance_fees
@@ -163,7 +163,9 @@ def _subscription_fees(
     if schedule is None:
         return []
     current = periods.charges_window_at(schedule, now)
-    start = periods.charges_window_at(schedule, max(since, sub.started_at)).start
+    # The whole current window (a late event of it may be old), and from `since` before that; each
+    # event found is priced against the usage of its own window.
+    start = min(current.start, max(since, sub.started_at))
     end = current.end if sub.terminated_at is None else min(current.end, sub.terminated_at)
     if end <= start:
         return []
@@ -413,6 +415,7 @@ def pay_in_advance_reconcile_due(
             )
             .exclude(started_at__isnull=True)
             .filter(Exists(events))
+            .order_by()
             .values_list("organization_id", "external_id")
         )
         for organization_id, external_id in rows:

@@ -33,3 +33,28 @@ def test_changelist_detail_and_add_pages(staff_client, organization, model):
     obj = apps.get_model("metering", model).objects.first()
     detail = staff_client.get(f"/admin/metering/{model}/{obj.pk}/change/")
     assert detail.status_code == 200
+
+
+def test_event_page_shows_what_keeps_it_from_being_billed(staff_client, organization):
+    """A failed in-advance fee (or an ingestion problem) is listed on the event's own page."""
+    from metering.models import Event, EventErrorCode
+
+    make_metric(organization, "calls")
+    services.events_ingest(organization, [event_payload("poisoned")])
+    event = Event.objects.get(transaction_id="poisoned")
+    failure = services.EventFailure(
+        event_id=event.id,
+        transaction_id=event.transaction_id,
+        external_subscription_id=event.external_subscription_id,
+        code=event.code,
+        message="charge c1: PricingError: cannot price",
+    )
+    services.event_failures_record(organization.id, [failure], error_code=EventErrorCode.PAY_IN_ADVANCE_FEE_FAILED)
+
+    page = staff_client.get(f"/admin/metering/event/{event.pk}/change/")
+
+    assert page.status_code == 200
+    assert b"pay_in_advance_fee_failed" in page.content
+    assert b"charge c1: PricingError: cannot price" in page.content
+    listed = staff_client.get("/admin/metering/eventerror/")
+    assert b"charge c1: PricingError: cannot price" in listed.content
