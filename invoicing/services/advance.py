@@ -290,17 +290,20 @@ def _window_fees(
     count = 0
     values: list[Decimal] = []
     for row in rows:
-        before = Usage(units=units, events_count=count, event_values=tuple(values) if with_values else ())
         event_units = Decimal(1) if metric.aggregation_type == "count_agg" else Decimal(row.value or 0)
         if days is not None:
             share = days.ratio(days.days_from(periods.local_date(row.timestamp, schedule.tz_name)))
             event_units = ceil_units(event_units * share)
+        units_before, count_before = units, count
         units += event_units
         count += 1
         if with_values:
             values.append(event_units)
         if row.transaction_id not in todo:
-            continue
+            continue  # billed already: only its usage counts (no Usage built, linear in the window)
+        before = Usage(
+            units=units_before, events_count=count_before, event_values=tuple(values[:-1]) if with_values else ()
+        )
         after = Usage(units=units, events_count=count, event_values=tuple(values) if with_values else ())
         try:
             with transaction.atomic():  # a savepoint: this event's failure leaves the others' fees
