@@ -11,10 +11,11 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
 from audit.models import AuditLogEntry
+from billing_project.core.console import ReadOnlyAdmin
 
 
 @admin.register(AuditLogEntry)
-class AuditLogEntryAdmin(admin.ModelAdmin):
+class AuditLogEntryAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
         "action",
@@ -30,7 +31,6 @@ class AuditLogEntryAdmin(admin.ModelAdmin):
     search_fields = ("=object_id", "actor_label", "=actor_id", "organization__name", "=request_id", "object_repr")
     date_hierarchy = "created_at"
     list_select_related = ("content_type", "organization")
-    show_full_result_count = False
     readonly_fields = (
         "created_at",
         "organization",
@@ -69,12 +69,3 @@ class AuditLogEntryAdmin(admin.ModelAdmin):
             "<table><thead><tr><th>field</th><th>before</th><th>after</th></tr></thead><tbody>{}</tbody></table>",
             body,
         )
-
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from billing_project.core.console import ReadOnlyAdmin, ReadOnlyInline, console_view
 from billing_project.core.errors import DomainError
 from billing_project.core.money import format_amount
 from invoicing.models import BillingRun, Fee, Invoice, InvoiceStatus, InvoiceSubscription, PaymentStatus
@@ -24,20 +25,8 @@ from invoicing.services import lifecycle
 from invoicing.services.documents import invoice_generate_pdf
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class FeeInline(ReadOnlyMixin, admin.TabularInline):
+class FeeInline(ReadOnlyInline):
     model = Fee
-    extra = 0
     fields = ("fee_type", "invoice_display_name", "units", "precise_unit_amount", "amount", "taxes", "grouped_by")
     readonly_fields = fields
     ordering = ("created_at",)
@@ -51,9 +40,8 @@ class FeeInline(ReadOnlyMixin, admin.TabularInline):
         return format_amount(obj.taxes_amount_cents, obj.currency)
 
 
-class BillingPeriodInline(ReadOnlyMixin, admin.TabularInline):
+class BillingPeriodInline(ReadOnlyInline):
     model = InvoiceSubscription
-    extra = 0
     fields = (
         "subscription",
         "invoicing_reason",
@@ -162,7 +150,11 @@ class InvoiceAdmin(admin.ModelAdmin):
         from django.urls import path
 
         return [
-            path("<uuid:invoice_id>/pdf/", self.admin_site.admin_view(self.pdf_view), name="invoicing_invoice_pdf"),
+            path(
+                "<uuid:invoice_id>/pdf/",
+                console_view(self.admin_site, self.pdf_view, permission="invoicing.view_invoice"),
+                name="invoicing_invoice_pdf",
+            ),
             *super().get_urls(),
         ]
 
@@ -222,7 +214,7 @@ class InvoiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Fee)
-class FeeAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class FeeAdmin(ReadOnlyAdmin):
     list_display = ("id", "fee_type", "invoice_display_name", "customer", "amount", "payment_status", "created_at")
     list_filter = ("fee_type", "payment_status", "currency")
     search_fields = ("invoice__number", "customer__external_id", "subscription__external_id", "invoice_display_name")
@@ -235,7 +227,7 @@ class FeeAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(BillingRun)
-class BillingRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class BillingRunAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at", "at", "trigger", "status", "customers_due", "subscriptions_due", "invoices_created",
         "customers_failed", "customers_missing", "duration",

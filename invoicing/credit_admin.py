@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from billing_project.core.console import ReadOnlyAdmin, ReadOnlyInline
 from billing_project.core.errors import DomainError
 from billing_project.core.money import format_amount
 from invoicing.models import (
@@ -34,20 +35,8 @@ from invoicing.services import credit_notes as credit_note_services
 from invoicing.services import wallets as wallet_services
 
 
-class _ReadOnly:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class WalletTransactionInline(_ReadOnly, admin.TabularInline):
+class WalletTransactionInline(ReadOnlyInline):
     model = WalletTransaction
-    extra = 0
     fields = ("created_at", "transaction_type", "transaction_status", "status", "source", "credit_amount", "amount")
     readonly_fields = fields
     ordering = ("-created_at",)
@@ -58,9 +47,8 @@ class WalletTransactionInline(_ReadOnly, admin.TabularInline):
         return format_amount(obj.amount_cents, obj.wallet.currency)
 
 
-class RecurringRuleInline(_ReadOnly, admin.TabularInline):
+class RecurringRuleInline(ReadOnlyInline):
     model = RecurringTransactionRule
-    extra = 0
     fields = ("trigger", "interval", "method", "paid_credits", "granted_credits", "threshold_credits", "status")
     readonly_fields = fields
 
@@ -153,7 +141,7 @@ class WalletAdmin(admin.ModelAdmin):
 
 
 @admin.register(WalletTransaction)
-class WalletTransactionAdmin(_ReadOnly, admin.ModelAdmin):
+class WalletTransactionAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
         "wallet",
@@ -166,23 +154,20 @@ class WalletTransactionAdmin(_ReadOnly, admin.ModelAdmin):
     list_filter = ("transaction_type", "transaction_status", "status", "source")
     search_fields = ("wallet__name", "wallet__code", "wallet__customer__external_id", "invoice__number")
     list_select_related = ("wallet",)
-    show_full_result_count = False
 
     @admin.display(description="amount")
     def amount(self, obj: WalletTransaction) -> str:
         return format_amount(obj.amount_cents, obj.wallet.currency)
 
 
-class CreditNoteItemInline(_ReadOnly, admin.TabularInline):
+class CreditNoteItemInline(ReadOnlyInline):
     model = CreditNoteItem
-    extra = 0
     fields = ("fee", "amount_cents", "precise_amount_cents", "amount_currency")
     readonly_fields = fields
 
 
-class CreditNoteTaxInline(_ReadOnly, admin.TabularInline):
+class CreditNoteTaxInline(ReadOnlyInline):
     model = CreditNoteAppliedTax
-    extra = 0
     fields = ("tax_code", "tax_rate", "base_amount_cents", "amount_cents")
     readonly_fields = fields
 

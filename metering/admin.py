@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from billing_project.core.console import ReadOnlyAdmin, ReadOnlyInline
 from metering.models import Event, EventError, UsageRollup
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by ingestion and rollup services; viewable, never edited here."""
-
-    show_full_result_count = False  # no full counts on large tables
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class EventErrorInline(admin.TabularInline):
+class EventErrorInline(ReadOnlyInline):
     """What keeps the event from being billed as it is (ingestion problems, failed in-advance fees)."""
 
     model = EventError
     fields = ("error_code", "message", "created_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Event)

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from billing_project.core.console import ReadOnlyAdmin
 from billing_project.core.errors import DomainError
 from billing_project.core.money import format_amount
 from payments.models import (
@@ -25,20 +26,6 @@ from payments.models import (
     Refund,
 )
 from payments.services import collection, connections, events, refunds
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 # --------------------------------------------------------------------------- connections
 

@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from billing_project.core.console import console_view
 from billing_project.core.money import UnknownCurrency, format_amount, from_cents, is_currency
 from customers.models import Organization
 from reporting import selectors, services
@@ -99,15 +100,13 @@ class ExportAdmin(admin.ModelAdmin):
         extra = [
             path(
                 "<uuid:export_id>/download/",
-                self.admin_site.admin_view(self.download_view),
+                console_view(self.admin_site, self.download_view, permission="reporting.view_export"),
                 name="reporting_export_download",
             )
         ]
         return extra + super().get_urls()
 
     def download_view(self, request: HttpRequest, export_id: Any) -> FileResponse:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
         export = get_object_or_404(Export, pk=export_id)
         if export.status != ExportStatus.COMPLETED or not export.file:
             raise PermissionDenied

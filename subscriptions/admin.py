@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing_project.core import money
+from billing_project.core.console import ReadOnlyAdmin, ReadOnlyInline
 from billing_project.core.errors import DomainError, ValidationFailure
 from catalog.models import Plan
 from customers.models import Customer
@@ -27,19 +28,11 @@ from subscriptions import selectors, services
 from subscriptions.models import Subscription, SubscriptionStatus, SubscriptionTransition
 
 
-class TransitionInline(admin.TabularInline):
+class TransitionInline(ReadOnlyInline):
     model = SubscriptionTransition
-    extra = 0
     fields = ("occurred_at", "event", "from_status", "to_status", "reason", "actor")
     readonly_fields = fields
-    can_delete = False
     ordering = ("-occurred_at",)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _confirm(
@@ -271,20 +264,10 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SubscriptionTransition)
-class SubscriptionTransitionAdmin(admin.ModelAdmin):
+class SubscriptionTransitionAdmin(ReadOnlyAdmin):
     """The audit ledger: read-only."""
 
     list_display = ("occurred_at", "subscription", "event", "from_status", "to_status", "reason", "actor")
     list_filter = ("event", "to_status")
     search_fields = ("subscription__external_id", "actor")
     list_select_related = ("subscription",)
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

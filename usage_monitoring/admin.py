@@ -12,6 +12,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from billing_project.core import console
+from billing_project.core.console import ReadOnlyInline
 from billing_project.core.money import format_amount
 from invoicing.models import Invoice
 from subscriptions.models import Subscription
@@ -29,33 +31,11 @@ from usage_monitoring.services import alerts as alert_services
 from usage_monitoring.services import evaluation
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    show_full_result_count = False
-
+class ReadOnlyAdmin(console.ReadOnlyAdmin):
     def has_manage_permission(self, request: HttpRequest) -> bool:
         """Actions that change state through a service (the rows themselves stay read-only)."""
         opts = self.model._meta
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _invoice_link(invoice: Invoice | None) -> str:

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from billing_project.core.console import ReadOnlyAdmin, ReadOnlyInline
 from billing_project.core.errors import DomainError, NotAllowedFailure
 from webhooks import services, targets
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -111,23 +112,16 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         self.message_user(request, f"Queued {total} failed delivery(ies) for a new attempt.")
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyInline):
     model = WebhookAttempt
-    extra = 0
     fields = ("number", "started_at", "duration_ms", "http_status", "succeeded", "error", "response_excerpt")
     readonly_fields = fields
     can_delete = False
     ordering = ("number",)
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     """A ledger: nothing is edited here. State changes are the retry actions, which call services."""
 
     list_display = (
@@ -143,7 +137,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_filter = ("status", "webhook_type", "object_type", "organization")
     search_fields = ("=id", "webhook_url", "webhook_type", "organization__name")
     list_select_related = ("organization", "endpoint")
-    show_full_result_count = False
     date_hierarchy = "created_at"
     inlines = [WebhookAttemptInline]
     fields = (
@@ -174,15 +167,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         except ValueError:
             pretty = obj.body
         return format_html("<pre style='white-space: pre-wrap'>{}</pre>", pretty)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("webhooks.change_webhookdelivery")

@@ -1,0 +1,189 @@
+"""Shared pieces of the finance console (Django admin): the read-only base for ledgers, the one
+permission check every custom admin view and download goes through, and money as people read it.
+
+Imports no app (kernel rule); each app's `admin.py` and the `console` app use these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from functools import update_wrapper
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+from billing_project.core.money import UnknownCurrency, exponent, format_amount, from_cents, is_currency, to_cents
+
+# ---------------------------------------------------------------------------------------- ledgers
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A ledger (fees, payments, events, wallet transactions, webhook deliveries, audit...): rows
+    are written by services only, viewable by every role, never added, edited or deleted here.
+    State changes, where a ledger has any, are admin actions calling a service."""
+
+    show_full_result_count = False  # no full counts on large tables
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """The rows of a ledger shown inside their parent's page."""
+
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# ----------------------------------------------------------------------------- the permission check
+
+View = Callable[..., HttpResponse]
+
+
+def console_view(admin_site: admin.AdminSite, view: View, *, permission: str) -> View:
+    """Every custom admin view and download is registered through here.
+
+    `admin_site.admin_view` sends anonymous users to the login page and refuses inactive or
+    non-staff accounts; then the user must hold `permission` (`app_label.codename`, granted by the
+    staff roles of `customers/roles.py`), or gets 403 before the view runs, whatever the object.
+    The permission is kept on the view (`console_permission`) so a test can walk every custom
+    admin URL and check each role against it (tests/core/test_console_permissions.py).
+    """
+
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.has_perm(permission):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    update_wrapper(guarded, view)
+    guarded.console_permission = permission  # type: ignore[attr-defined]
+    return admin_site.admin_view(guarded)
+
+
+def permission_of(opts: Any, action: str) -> str:
+    """`invoicing.view_invoice` for (Invoice._meta, "view")."""
+    return f"{opts.app_label}.{action}_{opts.model_name}"
+
+
+# ------------------------------------------------------------------------------------------ money
+
+
+def decimal_display(value: Decimal | int | str | None) -> str:
+    """A quantity or rate as people write it: `2321`, `0.5`, `1,234.5` (no trailing zeros)."""
+    if value is None or value == "":
+        return "-"
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    text = f"{number.normalize():f}"
+    whole, _, fraction = text.partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    grouped = f"{int(whole.lstrip('-') or 0):,}"
+    return f"{sign}{grouped}.{fraction}" if fraction else f"{sign}{grouped}"
+
+
+def money(cents: int | None, currency: str | None) -> str:
+    """`1,234.56 USD`, `1,500 JPY`, `1.250 KWD`: the currency's own number of decimals."""
+    return format_amount(cents, currency)
+
+
+def major_units(cents: int | None, currency: str | None) -> Decimal | None:
+    """The amount a form shows for stored cents (exact)."""
+    if cents is None or not is_currency(currency):
+        return None
+    return from_cents(int(cents), str(currency))
+
+
+def cents_from_major(amount: Decimal, currency: str) -> int:
+    """Major units typed by a person to stored cents; refuses more decimals than the currency has
+    (a JPY amount has none) instead of rounding what someone typed."""
+    places = exponent(currency)
+    if amount != amount.quantize(Decimal(1).scaleb(-places)):
+        unit = "no decimals" if places == 0 else f"at most {places} decimals"
+        raise forms.ValidationError(f"{currency} amounts have {unit}.")
+    return to_cents(amount, currency)
+
+
+class MoneyField(forms.DecimalField):
+    """An amount typed in currency units (`149.00`), turned into cents by the form that knows the
+    currency (`MoneyFormMixin`). Stored cents never change meaning."""
+
+    def __init__(self, *, cents_field: str, currency_field: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 20)
+        kwargs.setdefault("decimal_places", 3)
+        kwargs.setdefault("min_value", Decimal(0))
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "class": "money-input"}))
+        super().__init__(**kwargs)
+        self.cents_field = cents_field
+        self.currency_field = currency_field
+
+
+class MoneyFormMixin:
+    """A ModelForm mixin: each `MoneyField` named `<x>` edits the model's `<x>_cents`-style
+    integer field in the currency given by another field of the form (or a fixed `currency`)."""
+
+    fixed_currency: str | None = None
+
+    def _money_fields(self) -> list[tuple[str, MoneyField]]:
+        return [(name, f) for name, f in self.fields.items() if isinstance(f, MoneyField)]  # type: ignore[attr-defined]
+
+    def money_currency(self, field: MoneyField) -> str | None:
+        if self.fixed_currency:
+            return self.fixed_currency
+        data = getattr(self, "cleaned_data", {})
+        if field.currency_field and data.get(field.currency_field):
+            return str(data[field.currency_field]).upper()
+        instance = getattr(self, "instance", None)
+        value = getattr(instance, field.currency_field or "", None) if instance is not None else None
+        return str(value).upper() if value else None
+
+    def init_money(self) -> None:
+        instance = getattr(self, "instance", None)
+        for name, field in self._money_fields():
+            cents = getattr(instance, field.cents_field, None) if instance is not None else None
+            currency = self.money_currency(field)
+            if cents is not None and currency and is_currency(currency):
+                self.initial[name] = major_units(cents, currency)  # type: ignore[attr-defined]
+            if currency and is_currency(currency):
+                field.widget.attrs["data-currency"] = currency
+                field.help_text = field.help_text or f"In {currency} ({exponent(currency)} decimals)."
+
+    def clean_money(self, cleaned: dict[str, Any]) -> dict[str, Any]:
+        for name, field in self._money_fields():
+            amount = cleaned.get(name)
+            if amount is None:
+                continue
+            currency = self.money_currency(field)
+            if not currency or not is_currency(currency):
+                self.add_error(field.currency_field or name, "A currency is needed to read this amount.")  # type: ignore[attr-defined]
+                continue
+            try:
+                cleaned[field.cents_field] = cents_from_major(amount, currency)
+            except forms.ValidationError as exc:
+                self.add_error(name, exc)  # type: ignore[attr-defined]
+            except UnknownCurrency:
+                self.add_error(field.currency_field or name, "Unknown currency.")  # type: ignore[attr-defined]
+        return cleaned
