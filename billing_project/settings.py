@@ -76,7 +76,8 @@ CORS_ORIGINS = env_list("CORS_ORIGINS", "")
 BXB_API_URL = os.environ.get("BXB_API_URL", "http://localhost:8000")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "console",  # first: its templates (admin/base_site.html) come before Django's admin
+    "console.apps.ConsoleAdminConfig",  # django.contrib.admin with the console's site (docs/console.md)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -148,6 +149,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+FORMAT_MODULE_PATH = ["billing_project.formats"]  # one date format in the console: 2026-10-31 14:00 UTC
 USE_I18N = True
 USE_TZ = True
 

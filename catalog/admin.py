@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from billing_project.core.console import ActionsOnlyAdmin
 from billing_project.core.errors import DomainError, ValidationFailure
 from billing_project.core.money import format_amount
 from catalog import services
@@ -624,7 +625,7 @@ class CouponAdmin(ServiceAdmin):
 
 
 @admin.register(AppliedCoupon)
-class AppliedCouponAdmin(admin.ModelAdmin):
+class AppliedCouponAdmin(ActionsOnlyAdmin):
     """Who has which coupon. Applying happens through the API; removing is the action below."""
 
     list_display = ("coupon", "customer", "value", "remaining", "frequency", "status", "created_at", "terminated_at")

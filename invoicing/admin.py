@@ -6,20 +6,22 @@ and the PDF are admin actions calling the same services as the API.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import QuerySet
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.db.models import Count, QuerySet, Sum
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from billing_project.core.console import ReadOnlyAdmin, ReadOnlyInline, console_view
+from billing_project.core.console import ActionsOnlyAdmin, ReadOnlyAdmin, ReadOnlyInline, console_view
 from billing_project.core.errors import DomainError
 from billing_project.core.money import format_amount
+from invoicing import selectors
 from invoicing.models import BillingRun, Fee, Invoice, InvoiceStatus, InvoiceSubscription, PaymentStatus
 from invoicing.services import lifecycle
 from invoicing.services.documents import invoice_generate_pdf
@@ -68,45 +70,118 @@ class OverdueFilter(admin.SimpleListFilter):
         return queryset
 
 
+class DueFilter(admin.SimpleListFilter):
+    """Amount due (total less paid and offset by credit notes) of finalized invoices; overdue
+    counts from the payment due date, in the organization's timezone."""
+
+    title = "amount due"
+    parameter_name = "due"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("open", "Something due"), ("overdue", "Due and past due date"), ("settled", "Nothing due")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> QuerySet[Invoice]:
+        value = self.value()
+        if value not in {"open", "overdue", "settled"}:
+            return queryset
+        open_ids = selectors.open_invoices().values("id")
+        if value == "settled":
+            return queryset.exclude(id__in=open_ids)
+        queryset = queryset.filter(id__in=open_ids)
+        if value == "overdue":
+            queryset = queryset.filter(payment_due_date__lt=timezone.now().date())
+        return queryset
+
+
 def _each(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Invoice], title: str, apply) -> None:
     done, refused = [], []
     for invoice in queryset.select_related("organization"):
+        label = display_number(invoice)
         try:
             result = apply(invoice)
         except DomainError as exc:
-            refused.append(f"{invoice.number or invoice.id} ({exc})")
+            refused.append(f"{label} ({exc})")
         else:
-            done.append(f"{result.number} → {result.status}/{result.payment_status}")
+            done.append(f"{label} → {display_number(result)}: {result.status}, payment {result.payment_status}")
     if done:
         modeladmin.message_user(request, f"{title}: " + "; ".join(done), messages.SUCCESS)
     if refused:
         modeladmin.message_user(request, "Refused: " + "; ".join(refused), messages.ERROR)
 
 
+def display_number(invoice: Invoice) -> str:
+    """A draft has no number yet (it gets one when finalized): it shows as a draft, not as the
+    placeholder the API carries for Lago's clients."""
+    if invoice.status == InvoiceStatus.DRAFT:
+        return f"Draft {str(invoice.pk)[:8]}"
+    return invoice.number or str(invoice.pk)[:8]
+
+
+def status_badge(invoice: Invoice) -> str:
+    kind = {"draft": "muted", "finalized": "info", "voided": "muted", "failed": "bad", "pending": "warn"}
+    return format_html('<span class="badge badge-{}">{}</span>', kind.get(invoice.status, "muted"), invoice.status)
+
+
+def payment_badge(invoice: Invoice, today: Any = None) -> str:
+    """What the customer's payment stands at, in words that mean what they say."""
+    if invoice.status == InvoiceStatus.VOIDED:
+        return format_html('<span class="badge badge-muted">{}</span>', "nothing due (voided)")
+    if invoice.status == InvoiceStatus.DRAFT:
+        return format_html('<span class="badge badge-muted">{}</span>', "not issued")
+    if invoice.payment_status == PaymentStatus.SUCCEEDED:
+        return format_html('<span class="badge badge-ok">{}</span>', "paid")
+    today = today or timezone.now().date()
+    if invoice.payment_overdue or invoice.payment_due_date < today:
+        days = (today - invoice.payment_due_date).days
+        return format_html('<span class="badge badge-bad">overdue {} d</span>', max(days, 0))
+    if invoice.payment_status == PaymentStatus.FAILED:
+        return format_html('<span class="badge badge-bad">{}</span>', "payment failed")
+    return format_html('<span class="badge badge-warn">due {}</span>', invoice.payment_due_date.isoformat())
+
+
+def currency_totals(queryset: QuerySet[Any], *, amount: str, currency: str = "currency") -> list[str]:
+    """`["1,234.00 USD", "98,000 JPY"]`: a filtered list's sum, per currency (never added across)."""
+    rows = queryset.order_by().values(currency).annotate(total=Sum(amount), count=Count("id")).order_by(currency)
+    return [f"{format_amount(r['total'] or 0, r[currency])} ({r['count']})" for r in rows]
+
+
+SAVED_FILTERS = (
+    ("Something due", "due=open"),
+    ("Overdue", "due=overdue"),
+    ("Failed payments", "status__exact=finalized&payment_status__exact=failed"),
+    ("Drafts", "status__exact=draft"),
+    ("Voided", "status__exact=voided"),
+)
+
+
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(ActionsOnlyAdmin):
     list_display = (
-        "number",
+        "number_display",
         "customer",
         "invoice_type",
-        "status",
-        "payment_status",
+        "status_display",
+        "payment_display",
         "total",
+        "amount_due",
         "issuing_date",
-        "overdue",
-        "pdf",
+        "payment_due_date",
     )
-    list_filter = ("status", "payment_status", "currency", OverdueFilter, "invoice_type")
+    list_display_links = ("number_display",)
+    list_filter = (
+        "status", "payment_status", DueFilter, "currency", OverdueFilter, "invoice_type", "organization",
+    )  # fmt: skip
     search_fields = ("number", "customer__external_id", "customer__name", "customer__email")
     list_select_related = ("customer", "organization")
     show_full_result_count = False
     date_hierarchy = "issuing_date"
+    change_list_template = "admin/invoicing/invoice/change_list.html"
     inlines = [BillingPeriodInline, FeeInline]
-    actions = ["finalize_drafts", "refresh_drafts", "void_invoices", "mark_paid", "download_pdf"]
+    actions = ["finalize_drafts", "refresh_drafts", "void_invoices", "download_pdf"]
     readonly_fields = [
-        "organization", "customer", "number", "invoice_type", "status", "payment_status", "payment_overdue",
+        "organization", "customer", "number_display", "invoice_type", "status", "payment_status", "payment_overdue",
         "currency", "issuing_date", "payment_due_date", "net_payment_term", "finalize_at", "finalized_at",
-        "voided_at", "fees", "coupons", "taxes", "total", "total_due", "credits", "metadata", "file",
+        "voided_at", "fees", "coupons", "taxes", "total", "total_due", "credits", "metadata",
     ]  # fmt: skip
     fields = readonly_fields
 
@@ -116,9 +191,47 @@ class InvoiceAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        context = getattr(response, "context_data", None)
+        if context and "cl" in context:
+            queryset = context["cl"].queryset
+            context["currency_totals"] = currency_totals(queryset, amount="total_amount_cents")
+            context["due_totals"] = currency_totals(
+                selectors.open_invoices().filter(id__in=queryset.values("id")), amount="amount_due"
+            )
+            context["saved_filters"] = SAVED_FILTERS
+        return response
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse | None:
+        """A button on an invoice's page runs the list's action; back to that page after it."""
+        response = super().response_action(request, queryset)
+        back = request.POST.get("_return_to")
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if back == "invoice" and len(selected) == 1 and response is not None and response.status_code == 302:
+            return HttpResponseRedirect(reverse("admin:invoicing_invoice_change", args=[selected[0]]))
+        return response
+
+    @admin.display(description="number", ordering="number")
+    def number_display(self, obj: Invoice) -> str:
+        return display_number(obj)
+
+    @admin.display(description="status", ordering="status")
+    def status_display(self, obj: Invoice) -> str:
+        return status_badge(obj)
+
+    @admin.display(description="payment", ordering="payment_status")
+    def payment_display(self, obj: Invoice) -> str:
+        return payment_badge(obj)
+
     @admin.display(description="total", ordering="total_amount_cents")
     def total(self, obj: Invoice) -> str:
         return format_amount(obj.total_amount_cents, obj.currency)
+
+    @admin.display(description="amount due")
+    def amount_due(self, obj: Invoice) -> str:
+        due = selectors.invoice_amount_due(obj)
+        return format_amount(due, obj.currency) if due else "-"
 
     @admin.display(description="total due")
     def total_due(self, obj: Invoice) -> str:
@@ -135,16 +248,6 @@ class InvoiceAdmin(admin.ModelAdmin):
     @admin.display(description="taxes")
     def taxes(self, obj: Invoice) -> str:
         return format_amount(obj.taxes_amount_cents, obj.currency)
-
-    @admin.display(description="overdue", boolean=True)
-    def overdue(self, obj: Invoice) -> bool:
-        return obj.payment_overdue
-
-    @admin.display(description="PDF")
-    def pdf(self, obj: Invoice) -> str:
-        if obj.status not in (InvoiceStatus.FINALIZED, InvoiceStatus.VOIDED):
-            return "-"
-        return format_html('<a href="{}">PDF</a>', reverse("admin:invoicing_invoice_pdf", args=[obj.pk]))
 
     def get_urls(self) -> list[Any]:
         from django.urls import path
@@ -163,26 +266,54 @@ class InvoiceAdmin(admin.ModelAdmin):
         if invoice is None or invoice.status not in (InvoiceStatus.FINALIZED, InvoiceStatus.VOIDED):
             return HttpResponse("No PDF for this invoice.", status=404)
         invoice = invoice_generate_pdf(invoice.id) or invoice
-        return FileResponse(invoice.file.open("rb"), content_type="application/pdf", filename=f"{invoice.number}.pdf")
+        return FileResponse(
+            invoice.file.open("rb"),
+            content_type="application/pdf",
+            filename=f"{invoice.number}.pdf",
+            as_attachment=request.GET.get("download") == "1",
+        )
 
-    @admin.action(description="Finalize selected drafts", permissions=["change"])
-    def finalize_drafts(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
+    @admin.action(description="Finalize selected drafts…", permissions=["change"])
+    def finalize_drafts(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse | None:
+        if request.POST.get("confirm") != "yes":
+            today = timezone.now().date()
+            rows = [
+                {
+                    "invoice": i,
+                    "label": display_number(i),
+                    "total": format_amount(i.total_amount_cents, i.currency),
+                    "effect": (
+                        f"issuing date {i.issuing_date} → today ({today}, in the customer's timezone), "
+                        f"payment due {today + timedelta(days=i.net_payment_term)}, the next number of the sequence, "
+                        "usage refreshed, coupons, credits and taxes applied, invoice sent"
+                        if i.status == InvoiceStatus.DRAFT
+                        else "refused (not a draft)"
+                    ),
+                }
+                for i in queryset.select_related("customer")
+            ]
+            return self._confirm(
+                request,
+                queryset,
+                action="finalize_drafts",
+                title="Finalize invoices",
+                button="Finalize",
+                explanation=(
+                    "Finalizing is final: the invoice gets its number, today's issuing date and its due date, "
+                    "and can then only be voided or credited."
+                ),
+                rows=rows,
+            )
         _each(
             self, request, queryset, "Finalized", lambda i: lifecycle.invoice_finalize(i.organization, invoice_id=i.id)
         )
+        return None
 
     @admin.action(description="Refresh selected drafts (late usage)", permissions=["change"])
     def refresh_drafts(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         _each(
             self, request, queryset, "Refreshed", lambda i: lifecycle.invoice_refresh(i.organization, invoice_id=i.id)
         )
-
-    @admin.action(description="Mark selected invoices as paid (manual payment)", permissions=["change"])
-    def mark_paid(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
-        _each(
-            self, request, queryset, "Marked paid",
-            lambda i: lifecycle.invoice_update(i.organization, invoice_id=i.id, payment_status=PaymentStatus.SUCCEEDED),
-        )  # fmt: skip
 
     @admin.action(description="Download the PDF of the selected invoice", permissions=["view"])
     def download_pdf(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse | None:
@@ -192,23 +323,48 @@ class InvoiceAdmin(admin.ModelAdmin):
             return None
         return self.pdf_view(request, invoice.id)
 
+    def _confirm(
+        self, request: HttpRequest, queryset: QuerySet[Invoice], *, action: str, title: str, button: str,
+        explanation: str, rows: list[dict[str, Any]],
+    ) -> HttpResponse:  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "button": button,
+            "explanation": explanation,
+            "rows": rows,
+            "queryset": queryset,
+            "action": action,
+            "return_to": request.POST.get("_return_to", ""),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/invoicing/confirm_action.html", context)
+
     @admin.action(description="Void selected invoices…", permissions=["change"])
     def void_invoices(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse | None:
         if request.POST.get("confirm") != "yes":
-            context = {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": "Void invoices",
-                "explanation": (
+            rows = [
+                {
+                    "invoice": i,
+                    "label": display_number(i),
+                    "total": format_amount(i.total_amount_cents, i.currency),
+                    "effect": "void" if i.status == InvoiceStatus.FINALIZED else "refused (only finalized invoices)",
+                }
+                for i in queryset
+            ]
+            return self._confirm(
+                request,
+                queryset,
+                action="void_invoices",
+                title="Void invoices",
+                button="Void invoices",
+                explanation=(
                     "Voiding is final: nothing will be due on these invoices, their coupons are given back, "
                     "and they keep their numbers. Only finalized invoices can be voided."
                 ),
-                "rows": [{"invoice": i, "total": format_amount(i.total_amount_cents, i.currency)} for i in queryset],
-                "queryset": queryset,
-                "action": "void_invoices",
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            }
-            return TemplateResponse(request, "admin/invoicing/confirm_action.html", context)
+                rows=rows,
+            )
         _each(self, request, queryset, "Voided", lambda i: lifecycle.invoice_void(i.organization, invoice_id=i.id))
         return None
 

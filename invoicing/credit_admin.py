@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from billing_project.core.console import ReadOnlyAdmin, ReadOnlyInline
+from billing_project.core.console import ActionsOnlyAdmin, ReadOnlyAdmin, ReadOnlyInline
 from billing_project.core.errors import DomainError
 from billing_project.core.money import format_amount
 from invoicing.models import (
@@ -89,7 +89,7 @@ def _wallet_action(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Wal
 
 
 @admin.register(Wallet)
-class WalletAdmin(admin.ModelAdmin):
+class WalletAdmin(ActionsOnlyAdmin):
     list_display = ("__str__", "customer", "status", "currency", "credits_balance", "balance", "priority", "created_at")
     list_filter = ("status", "currency", "priority")
     search_fields = ("name", "code", "customer__external_id", "customer__email", "customer__name")
@@ -173,7 +173,7 @@ class CreditNoteTaxInline(ReadOnlyInline):
 
 
 @admin.register(CreditNote)
-class CreditNoteAdmin(admin.ModelAdmin):
+class CreditNoteAdmin(ActionsOnlyAdmin):
     list_display = ("number", "customer", "credit_status", "refund_status", "reason", "total", "balance", "created_at")
     list_filter = ("credit_status", "refund_status", "reason", "currency", "automatic")
     search_fields = ("number", "invoice__number", "customer__external_id", "customer__email")

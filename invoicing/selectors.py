@@ -9,7 +9,20 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value, Window, prefetch_related_objects
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    Window,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
@@ -18,7 +31,7 @@ from catalog.models import BillableMetricFilter, Charge, ChargeFilter, Tax
 from customers import extensions as customer_extensions
 from customers.models import Customer, Organization
 from invoicing.calculation import Context, FeeLine, calculate_invoice
-from invoicing.models import Fee, Invoice, InvoiceAppliedTax, InvoiceStatus, InvoiceSubscription
+from invoicing.models import Fee, Invoice, InvoiceAppliedTax, InvoiceStatus, InvoiceSubscription, PaymentStatus
 from invoicing.services import fees as fee_builder
 from invoicing.services.taxes import TaxResolver, tax_rates
 from metering.bulk import UsageRequest, aggregate_many, handled_in_bulk
@@ -27,6 +40,39 @@ from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.selectors import schedule_for
 
 LISTED_STATUSES = [InvoiceStatus.DRAFT, InvoiceStatus.FINALIZED, InvoiceStatus.VOIDED, InvoiceStatus.FAILED]
+
+
+def amount_due_expression() -> ExpressionWrapper:
+    """What is left to pay on an invoice: its total less what was paid and what credit notes
+    offset (never below zero). Meaningful for finalized invoices whose payment has not succeeded."""
+    return ExpressionWrapper(
+        Greatest(
+            F("total_amount_cents") - F("total_paid_amount_cents") - F("total_offsetted_credit_note_amount_cents"),
+            Value(0),
+        ),
+        output_field=BigIntegerField(),
+    )
+
+
+def open_invoices(organization: Organization | None = None) -> QuerySet[Invoice]:
+    """Finalized invoices with something left to pay, annotated with `amount_due`."""
+    qs = Invoice.objects.filter(status=InvoiceStatus.FINALIZED)
+    if organization is not None:
+        qs = qs.filter(organization=organization)
+    return (
+        qs.exclude(payment_status=PaymentStatus.SUCCEEDED)
+        .annotate(amount_due=amount_due_expression())
+        .filter(amount_due__gt=0)
+    )
+
+
+def invoice_amount_due(invoice: Invoice) -> int:
+    if invoice.status != InvoiceStatus.FINALIZED or invoice.payment_status == PaymentStatus.SUCCEEDED:
+        return 0
+    due = (
+        invoice.total_amount_cents - invoice.total_paid_amount_cents - invoice.total_offsetted_credit_note_amount_cents
+    )
+    return max(due, 0)
 
 
 def customer_billed_currencies(customer: Customer) -> set[str]:

@@ -394,6 +394,48 @@ def net_revenue_retention(
     return [row for row in _fill(period, found, currency, empty) if row["currency"] is not None]
 
 
+def customer_lifetime_value(
+    organization: Any, *, months: int = DEFAULT_MONTHS, currency: str | None = None, today: date | None = None
+) -> list[dict[str, Any]]:
+    """Customer lifetime value per currency (bxb extra; docs/reporting.md): the average MRR of a
+    paying customer at the close of this month divided by the average monthly churn rate of the
+    last `months` months (churned customers over customers at the start, summed over the months).
+    Null while no customer churned (the lifetime is not yet measurable)."""
+    churn_rows = churn(organization, months=months, currency=currency, today=today)
+    mrr_rows = {r["currency"]: r["amount_cents"] for r in mrr(organization, months=1, currency=currency, today=today)}
+    period = month_range(1, today=today)[-1]
+    paying = Customer.objects.filter(organization=organization, currency__isnull=False).annotate(
+        paying=Exists(_paying_subscription(period.end_at))
+    )
+    if currency:
+        paying = paying.filter(currency=currency)
+    counts = {
+        row["currency"]: row["count"]
+        for row in paying.filter(paying=True).values("currency").annotate(count=Count("id")).order_by("currency")
+    }
+    rows = []
+    for code in sorted({*counts, *(c for c in mrr_rows if c)} | ({currency} if currency else set())):
+        started = sum(r["customers_at_start"] for r in churn_rows if r["currency"] == code)
+        churned = sum(r["churned_customers"] for r in churn_rows if r["currency"] == code)
+        mrr_cents = int(mrr_rows.get(code) or 0)
+        customers = counts.get(code, 0)
+        arpa = round_cents(Decimal(mrr_cents) / customers) if customers else 0
+        rate = _ratio(churned, started)
+        lifetime = round_cents(Decimal(arpa) / Decimal(rate)) if rate and Decimal(rate) > 0 else None
+        rows.append(
+            {
+                "currency": code,
+                "months": months,
+                "mrr_cents": mrr_cents,
+                "paying_customers": customers,
+                "average_revenue_per_customer_cents": arpa,
+                "average_churn_rate": rate,
+                "lifetime_value_cents": lifetime,
+            }
+        )
+    return rows
+
+
 # --- Exports ---------------------------------------------------------------------------------
 
 

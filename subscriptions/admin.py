@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing_project.core import money
-from billing_project.core.console import ReadOnlyAdmin, ReadOnlyInline
+from billing_project.core.console import ActionsOnlyAdmin, ReadOnlyAdmin, ReadOnlyInline
 from billing_project.core.errors import DomainError, ValidationFailure
 from catalog.models import Plan
 from customers.models import Customer
@@ -95,7 +95,7 @@ class StartSubscriptionForm(forms.Form):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(ActionsOnlyAdmin):
     list_display = (
         "external_id",
         "customer",

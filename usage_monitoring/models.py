@@ -185,6 +185,7 @@ class UsageActivity(BaseModel):
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "usage activities"
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "external_subscription_id"], name="usage_activity_once_per_subscription"

@@ -55,6 +55,25 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
+class ActionsOnlyAdmin(admin.ModelAdmin):
+    """A record that changes only through its buttons and actions (invoices, credit notes, wallets,
+    subscriptions, applied coupons): its page shows no SAVE, since no field can be edited."""
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        extra = {
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """Nothing to save by hand (a crafted POST changes nothing)."""
+
+
 # ----------------------------------------------------------------------------- the permission check
 
 View = Callable[..., HttpResponse]

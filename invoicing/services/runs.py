@@ -89,18 +89,26 @@ class RunPlan:
         return min((d.oldest for d in self.due.values()), default=None)
 
 
-def billing_run_plan(at: dt.datetime, *, organization: Any = None) -> RunPlan:
-    """What is due at `at` (in each customer's timezone). Reads only: `run_billing --dry-run`."""
-    return RunPlan(at=at, due=billing_due(at, organization=organization))
+def billing_run_plan(
+    at: dt.datetime, *, organization: Any = None, customer_ids: list[Any] | None = None
+) -> RunPlan:
+    """What is due at `at` (in each customer's timezone). Reads only: `run_billing --dry-run`, the
+    console's preview. `customer_ids`: only those customers (a run's failures, billed again)."""
+    return RunPlan(at=at, due=billing_due(at, organization=organization, customer_ids=customer_ids))
 
 
 def billing_run_start(
-    at: dt.datetime, *, organization: Any = None, trigger: str = "beat", batch_size: int | None = None
+    at: dt.datetime,
+    *,
+    organization: Any = None,
+    trigger: str = "beat",
+    batch_size: int | None = None,
+    customer_ids: list[Any] | None = None,
 ) -> tuple[BillingRun, dict[Any, int]]:
     """Find what is due at `at`, record the run and its batches (one transaction). The caller fans
     out (`billing_run_launch` for the tasks, the command in its own process). Returns the run and
     {customer_id: subscriptions due}, in batch order."""
-    plan = billing_run_plan(at, organization=organization)
+    plan = billing_run_plan(at, organization=organization, customer_ids=customer_ids)
     ids = list(plan.due)
     cut = batches(ids, batch_size)
     now = timezone.now()
@@ -125,13 +133,16 @@ def billing_run_start(
     return run, {customer_id: plan.due[customer_id].subscriptions for customer_id in ids}
 
 
-def billing_run_launch(at: dt.datetime, *, organization: Any = None, trigger: str = "beat") -> BillingRun:
+def billing_run_launch(
+    at: dt.datetime, *, organization: Any = None, trigger: str = "beat", customer_ids: list[Any] | None = None
+) -> BillingRun:
     """Start a run and, once it is committed, send one `invoicing.bill_customers` task per batch
-    and the watchdog. What the hourly beat sweep does (and an admin action may)."""
+    and the watchdog. What the hourly beat sweep does, and the console's "start billing run" and
+    "re-run failed customers" (`customer_ids`: only those, if still due)."""
     from invoicing import tasks
 
     billing_runs_close_stale()
-    run, _ = billing_run_start(at, organization=organization, trigger=trigger)
+    run, _ = billing_run_start(at, organization=organization, trigger=trigger, customer_ids=customer_ids)
     if run.batches_total == 0:
         return run
     run_id, iso = str(run.id), at.isoformat()
@@ -424,3 +435,8 @@ def billing_run_lag(now: dt.datetime | None = None) -> RunLag:
         return RunLag(None, None)
     lag = max((now - run.oldest_due_at).total_seconds(), 0.0) if run.oldest_due_at else 0.0
     return RunLag(lag, max((now - run.at).total_seconds(), 0.0))
+
+
+def billing_run_failed_customer_ids(run: BillingRun) -> list[str]:
+    """The customers a run failed on (they stay due until a run bills them)."""
+    return sorted({str(failure["customer_id"]) for failure in run.failures if failure.get("customer_id")})

@@ -76,6 +76,20 @@ class RetentionEnvelope(serializers.Serializer):
     net_revenue_retentions = RetentionRow(many=True)
 
 
+class LifetimeValueRow(serializers.Serializer):
+    currency = serializers.CharField()
+    months = serializers.IntegerField(help_text="Months of churn history averaged.")
+    mrr_cents = serializers.IntegerField()
+    paying_customers = serializers.IntegerField()
+    average_revenue_per_customer_cents = serializers.IntegerField()
+    average_churn_rate = serializers.CharField(allow_null=True, help_text="Decimal string, 4 places.")
+    lifetime_value_cents = serializers.IntegerField(allow_null=True, help_text="Null while nobody churned.")
+
+
+class LifetimeValueEnvelope(serializers.Serializer):
+    customer_lifetime_values = LifetimeValueRow(many=True)
+
+
 class ExportInput(serializers.Serializer):
     resource_type = serializers.ChoiceField(choices=ExportResource.choices)
     from_date = serializers.DateField()

@@ -9,6 +9,9 @@ urlpatterns = [
     path("analytics/overdue_balance", views.OverdueBalanceView.as_view(), name="analytics-overdue-balance"),
     path("analytics/churn", views.ChurnView.as_view(), name="analytics-churn"),
     path("analytics/net_revenue_retention", views.RetentionView.as_view(), name="analytics-net-revenue-retention"),
+    path(
+        "analytics/customer_lifetime_value", views.LifetimeValueView.as_view(), name="analytics-customer-lifetime-value"
+    ),
     path("exports", views.ExportCollectionView.as_view(), name="exports"),
     path("exports/<uuid:export_id>", views.ExportDetailView.as_view(), name="export-detail"),
     path("exports/<uuid:export_id>/download", views.ExportDownloadView.as_view(), name="export-download"),

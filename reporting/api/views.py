@@ -25,6 +25,7 @@ from reporting.api.serializers import (
     ExportOutput,
     GrossRevenueEnvelope,
     InvoicedUsageEnvelope,
+    LifetimeValueEnvelope,
     MrrEnvelope,
     OverdueBalanceEnvelope,
     RetentionEnvelope,
@@ -142,6 +143,19 @@ class RetentionView(_AnalyticsView):
         summary="Net revenue retention by month and currency (bxb)",
         parameters=[MONTHS, CURRENCY],
         responses=RetentionEnvelope,
+    )
+    def get(self, request: Request) -> Response:
+        return self.rows(request)
+
+
+class LifetimeValueView(_AnalyticsView):
+    root_key, selector = "customer_lifetime_values", staticmethod(selectors.customer_lifetime_value)
+
+    @extend_schema(
+        operation_id="analytics_customer_lifetime_value",
+        summary="Customer lifetime value by currency (bxb)",
+        parameters=[MONTHS, CURRENCY],
+        responses=LifetimeValueEnvelope,
     )
     def get(self, request: Request) -> Response:
         return self.rows(request)
