@@ -378,6 +378,8 @@ def overview(request: HttpRequest, customer: Customer) -> dict[str, Any]:
     )
     balances = selectors.customer_balances(customer, today=today)
     return {
+        "title": customer.name or customer.external_id,
+        "subtitle": None,
         "customer": customer,
         "today": today,
         "balances": [

@@ -98,6 +98,8 @@ class ConsoleInvoiceAdmin(InvoiceAdmin):
         user = request.user
         may_change = user.has_perm("invoicing.change_invoice")
         return {
+            "title": f"Invoice {display_number(invoice)}",
+            "subtitle": None,
             "invoice": invoice,
             "label": display_number(invoice),
             "status_badge": status_badge(invoice),
@@ -105,22 +107,7 @@ class ConsoleInvoiceAdmin(InvoiceAdmin):
             "doc_fees": fees,
             "doc_taxes": taxes,
             "periods": list(invoice.invoice_subscriptions.select_related("subscription").order_by("from_datetime")),
-            "totals": [
-                ("Fees", money(invoice.fees_amount_cents, currency)),
-                ("Coupons", f"-{money(invoice.coupons_amount_cents, currency)}"),
-                (
-                    "Progressive billing already invoiced",
-                    f"-{money(invoice.progressive_billing_credit_amount_cents, currency)}",
-                ),
-                ("Subtotal excluding taxes", money(invoice.sub_total_excluding_taxes_amount_cents, currency)),
-                ("Taxes", money(invoice.taxes_amount_cents, currency)),
-                ("Subtotal including taxes", money(invoice.sub_total_including_taxes_amount_cents, currency)),
-                ("Credit notes", f"-{money(invoice.credit_notes_amount_cents, currency)}"),
-                ("Prepaid credits", f"-{money(invoice.prepaid_credit_amount_cents, currency)}"),
-                ("Total", money(invoice.total_amount_cents, currency)),
-                ("Paid", money(invoice.total_paid_amount_cents, currency)),
-                ("Offset by credit notes", money(invoice.total_offsetted_credit_note_amount_cents, currency)),
-            ],
+            "totals": _totals(invoice),
             "amount_due": money(due, currency),
             "due_cents": due,
             "payment_rows": [
@@ -191,6 +178,32 @@ class ConsoleInvoiceAdmin(InvoiceAdmin):
             "error": error,
         }
         return TemplateResponse(request, "console/record_payment.html", context)
+
+
+def _totals(invoice: Invoice) -> list[tuple[str, str]]:
+    """The invoice's totals top to bottom; deductions that are zero are left out."""
+    currency = invoice.currency
+    rows: list[tuple[str, str]] = [("Fees", money(invoice.fees_amount_cents, currency))]
+    for label, cents in (
+        ("Coupons", invoice.coupons_amount_cents),
+        ("Progressive billing already invoiced", invoice.progressive_billing_credit_amount_cents),
+    ):
+        if cents:
+            rows.append((label, f"-{money(cents, currency)}"))
+    rows.append(("Subtotal excluding taxes", money(invoice.sub_total_excluding_taxes_amount_cents, currency)))
+    rows.append(("Taxes", money(invoice.taxes_amount_cents, currency)))
+    rows.append(("Subtotal including taxes", money(invoice.sub_total_including_taxes_amount_cents, currency)))
+    for label, cents in (
+        ("Credit notes", invoice.credit_notes_amount_cents),
+        ("Prepaid credits", invoice.prepaid_credit_amount_cents),
+    ):
+        if cents:
+            rows.append((label, f"-{money(cents, currency)}"))
+    rows.append(("Total", money(invoice.total_amount_cents, currency)))
+    rows.append(("Paid", money(invoice.total_paid_amount_cents, currency)))
+    if invoice.total_offsetted_credit_note_amount_cents:
+        rows.append(("Offset by credit notes", money(invoice.total_offsetted_credit_note_amount_cents, currency)))
+    return rows
 
 
 def _period(properties: dict[str, Any] | None) -> str:

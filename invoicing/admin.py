@@ -159,7 +159,6 @@ class InvoiceAdmin(ActionsOnlyAdmin):
     list_display = (
         "number_display",
         "customer",
-        "invoice_type",
         "status_display",
         "payment_display",
         "total",
@@ -192,7 +191,7 @@ class InvoiceAdmin(ActionsOnlyAdmin):
         return False
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        response = super().changelist_view(request, extra_context)
+        response = super().changelist_view(request, {"title": "Invoices", **(extra_context or {})})
         context = getattr(response, "context_data", None)
         if context and "cl" in context:
             queryset = context["cl"].queryset

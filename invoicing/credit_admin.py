@@ -18,9 +18,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from billing_project.core.console import ActionsOnlyAdmin, ReadOnlyAdmin, ReadOnlyInline
+from billing_project.core.console import ActionsOnlyAdmin, ReadOnlyAdmin, ReadOnlyInline, cents_from_major, major_units
 from billing_project.core.errors import DomainError
-from billing_project.core.money import format_amount
+from billing_project.core.money import exponent, format_amount
 from invoicing.models import (
     CreditNote,
     CreditNoteAppliedTax,
@@ -270,20 +270,47 @@ class CreditNoteAdmin(ActionsOnlyAdmin):
 # --------------------------------------------------------------------- invoices: create a credit note
 
 
-def _credit_note_form(invoice: Invoice, data: Any = None) -> forms.Form:
+class _CreditNoteForm(forms.Form):
+    """Amounts typed in the invoice's currency (`12.50`), read as cents by `cents()`."""
+
+    currency = "USD"
+
+    def cents(self, name: str) -> int:
+        value = self.cleaned_data.get(name)
+        return cents_from_major(value, self.currency) if value else 0
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for name, value in list(cleaned.items()):
+            if isinstance(value, Decimal):
+                try:
+                    cents_from_major(value, self.currency)
+                except forms.ValidationError as exc:
+                    self.add_error(name, exc)
+        return cleaned
+
+
+def _credit_note_form(invoice: Invoice, data: Any = None) -> _CreditNoteForm:
+    currency = invoice.currency
+    places = exponent(currency)
     fields: dict[str, forms.Field] = {}
     for fee in invoice.fees.order_by("created_at", "id"):
-        fields[f"fee_{fee.id}"] = forms.IntegerField(
+        fields[f"fee_{fee.id}"] = forms.DecimalField(
             label=f"{fee.invoice_display_name or fee.fee_type} ({format_amount(fee.amount_cents, fee.currency)})",
-            min_value=0,
-            max_value=fee.amount_cents,
+            min_value=Decimal(0),
+            max_value=major_units(fee.amount_cents, currency),
+            max_digits=20,
+            decimal_places=places,
             required=False,
-            help_text="Amount to credit before tax, in cents",
+            help_text=f"Amount to credit before tax, in {currency}",
         )
-    for name in ("credit_amount_cents", "refund_amount_cents", "offset_amount_cents"):
-        fields[name] = forms.IntegerField(min_value=0, required=False, initial=0)
+    for name, label in (("credit_amount", "Credit"), ("refund_amount", "Refund"), ("offset_amount", "Offset")):
+        fields[name] = forms.DecimalField(
+            label=f"{label} ({currency})", min_value=Decimal(0), max_digits=20, decimal_places=places,
+            required=False, initial=0,
+        )  # fmt: skip
     fields["reason"] = forms.ChoiceField(choices=CreditNoteReason.choices, initial=CreditNoteReason.OTHER)
-    form_class = type("CreditNoteForm", (forms.Form,), fields)
+    form_class = type("CreditNoteForm", (_CreditNoteForm,), {**fields, "currency": currency})
     return form_class(data)
 
 
@@ -299,7 +326,7 @@ def create_credit_note(modeladmin: Any, request: HttpRequest, queryset: QuerySet
     error = None
     if step and form.is_valid():
         items = [
-            {"fee_id": name[4:], "amount_cents": value}
+            {"fee_id": name[4:], "amount_cents": form.cents(name)}
             for name, value in form.cleaned_data.items()
             if name.startswith("fee_") and value
         ]
@@ -309,9 +336,9 @@ def create_credit_note(modeladmin: Any, request: HttpRequest, queryset: QuerySet
                     invoice.organization,
                     invoice_id=invoice.id,
                     items=items,
-                    credit_amount_cents=form.cleaned_data["credit_amount_cents"] or 0,
-                    refund_amount_cents=form.cleaned_data["refund_amount_cents"] or 0,
-                    offset_amount_cents=form.cleaned_data["offset_amount_cents"] or 0,
+                    credit_amount_cents=form.cents("credit_amount"),
+                    refund_amount_cents=form.cents("refund_amount"),
+                    offset_amount_cents=form.cents("offset_amount"),
                     reason=form.cleaned_data["reason"],
                 )
                 modeladmin.message_user(

@@ -63,7 +63,7 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
     _staff("viewer", FINANCE_VIEWER)
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
 
     # 1. The Billing Admin logs in.
@@ -144,6 +144,8 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
     if invoice.status == InvoiceStatus.DRAFT:
         _run_action(page, base, "/admin/invoicing/invoice/", invoice.pk, "finalize_drafts")
         page.click('button[name="index"]')
+        assert "Finalizing is final" in page.content()  # says what changes before it does
+        page.click('input[type="submit"][value="Finalize"]')
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.FINALIZED
     # 1000 base fee + graduated 15 calls: 10 x 1.00 + 5 x 0.50 + 1.00 flat = 13.50.
@@ -215,7 +217,7 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
     shoot(page, "13-viewer-invoices-no-actions")
     # The invoice's History button opens its audit trail: the void, by the Billing Admin.
     page.goto(f"{base}/admin/invoicing/invoice/{invoice.pk}/change/")
-    page.click("a.historylink")
+    page.click('#invoice-buttons a:has-text("Audit trail")')
     page.wait_for_url(f"**/admin/audit/auditlogentry/?object_id={invoice.pk}")
     rows = page.locator("#result_list tbody tr")
     assert rows.count() >= 2

@@ -80,13 +80,15 @@ def test_invoice_action_estimates_then_creates_a_credit_note(admin_client, organ
     base = {"action": "create_credit_note", helpers.ACTION_CHECKBOX_NAME: [str(invoice.pk)]}
     first = admin_client.post(url, base)
     assert first.status_code == 200 and b"Estimate" in first.content
-    estimate = admin_client.post(url, {**base, "step": "estimate", f"fee_{fee.id}": "1000", "reason": "other"})
+    too_precise = admin_client.post(url, {**base, "step": "estimate", f"fee_{fee.id}": "10.005", "reason": "other"})
+    assert too_precise.context["estimate"] is None  # typed in dollars: at most 2 decimals
+    estimate = admin_client.post(url, {**base, "step": "estimate", f"fee_{fee.id}": "10", "reason": "other"})
     body = estimate.content.decode()
     assert "12.00 USD" in body  # 10.00 + 20 % tax
     assert not CreditNote.objects.exists()
     admin_client.post(
         url,
-        {**base, "step": "confirm", f"fee_{fee.id}": "1000", "credit_amount_cents": "1200", "reason": "other"},
+        {**base, "step": "confirm", f"fee_{fee.id}": "10.00", "credit_amount": "12", "reason": "other"},
     )
     note = CreditNote.objects.get()
     assert (note.total_amount_cents, note.credit_amount_cents, note.number) == (1200, 1200, f"{invoice.number}-CN001")
