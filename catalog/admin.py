@@ -19,9 +19,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from billing_project.core.console import ActionsOnlyAdmin
+from billing_project.core.console import ActionsOnlyAdmin, cents_from_major, major_units
 from billing_project.core.errors import DomainError, ValidationFailure
-from billing_project.core.money import format_amount
+from billing_project.core.money import format_amount, is_currency, parse_decimal
 from catalog import services
 from catalog.extensions import plan_attached_to_subscriptions
 from catalog.models import (
@@ -54,6 +54,16 @@ def json_field(**kwargs: Any) -> forms.JSONField:
     return forms.JSONField(decoder=DecimalJSONDecoder, encoder=DjangoJSONEncoder, **kwargs)
 
 
+class PricingPropertiesWidget(forms.Textarea):
+    """A charge's properties edited as a table of tiers (graduated, volume, graduated percentage)
+    or as fields (standard, package, percentage); the JSON stays the value the form receives."""
+
+    template_name = "admin/catalog/widgets/pricing_properties.html"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs={"rows": 3, "cols": 60, **(attrs or {})})
+
+
 class _Rollback(Exception):
     pass
 
@@ -81,10 +91,46 @@ def add_errors(form: forms.BaseForm, errors: dict[str, list[str]]) -> None:
             form.add_error(None, message if field == "__all__" else f"{field}: {message}")
 
 
+def money_field(label: str, **kwargs: Any) -> forms.DecimalField:
+    """An amount typed in currency units (`149.00`, `1500` for JPY); stored as cents."""
+    return forms.DecimalField(
+        label=label, min_value=Decimal(0), max_digits=20, decimal_places=3,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "class": "money-input"}), **kwargs,
+    )  # fmt: skip
+
+
 class ServiceForm(forms.ModelForm):
-    """A model form whose data goes through a catalog service (see the admin's `service_data`)."""
+    """A model form whose data goes through a catalog service (see the admin's `service_data`).
+
+    `money_fields` maps a form field typed in currency units to the cents key the service takes
+    and the form field (or model attribute) holding the currency: `{"amount": ("amount_cents",
+    "amount_currency")}`. More decimals than the currency has are refused, not rounded."""
 
     service_fields: tuple[str, ...] = ()
+    money_fields: dict[str, tuple[str, str]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, (cents, currency_field) in self.money_fields.items():
+            value, currency = getattr(self.instance, cents, None), getattr(self.instance, currency_field, None)
+            if self.instance.pk and value is not None and is_currency(currency):
+                self.initial[name] = major_units(value, currency)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for name, (cents, currency_field) in self.money_fields.items():
+            value = cleaned.get(name)
+            if value is None:
+                continue
+            currency = str(cleaned.get(currency_field) or getattr(self.instance, currency_field, "") or "").upper()
+            if not is_currency(currency):
+                self.add_error(name, "Choose the currency first.")
+                continue
+            try:
+                cleaned[cents] = cents_from_major(value, currency)
+            except forms.ValidationError as exc:
+                self.add_error(name, exc)
+        return cleaned
 
     def service_data(self) -> dict[str, Any]:
         return {name: self.cleaned_data.get(name) for name in self.service_fields if name in self.cleaned_data}
@@ -179,12 +225,13 @@ class TaxAdmin(ServiceAdmin):
 
 class AddOnForm(ServiceForm):
     service_fields = ("name", "code", "invoice_display_name", "description", "amount_cents", "amount_currency")
+    money_fields = {"amount": ("amount_cents", "amount_currency")}
+    amount = money_field("Price", help_text="In the add-on's currency (e.g. 500.00; JPY has no decimals).")
     tax_codes = forms.CharField(required=False, help_text="Tax codes, comma separated.")
 
     class Meta:
         model = AddOn
-        fields = ("organization", "name", "code", "invoice_display_name", "description", "amount_cents",
-                  "amount_currency")  # fmt: skip
+        fields = ("organization", "name", "code", "invoice_display_name", "description", "amount_currency")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -200,6 +247,8 @@ class AddOnForm(ServiceForm):
 @admin.register(AddOn)
 class AddOnAdmin(ServiceAdmin):
     form = AddOnForm
+    fields = ("organization", "name", "code", ("amount", "amount_currency"), "invoice_display_name", "description",
+              "tax_codes")  # fmt: skip
     create = staticmethod(services.add_on_create)
     update = staticmethod(services.add_on_update)
     delete = staticmethod(services.add_on_delete)
@@ -294,7 +343,10 @@ FROZEN_CHARGE_FIELDS = ("billable_metric", "charge_model", "pay_in_advance", "in
 class ChargeForm(forms.ModelForm):
     code = forms.CharField(required=False, max_length=255, help_text="Generated from the metric's code when empty.")
     properties = json_field(
-        initial=dict, help_text='Lago\'s shape, amounts as strings, e.g. {"amount": "0.05"}.', required=False
+        initial=dict,
+        required=False,
+        widget=PricingPropertiesWidget(),
+        help_text="Tiers and prices as a table; the JSON (Lago's shape) is kept in step below.",
     )
 
     class Meta:
@@ -382,49 +434,71 @@ def codes_list(text: str | None) -> list[str]:
 class PlanForm(ServiceForm):
     service_fields = ("name", "code", "interval", "description", "invoice_display_name", "amount_cents",
                       "amount_currency", "pay_in_advance", "trial_period", "bill_charges_monthly")  # fmt: skip
+    money_fields = {"amount": ("amount_cents", "amount_currency")}
+    amount = money_field("Base price", help_text="Per billing interval, in the plan's currency (e.g. 149.00).")
     tax_codes = forms.CharField(required=False, help_text="Plan taxes: tax codes, comma separated.")
-    minimum_commitment_cents = forms.IntegerField(
-        required=False, min_value=0, label="Minimum commitment (cents)", help_text="Empty: no commitment."
-    )
+    minimum_commitment = money_field("Minimum commitment", required=False, help_text="Empty: no commitment.")
     usage_thresholds_text = forms.CharField(
         label="Usage thresholds", required=False, widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Progressive billing, one per line: <code>amount_cents</code>, or "
-        "<code>amount_cents recurring</code>.",
+        help_text="Progressive billing, one amount in the plan's currency per line: <code>500</code>, or "
+        "<code>500 recurring</code>.",
     )  # fmt: skip
 
     class Meta:
         model = Plan
-        fields = ("organization", "name", "code", "interval", "description", "invoice_display_name", "amount_cents",
+        fields = ("organization", "name", "code", "interval", "description", "invoice_display_name",
                   "amount_currency", "pay_in_advance", "trial_period", "bill_charges_monthly")  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         plan = self.instance
         if plan.pk:
+            currency = plan.amount_currency
             self.fields["tax_codes"].initial = ", ".join(t.code for t in plan.taxes.all())
             commitment = plan.commitments.first()
-            self.fields["minimum_commitment_cents"].initial = commitment.amount_cents if commitment else None
+            self.fields["minimum_commitment"].initial = (
+                major_units(commitment.amount_cents, currency) if commitment else None
+            )
             self.fields["usage_thresholds_text"].initial = "\n".join(
-                f"{t.amount_cents}{' recurring' if t.recurring else ''}" for t in UsageThreshold.live.filter(plan=plan)
+                f"{major_units(t.amount_cents, currency)}{' recurring' if t.recurring else ''}"
+                for t in UsageThreshold.live.filter(plan=plan)
             )
 
-    def clean_usage_thresholds_text(self) -> list[dict[str, Any]]:
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        currency = str(cleaned.get("amount_currency") or self.instance.amount_currency or "").upper()
+        if not is_currency(currency):
+            return cleaned
+        try:
+            commitment = cleaned.get("minimum_commitment")
+            cleaned["minimum_commitment_cents"] = (
+                cents_from_major(commitment, currency) if commitment is not None else None
+            )
+        except forms.ValidationError as exc:
+            self.add_error("minimum_commitment", exc)
         thresholds = []
-        for line in (self.cleaned_data.get("usage_thresholds_text") or "").splitlines():
+        for line in (cleaned.get("usage_thresholds_text") or "").splitlines():
             parts = line.split()
             if not parts:
                 continue
-            if not parts[0].isdigit() or parts[1:] not in ([], ["recurring"]):
-                raise forms.ValidationError("usage_thresholds: value_is_invalid")
-            thresholds.append({"amount_cents": int(parts[0]), "recurring": parts[1:] == ["recurring"]})
-        return thresholds
+            amount = parse_decimal(parts[0])
+            if amount is None or amount < 0 or parts[1:] not in ([], ["recurring"]):
+                self.add_error("usage_thresholds_text", f"{line!r}: an amount, optionally followed by 'recurring'.")
+                continue
+            try:
+                thresholds.append({"amount_cents": cents_from_major(amount, currency),
+                                   "recurring": parts[1:] == ["recurring"]})  # fmt: skip
+            except forms.ValidationError as exc:
+                self.add_error("usage_thresholds_text", exc)
+        cleaned["usage_thresholds"] = thresholds
+        return cleaned
 
     def service_data(self) -> dict[str, Any]:
         data = super().service_data()
         data["tax_codes"] = codes_list(self.cleaned_data.get("tax_codes"))
         amount = self.cleaned_data.get("minimum_commitment_cents")
         data["minimum_commitment"] = {"amount_cents": amount} if amount is not None else {}
-        data["usage_thresholds"] = self.cleaned_data.get("usage_thresholds_text") or []
+        data["usage_thresholds"] = self.cleaned_data.get("usage_thresholds") or []
         return data
 
 
@@ -434,6 +508,9 @@ class PlanAdmin(ServiceAdmin):
     with the API's own property and compatibility rules and saved with the plan."""
 
     form = PlanForm
+    fields = ("organization", "name", "code", "interval", ("amount", "amount_currency"), "pay_in_advance",
+              "trial_period", "bill_charges_monthly", "description", "invoice_display_name", "tax_codes",
+              "minimum_commitment", "usage_thresholds_text")  # fmt: skip
     create = staticmethod(services.plan_create)
     update = staticmethod(services.plan_update)
     delete = staticmethod(services.plan_delete)
@@ -571,6 +648,8 @@ class CouponForm(ServiceForm):
     service_fields = ("name", "code", "description", "coupon_type", "amount_cents", "amount_currency",
                       "percentage_rate", "frequency", "frequency_duration", "expiration", "expiration_at",
                       "reusable")  # fmt: skip
+    money_fields = {"amount": ("amount_cents", "amount_currency")}
+    amount = money_field("Amount", required=False, help_text="Fixed-amount coupons: in the coupon's currency.")
     plan_codes = forms.CharField(required=False, help_text="Limit to these plans (codes, comma separated).")
     billable_metric_codes = forms.CharField(
         required=False, help_text="Or limit to these billable metrics (codes, comma separated)."
@@ -595,13 +674,16 @@ class CouponForm(ServiceForm):
 
     class Meta:
         model = Coupon
-        fields = ("organization", "name", "code", "description", "coupon_type", "amount_cents", "amount_currency",
+        fields = ("organization", "name", "code", "description", "coupon_type", "amount_currency",
                   "percentage_rate", "frequency", "frequency_duration", "expiration", "expiration_at", "reusable")  # fmt: skip
 
 
 @admin.register(Coupon)
 class CouponAdmin(ServiceAdmin):
     form = CouponForm
+    fields = ("organization", "name", "code", "description", "coupon_type", ("amount", "amount_currency"),
+              "percentage_rate", "frequency", "frequency_duration", "expiration", "expiration_at", "reusable",
+              "plan_codes", "billable_metric_codes")  # fmt: skip
     create = staticmethod(services.coupon_create)
     update = staticmethod(services.coupon_update)
     delete = staticmethod(services.coupon_delete)

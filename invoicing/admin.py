@@ -11,14 +11,21 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from billing_project.core.console import ActionsOnlyAdmin, ReadOnlyAdmin, ReadOnlyInline, console_view
+from billing_project.core.console import (
+    ActionsOnlyAdmin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    TotalsChangeListMixin,
+    console_view,
+    currency_totals,
+)
 from billing_project.core.errors import DomainError
 from billing_project.core.money import format_amount
 from invoicing import selectors
@@ -139,12 +146,6 @@ def payment_badge(invoice: Invoice, today: Any = None) -> str:
     return format_html('<span class="badge badge-warn">due {}</span>', invoice.payment_due_date.isoformat())
 
 
-def currency_totals(queryset: QuerySet[Any], *, amount: str, currency: str = "currency") -> list[str]:
-    """`["1,234.00 USD", "98,000 JPY"]`: a filtered list's sum, per currency (never added across)."""
-    rows = queryset.order_by().values(currency).annotate(total=Sum(amount), count=Count("id")).order_by(currency)
-    return [f"{format_amount(r['total'] or 0, r[currency])} ({r['count']})" for r in rows]
-
-
 SAVED_FILTERS = (
     ("Something due", "due=open"),
     ("Overdue", "due=overdue"),
@@ -155,7 +156,7 @@ SAVED_FILTERS = (
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(ActionsOnlyAdmin):
+class InvoiceAdmin(TotalsChangeListMixin, ActionsOnlyAdmin):
     list_display = (
         "number_display",
         "customer",
@@ -174,7 +175,8 @@ class InvoiceAdmin(ActionsOnlyAdmin):
     list_select_related = ("customer", "organization")
     show_full_result_count = False
     date_hierarchy = "issuing_date"
-    change_list_template = "admin/invoicing/invoice/change_list.html"
+    saved_filters = SAVED_FILTERS
+    list_title = "Invoices"
     inlines = [BillingPeriodInline, FeeInline]
     actions = ["finalize_drafts", "refresh_drafts", "void_invoices", "download_pdf"]
     readonly_fields = [
@@ -190,17 +192,12 @@ class InvoiceAdmin(ActionsOnlyAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        response = super().changelist_view(request, {"title": "Invoices", **(extra_context or {})})
-        context = getattr(response, "context_data", None)
-        if context and "cl" in context:
-            queryset = context["cl"].queryset
-            context["currency_totals"] = currency_totals(queryset, amount="total_amount_cents")
-            context["due_totals"] = currency_totals(
-                selectors.open_invoices().filter(id__in=queryset.values("id")), amount="amount_due"
-            )
-            context["saved_filters"] = SAVED_FILTERS
-        return response
+    def totals(self, queryset: QuerySet[Invoice]) -> list[tuple[str, list[str]]]:
+        due = selectors.open_invoices().filter(id__in=queryset.values("id"))
+        return [
+            ("Totals of this list, per currency", currency_totals(queryset, amount="total_amount_cents")),
+            ("Amount due", currency_totals(due, amount="amount_due")),
+        ]
 
     def response_action(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse | None:
         """A button on an invoice's page runs the list's action; back to that page after it."""

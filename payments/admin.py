@@ -3,15 +3,16 @@ provider events, dunning campaigns and payment requests. State changes go throug
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from billing_project.core.console import ReadOnlyAdmin
+from billing_project.core.console import ReadOnlyAdmin, TotalsChangeListMixin, cents_from_major, currency_totals
 from billing_project.core.errors import DomainError
 from billing_project.core.money import format_amount
 from payments.models import (
@@ -93,15 +94,30 @@ class PaymentProviderConnectionAdmin(admin.ModelAdmin):
 
 
 class ManualPaymentForm(forms.ModelForm):
-    """The add page records a manual payment (through the same service as the API)."""
+    """The add page records a manual payment (through the same service as the API), its amount
+    typed in the invoice's currency."""
+
+    amount = forms.DecimalField(
+        min_value=Decimal(0), max_digits=20, decimal_places=3, help_text="In the invoice's currency (e.g. 149.00)."
+    )
 
     class Meta:
         model = Payment
-        fields = ("invoice", "amount_cents", "reference", "paid_at")
+        fields = ("invoice", "reference", "paid_at")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        invoice, amount = cleaned.get("invoice"), cleaned.get("amount")
+        if invoice is not None and amount is not None:
+            try:
+                cleaned["amount_cents"] = cents_from_major(amount, invoice.currency)
+            except forms.ValidationError as exc:
+                self.add_error("amount", exc)
+        return cleaned
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(TotalsChangeListMixin, admin.ModelAdmin):
     form = ManualPaymentForm
     show_full_result_count = False
     list_display = (
@@ -126,6 +142,26 @@ class PaymentAdmin(admin.ModelAdmin):
     )
     raw_id_fields = ("invoice",)
     actions = ("retry_payment", "refund_credit_notes")
+    list_title = "Payments"
+    saved_filters = (
+        ("Succeeded", "status__exact=succeeded"),
+        ("Failed", "status__exact=failed"),
+        ("In flight", "status__in=pending,processing,requires_action"),
+        ("Manual", "payment_type__exact=manual"),
+    )
+
+    def totals(self, queryset: QuerySet[Payment]) -> list[tuple[str, list[str]]]:
+        return [
+            ("Totals of this list, per currency", currency_totals(queryset, amount="amount_cents")),
+            (
+                "Succeeded, net of refunds",
+                currency_totals(
+                    queryset.filter(status=PaymentStatus.SUCCEEDED),
+                    amount=F("amount_cents") - F("refunded_amount_cents"),
+                ),
+            ),
+        ]
+
     ordering = ("-created_at",)
 
     def has_collect_permission(self, request: HttpRequest) -> bool:
@@ -143,7 +179,7 @@ class PaymentAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
-            return ("invoice", "amount_cents", "reference", "paid_at")
+            return ("invoice", "amount", "reference", "paid_at")
         return [f.name for f in Payment._meta.fields]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:

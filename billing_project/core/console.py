@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 
 from billing_project.core.money import UnknownCurrency, exponent, format_amount, from_cents, is_currency, to_cents
@@ -72,6 +73,34 @@ class ActionsOnlyAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         """Nothing to save by hand (a crafted POST changes nothing)."""
+
+
+class TotalsChangeListMixin:
+    """A list that shows, above its results, the filtered rows' sums per currency (never added
+    across currencies) and links to saved filters. Subclasses give `totals(queryset)`:
+    `[("Total", ["1,234.00 USD (3)", ...]), ...]` and `saved_filters`: `[(label, query)]`."""
+
+    change_list_template = "admin/totals_change_list.html"
+    saved_filters: tuple[tuple[str, str], ...] = ()
+    list_title: str | None = None
+
+    def totals(self, queryset: QuerySet[Any]) -> list[tuple[str, list[str]]]:
+        return []
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        extra = {"title": self.list_title, **(extra_context or {})} if self.list_title else extra_context
+        response = super().changelist_view(request, extra)  # type: ignore[misc]
+        context = getattr(response, "context_data", None)
+        if context and "cl" in context:
+            context["currency_totals"] = self.totals(context["cl"].queryset)
+            context["saved_filters"] = self.saved_filters
+        return response
+
+
+def currency_totals(queryset: QuerySet[Any], *, amount: Any, currency: str = "currency") -> list[str]:
+    """`["1,234.00 USD (3)", "98,000 JPY (1)"]`: a queryset's sum of `amount` per currency."""
+    rows = queryset.order_by().values(currency).annotate(total=Sum(amount), count=Count("id")).order_by(currency)
+    return [f"{format_amount(r['total'] or 0, r[currency])} ({r['count']})" for r in rows]
 
 
 # ----------------------------------------------------------------------------- the permission check

@@ -76,7 +76,7 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
     page.fill("#id_name", "Browser Plan")
     page.fill("#id_code", "browser_plan")
     page.select_option("#id_interval", "monthly")
-    page.fill("#id_amount_cents", "1000")
+    page.fill("#id_amount", "10.00")
     page.fill("#id_amount_currency", "USD")
     page.click("#charges-group .add-row a")
     # The metric field is an autocomplete (select2); its underlying <select> takes the id.
@@ -89,7 +89,17 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
         [str(metric.pk), metric.code],
     )
     page.select_option("#id_charges-0-charge_model", "graduated")
-    page.fill("#id_charges-0-properties", json.dumps(GRADUATED))
+    # The tiers are a table (the JSON below it follows).
+    editor = page.locator("#charges-0 .pricing-editor")
+    for tier in GRADUATED["graduated_ranges"]:
+        editor.locator("button.pricing-add").click()
+        row = editor.locator("table tr").last
+        assert row.locator('[data-field="from_value"]').input_value() == str(tier["from_value"])
+        if tier["to_value"] is not None:
+            row.locator('[data-field="to_value"]').fill(str(tier["to_value"]))
+        row.locator('[data-field="per_unit_amount"]').fill(tier["per_unit_amount"])
+        row.locator('[data-field="flat_amount"]').fill(tier["flat_amount"])
+    assert json.loads(page.input_value("#id_charges-0-properties")) == GRADUATED
     shoot(page, "02-plan-editor-graduated-charge")
     page.click('input[name="_save"]')
     shoot(page, "03-plan-saved")

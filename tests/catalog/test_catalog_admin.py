@@ -98,7 +98,7 @@ def test_metric_admin_with_filters_and_validation(staff_client, organization):
 
 def _plan_form(organization, metric, charge_properties, charge_model="graduated", **charge):
     data = {
-        "organization": organization.pk, "name": "Pro", "code": "pro", "interval": "monthly", "amount_cents": "4900",
+        "organization": organization.pk, "name": "Pro", "code": "pro", "interval": "monthly", "amount": "49.00",
         "amount_currency": "USD", "trial_period": "0", "description": "", "invoice_display_name": "",
         "charges-TOTAL_FORMS": "1", "charges-INITIAL_FORMS": "0", "charges-MIN_NUM_FORMS": "0",
         "charges-MAX_NUM_FORMS": "1000",
@@ -116,6 +116,7 @@ def test_plan_editor_creates_plan_with_inline_charges(staff_client, organization
     response = staff_client.post("/admin/catalog/plan/add/", _plan_form(organization, metric, body))
     assert response.status_code == 302, response.content.decode()[:2000]
     plan = Plan.live.get(code="pro")
+    assert plan.amount_cents == 4900  # typed as 49.00 USD
     charge = Charge.live.get(plan=plan)
     # a JSON number is read exactly and stored as Lago's decimal string
     assert charge.properties["graduated_ranges"][0]["per_unit_amount"] == "0.015"
@@ -207,7 +208,7 @@ def test_plan_editor_taxes_commitment_thresholds(staff_client, organization):
     metric = BillableMetricFactory(organization=organization, code="calls", aggregation_type="count_agg")
     data = _plan_form(organization, metric, '{"amount": "1"}', "standard")
     data.update(
-        {"tax_codes": "vat", "minimum_commitment_cents": "10000", "usage_thresholds_text": "5000\n900 recurring"}
+        {"tax_codes": "vat", "minimum_commitment": "100", "usage_thresholds_text": "50\n9.00 recurring"}
     )
     assert staff_client.post("/admin/catalog/plan/add/", data).status_code == 302
     plan = Plan.live.get(code="pro")
@@ -215,7 +216,11 @@ def test_plan_editor_taxes_commitment_thresholds(staff_client, organization):
     assert plan.commitments.get().amount_cents == 10000
     assert sorted((t.amount_cents, t.recurring) for t in plan.usage_thresholds.all()) == [(900, True), (5000, False)]
     page = staff_client.get(f"/admin/catalog/plan/{plan.pk}/change/").content.decode()
-    assert "900 recurring" in page
+    assert "9.00 recurring" in page  # amounts shown as typed: in the plan's currency
+    assert 'value="49.00"' in page
+    too_precise = staff_client.post("/admin/catalog/plan/add/", {**data, "code": "pro3", "amount": "49.001"})
+    assert "USD amounts have at most 2 decimals" in too_precise.content.decode()
+    assert not Plan.live.filter(code="pro3").exists()
     bad = staff_client.post("/admin/catalog/plan/add/", {**data, "code": "pro2", "tax_codes": "nope"})
     assert "tax_not_found" in bad.content.decode()
 
@@ -223,10 +228,11 @@ def test_plan_editor_taxes_commitment_thresholds(staff_client, organization):
 def test_coupon_admin_limits(staff_client, organization):
     PlanFactory(organization=organization, code="p")
     data = {"organization": organization.pk, "name": "Ten", "code": "ten", "coupon_type": "fixed_amount",
-            "amount_cents": "1000", "amount_currency": "USD", "frequency": "once", "expiration": "no_expiration",
+            "amount": "10", "amount_currency": "USD", "frequency": "once", "expiration": "no_expiration",
             "reusable": "on", "description": "", "plan_codes": "p"}  # fmt: skip
     assert staff_client.post("/admin/catalog/coupon/add/", data).status_code == 302
     coupon = Coupon.live.get(code="ten")
+    assert coupon.amount_cents == 1000  # typed as 10 USD
     assert coupon.limited_plans and [t.plan.code for t in coupon.targets.all()] == ["p"]
     both = staff_client.post("/admin/catalog/coupon/add/", {**data, "code": "x", "billable_metric_codes": "m"})
     assert "only_one_limitation_type_per_coupon_allowed" in both.content.decode()

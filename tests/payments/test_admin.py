@@ -91,7 +91,7 @@ def test_connection_secrets_are_write_only(root, organization):
 def test_record_a_manual_payment_from_the_admin(root, organization):
     invoice = finalized_invoice(CustomerFactory(organization=organization), 5000)
     response = root.post(
-        reverse("admin:payments_payment_add"), {"invoice": invoice.pk, "amount_cents": 2000, "reference": "cheque 12"}
+        reverse("admin:payments_payment_add"), {"invoice": invoice.pk, "amount": "20.00", "reference": "cheque 12"}
     )
     assert response.status_code == 302
     invoice.refresh_from_db()
