@@ -25,6 +25,7 @@ from billing_project.core.console import (
     TotalsChangeListMixin,
     console_view,
     currency_totals,
+    decimal_display,
 )
 from billing_project.core.errors import DomainError
 from billing_project.core.money import format_amount
@@ -36,8 +37,17 @@ from invoicing.services.documents import invoice_generate_pdf
 
 class FeeInline(ReadOnlyInline):
     model = Fee
-    fields = ("fee_type", "invoice_display_name", "units", "precise_unit_amount", "amount", "taxes", "grouped_by")
+    fields = ("fee_type", "invoice_display_name", "quantity", "unit_price", "amount", "taxes", "grouped_by")
     readonly_fields = fields
+
+    @admin.display(description="units")
+    def quantity(self, obj: Fee) -> str:
+        return decimal_display(obj.units)
+
+    @admin.display(description="unit price")
+    def unit_price(self, obj: Fee) -> str:
+        return f"{decimal_display(obj.precise_unit_amount)} {obj.currency}"
+
     ordering = ("created_at",)
 
     @admin.display(description="amount")

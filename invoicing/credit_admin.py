@@ -18,7 +18,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from billing_project.core.console import ActionsOnlyAdmin, ReadOnlyAdmin, ReadOnlyInline, cents_from_major, major_units
+from billing_project.core.console import (
+    ActionsOnlyAdmin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    cents_from_major,
+    decimal_display,
+    major_units,
+)
 from billing_project.core.errors import DomainError
 from billing_project.core.money import exponent, format_amount
 from invoicing.models import (
@@ -37,8 +44,13 @@ from invoicing.services import wallets as wallet_services
 
 class WalletTransactionInline(ReadOnlyInline):
     model = WalletTransaction
-    fields = ("created_at", "transaction_type", "transaction_status", "status", "source", "credit_amount", "amount")
+    fields = ("created_at", "transaction_type", "transaction_status", "status", "source", "credits", "amount")
     readonly_fields = fields
+
+    @admin.display(description="credits")
+    def credits(self, obj: WalletTransaction) -> str:
+        return decimal_display(obj.credit_amount)
+
     ordering = ("-created_at",)
     show_change_link = True
 
@@ -90,7 +102,7 @@ def _wallet_action(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Wal
 
 @admin.register(Wallet)
 class WalletAdmin(ActionsOnlyAdmin):
-    list_display = ("__str__", "customer", "status", "currency", "credits_balance", "balance", "priority", "created_at")
+    list_display = ("__str__", "customer", "status", "currency", "credits", "balance", "priority", "created_at")
     list_filter = ("status", "currency", "priority")
     search_fields = ("name", "code", "customer__external_id", "customer__email", "customer__name")
     list_select_related = ("customer",)
@@ -114,6 +126,10 @@ class WalletAdmin(ActionsOnlyAdmin):
     @admin.display(description="balance")
     def balance(self, obj: Wallet) -> str:
         return format_amount(obj.balance_cents, obj.currency)
+
+    @admin.display(description="credits", ordering="credits_balance")
+    def credits(self, obj: Wallet) -> str:
+        return decimal_display(obj.credits_balance)
 
     @admin.display(description="ongoing balance")
     def ongoing_balance(self, obj: Wallet) -> str:
@@ -148,12 +164,16 @@ class WalletTransactionAdmin(ReadOnlyAdmin):
         "transaction_type",
         "transaction_status",
         "status",
-        "credit_amount",
+        "credits",
         "amount",
     )
     list_filter = ("transaction_type", "transaction_status", "status", "source")
     search_fields = ("wallet__name", "wallet__code", "wallet__customer__external_id", "invoice__number")
     list_select_related = ("wallet",)
+
+    @admin.display(description="credits", ordering="credit_amount")
+    def credits(self, obj: WalletTransaction) -> str:
+        return decimal_display(obj.credit_amount)
 
     @admin.display(description="amount")
     def amount(self, obj: WalletTransaction) -> str:

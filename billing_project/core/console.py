@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 
-from billing_project.core.money import UnknownCurrency, exponent, format_amount, from_cents, is_currency, to_cents
+from billing_project.core.money import exponent, format_amount, from_cents, is_currency, to_cents
 
 # ---------------------------------------------------------------------------------------- ledgers
 
@@ -173,65 +173,3 @@ def cents_from_major(amount: Decimal, currency: str) -> int:
         unit = "no decimals" if places == 0 else f"at most {places} decimals"
         raise forms.ValidationError(f"{currency} amounts have {unit}.")
     return to_cents(amount, currency)
-
-
-class MoneyField(forms.DecimalField):
-    """An amount typed in currency units (`149.00`), turned into cents by the form that knows the
-    currency (`MoneyFormMixin`). Stored cents never change meaning."""
-
-    def __init__(self, *, cents_field: str, currency_field: str | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("max_digits", 20)
-        kwargs.setdefault("decimal_places", 3)
-        kwargs.setdefault("min_value", Decimal(0))
-        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "class": "money-input"}))
-        super().__init__(**kwargs)
-        self.cents_field = cents_field
-        self.currency_field = currency_field
-
-
-class MoneyFormMixin:
-    """A ModelForm mixin: each `MoneyField` named `<x>` edits the model's `<x>_cents`-style
-    integer field in the currency given by another field of the form (or a fixed `currency`)."""
-
-    fixed_currency: str | None = None
-
-    def _money_fields(self) -> list[tuple[str, MoneyField]]:
-        return [(name, f) for name, f in self.fields.items() if isinstance(f, MoneyField)]  # type: ignore[attr-defined]
-
-    def money_currency(self, field: MoneyField) -> str | None:
-        if self.fixed_currency:
-            return self.fixed_currency
-        data = getattr(self, "cleaned_data", {})
-        if field.currency_field and data.get(field.currency_field):
-            return str(data[field.currency_field]).upper()
-        instance = getattr(self, "instance", None)
-        value = getattr(instance, field.currency_field or "", None) if instance is not None else None
-        return str(value).upper() if value else None
-
-    def init_money(self) -> None:
-        instance = getattr(self, "instance", None)
-        for name, field in self._money_fields():
-            cents = getattr(instance, field.cents_field, None) if instance is not None else None
-            currency = self.money_currency(field)
-            if cents is not None and currency and is_currency(currency):
-                self.initial[name] = major_units(cents, currency)  # type: ignore[attr-defined]
-            if currency and is_currency(currency):
-                field.widget.attrs["data-currency"] = currency
-                field.help_text = field.help_text or f"In {currency} ({exponent(currency)} decimals)."
-
-    def clean_money(self, cleaned: dict[str, Any]) -> dict[str, Any]:
-        for name, field in self._money_fields():
-            amount = cleaned.get(name)
-            if amount is None:
-                continue
-            currency = self.money_currency(field)
-            if not currency or not is_currency(currency):
-                self.add_error(field.currency_field or name, "A currency is needed to read this amount.")  # type: ignore[attr-defined]
-                continue
-            try:
-                cleaned[field.cents_field] = cents_from_major(amount, currency)
-            except forms.ValidationError as exc:
-                self.add_error(name, exc)  # type: ignore[attr-defined]
-            except UnknownCurrency:
-                self.add_error(field.currency_field or name, "Unknown currency.")  # type: ignore[attr-defined]
-        return cleaned
