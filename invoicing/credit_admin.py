@@ -15,14 +15,17 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from billing_project.core.console import (
     ActionsOnlyAdmin,
     ReadOnlyAdmin,
     ReadOnlyInline,
     cents_from_major,
+    console_view,
     decimal_display,
     major_units,
 )
@@ -40,6 +43,7 @@ from invoicing.models import (
 )
 from invoicing.services import credit_notes as credit_note_services
 from invoicing.services import wallets as wallet_services
+from invoicing.services.credit_documents import credit_note_generate_pdf as credit_note_services_pdf
 
 
 class WalletTransactionInline(ReadOnlyInline):
@@ -204,7 +208,7 @@ class CreditNoteAdmin(ActionsOnlyAdmin):
     readonly_fields = [
         "organization", "customer", "invoice", "number", "issuing_date", "credit_status", "refund_status", "reason",
         "description", "currency", "total", "credit", "balance", "refund", "offset", "taxes",
-        "coupons_adjustment_amount_cents", "automatic", "voided_at", "refunded_at", "metadata", "file",
+        "coupons_adjustment_amount_cents", "automatic", "voided_at", "refunded_at", "metadata", "pdf",
     ]  # fmt: skip
     fields = readonly_fields
 
@@ -216,6 +220,30 @@ class CreditNoteAdmin(ActionsOnlyAdmin):
 
     def _money(self, obj: CreditNote, cents: int) -> str:
         return format_amount(cents, obj.currency)
+
+    @admin.display(description="PDF")
+    def pdf(self, obj: CreditNote) -> str:
+        if obj.pk is None:
+            return "-"
+        return format_html(
+            '<a href="{}">Download the PDF</a>', reverse("admin:invoicing_creditnote_pdf", args=[obj.pk])
+        )
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<uuid:credit_note_id>/pdf/",
+                console_view(self.admin_site, self.pdf_view, permission="invoicing.view_creditnote"),
+                name="invoicing_creditnote_pdf",
+            ),
+            *super().get_urls(),
+        ]
+
+    def pdf_view(self, request: HttpRequest, credit_note_id: Any) -> HttpResponse:
+        note = credit_note_services_pdf(credit_note_id)
+        if note is None or not note.file:
+            return HttpResponse("No PDF for this credit note.", status=404)
+        return FileResponse(note.file.open("rb"), content_type="application/pdf", filename=f"{note.number}.pdf")
 
     @admin.display(description="total")
     def total(self, obj: CreditNote) -> str:

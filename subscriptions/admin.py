@@ -152,7 +152,7 @@ class SubscriptionAdmin(ActionsOnlyAdmin):
         """Start a subscription (or change its plan) through `subscription_create`."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = StartSubscriptionForm(request.POST or None)
+        form = StartSubscriptionForm(request.POST or None, initial={"customer": request.GET.get("customer")})
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             customer = data["customer"]

@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group, User
 from django.urls import URLPattern, URLResolver, reverse
 
 from customers.roles import ROLES
-from tests.factories.credits import make_one_off_invoice
+from tests.factories.credits import make_credit_note, make_one_off_invoice
 from tests.factories.customers import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +66,15 @@ def _staff(role: str | None) -> User:
 def test_custom_admin_urls_exist_and_each_declares_its_permission():
     urls = custom_admin_urls()
     names = {pattern.name for _, pattern in urls}
-    assert {"invoicing_invoice_pdf", "reporting_export_download"} <= names
+    assert {
+        "invoicing_invoice_pdf",
+        "invoicing_creditnote_pdf",
+        "reporting_export_download",
+        "console_aging",
+        "console_billing_run_start",
+        "customers_customer_one_off",
+        "invoicing_invoice_record_payment",
+    } <= names
     for route, pattern in urls:
         assert getattr(pattern.callback, "console_permission", None), f"/admin/{route} has no permission check"
 
@@ -104,3 +112,16 @@ def test_a_staff_account_without_a_group_cannot_download_an_invoice_pdf(client, 
     response = client.get(url)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
+
+
+def test_credit_note_pdf_follows_the_role(client, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    invoice = make_one_off_invoice(CustomerFactory(), 1000)
+    note = make_credit_note(invoice, credit=1000)
+    url = reverse("admin:invoicing_creditnote_pdf", args=[note.pk])
+    client.force_login(_staff(None))
+    assert client.get(url).status_code == 403
+    client.force_login(_staff(ROLES[-1]))
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert b"".join(response.streaming_content)[:5] == b"%PDF-"
