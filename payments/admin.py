@@ -125,7 +125,6 @@ class PaymentAdmin(TotalsChangeListMixin, admin.ModelAdmin):
         "customer",
         "invoice",
         "payment_type",
-        "origin",
         "status",
         "amount",
         "provider_payment_id",

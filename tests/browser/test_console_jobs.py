@@ -40,9 +40,13 @@ def _login(page, base: str, username: str) -> None:
 
 
 def _fits(page) -> None:
-    """Nothing wider than the window (no horizontal scroll of the page)."""
+    """Nothing wider than the window (no horizontal scroll of the page, nor of a list's table)."""
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"{page.url} is {overflow}px wider than {WIDTH}px"
+    assert overflow <= 0, f"{page.url} is {overflow}px wider than the window"
+    results = page.evaluate(
+        "Array.from(document.querySelectorAll('#changelist .results')).map(e => e.scrollWidth - e.clientWidth)"
+    )
+    assert all(extra <= 0 for extra in results), f"{page.url}: the list scrolls sideways by {results}"
 
 
 @pytest.fixture
@@ -82,25 +86,25 @@ def test_billing_admin_daily_jobs(live_server, browser, shoot, books):
     # What is owed: the finance home, per currency, and the aging view.
     assert page.locator("#month-0").count() == 1
     assert "150,000 JPY" in page.content()
-    _fits(page)
     shoot(page, "20-billing-admin-finance-home")
+    _fits(page)
     page.click('.toolbar a:has-text("Aging")')
     assert "42.00 USD" in page.locator("#aging").inner_text()  # the 61-90 days bucket
-    _fits(page)
     shoot(page, "21-aging")
+    _fits(page)
     page.goto(f"{base}/admin/")
     page.click('.toolbar a:has-text("Overdue invoices")')
     assert "191.00 USD (2)" in page.locator("#currency-totals").inner_text()
-    _fits(page)
     shoot(page, "22-overdue-invoices-with-totals")
+    _fits(page)
 
     # A customer's money on one page.
     page.goto(f"{base}/admin/customers/customer/{acme.pk}/change/")
     balances = page.locator("#balances").inner_text()
     assert "191.00 USD" in balances and "overdue" in balances
     assert "sub" in page.locator("#tab-subscriptions").inner_text().lower()
-    _fits(page)
     shoot(page, "23-customer-overview")
+    _fits(page)
     page.click('#customer-tabs a[data-tab="invoices"]')
     assert page.locator("#tab-invoices").is_visible()
     shoot(page, "24-customer-invoices-tab")
@@ -115,8 +119,8 @@ def test_billing_admin_daily_jobs(live_server, browser, shoot, books):
     page.wait_for_selector("#invoice-document")
     one_off = Invoice.objects.get(customer=acme, invoice_type="one_off", fees_amount_cents=90000)
     assert "900.00 USD" in page.locator("#invoice-totals").inner_text()
-    _fits(page)
     shoot(page, "26-invoice-document")
+    _fits(page)
 
     # Record the bank transfer that pays it: a payment row, the invoice paid.
     page.click("#record-payment")
@@ -172,6 +176,14 @@ def test_billing_admin_daily_jobs(live_server, browser, shoot, books):
     assert "Nothing was billed" in page.content()
     shoot(page, "32-billing-run-preview")
     assert BillingRun.objects.filter(dry_run=True).count() == 1
+
+    # The lists fit a 1280 px screen too.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    for name, url in (("invoices", "/admin/invoicing/invoice/"), ("payments", "/admin/payments/payment/")):
+        page.goto(base + url)
+        assert page.locator("#currency-totals").count() == 1
+        shoot(page, f"33-{name}-at-1280")
+        _fits(page)
     context.close()
 
 
