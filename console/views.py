@@ -249,7 +249,9 @@ def billing_run_retry_view(request: HttpRequest, run_id: Any) -> HttpResponse:
         run.at, organization=run.organization, trigger="console_retry", customer_ids=failed
     )
     messages.success(
-        request, f"Re-running {len(due)} of {len(failed)} failed customer(s) (the others have nothing due any more)."
+        request,
+        f"Re-running {new_run.customers_due} of {len(failed)} failed customer(s) "
+        "(the others have nothing due any more).",
     )
     return HttpResponseRedirect(back)
 

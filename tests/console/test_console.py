@@ -306,13 +306,13 @@ def test_billing_run_preview_then_start(client, organization, django_capture_on_
     assert preview.status_code == 200
     assert [row["customer"] for row in preview.context["due"]] == [customer]
     assert not Invoice.objects.exists()
-    assert BillingRun.objects.get().dry_run
+    assert not BillingRun.objects.exists()  # a preview reads only
     with django_capture_on_commit_callbacks(execute=True):
         started = client.post(url, {"organization": organization.pk, "date": "2024-02-01", "step": "start"})
     assert started.status_code == 302
     invoice = Invoice.objects.get(customer=customer)
     assert invoice.fees_amount_cents == 3000
-    run = BillingRun.objects.get(dry_run=False)
+    run = BillingRun.objects.get()
     assert run.trigger == "console" and run.invoices_created == 1
     listing = client.get(reverse("admin:console_billing_runs") + f"?organization={organization.pk}")
     assert listing.status_code == 200 and run in listing.context["runs"]
