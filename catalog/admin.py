@@ -337,7 +337,7 @@ class BillableMetricAdmin(ServiceAdmin):
 
 
 FROZEN_CHARGE_FIELDS = ("billable_metric", "charge_model", "pay_in_advance", "invoiceable", "prorated",
-                        "min_amount_cents")  # fmt: skip
+                        "min_amount")  # fmt: skip
 
 
 class ChargeForm(forms.ModelForm):
@@ -348,14 +348,38 @@ class ChargeForm(forms.ModelForm):
         widget=PricingPropertiesWidget(),
         help_text="Tiers and prices as a table; the JSON (Lago's shape) is kept in step below.",
     )
+    min_amount = money_field(
+        "Minimum amount", required=False, help_text="Per period, in the plan's currency; empty: none."
+    )
 
     class Meta:
         model = Charge
         fields = ("billable_metric", "code", "charge_model", "properties", "pay_in_advance", "invoiceable",
-                  "prorated", "min_amount_cents", "invoice_display_name")  # fmt: skip
+                  "prorated", "invoice_display_name")  # fmt: skip
+
+    def __init__(self, *args: Any, currency: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        charge = self.instance
+        self.currency = currency or (charge.plan.amount_currency if charge.plan_id else None)
+        if charge.pk and charge.plan_id and plan_attached_to_subscriptions(charge.plan):
+            self.fields.pop("min_amount", None)  # frozen once subscriptions use the plan (shown read-only)
+        elif charge.pk and is_currency(self.currency):
+            self.initial["min_amount"] = major_units(charge.min_amount_cents, str(self.currency))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if "min_amount" in self.fields:
+            value = cleaned.get("min_amount")
+            currency = str(self.currency or "").upper()
+            if value is not None and not is_currency(currency):
+                self.add_error("min_amount", "The plan's currency is needed to read this amount.")
+            else:
+                try:
+                    cleaned["min_amount_cents"] = cents_from_major(value, currency) if value is not None else 0
+                except forms.ValidationError as exc:
+                    self.add_error("min_amount", exc)
+                else:
+                    self.instance.min_amount_cents = cleaned["min_amount_cents"]
         if not cleaned.get("code") and self.instance.code:
             cleaned["code"] = self.instance.code
         model = cleaned.get("charge_model", self.instance.charge_model)
@@ -387,6 +411,10 @@ class ChargeForm(forms.ModelForm):
 
 
 class ChargeInlineFormSet(forms.BaseInlineFormSet):
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        """Each charge reads its amounts in the plan's currency (known once the plan form is valid)."""
+        return {**super().get_form_kwargs(index), "currency": getattr(self.instance, "amount_currency", None) or None}
+
     def clean(self) -> None:
         super().clean()
         live = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
@@ -406,7 +434,7 @@ class ChargeInline(admin.StackedInline):
     fk_name = "plan"
     extra = 0
     fields = (("billable_metric", "code", "charge_model"), "properties", "price",
-              ("pay_in_advance", "invoiceable", "prorated"), ("min_amount_cents", "invoice_display_name"))  # fmt: skip
+              ("pay_in_advance", "invoiceable", "prorated"), ("min_amount", "invoice_display_name"))  # fmt: skip
     readonly_fields = ("price",)
     autocomplete_fields = ("billable_metric",)
     show_change_link = True
@@ -425,6 +453,10 @@ class ChargeInline(admin.StackedInline):
         if not obj.pk:
             return "-"
         return price_summary(obj.charge_model, obj.properties, obj.plan.amount_currency)
+
+    @admin.display(description="minimum amount")
+    def min_amount(self, obj: Charge) -> str:
+        return format_amount(obj.min_amount_cents, obj.plan.amount_currency) if obj.min_amount_cents else "-"
 
 
 def codes_list(text: str | None) -> list[str]:

@@ -103,7 +103,7 @@ def _plan_form(organization, metric, charge_properties, charge_model="graduated"
         "charges-TOTAL_FORMS": "1", "charges-INITIAL_FORMS": "0", "charges-MIN_NUM_FORMS": "0",
         "charges-MAX_NUM_FORMS": "1000",
         "charges-0-billable_metric": str(metric.pk), "charges-0-code": "api", "charges-0-charge_model": charge_model,
-        "charges-0-properties": charge_properties, "charges-0-invoiceable": "on", "charges-0-min_amount_cents": "0",
+        "charges-0-properties": charge_properties, "charges-0-invoiceable": "on", "charges-0-min_amount": "",
         "charges-0-invoice_display_name": "",
     }  # fmt: skip
     data.update({f"charges-0-{k}": v for k, v in charge.items()})
@@ -158,7 +158,7 @@ def test_charge_filters_edited_through_the_service(staff_client, organization):
     charge = ChargeFactory(plan=PlanFactory(organization=organization), billable_metric=metric)
     data = {
         "billable_metric": str(metric.pk), "code": charge.code, "charge_model": "standard",
-        "properties": '{"amount": "1"}', "invoiceable": "on", "min_amount_cents": "0", "invoice_display_name": "",
+        "properties": '{"amount": "1"}', "invoiceable": "on", "min_amount": "", "invoice_display_name": "",
         "filters-TOTAL_FORMS": "1", "filters-INITIAL_FORMS": "0", "filters-MIN_NUM_FORMS": "0",
         "filters-MAX_NUM_FORMS": "1000", "filters-0-values": '{"region": ["eu"]}',
         "filters-0-properties": '{"amount": 2.5}', "filters-0-invoice_display_name": "EU",
@@ -236,3 +236,18 @@ def test_coupon_admin_limits(staff_client, organization):
     assert coupon.limited_plans and [t.plan.code for t in coupon.targets.all()] == ["p"]
     both = staff_client.post("/admin/catalog/coupon/add/", {**data, "code": "x", "billable_metric_codes": "m"})
     assert "only_one_limitation_type_per_coupon_allowed" in both.content.decode()
+
+
+def test_plan_editor_reads_a_charge_minimum_in_the_plan_currency(staff_client, organization):
+    metric = BillableMetricFactory(organization=organization, code="calls", aggregation_type="count_agg")
+    data = _plan_form(organization, metric, '{"amount": "1"}', "standard", min_amount="12.50")
+    assert staff_client.post("/admin/catalog/plan/add/", data).status_code == 302
+    charge = Charge.live.get(plan__code="pro")
+    assert charge.min_amount_cents == 1250
+    page = staff_client.get(f"/admin/catalog/plan/{charge.plan_id}/change/").content.decode()
+    assert 'value="12.50"' in page
+    yen = _plan_form(organization, metric, '{"amount": "1"}', "standard", min_amount="12.5")
+    yen.update({"code": "yen", "amount_currency": "JPY", "amount": "1000"})
+    refused = staff_client.post("/admin/catalog/plan/add/", yen)
+    assert "JPY amounts have no decimals" in refused.content.decode()
+    assert not Plan.live.filter(code="yen").exists()
