@@ -388,3 +388,25 @@ def test_lifetime_value_api(api, organization):
         ]
     }
     assert api.get("/api/v1/analytics/customer_lifetime_value?months=0").status_code == 422
+
+
+def test_customer_actions_never_reach_another_tenant(client, organization, subscribed, other_tenant):
+    customer, _ = subscribed
+    _login(client, BILLING_ADMIN)
+    foreign_coupon = CouponFactory(organization=other_tenant.organization)
+    url = reverse("admin:customers_customer_apply_coupon", args=[customer.pk])
+    assert client.post(url, {"coupon": foreign_coupon.pk}).status_code == 200  # not a choice: the form refuses
+    assert not AppliedCoupon.objects.exists()
+    stranger = CustomerFactory(organization=other_tenant.organization, currency="USD")
+    foreign_wallet = make_wallet(stranger, granted="10")
+    url = reverse("admin:customers_customer_top_up", args=[customer.pk])
+    assert client.post(url, {"wallet": foreign_wallet.pk, "granted_credits": "5"}).status_code == 200
+    foreign_wallet.refresh_from_db()
+    assert foreign_wallet.balance_cents == 1000
+    other_subscription = subscribe(stranger, make_plan(other_tenant.organization), timezone.now())
+    terminate = reverse("admin:customers_customer_terminate", args=[customer.pk, other_subscription.pk])
+    assert client.post(terminate, {"confirm": "yes"}).status_code == 404
+    other_subscription.refresh_from_db()
+    assert other_subscription.status == SubscriptionStatus.ACTIVE
+    missing = reverse("admin:customers_customer_one_off", args=["00000000-0000-0000-0000-000000000000"])
+    assert client.get(missing).status_code == 404
