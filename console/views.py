@@ -169,7 +169,12 @@ def aging_view(request: HttpRequest) -> HttpResponse:
                 cells.append(
                     {"amount": money(row.buckets[key], row.currency), "url": invoice_list_url(organization, **filters)}
                 )
-            rows.append({"currency": row.currency, "cells": cells, "total": money(row.total, row.currency)})
+            labels = [label for _, label, *_ in selectors.AGING_BUCKETS]
+            heights = [float(from_cents(row.buckets[key], row.currency)) for key, *_ in selectors.AGING_BUCKETS]
+            chart = bar_chart(labels, heights, fmt=lambda v, c=row.currency: f"{Decimal(str(v)):,.0f} {c}")
+            rows.append(
+                {"currency": row.currency, "cells": cells, "total": money(row.total, row.currency), "chart": chart}
+            )
         context.update(today=today, buckets=[label for _, label, *_ in selectors.AGING_BUCKETS], rows=rows)
     return TemplateResponse(request, "console/aging.html", context)
 

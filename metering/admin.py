@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from billing_project.core.console import ReadOnlyAdmin, ReadOnlyInline
+from billing_project.core.console import ReadOnlyAdmin, ReadOnlyInline, decimal_display
 from metering.models import Event, EventError, UsageRollup
 
 
@@ -54,8 +54,8 @@ class UsageRollupAdmin(ReadOnlyAdmin):
         "hour",
         "dimensions_key",
         "events_count",
-        "value_sum",
-        "value_max",
+        "sum_of_values",
+        "max_of_values",
         "organization",
     )
     list_select_related = ("organization",)
@@ -63,3 +63,11 @@ class UsageRollupAdmin(ReadOnlyAdmin):
     search_fields = ("=external_subscription_id", "=code")
     ordering = ("-hour",)
     readonly_fields = [f.name for f in UsageRollup._meta.fields]
+
+    @admin.display(description="sum of values", ordering="value_sum")
+    def sum_of_values(self, obj: UsageRollup) -> str:
+        return decimal_display(obj.value_sum)
+
+    @admin.display(description="max of values", ordering="value_max")
+    def max_of_values(self, obj: UsageRollup) -> str:
+        return decimal_display(obj.value_max)
