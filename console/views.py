@@ -132,6 +132,17 @@ def home_view(site: admin.AdminSite, request: HttpRequest, extra_context: dict[s
                 }
                 for m in months
             ],
+            receivables=[
+                {
+                    "currency": row.currency,
+                    "due": money(row.total, row.currency),
+                    "overdue": money(row.total - row.buckets["current"], row.currency),
+                    "overdue_cents": row.total - row.buckets["current"],
+                    "due_url": invoice_list_url(organization, currency__exact=row.currency, due="open"),
+                    "overdue_url": invoice_list_url(organization, currency__exact=row.currency, due="overdue"),
+                }
+                for row in selectors.aging(organization, today=today)
+            ],
             metrics=_metrics(organization, today),
             charts=_revenue_charts(organization, today),
             attention=selectors.attention(organization, now=now),

@@ -75,6 +75,10 @@ def test_finance_home_for_every_role(client, books, role):
     assert f"{usd_invoiced / 100:,.2f} USD" in html
     assert "15,000 JPY" in html
     assert "Usage activitys" not in html
+    receivables = {r["currency"]: r for r in page.context["receivables"]}
+    assert receivables["USD"]["due"] == "133.73 USD"  # 100 + 25.50 + 7 + 1.23: paid, voided, drafts owe nothing
+    assert receivables["USD"]["overdue"] == "33.73 USD"
+    assert receivables["JPY"]["overdue"] == "15,000 JPY"
 
 
 def test_home_without_invoice_permission_is_the_app_index(client, books):
