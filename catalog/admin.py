@@ -592,11 +592,17 @@ class PlanAdmin(ServiceAdmin):
 
 class ChargeFilterForm(forms.ModelForm):
     values = json_field(help_text='{"region": ["us", "eu"]}, or ["__ALL_FILTER_VALUES__"] for any value.')
-    properties = json_field(required=False, initial=dict)
+    properties = json_field(required=False, initial=dict, widget=PricingPropertiesWidget())
 
     class Meta:
         model = ChargeFilter
         fields = ("values", "properties", "invoice_display_name")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        charge = getattr(self.instance, "charge", None) if self.instance.charge_id else None
+        if charge is not None:  # the price editor shows this charge model's table or fields
+            self.fields["properties"].widget.attrs["data-charge-model"] = charge.charge_model
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
