@@ -138,6 +138,7 @@ def test_billing_admin_daily_jobs(live_server, browser, shoot, books):
     # A credit note on the overdue invoice: the estimate comes before anything is created.
     page.goto(f"{base}/admin/invoicing/invoice/{books['overdue'].pk}/change/")
     page.click('#invoice-buttons button[value="credit_note"]')
+    page.wait_for_selector("button[value=estimate]")  # the credit note form, fully loaded
     assert "Create a credit note" in page.content()
     shoot(page, "29-credit-note-form")
 

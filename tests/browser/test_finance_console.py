@@ -154,6 +154,7 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
     if invoice.status == InvoiceStatus.DRAFT:
         _run_action(page, base, "/admin/invoicing/invoice/", invoice.pk, "finalize_drafts")
         page.click('button[name="index"]')
+        page.wait_for_selector(".explain")  # the confirmation page, fully loaded
         assert "Finalizing is final" in page.content()  # says what changes before it does
         page.click('input[type="submit"][value="Finalize"]')
     invoice.refresh_from_db()
@@ -188,6 +189,7 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
     shoot(page, "09-credit-note")
     _run_action(page, base, "/admin/invoicing/invoice/", invoice.pk, "void_invoices")
     page.click('button[name="index"]')
+    page.wait_for_selector(".explain")  # the confirmation page, fully loaded
     assert "Voiding is final" in page.content()
     shoot(page, "10-void-confirmation")
     page.click('input[type="submit"][value="Void invoices"]')
