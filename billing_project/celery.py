@@ -30,6 +30,40 @@ def _require_secret_key(**kwargs) -> None:
         raise SystemExit(f"ImproperlyConfigured: {exc}") from exc
 
 
+def visibility_timeout_problem() -> str | None:
+    """A visibility timeout shorter than a worker can hold a message (its countdown, then its run
+    time) would have Redis hand a task still waiting or running to a second worker."""
+    from django.conf import settings
+
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    held = settings.CELERY_TASK_TIME_LIMIT + settings.CELERY_COUNTDOWN_MAX_SECONDS
+    if visibility <= held:
+        return (
+            f"BROKER_VISIBILITY_TIMEOUT ({visibility} s) must exceed CELERY_TASK_TIME_LIMIT + the longest "
+            f"countdown ({held} s)"
+        )
+    return None
+
+
+@signals.worker_init.connect
+def _require_visibility_timeout(**kwargs) -> None:
+    problem = visibility_timeout_problem()
+    if problem:
+        raise SystemExit(f"ImproperlyConfigured: {problem}")
+
+
+@signals.setup_logging.connect
+def _django_logging(**kwargs) -> None:
+    """Workers and beat log as the web does: Django's LOGGING (JSON lines, `LOG_LEVEL`, URLs
+    redacted). A receiver of this signal makes Celery leave logging alone, so its `--loglevel`
+    (default WARNING) no longer overrides LOG_LEVEL on the root logger."""
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
 # The one place periodic work is declared. django-celery-beat's DatabaseScheduler copies these
 # entries into its tables at start-up, where ops can see, pause and re-time them in the admin.
 BEAT_SCHEDULE: dict[str, dict] = {
@@ -91,3 +125,25 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "audit-cleanup": {"task": "audit.cleanup", "schedule": crontab(hour=3, minute=15)},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
+
+# Every beat entry's twin: the `manage.py` command that does the same by hand (for a date, with a
+# dry run). A test fails when an entry is added without one (docs/operations.md, "Beat").
+BEAT_COMMANDS: dict[str, str] = {
+    "webhooks-sweep-deliveries": "webhooks_sweep",
+    "metering-rollup-usage-daily": "rollup_usage_daily",
+    "metering-clickhouse-flush": "clickhouse_sync",
+    "subscriptions-activations": "run_subscription_jobs --job activations",
+    "subscriptions-trials": "run_subscription_jobs --job trials",
+    "subscriptions-endings": "run_subscription_jobs --job endings",
+    "subscriptions-termination-alerts": "run_subscription_jobs --job termination_alerts",
+    "invoicing-billing-sweep": "run_billing",
+    "invoicing-finalize-drafts": "finalize_drafts",
+    "invoicing-regroup-paid-fees": "regroup_paid_fees",
+    "invoicing-pdfs-sweep": "regenerate_pdfs",
+    "invoicing-mark-overdue": "mark_overdue",
+    "invoicing-wallets-sweep": "wallets_sweep",
+    "usage-monitoring-sweep": "evaluate_usage",
+    "payments-retry-sweep": "retry_payments",
+    "payments-dunning": "run_dunning",
+    "audit-cleanup": "audit_cleanup",
+}

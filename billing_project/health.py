@@ -53,9 +53,19 @@ def _check_clickhouse() -> None:
         client.disconnect()
 
 
+# Readiness is about this web process serving requests. It does not (and should not: a load
+# balancer would take every web server out for it) check that Celery workers consume the queues
+# or that beat runs: alert on /metrics for those (docs/operations.md, "Alerts worth setting").
+NOT_COVERED = {
+    "workers": "bxb_celery_queue_oldest_age_seconds, bxb_celery_queue_depth",
+    "beat": "bxb_beat_entry_last_run_age_seconds, bxb_billing_run_sweep_age_seconds",
+}
+
+
 @require_GET
 def ready(request: HttpRequest) -> JsonResponse:
-    """Every configured dependency answers; 503 names the ones that do not."""
+    """Every configured dependency answers; 503 names the ones that do not. The body also names what
+    readiness does not check (`not_checked`: workers and beat) and the metrics that do."""
     checks = {"database": _check_database}
     if settings.REDIS_URL:
         checks["redis"] = _check_redis
@@ -72,5 +82,6 @@ def ready(request: HttpRequest) -> JsonResponse:
             components[name] = "failing"
             failing.append(name)
     if failing:
-        return JsonResponse({"status": "unavailable", "failing": failing, "components": components}, status=503)
-    return JsonResponse({"status": "ok", "components": components})
+        body = {"status": "unavailable", "failing": failing, "components": components, "not_checked": NOT_COVERED}
+        return JsonResponse(body, status=503)
+    return JsonResponse({"status": "ok", "components": components, "not_checked": NOT_COVERED})

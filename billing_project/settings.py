@@ -217,7 +217,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler, keeping what ops re-timed in the admin across restarts.
+CELERY_BEAT_SCHEDULER = "billing_project.beat:DatabaseScheduler"
 # Workers keep Django's LOGGING (JSON lines with request ids) instead of Celery's own format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The broker failing (docs/operations.md, "The broker stalls or restarts"). Redis socket timeouts
@@ -244,6 +245,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_SOCKET_TIMEOUT
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
+# Workers hold no broadcast (pub/sub) subscription: no remote control (`celery inspect`/`control`),
+# and they run with --without-gossip --without-mingle. With one, a Redis restart could kill the
+# worker (kombu closing a channel of the dead connection; scripts/fault_broker.py restart).
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = env_bool("CELERY_WORKER_REMOTE_CONTROL", False)
 
 CLICKHOUSE_URL = os.environ.get("CLICKHOUSE_URL", "")
 
@@ -307,12 +312,17 @@ if LOG_FORMAT not in {"json", "plain"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "billing_project.core.logging.ContextFilter"}},
+    "filters": {
+        "context": {"()": "billing_project.core.logging.ContextFilter"},
+        "redact_urls": {"()": "billing_project.core.logging.RedactUrlsFilter"},
+    },
     "formatters": {
         "json": {"()": "billing_project.core.logging.JsonFormatter"},
         "plain": {"()": "billing_project.core.logging.PlainFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context", "redact_urls"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 

@@ -13,8 +13,7 @@ from django.urls import include, path, re_path
 from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from billing_project import health
-from billing_project.core import metrics
+from billing_project import health, monitoring
 from billing_project.core.api import exceptions
 from billing_project.core.api.routing import group_by_first_segment
 
@@ -54,7 +53,7 @@ api_patterns = group_by_first_segment(_api_patterns())
 urlpatterns = [
     path("health", health.live, name="health"),
     path("health/ready", health.ready, name="health-ready"),
-    path("metrics", metrics.metrics_view, name="metrics"),
+    path("metrics", monitoring.metrics_view, name="metrics"),
     path("api/v1/", include(api_patterns)),
     path("v1/", include((api_patterns, "v1"))),
     path("admin/", admin.site.urls),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from billing_project.core.errors import NotFoundFailure
+from billing_project.core.lookup import by_id_or_unique_name
 from customers import extensions
 from customers.models import Customer, Organization
 
@@ -76,19 +77,4 @@ def organization_find(ref: str) -> Organization:
     """An organization for an ops command: by id, else by its exact name when exactly one
     organization has it. Raises LookupError naming the problem (unknown; several namesakes, each
     listed with its id)."""
-    import uuid
-
-    ref = (ref or "").strip()
-    try:
-        by_id = Organization.objects.filter(id=uuid.UUID(ref)).first()
-    except ValueError:
-        by_id = None
-    if by_id is not None:
-        return by_id
-    namesakes = list(Organization.objects.filter(name=ref).order_by("created_at")[:10])
-    if not namesakes:
-        raise LookupError(f"no organization named or with id {ref!r}")
-    if len(namesakes) > 1:
-        ids = ", ".join(str(o.id) for o in namesakes)
-        raise LookupError(f"several organizations are named {ref!r} ({ids}): give the id")
-    return namesakes[0]
+    return by_id_or_unique_name(Organization, ref)

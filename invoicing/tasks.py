@@ -80,11 +80,15 @@ def invoice_generate_pdf(invoice_id: str) -> bool:
 
 
 @shared_task(name="invoicing.pdfs_sweep")
-def pdfs_sweep() -> int:
-    """Every 15 minutes: finalized invoices and credit notes whose PDF task was lost get one again."""
-    from invoicing.services.documents import documents_missing_pdf
+def pdfs_sweep(grace_seconds: float | None = None) -> int:
+    """Every 15 minutes: finalized invoices and credit notes whose PDF task was lost get one again
+    (those issued in the last 10 minutes, or `grace_seconds`, are left to their own task)."""
+    from datetime import timedelta
 
-    missing = documents_missing_pdf()
+    from invoicing.services.documents import PDF_GRACE, documents_missing_pdf
+
+    grace = PDF_GRACE if grace_seconds is None else timedelta(seconds=grace_seconds)
+    missing = documents_missing_pdf(grace=grace)
     for invoice_id in missing.invoices:
         invoice_generate_pdf.delay(str(invoice_id))
     for note_id in missing.credit_notes:

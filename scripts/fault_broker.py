@@ -48,6 +48,8 @@ from bench.common import Gunicorn, drop_database, setup_django  # noqa: E402
 
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bxb_fault_broker"
 AT = datetime(2024, 5, 1, 1, tzinfo=UTC)
+# The worker's options in production (docker-compose.yml, docs/operations.md).
+WORKER_ARGS = "--without-gossip --without-mingle"
 
 
 class RedisServer:
@@ -211,7 +213,11 @@ def _seed_billing(customers: int) -> object:
     )
     metric = BillableMetric.objects.create(organization=organization, name="c", code="c", aggregation_type="count_agg")
     Charge.objects.create(
-        organization=organization, plan=plan, billable_metric=metric, charge_model="standard", properties={"amount": "1"}
+        organization=organization,
+        plan=plan,
+        billable_metric=metric,
+        charge_model="standard",
+        properties={"amount": "1"},
     )
     started = datetime(2024, 4, 1, tzinfo=UTC)
     for i in range(customers):
@@ -249,6 +255,7 @@ def restart(args: argparse.Namespace) -> bool:
             "2",
             "--loglevel",
             "WARNING",
+            *args.worker_args.split(),
         ],
         cwd=ROOT,
         env=env,
@@ -277,7 +284,7 @@ def restart(args: argparse.Namespace) -> bool:
     if ok:
         # After the faults: the sweepers beat would run (billing, missing PDFs), then wait for quiet.
         app.send_task("invoicing.billing_sweep", args=[AT.isoformat()])
-        app.send_task("invoicing.pdfs_sweep")
+        app.send_task("invoicing.pdfs_sweep", kwargs={"grace_seconds": 0})
         deadline = time.time() + args.settle
         while time.time() < deadline:
             done = Invoice.objects.filter(organization=organization).exclude(file="").count()
@@ -285,7 +292,7 @@ def restart(args: argparse.Namespace) -> bool:
                 break
             time.sleep(2)
             if int(deadline - time.time()) % 20 == 0:
-                app.send_task("invoicing.pdfs_sweep")
+                app.send_task("invoicing.pdfs_sweep", kwargs={"grace_seconds": 0})
     worker.send_signal(signal.SIGTERM)
     try:
         worker.wait(30)
@@ -326,6 +333,11 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=120)
     parser.add_argument("--settle", type=float, default=180.0, help="seconds to wait for the sweepers")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument(
+        "--worker-args",
+        default=WORKER_ARGS,
+        help="options of `celery worker` (default: production's, as in docker-compose.yml: %(default)s)",
+    )
     args = parser.parse_args()
     try:
         ok = stall(args) if args.fault == "stall" else restart(args)

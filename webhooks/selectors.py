@@ -105,3 +105,26 @@ def webhook_deliveries_due(now: datetime, *, limit: int = 500) -> list[str]:
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     ]
+
+
+def webhook_deliveries_failed(
+    *,
+    organization: Any = None,
+    endpoint: Any = None,
+    webhook_type: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+) -> QuerySet[WebhookDelivery]:
+    """Failed deliveries (the dead letter) whose endpoint still exists, oldest first, for ops
+    (`manage.py retry_webhooks`); every organization unless one is given."""
+    failed = WebhookDelivery.objects.filter(status=DeliveryStatus.FAILED, endpoint__isnull=False)
+    if organization is not None:
+        failed = failed.filter(organization=organization)
+    if endpoint is not None:
+        failed = failed.filter(endpoint=endpoint)
+    if webhook_type:
+        failed = failed.filter(webhook_type=webhook_type)
+    if since is not None:
+        failed = failed.filter(created_at__gte=since)
+    failed = failed.order_by("created_at", "id")
+    return failed[:limit] if limit else failed

@@ -449,3 +449,23 @@ def webhook_endpoint_retry_failed(organization: Any, *, lago_id: Any, now: datet
     )
     _enqueue_on_commit(ids)
     return len(ids)
+
+
+@transaction.atomic
+def webhook_deliveries_retry(delivery_ids: list[Any], *, now: datetime | None = None) -> int:
+    """Failed deliveries (ops: `manage.py retry_webhooks`) back in the queue, due now: each is
+    attempted again as a new retry, keeping its `X-Lago-Unique-Key`. Deliveries no longer failed
+    (retried meanwhile) or whose endpoint was deleted are left alone. Returns how many."""
+    ids = [
+        str(pk)
+        for pk in WebhookDelivery.objects.select_for_update()
+        .filter(pk__in=list(delivery_ids), status=DeliveryStatus.FAILED, endpoint__isnull=False)
+        .values_list("pk", flat=True)
+    ]
+    if not ids:
+        return 0
+    WebhookDelivery.objects.filter(pk__in=ids).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=now or timezone.now(), updated_at=timezone.now()
+    )
+    _enqueue_on_commit(ids)
+    return len(ids)

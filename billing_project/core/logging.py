@@ -95,6 +95,49 @@ class ContextFilter(logging.Filter):
         return True
 
 
+# scheme://[userinfo@]host[:port][/path][?query][#fragment] in a log message.
+_URL_RE = re.compile(
+    r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^\s/?#@]*@)?(?P<host>[^\s/?#]+)(?P<rest>[^\s]*)"
+)
+
+
+def redact_url(match: re.Match[str]) -> str:
+    """A URL as logs may show it: scheme, host and the first path segment. Credentials, the rest of
+    the path, the query and the fragment are where tokens live (`?token=`, Slack-style
+    `/services/T0/B0/secret`), so they are replaced by `…`."""
+    rest = match.group("rest")
+    path = rest.split("?", 1)[0].split("#", 1)[0]
+    segments = [s for s in path.split("/") if s]
+    shown = f"/{segments[0]}" if segments else ""
+    hidden = len(segments) > 1 or len(rest) > len(path) or match.group("userinfo")
+    return f"{match.group('scheme')}{match.group('host')}{shown}{'/…' if hidden else ''}"
+
+
+def redact_urls(text: str) -> str:
+    return _URL_RE.sub(redact_url, text) if "://" in text else text
+
+
+class RedactUrlsFilter(logging.Filter):
+    """URLs in log messages lose what may carry a secret (`redact_url`): outbound webhook URLs with
+    tokens, which HTTP client libraries log at INFO, never reach the logs in full."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "://" not in str(record.msg) and not any("://" in str(a) for a in _args(record)):
+            return True
+        message = record.getMessage()
+        redacted = redact_urls(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+def _args(record: logging.LogRecord) -> tuple[Any, ...]:
+    args = record.args
+    if isinstance(args, dict):
+        return tuple(args.values())
+    return args or ()
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)

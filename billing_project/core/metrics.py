@@ -9,7 +9,6 @@ Other apps import this module and call the helpers (or the metric objects) direc
     metrics.invoice_generated("finalized")          # invoices_generated{status}
     metrics.payment_attempted("succeeded")          # payments_attempted{result}
     metrics.webhook_delivered("failed")             # webhook_deliveries{result}
-    metrics.set_billing_run_lag(seconds)            # how far the billing run is behind
 
 Label values must come from a small fixed set (statuses, results): never ids, paths or customer
 data, or the number of time series explodes.
@@ -24,6 +23,8 @@ from __future__ import annotations
 import hmac
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -34,11 +35,11 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
 
 # --- HTTP ------------------------------------------------------------------------------------
 
@@ -90,11 +91,6 @@ events_duplicate = Counter(
 invoices_generated = Counter("bxb_invoices_generated", "Invoices generated, by status.", ["status"])
 payments_attempted = Counter("bxb_payments_attempted", "Payment attempts at a provider, by result.", ["result"])
 webhook_deliveries = Counter("bxb_webhook_deliveries", "Outbound webhook delivery attempts, by result.", ["result"])
-billing_run_lag = Gauge(
-    "bxb_billing_run_lag_seconds",
-    "Age of the oldest subscription billing that is due and not yet invoiced (0 when up to date).",
-    multiprocess_mode="mostrecent",
-)
 
 
 def invoice_generated(status: str, count: int = 1) -> None:
@@ -107,10 +103,6 @@ def payment_attempted(result: str) -> None:
 
 def webhook_delivered(result: str) -> None:
     webhook_deliveries.labels(result=result).inc()
-
-
-def set_billing_run_lag(seconds: float) -> None:
-    billing_run_lag.set(max(0.0, float(seconds)))
 
 
 # --- Instrumentation helpers -------------------------------------------------------------------
@@ -195,7 +187,42 @@ def check_metrics_token(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     return []
 
 
-def metrics_view(request: HttpRequest) -> HttpResponse:
+# --- Gauges read at scrape time ----------------------------------------------------------------
+# Some figures are facts about the database or the broker, not about this process: the billing
+# run's lag, the queues' depth. They are read when /metrics is scraped (cheap, bounded reads), by
+# readers that `billing_project/monitoring.py` lists, and rendered after the process metrics.
+
+
+@dataclass(frozen=True)
+class GaugeSample:
+    name: str
+    documentation: str
+    value: float
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+class _Samples:
+    def __init__(self, samples: Iterable[GaugeSample]) -> None:
+        self.samples = list(samples)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        families: dict[str, GaugeMetricFamily] = {}
+        for sample in self.samples:
+            names = sorted(sample.labels)
+            family = families.get(sample.name)
+            if family is None:
+                family = families[sample.name] = GaugeMetricFamily(sample.name, sample.documentation, labels=names)
+            family.add_metric([sample.labels[n] for n in names], sample.value)
+        yield from families.values()
+
+
+def render_gauges(samples: Iterable[GaugeSample]) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Samples(samples))
+    return generate_latest(registry)
+
+
+def metrics_view(request: HttpRequest, *, scrape: Callable[[], Iterable[GaugeSample]] | None = None) -> HttpResponse:
     """Prometheus text exposition, behind `Authorization: Bearer <METRICS_TOKEN>`.
 
     Without a configured token the endpoint is closed (403) unless `METRICS_PUBLIC` is on, which is
@@ -214,4 +241,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             return response
     if request.method not in ("GET", "HEAD"):
         return JsonResponse({"status": 405, "error": "Method Not Allowed", "code": "method_not_allowed"}, status=405)
-    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+    body = generate_latest(_registry())
+    if scrape is not None:
+        body += render_gauges(scrape())
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextvars import Token
 from typing import Any
 
@@ -22,6 +23,7 @@ from billing_project.core import metrics
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "bxb_request_id"
+PUBLISHED_AT_HEADER = "bxb_published_at"
 ORGANIZATION_ID_HEADER = "bxb_organization_id"
 
 _tokens: dict[str, Token] = {}
@@ -31,6 +33,8 @@ _tokens_lock = threading.Lock()
 def _on_publish(sender: Any = None, headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
     if headers is None:
         return
+    # When it was published: the age of the oldest waiting task in /metrics (core/queues.py).
+    headers.setdefault(PUBLISHED_AT_HEADER, round(time.time(), 3))
     context = bxb_logging.current_context()
     if context.get("request_id"):
         headers.setdefault(REQUEST_ID_HEADER, context["request_id"])

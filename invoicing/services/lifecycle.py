@@ -368,12 +368,14 @@ def invoice_mark_paid(organization: Any, *, invoice_id: Any, now: dt.datetime | 
     return invoice_update(organization, invoice_id=invoice_id, payment_status=PaymentStatus.SUCCEEDED, now=now)
 
 
-def invoices_finalize_due(now: dt.datetime | None = None) -> list[Any]:
-    """Drafts whose grace period ended (beat): ids of the invoices to finalize."""
+def invoices_finalize_due(now: dt.datetime | None = None, *, organization: Any = None) -> list[Any]:
+    """Drafts whose grace period ended (beat; `manage.py finalize_drafts`): (invoice id,
+    organization id) of the invoices to finalize, oldest due first."""
     now = now or timezone.now()
-    return list(
-        Invoice.objects.filter(status=InvoiceStatus.DRAFT, finalize_at__lte=now).values_list("id", "organization_id")
-    )
+    drafts = Invoice.objects.filter(status=InvoiceStatus.DRAFT, finalize_at__lte=now)
+    if organization is not None:
+        drafts = drafts.filter(organization=organization)
+    return list(drafts.order_by("finalize_at", "id").values_list("id", "organization_id"))
 
 
 def invoice_finalize_if_due(invoice_id: Any, *, now: dt.datetime | None = None) -> Invoice | None:
@@ -389,36 +391,47 @@ def invoice_finalize_if_due(invoice_id: Any, *, now: dt.datetime | None = None) 
         return None  # finalized by someone else meanwhile
 
 
-def invoices_mark_overdue(now: dt.datetime | None = None) -> int:
-    """`payment_overdue` once the payment due date has passed (beat, daily); `invoice.payment_overdue`."""
-    now = now or timezone.now()
-    today = now.date()
-    count = 0
+def invoices_overdue_due(now: dt.datetime | None = None, *, organization: Any = None) -> list[Any]:
+    """Finalized, unpaid invoices whose payment due date has passed and that are not marked
+    overdue yet (beat; `manage.py mark_overdue`)."""
+    today = (now or timezone.now()).date()
     candidates = Invoice.objects.filter(
         status=InvoiceStatus.FINALIZED,
         payment_status__in=[PaymentStatus.PENDING, PaymentStatus.FAILED],
         payment_overdue=False,
         payment_due_date__lt=today,
         total_amount_cents__gt=0,
-    ).values_list("id", flat=True)
-    for invoice_id in list(candidates):
-        with transaction.atomic():
-            invoice = (
-                Invoice.objects.select_for_update(of=("self",))
-                .select_related("organization", "customer__organization")
-                .filter(id=invoice_id)
-                .first()
-            )
-            if invoice is None or invoice.payment_overdue or invoice.status != InvoiceStatus.FINALIZED:
-                continue
-            if invoice.payment_status == PaymentStatus.SUCCEEDED:
-                continue
-            invoice.payment_overdue = True
-            invoice.payment_overdue_at = now
-            invoice.save(update_fields=["payment_overdue", "payment_overdue_at", "updated_at"])
-            send_invoice_webhook(invoice, "invoice.payment_overdue")
-            count += 1
-    return count
+    )
+    if organization is not None:
+        candidates = candidates.filter(organization=organization)
+    return list(candidates.order_by("payment_due_date", "id").values_list("id", flat=True))
+
+
+def invoice_mark_overdue(invoice_id: Any, *, now: dt.datetime | None = None) -> bool:
+    """`payment_overdue` on one invoice (checked again under its row lock); `invoice.payment_overdue`."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("organization", "customer__organization")
+            .filter(id=invoice_id)
+            .first()
+        )
+        if invoice is None or invoice.payment_overdue or invoice.status != InvoiceStatus.FINALIZED:
+            return False
+        if invoice.payment_status == PaymentStatus.SUCCEEDED:
+            return False
+        invoice.payment_overdue = True
+        invoice.payment_overdue_at = now
+        invoice.save(update_fields=["payment_overdue", "payment_overdue_at", "updated_at"])
+        send_invoice_webhook(invoice, "invoice.payment_overdue")
+        return True
+
+
+def invoices_mark_overdue(now: dt.datetime | None = None) -> int:
+    """`payment_overdue` once the payment due date has passed (beat, hourly); `invoice.payment_overdue`."""
+    now = now or timezone.now()
+    return sum(invoice_mark_overdue(invoice_id, now=now) for invoice_id in invoices_overdue_due(now))
 
 
 def fee_update(organization: Any, *, fee_id: Any, payment_status: str, now: dt.datetime | None = None) -> Fee:

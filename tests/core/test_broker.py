@@ -113,3 +113,13 @@ def test_the_visibility_timeout_outlasts_the_longest_task_and_countdown():
     from webhooks.services import COUNTDOWN_MAX_SECONDS
 
     assert COUNTDOWN_MAX_SECONDS <= settings.CELERY_COUNTDOWN_MAX_SECONDS
+
+
+def test_a_worker_refuses_a_visibility_timeout_shorter_than_a_task_can_be_held(settings):
+    from billing_project.celery import _require_visibility_timeout, visibility_timeout_problem
+
+    assert visibility_timeout_problem() is None
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS, "visibility_timeout": 600}
+    assert "must exceed" in visibility_timeout_problem()
+    with pytest.raises(SystemExit):
+        _require_visibility_timeout()

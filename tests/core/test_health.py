@@ -17,6 +17,9 @@ def test_readiness_checks_the_database(client):
         response = client.get("/health/ready")
     assert response.status_code == 200
     assert response.json()["components"] == {"database": "ok"}
+    # What readiness does not cover is said, with the metrics to alert on instead.
+    assert set(response.json()["not_checked"]) == {"workers", "beat"}
+    assert "bxb_celery_queue_oldest_age_seconds" in response.json()["not_checked"]["workers"]
 
 
 def test_readiness_names_a_failing_redis(client):

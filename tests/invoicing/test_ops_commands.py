@@ -87,3 +87,41 @@ def test_list_billing_runs_shows_runs_and_one_run_with_its_failures(organization
         assert f"failed  {customer.external_id} ({customer.id}): ValueError('graduated ranges overlap')" in out
     with pytest.raises(CommandError):
         run("list_billing_runs", "--run", "nope")
+
+
+def test_finalize_drafts_twin_of_the_beat_entry(organization):
+    customer = make_customer(organization, invoice_grace_period=2)
+    subscribe(customer, make_plan(organization, amount_cents=500), datetime(2024, 4, 1, tzinfo=UTC))
+    run("run_billing", "--at", AT, "--no-progress")
+    draft = Invoice.objects.get()
+    assert draft.status == "draft" and draft.finalize_at == datetime(2024, 5, 3, tzinfo=UTC)
+    out, _ = run("finalize_drafts", "--at", "2024-05-02T00:00:00Z")
+    assert "dry run" not in out and "0 draft(s) finalized" in out  # not due yet
+    out, _ = run("finalize_drafts", "--at", "2024-05-03T01:00:00Z", "--dry-run")
+    assert f"would finalize draft {draft.id} of customer {customer.external_id}" in out
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+    out, err = run("finalize_drafts", "--at", "2024-05-03T01:00:00Z", "--organization", organization.name)
+    assert "1 draft(s) finalized, 0 failed" in out and "1/1 drafts (100%" in err
+    draft.refresh_from_db()
+    assert draft.status == "finalized" and draft.number
+
+
+def test_mark_overdue_twin_of_the_beat_entry(organization):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories.payments import finalized_invoice
+
+    customer = make_customer(organization)
+    late = finalized_invoice(customer, 700, payment_due_date=timezone.now().date() - timedelta(days=3))
+    finalized_invoice(customer, 800)  # not due yet
+    out, _ = run("mark_overdue", "--dry-run")
+    assert f"would mark overdue {late.number}" in out and "1 invoice(s) overdue (nothing written)" in out
+    assert not Invoice.objects.filter(payment_overdue=True).exists()
+    out, _ = run("mark_overdue", "--organization", str(organization.id), "--no-progress")
+    assert "1 invoice(s) marked overdue" in out
+    late.refresh_from_db()
+    assert late.payment_overdue
+    assert "0 invoice(s) marked overdue" in run("mark_overdue")[0]  # twice: nothing more

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from tests.factories.webhooks import WebhookDeliveryFactory, WebhookEndpointFactory
 from webhooks import services
@@ -114,3 +114,34 @@ def test_sweep_command(organization, receiver):
     out = StringIO()
     call_command("webhooks_sweep", stdout=out)
     assert "Enqueued 0 delivery(ies)." in out.getvalue()
+
+
+def test_retry_webhooks_command_sends_failed_deliveries_again_in_bulk(
+    organization, other_tenant, receiver, django_capture_on_commit_callbacks
+):
+    from io import StringIO
+
+    endpoint = WebhookEndpointFactory(organization=organization, webhook_url=receiver.url + "/T0/B0/s3cr3t?token=abc")
+    failed = WebhookDeliveryFactory.create_batch(
+        3, organization=organization, endpoint=endpoint, webhook_url=endpoint.webhook_url, status=DeliveryStatus.FAILED
+    )
+    other = WebhookDeliveryFactory(
+        organization=other_tenant.organization,
+        endpoint=WebhookEndpointFactory(organization=other_tenant.organization),
+        status=DeliveryStatus.FAILED,
+    )
+    out = StringIO()
+    call_command("retry_webhooks", "--organization", organization.name, "--dry-run", stdout=out)
+    assert "dry run: 3 failed delivery(ies) would be sent again" in out.getvalue()
+    assert "s3cr3t" not in out.getvalue() and "token=abc" not in out.getvalue()  # URLs may carry tokens
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"failed"}
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("retry_webhooks", "--organization", str(organization.id), "--no-progress", stdout=out)
+    assert "3 failed delivery(ies) queued again" in out.getvalue()
+    assert len(receiver.requests) == 3
+    assert {d.status for d in WebhookDelivery.objects.filter(pk__in=[d.pk for d in failed])} == {"succeeded"}
+    other.refresh_from_db()
+    assert other.status == "failed"  # another organization's dead letter is left alone
+    with pytest.raises(CommandError):
+        call_command("retry_webhooks", "--endpoint", "nope")

@@ -60,7 +60,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"would render credit note {note_numbers.get(note_id, '')} ({note_id})")
             self.stdout.write(f"dry run: {len(invoices)} invoice(s), {len(notes)} credit note(s) without a PDF")
             return
-        progress = Progress(len(invoices) + len(notes), "documents", stream=self.stderr, enabled=not options["no_progress"])
+        progress = Progress(
+            len(invoices) + len(notes), "documents", stream=self.stderr, enabled=not options["no_progress"]
+        )
         rendered = failed = 0
         for kind, ids, render in (
             ("invoice", invoices, invoice_generate_pdf),

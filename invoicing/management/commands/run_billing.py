@@ -88,10 +88,15 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(f"--date: not a date: {options['date']}") from exc
             return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC) - dt.timedelta(seconds=1)
-        if options["at"]:
-            try:
-                value = dt.datetime.fromisoformat(options["at"].replace("Z", "+00:00"))
-            except ValueError as exc:
-                raise CommandError(f"--at: not a date: {options['at']}") from exc
-            return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return parse_instant(options["at"], "--at")
+
+
+def parse_instant(value: str | None, name: str) -> dt.datetime:
+    """An ISO-8601 instant given to a command (UTC when naive), or now."""
+    if not value:
         return timezone.now()
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise CommandError(f"{name}: not a date: {value}") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from billing_project.core.logging import redact_urls
 from webhooks import selectors, services, tasks
 from webhooks.models import DeliveryStatus, WebhookDelivery
 
@@ -26,7 +27,7 @@ class Command(BaseCommand):
         if dry_run:
             for delivery in WebhookDelivery.objects.filter(pk__in=due).order_by("next_attempt_at"):
                 self.stdout.write(
-                    f"{delivery.pk} {delivery.webhook_type} -> {delivery.webhook_url} "
+                    f"{delivery.pk} {delivery.webhook_type} -> {redact_urls(delivery.webhook_url)} "
                     f"(attempts: {delivery.attempts_count}, due since {delivery.next_attempt_at:%Y-%m-%dT%H:%M:%SZ})"
                 )
             self.stdout.write(f"{len(due)} delivery(ies) due; nothing sent (dry run).")
