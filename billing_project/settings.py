@@ -252,6 +252,9 @@ CELERY_WORKER_ENABLE_REMOTE_CONTROL = env_bool("CELERY_WORKER_REMOTE_CONTROL", F
 
 CLICKHOUSE_URL = os.environ.get("CLICKHOUSE_URL", "")
 
+# Customers per billing task (invoicing.bill_customers; docs/invoicing.md, "The sweep").
+BILLING_BATCH_SIZE = max(env_int("BILLING_BATCH_SIZE", 500), 1)
+
 # Payments. Provider secrets are Fernet-encrypted with PAYMENTS_ENCRYPTION_KEY (a Fernet key;
 # derived from SECRET_KEY when empty). Failed charges are retried after these days (1, 3, 5, 7),
 # then the invoice is overdue. STRIPE_API_BASE points the Stripe SDK elsewhere (tests: a fake).

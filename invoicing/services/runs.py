@@ -37,6 +37,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -51,8 +52,8 @@ MAX_FAILURES_KEPT = 200
 MAX_MISSING_KEPT = 200
 # Customers per `invoicing.bill_customers` task: a batch is billed set-based (a handful of queries
 # and bulk inserts for all its customers), so bigger batches mean fewer statements per invoice,
-# while each task stays short enough (well under a minute) to retry cheaply.
-BATCH_SIZE = 500
+# while each task stays short enough (well under a minute) to retry cheaply. BILLING_BATCH_SIZE.
+BATCH_SIZE = settings.BILLING_BATCH_SIZE
 # The watchdog: first look a minute after the fan-out, then every CHECK_SECONDS while batches keep
 # reporting; missing batches are sent again at most MAX_RETRIES times.
 FIRST_CHECK_SECONDS = 60
