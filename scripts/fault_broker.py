@@ -9,8 +9,8 @@ and their own PostgreSQL database (`bxb_fault_broker`, dropped at the end unless
 stall    gunicorn as production runs it (gunicorn.conf.py: 2 sync workers, 30 s timeout) with a
          webhook endpoint; Redis is frozen (SIGSTOP of *our* redis-server) and a customer is
          created through the API, which enqueues its `customer.created` webhook on commit. Passes
-         when the request answers 200 within 2.5 s (before the broker timeouts it hung until
-         gunicorn killed the worker at 30 s), `/health/ready` answers 503 naming Redis, and, Redis
+         when the request answers 200 at most 1.8 s slower than with Redis up (before the broker
+         timeouts it hung until gunicorn killed the worker at 30 s), `/health/ready` answers 503 naming Redis, and, Redis
          thawed, the webhook sweeper delivers the webhook once.
 
 restart  a Celery worker (`celery -A billing_project worker`, 2 processes) bills `--customers`
@@ -161,16 +161,21 @@ def stall(args: argparse.Namespace) -> bool:
     }
     with Gunicorn(DATABASE_URL, 18793, extra_env=env):
         base = "http://127.0.0.1:18793/api/v1/customers"
-        status, took = _request("POST", base, key, {"customer": {"external_id": "before", "currency": "USD"}})
-        print(f"Redis up:     POST /customers -> {status} in {took:.2f} s")
+        status, baseline = _request("POST", base, key, {"customer": {"external_id": "before", "currency": "USD"}})
+        print(f"Redis up:     POST /customers -> {status} in {baseline:.2f} s")
         redis_server.freeze()
         try:
+            # Allowed: the rate limiter's 0.5 s and a publish of about 2 x BROKER_SOCKET_TIMEOUT, plus noise.
             status, took = _request("POST", base, key, {"customer": {"external_id": "stalled", "currency": "USD"}})
-            print(f"Redis frozen: POST /customers -> {status} in {took:.2f} s (must be 200 within 2.5 s)")
-            ok &= status == 200 and took < 2.5
+            print(
+                f"Redis frozen: POST /customers -> {status} in {took:.2f} s (+{took - baseline:.2f} s; must be 200, < +1.8 s)"
+            )
+            ok &= status == 200 and took - baseline < 1.8
             status2, took2 = _request("POST", base, key, {"customer": {"external_id": "stalled-2", "currency": "USD"}})
-            print(f"Redis frozen: POST /customers -> {status2} in {took2:.2f} s (the next request)")
-            ok &= status2 == 200 and took2 < 2.5
+            print(
+                f"Redis frozen: POST /customers -> {status2} in {took2:.2f} s (the next request, maybe the other worker)"
+            )
+            ok &= status2 == 200 and took2 - baseline < 1.8
             ready, took = _request("GET", "http://127.0.0.1:18793/health/ready", key, timeout=10)
             print(f"Redis frozen: GET /health/ready -> {ready} in {took:.2f} s (must be 503)")
             ok &= ready == 503
