@@ -139,6 +139,7 @@ BEAT_COMMANDS: dict[str, str] = {
     "invoicing-billing-sweep": "run_billing",
     "invoicing-finalize-drafts": "finalize_drafts",
     "invoicing-regroup-paid-fees": "regroup_paid_fees",
+    "invoicing-pay-in-advance-reconcile": "reconcile_pay_in_advance_fees",
     "invoicing-pdfs-sweep": "regenerate_pdfs",
     "invoicing-mark-overdue": "mark_overdue",
     "invoicing-wallets-sweep": "wallets_sweep",

@@ -125,3 +125,10 @@ def test_mark_overdue_twin_of_the_beat_entry(organization):
     late.refresh_from_db()
     assert late.payment_overdue
     assert "0 invoice(s) marked overdue" in run("mark_overdue")[0]  # twice: nothing more
+
+
+def test_reconcile_pay_in_advance_fees_takes_an_organization_name(organization):
+    out, _ = run("reconcile_pay_in_advance_fees", "--dry-run", "--organization", organization.name)
+    assert "Traceback" not in out
+    with pytest.raises(CommandError, match="no organization named"):
+        run("reconcile_pay_in_advance_fees", "--dry-run", "--organization", "Nobody")

@@ -1,4 +1,4 @@
-"""`manage.py reconcile_pay_in_advance_fees [--at ISO] [--lookback-days N] [--organization ID]
+"""`manage.py reconcile_pay_in_advance_fees [--at ISO] [--lookback-days N] [--organization ID|NAME]
 [--retry-failed] [--dry-run]`: what the beat job `invoicing-pay-in-advance-reconcile` does, in the
 foreground.
 
@@ -15,6 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from customers.management.commands.create_api_key import find_organization
 from customers.models import Organization
 from invoicing.services.advance import (
     pay_in_advance_fees,
@@ -29,7 +30,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--at", help="The instant to run for (ISO 8601, UTC if naive); default now.")
         parser.add_argument("--lookback-days", type=int, help="How far back to look (default: the setting, 35).")
-        parser.add_argument("--organization", help="Only this organization (id).")
+        parser.add_argument("--organization", help="Only this organization (id, or a name no other has).")
         parser.add_argument("--retry-failed", action="store_true", help="Also price events recorded as failed.")
         parser.add_argument("--dry-run", action="store_true", help="Only list the subscriptions concerned.")
 
@@ -46,11 +47,7 @@ class Command(BaseCommand):
         if days is not None and days < 0:
             raise CommandError("--lookback-days must be 0 or more")
         lookback = dt.timedelta(days=days) if days is not None else reconcile_lookback()
-        organization = None
-        if options.get("organization"):
-            organization = Organization.objects.filter(id=options["organization"]).first()
-            if organization is None:
-                raise CommandError(f"organization {options['organization']} not found")
+        organization = find_organization(options["organization"]) if options.get("organization") else None
         retry = bool(options.get("retry_failed"))
         due = pay_in_advance_reconcile_due(at, lookback=lookback, organization=organization, retry_failed=retry)
         for organization_id, external_ids in due.items():
