@@ -11,10 +11,10 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from billing_project.core.models import BaseModel
+from billing_project.core.models import BaseModel, DecimalSpec
 
-CREDITS = {"max_digits": 40, "decimal_places": 5}
-RATE = {"max_digits": 30, "decimal_places": 15}
+CREDITS: DecimalSpec = {"max_digits": 40, "decimal_places": 5}
+RATE: DecimalSpec = {"max_digits": 30, "decimal_places": 15}
 
 
 class WalletStatus(models.TextChoices):

@@ -10,10 +10,10 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from billing_project.core.models import BaseModel
+from billing_project.core.models import BaseModel, DecimalSpec
 
-PRECISE = {"max_digits": 40, "decimal_places": 5}
-UNITS = {"max_digits": 40, "decimal_places": 10}
+PRECISE: DecimalSpec = {"max_digits": 40, "decimal_places": 5}
+UNITS: DecimalSpec = {"max_digits": 40, "decimal_places": 10}
 
 
 class InvoiceType(models.TextChoices):

@@ -18,9 +18,9 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from billing_project.core.models import BaseModel
+from billing_project.core.models import BaseModel, DecimalSpec
 
-DECIMAL = {"max_digits": 40, "decimal_places": 10}
+DECIMAL: DecimalSpec = {"max_digits": 40, "decimal_places": 10}
 
 
 class AlertType(models.TextChoices):

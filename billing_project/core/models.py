@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from typing import TypedDict
 
 from django.db import models
+
+
+class DecimalSpec(TypedDict):
+    """The `max_digits` and `decimal_places` shared by the DecimalFields of one kind, spread into each
+    field (`models.DecimalField(**UNITS)`); typed so the model fields keep their types."""
+
+    max_digits: int
+    decimal_places: int
 
 
 class BaseModel(models.Model):

@@ -195,7 +195,8 @@ def exponent(currency: str) -> int:
 
 
 def subunit_factor(currency: str) -> int:
-    return 10 ** exponent(currency)
+    factor: int = 10 ** exponent(currency)  # int ** int is typed Any (a negative power is a float)
+    return factor
 
 
 def to_cents(amount: Decimal, currency: str) -> int:

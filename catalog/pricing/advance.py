@@ -15,11 +15,10 @@ price of the period's usage once it is above 0.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 
 from .engine import price
-from .types import ZERO, PricingError, PricingResult, Usage
+from .types import ZERO, PricingError, PricingResult, Properties, Usage
 
 # Models whose first tier's flat fee is due at 0 units in arrears: in advance, the event that
 # brings the first units pays it, and an event that leaves the usage at 0 costs nothing.
@@ -28,7 +27,7 @@ FIRST_FLAT_AT_ZERO = frozenset({"graduated", "graduated_percentage"})
 
 def price_in_advance(
     charge_model: str,
-    properties: Mapping,
+    properties: Properties,
     *,
     before: Usage,
     after: Usage,

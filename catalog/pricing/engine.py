@@ -9,7 +9,7 @@ spec says; a charge never produces a negative amount (refunds go through credit 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from decimal import (
     ROUND_CEILING,
     ROUND_HALF_EVEN,
@@ -26,7 +26,7 @@ from billing_project.core.money import UnknownCurrency, exponent
 from .percentage import percentage
 from .properties import CHARGE_MODELS, flatten_errors, validate_properties
 from .prorated import prorated_graduated, prorated_volume_tier_units
-from .types import ZERO, PricingError, PricingResult, Usage
+from .types import ZERO, Line, ModelResult, PricingError, PricingResult, Properties, Usage
 from .values import HUNDRED, amount_of, is_adjacent, ranges_of, units_in_tier
 
 # Exact for every product/sum of validated inputs (amounts <= 40 characters, units are Decimals).
@@ -37,7 +37,7 @@ _DISPLAY = Context(prec=28, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, D
 
 def price(
     charge_model: str,
-    properties: Mapping,
+    properties: Properties,
     usage: Usage,
     *,
     currency: str | None = None,
@@ -76,7 +76,7 @@ def price(
 
 
 def _price(
-    charge_model: str, properties: Mapping, usage: Usage, units: Decimal, currency: str | None, prorated: bool
+    charge_model: str, properties: Properties, usage: Usage, units: Decimal, currency: str | None, prorated: bool
 ) -> PricingResult:
     with localcontext(_EXACT):
         if prorated and charge_model == "graduated":
@@ -103,7 +103,7 @@ def _price(
 # --- standard ----------------------------------------------------------------------------------
 
 
-def _standard(properties: Mapping, usage: Usage, units: Decimal, currency: str | None):
+def _standard(properties: Properties, usage: Usage, units: Decimal, currency: str | None) -> ModelResult:
     per_unit = amount_of(properties, "amount")
     amount = units * per_unit
     return amount, [{"units": units, "per_unit_amount": per_unit, "amount": amount}]
@@ -112,10 +112,10 @@ def _standard(properties: Mapping, usage: Usage, units: Decimal, currency: str |
 # --- graduated ---------------------------------------------------------------------------------
 
 
-def _graduated(properties: Mapping, usage: Usage, units: Decimal, currency: str | None):
+def _graduated(properties: Properties, usage: Usage, units: Decimal, currency: str | None) -> ModelResult:
     ranges = ranges_of(properties, "graduated_ranges", ("per_unit_amount", "flat_amount"))
     adjacent = is_adjacent(ranges)
-    lines = []
+    lines: list[Line] = []
     for index, row in enumerate(ranges):
         tier_units = units_in_tier(row, units, adjacent=adjacent)
         # Each tier's flat fee is due once the tier is reached; the first tier's even at 0 units.
@@ -141,7 +141,9 @@ def _graduated(properties: Mapping, usage: Usage, units: Decimal, currency: str 
 # --- volume ------------------------------------------------------------------------------------
 
 
-def _volume(properties: Mapping, usage: Usage, units: Decimal, currency: str | None, tier_units: Decimal | None = None):
+def _volume(
+    properties: Properties, usage: Usage, units: Decimal, currency: str | None, tier_units: Decimal | None = None
+) -> ModelResult:
     ranges = sorted(
         ranges_of(properties, "volume_ranges", ("per_unit_amount", "flat_amount")), key=lambda r: r["from_value"]
     )
@@ -168,7 +170,7 @@ def _volume(properties: Mapping, usage: Usage, units: Decimal, currency: str | N
 # --- package -----------------------------------------------------------------------------------
 
 
-def _package(properties: Mapping, usage: Usage, units: Decimal, currency: str | None):
+def _package(properties: Properties, usage: Usage, units: Decimal, currency: str | None) -> ModelResult:
     per_package = amount_of(properties, "amount")
     size = Decimal(properties["package_size"])
     free_units = Decimal(properties["free_units"])
@@ -195,9 +197,9 @@ def _package(properties: Mapping, usage: Usage, units: Decimal, currency: str | 
 # --- graduated percentage ----------------------------------------------------------------------
 
 
-def _graduated_percentage(properties: Mapping, usage: Usage, units: Decimal, currency: str | None):
+def _graduated_percentage(properties: Properties, usage: Usage, units: Decimal, currency: str | None) -> ModelResult:
     ranges = ranges_of(properties, "graduated_percentage_ranges", ("rate", "flat_amount"))
-    lines = []
+    lines: list[Line] = []
     for index, row in enumerate(ranges):
         tier_units = units_in_tier(row, units, adjacent=False)
         # As graduated: each reached tier's flat fee is due, the first tier's even at 0 units.
@@ -223,7 +225,7 @@ def _graduated_percentage(properties: Mapping, usage: Usage, units: Decimal, cur
 # --- dynamic -----------------------------------------------------------------------------------
 
 
-def _dynamic(properties: Mapping, usage: Usage, units: Decimal, currency: str | None):
+def _dynamic(properties: Properties, usage: Usage, units: Decimal, currency: str | None) -> ModelResult:
     if units == 0:
         return ZERO, [{"units": units, "precise_total_amount_cents": ZERO, "amount": ZERO}]
     if currency is None:
@@ -239,7 +241,7 @@ def _dynamic(properties: Mapping, usage: Usage, units: Decimal, currency: str | 
     return amount, [{"units": units, "precise_total_amount_cents": precise, "amount": amount}]
 
 
-_MODELS: dict[str, Callable] = {
+_MODELS: dict[str, Callable[[Properties, Usage, Decimal, str | None], ModelResult]] = {
     "standard": _standard,
     "graduated": _graduated,
     "volume": _volume,

@@ -15,18 +15,17 @@ The amount is unrounded, in major units: round it once with `billing_project.cor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal, localcontext
 
 from .engine import _DISPLAY, _EXACT  # the engine's exact and display contexts, shared in the package
 from .properties import flatten_errors, parse_amount, validate_properties
-from .types import ZERO, PricingError, PricingResult
+from .types import ZERO, Line, PricingError, PricingResult, Properties
 from .values import HUNDRED, amount_of
 
 INSTANT_MODELS = frozenset({"standard", "percentage"})
 
 
-def price_instant(charge_model: str, properties: Mapping, units: Decimal) -> PricingResult:
+def price_instant(charge_model: str, properties: Properties, units: Decimal) -> PricingResult:
     """The instant estimate of one event of `units` units (see the module docstring)."""
     if charge_model not in INSTANT_MODELS:
         raise PricingError(f"{charge_model} charges have no instant estimate")
@@ -39,7 +38,7 @@ def price_instant(charge_model: str, properties: Mapping, units: Decimal) -> Pri
         if charge_model == "standard":
             per_unit = amount_of(properties, "amount")
             amount = units * per_unit
-            line: dict = {"units": units, "per_unit_amount": per_unit, "amount": amount}
+            line: Line = {"units": units, "per_unit_amount": per_unit, "amount": amount}
         else:
             rate = amount_of(properties, "rate")
             fixed_amount = amount_of(properties, "fixed_amount", ZERO)

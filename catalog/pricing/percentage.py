@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 
 from .properties import parse_amount
-from .types import ZERO, PricingError, Usage
+from .types import ZERO, Line, ModelResult, PricingError, Properties, Usage
 from .values import HUNDRED, amount_of
 
 
@@ -33,7 +32,7 @@ def _running_total(values: tuple[Decimal, ...], free_events: int, free_total: De
     return totals
 
 
-def percentage(properties: Mapping, usage: Usage, units: Decimal, currency: str | None):
+def percentage(properties: Properties, usage: Usage, units: Decimal, currency: str | None) -> ModelResult:
     rate = amount_of(properties, "rate")
     fixed_amount = amount_of(properties, "fixed_amount", ZERO)
     free_events_setting = properties.get("free_units_per_events") or 0
@@ -91,11 +90,11 @@ def _percentage_per_transaction(
     free_total: Decimal,
     minimum: Decimal | None,
     maximum: Decimal | None,
-):
+) -> ModelResult:
     """Each event priced on its own, free events and free amount consumed first, then clamped to
     [minimum, maximum] (api percentage_service.rb#compute_amount_with_transaction_min_max)."""
     remaining_events, remaining_amount = free_events, free_total
-    lines = []
+    lines: list[Line] = []
     for index, original in enumerate(values):
         value = original if original > 0 else ZERO
         free = ZERO
@@ -127,7 +126,7 @@ def _transaction_line(
     percentage_amount: Decimal,
     fixed_amount: Decimal,
     amount: Decimal,
-) -> dict:
+) -> Line:
     return {
         "event_index": index,
         "units": units,

@@ -182,7 +182,7 @@ def _normalize_ranges(ranges: object, amount_keys: tuple[str, ...]) -> object:
 # --- filter ------------------------------------------------------------------------------------
 
 
-def filter_properties(charge_model: str, properties: Mapping | None) -> dict:
+def filter_properties(charge_model: str, properties: Mapping[str, Any] | None) -> dict[str, Any]:
     """Keep only the keys the model uses (Lago's FilterProperties), normalized.
 
     Amounts become decimal strings, integral numbers for integer keys become ints, range rows keep
@@ -252,7 +252,7 @@ def _validate_ranges(errors: _Errors, key: str, ranges: object, amount_keys: tup
         errors.add(key, f"invalid_{table}_ranges")
 
 
-def _valid_bounds(ranges: list, *, allow_adjacent: bool) -> bool:
+def _valid_bounds(ranges: list[Any], *, allow_adjacent: bool) -> bool:
     steps: set[str] = set()
     previous_to: Decimal | None = None
     last = len(ranges) - 1
@@ -283,7 +283,7 @@ def _valid_bounds(ranges: list, *, allow_adjacent: bool) -> bool:
     return len(steps) <= 1
 
 
-def _validate_group_keys(errors: _Errors, properties: Mapping) -> None:
+def _validate_group_keys(errors: _Errors, properties: Mapping[str, Any]) -> None:
     key = "pricing_group_keys" if properties.get("pricing_group_keys") is not None else "grouped_by"
     keys = properties.get(key)
     if keys is None or keys == []:
@@ -298,7 +298,7 @@ def _validate_group_keys(errors: _Errors, properties: Mapping) -> None:
             errors.add("presentation_group_keys", "too_many_keys")
 
 
-def validate_properties(charge_model: str, properties: Mapping | None) -> dict[str, list[str]]:
+def validate_properties(charge_model: str, properties: Mapping[str, Any] | None) -> dict[str, list[str]]:
     """`{}` when the properties are valid for the model, else Lago's codes by field.
 
     Fields and codes follow Lago's validators: `amount: invalid_amount`,
@@ -344,7 +344,7 @@ def validate_properties(charge_model: str, properties: Mapping | None) -> dict[s
     return errors.by_field
 
 
-def _validate_percentage(errors: _Errors, properties: Mapping) -> None:
+def _validate_percentage(errors: _Errors, properties: Mapping[str, Any]) -> None:
     if not _valid_amount(properties.get("rate")):
         errors.add("rate", "invalid_rate")
     fixed = properties.get("fixed_amount")

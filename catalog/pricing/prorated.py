@@ -17,7 +17,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from fractions import Fraction
 
-from .types import ZERO, PricingError, Usage
+from .types import ZERO, Line, PricingError, Row, Usage
 
 # The walk runs on exact rationals (a prorated/full ratio such as 2/60 has no finite decimal);
 # results are turned into Decimals at the end, exact whenever they have a finite expansion.
@@ -34,7 +34,7 @@ def _decimal(value: Fraction) -> Decimal:
         return Decimal(value.numerator) / Decimal(value.denominator)
 
 
-def _range_index(ranges: list[dict], full_units: Fraction, overflow: Fraction, next_full_unit: Fraction | None) -> int:
+def _range_index(ranges: list[Row], full_units: Fraction, overflow: Fraction, next_full_unit: Fraction | None) -> int:
     if full_units <= 0:
         return 0
     if overflow == 0:
@@ -54,21 +54,25 @@ def _range_index(ranges: list[dict], full_units: Fraction, overflow: Fraction, n
     return 0
 
 
-def _overflow(full_sum: Fraction, row: dict) -> Fraction:
-    if row["to_value"] is None:
-        return full_sum - row["from_value"] + 1
-    if full_sum >= row["to_value"]:
-        return full_sum - row["to_value"]
-    return full_sum - row["from_value"] + 1
+def _overflow(full_sum: Fraction, row: Row) -> Fraction:
+    from_value: Fraction = row["from_value"]
+    to_value: Fraction | None = row["to_value"]
+    if to_value is None:
+        return full_sum - from_value + 1
+    if full_sum >= to_value:
+        return full_sum - to_value
+    return full_sum - from_value + 1
 
 
-def _inside(full_sum: Fraction, row: dict) -> bool:
-    if row["to_value"] is None:
-        return full_sum >= row["from_value"] - 1
-    return row["from_value"] <= full_sum < row["to_value"]
+def _inside(full_sum: Fraction, row: Row) -> bool:
+    from_value: Fraction = row["from_value"]
+    to_value: Fraction | None = row["to_value"]
+    if to_value is None:
+        return full_sum >= from_value - 1
+    return from_value <= full_sum < to_value
 
 
-def prorated_graduated(ranges: list[dict], usage: Usage) -> tuple[Decimal, list[dict]]:
+def prorated_graduated(ranges: list[Row], usage: Usage) -> tuple[Decimal, list[Line]]:
     if len(usage.event_values) != len(usage.event_prorated_values):
         raise PricingError("prorated graduated needs Usage.event_values and event_prorated_values of the same length")
     full = [Fraction(value) for value in usage.event_values]
@@ -142,7 +146,7 @@ def prorated_graduated(ranges: list[dict], usage: Usage) -> tuple[Decimal, list[
         tier_amounts[reached[-1]] += tier_amounts[index]
     units_total = sum((tier_amounts[index] for index in reached), _F0)
     exact_total = max(units_total, _F0) + sum((ranges[index]["flat_amount"] for index in reached), _F0)
-    lines: list[dict] = []
+    lines: list[Line] = []
     for index in reached:
         source = ranges[index]["source"]
         per_unit_total = _decimal(tier_amounts[index])

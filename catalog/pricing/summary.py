@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from .properties import parse_amount, parse_bound, validate_properties
 
@@ -21,17 +22,17 @@ def _money(value: object, currency: str | None) -> str:
     return f"{_number(value)} {currency}" if currency else _number(value)
 
 
-def _bounds(row: Mapping) -> str:
+def _bounds(row: Mapping[str, Any]) -> str:
     low, high = row.get("from_value"), row.get("to_value")
     return f"{_number(low)} and above" if high is None else f"{_number(low)}–{_number(high)}"
 
 
-def _flat(row: Mapping, currency: str | None) -> str:
+def _flat(row: Mapping[str, Any], currency: str | None) -> str:
     flat = parse_amount(row.get("flat_amount"))
     return f" + {_money(row.get('flat_amount'), currency)} flat" if flat else ""
 
 
-def describe_properties(charge_model: str, properties: Mapping, currency: str | None = None) -> str:
+def describe_properties(charge_model: str, properties: Mapping[str, Any], currency: str | None = None) -> str:
     """E.g. `0–10: 10 USD/unit + 2 USD flat · 11 and above: 5 USD/unit` for a graduated table,
     followed by `, priced per country` when the charge has pricing group keys.
 
@@ -46,7 +47,7 @@ def describe_properties(charge_model: str, properties: Mapping, currency: str | 
     return text
 
 
-def _describe(charge_model: str, properties: Mapping, currency: str | None) -> str:
+def _describe(charge_model: str, properties: Mapping[str, Any], currency: str | None) -> str:
     if charge_model == "standard":
         return f"{_money(properties['amount'], currency)}/unit"
     if charge_model in ("graduated", "volume"):

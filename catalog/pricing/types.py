@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any, TypeAlias
 
 ZERO = Decimal(0)
+
+# A charge's properties as the API validated and stored them: JSON (strings, ints, Decimals, lists of
+# range rows), read key by key with `values.amount_of` / `values.ranges_of`.
+Properties: TypeAlias = Mapping[str, Any]
+# One parsed range row: `from_value` / `to_value` (Decimal, `to_value` None for the open top) and the
+# model's amount keys (`per_unit_amount`, `flat_amount` or `rate`) as Decimals.
+Row: TypeAlias = dict[str, Any]
+# One line of a breakdown: Decimal amounts and units keyed by Lago's names (JSON-ready).
+Line: TypeAlias = dict[str, Any]
+# What each charge model returns: the exact amount and its breakdown lines.
+ModelResult: TypeAlias = tuple[Decimal, list[Line]]
 
 
 class PricingError(ValueError):
@@ -79,4 +92,4 @@ class PricingResult:
     amount: Decimal
     units: Decimal
     unit_amount: Decimal
-    breakdown: tuple[dict, ...] = field(default_factory=tuple)
+    breakdown: tuple[Line, ...] = field(default_factory=tuple)

@@ -54,7 +54,7 @@ class _Fee:
 
     @property
     def taxes(self) -> tuple[TaxRate, ...]:
-        return () if self.line.fee_type == FeeType.CREDIT else self.line.taxes  # type: ignore[return-value]
+        return () if self.line.fee_type == FeeType.CREDIT else self.line.taxes
 
 
 def order_coupons(coupons: Iterable[CouponToApply]) -> list[CouponToApply]:
