@@ -74,7 +74,7 @@ def wallet_payload(wallet: Wallet) -> dict[str, Any]:
         "paid_top_up_min_amount_cents": wallet.paid_top_up_min_amount_cents,
         "paid_top_up_max_amount_cents": wallet.paid_top_up_max_amount_cents,
         "metadata": wallet.metadata or {},
-        "payment_method": None,
+        "payment_method": payment_method_payload(),
         "applied_invoice_custom_sections": [],
         "billing_entity_code": None,
         "purchase_order_number": None,
@@ -96,6 +96,10 @@ def wallet_transaction_payload(tx: WalletTransaction) -> dict[str, Any]:
         "amount": decimal_string(from_cents(tx.amount_cents, wallet.currency)),
         "amount_cents": tx.amount_cents,
         "credit_amount": _credits(tx.credit_amount),
+        # Lago tracks what is left of each inbound transaction only on its "traceable" wallets;
+        # bxb's wallets keep one balance (as Lago's other wallets do), so these are null.
+        "remaining_amount_cents": None,
+        "remaining_credit_amount": None,
         "priority": tx.priority,
         "settled_at": _utc(tx.settled_at),
         "failed_at": _utc(tx.failed_at),
@@ -104,9 +108,15 @@ def wallet_transaction_payload(tx: WalletTransaction) -> dict[str, Any]:
         "name": tx.name or None,
         "invoice_requires_successful_payment": tx.invoice_requires_successful_payment,
         "purchase_order_number": None,
-        "payment_method": None,
+        "payment_method": payment_method_payload(),
         "applied_invoice_custom_sections": [],
     }
+
+
+def payment_method_payload() -> dict[str, Any]:
+    """Lago's `payment_method` of a wallet or wallet transaction: bxb collects its invoices through
+    the customer's payment provider (Lago's default type `provider`, no specific method)."""
+    return {"payment_method_id": None, "payment_method_type": "provider"}
 
 
 def _applied_tax(row: Any, *, credit_note_id: str | None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from customers.api.serializers import customer_payload
 from invoicing.models import Fee, FeeAppliedTax, Invoice, InvoiceAppliedTax, InvoiceSubscription
 from invoicing.services.fees import decimal_string
 from subscriptions.periods import ONE_SECOND
+from subscriptions.representation import subscription_payload
 
 
 def iso(value: datetime | None) -> str | None:
@@ -123,10 +124,11 @@ def _item(fee: Fee) -> dict[str, Any]:
             "item_type": "AddOn",
             "grouped_by": {},
         }
-    if fee.fee_type == "subscription" and fee.subscription_id:
+    if fee.fee_type in ("subscription", "commitment") and fee.subscription_id:
+        # Lago's item for a plan's fee and for a minimum-commitment true-up is the subscription.
         plan = fee.subscription.plan
         return {
-            "type": "subscription",
+            "type": fee.fee_type,
             "code": plan.code,
             "name": plan.name,
             "description": plan.description,
@@ -137,6 +139,20 @@ def _item(fee: Fee) -> dict[str, Any]:
             "item_type": "Subscription",
             "grouped_by": {},
         }
+    if fee.fee_type == "credit":
+        # Lago's item for prepaid credits is the wallet transaction the credit invoice bills.
+        return {
+            "type": "credit",
+            "code": "credit",
+            "name": fee.invoice_display_name or "credit",
+            "description": "credit",
+            "invoice_display_name": fee.invoice_display_name or "credit",
+            "filters": None,
+            "filter_invoice_display_name": None,
+            "lago_item_id": (fee.properties or {}).get("wallet_transaction_id") or str(fee.id),
+            "item_type": "WalletTransaction",
+            "grouped_by": {},
+        }
     return {
         "type": fee.fee_type,
         "code": fee.fee_type,
@@ -145,10 +161,19 @@ def _item(fee: Fee) -> dict[str, Any]:
         "invoice_display_name": fee.invoice_display_name,
         "filters": None,
         "filter_invoice_display_name": None,
-        "lago_item_id": str(fee.commitment_id or fee.id),
-        "item_type": "Commitment" if fee.fee_type == "commitment" else fee.fee_type,
+        "lago_item_id": str(fee.id),
+        "item_type": _LAGO_ITEM_TYPES.get(fee.fee_type, "Subscription"),
         "grouped_by": {},
     }
+
+
+# Lago's `item.item_type` per fee type (its `Fee#item_type`): the class of the billed item.
+_LAGO_ITEM_TYPES = {
+    "charge": "BillableMetric",
+    "add_on": "AddOn",
+    "fixed_charge": "AddOn",
+    "credit": "WalletTransaction",
+}
 
 
 def fee_payload(fee: Fee, *, applied_taxes: list[FeeAppliedTax] | None = None) -> dict[str, Any]:
@@ -287,19 +312,15 @@ def invoice_payload(
         ],
     }
     if with_fees:
-        periods_rows = list(invoice.invoice_subscriptions.select_related("subscription"))
+        periods_rows = list(
+            invoice.invoice_subscriptions.select_related(
+                "subscription__plan", "subscription__customer", "subscription__previous_subscription__plan"
+            )
+        )
         payload["billing_periods"] = [billing_period_payload(r) for r in periods_rows]
-        payload["subscriptions"] = [
-            {
-                "lago_id": str(r.subscription_id),
-                "external_id": r.subscription.external_id,
-                "lago_customer_id": str(r.subscription.customer_id),
-                "external_customer_id": invoice.customer.external_id,
-                "plan_code": r.subscription.plan.code if r.subscription.plan_id else None,
-                "status": r.subscription.status,
-            }
-            for r in periods_rows
-        ]
+        # Lago's full subscription object, once per subscription the invoice bills.
+        subscriptions = {r.subscription_id: r.subscription for r in periods_rows}
+        payload["subscriptions"] = [subscription_payload(sub) for sub in subscriptions.values()]
         fees = list(
             invoice.fees.select_related(
                 "charge__billable_metric", "charge_filter", "add_on", "subscription__plan", "customer"

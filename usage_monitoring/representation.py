@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from catalog.api.serializers import BillableMetricSummary
 from usage_monitoring.models import Alert, AlertThreshold, LifetimeUsage, TriggeredAlert
 
 
@@ -27,17 +28,10 @@ def threshold_payload(threshold: AlertThreshold) -> dict[str, Any]:
 
 
 def _metric_payload(metric: Any) -> dict[str, Any] | None:
+    """Lago embeds the full billable metric object (without counters) in an alert."""
     if metric is None:
         return None
-    return {
-        "lago_id": str(metric.id),
-        "name": metric.name,
-        "code": metric.code,
-        "aggregation_type": metric.aggregation_type,
-        "field_name": metric.field_name or None,
-        "created_at": iso(metric.created_at),
-        "filters": [],
-    }
+    return dict(BillableMetricSummary(metric).data)
 
 
 def alert_payload(alert: Alert) -> dict[str, Any]:

@@ -251,3 +251,25 @@ def parse_decimal(value: object) -> Decimal | None:
     if isinstance(value, Decimal):
         return value if value.is_finite() else None
     return None
+
+
+# A double's shortest repr gives back any decimal of up to this many significant digits.
+_EXACT_FLOAT_DIGITS = 15
+
+
+def decimal_number(value: Decimal | int) -> float:
+    """An exact decimal as the float a JSON number is rendered from, with the decimal's digits.
+
+    Lago types a few decimals as JSON numbers (tax `rate`, plan `trial_period`, `tax_rate`): `20.0`,
+    `8.875`. A double renders (shortest repr, in the standard library and orjson alike) exactly the
+    digits of any decimal of up to 15 significant digits; the columns holding these values keep
+    fewer (`DecimalField(max_digits=12)` at most). A value with more digits is refused (ValueError)
+    instead of being rendered with changed digits (docs/lago-compatibility.md, "Numbers").
+    """
+    exact = Decimal(value)
+    if not exact.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    number = float(exact)
+    if len(exact.normalize().as_tuple().digits) > _EXACT_FLOAT_DIGITS or Decimal(repr(number)) != exact:
+        raise ValueError(f"{value!r} has more digits than a JSON number renders exactly")
+    return number

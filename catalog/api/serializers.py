@@ -1,7 +1,9 @@
 """Input and output shapes of the catalog API (lago-api.md §2.3–§2.7).
 
-Decimals leave as strings (tax rates, percentage rates, trial periods) so nothing passes through
-float; money is integer cents.
+Decimals leave as strings (percentage rates, as Lago's coupon object has them), except tax `rate`
+and plan `trial_period`, which Lago types as JSON numbers: they are rendered by
+`billing_project.core.money.decimal_number`, with the decimal's exact digits (docs/lago-compatibility.md).
+Money is integer cents.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from rest_framework import serializers
 
 from billing_project.core.api.schema import omitted_when_null
 from billing_project.core.api.serializers import PaginationMeta
+from billing_project.core.money import decimal_number
 from catalog import extensions, selectors
 from catalog.models import (
     AddOn,
@@ -95,8 +98,8 @@ class TaxOutput(serializers.Serializer):
     commitments_count = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
 
-    def get_rate(self, obj: Tax) -> str:
-        return decimal_text(obj.rate) or "0.0"
+    def get_rate(self, obj: Tax) -> float:
+        return decimal_number(obj.rate)
 
     def get_applied_to_billing_entities_codes(self, obj: Tax) -> list[str]:
         return []
@@ -128,7 +131,7 @@ def taxes_data(taxes: Any) -> list[dict[str, Any]]:
             "lago_id": str(tax.id),
             "name": tax.name,
             "code": tax.code,
-            "rate": decimal_text(tax.rate),
+            "rate": decimal_number(tax.rate),
             "description": tax.description,
             "applied_to_organization": tax.applied_to_organization,
             "created_at": serializers.DateTimeField().to_representation(tax.created_at),
@@ -141,7 +144,7 @@ class TaxSummary(serializers.Serializer):
     lago_id = serializers.UUIDField()
     name = serializers.CharField()
     code = serializers.CharField()
-    rate = serializers.CharField()
+    rate = serializers.FloatField()
     description = serializers.CharField()
     applied_to_organization = serializers.BooleanField()
     created_at = serializers.DateTimeField()
@@ -187,7 +190,9 @@ class MetricFilterOutput(serializers.Serializer):
     values = serializers.ListField(child=serializers.CharField())
 
 
-class BillableMetricOutput(serializers.Serializer):
+class BillableMetricSummary(serializers.Serializer):
+    """Lago's billable metric object without its counters, as an alert embeds it."""
+
     lago_id = serializers.UUIDField(source="id")
     name = serializers.CharField()
     code = serializers.CharField()
@@ -201,13 +206,16 @@ class BillableMetricOutput(serializers.Serializer):
     field_name = serializers.CharField(allow_null=True)
     expression = serializers.CharField(allow_null=True)
     filters = serializers.SerializerMethodField()
-    active_subscriptions_count = serializers.SerializerMethodField()
-    draft_invoices_count = serializers.SerializerMethodField()
-    plans_count = serializers.SerializerMethodField()
 
     @extend_schema_field(MetricFilterOutput(many=True))
     def get_filters(self, obj: BillableMetric) -> list[dict[str, Any]]:
         return [{"key": f.key, "values": list(f.values)} for f in selectors.billable_metric_filters(obj)]
+
+
+class BillableMetricOutput(BillableMetricSummary):
+    active_subscriptions_count = serializers.SerializerMethodField()
+    draft_invoices_count = serializers.SerializerMethodField()
+    plans_count = serializers.SerializerMethodField()
 
     def get_active_subscriptions_count(self, obj: BillableMetric) -> int:
         return 0
@@ -492,8 +500,8 @@ class PlanOutput(serializers.Serializer):
     metadata = serializers.SerializerMethodField()
     entitlements = serializers.SerializerMethodField()
 
-    def get_trial_period(self, obj: Plan) -> str:
-        return decimal_text(obj.trial_period) or "0.0"
+    def get_trial_period(self, obj: Plan) -> float:
+        return decimal_number(obj.trial_period)
 
     def get_customers_count(self, obj: Plan) -> int:
         return extensions.plan_count(obj, "customers_count")

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from billing_project.core.api.serializers import PaginationMeta
+from billing_project.core.api.serializers import OptionalTextField, PaginationMeta, optional_text
 from customers import extensions
 from customers.models import Customer, CustomerType, FinalizeZeroAmount, Organization
 
@@ -123,6 +124,32 @@ class OrganizationInputEnvelope(serializers.Serializer):
 # --- output -----------------------------------------------------------------------------------
 
 
+class BillingConfigurationOutput(serializers.Serializer):
+    invoice_grace_period = serializers.IntegerField(allow_null=True)
+    payment_provider = serializers.CharField(allow_null=True)
+    payment_provider_code = serializers.CharField(allow_null=True)
+    document_locale = serializers.CharField(allow_null=True)
+    provider_customer_id = serializers.CharField(
+        allow_null=True, required=False, help_text="Only when the customer has a payment provider."
+    )
+    sync = serializers.BooleanField(allow_null=True, required=False, help_text="Only with a payment provider.")
+    sync_with_provider = serializers.BooleanField(
+        allow_null=True, required=False, help_text="Only with a payment provider."
+    )
+    provider_payment_methods = serializers.ListField(
+        child=serializers.CharField(), allow_null=True, required=False, help_text="Only with a payment provider."
+    )
+
+
+class AddressOutput(serializers.Serializer):
+    address_line1 = OptionalTextField()
+    address_line2 = OptionalTextField()
+    city = OptionalTextField()
+    zipcode = OptionalTextField()
+    state = OptionalTextField()
+    country = OptionalTextField()
+
+
 class MetadataOutput(serializers.Serializer):
     lago_id = serializers.UUIDField(source="id")
     key = serializers.CharField()
@@ -137,23 +164,23 @@ class CustomerOutput(serializers.Serializer):
     sequential_id = serializers.IntegerField()
     slug = serializers.CharField()
     account_type = serializers.CharField()
-    name = serializers.CharField()
-    firstname = serializers.CharField()
-    lastname = serializers.CharField()
+    name = OptionalTextField()
+    firstname = OptionalTextField()
+    lastname = OptionalTextField()
     customer_type = serializers.SerializerMethodField()
-    email = serializers.CharField()
-    phone = serializers.CharField()
-    url = serializers.CharField()
-    logo_url = serializers.CharField()
-    legal_name = serializers.CharField()
-    legal_number = serializers.CharField()
-    tax_identification_number = serializers.CharField()
-    address_line1 = serializers.CharField()
-    address_line2 = serializers.CharField()
-    city = serializers.CharField()
-    zipcode = serializers.CharField()
-    state = serializers.CharField()
-    country = serializers.CharField()
+    email = OptionalTextField()
+    phone = OptionalTextField()
+    url = OptionalTextField()
+    logo_url = OptionalTextField()
+    legal_name = OptionalTextField()
+    legal_number = OptionalTextField()
+    tax_identification_number = OptionalTextField()
+    address_line1 = OptionalTextField()
+    address_line2 = OptionalTextField()
+    city = OptionalTextField()
+    zipcode = OptionalTextField()
+    state = OptionalTextField()
+    country = OptionalTextField()
     currency = serializers.CharField(allow_null=True)
     timezone = serializers.CharField(allow_null=True)
     applicable_timezone = serializers.CharField()
@@ -173,22 +200,13 @@ class CustomerOutput(serializers.Serializer):
     def get_customer_type(self, obj: Customer) -> str | None:
         return obj.customer_type or None
 
+    @extend_schema_field(BillingConfigurationOutput)
     def get_billing_configuration(self, obj: Customer) -> dict[str, Any]:
-        settings = obj.provider_settings or {}
-        return {
-            "invoice_grace_period": obj.invoice_grace_period,
-            "payment_provider": obj.payment_provider,
-            "payment_provider_code": obj.payment_provider_code,
-            "provider_customer_id": obj.provider_customer_id,
-            "sync": settings.get("sync"),
-            "sync_with_provider": settings.get("sync_with_provider"),
-            "document_locale": obj.document_locale,
-            "provider_payment_methods": settings.get("provider_payment_methods"),
-        }
+        return billing_configuration_payload(obj)
 
+    @extend_schema_field(AddressOutput)
     def get_shipping_address(self, obj: Customer) -> dict[str, Any]:
-        keys = ("address_line1", "address_line2", "city", "zipcode", "state", "country")
-        return {key: (obj.shipping_address or {}).get(key) for key in keys}
+        return shipping_address_payload(obj)
 
     def get_taxes(self, obj: Customer) -> list[dict[str, Any]]:
         return []  # filled by the catalog extension in to_representation
@@ -227,21 +245,19 @@ def customer_payload(customer: Customer) -> dict[str, Any]:
     `tests/customers/test_customer_representation.py` checks the two agree), at a fraction of
     the cost: lists render it once per row, and invoice lists once per invoice.
     """
-    settings = customer.provider_settings or {}
-    shipping = customer.shipping_address or {}
     data: dict[str, Any] = {
         "lago_id": str(customer.id),
         "external_id": _str(customer.external_id),
         "sequential_id": None if customer.sequential_id is None else int(customer.sequential_id),
         "slug": _str(customer.slug),
         "account_type": _str(customer.account_type),
-        "name": _str(customer.name),
-        "firstname": _str(customer.firstname),
-        "lastname": _str(customer.lastname),
+        "name": optional_text(customer.name),
+        "firstname": optional_text(customer.firstname),
+        "lastname": optional_text(customer.lastname),
         "customer_type": customer.customer_type or None,
     }
     for field in _TEXT_FIELDS:
-        data[field] = _str(getattr(customer, field))
+        data[field] = optional_text(getattr(customer, field))
     data.update(
         {
             "currency": _str(customer.currency),
@@ -249,17 +265,8 @@ def customer_payload(customer: Customer) -> dict[str, Any]:
             "applicable_timezone": _str(customer.applicable_timezone),
             "net_payment_term": None if customer.net_payment_term is None else int(customer.net_payment_term),
             "finalize_zero_amount_invoice": _str(customer.finalize_zero_amount_invoice),
-            "billing_configuration": {
-                "invoice_grace_period": customer.invoice_grace_period,
-                "payment_provider": customer.payment_provider,
-                "payment_provider_code": customer.payment_provider_code,
-                "provider_customer_id": customer.provider_customer_id,
-                "sync": settings.get("sync"),
-                "sync_with_provider": settings.get("sync_with_provider"),
-                "document_locale": customer.document_locale,
-                "provider_payment_methods": settings.get("provider_payment_methods"),
-            },
-            "shipping_address": {key: shipping.get(key) for key in _ADDRESS_KEYS},
+            "billing_configuration": billing_configuration_payload(customer),
+            "shipping_address": shipping_address_payload(customer),
             "metadata": [
                 {
                     "lago_id": str(entry.id),
@@ -285,6 +292,29 @@ def customer_payload(customer: Customer) -> dict[str, Any]:
     return data
 
 
+def billing_configuration_payload(customer: Customer) -> dict[str, Any]:
+    """Lago's `billing_configuration`: the provider keys (`provider_customer_id`, `sync`,
+    `sync_with_provider`, `provider_payment_methods`) only when the customer has a payment provider."""
+    data: dict[str, Any] = {
+        "invoice_grace_period": customer.invoice_grace_period,
+        "payment_provider": customer.payment_provider or None,
+        "payment_provider_code": customer.payment_provider_code or None,
+        "document_locale": customer.document_locale,
+    }
+    if customer.payment_provider:
+        settings = customer.provider_settings or {}
+        data["provider_customer_id"] = customer.provider_customer_id or None
+        data["sync"] = settings.get("sync")
+        data["sync_with_provider"] = settings.get("sync_with_provider")
+        data["provider_payment_methods"] = settings.get("provider_payment_methods")
+    return data
+
+
+def shipping_address_payload(customer: Customer) -> dict[str, Any]:
+    shipping = customer.shipping_address or {}
+    return {key: optional_text(shipping.get(key)) for key in _ADDRESS_KEYS}
+
+
 _TEXT_FIELDS = (
     "email", "phone", "url", "logo_url", "legal_name", "legal_number", "tax_identification_number",
     "address_line1", "address_line2", "city", "zipcode", "state", "country",
@@ -307,16 +337,16 @@ class OrganizationOutput(serializers.Serializer):
     slug = serializers.SerializerMethodField()
     default_currency = serializers.CharField()
     timezone = serializers.CharField()
-    country = serializers.CharField()
-    address_line1 = serializers.CharField()
-    address_line2 = serializers.CharField()
-    state = serializers.CharField()
-    zipcode = serializers.CharField()
-    email = serializers.CharField()
-    city = serializers.CharField()
-    legal_name = serializers.CharField()
-    legal_number = serializers.CharField()
-    tax_identification_number = serializers.CharField()
+    country = OptionalTextField()
+    address_line1 = OptionalTextField()
+    address_line2 = OptionalTextField()
+    state = OptionalTextField()
+    zipcode = OptionalTextField()
+    email = OptionalTextField()
+    city = OptionalTextField()
+    legal_name = OptionalTextField()
+    legal_number = OptionalTextField()
+    tax_identification_number = OptionalTextField()
     document_numbering = serializers.CharField()
     document_number_prefix = serializers.CharField()
     net_payment_term = serializers.IntegerField()

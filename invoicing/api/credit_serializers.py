@@ -30,6 +30,11 @@ class RecurringRuleSchema(serializers.Serializer):
     ignore_paid_top_up_limits = serializers.BooleanField(required=False)
 
 
+class PaymentMethodSchema(serializers.Serializer):
+    payment_method_id = serializers.UUIDField(allow_null=True)
+    payment_method_type = serializers.ChoiceField(choices=["provider", "manual"])
+
+
 class WalletInput(serializers.Serializer):
     external_customer_id = serializers.CharField()
     rate_amount = serializers.CharField()
@@ -78,6 +83,7 @@ class WalletOutput(serializers.Serializer):
     recurring_transaction_rules = RecurringRuleSchema(many=True)
     applies_to = AppliesToSchema()
     metadata = serializers.DictField()
+    payment_method = PaymentMethodSchema()
 
 
 class WalletEnvelope(serializers.Serializer):
@@ -130,6 +136,9 @@ class WalletTransactionOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     metadata = serializers.ListField(child=serializers.DictField())
     name = serializers.CharField(allow_null=True)
+    remaining_amount_cents = serializers.IntegerField(allow_null=True)
+    remaining_credit_amount = serializers.CharField(allow_null=True)
+    payment_method = PaymentMethodSchema()
 
 
 class WalletTransactionEnvelope(serializers.Serializer):

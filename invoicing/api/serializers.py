@@ -10,6 +10,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from subscriptions.representation import SubscriptionOutput
+
 
 class MetadataItemInput(serializers.Serializer):
     id = serializers.CharField(required=False, allow_null=True)
@@ -93,7 +95,7 @@ class FeeItemOutput(serializers.Serializer):
     name = serializers.CharField()
     invoice_display_name = serializers.CharField()
     lago_item_id = serializers.CharField()
-    item_type = serializers.CharField()
+    item_type = serializers.ChoiceField(choices=["BillableMetric", "AddOn", "Subscription", "WalletTransaction"])
     grouped_by = serializers.DictField()
 
 
@@ -164,6 +166,7 @@ class InvoiceOutput(serializers.Serializer):
     metadata = serializers.ListField(child=serializers.DictField())
     applied_taxes = AppliedTaxOutput(many=True)
     billing_periods = BillingPeriodOutput(many=True, required=False)
+    subscriptions = SubscriptionOutput(many=True, required=False, help_text="Lago's subscription objects")
     fees = FeeOutput(many=True, required=False)
 
 

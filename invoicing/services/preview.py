@@ -11,8 +11,10 @@ What is previewed (Lago's `Invoices::PreviewService`):
   current charges window with the usage known now; with `subscriptions.terminated_at`, their
   closing invoice as if terminated then; with `subscriptions.plan_code`, as if switched to that
   plan now (an upgrade is billed now; a downgrade at the period end, where the new plan starts).
-* `customer`: an existing customer by `external_id`, or a new one described inline (name,
-  currency, timezone, tax id, addresses, net payment term…).
+* `customer`: an existing customer by `external_id` (404 `customer_not_found` when there is
+  none), or, without `external_id`, a new one described inline; the attributes sent (name,
+  currency, timezone, tax id, addresses, shipping address, net payment term…) apply to the
+  preview in both cases, as in Lago.
 * `coupons`: coupons to apply instead of the customer's applied ones (an existing coupon code with
   overrides, or a coupon described inline). Without it, the customer's active coupons apply.
   Credit notes and prepaid credits of an existing customer apply as at finalization.
@@ -67,6 +69,7 @@ CUSTOMER_FIELDS = (
     "currency",
     "timezone",
 )
+ADDRESS_FIELDS = ("address_line1", "address_line2", "city", "zipcode", "state", "country")
 BILLING_TIMES = ("calendar", "anniversary")
 COUPON_TYPES = ("fixed_amount", "percentage")
 FREQUENCIES = ("once", "recurring", "forever")
@@ -131,6 +134,16 @@ def _parse(data: Any) -> dict[str, Any]:
                 periods.zone(customer["timezone"])
             except Exception:  # noqa: BLE001 - any unknown zone name
                 errors["customer.timezone"] = ["invalid_timezone"]
+        external_id = customer.get("external_id")
+        if external_id is not None and (not isinstance(external_id, str) or not external_id.strip()):
+            errors["customer.external_id"] = ["value_is_invalid"]
+        shipping = customer.get("shipping_address")
+        if shipping is not None and not isinstance(shipping, dict):
+            errors["customer.shipping_address"] = ["value_is_invalid"]
+        elif shipping:
+            for field in ADDRESS_FIELDS:
+                if shipping.get(field) is not None and not isinstance(shipping[field], str):
+                    errors[f"customer.shipping_address.{field}"] = ["value_is_invalid"]
         net_term = customer.get("net_payment_term")
         if net_term is not None and (not isinstance(net_term, int) or isinstance(net_term, bool) or net_term < 0):
             errors["customer.net_payment_term"] = ["value_is_invalid"]
@@ -216,26 +229,39 @@ def _preview_in_sandbox(organization: Any, request: dict[str, Any], *, now: dt.d
 
 
 def _customer(organization: Any, data: dict[str, Any] | None) -> tuple[Customer, bool]:
+    """The previewed customer, with the given attributes applied (inside the sandbox).
+
+    As in Lago, an `external_id` names an existing customer (404 `customer_not_found` when there
+    is none: nothing is previewed for a customer that does not exist); without one, a new
+    customer is described inline. Either way the attributes sent (name, currency, timezone,
+    addresses...) apply to the preview."""
     if data is None:
         raise NotFoundFailure("customer")
-    external_id = data.get("external_id") if isinstance(data.get("external_id"), str) else None
-    if external_id:
-        existing = (
-            Customer.objects.select_for_update(of=("self",))
-            .select_related("organization")
-            .filter(organization=organization, external_id=external_id, deleted_at__isnull=True)
-            .first()
-        )
-        if existing is not None:
-            return existing, False
-    fields = {field: data[field] for field in CUSTOMER_FIELDS if data.get(field) is not None}
+    fields: dict[str, Any] = {field: data[field] for field in CUSTOMER_FIELDS if data.get(field) is not None}
     if data.get("net_payment_term") is not None:
         fields["net_payment_term"] = data["net_payment_term"]
     if fields.get("country"):
         fields["country"] = fields["country"][:2].upper()
+    if isinstance(data.get("shipping_address"), dict):
+        shipping = {key: data["shipping_address"].get(key) for key in ADDRESS_FIELDS}
+        fields["shipping_address"] = {key: value for key, value in shipping.items() if value is not None}
+    if data.get("external_id") is not None:  # Lago's clients send `null` for an absent key
+        existing = (
+            Customer.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .filter(organization=organization, external_id=data["external_id"], deleted_at__isnull=True)
+            .first()
+        )
+        if existing is None:
+            raise NotFoundFailure("customer")
+        if fields:
+            for field, value in fields.items():
+                setattr(existing, field, value)
+            existing.save(update_fields=[*fields, "updated_at"])
+        return existing, False
     customer = Customer.objects.create(
         organization=organization,
-        external_id=external_id or f"preview_{uuid.uuid4().hex}",
+        external_id=f"preview_{uuid.uuid4().hex}",
         # Unique per organization; never committed (the preview rolls back), so any free value works.
         sequential_id=-(uuid.uuid4().int >> 66),
         **fields,

@@ -78,7 +78,7 @@ def test_create_full_plan(api, organization, metrics):
     plan = response.json()["plan"]
     assert plan["code"] == "startup" and plan["interval"] == "monthly"
     assert plan["amount_cents"] == 4900 and plan["amount_currency"] == "USD"
-    assert plan["trial_period"] == "14.5"
+    assert plan["trial_period"] == 14.5 and b'"trial_period":14.5,' in response.content
     assert plan["pay_in_advance"] is True
     assert plan["bill_charges_monthly"] is None
     assert plan["pending_deletion"] is False

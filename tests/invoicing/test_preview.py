@@ -8,6 +8,7 @@ import pytest
 from django.apps import apps
 
 from catalog.models import AppliedCoupon, Coupon
+from customers.models import Customer as CustomerModel
 from invoicing.services import customer_bill
 from invoicing.services.preview import invoice_preview
 from tests.factories.invoicing import (
@@ -78,12 +79,12 @@ def test_new_in_arrears_plan_is_billed_at_the_end_of_its_first_period(organizati
     plan = make_plan(organization, amount_cents=3100, code="arrears")
     invoice = invoice_preview(
         organization,
-        {"customer": {"external_id": "prospect"}, "plan_code": "arrears", "subscription_at": "2023-12-18"},
+        {"customer": {"name": "Prospect"}, "plan_code": "arrears", "subscription_at": "2023-12-18"},
         now=at(2023, 12, 1),
     )
     assert invoice["issuing_date"] == "2024-01-01"
     assert invoice["fees_amount_cents"] == 1400  # 14/31 of 3,100
-    assert invoice["customer"]["external_id"] == "prospect"
+    assert invoice["customer"]["name"] == "Prospect"
     assert plan.amount_cents == 3100
 
 
@@ -245,17 +246,19 @@ def test_another_tenants_subscriptions_are_not_previewed(api, other_tenant):
         format="json",
     )
     assert response.status_code == 404
-    assert response.json()["code"] == "subscription_not_found"
+    assert response.json()["code"] == "customer_not_found"  # their customer is unknown here
 
 
 @pytest.mark.django_db(transaction=True)
 def test_lago_python_client_preview(lago):
+    from lago_python_client.exceptions import LagoApiError
     from lago_python_client.models import Customer
     from lago_python_client.models.invoice import InvoicePreview
 
     organization = lago.organization
     plan = make_plan(organization, amount_cents=5000, pay_in_advance=True, code="lc_premium")
     tax_plan(plan, make_tax(organization, "20"))
+    make_customer(organization, external_id="hooli_prospect", name="Hooli Inc", currency=None)
     before = row_counts()
     invoice = lago.client.invoices.preview(
         InvoicePreview(
@@ -267,6 +270,17 @@ def test_lago_python_client_preview(lago):
     )
     assert (invoice.fees_amount_cents, invoice.taxes_amount_cents, invoice.total_amount_cents) == (3750, 750, 4500)
     assert invoice.fees.__root__[0].amount_cents == 3750
+    assert invoice.customer.name == "Hooli"  # the attributes sent apply to the preview, as in Lago
+    assert row_counts() == before
+    assert CustomerModel.objects.get(external_id="hooli_prospect").name == "Hooli Inc"  # and nothing is saved
+
+    # An unknown customer is not previewed: 404 customer_not_found, as Lago answers.
+    with pytest.raises(LagoApiError) as refused:
+        lago.client.invoices.preview(
+            InvoicePreview(customer=Customer(external_id="nobody", currency="USD"), plan_code="lc_premium")
+        )
+    assert refused.value.status_code == 404
+    assert refused.value.response["code"] == "customer_not_found"
     assert row_counts() == before
 
 
@@ -292,3 +306,42 @@ def test_downgrade_preview_is_the_period_end_invoice_with_the_new_plan(organizat
     assert row_counts() == before
     sub.refresh_from_db()
     assert (sub.status, sub.plan_id) == ("active", old.id)
+
+
+def test_unknown_customer_external_id_is_not_previewed(api, organization):
+    """Lago answers 404 customer_not_found for an `external_id` no customer has; bxb used to preview
+    a made-up customer under that id."""
+    make_plan(organization, amount_cents=5000, pay_in_advance=True, code="premium")
+    before = row_counts()
+    response = api.post(
+        "/api/v1/invoices/preview",
+        {"customer": {"external_id": "nobody", "currency": "USD"}, "plan_code": "premium"},
+        format="json",
+    )
+    assert response.status_code == 404, response.content
+    assert response.json() == {"status": 404, "error": "Not Found", "code": "customer_not_found"}
+    assert row_counts() == before
+
+
+def test_inline_attributes_apply_to_an_existing_customer_and_a_new_one(api, organization):
+    make_plan(organization, amount_cents=5000, pay_in_advance=True, code="premium")
+    make_customer(organization, external_id="acme", name="Acme", currency="USD", city="Paris")
+    before = row_counts()
+    body = {
+        "customer": {"external_id": "acme", "name": "Acme Preview", "city": None, "country": "de",
+                     "shipping_address": {"city": "Berlin", "country": "DE"}},
+        "plan_code": "premium",
+    }  # fmt: skip
+    shown = api.post("/api/v1/invoices/preview", body, format="json").json()["invoice"]["customer"]
+    assert (shown["external_id"], shown["name"], shown["city"], shown["country"]) == (
+        "acme",
+        "Acme Preview",
+        "Paris",
+        "DE",
+    )
+    assert shown["shipping_address"]["city"] == "Berlin" and shown["shipping_address"]["state"] is None
+    body = {"customer": {"external_id": None, "name": "New", "currency": "USD"}, "plan_code": "premium"}
+    shown = api.post("/api/v1/invoices/preview", body, format="json").json()["invoice"]["customer"]
+    assert shown["name"] == "New" and shown["external_id"].startswith("preview_")
+    assert row_counts() == before
+    assert CustomerModel.objects.get(external_id="acme").name == "Acme"

@@ -217,3 +217,18 @@ def test_scoped_keys_need_the_alert_resource(sub):
     assert client.get("/api/v1/subscriptions/sub_a/alerts").status_code == 200
     r = client.post("/api/v1/subscriptions/sub_a/alerts", {"alert": alert_body()}, format="json")
     assert (r.status_code, r.json()["code"]) == (403, "write_action_not_allowed_for_alert")
+
+
+def test_the_alerts_billable_metric_is_lagos_full_metric_object(api, sub):
+    """Lago embeds its billable metric object (without counters): `recurring` and the rest."""
+    body = alert_body(alert_type="billable_metric_current_usage_units", code="units", billable_metric_code="units")
+    created = api.post("/api/v1/subscriptions/sub_a/alerts", {"alert": body}, format="json").json()["alert"]
+    metric = created["billable_metric"]
+    assert metric["recurring"] is False and metric["code"] == "units"
+    for key in ("lago_id", "name", "description", "aggregation_type", "weighted_interval", "rounding_function",
+                "rounding_precision", "created_at", "field_name", "expression", "filters"):  # fmt: skip
+        assert key in metric, key
+    assert "plans_count" not in metric
+    shown = api.get("/api/v1/billable_metrics/units").json()
+    assert {k: v for k, v in shown["billable_metric"].items() if k in metric} == metric
+    assert api.get("/api/v1/subscriptions/sub_a/alerts/units").json()["alert"]["billable_metric"] == metric

@@ -200,6 +200,34 @@ def test_public_key_is_generated_once_per_organization(tenant, other_tenant):
     assert WebhookSigningKey.objects.count() == 2
 
 
+def test_plain_public_key_is_served_and_not_taken_for_a_delivery_id(tenant, other_tenant):
+    """Lago's older `GET /webhooks/public_key` answers the same key as text (it was routed to
+    `/webhooks/{id}` and answered 404)."""
+    plain = tenant.client.get("/api/v1/webhooks/public_key")
+    assert plain.status_code == 200, plain.content
+    assert plain["Content-Type"].startswith("text/plain")
+    assert (
+        plain.content.decode() == tenant.client.get("/api/v1/webhooks/json_public_key").json()["webhook"]["public_key"]
+    )
+    assert load_pem_public_key(base64.b64decode(plain.content)).key_size == 2048
+    assert other_tenant.client.get("/api/v1/webhooks/public_key").content != plain.content
+    assert tenant.client.get("/v1/webhooks/public_key").content == plain.content
+
+
+def test_plain_public_key_needs_a_key_and_the_permission(client, tenant):
+    from rest_framework.test import APIClient
+
+    from customers.services import api_key_create
+
+    assert client.get("/api/v1/webhooks/public_key").status_code == 401
+    _, raw = api_key_create(tenant.organization, name="c", permissions={"customer": ["read"]})
+    scoped = APIClient()
+    scoped.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    refused = scoped.get("/api/v1/webhooks/public_key")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "read_action_not_allowed_for_webhook_jwt_public_key"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_endpoints_through_the_official_lago_client(lago):
     from lago_python_client.exceptions import LagoApiError

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from catalog.api.serializers import BillableMetricSummary
+
 
 class AlertThresholdIO(serializers.Serializer):
     code = serializers.CharField(required=False, allow_null=True, allow_blank=True)
@@ -28,16 +30,6 @@ class AlertUpdateEnvelope(serializers.Serializer):
     alert = AlertInput()
 
 
-class AlertMetricOutput(serializers.Serializer):
-    lago_id = serializers.UUIDField()
-    name = serializers.CharField()
-    code = serializers.CharField()
-    aggregation_type = serializers.CharField()
-    field_name = serializers.CharField(allow_null=True)
-    created_at = serializers.DateTimeField()
-    filters = serializers.ListField(child=serializers.DictField())
-
-
 class AlertOutput(serializers.Serializer):
     lago_id = serializers.UUIDField()
     lago_organization_id = serializers.UUIDField()
@@ -51,7 +43,7 @@ class AlertOutput(serializers.Serializer):
     previous_value = serializers.CharField()
     last_processed_at = serializers.DateTimeField(allow_null=True)
     thresholds = AlertThresholdIO(many=True)
-    billable_metric = AlertMetricOutput(allow_null=True)
+    billable_metric = BillableMetricSummary(allow_null=True)
     created_at = serializers.DateTimeField()
 
 

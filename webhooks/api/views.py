@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +26,7 @@ from webhooks.api.serializers import (
     delivery_body,
     endpoint_body,
 )
+from webhooks.models import WebhookSigningKey
 
 
 class WebhookEndpointCollectionView(OrganizationAPIView):
@@ -97,8 +100,27 @@ class WebhookPublicKeyView(OrganizationAPIView):
     )
     def get(self, request: Request) -> Response:
         key = services.webhook_signing_key_get(self.organization)
-        encoded = base64.b64encode(key.public_key_pem.encode("ascii")).decode("ascii")
-        return Response({"webhook": {"public_key": encoded}})
+        return Response({"webhook": {"public_key": _encoded_public_key(key)}})
+
+
+class WebhookPlainPublicKeyView(OrganizationAPIView):
+    """Lago's older `GET /webhooks/public_key` (deprecated there, still called by its clients): the
+    same key as `/webhooks/json_public_key`, as plain text."""
+
+    resource_name = "webhook_jwt_public_key"
+
+    @extend_schema(
+        operation_id="webhooks_plain_public_key",
+        summary="The public key that verifies JWT-signed webhooks, as text (base64 of the PEM)",
+        responses={(200, "text/plain"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        key = services.webhook_signing_key_get(self.organization)
+        return HttpResponse(_encoded_public_key(key), content_type="text/plain; charset=utf-8")
+
+
+def _encoded_public_key(key: WebhookSigningKey) -> str:
+    return base64.b64encode(key.public_key_pem.encode("ascii")).decode("ascii")
 
 
 class WebhookDeliveryCollectionView(OrganizationAPIView):
