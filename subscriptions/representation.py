@@ -84,7 +84,8 @@ class SubscriptionOutput(serializers.Serializer):
         return obj.cancellation_reason or None
 
     def get_consolidate_invoice(self, obj: Subscription) -> bool:
-        return False
+        # bxb bills a customer's subscriptions due the same day on one invoice (Lago's default, true).
+        return True
 
     def get_activation_rules(self, obj: Subscription) -> list[Any]:
         return []

@@ -16,6 +16,7 @@ from rest_framework import serializers
 
 from billing_project.core.api.schema import omitted_when_null
 from billing_project.core.api.serializers import PaginationMeta
+from billing_project.core.api.unsupported import LagoOnly
 from billing_project.core.money import decimal_number
 from catalog import extensions, selectors
 from catalog.models import (
@@ -62,6 +63,25 @@ class NumberField(serializers.Field):
         return value
 
     default_error_messages = {"invalid": "A number or a numeric string is required."}
+
+
+# --- Lago fields bxb refuses (docs/lago-compatibility.md, "Refused Lago fields") -------------------
+
+_CASCADE = LagoOnly(
+    "cascade_updates",
+    "bxb does not carry a plan's or charge's change over to the plans overridden for subscriptions "
+    "(the change applies to the plan itself, as Lago does without `cascade_updates`)",
+)
+_PRICING_UNIT = "pricing units (a charge priced in a unit converted to the plan's currency) are not implemented"
+PLAN_CREATE_LAGO_ONLY = (
+    LagoOnly("fixed_charges", "fixed charges (add-on units billed with the plan) are not implemented yet"),
+    LagoOnly("charges[].applied_pricing_unit", _PRICING_UNIT),
+)
+PLAN_UPDATE_LAGO_ONLY = (*PLAN_CREATE_LAGO_ONLY, _CASCADE)
+CHARGE_LAGO_ONLY = (LagoOnly("applied_pricing_unit", _PRICING_UNIT), _CASCADE)
+CHARGE_FILTER_LAGO_ONLY = (_CASCADE,)
+CHARGE_DELETE_LAGO_ONLY = (LagoOnly("charge.cascade_updates", _CASCADE.reason),)
+CHARGE_FILTER_DELETE_LAGO_ONLY = (LagoOnly("filter.cascade_updates", _CASCADE.reason),)
 
 
 def _codes() -> serializers.ListField:

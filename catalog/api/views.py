@@ -11,7 +11,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.pagination import paginated_response
-from billing_project.core.api.views import OrganizationAPIView, query_list, root_payload, validate_input
+from billing_project.core.api.unsupported import LagoOnly
+from billing_project.core.api.views import (
+    OrganizationAPIView,
+    query_list,
+    refuse_unsupported_body,
+    root_payload,
+    validate_input,
+)
 from billing_project.core.errors import BadRequestFailure
 from catalog import expressions, selectors, services
 from catalog.api import serializers as s
@@ -35,6 +42,8 @@ def _crud_views(
     update: Callable[..., Any],
     delete: Callable[..., Any],
     detail_kwarg: str = "code",
+    create_lago_only: tuple[LagoOnly, ...] = (),
+    update_lago_only: tuple[LagoOnly, ...] = (),
 ) -> tuple[type[OrganizationAPIView], type[OrganizationAPIView]]:
     """A collection view (list, create) and a detail view (find, update, delete) for one resource."""
 
@@ -49,7 +58,7 @@ def _crud_views(
 
     @extend_schema(operation_id=f"{plural}_create", tags=[tag], request=input_envelope, responses=envelope)
     def create_(self: OrganizationAPIView, request: Request) -> Response:
-        data = validate_input(input_serializer, root_payload(request, root))
+        data = validate_input(input_serializer, root_payload(request, root, lago_only=create_lago_only))
         obj = create(self.organization, data=data, actor=self.api_key)
         return Response(body(get_one(self.organization, obj.code)))
 
@@ -59,7 +68,7 @@ def _crud_views(
 
     @extend_schema(operation_id=f"{plural}_update", tags=[tag], request=input_envelope, responses=envelope)
     def update_(self: OrganizationAPIView, request: Request, code: str) -> Response:
-        data = validate_input(input_serializer, root_payload(request, root), partial=True)
+        data = validate_input(input_serializer, root_payload(request, root, lago_only=update_lago_only), partial=True)
         obj = update(self.organization, code=code, data=data, actor=self.api_key)
         return Response(body(get_one(self.organization, obj.code)))
 
@@ -105,7 +114,7 @@ PlanCollectionView, PlanDetailView = _crud_views(
     root="plan", plural="plans", tag="Plans", input_serializer=s.PlanInput, input_envelope=s.PlanInputEnvelope,
     output=s.PlanOutput, envelope=s.PlanEnvelope, list_envelope=s.PlanListEnvelope, list_qs=selectors.plan_list,
     get_one=selectors.plan_get, create=services.plan_create, update=services.plan_update,
-    delete=services.plan_delete,
+    delete=services.plan_delete, create_lago_only=s.PLAN_CREATE_LAGO_ONLY, update_lago_only=s.PLAN_UPDATE_LAGO_ONLY,
 )  # fmt: skip
 
 CouponCollectionView, CouponDetailView = _crud_views(
@@ -167,7 +176,7 @@ class PlanChargeCollectionView(OrganizationAPIView):
         operation_id="plan_charges_create", tags=["Plans"], request=s.ChargeInputEnvelope, responses=s.ChargeEnvelope
     )
     def post(self, request: Request, code: str) -> Response:
-        data = validate_input(s.ChargeInput, root_payload(request, "charge"))
+        data = validate_input(s.ChargeInput, root_payload(request, "charge", lago_only=s.CHARGE_LAGO_ONLY))
         charge = services.plan_charge_create(self.organization, plan_code=code, data=data, actor=self.api_key)
         return Response(_charge_body(selectors.plan_charge_get(self.organization, code, charge.code)))
 
@@ -183,7 +192,9 @@ class PlanChargeDetailView(OrganizationAPIView):
         operation_id="plan_charges_update", tags=["Plans"], request=s.ChargeInputEnvelope, responses=s.ChargeEnvelope
     )
     def put(self, request: Request, code: str, charge_code: str) -> Response:
-        data = validate_input(s.ChargeInput, root_payload(request, "charge"), partial=True)
+        data = validate_input(
+            s.ChargeInput, root_payload(request, "charge", lago_only=s.CHARGE_LAGO_ONLY), partial=True
+        )
         charge = services.plan_charge_update(
             self.organization, plan_code=code, charge_code=charge_code, data=data, actor=self.api_key
         )
@@ -191,6 +202,7 @@ class PlanChargeDetailView(OrganizationAPIView):
 
     @extend_schema(operation_id="plan_charges_destroy", tags=["Plans"], responses=s.ChargeEnvelope)
     def delete(self, request: Request, code: str, charge_code: str) -> Response:
+        refuse_unsupported_body(request, s.CHARGE_DELETE_LAGO_ONLY)
         charge = services.plan_charge_delete(
             self.organization, plan_code=code, charge_code=charge_code, actor=self.api_key
         )
@@ -282,7 +294,7 @@ class ChargeFilterCollectionView(OrganizationAPIView):
         responses=s.ChargeFilterEnvelope,
     )
     def post(self, request: Request, code: str, charge_code: str) -> Response:
-        data = validate_input(s.ChargeFilterInput, root_payload(request, "filter"))
+        data = validate_input(s.ChargeFilterInput, root_payload(request, "filter", lago_only=s.CHARGE_FILTER_LAGO_ONLY))
         charge_filter = services.charge_filter_create(
             self.organization, plan_code=code, charge_code=charge_code, data=data, actor=self.api_key
         )
@@ -304,7 +316,11 @@ class ChargeFilterDetailView(OrganizationAPIView):
         responses=s.ChargeFilterEnvelope,
     )
     def put(self, request: Request, code: str, charge_code: str, filter_id: str) -> Response:
-        data = validate_input(s.ChargeFilterUpdateInput, root_payload(request, "filter"), partial=True)
+        data = validate_input(
+            s.ChargeFilterUpdateInput,
+            root_payload(request, "filter", lago_only=s.CHARGE_FILTER_LAGO_ONLY),
+            partial=True,
+        )
         charge_filter = services.charge_filter_update(
             self.organization,
             plan_code=code,
@@ -317,6 +333,7 @@ class ChargeFilterDetailView(OrganizationAPIView):
 
     @extend_schema(operation_id="plan_charge_filters_destroy", tags=["Plans"], responses=s.ChargeFilterEnvelope)
     def delete(self, request: Request, code: str, charge_code: str, filter_id: str) -> Response:
+        refuse_unsupported_body(request, s.CHARGE_FILTER_DELETE_LAGO_ONLY)
         charge_filter = services.charge_filter_delete(
             self.organization, plan_code=code, charge_code=charge_code, filter_id=filter_id, actor=self.api_key
         )

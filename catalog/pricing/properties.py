@@ -290,12 +290,10 @@ def _validate_group_keys(errors: _Errors, properties: Mapping[str, Any]) -> None
         pass
     elif not (isinstance(keys, list) and all(isinstance(k, str) and k.strip() for k in keys)):
         errors.add(key, "invalid_type")
-    presentation = properties.get("presentation_group_keys")
-    if presentation:
-        if not (isinstance(presentation, list) and all(isinstance(k, Mapping) and "value" in k for k in presentation)):
-            errors.add("presentation_group_keys", "invalid_type")
-        elif len(presentation) > 2:
-            errors.add("presentation_group_keys", "too_many_keys")
+    if properties.get("presentation_group_keys"):
+        # Lago's invoice presentation breakdowns are not implemented: refused rather than stored
+        # and never shown (docs/lago-compatibility.md).
+        errors.add("presentation_group_keys", "value_is_not_supported")
 
 
 def validate_properties(charge_model: str, properties: Mapping[str, Any] | None) -> dict[str, list[str]]:

@@ -28,6 +28,7 @@ from catalog.services.plans import (
     plan_metadata_delete,
     plan_metadata_set,
     plan_override_create,
+    plan_override_update,
     plan_update,
 )
 from catalog.services.taxes import customer_taxes_set, tax_create, tax_delete, tax_update
@@ -59,6 +60,7 @@ __all__ = [
     "plan_metadata_delete",
     "plan_metadata_set",
     "plan_override_create",
+    "plan_override_update",
     "plan_update",
     "tax_create",
     "tax_delete",

@@ -588,7 +588,40 @@ def plan_charge_delete(
 
 # --- overrides (subscriptions' plan_overrides) ------------------------------------------------
 
+_OVERRIDABLE_PLAN_FIELDS = (
+    "name", "invoice_display_name", "description", "amount_cents", "amount_currency", "trial_period", "metadata",
+)  # fmt: skip
 _OVERRIDABLE_CHARGE_FIELDS = ("invoice_display_name", "min_amount_cents", "properties", "filters", "tax_codes")
+
+
+def _override_plan_fields(organization: Organization, plan: Plan, data: dict[str, Any]) -> None:
+    allowed = {key: data[key] for key in _OVERRIDABLE_PLAN_FIELDS if key in data}
+    _plan_apply(plan, allowed, locked=True)
+    if data.get("trial_period") is not None and (trial := _trial(data["trial_period"])) is not None:
+        plan.trial_period = trial
+    if errors := _plan_errors(organization, plan, allowed, creating=False):
+        raise ValidationFailure(errors)
+    plan.save()
+
+
+def _override_charge(
+    organization: Organization, plan: Plan, charge: Charge, item: dict[str, Any]
+) -> dict[str, list[str]]:
+    """Apply one `plan_overrides.charges[]` item to the override plan's copy of a charge and save it;
+    the errors are keyed `charges.<field>`."""
+    override = {key: value for key, value in item.items() if key in _OVERRIDABLE_CHARGE_FIELDS}
+    errors: dict[str, list[str]] = {}
+    if override.get("min_amount_cents") is not None:
+        # `_charge_apply` keeps a locked charge's spending minimum; an override is what changes it.
+        if codes := amount_cents_errors(override, "min_amount_cents", required=False):
+            errors["min_amount_cents"] = codes
+        else:
+            charge.min_amount_cents = override["min_amount_cents"]
+    charge, extras, charge_errors = _charge_apply(organization, plan, charge, override, locked=True, taken_codes=set())
+    errors = merge_details(errors, charge_errors)
+    if not errors:
+        _charge_save(charge, extras)
+    return {f"charges.{key}": codes for key, codes in errors.items()}
 
 
 @transaction.atomic
@@ -604,12 +637,6 @@ def plan_override_create(
     """
     if parent.organization_id != organization.pk or parent.deleted_at is not None:
         raise NotFoundFailure("plan")
-    allowed = {
-        key: data[key]
-        for key in ("name", "invoice_display_name", "description", "amount_cents", "amount_currency", "trial_period",
-                    "metadata")
-        if key in data
-    }  # fmt: skip
     plan = Plan(
         organization=organization,
         parent=parent,
@@ -626,12 +653,7 @@ def plan_override_create(
         bill_fixed_charges_monthly=parent.bill_fixed_charges_monthly,
         metadata=dict(parent.metadata or {}),
     )
-    _plan_apply(plan, allowed, locked=True)
-    if data.get("trial_period") is not None and (trial := _trial(data["trial_period"])) is not None:
-        plan.trial_period = trial
-    if errors := _plan_errors(organization, plan, allowed, creating=False):
-        raise ValidationFailure(errors)
-    plan.save()
+    _override_plan_fields(organization, plan, data)
     set_links(
         plan,
         PlanTax,
@@ -679,20 +701,43 @@ def plan_override_create(
             invoice_display_name=source.invoice_display_name,
             accepts_target_wallet=source.accepts_target_wallet,
         )
-        override = {k: v for k, v in overrides.get(str(source.pk), {}).items() if k in _OVERRIDABLE_CHARGE_FIELDS}
-        if "filters" not in override:
-            override["filters"] = [
+        item = dict(overrides.get(str(source.pk), {}))
+        if "filters" not in item:
+            item["filters"] = [
                 {"values": f.values, "properties": f.properties, "invoice_display_name": f.invoice_display_name}
                 for f in ChargeFilter.live.filter(charge=source)
             ]
-        if "tax_codes" not in override:
-            override["tax_codes"] = [t.code for t in source.taxes.all()]
+        if "tax_codes" not in item:
+            item["tax_codes"] = [t.code for t in source.taxes.all()]
         charge.save()
-        charge, extras, charge_errors = _charge_apply(
-            organization, plan, charge, override, locked=True, taken_codes=set()
-        )
-        errors = merge_details(errors, charge_errors)
-        _charge_save(charge, extras)
+        errors = merge_details(errors, _override_charge(organization, plan, charge, item))
+    if errors:
+        raise ValidationFailure(errors)
+    return plan
+
+
+@transaction.atomic
+def plan_override_update(organization: Organization, *, plan: Plan, data: dict[str, Any]) -> Plan:
+    """A subscription's later `plan_overrides`: the same fields as `plan_override_create`, applied to
+    its existing override plan (fields absent from `data` keep their values). Charges are named by
+    the parent charge's `id` (or the override charge's own)."""
+    if plan.organization_id != organization.pk or plan.parent_id is None:
+        raise NotFoundFailure("plan")
+    _override_plan_fields(organization, plan, data)
+    if data.get("tax_codes") is not None:
+        set_links(plan, PlanTax, "plan", taxes_for_codes(organization, data["tax_codes"]))
+    if "minimum_commitment" in data:
+        _sync_commitment(organization, plan, data["minimum_commitment"])
+    if "usage_thresholds" in data:
+        _sync_thresholds(organization, plan, data["usage_thresholds"])
+    charges = list(Charge.live.select_for_update().filter(plan=plan).select_related("billable_metric"))
+    errors: dict[str, list[str]] = {}
+    for item in data.get("charges") or []:
+        key = str(item.get("id")) if isinstance(item, dict) else None
+        charge = next((c for c in charges if key in (str(c.parent_id), str(c.pk))), None)
+        if charge is None:
+            raise NotFoundFailure("charge")
+        errors = merge_details(errors, _override_charge(organization, plan, charge, item))
     if errors:
         raise ValidationFailure(errors)
     return plan

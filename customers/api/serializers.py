@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing_project.core.api.serializers import OptionalTextField, PaginationMeta, optional_text
+from billing_project.core.api.unsupported import LagoOnly
 from customers import extensions
 from customers.models import Customer, CustomerType, FinalizeZeroAmount, Organization
 
@@ -19,6 +20,33 @@ def _text(max_length: int = 255) -> serializers.CharField:
 
 
 # --- input ------------------------------------------------------------------------------------
+
+# Lago fields bxb refuses (docs/lago-compatibility.md, "Refused Lago fields").
+NO_BILLING_ENTITIES = "billing entities are not implemented: an organization bills as one entity"
+NO_CUSTOM_SECTIONS = "invoice custom sections are not implemented"
+PROVIDER_PAYMENT_METHOD = {"payment_method_type": "provider"}  # Lago's default: collect through the provider
+PAYMENT_METHOD_REASON = (
+    "choosing a payment method (a specific one, or `manual`) is not implemented: invoices are collected "
+    "through the customer's payment provider"
+)
+CUSTOMER_LAGO_ONLY = (
+    LagoOnly("account_type", "partner accounts (self-billing) are not implemented", accepted=("customer",)),
+    LagoOnly("billing_entity_code", NO_BILLING_ENTITIES),
+    LagoOnly("integration_customers", "accounting, CRM and tax-provider integrations are not implemented"),
+    LagoOnly("invoice_custom_section_codes", NO_CUSTOM_SECTIONS),
+    LagoOnly("skip_invoice_custom_sections", NO_CUSTOM_SECTIONS),
+    LagoOnly(
+        "billing_configuration.subscription_invoice_issuing_date_anchor",
+        "a subscription invoice is issued on the day its period ends (the next period's start)",
+        accepted=("next_period_start",),
+    ),
+    LagoOnly(
+        "billing_configuration.subscription_invoice_issuing_date_adjustment",
+        "an invoice finalized after a grace period is issued on its finalization day",
+        accepted=("align_with_finalization_date",),
+    ),
+)
+ORGANIZATION_LAGO_ONLY = (LagoOnly("email_settings", "bxb sends no invoice, credit note or payment receipt emails"),)
 
 
 class BillingConfigurationInput(serializers.Serializer):

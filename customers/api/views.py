@@ -12,6 +12,8 @@ from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.views import OrganizationAPIView, query_bool, query_list, root_payload, validate_input
 from customers import selectors, services
 from customers.api.serializers import (
+    CUSTOMER_LAGO_ONLY,
+    ORGANIZATION_LAGO_ONLY,
     CustomerEnvelope,
     CustomerInput,
     CustomerInputEnvelope,
@@ -75,7 +77,9 @@ class CustomerCollectionView(OrganizationAPIView):
         responses=CustomerEnvelope,
     )
     def post(self, request: Request) -> Response:
-        data = validate_input(CustomerInput, root_payload(request, "customer"), partial=False)
+        data = validate_input(
+            CustomerInput, root_payload(request, "customer", lago_only=CUSTOMER_LAGO_ONLY), partial=False
+        )
         customer, _ = services.customer_upsert(self.organization, data, actor=self.api_key)
         representation = services.representation_of_upsert(customer)  # built for the webhook
         return Response({"customer": representation} if representation is not None else customer_body(customer))
@@ -106,6 +110,8 @@ class OrganizationView(OrganizationAPIView):
         responses=OrganizationEnvelope,
     )
     def put(self, request: Request) -> Response:
-        data = validate_input(OrganizationInput, root_payload(request, "organization"), partial=True)
+        data = validate_input(
+            OrganizationInput, root_payload(request, "organization", lago_only=ORGANIZATION_LAGO_ONLY), partial=True
+        )
         organization = services.organization_update(self.organization, data)
         return Response({"organization": OrganizationOutput(organization).data})

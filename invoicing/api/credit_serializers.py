@@ -8,6 +8,39 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from billing_project.core.api.unsupported import LagoOnly
+from customers.api.serializers import (
+    NO_BILLING_ENTITIES,
+    NO_CUSTOM_SECTIONS,
+    PAYMENT_METHOD_REASON,
+    PROVIDER_PAYMENT_METHOD,
+)
+
+# Lago fields bxb refuses (docs/lago-compatibility.md, "Refused Lago fields").
+_PURCHASE_ORDER = "purchase order numbers on wallet top-up invoices are not implemented"
+WALLET_TRANSACTION_LAGO_ONLY = (
+    LagoOnly("invoice_custom_section", NO_CUSTOM_SECTIONS),
+    LagoOnly("payment_method", PAYMENT_METHOD_REASON, accepted=(PROVIDER_PAYMENT_METHOD,)),
+    LagoOnly("purchase_order_number", _PURCHASE_ORDER),
+)
+WALLET_LAGO_ONLY = (
+    LagoOnly("billing_entity_code", NO_BILLING_ENTITIES),
+    *WALLET_TRANSACTION_LAGO_ONLY,
+    LagoOnly(
+        "recurring_transaction_rules[].grants_target_top_up",
+        "a `target` rule fills the gap with a paid top-up (granting free credits instead is not implemented)",
+    ),
+    LagoOnly(
+        "recurring_transaction_rules[].invoice_requires_successful_payment",
+        "a rule's top-ups follow the wallet's own `invoice_requires_successful_payment`",
+    ),
+    LagoOnly("recurring_transaction_rules[].invoice_custom_section", NO_CUSTOM_SECTIONS),
+    LagoOnly(
+        "recurring_transaction_rules[].payment_method", PAYMENT_METHOD_REASON, accepted=(PROVIDER_PAYMENT_METHOD,)
+    ),
+    LagoOnly("recurring_transaction_rules[].purchase_order_number", _PURCHASE_ORDER),
+)
+
 
 class AppliesToSchema(serializers.Serializer):
     fee_types = serializers.ListField(child=serializers.CharField(), required=False)

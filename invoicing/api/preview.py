@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing_project.core.api.views import OrganizationAPIView
+from billing_project.core.api.views import OrganizationAPIView, refuse_unsupported_body
 from invoicing.api import serializers as s
 from invoicing.services.preview import invoice_preview
 
@@ -54,4 +54,5 @@ class InvoicePreviewView(OrganizationAPIView):
         responses=s.InvoiceEnvelope,
     )
     def post(self, request: Request) -> Response:
+        refuse_unsupported_body(request, s.INVOICE_PREVIEW_LAGO_ONLY)
         return Response({"invoice": invoice_preview(self.organization, request.data)})

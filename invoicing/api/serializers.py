@@ -10,7 +10,34 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from billing_project.core.api.unsupported import LagoOnly
+from customers.api.serializers import (
+    NO_BILLING_ENTITIES,
+    NO_CUSTOM_SECTIONS,
+    PAYMENT_METHOD_REASON,
+    PROVIDER_PAYMENT_METHOD,
+)
 from subscriptions.representation import SubscriptionOutput
+
+# Lago fields bxb refuses (docs/lago-compatibility.md, "Refused Lago fields").
+_SKIP_PSP = "an invoice is always sent to the customer's payment provider when it has one"
+ONE_OFF_INVOICE_LAGO_ONLY = (
+    LagoOnly("billing_entity_code", NO_BILLING_ENTITIES),
+    LagoOnly("invoice_custom_section", NO_CUSTOM_SECTIONS),
+    LagoOnly("payment_method", PAYMENT_METHOD_REASON, accepted=(PROVIDER_PAYMENT_METHOD,)),
+    LagoOnly("skip_psp", _SKIP_PSP),
+    LagoOnly("fees[].skip_psp", _SKIP_PSP),
+)
+_VOID_CREDIT_NOTE = "voiding does not create a credit note yet: void, then create the credit note (POST /credit_notes)"
+INVOICE_VOID_LAGO_ONLY = (
+    LagoOnly("generate_credit_note", _VOID_CREDIT_NOTE),
+    LagoOnly("refund_amount", _VOID_CREDIT_NOTE, accepted=(0,)),
+    LagoOnly("credit_amount", _VOID_CREDIT_NOTE, accepted=(0,)),
+)
+INVOICE_PREVIEW_LAGO_ONLY = (
+    LagoOnly("billing_entity_code", NO_BILLING_ENTITIES),
+    LagoOnly("customer.integration_customers", "accounting, CRM and tax-provider integrations are not implemented"),
+)
 
 
 class MetadataItemInput(serializers.Serializer):

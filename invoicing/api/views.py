@@ -11,7 +11,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.pagination import meta_for, page_params, paginated_response
-from billing_project.core.api.views import OrganizationAPIView, query_bool, query_list, root_payload, validate_input
+from billing_project.core.api.views import (
+    OrganizationAPIView,
+    query_bool,
+    query_list,
+    refuse_unsupported_body,
+    root_payload,
+    validate_input,
+)
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from invoicing import selectors
 from invoicing.api import serializers as s
@@ -136,7 +143,9 @@ class InvoiceCollectionView(OrganizationAPIView):
         responses=s.InvoiceEnvelope,
     )
     def post(self, request: Request) -> Response:
-        data = validate_input(s.OneOffInvoiceInput, root_payload(request, "invoice"))
+        data = validate_input(
+            s.OneOffInvoiceInput, root_payload(request, "invoice", lago_only=s.ONE_OFF_INVOICE_LAGO_ONLY)
+        )
         invoice = one_off.invoice_create_one_off(
             self.organization,
             external_customer_id=data["external_customer_id"],
@@ -204,6 +213,7 @@ class InvoiceVoidView(OrganizationAPIView):
         responses=s.InvoiceEnvelope,
     )
     def post(self, request: Request, invoice_id: str) -> Response:
+        refuse_unsupported_body(request, s.INVOICE_VOID_LAGO_ONLY)
         invoice = lifecycle.invoice_void(self.organization, invoice_id=_uuid(invoice_id, "invoice"))
         return Response(_invoice_body(invoice))
 

@@ -57,7 +57,9 @@ class WalletCollectionView(OrganizationAPIView):
         responses=s.WalletEnvelope,
     )
     def post(self, request: Request) -> Response:
-        wallet = services.wallet_create(self.organization, data=root_payload(request, "wallet"))
+        wallet = services.wallet_create(
+            self.organization, data=root_payload(request, "wallet", lago_only=s.WALLET_LAGO_ONLY)
+        )
         return Response(_wallet_body(selectors.wallet_get(self.organization, wallet.id)))
 
 
@@ -75,7 +77,9 @@ class WalletDetailView(OrganizationAPIView):
         responses=s.WalletEnvelope,
     )
     def put(self, request: Request, wallet_id: str) -> Response:
-        wallet = services.wallet_update(self.organization, wallet_id=wallet_id, data=root_payload(request, "wallet"))
+        wallet = services.wallet_update(
+            self.organization, wallet_id=wallet_id, data=root_payload(request, "wallet", lago_only=s.WALLET_LAGO_ONLY)
+        )
         return Response(_wallet_body(selectors.wallet_get(self.organization, wallet.id)))
 
     @extend_schema(
@@ -121,7 +125,9 @@ class CustomerWalletDetailView(OrganizationAPIView):
     )
     def put(self, request: Request, external_id: str, code: str) -> Response:
         found = selectors.wallet_get_by_code(self.organization, external_id, code)
-        wallet = services.wallet_update(self.organization, wallet_id=found.id, data=root_payload(request, "wallet"))
+        wallet = services.wallet_update(
+            self.organization, wallet_id=found.id, data=root_payload(request, "wallet", lago_only=s.WALLET_LAGO_ONLY)
+        )
         return Response(_wallet_body(selectors.wallet_get(self.organization, wallet.id)))
 
     @extend_schema(
@@ -145,7 +151,8 @@ class WalletTransactionCollectionView(OrganizationAPIView):
         responses=s.WalletTransactionListEnvelope,
     )
     def post(self, request: Request) -> Response:
-        rows = services.wallet_transaction_create(self.organization, data=root_payload(request, "wallet_transaction"))
+        payload = root_payload(request, "wallet_transaction", lago_only=s.WALLET_TRANSACTION_LAGO_ONLY)
+        rows = services.wallet_transaction_create(self.organization, data=payload)
         return Response({"wallet_transactions": _transactions(rows)})
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from billing_project.core.api.unsupported import LagoOnly
+from customers.api.serializers import PAYMENT_METHOD_REASON, PROVIDER_PAYMENT_METHOD
 from invoicing.api.serializers import PageMeta
+
+# Lago fields bxb refuses (docs/lago-compatibility.md, "Refused Lago fields").
+PAYMENT_METHOD_LAGO_ONLY = (LagoOnly("payment_method", PAYMENT_METHOD_REASON, accepted=(PROVIDER_PAYMENT_METHOD,)),)
 
 
 class PaymentInput(serializers.Serializer):

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.pagination import paginated_response
-from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
+from billing_project.core.api.views import OrganizationAPIView, refuse_unsupported_body, root_payload, validate_input
 from billing_project.core.errors import NotFoundFailure
 from payments import selectors
 from payments.api import serializers as s
@@ -88,6 +88,7 @@ class InvoiceRetryPaymentView(OrganizationAPIView):
         responses={200: None},
     )
     def post(self, request: Request, invoice_id: str) -> Response:
+        refuse_unsupported_body(request, s.PAYMENT_METHOD_LAGO_ONLY)
         collection.invoice_retry_payment(self.organization, invoice_id=_uuid(invoice_id, "invoice"), actor=_actor(self))
         return Response(status=200)
 
@@ -175,7 +176,8 @@ class PaymentRequestCollectionView(OrganizationAPIView):
         responses=s.PaymentRequestEnvelope,
     )
     def post(self, request: Request) -> Response:
-        data = validate_input(s.PaymentRequestInput, root_payload(request, "payment_request"))
+        payload = root_payload(request, "payment_request", lago_only=s.PAYMENT_METHOD_LAGO_ONLY)
+        data = validate_input(s.PaymentRequestInput, payload)
         payment_request = dunning.payment_request_create(
             self.organization,
             external_customer_id=data["external_customer_id"],

@@ -4,10 +4,42 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from customers.api.serializers import PaginationMeta
+from billing_project.core.api.unsupported import LagoOnly
+from customers.api.serializers import (
+    NO_BILLING_ENTITIES,
+    NO_CUSTOM_SECTIONS,
+    PAYMENT_METHOD_REASON,
+    PROVIDER_PAYMENT_METHOD,
+    PaginationMeta,
+)
 from subscriptions.models import BillingTime, OnTerminationCreditNote, OnTerminationInvoice
 from subscriptions.representation import SubscriptionOutput, SubscriptionWithPlanOutput
 from subscriptions.services import DOWNGRADE_AT_PERIOD_END, DOWNGRADE_IMMEDIATELY
+
+# Lago fields bxb refuses (docs/lago-compatibility.md, "Refused Lago fields").
+SUBSCRIPTION_LAGO_ONLY = (
+    LagoOnly(
+        "activation_rules", "activation rules (a subscription started once a payment succeeds) are not implemented"
+    ),
+    LagoOnly("billing_entity_code", NO_BILLING_ENTITIES),
+    LagoOnly(
+        "consolidate_invoice",
+        "bxb bills a customer's subscriptions due the same day on one invoice",
+        accepted=(True,),
+        empty_accepted=False,
+    ),
+    LagoOnly("invoice_custom_section", NO_CUSTOM_SECTIONS),
+    LagoOnly("payment_method", PAYMENT_METHOD_REASON, accepted=(PROVIDER_PAYMENT_METHOD,)),
+    LagoOnly("purchase_order_number", "purchase order numbers on subscription invoices are not implemented"),
+    LagoOnly("plan_overrides.fixed_charges", "fixed charges are not implemented yet"),
+    LagoOnly(
+        "plan_overrides.charges[].applied_pricing_unit",
+        "pricing units (a charge priced in a unit converted to the plan's currency) are not implemented",
+    ),
+)
+SUBSCRIPTION_BODY_LAGO_ONLY = (
+    LagoOnly("authorization", "a payment pre-authorization before the subscription starts is not implemented"),
+)
 
 
 def _text(max_length: int = 255) -> serializers.CharField:

@@ -9,9 +9,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.pagination import paginated_response
-from billing_project.core.api.views import OrganizationAPIView, query_list, root_payload, validate_input
+from billing_project.core.api.views import (
+    OrganizationAPIView,
+    query_list,
+    refuse_unsupported_body,
+    root_payload,
+    validate_input,
+)
+from billing_project.core.errors import ValidationFailure
 from subscriptions import selectors, services
 from subscriptions.api.serializers import (
+    SUBSCRIPTION_BODY_LAGO_ONLY,
+    SUBSCRIPTION_LAGO_ONLY,
     SubscriptionEnvelope,
     SubscriptionInput,
     SubscriptionInputEnvelope,
@@ -34,6 +43,14 @@ def _raw_keys(payload: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     if payload.get("plan_overrides") is not None:
         result["plan_overrides"] = payload["plan_overrides"]
     return result
+
+
+def _status(request: Request) -> str | None:
+    """Which of the external id's subscriptions a PUT addresses: `?status=`, or Lago's body `status`."""
+    status = request.query_params.get("status") or request.data.get("status")
+    if status is not None and not isinstance(status, str):
+        raise ValidationFailure.single("status", "value_is_invalid")
+    return status or None
 
 
 class SubscriptionCollectionView(OrganizationAPIView):
@@ -67,7 +84,8 @@ class SubscriptionCollectionView(OrganizationAPIView):
         responses=SubscriptionEnvelope,
     )
     def post(self, request: Request) -> Response:
-        payload = root_payload(request, "subscription")
+        refuse_unsupported_body(request, SUBSCRIPTION_BODY_LAGO_ONLY)
+        payload = root_payload(request, "subscription", lago_only=SUBSCRIPTION_LAGO_ONLY)
         data = validate_input(SubscriptionInput, payload)
         subscription = services.subscription_create(self.organization, _raw_keys(payload, data), actor=self.api_key)
         return Response(subscription_body(subscription))
@@ -94,11 +112,9 @@ class SubscriptionDetailView(OrganizationAPIView):
         responses=SubscriptionEnvelope,
     )
     def put(self, request: Request, external_id: str) -> Response:
-        payload = root_payload(request, "subscription")
+        payload = root_payload(request, "subscription", lago_only=SUBSCRIPTION_LAGO_ONLY)
         data = validate_input(SubscriptionUpdateInput, payload, partial=True)
-        subscription = selectors.subscription_get_live(
-            self.organization, external_id, status=request.query_params.get("status")
-        )
+        subscription = selectors.subscription_get_live(self.organization, external_id, status=_status(request))
         subscription = services.subscription_update(
             self.organization, subscription, _raw_keys(payload, data), actor=self.api_key
         )

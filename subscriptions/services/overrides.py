@@ -5,9 +5,8 @@ Creating the child is the catalog's `plan_override_create` (name, invoice_displa
 description, amount_cents, amount_currency, trial_period, tax_codes, minimum_commitment,
 usage_thresholds, metadata; per charge by the parent charge's `id`: invoice_display_name,
 min_amount_cents, properties, filters, tax_codes — all validated as plan input). A later
-`plan_overrides` on the same subscription updates its child here: the plan fields above except
-taxes, thresholds and commitment, and per charge invoice_display_name, min_amount_cents and
-properties (validated with the catalog's property rules).
+`plan_overrides` on the same subscription changes the same fields of its child with the catalog's
+`plan_override_update` (nothing sent is dropped; errors are keyed `plan_overrides.<field>`).
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from billing_project.core import money
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from catalog import services as catalog_services
 from catalog.models import Charge, Plan
-from catalog.services.plans import normalize_properties, properties_errors
 
 _PLAN_TEXT = ("name", "invoice_display_name", "description")
 
@@ -59,34 +57,6 @@ def _validate(plan: Plan, overrides: dict[str, Any]) -> dict[str, list[str]]:
     return errors
 
 
-def _apply(child: Plan, overrides: dict[str, Any]) -> Plan:
-    for field in _PLAN_TEXT:
-        if overrides.get(field) is not None:
-            setattr(child, field, overrides[field])
-    if overrides.get("amount_cents") is not None:
-        child.amount_cents = overrides["amount_cents"]
-    if overrides.get("trial_period") is not None:
-        child.trial_period = Decimal(str(overrides["trial_period"]))
-    child.save()
-    for item in overrides.get("charges") or []:
-        charge = Charge.live.filter(plan=child).filter(parent_id=item["id"]).first()
-        if charge is None:
-            charge = Charge.live.filter(plan=child, id=item["id"]).first() if _is_uuid(item["id"]) else None
-        if charge is None:
-            raise NotFoundFailure("charge")
-        if item.get("properties") is not None:
-            problems = properties_errors(charge.charge_model, item["properties"])
-            if problems:
-                raise ValidationFailure({f"plan_overrides.charges.{key}": codes for key, codes in problems.items()})
-            charge.properties = normalize_properties(charge.charge_model, item["properties"], charge.pricing_group_keys)
-        if item.get("min_amount_cents") is not None:
-            charge.min_amount_cents = item["min_amount_cents"]
-        if item.get("invoice_display_name") is not None:
-            charge.invoice_display_name = item["invoice_display_name"]
-        charge.save()
-    return child
-
-
 def _is_uuid(value: Any) -> bool:
     import uuid
 
@@ -110,8 +80,12 @@ def plan_override_create(plan: Plan, overrides: dict[str, Any]) -> Plan:
 
 
 def plan_override_update(child: Plan, overrides: dict[str, Any]) -> Plan:
-    """Change an existing child plan (a subscription's second `plan_overrides`)."""
+    """Change an existing child plan (a subscription's second `plan_overrides`): every field
+    `plan_override_create` takes, as the catalog's `plan_override_update` applies them."""
     errors = _validate(child, overrides)
     if errors:
         raise ValidationFailure(errors)
-    return _apply(child, overrides)
+    try:
+        return catalog_services.plan_override_update(child.organization, plan=child, data=overrides)
+    except ValidationFailure as failure:
+        raise ValidationFailure({f"plan_overrides.{key}": codes for key, codes in failure.details.items()}) from failure

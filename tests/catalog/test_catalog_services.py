@@ -105,7 +105,7 @@ def test_plan_override_refuses_bad_prices_and_foreign_plans(organization, other_
         services.plan_override_create(
             organization, parent=parent, data={"charges": [{"id": str(charge.id), "properties": {"amount": "-1"}}]}
         )
-    assert refused.value.details == {"properties": ["invalid_amount"]}
+    assert refused.value.details == {"charges.properties": ["invalid_amount"]}  # the charge override named
     assert Plan.objects.filter(parent=parent).count() == 0
     with pytest.raises(NotFoundFailure):
         services.plan_override_create(other_tenant.organization, parent=parent, data={})

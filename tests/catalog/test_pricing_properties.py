@@ -195,12 +195,19 @@ def test_filter_keeps_group_keys_and_renames_grouped_by():
         ("standard", {"amount": "1", "pricing_group_keys": "country"}, {"pricing_group_keys": ["invalid_type"]}),
         ("standard", {"amount": "1", "pricing_group_keys": ["ok", ""]}, {"pricing_group_keys": ["invalid_type"]}),
         ("standard", {"amount": "1", "grouped_by": [1]}, {"grouped_by": ["invalid_type"]}),
-        ("standard", {"amount": "1", "presentation_group_keys": ["x"]}, {"presentation_group_keys": ["invalid_type"]}),
+        # Invoice presentation breakdowns are not implemented: refused, never stored and ignored.
         (
             "standard",
-            {"amount": "1", "presentation_group_keys": [{"value": "a"}, {"value": "b"}, {"value": "c"}]},
-            {"presentation_group_keys": ["too_many_keys"]},
+            {"amount": "1", "presentation_group_keys": [{"value": "a"}]},
+            {"presentation_group_keys": ["value_is_not_supported"]},
         ),
+        (
+            "standard",
+            {"amount": "1", "presentation_group_keys": ["x"]},
+            {"presentation_group_keys": ["value_is_not_supported"]},
+        ),
+        ("standard", {"amount": "1", "presentation_group_keys": []}, {}),
+        ("standard", {"amount": "1", "presentation_group_keys": None}, {}),
     ],
 )
 def test_validate_properties(model, properties, errors):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework import serializers
@@ -13,6 +14,7 @@ from rest_framework.views import APIView
 
 from billing_project.core.api.exceptions import flatten_codes
 from billing_project.core.api.parsers import ExactJSONParser
+from billing_project.core.api.unsupported import LagoOnly, refuse_unsupported
 from billing_project.core.errors import BadRequestFailure, ValidationFailure
 from billing_project.core.logging import bind_context
 
@@ -45,15 +47,28 @@ class OrganizationAPIView(APIView):
         return self.request.auth
 
 
-def root_payload(request: Request, key: str) -> dict[str, Any]:
-    """The object under Lago's root key; 400 when it is missing, as Lago does."""
+def root_payload(request: Request, key: str, *, lago_only: Iterable[LagoOnly] = ()) -> dict[str, Any]:
+    """The object under Lago's root key; 400 when it is missing, as Lago does.
+
+    `lago_only`: the Lago fields of this object bxb does not implement, refused (422
+    `value_is_not_supported`) when the payload uses them (`billing_project.core.api.unsupported`).
+    """
     data = request.data
     if not isinstance(data, dict) or key not in data or data[key] in (None, "", {}, []):
         raise BadRequestFailure(f"param is missing or the value is empty or invalid: {key}")
     payload = data[key]
     if not isinstance(payload, dict):
         raise BadRequestFailure(f"param is missing or the value is empty or invalid: {key}")
+    refuse_unsupported(payload, lago_only)
     return payload
+
+
+def refuse_unsupported_body(request: Request, lago_only: Iterable[LagoOnly]) -> None:
+    """`refuse_unsupported` on the whole body: fields beside the root key (`authorization`), and the
+    bodies of routes that have no root object (`void`, `retry_payment`, a `DELETE` with options)."""
+    data = request.data
+    if isinstance(data, dict):
+        refuse_unsupported(data, lago_only)
 
 
 def validate_input(serializer_class: type[serializers.Serializer], data: Any, *, partial: bool = False) -> dict:
