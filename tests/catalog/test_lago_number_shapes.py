@@ -14,7 +14,7 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 
 from billing_project.core.money import decimal_number
-from tests.factories.catalog import BillableMetricFactory
+from tests.factories.invoicing import make_metric
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def _exact(response) -> dict[str, Any]:
 
 
 def _catalog(api, organization) -> None:
-    metric = BillableMetricFactory(organization=organization, code="calls")
+    metric = make_metric(organization, "calls")
     for code, rate in (("vat", "20"), ("ny", "8.875"), ("tiny", "0.0001")):
         assert (
             api.post("/api/v1/taxes", {"tax": {"name": code, "code": code, "rate": rate}}, format="json").status_code

@@ -12,8 +12,8 @@ from django.apps import apps
 
 from billing_project.core.api.unsupported import LagoOnly, unsupported_errors
 from catalog.models import ChargeFilter
-from tests.factories.catalog import BillableMetricFactory, BillableMetricFilterFactory
-from tests.factories.invoicing import make_customer
+from tests.factories.catalog import BillableMetricFilterFactory
+from tests.factories.invoicing import make_customer, make_metric
 from tests.factories.payments import finalized_invoice
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def row_counts() -> dict[str, int]:
 @pytest.fixture
 def world(api, organization):
     """A customer, a plan with a charge and a filter, a subscription, a wallet and an invoice."""
-    metric = BillableMetricFactory(organization=organization, code="calls")
+    metric = make_metric(organization, "calls")
     BillableMetricFilterFactory(billable_metric=metric, key="region", values=["eu", "us"])
     customer = make_customer(organization, external_id="c1", currency="USD")
     plan = {

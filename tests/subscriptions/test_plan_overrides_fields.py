@@ -7,14 +7,15 @@ from __future__ import annotations
 import pytest
 
 from catalog.models import Charge, Plan
-from tests.factories.catalog import BillableMetricFactory, BillableMetricFilterFactory
+from tests.factories.catalog import BillableMetricFilterFactory
+from tests.factories.invoicing import make_metric
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def plan(api, organization):
-    metric = BillableMetricFactory(organization=organization, code="calls")
+    metric = make_metric(organization, "calls")
     BillableMetricFilterFactory(billable_metric=metric, key="region", values=["eu", "us"])
     for code, rate in (("vat", "20"), ("gst", "5")):
         api.post("/api/v1/taxes", {"tax": {"name": code, "code": code, "rate": rate}}, format="json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.test import override_settings
 
@@ -209,7 +210,8 @@ def test_plain_public_key_is_served_and_not_taken_for_a_delivery_id(tenant, othe
     assert (
         plain.content.decode() == tenant.client.get("/api/v1/webhooks/json_public_key").json()["webhook"]["public_key"]
     )
-    assert load_pem_public_key(base64.b64decode(plain.content)).key_size == 2048
+    key = load_pem_public_key(base64.b64decode(plain.content))
+    assert isinstance(key, RSAPublicKey) and key.key_size == 2048
     assert other_tenant.client.get("/api/v1/webhooks/public_key").content != plain.content
     assert tenant.client.get("/v1/webhooks/public_key").content == plain.content
 

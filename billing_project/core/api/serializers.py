@@ -34,5 +34,5 @@ class OptionalTextField(serializers.CharField):
         kwargs.setdefault("allow_null", True)
         super().__init__(**kwargs)
 
-    def to_representation(self, value: object) -> str | None:
+    def to_representation(self, value: object) -> Any:  # `str | None`; DRF's stubs say `str`
         return optional_text(value)
