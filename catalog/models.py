@@ -197,7 +197,7 @@ class CommitmentType(models.TextChoices):
 
 
 class Commitment(BaseModel):
-    """A plan's minimum commitment: the least the period's fees add up to (lago-semantics §5.8)."""
+    """A plan's minimum commitment: the least the period's fees add up to (docs/billing-semantics.md §5.8)."""
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="commitments")
     commitment_type = models.CharField(
@@ -225,7 +225,7 @@ class CommitmentTax(BaseModel):
 
 
 class UsageThreshold(BaseModel):
-    """Progressive billing: invoice when lifetime usage reaches `amount_cents` (lago-semantics §10)."""
+    """Progressive billing: invoice when lifetime usage reaches `amount_cents` (docs/billing-semantics.md §10)."""
 
     organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="usage_thresholds")

@@ -161,7 +161,7 @@ def fee_taxes(
     commitment: Commitment | None = None,
     tax_codes: list[str] | None = None,
 ) -> list[Tax]:
-    """The taxes a fee takes: the first non-empty list, in Lago's order (lago-semantics.md §6.2).
+    """The taxes a fee takes: the first non-empty list, in Lago's order (docs/billing-semantics.md §6.2).
 
     explicit `tax_codes` (one-off invoice) → add-on → charge → commitment → plan (or the plan it
     overrides) → customer → organization defaults.

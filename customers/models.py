@@ -45,7 +45,7 @@ class Organization(BaseModel):
     city = models.CharField(max_length=255, blank=True, default="")
     state = models.CharField(max_length=255, blank=True, default="")
     zipcode = models.CharField(max_length=255, blank=True, default="")
-    # Invoice numbering (lago-semantics.md §6.3).
+    # Invoice numbering (docs/billing-semantics.md §6.3).
     document_numbering = models.CharField(
         max_length=20, choices=DocumentNumbering.choices, default=DocumentNumbering.PER_CUSTOMER
     )

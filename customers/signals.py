@@ -1,4 +1,4 @@
-"""Signals the customers app sends to the apps below it (see CONVENTIONS.md: layering).
+"""Signals the customers app sends to the apps below it (see docs/architecture.md: layering).
 
 Receivers only enqueue work on commit; they hold no business rules.
 """

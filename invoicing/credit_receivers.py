@@ -1,7 +1,7 @@
 """Receivers of the subscriptions app's signals for credits: they only enqueue a task on commit.
 
 `subscription_terminated` → `invoicing.credit_note_for_termination`: the unused days of an
-in-advance base fee become a credit note (lago-semantics.md §5.6, §5.7). Connected in
+in-advance base fee become a credit note (docs/billing-semantics.md §5.6, §5.7). Connected in
 `InvoicingConfig.ready()`.
 """
 

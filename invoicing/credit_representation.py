@@ -1,4 +1,4 @@
-"""Lago's wallet, wallet transaction and credit note objects (lago-api.md §2.13, §2.14, Appendix A/B)
+"""Lago's wallet, wallet transaction and credit note objects (docs/lago-compatibility.md §1.3, §3)
 for the API and webhooks: money as integers, decimals as strings (never floats, except the rates
 Lago's client types as float)."""
 

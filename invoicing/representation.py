@@ -1,4 +1,4 @@
-"""Lago's invoice and fee objects (lago-api.md §2.11, §2.12, Appendix A), for the API and webhooks.
+"""Lago's invoice and fee objects (docs/lago-compatibility.md §1.3, §3), for the API and webhooks.
 
 Plain functions returning JSON-able dicts: money as integers, decimals as strings, never floats
 (except the fields Lago's client types as float, such as `taxes_rate`, which are rendered from

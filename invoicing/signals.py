@@ -1,7 +1,7 @@
 """Signals the invoicing app sends to the apps above it in the layering (payments).
 
 They are sent inside the transaction that made the change; receivers only enqueue work with
-`transaction.on_commit` (CONVENTIONS.md) and hold no business rules.
+`transaction.on_commit` (docs/architecture.md) and hold no business rules.
 
 invoice_finalized   an invoice was finalized (status `finalized`, numbered). Carries `invoice`
                     and `organization`. Payments collects it from the customer's saved method.

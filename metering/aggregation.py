@@ -626,7 +626,7 @@ def _aggregate_additive(
     )
 
 
-# --- prorated charges (lago-semantics.md §5.4) ----------------------------------------------------
+# --- prorated charges (docs/billing-semantics.md §5.4, §2.9) ----------------------------------------------------
 
 PRORATED_TYPES = {"sum_agg", "unique_count_agg"}
 

@@ -1,4 +1,4 @@
-"""Prorated aggregation (lago-semantics.md §5.4): pure arithmetic, no ORM.
+"""Prorated aggregation (docs/billing-semantics.md §5.4, docs/invoicing.md §9): pure arithmetic, no ORM.
 
 A prorated charge bills each unit of a recurring metric for the share of the billing period it
 existed. Days are local calendar days of the customer's timezone, counted inclusively, over the

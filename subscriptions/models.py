@@ -38,7 +38,7 @@ class OnTerminationInvoice(models.TextChoices):
 
 
 class TerminationReason(models.TextChoices):
-    """Why a subscription ended: invoicing bills each case differently (lago-semantics.md §5.6-5.7)."""
+    """Why a subscription ended: invoicing bills each case differently (docs/billing-semantics.md §5.6, §5.7)."""
 
     MANUAL = "manual"  # DELETE /subscriptions/{id} or the admin action
     UPGRADED = "upgraded"  # replaced now by a more expensive plan (its own day goes to the new plan)

@@ -5,7 +5,7 @@ Pure functions, no ORM. Every boundary is a *local midnight* in the customer's a
 half-open: `[start, end)`. Lago shows the inclusive end (`to_datetime = end - 1 s`, i.e.
 `...23:59:59` local); `Window.to_datetime` gives that value for the API.
 
-Rules (lago-semantics.md §5.1, §5.2, §5.5, §5.6, §5.7):
+Rules (docs/billing-semantics.md §5.1, §5.2, §5.5, §5.6, §5.7):
 
 * calendar periods: weekly Monday-Sunday, monthly 1st-last day, quarterly Jan/Apr/Jul/Oct,
   semiannual Jan/Jul, yearly Jan 1st;
@@ -50,7 +50,7 @@ class BillingTime(StrEnum):
 
 # Months per period for the month-based intervals.
 _MONTHS = {Interval.MONTHLY: 1, Interval.QUARTERLY: 3, Interval.SEMIANNUAL: 6, Interval.YEARLY: 12}
-# Periods per year, to compare plans on their yearly amount (lago-semantics.md §5.6).
+# Periods per year, to compare plans on their yearly amount (docs/billing-semantics.md §5.6).
 PERIODS_PER_YEAR = {
     Interval.WEEKLY: 52,
     Interval.MONTHLY: 12,

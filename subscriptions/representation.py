@@ -1,4 +1,4 @@
-"""Lago's subscription object (lago-api.md §2.9, Appendix B), shared by the API and webhooks."""
+"""Lago's subscription object (docs/lago-compatibility.md §1.3, §3), shared by the API and webhooks."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Signals the subscriptions app sends to the apps above it in the layering (invoicing, payments).
 
 They are sent inside the transaction that made the change; receivers only enqueue work with
-`transaction.on_commit` (CONVENTIONS.md) and hold no business rules. Every signal carries
+`transaction.on_commit` (docs/architecture.md) and hold no business rules. Every signal carries
 `subscription` and `organization`.
 
 subscription_started      a subscription became active (new, future start reached, plan change).

@@ -6,7 +6,7 @@
 
 `terminated` and `canceled` are final. Services call `target_status(current, event)` under a row
 lock before they change anything; a refused transition is Lago's 405 `invalid_status`
-(lago-api.md §1.6).
+(docs/lago-compatibility.md §1.5).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Usage alerts, lifetime usage and progressive billing (lago-semantics.md §10, §11).
+"""Usage alerts, lifetime usage and progressive billing (docs/billing-semantics.md §10, §11).
 
 * `Alert` + `AlertThreshold`: what a customer wants to be told about, per subscription
   (`external_subscription_id`, so alerts survive upgrades and downgrades).

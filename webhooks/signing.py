@@ -1,4 +1,4 @@
-"""Webhook signatures, as Lago computes them (lago-api.md §2.2).
+"""Webhook signatures, as Lago computes them (docs/webhooks.md).
 
 HMAC: base64 of HMAC-SHA256 of the exact body bytes, keyed with the organization's secret.
 JWT: RS256 over `{"data": <body as a string>, "iss": <our base URL>}` with the organization's key.

@@ -1,4 +1,4 @@
-"""Input and output shapes of the catalog API (lago-api.md §2.3–§2.7).
+"""Input and output shapes of the catalog API (docs/lago-compatibility.md §2, docs/catalog.md).
 
 Decimals leave as strings (percentage rates, as Lago's coupon object has them), except tax `rate`
 and plan `trial_period`, which Lago types as JSON numbers: they are rendered by

@@ -1,4 +1,4 @@
-"""Catalog endpoints: parse, call a service or selector, render (lago-api.md §2.3–§2.7)."""
+"""Catalog endpoints: parse, call a service or selector, render (docs/lago-compatibility.md §2)."""
 
 from __future__ import annotations
 

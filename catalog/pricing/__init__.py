@@ -7,7 +7,7 @@ Public interface (import from `catalog.pricing`):
 * `validate_properties(model, properties)` — `{}` or Lago's codes by field; `flatten_errors` gives
   the flat list Lago's API puts under `properties`.
 * `validate_charge_model_for_metric(model, aggregation_type=..., recurring=..., pay_in_advance=...,
-  prorated=..., invoiceable=..., min_amount_cents=0, regroup_paid_fees=None)` — §2.10 rules.
+  prorated=..., invoiceable=..., min_amount_cents=0, regroup_paid_fees=None)` — docs/billing-semantics.md §2.12.
 * `validate_metric_recurring(aggregation_type, recurring)`.
 * `Usage`, `PricingResult`, `PricingError`, `price(model, properties, usage, currency=None)`.
 * `price_in_advance(model, properties, before=, after=, currency=None)` — one pay-in-advance event.

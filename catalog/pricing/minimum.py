@@ -1,4 +1,4 @@
-"""A charge's spending minimum (`charge.min_amount_cents`, lago-semantics.md §2.9).
+"""A charge's spending minimum (`charge.min_amount_cents`, docs/billing-semantics.md §2.10).
 
 Where it is applied: at invoicing, never in current usage and never on pay-in-advance charges
 (`validate_charge_model_for_metric` refuses that combination). Once the charge's fees for the period

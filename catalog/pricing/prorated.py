@@ -1,4 +1,4 @@
-"""Prorated graduated and volume charges (lago-semantics.md §5.4).
+"""Prorated graduated and volume charges (docs/billing-semantics.md §2.9).
 
 A prorated charge bills each unit of a recurring metric for the share of the period it existed.
 The aggregation gives, per event in time order, its full units (+5 seats, −2 seats) and its

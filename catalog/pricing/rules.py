@@ -1,4 +1,4 @@
-"""Which charge models are allowed where (lago-semantics.md §2.10, §5.4).
+"""Which charge models are allowed where (docs/billing-semantics.md §2.12, §5.4).
 
 Source: api `app/models/charge.rb` and `app/models/billable_metric.rb`. Each rule gives Lago's field
 and code, so the API can answer `422 {"error_details": {field: [code]}}` exactly as Lago does.

@@ -1,7 +1,7 @@
 """Rounding of aggregated units (a metric's `rounding_function` / `rounding_precision`).
 
 This is not money rounding (that happens once, in `billing_project.core.money.to_cents`): it turns
-the aggregated value of a billable metric into the units the charge prices (lago-semantics.md §1,
+the aggregated value of a billable metric into the units the charge prices (docs/billing-semantics.md §1,
 api `app/services/billable_metrics/aggregations/apply_rounding_service.rb`). Docs: 123.4567 →
 round → 123; precision 2 → 123.46; precision -1 → 120.
 """

@@ -1,4 +1,4 @@
-"""Add-ons: one-off items invoiced on their own (lago-api.md §2.5)."""
+"""Add-ons: one-off items invoiced on their own (docs/lago-compatibility.md §2, docs/catalog.md)."""
 
 from __future__ import annotations
 

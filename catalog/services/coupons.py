@@ -1,4 +1,4 @@
-"""Coupons and applied coupons (lago-api.md §2.7, lago-semantics.md §8).
+"""Coupons and applied coupons (docs/billing-semantics.md §8, docs/catalog.md).
 
 Consuming a coupon on an invoice belongs to invoicing: it decrements `amount_cents_remaining` /
 `frequency_duration_remaining` of the applied coupon under a row lock and calls

@@ -1,4 +1,4 @@
-"""Billable metrics: create, update, delete, evaluate an expression (lago-api.md §2.4)."""
+"""Billable metrics: create, update, delete, evaluate an expression (docs/catalog.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Plans, their charges, charge filters, usage thresholds and minimum commitment (lago-api.md §2.6).
+"""Plans, their charges, charge filters, usage thresholds and minimum commitment.
+
+The API is described in docs/catalog.md; commitment and thresholds in docs/billing-semantics.md
+§5.8 and §10.
 
 Charge properties are checked by the pure pricing module (`catalog.pricing`), the same functions
 the admin uses, so the API and the finance console refuse the same things with the same codes.

@@ -1,4 +1,4 @@
-"""Taxes (lago-api.md §2.3) and the customer's tax list (customers.extensions hook)."""
+"""Taxes (docs/catalog.md, docs/billing-semantics.md §6.2) and the customer's tax list (customers.extensions hook)."""
 
 from __future__ import annotations
 

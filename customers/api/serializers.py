@@ -1,4 +1,4 @@
-"""Input and output shapes of the customers and organizations API (lago-api.md §2.1, §2.8)."""
+"""Input and output shapes of the customers and organizations API (docs/lago-compatibility.md §2, §3)."""
 
 from __future__ import annotations
 

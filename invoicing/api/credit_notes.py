@@ -1,4 +1,4 @@
-"""Credit notes (lago-api.md §2.13). Views parse, call a service, and render."""
+"""Credit notes (docs/billing-semantics.md §9, docs/credits.md). Views parse, call a service, and render."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`POST /api/v1/invoices/preview` (lago-api.md §2.11): the invoice a customer would get, nothing saved.
+"""`POST /api/v1/invoices/preview` (docs/invoicing.md §9): the invoice a customer would get, nothing saved.
 
 The body has no root key (the client sends `{customer, plan_code, subscriptions, coupons, ...}`);
 `invoicing.services.preview` validates it, computes the invoice with the billing run and rolls

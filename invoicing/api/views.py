@@ -1,4 +1,4 @@
-"""Invoices, fees and customer usage (lago-api.md §2.8, §2.11, §2.12). Views parse, call, render."""
+"""Invoices, fees and customer usage (docs/invoicing.md §6). Views parse, call, render."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Wallets and wallet transactions (lago-api.md §2.14). Views parse, call a service, and render."""
+"""Wallets and wallet transactions (docs/billing-semantics.md §7, docs/credits.md).
+
+Views parse, call a service, and render.
+"""
 
 from __future__ import annotations
 

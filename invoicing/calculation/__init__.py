@@ -1,6 +1,6 @@
 """Invoice totals: the pure money core of invoicing. No ORM, no settings, no I/O.
 
-Everything here follows lago-semantics.md §1, §5.2, §6.1, §6.2, §7, §8, §9 and §10 (Lago's
+Everything here follows docs/billing-semantics.md §1, §5.2, §6.1, §6.2, §7, §8, §9 and §10 (Lago's
 ``Invoices::ComputeAmountsFromFees``, ``Fees::ApplyTaxesService``, ``Invoices::ApplyTaxesService``,
 ``Credits::*``), with exact decimals where Lago uses floats. The billing run builds the inputs from
 its rows, calls one function, and writes the frozen results back.

@@ -1,4 +1,4 @@
-"""Credit-note amounts (lago-semantics.md §9): items before tax, coupon adjustment, taxes, totals.
+"""Credit-note amounts (docs/billing-semantics.md §9): items before tax, coupon adjustment, taxes, totals.
 
 ``credit_note_amounts(fees, items)`` is what ``POST /credit_notes/estimate`` and credit-note
 creation compute (Lago's ``CreditNotes::ApplyTaxesService`` and ``CreateService``), for items

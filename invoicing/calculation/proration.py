@@ -1,4 +1,4 @@
-"""Base-fee proration for partial periods (lago-semantics.md §5.2), rounded once."""
+"""Base-fee proration for partial periods (docs/billing-semantics.md §5.2), rounded once."""
 
 from __future__ import annotations
 

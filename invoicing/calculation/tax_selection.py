@@ -1,4 +1,4 @@
-"""Which taxes apply to a fee (lago-semantics.md §6.2, Lago's ``Fees::ApplyTaxesService``).
+"""Which taxes apply to a fee (docs/billing-semantics.md §6.2, Lago's ``Fees::ApplyTaxesService``).
 
 ``select_taxes(fee_type, ...)`` returns the **first non-empty** list, in this order:
 

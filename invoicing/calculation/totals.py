@@ -1,4 +1,4 @@
-"""``calculate_invoice``: the invoice totals pipeline (lago-semantics.md §6.1)."""
+"""``calculate_invoice``: the invoice totals pipeline (docs/billing-semantics.md §6.1)."""
 
 from __future__ import annotations
 

@@ -474,7 +474,7 @@ def _instant_invoice(sub: Subscription, fee: Fee, taxes: dict, *, now: dt.dateti
     return invoice
 
 
-# --- regroup_paid_fees: "invoice" (lago-semantics.md §5.3) -----------------------------------------
+# --- regroup_paid_fees: "invoice" (docs/billing-semantics.md §5.3) -----------------------------------------
 
 
 def _instant(value: Any) -> dt.datetime | None:

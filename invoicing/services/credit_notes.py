@@ -1,4 +1,4 @@
-"""Credit notes (lago-semantics.md §9, lago-api.md §2.13).
+"""Credit notes (docs/billing-semantics.md §9, docs/credits.md).
 
 Issued against a finalized invoice, item by item before tax; the coupon adjustment and the taxes
 come from `invoicing.calculation.credit_note_amounts`. The total splits into credit (a balance

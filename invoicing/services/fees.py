@@ -375,7 +375,7 @@ def true_up_fee(
 
 
 def charge_true_up_cents(charge: Charge, fees: list[Fee], schedule: periods.Schedule, window: periods.Window) -> int:
-    """Spending minimum (§2.9): prorated by days when the charges window is cut short."""
+    """Spending minimum (docs/billing-semantics.md §2.10): prorated by days when the charges window is cut short."""
     if not charge.min_amount_cents or charge.pay_in_advance:
         return 0
     full = schedule.charges_cadence.window_at(window.start)

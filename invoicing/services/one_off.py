@@ -1,4 +1,4 @@
-"""One-off invoices of add-ons (`POST /invoices`, lago-semantics.md §6.6): finalized at once."""
+"""One-off invoices of add-ons (`POST /invoices`, docs/billing-semantics.md §6.6): finalized at once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Progressive billing credits (lago-semantics.md §10): usage a `progressive_billing` invoice already
+"""Progressive billing credits (docs/billing-semantics.md §10): usage a `progressive_billing` invoice already
 billed is deducted from the next invoice of the same subscription and period (the next progressive
 invoice, or the period-end invoice) as `progressive_billing_credit_amount_cents`.
 

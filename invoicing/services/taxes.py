@@ -1,4 +1,4 @@
-"""Which taxes a fee takes (lago-semantics.md §6.2), resolved once per owner for an invoice.
+"""Which taxes a fee takes (docs/billing-semantics.md §6.2), resolved once per owner for an invoice.
 
 Same precedence as `catalog.selectors.fee_taxes` (explicit codes → add-on → charge → commitment →
 plan → customer → organization defaults), with the lists cached so an invoice of many fees costs a

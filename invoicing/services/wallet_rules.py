@@ -1,4 +1,4 @@
-"""Recurring top-up rules of wallets (lago-semantics.md §7), run by the beat sweeper.
+"""Recurring top-up rules of wallets (docs/billing-semantics.md §7), run by the beat sweeper.
 
 * `trigger: interval`: every week/month/quarter/half-year/year from `started_at` (default: the
   rule's creation); the k-th due time tops up once (idempotency key `<rule>:<k>` on the ledger).

@@ -1,4 +1,4 @@
-"""Wallets and prepaid credits (lago-semantics.md §7, lago-api.md §2.14).
+"""Wallets and prepaid credits (docs/billing-semantics.md §7, docs/credits.md).
 
 The ledger is `WalletTransaction` (append-only; a pending line settles or fails once). Every
 change of a wallet's balance happens here, under a row lock on the wallet, in the same

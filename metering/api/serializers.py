@@ -1,4 +1,4 @@
-"""Shapes of the events API (lago-api.md §2.10).
+"""Shapes of the events API (docs/billing-semantics.md §12, docs/metering.md).
 
 Ingestion validates in plain Python (metering.ingestion) for speed; these serializers describe the
 request and response bodies for the OpenAPI schema and render stored events.

@@ -1,5 +1,8 @@
-"""Payments endpoints (Lago §2.8 checkout_url, §2.11 retry_payment/payment_url, §2.15 payments
-and payment requests). Views parse, call a service, and render."""
+"""Payments endpoints: checkout_url, payment_url, retry_payment, payments and payment
+requests (docs/payments.md).
+
+Views parse, call a service, and render.
+"""
 
 from __future__ import annotations
 

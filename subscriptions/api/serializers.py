@@ -1,4 +1,4 @@
-"""Input and output shapes of the subscriptions API (lago-api.md §2.9)."""
+"""Input and output shapes of the subscriptions API (docs/lago-compatibility.md §2, docs/subscriptions.md)."""
 
 from __future__ import annotations
 

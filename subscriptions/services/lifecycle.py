@@ -288,7 +288,7 @@ def _create(
     subscription.save()
     record_transition(subscription, event="create", from_status="", actor=actor, at=now)
     if subscription.subscription_at <= now:
-        # A past or present start: active since `subscription_at` (lago-semantics.md §5.2).
+        # A past or present start: active since `subscription_at` (docs/billing-semantics.md §5.2).
         _start(subscription, at=subscription.subscription_at, actor=actor)
     return subscription
 
@@ -381,7 +381,7 @@ def _change_plan(
         status=SubscriptionStatus.PENDING,
     )
     if not immediate:
-        # Downgrade: the cheaper plan starts when the current period ends (lago-semantics.md §5.6).
+        # Downgrade: the cheaper plan starts when the current period ends (docs/billing-semantics.md §5.6).
         successor.activation_at = selectors.next_period_start(current, now)
         successor.save()
         record_transition(

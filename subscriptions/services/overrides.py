@@ -1,5 +1,5 @@
 """Per-subscription prices (Lago's `plan_overrides`): a child plan with `parent` set (same code), with
-copies of the parent's charges (`parent` set) carrying the overridden values (lago-api.md §2.9).
+copies of the parent's charges (`parent` set) carrying the overridden values (docs/subscriptions.md, "Plan overrides").
 
 Creating the child is the catalog's `plan_override_create` (name, invoice_display_name,
 description, amount_cents, amount_currency, trial_period, tax_codes, minimum_commitment,

@@ -481,7 +481,7 @@ VOLUME = {"volume_ranges": [{"from_value": 0, "to_value": None, "per_unit_amount
     ],
 )  # fmt: skip
 def test_lago_model_and_metric_rules(api, organization, aggregation, recurring, charge, errors):
-    """lago-semantics.md §2.10, through the API."""
+    """docs/billing-semantics.md §2.12, through the API."""
     metric = BillableMetricFactory(
         organization=organization, aggregation_type=aggregation, recurring=recurring,
         weighted_interval="seconds" if aggregation == "weighted_sum_agg" else None,
@@ -495,7 +495,7 @@ def test_lago_model_and_metric_rules(api, organization, aggregation, recurring, 
 
 
 def test_lago_filters_and_grouping_spec_configuration(api, organization):
-    """The charge of lago-semantics.md §4 (filters_and_grouped_by_spec): $10 default, $12 for aws in any
+    """The charge of docs/billing-semantics.md §14 (filters_and_grouped_by_spec): $10 default, $12 for aws in any
     region, grouped by country. The catalog stores exactly what metering and invoicing price."""
     metric = BillableMetricFactory(organization=organization, code="usage", aggregation_type="sum_agg")
     BillableMetricFilterFactory(billable_metric=metric, key="cloud", values=["aws", "gcp"])

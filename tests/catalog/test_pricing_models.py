@@ -1,4 +1,4 @@
-"""Every worked example of lago-semantics.md §1–§2, with Lago's own numbers.
+"""Every worked example of docs/billing-semantics.md §1–§2, with Lago's own numbers.
 
 Pure tests: the engine touches no database.
 """
@@ -617,7 +617,7 @@ def test_docs_formatted_amounts():
 
 
 def test_filters_spec_each_bucket_is_priced_with_its_own_properties():
-    # lago-semantics §4 (spec/scenarios/invoices/filters_and_grouped_by_spec.rb): the aws filter at
+    # docs/billing-semantics.md §14 (spec/scenarios/invoices/filters_and_grouped_by_spec.rb): the aws filter at
     # $12 gets 3 events of 10 (grouped by country, one fee each), the default bucket at $10 gets 10.
     aws = [price("standard", {"amount": "12", "pricing_group_keys": ["country"]}, usage(10)) for _ in range(3)]
     default = price("standard", {"amount": "10"}, usage(10))

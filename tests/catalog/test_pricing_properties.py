@@ -1,4 +1,4 @@
-"""Charge properties: Lago's FilterProperties and validators, the §2.10 rules, metric rounding and
+"""Charge properties: Lago's FilterProperties and validators, the rules of docs/billing-semantics.md §2.12, metric rounding and
 the spending minimum."""
 
 from __future__ import annotations
@@ -456,7 +456,7 @@ def test_metric_rounding_half_up_and_negative_values():
         apply_metric_rounding(D(1), "round", 99)
 
 
-# --- spending minimum (§2.9) -------------------------------------------------------------------
+# --- spending minimum (§2.10) ------------------------------------------------------------------
 
 
 def test_spending_minimum_spec_termination_on_25_february():

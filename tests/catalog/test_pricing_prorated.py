@@ -1,4 +1,4 @@
-"""Prorated charges (lago-semantics.md §5.4) with the numbers of Lago's
+"""Prorated charges (docs/billing-semantics.md §2.9, §5.4) with the numbers of Lago's
 `spec/services/charge_models/prorated_graduated_service_spec.rb`."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The invoicing API: invoices, fees, current and past usage (lago-api.md §2.8, §2.11, §2.12)."""
+"""The invoicing API: invoices, fees, current and past usage (docs/invoicing.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The billing run against Lago's worked examples (lago-semantics.md §5, §6), to the cent."""
+"""The billing run against Lago's worked examples (docs/billing-semantics.md §5, §6), to the cent."""
 
 from __future__ import annotations
 

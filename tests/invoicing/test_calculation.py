@@ -1,6 +1,6 @@
 """Invoice totals (invoicing/calculation.py) against Lago's worked numbers, to the cent.
 
-Sources: lago-semantics.md §1, §5, §6, §7, §8, §9, §10 and the Lago specs they cite
+Sources: docs/billing-semantics.md §1, §5, §6, §7, §8, §9, §10 and the Lago specs they cite
 (taxes_on_invoice_spec, coupons_breakdown_spec, progressive_billing_spec,
 invoicing_with_prepaid_credits_spec, terminate_pay_in_advance_spec, upgrade specs).
 Pure functions: no database.

@@ -1,4 +1,4 @@
-"""Which taxes a fee takes (lago-semantics.md §6.2): the first non-empty source wins."""
+"""Which taxes a fee takes (docs/billing-semantics.md §6.2): the first non-empty source wins."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Minimum commitment (lago-semantics.md §5.8) measured on every charge fee of the commitment period."""
+"""Minimum commitment (docs/billing-semantics.md §5.8) measured on every charge fee of the commitment period."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Coupons consumed on real invoices (lago-semantics.md §6.1 and §8), end to end through the billing run."""
+"""Coupons consumed on real invoices (docs/billing-semantics.md §6.1 and §8), end to end through the billing run."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Credit notes (lago-semantics.md §9, §5.6, §5.7; lago-api.md §2.13), to the cent."""
+"""Credit notes (docs/billing-semantics.md §9, §5.6, §5.7; docs/credits.md), to the cent."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Credit notes API (lago-api.md §2.13): create, estimate, list, update, void, download, tenant 404s."""
+"""Credit notes API (docs/credits.md): create, estimate, list, update, void, download, tenant 404s."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pay-in-advance charges (lago-semantics.md §5.3): one instant fee per event, billed once."""
+"""Pay-in-advance charges (docs/billing-semantics.md §5.3): one instant fee per event, billed once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Prorated charges (lago-semantics.md §5.4): aggregation, invoices and current usage, to the cent.
+"""Prorated charges (docs/billing-semantics.md §5.4): aggregation, invoices and current usage, to the cent.
 
 Numbers come from Lago's docs (a $10 seat used 22 days) and from api
 `spec/scenarios/charge_models/prorated_graduated_spec.rb` (sum metric, three graduated tiers).

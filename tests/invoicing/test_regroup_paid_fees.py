@@ -1,4 +1,4 @@
-"""`regroup_paid_fees: "invoice"` (lago-semantics.md §5.3): paid, non-invoiceable pay-in-advance fees
+"""`regroup_paid_fees: "invoice"` (docs/billing-semantics.md §5.3): paid, non-invoiceable pay-in-advance fees
 are grouped on an `advance_charges` invoice at the end of their period."""
 
 from __future__ import annotations

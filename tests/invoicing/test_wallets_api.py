@@ -1,4 +1,4 @@
-"""Wallets and wallet transactions API (lago-api.md §2.14)."""
+"""Wallets and wallet transactions API (docs/credits.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Coupons, credit notes and prepaid credits on real invoices (lago-semantics.md §6.1, §7, §9), to the cent."""
+"""Coupons, credit notes and prepaid credits on real invoices (docs/billing-semantics.md §6.1, §7, §9), to the cent."""
 
 from __future__ import annotations
 

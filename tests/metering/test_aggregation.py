@@ -1,4 +1,4 @@
-"""The aggregation service with Lago's worked examples (lago-semantics.md §3, §4)."""
+"""The aggregation service with Lago's worked examples (docs/billing-semantics.md §13, §14)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""POST /events/estimate_fees: Lago's pay-in-advance examples (lago-semantics.md §5.3), nothing stored."""
+"""POST /events/estimate_fees: Lago's pay-in-advance examples (docs/billing-semantics.md §5.3), nothing stored."""
 
 from __future__ import annotations
 

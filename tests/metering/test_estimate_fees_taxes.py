@@ -1,4 +1,4 @@
-"""POST /events/estimate_fees applies taxes in Lago's precedence (lago-semantics.md §6.2)."""
+"""POST /events/estimate_fees applies taxes in Lago's precedence (docs/billing-semantics.md §6.2)."""
 
 from __future__ import annotations
 

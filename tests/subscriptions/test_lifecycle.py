@@ -124,7 +124,7 @@ def test_upgrade_is_immediate(organization, basic, premium, endpoint):
     assert new.previous_subscription_id == old.pk
     assert new.started_at == utc(2024, 1, 15, 10)
     assert new.trial_ends_at is None
-    # Boundaries for invoicing: old 1-14 January, new from 15 January (lago-semantics.md §5.6).
+    # Boundaries for invoicing: old 1-14 January, new from 15 January (docs/billing-semantics.md §5.6).
     old_period = selectors.current_period(old, utc(2024, 1, 15, 10))
     new_period = selectors.current_period(new, utc(2024, 1, 15, 10))
     assert old_period.service.end == new_period.service.start == utc(2024, 1, 15)
@@ -464,7 +464,8 @@ def test_periods_from_a_real_subscription_use_the_customer_timezone(organization
     schedule = selectors.schedule_for(sub)
     assert schedule.tz_name == "America/Los_Angeles"
     period = periods.period_at(schedule, utc(2023, 2, 8, 12))
-    assert periods.base_fee_fraction(schedule, period) == Fraction(22, 28)  # lago-semantics.md §5.2: 4,715 with tax
+    # docs/billing-semantics.md §5.2: 22/28 is 4,715 with tax.
+    assert periods.base_fee_fraction(schedule, period) == Fraction(22, 28)
     assert selectors.next_billing_at(sub, utc(2023, 2, 8, 12)) == utc(2023, 3, 1, 8)
 
 

@@ -105,7 +105,7 @@ def test_billing_dates_and_full_period_proration(interval, billing_time, anchor_
     assert periods.next_billing_at(schedule, second.full.start) == second.full.end
 
 
-# --- Lago's worked numbers (lago-semantics.md §5) -----------------------------------------------
+# --- Lago's worked numbers (docs/billing-semantics.md §5) -----------------------------------------------
 
 
 def fee(amount_cents: int, fraction: Fraction) -> int:

@@ -1,4 +1,4 @@
-"""Alerts (lago-semantics.md §11): every type crossing and not crossing, recurring thresholds,
+"""Alerts (docs/billing-semantics.md §11): every type crossing and not crossing, recurring thresholds,
 once per period, the `alert.triggered` webhook, and the ingestion → mark → evaluate path."""
 
 from __future__ import annotations

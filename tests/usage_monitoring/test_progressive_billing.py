@@ -1,4 +1,4 @@
-"""Progressive billing and lifetime usage (lago-semantics.md §10), to the cent."""
+"""Progressive billing and lifetime usage (docs/billing-semantics.md §10), to the cent."""
 
 from __future__ import annotations
 

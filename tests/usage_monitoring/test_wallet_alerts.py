@@ -1,4 +1,4 @@
-"""Wallet alerts (lago-semantics.md §11): balance and ongoing balance, amount or credits; API as
+"""Wallet alerts (docs/billing-semantics.md §11): balance and ongoing balance, amount or credits; API as
 `client.wallets.alerts` calls it; a threshold fires when the balance falls to it, re-arms above it."""
 
 from __future__ import annotations

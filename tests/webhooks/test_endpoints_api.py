@@ -1,4 +1,4 @@
-"""Webhook endpoints API (lago-api.md §2.2) and the JWT public key."""
+"""Webhook endpoints API (docs/webhooks.md) and the JWT public key."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Lifetime usage (lago-semantics.md §10): `GET`/`PUT /subscriptions/{external_id}/lifetime_usage`."""
+"""Lifetime usage (docs/billing-semantics.md §10): `GET`/`PUT /subscriptions/{external_id}/lifetime_usage`."""
 
 from __future__ import annotations
 

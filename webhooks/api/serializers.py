@@ -1,4 +1,4 @@
-"""Input and output shapes of the webhooks API (lago-api.md §2.2)."""
+"""Input and output shapes of the webhooks API (docs/webhooks.md)."""
 
 from __future__ import annotations
 

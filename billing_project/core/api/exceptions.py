@@ -1,4 +1,4 @@
-"""Every API error leaves as JSON in Lago's shape (lago-api.md §1.6)."""
+"""Every API error leaves as JSON in Lago's shape (docs/lago-compatibility.md §1.5)."""
 
 from __future__ import annotations
 

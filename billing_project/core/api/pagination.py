@@ -1,4 +1,4 @@
-"""Lago's page/per_page pagination and its `meta` block (lago-api.md §1.5)."""
+"""Lago's page/per_page pagination and its `meta` block (docs/lago-compatibility.md §1.4)."""
 
 from __future__ import annotations
 
