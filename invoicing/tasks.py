@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from celery import shared_task
 from django.utils import timezone
@@ -58,7 +57,7 @@ def finish_run(run_id: str, seen: int = -1, checks: int = 0) -> str:
 @shared_task(name="invoicing.finalize_drafts_sweep")
 def finalize_drafts_sweep() -> int:
     """Drafts whose grace period ended are finalized (refreshed first)."""
-    due: list[Any] = lifecycle.invoices_finalize_due()
+    due = lifecycle.invoices_finalize_due()
     for invoice_id, _ in due:
         finalize_draft.delay(str(invoice_id))
     return len(due)

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing_project.core import metrics
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
-from customers.models import DocumentNumbering, FinalizeZeroAmount
+from catalog.models import Plan
+from customers.models import Customer, DocumentNumbering, FinalizeZeroAmount, Organization
 from invoicing.calculation import Context
 from invoicing.models import (
     Fee,
@@ -53,7 +55,7 @@ TOTAL_FIELDS = [
 ]
 
 
-def document_prefix(organization: Any) -> str:
+def document_prefix(organization: Organization) -> str:
     """§6.3: the organization's prefix, else the first 3 letters of its name + the id's last 4."""
     if organization.document_number_prefix:
         return organization.document_number_prefix
@@ -61,7 +63,7 @@ def document_prefix(organization: Any) -> str:
     return f"{letters}-{str(organization.id).replace('-', '')[-4:].upper()}"
 
 
-def draft_number(organization: Any) -> str:
+def draft_number(organization: Organization) -> str:
     return f"{document_prefix(organization)}-DRAFT"
 
 
@@ -73,7 +75,7 @@ _INCREMENT = {
 }
 
 
-def _next_value(organization: Any, customer: Any | None) -> int:
+def _next_value(organization: Organization, customer: Customer | None) -> int:
     """Increment a counter row in one statement; the row stays locked until the commit."""
     from django.db import connection
 
@@ -108,7 +110,7 @@ def assign_number(invoice: Invoice) -> None:
         invoice.number = f"{prefix}-{customer.sequential_id:03d}-{invoice.sequential_id:03d}"
 
 
-def skip_zero_amount(customer: Any) -> bool:
+def skip_zero_amount(customer: Customer) -> bool:
     setting = customer.finalize_zero_amount_invoice
     if setting == FinalizeZeroAmount.SKIP:
         return True
@@ -117,7 +119,7 @@ def skip_zero_amount(customer: Any) -> bool:
     return not customer.organization.finalize_zero_amount_invoice
 
 
-def local_today(customer: Any, now: dt.datetime) -> dt.date:
+def local_today(customer: Customer, now: dt.datetime) -> dt.date:
     return periods.local_date(now, customer.applicable_timezone)
 
 
@@ -224,7 +226,7 @@ def _persist(
     InvoiceAppliedTax.objects.bulk_create(computed.invoice_taxes)
 
 
-def _locked(organization: Any, invoice_id: Any) -> Invoice:
+def _locked(organization: Organization, invoice_id: UUID | str) -> Invoice:
     invoice = (
         Invoice.objects.select_for_update(of=("self",))
         .select_related("organization", "customer__organization")
@@ -246,11 +248,11 @@ def _fees_with_taxes(invoice: Invoice) -> tuple[list[Fee], dict, dict]:
     return fees, taxes, plan_ids
 
 
-def _plan_key(plan: Any) -> str:
+def _plan_key(plan: Plan) -> str:
     return str(plan.parent_id or plan.id)
 
 
-def invoice_finalize(organization: Any, *, invoice_id: Any, now: dt.datetime | None = None) -> Invoice:
+def invoice_finalize(organization: Organization, *, invoice_id: UUID | str, now: dt.datetime | None = None) -> Invoice:
     """Finalize a draft (`PUT /invoices/{id}/finalize`, the grace-period job). Only drafts."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -272,7 +274,7 @@ def _refresh_fees(invoice: Invoice, *, now: dt.datetime) -> None:
     rebuild_invoice_fees(invoice)
 
 
-def invoice_refresh(organization: Any, *, invoice_id: Any, now: dt.datetime | None = None) -> Invoice:
+def invoice_refresh(organization: Organization, *, invoice_id: UUID | str, now: dt.datetime | None = None) -> Invoice:
     """Recompute a draft with the events that arrived since (`PUT /invoices/{id}/refresh`).
 
     Refreshing anything but a draft changes nothing (Lago returns the invoice as it is).
@@ -288,7 +290,7 @@ def invoice_refresh(organization: Any, *, invoice_id: Any, now: dt.datetime | No
     return invoice
 
 
-def invoice_void(organization: Any, *, invoice_id: Any, now: dt.datetime | None = None) -> Invoice:
+def invoice_void(organization: Organization, *, invoice_id: UUID | str, now: dt.datetime | None = None) -> Invoice:
     """§6.7: only a finalized invoice; coupon credits are given back; nothing is due any more."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -306,9 +308,9 @@ def invoice_void(organization: Any, *, invoice_id: Any, now: dt.datetime | None 
 
 
 def invoice_update(
-    organization: Any,
+    organization: Organization,
     *,
-    invoice_id: Any,
+    invoice_id: UUID | str,
     payment_status: str | None = None,
     metadata: list[dict[str, Any]] | None = None,
     now: dt.datetime | None = None,
@@ -364,11 +366,13 @@ def _merge_metadata(current: list[dict], updates: list[dict], now: dt.datetime) 
     return result
 
 
-def invoice_mark_paid(organization: Any, *, invoice_id: Any, now: dt.datetime | None = None) -> Invoice:
+def invoice_mark_paid(organization: Organization, *, invoice_id: UUID | str, now: dt.datetime | None = None) -> Invoice:
     return invoice_update(organization, invoice_id=invoice_id, payment_status=PaymentStatus.SUCCEEDED, now=now)
 
 
-def invoices_finalize_due(now: dt.datetime | None = None, *, organization: Any = None) -> list[Any]:
+def invoices_finalize_due(
+    now: dt.datetime | None = None, *, organization: Organization | None = None
+) -> list[tuple[UUID, UUID]]:
     """Drafts whose grace period ended (beat; `manage.py finalize_drafts`): (invoice id,
     organization id) of the invoices to finalize, oldest due first."""
     now = now or timezone.now()
@@ -378,7 +382,7 @@ def invoices_finalize_due(now: dt.datetime | None = None, *, organization: Any =
     return list(drafts.order_by("finalize_at", "id").values_list("id", "organization_id"))
 
 
-def invoice_finalize_if_due(invoice_id: Any, *, now: dt.datetime | None = None) -> Invoice | None:
+def invoice_finalize_if_due(invoice_id: UUID | str, *, now: dt.datetime | None = None) -> Invoice | None:
     now = now or timezone.now()
     invoice = Invoice.objects.select_related("organization").filter(id=invoice_id).first()
     if invoice is None or invoice.status != InvoiceStatus.DRAFT or invoice.finalize_at is None:
@@ -391,7 +395,7 @@ def invoice_finalize_if_due(invoice_id: Any, *, now: dt.datetime | None = None) 
         return None  # finalized by someone else meanwhile
 
 
-def invoices_overdue_due(now: dt.datetime | None = None, *, organization: Any = None) -> list[Any]:
+def invoices_overdue_due(now: dt.datetime | None = None, *, organization: Organization | None = None) -> list[UUID]:
     """Finalized, unpaid invoices whose payment due date has passed and that are not marked
     overdue yet (beat; `manage.py mark_overdue`)."""
     today = (now or timezone.now()).date()
@@ -407,7 +411,7 @@ def invoices_overdue_due(now: dt.datetime | None = None, *, organization: Any = 
     return list(candidates.order_by("payment_due_date", "id").values_list("id", flat=True))
 
 
-def invoice_mark_overdue(invoice_id: Any, *, now: dt.datetime | None = None) -> bool:
+def invoice_mark_overdue(invoice_id: UUID | str, *, now: dt.datetime | None = None) -> bool:
     """`payment_overdue` on one invoice (checked again under its row lock); `invoice.payment_overdue`."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -434,7 +438,7 @@ def invoices_mark_overdue(now: dt.datetime | None = None) -> int:
     return sum(invoice_mark_overdue(invoice_id, now=now) for invoice_id in invoices_overdue_due(now))
 
 
-def fee_update(organization: Any, *, fee_id: Any, payment_status: str, now: dt.datetime | None = None) -> Fee:
+def fee_update(organization: Organization, *, fee_id: UUID | str, payment_status: str, now: dt.datetime | None = None) -> Fee:
     """`PUT /fees/{id}`: the payment status of a fee that is not on an invoice (pay in advance,
     not invoiceable). A fee on an invoice follows its invoice: 405 `invoiced_fee`."""
     now = now or timezone.now()

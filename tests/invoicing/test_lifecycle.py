@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 from pypdf import PdfReader
 
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
+from customers.models import Organization
 from invoicing import tasks
 from invoicing.models import Invoice, InvoiceStatus
 from invoicing.services import (
@@ -120,12 +122,9 @@ def test_numbering_per_customer_and_per_organization(organization):
 
 
 def test_default_prefix():
-    class Org:
-        document_number_prefix = ""
-        name = "bent corp"
-        id = "0b1c2d3e-aaaa-bbbb-cccc-ddddeeee12ab"
+    org = Organization(document_number_prefix="", name="bent corp", id=uuid.UUID("0b1c2d3e-aaaa-bbbb-cccc-ddddeeee12ab"))
 
-    assert document_prefix(Org()) == "BEN-12AB"
+    assert document_prefix(org) == "BEN-12AB"
 
 
 def test_zero_amount_invoice_skipped_or_finalized(organization):
