@@ -118,6 +118,7 @@ class ServiceForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data; the stubs allow None
         for name, (cents, currency_field) in self.money_fields.items():
             value = cleaned.get(name)
             if value is None:
@@ -368,6 +369,7 @@ class ChargeForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data; the stubs allow None
         if "min_amount" in self.fields:
             value = cleaned.get("min_amount")
             currency = str(self.currency or "").upper()
@@ -606,6 +608,7 @@ class ChargeFilterForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data; the stubs allow None
         charge = self.instance.charge if self.instance.charge_id else None
         if charge is not None and isinstance(cleaned.get("properties"), dict):
             cleaned["properties"] = normalize_properties(charge.charge_model, cleaned["properties"])

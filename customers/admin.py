@@ -206,6 +206,7 @@ class CustomerAdminForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data; the stubs allow None
         organization = cleaned.get("organization") or getattr(self.instance, "organization", None)
         if organization is None or self.errors:
             return cleaned

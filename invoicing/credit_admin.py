@@ -329,6 +329,7 @@ class _CreditNoteForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data; the stubs allow None
         for name, value in list(cleaned.items()):
             if isinstance(value, Decimal):
                 try:

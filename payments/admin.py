@@ -107,6 +107,7 @@ class ManualPaymentForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data; the stubs allow None
         invoice, amount = cleaned.get("invoice"), cleaned.get("amount")
         if invoice is not None and amount is not None:
             try:

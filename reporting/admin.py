@@ -30,6 +30,7 @@ class ExportForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data; the stubs allow None
         if data.get("from_date") and data.get("to_date") and data["from_date"] > data["to_date"]:
             raise forms.ValidationError("The range ends before it starts.")
         return data

@@ -88,6 +88,7 @@ class StartSubscriptionForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data; the stubs allow None
         customer, plan = data.get("customer"), data.get("plan")
         if customer and plan and customer.organization_id != plan.organization_id:
             raise forms.ValidationError("The plan belongs to another organization.")

@@ -17,6 +17,6 @@ def test_prefetch_nothing_answers_an_empty_relation_without_a_query():
     customer = CustomerFactory()
     prefetch_nothing(customer, "metadata", CustomerMetadata)
     with CaptureQueriesContext(connection) as captured:
-        assert list(customer.metadata.all()) == [] and list(customer._prefetched_objects_cache["metadata"]) == []
+        assert list(customer.metadata.all()) == [] and list(customer._prefetched_objects_cache["metadata"]) == []  # type: ignore[attr-defined]
         assert customer.metadata.count() == 0 and not customer.metadata.exists()
     assert captured.captured_queries == []

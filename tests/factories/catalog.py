@@ -15,10 +15,11 @@ from catalog.models import (
     Plan,
     Tax,
 )
+from tests.factories import ModelFactory
 from tests.factories.customers import CustomerFactory, OrganizationFactory
 
 
-class BillableMetricFactory(factory.django.DjangoModelFactory):
+class BillableMetricFactory(ModelFactory[BillableMetric]):
     class Meta:
         model = BillableMetric
 
@@ -29,7 +30,7 @@ class BillableMetricFactory(factory.django.DjangoModelFactory):
     field_name = "value"
 
 
-class BillableMetricFilterFactory(factory.django.DjangoModelFactory):
+class BillableMetricFilterFactory(ModelFactory[BillableMetricFilter]):
     class Meta:
         model = BillableMetricFilter
 
@@ -38,7 +39,7 @@ class BillableMetricFilterFactory(factory.django.DjangoModelFactory):
     values = factory.LazyFunction(lambda: ["us", "eu"])
 
 
-class TaxFactory(factory.django.DjangoModelFactory):
+class TaxFactory(ModelFactory[Tax]):
     class Meta:
         model = Tax
 
@@ -48,7 +49,7 @@ class TaxFactory(factory.django.DjangoModelFactory):
     rate = Decimal("20")
 
 
-class PlanFactory(factory.django.DjangoModelFactory):
+class PlanFactory(ModelFactory[Plan]):
     class Meta:
         model = Plan
 
@@ -60,7 +61,7 @@ class PlanFactory(factory.django.DjangoModelFactory):
     amount_currency = "USD"
 
 
-class ChargeFactory(factory.django.DjangoModelFactory):
+class ChargeFactory(ModelFactory[Charge]):
     class Meta:
         model = Charge
 
@@ -72,7 +73,7 @@ class ChargeFactory(factory.django.DjangoModelFactory):
     properties = factory.LazyFunction(lambda: {"amount": "1"})
 
 
-class ChargeFilterFactory(factory.django.DjangoModelFactory):
+class ChargeFilterFactory(ModelFactory[ChargeFilter]):
     class Meta:
         model = ChargeFilter
 
@@ -82,7 +83,7 @@ class ChargeFilterFactory(factory.django.DjangoModelFactory):
     properties = factory.LazyFunction(lambda: {"amount": "2"})
 
 
-class AddOnFactory(factory.django.DjangoModelFactory):
+class AddOnFactory(ModelFactory[AddOn]):
     class Meta:
         model = AddOn
 
@@ -93,7 +94,7 @@ class AddOnFactory(factory.django.DjangoModelFactory):
     amount_currency = "USD"
 
 
-class CouponFactory(factory.django.DjangoModelFactory):
+class CouponFactory(ModelFactory[Coupon]):
     class Meta:
         model = Coupon
 
@@ -107,7 +108,7 @@ class CouponFactory(factory.django.DjangoModelFactory):
     expiration = "no_expiration"
 
 
-class AppliedCouponFactory(factory.django.DjangoModelFactory):
+class AppliedCouponFactory(ModelFactory[AppliedCoupon]):
     class Meta:
         model = AppliedCoupon
 

@@ -4,9 +4,10 @@ import factory
 
 from customers.models import Customer, CustomerMetadata, Organization
 from customers.services import api_key_create
+from tests.factories import ModelFactory
 
 
-class OrganizationFactory(factory.django.DjangoModelFactory):
+class OrganizationFactory(ModelFactory[Organization]):
     class Meta:
         model = Organization
 
@@ -22,7 +23,7 @@ def api_key_for(organization: Organization, name: str = "test") -> str:
     return raw_key
 
 
-class CustomerFactory(factory.django.DjangoModelFactory):
+class CustomerFactory(ModelFactory[Customer]):
     class Meta:
         model = Customer
 
@@ -35,7 +36,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     country = "US"
 
 
-class CustomerMetadataFactory(factory.django.DjangoModelFactory):
+class CustomerMetadataFactory(ModelFactory[CustomerMetadata]):
     class Meta:
         model = CustomerMetadata
 

@@ -7,10 +7,11 @@ import factory
 
 from catalog.models import BillableMetric, Charge, Plan
 from subscriptions.models import Subscription, SubscriptionStatus
+from tests.factories import ModelFactory
 from tests.factories.customers import CustomerFactory, OrganizationFactory
 
 
-class SubscriptionPlanFactory(factory.django.DjangoModelFactory):
+class SubscriptionPlanFactory(ModelFactory[Plan]):
     """A catalog plan, as the subscriptions tests need it (the catalog's own factories may differ)."""
 
     class Meta:
@@ -40,7 +41,7 @@ def charge_for(plan: Plan, *, code: str = "api_calls", amount: str = "0.05") -> 
     )
 
 
-class SubscriptionFactory(factory.django.DjangoModelFactory):
+class SubscriptionFactory(ModelFactory[Subscription]):
     class Meta:
         model = Subscription
 

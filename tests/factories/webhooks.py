@@ -5,11 +5,12 @@ from datetime import UTC
 
 import factory
 
+from tests.factories import ModelFactory
 from tests.factories.customers import OrganizationFactory
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 
-class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+class WebhookEndpointFactory(ModelFactory[WebhookEndpoint]):
     class Meta:
         model = WebhookEndpoint
 
@@ -20,7 +21,7 @@ class WebhookEndpointFactory(factory.django.DjangoModelFactory):
     event_types = None
 
 
-class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+class WebhookDeliveryFactory(ModelFactory[WebhookDelivery]):
     class Meta:
         model = WebhookDelivery
 
