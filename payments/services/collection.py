@@ -374,9 +374,9 @@ def payments_retry_due(now: dt.datetime | None = None) -> list[Payment]:
 
 def payments_reconcile(now: dt.datetime | None = None) -> int:
     """Beat: attempts still `processing` or `requires_action` an hour after their last change are
-    looked up at the provider (a lost webhook never leaves them hanging, pitfall #43). An off-session
+    looked up at the provider (a lost webhook never leaves them hanging). An off-session
     3DS challenge nobody completed in 24 hours is canceled, which fails the attempt and schedules
-    the next retry (pitfall #42). Returns how many changed."""
+    the next retry (so it cannot block retries). Returns how many changed."""
     now = now or timezone.now()
     stale = list(
         Payment.objects.select_related("connection")
@@ -434,7 +434,7 @@ def _invoice_for(organization: Any, invoice_id: Any) -> Invoice:
 
 def invoice_retry_payment(organization: Any, *, invoice_id: Any, actor: str = "") -> Payment | None:
     """`POST /invoices/{id}/retry_payment`: a new attempt now. A payment waiting for the customer
-    (3DS, hosted page) is canceled first so it can never block retries (billing-pitfalls #42/#43);
+    (3DS, hosted page) is canceled first so it can never block retries;
     one the provider is still processing answers 405."""
     invoice = _invoice_for(organization, invoice_id)
     if invoice.status != InvoiceStatus.FINALIZED or invoice.payment_status == InvoicePaymentStatus.SUCCEEDED:

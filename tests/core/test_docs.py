@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Spelled in pieces so that this file does not match its own checks.
 MACHINE_PATH = re.compile(r"(?<![\w.-])/(?:" + "work|home|root|Users" + r")/[\w.-]")
-OUTSIDE_NOTES = re.compile("lago-" + "semantics|lago-" + r"api\.md|shared/" + "reference")
+OUTSIDE_NOTES = re.compile(
+    "lago-" + "semantics|lago-" + r"api\.md|shared/" + "reference|billing-" + "pitfalls|machine-" + "notes"
+)
 
 DOC_REFERENCE = re.compile(r"(?<![\w/.:-])((?:[\w.-]+/)*[\w.-]+\.md)\b")
 SECTION_CITATION = re.compile(r"(?<![\w/.:-])((?:[\w.-]+/)*[\w.-]+\.md),?\s*((?:§[\d.]*\d(?:[\s,;–-]|and|to)*)+)")

@@ -125,7 +125,7 @@ def test_another_tenants_secret_does_not_verify(client, organization, other_tena
 def test_event_before_our_record_waits_and_is_retried(
     client, organization, stripe_setup, django_capture_on_commit_callbacks
 ):
-    """Stripe's webhook overtakes our own commit of the PaymentIntent id (billing-pitfalls #44)."""
+    """Stripe's webhook overtakes our own commit of the PaymentIntent id (the webhook must still find its payment)."""
     _, customer = stripe_setup
     invoice = finalized_invoice(customer, 2500)
     body = event(
@@ -185,7 +185,7 @@ def test_an_event_never_matched_fails_after_its_attempts(organization, stripe_se
 def test_3ds_canceled_is_failed_and_retried_not_left_pending(
     client, organization, fake_stripe, django_capture_on_commit_callbacks
 ):
-    """billing-pitfalls #42: a canceled 3DS PaymentIntent must not stay pending."""
+    """A canceled 3DS PaymentIntent must not stay pending."""
     connection = stripe_connection(organization)
     customer = stripe_customer(
         organization, connection, provider_customer_id=fake_stripe.add_customer(), method="pm_card_threeDSecure"
@@ -207,7 +207,7 @@ def test_3ds_canceled_is_failed_and_retried_not_left_pending(
 
 
 def test_requires_payment_method_is_a_failure(client, organization, stripe_setup, django_capture_on_commit_callbacks):
-    """billing-pitfalls #43: `requires_payment_method` never leaves a payment processing."""
+    """`requires_payment_method` never leaves a payment processing."""
     _, customer = stripe_setup
     _invoice, payment = _processing_payment(customer)
     intent = _intent(
