@@ -2,7 +2,8 @@
 
 Every document a tracked file cites (`docs/billing-semantics.md §6.2`, `README.md`) exists in the
 repository, and every cited section exists in it; no tracked file points at an absolute path on
-someone's machine; the "where is X" table of docs/architecture.md names paths that exist.
+someone's machine; the "where is X" table of docs/architecture.md, and every module path the docs
+name, exist.
 """
 
 from __future__ import annotations
@@ -154,3 +155,24 @@ def test_the_where_is_x_table_names_paths_that_exist():
             if not (ROOT / relative).exists():
                 absent.append(f"{topic}: {entry}")
     assert not absent, "paths in docs/architecture.md's table that do not exist:\n" + "\n".join(absent)
+
+
+# Paths a doc mentions that are not files of this repository on purpose.
+NOT_REPOSITORY_PATHS = {
+    "admin/base_site.html",  # Django's template name, overridden by console/templates/admin/base_site.html
+    "api/serializers.py",  # "each app's api/serializers.py"
+    "payments/providers/adyen.py",  # how a new provider would be added
+}
+DOC_PATH = re.compile(r"`((?:[a-z_]+/)+[\w.-]+\.(?:py|html|md|txt|toml|sh|css))`")
+
+
+def test_module_paths_in_the_docs_exist():
+    docs = [ROOT / "README.md", ROOT / "bench" / "RESULTS.md", *sorted((ROOT / "docs").glob("*.md"))]
+    absent = [
+        f"{where(path, text, match.start())}: {match.group(1)}"
+        for path in docs
+        for text in [path.read_text(encoding="utf-8")]
+        for match in DOC_PATH.finditer(text)
+        if match.group(1) not in NOT_REPOSITORY_PATHS and not (ROOT / match.group(1)).exists()
+    ]
+    assert not absent, "paths named in the docs that do not exist:\n" + "\n".join(absent)
