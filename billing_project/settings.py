@@ -162,7 +162,7 @@ MEDIA_URL = "media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 
 # API limits: requests per minute per API key (0 disables; Redis-backed when REDIS_URL is set),
-# the Redis key prefix of the counters, and the largest `per_page` a list accepts.
+# the Redis key prefix of the counters, and the largest `per_page` a list answers (larger is capped).
 RATE_LIMIT_REQUESTS_PER_MINUTE = env_int("RATE_LIMIT_REQUESTS_PER_MINUTE", 6000)
 # Seconds a worker answers API key authentication from memory (customers/auth.py). A key revoked
 # in another worker is refused within this delay (at once in the worker that revoked it). 0: off.

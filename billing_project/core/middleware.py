@@ -16,6 +16,7 @@ from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrfViewMiddlewar
 
 from billing_project.core import logging as bxb_logging
 from billing_project.core import metrics
+from billing_project.core.api import guard
 from billing_project.core.api.exceptions import PAYLOAD_TOO_LARGE_BODY
 
 access_logger = logging.getLogger("bxb.access")
@@ -115,7 +116,9 @@ class MetricsMiddleware:
 
 
 class ApiLimitsMiddleware:
-    """API request limits that need no view: the body size cap, and the rate-limit headers.
+    """API request limits that need no view: the body size cap, the request guard
+    (`billing_project.core.api.guard`: NUL characters in the path or query, a body charset that is
+    not UTF-8), and the rate-limit headers.
 
     Django enforces `DATA_UPLOAD_MAX_MEMORY_SIZE` only when `request.body` or `request.POST` is read;
     DRF's JSON parser reads the raw stream, so without this check an API body had no cap. A body
@@ -129,8 +132,12 @@ class ApiLimitsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if is_api_path(request.path) and self._too_big(request):
-            return payload_too_large_response()
+        if is_api_path(request.path):
+            if self._too_big(request):
+                return payload_too_large_response()
+            refused = guard.refusal(request)  # NUL in the path or query, a charset that is not UTF-8
+            if refused is not None:
+                return refused
         response = self.get_response(request)
         result = getattr(request, "bxb_ratelimit", None)
         if result is not None and not response.has_header("x-ratelimit-limit"):

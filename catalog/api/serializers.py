@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing_project.core.api.schema import omitted_when_null
-from billing_project.core.api.serializers import PaginationMeta
+from billing_project.core.api.serializers import PaginationMeta, optional_list
 from billing_project.core.api.unsupported import LagoOnly
 from billing_project.core.money import decimal_number
 from catalog import extensions, selectors
@@ -198,7 +198,7 @@ class BillableMetricInput(serializers.Serializer):
     rounding_function = _text(8)
     rounding_precision = serializers.IntegerField(required=False, allow_null=True, min_value=-15, max_value=15)
     expression = _text(10_000)
-    filters = MetricFilterInput(many=True, required=False, allow_null=True)
+    filters = optional_list(MetricFilterInput())
 
 
 class BillableMetricInputEnvelope(serializers.Serializer):
@@ -347,7 +347,7 @@ class ChargeInput(serializers.Serializer):
     pricing_group_keys = serializers.ListField(
         child=serializers.CharField(max_length=255), required=False, allow_null=True
     )
-    filters = ChargeFilterInput(many=True, required=False, allow_null=True)
+    filters = optional_list(ChargeFilterInput())
     tax_codes = _codes()
     accepts_target_wallet = serializers.BooleanField(required=False, allow_null=True)
 
@@ -383,8 +383,8 @@ class PlanInput(serializers.Serializer):
     bill_fixed_charges_monthly = serializers.BooleanField(required=False, allow_null=True)
     tax_codes = _codes()
     minimum_commitment = MinimumCommitmentInput(required=False, allow_null=True)
-    usage_thresholds = UsageThresholdInput(many=True, required=False, allow_null=True)
-    charges = ChargeInput(many=True, required=False, allow_null=True)
+    usage_thresholds = optional_list(UsageThresholdInput())
+    charges = optional_list(ChargeInput())
     metadata = serializers.DictField(
         child=serializers.CharField(allow_null=True, allow_blank=True), required=False, allow_null=True
     )

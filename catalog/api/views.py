@@ -5,25 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from billing_project.core.api.filters import PageFilters
 from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.unsupported import LagoOnly
 from billing_project.core.api.views import (
     OrganizationAPIView,
-    query_list,
     refuse_unsupported_body,
     root_payload,
     validate_input,
 )
 from billing_project.core.errors import BadRequestFailure
 from catalog import expressions, selectors, services
+from catalog.api import filters
 from catalog.api import serializers as s
 
-PAGE_PARAMS = [OpenApiParameter("page", int), OpenApiParameter("per_page", int)]
+PAGE_PARAMS = PageFilters.schema_parameters()
 
 
 def _crud_views(
@@ -218,23 +219,16 @@ class AppliedCouponCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="applied_coupons_list",
         tags=["Coupons"],
-        parameters=[
-            *PAGE_PARAMS,
-            OpenApiParameter("external_customer_id", str),
-            OpenApiParameter("status", str, enum=["active", "terminated"]),
-            OpenApiParameter("coupon_code[]", str, many=True),
-        ],
+        parameters=filters.AppliedCouponFilters.schema_parameters(),
         responses=s.AppliedCouponListEnvelope,
     )
     def get(self, request: Request) -> Response:
-        status = request.query_params.get("status")
-        if status and status not in ("active", "terminated"):
-            raise BadRequestFailure("invalid status")
+        params = filters.AppliedCouponFilters.parse(request)
         qs = selectors.applied_coupon_list(
             self.organization,
-            external_customer_id=request.query_params.get("external_customer_id"),
-            status=status,
-            coupon_codes=query_list(request, "coupon_code"),
+            external_customer_id=params["external_customer_id"],
+            status=params["status"],
+            coupon_codes=params["coupon_code"],
         )
         return paginated_response(
             request, qs, "applied_coupons", lambda items: s.AppliedCouponOutput(items, many=True).data

@@ -9,7 +9,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from billing_project.core.api.serializers import OptionalTextField, PaginationMeta, optional_text
+from billing_project.core.api.serializers import OptionalTextField, PaginationMeta, optional_list, optional_text
 from billing_project.core.api.unsupported import LagoOnly
 from customers import extensions
 from customers.models import Customer, CustomerType, FinalizeZeroAmount, Organization
@@ -109,7 +109,7 @@ class CustomerInput(serializers.Serializer):
     )
     billing_configuration = BillingConfigurationInput(required=False, allow_null=True)
     shipping_address = AddressInput(required=False, allow_null=True)
-    metadata = MetadataInput(many=True, required=False, allow_null=True)
+    metadata = optional_list(MetadataInput())
     tax_codes = serializers.ListField(child=serializers.CharField(max_length=255), required=False, allow_null=True)
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from billing_project.core.api.filters import METADATA_PARAMETER, metadata_filters
 from billing_project.core.api.pagination import paginated_response
-from billing_project.core.api.views import OrganizationAPIView, query_bool, query_list, root_payload, validate_input
+from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
 from customers import selectors, services
+from customers.api import filters
 from customers.api.serializers import (
     CUSTOMER_LAGO_ONLY,
     ORGANIZATION_LAGO_ONLY,
@@ -34,39 +36,23 @@ class CustomerCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="customers_list",
         summary="List customers",
-        parameters=[
-            OpenApiParameter("page", int),
-            OpenApiParameter("per_page", int),
-            OpenApiParameter("external_id", str),
-            OpenApiParameter("search_term", str),
-            OpenApiParameter("currencies[]", str, many=True),
-            OpenApiParameter("countries[]", str, many=True),
-            OpenApiParameter("states[]", str, many=True),
-            OpenApiParameter("zipcodes[]", str, many=True),
-            OpenApiParameter("customer_type", str),
-            OpenApiParameter("has_customer_type", bool),
-            OpenApiParameter("has_tax_identification_number", bool),
-        ],
+        parameters=[*filters.CustomerFilters.schema_parameters(), METADATA_PARAMETER],
         responses=CustomerListEnvelope,
     )
     def get(self, request: Request) -> Response:
-        metadata = {
-            key[len("metadata[") : -1]: value
-            for key, value in request.query_params.items()
-            if key.startswith("metadata[") and key.endswith("]")
-        }
+        params = filters.CustomerFilters.parse(request)
         qs = selectors.customer_list(
             self.organization,
-            external_id=request.query_params.get("external_id"),
-            search_term=request.query_params.get("search_term"),
-            currencies=query_list(request, "currencies"),
-            countries=query_list(request, "countries"),
-            states=query_list(request, "states"),
-            zipcodes=query_list(request, "zipcodes"),
-            customer_type=request.query_params.get("customer_type"),
-            has_customer_type=query_bool(request, "has_customer_type"),
-            has_tax_identification_number=query_bool(request, "has_tax_identification_number"),
-            metadata=metadata,
+            external_id=params["external_id"],
+            search_term=params["search_term"],
+            currencies=params["currencies"],
+            countries=params["countries"],
+            states=params["states"],
+            zipcodes=params["zipcodes"],
+            customer_type=params["customer_type"],
+            has_customer_type=params["has_customer_type"],
+            has_tax_identification_number=params["has_tax_identification_number"],
+            metadata=metadata_filters(request),
         )
         return paginated_response(request, qs, "customers", lambda items: [customer_payload(c) for c in items])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -13,6 +13,7 @@ from billing_project.core.api.views import OrganizationAPIView, root_payload
 from billing_project.core.errors import NotFoundFailure
 from invoicing import credit_selectors as selectors
 from invoicing.api import credit_serializers as s
+from invoicing.api import filters
 from invoicing.credit_representation import credit_note_payload
 from invoicing.services import credit_notes as services
 
@@ -36,31 +37,22 @@ class CreditNoteCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="credit_notes_list",
         summary="List credit notes",
-        parameters=[
-            OpenApiParameter("page", int),
-            OpenApiParameter("per_page", int),
-            OpenApiParameter("external_customer_id", str),
-            OpenApiParameter("invoice_id", str),
-            OpenApiParameter("credit_status", str),
-            OpenApiParameter("refund_status", str),
-            OpenApiParameter("reason", str),
-            OpenApiParameter("currency", str),
-        ],
+        parameters=filters.CreditNoteFilters.schema_parameters(),
         responses=s.CreditNoteListEnvelope,
     )
     def get(self, request: Request) -> Response:
-        params = request.query_params
-        invoice_id = params.get("invoice_id") or None
+        params = filters.CreditNoteFilters.parse(request)
+        invoice_id = params["invoice_id"]
         if invoice_id:
             invoice_id = _invoice_id({"invoice_id": invoice_id})
         qs = selectors.credit_note_list(
             self.organization,
-            external_customer_id=params.get("external_customer_id"),
+            external_customer_id=params["external_customer_id"],
             invoice_id=invoice_id,
-            credit_status=params.get("credit_status"),
-            refund_status=params.get("refund_status"),
-            reason=params.get("reason"),
-            currency=params.get("currency"),
+            credit_status=params["credit_status"],
+            refund_status=params["refund_status"],
+            reason=params["reason"],
+            currency=params["currency"],
         )
         return paginated_response(request, qs, "credit_notes", lambda items: [credit_note_payload(n) for n in items])
 

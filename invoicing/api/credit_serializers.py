@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from billing_project.core.api.serializers import ClientDateTimeField
 from billing_project.core.api.unsupported import LagoOnly
 from customers.api.serializers import (
     NO_BILLING_ENTITIES,
@@ -56,8 +57,8 @@ class RecurringRuleSchema(serializers.Serializer):
     granted_credits = serializers.CharField(required=False)
     threshold_credits = serializers.CharField(required=False, allow_null=True)
     target_ongoing_balance = serializers.CharField(required=False, allow_null=True)
-    started_at = serializers.DateTimeField(required=False, allow_null=True)
-    expiration_at = serializers.DateTimeField(required=False, allow_null=True)
+    started_at = ClientDateTimeField(required=False, allow_null=True)
+    expiration_at = ClientDateTimeField(required=False, allow_null=True)
     transaction_metadata = serializers.ListField(child=serializers.DictField(), required=False)
     transaction_name = serializers.CharField(required=False, allow_null=True)
     ignore_paid_top_up_limits = serializers.BooleanField(required=False)
@@ -77,7 +78,7 @@ class WalletInput(serializers.Serializer):
     currency = serializers.CharField(required=False)
     paid_credits = serializers.CharField(required=False, allow_null=True)
     granted_credits = serializers.CharField(required=False, allow_null=True)
-    expiration_at = serializers.DateTimeField(required=False, allow_null=True)
+    expiration_at = ClientDateTimeField(required=False, allow_null=True)
     recurring_transaction_rules = RecurringRuleSchema(many=True, required=False)
     transaction_metadata = serializers.ListField(child=serializers.DictField(), required=False)
     transaction_name = serializers.CharField(required=False, allow_null=True)

@@ -12,6 +12,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from billing_project.core.api.serializers import ClientDateTimeField
 from billing_project.core.api.views import OrganizationAPIView, refuse_unsupported_body
 from invoicing.api import serializers as s
 from invoicing.services.preview import invoice_preview
@@ -20,7 +21,7 @@ from invoicing.services.preview import invoice_preview
 class PreviewSubscriptionsInput(serializers.Serializer):
     external_ids = serializers.ListField(child=serializers.CharField(), required=False)
     plan_code = serializers.CharField(required=False)
-    terminated_at = serializers.DateTimeField(required=False)
+    terminated_at = ClientDateTimeField(required=False)
 
 
 class PreviewCouponInput(serializers.Serializer):
@@ -38,7 +39,7 @@ class PreviewInput(serializers.Serializer):
     customer = serializers.DictField(help_text="An existing customer's external_id, or a new customer's attributes")
     plan_code = serializers.CharField(required=False)
     billing_time = serializers.ChoiceField(choices=["calendar", "anniversary"], required=False)
-    subscription_at = serializers.DateTimeField(required=False)
+    subscription_at = ClientDateTimeField(required=False)
     coupons = PreviewCouponInput(many=True, required=False)
     subscriptions = PreviewSubscriptionsInput(required=False)
     billing_entity_code = serializers.CharField(required=False)

@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from billing_project.core.api.serializers import ClientDateTimeField
 from billing_project.core.api.unsupported import LagoOnly
 from customers.api.serializers import (
     NO_BILLING_ENTITIES,
@@ -73,8 +74,8 @@ class OneOffFeeInput(serializers.Serializer):
     units = NumberField(required=False, allow_null=True)
     description = serializers.CharField(required=False, allow_blank=True, allow_null=True)
     invoice_display_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    from_datetime = serializers.CharField(required=False, allow_null=True)
-    to_datetime = serializers.CharField(required=False, allow_null=True)
+    from_datetime = ClientDateTimeField(required=False, allow_null=True)
+    to_datetime = ClientDateTimeField(required=False, allow_null=True)
     tax_codes = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True)
 
 

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from billing_project.core.api.filters import METADATA_PARAMETER as _METADATA_PARAMETER
+from billing_project.core.api.filters import metadata_filters
 from billing_project.core.api.pagination import meta_for, page_params, paginated_response
 from billing_project.core.api.views import (
     OrganizationAPIView,
-    query_bool,
-    query_list,
     refuse_unsupported_body,
     root_payload,
     validate_input,
 )
-from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.errors import NotFoundFailure
 from invoicing import selectors
+from invoicing.api import filters
 from invoicing.api import serializers as s
 from invoicing.models import InvoiceStatus
 from invoicing.representation import fee_payload, invoice_payload
@@ -32,24 +32,6 @@ def _uuid(value: str, resource: str) -> uuid.UUID:
         return uuid.UUID(str(value))
     except (TypeError, ValueError):
         raise NotFoundFailure(resource) from None
-
-
-def _date(value: str | None, field: str) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailure.single(field, "invalid_date") from None
-
-
-def _int(value: str | None, field: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(str(value))
-    except ValueError:
-        raise ValidationFailure.single(field, "value_is_invalid") from None
 
 
 # A customer's invoices and nothing else filtered: the compiled path (selectors.customer_invoice_page).
@@ -72,24 +54,7 @@ class InvoiceCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="invoices_list",
         summary="List invoices",
-        parameters=[
-            OpenApiParameter("page", int),
-            OpenApiParameter("per_page", int),
-            OpenApiParameter("external_customer_id", str),
-            OpenApiParameter("currency", str),
-            OpenApiParameter("invoice_type", str),
-            OpenApiParameter("status", str),
-            OpenApiParameter("statuses[]", str, many=True),
-            OpenApiParameter("payment_status", str),
-            OpenApiParameter("payment_statuses[]", str, many=True),
-            OpenApiParameter("issuing_date_from", str),
-            OpenApiParameter("issuing_date_to", str),
-            OpenApiParameter("amount_from", int),
-            OpenApiParameter("amount_to", int),
-            OpenApiParameter("payment_overdue", bool),
-            OpenApiParameter("search_term", str),
-            OpenApiParameter("purchase_order_number", str),
-        ],
+        parameters=[*filters.InvoiceFilters.schema_parameters(), _METADATA_PARAMETER],
         responses=s.InvoiceListEnvelope,
     )
     def get(self, request: Request) -> Response:
@@ -111,26 +76,22 @@ class InvoiceCollectionView(OrganizationAPIView):
                         "meta": meta_for(total, page, per_page),
                     }
                 )
-        metadata = {
-            key[len("metadata[") : -1]: value
-            for key, value in params.items()
-            if key.startswith("metadata[") and key.endswith("]")
-        }
+        found = filters.InvoiceFilters.parse(request)
         qs = selectors.invoice_list(
             self.organization,
-            external_customer_id=params.get("external_customer_id"),
-            currency=params.get("currency"),
-            invoice_type=params.get("invoice_type"),
-            statuses=query_list(request, "statuses") + query_list(request, "status"),
-            payment_statuses=query_list(request, "payment_statuses") + query_list(request, "payment_status"),
-            issuing_date_from=_date(params.get("issuing_date_from"), "issuing_date_from"),
-            issuing_date_to=_date(params.get("issuing_date_to"), "issuing_date_to"),
-            amount_from=_int(params.get("amount_from"), "amount_from"),
-            amount_to=_int(params.get("amount_to"), "amount_to"),
-            payment_overdue=query_bool(request, "payment_overdue"),
-            search_term=params.get("search_term"),
-            purchase_order_number=params.get("purchase_order_number"),
-            metadata=metadata,
+            external_customer_id=found["external_customer_id"],
+            currency=found["currency"],
+            invoice_type=found["invoice_type"],
+            statuses=found["statuses"] + found["status"],
+            payment_statuses=found["payment_statuses"] + found["payment_status"],
+            issuing_date_from=found["issuing_date_from"],
+            issuing_date_to=found["issuing_date_to"],
+            amount_from=found["amount_from"],
+            amount_to=found["amount_to"],
+            payment_overdue=found["payment_overdue"],
+            search_term=found["search_term"],
+            purchase_order_number=found["purchase_order_number"],
+            metadata=metadata_filters(request),
         )
         return paginated_response(
             request, qs, "invoices", lambda items: _invoice_list_payload(self.organization, items)
@@ -247,30 +208,20 @@ class FeeCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="fees_list",
         summary="List fees",
-        parameters=[
-            OpenApiParameter("page", int),
-            OpenApiParameter("per_page", int),
-            OpenApiParameter("fee_type", str),
-            OpenApiParameter("payment_status", str),
-            OpenApiParameter("external_subscription_id", str),
-            OpenApiParameter("external_customer_id", str),
-            OpenApiParameter("billable_metric_code", str),
-            OpenApiParameter("currency", str),
-            OpenApiParameter("event_transaction_id", str),
-        ],
+        parameters=filters.FeeFilters.schema_parameters(),
         responses=s.FeeListEnvelope,
     )
     def get(self, request: Request) -> Response:
-        params = request.query_params
+        params = filters.FeeFilters.parse(request)
         qs = selectors.fee_list(
             self.organization,
-            fee_type=params.get("fee_type"),
-            payment_status=params.get("payment_status"),
-            external_subscription_id=params.get("external_subscription_id"),
-            external_customer_id=params.get("external_customer_id"),
-            billable_metric_code=params.get("billable_metric_code"),
-            currency=params.get("currency"),
-            event_transaction_id=params.get("event_transaction_id"),
+            fee_type=params["fee_type"],
+            payment_status=params["payment_status"],
+            external_subscription_id=params["external_subscription_id"],
+            external_customer_id=params["external_customer_id"],
+            billable_metric_code=params["billable_metric_code"],
+            currency=params["currency"],
+            event_transaction_id=params["event_transaction_id"],
         )
         return paginated_response(request, qs, "fees", lambda items: [fee_payload(f) for f in items])
 
@@ -302,19 +253,16 @@ class CurrentUsageView(OrganizationAPIView):
     @extend_schema(
         operation_id="customers_current_usage",
         summary="Usage of the current period, priced as the invoice would",
-        parameters=[
-            OpenApiParameter("external_subscription_id", str, required=True),
-            OpenApiParameter("apply_taxes", bool),
-        ],
+        parameters=filters.CurrentUsageFilters.schema_parameters(),
         responses=s.CustomerUsageEnvelope,
     )
     def get(self, request: Request, external_id: str) -> Response:
-        apply_taxes = query_bool(request, "apply_taxes")
+        params = filters.CurrentUsageFilters.parse(request)
         usage = selectors.current_usage(
             self.organization,
             external_customer_id=external_id,
-            external_subscription_id=request.query_params.get("external_subscription_id"),
-            apply_taxes=apply_taxes is not False,
+            external_subscription_id=params["external_subscription_id"],
+            apply_taxes=params["apply_taxes"] is not False,
         )
         return Response({"customer_usage": usage})
 
@@ -325,24 +273,18 @@ class PastUsageView(OrganizationAPIView):
     @extend_schema(
         operation_id="customers_past_usage",
         summary="Usage of invoiced periods",
-        parameters=[
-            OpenApiParameter("external_subscription_id", str, required=True),
-            OpenApiParameter("billable_metric_code", str),
-            OpenApiParameter("periods_count", int),
-            OpenApiParameter("page", int),
-            OpenApiParameter("per_page", int),
-        ],
+        parameters=filters.PastUsageFilters.schema_parameters(),
         responses=s.PastUsageEnvelope,
     )
     def get(self, request: Request, external_id: str) -> Response:
-        params = request.query_params
-        code = params.get("billable_metric_code")
+        params = filters.PastUsageFilters.parse(request)
+        code = params["billable_metric_code"]
         qs = selectors.past_usage_periods(
             self.organization,
             external_customer_id=external_id,
-            external_subscription_id=params.get("external_subscription_id"),
+            external_subscription_id=params["external_subscription_id"],
             billable_metric_code=code,
-            periods_count=_int(params.get("periods_count"), "periods_count"),
+            periods_count=params["periods_count"],
         )
         return paginated_response(
             request,

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from billing_project.core.api.filters import PageFilters
 from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.views import OrganizationAPIView, root_payload
 from invoicing import credit_selectors as selectors
 from invoicing.api import credit_serializers as s
+from invoicing.api import filters
 from invoicing.credit_representation import wallet_payload, wallet_transaction_payload
 from invoicing.services import wallets as services
 
@@ -37,19 +39,13 @@ class WalletCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="wallets_list",
         summary="List wallets",
-        parameters=[
-            OpenApiParameter("page", int),
-            OpenApiParameter("per_page", int),
-            OpenApiParameter("external_customer_id", str),
-            OpenApiParameter("status", str),
-        ],
+        parameters=filters.WalletFilters.schema_parameters(),
         responses=s.WalletListEnvelope,
     )
     def get(self, request: Request) -> Response:
+        params = filters.WalletFilters.parse(request)
         qs = selectors.wallet_list(
-            self.organization,
-            external_customer_id=request.query_params.get("external_customer_id"),
-            status=request.query_params.get("status"),
+            self.organization, external_customer_id=params["external_customer_id"], status=params["status"]
         )
         return paginated_response(request, qs, "wallets", _wallets)
 
@@ -101,10 +97,11 @@ class CustomerWalletCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="customer_wallets_list",
         summary="List a customer's wallets",
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("per_page", int)],
+        parameters=PageFilters.schema_parameters(),
         responses=s.WalletListEnvelope,
     )
     def get(self, request: Request, external_id: str) -> Response:
+        PageFilters.parse(request)
         qs = selectors.wallet_list(self.organization, external_customer_id=external_id)
         return paginated_response(request, qs, "wallets", _wallets)
 
@@ -178,22 +175,16 @@ class WalletTransactionListView(OrganizationAPIView):
     @extend_schema(
         operation_id="wallet_transactions_list",
         summary="List a wallet's transactions",
-        parameters=[
-            OpenApiParameter("page", int),
-            OpenApiParameter("per_page", int),
-            OpenApiParameter("status", str),
-            OpenApiParameter("transaction_type", str),
-            OpenApiParameter("transaction_status", str),
-        ],
+        parameters=filters.WalletTransactionFilters.schema_parameters(),
         responses=s.WalletTransactionListEnvelope,
     )
     def get(self, request: Request, wallet_id: str) -> Response:
-        params = request.query_params
+        params = filters.WalletTransactionFilters.parse(request)
         qs = selectors.wallet_transaction_list(
             self.organization,
             wallet_id=wallet_id,
-            status=params.get("status"),
-            transaction_type=params.get("transaction_type"),
-            transaction_status=params.get("transaction_status"),
+            status=params["status"],
+            transaction_type=params["transaction_type"],
+            transaction_status=params["transaction_status"],
         )
         return paginated_response(request, qs, "wallet_transactions", _transactions)

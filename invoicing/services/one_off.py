@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from billing_project.core import bounds
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.money import exponent, is_currency, round_cents
 from catalog.models import AddOn
@@ -18,8 +19,11 @@ from invoicing.services import lifecycle
 from invoicing.services.taxes import TaxResolver
 from invoicing.services.totals import snapshots
 
+# A one-off fee's units: at most this many (the amount itself is bounded by MAX_AMOUNT_CENTS).
+MAX_UNITS = Decimal(10) ** 12
 
-def _decimal(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal | None:
+
+def _decimal(value: Any, field: str, errors: dict[str, list[str]], *, maximum: Decimal) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, bool | float):
@@ -30,10 +34,22 @@ def _decimal(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal | 
     except InvalidOperation:
         errors.setdefault(field, []).append("value_is_invalid")
         return None
-    if not number.is_finite() or number < 0:
+    if not number.is_finite() or number < 0 or number > maximum:
         errors.setdefault(field, []).append("value_is_invalid")
         return None
     return number
+
+
+def _boundary(value: Any, field: str, errors: dict[str, list[str]]) -> str | None:
+    """A fee's `from_datetime` / `to_datetime`: absent, or a real date-time within 2000..2100,
+    stored in RFC 3339 (UTC); `not-a-date` or `2024-02-30` is `invalid_date`."""
+    if value is None:
+        return None
+    parsed = bounds.client_datetime(value)
+    if parsed is None:
+        errors.setdefault(field, []).append("invalid_date")
+        return None
+    return bounds.rfc3339(parsed)
 
 
 def invoice_create_one_off(
@@ -90,11 +106,23 @@ def invoice_create_one_off(
             add_on = add_ons.get(str(item.get("add_on_code") or ""))
             if add_on is None:
                 raise NotFoundFailure("add_on")
-            units = _decimal(item.get("units", 1), "units", errors)
-            unit_cents = _decimal(item.get("unit_amount_cents", add_on.amount_cents), "unit_amount_cents", errors)
+            units = _decimal(item.get("units", 1), "units", errors, maximum=MAX_UNITS)
+            unit_cents = _decimal(
+                item.get("unit_amount_cents", add_on.amount_cents),
+                "unit_amount_cents",
+                errors,
+                maximum=Decimal(bounds.MAX_AMOUNT_CENTS),
+            )
+            from_datetime = _boundary(item.get("from_datetime"), "from_datetime", errors)
+            to_datetime = _boundary(item.get("to_datetime"), "to_datetime", errors)
+            if from_datetime and to_datetime and to_datetime < from_datetime:
+                errors.setdefault("to_datetime", []).append("invalid_date")
             if units is None or unit_cents is None:
                 continue
             precise = unit_cents * units
+            if precise > bounds.MAX_AMOUNT_CENTS:
+                errors.setdefault("units", []).append("value_is_invalid")
+                continue
             amount_cents = round_cents(precise)
             fee = Fee(
                 organization=organization,
@@ -111,8 +139,8 @@ def invoice_create_one_off(
                 amount_cents=amount_cents,
                 precise_amount_cents=precise.quantize(Decimal("0.00001")),
                 properties={
-                    "from_datetime": item.get("from_datetime"),
-                    "to_datetime": item.get("to_datetime"),
+                    "from_datetime": from_datetime,
+                    "to_datetime": to_datetime,
                     "position": index,
                 },
             )

@@ -48,7 +48,7 @@ def _credits(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal | 
 
 def rules_replace(wallet: Wallet, rules: list[dict[str, Any]]) -> list[RecurringTransactionRule]:
     """Validate and store the wallet's rules (an update replaces them, as Lago does)."""
-    from invoicing.services.wallets import _datetime
+    from invoicing.services.wallets import _datetime, _text
 
     if not isinstance(rules, list):
         raise ValidationFailure.single("recurring_transaction_rules", "value_is_invalid")
@@ -87,7 +87,9 @@ def rules_replace(wallet: Wallet, rules: list[dict[str, Any]]) -> list[Recurring
                 started_at=_datetime(rule.get("started_at"), "recurring_transaction_rules.started_at", errors),
                 expiration_at=_datetime(rule.get("expiration_at"), "recurring_transaction_rules.expiration_at", errors),
                 transaction_metadata=rule.get("transaction_metadata") or [],
-                transaction_name=rule.get("transaction_name") or "",
+                transaction_name=_text(
+                    rule.get("transaction_name"), "recurring_transaction_rules.transaction_name", errors
+                ),
                 ignore_paid_top_up_limits=bool(rule.get("ignore_paid_top_up_limits")),
             )
         )

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from billing_project.core import bounds
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
 from billing_project.core.money import from_cents, is_currency, parse_decimal, to_cents
 from catalog.models import BillableMetric
@@ -231,23 +232,31 @@ def _applies_to(organization: Any, value: Any, errors: dict[str, list[str]]) -> 
         errors.setdefault("applies_to", []).append("value_is_invalid")
         return [], []
     fee_types = value.get("fee_types") or []
-    if not isinstance(fee_types, list) or any(t not in FEE_TYPES for t in fee_types):
+    if not isinstance(fee_types, list) or any(not isinstance(t, str) or t not in FEE_TYPES for t in fee_types):
         errors.setdefault("applies_to", []).append("invalid_fee_types")
         fee_types = []
     return list(dict.fromkeys(fee_types)), _metric_codes(organization, value.get("billable_metric_codes"), errors)
 
 
 def _datetime(value: Any, field: str, errors: dict[str, list[str]]) -> dt.datetime | None:
+    """A date-time within 2000..2100 (billing_project/core/bounds.py), else `invalid_date`."""
     if value in (None, ""):
         return None
-    if isinstance(value, dt.datetime):
-        return value if timezone.is_aware(value) else timezone.make_aware(value, dt.UTC)
-    try:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+    parsed = bounds.client_datetime(value)
+    if parsed is None:
         errors.setdefault(field, []).append("invalid_date")
-        return None
-    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=dt.UTC)
+    return parsed
+
+
+def _text(value: Any, field: str, errors: dict[str, list[str]], *, max_length: int = 255) -> str:
+    """A name or code: text of at most `max_length` characters (null is empty); anything else,
+    an object or a number, is refused rather than stored as its repr."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > max_length:
+        errors.setdefault(field, []).append("value_is_invalid")
+        return ""
+    return value
 
 
 def _limits(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, int | None]:
@@ -306,6 +315,8 @@ def wallet_create(organization: Any, *, data: dict[str, Any], now: dt.datetime |
     if not isinstance(metadata, dict):
         errors.setdefault("metadata", []).append("value_is_invalid")
     rules = data.get("recurring_transaction_rules") or []
+    name = _text(data.get("name"), "name", errors)
+    transaction_name = _text(data.get("transaction_name"), "transaction_name", errors)
     with transaction.atomic():
         customer = (
             Customer.objects.select_for_update(of=("self",))
@@ -323,7 +334,7 @@ def wallet_create(organization: Any, *, data: dict[str, Any], now: dt.datetime |
         active = Wallet.objects.filter(customer=customer, status=WalletStatus.ACTIVE)
         if active.count() >= MAX_ACTIVE_WALLETS:
             errors.setdefault("customer", []).append("wallet_limit_reached")
-        code = data.get("code") or ""
+        code = _text(data.get("code"), "code", errors)
         if code and active.filter(code=code).exists():
             errors.setdefault("code", []).append("value_already_exist")
         if errors:
@@ -331,7 +342,7 @@ def wallet_create(organization: Any, *, data: dict[str, Any], now: dt.datetime |
         wallet = Wallet(
             organization=organization,
             customer=customer,
-            name=data.get("name") or "",
+            name=name,
             code=code,
             currency=currency,
             rate_amount=rate,
@@ -354,7 +365,7 @@ def wallet_create(organization: Any, *, data: dict[str, Any], now: dt.datetime |
             paid=paid,
             granted=granted,
             now=now,
-            name=data.get("transaction_name") or "",
+            name=transaction_name,
             metadata=data.get("transaction_metadata") or [],
         )
         _send_wallet_webhook(wallet, "wallet.created")
@@ -371,7 +382,7 @@ def wallet_update(organization: Any, *, wallet_id: Any, data: dict[str, Any], no
         if wallet.status != WalletStatus.ACTIVE:
             raise NotAllowedFailure("wallet_not_active")
         if "name" in data:
-            wallet.name = data.get("name") or ""
+            wallet.name = _text(data.get("name"), "name", errors)
         if "priority" in data:
             priority = data["priority"]
             if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 50:
@@ -545,6 +556,7 @@ def wallet_transaction_create(
     metadata = data.get("metadata") or []
     if not isinstance(metadata, list) or not all(isinstance(m, dict) and "key" in m for m in metadata):
         errors.setdefault("metadata", []).append("value_is_invalid")
+    name = _text(data.get("name"), "name", errors)
     with transaction.atomic():
         wallet = _get_locked(organization, data.get("wallet_id"))
         if wallet.status != WalletStatus.ACTIVE:
@@ -560,7 +572,7 @@ def wallet_transaction_create(
             granted=granted,
             voided=voided,
             now=now,
-            name=data.get("name") or "",
+            name=name,
             metadata=[{"key": str(m["key"]), "value": str(m.get("value") or "")} for m in metadata],
             invoice_requires_successful_payment=None if requires is None else bool(requires),
         )

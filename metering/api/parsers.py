@@ -1,5 +1,5 @@
-"""The batch endpoint's JSON parser: `ExactJSONParser`'s answers, without walking the whole
-document for NUL characters when the raw bytes show there can be none."""
+"""The batch endpoint's JSON parser: `ExactJSONParser`'s answers, with the standard library's
+`json.loads` on UTF-8 bodies (the common case), and the same checks on the parsed document."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from rest_framework.exceptions import ParseError
 
-from billing_project.core.api.parsers import ExactJSONParser
+from billing_project.core.api.parsers import ExactJSONParser, check_parsed
 
 
 def _reject_constant(name: str) -> Any:
@@ -27,23 +27,23 @@ class _Replay:
 
 
 class BatchJSONParser(ExactJSONParser):
-    """Same result as `ExactJSONParser` (fractional numbers become `Decimal`, NUL characters are a
-    400), cheaper on large bodies. A strict JSON parser refuses a raw control character inside a
-    string, so in UTF-8 a NUL can only arrive as the escape `\\u0000`; when those six bytes are
-    absent, the walk over every string and key of the parsed document is skipped. When they are
-    present (even as an escaped backslash followed by `u0000`, which is no NUL) the parent parser's
-    full check decides."""
+    """Same result as `ExactJSONParser` (fractional numbers become `Decimal`; NUL characters and
+    lone surrogates are a 400, numbers too large for any column a 422), cheaper on large bodies.
+    `check_parsed` walks the document only when the raw text shows there may be something to find
+    (an escape `\\u0000` or `\\ud8..`, 19 digits in a row, an exponent)."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         encoding = str((parser_context or {}).get("encoding") or "utf-8").lower().replace("-", "").replace("_", "")
         raw = stream.read() if stream is not None else b""
-        if encoding != "utf8" or b"\\u0000" in raw:
+        if encoding != "utf8":
             return super().parse(_Replay(raw), media_type, parser_context)
         if not raw:
             return {}
         try:
-            return json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
+            text = raw.decode("utf-8")
+            data = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"malformed JSON: {exc}") from exc
         except RecursionError as exc:
             raise ParseError("malformed JSON: nested too deeply") from exc
+        return check_parsed(text, data)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.pagination import page_params, paginated_response
 from billing_project.core.api.views import OrganizationAPIView, root_payload
-from billing_project.core.errors import BadRequestFailure, ValidationFailure
+from billing_project.core.errors import BadRequestFailure
 from metering import ingestion, ratelimit, selectors, services
+from metering.api import filters
 from metering.api.parsers import BatchJSONParser
 from metering.api.serializers import (
     EstimateEventBatchInput,
@@ -66,31 +67,6 @@ def _with_headers(response: Response, headers: dict[str, str]) -> Response:
     return response
 
 
-def _query_time(request: Request, name: str) -> Any:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return None
-    from django.utils.dateparse import parse_date, parse_datetime
-
-    moment = parse_datetime(raw)
-    if moment is None:
-        day = parse_date(raw)
-        if day is not None:
-            from datetime import UTC, datetime
-
-            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    if moment is None:
-        stamp = ingestion.parse_timestamp(raw, ingestion.now_utc())
-        if stamp is None:
-            raise ValidationFailure.single(name, "invalid_date")
-        return stamp
-    if moment.tzinfo is None:
-        from datetime import UTC
-
-        moment = moment.replace(tzinfo=UTC)
-    return moment
-
-
 class EventCollectionView(OrganizationAPIView):
     def also_rate_counter(self, request: Request) -> tuple[str, int, int] | None:
         """A POST's one event is counted against the organization's events limit in the same Redis
@@ -112,26 +88,20 @@ class EventCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="events_list",
         summary="List events",
-        parameters=[
-            OpenApiParameter("page", int),
-            OpenApiParameter("per_page", int),
-            OpenApiParameter("code", str),
-            OpenApiParameter("external_subscription_id", str),
-            OpenApiParameter("timestamp_from", str),
-            OpenApiParameter("timestamp_to", str),
-        ],
+        parameters=filters.EventFilters.schema_parameters(),
         responses=EventListEnvelope,
     )
     def get(self, request: Request) -> Response:
+        params = filters.EventFilters.parse(request)
         page, per_page = page_params(request)
         result = selectors.event_list_page(
             self.organization,
             page=page,
             per_page=per_page,
-            code=request.query_params.get("code"),
-            external_subscription_id=request.query_params.get("external_subscription_id"),
-            timestamp_from=_query_time(request, "timestamp_from"),
-            timestamp_to=_query_time(request, "timestamp_to"),
+            code=params["code"],
+            external_subscription_id=params["external_subscription_id"],
+            timestamp_from=params["timestamp_from"],
+            timestamp_to=params["timestamp_to"],
         )
         return Response({"events": [event_dict(e) for e in result.events], "meta": event_page_meta(result)})
 
@@ -219,14 +189,15 @@ class EventDetailView(OrganizationAPIView):
     @extend_schema(
         operation_id="events_retrieve",
         summary="Find an event by transaction id",
-        parameters=[OpenApiParameter("external_subscription_id", str)],
+        parameters=filters.EventLookupFilters.schema_parameters(),
         responses=EventDetailEnvelope,
     )
     def get(self, request: Request, transaction_id: str) -> Response:
+        params = filters.EventLookupFilters.parse(request)
         event = selectors.event_get(
             self.organization,
             transaction_id,
-            external_subscription_id=request.query_params.get("external_subscription_id"),
+            external_subscription_id=params["external_subscription_id"],
         )
         errors = selectors.event_errors_of(self.organization, event)
         return Response({"event": event_detail_dict(event, errors)})
@@ -238,20 +209,15 @@ class EventErrorCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="event_errors_list",
         summary="Stored events that cannot be billed as they are (unknown code or subscription, missing value)",
-        parameters=[
-            OpenApiParameter("page", int),
-            OpenApiParameter("per_page", int),
-            OpenApiParameter("error_code", str),
-            OpenApiParameter("code", str),
-            OpenApiParameter("external_subscription_id", str),
-        ],
+        parameters=filters.EventErrorFilters.schema_parameters(),
         responses=EventErrorListEnvelope,
     )
     def get(self, request: Request) -> Response:
+        params = filters.EventErrorFilters.parse(request)
         qs = selectors.event_error_list(
             self.organization,
-            error_code=request.query_params.get("error_code"),
-            code=request.query_params.get("code"),
-            external_subscription_id=request.query_params.get("external_subscription_id"),
+            error_code=params["error_code"],
+            code=params["code"],
+            external_subscription_id=params["external_subscription_id"],
         )
         return paginated_response(request, qs, "event_errors", lambda items: [event_error_dict(e) for e in items])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from billing_project.core.api.serializers import ClientDateTimeField
 from billing_project.core.api.unsupported import LagoOnly
 from customers.api.serializers import PAYMENT_METHOD_REASON, PROVIDER_PAYMENT_METHOD
 from invoicing.api.serializers import PageMeta
@@ -16,7 +17,7 @@ class PaymentInput(serializers.Serializer):
     invoice_id = serializers.CharField()
     amount_cents = serializers.IntegerField(min_value=1)
     reference = serializers.CharField(max_length=40)
-    paid_at = serializers.DateTimeField(required=False, allow_null=True)
+    paid_at = ClientDateTimeField(required=False, allow_null=True)
 
 
 class PaymentInputEnvelope(serializers.Serializer):

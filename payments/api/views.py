@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -16,6 +16,7 @@ from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.views import OrganizationAPIView, refuse_unsupported_body, root_payload, validate_input
 from billing_project.core.errors import NotFoundFailure
 from payments import selectors
+from payments.api import filters
 from payments.api import serializers as s
 from payments.representation import payment_payload, payment_request_payload
 from payments.services import collection, customers, dunning
@@ -38,19 +39,13 @@ class PaymentCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="payments_list",
         summary="List payments (provider attempts and manual payments)",
-        parameters=[
-            OpenApiParameter("page", int),
-            OpenApiParameter("per_page", int),
-            OpenApiParameter("external_customer_id", str),
-            OpenApiParameter("invoice_id", str),
-        ],
+        parameters=filters.PaymentFilters.schema_parameters(),
         responses=s.PaymentListEnvelope,
     )
     def get(self, request: Request) -> Response:
+        params = filters.PaymentFilters.parse(request)
         qs = selectors.payment_list(
-            self.organization,
-            external_customer_id=request.query_params.get("external_customer_id"),
-            invoice_id=request.query_params.get("invoice_id"),
+            self.organization, external_customer_id=params["external_customer_id"], invoice_id=params["invoice_id"]
         )
         return paginated_response(request, qs, "payments", lambda items: [payment_payload(p) for p in items])
 
@@ -154,19 +149,15 @@ class PaymentRequestCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="payment_requests_list",
         summary="List payment requests",
-        parameters=[
-            OpenApiParameter("page", int),
-            OpenApiParameter("per_page", int),
-            OpenApiParameter("external_customer_id", str),
-            OpenApiParameter("payment_status", str),
-        ],
+        parameters=filters.PaymentRequestFilters.schema_parameters(),
         responses=s.PaymentRequestListEnvelope,
     )
     def get(self, request: Request) -> Response:
+        params = filters.PaymentRequestFilters.parse(request)
         qs = selectors.payment_request_list(
             self.organization,
-            external_customer_id=request.query_params.get("external_customer_id"),
-            payment_status=request.query_params.get("payment_status"),
+            external_customer_id=params["external_customer_id"],
+            payment_status=params["payment_status"],
         )
         return paginated_response(
             request, qs, "payment_requests", lambda items: [payment_request_payload(r) for r in items]

@@ -13,9 +13,8 @@ from rest_framework.response import Response
 
 from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
-from billing_project.core.errors import ValidationFailure
-from billing_project.core.money import is_currency
 from reporting import selectors, services
+from reporting.api import filters
 from reporting.api.serializers import (
     ChurnEnvelope,
     ExportEnvelope,
@@ -31,32 +30,16 @@ from reporting.api.serializers import (
     RetentionEnvelope,
 )
 
-MONTHS = OpenApiParameter("months", int, description="How many months back, this one included (default 12).")
-CURRENCY = OpenApiParameter("currency", str, description="ISO 4217 code; no conversion between currencies.")
-CUSTOMER = OpenApiParameter("external_customer_id", str)
+_PARAMETERS = {parameter.name: parameter for parameter in filters.AnalyticsFilters.schema_parameters()}
+MONTHS = _PARAMETERS["months"]
+CURRENCY = _PARAMETERS["currency"]
+CUSTOMER = _PARAMETERS["external_customer_id"]
 
 
 def _filters(request: Request, *, customer: bool) -> dict[str, Any]:
-    params = request.query_params
-    kwargs: dict[str, Any] = {}
-    errors: dict[str, list[str]] = {}
-    months = params.get("months")
-    if months not in (None, ""):
-        if not months.isdigit() or not 1 <= int(months) <= selectors.MAX_MONTHS:
-            errors["months"] = ["value_is_invalid"]
-        else:
-            kwargs["months"] = int(months)
-    currency = params.get("currency")
-    if currency not in (None, ""):
-        if not is_currency(currency.upper()):
-            errors["currency"] = ["value_is_invalid"]
-        else:
-            kwargs["currency"] = currency.upper()
-    if customer and params.get("external_customer_id"):
-        kwargs["external_customer_id"] = params["external_customer_id"]
-    if errors:
-        raise ValidationFailure(errors)
-    return kwargs
+    params = filters.AnalyticsFilters.parse(request)
+    wanted = ("months", "currency", "external_customer_id") if customer else ("months", "currency")
+    return {name: params[name] for name in wanted if params[name] not in (None, "")}
 
 
 class _AnalyticsView(OrganizationAPIView):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from billing_project.core.api.serializers import optional_list
 from billing_project.core.api.unsupported import LagoOnly
 from customers.api.serializers import (
     NO_BILLING_ENTITIES,
@@ -62,7 +63,7 @@ class PlanOverridesInput(serializers.Serializer):
     trial_period = serializers.DecimalField(
         required=False, allow_null=True, max_digits=12, decimal_places=5, min_value=0
     )
-    charges = ChargeOverrideInput(many=True, required=False, allow_null=True)
+    charges = optional_list(ChargeOverrideInput())
 
 
 class SubscriptionInput(serializers.Serializer):

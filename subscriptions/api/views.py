@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.views import (
     OrganizationAPIView,
-    query_list,
     refuse_unsupported_body,
     root_payload,
     validate_input,
 )
 from billing_project.core.errors import ValidationFailure
 from subscriptions import selectors, services
+from subscriptions.api import filters
 from subscriptions.api.serializers import (
     SUBSCRIPTION_BODY_LAGO_ONLY,
     SUBSCRIPTION_LAGO_ONLY,
@@ -28,7 +28,6 @@ from subscriptions.api.serializers import (
     SubscriptionUpdateInput,
     SubscriptionUpdateInputEnvelope,
 )
-from subscriptions.models import SubscriptionStatus
 from subscriptions.representation import SubscriptionOutput, SubscriptionWithPlanOutput
 
 
@@ -47,7 +46,7 @@ def _raw_keys(payload: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
 
 def _status(request: Request) -> str | None:
     """Which of the external id's subscriptions a PUT addresses: `?status=`, or Lago's body `status`."""
-    status = request.query_params.get("status") or request.data.get("status")
+    status = filters.SubscriptionLookupFilters.parse(request)["status"] or request.data.get("status")
     if status is not None and not isinstance(status, str):
         raise ValidationFailure.single("status", "value_is_invalid")
     return status or None
@@ -57,23 +56,17 @@ class SubscriptionCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="subscriptions_list",
         summary="List subscriptions",
-        parameters=[
-            OpenApiParameter("page", int),
-            OpenApiParameter("per_page", int),
-            OpenApiParameter("external_customer_id", str),
-            OpenApiParameter("plan_code", str),
-            OpenApiParameter("external_id", str),
-            OpenApiParameter("status[]", str, many=True, enum=SubscriptionStatus.values),
-        ],
+        parameters=filters.SubscriptionFilters.schema_parameters(),
         responses=SubscriptionListEnvelope,
     )
     def get(self, request: Request) -> Response:
+        params = filters.SubscriptionFilters.parse(request)
         qs = selectors.subscription_list(
             self.organization,
-            external_customer_id=request.query_params.get("external_customer_id"),
-            plan_code=request.query_params.get("plan_code"),
-            statuses=query_list(request, "status") or None,
-            external_id=request.query_params.get("external_id"),
+            external_customer_id=params["external_customer_id"],
+            plan_code=params["plan_code"],
+            statuses=params["status"] or None,
+            external_id=params["external_id"],
         )
         return paginated_response(request, qs, "subscriptions", lambda items: SubscriptionOutput(items, many=True).data)
 
@@ -95,19 +88,18 @@ class SubscriptionDetailView(OrganizationAPIView):
     @extend_schema(
         operation_id="subscriptions_retrieve",
         summary="Find a subscription (the active one unless `status` is given)",
-        parameters=[OpenApiParameter("status", str, enum=SubscriptionStatus.values)],
+        parameters=filters.SubscriptionLookupFilters.schema_parameters(),
         responses=SubscriptionEnvelope,
     )
     def get(self, request: Request, external_id: str) -> Response:
-        subscription = selectors.subscription_get(
-            self.organization, external_id, status=request.query_params.get("status")
-        )
+        params = filters.SubscriptionLookupFilters.parse(request)
+        subscription = selectors.subscription_get(self.organization, external_id, status=params["status"])
         return Response(subscription_body(subscription))
 
     @extend_schema(
         operation_id="subscriptions_update",
         summary="Update a subscription (partial)",
-        parameters=[OpenApiParameter("status", str, enum=SubscriptionStatus.values)],
+        parameters=filters.SubscriptionLookupFilters.schema_parameters(),
         request=SubscriptionUpdateInputEnvelope,
         responses=SubscriptionEnvelope,
     )
@@ -123,22 +115,17 @@ class SubscriptionDetailView(OrganizationAPIView):
     @extend_schema(
         operation_id="subscriptions_destroy",
         summary="Terminate a subscription (or cancel a pending one with status=pending)",
-        parameters=[
-            OpenApiParameter("status", str, enum=[SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING]),
-            OpenApiParameter("on_termination_credit_note", str, enum=["credit", "refund", "offset", "skip"]),
-            OpenApiParameter("on_termination_invoice", str, enum=["generate", "skip"]),
-        ],
+        parameters=filters.SubscriptionTerminateFilters.schema_parameters(),
         responses=SubscriptionEnvelope,
     )
     def delete(self, request: Request, external_id: str) -> Response:
-        subscription = selectors.subscription_get(
-            self.organization, external_id, status=request.query_params.get("status")
-        )
+        params = filters.SubscriptionTerminateFilters.parse(request)
+        subscription = selectors.subscription_get(self.organization, external_id, status=params["status"])
         subscription = services.subscription_terminate(
             self.organization,
             subscription,
             actor=self.api_key,
-            on_termination_credit_note=request.query_params.get("on_termination_credit_note") or None,
-            on_termination_invoice=request.query_params.get("on_termination_invoice") or None,
+            on_termination_credit_note=params["on_termination_credit_note"],
+            on_termination_invoice=params["on_termination_invoice"],
         )
         return Response(subscription_body(subscription))

@@ -119,9 +119,11 @@ def test_pagination_meta(tenant):
     assert len(page3["customers"]) == 1
     beyond = tenant.client.get("/api/v1/customers?per_page=2&page=9").json()
     assert beyond["customers"] == []
-    garbage = tenant.client.get("/api/v1/customers?per_page=abc&page=-4").json()
-    assert garbage["meta"]["current_page"] == 1
-    assert len(garbage["customers"]) == 5
+    garbage = tenant.client.get("/api/v1/customers?per_page=abc&page=-4")
+    assert garbage.status_code == 422
+    assert garbage.json()["error_details"] == {"page": ["value_is_invalid"], "per_page": ["value_is_invalid"]}
+    capped = tenant.client.get("/api/v1/customers?per_page=100000").json()
+    assert capped["meta"]["current_page"] == 1 and len(capped["customers"]) == 5
 
 
 def test_empty_list_meta(tenant):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from billing_project.core.api.serializers import optional_list
 from catalog.api.serializers import BillableMetricSummary
 
 
@@ -18,7 +19,7 @@ class AlertInput(serializers.Serializer):
     code = serializers.CharField(required=False, allow_null=True)
     name = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     billable_metric_code = serializers.CharField(required=False, allow_null=True)
-    thresholds = AlertThresholdIO(many=True, required=False, allow_null=True)
+    thresholds = optional_list(AlertThresholdIO())
 
 
 class AlertInputEnvelope(serializers.Serializer):

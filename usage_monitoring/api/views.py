@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from billing_project.core.api.filters import PageFilters
 from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
 from billing_project.core.errors import BadRequestFailure
 from usage_monitoring import selectors
+from usage_monitoring.api import filters
 from usage_monitoring.api.serializers import (
     AlertEnvelope,
     AlertInputEnvelope,
@@ -25,11 +27,11 @@ from usage_monitoring.representation import alert_payload
 from usage_monitoring.services import alerts as alert_services
 from usage_monitoring.services import lifetime as lifetime_services
 
-STATUS = OpenApiParameter("subscription_status", str, description="Which subscription (default: active).")
+STATUS = filters.SubscriptionStatusFilters.schema_parameters()
 
 
 def _status(request: Request) -> str | None:
-    return request.query_params.get("subscription_status") or None
+    return filters.SubscriptionStatusFilters.parse(request)["subscription_status"]
 
 
 class AlertCollectionView(OrganizationAPIView):
@@ -38,7 +40,7 @@ class AlertCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="subscription_alerts_list",
         summary="List a subscription's alerts",
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("per_page", int), STATUS],
+        parameters=filters.AlertFilters.schema_parameters(),
         responses=AlertListEnvelope,
     )
     def get(self, request: Request, external_id: str) -> Response:
@@ -49,7 +51,7 @@ class AlertCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="subscription_alerts_create",
         summary="Create one alert (`alert`) or several at once (`alerts`)",
-        parameters=[STATUS],
+        parameters=STATUS,
         request=AlertInputEnvelope,
         responses=AlertEnvelope,
         description='With `{"alerts": [...]}` (the batch the Lago client sends) the answer is `{"alerts": [...]}`.',
@@ -78,7 +80,7 @@ class AlertCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="subscription_alerts_destroy_all",
         summary="Delete every alert of a subscription",
-        parameters=[STATUS],
+        parameters=STATUS,
         responses={200: OpenApiResponse(description="Empty body")},
     )
     def delete(self, request: Request, external_id: str) -> Response:
@@ -93,7 +95,7 @@ class AlertDetailView(OrganizationAPIView):
         selectors.subscription_for(self.organization, external_id, status=_status(request))
 
     @extend_schema(
-        operation_id="subscription_alert_get", summary="One alert", parameters=[STATUS], responses=AlertEnvelope
+        operation_id="subscription_alert_get", summary="One alert", parameters=STATUS, responses=AlertEnvelope
     )
     def get(self, request: Request, external_id: str, code: str) -> Response:
         self._check(request, external_id)
@@ -102,7 +104,7 @@ class AlertDetailView(OrganizationAPIView):
     @extend_schema(
         operation_id="subscription_alert_update",
         summary="Update an alert (thresholds are replaced as a whole)",
-        parameters=[STATUS],
+        parameters=STATUS,
         request=AlertUpdateEnvelope,
         responses=AlertEnvelope,
     )
@@ -117,7 +119,7 @@ class AlertDetailView(OrganizationAPIView):
     @extend_schema(
         operation_id="subscription_alert_destroy",
         summary="Delete an alert",
-        parameters=[STATUS],
+        parameters=STATUS,
         responses=AlertEnvelope,
     )
     def delete(self, request: Request, external_id: str, code: str) -> Response:
@@ -167,7 +169,7 @@ class WalletAlertCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="wallet_alerts_list",
         summary="List a wallet's alerts",
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("per_page", int)],
+        parameters=PageFilters.schema_parameters(),
         responses=AlertListEnvelope,
     )
     def get(self, request: Request, external_customer_id: str, wallet_code: str) -> Response:

@@ -97,7 +97,7 @@ def _create(
     errors: dict[str, list[str]] = {}
     alert_type = data.get("alert_type")
     allowed = WALLET_TYPES if wallet is not None else SUBSCRIPTION_TYPES
-    if alert_type not in allowed:
+    if not isinstance(alert_type, str) or alert_type not in allowed:
         errors["alert_type"] = ["value_is_invalid"]
         alert_type = None
     code = data.get("code")

@@ -11,8 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.pagination import paginated_response
-from billing_project.core.api.views import OrganizationAPIView, query_list, root_payload, validate_input
+from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
 from webhooks import selectors, services
+from webhooks.api import filters
 from webhooks.api.serializers import (
     PublicKeyEnvelope,
     WebhookDeliveryEnvelope,
@@ -129,23 +130,16 @@ class WebhookDeliveryCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="webhooks_list",
         summary="List webhook deliveries (newest first)",
-        parameters=[
-            OpenApiParameter("page", int),
-            OpenApiParameter("per_page", int),
-            OpenApiParameter("status", str, enum=["pending", "succeeded", "failed"]),
-            OpenApiParameter("statuses[]", str, many=True),
-            OpenApiParameter("webhook_type", str),
-            OpenApiParameter("webhook_types[]", str, many=True),
-            OpenApiParameter("webhook_endpoint_id", str),
-        ],
+        parameters=filters.WebhookDeliveryFilters.schema_parameters(),
         responses=WebhookDeliveryListEnvelope,
     )
     def get(self, request: Request) -> Response:
+        params = filters.WebhookDeliveryFilters.parse(request)
         qs = selectors.webhook_delivery_list(
             self.organization,
-            statuses=query_list(request, "statuses") + query_list(request, "status"),
-            webhook_types=query_list(request, "webhook_types") + query_list(request, "webhook_type"),
-            endpoint_id=request.query_params.get("webhook_endpoint_id"),
+            statuses=params["statuses"] + params["status"],
+            webhook_types=params["webhook_types"] + params["webhook_type"],
+            endpoint_id=params["webhook_endpoint_id"],
         )
         return paginated_response(
             request, qs, "webhooks", lambda items: list(WebhookDeliveryOutput(items, many=True).data)

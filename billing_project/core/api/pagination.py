@@ -11,6 +11,9 @@ from django.db.models import QuerySet
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from billing_project.core.bounds import MAX_PAGE
+from billing_project.core.errors import ValidationFailure
+
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 1000  # the default of the API_MAX_PER_PAGE setting
 
@@ -20,18 +23,25 @@ def max_per_page() -> int:
     return max(1, int(getattr(settings, "API_MAX_PER_PAGE", MAX_PER_PAGE) or MAX_PER_PAGE))
 
 
-def _positive_int(value: Any, default: int) -> int:
-    try:
-        number = int(str(value))
-    except (TypeError, ValueError):
+def _page_number(value: Any, default: int, field: str, errors: dict[str, list[str]]) -> int:
+    if value is None or value == "":
         return default
-    return number if number > 0 else default
+    text = str(value).strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 10 or not 1 <= int(text) <= MAX_PAGE:
+        errors[field] = ["value_is_invalid"]
+        return default
+    return int(text)
 
 
 def page_params(request: Request) -> tuple[int, int]:
-    page = _positive_int(request.query_params.get("page"), 1)
-    per_page = min(_positive_int(request.query_params.get("per_page"), DEFAULT_PER_PAGE), max_per_page())
-    return page, per_page
+    """`page` and `per_page`: integers from 1 to `MAX_PAGE` (422 otherwise); `per_page` is capped
+    at `API_MAX_PER_PAGE`."""
+    errors: dict[str, list[str]] = {}
+    page = _page_number(request.query_params.get("page"), 1, "page", errors)
+    per_page = _page_number(request.query_params.get("per_page"), DEFAULT_PER_PAGE, "per_page", errors)
+    if errors:
+        raise ValidationFailure(errors)
+    return page, min(per_page, max_per_page())
 
 
 def meta_for(total_count: int, page: int, per_page: int) -> dict[str, int | None]:

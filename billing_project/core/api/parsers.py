@@ -1,34 +1,102 @@
-"""JSON parsing that keeps numbers exact: fractional numbers become Decimal, never float."""
+"""JSON parsing that keeps numbers exact: fractional numbers become Decimal, never float.
+
+Every body is also checked here, once, for what no field can hold (docs/api-input.md):
+* a NUL character in any string or key (PostgreSQL text and jsonb refuse them): 400;
+* a lone UTF-16 surrogate (`"\\ud800"`), which is no character and cannot be encoded: 400;
+* a number of 19 integer digits or more (`billing_project.core.bounds.MAX_JSON_NUMBER`): 422
+  naming the field, since no integer column holds it.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import JSONParser
+
+from billing_project.core.bounds import MAX_JSON_NUMBER
+from billing_project.core.errors import ValidationFailure
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _contains_nul(value: Any) -> bool:
-    """Whether a NUL character hides in any string or key (PostgreSQL text and jsonb refuse them)."""
+def _strings(value: Any) -> Iterator[str]:
     pending = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                return True
+            yield item
         elif isinstance(item, dict):
             pending.extend(item.keys())
             pending.extend(item.values())
         elif isinstance(item, list):
             pending.extend(item)
+
+
+def _contains_nul(value: Any) -> bool:
+    """Whether a NUL character hides in any string or key."""
+    return any("\x00" in item for item in _strings(value))
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
     return False
+
+
+def _contains_surrogate(value: Any) -> bool:
+    return any(_has_surrogate(item) for item in _strings(value))
+
+
+def _oversized_numbers(value: Any) -> dict[str, list[str]]:
+    """`{field path: ["value_is_invalid"]}` for every number too large for any column. Paths are
+    relative to Lago's root key (`{"add_on": {"amount_cents": ...}}` gives `amount_cents`), with
+    list positions as in other validation errors (`fees.0.units`)."""
+    found: dict[str, list[str]] = {}
+    root_only = isinstance(value, dict) and len(value) == 1 and isinstance(next(iter(value.values())), dict | list)
+    pending: list[tuple[Any, tuple[str, ...]]] = [(value, ())]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, dict):
+            pending.extend((sub, (*path, str(key))) for key, sub in item.items())
+        elif isinstance(item, list):
+            pending.extend((sub, (*path, str(index))) for index, sub in enumerate(item))
+        elif isinstance(item, int | Decimal) and not isinstance(item, bool):
+            number = Decimal(item)
+            if not number.is_finite() or abs(number) >= MAX_JSON_NUMBER:
+                shown = path[1:] if root_only and path else path
+                found[".".join(shown) or "base"] = ["value_is_invalid"]
+    return found
+
+
+# Cheap tests on the text before any walk over the parsed document: a NUL can only arrive as the
+# escape `\u0000` (a raw control character inside a string is a parse error), a surrogate only as
+# an escape `\ud800`-`\udfff`, a large number only as 19 digits in a row or a number written
+# with an exponent (where a value starts: after `:`, `[` or `,`).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+_LARGE_NUMBER = re.compile(r"\d{19}|[:\[,]\s*-?\d+(?:\.\d*)?[eE]")
+
+
+def check_parsed(text: str, data: Any) -> Any:
+    """Refuse a parsed body holding what no field accepts; return it unchanged otherwise."""
+    if "\\u0000" in text and _contains_nul(data):
+        raise ParseError("malformed JSON: NUL characters are not accepted")
+    if _SURROGATE_ESCAPE.search(text) and _contains_surrogate(data):
+        raise ParseError("malformed JSON: lone surrogates are not accepted (strings must be valid Unicode)")
+    if _LARGE_NUMBER.search(text):
+        oversized = _oversized_numbers(data)
+        if oversized:
+            raise ValidationFailure(oversized)
+    return data
 
 
 _local = threading.local()
@@ -43,6 +111,15 @@ def _decoder() -> json.JSONDecoder:
     return decoder
 
 
+def decode_body(raw: bytes, encoding: str) -> str:
+    """The body as text. A charset that is not a text encoding (`rot13`, `base64`) or unknown is a
+    415; the request guard refuses those before the view (`billing_project.core.api.guard`)."""
+    try:
+        return raw.decode(encoding)
+    except LookupError as exc:
+        raise UnsupportedMediaType(f"charset={encoding}") from exc
+
+
 class ExactJSONParser(JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         encoding = (parser_context or {}).get("encoding", "utf-8")
@@ -50,14 +127,10 @@ class ExactJSONParser(JSONParser):
             raw = stream.read() if stream is not None else b""
             if not raw:
                 return {}
-            text = raw.decode(encoding)
+            text = decode_body(raw, encoding)
             data = _decoder().decode(text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"malformed JSON: {exc}") from exc
         except RecursionError as exc:
             raise ParseError("malformed JSON: nested too deeply") from exc
-        # A NUL can only come from the escape `\u0000` (a raw control character inside a JSON string
-        # is a parse error), so bodies without that text skip the walk over the parsed value.
-        if "\\u0000" in text and _contains_nul(data):
-            raise ParseError("malformed JSON: NUL characters are not accepted")
-        return data
+        return check_parsed(text, data)

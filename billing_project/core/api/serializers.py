@@ -1,10 +1,14 @@
-"""Output shapes shared by every app's API documentation."""
+"""Shapes and fields shared by every app's API: the page meta, optional lists, input date-times."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from billing_project.core import bounds
 
 
 class PaginationMeta(serializers.Serializer):
@@ -36,3 +40,30 @@ class OptionalTextField(serializers.CharField):
 
     def to_representation(self, value: object) -> Any:  # `str | None`; DRF's stubs say `str`
         return optional_text(value)
+
+
+def optional_list(child: serializers.Serializer) -> serializers.ListSerializer:
+    """An optional list of objects that may be sent as null, whose items may not be null.
+
+    `Child(many=True, allow_null=True)` hands `allow_null` to the child too, so `[null]` would pass
+    validation and reach the service as a None item; this keeps the list nullable, not its items.
+    """
+    return serializers.ListSerializer(child=child, required=False, allow_null=True)
+
+
+@extend_schema_field({"type": "string", "format": "date-time"})
+class ClientDateTimeField(serializers.Field):
+    """An input date-time: RFC 3339 text within 2000..2100 (billing_project/core/bounds.py), given to
+    the service as an aware UTC datetime. Anything else, a number, an impossible date, year 1, is
+    `invalid_date`."""
+
+    default_error_messages = {"invalid_date": "expected an RFC 3339 date-time between 2000 and 2100"}
+
+    def to_internal_value(self, data: Any) -> dt.datetime:
+        parsed = bounds.client_datetime(data) if isinstance(data, str) else None
+        if parsed is None:
+            self.fail("invalid_date")
+        return parsed
+
+    def to_representation(self, value: dt.datetime) -> str:
+        return bounds.rfc3339(value)

@@ -108,16 +108,3 @@ def _borrow_fields(serializer: serializers.Serializer) -> BindingDict | None:
         field.parent = serializer  # what `Field.bind` sets; name, label and source stay as bound
     serializer.__dict__["fields"] = fields  # DRF's `fields` is a cached_property
     return fields
-
-
-def query_bool(request: Request, name: str) -> bool | None:
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return None
-    return value.strip().lower() in {"1", "true", "yes"}
-
-
-def query_list(request: Request, name: str) -> list[str]:
-    """Lago's list filters arrive as repeated `name[]=` keys (or plain `name=`)."""
-    values = request.query_params.getlist(f"{name}[]") + request.query_params.getlist(name)
-    return [value for value in values if value != ""]

@@ -1,0 +1,27 @@
+"""Query parameters of the subscriptions routes (billing_project/core/api/filters.py)."""
+
+from __future__ import annotations
+
+from billing_project.core.api.filters import LagoFilterSet, ListFilter, TextFilter
+from subscriptions.models import SubscriptionStatus
+
+
+class SubscriptionFilters(LagoFilterSet):
+    external_customer_id = TextFilter()
+    plan_code = TextFilter()
+    external_id = TextFilter()
+    status = ListFilter(choices=SubscriptionStatus.values)
+
+
+class SubscriptionLookupFilters(LagoFilterSet):
+    """Which of the subscriptions sharing an external_id (default: the active one)."""
+
+    paginated = False
+    status = TextFilter(choices=SubscriptionStatus.values)
+
+
+class SubscriptionTerminateFilters(LagoFilterSet):
+    paginated = False
+    status = TextFilter(choices=(SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING))
+    on_termination_credit_note = TextFilter(choices=("credit", "refund", "offset", "skip"))
+    on_termination_invoice = TextFilter(choices=("generate", "skip"))
