@@ -190,7 +190,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "billing_project.core.api.exceptions.lago_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
-    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",
+    "DATETIME_FORMAT": "%04Y-%m-%dT%H:%M:%SZ",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -300,6 +300,13 @@ WEBHOOKS_RETRY_MAX_AGE_SECONDS = env_int("WEBHOOKS_RETRY_MAX_AGE_SECONDS", 24 * 
 # Pay-in-advance events older than this are not looked at by the reconciliation sweep
 # (docs/invoicing.md §7; `manage.py reconcile_pay_in_advance_fees --lookback-days` goes further).
 PAY_IN_ADVANCE_RECONCILE_LOOKBACK_DAYS = env_int("PAY_IN_ADVANCE_RECONCILE_LOOKBACK_DAYS", 35)
+
+# Back-dated subscriptions (docs/subscriptions.md): with `bill_past_periods`, at most this many past
+# periods may be billed (422 `too_many_past_periods` beyond); and whatever the dates, one billing
+# run creates at most BILLING_MAX_PERIODS_PER_RUN period invoices per subscription (the next runs
+# bill the rest).
+SUBSCRIPTION_MAX_PAST_PERIODS = env_int("SUBSCRIPTION_MAX_PAST_PERIODS", 12)
+BILLING_MAX_PERIODS_PER_RUN = env_int("BILLING_MAX_PERIODS_PER_RUN", 12)
 
 # Days before a subscription's `ending_at` when `subscription.termination_alert` is sent (Lago's
 # LAGO_SUBSCRIPTION_TERMINATION_ALERT_SENT_AT_DAYS; default 15 and 45).

@@ -22,9 +22,7 @@ from subscriptions.representation import subscription_payload
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return (
-        value.astimezone().strftime("%Y-%m-%dT%H:%M:%SZ") if value.utcoffset() else value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    )
+    return _utc(value)
 
 
 def _utc(value: datetime | None) -> str | None:
@@ -32,7 +30,7 @@ def _utc(value: datetime | None) -> str | None:
         return None
     from datetime import UTC
 
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%04Y-%m-%dT%H:%M:%SZ")
 
 
 def number(value: Decimal | int | None) -> float | int:

@@ -648,7 +648,7 @@ def current_usage(
 
 
 def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(dt.UTC).strftime("%04Y-%m-%dT%H:%M:%SZ")
 
 
 def past_usage_periods(

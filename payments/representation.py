@@ -21,7 +21,7 @@ _LAGO_PAYMENT_STATUS = {
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%04Y-%m-%dT%H:%M:%SZ")
 
 
 def _invoices(payment: Payment) -> list[Any]:

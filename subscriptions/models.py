@@ -85,6 +85,10 @@ class Subscription(BaseModel):
     on_termination_invoice = models.CharField(
         max_length=10, choices=OnTerminationInvoice.choices, default=OnTerminationInvoice.GENERATE
     )
+    # A back-dated start (subscription_at before the creation) without `bill_past_periods`: the
+    # billing periods that ended before this instant are not billed; the one holding it is the
+    # first (docs/subscriptions.md, "Back-dated subscriptions"). Null: every period since started_at.
+    billing_from = models.DateTimeField(null=True, blank=True)
     # Days before `ending_at` for which `subscription.termination_alert` was already sent.
     termination_alerts_sent = models.JSONField(default=list, blank=True)
 

@@ -20,7 +20,7 @@ def decimal_string(value: Decimal | int | None) -> str:
 
 
 def iso(value: dt.datetime | None) -> str | None:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    return value.astimezone(dt.UTC).strftime("%04Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 def threshold_payload(threshold: AlertThreshold) -> dict[str, Any]:

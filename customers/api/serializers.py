@@ -259,7 +259,7 @@ def _datetime(value: datetime | None) -> str | None:
     """DRF's DateTimeField output with our DATETIME_FORMAT, without building a field."""
     if not value:
         return None
-    return value.astimezone(timezone.get_current_timezone()).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(timezone.get_current_timezone()).strftime("%04Y-%m-%dT%H:%M:%SZ")
 
 
 def _str(value: Any) -> str | None:

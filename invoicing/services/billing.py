@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -81,13 +82,20 @@ def due_items(
 ) -> list[DueItem]:
     """Every billing item of `sub` due at `at` that was not billed yet (cursor = last charges end).
 
-    `limit`: stop after that many items (the sweep only asks whether anything is due)."""
+    At most `limit` items: the sweep asks for 1 (is anything due?); billing gets at most
+    `BILLING_MAX_PERIODS_PER_RUN` per subscription and run, the next runs bill the rest. A
+    back-dated subscription (`billing_from`) is billed from the usage window holding that instant
+    on (docs/subscriptions.md, "Back-dated subscriptions")."""
     plan = sub.plan
     items: list[DueItem] = []
     terminated_at = sub.terminated_at
+    cap = limit if limit is not None else max(1, int(settings.BILLING_MAX_PERIODS_PER_RUN))
+    origin = sub.started_at
+    if sub.billing_from is not None and sub.billing_from > sub.started_at:
+        origin = periods.charges_window_at(schedule, sub.billing_from).start
     if plan.pay_in_advance and not starting_billed:
-        due_at = _starting_due_at(sub, schedule)
-        first = periods.period_at(schedule, sub.started_at)
+        due_at = max(_starting_due_at(sub, schedule), sub.billing_from or sub.started_at)
+        first = periods.period_at(schedule, origin)
         if due_at <= at and (terminated_at is None or due_at <= terminated_at) and due_at < first.service.end:
             items.append(
                 DueItem(
@@ -96,18 +104,16 @@ def due_items(
                     timestamp=due_at,
                     service=first.service,
                     full=first.full,
-                    charges=Window(sub.started_at, sub.started_at),
+                    charges=Window(origin, origin),
                     base_fee=True,
                     fraction=periods.base_fee_fraction(schedule, first),
                 )
             )
-    if limit is not None and len(items) >= limit:
+    if len(items) >= cap:
         return items
-    position = max(cursor or sub.started_at, sub.started_at)
-    if terminated_at is not None and sub.on_termination_invoice == OnTerminationInvoice.SKIP:
-        limit = terminated_at  # periods before the termination are still billed, the closing one is not
-    else:
-        limit = None
+    position = max(cursor or origin, origin)
+    # With on_termination_invoice=skip the periods before the termination are still billed, the closing one is not.
+    skip_closing = terminated_at is not None and sub.on_termination_invoice == OnTerminationInvoice.SKIP
     guard = 0
     while guard < 1000:
         guard += 1
@@ -117,7 +123,7 @@ def due_items(
         if window.end <= position or window.end > at:
             break
         terminating = terminated_at is not None and window.end >= terminated_at
-        if terminating and limit is not None:
+        if terminating and skip_closing:
             break
         base_period = periods.period_at(schedule, window.start)
         if terminating:
@@ -152,7 +158,7 @@ def due_items(
             )
         )
         position = window.end
-        if terminating or (limit is not None and len(items) >= limit):
+        if terminating or len(items) >= cap:
             break
     return items
 

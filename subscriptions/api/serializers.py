@@ -87,6 +87,12 @@ class SubscriptionInput(serializers.Serializer):
         allow_null=True,
         help_text="bxb extra: `immediate` applies a downgrade now (unused in-advance days credited).",
     )
+    bill_past_periods = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        help_text="bxb extra: with a `subscription_at` in the past, bill every period since then (at most "
+        "SUBSCRIPTION_MAX_PAST_PERIODS); by default billing starts with the current period.",
+    )
 
 
 class SubscriptionInputEnvelope(serializers.Serializer):

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
+from billing_project.core import bounds
 from customers.models import Customer
 from subscriptions.models import Subscription, SubscriptionTransition
 from webhooks.services import webhook_send
@@ -77,7 +78,7 @@ def lock_subscription(subscription_id: Any) -> Subscription:
 def parse_instant(value: Any) -> datetime | None:
     """An ISO-8601 string (or datetime) to an aware datetime; a date-only string is 00:00 UTC.
 
-    Raises ValueError when the value is not a date.
+    Raises ValueError when the value is not a date, or lies outside 2000..2100.
     """
     if value is None or value == "":
         return None
@@ -94,6 +95,8 @@ def parse_instant(value: Any) -> datetime | None:
         raise ValueError("invalid date")
     if result.tzinfo is None:
         result = result.replace(tzinfo=UTC)
+    if not bounds.datetime_in_range(result):
+        raise ValueError("date outside 2000..2100")  # billing_project/core/bounds.py
     return result
 
 

@@ -115,6 +115,33 @@ def _start(subscription: Subscription, *, at: datetime, actor: object | None, re
     _send(signals.subscription_started, subscription, reason)
 
 
+def _past_periods(subscription: Subscription, now: datetime) -> int:
+    """How many billing periods (usage windows) of a started subscription ended by `now`."""
+    schedule = selectors.schedule_for(subscription)
+    if schedule is None:
+        return 0
+    count, position = 0, schedule.started_at
+    while count <= settings.SUBSCRIPTION_MAX_PAST_PERIODS:
+        window = periods.charges_window_at(schedule, position)
+        if window.end > now or window.end <= position:
+            break
+        count, position = count + 1, window.end
+    return count
+
+
+def _start_from_request(
+    subscription: Subscription, *, at: datetime, now: datetime, bill_past_periods: bool, actor: object | None
+) -> None:
+    """Start a subscription whose requested start has come, applying the back-dating rule
+    (docs/subscriptions.md, "Back-dated subscriptions"): a start in the past is billed from the
+    period holding `now` on; with `bill_past_periods` every period since the start is billed, at
+    most `SUBSCRIPTION_MAX_PAST_PERIODS` of them (422 `too_many_past_periods` beyond)."""
+    subscription.billing_from = now if at < now and not bill_past_periods else None
+    _start(subscription, at=at, actor=actor)
+    if bill_past_periods and _past_periods(subscription, now) > settings.SUBSCRIPTION_MAX_PAST_PERIODS:
+        raise ValidationFailure.single("subscription_at", "too_many_past_periods")
+
+
 def _terminate(
     subscription: Subscription,
     *,
@@ -199,6 +226,9 @@ def subscription_create(
     overrides = data.get("plan_overrides")
     if overrides is not None and not isinstance(overrides, dict):
         errors["plan_overrides"] = ["value_is_invalid"]
+    bill_past_periods = data.get("bill_past_periods")
+    if bill_past_periods is not None and not isinstance(bill_past_periods, bool):
+        errors["bill_past_periods"] = ["value_is_invalid"]
     if ending_at is not None and ending_at <= max(subscription_at or now, now):
         errors.setdefault("ending_at", []).append("invalid_date")
     if errors:
@@ -218,6 +248,7 @@ def subscription_create(
         "downgrade_timing": downgrade_timing,
         "options": options,
         "overrides": overrides,
+        "bill_past_periods": bool(bill_past_periods),
     }
     try:
         return _create(organization, plan, request, actor=actor, now=now)
@@ -289,7 +320,13 @@ def _create(
     record_transition(subscription, event="create", from_status="", actor=actor, at=now)
     if subscription.subscription_at <= now:
         # A past or present start: active since `subscription_at` (docs/billing-semantics.md §5.2).
-        _start(subscription, at=subscription.subscription_at, actor=actor)
+        _start_from_request(
+            subscription,
+            at=subscription.subscription_at,
+            now=now,
+            bill_past_periods=request["bill_past_periods"],
+            actor=actor,
+        )
     return subscription
 
 
@@ -326,7 +363,9 @@ def _replace_pending(
     pending.save()
     record_transition(pending, event="update", from_status=pending.status, actor=actor, at=now)
     if pending.subscription_at <= now:
-        _start(pending, at=pending.subscription_at, actor=actor)
+        _start_from_request(
+            pending, at=pending.subscription_at, now=now, bill_past_periods=request["bill_past_periods"], actor=actor
+        )
     else:
         emit(pending, "subscription.updated")
     return pending
@@ -465,7 +504,7 @@ def subscription_update(
     record_transition(subscription, event="update", from_status=subscription.status, actor=actor, at=now)
     activation_at = subscription.activation_at
     if subscription.status == SubscriptionStatus.PENDING and activation_at is not None and activation_at <= now:
-        _start(subscription, at=activation_at, actor=actor)
+        _start_from_request(subscription, at=activation_at, now=now, bill_past_periods=False, actor=actor)
     else:
         emit(subscription, "subscription.updated")
     return subscription

@@ -28,7 +28,7 @@ class Command(BaseCommand):
             for delivery in WebhookDelivery.objects.filter(pk__in=due).order_by("next_attempt_at"):
                 self.stdout.write(
                     f"{delivery.pk} {delivery.webhook_type} -> {redact_urls(delivery.webhook_url)} "
-                    f"(attempts: {delivery.attempts_count}, due since {delivery.next_attempt_at:%Y-%m-%dT%H:%M:%SZ})"
+                    f"(attempts: {delivery.attempts_count}, due since {delivery.next_attempt_at:%04Y-%m-%dT%H:%M:%SZ})"
                 )
             self.stdout.write(f"{len(due)} delivery(ies) due; nothing sent (dry run).")
             return
