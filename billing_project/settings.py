@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -87,6 +88,9 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "billing_project.core",
     "webhooks",
     "customers",
@@ -110,10 +114,36 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "billing_project.core.middleware.CsrfViewMiddleware",  # by /api and /v1 requests
     "billing_project.core.middleware.AuthenticationMiddleware",
+    "billing_project.core.staff_auth.OTPMiddleware",  # django-otp's, skipped for /api and /v1
+    "billing_project.core.staff_auth.AdminTwoFactorMiddleware",
     "audit.context.AuditActorMiddleware",
     "billing_project.core.middleware.MessageMiddleware",  # Django's, skipped for /api and /v1
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # answers a locked-out admin login (429)
 ]
+
+# Admin sign-in protection (billing_project/core/staff_auth.py, docs/operations.md "Admin sign-in"),
+# on by default in production settings, off with DEBUG (the local demo):
+# * lockout (django-axes): ADMIN_LOCKOUT_FAILURES failed logins of one username from one address
+#   lock that pair out for ADMIN_LOCKOUT_MINUTES (429); behind N reverse proxies set
+#   ADMIN_LOCKOUT_PROXY_COUNT=N so the client address is read from X-Forwarded-For;
+# * two-factor (django-otp, TOTP): ADMIN_OTP asks staff with an authenticator for a code after
+#   the password; ADMIN_OTP_REQUIRED makes every staff account enroll one at its next sign-in.
+AUTHENTICATION_BACKENDS = [
+    "billing_project.core.staff_auth.AdminLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("ADMIN_LOCKOUT", not DEBUG)
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOCKOUT_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOCKOUT_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ONLY_ADMIN_SITE = True
+AXES_VERBOSE = False
+AXES_IPWARE_PROXY_COUNT = env_int("ADMIN_LOCKOUT_PROXY_COUNT", 0) or None
+ADMIN_OTP = env_bool("ADMIN_OTP", not DEBUG)
+ADMIN_OTP_REQUIRED = env_bool("ADMIN_OTP_REQUIRED", not DEBUG)
+OTP_TOTP_ISSUER = os.environ.get("ADMIN_OTP_ISSUER", "bxb")
 
 # The Lago client never follows redirects and never adds a trailing slash.
 APPEND_SLASH = False

@@ -14,6 +14,7 @@ from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from billing_project import health, monitoring
+from billing_project.core import staff_auth
 from billing_project.core.api import exceptions
 from billing_project.core.api.routing import group_by_first_segment
 
@@ -56,6 +57,7 @@ urlpatterns = [
     path("metrics", monitoring.metrics_view, name="metrics"),
     path("api/v1/", include(api_patterns)),
     path("v1/", include((api_patterns, "v1"))),
+    path("admin/two-factor/", staff_auth.two_factor_view, name="admin-two-factor"),
     path("admin/", admin.site.urls),
     path("", include("payments.urls")),  # inbound provider webhooks: /webhooks/<provider>/<organization_id>
     re_path(r"^(?:api|v1)(?:/.*)?$", exceptions.json_not_found),

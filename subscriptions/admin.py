@@ -83,6 +83,11 @@ class StartSubscriptionForm(forms.Form):
     name = forms.CharField(max_length=255, required=False)
     billing_time = forms.ChoiceField(choices=[("calendar", "calendar"), ("anniversary", "anniversary")])
     subscription_at = forms.DateTimeField(required=False, help_text="UTC; empty means now. Future → pending.")
+    bill_past_periods = forms.BooleanField(
+        required=False,
+        help_text="With a start in the past: bill every period since then (at most "
+        "SUBSCRIPTION_MAX_PAST_PERIODS). Unchecked, billing starts with the current period.",
+    )
     ending_at = forms.DateTimeField(required=False, help_text="UTC; terminates automatically then.")
     downgrade_now = forms.BooleanField(required=False, help_text="For a downgrade: apply now, not at the period end.")
 
@@ -164,6 +169,7 @@ class SubscriptionAdmin(ActionsOnlyAdmin):
                 "name": data["name"] or None,
                 "billing_time": data["billing_time"],
                 "subscription_at": data["subscription_at"],
+                "bill_past_periods": bool(data["bill_past_periods"]),
                 "ending_at": data["ending_at"],
                 "downgrade_timing": "immediate" if data["downgrade_now"] else None,
             }

@@ -126,6 +126,7 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
     page.fill("#id_external_id", "sub_browser")
     page.select_option("#id_billing_time", "calendar")
     page.fill("#id_subscription_at", "2026-10-01 00:00:00")
+    page.check("#id_bill_past_periods")  # a start in the past: October is billed too
     shoot(page, "05-subscription-start-form")
     page.click('input[type="submit"]')
     subscription = Subscription.objects.get(organization=organization, external_id="sub_browser")

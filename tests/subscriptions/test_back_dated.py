@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import override_settings
@@ -141,3 +141,21 @@ def test_a_stored_year_one_renders_as_rfc3339(tenant, customer):
     body = tenant.client.get("/api/v1/subscriptions/old-1").json()["subscription"]
     assert body["subscription_at"] == "0001-01-01T00:00:00Z"
     assert body["started_at"] == "0001-01-01T00:00:00Z"
+
+
+def test_the_admin_start_form_applies_the_same_rule(client, organization, customer):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("root", "root@example.test", "pw"))
+    plan = make_plan(organization, code="basic")
+    start = (datetime.now(UTC) - timedelta(days=70)).strftime("%Y-%m-%d %H:%M:%S")  # two or three periods back
+    form = {"customer": str(customer.pk), "plan": str(plan.pk), "billing_time": "calendar", "subscription_at": start}
+    assert client.post("/admin/subscriptions/subscription/add/", {**form, "external_id": "a-1"}).status_code == 302
+    assert (
+        client.post(
+            "/admin/subscriptions/subscription/add/", {**form, "external_id": "a-2", "bill_past_periods": "on"}
+        ).status_code
+        == 302
+    )
+    assert Subscription.objects.get(external_id="a-1").billing_from is not None
+    assert Subscription.objects.get(external_id="a-2").billing_from is None
