@@ -17,6 +17,7 @@ from rest_framework import serializers
 from billing_project.core.api.schema import omitted_when_null
 from billing_project.core.api.serializers import PaginationMeta, optional_list
 from billing_project.core.api.unsupported import LagoOnly
+from billing_project.core.bounds import MAX_AMOUNT_CENTS
 from billing_project.core.money import decimal_number
 from catalog import extensions, selectors
 from catalog.models import (
@@ -289,7 +290,7 @@ class AddOnInput(serializers.Serializer):
     code = _text()
     invoice_display_name = _text()
     description = _text(10_000)
-    amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_AMOUNT_CENTS)
     amount_currency = _text(3)
     tax_codes = _codes()
 
@@ -342,7 +343,9 @@ class ChargeInput(serializers.Serializer):
     prorated = serializers.BooleanField(required=False, allow_null=True)
     regroup_paid_fees = _text(16)
     invoice_display_name = _text()
-    min_amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    min_amount_cents = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_AMOUNT_CENTS
+    )
     properties = serializers.DictField(required=False, allow_null=True)
     pricing_group_keys = serializers.ListField(
         child=serializers.CharField(max_length=255), required=False, allow_null=True
@@ -357,14 +360,14 @@ class ChargeInputEnvelope(serializers.Serializer):
 
 
 class MinimumCommitmentInput(serializers.Serializer):
-    amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_AMOUNT_CENTS)
     invoice_display_name = _text()
     tax_codes = _codes()
 
 
 class UsageThresholdInput(serializers.Serializer):
     id = _text(64)
-    amount_cents = serializers.IntegerField(min_value=1)
+    amount_cents = serializers.IntegerField(min_value=1, max_value=MAX_AMOUNT_CENTS)
     threshold_display_name = _text()
     recurring = serializers.BooleanField(required=False, allow_null=True)
 
@@ -375,7 +378,7 @@ class PlanInput(serializers.Serializer):
     interval = _text(16)
     description = _text(10_000)
     invoice_display_name = _text()
-    amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_AMOUNT_CENTS)
     amount_currency = _text(3)
     pay_in_advance = serializers.BooleanField(required=False, allow_null=True)
     trial_period = NumberField(help_text="Days (number or string).")
@@ -595,7 +598,7 @@ class CouponInput(serializers.Serializer):
     code = _text()
     description = _text(10_000)
     coupon_type = _text(16)
-    amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_AMOUNT_CENTS)
     amount_currency = _text(3)
     percentage_rate = NumberField()
     frequency = _text(16)
@@ -653,7 +656,7 @@ class CouponListEnvelope(serializers.Serializer):
 class AppliedCouponInput(serializers.Serializer):
     external_customer_id = _text()
     coupon_code = _text()
-    amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_AMOUNT_CENTS)
     amount_currency = _text(3)
     percentage_rate = NumberField()
     frequency = _text(16)

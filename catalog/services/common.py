@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from billing_project.core import money
+from billing_project.core import bounds, money
 from billing_project.core.errors import NotFoundFailure
 from catalog.models import Tax
 from customers.models import Organization
@@ -45,7 +45,7 @@ def amount_cents_errors(data: dict[str, Any], field: str = "amount_cents", *, re
     if field not in data or data[field] is None:
         return ["value_is_mandatory"] if required else []
     value = data[field]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= bounds.MAX_AMOUNT_CENTS:
         return ["value_is_invalid"]
     return []
 

@@ -267,7 +267,7 @@ def _limits(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, int
         value = data[field]
         if value is None:
             result[field] = None
-        elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        elif isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= bounds.MAX_AMOUNT_CENTS:
             errors.setdefault(field, []).append("value_is_invalid")
         else:
             result[field] = value

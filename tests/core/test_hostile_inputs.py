@@ -204,3 +204,20 @@ def test_a_negative_past_usage_periods_count_is_a_422(tenant, world):
     path = "/api/v1/customers/cust-1/past_usage?external_subscription_id=sub-1&periods_count=-1"
     body = _assert_lago_4xx(tenant.client.get(path), path, status=422)
     assert "periods_count" in body["error_details"]
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "field"),
+    [
+        ("/api/v1/add_ons", {"add_on": {"name": "x", "code": "big", "amount_cents": 10**16, "amount_currency": "USD"}},
+         "amount_cents"),
+        ("/api/v1/plans", {"plan": {"name": "p", "code": "big", "interval": "monthly", "amount_cents": 10**16,
+                                    "amount_currency": "USD"}}, "amount_cents"),
+        ("/api/v1/wallets", {"wallet": {"external_customer_id": "cust-1", "rate_amount": "1",
+                                        "paid_top_up_max_amount_cents": 10**16}}, "paid_top_up_max_amount_cents"),
+    ],
+)  # fmt: skip
+def test_money_above_the_amount_bound_is_refused(tenant, world, path, payload, field):
+    """Within the JSON bound but above MAX_AMOUNT_CENTS (10^15): refused by the field's own bound."""
+    body = _assert_lago_4xx(_send(tenant.client, "POST", path, payload), path, status=422)
+    assert field in body["error_details"], body
