@@ -7,7 +7,6 @@ where it would overflow a column or, worse, be stored and billed.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 # Dates and times a client may send: from 2000-01-01T00:00:00Z to the end of 2100 (UTC).
@@ -17,10 +16,6 @@ MIN_DATETIME = dt.datetime(MIN_YEAR, 1, 1, tzinfo=dt.UTC)
 MAX_DATETIME = dt.datetime(MAX_YEAR + 1, 1, 1, tzinfo=dt.UTC)  # exclusive
 MIN_DATE = dt.date(MIN_YEAR, 1, 1)
 MAX_DATE = dt.date(MAX_YEAR, 12, 31)
-
-# Any JSON number in a request body: fewer than 19 integer digits (|n| < 10^18), so that every
-# integer column (PostgreSQL bigint, ±9.2 × 10^18) holds it and sums of a few still fit.
-MAX_JSON_NUMBER = Decimal(10) ** 18
 
 # Money in integer minor units sent by a client (a price, a fee, a coupon): at most 10^15, ten
 # trillion dollars in cents; totals of thousands of such lines still fit a bigint.

@@ -28,9 +28,8 @@ class _Replay:
 
 class BatchJSONParser(ExactJSONParser):
     """Same result as `ExactJSONParser` (fractional numbers become `Decimal`; NUL characters and
-    lone surrogates are a 400, numbers too large for any column a 422), cheaper on large bodies.
-    `check_parsed` walks the document only when the raw text shows there may be something to find
-    (an escape `\\u0000` or `\\ud8..`, 19 digits in a row, an exponent)."""
+    lone surrogates are a 400), cheaper on large bodies. `check_parsed` walks the document only
+    when the raw text shows there may be something to find (an escape `\\u0000` or `\\ud8..`)."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         encoding = str((parser_context or {}).get("encoding") or "utf-8").lower().replace("-", "").replace("_", "")

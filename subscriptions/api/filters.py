@@ -17,11 +17,11 @@ class SubscriptionLookupFilters(LagoFilterSet):
     """Which of the subscriptions sharing an external_id (default: the active one)."""
 
     paginated = False
-    status = TextFilter(choices=SubscriptionStatus.values)
+    status = TextFilter(help_text="active (default), pending, terminated or canceled")
 
 
 class SubscriptionTerminateFilters(LagoFilterSet):
     paginated = False
-    status = TextFilter(choices=(SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING))
+    status = TextFilter(help_text="active (default) or pending; another status is refused (405)")
     on_termination_credit_note = TextFilter(choices=("credit", "refund", "offset", "skip"))
     on_termination_invoice = TextFilter(choices=("generate", "skip"))

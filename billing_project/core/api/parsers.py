@@ -2,9 +2,10 @@
 
 Every body is also checked here, once, for what no field can hold (docs/api-input.md):
 * a NUL character in any string or key (PostgreSQL text and jsonb refuse them): 400;
-* a lone UTF-16 surrogate (`"\\ud800"`), which is no character and cannot be encoded: 400;
-* a number of 19 integer digits or more (`billing_project.core.bounds.MAX_JSON_NUMBER`): 422
-  naming the field, since no integer column holds it.
+* a lone UTF-16 surrogate (`"\\ud800"`), which is no character and cannot be encoded: 400.
+
+Numbers are not bounded here: free-form maps (event `properties`) keep any number exactly; each
+typed field has its own bound (`billing_project/core/bounds.py`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from typing import Any
 
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import JSONParser
-
-from billing_project.core.bounds import MAX_JSON_NUMBER
-from billing_project.core.errors import ValidationFailure
 
 
 def _reject_constant(name: str) -> Any:
@@ -57,33 +55,10 @@ def _contains_surrogate(value: Any) -> bool:
     return any(_has_surrogate(item) for item in _strings(value))
 
 
-def _oversized_numbers(value: Any) -> dict[str, list[str]]:
-    """`{field path: ["value_is_invalid"]}` for every number too large for any column. Paths are
-    relative to Lago's root key (`{"add_on": {"amount_cents": ...}}` gives `amount_cents`), with
-    list positions as in other validation errors (`fees.0.units`)."""
-    found: dict[str, list[str]] = {}
-    root_only = isinstance(value, dict) and len(value) == 1 and isinstance(next(iter(value.values())), dict | list)
-    pending: list[tuple[Any, tuple[str, ...]]] = [(value, ())]
-    while pending:
-        item, path = pending.pop()
-        if isinstance(item, dict):
-            pending.extend((sub, (*path, str(key))) for key, sub in item.items())
-        elif isinstance(item, list):
-            pending.extend((sub, (*path, str(index))) for index, sub in enumerate(item))
-        elif isinstance(item, int | Decimal) and not isinstance(item, bool):
-            number = Decimal(item)
-            if not number.is_finite() or abs(number) >= MAX_JSON_NUMBER:
-                shown = path[1:] if root_only and path else path
-                found[".".join(shown) or "base"] = ["value_is_invalid"]
-    return found
-
-
 # Cheap tests on the text before any walk over the parsed document: a NUL can only arrive as the
 # escape `\u0000` (a raw control character inside a string is a parse error), a surrogate only as
-# an escape `\ud800`-`\udfff`, a large number only as 19 digits in a row or a number written
-# with an exponent (where a value starts: after `:`, `[` or `,`).
+# an escape `\ud800`-`\udfff`.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
-_LARGE_NUMBER = re.compile(r"\d{19}|[:\[,]\s*-?\d+(?:\.\d*)?[eE]")
 
 
 def check_parsed(text: str, data: Any) -> Any:
@@ -92,10 +67,6 @@ def check_parsed(text: str, data: Any) -> Any:
         raise ParseError("malformed JSON: NUL characters are not accepted")
     if _SURROGATE_ESCAPE.search(text) and _contains_surrogate(data):
         raise ParseError("malformed JSON: lone surrogates are not accepted (strings must be valid Unicode)")
-    if _LARGE_NUMBER.search(text):
-        oversized = _oversized_numbers(data)
-        if oversized:
-            raise ValidationFailure(oversized)
     return data
 
 
