@@ -76,21 +76,21 @@ class InvoiceCollectionView(OrganizationAPIView):
                         "meta": meta_for(total, page, per_page),
                     }
                 )
-        found = filters.InvoiceFilters.parse(request)
+        query = filters.InvoiceFilters.parse(request)
         qs = selectors.invoice_list(
             self.organization,
-            external_customer_id=found["external_customer_id"],
-            currency=found["currency"],
-            invoice_type=found["invoice_type"],
-            statuses=found["statuses"] + found["status"],
-            payment_statuses=found["payment_statuses"] + found["payment_status"],
-            issuing_date_from=found["issuing_date_from"],
-            issuing_date_to=found["issuing_date_to"],
-            amount_from=found["amount_from"],
-            amount_to=found["amount_to"],
-            payment_overdue=found["payment_overdue"],
-            search_term=found["search_term"],
-            purchase_order_number=found["purchase_order_number"],
+            external_customer_id=query["external_customer_id"],
+            currency=query["currency"],
+            invoice_type=query["invoice_type"],
+            statuses=query["statuses"] + query["status"],
+            payment_statuses=query["payment_statuses"] + query["payment_status"],
+            issuing_date_from=query["issuing_date_from"],
+            issuing_date_to=query["issuing_date_to"],
+            amount_from=query["amount_from"],
+            amount_to=query["amount_to"],
+            payment_overdue=query["payment_overdue"],
+            search_term=query["search_term"],
+            purchase_order_number=query["purchase_order_number"],
             metadata=metadata_filters(request),
         )
         return paginated_response(

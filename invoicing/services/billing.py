@@ -90,11 +90,11 @@ def due_items(
     items: list[DueItem] = []
     terminated_at = sub.terminated_at
     cap = limit if limit is not None else max(1, int(settings.BILLING_MAX_PERIODS_PER_RUN))
-    origin = sub.started_at
-    if sub.billing_from is not None and sub.billing_from > sub.started_at:
+    origin = schedule.started_at
+    if sub.billing_from is not None and sub.billing_from > origin:
         origin = periods.charges_window_at(schedule, sub.billing_from).start
     if plan.pay_in_advance and not starting_billed:
-        due_at = max(_starting_due_at(sub, schedule), sub.billing_from or sub.started_at)
+        due_at = max(_starting_due_at(sub, schedule), sub.billing_from or schedule.started_at)
         first = periods.period_at(schedule, origin)
         if due_at <= at and (terminated_at is None or due_at <= terminated_at) and due_at < first.service.end:
             items.append(

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import schemathesis
@@ -53,7 +54,7 @@ with _connections_kept():
 
 @pytest.fixture
 def fuzz_key(db) -> str:
-    organization = OrganizationFactory(name="Fuzzed Org")
+    organization: Any = OrganizationFactory(name="Fuzzed Org")
     customer, _ = customer_upsert(organization, {"external_id": "cust-1", "currency": "USD"})  # numbering kept
     plan = make_plan(organization, code="basic")
     subscribe(customer, plan, datetime(2026, 1, 1, tzinfo=UTC), external_id="sub-1")

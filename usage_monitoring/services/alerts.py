@@ -95,7 +95,7 @@ def _create(
     organization: Organization, data: dict[str, Any], *, external_subscription_id: str = "", wallet: Any = None
 ) -> Alert:
     errors: dict[str, list[str]] = {}
-    alert_type = data.get("alert_type")
+    alert_type: Any = data.get("alert_type")
     allowed = WALLET_TYPES if wallet is not None else SUBSCRIPTION_TYPES
     if not isinstance(alert_type, str) or alert_type not in allowed:
         errors["alert_type"] = ["value_is_invalid"]

@@ -303,6 +303,7 @@ def metadata_filters(request: Request) -> dict[str, str]:
     found: dict[str, str] = {}
     errors: dict[str, list[str]] = {}
     for key, value in request.query_params.items():
+        value = str(value)
         if key.startswith("metadata[") and key.endswith("]"):
             name = key[len("metadata[") : -1]
             if len(name) > MAX_TEXT_LENGTH or len(value) > MAX_TEXT_LENGTH or len(found) >= MAX_LIST_LENGTH:
