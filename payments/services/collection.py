@@ -24,7 +24,7 @@ from celery.exceptions import Retry
 from django.conf import settings
 from django.core.exceptions import ValidationError as ValidationError_
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from billing_project.core import metrics
@@ -342,16 +342,37 @@ def _fail_purchased_credits(invoice: Invoice, now: dt.datetime) -> None:
         wallet_transaction_fail(tx_id, now=now)
 
 
+def payments_retry_candidates(now: dt.datetime) -> QuerySet[Payment]:
+    """Failed or canceled attempts whose retry is due (`payments_retry_due`; `retry_payments --dry-run`)."""
+    return Payment.objects.filter(next_retry_at__lte=now, status__in=[PaymentStatus.FAILED, PaymentStatus.CANCELED])
+
+
+def payments_stale_pending(now: dt.datetime) -> QuerySet[Payment]:
+    """Attempts left `pending` (a worker died or the provider timed out), submitted again."""
+    return Payment.objects.filter(
+        status=PaymentStatus.PENDING, payment_type=PaymentType.PROVIDER, created_at__lte=now - STALE_PENDING_AFTER
+    )
+
+
+def payments_to_reconcile(now: dt.datetime) -> QuerySet[Payment]:
+    """Provider attempts still processing or awaiting action long after they started (`payments_reconcile`)."""
+    return (
+        Payment.objects.select_related("connection")
+        .filter(
+            payment_type=PaymentType.PROVIDER,
+            status__in=[PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_ACTION],
+            updated_at__lte=now - RECONCILE_AFTER,
+        )
+        .exclude(provider_payment_id="")
+    )
+
+
 def payments_retry_due(now: dt.datetime | None = None) -> list[Payment]:
     """Beat: failed attempts whose retry is due get a new attempt; attempts left `pending` (a
     worker died or the provider timed out) are submitted again with their own key."""
     now = now or timezone.now()
     started: list[Payment] = []
-    due = list(
-        Payment.objects.filter(
-            next_retry_at__lte=now, status__in=[PaymentStatus.FAILED, PaymentStatus.CANCELED]
-        ).values_list("id", flat=True)
-    )
+    due = list(payments_retry_candidates(now).values_list("id", flat=True))
     for payment_id in due:
         with transaction.atomic():
             payment = Payment.objects.select_for_update().get(id=payment_id)
@@ -364,9 +385,7 @@ def payments_retry_due(now: dt.datetime | None = None) -> list[Payment]:
             new = invoice_collect(invoice_id, origin=PaymentOrigin.RETRY, now=now)
             if new is not None:
                 started.append(new)
-    stale = Payment.objects.filter(
-        status=PaymentStatus.PENDING, payment_type=PaymentType.PROVIDER, created_at__lte=now - STALE_PENDING_AFTER
-    ).values_list("id", flat=True)
+    stale = payments_stale_pending(now).values_list("id", flat=True)
     for payment_id in list(stale):
         _enqueue_submit(payment_id)
     return started
@@ -378,15 +397,7 @@ def payments_reconcile(now: dt.datetime | None = None) -> int:
     3DS challenge nobody completed in 24 hours is canceled, which fails the attempt and schedules
     the next retry (so it cannot block retries). Returns how many changed."""
     now = now or timezone.now()
-    stale = list(
-        Payment.objects.select_related("connection")
-        .filter(
-            payment_type=PaymentType.PROVIDER,
-            status__in=[PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_ACTION],
-            updated_at__lte=now - RECONCILE_AFTER,
-        )
-        .exclude(provider_payment_id="")
-    )
+    stale = list(payments_to_reconcile(now))
     changed = 0
     for payment in stale:
         provider = provider_for(payment.connection)

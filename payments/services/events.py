@@ -128,9 +128,8 @@ def provider_event_process(event_id: Any, *, now: dt.datetime | None = None) -> 
     return event
 
 
-def provider_events_retry_due(now: dt.datetime | None = None) -> int:
-    """Beat: waiting events whose time has come (the countdown task may have been lost)."""
-    now = now or timezone.now()
+def provider_events_due(now: dt.datetime) -> list[Any]:
+    """Waiting events whose time has come, and received events nobody processed (5 minutes)."""
     ids = list(
         ProviderEvent.objects.filter(
             status__in=[EventStatus.WAITING, EventStatus.RECEIVED], next_attempt_at__lte=now
@@ -139,7 +138,13 @@ def provider_events_retry_due(now: dt.datetime | None = None) -> int:
     stale_received = ProviderEvent.objects.filter(
         status=EventStatus.RECEIVED, next_attempt_at__isnull=True, created_at__lte=now - dt.timedelta(minutes=5)
     ).values_list("id", flat=True)
-    ids += list(stale_received)
+    return ids + list(stale_received)
+
+
+def provider_events_retry_due(now: dt.datetime | None = None) -> int:
+    """Beat: waiting events whose time has come (the countdown task may have been lost)."""
+    now = now or timezone.now()
+    ids = provider_events_due(now)
     for event_id in ids:
         provider_event_process(event_id, now=now)
     return len(ids)

@@ -141,13 +141,16 @@ def _settle_credit_note(refund: Refund, now: dt.datetime) -> None:
     credit_note_refund_settle(refund.credit_note_id, succeeded=RefundStatus.FAILED not in statuses, now=now)
 
 
+def refunds_pending(now: dt.datetime) -> Any:
+    """Refunds never submitted to their provider 15 minutes after they were created."""
+    return Refund.objects.filter(
+        status=RefundStatus.PENDING, provider_refund_id="", created_at__lte=now - dt.timedelta(minutes=15)
+    )
+
+
 def refunds_retry_pending(now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
-    ids = list(
-        Refund.objects.filter(
-            status=RefundStatus.PENDING, provider_refund_id="", created_at__lte=now - dt.timedelta(minutes=15)
-        ).values_list("id", flat=True)
-    )
+    ids = list(refunds_pending(now).values_list("id", flat=True))
     for refund_id in ids:
         try:
             refund_submit(refund_id, now=now)

@@ -232,3 +232,21 @@ def test_a_top_up_whose_retries_are_exhausted_fails_its_credits(
     assert tx.status == "failed"
     invoice.refresh_from_db()
     assert invoice.payment_overdue is True
+
+
+def test_retry_payments_dry_run_counts_what_is_due_and_changes_nothing(organization, fake_stripe):
+    connection = stripe_connection(organization)
+    customer = stripe_customer(
+        organization, connection, provider_customer_id=fake_stripe.add_customer(), method="pm_card_chargeDeclined"
+    )
+    invoice = finalized_invoice(customer, 5000)
+    payment = collection.payment_submit(collection.invoice_collect(invoice.id, now=T0).id, now=T0)
+    at = payment.next_retry_at.isoformat()
+    out = StringIO()
+    call_command("retry_payments", "--at", at, "--dry-run", stdout=out)
+    assert "dry run: 1 retry attempt(s) due" in out.getvalue() and "(nothing written)" in out.getvalue()
+    payment.refresh_from_db()
+    assert payment.next_retry_at is not None and Payment.objects.filter(invoice=invoice).count() == 1
+    out = StringIO()
+    call_command("retry_payments", "--at", at, stdout=out)
+    assert out.getvalue().startswith("1 retry attempt(s)")

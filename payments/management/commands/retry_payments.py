@@ -1,13 +1,15 @@
-"""`manage.py retry_payments [--at ISO]`: the retry sweep by hand (due retries, stale attempts,
-waiting provider events, pending refunds)."""
+"""`manage.py retry_payments [--at ISO] [--dry-run]`: the retry sweep by hand (beat
+`payments-retry-sweep`, every 10 minutes): due retries, attempts left pending, attempts to
+reconcile with the provider, waiting provider events, pending refunds. `--dry-run` counts what each
+would touch and changes nothing."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from invoicing.management.commands.run_billing import parse_instant
 from payments.services import collection, events, refunds
 
 
@@ -16,13 +18,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--at", help="Run as of this ISO datetime (UTC when naive).")
+        parser.add_argument("--dry-run", action="store_true", help="Count what is due; change nothing.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        now = None
-        if options.get("at"):
-            now = dt.datetime.fromisoformat(options["at"])
-            if now.tzinfo is None:
-                now = now.replace(tzinfo=dt.UTC)
+        now = parse_instant(options.get("at"), "--at")
+        if options.get("dry_run"):
+            self.stdout.write(
+                f"dry run: {collection.payments_retry_candidates(now).count()} retry attempt(s) due, "
+                f"{collection.payments_stale_pending(now).count()} pending attempt(s) to submit again, "
+                f"{collection.payments_to_reconcile(now).count()} to reconcile, "
+                f"{len(events.provider_events_due(now))} event(s), {refunds.refunds_pending(now).count()} refund(s)"
+                " (nothing written)"
+            )
+            return
         started = collection.payments_retry_due(now)
         reconciled = collection.payments_reconcile(now)
         processed = events.provider_events_retry_due(now)
