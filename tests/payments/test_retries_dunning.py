@@ -240,7 +240,10 @@ def test_retry_payments_dry_run_counts_what_is_due_and_changes_nothing(organizat
         organization, connection, provider_customer_id=fake_stripe.add_customer(), method="pm_card_chargeDeclined"
     )
     invoice = finalized_invoice(customer, 5000)
-    payment = collection.payment_submit(collection.invoice_collect(invoice.id, now=T0).id, now=T0)
+    attempt = collection.invoice_collect(invoice.id, now=T0)
+    assert attempt is not None
+    payment = collection.payment_submit(attempt.id, now=T0)
+    assert payment.next_retry_at is not None
     at = payment.next_retry_at.isoformat()
     out = StringIO()
     call_command("retry_payments", "--at", at, "--dry-run", stdout=out)
