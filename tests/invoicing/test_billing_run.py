@@ -9,7 +9,7 @@ import pytest
 
 from catalog.models import ChargeTax, Commitment
 from invoicing.models import Fee, Invoice, InvoiceSubscription
-from invoicing.services import customer_bill
+from invoicing.services import billing, customer_bill
 from subscriptions.models import SubscriptionStatus
 from tests.factories.invoicing import (
     add_events,
@@ -125,6 +125,24 @@ def test_skip_termination_invoice(organization):
     sub.terminated_at = at(2023, 12, 18)
     sub.save()
     assert customer_bill(customer.id, at=at(2023, 12, 19)) == []
+
+
+def test_skip_termination_still_bills_the_periods_before_it(organization):
+    """Terminated on 10 January with on_termination_invoice=skip before December was billed:
+    December is still invoiced, the closing period is not (mypy found the termination time compared
+    with the count of items due: a TypeError)."""
+    customer = make_customer(organization)
+    plan = make_plan(organization, amount_cents=3100)
+    sub = subscribe(customer, plan, at(2023, 12, 1), on_termination_invoice="skip")
+    sub.status = SubscriptionStatus.TERMINATED
+    sub.terminated_at = at(2024, 1, 10)
+    sub.save()
+    # The sweep that finds who is due (it stops at the first item) sees December, and crashed too.
+    due = billing.billing_due(at(2024, 1, 11), organization=organization)
+    assert list(due) == [customer.id] and due[customer.id].oldest == at(2024, 1, 1)
+    [december] = customer_bill(customer.id, at=at(2024, 1, 11))
+    assert fees_of(december) == [("subscription", 3100)]
+    assert customer_bill(customer.id, at=at(2024, 1, 12)) == []
 
 
 def _upgrade(customer, old_plan, new_plan, started, upgraded_at):
