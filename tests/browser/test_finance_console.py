@@ -125,8 +125,13 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
     page.select_option("#id_plan", str(plan.pk))
     page.fill("#id_external_id", "sub_browser")
     page.select_option("#id_billing_time", "calendar")
-    page.fill("#id_subscription_at", "2026-10-01 00:00:00")
-    page.check("#id_bill_past_periods")  # a start in the past: October is billed too
+    # The first day of the month three months back, so the back-billing cap (12 periods) never refuses it.
+    today = dt.datetime.now(dt.UTC).date().replace(day=1)
+    start = (today - dt.timedelta(days=40)).replace(day=1)
+    start = (start - dt.timedelta(days=1)).replace(day=1)
+    period_end = (start + dt.timedelta(days=32)).replace(day=1)
+    page.fill("#id_subscription_at", f"{start.isoformat()} 00:00:00")
+    page.check("#id_bill_past_periods")  # a start in the past: its first month is billed too
     shoot(page, "05-subscription-start-form")
     page.click('input[type="submit"]')
     subscription = Subscription.objects.get(organization=organization, external_id="sub_browser")
@@ -136,7 +141,7 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
             "transaction_id": f"tx_{n}",
             "external_subscription_id": "sub_browser",
             "code": "api_calls",
-            "timestamp": int(dt.datetime(2026, 10, 15, 12, n, tzinfo=dt.UTC).timestamp()),
+            "timestamp": int(dt.datetime(start.year, start.month, 15, 12, n, tzinfo=dt.UTC).timestamp()),
         }
         for n in range(15)
     ]
@@ -146,7 +151,7 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
     shoot(page, "06-subscription-list")
 
     # 5. Billing runs for the date (the run_billing command; the admin shows the run).
-    call_command("run_billing", "--date", "2026-11-01", "--no-progress")
+    call_command("run_billing", "--date", period_end.isoformat(), "--no-progress")
     invoice = Invoice.objects.get(customer=customer)
     page.goto(f"{base}/admin/invoicing/billingrun/")
     shoot(page, "07-billing-runs")
