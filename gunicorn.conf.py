@@ -9,7 +9,10 @@ Command-line options override these. Measured choices (docs/operations.md, "Serv
 * the workers' heartbeat file on /dev/shm (tmpfs) when there is one;
 * no gunicorn access log: every API request already writes one JSON line (`bxb.access`, with the
   request id, route, status and duration) at LOG_LEVEL=INFO; a second, plain-text line per request
-  only cost CPU. Set GUNICORN_ACCESS_LOG=- to get gunicorn's as well.
+  only cost CPU. Set GUNICORN_ACCESS_LOG=- to get gunicorn's as well;
+* a worker killed for outliving `timeout` writes one JSON line (`event: worker_timeout`, with the
+  request id, route and stack) and counts in `bxb_gunicorn_worker_timeouts_total`
+  (billing_project/core/gunicorn_hooks.py; docs/operations.md, "A worker timed out").
 """
 
 from __future__ import annotations
@@ -28,3 +31,15 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 # for containers). GUNICORN_WORKER_TMP_DIR overrides; without /dev/shm gunicorn's default is kept.
 _SHM = "/dev/shm"  # noqa: S108 (gunicorn makes its file there with mkstemp and unlinks it at once)
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or (_SHM if os.path.isdir(_SHM) else None)
+
+
+def worker_abort(worker):
+    from billing_project.core.gunicorn_hooks import worker_timed_out
+
+    worker_timed_out(worker)
+
+
+def child_exit(server, worker):
+    from billing_project.core.gunicorn_hooks import child_exited
+
+    child_exited(worker)

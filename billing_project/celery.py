@@ -83,6 +83,13 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "metering.tasks.clickhouse_flush_task",
         "schedule": crontab(minute="*"),
     },
+    # Events stored before ClickHouse was switched on, copied organization by organization; until
+    # an organization's copy is complete and verified, its usage is read from PostgreSQL (a no-op
+    # without CLICKHOUSE_URL; `manage.py clickhouse_backfill` by hand).
+    "metering-clickhouse-backfill": {
+        "task": "metering.tasks.clickhouse_backfill_sweep",
+        "schedule": crontab(minute="*"),
+    },
     # Pending subscriptions and scheduled downgrades start at their boundary, a local midnight of
     # the customer's timezone (so every 15 minutes rather than once at 00:00 UTC).
     "subscriptions-activations": {

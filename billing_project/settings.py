@@ -281,6 +281,13 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_WORKER_ENABLE_REMOTE_CONTROL = env_bool("CELERY_WORKER_REMOTE_CONTROL", False)
 
 CLICKHOUSE_URL = os.environ.get("CLICKHOUSE_URL", "")
+# Reads (aggregation in API requests and billing) wait at most this long for ClickHouse to connect
+# and to answer, then read PostgreSQL (exact), as the readiness check does; after a failure the
+# process reads PostgreSQL for CLICKHOUSE_BREAKER_SECONDS without trying (docs/metering.md).
+CLICKHOUSE_TIMEOUT_SECONDS = float(os.environ.get("CLICKHOUSE_TIMEOUT_SECONDS") or 2)
+CLICKHOUSE_BREAKER_SECONDS = float(os.environ.get("CLICKHOUSE_BREAKER_SECONDS") or 5)
+# Copies to ClickHouse (the outbox flush and the backfill, in Celery workers and commands).
+CLICKHOUSE_WRITE_TIMEOUT_SECONDS = float(os.environ.get("CLICKHOUSE_WRITE_TIMEOUT_SECONDS") or 30)
 
 # Customers per billing task (invoicing.bill_customers; docs/invoicing.md, "The sweep").
 BILLING_BATCH_SIZE = max(env_int("BILLING_BATCH_SIZE", 500), 1)

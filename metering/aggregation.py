@@ -303,17 +303,69 @@ def aggregate(
     what happened since the subscription started. Units are rounded as the metric says.
     `event_values` (per-event units for percentage pricing) are always filled when
     `with_event_values=True`; count/sum/max answered from rollups leave them empty otherwise.
-    `store`: "postgres", "clickhouse", or None = ClickHouse when configured and caught up with
-    PostgreSQL for this organization (no pending outbox), else PostgreSQL.
+    `store`: "postgres", "clickhouse", or None = ClickHouse when configured and it holds every
+    event this aggregation reads (`metering.clickhouse.backfill.readable`), else PostgreSQL. A
+    ClickHouse read that fails or times out is answered by PostgreSQL (with `store=None`).
     `charges_period_days`: the days of the whole charges period holding the window; a weighted
     sum divides by them × 86,400 (Lago), also when the window is only part of the period (a
     first period starting mid-period, a terminated or upgraded last period). None: the window
     `[from_datetime, to_datetime)` is the whole period (docs/metering.md).
     """
     spec = metric_spec(metric)
+    started = subscription_started_at or EPOCH
+    start = max(from_datetime, started)
+    recurring = spec.recurring and spec.aggregation_type in RECURRING_TYPES
+    reader = _reader(
+        organization, external_subscription_id, spec.code, store, reads_from=started if recurring else start
+    )
+
+    def answer(source: Any) -> AggregationResult:
+        return _aggregate(
+            organization,
+            external_subscription_id,
+            spec,
+            source,
+            from_datetime=from_datetime,
+            to_datetime=to_datetime,
+            filters=filters,
+            grouped_by=grouped_by,
+            started=started,
+            use_rollups=use_rollups,
+            with_event_values=with_event_values,
+            charges_period_days=charges_period_days,
+        )
+
+    if reader.name != "clickhouse":
+        return answer(reader)
+    from billing_project.core import metrics
+    from metering import clickhouse
+
+    try:
+        return answer(reader)
+    except clickhouse.Unavailable:
+        if store == "clickhouse":
+            raise
+        metrics.clickhouse_fallback("unavailable")
+        return answer(_PostgresReader(organization, external_subscription_id, spec.code))
+
+
+def _aggregate(
+    organization: Organization,
+    external_subscription_id: str,
+    spec: MetricSpec,
+    reader: Any,
+    *,
+    from_datetime: datetime,
+    to_datetime: datetime,
+    filters: Iterable[Any] | None,
+    grouped_by: Sequence[str],
+    started: datetime,
+    use_rollups: bool,
+    with_event_values: bool,
+    charges_period_days: int | None,
+) -> AggregationResult:
     charge_filters = normalize_filters(filters)
     grouped_by = tuple(grouped_by or ())
-    started = subscription_started_at or EPOCH
     start = max(from_datetime, started)
     end = to_datetime
     recurring = spec.recurring and spec.aggregation_type in RECURRING_TYPES
@@ -323,7 +375,6 @@ def aggregate(
         else computations.seconds(to_datetime - from_datetime)
     )
 
-    reader = _reader(organization, external_subscription_id, spec.code, store)
     filter_keys = sorted({key for _, values in charge_filters for key in values})
     if (
         (use_rollups or reader.name == "clickhouse")
@@ -428,13 +479,15 @@ class _PostgresReader:
         return additive_by_dimensions(self.organization, self.sub, self.code, start, end, keys)
 
 
-def _reader(organization: Organization, sub: str, code: str, store: str | None) -> Any:
+def _reader(organization: Organization, sub: str, code: str, store: str | None, *, reads_from: datetime) -> Any:
+    """Where events dated from `reads_from` are read: PostgreSQL unless ClickHouse holds them all."""
     from django.conf import settings
 
     if store == "clickhouse" or (store is None and settings.CLICKHOUSE_URL):
         from metering import clickhouse
+        from metering.clickhouse.backfill import readable
 
-        if store == "clickhouse" or clickhouse.caught_up(organization):
+        if store == "clickhouse" or readable(organization, reads_from=reads_from):
             return clickhouse.Reader(organization, sub, code)
     return _PostgresReader(organization, sub, code)
 

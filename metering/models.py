@@ -156,3 +156,44 @@ class ClickHouseOutbox(BaseModel):
 
     def __str__(self) -> str:
         return f"{len(self.event_ids)} events of {self.organization_id}"
+
+
+class ClickHouseBackfillStatus(models.TextChoices):
+    RUNNING = "running"  # copying stored events, or waiting for its verification
+    COMPLETE = "complete"  # every event is in ClickHouse (verified by count): reads may use it
+    FAILED = "failed"  # counts still differ after three scans: an operator must look (docs/operations.md)
+
+
+class ClickHouseBackfill(BaseModel):
+    """How far an organization's stored events have been copied to one ClickHouse database.
+
+    Aggregation reads ClickHouse for an organization only when this row is `complete` for the
+    ClickHouse of `CLICKHOUSE_URL` (`target`) and covers the events the aggregation reads
+    (`from_timestamp` null: all of them; else those dated from it). Events stored before
+    ClickHouse was switched on reach it only through this copy; later ones through the outbox.
+    The copy walks the events in (timestamp, id) order from the cursor, so it resumes where it
+    stopped; ClickHouse de-duplicates a copy made twice.
+    """
+
+    organization = models.ForeignKey("customers.Organization", on_delete=models.CASCADE, related_name="+")
+    target = models.CharField(max_length=255, help_text="host:port/database of the ClickHouse copied to")
+    from_timestamp = models.DateTimeField(null=True, blank=True, help_text="events dated from; empty: all")
+    status = models.CharField(
+        max_length=16, choices=ClickHouseBackfillStatus.choices, default=ClickHouseBackfillStatus.RUNNING
+    )
+    cursor_timestamp = models.DateTimeField(null=True, blank=True)
+    cursor_id = models.UUIDField(null=True, blank=True)
+    events_copied = models.BigIntegerField(default=0)
+    scans = models.PositiveIntegerField(default=0, help_text="scans finished (a count mismatch starts another)")
+    verified_events = models.BigIntegerField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "target"], name="metering_chbackfill_org_target")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} → {self.target}: {self.status}"

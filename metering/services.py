@@ -263,10 +263,22 @@ def _flush_clickhouse_later() -> None:
         logger.warning("ClickHouse flush deferred to the sweeper", exc_info=True)
 
 
-def clickhouse_backfill(
-    organization: Organization, *, from_datetime: datetime | None = None, to_datetime: datetime | None = None
+def clickhouse_events_requeue(
+    organization: Organization,
+    *,
+    from_datetime: datetime | None = None,
+    to_datetime: datetime | None = None,
+    code: str | None = None,
+    external_subscription_id: str | None = None,
 ) -> int:
-    """Queue existing events for ClickHouse (1,000 per outbox row); returns how many were queued."""
+    """Queue stored events (dated in [from, to)) for ClickHouse again, 1,000 per outbox row, in
+    the caller's transaction; returns how many were queued.
+
+    The copy replaces the one ClickHouse holds (a newer version of the same idempotency key), so
+    values and dimensions recomputed by a rollup rebuild reach it; until the outbox is flushed the
+    organization reads PostgreSQL. This is not the backfill that lets aggregation read ClickHouse
+    (`manage.py clickhouse_backfill`, docs/metering.md).
+    """
     from metering.models import Event
 
     events = Event.objects.filter(organization=organization)
@@ -274,6 +286,10 @@ def clickhouse_backfill(
         events = events.filter(timestamp__gte=from_datetime)
     if to_datetime:
         events = events.filter(timestamp__lt=to_datetime)
+    if code:
+        events = events.filter(code=code)
+    if external_subscription_id:
+        events = events.filter(external_subscription_id=external_subscription_id)
     queued = 0
     chunk: list[str] = []
     for event_id in events.values_list("id", flat=True).iterator(chunk_size=10_000):
@@ -284,6 +300,8 @@ def clickhouse_backfill(
     if chunk:
         ClickHouseOutbox.objects.create(organization=organization, event_ids=chunk)
         queued += len(chunk)
+    if queued:
+        transaction.on_commit(_flush_clickhouse_later)
     return queued
 
 
@@ -385,7 +403,8 @@ def usage_rollups_rebuild(
     """Recompute event values and the hourly rollups of whole hours in [from, to) from raw events.
 
     Uses the metrics as they are now, so it also repairs rollups after a metric was created for
-    codes that already had events, or after its field name or filter keys changed.
+    codes that already had events, or after its field name or filter keys changed. With ClickHouse
+    configured, the rebuilt events are queued for it again (in the same transaction).
     """
     from metering.models import Event, UsageRollup
 
@@ -447,6 +466,15 @@ def usage_rollups_rebuild(
         deltas = ingestion.rollup_deltas(parsed)
         ingestion.upsert_rollups(organization.id, deltas, ingestion.now_utc())
         stats["rollups"] = len(deltas)
+        if clickhouse_enabled() and stats["events"]:
+            # ClickHouse's copies carry the values and dimensions of their time: copy them again.
+            clickhouse_events_requeue(
+                organization,
+                from_datetime=start,
+                to_datetime=end,
+                code=code,
+                external_subscription_id=external_subscription_id,
+            )
     return stats
 
 

@@ -48,3 +48,36 @@ def clickhouse_flush_task(rounds: int = 20) -> int:
             break
         total += written
     return total
+
+
+@shared_task(name="metering.tasks.clickhouse_backfill_sweep", ignore_result=True)
+def clickhouse_backfill_sweep() -> int:
+    """Beat, every minute: every organization gets a backfill to the configured ClickHouse, and
+    each one that is running (or due for its daily check) gets a task. A no-op without
+    CLICKHOUSE_URL. By hand: `manage.py clickhouse_backfill` (docs/metering.md)."""
+    from metering.clickhouse import backfill, store
+
+    if not store.enabled():
+        return 0
+    due = backfill.clickhouse_backfills_due()
+    for organization_id in due:
+        clickhouse_backfill_task.delay(str(organization_id))
+    return len(due)
+
+
+@shared_task(name="metering.tasks.clickhouse_backfill_task", ignore_result=True)
+def clickhouse_backfill_task(organization_id: str, seconds: float = 50.0) -> str | None:
+    """Copy an organization's stored events for up to `seconds` (the next sweep resumes), or check
+    a complete backfill again. Safe twice: a second runner finds the row locked and returns."""
+    from metering.clickhouse import backfill, store
+    from metering.models import ClickHouseBackfillStatus
+
+    organization = Organization.objects.filter(id=organization_id).first()
+    if organization is None or not store.enabled():
+        return None
+    row = backfill.backfill_of(organization)
+    if row is not None and row.status == ClickHouseBackfillStatus.COMPLETE:
+        row = backfill.clickhouse_backfill_reverify(organization)
+    else:
+        row = backfill.clickhouse_backfill_run(organization, seconds=seconds)
+    return row.status if row is not None else None

@@ -9,6 +9,7 @@ Other apps import this module and call the helpers (or the metric objects) direc
     metrics.invoice_generated("finalized")          # invoices_generated{status}
     metrics.payment_attempted("succeeded")          # payments_attempted{result}
     metrics.webhook_delivered("failed")             # webhook_deliveries{result}
+    metrics.clickhouse_fallback("pending")          # clickhouse_fallbacks{reason}
 
 Label values must come from a small fixed set (statuses, results): never ids, paths or customer
 data, or the number of time series explodes.
@@ -91,6 +92,23 @@ events_duplicate = Counter(
 invoices_generated = Counter("bxb_invoices_generated", "Invoices generated, by status.", ["status"])
 payments_attempted = Counter("bxb_payments_attempted", "Payment attempts at a provider, by result.", ["result"])
 webhook_deliveries = Counter("bxb_webhook_deliveries", "Outbound webhook delivery attempts, by result.", ["result"])
+
+
+clickhouse_fallbacks = Counter(
+    "bxb_clickhouse_fallbacks",
+    "Aggregations answered by PostgreSQL while CLICKHOUSE_URL is set, by reason: not_backfilled (the "
+    "organization's backfill is not complete), pending (outbox rows not yet copied), breaker_open (a "
+    "read failed seconds ago), unavailable (this read failed or timed out).",
+    ["reason"],
+)
+gunicorn_worker_timeouts = Counter(
+    "bxb_gunicorn_worker_timeouts",
+    "API workers killed by gunicorn because a request outlived GUNICORN_TIMEOUT (the client got a 500).",
+)
+
+
+def clickhouse_fallback(reason: str) -> None:
+    clickhouse_fallbacks.labels(reason=reason).inc()
 
 
 def invoice_generated(status: str, count: int = 1) -> None:

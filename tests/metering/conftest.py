@@ -11,3 +11,14 @@ def known_subscriptions():
     fake = FakeSubscriptions(known_by_default=True).install()
     yield fake
     FakeSubscriptions.uninstall()
+
+
+@pytest.fixture(autouse=True)
+def closed_clickhouse_breaker():
+    """Each test starts with ClickHouse reads allowed (a failure in one test opens the breaker of
+    the whole process for CLICKHOUSE_BREAKER_SECONDS)."""
+    from metering.clickhouse.breaker import breaker
+
+    breaker.reset()
+    yield
+    breaker.reset()

@@ -13,9 +13,11 @@ from decimal import Decimal
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from metering import clickhouse, services
 from metering.aggregation import aggregate
+from metering.clickhouse.backfill import clickhouse_backfill_run, clickhouse_backfill_start, readable
 from metering.models import ClickHouseOutbox
 from tests.factories.metering import make_metric
 
@@ -29,6 +31,13 @@ pytestmark = [
 
 MARCH = datetime(2024, 3, 1, tzinfo=UTC)
 APRIL = datetime(2024, 4, 1, tzinfo=UTC)
+
+
+def complete_backfill(organization) -> None:
+    """What the beat sweeper does after ClickHouse is switched on (verified a minute later)."""
+    clickhouse_backfill_start(organization)
+    row = clickhouse_backfill_run(organization, now=timezone.now() + timedelta(minutes=1))
+    assert row.status == "complete", row.last_error
 
 
 def random_events(seed: int, count: int) -> list[dict]:
@@ -80,7 +89,7 @@ def test_clickhouse_returns_exactly_the_postgres_results(organization, aggregati
     assert clickhouse.clickhouse_flush() == 300
     assert not ClickHouseOutbox.objects.exists()
     # A replay of the same events changes nothing (ReplacingMergeTree + FINAL).
-    services.clickhouse_backfill(organization)
+    services.clickhouse_events_requeue(organization)
     assert clickhouse.clickhouse_flush() == 300
     cases = [
         {},
@@ -116,7 +125,9 @@ def test_clickhouse_returns_exactly_the_postgres_results(organization, aggregati
             assert [(dict(g.grouped_by), g.units, g.events_count) for g in ch.groups] == [
                 (dict(g.grouped_by), g.units, g.events_count) for g in pg.groups
             ]
-    # With everything flushed, automatic routing goes to ClickHouse.
+    # With everything flushed and the organization's backfill complete, automatic routing goes
+    # to ClickHouse.
+    complete_backfill(organization)
     auto = aggregate(organization, external_subscription_id="s1", metric=metric, from_datetime=MARCH, to_datetime=APRIL)
     assert auto.source == "clickhouse"
 
@@ -136,14 +147,22 @@ def test_clickhouse_down_ingestion_succeeds_and_the_gap_is_replayed(organization
         )
         assert usage.source == "rollups"
     with override_settings(CLICKHOUSE_URL=CLICKHOUSE_URL):
-        assert not clickhouse.caught_up(organization)
-        assert clickhouse.clickhouse_flush() == 50
-        assert clickhouse.caught_up(organization)
+        assert not readable(organization, reads_from=MARCH)
+        complete_backfill(organization)  # its verification replays the outbox first
+        assert not ClickHouseOutbox.objects.filter(organization=organization).exists()
+        assert readable(organization, reads_from=MARCH)
         routed = aggregate(
             organization, external_subscription_id="s1", metric=metric, from_datetime=MARCH, to_datetime=APRIL
         )
         assert routed.source == "clickhouse"
         assert routed.units == usage.units
+        # New events wait in the outbox: until they are copied, PostgreSQL answers.
+        services.events_ingest(
+            organization, [{**e, "transaction_id": f"new{i}"} for i, e in enumerate(random_events(8, 10))]
+        )
+        assert not readable(organization, reads_from=MARCH)
+        assert clickhouse.clickhouse_flush() == 10
+        assert readable(organization, reads_from=MARCH)
 
 
 @override_settings(CLICKHOUSE_URL=CLICKHOUSE_URL)

@@ -6,10 +6,16 @@ from metering.models import ClickHouseOutbox
 
 
 class Command(BaseCommand):
-    help = "Replay pending events to ClickHouse; with --backfill, first queue an organization's stored events."
+    help = (
+        "Replay pending events (the outbox) to ClickHouse; with --backfill, first queue an organization's "
+        "stored events again (e.g. a range ClickHouse lost). The copy that lets aggregation read ClickHouse "
+        "is `clickhouse_backfill`."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--backfill", metavar="ORGANIZATION", help="queue this organization's events (name or id)")
+        parser.add_argument(
+            "--backfill", metavar="ORGANIZATION", help="queue this organization's events again (name or id)"
+        )
         parser.add_argument("--from", dest="from_", help="with --backfill: events from this ISO date/datetime")
         parser.add_argument("--to", help="with --backfill: events before this ISO date/datetime")
 
@@ -18,7 +24,7 @@ class Command(BaseCommand):
             raise CommandError("CLICKHOUSE_URL is not set")
         if options["backfill"]:
             organization = find_organization(options["backfill"])
-            queued = services.clickhouse_backfill(
+            queued = services.clickhouse_events_requeue(
                 organization,
                 from_datetime=parse_moment(options["from_"], "from") if options["from_"] else None,
                 to_datetime=parse_moment(options["to"], "to") if options["to"] else None,

@@ -1,19 +1,19 @@
-"""The optional ClickHouse event store (`CLICKHOUSE_URL`, native protocol via clickhouse-driver).
-
-PostgreSQL stays the source of truth. Each ingestion that stores events also writes a
-`ClickHouseOutbox` row in its transaction; `clickhouse_flush()` copies those events into a
-ReplacingMergeTree table ordered by the idempotency key, so a replay never counts twice
-(queries read it with FINAL). While ClickHouse is down the outbox keeps the gap, which is
-replayed when it answers again, and aggregation stays on PostgreSQL for that organization.
+"""ClickHouse itself: the connection, the table, the copy of events and the reads.
 
 The SQL avoids what ClickHouse 18.16 (Debian's package, the one CI runs) lacks: no DateTime64
 (timestamps are Int64 microseconds), no Map or JSON functions (properties are two parallel
 arrays of key and text value), no window functions (ordering and arithmetic happen in Python,
 with the same code as the PostgreSQL path, so both stores return identical results).
+
+Every call has a deadline: reads (`Reader`, in API requests and billing) wait at most
+`CLICKHOUSE_TIMEOUT_SECONDS` to connect, for the driver's ping and for the answer; copies
+(`insert_events`, in workers) wait `CLICKHOUSE_WRITE_TIMEOUT_SECONDS` for the answer. A read that
+fails raises `Unavailable` and opens the process's breaker (`metering.clickhouse.breaker`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -61,13 +61,33 @@ def enabled() -> bool:
     return bool(getattr(settings, "CLICKHOUSE_URL", ""))
 
 
-def client() -> Any:
-    """A per-thread clickhouse-driver client for CLICKHOUSE_URL, with the table created."""
+class Unavailable(Exception):
+    """ClickHouse did not answer a read in time, or failed it: the caller reads PostgreSQL."""
+
+
+def target() -> str:
+    """host:port/database of CLICKHOUSE_URL: what a recorded backfill was copied to."""
+    parsed = urlparse(settings.CLICKHOUSE_URL)
+    database = (parsed.path or "/default").lstrip("/") or "default"
+    return f"{parsed.hostname or '127.0.0.1'}:{parsed.port or 9000}/{database}"
+
+
+def client(*, write: bool = False) -> Any:
+    """A per-thread clickhouse-driver client for CLICKHOUSE_URL, with the table created.
+
+    `write=False`: every step (connect, the driver's ping before each query, the answer) waits at
+    most CLICKHOUSE_TIMEOUT_SECONDS. `write=True` (copies, in workers): the answer may take up to
+    CLICKHOUSE_WRITE_TIMEOUT_SECONDS.
+    """
     from clickhouse_driver import Client
 
     url = settings.CLICKHOUSE_URL
-    cached = getattr(_local, "client", None)
-    if cached is None or getattr(_local, "url", None) != url:
+    short = float(settings.CLICKHOUSE_TIMEOUT_SECONDS)
+    wait = float(settings.CLICKHOUSE_WRITE_TIMEOUT_SECONDS) if write else short
+    key = (url, short, wait)
+    clients = _clients()
+    cached = clients.get(key)
+    if cached is None:
         parsed = urlparse(url)
         cached = Client(
             host=parsed.hostname or "127.0.0.1",
@@ -75,24 +95,48 @@ def client() -> Any:
             user=parsed.username or "default",
             password=parsed.password or "",
             database=(parsed.path or "/default").lstrip("/") or "default",
-            connect_timeout=2,
-            send_receive_timeout=30,
+            connect_timeout=short,
+            send_receive_timeout=wait,
+            sync_request_timeout=wait,
         )
-        _local.client, _local.url = cached, url
+        clients[key] = cached
     if url not in _schema_ready:
         cached.execute(SCHEMA)
         _schema_ready.add(url)
     return cached
 
 
-def ping() -> bool:
+def _clients() -> dict[tuple[str, float, float], Any]:
+    clients = getattr(_local, "clients", None)
+    if clients is None:
+        clients = _local.clients = {}
+    return clients
+
+
+def forget_clients() -> None:
+    """Drop this thread's connections (after a failure the next call connects afresh)."""
+    for cached in _clients().values():
+        with contextlib.suppress(Exception):  # a broken socket may fail to close; it is dropped anyway
+            cached.disconnect()
+    _clients().clear()
+
+
+def _read(query: str, params: dict[str, Any]) -> list[Any]:
+    """A read with the short deadline; any failure becomes `Unavailable` and opens the breaker."""
+    from metering.clickhouse.breaker import breaker
+
     try:
-        client().execute("SELECT 1")
-    except Exception:
-        logger.warning("ClickHouse is not reachable", exc_info=True)
-        _local.client = None
-        return False
-    return True
+        return client().execute(query, params)
+    except Exception as exc:
+        forget_clients()
+        breaker.trip()
+        logger.warning(
+            "ClickHouse read failed; reading PostgreSQL for %ss",
+            settings.CLICKHOUSE_BREAKER_SECONDS,
+            exc_info=True,
+            extra={"clickhouse_error": type(exc).__name__},
+        )
+        raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _micros(moment: datetime) -> int:
@@ -145,48 +189,63 @@ def insert_events(events: Iterable[Any], filter_keys_by_code: dict[str, tuple[st
             }
         )
     if rows:
-        client().execute(f"INSERT INTO {TABLE} VALUES", rows)
+        client(write=True).execute(f"INSERT INTO {TABLE} VALUES", rows)
     return len(rows)
 
 
-def clickhouse_flush(*, limit: int = 50) -> int:
-    """Copy pending outbox batches to ClickHouse; returns how many events were written.
+def keys_by_code(events: Sequence[Any]) -> dict[str, tuple[str, ...]]:
+    """The filter keys of each metric code of `events` (their organizations' metrics as they are)."""
+    from metering.selectors import metrics_by_code
 
-    Safe to run concurrently and twice: rows are claimed with SKIP LOCKED and a replay is
-    de-duplicated by ClickHouse. If ClickHouse refuses, the outbox rows stay for the next run.
+    keys: dict[str, tuple[str, ...]] = {}
+    organizations = {e.organization_id: e.organization for e in events}
+    for organization_id, organization in organizations.items():
+        codes = {e.code for e in events if e.organization_id == organization_id}
+        for code, info in metrics_by_code(organization, codes).items():
+            keys[code] = info.filter_keys
+    return keys
+
+
+def clickhouse_flush(*, limit: int = 50, organization: Any = None, wait: bool = False) -> int:
+    """Copy pending outbox batches (of one organization, if given) to ClickHouse; returns how many
+    events were written.
+
+    Safe to run concurrently and twice: rows are claimed with SKIP LOCKED (`wait`: rows another
+    flush holds are waited for instead, so that everything committed before the call is copied
+    when it returns) and a replay is de-duplicated by ClickHouse. If ClickHouse refuses, the
+    outbox rows stay for the next run.
     """
     from metering.models import ClickHouseOutbox, Event
-    from metering.selectors import metrics_by_code
 
     if not enabled():
         return 0
     written = 0
     with transaction.atomic():
         pending = ClickHouseOutbox.objects.order_by("created_at")
+        if organization is not None:
+            pending = pending.filter(organization=organization)
         if connection.vendor == "postgresql":
-            pending = pending.select_for_update(skip_locked=True)
+            pending = pending.select_for_update(skip_locked=not wait)
         batch = list(pending[:limit])
         if not batch:
             return 0
         ids = [event_id for row in batch for event_id in row.event_ids]
         for start in range(0, len(ids), 10_000):
             events = list(Event.objects.filter(id__in=ids[start : start + 10_000]).select_related("organization"))
-            keys_by_code: dict[str, tuple[str, ...]] = {}
-            for organization_id in {e.organization_id for e in events}:
-                organization = next(e.organization for e in events if e.organization_id == organization_id)
-                codes = {e.code for e in events if e.organization_id == organization_id}
-                for code, info in metrics_by_code(organization, codes).items():
-                    keys_by_code[code] = info.filter_keys
-            written += insert_events(events, keys_by_code)
+            written += insert_events(events, keys_by_code(events))
         ClickHouseOutbox.objects.filter(id__in=[row.id for row in batch]).delete()
     return written
 
 
-def caught_up(organization: Any) -> bool:
-    """ClickHouse holds every event of this organization and answers."""
-    from metering.models import ClickHouseOutbox
-
-    return not ClickHouseOutbox.objects.filter(organization=organization).exists() and ping()
+def count_events(organization_id: Any, *, created_before: datetime, from_timestamp: datetime | None) -> int:
+    """Distinct events of an organization in ClickHouse created before a moment (dated from one)."""
+    clause = "organization_id = %(org)s AND created_us < %(created)s"
+    params: dict[str, Any] = {"org": str(organization_id), "created": _micros(created_before)}
+    if from_timestamp is not None:
+        clause += " AND ts_us >= %(start)s"
+        params["start"] = _micros(from_timestamp)
+    [(count,)] = client(write=True).execute(f"SELECT count() FROM {TABLE} FINAL WHERE {clause}", params)  # noqa: S608 - constant table, parameters bound by the driver
+    return int(count)
 
 
 class Reader:
@@ -209,7 +268,7 @@ class Reader:
         if start >= end:
             return []
         clause, params = self._where(start, end)
-        result = client().execute(
+        result = _read(
             f"SELECT ts_us, value, precise, created_us, transaction_id, prop_keys, prop_values "  # noqa: S608 - constant table, parameters bound by the driver
             f"FROM {TABLE} FINAL WHERE {clause}",
             params,
@@ -234,7 +293,7 @@ class Reader:
         if start >= end:
             return result
         clause, params = self._where(start, end)
-        rows = client().execute(
+        rows = _read(
             f"SELECT dims_key, count(), sum(value), max(value), sum(precise) FROM {TABLE} FINAL "  # noqa: S608 - constant table, parameters bound by the driver
             f"WHERE {clause} GROUP BY dims_key",
             params,

@@ -1,0 +1,120 @@
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from customers.models import Organization
+from metering.clickhouse import backfill, store
+from metering.management.commands._common import find_organization, parse_moment
+from metering.models import ClickHouseBackfill, ClickHouseBackfillStatus
+
+Status = ClickHouseBackfillStatus
+
+
+def describe(row: ClickHouseBackfill | None) -> str:
+    if row is None:
+        return "not started"
+    scope = f"events from {row.from_timestamp.isoformat()}" if row.from_timestamp else "all events"
+    text = f"{row.status} ({scope}; {row.events_copied:,} copied"
+    if row.verified_events is not None:
+        text += f"; {row.verified_events:,} verified"
+    text += ")"
+    if row.last_error:
+        text += f"; last check: {row.last_error}"
+    return text
+
+
+class Command(BaseCommand):
+    help = (
+        "Copy the events stored before ClickHouse was switched on (the backfill; the beat task "
+        "metering-clickhouse-backfill runs the same every minute). Until an organization's backfill "
+        "is complete and its counts match, its usage is read from PostgreSQL. Idempotent and resumable: "
+        "a second run continues where the first stopped; copies are de-duplicated by ClickHouse."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--organization", action="append", default=[], metavar="ORG", help="name or id (repeatable); default: all"
+        )
+        parser.add_argument(
+            "--from",
+            dest="from_",
+            help="only events dated from this ISO date/datetime (older ones are always read from PostgreSQL)",
+        )
+        parser.add_argument("--restart", action="store_true", help="walk again from the start (also after `failed`)")
+        parser.add_argument("--batch-size", type=int, default=backfill.BATCH_SIZE)
+        parser.add_argument(
+            "--dry-run", action="store_true", help="show each backfill and what it would copy; writes nothing"
+        )
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args, **options):
+        if not store.enabled():
+            raise CommandError("CLICKHOUSE_URL is not set")
+        size = options["batch_size"]
+        if not 1 <= size <= 100_000:
+            raise CommandError("--batch-size must be between 1 and 100000")
+        from_timestamp = parse_moment(options["from_"], "from") if options["from_"] else None
+        if options["organization"]:
+            organizations = [find_organization(ref) for ref in options["organization"]]
+        else:
+            organizations = list(Organization.objects.order_by("name", "id"))
+        self.stdout.write(f"ClickHouse {store.target()}: {len(organizations)} organizations")
+        unfinished: list[str] = []
+        for organization in organizations:
+            label = f"{organization.name} ({organization.id})"
+            if options["dry_run"]:
+                row = backfill.backfill_of(organization)
+                todo = backfill.events_to_copy(organization, row, from_timestamp=from_timestamp)
+                action = (
+                    "nothing to copy"
+                    if row is not None and row.status == Status.COMPLETE
+                    else f"would walk {todo:,} events"
+                )
+                self.stdout.write(f"{label}: {describe(row)}; {action}")
+                continue
+            try:
+                row = self._run(organization, label, from_timestamp, options)
+            except Exception as exc:  # noqa: BLE001 - reported per organization; the next run resumes
+                self.stderr.write(f"{label}: stopped by {type(exc).__name__}: {exc} (run again to resume)")
+                unfinished.append(label)
+                continue
+            self.stdout.write(f"{label}: {describe(row)}")
+            if row is None or row.status != Status.COMPLETE:
+                unfinished.append(label)
+        if options["dry_run"]:
+            self.stdout.write("dry run: nothing written")
+        elif unfinished:
+            raise CommandError(f"not complete: {', '.join(unfinished)} (docs/operations.md, ClickHouse backfill)")
+
+    def _run(self, organization, label, from_timestamp, options):
+        row = backfill.clickhouse_backfill_start(
+            organization, from_timestamp=from_timestamp, restart=options["restart"]
+        )
+        if row.status != Status.RUNNING:
+            return row
+        show = not options["no_progress"]
+        total = backfill.events_to_copy(organization, row, from_timestamp=from_timestamp) if show else 0
+        started = time.monotonic()
+        done = 0
+
+        def progress(batch: backfill.Batch) -> None:
+            nonlocal done
+            done += batch.events
+            if show:
+                rate = done / max(time.monotonic() - started, 1e-6)
+                share = f" ({100 * done / total:.0f} %)" if total else ""
+                self.stderr.write(f"\r{label}: {done:,}/{total:,} events{share}  {rate:,.0f}/s", ending="")
+
+        for _ in range(backfill.MAX_SCANS):
+            scans = row.scans
+            row = backfill.clickhouse_backfill_run(organization, batch_size=options["batch_size"], on_batch=progress)
+            if row is None or row.status != Status.RUNNING:
+                break
+            if row.scans == scans:
+                self.stderr.write(f"\n{label}: another process is copying it; not waiting")
+                break
+            done = 0  # counts differed: another walk from the start
+            self.stderr.write(f"\n{label}: {row.last_error}; walking again")
+        if show:
+            self.stderr.write("")
+        return row
