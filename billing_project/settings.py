@@ -288,6 +288,9 @@ CLICKHOUSE_TIMEOUT_SECONDS = float(os.environ.get("CLICKHOUSE_TIMEOUT_SECONDS") 
 CLICKHOUSE_BREAKER_SECONDS = float(os.environ.get("CLICKHOUSE_BREAKER_SECONDS") or 5)
 # Copies to ClickHouse (the outbox flush and the backfill, in Celery workers and commands).
 CLICKHOUSE_WRITE_TIMEOUT_SECONDS = float(os.environ.get("CLICKHOUSE_WRITE_TIMEOUT_SECONDS") or 30)
+# A backfill's counts are compared (and reads may use ClickHouse) only this long after it started:
+# longer than a rolling deploy takes to give CLICKHOUSE_URL to every process.
+CLICKHOUSE_BACKFILL_SETTLE_SECONDS = float(os.environ.get("CLICKHOUSE_BACKFILL_SETTLE_SECONDS") or 900)
 
 # Customers per billing task (invoicing.bill_customers; docs/invoicing.md, "The sweep").
 BILLING_BATCH_SIZE = max(env_int("BILLING_BATCH_SIZE", 500), 1)

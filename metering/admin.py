@@ -1,11 +1,11 @@
-"""Finance console: events, event errors and usage rollups are ledgers, read-only here."""
+"""Finance console: events, event errors, usage rollups and ClickHouse backfills, read-only here."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
 from billing_project.core.console import ReadOnlyAdmin, ReadOnlyInline, decimal_display
-from metering.models import Event, EventError, UsageRollup
+from metering.models import ClickHouseBackfill, Event, EventError, UsageRollup
 
 
 class EventErrorInline(ReadOnlyInline):
@@ -71,3 +71,24 @@ class UsageRollupAdmin(ReadOnlyAdmin):
     @admin.display(description="max of values", ordering="value_max")
     def max_of_values(self, obj: UsageRollup) -> str:
         return decimal_display(obj.value_max)
+
+@admin.register(ClickHouseBackfill)
+class ClickHouseBackfillAdmin(ReadOnlyAdmin):
+    """Where each organization's copy to ClickHouse stands (`manage.py clickhouse_backfill`;
+    docs/metering.md, "Switching ClickHouse on"). Reads use ClickHouse only when complete."""
+
+    list_display = (
+        "organization",
+        "target",
+        "status",
+        "events_copied",
+        "verified_events",
+        "verified_at",
+        "from_timestamp",
+        "last_error",
+    )
+    list_select_related = ("organization",)
+    list_filter = ("status", "target")
+    search_fields = ("organization__name", "=target")
+    ordering = ("status", "-updated_at")
+    readonly_fields = [f.name for f in ClickHouseBackfill._meta.fields]

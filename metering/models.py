@@ -7,6 +7,7 @@ max) so a month aggregates from a few hundred rows; it is rebuildable from raw e
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 from billing_project.core.models import BaseModel
 
@@ -180,6 +181,9 @@ class ClickHouseBackfill(BaseModel):
     from_timestamp = models.DateTimeField(null=True, blank=True, help_text="events dated from; empty: all")
     status = models.CharField(
         max_length=16, choices=ClickHouseBackfillStatus.choices, default=ClickHouseBackfillStatus.RUNNING
+    )
+    started_at = models.DateTimeField(
+        default=timezone.now, help_text="when this walk started (or ClickHouse was last seen switched off)"
     )
     cursor_timestamp = models.DateTimeField(null=True, blank=True)
     cursor_id = models.UUIDField(null=True, blank=True)

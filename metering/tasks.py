@@ -53,11 +53,14 @@ def clickhouse_flush_task(rounds: int = 20) -> int:
 @shared_task(name="metering.tasks.clickhouse_backfill_sweep", ignore_result=True)
 def clickhouse_backfill_sweep() -> int:
     """Beat, every minute: every organization gets a backfill to the configured ClickHouse, and
-    each one that is running (or due for its daily check) gets a task. A no-op without
-    CLICKHOUSE_URL. By hand: `manage.py clickhouse_backfill` (docs/metering.md)."""
+    each one that is running (or due for its daily check) gets a task. Without CLICKHOUSE_URL it
+    withdraws complete backfills (one UPDATE; none exist unless ClickHouse was on once). By hand:
+    `manage.py clickhouse_backfill` (docs/metering.md)."""
     from metering.clickhouse import backfill, store
 
     if not store.enabled():
+        # Switched off: what is stored from now on never reaches ClickHouse (see the service).
+        backfill.clickhouse_backfills_withdraw()
         return 0
     due = backfill.clickhouse_backfills_due()
     for organization_id in due:

@@ -14,6 +14,12 @@ equal counts make the backfill `complete`; different counts start another walk, 
 the backfill is `failed` (a process ingesting without `CLICKHOUSE_URL`, or events missing from
 ClickHouse: docs/operations.md). A complete backfill is verified again once a day, and a mismatch
 withdraws it at once.
+
+The counts are compared only `CLICKHOUSE_BACKFILL_SETTLE_SECONDS` after the walk started: during a
+rolling deploy some processes store events without `CLICKHOUSE_URL` (no outbox row), and those
+must be created before the verification's cutoff to be caught. For the same reason, a sweeper that
+runs without `CLICKHOUSE_URL` (ClickHouse switched off) withdraws every complete backfill and keeps
+moving their start, so switching it on again verifies each one after the same delay.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -114,9 +121,15 @@ def clickhouse_backfill_start(
         if restart or widens:
             row.from_timestamp = from_timestamp
             _rewind(row, scans=0)
+            row.started_at = timezone.now()
             row.completed_at = None
             row.save()
     return row
+
+
+def settles_at(row: ClickHouseBackfill) -> datetime:
+    """When the backfill's counts may be compared (every process has had time to get CLICKHOUSE_URL)."""
+    return row.started_at + timedelta(seconds=float(settings.CLICKHOUSE_BACKFILL_SETTLE_SECONDS)) + VERIFY_MARGIN
 
 
 @dataclass(frozen=True)
@@ -200,6 +213,23 @@ def clickhouse_backfills_due(*, now: datetime | None = None) -> list[Any]:
     return list(due.order_by("created_at").values_list("organization_id", flat=True))
 
 
+def clickhouse_backfills_withdraw(*, now: datetime | None = None) -> int:
+    """ClickHouse is switched off here (no CLICKHOUSE_URL in the sweeper's process): events stored
+    from now on never reach it. Every complete backfill is withdrawn, and the start of every backfill
+    moves to now, so that when ClickHouse is switched on again each one is walked from its cursor and
+    verified after the settle delay before reads use it. Returns how many were withdrawn."""
+    now = now or timezone.now()
+    withdrawn = ClickHouseBackfill.objects.filter(status=Status.COMPLETE).update(
+        status=Status.RUNNING,
+        completed_at=None,
+        last_error=f"ClickHouse was switched off (no CLICKHOUSE_URL) at {now.isoformat()}: verified again",
+        started_at=now,
+        updated_at=now,
+    )
+    ClickHouseBackfill.objects.filter(status=Status.RUNNING).update(started_at=now)
+    return withdrawn
+
+
 # --- inside ------------------------------------------------------------------------------------
 
 
@@ -236,7 +266,10 @@ def _rewind(row: ClickHouseBackfill, *, scans: int) -> None:
 
 def _verify(organization: Any, row: ClickHouseBackfill, *, now: datetime) -> None:
     """Flush the organization's outbox, then compare both stores' counts of events created before
-    `now - VERIFY_MARGIN`. Saves the row: complete, or rewound for another walk, or failed."""
+    `now - VERIFY_MARGIN`. Saves the row: complete, or rewound for another walk, or failed.
+    Before `settles_at` a running backfill is left as it is (walked, not yet verified)."""
+    if row.status == Status.RUNNING and now < settles_at(row):
+        return
     for _ in range(200):  # bounded: an organization ingesting fast always has a row or two
         if not store.clickhouse_flush(organization=organization, wait=True):
             break

@@ -58,3 +58,17 @@ def test_event_page_shows_what_keeps_it_from_being_billed(staff_client, organiza
     assert b"charge c1: PricingError: cannot price" in page.content
     listed = staff_client.get("/admin/metering/eventerror/")
     assert b"charge c1: PricingError: cannot price" in listed.content
+
+
+def test_clickhouse_backfills_are_listed_read_only(staff_client, organization):
+    from metering.models import ClickHouseBackfill
+
+    row = ClickHouseBackfill.objects.create(
+        organization=organization, target="127.0.0.1:9000/bxb", status="failed", last_error="counts differ"
+    )
+    changelist = staff_client.get("/admin/metering/clickhousebackfill/?status=failed")
+    assert changelist.status_code == 200
+    assert b"counts differ" in changelist.content
+    assert staff_client.get(f"/admin/metering/clickhousebackfill/?q={organization.name}").status_code == 200
+    assert staff_client.get(f"/admin/metering/clickhousebackfill/{row.pk}/change/").status_code == 200
+    assert staff_client.get("/admin/metering/clickhousebackfill/add/").status_code == 403

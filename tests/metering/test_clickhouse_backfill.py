@@ -44,8 +44,13 @@ def at(*args: int) -> datetime:
 
 
 def later() -> datetime:
-    """A verification a minute from now: the events just stored are older than its cutoff."""
-    return timezone.now() + timedelta(minutes=1)
+    """A verification an hour from now: past the settle delay (CLICKHOUSE_BACKFILL_SETTLE_SECONDS,
+    15 minutes), and the events just stored are older than its cutoff."""
+    return timezone.now() + timedelta(hours=1)
+
+
+def started_an_hour_ago(organization) -> None:
+    ClickHouseBackfill.objects.filter(organization=organization).update(started_at=timezone.now() - timedelta(hours=1))
 
 
 def run(*args: str) -> tuple[str, str]:
@@ -92,11 +97,13 @@ def test_enabling_clickhouse_keeps_the_amount_of_a_draft(organization):
     with override_settings(CLICKHOUSE_URL=CLICKHOUSE_URL):
         # Switched on: ClickHouse holds nothing of this organization yet, PostgreSQL answers.
         assert invoice_refresh(organization, invoice_id=draft.id).fees_amount_cents == 1000 + 201 * 100
-        # The beat sweeper starts and completes the backfill (eager tasks here); its check counts
-        # the events created before a moment in the past, so run it once more a minute later.
+        # The beat sweeper starts the backfill and copies everything (eager tasks here); the
+        # counts are compared once every process has had time to get CLICKHOUSE_URL.
         tasks.clickhouse_backfill_sweep()
-        backfill.clickhouse_backfill_reverify(organization, now=later())
         row = backfill.backfill_of(organization)
+        assert (row.status, row.events_copied) == ("running", 201)
+        assert invoice_refresh(organization, invoice_id=draft.id).fees_amount_cents == 1000 + 201 * 100
+        row = backfill.clickhouse_backfill_run(organization, now=later())
         assert (row.status, row.events_copied, row.verified_events) == ("complete", 201, 201)
         reading = aggregate(
             organization,
@@ -128,9 +135,15 @@ def test_a_partly_backfilled_organization_reads_postgres_and_the_command_resumes
 
         out, err = run("clickhouse_backfill", "--organization", str(organization.id), "--batch-size", "10")
         row.refresh_from_db()
-        # Resumed from its cursor: 10 + 20 copied, not 10 + 30.
-        assert (row.status, row.events_copied, row.scans) == ("complete", 30, 1)
+        # Resumed from its cursor: 10 + 20 copied, not 10 + 30; the counts wait for the settle delay.
+        assert (row.status, row.events_copied, row.scans) == ("running", 30, 0)
+        assert "walked; counts compared from" in out
         assert "20/20 events (100 %)" in err
+        assert not backfill.readable(organization, reads_from=MARCH)
+        started_an_hour_ago(organization)
+        out, err = run("clickhouse_backfill", "--organization", str(organization.id), "--batch-size", "10")
+        row.refresh_from_db()
+        assert (row.status, row.events_copied, row.scans) == ("complete", 30, 1)
         assert f"{organization.name} ({organization.id}): complete" in out
         assert backfill.readable(organization, reads_from=MARCH)
         whole = usage(organization, metric)
@@ -158,6 +171,8 @@ def test_a_backfill_from_a_date_covers_only_windows_from_it(organization):
     store_events(organization, 5, prefix="early", day=5)
     store_events(organization, 5, prefix="late", day=20)
     with override_settings(CLICKHOUSE_URL=CLICKHOUSE_URL):
+        run("clickhouse_backfill", "--organization", str(organization.id), "--from", "2024-03-15", "--no-progress")
+        started_an_hour_ago(organization)
         run("clickhouse_backfill", "--organization", str(organization.id), "--from", "2024-03-15", "--no-progress")
         row = backfill.backfill_of(organization)
         assert (row.status, row.events_copied) == ("complete", 5)
@@ -304,3 +319,55 @@ def test_two_runners_never_copy_the_same_organization_at_once(organization):
         holder.join()
     row = backfill.clickhouse_backfill_run(organization, now=later())
     assert (row.status, row.events_copied) == ("complete", 5)
+
+
+@override_settings(CLICKHOUSE_URL="")
+def test_counts_wait_for_every_process_to_get_clickhouse_url(organization):
+    """A rolling deploy: the worker has CLICKHOUSE_URL and walks; an API process without it still
+    stores events (no outbox row). The counts are compared only after the settle delay."""
+    metric = make_metric(organization, "m", "sum_agg", field_name="v")
+    store_events(organization, 6)
+    with override_settings(CLICKHOUSE_URL=CLICKHOUSE_URL):
+        backfill.clickhouse_backfill_start(organization)
+        row = backfill.clickhouse_backfill_run(organization)
+        assert (row.status, row.events_copied, row.verified_at) == ("running", 6, None)
+        assert backfill.settles_at(row) > timezone.now() + timedelta(minutes=14)
+        assert not backfill.readable(organization, reads_from=MARCH)
+    store_events(organization, 2, prefix="rolling", day=2)  # the API process, before its restart
+    with override_settings(CLICKHOUSE_URL=CLICKHOUSE_URL):
+        row = backfill.clickhouse_backfill_run(organization, now=later())
+        assert row.status == "running" and "ClickHouse holds 6 events, PostgreSQL 8" in row.last_error
+        row = backfill.clickhouse_backfill_run(organization, now=later())
+        assert (row.status, row.verified_events) == ("complete", 8)
+        assert usage(organization, metric).units == aggregate(
+            organization, external_subscription_id="s1", metric=metric, from_datetime=MARCH, to_datetime=APRIL,
+            store="postgres",
+        ).units  # fmt: skip
+
+
+@override_settings(CLICKHOUSE_URL="")
+def test_switching_clickhouse_off_then_on_again_verifies_before_reading_it(organization):
+    metric = make_metric(organization, "m", "sum_agg", field_name="v")
+    store_events(organization, 5, day=20)
+    with override_settings(CLICKHOUSE_URL=CLICKHOUSE_URL):
+        backfill.clickhouse_backfill_start(organization)
+        assert backfill.clickhouse_backfill_run(organization, now=later()).status == "complete"
+    # Switched off: the sweeper (a worker without CLICKHOUSE_URL) withdraws the backfill; events
+    # stored meanwhile never reach ClickHouse, some dated before the backfill's cursor.
+    tasks.clickhouse_backfill_sweep()
+    store_events(organization, 3, prefix="while_off", day=4)
+    with override_settings(CLICKHOUSE_URL=CLICKHOUSE_URL):
+        row = backfill.backfill_of(organization)
+        assert row.status == "running" and "switched off" in row.last_error
+        assert not backfill.readable(organization, reads_from=MARCH)
+        assert usage(organization, metric).source == "rollups"
+        row = backfill.clickhouse_backfill_run(organization, now=later())  # from the cursor: counts differ
+        assert (row.status, row.cursor_timestamp) == ("running", None)
+        row = backfill.clickhouse_backfill_run(organization, now=later())
+        assert (row.status, row.verified_events) == ("complete", 8)
+        whole = usage(organization, metric)
+        assert whole.source == "clickhouse"
+        assert whole.units == aggregate(
+            organization, external_subscription_id="s1", metric=metric, from_datetime=MARCH, to_datetime=APRIL,
+            store="postgres",
+        ).units  # fmt: skip

@@ -1,6 +1,7 @@
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from customers.models import Organization
 from metering.clickhouse import backfill, store
@@ -46,6 +47,12 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="show each backfill and what it would copy; writes nothing"
         )
         parser.add_argument("--no-progress", action="store_true")
+        parser.add_argument(
+            "--wait",
+            action="store_true",
+            help="after walking, wait for CLICKHOUSE_BACKFILL_SETTLE_SECONDS to pass and compare the counts "
+            "(else the beat task or a later run does it)",
+        )
 
     def handle(self, *args, **options):
         if not store.enabled():
@@ -60,6 +67,7 @@ class Command(BaseCommand):
             organizations = list(Organization.objects.order_by("name", "id"))
         self.stdout.write(f"ClickHouse {store.target()}: {len(organizations)} organizations")
         unfinished: list[str] = []
+        self.waiting: list[str] = []
         for organization in organizations:
             label = f"{organization.name} ({organization.id})"
             if options["dry_run"]:
@@ -79,12 +87,23 @@ class Command(BaseCommand):
                 unfinished.append(label)
                 continue
             self.stdout.write(f"{label}: {describe(row)}")
-            if row is None or row.status != Status.COMPLETE:
+            if row is None or row.status == Status.FAILED or (row.status == Status.RUNNING and not self._settling(row)):
                 unfinished.append(label)
+        for line in self.waiting:
+            self.stdout.write(line)
+        if self.waiting:
+            self.stdout.write(
+                "counts are compared CLICKHOUSE_BACKFILL_SETTLE_SECONDS after a backfill starts (every process must "
+                "have CLICKHOUSE_URL by then); the beat task does it, or run again with --wait"
+            )
         if options["dry_run"]:
             self.stdout.write("dry run: nothing written")
         elif unfinished:
             raise CommandError(f"not complete: {', '.join(unfinished)} (docs/operations.md, ClickHouse backfill)")
+
+    @staticmethod
+    def _settling(row: ClickHouseBackfill) -> bool:
+        return timezone.now() < backfill.settles_at(row)
 
     def _run(self, organization, label, from_timestamp, options):
         row = backfill.clickhouse_backfill_start(
@@ -105,11 +124,19 @@ class Command(BaseCommand):
                 share = f" ({100 * done / total:.0f} %)" if total else ""
                 self.stderr.write(f"\r{label}: {done:,}/{total:,} events{share}  {rate:,.0f}/s", ending="")
 
-        for _ in range(backfill.MAX_SCANS):
+        for _ in range(backfill.MAX_SCANS + 1):
             scans = row.scans
             row = backfill.clickhouse_backfill_run(organization, batch_size=options["batch_size"], on_batch=progress)
             if row is None or row.status != Status.RUNNING:
                 break
+            settles_at = backfill.settles_at(row)
+            if timezone.now() < settles_at:
+                if not options["wait"]:
+                    self.waiting.append(f"{label}: walked; counts compared from {settles_at.isoformat()}")
+                    break
+                self.stderr.write(f"\n{label}: walked; waiting until {settles_at.isoformat()} to compare counts")
+                time.sleep(max(0.0, (settles_at - timezone.now()).total_seconds()) + 0.5)
+                continue
             if row.scans == scans:
                 self.stderr.write(f"\n{label}: another process is copying it; not waiting")
                 break
