@@ -57,7 +57,7 @@ def test_a_worker_timeout_is_logged_in_json_and_counted(tmp_path):
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
         LOG_FORMAT="json",
         LOG_LEVEL="INFO",
-        METRICS_TOKEN="",
+        METRICS_TOKEN="scrape-token",
         WEB_CONCURRENCY="1",
         GUNICORN_TIMEOUT="2",
         GUNICORN_GRACEFUL_TIMEOUT="2",
@@ -85,10 +85,10 @@ def test_a_worker_timeout_is_logged_in_json_and_counted(tmp_path):
         assert status in (0, 500)
 
         def counted() -> bool:
-            status, text = get(f"{base}/metrics")
+            status, text = get(f"{base}/metrics", headers={"Authorization": "Bearer scrape-token"})
             return status == 200 and "bxb_gunicorn_worker_timeouts_total 1.0" in text
 
-        assert wait_until(counted, 60), get(f"{base}/metrics")[1][-2000:]
+        assert wait_until(counted, 60), log_path.read_text()[-3000:]
     finally:
         server.terminate()
         server.wait(30)
