@@ -730,11 +730,30 @@ def aggregate_prorated(
     days = prorated_math.ProrationDays.of(
         start, max(end, start), period_days=period_days, tz_name=tz_name, carried_days=carried_days
     )
-    reader = _reader(organization, external_subscription_id, spec.code, store)
+    reader = _reader(organization, external_subscription_id, spec.code, store, reads_from=started)
     filter_keys = sorted({key for _, values in charge_filters for key in values})
     keys = sorted(set(filter_keys) | set(grouped_by) | _value_keys(spec))
-    rows = reader.rows(start, end, keys) if start < end else []
-    history = reader.rows(started, start, keys) if start > started else []
+
+    def read(source: Any) -> tuple[list[Row], list[Row]]:
+        return (
+            source.rows(start, end, keys) if start < end else [],
+            source.rows(started, start, keys) if start > started else [],
+        )
+
+    if reader.name != "clickhouse":
+        rows, history = read(reader)
+    else:
+        from billing_project.core import metrics
+        from metering import clickhouse
+
+        try:
+            rows, history = read(reader)
+        except clickhouse.Unavailable:
+            if store == "clickhouse":
+                raise
+            metrics.clickhouse_fallback("unavailable")
+            reader = _PostgresReader(organization, external_subscription_id, spec.code)
+            rows, history = read(reader)
 
     def bucket(bucket_rows: Sequence[Row], bucket_history: Sequence[Row], group: Mapping | None = None) -> BucketUsage:
         if spec.aggregation_type == "sum_agg":

@@ -163,3 +163,44 @@ def test_the_usage_api_and_billing_answer_while_clickhouse_is_frozen(api, organi
     [invoice], seconds = timed(lambda: customer_bill(customer.id, at=datetime(2024, 2, 1, 1, tzinfo=UTC)))
     assert invoice.fees_amount_cents == 1000 + 300
     assert seconds < 5
+
+
+def test_prorated_usage_falls_back_too(organization, frozen):
+    from metering.aggregation import aggregate_prorated
+
+    metric = make_metric(organization, "seats", "sum_agg", field_name="n", recurring=True)
+    with override_settings(CLICKHOUSE_URL=""):
+        services.events_ingest(
+            organization,
+            [event_payload("s", code="seats", sub="s1", timestamp=int(MARCH.timestamp()), properties={"n": "3"})],
+        )
+    backfilled(organization)
+
+    def read():
+        return aggregate_prorated(
+            organization,
+            external_subscription_id="s1",
+            metric=metric,
+            from_datetime=MARCH,
+            to_datetime=APRIL,
+            period_days=31,
+            tz_name="UTC",
+            subscription_started_at=MARCH,
+        )
+
+    result, seconds = timed(read)
+    assert (result.source, result.full_units) == ("events", 3)  # PostgreSQL's raw events
+    assert seconds < 3
+    with pytest.raises(clickhouse.Unavailable):
+        breaker.reset()
+        aggregate_prorated(
+            organization,
+            external_subscription_id="s1",
+            metric=metric,
+            from_datetime=MARCH,
+            to_datetime=APRIL,
+            period_days=31,
+            tz_name="UTC",
+            subscription_started_at=MARCH,
+            store="clickhouse",
+        )
