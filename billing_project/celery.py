@@ -139,6 +139,7 @@ BEAT_COMMANDS: dict[str, str] = {
     "webhooks-sweep-deliveries": "webhooks_sweep",
     "metering-rollup-usage-daily": "rollup_usage_daily",
     "metering-clickhouse-flush": "clickhouse_sync",
+    "metering-clickhouse-backfill": "clickhouse_backfill",
     "subscriptions-activations": "run_subscription_jobs --job activations",
     "subscriptions-trials": "run_subscription_jobs --job trials",
     "subscriptions-endings": "run_subscription_jobs --job endings",

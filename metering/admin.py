@@ -72,6 +72,7 @@ class UsageRollupAdmin(ReadOnlyAdmin):
     def max_of_values(self, obj: UsageRollup) -> str:
         return decimal_display(obj.value_max)
 
+
 @admin.register(ClickHouseBackfill)
 class ClickHouseBackfillAdmin(ReadOnlyAdmin):
     """Where each organization's copy to ClickHouse stands (`manage.py clickhouse_backfill`;

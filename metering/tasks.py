@@ -79,8 +79,10 @@ def clickhouse_backfill_task(organization_id: str, seconds: float = 50.0) -> str
     if organization is None or not store.enabled():
         return None
     row = backfill.backfill_of(organization)
-    if row is not None and row.status == ClickHouseBackfillStatus.COMPLETE:
+    if row is None:
+        return None  # the sweeper creates it first; a task for a deleted row has nothing to do
+    if row.status == ClickHouseBackfillStatus.COMPLETE:
         row = backfill.clickhouse_backfill_reverify(organization)
     else:
         row = backfill.clickhouse_backfill_run(organization, seconds=seconds)
-    return row.status if row is not None else None
+    return row.status

@@ -37,6 +37,7 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -123,7 +124,7 @@ def request(method: str, path: str, key: str, timeout: float = 60) -> tuple[int,
     return status, took, payload
 
 
-def seed() -> tuple[object, str, list[str]]:
+def seed() -> tuple[Any, str, list[str]]:
     """An organization whose events are stored with ClickHouse off; one draft per customer."""
     import random
 
@@ -195,7 +196,7 @@ def answers(key: str, external_ids: list[str], drafts: dict[str, str]) -> dict[s
     return result
 
 
-def reads_clickhouse(organization: object) -> bool:
+def reads_clickhouse(organization: Any) -> bool:
     from catalog.models import BillableMetric
     from metering.aggregation import aggregate
 

@@ -147,11 +147,12 @@ def clickhouse_backfill_run(
     seconds: float | None = None,
     now: datetime | None = None,
     on_batch: Callable[[Batch], None] | None = None,
-) -> ClickHouseBackfill | None:
+) -> ClickHouseBackfill:
     """Walk and copy batches until the backfill completes (or fails) or `seconds` have passed.
 
-    Returns the backfill as it is then, or None when the organization has none. When another
-    process holds it (a runner on the same organization), returns at once without copying.
+    Returns the backfill as it is then (`ClickHouseBackfill.DoesNotExist` when the organization has
+    none: `clickhouse_backfill_start` first). When another process holds it (a runner on the same
+    organization), returns at once without copying.
     Raises when ClickHouse or PostgreSQL fails; what was saved stays saved and the next run resumes.
     `now`: the moment of the verification (its cutoff is VERIFY_MARGIN before it).
     """
@@ -160,7 +161,7 @@ def clickhouse_backfill_run(
         with transaction.atomic():
             row = _locked(organization)
             if row is None or row.status != Status.RUNNING:
-                return row if row is not None else backfill_of(organization)
+                return row if row is not None else _current(organization)
             events = _next_batch(organization, row, batch_size)
             if events:
                 store.insert_events(events, store.keys_by_code(events))
@@ -174,19 +175,19 @@ def clickhouse_backfill_run(
             with transaction.atomic():
                 row = _locked(organization)
                 if row is None or row.status != Status.RUNNING:
-                    return row if row is not None else backfill_of(organization)
+                    return row if row is not None else _current(organization)
                 _verify(organization, row, now=now or timezone.now())
             return row
         if deadline is not None and time.monotonic() >= deadline:
             return row
 
 
-def clickhouse_backfill_reverify(organization: Any, *, now: datetime | None = None) -> ClickHouseBackfill | None:
+def clickhouse_backfill_reverify(organization: Any, *, now: datetime | None = None) -> ClickHouseBackfill:
     """Count a complete backfill's events again; a mismatch withdraws it and starts a new walk."""
     with transaction.atomic():
         row = _locked(organization)
         if row is None or row.status != Status.COMPLETE:
-            return row
+            return row if row is not None else _current(organization)
         _verify(organization, row, now=now or timezone.now())
     return row
 
@@ -231,6 +232,10 @@ def clickhouse_backfills_withdraw(*, now: datetime | None = None) -> int:
 
 
 # --- inside ------------------------------------------------------------------------------------
+
+
+def _current(organization: Any) -> ClickHouseBackfill:
+    return ClickHouseBackfill.objects.get(organization=organization, target=store.target())
 
 
 def _locked(organization: Any) -> ClickHouseBackfill | None:

@@ -3,6 +3,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from billing_project.core.progress import Progress
 from customers.models import Organization
 from metering.clickhouse import backfill, store
 from metering.management.commands._common import find_organization, parse_moment
@@ -113,35 +114,36 @@ class Command(BaseCommand):
             return row
         show = not options["no_progress"]
         total = backfill.events_to_copy(organization, row, from_timestamp=from_timestamp) if show else 0
-        started = time.monotonic()
-        done = 0
+        if show:
+            self.stderr.write(f"{label}: walking {total:,} events")
+        progress = Progress(total, "events", stream=self.stderr, enabled=show)
 
-        def progress(batch: backfill.Batch) -> None:
-            nonlocal done
-            done += batch.events
-            if show:
-                rate = done / max(time.monotonic() - started, 1e-6)
-                share = f" ({100 * done / total:.0f} %)" if total else ""
-                self.stderr.write(f"\r{label}: {done:,}/{total:,} events{share}  {rate:,.0f}/s", ending="")
+        def on_batch(batch: backfill.Batch) -> None:
+            progress.advance(batch.events)
 
         for _ in range(backfill.MAX_SCANS + 1):
             scans = row.scans
-            row = backfill.clickhouse_backfill_run(organization, batch_size=options["batch_size"], on_batch=progress)
-            if row is None or row.status != Status.RUNNING:
+            row = backfill.clickhouse_backfill_run(organization, batch_size=options["batch_size"], on_batch=on_batch)
+            if row.status != Status.RUNNING:
                 break
             settles_at = backfill.settles_at(row)
             if timezone.now() < settles_at:
                 if not options["wait"]:
                     self.waiting.append(f"{label}: walked; counts compared from {settles_at.isoformat()}")
                     break
-                self.stderr.write(f"\n{label}: walked; waiting until {settles_at.isoformat()} to compare counts")
+                self.stderr.write(f"{label}: walked; waiting until {settles_at.isoformat()} to compare counts")
                 time.sleep(max(0.0, (settles_at - timezone.now()).total_seconds()) + 0.5)
                 continue
             if row.scans == scans:
-                self.stderr.write(f"\n{label}: another process is copying it; not waiting")
+                self.stderr.write(f"{label}: another process is copying it; not waiting")
                 break
-            done = 0  # counts differed: another walk from the start
-            self.stderr.write(f"\n{label}: {row.last_error}; walking again")
-        if show:
-            self.stderr.write("")
+            progress.done()
+            self.stderr.write(f"{label}: {row.last_error}; walking again")
+            progress = Progress(
+                backfill.events_to_copy(organization, row, from_timestamp=None) if show else 0,
+                "events",
+                stream=self.stderr,
+                enabled=show,
+            )
+        progress.done()
         return row
