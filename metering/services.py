@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -344,7 +345,7 @@ class EventFailure:
     message: str
 
 
-def event_failures_record(organization_id: Any, failures: Sequence[EventFailure], *, error_code: str) -> None:
+def event_failures_record(organization_id: UUID | str, failures: Sequence[EventFailure], *, error_code: str) -> None:
     """Record each failure on its event (`EventError`, listed by `GET /event_errors`, shown by
     `GET /events/{transaction_id}` and the admin). One row per event and code: a later failure of
     the same kind replaces the message."""
@@ -369,7 +370,7 @@ def event_failures_record(organization_id: Any, failures: Sequence[EventFailure]
     )
 
 
-def event_failures_clear(organization_id: Any, event_ids: Sequence[Any], *, error_code: str) -> int:
+def event_failures_clear(organization_id: UUID | str, event_ids: Sequence[Any], *, error_code: str) -> int:
     """The failures of `error_code` on these events are resolved (the step succeeded since)."""
     if not event_ids:
         return 0
@@ -382,7 +383,7 @@ def event_failures_clear(organization_id: Any, event_ids: Sequence[Any], *, erro
 # --- rollups ----------------------------------------------------------------------------------
 
 
-def _lock_organization_rollups(organization_id: Any, *, exclusive: bool) -> None:
+def _lock_organization_rollups(organization_id: UUID | str, *, exclusive: bool) -> None:
     """Ingestion (shared) and rebuilds (exclusive) of one organization's rollups never interleave."""
     if connection.vendor != "postgresql":
         return  # SQLite serializes writers already

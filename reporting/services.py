@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import tempfile
 from datetime import date
-from typing import Any
+from uuid import UUID
 
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
 from billing_project.core.errors import NotAllowedFailure, ValidationFailure
+from customers.models import Organization
 from reporting.exports import LAYOUTS, write_csv
 from reporting.models import Export, ExportStatus
 
@@ -34,7 +35,7 @@ def actor_label(actor: object | None) -> str:
 
 
 def export_request(
-    organization: Any, *, resource_type: str, from_date: date, to_date: date, actor: object | None = None
+    organization: Organization, *, resource_type: str, from_date: date, to_date: date, actor: object | None = None
 ) -> Export:
     """Record an export and enqueue its task once the row is committed."""
     errors: dict[str, list[str]] = {}
@@ -92,7 +93,7 @@ def export_run(export_id: str) -> Export | None:
     return export
 
 
-def export_file(organization: Any, export_id: Any) -> Export:
+def export_file(organization: Organization, export_id: UUID | str) -> Export:
     """The export of this organization whose file can be downloaded (405 while it is not ready)."""
     from reporting.selectors import export_get
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -320,7 +321,7 @@ def applied_coupon_create(
 def applied_coupon_terminate(
     organization: Organization,
     *,
-    applied_coupon_id: Any,
+    applied_coupon_id: UUID | str,
     external_customer_id: str | None = None,
     actor: object | None = None,
 ) -> AppliedCoupon:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -749,7 +750,7 @@ def plan_override_update(organization: Organization, *, plan: Plan, data: dict[s
 # --- charge filters (/plans/{code}/charges/{charge_code}/filters[/{id}]) -----------------------
 
 
-def _charge_filter_get(charge: Charge, filter_id: Any) -> ChargeFilter:
+def _charge_filter_get(charge: Charge, filter_id: UUID | str) -> ChargeFilter:
     pk = as_uuid(filter_id)
     charge_filter = ChargeFilter.live.select_for_update().filter(charge=charge, pk=pk).first() if pk else None
     if charge_filter is None:
@@ -782,7 +783,7 @@ def charge_filter_update(
     *,
     plan_code: str,
     charge_code: str,
-    filter_id: Any,
+    filter_id: UUID | str,
     data: dict[str, Any],
     actor: object | None = None,
 ) -> ChargeFilter:
@@ -802,7 +803,7 @@ def charge_filter_update(
 
 @transaction.atomic
 def charge_filter_delete(
-    organization: Organization, *, plan_code: str, charge_code: str, filter_id: Any, actor: object | None = None
+    organization: Organization, *, plan_code: str, charge_code: str, filter_id: UUID | str, actor: object | None = None
 ) -> ChargeFilter:
     charge = _charge_get(plan_get_for_update(organization, plan_code), charge_code)
     charge_filter = _charge_filter_get(charge, filter_id)

@@ -36,6 +36,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -46,7 +47,7 @@ from django.utils import timezone
 from billing_project.core.money import exponent, to_cents
 from catalog.models import Charge, RegroupPaidFees
 from catalog.pricing import Usage, price_in_advance
-from customers.models import Customer
+from customers.models import Customer, Organization
 from invoicing.models import (
     Fee,
     FeeType,
@@ -83,7 +84,7 @@ def reconcile_lookback() -> dt.timedelta:
     return dt.timedelta(days=int(days if days is not None else DEFAULT_RECONCILE_LOOKBACK_DAYS))
 
 
-def organization_has_advance_charges(organization_id: Any) -> bool:
+def organization_has_advance_charges(organization_id: UUID | str) -> bool:
     """One indexed query; asked on every ingestion request that names a known subscription (no
     cache: an answer cached in one process could skip the fees of a charge created in another)."""
     return Charge.objects.filter(organization_id=organization_id, pay_in_advance=True, deleted_at__isnull=True).exists()
@@ -108,7 +109,7 @@ def _advance_charges(plan: Any) -> list[Charge]:
     )
 
 
-def _subscriptions(organization: Any, external_ids: list[str], floor: dt.datetime) -> list[Subscription]:
+def _subscriptions(organization: Organization, external_ids: list[str], floor: dt.datetime) -> list[Subscription]:
     """The subscriptions behind these external ids whose events may still need a fee: the active
     ones, and those terminated since `floor` (a plan change leaves the old one terminated, and the
     events before the change are its own)."""
@@ -122,7 +123,7 @@ def _subscriptions(organization: Any, external_ids: list[str], floor: dt.datetim
 
 
 def pay_in_advance_fees(
-    organization: Any,
+    organization: Organization,
     *,
     external_subscription_ids: list[str],
     now: dt.datetime | None = None,
@@ -198,7 +199,7 @@ def _subscription_fees(
     return created
 
 
-def _without_fee(subscription: Any, charge_id: Any) -> Exists:
+def _without_fee(subscription: Any, charge_id: UUID | str) -> Exists:
     """`~` of this: the outer event has no fee of this charge for this subscription (the
     partial unique index on (subscription, charge, event transaction id) answers it)."""
     return Exists(
@@ -498,7 +499,7 @@ def _regroup_window(fee: Fee, schedule: periods.Schedule) -> periods.Window | No
 
 
 def paid_fees_regroup(
-    customer_id: Any, *, at: dt.datetime | None = None, now: dt.datetime | None = None
+    customer_id: UUID | str, *, at: dt.datetime | None = None, now: dt.datetime | None = None
 ) -> list[Invoice]:
     """Group a customer's paid, uninvoiced pay-in-advance fees of `regroup_paid_fees: "invoice"`
     charges on an `advance_charges` invoice at the end of their period (one invoice per local

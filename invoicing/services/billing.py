@@ -19,6 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -26,7 +27,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from catalog.models import Charge, Tax
-from customers.models import Customer
+from customers.models import Customer, Organization
 from invoicing.models import Fee, Invoice, InvoiceStatus, InvoiceSubscription, InvoiceType, InvoicingReason
 from invoicing.services import fees as fee_builder
 from invoicing.services import lifecycle
@@ -352,7 +353,7 @@ def _cache_for(key: str | None) -> dict[str, Any] | None:
     return _run_cache
 
 
-def _organization_taxes(organization: Any, cache: dict[str, Any] | None) -> list[Any] | None:
+def _organization_taxes(organization: Organization, cache: dict[str, Any] | None) -> list[Any] | None:
     """The organization's default taxes as of the run (None without a run: the resolver reads them)."""
     if cache is None:
         return None
@@ -410,7 +411,7 @@ def customer_due_items(
 
 
 def customer_bill(
-    customer_id: Any,
+    customer_id: UUID | str,
     *,
     at: dt.datetime | None = None,
     now: dt.datetime | None = None,
@@ -454,7 +455,7 @@ def _currency(customer: Customer, items: list[tuple[DueItem, periods.Schedule]])
     return customer.currency or items[0][0].subscription.plan.amount_currency
 
 
-def period_row(organization: Any, invoice: Invoice, item: DueItem) -> InvoiceSubscription:
+def period_row(organization: Organization, invoice: Invoice, item: DueItem) -> InvoiceSubscription:
     """The invoice's billing-period row of one due item (unsaved)."""
     return InvoiceSubscription(
         organization=organization,

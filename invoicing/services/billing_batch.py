@@ -37,6 +37,7 @@ import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
@@ -45,7 +46,7 @@ from django.utils import timezone
 from billing_project.core import metrics
 from billing_project.core.signals import bulk_created
 from catalog.models import AppliedCoupon, CouponStatus, CustomerTax
-from customers.models import DocumentNumbering
+from customers.models import DocumentNumbering, Organization
 from invoicing.calculation import Context
 from invoicing.credit_models import CreditNote, CreditStatus, Wallet, WalletStatus
 from invoicing.models import (
@@ -134,7 +135,9 @@ def customers_bill(
     return outcome
 
 
-def _bill_alone(customer_id: Any, *, at: dt.datetime, now: dt.datetime, run_key: str | None, outcome: BatchOutcome):
+def _bill_alone(
+    customer_id: UUID | str, *, at: dt.datetime, now: dt.datetime, run_key: str | None, outcome: BatchOutcome
+):
     """The per-customer path in its own savepoint; a failure stays with this customer."""
     try:
         outcome.invoices[customer_id] = billing.customer_bill(customer_id, at=at, now=now, run_key=run_key)
@@ -371,7 +374,7 @@ def _db_id(value: Any) -> Any:
     return value.hex if connection.vendor == "sqlite" else value
 
 
-def _advance_customer_counters(organization: Any, counts: Counter) -> dict[Any, int]:
+def _advance_customer_counters(organization: Organization, counts: Counter) -> dict[Any, int]:
     """Add `counts[customer]` to each customer's counter (created when missing); the new values.
 
     One `UPDATE … RETURNING` per distinct increment (nearly always one); the rows stay locked."""
@@ -416,7 +419,7 @@ def _uuid(value: Any) -> Any:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
-def _advance_organization_counter(organization: Any, count: int) -> int:
+def _advance_organization_counter(organization: Organization, count: int) -> int:
     params = [count, timezone.now(), _db_id(organization.id)]
     for _ in range(2):
         with connection.cursor() as cursor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from uuid import UUID
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -43,7 +43,7 @@ def credit_note_document(note: CreditNote) -> CreditNoteDocument:
     )
 
 
-def credit_note_generate_pdf(credit_note_id: Any, *, force: bool = False) -> CreditNote | None:
+def credit_note_generate_pdf(credit_note_id: UUID | str, *, force: bool = False) -> CreditNote | None:
     """Render and store the PDF; idempotent unless `force`."""
     note = (
         CreditNote.objects.select_related("organization", "customer__organization", "invoice")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -20,6 +21,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
+from customers.models import Organization
 from invoicing.calculation import (
     CreditedFee,
     CreditNoteAmounts,
@@ -65,7 +67,7 @@ def _send(note: CreditNote, webhook_type: str) -> None:
     )
 
 
-def _locked_invoice(organization: Any, invoice_id: Any) -> Invoice:
+def _locked_invoice(organization: Organization, invoice_id: UUID | str) -> Invoice:
     try:
         invoice = (
             Invoice.objects.select_for_update(of=("self",))
@@ -150,7 +152,7 @@ def _amounts(invoice: Invoice, items: list[CalcItem]) -> tuple[CreditNoteAmounts
     return amounts, {k: f for k, (f, _) in fees.items()}
 
 
-def credit_note_estimate(organization: Any, *, invoice_id: Any, items: Any) -> dict[str, Any]:
+def credit_note_estimate(organization: Organization, *, invoice_id: UUID | str, items: Any) -> dict[str, Any]:
     """`POST /credit_notes/estimate`: the amounts and the most that may be credited/refunded/offset."""
     from invoicing.representation import number
 
@@ -284,9 +286,9 @@ def _enqueue_pdf(note_id: str) -> None:
 
 
 def credit_note_create(
-    organization: Any,
+    organization: Organization,
     *,
-    invoice_id: Any,
+    invoice_id: UUID | str,
     items: Any,
     credit_amount_cents: Any = 0,
     refund_amount_cents: Any = 0,
@@ -340,7 +342,9 @@ def credit_note_create(
         )
 
 
-def credit_note_void(organization: Any, *, credit_note_id: Any, now: dt.datetime | None = None) -> CreditNote:
+def credit_note_void(
+    organization: Organization, *, credit_note_id: UUID | str, now: dt.datetime | None = None
+) -> CreditNote:
     """`PUT /credit_notes/{id}/void`: the remaining balance is gone (`voided`, balance 0)."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -355,7 +359,7 @@ def credit_note_void(organization: Any, *, credit_note_id: Any, now: dt.datetime
     return note
 
 
-def _locked_note(organization: Any, credit_note_id: Any) -> CreditNote:
+def _locked_note(organization: Organization, credit_note_id: UUID | str) -> CreditNote:
     from invoicing.credit_selectors import credit_note_get
 
     found = credit_note_get(organization, credit_note_id)
@@ -367,9 +371,9 @@ def _locked_note(organization: Any, credit_note_id: Any) -> CreditNote:
 
 
 def credit_note_update(
-    organization: Any,
+    organization: Organization,
     *,
-    credit_note_id: Any,
+    credit_note_id: UUID | str,
     refund_status: str | None = None,
     metadata: dict | None = None,
     now: dt.datetime | None = None,
@@ -398,7 +402,9 @@ def credit_note_update(
     return note
 
 
-def credit_note_refund_settle(credit_note_id: Any, *, succeeded: bool, now: dt.datetime | None = None) -> CreditNote:
+def credit_note_refund_settle(
+    credit_note_id: UUID | str, *, succeeded: bool, now: dt.datetime | None = None
+) -> CreditNote:
     """For the payments app: the provider settled (or failed) the refund. Safe to call twice."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -543,6 +549,7 @@ def credit_note_create_for_termination(
     if total_days <= 0 or unused <= 0:
         return None
     precise = Decimal(fee.amount_cents) * Decimal(unused) / Decimal(total_days)
+    assert fee.invoice_id is not None  # the subscription fee being credited is on an invoice
     with transaction.atomic():
         invoice = _locked_invoice(fee.invoice.organization, fee.invoice_id)
         if CreditNoteItem.objects.filter(fee=fee, credit_note__automatic=True).exists():
@@ -573,7 +580,7 @@ def credit_note_create_for_termination(
 
 
 def credit_note_metadata_set(
-    organization: Any, *, credit_note_id: Any, metadata: Any, merge: bool
+    organization: Organization, *, credit_note_id: UUID | str, metadata: Any, merge: bool
 ) -> dict[str, str | None]:
     """`POST` (replace) / `PATCH` (merge) `/credit_notes/{id}/metadata`."""
     from invoicing.services.wallets import metadata_input
@@ -587,7 +594,7 @@ def credit_note_metadata_set(
 
 
 def credit_note_metadata_delete(
-    organization: Any, *, credit_note_id: Any, key: str | None = None
+    organization: Organization, *, credit_note_id: UUID | str, key: str | None = None
 ) -> dict[str, str | None]:
     """`DELETE /credit_notes/{id}/metadata[/{key}]`: one key, or all of them."""
     with transaction.atomic():

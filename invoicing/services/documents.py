@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -107,7 +108,7 @@ def invoice_document(invoice: Invoice) -> InvoiceDocument:
     )
 
 
-def invoice_generate_pdf(invoice_id: Any, *, force: bool = False) -> Invoice | None:
+def invoice_generate_pdf(invoice_id: UUID | str, *, force: bool = False) -> Invoice | None:
     """Render and store the PDF of a finalized (or voided) invoice; idempotent unless `force`."""
     invoice = Invoice.objects.select_related("organization", "customer__organization").filter(id=invoice_id).first()
     if invoice is None or invoice.status not in (InvoiceStatus.FINALIZED, InvoiceStatus.VOIDED):

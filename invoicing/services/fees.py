@@ -16,6 +16,7 @@ from typing import Any
 from billing_project.core.money import exponent, to_cents
 from catalog.models import Charge, ChargeFilter
 from catalog.pricing import Usage, price, spending_minimum_true_up_cents
+from customers.models import Organization
 from invoicing.calculation import prorate_by_fraction
 from invoicing.models import Fee, FeeType
 from metering.aggregation import AggregationResult, BucketUsage, MetricSpec, aggregate, aggregate_prorated
@@ -160,7 +161,7 @@ def usage_started_at(subscription: Any, charge: Charge) -> datetime | None:
     return subscription.started_at
 
 
-def _schedule_of(organization: Any, external_subscription_id: str, started_at: datetime | None) -> Any:
+def _schedule_of(organization: Organization, external_subscription_id: str, started_at: datetime | None) -> Any:
     """The schedule of the latest row of the subscription (`started_at` is the chain's initial
     start) when a caller did not pass it (one query, prorated charges only)."""
     rows = Subscription.objects.filter(
@@ -193,7 +194,7 @@ def prorated_period_days(schedule: periods.Schedule, window: periods.Window) -> 
 
 
 def price_charge(
-    organization: Any,
+    organization: Organization,
     *,
     external_subscription_id: str,
     charge: Charge,

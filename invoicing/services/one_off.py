@@ -13,7 +13,7 @@ from billing_project.core import bounds
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.money import exponent, is_currency, round_cents
 from catalog.models import AddOn
-from customers.models import Customer
+from customers.models import Customer, Organization
 from invoicing.models import Fee, FeeType, Invoice, InvoiceType
 from invoicing.services import lifecycle
 from invoicing.services.taxes import TaxResolver
@@ -53,7 +53,7 @@ def _boundary(value: Any, field: str, errors: dict[str, list[str]]) -> str | Non
 
 
 def invoice_create_one_off(
-    organization: Any,
+    organization: Organization,
     *,
     external_customer_id: str,
     currency: str | None = None,

@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from catalog.models import AppliedCoupon, Coupon, CouponStatus, Plan
-from customers.models import Customer
+from customers.models import Customer, Organization
 from invoicing.models import Invoice
 from invoicing.representation import invoice_payload
 from invoicing.services import lifecycle
@@ -79,7 +79,9 @@ class _Rollback(Exception):
     """Raised at the end of the preview's transaction so that nothing it wrote survives."""
 
 
-def invoice_preview(organization: Any, data: dict[str, Any], *, now: dt.datetime | None = None) -> dict[str, Any]:
+def invoice_preview(
+    organization: Organization, data: dict[str, Any], *, now: dt.datetime | None = None
+) -> dict[str, Any]:
     now = now or timezone.now()
     request = _parse(data)
     result: dict[str, Any] = {}
@@ -210,7 +212,7 @@ def _coupon_input(item: Any, index: int, errors: dict[str, list[str]]) -> dict[s
 # --- the sandbox ----------------------------------------------------------------------------------
 
 
-def _preview_in_sandbox(organization: Any, request: dict[str, Any], *, now: dt.datetime) -> dict[str, Any]:
+def _preview_in_sandbox(organization: Organization, request: dict[str, Any], *, now: dt.datetime) -> dict[str, Any]:
     customer, _new = _customer(organization, request["customer"])
     targets, billing_at = _subscriptions(organization, customer, request, now=now)
     _check_currencies(customer, targets)
@@ -228,7 +230,7 @@ def _preview_in_sandbox(organization: Any, request: dict[str, Any], *, now: dt.d
     return _scrub(payload, chosen)
 
 
-def _customer(organization: Any, data: dict[str, Any] | None) -> tuple[Customer, bool]:
+def _customer(organization: Organization, data: dict[str, Any] | None) -> tuple[Customer, bool]:
     """The previewed customer, with the given attributes applied (inside the sandbox).
 
     As in Lago, an `external_id` names an existing customer (404 `customer_not_found` when there
@@ -270,7 +272,7 @@ def _customer(organization: Any, data: dict[str, Any] | None) -> tuple[Customer,
     return customer, True
 
 
-def _plan(organization: Any, code: str) -> Plan:
+def _plan(organization: Organization, code: str) -> Plan:
     plan = Plan.objects.filter(
         organization=organization, code=code, deleted_at__isnull=True, parent__isnull=True
     ).first()
@@ -280,7 +282,7 @@ def _plan(organization: Any, code: str) -> Plan:
 
 
 def _subscriptions(
-    organization: Any, customer: Customer, request: dict[str, Any], *, now: dt.datetime
+    organization: Organization, customer: Customer, request: dict[str, Any], *, now: dt.datetime
 ) -> tuple[list[Subscription], dt.datetime]:
     """The subscriptions previewed (written in the sandbox) and the instant their invoice is due."""
     if request["plan_code"]:
@@ -329,7 +331,7 @@ def _subscriptions(
 
 
 def _terminated(
-    organization: Any, subs: list[Subscription], terminated_at: dt.datetime, *, now: dt.datetime
+    organization: Organization, subs: list[Subscription], terminated_at: dt.datetime, *, now: dt.datetime
 ) -> tuple[list[Subscription], dt.datetime]:
     from subscriptions.services import subscription_terminate
 
@@ -341,7 +343,12 @@ def _terminated(
 
 
 def _switched(
-    organization: Any, customer: Customer, subs: list[Subscription], request: dict[str, Any], *, now: dt.datetime
+    organization: Organization,
+    customer: Customer,
+    subs: list[Subscription],
+    request: dict[str, Any],
+    *,
+    now: dt.datetime,
 ) -> tuple[list[Subscription], dt.datetime]:
     """A plan change through the subscriptions service: an upgrade now, a downgrade at the period end."""
     from subscriptions.services import subscription_activate_due, subscription_create
@@ -381,7 +388,9 @@ def _check_currencies(customer: Customer, subs: list[Subscription]) -> None:
         raise ValidationFailure.single("base", "customer_currency_does_not_match")
 
 
-def _replace_coupons(organization: Any, customer: Customer, coupons: list[dict[str, Any]], *, now: dt.datetime) -> None:
+def _replace_coupons(
+    organization: Organization, customer: Customer, coupons: list[dict[str, Any]], *, now: dt.datetime
+) -> None:
     """The given coupons apply instead of the customer's (their applied coupons are set aside)."""
     AppliedCoupon.objects.filter(customer=customer, status=CouponStatus.ACTIVE).update(
         status=CouponStatus.TERMINATED, terminated_at=now

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from uuid import UUID
 
 from invoicing.calculation import ProgressiveBillingCredit
 from invoicing.models import Fee, FeeType, Invoice, InvoiceStatus, InvoiceSubscription, InvoiceType, InvoicingReason
@@ -17,7 +18,7 @@ from invoicing.models import Fee, FeeType, Invoice, InvoiceStatus, InvoiceSubscr
 TAKES_PROGRESSIVE_CREDITS = {InvoiceType.SUBSCRIPTION, InvoiceType.PROGRESSIVE_BILLING}
 
 
-def _previous(subscription_id: Any, start: dt.datetime, end: dt.datetime, *, exclude_invoice: Any = None):
+def _previous(subscription_id: UUID | str, start: dt.datetime, end: dt.datetime, *, exclude_invoice: Any = None):
     qs = (
         InvoiceSubscription.objects.filter(
             subscription_id=subscription_id,

@@ -36,6 +36,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -90,9 +91,7 @@ class RunPlan:
         return min((d.oldest for d in self.due.values()), default=None)
 
 
-def billing_run_plan(
-    at: dt.datetime, *, organization: Any = None, customer_ids: list[Any] | None = None
-) -> RunPlan:
+def billing_run_plan(at: dt.datetime, *, organization: Any = None, customer_ids: list[Any] | None = None) -> RunPlan:
     """What is due at `at` (in each customer's timezone). Reads only: `run_billing --dry-run`, the
     console's preview. `customer_ids`: only those customers (a run's failures, billed again)."""
     return RunPlan(at=at, due=billing_due(at, organization=organization, customer_ids=customer_ids))
@@ -171,7 +170,9 @@ def _drop_dead_connection() -> None:
         connection.close_if_unusable_or_obsolete()
 
 
-def billing_run_batch(run_id: Any, customer_ids: list[Any], *, at: dt.datetime, batch_id: Any = None) -> int:
+def billing_run_batch(
+    run_id: UUID | str | None, customer_ids: list[Any], *, at: dt.datetime, batch_id: UUID | str | None = None
+) -> int:
     """Bill a batch of customers for a run (set-based, `billing_batch.customers_bill`); returns the
     number of invoices created.
 
@@ -194,13 +195,15 @@ def billing_run_batch(run_id: Any, customer_ids: list[Any], *, at: dt.datetime, 
     return outcome.invoices_created
 
 
-def _lock_batch(batch_id: Any) -> BillingRunBatch | None:
+def _lock_batch(batch_id: UUID | str | None) -> BillingRunBatch | None:
     if batch_id is None:
         return None
     return BillingRunBatch.objects.select_for_update().filter(id=batch_id).first()
 
 
-def _bill_one_by_one(run_id: Any, customer_ids: list[Any], *, at: dt.datetime, batch_id: Any) -> int:
+def _bill_one_by_one(
+    run_id: UUID | str | None, customer_ids: list[Any], *, at: dt.datetime, batch_id: UUID | str | None
+) -> int:
     _drop_dead_connection()
     created = 0
     for customer_id in customer_ids:
@@ -221,7 +224,7 @@ def _bill_one_by_one(run_id: Any, customer_ids: list[Any], *, at: dt.datetime, b
     return created
 
 
-def billing_run_customer(run_id: Any, customer_id: Any, *, at: dt.datetime) -> list[Invoice]:
+def billing_run_customer(run_id: UUID | str | None, customer_id: UUID | str, *, at: dt.datetime) -> list[Invoice]:
     """Bill one customer for a run: the invoices and the run's counter in one transaction; a failure
     is recorded on the run (in its own transaction) and re-raised for Celery."""
     run_key = str(run_id) if run_id else None
@@ -247,7 +250,9 @@ def billing_run_customer(run_id: Any, customer_id: Any, *, at: dt.datetime) -> l
 # --- the record ------------------------------------------------------------------------------------
 
 
-def _report(run_id: Any, batch: BillingRunBatch | None, outcome: BatchOutcome, *, counted: bool = True) -> None:
+def _report(
+    run_id: UUID | str | None, batch: BillingRunBatch | None, outcome: BatchOutcome, *, counted: bool = True
+) -> None:
     """Counts of a batch (or of one customer, `batch` None) onto the run, in the caller's transaction.
 
     `counted=False`: the batch's customers were counted one by one already; only mark it reported."""
@@ -291,7 +296,7 @@ def _report(run_id: Any, batch: BillingRunBatch | None, outcome: BatchOutcome, *
             _close_if_complete(run_id)
 
 
-def _close_if_complete(run_id: Any) -> None:
+def _close_if_complete(run_id: UUID | str) -> None:
     """Every batch reported: the run is closed (`succeeded`, or `failed` with its failures)."""
     run = (
         BillingRun.objects.select_for_update()
@@ -322,7 +327,7 @@ def _still_due(run: BillingRun, customer_ids: list[Any]) -> dict[Any, CustomerDu
 # --- the watchdog ----------------------------------------------------------------------------------
 
 
-def billing_run_check(run_id: Any, *, seen: int = -1, checks: int = 0) -> str:
+def billing_run_check(run_id: UUID | str, *, seen: int = -1, checks: int = 0) -> str:
     """The watchdog (`invoicing.finish_run`); `seen` is how many batches had reported at the
     previous look. Returns what it found: `closed`, `waiting` or `retried` (or `incomplete`, retries
     exhausted).
@@ -381,7 +386,7 @@ def _mark_incomplete(run: BillingRun, missing: list[BillingRunBatch]) -> None:
     )
 
 
-def billing_run_finish(run_id: Any) -> BillingRun | None:
+def billing_run_finish(run_id: UUID | str) -> BillingRun | None:
     """Close a run now (the command, after its last batch): `succeeded`/`failed` when every batch
     reported, else `incomplete` with what is missing (no retry: the command's caller decides)."""
     with transaction.atomic():

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from catalog.models import Tax
+from customers.models import Organization
 from invoicing.calculation import TaxRate
 from invoicing.models import Fee
 
@@ -17,7 +18,7 @@ from invoicing.models import Fee
 class TaxResolver:
     def __init__(
         self,
-        organization: Any,
+        organization: Organization,
         customer: Any,
         *,
         organization_taxes: list[Tax] | None = None,

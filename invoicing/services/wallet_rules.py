@@ -14,6 +14,7 @@ import calendar
 import datetime as dt
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -128,7 +129,7 @@ def _amounts(rule: RecurringTransactionRule, wallet: Wallet) -> tuple[Decimal, D
     return Decimal(rule.paid_credits), Decimal(rule.granted_credits)
 
 
-def _fire(rule_id: Any, *, now: dt.datetime, key: str, source: str) -> bool:
+def _fire(rule_id: UUID | str, *, now: dt.datetime, key: str, source: str) -> bool:
     from invoicing.services import wallets as svc
 
     try:

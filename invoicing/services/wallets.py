@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from uuid import UUID
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -27,7 +28,7 @@ from billing_project.core import bounds
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
 from billing_project.core.money import from_cents, is_currency, parse_decimal, to_cents
 from catalog.models import BillableMetric
-from customers.models import Customer
+from customers.models import Customer, Organization
 from invoicing.calculation import WalletBalance
 from invoicing.models import (
     Fee,
@@ -105,7 +106,7 @@ def _send_wallet_webhook(wallet: Wallet, webhook_type: str) -> None:
 # ------------------------------------------------------------------------------------ the ledger
 
 
-def _locked_wallet(wallet_id: Any) -> Wallet:
+def _locked_wallet(wallet_id: UUID | str) -> Wallet:
     return Wallet.objects.select_for_update(of=("self",)).select_related("organization", "customer").get(id=wallet_id)
 
 
@@ -209,7 +210,7 @@ def _credit_invoice(wallet: Wallet, tx: WalletTransaction, now: dt.datetime) -> 
 # ------------------------------------------------------------------------------------ wallets
 
 
-def _metric_codes(organization: Any, codes: Any, errors: dict[str, list[str]]) -> list[str]:
+def _metric_codes(organization: Organization, codes: Any, errors: dict[str, list[str]]) -> list[str]:
     if codes in (None, ""):
         return []
     if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
@@ -225,7 +226,7 @@ def _metric_codes(organization: Any, codes: Any, errors: dict[str, list[str]]) -
     return list(dict.fromkeys(codes))
 
 
-def _applies_to(organization: Any, value: Any, errors: dict[str, list[str]]) -> tuple[list[str], list[str]]:
+def _applies_to(organization: Organization, value: Any, errors: dict[str, list[str]]) -> tuple[list[str], list[str]]:
     if value in (None, ""):
         return [], []
     if not isinstance(value, dict):
@@ -288,7 +289,7 @@ def _check_top_up_limits(wallet: Wallet, paid: Decimal, errors: dict[str, list[s
         errors.setdefault("paid_credits", []).append("amount_above_maximum")
 
 
-def wallet_create(organization: Any, *, data: dict[str, Any], now: dt.datetime | None = None) -> Wallet:
+def wallet_create(organization: Organization, *, data: dict[str, Any], now: dt.datetime | None = None) -> Wallet:
     """`POST /wallets`: a wallet and its initial paid and granted credits."""
     from invoicing.services import wallet_rules
 
@@ -372,7 +373,9 @@ def wallet_create(organization: Any, *, data: dict[str, Any], now: dt.datetime |
     return wallet
 
 
-def wallet_update(organization: Any, *, wallet_id: Any, data: dict[str, Any], now: dt.datetime | None = None) -> Wallet:
+def wallet_update(
+    organization: Organization, *, wallet_id: UUID | str, data: dict[str, Any], now: dt.datetime | None = None
+) -> Wallet:
     from invoicing.services import wallet_rules
 
     now = now or timezone.now()
@@ -416,14 +419,14 @@ def wallet_update(organization: Any, *, wallet_id: Any, data: dict[str, Any], no
     return wallet
 
 
-def _get_locked(organization: Any, wallet_id: Any) -> Wallet:
+def _get_locked(organization: Organization, wallet_id: UUID | str | None) -> Wallet:
     from invoicing.credit_selectors import wallet_get
 
     wallet = wallet_get(organization, wallet_id)
     return _locked_wallet(wallet.id)
 
 
-def wallet_terminate(organization: Any, *, wallet_id: Any, now: dt.datetime | None = None) -> Wallet:
+def wallet_terminate(organization: Organization, *, wallet_id: UUID | str, now: dt.datetime | None = None) -> Wallet:
     """`DELETE /wallets/{id}` and expiration: `terminated`, the remaining credits voided."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -545,7 +548,7 @@ def _top_up(
 
 
 def wallet_transaction_create(
-    organization: Any, *, data: dict[str, Any], now: dt.datetime | None = None
+    organization: Organization, *, data: dict[str, Any], now: dt.datetime | None = None
 ) -> list[WalletTransaction]:
     """`POST /wallet_transactions`: 0–3 lines (purchased, granted, voided)."""
     now = now or timezone.now()
@@ -578,7 +581,7 @@ def wallet_transaction_create(
         )
 
 
-def wallet_transaction_settle(transaction_id: Any, *, now: dt.datetime | None = None) -> WalletTransaction:
+def wallet_transaction_settle(transaction_id: UUID | str, *, now: dt.datetime | None = None) -> WalletTransaction:
     """A purchase's payment succeeded: the credits enter the balance (once; safe to call twice).
 
     For the payments app (provider success) and the manual `PUT /invoices/{id}` flow.
@@ -608,7 +611,7 @@ def wallet_transaction_settle(transaction_id: Any, *, now: dt.datetime | None = 
     return tx
 
 
-def wallet_transaction_fail(transaction_id: Any, *, now: dt.datetime | None = None) -> WalletTransaction:
+def wallet_transaction_fail(transaction_id: UUID | str, *, now: dt.datetime | None = None) -> WalletTransaction:
     """A purchase's payment failed for good: the line is `failed`, the balance untouched."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -690,7 +693,7 @@ def _refresh_ongoing(wallet: Wallet, now: dt.datetime, *, with_usage: bool = Fal
     wallet.depleted_ongoing_balance = depleted
 
 
-def wallet_refresh_ongoing_balance(wallet_id: Any, *, now: dt.datetime | None = None) -> Wallet:
+def wallet_refresh_ongoing_balance(wallet_id: UUID | str, *, now: dt.datetime | None = None) -> Wallet:
     """Recompute the ongoing balance with the current usage (the sweep)."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -814,7 +817,9 @@ def metadata_input(value: Any) -> dict[str, str | None]:
     return dict(value)
 
 
-def wallet_metadata_set(organization: Any, *, wallet_id: Any, metadata: Any, merge: bool) -> dict[str, str | None]:
+def wallet_metadata_set(
+    organization: Organization, *, wallet_id: UUID | str, metadata: Any, merge: bool
+) -> dict[str, str | None]:
     """`POST` (replace) / `PATCH` (merge) `/wallets/{id}/metadata`."""
     incoming = metadata_input(metadata)
     with transaction.atomic():
@@ -824,7 +829,9 @@ def wallet_metadata_set(organization: Any, *, wallet_id: Any, metadata: Any, mer
     return wallet.metadata
 
 
-def wallet_metadata_delete(organization: Any, *, wallet_id: Any, key: str | None = None) -> dict[str, str | None]:
+def wallet_metadata_delete(
+    organization: Organization, *, wallet_id: UUID | str, key: str | None = None
+) -> dict[str, str | None]:
     """`DELETE /wallets/{id}/metadata[/{key}]`: one key, or all of them."""
     with transaction.atomic():
         wallet = _get_locked(organization, wallet_id)

@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 import uuid
 from typing import Any
+from uuid import UUID
 
 from celery.exceptions import Retry
 from django.conf import settings
@@ -29,6 +30,7 @@ from django.utils import timezone
 
 from billing_project.core import metrics
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ProviderFailure, ValidationFailure
+from customers.models import Organization
 from invoicing.models import Invoice, InvoiceStatus
 from invoicing.models import PaymentStatus as InvoicePaymentStatus
 from invoicing.services import lifecycle
@@ -59,7 +61,7 @@ def retry_schedule_days() -> list[int]:
     return [int(day) for day in getattr(settings, "PAYMENTS_RETRY_SCHEDULE_DAYS", [1, 3, 5, 7])]
 
 
-def _enqueue_submit(payment_id: Any) -> None:
+def _enqueue_submit(payment_id: UUID | str) -> None:
     pid = str(payment_id)
     transaction.on_commit(lambda: _submit_later(pid))
 
@@ -103,7 +105,7 @@ def _new_payment(**fields: Any) -> Payment:
 
 
 def invoice_collect(
-    invoice_id: Any, *, origin: str = PaymentOrigin.AUTOMATIC, actor: str = "", now: dt.datetime | None = None
+    invoice_id: UUID | str, *, origin: str = PaymentOrigin.AUTOMATIC, actor: str = "", now: dt.datetime | None = None
 ) -> Payment | None:
     """Start one provider attempt for the invoice's amount due, from the customer's saved method.
 
@@ -159,7 +161,7 @@ def _description(payment: Payment) -> str:
     return f"Payment request {payment.payment_request_id}"
 
 
-def payment_submit(payment_id: Any, *, now: dt.datetime | None = None) -> Payment:
+def payment_submit(payment_id: UUID | str, *, now: dt.datetime | None = None) -> Payment:
     """Send a pending attempt to its provider (again, with the same key, if it was sent before).
 
     Raises TransientProviderError when the outcome is unknown; the task retries it later.
@@ -195,7 +197,7 @@ def payment_submit(payment_id: Any, *, now: dt.datetime | None = None) -> Paymen
     return payment_record_result(payment.id, result, now=now)
 
 
-def payment_record_result(payment_id: Any, result: ChargeResult, *, now: dt.datetime | None = None) -> Payment:
+def payment_record_result(payment_id: UUID | str, result: ChargeResult, *, now: dt.datetime | None = None) -> Payment:
     """Apply the provider's answer (from the charge call or a webhook). Idempotent; never regresses
     a succeeded payment; a failed one may still succeed later (the customer completed 3DS)."""
     now = now or timezone.now()
@@ -232,7 +234,7 @@ def payment_record_result(payment_id: Any, result: ChargeResult, *, now: dt.date
 # --------------------------------------------------------------------------- effects on invoices
 
 
-def apply_amount_to_invoice(invoice_id: Any, amount_cents: int, *, now: dt.datetime) -> Invoice:
+def apply_amount_to_invoice(invoice_id: UUID | str, amount_cents: int, *, now: dt.datetime) -> Invoice:
     """Add a payment to the invoice's paid amount; fully paid settles it (`succeeded`, which also
     settles paid wallet credits through invoicing). Called inside the caller's transaction."""
     invoice = Invoice.objects.select_for_update(of=("self",)).select_related("organization").get(id=invoice_id)
@@ -250,7 +252,7 @@ def apply_amount_to_invoice(invoice_id: Any, amount_cents: int, *, now: dt.datet
     return invoice
 
 
-def _cancel_waiting_attempts(invoice_id: Any) -> None:
+def _cancel_waiting_attempts(invoice_id: UUID | str) -> None:
     """The invoice is paid: attempts still waiting for the customer (3DS, a hosted page) are
     canceled after commit, so the customer cannot pay it a second time there."""
     waiting = list(
@@ -262,7 +264,7 @@ def _cancel_waiting_attempts(invoice_id: Any) -> None:
         transaction.on_commit(lambda pid=payment_id: payment_cancel(pid))
 
 
-def _mark_invoice_failed(invoice_id: Any, now: dt.datetime) -> Invoice:
+def _mark_invoice_failed(invoice_id: UUID | str, now: dt.datetime) -> Invoice:
     invoice = Invoice.objects.select_for_update(of=("self",)).select_related("organization").get(id=invoice_id)
     if invoice.payment_status == InvoicePaymentStatus.PENDING:
         invoice = lifecycle.invoice_update(
@@ -428,7 +430,7 @@ def payments_reconcile(now: dt.datetime | None = None) -> int:
 # --------------------------------------------------------------------------- API actions
 
 
-def _invoice_for(organization: Any, invoice_id: Any) -> Invoice:
+def _invoice_for(organization: Organization, invoice_id: UUID | str) -> Invoice:
     try:
         invoice = (
             Invoice.objects.select_related("customer", "organization")
@@ -443,7 +445,7 @@ def _invoice_for(organization: Any, invoice_id: Any) -> Invoice:
     return invoice
 
 
-def invoice_retry_payment(organization: Any, *, invoice_id: Any, actor: str = "") -> Payment | None:
+def invoice_retry_payment(organization: Organization, *, invoice_id: UUID | str, actor: str = "") -> Payment | None:
     """`POST /invoices/{id}/retry_payment`: a new attempt now. A payment waiting for the customer
     (3DS, hosted page) is canceled first so it can never block retries;
     one the provider is still processing answers 405."""
@@ -458,7 +460,7 @@ def invoice_retry_payment(organization: Any, *, invoice_id: Any, actor: str = ""
     return invoice_collect(invoice.id, origin=PaymentOrigin.API_RETRY, actor=actor)
 
 
-def payment_cancel(payment_id: Any, *, now: dt.datetime | None = None) -> Payment:
+def payment_cancel(payment_id: UUID | str, *, now: dt.datetime | None = None) -> Payment:
     """Cancel an attempt waiting for the customer, at the provider (best effort) and here."""
     now = now or timezone.now()
     payment = Payment.objects.select_related("connection").get(id=payment_id)
@@ -476,7 +478,7 @@ def payment_cancel(payment_id: Any, *, now: dt.datetime | None = None) -> Paymen
     return payment
 
 
-def invoice_payment_url(organization: Any, *, invoice_id: Any, actor: str = "") -> str:
+def invoice_payment_url(organization: Organization, *, invoice_id: UUID | str, actor: str = "") -> str:
     """`POST /invoices/{id}/payment_url`: a hosted payment page for the amount due."""
     invoice = _invoice_for(organization, invoice_id)
     if not _collectable(invoice):
@@ -534,9 +536,9 @@ def invoice_payment_url(organization: Any, *, invoice_id: Any, actor: str = "") 
 
 
 def payment_create_manual(
-    organization: Any,
+    organization: Organization,
     *,
-    invoice_id: Any,
+    invoice_id: UUID | str,
     amount_cents: int,
     reference: str,
     paid_at: dt.datetime | None = None,
@@ -594,7 +596,9 @@ def payment_create_manual(
     return payment
 
 
-def payment_dispute_update(payment_id: Any, *, status: str, lost: bool, now: dt.datetime | None = None) -> Payment:
+def payment_dispute_update(
+    payment_id: UUID | str, *, status: str, lost: bool, now: dt.datetime | None = None
+) -> Payment:
     """`charge.dispute.*`: the dispute's status; a lost dispute marks the invoice's payment as
     disputed and lost (`invoice.payment_dispute_lost`)."""
     now = now or timezone.now()

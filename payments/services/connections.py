@@ -7,12 +7,13 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from customers.models import Organization
 from payments import crypto
 from payments.models import PaymentProviderConnection, ProviderName
 
 
 def connection_create(
-    organization: Any,
+    organization: Organization,
     *,
     code: str,
     provider: str,
@@ -73,7 +74,7 @@ def connection_for_customer(customer: Any) -> PaymentProviderConnection | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
-def connection_get(organization: Any, code: str) -> PaymentProviderConnection:
+def connection_get(organization: Organization, code: str) -> PaymentProviderConnection:
     connection = PaymentProviderConnection.objects.filter(organization=organization, code=code).first()
     if connection is None:
         raise NotFoundFailure("payment_provider")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from uuid import UUID
 
 from django.db import IntegrityError, models, transaction
 
 from billing_project.core.errors import NotFoundFailure, ProviderFailure, ValidationFailure
-from customers.models import Customer
+from customers.models import Customer, Organization
 from payments.models import PaymentMethod, ProviderName
 from payments.providers import ProviderError, TransientProviderError, provider_for
 from payments.services.connections import connection_for_customer
@@ -24,7 +25,7 @@ def wants_provider_customer(customer: Customer) -> bool:
     )
 
 
-def provider_customer_ensure(customer_id: Any) -> Customer:
+def provider_customer_ensure(customer_id: UUID | str) -> Customer:
     """Create the customer at its provider once (the idempotency key is derived from our id, so
     two workers or a retried task get the same provider customer)."""
     customer = Customer.objects.select_related("organization").get(id=customer_id)
@@ -50,7 +51,7 @@ def provider_customer_ensure(customer_id: Any) -> Customer:
     return customer
 
 
-def customer_checkout_url(organization: Any, *, external_id: str) -> tuple[Customer, str]:
+def customer_checkout_url(organization: Organization, *, external_id: str) -> tuple[Customer, str]:
     """`POST /customers/{external_id}/checkout_url`: a Checkout session in setup mode, where the
     customer saves a card or a SEPA mandate (`checkout.session.completed` stores it)."""
     customer = Customer.objects.filter(
@@ -119,7 +120,7 @@ def payment_method_save(
     return method
 
 
-def customer_unpaid_invoice_ids(customer_id: Any) -> list[Any]:
+def customer_unpaid_invoice_ids(customer_id: UUID | str) -> list[Any]:
     from invoicing.models import Invoice, InvoiceStatus
     from invoicing.models import PaymentStatus as InvoicePaymentStatus
 

@@ -14,12 +14,13 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from typing import Any
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
-from customers.models import Customer
+from customers.models import Customer, Organization
 from invoicing.models import Invoice, InvoiceStatus
 from invoicing.models import PaymentStatus as InvoicePaymentStatus
 from payments.models import (
@@ -41,7 +42,13 @@ UNPAID = [InvoicePaymentStatus.PENDING, InvoicePaymentStatus.FAILED]
 
 
 def dunning_campaign_create(
-    organization: Any, *, code: str, name: str, thresholds: list[dict], days_between_attempts: int, max_attempts: int
+    organization: Organization,
+    *,
+    code: str,
+    name: str,
+    thresholds: list[dict],
+    days_between_attempts: int,
+    max_attempts: int,
 ) -> DunningCampaign:
     errors: dict[str, list[str]] = {}
     if not code:
@@ -69,7 +76,7 @@ def dunning_campaign_create(
         raise ValidationFailure.single("code", "value_already_exist") from None
 
 
-def _overdue_by_customer(organization_id: Any) -> dict[tuple[Any, str], list[Invoice]]:
+def _overdue_by_customer(organization_id: UUID | str) -> dict[tuple[Any, str], list[Invoice]]:
     groups: dict[tuple[Any, str], list[Invoice]] = defaultdict(list)
     invoices = Invoice.objects.filter(
         organization_id=organization_id,
@@ -139,7 +146,7 @@ def _reset_settled(campaign: DunningCampaign, groups: dict[tuple[Any, str], list
 
 
 def _attempt(
-    campaign: DunningCampaign, customer_id: Any, currency: str, invoices: list[Invoice], now: dt.datetime
+    campaign: DunningCampaign, customer_id: UUID | str, currency: str, invoices: list[Invoice], now: dt.datetime
 ) -> PaymentRequest | None:
     with transaction.atomic():
         customer = Customer.objects.select_for_update().select_related("organization").get(id=customer_id)
@@ -176,7 +183,7 @@ def _attempt(
     return request
 
 
-def _email_after_commit(request_id: Any) -> None:
+def _email_after_commit(request_id: UUID | str) -> None:
     """The email goes out once the request exists for good (never for a rolled-back attempt)."""
 
     def send() -> None:
@@ -247,7 +254,7 @@ def _collect_request(request: PaymentRequest) -> Payment | None:
 
 
 def payment_request_create(
-    organization: Any, *, external_customer_id: str, email: str | None, invoice_ids: list[str]
+    organization: Organization, *, external_customer_id: str, email: str | None, invoice_ids: list[str]
 ) -> PaymentRequest:
     """`POST /payment_requests`: the given overdue invoices of one customer, in one currency."""
     customer = Customer.objects.filter(

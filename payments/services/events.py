@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import uuid
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -34,7 +35,7 @@ def _retry_delay(attempts: int) -> dt.timedelta:
 
 
 def provider_event_receive(
-    organization_id: Any, provider: str, *, body: bytes, headers: dict[str, str], code: str | None = None
+    organization_id: UUID | str, provider: str, *, body: bytes, headers: dict[str, str], code: str | None = None
 ) -> tuple[ProviderEvent, bool]:
     """Verify the signature with each candidate connection's secret, then store the event.
 
@@ -86,7 +87,7 @@ def _enqueue(event_id: str, countdown: int = 0) -> None:
         tasks.process_provider_event.delay(event_id)
 
 
-def provider_event_process(event_id: Any, *, now: dt.datetime | None = None) -> ProviderEvent:
+def provider_event_process(event_id: UUID | str, *, now: dt.datetime | None = None) -> ProviderEvent:
     """Process one stored event (safe to run twice: a processed event is left alone and every
     handler is idempotent)."""
     now = now or timezone.now()

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 
+from customers.models import Organization
 from webhooks.services import webhook_send
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def invoice_payment_failure(payment: Any, invoice: Any) -> None:
     )
 
 
-def customer_webhook(organization: Any, customer: Any, webhook_type: str, extra: dict[str, Any]) -> None:
+def customer_webhook(organization: Organization, customer: Any, webhook_type: str, extra: dict[str, Any]) -> None:
     from customers.api.serializers import CustomerOutput
 
     webhook_send(

@@ -9,18 +9,20 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from typing import Any
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ProviderFailure
+from customers.models import Organization
 from payments.models import Payment, PaymentStatus, PaymentType, Refund, RefundStatus
 from payments.providers import ProviderError, RefundResult, TransientProviderError, provider_for
 from payments.services import notifications
 
 
-def _refundable_payments(invoice_id: Any) -> list[Payment]:
+def _refundable_payments(invoice_id: UUID | str) -> list[Payment]:
     return list(
         Payment.objects.select_related("connection")
         .filter(invoice_id=invoice_id, status=PaymentStatus.SUCCEEDED)
@@ -28,7 +30,9 @@ def _refundable_payments(invoice_id: Any) -> list[Payment]:
     )
 
 
-def credit_note_refund(organization: Any, *, credit_note_id: Any, now: dt.datetime | None = None) -> list[Refund]:
+def credit_note_refund(
+    organization: Organization, *, credit_note_id: UUID | str, now: dt.datetime | None = None
+) -> list[Refund]:
     """Refund a credit note's refund part (safe to run twice: one Refund per credit note and payment).
 
     The amount is taken from the invoice's succeeded payments, most recent first, each up to what
@@ -81,7 +85,7 @@ def credit_note_refund(organization: Any, *, credit_note_id: Any, now: dt.dateti
     return list(Refund.objects.filter(credit_note=note))
 
 
-def refund_submit(refund_id: Any, *, now: dt.datetime | None = None) -> Refund:
+def refund_submit(refund_id: UUID | str, *, now: dt.datetime | None = None) -> Refund:
     """Send a pending refund to the provider (again with the same key if need be)."""
     now = now or timezone.now()
     refund = Refund.objects.select_related("payment__connection").get(id=refund_id)
@@ -107,7 +111,7 @@ def refund_submit(refund_id: Any, *, now: dt.datetime | None = None) -> Refund:
     return refund_record_result(refund.id, result, now=now)
 
 
-def refund_record_result(refund_id: Any, result: RefundResult, *, now: dt.datetime | None = None) -> Refund:
+def refund_record_result(refund_id: UUID | str, result: RefundResult, *, now: dt.datetime | None = None) -> Refund:
     now = now or timezone.now()
     with transaction.atomic():
         refund = Refund.objects.select_for_update().select_related("payment").get(id=refund_id)
@@ -133,6 +137,7 @@ def refund_record_result(refund_id: Any, result: RefundResult, *, now: dt.dateti
 def _settle_credit_note(refund: Refund, now: dt.datetime) -> None:
     """Copy the outcome to the credit note once every refund of it is settled: any failure fails
     it, else it succeeded."""
+    assert refund.credit_note_id is not None  # called for refunds of a credit note only
     statuses = set(Refund.objects.filter(credit_note_id=refund.credit_note_id).values_list("status", flat=True))
     if RefundStatus.PENDING in statuses:
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from django.utils.dateparse import parse_datetime
 
@@ -62,12 +63,12 @@ def emit(subscription: Subscription, webhook_type: str) -> None:
     )
 
 
-def lock_customer(customer_id: Any) -> Customer:
+def lock_customer(customer_id: UUID | str) -> Customer:
     """Every change to a customer's subscriptions runs under this row lock: one at a time."""
     return Customer.objects.select_for_update(of=("self",)).select_related("organization").get(pk=customer_id)
 
 
-def lock_subscription(subscription_id: Any) -> Subscription:
+def lock_subscription(subscription_id: UUID | str) -> Subscription:
     return (
         Subscription.objects.select_for_update(of=("self",))
         .select_related("organization", "customer", "customer__organization", "plan")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -613,7 +614,9 @@ def subscription_downgrade_apply_now(
 
 
 @transaction.atomic
-def subscription_activate_due(subscription_id: Any, *, at: datetime, actor: object | None = "system:activate") -> bool:
+def subscription_activate_due(
+    subscription_id: UUID | str, *, at: datetime, actor: object | None = "system:activate"
+) -> bool:
     """Start a pending subscription whose date has come; a scheduled downgrade replaces its
     predecessor at the period boundary. Returns False when there was nothing to do."""
     row = Subscription.objects.filter(pk=subscription_id).only("customer_id").first()
@@ -637,7 +640,9 @@ def subscription_activate_due(subscription_id: Any, *, at: datetime, actor: obje
 
 
 @transaction.atomic
-def subscription_end_trial(subscription_id: Any, *, at: datetime, actor: object | None = "system:trials") -> bool:
+def subscription_end_trial(
+    subscription_id: UUID | str, *, at: datetime, actor: object | None = "system:trials"
+) -> bool:
     """Mark the trial ended and send `subscription.trial_ended` (once)."""
     subscription = lock_subscription(subscription_id)
     if (
@@ -658,7 +663,9 @@ def subscription_end_trial(subscription_id: Any, *, at: datetime, actor: object 
 
 
 @transaction.atomic
-def subscription_reach_ending(subscription_id: Any, *, at: datetime, actor: object | None = "system:endings") -> bool:
+def subscription_reach_ending(
+    subscription_id: UUID | str, *, at: datetime, actor: object | None = "system:endings"
+) -> bool:
     """Terminate (or cancel, when pending) a subscription whose `ending_at` has passed."""
     row = Subscription.objects.filter(pk=subscription_id).only("customer_id").first()
     if row is None:
@@ -678,7 +685,7 @@ def subscription_reach_ending(subscription_id: Any, *, at: datetime, actor: obje
 
 @transaction.atomic
 def subscription_send_termination_alert(
-    subscription_id: Any, *, at: datetime, actor: object | None = "system:termination_alerts"
+    subscription_id: UUID | str, *, at: datetime, actor: object | None = "system:termination_alerts"
 ) -> int | None:
     """`subscription.termination_alert` 45 and 15 days (by default) before `ending_at`, each once.
 
@@ -711,7 +718,7 @@ def subscription_send_termination_alert(
 
 @transaction.atomic
 def subscriptions_terminate_for_customer(
-    customer_id: Any, *, at: datetime | None = None, actor: object | None = "system:customer_deleted"
+    customer_id: UUID | str, *, at: datetime | None = None, actor: object | None = "system:customer_deleted"
 ) -> int:
     """A deleted customer's subscriptions end: active ones terminate, pending ones are canceled."""
     at = at or timezone.now()
@@ -741,7 +748,7 @@ def subscriptions_terminate_for_customer(
 
 @transaction.atomic
 def subscriptions_terminate_for_plan(
-    plan_id: Any, *, at: datetime | None = None, actor: object | None = "system:plan_deleted"
+    plan_id: UUID | str, *, at: datetime | None = None, actor: object | None = "system:plan_deleted"
 ) -> int:
     """A deleted plan's subscriptions end (Lago): active ones terminate, pending ones are canceled."""
     at = at or timezone.now()

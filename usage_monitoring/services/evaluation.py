@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -317,7 +318,7 @@ def wallets_with_alerts() -> list[Any]:
     )
 
 
-def wallet_alerts_evaluate(wallet_id: Any, *, now: dt.datetime | None = None) -> list[TriggeredAlert]:
+def wallet_alerts_evaluate(wallet_id: UUID | str, *, now: dt.datetime | None = None) -> list[TriggeredAlert]:
     """A wallet alert fires when the balance falls to a threshold or below it, after having been
     above it (or on the alert's first evaluation when it is already there); it fires again only
     after the balance went back above. Evaluated under the alert row locks."""
