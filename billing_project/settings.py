@@ -117,6 +117,7 @@ MIDDLEWARE = [
     "billing_project.core.staff_auth.OTPMiddleware",  # django-otp's, skipped for /api and /v1
     "billing_project.core.staff_auth.AdminTwoFactorMiddleware",
     "audit.context.AuditActorMiddleware",
+    "console.zone.ConsoleTimezoneMiddleware",  # admin pages in the organization's timezone
     "billing_project.core.middleware.MessageMiddleware",  # Django's, skipped for /api and /v1
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # answers a locked-out admin login (429)

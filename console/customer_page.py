@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -137,7 +138,10 @@ class ConsoleCustomerAdmin(CustomerAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
     ) -> HttpResponse:
-        customer = Customer.objects.select_related("organization").filter(pk=object_id).first()
+        try:
+            customer = Customer.objects.select_related("organization").filter(pk=object_id).first()
+        except ValidationError:  # a malformed id: the admin answers that it does not exist
+            customer = None
         extra = dict(extra_context or {})
         if customer is not None and self.has_view_permission(request, customer):
             extra.update(overview(request, customer))

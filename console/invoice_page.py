@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -64,7 +65,10 @@ class ConsoleInvoiceAdmin(InvoiceAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
     ) -> HttpResponse:
-        invoice = Invoice.objects.select_related("customer", "organization").filter(pk=object_id).first()
+        try:
+            invoice = Invoice.objects.select_related("customer", "organization").filter(pk=object_id).first()
+        except ValidationError:  # a malformed id: the admin answers that it does not exist
+            invoice = None
         extra = dict(extra_context or {})
         if invoice is not None and self.has_view_permission(request, invoice):
             extra.update(self.document_context(request, invoice))

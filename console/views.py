@@ -19,6 +19,7 @@ from django.utils.http import urlencode
 from billing_project.core.console import money
 from billing_project.core.money import from_cents, is_currency
 from console import selectors
+from console.zone import console_organization
 from customers.models import Customer, Organization
 from invoicing.models import BillingRun
 from invoicing.services import runs
@@ -27,9 +28,11 @@ from reporting.charts import bar_chart
 
 
 def _organization(request: HttpRequest) -> tuple[Organization | None, list[Organization]]:
+    """The organization the page is about (`console.zone.console_organization`: named, remembered,
+    else the first by name) and every organization for the picker."""
     organizations = list(Organization.objects.order_by("name").only("id", "name", "default_currency", "timezone"))
-    wanted = request.GET.get("organization") or request.POST.get("organization")
-    chosen = next((o for o in organizations if str(o.id) == wanted), None)
+    current = console_organization(request)
+    chosen = next((o for o in organizations if current is not None and o.pk == current.pk), None)
     return chosen or (organizations[0] if organizations else None), organizations
 
 
