@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "payments",
     "reporting",
     "audit",
+    "ucp",
 ]
 
 MIDDLEWARE = [

@@ -59,6 +59,7 @@ urlpatterns = [
     path("v1/", include((api_patterns, "v1"))),
     path("admin/two-factor/", staff_auth.two_factor_view, name="admin-two-factor"),
     path("admin/", admin.site.urls),
+    path("ucp/", include("ucp.urls")),  # UCP businesses, one per organization (docs/ucp.md)
     path("", include("payments.urls")),  # inbound provider webhooks: /webhooks/<provider>/<organization_id>
     re_path(r"^(?:api|v1)(?:/.*)?$", exceptions.json_not_found),
 ]

@@ -1,0 +1,54 @@
+"""Plumbing shared by the UCP views: finding the organization from the path, JSON answers in
+UCP's shapes, and turning UcpError / BusinessError into responses."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from ucp.models import UcpSettings
+from ucp.protocol import BusinessError, UcpError
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    response = HttpResponse(
+        json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(),
+        status=status,
+        content_type="application/json",
+    )
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return response
+
+
+def settings_for(slug: str) -> UcpSettings:
+    """The enabled UCP settings of the organization served at /ucp/<slug>; 404 otherwise, the same
+    answer for an unknown slug and a disabled one."""
+    row = (
+        UcpSettings.objects.select_related("organization", "payment_connection").filter(slug=slug, enabled=True).first()
+    )
+    if row is None:
+        raise UcpError(404, "not_found", "No UCP business is served at this address")
+    return row
+
+
+def ucp_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Resolves `slug` into the organization's settings and answers refusals in UCP's shapes."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            settings = settings_for(slug)
+            return view(request, settings, *args, **kwargs)
+        except UcpError as exc:
+            return json_response(exc.body(), exc.status, exc.headers)
+        except BusinessError as exc:
+            return json_response(exc.body(), exc.status)
+
+    return wrapper
