@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -23,6 +24,7 @@ class UcpSettingsAdmin(admin.ModelAdmin):
     readonly_fields = ("signing_kid", "created_at", "updated_at")
     autocomplete_fields = ()
     actions = ["rotate_signing_key"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fields = (
         "organization",
         "enabled",
@@ -78,6 +80,7 @@ class UcpPlatformAdmin(admin.ModelAdmin):
     fields = ("organization", "name", "profile_url", "profile", "enabled", "created_at", "updated_at")
     readonly_fields = ("created_at", "updated_at")
     actions = ["issue_api_key"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.action(description="Issue a new API key (shown once)")
     def issue_api_key(self, request: HttpRequest, queryset: QuerySet[UcpPlatform]) -> None:
