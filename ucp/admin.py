@@ -36,6 +36,7 @@ class UcpSettingsAdmin(admin.ModelAdmin):
         "require_signatures",
         "rate_limit_per_minute",
         "checkout_ttl_minutes",
+        "require_buyer_email",
         "terms_url",
         "privacy_url",
         "signing_kid",
@@ -61,7 +62,9 @@ class UcpSettingsAdmin(admin.ModelAdmin):
         except DomainError as exc:
             self.message_user(request, f"Not saved: {exc}", messages.ERROR)
             return
-        UcpSettings.objects.filter(id=saved.id).update(checkout_ttl_minutes=obj.checkout_ttl_minutes)
+        UcpSettings.objects.filter(id=saved.id).update(
+            checkout_ttl_minutes=obj.checkout_ttl_minutes, require_buyer_email=obj.require_buyer_email
+        )
         obj.pk = saved.pk
 
     @admin.action(description="Rotate the signing key")

@@ -11,6 +11,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from billing_project.core.errors import DomainError
 from ucp.models import UcpSettings
 from ucp.protocol import BusinessError, UcpError
 
@@ -50,5 +51,8 @@ def ucp_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             return json_response(exc.body(), exc.status, exc.headers)
         except BusinessError as exc:
             return json_response(exc.body(), exc.status)
+        except DomainError as exc:
+            status = exc.status if 400 <= exc.status < 500 else 400
+            return json_response({"code": "invalid_request", "content": str(exc) or type(exc).__name__}, status)
 
     return wrapper

@@ -33,6 +33,12 @@ class Capability:
 # The capabilities bxb implements, in the order they are declared (docs/ucp.md, "What bxb declares").
 CAPABILITIES: tuple[Capability, ...] = (
     Capability(CHECKOUT, f"{SPEC_BASE}/specification/checkout", f"{SPEC_BASE}/schemas/shopping/checkout.json"),
+    Capability(
+        CATALOG_SEARCH, f"{SPEC_BASE}/specification/catalog/search", f"{SPEC_BASE}/schemas/shopping/catalog_search.json"
+    ),
+    Capability(
+        CATALOG_LOOKUP, f"{SPEC_BASE}/specification/catalog/lookup", f"{SPEC_BASE}/schemas/shopping/catalog_lookup.json"
+    ),
 )
 CAPABILITY_NAMES = frozenset(c.name for c in CAPABILITIES)
 
@@ -103,7 +109,10 @@ class BusinessError(Exception):
         self.continue_url = continue_url
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"ucp": {"version": VERSION, "status": "error"}, "messages": self.messages}
+        body: dict[str, Any] = {
+            "ucp": {"version": VERSION, "status": "error", "capabilities": {}},
+            "messages": self.messages,
+        }
         if self.continue_url:
             body["continue_url"] = self.continue_url
         return body

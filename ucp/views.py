@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
+import base64
+import json
+from typing import Any
 
-from ucp import profile
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET, require_POST
+
+from ucp import catalog, idempotency, negotiation, profile, protocol, signing
 from ucp.http import json_response, ucp_view
 from ucp.models import UcpSettings
-from ucp.protocol import UcpError
+from ucp.negotiation import Platform
+from ucp.protocol import BusinessError, UcpError
+from ucp.services import checkouts
+from ucp.services.setup import signing_key
 
 # Profiles are stable documents: shared caches may keep them five minutes (the specification asks
 # for `public` and at least 60 seconds, never private/no-store/no-cache).
@@ -51,3 +58,236 @@ def _credential_doc(provider: str) -> dict[str, str]:
             "it is charged once at completion and saved for the subscription's later invoices.",
         }
     return {"type": "none", "token": "No credential: the invoice is paid out of band."}
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def _json_body(request: HttpRequest) -> Any:
+    if not request.body:
+        return None
+    try:
+        return json.loads(request.body)
+    except ValueError:
+        raise UcpError(400, "invalid_request", "The body is not valid JSON") from None
+
+
+def _catalog_envelope(platform: Platform, operation: str) -> dict[str, Any]:
+    return {"version": protocol.VERSION, "status": "success", "capabilities": platform.response_capabilities(operation)}
+
+
+# --------------------------------------------------------------------------- catalog
+
+SEARCH_DEFAULT_LIMIT = 10
+SEARCH_MAX_LIMIT = 50
+LOOKUP_MAX_IDS = 50
+
+
+def _cursor(value: Any) -> int:
+    if value is None:
+        return 0
+    try:
+        offset = int(base64.urlsafe_b64decode(str(value).encode() + b"==").decode())
+    except (ValueError, UnicodeDecodeError):
+        raise UcpError(400, "invalid_request", "pagination.cursor is not a cursor this business issued") from None
+    if offset < 0:
+        raise UcpError(400, "invalid_request", "pagination.cursor is not a cursor this business issued")
+    return offset
+
+
+@require_POST
+@ucp_view
+def catalog_search(request: HttpRequest, settings: UcpSettings) -> HttpResponse:
+    platform = negotiation.platform_for(request, settings, "catalog_search")
+    body = _json_body(request)
+    if not isinstance(body, dict):
+        raise UcpError(400, "invalid_request", "The request body must be a JSON object")
+    query = body.get("query")
+    filters = body.get("filters")
+    if query is not None and not isinstance(query, str):
+        raise UcpError(400, "invalid_request", "query must be a string")
+    if filters is not None and not isinstance(filters, dict):
+        raise UcpError(400, "invalid_request", "filters must be an object")
+    if not (query and query.strip()) and not filters:
+        raise UcpError(400, "invalid_request", "A search needs a query or filters")
+    filters = filters or {}
+    categories = filters.get("categories") or []
+    price = filters.get("price") or {}
+    if not isinstance(categories, list) or not isinstance(price, dict):
+        raise UcpError(400, "invalid_request", "filters are malformed")
+    price_min, price_max = price.get("min"), price.get("max")
+    for bound in (price_min, price_max):
+        if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool)):
+            raise UcpError(400, "invalid_request", "filters.price bounds are integers in minor units")
+    pagination = body.get("pagination") or {}
+    if not isinstance(pagination, dict):
+        raise UcpError(400, "invalid_request", "pagination must be an object")
+    limit = pagination.get("limit", SEARCH_DEFAULT_LIMIT)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise UcpError(400, "invalid_request", "pagination.limit must be an integer of at least 1")
+    limit = min(limit, SEARCH_MAX_LIMIT)
+    offset = _cursor(pagination.get("cursor"))
+    found = catalog.search(
+        settings, query=query or "", categories=[str(c) for c in categories], price_min=price_min, price_max=price_max
+    )
+    page = found[offset : offset + limit]
+    has_next = offset + limit < len(found)
+    page_info: dict[str, Any] = {"has_next_page": has_next, "total_count": len(found)}
+    if has_next:
+        page_info["cursor"] = base64.urlsafe_b64encode(str(offset + limit).encode()).decode().rstrip("=")
+    return json_response(
+        {
+            "ucp": _catalog_envelope(platform, "catalog_search"),
+            "products": [catalog.product(entry) for entry in page],
+            "pagination": page_info,
+        }
+    )
+
+
+@require_POST
+@ucp_view
+def catalog_lookup(request: HttpRequest, settings: UcpSettings) -> HttpResponse:
+    platform = negotiation.platform_for(request, settings, "catalog_lookup")
+    body = _json_body(request)
+    ids = body.get("ids") if isinstance(body, dict) else None
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise UcpError(400, "invalid_request", "ids must list at least one identifier")
+    unique = list(dict.fromkeys(ids))
+    if len(unique) > LOOKUP_MAX_IDS:
+        raise UcpError(400, "request_too_large", f"At most {LOOKUP_MAX_IDS} identifiers per lookup")
+    products: dict[str, tuple[catalog.Entry, list[dict[str, str]]]] = {}
+    messages = []
+    for identifier in unique:
+        found = catalog.resolve(settings, identifier)
+        if found is None:
+            messages.append(protocol.message_info(f"{identifier} was not found", code="not_found"))
+            continue
+        entry, match = found
+        products.setdefault(entry.product_id, (entry, []))[1].append({"id": identifier, "match": match})
+    body_out: dict[str, Any] = {
+        "ucp": _catalog_envelope(platform, "catalog_lookup"),
+        "products": [catalog.product(entry, inputs=inputs) for entry, inputs in products.values()],
+    }
+    if messages:
+        body_out["messages"] = messages
+    return json_response(body_out)
+
+
+@require_POST
+@ucp_view
+def catalog_product(request: HttpRequest, settings: UcpSettings) -> HttpResponse:
+    platform = negotiation.platform_for(request, settings, "catalog_lookup")
+    body = _json_body(request)
+    identifier = body.get("id") if isinstance(body, dict) else None
+    if not isinstance(identifier, str) or not identifier:
+        raise UcpError(400, "invalid_request", "id is required")
+    found = catalog.resolve(settings, identifier)
+    if found is None:
+        raise BusinessError(
+            [protocol.message_error("not_found", f"{identifier} was not found", severity="unrecoverable")]
+        )
+    entry, match = found
+    return json_response(
+        {
+            "ucp": _catalog_envelope(platform, "catalog_lookup"),
+            "product": catalog.product(entry, inputs=[{"id": identifier, "match": match}]),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- checkout
+
+
+def _checkout_response(checkout: Any, settings: UcpSettings, platform: Platform, status: int = 200) -> HttpResponse:
+    return json_response(checkouts.render(checkout, settings, platform), status)
+
+
+@ucp_view
+def checkout_sessions(request: HttpRequest, settings: UcpSettings) -> HttpResponse:
+    if request.method != "POST":
+        raise UcpError(405, "method_not_allowed", "POST creates a checkout session")
+    platform = negotiation.platform_for(request, settings, "checkout")
+
+    def create() -> HttpResponse:
+        checkout = checkouts.checkout_create(settings, platform, _json_body(request))
+        return _checkout_response(checkout, settings, platform, 201)
+
+    return idempotency.run(request, settings, platform.profile_url, create)
+
+
+@ucp_view
+def checkout_session(request: HttpRequest, settings: UcpSettings, checkout_id: str) -> HttpResponse:
+    platform = negotiation.platform_for(request, settings, "checkout")
+    if request.method == "GET":
+        return _checkout_response(checkouts.checkout_get(settings, platform, checkout_id), settings, platform)
+    if request.method != "PUT":
+        raise UcpError(405, "method_not_allowed", "GET reads and PUT replaces a checkout session")
+
+    def update() -> HttpResponse:
+        checkout = checkouts.checkout_update(settings, platform, checkout_id, _json_body(request))
+        return _checkout_response(checkout, settings, platform)
+
+    return idempotency.run(request, settings, platform.profile_url, update)
+
+
+@require_POST
+@ucp_view
+def checkout_complete(request: HttpRequest, settings: UcpSettings, checkout_id: str) -> HttpResponse:
+    platform = negotiation.platform_for(request, settings, "checkout")
+
+    def complete() -> HttpResponse:
+        checkout = checkouts.checkout_complete(settings, platform, checkout_id, _json_body(request))
+        body = json.dumps(checkouts.render(checkout, settings, platform), separators=(",", ":")).encode()
+        response = HttpResponse(body, status=200, content_type="application/json")
+        key, kid = signing_key(settings)
+        for name, value in signing.sign_response(200, body, "application/json", key=key, kid=kid).items():
+            response[name] = value  # completion answers are signed (signatures: RECOMMENDED)
+        return response
+
+    return idempotency.run(request, settings, platform.profile_url, complete)
+
+
+@require_POST
+@ucp_view
+def checkout_cancel(request: HttpRequest, settings: UcpSettings, checkout_id: str) -> HttpResponse:
+    platform = negotiation.platform_for(request, settings, "checkout")
+
+    def cancel() -> HttpResponse:
+        return _checkout_response(checkouts.checkout_cancel(settings, platform, checkout_id), settings, platform)
+
+    return idempotency.run(request, settings, platform.profile_url, cancel)
+
+
+@require_GET
+@ucp_view
+def payment_handler_schema(request: HttpRequest, settings: UcpSettings, code: str) -> HttpResponse:
+    """The JSON Schema of the instruments one of the organization's handlers takes."""
+    for entries in profile.payment_handlers(settings).values():
+        for entry in entries:
+            if entry["id"] == code:
+                stripe = entry["config"]["provider"] == "stripe"
+                credential = (
+                    {
+                        "type": "object",
+                        "required": ["type", "token"],
+                        "properties": {"type": {"type": "string"}, "token": {"type": "string", "pattern": "^pm_"}},
+                    }
+                    if stripe
+                    else {"type": "object"}
+                )
+                return json_response(
+                    {
+                        "$schema": "https://json-schema.org/draft/2020-12/schema",
+                        "title": f"Instrument of payment handler {code}",
+                        "type": "object",
+                        "required": ["id", "handler_id", "type", *(["credential"] if stripe else [])],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "handler_id": {"const": code},
+                            "type": {"const": "card" if stripe else "invoice"},
+                            "credential": credential,
+                        },
+                    },
+                    headers={"Cache-Control": PROFILE_CACHE_CONTROL},
+                )
+    raise UcpError(404, "not_found", "No such payment handler")

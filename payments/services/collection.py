@@ -535,6 +535,53 @@ def invoice_payment_url(organization: Organization, *, invoice_id: UUID | str, a
     return url
 
 
+def payment_record_charge(
+    invoice_id: UUID | str,
+    *,
+    connection: Any,
+    amount_cents: int,
+    provider_payment_id: str,
+    provider_customer_id: str,
+    provider_method_id: str,
+    idempotency_key: str,
+    origin: str = PaymentOrigin.AUTOMATIC,
+    actor: str = "",
+    now: dt.datetime | None = None,
+) -> Payment:
+    """A charge the caller already made at the provider for this invoice (a UCP checkout charges
+    the buyer's instrument before bxb bills, docs/ucp.md): recorded as a succeeded provider payment
+    and applied to the invoice, in the caller's transaction. The idempotency key is the one the
+    charge was made with; recording the same key again returns the first payment."""
+    now = now or timezone.now()
+    existing = Payment.objects.filter(idempotency_key=idempotency_key, invoice_id=invoice_id).first()
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update(of=("self",)).select_related("customer").get(id=invoice_id)
+        if amount_cents <= 0 or amount_cents > invoice.total_due_amount_cents:
+            raise ValidationFailure.single("amount_cents", "higher_than_remaining_invoice_amount")
+        payment = _new_payment(
+            organization_id=invoice.organization_id,
+            customer=invoice.customer,
+            invoice=invoice,
+            connection=connection,
+            payment_type=PaymentType.PROVIDER,
+            origin=origin,
+            status=PaymentStatus.SUCCEEDED,
+            amount_cents=amount_cents,
+            currency=invoice.currency,
+            provider_customer_id=provider_customer_id,
+            provider_method_id=provider_method_id,
+            provider_payment_id=provider_payment_id,
+            paid_at=now,
+            actor=actor,
+        )
+        payment.idempotency_key = idempotency_key
+        payment.save(force_insert=True)
+        _on_success(payment, now)
+    return payment
+
+
 def payment_create_manual(
     organization: Organization,
     *,

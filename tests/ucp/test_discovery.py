@@ -133,3 +133,9 @@ def test_response_signature_verifies_with_the_published_key(ucp_org):
     public.verify(
         encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")), base, ec.ECDSA(digest)
     )
+
+
+def test_payment_handler_schema_is_served(ucp_org):
+    response = Client().get("/ucp/acme/payment-handlers/stripe_main/schema.json")
+    assert response.status_code == 200
+    assert response.json()["properties"]["handler_id"] == {"const": "stripe_main"}

@@ -51,6 +51,7 @@ def ucp_settings_save(
     terms_url: str = "",
     privacy_url: str = "",
     namespace: str = "",
+    require_buyer_email: bool = True,
 ) -> UcpSettings:
     """Create or update the organization's UCP settings; a signing key is made on first save."""
     if not _SLUG.match(slug or ""):
@@ -76,6 +77,7 @@ def ucp_settings_save(
             row.terms_url = terms_url
             row.privacy_url = privacy_url
             row.namespace = namespace
+            row.require_buyer_email = require_buyer_email
             if rate_limit_per_minute is not None:
                 row.rate_limit_per_minute = rate_limit_per_minute
             if not row.signing_key_encrypted:
