@@ -13,7 +13,7 @@ and `fee.created` (its payment status is then set with `PUT /fees/{id}`). A uniq
 however often.
 
 Each event is billed in its own savepoint: a fee that cannot be computed (a pricing error, a
-charge bxb cannot bill per event yet) is recorded on the event (`EventError`
+metric bxb cannot bill per event) is recorded on the event (`EventError`
 `pay_in_advance_fee_failed` with the reason) and the later events are billed as usual. Nothing
 here is ever raised into the request that ingested the events.
 
@@ -23,9 +23,18 @@ of the previous window just after a period boundary); the reconciliation sweep
 `PAY_IN_ADVANCE_RECONCILE_LOOKBACK_DAYS` back (35 by default) and bills any event that has no
 fee: nothing an outage, a lost task or a stale cache skipped stays unbilled.
 
-Supported: count and sum metrics on charges without filters. An event of any other in-advance
-charge (unique count, charge filters) is recorded as failed with that reason (it is not billed in
-advance, and the period-end invoice never bills pay-in-advance charges).
+Buckets (`metering.running.RunningUsage`): an event is priced against the usage of the earlier
+events of its own bucket in the window: the charge filter it matches (the most specific, the
+period-end rule; no match: the default bucket), then its values of the charge's pricing group
+keys. The fee uses that filter's properties (the charge's in the default bucket) and carries
+`charge_filter`, the filter's values and `grouped_by`. A unique count bills its bucket's peak
+(the most distinct values present at once, a recurring metric's carried values included): an
+event raising it costs `price(peak) − price(peak − 1)`, any other gets a zero fee; an event
+without a value of the metric's field is due no fee (`_counted`).
+
+Supported: count, sum and unique count metrics (what the catalog accepts in advance). An event of
+an in-advance charge on any other metric is recorded as failed with that reason (it is not
+billed in advance, and the period-end invoice never bills pay-in-advance charges).
 """
 
 from __future__ import annotations
@@ -41,12 +50,13 @@ from uuid import UUID
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import DateTimeField, Exists, OuterRef, Q, Value
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing_project.core.money import exponent, to_cents
-from catalog.models import Charge, RegroupPaidFees
-from catalog.pricing import Usage, price_in_advance
+from catalog.models import Charge, ChargeFilter, RegroupPaidFees
+from catalog.pricing import price_in_advance
 from customers.models import Customer, Organization
 from invoicing.models import (
     Fee,
@@ -58,11 +68,21 @@ from invoicing.models import (
     PaymentStatus,
 )
 from invoicing.services import lifecycle
-from invoicing.services.fees import is_prorated, live_charge_filters, plain, precise_cents, prorated_period_days
+from invoicing.services.fees import (
+    is_prorated,
+    live_charge_filters,
+    plain,
+    precise_cents,
+    prorated_period_days,
+    usage_started_at,
+)
 from invoicing.services.taxes import TaxResolver
 from invoicing.services.totals import snapshots
+from metering import computations
+from metering.aggregation import normalize_filters
 from metering.models import Event, EventError, EventErrorCode
-from metering.prorated import ProrationDays, ceil_units
+from metering.prorated import ProrationDays
+from metering.running import SUPPORTED, RunningUsage, Step
 from metering.services import EventFailure, event_failures_clear, event_failures_record
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
@@ -71,7 +91,6 @@ from webhooks.services import webhook_send
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED = {"count_agg", "sum_agg"}
 FAILED = EventErrorCode.PAY_IN_ADVANCE_FEE_FAILED
 # After ingestion: the current window and this last stretch of time (an event sent just after a
 # period boundary may still belong to the previous window).
@@ -91,13 +110,23 @@ def organization_has_advance_charges(organization_id: UUID | str) -> bool:
 
 
 def _unsupported(charge: Charge) -> str | None:
-    """Why bxb cannot bill this in-advance charge per event yet (None: it can)."""
+    """Why bxb cannot bill this in-advance charge per event (None: it can)."""
     aggregation = charge.billable_metric.aggregation_type
     if aggregation not in SUPPORTED:
-        return f"pay-in-advance fees of {aggregation} metrics are not supported yet"
-    if live_charge_filters(charge):
-        return "pay-in-advance fees of charges with filters are not supported yet"
+        return f"pay-in-advance fees of {aggregation} metrics are not supported"
     return None
+
+
+def _counted(events: Any, aggregation_type: str, field_name: str | None) -> Any:
+    """The events due a fee: a unique count's events without a value of its field are not (Lago
+    creates no fee for them; they change no count)."""
+    if aggregation_type != "unique_count_agg":
+        return events
+    return (
+        events.annotate(_unique_value=KeyTextTransform(field_name or "", "properties"))
+        .filter(_unique_value__isnull=False)
+        .exclude(_unique_value="")
+    )
 
 
 def _advance_charges(plan: Any) -> list[Charge]:
@@ -155,6 +184,7 @@ class _Row:
     transaction_id: str
     value: Decimal | None
     timestamp: dt.datetime
+    properties: dict[str, str | None] | None = None  # the keys the running usage reads, as text
 
 
 def _subscription_fees(
@@ -187,7 +217,7 @@ def _subscription_fees(
             {periods.charges_window_at(schedule, row.timestamp) for row in unbilled}, key=lambda w: w.start
         )
         for window in windows:
-            rows = _window_events(sub, metric.code, window)
+            rows = _window_events(sub, metric.code, window, _keys(charge))
             for row, fee_or_error in _window_fees(sub, charge, schedule, window, rows, todo, now=now):
                 if isinstance(fee_or_error, Fee):
                     created.append(fee_or_error)
@@ -221,33 +251,107 @@ def _unbilled_events(
     Only events received once the charge existed: an event ingested before it was never due an
     instant fee (as in Lago), and a plan override's copied charge must not bill again the events
     its original already billed."""
+    metric = charge.billable_metric
     events = Event.objects.filter(
         organization_id=sub.organization_id,
         external_subscription_id=sub.external_id,
-        code=charge.billable_metric.code,
+        code=metric.code,
         timestamp__gte=max(start, sub.started_at),
         timestamp__lt=end,
         created_at__gte=charge.created_at,
     ).filter(~_without_fee(sub.id, charge.id))
+    events = _counted(events, metric.aggregation_type, metric.field_name)
     if not retry_failed:
         events = events.filter(~_failed())
     rows = events.order_by("timestamp", "transaction_id").values_list("id", "transaction_id", "value", "timestamp")
     return [_Row(*row) for row in rows]
 
 
-def _window_events(sub: Subscription, code: str, window: periods.Window) -> list[_Row]:
+def _keys(charge: Charge) -> tuple[str, ...]:
+    """The event properties the running usage reads: the filters' keys, the pricing group keys, a
+    unique count's field and operation type."""
+    keys = {key for charge_filter in live_charge_filters(charge) for key in (charge_filter.values or {})}
+    keys |= set(charge.pricing_group_keys or ())
+    metric = charge.billable_metric
+    if metric.aggregation_type == "unique_count_agg":
+        keys |= {metric.field_name or "", "operation_type"}
+    return tuple(sorted(keys))
+
+
+def _window_events(
+    sub: Subscription, code: str, window: periods.Window, keys: tuple[str, ...], *, start: dt.datetime | None = None
+) -> list[_Row]:
+    """The events of `window` (from `start` when given) in billing order, with the `keys` of
+    their properties as text (as the period-end aggregation reads them)."""
+    annotations = {f"_k{i}": KeyTextTransform(key, "properties") for i, key in enumerate(keys)}
     rows = (
         Event.objects.filter(
             organization_id=sub.organization_id,
             external_subscription_id=sub.external_id,
             code=code,
-            timestamp__gte=max(window.start, sub.started_at),
+            timestamp__gte=start if start is not None else max(window.start, sub.started_at),
             timestamp__lt=window.end,
         )
+        .annotate(**annotations)
         .order_by("timestamp", "transaction_id")
-        .values_list("id", "transaction_id", "value", "timestamp")
+        .values_list("id", "transaction_id", "value", "timestamp", *annotations)
     )
-    return [_Row(*row) for row in rows]
+    return [
+        _Row(
+            event_id,
+            transaction_id,
+            value,
+            timestamp,
+            {key: computations.text_of(v) for key, v in zip(keys, values, strict=True)} if keys else None,
+        )
+        for event_id, transaction_id, value, timestamp, *values in rows
+    ]
+
+
+def _running_usage(
+    sub: Subscription, charge: Charge, schedule: periods.Schedule, window: periods.Window
+) -> RunningUsage:
+    """The running usage of the charge's buckets in `window` (`metering.running`): its filters as
+    the period end matches them, its pricing group keys, a recurring unique count's values carried
+    in, the proration of a prorated charge (§5.4: value × days from the event's local day to the
+    period end / period days)."""
+    metric = charge.billable_metric
+    days = (
+        ProrationDays.of(
+            window.start, window.end, period_days=prorated_period_days(schedule, window), tz_name=schedule.tz_name
+        )
+        if is_prorated(charge)
+        else None
+    )
+    carried: list[computations.Row] = []
+    window_start = max(window.start, sub.started_at or window.start)
+    if metric.aggregation_type == "unique_count_agg" and metric.recurring:
+        started: dt.datetime = usage_started_at(sub, charge) or window_start
+        if started < window_start:
+            history = _window_events(
+                sub, metric.code, periods.Window(started, window_start), _keys(charge), start=started
+            )
+            carried = [_aggregation_row(row) for row in history]
+    return RunningUsage(
+        metric.aggregation_type,
+        field_name=metric.field_name,
+        filters=normalize_filters([(f.id, f.values) for f in live_charge_filters(charge)]),
+        grouped_by=tuple(charge.pricing_group_keys or ()),
+        carried=carried,
+        share=(
+            (lambda row: days.ratio(days.days_from(periods.local_date(row.timestamp, schedule.tz_name))))
+            if days is not None
+            else None
+        ),
+        # Percentage with free units or per-transaction bounds needs each event's units (§2.5).
+        with_values=charge.charge_model == "percentage",
+    )
+
+
+def _aggregation_row(row: _Row) -> computations.Row:
+    return computations.Row(
+        timestamp=row.timestamp, value=row.value, properties=row.properties, transaction_id=row.transaction_id
+    )
 
 
 def _failure(sub: Subscription, charge: Charge, row: _Row, reason: str) -> EventFailure:
@@ -271,44 +375,23 @@ def _window_fees(
     now: dt.datetime,
 ):
     """Yield (event, Fee | failure reason | None) for the events of `todo` in this window, each
-    priced against the usage of the window's earlier events, each billed in its own savepoint."""
-    metric = charge.billable_metric
+    priced against the usage of the earlier events of its bucket (filter, group), each billed in
+    its own savepoint."""
     customer = sub.customer
     currency = customer.currency or sub.plan.amount_currency
     resolver = TaxResolver(sub.organization, customer)
-    # Percentage with free units or per-transaction bounds needs each event's units (§2.5).
-    with_values = charge.charge_model == "percentage"
-    # A prorated charge (standard on a recurring sum, §5.4) bills each event for the days left
-    # in the period: value × days from its local day to the period end / period days (ceil 5).
-    days = (
-        ProrationDays.of(
-            window.start, window.end, period_days=prorated_period_days(schedule, window), tz_name=schedule.tz_name
-        )
-        if is_prorated(charge)
-        else None
-    )
-    units = Decimal(0)
-    count = 0
-    values: list[Decimal] = []
+    filters = {f.id: f for f in live_charge_filters(charge)}
+    running = _running_usage(sub, charge, schedule, window)
     for row in rows:
-        event_units = Decimal(1) if metric.aggregation_type == "count_agg" else Decimal(row.value or 0)
-        if days is not None:
-            share = days.ratio(days.days_from(periods.local_date(row.timestamp, schedule.tz_name)))
-            event_units = ceil_units(event_units * share)
-        units_before, count_before = units, count
-        units += event_units
-        count += 1
-        if with_values:
-            values.append(event_units)
         if row.transaction_id not in todo:
-            continue  # billed already: only its usage counts (no Usage built, linear in the window)
-        before = Usage(
-            units=units_before, events_count=count_before, event_values=tuple(values[:-1]) if with_values else ()
-        )
-        after = Usage(units=units, events_count=count, event_values=tuple(values) if with_values else ())
+            running.skip(_aggregation_row(row))  # billed already: only its usage counts
+            continue
+        step = running.add(_aggregation_row(row))
         try:
             with transaction.atomic():  # a savepoint: this event's failure leaves the others' fees
-                fee = _event_fee(sub, charge, window, row, before, after, currency, resolver, now=now)
+                fee = _event_fee(
+                    sub, charge, window, row, step, filters, running.grouped_by, currency, resolver, now=now
+                )
         except IntegrityError:
             yield row, None  # billed meanwhile by another run: nothing to do
         except Exception as exc:  # recorded on the event; the next events go on
@@ -323,37 +406,51 @@ def _event_fee(
     charge: Charge,
     window: periods.Window,
     row: _Row,
-    before: Usage,
-    after: Usage,
+    step: Step,
+    filters: dict[Any, ChargeFilter],
+    grouped_by: tuple[str, ...],
     currency: str,
     resolver: TaxResolver,
     *,
     now: dt.datetime,
 ) -> Fee:
+    """The fee of one event: priced with its filter's properties (the charge's in the default
+    bucket), carrying the filter and the event's pricing group values, as Lago's."""
     metric = charge.billable_metric
-    result = price_in_advance(
-        charge.charge_model, charge.properties or {}, before=before, after=after, currency=currency
-    )
+    filter_id, group = step.bucket
+    charge_filter = filters.get(filter_id) if filter_id is not None else None
+    properties = (charge_filter.properties if charge_filter is not None else charge.properties) or {}
+    result = price_in_advance(charge.charge_model, properties, before=step.before, after=step.after, currency=currency)
+    name = charge.invoice_display_name or metric.name
+    if charge_filter is not None and charge_filter.invoice_display_name:
+        name = charge_filter.invoice_display_name
+    fee_properties: dict[str, Any] = {
+        "charges_from_datetime": window.start.isoformat(),
+        "charges_to_datetime": window.end.isoformat(),
+        "timestamp": row.timestamp.isoformat(),
+    }
+    if filters:
+        fee_properties["filter_values"] = (
+            {k: list(v) for k, v in (charge_filter.values or {}).items()} if charge_filter is not None else None
+        )
     fee = Fee(
         organization_id=sub.organization_id,
         customer_id=sub.customer_id,
         subscription=sub,
         charge=charge,
+        charge_filter=charge_filter,
         fee_type=FeeType.CHARGE,
-        invoice_display_name=charge.invoice_display_name or metric.name,
+        invoice_display_name=name,
         currency=currency,
-        units=result.units,
-        total_aggregated_units=result.units,
+        units=step.units,
+        total_aggregated_units=step.units,
         events_count=1,
         unit_amount_cents=to_cents(result.unit_amount, currency) if result.units else 0,
         precise_unit_amount=result.unit_amount.quantize(Decimal("0.0000000001")),
         amount_cents=to_cents(result.amount, currency),
         precise_amount_cents=precise_cents(result.amount, currency),
-        properties={
-            "charges_from_datetime": window.start.isoformat(),
-            "charges_to_datetime": window.end.isoformat(),
-            "timestamp": row.timestamp.isoformat(),
-        },
+        grouped_by=dict(zip(grouped_by, group, strict=True)),
+        properties=fee_properties,
         amount_details={"charge_model": charge.charge_model, "breakdown": plain(list(result.breakdown))},
         pay_in_advance=True,
         invoiceable=charge.invoiceable,
@@ -396,8 +493,15 @@ def pay_in_advance_reconcile_due(
     if organization is not None:
         charges = charges.filter(organization=organization)
     due: dict[Any, set[str]] = defaultdict(set)
-    rows_of_charges = charges.values_list("id", "plan_id", "billable_metric__code", "created_at").order_by("id")
-    for charge_id, plan_id, code, charge_created_at in rows_of_charges:
+    rows_of_charges = charges.values_list(
+        "id",
+        "plan_id",
+        "billable_metric__code",
+        "created_at",
+        "billable_metric__aggregation_type",
+        "billable_metric__field_name",
+    ).order_by("id")
+    for charge_id, plan_id, code, charge_created_at, aggregation_type, field_name in rows_of_charges:
         events = (
             Event.objects.filter(
                 organization_id=OuterRef("organization_id"),
@@ -410,6 +514,7 @@ def pay_in_advance_reconcile_due(
             .filter(timestamp__gte=OuterRef("started_at"))
             .filter(~_without_fee(OuterRef(OuterRef("id")), charge_id))
         )
+        events = _counted(events, aggregation_type, field_name)
         if not retry_failed:
             events = events.filter(~_failed())
         rows = (

@@ -1,5 +1,6 @@
 """Lago's Python client: the first pay-in-advance charge of an organization bills the very next
-events, and a fee that cannot be computed never fails ingestion (docs/invoicing.md §7)."""
+events, a fee that cannot be computed never fails ingestion, and a filtered in-advance charge
+bills each event with its filter (docs/invoicing.md §7)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import time
 
 import pytest
 from lago_python_client.models import BatchEvent, BillableMetric, Charge, Customer, Event, Plan, Subscription
-from lago_python_client.models.charge import Charges
+from lago_python_client.models.billable_metric import BillableMetricFilter, BillableMetricFilters
+from lago_python_client.models.charge import ChargeFilter, ChargeFilters, Charges
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,3 +82,43 @@ def test_percentage_with_free_units_in_advance_through_a_batch(lago):
     fees = client.fees.find_all({"external_subscription_id": "lc-adv-sub"})["fees"]
     by_event = {f.event_transaction_id: f.amount_cents for f in fees}
     assert by_event == {"lc-pay-0": 0, "lc-pay-1": 0, "lc-pay-2": 0, "lc-pay-3": 70}
+
+
+def test_filtered_in_advance_charge_bills_each_event_with_its_filter(lago):
+    """Lago's scenario with a filter (sum, default $10, europe $20): 10 units in europe → 20,000
+    cents with the filter's id; 10 units in africa (no filter matches) → 10,000 without one."""
+    client = lago.client
+    gb = client.billable_metrics.create(
+        BillableMetric(
+            name="GB", code="lc_gb", aggregation_type="sum_agg", field_name="amount",
+            filters=BillableMetricFilters(__root__=[BillableMetricFilter(key="region", values=["europe", "africa"])]),
+        )
+    )  # fmt: skip
+    client.plans.create(
+        Plan(
+            name="Filtered", code="lc-filtered", interval="monthly", amount_cents=0, amount_currency="USD",
+            charges=Charges(__root__=[
+                Charge(billable_metric_id=gb.lago_id, code="lc_gb", charge_model="standard", pay_in_advance=True,
+                       invoiceable=True, properties={"amount": "10"},
+                       filters=ChargeFilters(__root__=[ChargeFilter(
+                           values={"region": ["europe"]}, invoice_display_name="Europe",
+                           properties={"amount": "20"})])),
+            ]),
+        )
+    )  # fmt: skip
+    client.customers.create(Customer(external_id="lc-flt", currency="USD"))
+    client.subscriptions.create(
+        Subscription(external_customer_id="lc-flt", plan_code="lc-filtered", external_id="lc-adv-sub")
+    )
+
+    client.events.create(_event("lc-flt-eu", "lc_gb", amount="10", region="europe"))
+    client.events.create(_event("lc-flt-af", "lc_gb", amount="10", region="africa"))
+
+    fees = {f.event_transaction_id: f for f in client.fees.find_all({"external_subscription_id": "lc-adv-sub"})["fees"]}
+    assert {tx: f.amount_cents for tx, f in fees.items()} == {"lc-flt-eu": 20000, "lc-flt-af": 10000}
+    filters = client.plans.find_all_charge_filters("lc-filtered", "lc_gb")["filters"]
+    assert fees["lc-flt-eu"].lago_charge_filter_id == filters[0].lago_id
+    assert fees["lc-flt-af"].lago_charge_filter_id is None
+    assert (fees["lc-flt-eu"].units, fees["lc-flt-eu"].item.filter_invoice_display_name) == ("10.0", "Europe")
+    invoices = client.invoices.find_all({"external_customer_id": "lc-flt"})["invoices"]
+    assert sorted(i.total_amount_cents for i in invoices) == [10000, 20000]

@@ -320,15 +320,17 @@ def test_a_fee_that_cannot_be_computed_is_recorded_on_its_event_and_the_others_a
 def test_unsupported_in_advance_charges_are_recorded_as_failed_not_silently_skipped(
     organization, django_capture_on_commit_callbacks
 ):
-    sub, charge = _in_advance(organization, aggregation="unique_count_agg", field_name="user")
+    """The catalog refuses max, latest and weighted-sum metrics in advance; a row that has one
+    anyway (written before that rule) is recorded as failed, never skipped silently."""
+    sub, charge = _in_advance(organization, aggregation="max_agg", field_name="n")
     _ingest(
         organization,
-        [_event(sub, charge.billable_metric.code, timezone.now(), user="u1")],
+        [_event(sub, charge.billable_metric.code, timezone.now(), n=3)],
         django_capture_on_commit_callbacks,
     )
 
     [error] = EventError.objects.filter(error_code=FAILED)
-    assert "unique_count_agg" in error.message
+    assert "max_agg" in error.message
     assert _fees(sub) == []
 
 
