@@ -23,7 +23,7 @@ from billing_project.core.console import ActionsOnlyAdmin, cents_from_major, maj
 from billing_project.core.errors import DomainError, ValidationFailure
 from billing_project.core.money import format_amount, is_currency, parse_decimal
 from catalog import services
-from catalog.extensions import plan_attached_to_subscriptions
+from catalog.hooks import plan_usage
 from catalog.models import (
     AddOn,
     AppliedCoupon,
@@ -362,7 +362,7 @@ class ChargeForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         charge = self.instance
         self.currency = currency or (charge.plan.amount_currency if charge.plan_id else None)
-        if charge.pk and charge.plan_id and plan_attached_to_subscriptions(charge.plan):
+        if charge.pk and charge.plan_id and plan_usage.get().in_use(charge.plan):
             self.fields.pop("min_amount", None)  # frozen once subscriptions use the plan (shown read-only)
         elif charge.pk and is_currency(self.currency):
             self.initial["min_amount"] = major_units(charge.min_amount_cents, str(self.currency))
@@ -446,7 +446,7 @@ class ChargeInline(admin.StackedInline):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         """Once subscriptions use the plan, charges keep their metric, model and flags (as in the API)."""
-        if obj is not None and plan_attached_to_subscriptions(obj):
+        if obj is not None and plan_usage.get().in_use(obj):
             return ("price", *FROZEN_CHARGE_FIELDS)
         return ("price",)
 

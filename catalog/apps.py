@@ -6,18 +6,14 @@ class CatalogConfig(AppConfig):
     verbose_name = "Catalog"
 
     def ready(self) -> None:
-        from catalog import demo, hooks
-        from customers import demo as customers_demo
-        from customers import extensions
+        from django.core import checks
 
-        extensions.register(
-            extensions.CustomerExtension(
-                name="catalog.taxes",
-                validate=hooks.customer_tax_codes_validate,
-                apply=hooks.customer_taxes_apply,
-                represent=hooks.customer_taxes_represent,
-                locked_read_annotations=hooks.customer_has_taxes_annotation,
-                prefetch=("tax_links__tax",),
-            )
-        )
+        from billing_project.core.hooks import hooks_check
+        from catalog import demo, hooks
+        from catalog.customer_taxes import CatalogCustomerTaxes
+        from customers import demo as customers_demo
+        from customers import hooks as customer_hooks
+
+        checks.register(hooks_check("catalog", hooks.ALL))
+        customer_hooks.customer_taxes.fill(CatalogCustomerTaxes())
         customers_demo.register_step("catalog", demo.seed_catalog)

@@ -1,23 +1,36 @@
-"""The catalog's part in other apps' flows (registered from CatalogConfig.ready())."""
+"""What the catalog asks of the apps above it, without importing them (billing_project/core/hooks.py).
+
+Some catalog rules depend on subscriptions: Lago freezes a plan's interval and its charges' models
+once subscriptions use it, and a plan shows how many customers and subscriptions it has. The
+subscriptions app fills `plan_usage` in `SubscriptionsConfig.ready()`; `CatalogConfig.ready()`
+registers the start-up check (`catalog.E001`) that it is filled.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from catalog import selectors
-from catalog.api.serializers import taxes_data
-from catalog.services.taxes import customer_has_taxes_annotation, customer_tax_codes_validate, customer_taxes_apply
-from customers.models import Customer
+from billing_project.core.hooks import Hook
 
-
-def customer_taxes_represent(customer: Customer) -> dict[str, Any]:
-    """`taxes[]` of the customer response (Lago: the customer's own taxes)."""
-    return {"taxes": taxes_data(selectors.customer_taxes(customer))}
+if TYPE_CHECKING:
+    from catalog.models import Plan
 
 
-__all__ = [
-    "customer_has_taxes_annotation",
-    "customer_tax_codes_validate",
-    "customer_taxes_apply",
-    "customer_taxes_represent",
-]
+@runtime_checkable
+class PlanUsage(Protocol):
+    """How subscriptions use a plan (the plan and its overrides, i.e. child plans)."""
+
+    def in_use(self, plan: Plan) -> bool:
+        """Live (active or pending) subscriptions use the plan or one of its overrides."""
+        ...
+
+    def active_subscriptions_count(self, plan: Plan) -> int: ...
+
+    def customers_count(self, plan: Plan) -> int:
+        """Customers with an active subscription on the plan or one of its overrides."""
+        ...
+
+
+plan_usage: Hook[PlanUsage] = Hook("catalog.plan_usage", PlanUsage, filled_by="subscriptions")
+
+ALL = (plan_usage,)

@@ -146,7 +146,7 @@ def organization_taxes(organization: Organization) -> list[Tax]:
 
 def customer_taxes(customer: Customer) -> list[Tax]:
     prefetched = getattr(customer, "_prefetched_objects_cache", {}).get("tax_links")
-    if prefetched is not None:  # lists prefetch `tax_links__tax` (customers.extensions)
+    if prefetched is not None:  # lists prefetch `tax_links__tax` (`customers.hooks.representation_prefetches`)
         return [link.tax for link in sorted(prefetched, key=lambda link: (link.created_at, link.tax.code))]
     return list(Tax.objects.filter(customer_links__customer=customer).order_by("customer_links__created_at", "code"))
 

@@ -20,6 +20,12 @@ class CustomersConfig(AppConfig):
     verbose_name = "Customers and organizations"
 
     def ready(self) -> None:
+        from django.core import checks
+
+        from billing_project.core.hooks import hooks_check
+        from customers import hooks
+
+        checks.register(hooks_check("customers", hooks.ALL))
         # Permissions of models added later are given to the staff groups after each migrate.
         post_migrate.connect(_sync_groups, dispatch_uid="customers.sync_staff_groups")
         # Admin modules are imported by django.contrib.admin's ready(), which runs first.

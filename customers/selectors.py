@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 
 from billing_project.core.errors import NotFoundFailure
 from billing_project.core.lookup import by_id_or_unique_name
-from customers import extensions
+from customers import hooks
 from customers.models import Customer, Organization
 
 
@@ -68,7 +68,7 @@ def customer_list(
         qs = qs.filter(metadata__key=key, metadata__value=value)
     return (
         qs.select_related("organization")
-        .prefetch_related(*extensions.representation_prefetches())
+        .prefetch_related(*hooks.representation_prefetches())
         .order_by("-created_at", "id")
     )
 

@@ -20,7 +20,7 @@ from billing_project.core.errors import NotFoundFailure, ValidationFailure, merg
 from billing_project.core.inserts import insert_new
 from billing_project.core.models import prefetch_nothing
 from billing_project.core.prepared import PreparedQuery
-from customers import extensions
+from customers import hooks, signals
 from customers.models import (
     ApiKey,
     Customer,
@@ -250,22 +250,12 @@ def customer_validation_errors(
 ) -> dict[str, list[str]]:
     """Every reason to refuse this upsert, as `{field: [codes]}` (empty when it is fine)."""
     errors = _validate_customer(data)
-    for extension in extensions.all_extensions():
-        if extension.validate:
-            errors = merge_details(errors, extension.validate(organization, customer, data))
+    hooks.customer_taxes.get().validate(organization, data.get("tax_codes"))
     new_currency = data.get("currency")
     if customer is not None and new_currency and new_currency != customer.currency:
-        if _billed_currencies(customer) - {new_currency}:
+        if hooks.billed_currencies.get()(customer) - {new_currency}:
             errors = merge_details(errors, {"currency": ["currencies_does_not_match"]})
     return errors
-
-
-def _billed_currencies(customer: Customer) -> set[str]:
-    currencies: set[str] = set()
-    for extension in extensions.all_extensions():
-        if extension.billed_currencies:
-            currencies |= extension.billed_currencies(customer)
-    return currencies
 
 
 def _apply_metadata(customer: Customer, items: list[dict[str, Any]]) -> None:
@@ -342,15 +332,13 @@ def customer_upsert(
 
 def _locked_customer(p: Any) -> Any:
     """The live customer with this external id, `FOR UPDATE`, with whether the organization has
-    webhook endpoints, whether the customer has metadata, and the extensions' own flags
-    (`CustomerExtension.locked_read_annotations`). `[:1]` on the model's ordering is `.first()`."""
+    webhook endpoints, whether the customer has metadata, and the taxes hook's own flags
+    (`hooks.CustomerTaxes.locked_read_annotations`). `[:1]` on the model's ordering is `.first()`."""
     annotations = {
         "has_webhook_endpoints": endpoints_exist(),
         "has_metadata_rows": Exists(CustomerMetadata.objects.filter(customer_id=OuterRef("pk"))),
+        **hooks.customer_taxes.get().locked_read_annotations(),
     }
-    for extension in extensions.all_extensions():
-        if extension.locked_read_annotations:
-            annotations.update(extension.locked_read_annotations())
     return (
         Customer.objects.select_for_update()
         .filter(organization_id=p.organization, external_id=p.external_id, deleted_at__isnull=True)
@@ -418,11 +406,8 @@ def _customer_upsert(organization: Organization, external_id: str, data: dict[st
         _apply_metadata(customer, data["metadata"])
     elif not has_metadata:  # none (read under the lock, or a new customer): the representation need not read it
         prefetch_nothing(customer, "metadata", CustomerMetadata)
-    if created:
-        extensions.mark_created(customer)
-    for extension in extensions.all_extensions():
-        if extension.apply:
-            extension.apply(customer, data)
+    hooks.customer_taxes.get().apply(customer, data.get("tax_codes"), created=created)
+    signals.customer_upserted.send(sender=Customer, customer=customer, created=created)
     _emit_customer_webhook(
         organization,
         customer,

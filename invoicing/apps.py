@@ -5,13 +5,12 @@ class InvoicingConfig(AppConfig):
     name = "invoicing"
 
     def ready(self) -> None:
-        from customers import demo, extensions
+        from customers import demo
+        from customers import hooks as customer_hooks
         from invoicing import demo as invoicing_demo
         from invoicing import selectors
 
-        extensions.register(
-            extensions.CustomerExtension(name="invoicing", billed_currencies=selectors.customer_billed_currencies)
-        )
+        customer_hooks.billed_currencies.fill(selectors.customer_billed_currencies)
         demo.register_step("invoices", invoicing_demo.seed_invoices)
         from invoicing import credit_receivers
 

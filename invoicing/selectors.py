@@ -28,7 +28,7 @@ from django.utils import timezone
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.prepared import PreparedQuery
 from catalog.models import BillableMetricFilter, Charge, ChargeFilter, Tax
-from customers import extensions as customer_extensions
+from customers import hooks as customer_hooks
 from customers.models import Customer, Organization
 from invoicing.calculation import Context, FeeLine, calculate_invoice
 from invoicing.models import Fee, Invoice, InvoiceAppliedTax, InvoiceStatus, InvoiceSubscription, PaymentStatus
@@ -37,7 +37,7 @@ from invoicing.services.taxes import TaxResolver, tax_rates
 from metering.bulk import UsageRequest, aggregate_many, handled_in_bulk
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
-from subscriptions.selectors import schedule_for
+from subscriptions.selectors import customer_subscription_currencies, schedule_for
 
 LISTED_STATUSES = [InvoiceStatus.DRAFT, InvoiceStatus.FINALIZED, InvoiceStatus.VOIDED, InvoiceStatus.FAILED]
 
@@ -76,7 +76,10 @@ def invoice_amount_due(invoice: Invoice) -> int:
 
 
 def customer_billed_currencies(customer: Customer) -> set[str]:
-    return set(Invoice.objects.filter(customer=customer).values_list("currency", flat=True).distinct())
+    """`customers.hooks.BilledCurrencies` (filled in `InvoicingConfig.ready()`): the currencies of the
+    customer's subscriptions (but canceled ones) and invoices; its currency may not change away from them."""
+    invoiced = set(Invoice.objects.filter(customer=customer).values_list("currency", flat=True).distinct())
+    return customer_subscription_currencies(customer) | invoiced
 
 
 def invoice_list(
@@ -152,7 +155,7 @@ def invoice_list_related(organization: Organization, invoices: list[Invoice]) ->
         customer = customers.setdefault(invoice.customer_id, invoice.customer)
         invoice.customer = customer
         customer.organization = organization
-    prefetch_related_objects(list(customers.values()), *customer_extensions.representation_prefetches())
+    prefetch_related_objects(list(customers.values()), *customer_hooks.representation_prefetches())
     taxes: dict[Any, list[InvoiceAppliedTax]] = {invoice.id: [] for invoice in invoices}
     if taxes:
         for row in InvoiceAppliedTax.objects.filter(invoice_id__in=list(taxes)).order_by("created_at", "id"):
@@ -168,7 +171,7 @@ def _relation_flags() -> dict[str, Any]:
     each prefetch lookup: `metadata`, `tax_links`), as `EXISTS` columns of the customer's own read,
     so that relations without rows (the usual case) are not read at all."""
     flags = {}
-    for lookup in customer_extensions.representation_prefetches():
+    for lookup in customer_hooks.representation_prefetches():
         first = lookup.split("__")[0]
         relation = Customer._meta.get_field(first)
         rows = relation.related_model._default_manager.filter(**{relation.field.attname: OuterRef("pk")})  # type: ignore[union-attr]
@@ -268,7 +271,7 @@ def customer_invoice_page(
         total = 0 if offset == 0 else _customer_invoices_count(organization, customer)
         return [], total, {}
     cache: dict[str, Any] = {}
-    for lookup in customer_extensions.representation_prefetches():
+    for lookup in customer_hooks.representation_prefetches():
         first = lookup.split("__")[0]
         has_rows = getattr(customer, f"has_rows_{first}", True)
         rows = _relation_query(lookup).fetch(customer=customer.id) if has_rows else []

@@ -4,7 +4,7 @@
   subscription's plan on the event's metric, the exact instant fee `price(period usage with the
   event) − price(period usage without it)` (docs/billing-semantics.md §2.8,
   `catalog.pricing.price_in_advance`), over the subscription's real charges period (the
-  subscriptions app's `metering.extensions.charges_period`: interval, calendar or anniversary
+  subscriptions app's `subscriptions.selectors.charges_period_of_ref`: interval, calendar or anniversary
   billing, the customer's timezone). The event is written inside a savepoint to aggregate exactly
   as billing would, then rolled back.
 * `POST /events/estimate_instant_fees` and `/events/batch_estimate_instant_fees`
@@ -38,8 +38,9 @@ from catalog.selectors import fee_taxes, organization_taxes
 from customers.models import Customer, Organization
 from metering import computations, ingestion
 from metering.aggregation import aggregate
-from metering.extensions import SubscriptionRef, charges_period, lookup_subscriptions
 from metering.models import EventErrorCode
+from subscriptions import selectors as subscription_selectors
+from subscriptions.selectors import SubscriptionRef
 
 # Events of one batch estimate, at most (as many as `POST /events/batch` takes).
 BATCH_ESTIMATE_LIMIT = 100
@@ -133,7 +134,9 @@ def _parse(index: int, payload: Any) -> ingestion.ParsedEvent:
 
 
 def _subscription(organization: Organization, external_subscription_id: str) -> SubscriptionRef:
-    ref = lookup_subscriptions(organization, [external_subscription_id]).get(external_subscription_id)
+    ref = subscription_selectors.subscription_refs(organization, [external_subscription_id]).get(
+        external_subscription_id
+    )
     if ref is None:
         raise NotFoundFailure("subscription")
     return ref
@@ -213,7 +216,7 @@ def events_estimate_fees(organization: Organization, payload: Any) -> list[FeeEs
         raise ValidationFailure.single("code", "does_not_match_an_instant_charge")
     info = services.metrics_by_code(organization, [metric.code]).get(metric.code)
     services.enrich(event, info)
-    period = charges_period(organization, ref, event.timestamp)
+    period = subscription_selectors.charges_period_of_ref(organization, ref, event.timestamp)
     transaction_id = event.transaction_id
     event.transaction_id = f"__estimate__{transaction_id}"
     plans = [(charge, _live_filters(charge)) for charge in charges]

@@ -29,8 +29,9 @@ from typing import Any
 
 from billing_project.core.localcache import LocalCache
 from customers.models import Organization
-from metering.extensions import SubscriptionRef, lookup_subscriptions
 from metering.selectors import MetricInfo, metrics_by_code
+from subscriptions import selectors as subscription_selectors
+from subscriptions.selectors import SubscriptionRef
 
 TTL_SETTING = "EVENTS_LOOKUP_CACHE_SECONDS"
 
@@ -56,7 +57,7 @@ def metrics_by_code_cached(organization: Organization, codes: Collection[str]) -
 
 
 def subscriptions_cached(organization: Organization, external_ids: Collection[str]) -> dict[str, SubscriptionRef]:
-    """`metering.extensions.lookup_subscriptions`, answered from the cache where it can."""
+    """`subscriptions.selectors.subscription_refs`, answered from the cache where it can."""
     found: dict[str, SubscriptionRef] = {}
     missing: set[str] = set()
     for external_id in external_ids:
@@ -66,7 +67,7 @@ def subscriptions_cached(organization: Organization, external_ids: Collection[st
         else:
             found[external_id] = ref
     if missing:
-        for external_id, ref in lookup_subscriptions(organization, missing).items():
+        for external_id, ref in subscription_selectors.subscription_refs(organization, missing).items():
             _subscriptions.set((organization.pk, external_id), ref)
             found[external_id] = ref
     return found

@@ -44,7 +44,7 @@ class Event(BaseModel):
         max_digits=VALUE_DIGITS, decimal_places=VALUE_PLACES, null=True, blank=True
     )
     value = models.DecimalField(max_digits=VALUE_DIGITS, decimal_places=VALUE_PLACES, null=True, blank=True)
-    # Resolved through metering.extensions at ingestion (no FK: subscriptions is a higher app).
+    # Resolved at ingestion (`subscriptions.selectors.subscription_refs`); plain UUIDs, no foreign keys.
     subscription_id = models.UUIDField(null=True, blank=True)
     customer_id = models.UUIDField(null=True, blank=True)
 

@@ -17,11 +17,11 @@ from billing_project.core import metrics as prometheus
 from billing_project.core.errors import ValidationFailure
 from customers.models import Organization
 from metering import ingestion
-from metering.extensions import lookup_subscriptions, subscription_lookup_registered
 from metering.ingestion import ParsedEvent
 from metering.models import ClickHouseOutbox, EventError, EventErrorCode
 from metering.selectors import MetricInfo, metrics_by_code
 from metering.signals import events_ingested
+from subscriptions import selectors as subscription_selectors
 
 logger = logging.getLogger(__name__)
 
@@ -153,8 +153,7 @@ def events_ingest(
         refs = subscriptions_cached(organization, {e.external_subscription_id for e in unique})
     else:
         metrics = metrics_by_code(organization, {e.code for e in unique})
-        refs = lookup_subscriptions(organization, {e.external_subscription_id for e in unique})
-    check_subscriptions = subscription_lookup_registered()
+        refs = subscription_selectors.subscription_refs(organization, {e.external_subscription_id for e in unique})
     result.subscription_ids = {key: (str(ref.id), str(ref.customer_id)) for key, ref in refs.items()}
     for event in unique:
         enrich(event, metrics.get(event.code))
@@ -162,7 +161,7 @@ def events_ingest(
         if ref is not None:
             event.subscription_id = ref.id
             event.customer_id = ref.customer_id
-        elif check_subscriptions:
+        else:
             event.errors.append(EventErrorCode.UNKNOWN_SUBSCRIPTION)
 
     now = parsed[0].created_at if parsed else ingestion.now_utc()

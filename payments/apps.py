@@ -5,7 +5,7 @@ class PaymentsConfig(AppConfig):
     name = "payments"
 
     def ready(self) -> None:
-        from customers import extensions
+        from customers.signals import customer_upserted
         from invoicing.signals import credit_note_refund_requested, invoice_finalized
         from payments import receivers
 
@@ -13,4 +13,4 @@ class PaymentsConfig(AppConfig):
         credit_note_refund_requested.connect(
             receivers.on_credit_note_refund_requested, dispatch_uid="payments.refund_credit_note"
         )
-        extensions.register(extensions.CustomerExtension(name="payments", apply=receivers.on_customer_upsert))
+        customer_upserted.connect(receivers.on_customer_upserted, dispatch_uid="payments.provider_customer")

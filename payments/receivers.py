@@ -30,8 +30,8 @@ def on_invoice_finalized(sender: Any, invoice: Any, organization: Any, **kwargs:
     transaction.on_commit(lambda: _enqueue("collect_invoice", invoice_id))
 
 
-def on_customer_upsert(customer: Any, payload: dict[str, Any]) -> None:
-    """customers.extensions `apply`: create the provider customer after commit when asked to."""
+def on_customer_upserted(sender: Any, customer: Any, created: bool, **kwargs: Any) -> None:
+    """`customers.signals.customer_upserted`: create the provider customer after commit when asked to."""
     from payments.services.customers import wants_provider_customer
 
     if not wants_provider_customer(customer):

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from uuid import UUID
 
 from django.db.models import Min, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure
+from catalog.models import Plan
 from customers.models import Organization
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
-
-if TYPE_CHECKING:
-    from metering.extensions import SubscriptionRef
 
 _RELATED = ("organization", "customer", "customer__organization", "plan", "plan__parent", "previous_subscription__plan")
 
@@ -225,16 +223,33 @@ def endings_within(at: datetime, days: int) -> QuerySet[Subscription]:
 # --- lookups for other apps -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SubscriptionRef:
+    """What metering needs of the subscription an event's `external_subscription_id` names (to
+    report events of unknown subscriptions, to estimate fees over its charges period)."""
+
+    id: UUID
+    external_id: str
+    customer_id: UUID
+    plan_id: UUID
+    started_at: datetime
+    terminated_at: datetime | None
+    # The earliest start of the customer's subscriptions with this external id (plan changes
+    # create new rows): recurring metrics count events from here. None: `started_at`.
+    initial_started_at: datetime | None = None
+
+
 def plan_in_use(plan: object) -> bool:
-    """catalog.extensions hook: a plan (or one of its overrides) has live subscriptions."""
+    """`catalog.hooks.PlanUsage.in_use`: a plan (or one of its overrides) has live subscriptions."""
     live = [SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING]
     return Subscription.objects.filter(Q(plan=plan) | Q(plan__parent=plan), status__in=live).exists()
 
 
-def subscription_refs(organization: Organization, external_ids: Collection[str]) -> dict[str, object]:
-    """metering.extensions lookup: the active subscription per external id, else the latest ended one."""
-    from metering.extensions import SubscriptionRef
-
+def subscription_refs(organization: Organization, external_ids: Collection[str]) -> dict[str, SubscriptionRef]:
+    """For metering (event ingestion, fee estimates): the active subscription per external id,
+    else the latest ended one. No ids, no query."""
+    if not external_ids:
+        return {}
     rows = (
         Subscription.objects.filter(
             organization=organization,
@@ -270,7 +285,7 @@ def subscription_refs(organization: Organization, external_ids: Collection[str])
 
 
 def charges_period_of_ref(organization: Organization, ref: SubscriptionRef, at: datetime) -> tuple[datetime, datetime]:
-    """metering.extensions charges period lookup: the half-open charges window of the subscription
+    """For metering's fee estimates: the half-open charges window of the subscription
     `ref` names that contains `at`, as billing computes it (`periods.charges_window_at`: interval,
     calendar or anniversary billing, the customer's timezone, clipped to the start and the
     termination)."""
@@ -292,12 +307,12 @@ def subscription_reload(subscription: Subscription) -> Subscription:
 
 
 def plan_active_subscriptions_count(plan: object) -> int:
-    """catalog plan counter `active_subscriptions_count` (the plan and its overrides)."""
+    """`catalog.hooks.PlanUsage.active_subscriptions_count` (the plan and its overrides)."""
     return Subscription.objects.filter(Q(plan=plan) | Q(plan__parent=plan), status=SubscriptionStatus.ACTIVE).count()
 
 
 def plan_customers_count(plan: object) -> int:
-    """catalog plan counter `customers_count`: customers with an active subscription on the plan."""
+    """`catalog.hooks.PlanUsage.customers_count`: customers with an active subscription on the plan."""
     return (
         Subscription.objects.filter(Q(plan=plan) | Q(plan__parent=plan), status=SubscriptionStatus.ACTIVE)
         .values("customer_id")
@@ -307,10 +322,23 @@ def plan_customers_count(plan: object) -> int:
 
 
 def customer_subscription_currencies(customer: object) -> set[str]:
-    """customers extension: currencies the customer is subscribed in (its currency is then fixed)."""
+    """Part of `customers.hooks.BilledCurrencies` (invoicing fills it): currencies the customer is subscribed in (its currency is then fixed)."""
     return set(
         Subscription.objects.filter(customer=customer)
         .exclude(status=SubscriptionStatus.CANCELED)
         .values_list("plan__amount_currency", flat=True)
         .distinct()
     )
+
+
+class SubscriptionsPlanUsage:
+    """`catalog.hooks.PlanUsage`, filled in `SubscriptionsConfig.ready()`."""
+
+    def in_use(self, plan: Plan) -> bool:
+        return plan_in_use(plan)
+
+    def active_subscriptions_count(self, plan: Plan) -> int:
+        return plan_active_subscriptions_count(plan)
+
+    def customers_count(self, plan: Plan) -> int:
+        return plan_customers_count(plan)

@@ -19,7 +19,8 @@ from billing_project.core.api.serializers import PaginationMeta, optional_list
 from billing_project.core.api.unsupported import LagoOnly
 from billing_project.core.bounds import MAX_AMOUNT_CENTS
 from billing_project.core.money import decimal_number
-from catalog import extensions, selectors
+from catalog import selectors
+from catalog.hooks import plan_usage
 from catalog.models import (
     AddOn,
     AppliedCoupon,
@@ -527,13 +528,13 @@ class PlanOutput(serializers.Serializer):
         return decimal_number(obj.trial_period)
 
     def get_customers_count(self, obj: Plan) -> int:
-        return extensions.plan_count(obj, "customers_count")
+        return plan_usage.get().customers_count(obj)
 
     def get_active_subscriptions_count(self, obj: Plan) -> int:
-        return extensions.plan_count(obj, "active_subscriptions_count")
+        return plan_usage.get().active_subscriptions_count(obj)
 
     def get_draft_invoices_count(self, obj: Plan) -> int:
-        return extensions.plan_count(obj, "draft_invoices_count")
+        return 0  # not counted: bxb has always answered 0 here
 
     @extend_schema_field(ChargeOutput(many=True))
     def get_charges(self, obj: Plan) -> list[dict[str, Any]]:

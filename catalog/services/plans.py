@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
 from catalog import pricing, signals
-from catalog.extensions import plan_attached_to_subscriptions
+from catalog.hooks import plan_usage
 from catalog.models import (
     ALL_FILTER_VALUES,
     BillableMetric,
@@ -499,7 +499,7 @@ def plan_update(organization: Organization, *, code: str, data: dict[str, Any], 
 
     * `charges`, when sent, becomes the plan's charge list (see `_sync_charges`); when absent the
       charges stay as they are.
-    * Once subscriptions use the plan (`catalog.extensions.plan_attached_to_subscriptions`), its
+    * Once subscriptions use the plan (`catalog.hooks.PlanUsage.in_use`), its
       code, interval, pay_in_advance, currency, trial period and billing cadence are frozen and
       existing charges keep their model, flags and spending minimum; name, description, amount,
       taxes, thresholds, commitment, metadata and charge prices may still change (Lago's
@@ -509,7 +509,7 @@ def plan_update(organization: Organization, *, code: str, data: dict[str, Any], 
     """
     plan = plan_get_for_update(organization, code)
     old_amount_cents = plan.amount_cents
-    locked = plan_attached_to_subscriptions(plan)
+    locked = plan_usage.get().in_use(plan)
     _plan_apply(plan, data, locked=locked)
     if errors := _plan_errors(organization, plan, data, creating=False):
         raise ValidationFailure(errors)
@@ -573,7 +573,7 @@ def plan_charge_update(
 ) -> Charge:
     plan = plan_get_for_update(organization, plan_code)
     charge = _charge_get(plan, charge_code)
-    locked = plan_attached_to_subscriptions(plan)
+    locked = plan_usage.get().in_use(plan)
     charge, extras, errors = _charge_apply(organization, plan, charge, data, locked=locked, taken_codes=set())
     if errors:
         raise ValidationFailure(errors)

@@ -1,4 +1,4 @@
-"""Taxes (docs/catalog.md, docs/billing-semantics.md §6.2) and the customer's tax list (customers.extensions hook)."""
+"""Taxes (docs/catalog.md, docs/billing-semantics.md §6.2) and the customer's tax list (`customers.hooks.CustomerTaxes`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from billing_project.core.models import prefetch_nothing
 from billing_project.core.money import parse_decimal
 from catalog.models import CustomerTax, Tax
 from catalog.services.common import set_links, taxes_for_codes
-from customers import extensions as customer_extensions
 from customers.models import Customer, Organization
 
 MAX_RATE = Decimal("1000000")
@@ -115,37 +114,34 @@ def tax_delete(organization: Organization, *, code: str, actor: object | None = 
     return deleted
 
 
-# --- customers' taxes (registered as a customers.extensions.CustomerExtension) -----------------
+# --- customers' taxes (`catalog.customer_taxes` fills the `customers.hooks.customer_taxes` hook) ---
 
 
-def customer_tax_codes_validate(
-    organization: Organization, customer: Customer | None, data: dict[str, Any]
-) -> dict[str, list[str]]:
+def customer_tax_codes_validate(organization: Organization, tax_codes: list[str] | None) -> None:
     """Unknown codes are a 404 `tax_not_found`, as in Lago."""
-    codes = data.get("tax_codes")
-    if codes:
-        taxes_for_codes(organization, codes)
-    return {}
+    if tax_codes:
+        taxes_for_codes(organization, tax_codes)
 
 
 HAS_TAXES_ANNOTATION = "has_customer_tax_links"
 
 
 def customer_has_taxes_annotation() -> dict[str, Any]:
-    """customers.extensions `locked_read_annotations`: whether the customer has taxes, read with the
+    """`CustomerTaxes.locked_read_annotations`: whether the customer has taxes, read with the
     upsert's locked row."""
     return {HAS_TAXES_ANNOTATION: Exists(CustomerTax.objects.filter(customer_id=OuterRef("pk")))}
 
 
-def customer_taxes_apply(customer: Customer, data: dict[str, Any]) -> None:
-    if "tax_codes" not in data or data["tax_codes"] is None:
-        if customer_extensions.created_by_upsert(customer) or customer.__dict__.get(HAS_TAXES_ANNOTATION) is False:
+def customer_taxes_apply(customer: Customer, tax_codes: list[str] | None, *, created: bool) -> None:
+    """The upsert's `tax_codes` (None: not sent, the taxes stay)."""
+    if tax_codes is None:
+        if created or customer.__dict__.get(HAS_TAXES_ANNOTATION) is False:
             # No taxes applied here, and the customer has none (just inserted, or none found under
             # the upsert's row lock): its representation (`selectors.customer_taxes`) reads the
             # empty prefetch instead of the table.
             prefetch_nothing(customer, "tax_links", CustomerTax)
         return
-    set_links(customer, CustomerTax, "customer", taxes_for_codes(customer.organization, data["tax_codes"]))
+    set_links(customer, CustomerTax, "customer", taxes_for_codes(customer.organization, tax_codes))
 
 
 @transaction.atomic

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from billing_project.core.api.serializers import OptionalTextField, PaginationMeta, optional_list, optional_text
 from billing_project.core.api.unsupported import LagoOnly
-from customers import extensions
+from customers import hooks
 from customers.models import Customer, CustomerType, FinalizeZeroAmount, Organization
 
 
@@ -237,7 +237,7 @@ class CustomerOutput(serializers.Serializer):
         return shipping_address_payload(obj)
 
     def get_taxes(self, obj: Customer) -> list[dict[str, Any]]:
-        return []  # filled by the catalog extension in to_representation
+        return hooks.customer_taxes.get().represent(obj)
 
     def get_integration_customers(self, obj: Customer) -> list[Any]:
         return []
@@ -305,7 +305,7 @@ def customer_payload(customer: Customer) -> dict[str, Any]:
                 }
                 for entry in customer.metadata.all()
             ],
-            "taxes": [],
+            "taxes": hooks.customer_taxes.get().represent(customer),
             "integration_customers": [],
             "applicable_invoice_custom_sections": [],
             "skip_invoice_custom_sections": False,
@@ -314,9 +314,6 @@ def customer_payload(customer: Customer) -> dict[str, Any]:
             "updated_at": _datetime(customer.updated_at),
         }
     )
-    for extension in extensions.all_extensions():
-        if extension.represent:
-            data.update(extension.represent(customer))
     return data
 
 

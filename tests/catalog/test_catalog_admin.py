@@ -192,11 +192,12 @@ def test_plan_editor_generates_charge_codes(staff_client, organization):
 
 
 def test_plan_editor_freezes_charges_of_plans_in_use(staff_client, organization, monkeypatch):
-    from catalog import extensions
+    from catalog import hooks
+    from tests.factories.catalog import FixedPlanUsage
 
     plan = PlanFactory(organization=organization)
     charge = ChargeFactory(plan=plan)
-    monkeypatch.setattr(extensions, "_plan_in_use", [lambda p: True])
+    monkeypatch.setattr(hooks.plan_usage, "_impl", FixedPlanUsage(in_use=True))
     page = staff_client.get(f"/admin/catalog/plan/{plan.pk}/change/").content.decode()
     assert 'name="charges-0-charge_model"' not in page
     assert 'name="charges-0-properties"' in page
@@ -207,9 +208,7 @@ def test_plan_editor_taxes_commitment_thresholds(staff_client, organization):
     TaxFactory(organization=organization, code="vat")
     metric = BillableMetricFactory(organization=organization, code="calls", aggregation_type="count_agg")
     data = _plan_form(organization, metric, '{"amount": "1"}', "standard")
-    data.update(
-        {"tax_codes": "vat", "minimum_commitment": "100", "usage_thresholds_text": "50\n9.00 recurring"}
-    )
+    data.update({"tax_codes": "vat", "minimum_commitment": "100", "usage_thresholds_text": "50\n9.00 recurring"})
     assert staff_client.post("/admin/catalog/plan/add/", data).status_code == 302
     plan = Plan.live.get(code="pro")
     assert [t.code for t in plan.taxes.all()] == ["vat"]

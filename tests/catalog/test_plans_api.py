@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from catalog import extensions, signals
+from catalog import hooks, signals
 from catalog.models import Charge, Plan
 from tests.factories.catalog import (
     BillableMetricFactory,
     BillableMetricFilterFactory,
     ChargeFactory,
     ChargeFilterFactory,
+    FixedPlanUsage,
     PlanFactory,
     TaxFactory,
 )
@@ -271,7 +272,7 @@ def test_failed_update_changes_nothing(api, metrics):
 
 def test_plan_in_use_freezes_interval_and_charge_models(api, metrics, monkeypatch, django_capture_on_commit_callbacks):
     _create_with_two_charges(api, metrics)
-    monkeypatch.setattr(extensions, "_plan_in_use", [lambda plan: True])
+    monkeypatch.setattr(hooks.plan_usage, "_impl", FixedPlanUsage(in_use=True))
     sent = []
 
     def receiver(sender, plan, organization, old_amount_cents, **kwargs):
@@ -434,8 +435,8 @@ def test_plan_metadata_routes(api, other_tenant):
 
 
 def test_plan_list_query_count_does_not_grow_with_plans(api, organization, django_assert_max_num_queries, monkeypatch):
-    """The catalog's own queries; counters registered by other apps are theirs to batch."""
-    monkeypatch.setattr(extensions, "_plan_counters", {})
+    """The catalog's own queries; the counts the subscriptions app answers are its to batch."""
+    monkeypatch.setattr(hooks.plan_usage, "_impl", FixedPlanUsage())
 
     def make(n):
         for _ in range(n):

@@ -10,7 +10,6 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from catalog.models import CustomerTax, Tax
-from customers import extensions
 from customers.api.serializers import CustomerOutput, customer_payload
 from customers.models import Customer
 from tests.factories.customers import CustomerFactory, CustomerMetadataFactory
@@ -19,12 +18,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _declared(customer: Customer) -> dict:
-    """What DRF's generic Serializer.to_representation makes of the declared fields, plus extensions."""
+    """What DRF's generic Serializer.to_representation makes of the declared fields."""
     data = dict(serializers.Serializer.to_representation(CustomerOutput(), customer))
     data["metadata"] = [dict(item) for item in data["metadata"]]
-    for extension in extensions.all_extensions():
-        if extension.represent:
-            data.update(extension.represent(customer))
     return data
 
 

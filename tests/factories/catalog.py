@@ -119,3 +119,20 @@ class AppliedCouponFactory(ModelFactory[AppliedCoupon]):
     amount_cents_remaining = factory.SelfAttribute("coupon.amount_cents")
     amount_currency = factory.SelfAttribute("coupon.amount_currency")
     frequency = "once"
+
+
+class FixedPlanUsage:
+    """A `catalog.hooks.PlanUsage` with fixed answers and no queries, for
+    `monkeypatch.setattr(catalog.hooks.plan_usage, "_impl", FixedPlanUsage(in_use=True))`."""
+
+    def __init__(self, *, in_use: bool = False, active_subscriptions: int = 0, customers: int = 0) -> None:
+        self._in_use, self._active, self._customers = in_use, active_subscriptions, customers
+
+    def in_use(self, plan: Plan) -> bool:
+        return self._in_use
+
+    def active_subscriptions_count(self, plan: Plan) -> int:
+        return self._active
+
+    def customers_count(self, plan: Plan) -> int:
+        return self._customers

@@ -8,13 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from catalog.models import BillableMetric, BillableMetricFilter
-from metering.extensions import (
-    SubscriptionRef,
-    register_charges_period_lookup,
-    register_subscription_lookup,
-    registered_charges_period_lookup,
-    registered_subscription_lookup,
-)
+from subscriptions import selectors as subscription_selectors
+from subscriptions.selectors import SubscriptionRef
 
 
 def make_metric(
@@ -40,7 +35,8 @@ def make_metric(
 
 
 class FakeSubscriptions:
-    """A registered subscription lookup backed by a dict: `fake.add(org, "sub_1", started_at)`."""
+    """Stands in for `subscriptions.selectors.subscription_refs` and `charges_period_of_ref` (what
+    metering reads of subscriptions), backed by a dict: `fake.add(org, "sub_1", started_at)`."""
 
     def __init__(self, *, known_by_default: bool = False) -> None:
         """`known_by_default`: every external id is a subscription (started 2000-01-01) unless it
@@ -84,18 +80,20 @@ class FakeSubscriptions:
     _previous: list = []
 
     def install(self) -> FakeSubscriptions:
-        FakeSubscriptions._previous.append((registered_subscription_lookup(), registered_charges_period_lookup()))
-        register_subscription_lookup(self)
-        register_charges_period_lookup(self.charges_period)
+        FakeSubscriptions._previous.append(
+            (subscription_selectors.subscription_refs, subscription_selectors.charges_period_of_ref)
+        )
+        subscription_selectors.subscription_refs = self  # type: ignore[assignment]
+        subscription_selectors.charges_period_of_ref = self.charges_period  # type: ignore[assignment]
         return self
 
     @staticmethod
     def uninstall() -> None:
-        """Put back whatever lookups were registered before (the subscriptions app's, in the suite)."""
+        """Put back the functions replaced before (the subscriptions app's own, in the suite)."""
         while FakeSubscriptions._previous:
             lookup, period = FakeSubscriptions._previous.pop()
-            register_subscription_lookup(lookup)
-            register_charges_period_lookup(period)
+            subscription_selectors.subscription_refs = lookup  # type: ignore[method-assign]
+            subscription_selectors.charges_period_of_ref = period  # type: ignore[method-assign]
 
 
 def event_payload(transaction_id: str, code: str = "calls", sub: str = "sub_1", **extra: Any) -> dict[str, Any]:

@@ -279,7 +279,7 @@ def test_subscription_refs_and_fee_estimates_see_the_carried_seats(organization)
     """`POST /events/estimate_fees` after an upgrade: the eleventh seat is priced in the second tier
     ($5) because the ten seats bought on the old plan carry (without them: $10)."""
     from metering.estimates import events_estimate_fees
-    from metering.extensions import lookup_subscriptions
+    from subscriptions.selectors import subscription_refs as lookup_subscriptions
 
     customer = make_customer(organization, external_id="est_cus")
     seats = _seats_metric(organization)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from catalog.models import CustomerTax
-from metering.extensions import SubscriptionRef
+from subscriptions.selectors import SubscriptionRef
 from tests.factories.catalog import ChargeFactory, PlanFactory, TaxFactory
 from tests.factories.customers import CustomerFactory
 from tests.factories.metering import make_metric

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from catalog.models import ChargeTax
-from metering.extensions import SubscriptionRef
 from metering.models import Event
+from subscriptions.selectors import SubscriptionRef
 from tests.factories.catalog import ChargeFactory, ChargeFilterFactory, PlanFactory, TaxFactory
 from tests.factories.customers import CustomerFactory
 from tests.factories.metering import make_metric

@@ -1,17 +1,12 @@
-"""`POST /events/estimate_fees` prices over the subscription's real charges period: the subscriptions
-app fills metering's charges period lookup at start-up (anniversary billing, the customer's
-timezone), and a start-up check fails when it is not filled."""
+"""`POST /events/estimate_fees` prices over the subscription's real charges period
+(`subscriptions.selectors.charges_period_of_ref`: anniversary billing, the customer's timezone)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured
-from django.core.management import call_command
 
-from metering import extensions
-from subscriptions import selectors
 from tests.factories.invoicing import (
     add_events,
     make_charge,
@@ -81,18 +76,6 @@ def test_first_calendar_period_starts_with_the_subscription(api, organization):
     sub = _seats(organization, timezone="UTC", billing_time="calendar")
     fee = _estimate(api, sub, "u1", at(2024, 3, 20))
     assert (fee["from_date"], fee["to_date"]) == ("2024-03-15T10:00:00.000Z", "2024-04-01T00:00:00.000Z")
-
-
-def test_the_subscriptions_app_fills_the_lookup_and_the_start_up_check_passes(monkeypatch):
-    assert extensions.registered_charges_period_lookup() == selectors.charges_period_of_ref
-    assert extensions.check_lookups_registered() == []
-    call_command("check")  # metering.E001 would fail it
-
-    monkeypatch.setattr(extensions, "_period_lookup", None)
-    [error] = extensions.check_lookups_registered()
-    assert error.id == "metering.E001" and "charges period" in error.msg
-    with pytest.raises(ImproperlyConfigured):
-        extensions.charges_period(object(), object(), at(2024, 1, 1))  # type: ignore[arg-type]
 
 
 def test_an_estimate_has_every_key_of_the_saved_fee_and_of_its_published_schema(api, organization):

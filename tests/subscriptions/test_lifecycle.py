@@ -393,7 +393,7 @@ def test_tenant_isolation(organization, other_tenant, basic):
 
 
 def test_metering_lookup(organization, other_tenant, basic, premium):
-    from metering.extensions import lookup_subscriptions
+    from subscriptions.selectors import subscription_refs as lookup_subscriptions
 
     old = create(organization, utc(2024, 1, 1))
     new = create(organization, utc(2024, 1, 10), plan_code="premium")

@@ -1,0 +1,29 @@
+"""The catalog's answer to `customers.hooks.customer_taxes` (filled in `CatalogConfig.ready()`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from catalog import selectors
+from catalog.api.serializers import taxes_data
+from catalog.services.taxes import customer_has_taxes_annotation, customer_tax_codes_validate, customer_taxes_apply
+from customers.models import Customer, Organization
+
+
+class CatalogCustomerTaxes:
+    """`customers.hooks.CustomerTaxes`: a customer's own taxes, by code."""
+
+    prefetch: tuple[str, ...] = ("tax_links__tax",)
+
+    def locked_read_annotations(self) -> dict[str, Any]:
+        return customer_has_taxes_annotation()
+
+    def validate(self, organization: Organization, tax_codes: list[str] | None) -> None:
+        customer_tax_codes_validate(organization, tax_codes)
+
+    def apply(self, customer: Customer, tax_codes: list[str] | None, *, created: bool) -> None:
+        customer_taxes_apply(customer, tax_codes, created=created)
+
+    def represent(self, customer: Customer) -> list[dict[str, Any]]:
+        """`taxes[]` of the customer response (Lago: the customer's own taxes)."""
+        return taxes_data(selectors.customer_taxes(customer))

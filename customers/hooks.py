@@ -1,0 +1,66 @@
+"""What `customers` asks of the apps above it, without importing them (billing_project/core/hooks.py).
+
+A customer upsert carries `tax_codes` (catalog's taxes) and the currency of a customer with a
+billing history must not change (subscriptions' and invoicing's rows). Each question is one typed
+hook, filled once by the app named below in its `AppConfig.ready()`; `CustomersConfig.ready()`
+registers the start-up check (`customers.E001`) that all are filled. Work a higher app does after
+an upsert (payments creating the provider customer) is a signal instead (`customers/signals.py`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from billing_project.core.hooks import Hook
+
+if TYPE_CHECKING:
+    from customers.models import Customer, Organization
+
+
+@runtime_checkable
+class CustomerTaxes(Protocol):
+    """The customer's own taxes: `tax_codes` of an upsert, `taxes` of the representation.
+
+    `tax_codes` is None when the upsert does not send it (or sends null): the taxes stay.
+    """
+
+    # Relations `represent` reads, so customer lists prefetch them instead of N+1 queries.
+    prefetch: tuple[str, ...]
+
+    def locked_read_annotations(self) -> dict[str, Any]:
+        """Annotations added to the upsert's locked read of an existing customer, for `apply`."""
+        ...
+
+    def validate(self, organization: Organization, tax_codes: list[str] | None) -> None:
+        """Raise `NotFoundFailure` for an unknown code (before anything is written)."""
+        ...
+
+    def apply(self, customer: Customer, tax_codes: list[str] | None, *, created: bool) -> None:
+        """Inside the upsert's transaction, after the customer is saved (`created`: just inserted)."""
+        ...
+
+    def represent(self, customer: Customer) -> list[dict[str, Any]]:
+        """The `taxes` list of the customer's API representation."""
+        ...
+
+
+@runtime_checkable
+class BilledCurrencies(Protocol):
+    """The currencies of the customer's billing history (subscriptions, invoices, wallets...)."""
+
+    def __call__(self, customer: Customer) -> set[str]: ...
+
+
+customer_taxes: Hook[CustomerTaxes] = Hook("customers.customer_taxes", CustomerTaxes, filled_by="catalog")
+billed_currencies: Hook[BilledCurrencies] = Hook("customers.billed_currencies", BilledCurrencies, filled_by="invoicing")
+
+ALL = (customer_taxes, billed_currencies)
+
+
+def representation_prefetches(prefix: str = "") -> list[str]:
+    """Every relation the customer representation reads (metadata and the taxes).
+
+    `prefix` targets a customer reached through a relation, e.g. `"customer__"` for invoices.
+    """
+    lookups = ["metadata", *customer_taxes.get().prefetch]
+    return [f"{prefix}{lookup}" for lookup in lookups]
