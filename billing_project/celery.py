@@ -130,6 +130,9 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "payments-dunning": {"task": "payments.dunning", "schedule": crontab(hour=8, minute=0)},
     # Audit log entries older than AUDIT_RETENTION_DAYS are deleted, once a day.
     "audit-cleanup": {"task": "audit.cleanup", "schedule": crontab(hour=3, minute=15)},
+    # UCP order-event webhooks that are due (retries, deliveries whose on-commit hook was lost),
+    # and idempotency records past their 48 hours.
+    "ucp-order-events-sweep": {"task": "ucp.order_events_sweep", "schedule": crontab(minute="*")},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
 
@@ -155,4 +158,5 @@ BEAT_COMMANDS: dict[str, str] = {
     "payments-retry-sweep": "retry_payments",
     "payments-dunning": "run_dunning",
     "audit-cleanup": "audit_cleanup",
+    "ucp-order-events-sweep": "ucp_sweep",
 }

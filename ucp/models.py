@@ -178,3 +178,23 @@ class IdempotencyRecord(BaseModel):
                 fields=["organization", "platform_profile_url", "key"], name="ucp_idempotency_unique_key"
             ),
         ]
+
+
+class OrderEvent(BaseModel):
+    """An order-event webhook to the platform that placed the order: the full order as it was when
+    the event happened, signed (RFC 9421) when sent, retried until delivered or too old."""
+
+    organization = models.ForeignKey("customers.Organization", on_delete=models.CASCADE, related_name="+")
+    checkout = models.ForeignKey(Checkout, on_delete=models.CASCADE, related_name="order_events")
+    event_type = models.CharField(max_length=40)  # order.created | order.updated
+    webhook_url = models.URLField(max_length=2000)
+    payload = models.JSONField()
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["delivered_at", "failed_at", "next_attempt_at"], name="ucp_order_event_due")]

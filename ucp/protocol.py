@@ -33,6 +33,7 @@ class Capability:
 # The capabilities bxb implements, in the order they are declared (docs/ucp.md, "What bxb declares").
 CAPABILITIES: tuple[Capability, ...] = (
     Capability(CHECKOUT, f"{SPEC_BASE}/specification/checkout", f"{SPEC_BASE}/schemas/shopping/checkout.json"),
+    Capability(ORDER, f"{SPEC_BASE}/specification/order", f"{SPEC_BASE}/schemas/shopping/order.json"),
     Capability(
         CATALOG_SEARCH, f"{SPEC_BASE}/specification/catalog/search", f"{SPEC_BASE}/schemas/shopping/catalog_search.json"
     ),

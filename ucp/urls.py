@@ -25,4 +25,5 @@ urlpatterns = [
         name="ucp-checkout-complete",
     ),
     path("<slug:slug>/checkout-sessions/<str:checkout_id>/cancel", views.checkout_cancel, name="ucp-checkout-cancel"),
+    path("<slug:slug>/orders/<str:order_id>", views.order_detail, name="ucp-order"),
 ]

@@ -11,10 +11,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ucp import catalog, idempotency, negotiation, profile, protocol, signing
 from ucp.http import json_response, ucp_view
-from ucp.models import UcpSettings
+from ucp.models import Checkout, CheckoutStatus, UcpSettings
 from ucp.negotiation import Platform
 from ucp.protocol import BusinessError, UcpError
-from ucp.services import checkouts
+from ucp.services import checkouts, orders
 from ucp.services.setup import signing_key
 
 # Profiles are stable documents: shared caches may keep them five minutes (the specification asks
@@ -291,3 +291,32 @@ def payment_handler_schema(request: HttpRequest, settings: UcpSettings, code: st
                     headers={"Cache-Control": PROFILE_CACHE_CONTROL},
                 )
     raise UcpError(404, "not_found", "No such payment handler")
+
+
+# --------------------------------------------------------------------------- orders
+
+
+@require_GET
+@ucp_view
+def order_detail(request: HttpRequest, settings: UcpSettings, order_id: str) -> HttpResponse:
+    """The order a completed checkout became; only the platform that placed it may read it."""
+    platform = negotiation.platform_for(request, settings, "order")
+    checkout = (
+        Checkout.objects.filter(
+            organization_id=settings.organization_id, order_public_id=order_id, status=CheckoutStatus.COMPLETED
+        )
+        .select_related("subscription__plan", "invoice")
+        .first()
+    )
+    if checkout is None:
+        raise BusinessError([protocol.message_error("not_found", "Order not found.", severity="unrecoverable")])
+    if checkout.platform_profile_url != platform.profile_url:
+        raise BusinessError(
+            [protocol.message_error("unauthorized", "Not authorized to access this order.", severity="unrecoverable")]
+        )
+    body = json.dumps(orders.order_render(checkout, settings), separators=(",", ":")).encode()
+    response = HttpResponse(body, status=200, content_type="application/json")
+    key, kid = signing_key(settings)
+    for name, value in signing.sign_response(200, body, "application/json", key=key, kid=kid).items():
+        response[name] = value
+    return response

@@ -24,7 +24,7 @@ from ucp import catalog, protocol
 from ucp.models import Checkout, CheckoutStatus, UcpSettings
 from ucp.negotiation import Platform
 from ucp.protocol import UcpError
-from ucp.services import payment, purchase
+from ucp.services import orders, payment, purchase
 from ucp.services.purchase import Line
 
 TERMINAL = (CheckoutStatus.COMPLETED, CheckoutStatus.CANCELED)
@@ -407,6 +407,7 @@ def checkout_complete(
             checkout.continue_url = ""
             checkout.messages = [m for m in checkout.messages if m["type"] == "info"]
             checkout.save()
+            orders.order_event_enqueue(checkout, "order.created", now=now)
             return checkout
     except _Abort as abort:
         with transaction.atomic():
