@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "subscriptions",
     "invoicing",
     "usage_monitoring",
+    "entitlements",
     "payments",
     "reporting",
     "audit",

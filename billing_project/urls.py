@@ -26,6 +26,7 @@ API_APPS = [
     "subscriptions",
     "invoicing",
     "usage_monitoring",
+    "entitlements",
     "payments",
     "reporting",
 ]
