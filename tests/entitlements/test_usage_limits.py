@@ -1,0 +1,135 @@
+"""Usage limits (bxb extra): a privilege that references a billable metric reports the usage of the
+current charges window against its value, from the same aggregation as current usage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from entitlements import selectors, services
+from entitlements.representation import subscription_entitlement_payload
+from invoicing.selectors import current_usage
+from tests.factories.entitlements import make_feature
+from tests.factories.usage_monitoring import at, metered_subscription, send_events
+
+pytestmark = pytest.mark.django_db
+
+NOW = at(2024, 3, 20, 12)
+
+
+@pytest.fixture
+def sub(organization):
+    sub = metered_subscription(organization, started_at=at(2024, 1, 1), external_id="sub_a", metric_code="api_calls")
+    make_feature(
+        organization,
+        "api",
+        [
+            {"code": "calls", "value_type": "integer", "billable_metric_code": "api_calls"},
+            {"code": "burst", "value_type": "integer"},
+        ],
+    )
+    services.plan_entitlements_update(
+        organization, plan_code=sub.plan.code, entitlements={"api": {"calls": 100, "burst": 5}}, partial=False
+    )
+    return sub
+
+
+def privilege(body, code):
+    return next(p for p in body["entitlements"][0]["privileges"] if p["code"] == code)
+
+
+def read(sub, when, feature_code=None):
+    """The subscription's entitlements at `when`, as the API renders them."""
+    resolved = selectors.subscription_entitlements(sub.organization, sub, feature_code=feature_code, at=when)
+    return {"entitlements": [subscription_entitlement_payload(e) for e in resolved]}
+
+
+def test_usage_so_far_and_remaining(api, sub, organization):
+    send_events(sub, "api_calls", 30, at(2024, 3, 2))
+    send_events(sub, "api_calls", "12.5", at(2024, 3, 19))
+    send_events(sub, "api_calls", 1000, at(2024, 2, 27))  # last period: not counted
+    body = read(sub, NOW)
+    usage = current_usage(
+        organization, external_customer_id=sub.customer.external_id, external_subscription_id="sub_a", at=NOW
+    )
+    calls = privilege(body, "calls")
+    assert calls["billable_metric_code"] == "api_calls" and calls["value"] == 100
+    assert calls["usage"] == {
+        "billable_metric_code": "api_calls",
+        "from_datetime": "2024-03-01T00:00:00Z",
+        "to_datetime": "2024-03-31T23:59:59Z",
+        "current_usage": "42.5",
+        "limit": 100,
+        "remaining": "57.5",
+        "exceeded": False,
+    }
+    # The same figure as current usage.
+    charge_usage = usage["charges_usage"][0]
+    assert Decimal(charge_usage["units"]) == Decimal("42.5")
+    assert "usage" not in privilege(body, "burst")
+
+
+def test_override_raises_the_limit_and_exceeded(api, sub):
+    send_events(sub, "api_calls", 150, at(2024, 3, 2))
+    calls = privilege(read(sub, NOW), "calls")
+    assert calls["usage"]["remaining"] == "0" and calls["usage"]["exceeded"] is True
+    api.patch("/api/v1/subscriptions/sub_a/entitlements", {"entitlements": {"api": {"calls": 200}}}, format="json")
+    calls = privilege(read(sub, NOW, "api"), "calls")
+    assert calls["usage"]["limit"] == 200 and calls["usage"]["remaining"] == "50"
+    assert calls["usage"]["exceeded"] is False
+
+
+def test_a_new_period_starts_from_zero(api, sub):
+    send_events(sub, "api_calls", 90, at(2024, 3, 2))
+    calls = privilege(read(sub, at(2024, 4, 1, 0, 5)), "calls")
+    assert calls["usage"]["current_usage"] == "0" and calls["usage"]["from_datetime"] == "2024-04-01T00:00:00Z"
+
+
+def test_not_started_has_no_usage(api, organization, sub):
+    pending = metered_subscription(
+        organization, started_at=at(2024, 1, 1), external_id="sub_p", metric_code="api_calls_p"
+    )
+    pending.status = "pending"
+    pending.started_at = None
+    pending.plan = sub.plan
+    pending.save()
+    r = api.get("/api/v1/subscriptions/sub_p/entitlements?subscription_status=pending")
+    assert r.status_code == 200
+    assert privilege(r.json(), "calls")["usage"] is None
+
+
+def test_usage_window_follows_the_customer_timezone(api, organization):
+    sub = metered_subscription(organization, started_at=at(2024, 1, 1), external_id="sub_tz", metric_code="tz_calls")
+    sub.customer.timezone = "America/New_York"
+    sub.customer.save()
+    make_feature(organization, "tz", [{"code": "calls", "value_type": "integer", "billable_metric_code": "tz_calls"}])
+    services.plan_entitlements_update(
+        organization, plan_code=sub.plan.code, entitlements={"tz": {"calls": 10}}, partial=False
+    )
+    send_events(sub, "tz_calls", 3, at(2024, 3, 1, 2))  # still February in New York
+    send_events(sub, "tz_calls", 4, at(2024, 3, 1, 6))
+    calls = privilege(read(sub, NOW), "calls")
+    assert calls["usage"]["current_usage"] == "4"
+    assert calls["usage"]["from_datetime"] == "2024-03-01T05:00:00Z"
+    assert dt.datetime.fromisoformat(calls["usage"]["to_datetime"].replace("Z", "+00:00")).hour == 3
+
+
+def test_through_the_api_now(api, organization):
+    now = timezone.now()
+    sub = metered_subscription(
+        organization, started_at=now - dt.timedelta(days=400), external_id="sub_now", metric_code="now_calls"
+    )
+    make_feature(organization, "now", [{"code": "calls", "value_type": "integer", "billable_metric_code": "now_calls"}])
+    services.plan_entitlements_update(
+        organization, plan_code=sub.plan.code, entitlements={"now": {"calls": 10}}, partial=False
+    )
+    send_events(sub, "now_calls", 3, now - dt.timedelta(seconds=5))
+    body = api.get("/api/v1/subscriptions/sub_now/entitlements").json()
+    usage = privilege(body, "calls")["usage"]
+    # The event is in the current window unless the window started in the last 5 seconds.
+    assert usage["current_usage"] in ("3", "0") and usage["limit"] == 10
+    single = api.get("/api/v1/subscriptions/sub_now/entitlements/now").json()["entitlement"]
+    assert single["privileges"][0]["usage"]["limit"] == 10
