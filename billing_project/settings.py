@@ -306,6 +306,11 @@ PAYMENTS_RETRY_SCHEDULE_DAYS = [int(d) for d in env_list("PAYMENTS_RETRY_SCHEDUL
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
 STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "30"))
 STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("STRIPE_MAX_NETWORK_RETRIES", "2"))
+# Adyen and GoCardless (payments/providers/): *_API_BASE points the SDK elsewhere (tests: a fake).
+ADYEN_API_BASE = os.environ.get("ADYEN_API_BASE", "")
+ADYEN_TIMEOUT_SECONDS = float(os.environ.get("ADYEN_TIMEOUT_SECONDS", "30"))
+GOCARDLESS_API_BASE = os.environ.get("GOCARDLESS_API_BASE", "")
+GOCARDLESS_TIMEOUT_SECONDS = float(os.environ.get("GOCARDLESS_TIMEOUT_SECONDS", "30"))
 
 # Email (dunning, payment requests): the console in development, SMTP when EMAIL_HOST is set.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")

@@ -40,14 +40,24 @@ class ConnectionForm(forms.ModelForm):
     webhook_secret = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="The provider's webhook signing secret (Stripe: whsec_...). Write-only.",
+        help_text="The provider's webhook signing secret (Stripe: whsec_...; Adyen: the HMAC key, hex; "
+        "GoCardless: the webhook endpoint's secret). Write-only.",
     )
 
     success_redirect_url = forms.URLField(required=False, assume_scheme="https", max_length=1024)
 
     class Meta:
         model = PaymentProviderConnection
-        fields = ("organization", "code", "name", "provider", "success_redirect_url")
+        fields = (
+            "organization",
+            "code",
+            "name",
+            "provider",
+            "success_redirect_url",
+            "merchant_account",
+            "live_prefix",
+            "environment",
+        )
 
 
 @admin.register(PaymentProviderConnection)
@@ -84,6 +94,9 @@ class PaymentProviderConnectionAdmin(admin.ModelAdmin):
             secret_key=secret or "",
             webhook_secret=webhook or "",
             success_redirect_url=obj.success_redirect_url,
+            merchant_account=obj.merchant_account,
+            live_prefix=obj.live_prefix,
+            environment=obj.environment,
         )
         obj.pk = created.pk
         obj.id = created.id

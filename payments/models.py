@@ -20,6 +20,8 @@ from billing_project.core.models import BaseModel
 class ProviderName(models.TextChoices):
     MANUAL = "manual"
     STRIPE = "stripe"
+    ADYEN = "adyen"
+    GOCARDLESS = "gocardless"
 
 
 class PaymentProviderConnection(BaseModel):
@@ -35,6 +37,11 @@ class PaymentProviderConnection(BaseModel):
     secret_key_encrypted = models.TextField(blank=True, default="", editable=False)
     webhook_secret_encrypted = models.TextField(blank=True, default="", editable=False)
     success_redirect_url = models.URLField(max_length=1024, blank=True, default="")
+    # Non-secret account settings: Adyen's merchant account and live URL prefix; the environment
+    # (Adyen `test`/`live`, GoCardless `sandbox`/`live`; empty = the provider's test one).
+    merchant_account = models.CharField(max_length=255, blank=True, default="")
+    live_prefix = models.CharField(max_length=255, blank=True, default="")
+    environment = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
         ordering = ["created_at"]
@@ -66,6 +73,7 @@ class PaymentMethod(BaseModel):
     connection = models.ForeignKey(PaymentProviderConnection, on_delete=models.CASCADE, related_name="+")
     provider_method_id = models.CharField(max_length=255)
     method_type = models.CharField(max_length=64, blank=True, default="")
+    details = models.JSONField(default=dict, blank=True, help_text="What the provider told of it (brand, last4).")
     is_default = models.BooleanField(default=True)
 
     class Meta:

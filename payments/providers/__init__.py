@@ -4,21 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from payments.providers.adyen import AdyenProvider
 from payments.providers.base import (
     ChargeResult,
+    DisputeUpdate,
     InboundEvent,
+    MethodRemoved,
+    MethodSaved,
     PaymentProvider,
+    PaymentUpdate,
     ProviderError,
+    ProviderUpdate,
     RefundResult,
+    RefundUpdate,
     TransientProviderError,
     WebhookSignatureError,
 )
+from payments.providers.gocardless import GoCardlessProvider
 from payments.providers.manual import ManualProvider
 from payments.providers.stripe import StripeProvider
 
 PROVIDERS: dict[str, type[PaymentProvider]] = {
     ManualProvider.name: ManualProvider,
     StripeProvider.name: StripeProvider,
+    AdyenProvider.name: AdyenProvider,
+    GoCardlessProvider.name: GoCardlessProvider,
 }
 
 
@@ -33,10 +43,16 @@ def provider_for(connection: Any) -> PaymentProvider:
 __all__ = [
     "PROVIDERS",
     "ChargeResult",
+    "DisputeUpdate",
     "InboundEvent",
+    "MethodRemoved",
+    "MethodSaved",
     "PaymentProvider",
+    "PaymentUpdate",
     "ProviderError",
+    "ProviderUpdate",
     "RefundResult",
+    "RefundUpdate",
     "TransientProviderError",
     "WebhookSignatureError",
     "provider_for",

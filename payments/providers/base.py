@@ -55,6 +55,46 @@ class InboundEvent:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class PaymentUpdate:
+    """A webhook's news about one of our payments: found by our id (`payment_id`, sent to the
+    provider as reference or metadata) or else by the provider's id in `result`."""
+
+    payment_id: str
+    result: ChargeResult
+
+
+@dataclass
+class RefundUpdate:
+    refund_id: str
+    result: RefundResult
+
+
+@dataclass
+class MethodSaved:
+    """A payment method the customer saved at the provider (card token, direct-debit mandate)."""
+
+    provider_customer_id: str
+    provider_method_id: str
+    method_type: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MethodRemoved:
+    provider_method_id: str
+
+
+@dataclass
+class DisputeUpdate:
+    provider_payment_id: str
+    status: str
+    lost: bool = False
+
+
+ProviderUpdate = PaymentUpdate | RefundUpdate | MethodSaved | MethodRemoved | DisputeUpdate
+
+
 class PaymentProvider:
     name = "base"
     # Whether invoices are charged automatically after finalization (manual: never).
@@ -66,7 +106,11 @@ class PaymentProvider:
     def create_customer(self, *, name: str, email: str, external_id: str, idempotency_key: str) -> str:
         raise ProviderError(f"{self.name} does not create customers", "not_supported")
 
-    def checkout_setup_url(self, *, provider_customer_id: str, method_types: list[str], success_url: str) -> str:
+    def checkout_setup_url(
+        self, *, provider_customer_id: str, method_types: list[str], success_url: str, currency: str = ""
+    ) -> str:
+        """A hosted page where the customer saves a method (`currency`: the customer's, for
+        providers whose zero-amount verification needs one)."""
         raise ProviderError(f"{self.name} has no checkout", "not_supported")
 
     def default_payment_method(self, *, provider_customer_id: str) -> str | None:
@@ -116,3 +160,16 @@ class PaymentProvider:
 
     def parse_webhook(self, *, body: bytes, headers: dict[str, str]) -> InboundEvent:
         raise WebhookSignatureError(f"{self.name} sends no webhooks")
+
+    def parse_webhook_events(self, *, body: bytes, headers: dict[str, str]) -> list[InboundEvent]:
+        """Every event of one delivery (Adyen and GoCardless batch several), each verified."""
+        return [self.parse_webhook(body=body, headers=headers)]
+
+    # The body the provider expects in the answer to a delivery (None: our JSON acknowledgement).
+    webhook_ack: str | None = None
+
+    def event_updates(self, event: InboundEvent) -> list[ProviderUpdate] | None:
+        """What a stored event means for our records, in the provider-neutral vocabulary above.
+        None: the provider's events are Stripe-shaped and handled by `payments.services.events`'
+        handlers by type (Stripe). An empty list: nothing to do (the event is ignored)."""
+        return None

@@ -109,7 +109,9 @@ class StripeProvider(PaymentProvider):
         )
         return data["id"]
 
-    def checkout_setup_url(self, *, provider_customer_id: str, method_types: list[str], success_url: str) -> str:
+    def checkout_setup_url(
+        self, *, provider_customer_id: str, method_types: list[str], success_url: str, currency: str = ""
+    ) -> str:
         params = {
             "mode": "setup",
             "customer": provider_customer_id,

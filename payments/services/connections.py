@@ -11,6 +11,12 @@ from customers.models import Organization
 from payments import crypto
 from payments.models import PaymentProviderConnection, ProviderName
 
+# The environments a connection may name (empty: the provider's test environment).
+ENVIRONMENTS: dict[str, tuple[str, ...]] = {
+    ProviderName.ADYEN: ("test", "live"),
+    ProviderName.GOCARDLESS: ("sandbox", "live"),
+}
+
 
 def connection_create(
     organization: Organization,
@@ -21,14 +27,21 @@ def connection_create(
     secret_key: str = "",
     webhook_secret: str = "",
     success_redirect_url: str = "",
+    merchant_account: str = "",
+    live_prefix: str = "",
+    environment: str = "",
 ) -> PaymentProviderConnection:
     errors: dict[str, list[str]] = {}
     if not code:
         errors["code"] = ["value_is_mandatory"]
     if provider not in ProviderName.values:
         errors["provider"] = ["value_is_invalid"]
-    if provider == ProviderName.STRIPE and not secret_key:
+    if provider != ProviderName.MANUAL and not secret_key:
         errors["secret_key"] = ["value_is_mandatory"]
+    if provider == ProviderName.ADYEN and not merchant_account:
+        errors["merchant_account"] = ["value_is_mandatory"]
+    if environment and environment not in ENVIRONMENTS.get(provider, ()):
+        errors["environment"] = ["value_is_invalid"]
     if errors:
         raise ValidationFailure(errors)
     try:
@@ -41,6 +54,9 @@ def connection_create(
                 secret_key_encrypted=crypto.encrypt(secret_key),
                 webhook_secret_encrypted=crypto.encrypt(webhook_secret),
                 success_redirect_url=success_redirect_url,
+                merchant_account=merchant_account,
+                live_prefix=live_prefix,
+                environment=environment,
             )
     except IntegrityError:
         raise ValidationFailure.single("code", "value_already_exist") from None

@@ -15,11 +15,14 @@ from payments.models import PaymentMethod, ProviderName
 from payments.providers import ProviderError, TransientProviderError, provider_for
 from payments.services.connections import connection_for_customer
 
+# Providers where bxb creates the customer (`sync_with_provider`) and where a hosted page saves a method.
+SYNCED_PROVIDERS = (ProviderName.STRIPE, ProviderName.ADYEN, ProviderName.GOCARDLESS)
+
 
 def wants_provider_customer(customer: Customer) -> bool:
     settings = customer.provider_settings or {}
     return (
-        customer.payment_provider == ProviderName.STRIPE
+        customer.payment_provider in SYNCED_PROVIDERS
         and bool(settings.get("sync_with_provider"))
         and not customer.provider_customer_id
     )
@@ -60,7 +63,7 @@ def customer_checkout_url(organization: Organization, *, external_id: str) -> tu
     if customer is None:
         raise NotFoundFailure("customer")
     connection = connection_for_customer(customer)
-    if connection is None or connection.provider != ProviderName.STRIPE:
+    if connection is None or connection.provider not in SYNCED_PROVIDERS:
         raise ValidationFailure.single("base", "invalid_payment_provider")
     if not customer.provider_customer_id:
         customer = provider_customer_ensure(customer.id)
@@ -70,6 +73,7 @@ def customer_checkout_url(organization: Organization, *, external_id: str) -> tu
             provider_customer_id=customer.provider_customer_id or "",
             method_types=list(methods),
             success_url=connection.success_redirect_url or "https://example.com/success",
+            currency=customer.currency or "",
         )
     except (ProviderError, TransientProviderError) as exc:
         raise ProviderFailure(connection.code, {"message": str(exc)}) from exc
@@ -82,6 +86,7 @@ def payment_method_save(
     provider_customer_id: str,
     provider_method_id: str,
     method_type: str = "",
+    details: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> PaymentMethod | None:
     """A method saved at the provider becomes the customer's default (the previous one stays,
@@ -108,6 +113,7 @@ def payment_method_save(
                         connection=connection,
                         provider_method_id=provider_method_id,
                         method_type=method_type,
+                        details=details or {},
                         is_default=True,
                     )
             except IntegrityError:
@@ -118,6 +124,25 @@ def payment_method_save(
             method.is_default = True
             method.save(update_fields=["is_default", "updated_at"])
     return method
+
+
+def payment_methods_forget(connection: Any, *, provider_method_id: str) -> int:
+    """The provider says a method is gone (mandate cancelled, token disabled): remove it. The
+    customer's most recent remaining method of that connection becomes the default when the
+    removed one was. Returns how many rows were removed."""
+    removed = 0
+    for method in PaymentMethod.objects.filter(connection=connection, provider_method_id=provider_method_id):
+        with transaction.atomic():
+            Customer.objects.select_for_update().get(id=method.customer_id)
+            was_default = method.is_default
+            method.delete()
+            removed += 1
+            if was_default:
+                successor = PaymentMethod.objects.filter(customer_id=method.customer_id).order_by("-created_at").first()
+                if successor is not None:
+                    successor.is_default = True
+                    successor.save(update_fields=["is_default", "updated_at"])
+    return removed
 
 
 def customer_unpaid_invoice_ids(customer_id: UUID | str) -> list[Any]:
@@ -138,7 +163,7 @@ def provider_customers_sync_pending(limit: int = 200) -> int:
     """Beat: customers asking for `sync_with_provider` whose creation at the provider failed
     earlier (provider down) are created now. Returns how many were created."""
     pending = Customer.objects.filter(
-        payment_provider=ProviderName.STRIPE,
+        payment_provider__in=SYNCED_PROVIDERS,
         provider_settings__sync_with_provider=True,
         deleted_at__isnull=True,
     ).filter(models.Q(provider_customer_id__isnull=True) | models.Q(provider_customer_id=""))

@@ -16,10 +16,22 @@ from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure
 from payments.models import EventStatus, Payment, PaymentProviderConnection, ProviderEvent, Refund
-from payments.providers import ChargeResult, WebhookSignatureError, provider_for
+from payments.providers import (
+    ChargeResult,
+    DisputeUpdate,
+    MethodRemoved,
+    MethodSaved,
+    PaymentUpdate,
+    ProviderError,
+    ProviderUpdate,
+    RefundUpdate,
+    TransientProviderError,
+    WebhookSignatureError,
+    provider_for,
+)
 from payments.providers.base import InboundEvent
 from payments.services import collection, refunds
-from payments.services.customers import customer_unpaid_invoice_ids, payment_method_save
+from payments.services.customers import customer_unpaid_invoice_ids, payment_method_save, payment_methods_forget
 
 logger = logging.getLogger(__name__)
 
@@ -39,33 +51,45 @@ def provider_event_receive(
 ) -> tuple[ProviderEvent, bool]:
     """Verify the signature with each candidate connection's secret, then store the event.
 
-    Returns (event, created). Raises NotFoundFailure (unknown organization or connection) or
-    WebhookSignatureError (forged)."""
+    Returns (event, created) for the delivery's first event. Raises NotFoundFailure (unknown
+    organization or connection) or WebhookSignatureError (forged)."""
+    return provider_events_receive(organization_id, provider, body=body, headers=headers, code=code)[0]
+
+
+def provider_events_receive(
+    organization_id: UUID | str, provider: str, *, body: bytes, headers: dict[str, str], code: str | None = None
+) -> list[tuple[ProviderEvent, bool]]:
+    """Every event of one delivery (Adyen and GoCardless batch several), each verified, each
+    stored once under its own id: [(event, created)], in the delivery's order."""
     connections = PaymentProviderConnection.objects.filter(organization_id=organization_id, provider=provider)
     if code:
         connections = connections.filter(code=code)
     candidates = list(connections)
     if not candidates:
         raise NotFoundFailure("payment_provider")
-    parsed: InboundEvent | None = None
+    parsed: list[InboundEvent] = []
     connection = None
     for candidate in candidates:
         try:
-            parsed = provider_for(candidate).parse_webhook(body=body, headers=headers)
+            parsed = provider_for(candidate).parse_webhook_events(body=body, headers=headers)
             connection = candidate
             break
         except WebhookSignatureError:
             continue
-    if parsed is None or connection is None:
+    if not parsed or connection is None:
         raise WebhookSignatureError("no connection verifies this signature")
+    return [_store(connection, provider, item) for item in parsed]
+
+
+def _store(connection: PaymentProviderConnection, provider: str, parsed: InboundEvent) -> tuple[ProviderEvent, bool]:
     try:
         with transaction.atomic():
             event = ProviderEvent.objects.create(
                 organization_id=connection.organization_id,
                 connection=connection,
                 provider=provider,
-                event_id=parsed.id,
-                event_type=parsed.type,
+                event_id=parsed.id[:255],
+                event_type=parsed.type[:128],
                 payload=parsed.raw,
             )
             event_id = str(event.id)
@@ -73,7 +97,7 @@ def provider_event_receive(
             return event, True
     except IntegrityError:
         existing = ProviderEvent.objects.get(
-            organization_id=connection.organization_id, provider=provider, event_id=parsed.id
+            organization_id=connection.organization_id, provider=provider, event_id=parsed.id[:255]
         )
         return existing, False
 
@@ -97,9 +121,23 @@ def provider_event_process(event_id: UUID | str, *, now: dt.datetime | None = No
             return event
         event.attempts += 1
         event.save(update_fields=["attempts", "updated_at"])
-    handler = HANDLERS.get(event.event_type)
     status, error, next_at = EventStatus.PROCESSED, "", None
-    if handler is None:
+    try:
+        updates = provider_for(event.connection).event_updates(
+            InboundEvent(id=event.event_id, type=event.event_type, data=event.payload, raw=event.payload)
+        )
+    except (ProviderError, TransientProviderError) as exc:  # a lookup at the provider (GoCardless mandate)
+        logger.warning("provider event not interpreted", extra={"provider_event_id": str(event.id)})
+        updates, error = [], repr(exc)[:2000]
+        status, next_at = EventStatus.WAITING, now + _retry_delay(event.attempts)
+    handler: Any = None
+    if updates is None:
+        handler = HANDLERS.get(event.event_type)
+    elif updates:
+        handler = _apply_updates(updates)
+    if status == EventStatus.WAITING:
+        pass
+    elif handler is None:
         status = EventStatus.IGNORED
     else:
         try:
@@ -207,7 +245,9 @@ def _checkout_completed(event: ProviderEvent, session: dict[str, Any], now: dt.d
         )
 
 
-def _save_method(event: ProviderEvent, provider_customer_id: str, method_id: str, method_type: str, now) -> None:  # type: ignore[no-untyped-def]
+def _save_method(  # type: ignore[no-untyped-def]
+    event: ProviderEvent, provider_customer_id: str, method_id: str, method_type: str, now, details=None
+) -> None:
     if isinstance(provider_customer_id, dict):
         provider_customer_id = provider_customer_id.get("id") or ""
     method = payment_method_save(
@@ -215,6 +255,7 @@ def _save_method(event: ProviderEvent, provider_customer_id: str, method_id: str
         provider_customer_id=provider_customer_id,
         provider_method_id=method_id,
         method_type=method_type,
+        details=details,
     )
     if method is None:
         raise NotReady(f"no customer {provider_customer_id}")
@@ -276,6 +317,59 @@ def _dispute(lost_on_close: bool) -> Any:
             lost=lost_on_close and dispute.get("status") == "lost",
             now=now,
         )
+
+    return handle
+
+
+def _our_row(model: Any, organization_id: Any, our_id: str) -> Any:
+    try:
+        return model.objects.filter(organization_id=organization_id, id=uuid.UUID(str(our_id))).first()
+    except ValueError:
+        return None
+
+
+def _apply_updates(updates: list[ProviderUpdate]) -> Any:
+    """A handler applying a provider's neutral updates (Adyen, GoCardless) with the same services
+    as Stripe's handlers."""
+
+    def handle(event: ProviderEvent, _data: dict[str, Any], now: dt.datetime) -> None:
+        for update in updates:
+            if isinstance(update, PaymentUpdate):
+                payment = _our_row(Payment, event.organization_id, update.payment_id) if update.payment_id else None
+                if payment is None and update.result.provider_payment_id:
+                    payment = Payment.objects.filter(
+                        connection_id=event.connection_id, provider_payment_id=update.result.provider_payment_id
+                    ).first()
+                if payment is None:
+                    raise NotReady(f"no payment for {update.payment_id or update.result.provider_payment_id}")
+                collection.payment_record_result(payment.id, update.result, now=now)
+            elif isinstance(update, RefundUpdate):
+                refund = _our_row(Refund, event.organization_id, update.refund_id) if update.refund_id else None
+                if refund is None and update.result.provider_refund_id:
+                    refund = Refund.objects.filter(
+                        organization_id=event.organization_id, provider_refund_id=update.result.provider_refund_id
+                    ).first()
+                if refund is None:
+                    raise NotReady(f"no refund for {update.refund_id or update.result.provider_refund_id}")
+                refunds.refund_record_result(refund.id, update.result, now=now)
+            elif isinstance(update, MethodSaved):
+                _save_method(
+                    event,
+                    update.provider_customer_id,
+                    update.provider_method_id,
+                    update.method_type,
+                    now,
+                    details=update.details,
+                )
+            elif isinstance(update, MethodRemoved):
+                payment_methods_forget(event.connection, provider_method_id=update.provider_method_id)
+            elif isinstance(update, DisputeUpdate):
+                payment = Payment.objects.filter(
+                    connection_id=event.connection_id, provider_payment_id=update.provider_payment_id
+                ).first()
+                if payment is None:
+                    raise NotReady(f"no payment for {update.provider_payment_id}")
+                collection.payment_dispute_update(payment.id, status=update.status, lost=update.lost, now=now)
 
     return handle
 

@@ -28,6 +28,57 @@ def stripe_connection(organization: Any, code: str = "stripe_1", **extra: Any):
     )
 
 
+ADYEN_HMAC_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
+GOCARDLESS_WEBHOOK_SECRET = "gc_webhook_secret"
+
+
+def adyen_connection(organization: Any, code: str = "adyen_1", **extra: Any):
+    return connection_create(
+        organization,
+        code=code,
+        provider="adyen",
+        secret_key=extra.pop("secret_key", "adyen_api_key"),
+        webhook_secret=extra.pop("webhook_secret", ADYEN_HMAC_KEY),
+        merchant_account=extra.pop("merchant_account", "BxbTestMerchant"),
+        **extra,
+    )
+
+
+def gocardless_connection(organization: Any, code: str = "gocardless_1", **extra: Any):
+    return connection_create(
+        organization,
+        code=code,
+        provider="gocardless",
+        secret_key=extra.pop("secret_key", "gc_token"),
+        webhook_secret=extra.pop("webhook_secret", GOCARDLESS_WEBHOOK_SECRET),
+        **extra,
+    )
+
+
+def provider_customer(
+    organization: Any, connection: Any, *, provider_customer_id: str, method: str | None = None, **extra: Any
+):
+    """A customer paying through `connection` (any provider), with a default saved method."""
+    method_type = extra.pop("method_type", "card")
+    customer = CustomerFactory(
+        organization=organization,
+        payment_provider=connection.provider,
+        payment_provider_code=connection.code,
+        provider_customer_id=provider_customer_id,
+        **extra,
+    )
+    if method:
+        PaymentMethod.objects.create(
+            organization=organization,
+            customer=customer,
+            connection=connection,
+            provider_method_id=method,
+            method_type=method_type,
+            is_default=True,
+        )
+    return customer
+
+
 def stripe_customer(
     organization: Any, connection: Any, *, provider_customer_id: str, method: str | None = None, **extra: Any
 ):
