@@ -309,3 +309,32 @@ def test_not_invoiceable_filtered_fee_has_no_invoice(organization):
     _send(sub, "calls", [(at(2024, 5, 9), {"region": "eu", "n": 4})])
     [fee] = _bill(sub)
     assert fee.invoice_id is None and fee.amount_cents == 800 and fee.charge_filter_id == filters["eu"].id
+
+
+def test_statements_of_one_new_event_do_not_grow_with_the_window(organization):
+    """A unique count with a filter and a group key: billing one new event costs the same
+    statements after 5 or 40 earlier events of the window (they are read once, in one query)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    metric = make_metric(organization, "users", "unique_count_agg", field_name="user", recurring=True)
+    BillableMetricFilter.objects.create(billable_metric=metric, key="region", values=["eu", "us"])
+    _, sub, charge = _setup(organization, metric, properties={"amount": "1"}, pricing_group_keys=["team"])
+    ChargeFilter.objects.create(
+        organization=organization, charge=charge, values={"region": ["eu"]}, properties={"amount": "2"}
+    )
+    counts = []
+    for n, day in ((5, 10), (35, 11)):
+        d = at(2024, 5, day)
+        _send(
+            sub,
+            "users",
+            [(d + timedelta(seconds=i), {"region": "eu", "team": "t", "user": f"u{day}_{i}"}) for i in range(n)],
+        )
+        _bill(sub)
+        _send(sub, "users", [(d + timedelta(hours=1), {"region": "eu", "team": "t", "user": f"new{day}"})])
+        with CaptureQueriesContext(connection) as queries:
+            [fee] = pay_in_advance_fees(organization, external_subscription_ids=[sub.external_id], now=NOW)
+        counts.append(len(queries))
+        assert fee.amount_cents == 200
+    assert counts[0] == counts[1]
