@@ -13,21 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
-from django.db.models import CharField, Count, F, Max, Sum, Value, Window
+from django.db.models import CharField, F, Value, Window
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce, Collate, RowNumber
+from django.db.models.functions import Coalesce, RowNumber
 
 from catalog.pricing import Usage, apply_metric_rounding
 from customers.models import Organization
 from metering import computations
 from metering import prorated as prorated_math
 from metering.computations import ZERO, Row, plain
-from metering.models import Event, UsageRollup
+from metering.store import Additive, event_store, reader_for
+from metering.store.database import DatabaseReader
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ROLLUP_TYPES = {"count_agg", "sum_agg", "max_agg"}
@@ -143,109 +143,6 @@ def normalize_filters(filters: Iterable[Any] | None) -> list[tuple[Any, dict[str
 # --- reading events ---------------------------------------------------------------------------
 
 
-def _events(organization: Organization, sub: str, code: str, start: datetime, end: datetime):
-    return Event.objects.filter(
-        organization=organization, external_subscription_id=sub, code=code, timestamp__gte=start, timestamp__lt=end
-    )
-
-
-def load_rows(
-    organization: Organization, sub: str, code: str, start: datetime, end: datetime, keys: Sequence[str]
-) -> list[Row]:
-    """Events of the window with only the property keys aggregation needs (as text)."""
-    if start >= end:
-        return []
-    annotations = {f"k{i}": KeyTextTransform(key, "properties") for i, key in enumerate(keys)}
-    qs = (
-        _events(organization, sub, code, start, end)
-        .annotate(**annotations)
-        .values_list("timestamp", "value", "precise_total_amount_cents", "created_at", "transaction_id", *annotations)
-    )
-    rows = []
-    for timestamp, value, precise, created_at, transaction_id, *props in qs.iterator(chunk_size=5000):
-        rows.append(
-            Row(
-                timestamp=timestamp,
-                value=value,
-                properties={key: computations.text_of(p) for key, p in zip(keys, props, strict=True)},
-                precise_total_amount_cents=precise,
-                created_at=created_at,
-                transaction_id=transaction_id,
-            )
-        )
-    return rows
-
-
-def _ceil_hour(moment: datetime) -> datetime:
-    floor = moment.replace(minute=0, second=0, microsecond=0)
-    return floor if floor == moment else floor + timedelta(hours=1)
-
-
-def _floor_hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-@dataclass
-class _Additive:
-    count: int = 0
-    total: Decimal = ZERO
-    maximum: Decimal | None = None
-    precise: Decimal = ZERO
-
-    def add(self, count: int, total: Decimal | None, maximum: Decimal | None, precise: Decimal | None = None) -> None:
-        self.count += count
-        self.total += total or ZERO
-        self.precise += precise or ZERO
-        if maximum is not None and (self.maximum is None or maximum > self.maximum):
-            self.maximum = maximum
-
-
-def additive_by_dimensions(
-    organization: Organization, sub: str, code: str, start: datetime, end: datetime, keys: Sequence[str]
-) -> dict[tuple[str | None, ...], _Additive]:
-    """count / sum / max per dimension values over [start, end): rollups for whole hours, raw edges."""
-    result: dict[tuple[str | None, ...], _Additive] = {}
-    if start >= end:
-        return result
-    first_hour, last_hour = _ceil_hour(start), _floor_hour(end)
-    if first_hour >= last_hour:
-        edges = [(start, end)]
-    else:
-        edges = [(start, first_hour), (last_hour, end)]
-        rollups = (
-            UsageRollup.objects.filter(
-                organization=organization,
-                external_subscription_id=sub,
-                code=code,
-                hour__gte=first_hour,
-                hour__lt=last_hour,
-            )
-            .values("dimensions_key", "dimensions")
-            .annotate(c=Sum("events_count"), s=Sum("value_sum"), m=Max("value_max"), p=Sum("precise_sum"))
-        )
-        for row in rollups:
-            dims = row["dimensions"] or {}
-            key = tuple(dims.get(k) for k in keys)
-            result.setdefault(key, _Additive()).add(int(row["c"] or 0), row["s"], row["m"], row["p"])
-    annotations = {f"k{i}": KeyTextTransform(key, "properties") for i, key in enumerate(keys)}
-    for edge_start, edge_end in edges:
-        if edge_start >= edge_end:
-            continue
-        # The partial hours at the edges, aggregated by the database per dimension values.
-        edge = _events(organization, sub, code, edge_start, edge_end)
-        sums = {"c": Count("id"), "s": Sum("value"), "m": Max("value"), "p": Sum("precise_total_amount_cents")}
-        if annotations:
-            grouped = list(edge.annotate(**annotations).values(*annotations).annotate(**sums).order_by())
-        else:
-            grouped = [edge.aggregate(**sums)]
-        for row in grouped:
-            if not row["c"]:
-                continue
-            key = tuple(computations.text_of(row[name]) for name in annotations)
-            result.setdefault(key, _Additive()).add(int(row["c"]), row["s"], row["m"], row["p"])
-    return result
-
-
 # --- the service ------------------------------------------------------------------------------
 
 
@@ -315,7 +212,7 @@ def aggregate(
     started = subscription_started_at or EPOCH
     start = max(from_datetime, started)
     recurring = spec.recurring and spec.aggregation_type in RECURRING_TYPES
-    reader = _reader(
+    reader = reader_for(
         organization, external_subscription_id, spec.code, store, reads_from=started if recurring else start
     )
 
@@ -346,7 +243,7 @@ def aggregate(
         if store == "clickhouse":
             raise
         metrics.clickhouse_fallback("unavailable")
-        return answer(_PostgresReader(organization, external_subscription_id, spec.code))
+        return answer(event_store().reader(organization, external_subscription_id, spec.code))
 
 
 def _aggregate(
@@ -387,16 +284,12 @@ def _aggregate(
 
     if (
         use_rollups
-        and reader.name == "rollups"
-        and (
-            spec.aggregation_type in ("latest_agg", "unique_count_agg")
-            or (spec.aggregation_type == "weighted_sum_agg" and connection.vendor == "postgresql")
-        )
+        and spec.aggregation_type in reader.sql_aggregations
         and not charge_filters
         and not grouped_by
         and not with_event_values
     ):
-        return _aggregate_in_sql(organization, external_subscription_id, spec, start, end, started, recurring, period)
+        return _aggregate_in_sql(reader, spec, start, end, started, recurring, period)
 
     keys = sorted(set(filter_keys) | set(grouped_by) | _value_keys(spec))
     rows = reader.rows(start, end, keys)
@@ -464,42 +357,8 @@ def _aggregate(
     )
 
 
-class _PostgresReader:
-    """Events and hourly rollups in the Django database."""
-
-    name = "rollups"
-
-    def __init__(self, organization: Organization, sub: str, code: str):
-        self.organization, self.sub, self.code = organization, sub, code
-
-    def rows(self, start: datetime, end: datetime, keys: Sequence[str]) -> list[Row]:
-        return load_rows(self.organization, self.sub, self.code, start, end, keys)
-
-    def additive(self, start: datetime, end: datetime, keys: Sequence[str]) -> dict[tuple[str | None, ...], _Additive]:
-        return additive_by_dimensions(self.organization, self.sub, self.code, start, end, keys)
-
-
-def _reader(organization: Organization, sub: str, code: str, store: str | None, *, reads_from: datetime) -> Any:
-    """Where events dated from `reads_from` are read: PostgreSQL unless ClickHouse holds them all."""
-    from django.conf import settings
-
-    if store == "clickhouse" or (store is None and settings.CLICKHOUSE_URL):
-        from metering import clickhouse
-        from metering.clickhouse.backfill import readable
-
-        if store == "clickhouse" or readable(organization, reads_from=reads_from):
-            return clickhouse.Reader(organization, sub, code)
-    return _PostgresReader(organization, sub, code)
-
-
-def _binary(field_name: str) -> Any:
-    """Codepoint ordering, as Python compares strings (PostgreSQL's default collation does not)."""
-    return Collate(F(field_name), "C") if connection.vendor == "postgresql" else F(field_name)
-
-
 def _aggregate_in_sql(
-    organization: Organization,
-    sub: str,
+    reader: DatabaseReader,
     spec: MetricSpec,
     start: datetime,
     end: datetime,
@@ -508,16 +367,16 @@ def _aggregate_in_sql(
     period: Decimal,
 ) -> AggregationResult:
     """latest / unique count / weighted sum (over `period` seconds) without filters or grouping,
-    computed by the database."""
-    totals = _Additive()
-    for acc in additive_by_dimensions(organization, sub, spec.code, start, end, ()).values():
+    computed by the database (the types of `reader.sql_aggregations`)."""
+    totals = Additive()
+    for acc in reader.additive(start, end, ()).values():
         totals.add(acc.count, acc.total, acc.maximum, acc.precise)
-    scope = _events(organization, sub, spec.code, started if recurring else start, end)
+    scope = reader.events(started if recurring else start, end)
     level: Decimal | None = None
     if spec.aggregation_type == "latest_agg":
         latest = (
             scope.filter(value__isnull=False)
-            .order_by("-timestamp", "-created_at", _binary("transaction_id").desc())
+            .order_by("-timestamp", "-created_at", reader.binary("transaction_id").desc())
             .values_list("value", flat=True)
             .first()
         )
@@ -526,9 +385,9 @@ def _aggregate_in_sql(
         period_start = start
         initial = ZERO
         if recurring and start > started:
-            for acc in additive_by_dimensions(organization, sub, spec.code, started, start, ()).values():
+            for acc in reader.additive(started, start, ()).values():
                 initial += acc.total
-        units = _weighted_sum_sql(organization, sub, spec.code, period_start, end, initial, period)
+        units = reader.weighted_sum(period_start, end, initial, period)
         level = initial + totals.total
     else:
         # A value counts when its last operation in the window is not `remove`.
@@ -543,7 +402,7 @@ def _aggregate_in_sql(
                 rn=Window(
                     RowNumber(),
                     partition_by=[F("v")],
-                    order_by=[F("timestamp").desc(), F("created_at").desc(), _binary("transaction_id").desc()],
+                    order_by=[F("timestamp").desc(), F("created_at").desc(), reader.binary("transaction_id").desc()],
                 )
             )
             .filter(rn=1)
@@ -558,34 +417,6 @@ def _aggregate_in_sql(
         source="sql",
         total_aggregated_units=plain(level) if level is not None else None,
     )
-
-
-def _weighted_sum_sql(
-    organization: Organization,
-    sub: str,
-    code: str,
-    start: datetime,
-    end: datetime,
-    initial: Decimal,
-    period: Decimal,
-) -> Decimal:
-    """PostgreSQL: Σ level × seconds over [start, end) with window functions (exact numeric),
-    divided by `period` seconds like Python (`computations.weighted_sum`)."""
-    if period <= 0 or end <= start:
-        return ZERO
-    sql = (
-        "SELECT coalesce(sum((%s + lvl) * extract(epoch FROM (nxt - ts))), 0), min(ts) FROM ("
-        "SELECT timestamp AS ts, "
-        "sum(coalesce(value, 0)) OVER (ORDER BY timestamp, created_at, id ROWS UNBOUNDED PRECEDING) AS lvl, "
-        "lead(timestamp, 1, %s) OVER (ORDER BY timestamp, created_at, id) AS nxt "
-        "FROM metering_event WHERE organization_id = %s AND external_subscription_id = %s AND code = %s "
-        "AND timestamp >= %s AND timestamp < %s) AS t"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [initial, end, organization.id, sub, code, start, end])
-        acc, first = cursor.fetchone()
-    acc = Decimal(acc or 0) + initial * computations.seconds((first or end) - start)
-    return computations.divide_period(acc, period)
 
 
 def _value_keys(spec: MetricSpec) -> set[str]:
@@ -634,26 +465,26 @@ def _aggregate_additive(
         props = {k: v for k, v in zip(keys, dims, strict=True) if v is not None}
         return computations.assign_filter(charge_filters, props) if charge_filters else None
 
-    def units(acc: _Additive, hist: _Additive | None) -> Decimal:
+    def units(acc: Additive, hist: Additive | None) -> Decimal:
         if spec.aggregation_type == "count_agg":
             return Decimal(acc.count + (hist.count if hist else 0))
         if spec.aggregation_type == "sum_agg":
             return acc.total + (hist.total if hist else ZERO)
         return acc.maximum if acc.maximum is not None else ZERO
 
-    totals: dict[Any, _Additive] = {}
-    hist_totals: dict[Any, _Additive] = {}
-    overall, overall_hist = _Additive(), _Additive()
+    totals: dict[Any, Additive] = {}
+    hist_totals: dict[Any, Additive] = {}
+    overall, overall_hist = Additive(), Additive()
     for dims, acc in window.items():
-        target = totals.setdefault(bucket_of(dims), _Additive())
+        target = totals.setdefault(bucket_of(dims), Additive())
         for dest in (target, overall):
             dest.add(acc.count, acc.total, acc.maximum, acc.precise)
     for dims, acc in history.items():
-        target = hist_totals.setdefault(bucket_of(dims), _Additive())
+        target = hist_totals.setdefault(bucket_of(dims), Additive())
         for dest in (target, overall_hist):
             dest.add(acc.count, acc.total, acc.maximum, acc.precise)
 
-    def usage(acc: _Additive, hist: _Additive | None) -> BucketUsage:
+    def usage(acc: Additive, hist: Additive | None) -> BucketUsage:
         values: tuple[Decimal, ...] = ()
         return BucketUsage(
             units=plain(apply_metric_rounding(units(acc, hist), spec.rounding_function, spec.rounding_precision)),
@@ -666,7 +497,7 @@ def _aggregate_additive(
     filter_results: tuple[FilterUsage, ...] = ()
     if charge_filters:
         filter_results = tuple(
-            FilterUsage(fid, values, usage(totals.get(fid, _Additive()), hist_totals.get(fid) if recurring else None))
+            FilterUsage(fid, values, usage(totals.get(fid, Additive()), hist_totals.get(fid) if recurring else None))
             for fid, values in [*charge_filters, (None, {})]
         )
     return AggregationResult(
@@ -730,7 +561,7 @@ def aggregate_prorated(
     days = prorated_math.ProrationDays.of(
         start, max(end, start), period_days=period_days, tz_name=tz_name, carried_days=carried_days
     )
-    reader = _reader(organization, external_subscription_id, spec.code, store, reads_from=started)
+    reader = reader_for(organization, external_subscription_id, spec.code, store, reads_from=started)
     filter_keys = sorted({key for _, values in charge_filters for key in values})
     keys = sorted(set(filter_keys) | set(grouped_by) | _value_keys(spec))
 
@@ -752,7 +583,7 @@ def aggregate_prorated(
             if store == "clickhouse":
                 raise
             metrics.clickhouse_fallback("unavailable")
-            reader = _PostgresReader(organization, external_subscription_id, spec.code)
+            reader = event_store().reader(organization, external_subscription_id, spec.code)
             rows, history = read(reader)
 
     def bucket(bucket_rows: Sequence[Row], bucket_history: Sequence[Row], group: Mapping | None = None) -> BucketUsage:

@@ -32,14 +32,13 @@ from metering.aggregation import (
     ROLLUP_TYPES,
     AggregationResult,
     MetricSpec,
-    _Additive,
-    _ceil_hour,
-    _floor_hour,
     aggregate,
     metric_spec,
 )
 from metering.computations import ZERO, plain
 from metering.models import Event, UsageRollup
+from metering.store.base import Additive
+from metering.store.database import ceil_hour, floor_hour
 
 # Subscriptions per IN (...) list: keeps statements and their parameter lists bounded.
 CHUNK = 1000
@@ -99,20 +98,20 @@ def aggregate_many(organization: Any, requests: Sequence[UsageRequest]) -> list[
     for (start, end), members in by_window.items():
         totals = _additive_many(organization, start, end, members)
         for index, sub, spec in members:
-            results[index] = _result(spec, totals.get((sub, spec.code)) or _Additive())
+            results[index] = _result(spec, totals.get((sub, spec.code)) or Additive())
     return [r for r in results if r is not None]
 
 
 def _additive_many(
     organization: Any, start: datetime, end: datetime, members: list[tuple[int, str, MetricSpec]]
-) -> dict[tuple[str, str], _Additive]:
+) -> dict[tuple[str, str], Additive]:
     """count / sum / max per (subscription, code) over [start, end): rollups for whole hours, raw edges."""
-    result: dict[tuple[str, str], _Additive] = {}
+    result: dict[tuple[str, str], Additive] = {}
     if start >= end:
         return result
     subs = sorted({sub for _, sub, _ in members})
     codes = sorted({spec.code for _, _, spec in members})
-    first_hour, last_hour = _ceil_hour(start), _floor_hour(end)
+    first_hour, last_hour = ceil_hour(start), floor_hour(end)
     if first_hour >= last_hour:
         edges = [(start, end)]
         hours = None
@@ -123,13 +122,13 @@ def _additive_many(
         chunk = subs[offset : offset + CHUNK]
         if hours is not None:
             for sub, code, c, s, m, p in _rows(_rollup_rows, organization.pk, chunk, codes, *hours):
-                result.setdefault((sub, code), _Additive()).add(int(c or 0), s, m, p)
+                result.setdefault((sub, code), Additive()).add(int(c or 0), s, m, p)
         for edge_start, edge_end in edges:
             if edge_start >= edge_end:
                 continue
             for sub, code, c, s, m, p in _rows(_edge_rows, organization.pk, chunk, codes, edge_start, edge_end):
                 if c:
-                    result.setdefault((sub, code), _Additive()).add(int(c), s, m, p)
+                    result.setdefault((sub, code), Additive()).add(int(c), s, m, p)
     return result
 
 
@@ -206,7 +205,7 @@ def _rows(
     return prepared.fetch(organization=organization_id, start=start, end=end, **values)
 
 
-def _result(spec: MetricSpec, acc: _Additive) -> AggregationResult:
+def _result(spec: MetricSpec, acc: Additive) -> AggregationResult:
     """What `aggregate()`'s additive path returns for one bucket without filters."""
     units: Decimal
     if spec.aggregation_type == "count_agg":

@@ -39,6 +39,7 @@ from customers.models import Customer, Organization
 from metering import computations, ingestion
 from metering.aggregation import aggregate
 from metering.models import EventErrorCode
+from metering.store import event_store
 from subscriptions import selectors as subscription_selectors
 from subscriptions.selectors import SubscriptionRef
 
@@ -240,7 +241,7 @@ def events_estimate_fees(organization: Organization, payload: Any) -> list[FeeEs
     before = usage_now()
     try:
         with transaction.atomic():
-            ingestion.insert_events(organization.id, [event], ingestion.now_utc())
+            event_store().write(organization.id, [event], now=ingestion.now_utc())
             after = usage_now()
             raise _Rollback
     except _Rollback:

@@ -21,6 +21,7 @@ from metering.ingestion import ParsedEvent
 from metering.models import ClickHouseOutbox, EventError, EventErrorCode
 from metering.selectors import MetricInfo, metrics_by_code
 from metering.signals import events_ingested
+from metering.store import DatabaseEventStore, event_store, rollup_deltas
 from subscriptions import selectors as subscription_selectors
 
 logger = logging.getLogger(__name__)
@@ -167,22 +168,19 @@ def events_ingest(
     now = parsed[0].created_at if parsed else ingestion.now_utc()
     assert now is not None
     durable = bool(getattr(settings, "EVENTS_SYNCHRONOUS_COMMIT", True))
-    # The common case is one atomic statement (events + rollups), no explicit transaction; in the
-    # opt-in asynchronous mode that statement itself turns synchronous_commit off for its own commit
-    # (only in autocommit: inside a caller's transaction the setting would outlive the statement).
-    simple = not clickhouse_enabled() and not any(e.errors for e in unique)
-    simple = simple and (durable or not connection.in_atomic_block)
-    if connection.vendor == "postgresql" and simple:
-        _store(organization, unique, result, now, single=single, durable=durable)
+    store = event_store()
+    # The common case on PostgreSQL is one atomic statement (events + rollups), no explicit
+    # transaction; in the opt-in asynchronous mode that statement itself turns synchronous_commit
+    # off for its own commit (only in autocommit: inside a caller's transaction the setting would
+    # outlive the statement).
+    simple = store.one_statement and not clickhouse_enabled() and not any(e.errors for e in unique)
+    if simple and (durable or not connection.in_atomic_block):
+        _store(store, organization, unique, result, now, single=single, durable=durable)
     else:
         with transaction.atomic():
-            if connection.vendor == "postgresql" and not durable:
-                # Opt-in (EVENTS_SYNCHRONOUS_COMMIT=false): answer without waiting for the WAL flush.
-                # A PostgreSQL crash may lose the last moments of acknowledged events; nothing is
-                # ever corrupted or double counted.
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            _store(organization, unique, result, now, single=single)
+            if not durable:
+                store.relax_commit()
+            _store(store, organization, unique, result, now, single=single)
     result.duplicates.sort(key=lambda e: e.index)
     result.events.sort(key=lambda e: e.index)
     prometheus.events_ingested.inc(len(result.events))
@@ -199,6 +197,7 @@ def events_ingest(
 
 
 def _store(
+    store: DatabaseEventStore,
     organization: Organization,
     unique: list[ParsedEvent],
     result: IngestResult,
@@ -207,24 +206,13 @@ def _store(
     single: bool,
     durable: bool = True,
 ) -> None:
-    if connection.vendor != "postgresql":
-        _lock_organization_rollups(organization.id, exclusive=False)
-    if single and len(unique) == 1 and connection.vendor == "postgresql":
-        # One event: one statement with plain parameters (metering/single.py), half the backend CPU.
-        from metering.single import insert_one
-
-        result.pay_in_advance_charges = insert_one(
-            organization.id, unique[0], now, result.subscription_ids, durable=durable
-        )
-    else:
-        ingestion.insert_events(organization.id, unique, now, result.subscription_ids, durable=durable)
-    for event in unique:  # insert_events leaves the id of the events it did not insert unset
+    written = store.write(organization.id, unique, now=now, refs=result.subscription_ids, durable=durable)
+    result.pay_in_advance_charges = written.pay_in_advance_charges
+    for event in unique:  # the store leaves the id of the events it did not insert unset
         (result.events if event.id is not None else result.duplicates).append(event)
     if single and result.duplicates:
         prometheus.events_duplicate.inc()
         raise ValidationFailure.single("transaction_id", "value_already_exist")
-    if connection.vendor != "postgresql":  # PostgreSQL updated the rollups in the insert statement
-        ingestion.upsert_rollups(organization.id, ingestion.rollup_deltas(result.events), now)
     if result.events and clickhouse_enabled():
         # In the same transaction as the events: a crash cannot lose the ClickHouse copy.
         ClickHouseOutbox.objects.create(organization=organization, event_ids=[str(e.id) for e in result.events])
@@ -382,16 +370,6 @@ def event_failures_clear(organization_id: UUID | str, event_ids: Sequence[Any], 
 # --- rollups ----------------------------------------------------------------------------------
 
 
-def _lock_organization_rollups(organization_id: UUID | str, *, exclusive: bool) -> None:
-    """Ingestion (shared) and rebuilds (exclusive) of one organization's rollups never interleave."""
-    if connection.vendor != "postgresql":
-        return  # SQLite serializes writers already
-    key = ingestion.lock_key(organization_id)
-    with connection.cursor() as cursor:
-        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-        cursor.execute(f"SELECT {function}(%s)", [key])
-
-
 def usage_rollups_rebuild(
     organization: Organization,
     *,
@@ -414,7 +392,8 @@ def usage_rollups_rebuild(
         end = end + timedelta(hours=1)
     stats = {"events": 0, "values_updated": 0, "rollups": 0}
     with transaction.atomic():
-        _lock_organization_rollups(organization.id, exclusive=True)
+        store = event_store()
+        store.lock_rollups(organization.id, exclusive=True)
         events = Event.objects.filter(organization=organization, timestamp__gte=start, timestamp__lt=end)
         rollups = UsageRollup.objects.filter(organization=organization, hour__gte=start, hour__lt=end)
         if code:
@@ -463,8 +442,8 @@ def usage_rollups_rebuild(
         if changed:
             Event.objects.bulk_update(changed, ["value"], batch_size=1000)
         stats["values_updated"] = len(changed)
-        deltas = ingestion.rollup_deltas(parsed)
-        ingestion.upsert_rollups(organization.id, deltas, ingestion.now_utc())
+        deltas = rollup_deltas(parsed)
+        store.add_rollups(organization.id, deltas, ingestion.now_utc())
         stats["rollups"] = len(deltas)
         if clickhouse_enabled() and stats["events"]:
             # ClickHouse's copies carry the values and dimensions of their time: copy them again.

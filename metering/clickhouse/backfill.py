@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -164,7 +164,7 @@ def clickhouse_backfill_run(
                 return row if row is not None else _current(organization)
             events = _next_batch(organization, row, batch_size)
             if events:
-                store.insert_events(events, store.keys_by_code(events))
+                store.copy_events(events)
                 last = events[-1]
                 row.cursor_timestamp, row.cursor_id = last.timestamp, last.id
                 row.events_copied += len(events)
@@ -240,9 +240,8 @@ def _current(organization: Any) -> ClickHouseBackfill:
 
 def _locked(organization: Any) -> ClickHouseBackfill | None:
     rows = ClickHouseBackfill.objects.filter(organization=organization, target=store.target())
-    if connection.vendor == "postgresql":
-        rows = rows.select_for_update(skip_locked=True)
-    return rows.first()
+    # Row locks where the database has them (SQLite serializes writers and ignores this).
+    return rows.select_for_update(skip_locked=True).first()
 
 
 def _after(timestamp: datetime, event_id: Any) -> Q:

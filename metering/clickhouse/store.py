@@ -7,7 +7,7 @@ with the same code as the PostgreSQL path, so both stores return identical resul
 
 Every call has a deadline: reads (`Reader`, in API requests and billing) wait at most
 `CLICKHOUSE_TIMEOUT_SECONDS` to connect, for the driver's ping and for the answer; copies
-(`insert_events`, in workers) wait `CLICKHOUSE_WRITE_TIMEOUT_SECONDS` for the answer. A read that
+(`ClickHouseEventStore.write`, in workers) wait `CLICKHOUSE_WRITE_TIMEOUT_SECONDS` for the answer. A read that
 fails raises `Unavailable` and opens the process's breaker (`metering.clickhouse.breaker`).
 """
 
@@ -17,17 +17,19 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from metering import computations
 from metering.computations import Row
+from metering.ingestion import ParsedEvent, dimension_value, dimensions_key
+from metering.store.base import Additive, Written
 
 logger = logging.getLogger(__name__)
 
@@ -158,52 +160,93 @@ def _property_arrays(properties: dict[str, Any]) -> tuple[list[str], list[str]]:
     return keys, values
 
 
-def insert_events(events: Iterable[Any], filter_keys_by_code: dict[str, tuple[str, ...]]) -> int:
-    """Write stored `Event` rows (idempotent: the table de-duplicates by idempotency key)."""
-    from metering.ingestion import dimension_value, dimensions_key
-
-    rows = []
-    version = _micros(datetime.now(UTC))
-    for event in events:
-        keys, values = _property_arrays(event.properties)
-        dims = {}
-        for key in filter_keys_by_code.get(event.code, ()):
-            value = dimension_value((event.properties or {}).get(key))
-            if value is not None:
-                dims[key] = value
-        rows.append(
-            {
-                "organization_id": str(event.organization_id),
-                "external_subscription_id": event.external_subscription_id,
-                "code": event.code,
-                "transaction_id": event.transaction_id,
-                "timestamp": event.timestamp.replace(microsecond=0),
-                "ts_us": _micros(event.timestamp),
-                "created_us": _micros(event.created_at),
-                "value": event.value,
-                "precise": event.precise_total_amount_cents,
-                "dims_key": dimensions_key(dims),
-                "prop_keys": keys,
-                "prop_values": values,
-                "version": version,
-            }
-        )
-    if rows:
-        client(write=True).execute(f"INSERT INTO {TABLE} VALUES", rows)
-    return len(rows)
+def _stored(event: Any, filter_keys: Sequence[str]) -> ParsedEvent:
+    """A stored `Event` row as the store writes it, with its dimensions on `filter_keys`."""
+    properties = event.properties or {}
+    dimensions = {}
+    for key in filter_keys:
+        value = dimension_value(properties.get(key))
+        if value is not None:
+            dimensions[key] = value
+    return ParsedEvent(
+        index=0,
+        transaction_id=event.transaction_id,
+        external_subscription_id=event.external_subscription_id,
+        external_customer_id=event.external_customer_id,
+        code=event.code,
+        timestamp=event.timestamp,
+        properties=properties,
+        precise_total_amount_cents=event.precise_total_amount_cents,
+        id=event.id,
+        value=event.value,
+        dimensions=dimensions,
+        created_at=event.created_at,
+    )
 
 
-def keys_by_code(events: Sequence[Any]) -> dict[str, tuple[str, ...]]:
-    """The filter keys of each metric code of `events` (their organizations' metrics as they are)."""
+class ClickHouseEventStore:
+    """The copy of the database's events in ClickHouse: written from the outbox and by the
+    backfill (in workers), read by aggregation when `backfill.readable` says so."""
+
+    name = "clickhouse"
+
+    def write(
+        self,
+        organization_id: Any,
+        events: Sequence[ParsedEvent],
+        *,
+        now: datetime,
+        refs: Any = None,
+        durable: bool = True,
+    ) -> Written:
+        """Write copies of stored events (ids and `created_at` set by the database). Idempotent:
+        the table keeps one row per idempotency key, the one of the latest `now` (its version)."""
+        rows = []
+        version = _micros(now)
+        organization = str(organization_id)
+        for event in events:
+            keys, values = _property_arrays(event.properties)
+            assert event.created_at is not None
+            rows.append(
+                {
+                    "organization_id": organization,
+                    "external_subscription_id": event.external_subscription_id,
+                    "code": event.code,
+                    "transaction_id": event.transaction_id,
+                    "timestamp": event.timestamp.replace(microsecond=0),
+                    "ts_us": _micros(event.timestamp),
+                    "created_us": _micros(event.created_at),
+                    "value": event.value,
+                    "precise": event.precise_total_amount_cents,
+                    "dims_key": dimensions_key(event.dimensions),
+                    "prop_keys": keys,
+                    "prop_values": values,
+                    "version": version,
+                }
+            )
+        if rows:
+            client(write=True).execute(f"INSERT INTO {TABLE} VALUES", rows)
+        return Written()
+
+    def reader(self, organization: Any, external_subscription_id: str, code: str) -> Reader:
+        return Reader(organization, external_subscription_id, code)
+
+
+def copy_events(events: Sequence[Any]) -> int:
+    """Write copies of stored `Event` rows (with `organization` loaded), their dimensions on the
+    filter keys of their organization's metrics as they are now; returns how many."""
     from metering.selectors import metrics_by_code
 
-    keys: dict[str, tuple[str, ...]] = {}
-    organizations = {e.organization_id: e.organization for e in events}
-    for organization_id, organization in organizations.items():
-        codes = {e.code for e in events if e.organization_id == organization_id}
-        for code, info in metrics_by_code(organization, codes).items():
-            keys[code] = info.filter_keys
-    return keys
+    by_organization: dict[Any, list[Any]] = {}
+    for event in events:
+        by_organization.setdefault(event.organization_id, []).append(event)
+    store = ClickHouseEventStore()
+    now = datetime.now(UTC)
+    for organization_id, rows in by_organization.items():
+        metrics = metrics_by_code(rows[0].organization, {e.code for e in rows})
+        keys = {code: info.filter_keys for code, info in metrics.items()}
+        store.write(organization_id, [_stored(e, keys.get(e.code, ())) for e in rows], now=now)
+    return len(events)
 
 
 def clickhouse_flush(*, limit: int = 50, organization: Any = None, wait: bool = False) -> int:
@@ -224,15 +267,15 @@ def clickhouse_flush(*, limit: int = 50, organization: Any = None, wait: bool = 
         pending = ClickHouseOutbox.objects.order_by("created_at")
         if organization is not None:
             pending = pending.filter(organization=organization)
-        if connection.vendor == "postgresql":
-            pending = pending.select_for_update(skip_locked=not wait)
+        # Row locks where the database has them (SQLite serializes writers and ignores this).
+        pending = pending.select_for_update(skip_locked=not wait)
         batch = list(pending[:limit])
         if not batch:
             return 0
         ids = [event_id for row in batch for event_id in row.event_ids]
         for start in range(0, len(ids), 10_000):
             events = list(Event.objects.filter(id__in=ids[start : start + 10_000]).select_related("organization"))
-            written += insert_events(events, keys_by_code(events))
+            written += copy_events(events)
         ClickHouseOutbox.objects.filter(id__in=[row.id for row in batch]).delete()
     return written
 
@@ -252,6 +295,7 @@ class Reader:
     """Aggregation's view of one (organization, subscription, code) in ClickHouse."""
 
     name = "clickhouse"
+    sql_aggregations: frozenset[str] = frozenset()
 
     def __init__(self, organization: Any, sub: str, code: str):
         self.params = {"org": str(organization.id), "sub": sub, "code": code}
@@ -286,9 +330,7 @@ class Reader:
             for ts_us, value, precise, created_us, transaction_id, prop_keys, prop_values in result
         ]
 
-    def additive(self, start: datetime, end: datetime, keys: Sequence[str]) -> dict[tuple[str | None, ...], Any]:
-        from metering.aggregation import _Additive
-
+    def additive(self, start: datetime, end: datetime, keys: Sequence[str]) -> dict[tuple[str | None, ...], Additive]:
         result: dict[tuple[str | None, ...], Any] = {}
         if start >= end:
             return result
@@ -301,7 +343,7 @@ class Reader:
         for dims_key, count, total, maximum, precise in rows:
             dims = json.loads(dims_key or "{}")
             key = tuple(dims.get(k) for k in keys)
-            result.setdefault(key, _Additive()).add(
+            result.setdefault(key, Additive()).add(
                 int(count), Decimal(total) if total is not None else None, maximum, precise
             )
         return result

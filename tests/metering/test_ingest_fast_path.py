@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from metering import ingestion, ratelimit
 from metering.ingestion import _parse_event_slow, parse_event
 from metering.models import Event, UsageRollup
+from metering.store.postgres import time_ordered_id_prefix
 from tests.factories.metering import event_payload, make_metric
 
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -141,7 +142,7 @@ def test_dumps_bytes_writes_what_dumps_writes():
 
 
 def test_time_ordered_id_prefix_is_a_uuid7_of_that_millisecond():
-    prefix = ingestion.time_ordered_id_prefix(1_700_000_000.123)
+    prefix = time_ordered_id_prefix(1_700_000_000.123)
     value = uuid.UUID(prefix + str(uuid.uuid4())[15:])
     assert value.version == 7 and value.variant == uuid.RFC_4122
     assert value.int >> 80 == 1_700_000_000_123

@@ -1,4 +1,4 @@
-"""POST /api/v1/events writes through its own one-row statement on PostgreSQL (metering/single.py):
+"""POST /api/v1/events writes through its own one-row statement on PostgreSQL (metering/store/postgres.py):
 events, values, dimensions and rollups must be exactly what the batch statement writes."""
 
 from __future__ import annotations
