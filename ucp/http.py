@@ -46,13 +46,32 @@ def ucp_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     def wrapper(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             settings = settings_for(slug)
-            return view(request, settings, *args, **kwargs)
         except UcpError as exc:
             return json_response(exc.body(), exc.status, exc.headers)
+        try:
+            response = view(request, settings, *args, **kwargs)
+        except UcpError as exc:
+            response = json_response(exc.body(), exc.status, exc.headers)
         except BusinessError as exc:
-            return json_response(exc.body(), exc.status)
+            response = json_response(exc.body(), exc.status)
         except DomainError as exc:
             status = exc.status if 400 <= exc.status < 500 else 400
-            return json_response({"code": "invalid_request", "content": str(exc) or type(exc).__name__}, status)
+            response = json_response({"code": "invalid_request", "content": str(exc) or type(exc).__name__}, status)
+        return sign(response, settings)
 
     return wrapper
+
+
+def sign(response: HttpResponse, settings: UcpSettings) -> HttpResponse:
+    """Every answer of an organization's UCP business is signed with its key (RFC 9421:
+    @status, and content-digest and content-type over the body)."""
+    from ucp import signing
+    from ucp.services.setup import signing_key
+
+    key, kid = signing_key(settings)
+    headers = signing.sign_response(
+        response.status_code, response.content, response.get("Content-Type", "application/json"), key=key, kid=kid
+    )
+    for name, value in headers.items():
+        response[name] = value
+    return response

@@ -74,7 +74,13 @@ class UcpError(Exception):
         self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
-        return {"code": self.code, "content": self.content}
+        body: dict[str, Any] = {"code": self.code, "content": self.content}
+        if self.status == 400:
+            # A request the business cannot read: also in the envelope of UCP's error response,
+            # so a platform reading `messages` finds it there too.
+            body["ucp"] = {"version": VERSION, "status": "error"}
+            body["messages"] = [message_error(self.code, self.content, severity="unrecoverable")]
+        return body
 
 
 def message_error(code: str, content: str, *, severity: str = "recoverable", path: str | None = None) -> dict[str, Any]:

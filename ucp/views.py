@@ -9,13 +9,12 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET, require_POST
 
-from ucp import catalog, idempotency, negotiation, profile, protocol, signing
+from ucp import catalog, idempotency, negotiation, profile, protocol
 from ucp.http import json_response, ucp_view
 from ucp.models import Checkout, CheckoutStatus, UcpSettings
 from ucp.negotiation import Platform
 from ucp.protocol import BusinessError, UcpError
 from ucp.services import checkouts, orders
-from ucp.services.setup import signing_key
 
 # Profiles are stable documents: shared caches may keep them five minutes (the specification asks
 # for `public` and at least 60 seconds, never private/no-store/no-cache).
@@ -126,7 +125,7 @@ def catalog_search(request: HttpRequest, settings: UcpSettings) -> HttpResponse:
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise UcpError(400, "invalid_request", "pagination.limit must be an integer of at least 1")
     limit = min(limit, SEARCH_MAX_LIMIT)
-    offset = _cursor(pagination.get("cursor"))
+    offset = _cursor(pagination.get("cursor", body.get("cursor")))
     found = catalog.search(
         settings, query=query or "", categories=[str(c) for c in categories], price_min=price_min, price_max=price_max
     )
@@ -237,12 +236,7 @@ def checkout_complete(request: HttpRequest, settings: UcpSettings, checkout_id: 
 
     def complete() -> HttpResponse:
         checkout = checkouts.checkout_complete(settings, platform, checkout_id, _json_body(request))
-        body = json.dumps(checkouts.render(checkout, settings, platform), separators=(",", ":")).encode()
-        response = HttpResponse(body, status=200, content_type="application/json")
-        key, kid = signing_key(settings)
-        for name, value in signing.sign_response(200, body, "application/json", key=key, kid=kid).items():
-            response[name] = value  # completion answers are signed (signatures: RECOMMENDED)
-        return response
+        return _checkout_response(checkout, settings, platform)
 
     return idempotency.run(request, settings, platform.profile_url, complete)
 
@@ -314,9 +308,4 @@ def order_detail(request: HttpRequest, settings: UcpSettings, order_id: str) -> 
         raise BusinessError(
             [protocol.message_error("unauthorized", "Not authorized to access this order.", severity="unrecoverable")]
         )
-    body = json.dumps(orders.order_render(checkout, settings), separators=(",", ":")).encode()
-    response = HttpResponse(body, status=200, content_type="application/json")
-    key, kid = signing_key(settings)
-    for name, value in signing.sign_response(200, body, "application/json", key=key, kid=kid).items():
-        response[name] = value
-    return response
+    return json_response(orders.order_render(checkout, settings))

@@ -33,7 +33,7 @@ def platform_profile(version: str = "2026-04-08", keys: list | None = None, capa
     }
 
 
-def enable_ucp(organization, slug: str, *, provider: str = "stripe", **kwargs):
+def enable_ucp(organization, slug: str, *, provider: str = "stripe", **kwargs: Any):
     connection = connection_create(
         organization, code=f"{provider}_main", provider=provider, secret_key="sk_test_x" if provider == "stripe" else ""
     )
