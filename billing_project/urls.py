@@ -25,6 +25,7 @@ API_APPS = [
     "metering",
     "subscriptions",
     "invoicing",
+    "invoicing.credits",  # wallets, wallet transactions, credit notes
     "usage_monitoring",
     "entitlements",
     "payments",

@@ -28,11 +28,12 @@ from console import selectors
 from customers.admin import CustomerAdmin
 from customers.models import Customer
 from invoicing.admin import display_number, payment_badge, status_badge
-from invoicing.models import CreditNote, Invoice, Wallet
+from invoicing.credits.models import CreditNote, Wallet
+from invoicing.credits.services.wallets import wallet_create, wallet_transaction_create
+from invoicing.models import Invoice
 from invoicing.selectors import current_usage, invoice_amount_due
 from invoicing.services.one_off import invoice_create_one_off
 from invoicing.services.preview import invoice_preview
-from invoicing.services.wallets import wallet_create, wallet_transaction_create
 from payments.models import Payment
 from subscriptions import selectors as subscription_selectors
 from subscriptions.models import Subscription, SubscriptionStatus

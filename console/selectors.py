@@ -202,7 +202,7 @@ class Balance:
 def customer_balances(customer: Customer, *, today: dt.date) -> list[Balance]:
     """Per currency: what the customer was invoiced, owes, owes past due (since when), and holds as
     credit (credit notes' remaining credit, wallets' balances)."""
-    from invoicing.models import CreditNote, Wallet
+    from invoicing.credits.models import CreditNote, Wallet
 
     balances: dict[str, Balance] = {}
 

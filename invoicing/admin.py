@@ -30,6 +30,7 @@ from billing_project.core.console import (
 from billing_project.core.errors import DomainError
 from billing_project.core.money import format_amount
 from invoicing import selectors
+from invoicing.credits import admin as credit_admin  # wallets, wallet transactions, credit notes
 from invoicing.models import BillingRun, Fee, Invoice, InvoiceStatus, InvoiceSubscription, PaymentStatus
 from invoicing.services import lifecycle
 from invoicing.services.documents import invoice_generate_pdf
@@ -407,7 +408,5 @@ class BillingRunAdmin(ReadOnlyAdmin):
         end = obj.finished_at or timezone.now()
         return f"{(end - obj.created_at).total_seconds():.1f}s"
 
-
-from invoicing import credit_admin  # noqa: E402  (wallets, wallet transactions, credit notes)
 
 credit_admin.register_invoice_action(InvoiceAdmin)

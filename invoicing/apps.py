@@ -12,7 +12,7 @@ class InvoicingConfig(AppConfig):
 
         customer_hooks.billed_currencies.fill(selectors.customer_billed_currencies)
         demo.register_step("invoices", invoicing_demo.seed_invoices)
-        from invoicing import credit_receivers
+        from invoicing.credits import receivers as credit_receivers
 
         credit_receivers.connect()  # credit notes for terminated in-advance subscriptions
         from invoicing import receivers

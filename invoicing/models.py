@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from billing_project.core.models import BaseModel, DecimalSpec
+from invoicing.credits import models as credit_models  # noqa: F401  (registers the credit models with this app)
 
 PRECISE: DecimalSpec = {"max_digits": 40, "decimal_places": 5}
 UNITS: DecimalSpec = {"max_digits": 40, "decimal_places": 10}
@@ -378,6 +379,3 @@ class BillingRunBatch(BaseModel):
 
     def __str__(self) -> str:
         return f"batch {self.position} of {self.run_id}"
-
-
-from invoicing.credit_models import *  # noqa: E402, F403  (credits: wallets and credit notes)

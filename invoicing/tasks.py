@@ -7,6 +7,7 @@ from datetime import datetime
 from celery import shared_task
 from django.utils import timezone
 
+from invoicing.credits import tasks as credit_tasks  # wallets and credit notes tasks, registered with the app
 from invoicing.services import lifecycle, runs
 from invoicing.services.documents import invoice_generate_pdf as generate_pdf
 
@@ -93,9 +94,6 @@ def pdfs_sweep(grace_seconds: float | None = None) -> int:
     for note_id in missing.credit_notes:
         credit_tasks.credit_note_generate_pdf.delay(str(note_id))
     return len(missing)
-
-
-from invoicing import credit_tasks  # noqa: E402  (wallets and credit notes tasks, registered with the app)
 
 
 @shared_task(name="invoicing.pay_in_advance_fees")

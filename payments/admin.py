@@ -247,7 +247,7 @@ class PaymentAdmin(TotalsChangeListMixin, admin.ModelAdmin):
         description="Refund the pending credit-note refunds of these payments' invoices", permissions=["collect"]
     )
     def refund_credit_notes(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
-        from invoicing.models import CreditNote
+        from invoicing.credits.models import CreditNote
 
         notes = CreditNote.objects.filter(
             invoice_id__in=queryset.filter(status=PaymentStatus.SUCCEEDED).values("invoice_id"),

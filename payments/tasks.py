@@ -57,7 +57,7 @@ def sync_provider_customer(customer_id: str) -> str | None:
 @shared_task(name="payments.refund_credit_note", acks_late=True)
 def refund_credit_note(credit_note_id: str) -> list[str]:
     """Refund a credit note's refund part through the provider (one Refund per payment, keyed)."""
-    from invoicing.models import CreditNote
+    from invoicing.credits.models import CreditNote
 
     note = CreditNote.objects.select_related("organization").filter(id=credit_note_id).first()
     if note is None or note.refund_amount_cents <= 0:

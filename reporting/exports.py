@@ -20,7 +20,8 @@ from typing import IO, Any
 from django.db.models import BigIntegerField, ExpressionWrapper, F, QuerySet
 
 from billing_project.core.money import UnknownCurrency, exponent, from_cents
-from invoicing.models import CreditNote, Fee, Invoice
+from invoicing.credits.models import CreditNote
+from invoicing.models import Fee, Invoice
 from metering.models import Event
 
 CHUNK_SIZE = 2000

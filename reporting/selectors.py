@@ -36,7 +36,8 @@ from billing_project.core.errors import NotFoundFailure
 from billing_project.core.money import round_cents
 from catalog.models import PlanInterval
 from customers.models import Customer
-from invoicing.models import CreditNote, Fee, FeeType, Invoice, InvoiceStatus
+from invoicing.credits.models import CreditNote
+from invoicing.models import Fee, FeeType, Invoice, InvoiceStatus
 from reporting.models import Export
 from subscriptions.models import Subscription, SubscriptionStatus
 

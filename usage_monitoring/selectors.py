@@ -18,7 +18,8 @@ from django.db.models import QuerySet, Sum
 from billing_project.core.errors import NotFoundFailure
 from catalog.models import Charge, UsageThreshold
 from customers.models import Organization
-from invoicing.models import Fee, FeeType, Invoice, InvoiceStatus, InvoiceType, Wallet
+from invoicing.credits.models import Wallet
+from invoicing.models import Fee, FeeType, Invoice, InvoiceStatus, InvoiceType
 from invoicing.services import fees as fee_builder
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
@@ -65,7 +66,7 @@ def wallet_alert_get(organization: Organization, wallet: Any, code: str) -> Aler
 
 def wallet_for(organization: Organization, external_customer_id: str, wallet_code: str) -> Any:
     """The wallet a wallet-alert route names: by code, or by lago_id (404 `wallet_not_found`)."""
-    from invoicing.credit_selectors import wallet_get_by_code
+    from invoicing.credits.selectors import wallet_get_by_code
 
     try:
         return wallet_get_by_code(organization, external_customer_id, wallet_code)

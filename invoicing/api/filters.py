@@ -50,23 +50,3 @@ class PastUsageFilters(LagoFilterSet):
     external_subscription_id = TextFilter(required=True)
     billable_metric_code = TextFilter()
     periods_count = IntegerFilter(min_value=1, max_value=1000, help_text="the last N invoiced periods")
-
-
-class CreditNoteFilters(LagoFilterSet):
-    external_customer_id = TextFilter()
-    invoice_id = TextFilter(help_text="lago_id of the invoice")
-    credit_status = TextFilter()
-    refund_status = TextFilter()
-    reason = TextFilter()
-    currency = TextFilter()
-
-
-class WalletFilters(LagoFilterSet):
-    external_customer_id = TextFilter()
-    status = TextFilter()
-
-
-class WalletTransactionFilters(LagoFilterSet):
-    status = TextFilter()
-    transaction_type = TextFilter()
-    transaction_status = TextFilter()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from invoicing.api import credit_urls, preview, views
+from invoicing.api import preview, views
 
 urlpatterns = [
     path("invoices", views.InvoiceCollectionView.as_view(), name="invoices"),
@@ -15,4 +15,3 @@ urlpatterns = [
     path("customers/<str:external_id>/current_usage", views.CurrentUsageView.as_view(), name="customer-current-usage"),
     path("customers/<str:external_id>/past_usage", views.PastUsageView.as_view(), name="customer-past-usage"),
 ]
-urlpatterns += credit_urls.urlpatterns  # wallets, wallet transactions, credit notes

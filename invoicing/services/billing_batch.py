@@ -48,7 +48,7 @@ from billing_project.core.signals import bulk_created
 from catalog.models import AppliedCoupon, CouponStatus, CustomerTax
 from customers.models import DocumentNumbering, Organization
 from invoicing.calculation import Context
-from invoicing.credit_models import CreditNote, CreditStatus, Wallet, WalletStatus
+from invoicing.credits.models import CreditNote, CreditStatus, Wallet, WalletStatus
 from invoicing.models import (
     Fee,
     FeeAppliedTax,

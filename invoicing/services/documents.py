@@ -151,7 +151,7 @@ def documents_missing_pdf(
     without persistence) or failed. Nothing when PDFs are off (`INVOICE_PDF_ON_FINALIZE`)."""
     from django.conf import settings
 
-    from invoicing.credit_models import CreditNote
+    from invoicing.credits.models import CreditNote
 
     if not getattr(settings, "INVOICE_PDF_ON_FINALIZE", True):
         return MissingPdfs([], [])

@@ -69,7 +69,7 @@ def subscriptions_bill_now(
             and subscription.plan.pay_in_advance
             and subscription.on_termination_credit_note != OnTerminationCreditNote.SKIP
         ):
-            from invoicing.services.credit_notes import credit_note_create_for_termination
+            from invoicing.credits.services.credit_notes import credit_note_create_for_termination
 
             credit_note_create_for_termination(subscription, now=now)
         by_customer[subscription.customer_id].append(subscription.id)

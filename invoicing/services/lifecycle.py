@@ -18,6 +18,7 @@ from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, Vali
 from catalog.models import Plan
 from customers.models import Customer, DocumentNumbering, FinalizeZeroAmount, Organization
 from invoicing.calculation import Context
+from invoicing.credits.services import invoices as credits
 from invoicing.models import (
     Fee,
     FeeAppliedTax,
@@ -28,7 +29,6 @@ from invoicing.models import (
     NumberingScope,
     PaymentStatus,
 )
-from invoicing.services import credits
 from invoicing.services import totals as totals_mod
 from invoicing.signals import invoice_finalized
 from subscriptions import periods

@@ -129,8 +129,8 @@ def compute(
     if context == Context.FINALIZE and with_credits:
         coupons, coupon_rows = coupons_to_apply(invoice)
         if invoice.invoice_type in DISCOUNTABLE:  # credit notes, then wallets (§6.1, §7, §9): locked
-            from invoicing.services.credit_notes import credit_notes_for_invoice
-            from invoicing.services.wallets import wallets_for_invoice
+            from invoicing.credits.services.credit_notes import credit_notes_for_invoice
+            from invoicing.credits.services.wallets import wallets_for_invoice
 
             credit_notes, note_rows = credit_notes_for_invoice(invoice)
             wallets, wallet_rows = wallets_for_invoice(invoice)

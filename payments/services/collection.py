@@ -334,8 +334,9 @@ def _schedule_retry(payment: Payment, invoice: Invoice, now: dt.datetime) -> Non
 def _fail_purchased_credits(invoice: Invoice, now: dt.datetime) -> None:
     """A `credit` invoice whose retries are exhausted: its purchased credits will not arrive
     (the wallet transactions become `failed`; a later payment no longer settles them)."""
-    from invoicing.models import InvoiceType, WalletTransaction
-    from invoicing.services.wallets import wallet_transaction_fail
+    from invoicing.credits.models import WalletTransaction
+    from invoicing.credits.services.wallets import wallet_transaction_fail
+    from invoicing.models import InvoiceType
 
     if invoice.invoice_type != InvoiceType.CREDIT:
         return

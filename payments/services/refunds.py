@@ -37,7 +37,7 @@ def credit_note_refund(
 
     The amount is taken from the invoice's succeeded payments, most recent first, each up to what
     it has left to refund. A manual payment gives a `pending` refund settled by hand."""
-    from invoicing.models import CreditNote
+    from invoicing.credits.models import CreditNote
 
     now = now or timezone.now()
     note = CreditNote.objects.filter(organization=organization, id=credit_note_id).first()
@@ -141,7 +141,7 @@ def _settle_credit_note(refund: Refund, now: dt.datetime) -> None:
     statuses = set(Refund.objects.filter(credit_note_id=refund.credit_note_id).values_list("status", flat=True))
     if RefundStatus.PENDING in statuses:
         return
-    from invoicing.services.credit_notes import credit_note_refund_settle
+    from invoicing.credits.services.credit_notes import credit_note_refund_settle
 
     credit_note_refund_settle(refund.credit_note_id, succeeded=RefundStatus.FAILED not in statuses, now=now)
 

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from catalog.models import AppliedCoupon
 from customers.roles import BILLING_ADMIN, FINANCE_VIEWER, SUPPORT_REP
-from invoicing.models import BillingRun, Invoice, Wallet
+from invoicing.credits.models import Wallet
+from invoicing.models import BillingRun, Invoice
 from payments.models import Payment
 from subscriptions.models import SubscriptionStatus
 from tests.factories.catalog import AddOnFactory, CouponFactory

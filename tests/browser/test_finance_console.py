@@ -15,7 +15,7 @@ from django.core.management import call_command
 from catalog.models import Charge, Plan
 from customers.models import Customer
 from customers.roles import BILLING_ADMIN, FINANCE_VIEWER
-from invoicing.credit_models import CreditNote
+from invoicing.credits.models import CreditNote
 from invoicing.models import Invoice, InvoiceStatus
 from subscriptions.models import Subscription
 from tests.browser.conftest import SCREENSHOTS
@@ -180,7 +180,7 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
     (SCREENSHOTS.parent / f"{invoice.number}.pdf").write_bytes(pdf.body())
 
     # 8. A credit note for the usage (no admin form creates one: through the service), then void.
-    from invoicing.services.credit_notes import credit_note_create
+    from invoicing.credits.services.credit_notes import credit_note_create
 
     usage_fee = invoice.fees.get(charge=charge)
     credit_note = credit_note_create(

@@ -302,7 +302,7 @@ def test_every_refused_field_is_listed_in_the_docs():
 
     text = (Path(settings.BASE_DIR) / "docs" / "lago-compatibility.md").read_text()
     modules = ("catalog.api.serializers", "customers.api.serializers", "subscriptions.api.serializers",
-               "invoicing.api.serializers", "invoicing.api.credit_serializers", "payments.api.serializers")  # fmt: skip
+               "invoicing.api.serializers", "invoicing.credits.api.serializers", "payments.api.serializers")  # fmt: skip
     declared = [
         field
         for name in modules

@@ -7,8 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from catalog.models import AddOn
-from invoicing.models import CreditNote, Invoice, Wallet
-from invoicing.services import credit_notes, invoice_create_one_off, wallets
+from invoicing.credits.models import CreditNote, Wallet
+from invoicing.credits.services import credit_notes, wallets
+from invoicing.models import Invoice
+from invoicing.services import invoice_create_one_off
 
 NOW = datetime(2024, 1, 15, 12, tzinfo=UTC)
 

@@ -7,7 +7,8 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from invoicing.models import CreditNote, Fee, Invoice
+from invoicing.credits.models import CreditNote
+from invoicing.models import Fee, Invoice
 from subscriptions.models import Subscription
 from tests.factories.customers import CustomerFactory
 from tests.factories.invoicing import make_charge, make_metric, make_plan

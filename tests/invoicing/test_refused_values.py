@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from billing_project.core.errors import ValidationFailure
-from invoicing.models import Fee, Invoice, Wallet
+from invoicing.credits.models import Wallet
+from invoicing.models import Fee, Invoice
 from tests.factories.catalog import AddOnFactory
 from tests.factories.invoicing import make_customer
 

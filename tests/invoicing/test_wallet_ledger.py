@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from billing_project.core.errors import ValidationFailure
 from invoicing.calculation import PrepaidCredit
-from invoicing.models import Invoice, Wallet, WalletTransaction
-from invoicing.services import wallets as svc
+from invoicing.credits.models import Wallet, WalletTransaction
+from invoicing.credits.services import wallets as svc
+from invoicing.models import Invoice
 from tests.factories.credits import make_wallet
 from tests.factories.invoicing import make_customer
 

@@ -11,9 +11,10 @@ from django.core.management import call_command
 
 from billing_project.celery import BEAT_SCHEDULE
 from billing_project.core.errors import ValidationFailure
-from invoicing import credit_tasks
-from invoicing.models import Invoice, Wallet, WalletTransaction
-from invoicing.services import wallet_rules, wallets
+from invoicing.credits import tasks as credit_tasks
+from invoicing.credits.models import Wallet, WalletTransaction
+from invoicing.credits.services import wallet_rules, wallets
+from invoicing.models import Invoice
 from tests.factories.credits import make_wallet
 from tests.factories.invoicing import make_customer
 from webhooks.models import WebhookDelivery, WebhookEndpoint

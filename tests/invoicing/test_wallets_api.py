@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from invoicing.models import Invoice, Wallet
+from invoicing.credits.models import Wallet
+from invoicing.models import Invoice
 from tests.factories.invoicing import make_customer, make_metric
 
 pytestmark = pytest.mark.django_db

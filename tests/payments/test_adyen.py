@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from invoicing.services.credit_notes import credit_note_create
+from invoicing.credits.services.credit_notes import credit_note_create
 from payments.models import EventStatus, PaymentMethod, PaymentStatus, ProviderEvent, Refund, RefundStatus
 from payments.providers import ProviderError, TransientProviderError
 from payments.providers.adyen import adyen_amount, from_adyen_amount

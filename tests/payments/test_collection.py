@@ -221,8 +221,8 @@ def test_a_paid_wallet_top_up_is_charged_and_its_credits_settle(
     organization, fake_stripe, django_capture_on_commit_callbacks
 ):
     """Paid credits are a `credit` invoice; collecting it settles the purchased credits."""
-    from invoicing.models import Wallet
-    from invoicing.services.wallets import wallet_create
+    from invoicing.credits.models import Wallet
+    from invoicing.credits.services.wallets import wallet_create
 
     _, customer = _setup(organization, fake_stripe)
     with django_capture_on_commit_callbacks(execute=True):

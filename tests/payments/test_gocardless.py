@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from invoicing.services.credit_notes import credit_note_create
+from invoicing.credits.services.credit_notes import credit_note_create
 from payments.models import EventStatus, PaymentMethod, PaymentStatus, ProviderEvent, Refund, RefundStatus
 from payments.providers import TransientProviderError
 from payments.services import collection, customers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from invoicing.services.credit_notes import credit_note_create
+from invoicing.credits.services.credit_notes import credit_note_create
 from payments.models import Refund, RefundStatus
 from payments.services import collection, refunds
 from tests.factories.customers import CustomerFactory

@@ -210,8 +210,9 @@ def test_payment_requests_api(api, organization, other_tenant, django_capture_on
 def test_a_top_up_whose_retries_are_exhausted_fails_its_credits(
     organization, fake_stripe, django_capture_on_commit_callbacks, settings
 ):
-    from invoicing.models import Invoice, WalletTransaction
-    from invoicing.services.wallets import wallet_create
+    from invoicing.credits.models import WalletTransaction
+    from invoicing.credits.services.wallets import wallet_create
+    from invoicing.models import Invoice
 
     settings.PAYMENTS_RETRY_SCHEDULE_DAYS = [1]
     connection = stripe_connection(organization)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from invoicing.models import Wallet
+from invoicing.credits.models import Wallet
 from tests.factories.credits import make_wallet
 from tests.factories.invoicing import make_customer
 from tests.factories.usage_monitoring import alert_webhooks, webhook_endpoint

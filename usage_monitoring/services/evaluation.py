@@ -21,7 +21,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from customers.models import Customer, Organization
-from invoicing.models import Fee, Invoice, InvoiceSubscription, InvoiceType, InvoicingReason, Wallet
+from invoicing.credits.models import Wallet
+from invoicing.models import Fee, Invoice, InvoiceSubscription, InvoiceType, InvoicingReason
 from invoicing.services import billing as billing_service
 from invoicing.services import fees as fee_builder
 from invoicing.services import lifecycle

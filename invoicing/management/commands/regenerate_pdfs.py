@@ -17,9 +17,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from billing_project.core.progress import Progress
 from customers.management.commands.create_api_key import find_organization
-from invoicing.credit_models import CreditNote
+from invoicing.credits.models import CreditNote
+from invoicing.credits.services.documents import credit_note_generate_pdf
 from invoicing.models import Invoice
-from invoicing.services.credit_documents import credit_note_generate_pdf
 from invoicing.services.documents import PDF_SWEEP_LIMIT, documents_missing_pdf, invoice_generate_pdf
 
 

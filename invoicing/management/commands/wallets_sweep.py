@@ -12,7 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from invoicing.services import wallet_rules, wallets
+from invoicing.credits.services import wallet_rules, wallets
 
 
 class Command(BaseCommand):

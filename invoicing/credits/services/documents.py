@@ -7,7 +7,7 @@ from uuid import UUID
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from invoicing.models import CreditNote
+from invoicing.credits.models import CreditNote
 from invoicing.pdf import CreditNoteDocument, DocumentLine, DocumentTax, render_credit_note_pdf
 from invoicing.services.documents import _party
 

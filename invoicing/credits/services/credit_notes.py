@@ -34,22 +34,16 @@ from invoicing.calculation import (
 from invoicing.calculation import (
     CreditNoteItem as CalcItem,
 )
-from invoicing.models import (
+from invoicing.credits.models import (
     CreditNote,
     CreditNoteAppliedTax,
     CreditNoteConsumption,
     CreditNoteItem,
     CreditNoteReason,
     CreditStatus,
-    Fee,
-    FeeAppliedTax,
-    FeeType,
-    Invoice,
-    InvoiceStatus,
-    InvoiceType,
-    PaymentStatus,
     RefundStatus,
 )
+from invoicing.models import Fee, FeeAppliedTax, FeeType, Invoice, InvoiceStatus, InvoiceType, PaymentStatus
 from invoicing.signals import credit_note_refund_requested
 from webhooks.services import webhook_send
 
@@ -57,7 +51,7 @@ PRECISE = Decimal("0.00001")
 
 
 def _send(note: CreditNote, webhook_type: str) -> None:
-    from invoicing.credit_representation import credit_note_payload
+    from invoicing.credits.representation import credit_note_payload
 
     webhook_send(
         note.organization,
@@ -280,7 +274,7 @@ def _create(
 
 
 def _enqueue_pdf(note_id: str) -> None:
-    from invoicing import credit_tasks
+    from invoicing.credits import tasks as credit_tasks
 
     credit_tasks.credit_note_generate_pdf.delay(note_id)
 
@@ -360,7 +354,7 @@ def credit_note_void(
 
 
 def _locked_note(organization: Organization, credit_note_id: UUID | str) -> CreditNote:
-    from invoicing.credit_selectors import credit_note_get
+    from invoicing.credits.selectors import credit_note_get
 
     found = credit_note_get(organization, credit_note_id)
     return (
@@ -583,7 +577,7 @@ def credit_note_metadata_set(
     organization: Organization, *, credit_note_id: UUID | str, metadata: Any, merge: bool
 ) -> dict[str, str | None]:
     """`POST` (replace) / `PATCH` (merge) `/credit_notes/{id}/metadata`."""
-    from invoicing.services.wallets import metadata_input
+    from invoicing.credits.services.wallets import metadata_input
 
     incoming = metadata_input(metadata)
     with transaction.atomic():

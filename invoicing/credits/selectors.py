@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from billing_project.core.errors import NotFoundFailure
 from customers.models import Customer, Organization
-from invoicing.models import CreditNote, Wallet, WalletTransaction
+from invoicing.credits.models import CreditNote, Wallet, WalletTransaction
 
 
 def _customer(organization: Organization, external_id: str) -> Customer:

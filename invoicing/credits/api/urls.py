@@ -1,8 +1,8 @@
-"""Routes of wallets, wallet transactions and credit notes (appended to `invoicing.api.urls`)."""
+"""Routes of wallets, wallet transactions and credit notes (mounted by `billing_project.urls` with the other apps' API routes)."""
 
 from django.urls import path
 
-from invoicing.api import credit_metadata, credit_notes, wallets
+from invoicing.credits.api import credit_notes, metadata, wallets
 
 urlpatterns = [
     path("wallets", wallets.WalletCollectionView.as_view(), name="wallets"),
@@ -26,20 +26,20 @@ urlpatterns = [
         wallets.CustomerWalletDetailView.as_view(),
         name="customer-wallet-detail",
     ),
-    path("wallets/<str:wallet_id>/metadata", credit_metadata.WalletMetadataView.as_view(), name="wallet-metadata"),
+    path("wallets/<str:wallet_id>/metadata", metadata.WalletMetadataView.as_view(), name="wallet-metadata"),
     path(
         "wallets/<str:wallet_id>/metadata/<str:key>",
-        credit_metadata.WalletMetadataKeyView.as_view(),
+        metadata.WalletMetadataKeyView.as_view(),
         name="wallet-metadata-key",
     ),
     path(
         "credit_notes/<str:credit_note_id>/metadata",
-        credit_metadata.CreditNoteMetadataView.as_view(),
+        metadata.CreditNoteMetadataView.as_view(),
         name="credit-note-metadata",
     ),
     path(
         "credit_notes/<str:credit_note_id>/metadata/<str:key>",
-        credit_metadata.CreditNoteMetadataKeyView.as_view(),
+        metadata.CreditNoteMetadataKeyView.as_view(),
         name="credit-note-metadata-key",
     ),
     path("credit_notes", credit_notes.CreditNoteCollectionView.as_view(), name="credit-notes"),

@@ -1,7 +1,8 @@
 """Credits: wallets (prepaid credits) with their append-only transaction ledger and recurring top-up
 rules, and credit notes with their items, taxes and the invoices that consumed their balance.
 
-Imported at the bottom of `invoicing/models.py` so that they belong to the invoicing app. Money is
+They belong to the invoicing app (`app_label = "invoicing"`, tables `invoicing_*`): `invoicing/models.py`
+imports this module so that Django registers them when it loads the app. Money is
 integer minor units beside the wallet's or the invoice's currency; credits are decimals
 (`credits × rate_amount` is money in major units). See docs/credits.md.
 """
@@ -59,6 +60,7 @@ class Wallet(BaseModel):
     metadata = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        app_label = "invoicing"
         ordering = ["-created_at", "id"]
         indexes = [
             models.Index(fields=["organization", "-created_at"]),
@@ -135,6 +137,7 @@ class WalletTransaction(BaseModel):
     idempotency_key = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
+        app_label = "invoicing"
         ordering = ["-created_at", "id"]
         indexes = [models.Index(fields=["wallet", "-created_at"]), models.Index(fields=["organization", "status"])]
         constraints = [
@@ -198,6 +201,7 @@ class RecurringTransactionRule(BaseModel):
     ignore_paid_top_up_limits = models.BooleanField(default=False)
 
     class Meta:
+        app_label = "invoicing"
         ordering = ["created_at", "id"]
 
 
@@ -255,6 +259,7 @@ class CreditNote(BaseModel):
     file = models.FileField(upload_to="credit_notes/%Y/%m/", blank=True, default="")
 
     class Meta:
+        app_label = "invoicing"
         ordering = ["-created_at", "id"]
         indexes = [
             models.Index(fields=["organization", "-created_at"]),
@@ -282,6 +287,7 @@ class CreditNoteItem(BaseModel):
     amount_currency = models.CharField(max_length=3)
 
     class Meta:
+        app_label = "invoicing"
         ordering = ["created_at", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount_cents__gte=0), name="credit_note_item_not_negative"),
@@ -301,6 +307,7 @@ class CreditNoteAppliedTax(BaseModel):
     currency = models.CharField(max_length=3)
 
     class Meta:
+        app_label = "invoicing"
         ordering = ["created_at", "id"]
 
 
@@ -315,6 +322,7 @@ class CreditNoteConsumption(BaseModel):
     restored = models.BooleanField(default=False)
 
     class Meta:
+        app_label = "invoicing"
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(

@@ -1,7 +1,7 @@
 """Request and response shapes of the wallets and credit notes API (for OpenAPI).
 
 The services validate the values (credits are decimal strings, amounts integer cents) and answer
-with Lago's codes; responses are rendered by `invoicing.credit_representation`.
+with Lago's codes; responses are rendered by `invoicing.credits.representation`.
 """
 
 from __future__ import annotations

@@ -31,19 +31,19 @@ from billing_project.core.console import (
 )
 from billing_project.core.errors import DomainError
 from billing_project.core.money import exponent, format_amount
-from invoicing.models import (
+from invoicing.credits.models import (
     CreditNote,
     CreditNoteAppliedTax,
     CreditNoteItem,
     CreditNoteReason,
-    Invoice,
     RecurringTransactionRule,
     Wallet,
     WalletTransaction,
 )
-from invoicing.services import credit_notes as credit_note_services
-from invoicing.services import wallets as wallet_services
-from invoicing.services.credit_documents import credit_note_generate_pdf as credit_note_services_pdf
+from invoicing.credits.services import credit_notes as credit_note_services
+from invoicing.credits.services import wallets as wallet_services
+from invoicing.credits.services.documents import credit_note_generate_pdf as credit_note_services_pdf
+from invoicing.models import Invoice
 
 
 class WalletTransactionInline(ReadOnlyInline):

@@ -11,11 +11,11 @@ from rest_framework.response import Response
 from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.views import OrganizationAPIView, root_payload
 from billing_project.core.errors import NotFoundFailure
-from invoicing import credit_selectors as selectors
-from invoicing.api import credit_serializers as s
-from invoicing.api import filters
-from invoicing.credit_representation import credit_note_payload
-from invoicing.services import credit_notes as services
+from invoicing.credits import selectors
+from invoicing.credits.api import filters
+from invoicing.credits.api import serializers as s
+from invoicing.credits.representation import credit_note_payload
+from invoicing.credits.services import credit_notes as services
 
 
 def _body(note: Any) -> dict[str, Any]:
@@ -145,7 +145,7 @@ class CreditNoteDownloadView(OrganizationAPIView):
         responses=s.CreditNoteEnvelope,
     )
     def post(self, request: Request, credit_note_id: str) -> Response:
-        from invoicing.services.credit_documents import credit_note_generate_pdf
+        from invoicing.credits.services.documents import credit_note_generate_pdf
 
         note = selectors.credit_note_get(self.organization, credit_note_id)
         credit_note_generate_pdf(note.id)

@@ -9,7 +9,7 @@ from celery import shared_task
 
 @shared_task(name="invoicing.credit_note_generate_pdf")
 def credit_note_generate_pdf(credit_note_id: str) -> bool:
-    from invoicing.services.credit_documents import credit_note_generate_pdf as generate
+    from invoicing.credits.services.documents import credit_note_generate_pdf as generate
 
     return generate(credit_note_id) is not None
 
@@ -17,7 +17,7 @@ def credit_note_generate_pdf(credit_note_id: str) -> bool:
 @shared_task(name="invoicing.wallets_sweep")
 def wallets_sweep() -> dict[str, int]:
     """Hourly: expired wallets terminated, recurring top-ups, ongoing balances refreshed."""
-    from invoicing.services import wallet_rules, wallets
+    from invoicing.credits.services import wallet_rules, wallets
 
     terminated = wallets.wallets_terminate_expired()
     topped_up = wallet_rules.wallets_recurring_top_up()
@@ -28,7 +28,7 @@ def wallets_sweep() -> dict[str, int]:
 @shared_task(name="invoicing.credit_note_for_termination")
 def credit_note_for_termination(subscription_id: str) -> str | None:
     """The unused days of a terminated in-advance subscription become a credit note (once)."""
-    from invoicing.services.credit_notes import credit_note_create_for_termination
+    from invoicing.credits.services.credit_notes import credit_note_create_for_termination
     from subscriptions.models import Subscription
 
     subscription = Subscription.objects.select_related("plan", "customer").filter(id=subscription_id).first()

@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from invoicing.credits.services import credit_notes, wallets
 from invoicing.models import Invoice, InvoiceType
-from invoicing.services import credit_notes, wallets
 
 
 def consume_for_invoice(invoice: Invoice, computed: Any, *, now: dt.datetime) -> None:

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from billing_project.core.errors import ValidationFailure
 from billing_project.core.money import parse_decimal
-from invoicing.models import (
+from invoicing.credits.models import (
     RecurringTransactionRule,
     RuleInterval,
     RuleMethod,
@@ -49,7 +49,7 @@ def _credits(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal | 
 
 def rules_replace(wallet: Wallet, rules: list[dict[str, Any]]) -> list[RecurringTransactionRule]:
     """Validate and store the wallet's rules (an update replaces them, as Lago does)."""
-    from invoicing.services.wallets import _datetime, _text
+    from invoicing.credits.services.wallets import _datetime, _text
 
     if not isinstance(rules, list):
         raise ValidationFailure.single("recurring_transaction_rules", "value_is_invalid")
@@ -130,7 +130,7 @@ def _amounts(rule: RecurringTransactionRule, wallet: Wallet) -> tuple[Decimal, D
 
 
 def _fire(rule_id: UUID | str, *, now: dt.datetime, key: str, source: str) -> bool:
-    from invoicing.services import wallets as svc
+    from invoicing.credits.services import wallets as svc
 
     try:
         with transaction.atomic():

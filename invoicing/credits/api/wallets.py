@@ -14,11 +14,11 @@ from rest_framework.response import Response
 from billing_project.core.api.filters import PageFilters
 from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.views import OrganizationAPIView, root_payload
-from invoicing import credit_selectors as selectors
-from invoicing.api import credit_serializers as s
-from invoicing.api import filters
-from invoicing.credit_representation import wallet_payload, wallet_transaction_payload
-from invoicing.services import wallets as services
+from invoicing.credits import selectors
+from invoicing.credits.api import filters
+from invoicing.credits.api import serializers as s
+from invoicing.credits.representation import wallet_payload, wallet_transaction_payload
+from invoicing.credits.services import wallets as services
 
 
 def _wallet_body(wallet: Any) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from rest_framework.response import Response
 
 from billing_project.core.api.views import OrganizationAPIView
 from billing_project.core.errors import BadRequestFailure
-from invoicing.api import credit_serializers as s
-from invoicing.services import credit_notes, wallets
+from invoicing.credits.api import serializers as s
+from invoicing.credits.services import credit_notes, wallets
 
 
 def _payload(request: Request) -> Any:

@@ -20,7 +20,7 @@ def _on_terminated(sender: Any, subscription: Any, **kwargs: Any) -> None:
     subscription_id = str(subscription.id)
 
     def enqueue() -> None:
-        from invoicing import credit_tasks
+        from invoicing.credits import tasks as credit_tasks
 
         credit_tasks.credit_note_for_termination.delay(subscription_id)
 

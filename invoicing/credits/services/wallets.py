@@ -9,8 +9,8 @@ the settled inbound lines minus the settled outbound lines (tested with hypothes
   invoice's payment succeeds (`wallet_transactions_settle_for_invoice`, `wallet_transaction_settle`);
 * voided credits leave at once; terminating a wallet (API delete, expiration) voids what is left;
 * consumption at finalization (`wallets_for_invoice` / `wallets_consume`) and its restoration
-  when the invoice is voided (`wallets_restore_for_voided_invoice`) live in `invoicing.services.credits`'s
-  callers; recurring top-ups in `invoicing.services.wallet_rules`.
+  when the invoice is voided (`wallets_restore_for_voided_invoice`) live in `invoicing.credits.services.invoices`'s
+  callers; recurring top-ups in `invoicing.credits.services.wallet_rules`.
 """
 
 from __future__ import annotations
@@ -30,11 +30,7 @@ from billing_project.core.money import from_cents, is_currency, parse_decimal, t
 from catalog.models import BillableMetric
 from customers.models import Customer, Organization
 from invoicing.calculation import WalletBalance
-from invoicing.models import (
-    Fee,
-    FeeType,
-    Invoice,
-    InvoiceType,
+from invoicing.credits.models import (
     RecurringTransactionRule,
     TransactionSettlement,
     TransactionSource,
@@ -44,6 +40,7 @@ from invoicing.models import (
     WalletStatus,
     WalletTransaction,
 )
+from invoicing.models import Fee, FeeType, Invoice, InvoiceType
 from webhooks.services import webhook_send
 
 MAX_ACTIVE_WALLETS = 5
@@ -85,7 +82,7 @@ def _credits(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal:
 
 
 def _send_transaction_webhook(tx: WalletTransaction, webhook_type: str) -> None:
-    from invoicing.credit_representation import wallet_transaction_payload
+    from invoicing.credits.representation import wallet_transaction_payload
 
     webhook_send(
         tx.wallet.organization,
@@ -96,7 +93,7 @@ def _send_transaction_webhook(tx: WalletTransaction, webhook_type: str) -> None:
 
 
 def _send_wallet_webhook(wallet: Wallet, webhook_type: str) -> None:
-    from invoicing.credit_representation import wallet_payload
+    from invoicing.credits.representation import wallet_payload
 
     webhook_send(
         wallet.organization, webhook_type=webhook_type, object_type="wallet", payload=lambda: wallet_payload(wallet)
@@ -291,7 +288,7 @@ def _check_top_up_limits(wallet: Wallet, paid: Decimal, errors: dict[str, list[s
 
 def wallet_create(organization: Organization, *, data: dict[str, Any], now: dt.datetime | None = None) -> Wallet:
     """`POST /wallets`: a wallet and its initial paid and granted credits."""
-    from invoicing.services import wallet_rules
+    from invoicing.credits.services import wallet_rules
 
     now = now or timezone.now()
     errors: dict[str, list[str]] = {}
@@ -376,7 +373,7 @@ def wallet_create(organization: Organization, *, data: dict[str, Any], now: dt.d
 def wallet_update(
     organization: Organization, *, wallet_id: UUID | str, data: dict[str, Any], now: dt.datetime | None = None
 ) -> Wallet:
-    from invoicing.services import wallet_rules
+    from invoicing.credits.services import wallet_rules
 
     now = now or timezone.now()
     errors: dict[str, list[str]] = {}
@@ -420,7 +417,7 @@ def wallet_update(
 
 
 def _get_locked(organization: Organization, wallet_id: UUID | str | None) -> Wallet:
-    from invoicing.credit_selectors import wallet_get
+    from invoicing.credits.selectors import wallet_get
 
     wallet = wallet_get(organization, wallet_id)
     return _locked_wallet(wallet.id)
