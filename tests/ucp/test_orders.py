@@ -85,7 +85,7 @@ def test_get_order_maps_the_subscription_and_its_invoices(agent, catalog_items, 
 
 
 def test_refunds_and_termination_show_on_the_order(agent, catalog_items, fake_stripe, ucp_org):
-    from invoicing.services.credit_notes import credit_note_create
+    from invoicing.credits.services.credit_notes import credit_note_create
     from subscriptions.services.lifecycle import subscription_terminate
 
     done = _buy(agent)

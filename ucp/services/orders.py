@@ -20,7 +20,7 @@ from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
-from invoicing.credit_models import CreditNote
+from invoicing.credits.models import CreditNote
 from invoicing.models import Invoice, InvoiceStatus
 from subscriptions.models import SubscriptionStatus
 from ucp import catalog, protocol, signing
