@@ -4,7 +4,9 @@
 locked, `LOCKED_ROW_ATTR`); `post_save` diffs it against the saved
 instance and writes one `AuditLogEntry` (no row for a save that changed nothing). The entry is
 written in the transaction of the change, so a rolled-back change leaves no record.
-Bulk `QuerySet.update()` / `bulk_create()` send no signals and are not recorded.
+`bulk_create()` and `QuerySet.update()` send no signals: their writers send the kernel's
+`bulk_created` (the rows) and, through `billing_project.core.bulk.update_rows`, `bulk_updated`
+(the rows before and after), recorded here in one INSERT each.
 """
 
 from __future__ import annotations
@@ -210,6 +212,33 @@ def _bulk_created(sender: type[models.Model], instances: list[models.Model], **k
     AuditLogEntry.objects.bulk_create(entries, batch_size=1000)
 
 
+def _bulk_updated(
+    sender: type[models.Model], before: dict[Any, dict[str, Any]], instances: list[models.Model], **kwargs: Any
+) -> None:
+    """`billing_project.core.signals.bulk_updated`: the "update" entry `post_save` would write for
+    each row that changed (the updated fields' before and after), all in one INSERT."""
+    if not instances or sender not in _audited_set():
+        return
+    from audit.models import AuditLogEntry
+
+    audited = {field.attname: field for field in _fields(sender)}
+    entries = []
+    for instance in instances:
+        old_row = before.get(instance.pk) or {}
+        changes = {}
+        for attname, old in old_row.items():
+            field = audited.get(attname)
+            if field is None:
+                continue
+            old, new = _normalized(field, old), _normalized(field, getattr(instance, attname))
+            if old != new:
+                changes[field.name] = [_shown(field, old), _shown(field, new)]
+        if changes:
+            entries.append(_entry(instance, "update", changes))
+    if entries:
+        AuditLogEntry.objects.bulk_create(entries, batch_size=1000)
+
+
 _AUDITED: set[type[models.Model]] = set()
 
 
@@ -252,7 +281,7 @@ def _post_delete(sender: type[models.Model], instance: models.Model, **kwargs: A
 
 
 def connect_audited_models() -> None:
-    from billing_project.core.signals import bulk_created
+    from billing_project.core.signals import bulk_created, bulk_updated
 
     bulk_created.connect(_bulk_created, dispatch_uid="audit_bulk_created", weak=False)
     for model in audited_model_classes():
@@ -260,6 +289,7 @@ def connect_audited_models() -> None:
         pre_save.connect(_pre_save, sender=model, dispatch_uid=f"{uid}_pre", weak=False)
         post_save.connect(_post_save, sender=model, dispatch_uid=f"{uid}_post", weak=False)
         post_delete.connect(_post_delete, sender=model, dispatch_uid=f"{uid}_delete", weak=False)
+        bulk_updated.connect(_bulk_updated, sender=model, dispatch_uid=f"{uid}_bulk_updated", weak=False)
 
 
 def route_admin_history_to_audit_log() -> None:

@@ -177,7 +177,7 @@ class ConsoleCustomerAdmin(CustomerAdmin):
                 if amount is not None and coupon.coupon_type != "percentage" and currency:
                     data["amount_cents"] = cents_from_major(amount, currency)
                     data["amount_currency"] = currency
-                applied = applied_coupon_create(customer.organization, data=data, actor=request.user)
+                applied = applied_coupon_create(customer.organization, data=data)
             except forms.ValidationError as exc:
                 error = "; ".join(exc.messages)
             except DomainError as exc:

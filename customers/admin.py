@@ -294,13 +294,13 @@ class CustomerAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
         """Saves go through the upsert service, so the admin obeys the API's rules."""
-        customer, _ = services.customer_upsert(obj.organization, customer_form_payload(form, obj), actor=request.user)
+        customer, _ = services.customer_upsert(obj.organization, customer_form_payload(form, obj))
         obj.pk = customer.pk
         obj.refresh_from_db()
 
     def delete_model(self, request: HttpRequest, obj: Customer) -> None:
-        services.customer_delete(obj.organization, obj.external_id, actor=request.user)
+        services.customer_delete(obj.organization, obj.external_id)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         for customer in queryset.filter(deleted_at__isnull=True):
-            services.customer_delete(customer.organization, customer.external_id, actor=request.user)
+            services.customer_delete(customer.organization, customer.external_id)

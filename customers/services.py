@@ -313,9 +313,7 @@ def _remember_locked_row(customer: Customer) -> None:
     customer.__dict__["_locked_row"] = row
 
 
-def customer_upsert(
-    organization: Organization, data: dict[str, Any], *, actor: object | None = None
-) -> tuple[Customer, bool]:
+def customer_upsert(organization: Organization, data: dict[str, Any]) -> tuple[Customer, bool]:
     """Create or update a customer by `external_id` (Lago's `POST /customers`).
 
     Returns (customer, created). Keys absent from `data` leave the stored value alone.
@@ -451,7 +449,7 @@ def representation_of_upsert(customer: Customer) -> dict[str, Any] | None:
 
 
 @transaction.atomic
-def customer_delete(organization: Organization, external_id: str, *, actor: object | None = None) -> Customer:
+def customer_delete(organization: Organization, external_id: str) -> Customer:
     """Soft delete (Lago): the customer disappears from the API, its billing history stays.
 
     Subscriptions are terminated by the subscriptions app, which listens to `customer_deleted`.

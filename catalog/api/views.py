@@ -60,7 +60,7 @@ def _crud_views(
     @extend_schema(operation_id=f"{plural}_create", tags=[tag], request=input_envelope, responses=envelope)
     def create_(self: OrganizationAPIView, request: Request) -> Response:
         data = validate_input(input_serializer, root_payload(request, root, lago_only=create_lago_only))
-        obj = create(self.organization, data=data, actor=self.api_key)
+        obj = create(self.organization, data=data)
         return Response(body(get_one(self.organization, obj.code)))
 
     @extend_schema(operation_id=f"{plural}_retrieve", tags=[tag], responses=envelope)
@@ -70,12 +70,12 @@ def _crud_views(
     @extend_schema(operation_id=f"{plural}_update", tags=[tag], request=input_envelope, responses=envelope)
     def update_(self: OrganizationAPIView, request: Request, code: str) -> Response:
         data = validate_input(input_serializer, root_payload(request, root, lago_only=update_lago_only), partial=True)
-        obj = update(self.organization, code=code, data=data, actor=self.api_key)
+        obj = update(self.organization, code=code, data=data)
         return Response(body(get_one(self.organization, obj.code)))
 
     @extend_schema(operation_id=f"{plural}_destroy", tags=[tag], responses=envelope)
     def destroy_(self: OrganizationAPIView, request: Request, code: str) -> Response:
-        return Response(body(delete(self.organization, code=code, actor=self.api_key)))
+        return Response(body(delete(self.organization, code=code)))
 
     # Scoped API keys check `resource_name` (the Lago resource is the root key, e.g. "plan").
     collection = type(
@@ -178,7 +178,7 @@ class PlanChargeCollectionView(OrganizationAPIView):
     )
     def post(self, request: Request, code: str) -> Response:
         data = validate_input(s.ChargeInput, root_payload(request, "charge", lago_only=s.CHARGE_LAGO_ONLY))
-        charge = services.plan_charge_create(self.organization, plan_code=code, data=data, actor=self.api_key)
+        charge = services.plan_charge_create(self.organization, plan_code=code, data=data)
         return Response(_charge_body(selectors.plan_charge_get(self.organization, code, charge.code)))
 
 
@@ -196,17 +196,13 @@ class PlanChargeDetailView(OrganizationAPIView):
         data = validate_input(
             s.ChargeInput, root_payload(request, "charge", lago_only=s.CHARGE_LAGO_ONLY), partial=True
         )
-        charge = services.plan_charge_update(
-            self.organization, plan_code=code, charge_code=charge_code, data=data, actor=self.api_key
-        )
+        charge = services.plan_charge_update(self.organization, plan_code=code, charge_code=charge_code, data=data)
         return Response(_charge_body(selectors.plan_charge_get(self.organization, code, charge.code)))
 
     @extend_schema(operation_id="plan_charges_destroy", tags=["Plans"], responses=s.ChargeEnvelope)
     def delete(self, request: Request, code: str, charge_code: str) -> Response:
         refuse_unsupported_body(request, s.CHARGE_DELETE_LAGO_ONLY)
-        charge = services.plan_charge_delete(
-            self.organization, plan_code=code, charge_code=charge_code, actor=self.api_key
-        )
+        charge = services.plan_charge_delete(self.organization, plan_code=code, charge_code=charge_code)
         return Response(_charge_body(charge))
 
 
@@ -242,7 +238,7 @@ class AppliedCouponCollectionView(OrganizationAPIView):
     )
     def post(self, request: Request) -> Response:
         data = validate_input(s.AppliedCouponInput, root_payload(request, "applied_coupon"))
-        applied = services.applied_coupon_create(self.organization, data=data, actor=self.api_key)
+        applied = services.applied_coupon_create(self.organization, data=data)
         return Response({"applied_coupon": s.AppliedCouponOutput(applied).data})
 
 
@@ -255,7 +251,6 @@ class CustomerAppliedCouponView(OrganizationAPIView):
             self.organization,
             applied_coupon_id=applied_coupon_id,
             external_customer_id=external_id,
-            actor=self.api_key,
         )
         return Response({"applied_coupon": s.AppliedCouponOutput(applied).data})
 
@@ -290,7 +285,7 @@ class ChargeFilterCollectionView(OrganizationAPIView):
     def post(self, request: Request, code: str, charge_code: str) -> Response:
         data = validate_input(s.ChargeFilterInput, root_payload(request, "filter", lago_only=s.CHARGE_FILTER_LAGO_ONLY))
         charge_filter = services.charge_filter_create(
-            self.organization, plan_code=code, charge_code=charge_code, data=data, actor=self.api_key
+            self.organization, plan_code=code, charge_code=charge_code, data=data
         )
         return Response(_filter_body(charge_filter))
 
@@ -321,7 +316,6 @@ class ChargeFilterDetailView(OrganizationAPIView):
             charge_code=charge_code,
             filter_id=filter_id,
             data=data,
-            actor=self.api_key,
         )
         return Response(_filter_body(charge_filter))
 
@@ -329,7 +323,7 @@ class ChargeFilterDetailView(OrganizationAPIView):
     def delete(self, request: Request, code: str, charge_code: str, filter_id: str) -> Response:
         refuse_unsupported_body(request, s.CHARGE_FILTER_DELETE_LAGO_ONLY)
         charge_filter = services.charge_filter_delete(
-            self.organization, plan_code=code, charge_code=charge_code, filter_id=filter_id, actor=self.api_key
+            self.organization, plan_code=code, charge_code=charge_code, filter_id=filter_id
         )
         return Response(_filter_body(charge_filter))
 
@@ -352,7 +346,7 @@ class PlanMetadataView(OrganizationAPIView):
     )
     def post(self, request: Request, code: str) -> Response:
         metadata = services.plan_metadata_set(
-            self.organization, code=code, metadata=_metadata_payload(request), merge=False, actor=self.api_key
+            self.organization, code=code, metadata=_metadata_payload(request), merge=False
         )
         return Response({"metadata": metadata})
 
@@ -361,13 +355,13 @@ class PlanMetadataView(OrganizationAPIView):
     )
     def patch(self, request: Request, code: str) -> Response:
         metadata = services.plan_metadata_set(
-            self.organization, code=code, metadata=_metadata_payload(request), merge=True, actor=self.api_key
+            self.organization, code=code, metadata=_metadata_payload(request), merge=True
         )
         return Response({"metadata": metadata})
 
     @extend_schema(operation_id="plan_metadata_destroy_all", tags=["Plans"], responses=s.MetadataEnvelope)
     def delete(self, request: Request, code: str) -> Response:
-        return Response({"metadata": services.plan_metadata_delete(self.organization, code=code, actor=self.api_key)})
+        return Response({"metadata": services.plan_metadata_delete(self.organization, code=code)})
 
 
 class PlanMetadataKeyView(OrganizationAPIView):
@@ -375,5 +369,5 @@ class PlanMetadataKeyView(OrganizationAPIView):
 
     @extend_schema(operation_id="plan_metadata_destroy_key", tags=["Plans"], responses=s.MetadataEnvelope)
     def delete(self, request: Request, code: str, key: str) -> Response:
-        metadata = services.plan_metadata_delete(self.organization, code=code, key=key, actor=self.api_key)
+        metadata = services.plan_metadata_delete(self.organization, code=code, key=key)
         return Response({"metadata": metadata})

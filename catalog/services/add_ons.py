@@ -54,7 +54,7 @@ def _save(add_on: AddOn, organization: Organization, data: dict[str, Any]) -> No
 
 
 @transaction.atomic
-def add_on_create(organization: Organization, *, data: dict[str, Any], actor: object | None = None) -> AddOn:
+def add_on_create(organization: Organization, *, data: dict[str, Any]) -> AddOn:
     add_on = AddOn(organization=organization)
     _apply(add_on, data)
     if errors := _errors(organization, add_on, data, creating=True):
@@ -64,7 +64,7 @@ def add_on_create(organization: Organization, *, data: dict[str, Any], actor: ob
 
 
 @transaction.atomic
-def add_on_update(organization: Organization, *, code: str, data: dict[str, Any], actor: object | None = None) -> AddOn:
+def add_on_update(organization: Organization, *, code: str, data: dict[str, Any]) -> AddOn:
     add_on = AddOn.live.select_for_update().filter(organization=organization, code=code).first()
     if add_on is None:
         raise NotFoundFailure("add_on")
@@ -76,7 +76,7 @@ def add_on_update(organization: Organization, *, code: str, data: dict[str, Any]
 
 
 @transaction.atomic
-def add_on_delete(organization: Organization, *, code: str, actor: object | None = None) -> AddOn:
+def add_on_delete(organization: Organization, *, code: str) -> AddOn:
     """Soft delete (Lago): invoices that used the add-on keep their fees."""
     add_on = AddOn.live.select_for_update().filter(organization=organization, code=code).first()
     if add_on is None:

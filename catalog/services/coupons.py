@@ -177,7 +177,7 @@ def _save(coupon: Coupon) -> None:
 
 
 @transaction.atomic
-def coupon_create(organization: Organization, *, data: dict[str, Any], actor: object | None = None) -> Coupon:
+def coupon_create(organization: Organization, *, data: dict[str, Any]) -> Coupon:
     coupon = Coupon(organization=organization, frequency=data.get("frequency") or CouponFrequency.ONCE)
     errors: dict[str, list[str]] = {}
     _apply(coupon, {**data, "frequency": coupon.frequency}, errors, full=True)
@@ -191,9 +191,7 @@ def coupon_create(organization: Organization, *, data: dict[str, Any], actor: ob
 
 
 @transaction.atomic
-def coupon_update(
-    organization: Organization, *, code: str, data: dict[str, Any], actor: object | None = None
-) -> Coupon:
+def coupon_update(organization: Organization, *, code: str, data: dict[str, Any]) -> Coupon:
     """Partial update. Once applied to a customer, only name, description and expiration change (Lago)."""
     coupon = Coupon.live.select_for_update().filter(organization=organization, code=code).first()
     if coupon is None:
@@ -218,7 +216,7 @@ def _terminate_applied(applied: list[AppliedCoupon] | Any, now: datetime.datetim
 
 
 @transaction.atomic
-def coupon_delete(organization: Organization, *, code: str, actor: object | None = None) -> Coupon:
+def coupon_delete(organization: Organization, *, code: str) -> Coupon:
     """Soft delete; the coupon's active applied coupons are terminated (Lago)."""
     coupon = Coupon.live.select_for_update().filter(organization=organization, code=code).first()
     if coupon is None:
@@ -233,7 +231,7 @@ def coupon_delete(organization: Organization, *, code: str, actor: object | None
 
 
 @transaction.atomic
-def coupon_terminate(organization: Organization, *, code: str, actor: object | None = None) -> Coupon:
+def coupon_terminate(organization: Organization, *, code: str) -> Coupon:
     """Stop the coupon from being applied again; applied coupons keep running (Lago's terminate)."""
     coupon = Coupon.live.select_for_update().filter(organization=organization, code=code).first()
     if coupon is None:
@@ -253,9 +251,7 @@ def coupon_is_applicable(coupon: Coupon, *, at: datetime.datetime | None = None)
 
 
 @transaction.atomic
-def applied_coupon_create(
-    organization: Organization, *, data: dict[str, Any], actor: object | None = None
-) -> AppliedCoupon:
+def applied_coupon_create(organization: Organization, *, data: dict[str, Any]) -> AppliedCoupon:
     """Apply a coupon to a customer (`POST /applied_coupons`), with the customer's overrides."""
     external_customer_id = data.get("external_customer_id")
     customer = (
@@ -300,7 +296,7 @@ def applied_coupon_create(
     if amount_currency and not customer.currency:
         # Lago gives a customer without a currency the currency of its first fixed-amount coupon.
         customer_services.customer_upsert(
-            organization, {"external_id": customer.external_id, "currency": amount_currency}, actor=actor
+            organization, {"external_id": customer.external_id, "currency": amount_currency}
         )
     recurring = frequency == CouponFrequency.RECURRING
     return AppliedCoupon.objects.create(
@@ -323,7 +319,6 @@ def applied_coupon_terminate(
     *,
     applied_coupon_id: UUID | str,
     external_customer_id: str | None = None,
-    actor: object | None = None,
 ) -> AppliedCoupon:
     """Remove a coupon from a customer (`DELETE /customers/{ext}/applied_coupons/{id}`): terminated."""
     pk = as_uuid(applied_coupon_id)

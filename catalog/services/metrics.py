@@ -8,6 +8,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
 from catalog import expressions, signals
 from catalog.models import (
@@ -157,9 +158,7 @@ def _save(metric: BillableMetric) -> None:
 
 
 @transaction.atomic
-def billable_metric_create(
-    organization: Organization, *, data: dict[str, Any], actor: object | None = None
-) -> BillableMetric:
+def billable_metric_create(organization: Organization, *, data: dict[str, Any]) -> BillableMetric:
     metric = BillableMetric(organization=organization, name=data.get("name") or "", code=data.get("code") or "")
     _apply_fields(metric, data, ("description", *EDITABLE_WHEN_UNUSED))
     errors = _metric_errors(organization, metric, data)
@@ -176,9 +175,7 @@ def metric_in_use(metric: BillableMetric) -> bool:
 
 
 @transaction.atomic
-def billable_metric_update(
-    organization: Organization, *, code: str, data: dict[str, Any], actor: object | None = None
-) -> BillableMetric:
+def billable_metric_update(organization: Organization, *, code: str, data: dict[str, Any]) -> BillableMetric:
     """Partial update. Once charges use the metric only name, description and filters change."""
     metric = BillableMetric.live.select_for_update().filter(organization=organization, code=code).first()
     if metric is None:
@@ -196,7 +193,7 @@ def billable_metric_update(
 
 
 @transaction.atomic
-def billable_metric_delete(organization: Organization, *, code: str, actor: object | None = None) -> BillableMetric:
+def billable_metric_delete(organization: Organization, *, code: str) -> BillableMetric:
     """Soft-delete the metric with its filters, and the charges (and charge filters) that use it.
 
     This is what Lago does (BillableMetrics::DestroyService): deleting is never refused; the plans
@@ -208,8 +205,8 @@ def billable_metric_delete(organization: Organization, *, code: str, actor: obje
         raise NotFoundFailure("billable_metric")
     now = timezone.now()
     charges = Charge.live.filter(billable_metric=metric)
-    ChargeFilter.live.filter(charge__in=charges).update(deleted_at=now, updated_at=now)
-    charges.update(deleted_at=now, updated_at=now)
+    update_rows(ChargeFilter.live.filter(charge__in=charges), deleted_at=now, updated_at=now)
+    update_rows(charges, deleted_at=now, updated_at=now)
     BillableMetricFilter.live.filter(billable_metric=metric).update(deleted_at=now, updated_at=now)
     metric.deleted_at = now
     metric.save(update_fields=["deleted_at", "updated_at"])

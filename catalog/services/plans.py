@@ -16,6 +16,7 @@ from uuid import UUID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
 from catalog import pricing, signals
 from catalog.hooks import plan_usage
@@ -272,7 +273,7 @@ def _charge_save(charge: Charge, extras: dict[str, Any]) -> Charge:
 
 
 def _charge_discard(charge: Charge, now: Any) -> None:
-    ChargeFilter.live.filter(charge=charge).update(deleted_at=now, updated_at=now)
+    update_rows(ChargeFilter.live.filter(charge=charge), deleted_at=now, updated_at=now)
     charge.deleted_at = now
     charge.save(update_fields=["deleted_at", "updated_at"])
 
@@ -476,7 +477,7 @@ def _plan_children(plan: Plan, data: dict[str, Any], organization: Organization,
 
 
 @transaction.atomic
-def plan_create(organization: Organization, *, data: dict[str, Any], actor: object | None = None) -> Plan:
+def plan_create(organization: Organization, *, data: dict[str, Any]) -> Plan:
     plan = Plan(organization=organization, name="", code="", interval="", amount_currency="")
     _plan_apply(plan, data, locked=False)
     if errors := _plan_errors(organization, plan, data, creating=True):
@@ -494,7 +495,7 @@ def plan_get_for_update(organization: Organization, code: str) -> Plan:
 
 
 @transaction.atomic
-def plan_update(organization: Organization, *, code: str, data: dict[str, Any], actor: object | None = None) -> Plan:
+def plan_update(organization: Organization, *, code: str, data: dict[str, Any]) -> Plan:
     """Partial update, as Lago's Plans::UpdateService.
 
     * `charges`, when sent, becomes the plan's charge list (see `_sync_charges`); when absent the
@@ -524,7 +525,7 @@ def plan_update(organization: Organization, *, code: str, data: dict[str, Any], 
 
 
 @transaction.atomic
-def plan_delete(organization: Organization, *, code: str, actor: object | None = None) -> Plan:
+def plan_delete(organization: Organization, *, code: str) -> Plan:
     """Delete a plan and its overrides (Lago marks it `pending_deletion` and discards it).
 
     The plan's rows stay (charges included) so the subscriptions app, on `plan_deleted`, can still
@@ -557,9 +558,7 @@ def _charge_get(plan: Plan, charge_code: str) -> Charge:
 
 
 @transaction.atomic
-def plan_charge_create(
-    organization: Organization, *, plan_code: str, data: dict[str, Any], actor: object | None = None
-) -> Charge:
+def plan_charge_create(organization: Organization, *, plan_code: str, data: dict[str, Any]) -> Charge:
     plan = plan_get_for_update(organization, plan_code)
     charge, extras, errors = _charge_apply(organization, plan, None, data, locked=False, taken_codes=set())
     if errors:
@@ -568,9 +567,7 @@ def plan_charge_create(
 
 
 @transaction.atomic
-def plan_charge_update(
-    organization: Organization, *, plan_code: str, charge_code: str, data: dict[str, Any], actor: object | None = None
-) -> Charge:
+def plan_charge_update(organization: Organization, *, plan_code: str, charge_code: str, data: dict[str, Any]) -> Charge:
     plan = plan_get_for_update(organization, plan_code)
     charge = _charge_get(plan, charge_code)
     locked = plan_usage.get().in_use(plan)
@@ -581,9 +578,7 @@ def plan_charge_update(
 
 
 @transaction.atomic
-def plan_charge_delete(
-    organization: Organization, *, plan_code: str, charge_code: str, actor: object | None = None
-) -> Charge:
+def plan_charge_delete(organization: Organization, *, plan_code: str, charge_code: str) -> Charge:
     plan = plan_get_for_update(organization, plan_code)
     charge = _charge_get(plan, charge_code)
     _charge_discard(charge, timezone.now())
@@ -629,9 +624,7 @@ def _override_charge(
 
 
 @transaction.atomic
-def plan_override_create(
-    organization: Organization, *, parent: Plan, data: dict[str, Any], actor: object | None = None
-) -> Plan:
+def plan_override_create(organization: Organization, *, parent: Plan, data: dict[str, Any]) -> Plan:
     """A copy of `parent` with Lago's `plan_overrides` applied, for one subscription.
 
     Overridable: name, invoice_display_name, description, amount_cents, amount_currency,
@@ -767,7 +760,7 @@ def _one_filter(charge: Charge, data: dict[str, Any]) -> dict[str, Any]:
 
 @transaction.atomic
 def charge_filter_create(
-    organization: Organization, *, plan_code: str, charge_code: str, data: dict[str, Any], actor: object | None = None
+    organization: Organization, *, plan_code: str, charge_code: str, data: dict[str, Any]
 ) -> ChargeFilter:
     charge = _charge_get(plan_get_for_update(organization, plan_code), charge_code)
     item = _one_filter(charge, data)
@@ -785,7 +778,6 @@ def charge_filter_update(
     charge_code: str,
     filter_id: UUID | str,
     data: dict[str, Any],
-    actor: object | None = None,
 ) -> ChargeFilter:
     charge = _charge_get(plan_get_for_update(organization, plan_code), charge_code)
     charge_filter = _charge_filter_get(charge, filter_id)
@@ -803,7 +795,7 @@ def charge_filter_update(
 
 @transaction.atomic
 def charge_filter_delete(
-    organization: Organization, *, plan_code: str, charge_code: str, filter_id: UUID | str, actor: object | None = None
+    organization: Organization, *, plan_code: str, charge_code: str, filter_id: UUID | str
 ) -> ChargeFilter:
     charge = _charge_get(plan_get_for_update(organization, plan_code), charge_code)
     charge_filter = _charge_filter_get(charge, filter_id)
@@ -824,9 +816,7 @@ def _metadata_input(metadata: Any) -> dict[str, str | None]:
 
 
 @transaction.atomic
-def plan_metadata_set(
-    organization: Organization, *, code: str, metadata: Any, merge: bool, actor: object | None = None
-) -> dict[str, str | None]:
+def plan_metadata_set(organization: Organization, *, code: str, metadata: Any, merge: bool) -> dict[str, str | None]:
     """Replace (POST) or merge (PATCH) the plan's metadata."""
     plan = plan_get_for_update(organization, code)
     incoming = _metadata_input(metadata)
@@ -836,9 +826,7 @@ def plan_metadata_set(
 
 
 @transaction.atomic
-def plan_metadata_delete(
-    organization: Organization, *, code: str, key: str | None = None, actor: object | None = None
-) -> dict[str, str | None]:
+def plan_metadata_delete(organization: Organization, *, code: str, key: str | None = None) -> dict[str, str | None]:
     """Delete one key, or all of the plan's metadata when `key` is None."""
     plan = plan_get_for_update(organization, code)
     plan.metadata = {} if key is None else {k: v for k, v in (plan.metadata or {}).items() if k != key}

@@ -65,7 +65,7 @@ def _save(tax: Tax) -> None:
 
 
 @transaction.atomic
-def tax_create(organization: Organization, *, data: dict[str, Any], actor: object | None = None) -> Tax:
+def tax_create(organization: Organization, *, data: dict[str, Any]) -> Tax:
     tax = Tax(organization=organization)
     errors: dict[str, list[str]] = {}
     _apply(tax, data, errors, creating=True)
@@ -77,7 +77,7 @@ def tax_create(organization: Organization, *, data: dict[str, Any], actor: objec
 
 
 @transaction.atomic
-def tax_update(organization: Organization, *, code: str, data: dict[str, Any], actor: object | None = None) -> Tax:
+def tax_update(organization: Organization, *, code: str, data: dict[str, Any]) -> Tax:
     tax = Tax.objects.select_for_update().filter(organization=organization, code=code).first()
     if tax is None:
         raise NotFoundFailure("tax")
@@ -91,7 +91,7 @@ def tax_update(organization: Organization, *, code: str, data: dict[str, Any], a
 
 
 @transaction.atomic
-def tax_delete(organization: Organization, *, code: str, actor: object | None = None) -> Tax:
+def tax_delete(organization: Organization, *, code: str) -> Tax:
     """Lago deletes a tax for good; its links to customers, plans, charges and add-ons go with it.
 
     Invoices keep their own copy of the tax (name, code, rate) on their applied-tax rows.

@@ -66,7 +66,7 @@ class CustomerCollectionView(OrganizationAPIView):
         data = validate_input(
             CustomerInput, root_payload(request, "customer", lago_only=CUSTOMER_LAGO_ONLY), partial=False
         )
-        customer, _ = services.customer_upsert(self.organization, data, actor=self.api_key)
+        customer, _ = services.customer_upsert(self.organization, data)
         representation = services.representation_of_upsert(customer)  # built for the webhook
         return Response({"customer": representation} if representation is not None else customer_body(customer))
 
@@ -78,7 +78,7 @@ class CustomerDetailView(OrganizationAPIView):
 
     @extend_schema(operation_id="customers_destroy", summary="Delete a customer", responses=CustomerEnvelope)
     def delete(self, request: Request, external_id: str) -> Response:
-        customer = services.customer_delete(self.organization, external_id, actor=self.api_key)
+        customer = services.customer_delete(self.organization, external_id)
         return Response(customer_body(customer))
 
 

@@ -39,6 +39,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from catalog.models import AppliedCoupon, Coupon, CouponStatus, Plan
 from customers.models import Customer, Organization
@@ -392,8 +393,10 @@ def _replace_coupons(
     organization: Organization, customer: Customer, coupons: list[dict[str, Any]], *, now: dt.datetime
 ) -> None:
     """The given coupons apply instead of the customer's (their applied coupons are set aside)."""
-    AppliedCoupon.objects.filter(customer=customer, status=CouponStatus.ACTIVE).update(
-        status=CouponStatus.TERMINATED, terminated_at=now
+    update_rows(
+        AppliedCoupon.objects.filter(customer=customer, status=CouponStatus.ACTIVE),
+        status=CouponStatus.TERMINATED,
+        terminated_at=now,
     )
     for item in coupons:
         coupon = Coupon.objects.filter(organization=organization, code=item["code"], deleted_at__isnull=True).first()

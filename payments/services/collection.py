@@ -29,6 +29,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from billing_project.core import metrics
+from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ProviderFailure, ValidationFailure
 from customers.models import Organization
 from invoicing.models import Invoice, InvoiceStatus
@@ -170,7 +171,7 @@ def payment_submit(payment_id: UUID | str, *, now: dt.datetime | None = None) ->
     payment = Payment.objects.select_related("connection", "invoice").get(id=payment_id)
     if payment.status != PaymentStatus.PENDING or payment.payment_type != PaymentType.PROVIDER:
         return payment
-    Payment.objects.filter(id=payment.id).update(submissions=F("submissions") + 1, submitted_at=now)
+    update_rows(Payment.objects.filter(id=payment.id), submissions=F("submissions") + 1, submitted_at=now)
     provider = provider_for(payment.connection)
     metadata = {
         "bxb_payment_id": str(payment.id),
@@ -189,7 +190,7 @@ def payment_submit(payment_id: UUID | str, *, now: dt.datetime | None = None) ->
             description=_description(payment),
         )
     except TransientProviderError as exc:
-        Payment.objects.filter(id=payment.id).update(error_message=str(exc)[:2000])
+        update_rows(Payment.objects.filter(id=payment.id), error_message=str(exc)[:2000])
         transaction.on_commit(lambda: metrics.payment_attempted("error"))
         raise
     except ProviderError as exc:
@@ -421,7 +422,7 @@ def payments_reconcile(now: dt.datetime | None = None) -> int:
         except (ProviderError, TransientProviderError):
             continue
         if result.status == payment.status:
-            Payment.objects.filter(id=payment.id).update(updated_at=now)
+            Payment.objects.filter(id=payment.id).update(updated_at=now)  # bookkeeping only: not audited
             continue
         payment_record_result(payment.id, result, now=now)
         changed += 1
@@ -532,7 +533,7 @@ def invoice_payment_url(organization: Organization, *, invoice_id: UUID | str, a
     except (ProviderError, TransientProviderError) as exc:
         payment_cancel(payment.id)
         raise ProviderFailure(connection.code, {"message": str(exc)}) from exc
-    Payment.objects.filter(id=payment.id).update(payment_url=url)
+    update_rows(Payment.objects.filter(id=payment.id), payment_url=url)
     return url
 
 

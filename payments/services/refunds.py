@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ProviderFailure
 from customers.models import Organization
 from payments.models import Payment, PaymentStatus, PaymentType, Refund, RefundStatus
@@ -125,8 +126,9 @@ def refund_record_result(refund_id: UUID | str, result: RefundResult, *, now: dt
         refund.settled_at = now
         refund.save()
         if result.status == RefundStatus.SUCCEEDED:
-            Payment.objects.filter(id=refund.payment_id).update(
-                refunded_amount_cents=refund.payment.refunded_amount_cents + refund.amount_cents
+            update_rows(
+                Payment.objects.filter(id=refund.payment_id),
+                refunded_amount_cents=refund.payment.refunded_amount_cents + refund.amount_cents,
             )
         if refund.credit_note_id:
             _settle_credit_note(refund, now)

@@ -83,7 +83,6 @@ def _customer(settings: UcpSettings, checkout: Checkout, currency: str, actor: s
             existing, _ = customer_upsert(
                 settings.organization,
                 {"external_id": existing.external_id, "billing_configuration": stripe_link},
-                actor=actor,
             )
         return existing
     name = " ".join(str(buyer.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
@@ -100,7 +99,7 @@ def _customer(settings: UcpSettings, checkout: Checkout, currency: str, actor: s
         data["phone"] = phone[:255]
     if stripe_link:
         data["billing_configuration"] = stripe_link
-    customer, _ = customer_upsert(settings.organization, data, actor=actor)
+    customer, _ = customer_upsert(settings.organization, data)
     return customer
 
 
