@@ -29,8 +29,8 @@ period-end rule; no match: the default bucket), then its values of the charge's 
 keys. The fee uses that filter's properties (the charge's in the default bucket) and carries
 `charge_filter`, the filter's values and `grouped_by`. A unique count bills its bucket's peak
 (the most distinct values present at once, a recurring metric's carried values included): an
-event raising it costs `price(peak) − price(peak − 1)`, any other gets a zero fee; an event
-without a value of the metric's field is due no fee (`_counted`).
+event raising it costs `price(peak) − price(peak − 1)`, any other gets a zero fee. An event
+without a value of the metric's field (sum, unique count) is due no fee (`_counted`), as in Lago.
 
 Supported: count, sum and unique count metrics (what the catalog accepts in advance). An event of
 an in-advance charge on any other metric is recorded as failed with that reason (it is not
@@ -118,8 +118,12 @@ def _unsupported(charge: Charge) -> str | None:
 
 
 def _counted(events: Any, aggregation_type: str, field_name: str | None) -> Any:
-    """The events due a fee: a unique count's events without a value of its field are not (Lago
-    creates no fee for them; they change no count)."""
+    """The events due a fee: those that carry the metric's field (Lago creates no fee for the
+    others). A sum's event without a numeric value (recorded at ingestion as
+    `missing_aggregation_property` or `invalid_aggregation_property`) and a unique count's event
+    without a value of its field change no usage; a count's every event is due one."""
+    if aggregation_type == "sum_agg":
+        return events.filter(value__isnull=False)
     if aggregation_type != "unique_count_agg":
         return events
     return (

@@ -212,6 +212,17 @@ def test_filtered_event_is_priced_with_its_most_specific_filter_and_carries_it(o
     assert not EventError.objects.filter(error_code=FAILED).exists()
 
 
+def test_a_sum_event_without_its_value_is_due_no_fee(organization):
+    """Lago creates no fee for an event without the metric's field: no fee, no zero invoice, no
+    failure, and the sweep does not look for one."""
+    customer, sub, _, _ = _filtered(organization, eu={"amount": "2"})
+    _send(sub, "calls", [(at(2024, 5, 4), {"region": "eu"}), (at(2024, 5, 4, 1), {"region": "eu", "n": 2})])
+    assert [f.amount_cents for f in _bill(sub)] == [400]
+    assert Invoice.objects.filter(customer=customer).count() == 1
+    assert not EventError.objects.filter(error_code=FAILED).exists()
+    assert pay_in_advance_reconcile_due(NOW + timedelta(minutes=1)) == {}
+
+
 def test_each_filter_has_its_own_usage(organization):
     """Graduated, counts: default first unit free then $1, eu first unit free then $4. eu, us, eu,
     us, eu → 0, 0, 400, 100, 400 (one shared usage would give 0, 100, 400, 100, 400)."""
