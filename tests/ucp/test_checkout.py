@@ -300,3 +300,17 @@ def test_manual_provider_places_the_order_and_leaves_the_invoice_to_pay(other_uc
     assert invoice is not None
     assert invoice.status == "finalized" and invoice.payment_status == "pending"
     assert not Payment.objects.exists()
+
+
+def test_unavailable_items_are_removed_with_a_warning_when_others_remain(agent, catalog_items):
+    body = agent.post(
+        "/checkout-sessions",
+        {"line_items": [{"item": {"id": "plan:pro:v"}}, {"item": {"id": "plan:hidden:v"}}], "buyer": BUYER},
+    ).json()
+    assert [line["item"]["id"] for line in body["line_items"]] == ["plan:pro:v"]
+    assert body["status"] == "ready_for_complete"
+    assert body["messages"][0] == {
+        "type": "warning",
+        "code": "item_unavailable",
+        "content": "plan:hidden:v is not sold here and was removed",
+    }

@@ -109,13 +109,38 @@ def test_spck_conformance_reports_no_must_deviation(tls_server, fake_stripe):
         require_buyer_email=False,
         rate_limit_per_minute=0,
     )
-    setup.platform_register(organization, profile_url=RUNNER_PROFILE, name="spck", profile=platform_profile())
+    config = json.loads(CONFIG.read_text())
+    signature = config["signature"]
+    runner_keys = [
+        {k: v for k, v in signature[name].items() if k != "d"}
+        for name in ("request_private_jwk", "rotated_private_jwk")
+    ]
+    runner_keys.append({"kid": signature["unsupported_alg_kid"], "kty": "RSA", "n": "sXch", "e": "AQAB"})
+    setup.platform_register(
+        organization, profile_url=RUNNER_PROFILE, name="spck", profile=platform_profile(keys=runner_keys)
+    )
+    # the negotiation probes of the config: platforms whose profiles fail in each documented way
+    probes = config["negotiation"]
+    setup.platform_register(
+        organization, profile_url=probes["unsupported_version_profile_url"], profile=platform_profile("2026-01-23")
+    )
+    setup.platform_register(
+        organization,
+        profile_url=probes["incompatible_caps_profile_url"],
+        profile=platform_profile(capabilities={"dev.ucp.shopping.cart": [{"version": "2026-04-08"}]}),
+    )
+    setup.platform_register(
+        organization, profile_url=probes["malformed_profile_url"], profile={"ucp": {"version": "draft"}}
+    )
+    setup.platform_register(organization, profile_url=probes["unreachable_profile_url"])  # fetched: no such host
     pro = PlanFactory(organization=organization, code="pro", name="Pro", amount_cents=2000, pay_in_advance=True)
     basic = PlanFactory(organization=organization, code="basic", name="Basic", amount_cents=900, pay_in_advance=True)
     setup_fee = AddOnFactory(organization=organization, code="setup", name="Setup", amount_cents=5000)
     UcpListing.objects.create(organization=organization, plan=pro)
     UcpListing.objects.create(organization=organization, plan=basic)
     UcpListing.objects.create(organization=organization, add_on=setup_fee)
+    retired = PlanFactory(organization=organization, code="retired", name="Retired")  # not listed: unavailable
+    assert retired.code in config["out_of_stock_id"]
     for tier in range(1, 12):  # more than a page of search results (14 with "*": the config's paginated_total)
         plan = PlanFactory(
             organization=organization, code=f"tier_{tier}", amount_cents=1000 * tier, pay_in_advance=True
@@ -132,11 +157,26 @@ def test_spck_conformance_reports_no_must_deviation(tls_server, fake_stripe):
     assert result.stdout, result.stderr
     report = json.loads(result.stdout)
     deviations = [c for c in report["checks"] if c["status"] == "deviation"]
-    pathlib.Path("/tmp/ucp_conformance_report.json").write_text(json.dumps(report, indent=1))
     assert report["verdict"]["deviations"] == 0, json.dumps(deviations, indent=1)[:6000]
     assert result.returncode == 0
     assert report["spec_version"] == "2026-04-08" and report["support"] == "supported"
     assert {"dev.ucp.shopping.checkout", "dev.ucp.shopping.order"} <= set(report["capabilities"])
     passed = [c["id"] for c in report["checks"] if c["status"] == "clean-pass"]
-    for check in ("checkout.create_valid", "checkout.complete_order", "order.entity_shape", "catalog.search_shape"):
+    # the config-dependent checks ran (a missing config key would silently skip them)
+    for check in (
+        "checkout.create_valid",
+        "checkout.complete_order",
+        "checkout.completed_immutable",
+        "order.entity_shape",
+        "payment.escalation_continue_url",
+        "catalog.pagination_cursor_walk",
+        "negotiation.version_unsupported_422",
+        "negotiation.capabilities_incompatible_200",
+        "negotiation.profile_unreachable_424",
+        "negotiation.profile_malformed_422",
+        "signature.verifies_es256_requests",
+        "signature.err_digest_mismatch",
+        "signature.rfc9421_response_verifies",
+        "checkout.unavailable_business_outcome",
+    ):
         assert check in passed, (check, [c for c in report["checks"] if c["id"] == check])

@@ -217,6 +217,22 @@ def _apply(settings: UcpSettings, checkout: Checkout) -> Evaluation:
 # --------------------------------------------------------------------------- operations
 
 
+def _drop_unavailable(settings: UcpSettings, checkout: Checkout) -> list[dict[str, Any]]:
+    """Lines naming nothing the business sells are taken out of the session (when something else
+    remains), each reported by a warning: the rest can still be bought."""
+    kept: list[dict[str, Any]] = []
+    dropped: list[dict[str, Any]] = []
+    for raw in checkout.line_items:
+        (kept if catalog.resolve(settings, raw["item_id"]) is not None else dropped).append(raw)
+    if not dropped or not kept:
+        return []
+    checkout.line_items = kept
+    return [
+        protocol.message_warning("item_unavailable", f"{raw['item_id']} is not sold here and was removed")
+        for raw in dropped
+    ]
+
+
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
@@ -237,7 +253,9 @@ def checkout_create(
         currency=settings.organization.default_currency,
     )
     checkout.organization = settings.organization
+    removed = _drop_unavailable(settings, checkout)
     evaluation = _apply(settings, checkout)
+    checkout.messages = [*removed, *checkout.messages]
     if not evaluation.lines:
         # Nothing the business sells: no session is created (a business outcome, HTTP 200).
         raise protocol.BusinessError(
@@ -309,7 +327,9 @@ def checkout_update(
         if checkout.pending_provider_payment_id:
             payment.abandon(settings, checkout)
         checkout.continue_url = ""
+        removed = _drop_unavailable(settings, checkout)
         _apply(settings, checkout)
+        checkout.messages = [*removed, *checkout.messages]
         checkout.save()
     return checkout
 
