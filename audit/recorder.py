@@ -43,6 +43,11 @@ AUDITED_MODELS = (
     "invoicing.WalletTransaction",
     "payments.Payment",
     "payments.Refund",
+    "entitlements.Feature",
+    "entitlements.Privilege",
+    "entitlements.Entitlement",
+    "entitlements.EntitlementValue",
+    "entitlements.SubscriptionFeatureRemoval",
 )
 
 # Never diffed: bookkeeping timestamps and secrets.

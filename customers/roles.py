@@ -17,6 +17,7 @@ BILLING_APPS = (
     "subscriptions",
     "invoicing",
     "usage_monitoring",
+    "entitlements",
     "payments",
     "reporting",
     "audit",

@@ -129,6 +129,14 @@ class Entitlement(BaseModel):
         return f"{self.feature_id} on {owner}"
 
 
+class SubscriptionOverride(Entitlement):
+    """The admin's view of the entitlements that belong to a subscription (overrides)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "subscription override"
+
+
 class EntitlementValue(BaseModel):
     organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
     entitlement = models.ForeignKey(Entitlement, on_delete=models.PROTECT, related_name="values")

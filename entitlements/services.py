@@ -348,15 +348,24 @@ def _check_entitlements_input(entitlements: Any) -> None:
 
 
 def plan_entitlements_update(
-    organization: Organization, *, plan_code: str, entitlements: EntitlementsInput, partial: bool
+    organization: Organization,
+    *,
+    plan_code: str,
+    entitlements: EntitlementsInput,
+    partial: bool,
+    replace_values: bool | None = None,
 ) -> list[Entitlement]:
     """`POST` (replace: `partial=False`) and `PATCH` (`partial=True`) `/plans/{code}/entitlements`.
 
     Replace: features not sent leave the plan, and privileges not sent leave each sent feature.
     Both: each sent feature is granted with the sent values (404 `feature_not_found`,
     `privilege_not_found`; 422 `<privilege>_privilege_value` for a value its type refuses).
+    `replace_values` (default: `not partial`): the values not sent leave each sent feature (the
+    admin replaces one feature's values and keeps the plan's other features).
     """
     _check_entitlements_input(entitlements)
+    if replace_values is None:
+        replace_values = not partial
     with transaction.atomic():
         plan = Plan.objects.select_for_update().get(pk=selectors.entitlement_plan(organization, plan_code).pk)
         live = {e.feature_id: e for e in Entitlement.live.filter(plan=plan).select_related("feature")}
@@ -384,7 +393,7 @@ def plan_entitlements_update(
             else:
                 entitlement = found
                 existing = {v.privilege_id: v for v in EntitlementValue.live.filter(entitlement=entitlement)}
-                if not partial and privilege_values:
+                if replace_values and privilege_values:
                     sent = {privileges[c].pk for c in privilege_values}
                     _soft_delete([v for pid, v in existing.items() if pid not in sent], now)
             for privilege_code, value in privilege_values.items():
@@ -614,5 +623,28 @@ def subscription_privilege_remove(
         plan_id = selectors.entitlement_plan_id(subscription)
         if Entitlement.live.filter(plan_id=plan_id, feature=feature).exists():
             _add_removal(subscription, privilege=privilege)
+        _emit_subscription(subscription)
+    return subscription
+
+
+def subscription_overrides_clear(
+    organization: Organization, *, subscription: Subscription, feature_code: str, privileges: Iterable[str] = ()
+) -> Subscription:
+    """The admin's "delete override": the subscription's own rows for the feature go (no removal
+    is added), so the plan's values apply again. Privilege removals of those privileges go too."""
+    with transaction.atomic():
+        _lock(subscription)
+        feature = Feature.live.filter(organization=organization, code=feature_code).first()
+        if feature is None:
+            raise NotFoundFailure("feature")
+        entitlement = Entitlement.live.filter(subscription=subscription, feature=feature).first()
+        if entitlement is not None:
+            _soft_delete(EntitlementValue.live.filter(entitlement=entitlement))
+            _soft_delete([entitlement])
+        _clear_removals(
+            subscription,
+            feature=feature,
+            privileges=Privilege.objects.filter(feature=feature, code__in=list(privileges)),
+        )
         _emit_subscription(subscription)
     return subscription
