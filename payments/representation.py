@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from payments.models import Payment, PaymentRequest, PaymentStatus
+from payments.models import Payment, PaymentMethod, PaymentRequest, PaymentStatus
 
 _LAGO_PAYMENT_STATUS = {
     PaymentStatus.PENDING: "pending",
@@ -103,4 +103,21 @@ def _request_invoice(invoice: Any) -> dict[str, Any]:
         "prepaid_credit_amount_cents": invoice.prepaid_credit_amount_cents,
         "file_url": None,
         "web_url": None,
+    }
+
+
+def payment_method_payload(method: PaymentMethod) -> dict[str, Any]:
+    """Lago's payment method object (`GET /customers/{external_id}/payment_methods`), with bxb's
+    `method_type` and the provider's `details` (brand, last4) beside it."""
+    connection = method.connection
+    return {
+        "lago_id": str(method.id),
+        "is_default": method.is_default,
+        "payment_provider_code": connection.code if connection else None,
+        "payment_provider_name": (connection.name or connection.code) if connection else None,
+        "payment_provider_type": connection.provider if connection else None,
+        "provider_method_id": method.provider_method_id,
+        "method_type": method.method_type or None,
+        "details": method.details or {},
+        "created_at": iso(method.created_at),
     }

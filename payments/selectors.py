@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from billing_project.core.errors import NotFoundFailure
-from payments.models import Payment, PaymentRequest
+from payments.models import Payment, PaymentMethod, PaymentRequest
 
 
 def _uuid(value: Any, resource: str) -> uuid.UUID:
@@ -71,3 +71,31 @@ def invoice_payment_dispute_lost_at(invoice: Any) -> Any:
     """When a dispute on one of the invoice's payments was lost (None when none was)."""
     payment = Payment.objects.filter(invoice=invoice, dispute_lost_at__isnull=False).order_by("dispute_lost_at").first()
     return payment.dispute_lost_at if payment else None
+
+
+def customer_payment_methods(organization: Any, *, external_id: str) -> QuerySet[PaymentMethod]:
+    """A customer's saved payment methods, the default first, then the newest.
+    NotFoundFailure("customer") when the customer is not in this organization."""
+    from customers.models import Customer
+
+    customer = Customer.objects.filter(
+        organization=organization, external_id=external_id, deleted_at__isnull=True
+    ).first()
+    if customer is None:
+        raise NotFoundFailure("customer")
+    return (
+        PaymentMethod.objects.filter(organization=organization, customer=customer)
+        .select_related("connection")
+        .order_by("-is_default", "-created_at", "id")
+    )
+
+
+def customer_payment_method_get(organization: Any, *, external_id: str, method_id: Any) -> PaymentMethod:
+    method = (
+        customer_payment_methods(organization, external_id=external_id)
+        .filter(id=_uuid(method_id, "payment_method"))
+        .first()
+    )
+    if method is None:
+        raise NotFoundFailure("payment_method")
+    return method

@@ -122,3 +122,24 @@ class PaymentRequestEnvelope(serializers.Serializer):
 class PaymentRequestListEnvelope(serializers.Serializer):
     payment_requests = PaymentRequestOutput(many=True)
     meta = PageMeta()
+
+
+class PaymentMethodOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField()
+    is_default = serializers.BooleanField()
+    payment_provider_code = serializers.CharField(allow_null=True)
+    payment_provider_name = serializers.CharField(allow_null=True)
+    payment_provider_type = serializers.CharField(allow_null=True)
+    provider_method_id = serializers.CharField()
+    method_type = serializers.CharField(allow_null=True)
+    details = serializers.DictField()
+    created_at = serializers.DateTimeField()
+
+
+class PaymentMethodEnvelope(serializers.Serializer):
+    payment_method = PaymentMethodOutput()
+
+
+class PaymentMethodListEnvelope(serializers.Serializer):
+    payment_methods = PaymentMethodOutput(many=True)
+    meta = PageMeta()

@@ -18,4 +18,19 @@ urlpatterns = [
         views.CustomerCheckoutUrlView.as_view(),
         name="customer-checkout-url",
     ),
+    path(
+        "customers/<str:external_id>/payment_methods",
+        views.CustomerPaymentMethodCollectionView.as_view(),
+        name="customer-payment-methods",
+    ),
+    path(
+        "customers/<str:external_id>/payment_methods/<str:method_id>",
+        views.CustomerPaymentMethodDetailView.as_view(),
+        name="customer-payment-method-detail",
+    ),
+    path(
+        "customers/<str:external_id>/payment_methods/<str:method_id>/set_as_default",
+        views.CustomerPaymentMethodDefaultView.as_view(),
+        name="customer-payment-method-default",
+    ),
 ]

@@ -18,7 +18,7 @@ from billing_project.core.errors import NotFoundFailure
 from payments import selectors
 from payments.api import filters
 from payments.api import serializers as s
-from payments.representation import payment_payload, payment_request_payload
+from payments.representation import payment_method_payload, payment_payload, payment_request_payload
 from payments.services import collection, customers, dunning
 
 
@@ -190,3 +190,45 @@ class PaymentRequestDetailView(OrganizationAPIView):
     def get(self, request: Request, request_id: str) -> Response:
         payment_request = selectors.payment_request_get(self.organization, request_id)
         return Response({"payment_request": payment_request_payload(payment_request)})
+
+
+class CustomerPaymentMethodCollectionView(OrganizationAPIView):
+    resource_name = "payment_method"
+
+    @extend_schema(
+        operation_id="customers_payment_methods_list",
+        summary="A customer's saved payment methods (the default first)",
+        responses=s.PaymentMethodListEnvelope,
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        qs = selectors.customer_payment_methods(self.organization, external_id=external_id)
+        return paginated_response(
+            request, qs, "payment_methods", lambda items: [payment_method_payload(m) for m in items]
+        )
+
+
+class CustomerPaymentMethodDetailView(OrganizationAPIView):
+    resource_name = "payment_method"
+
+    @extend_schema(
+        operation_id="customers_payment_methods_destroy",
+        summary="Stop using a saved payment method",
+        responses=s.PaymentMethodEnvelope,
+    )
+    def delete(self, request: Request, external_id: str, method_id: str) -> Response:
+        method = customers.payment_method_destroy(self.organization, external_id=external_id, method_id=method_id)
+        return Response({"payment_method": payment_method_payload(method)})
+
+
+class CustomerPaymentMethodDefaultView(OrganizationAPIView):
+    resource_name = "payment_method"
+
+    @extend_schema(
+        operation_id="customers_payment_methods_set_as_default",
+        summary="Make a saved payment method the one collection charges",
+        request=None,
+        responses=s.PaymentMethodEnvelope,
+    )
+    def put(self, request: Request, external_id: str, method_id: str) -> Response:
+        method = customers.payment_method_set_default(self.organization, external_id=external_id, method_id=method_id)
+        return Response({"payment_method": payment_method_payload(method)})

@@ -145,6 +145,37 @@ def payment_methods_forget(connection: Any, *, provider_method_id: str) -> int:
     return removed
 
 
+def payment_method_set_default(organization: Organization, *, external_id: str, method_id: Any) -> PaymentMethod:
+    """`PUT /customers/{external_id}/payment_methods/{id}/set_as_default`: this method is the one
+    collection charges; the customer's other methods are no longer default."""
+    from payments import selectors
+
+    method = selectors.customer_payment_method_get(organization, external_id=external_id, method_id=method_id)
+    with transaction.atomic():
+        Customer.objects.select_for_update().get(id=method.customer_id)
+        PaymentMethod.objects.filter(customer_id=method.customer_id, is_default=True).exclude(id=method.id).update(
+            is_default=False
+        )
+        if not method.is_default:
+            method.is_default = True
+            method.save(update_fields=["is_default", "updated_at"])
+    return method
+
+
+def payment_method_destroy(organization: Organization, *, external_id: str, method_id: Any) -> PaymentMethod:
+    """`DELETE /customers/{external_id}/payment_methods/{id}`: bxb stops using the method (as Lago,
+    no other method is promoted to default; the provider keeps its own record). Returns the removed
+    method as it was, `is_default` false."""
+    from payments import selectors
+
+    method = selectors.customer_payment_method_get(organization, external_id=external_id, method_id=method_id)
+    with transaction.atomic():
+        Customer.objects.select_for_update().get(id=method.customer_id)
+        PaymentMethod.objects.filter(id=method.id).delete()
+    method.is_default = False
+    return method
+
+
 def customer_unpaid_invoice_ids(customer_id: UUID | str) -> list[Any]:
     from invoicing.models import Invoice, InvoiceStatus
     from invoicing.models import PaymentStatus as InvoicePaymentStatus
