@@ -50,7 +50,7 @@ def test_features_and_entitlements_with_lago_js_client(lago):
         "SUBSCRIPTION_ID": "js_sub",
         "METRIC_CODE": metric.code,
     }
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [node, str(JS_DIR / "entitlements.mjs")],
         cwd=JS_DIR,
         env=env,
