@@ -1,12 +1,14 @@
 """Fee estimates of hypothetical events (persist nothing; docs/metering.md, "Fee estimates").
 
 * `POST /events/estimate_fees` (`events_estimate_fees`): for each pay-in-advance charge of the
-  subscription's plan on the event's metric, the exact instant fee `price(period usage with the
-  event) − price(period usage without it)` (docs/billing-semantics.md §2.8,
-  `catalog.pricing.price_in_advance`), over the subscription's real charges period (the
-  subscriptions app's `subscriptions.selectors.charges_period_of_ref`: interval, calendar or anniversary
-  billing, the customer's timezone). The event is written inside a savepoint to aggregate exactly
-  as billing would, then rolled back.
+  subscription's plan on the event's metric, the instant fee the event would get now:
+  `price(usage with the event) − price(usage before it)` (docs/billing-semantics.md §2.8,
+  `catalog.pricing.price_in_advance`) against the usage of its own bucket (charge filter, pricing
+  group) from the events of the subscription's real charges period up to its timestamp (the
+  subscriptions app's `subscriptions.selectors.charges_period_of_ref`: interval, calendar or
+  anniversary billing, the customer's timezone), with the running usage billing uses
+  (`metering.running`: a unique count's peak, docs/invoicing.md §7). Nothing is written. Not
+  prorated (a prorated charge's estimate is its full price).
 * `POST /events/estimate_instant_fees` and `/events/batch_estimate_instant_fees`
   (`events_estimate_instant_fees`, `events_batch_estimate_instant_fees`): Lago's quick estimate of
   one event on its own, for pay-in-advance `standard` and `percentage` charges, without reading
@@ -23,23 +25,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.money import round_cents, to_cents
 from catalog.models import BillableMetric, Charge, Tax
-from catalog.pricing import INSTANT_MODELS, Usage, apply_metric_rounding, price_in_advance, price_instant
+from catalog.pricing import INSTANT_MODELS, apply_metric_rounding, price_in_advance, price_instant
 from catalog.selectors import fee_taxes, organization_taxes
 from customers.models import Customer, Organization
 from metering import computations, ingestion
-from metering.aggregation import aggregate
+from metering.aggregation import normalize_filters
 from metering.models import EventErrorCode
-from metering.store import event_store
+from metering.running import RunningUsage, Step, keys_of
+from metering.selectors import event_rows
 from subscriptions import selectors as subscription_selectors
 from subscriptions.selectors import SubscriptionRef
 
@@ -47,10 +48,6 @@ from subscriptions.selectors import SubscriptionRef
 BATCH_ESTIMATE_LIMIT = 100
 
 _INVALID_VALUE = {EventErrorCode.INVALID_AGGREGATION_PROPERTY, EventErrorCode.EXPRESSION_FAILED}
-
-
-class _Rollback(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -80,6 +77,7 @@ class FeeEstimate:
     taxes_amount_cents: int = 0
     taxes_precise_amount_cents: Decimal = Decimal(0)
     taxes_rate: Decimal = Decimal(0)
+    grouped_by: dict[str, Any] = field(default_factory=dict)  # the event's pricing group values
 
     @property
     def total_amount_cents(self) -> int:
@@ -111,15 +109,6 @@ def _with_taxes(amount_cents: int, taxes: list[Tax]) -> tuple[tuple[TaxLine, ...
         unrounded += amount
         lines.append(TaxLine(tax=tax, amount_cents=round_cents(amount)))
     return tuple(lines), round_cents(unrounded), unrounded, sum((t.rate for t in taxes), Decimal(0))
-
-
-def _bucket_usage(result: Any, filter_id: Any) -> Usage:
-    if filter_id is None and not result.filters:
-        return result.as_usage()
-    for bucket in result.filters:
-        if bucket.filter_id == filter_id:
-            return bucket.usage.as_usage()
-    return Usage(units=computations.ZERO)
 
 
 def _parse(index: int, payload: Any) -> ingestion.ParsedEvent:
@@ -172,6 +161,7 @@ def _estimate(
     amount: Decimal,
     unit_amount: Decimal,
     period: tuple[datetime, datetime] | None,
+    grouped_by: dict[str, Any] | None = None,
 ) -> FeeEstimate:
     currency = charge.plan.amount_currency
     amount_cents = to_cents(amount, currency)
@@ -196,6 +186,7 @@ def _estimate(
         taxes_amount_cents=taxes_cents,
         taxes_precise_amount_cents=taxes_precise,
         taxes_rate=rate,
+        grouped_by=dict(grouped_by or {}),
     )
 
 
@@ -218,46 +209,18 @@ def events_estimate_fees(organization: Organization, payload: Any) -> list[FeeEs
     info = services.metrics_by_code(organization, [metric.code]).get(metric.code)
     services.enrich(event, info)
     period = subscription_selectors.charges_period_of_ref(organization, ref, event.timestamp)
-    transaction_id = event.transaction_id
-    event.transaction_id = f"__estimate__{transaction_id}"
-    plans = [(charge, _live_filters(charge)) for charge in charges]
-
-    def usage_now() -> list[Any]:
-        return [
-            aggregate(
-                organization,
-                external_subscription_id=event.external_subscription_id,
-                metric=metric,
-                from_datetime=period[0],
-                to_datetime=period[1],
-                filters=filters,
-                subscription_started_at=ref.initial_started_at or ref.started_at,
-                with_event_values=True,
-                store="postgres",
-            )
-            for _, filters in plans
-        ]
-
-    before = usage_now()
-    try:
-        with transaction.atomic():
-            event_store().write(organization.id, [event], now=ingestion.now_utc())
-            after = usage_now()
-            raise _Rollback
-    except _Rollback:
-        pass
     customer = _customer(organization, ref)
     estimates: list[FeeEstimate] = []
-    for (charge, filters), was, now in zip(plans, before, after, strict=True):
-        charge_filter = _filter_of(filters, event)
-        bucket = charge_filter.id if charge_filter is not None else None
+    for charge in charges:
+        filters = _live_filters(charge)
+        step = _running_step(organization, ref, metric, charge, filters, event, period)
+        charge_filter = next((f for f in filters if f.id == step.bucket[0]), None)
         properties = charge_filter.properties if charge_filter is not None else charge.properties
-        after_usage = _bucket_usage(now, bucket)
         result = price_in_advance(
             charge.charge_model,
-            properties,
-            before=_bucket_usage(was, bucket),
-            after=after_usage,
+            properties or {},
+            before=step.before,
+            after=step.after,
             currency=charge.plan.amount_currency,
         )
         estimates.append(
@@ -267,15 +230,72 @@ def events_estimate_fees(organization: Organization, payload: Any) -> list[FeeEs
                 charge_filter=charge_filter,
                 ref=ref,
                 customer=customer,
-                transaction_id=transaction_id,
-                units=result.units,
-                total_aggregated_units=after_usage.units,
+                transaction_id=event.transaction_id,
+                units=step.units,
+                total_aggregated_units=step.after.units,
                 amount=result.amount,
                 unit_amount=result.unit_amount,
                 period=period,
+                grouped_by=dict(zip(charge.pricing_group_keys or (), step.bucket[1], strict=True)),
             )
         )
     return estimates
+
+
+def _running_step(
+    organization: Organization,
+    ref: SubscriptionRef,
+    metric: BillableMetric,
+    charge: Charge,
+    filters: Sequence[Any],
+    event: ingestion.ParsedEvent,
+    period: tuple[datetime, datetime],
+) -> Step:
+    """The event's step in the running usage of its bucket, as the instant fee would price it
+    (`metering.running`, docs/invoicing.md §7): the period's events up to its timestamp, a
+    recurring unique count's values carried in from the subscription's start."""
+    charge_filters = normalize_filters([(f.id, f.values) for f in filters])
+    grouped_by = tuple(charge.pricing_group_keys or ())
+    keys = keys_of(metric.aggregation_type, field_name=metric.field_name, filters=charge_filters, grouped_by=grouped_by)
+
+    def rows(start: datetime, end: datetime, *, include_end: bool = False) -> list[computations.Row]:
+        found = event_rows(
+            organization.id,
+            external_subscription_id=ref.external_id,
+            code=metric.code,
+            start=start,
+            end=end,
+            keys=keys,
+            include_end=include_end,
+        )
+        return [row for _, row in found]
+
+    start = max(period[0], ref.started_at)
+    initial = ref.initial_started_at or ref.started_at
+    carried = (
+        rows(initial, start)
+        if metric.aggregation_type == "unique_count_agg" and metric.recurring and initial < start
+        else []
+    )
+    running = RunningUsage(
+        metric.aggregation_type,
+        field_name=metric.field_name,
+        filters=charge_filters,
+        grouped_by=grouped_by,
+        carried=carried,
+        with_values=charge.charge_model == "percentage",
+    )
+    for row in rows(start, event.timestamp, include_end=True):
+        running.skip(row)
+    props = event.properties or {}
+    return running.add(
+        computations.Row(
+            timestamp=event.timestamp,
+            value=event.value,
+            properties={key: computations.text_of(props.get(key)) for key in keys},
+            transaction_id=event.transaction_id,
+        )
+    )
 
 
 # --- estimate_instant_fees: one event on its own ------------------------------------------------

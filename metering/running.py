@@ -64,6 +64,21 @@ def _is_remove(properties: Mapping[str, str | None]) -> bool:
     return (properties.get("operation_type") or "add") == "remove"
 
 
+def keys_of(
+    aggregation_type: str,
+    *,
+    field_name: str | None = None,
+    filters: Sequence[tuple[Any, Mapping[str, Sequence[str]]]] = (),
+    grouped_by: Sequence[str] = (),
+) -> tuple[str, ...]:
+    """The event properties a running usage reads: the filters' keys, the pricing group keys, a
+    unique count's field and operation type."""
+    keys = {key for _, values in filters for key in values} | set(grouped_by)
+    if aggregation_type == "unique_count_agg":
+        keys |= {field_name or "", "operation_type"}
+    return tuple(sorted(keys))
+
+
 class RunningUsage:
     """The usage of each bucket of one charge in one window, updated event by event.
 

@@ -9,10 +9,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTextTransform
 
 from billing_project.core.errors import NotFoundFailure
 from catalog.models import BillableMetric
 from customers.models import Organization
+from metering import computations
 from metering.models import Event, EventError
 
 
@@ -155,3 +157,48 @@ def event_error_list(
     if code:
         qs = qs.filter(code=code)
     return qs.order_by("-created_at", "id")
+
+
+def event_rows(
+    organization_id: Any,
+    *,
+    external_subscription_id: str,
+    code: str,
+    start: datetime,
+    end: datetime,
+    keys: Collection[str] = (),
+    include_end: bool = False,
+) -> list[tuple[Any, computations.Row]]:
+    """The events of one subscription and metric in `[start, end)` (`[start, end]` with
+    `include_end`), in billing order (timestamp, transaction id), as `(event id, Row)`: the value
+    and the `keys` of their properties as text, as the period-end aggregation reads them
+    (`metering.running` feeds on them)."""
+    keys = tuple(keys)
+    annotations = {f"_k{i}": KeyTextTransform(key, "properties") for i, key in enumerate(keys)}
+    end_lookup = "timestamp__lte" if include_end else "timestamp__lt"
+    rows = (
+        Event.objects.filter(
+            organization_id=organization_id,
+            external_subscription_id=external_subscription_id,
+            code=code,
+            timestamp__gte=start,
+            **{end_lookup: end},
+        )
+        .annotate(**annotations)
+        .order_by("timestamp", "transaction_id")
+        .values_list("id", "transaction_id", "value", "timestamp", *annotations)
+    )
+    return [
+        (
+            event_id,
+            computations.Row(
+                timestamp=timestamp,
+                value=value,
+                properties={key: computations.text_of(v) for key, v in zip(keys, values, strict=True)}
+                if keys
+                else None,
+                transaction_id=transaction_id,
+            ),
+        )
+        for event_id, transaction_id, value, timestamp, *values in rows
+    ]

@@ -42,6 +42,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -82,7 +83,8 @@ from metering import computations
 from metering.aggregation import normalize_filters
 from metering.models import Event, EventError, EventErrorCode
 from metering.prorated import ProrationDays
-from metering.running import SUPPORTED, RunningUsage, Step
+from metering.running import SUPPORTED, RunningUsage, Step, keys_of
+from metering.selectors import event_rows
 from metering.services import EventFailure, event_failures_clear, event_failures_record
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
@@ -188,7 +190,7 @@ class _Row:
     transaction_id: str
     value: Decimal | None
     timestamp: dt.datetime
-    properties: dict[str, str | None] | None = None  # the keys the running usage reads, as text
+    properties: Mapping[str, str | None] | None = None  # the keys the running usage reads, as text
 
 
 def _subscription_fees(
@@ -221,7 +223,8 @@ def _subscription_fees(
             {periods.charges_window_at(schedule, row.timestamp) for row in unbilled}, key=lambda w: w.start
         )
         for window in windows:
-            rows = _window_events(sub, metric.code, window, _keys(charge))
+            window_start = max(window.start, sub.started_at or window.start)
+            rows = _window_events(sub, metric.code, window_start, window.end, _keys(charge))
             for row, fee_or_error in _window_fees(sub, charge, schedule, window, rows, todo, now=now):
                 if isinstance(fee_or_error, Fee):
                     created.append(fee_or_error)
@@ -271,45 +274,29 @@ def _unbilled_events(
     return [_Row(*row) for row in rows]
 
 
+def _filters(charge: Charge) -> list[tuple[Any, dict[str, list[str]]]]:
+    return normalize_filters([(f.id, f.values) for f in live_charge_filters(charge)])
+
+
 def _keys(charge: Charge) -> tuple[str, ...]:
-    """The event properties the running usage reads: the filters' keys, the pricing group keys, a
-    unique count's field and operation type."""
-    keys = {key for charge_filter in live_charge_filters(charge) for key in (charge_filter.values or {})}
-    keys |= set(charge.pricing_group_keys or ())
     metric = charge.billable_metric
-    if metric.aggregation_type == "unique_count_agg":
-        keys |= {metric.field_name or "", "operation_type"}
-    return tuple(sorted(keys))
+    return keys_of(
+        metric.aggregation_type,
+        field_name=metric.field_name,
+        filters=_filters(charge),
+        grouped_by=tuple(charge.pricing_group_keys or ()),
+    )
 
 
 def _window_events(
-    sub: Subscription, code: str, window: periods.Window, keys: tuple[str, ...], *, start: dt.datetime | None = None
+    sub: Subscription, code: str, start: dt.datetime, end: dt.datetime, keys: tuple[str, ...]
 ) -> list[_Row]:
-    """The events of `window` (from `start` when given) in billing order, with the `keys` of
-    their properties as text (as the period-end aggregation reads them)."""
-    annotations = {f"_k{i}": KeyTextTransform(key, "properties") for i, key in enumerate(keys)}
-    rows = (
-        Event.objects.filter(
-            organization_id=sub.organization_id,
-            external_subscription_id=sub.external_id,
-            code=code,
-            timestamp__gte=start if start is not None else max(window.start, sub.started_at),
-            timestamp__lt=window.end,
-        )
-        .annotate(**annotations)
-        .order_by("timestamp", "transaction_id")
-        .values_list("id", "transaction_id", "value", "timestamp", *annotations)
+    """The events of [start, end) in billing order, with the `keys` of their properties as text
+    (`metering.selectors.event_rows`, as the period-end aggregation reads them)."""
+    rows = event_rows(
+        sub.organization_id, external_subscription_id=sub.external_id, code=code, start=start, end=end, keys=keys
     )
-    return [
-        _Row(
-            event_id,
-            transaction_id,
-            value,
-            timestamp,
-            {key: computations.text_of(v) for key, v in zip(keys, values, strict=True)} if keys else None,
-        )
-        for event_id, transaction_id, value, timestamp, *values in rows
-    ]
+    return [_Row(event_id, row.transaction_id, row.value, row.timestamp, row.properties) for event_id, row in rows]
 
 
 def _running_usage(
@@ -332,14 +319,13 @@ def _running_usage(
     if metric.aggregation_type == "unique_count_agg" and metric.recurring:
         started: dt.datetime = usage_started_at(sub, charge) or window_start
         if started < window_start:
-            history = _window_events(
-                sub, metric.code, periods.Window(started, window_start), _keys(charge), start=started
-            )
-            carried = [_aggregation_row(row) for row in history]
+            carried = [
+                _aggregation_row(row) for row in _window_events(sub, metric.code, started, window_start, _keys(charge))
+            ]
     return RunningUsage(
         metric.aggregation_type,
         field_name=metric.field_name,
-        filters=normalize_filters([(f.id, f.values) for f in live_charge_filters(charge)]),
+        filters=_filters(charge),
         grouped_by=tuple(charge.pricing_group_keys or ()),
         carried=carried,
         share=(

@@ -294,7 +294,7 @@ def fee_estimate_dict(estimate: Any) -> dict[str, Any]:
             "filter_invoice_display_name": (charge_filter.invoice_display_name or None) if charge_filter else None,
             "lago_item_id": str(metric.id),
             "item_type": "BillableMetric",
-            "grouped_by": {},
+            "grouped_by": {k: (None if v is None else str(v)) for k, v in estimate.grouped_by.items()},
         },
         "pay_in_advance": True,
         "invoiceable": charge.invoiceable,

@@ -18,9 +18,8 @@ NOW = int(datetime.now(UTC).timestamp())
 
 def setup_charge(organization, known_subscriptions, metric, *, properties, **charge):
     plan = PlanFactory(organization=organization)
-    created = ChargeFactory(
-        plan=plan, billable_metric=metric, pay_in_advance=True, charge_model="standard", properties=properties, **charge
-    )
+    charge.setdefault("charge_model", "standard")
+    created = ChargeFactory(plan=plan, billable_metric=metric, pay_in_advance=True, properties=properties, **charge)
     known_subscriptions.add(organization, "sub_adv", datetime(2020, 1, 1, tzinfo=UTC), plan_id=plan.id)
     return created
 
@@ -90,3 +89,47 @@ def test_unknown_subscription_or_metric_is_404(tenant, api, known_subscriptions)
     assert response.status_code == 404
     assert response.json()["code"] == "billable_metric_not_found"
     assert estimate(api, code="calls", timestamp="bad").status_code == 422
+
+
+def test_estimate_is_the_fee_billing_would_create_unique_count_peak(tenant, api, known_subscriptions):
+    """$12 a value: id_1 added then removed; id_2 makes 1 value present, the peak is already 1 →
+    0 (as the instant fee; the usage at the end alone would say 1,200)."""
+    metric = make_metric(tenant.organization, "seats", "unique_count_agg", field_name="id")
+    setup_charge(tenant.organization, known_subscriptions, metric, properties={"amount": "12"})
+    services.events_ingest(
+        tenant.organization,
+        [
+            event_payload("a", code="seats", sub="sub_adv", timestamp=NOW - 20, properties={"id": "id_1"}),
+            event_payload(
+                "b",
+                code="seats",
+                sub="sub_adv",
+                timestamp=NOW - 10,
+                properties={"id": "id_1", "operation_type": "remove"},
+            ),
+        ],
+    )
+    fee = estimate(api, code="seats", properties={"id": "id_2"}).json()["fees"][0]
+    assert (fee["amount_cents"], fee["units"]) == (0, "1")
+
+
+def test_estimate_prices_the_events_pricing_group(tenant, api, known_subscriptions):
+    """Per workspace, the first event free then $3: with one event of workspace a, an event of b
+    costs 0 and one of a 300; the estimate carries the group."""
+    metric = make_metric(tenant.organization, "builds")
+    ranges = [
+        {"from_value": 0, "to_value": 1, "per_unit_amount": "0", "flat_amount": "0"},
+        {"from_value": 2, "to_value": None, "per_unit_amount": "3", "flat_amount": "0"},
+    ]
+    setup_charge(
+        tenant.organization, known_subscriptions, metric, properties={"graduated_ranges": ranges},
+        charge_model="graduated", pricing_group_keys=["workspace"],
+    )  # fmt: skip
+    services.events_ingest(
+        tenant.organization,
+        [event_payload("a", code="builds", sub="sub_adv", timestamp=NOW - 10, properties={"workspace": "a"})],
+    )
+    fee_b = estimate(api, code="builds", properties={"workspace": "b"}).json()["fees"][0]
+    fee_a = estimate(api, code="builds", properties={"workspace": "a"}).json()["fees"][0]
+    assert (fee_b["amount_cents"], fee_b["item"]["grouped_by"]) == (0, {"workspace": "b"})
+    assert (fee_a["amount_cents"], fee_a["item"]["grouped_by"]) == (300, {"workspace": "a"})
