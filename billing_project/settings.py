@@ -344,6 +344,9 @@ EVENTS_SUBSCRIPTION_CACHE_SECONDS = float(os.environ.get("EVENTS_SUBSCRIPTION_CA
 # allowed (tests, private deployments). Retries stop when a delivery is older than the maximum age.
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
 WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOKS_TIMEOUT_SECONDS") or 10)
+# UCP (docs/ucp.md): fetching a platform's profile named in UCP-Agent.
+UCP_PROFILE_TIMEOUT_SECONDS = float(os.environ.get("UCP_PROFILE_TIMEOUT_SECONDS") or 3)
+UCP_ALLOW_PRIVATE_PROFILE_URLS = env_bool("UCP_ALLOW_PRIVATE_PROFILE_URLS", False)
 WEBHOOKS_RETRY_MAX_AGE_SECONDS = env_int("WEBHOOKS_RETRY_MAX_AGE_SECONDS", 24 * 3600)
 # Pay-in-advance events older than this are not looked at by the reconciliation sweep
 # (docs/invoicing.md §7; `manage.py reconcile_pay_in_advance_fees --lookback-days` goes further).

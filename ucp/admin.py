@@ -10,8 +10,10 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from billing_project.core.console import ReadOnlyAdmin
 from billing_project.core.errors import DomainError
-from ucp.models import UcpPlatform, UcpSettings
+from billing_project.core.money import format_amount
+from ucp.models import Checkout, OrderEvent, UcpListing, UcpPlatform, UcpSettings
 from ucp.services import setup
 
 
@@ -96,3 +98,57 @@ class UcpPlatformAdmin(admin.ModelAdmin):
                 with_api_key=True,
             )
             self.message_user(request, f"API key for {platform}: {raw} (shown once)", messages.WARNING)
+
+
+@admin.register(UcpListing)
+class UcpListingAdmin(admin.ModelAdmin):
+    """What the organization sells through UCP: a plan or an add-on per row."""
+
+    list_display = ("__str__", "organization", "plan", "add_on", "enabled")
+    list_filter = ("enabled",)
+    search_fields = ("title", "plan__code", "add_on__code", "organization__name")
+    list_select_related = ("organization", "plan", "add_on")
+    raw_id_fields = ("plan", "add_on")
+
+
+@admin.register(Checkout)
+class CheckoutAdmin(ReadOnlyAdmin):
+    """UCP checkout sessions and the orders they became (written by the UCP API only)."""
+
+    list_display = (
+        "public_id",
+        "organization",
+        "status",
+        "total_display",
+        "platform_profile_url",
+        "order_public_id",
+        "customer",
+        "subscription",
+        "invoice",
+        "created_at",
+    )
+    list_filter = ("status", "currency")
+    search_fields = ("public_id", "order_public_id", "platform_profile_url", "customer__email", "customer__external_id")
+    list_select_related = ("organization", "customer", "subscription", "invoice")
+
+    @admin.display(description="Total")
+    def total_display(self, obj: Checkout) -> str:
+        total = next((t.get("amount") for t in obj.totals if t.get("type") == "total"), 0)
+        return format_amount(int(total or 0), obj.currency)
+
+
+@admin.register(OrderEvent)
+class OrderEventAdmin(ReadOnlyAdmin):
+    list_display = (
+        "checkout",
+        "event_type",
+        "webhook_url",
+        "attempts",
+        "last_status",
+        "delivered_at",
+        "failed_at",
+        "created_at",
+    )
+    list_filter = ("event_type",)
+    search_fields = ("checkout__public_id", "checkout__order_public_id", "webhook_url")
+    list_select_related = ("checkout",)

@@ -246,7 +246,7 @@ class RequestParts:
     body: bytes
 
 
-# Components a platform's request signature must cover (signatures.md, REST request signing).
+# Components a platform's request signature must cover (docs/ucp.md, "Security").
 def _required_components(parts: RequestParts) -> list[str]:
     required = ["@method", "@authority", "@path"]
     if parts.query:

@@ -29,3 +29,8 @@ def order_changed(kind: str, object_id: str) -> int:
     if kind == "subscription":
         return orders.order_events_for_subscription(object_id)
     return orders.order_events_for_invoice(object_id)
+
+
+@shared_task(name="ucp.send_order_confirmation")
+def send_order_confirmation(checkout_id: str) -> bool:
+    return orders.order_confirmation_email(checkout_id)

@@ -200,3 +200,14 @@ def test_the_sweep_command_sends_what_is_due_and_forgets_old_keys(receiver, agen
     call_command("ucp_sweep", stdout=out)
     assert "1 delivered; 1 idempotency record(s) deleted" in out.getvalue()
     assert OrderEvent.objects.get().delivered_at is not None and not IdempotencyRecord.objects.exists()
+
+
+def test_the_buyer_gets_a_confirmation_email(
+    agent, catalog_items, fake_stripe, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        done = _buy(agent)
+    [mail] = mailoutbox
+    assert mail.to == ["buyer@example.com"]
+    assert done["order"]["id"] in mail.subject
+    assert "Paid now: 20.00 USD" in mail.body and "per month" in mail.body

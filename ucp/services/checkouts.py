@@ -428,6 +428,8 @@ def checkout_complete(
             checkout.messages = [m for m in checkout.messages if m["type"] == "info"]
             checkout.save()
             orders.order_event_enqueue(checkout, "order.created", now=now)
+            checkout_pk = str(checkout.id)
+            transaction.on_commit(lambda: _confirm_later(checkout_pk), robust=True)
             return checkout
     except _Abort as abort:
         with transaction.atomic():
@@ -445,6 +447,12 @@ def checkout_complete(
                 checkout.payment_attempt += 1
             checkout.save()
         return checkout
+
+
+def _confirm_later(checkout_id: str) -> None:
+    from ucp import tasks
+
+    tasks.send_order_confirmation.delay(checkout_id)
 
 
 # --------------------------------------------------------------------------- representation

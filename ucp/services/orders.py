@@ -312,3 +312,40 @@ def order_events_for_invoice(invoice_id: str) -> int:
                 continue  # the first invoice is in the order.created event already
             sent += order_event_enqueue(checkout, "order.updated") is not None
     return sent
+
+
+def order_confirmation_email(checkout_id: str) -> bool:
+    """The confirmation the specification asks the business to send the buyer once the checkout is
+    completed (Django's email backend). Returns whether it was sent."""
+    from django.core.mail import send_mail
+
+    from billing_project.core.money import format_amount
+
+    checkout = (
+        Checkout.objects.select_related("organization", "subscription__plan", "invoice").filter(id=checkout_id).first()
+    )
+    email = str((checkout.buyer or {}).get("email") or "") if checkout is not None else ""
+    if checkout is None or checkout.status != CheckoutStatus.COMPLETED or not email:
+        return False
+    settings = UcpSettings.objects.get(organization_id=checkout.organization_id)
+    total = next((t["amount"] for t in checkout.totals if t.get("type") == "total"), 0)
+    lines = [f"Thank you for your order {checkout.order_public_id} with {checkout.organization.name}.", ""]
+    for raw in checkout.line_items:
+        found = catalog.resolve(settings, raw["item_id"])
+        if found is not None:
+            lines.append(f"  {found[0].title} x {raw['quantity']}: {catalog.terms_text(found[0])}")
+    lines += ["", f"Paid now: {format_amount(int(total), checkout.currency)}"]
+    if checkout.invoice is not None and checkout.invoice.number:
+        lines.append(f"Invoice: {checkout.invoice.number}")
+    lines += ["", f"Order: {settings.public_base_url}/orders/{checkout.order_public_id}"]
+    try:
+        send_mail(
+            subject=f"{checkout.organization.name}: order {checkout.order_public_id} confirmed",
+            message="\n".join(lines),
+            from_email=getattr(django_settings, "DEFAULT_FROM_EMAIL", None),
+            recipient_list=[email],
+        )
+    except Exception:
+        logger.exception("order confirmation email failed", extra={"checkout_id": str(checkout.id)})
+        return False
+    return True
