@@ -213,8 +213,8 @@ def main() -> None:
     from django.db import connection
 
     from customers.models import Organization
+    from invoicing.billing import runs
     from invoicing.models import Invoice, InvoiceNumberCounter
-    from invoicing.services import runs
 
     organization = Organization.objects.filter(name=ORG_NAME).first()
     if organization is None:

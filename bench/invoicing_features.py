@@ -150,7 +150,7 @@ def build(events: int):
             )
     for start in range(0, len(payloads), 100):
         events_ingest(organization, payloads[start : start + 100])
-    from invoicing.services import customer_bill
+    from invoicing.billing.run import customer_bill
 
     customer_bill(customer.id, at=datetime(2024, 3, 1, 1, tzinfo=UTC))  # January and February are billed
     return organization, customer, sub
@@ -171,9 +171,10 @@ def main() -> None:
     settings.INVOICE_PDF_ON_FINALIZE = False  # PDFs are their own task (docs/invoicing.md §3), not measured here
 
     from catalog.models import Charge
+    from invoicing.billing import pricing
+    from invoicing.billing.snapshot import charge_snapshot
     from invoicing.models import Fee, Invoice
     from invoicing.selectors import current_usage
-    from invoicing.services import fees as fee_builder
     from invoicing.services.advance import paid_fees_regroup, pay_in_advance_fees
     from invoicing.services.lifecycle import fee_update
     from invoicing.services.preview import invoice_preview
@@ -188,11 +189,11 @@ def main() -> None:
         schedule = schedule_for(sub)
         march = periods.Window(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC))
         for code in ("prorated", "full"):
-            charge = Charge.objects.select_related("billable_metric").get(plan=sub.plan, code=code)
+            charge = charge_snapshot(Charge.objects.select_related("billable_metric").get(plan=sub.plan, code=code))
             measure(
                 f"price_charge, {code} graduated (March)",
                 args.runs,
-                lambda charge=charge: fee_builder.price_charge(
+                lambda charge=charge: pricing.price_charge(
                     organization, external_subscription_id="bench-sub", charge=charge, window=march,
                     started_at=sub.started_at, currency="USD", schedule=schedule,
                 ),

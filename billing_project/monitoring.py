@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 def billing_run_gauges() -> list[GaugeSample]:
-    from invoicing.services.runs import billing_run_lag
+    from invoicing.billing.runs import billing_run_lag
 
     lag = billing_run_lag()
     if lag.lag_seconds is None or lag.sweep_age_seconds is None:

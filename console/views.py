@@ -21,8 +21,8 @@ from billing_project.core.money import from_cents, is_currency
 from console import selectors
 from console.zone import console_organization
 from customers.models import Customer, Organization
+from invoicing.billing import runs
 from invoicing.models import BillingRun
-from invoicing.services import runs
 from reporting import selectors as analytics
 from reporting.charts import bar_chart
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from catalog.models import AddOn
 from customers.models import Customer, Organization
+from invoicing.billing.run import customer_bill
 from invoicing.models import Invoice, InvoiceType
-from invoicing.services import customer_bill, invoice_create_one_off
+from invoicing.services import invoice_create_one_off
 
 
 def seed_invoices(organization: Organization) -> str | None:

@@ -13,8 +13,8 @@ from typing import Any
 
 from billing_project.core.money import exponent
 from customers.api.serializers import customer_payload
+from invoicing.billing.pricing import decimal_string
 from invoicing.models import Fee, FeeAppliedTax, Invoice, InvoiceAppliedTax, InvoiceSubscription
-from invoicing.services.fees import decimal_string
 from subscriptions.periods import ONE_SECOND
 from subscriptions.representation import subscription_payload
 

@@ -30,11 +30,12 @@ from billing_project.core.prepared import PreparedQuery
 from catalog.models import BillableMetricFilter, Charge, ChargeFilter, Tax
 from customers import hooks as customer_hooks
 from customers.models import Customer, Organization
+from invoicing.billing import pricing
+from invoicing.billing.snapshot import ChargeSnapshot, live_filters, metric_spec
 from invoicing.calculation import Context, FeeLine, calculate_invoice
 from invoicing.models import Fee, Invoice, InvoiceAppliedTax, InvoiceStatus, InvoiceSubscription, PaymentStatus
-from invoicing.services import fees as fee_builder
 from invoicing.services.taxes import TaxResolver, tax_rates
-from metering.bulk import UsageRequest, aggregate_many, handled_in_bulk
+from metering.bulk import UsageRequest, aggregate_many
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.selectors import customer_subscription_currencies, schedule_for
@@ -451,26 +452,32 @@ def _usage_subscription_fast(
     return usage_subscription(organization, external_customer_id, external_subscription_id)
 
 
-def _charges(plan: Any) -> list[Charge]:
-    """The plan's live charges with their metrics; filters are read only for charges that have some.
-
-    `_live_filters` and the metric's `_live_filter_keys` (what `fees.price_charge` reads) are set
-    from `EXISTS` flags of the same statement, so a plan without filters costs one statement.
+def _charges(plan: Any) -> list[ChargeSnapshot]:
+    """The plan's live charges as pricing reads them; filters (and the metric's filter keys) are read
+    only for charges that have some: `EXISTS` flags of the same statement tell, so a plan without
+    filters costs one statement.
     """
     charges: list[Charge] = _USAGE_CHARGES.fetch(plan=plan.id)
     filtered = [charge for charge in charges if charge.has_live_filters]
     if filtered:
         prefetch_related_objects(filtered, "filters")
-    for charge in charges:
-        if not charge.has_live_filters:
-            charge._live_filters = []  # type: ignore[attr-defined]
-        if not charge.metric_has_live_filters:
-            charge.billable_metric._live_filter_keys = ()  # type: ignore[attr-defined]
-    return charges
+    return [
+        ChargeSnapshot(
+            charge=charge,
+            filters=live_filters(charge.filters.all()) if charge.has_live_filters else (),
+            metric=metric_spec(
+                charge.billable_metric,
+                charge.billable_metric.filters.filter(deleted_at__isnull=True).values_list("key", flat=True)
+                if charge.metric_has_live_filters
+                else (),
+            ),
+        )
+        for charge in charges
+    ]
 
 
 def _usage_tax_resolver(
-    organization: Organization, customer: Customer, plan: Any, charges: list[Charge]
+    organization: Organization, customer: Customer, plan: Any, charges: list[ChargeSnapshot]
 ) -> TaxResolver:
     """A `TaxResolver` for current usage, fed by one statement: the taxes of the plan's charges,
     of the plan, of the customer and the organization's defaults (each list in the order the
@@ -484,9 +491,8 @@ def _usage_tax_resolver(
     def by_code(kind: str, owner: Any) -> list[Tax]:
         return [tax for _, tax in sorted(by_owner.get((kind, owner), []), key=lambda item: item[1].code)]
 
-    for charge in charges:
-        charge._cached_taxes = by_code("charge", charge.id)  # type: ignore[attr-defined]
-    plan._cached_taxes = by_code("plan", plan.id)
+    owner_taxes = {("Charge", charge.id): by_code("charge", charge.id) for charge in charges}
+    owner_taxes[("Plan", plan.id)] = by_code("plan", plan.id)
     customer_taxes = [
         tax for _, tax in sorted(by_owner.get(("customer", customer.id), []), key=lambda i: (i[0], i[1].code))
     ]
@@ -495,15 +501,16 @@ def _usage_tax_resolver(
         customer,
         organization_taxes=by_code("organization", organization.id),
         customer_taxes=customer_taxes,
+        owner_taxes=owner_taxes,
     )
 
 
-def _filter_entry(bucket: fee_builder.ChargeBucket) -> dict[str, Any]:
+def _filter_entry(bucket: pricing.ChargeBucket) -> dict[str, Any]:
     return {
         "invoice_display_name": bucket.charge_filter.invoice_display_name or None if bucket.charge_filter else None,
         "values": bucket.filter_values,
-        "units": fee_builder.decimal_string(bucket.current_usage_units),
-        "total_aggregated_units": fee_builder.decimal_string(bucket.total_aggregated_units),
+        "units": pricing.decimal_string(bucket.current_usage_units),
+        "total_aggregated_units": pricing.decimal_string(bucket.total_aggregated_units),
         "amount_cents": bucket.amount_cents,
         "events_count": bucket.events_count,
         "pricing_unit_details": None,
@@ -511,15 +518,16 @@ def _filter_entry(bucket: fee_builder.ChargeBucket) -> dict[str, Any]:
     }
 
 
-def _charge_usage(charge: Charge, buckets: list[fee_builder.ChargeBucket], currency: str) -> dict[str, Any]:
+def _charge_usage(snapshot: ChargeSnapshot, buckets: list[pricing.ChargeBucket], currency: str) -> dict[str, Any]:
+    charge = snapshot.charge
     metric = charge.billable_metric
-    has_filters = bool(fee_builder.live_charge_filters(charge))
+    has_filters = bool(snapshot.filters)
     grouped = bool(charge.pricing_group_keys)
     units = sum((b.current_usage_units for b in buckets), Decimal(0))  # prorated charges: the full units
     total_units = sum((b.total_aggregated_units for b in buckets), Decimal(0))
     grouped_usage: list[dict[str, Any]] = []
     if grouped:
-        by_group: dict[tuple, list[fee_builder.ChargeBucket]] = defaultdict(list)
+        by_group: dict[tuple, list[pricing.ChargeBucket]] = defaultdict(list)
         for b in buckets:
             if b.grouped_by:
                 by_group[tuple(sorted((k, str(v)) for k, v in b.grouped_by.items()))].append(b)
@@ -528,19 +536,19 @@ def _charge_usage(charge: Charge, buckets: list[fee_builder.ChargeBucket], curre
                 {
                     "amount_cents": sum(b.amount_cents for b in group),
                     "events_count": sum(b.events_count for b in group),
-                    "units": fee_builder.decimal_string(sum((b.current_usage_units for b in group), Decimal(0))),
-                    "total_aggregated_units": fee_builder.decimal_string(
+                    "units": pricing.decimal_string(sum((b.current_usage_units for b in group), Decimal(0))),
+                    "total_aggregated_units": pricing.decimal_string(
                         sum((b.total_aggregated_units for b in group), Decimal(0))
                     ),
-                    "grouped_by": fee_builder.plain(group[0].grouped_by),
+                    "grouped_by": pricing.plain(group[0].grouped_by),
                     "filters": [_filter_entry(b) for b in group] if has_filters else [],
                     "pricing_unit_details": None,
                     "presentation_breakdowns": [],
                 }
             )
     return {
-        "units": fee_builder.decimal_string(units),
-        "total_aggregated_units": fee_builder.decimal_string(total_units),
+        "units": pricing.decimal_string(units),
+        "total_aggregated_units": pricing.decimal_string(total_units),
         "events_count": sum(b.events_count for b in buckets),
         "amount_cents": sum(b.amount_cents for b in buckets),
         "amount_currency": currency,
@@ -563,25 +571,16 @@ def _charge_usage(charge: Charge, buckets: list[fee_builder.ChargeBucket], curre
     }
 
 
-def _bulk_usage(organization: Organization, sub: Subscription, charges: list[Charge], window: Any) -> dict[Any, Any]:
+def _bulk_usage(
+    organization: Organization, sub: Subscription, charges: list[ChargeSnapshot], window: Any
+) -> dict[Any, Any]:
     """The usage of every charge `metering.bulk` answers (count / sum / max without filters or
     groups: one rollup query for all of them, the same answer as `aggregate()`), by charge id;
     `price_charge` aggregates the others itself."""
     wanted: list[tuple[Any, UsageRequest]] = []
     for charge in charges:
-        if fee_builder.is_prorated(charge):
-            continue
-        request = UsageRequest(
-            external_subscription_id=sub.external_id,
-            metric=fee_builder.metric_spec_for(charge),
-            from_datetime=window.start,
-            to_datetime=window.end,
-            subscription_started_at=fee_builder.usage_started_at(sub, charge),
-            filters=tuple((f.id, f.values) for f in fee_builder.live_charge_filters(charge)),
-            grouped_by=tuple(charge.pricing_group_keys or ()),
-            with_event_values=charge.charge_model == "percentage",
-        )
-        if handled_in_bulk(request):
+        request = pricing.usage_request(sub, charge, window)
+        if request is not None:
             wanted.append((charge.id, request))
     if not wanted:
         return {}
@@ -614,25 +613,25 @@ def current_usage(
     charges_usage = []
     lines: list[FeeLine] = []
     for charge in charges:
-        buckets = fee_builder.price_charge(
+        buckets = pricing.price_charge(
             organization,
             external_subscription_id=sub.external_id,
             charge=charge,
             window=window,
-            started_at=fee_builder.usage_started_at(sub, charge),
+            started_at=pricing.usage_started_at(sub, charge.charge),
             currency=currency,
             schedule=schedule,
             usage=usage.get(charge.id),
         )
         charges_usage.append(_charge_usage(charge, buckets, currency))
-        taxes = tax_rates(resolver.taxes_for(plan=sub.plan, charge=charge)) if resolver is not None else ()
+        taxes = tax_rates(resolver.taxes_for(plan=sub.plan, charge=charge.charge)) if resolver is not None else ()
         for index, bucket in enumerate(buckets):
             lines.append(
                 FeeLine(
                     id=f"{charge.id}:{index}",
                     fee_type="charge",
                     amount_cents=bucket.amount_cents,
-                    precise_amount_cents=fee_builder.precise_cents(bucket.amount, currency),
+                    precise_amount_cents=pricing.precise_cents(bucket.amount, currency),
                     taxes=taxes,
                 )
             )
@@ -683,7 +682,6 @@ def past_usage_periods(
     if periods_count:
         ids = list(qs.values_list("id", flat=True)[:periods_count])
         qs = qs.filter(id__in=ids)
-    qs._billable_metric_code = billable_metric_code  # type: ignore[attr-defined]
     return qs
 
 
@@ -712,8 +710,8 @@ def past_usage_payload(row: InvoiceSubscription, *, billable_metric_code: str | 
         filtered = any(f.charge_filter_id or (f.properties or {}).get("filter_values") is not None for f in charge_fees)
         charges_usage.append(
             {
-                "units": fee_builder.decimal_string(sum((f.units for f in charge_fees), Decimal(0))),
-                "total_aggregated_units": fee_builder.decimal_string(
+                "units": pricing.decimal_string(sum((f.units for f in charge_fees), Decimal(0))),
+                "total_aggregated_units": pricing.decimal_string(
                     sum((f.total_aggregated_units for f in charge_fees), Decimal(0))
                 ),
                 "events_count": sum(f.events_count for f in charge_fees),
@@ -739,8 +737,8 @@ def past_usage_payload(row: InvoiceSubscription, *, billable_metric_code: str | 
                         if f.charge_filter_id
                         else None,
                         "values": (f.properties or {}).get("filter_values"),
-                        "units": fee_builder.decimal_string(f.units),
-                        "total_aggregated_units": fee_builder.decimal_string(f.total_aggregated_units),
+                        "units": pricing.decimal_string(f.units),
+                        "total_aggregated_units": pricing.decimal_string(f.total_aggregated_units),
                         "amount_cents": f.amount_cents,
                         "events_count": f.events_count,
                     }

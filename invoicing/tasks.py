@@ -7,8 +7,9 @@ from datetime import datetime
 from celery import shared_task
 from django.utils import timezone
 
+from invoicing.billing import runs
 from invoicing.credits import tasks as credit_tasks  # wallets and credit notes tasks, registered with the app
-from invoicing.services import lifecycle, runs
+from invoicing.services import lifecycle
 from invoicing.services.documents import invoice_generate_pdf as generate_pdf
 
 

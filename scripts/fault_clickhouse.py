@@ -131,7 +131,7 @@ def seed() -> tuple[Any, str, list[str]]:
     from catalog.models import BillableMetric, Charge, Plan
     from customers.models import Customer
     from customers.services import api_key_create, organization_create
-    from invoicing.services import customer_bill
+    from invoicing.billing.run import customer_bill
     from metering.services import events_ingest
     from subscriptions.models import Subscription
 

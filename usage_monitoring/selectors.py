@@ -18,9 +18,10 @@ from django.db.models import QuerySet, Sum
 from billing_project.core.errors import NotFoundFailure
 from catalog.models import Charge, UsageThreshold
 from customers.models import Organization
+from invoicing.billing import pricing
+from invoicing.billing.snapshot import plan_snapshot
 from invoicing.credits.models import Wallet
 from invoicing.models import Fee, FeeType, Invoice, InvoiceStatus, InvoiceType
-from invoicing.services import fees as fee_builder
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.selectors import schedule_for
@@ -121,22 +122,15 @@ def chain(subscription: Subscription) -> list[Subscription]:
     return result
 
 
-def live_charges(plan: Any) -> list[Charge]:
-    return list(
-        Charge.objects.filter(plan=plan, deleted_at__isnull=True)
-        .select_related("billable_metric")
-        .prefetch_related("filters", "taxes")
-        .order_by("created_at", "id")
-    )
-
-
 @dataclass
 class PeriodUsage:
     """The current charges window of a subscription, priced as the invoice would be (before tax)."""
 
     window: periods.Window
     currency: str
-    buckets: list[tuple[Charge, list[fee_builder.ChargeBucket]]] = field(default_factory=list)
+    buckets: list[tuple[Charge, list[pricing.ChargeBucket]]] = field(default_factory=list)
+    # The taxes of the plan and its charges, read with them (`TaxResolver(owner_taxes=...)`).
+    owner_taxes: dict[tuple[str, Any], list[Any]] = field(default_factory=dict)
 
     @property
     def period_key(self) -> str:
@@ -165,18 +159,19 @@ def period_usage(subscription: Subscription, at: dt.datetime) -> PeriodUsage | N
         return None
     window = periods.charges_window_at(schedule, at)
     currency = subscription.customer.currency or subscription.plan.amount_currency
-    usage = PeriodUsage(window=window, currency=currency)
-    for charge in live_charges(subscription.plan):
-        buckets = fee_builder.price_charge(
+    plan = plan_snapshot(subscription.plan)
+    usage = PeriodUsage(window=window, currency=currency, owner_taxes=plan.owner_taxes())
+    for charge in plan.charges:
+        buckets = pricing.price_charge(
             subscription.organization,
             external_subscription_id=subscription.external_id,
             charge=charge,
             window=window,
-            started_at=fee_builder.usage_started_at(subscription, charge),
+            started_at=pricing.usage_started_at(subscription, charge.charge),
             currency=currency,
             schedule=schedule,
         )
-        usage.buckets.append((charge, buckets))
+        usage.buckets.append((charge.charge, buckets))
     return usage
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from billing_project.core.money import from_cents
 from customers.api.serializers import CustomerOutput
+from invoicing.billing.pricing import decimal_string
 from invoicing.credits.models import CreditNote, RecurringTransactionRule, Wallet, WalletTransaction
 from invoicing.representation import _utc, fee_payload, number
-from invoicing.services.fees import decimal_string
 
 
 def _credits(value: Any) -> str:

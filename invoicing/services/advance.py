@@ -59,6 +59,8 @@ from billing_project.core.money import exponent, to_cents
 from catalog.models import Charge, ChargeFilter, RegroupPaidFees
 from catalog.pricing import price_in_advance
 from customers.models import Customer, Organization
+from invoicing.billing.pricing import is_prorated, plain, precise_cents, prorated_period_days, usage_started_at
+from invoicing.billing.snapshot import live_charge_filters
 from invoicing.models import (
     Fee,
     FeeType,
@@ -69,14 +71,6 @@ from invoicing.models import (
     PaymentStatus,
 )
 from invoicing.services import lifecycle
-from invoicing.services.fees import (
-    is_prorated,
-    live_charge_filters,
-    plain,
-    precise_cents,
-    prorated_period_days,
-    usage_started_at,
-)
 from invoicing.services.taxes import TaxResolver
 from invoicing.services.totals import snapshots
 from metering import computations

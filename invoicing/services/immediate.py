@@ -8,7 +8,7 @@ subscriptions app's signals (`subscription_terminated`, `subscription_started`,
 `subscription_trial_ended`) enqueue `invoicing.bill_subscriptions` on commit
 (`invoicing/receivers.py`), which calls this service for exactly the subscriptions concerned.
 
-What is billed is what the sweep would bill for those subscriptions (`billing.customer_bill`
+What is billed is what the sweep would bill for those subscriptions (`billing.run.customer_bill`
 restricted to them): the due items decide the periods and their `invoicing_reason`
 (`subscription_terminating` for the subscription that ended, `subscription_starting` for an
 in-advance plan that starts). A plan change bills the old and the new subscription together,
@@ -31,8 +31,8 @@ from typing import Any
 from django.db import IntegrityError
 from django.utils import timezone
 
+from invoicing.billing.run import customer_bill
 from invoicing.models import Invoice
-from invoicing.services.billing import customer_bill
 from subscriptions.models import OnTerminationCreditNote, Subscription, SubscriptionStatus
 
 logger = logging.getLogger(__name__)

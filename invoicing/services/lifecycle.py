@@ -7,6 +7,7 @@ outbox in the same transaction. A finalized invoice's money never changes again.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 from uuid import UUID
 
@@ -156,14 +157,17 @@ def finalize_in_place(
     plan_ids: dict,
     periods: list[Any] | None = None,
     paid: bool = False,
+    progressive: Collection[Any] | None = None,
 ) -> None:
     """Apply coupons and taxes at finalization, number the invoice and send `invoice.created`.
 
     The invoice row is locked (or new) and `fees` are its fees; saved or not is up to the caller
     (`invoice._state.adding`). `paid`: the fees were paid already (regrouped paid fees): the
-    invoice is `succeeded` with its total paid.
+    invoice is `succeeded` with its total paid. `progressive`: see `totals.compute`.
     """
-    computed = totals_mod.compute(invoice, fees, taxes, context=Context.FINALIZE, plan_ids=plan_ids)
+    computed = totals_mod.compute(
+        invoice, fees, taxes, context=Context.FINALIZE, plan_ids=plan_ids, progressive=progressive
+    )
     customer = invoice.customer
     invoice.payment_status = (
         PaymentStatus.PENDING if computed.totals.total_amount_cents > 0 and not paid else PaymentStatus.SUCCEEDED
@@ -189,9 +193,17 @@ def finalize_in_place(
 
 
 def save_draft(
-    invoice: Invoice, fees: list[Fee], taxes: dict, *, plan_ids: dict, periods: list[Any] | None = None
+    invoice: Invoice,
+    fees: list[Fee],
+    taxes: dict,
+    *,
+    plan_ids: dict,
+    periods: list[Any] | None = None,
+    progressive: Collection[Any] | None = None,
 ) -> None:
-    computed = totals_mod.compute(invoice, fees, taxes, context=Context.DRAFT, plan_ids=plan_ids)
+    computed = totals_mod.compute(
+        invoice, fees, taxes, context=Context.DRAFT, plan_ids=plan_ids, progressive=progressive
+    )
     invoice.status = InvoiceStatus.DRAFT
     invoice.number = draft_number(invoice.organization)
     invoice.payment_status = PaymentStatus.PENDING
@@ -269,7 +281,7 @@ def invoice_finalize(organization: Organization, *, invoice_id: UUID | str, now:
 
 def _refresh_fees(invoice: Invoice, *, now: dt.datetime) -> None:
     """Rebuild a draft's fees from its billing periods with the usage known now."""
-    from invoicing.services.billing import rebuild_invoice_fees
+    from invoicing.billing.run import rebuild_invoice_fees
 
     rebuild_invoice_fees(invoice)
 

@@ -22,7 +22,7 @@ What is previewed (Lago's `Invoices::PreviewService`):
 How nothing is persisted: the whole preview runs in one transaction that is always rolled back.
 Inside it, the hypothetical state is written with the ordinary models and services (a new customer,
 subscription or coupon; a termination; a plan change) and the real billing run bills it
-(`billing.customer_bill`: due items, `item_fees`, taxes, `totals.compute` with coupons, credit
+(`invoicing.billing.run.customer_bill`: due items, `item_fees`, taxes, `totals.compute` with coupons, credit
 notes and wallets, finalization), so the preview cannot price anything differently from the
 invoice. The invoice is rendered with the API's representation and then everything is rolled
 back: rows, numbers, coupon and wallet consumption, webhooks (the outbox is transactional) and
@@ -43,10 +43,10 @@ from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from catalog.models import AppliedCoupon, Coupon, CouponStatus, Plan
 from customers.models import Customer, Organization
+from invoicing.billing.run import customer_bill
 from invoicing.models import Invoice
 from invoicing.representation import invoice_payload
 from invoicing.services import lifecycle
-from invoicing.services.billing import customer_bill
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.selectors import schedule_for

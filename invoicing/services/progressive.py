@@ -9,6 +9,7 @@ invoicing); this module only reads them, so invoicing needs nothing from the app
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 from uuid import UUID
 
@@ -44,9 +45,13 @@ def previous_progressive_amount_cents(subscription: Any, start: dt.datetime, end
     return sum(_net(row.invoice) for row in _previous(subscription.id, start, end))
 
 
-def progressive_credits(invoice: Invoice, fees: list[Any]) -> list[ProgressiveBillingCredit]:
+def progressive_credits(
+    invoice: Invoice, fees: list[Any], *, progressive: Collection[Any] | None = None
+) -> list[ProgressiveBillingCredit]:
     """One credit per earlier progressive invoice of each billed period, allocated to that
-    period's in-arrears charge fees on `invoice`."""
+    period's in-arrears charge fees on `invoice`. `progressive`: the subscriptions known to have a
+    progressive-billing period (the billing run reads it under the customer lock, which progressive
+    invoicing takes too); the others' periods are not looked up. None: every period is."""
     if invoice.invoice_type not in TAKES_PROGRESSIVE_CREDITS:
         return []
     by_row: dict[Any, list[str]] = {}
@@ -63,8 +68,7 @@ def progressive_credits(invoice: Invoice, fees: list[Any]) -> list[ProgressiveBi
         rows.update({row.id: row for row in InvoiceSubscription.objects.filter(id__in=missing)})
     credits: list[ProgressiveBillingCredit] = []
     for row in sorted(rows.values(), key=lambda r: (r.charges_from_datetime, str(r.id))):
-        sub = row.subscription if InvoiceSubscription.subscription.is_cached(row) else None
-        if getattr(sub, "_progressive_billed", True) is False:
+        if progressive is not None and row.subscription_id not in progressive:
             continue  # the billing run saw no progressive-billing period of it (under the customer lock)
         previous = _previous(
             row.subscription_id, row.charges_from_datetime, row.charges_to_datetime, exclude_invoice=invoice.id

@@ -7,6 +7,7 @@ handful of queries, not a few per fee.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from catalog.models import Tax
@@ -23,12 +24,16 @@ class TaxResolver:
         *,
         organization_taxes: list[Tax] | None = None,
         customer_taxes: list[Tax] | None = None,
+        owner_taxes: Mapping[tuple[str, Any], list[Tax]] | None = None,
     ):
         """`customer_taxes`: the customer's own taxes when already read (a billing batch reads them
-        for all its customers at once), in the order `fallback` reads them."""
+        for all its customers at once), in the order `fallback` reads them. `owner_taxes`: the taxes
+        of plans and charges already read (the billing run's catalog snapshot, current usage), by
+        (model name, id), sorted by code."""
         self.organization = organization
         self.customer = customer
         self._organization_taxes = organization_taxes
+        self._known_taxes = owner_taxes or {}
         self._owner_taxes: dict[tuple[str, Any], list[Tax]] = {}
         self._fallback: list[Tax] | None = None
         if customer_taxes:
@@ -38,10 +43,10 @@ class TaxResolver:
         self._by_code: dict[str, Tax] = {}
 
     def _taxes_of(self, owner: Any) -> list[Tax]:
-        cached = getattr(owner, "_cached_taxes", None)
-        if cached is not None:
-            return cached
         key = (type(owner).__name__, owner.pk)
+        known = self._known_taxes.get(key)
+        if known is not None:
+            return known
         if key not in self._owner_taxes:
             prefetched = getattr(owner, "_prefetched_objects_cache", {}).get("taxes")
             if prefetched is not None:

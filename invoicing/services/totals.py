@@ -6,6 +6,7 @@ here commits: callers own the transaction.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -114,11 +115,14 @@ def compute(
     context: Context,
     plan_ids: dict[Any, str | None] | None = None,
     with_credits: bool = True,
+    progressive: Collection[Any] | None = None,
 ) -> Computed:
     """Run the §6.1 pipeline and copy the results onto the (saved or unsaved) fees and invoice.
 
     `with_credits=False`: the caller knows the customer has no active coupon, available credit note
-    or active wallet (a billing batch checks that for all its customers in bulk): none is read."""
+    or active wallet (a billing batch checks that for all its customers in bulk): none is read.
+    `progressive`: the subscriptions known to have a progressive-billing period (read under the
+    customer lock by the billing run); None: unknown, each billed period is looked up."""
     plan_ids = plan_ids or {}
     coupons: list[CouponToApply] = []
     coupon_rows: dict[str, AppliedCoupon] = {}
@@ -154,7 +158,7 @@ def compute(
         coupons=coupons,
         credit_notes=credit_notes,
         wallets=wallets,
-        progressive_credits=progressive_credits(invoice, fees),
+        progressive_credits=progressive_credits(invoice, fees, progressive=progressive),
     )
     by_id = {str(f.id): f for f in fees}
     tax_ids: dict[str, Any] = {}

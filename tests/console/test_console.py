@@ -14,9 +14,9 @@ from django.utils import timezone
 from catalog.models import AppliedCoupon
 from console.selectors import aging, organization_today
 from customers.roles import BILLING_ADMIN, FINANCE_VIEWER, ROLES, SUPPORT_REP
+from invoicing.billing.run import customer_bill
 from invoicing.credits.models import Wallet
 from invoicing.models import BillingRun, Invoice, InvoiceStatus
-from invoicing.services import customer_bill
 from payments.models import Payment
 from reporting import selectors as analytics
 from subscriptions.models import SubscriptionStatus

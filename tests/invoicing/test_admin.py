@@ -10,9 +10,9 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from invoicing.admin import InvoiceAdmin
+from invoicing.billing.run import customer_bill
+from invoicing.billing.runs import billing_run_start
 from invoicing.models import Invoice, InvoiceStatus
-from invoicing.services import customer_bill
-from invoicing.services.runs import billing_run_start
 from tests.factories.invoicing import make_customer, make_plan, subscribe
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ import pytest
 from django.urls import resolve
 
 from catalog.models import BillableMetricFilter, ChargeFilter, PlanTax
+from invoicing.billing.run import customer_bill
 from invoicing.models import Invoice
-from invoicing.services import customer_bill
 from tests.factories.catalog import AddOnFactory
 from tests.factories.invoicing import (
     add_events,

@@ -189,7 +189,7 @@ def _usage(client) -> tuple[dict, list[str]]:
 def test_current_usage_reads_four_statements_and_taxes_like_the_invoice(tenant, monkeypatch, level):
     """The charge's own tax first, then the plan's, the customer's, the organization's defaults."""
     from catalog.models import CustomerTax, PlanTax
-    from invoicing.services.billing import customer_bill
+    from invoicing.billing.run import customer_bill
 
     monkeypatch.setattr("invoicing.selectors.timezone.now", lambda: datetime(2024, 4, 20, 12, tzinfo=UTC))
     organization = tenant.organization

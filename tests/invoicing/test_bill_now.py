@@ -16,9 +16,8 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from invoicing import tasks
+from invoicing.billing.run import customer_bill, customers_bill
 from invoicing.models import Invoice, InvoiceStatus, InvoiceSubscription, InvoicingReason
-from invoicing.services import customer_bill
-from invoicing.services.billing_batch import customers_bill
 from invoicing.services.immediate import subscriptions_bill_now
 from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.services import subscription_activate_due

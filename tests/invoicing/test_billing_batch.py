@@ -15,8 +15,10 @@ from django.test.utils import CaptureQueriesContext
 from audit.models import AuditLogEntry
 from catalog.models import AppliedCoupon, Coupon, CustomerTax
 from invoicing import tasks
+from invoicing.billing import fees, runs, sweep, writer
+from invoicing.billing import run as billing_batch
+from invoicing.billing.run import customer_bill
 from invoicing.models import BillingRun, Fee, Invoice, InvoiceStatus, InvoiceSubscription
-from invoicing.services import billing, billing_batch, customer_bill, runs
 from metering.aggregation import aggregate, metric_spec
 from metering.bulk import UsageRequest, aggregate_many, handled_in_bulk
 from tests.factories.invoicing import (
@@ -313,13 +315,13 @@ def test_a_period_billed_behind_the_lock_makes_the_batch_fall_back_per_customer(
     lock): the batch's savepoint rolls back and each customer is billed alone; exactly one invoice each."""
     customers = _simple_customers(organization, 3)
     customer_bill(customers[0].id, at=AT)
-    real = billing._cursors
+    real = sweep.cursors
 
     def stale(subscription_ids, progressive=None):  # the batch does not see customers[0]'s invoice
         _, starting = real(subscription_ids, progressive)
         return {}, starting
 
-    monkeypatch.setattr(billing, "_cursors", stale)
+    monkeypatch.setattr(billing_batch, "cursors", stale)
     outcome = billing_batch.customers_bill([c.id for c in customers], at=AT)
     assert not outcome.failures
     assert Invoice.objects.count() == 3
@@ -331,14 +333,14 @@ def test_one_customer_bad_data_fails_alone_and_is_recorded_on_the_run(organizati
     customers = _simple_customers(organization, 3)
     bad = customers[1]
     bad_subscription = bad.subscriptions.get().external_id
-    real = billing.fee_builder.price_charge
+    real = fees.price_charge
 
     def price_charge(organization, *, external_subscription_id, **kwargs):
         if external_subscription_id == bad_subscription:
             raise ValueError("graduated ranges overlap")
         return real(organization, external_subscription_id=external_subscription_id, **kwargs)
 
-    monkeypatch.setattr(billing.fee_builder, "price_charge", price_charge)
+    monkeypatch.setattr(fees, "price_charge", price_charge)
     run, _ = runs.billing_run_start(AT, organization=organization, trigger="command")
     [batch] = run.batches.all()
     created = runs.billing_run_batch(run.id, batch.customer_ids, at=AT, batch_id=batch.id)
@@ -349,7 +351,7 @@ def test_one_customer_bad_data_fails_alone_and_is_recorded_on_the_run(organizati
     assert run.failures[0]["external_id"] == bad.external_id
     assert "graduated ranges overlap" in run.failures[0]["error"]
     # Still due: the next run bills it once the data is fixed.
-    monkeypatch.setattr(billing.fee_builder, "price_charge", real)
+    monkeypatch.setattr(fees, "price_charge", real)
     run2, due2 = runs.billing_run_start(AT, organization=organization, trigger="command")
     assert set(due2) == {bad.id}
     assert runs.billing_run_batch(run2.id, list(due2), at=AT, batch_id=run2.batches.get().id) == 1
@@ -364,7 +366,7 @@ def test_a_crash_after_the_inserts_leaves_nothing_and_the_rerun_bills_once(organ
         assert Fee.objects.filter(invoice__in=finalized).count() == 6  # the rows were written
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(billing_batch, "_notify", crash)
+    monkeypatch.setattr(writer, "notify", crash)
     from django.db import transaction
 
     with pytest.raises(RuntimeError), transaction.atomic():

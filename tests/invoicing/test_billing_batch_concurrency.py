@@ -9,8 +9,9 @@ import pytest
 from django.db import connection
 
 from invoicing import tasks
+from invoicing.billing import run as billing_batch
+from invoicing.billing.run import customer_bill
 from invoicing.models import Invoice, InvoiceSubscription
-from invoicing.services import billing_batch, customer_bill
 from tests.factories.invoicing import add_events, make_charge, make_customer, make_metric, make_plan, subscribe
 from tests.invoicing.test_concurrency import _race
 

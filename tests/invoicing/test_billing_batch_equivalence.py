@@ -1,104 +1,90 @@
-"""Every worked example of the billing run, billed again through the set-based batch path.
+"""One billing path: a single customer is billed as a batch of one.
 
-The tests of the modules below call `customer_bill` (one customer, one transaction). Here each of
-them runs with that name replaced by a batch of one (`billing_batch.customers_bill([id])`), so
-every amount, status, number and billing period they check must come out the same through the
-bulk usage reads, bulk numbering and bulk inserts (or through the per-customer path the batch
-hands coupons, credit notes, wallets, progressive billing and grace periods to).
+Before `invoicing.billing` there were two implementations (one customer, a batch) and this module
+ran every worked example through both. Now `customer_bill` is `customers_bill([id])`, so every
+test that bills one customer exercises the batch path; what is left to prove is that the entry
+points (the sweep's batches, one customer, immediate billing, the preview) all reach it.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
+from datetime import UTC, datetime
 
 import pytest
 
-from invoicing.services.billing_batch import customers_bill
+from invoicing.billing import run as billing_run
+from invoicing.billing import runs
+from invoicing.models import Invoice
+from tests.factories.invoicing import add_events, make_charge, make_customer, make_metric, make_plan, subscribe
 
-MODULES = [
-    "tests.invoicing.test_billing_run",
-    "tests.invoicing.test_billing_run_queries",
-    "tests.invoicing.test_coupons_on_invoices",
-    "tests.invoicing.test_lifecycle",
-    "tests.invoicing.test_wallets_on_invoices",
-    "tests.invoicing.test_credit_notes",
-    "tests.invoicing.test_prorated_charges",
-    "tests.usage_monitoring.test_progressive_billing",
-]
+pytestmark = pytest.mark.django_db
+
+AT = datetime(2024, 5, 1, 1, tzinfo=UTC)
 
 
-def batch_of_one(customer_id, *, at=None, now=None, run_key=None):
-    outcome = customers_bill([customer_id], at=at, now=now, run_key=run_key)
-    failures = {str(k): v for k, v in outcome.failures.items()}
-    if str(customer_id) in failures:
-        raise failures[str(customer_id)]
-    invoices = {str(k): v for k, v in outcome.invoices.items()}
-    return invoices.get(str(customer_id), [])
+def at(year: int, month: int, day: int) -> datetime:
+    return datetime(year, month, day, tzinfo=UTC)
 
 
-# Checks specific to the per-customer code path, not to what is billed: the crash is injected in
-# `lifecycle.send_invoice_webhook`, which the batch calls only when an endpoint wants the webhook
-# (test_billing_batch.py crashes the batch after its inserts instead).
-NOT_APPLICABLE = {"test_crash_between_fees_and_commit_leaves_nothing"}
+def _spy(monkeypatch) -> list[tuple[list, dict]]:
+    calls: list[tuple[list, dict]] = []
+    real = billing_run.customers_bill
+
+    def spy(customer_ids, **kwargs):
+        calls.append((list(customer_ids), kwargs))
+        return real(customer_ids, **kwargs)
+
+    monkeypatch.setattr(billing_run, "customers_bill", spy)
+    monkeypatch.setattr(runs, "customers_bill", spy)
+    return calls
 
 
-def _cases():
-    cases = []
-    for name in MODULES:
-        module = importlib.import_module(name)
-        if getattr(module, "customer_bill", None) is None:
-            continue
-        for attr, fn in vars(module).items():
-            if attr.startswith("test_") and not inspect.isfunction(fn) and hasattr(fn, "__wrapped__"):
-                fn = fn.__wrapped__
-            if not (attr.startswith("test_") and inspect.isfunction(fn)) or attr in NOT_APPLICABLE:
-                continue
-            if "customer_bill" not in fn.__code__.co_names:
-                continue
-            short = name.rsplit(".", 1)[1]
-            expanded = False
-            for mark in getattr(fn, "pytestmark", []):
-                if mark.name == "parametrize":
-                    argnames = mark.args[0]
-                    names = [n.strip() for n in argnames.split(",")] if isinstance(argnames, str) else list(argnames)
-                    for value in mark.args[1]:
-                        values = dict(zip(names, value, strict=True)) if len(names) > 1 else {names[0]: value}
-                        cases.append(pytest.param(name, attr, values, id=f"{short}::{attr}[{value}]"))
-                    expanded = True
-            if not expanded:
-                cases.append(pytest.param(name, attr, {}, id=f"{short}::{attr}"))
-    return cases
+def _customer(organization, code="calls"):
+    plan = make_plan(organization, amount_cents=1000)
+    make_charge(plan, make_metric(organization, code), properties={"amount": "1"})
+    customer = make_customer(organization)
+    sub = subscribe(customer, plan, at(2024, 4, 1))
+    add_events(sub, code, [at(2024, 4, 5)] * 2)
+    return customer, sub
 
 
-@pytest.fixture
-def endpoint(organization):
-    """test_lifecycle's webhook endpoint fixture (same definition)."""
-    from webhooks.models import WebhookEndpoint
-
-    return WebhookEndpoint.objects.create(organization=organization, webhook_url="http://127.0.0.1:9/hook")
-
-
-CASES = _cases()
+def test_one_customer_is_a_batch_of_one(organization, monkeypatch):
+    customer, _ = _customer(organization)
+    calls = _spy(monkeypatch)
+    [invoice] = billing_run.customer_bill(customer.id, at=AT)
+    assert calls == [([customer.id], {"at": AT, "now": None, "subscription_ids": None})]
+    assert invoice.fees_amount_cents == 1200
 
 
-def test_the_worked_examples_are_collected():
-    assert len(CASES) >= 40
+def test_the_run_batch_and_the_run_customer_use_the_same_function(organization, monkeypatch):
+    first, _ = _customer(organization)
+    second, _ = _customer(organization, "seats")
+    calls = _spy(monkeypatch)
+    run, _ = runs.billing_run_start(AT, organization=organization, trigger="command")
+    assert runs.billing_run_customer(run.id, first.id, at=AT)
+    assert runs.billing_run_batch(run.id, [second.id], at=AT) == 1
+    assert [ids for ids, _ in calls] == [[first.id], [second.id]]
+    assert Invoice.objects.count() == 2
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize(("module_name", "test_name", "params"), CASES)
-def test_same_result_through_a_batch_of_one(module_name, test_name, params, request, monkeypatch, settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path  # test_lifecycle's autouse fixture (PDFs)
-    module = importlib.import_module(module_name)
-    monkeypatch.setattr(module, "customer_bill", batch_of_one)
-    fn = getattr(module, test_name)
-    marks = getattr(fn, "pytestmark", [])
-    for mark in marks if isinstance(marks, list) else [marks]:
-        if mark.name == "skipif" and mark.args and mark.args[0]:
-            pytest.skip(mark.kwargs.get("reason", "skipped"))
-    kwargs = {
-        name: params[name] if name in params else request.getfixturevalue(name)
-        for name in inspect.signature(fn).parameters
-    }
-    fn(**kwargs)
+def test_immediate_billing_goes_through_the_batch(organization, monkeypatch):
+    from invoicing.services.immediate import subscriptions_bill_now
+
+    customer, sub = _customer(organization)
+    calls = _spy(monkeypatch)
+    subscriptions_bill_now([sub.id], reason="subscription_terminating", at=AT)
+    assert calls == [([customer.id], {"at": AT, "now": AT, "subscription_ids": [sub.id]})]
+
+
+def test_a_failure_of_the_one_customer_is_raised(organization, monkeypatch):
+    from invoicing.billing import fees
+
+    customer, _ = _customer(organization)
+
+    def broken(*args, **kwargs):
+        raise ValueError("graduated ranges overlap")
+
+    monkeypatch.setattr(fees, "price_charge", broken)
+    with pytest.raises(ValueError, match="graduated ranges overlap"):
+        billing_run.customer_bill(customer.id, at=AT)
+    assert Invoice.objects.count() == 0

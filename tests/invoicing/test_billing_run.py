@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 
 from catalog.models import ChargeTax, Commitment
+from invoicing.billing import sweep as billing
+from invoicing.billing.run import customer_bill
 from invoicing.models import Fee, Invoice, InvoiceSubscription
-from invoicing.services import billing, customer_bill
 from subscriptions.models import SubscriptionStatus
 from tests.factories.invoicing import (
     add_events,
@@ -395,22 +396,22 @@ def test_rerun_bills_nothing_twice(organization):
 
 
 def test_crash_between_fees_and_commit_leaves_nothing(organization, monkeypatch):
-    from invoicing.services import lifecycle
+    from invoicing.billing import writer
 
     customer = make_customer(organization)
     plan = make_plan(organization, amount_cents=1000)
     subscribe(customer, plan, at(2024, 1, 1))
-    real = lifecycle.send_invoice_webhook
+    real = writer.notify
 
-    def crash(invoice, webhook_type):
-        assert Fee.objects.filter(invoice=invoice).exists()  # the fees and the number were written
+    def crash(finalized, drafts):
+        assert Fee.objects.filter(invoice__in=finalized).exists()  # the fees and the number were written
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(lifecycle, "send_invoice_webhook", crash)
+    monkeypatch.setattr(writer, "notify", crash)
     with pytest.raises(RuntimeError):
         customer_bill(customer.id, at=at(2024, 2, 1, 1))
     assert Invoice.objects.count() == 0 and Fee.objects.count() == 0
-    monkeypatch.setattr(lifecycle, "send_invoice_webhook", real)
+    monkeypatch.setattr(writer, "notify", real)
     [invoice] = customer_bill(customer.id, at=at(2024, 2, 1, 1))
     assert invoice.number.endswith("-001")
     assert Invoice.objects.count() == 1

@@ -13,8 +13,9 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 
+from invoicing.billing import run as billing_batch
+from invoicing.billing import runs, sweep, writer
 from invoicing.models import BillingRun, Invoice, InvoiceSubscription
-from invoicing.services import billing, billing_batch, runs
 from tests.factories.customers import OrganizationFactory
 from tests.factories.invoicing import add_events, make_charge, make_customer, make_metric, make_plan, subscribe
 
@@ -74,7 +75,7 @@ def test_a_connection_killed_mid_batch_bills_every_customer_one_by_one(monkeypat
     customers = _customers(organization, 4)
     run, due = runs.billing_run_start(AT, organization=organization, trigger="command")
     calls: list[int] = []
-    _kill_once(billing_batch, "_write", monkeypatch, calls)
+    _kill_once(writer, "write", monkeypatch, calls)
     created = runs.billing_run_batch(run.id, list(due), at=AT)
     assert calls, "the batch reached its write"
     assert created == 4
@@ -96,10 +97,9 @@ def test_a_connection_killed_during_the_one_by_one_fallback_costs_one_customer_a
     def broken(*args, **kwargs):
         raise RuntimeError("the batch cannot run")
 
-    monkeypatch.setattr(billing_batch, "customers_bill", broken)
-    monkeypatch.setattr(runs, "customers_bill", broken, raising=False)
+    monkeypatch.setattr(runs, "customers_bill", broken)  # the batch entry; one by one goes through customer_bill
     calls: list[int] = []
-    _kill_once(billing, "customer_due_items", monkeypatch, calls)
+    _kill_once(billing_batch, "_read", monkeypatch, calls)
     created = runs.billing_run_batch(run.id, list(due), at=AT)
     assert created == 3
     run.refresh_from_db()
@@ -107,7 +107,7 @@ def test_a_connection_killed_during_the_one_by_one_fallback_costs_one_customer_a
     assert Invoice.objects.count() == 3
     [left] = [c for c in customers if not Invoice.objects.filter(customer=c).exists()]
     assert run.failures[0]["customer_id"] == str(left.id)
-    assert set(billing.billing_due_customers(AT, organization=organization)) == {left.id}
+    assert set(sweep.billing_due_customers(AT, organization=organization)) == {left.id}
 
 
 @needs_postgresql

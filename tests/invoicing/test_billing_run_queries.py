@@ -1,5 +1,6 @@
-"""The billing run's per-invoice cost: what a run reads once per process, not once per invoice, and
-that doing so changes no amount (organization default taxes, customer taxes, progressive credits)."""
+"""The billing run's per-invoice cost: what a batch reads once (the catalog snapshot), not once per
+invoice, and that doing so changes no amount (organization default taxes, customer taxes,
+progressive credits)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from catalog.models import CustomerTax
-from invoicing.models import BillingRun
-from invoicing.services import runs
+from invoicing.billing import runs
+from invoicing.models import BillingRun, Invoice
 from tests.factories.invoicing import (
     add_events,
     make_charge,
@@ -31,7 +32,7 @@ def _tables(queries: list[dict]) -> str:
     return "\n".join(q["sql"] for q in queries)
 
 
-def test_second_customer_of_a_run_reads_no_catalog_and_one_run_update(organization, settings):
+def test_a_batch_reads_the_catalog_once_and_one_run_update(organization, settings):
     # The PostgreSQL path is counted; with ClickHouse configured the aggregation also checks its sync state.
     settings.CLICKHOUSE_URL = ""
     org_tax = make_tax(organization, "10", applied_to_organization=True)
@@ -57,22 +58,29 @@ def test_second_customer_of_a_run_reads_no_catalog_and_one_run_update(organizati
 
     [first] = runs.billing_run_customer(run.id, customers[0].id, at=AT)
     with CaptureQueriesContext(connection) as captured:
-        [second] = runs.billing_run_customer(run.id, customers[1].id, at=AT)
-    sql = _tables(captured.captured_queries)
-    # Charges, filters, plan and organization taxes, commitments: read with the first customer only.
-    for table in ("catalog_charge", "catalog_chargefilter", "catalog_plantax", "catalog_commitment"):
-        assert f'"{table}"' not in sql, table
-    tax_reads = [q["sql"] for q in captured.captured_queries if 'FROM "catalog_tax"' in q["sql"]]
-    assert len(tax_reads) == 1 and "catalog_customertax" in tax_reads[0]  # the customer's own taxes only
+        assert runs.billing_run_batch(run.id, [customers[1].id, customers[2].id], at=AT) == 2
+    sql = [q["sql"] for q in captured.captured_queries]
+    # Charges, filters, metric filter keys, plan and organization taxes, commitments: once per batch.
+    for table in (
+        "catalog_charge",
+        "catalog_chargefilter",
+        "catalog_billablemetricfilter",
+        "catalog_plantax",
+        "catalog_commitment",
+    ):
+        assert sum(f'FROM "{table}"' in q for q in sql) == 1, table
+    tax_reads = [q for q in sql if 'FROM "catalog_tax"' in q or 'FROM "catalog_chargetax"' in q]
+    assert len(tax_reads) == 2  # the charges' taxes and the organization's defaults, for the batch
+    assert sum('FROM "catalog_customertax"' in q for q in sql) == 1  # the customers' own taxes
     # No progressive-billing period: no progressive credit lookup; the run counter is one UPDATE.
-    assert 'FROM "invoicing_invoicesubscription" INNER JOIN "invoicing_invoice"' not in sql
-    assert sum('"invoicing_billingrun"' in q["sql"] for q in captured.captured_queries) == 1
-    # 25 on a first invoice of the customer (its number counter is created); 30 before these changes;
-    # + 2 since the run's counter commits with the invoice (the savepoint around the customer's billing).
-    assert len(captured.captured_queries) <= 27
+    assert not any('FROM "invoicing_invoicesubscription" INNER JOIN "invoicing_invoice"' in q for q in sql)
+    assert sum('"invoicing_billingrun"' in q for q in sql) == 1
+    second, third = (
+        Invoice.objects.get(customer=customers[1]),
+        Invoice.objects.get(customer=customers[2]),
+    )
 
     # Same amounts as computed by hand: 10.00 + 4 × 0.50 + (10 × 1 + 2 × 0.5 + 2 flat) = 25.00.
-    [third] = runs.billing_run_customer(run.id, customers[2].id, at=AT)
     for invoice in (first, second, third):
         assert invoice.fees_amount_cents == 1000 + 200 + 1300
     assert first.taxes_amount_cents == second.taxes_amount_cents == 250  # organization default 10 %

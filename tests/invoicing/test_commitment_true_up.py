@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from catalog.models import Commitment
+from invoicing.billing.run import customer_bill
 from invoicing.models import Fee
-from invoicing.services import customer_bill
 from invoicing.services.advance import pay_in_advance_fees
 from invoicing.services.lifecycle import invoice_void
 from tests.factories.invoicing import add_events, make_charge, make_customer, make_metric, make_plan, subscribe

@@ -9,8 +9,9 @@ import pytest
 from django.db import connection, connections
 
 from invoicing import tasks
+from invoicing.billing.run import customer_bill
 from invoicing.models import Fee, Invoice, InvoiceStatus, InvoiceSubscription
-from invoicing.services import customer_bill, invoice_finalize
+from invoicing.services import invoice_finalize
 from tests.factories.invoicing import add_events, make_charge, make_customer, make_metric, make_plan, subscribe
 
 pytestmark = [

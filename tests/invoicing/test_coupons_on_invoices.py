@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from catalog.models import AppliedCoupon, ChargeTax, CouponTarget
-from invoicing.services import customer_bill, invoice_finalize
+from invoicing.billing.run import customer_bill
+from invoicing.services import invoice_finalize
 from tests.factories.catalog import AppliedCouponFactory, CouponFactory
 from tests.factories.invoicing import (
     add_events,

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from billing_project.core.errors import NotAllowedFailure, ValidationFailure
+from invoicing.billing.run import customer_bill
 from invoicing.credits.models import CreditNote
 from invoicing.credits.services import credit_notes
-from invoicing.services import customer_bill, invoice_update
+from invoicing.services import invoice_update
 from subscriptions.models import SubscriptionStatus
 from tests.factories.catalog import AppliedCouponFactory, CouponFactory
 from tests.factories.credits import make_credit_note, make_one_off_invoice

@@ -10,8 +10,8 @@ from django.contrib.admin import helpers
 from django.contrib.auth.models import User
 from django.urls import reverse
 
+from invoicing.billing.run import customer_bill
 from invoicing.credits.models import CreditNote, Wallet
-from invoicing.services import customer_bill
 from tests.factories.credits import make_credit_note, make_one_off_invoice, make_wallet
 from tests.factories.invoicing import make_customer, make_plan, make_tax, subscribe, tax_plan
 

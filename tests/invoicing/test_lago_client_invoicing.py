@@ -10,7 +10,7 @@ from lago_python_client.models import Invoice, InvoiceFee, InvoiceFeesList, OneO
 from lago_python_client.models.invoice import InvoiceMetadata, InvoiceMetadataList
 
 from catalog.models import PlanTax
-from invoicing.services import customer_bill
+from invoicing.billing.run import customer_bill
 from tests.factories.catalog import AddOnFactory
 from tests.factories.invoicing import (
     add_events,

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from catalog.models import Commitment
+from invoicing.billing.run import customer_bill
 from invoicing.models import Invoice
-from invoicing.services import customer_bill
 from tests.factories.invoicing import make_customer, make_plan, subscribe
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,9 @@ from pypdf import PdfReader
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
 from customers.models import Organization
 from invoicing import tasks
+from invoicing.billing.run import customer_bill
 from invoicing.models import Invoice, InvoiceStatus
 from invoicing.services import (
-    customer_bill,
     document_prefix,
     invoice_create_one_off,
     invoice_finalize,
@@ -122,7 +122,9 @@ def test_numbering_per_customer_and_per_organization(organization):
 
 
 def test_default_prefix():
-    org = Organization(document_number_prefix="", name="bent corp", id=uuid.UUID("0b1c2d3e-aaaa-bbbb-cccc-ddddeeee12ab"))
+    org = Organization(
+        document_number_prefix="", name="bent corp", id=uuid.UUID("0b1c2d3e-aaaa-bbbb-cccc-ddddeeee12ab")
+    )
 
     assert document_prefix(org) == "BEN-12AB"
 

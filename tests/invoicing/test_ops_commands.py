@@ -67,14 +67,14 @@ def test_run_billing_refuses_an_ambiguous_organization_name(organization):
 
 
 def test_list_billing_runs_shows_runs_and_one_run_with_its_failures(organization, monkeypatch):
-    from invoicing.services import billing
+    from invoicing.billing import fees
 
     customers = _due(organization)
 
     def broken(organization, *, external_subscription_id, **kwargs):
         raise ValueError("graduated ranges overlap")
 
-    monkeypatch.setattr(billing.fee_builder, "price_charge", broken)
+    monkeypatch.setattr(fees, "price_charge", broken)
     run("run_billing", "--at", AT, "--no-progress")
     run_row = BillingRun.objects.get()
     assert run_row.status == "failed" and run_row.customers_failed == 2

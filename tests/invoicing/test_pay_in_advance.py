@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from invoicing.billing.run import customer_bill
 from invoicing.models import Fee, Invoice
-from invoicing.services import customer_bill
 from invoicing.services.advance import pay_in_advance_fees
 from tests.factories.invoicing import add_events, make_charge, make_customer, make_metric, make_plan, subscribe
 from webhooks.models import WebhookDelivery, WebhookEndpoint

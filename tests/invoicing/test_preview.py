@@ -9,7 +9,7 @@ from django.apps import apps
 
 from catalog.models import AppliedCoupon, Coupon
 from customers.models import Customer as CustomerModel
-from invoicing.services import customer_bill
+from invoicing.billing.run import customer_bill
 from invoicing.services.preview import invoice_preview
 from tests.factories.invoicing import (
     add_events,

@@ -11,9 +11,9 @@ from decimal import Decimal
 
 import pytest
 
+from invoicing.billing.run import customer_bill
 from invoicing.models import Fee
 from invoicing.selectors import current_usage
-from invoicing.services import customer_bill
 from metering.computations import Row
 from metering.prorated import ProrationDays, prorated_sum, prorated_unique_count
 from subscriptions.services import subscription_terminate

@@ -19,10 +19,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from invoicing.billing.run import customer_bill, customers_bill
 from invoicing.models import Invoice
 from invoicing.selectors import current_usage
-from invoicing.services import customer_bill
-from invoicing.services.billing_batch import customers_bill
 from subscriptions.models import Subscription, SubscriptionStatus, TerminationReason
 from subscriptions.selectors import initial_started_at, prime_initial_started_at
 from subscriptions.services import subscription_create, subscription_terminate

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from invoicing.services import customer_bill
+from invoicing.billing.run import customer_bill
 from tests.factories.invoicing import add_events, make_charge, make_customer, make_metric, make_plan, subscribe
 
 pytestmark = pytest.mark.django_db

@@ -8,10 +8,11 @@ import pytest
 from django.db import connection
 
 from catalog.models import AppliedCoupon
+from invoicing.billing.run import customer_bill
 from invoicing.credits.models import CreditNote, Wallet
 from invoicing.credits.services.wallets import ledger_totals
 from invoicing.models import Invoice, InvoiceStatus
-from invoicing.services import customer_bill, invoice_finalize
+from invoicing.services import invoice_finalize
 from tests.factories.catalog import AppliedCouponFactory, CouponFactory
 from tests.factories.credits import make_credit_note, make_one_off_invoice, make_wallet
 from tests.factories.invoicing import make_customer, make_plan, subscribe

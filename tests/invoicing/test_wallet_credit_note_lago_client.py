@@ -10,8 +10,8 @@ from lago_python_client.models import AppliedCoupon, Coupon, Customer, Wallet, W
 from lago_python_client.models.credit_note import CreditNote, CreditNoteEstimate, CreditNoteUpdate, Item, Items
 from lago_python_client.models.wallet import AppliesTo
 
+from invoicing.billing.run import customer_bill
 from invoicing.models import Invoice
-from invoicing.services import customer_bill
 from tests.factories.invoicing import make_plan, make_tax, subscribe, tax_plan
 
 pytestmark = pytest.mark.django_db(transaction=True)

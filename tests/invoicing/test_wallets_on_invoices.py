@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 
 from catalog.models import AppliedCoupon
+from invoicing.billing.run import customer_bill
 from invoicing.credits.models import CreditNote, TransactionStatus, Wallet, WalletTransaction
 from invoicing.credits.services.wallets import ledger_totals
-from invoicing.services import customer_bill, invoice_void
+from invoicing.services import invoice_void
 from tests.factories.catalog import AppliedCouponFactory, CouponFactory
 from tests.factories.credits import make_credit_note, make_one_off_invoice, make_wallet
 from tests.factories.invoicing import (

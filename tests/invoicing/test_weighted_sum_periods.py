@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from invoicing.services import customer_bill
+from invoicing.billing.run import customer_bill
 from invoicing.services.preview import invoice_preview
 from subscriptions.models import SubscriptionStatus
 from tests.factories.invoicing import add_events, make_charge, make_customer, make_metric, make_plan, subscribe

@@ -18,8 +18,9 @@ from django.test import override_settings
 from django.utils import timezone
 
 from customers.services import organization_create
+from invoicing.billing.run import customer_bill
 from invoicing.models import InvoiceStatus
-from invoicing.services import customer_bill, invoice_finalize_if_due, invoice_refresh
+from invoicing.services import invoice_finalize_if_due, invoice_refresh
 from metering import services, tasks
 from metering.aggregation import aggregate
 from metering.clickhouse import backfill, store

@@ -17,7 +17,7 @@ import pytest
 from django.test import override_settings
 from prometheus_client import REGISTRY
 
-from invoicing.services import customer_bill
+from invoicing.billing.run import customer_bill
 from metering import clickhouse, services
 from metering.aggregation import aggregate
 from metering.clickhouse import store

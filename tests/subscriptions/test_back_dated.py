@@ -14,8 +14,8 @@ import pytest
 from django.test import override_settings
 
 from billing_project.core.errors import ValidationFailure
+from invoicing.billing.run import customer_bill
 from invoicing.models import Invoice, InvoiceSubscription
-from invoicing.services import customer_bill
 from subscriptions.models import Subscription
 from subscriptions.services import subscription_create
 from tests.factories.invoicing import make_customer, make_plan, subscribe

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
-from invoicing.services import customer_bill
+from invoicing.billing.run import customer_bill
 from tests.factories.usage_monitoring import at, make_alert, metered_subscription, send_events
 from usage_monitoring import selectors
 from usage_monitoring.models import Alert, AppliedUsageThreshold, LifetimeUsage, TriggeredAlert, UsageActivity

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import BillableMetric
-from invoicing.services import customer_bill
+from invoicing.billing.run import customer_bill
 from tests.factories.usage_monitoring import (
     alert_webhooks,
     at,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from catalog.models import UsageThreshold
+from invoicing.billing.run import customer_bill
 from invoicing.models import Invoice, InvoiceStatus, InvoiceType
-from invoicing.services import customer_bill, invoice_void
+from invoicing.services import invoice_void
 from subscriptions.models import SubscriptionStatus
 from tests.factories.invoicing import make_plan, make_tax, subscribe, tax_plan
 from tests.factories.usage_monitoring import at, metered_subscription, send_events

@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('usage_monitoring', '0002_wallet_alerts'),
+        ("usage_monitoring", "0002_wallet_alerts"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='usageactivity',
-            options={'verbose_name_plural': 'usage activities'},
+            name="usageactivity",
+            options={"verbose_name_plural": "usage activities"},
         ),
     ]

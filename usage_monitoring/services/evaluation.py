@@ -21,10 +21,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from customers.models import Customer, Organization
+from invoicing.billing.fees import charge_fee, fee_taxes
 from invoicing.credits.models import Wallet
 from invoicing.models import Fee, Invoice, InvoiceSubscription, InvoiceType, InvoicingReason
-from invoicing.services import billing as billing_service
-from invoicing.services import fees as fee_builder
 from invoicing.services import lifecycle
 from invoicing.services.progressive import previous_progressive_amount_cents
 from invoicing.services.taxes import TaxResolver
@@ -452,7 +451,7 @@ def _progressive_invoice(sub: Subscription, usage: selectors.PeriodUsage, now: d
         for bucket in buckets:
             if bucket.amount_cents <= 0 and not bucket.units:
                 continue
-            fee = fee_builder.charge_fee(bucket, subscription=sub, currency=currency, window=window)
+            fee = charge_fee(bucket, subscription=sub, currency=currency, window=window)
             fee.invoice_subscription = row
             fees.append(fee)
     billed = sum(f.amount_cents for f in fees)
@@ -469,7 +468,7 @@ def _progressive_invoice(sub: Subscription, usage: selectors.PeriodUsage, now: d
         payment_due_date=day + dt.timedelta(days=net_term),
         net_payment_term=net_term,
     )
-    taxes, plan_ids = billing_service._taxes_for(fees, TaxResolver(organization, customer))
+    taxes, plan_ids = fee_taxes(fees, TaxResolver(organization, customer, owner_taxes=usage.owner_taxes))
     invoice.save()
     row.invoice = invoice
     row.save()

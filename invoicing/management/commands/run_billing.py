@@ -22,8 +22,8 @@ from django.utils import timezone
 from billing_project.core.progress import Progress
 from customers.management.commands.create_api_key import find_organization
 from customers.models import Customer
+from invoicing.billing import runs
 from invoicing.models import BillingRunBatch
-from invoicing.services import runs
 
 
 class Command(BaseCommand):

@@ -44,9 +44,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from customers.models import Customer
+from invoicing.billing.run import BatchOutcome, customer_bill, customers_bill
+from invoicing.billing.sweep import CustomerDue, billing_due
 from invoicing.models import BillingRun, BillingRunBatch, BillingRunStatus, Invoice
-from invoicing.services.billing import CustomerDue, billing_due, customer_bill
-from invoicing.services.billing_batch import BatchOutcome, customers_bill
 
 logger = logging.getLogger(__name__)
 MAX_FAILURES_KEPT = 200
@@ -173,7 +173,7 @@ def _drop_dead_connection() -> None:
 def billing_run_batch(
     run_id: UUID | str | None, customer_ids: list[Any], *, at: dt.datetime, batch_id: UUID | str | None = None
 ) -> int:
-    """Bill a batch of customers for a run (set-based, `billing_batch.customers_bill`); returns the
+    """Bill a batch of customers for a run (set-based, `run.customers_bill`); returns the
     number of invoices created.
 
     The invoices, the batch's report and the run's counters commit in one transaction. Customers that
@@ -181,13 +181,12 @@ def billing_run_batch(
     tries them again. If the batch cannot run as a whole (a database error outside any one customer,
     a lost connection), its customers are billed one by one, each with its record in its own
     transaction. A batch already reported (a message delivered twice) is not billed again."""
-    run_key = str(run_id) if run_id else None
     try:
         with transaction.atomic():
             batch = _lock_batch(batch_id)
             if batch is not None and batch.reported_at is not None:
                 return 0
-            outcome = customers_bill(customer_ids, at=at, run_key=run_key)
+            outcome = customers_bill(customer_ids, at=at)
             _report(run_id, batch, outcome)
     except Exception:
         logger.exception("billing batch failed as a whole; billing its %d customers one by one", len(customer_ids))
@@ -227,11 +226,10 @@ def _bill_one_by_one(
 def billing_run_customer(run_id: UUID | str | None, customer_id: UUID | str, *, at: dt.datetime) -> list[Invoice]:
     """Bill one customer for a run: the invoices and the run's counter in one transaction; a failure
     is recorded on the run (in its own transaction) and re-raised for Celery."""
-    run_key = str(run_id) if run_id else None
     try:
         with transaction.atomic():
             try:
-                invoices = customer_bill(customer_id, at=at, run_key=run_key)  # in its own savepoint
+                invoices = customer_bill(customer_id, at=at)  # in its own savepoint
             except IntegrityError:
                 # Someone else invoiced the same period between our look and our write: nothing to do.
                 invoices = []

@@ -1,0 +1,207 @@
+"""Writing a batch's invoices: gapless numbers from the locked counters, then bulk inserts.
+
+    write(built) -> None      numbers, billing periods, fees, applied taxes, invoices, audit, notifications
+
+Invoice numbers for all finalized invoices come from the locked counters (one `UPDATE … RETURNING`
+for the customers' counters, one for the organization's; gapless because the counters stay locked
+until the commit). Then bulk inserts of billing periods (the unique constraint on (subscription,
+reason, period) still guards every row), fees, applied taxes, invoices and audit entries; then the
+`invoice.created` / `invoice.drafted` webhooks (outbox), the `invoice_finalized` signal and the PDF
+tasks on commit. The caller runs it in a savepoint: a failure rolls all of it back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from billing_project.core import metrics
+from billing_project.core.signals import bulk_created
+from customers.models import DocumentNumbering, Organization
+from invoicing.models import (
+    Fee,
+    FeeAppliedTax,
+    Invoice,
+    InvoiceAppliedTax,
+    InvoiceNumberCounter,
+    InvoiceStatus,
+    InvoiceSubscription,
+    NumberingScope,
+)
+from invoicing.services import lifecycle
+from invoicing.services import totals as totals_mod
+from invoicing.signals import invoice_finalized
+
+BULK_SIZE = 1000
+
+
+@dataclass
+class Built:
+    """One invoice built in memory (not saved): its fees, billing periods and computed totals."""
+
+    invoice: Invoice
+    fees: list[Fee]
+    periods: list[InvoiceSubscription]
+    computed: totals_mod.Computed
+
+
+def _db_id(value: Any) -> Any:
+    return value.hex if connection.vendor == "sqlite" else value
+
+
+def _advance_customer_counters(organization: Organization, counts: Counter) -> dict[Any, int]:
+    """Add `counts[customer]` to each customer's counter (created when missing); the new values.
+
+    One `UPDATE … RETURNING` per distinct increment (nearly always one); the rows stay locked."""
+    now = timezone.now()
+    result: dict[Any, int] = {}
+    by_increment: dict[int, list[Any]] = defaultdict(list)
+    for customer_id, count in counts.items():
+        by_increment[count].append(customer_id)
+    for attempt in range(2):
+        for increment, customer_ids in by_increment.items():
+            pending = [cid for cid in customer_ids if cid not in result]
+            if not pending:
+                continue
+            marks = ", ".join(["%s"] * len(pending))
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE invoicing_invoicenumbercounter SET last_value = last_value + %s, updated_at = %s "  # noqa: S608 - placeholders only
+                    f"WHERE organization_id = %s AND customer_id IN ({marks}) RETURNING customer_id, last_value",
+                    [increment, now, _db_id(organization.id), *[_db_id(cid) for cid in pending]],
+                )
+                for customer_id, last in cursor.fetchall():
+                    result[_uuid(customer_id)] = int(last)
+        missing = [cid for cid in counts if cid not in result]
+        if not missing or attempt:
+            break
+        # First invoice of these customers: create their counters (a concurrent creation wins quietly).
+        InvoiceNumberCounter.objects.bulk_create(
+            [
+                InvoiceNumberCounter(organization=organization, customer_id=cid, scope=NumberingScope.CUSTOMER)
+                for cid in missing
+            ],
+            ignore_conflicts=True,
+        )
+    if len(result) != len(counts):  # pragma: no cover - the rows were just created
+        raise RuntimeError("invoice number counter missing")
+    return result
+
+
+def _uuid(value: Any) -> Any:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _advance_organization_counter(organization: Organization, count: int) -> int:
+    params = [count, timezone.now(), _db_id(organization.id)]
+    for _ in range(2):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE invoicing_invoicenumbercounter SET last_value = last_value + %s, updated_at = %s "
+                "WHERE organization_id = %s AND customer_id IS NULL RETURNING last_value",
+                params,
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            return int(row[0])
+        try:
+            with transaction.atomic():
+                InvoiceNumberCounter.objects.create(
+                    organization=organization, customer=None, scope=NumberingScope.ORGANIZATION
+                )
+        except IntegrityError:
+            pass  # created concurrently; the UPDATE now waits for its lock
+    raise RuntimeError("invoice number counter missing")  # pragma: no cover
+
+
+def _number(invoices: list[Invoice]) -> None:
+    """Gapless numbers for finalized invoices, per customer and per organization (as `assign_number`).
+
+    The customers' counters are advanced first and the organization's last: the organization's row
+    is the one every batch of the organization needs, so `_write` takes it just before its last
+    inserts and holds it for as short a time as possible (until the commit)."""
+    by_org: dict[Any, list[Invoice]] = defaultdict(list)
+    for invoice in invoices:
+        by_org[invoice.organization_id].append(invoice)
+    for org_invoices in by_org.values():
+        organization = org_invoices[0].organization
+        counts = Counter(inv.customer_id for inv in org_invoices)
+        last = _advance_customer_counters(organization, counts)
+        next_customer = {cid: last[cid] - n + 1 for cid, n in counts.items()}
+        for invoice in org_invoices:
+            invoice.sequential_id = next_customer[invoice.customer_id]
+            next_customer[invoice.customer_id] += 1
+
+
+def _number_in_organization(invoices: list[Invoice]) -> None:
+    by_org: dict[Any, list[Invoice]] = defaultdict(list)
+    for invoice in invoices:
+        by_org[invoice.organization_id].append(invoice)
+    for org_invoices in by_org.values():
+        organization = org_invoices[0].organization
+        next_org = _advance_organization_counter(organization, len(org_invoices)) - len(org_invoices) + 1
+        prefix = lifecycle.document_prefix(organization)
+        per_org = organization.document_numbering == DocumentNumbering.PER_ORGANIZATION
+        for invoice in org_invoices:
+            invoice.organization_sequential_id = next_org
+            next_org += 1
+            if per_org:
+                invoice.number = f"{prefix}-{invoice.issuing_date:%Y%m}-{invoice.organization_sequential_id:03d}"
+            else:
+                invoice.number = f"{prefix}-{invoice.customer.sequential_id:03d}-{invoice.sequential_id:03d}"
+
+
+def write(built: list[Built]) -> None:
+    """Numbers and bulk inserts. The rows that point to an invoice go first (foreign keys are checked
+    at the commit), the organization's number counter and the invoices themselves last."""
+    if not built:
+        return
+    invoices = [b.invoice for b in built]
+    finalized = [inv for inv in invoices if inv.status == InvoiceStatus.FINALIZED]
+    _number(finalized)
+    # A period already invoiced violates the unique constraint here: the caller's savepoint rolls back.
+    InvoiceSubscription.objects.bulk_create([row for b in built for row in b.periods], batch_size=BULK_SIZE)
+    Fee.objects.bulk_create([fee for b in built for fee in b.fees], batch_size=BULK_SIZE)
+    FeeAppliedTax.objects.bulk_create([t for b in built for t in b.computed.fee_taxes], batch_size=BULK_SIZE)
+    InvoiceAppliedTax.objects.bulk_create([t for b in built for t in b.computed.invoice_taxes], batch_size=BULK_SIZE)
+    _number_in_organization(finalized)
+    Invoice.objects.bulk_create(invoices, batch_size=BULK_SIZE)
+    bulk_created.send(sender=Invoice, instances=invoices)  # the audit trail, in one INSERT
+    for invoice in invoices:
+        invoice._state.adding = False
+    notify(finalized, [inv for inv in invoices if inv.status == InvoiceStatus.DRAFT])
+    statuses = Counter(inv.status for inv in invoices if inv.status != InvoiceStatus.DRAFT)
+
+    def count() -> None:
+        for status, n in statuses.items():
+            metrics.invoice_generated(status, n)
+
+    transaction.on_commit(count)
+
+
+def notify(finalized: list[Invoice], drafts: list[Invoice]) -> None:
+    """`invoice.created` / `invoice.drafted` (outbox) when an endpoint wants them, the
+    `invoice_finalized` signal (payments) and the PDF task of finalized invoices."""
+    from webhooks.models import WebhookEndpoint
+
+    wanted: dict[tuple[Any, str], bool] = {}
+
+    def send(invoice: Invoice, webhook_type: str) -> None:
+        key = (invoice.organization_id, webhook_type)
+        if key not in wanted:
+            endpoints = WebhookEndpoint.objects.filter(organization_id=key[0]).only("id", "event_types")
+            wanted[key] = any(e.accepts(webhook_type) for e in endpoints)
+        if wanted[key]:
+            lifecycle.send_invoice_webhook(invoice, webhook_type)
+
+    for invoice in finalized:
+        send(invoice, "invoice.created")
+        lifecycle.enqueue_pdf(invoice)
+        invoice_finalized.send(sender=Invoice, invoice=invoice, organization=invoice.organization)
+    for invoice in drafts:
+        send(invoice, "invoice.drafted")
