@@ -12,7 +12,13 @@ from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from billing_project.core.console import ReadOnlyAdmin, TotalsChangeListMixin, cents_from_major, currency_totals
+from billing_project.core.console import (
+    ReadOnlyAdmin,
+    TotalsChangeListMixin,
+    cents_from_major,
+    console_view,
+    currency_totals,
+)
 from billing_project.core.errors import DomainError
 from billing_project.core.money import format_amount
 from payments.models import (
@@ -21,6 +27,7 @@ from payments.models import (
     Payment,
     PaymentMethod,
     PaymentProviderConnection,
+    PaymentReceipt,
     PaymentRequest,
     PaymentStatus,
     ProviderEvent,
@@ -381,3 +388,57 @@ class PaymentRequestAdmin(ReadOnlyAdmin):
     @admin.display(description="amount", ordering="amount_cents")
     def amount(self, obj: PaymentRequest) -> str:
         return format_amount(obj.amount_cents, obj.currency)
+
+
+@admin.register(PaymentReceipt)
+class PaymentReceiptAdmin(ReadOnlyAdmin):
+    list_display = ("number", "created_at", "customer", "amount", "payment_type", "pdf_link")
+    list_select_related = ("payment", "payment__customer")
+    list_filter = ("payment__currency", "payment__payment_type")
+    search_fields = ("=number", "=payment__customer__external_id", "payment__customer__email")
+    readonly_fields = ("number", "sequential_id", "payment", "organization", "file", "file_generated_at", "emailed_at")
+
+    @admin.display(description="customer")
+    def customer(self, obj: PaymentReceipt) -> str:
+        return str(obj.payment.customer)
+
+    @admin.display(description="amount")
+    def amount(self, obj: PaymentReceipt) -> str:
+        return format_amount(obj.payment.amount_cents, obj.payment.currency)
+
+    @admin.display(description="type")
+    def payment_type(self, obj: PaymentReceipt) -> str:
+        return obj.payment.payment_type
+
+    @admin.display(description="PDF")
+    def pdf_link(self, obj: PaymentReceipt) -> str:
+        from django.urls import reverse
+
+        return format_html('<a href="{}">PDF</a>', reverse("admin:payments_paymentreceipt_pdf", args=[obj.id]))
+
+    def get_urls(self) -> list[Any]:
+        from django.urls import path
+
+        return [
+            path(
+                "<uuid:receipt_id>/pdf/",
+                console_view(self.admin_site, self.pdf_view, permission="payments.view_paymentreceipt"),
+                name="payments_paymentreceipt_pdf",
+            ),
+            *super().get_urls(),
+        ]
+
+    def pdf_view(self, request: HttpRequest, receipt_id: Any) -> Any:
+        from django.http import FileResponse, HttpResponse
+
+        from payments.services.receipts import receipt_generate_pdf
+
+        if not PaymentReceipt.objects.filter(id=receipt_id).exists():
+            return HttpResponse("No such receipt.", status=404)
+        receipt = receipt_generate_pdf(receipt_id)
+        return FileResponse(
+            receipt.file.open("rb"),
+            content_type="application/pdf",
+            filename=f"{receipt.number}.pdf",
+            as_attachment=request.GET.get("download") == "1",
+        )

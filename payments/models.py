@@ -320,3 +320,36 @@ class CustomerDunning(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["customer", "currency"], name="customer_dunning_once_per_currency")
         ]
+
+
+class PaymentReceiptCounter(models.Model):
+    """The last receipt number given in an organization; its row lock makes the numbers gapless
+    (the receipt is created in the same transaction as the increment)."""
+
+    organization = models.OneToOneField("customers.Organization", on_delete=models.CASCADE, related_name="+")
+    last_value = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"receipts of {self.organization_id}: {self.last_value}"
+
+
+class PaymentReceipt(BaseModel):
+    """The receipt of one succeeded payment, numbered without gaps per organization."""
+
+    organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
+    payment = models.OneToOneField(Payment, on_delete=models.PROTECT, related_name="receipt")
+    sequential_id = models.PositiveBigIntegerField()
+    number = models.CharField(max_length=64)
+    file = models.FileField(upload_to="payment_receipts/", blank=True, default="")
+    file_generated_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "sequential_id"], name="payment_receipt_number_unique"),
+        ]
+        indexes = [models.Index(fields=["organization", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.number

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from payments.models import Payment, PaymentMethod, PaymentRequest, PaymentStatus
+from payments.models import Payment, PaymentMethod, PaymentReceipt, PaymentRequest, PaymentStatus
 
 _LAGO_PAYMENT_STATUS = {
     PaymentStatus.PENDING: "pending",
@@ -120,4 +120,26 @@ def payment_method_payload(method: PaymentMethod) -> dict[str, Any]:
         "method_type": method.method_type or None,
         "details": method.details or {},
         "created_at": iso(method.created_at),
+    }
+
+
+def payment_receipt_file_url(receipt: PaymentReceipt) -> str | None:
+    if not receipt.file:
+        return None
+    from django.conf import settings
+
+    path = f"/{settings.MEDIA_URL.strip('/')}/{receipt.file.name}"
+    base = getattr(settings, "PUBLIC_URL", "") or ""
+    return f"{base.rstrip('/')}{path}" if base else path
+
+
+def payment_receipt_payload(receipt: PaymentReceipt) -> dict[str, Any]:
+    """Lago's payment receipt: its number, the PDF's URL (null until rendered), the payment."""
+    return {
+        "lago_id": str(receipt.id),
+        "number": receipt.number,
+        "file_url": payment_receipt_file_url(receipt),
+        "xml_url": None,
+        "payment": payment_payload(receipt.payment),
+        "created_at": iso(receipt.created_at),
     }

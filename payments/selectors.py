@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from billing_project.core.errors import NotFoundFailure
-from payments.models import Payment, PaymentMethod, PaymentRequest
+from payments.models import Payment, PaymentMethod, PaymentReceipt, PaymentRequest
 
 
 def _uuid(value: Any, resource: str) -> uuid.UUID:
@@ -99,3 +99,27 @@ def customer_payment_method_get(organization: Any, *, external_id: str, method_i
     if method is None:
         raise NotFoundFailure("payment_method")
     return method
+
+
+def payment_receipt_list(organization: Any, *, invoice_id: str | None = None) -> QuerySet[PaymentReceipt]:
+    """Receipts, newest first; `invoice_id`: those of payments on that invoice, including payments
+    of a payment request that covers it."""
+    from django.db.models import Q
+
+    qs = PaymentReceipt.objects.filter(organization=organization).select_related(
+        "payment", "payment__customer", "payment__invoice", "payment__connection", "payment__payment_request"
+    )
+    if invoice_id:
+        try:
+            wanted = uuid.UUID(str(invoice_id))
+        except ValueError:
+            return qs.none()
+        qs = qs.filter(Q(payment__invoice_id=wanted) | Q(payment__payment_request__invoices__id=wanted)).distinct()
+    return qs.order_by("-created_at", "id")
+
+
+def payment_receipt_get(organization: Any, receipt_id: Any) -> PaymentReceipt:
+    receipt = payment_receipt_list(organization).filter(id=_uuid(receipt_id, "payment_receipt")).first()
+    if receipt is None:
+        raise NotFoundFailure("payment_receipt")
+    return receipt

@@ -83,3 +83,10 @@ def retry_sweep() -> int:
 @shared_task(name="payments.dunning")
 def run_dunning() -> int:
     return len(dunning.dunning_run())
+
+
+@shared_task(name="payments.generate_payment_receipt_pdf", acks_late=True)
+def generate_payment_receipt_pdf(receipt_id: str) -> str:
+    from payments.services import receipts
+
+    return receipts.receipt_generate_pdf(receipt_id).file.name

@@ -13,3 +13,9 @@ class PaymentFilters(LagoFilterSet):
 class PaymentRequestFilters(LagoFilterSet):
     external_customer_id = TextFilter()
     payment_status = TextFilter()
+
+
+class PaymentReceiptFilters(LagoFilterSet):
+    invoice_id = TextFilter(
+        help_text="lago_id of an invoice: receipts of its payments, and of payment requests covering it"
+    )

@@ -143,3 +143,21 @@ class PaymentMethodEnvelope(serializers.Serializer):
 class PaymentMethodListEnvelope(serializers.Serializer):
     payment_methods = PaymentMethodOutput(many=True)
     meta = PageMeta()
+
+
+class PaymentReceiptOutput(serializers.Serializer):
+    lago_id = serializers.UUIDField()
+    number = serializers.CharField()
+    file_url = serializers.CharField(allow_null=True)
+    xml_url = serializers.CharField(allow_null=True)
+    payment = PaymentOutput()
+    created_at = serializers.DateTimeField()
+
+
+class PaymentReceiptEnvelope(serializers.Serializer):
+    payment_receipt = PaymentReceiptOutput()
+
+
+class PaymentReceiptListEnvelope(serializers.Serializer):
+    payment_receipts = PaymentReceiptOutput(many=True)
+    meta = PageMeta()

@@ -5,6 +5,8 @@ from payments.api import views
 urlpatterns = [
     path("payments", views.PaymentCollectionView.as_view(), name="payments"),
     path("payments/<str:payment_id>", views.PaymentDetailView.as_view(), name="payment-detail"),
+    path("payment_receipts", views.PaymentReceiptCollectionView.as_view(), name="payment-receipts"),
+    path("payment_receipts/<str:receipt_id>", views.PaymentReceiptDetailView.as_view(), name="payment-receipt-detail"),
     path("payment_requests", views.PaymentRequestCollectionView.as_view(), name="payment-requests"),
     path("payment_requests/<str:request_id>", views.PaymentRequestDetailView.as_view(), name="payment-request-detail"),
     path(

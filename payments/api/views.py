@@ -18,7 +18,12 @@ from billing_project.core.errors import NotFoundFailure
 from payments import selectors
 from payments.api import filters
 from payments.api import serializers as s
-from payments.representation import payment_method_payload, payment_payload, payment_request_payload
+from payments.representation import (
+    payment_method_payload,
+    payment_payload,
+    payment_receipt_payload,
+    payment_request_payload,
+)
 from payments.services import collection, customers, dunning
 
 
@@ -232,3 +237,31 @@ class CustomerPaymentMethodDefaultView(OrganizationAPIView):
     def put(self, request: Request, external_id: str, method_id: str) -> Response:
         method = customers.payment_method_set_default(self.organization, external_id=external_id, method_id=method_id)
         return Response({"payment_method": payment_method_payload(method)})
+
+
+class PaymentReceiptCollectionView(OrganizationAPIView):
+    resource_name = "payment_receipt"
+
+    @extend_schema(
+        operation_id="payment_receipts_list",
+        summary="Payment receipts (one per succeeded payment), newest first",
+        parameters=filters.PaymentReceiptFilters.schema_parameters(),
+        responses=s.PaymentReceiptListEnvelope,
+    )
+    def get(self, request: Request) -> Response:
+        params = filters.PaymentReceiptFilters.parse(request)
+        qs = selectors.payment_receipt_list(self.organization, invoice_id=params["invoice_id"])
+        return paginated_response(
+            request, qs, "payment_receipts", lambda items: [payment_receipt_payload(r) for r in items]
+        )
+
+
+class PaymentReceiptDetailView(OrganizationAPIView):
+    resource_name = "payment_receipt"
+
+    @extend_schema(
+        operation_id="payment_receipts_retrieve", summary="A payment receipt", responses=s.PaymentReceiptEnvelope
+    )
+    def get(self, request: Request, receipt_id: str) -> Response:
+        receipt = selectors.payment_receipt_get(self.organization, receipt_id)
+        return Response({"payment_receipt": payment_receipt_payload(receipt)})

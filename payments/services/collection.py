@@ -47,7 +47,7 @@ from payments.models import (
     PaymentType,
 )
 from payments.providers import ChargeResult, ProviderError, TransientProviderError, provider_for
-from payments.services import notifications
+from payments.services import notifications, receipts
 from payments.services.connections import connection_for_customer
 
 logger = logging.getLogger(__name__)
@@ -298,6 +298,7 @@ def _on_success(payment: Payment, now: dt.datetime) -> None:
         request.save(update_fields=["payment_status", "updated_at"])
         notifications.payment_request_webhook(request, "payment_request.payment_status_updated")
     notifications.payment_webhook(payment, "payment.succeeded")
+    receipts.receipt_issue(payment)
 
 
 def _on_failure(payment: Payment, now: dt.datetime) -> None:
@@ -642,6 +643,7 @@ def payment_create_manual(
             raise ValidationFailure.single("payment", "value_already_exist") from None
         apply_amount_to_invoice(invoice.id, amount_cents, now=now)
         notifications.payment_webhook(payment, "payment.succeeded")
+        receipts.receipt_issue(payment)
     return payment
 
 
