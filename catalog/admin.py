@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from billing_project.core.console import ActionsOnlyAdmin, cents_from_major, major_units
+from billing_project.core.console import ActionsOnlyAdmin, ReadOnlyInline, cents_from_major, major_units
 from billing_project.core.errors import DomainError, ValidationFailure
 from billing_project.core.money import format_amount, is_currency, parse_decimal
 from catalog import services
@@ -306,19 +306,14 @@ class BillableMetricForm(ServiceForm):
         return data
 
 
-class BillableMetricFilterInline(admin.TabularInline):
+class BillableMetricFilterInline(ReadOnlyInline):
     model = BillableMetricFilter
     fields = ("key", "values")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "filters (edit them in the Filters field above)"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[BillableMetricFilter]:
         return BillableMetricFilter.live.all()
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(BillableMetric)

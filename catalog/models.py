@@ -1,8 +1,8 @@
 """The catalog: billable metrics, plans and their charges, taxes, coupons and add-ons.
 
 Money is integer cents beside an ISO currency; prices inside `Charge.properties` are decimal
-strings (Lago's shape); decimals elsewhere are `DecimalField`. Rows that Lago soft-deletes carry
-`deleted_at`; the `objects` manager returns every row, `live` only the undeleted ones.
+strings (Lago's shape); decimals elsewhere are `DecimalField`. Rows that Lago soft-deletes are
+`SoftDeleteModel`s (`deleted_at`; the `objects` manager returns every row, `live` only the undeleted ones).
 """
 
 from __future__ import annotations
@@ -10,15 +10,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from billing_project.core.models import BaseModel
-
-
-class LiveManager(models.Manager):
-    """Rows that are not soft-deleted."""
-
-    def get_queryset(self) -> models.QuerySet:
-        return super().get_queryset().filter(deleted_at__isnull=True)
-
+from billing_project.core.models import BaseModel, SoftDeleteModel
 
 # --- billable metrics -------------------------------------------------------------------------
 
@@ -43,7 +35,7 @@ class RoundingFunction(models.TextChoices):
     FLOOR = "floor"
 
 
-class BillableMetric(BaseModel):
+class BillableMetric(SoftDeleteModel):
     organization = models.ForeignKey(
         "customers.Organization", on_delete=models.PROTECT, related_name="billable_metrics"
     )
@@ -57,10 +49,6 @@ class BillableMetric(BaseModel):
     rounding_function = models.CharField(max_length=8, choices=RoundingFunction.choices, null=True, blank=True)
     rounding_precision = models.IntegerField(null=True, blank=True)
     expression = models.TextField(null=True, blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
-
-    objects = models.Manager()
-    live = LiveManager()
 
     class Meta:
         ordering = ["-created_at", "id"]
@@ -76,16 +64,12 @@ class BillableMetric(BaseModel):
         return f"{self.name} ({self.code})"
 
 
-class BillableMetricFilter(BaseModel):
+class BillableMetricFilter(SoftDeleteModel):
     """A dimension of a metric (`region`) and the values events may carry (`["us", "eu"]`)."""
 
     billable_metric = models.ForeignKey(BillableMetric, on_delete=models.CASCADE, related_name="filters")
     key = models.CharField(max_length=255)
     values = models.JSONField(default=list)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
-
-    objects = models.Manager()
-    live = LiveManager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -143,7 +127,7 @@ class PlanInterval(models.TextChoices):
     YEARLY = "yearly"
 
 
-class Plan(BaseModel):
+class Plan(SoftDeleteModel):
     """A price list. `parent` is set on per-subscription copies (plan overrides)."""
 
     organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="plans")
@@ -162,10 +146,6 @@ class Plan(BaseModel):
     metadata = models.JSONField(default=dict, blank=True)
     taxes = models.ManyToManyField(Tax, through="PlanTax", related_name="plans", blank=True)
     pending_deletion = models.BooleanField(default=False)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
-
-    objects = models.Manager()
-    live = LiveManager()
 
     class Meta:
         ordering = ["-created_at", "id"]
@@ -224,7 +204,7 @@ class CommitmentTax(BaseModel):
         constraints = [models.UniqueConstraint(fields=["commitment", "tax"], name="commitment_tax_unique")]
 
 
-class UsageThreshold(BaseModel):
+class UsageThreshold(SoftDeleteModel):
     """Progressive billing: invoice when lifetime usage reaches `amount_cents` (docs/billing-semantics.md §10)."""
 
     organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
@@ -232,10 +212,6 @@ class UsageThreshold(BaseModel):
     amount_cents = models.BigIntegerField()
     threshold_display_name = models.CharField(max_length=255, blank=True, default="")
     recurring = models.BooleanField(default=False)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
-
-    objects = models.Manager()
-    live = LiveManager()
 
     class Meta:
         ordering = ["amount_cents", "created_at"]
@@ -263,7 +239,7 @@ class RegroupPaidFees(models.TextChoices):
     INVOICE = "invoice"
 
 
-class Charge(BaseModel):
+class Charge(SoftDeleteModel):
     """A usage-based price of a plan on one billable metric.
 
     `properties` holds the model's parameters as Lago sends them (amounts are decimal strings);
@@ -286,10 +262,6 @@ class Charge(BaseModel):
     invoice_display_name = models.CharField(max_length=255, blank=True, default="")
     accepts_target_wallet = models.BooleanField(default=False)
     taxes = models.ManyToManyField(Tax, through="ChargeTax", related_name="charges", blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
-
-    objects = models.Manager()
-    live = LiveManager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -316,7 +288,7 @@ class ChargeTax(BaseModel):
 ALL_FILTER_VALUES = "__ALL_FILTER_VALUES__"
 
 
-class ChargeFilter(BaseModel):
+class ChargeFilter(SoftDeleteModel):
     """A priced bucket of a charge: `values` = `{metric filter key: [values] | ["__ALL_FILTER_VALUES__"]}`.
 
     Events that match no filter of the charge are priced with the charge's own properties.
@@ -327,10 +299,6 @@ class ChargeFilter(BaseModel):
     values = models.JSONField(default=dict)
     properties = models.JSONField(default=dict, blank=True)
     invoice_display_name = models.CharField(max_length=255, blank=True, default="")
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
-
-    objects = models.Manager()
-    live = LiveManager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -342,7 +310,7 @@ class ChargeFilter(BaseModel):
 # --- add-ons ----------------------------------------------------------------------------------
 
 
-class AddOn(BaseModel):
+class AddOn(SoftDeleteModel):
     organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="add_ons")
     name = models.CharField(max_length=255)
     code = models.CharField(max_length=255)
@@ -351,10 +319,6 @@ class AddOn(BaseModel):
     amount_cents = models.BigIntegerField()
     amount_currency = models.CharField(max_length=3)
     taxes = models.ManyToManyField(Tax, through="AddOnTax", related_name="add_ons", blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
-
-    objects = models.Manager()
-    live = LiveManager()
 
     class Meta:
         verbose_name = "add-on"
@@ -403,7 +367,7 @@ class CouponStatus(models.TextChoices):
     TERMINATED = "terminated"
 
 
-class Coupon(BaseModel):
+class Coupon(SoftDeleteModel):
     organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="coupons")
     name = models.CharField(max_length=255)
     code = models.CharField(max_length=255)
@@ -421,10 +385,6 @@ class Coupon(BaseModel):
     limited_billable_metrics = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=CouponStatus.choices, default=CouponStatus.ACTIVE)
     terminated_at = models.DateTimeField(null=True, blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
-
-    objects = models.Manager()
-    live = LiveManager()
 
     class Meta:
         ordering = ["-created_at", "id"]

@@ -9,20 +9,16 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from billing_project.core.api import permissions as api_permissions
+from billing_project.core.console import ReadOnlyInline
 from customers import services
 from customers.models import ApiKey, Customer, CustomerMetadata, Organization
 
 
-class ApiKeyInline(admin.TabularInline):
+class ApiKeyInline(ReadOnlyInline):
     model = ApiKey
-    extra = 0
     fields = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
     readonly_fields = fields
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Organization)

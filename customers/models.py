@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from billing_project.core.api.permissions import read_only_permissions
-from billing_project.core.models import BaseModel
+from billing_project.core.models import BaseModel, SoftDeleteModel
 
 
 def new_hmac_key() -> str:
@@ -120,7 +120,7 @@ class FinalizeZeroAmount(models.TextChoices):
     SKIP = "skip"
 
 
-class Customer(BaseModel):
+class Customer(SoftDeleteModel):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="customers")
     external_id = models.CharField(max_length=255)
     sequential_id = models.BigIntegerField(editable=False)
@@ -158,7 +158,6 @@ class Customer(BaseModel):
     payment_provider_code = models.CharField(max_length=255, null=True, blank=True)
     provider_customer_id = models.CharField(max_length=255, null=True, blank=True)
     provider_settings = models.JSONField(default=dict, blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "id"]

@@ -6,8 +6,8 @@ override it: an `Entitlement` attached to the subscription row (its values win o
 and a `SubscriptionFeatureRemoval` hides a plan's feature or privilege from that subscription.
 How a subscription's entitlements are resolved: docs/entitlements.md.
 
-Rows are soft-deleted (`deleted_at`) like Lago's; the `objects` manager returns every row, `live`
-only the undeleted ones. Values are stored as text and cast by the privilege's `value_type`
+Rows are soft-deleted like Lago's (`SoftDeleteModel`: the `objects` manager returns every row, `live`
+only the undeleted ones). Values are stored as text and cast by the privilege's `value_type`
 (`entitlements/values.py`).
 """
 
@@ -16,14 +16,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from billing_project.core.models import BaseModel
-
-
-class LiveManager(models.Manager):
-    """Rows that are not soft-deleted."""
-
-    def get_queryset(self) -> models.QuerySet:
-        return super().get_queryset().filter(deleted_at__isnull=True)
+from billing_project.core.models import SoftDeleteModel
 
 
 class ValueType(models.TextChoices):
@@ -33,15 +26,11 @@ class ValueType(models.TextChoices):
     SELECT = "select"
 
 
-class Feature(BaseModel):
+class Feature(SoftDeleteModel):
     organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="features")
     code = models.CharField(max_length=255)
     name = models.CharField(max_length=255, null=True, blank=True)
     description = models.CharField(max_length=600, null=True, blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
-
-    objects = models.Manager()
-    live = LiveManager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -55,7 +44,7 @@ class Feature(BaseModel):
         return f"{self.name or self.code} ({self.code})"
 
 
-class Privilege(BaseModel):
+class Privilege(SoftDeleteModel):
     """One typed setting of a feature. `config` holds `select_options` for `select` (else `{}`).
 
     bxb extra: `billable_metric` makes an integer privilege a usage limit per billing period of
@@ -71,10 +60,6 @@ class Privilege(BaseModel):
     billable_metric = models.ForeignKey(
         "catalog.BillableMetric", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
-
-    objects = models.Manager()
-    live = LiveManager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -88,7 +73,7 @@ class Privilege(BaseModel):
         return f"{self.code} ({self.value_type})"
 
 
-class Entitlement(BaseModel):
+class Entitlement(SoftDeleteModel):
     """A feature granted by a plan (`plan`) or by a subscription override (`subscription`): one of the two."""
 
     organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
@@ -99,10 +84,6 @@ class Entitlement(BaseModel):
     subscription = models.ForeignKey(
         "subscriptions.Subscription", on_delete=models.PROTECT, null=True, blank=True, related_name="entitlements"
     )
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
-
-    objects = models.Manager()
-    live = LiveManager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -137,15 +118,11 @@ class SubscriptionOverride(Entitlement):
         verbose_name = "subscription override"
 
 
-class EntitlementValue(BaseModel):
+class EntitlementValue(SoftDeleteModel):
     organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
     entitlement = models.ForeignKey(Entitlement, on_delete=models.PROTECT, related_name="values")
     privilege = models.ForeignKey(Privilege, on_delete=models.PROTECT, related_name="values")
     value = models.CharField(max_length=255)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
-
-    objects = models.Manager()
-    live = LiveManager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -161,7 +138,7 @@ class EntitlementValue(BaseModel):
         return f"{self.privilege_id} = {self.value}"
 
 
-class SubscriptionFeatureRemoval(BaseModel):
+class SubscriptionFeatureRemoval(SoftDeleteModel):
     """A plan's feature (or one privilege of it) taken away from one subscription."""
 
     organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
@@ -170,10 +147,6 @@ class SubscriptionFeatureRemoval(BaseModel):
     )
     feature = models.ForeignKey(Feature, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     privilege = models.ForeignKey(Privilege, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
-
-    objects = models.Manager()
-    live = LiveManager()
 
     class Meta:
         ordering = ["created_at", "id"]

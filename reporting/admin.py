@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from billing_project.core.console import console_view
+from billing_project.core.console import ReadOnlyAdmin, console_view
 from billing_project.core.money import UnknownCurrency, format_amount, from_cents, is_currency
 from customers.models import Organization
 from reporting import selectors, services
@@ -140,18 +140,9 @@ def _major(cents: int | None, currency: str) -> float:
 
 
 @admin.register(AnalyticsDashboard)
-class AnalyticsDashboardAdmin(admin.ModelAdmin):
+class AnalyticsDashboardAdmin(ReadOnlyAdmin):
     """The analytics dashboard: gross revenue, MRR, invoiced usage, overdue balances, churn and
     net revenue retention for one organization and currency, as SVG bar charts and tables."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         if not self.has_view_permission(request):

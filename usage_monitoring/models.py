@@ -18,7 +18,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from billing_project.core.models import BaseModel, DecimalSpec
+from billing_project.core.models import BaseModel, DecimalSpec, SoftDeleteModel
 
 DECIMAL: DecimalSpec = {"max_digits": 40, "decimal_places": 10}
 
@@ -69,7 +69,7 @@ AMOUNT_TYPES = {
 }
 
 
-class Alert(BaseModel):
+class Alert(SoftDeleteModel):
     organization = models.ForeignKey("customers.Organization", on_delete=models.CASCADE, related_name="+")
     # A subscription alert names its subscription's external id; a wallet alert its wallet ("" here).
     external_subscription_id = models.CharField(max_length=255, db_index=True, blank=True, default="")
@@ -85,7 +85,6 @@ class Alert(BaseModel):
     period_key = models.CharField(max_length=64, blank=True, default="")
     last_processed_at = models.DateTimeField(null=True, blank=True)
     last_triggered_at = models.DateTimeField(null=True, blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -22,38 +22,33 @@ from billing_project.core.money import exponent, format_amount, from_cents, is_c
 # ---------------------------------------------------------------------------------------- ledgers
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class _NothingWritable:
+    """No add, change or delete permission, whoever asks (the view permission stays the role's)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(_NothingWritable, admin.ModelAdmin):
     """A ledger (fees, payments, events, wallet transactions, webhook deliveries, audit...): rows
     are written by services only, viewable by every role, never added, edited or deleted here.
     State changes, where a ledger has any, are admin actions calling a service."""
 
     show_full_result_count = False  # no full counts on large tables
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(_NothingWritable, admin.TabularInline):
     """The rows of a ledger shown inside their parent's page."""
 
     extra = 0
     max_num = 0
     can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ActionsOnlyAdmin(admin.ModelAdmin):

@@ -1,4 +1,5 @@
-"""Base model shared by every app: a UUID primary key (Lago's `lago_id`) and timestamps."""
+"""Base models shared by every app: a UUID primary key (Lago's `lago_id`) and timestamps; the
+soft-deleted variant with `deleted_at` and its `live` manager."""
 
 from __future__ import annotations
 
@@ -27,6 +28,27 @@ class BaseModel(models.Model):
     @property
     def lago_id(self) -> str:
         return str(self.id)
+
+
+class LiveManager(models.Manager):
+    """Rows that are not soft-deleted."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class SoftDeleteModel(BaseModel):
+    """A row deleted the way Lago deletes it: `deleted_at` is set and the row stays. `objects`
+    returns every row (the default manager, so relations still reach deleted rows), `live` only the
+    undeleted ones. Uniqueness among live rows is each model's partial `UniqueConstraint`."""
+
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = models.Manager()
+    live = LiveManager()
+
+    class Meta:
+        abstract = True
 
 
 def prefetch_nothing(instance: models.Model, relation: str, model: type[models.Model]) -> None:

@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing_project.core.api.schema import omitted_when_null
-from billing_project.core.api.serializers import PaginationMeta, optional_list
+from billing_project.core.api.serializers import envelope, list_envelope, optional_list
 from billing_project.core.api.unsupported import LagoOnly
 from billing_project.core.bounds import MAX_AMOUNT_CENTS
 from billing_project.core.money import decimal_number
@@ -101,8 +101,7 @@ class TaxInput(serializers.Serializer):
     applied_to_organization = serializers.BooleanField(required=False, allow_null=True)
 
 
-class TaxInputEnvelope(serializers.Serializer):
-    tax = TaxInput()
+TaxInputEnvelope = envelope("TaxInputEnvelope", "tax", TaxInput)
 
 
 class TaxOutput(serializers.Serializer):
@@ -172,13 +171,8 @@ class TaxSummary(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class TaxEnvelope(serializers.Serializer):
-    tax = TaxOutput()
-
-
-class TaxListEnvelope(serializers.Serializer):
-    taxes = TaxOutput(many=True)
-    meta = PaginationMeta()
+TaxEnvelope = envelope("TaxEnvelope", "tax", TaxOutput)
+TaxListEnvelope = list_envelope("TaxListEnvelope", "taxes", TaxOutput)
 
 
 # --- billable metrics -------------------------------------------------------------------------
@@ -203,8 +197,7 @@ class BillableMetricInput(serializers.Serializer):
     filters = optional_list(MetricFilterInput())
 
 
-class BillableMetricInputEnvelope(serializers.Serializer):
-    billable_metric = BillableMetricInput()
+BillableMetricInputEnvelope = envelope("BillableMetricInputEnvelope", "billable_metric", BillableMetricInput)
 
 
 class MetricFilterOutput(serializers.Serializer):
@@ -255,13 +248,8 @@ class BillableMetricOutput(BillableMetricSummary):
         )
 
 
-class BillableMetricEnvelope(serializers.Serializer):
-    billable_metric = BillableMetricOutput()
-
-
-class BillableMetricListEnvelope(serializers.Serializer):
-    billable_metrics = BillableMetricOutput(many=True)
-    meta = PaginationMeta()
+BillableMetricEnvelope = envelope("BillableMetricEnvelope", "billable_metric", BillableMetricOutput)
+BillableMetricListEnvelope = list_envelope("BillableMetricListEnvelope", "billable_metrics", BillableMetricOutput)
 
 
 class EvaluateEventInput(serializers.Serializer):
@@ -279,8 +267,7 @@ class ExpressionResultOutput(serializers.Serializer):
     value = serializers.CharField()
 
 
-class ExpressionResultEnvelope(serializers.Serializer):
-    expression_result = ExpressionResultOutput()
+ExpressionResultEnvelope = envelope("ExpressionResultEnvelope", "expression_result", ExpressionResultOutput)
 
 
 # --- add-ons ----------------------------------------------------------------------------------
@@ -296,8 +283,7 @@ class AddOnInput(serializers.Serializer):
     tax_codes = _codes()
 
 
-class AddOnInputEnvelope(serializers.Serializer):
-    add_on = AddOnInput()
+AddOnInputEnvelope = envelope("AddOnInputEnvelope", "add_on", AddOnInput)
 
 
 class AddOnOutput(serializers.Serializer):
@@ -316,13 +302,8 @@ class AddOnOutput(serializers.Serializer):
         return taxes_data(obj.taxes.all())
 
 
-class AddOnEnvelope(serializers.Serializer):
-    add_on = AddOnOutput()
-
-
-class AddOnListEnvelope(serializers.Serializer):
-    add_ons = AddOnOutput(many=True)
-    meta = PaginationMeta()
+AddOnEnvelope = envelope("AddOnEnvelope", "add_on", AddOnOutput)
+AddOnListEnvelope = list_envelope("AddOnListEnvelope", "add_ons", AddOnOutput)
 
 
 # --- plans and charges ------------------------------------------------------------------------
@@ -356,8 +337,7 @@ class ChargeInput(serializers.Serializer):
     accepts_target_wallet = serializers.BooleanField(required=False, allow_null=True)
 
 
-class ChargeInputEnvelope(serializers.Serializer):
-    charge = ChargeInput()
+ChargeInputEnvelope = envelope("ChargeInputEnvelope", "charge", ChargeInput)
 
 
 class MinimumCommitmentInput(serializers.Serializer):
@@ -395,8 +375,7 @@ class PlanInput(serializers.Serializer):
     cascade_updates = serializers.BooleanField(required=False, allow_null=True)
 
 
-class PlanInputEnvelope(serializers.Serializer):
-    plan = PlanInput()
+PlanInputEnvelope = envelope("PlanInputEnvelope", "plan", PlanInput)
 
 
 def _properties(charge_like: Charge | ChargeFilter) -> dict[str, Any]:
@@ -456,13 +435,8 @@ class ChargeOutput(serializers.Serializer):
         return None
 
 
-class ChargeEnvelope(serializers.Serializer):
-    charge = ChargeOutput()
-
-
-class ChargeListEnvelope(serializers.Serializer):
-    charges = ChargeOutput(many=True)
-    meta = PaginationMeta()
+ChargeEnvelope = envelope("ChargeEnvelope", "charge", ChargeOutput)
+ChargeListEnvelope = list_envelope("ChargeListEnvelope", "charges", ChargeOutput)
 
 
 class UsageThresholdOutput(serializers.Serializer):
@@ -575,13 +549,8 @@ class PlanOutput(serializers.Serializer):
         return data
 
 
-class PlanEnvelope(serializers.Serializer):
-    plan = PlanOutput()
-
-
-class PlanListEnvelope(serializers.Serializer):
-    plans = PlanOutput(many=True)
-    meta = PaginationMeta()
+PlanEnvelope = envelope("PlanEnvelope", "plan", PlanOutput)
+PlanListEnvelope = list_envelope("PlanListEnvelope", "plans", PlanOutput)
 
 
 # --- coupons ----------------------------------------------------------------------------------
@@ -610,8 +579,7 @@ class CouponInput(serializers.Serializer):
     applies_to = AppliesToInput(required=False, allow_null=True)
 
 
-class CouponInputEnvelope(serializers.Serializer):
-    coupon = CouponInput()
+CouponInputEnvelope = envelope("CouponInputEnvelope", "coupon", CouponInput)
 
 
 class CouponOutput(serializers.Serializer):
@@ -645,13 +613,8 @@ class CouponOutput(serializers.Serializer):
         return [t.billable_metric.code for t in obj.targets.all() if t.billable_metric_id]
 
 
-class CouponEnvelope(serializers.Serializer):
-    coupon = CouponOutput()
-
-
-class CouponListEnvelope(serializers.Serializer):
-    coupons = CouponOutput(many=True)
-    meta = PaginationMeta()
+CouponEnvelope = envelope("CouponEnvelope", "coupon", CouponOutput)
+CouponListEnvelope = list_envelope("CouponListEnvelope", "coupons", CouponOutput)
 
 
 class AppliedCouponInput(serializers.Serializer):
@@ -664,8 +627,7 @@ class AppliedCouponInput(serializers.Serializer):
     frequency_duration = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100_000)
 
 
-class AppliedCouponInputEnvelope(serializers.Serializer):
-    applied_coupon = AppliedCouponInput()
+AppliedCouponInputEnvelope = envelope("AppliedCouponInputEnvelope", "applied_coupon", AppliedCouponInput)
 
 
 class AppliedCouponOutput(serializers.Serializer):
@@ -695,17 +657,9 @@ class AppliedCouponOutput(serializers.Serializer):
         return []
 
 
-class AppliedCouponEnvelope(serializers.Serializer):
-    applied_coupon = AppliedCouponOutput()
-
-
-class AppliedCouponListEnvelope(serializers.Serializer):
-    applied_coupons = AppliedCouponOutput(many=True)
-    meta = PaginationMeta()
-
-
-class ChargeFilterInputEnvelope(serializers.Serializer):
-    filter = ChargeFilterInput()
+AppliedCouponEnvelope = envelope("AppliedCouponEnvelope", "applied_coupon", AppliedCouponOutput)
+AppliedCouponListEnvelope = list_envelope("AppliedCouponListEnvelope", "applied_coupons", AppliedCouponOutput)
+ChargeFilterInputEnvelope = envelope("ChargeFilterInputEnvelope", "filter", ChargeFilterInput)
 
 
 class ChargeFilterUpdateInput(ChargeFilterInput):
@@ -714,17 +668,9 @@ class ChargeFilterUpdateInput(ChargeFilterInput):
     )
 
 
-class ChargeFilterUpdateEnvelope(serializers.Serializer):
-    filter = ChargeFilterUpdateInput()
-
-
-class ChargeFilterEnvelope(serializers.Serializer):
-    filter = ChargeFilterOutput()
-
-
-class ChargeFilterListEnvelope(serializers.Serializer):
-    filters = ChargeFilterOutput(many=True)
-    meta = PaginationMeta()
+ChargeFilterUpdateEnvelope = envelope("ChargeFilterUpdateEnvelope", "filter", ChargeFilterUpdateInput)
+ChargeFilterEnvelope = envelope("ChargeFilterEnvelope", "filter", ChargeFilterOutput)
+ChargeFilterListEnvelope = list_envelope("ChargeFilterListEnvelope", "filters", ChargeFilterOutput)
 
 
 class MetadataEnvelope(serializers.Serializer):

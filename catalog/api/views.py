@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.filters import PageFilters
-from billing_project.core.api.pagination import paginated_response
+from billing_project.core.api.pagination import meta_for, paginated_response
 from billing_project.core.api.unsupported import LagoOnly
 from billing_project.core.api.views import (
     OrganizationAPIView,
@@ -163,13 +163,7 @@ class PlanChargeCollectionView(OrganizationAPIView):
         return Response(
             {
                 "charges": s.ChargeOutput(charges, many=True).data,
-                "meta": {
-                    "current_page": 1 if charges else 0,
-                    "next_page": None,
-                    "prev_page": None,
-                    "total_pages": 1 if charges else 0,
-                    "total_count": len(charges),
-                },
+                "meta": meta_for(len(charges), 1, len(charges) or 1),  # every charge on one page
             }
         )
 

@@ -9,7 +9,13 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from billing_project.core.api.serializers import OptionalTextField, PaginationMeta, optional_list, optional_text
+from billing_project.core.api.serializers import (
+    OptionalTextField,
+    envelope,
+    list_envelope,
+    optional_list,
+    optional_text,
+)
 from billing_project.core.api.unsupported import LagoOnly
 from customers import hooks
 from customers.models import Customer, CustomerType, FinalizeZeroAmount, Organization
@@ -113,8 +119,7 @@ class CustomerInput(serializers.Serializer):
     tax_codes = serializers.ListField(child=serializers.CharField(max_length=255), required=False, allow_null=True)
 
 
-class CustomerInputEnvelope(serializers.Serializer):
-    customer = CustomerInput()
+CustomerInputEnvelope = envelope("CustomerInputEnvelope", "customer", CustomerInput)
 
 
 class OrganizationBillingConfigurationInput(serializers.Serializer):
@@ -145,8 +150,7 @@ class OrganizationInput(serializers.Serializer):
     webhook_url = _text(1024)
 
 
-class OrganizationInputEnvelope(serializers.Serializer):
-    organization = OrganizationInput()
+OrganizationInputEnvelope = envelope("OrganizationInputEnvelope", "organization", OrganizationInput)
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -347,13 +351,8 @@ _TEXT_FIELDS = (
 _ADDRESS_KEYS = ("address_line1", "address_line2", "city", "zipcode", "state", "country")
 
 
-class CustomerEnvelope(serializers.Serializer):
-    customer = CustomerOutput()
-
-
-class CustomerListEnvelope(serializers.Serializer):
-    customers = CustomerOutput(many=True)
-    meta = PaginationMeta()
+CustomerEnvelope = envelope("CustomerEnvelope", "customer", CustomerOutput)
+CustomerListEnvelope = list_envelope("CustomerListEnvelope", "customers", CustomerOutput)
 
 
 class OrganizationOutput(serializers.Serializer):
@@ -416,5 +415,4 @@ class OrganizationOutput(serializers.Serializer):
         return self.context.get("taxes", [])
 
 
-class OrganizationEnvelope(serializers.Serializer):
-    organization = OrganizationOutput()
+OrganizationEnvelope = envelope("OrganizationEnvelope", "organization", OrganizationOutput)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from billing_project.core.api.serializers import PaginationMeta, optional_list
+from billing_project.core.api.serializers import envelope, list_envelope, optional_list
 
 VALUE_TYPES = ("integer", "string", "boolean", "select")
 VALUE_SCHEMA = {"oneOf": [{"type": "integer"}, {"type": "boolean"}, {"type": "string"}]}
@@ -41,12 +41,8 @@ class FeatureCreateInput(FeatureUpdateInput):
     code = serializers.CharField(allow_blank=True)
 
 
-class FeatureCreateEnvelope(serializers.Serializer):
-    feature = FeatureCreateInput()
-
-
-class FeatureUpdateEnvelope(serializers.Serializer):
-    feature = FeatureUpdateInput()
+FeatureCreateEnvelope = envelope("FeatureCreateEnvelope", "feature", FeatureCreateInput)
+FeatureUpdateEnvelope = envelope("FeatureUpdateEnvelope", "feature", FeatureUpdateInput)
 
 
 class PrivilegeOutput(serializers.Serializer):
@@ -65,13 +61,8 @@ class FeatureOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class FeatureEnvelope(serializers.Serializer):
-    feature = FeatureOutput()
-
-
-class FeatureListEnvelope(serializers.Serializer):
-    features = FeatureOutput(many=True)
-    meta = PaginationMeta()
+FeatureEnvelope = envelope("FeatureEnvelope", "feature", FeatureOutput)
+FeatureListEnvelope = list_envelope("FeatureListEnvelope", "features", FeatureOutput)
 
 
 @extend_schema_field(VALUE_SCHEMA)
@@ -111,8 +102,7 @@ class PlanEntitlementOutput(serializers.Serializer):
     privileges = PlanEntitlementPrivilegeOutput(many=True)
 
 
-class PlanEntitlementEnvelope(serializers.Serializer):
-    entitlement = PlanEntitlementOutput()
+PlanEntitlementEnvelope = envelope("PlanEntitlementEnvelope", "entitlement", PlanEntitlementOutput)
 
 
 class PlanEntitlementListEnvelope(serializers.Serializer):
@@ -147,8 +137,9 @@ class SubscriptionEntitlementOutput(serializers.Serializer):
     overrides = serializers.DictField(child=PrivilegeValueField())
 
 
-class SubscriptionEntitlementEnvelope(serializers.Serializer):
-    entitlement = SubscriptionEntitlementOutput()
+SubscriptionEntitlementEnvelope = envelope(
+    "SubscriptionEntitlementEnvelope", "entitlement", SubscriptionEntitlementOutput
+)
 
 
 class SubscriptionEntitlementListEnvelope(serializers.Serializer):

@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from billing_project.core.api.serializers import ClientDateTimeField
+from billing_project.core.api.serializers import ClientDateTimeField, envelope
 from billing_project.core.api.unsupported import LagoOnly
 from customers.api.serializers import (
     NO_BILLING_ENTITIES,
@@ -52,8 +52,7 @@ class InvoiceUpdateInput(serializers.Serializer):
     metadata = MetadataItemInput(many=True, required=False)
 
 
-class InvoiceUpdateEnvelope(serializers.Serializer):
-    invoice = InvoiceUpdateInput()
+InvoiceUpdateEnvelope = envelope("InvoiceUpdateEnvelope", "invoice", InvoiceUpdateInput)
 
 
 @extend_schema_field(OpenApiTypes.NUMBER)
@@ -86,8 +85,7 @@ class OneOffInvoiceInput(serializers.Serializer):
     purchase_order_number = serializers.CharField(required=False, allow_blank=True, allow_null=True)
 
 
-class OneOffInvoiceEnvelope(serializers.Serializer):
-    invoice = OneOffInvoiceInput()
+OneOffInvoiceEnvelope = envelope("OneOffInvoiceEnvelope", "invoice", OneOffInvoiceInput)
 
 
 class VoidInput(serializers.Serializer):
@@ -100,8 +98,7 @@ class FeeUpdateInput(serializers.Serializer):
     payment_status = serializers.ChoiceField(choices=["pending", "succeeded", "failed", "refunded"])
 
 
-class FeeUpdateEnvelope(serializers.Serializer):
-    fee = FeeUpdateInput()
+FeeUpdateEnvelope = envelope("FeeUpdateEnvelope", "fee", FeeUpdateInput)
 
 
 # --- response shapes (documentation) ----------------------------------------------------------------
@@ -198,8 +195,7 @@ class InvoiceOutput(serializers.Serializer):
     fees = FeeOutput(many=True, required=False)
 
 
-class InvoiceEnvelope(serializers.Serializer):
-    invoice = InvoiceOutput()
+InvoiceEnvelope = envelope("InvoiceEnvelope", "invoice", InvoiceOutput)
 
 
 class PageMeta(serializers.Serializer):
@@ -215,8 +211,7 @@ class InvoiceListEnvelope(serializers.Serializer):
     meta = PageMeta()
 
 
-class FeeEnvelope(serializers.Serializer):
-    fee = FeeOutput()
+FeeEnvelope = envelope("FeeEnvelope", "fee", FeeOutput)
 
 
 class FeeListEnvelope(serializers.Serializer):
@@ -248,8 +243,7 @@ class CustomerUsageOutput(serializers.Serializer):
     charges_usage = ChargeUsageOutput(many=True)
 
 
-class CustomerUsageEnvelope(serializers.Serializer):
-    customer_usage = CustomerUsageOutput()
+CustomerUsageEnvelope = envelope("CustomerUsageEnvelope", "customer_usage", CustomerUsageOutput)
 
 
 class PastUsageEnvelope(serializers.Serializer):

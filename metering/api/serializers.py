@@ -14,8 +14,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from billing_project.core.api.serializers import PaginationMeta, envelope, list_envelope
 from billing_project.core.money import exponent, to_cents
-from customers.api.serializers import PaginationMeta
 from metering import ingestion
 
 
@@ -131,8 +131,7 @@ class EventInput(serializers.Serializer):
     properties = serializers.DictField(required=False, allow_null=True)
 
 
-class EventInputEnvelope(serializers.Serializer):
-    event = EventInput()
+EventInputEnvelope = envelope("EventInputEnvelope", "event", EventInput)
 
 
 class EventBatchInput(serializers.Serializer):
@@ -145,8 +144,7 @@ class EstimateEventInput(EventInput):
     )
 
 
-class EstimateEventInputEnvelope(serializers.Serializer):
-    event = EstimateEventInput()
+EstimateEventInputEnvelope = envelope("EstimateEventInputEnvelope", "event", EstimateEventInput)
 
 
 class EstimateEventBatchInput(serializers.Serializer):
@@ -167,8 +165,7 @@ class EventOutput(serializers.Serializer):
     created_at = serializers.CharField()
 
 
-class EventEnvelope(serializers.Serializer):
-    event = EventOutput()
+EventEnvelope = envelope("EventEnvelope", "event", EventOutput)
 
 
 class EventProblemOutput(serializers.Serializer):
@@ -187,8 +184,7 @@ class EventDetailOutput(EventOutput):
     )
 
 
-class EventDetailEnvelope(serializers.Serializer):
-    event = EventDetailOutput()
+EventDetailEnvelope = envelope("EventDetailEnvelope", "event", EventDetailOutput)
 
 
 class DuplicateOutput(serializers.Serializer):
@@ -252,9 +248,7 @@ class EventErrorOutput(serializers.Serializer):
     created_at = serializers.CharField()
 
 
-class EventErrorListEnvelope(serializers.Serializer):
-    event_errors = EventErrorOutput(many=True)
-    meta = PaginationMeta()
+EventErrorListEnvelope = list_envelope("EventErrorListEnvelope", "event_errors", EventErrorOutput)
 
 
 def _plain(value: Decimal) -> str:

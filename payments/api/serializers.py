@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from billing_project.core.api.serializers import ClientDateTimeField
+from billing_project.core.api.serializers import ClientDateTimeField, envelope
 from billing_project.core.api.unsupported import LagoOnly
 from customers.api.serializers import PAYMENT_METHOD_REASON, PROVIDER_PAYMENT_METHOD
 from invoicing.api.serializers import PageMeta
@@ -20,8 +20,7 @@ class PaymentInput(serializers.Serializer):
     paid_at = ClientDateTimeField(required=False, allow_null=True)
 
 
-class PaymentInputEnvelope(serializers.Serializer):
-    payment = PaymentInput()
+PaymentInputEnvelope = envelope("PaymentInputEnvelope", "payment", PaymentInput)
 
 
 class PaymentNextAction(serializers.Serializer):
@@ -52,8 +51,7 @@ class PaymentOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class PaymentEnvelope(serializers.Serializer):
-    payment = PaymentOutput()
+PaymentEnvelope = envelope("PaymentEnvelope", "payment", PaymentOutput)
 
 
 class PaymentListEnvelope(serializers.Serializer):
@@ -69,8 +67,7 @@ class PaymentUrlOutput(serializers.Serializer):
     payment_url = serializers.CharField()
 
 
-class PaymentUrlEnvelope(serializers.Serializer):
-    invoice_payment_details = PaymentUrlOutput()
+PaymentUrlEnvelope = envelope("PaymentUrlEnvelope", "invoice_payment_details", PaymentUrlOutput)
 
 
 class CheckoutUrlOutput(serializers.Serializer):
@@ -81,8 +78,7 @@ class CheckoutUrlOutput(serializers.Serializer):
     checkout_url = serializers.CharField()
 
 
-class CheckoutUrlEnvelope(serializers.Serializer):
-    customer = CheckoutUrlOutput()
+CheckoutUrlEnvelope = envelope("CheckoutUrlEnvelope", "customer", CheckoutUrlOutput)
 
 
 class PaymentRequestInput(serializers.Serializer):
@@ -91,8 +87,7 @@ class PaymentRequestInput(serializers.Serializer):
     lago_invoice_ids = serializers.ListField(child=serializers.CharField(), allow_empty=False)
 
 
-class PaymentRequestInputEnvelope(serializers.Serializer):
-    payment_request = PaymentRequestInput()
+PaymentRequestInputEnvelope = envelope("PaymentRequestInputEnvelope", "payment_request", PaymentRequestInput)
 
 
 class PaymentRequestInvoiceOutput(serializers.Serializer):
@@ -115,8 +110,7 @@ class PaymentRequestOutput(serializers.Serializer):
     invoices = PaymentRequestInvoiceOutput(many=True)
 
 
-class PaymentRequestEnvelope(serializers.Serializer):
-    payment_request = PaymentRequestOutput()
+PaymentRequestEnvelope = envelope("PaymentRequestEnvelope", "payment_request", PaymentRequestOutput)
 
 
 class PaymentRequestListEnvelope(serializers.Serializer):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from billing_project.core.api.serializers import PaginationMeta
+from billing_project.core.api.serializers import envelope, list_envelope
 from reporting.models import ExportResource
 
 
@@ -96,8 +96,7 @@ class ExportInput(serializers.Serializer):
     to_date = serializers.DateField()
 
 
-class ExportInputEnvelope(serializers.Serializer):
-    export = ExportInput()
+ExportInputEnvelope = envelope("ExportInputEnvelope", "export", ExportInput)
 
 
 class ExportOutput(serializers.Serializer):
@@ -121,10 +120,5 @@ class ExportOutput(serializers.Serializer):
         return request.build_absolute_uri(path) if request is not None else path
 
 
-class ExportEnvelope(serializers.Serializer):
-    export = ExportOutput()
-
-
-class ExportListEnvelope(serializers.Serializer):
-    exports = ExportOutput(many=True)
-    meta = PaginationMeta()
+ExportEnvelope = envelope("ExportEnvelope", "export", ExportOutput)
+ExportListEnvelope = list_envelope("ExportListEnvelope", "exports", ExportOutput)

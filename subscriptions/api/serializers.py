@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from billing_project.core.api.serializers import optional_list
+from billing_project.core.api.serializers import envelope, list_envelope, optional_list
 from billing_project.core.api.unsupported import LagoOnly
 from customers.api.serializers import (
     NO_BILLING_ENTITIES,
     NO_CUSTOM_SECTIONS,
     PAYMENT_METHOD_REASON,
     PROVIDER_PAYMENT_METHOD,
-    PaginationMeta,
 )
 from subscriptions.models import BillingTime, OnTerminationCreditNote, OnTerminationInvoice
 from subscriptions.representation import SubscriptionOutput, SubscriptionWithPlanOutput
@@ -95,8 +94,7 @@ class SubscriptionInput(serializers.Serializer):
     )
 
 
-class SubscriptionInputEnvelope(serializers.Serializer):
-    subscription = SubscriptionInput()
+SubscriptionInputEnvelope = envelope("SubscriptionInputEnvelope", "subscription", SubscriptionInput)
 
 
 class SubscriptionUpdateInput(serializers.Serializer):
@@ -112,14 +110,6 @@ class SubscriptionUpdateInput(serializers.Serializer):
     )
 
 
-class SubscriptionUpdateInputEnvelope(serializers.Serializer):
-    subscription = SubscriptionUpdateInput()
-
-
-class SubscriptionEnvelope(serializers.Serializer):
-    subscription = SubscriptionWithPlanOutput()
-
-
-class SubscriptionListEnvelope(serializers.Serializer):
-    subscriptions = SubscriptionOutput(many=True)
-    meta = PaginationMeta()
+SubscriptionUpdateInputEnvelope = envelope("SubscriptionUpdateInputEnvelope", "subscription", SubscriptionUpdateInput)
+SubscriptionEnvelope = envelope("SubscriptionEnvelope", "subscription", SubscriptionWithPlanOutput)
+SubscriptionListEnvelope = list_envelope("SubscriptionListEnvelope", "subscriptions", SubscriptionOutput)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from billing_project.core.api.serializers import optional_list
+from billing_project.core.api.serializers import envelope, optional_list
 from catalog.api.serializers import BillableMetricSummary
 
 
@@ -27,8 +27,7 @@ class AlertInputEnvelope(serializers.Serializer):
     alerts = AlertInput(many=True, required=False)
 
 
-class AlertUpdateEnvelope(serializers.Serializer):
-    alert = AlertInput()
+AlertUpdateEnvelope = envelope("AlertUpdateEnvelope", "alert", AlertInput)
 
 
 class AlertOutput(serializers.Serializer):
@@ -48,8 +47,7 @@ class AlertOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class AlertEnvelope(serializers.Serializer):
-    alert = AlertOutput()
+AlertEnvelope = envelope("AlertEnvelope", "alert", AlertOutput)
 
 
 class AlertPageMeta(serializers.Serializer):
@@ -83,13 +81,11 @@ class LifetimeUsageOutput(serializers.Serializer):
     usage_thresholds = LifetimeUsageThresholdOutput(many=True)
 
 
-class LifetimeUsageEnvelope(serializers.Serializer):
-    lifetime_usage = LifetimeUsageOutput()
+LifetimeUsageEnvelope = envelope("LifetimeUsageEnvelope", "lifetime_usage", LifetimeUsageOutput)
 
 
 class LifetimeUsageInput(serializers.Serializer):
     external_historical_usage_amount_cents = serializers.IntegerField(min_value=0)
 
 
-class LifetimeUsageInputEnvelope(serializers.Serializer):
-    lifetime_usage = LifetimeUsageInput()
+LifetimeUsageInputEnvelope = envelope("LifetimeUsageInputEnvelope", "lifetime_usage", LifetimeUsageInput)

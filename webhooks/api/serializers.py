@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from billing_project.core.api.serializers import PaginationMeta
+from billing_project.core.api.serializers import envelope, list_envelope
 from webhooks.models import DeliveryStatus, SignatureAlgo
 
 
@@ -19,8 +19,7 @@ class WebhookEndpointInput(serializers.Serializer):
     )
 
 
-class WebhookEndpointInputEnvelope(serializers.Serializer):
-    webhook_endpoint = WebhookEndpointInput()
+WebhookEndpointInputEnvelope = envelope("WebhookEndpointInputEnvelope", "webhook_endpoint", WebhookEndpointInput)
 
 
 class WebhookEndpointOutput(serializers.Serializer):
@@ -34,21 +33,15 @@ class WebhookEndpointOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class WebhookEndpointEnvelope(serializers.Serializer):
-    webhook_endpoint = WebhookEndpointOutput()
-
-
-class WebhookEndpointListEnvelope(serializers.Serializer):
-    webhook_endpoints = WebhookEndpointOutput(many=True)
-    meta = PaginationMeta()
+WebhookEndpointEnvelope = envelope("WebhookEndpointEnvelope", "webhook_endpoint", WebhookEndpointOutput)
+WebhookEndpointListEnvelope = list_envelope("WebhookEndpointListEnvelope", "webhook_endpoints", WebhookEndpointOutput)
 
 
 class PublicKeyOutput(serializers.Serializer):
     public_key = serializers.CharField(help_text="Base64 of the RSA public key (PEM) that verifies JWT signatures.")
 
 
-class PublicKeyEnvelope(serializers.Serializer):
-    webhook = PublicKeyOutput()
+PublicKeyEnvelope = envelope("PublicKeyEnvelope", "webhook", PublicKeyOutput)
 
 
 class WebhookAttemptOutput(serializers.Serializer):
@@ -85,13 +78,8 @@ class WebhookDeliveryDetailOutput(WebhookDeliveryOutput):
     attempts = WebhookAttemptOutput(many=True, source="attempts.all")
 
 
-class WebhookDeliveryEnvelope(serializers.Serializer):
-    webhook = WebhookDeliveryDetailOutput()
-
-
-class WebhookDeliveryListEnvelope(serializers.Serializer):
-    webhooks = WebhookDeliveryOutput(many=True)
-    meta = PaginationMeta()
+WebhookDeliveryEnvelope = envelope("WebhookDeliveryEnvelope", "webhook", WebhookDeliveryDetailOutput)
+WebhookDeliveryListEnvelope = list_envelope("WebhookDeliveryListEnvelope", "webhooks", WebhookDeliveryOutput)
 
 
 def endpoint_body(endpoint: Any) -> dict[str, Any]:

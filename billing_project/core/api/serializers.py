@@ -1,8 +1,10 @@
-"""Shapes and fields shared by every app's API: the page meta, optional lists, input date-times."""
+"""Shapes and fields shared by every app's API: the page meta, the one-resource and list envelopes,
+optional lists, input date-times."""
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -19,6 +21,22 @@ class PaginationMeta(serializers.Serializer):
     prev_page = serializers.IntegerField(allow_null=True)
     total_pages = serializers.IntegerField()
     total_count = serializers.IntegerField()
+
+
+def _named(name: str, fields: dict[str, serializers.Field]) -> type[serializers.Serializer]:
+    # Named and placed in the calling module like a class written there: the schema component is `name`.
+    module = sys._getframe(2).f_globals.get("__name__", __name__)
+    return type(name, (serializers.Serializer,), {"__module__": module, "__qualname__": name, **fields})
+
+
+def envelope(name: str, root: str, output: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The body of one resource under its Lago root key, `{"<root>": {...}}`, as schema component `name`."""
+    return _named(name, {root: output()})
+
+
+def list_envelope(name: str, root: str, output: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """A page of resources, `{"<root>": [...], "meta": {...}}` (`PaginationMeta`), as schema component `name`."""
+    return _named(name, {root: output(many=True), "meta": PaginationMeta()})
 
 
 def optional_text(value: object) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from billing_project.core.api.serializers import ClientDateTimeField
+from billing_project.core.api.serializers import ClientDateTimeField, envelope
 from billing_project.core.api.unsupported import LagoOnly
 from customers.api.serializers import (
     NO_BILLING_ENTITIES,
@@ -90,8 +90,7 @@ class WalletInput(serializers.Serializer):
     metadata = serializers.DictField(required=False, allow_null=True)
 
 
-class WalletInputEnvelope(serializers.Serializer):
-    wallet = WalletInput()
+WalletInputEnvelope = envelope("WalletInputEnvelope", "wallet", WalletInput)
 
 
 class WalletOutput(serializers.Serializer):
@@ -120,8 +119,7 @@ class WalletOutput(serializers.Serializer):
     payment_method = PaymentMethodSchema()
 
 
-class WalletEnvelope(serializers.Serializer):
-    wallet = WalletOutput()
+WalletEnvelope = envelope("WalletEnvelope", "wallet", WalletOutput)
 
 
 class MetaSchema(serializers.Serializer):
@@ -148,8 +146,9 @@ class WalletTransactionInput(serializers.Serializer):
     ignore_paid_top_up_limits = serializers.BooleanField(required=False, allow_null=True)
 
 
-class WalletTransactionInputEnvelope(serializers.Serializer):
-    wallet_transaction = WalletTransactionInput()
+WalletTransactionInputEnvelope = envelope(
+    "WalletTransactionInputEnvelope", "wallet_transaction", WalletTransactionInput
+)
 
 
 class WalletTransactionOutput(serializers.Serializer):
@@ -175,8 +174,7 @@ class WalletTransactionOutput(serializers.Serializer):
     payment_method = PaymentMethodSchema()
 
 
-class WalletTransactionEnvelope(serializers.Serializer):
-    wallet_transaction = WalletTransactionOutput()
+WalletTransactionEnvelope = envelope("WalletTransactionEnvelope", "wallet_transaction", WalletTransactionOutput)
 
 
 class WalletTransactionListEnvelope(serializers.Serializer):
@@ -200,8 +198,7 @@ class CreditNoteInput(serializers.Serializer):
     metadata = serializers.DictField(required=False, allow_null=True)
 
 
-class CreditNoteInputEnvelope(serializers.Serializer):
-    credit_note = CreditNoteInput()
+CreditNoteInputEnvelope = envelope("CreditNoteInputEnvelope", "credit_note", CreditNoteInput)
 
 
 class CreditNoteEstimateInput(serializers.Serializer):
@@ -209,8 +206,7 @@ class CreditNoteEstimateInput(serializers.Serializer):
     items = CreditNoteItemInput(many=True)
 
 
-class CreditNoteEstimateInputEnvelope(serializers.Serializer):
-    credit_note = CreditNoteEstimateInput()
+CreditNoteEstimateInputEnvelope = envelope("CreditNoteEstimateInputEnvelope", "credit_note", CreditNoteEstimateInput)
 
 
 class CreditNoteUpdateInput(serializers.Serializer):
@@ -218,8 +214,7 @@ class CreditNoteUpdateInput(serializers.Serializer):
     metadata = serializers.DictField(required=False, allow_null=True)
 
 
-class CreditNoteUpdateInputEnvelope(serializers.Serializer):
-    credit_note = CreditNoteUpdateInput()
+CreditNoteUpdateInputEnvelope = envelope("CreditNoteUpdateInputEnvelope", "credit_note", CreditNoteUpdateInput)
 
 
 class CreditNoteOutput(serializers.Serializer):
@@ -250,8 +245,7 @@ class CreditNoteOutput(serializers.Serializer):
     customer = serializers.DictField()
 
 
-class CreditNoteEnvelope(serializers.Serializer):
-    credit_note = CreditNoteOutput()
+CreditNoteEnvelope = envelope("CreditNoteEnvelope", "credit_note", CreditNoteOutput)
 
 
 class CreditNoteListEnvelope(serializers.Serializer):
@@ -274,8 +268,7 @@ class CreditNoteEstimateOutput(serializers.Serializer):
     applied_taxes = serializers.ListField(child=serializers.DictField())
 
 
-class CreditNoteEstimateEnvelope(serializers.Serializer):
-    estimated_credit_note = CreditNoteEstimateOutput()
+CreditNoteEstimateEnvelope = envelope("CreditNoteEstimateEnvelope", "estimated_credit_note", CreditNoteEstimateOutput)
 
 
 class CreditMetadataEnvelope(serializers.Serializer):
