@@ -60,6 +60,7 @@ def create_tenant(name: str, subscriptions: int, code: str = "bench_calls") -> t
     from datetime import UTC, datetime
 
     from catalog.models import BillableMetric, Plan
+    from customers.inputs import CustomerUpsert
     from customers.services import api_key_create, customer_upsert, organization_create
 
     organization, _ = organization_create(f"{name} {time.time():.0f}", timezone_name="UTC")
@@ -70,7 +71,7 @@ def create_tenant(name: str, subscriptions: int, code: str = "bench_calls") -> t
     try:
         from subscriptions.models import Subscription
 
-        customer, _ = customer_upsert(organization, {"external_id": "bench-customer", "currency": "USD"})
+        customer, _ = customer_upsert(organization, CustomerUpsert(external_id="bench-customer", currency="USD"))
         plan = Plan.objects.create(
             organization=organization, name="bench", code="bench", interval="monthly", amount_currency="USD"
         )

@@ -91,12 +91,13 @@ def measure(label: str, runs: int, call) -> dict:
 
 def build(events: int):
     from catalog.models import BillableMetric, Charge, Plan
+    from customers.inputs import CustomerUpsert
     from customers.services import customer_upsert, organization_create
     from metering.services import events_ingest
     from subscriptions.models import Subscription
 
     organization, _ = organization_create(f"Bench features {time.time():.0f}", timezone_name="UTC")
-    customer, _ = customer_upsert(organization, {"external_id": "bench-features", "currency": "USD"})
+    customer, _ = customer_upsert(organization, CustomerUpsert(external_id="bench-features", currency="USD"))
     plan = Plan.objects.create(
         organization=organization,
         name="seats",

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from billing_project.core.api import permissions as api_permissions
 from billing_project.core.console import ReadOnlyInline
 from customers import services
+from customers.inputs import CustomerUpsert
 from customers.models import ApiKey, Customer, CustomerMetadata, Organization
 
 
@@ -174,8 +175,8 @@ _BILLING_CONFIGURATION_FIELDS = (
 )
 
 
-def customer_form_payload(form: forms.ModelForm, obj: Customer) -> dict[str, Any]:
-    """The changed admin fields in the shape the upsert service takes."""
+def customer_form_payload(form: forms.ModelForm, obj: Customer) -> CustomerUpsert:
+    """The changed admin fields as the upsert service's input (fields it does not take are left out)."""
     data: dict[str, Any] = {"external_id": obj.external_id}
     billing: dict[str, Any] = {}
     for field in form.changed_data:
@@ -192,7 +193,7 @@ def customer_form_payload(form: forms.ModelForm, obj: Customer) -> dict[str, Any
             data[field] = value
     if billing:
         data["billing_configuration"] = billing
-    return data
+    return CustomerUpsert.from_validated(data)
 
 
 class CustomerAdminForm(forms.ModelForm):

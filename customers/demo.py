@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 
 from customers import services
+from customers.inputs import CustomerUpsert
 from customers.models import ApiKey, Organization
 
 DEMO_ORGANIZATION = "bxb Demo"
@@ -51,7 +52,7 @@ def seed_demo() -> tuple[Organization, str, list[str]]:
         ApiKey.objects.create(organization=organization, name="demo", prefix="demo", key_hash=key_hash)
     lines = []
     for data in DEMO_CUSTOMERS:
-        services.customer_upsert(organization, dict(data))
+        services.customer_upsert(organization, CustomerUpsert(**data))
     lines.append(f"{len(DEMO_CUSTOMERS)} demo customers")
     for _, step in _steps:
         line = step(organization)

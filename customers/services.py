@@ -17,10 +17,18 @@ from django.utils import timezone
 from billing_project.core import money
 from billing_project.core.api import permissions as api_permissions
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
+from billing_project.core.inputs import UNSET, or_none
 from billing_project.core.inserts import insert_new
 from billing_project.core.models import prefetch_nothing
 from billing_project.core.prepared import PreparedQuery
 from customers import hooks, signals
+from customers.inputs import (
+    BillingConfiguration,
+    CustomerUpsert,
+    MetadataEntry,
+    OrganizationBillingConfiguration,
+    OrganizationUpdate,
+)
 from customers.models import (
     ApiKey,
     Customer,
@@ -150,57 +158,60 @@ _EMAIL_SETTINGS = {"invoice.finalized", "credit_note.created", "payment_receipt.
 
 
 @transaction.atomic
-def organization_update(organization: Organization, data: dict[str, Any]) -> Organization:
-    """Partial update as Lago's `PUT /organizations` (only the keys sent change)."""
+def organization_update(organization: Organization, update: OrganizationUpdate) -> Organization:
+    """Partial update as Lago's `PUT /organizations` (only the fields sent change)."""
     org = Organization.objects.select_for_update().get(pk=organization.pk)
     errors: dict[str, list[str]] = {}
-    if "default_currency" in data:
-        if money.is_currency(data["default_currency"]):
-            org.default_currency = data["default_currency"]
+    if update.default_currency is not UNSET:
+        if money.is_currency(update.default_currency):
+            org.default_currency = update.default_currency
         else:
             errors["default_currency"] = ["value_is_invalid"]
-    if "timezone" in data and data["timezone"] is not None:
-        if timezone_valid(data["timezone"]):
-            org.timezone = data["timezone"]
+    tz = or_none(update.timezone)
+    if tz is not None:
+        if timezone_valid(tz):
+            org.timezone = tz
         else:
             errors["timezone"] = ["invalid_timezone"]
     for field in _ORG_TEXT_FIELDS:
-        if field in data:
-            setattr(org, field, data[field] or "")
+        text = getattr(update, field)
+        if text is not UNSET:
+            setattr(org, field, text or "")
     if org.country and not _COUNTRY_RE.match(org.country):
         errors["country"] = ["country_code_invalid"]
-    if "document_numbering" in data:
-        if data["document_numbering"] in DocumentNumbering.values:
-            org.document_numbering = data["document_numbering"]
+    if update.document_numbering is not UNSET:
+        if update.document_numbering in DocumentNumbering.values:
+            org.document_numbering = update.document_numbering
         else:
             errors["document_numbering"] = ["value_is_invalid"]
-    if "document_number_prefix" in data:
-        prefix = data["document_number_prefix"] or ""
+    if update.document_number_prefix is not UNSET:
+        prefix = update.document_number_prefix or ""
         if 1 <= len(prefix) <= 10:
             org.document_number_prefix = prefix.upper()
         else:
             errors["document_number_prefix"] = ["value_is_invalid"]
-    if "net_payment_term" in data:
-        org.net_payment_term = data["net_payment_term"]
-    if "finalize_zero_amount_invoice" in data:
-        org.finalize_zero_amount_invoice = data["finalize_zero_amount_invoice"]
-    if "email_settings" in data:
-        settings_list = data["email_settings"] or []
+    if update.net_payment_term is not UNSET:
+        org.net_payment_term = update.net_payment_term
+    if update.finalize_zero_amount_invoice is not UNSET:
+        org.finalize_zero_amount_invoice = update.finalize_zero_amount_invoice
+    if update.email_settings is not UNSET:
+        settings_list = update.email_settings or []
         if all(item in _EMAIL_SETTINGS for item in settings_list):
             org.email_settings = list(settings_list)
         else:
             errors["email_settings"] = ["unsupported_value"]
-    billing = data.get("billing_configuration") or {}
-    if "invoice_grace_period" in billing:
-        org.invoice_grace_period = billing["invoice_grace_period"]
-    if "invoice_footer" in billing:
-        org.invoice_footer = billing["invoice_footer"] or ""
-    if billing.get("document_locale"):
-        org.document_locale = billing["document_locale"]
+    billing = or_none(update.billing_configuration) or OrganizationBillingConfiguration()
+    if billing.invoice_grace_period is not UNSET:
+        org.invoice_grace_period = billing.invoice_grace_period
+    if billing.invoice_footer is not UNSET:
+        org.invoice_footer = billing.invoice_footer or ""
+    document_locale = or_none(billing.document_locale)
+    if document_locale:
+        org.document_locale = document_locale
     if errors:
         raise ValidationFailure(errors)
     org.save()
-    webhook_url = data.get("webhook_url")
+    webhook_url = or_none(update.webhook_url)
     if webhook_url and not WebhookEndpoint.objects.filter(organization_id=org.pk, webhook_url=webhook_url).exists():
         # Lago's legacy single `webhook_url` registers an endpoint (signed with HMAC, all event types).
         webhook_endpoint_create(org, webhook_url=webhook_url, signature_algo="hmac")
@@ -219,63 +230,64 @@ _PROVIDER_SETTING_FIELDS = ("sync", "sync_with_provider", "provider_payment_meth
 PAYMENT_PROVIDERS = {"stripe", "gocardless", "adyen", "cashfree", "moneyhash"}
 
 
-def _validate_customer(data: dict[str, Any]) -> dict[str, list[str]]:
+def _validate_customer(upsert: CustomerUpsert) -> dict[str, list[str]]:
+    """The domain's rules on values the input serializer has typed (codes, formats, duplicates)."""
     errors: dict[str, list[str]] = {}
-    currency = data.get("currency")
+    currency = or_none(upsert.currency)
     if currency is not None and not money.is_currency(currency):
         errors["currency"] = ["value_is_invalid"]
-    tz = data.get("timezone")
+    tz = or_none(upsert.timezone)
     if tz is not None and not timezone_valid(tz):
         errors["timezone"] = ["invalid_timezone"]
-    country = data.get("country")
+    country = or_none(upsert.country)
     if country and not _COUNTRY_RE.match(country.upper()):
         errors["country"] = ["country_code_invalid"]
-    email = data.get("email")
+    email = or_none(upsert.email)
     if email:
         addresses = [part.strip() for part in email.split(",")]
         if not all(_EMAIL_RE.match(address) for address in addresses):
             errors["email"] = ["invalid_email_format"]
-    billing = data.get("billing_configuration") or {}
-    provider = billing.get("payment_provider")
+    billing = or_none(upsert.billing_configuration)
+    provider = or_none(billing.payment_provider) if billing is not None else None
     if provider is not None and provider not in PAYMENT_PROVIDERS:
         errors["billing_configuration.payment_provider"] = ["value_is_invalid"]
-    keys = [item["key"] for item in data.get("metadata") or []]
+    keys = [item.key for item in or_none(upsert.metadata) or ()]
     if len(keys) != len(set(keys)):
         errors["metadata"] = ["duplicated_key"]
     return errors
 
 
 def customer_validation_errors(
-    organization: Organization, customer: Customer | None, data: dict[str, Any]
+    organization: Organization, customer: Customer | None, upsert: CustomerUpsert
 ) -> dict[str, list[str]]:
     """Every reason to refuse this upsert, as `{field: [codes]}` (empty when it is fine)."""
-    errors = _validate_customer(data)
-    hooks.customer_taxes.get().validate(organization, data.get("tax_codes"))
-    new_currency = data.get("currency")
+    errors = _validate_customer(upsert)
+    hooks.customer_taxes.get().validate(organization, or_none(upsert.tax_codes))
+    new_currency = or_none(upsert.currency)
     if customer is not None and new_currency and new_currency != customer.currency:
         if hooks.billed_currencies.get()(customer) - {new_currency}:
             errors = merge_details(errors, {"currency": ["currencies_does_not_match"]})
     return errors
 
 
-def _apply_metadata(customer: Customer, items: list[dict[str, Any]]) -> None:
+def _apply_metadata(customer: Customer, items: tuple[MetadataEntry, ...]) -> None:
     """Lago replaces the metadata list: entries sent are kept or updated, the others removed."""
     existing = {entry.key: entry for entry in customer.metadata.all()}
     sent = set()
     for item in items:
-        key = item["key"]
+        key = item.key
         sent.add(key)
         entry = existing.get(key)
         if entry is None:
             CustomerMetadata.objects.create(
                 customer=customer,
                 key=key,
-                value=item.get("value") or "",
-                display_in_invoice=bool(item.get("display_in_invoice")),
+                value=item.value or "",
+                display_in_invoice=item.display_in_invoice,
             )
         else:
-            entry.value = item.get("value") or ""
-            entry.display_in_invoice = bool(item.get("display_in_invoice"))
+            entry.value = item.value or ""
+            entry.display_in_invoice = item.display_in_invoice
             entry.save(update_fields=["value", "display_in_invoice", "updated_at"])
     customer.metadata.exclude(key__in=sent).delete()
 
@@ -313,19 +325,19 @@ def _remember_locked_row(customer: Customer) -> None:
     customer.__dict__["_locked_row"] = row
 
 
-def customer_upsert(organization: Organization, data: dict[str, Any]) -> tuple[Customer, bool]:
+def customer_upsert(organization: Organization, upsert: CustomerUpsert) -> tuple[Customer, bool]:
     """Create or update a customer by `external_id` (Lago's `POST /customers`).
 
-    Returns (customer, created). Keys absent from `data` leave the stored value alone.
+    Returns (customer, created). Fields not sent (`UNSET`) leave the stored value alone.
     """
-    external_id = (data.get("external_id") or "").strip() if isinstance(data.get("external_id"), str) else ""
+    external_id = upsert.external_id.strip()
     if not external_id:
         raise ValidationFailure.single("external_id", "value_is_mandatory")
     try:
-        return _customer_upsert(organization, external_id, data)
+        return _customer_upsert(organization, external_id, upsert)
     except IntegrityError:
         # Two requests created the same external id at once: the loser retries as an update.
-        return _customer_upsert(organization, external_id, data)
+        return _customer_upsert(organization, external_id, upsert)
 
 
 def _locked_customer(p: Any) -> Any:
@@ -350,7 +362,7 @@ _LOCKED_CUSTOMER = PreparedQuery(_locked_customer, organization=uuid.UUID, exter
 
 
 @transaction.atomic
-def _customer_upsert(organization: Organization, external_id: str, data: dict[str, Any]) -> tuple[Customer, bool]:
+def _customer_upsert(organization: Organization, external_id: str, upsert: CustomerUpsert) -> tuple[Customer, bool]:
     found = _LOCKED_CUSTOMER.fetch(organization=organization.pk, external_id=external_id)
     customer = found[0] if found else None
     has_endpoints, has_metadata = True, False
@@ -358,7 +370,7 @@ def _customer_upsert(organization: Organization, external_id: str, data: dict[st
         customer.organization = organization  # the row is filtered on it: no lazy read for the representation
         has_endpoints, has_metadata = customer.has_webhook_endpoints, customer.has_metadata_rows
         _remember_locked_row(customer)
-    errors = customer_validation_errors(organization, customer, data)
+    errors = customer_validation_errors(organization, customer, upsert)
     if errors:
         raise ValidationFailure(errors)
 
@@ -370,41 +382,44 @@ def _customer_upsert(organization: Organization, external_id: str, data: dict[st
     assert customer is not None
 
     for field in _CUSTOMER_TEXT_FIELDS:
-        if field in data:
-            value = data[field] or ""
-            setattr(customer, field, value.upper() if field == "country" else value)
+        text = getattr(upsert, field)
+        if text is not UNSET:
+            text = text or ""
+            setattr(customer, field, text.upper() if field == "country" else text)
     for field in ("currency", "timezone", "net_payment_term", "document_locale"):
-        if field in data:
-            setattr(customer, field, data[field])
-    if "customer_type" in data:
-        customer.customer_type = data["customer_type"] or ""
-    if data.get("finalize_zero_amount_invoice"):
-        customer.finalize_zero_amount_invoice = data["finalize_zero_amount_invoice"]
-    if "shipping_address" in data:
-        customer.shipping_address = {k: v for k, v in (data["shipping_address"] or {}).items() if v is not None}
-    billing = data.get("billing_configuration") or {}
-    if "invoice_grace_period" in billing:
-        customer.invoice_grace_period = billing["invoice_grace_period"]
-    if "document_locale" in billing:
-        customer.document_locale = billing["document_locale"]
+        value = getattr(upsert, field)
+        if value is not UNSET:
+            setattr(customer, field, value)
+    if upsert.customer_type is not UNSET:
+        customer.customer_type = upsert.customer_type or ""
+    finalize_zero = or_none(upsert.finalize_zero_amount_invoice)
+    if finalize_zero:
+        customer.finalize_zero_amount_invoice = finalize_zero
+    if upsert.shipping_address is not UNSET:
+        customer.shipping_address = {k: v for k, v in (upsert.shipping_address or {}).items() if v is not None}
+    billing = or_none(upsert.billing_configuration) or BillingConfiguration()
+    if billing.invoice_grace_period is not UNSET:
+        customer.invoice_grace_period = billing.invoice_grace_period
+    if billing.document_locale is not UNSET:
+        customer.document_locale = billing.document_locale
     for field in _BILLING_PROVIDER_FIELDS:
-        if field in billing:
-            setattr(customer, field, billing[field])
-    if any(field in billing for field in _PROVIDER_SETTING_FIELDS):
-        customer.provider_settings = {
-            **customer.provider_settings,
-            **{field: billing[field] for field in _PROVIDER_SETTING_FIELDS if field in billing},
-        }
+        value = getattr(billing, field)
+        if value is not UNSET:
+            setattr(customer, field, value)
+    settings_sent = {field: getattr(billing, field) for field in _PROVIDER_SETTING_FIELDS}
+    settings_sent = {field: value for field, value in settings_sent.items() if value is not UNSET}
+    if settings_sent:
+        customer.provider_settings = {**customer.provider_settings, **settings_sent}
     if created:
         insert_new(customer)  # `save()` (signals, audit trail included), its INSERT composed once per process
     else:
         customer.save()
 
-    if "metadata" in data and data["metadata"] is not None:
-        _apply_metadata(customer, data["metadata"])
+    if upsert.metadata is not UNSET and upsert.metadata is not None:
+        _apply_metadata(customer, upsert.metadata)
     elif not has_metadata:  # none (read under the lock, or a new customer): the representation need not read it
         prefetch_nothing(customer, "metadata", CustomerMetadata)
-    hooks.customer_taxes.get().apply(customer, data.get("tax_codes"), created=created)
+    hooks.customer_taxes.get().apply(customer, or_none(upsert.tax_codes), created=created)
     signals.customer_upserted.send(sender=Customer, customer=customer, created=created)
     _emit_customer_webhook(
         organization,

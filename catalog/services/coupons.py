@@ -29,6 +29,7 @@ from catalog.models import (
 )
 from catalog.services.common import amount_cents_errors, as_uuid, currency_errors, exact_decimal
 from customers import services as customer_services
+from customers.inputs import CustomerUpsert
 from customers.models import Customer, Organization
 
 _TEXT = ("name", "code", "description")
@@ -296,7 +297,7 @@ def applied_coupon_create(organization: Organization, *, data: dict[str, Any]) -
     if amount_currency and not customer.currency:
         # Lago gives a customer without a currency the currency of its first fixed-amount coupon.
         customer_services.customer_upsert(
-            organization, {"external_id": customer.external_id, "currency": amount_currency}
+            organization, CustomerUpsert(external_id=customer.external_id, currency=amount_currency)
         )
     recurring = frequency == CouponFrequency.RECURRING
     return AppliedCoupon.objects.create(

@@ -26,6 +26,7 @@ from customers.api.serializers import (
     OrganizationOutput,
     customer_payload,
 )
+from customers.inputs import CustomerUpsert, OrganizationUpdate
 
 
 def customer_body(customer: Any) -> dict[str, Any]:
@@ -66,7 +67,7 @@ class CustomerCollectionView(OrganizationAPIView):
         data = validate_input(
             CustomerInput, root_payload(request, "customer", lago_only=CUSTOMER_LAGO_ONLY), partial=False
         )
-        customer, _ = services.customer_upsert(self.organization, data)
+        customer, _ = services.customer_upsert(self.organization, CustomerUpsert.from_validated(data))
         representation = services.representation_of_upsert(customer)  # built for the webhook
         return Response({"customer": representation} if representation is not None else customer_body(customer))
 
@@ -99,5 +100,5 @@ class OrganizationView(OrganizationAPIView):
         data = validate_input(
             OrganizationInput, root_payload(request, "organization", lago_only=ORGANIZATION_LAGO_ONLY), partial=True
         )
-        organization = services.organization_update(self.organization, data)
+        organization = services.organization_update(self.organization, OrganizationUpdate.from_validated(data))
         return Response({"organization": OrganizationOutput(organization).data})

@@ -19,6 +19,7 @@ from django.utils import timezone
 from billing_project.core.errors import ConflictFailure, NotAllowedFailure, NotFoundFailure, ValidationFailure
 from catalog.models import Plan
 from customers import services as customer_services
+from customers.inputs import CustomerUpsert
 from customers.models import Customer, Organization
 from subscriptions import periods, selectors, signals, state_machine
 from subscriptions.models import (
@@ -269,7 +270,7 @@ def _customer_for(organization: Organization, external_customer_id: str, plan: P
     )
     if customer is None or customer.currency is None:
         customer, _ = customer_services.customer_upsert(
-            organization, {"external_id": external_customer_id, "currency": plan.amount_currency}
+            organization, CustomerUpsert(external_id=external_customer_id, currency=plan.amount_currency)
         )
     elif customer.currency != plan.amount_currency:
         raise ValidationFailure.single("currency", "currencies_does_not_match")

@@ -24,6 +24,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 
+from customers.inputs import CustomerUpsert
 from customers.services import customer_upsert
 from tests.factories.catalog import AddOnFactory, BillableMetricFactory
 from tests.factories.customers import OrganizationFactory, api_key_for
@@ -55,7 +56,7 @@ with _connections_kept():
 @pytest.fixture
 def fuzz_key(db) -> str:
     organization: Any = OrganizationFactory(name="Fuzzed Org")
-    customer, _ = customer_upsert(organization, {"external_id": "cust-1", "currency": "USD"})  # numbering kept
+    customer, _ = customer_upsert(organization, CustomerUpsert(external_id="cust-1", currency="USD"))  # numbering kept
     plan = make_plan(organization, code="basic")
     subscribe(customer, plan, datetime(2026, 1, 1, tzinfo=UTC), external_id="sub-1")
     AddOnFactory(organization=organization, code="setup", amount_cents=1000, amount_currency="USD")

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditLogEntry
 from catalog.models import CustomerTax
+from customers.inputs import CustomerUpsert
 from customers.models import Customer
 from customers.services import _LOCKED_CUSTOMER, customer_delete, customer_upsert
 from tests.factories.catalog import TaxFactory
@@ -132,10 +133,10 @@ def test_the_locked_row_is_the_audit_before_image(tenant):
     """A service update after the locked read records exactly what changed (JSON fields included),
     and a save that changes nothing records nothing."""
     customer, _ = customer_upsert(
-        tenant.organization, {"external_id": "a1", "name": "A", "shipping_address": {"city": "Paris"}}
+        tenant.organization, CustomerUpsert(external_id="a1", name="A", shipping_address={"city": "Paris"})
     )
-    customer_upsert(tenant.organization, {"external_id": "a1", "shipping_address": {"city": "Lyon"}})
-    customer_upsert(tenant.organization, {"external_id": "a1", "name": "A"})
+    customer_upsert(tenant.organization, CustomerUpsert(external_id="a1", shipping_address={"city": "Lyon"}))
+    customer_upsert(tenant.organization, CustomerUpsert(external_id="a1", name="A"))
     entries = list(AuditLogEntry.objects.filter(object_id=str(customer.pk)).order_by("created_at"))
     assert [e.action for e in entries] == ["create", "update"]
     assert entries[1].changes == {"shipping_address": [{"city": "Paris"}, {"city": "Lyon"}]}
@@ -151,7 +152,7 @@ def test_concurrent_creations_get_distinct_gapless_sequential_ids():
     def create(index: int) -> None:
         try:
             barrier.wait()
-            customer_upsert(organization, {"external_id": f"race_{index}"})
+            customer_upsert(organization, CustomerUpsert(external_id=f"race_{index}"))
         except Exception as exc:  # inspected below
             errors.append(exc)
         finally:
@@ -171,7 +172,7 @@ def test_concurrent_creations_get_distinct_gapless_sequential_ids():
 
 @pytest.mark.django_db
 def test_soft_delete_audits_from_the_locked_row(tenant):
-    customer, _ = customer_upsert(tenant.organization, {"external_id": "d1", "name": "D"})
+    customer, _ = customer_upsert(tenant.organization, CustomerUpsert(external_id="d1", name="D"))
     with CaptureQueriesContext(connection) as captured:
         customer_delete(tenant.organization, "d1")
     # savepoint/BEGIN, the locked read, UPDATE, audit entry, release/COMMIT: no second read of the row.
@@ -194,7 +195,7 @@ def test_concurrent_creations_of_one_external_id_make_one_customer():
     def upsert(index: int) -> None:
         try:
             barrier.wait()
-            customer, created = customer_upsert(organization, {"external_id": "same", "name": f"n{index}"})
+            customer, created = customer_upsert(organization, CustomerUpsert(external_id="same", name=f"n{index}"))
             results.append((customer.pk, created, customer.name))
         except Exception as exc:  # inspected below
             errors.append(exc)

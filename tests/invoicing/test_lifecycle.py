@@ -273,12 +273,13 @@ def test_run_billing_command(organization, capsys):
 
 
 def test_customer_currency_frozen_after_invoicing(organization):
+    from customers.inputs import CustomerUpsert
     from customers.services import customer_upsert
 
     customer, _ = usage_setup(organization)
     customer_bill(customer.id, at=at(2024, 2, 1, 1))
     with pytest.raises(ValidationFailure) as err:
-        customer_upsert(organization, {"external_id": customer.external_id, "currency": "EUR"})
+        customer_upsert(organization, CustomerUpsert(external_id=customer.external_id, currency="EUR"))
     assert err.value.details == {"currency": ["currencies_does_not_match"]}
 
 

@@ -16,6 +16,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from billing_project.core.inputs import UNSET
+from customers.inputs import BillingConfiguration, CustomerUpsert
 from customers.models import Customer
 from customers.services import customer_upsert
 from invoicing.models import Fee, Invoice, InvoiceStatus
@@ -72,7 +74,7 @@ def _customer(settings: UcpSettings, checkout: Checkout, currency: str, actor: s
     email = str(buyer.get("email") or "").strip()
     connection = settings.payment_connection
     stripe_link = (
-        {"payment_provider": "stripe", "payment_provider_code": connection.code}
+        BillingConfiguration(payment_provider="stripe", payment_provider_code=connection.code)
         if connection is not None and connection.provider == "stripe"
         else None
     )
@@ -82,24 +84,22 @@ def _customer(settings: UcpSettings, checkout: Checkout, currency: str, actor: s
             # A customer who never paid through a provider pays this purchase and its renewals by card.
             existing, _ = customer_upsert(
                 settings.organization,
-                {"external_id": existing.external_id, "billing_configuration": stripe_link},
+                CustomerUpsert(external_id=existing.external_id, billing_configuration=stripe_link),
             )
         return existing
     name = " ".join(str(buyer.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
-    data: dict[str, Any] = {
-        "external_id": f"ucp_{checkout.public_id}",
-        "name": name or email or f"UCP buyer {checkout.public_id}",
-        "firstname": str(buyer.get("first_name") or "")[:255],
-        "lastname": str(buyer.get("last_name") or "")[:255],
-        "email": email,
-        "currency": currency,
-    }
     phone = str(buyer.get("phone_number") or "").strip()
-    if phone:
-        data["phone"] = phone[:255]
-    if stripe_link:
-        data["billing_configuration"] = stripe_link
-    customer, _ = customer_upsert(settings.organization, data)
+    upsert = CustomerUpsert(
+        external_id=f"ucp_{checkout.public_id}",
+        name=name or email or f"UCP buyer {checkout.public_id}",
+        firstname=str(buyer.get("first_name") or "")[:255],
+        lastname=str(buyer.get("last_name") or "")[:255],
+        email=email,
+        currency=currency,
+        phone=phone[:255] if phone else UNSET,
+        billing_configuration=stripe_link or UNSET,
+    )
+    customer, _ = customer_upsert(settings.organization, upsert)
     return customer
 
 

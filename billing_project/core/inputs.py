@@ -1,0 +1,61 @@
+"""Typed service inputs: "not sent" as a value (`UNSET`), and building a frozen dataclass from the
+validated data of an API input serializer.
+
+A partial update (Lago's upserts and `PUT`s) leaves alone what the client did not send, and
+changes to null what it sent as null. A typed input says which with `UNSET`:
+
+    @dataclass(frozen=True)
+    class CustomerUpsert:
+        external_id: str
+        name: str | None | Unset = UNSET
+
+The API builds it from its input serializer's `validated_data` (`from_validated`), which holds
+exactly the keys the client sent; the service reads typed attributes and never parses a dict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from typing import Any, Final, TypeVar
+
+
+class Unset(enum.Enum):
+    """The type of `UNSET`: the value of a field the client did not send."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:  # "not sent" is falsy, as a missing key's `dict.get` was
+        return False
+
+
+UNSET: Final = Unset.UNSET
+
+T = TypeVar("T")
+
+
+def from_validated(cls: type[T], data: Mapping[str, Any], **converted: Any) -> T:
+    """`cls(...)` from the keys of `data` that are fields of `cls` (other keys are not inputs of the
+    service and are left out; absent fields stay `UNSET`). `converted` gives the value of a field
+    that needs building (a nested input), and wins over `data`; pass `UNSET` for one absent."""
+    names = {field.name for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    values = {name: data[name] for name in data if name in names}
+    values.update({name: value for name, value in converted.items() if value is not UNSET})
+    for name, value in converted.items():
+        if value is UNSET:
+            values.pop(name, None)
+    return cls(**values)
+
+
+def sent(value: object) -> bool:
+    """True when the client sent the field (null included)."""
+    return value is not UNSET
+
+
+def or_none(value: T | Unset | None) -> T | None:
+    """The value sent, None when null or not sent."""
+    return None if value is UNSET else value  # type: ignore[return-value]
