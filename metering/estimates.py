@@ -253,7 +253,8 @@ def _running_step(
 ) -> Step:
     """The event's step in the running usage of its bucket, as the instant fee would price it
     (`metering.running`, docs/invoicing.md §7): the period's events up to its timestamp, a
-    recurring unique count's values carried in from the subscription's start."""
+    recurring metric's values carried in from the subscription's start (a sum's total, a unique
+    count's values present)."""
     charge_filters = normalize_filters([(f.id, f.values) for f in filters])
     grouped_by = tuple(charge.pricing_group_keys or ())
     keys = keys_of(metric.aggregation_type, field_name=metric.field_name, filters=charge_filters, grouped_by=grouped_by)
@@ -274,7 +275,7 @@ def _running_step(
     initial = ref.initial_started_at or ref.started_at
     carried = (
         rows(initial, start)
-        if metric.aggregation_type == "unique_count_agg" and metric.recurring and initial < start
+        if metric.recurring and metric.aggregation_type in ("unique_count_agg", "sum_agg") and initial < start
         else []
     )
     running = RunningUsage(

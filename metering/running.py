@@ -10,8 +10,10 @@ event's bucket before and after it, which `catalog.pricing.price_in_advance` tur
 * bucket: the charge filter the event matches (the most specific, `computations.assign_filter`,
   the rule of the period-end aggregation; None: the default bucket), then its values of the
   charge's pricing group keys. Each bucket has its own usage, as at period end.
-* `count_agg` adds 1, `sum_agg` the event's value; a prorated charge adds that × the event's share
-  of the period, rounded up to 5 places (`prorated.ceil_units`).
+* `count_agg` adds 1, `sum_agg` the event's value (a recurring sum's buckets start with the values
+  carried in from earlier periods, as Lago's aggregation from the subscription's start); a
+  prorated charge adds that × the event's share of the period, rounded up to 5 places
+  (`prorated.ceil_units`).
 * `unique_count_agg` bills the bucket's peak: the highest number of distinct values present at
   once in the window (values carried in from earlier periods of a recurring metric count from
   the start). An event that raises the peak adds 1 unit (× its share when prorated); any other
@@ -83,8 +85,9 @@ class RunningUsage:
     """The usage of each bucket of one charge in one window, updated event by event.
 
     `filters`: the charge's live filters as `(id, {key: [values]})`, oldest first; `grouped_by`:
-    its pricing group keys; `carried`: a recurring unique count's events before the window (their
-    values present at its start count in the peak); `share(row)`: the event's share of the period
+    its pricing group keys; `carried`: a recurring metric's events before the window (a sum's
+    values start its buckets' units and counts, a unique count's values present at its start
+    count in the peak); `share(row)`: the event's share of the period
     for a prorated charge (None: not prorated); `with_values`: keep each event's units
     (percentage with free units or per-transaction bounds)."""
 
@@ -116,6 +119,12 @@ class RunningUsage:
                 bucket.units = Decimal(bucket.peak)
                 bucket.count = bucket.peak
                 bucket.values = [ONE] * bucket.peak
+        elif aggregation_type == "sum_agg":
+            for row in carried:
+                if row.value is not None:
+                    bucket = self._bucket(row)
+                    bucket.units += row.value
+                    bucket.count += 1
 
     def bucket_of(self, row: Row) -> BucketKey:
         properties = row.properties or {}

@@ -293,12 +293,22 @@ def _window_events(
     return [_Row(event_id, row.transaction_id, row.value, row.timestamp, row.properties) for event_id, row in rows]
 
 
+def _carries(metric: Any, *, prorated: bool) -> bool:
+    """A recurring metric's earlier values count in the usage an event is priced against (Lago
+    aggregates them from the subscription's start): a unique count's values present, an
+    unprorated sum's total. (A prorated sum's carried value is billed at the period's start and
+    left out of its events' prices.)"""
+    if not metric.recurring:
+        return False
+    return metric.aggregation_type == "unique_count_agg" or (metric.aggregation_type == "sum_agg" and not prorated)
+
+
 def _running_usage(
     sub: Subscription, charge: Charge, schedule: periods.Schedule, window: periods.Window
 ) -> RunningUsage:
     """The running usage of the charge's buckets in `window` (`metering.running`): its filters as
-    the period end matches them, its pricing group keys, a recurring unique count's values carried
-    in, the proration of a prorated charge (§5.4: value × days from the event's local day to the
+    the period end matches them, its pricing group keys, a recurring metric's values carried in
+    (`_carries`), the proration of a prorated charge (§5.4: value × days from the event's local day to the
     period end / period days)."""
     metric = charge.billable_metric
     days = (
@@ -310,7 +320,7 @@ def _running_usage(
     )
     carried: list[computations.Row] = []
     window_start = max(window.start, sub.started_at or window.start)
-    if metric.aggregation_type == "unique_count_agg" and metric.recurring:
+    if _carries(metric, prorated=days is not None):
         started: dt.datetime = usage_started_at(sub, charge) or window_start
         if started < window_start:
             carried = [

@@ -156,6 +156,19 @@ def test_recurring_unique_count_counts_the_values_carried_in(organization):
     assert [f.amount_cents for f in may] == [0, 500]
 
 
+def test_recurring_sum_prices_events_on_top_of_the_value_carried_in(organization):
+    """Recurring sum, first 10 units free then $1: 8 units sent in April are carried into May; 5
+    more in May → 13, 3 past the free tier → 300 (not 0 as if May started empty)."""
+    metric = make_metric(organization, "storage", "sum_agg", field_name="gb", recurring=True)
+    _, sub, _ = _setup(
+        organization, metric, model="graduated", properties=_graduated(10, "1"), started_at=at(2024, 4, 1)
+    )
+    _send(sub, "storage", [(at(2024, 4, 3), {"gb": 8})])
+    _send(sub, "storage", [(at(2024, 5, 10), {"gb": 5})])
+    may = [f for f in _bill(sub) if f.properties["charges_from_datetime"].startswith("2024-05-01")]
+    assert [(f.units, f.amount_cents) for f in may] == [(5, 300)]
+
+
 def test_prorated_recurring_unique_count_bills_the_days_left(organization):
     """$31 a seat a month, prorated: a new seat on 20 May bills 12 of May's 31 days: units
     12/31 = 0.38710 (rounded up to 5 places) × 31 = 12.0001 → 1,200 cents; the fee shows 1 unit."""
