@@ -4,8 +4,9 @@ every amount is an integer of minor units."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, overload
 
+from billing_project.core.api.shapes import Date, DateTime, Uuid
 from payments.models import Payment, PaymentMethod, PaymentReceipt, PaymentRequest, PaymentStatus
 
 _LAGO_PAYMENT_STATUS = {
@@ -18,6 +19,79 @@ _LAGO_PAYMENT_STATUS = {
 }
 
 
+class PaymentNextActionShape(TypedDict):
+    redirect_url: str
+
+
+class PaymentShape(TypedDict):
+    lago_id: Uuid
+    lago_customer_id: Uuid
+    external_customer_id: str
+    invoice_ids: list[Uuid]
+    invoice_numbers: list[str]
+    lago_payable_id: Uuid
+    payable_type: str
+    amount_cents: int
+    amount_currency: str
+    status: str
+    payment_status: str
+    type: str
+    reference: str
+    payment_provider_code: str | None
+    payment_provider_type: str | None
+    external_payment_id: str | None
+    provider_payment_id: str | None
+    provider_customer_id: str | None
+    next_action: PaymentNextActionShape | None
+    paid_at: DateTime | None
+    created_at: DateTime
+
+
+class PaymentRequestInvoiceShape(TypedDict):
+    lago_id: Uuid
+    sequential_id: int | None
+    number: str
+    issuing_date: Date
+    payment_dispute_lost_at: DateTime | None
+    payment_due_date: Date
+    payment_overdue: bool
+    net_payment_term: int
+    invoice_type: str
+    version_number: int
+    status: str
+    payment_status: str
+    currency: str
+    fees_amount_cents: int
+    coupons_amount_cents: int
+    taxes_amount_cents: int
+    credit_notes_amount_cents: int
+    sub_total_excluding_taxes_amount_cents: int
+    sub_total_including_taxes_amount_cents: int
+    total_amount_cents: int
+    total_due_amount_cents: int
+    total_paid_amount_cents: int
+    prepaid_credit_amount_cents: int
+    file_url: str | None
+    web_url: str | None
+
+
+class PaymentRequestShape(TypedDict):
+    lago_id: Uuid
+    email: str
+    amount_cents: int
+    amount_currency: str
+    payment_status: str
+    created_at: DateTime
+    customer: dict[str, Any] | None  # the customer object (customers.api.serializers.CustomerOutput)
+    invoices: list[PaymentRequestInvoiceShape]
+
+
+@overload
+def iso(value: datetime) -> str: ...
+@overload
+def iso(value: None) -> None: ...
+@overload
+def iso(value: datetime | None) -> str | None: ...
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
@@ -32,7 +106,7 @@ def _invoices(payment: Payment) -> list[Any]:
     return []
 
 
-def payment_payload(payment: Payment) -> dict[str, Any]:
+def payment_payload(payment: Payment) -> PaymentShape:
     invoices = _invoices(payment)
     connection = payment.connection
     return {
@@ -60,7 +134,7 @@ def payment_payload(payment: Payment) -> dict[str, Any]:
     }
 
 
-def payment_request_payload(request: PaymentRequest, *, with_customer: bool = True) -> dict[str, Any]:
+def payment_request_payload(request: PaymentRequest, *, with_customer: bool = True) -> PaymentRequestShape:
     from customers.api.serializers import CustomerOutput
 
     invoices = list(request.invoices.all().order_by("issuing_date", "id"))
@@ -76,7 +150,7 @@ def payment_request_payload(request: PaymentRequest, *, with_customer: bool = Tr
     }
 
 
-def _request_invoice(invoice: Any) -> dict[str, Any]:
+def _request_invoice(invoice: Any) -> PaymentRequestInvoiceShape:
     return {
         "lago_id": str(invoice.id),
         "sequential_id": invoice.sequential_id,

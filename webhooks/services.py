@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -245,7 +245,7 @@ def webhook_send(
     *,
     webhook_type: str,
     object_type: str,
-    payload: dict[str, Any] | Callable[[], dict[str, Any]],
+    payload: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
     endpoints_exist: bool | None = None,
 ) -> list[WebhookDelivery]:
     """Record one delivery per matching endpoint of the organization, inside the caller's transaction

@@ -10,11 +10,12 @@ import json
 import math
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 from rest_framework import serializers
 
 from billing_project.core.api.serializers import PaginationMeta, envelope, list_envelope
+from billing_project.core.api.shapes import Help, Uuid, schema_serializer
 from billing_project.core.money import exponent, to_cents
 from metering import ingestion
 
@@ -42,9 +43,62 @@ def _plain_json(properties: Any) -> Any:
     return json.loads(ingestion.dumps(properties))
 
 
-def event_dict(event: Any, created_at: str | None = None) -> dict[str, Any]:
+class EventShape(TypedDict):
+    """Lago's EventResponse (`event_dict`, `ingested_event_dict`)."""
+
+    lago_id: Uuid
+    transaction_id: str
+    lago_customer_id: Uuid | None
+    lago_subscription_id: Uuid | None
+    external_subscription_id: str
+    external_customer_id: str | None
+    code: str
+    timestamp: str
+    precise_total_amount_cents: str | None
+    properties: dict[str, Any]
+    created_at: str
+
+
+class EventProblemShape(TypedDict):
+    error_code: Annotated[
+        str,
+        Help(
+            "invalid_code, unknown_subscription, missing_aggregation_property, "
+            "invalid_aggregation_property, expression_failed or pay_in_advance_fee_failed."
+        ),
+    ]
+    message: Annotated[str | None, Help("Why, when known (e.g. why a fee failed).")]
+    created_at: str
+
+
+class EventDetailShape(EventShape):
+    errors: Annotated[
+        list[EventProblemShape],
+        Help("bxb extra: what keeps this event from being billed as it is (empty when nothing does)."),
+    ]
+
+
+class DuplicateShape(TypedDict):
+    index: int
+    transaction_id: str
+    external_subscription_id: str
+
+
+class EventErrorShape(TypedDict):
+    lago_id: Uuid
+    error_code: str
+    message: str | None
+    transaction_id: str
+    external_subscription_id: str
+    code: str
+    lago_event_id: Uuid
+    event: EventShape
+    created_at: str
+
+
+def event_dict(event: Any, created_at: str | None = None) -> EventShape:
     """A stored `Event` or a just-ingested `ParsedEvent` in Lago's EventResponse shape."""
-    if created_at is None and event.created_at:
+    if created_at is None:
         created_at = iso_ms(event.created_at)
     return {
         "lago_id": str(event.id),
@@ -61,7 +115,7 @@ def event_dict(event: Any, created_at: str | None = None) -> dict[str, Any]:
     }
 
 
-def ingested_event_dict(event: Any, created_at: str | None, subscription_ids: dict[str, tuple[str, str]]) -> dict:
+def ingested_event_dict(event: Any, created_at: str, subscription_ids: dict[str, tuple[str, str]]) -> EventShape:
     """A just-ingested `ParsedEvent` as `event_dict` renders it, for the batch answer: ids as text
     from the ingestion (`IngestResult.subscription_ids`), properties left to the JSON renderer
     (`ingestion.dumps_bytes` writes Decimals exactly as `_plain_json` does)."""
@@ -82,7 +136,7 @@ def ingested_event_dict(event: Any, created_at: str | None, subscription_ids: di
     }
 
 
-def duplicate_dict(event: Any) -> dict[str, Any]:
+def duplicate_dict(event: Any) -> DuplicateShape:
     return {
         "index": event.index,
         "transaction_id": event.transaction_id,
@@ -90,7 +144,7 @@ def duplicate_dict(event: Any) -> dict[str, Any]:
     }
 
 
-def event_detail_dict(event: Any, errors: Any) -> dict[str, Any]:
+def event_detail_dict(event: Any, errors: Any) -> EventDetailShape:
     """`GET /events/{transaction_id}`: the event (Lago's shape) plus what keeps it from being billed
     as it is (bxb extra `errors`: ingestion problems, and in-advance fees that failed)."""
     return {
@@ -102,7 +156,7 @@ def event_detail_dict(event: Any, errors: Any) -> dict[str, Any]:
     }
 
 
-def event_error_dict(error: Any) -> dict[str, Any]:
+def event_error_dict(error: Any) -> EventErrorShape:
     return {
         "lago_id": str(error.id),
         "error_code": error.error_code,
@@ -151,46 +205,19 @@ class EstimateEventBatchInput(serializers.Serializer):
     events = EstimateEventInput(many=True, help_text="At most 100 events.")
 
 
-class EventOutput(serializers.Serializer):
-    lago_id = serializers.UUIDField()
-    transaction_id = serializers.CharField()
-    lago_customer_id = serializers.UUIDField(allow_null=True)
-    lago_subscription_id = serializers.UUIDField(allow_null=True)
-    external_subscription_id = serializers.CharField()
-    external_customer_id = serializers.CharField(allow_null=True)
-    code = serializers.CharField()
-    timestamp = serializers.CharField()
-    precise_total_amount_cents = serializers.CharField(allow_null=True)
-    properties = serializers.DictField()
-    created_at = serializers.CharField()
+EventOutput = schema_serializer(EventShape)
 
 
 EventEnvelope = envelope("EventEnvelope", "event", EventOutput)
 
 
-class EventProblemOutput(serializers.Serializer):
-    error_code = serializers.CharField(
-        help_text="invalid_code, unknown_subscription, missing_aggregation_property, "
-        "invalid_aggregation_property, expression_failed or pay_in_advance_fee_failed."
-    )
-    message = serializers.CharField(allow_null=True, help_text="Why, when known (e.g. why a fee failed).")
-    created_at = serializers.CharField()
-
-
-class EventDetailOutput(EventOutput):
-    errors = EventProblemOutput(
-        many=True,
-        help_text="bxb extra: what keeps this event from being billed as it is (empty when nothing does).",
-    )
+EventDetailOutput = schema_serializer(EventDetailShape)
 
 
 EventDetailEnvelope = envelope("EventDetailEnvelope", "event", EventDetailOutput)
 
 
-class DuplicateOutput(serializers.Serializer):
-    index = serializers.IntegerField()
-    transaction_id = serializers.CharField()
-    external_subscription_id = serializers.CharField()
+DuplicateOutput = schema_serializer(DuplicateShape)
 
 
 class EventBatchOutput(serializers.Serializer):
@@ -236,16 +263,7 @@ class EventListEnvelope(serializers.Serializer):
     meta = EventListMeta()
 
 
-class EventErrorOutput(serializers.Serializer):
-    lago_id = serializers.UUIDField()
-    error_code = serializers.CharField()
-    message = serializers.CharField(allow_null=True)
-    transaction_id = serializers.CharField()
-    external_subscription_id = serializers.CharField()
-    code = serializers.CharField()
-    lago_event_id = serializers.UUIDField()
-    event = EventOutput()
-    created_at = serializers.CharField()
+EventErrorOutput = schema_serializer(EventErrorShape)
 
 
 EventErrorListEnvelope = list_envelope("EventErrorListEnvelope", "event_errors", EventErrorOutput)
@@ -256,7 +274,85 @@ def _plain(value: Decimal) -> str:
     return format(value.normalize() if value != value.to_integral_value() else value.quantize(1), "f")
 
 
-def fee_estimate_dict(estimate: Any) -> dict[str, Any]:
+class EstimateFeeItemShape(TypedDict):
+    type: str
+    code: str
+    name: str
+    description: str | None
+    invoice_display_name: str
+    filters: dict[str, list[str]] | None
+    filter_invoice_display_name: str | None
+    lago_item_id: Uuid
+    item_type: str
+    grouped_by: dict[str, str]
+
+
+class EstimatedFeeAppliedTaxShape(TypedDict):
+    lago_id: Uuid | None
+    lago_fee_id: Uuid | None
+    lago_tax_id: Uuid
+    tax_name: str
+    tax_code: str
+    tax_rate: float
+    tax_description: str | None
+    amount_cents: int
+    amount_currency: str
+    created_at: Annotated[str | None, Help("Null: an estimate is not saved.")]
+
+
+class EstimatedFeeShape(TypedDict):
+    """An unsaved fee: every key of Lago's fee object (`metering.api.serializers.fee_estimate_dict`)."""
+
+    lago_id: Uuid | None
+    lago_charge_id: Uuid
+    lago_charge_filter_id: Uuid | None
+    lago_fixed_charge_id: Uuid | None
+    lago_invoice_id: Uuid | None
+    lago_true_up_fee_id: Uuid | None
+    lago_true_up_parent_fee_id: Uuid | None
+    lago_subscription_id: Uuid
+    external_subscription_id: str
+    lago_customer_id: Uuid
+    external_customer_id: str | None
+    item: EstimateFeeItemShape
+    pay_in_advance: bool
+    invoiceable: bool
+    amount_cents: int
+    amount_currency: str
+    precise_amount: str
+    precise_total_amount: str
+    taxes_amount_cents: int
+    taxes_precise_amount: str
+    taxes_rate: Annotated[float, Help("Sum of the applied taxes' rates, in percent.")]
+    total_amount_cents: Annotated[int, Help("amount_cents + taxes_amount_cents")]
+    total_amount_currency: str
+    units: Annotated[str, Help("The event's units.")]
+    total_aggregated_units: Annotated[
+        str, Help("estimate_fees: the charges period's units with the event; instant estimates: the event's.")
+    ]
+    description: str | None
+    precise_unit_amount: Annotated[str, Help("precise_amount / units, in major units.")]
+    unit_amount_cents: int
+    precise_coupons_amount_cents: str
+    sub_total_excluding_taxes_amount_cents: int
+    sub_total_excluding_taxes_precise_amount_cents: str
+    events_count: int
+    payment_status: str
+    created_at: str | None
+    succeeded_at: str | None
+    failed_at: str | None
+    refunded_at: str | None
+    from_date: Annotated[str | None, Help("The charges period (estimate_fees); null: instant.")]
+    to_date: str | None
+    event_transaction_id: Annotated[str, Help("The event's, or the one generated for it.")]
+    amount_details: dict[str, Any]
+    self_billed: bool
+    pricing_unit_details: dict[str, Any] | None
+    presentation_breakdowns: list[dict[str, Any]]
+    applied_taxes: list[EstimatedFeeAppliedTaxShape]
+
+
+def fee_estimate_dict(estimate: Any) -> EstimatedFeeShape:
     """An unsaved pay-in-advance fee (`metering.estimates.FeeEstimate`) in Lago's fee shape: every
     key of a saved fee (`lago_id`, `lago_invoice_id`, `created_at` null; `payment_status`
     "pending"), with the taxes its invoice would apply. `from_date`/`to_date` are the charges
@@ -346,82 +442,7 @@ def _rate_number(value: Any) -> int | float:
     return int(value) if value == int(value) else float(value)
 
 
-class EstimateFeeItemOutput(serializers.Serializer):
-    type = serializers.CharField()
-    code = serializers.CharField()
-    name = serializers.CharField()
-    description = serializers.CharField(allow_null=True)
-    invoice_display_name = serializers.CharField()
-    filters = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), allow_null=True)
-    filter_invoice_display_name = serializers.CharField(allow_null=True)
-    lago_item_id = serializers.UUIDField()
-    item_type = serializers.CharField()
-    grouped_by = serializers.DictField(child=serializers.CharField())
-
-
-class EstimatedFeeAppliedTaxOutput(serializers.Serializer):
-    lago_id = serializers.UUIDField(allow_null=True)
-    lago_fee_id = serializers.UUIDField(allow_null=True)
-    lago_tax_id = serializers.UUIDField()
-    tax_name = serializers.CharField()
-    tax_code = serializers.CharField()
-    tax_rate = serializers.FloatField()
-    tax_description = serializers.CharField(allow_blank=True, allow_null=True)
-    amount_cents = serializers.IntegerField()
-    amount_currency = serializers.CharField()
-    created_at = serializers.CharField(allow_null=True, help_text="Null: an estimate is not saved.")
-
-
-class EstimatedFeeOutput(serializers.Serializer):
-    """An unsaved fee: every key of Lago's fee object (`metering.api.serializers.fee_estimate_dict`)."""
-
-    lago_id = serializers.UUIDField(allow_null=True)
-    lago_charge_id = serializers.UUIDField()
-    lago_charge_filter_id = serializers.UUIDField(allow_null=True)
-    lago_fixed_charge_id = serializers.UUIDField(allow_null=True)
-    lago_invoice_id = serializers.UUIDField(allow_null=True)
-    lago_true_up_fee_id = serializers.UUIDField(allow_null=True)
-    lago_true_up_parent_fee_id = serializers.UUIDField(allow_null=True)
-    lago_subscription_id = serializers.UUIDField()
-    external_subscription_id = serializers.CharField()
-    lago_customer_id = serializers.UUIDField()
-    external_customer_id = serializers.CharField(allow_null=True)
-    item = EstimateFeeItemOutput()
-    pay_in_advance = serializers.BooleanField()
-    invoiceable = serializers.BooleanField()
-    amount_cents = serializers.IntegerField()
-    amount_currency = serializers.CharField()
-    precise_amount = serializers.CharField()
-    precise_total_amount = serializers.CharField()
-    taxes_amount_cents = serializers.IntegerField()
-    taxes_precise_amount = serializers.CharField()
-    taxes_rate = serializers.FloatField(help_text="Sum of the applied taxes' rates, in percent.")
-    total_amount_cents = serializers.IntegerField(help_text="amount_cents + taxes_amount_cents")
-    total_amount_currency = serializers.CharField()
-    units = serializers.CharField(help_text="The event's units.")
-    total_aggregated_units = serializers.CharField(
-        help_text="estimate_fees: the charges period's units with the event; instant estimates: the event's."
-    )
-    description = serializers.CharField(allow_null=True)
-    precise_unit_amount = serializers.CharField(help_text="precise_amount / units, in major units.")
-    unit_amount_cents = serializers.IntegerField()
-    precise_coupons_amount_cents = serializers.CharField()
-    sub_total_excluding_taxes_amount_cents = serializers.IntegerField()
-    sub_total_excluding_taxes_precise_amount_cents = serializers.CharField()
-    events_count = serializers.IntegerField()
-    payment_status = serializers.CharField()
-    created_at = serializers.CharField(allow_null=True)
-    succeeded_at = serializers.CharField(allow_null=True)
-    failed_at = serializers.CharField(allow_null=True)
-    refunded_at = serializers.CharField(allow_null=True)
-    from_date = serializers.CharField(allow_null=True, help_text="The charges period (estimate_fees); null: instant.")
-    to_date = serializers.CharField(allow_null=True)
-    event_transaction_id = serializers.CharField(help_text="The event's, or the one generated for it.")
-    amount_details = serializers.DictField()
-    self_billed = serializers.BooleanField()
-    pricing_unit_details = serializers.DictField(allow_null=True)
-    presentation_breakdowns = serializers.ListField(child=serializers.DictField())
-    applied_taxes = EstimatedFeeAppliedTaxOutput(many=True)
+EstimatedFeeOutput = schema_serializer(EstimatedFeeShape)
 
 
 class FeeEstimateListOutput(serializers.Serializer):

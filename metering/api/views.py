@@ -124,7 +124,7 @@ class EventBatchView(OrganizationAPIView):
             raise BadRequestFailure("events_must_be_an_array")
         headers = _rate_limit(self.organization, max(1, len(events)))
         result = services.events_ingest(self.organization, events, cached_lookups=True)
-        created_at = iso_ms(result.events[0].created_at) if result.events else None
+        created_at = iso_ms(result.events[0].created_at) if result.events else ""
         ids = result.subscription_ids
         body = {
             "events": [ingested_event_dict(e, created_at, ids) for e in result.events],

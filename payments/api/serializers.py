@@ -5,9 +5,11 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from billing_project.core.api.serializers import ClientDateTimeField, envelope
+from billing_project.core.api.shapes import schema_serializer
 from billing_project.core.api.unsupported import LagoOnly
 from customers.api.serializers import PAYMENT_METHOD_REASON, PROVIDER_PAYMENT_METHOD
 from invoicing.api.serializers import PageMeta
+from payments.representation import PaymentRequestShape, PaymentShape
 
 # Lago fields bxb refuses (docs/lago-compatibility.md, "Refused Lago fields").
 PAYMENT_METHOD_LAGO_ONLY = (LagoOnly("payment_method", PAYMENT_METHOD_REASON, accepted=(PROVIDER_PAYMENT_METHOD,)),)
@@ -23,32 +25,7 @@ class PaymentInput(serializers.Serializer):
 PaymentInputEnvelope = envelope("PaymentInputEnvelope", "payment", PaymentInput)
 
 
-class PaymentNextAction(serializers.Serializer):
-    redirect_url = serializers.CharField()
-
-
-class PaymentOutput(serializers.Serializer):
-    lago_id = serializers.UUIDField()
-    lago_customer_id = serializers.UUIDField()
-    external_customer_id = serializers.CharField()
-    invoice_ids = serializers.ListField(child=serializers.UUIDField())
-    invoice_numbers = serializers.ListField(child=serializers.CharField())
-    lago_payable_id = serializers.UUIDField()
-    payable_type = serializers.CharField()
-    amount_cents = serializers.IntegerField()
-    amount_currency = serializers.CharField()
-    status = serializers.CharField()
-    payment_status = serializers.CharField()
-    type = serializers.CharField()
-    reference = serializers.CharField()
-    payment_provider_code = serializers.CharField(allow_null=True)
-    payment_provider_type = serializers.CharField(allow_null=True)
-    external_payment_id = serializers.CharField(allow_null=True)
-    provider_payment_id = serializers.CharField(allow_null=True)
-    provider_customer_id = serializers.CharField(allow_null=True)
-    next_action = PaymentNextAction(allow_null=True)
-    paid_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
+PaymentOutput = schema_serializer(PaymentShape)
 
 
 PaymentEnvelope = envelope("PaymentEnvelope", "payment", PaymentOutput)
@@ -90,24 +67,7 @@ class PaymentRequestInput(serializers.Serializer):
 PaymentRequestInputEnvelope = envelope("PaymentRequestInputEnvelope", "payment_request", PaymentRequestInput)
 
 
-class PaymentRequestInvoiceOutput(serializers.Serializer):
-    lago_id = serializers.UUIDField()
-    number = serializers.CharField()
-    currency = serializers.CharField()
-    total_amount_cents = serializers.IntegerField()
-    total_due_amount_cents = serializers.IntegerField()
-    payment_status = serializers.CharField()
-    payment_overdue = serializers.BooleanField()
-
-
-class PaymentRequestOutput(serializers.Serializer):
-    lago_id = serializers.UUIDField()
-    email = serializers.CharField()
-    amount_cents = serializers.IntegerField()
-    amount_currency = serializers.CharField()
-    payment_status = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    invoices = PaymentRequestInvoiceOutput(many=True)
+PaymentRequestOutput = schema_serializer(PaymentRequestShape)
 
 
 PaymentRequestEnvelope = envelope("PaymentRequestEnvelope", "payment_request", PaymentRequestOutput)

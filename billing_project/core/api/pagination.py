@@ -61,7 +61,9 @@ def paginated_response(
     request: Request,
     queryset: QuerySet[Any],
     root_key: str,
-    serialize: Callable[[Iterable[Any]], list[dict[str, Any]]],
+    # The page's objects rendered: a list of dicts (a renderer's shapes, or a list serializer's
+    # `.data`, which the DRF stubs type as a ReturnDict).
+    serialize: Callable[[Iterable[Any]], Any],
 ) -> Response:
     page, per_page = page_params(request)
     total = queryset.count()

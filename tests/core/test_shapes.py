@@ -1,0 +1,185 @@
+"""One definition per response shape (billing_project/core/api/shapes.py): the OpenAPI component is
+derived from the TypedDict the renderer returns, and real answers have exactly the documented keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, NotRequired, TypedDict
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework import serializers
+
+from billing_project.core.api.shapes import Date, DateTime, Help, Uuid, keys_of, schema_serializer
+from tests.factories.metering import make_metric
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def _resolve(schema: dict, node: dict) -> dict:
+    while "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
+    if "allOf" in node and len(node["allOf"]) == 1:
+        return _resolve(schema, node["allOf"][0])
+    return node
+
+
+def mismatches(schema: dict, node: dict, value: Any, where: str = "$") -> list[str]:
+    """Where `value` has keys the schema does not document, or lacks keys it requires."""
+    if value is None:
+        nullable = node.get("nullable") or _resolve(schema, node).get("nullable") or not node
+        return [] if nullable else [f"{where}: null, not nullable"]
+    node = _resolve(schema, node)
+    if node.get("type") == "array" and isinstance(value, list):
+        return [
+            p for i, item in enumerate(value) for p in mismatches(schema, node.get("items", {}), item, f"{where}[{i}]")
+        ]
+    properties = node.get("properties")
+    if properties is None or not isinstance(value, dict):
+        return []
+    problems = [f"{where}.{key}: not in the schema" for key in sorted(set(value) - set(properties))]
+    problems += [f"{where}.{key}: required, missing" for key in node.get("required", []) if key not in value]
+    for key, item in value.items():
+        if key in properties:
+            problems += mismatches(schema, properties[key], item, f"{where}.{key}")
+    return problems
+
+
+def response_mismatches(schema: dict, path: str, method: str, response: Any) -> list[str]:
+    operation = schema["paths"][path][method]
+    status = str(response.status_code)
+    assert status in operation["responses"], (path, method, status)
+    return mismatches(schema, operation["responses"][status]["content"]["application/json"]["schema"], response.json())
+
+
+# --- the derivation ---------------------------------------------------------------------------
+
+
+class ItemShape(TypedDict):
+    code: str
+
+
+class SampleShape(TypedDict):
+    """A sample."""
+
+    lago_id: Uuid
+    when: DateTime | None
+    day: Date
+    count: Annotated[int, Help("How many.")]
+    rate: float
+    flag: bool
+    tags: list[str]
+    items: list[ItemShape]
+    item: ItemShape | None
+    extra: dict[str, Any]
+    labels: dict[str, str]
+    anything: Any
+    optional: NotRequired[str]
+
+
+def test_a_shape_becomes_a_serializer_with_its_fields():
+    serializer = schema_serializer(SampleShape)
+    assert serializer.__name__ == "SampleOutput" and serializer.__doc__ == "A sample."
+    assert schema_serializer(SampleShape) is serializer  # one class per shape and name
+    fields = serializer().fields
+    assert isinstance(fields["lago_id"], serializers.UUIDField)
+    assert isinstance(fields["when"], serializers.DateTimeField) and fields["when"].allow_null
+    assert isinstance(fields["day"], serializers.DateField)
+    assert isinstance(fields["count"], serializers.IntegerField) and fields["count"].help_text == "How many."
+    assert isinstance(fields["rate"], serializers.FloatField)
+    assert isinstance(fields["flag"], serializers.BooleanField)
+    assert isinstance(fields["tags"], serializers.ListField)
+    assert isinstance(fields["items"], serializers.ListSerializer)
+    assert type(fields["items"].child).__name__ == "ItemOutput"
+    assert type(fields["item"]).__name__ == "ItemOutput" and fields["item"].allow_null
+    assert isinstance(fields["extra"], serializers.DictField)
+    assert isinstance(fields["labels"], serializers.DictField)
+    assert isinstance(fields["labels"].child, serializers.CharField)
+    assert isinstance(fields["anything"], serializers.JSONField)
+    assert not fields["optional"].required and fields["flag"].required
+    assert keys_of(SampleShape) == set(SampleShape.__annotations__)
+
+
+def test_what_a_shape_cannot_say_is_refused():
+    class Bad(TypedDict):
+        either: int | str
+
+    with pytest.raises(TypeError, match="union"):
+        schema_serializer(Bad)
+    with pytest.raises(TypeError, match="TypedDict"):
+        schema_serializer(dict)
+
+
+def test_the_matcher_finds_extra_and_missing_keys(schema):
+    node = {"$ref": "#/components/schemas/DuplicateOutput"}
+    assert mismatches(schema, node, {"index": 0, "transaction_id": "t", "external_subscription_id": "s"}) == []
+    assert mismatches(schema, node, {"index": 0, "transaction_id": "t", "other": 1}) == [
+        "$.other: not in the schema",
+        "$.external_subscription_id: required, missing",
+    ]
+
+
+# --- real answers -----------------------------------------------------------------------------
+
+
+def _event(transaction_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "transaction_id": transaction_id,
+        "external_subscription_id": "sub_1",
+        "code": "calls",
+        "timestamp": int(datetime(2024, 3, 1, tzinfo=UTC).timestamp()),
+        "properties": {"value": 2},
+        **extra,
+    }
+
+
+def test_events_answers_match_their_schema(schema, tenant, api):
+    make_metric(tenant.organization, "calls", "sum_agg", field_name="value")
+    checks = [
+        ("/api/v1/events", "post", api.post("/api/v1/events", {"event": _event("a")}, format="json")),
+        (
+            "/api/v1/events/batch",
+            "post",
+            api.post("/api/v1/events/batch", {"events": [_event("b"), _event("a"), _event("c")]}, format="json"),
+        ),
+        ("/api/v1/events", "get", api.get("/api/v1/events")),
+        ("/api/v1/events/{transaction_id}", "get", api.get("/api/v1/events/a")),
+        ("/api/v1/event_errors", "get", api.get("/api/v1/event_errors")),
+    ]
+    api.post("/api/v1/events", {"event": _event("x", code="unknown")}, format="json")
+    checks.append(("/api/v1/event_errors", "get", api.get("/api/v1/event_errors")))
+    for path, method, response in checks:
+        assert response.status_code == 200, (path, response.content)
+        assert response_mismatches(schema, path, method, response) == [], (path, method)
+    assert api.get("/api/v1/event_errors").json()["event_errors"], "an error row was listed"
+
+
+def test_payments_answers_match_their_schema(schema, tenant, api):
+    from tests.factories.customers import CustomerFactory
+    from tests.factories.payments import finalized_invoice
+
+    customer = CustomerFactory(organization=tenant.organization)
+    invoice = finalized_invoice(customer, 600, payment_overdue=True)
+    body = {"payment_request": {"external_customer_id": customer.external_id, "lago_invoice_ids": [str(invoice.id)]}}
+    created = api.post("/api/v1/payment_requests", body, format="json")
+    assert created.status_code == 200, created.content
+    assert created.json()["payment_request"]["invoices"]
+    payment = api.post(
+        "/api/v1/payments",
+        {"payment": {"invoice_id": str(invoice.id), "amount_cents": 100, "reference": "wire"}},
+        format="json",
+    )
+    checks = [
+        ("/api/v1/payment_requests", "post", created),
+        ("/api/v1/payments", "post", payment),
+        ("/api/v1/payment_requests", "get", api.get("/api/v1/payment_requests")),
+        ("/api/v1/payments", "get", api.get("/api/v1/payments")),
+    ]
+    for path, method, response in checks:
+        assert response.status_code == 200, (path, response.content)
+        assert response_mismatches(schema, path, method, response) == [], (path, method)
