@@ -284,7 +284,7 @@ class EstimateFeeItemShape(TypedDict):
     filter_invoice_display_name: str | None
     lago_item_id: Uuid
     item_type: str
-    grouped_by: dict[str, str]
+    grouped_by: dict[str, str | None]
 
 
 class EstimatedFeeAppliedTaxShape(TypedDict):
