@@ -11,7 +11,6 @@ from django.db import models
 from django.db.models import Q
 
 from billing_project.core.models import BaseModel, DecimalSpec
-from invoicing.credits import models as credit_models  # noqa: F401  (registers the credit models with this app)
 
 PRECISE: DecimalSpec = {"max_digits": 40, "decimal_places": 5}
 UNITS: DecimalSpec = {"max_digits": 40, "decimal_places": 10}
@@ -253,36 +252,38 @@ class Fee(BaseModel):
         return self.amount_cents + self.taxes_amount_cents
 
 
-class FeeAppliedTax(BaseModel):
+class AppliedTaxBase(BaseModel):
+    """A tax as it was applied to a fee, an invoice or a credit note: the tax's code, name, rate
+    and description copied at the time (the tax may change or go later) and the amount it took."""
+
     organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
+    tax = models.ForeignKey("catalog.Tax", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    tax_code = models.CharField(max_length=255)
+    tax_name = models.CharField(max_length=255)
+    tax_rate = models.DecimalField(max_digits=10, decimal_places=4)
+    tax_description = models.TextField(blank=True, default="")
+    amount_cents = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        abstract = True
+        ordering = ["created_at", "id"]
+
+
+class FeeAppliedTax(AppliedTaxBase):
     fee = models.ForeignKey(Fee, on_delete=models.CASCADE, related_name="applied_taxes")
-    tax = models.ForeignKey("catalog.Tax", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    tax_code = models.CharField(max_length=255)
-    tax_name = models.CharField(max_length=255)
-    tax_rate = models.DecimalField(max_digits=10, decimal_places=4)
-    tax_description = models.TextField(blank=True, default="")
-    amount_cents = models.BigIntegerField(default=0)
     precise_amount_cents = models.DecimalField(**PRECISE, default=0)
-    currency = models.CharField(max_length=3)
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(AppliedTaxBase.Meta):
+        pass
 
 
-class InvoiceAppliedTax(BaseModel):
-    organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
+class InvoiceAppliedTax(AppliedTaxBase):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="applied_taxes")
-    tax = models.ForeignKey("catalog.Tax", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    tax_code = models.CharField(max_length=255)
-    tax_name = models.CharField(max_length=255)
-    tax_rate = models.DecimalField(max_digits=10, decimal_places=4)
-    tax_description = models.TextField(blank=True, default="")
-    amount_cents = models.BigIntegerField(default=0)
     fees_amount_cents = models.BigIntegerField(default=0)
-    currency = models.CharField(max_length=3)
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(AppliedTaxBase.Meta):
+        pass
 
 
 class NumberingScope(models.TextChoices):
@@ -379,3 +380,8 @@ class BillingRunBatch(BaseModel):
 
     def __str__(self) -> str:
         return f"batch {self.position} of {self.run_id}"
+
+
+# The credit models (wallets, credit notes) live in invoicing/credits/ and build on AppliedTaxBase;
+# importing them here registers them with this app.
+from invoicing.credits import models as credit_models  # noqa: E402, F401

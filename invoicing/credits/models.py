@@ -2,7 +2,7 @@
 rules, and credit notes with their items, taxes and the invoices that consumed their balance.
 
 They belong to the invoicing app (`app_label = "invoicing"`, tables `invoicing_*`): `invoicing/models.py`
-imports this module so that Django registers them when it loads the app. Money is
+imports this module (at its end) so that Django registers them when it loads the app. Money is
 integer minor units beside the wallet's or the invoice's currency; credits are decimals
 (`credits × rate_amount` is money in major units). See docs/credits.md.
 """
@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from billing_project.core.models import BaseModel, DecimalSpec
+from invoicing.models import AppliedTaxBase
 
 CREDITS: DecimalSpec = {"max_digits": 40, "decimal_places": 5}
 RATE: DecimalSpec = {"max_digits": 30, "decimal_places": 15}
@@ -294,21 +295,12 @@ class CreditNoteItem(BaseModel):
         ]
 
 
-class CreditNoteAppliedTax(BaseModel):
-    organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
+class CreditNoteAppliedTax(AppliedTaxBase):
     credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="applied_taxes")
-    tax = models.ForeignKey("catalog.Tax", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    tax_code = models.CharField(max_length=255)
-    tax_name = models.CharField(max_length=255)
-    tax_rate = models.DecimalField(max_digits=10, decimal_places=4)
-    tax_description = models.TextField(blank=True, default="")
-    amount_cents = models.BigIntegerField(default=0)
     base_amount_cents = models.BigIntegerField(default=0)
-    currency = models.CharField(max_length=3)
 
-    class Meta:
+    class Meta(AppliedTaxBase.Meta):
         app_label = "invoicing"
-        ordering = ["created_at", "id"]
 
 
 class CreditNoteConsumption(BaseModel):

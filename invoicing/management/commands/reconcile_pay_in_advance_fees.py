@@ -13,10 +13,10 @@ import datetime as dt
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from customers.management.commands.create_api_key import find_organization
 from customers.models import Organization
+from invoicing.management.commands.run_billing import parse_instant
 from invoicing.services.advance import (
     pay_in_advance_fees,
     pay_in_advance_reconcile_due,
@@ -35,14 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Only list the subscriptions concerned.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        at = timezone.now()
-        if options.get("at"):
-            try:
-                at = dt.datetime.fromisoformat(options["at"])
-            except ValueError as exc:
-                raise CommandError(f"--at: {exc}") from exc
-            if timezone.is_naive(at):
-                at = at.replace(tzinfo=dt.UTC)
+        at = parse_instant(options.get("at"), "--at")
         days = options.get("lookback_days")
         if days is not None and days < 0:
             raise CommandError("--lookback-days must be 0 or more")

@@ -6,12 +6,11 @@ Paid, uninvoiced pay-in-advance fees of `regroup_paid_fees: "invoice"` charges a
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from django.core.management.base import BaseCommand
 
+from invoicing.management.commands.run_billing import parse_instant
 from invoicing.services.advance import paid_fees_regroup, paid_fees_regroup_due
 
 
@@ -23,14 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Only list the customers concerned.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        at = timezone.now()
-        if options.get("at"):
-            try:
-                at = dt.datetime.fromisoformat(options["at"])
-            except ValueError as exc:
-                raise CommandError(f"--at: {exc}") from exc
-            if timezone.is_naive(at):
-                at = at.replace(tzinfo=dt.UTC)
+        at = parse_instant(options.get("at"), "--at")
         customers = paid_fees_regroup_due(at)
         if options.get("dry_run"):
             self.stdout.write(f"{len(customers)} customer(s) have paid fees waiting to be regrouped")

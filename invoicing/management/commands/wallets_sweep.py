@@ -6,13 +6,12 @@ Terminates expired wallets (their credits voided), runs recurring top-up rules t
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from django.core.management.base import BaseCommand
 
 from invoicing.credits.services import wallet_rules, wallets
+from invoicing.management.commands.run_billing import parse_instant
 
 
 class Command(BaseCommand):
@@ -23,14 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Only list what is due.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        now = timezone.now()
-        if options.get("at"):
-            try:
-                now = dt.datetime.fromisoformat(options["at"])
-            except ValueError as exc:
-                raise CommandError(f"--at: {exc}") from exc
-            if timezone.is_naive(now):
-                now = now.replace(tzinfo=dt.UTC)
+        now = parse_instant(options.get("at"), "--at")
         dry_run = bool(options.get("dry_run"))
         expired = wallets.wallets_terminate_expired(now, dry_run=dry_run)
         rules = wallet_rules.wallets_recurring_top_up(now, dry_run=dry_run)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from customers.management.commands.create_api_key import find_organization
+from invoicing.management.commands.run_billing import parse_instant
 from payments.services.dunning import dunning_run
 
 
@@ -20,14 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--organization", help="Only this organization (id, or a name no other has).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        now = None
-        if options.get("at"):
-            try:
-                now = dt.datetime.fromisoformat(options["at"])
-            except ValueError as exc:
-                raise CommandError(f"--at: {exc}") from exc
-            if now.tzinfo is None:
-                now = now.replace(tzinfo=dt.UTC)
+        now = parse_instant(options["at"], "--at") if options.get("at") else None
         organization = find_organization(options["organization"]) if options.get("organization") else None
         done = dunning_run(now, dry_run=options["dry_run"], organization=organization)
         verb = "would request" if options["dry_run"] else "requested"
