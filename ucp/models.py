@@ -55,6 +55,9 @@ class UcpSettings(BaseModel):
     privacy_url = models.URLField(max_length=500, blank=True, default="")
     signing_kid = models.CharField(max_length=64, blank=True, default="", editable=False)
     signing_key_encrypted = models.TextField(blank=True, default="", editable=False)
+    # Public JWKs of keys rotated out, each with `retired_at`: still published for 7 days so that
+    # what they signed (webhooks in flight, cached answers) keeps verifying.
+    retired_signing_keys = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         verbose_name = "UCP settings"

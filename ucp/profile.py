@@ -6,7 +6,7 @@ from typing import Any
 
 from ucp import protocol
 from ucp.models import UcpSettings
-from ucp.services.setup import default_namespace, signing_key
+from ucp.services.setup import default_namespace, published_retired_keys, signing_key
 from ucp.signing import public_jwk
 
 
@@ -54,5 +54,8 @@ def business_profile(settings: UcpSettings) -> dict[str, Any]:
             "capabilities": {c.name: [c.declaration()] for c in protocol.CAPABILITIES},
             "payment_handlers": payment_handlers(settings),
         },
-        "signing_keys": [public_jwk(key, kid)],
+        "signing_keys": [
+            public_jwk(key, kid),
+            *({k: v for k, v in jwk.items() if k != "retired_at"} for jwk in published_retired_keys(settings)),
+        ],
     }

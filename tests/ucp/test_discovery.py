@@ -98,7 +98,14 @@ def test_saving_again_keeps_the_key_and_rotation_replaces_it(ucp_org):
     assert again.public_base_url == "https://billing.example.com/ucp/acme"  # no trailing slash
     rotated = setup.ucp_signing_key_rotate(again)
     assert rotated.signing_kid != ucp_org.signing_kid
-    assert _profile("acme").json()["signing_keys"][0]["kid"] == rotated.signing_kid
+    keys = _profile("acme").json()["signing_keys"]
+    assert [k["kid"] for k in keys] == [rotated.signing_kid, ucp_org.signing_kid]  # the old one, for 7 days
+    assert all("d" not in k and "retired_at" not in k for k in keys)
+    import datetime as dt
+
+    from django.utils import timezone
+
+    assert setup.published_retired_keys(rotated, now=timezone.now() + dt.timedelta(days=8)) == []
 
 
 @pytest.mark.parametrize(

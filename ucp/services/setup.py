@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import secrets
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from billing_project.core.errors import ValidationFailure
 from customers.models import Organization
@@ -93,13 +95,36 @@ def _new_key(row: UcpSettings) -> None:
     row.signing_key_encrypted = crypto.encrypt(signing.generate_private_key_pem())
 
 
-def ucp_signing_key_rotate(row: UcpSettings) -> UcpSettings:
-    """A new signing key; the profile publishes only the current one (docs/ucp.md, key rotation)."""
+KEY_GRACE = dt.timedelta(days=7)
+
+
+def ucp_signing_key_rotate(row: UcpSettings, *, now: dt.datetime | None = None) -> UcpSettings:
+    """A new signing key signs from now on; the previous public key stays in the profile for
+    `KEY_GRACE` (7 days, the specification's minimum) so what it signed keeps verifying."""
+    now = now or timezone.now()
     with transaction.atomic():
         row = UcpSettings.objects.select_for_update().get(id=row.id)
+        if row.signing_key_encrypted:
+            key, kid = signing_key(row)
+            retired = {**signing.public_jwk(key, kid), "retired_at": now.isoformat()}
+            row.retired_signing_keys = [*published_retired_keys(row, now=now), retired]
         _new_key(row)
-        row.save(update_fields=["signing_kid", "signing_key_encrypted", "updated_at"])
+        row.save(update_fields=["signing_kid", "signing_key_encrypted", "retired_signing_keys", "updated_at"])
     return row
+
+
+def published_retired_keys(row: UcpSettings, *, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Retired public keys still inside their grace period."""
+    now = now or timezone.now()
+    out = []
+    for jwk in row.retired_signing_keys or []:
+        try:
+            retired_at = dt.datetime.fromisoformat(str(jwk.get("retired_at")))
+        except ValueError:
+            continue
+        if now - retired_at < KEY_GRACE:
+            out.append(jwk)
+    return out
 
 
 def signing_key(row: UcpSettings) -> tuple[ec.EllipticCurvePrivateKey, str]:
