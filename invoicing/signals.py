@@ -9,9 +9,13 @@ credit_note_refund_requested
                     a credit note with a refund part was created (`refund_status` pending).
                     Carries `credit_note` and `organization`. Payments refunds it through the
                     provider that took the payment and settles it (`credit_note_refund_settle`).
+credit_note_created a credit note was issued. Carries `credit_note` and `organization`. Payments
+                    e-mails it to the customer when the organization has `credit_note.created`
+                    in its `email_settings`.
 """
 
 from django.dispatch import Signal
 
 invoice_finalized = Signal()
 credit_note_refund_requested = Signal()
+credit_note_created = Signal()

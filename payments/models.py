@@ -353,3 +353,42 @@ class PaymentReceipt(BaseModel):
 
     def __str__(self) -> str:
         return self.number
+
+
+class EmailKind(models.TextChoices):
+    """Lago's `email_settings` values (an organization turns each on or off)."""
+
+    INVOICE_FINALIZED = "invoice.finalized"
+    CREDIT_NOTE_CREATED = "credit_note.created"
+    PAYMENT_RECEIPT_CREATED = "payment_receipt.created"
+
+
+class SentEmailStatus(models.TextChoices):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # the last attempt failed; the task retries it
+
+
+class SentEmail(BaseModel):
+    """The sent-mail ledger: one row per document, kind and sending (`sequence` 0 is the automatic
+    one, each resend adds one), so a document is e-mailed at most once per kind unless resent."""
+
+    organization = models.ForeignKey("customers.Organization", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32, choices=EmailKind.choices)
+    document_id = models.UUIDField()
+    sequence = models.PositiveIntegerField(default=0)
+    recipients = models.JSONField(default=list)
+    status = models.CharField(max_length=16, choices=SentEmailStatus.choices, default=SentEmailStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "document_id", "sequence"], name="sent_email_once_per_document"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.document_id} #{self.sequence} ({self.status})"

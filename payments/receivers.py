@@ -24,6 +24,10 @@ def _enqueue(task_name: str, object_id: str) -> None:
 
 
 def on_invoice_finalized(sender: Any, invoice: Any, organization: Any, **kwargs: Any) -> None:
+    from payments.models import EmailKind
+    from payments.services.emails import email_schedule
+
+    email_schedule(organization, kind=EmailKind.INVOICE_FINALIZED, document_id=invoice.id)
     if invoice.total_amount_cents <= 0 or not invoice.customer.payment_provider:
         return
     invoice_id = str(invoice.id)
@@ -43,3 +47,10 @@ def on_customer_upserted(sender: Any, customer: Any, created: bool, **kwargs: An
 def on_credit_note_refund_requested(sender: Any, credit_note: Any, organization: Any, **kwargs: Any) -> None:
     credit_note_id = str(credit_note.id)
     transaction.on_commit(lambda: _enqueue("refund_credit_note", credit_note_id))
+
+
+def on_credit_note_created(sender: Any, credit_note: Any, organization: Any, **kwargs: Any) -> None:
+    from payments.models import EmailKind
+    from payments.services.emails import email_schedule
+
+    email_schedule(organization, kind=EmailKind.CREDIT_NOTE_CREATED, document_id=credit_note.id)

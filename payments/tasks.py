@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import smtplib
 from typing import Any
 
 from celery import shared_task
@@ -77,6 +78,9 @@ def retry_sweep() -> int:
     events.provider_events_retry_due()
     refunds.refunds_retry_pending()
     customers.provider_customers_sync_pending()
+    from payments.services import emails
+
+    emails.emails_retry_due()
     return len(started)
 
 
@@ -90,3 +94,18 @@ def generate_payment_receipt_pdf(receipt_id: str) -> str:
     from payments.services import receipts
 
     return receipts.receipt_generate_pdf(receipt_id).file.name
+
+
+@shared_task(
+    name="payments.send_document_email",
+    acks_late=True,
+    max_retries=5,
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=60,
+    retry_backoff_max=3600,
+)
+def send_document_email(sent_email_id: str) -> str:
+    """Send one ledger row (invoice, credit note, receipt e-mail); an SMTP failure is retried."""
+    from payments.services import emails
+
+    return emails.email_deliver(sent_email_id).status

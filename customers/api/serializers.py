@@ -52,7 +52,8 @@ CUSTOMER_LAGO_ONLY = (
         accepted=("align_with_finalization_date",),
     ),
 )
-ORGANIZATION_LAGO_ONLY = (LagoOnly("email_settings", "bxb sends no invoice, credit note or payment receipt emails"),)
+# `email_settings` is accepted: payments e-mails the documents it names (docs/payments.md §11).
+ORGANIZATION_LAGO_ONLY: tuple[LagoOnly, ...] = ()
 
 
 class BillingConfigurationInput(serializers.Serializer):

@@ -115,3 +115,9 @@ class PaymentReceiptEnvelope(serializers.Serializer):
 class PaymentReceiptListEnvelope(serializers.Serializer):
     payment_receipts = PaymentReceiptOutput(many=True)
     meta = PageMeta()
+
+
+class ResendEmailInput(serializers.Serializer):
+    to = serializers.ListField(child=serializers.EmailField(), required=False, max_length=20)
+    cc = serializers.ListField(child=serializers.EmailField(), required=False, max_length=20)
+    bcc = serializers.ListField(child=serializers.EmailField(), required=False, max_length=20)

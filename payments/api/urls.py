@@ -35,4 +35,15 @@ urlpatterns = [
         views.CustomerPaymentMethodDefaultView.as_view(),
         name="customer-payment-method-default",
     ),
+    path("invoices/<str:invoice_id>/resend_email", views.InvoiceResendEmailView.as_view(), name="invoice-resend-email"),
+    path(
+        "credit_notes/<str:credit_note_id>/resend_email",
+        views.CreditNoteResendEmailView.as_view(),
+        name="credit-note-resend-email",
+    ),
+    path(
+        "payment_receipts/<str:receipt_id>/resend_email",
+        views.PaymentReceiptResendEmailView.as_view(),
+        name="payment-receipt-resend-email",
+    ),
 ]

@@ -24,7 +24,7 @@ from payments.representation import (
     payment_receipt_payload,
     payment_request_payload,
 )
-from payments.services import collection, customers, dunning
+from payments.services import collection, customers, dunning, emails
 
 
 def _uuid(value: str, resource: str) -> uuid.UUID:
@@ -265,3 +265,56 @@ class PaymentReceiptDetailView(OrganizationAPIView):
     def get(self, request: Request, receipt_id: str) -> Response:
         receipt = selectors.payment_receipt_get(self.organization, receipt_id)
         return Response({"payment_receipt": payment_receipt_payload(receipt)})
+
+
+class _ResendEmailView(OrganizationAPIView):
+    kind = ""
+
+    def _resend(self, request: Request, document_id: str) -> Response:
+        body = request.data if isinstance(request.data, dict) else {}
+        data = validate_input(s.ResendEmailInput, body) if body else {}
+        recipients = [*data.get("to", []), *data.get("cc", []), *data.get("bcc", [])] or None
+        emails.document_resend(self.organization, kind=self.kind, document_id=document_id, recipients=recipients)
+        return Response(status=200)
+
+
+class InvoiceResendEmailView(_ResendEmailView):
+    resource_name = "invoice"
+    kind = "invoice.finalized"
+
+    @extend_schema(
+        operation_id="invoices_resend_email",
+        summary="E-mail the invoice again (to the customer, or to the addresses given)",
+        request=s.ResendEmailInput,
+        responses={200: None},
+    )
+    def post(self, request: Request, invoice_id: str) -> Response:
+        return self._resend(request, invoice_id)
+
+
+class CreditNoteResendEmailView(_ResendEmailView):
+    resource_name = "credit_note"
+    kind = "credit_note.created"
+
+    @extend_schema(
+        operation_id="credit_notes_resend_email",
+        summary="E-mail the credit note again (to the customer, or to the addresses given)",
+        request=s.ResendEmailInput,
+        responses={200: None},
+    )
+    def post(self, request: Request, credit_note_id: str) -> Response:
+        return self._resend(request, credit_note_id)
+
+
+class PaymentReceiptResendEmailView(_ResendEmailView):
+    resource_name = "payment_receipt"
+    kind = "payment_receipt.created"
+
+    @extend_schema(
+        operation_id="payment_receipts_resend_email",
+        summary="E-mail the payment receipt again (to the customer, or to the addresses given)",
+        request=s.ResendEmailInput,
+        responses={200: None},
+    )
+    def post(self, request: Request, receipt_id: str) -> Response:
+        return self._resend(request, receipt_id)

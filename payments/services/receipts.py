@@ -64,6 +64,10 @@ def _announce(receipt: PaymentReceipt) -> None:
     )
     receipt_id = str(receipt.id)
     transaction.on_commit(lambda: _enqueue_pdf(receipt_id))
+    from payments.models import EmailKind
+    from payments.services.emails import email_schedule
+
+    email_schedule(receipt.organization, kind=EmailKind.PAYMENT_RECEIPT_CREATED, document_id=receipt.id)
 
 
 def _enqueue_pdf(receipt_id: str) -> None:

@@ -104,8 +104,6 @@ REFUSED = [
     ("post", "/customers", _customer(billing_configuration={"subscription_invoice_issuing_date_adjustment":
                                                             "keep_anchor"}),
      "billing_configuration.subscription_invoice_issuing_date_adjustment", "/customers/c1"),
-    ("put", "/organizations", {"organization": {"email_settings": ["invoice.finalized"], "city": "Paris"}},
-     "email_settings", "/organizations"),
     ("post", "/plans", _new_plan(fixed_charges=[FIXED_CHARGE]), "fixed_charges", "/plans"),
     ("post", "/plans", _new_plan(charges=[{"billable_metric_id": "{metric}", "charge_model": "standard",
                                            "properties": {"amount": "1"}, "applied_pricing_unit": PRICING_UNIT}]),
@@ -209,6 +207,7 @@ ACCEPTED = [
                                                             "subscription_invoice_issuing_date_adjustment":
                                                                 "align_with_finalization_date"})),
     ("put", "/organizations", {"organization": {"email_settings": []}}),
+    ("put", "/organizations", {"organization": {"email_settings": ["invoice.finalized", "payment_receipt.created"]}}),
     ("post", "/plans", _new_plan(fixed_charges=[], cascade_updates=True)),  # nothing to carry over on creation
     ("put", "/plans/p", {"plan": {"name": "P2", "cascade_updates": False, "fixed_charges": None}}),
     ("put", "/plans/p/charges/c", {"charge": {"invoice_display_name": "X", "cascade_updates": False,

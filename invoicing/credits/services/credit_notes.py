@@ -44,7 +44,7 @@ from invoicing.credits.models import (
     RefundStatus,
 )
 from invoicing.models import Fee, FeeAppliedTax, FeeType, Invoice, InvoiceStatus, InvoiceType, PaymentStatus
-from invoicing.signals import credit_note_refund_requested
+from invoicing.signals import credit_note_created, credit_note_refund_requested
 from webhooks.services import webhook_send
 
 PRECISE = Decimal("0.00001")
@@ -268,6 +268,7 @@ def _create(
     _send(note, "credit_note.created")
     note_id = str(note.id)
     transaction.on_commit(lambda: _enqueue_pdf(note_id))
+    credit_note_created.send(sender=CreditNote, credit_note=note, organization=invoice.organization)
     if refund > 0:
         credit_note_refund_requested.send(sender=CreditNote, credit_note=note, organization=invoice.organization)
     return note

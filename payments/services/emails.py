@@ -1,0 +1,254 @@
+"""Document e-mails: invoice finalized, credit note created, payment receipt (docs/payments.md §11).
+
+Sent through Django's e-mail framework (SMTP from the environment, the console backend when
+`EMAIL_HOST` is unset), HTML and text bodies, the document's PDF attached, the organization's name
+as the sender's name and its e-mail as Reply-To.
+
+At most once: `email_schedule` records a `SentEmail` row (unique per kind, document and sequence:
+0 for the automatic sending, 1, 2, … for each resend) in the caller's transaction and enqueues the
+task after commit. `email_deliver` locks the row, sends only if it is not `sent`, and records the
+outcome in the same transaction; an SMTP failure leaves it `failed` and re-raises, so the task's
+retry sends it later (the beat sweep re-enqueues failed and stale pending rows too)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+from email.utils import formataddr
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from billing_project.core.errors import NotFoundFailure
+from billing_project.core.money import format_amount
+from payments.models import EmailKind, SentEmail, SentEmailStatus
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+SEND_ERRORS = (smtplib.SMTPException, OSError)
+
+
+def _recipients(customer: Any) -> list[str]:
+    return [address.strip() for address in (customer.email or "").split(",") if address.strip()]
+
+
+def _document(kind: str, document_id: UUID | str) -> Any:
+    if kind == EmailKind.INVOICE_FINALIZED:
+        from invoicing.models import Invoice
+
+        return Invoice.objects.select_related("customer", "organization").filter(id=document_id).first()
+    if kind == EmailKind.CREDIT_NOTE_CREATED:
+        from invoicing.credits.models import CreditNote
+
+        return CreditNote.objects.select_related("customer", "organization", "invoice").filter(id=document_id).first()
+    from payments.models import PaymentReceipt
+
+    return (
+        PaymentReceipt.objects.select_related("organization", "payment", "payment__customer", "payment__invoice")
+        .filter(id=document_id)
+        .first()
+    )
+
+
+def _customer(kind: str, document: Any) -> Any:
+    return document.payment.customer if kind == EmailKind.PAYMENT_RECEIPT_CREATED else document.customer
+
+
+def email_schedule(
+    organization: Any,
+    *,
+    kind: str,
+    document_id: UUID | str,
+    resend: bool = False,
+    recipients: list[str] | None = None,
+) -> SentEmail | None:
+    """Record the e-mail of a document and send it after commit. The automatic sending happens
+    only when the organization's `email_settings` has the kind, once per document (a second call
+    returns None); a resend always adds one. None too when the customer has no address."""
+    if not resend and kind not in (organization.email_settings or []):
+        return None
+    document = _document(kind, document_id)
+    if document is None:
+        return None
+    to = recipients or _recipients(_customer(kind, document))
+    if not to:
+        return None
+    with transaction.atomic():
+        sequence = 0
+        if resend:
+            last = SentEmail.objects.filter(kind=kind, document_id=document_id).aggregate(m=Max("sequence"))["m"]
+            sequence = (last or 0) + 1  # 0 stays the automatic sending's
+        try:
+            with transaction.atomic():
+                row = SentEmail.objects.create(
+                    organization_id=organization.id, kind=kind, document_id=document_id, sequence=sequence,
+                    recipients=to,
+                )  # fmt: skip
+        except IntegrityError:
+            if not resend:
+                return None  # already scheduled: at most once
+            raise
+        row_id = str(row.id)
+        transaction.on_commit(lambda: _enqueue(row_id))
+    return row
+
+
+def _enqueue(row_id: str) -> None:
+    from celery.exceptions import Retry
+
+    from payments import tasks
+
+    try:
+        tasks.send_document_email.delay(row_id)
+    except (Retry, *SEND_ERRORS):  # eager mode: the failure is recorded; the sweep retries it
+        logger.warning("document e-mail deferred", extra={"sent_email_id": row_id})
+
+
+def _message(row: SentEmail, document: Any) -> EmailMultiAlternatives:
+    organization = document.organization
+    customer = _customer(row.kind, document)
+    context: dict[str, Any] = {"organization": organization, "customer": customer, "kind": row.kind}
+    if row.kind == EmailKind.INVOICE_FINALIZED:
+        from invoicing.services.documents import invoice_generate_pdf
+
+        document = invoice_generate_pdf(document.id) or document
+        subject = f"Invoice {document.number} from {organization.name}"
+        context.update(
+            title=f"Invoice {document.number}",
+            lines=[
+                ("Amount due", format_amount(document.total_due_amount_cents, document.currency)),
+                ("Issued", document.issuing_date.isoformat()),
+                ("Due", document.payment_due_date.isoformat() if document.payment_due_date else ""),
+            ],
+        )
+        filename = f"{document.number}.pdf"
+    elif row.kind == EmailKind.CREDIT_NOTE_CREATED:
+        from invoicing.credits.services.documents import credit_note_generate_pdf
+
+        document = credit_note_generate_pdf(document.id) or document
+        subject = f"Credit note {document.number} from {organization.name}"
+        context.update(
+            title=f"Credit note {document.number}",
+            lines=[
+                ("Amount", format_amount(document.total_amount_cents, document.currency)),
+                ("For invoice", document.invoice.number if document.invoice_id else ""),
+            ],
+        )
+        filename = f"{document.number}.pdf"
+    else:
+        from payments.services.receipts import receipt_generate_pdf
+
+        document = receipt_generate_pdf(document.id)
+        payment = document.payment
+        subject = f"Payment receipt {document.number} from {organization.name}"
+        context.update(
+            title=f"Payment receipt {document.number}",
+            lines=[
+                ("Amount paid", format_amount(payment.amount_cents, payment.currency)),
+                ("Paid on", (payment.paid_at or payment.created_at).date().isoformat()),
+                ("Invoice", payment.invoice.number if payment.invoice_id else ""),
+            ],
+        )
+        filename = f"{document.number}.pdf"
+    context["lines"] = [(label, value) for label, value in context["lines"] if value]
+    text = render_to_string("payments/email/document.txt", context)
+    html = render_to_string("payments/email/document.html", context)
+    sender = formataddr((organization.name, settings.DEFAULT_FROM_EMAIL))
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=sender,
+        to=list(row.recipients),
+        reply_to=[organization.email] if organization.email else None,
+    )
+    message.attach_alternative(html, "text/html")
+    if document.file:
+        with document.file.open("rb") as handle:
+            message.attach(filename, handle.read(), "application/pdf")
+    return message
+
+
+def email_deliver(row_id: UUID | str, *, now: dt.datetime | None = None) -> SentEmail:
+    """Send one recorded e-mail unless it was sent. Raises the SMTP error after recording it."""
+    now = now or timezone.now()
+    failure: BaseException | None = None
+    with transaction.atomic():
+        row = SentEmail.objects.select_for_update().get(id=row_id)
+        if row.status == SentEmailStatus.SENT:
+            return row
+        document = _document(row.kind, row.document_id)
+        if document is None:
+            row.status, row.error = SentEmailStatus.FAILED, "the document no longer exists"
+            row.save(update_fields=["status", "error", "updated_at"])
+            return row
+        row.attempts += 1
+        try:
+            _message(row, document).send(fail_silently=False)
+        except SEND_ERRORS as exc:
+            row.status, row.error = SentEmailStatus.FAILED, repr(exc)[:2000]
+            failure = exc
+        else:
+            row.status, row.error, row.sent_at = SentEmailStatus.SENT, "", now
+        row.save(update_fields=["status", "error", "sent_at", "attempts", "updated_at"])
+    if failure is not None:
+        raise failure
+    return row
+
+
+def emails_retry_due(now: dt.datetime | None = None, limit: int = 200) -> int:
+    """Beat: failed rows under `MAX_ATTEMPTS`, and pending rows nobody sent (5 minutes)."""
+    now = now or timezone.now()
+    from django.db.models import Q
+
+    due = SentEmail.objects.filter(
+        Q(status=SentEmailStatus.FAILED, attempts__lt=MAX_ATTEMPTS, updated_at__lte=now - dt.timedelta(minutes=5))
+        | Q(status=SentEmailStatus.PENDING, created_at__lte=now - dt.timedelta(minutes=5))
+    ).values_list("id", flat=True)[:limit]
+    sent = 0
+    for row_id in list(due):
+        try:
+            email_deliver(row_id, now=now)
+            sent += 1
+        except SEND_ERRORS:
+            continue
+    return sent
+
+
+def document_resend(
+    organization: Any, *, kind: str, document_id: Any, recipients: list[str] | None = None
+) -> SentEmail:
+    """`POST /{invoices|credit_notes|payment_receipts}/{id}/resend_email`: one more sending of the
+    document's e-mail (to the customer, or to the addresses given)."""
+    import uuid
+
+    try:
+        document = _document(kind, uuid.UUID(str(document_id)))
+    except ValueError:
+        document = None
+    if document is None or document.organization_id != organization.id:
+        raise NotFoundFailure(_resource(kind))
+    if getattr(document, "status", "finalized") not in ("finalized", "voided", "available", "consumed"):
+        from billing_project.core.errors import NotAllowedFailure
+
+        raise NotAllowedFailure("is_draft")
+    row = email_schedule(organization, kind=kind, document_id=document.id, resend=True, recipients=recipients)
+    if row is None:
+        from billing_project.core.errors import ValidationFailure
+
+        raise ValidationFailure.single("email", "no_recipient")
+    return row
+
+
+def _resource(kind: str) -> str:
+    return {
+        EmailKind.INVOICE_FINALIZED: "invoice",
+        EmailKind.CREDIT_NOTE_CREATED: "credit_note",
+    }.get(kind, "payment_receipt")  # type: ignore[call-overload]
