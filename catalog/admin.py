@@ -24,6 +24,7 @@ from billing_project.core.errors import DomainError, ValidationFailure
 from billing_project.core.money import format_amount, is_currency, parse_decimal
 from catalog import services
 from catalog.hooks import plan_usage
+from catalog.inputs import AddOnFields, TaxFields
 from catalog.models import (
     AddOn,
     AppliedCoupon,
@@ -200,6 +201,9 @@ class ServiceAdmin(admin.ModelAdmin):
 class TaxForm(ServiceForm):
     service_fields = ("name", "code", "rate", "description", "applied_to_organization")
 
+    def service_data(self) -> TaxFields:  # type: ignore[override]
+        return TaxFields.from_validated(super().service_data())
+
     class Meta:
         model = Tax
         fields = ("organization", "name", "code", "rate", "description", "applied_to_organization")
@@ -239,10 +243,10 @@ class AddOnForm(ServiceForm):
         if self.instance.pk:
             self.fields["tax_codes"].initial = ", ".join(t.code for t in self.instance.taxes.all())
 
-    def service_data(self) -> dict[str, Any]:
+    def service_data(self) -> AddOnFields:  # type: ignore[override]
         data = super().service_data()
         data["tax_codes"] = codes_list(self.cleaned_data.get("tax_codes"))
-        return data
+        return AddOnFields.from_validated(data)
 
 
 @admin.register(AddOn)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from catalog import services
+from catalog.inputs import AddOnFields, TaxFields
 from catalog.models import AddOn, BillableMetric, Coupon, Plan, Tax
 from customers.models import Organization
 
@@ -17,7 +18,7 @@ METRICS = [
 
 def seed_catalog(organization: Organization) -> str:
     if not Tax.objects.filter(organization=organization, code="vat_20").exists():
-        services.tax_create(organization, data={"name": "VAT 20%", "code": "vat_20", "rate": "20"})
+        services.tax_create(organization, data=TaxFields(name="VAT 20%", code="vat_20", rate="20"))
     metrics = {}
     for data in METRICS:
         metric = BillableMetric.live.filter(organization=organization, code=data["code"]).first()
@@ -74,7 +75,9 @@ def seed_catalog(organization: Organization) -> str:
     if not AddOn.live.filter(organization=organization, code="onboarding").exists():
         services.add_on_create(
             organization,
-            data={"name": "Onboarding session", "code": "onboarding", "amount_cents": 50000, "amount_currency": "USD",
-                  "tax_codes": ["vat_20"]},
+            data=AddOnFields(
+                name="Onboarding session", code="onboarding", amount_cents=50000, amount_currency="USD",
+                tax_codes=["vat_20"],
+            ),
         )  # fmt: skip
     return "catalog: 3 metrics, plan startup_monthly (base fee + standard, graduated, package), tax, coupon, add-on"

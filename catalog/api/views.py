@@ -23,6 +23,7 @@ from billing_project.core.errors import BadRequestFailure
 from catalog import expressions, selectors, services
 from catalog.api import filters
 from catalog.api import serializers as s
+from catalog.inputs import AddOnFields, TaxFields
 
 PAGE_PARAMS = PageFilters.schema_parameters()
 
@@ -45,8 +46,12 @@ def _crud_views(
     detail_kwarg: str = "code",
     create_lago_only: tuple[LagoOnly, ...] = (),
     update_lago_only: tuple[LagoOnly, ...] = (),
+    build_input: Callable[[dict[str, Any]], Any] = lambda data: data,
 ) -> tuple[type[OrganizationAPIView], type[OrganizationAPIView]]:
-    """A collection view (list, create) and a detail view (find, update, delete) for one resource."""
+    """A collection view (list, create) and a detail view (find, update, delete) for one resource.
+
+    `build_input` makes the service's typed input from the validated data (`catalog/inputs.py`).
+    """
 
     def body(obj: Any) -> dict[str, Any]:
         return {root: output(obj).data}
@@ -60,7 +65,7 @@ def _crud_views(
     @extend_schema(operation_id=f"{plural}_create", tags=[tag], request=input_envelope, responses=envelope)
     def create_(self: OrganizationAPIView, request: Request) -> Response:
         data = validate_input(input_serializer, root_payload(request, root, lago_only=create_lago_only))
-        obj = create(self.organization, data=data)
+        obj = create(self.organization, data=build_input(data))
         return Response(body(get_one(self.organization, obj.code)))
 
     @extend_schema(operation_id=f"{plural}_retrieve", tags=[tag], responses=envelope)
@@ -70,7 +75,7 @@ def _crud_views(
     @extend_schema(operation_id=f"{plural}_update", tags=[tag], request=input_envelope, responses=envelope)
     def update_(self: OrganizationAPIView, request: Request, code: str) -> Response:
         data = validate_input(input_serializer, root_payload(request, root, lago_only=update_lago_only), partial=True)
-        obj = update(self.organization, code=code, data=data)
+        obj = update(self.organization, code=code, data=build_input(data))
         return Response(body(get_one(self.organization, obj.code)))
 
     @extend_schema(operation_id=f"{plural}_destroy", tags=[tag], responses=envelope)
@@ -93,6 +98,7 @@ TaxCollectionView, TaxDetailView = _crud_views(
     root="tax", plural="taxes", tag="Taxes", input_serializer=s.TaxInput, input_envelope=s.TaxInputEnvelope,
     output=s.TaxOutput, envelope=s.TaxEnvelope, list_envelope=s.TaxListEnvelope, list_qs=selectors.tax_list,
     get_one=selectors.tax_get, create=services.tax_create, update=services.tax_update, delete=services.tax_delete,
+    build_input=TaxFields.from_validated,
 )  # fmt: skip
 
 BillableMetricCollectionView, BillableMetricDetailView = _crud_views(
@@ -109,6 +115,7 @@ AddOnCollectionView, AddOnDetailView = _crud_views(
     input_envelope=s.AddOnInputEnvelope, output=s.AddOnOutput, envelope=s.AddOnEnvelope,
     list_envelope=s.AddOnListEnvelope, list_qs=selectors.add_on_list, get_one=selectors.add_on_get,
     create=services.add_on_create, update=services.add_on_update, delete=services.add_on_delete,
+    build_input=AddOnFields.from_validated,
 )  # fmt: skip
 
 PlanCollectionView, PlanDetailView = _crud_views(

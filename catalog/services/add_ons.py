@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.inputs import UNSET, or_none
+from catalog.inputs import AddOnFields
 from catalog.models import AddOn, AddOnTax
-from catalog.services.common import amount_cents_errors, currency_errors, set_links, taxes_for_codes
+from catalog.services.common import amount_cents_codes, currency_codes, set_links, taxes_for_codes
 from customers.models import Organization
 
 _TEXT = ("name", "code", "invoice_display_name", "description")
 
 
-def _errors(organization: Organization, add_on: AddOn, data: dict[str, Any], *, creating: bool) -> dict[str, list]:
+def _errors(organization: Organization, add_on: AddOn, data: AddOnFields, *, creating: bool) -> dict[str, list]:
     errors: dict[str, list[str]] = {}
     if not add_on.name.strip():
         errors["name"] = ["value_is_mandatory"]
@@ -23,27 +23,31 @@ def _errors(organization: Organization, add_on: AddOn, data: dict[str, Any], *, 
         errors["code"] = ["value_is_mandatory"]
     elif AddOn.live.filter(organization=organization, code=add_on.code).exclude(pk=add_on.pk).exists():
         errors["code"] = ["value_already_exist"]
-    if creating or "amount_cents" in data:
-        if codes := amount_cents_errors(data, required=True):
+    if creating or data.amount_cents is not UNSET:
+        if codes := amount_cents_codes(or_none(data.amount_cents), required=True):
             errors["amount_cents"] = codes
-    if creating or "amount_currency" in data:
-        if codes := currency_errors(data, required=True):
+    if creating or data.amount_currency is not UNSET:
+        if codes := currency_codes(or_none(data.amount_currency), required=True):
             errors["amount_currency"] = codes
     return errors
 
 
-def _apply(add_on: AddOn, data: dict[str, Any]) -> None:
+def _apply(add_on: AddOn, data: AddOnFields) -> None:
     for field in _TEXT:
-        if field in data:
-            setattr(add_on, field, data[field] or "")
-    if isinstance(data.get("amount_cents"), int):
-        add_on.amount_cents = data["amount_cents"]
-    if data.get("amount_currency"):
-        add_on.amount_currency = data["amount_currency"]
+        text = getattr(data, field)
+        if text is not UNSET:
+            setattr(add_on, field, text or "")
+    amount_cents = or_none(data.amount_cents)
+    if isinstance(amount_cents, int):
+        add_on.amount_cents = amount_cents
+    amount_currency = or_none(data.amount_currency)
+    if amount_currency:
+        add_on.amount_currency = amount_currency
 
 
-def _save(add_on: AddOn, organization: Organization, data: dict[str, Any]) -> None:
-    taxes = taxes_for_codes(organization, data.get("tax_codes")) if data.get("tax_codes") is not None else None
+def _save(add_on: AddOn, organization: Organization, data: AddOnFields) -> None:
+    tax_codes = or_none(data.tax_codes)
+    taxes = taxes_for_codes(organization, tax_codes) if tax_codes is not None else None
     try:
         with transaction.atomic():
             add_on.save()
@@ -54,7 +58,7 @@ def _save(add_on: AddOn, organization: Organization, data: dict[str, Any]) -> No
 
 
 @transaction.atomic
-def add_on_create(organization: Organization, *, data: dict[str, Any]) -> AddOn:
+def add_on_create(organization: Organization, *, data: AddOnFields) -> AddOn:
     add_on = AddOn(organization=organization)
     _apply(add_on, data)
     if errors := _errors(organization, add_on, data, creating=True):
@@ -64,7 +68,7 @@ def add_on_create(organization: Organization, *, data: dict[str, Any]) -> AddOn:
 
 
 @transaction.atomic
-def add_on_update(organization: Organization, *, code: str, data: dict[str, Any]) -> AddOn:
+def add_on_update(organization: Organization, *, code: str, data: AddOnFields) -> AddOn:
     add_on = AddOn.live.select_for_update().filter(organization=organization, code=code).first()
     if add_on is None:
         raise NotFoundFailure("add_on")

@@ -42,16 +42,24 @@ def text_missing(data: dict[str, Any], field: str) -> bool:
 
 
 def amount_cents_errors(data: dict[str, Any], field: str = "amount_cents", *, required: bool) -> list[str]:
-    if field not in data or data[field] is None:
+    return amount_cents_codes(data.get(field), required=required)
+
+
+def amount_cents_codes(value: object, *, required: bool) -> list[str]:
+    """The error codes of an amount in cents (None: not given)."""
+    if value is None:
         return ["value_is_mandatory"] if required else []
-    value = data[field]
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= bounds.MAX_AMOUNT_CENTS:
         return ["value_is_invalid"]
     return []
 
 
 def currency_errors(data: dict[str, Any], field: str = "amount_currency", *, required: bool) -> list[str]:
-    value = data.get(field)
+    return currency_codes(data.get(field), required=required)
+
+
+def currency_codes(value: str | None, *, required: bool) -> list[str]:
+    """The error codes of a currency code (None or "": not given)."""
     if value is None or value == "":
         return ["value_is_mandatory"] if required else []
     return [] if money.is_currency(value) else ["value_is_invalid"]

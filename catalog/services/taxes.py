@@ -9,8 +9,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.inputs import UNSET, or_none
 from billing_project.core.models import prefetch_nothing
 from billing_project.core.money import parse_decimal
+from catalog.inputs import TaxFields
 from catalog.models import CustomerTax, Tax
 from catalog.services.common import set_links, taxes_for_codes
 from customers.models import Customer, Organization
@@ -37,19 +39,21 @@ def _tax_errors(organization: Organization, tax: Tax) -> dict[str, list[str]]:
     return errors
 
 
-def _apply(tax: Tax, data: dict[str, Any], errors: dict[str, list[str]], *, creating: bool) -> None:
+def _apply(tax: Tax, data: TaxFields, errors: dict[str, list[str]], *, creating: bool) -> None:
     for field in ("name", "code"):
-        if field in data:
-            setattr(tax, field, data[field] or "")
-    if "description" in data:
-        tax.description = data["description"] or ""
-    if "applied_to_organization" in data and data["applied_to_organization"] is not None:
-        tax.applied_to_organization = bool(data["applied_to_organization"])
-    if "rate" in data or creating:
-        if data.get("rate") is None:
+        text = getattr(data, field)
+        if text is not UNSET:
+            setattr(tax, field, text or "")
+    if data.description is not UNSET:
+        tax.description = data.description or ""
+    applied = or_none(data.applied_to_organization)
+    if applied is not None:
+        tax.applied_to_organization = bool(applied)
+    if data.rate is not UNSET or creating:
+        if data.rate is UNSET or data.rate is None:
             errors["rate"] = ["value_is_mandatory"]
         else:
-            rate = _rate(data["rate"])
+            rate = _rate(data.rate)
             if rate is None:
                 errors["rate"] = ["value_is_invalid"]
             else:
@@ -65,7 +69,7 @@ def _save(tax: Tax) -> None:
 
 
 @transaction.atomic
-def tax_create(organization: Organization, *, data: dict[str, Any]) -> Tax:
+def tax_create(organization: Organization, *, data: TaxFields) -> Tax:
     tax = Tax(organization=organization)
     errors: dict[str, list[str]] = {}
     _apply(tax, data, errors, creating=True)
@@ -77,7 +81,7 @@ def tax_create(organization: Organization, *, data: dict[str, Any]) -> Tax:
 
 
 @transaction.atomic
-def tax_update(organization: Organization, *, code: str, data: dict[str, Any]) -> Tax:
+def tax_update(organization: Organization, *, code: str, data: TaxFields) -> Tax:
     tax = Tax.objects.select_for_update().filter(organization=organization, code=code).first()
     if tax is None:
         raise NotFoundFailure("tax")

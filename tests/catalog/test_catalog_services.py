@@ -6,6 +6,7 @@ import pytest
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from catalog import selectors, services
+from catalog.inputs import TaxFields
 from catalog.models import AddOn, BillableMetric, Charge, Coupon, Plan, Tax
 from customers.demo import seed_demo
 from tests.factories.catalog import (
@@ -154,8 +155,8 @@ def test_seed_demo_is_idempotent():
 
 
 def test_tax_rate_is_stored_exactly(organization):
-    tax = services.tax_create(organization, data={"name": "NY", "code": "ny", "rate": Decimal("8.875")})
+    tax = services.tax_create(organization, data=TaxFields(name="NY", code="ny", rate=Decimal("8.875")))
     tax.refresh_from_db()
     assert tax.rate == Decimal("8.875")
     with pytest.raises(ValidationFailure):
-        services.tax_create(organization, data={"name": "bad", "code": "bad", "rate": 8.875})  # a float is refused
+        services.tax_create(organization, data=TaxFields(name="bad", code="bad", rate=8.875))  # type: ignore[arg-type]  # a float is refused

@@ -1,0 +1,48 @@
+"""Typed inputs of the catalog services (billing_project/core/inputs.py: `UNSET` is "not sent").
+
+The API builds them from its input serializers' validated data, the admin from its forms; the
+services read typed attributes. Creation and partial update take the same input: on update, a
+field not sent stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from billing_project.core.inputs import UNSET, Unset, from_validated
+
+
+@dataclass(frozen=True)
+class TaxFields:
+    """`POST /taxes`, `PUT /taxes/{code}`. `rate` as the client sent it (a number or a numeric
+    string, read exactly by the JSON parser); the service checks its range and digits."""
+
+    name: str | Unset | None = UNSET
+    code: str | Unset | None = UNSET
+    rate: Decimal | int | str | Unset | None = UNSET
+    description: str | Unset | None = UNSET
+    applied_to_organization: bool | Unset | None = UNSET
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> TaxFields:
+        return from_validated(cls, data)
+
+
+@dataclass(frozen=True)
+class AddOnFields:
+    """`POST /add_ons`, `PUT /add_ons/{code}`."""
+
+    name: str | Unset | None = UNSET
+    code: str | Unset | None = UNSET
+    invoice_display_name: str | Unset | None = UNSET
+    description: str | Unset | None = UNSET
+    amount_cents: int | Unset | None = UNSET
+    amount_currency: str | Unset | None = UNSET
+    tax_codes: list[str] | Unset | None = UNSET
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> AddOnFields:
+        return from_validated(cls, data)
