@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from billing_project.core.console import ReadOnlyAdmin, ReadOnlyInline
 from billing_project.core.errors import DomainError, NotAllowedFailure
 from webhooks import services, targets
+from webhooks.inputs import WebhookEndpointFields
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 ENDPOINT_FIELDS = ("webhook_url", "signature_algo", "name", "event_types")
@@ -44,7 +45,7 @@ class WebhookEndpointAdminForm(forms.ModelForm):
         organization = cleaned.get("organization") or getattr(self.instance, "organization", None)
         if organization is None or self.errors:
             return cleaned
-        data = {field: cleaned.get(field) for field in ENDPOINT_FIELDS}
+        data = WebhookEndpointFields.from_validated({field: cleaned.get(field) for field in ENDPOINT_FIELDS})
         existing = self.instance if self.instance.pk else None
         errors = services.webhook_endpoint_validation_errors(organization, existing, data)
         for field, codes in errors.items():
@@ -91,7 +92,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         """Saves go through the services, so the admin obeys the API's rules (limit, URL, private targets)."""
         data = {field: form.cleaned_data.get(field) for field in ENDPOINT_FIELDS}
         if change:
-            saved = services.webhook_endpoint_update(obj.organization, lago_id=obj.pk, data=data)
+            saved = services.webhook_endpoint_update(
+                obj.organization, lago_id=obj.pk, data=WebhookEndpointFields.from_validated(data)
+            )
         else:
             saved = services.webhook_endpoint_create(obj.organization, **data)
         obj.pk = saved.pk

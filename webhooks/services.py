@@ -23,7 +23,9 @@ from django.utils import timezone
 
 from billing_project.core import metrics
 from billing_project.core.errors import NotAllowedFailure, ValidationFailure
+from billing_project.core.inputs import UNSET, or_none
 from webhooks import backoff, signing, targets, transport
+from webhooks.inputs import WebhookEndpointFields
 from webhooks.models import (
     DeliveryStatus,
     SignatureAlgo,
@@ -80,24 +82,25 @@ def _normalize_event_types(value: Any) -> tuple[list[str] | None, list[str]]:
     return (cleaned or None), []
 
 
-def _apply_endpoint_fields(endpoint: WebhookEndpoint, data: dict[str, Any]) -> dict[str, list[str]]:
+def _apply_endpoint_fields(endpoint: WebhookEndpoint, data: WebhookEndpointFields) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    if "webhook_url" in data:
-        url = data["webhook_url"].strip() if isinstance(data["webhook_url"], str) else data["webhook_url"]
+    if data.webhook_url is not UNSET:
+        url = data.webhook_url.strip() if data.webhook_url is not None else None
         url_errors = _validate_url(url)
-        if url_errors:
+        if url_errors or url is None:  # None is refused as mandatory
             errors["webhook_url"] = url_errors
         else:
             endpoint.webhook_url = url
-    if "signature_algo" in data and data["signature_algo"] is not None:
-        if data["signature_algo"] in SignatureAlgo.values:
-            endpoint.signature_algo = data["signature_algo"]
+    signature_algo = or_none(data.signature_algo)
+    if signature_algo is not None:
+        if signature_algo in SignatureAlgo.values:
+            endpoint.signature_algo = signature_algo
         else:
             errors["signature_algo"] = ["value_is_invalid"]
-    if "name" in data:
-        endpoint.name = data["name"] or None
-    if "event_types" in data:
-        event_types, codes = _normalize_event_types(data["event_types"])
+    if data.name is not UNSET:
+        endpoint.name = data.name or None
+    if data.event_types is not UNSET:
+        event_types, codes = _normalize_event_types(data.event_types)
         if codes:
             errors["event_types"] = codes
         else:
@@ -113,14 +116,14 @@ def _url_taken(organization: Any, url: str, exclude_pk: Any = None) -> bool:
 
 
 def webhook_endpoint_validation_errors(
-    organization: Any, endpoint: WebhookEndpoint | None, data: dict[str, Any]
+    organization: Any, endpoint: WebhookEndpoint | None, data: WebhookEndpointFields
 ) -> dict[str, list[str]]:
     """Every reason to refuse creating (endpoint None) or updating an endpoint with `data`."""
     probe = WebhookEndpoint(organization_id=organization.pk)
     if endpoint is not None:
         probe.webhook_url, probe.signature_algo = endpoint.webhook_url, endpoint.signature_algo
     errors = _apply_endpoint_fields(probe, data)
-    if endpoint is None and "webhook_url" not in data:
+    if endpoint is None and data.webhook_url is UNSET:
         errors["webhook_url"] = ["value_is_mandatory"]
     exclude = endpoint.pk if endpoint is not None else None
     if "webhook_url" not in errors and probe.webhook_url and _url_taken(organization, probe.webhook_url, exclude):
@@ -135,14 +138,16 @@ def webhook_endpoint_validation_errors(
 def webhook_endpoint_create(
     organization: Any,
     *,
-    webhook_url: Any,
+    webhook_url: str | None,
     signature_algo: str | None = None,
     name: str | None = None,
-    event_types: Any = None,
+    event_types: list[str] | None = None,
 ) -> WebhookEndpoint:
     """Register an endpoint (at most 10 per organization, URL unique per organization)."""
     endpoint = WebhookEndpoint(organization_id=organization.pk)
-    data = {"webhook_url": webhook_url, "signature_algo": signature_algo, "name": name, "event_types": event_types}
+    data = WebhookEndpointFields(
+        webhook_url=webhook_url, signature_algo=signature_algo, name=name, event_types=event_types
+    )
     errors = _apply_endpoint_fields(endpoint, data)
     if errors:
         raise ValidationFailure(errors)
@@ -163,8 +168,8 @@ def webhook_endpoint_create(
     return endpoint
 
 
-def webhook_endpoint_update(organization: Any, *, lago_id: Any, data: dict[str, Any]) -> WebhookEndpoint:
-    """Partial update: only the keys present in `data` change."""
+def webhook_endpoint_update(organization: Any, *, lago_id: Any, data: WebhookEndpointFields) -> WebhookEndpoint:
+    """Partial update: only the fields sent change."""
     try:
         with transaction.atomic():
             endpoint = webhook_endpoint_get(organization, lago_id)

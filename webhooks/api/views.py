@@ -27,6 +27,7 @@ from webhooks.api.serializers import (
     delivery_body,
     endpoint_body,
 )
+from webhooks.inputs import WebhookEndpointFields
 from webhooks.models import WebhookSigningKey
 
 
@@ -80,7 +81,9 @@ class WebhookEndpointDetailView(OrganizationAPIView):
     )
     def put(self, request: Request, lago_id: str) -> Response:
         data = validate_input(WebhookEndpointInput, root_payload(request, "webhook_endpoint"), partial=True)
-        endpoint = services.webhook_endpoint_update(self.organization, lago_id=lago_id, data=data)
+        endpoint = services.webhook_endpoint_update(
+            self.organization, lago_id=lago_id, data=WebhookEndpointFields.from_validated(data)
+        )
         return Response(endpoint_body(endpoint))
 
     @extend_schema(
