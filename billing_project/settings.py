@@ -339,6 +339,10 @@ EVENTS_LOOKUP_CACHE_SECONDS = float(os.environ.get("EVENTS_LOOKUP_CACHE_SECONDS"
 # The same for the subscription behind an external_subscription_id (only the event's informational
 # lago_subscription_id can be stale: usage is aggregated by external_subscription_id). 0: off.
 EVENTS_SUBSCRIPTION_CACHE_SECONDS = float(os.environ.get("EVENTS_SUBSCRIPTION_CACHE_SECONDS") or 30)
+# A subscription's resolved entitlements, per worker, while its organization's entitlements version
+# is unchanged (every entitlements change is seen at once); this bounds only a billable metric's
+# definition changed in the catalog (docs/entitlements.md, "Speed"). 0: off.
+ENTITLEMENTS_CACHE_SECONDS = float(os.environ.get("ENTITLEMENTS_CACHE_SECONDS") or 60)
 
 # Outbound webhooks. Targets on loopback, private or link-local addresses are refused unless
 # allowed (tests, private deployments). Retries stop when a delivery is older than the maximum age.

@@ -170,3 +170,18 @@ class SubscriptionFeatureRemoval(SoftDeleteModel):
 
     def __str__(self) -> str:
         return f"removal on {self.subscription_id}"
+
+
+class EntitlementsVersion(models.Model):
+    """A counter every entitlements change of the organization increments, in the transaction of
+    the change. The read path (`selectors.subscription_entitlements_read`) reads it in the same
+    statement as the subscription and serves its per-process cache only while it is unchanged,
+    so a change is seen by every worker at once (docs/entitlements.md, "Speed")."""
+
+    organization = models.OneToOneField(
+        "customers.Organization", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.version}"

@@ -8,24 +8,35 @@ charges window, read with the same aggregation as current usage.
 
 from __future__ import annotations
 
+import copy
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure
+from billing_project.core.localcache import LocalCache
+from billing_project.core.prepared import PreparedQuery
 from catalog import selectors as catalog_selectors
 from catalog.models import Plan
 from customers.models import Organization
-from entitlements.models import Entitlement, EntitlementValue, Feature, Privilege, SubscriptionFeatureRemoval
+from entitlements.models import (
+    Entitlement,
+    EntitlementsVersion,
+    EntitlementValue,
+    Feature,
+    Privilege,
+    SubscriptionFeatureRemoval,
+)
 from metering.aggregation import MetricSpec
 from metering.bulk import UsageRequest, aggregate_many
 from subscriptions import periods
 from subscriptions import selectors as subscription_selectors
-from subscriptions.models import Subscription
+from subscriptions.models import Subscription, SubscriptionStatus
 
 
 def _live_privileges() -> Prefetch:
@@ -129,6 +140,7 @@ class ResolvedPrivilege:
     config: dict[str, Any]
     billable_metric_id: Any
     billable_metric_code: str | None
+    metric: MetricSpec | None
     plan_value: str | None
     override_value: str | None
     ordering: datetime
@@ -183,6 +195,7 @@ def subscription_entitlements(
     values = (
         EntitlementValue.live.filter(entitlement_id__in=[row.pk for row in rows], privilege__deleted_at__isnull=True)
         .select_related("privilege", "privilege__billable_metric")
+        .prefetch_related("privilege__billable_metric__filters")
         .order_by("created_at", "id")
     )
     return _resolve(rows, list(values), plan_id, removed_features, removed_privileges, subscription, with_usage, at)
@@ -241,6 +254,7 @@ def _resolve(
                 config=privilege.config or {},
                 billable_metric_id=privilege.billable_metric_id,
                 billable_metric_code=metric.code if metric is not None else None,
+                metric=_spec(metric) if metric is not None else None,
                 plan_value=None,
                 override_value=None,
                 ordering=value.created_at,
@@ -262,34 +276,33 @@ def _resolve(
     return result
 
 
+def _spec(metric: Any) -> MetricSpec:
+    return MetricSpec(
+        code=metric.code,
+        aggregation_type=metric.aggregation_type,
+        field_name=metric.field_name or None,
+        recurring=bool(metric.recurring),
+        rounding_function=metric.rounding_function or None,
+        rounding_precision=metric.rounding_precision,
+        filter_keys=tuple(sorted(f.key for f in metric.filters.all() if f.deleted_at is None)),
+    )
+
+
 def _fill_usage(subscription: Subscription, entitlements: list[ResolvedEntitlement], at: datetime | None) -> None:
-    limited = [p for e in entitlements for p in e.privileges if p.billable_metric_id is not None]
+    """Set `usage` on the privileges that reference a metric: one `aggregate_many` for all of them,
+    the aggregation current usage runs, over the current charges window."""
+    limited = [p for e in entitlements for p in e.privileges if p.metric is not None]
     if not limited:
         return
     schedule = subscription_selectors.schedule_for(subscription)
     if schedule is None:  # not started: no window, nothing used
         return
     window = periods.charges_window_at(schedule, at or timezone.now())
-    metrics = {p.billable_metric_id: p for p in limited}
-    from catalog.models import BillableMetric
-
-    metric_rows = {m.pk: m for m in BillableMetric.objects.filter(pk__in=list(metrics)).prefetch_related("filters")}
+    specs = {p.billable_metric_id: p.metric for p in limited}
     requests: list[UsageRequest] = []
-    order: list[Any] = []
-    for metric_id in metrics:
-        metric = metric_rows[metric_id]
-        spec = MetricSpec(
-            code=metric.code,
-            aggregation_type=metric.aggregation_type,
-            field_name=metric.field_name or None,
-            recurring=bool(metric.recurring),
-            rounding_function=metric.rounding_function or None,
-            rounding_precision=metric.rounding_precision,
-            filter_keys=tuple(sorted(f.key for f in metric.filters.all() if f.deleted_at is None)),
-        )
-        started = (
-            subscription_selectors.initial_started_at(subscription) if metric.recurring else subscription.started_at
-        )
+    for spec in specs.values():
+        assert spec is not None
+        started = subscription_selectors.initial_started_at(subscription) if spec.recurring else subscription.started_at
         requests.append(
             UsageRequest(
                 external_subscription_id=subscription.external_id,
@@ -299,9 +312,8 @@ def _fill_usage(subscription: Subscription, entitlements: list[ResolvedEntitleme
                 subscription_started_at=started,
             )
         )
-        order.append(metric_id)
     answers = aggregate_many(subscription.organization, requests)
-    usage_by_metric = {metric_id: answer.units for metric_id, answer in zip(order, answers, strict=True)}
+    usage_by_metric = {metric_id: answer.units for metric_id, answer in zip(specs, answers, strict=True)}
     for item in limited:
         value = item.value
         limit = int(value) if value is not None and item.value_type == "integer" else None
@@ -312,3 +324,89 @@ def _fill_usage(subscription: Subscription, entitlements: list[ResolvedEntitleme
             current_usage=usage_by_metric[item.billable_metric_id],
             limit=limit,
         )
+
+
+# --- the read path -------------------------------------------------------------------------------
+
+# The resolved entitlements of a subscription row (without usage), per process, while the
+# organization's entitlements version is unchanged (`models.EntitlementsVersion`, read in the
+# statement that finds the subscription). The TTL only bounds what no service announces: a
+# billable metric's definition changed in the catalog.
+_resolved = LocalCache("entitlements_resolved", ttl_setting="ENTITLEMENTS_CACHE_SECONDS", default_ttl=60.0)
+
+
+def _clone(resolved: list[ResolvedEntitlement]) -> list[ResolvedEntitlement]:
+    """Copies whose `usage` can be set without touching the cached entry (the rest is never mutated)."""
+    return [
+        ResolvedEntitlement(
+            feature_id=e.feature_id,
+            code=e.code,
+            name=e.name,
+            description=e.description,
+            ordering=e.ordering,
+            privileges=[copy.copy(p) for p in e.privileges],
+        )
+        for e in resolved
+    ]
+
+
+def _read_subscription_query(status: str) -> PreparedQuery:
+    """The subscription a read names, with what its charges window needs (plan, customer and its
+    organization for the timezone) and the organization's entitlements version, in one statement
+    compiled once per process (`billing_project.core.prepared`). Ordered as `subscription_get`."""
+    order = {
+        SubscriptionStatus.TERMINATED: ("-terminated_at", "-created_at"),
+        SubscriptionStatus.CANCELED: ("-canceled_at", "-created_at"),
+    }.get(SubscriptionStatus(status), ("-created_at", "id"))
+
+    def build(p: Any) -> QuerySet[Subscription]:
+        return (
+            Subscription.objects.filter(organization_id=p.organization, external_id=p.subscription, status=status)
+            .select_related("plan", "customer", "customer__organization")
+            .annotate(
+                entitlements_version=Subquery(
+                    EntitlementsVersion.objects.filter(organization_id=OuterRef("organization_id")).values("version")[
+                        :1
+                    ]
+                )
+            )
+            .order_by(*order)[:1]
+        )
+
+    return PreparedQuery(build, organization=uuid.UUID, subscription=str)
+
+
+_READ_SUBSCRIPTION = {status: _read_subscription_query(status) for status in SubscriptionStatus.values}
+
+
+def subscription_entitlements_read(
+    organization: Organization,
+    external_id: str,
+    *,
+    status: str | None = None,
+    feature_code: str | None = None,
+    at: datetime | None = None,
+) -> list[ResolvedEntitlement]:
+    """`GET /subscriptions/{external_id}/entitlements[/{feature_code}]`, the read an application
+    makes before serving a request of its own: `subscription_entitlements` with usage, in one
+    statement for the subscription (and the version), the resolution from the per-process cache,
+    and one aggregation for the usage-limited privileges (docs/entitlements.md, "Speed")."""
+    status = status or SubscriptionStatus.ACTIVE
+    query = _READ_SUBSCRIPTION.get(status)
+    if query is None:
+        raise NotFoundFailure("subscription")
+    found = query.fetch(organization=organization.pk, subscription=external_id)
+    if not found:
+        raise NotFoundFailure("subscription")
+    subscription = found[0]
+    subscription.organization = organization
+    version = getattr(subscription, "entitlements_version", None) or 0
+    key = (subscription.pk, entitlement_plan_id(subscription), feature_code)
+    cached = _resolved.get(key)
+    if cached is not None and cached[0] == version:
+        resolved = copy.deepcopy(cached[1])
+    else:
+        resolved = subscription_entitlements(organization, subscription, feature_code=feature_code, with_usage=False)
+        _resolved.set(key, (version, copy.deepcopy(resolved)))
+    _fill_usage(subscription, resolved, at)
+    return resolved

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
@@ -22,6 +23,7 @@ from customers.models import Organization
 from entitlements import selectors
 from entitlements.models import (
     Entitlement,
+    EntitlementsVersion,
     EntitlementValue,
     Feature,
     Privilege,
@@ -56,6 +58,18 @@ EntitlementsInput = Mapping[str, Mapping[str, Any]]  # feature code -> {privileg
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
+
+def _touch(organization_id: Any) -> None:
+    """Increment the organization's entitlements version (inside the caller's transaction): every
+    worker's cached entitlements of the organization are stale from the commit on."""
+    if EntitlementsVersion.objects.filter(organization_id=organization_id).update(version=F("version") + 1):
+        return
+    try:
+        with transaction.atomic():
+            EntitlementsVersion.objects.create(organization_id=organization_id, version=1)
+    except IntegrityError:  # created meanwhile by another transaction
+        EntitlementsVersion.objects.filter(organization_id=organization_id).update(version=F("version") + 1)
 
 
 def _soft_delete(rows: Iterable[Any], now: Any = None) -> None:
@@ -145,6 +159,8 @@ def _plans_of(feature: Feature) -> list[Plan]:
 def _emit_feature(feature: Feature, webhook_type: str) -> None:
     from entitlements.representation import feature_payload
 
+    _touch(feature.organization_id)
+
     def payload() -> dict[str, Any]:
         fresh = Feature.objects.filter(pk=feature.pk).prefetch_related(selectors._live_privileges()).first()
         return feature_payload(fresh or feature)
@@ -156,6 +172,8 @@ def _emit_plan(plan: Plan) -> None:
     """Lago's `plan.updated` after a change of the plan's entitlements: the plan and its entitlements."""
     from catalog.api.serializers import PlanOutput
     from entitlements.representation import plan_entitlement_payload
+
+    _touch(plan.organization_id)
 
     def payload() -> dict[str, Any]:
         fresh = catalog_selectors.plan_get_by_id(plan.organization, plan.pk)
@@ -170,6 +188,8 @@ def _emit_subscription(subscription: Subscription) -> None:
     """Lago's `subscription.updated` after a change of the subscription's entitlements, with them."""
     from entitlements.representation import subscription_entitlement_payload
     from subscriptions.representation import subscription_payload
+
+    _touch(subscription.organization_id)
 
     def payload() -> dict[str, Any]:
         body = subscription_payload(subscription)
@@ -301,6 +321,7 @@ def feature_delete(organization: Organization, *, code: str) -> Feature:
         from entitlements.representation import feature_payload
 
         body = feature_payload(payload_feature)
+        _touch(organization.pk)
         webhook_send(organization, webhook_type="feature.deleted", object_type="feature", payload=body)
         for plan in plans:
             _emit_plan(plan)

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
-from billing_project.core.errors import BadRequestFailure
+from billing_project.core.errors import BadRequestFailure, NotFoundFailure
 from entitlements import selectors, services
 from entitlements.api import filters
 from entitlements.api import serializers as s
@@ -51,8 +51,10 @@ def _entitlements(request: Request) -> dict[str, Any]:
 
 
 def _status(request: Request) -> str | None:
-    params = filters.SubscriptionStatusFilters.parse(request)
-    return params["subscription_status"] or params["status"] or None
+    """`subscription_status` (or Lago's older `status`), read directly: the entitlement reads are on
+    the hot path of the applications' own requests, and an unknown value is a 404 anyway."""
+    params = request.query_params
+    return params.get("subscription_status") or params.get("status") or None
 
 
 class FeatureCollectionView(OrganizationAPIView):
@@ -224,8 +226,8 @@ class SubscriptionEntitlementCollectionView(OrganizationAPIView):
         responses=s.SubscriptionEntitlementListEnvelope,
     )
     def get(self, request: Request, external_id: str) -> Response:
-        subscription = selectors.subscription_for(self.organization, external_id, status=_status(request))
-        return Response(_subscription_list_body(self.organization, subscription))
+        resolved = selectors.subscription_entitlements_read(self.organization, external_id, status=_status(request))
+        return Response({"entitlements": [subscription_entitlement_payload(e) for e in resolved]})
 
     @extend_schema(
         operation_id="subscription_entitlements_update",
@@ -251,11 +253,10 @@ class SubscriptionEntitlementDetailView(OrganizationAPIView):
         responses=s.SubscriptionEntitlementEnvelope,
     )
     def get(self, request: Request, external_id: str, feature_code: str) -> Response:
-        subscription = selectors.subscription_for(self.organization, external_id, status=_status(request))
-        resolved = selectors.subscription_entitlements(self.organization, subscription, feature_code=feature_code)
+        resolved = selectors.subscription_entitlements_read(
+            self.organization, external_id, status=_status(request), feature_code=feature_code
+        )
         if not resolved:
-            from billing_project.core.errors import NotFoundFailure
-
             raise NotFoundFailure("entitlement")
         return Response({"entitlement": subscription_entitlement_payload(resolved[0])})
 

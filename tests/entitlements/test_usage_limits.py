@@ -133,3 +133,23 @@ def test_through_the_api_now(api, organization):
     assert usage["current_usage"] in ("3", "0") and usage["limit"] == 10
     single = api.get("/api/v1/subscriptions/sub_now/entitlements/now").json()["entitlement"]
     assert single["privileges"][0]["usage"]["limit"] == 10
+
+
+def test_cached_read_sees_every_change_and_costs_few_queries(api, sub, organization, django_assert_max_num_queries):
+    url = "/api/v1/subscriptions/sub_a/entitlements/api"
+    api.get(url)  # resolved and cached
+    with django_assert_max_num_queries(3):  # the subscription with the version, the usage; (the key is cached)
+        r = api.get(url)
+    assert r.status_code == 200
+    services.plan_entitlements_update(
+        organization, plan_code=sub.plan.code, entitlements={"api": {"calls": 7}}, partial=True
+    )
+    calls = next(p for p in api.get(url).json()["entitlement"]["privileges"] if p["code"] == "calls")
+    assert calls["value"] == 7 and calls["usage"]["limit"] == 7
+    # A change that bypassed this process's services is seen through the version alone.
+    from entitlements.models import EntitlementsVersion, EntitlementValue
+
+    EntitlementValue.live.filter(entitlement__plan=sub.plan, privilege__code="calls").update(value="9")
+    assert next(p for p in api.get(url).json()["entitlement"]["privileges"] if p["code"] == "calls")["value"] == 7
+    EntitlementsVersion.objects.filter(organization=organization).update(version=999)
+    assert next(p for p in api.get(url).json()["entitlement"]["privileges"] if p["code"] == "calls")["value"] == 9

@@ -1,0 +1,284 @@
+"""Entitlement reads under load: the check an application makes before serving each request of its own.
+
+    .venv/bin/python bench/entitlements.py                       # 500 req/s for 60 s: the target run
+    .venv/bin/python bench/entitlements.py --rate 500 --duration 60 \
+        [--database postgres://postgres@127.0.0.1:5432/bxb_bench_entitlements] [--port 18793] \
+        [--workers 2] [--clients 32] [--subscriptions 200] [--events 24] [--keep]
+
+Seeds its own database: an organization with three features (`seats`: two integers and a boolean;
+`sso`: a select; `api`: an integer usage limit on a count metric), a plan granting them,
+`--subscriptions` active subscriptions (one in four with an override), each with `--events` events
+of the metered action this month (so usage reads hourly rollups, as in production). Starts gunicorn
+as production runs it (`gunicorn.conf.py`: 2 sync workers, PostgreSQL), then drives it from
+`--clients` processes at `--rate` requests/s in total, open loop (each client keeps its own
+schedule; a slow server shows as latency and as requests not sent), one keep-alive connection and
+one request in flight per client, half of the requests on each route:
+
+    GET /api/v1/subscriptions/{id}/entitlements/api   one feature, with its usage against the limit
+    GET /api/v1/subscriptions/{id}/entitlements       every feature, usage included
+
+Prints p50/p95/p99 per route (from the scheduled instant, so queueing counts), errors, the workers'
+CPU-ms per request, the load average, and whether the target holds: p99 < 5 ms for both routes at
+the offered rate, every request sent, no error. The database is dropped at the end (`--keep` keeps it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import Gunicorn, drop_database, percentile, setup_django
+
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_entitlements"
+ROUTES = ("feature", "list")
+TARGET_P99_MS = 5.0
+
+
+def seed(subscriptions: int, events: int) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from catalog.models import BillableMetric, Plan
+    from customers.services import api_key_create, customer_upsert, organization_create
+    from entitlements import services
+    from metering.services import events_ingest
+    from subscriptions.models import Subscription
+
+    organization, _ = organization_create(f"Entitlements bench {time.time():.0f}", timezone_name="UTC")
+    _, raw_key = api_key_create(organization, name="bench")
+    BillableMetric.objects.create(
+        organization=organization, name="API calls", code="api_calls", aggregation_type="count_agg"
+    )
+    plan = Plan.objects.create(
+        organization=organization, name="Startup", code="startup", interval="monthly", amount_currency="USD"
+    )
+    inputs = services.PrivilegeInput
+    services.feature_create(
+        organization,
+        code="seats",
+        name="Seats",
+        privileges=[
+            inputs("max", value_type="integer"),
+            inputs("max_admins", value_type="integer"),
+            inputs("root", value_type="boolean"),
+        ],
+    )
+    services.feature_create(
+        organization,
+        code="sso",
+        privileges=[inputs("provider", value_type="select", config={"select_options": ["google", "okta"]})],
+    )
+    services.feature_create(
+        organization, code="api", privileges=[inputs("calls", value_type="integer", billable_metric_code="api_calls")]
+    )
+    services.plan_entitlements_update(
+        organization,
+        plan_code="startup",
+        entitlements={
+            "seats": {"max": 10, "max_admins": 2, "root": True},
+            "sso": {"provider": "google"},
+            "api": {"calls": 100000},
+        },
+        partial=False,
+    )
+    started = datetime(2020, 1, 1, tzinfo=UTC)
+    for i in range(subscriptions):
+        customer, _ = customer_upsert(organization, {"external_id": f"cust_{i}", "currency": "USD"})
+        Subscription.objects.create(
+            organization=organization, customer=customer, plan=plan, external_id=f"sub_{i}", status="active",
+            subscription_at=started, started_at=started,
+        )  # fmt: skip
+        if i % 4 == 0:
+            services.subscription_entitlements_update(
+                organization,
+                external_id=f"sub_{i}",
+                status=None,
+                entitlements={"seats": {"max": 20}, "api": {"calls": 500}},
+            )
+    now = timezone.now()
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    span = max((now - month_start).total_seconds() - 60, 1)
+    batch = []
+    for i in range(subscriptions):
+        for j in range(events):
+            ts = month_start + timedelta(seconds=span * (j + 0.5) / events)
+            batch.append({"transaction_id": f"seed_{i}_{j}", "code": "api_calls", "external_subscription_id": f"sub_{i}",
+                          "timestamp": str(int(ts.timestamp()))})  # fmt: skip
+            if len(batch) == 100:
+                events_ingest(organization, batch)
+                batch = []
+    if batch:
+        events_ingest(organization, batch)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return raw_key
+
+
+def client_main(
+    client_id: int, port: int, key: str, rate: float, duration: float, subs: int, start_at: float, out
+) -> None:
+    rng = random.Random(client_id)
+    headers = {"Authorization": f"Bearer {key}"}
+    results: list[tuple[str, float, float, int]] = []
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    while time.time() < start_at:
+        time.sleep(0.005)
+    cpu_start = time.process_time()
+    interval = 1.0 / rate
+    next_at = start_at + rng.random() * interval
+    end = start_at + duration
+    while next_at < end and time.time() < end + 2:
+        pause = next_at - time.time()
+        if pause > 0:
+            time.sleep(pause)
+        route = rng.choice(ROUTES)
+        n = rng.randrange(subs)
+        path = f"/api/v1/subscriptions/sub_{n}/entitlements" + ("/api" if route == "feature" else "")
+        started = time.perf_counter()
+        status = 0
+        try:
+            if conn.sock is None:
+                conn.connect()
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            status = response.status
+            if status == 200 and route == "feature":
+                _ = json.loads(body)["entitlement"]["privileges"][0]["usage"]["remaining"]
+            if response.will_close:
+                conn.close()
+        except (OSError, http.client.HTTPException, KeyError, ValueError):
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        service = (time.perf_counter() - started) * 1000
+        scheduled = max(service, (time.time() - next_at) * 1000)  # queueing behind a busy server counts
+        results.append((route, service, scheduled, status))
+        next_at += interval
+    unsent = max(0, int((end - next_at) / interval) + 1) if next_at < end else 0
+    out.put((results, unsent, time.process_time() - cpu_start))
+
+
+def _children(master_pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{master_pid}/task/{master_pid}/children") as handle:
+            return [int(pid) for pid in handle.read().split()]
+    except OSError:
+        return []
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _load() -> str:
+    with open("/proc/loadavg") as handle:
+        return " ".join(handle.read().split()[:3])
+
+
+def run(args: argparse.Namespace) -> bool:
+    key = seed(args.subscriptions, args.events)
+    print(
+        f"seeded {args.subscriptions} subscriptions x {args.events} events, 3 features (1 usage limit); gunicorn "
+        f"{args.workers} sync workers; {args.rate:.0f} req/s offered for {args.duration:.0f}s by {args.clients} clients"
+    )
+    with Gunicorn(args.database, args.port, workers=args.workers) as server:
+        assert server.process is not None
+        conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
+        for n in range(min(args.subscriptions, 400)):  # warm up: each worker resolves and caches
+            for suffix in ("", "/api"):
+                conn.request(
+                    "GET",
+                    f"/api/v1/subscriptions/sub_{n}/entitlements{suffix}",
+                    headers={"Authorization": f"Bearer {key}"},
+                )
+                response = conn.getresponse()
+                response.read()
+                assert response.status == 200, response.status
+                if response.will_close:
+                    conn.close()
+        workers = _children(server.process.pid)
+        cpu_start = sum(_cpu_seconds(pid) for pid in workers)
+        load_start = _load()
+        queue: multiprocessing.Queue = multiprocessing.Queue()
+        start_at = time.time() + 1.0
+        processes = [
+            multiprocessing.Process(
+                target=client_main,
+                args=(i, args.port, key, args.rate / args.clients, args.duration, args.subscriptions, start_at, queue),
+            )
+            for i in range(args.clients)
+        ]
+        for process in processes:
+            process.start()
+        results: list[tuple[str, float, float, int]] = []
+        unsent = 0
+        client_cpu = 0.0
+        for _ in processes:
+            part, missed, used = queue.get()
+            results.extend(part)
+            unsent += missed
+            client_cpu += used
+        for process in processes:
+            process.join()
+        elapsed = time.time() - start_at
+        cpu_used = sum(_cpu_seconds(pid) for pid in workers) - cpu_start
+        load_end = _load()
+    errors = sum(1 for r in results if r[3] != 200)
+    print(f"sent {len(results)} ({len(results) / elapsed:.1f} req/s), not sent {unsent}, errors {errors}")
+    ok = unsent == 0 and errors == 0
+    for route in ROUTES:
+        scheduled = [r[2] for r in results if r[0] == route]
+        service = [r[1] for r in results if r[0] == route]
+        p99 = percentile(scheduled, 99)
+        ok = ok and p99 < TARGET_P99_MS
+        print(
+            f"{route:8s} n={len(scheduled):6d}  p50 {percentile(scheduled, 50):6.2f}  p95 {percentile(scheduled, 95):6.2f}  "
+            f"p99 {p99:6.2f} ms   (service time p99 {percentile(service, 99):.2f} ms)"
+        )
+    print(f"workers CPU {cpu_used * 1000 / max(len(results), 1):.2f} ms/request; load generator {client_cpu:.1f} CPU-s")
+    print(f"load average {load_start} -> {load_end}")
+    print(f"target p99 < {TARGET_P99_MS:g} ms on both routes at {args.rate:.0f} req/s: {'MET' if ok else 'NOT MET'}")
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", default=DEFAULT_DB)
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--port", type=int, default=18793)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--subscriptions", type=int, default=200)
+    parser.add_argument("--events", type=int, default=24)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    setup_django(args.database)
+    try:
+        ok = run(args)
+    finally:
+        if not args.keep:
+            drop_database(args.database)
+            print(f"(database {urlparse(args.database).path.lstrip('/')} dropped)")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
