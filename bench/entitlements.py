@@ -51,6 +51,7 @@ def seed(subscriptions: int, events: int) -> str:
     from django.utils import timezone
 
     from catalog.models import BillableMetric, Plan
+    from customers.inputs import CustomerUpsert
     from customers.services import api_key_create, customer_upsert, organization_create
     from entitlements import services
     from metering.services import events_ingest
@@ -95,7 +96,7 @@ def seed(subscriptions: int, events: int) -> str:
     )
     started = datetime(2020, 1, 1, tzinfo=UTC)
     for i in range(subscriptions):
-        customer, _ = customer_upsert(organization, {"external_id": f"cust_{i}", "currency": "USD"})
+        customer, _ = customer_upsert(organization, CustomerUpsert(external_id=f"cust_{i}", currency="USD"))
         Subscription.objects.create(
             organization=organization, customer=customer, plan=plan, external_id=f"sub_{i}", status="active",
             subscription_at=started, started_at=started,
