@@ -172,8 +172,6 @@ def write(built: list[Built]) -> None:
     _number_in_organization(finalized)
     Invoice.objects.bulk_create(invoices, batch_size=BULK_SIZE)
     bulk_created.send(sender=Invoice, instances=invoices)  # the audit trail, in one INSERT
-    for invoice in invoices:
-        invoice._state.adding = False
     notify(finalized, [inv for inv in invoices if inv.status == InvoiceStatus.DRAFT])
     statuses = Counter(inv.status for inv in invoices if inv.status != InvoiceStatus.DRAFT)
 
