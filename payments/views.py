@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from billing_project.core.api.exceptions import lago_error
 from billing_project.core.errors import NotFoundFailure
 from payments.providers import PROVIDERS, WebhookSignatureError
 from payments.services.events import provider_events_receive
@@ -22,15 +23,15 @@ MAX_BODY = 1024 * 1024
 def provider_webhook(request: HttpRequest, provider: str, organization_id: str) -> HttpResponse:
     body = request.body
     if len(body) > MAX_BODY:
-        return JsonResponse({"status": 413, "error": "Payload Too Large"}, status=413)
+        return JsonResponse(lago_error(413), status=413)
     try:
         received = provider_events_receive(
             organization_id, provider, body=body, headers=dict(request.headers), code=request.GET.get("code")
         )
     except NotFoundFailure:
-        return JsonResponse({"status": 404, "error": "Not Found", "code": "payment_provider_not_found"}, status=404)
+        return JsonResponse(lago_error(404, "payment_provider_not_found"), status=404)
     except (WebhookSignatureError, json.JSONDecodeError, KeyError):
-        return JsonResponse({"status": 400, "error": "invalid_signature"}, status=400)
+        return JsonResponse(lago_error(400, error="invalid_signature"), status=400)
     ack = getattr(PROVIDERS.get(provider), "webhook_ack", None)
     if ack is not None:  # Adyen expects this exact body
         return HttpResponse(ack, content_type="text/plain")

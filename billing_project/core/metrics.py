@@ -42,6 +42,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from billing_project.core.api.exceptions import lago_error
+
 # --- HTTP ------------------------------------------------------------------------------------
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -248,17 +250,16 @@ def metrics_view(request: HttpRequest, *, scrape: Callable[[], Iterable[GaugeSam
     """
     token = getattr(settings, "METRICS_TOKEN", "")
     if not token and not getattr(settings, "METRICS_PUBLIC", False):
-        body = {"status": 403, "error": "Forbidden", "code": "metrics_token_not_configured"}
-        return JsonResponse(body, status=403)
+        return JsonResponse(lago_error(403, "metrics_token_not_configured"), status=403)
     if token:
         parts = request.headers.get("Authorization", "").split()
         given = parts[1] if len(parts) == 2 and parts[0].lower() == "bearer" else ""
         if not hmac.compare_digest(given.encode(), token.encode()):
-            response = JsonResponse({"status": 401, "error": "Unauthorized"}, status=401)
+            response = JsonResponse(lago_error(401), status=401)
             response["WWW-Authenticate"] = 'Bearer realm="metrics"'
             return response
     if request.method not in ("GET", "HEAD"):
-        return JsonResponse({"status": 405, "error": "Method Not Allowed", "code": "method_not_allowed"}, status=405)
+        return JsonResponse(lago_error(405, "method_not_allowed"), status=405)
     body = generate_latest(_registry())
     if scrape is not None:
         body += render_gauges(scrape())

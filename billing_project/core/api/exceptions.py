@@ -15,6 +15,32 @@ from billing_project.core import errors
 
 logger = logging.getLogger(__name__)
 
+# The reason each status carries in `error` (Lago's words, fixed here: Python's HTTPStatus phrases
+# change between versions).
+_REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
+
+
+def lago_error(status: int, code: str | None = None, *, error: str | None = None) -> dict[str, Any]:
+    """Lago's error body, `lago_error(404, "customer_not_found")`: the
+    status, its reason (or `error`), and the code when there is one."""
+    body: dict[str, Any] = {"status": status, "error": _REASONS[status] if error is None else error}
+    if code is not None:
+        body["code"] = code
+    return body
+
+
 # DRF's own validation codes, translated to the codes Lago clients know.
 _DRF_CODE_MAP = {
     "required": "value_is_mandatory",
@@ -89,7 +115,7 @@ def validation_body(details: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-PAYLOAD_TOO_LARGE_BODY = {"status": 413, "error": "Payload Too Large", "code": "payload_too_large"}
+PAYLOAD_TOO_LARGE_BODY = lago_error(413, "payload_too_large")
 
 
 def error_body(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -98,13 +124,13 @@ def error_body(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
     if isinstance(exc, errors.ValidationFailure):
         return 422, validation_body(exc.details), headers
     if isinstance(exc, errors.NotFoundFailure):
-        return 404, {"status": 404, "error": "Not Found", "code": exc.code}, headers
+        return 404, lago_error(404, exc.code), headers
     if isinstance(exc, errors.NotAllowedFailure):
-        return 405, {"status": 405, "error": "Method Not Allowed", "code": exc.code}, headers
+        return 405, lago_error(405, exc.code), headers
     if isinstance(exc, errors.ForbiddenFailure):
-        return 403, {"status": 403, "error": "Forbidden", "code": exc.code}, headers
+        return 403, lago_error(403, exc.code), headers
     if isinstance(exc, errors.ConflictFailure):
-        return 409, {"status": 409, "error": "Conflict", "code": exc.code}, headers
+        return 409, lago_error(409, exc.code), headers
     if isinstance(exc, errors.ProviderFailure):
         body = {
             "status": 422,
@@ -115,31 +141,31 @@ def error_body(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
         }
         return 422, body, headers
     if isinstance(exc, errors.BadRequestFailure):
-        return 400, {"status": 400, "error": f"BadRequest: {exc.message}"}, headers
+        return 400, lago_error(400, error=f"BadRequest: {exc.message}"), headers
     if isinstance(exc, RequestDataTooBig):
         return 413, dict(PAYLOAD_TOO_LARGE_BODY), headers
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
-        return 401, {"status": 401, "error": "Unauthorized"}, headers
+        return 401, lago_error(401), headers
     if isinstance(exc, drf.PermissionDenied | DjangoPermissionDenied):
         code = getattr(exc, "default_code", "forbidden")
         detail = getattr(exc, "detail", None)
         if hasattr(detail, "code") and detail.code:
             code = detail.code
-        return 403, {"status": 403, "error": "Forbidden", "code": str(code)}, headers
+        return 403, lago_error(403, str(code)), headers
     if isinstance(exc, drf.ParseError):
-        return 400, {"status": 400, "error": f"BadRequest: {exc.detail}"}, headers
+        return 400, lago_error(400, error=f"BadRequest: {exc.detail}"), headers
     if isinstance(exc, drf.UnsupportedMediaType):
-        return 415, {"status": 415, "error": "Unsupported Media Type", "code": "unsupported_media_type"}, headers
+        return 415, lago_error(415, "unsupported_media_type"), headers
     if isinstance(exc, drf.ValidationError):
         return 422, validation_body(flatten_codes(exc.get_codes())), headers
     if isinstance(exc, drf.NotFound | Http404):
-        return 404, {"status": 404, "error": "Not Found", "code": "resource_not_found"}, headers
+        return 404, lago_error(404, "resource_not_found"), headers
     if isinstance(exc, drf.MethodNotAllowed):
-        return 405, {"status": 405, "error": "Method Not Allowed", "code": "method_not_allowed"}, headers
+        return 405, lago_error(405, "method_not_allowed"), headers
     if isinstance(exc, drf.Throttled):
         wait = int(exc.wait or 1)
         headers["Retry-After"] = str(wait)
-        return 429, {"status": 429, "error": "Too Many Requests", "code": "too_many_requests"}, headers
+        return 429, lago_error(429, "too_many_requests"), headers
     if isinstance(exc, drf.APIException):
         status = exc.status_code
         return status, {"status": status, "error": str(exc.detail), "code": str(exc.default_code)}, headers
@@ -163,18 +189,18 @@ def lago_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
 
 # Django-level handlers so nothing under the API is ever an HTML page.
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse({"status": 404, "error": "Not Found", "code": "resource_not_found"}, status=404)
+    return JsonResponse(lago_error(404, "resource_not_found"), status=404)
 
 
 def json_server_error(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": 500, "error": "Internal Server Error", "code": "internal_error"}, status=500)
+    return JsonResponse(lago_error(500, "internal_error"), status=500)
 
 
 def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     if isinstance(exception, RequestDataTooBig):
         return JsonResponse(PAYLOAD_TOO_LARGE_BODY, status=413)
-    return JsonResponse({"status": 400, "error": "BadRequest: the request could not be read"}, status=400)
+    return JsonResponse(lago_error(400, error="BadRequest: the request could not be read"), status=400)
 
 
 def json_permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse({"status": 403, "error": "Forbidden", "code": "forbidden"}, status=403)
+    return JsonResponse(lago_error(403, "forbidden"), status=403)

@@ -15,11 +15,13 @@ import codecs
 
 from django.http import HttpRequest, JsonResponse
 
+from billing_project.core.api.exceptions import lago_error
+
 _UTF8 = {"utf-8", "ascii"}  # codec names after codecs.lookup(); ASCII is a subset of UTF-8
 
 
 def _bad_request(message: str) -> JsonResponse:
-    return JsonResponse({"status": 400, "error": f"BadRequest: {message}"}, status=400)
+    return JsonResponse(lago_error(400, error=f"BadRequest: {message}"), status=400)
 
 
 def _has_nul_in_query(request: HttpRequest) -> bool:
@@ -48,6 +50,6 @@ def refusal(request: HttpRequest) -> JsonResponse | None:
         return _bad_request("NUL characters are not accepted in query parameters")
     charset = _charset_refused(request)
     if charset is not None:
-        body = {"status": 415, "error": "Unsupported Media Type", "code": "unsupported_media_type"}
+        body = lago_error(415, "unsupported_media_type")
         return JsonResponse(body, status=415)
     return None
