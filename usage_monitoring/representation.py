@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, TypedDict, overload
 
+from billing_project.core.api.shapes import Component, DateTime, Help, Uuid
 from catalog.api.serializers import BillableMetricSummary
 from usage_monitoring.models import Alert, AlertThreshold, LifetimeUsage, TriggeredAlert
 
@@ -19,11 +20,56 @@ def decimal_string(value: Decimal | int | None) -> str:
     return format(number.normalize(), "f")
 
 
+class AlertThresholdShape(TypedDict):
+    code: str | None
+    value: Annotated[str, Help("Decimal string; amounts are in cents.")]
+    recurring: bool
+
+
+class AlertShape(TypedDict):
+    lago_id: Uuid
+    lago_organization_id: Uuid
+    external_subscription_id: str | None
+    lago_wallet_id: Uuid | None
+    wallet_code: str | None
+    alert_type: str
+    code: str
+    name: str | None
+    direction: str
+    previous_value: str
+    last_processed_at: DateTime | None
+    thresholds: list[AlertThresholdShape]
+    billable_metric: Annotated[dict[str, Any] | None, Component(BillableMetricSummary)]
+    created_at: DateTime
+
+
+class LifetimeUsageThresholdShape(TypedDict):
+    amount_cents: int
+    completion_ratio: float
+    reached_at: DateTime | None
+
+
+class LifetimeUsageShape(TypedDict):
+    lago_id: Uuid
+    lago_subscription_id: Uuid
+    external_subscription_id: str
+    external_historical_usage_amount_cents: int
+    invoiced_usage_amount_cents: int
+    current_usage_amount_cents: int
+    from_datetime: DateTime | None
+    to_datetime: DateTime | None
+    usage_thresholds: list[LifetimeUsageThresholdShape]
+
+
+@overload
+def iso(value: dt.datetime) -> str: ...
+@overload
+def iso(value: dt.datetime | None) -> str | None: ...
 def iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).strftime("%04Y-%m-%dT%H:%M:%SZ") if value else None
 
 
-def threshold_payload(threshold: AlertThreshold) -> dict[str, Any]:
+def threshold_payload(threshold: AlertThreshold) -> AlertThresholdShape:
     return {"code": threshold.code or None, "value": decimal_string(threshold.value), "recurring": threshold.recurring}
 
 
@@ -34,7 +80,7 @@ def _metric_payload(metric: Any) -> dict[str, Any] | None:
     return dict(BillableMetricSummary(metric).data)
 
 
-def alert_payload(alert: Alert) -> dict[str, Any]:
+def alert_payload(alert: Alert) -> AlertShape:
     return {
         "lago_id": str(alert.id),
         "lago_organization_id": str(alert.organization_id),
@@ -75,8 +121,8 @@ def triggered_alert_payload(triggered: TriggeredAlert) -> dict[str, Any]:
 
 
 def lifetime_usage_payload(
-    lifetime: LifetimeUsage, *, subscription: Any, window: Any, thresholds: list[dict[str, Any]]
-) -> dict[str, Any]:
+    lifetime: LifetimeUsage, *, subscription: Any, window: Any, thresholds: list[LifetimeUsageThresholdShape]
+) -> LifetimeUsageShape:
     return {
         "lago_id": str(lifetime.id),
         "lago_subscription_id": str(subscription.id),

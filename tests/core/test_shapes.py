@@ -183,3 +183,26 @@ def test_payments_answers_match_their_schema(schema, tenant, api):
     for path, method, response in checks:
         assert response.status_code == 200, (path, response.content)
         assert response_mismatches(schema, path, method, response) == [], (path, method)
+
+
+def test_usage_monitoring_answers_match_their_schema(schema, organization, api):
+    from catalog.models import UsageThreshold
+    from tests.factories.usage_monitoring import at, metered_subscription
+
+    sub = metered_subscription(organization, started_at=at(2024, 1, 1), external_id="life", amount="1")
+    UsageThreshold.objects.create(organization=organization, plan=sub.plan, amount_cents=4000)
+    alert = {
+        "alert_type": "current_usage_amount",
+        "code": "usage_warn",
+        "name": "Usage",
+        "thresholds": [{"code": "warn", "value": "1000"}, {"value": "500", "recurring": True}],
+    }
+    base = "/api/v1/subscriptions/{external_id}"
+    checks = [
+        (f"{base}/alerts", "post", api.post("/api/v1/subscriptions/life/alerts", {"alert": alert}, format="json")),
+        (f"{base}/alerts", "get", api.get("/api/v1/subscriptions/life/alerts")),
+        (f"{base}/lifetime_usage", "get", api.get("/api/v1/subscriptions/life/lifetime_usage")),
+    ]
+    for path, method, response in checks:
+        assert response.status_code == 200, (path, response.content)
+        assert response_mismatches(schema, path, method, response) == [], (path, method)

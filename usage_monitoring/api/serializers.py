@@ -5,7 +5,8 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from billing_project.core.api.serializers import envelope, optional_list
-from catalog.api.serializers import BillableMetricSummary
+from billing_project.core.api.shapes import schema_serializer
+from usage_monitoring.representation import AlertShape, LifetimeUsageShape
 
 
 class AlertThresholdIO(serializers.Serializer):
@@ -30,22 +31,7 @@ class AlertInputEnvelope(serializers.Serializer):
 AlertUpdateEnvelope = envelope("AlertUpdateEnvelope", "alert", AlertInput)
 
 
-class AlertOutput(serializers.Serializer):
-    lago_id = serializers.UUIDField()
-    lago_organization_id = serializers.UUIDField()
-    external_subscription_id = serializers.CharField(allow_null=True)
-    lago_wallet_id = serializers.UUIDField(allow_null=True)
-    wallet_code = serializers.CharField(allow_null=True)
-    alert_type = serializers.CharField()
-    code = serializers.CharField()
-    name = serializers.CharField(allow_null=True)
-    direction = serializers.CharField()
-    previous_value = serializers.CharField()
-    last_processed_at = serializers.DateTimeField(allow_null=True)
-    thresholds = AlertThresholdIO(many=True)
-    billable_metric = BillableMetricSummary(allow_null=True)
-    created_at = serializers.DateTimeField()
-
+AlertOutput = schema_serializer(AlertShape)
 
 AlertEnvelope = envelope("AlertEnvelope", "alert", AlertOutput)
 
@@ -63,23 +49,7 @@ class AlertListEnvelope(serializers.Serializer):
     meta = AlertPageMeta(required=False)
 
 
-class LifetimeUsageThresholdOutput(serializers.Serializer):
-    amount_cents = serializers.IntegerField()
-    completion_ratio = serializers.FloatField()
-    reached_at = serializers.DateTimeField(allow_null=True)
-
-
-class LifetimeUsageOutput(serializers.Serializer):
-    lago_id = serializers.UUIDField()
-    lago_subscription_id = serializers.UUIDField()
-    external_subscription_id = serializers.CharField()
-    external_historical_usage_amount_cents = serializers.IntegerField()
-    invoiced_usage_amount_cents = serializers.IntegerField()
-    current_usage_amount_cents = serializers.IntegerField()
-    from_datetime = serializers.DateTimeField(allow_null=True)
-    to_datetime = serializers.DateTimeField(allow_null=True)
-    usage_thresholds = LifetimeUsageThresholdOutput(many=True)
-
+LifetimeUsageOutput = schema_serializer(LifetimeUsageShape)
 
 LifetimeUsageEnvelope = envelope("LifetimeUsageEnvelope", "lifetime_usage", LifetimeUsageOutput)
 

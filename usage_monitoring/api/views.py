@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -137,9 +135,7 @@ class LifetimeUsageView(OrganizationAPIView):
         responses=LifetimeUsageEnvelope,
     )
     def get(self, request: Request, external_id: str) -> Response:
-        body: dict[str, Any] = lifetime_services.lifetime_usage_get(
-            self.organization, external_subscription_id=external_id
-        )
+        body = lifetime_services.lifetime_usage_get(self.organization, external_subscription_id=external_id)
         return Response({"lifetime_usage": body})
 
     @extend_schema(

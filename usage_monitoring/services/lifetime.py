@@ -13,11 +13,16 @@ from billing_project.core.errors import ValidationFailure
 from customers.models import Organization
 from usage_monitoring import selectors
 from usage_monitoring.models import LifetimeUsage, UsageActivity
-from usage_monitoring.representation import iso, lifetime_usage_payload
+from usage_monitoring.representation import (
+    LifetimeUsageShape,
+    LifetimeUsageThresholdShape,
+    iso,
+    lifetime_usage_payload,
+)
 from usage_monitoring.services.evaluation import lifetime_refresh, lifetime_row
 
 
-def _thresholds(subscription: Any, lifetime: LifetimeUsage) -> list[dict[str, Any]]:
+def _thresholds(subscription: Any, lifetime: LifetimeUsage) -> list[LifetimeUsageThresholdShape]:
     """Each threshold with its completion ratio (0..1) and when it was reached.
 
     A recurring threshold is shown for its next point (its last reached point while none is next).
@@ -28,7 +33,7 @@ def _thresholds(subscription: Any, lifetime: LifetimeUsage) -> list[dict[str, An
     total = Decimal(lifetime.total_amount_cents)
     applied = {a.amount_cents: a for a in lifetime.applied_thresholds.all()}
     steps = [t for t in thresholds if not t.recurring]
-    result = []
+    result: list[LifetimeUsageThresholdShape] = []
     for threshold in steps:
         reached = applied.get(threshold.amount_cents)
         ratio = min(total / Decimal(threshold.amount_cents), Decimal(1))
@@ -53,7 +58,7 @@ def _thresholds(subscription: Any, lifetime: LifetimeUsage) -> list[dict[str, An
 
 def lifetime_usage_get(
     organization: Organization, *, external_subscription_id: str, now: dt.datetime | None = None
-) -> dict[str, Any]:
+) -> LifetimeUsageShape:
     now = now or timezone.now()
     sub = selectors.subscription_for(organization, external_subscription_id)
     with transaction.atomic():
@@ -72,7 +77,7 @@ def lifetime_usage_get(
 
 def lifetime_usage_update(
     organization: Organization, *, external_subscription_id: str, data: dict[str, Any], now: dt.datetime | None = None
-) -> dict[str, Any]:
+) -> LifetimeUsageShape:
     """Set `external_historical_usage_amount_cents` (usage billed elsewhere before bxb)."""
     value = data.get("external_historical_usage_amount_cents")
     if isinstance(value, bool) or not isinstance(value, int | Decimal) or int(value) != value or value < 0:

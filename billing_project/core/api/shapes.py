@@ -21,7 +21,8 @@ drift apart; tests/core/test_shapes.py checks both against real responses.
 Types: `str`, `int`, `float` (any JSON number), `bool`, `Uuid`, `DateTime`, `Date` (strings with an OpenAPI format),
 `Decimal` strings are `str`; `X | None` is nullable; `list[X]`; `dict[str, Any]` (an object; `dict[str, X]`: its values are X);
 `Any` (any JSON value); another shape (a nested object); `NotRequired[X]` (a key that may be
-absent). `Annotated[X, Help("...")]` adds a description.
+absent). `Annotated[X, Help("...")]` adds a description; `Annotated[dict[str, Any], Component(S)]`
+is an object another serializer renders and documents.
 """
 
 from __future__ import annotations
@@ -40,6 +41,14 @@ class Format:
     """An OpenAPI string format (`uuid`, `date-time`, `date`)."""
 
     name: str
+
+
+@dataclass(frozen=True)
+class Component:
+    """The value is rendered by this serializer (a shape defined by a serializer of its own, such
+    as the billable metric summary): `Annotated[dict[str, Any] | None, Component(Summary)]`."""
+
+    serializer: type[serializers.Serializer]
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,9 @@ def _build(hint: Any, options: dict[str, Any], string_format: str | None) -> ser
     if origin is Annotated:
         hint, *extras = get_args(hint)
         for extra in extras:
+            if isinstance(extra, Component):
+                nullable = get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint)
+                return extra.serializer(**({**options, "allow_null": True} if nullable else options))
             if isinstance(extra, Format):
                 string_format = extra.name
             elif isinstance(extra, Help):
