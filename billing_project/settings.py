@@ -311,6 +311,8 @@ ADYEN_API_BASE = os.environ.get("ADYEN_API_BASE", "")
 ADYEN_TIMEOUT_SECONDS = float(os.environ.get("ADYEN_TIMEOUT_SECONDS", "30"))
 GOCARDLESS_API_BASE = os.environ.get("GOCARDLESS_API_BASE", "")
 GOCARDLESS_TIMEOUT_SECONDS = float(os.environ.get("GOCARDLESS_TIMEOUT_SECONDS", "30"))
+# The customer portal's signed links expire after this long (docs/portal.md).
+PORTAL_LINK_MAX_AGE_SECONDS = int(os.environ.get("PORTAL_LINK_MAX_AGE_SECONDS", str(12 * 3600)))
 
 # Email (dunning, payment requests): the console in development, SMTP when EMAIL_HOST is set.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")

@@ -121,3 +121,11 @@ class ResendEmailInput(serializers.Serializer):
     to = serializers.ListField(child=serializers.EmailField(), required=False, max_length=20)
     cc = serializers.ListField(child=serializers.EmailField(), required=False, max_length=20)
     bcc = serializers.ListField(child=serializers.EmailField(), required=False, max_length=20)
+
+
+class PortalUrlOutput(serializers.Serializer):
+    portal_url = serializers.CharField()
+
+
+class PortalUrlEnvelope(serializers.Serializer):
+    customer = PortalUrlOutput()

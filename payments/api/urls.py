@@ -20,6 +20,7 @@ urlpatterns = [
         views.CustomerCheckoutUrlView.as_view(),
         name="customer-checkout-url",
     ),
+    path("customers/<str:external_id>/portal_url", views.CustomerPortalUrlView.as_view(), name="customer-portal-url"),
     path(
         "customers/<str:external_id>/payment_methods",
         views.CustomerPaymentMethodCollectionView.as_view(),

@@ -318,3 +318,18 @@ class PaymentReceiptResendEmailView(_ResendEmailView):
     )
     def post(self, request: Request, receipt_id: str) -> Response:
         return self._resend(request, receipt_id)
+
+
+class CustomerPortalUrlView(OrganizationAPIView):
+    resource_name = "customer"
+
+    @extend_schema(
+        operation_id="customers_portal_url",
+        summary="A signed, expiring link to the customer's portal (docs/portal.md)",
+        responses=s.PortalUrlEnvelope,
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        from payments import portal
+
+        _, url = portal.portal_url(self.organization, external_id=external_id)
+        return Response({"customer": {"portal_url": url}})
