@@ -105,6 +105,9 @@ def _plan_form(organization, metric, charge_properties, charge_model="graduated"
         "charges-0-billable_metric": str(metric.pk), "charges-0-code": "api", "charges-0-charge_model": charge_model,
         "charges-0-properties": charge_properties, "charges-0-invoiceable": "on", "charges-0-min_amount": "",
         "charges-0-invoice_display_name": "",
+        # the plan's entitlements inline (entitlements/admin.py), left empty
+        "entitlements-TOTAL_FORMS": "0", "entitlements-INITIAL_FORMS": "0", "entitlements-MIN_NUM_FORMS": "0",
+        "entitlements-MAX_NUM_FORMS": "1000",
     }  # fmt: skip
     data.update({f"charges-0-{k}": v for k, v in charge.items()})
     return data
