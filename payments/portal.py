@@ -140,7 +140,12 @@ def portal_invoice_pdf(request: HttpRequest, token: str, invoice_id: str) -> Fil
 
     invoice = _invoice(_customer(token), invoice_id)
     invoice = invoice_generate_pdf(invoice.id) or invoice
-    return FileResponse(invoice.file.open("rb"), content_type="application/pdf", filename=f"{invoice.number}.pdf")
+    return FileResponse(
+        invoice.file.open("rb"),
+        content_type="application/pdf",
+        filename=f"{invoice.number}.pdf",
+        as_attachment=request.GET.get("download") == "1",
+    )
 
 
 @require_GET
@@ -152,7 +157,12 @@ def portal_receipt_pdf(request: HttpRequest, token: str, receipt_id: str) -> Fil
     if receipt is None:
         raise Http404("No such receipt.")
     receipt = receipt_generate_pdf(receipt.id)
-    return FileResponse(receipt.file.open("rb"), content_type="application/pdf", filename=f"{receipt.number}.pdf")
+    return FileResponse(
+        receipt.file.open("rb"),
+        content_type="application/pdf",
+        filename=f"{receipt.number}.pdf",
+        as_attachment=request.GET.get("download") == "1",
+    )
 
 
 def _back(token: str, message: str) -> HttpResponseRedirect:
