@@ -34,6 +34,7 @@ from invoicing.models import Invoice
 from invoicing.selectors import current_usage, invoice_amount_due
 from invoicing.services.one_off import invoice_create_one_off
 from invoicing.services.preview import invoice_preview
+from payments import portal
 from payments.models import Payment
 from subscriptions import selectors as subscription_selectors
 from subscriptions.models import Subscription, SubscriptionStatus
@@ -122,6 +123,7 @@ class ConsoleCustomerAdmin(CustomerAdmin):
             ("wallet/", self.create_wallet_view, "invoicing.add_wallet", "customers_customer_create_wallet"),
             ("top-up/", self.top_up_view, "invoicing.change_wallet", "customers_customer_top_up"),
             ("one-off-invoice/", self.one_off_view, "invoicing.add_invoice", "customers_customer_one_off"),
+            ("portal-link/", self.portal_link_view, "customers.change_customer", "customers_customer_portal_link"),
         ]
         extra = [
             path(f"<uuid:customer_id>/{route}", console_view(self.admin_site, view, permission=perm), name=name)
@@ -266,6 +268,17 @@ class ConsoleCustomerAdmin(CustomerAdmin):
                 )
                 return HttpResponseRedirect(reverse("admin:invoicing_invoice_change", args=[invoice.pk]))
         return self._page(request, customer, f"Issue a one-off invoice to {customer}", form=form, error=error)
+
+    def portal_link_view(self, request: HttpRequest, customer_id: Any) -> HttpResponse:
+        """The customer portal link to hand to the customer (the same signed, expiring link as
+        `GET /customers/{external_id}/portal_url`); making one changes nothing."""
+        customer = self._customer(customer_id)
+        _, url = portal.portal_url(customer.organization, external_id=customer.external_id)
+        return self._page(
+            request, customer, f"Portal link for {customer}",
+            portal_link=request.build_absolute_uri(url) if url.startswith("/") else url,
+            portal_hours=portal.max_age() // 3600,
+        )  # fmt: skip
 
     def terminate_view(self, request: HttpRequest, customer_id: Any, subscription_id: Any) -> HttpResponse:
         """Preview the closing invoice (nothing is kept), then terminate on confirmation."""
@@ -413,6 +426,7 @@ def overview(request: HttpRequest, customer: Customer) -> dict[str, Any]:
             "create_wallet": user.has_perm("invoicing.add_wallet"),
             "top_up": user.has_perm("invoicing.change_wallet") and any(w["wallet"].status == "active" for w in wallets),
             "one_off": user.has_perm("invoicing.add_invoice"),
+            "portal_link": user.has_perm("customers.change_customer"),
             "terminate": user.has_perm("subscriptions.change_subscription"),
             "subscribe": user.has_perm("subscriptions.add_subscription"),
         },

@@ -23,8 +23,8 @@ from billing_project.core.money import exponent
 from invoicing.admin import InvoiceAdmin, display_number, payment_badge, status_badge
 from invoicing.models import Invoice, InvoiceStatus, PaymentStatus
 from invoicing.selectors import invoice_amount_due
-from payments.models import Payment
-from payments.services import collection
+from payments.models import EmailKind, Payment
+from payments.services import collection, emails
 
 
 class RecordPaymentForm(forms.Form):
@@ -58,6 +58,11 @@ class ConsoleInvoiceAdmin(InvoiceAdmin):
                 "<uuid:invoice_id>/record-payment/",
                 console_view(self.admin_site, self.record_payment_view, permission="payments.add_payment"),
                 name="invoicing_invoice_record_payment",
+            ),
+            path(
+                "<uuid:invoice_id>/resend-email/",
+                console_view(self.admin_site, self.resend_email_view, permission="invoicing.change_invoice"),
+                name="invoicing_invoice_resend_email",
             ),
             *super().get_urls(),
         ]
@@ -132,12 +137,31 @@ class ConsoleInvoiceAdmin(InvoiceAdmin):
                 "refresh": may_change and invoice.status == InvoiceStatus.DRAFT,
                 "void": may_change and invoice.status == InvoiceStatus.FINALIZED,
                 "credit_note": may_change and invoice.status == InvoiceStatus.FINALIZED,
+                "resend_email": may_change and invoice.status in (InvoiceStatus.FINALIZED, InvoiceStatus.VOIDED),
                 "record_payment": user.has_perm("payments.add_payment")
                 and invoice.status == InvoiceStatus.FINALIZED
                 and invoice.payment_status != PaymentStatus.SUCCEEDED
                 and due > 0,
             },
         }
+
+    def resend_email_view(self, request: HttpRequest, invoice_id: Any) -> HttpResponse:
+        """E-mail the invoice again to the customer's billing addresses, through the same service
+        as `POST /invoices/{id}/resend_email` (a row in the e-mail log, retried if the server fails).
+        Only a POST sends; a GET returns to the invoice."""
+        invoice = get_object_or_404(Invoice.objects.select_related("organization", "customer"), pk=invoice_id)
+        back = HttpResponseRedirect(reverse("admin:invoicing_invoice_change", args=[invoice.pk]))
+        if request.method != "POST":
+            return back
+        try:
+            row = emails.document_resend(invoice.organization, kind=EmailKind.INVOICE_FINALIZED, document_id=invoice.id)
+        except ValidationFailure:
+            messages.error(request, f"{display_number(invoice)} was not sent: the customer has no e-mail address.")
+        except DomainError as exc:
+            messages.error(request, f"{display_number(invoice)} was not sent: {exc}.")
+        else:
+            messages.success(request, f"{display_number(invoice)} is being e-mailed to {', '.join(row.recipients)}.")
+        return back
 
     def record_payment_view(self, request: HttpRequest, invoice_id: Any) -> HttpResponse:
         """Money received out of band: a payment row through the same service as `POST /payments`

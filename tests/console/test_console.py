@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -415,3 +416,74 @@ def test_customer_actions_never_reach_another_tenant(client, organization, subsc
     assert other_subscription.status == SubscriptionStatus.ACTIVE
     missing = reverse("admin:customers_customer_one_off", args=["00000000-0000-0000-0000-000000000000"])
     assert client.get(missing).status_code == 404
+
+
+# ------------------------------------------------------------------- resend and the portal link
+
+
+def test_resend_email_button_sends_the_invoice_again(client, organization, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    from payments.models import SentEmail
+
+    customer = CustomerFactory(organization=organization, email="ap@buyer.test", currency="USD")
+    invoice = finalized_invoice(customer, 1500)
+    _login(client, BILLING_ADMIN)
+    page = client.get(reverse("admin:invoicing_invoice_change", args=[invoice.pk])).content.decode()
+    assert 'value="resend_email"' in page
+    url = reverse("admin:invoicing_invoice_resend_email", args=[invoice.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("admin:invoicing_invoice_change", args=[invoice.pk])
+    assert "is being e-mailed to ap@buyer.test" in response.content.decode()
+    assert [m.to for m in mail.outbox] == [["ap@buyer.test"]]
+    assert SentEmail.objects.get(document_id=invoice.id).sequence == 1
+    assert client.get(url).status_code == 302  # a GET sends nothing
+    assert SentEmail.objects.filter(document_id=invoice.id).count() == 1
+
+
+def test_resend_email_refusals_send_nothing(client, organization, books):
+    from payments.models import SentEmail
+
+    _login(client, BILLING_ADMIN)
+    draft = books["draft"]
+    html = client.get(reverse("admin:invoicing_invoice_change", args=[draft.pk])).content.decode()
+    assert 'value="resend_email"' not in html  # a draft has no e-mail to send
+    response = client.post(reverse("admin:invoicing_invoice_resend_email", args=[draft.pk]), follow=True)
+    assert "was not sent" in response.content.decode()
+    no_address = books["late_10"]
+    no_address.customer.email = ""
+    no_address.customer.save(update_fields=["email"])
+    response = client.post(reverse("admin:invoicing_invoice_resend_email", args=[no_address.pk]), follow=True)
+    assert "the customer has no e-mail address" in response.content.decode()
+    assert not SentEmail.objects.exists()
+    _login(client, FINANCE_VIEWER)
+    assert (
+        'value="resend_email"'
+        not in client.get(reverse("admin:invoicing_invoice_change", args=[books["late_10"].pk])).content.decode()
+    )
+    assert client.post(reverse("admin:invoicing_invoice_resend_email", args=[books["late_10"].pk])).status_code == 403
+    assert not SentEmail.objects.exists()
+
+
+@pytest.mark.parametrize("role", [BILLING_ADMIN, SUPPORT_REP])
+def test_portal_link_opens_the_customers_portal(client, subscribed, role):
+    customer, _ = subscribed
+    _login(client, role)
+    html = client.get(reverse("admin:customers_customer_change", args=[customer.pk])).content.decode()
+    assert 'id="portal-link-button"' in html
+    page = client.get(reverse("admin:customers_customer_portal_link", args=[customer.pk]))
+    assert page.status_code == 200
+    link = page.context["portal_link"]
+    assert "/portal/" in link and link.startswith("http")
+    client.logout()  # the customer has no console account: the link alone opens the portal
+    portal = client.get(urlsplit(link).path)
+    assert portal.status_code == 200 and customer.name in portal.content.decode()
+
+
+def test_portal_link_needs_the_role(client, subscribed):
+    customer, _ = subscribed
+    _login(client, FINANCE_VIEWER)
+    html = client.get(reverse("admin:customers_customer_change", args=[customer.pk])).content.decode()
+    assert "portal-link-button" not in html
+    assert client.get(reverse("admin:customers_customer_portal_link", args=[customer.pk])).status_code == 403
