@@ -26,6 +26,7 @@ urlpatterns = [
     path("coupons", views.CouponCollectionView.as_view()),
     path("coupons/<str:code>", views.CouponDetailView.as_view()),
     path("applied_coupons", views.AppliedCouponCollectionView.as_view()),
+    path("customers/<str:external_id>/applied_coupons", views.CustomerAppliedCouponListView.as_view()),
     path(
         "customers/<str:external_id>/applied_coupons/<str:applied_coupon_id>",
         views.CustomerAppliedCouponView.as_view(),

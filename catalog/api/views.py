@@ -24,6 +24,7 @@ from catalog import expressions, selectors, services
 from catalog.api import filters
 from catalog.api import serializers as s
 from catalog.inputs import AddOnFields, TaxFields
+from customers.api.scoped import customer_list_view
 
 PAGE_PARAMS = PageFilters.schema_parameters()
 
@@ -210,6 +211,30 @@ class PlanChargeDetailView(OrganizationAPIView):
 # --- applied coupons --------------------------------------------------------------------------
 
 
+def applied_coupon_list_answer(request: Request, organization: Any, params: dict[str, Any]) -> Response:
+    """`GET /applied_coupons` (and `GET /customers/{external_id}/applied_coupons`) for parsed filters."""
+    qs = selectors.applied_coupon_list(
+        organization,
+        external_customer_id=params["external_customer_id"],
+        status=params["status"],
+        coupon_codes=params["coupon_code"],
+    )
+    return paginated_response(
+        request, qs, "applied_coupons", lambda items: s.AppliedCouponOutput(items, many=True).data
+    )
+
+
+CustomerAppliedCouponListView = customer_list_view(
+    name="CustomerAppliedCouponListView",
+    resource_name="applied_coupon",
+    filterset=filters.AppliedCouponFilters,
+    answer=applied_coupon_list_answer,
+    operation_id="customer_applied_coupons_list",
+    summary="List a customer's applied coupons (the filters of GET /applied_coupons)",
+    responses=s.AppliedCouponListEnvelope,
+)
+
+
 class AppliedCouponCollectionView(OrganizationAPIView):
     resource_name = "applied_coupon"
 
@@ -220,16 +245,7 @@ class AppliedCouponCollectionView(OrganizationAPIView):
         responses=s.AppliedCouponListEnvelope,
     )
     def get(self, request: Request) -> Response:
-        params = filters.AppliedCouponFilters.parse(request)
-        qs = selectors.applied_coupon_list(
-            self.organization,
-            external_customer_id=params["external_customer_id"],
-            status=params["status"],
-            coupon_codes=params["coupon_code"],
-        )
-        return paginated_response(
-            request, qs, "applied_coupons", lambda items: s.AppliedCouponOutput(items, many=True).data
-        )
+        return applied_coupon_list_answer(request, self.organization, filters.AppliedCouponFilters.parse(request))
 
     @extend_schema(
         operation_id="applied_coupons_create",

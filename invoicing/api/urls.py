@@ -12,6 +12,7 @@ urlpatterns = [
     path("invoices/<str:invoice_id>/download", views.InvoiceDownloadView.as_view(), name="invoice-download"),
     path("fees", views.FeeCollectionView.as_view(), name="fees"),
     path("fees/<str:fee_id>", views.FeeDetailView.as_view(), name="fee-detail"),
+    path("customers/<str:external_id>/invoices", views.CustomerInvoiceListView.as_view(), name="customer-invoices"),
     path("customers/<str:external_id>/current_usage", views.CurrentUsageView.as_view(), name="customer-current-usage"),
     path("customers/<str:external_id>/past_usage", views.PastUsageView.as_view(), name="customer-past-usage"),
 ]

@@ -19,6 +19,7 @@ from billing_project.core.api.views import (
     validate_input,
 )
 from billing_project.core.errors import NotFoundFailure
+from customers.api.scoped import customer_list_view
 from invoicing import selectors
 from invoicing.api import filters
 from invoicing.api import serializers as s
@@ -46,6 +47,27 @@ def _invoice_list_payload(organization: Any, items: list[Any]) -> list[dict[str,
 
 def _invoice_body(invoice: Any) -> dict[str, Any]:
     return {"invoice": invoice_payload(invoice, with_fees=True)}
+
+
+def invoice_list_answer(request: Request, organization: Any, query: dict[str, Any]) -> Response:
+    """`GET /invoices` (and `GET /customers/{external_id}/invoices`) for parsed filters."""
+    qs = selectors.invoice_list(
+        organization,
+        external_customer_id=query["external_customer_id"],
+        currency=query["currency"],
+        invoice_type=query["invoice_type"],
+        statuses=query["statuses"] + query["status"],
+        payment_statuses=query["payment_statuses"] + query["payment_status"],
+        issuing_date_from=query["issuing_date_from"],
+        issuing_date_to=query["issuing_date_to"],
+        amount_from=query["amount_from"],
+        amount_to=query["amount_to"],
+        payment_overdue=query["payment_overdue"],
+        search_term=query["search_term"],
+        purchase_order_number=query["purchase_order_number"],
+        metadata=metadata_filters(request),
+    )
+    return paginated_response(request, qs, "invoices", lambda items: _invoice_list_payload(organization, items))
 
 
 class InvoiceCollectionView(OrganizationAPIView):
@@ -76,26 +98,7 @@ class InvoiceCollectionView(OrganizationAPIView):
                         "meta": meta_for(total, page, per_page),
                     }
                 )
-        query = filters.InvoiceFilters.parse(request)
-        qs = selectors.invoice_list(
-            self.organization,
-            external_customer_id=query["external_customer_id"],
-            currency=query["currency"],
-            invoice_type=query["invoice_type"],
-            statuses=query["statuses"] + query["status"],
-            payment_statuses=query["payment_statuses"] + query["payment_status"],
-            issuing_date_from=query["issuing_date_from"],
-            issuing_date_to=query["issuing_date_to"],
-            amount_from=query["amount_from"],
-            amount_to=query["amount_to"],
-            payment_overdue=query["payment_overdue"],
-            search_term=query["search_term"],
-            purchase_order_number=query["purchase_order_number"],
-            metadata=metadata_filters(request),
-        )
-        return paginated_response(
-            request, qs, "invoices", lambda items: _invoice_list_payload(self.organization, items)
-        )
+        return invoice_list_answer(request, self.organization, filters.InvoiceFilters.parse(request))
 
     @extend_schema(
         operation_id="invoices_create_one_off",
@@ -115,6 +118,18 @@ class InvoiceCollectionView(OrganizationAPIView):
             purchase_order_number=data.get("purchase_order_number") or "",
         )
         return Response(_invoice_body(invoice))
+
+
+CustomerInvoiceListView = customer_list_view(
+    name="CustomerInvoiceListView",
+    resource_name="invoice",
+    filterset=filters.InvoiceFilters,
+    answer=invoice_list_answer,
+    operation_id="customer_invoices_list",
+    summary="List a customer's invoices (the filters of GET /invoices)",
+    responses=s.InvoiceListEnvelope,
+    extra_parameters=[_METADATA_PARAMETER],
+)
 
 
 class InvoiceDetailView(OrganizationAPIView):

@@ -4,6 +4,12 @@ from payments.api import views
 
 urlpatterns = [
     path("payments", views.PaymentCollectionView.as_view(), name="payments"),
+    path("customers/<str:external_id>/payments", views.CustomerPaymentListView.as_view(), name="customer-payments"),
+    path(
+        "customers/<str:external_id>/payment_requests",
+        views.CustomerPaymentRequestListView.as_view(),
+        name="customer-payment-requests",
+    ),
     path("payments/<str:payment_id>", views.PaymentDetailView.as_view(), name="payment-detail"),
     path("payment_receipts", views.PaymentReceiptCollectionView.as_view(), name="payment-receipts"),
     path("payment_receipts/<str:receipt_id>", views.PaymentReceiptDetailView.as_view(), name="payment-receipt-detail"),

@@ -7,6 +7,7 @@ Views parse, call a service, and render.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
@@ -15,6 +16,7 @@ from rest_framework.response import Response
 from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.views import OrganizationAPIView, refuse_unsupported_body, root_payload, validate_input
 from billing_project.core.errors import NotFoundFailure
+from customers.api.scoped import customer_list_view
 from payments import selectors
 from payments.api import filters
 from payments.api import serializers as s
@@ -38,6 +40,46 @@ def _actor(view: OrganizationAPIView) -> str:
     return f"api_key:{getattr(view.api_key, 'id', '')}"
 
 
+def payment_list_answer(request: Request, organization: Any, params: dict[str, Any]) -> Response:
+    """`GET /payments` (and `GET /customers/{external_id}/payments`) for parsed filters."""
+    qs = selectors.payment_list(
+        organization, external_customer_id=params["external_customer_id"], invoice_id=params["invoice_id"]
+    )
+    return paginated_response(request, qs, "payments", lambda items: [payment_payload(p) for p in items])
+
+
+def payment_request_list_answer(request: Request, organization: Any, params: dict[str, Any]) -> Response:
+    """`GET /payment_requests` (and `GET /customers/{external_id}/payment_requests`) for parsed filters."""
+    qs = selectors.payment_request_list(
+        organization,
+        external_customer_id=params["external_customer_id"],
+        payment_status=params["payment_status"],
+    )
+    return paginated_response(
+        request, qs, "payment_requests", lambda items: [payment_request_payload(r) for r in items]
+    )
+
+
+CustomerPaymentListView = customer_list_view(
+    name="CustomerPaymentListView",
+    resource_name="payment",
+    filterset=filters.PaymentFilters,
+    answer=payment_list_answer,
+    operation_id="customer_payments_list",
+    summary="List a customer's payments (the filters of GET /payments)",
+    responses=s.PaymentListEnvelope,
+)
+CustomerPaymentRequestListView = customer_list_view(
+    name="CustomerPaymentRequestListView",
+    resource_name="payment_request",
+    filterset=filters.PaymentRequestFilters,
+    answer=payment_request_list_answer,
+    operation_id="customer_payment_requests_list",
+    summary="List a customer's payment requests (the filters of GET /payment_requests)",
+    responses=s.PaymentRequestListEnvelope,
+)
+
+
 class PaymentCollectionView(OrganizationAPIView):
     resource_name = "payment"
 
@@ -48,11 +90,7 @@ class PaymentCollectionView(OrganizationAPIView):
         responses=s.PaymentListEnvelope,
     )
     def get(self, request: Request) -> Response:
-        params = filters.PaymentFilters.parse(request)
-        qs = selectors.payment_list(
-            self.organization, external_customer_id=params["external_customer_id"], invoice_id=params["invoice_id"]
-        )
-        return paginated_response(request, qs, "payments", lambda items: [payment_payload(p) for p in items])
+        return payment_list_answer(request, self.organization, filters.PaymentFilters.parse(request))
 
     @extend_schema(
         operation_id="payments_create",
@@ -158,15 +196,7 @@ class PaymentRequestCollectionView(OrganizationAPIView):
         responses=s.PaymentRequestListEnvelope,
     )
     def get(self, request: Request) -> Response:
-        params = filters.PaymentRequestFilters.parse(request)
-        qs = selectors.payment_request_list(
-            self.organization,
-            external_customer_id=params["external_customer_id"],
-            payment_status=params["payment_status"],
-        )
-        return paginated_response(
-            request, qs, "payment_requests", lambda items: [payment_request_payload(r) for r in items]
-        )
+        return payment_request_list_answer(request, self.organization, filters.PaymentRequestFilters.parse(request))
 
     @extend_schema(
         operation_id="payment_requests_create",

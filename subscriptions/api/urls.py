@@ -4,5 +4,10 @@ from subscriptions.api import views
 
 urlpatterns = [
     path("subscriptions", views.SubscriptionCollectionView.as_view(), name="subscriptions"),
+    path(
+        "customers/<str:external_id>/subscriptions",
+        views.CustomerSubscriptionListView.as_view(),
+        name="customer-subscriptions",
+    ),
     path("subscriptions/<str:external_id>", views.SubscriptionDetailView.as_view(), name="subscription-detail"),
 ]

@@ -16,6 +16,7 @@ from billing_project.core.api.views import (
     validate_input,
 )
 from billing_project.core.errors import ValidationFailure
+from customers.api.scoped import customer_list_view
 from subscriptions import selectors, services
 from subscriptions.api import filters
 from subscriptions.api.serializers import (
@@ -52,6 +53,18 @@ def _status(request: Request) -> str | None:
     return status or None
 
 
+def subscription_list_answer(request: Request, organization: Any, params: dict[str, Any]) -> Response:
+    """`GET /subscriptions` (and `GET /customers/{external_id}/subscriptions`) for parsed filters."""
+    qs = selectors.subscription_list(
+        organization,
+        external_customer_id=params["external_customer_id"],
+        plan_code=params["plan_code"],
+        statuses=params["status"] or None,
+        external_id=params["external_id"],
+    )
+    return paginated_response(request, qs, "subscriptions", lambda items: SubscriptionOutput(items, many=True).data)
+
+
 class SubscriptionCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="subscriptions_list",
@@ -60,15 +73,7 @@ class SubscriptionCollectionView(OrganizationAPIView):
         responses=SubscriptionListEnvelope,
     )
     def get(self, request: Request) -> Response:
-        params = filters.SubscriptionFilters.parse(request)
-        qs = selectors.subscription_list(
-            self.organization,
-            external_customer_id=params["external_customer_id"],
-            plan_code=params["plan_code"],
-            statuses=params["status"] or None,
-            external_id=params["external_id"],
-        )
-        return paginated_response(request, qs, "subscriptions", lambda items: SubscriptionOutput(items, many=True).data)
+        return subscription_list_answer(request, self.organization, filters.SubscriptionFilters.parse(request))
 
     @extend_schema(
         operation_id="subscriptions_create",
@@ -82,6 +87,17 @@ class SubscriptionCollectionView(OrganizationAPIView):
         data = validate_input(SubscriptionInput, payload)
         subscription = services.subscription_create(self.organization, _raw_keys(payload, data), actor=self.api_key)
         return Response(subscription_body(subscription))
+
+
+CustomerSubscriptionListView = customer_list_view(
+    name="CustomerSubscriptionListView",
+    resource_name="subscription",
+    filterset=filters.SubscriptionFilters,
+    answer=subscription_list_answer,
+    operation_id="customer_subscriptions_list",
+    summary="List a customer's subscriptions (the filters of GET /subscriptions)",
+    responses=SubscriptionListEnvelope,
+)
 
 
 class SubscriptionDetailView(OrganizationAPIView):

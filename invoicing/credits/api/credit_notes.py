@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.views import OrganizationAPIView, root_payload
 from billing_project.core.errors import NotFoundFailure
+from customers.api.scoped import customer_list_view
 from invoicing.credits import selectors
 from invoicing.credits.api import filters
 from invoicing.credits.api import serializers as s
@@ -31,6 +32,23 @@ def _invoice_id(payload: dict[str, Any]) -> Any:
         raise NotFoundFailure("invoice") from None
 
 
+def credit_note_list_answer(request: Request, organization: Any, params: dict[str, Any]) -> Response:
+    """`GET /credit_notes` (and `GET /customers/{external_id}/credit_notes`) for parsed filters."""
+    invoice_id = params["invoice_id"]
+    if invoice_id:
+        invoice_id = _invoice_id({"invoice_id": invoice_id})
+    qs = selectors.credit_note_list(
+        organization,
+        external_customer_id=params["external_customer_id"],
+        invoice_id=invoice_id,
+        credit_status=params["credit_status"],
+        refund_status=params["refund_status"],
+        reason=params["reason"],
+        currency=params["currency"],
+    )
+    return paginated_response(request, qs, "credit_notes", lambda items: [credit_note_payload(n) for n in items])
+
+
 class CreditNoteCollectionView(OrganizationAPIView):
     resource_name = "credit_note"
 
@@ -41,20 +59,7 @@ class CreditNoteCollectionView(OrganizationAPIView):
         responses=s.CreditNoteListEnvelope,
     )
     def get(self, request: Request) -> Response:
-        params = filters.CreditNoteFilters.parse(request)
-        invoice_id = params["invoice_id"]
-        if invoice_id:
-            invoice_id = _invoice_id({"invoice_id": invoice_id})
-        qs = selectors.credit_note_list(
-            self.organization,
-            external_customer_id=params["external_customer_id"],
-            invoice_id=invoice_id,
-            credit_status=params["credit_status"],
-            refund_status=params["refund_status"],
-            reason=params["reason"],
-            currency=params["currency"],
-        )
-        return paginated_response(request, qs, "credit_notes", lambda items: [credit_note_payload(n) for n in items])
+        return credit_note_list_answer(request, self.organization, filters.CreditNoteFilters.parse(request))
 
     @extend_schema(
         operation_id="credit_notes_create",
@@ -76,6 +81,17 @@ class CreditNoteCollectionView(OrganizationAPIView):
             metadata=payload.get("metadata"),
         )
         return Response(_body(selectors.credit_note_get(self.organization, note.id)))
+
+
+CustomerCreditNoteListView = customer_list_view(
+    name="CustomerCreditNoteListView",
+    resource_name="credit_note",
+    filterset=filters.CreditNoteFilters,
+    answer=credit_note_list_answer,
+    operation_id="customer_credit_notes_list",
+    summary="List a customer's credit notes (the filters of GET /credit_notes)",
+    responses=s.CreditNoteListEnvelope,
+)
 
 
 class CreditNoteEstimateView(OrganizationAPIView):

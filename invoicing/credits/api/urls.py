@@ -26,6 +26,16 @@ urlpatterns = [
         wallets.CustomerWalletDetailView.as_view(),
         name="customer-wallet-detail",
     ),
+    path(
+        "customers/<str:external_id>/wallets/<str:code>/metadata",
+        metadata.CustomerWalletMetadataView.as_view(),
+        name="customer-wallet-metadata",
+    ),
+    path(
+        "customers/<str:external_id>/wallets/<str:code>/metadata/<str:key>",
+        metadata.CustomerWalletMetadataKeyView.as_view(),
+        name="customer-wallet-metadata-key",
+    ),
     path("wallets/<str:wallet_id>/metadata", metadata.WalletMetadataView.as_view(), name="wallet-metadata"),
     path(
         "wallets/<str:wallet_id>/metadata/<str:key>",
@@ -43,6 +53,11 @@ urlpatterns = [
         name="credit-note-metadata-key",
     ),
     path("credit_notes", credit_notes.CreditNoteCollectionView.as_view(), name="credit-notes"),
+    path(
+        "customers/<str:external_id>/credit_notes",
+        credit_notes.CustomerCreditNoteListView.as_view(),
+        name="customer-credit-notes",
+    ),
     path("credit_notes/estimate", credit_notes.CreditNoteEstimateView.as_view(), name="credit-note-estimate"),
     path("credit_notes/<str:credit_note_id>", credit_notes.CreditNoteDetailView.as_view(), name="credit-note-detail"),
     path("credit_notes/<str:credit_note_id>/void", credit_notes.CreditNoteVoidView.as_view(), name="credit-note-void"),

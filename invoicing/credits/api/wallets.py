@@ -11,9 +11,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing_project.core.api.filters import PageFilters
 from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.views import OrganizationAPIView, root_payload
+from customers.api.scoped import customer_list_view
 from invoicing.credits import selectors
 from invoicing.credits.api import filters
 from invoicing.credits.api import serializers as s
@@ -33,6 +33,14 @@ def _wallets(items: Any) -> list[dict[str, Any]]:
     return [wallet_payload(w) for w in items]
 
 
+def wallet_list_answer(request: Request, organization: Any, params: dict[str, Any]) -> Response:
+    """`GET /wallets` (and `GET /customers/{external_id}/wallets`) for parsed filters."""
+    qs = selectors.wallet_list(
+        organization, external_customer_id=params["external_customer_id"], status=params["status"]
+    )
+    return paginated_response(request, qs, "wallets", _wallets)
+
+
 class WalletCollectionView(OrganizationAPIView):
     resource_name = "wallet"
 
@@ -43,11 +51,7 @@ class WalletCollectionView(OrganizationAPIView):
         responses=s.WalletListEnvelope,
     )
     def get(self, request: Request) -> Response:
-        params = filters.WalletFilters.parse(request)
-        qs = selectors.wallet_list(
-            self.organization, external_customer_id=params["external_customer_id"], status=params["status"]
-        )
-        return paginated_response(request, qs, "wallets", _wallets)
+        return wallet_list_answer(request, self.organization, filters.WalletFilters.parse(request))
 
     @extend_schema(
         operation_id="wallets_create",
@@ -91,19 +95,31 @@ class WalletDetailView(OrganizationAPIView):
         return Response(_wallet_body(selectors.wallet_get(self.organization, wallet.id)))
 
 
-class CustomerWalletCollectionView(OrganizationAPIView):
+class _CustomerWalletCreate(OrganizationAPIView):
     resource_name = "wallet"
 
     @extend_schema(
-        operation_id="customer_wallets_list",
-        summary="List a customer's wallets",
-        parameters=PageFilters.schema_parameters(),
-        responses=s.WalletListEnvelope,
+        operation_id="customer_wallets_create",
+        summary="Create a wallet for the customer of the path",
+        request=s.WalletInputEnvelope,
+        responses=s.WalletEnvelope,
     )
-    def get(self, request: Request, external_id: str) -> Response:
-        PageFilters.parse(request)
-        qs = selectors.wallet_list(self.organization, external_customer_id=external_id)
-        return paginated_response(request, qs, "wallets", _wallets)
+    def post(self, request: Request, external_id: str) -> Response:
+        payload = root_payload(request, "wallet", lago_only=s.WALLET_LAGO_ONLY)
+        wallet = services.wallet_create(self.organization, data={**payload, "external_customer_id": external_id})
+        return Response(_wallet_body(selectors.wallet_get(self.organization, wallet.id)))
+
+
+CustomerWalletCollectionView = customer_list_view(
+    name="CustomerWalletCollectionView",
+    resource_name="wallet",
+    filterset=filters.WalletFilters,
+    answer=wallet_list_answer,
+    operation_id="customer_wallets_list",
+    summary="List a customer's wallets (the filters of GET /wallets)",
+    responses=s.WalletListEnvelope,
+    base=_CustomerWalletCreate,
+)
 
 
 class CustomerWalletDetailView(OrganizationAPIView):

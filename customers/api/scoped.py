@@ -1,0 +1,54 @@
+"""Lago's customer-scoped lists: `GET /customers/{external_id}/<list>`.
+
+Each one is the top-level list (`GET /invoices`, `/subscriptions`, ...) restricted to one customer:
+the same filters, pagination and shapes, answered by the same function. The customer is looked up
+first, so an unknown customer, or another organization's, is 404 `customer_not_found` (as Lago's
+`Customers::BaseController`); the path's customer replaces any `external_customer_id` the query
+sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from billing_project.core.api.filters import LagoFilterSet
+from billing_project.core.api.views import OrganizationAPIView
+from customers import selectors
+
+# (request, organization, parsed filters) -> the list's answer; the top-level list's GET calls the same.
+ListAnswer = Callable[[Request, Any, dict[str, Any]], Response]
+
+
+def customer_list_view(
+    *,
+    name: str,
+    resource_name: str,
+    filterset: type[LagoFilterSet],
+    answer: ListAnswer,
+    operation_id: str,
+    summary: str,
+    responses: Any,
+    extra_parameters: Sequence[OpenApiParameter] = (),
+    base: type[OrganizationAPIView] = OrganizationAPIView,
+) -> type[OrganizationAPIView]:
+    """The view class of `GET /customers/{external_id}/<list>` answering like the top-level list;
+    `base` holds the route's other methods, if any (`POST /customers/{external_id}/wallets`)."""
+
+    @extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        parameters=[*filterset.schema_parameters(exclude=("external_customer_id",)), *extra_parameters],
+        responses=responses,
+    )
+    def get(self: OrganizationAPIView, request: Request, external_id: str) -> Response:
+        customer = selectors.customer_get(self.organization, external_id)
+        params = filterset.parse(request)
+        params["external_customer_id"] = customer.external_id
+        return answer(request, self.organization, params)
+
+    return type(name, (base,), {"resource_name": resource_name, "get": get, "__module__": base.__module__})
