@@ -225,13 +225,11 @@ def applied_coupon_list_answer(request: Request, organization: Any, params: dict
 
 
 CustomerAppliedCouponListView = customer_list_view(
-    name="CustomerAppliedCouponListView",
+    "applied_coupons",
+    filters.AppliedCouponFilters,
+    applied_coupon_list_answer,
+    s.AppliedCouponListEnvelope,
     resource_name="applied_coupon",
-    filterset=filters.AppliedCouponFilters,
-    answer=applied_coupon_list_answer,
-    operation_id="customer_applied_coupons_list",
-    summary="List a customer's applied coupons (the filters of GET /applied_coupons)",
-    responses=s.AppliedCouponListEnvelope,
 )
 
 

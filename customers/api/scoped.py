@@ -25,23 +25,21 @@ ListAnswer = Callable[[Request, Any, dict[str, Any]], Response]
 
 
 def customer_list_view(
-    *,
-    name: str,
-    resource_name: str,
+    plural: str,
     filterset: type[LagoFilterSet],
     answer: ListAnswer,
-    operation_id: str,
-    summary: str,
     responses: Any,
+    *,
+    resource_name: str,
     extra_parameters: Sequence[OpenApiParameter] = (),
     base: type[OrganizationAPIView] = OrganizationAPIView,
 ) -> type[OrganizationAPIView]:
-    """The view class of `GET /customers/{external_id}/<list>` answering like the top-level list;
+    """The view class of `GET /customers/{external_id}/<plural>` answering like `GET /<plural>`;
     `base` holds the route's other methods, if any (`POST /customers/{external_id}/wallets`)."""
 
     @extend_schema(
-        operation_id=operation_id,
-        summary=summary,
+        operation_id=f"customer_{plural}_list",
+        summary=f"List a customer's {plural.replace('_', ' ')} (the filters of GET /{plural})",
         parameters=[*filterset.schema_parameters(exclude=("external_customer_id",)), *extra_parameters],
         responses=responses,
     )
@@ -51,4 +49,5 @@ def customer_list_view(
         params["external_customer_id"] = customer.external_id
         return answer(request, self.organization, params)
 
+    name = "Customer" + "".join(part.title() for part in plural.split("_")) + "View"
     return type(name, (base,), {"resource_name": resource_name, "get": get, "__module__": base.__module__})

@@ -121,13 +121,11 @@ class InvoiceCollectionView(OrganizationAPIView):
 
 
 CustomerInvoiceListView = customer_list_view(
-    name="CustomerInvoiceListView",
+    "invoices",
+    filters.InvoiceFilters,
+    invoice_list_answer,
+    s.InvoiceListEnvelope,
     resource_name="invoice",
-    filterset=filters.InvoiceFilters,
-    answer=invoice_list_answer,
-    operation_id="customer_invoices_list",
-    summary="List a customer's invoices (the filters of GET /invoices)",
-    responses=s.InvoiceListEnvelope,
     extra_parameters=[_METADATA_PARAMETER],
 )
 

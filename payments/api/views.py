@@ -61,22 +61,14 @@ def payment_request_list_answer(request: Request, organization: Any, params: dic
 
 
 CustomerPaymentListView = customer_list_view(
-    name="CustomerPaymentListView",
-    resource_name="payment",
-    filterset=filters.PaymentFilters,
-    answer=payment_list_answer,
-    operation_id="customer_payments_list",
-    summary="List a customer's payments (the filters of GET /payments)",
-    responses=s.PaymentListEnvelope,
+    "payments", filters.PaymentFilters, payment_list_answer, s.PaymentListEnvelope, resource_name="payment"
 )
 CustomerPaymentRequestListView = customer_list_view(
-    name="CustomerPaymentRequestListView",
+    "payment_requests",
+    filters.PaymentRequestFilters,
+    payment_request_list_answer,
+    s.PaymentRequestListEnvelope,
     resource_name="payment_request",
-    filterset=filters.PaymentRequestFilters,
-    answer=payment_request_list_answer,
-    operation_id="customer_payment_requests_list",
-    summary="List a customer's payment requests (the filters of GET /payment_requests)",
-    responses=s.PaymentRequestListEnvelope,
 )
 
 

@@ -90,13 +90,11 @@ class SubscriptionCollectionView(OrganizationAPIView):
 
 
 CustomerSubscriptionListView = customer_list_view(
-    name="CustomerSubscriptionListView",
+    "subscriptions",
+    filters.SubscriptionFilters,
+    subscription_list_answer,
+    SubscriptionListEnvelope,
     resource_name="subscription",
-    filterset=filters.SubscriptionFilters,
-    answer=subscription_list_answer,
-    operation_id="customer_subscriptions_list",
-    summary="List a customer's subscriptions (the filters of GET /subscriptions)",
-    responses=SubscriptionListEnvelope,
 )
 
 

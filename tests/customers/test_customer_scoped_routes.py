@@ -79,7 +79,7 @@ def test_a_customer_list_is_the_top_level_list_filtered_to_the_customer(api, cus
     ],
 )
 def test_a_customer_list_takes_the_top_level_filters(api, customers, name, query):
-    mine, neighbour = customers
+    mine, _ = customers
     scoped = api.get(f"/api/v1/customers/{mine.external_id}/{name}", query)
     top = api.get(f"/api/v1/{name}", {**query, "external_customer_id": mine.external_id})
     assert scoped.status_code == 200 and scoped.json() == top.json()
@@ -181,7 +181,8 @@ def test_customer_wallet_routes_are_tenant_scoped(api, organization, other_tenan
 
 def test_lago_client_customer_wallets(lago):
     from lago_python_client.exceptions import LagoApiError
-    from lago_python_client.models import Customer, Wallet as WalletInput
+    from lago_python_client.models import Customer
+    from lago_python_client.models import Wallet as WalletInput
 
     client = lago.client
     client.customers.create(Customer(external_id="cw-1", currency="USD"))
@@ -199,4 +200,3 @@ def test_lago_client_customer_wallets(lago):
     with pytest.raises(LagoApiError) as refused:
         client.customer_invoices.find_all("cw-1")
     assert refused.value.status_code == 401
-

@@ -84,13 +84,11 @@ class CreditNoteCollectionView(OrganizationAPIView):
 
 
 CustomerCreditNoteListView = customer_list_view(
-    name="CustomerCreditNoteListView",
+    "credit_notes",
+    filters.CreditNoteFilters,
+    credit_note_list_answer,
+    s.CreditNoteListEnvelope,
     resource_name="credit_note",
-    filterset=filters.CreditNoteFilters,
-    answer=credit_note_list_answer,
-    operation_id="customer_credit_notes_list",
-    summary="List a customer's credit notes (the filters of GET /credit_notes)",
-    responses=s.CreditNoteListEnvelope,
 )
 
 

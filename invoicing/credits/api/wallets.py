@@ -111,13 +111,11 @@ class _CustomerWalletCreate(OrganizationAPIView):
 
 
 CustomerWalletCollectionView = customer_list_view(
-    name="CustomerWalletCollectionView",
+    "wallets",
+    filters.WalletFilters,
+    wallet_list_answer,
+    s.WalletListEnvelope,
     resource_name="wallet",
-    filterset=filters.WalletFilters,
-    answer=wallet_list_answer,
-    operation_id="customer_wallets_list",
-    summary="List a customer's wallets (the filters of GET /wallets)",
-    responses=s.WalletListEnvelope,
     base=_CustomerWalletCreate,
 )
 
