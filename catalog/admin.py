@@ -591,19 +591,44 @@ class PlanAdmin(ServiceAdmin):
         return None
 
 
+class FilterValuesWidget(forms.Textarea):
+    """A charge filter's values edited as the metric's filter keys with a box per allowed value (and
+    "any value"); the JSON (`{"region": ["us", "eu"]}`) stays the value the form receives."""
+
+    template_name = "admin/catalog/widgets/filter_values.html"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs={"rows": 2, "cols": 50, **(attrs or {})})
+
+
 class ChargeFilterForm(forms.ModelForm):
-    values = json_field(help_text='{"region": ["us", "eu"]}, or ["__ALL_FILTER_VALUES__"] for any value.')
+    values = json_field(
+        help_text='{"region": ["us", "eu"]}, or ["__ALL_FILTER_VALUES__"] for any value.',
+        widget=FilterValuesWidget(),
+    )
     properties = json_field(required=False, initial=dict, widget=PricingPropertiesWidget())
 
     class Meta:
         model = ChargeFilter
         fields = ("values", "properties", "invoice_display_name")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        charge: Charge | None = None,
+        metric_filters: dict[str, list[str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        charge = getattr(self.instance, "charge", None) if self.instance.charge_id else None
-        if charge is not None:  # the price editor shows this charge model's table or fields
+        if charge is None and self.instance.charge_id:
+            charge = self.instance.charge
+        if charge is not None and charge.pk:
+            # The editors of a new row know the charge too (the formset passes it): the price
+            # editor shows this charge model's table or fields, the values editor the metric's keys.
             self.fields["properties"].widget.attrs["data-charge-model"] = charge.charge_model
+            if metric_filters is None:
+                metric_filters = metric_filter_values(charge)
+            self.fields["values"].widget.attrs["data-filters"] = json.dumps(metric_filters)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -615,9 +640,28 @@ class ChargeFilterForm(forms.ModelForm):
         return cleaned
 
 
+def metric_filter_values(charge: Charge) -> dict[str, list[str]]:
+    """The filter keys of the charge's metric and the values each allows."""
+    rows = BillableMetricFilter.live.filter(billable_metric_id=charge.billable_metric_id).order_by("created_at", "id")
+    return {row.key: list(row.values or []) for row in rows}
+
+
+class ChargeFilterFormSet(forms.BaseInlineFormSet):
+    """Hands the charge and its metric's filters (read once) to every row's form, the blank "add
+    another" row included."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # forms are built later, on first use
+        self.metric_filters = metric_filter_values(self.instance) if self.instance.pk else {}
+
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        return {**super().get_form_kwargs(index), "charge": self.instance, "metric_filters": self.metric_filters}
+
+
 class ChargeFilterInline(admin.TabularInline):
     model = ChargeFilter
     form = ChargeFilterForm
+    formset = ChargeFilterFormSet
     fields = ("values", "properties", "invoice_display_name", "price")
     readonly_fields = ("price",)
     extra = 0

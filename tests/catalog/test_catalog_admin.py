@@ -172,6 +172,25 @@ def test_charge_filters_edited_through_the_service(staff_client, organization):
     assert (charge_filter.values, charge_filter.properties) == ({"region": ["eu"]}, {"amount": "2.5"})
 
 
+def test_a_new_filter_row_knows_the_metric_keys_and_the_charge_model(staff_client, organization):
+    """The blank "add another" row offers the metric's keys and values as boxes and the charge
+    model's price fields, like the saved rows: nobody types JSON for a new filter."""
+    import html
+    import json
+
+    metric = BillableMetricFactory(organization=organization)
+    BillableMetricFilterFactory(billable_metric=metric, key="region", values=["us", "eu"])
+    BillableMetricFilterFactory(billable_metric=metric, key="tier", values=["free", "pro"])
+    charge = ChargeFactory(plan=PlanFactory(organization=organization), billable_metric=metric, charge_model="package")
+    page = staff_client.get(f"/admin/catalog/charge/{charge.pk}/change/").content.decode()
+    blank = page[page.index('id="id_filters-__prefix__-values"') - 400 :]
+    blank = blank[: blank.index("</textarea>")]
+    filters = json.loads(html.unescape(blank.split('data-filters="', 1)[1].split('"', 1)[0]))
+    assert filters == {"region": ["us", "eu"], "tier": ["free", "pro"]}
+    assert 'data-charge-model="package"' in page[page.index('id="id_filters-__prefix__-properties"') - 400 :]
+    assert 'class="filter-values-editor"' in page
+
+
 def test_coupon_actions(staff_client, organization):
     coupon = CouponFactory(organization=organization, code="ten")
     applied = AppliedCouponFactory(coupon=coupon)
