@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.signals import post_delete, post_save, pre_save
 
+from audit.activity import activity_type
 from audit.context import current_actor
 from billing_project.core.inserts import insert_new
 
@@ -136,6 +137,33 @@ def _organization_id(instance: models.Model) -> Any:
     return getattr(instance, "organization_id", None)
 
 
+def _related_ids(instance: models.Model) -> tuple[Any, Any]:
+    """(customer id, subscription id) the row belongs to, from its own columns or a relation
+    already loaded on it (a wallet transaction's wallet): never a query."""
+    meta = instance._meta
+    if meta.label_lower == "customers.customer":
+        return instance.pk, None
+    if meta.label_lower == "subscriptions.subscription":
+        return getattr(instance, "customer_id", None), instance.pk
+    customer_id = getattr(instance, "customer_id", None)
+    if customer_id is None:
+        for parent in instance._state.fields_cache.values():
+            customer_id = getattr(parent, "customer_id", None) if parent is not None else None
+            if customer_id is not None:
+                break
+    return customer_id, getattr(instance, "subscription_id", None)
+
+
+def _activity_fields(instance: models.Model, action: str, changes: dict[str, list[Any]]) -> dict[str, Any]:
+    customer_id, subscription_id = _related_ids(instance)
+    meta = instance._meta
+    return {
+        "activity_type": activity_type(meta.label_lower, meta.object_name or "", action, changes),
+        "related_customer_id": customer_id,
+        "related_subscription_id": subscription_id,
+    }
+
+
 def _entry(instance: models.Model, action: str, changes: dict[str, list[Any]]) -> Any:
     from django.contrib.contenttypes.models import ContentType
 
@@ -159,6 +187,7 @@ def _entry(instance: models.Model, action: str, changes: dict[str, list[Any]]) -
         changes=changes,
         ip_address=actor.ip,
         request_id=(actor.request_id or "")[:128],
+        **_activity_fields(instance, action, changes),
     )
 
 
@@ -212,6 +241,7 @@ def _bulk_created(sender: type[models.Model], instances: list[models.Model], **k
                 changes=changes,
                 ip_address=actor.ip,
                 request_id=request_id,
+                **_activity_fields(instance, "create", changes),
             )
         )
     AuditLogEntry.objects.bulk_create(entries, batch_size=1000)

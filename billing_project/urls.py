@@ -30,6 +30,7 @@ API_APPS = [
     "entitlements",
     "payments",
     "reporting",
+    "audit",  # activity logs and API logs
 ]
 # Django tries URL patterns one by one; the event routes, by far the busiest, are tried first
 # (no other app's route starts with "event", so the order changes no resolution; tests check it).
