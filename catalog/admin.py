@@ -21,10 +21,11 @@ from django.http import HttpRequest
 
 from billing_project.core.console import ActionsOnlyAdmin, ReadOnlyInline, cents_from_major, major_units
 from billing_project.core.errors import DomainError, ValidationFailure
+from billing_project.core.inputs import UNSET
 from billing_project.core.money import format_amount, is_currency, parse_decimal
-from catalog import services
+from catalog import pricing, services
 from catalog.hooks import plan_usage
-from catalog.inputs import AddOnFields, TaxFields
+from catalog.inputs import AddOnFields, FixedChargeFields, TaxFields
 from catalog.models import (
     AddOn,
     AppliedCoupon,
@@ -35,10 +36,12 @@ from catalog.models import (
     ChargeModel,
     Coupon,
     CouponStatus,
+    FixedCharge,
     Plan,
     Tax,
     UsageThreshold,
 )
+from catalog.services.fixed_charges import fixed_charge_properties_errors
 from catalog.services.plans import charge_rule_errors, next_charge_code, normalize_properties, properties_errors
 from catalog.summaries import price_summary
 
@@ -460,6 +463,71 @@ class ChargeInline(admin.StackedInline):
         return format_amount(obj.min_amount_cents, obj.plan.amount_currency) if obj.min_amount_cents else "-"
 
 
+class FixedChargeForm(forms.ModelForm):
+    """A fixed charge edited on its plan; checked and saved by the fixed charge services."""
+
+    code = forms.CharField(required=False, max_length=255, help_text="Generated from the add-on's code when empty.")
+    properties = json_field(initial=dict, required=False, widget=PricingPropertiesWidget())
+
+    class Meta:
+        model = FixedCharge
+        fields = ("add_on", "code", "charge_model", "units", "properties", "pay_in_advance", "prorated",
+                  "invoice_display_name")  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data; the stubs allow None
+        model = cleaned.get("charge_model") or self.instance.charge_model
+        if model:
+            properties = pricing.filter_properties(model, cleaned.get("properties") or {})
+            add_errors(self, fixed_charge_properties_errors(model, properties))
+            cleaned["properties"] = properties
+        return cleaned
+
+    def validate_unique(self) -> None:
+        """Uniqueness is the service's rule (live rows only), reported with its code."""
+
+    def service_input(self) -> FixedChargeFields:
+        data = self.cleaned_data
+        add_on = data.get("add_on")
+        return FixedChargeFields(
+            add_on_id=str(add_on.pk) if add_on is not None else UNSET,
+            code=data.get("code") or UNSET,
+            charge_model=data.get("charge_model"),
+            units=data.get("units"),
+            properties=data.get("properties") or {},
+            pay_in_advance=bool(data.get("pay_in_advance")),
+            prorated=bool(data.get("prorated")),
+            invoice_display_name=data.get("invoice_display_name") or "",
+        )
+
+
+class FixedChargeInline(admin.StackedInline):
+    model = FixedCharge
+    form = FixedChargeForm
+    fk_name = "plan"
+    extra = 0
+    fields = (("add_on", "code", "charge_model", "units"), "properties", "price",
+              ("pay_in_advance", "prorated", "invoice_display_name"))  # fmt: skip
+    readonly_fields = ("price",)
+    autocomplete_fields = ("add_on",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[FixedCharge]:
+        return FixedCharge.live.select_related("add_on", "plan")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        """Once subscriptions use the plan, fixed charges keep their add-on, model and flags (as in the API)."""
+        if obj is not None and plan_usage.get().in_use(obj):
+            return ("price", "add_on", "code", "charge_model", "pay_in_advance", "prorated")
+        return ("price",)
+
+    @admin.display(description="price")
+    def price(self, obj: FixedCharge) -> str:
+        if not obj.pk:
+            return "-"
+        return price_summary(obj.charge_model, obj.properties, obj.plan.amount_currency)
+
+
 def codes_list(text: str | None) -> list[str]:
     return [code.strip() for code in (text or "").split(",") if code.strip()]
 
@@ -547,7 +615,7 @@ class PlanAdmin(ServiceAdmin):
     create = staticmethod(services.plan_create)
     update = staticmethod(services.plan_update)
     delete = staticmethod(services.plan_delete)
-    inlines = [ChargeInline]
+    inlines = [ChargeInline, FixedChargeInline]
     list_display = ("code", "name", "interval", "base_fee", "charges_summary", "organization", "created_at")
     list_filter = ("interval", "amount_currency", "charges__charge_model", "pay_in_advance")
     search_fields = ("code", "name")
@@ -575,6 +643,8 @@ class PlanAdmin(ServiceAdmin):
         )
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is FixedCharge:
+            return self._save_fixed_charges(form.instance, formset)
         if formset.model is not Charge:
             return super().save_formset(request, form, formset, change)
         instances = formset.save(commit=False)
@@ -589,6 +659,26 @@ class PlanAdmin(ServiceAdmin):
             taken.add(charge.code)
             charge.save()
         return None
+
+    def _save_fixed_charges(self, plan: Plan, formset: Any) -> None:
+        _save_fixed_charges_of(plan, formset)
+
+
+def _save_fixed_charges_of(plan: Plan, formset: Any) -> None:
+    """The inline's changes through the fixed charge services (the API's rules and errors)."""
+    organization = plan.organization
+    for deleted in formset.deleted_forms:
+        if deleted.instance.pk:
+            services.plan_fixed_charge_delete(organization, plan_code=plan.code, code=deleted.instance.code)
+    for item in formset.forms:
+        if item in formset.deleted_forms or not item.has_changed() or not item.cleaned_data:
+            continue
+        if item.instance.pk:
+            services.plan_fixed_charge_update(
+                organization, plan_code=plan.code, code=item.instance.code, data=item.service_input()
+            )
+        else:
+            services.plan_fixed_charge_create(organization, plan_code=plan.code, data=item.service_input())
 
 
 class FilterValuesWidget(forms.Textarea):

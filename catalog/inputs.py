@@ -46,3 +46,28 @@ class AddOnFields:
     @classmethod
     def from_validated(cls, data: Mapping[str, Any]) -> AddOnFields:
         return from_validated(cls, data)
+
+
+@dataclass(frozen=True)
+class FixedChargeFields:
+    """One fixed charge: an item of a plan's `fixed_charges`, `POST/PUT /plans/{code}/fixed_charges`,
+    or (with `id` naming the plan's fixed charge) an item of a subscription's
+    `plan_overrides.fixed_charges`. `units` and `properties` amounts as the client sent them (the
+    JSON parser keeps numbers exact); the service checks them."""
+
+    id: str | Unset | None = UNSET
+    add_on_id: str | Unset | None = UNSET
+    add_on_code: str | Unset | None = UNSET
+    code: str | Unset | None = UNSET
+    charge_model: str | Unset | None = UNSET
+    invoice_display_name: str | Unset | None = UNSET
+    units: Decimal | int | str | Unset | None = UNSET
+    pay_in_advance: bool | Unset | None = UNSET
+    prorated: bool | Unset | None = UNSET
+    properties: Mapping[str, Any] | Unset | None = UNSET
+    tax_codes: list[str] | Unset | None = UNSET
+    apply_units_immediately: bool | Unset | None = UNSET
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> FixedChargeFields:
+        return from_validated(cls, data)

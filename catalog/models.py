@@ -343,6 +343,63 @@ class AddOnTax(BaseModel):
         constraints = [models.UniqueConstraint(fields=["add_on", "tax"], name="add_on_tax_unique")]
 
 
+# --- fixed charges ----------------------------------------------------------------------------
+
+
+class FixedChargeModel(models.TextChoices):
+    STANDARD = "standard"
+    GRADUATED = "graduated"
+    VOLUME = "volume"
+
+
+class FixedCharge(SoftDeleteModel):
+    """A quantity of an add-on billed every period of a plan (seats, a platform fee times units).
+
+    `units` is the plan's default quantity; a subscription's own quantity over time is kept by the
+    subscriptions app (docs/billing-semantics.md §5.9). `properties` hold the charge model's
+    parameters as Lago sends them. `parent` is set on the copies a per-subscription plan override
+    holds.
+    """
+
+    organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="fixed_charges")
+    add_on = models.ForeignKey(AddOn, on_delete=models.PROTECT, related_name="fixed_charges")
+    parent = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children")
+    code = models.CharField(max_length=255)
+    charge_model = models.CharField(max_length=16, choices=FixedChargeModel.choices)
+    invoice_display_name = models.CharField(max_length=255, blank=True, default="")
+    units = models.DecimalField(max_digits=30, decimal_places=10, default=0)
+    pay_in_advance = models.BooleanField(default=False)
+    prorated = models.BooleanField(default=False)
+    properties = models.JSONField(default=dict, blank=True)
+    taxes: models.ManyToManyField[Tax, FixedChargeTax] = models.ManyToManyField(
+        Tax, through="FixedChargeTax", related_name="fixed_charges", blank=True
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "code"],
+                condition=Q(deleted_at__isnull=True),
+                name="fixed_charge_code_unique_per_plan_live",
+            ),
+            models.CheckConstraint(condition=Q(units__gte=0), name="fixed_charge_units_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.charge_model})"
+
+
+class FixedChargeTax(BaseModel):
+    fixed_charge = models.ForeignKey(FixedCharge, on_delete=models.CASCADE, related_name="tax_links")
+    tax = models.ForeignKey(Tax, on_delete=models.CASCADE, related_name="fixed_charge_links")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["fixed_charge", "tax"], name="fixed_charge_tax_unique")]
+
+
 # --- coupons ----------------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from catalog.models import (
     Commitment,
     Coupon,
     CouponStatus,
+    FixedCharge,
     Plan,
     Tax,
     UsageThreshold,
@@ -69,6 +70,7 @@ def plan_list(organization: Organization) -> QuerySet[Plan]:
             "taxes",
             Prefetch("usage_thresholds", queryset=UsageThreshold.live.all(), to_attr="live_thresholds"),
             Prefetch("commitments", queryset=Commitment.objects.prefetch_related("taxes")),
+            Prefetch("fixed_charges", queryset=_fixed_charges(), to_attr="live_fixed_charges"),
         )
         .order_by("-created_at", "id")
     )
@@ -113,6 +115,24 @@ def plan_charge_get(organization: Organization, plan_code: str, charge_code: str
 def charge_filters(charge: Charge) -> list[ChargeFilter]:
     cached = getattr(charge, "live_filters", None)
     return cached if cached is not None else list(ChargeFilter.live.filter(charge=charge))
+
+
+def _fixed_charges() -> QuerySet[FixedCharge]:
+    return FixedCharge.live.select_related("add_on").prefetch_related("taxes").order_by("created_at", "id")
+
+
+def plan_fixed_charges(plan: Plan) -> list[FixedCharge]:
+    """A plan's live fixed charges, oldest first (the prefetched list when `plan_list` read the plan)."""
+    cached = getattr(plan, "live_fixed_charges", None)
+    return cached if cached is not None else list(_fixed_charges().filter(plan=plan))
+
+
+def plan_fixed_charge_get(organization: Organization, plan_code: str, code: str) -> FixedCharge:
+    plan = plan_get(organization, plan_code)
+    for fixed_charge in plan_fixed_charges(plan):
+        if fixed_charge.code == code:
+            return fixed_charge
+    raise NotFoundFailure("fixed_charge")
 
 
 def plan_usage_thresholds(plan: Plan) -> list[UsageThreshold]:

@@ -10,6 +10,11 @@ plan_updated(sender=Plan, plan=<Plan>, organization=<Organization>, old_amount_c
 billable_metric_deleted(sender=BillableMetric, billable_metric=<BillableMetric>, organization=<Organization>)
     Sent on commit after a metric (and its charges) was soft-deleted. Lago then marks the draft
     invoices that used it for refresh (invoicing) and discards its events (metering).
+
+fixed_charge_units_changed(sender=FixedCharge, fixed_charge=<FixedCharge>, organization=<Organization>,
+                           at=<datetime>, apply_units_immediately=<bool>)
+    Sent on commit after a plan's fixed charge got new `units`. The subscriptions app records the
+    quantity for the plan's live subscriptions, from `at` or from their next period.
 """
 
 from __future__ import annotations
@@ -19,3 +24,4 @@ from django.dispatch import Signal
 plan_deleted = Signal()
 plan_updated = Signal()
 billable_metric_deleted = Signal()
+fixed_charge_units_changed = Signal()

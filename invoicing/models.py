@@ -198,6 +198,9 @@ class Fee(BaseModel):
     commitment = models.ForeignKey(
         "catalog.Commitment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    fixed_charge = models.ForeignKey(
+        "catalog.FixedCharge", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     true_up_parent_fee = models.ForeignKey(
         "self", on_delete=models.CASCADE, null=True, blank=True, related_name="true_up_fees"
     )

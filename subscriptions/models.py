@@ -143,3 +143,24 @@ class SubscriptionTransition(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.event}: {self.from_status or '-'} → {self.to_status}"
+
+
+class FixedChargeUnits(BaseModel):
+    """A subscription's quantity of a fixed charge from `timestamp` on (append-only, Lago's fixed
+    charge events). The units held at an instant are those of the latest row at or before it (the
+    latest created wins between rows of one timestamp); without any row, the fixed charge's own
+    `units`. Billing reads the rows of a period to prorate (docs/billing-semantics.md §5.9)."""
+
+    organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="fixed_charge_units")
+    fixed_charge = models.ForeignKey("catalog.FixedCharge", on_delete=models.PROTECT, related_name="+")
+    units = models.DecimalField(max_digits=30, decimal_places=10)
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        ordering = ["timestamp", "created_at"]
+        indexes = [models.Index(fields=["subscription", "fixed_charge", "timestamp"])]
+        constraints = [models.CheckConstraint(condition=Q(units__gte=0), name="fixed_charge_units_not_negative_sub")]
+
+    def __str__(self) -> str:
+        return f"{self.units} from {self.timestamp:%Y-%m-%d}"

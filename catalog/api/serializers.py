@@ -29,6 +29,7 @@ from catalog.models import (
     ChargeFilter,
     Commitment,
     Coupon,
+    FixedCharge,
     Plan,
     Tax,
     UsageThreshold,
@@ -75,13 +76,16 @@ _CASCADE = LagoOnly(
     "(the change applies to the plan itself, as Lago does without `cascade_updates`)",
 )
 _PRICING_UNIT = "pricing units (a charge priced in a unit converted to the plan's currency) are not implemented"
-PLAN_CREATE_LAGO_ONLY = (
-    LagoOnly("fixed_charges", "fixed charges (add-on units billed with the plan) are not implemented yet"),
-    LagoOnly("charges[].applied_pricing_unit", _PRICING_UNIT),
+PLAN_CREATE_LAGO_ONLY = (LagoOnly("charges[].applied_pricing_unit", _PRICING_UNIT),)
+PLAN_UPDATE_LAGO_ONLY = (
+    *PLAN_CREATE_LAGO_ONLY,
+    _CASCADE,
+    LagoOnly("fixed_charges[].cascade_updates", _CASCADE.reason),
 )
-PLAN_UPDATE_LAGO_ONLY = (*PLAN_CREATE_LAGO_ONLY, _CASCADE)
 CHARGE_LAGO_ONLY = (LagoOnly("applied_pricing_unit", _PRICING_UNIT), _CASCADE)
 CHARGE_FILTER_LAGO_ONLY = (_CASCADE,)
+FIXED_CHARGE_LAGO_ONLY = (_CASCADE,)
+FIXED_CHARGE_DELETE_LAGO_ONLY = (LagoOnly("fixed_charge.cascade_updates", _CASCADE.reason),)
 CHARGE_DELETE_LAGO_ONLY = (LagoOnly("charge.cascade_updates", _CASCADE.reason),)
 CHARGE_FILTER_DELETE_LAGO_ONLY = (LagoOnly("filter.cascade_updates", _CASCADE.reason),)
 
@@ -340,6 +344,25 @@ class ChargeInput(serializers.Serializer):
 ChargeInputEnvelope = envelope("ChargeInputEnvelope", "charge", ChargeInput)
 
 
+class FixedChargeInput(serializers.Serializer):
+    id = _text(64)
+    add_on_id = _text(64)
+    add_on_code = _text()
+    code = _text()
+    charge_model = _text(16)
+    invoice_display_name = _text()
+    units = NumberField(help_text="Units (number or string).")
+    pay_in_advance = serializers.BooleanField(required=False, allow_null=True)
+    prorated = serializers.BooleanField(required=False, allow_null=True)
+    properties = serializers.DictField(required=False, allow_null=True)
+    tax_codes = _codes()
+    apply_units_immediately = serializers.BooleanField(required=False, allow_null=True)
+    cascade_updates = serializers.BooleanField(required=False, allow_null=True)
+
+
+FixedChargeInputEnvelope = envelope("FixedChargeInputEnvelope", "fixed_charge", FixedChargeInput)
+
+
 class MinimumCommitmentInput(serializers.Serializer):
     amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_AMOUNT_CENTS)
     invoice_display_name = _text()
@@ -369,6 +392,7 @@ class PlanInput(serializers.Serializer):
     minimum_commitment = MinimumCommitmentInput(required=False, allow_null=True)
     usage_thresholds = optional_list(UsageThresholdInput())
     charges = optional_list(ChargeInput())
+    fixed_charges = optional_list(FixedChargeInput())
     metadata = serializers.DictField(
         child=serializers.CharField(allow_null=True, allow_blank=True), required=False, allow_null=True
     )
@@ -437,6 +461,40 @@ class ChargeOutput(serializers.Serializer):
 
 ChargeEnvelope = envelope("ChargeEnvelope", "charge", ChargeOutput)
 ChargeListEnvelope = list_envelope("ChargeListEnvelope", "charges", ChargeOutput)
+
+
+class FixedChargeOutput(serializers.Serializer):
+    """Lago's fixed charge object. `units` is the plan's quantity, or (`context["units"]`, by fixed
+    charge id) a subscription's current quantity."""
+
+    lago_id = serializers.UUIDField(source="id")
+    lago_add_on_id = serializers.UUIDField(source="add_on_id")
+    lago_parent_id = serializers.UUIDField(source="parent_id", allow_null=True)
+    add_on_code = serializers.CharField(source="add_on.code")
+    code = serializers.CharField()
+    invoice_display_name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    charge_model = serializers.CharField()
+    pay_in_advance = serializers.BooleanField()
+    prorated = serializers.BooleanField()
+    units = serializers.SerializerMethodField()
+    properties = serializers.SerializerMethodField()
+    taxes = serializers.SerializerMethodField()
+
+    def get_units(self, obj: FixedCharge) -> str:
+        units = (self.context.get("units") or {}).get(obj.id, obj.units)
+        return decimal_text(units) or "0.0"
+
+    def get_properties(self, obj: FixedCharge) -> dict[str, Any]:
+        return dict(obj.properties or {})
+
+    @extend_schema_field(TaxSummary(many=True))
+    def get_taxes(self, obj: FixedCharge) -> list[dict[str, Any]]:
+        return taxes_data(obj.taxes.all())
+
+
+FixedChargeEnvelope = envelope("FixedChargeEnvelope", "fixed_charge", FixedChargeOutput)
+FixedChargeListEnvelope = list_envelope("FixedChargeListEnvelope", "fixed_charges", FixedChargeOutput)
 
 
 class UsageThresholdOutput(serializers.Serializer):
@@ -514,8 +572,9 @@ class PlanOutput(serializers.Serializer):
     def get_charges(self, obj: Plan) -> list[dict[str, Any]]:
         return ChargeOutput(selectors.plan_charges(obj), many=True).data
 
-    def get_fixed_charges(self, obj: Plan) -> list[Any]:
-        return []
+    @extend_schema_field(FixedChargeOutput(many=True))
+    def get_fixed_charges(self, obj: Plan) -> list[dict[str, Any]]:
+        return list(FixedChargeOutput(selectors.plan_fixed_charges(obj), many=True).data)
 
     @extend_schema_field(UsageThresholdOutput(many=True))
     def get_usage_thresholds(self, obj: Plan) -> list[dict[str, Any]]:

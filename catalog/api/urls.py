@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from catalog.api import views
+from catalog.api import fixed_charges, views
 
 urlpatterns = [
     path("taxes", views.TaxCollectionView.as_view()),
@@ -20,6 +20,11 @@ urlpatterns = [
     path(
         "plans/<str:code>/charges/<str:charge_code>/filters/<str:filter_id>",
         views.ChargeFilterDetailView.as_view(),
+    ),
+    path("plans/<str:code>/fixed_charges", fixed_charges.PlanFixedChargeCollectionView.as_view()),
+    path(
+        "plans/<str:code>/fixed_charges/<str:fixed_charge_code>",
+        fixed_charges.PlanFixedChargeDetailView.as_view(),
     ),
     path("plans/<str:code>/metadata", views.PlanMetadataView.as_view()),
     path("plans/<str:code>/metadata/<str:key>", views.PlanMetadataKeyView.as_view()),

@@ -10,6 +10,12 @@ from catalog.services.coupons import (
     coupon_terminate,
     coupon_update,
 )
+from catalog.services.fixed_charges import (
+    fixed_charge_override,
+    plan_fixed_charge_create,
+    plan_fixed_charge_delete,
+    plan_fixed_charge_update,
+)
 from catalog.services.metrics import (
     billable_metric_create,
     billable_metric_delete,
@@ -52,11 +58,15 @@ __all__ = [
     "coupon_terminate",
     "coupon_update",
     "customer_taxes_set",
+    "fixed_charge_override",
     "plan_charge_create",
     "plan_charge_delete",
     "plan_charge_update",
     "plan_create",
     "plan_delete",
+    "plan_fixed_charge_create",
+    "plan_fixed_charge_delete",
+    "plan_fixed_charge_update",
     "plan_metadata_delete",
     "plan_metadata_set",
     "plan_override_create",

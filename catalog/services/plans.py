@@ -20,6 +20,7 @@ from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
 from catalog import pricing, signals
 from catalog.hooks import plan_usage
+from catalog.inputs import FixedChargeFields
 from catalog.models import (
     ALL_FILTER_VALUES,
     BillableMetric,
@@ -44,6 +45,7 @@ from catalog.services.common import (
     set_links,
     taxes_for_codes,
 )
+from catalog.services.fixed_charges import fixed_charges_copy, fixed_charges_override, fixed_charges_sync
 from customers.models import Organization
 
 MONTHLY_BILLABLE_INTERVALS = {PlanInterval.YEARLY, PlanInterval.SEMIANNUAL}
@@ -474,6 +476,9 @@ def _plan_children(plan: Plan, data: dict[str, Any], organization: Organization,
         _sync_thresholds(organization, plan, data["usage_thresholds"])
     if data.get("charges") is not None:
         _sync_charges(organization, plan, data["charges"], locked=locked)
+    if data.get("fixed_charges") is not None:
+        items = [FixedChargeFields.from_validated(item) for item in data["fixed_charges"]]
+        fixed_charges_sync(organization, plan, items, locked=locked)
 
 
 @transaction.atomic
@@ -678,6 +683,8 @@ def plan_override_create(organization: Organization, *, parent: Plan, data: dict
             [{"amount_cents": t.amount_cents, "recurring": t.recurring,
               "threshold_display_name": t.threshold_display_name} for t in UsageThreshold.live.filter(plan=parent)],
         )  # fmt: skip
+    fixed_overrides = [FixedChargeFields.from_validated(item) for item in data.get("fixed_charges") or []]
+    fixed_charges_copy(organization, parent=parent, plan=plan, overrides=fixed_overrides)
     overrides = {str(item.get("id")): item for item in data.get("charges") or [] if isinstance(item, dict)}
     errors: dict[str, list[str]] = {}
     for source in Charge.live.filter(plan=parent).select_related("billable_metric"):
@@ -737,6 +744,9 @@ def plan_override_update(organization: Organization, *, plan: Plan, data: dict[s
         errors = merge_details(errors, _override_charge(organization, plan, charge, item))
     if errors:
         raise ValidationFailure(errors)
+    fixed_charges_override(
+        organization, plan, [FixedChargeFields.from_validated(i) for i in data.get("fixed_charges") or []]
+    )
     return plan
 
 

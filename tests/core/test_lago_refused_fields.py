@@ -104,12 +104,10 @@ REFUSED = [
     ("post", "/customers", _customer(billing_configuration={"subscription_invoice_issuing_date_adjustment":
                                                             "keep_anchor"}),
      "billing_configuration.subscription_invoice_issuing_date_adjustment", "/customers/c1"),
-    ("post", "/plans", _new_plan(fixed_charges=[FIXED_CHARGE]), "fixed_charges", "/plans"),
     ("post", "/plans", _new_plan(charges=[{"billable_metric_id": "{metric}", "charge_model": "standard",
                                            "properties": {"amount": "1"}, "applied_pricing_unit": PRICING_UNIT}]),
      "charges.0.applied_pricing_unit", "/plans"),
     ("put", "/plans/p", {"plan": {"name": "P2", "cascade_updates": True}}, "cascade_updates", "/plans/p"),
-    ("put", "/plans/p", {"plan": {"name": "P2", "fixed_charges": [FIXED_CHARGE]}}, "fixed_charges", "/plans/p"),
     ("post", "/plans/p/charges", {"charge": {"billable_metric_id": "{metric}", "charge_model": "standard",
                                              "properties": {"amount": "1"}, "applied_pricing_unit": PRICING_UNIT}},
      "applied_pricing_unit", "/plans/p/charges"),

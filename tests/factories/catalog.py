@@ -12,6 +12,7 @@ from catalog.models import (
     Charge,
     ChargeFilter,
     Coupon,
+    FixedCharge,
     Plan,
     Tax,
 )
@@ -92,6 +93,19 @@ class AddOnFactory(ModelFactory[AddOn]):
     code = factory.Sequence(lambda n: f"add_on_{n}")
     amount_cents = 5000
     amount_currency = "USD"
+
+
+class FixedChargeFactory(ModelFactory[FixedCharge]):
+    class Meta:
+        model = FixedCharge
+
+    plan = factory.SubFactory(PlanFactory)
+    organization = factory.SelfAttribute("plan.organization")
+    add_on = factory.SubFactory(AddOnFactory, organization=factory.SelfAttribute("..organization"))
+    code = factory.Sequence(lambda n: f"fixed_{n}")
+    charge_model = "standard"
+    units = Decimal(1)
+    properties = factory.LazyFunction(lambda: {"amount": "10"})
 
 
 class CouponFactory(ModelFactory[Coupon]):

@@ -1,12 +1,12 @@
 """Lago request fields bxb does not implement yet: refused, never stored and ignored.
 
-A client migrating from Lago may send a field bxb has no behaviour for (`fixed_charges` on a plan,
-a specific `payment_method`, `cascade_updates: true`...). Dropping it silently would bill that
+A client migrating from Lago may send a field bxb has no behaviour for (`applied_pricing_unit` on a
+charge, a specific `payment_method`, `cascade_updates: true`...). Dropping it silently would bill that
 customer differently from what the client asked for, so each such field is declared next to the
 views that receive it (`LagoOnly`) and `refuse_unsupported` answers 422 naming it:
 
     {"status": 422, "error": "Unprocessable Entity", "code": "validation_errors",
-     "error_details": {"fixed_charges": ["value_is_not_supported"]}}
+     "error_details": {"applied_pricing_unit": ["value_is_not_supported"]}}
 
 A field is accepted when its value asks for nothing bxb does not do: absent, `null`, empty
 (`""`, `[]`, `{}`), `false`, or one of the values declared as bxb's own behaviour (e.g.

@@ -1,0 +1,332 @@
+"""Fixed charges: a quantity of an add-on billed every period of a plan (docs/billing-semantics.md §5.9).
+
+Written by a plan's `fixed_charges` (`fixed_charges_sync`, the list sent becomes the plan's), by the
+per-plan routes (`plan_fixed_charge_create/update/delete`) and by a subscription's plan override
+(`fixed_charges_copy`). Properties are checked by the pure pricing module, as usage charges' are,
+for the three models a fixed charge may use.
+
+A change of a fixed charge's `units` on the plan is announced with `signals.fixed_charge_units_changed`
+(on commit): the subscriptions app records the new quantity for the plan's subscriptions, from now
+(`apply_units_immediately`) or from their next period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
+from billing_project.core.inputs import UNSET, or_none
+from catalog import pricing, signals
+from catalog.hooks import plan_usage
+from catalog.inputs import FixedChargeFields
+from catalog.models import AddOn, FixedCharge, FixedChargeModel, FixedChargeTax, Plan, Tax
+from catalog.services.common import as_uuid, exact_decimal, set_links, taxes_for_codes
+from customers.models import Organization
+
+MAX_UNITS = Decimal(10) ** 18
+
+
+@dataclass(frozen=True)
+class _Built:
+    fixed_charge: FixedCharge
+    taxes: list[Tax] | None
+    units_changed: bool
+    apply_units_immediately: bool
+
+
+def fixed_charge_units(value: Any) -> Decimal | None:
+    """Units: 0 to 10^18 with at most 10 decimals (stored exactly); None otherwise."""
+    return exact_decimal(value, places=10, minimum=Decimal(0), maximum=MAX_UNITS)
+
+
+def fixed_charge_properties_errors(charge_model: str, properties: Any) -> dict[str, list[str]]:
+    errors = pricing.validate_properties(charge_model, properties)
+    if not errors:
+        return {}
+    return {"properties": pricing.flatten_errors(errors)}
+
+
+def _add_on(organization: Organization, data: FixedChargeFields) -> AddOn:
+    add_on = None
+    if data.add_on_id and (pk := as_uuid(data.add_on_id)) is not None:
+        add_on = AddOn.live.filter(organization=organization, pk=pk).first()
+    elif not data.add_on_id and data.add_on_code:
+        add_on = AddOn.live.filter(organization=organization, code=data.add_on_code).first()
+    if add_on is None:
+        raise NotFoundFailure("add_on")
+    return add_on
+
+
+def _next_code(plan: Plan, base: str, taken: set[str]) -> str:
+    used = taken | set(FixedCharge.live.filter(plan=plan).values_list("code", flat=True))
+    if base not in used:
+        return base
+    n = 2
+    while f"{base}_{n}" in used:
+        n += 1
+    return f"{base}_{n}"
+
+
+def _apply(
+    organization: Organization,
+    plan: Plan,
+    fixed_charge: FixedCharge | None,
+    data: FixedChargeFields,
+    *,
+    locked: bool,
+    taken_codes: set[str],
+) -> tuple[_Built, dict[str, list[str]]]:
+    """Build (unsaved) the fixed charge for `data`. `locked` (the plan has subscriptions): as Lago,
+    the model, pay_in_advance, prorated and add-on of an existing fixed charge stay."""
+    errors: dict[str, list[str]] = {}
+    creating = fixed_charge is None
+    if fixed_charge is None:
+        fixed_charge = FixedCharge(organization=organization, plan=plan, add_on=_add_on(organization, data))
+    old_units = None if creating else fixed_charge.units
+    old_model = None if creating else fixed_charge.charge_model
+    if creating or not locked:
+        if data.charge_model is not UNSET or creating:
+            fixed_charge.charge_model = or_none(data.charge_model) or ""
+        if data.pay_in_advance is not UNSET and data.pay_in_advance is not None:
+            fixed_charge.pay_in_advance = bool(data.pay_in_advance)
+        if data.prorated is not UNSET and data.prorated is not None:
+            fixed_charge.prorated = bool(data.prorated)
+    if fixed_charge.charge_model not in FixedChargeModel.values:
+        errors["charge_model"] = ["value_is_invalid" if fixed_charge.charge_model else "value_is_mandatory"]
+    if data.invoice_display_name is not UNSET:
+        fixed_charge.invoice_display_name = data.invoice_display_name or ""
+    if data.units is not UNSET and data.units is not None:
+        units = fixed_charge_units(data.units)
+        if units is None:
+            errors["units"] = ["value_is_invalid"]
+        else:
+            fixed_charge.units = units
+    code = or_none(data.code)
+    if creating:
+        if code:
+            if code in taken_codes or FixedCharge.live.filter(plan=plan, code=code).exists():
+                errors["code"] = ["value_already_exist"]
+            fixed_charge.code = code
+        else:
+            fixed_charge.code = _next_code(plan, fixed_charge.add_on.code, taken_codes)
+    elif code and code != fixed_charge.code and not locked:
+        if code in taken_codes or FixedCharge.live.filter(plan=plan, code=code).exclude(pk=fixed_charge.pk).exists():
+            errors["code"] = ["value_already_exist"]
+        fixed_charge.code = code
+    taken_codes.add(fixed_charge.code)
+    if "charge_model" not in errors:
+        model_changed = old_model is not None and old_model != fixed_charge.charge_model
+        if data.properties is not UNSET or creating or model_changed:
+            source = or_none(data.properties) if data.properties is not UNSET else fixed_charge.properties
+            fixed_charge.properties = pricing.filter_properties(fixed_charge.charge_model, dict(source or {}))
+        errors = merge_details(
+            errors, fixed_charge_properties_errors(fixed_charge.charge_model, fixed_charge.properties)
+        )
+    tax_codes = or_none(data.tax_codes)
+    taxes = taxes_for_codes(organization, tax_codes) if tax_codes is not None else None
+    built = _Built(
+        fixed_charge=fixed_charge,
+        taxes=taxes,
+        units_changed=old_units is not None and old_units != fixed_charge.units,
+        apply_units_immediately=bool(or_none(data.apply_units_immediately)),
+    )
+    return built, errors
+
+
+def _save(organization: Organization, built: _Built) -> FixedCharge:
+    fixed_charge = built.fixed_charge
+    try:
+        with transaction.atomic():
+            fixed_charge.save()
+    except IntegrityError as exc:
+        raise ValidationFailure.single("code", "value_already_exist") from exc
+    if built.taxes is not None:
+        set_links(fixed_charge, FixedChargeTax, "fixed_charge", built.taxes)
+    if built.units_changed:
+        at = timezone.now()
+        transaction.on_commit(
+            lambda: signals.fixed_charge_units_changed.send(
+                sender=FixedCharge,
+                fixed_charge=fixed_charge,
+                organization=organization,
+                at=at,
+                apply_units_immediately=built.apply_units_immediately,
+            )
+        )
+    return fixed_charge
+
+
+def _discard(fixed_charge: FixedCharge, now: Any) -> None:
+    fixed_charge.deleted_at = now
+    fixed_charge.save(update_fields=["deleted_at", "updated_at"])
+
+
+def fixed_charges_sync(organization: Organization, plan: Plan, items: list[FixedChargeFields], *, locked: bool) -> None:
+    """A plan's `fixed_charges` (inside the plan's transaction): the list sent becomes the plan's.
+
+    An item with the `id` (or `code`) of an existing fixed charge updates it and keeps its id;
+    others are created; fixed charges not in the list are deleted (soft). Errors are keyed
+    `fixed_charges.<field>`."""
+    existing = {str(f.pk): f for f in FixedCharge.live.select_for_update().filter(plan=plan).select_related("add_on")}
+    by_code = {f.code: f for f in existing.values()}
+    kept: set[str] = set()
+    matches: list[FixedCharge | None] = []
+    for item in items:
+        match = existing.get(str(item.id)) if item.id else None
+        if match is None and not item.id and item.code in by_code:
+            match = by_code[str(item.code)]
+        if match is not None and str(match.pk) in kept:
+            match = None
+        if match is not None:
+            kept.add(str(match.pk))
+        matches.append(match)
+    taken = {m.code for m in matches if m is not None}
+    built: list[_Built] = []
+    errors: dict[str, list[str]] = {}
+    for item, match in zip(items, matches, strict=True):
+        if match is not None:
+            taken.discard(match.code)
+        one, item_errors = _apply(organization, plan, match, item, locked=locked, taken_codes=taken)
+        built.append(one)
+        errors = merge_details(errors, {f"fixed_charges.{key}": codes for key, codes in item_errors.items()})
+    if errors:
+        raise ValidationFailure(errors)
+    now = timezone.now()
+    for pk, fixed_charge in existing.items():
+        if pk not in kept:
+            _discard(fixed_charge, now)
+    for one in built:
+        _save(organization, one)
+
+
+def fixed_charges_copy(
+    organization: Organization, *, parent: Plan, plan: Plan, overrides: list[FixedChargeFields] | None
+) -> None:
+    """Copy `parent`'s fixed charges onto its override `plan` (a subscription's `plan_overrides`),
+    each item of `overrides` (by the parent fixed charge's `id`) changing invoice_display_name,
+    units, properties or tax_codes of its copy. Errors are keyed `fixed_charges.<field>`."""
+    by_id = {str(item.id): item for item in overrides or []}
+    sources = list(FixedCharge.live.filter(plan=parent).select_related("add_on").prefetch_related("taxes"))
+    known = {str(s.pk) for s in sources}
+    if any(key not in known for key in by_id):
+        raise NotFoundFailure("fixed_charge")
+    errors: dict[str, list[str]] = {}
+    for source in sources:
+        copy = FixedCharge(
+            organization=organization,
+            plan=plan,
+            add_on=source.add_on,
+            parent=source,
+            code=source.code,
+            charge_model=source.charge_model,
+            invoice_display_name=source.invoice_display_name,
+            units=source.units,
+            pay_in_advance=source.pay_in_advance,
+            prorated=source.prorated,
+            properties=dict(source.properties),
+        )
+        item = by_id.get(str(source.pk), FixedChargeFields())
+        allowed = FixedChargeFields(
+            invoice_display_name=item.invoice_display_name,
+            units=item.units,
+            properties=item.properties,
+            tax_codes=item.tax_codes if item.tax_codes is not UNSET else [t.code for t in source.taxes.all()],
+        )
+        one, item_errors = _apply(organization, plan, copy, allowed, locked=True, taken_codes=set())
+        if item_errors:
+            errors = merge_details(errors, {f"fixed_charges.{key}": codes for key, codes in item_errors.items()})
+            continue
+        _save(organization, _Built(one.fixed_charge, one.taxes, units_changed=False, apply_units_immediately=False))
+    if errors:
+        raise ValidationFailure(errors)
+
+
+def fixed_charge_override(
+    organization: Organization, fixed_charge: FixedCharge, data: FixedChargeFields
+) -> FixedCharge:
+    """Change an override plan's copy (a subscription's own price): invoice_display_name, units,
+    properties, tax_codes. The caller records the subscription's units (subscriptions app)."""
+    allowed = FixedChargeFields(
+        invoice_display_name=data.invoice_display_name,
+        units=data.units,
+        properties=data.properties,
+        tax_codes=data.tax_codes,
+    )
+    one, errors = _apply(organization, fixed_charge.plan, fixed_charge, allowed, locked=True, taken_codes=set())
+    if errors:
+        raise ValidationFailure(errors)
+    return _save(organization, _Built(one.fixed_charge, one.taxes, units_changed=False, apply_units_immediately=False))
+
+
+# --- per-plan routes (/plans/{code}/fixed_charges[/{code}]) ------------------------------------
+
+
+def _plan_for_update(organization: Organization, code: str) -> Plan:
+    plan = Plan.live.select_for_update().filter(organization=organization, code=code, parent__isnull=True).first()
+    if plan is None:
+        raise NotFoundFailure("plan")
+    return plan
+
+
+def _get(plan: Plan, code: str) -> FixedCharge:
+    fixed_charge = FixedCharge.live.select_for_update().filter(plan=plan, code=code).select_related("add_on").first()
+    if fixed_charge is None:
+        raise NotFoundFailure("fixed_charge")
+    return fixed_charge
+
+
+@transaction.atomic
+def plan_fixed_charge_create(organization: Organization, *, plan_code: str, data: FixedChargeFields) -> FixedCharge:
+    plan = _plan_for_update(organization, plan_code)
+    built, errors = _apply(organization, plan, None, data, locked=False, taken_codes=set())
+    if errors:
+        raise ValidationFailure(errors)
+    return _save(organization, built)
+
+
+@transaction.atomic
+def plan_fixed_charge_update(
+    organization: Organization, *, plan_code: str, code: str, data: FixedChargeFields
+) -> FixedCharge:
+    plan = _plan_for_update(organization, plan_code)
+    fixed_charge = _get(plan, code)
+    locked = plan_usage.get().in_use(plan)
+    built, errors = _apply(organization, plan, fixed_charge, data, locked=locked, taken_codes=set())
+    if errors:
+        raise ValidationFailure(errors)
+    return _save(organization, built)
+
+
+@transaction.atomic
+def plan_fixed_charge_delete(organization: Organization, *, plan_code: str, code: str) -> FixedCharge:
+    """Soft delete: invoices that billed it keep their fees; it is not billed any more."""
+    plan = _plan_for_update(organization, plan_code)
+    fixed_charge = _get(plan, code)
+    _discard(fixed_charge, timezone.now())
+    return fixed_charge
+
+
+def fixed_charges_override(organization: Organization, plan: Plan, items: list[FixedChargeFields]) -> None:
+    """A subscription's later `plan_overrides.fixed_charges` on its override `plan`: each item names
+    the parent's fixed charge (or the copy) by `id`."""
+    copies = list(FixedCharge.live.select_for_update().filter(plan=plan).select_related("add_on", "plan"))
+    errors: dict[str, list[str]] = {}
+    for item in items:
+        key = str(item.id)
+        copy = next((c for c in copies if key in (str(c.parent_id), str(c.pk))), None)
+        if copy is None:
+            raise NotFoundFailure("fixed_charge")
+        try:
+            fixed_charge_override(organization, copy, item)
+        except ValidationFailure as failure:
+            errors = merge_details(
+                errors,
+                {f"fixed_charges.{k}": [str(c) for c in v] for k, v in failure.details.items() if isinstance(v, list)},
+            )
+    if errors:
+        raise ValidationFailure(errors)
