@@ -662,20 +662,25 @@ class PlanAdmin(ServiceAdmin):
 
     def _save_fixed_charges(self, plan: Plan, formset: Any) -> None:
         _save_fixed_charges_of(plan, formset)
+        # what the admin's change message reads from a saved formset
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
 
 def _save_fixed_charges_of(plan: Plan, formset: Any) -> None:
     """The inline's changes through the fixed charge services (the API's rules and errors)."""
     organization = plan.organization
     for deleted in formset.deleted_forms:
-        if deleted.instance.pk:
+        if deleted in formset.initial_forms:
             services.plan_fixed_charge_delete(organization, plan_code=plan.code, code=deleted.instance.code)
     for item in formset.forms:
         if item in formset.deleted_forms or not item.has_changed() or not item.cleaned_data:
             continue
-        if item.instance.pk:
+        if item in formset.initial_forms:
             services.plan_fixed_charge_update(
-                organization, plan_code=plan.code, code=item.instance.code, data=item.service_input()
+                organization,
+                plan_code=plan.code,
+                code=item.initial.get("code", item.instance.code),
+                data=item.service_input(),
             )
         else:
             services.plan_fixed_charge_create(organization, plan_code=plan.code, data=item.service_input())

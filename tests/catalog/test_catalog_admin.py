@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
-from catalog.models import AppliedCoupon, BillableMetric, Charge, ChargeFilter, Coupon, Plan, Tax
+from catalog.models import AppliedCoupon, BillableMetric, Charge, ChargeFilter, Coupon, FixedCharge, Plan, Tax
 from tests.factories.catalog import (
     AddOnFactory,
     AppliedCouponFactory,
@@ -108,6 +108,9 @@ def _plan_form(organization, metric, charge_properties, charge_model="graduated"
         # the plan's entitlements inline (entitlements/admin.py), left empty
         "entitlements-TOTAL_FORMS": "0", "entitlements-INITIAL_FORMS": "0", "entitlements-MIN_NUM_FORMS": "0",
         "entitlements-MAX_NUM_FORMS": "1000",
+        # the fixed charges inline, left empty
+        "fixed_charges-TOTAL_FORMS": "0", "fixed_charges-INITIAL_FORMS": "0", "fixed_charges-MIN_NUM_FORMS": "0",
+        "fixed_charges-MAX_NUM_FORMS": "1000",
     }  # fmt: skip
     data.update({f"charges-0-{k}": v for k, v in charge.items()})
     return data
@@ -124,6 +127,28 @@ def test_plan_editor_creates_plan_with_inline_charges(staff_client, organization
     # a JSON number is read exactly and stored as Lago's decimal string
     assert charge.properties["graduated_ranges"][0]["per_unit_amount"] == "0.015"
     assert charge.organization_id == organization.pk
+
+
+def test_plan_editor_saves_inline_fixed_charges(staff_client, organization):
+    metric = BillableMetricFactory(organization=organization, code="calls", aggregation_type="count_agg")
+    seats = AddOnFactory(organization=organization, code="seats")
+    body = '{"graduated_ranges": [{"from_value": 0, "to_value": null, "per_unit_amount": "1", "flat_amount": "0"}]}'
+    data = _plan_form(organization, metric, body)
+    data.update({
+        "fixed_charges-TOTAL_FORMS": "1", "fixed_charges-0-add_on": str(seats.pk), "fixed_charges-0-code": "",
+        "fixed_charges-0-charge_model": "standard", "fixed_charges-0-units": "10",
+        "fixed_charges-0-properties": '{"amount": "12.50"}', "fixed_charges-0-pay_in_advance": "on",
+        "fixed_charges-0-invoice_display_name": "",
+    })  # fmt: skip
+    response = staff_client.post("/admin/catalog/plan/add/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    fixed = FixedCharge.live.get(plan__code="pro")
+    assert (fixed.code, fixed.units, fixed.properties, fixed.pay_in_advance) == ("seats", 10, {"amount": "12.50"}, True)
+    data["fixed_charges-0-properties"] = '{"amount": "x"}'
+    data["code"] = "pro2"
+    refused = staff_client.post("/admin/catalog/plan/add/", data)
+    assert refused.status_code == 200
+    assert "invalid_amount" in refused.content.decode()
 
 
 @pytest.mark.parametrize(
