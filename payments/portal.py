@@ -98,6 +98,7 @@ def portal_home(request: HttpRequest, token: str) -> HttpResponse:
     )
     wallets = Wallet.objects.filter(customer=customer, status="active")
     context = {
+        "usage": _current_usage(customer),
         "token": token,
         "customer": customer,
         "organization": customer.organization,
@@ -132,6 +133,51 @@ def portal_home(request: HttpRequest, token: str) -> HttpResponse:
         "message": request.GET.get("m", ""),
     }
     return render(request, "payments/portal/home.html", context)
+
+
+def _current_usage(customer: Customer) -> list[dict[str, Any]]:
+    """Each active subscription's usage so far this period, priced like the invoice (the selector
+    behind `GET /customers/{id}/current_usage`), with its amount per metric."""
+    from billing_project.core.console import decimal_display
+    from billing_project.core.errors import DomainError
+    from invoicing.selectors import current_usage
+    from subscriptions.models import Subscription, SubscriptionStatus
+
+    rows = []
+    subscriptions = (
+        Subscription.objects.filter(customer=customer, status=SubscriptionStatus.ACTIVE)
+        .select_related("plan")
+        .order_by("started_at", "id")
+    )
+    for sub in subscriptions:
+        try:
+            usage = current_usage(
+                customer.organization,
+                external_customer_id=customer.external_id,
+                external_subscription_id=sub.external_id,
+            )
+        except DomainError:
+            continue
+        currency = usage.get("currency") or sub.plan.amount_currency
+        rows.append(
+            {
+                "plan": sub.name or sub.plan.name,
+                "from": usage.get("from_datetime"),
+                "to": usage.get("to_datetime"),
+                "total": format_amount(int(usage.get("amount_cents") or 0), currency),
+                "lines": [
+                    {
+                        "name": (c.get("charge") or {}).get("invoice_display_name")
+                        or (c.get("billable_metric") or {}).get("name")
+                        or (c.get("billable_metric") or {}).get("code"),
+                        "units": decimal_display(c.get("units")),
+                        "amount": format_amount(int(c.get("amount_cents") or 0), currency),
+                    }
+                    for c in usage.get("charges_usage") or []
+                ],
+            }
+        )
+    return rows
 
 
 @require_GET

@@ -101,3 +101,29 @@ def test_customer_sets_default_removes_and_pays(api, client, organization, setup
     pay = client.post(f"{path}invoices/{open_invoice.id}/pay")
     assert pay.status_code == 302 and pay["Location"].startswith("http")
     assert client.get(f"{path}invoices/{open_invoice.id}/pay").status_code == 405
+
+
+def test_the_portal_shows_current_usage_priced_so_far(api, client, organization):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.factories.invoicing import add_events, make_charge, make_metric, make_plan, subscribe
+
+    customer = CustomerFactory(organization=organization, external_id="portal-usage", currency="USD")
+    plan = make_plan(organization, amount_cents=0, name="Usage plan")
+    metric = make_metric(organization, code="api_calls", name="API calls")
+    make_charge(plan, metric, properties={"amount": "0.25"})
+    now = timezone.now()
+    subscription = subscribe(customer, plan, now - dt.timedelta(days=40))
+    add_events(subscription, "api_calls", [now - dt.timedelta(minutes=m) for m in range(1, 8)])
+    stranger = CustomerFactory(organization=organization, external_id="portal-other", currency="USD")
+    other = subscribe(stranger, plan, now - dt.timedelta(days=40))
+    add_events(other, "api_calls", [now - dt.timedelta(minutes=m) for m in range(1, 50)])
+
+    url = _link(api, "portal-usage")
+    html = client.get(url[url.index("/portal/") :]).content.decode()
+    assert "Current usage" in html and "Usage plan" in html
+    assert "API calls" in html and "7 units" in html
+    assert "1.75 USD" in html  # 7 calls at 0.25 USD, before taxes
+    assert "49 units" not in html and "12.25" not in html  # another customer's usage never shows
