@@ -60,13 +60,20 @@ def _in_trial(subscription: Any) -> bool:
     return subscription.trial_ends_at is not None and subscription.trial_ends_at > timezone.now()
 
 
+def _bills_at_start(plan: Any) -> bool:
+    """A plan paid in advance, or with fixed charges paid in advance, bills its first period at once."""
+    from catalog.models import FixedCharge
+
+    return bool(plan.pay_in_advance) or FixedCharge.live.filter(plan=plan, pay_in_advance=True).exists()
+
+
 def on_subscription_started(sender: Any, subscription: Any, reason: str = "", **kwargs: Any) -> None:
     """A plan change bills the replaced subscription's closing period with the new one's opening
     period (Lago's `upgrading`); a new in-advance plan bills its first period (`subscription_starting`)."""
     ids = []
     if reason in _PLAN_CHANGE_STARTS and subscription.previous_subscription_id is not None:
         ids.append(subscription.previous_subscription_id)
-    if subscription.plan.pay_in_advance and not _in_trial(subscription):
+    if _bills_at_start(subscription.plan) and not _in_trial(subscription):
         ids.append(subscription.id)
     if ids:
         _bill_on_commit(ids, "upgrading" if reason in _PLAN_CHANGE_STARTS else "subscription_starting")
@@ -79,7 +86,7 @@ def on_subscription_terminated(sender: Any, subscription: Any, reason: str = "",
 
 
 def on_subscription_trial_ended(sender: Any, subscription: Any, **kwargs: Any) -> None:
-    if subscription.plan.pay_in_advance:
+    if _bills_at_start(subscription.plan):
         _bill_on_commit([subscription.id], "subscription_starting")
 
 

@@ -122,6 +122,21 @@ def _item(fee: Fee) -> dict[str, Any]:
             "item_type": "AddOn",
             "grouped_by": {},
         }
+    if fee.fee_type == "fixed_charge" and fee.fixed_charge_id:
+        # Lago's item for a fixed charge fee is its add-on.
+        add_on = fee.fixed_charge.add_on
+        return {
+            "type": "fixed_charge",
+            "code": add_on.code,
+            "name": add_on.name,
+            "description": add_on.description,
+            "invoice_display_name": fee.invoice_display_name,
+            "filters": None,
+            "filter_invoice_display_name": None,
+            "lago_item_id": str(add_on.id),
+            "item_type": "AddOn",
+            "grouped_by": {},
+        }
     if fee.fee_type in ("subscription", "commitment") and fee.subscription_id:
         # Lago's item for a plan's fee and for a minimum-commitment true-up is the subscription.
         plan = fee.subscription.plan
@@ -184,7 +199,7 @@ def fee_payload(fee: Fee, *, applied_taxes: list[FeeAppliedTax] | None = None) -
         "lago_id": str(fee.id),
         "lago_charge_id": str(fee.charge_id) if fee.charge_id else None,
         "lago_charge_filter_id": str(fee.charge_filter_id) if fee.charge_filter_id else None,
-        "lago_fixed_charge_id": None,
+        "lago_fixed_charge_id": str(fee.fixed_charge_id) if fee.fixed_charge_id else None,
         "lago_invoice_id": str(fee.invoice_id) if fee.invoice_id else None,
         "lago_true_up_fee_id": None,
         "lago_true_up_parent_fee_id": str(fee.true_up_parent_fee_id) if fee.true_up_parent_fee_id else None,
@@ -321,7 +336,12 @@ def invoice_payload(
         payload["subscriptions"] = [subscription_payload(sub) for sub in subscriptions.values()]
         fees = list(
             invoice.fees.select_related(
-                "charge__billable_metric", "charge_filter", "add_on", "subscription__plan", "customer"
+                "charge__billable_metric",
+                "charge_filter",
+                "add_on",
+                "fixed_charge__add_on",
+                "subscription__plan",
+                "customer",
             ).prefetch_related("applied_taxes")
         )
         payload["fees"] = [fee_payload(f) for f in fees]

@@ -347,7 +347,14 @@ def fee_list(
     if created_at_to:
         qs = qs.filter(created_at__lte=created_at_to)
     return (
-        qs.select_related("charge__billable_metric", "charge_filter", "add_on", "subscription__plan", "customer")
+        qs.select_related(
+            "charge__billable_metric",
+            "charge_filter",
+            "add_on",
+            "fixed_charge__add_on",
+            "subscription__plan",
+            "customer",
+        )
         .prefetch_related("applied_taxes")
         .order_by("-created_at", "id")
     )

@@ -1,7 +1,7 @@
 """What is due for a subscription at an instant: pure, from the subscription, its schedule and what
 was billed already (no query).
 
-    due_items(subscription, schedule, at, *, cursor, starting_billed, limit=None) -> [DueItem]
+    due_items(subscription, schedule, at, *, cursor, starting_billed, limit=None, advance_fixed_charges=False)
     item_from_row(row, schedule) -> DueItem          (a draft's billing period, priced again)
 
 A `DueItem` is one (subscription, period, invoicing_reason). Its key is the unique constraint of
@@ -62,13 +62,16 @@ def due_items(
     cursor: dt.datetime | None,
     starting_billed: bool,
     limit: int | None = None,
+    advance_fixed_charges: bool = False,
 ) -> list[DueItem]:
     """Every billing item of `sub` due at `at` that was not billed yet (cursor = last charges end).
 
     At most `limit` items: the sweep asks for 1 (is anything due?); billing gets at most
     `BILLING_MAX_PERIODS_PER_RUN` per subscription and run, the next runs bill the rest. A
     back-dated subscription (`billing_from`) is billed from the usage window holding that instant
-    on (docs/subscriptions.md, "Back-dated subscriptions")."""
+    on (docs/subscriptions.md, "Back-dated subscriptions"). A plan billed in arrears whose fixed
+    charges are paid in advance (`advance_fixed_charges`) still has a starting invoice, without base
+    fee (docs/billing-semantics.md §5.9)."""
     plan = sub.plan
     items: list[DueItem] = []
     terminated_at = sub.terminated_at
@@ -76,7 +79,7 @@ def due_items(
     origin = schedule.started_at
     if sub.billing_from is not None and sub.billing_from > origin:
         origin = periods.charges_window_at(schedule, sub.billing_from).start
-    if plan.pay_in_advance and not starting_billed:
+    if (plan.pay_in_advance or advance_fixed_charges) and not starting_billed:
         due_at = max(_starting_due_at(sub, schedule), sub.billing_from or schedule.started_at)
         first = periods.period_at(schedule, origin)
         if due_at <= at and (terminated_at is None or due_at <= terminated_at) and due_at < first.service.end:
@@ -88,8 +91,8 @@ def due_items(
                     service=first.service,
                     full=first.full,
                     charges=Window(origin, origin),
-                    base_fee=True,
-                    fraction=periods.base_fee_fraction(schedule, first),
+                    base_fee=bool(plan.pay_in_advance),
+                    fraction=periods.base_fee_fraction(schedule, first) if plan.pay_in_advance else Fraction(0),
                 )
             )
     if len(items) >= cap:
@@ -151,7 +154,7 @@ def item_from_row(row: InvoiceSubscription, schedule: periods.Schedule) -> DueIt
     plan = sub.plan
     base = periods.period_at(schedule, row.from_datetime)
     if row.invoicing_reason == InvoicingReason.SUBSCRIPTION_STARTING:
-        bill_base = True
+        bill_base = bool(plan.pay_in_advance)
     elif row.invoicing_reason == InvoicingReason.SUBSCRIPTION_TERMINATING:
         bill_base = not plan.pay_in_advance
     elif plan.pay_in_advance:

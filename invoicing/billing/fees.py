@@ -4,13 +4,14 @@ are computed by `invoicing.calculation` and everything is written with bulk inse
     item_fees(item, *, plan: PlanSnapshot, schedule, currency, usage=None) -> [Fee]
     fee_taxes(fees, resolver) -> (tax snapshots by fee id, plan id by fee id)
 
-Base fee (prorated once), charge fees per bucket (`pricing.price_charge`), spending-minimum
-true-ups, recurring pay-in-advance charges carried into the opening period, and the minimum
+Base fee (prorated once), charge fees per bucket (`pricing.price_charge`), fixed charge fees
+(`fixed_charges.item_fixed_charge_fees`), spending-minimum true-ups, recurring pay-in-advance charges carried into the opening period, and the minimum
 commitment true-up (docs/billing-semantics.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -20,6 +21,7 @@ from billing_project.core.money import exponent, to_cents
 from catalog.models import Charge, Commitment
 from catalog.pricing import spending_minimum_true_up_cents
 from invoicing.billing.due import DueItem
+from invoicing.billing.fixed_charges import UnitsChange, item_fixed_charge_fees, units_changes
 from invoicing.billing.pricing import (
     PRECISE_QUANTUM,
     ChargeBucket,
@@ -48,11 +50,18 @@ def item_fees(
     schedule: periods.Schedule,
     currency: str,
     usage: dict[tuple, Any] | None = None,
+    fixed_units: Mapping[tuple[Any, Any], list[UnitsChange]] | None = None,
 ) -> list[Fee]:
     """The fees of one billing item. `usage`: charges' usage already read in bulk (`usage_key`);
-    a charge missing from it is aggregated here, as without it."""
+    a charge missing from it is aggregated here, as without it. `fixed_units`: the subscriptions'
+    fixed charge quantities read in bulk (`units_changes`); read here when not given."""
     sub = item.subscription
     fees: list[Fee] = []
+    fixed_fees: list[Fee] = []
+    if plan.fixed_charges:
+        if fixed_units is None:
+            fixed_units = units_changes([sub.id])
+        fixed_fees = item_fixed_charge_fees(item, plan=plan, schedule=schedule, currency=currency, changes=fixed_units)
     if item.base_fee:
         fees.append(
             subscription_fee(
@@ -85,10 +94,12 @@ def item_fees(
                     )
                 )  # fmt: skip
     fees.extend(charge_fees)
+    fees.extend(fixed_fees)
     if item.reason == InvoicingReason.SUBSCRIPTION_PERIODIC and item.charges.end > item.charges.start:
         fees.extend(_advance_recurring_fees(item, plan, schedule, currency))
     if plan.commitment is not None and item.charges.end > item.charges.start:
-        fees.extend(_commitment_true_up(item, plan, schedule, plan.commitment, charge_fees, currency))
+        arrears = [f for f in fixed_fees if not f.pay_in_advance]
+        fees.extend(_commitment_true_up(item, plan, schedule, plan.commitment, [*charge_fees, *arrears], currency))
     return fees
 
 

@@ -201,7 +201,14 @@ def _read(
                 schedule = schedule_for(sub)
                 if schedule is None:
                     continue
-                due = due_items(sub, schedule, at, cursor=last.get(sub.id), starting_billed=sub.id in starting)
+                due = due_items(
+                    sub,
+                    schedule,
+                    at,
+                    cursor=last.get(sub.id),
+                    starting_billed=sub.id in starting,
+                    advance_fixed_charges=inputs.catalog.plan(sub.plan_id).has_advance_fixed_charges,
+                )
                 for item in due:
                     days[periods.local_date(item.timestamp, tz_name)].append((item, schedule))
         except Exception as exc:  # noqa: BLE001 - bad data of one customer

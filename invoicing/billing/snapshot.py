@@ -5,8 +5,8 @@
     charge_snapshot(charge) -> ChargeSnapshot                     (one charge, idem)
 
 Everything pricing needs beside the usage: each plan's live charges (with their live filters, the
-metric's filter keys and the charge's own taxes), the plan's minimum commitment and taxes, and the
-organizations' default taxes. A batch prices all its customers with the catalog as it was when the
+metric's filter keys and the charge's own taxes), its live fixed charges (with add-on and taxes), the
+plan's minimum commitment and taxes, and the organizations' default taxes. A batch prices all its customers with the catalog as it was when the
 batch read it; nothing is kept between batches or in the process, and nothing is stored on the
 model instances (the snapshot holds them, it never changes them).
 """
@@ -26,6 +26,8 @@ from catalog.models import (
     ChargeFilter,
     ChargeTax,
     Commitment,
+    FixedCharge,
+    FixedChargeTax,
     Plan,
     PlanTax,
     Tax,
@@ -75,11 +77,28 @@ class ChargeSnapshot:
 
 
 @dataclass(frozen=True)
+class FixedChargeSnapshot:
+    """A live fixed charge with its add-on and its own taxes (sorted by code)."""
+
+    fixed_charge: FixedCharge
+    taxes: tuple[Tax, ...] = ()
+
+    @property
+    def id(self) -> Any:
+        return self.fixed_charge.id
+
+
+@dataclass(frozen=True)
 class PlanSnapshot:
     plan: Plan
     charges: tuple[ChargeSnapshot, ...]
     commitment: Commitment | None = None
     taxes: tuple[Tax, ...] | None = None
+    fixed_charges: tuple[FixedChargeSnapshot, ...] = ()
+
+    @property
+    def has_advance_fixed_charges(self) -> bool:
+        return any(f.fixed_charge.pay_in_advance for f in self.fixed_charges)
 
     @property
     def has_recurring_metric(self) -> bool:
@@ -93,6 +112,8 @@ class PlanSnapshot:
         for charge in self.charges:
             if charge.taxes is not None:
                 owners[("Charge", charge.id)] = list(charge.taxes)
+        for fixed in self.fixed_charges:
+            owners[("FixedCharge", fixed.id)] = list(fixed.taxes)
         return owners
 
 
@@ -109,8 +130,8 @@ class CatalogSnapshot:
 
 
 def catalog_snapshot(plans: Iterable[Plan], organization_ids: Iterable[Any]) -> CatalogSnapshot:
-    """Read the catalog of these plans and the default taxes of these organizations: seven queries
-    whatever the number of plans (none for an empty batch)."""
+    """Read the catalog of these plans and the default taxes of these organizations: nine queries at
+    most whatever the number of plans (none for an empty batch)."""
     by_id = {plan.id: plan for plan in plans}
     organization_ids = set(organization_ids)
     if not by_id:
@@ -146,6 +167,7 @@ def catalog_snapshot(plans: Iterable[Plan], organization_ids: Iterable[Any]) -> 
             organization_id__in=list(organization_ids), applied_to_organization=True
         ).order_by("code"):
             org_taxes[tax.organization_id].append(tax)
+    fixed_of_plan = _fixed_charges(list(by_id))
     of_plan: dict[Any, list[ChargeSnapshot]] = defaultdict(list)
     specs: dict[Any, MetricSpec] = {}
     for charge in charges:
@@ -168,6 +190,7 @@ def catalog_snapshot(plans: Iterable[Plan], organization_ids: Iterable[Any]) -> 
             charges=tuple(of_plan[plan_id]),
             commitment=commitments.get(plan_id),
             taxes=tuple(sorted(plan_taxes[plan_id], key=lambda t: t.code)),
+            fixed_charges=tuple(fixed_of_plan[plan_id]),
         )
         for plan_id, plan in by_id.items()
     }
@@ -179,6 +202,25 @@ def catalog_snapshot(plans: Iterable[Plan], organization_ids: Iterable[Any]) -> 
         organization_taxes=MappingProxyType({org_id: tuple(org_taxes[org_id]) for org_id in organization_ids}),
         owner_taxes=MappingProxyType(owners),
     )
+
+
+def _fixed_charges(plan_ids: list[Any]) -> dict[Any, list[FixedChargeSnapshot]]:
+    """The plans' live fixed charges (with add-on) and their taxes: two queries, one when none."""
+    fixed = list(
+        FixedCharge.objects.filter(plan_id__in=plan_ids, deleted_at__isnull=True)
+        .select_related("add_on")
+        .order_by("created_at", "id")
+    )
+    taxes: dict[Any, list[Tax]] = defaultdict(list)
+    if fixed:
+        for link in FixedChargeTax.objects.filter(fixed_charge_id__in=[f.id for f in fixed]).select_related("tax"):
+            taxes[link.fixed_charge_id].append(link.tax)
+    result: dict[Any, list[FixedChargeSnapshot]] = defaultdict(list)
+    for item in fixed:
+        result[item.plan_id].append(
+            FixedChargeSnapshot(fixed_charge=item, taxes=tuple(sorted(taxes[item.id], key=lambda t: t.code)))
+        )
+    return result
 
 
 def charge_snapshot(charge: Charge) -> ChargeSnapshot:

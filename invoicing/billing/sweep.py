@@ -88,7 +88,7 @@ def billing_due(
     organizations: dict[Any, Any] = {}
 
     def check(subs: list[Subscription]) -> None:
-        from catalog.models import Plan
+        from catalog.models import FixedCharge, Plan
         from customers.models import Organization
 
         missing_plans = {s.plan_id for s in subs} - plans.keys()
@@ -97,6 +97,11 @@ def billing_due(
         if missing_orgs:
             organizations.update({o.id: o for o in Organization.objects.filter(id__in=missing_orgs)})
         last, starting = cursors([s.id for s in subs])
+        advance_fixed = set(
+            FixedCharge.objects.filter(
+                plan_id__in={s.plan_id for s in subs}, pay_in_advance=True, deleted_at__isnull=True
+            ).values_list("plan_id", flat=True)
+        )
         for sub in subs:
             sub.plan = plans[sub.plan_id]
             sub.customer.organization = organizations[sub.customer.organization_id]
@@ -105,7 +110,15 @@ def billing_due(
                 continue
             # The first due item answers "is anything due?" and is the oldest (items come in time
             # order); the task computes them all again.
-            first = due_items(sub, schedule, at, cursor=last.get(sub.id), starting_billed=sub.id in starting, limit=1)
+            first = due_items(
+                sub,
+                schedule,
+                at,
+                cursor=last.get(sub.id),
+                starting_billed=sub.id in starting,
+                limit=1,
+                advance_fixed_charges=sub.plan_id in advance_fixed,
+            )
             if first:
                 counts[sub.customer_id] += 1
                 known = oldest.get(sub.customer_id)

@@ -83,13 +83,14 @@ class TaxResolver:
         charge: Any = None,
         add_on: Any = None,
         commitment: Any = None,
+        fixed_charge: Any = None,
         tax_codes: list[str] | None = None,
     ) -> list[Tax]:
         if tax_codes:
             found = self.for_codes(tax_codes)
             if found:
                 return found
-        for owner in (add_on, charge, commitment, plan):
+        for owner in (add_on, charge, fixed_charge, commitment, plan):
             if owner is not None:
                 taxes = self._taxes_of(owner)
                 if taxes:
@@ -104,6 +105,7 @@ class TaxResolver:
             charge=fee.charge if fee.charge_id else None,
             add_on=fee.add_on if fee.add_on_id else None,
             commitment=fee.commitment if fee.commitment_id else None,
+            fixed_charge=fee.fixed_charge if fee.fixed_charge_id else None,
             tax_codes=tax_codes,
         )
         for tax in taxes:

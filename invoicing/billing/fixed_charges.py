@@ -1,0 +1,234 @@
+"""Fixed charge fees (docs/billing-semantics.md §5.9): a plan's add-on quantities, billed every period.
+
+    held_units(changes, default, at) -> Decimal                       (pure)
+    prorated_units(changes, default, window=, full=, tz_name=) -> Decimal   (pure)
+    fixed_charge_price(fixed_charge, units) -> PricingResult           (pure)
+    item_fixed_charge_fees(item, plan=, schedule=, currency=, changes=) -> [Fee]
+    units_changes(subscription_ids) -> {(subscription id, fixed charge id): [UnitsChange]}  (one query)
+
+A subscription's quantity of a fixed charge is a list of changes (`subscriptions.FixedChargeUnits`),
+each holding from its timestamp until the next; before the first, or without any, the fixed
+charge's own `units`. In arrears, the period that closes is billed: prorated, on the unit-days held
+(each local day counts for the quantity held that day, over the days of the whole period);
+otherwise on the quantity held at its end. In advance, the period that opens is billed on the
+quantity held when it opens, prorated over the days left when the subscription starts inside it.
+The model (standard, graduated, volume) prices those units; the amount is rounded once, by
+`billing_project.core.money.to_cents`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from billing_project.core.money import to_cents
+from catalog import pricing
+from catalog.models import FixedCharge
+from invoicing.billing.due import DueItem
+from invoicing.billing.pricing import plain, precise_cents
+from invoicing.billing.snapshot import FixedChargeSnapshot, PlanSnapshot
+from invoicing.models import Fee, FeeType, InvoicingReason
+from subscriptions import periods
+from subscriptions.models import FixedChargeUnits
+
+ZERO = Decimal(0)
+UNIT_QUANTUM = Decimal("0.0000000001")
+
+
+@dataclass(frozen=True)
+class UnitsChange:
+    timestamp: datetime
+    units: Decimal
+
+
+def held_units(changes: Sequence[UnitsChange], default: Decimal, at: datetime) -> Decimal:
+    """The quantity held at `at`: the last change at or before it (`changes` in time order)."""
+    units = default
+    for change in changes:
+        if change.timestamp > at:
+            break
+        units = change.units
+    return units
+
+
+def prorated_units(
+    changes: Sequence[UnitsChange], default: Decimal, *, window: periods.Window, full: periods.Window, tz_name: str
+) -> Decimal:
+    """Σ units × local days held inside `window` / local days of `full` (exact, not rounded).
+
+    A change counts from the local day it happens on (that day is billed at the new quantity); the
+    days of `window` are those of `full` the subscription was live for."""
+    total_days = periods.days_between(full.start, full.end, tz_name)
+    if total_days <= 0 or window.end <= window.start:
+        return ZERO
+    start_day = periods.local_date(window.start, tz_name)
+    end_day = periods.local_date(window.end - periods.ONE_SECOND, tz_name)
+    # The quantity of each local day of the window: the last change made on or before that day.
+    points: list[tuple[Any, Decimal]] = [(start_day, held_units(changes, default, window.start))]
+    for change in changes:
+        day = periods.local_date(change.timestamp, tz_name)
+        if start_day < day <= end_day:
+            if points[-1][0] == day:
+                points[-1] = (day, change.units)
+            else:
+                points.append((day, change.units))
+    weighted = ZERO
+    for index, (day, units) in enumerate(points):
+        until = points[index + 1][0] if index + 1 < len(points) else end_day.fromordinal(end_day.toordinal() + 1)
+        weighted += units * (until - day).days
+    return weighted / total_days
+
+
+def fixed_charge_price(fixed_charge: FixedCharge, units: Decimal) -> pricing.PricingResult:
+    return pricing.price(fixed_charge.charge_model, fixed_charge.properties, pricing.Usage(units=units))
+
+
+def fixed_charge_fee(
+    subscription: Any,
+    *,
+    fixed_charge: FixedCharge,
+    units: Decimal,
+    priced_units: Decimal,
+    window: periods.Window,
+    full: periods.Window,
+    currency: str,
+    extra: Mapping[str, Any] | None = None,
+) -> Fee:
+    """One fixed charge fee: `priced_units` (prorated or not) priced by the model, rounded once;
+    `units` the quantity shown (held, or billed by a change)."""
+    result = fixed_charge_price(fixed_charge, priced_units)
+    amount_cents = to_cents(result.amount, currency)
+    unit_amount = (result.amount / units) if units else ZERO
+    return Fee(
+        organization_id=subscription.organization_id,
+        customer_id=subscription.customer_id,
+        subscription=subscription,
+        fixed_charge=fixed_charge,
+        fee_type=FeeType.FIXED_CHARGE,
+        invoice_display_name=fixed_charge.invoice_display_name
+        or fixed_charge.add_on.invoice_display_name
+        or fixed_charge.add_on.name,
+        currency=currency,
+        units=units,
+        total_aggregated_units=priced_units.quantize(UNIT_QUANTUM),
+        unit_amount_cents=to_cents(unit_amount, currency),
+        precise_unit_amount=unit_amount.quantize(UNIT_QUANTUM),
+        amount_cents=amount_cents,
+        precise_amount_cents=precise_cents(result.amount, currency),
+        properties={
+            "from_datetime": window.start.isoformat(),
+            "to_datetime": window.end.isoformat(),
+            "fixed_charges_from_datetime": full.start.isoformat(),
+            "fixed_charges_to_datetime": full.end.isoformat(),
+            **(extra or {}),
+        },
+        amount_details={"units": plain(priced_units), "breakdown": plain(list(result.breakdown))},
+        pay_in_advance=fixed_charge.pay_in_advance,
+    )
+
+
+def units_changes(subscription_ids: Iterable[Any]) -> dict[tuple[Any, Any], list[UnitsChange]]:
+    """The subscriptions' quantity changes by (subscription id, fixed charge id), in time order."""
+    ids = list(subscription_ids)
+    result: dict[tuple[Any, Any], list[UnitsChange]] = defaultdict(list)
+    if not ids:
+        return result
+    rows = FixedChargeUnits.objects.filter(subscription_id__in=ids).order_by("timestamp", "created_at")
+    for sub_id, fixed_id, timestamp, units in rows.values_list(
+        "subscription_id", "fixed_charge_id", "timestamp", "units"
+    ):
+        result[(sub_id, fixed_id)].append(UnitsChange(timestamp, units))
+    return result
+
+
+def _closing_period(item: DueItem, schedule: periods.Schedule) -> periods.BillingPeriod | None:
+    """The base period this item closes (billed in arrears), if any."""
+    if item.charges.end <= item.charges.start:
+        return None
+    closed = periods.period_at(schedule, item.charges.start)
+    if item.reason == InvoicingReason.SUBSCRIPTION_TERMINATING or closed.full.end == item.charges.end:
+        return closed
+    return None
+
+
+def _opening_period(item: DueItem, schedule: periods.Schedule) -> periods.BillingPeriod | None:
+    """The base period this item opens (billed in advance), if any."""
+    sub = item.subscription
+    if item.reason == InvoicingReason.SUBSCRIPTION_STARTING:
+        return periods.period_at(schedule, item.service.start)
+    if item.reason != InvoicingReason.SUBSCRIPTION_PERIODIC or item.charges.end <= item.charges.start:
+        return None
+    if sub.terminated_at is not None and sub.terminated_at <= item.charges.end:
+        return None
+    opening = periods.period_at(schedule, item.charges.end)
+    if opening.full.start != item.charges.end or opening.service.end <= opening.service.start:
+        return None
+    return opening
+
+
+def item_fixed_charge_fees(
+    item: DueItem,
+    *,
+    plan: PlanSnapshot,
+    schedule: periods.Schedule,
+    currency: str,
+    changes: Mapping[tuple[Any, Any], list[UnitsChange]],
+) -> list[Fee]:
+    if not plan.fixed_charges:
+        return []
+    sub = item.subscription
+    fees: list[Fee] = []
+    closing = _closing_period(item, schedule)
+    opening = _opening_period(item, schedule)
+    for snapshot in plan.fixed_charges:
+        fixed = snapshot.fixed_charge
+        mine = changes.get((sub.id, fixed.id), [])
+        if not fixed.pay_in_advance and closing is not None:
+            fees.append(_arrears_fee(sub, snapshot, closing, schedule, currency, mine))
+        elif fixed.pay_in_advance and opening is not None:
+            fees.append(_advance_fee(sub, snapshot, opening, schedule, currency, mine))
+    return fees
+
+
+def _arrears_fee(
+    sub: Any,
+    snapshot: FixedChargeSnapshot,
+    closed: periods.BillingPeriod,
+    schedule: periods.Schedule,
+    currency: str,
+    changes: Sequence[UnitsChange],
+) -> Fee:
+    fixed = snapshot.fixed_charge
+    window = closed.service
+    last = held_units(changes, fixed.units, max(window.start, window.end - periods.ONE_SECOND))
+    if fixed.prorated:
+        priced = prorated_units(changes, fixed.units, window=window, full=closed.full, tz_name=schedule.tz_name)
+    else:
+        priced = last
+    return fixed_charge_fee(
+        sub, fixed_charge=fixed, units=last, priced_units=priced, window=window, full=closed.full, currency=currency
+    )
+
+
+def _advance_fee(
+    sub: Any,
+    snapshot: FixedChargeSnapshot,
+    opening: periods.BillingPeriod,
+    schedule: periods.Schedule,
+    currency: str,
+    changes: Sequence[UnitsChange],
+) -> Fee:
+    fixed = snapshot.fixed_charge
+    window = opening.service
+    units = held_units(changes, fixed.units, max(window.start, sub.started_at or window.start))
+    priced = units
+    if fixed.prorated and window != opening.full:
+        share = periods.proration(opening.full, window, schedule.tz_name)
+        priced = units * share.numerator / share.denominator
+    return fixed_charge_fee(
+        sub, fixed_charge=fixed, units=units, priced_units=priced, window=window, full=opening.full, currency=currency
+    )
