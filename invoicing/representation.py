@@ -122,9 +122,10 @@ def _item(fee: Fee) -> dict[str, Any]:
             "item_type": "AddOn",
             "grouped_by": {},
         }
-    if fee.fee_type == "fixed_charge" and fee.fixed_charge_id:
+    fixed_charge = fee.fixed_charge if fee.fee_type == "fixed_charge" and fee.fixed_charge_id else None
+    if fixed_charge is not None:
         # Lago's item for a fixed charge fee is its add-on.
-        add_on = fee.fixed_charge.add_on
+        add_on = fixed_charge.add_on
         return {
             "type": "fixed_charge",
             "code": add_on.code,

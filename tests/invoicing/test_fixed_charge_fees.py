@@ -17,8 +17,8 @@ from tests.factories.invoicing import make_customer, make_plan, subscribe
 pytestmark = pytest.mark.django_db
 
 
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def at(year: int, month: int, day: int, hour: int = 0) -> datetime:
+    return datetime(year, month, day, hour, tzinfo=UTC)
 
 
 def _fixed(plan, *, amount="10", units=10, **extra):
