@@ -8,14 +8,8 @@ from typing import Any
 from django.db.models import QuerySet
 
 from billing_project.core.errors import NotFoundFailure
+from billing_project.core.lookup import uuid_or_not_found
 from payments.models import Payment, PaymentMethod, PaymentReceipt, PaymentRequest
-
-
-def _uuid(value: Any, resource: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError):
-        raise NotFoundFailure(resource) from None
 
 
 def payment_list(
@@ -37,7 +31,7 @@ def payment_list(
 def payment_get(organization: Any, payment_id: Any) -> Payment:
     payment = (
         Payment.objects.select_related("customer", "invoice", "connection", "payment_request")
-        .filter(organization=organization, id=_uuid(payment_id, "payment"))
+        .filter(organization=organization, id=uuid_or_not_found(payment_id, "payment"))
         .first()
     )
     if payment is None:
@@ -59,7 +53,7 @@ def payment_request_list(
 def payment_request_get(organization: Any, request_id: Any) -> PaymentRequest:
     request = (
         PaymentRequest.objects.select_related("customer__organization")
-        .filter(organization=organization, id=_uuid(request_id, "payment_request"))
+        .filter(organization=organization, id=uuid_or_not_found(request_id, "payment_request"))
         .first()
     )
     if request is None:
@@ -93,7 +87,7 @@ def customer_payment_methods(organization: Any, *, external_id: str) -> QuerySet
 def customer_payment_method_get(organization: Any, *, external_id: str, method_id: Any) -> PaymentMethod:
     method = (
         customer_payment_methods(organization, external_id=external_id)
-        .filter(id=_uuid(method_id, "payment_method"))
+        .filter(id=uuid_or_not_found(method_id, "payment_method"))
         .first()
     )
     if method is None:
@@ -119,7 +113,7 @@ def payment_receipt_list(organization: Any, *, invoice_id: str | None = None) ->
 
 
 def payment_receipt_get(organization: Any, receipt_id: Any) -> PaymentReceipt:
-    receipt = payment_receipt_list(organization).filter(id=_uuid(receipt_id, "payment_receipt")).first()
+    receipt = payment_receipt_list(organization).filter(id=uuid_or_not_found(receipt_id, "payment_receipt")).first()
     if receipt is None:
         raise NotFoundFailure("payment_receipt")
     return receipt

@@ -1,9 +1,12 @@
-"""Finding a row an operator names on the command line: by id, or by a name only one row has."""
+"""Finding a row someone names: an API client by a UUID (`uuid_or_not_found`), an operator on the
+command line by id or by a name only one row has."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
+
+from billing_project.core.errors import NotFoundFailure
 
 
 def by_id_or_unique_name(model: Any, ref: str, *, label: str = "organization") -> Any:
@@ -23,3 +26,11 @@ def by_id_or_unique_name(model: Any, ref: str, *, label: str = "organization") -
         ids = ", ".join(str(row.id) for row in namesakes)
         raise LookupError(f"several {label}s are named {ref!r} ({ids}): give the id")
     return namesakes[0]
+
+
+def uuid_or_not_found(value: Any, resource: str) -> uuid.UUID:
+    """The UUID a client named; anything that is not one is 404 `<resource>_not_found`, as an unknown id is."""
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        raise NotFoundFailure(resource) from None

@@ -1,18 +1,17 @@
-from django.urls import path
-
-from invoicing.api import preview, views
+from billing_project.core.api.resources import resource_routes, route
+from invoicing.api import preview
+from invoicing.api import views as v
 
 urlpatterns = [
-    path("invoices", views.InvoiceCollectionView.as_view(), name="invoices"),
-    path("invoices/preview", preview.InvoicePreviewView.as_view(), name="invoice-preview"),
-    path("invoices/<str:invoice_id>", views.InvoiceDetailView.as_view(), name="invoice-detail"),
-    path("invoices/<str:invoice_id>/finalize", views.InvoiceFinalizeView.as_view(), name="invoice-finalize"),
-    path("invoices/<str:invoice_id>/refresh", views.InvoiceRefreshView.as_view(), name="invoice-refresh"),
-    path("invoices/<str:invoice_id>/void", views.InvoiceVoidView.as_view(), name="invoice-void"),
-    path("invoices/<str:invoice_id>/download", views.InvoiceDownloadView.as_view(), name="invoice-download"),
-    path("fees", views.FeeCollectionView.as_view(), name="fees"),
-    path("fees/<str:fee_id>", views.FeeDetailView.as_view(), name="fee-detail"),
-    path("customers/<str:external_id>/invoices", views.CustomerInvoiceListView.as_view(), name="customer-invoices"),
-    path("customers/<str:external_id>/current_usage", views.CurrentUsageView.as_view(), name="customer-current-usage"),
-    path("customers/<str:external_id>/past_usage", views.PastUsageView.as_view(), name="customer-past-usage"),
+    route("invoices", v.InvoiceCollectionView, "invoices"),
+    route("invoices/preview", preview.InvoicePreviewView, "invoice-preview"),
+    route("invoices/<str:invoice_id>", v.InvoiceDetailView, "invoice-detail"),
+    route("invoices/<str:invoice_id>/finalize", v.InvoiceFinalizeView, "invoice-finalize"),
+    route("invoices/<str:invoice_id>/refresh", v.InvoiceRefreshView, "invoice-refresh"),
+    route("invoices/<str:invoice_id>/void", v.InvoiceVoidView, "invoice-void"),
+    route("invoices/<str:invoice_id>/download", v.InvoiceDownloadView, "invoice-download"),
+    *resource_routes("fees", "fee_id", v.FeeCollectionView, v.FeeDetailView),
+    route("customers/<str:external_id>/invoices", v.CustomerInvoiceListView, "customer-invoices"),
+    route("customers/<str:external_id>/current_usage", v.CurrentUsageView, "customer-current-usage"),
+    route("customers/<str:external_id>/past_usage", v.PastUsageView, "customer-past-usage"),
 ]

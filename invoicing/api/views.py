@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.filters import METADATA_PARAMETER as _METADATA_PARAMETER
 from billing_project.core.api.filters import metadata_filters
 from billing_project.core.api.pagination import meta_for, page_params, paginated_response
+from billing_project.core.api.resources import ResourceView, endpoint
 from billing_project.core.api.views import (
     OrganizationAPIView,
     refuse_unsupported_body,
-    root_payload,
-    validate_input,
 )
 from billing_project.core.errors import NotFoundFailure
+from billing_project.core.lookup import uuid_or_not_found
 from customers.api.scoped import customer_list_view
 from invoicing import selectors
 from invoicing.api import filters
@@ -26,14 +24,6 @@ from invoicing.api import serializers as s
 from invoicing.models import InvoiceStatus
 from invoicing.representation import fee_payload, invoice_payload
 from invoicing.services import lifecycle, one_off
-
-
-def _uuid(value: str, resource: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError):
-        raise NotFoundFailure(resource) from None
-
 
 # A customer's invoices and nothing else filtered: the compiled path (selectors.customer_invoice_page).
 _CUSTOMER_PAGE_PARAMS = {"external_customer_id", "page", "per_page"}
@@ -45,8 +35,8 @@ def _invoice_list_payload(organization: Any, items: list[Any]) -> list[dict[str,
     return [invoice_payload(i, with_fees=False, customers=customers, applied_taxes=taxes[i.id]) for i in items]
 
 
-def _invoice_body(invoice: Any) -> dict[str, Any]:
-    return {"invoice": invoice_payload(invoice, with_fees=True)}
+def _invoice_with_fees(invoice: Any) -> dict[str, Any]:
+    return invoice_payload(invoice, with_fees=True)
 
 
 def invoice_list_answer(request: Request, organization: Any, query: dict[str, Any]) -> Response:
@@ -70,14 +60,20 @@ def invoice_list_answer(request: Request, organization: Any, query: dict[str, An
     return paginated_response(request, qs, "invoices", lambda items: _invoice_list_payload(organization, items))
 
 
-class InvoiceCollectionView(OrganizationAPIView):
+class InvoiceView(ResourceView):
     resource_name = "invoice"
+    render = staticmethod(_invoice_with_fees)
 
-    @extend_schema(
-        operation_id="invoices_list",
-        summary="List invoices",
+    def render_many(self, items: Any) -> list[dict[str, Any]]:
+        return _invoice_list_payload(self.organization, items)
+
+
+class InvoiceCollectionView(InvoiceView):
+    @endpoint(
+        "invoices_list",
+        "List invoices",
+        s.InvoiceListEnvelope,
         parameters=[*filters.InvoiceFilters.schema_parameters(), _METADATA_PARAMETER],
-        responses=s.InvoiceListEnvelope,
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
@@ -100,16 +96,14 @@ class InvoiceCollectionView(OrganizationAPIView):
                 )
         return invoice_list_answer(request, self.organization, filters.InvoiceFilters.parse(request))
 
-    @extend_schema(
-        operation_id="invoices_create_one_off",
-        summary="Create a one-off invoice of add-ons (finalized at once)",
+    @endpoint(
+        "invoices_create_one_off",
+        "Create a one-off invoice of add-ons (finalized at once)",
+        s.InvoiceEnvelope,
         request=s.OneOffInvoiceEnvelope,
-        responses=s.InvoiceEnvelope,
     )
     def post(self, request: Request) -> Response:
-        data = validate_input(
-            s.OneOffInvoiceInput, root_payload(request, "invoice", lago_only=s.ONE_OFF_INVOICE_LAGO_ONLY)
-        )
+        data = self.body(request, s.OneOffInvoiceInput, lago_only=s.ONE_OFF_INVOICE_LAGO_ONLY)
         invoice = one_off.invoice_create_one_off(
             self.organization,
             external_customer_id=data["external_customer_id"],
@@ -117,7 +111,7 @@ class InvoiceCollectionView(OrganizationAPIView):
             fees=[dict(item) for item in data["fees"]],
             purchase_order_number=data.get("purchase_order_number") or "",
         )
-        return Response(_invoice_body(invoice))
+        return self.one(invoice)
 
 
 CustomerInvoiceListView = customer_list_view(
@@ -130,79 +124,60 @@ CustomerInvoiceListView = customer_list_view(
 )
 
 
-class InvoiceDetailView(OrganizationAPIView):
-    resource_name = "invoice"
-
-    @extend_schema(operation_id="invoices_retrieve", summary="Find an invoice (with fees)", responses=s.InvoiceEnvelope)
+class InvoiceDetailView(InvoiceView):
+    @endpoint("invoices_retrieve", "Find an invoice (with fees)", s.InvoiceEnvelope)
     def get(self, request: Request, invoice_id: str) -> Response:
-        invoice = selectors.invoice_get(self.organization, _uuid(invoice_id, "invoice"))
-        return Response(_invoice_body(invoice))
+        return self.one(selectors.invoice_get(self.organization, uuid_or_not_found(invoice_id, "invoice")))
 
-    @extend_schema(
-        operation_id="invoices_update",
-        summary="Update an invoice's payment status (manual flows) or metadata",
+    @endpoint(
+        "invoices_update",
+        "Update an invoice's payment status (manual flows) or metadata",
+        s.InvoiceEnvelope,
         request=s.InvoiceUpdateEnvelope,
-        responses=s.InvoiceEnvelope,
     )
     def put(self, request: Request, invoice_id: str) -> Response:
-        data = validate_input(s.InvoiceUpdateInput, root_payload(request, "invoice"), partial=True)
+        data = self.body(request, s.InvoiceUpdateInput, partial=True)
         invoice = lifecycle.invoice_update(
             self.organization,
-            invoice_id=_uuid(invoice_id, "invoice"),
+            invoice_id=uuid_or_not_found(invoice_id, "invoice"),
             payment_status=data.get("payment_status"),
             metadata=[dict(m) for m in data["metadata"]] if "metadata" in data else None,
         )
-        return Response(_invoice_body(invoice))
+        return self.one(invoice)
 
 
-class InvoiceFinalizeView(OrganizationAPIView):
-    resource_name = "invoice"
-
-    @extend_schema(
-        operation_id="invoices_finalize", summary="Finalize a draft invoice", request=None, responses=s.InvoiceEnvelope
-    )
+class InvoiceFinalizeView(InvoiceView):
+    @endpoint("invoices_finalize", "Finalize a draft invoice", s.InvoiceEnvelope, request=None)
     def put(self, request: Request, invoice_id: str) -> Response:
-        invoice = lifecycle.invoice_finalize(self.organization, invoice_id=_uuid(invoice_id, "invoice"))
-        return Response(_invoice_body(invoice))
+        return self.one(
+            lifecycle.invoice_finalize(self.organization, invoice_id=uuid_or_not_found(invoice_id, "invoice"))
+        )
 
 
-class InvoiceRefreshView(OrganizationAPIView):
-    resource_name = "invoice"
-
-    @extend_schema(
-        operation_id="invoices_refresh", summary="Recompute a draft invoice", request=None, responses=s.InvoiceEnvelope
-    )
+class InvoiceRefreshView(InvoiceView):
+    @endpoint("invoices_refresh", "Recompute a draft invoice", s.InvoiceEnvelope, request=None)
     def put(self, request: Request, invoice_id: str) -> Response:
-        invoice = lifecycle.invoice_refresh(self.organization, invoice_id=_uuid(invoice_id, "invoice"))
-        return Response(_invoice_body(invoice))
+        return self.one(
+            lifecycle.invoice_refresh(self.organization, invoice_id=uuid_or_not_found(invoice_id, "invoice"))
+        )
 
 
-class InvoiceVoidView(OrganizationAPIView):
-    resource_name = "invoice"
-
-    @extend_schema(
-        operation_id="invoices_void",
-        summary="Void a finalized invoice",
-        request=s.VoidInput,
-        responses=s.InvoiceEnvelope,
-    )
+class InvoiceVoidView(InvoiceView):
+    @endpoint("invoices_void", "Void a finalized invoice", s.InvoiceEnvelope, request=s.VoidInput)
     def post(self, request: Request, invoice_id: str) -> Response:
         refuse_unsupported_body(request, s.INVOICE_VOID_LAGO_ONLY)
-        invoice = lifecycle.invoice_void(self.organization, invoice_id=_uuid(invoice_id, "invoice"))
-        return Response(_invoice_body(invoice))
+        return self.one(lifecycle.invoice_void(self.organization, invoice_id=uuid_or_not_found(invoice_id, "invoice")))
 
 
-class InvoiceDownloadView(OrganizationAPIView):
-    resource_name = "invoice"
-
-    @extend_schema(
-        operation_id="invoices_download",
-        summary="The invoice with its PDF's file_url (an empty 200 while the PDF is generated)",
+class InvoiceDownloadView(InvoiceView):
+    @endpoint(
+        "invoices_download",
+        "The invoice with its PDF's file_url (an empty 200 while the PDF is generated)",
+        s.InvoiceEnvelope,
         request=None,
-        responses=s.InvoiceEnvelope,
     )
     def post(self, request: Request, invoice_id: str) -> Response:
-        invoice = selectors.invoice_get(self.organization, _uuid(invoice_id, "invoice"))
+        invoice = selectors.invoice_get(self.organization, uuid_or_not_found(invoice_id, "invoice"))
         if invoice.status not in (InvoiceStatus.FINALIZED, InvoiceStatus.VOIDED):
             raise NotFoundFailure("invoice")
         if not invoice.file:
@@ -212,18 +187,16 @@ class InvoiceDownloadView(OrganizationAPIView):
             invoice.refresh_from_db()
             if not invoice.file:
                 return Response(status=200)
-        return Response(_invoice_body(invoice))
+        return self.one(invoice)
 
 
-class FeeCollectionView(OrganizationAPIView):
+class FeeView(ResourceView):
     resource_name = "fee"
+    render = staticmethod(fee_payload)
 
-    @extend_schema(
-        operation_id="fees_list",
-        summary="List fees",
-        parameters=filters.FeeFilters.schema_parameters(),
-        responses=s.FeeListEnvelope,
-    )
+
+class FeeCollectionView(FeeView):
+    @endpoint("fees_list", "List fees", s.FeeListEnvelope, parameters=filters.FeeFilters.schema_parameters())
     def get(self, request: Request) -> Response:
         params = filters.FeeFilters.parse(request)
         qs = selectors.fee_list(
@@ -236,38 +209,36 @@ class FeeCollectionView(OrganizationAPIView):
             currency=params["currency"],
             event_transaction_id=params["event_transaction_id"],
         )
-        return paginated_response(request, qs, "fees", lambda items: [fee_payload(f) for f in items])
+        return self.page(request, qs)
 
 
-class FeeDetailView(OrganizationAPIView):
-    resource_name = "fee"
-
-    @extend_schema(operation_id="fees_retrieve", summary="Find a fee", responses=s.FeeEnvelope)
+class FeeDetailView(FeeView):
+    @endpoint("fees_retrieve", "Find a fee", s.FeeEnvelope)
     def get(self, request: Request, fee_id: str) -> Response:
-        return Response({"fee": fee_payload(selectors.fee_get(self.organization, _uuid(fee_id, "fee")))})
+        return self.one(selectors.fee_get(self.organization, uuid_or_not_found(fee_id, "fee")))
 
-    @extend_schema(
-        operation_id="fees_update",
-        summary="Update the payment status of a fee that is not invoiced",
+    @endpoint(
+        "fees_update",
+        "Update the payment status of a fee that is not invoiced",
+        s.FeeEnvelope,
         request=s.FeeUpdateEnvelope,
-        responses=s.FeeEnvelope,
     )
     def put(self, request: Request, fee_id: str) -> Response:
-        data = validate_input(s.FeeUpdateInput, root_payload(request, "fee"))
+        data = self.body(request, s.FeeUpdateInput)
         fee = lifecycle.fee_update(
-            self.organization, fee_id=_uuid(fee_id, "fee"), payment_status=data["payment_status"]
+            self.organization, fee_id=uuid_or_not_found(fee_id, "fee"), payment_status=data["payment_status"]
         )
-        return Response({"fee": fee_payload(selectors.fee_get(self.organization, fee.id))})
+        return self.one(selectors.fee_get(self.organization, fee.id))
 
 
 class CurrentUsageView(OrganizationAPIView):
     resource_name = "customer_usage"
 
-    @extend_schema(
-        operation_id="customers_current_usage",
-        summary="Usage of the current period, priced as the invoice would",
+    @endpoint(
+        "customers_current_usage",
+        "Usage of the current period, priced as the invoice would",
+        s.CustomerUsageEnvelope,
         parameters=filters.CurrentUsageFilters.schema_parameters(),
-        responses=s.CustomerUsageEnvelope,
     )
     def get(self, request: Request, external_id: str) -> Response:
         params = filters.CurrentUsageFilters.parse(request)
@@ -283,11 +254,11 @@ class CurrentUsageView(OrganizationAPIView):
 class PastUsageView(OrganizationAPIView):
     resource_name = "customer_usage"
 
-    @extend_schema(
-        operation_id="customers_past_usage",
-        summary="Usage of invoiced periods",
+    @endpoint(
+        "customers_past_usage",
+        "Usage of invoiced periods",
+        s.PastUsageEnvelope,
         parameters=filters.PastUsageFilters.schema_parameters(),
-        responses=s.PastUsageEnvelope,
     )
     def get(self, request: Request, external_id: str) -> Response:
         params = filters.PastUsageFilters.parse(request)

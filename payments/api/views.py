@@ -6,16 +6,15 @@ Views parse, call a service, and render.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.pagination import paginated_response
-from billing_project.core.api.views import OrganizationAPIView, refuse_unsupported_body, root_payload, validate_input
-from billing_project.core.errors import NotFoundFailure
+from billing_project.core.api.resources import ResourceView, endpoint, named
+from billing_project.core.api.views import OrganizationAPIView, refuse_unsupported_body, validate_input
+from billing_project.core.lookup import uuid_or_not_found
 from customers.api.scoped import customer_list_view
 from payments import selectors
 from payments.api import filters
@@ -27,13 +26,6 @@ from payments.representation import (
     payment_request_payload,
 )
 from payments.services import collection, customers, dunning, emails
-
-
-def _uuid(value: str, resource: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError):
-        raise NotFoundFailure(resource) from None
 
 
 def _actor(view: OrganizationAPIView) -> str:
@@ -72,73 +64,68 @@ CustomerPaymentRequestListView = customer_list_view(
 )
 
 
-class PaymentCollectionView(OrganizationAPIView):
+class PaymentView(ResourceView):
     resource_name = "payment"
+    render = staticmethod(payment_payload)
 
-    @extend_schema(
-        operation_id="payments_list",
-        summary="List payments (provider attempts and manual payments)",
+
+class PaymentCollectionView(PaymentView):
+    @endpoint(
+        "payments_list",
+        "List payments (provider attempts and manual payments)",
+        s.PaymentListEnvelope,
         parameters=filters.PaymentFilters.schema_parameters(),
-        responses=s.PaymentListEnvelope,
     )
     def get(self, request: Request) -> Response:
         return payment_list_answer(request, self.organization, filters.PaymentFilters.parse(request))
 
-    @extend_schema(
-        operation_id="payments_create",
-        summary="Record a manual payment (partial payments add up)",
+    @endpoint(
+        "payments_create",
+        "Record a manual payment (partial payments add up)",
+        s.PaymentEnvelope,
         request=s.PaymentInputEnvelope,
-        responses=s.PaymentEnvelope,
     )
     def post(self, request: Request) -> Response:
-        data = validate_input(s.PaymentInput, root_payload(request, "payment"))
+        data = self.body(request, s.PaymentInput)
         payment = collection.payment_create_manual(
             self.organization,
-            invoice_id=_uuid(data["invoice_id"], "invoice"),
+            invoice_id=uuid_or_not_found(data["invoice_id"], "invoice"),
             amount_cents=data["amount_cents"],
             reference=data["reference"],
             paid_at=data.get("paid_at"),
             actor=_actor(self),
         )
-        return Response({"payment": payment_payload(payment)})
+        return self.one(payment)
 
 
-class PaymentDetailView(OrganizationAPIView):
-    resource_name = "payment"
-
-    @extend_schema(operation_id="payments_retrieve", summary="A payment", responses=s.PaymentEnvelope)
+class PaymentDetailView(PaymentView):
+    @endpoint("payments_retrieve", "A payment", s.PaymentEnvelope)
     def get(self, request: Request, payment_id: str) -> Response:
-        return Response({"payment": payment_payload(selectors.payment_get(self.organization, payment_id))})
+        return self.one(selectors.payment_get(self.organization, payment_id))
 
 
 class InvoiceRetryPaymentView(OrganizationAPIView):
     resource_name = "invoice"
 
-    @extend_schema(
-        operation_id="invoices_retry_payment",
-        summary="Charge the invoice again now (an empty 200, as Lago)",
-        request=None,
-        responses={200: None},
+    @endpoint(
+        "invoices_retry_payment", "Charge the invoice again now (an empty 200, as Lago)", {200: None}, request=None
     )
     def post(self, request: Request, invoice_id: str) -> Response:
         refuse_unsupported_body(request, s.PAYMENT_METHOD_LAGO_ONLY)
-        collection.invoice_retry_payment(self.organization, invoice_id=_uuid(invoice_id, "invoice"), actor=_actor(self))
+        collection.invoice_retry_payment(
+            self.organization, invoice_id=uuid_or_not_found(invoice_id, "invoice"), actor=_actor(self)
+        )
         return Response(status=200)
 
 
 class InvoicePaymentUrlView(OrganizationAPIView):
     resource_name = "invoice"
 
-    @extend_schema(
-        operation_id="invoices_payment_url",
-        summary="A hosted payment page for the amount due",
-        request=None,
-        responses=s.PaymentUrlEnvelope,
-    )
+    @endpoint("invoices_payment_url", "A hosted payment page for the amount due", s.PaymentUrlEnvelope, request=None)
     def post(self, request: Request, invoice_id: str) -> Response:
         from invoicing.models import Invoice
 
-        invoice_uuid = _uuid(invoice_id, "invoice")
+        invoice_uuid = uuid_or_not_found(invoice_id, "invoice")
         url = collection.invoice_payment_url(self.organization, invoice_id=invoice_uuid, actor=_actor(self))
         invoice = Invoice.objects.select_related("customer").get(organization=self.organization, id=invoice_uuid)
         return Response(
@@ -157,11 +144,11 @@ class InvoicePaymentUrlView(OrganizationAPIView):
 class CustomerCheckoutUrlView(OrganizationAPIView):
     resource_name = "customer"
 
-    @extend_schema(
-        operation_id="customers_checkout_url",
-        summary="A provider checkout session (setup mode) where the customer saves a payment method",
+    @endpoint(
+        "customers_checkout_url",
+        "A provider checkout session (setup mode) where the customer saves a payment method",
+        s.CheckoutUrlEnvelope,
         request=None,
-        responses=s.CheckoutUrlEnvelope,
     )
     def post(self, request: Request, external_id: str) -> Response:
         customer, url = customers.customer_checkout_url(self.organization, external_id=external_id)
@@ -178,177 +165,138 @@ class CustomerCheckoutUrlView(OrganizationAPIView):
         )
 
 
-class PaymentRequestCollectionView(OrganizationAPIView):
+class PaymentRequestView(ResourceView):
     resource_name = "payment_request"
+    render = staticmethod(payment_request_payload)
 
-    @extend_schema(
-        operation_id="payment_requests_list",
-        summary="List payment requests",
+
+class PaymentRequestCollectionView(PaymentRequestView):
+    @endpoint(
+        "payment_requests_list",
+        "List payment requests",
+        s.PaymentRequestListEnvelope,
         parameters=filters.PaymentRequestFilters.schema_parameters(),
-        responses=s.PaymentRequestListEnvelope,
     )
     def get(self, request: Request) -> Response:
         return payment_request_list_answer(request, self.organization, filters.PaymentRequestFilters.parse(request))
 
-    @extend_schema(
-        operation_id="payment_requests_create",
-        summary="Request payment of a customer's overdue invoices (charged and emailed)",
+    @endpoint(
+        "payment_requests_create",
+        "Request payment of a customer's overdue invoices (charged and emailed)",
+        s.PaymentRequestEnvelope,
         request=s.PaymentRequestInputEnvelope,
-        responses=s.PaymentRequestEnvelope,
     )
     def post(self, request: Request) -> Response:
-        payload = root_payload(request, "payment_request", lago_only=s.PAYMENT_METHOD_LAGO_ONLY)
-        data = validate_input(s.PaymentRequestInput, payload)
+        data = self.body(request, s.PaymentRequestInput, lago_only=s.PAYMENT_METHOD_LAGO_ONLY)
         payment_request = dunning.payment_request_create(
             self.organization,
             external_customer_id=data["external_customer_id"],
             email=data.get("email"),
             invoice_ids=data["lago_invoice_ids"],
         )
-        return Response({"payment_request": payment_request_payload(payment_request)})
+        return self.one(payment_request)
 
 
-class PaymentRequestDetailView(OrganizationAPIView):
-    resource_name = "payment_request"
-
-    @extend_schema(
-        operation_id="payment_requests_retrieve", summary="A payment request", responses=s.PaymentRequestEnvelope
-    )
+class PaymentRequestDetailView(PaymentRequestView):
+    @endpoint("payment_requests_retrieve", "A payment request", s.PaymentRequestEnvelope)
     def get(self, request: Request, request_id: str) -> Response:
-        payment_request = selectors.payment_request_get(self.organization, request_id)
-        return Response({"payment_request": payment_request_payload(payment_request)})
+        return self.one(selectors.payment_request_get(self.organization, request_id))
 
 
-class CustomerPaymentMethodCollectionView(OrganizationAPIView):
+class PaymentMethodView(ResourceView):
     resource_name = "payment_method"
+    render = staticmethod(payment_method_payload)
 
-    @extend_schema(
-        operation_id="customers_payment_methods_list",
-        summary="A customer's saved payment methods (the default first)",
-        responses=s.PaymentMethodListEnvelope,
+
+class CustomerPaymentMethodCollectionView(PaymentMethodView):
+    @endpoint(
+        "customers_payment_methods_list",
+        "A customer's saved payment methods (the default first)",
+        s.PaymentMethodListEnvelope,
     )
     def get(self, request: Request, external_id: str) -> Response:
-        qs = selectors.customer_payment_methods(self.organization, external_id=external_id)
-        return paginated_response(
-            request, qs, "payment_methods", lambda items: [payment_method_payload(m) for m in items]
+        return self.page(request, selectors.customer_payment_methods(self.organization, external_id=external_id))
+
+
+class CustomerPaymentMethodDetailView(PaymentMethodView):
+    @endpoint("customers_payment_methods_destroy", "Stop using a saved payment method", s.PaymentMethodEnvelope)
+    def delete(self, request: Request, external_id: str, method_id: str) -> Response:
+        return self.one(
+            customers.payment_method_destroy(self.organization, external_id=external_id, method_id=method_id)
         )
 
 
-class CustomerPaymentMethodDetailView(OrganizationAPIView):
-    resource_name = "payment_method"
-
-    @extend_schema(
-        operation_id="customers_payment_methods_destroy",
-        summary="Stop using a saved payment method",
-        responses=s.PaymentMethodEnvelope,
-    )
-    def delete(self, request: Request, external_id: str, method_id: str) -> Response:
-        method = customers.payment_method_destroy(self.organization, external_id=external_id, method_id=method_id)
-        return Response({"payment_method": payment_method_payload(method)})
-
-
-class CustomerPaymentMethodDefaultView(OrganizationAPIView):
-    resource_name = "payment_method"
-
-    @extend_schema(
-        operation_id="customers_payment_methods_set_as_default",
-        summary="Make a saved payment method the one collection charges",
+class CustomerPaymentMethodDefaultView(PaymentMethodView):
+    @endpoint(
+        "customers_payment_methods_set_as_default",
+        "Make a saved payment method the one collection charges",
+        s.PaymentMethodEnvelope,
         request=None,
-        responses=s.PaymentMethodEnvelope,
     )
     def put(self, request: Request, external_id: str, method_id: str) -> Response:
-        method = customers.payment_method_set_default(self.organization, external_id=external_id, method_id=method_id)
-        return Response({"payment_method": payment_method_payload(method)})
+        return self.one(
+            customers.payment_method_set_default(self.organization, external_id=external_id, method_id=method_id)
+        )
 
 
-class PaymentReceiptCollectionView(OrganizationAPIView):
+class PaymentReceiptView(ResourceView):
     resource_name = "payment_receipt"
+    render = staticmethod(payment_receipt_payload)
 
-    @extend_schema(
-        operation_id="payment_receipts_list",
-        summary="Payment receipts (one per succeeded payment), newest first",
+
+class PaymentReceiptCollectionView(PaymentReceiptView):
+    @endpoint(
+        "payment_receipts_list",
+        "Payment receipts (one per succeeded payment), newest first",
+        s.PaymentReceiptListEnvelope,
         parameters=filters.PaymentReceiptFilters.schema_parameters(),
-        responses=s.PaymentReceiptListEnvelope,
     )
     def get(self, request: Request) -> Response:
         params = filters.PaymentReceiptFilters.parse(request)
-        qs = selectors.payment_receipt_list(self.organization, invoice_id=params["invoice_id"])
-        return paginated_response(
-            request, qs, "payment_receipts", lambda items: [payment_receipt_payload(r) for r in items]
-        )
+        return self.page(request, selectors.payment_receipt_list(self.organization, invoice_id=params["invoice_id"]))
 
 
-class PaymentReceiptDetailView(OrganizationAPIView):
-    resource_name = "payment_receipt"
-
-    @extend_schema(
-        operation_id="payment_receipts_retrieve", summary="A payment receipt", responses=s.PaymentReceiptEnvelope
-    )
+class PaymentReceiptDetailView(PaymentReceiptView):
+    @endpoint("payment_receipts_retrieve", "A payment receipt", s.PaymentReceiptEnvelope)
     def get(self, request: Request, receipt_id: str) -> Response:
-        receipt = selectors.payment_receipt_get(self.organization, receipt_id)
-        return Response({"payment_receipt": payment_receipt_payload(receipt)})
+        return self.one(selectors.payment_receipt_get(self.organization, receipt_id))
 
 
-class _ResendEmailView(OrganizationAPIView):
-    kind = ""
+def _resend_view(resource: str, kind: str, noun: str) -> type[OrganizationAPIView]:
+    """The `resend_email` action of one kind of document (`POST /<documents>/{id}/resend_email`)."""
 
-    def _resend(self, request: Request, document_id: str) -> Response:
-        body = request.data if isinstance(request.data, dict) else {}
-        data = validate_input(s.ResendEmailInput, body) if body else {}
-        recipients = [*data.get("to", []), *data.get("cc", []), *data.get("bcc", [])] or None
-        emails.document_resend(self.organization, kind=self.kind, document_id=document_id, recipients=recipients)
-        return Response(status=200)
+    class ResendEmailView(OrganizationAPIView):
+        resource_name = resource
 
+        @endpoint(
+            f"{resource}s_resend_email",
+            f"E-mail the {noun} again (to the customer, or to the addresses given)",
+            {200: None},
+            request=s.ResendEmailInput,
+        )
+        def post(self, request: Request, **kwargs: str) -> Response:
+            (document_id,) = kwargs.values()
+            body = request.data if isinstance(request.data, dict) else {}
+            data = validate_input(s.ResendEmailInput, body) if body else {}
+            recipients = [*data.get("to", []), *data.get("cc", []), *data.get("bcc", [])] or None
+            emails.document_resend(self.organization, kind=kind, document_id=document_id, recipients=recipients)
+            return Response(status=200)
 
-class InvoiceResendEmailView(_ResendEmailView):
-    resource_name = "invoice"
-    kind = "invoice.finalized"
-
-    @extend_schema(
-        operation_id="invoices_resend_email",
-        summary="E-mail the invoice again (to the customer, or to the addresses given)",
-        request=s.ResendEmailInput,
-        responses={200: None},
-    )
-    def post(self, request: Request, invoice_id: str) -> Response:
-        return self._resend(request, invoice_id)
+    return named(ResendEmailView, "".join(part.title() for part in resource.split("_")) + "ResendEmailView", __name__)
 
 
-class CreditNoteResendEmailView(_ResendEmailView):
-    resource_name = "credit_note"
-    kind = "credit_note.created"
-
-    @extend_schema(
-        operation_id="credit_notes_resend_email",
-        summary="E-mail the credit note again (to the customer, or to the addresses given)",
-        request=s.ResendEmailInput,
-        responses={200: None},
-    )
-    def post(self, request: Request, credit_note_id: str) -> Response:
-        return self._resend(request, credit_note_id)
-
-
-class PaymentReceiptResendEmailView(_ResendEmailView):
-    resource_name = "payment_receipt"
-    kind = "payment_receipt.created"
-
-    @extend_schema(
-        operation_id="payment_receipts_resend_email",
-        summary="E-mail the payment receipt again (to the customer, or to the addresses given)",
-        request=s.ResendEmailInput,
-        responses={200: None},
-    )
-    def post(self, request: Request, receipt_id: str) -> Response:
-        return self._resend(request, receipt_id)
+InvoiceResendEmailView = _resend_view("invoice", "invoice.finalized", "invoice")
+CreditNoteResendEmailView = _resend_view("credit_note", "credit_note.created", "credit note")
+PaymentReceiptResendEmailView = _resend_view("payment_receipt", "payment_receipt.created", "payment receipt")
 
 
 class CustomerPortalUrlView(OrganizationAPIView):
     resource_name = "customer"
 
-    @extend_schema(
-        operation_id="customers_portal_url",
-        summary="A signed, expiring link to the customer's portal (docs/portal.md)",
-        responses=s.PortalUrlEnvelope,
+    @endpoint(
+        "customers_portal_url",
+        "A signed, expiring link to the customer's portal (docs/portal.md)",
+        s.PortalUrlEnvelope,
     )
     def get(self, request: Request, external_id: str) -> Response:
         from payments import portal

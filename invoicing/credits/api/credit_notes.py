@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.pagination import paginated_response
-from billing_project.core.api.views import OrganizationAPIView, root_payload
-from billing_project.core.errors import NotFoundFailure
+from billing_project.core.api.resources import ResourceView, endpoint
+from billing_project.core.lookup import uuid_or_not_found
 from customers.api.scoped import customer_list_view
 from invoicing.credits import selectors
 from invoicing.credits.api import filters
@@ -19,17 +18,8 @@ from invoicing.credits.representation import credit_note_payload
 from invoicing.credits.services import credit_notes as services
 
 
-def _body(note: Any) -> dict[str, Any]:
-    return {"credit_note": credit_note_payload(note)}
-
-
 def _invoice_id(payload: dict[str, Any]) -> Any:
-    import uuid
-
-    try:
-        return uuid.UUID(str(payload.get("invoice_id")))
-    except (TypeError, ValueError):
-        raise NotFoundFailure("invoice") from None
+    return uuid_or_not_found(payload.get("invoice_id"), "invoice")
 
 
 def credit_note_list_answer(request: Request, organization: Any, params: dict[str, Any]) -> Response:
@@ -49,26 +39,28 @@ def credit_note_list_answer(request: Request, organization: Any, params: dict[st
     return paginated_response(request, qs, "credit_notes", lambda items: [credit_note_payload(n) for n in items])
 
 
-class CreditNoteCollectionView(OrganizationAPIView):
+class CreditNoteView(ResourceView):
     resource_name = "credit_note"
+    render = staticmethod(credit_note_payload)
 
-    @extend_schema(
-        operation_id="credit_notes_list",
-        summary="List credit notes",
+    def reread(self, note: Any) -> Response:
+        """The credit note as the API shows it, read again after a service changed it."""
+        return self.one(selectors.credit_note_get(self.organization, note.id))
+
+
+class CreditNoteCollectionView(CreditNoteView):
+    @endpoint(
+        "credit_notes_list",
+        "List credit notes",
+        s.CreditNoteListEnvelope,
         parameters=filters.CreditNoteFilters.schema_parameters(),
-        responses=s.CreditNoteListEnvelope,
     )
     def get(self, request: Request) -> Response:
         return credit_note_list_answer(request, self.organization, filters.CreditNoteFilters.parse(request))
 
-    @extend_schema(
-        operation_id="credit_notes_create",
-        summary="Create a credit note",
-        request=s.CreditNoteInputEnvelope,
-        responses=s.CreditNoteEnvelope,
-    )
+    @endpoint("credit_notes_create", "Create a credit note", s.CreditNoteEnvelope, request=s.CreditNoteInputEnvelope)
     def post(self, request: Request) -> Response:
-        payload = root_payload(request, "credit_note")
+        payload = self.body(request)
         note = services.credit_note_create(
             self.organization,
             invoice_id=_invoice_id(payload),
@@ -80,7 +72,7 @@ class CreditNoteCollectionView(OrganizationAPIView):
             description=payload.get("description"),
             metadata=payload.get("metadata"),
         )
-        return Response(_body(selectors.credit_note_get(self.organization, note.id)))
+        return self.reread(note)
 
 
 CustomerCreditNoteListView = customer_list_view(
@@ -92,75 +84,54 @@ CustomerCreditNoteListView = customer_list_view(
 )
 
 
-class CreditNoteEstimateView(OrganizationAPIView):
-    resource_name = "credit_note"
-
-    @extend_schema(
-        operation_id="credit_notes_estimate",
-        summary="Estimate a credit note",
+class CreditNoteEstimateView(CreditNoteView):
+    @endpoint(
+        "credit_notes_estimate",
+        "Estimate a credit note",
+        s.CreditNoteEstimateEnvelope,
         request=s.CreditNoteEstimateInputEnvelope,
-        responses=s.CreditNoteEstimateEnvelope,
     )
     def post(self, request: Request) -> Response:
-        payload = root_payload(request, "credit_note")
+        payload = self.body(request)
         estimate = services.credit_note_estimate(
             self.organization, invoice_id=_invoice_id(payload), items=payload.get("items")
         )
         return Response({"estimated_credit_note": estimate})
 
 
-class CreditNoteDetailView(OrganizationAPIView):
-    resource_name = "credit_note"
-
-    @extend_schema(
-        operation_id="credit_notes_retrieve", summary="Retrieve a credit note", responses=s.CreditNoteEnvelope
-    )
+class CreditNoteDetailView(CreditNoteView):
+    @endpoint("credit_notes_retrieve", "Retrieve a credit note", s.CreditNoteEnvelope)
     def get(self, request: Request, credit_note_id: str) -> Response:
-        return Response(_body(selectors.credit_note_get(self.organization, credit_note_id)))
+        return self.one(selectors.credit_note_get(self.organization, credit_note_id))
 
-    @extend_schema(
-        operation_id="credit_notes_update",
-        summary="Update a credit note's refund status or metadata",
+    @endpoint(
+        "credit_notes_update",
+        "Update a credit note's refund status or metadata",
+        s.CreditNoteEnvelope,
         request=s.CreditNoteUpdateInputEnvelope,
-        responses=s.CreditNoteEnvelope,
     )
     def put(self, request: Request, credit_note_id: str) -> Response:
-        payload = root_payload(request, "credit_note")
+        payload = self.body(request)
         note = services.credit_note_update(
             self.organization,
             credit_note_id=credit_note_id,
             refund_status=payload.get("refund_status"),
             metadata=payload.get("metadata"),
         )
-        return Response(_body(selectors.credit_note_get(self.organization, note.id)))
+        return self.reread(note)
 
 
-class CreditNoteVoidView(OrganizationAPIView):
-    resource_name = "credit_note"
-
-    @extend_schema(
-        operation_id="credit_notes_void",
-        summary="Void a credit note's balance",
-        request=None,
-        responses=s.CreditNoteEnvelope,
-    )
+class CreditNoteVoidView(CreditNoteView):
+    @endpoint("credit_notes_void", "Void a credit note's balance", s.CreditNoteEnvelope, request=None)
     def put(self, request: Request, credit_note_id: str) -> Response:
-        note = services.credit_note_void(self.organization, credit_note_id=credit_note_id)
-        return Response(_body(selectors.credit_note_get(self.organization, note.id)))
+        return self.reread(services.credit_note_void(self.organization, credit_note_id=credit_note_id))
 
 
-class CreditNoteDownloadView(OrganizationAPIView):
-    resource_name = "credit_note"
-
-    @extend_schema(
-        operation_id="credit_notes_download",
-        summary="Generate the credit note PDF (file_url)",
-        request=None,
-        responses=s.CreditNoteEnvelope,
-    )
+class CreditNoteDownloadView(CreditNoteView):
+    @endpoint("credit_notes_download", "Generate the credit note PDF (file_url)", s.CreditNoteEnvelope, request=None)
     def post(self, request: Request, credit_note_id: str) -> Response:
         from invoicing.credits.services.documents import credit_note_generate_pdf
 
         note = selectors.credit_note_get(self.organization, credit_note_id)
         credit_note_generate_pdf(note.id)
-        return Response(_body(selectors.credit_note_get(self.organization, note.id)))
+        return self.reread(note)

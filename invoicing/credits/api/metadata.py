@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from billing_project.core.api.resources import endpoint, named
 from billing_project.core.api.views import OrganizationAPIView
 from billing_project.core.errors import BadRequestFailure
 from invoicing.credits import selectors
@@ -23,105 +24,75 @@ def _payload(request: Request) -> Any:
     return data["metadata"]
 
 
-class WalletMetadataView(OrganizationAPIView):
-    """`/wallets/{id}/metadata`; `/customers/{external_id}/wallets/{code}/metadata` finds the wallet
-    by its customer and code instead (`CustomerWalletMetadataView`)."""
+# (view, the path's keyword arguments) -> the service's keyword arguments naming the owner.
+Owner = Callable[[OrganizationAPIView, dict[str, str]], dict[str, Any]]
 
-    resource_name = "wallet"
 
-    def wallet_id(self, **path: str) -> Any:
-        return path["wallet_id"]
+def _metadata_views(
+    prefix: str,
+    resource: str,
+    owner: Owner,
+    set_metadata: Callable[..., Any],
+    delete_metadata: Callable[..., Any],
+    doc: str | None = None,
+) -> tuple[type[OrganizationAPIView], type[OrganizationAPIView]]:
+    """The `.../metadata` view (replace, merge, delete all) and the `.../metadata/{key}` view (delete
+    one key) of a wallet or credit note, which `owner` finds from the path; operations `<prefix>_metadata_*`."""
 
-    @extend_schema(
-        operation_id="wallet_metadata_replace", request=s.CreditMetadataEnvelope, responses=s.CreditMetadataEnvelope
+    class MetadataView(OrganizationAPIView):
+        resource_name = resource
+
+        @endpoint(f"{prefix}_metadata_replace", request=s.CreditMetadataEnvelope, responses=s.CreditMetadataEnvelope)
+        def post(self, request: Request, **path: str) -> Response:
+            metadata = set_metadata(self.organization, **owner(self, path), metadata=_payload(request), merge=False)
+            return Response({"metadata": metadata})
+
+        @endpoint(f"{prefix}_metadata_merge", request=s.CreditMetadataEnvelope, responses=s.CreditMetadataEnvelope)
+        def patch(self, request: Request, **path: str) -> Response:
+            metadata = set_metadata(self.organization, **owner(self, path), metadata=_payload(request), merge=True)
+            return Response({"metadata": metadata})
+
+        @endpoint(f"{prefix}_metadata_destroy_all", responses=s.CreditMetadataEnvelope)
+        def delete(self, request: Request, **path: str) -> Response:
+            return Response({"metadata": delete_metadata(self.organization, **owner(self, path))})
+
+    class MetadataKeyView(OrganizationAPIView):
+        resource_name = resource
+
+        @endpoint(f"{prefix}_metadata_destroy_key", responses=s.CreditMetadataEnvelope)
+        def delete(self, request: Request, **path: str) -> Response:
+            return Response({"metadata": delete_metadata(self.organization, **owner(self, path), key=path["key"])})
+
+    title = "".join(part.title() for part in prefix.split("_"))
+    return (
+        named(MetadataView, f"{title}MetadataView", __name__, doc=doc),
+        named(MetadataKeyView, f"{title}MetadataKeyView", __name__, doc=doc),
     )
-    def post(self, request: Request, **path: str) -> Response:
-        metadata = wallets.wallet_metadata_set(
-            self.organization, wallet_id=self.wallet_id(**path), metadata=_payload(request), merge=False
-        )
-        return Response({"metadata": metadata})
-
-    @extend_schema(
-        operation_id="wallet_metadata_merge", request=s.CreditMetadataEnvelope, responses=s.CreditMetadataEnvelope
-    )
-    def patch(self, request: Request, **path: str) -> Response:
-        metadata = wallets.wallet_metadata_set(
-            self.organization, wallet_id=self.wallet_id(**path), metadata=_payload(request), merge=True
-        )
-        return Response({"metadata": metadata})
-
-    @extend_schema(operation_id="wallet_metadata_destroy_all", responses=s.CreditMetadataEnvelope)
-    def delete(self, request: Request, **path: str) -> Response:
-        return Response(
-            {"metadata": wallets.wallet_metadata_delete(self.organization, wallet_id=self.wallet_id(**path))}
-        )
 
 
-class WalletMetadataKeyView(WalletMetadataView):
-    http_method_names = ["delete", "options"]
-
-    @extend_schema(operation_id="wallet_metadata_destroy_key", responses=s.CreditMetadataEnvelope)
-    def delete(self, request: Request, **path: str) -> Response:
-        wallet_id = self.wallet_id(**path)
-        return Response(
-            {"metadata": wallets.wallet_metadata_delete(self.organization, wallet_id=wallet_id, key=path["key"])}
-        )
+def _wallet(view: OrganizationAPIView, path: dict[str, str]) -> dict[str, Any]:
+    return {"wallet_id": path["wallet_id"]}
 
 
-def _customer_wallet_id(view: WalletMetadataView, path: dict[str, str]) -> Any:
-    return selectors.wallet_get_by_code(view.organization, path["external_id"], path["code"]).id
+def _customer_wallet(view: OrganizationAPIView, path: dict[str, str]) -> dict[str, Any]:
+    return {"wallet_id": selectors.wallet_get_by_code(view.organization, path["external_id"], path["code"]).id}
 
 
-@extend_schema_view(
-    post=extend_schema(operation_id="customer_wallet_metadata_replace"),
-    patch=extend_schema(operation_id="customer_wallet_metadata_merge"),
-    delete=extend_schema(operation_id="customer_wallet_metadata_destroy_all"),
+def _credit_note(view: OrganizationAPIView, path: dict[str, str]) -> dict[str, Any]:
+    return {"credit_note_id": path["credit_note_id"]}
+
+
+_WALLET_DOC = """`/wallets/{id}/metadata`; `/customers/{external_id}/wallets/{code}/metadata` finds the wallet
+by its customer and code instead (`CustomerWalletMetadataView`)."""
+_wallet_services = (wallets.wallet_metadata_set, wallets.wallet_metadata_delete)
+WalletMetadataView, WalletMetadataKeyView = _metadata_views("wallet", "wallet", _wallet, *_wallet_services, _WALLET_DOC)
+CustomerWalletMetadataView, CustomerWalletMetadataKeyView = _metadata_views(
+    "customer_wallet", "wallet", _customer_wallet, *_wallet_services, _WALLET_DOC
 )
-class CustomerWalletMetadataView(WalletMetadataView):
-    def wallet_id(self, **path: str) -> Any:
-        return _customer_wallet_id(self, path)
-
-
-@extend_schema_view(delete=extend_schema(operation_id="customer_wallet_metadata_destroy_key"))
-class CustomerWalletMetadataKeyView(WalletMetadataKeyView):
-    def wallet_id(self, **path: str) -> Any:
-        return _customer_wallet_id(self, path)
-
-
-class CreditNoteMetadataView(OrganizationAPIView):
-    resource_name = "credit_note"
-
-    @extend_schema(
-        operation_id="credit_note_metadata_replace",
-        request=s.CreditMetadataEnvelope,
-        responses=s.CreditMetadataEnvelope,
-    )
-    def post(self, request: Request, credit_note_id: str) -> Response:
-        metadata = credit_notes.credit_note_metadata_set(
-            self.organization, credit_note_id=credit_note_id, metadata=_payload(request), merge=False
-        )
-        return Response({"metadata": metadata})
-
-    @extend_schema(
-        operation_id="credit_note_metadata_merge", request=s.CreditMetadataEnvelope, responses=s.CreditMetadataEnvelope
-    )
-    def patch(self, request: Request, credit_note_id: str) -> Response:
-        metadata = credit_notes.credit_note_metadata_set(
-            self.organization, credit_note_id=credit_note_id, metadata=_payload(request), merge=True
-        )
-        return Response({"metadata": metadata})
-
-    @extend_schema(operation_id="credit_note_metadata_destroy_all", responses=s.CreditMetadataEnvelope)
-    def delete(self, request: Request, credit_note_id: str) -> Response:
-        return Response(
-            {"metadata": credit_notes.credit_note_metadata_delete(self.organization, credit_note_id=credit_note_id)}
-        )
-
-
-class CreditNoteMetadataKeyView(OrganizationAPIView):
-    resource_name = "credit_note"
-
-    @extend_schema(operation_id="credit_note_metadata_destroy_key", responses=s.CreditMetadataEnvelope)
-    def delete(self, request: Request, credit_note_id: str, key: str) -> Response:
-        metadata = credit_notes.credit_note_metadata_delete(self.organization, credit_note_id=credit_note_id, key=key)
-        return Response({"metadata": metadata})
+CreditNoteMetadataView, CreditNoteMetadataKeyView = _metadata_views(
+    "credit_note",
+    "credit_note",
+    _credit_note,
+    credit_notes.credit_note_metadata_set,
+    credit_notes.credit_note_metadata_delete,
+)

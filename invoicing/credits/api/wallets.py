@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.pagination import paginated_response
-from billing_project.core.api.views import OrganizationAPIView, root_payload
+from billing_project.core.api.resources import ResourceView, endpoint
 from customers.api.scoped import customer_list_view
 from invoicing.credits import selectors
 from invoicing.credits.api import filters
@@ -21,93 +20,62 @@ from invoicing.credits.representation import wallet_payload, wallet_transaction_
 from invoicing.credits.services import wallets as services
 
 
-def _wallet_body(wallet: Any) -> dict[str, Any]:
-    return {"wallet": wallet_payload(wallet)}
-
-
-def _transactions(items: Any) -> list[dict[str, Any]]:
-    return [wallet_transaction_payload(tx) for tx in items]
-
-
-def _wallets(items: Any) -> list[dict[str, Any]]:
-    return [wallet_payload(w) for w in items]
-
-
 def wallet_list_answer(request: Request, organization: Any, params: dict[str, Any]) -> Response:
     """`GET /wallets` (and `GET /customers/{external_id}/wallets`) for parsed filters."""
     qs = selectors.wallet_list(
         organization, external_customer_id=params["external_customer_id"], status=params["status"]
     )
-    return paginated_response(request, qs, "wallets", _wallets)
+    return paginated_response(request, qs, "wallets", lambda items: [wallet_payload(w) for w in items])
 
 
-class WalletCollectionView(OrganizationAPIView):
+class WalletView(ResourceView):
     resource_name = "wallet"
+    render = staticmethod(wallet_payload)
 
-    @extend_schema(
-        operation_id="wallets_list",
-        summary="List wallets",
-        parameters=filters.WalletFilters.schema_parameters(),
-        responses=s.WalletListEnvelope,
+    def reread(self, wallet: Any) -> Response:
+        """The wallet as the API shows it, read again after a service changed it."""
+        return self.one(selectors.wallet_get(self.organization, wallet.id))
+
+    def input(self, request: Request) -> dict[str, Any]:
+        return self.body(request, lago_only=s.WALLET_LAGO_ONLY)
+
+
+class WalletCollectionView(WalletView):
+    @endpoint(
+        "wallets_list", "List wallets", s.WalletListEnvelope, parameters=filters.WalletFilters.schema_parameters()
     )
     def get(self, request: Request) -> Response:
         return wallet_list_answer(request, self.organization, filters.WalletFilters.parse(request))
 
-    @extend_schema(
-        operation_id="wallets_create",
-        summary="Create a wallet",
-        request=s.WalletInputEnvelope,
-        responses=s.WalletEnvelope,
-    )
+    @endpoint("wallets_create", "Create a wallet", s.WalletEnvelope, request=s.WalletInputEnvelope)
     def post(self, request: Request) -> Response:
-        wallet = services.wallet_create(
-            self.organization, data=root_payload(request, "wallet", lago_only=s.WALLET_LAGO_ONLY)
-        )
-        return Response(_wallet_body(selectors.wallet_get(self.organization, wallet.id)))
+        return self.reread(services.wallet_create(self.organization, data=self.input(request)))
 
 
-class WalletDetailView(OrganizationAPIView):
-    resource_name = "wallet"
-
-    @extend_schema(operation_id="wallets_retrieve", summary="Retrieve a wallet", responses=s.WalletEnvelope)
+class WalletDetailView(WalletView):
+    @endpoint("wallets_retrieve", "Retrieve a wallet", s.WalletEnvelope)
     def get(self, request: Request, wallet_id: str) -> Response:
-        return Response(_wallet_body(selectors.wallet_get(self.organization, wallet_id)))
+        return self.one(selectors.wallet_get(self.organization, wallet_id))
 
-    @extend_schema(
-        operation_id="wallets_update",
-        summary="Update a wallet",
-        request=s.WalletInputEnvelope,
-        responses=s.WalletEnvelope,
-    )
+    @endpoint("wallets_update", "Update a wallet", s.WalletEnvelope, request=s.WalletInputEnvelope)
     def put(self, request: Request, wallet_id: str) -> Response:
-        wallet = services.wallet_update(
-            self.organization, wallet_id=wallet_id, data=root_payload(request, "wallet", lago_only=s.WALLET_LAGO_ONLY)
-        )
-        return Response(_wallet_body(selectors.wallet_get(self.organization, wallet.id)))
+        return self.reread(services.wallet_update(self.organization, wallet_id=wallet_id, data=self.input(request)))
 
-    @extend_schema(
-        operation_id="wallets_terminate",
-        summary="Terminate a wallet (its remaining credits are voided)",
-        responses=s.WalletEnvelope,
-    )
+    @endpoint("wallets_terminate", "Terminate a wallet (its remaining credits are voided)", s.WalletEnvelope)
     def delete(self, request: Request, wallet_id: str) -> Response:
-        wallet = services.wallet_terminate(self.organization, wallet_id=wallet_id)
-        return Response(_wallet_body(selectors.wallet_get(self.organization, wallet.id)))
+        return self.reread(services.wallet_terminate(self.organization, wallet_id=wallet_id))
 
 
-class _CustomerWalletCreate(OrganizationAPIView):
-    resource_name = "wallet"
-
-    @extend_schema(
-        operation_id="customer_wallets_create",
-        summary="Create a wallet for the customer of the path",
+class _CustomerWalletCreate(WalletView):
+    @endpoint(
+        "customer_wallets_create",
+        "Create a wallet for the customer of the path",
+        s.WalletEnvelope,
         request=s.WalletInputEnvelope,
-        responses=s.WalletEnvelope,
     )
     def post(self, request: Request, external_id: str) -> Response:
-        payload = root_payload(request, "wallet", lago_only=s.WALLET_LAGO_ONLY)
-        wallet = services.wallet_create(self.organization, data={**payload, "external_customer_id": external_id})
-        return Response(_wallet_body(selectors.wallet_get(self.organization, wallet.id)))
+        data = {**self.input(request), "external_customer_id": external_id}
+        return self.reread(services.wallet_create(self.organization, data=data))
 
 
 CustomerWalletCollectionView = customer_list_view(
@@ -120,77 +88,57 @@ CustomerWalletCollectionView = customer_list_view(
 )
 
 
-class CustomerWalletDetailView(OrganizationAPIView):
-    resource_name = "wallet"
-
-    @extend_schema(
-        operation_id="customer_wallets_retrieve",
-        summary="Retrieve a customer's wallet by code",
-        responses=s.WalletEnvelope,
-    )
+class CustomerWalletDetailView(WalletView):
+    @endpoint("customer_wallets_retrieve", "Retrieve a customer's wallet by code", s.WalletEnvelope)
     def get(self, request: Request, external_id: str, code: str) -> Response:
-        return Response(_wallet_body(selectors.wallet_get_by_code(self.organization, external_id, code)))
+        return self.one(selectors.wallet_get_by_code(self.organization, external_id, code))
 
-    @extend_schema(
-        operation_id="customer_wallets_update",
-        summary="Update a customer's wallet by code",
+    @endpoint(
+        "customer_wallets_update",
+        "Update a customer's wallet by code",
+        s.WalletEnvelope,
         request=s.WalletInputEnvelope,
-        responses=s.WalletEnvelope,
     )
     def put(self, request: Request, external_id: str, code: str) -> Response:
         found = selectors.wallet_get_by_code(self.organization, external_id, code)
-        wallet = services.wallet_update(
-            self.organization, wallet_id=found.id, data=root_payload(request, "wallet", lago_only=s.WALLET_LAGO_ONLY)
-        )
-        return Response(_wallet_body(selectors.wallet_get(self.organization, wallet.id)))
+        return self.reread(services.wallet_update(self.organization, wallet_id=found.id, data=self.input(request)))
 
-    @extend_schema(
-        operation_id="customer_wallets_terminate",
-        summary="Terminate a customer's wallet by code",
-        responses=s.WalletEnvelope,
-    )
+    @endpoint("customer_wallets_terminate", "Terminate a customer's wallet by code", s.WalletEnvelope)
     def delete(self, request: Request, external_id: str, code: str) -> Response:
         found = selectors.wallet_get_by_code(self.organization, external_id, code)
-        wallet = services.wallet_terminate(self.organization, wallet_id=found.id)
-        return Response(_wallet_body(selectors.wallet_get(self.organization, wallet.id)))
+        return self.reread(services.wallet_terminate(self.organization, wallet_id=found.id))
 
 
-class WalletTransactionCollectionView(OrganizationAPIView):
+class WalletTransactionView(ResourceView):
     resource_name = "wallet_transaction"
+    render = staticmethod(wallet_transaction_payload)
 
-    @extend_schema(
-        operation_id="wallet_transactions_create",
-        summary="Top up (paid, granted) or void credits",
+
+class WalletTransactionCollectionView(WalletTransactionView):
+    @endpoint(
+        "wallet_transactions_create",
+        "Top up (paid, granted) or void credits",
+        s.WalletTransactionListEnvelope,
         request=s.WalletTransactionInputEnvelope,
-        responses=s.WalletTransactionListEnvelope,
     )
     def post(self, request: Request) -> Response:
-        payload = root_payload(request, "wallet_transaction", lago_only=s.WALLET_TRANSACTION_LAGO_ONLY)
+        payload = self.body(request, lago_only=s.WALLET_TRANSACTION_LAGO_ONLY)
         rows = services.wallet_transaction_create(self.organization, data=payload)
-        return Response({"wallet_transactions": _transactions(rows)})
+        return Response({"wallet_transactions": self.render_many(rows)})
 
 
-class WalletTransactionDetailView(OrganizationAPIView):
-    resource_name = "wallet_transaction"
-
-    @extend_schema(
-        operation_id="wallet_transactions_retrieve",
-        summary="Retrieve a wallet transaction",
-        responses=s.WalletTransactionEnvelope,
-    )
+class WalletTransactionDetailView(WalletTransactionView):
+    @endpoint("wallet_transactions_retrieve", "Retrieve a wallet transaction", s.WalletTransactionEnvelope)
     def get(self, request: Request, transaction_id: str) -> Response:
-        tx = selectors.wallet_transaction_get(self.organization, transaction_id)
-        return Response({"wallet_transaction": wallet_transaction_payload(tx)})
+        return self.one(selectors.wallet_transaction_get(self.organization, transaction_id))
 
 
-class WalletTransactionListView(OrganizationAPIView):
-    resource_name = "wallet_transaction"
-
-    @extend_schema(
-        operation_id="wallet_transactions_list",
-        summary="List a wallet's transactions",
+class WalletTransactionListView(WalletTransactionView):
+    @endpoint(
+        "wallet_transactions_list",
+        "List a wallet's transactions",
+        s.WalletTransactionListEnvelope,
         parameters=filters.WalletTransactionFilters.schema_parameters(),
-        responses=s.WalletTransactionListEnvelope,
     )
     def get(self, request: Request, wallet_id: str) -> Response:
         params = filters.WalletTransactionFilters.parse(request)
@@ -201,4 +149,4 @@ class WalletTransactionListView(OrganizationAPIView):
             transaction_type=params["transaction_type"],
             transaction_status=params["transaction_status"],
         )
-        return paginated_response(request, qs, "wallet_transactions", _transactions)
+        return self.page(request, qs)

@@ -1,0 +1,120 @@
+"""The resource view layer: what every API view repeated, written once (docs/architecture.md,
+"How to add a resource route").
+
+- `endpoint(operation_id, summary, responses, ...)`: drf-spectacular's `extend_schema` with the
+  arguments every bxb endpoint gives, positional; the schema is the same as `extend_schema`'s.
+- `ResourceView`: an `OrganizationAPIView` that knows its resource's Lago root key (`root_key`,
+  default `resource_name`), list key (`list_key`, default `root_key + "s"`) and renderer (`render`,
+  one object to its dict). `self.one(obj)` answers `{root_key: render(obj)}`, `self.page(request, qs)`
+  a page of `list_key` with its `meta`, `self.body(serializer, ...)` the validated root object.
+- `route(pattern, view, name)` and `resource_routes(plural, id_kwarg, collection, detail)`: the
+  route table of an app's `api/urls.py`, one line a route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from django.db.models import QuerySet
+from django.urls import URLPattern, path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from billing_project.core.api.pagination import paginated_response
+from billing_project.core.api.unsupported import LagoOnly
+from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
+
+_UNSET: Any = object()
+
+
+def endpoint(
+    operation_id: str,
+    summary: str | None = None,
+    responses: Any = _UNSET,
+    *,
+    request: Any = _UNSET,
+    parameters: list[Any] | None = None,
+    tags: list[str] | None = None,
+) -> Callable[[Any], Any]:
+    """`extend_schema(operation_id=..., summary=..., parameters=..., request=..., responses=...)`:
+    only the arguments given are passed, so the published schema is what `extend_schema` makes."""
+    kwargs: dict[str, Any] = {"operation_id": operation_id}
+    if summary is not None:
+        kwargs["summary"] = summary
+    if tags is not None:
+        kwargs["tags"] = tags
+    if parameters is not None:
+        kwargs["parameters"] = parameters
+    if request is not _UNSET:
+        kwargs["request"] = request
+    if responses is not _UNSET:
+        kwargs["responses"] = responses
+    return extend_schema(**kwargs)
+
+
+class ResourceView(OrganizationAPIView):
+    # An API view of one Lago resource: its root key, list key and renderer declared once.
+    # Subclasses set `resource_name` (and `root_key`/`list_key` where Lago's keys differ from
+    # `resource_name` and its plural) and `render`, a `staticmethod` turning one object into its dict.
+    # `render_many` renders a page (a list serializer's `.data` where the shape is a serializer).
+    # (A comment, not a docstring: drf-spectacular publishes the nearest class docstring as each
+    # operation's description, and the API's is `OrganizationAPIView`'s.)
+
+    root_key: ClassVar[str] = ""
+    list_key: ClassVar[str] = ""
+    render: Callable[[Any], Any]
+
+    @classmethod
+    def root(cls) -> str:
+        return cls.root_key or str(cls.resource_name)
+
+    def render_many(self, items: Iterable[Any]) -> Any:
+        return [self.render(item) for item in items]
+
+    def one(self, obj: Any) -> Response:
+        """`{root_key: render(obj)}`, Lago's body of one resource."""
+        return Response({self.root(): self.render(obj)})
+
+    def page(self, request: Request, queryset: QuerySet[Any]) -> Response:
+        """A page of `list_key` with Lago's `meta` (`billing_project.core.api.pagination`)."""
+        return paginated_response(request, queryset, self.list_key or f"{self.root()}s", self.render_many)
+
+    def body(
+        self,
+        request: Request,
+        serializer: type[serializers.Serializer] | None = None,
+        *,
+        lago_only: Iterable[LagoOnly] = (),
+        partial: bool = False,
+    ) -> dict[str, Any]:
+        """The object under the root key (400 when missing), validated by `serializer` when given."""
+        payload = root_payload(request, self.root(), lago_only=lago_only)
+        return validate_input(serializer, payload, partial=partial) if serializer is not None else payload
+
+
+def named(view: type[OrganizationAPIView], name: str, module: str, doc: str | None = None) -> Any:
+    """A view class made by a factory, named as if written in `module` (logs, tracebacks, admin
+    docs and the route listing show `name`, not the factory's local class); `doc` is its docstring
+    (drf-spectacular publishes it as the operations' description)."""
+    view.__name__ = view.__qualname__ = name
+    view.__module__ = module
+    if doc is not None:
+        view.__doc__ = doc
+    return view
+
+
+def route(pattern: str, view: type[OrganizationAPIView], name: str) -> URLPattern:
+    """`path(pattern, view.as_view(), name=name)`."""
+    return path(pattern, view.as_view(), name=name)
+
+
+def resource_routes(
+    plural: str, id_kwarg: str, collection: type[OrganizationAPIView], detail: type[OrganizationAPIView]
+) -> list[URLPattern]:
+    """`<plural>` (named `<plural>` with dashes) and `<plural>/<str:<id_kwarg>>` (named
+    `<singular>-detail`): a resource's collection and detail routes."""
+    name = plural.replace("_", "-")
+    return [route(plural, collection, name), route(f"{plural}/<str:{id_kwarg}>", detail, f"{name[:-1]}-detail")]
