@@ -154,7 +154,8 @@ _ORG_TEXT_FIELDS = (
     "country", "address_line1", "address_line2", "state", "zipcode", "email", "city", "legal_name",
     "legal_number", "tax_identification_number",
 )  # fmt: skip
-_EMAIL_SETTINGS = {"invoice.finalized", "credit_note.created", "payment_receipt.created"}
+# Lago's three kinds and bxb's `payment.failed` (docs/payments.md §11).
+_EMAIL_SETTINGS = {"invoice.finalized", "credit_note.created", "payment_receipt.created", "payment.failed"}
 
 
 @transaction.atomic

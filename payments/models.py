@@ -361,6 +361,10 @@ class EmailKind(models.TextChoices):
     INVOICE_FINALIZED = "invoice.finalized"
     CREDIT_NOTE_CREATED = "credit_note.created"
     PAYMENT_RECEIPT_CREATED = "payment_receipt.created"
+    # bxb's own: a failed charge of an invoice (on/off in `email_settings` like Lago's kinds) and a
+    # dunning reminder (a payment request; always e-mailed to the request's addresses, as Lago does).
+    PAYMENT_FAILED = "payment.failed"
+    PAYMENT_REQUEST_CREATED = "payment_request.created"
 
 
 class SentEmailStatus(models.TextChoices):

@@ -38,6 +38,7 @@ from invoicing.services import lifecycle
 from payments.models import (
     FINAL,
     IN_FLIGHT,
+    EmailKind,
     Payment,
     PaymentMethod,
     PaymentOrigin,
@@ -47,7 +48,7 @@ from payments.models import (
     PaymentType,
 )
 from payments.providers import ChargeResult, ProviderError, TransientProviderError, provider_for
-from payments.services import notifications, receipts
+from payments.services import emails, notifications, receipts
 from payments.services.connections import connection_for_customer
 
 logger = logging.getLogger(__name__)
@@ -305,6 +306,7 @@ def _on_failure(payment: Payment, now: dt.datetime) -> None:
     if payment.invoice_id:
         invoice = _mark_invoice_failed(payment.invoice_id, now)
         notifications.invoice_payment_failure(payment, invoice)
+        emails.email_schedule(payment.organization, kind=EmailKind.PAYMENT_FAILED, document_id=payment.id)
         if payment.origin in SCHEDULED_ORIGINS:
             _schedule_retry(payment, invoice, now)
     if payment.payment_request_id:

@@ -27,6 +27,7 @@ from payments.models import (
     IN_FLIGHT,
     CustomerDunning,
     DunningCampaign,
+    EmailKind,
     Payment,
     PaymentOrigin,
     PaymentRequest,
@@ -34,7 +35,7 @@ from payments.models import (
     PaymentType,
 )
 from payments.providers import provider_for
-from payments.services import notifications
+from payments.services import emails, notifications
 from payments.services.collection import _enqueue_submit, default_method
 from payments.services.connections import connection_for_customer
 
@@ -179,19 +180,14 @@ def _attempt(
             )
         state.save()
         _collect_request(request)
-        _email_after_commit(request.id)
+        _email(request)
     return request
 
 
-def _email_after_commit(request_id: UUID | str) -> None:
-    """The email goes out once the request exists for good (never for a rolled-back attempt)."""
-
-    def send() -> None:
-        request = PaymentRequest.objects.select_related("customer", "organization").get(id=request_id)
-        if request.emailed_at is None and notifications.email_payment_request(request):
-            PaymentRequest.objects.filter(id=request_id).update(emailed_at=timezone.now())
-
-    transaction.on_commit(send)
+def _email(request: PaymentRequest) -> None:
+    """The reminder goes through the sent-mail ledger: recorded in this transaction (never for a
+    rolled-back attempt), sent after commit, at most once, retried on SMTP failure."""
+    emails.email_schedule(request.organization, kind=EmailKind.PAYMENT_REQUEST_CREATED, document_id=request.id)
 
 
 def _create_request(
@@ -289,5 +285,5 @@ def payment_request_create(
             customer, invoices, currency=invoices[0].currency, email=email or customer.email, campaign=None, attempt=0
         )
         _collect_request(request)
-        _email_after_commit(request.id)
+        _email(request)
     return request

@@ -1,4 +1,5 @@
-"""Document e-mails: invoice finalized, credit note created, payment receipt (docs/payments.md §11).
+"""Document e-mails: invoice finalized, credit note created, payment receipt, payment failed and
+dunning reminders (payment requests) (docs/payments.md §11).
 
 Sent through Django's e-mail framework (SMTP from the environment, the console backend when
 `EMAIL_HOST` is unset), HTML and text bodies, the document's PDF attached, the organization's name
@@ -40,7 +41,24 @@ def _recipients(customer: Any) -> list[str]:
     return [address.strip() for address in (customer.email or "").split(",") if address.strip()]
 
 
+# Kinds sent only when the organization's `email_settings` names them; the rest always go out.
+OPTIONAL_KINDS = frozenset(
+    {
+        EmailKind.INVOICE_FINALIZED,
+        EmailKind.CREDIT_NOTE_CREATED,
+        EmailKind.PAYMENT_RECEIPT_CREATED,
+        EmailKind.PAYMENT_FAILED,
+    }
+)
+
+
 def _document(kind: str, document_id: UUID | str) -> Any:
+    from payments.models import Payment, PaymentRequest
+
+    if kind == EmailKind.PAYMENT_FAILED:
+        return Payment.objects.select_related("customer", "organization", "invoice").filter(id=document_id).first()
+    if kind == EmailKind.PAYMENT_REQUEST_CREATED:
+        return PaymentRequest.objects.select_related("customer", "organization").filter(id=document_id).first()
     if kind == EmailKind.INVOICE_FINALIZED:
         from invoicing.models import Invoice
 
@@ -73,12 +91,15 @@ def email_schedule(
     """Record the e-mail of a document and send it after commit. The automatic sending happens
     only when the organization's `email_settings` has the kind, once per document (a second call
     returns None); a resend always adds one. None too when the customer has no address."""
-    if not resend and kind not in (organization.email_settings or []):
+    if not resend and kind in OPTIONAL_KINDS and kind not in (organization.email_settings or []):
         return None
     document = _document(kind, document_id)
     if document is None:
         return None
-    to = recipients or _recipients(_customer(kind, document))
+    if kind == EmailKind.PAYMENT_REQUEST_CREATED:  # the request's own addresses (the API may name them)
+        to = recipients or [a.strip() for a in (document.email or "").split(",") if a.strip()]
+    else:
+        to = recipients or _recipients(_customer(kind, document))
     if not to:
         return None
     with transaction.atomic():
@@ -112,10 +133,21 @@ def _enqueue(row_id: str) -> None:
         logger.warning("document e-mail deferred", extra={"sent_email_id": row_id})
 
 
+def _portal_link(customer: Any) -> tuple[str, str] | None:
+    """A "Pay online" button to the customer's portal when bxb knows its public address."""
+    if not (getattr(settings, "PUBLIC_URL", "") or "").startswith("http"):
+        return None
+    from payments.portal import portal_url
+
+    _, url = portal_url(customer.organization, external_id=customer.external_id)
+    return ("Pay online", url)
+
+
 def _message(row: SentEmail, document: Any) -> EmailMultiAlternatives:
     organization = document.organization
     customer = _customer(row.kind, document)
     context: dict[str, Any] = {"organization": organization, "customer": customer, "kind": row.kind}
+    attachment: tuple[str, Any] | None = None
     if row.kind == EmailKind.INVOICE_FINALIZED:
         from invoicing.services.documents import invoice_generate_pdf
 
@@ -129,7 +161,7 @@ def _message(row: SentEmail, document: Any) -> EmailMultiAlternatives:
                 ("Due", document.payment_due_date.isoformat() if document.payment_due_date else ""),
             ],
         )
-        filename = f"{document.number}.pdf"
+        attachment = (f"{document.number}.pdf", document.file)
     elif row.kind == EmailKind.CREDIT_NOTE_CREATED:
         from invoicing.credits.services.documents import credit_note_generate_pdf
 
@@ -142,7 +174,11 @@ def _message(row: SentEmail, document: Any) -> EmailMultiAlternatives:
                 ("For invoice", document.invoice.number if document.invoice_id else ""),
             ],
         )
-        filename = f"{document.number}.pdf"
+        attachment = (f"{document.number}.pdf", document.file)
+    elif row.kind == EmailKind.PAYMENT_FAILED:
+        subject, attachment = _payment_failed(document, context)
+    elif row.kind == EmailKind.PAYMENT_REQUEST_CREATED:
+        subject = _payment_request(document, context)
     else:
         from payments.services.receipts import receipt_generate_pdf
 
@@ -157,7 +193,7 @@ def _message(row: SentEmail, document: Any) -> EmailMultiAlternatives:
                 ("Invoice", payment.invoice.number if payment.invoice_id else ""),
             ],
         )
-        filename = f"{document.number}.pdf"
+        attachment = (f"{document.number}.pdf", document.file)
     context["lines"] = [(label, value) for label, value in context["lines"] if value]
     text = render_to_string("payments/email/document.txt", context)
     html = render_to_string("payments/email/document.html", context)
@@ -170,10 +206,60 @@ def _message(row: SentEmail, document: Any) -> EmailMultiAlternatives:
         reply_to=[organization.email] if organization.email else None,
     )
     message.attach_alternative(html, "text/html")
-    if document.file:
-        with document.file.open("rb") as handle:
-            message.attach(filename, handle.read(), "application/pdf")
+    if attachment is not None and attachment[1]:
+        with attachment[1].open("rb") as handle:
+            message.attach(attachment[0], handle.read(), "application/pdf")
     return message
+
+
+def _payment_failed(payment: Any, context: dict[str, Any]) -> tuple[str, tuple[str, Any] | None]:
+    """A charge of an invoice failed: what, why, what happens next; the invoice PDF attached."""
+    from invoicing.services.documents import invoice_generate_pdf
+
+    invoice = invoice_generate_pdf(payment.invoice_id) or payment.invoice
+    organization = payment.organization
+    retry = payment.next_retry_at
+    context.update(
+        title=f"Payment of invoice {invoice.number} failed",
+        intro=(
+            f"We could not collect {format_amount(payment.amount_cents, payment.currency)} for invoice "
+            f"{invoice.number} from {organization.name}. "
+            + (
+                f"We will try again on {retry.date().isoformat()}; you can also pay it now."
+                if retry
+                else "Please pay it or update your payment method."
+            )
+        ),
+        lines=[
+            ("Amount due", format_amount(invoice.total_due_amount_cents, invoice.currency)),
+            ("Invoice", invoice.number),
+            ("Due", invoice.payment_due_date.isoformat() if invoice.payment_due_date else ""),
+            ("Reason", payment.error_message or payment.error_code or ""),
+        ],
+        link=_portal_link(payment.customer),
+    )
+    subject = f"Payment failed: invoice {invoice.number} from {organization.name}"
+    return subject, ((f"{invoice.number}.pdf", invoice.file) if invoice.file else None)
+
+
+def _payment_request(request: Any, context: dict[str, Any]) -> str:
+    """A dunning reminder: the overdue invoices of the request and their total."""
+    organization = request.organization
+    invoices = list(request.invoices.all().order_by("issuing_date", "id"))
+    context.update(
+        title="Overdue invoices",
+        intro=f"The following invoices from {organization.name} are overdue.",
+        lines=[
+            (
+                f"{invoice.number} (due {invoice.payment_due_date.isoformat() if invoice.payment_due_date else '-'})",
+                format_amount(invoice.total_due_amount_cents, invoice.currency),
+            )
+            for invoice in invoices
+        ]
+        + [("Total due", format_amount(request.amount_cents, request.currency))],
+        link=_portal_link(request.customer),
+    )
+    return f"{organization.name}: overdue invoices"
 
 
 def email_deliver(row_id: UUID | str, *, now: dt.datetime | None = None) -> SentEmail:
@@ -197,6 +283,10 @@ def email_deliver(row_id: UUID | str, *, now: dt.datetime | None = None) -> Sent
             failure = exc
         else:
             row.status, row.error, row.sent_at = SentEmailStatus.SENT, "", now
+            if row.kind == EmailKind.PAYMENT_REQUEST_CREATED:
+                from payments.models import PaymentRequest
+
+                PaymentRequest.objects.filter(id=document.id, emailed_at__isnull=True).update(emailed_at=now)
         row.save(update_fields=["status", "error", "sent_at", "attempts", "updated_at"])
     if failure is not None:
         raise failure

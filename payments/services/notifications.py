@@ -5,9 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
-
 from customers.models import Organization
 from webhooks.services import webhook_send
 
@@ -62,35 +59,3 @@ def customer_webhook(organization: Organization, customer: Any, webhook_type: st
         object_type="customer",
         payload=lambda: {**dict(CustomerOutput(customer).data), **extra},
     )
-
-
-def email_payment_request(request: Any, *, payment_url: str | None = None) -> bool:
-    """Email the customer about their overdue invoices (Django's email backend). Returns sent."""
-    recipients = [address.strip() for address in (request.email or "").split(",") if address.strip()]
-    if not recipients:
-        return False
-    from billing_project.core.money import format_amount
-
-    lines = [
-        f"Hello {request.customer.name or request.customer.external_id},",
-        "",
-        f"The following invoices from {request.organization.name} are overdue:",
-    ]
-    for invoice in request.invoices.all().order_by("issuing_date", "id"):
-        lines.append(
-            f"  {invoice.number}  due {invoice.payment_due_date}  {format_amount(invoice.total_due_amount_cents, invoice.currency)}"
-        )
-    lines += ["", f"Total due: {format_amount(request.amount_cents, request.currency)}"]
-    if payment_url:
-        lines += ["", f"Pay online: {payment_url}"]
-    try:
-        send_mail(
-            subject=f"{request.organization.name}: overdue invoices",
-            message="\n".join(lines),
-            from_email=getattr(settings, "DEFAULT_FROM_EMAIL", None),
-            recipient_list=recipients,
-        )
-    except Exception:
-        logger.exception("payment request email failed", extra={"payment_request_id": str(request.id)})
-        return False
-    return True

@@ -209,3 +209,91 @@ def test_organizations_accept_email_settings(api, organization):
     assert organization.email_settings == ["invoice.finalized"]
     bad = api.put("/api/v1/organizations", {"organization": {"email_settings": ["nope"]}}, format="json")
     assert bad.status_code == 422
+
+
+def test_a_failed_charge_is_emailed_once_when_the_organization_wants_it(
+    org, smtp, fake_stripe, settings, django_capture_on_commit_callbacks
+):
+    from payments.models import EmailKind, Payment
+    from tests.factories.payments import stripe_connection, stripe_customer
+
+    settings.PUBLIC_URL = "https://billing.acme.test"
+    org.email_settings = [*org.email_settings, "payment.failed"]
+    org.save(update_fields=["email_settings"])
+    connection = stripe_connection(org)
+    customer = stripe_customer(
+        org, connection, provider_customer_id=fake_stripe.add_customer(), method="pm_card_chargeDeclined"
+    )
+    customer.email, customer.name = "jane@buyer.test", "Jane Buyer"
+    customer.save(update_fields=["email", "name"])
+    invoice = finalized_invoice(customer, 5000)
+    attempt = collection.invoice_collect(invoice.id)
+    assert attempt is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = collection.payment_submit(attempt.id)
+    assert payment.status == "failed"
+    subjects = [m["Subject"] for m in smtp.messages]
+    assert subjects == [f"Payment failed: invoice {invoice.number} from Acme Cloud"]
+    text = smtp.messages[0].get_body(("plain",)).get_content()
+    assert "We could not collect 50.00 USD" in text and "We will try again on" in text
+    assert "generic_decline" in text or "declined" in text.lower()
+    assert "Pay online: https://billing.acme.test/portal/" in text
+    ((name, _, payload),) = _attachments(smtp.messages[0])
+    assert name == f"{invoice.number}.pdf" and payload.startswith(b"%PDF")
+    # at most once per failed payment, however often the failure is told
+    assert emails.email_schedule(org, kind=EmailKind.PAYMENT_FAILED, document_id=payment.id) is None
+    assert SentEmail.objects.filter(kind="payment.failed").count() == 1
+    assert Payment.objects.get(id=payment.id).status == "failed"
+
+
+def test_a_failed_charge_sends_nothing_when_the_kind_is_off(
+    organization, smtp, fake_stripe, django_capture_on_commit_callbacks
+):
+    from tests.factories.payments import stripe_connection, stripe_customer
+
+    connection = stripe_connection(organization)
+    customer = stripe_customer(
+        organization, connection, provider_customer_id=fake_stripe.add_customer(), method="pm_card_chargeDeclined"
+    )
+    customer.email = "jane@buyer.test"
+    customer.save(update_fields=["email"])
+    attempt = collection.invoice_collect(finalized_invoice(customer, 5000).id)
+    assert attempt is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        collection.payment_submit(attempt.id)
+    assert smtp.messages == [] and not SentEmail.objects.exists()
+
+
+def test_organizations_turn_payment_failed_mails_on(api, organization):
+    on = api.put("/api/v1/organizations", {"organization": {"email_settings": ["payment.failed"]}}, format="json")
+    assert on.status_code == 200 and on.json()["organization"]["email_settings"] == ["payment.failed"]
+    bad = api.put("/api/v1/organizations", {"organization": {"email_settings": ["payment.lost"]}}, format="json")
+    assert bad.status_code == 422 and bad.json()["error_details"] == {"email_settings": ["unsupported_value"]}
+    organization.refresh_from_db()
+    assert organization.email_settings == ["payment.failed"]
+
+
+def test_a_dunning_reminder_goes_through_the_ledger_and_is_retried(org, smtp, django_capture_on_commit_callbacks):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from payments.models import PaymentRequest
+    from payments.services import dunning
+
+    customer = CustomerFactory(organization=org, email="ap@buyer.test", name="Jane Buyer")
+    overdue = finalized_invoice(customer, 1300, payment_overdue=True)
+    smtp.refuse = 1  # the first delivery fails
+    with django_capture_on_commit_callbacks(execute=True):
+        request = dunning.payment_request_create(
+            org, external_customer_id=customer.external_id, email=None, invoice_ids=[str(overdue.id)]
+        )
+    row = SentEmail.objects.get(kind="payment_request.created", document_id=request.id)
+    assert row.status == SentEmailStatus.FAILED and smtp.messages == []
+    assert PaymentRequest.objects.get(id=request.id).emailed_at is None
+    assert emails.emails_retry_due(now=timezone.now() + dt.timedelta(minutes=10)) == 1
+    (message,) = smtp.messages
+    assert message["Subject"] == "Acme Cloud: overdue invoices"
+    text = message.get_body(("plain",)).get_content()
+    assert overdue.number in text and "Total due: 13.00 USD" in text
+    assert PaymentRequest.objects.get(id=request.id).emailed_at is not None
