@@ -71,3 +71,40 @@ class FixedChargeFields:
     @classmethod
     def from_validated(cls, data: Mapping[str, Any]) -> FixedChargeFields:
         return from_validated(cls, data)
+
+
+@dataclass(frozen=True)
+class ChargeFilterFields:
+    """One charge filter: `POST`/`PUT .../charges/{code}/filters[/{id}]` of a subscription, and each
+    item of a charge override's `filters`. `properties` as the JSON parser read them (decimals
+    exact); the service checks them against the charge model and `values` against the metric."""
+
+    values: dict[str, list[str]] | Unset | None = UNSET
+    properties: dict[str, Any] | Unset | None = UNSET
+    invoice_display_name: str | Unset | None = UNSET
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> ChargeFilterFields:
+        return from_validated(cls, data)
+
+
+@dataclass(frozen=True)
+class ChargeOverrideFields:
+    """`PUT /subscriptions/{external_id}/charges/{code}`: what a subscription may change of one
+    charge of its plan (Lago's overridable fields). `filters`, when sent, replace the charge's
+    filters (a filter with the same values keeps its id); `tax_codes` replace its taxes."""
+
+    invoice_display_name: str | Unset | None = UNSET
+    min_amount_cents: int | Unset | None = UNSET
+    properties: dict[str, Any] | Unset | None = UNSET
+    filters: list[ChargeFilterFields] | Unset | None = UNSET
+    tax_codes: list[str] | Unset | None = UNSET
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> ChargeOverrideFields:
+        filters = data.get("filters", UNSET)
+        return from_validated(
+            cls,
+            data,
+            filters=[ChargeFilterFields.from_validated(item) for item in filters] if filters else filters,
+        )

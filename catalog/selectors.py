@@ -22,7 +22,7 @@ from catalog.models import (
     Tax,
     UsageThreshold,
 )
-from catalog.services.common import as_uuid
+from catalog.services.common import as_uuid, filter_values_key
 from customers.models import Customer, Organization
 
 # --- metrics ----------------------------------------------------------------------------------
@@ -96,12 +96,31 @@ def plan_charges(plan: Plan) -> list[Charge]:
     cached = getattr(plan, "live_charges", None)
     if cached is not None:
         return cached
-    return list(
+    return list(charge_list(plan).order_by("created_at", "id"))
+
+
+def charge_list(plan: Plan) -> QuerySet[Charge]:
+    """A plan's live charges with what their API object shows, newest first (Lago's order for a
+    subscription's charges)."""
+    return (
         Charge.live.filter(plan=plan)
         .select_related("billable_metric")
         .prefetch_related(Prefetch("filters", queryset=ChargeFilter.live.all(), to_attr="live_filters"), "taxes")
-        .order_by("created_at", "id")
+        .order_by("-created_at", "-id")
     )
+
+
+def charge_get(plan: Plan, charge_code: str) -> Charge:
+    """A live charge of `plan` by code, ready for its API object; 404 `charge_not_found`."""
+    charge = charge_list(plan).filter(code=charge_code).first()
+    if charge is None:
+        raise NotFoundFailure("charge")
+    return charge
+
+
+def charge_reload(charge: Charge) -> Charge:
+    """`charge` read again with what its API object shows (after a change)."""
+    return charge_list(charge.plan).get(pk=charge.pk)
 
 
 def plan_charge_get(organization: Organization, plan_code: str, charge_code: str) -> Charge:
@@ -261,6 +280,13 @@ def customer_active_applied_coupons(organization: Organization, customer: Custom
 
 def charge_filter_list(charge: Charge) -> QuerySet[ChargeFilter]:
     return ChargeFilter.live.filter(charge=charge).select_related("charge").order_by("created_at", "id")
+
+
+def charge_filter_with_values(charge: Charge, values: dict[str, list[str]]) -> ChargeFilter | None:
+    """The live filter of `charge` with these values, whatever their order (a subscription's copy of
+    its plan's filter has the same values and another id)."""
+    wanted = filter_values_key(values)
+    return next((f for f in charge_filter_list(charge) if filter_values_key(f.values) == wanted), None)
 
 
 def charge_filter_get(charge: Charge, filter_id: Any) -> ChargeFilter:

@@ -75,14 +75,14 @@ _CASCADE = LagoOnly(
     "bxb does not carry a plan's or charge's change over to the plans overridden for subscriptions "
     "(the change applies to the plan itself, as Lago does without `cascade_updates`)",
 )
-_PRICING_UNIT = "pricing units (a charge priced in a unit converted to the plan's currency) are not implemented"
-PLAN_CREATE_LAGO_ONLY = (LagoOnly("charges[].applied_pricing_unit", _PRICING_UNIT),)
+PRICING_UNIT_REASON = "pricing units (a charge priced in a unit converted to the plan's currency) are not implemented"
+PLAN_CREATE_LAGO_ONLY = (LagoOnly("charges[].applied_pricing_unit", PRICING_UNIT_REASON),)
 PLAN_UPDATE_LAGO_ONLY = (
     *PLAN_CREATE_LAGO_ONLY,
     _CASCADE,
     LagoOnly("fixed_charges[].cascade_updates", _CASCADE.reason),
 )
-CHARGE_LAGO_ONLY = (LagoOnly("applied_pricing_unit", _PRICING_UNIT), _CASCADE)
+CHARGE_LAGO_ONLY = (LagoOnly("applied_pricing_unit", PRICING_UNIT_REASON), _CASCADE)
 CHARGE_FILTER_LAGO_ONLY = (_CASCADE,)
 FIXED_CHARGE_LAGO_ONLY = (_CASCADE,)
 FIXED_CHARGE_DELETE_LAGO_ONLY = (LagoOnly("fixed_charge.cascade_updates", _CASCADE.reason),)

@@ -82,3 +82,8 @@ def exact_decimal(value: Any, *, places: int, minimum: Decimal, maximum: Decimal
         return None
     stored = number.quantize(Decimal(1).scaleb(-places))
     return stored if stored == number else None
+
+
+def filter_values_key(values: dict[str, list[str]] | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A charge filter's values compared whatever their order (two filters of a charge never share it)."""
+    return tuple(sorted((key, tuple(sorted(vals))) for key, vals in (values or {}).items()))

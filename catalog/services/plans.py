@@ -18,9 +18,10 @@ from django.utils import timezone
 
 from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
+from billing_project.core.inputs import sent
 from catalog import pricing, signals
 from catalog.hooks import plan_usage
-from catalog.inputs import FixedChargeFields
+from catalog.inputs import ChargeFilterFields, ChargeOverrideFields, FixedChargeFields
 from catalog.models import (
     ALL_FILTER_VALUES,
     BillableMetric,
@@ -37,11 +38,13 @@ from catalog.models import (
     RegroupPaidFees,
     UsageThreshold,
 )
+from catalog.selectors import charge_filter_with_values
 from catalog.services.common import (
     amount_cents_errors,
     as_uuid,
     currency_errors,
     exact_decimal,
+    filter_values_key,
     set_links,
     taxes_for_codes,
 )
@@ -125,10 +128,10 @@ def _sync_filters(charge: Charge, filters: list[dict[str, Any]]) -> None:
     """Replace the charge's filters; a filter with the same values keeps its row (and id)."""
     now = timezone.now()
     current = list(ChargeFilter.live.filter(charge=charge))
-    by_values = {_values_key(f.values): f for f in current}
+    by_values = {filter_values_key(f.values): f for f in current}
     kept: set[Any] = set()
     for item in filters:
-        existing = by_values.get(_values_key(item["values"]))
+        existing = by_values.get(filter_values_key(item["values"]))
         if existing is not None and existing.pk not in kept:
             existing.properties = item["properties"]
             existing.invoice_display_name = item["invoice_display_name"]
@@ -141,10 +144,6 @@ def _sync_filters(charge: Charge, filters: list[dict[str, Any]]) -> None:
         if charge_filter.pk not in kept:
             charge_filter.deleted_at = now
             charge_filter.save(update_fields=["deleted_at", "updated_at"])
-
-
-def _values_key(values: dict[str, list[str]]) -> tuple:
-    return tuple(sorted((key, tuple(sorted(vals))) for key, vals in (values or {}).items()))
 
 
 def next_charge_code(plan: Plan, base: str, taken: set[str]) -> str:
@@ -609,10 +608,10 @@ def _override_plan_fields(organization: Organization, plan: Plan, data: dict[str
 
 
 def _override_charge(
-    organization: Organization, plan: Plan, charge: Charge, item: dict[str, Any]
+    organization: Organization, plan: Plan, charge: Charge, item: dict[str, Any], *, prefix: str = "charges."
 ) -> dict[str, list[str]]:
     """Apply one `plan_overrides.charges[]` item to the override plan's copy of a charge and save it;
-    the errors are keyed `charges.<field>`."""
+    the errors are keyed `<prefix><field>`."""
     override = {key: value for key, value in item.items() if key in _OVERRIDABLE_CHARGE_FIELDS}
     errors: dict[str, list[str]] = {}
     if override.get("min_amount_cents") is not None:
@@ -625,7 +624,7 @@ def _override_charge(
     errors = merge_details(errors, charge_errors)
     if not errors:
         _charge_save(charge, extras)
-    return {f"charges.{key}": codes for key, codes in errors.items()}
+    return {f"{prefix}{key}": codes for key, codes in errors.items()}
 
 
 @transaction.atomic
@@ -775,7 +774,7 @@ def charge_filter_create(
     charge = _charge_get(plan_get_for_update(organization, plan_code), charge_code)
     item = _one_filter(charge, data)
     for existing in ChargeFilter.live.filter(charge=charge):
-        if _values_key(existing.values) == _values_key(item["values"]):
+        if filter_values_key(existing.values) == filter_values_key(item["values"]):
             raise ValidationFailure.single("values", "value_already_exist")
     return ChargeFilter.objects.create(organization=organization, charge=charge, **item)
 
@@ -809,6 +808,94 @@ def charge_filter_delete(
 ) -> ChargeFilter:
     charge = _charge_get(plan_get_for_update(organization, plan_code), charge_code)
     charge_filter = _charge_filter_get(charge, filter_id)
+    charge_filter.deleted_at = timezone.now()
+    charge_filter.save(update_fields=["deleted_at", "updated_at"])
+    return charge_filter
+
+
+# --- one charge of an override plan (/subscriptions/{external_id}/charges[/{code}[/filters]]) ----
+
+
+def _sent_fields(data: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(data, name) for name in names if sent(getattr(data, name))}
+
+
+def _filter_item(data: ChargeFilterFields) -> dict[str, Any]:
+    return _sent_fields(data, ("values", "properties", "invoice_display_name"))
+
+
+def _override_charge_of(organization: Organization, charge: Charge) -> Charge:
+    """`charge`, locked, when it belongs to `organization` and to an override plan (a subscription's
+    copy): these services never change a plan that other subscriptions share."""
+    locked = (
+        Charge.live.select_for_update(of=("self",))
+        .select_related("plan", "billable_metric")
+        .filter(pk=charge.pk, organization=organization, plan__parent__isnull=False)
+        .first()
+    )
+    if locked is None:
+        raise NotFoundFailure("charge")
+    return locked
+
+
+@transaction.atomic
+def override_charge_update(organization: Organization, *, charge: Charge, data: ChargeOverrideFields) -> Charge:
+    """Change an override plan's charge: the fields sent of invoice_display_name, min_amount_cents,
+    properties, filters (replacing the charge's; same values keep their row) and tax_codes, checked
+    with the plan charges' rules."""
+    charge = _override_charge_of(organization, charge)
+    item = _sent_fields(data, ("invoice_display_name", "min_amount_cents", "properties", "tax_codes"))
+    if isinstance(data.filters, list):
+        item["filters"] = [_filter_item(f) for f in data.filters]
+    if errors := _override_charge(organization, charge.plan, charge, item, prefix=""):
+        raise ValidationFailure(errors)
+    return charge
+
+
+@transaction.atomic
+def override_charge_filter_create(
+    organization: Organization, *, charge: Charge, data: ChargeFilterFields
+) -> ChargeFilter:
+    """A new filter on an override plan's charge; the same values twice is `value_already_exists`."""
+    charge = _override_charge_of(organization, charge)
+    if not data.values:
+        raise ValidationFailure.single("values", "value_is_mandatory")
+    item = _one_filter(charge, _filter_item(data))
+    if charge_filter_with_values(charge, item["values"]) is not None:
+        raise ValidationFailure.single("values", "value_already_exists")
+    return ChargeFilter.objects.create(organization=organization, charge=charge, **item)
+
+
+@transaction.atomic
+def override_charge_filter_update(
+    organization: Organization, *, charge_filter: ChargeFilter, data: ChargeFilterFields
+) -> ChargeFilter:
+    """Change a filter of an override plan's charge: the fields sent (values, properties,
+    invoice_display_name); other values already on the charge are `value_already_exists`."""
+    charge = _override_charge_of(organization, charge_filter.charge)
+    charge_filter = _charge_filter_get(charge, charge_filter.pk)
+    merged = {
+        "values": data.values if isinstance(data.values, dict) else charge_filter.values,
+        "properties": data.properties if isinstance(data.properties, dict) else charge_filter.properties,
+        "invoice_display_name": (
+            data.invoice_display_name if sent(data.invoice_display_name) else charge_filter.invoice_display_name
+        ),
+    }
+    item = _one_filter(charge, merged)
+    same = charge_filter_with_values(charge, item["values"])
+    if same is not None and same.pk != charge_filter.pk:
+        raise ValidationFailure.single("values", "value_already_exists")
+    for field, value in item.items():
+        setattr(charge_filter, field, value)
+    charge_filter.save()
+    return charge_filter
+
+
+@transaction.atomic
+def override_charge_filter_delete(organization: Organization, *, charge_filter: ChargeFilter) -> ChargeFilter:
+    """Remove (soft delete) a filter of an override plan's charge."""
+    charge = _override_charge_of(organization, charge_filter.charge)
+    charge_filter = _charge_filter_get(charge, charge_filter.pk)
     charge_filter.deleted_at = timezone.now()
     charge_filter.save(update_fields=["deleted_at", "updated_at"])
     return charge_filter

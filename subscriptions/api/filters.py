@@ -25,3 +25,15 @@ class SubscriptionTerminateFilters(LagoFilterSet):
     status = TextFilter(help_text="active (default) or pending; another status is refused (405)")
     on_termination_credit_note = TextFilter(choices=("credit", "refund", "offset", "skip"))
     on_termination_invoice = TextFilter(choices=("generate", "skip"))
+
+
+class SubscriptionChargeFilters(LagoFilterSet):
+    """Which subscription's charges (`/subscriptions/{external_id}/charges...`): Lago's
+    `subscription_status`, or `status`, default active."""
+
+    subscription_status = TextFilter(help_text="active (default), pending, terminated or canceled")
+    status = TextFilter(help_text="the same as subscription_status (Lago keeps both)")
+
+
+class SubscriptionChargeLookupFilters(SubscriptionChargeFilters):
+    paginated = False

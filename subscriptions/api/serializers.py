@@ -6,6 +6,8 @@ from rest_framework import serializers
 
 from billing_project.core.api.serializers import envelope, list_envelope, optional_list
 from billing_project.core.api.unsupported import LagoOnly
+from billing_project.core.bounds import MAX_AMOUNT_CENTS
+from catalog.api.serializers import PRICING_UNIT_REASON, ChargeFilterInput
 from customers.api.serializers import (
     NO_BILLING_ENTITIES,
     NO_CUSTOM_SECTIONS,
@@ -32,10 +34,7 @@ SUBSCRIPTION_LAGO_ONLY = (
     LagoOnly("payment_method", PAYMENT_METHOD_REASON, accepted=(PROVIDER_PAYMENT_METHOD,)),
     LagoOnly("purchase_order_number", "purchase order numbers on subscription invoices are not implemented"),
     LagoOnly("plan_overrides.fixed_charges", "fixed charges are not implemented yet"),
-    LagoOnly(
-        "plan_overrides.charges[].applied_pricing_unit",
-        "pricing units (a charge priced in a unit converted to the plan's currency) are not implemented",
-    ),
+    LagoOnly("plan_overrides.charges[].applied_pricing_unit", PRICING_UNIT_REASON),
 )
 SUBSCRIPTION_BODY_LAGO_ONLY = (
     LagoOnly("authorization", "a payment pre-authorization before the subscription starts is not implemented"),
@@ -113,3 +112,23 @@ class SubscriptionUpdateInput(serializers.Serializer):
 SubscriptionUpdateInputEnvelope = envelope("SubscriptionUpdateInputEnvelope", "subscription", SubscriptionUpdateInput)
 SubscriptionEnvelope = envelope("SubscriptionEnvelope", "subscription", SubscriptionWithPlanOutput)
 SubscriptionListEnvelope = list_envelope("SubscriptionListEnvelope", "subscriptions", SubscriptionOutput)
+
+
+# --- one subscription's charges (/subscriptions/{external_id}/charges[/{code}[/filters]]) ----------
+
+SUBSCRIPTION_CHARGE_LAGO_ONLY = (LagoOnly("applied_pricing_unit", PRICING_UNIT_REASON),)
+
+
+class SubscriptionChargeInput(serializers.Serializer):
+    """Lago's `ChargeOverridableInput`: what a subscription may change of one charge of its plan."""
+
+    invoice_display_name = _text()
+    min_amount_cents = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_AMOUNT_CENTS
+    )
+    properties = serializers.DictField(required=False, allow_null=True)
+    filters = optional_list(ChargeFilterInput())
+    tax_codes = serializers.ListField(child=serializers.CharField(max_length=255), required=False, allow_null=True)
+
+
+SubscriptionChargeInputEnvelope = envelope("SubscriptionChargeInputEnvelope", "charge", SubscriptionChargeInput)

@@ -16,12 +16,29 @@ from billing_project.core.api.views import (
     validate_input,
 )
 from billing_project.core.errors import ValidationFailure
+from catalog import selectors as catalog_selectors
+from catalog.api.serializers import (
+    ChargeEnvelope,
+    ChargeFilterEnvelope,
+    ChargeFilterInput,
+    ChargeFilterInputEnvelope,
+    ChargeFilterListEnvelope,
+    ChargeFilterOutput,
+    ChargeFilterUpdateEnvelope,
+    ChargeFilterUpdateInput,
+    ChargeListEnvelope,
+    ChargeOutput,
+)
+from catalog.inputs import ChargeFilterFields, ChargeOverrideFields
 from customers.api.scoped import customer_list_view
 from subscriptions import selectors, services
 from subscriptions.api import filters
 from subscriptions.api.serializers import (
     SUBSCRIPTION_BODY_LAGO_ONLY,
+    SUBSCRIPTION_CHARGE_LAGO_ONLY,
     SUBSCRIPTION_LAGO_ONLY,
+    SubscriptionChargeInput,
+    SubscriptionChargeInputEnvelope,
     SubscriptionEnvelope,
     SubscriptionInput,
     SubscriptionInputEnvelope,
@@ -143,3 +160,162 @@ class SubscriptionDetailView(OrganizationAPIView):
             on_termination_invoice=params["on_termination_invoice"],
         )
         return Response(subscription_body(subscription))
+
+
+# --- one subscription's charges and their filters (docs/subscriptions.md, "Charge overrides") -------
+
+
+def _charges_subscription(request: Request, organization: Any, external_id: str, *, paginated: bool = False) -> Any:
+    """The subscription these routes address: Lago's `subscription_status` (or `status`), default active."""
+    lookup = filters.SubscriptionChargeFilters if paginated else filters.SubscriptionChargeLookupFilters
+    params = lookup.parse(request)
+    status = params["subscription_status"] or params["status"] or None
+    return selectors.subscription_get(organization, external_id, status=status)
+
+
+def _charge_body(charge: Any) -> dict[str, Any]:
+    return {"charge": ChargeOutput(catalog_selectors.charge_reload(charge)).data}
+
+
+def _filter_body(charge_filter: Any) -> dict[str, Any]:
+    return {"filter": ChargeFilterOutput(charge_filter).data}
+
+
+class SubscriptionChargeCollectionView(OrganizationAPIView):
+    resource_name = "subscription"
+
+    @extend_schema(
+        operation_id="subscription_charges_list",
+        summary="A subscription's charges (its own copies once one was overridden)",
+        parameters=filters.SubscriptionChargeFilters.schema_parameters(),
+        responses=ChargeListEnvelope,
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        subscription = _charges_subscription(request, self.organization, external_id, paginated=True)
+        return paginated_response(
+            request,
+            catalog_selectors.charge_list(subscription.plan),
+            "charges",
+            lambda items: ChargeOutput(items, many=True).data,
+        )
+
+
+class SubscriptionChargeDetailView(OrganizationAPIView):
+    resource_name = "subscription"
+
+    @extend_schema(
+        operation_id="subscription_charges_retrieve",
+        summary="One charge of a subscription (its override when there is one)",
+        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
+        responses=ChargeEnvelope,
+    )
+    def get(self, request: Request, external_id: str, charge_code: str) -> Response:
+        subscription = _charges_subscription(request, self.organization, external_id)
+        return Response(_charge_body(catalog_selectors.charge_get(subscription.plan, charge_code)))
+
+    @extend_schema(
+        operation_id="subscription_charges_update",
+        summary="Override a charge for this subscription (properties, display name, minimum, filters, taxes)",
+        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
+        request=SubscriptionChargeInputEnvelope,
+        responses=ChargeEnvelope,
+    )
+    def put(self, request: Request, external_id: str, charge_code: str) -> Response:
+        payload = root_payload(request, "charge", lago_only=SUBSCRIPTION_CHARGE_LAGO_ONLY)
+        data = validate_input(SubscriptionChargeInput, payload, partial=True)
+        subscription = _charges_subscription(request, self.organization, external_id)
+        charge = services.subscription_charge_override(
+            self.organization,
+            subscription,
+            charge_code=charge_code,
+            data=ChargeOverrideFields.from_validated(data),
+            actor=self.api_key,
+        )
+        return Response(_charge_body(charge))
+
+
+class SubscriptionChargeFilterCollectionView(OrganizationAPIView):
+    resource_name = "subscription"
+
+    @extend_schema(
+        operation_id="subscription_charge_filters_list",
+        summary="The filters of one charge of a subscription",
+        parameters=filters.SubscriptionChargeFilters.schema_parameters(),
+        responses=ChargeFilterListEnvelope,
+    )
+    def get(self, request: Request, external_id: str, charge_code: str) -> Response:
+        subscription = _charges_subscription(request, self.organization, external_id, paginated=True)
+        charge = catalog_selectors.charge_get(subscription.plan, charge_code)
+        return paginated_response(
+            request,
+            catalog_selectors.charge_filter_list(charge),
+            "filters",
+            lambda items: ChargeFilterOutput(items, many=True).data,
+        )
+
+    @extend_schema(
+        operation_id="subscription_charge_filters_create",
+        summary="Add a filter to one charge of a subscription (overrides the charge)",
+        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
+        request=ChargeFilterInputEnvelope,
+        responses=ChargeFilterEnvelope,
+    )
+    def post(self, request: Request, external_id: str, charge_code: str) -> Response:
+        data = validate_input(ChargeFilterInput, root_payload(request, "filter"))
+        subscription = _charges_subscription(request, self.organization, external_id)
+        charge_filter = services.subscription_charge_filter_create(
+            self.organization,
+            subscription,
+            charge_code=charge_code,
+            data=ChargeFilterFields.from_validated(data),
+            actor=self.api_key,
+        )
+        return Response(_filter_body(charge_filter))
+
+
+class SubscriptionChargeFilterDetailView(OrganizationAPIView):
+    resource_name = "subscription"
+
+    @extend_schema(
+        operation_id="subscription_charge_filters_retrieve",
+        summary="One filter of one charge of a subscription",
+        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
+        responses=ChargeFilterEnvelope,
+    )
+    def get(self, request: Request, external_id: str, charge_code: str, filter_id: str) -> Response:
+        subscription = _charges_subscription(request, self.organization, external_id)
+        charge = catalog_selectors.charge_get(subscription.plan, charge_code)
+        return Response(_filter_body(catalog_selectors.charge_filter_get(charge, filter_id)))
+
+    @extend_schema(
+        operation_id="subscription_charge_filters_update",
+        summary="Change a filter of one charge of a subscription (overrides the charge)",
+        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
+        request=ChargeFilterUpdateEnvelope,
+        responses=ChargeFilterEnvelope,
+    )
+    def put(self, request: Request, external_id: str, charge_code: str, filter_id: str) -> Response:
+        data = validate_input(ChargeFilterUpdateInput, root_payload(request, "filter"), partial=True)
+        subscription = _charges_subscription(request, self.organization, external_id)
+        charge_filter = services.subscription_charge_filter_update(
+            self.organization,
+            subscription,
+            charge_code=charge_code,
+            filter_id=filter_id,
+            data=ChargeFilterFields.from_validated(data),
+            actor=self.api_key,
+        )
+        return Response(_filter_body(charge_filter))
+
+    @extend_schema(
+        operation_id="subscription_charge_filters_destroy",
+        summary="Remove a filter of one charge of a subscription (overrides the charge)",
+        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
+        responses=ChargeFilterEnvelope,
+    )
+    def delete(self, request: Request, external_id: str, charge_code: str, filter_id: str) -> Response:
+        subscription = _charges_subscription(request, self.organization, external_id)
+        charge_filter = services.subscription_charge_filter_delete(
+            self.organization, subscription, charge_code=charge_code, filter_id=filter_id, actor=self.api_key
+        )
+        return Response(_filter_body(charge_filter))

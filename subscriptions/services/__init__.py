@@ -1,5 +1,11 @@
 """Writes for subscriptions. Each service owns its transaction (see lifecycle.py)."""
 
+from subscriptions.services.charges import (
+    subscription_charge_filter_create,
+    subscription_charge_filter_delete,
+    subscription_charge_filter_update,
+    subscription_charge_override,
+)
 from subscriptions.services.lifecycle import (
     DOWNGRADE_AT_PERIOD_END,
     DOWNGRADE_IMMEDIATELY,
@@ -25,6 +31,10 @@ __all__ = [
     "plan_override_update",
     "subscription_activate_due",
     "subscription_cancel",
+    "subscription_charge_filter_create",
+    "subscription_charge_filter_delete",
+    "subscription_charge_filter_update",
+    "subscription_charge_override",
     "subscription_create",
     "subscription_downgrade_apply_now",
     "subscription_end_trial",

@@ -9,7 +9,9 @@ from uuid import UUID
 from django.utils.dateparse import parse_datetime
 
 from billing_project.core import bounds
+from billing_project.core.errors import NotAllowedFailure, NotFoundFailure
 from customers.models import Customer
+from subscriptions import state_machine
 from subscriptions.models import Subscription, SubscriptionTransition
 from webhooks.services import webhook_send
 
@@ -74,6 +76,19 @@ def lock_subscription(subscription_id: UUID | str) -> Subscription:
         .select_related("organization", "customer", "customer__organization", "plan")
         .get(pk=subscription_id)
     )
+
+
+def lock_changeable(organization_id: UUID | str, subscription: Subscription) -> Subscription:
+    """Lock the customer, then the subscription, for a change that only a live (pending or active)
+    subscription of this organization takes: another tenant's is a 404, a terminated or canceled
+    one 405 `invalid_status`."""
+    lock_customer(subscription.customer_id)
+    subscription = lock_subscription(subscription.pk)
+    if str(subscription.organization_id) != str(organization_id):
+        raise NotFoundFailure("subscription")
+    if subscription.status in state_machine.FINAL_STATUSES:
+        raise NotAllowedFailure(state_machine.REFUSED_CODE)
+    return subscription
 
 
 def parse_instant(value: Any) -> datetime | None:

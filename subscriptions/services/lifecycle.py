@@ -32,6 +32,7 @@ from subscriptions.models import (
 )
 from subscriptions.services.common import (
     emit,
+    lock_changeable,
     lock_customer,
     lock_subscription,
     parse_instant,
@@ -460,12 +461,7 @@ def subscription_update(
     """Lago's `PUT /subscriptions/{external_id}` (partial): name, ending_at, subscription_at while
     pending, plan_overrides and the termination options."""
     now = now or timezone.now()
-    lock_customer(subscription.customer_id)
-    subscription = lock_subscription(subscription.pk)
-    if subscription.organization_id != organization.pk:
-        raise NotFoundFailure("subscription")
-    if subscription.status in state_machine.FINAL_STATUSES:
-        raise NotAllowedFailure(state_machine.REFUSED_CODE)
+    subscription = lock_changeable(organization.pk, subscription)
     errors: dict[str, list[str]] = {}
     options = _termination_options(data, errors)
     ending_at = _instant(data, "ending_at", errors) if "ending_at" in data else subscription.ending_at

@@ -140,6 +140,8 @@ REFUSED = [
      "plan_overrides.fixed_charges", "/subscriptions"),
     ("put", "/subscriptions/s1", {"subscription": {"name": "S", "purchase_order_number": "PO-1"}},
      "purchase_order_number", "/subscriptions/s1"),
+    ("put", "/subscriptions/s1/charges/c", {"charge": {"properties": {"amount": "3"}, "applied_pricing_unit": PRICING_UNIT}},
+     "applied_pricing_unit", "/subscriptions/s1/charges/c"),
     ("post", "/invoices", _one_off(skip_psp=True), "skip_psp", "/invoices"),
     ("post", "/invoices", _one_off(payment_method=MANUAL), "payment_method", "/invoices"),
     ("post", "/invoices", _one_off(invoice_custom_section=SECTION), "invoice_custom_section", "/invoices"),
