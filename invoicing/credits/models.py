@@ -136,6 +136,9 @@ class WalletTransaction(BaseModel):
     failed_at = models.DateTimeField(null=True, blank=True)
     # What makes a recurring top-up run once per due time (`<rule id>:<period>`), or empty.
     idempotency_key = models.CharField(max_length=255, blank=True, default="")
+    # A settled inbound line: what outbound lines have not consumed yet (`WalletTransactionConsumption`);
+    # null on outbound and unsettled lines.
+    remaining_amount_cents = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         app_label = "invoicing"
@@ -144,6 +147,11 @@ class WalletTransaction(BaseModel):
         constraints = [
             models.CheckConstraint(condition=Q(amount_cents__gte=0), name="wallet_transaction_amount_not_negative"),
             models.CheckConstraint(condition=Q(credit_amount__gte=0), name="wallet_transaction_credits_not_negative"),
+            models.CheckConstraint(
+                condition=Q(remaining_amount_cents__isnull=True)
+                | Q(remaining_amount_cents__gte=0, transaction_type="inbound"),
+                name="wallet_transaction_remaining_inbound_not_negative",
+            ),
             # An invoice consumes a wallet once; a void gives it back once.
             models.UniqueConstraint(
                 fields=["wallet", "invoice"],
@@ -164,6 +172,30 @@ class WalletTransaction(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.transaction_type} {self.transaction_status} {self.credit_amount}"
+
+
+class WalletTransactionConsumption(BaseModel):
+    """`amount_cents` of an outbound line (credits invoiced or voided) funded by an inbound one.
+
+    Written with the outbound line, in Lago's consumption order (`invoicing/credits/tracing.py`);
+    the funded amounts of an outbound line add up to its `amount_cents`. Append-only.
+    """
+
+    organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
+    inbound = models.ForeignKey(WalletTransaction, on_delete=models.PROTECT, related_name="consumptions")
+    outbound = models.ForeignKey(WalletTransaction, on_delete=models.PROTECT, related_name="fundings")
+    amount_cents = models.BigIntegerField()
+
+    class Meta:
+        app_label = "invoicing"
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="wallet_consumption_amount_positive"),
+            models.UniqueConstraint(fields=["inbound", "outbound"], name="wallet_consumption_pair_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.inbound_id} -> {self.outbound_id}: {self.amount_cents}"
 
 
 class RuleTrigger(models.TextChoices):

@@ -5,12 +5,20 @@ Lago's client types as float)."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
+from billing_project.core.api.shapes import DateTime, Uuid
 from billing_project.core.money import from_cents
 from customers.api.serializers import CustomerOutput
 from invoicing.billing.pricing import decimal_string
-from invoicing.credits.models import CreditNote, RecurringTransactionRule, Wallet, WalletTransaction
+from invoicing.credits.models import (
+    CreditNote,
+    RecurringTransactionRule,
+    Wallet,
+    WalletTransaction,
+    WalletTransactionConsumption,
+)
+from invoicing.credits.tracing import cents_to_credits
 from invoicing.representation import _utc, fee_payload, number
 
 
@@ -96,10 +104,14 @@ def wallet_transaction_payload(tx: WalletTransaction) -> dict[str, Any]:
         "amount": decimal_string(from_cents(tx.amount_cents, wallet.currency)),
         "amount_cents": tx.amount_cents,
         "credit_amount": _credits(tx.credit_amount),
-        # Lago tracks what is left of each inbound transaction only on its "traceable" wallets;
-        # bxb's wallets keep one balance (as Lago's other wallets do), so these are null.
-        "remaining_amount_cents": None,
-        "remaining_credit_amount": None,
+        # What outbound lines have not consumed of a settled inbound line (docs/credits.md,
+        # "Traceability"); null on outbound and unsettled lines.
+        "remaining_amount_cents": tx.remaining_amount_cents,
+        "remaining_credit_amount": None
+        if tx.remaining_amount_cents is None
+        else _credits(
+            cents_to_credits(tx.remaining_amount_cents, rate_amount=wallet.rate_amount, currency=wallet.currency)
+        ),
         "priority": tx.priority,
         "settled_at": _utc(tx.settled_at),
         "failed_at": _utc(tx.failed_at),
@@ -110,6 +122,31 @@ def wallet_transaction_payload(tx: WalletTransaction) -> dict[str, Any]:
         "purchase_order_number": None,
         "payment_method": payment_method_payload(),
         "applied_invoice_custom_sections": [],
+    }
+
+
+class WalletTransactionConsumptionShape(TypedDict):
+    """Lago's wallet transaction consumption (`GET /wallet_transactions/{id}/consumptions`) or
+    funding (`…/fundings`): the amount, and the transaction on the other side."""
+
+    lago_id: Uuid
+    amount_cents: int
+    credit_amount: str
+    created_at: DateTime
+    wallet_transaction: dict[str, Any]
+
+
+def wallet_transaction_consumption_payload(
+    row: WalletTransactionConsumption, *, counterpart: WalletTransaction
+) -> WalletTransactionConsumptionShape:
+    wallet = counterpart.wallet
+    credits = cents_to_credits(row.amount_cents, rate_amount=wallet.rate_amount, currency=wallet.currency)
+    return {
+        "lago_id": str(row.id),
+        "amount_cents": row.amount_cents,
+        "credit_amount": _credits(credits),
+        "created_at": _utc(row.created_at) or "",
+        "wallet_transaction": wallet_transaction_payload(counterpart),
     }
 
 

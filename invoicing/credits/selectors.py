@@ -7,9 +7,15 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 
-from billing_project.core.errors import NotFoundFailure
+from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from customers.models import Customer, Organization
-from invoicing.credits.models import CreditNote, Wallet, WalletTransaction
+from invoicing.credits.models import (
+    CreditNote,
+    TransactionType,
+    Wallet,
+    WalletTransaction,
+    WalletTransactionConsumption,
+)
 
 
 def _customer(organization: Organization, external_id: str) -> Customer:
@@ -85,6 +91,23 @@ def wallet_transaction_get(organization: Organization, transaction_id: Any) -> W
     if tx is None:
         raise NotFoundFailure("wallet_transaction")
     return tx
+
+
+def wallet_transaction_pairings(
+    organization: Organization, transaction_id: Any, *, fundings: bool
+) -> QuerySet[WalletTransactionConsumption]:
+    """What consumed an inbound line (`fundings=False`: its consumptions), or what funded an
+    outbound one (`fundings=True`); asking the other way round is 422 `invalid_transaction_type`."""
+    tx = wallet_transaction_get(organization, transaction_id)
+    expected = TransactionType.OUTBOUND if fundings else TransactionType.INBOUND
+    if tx.transaction_type != expected:
+        raise ValidationFailure.single("transaction_type", "invalid_transaction_type")
+    side, other = ("outbound", "inbound") if fundings else ("inbound", "outbound")
+    return (
+        WalletTransactionConsumption.objects.filter(organization=organization, **{side: tx})
+        .select_related(f"{other}__wallet")
+        .order_by("-created_at", "id")
+    )
 
 
 def credit_note_list(

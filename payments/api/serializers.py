@@ -47,6 +47,19 @@ class PaymentUrlOutput(serializers.Serializer):
 PaymentUrlEnvelope = envelope("PaymentUrlEnvelope", "invoice_payment_details", PaymentUrlOutput)
 
 
+class WalletTransactionPaymentUrlOutput(serializers.Serializer):
+    lago_customer_id = serializers.UUIDField()
+    external_customer_id = serializers.CharField()
+    payment_provider = serializers.CharField(allow_null=True)
+    lago_wallet_transaction_id = serializers.UUIDField()
+    payment_url = serializers.CharField()
+
+
+WalletTransactionPaymentUrlEnvelope = envelope(
+    "WalletTransactionPaymentUrlEnvelope", "wallet_transaction_payment_details", WalletTransactionPaymentUrlOutput
+)
+
+
 class CheckoutUrlOutput(serializers.Serializer):
     lago_customer_id = serializers.UUIDField()
     external_customer_id = serializers.CharField()

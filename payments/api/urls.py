@@ -11,6 +11,11 @@ urlpatterns = [
     *resource_routes("payment_requests", "request_id", v.PaymentRequestCollectionView, v.PaymentRequestDetailView),
     route("invoices/<str:invoice_id>/retry_payment", v.InvoiceRetryPaymentView, "invoice-retry-payment"),
     route("invoices/<str:invoice_id>/payment_url", v.InvoicePaymentUrlView, "invoice-payment-url"),
+    route(
+        "wallet_transactions/<str:transaction_id>/payment_url",
+        v.WalletTransactionPaymentUrlView,
+        "wallet-transaction-payment-url",
+    ),
     route("customers/<str:external_id>/checkout_url", v.CustomerCheckoutUrlView, "customer-checkout-url"),
     route("customers/<str:external_id>/portal_url", v.CustomerPortalUrlView, "customer-portal-url"),
     route(

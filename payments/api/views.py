@@ -118,6 +118,33 @@ class InvoiceRetryPaymentView(OrganizationAPIView):
         return Response(status=200)
 
 
+class WalletTransactionPaymentUrlView(OrganizationAPIView):
+    resource_name = "wallet_transaction"
+
+    @extend_schema(
+        operation_id="wallet_transactions_payment_url",
+        summary="A hosted payment page for a purchase of credits waiting for its payment",
+        request=None,
+        responses=s.WalletTransactionPaymentUrlEnvelope,
+    )
+    def post(self, request: Request, transaction_id: str) -> Response:
+        tx, url = collection.wallet_transaction_payment_url(
+            self.organization, transaction_id=transaction_id, actor=_actor(self)
+        )
+        customer = tx.wallet.customer
+        return Response(
+            {
+                "wallet_transaction_payment_details": {
+                    "lago_customer_id": str(customer.id),
+                    "external_customer_id": customer.external_id,
+                    "payment_provider": customer.payment_provider,
+                    "lago_wallet_transaction_id": str(tx.id),
+                    "payment_url": url,
+                }
+            }
+        )
+
+
 class InvoicePaymentUrlView(OrganizationAPIView):
     resource_name = "invoice"
 

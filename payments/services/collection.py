@@ -32,6 +32,8 @@ from billing_project.core import metrics
 from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ProviderFailure, ValidationFailure
 from customers.models import Organization
+from invoicing.credits import selectors as credits_selectors
+from invoicing.credits.models import TransactionSettlement, TransactionStatus, WalletTransaction
 from invoicing.models import Invoice, InvoiceStatus
 from invoicing.models import PaymentStatus as InvoicePaymentStatus
 from invoicing.services import lifecycle
@@ -538,6 +540,21 @@ def invoice_payment_url(organization: Organization, *, invoice_id: UUID | str, a
         raise ProviderFailure(connection.code, {"message": str(exc)}) from exc
     update_rows(Payment.objects.filter(id=payment.id), payment_url=url)
     return url
+
+
+def wallet_transaction_payment_url(
+    organization: Organization, *, transaction_id: UUID | str, actor: str = ""
+) -> tuple[WalletTransaction, str]:
+    """`POST /wallet_transactions/{id}/payment_url`: the hosted payment page of a purchase's credit
+    invoice, while the purchase waits for its payment (Lago's checks, field `base`)."""
+    tx = credits_selectors.wallet_transaction_get(organization, transaction_id)
+    if tx.transaction_status != TransactionStatus.PURCHASED:
+        raise ValidationFailure.single("base", "wallet_transaction_not_purchased")
+    if tx.status == TransactionSettlement.SETTLED:
+        raise ValidationFailure.single("base", "wallet_transaction_already_settled")
+    if tx.invoice_id is None:
+        raise ValidationFailure.single("base", "wallet_transaction_has_no_attached_invoice")
+    return tx, invoice_payment_url(organization, invoice_id=tx.invoice_id, actor=actor)
 
 
 def payment_record_charge(

@@ -75,6 +75,9 @@ def test_wallet_transactions_carry_remaining_amounts_and_payment_method(api, org
     ).json()["wallet_transactions"]
     shown = api.get(f"/api/v1/wallet_transactions/{granted['lago_id']}").json()["wallet_transaction"]
     for transaction in (granted, shown, *created):
-        assert transaction["remaining_amount_cents"] is None  # bxb's wallets are not "traceable" ones
-        assert transaction["remaining_credit_amount"] is None
+        # every bxb wallet is "traceable": a settled inbound line says what is left of it
+        assert (transaction["remaining_amount_cents"], transaction["remaining_credit_amount"]) in {
+            (500, "5.0"),
+            (100, "1.0"),
+        }
         assert transaction["payment_method"] == {"payment_method_id": None, "payment_method_type": "provider"}

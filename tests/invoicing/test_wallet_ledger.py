@@ -1,5 +1,6 @@
 """The wallet balance always equals its ledger (settled inbound − settled outbound), whatever the
-sequence of grants, purchases (settled or failed), voids, consumptions and restorations."""
+sequence of grants, purchases (settled or failed), voids, consumptions and restorations; and the
+pairing of outbound lines with the inbound lines that funded them accounts for every cent."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from billing_project.core.errors import ValidationFailure
 from invoicing.calculation import PrepaidCredit
-from invoicing.credits.models import Wallet, WalletTransaction
+from invoicing.credits.models import Wallet, WalletTransaction, WalletTransactionConsumption
 from invoicing.credits.services import wallets as svc
 from invoicing.models import Invoice
 from tests.factories.credits import make_wallet
@@ -85,8 +86,30 @@ def test_balance_equals_ledger_after_random_operations(organization, ops, rate):
         wallet.refresh_from_db()
         assert (wallet.balance_cents, wallet.credits_balance) == svc.ledger_totals(wallet)
         assert wallet.balance_cents >= 0 and wallet.credits_balance >= 0
+        _assert_traced(wallet)
     pending = WalletTransaction.objects.filter(wallet=wallet, status="pending")
     assert all(tx.transaction_status == "purchased" for tx in pending)
     svc.wallet_terminate(organization, wallet_id=wallet.id)
     wallet.refresh_from_db()
     assert (wallet.balance_cents, wallet.credits_balance) == (0, Decimal(0)) == svc.ledger_totals(wallet)
+    _assert_traced(wallet)
+
+
+def _assert_traced(wallet: Wallet) -> None:
+    """What the settled inbound lines still hold is the balance; each settled outbound line is
+    funded to the cent; each inbound line gave exactly what it no longer holds."""
+    lines = list(WalletTransaction.objects.filter(wallet=wallet))
+    funded = {tx.id: 0 for tx in lines}
+    for row in WalletTransactionConsumption.objects.filter(inbound__wallet=wallet):
+        funded[row.outbound_id] += row.amount_cents
+        funded[row.inbound_id] += row.amount_cents
+    held = 0
+    for tx in lines:
+        settled = tx.status == "settled"
+        if tx.transaction_type == "inbound":
+            assert tx.remaining_amount_cents == (tx.amount_cents - funded[tx.id] if settled else None)
+            held += tx.remaining_amount_cents or 0
+        else:
+            assert tx.remaining_amount_cents is None
+            assert funded[tx.id] == (tx.amount_cents if settled else 0)
+    assert held == wallet.balance_cents

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from billing_project.core.api.serializers import ClientDateTimeField, envelope
+from billing_project.core.api.serializers import ClientDateTimeField, envelope, list_envelope
+from billing_project.core.api.shapes import schema_serializer
 from billing_project.core.api.unsupported import LagoOnly
 from customers.api.serializers import (
     NO_BILLING_ENTITIES,
@@ -16,6 +17,7 @@ from customers.api.serializers import (
     PAYMENT_METHOD_REASON,
     PROVIDER_PAYMENT_METHOD,
 )
+from invoicing.credits.representation import WalletTransactionConsumptionShape
 
 # Lago fields bxb refuses (docs/lago-compatibility.md, "Refused Lago fields").
 _PURCHASE_ORDER = "purchase order numbers on wallet top-up invoices are not implemented"
@@ -175,6 +177,15 @@ class WalletTransactionOutput(serializers.Serializer):
 
 
 WalletTransactionEnvelope = envelope("WalletTransactionEnvelope", "wallet_transaction", WalletTransactionOutput)
+
+
+WalletTransactionConsumptionOutput = schema_serializer(WalletTransactionConsumptionShape)
+WalletTransactionConsumptionListEnvelope = list_envelope(
+    "WalletTransactionConsumptionListEnvelope", "wallet_transaction_consumptions", WalletTransactionConsumptionOutput
+)
+WalletTransactionFundingListEnvelope = list_envelope(
+    "WalletTransactionFundingListEnvelope", "wallet_transaction_fundings", WalletTransactionConsumptionOutput
+)
 
 
 class WalletTransactionListEnvelope(serializers.Serializer):

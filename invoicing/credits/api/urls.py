@@ -10,6 +10,16 @@ urlpatterns = [
     route("wallets/<str:wallet_id>/wallet_transactions", w.WalletTransactionListView, "wallet-transactions"),
     route("wallet_transactions", w.WalletTransactionCollectionView, "wallet-transaction-create"),
     route("wallet_transactions/<str:transaction_id>", w.WalletTransactionDetailView, "wallet-transaction-detail"),
+    route(
+        "wallet_transactions/<str:transaction_id>/consumptions",
+        w.WalletTransactionConsumptionListView,
+        "wallet-transaction-consumptions",
+    ),
+    route(
+        "wallet_transactions/<str:transaction_id>/fundings",
+        w.WalletTransactionFundingListView,
+        "wallet-transaction-fundings",
+    ),
     route("customers/<str:external_id>/wallets", w.CustomerWalletCollectionView, "customer-wallets"),
     route("customers/<str:external_id>/wallets/<str:code>", w.CustomerWalletDetailView, "customer-wallet-detail"),
     route(

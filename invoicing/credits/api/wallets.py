@@ -7,16 +7,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from billing_project.core.api.filters import PageFilters
 from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.resources import ResourceView, endpoint
 from customers.api.scoped import customer_list_view
 from invoicing.credits import selectors
 from invoicing.credits.api import filters
 from invoicing.credits.api import serializers as s
-from invoicing.credits.representation import wallet_payload, wallet_transaction_payload
+from invoicing.credits.representation import (
+    wallet_payload,
+    wallet_transaction_consumption_payload,
+    wallet_transaction_payload,
+)
 from invoicing.credits.services import wallets as services
 
 
@@ -150,3 +156,41 @@ class WalletTransactionListView(WalletTransactionView):
             transaction_status=params["transaction_status"],
         )
         return self.page(request, qs)
+
+
+class WalletTransactionConsumptionListView(ResourceView):
+    """`GET /wallet_transactions/{id}/consumptions`: the outbound lines an inbound line funded
+    (docs/credits.md, "Traceability")."""
+
+    resource_name = "wallet_transaction"
+    list_key = "wallet_transaction_consumptions"
+    fundings = False
+
+    def render(self, row: Any) -> Any:
+        counterpart = row.inbound if self.fundings else row.outbound
+        return wallet_transaction_consumption_payload(row, counterpart=counterpart)
+
+    @endpoint(
+        "wallet_transactions_consumptions",
+        "The outbound transactions an inbound one funded",
+        s.WalletTransactionConsumptionListEnvelope,
+        parameters=PageFilters.schema_parameters(),
+    )
+    def get(self, request: Request, transaction_id: str) -> Response:
+        PageFilters.parse(request)
+        qs = selectors.wallet_transaction_pairings(self.organization, transaction_id, fundings=self.fundings)
+        return self.page(request, qs)
+
+
+@extend_schema_view(
+    get=endpoint(
+        "wallet_transactions_fundings",
+        "The inbound transactions that funded an outbound one",
+        s.WalletTransactionFundingListEnvelope,
+    )
+)
+class WalletTransactionFundingListView(WalletTransactionConsumptionListView):
+    """`GET /wallet_transactions/{id}/fundings`: the inbound lines that funded an outbound line."""
+
+    list_key = "wallet_transaction_fundings"
+    fundings = True

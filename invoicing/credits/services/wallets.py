@@ -16,20 +16,21 @@ the settled inbound lines minus the settled outbound lines (tested with hypothes
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from billing_project.core import bounds
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
-from billing_project.core.money import from_cents, is_currency, parse_decimal, to_cents
+from billing_project.core.money import is_currency, parse_decimal
 from catalog.models import BillableMetric
 from customers.models import Customer, Organization
 from invoicing.calculation import WalletBalance
+from invoicing.credits import tracing
 from invoicing.credits.models import (
     RecurringTransactionRule,
     TransactionSettlement,
@@ -39,12 +40,13 @@ from invoicing.credits.models import (
     Wallet,
     WalletStatus,
     WalletTransaction,
+    WalletTransactionConsumption,
 )
+from invoicing.credits.tracing import CREDITS_QUANTUM
 from invoicing.models import Fee, FeeType, Invoice, InvoiceType
 from webhooks.services import webhook_send
 
 MAX_ACTIVE_WALLETS = 5
-CREDITS_QUANTUM = Decimal("0.00001")
 RATE_QUANTUM = Decimal("1e-15")
 MAX_CREDITS = Decimal(10) ** 15  # keeps credits × rate in cents within a BigInteger
 MAX_RATE = Decimal(10) ** 6
@@ -56,13 +58,11 @@ ZERO = Decimal(0)
 
 
 def credits_to_cents(wallet: Wallet, credits: Decimal) -> int:
-    return to_cents(credits * Decimal(wallet.rate_amount), wallet.currency)
+    return tracing.credits_to_cents(credits, rate_amount=wallet.rate_amount, currency=wallet.currency)
 
 
 def cents_to_credits(wallet: Wallet, cents: int) -> Decimal:
-    return (from_cents(cents, wallet.currency) / Decimal(wallet.rate_amount)).quantize(
-        CREDITS_QUANTUM, rounding=ROUND_HALF_UP
-    )
+    return tracing.cents_to_credits(cents, rate_amount=wallet.rate_amount, currency=wallet.currency)
 
 
 def _credits(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal:
@@ -121,8 +121,38 @@ def _apply_settled(wallet: Wallet, tx: WalletTransaction, now: dt.datetime) -> N
             wallet.last_consumed_credit_at = now
     if wallet.balance_cents < 0 or wallet.credits_balance < 0:
         raise ValidationFailure.single("amount_cents", "insufficient_credits")
+    if tx.transaction_type == TransactionType.OUTBOUND:
+        _fund(wallet, tx)
     _refresh_ongoing(wallet, now)
     wallet.save()
+
+
+def _fund(wallet: Wallet, outbound: WalletTransaction) -> None:
+    """Pair a settled outbound line with the inbound lines that fund it (`invoicing/credits/tracing.py`)
+    and take the amounts off what they hold; the wallet is locked, so the inbounds are too."""
+    available = WalletTransaction.objects.filter(
+        wallet=wallet,
+        transaction_type=TransactionType.INBOUND,
+        status=TransactionSettlement.SETTLED,
+        remaining_amount_cents__gt=0,
+    ).values_list("id", "priority", "transaction_status", "created_at", "remaining_amount_cents")
+    inbounds = [
+        tracing.Inbound(id=i, priority=p, granted=s == TransactionStatus.GRANTED, created_at=c, remaining_cents=r)
+        for i, p, s, c, r in available
+    ]
+    pairs = tracing.allocate(outbound.amount_cents, inbounds)
+    if sum(cents for _, cents in pairs) != outbound.amount_cents:
+        raise ValidationFailure.single("amount_cents", "insufficient_credits")
+    WalletTransactionConsumption.objects.bulk_create(
+        WalletTransactionConsumption(
+            organization_id=wallet.organization_id, inbound_id=inbound_id, outbound=outbound, amount_cents=cents
+        )
+        for inbound_id, cents in pairs
+    )
+    for inbound_id, cents in pairs:
+        WalletTransaction.objects.filter(id=inbound_id).update(
+            remaining_amount_cents=F("remaining_amount_cents") - cents, updated_at=timezone.now()
+        )
 
 
 def _record(
@@ -143,6 +173,7 @@ def _record(
     invoice_requires_successful_payment: bool = False,
     notify: bool = True,
 ) -> WalletTransaction:
+    amount_cents = credits_to_cents(wallet, credits) if cents is None else cents
     tx = WalletTransaction.objects.create(
         organization_id=wallet.organization_id,
         wallet=wallet,
@@ -152,7 +183,8 @@ def _record(
         transaction_status=transaction_status,
         status=TransactionSettlement.SETTLED if settle else TransactionSettlement.PENDING,
         source=source,
-        amount_cents=credits_to_cents(wallet, credits) if cents is None else cents,
+        amount_cents=amount_cents,
+        remaining_amount_cents=amount_cents if settle and transaction_type == TransactionType.INBOUND else None,
         credit_amount=credits,
         priority=wallet.priority,
         name=name or "",
@@ -591,7 +623,8 @@ def wallet_transaction_settle(transaction_id: UUID | str, *, now: dt.datetime | 
         wallet = _locked_wallet(tx.wallet_id)
         tx.status = TransactionSettlement.SETTLED
         tx.settled_at = now
-        tx.save(update_fields=["status", "settled_at", "updated_at"])
+        tx.remaining_amount_cents = tx.amount_cents if tx.transaction_type == TransactionType.INBOUND else None
+        tx.save(update_fields=["status", "settled_at", "remaining_amount_cents", "updated_at"])
         _apply_settled(wallet, tx, now)
         tx.wallet = wallet
         if wallet.status != WalletStatus.ACTIVE:  # paid after termination: the credits are voided at once
