@@ -1,5 +1,5 @@
 """Wallet traceability: which inbound transactions funded which outbound ones (Lago's consumption
-order), `GET /wallet_transactions/{id}/consumptions|fundings` and the backfill of migration 0007
+order), `GET /wallet_transactions/{id}/consumptions|fundings` and the backfill of migration 0008
 (`POST /wallet_transactions/{id}/payment_url`: tests/payments/test_wallet_transaction_payment_url.py)."""
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def test_the_backfill_replays_the_same_pairs(organization):
     held = sorted(WalletTransaction.objects.values_list("id", "remaining_amount_cents"))
     WalletTransactionConsumption.objects.all().delete()
     WalletTransaction.objects.update(remaining_amount_cents=None)
-    migration = importlib.import_module("invoicing.migrations.0007_wallet_transaction_consumptions")
+    migration = importlib.import_module("invoicing.migrations.0008_wallet_transaction_consumptions")
     migration.backfill(apps, None)
     assert _pairs() == live
     assert sorted(WalletTransaction.objects.values_list("id", "remaining_amount_cents")) == held

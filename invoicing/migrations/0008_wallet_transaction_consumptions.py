@@ -46,7 +46,7 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("customers", "0003_api_key_permissions"),
-        ("invoicing", "0006_billing_run_batches"),
+        ("invoicing", "0007_fee_fixed_charge"),
     ]
 
     operations = [
