@@ -137,7 +137,7 @@ def _fund(wallet: Wallet, outbound: WalletTransaction) -> None:
         remaining_amount_cents__gt=0,
     ).values_list("id", "priority", "transaction_status", "created_at", "remaining_amount_cents")
     inbounds = [
-        tracing.Inbound(id=i, priority=p, granted=s == TransactionStatus.GRANTED, created_at=c, remaining_cents=r)
+        tracing.Inbound(id=i, priority=p, granted=s == TransactionStatus.GRANTED, created_at=c, remaining_cents=r or 0)
         for i, p, s, c, r in available
     ]
     pairs = tracing.allocate(outbound.amount_cents, inbounds)
