@@ -121,11 +121,11 @@ class InvoiceRetryPaymentView(OrganizationAPIView):
 class WalletTransactionPaymentUrlView(OrganizationAPIView):
     resource_name = "wallet_transaction"
 
-    @extend_schema(
-        operation_id="wallet_transactions_payment_url",
-        summary="A hosted payment page for a purchase of credits waiting for its payment",
+    @endpoint(
+        "wallet_transactions_payment_url",
+        "A hosted payment page for a purchase of credits waiting for its payment",
+        s.WalletTransactionPaymentUrlEnvelope,
         request=None,
-        responses=s.WalletTransactionPaymentUrlEnvelope,
     )
     def post(self, request: Request, transaction_id: str) -> Response:
         tx, url = collection.wallet_transaction_payment_url(
