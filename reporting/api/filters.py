@@ -6,9 +6,18 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from billing_project.core.api.filters import IntegerFilter, LagoFilterSet, TextField, TextFilter
+from billing_project.core.api.filters import (
+    BooleanFilter,
+    DateFilter,
+    IntegerFilter,
+    LagoFilterSet,
+    TextField,
+    TextFilter,
+)
 from billing_project.core.money import is_currency
+from customers.models import CustomerType
 from reporting.selectors import MAX_MONTHS
+from reporting.usage import GRANULARITIES
 
 
 class CurrencyField(TextField):
@@ -34,3 +43,20 @@ class AnalyticsFilters(LagoFilterSet):
     )
     currency = CurrencyFilter(help_text="ISO 4217 code; no conversion between currencies.")
     external_customer_id = TextFilter(help_text="only for the routes by customer")
+
+
+class UsageAnalyticsFilters(LagoFilterSet):
+    """Lago's `GET /analytics/usage` filters."""
+
+    paginated = False
+    time_granularity = TextFilter(choices=GRANULARITIES, help_text="daily (default), weekly (from Monday) or monthly")
+    from_date = DateFilter(help_text="issuing dates from this day (default: 30 days ago)")
+    to_date = DateFilter(help_text="issuing dates up to this day included (default: today)")
+    currency = CurrencyFilter(help_text="ISO 4217 code")
+    customer_type = TextFilter(choices=CustomerType.values)
+    external_customer_id = TextFilter()
+    customer_country = TextFilter(help_text="ISO 3166 alpha-2")
+    external_subscription_id = TextFilter()
+    is_billable_metric_recurring = BooleanFilter()
+    plan_code = TextFilter()
+    billable_metric_code = TextFilter()

@@ -19,6 +19,33 @@ class GrossRevenueEnvelope(serializers.Serializer):
     gross_revenues = GrossRevenueRow(many=True)
 
 
+class InvoiceCollectionRow(serializers.Serializer):
+    month = serializers.CharField()
+    payment_status = serializers.CharField(allow_null=True)
+    currency = serializers.CharField(allow_null=True)
+    invoices_count = serializers.IntegerField()
+    amount_cents = serializers.IntegerField()
+
+
+class InvoiceCollectionEnvelope(serializers.Serializer):
+    invoice_collections = InvoiceCollectionRow(many=True)
+
+
+class UsageRow(serializers.Serializer):
+    organization_id = serializers.UUIDField()
+    start_of_period_dt = serializers.DateField()
+    end_of_period_dt = serializers.DateField()
+    amount_currency = serializers.CharField()
+    amount_cents = serializers.IntegerField()
+    billable_metric_code = serializers.CharField()
+    units = serializers.CharField(help_text="Decimal string.")
+    is_billable_metric_deleted = serializers.BooleanField()
+
+
+class UsageEnvelope(serializers.Serializer):
+    usages = UsageRow(many=True)
+
+
 class InvoicedUsageRow(serializers.Serializer):
     month = serializers.CharField()
     currency = serializers.CharField()

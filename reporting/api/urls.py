@@ -4,6 +4,8 @@ from reporting.api import views
 
 urlpatterns = [
     path("analytics/gross_revenue", views.GrossRevenueView.as_view(), name="analytics-gross-revenue"),
+    path("analytics/invoice_collection", views.InvoiceCollectionView.as_view(), name="analytics-invoice-collection"),
+    path("analytics/usage", views.UsageView.as_view(), name="analytics-usage"),
     path("analytics/invoiced_usage", views.InvoicedUsageView.as_view(), name="analytics-invoiced-usage"),
     path("analytics/mrr", views.MrrView.as_view(), name="analytics-mrr"),
     path("analytics/overdue_balance", views.OverdueBalanceView.as_view(), name="analytics-overdue-balance"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 from django.http import FileResponse
@@ -13,7 +14,7 @@ from rest_framework.response import Response
 
 from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
-from reporting import selectors, services
+from reporting import collection, selectors, services, usage
 from reporting.api import filters
 from reporting.api.serializers import (
     ChurnEnvelope,
@@ -23,11 +24,13 @@ from reporting.api.serializers import (
     ExportListEnvelope,
     ExportOutput,
     GrossRevenueEnvelope,
+    InvoiceCollectionEnvelope,
     InvoicedUsageEnvelope,
     LifetimeValueEnvelope,
     MrrEnvelope,
     OverdueBalanceEnvelope,
     RetentionEnvelope,
+    UsageEnvelope,
 )
 
 _PARAMETERS = {parameter.name: parameter for parameter in filters.AnalyticsFilters.schema_parameters()}
@@ -64,6 +67,34 @@ class GrossRevenueView(_AnalyticsView):
     )
     def get(self, request: Request) -> Response:
         return self.rows(request)
+
+
+class InvoiceCollectionView(_AnalyticsView):
+    root_key, by_customer, selector = "invoice_collections", True, staticmethod(collection.invoice_collection)
+
+    @extend_schema(
+        operation_id="analytics_invoice_collection",
+        summary="Finalized invoices by month, payment status and currency",
+        parameters=[MONTHS, CURRENCY, CUSTOMER],
+        responses=InvoiceCollectionEnvelope,
+    )
+    def get(self, request: Request) -> Response:
+        return self.rows(request)
+
+
+class UsageView(OrganizationAPIView):
+    resource_name = "analytic"
+
+    @extend_schema(
+        operation_id="analytics_usage",
+        summary="Usage fees' units and amounts by day, week or month, currency and billable metric",
+        parameters=filters.UsageAnalyticsFilters.schema_parameters(),
+        responses=UsageEnvelope,
+    )
+    def get(self, request: Request) -> Response:
+        params = filters.UsageAnalyticsFilters.parse(request)
+        given = {f.name: params[f.name] for f in fields(usage.UsageFilters) if params.get(f.name) is not None}
+        return Response({"usages": usage.usages(self.organization, usage.UsageFilters(**given))})
 
 
 class InvoicedUsageView(_AnalyticsView):
