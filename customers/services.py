@@ -37,6 +37,7 @@ from customers.models import (
     Organization,
     timezone_valid,
 )
+from customers.representation import CustomerShape, customer_payload
 from customers.signals import customer_deleted
 from webhooks.models import WebhookEndpoint
 from webhooks.selectors import endpoints_exist, endpoints_exist_sql
@@ -437,9 +438,8 @@ def _emit_customer_webhook(
     """Record the webhook in the upsert's transaction (outbox); it is sent after commit.
     `endpoints_exist` (read by a statement of the same transaction) spares the endpoint read
     when the organization has none."""
-    from customers.api.serializers import customer_payload
 
-    def payload() -> dict[str, Any]:
+    def payload() -> CustomerShape:
         # Built after the last write of the upsert: the API response is the same document
         # (`representation_of_upsert`), so it is not read again after the commit.
         document = customer_payload(customer)
@@ -458,7 +458,7 @@ def _emit_customer_webhook(
 _REPRESENTATION_ATTR = "_upsert_representation"
 
 
-def representation_of_upsert(customer: Customer) -> dict[str, Any] | None:
+def representation_of_upsert(customer: Customer) -> CustomerShape | None:
     """The representation `customer_upsert` built for its webhook, if it built one (the customer
     as committed by that upsert); None otherwise."""
     return customer.__dict__.get(_REPRESENTATION_ATTR)

@@ -161,7 +161,7 @@ def _emit_feature(feature: Feature, webhook_type: str) -> None:
 
     _touch(feature.organization_id)
 
-    def payload() -> dict[str, Any]:
+    def payload() -> Mapping[str, Any]:
         fresh = Feature.objects.filter(pk=feature.pk).prefetch_related(selectors._live_privileges()).first()
         return feature_payload(fresh or feature)
 

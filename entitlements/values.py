@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 VALUE_TYPES = ("integer", "string", "boolean", "select")
 MAX_VALUE_LENGTH = 255
@@ -61,6 +61,10 @@ def stored_value(value: Any, value_type: str, config: Mapping[str, Any] | None) 
     raise InvalidValue("value_is_invalid")
 
 
+@overload
+def cast_value(value: str, value_type: str) -> int | bool | str: ...
+@overload
+def cast_value(value: str | None, value_type: str) -> int | bool | str | None: ...
 def cast_value(value: str | None, value_type: str) -> int | bool | str | None:
     """A stored value as the API renders it."""
     if value is None:

@@ -2,21 +2,197 @@
 
 Plain functions returning JSON-able dicts: money as integers, decimals as strings, never floats
 (except the fields Lago's client types as float, such as `taxes_rate`, which are rendered from
-exact decimals).
+exact decimals). Each returns its shape (a `TypedDict`: `InvoiceShape`, `FeeShape`...), from which
+the OpenAPI components (`InvoiceOutput`, `FeeOutput`...) are derived (`invoicing.api.serializers`,
+billing_project/core/api/shapes.py): one definition for the answer and its documentation.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, NotRequired, TypedDict, overload
 
+from billing_project.core.api.shapes import Choices, Component, Date, DateTime, Help, Uuid
 from billing_project.core.money import exponent
-from customers.api.serializers import customer_payload
+from customers.representation import CustomerShape, customer_payload
 from invoicing.billing.pricing import decimal_string
 from invoicing.models import Fee, FeeAppliedTax, Invoice, InvoiceAppliedTax, InvoiceSubscription
 from subscriptions.periods import ONE_SECOND
-from subscriptions.representation import subscription_payload
+from subscriptions.representation import SubscriptionOutput, subscription_payload
+
+_EXACT = Help("An exact decimal, as a string.")
+_RATE = Help("A percentage, rendered from the exact decimal.")
+
+
+class InvoiceAppliedTaxShape(TypedDict):
+    lago_id: Uuid
+    lago_invoice_id: Uuid
+    lago_tax_id: Uuid | None
+    tax_name: str
+    tax_code: str
+    tax_rate: Annotated[float, _RATE]
+    tax_description: str | None
+    amount_cents: int
+    amount_currency: str
+    fees_amount_cents: int
+    created_at: DateTime
+
+
+class FeeAppliedTaxShape(TypedDict):
+    lago_id: Uuid
+    lago_fee_id: Uuid
+    lago_tax_id: Uuid | None
+    tax_name: str
+    tax_code: str
+    tax_rate: Annotated[float, _RATE]
+    tax_description: str | None
+    amount_cents: int
+    amount_currency: str
+    created_at: DateTime
+
+
+class BillingPeriodShape(TypedDict):
+    lago_subscription_id: Uuid
+    external_subscription_id: str
+    lago_plan_id: Uuid
+    subscription_from_datetime: DateTime
+    subscription_to_datetime: Annotated[DateTime, Help("Inclusive: the last second of the period.")]
+    charges_from_datetime: DateTime
+    charges_to_datetime: Annotated[DateTime, Help("Inclusive: the last second of the period.")]
+    invoicing_reason: str
+
+
+class FeeItemShape(TypedDict):
+    type: str
+    code: str
+    name: str | None
+    description: str | None
+    invoice_display_name: str | None
+    filters: dict[str, Any] | None
+    filter_invoice_display_name: str | None
+    lago_item_id: str
+    item_type: Annotated[str, Choices(("BillableMetric", "AddOn", "Subscription", "WalletTransaction"))]
+    grouped_by: dict[str, Any]
+
+
+class FeeShape(TypedDict):
+    lago_id: Uuid
+    lago_charge_id: Uuid | None
+    lago_charge_filter_id: Uuid | None
+    lago_fixed_charge_id: Uuid | None
+    lago_invoice_id: Uuid | None
+    lago_true_up_fee_id: Uuid | None
+    lago_true_up_parent_fee_id: Uuid | None
+    lago_subscription_id: Uuid | None
+    external_subscription_id: str | None
+    lago_customer_id: Uuid
+    external_customer_id: str
+    item: FeeItemShape
+    pay_in_advance: bool
+    invoiceable: bool
+    amount_cents: int
+    amount_currency: str
+    precise_amount: Annotated[str, _EXACT]
+    precise_total_amount: Annotated[str, _EXACT]
+    taxes_amount_cents: int
+    taxes_precise_amount: Annotated[str, _EXACT]
+    taxes_rate: Annotated[float, _RATE]
+    total_amount_cents: int
+    total_amount_currency: str
+    units: Annotated[str, _EXACT]
+    total_aggregated_units: Annotated[str, _EXACT]
+    precise_unit_amount: Annotated[str, _EXACT]
+    unit_amount_cents: int
+    precise_coupons_amount_cents: Annotated[str, _EXACT]
+    sub_total_excluding_taxes_amount_cents: int
+    sub_total_excluding_taxes_precise_amount_cents: Annotated[str, _EXACT]
+    events_count: int
+    payment_status: str
+    created_at: DateTime
+    succeeded_at: DateTime | None
+    failed_at: DateTime | None
+    refunded_at: DateTime | None
+    from_date: str | None
+    to_date: str | None
+    event_transaction_id: str | None
+    amount_details: dict[str, Any]
+    self_billed: bool
+    pricing_unit_details: dict[str, Any] | None
+    presentation_breakdowns: list[Any]
+    applied_taxes: list[FeeAppliedTaxShape]
+
+
+class InvoiceCreditItemShape(TypedDict):
+    lago_item_id: str | None
+    type: str | None
+    code: str | None
+    name: str | None
+
+
+class InvoiceCreditInvoiceShape(TypedDict):
+    lago_id: Uuid
+    payment_status: str
+
+
+class InvoiceCreditShape(TypedDict):
+    lago_id: str | None
+    amount_cents: int
+    amount_currency: str
+    before_taxes: bool
+    item: InvoiceCreditItemShape
+    invoice: InvoiceCreditInvoiceShape
+
+
+class InvoiceShape(TypedDict):
+    lago_id: Uuid
+    sequential_id: int | None
+    billing_entity_code: str | None
+    number: str
+    issuing_date: Date
+    payment_due_date: Date
+    payment_dispute_lost_at: DateTime | None
+    payment_overdue: bool
+    net_payment_term: int
+    invoice_type: str
+    status: str
+    payment_status: str
+    currency: str
+    fees_amount_cents: int
+    coupons_amount_cents: int
+    progressive_billing_credit_amount_cents: int
+    sub_total_excluding_taxes_amount_cents: int
+    taxes_amount_cents: int
+    taxes_rate: Annotated[float, _RATE]
+    sub_total_including_taxes_amount_cents: int
+    credit_notes_amount_cents: int
+    prepaid_credit_amount_cents: int
+    prepaid_granted_credit_amount_cents: int
+    prepaid_purchased_credit_amount_cents: int
+    total_amount_cents: int
+    total_paid_amount_cents: int
+    total_due_amount_cents: int
+    total_offsetted_credit_note_amount_cents: int
+    version_number: int
+    self_billed: bool
+    voided_at: DateTime | None
+    created_at: DateTime
+    updated_at: DateTime
+    purchase_order_number: str | None
+    file_url: str | None
+    xml_url: str | None
+    customer: CustomerShape
+    metadata: list[dict[str, Any]]
+    applied_taxes: list[InvoiceAppliedTaxShape]
+    applied_usage_thresholds: list[Any]
+    applied_invoice_custom_sections: list[Any]
+    error_details: list[Any]
+    credits: list[InvoiceCreditShape]
+    billing_periods: NotRequired[list[BillingPeriodShape]]
+    subscriptions: NotRequired[
+        Annotated[list[dict[str, Any]], Component(SubscriptionOutput), Help("Lago's subscription objects")]
+    ]
+    fees: NotRequired[list[FeeShape]]
 
 
 def iso(value: datetime | None) -> str | None:
@@ -25,6 +201,12 @@ def iso(value: datetime | None) -> str | None:
     return _utc(value)
 
 
+@overload
+def _utc(value: datetime) -> str: ...
+@overload
+def _utc(value: None) -> None: ...
+@overload
+def _utc(value: datetime | None) -> str | None: ...
 def _utc(value: datetime | None) -> str | None:
     if value is None:
         return None
@@ -41,7 +223,7 @@ def number(value: Decimal | int | None) -> float | int:
     return int(value) if value == value.to_integral() else float(value)
 
 
-def applied_tax_payload(row: InvoiceAppliedTax) -> dict[str, Any]:
+def applied_tax_payload(row: InvoiceAppliedTax) -> InvoiceAppliedTaxShape:
     return {
         "lago_id": str(row.id),
         "lago_invoice_id": str(row.invoice_id),
@@ -57,7 +239,7 @@ def applied_tax_payload(row: InvoiceAppliedTax) -> dict[str, Any]:
     }
 
 
-def fee_applied_tax_payload(row: FeeAppliedTax) -> dict[str, Any]:
+def fee_applied_tax_payload(row: FeeAppliedTax) -> FeeAppliedTaxShape:
     return {
         "lago_id": str(row.id),
         "lago_fee_id": str(row.fee_id),
@@ -72,7 +254,7 @@ def fee_applied_tax_payload(row: FeeAppliedTax) -> dict[str, Any]:
     }
 
 
-def billing_period_payload(row: InvoiceSubscription) -> dict[str, Any]:
+def billing_period_payload(row: InvoiceSubscription) -> BillingPeriodShape:
     sub = row.subscription
     return {
         "lago_subscription_id": str(row.subscription_id),
@@ -92,7 +274,7 @@ def billing_period_payload(row: InvoiceSubscription) -> dict[str, Any]:
     }
 
 
-def _item(fee: Fee) -> dict[str, Any]:
+def _item(fee: Fee) -> FeeItemShape:
     if fee.fee_type in ("charge",) and fee.charge_id:
         charge = fee.charge
         metric = charge.billable_metric
@@ -190,7 +372,7 @@ _LAGO_ITEM_TYPES = {
 }
 
 
-def fee_payload(fee: Fee, *, applied_taxes: list[FeeAppliedTax] | None = None) -> dict[str, Any]:
+def fee_payload(fee: Fee, *, applied_taxes: list[FeeAppliedTax] | None = None) -> FeeShape:
     currency = fee.currency
     exp = exponent(currency)
     props = fee.properties or {}
@@ -251,9 +433,9 @@ def invoice_payload(
     invoice: Invoice,
     *,
     with_fees: bool = True,
-    customers: dict[Any, dict[str, Any]] | None = None,
+    customers: dict[Any, CustomerShape] | None = None,
     applied_taxes: list[InvoiceAppliedTax] | None = None,
-) -> dict[str, Any]:
+) -> InvoiceShape:
     """Lago's invoice object. `customers` (customer id → its payload) lets a list render each
     customer once, however many of its invoices the page holds; `applied_taxes`, when read for a
     whole page (`selectors.invoice_list_related`), saves the per-invoice query."""
@@ -262,10 +444,11 @@ def invoice_payload(
     if customers is None:
         customer = customer_payload(invoice.customer)
     else:
-        customer = customers.get(invoice.customer_id)
-        if customer is None:
-            customer = customers[invoice.customer_id] = customer_payload(invoice.customer)
-    payload: dict[str, Any] = {
+        known = customers.get(invoice.customer_id)
+        if known is None:
+            known = customers[invoice.customer_id] = customer_payload(invoice.customer)
+        customer = known
+    payload: InvoiceShape = {
         "lago_id": str(invoice.id),
         "sequential_id": invoice.sequential_id,
         "billing_entity_code": None,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, TypedDict, overload
 
 from billing_project.core.api.shapes import Date, DateTime, Uuid
+from customers.representation import CustomerShape, customer_payload
 from payments.models import Payment, PaymentMethod, PaymentReceipt, PaymentRequest, PaymentStatus
 
 _LAGO_PAYMENT_STATUS = {
@@ -82,7 +83,7 @@ class PaymentRequestShape(TypedDict):
     amount_currency: str
     payment_status: str
     created_at: DateTime
-    customer: dict[str, Any] | None  # the customer object (customers.api.serializers.CustomerOutput)
+    customer: CustomerShape | None
     invoices: list[PaymentRequestInvoiceShape]
 
 
@@ -135,8 +136,6 @@ def payment_payload(payment: Payment) -> PaymentShape:
 
 
 def payment_request_payload(request: PaymentRequest, *, with_customer: bool = True) -> PaymentRequestShape:
-    from customers.api.serializers import CustomerOutput
-
     invoices = list(request.invoices.all().order_by("issuing_date", "id"))
     return {
         "lago_id": str(request.id),
@@ -145,7 +144,7 @@ def payment_request_payload(request: PaymentRequest, *, with_customer: bool = Tr
         "amount_currency": request.currency,
         "payment_status": request.payment_status,
         "created_at": iso(request.created_at),
-        "customer": dict(CustomerOutput(request.customer).data) if with_customer else None,
+        "customer": customer_payload(request.customer) if with_customer else None,
         "invoices": [_request_invoice(invoice) for invoice in invoices],
     }
 

@@ -24,9 +24,9 @@ from customers.api.serializers import (
     OrganizationInput,
     OrganizationInputEnvelope,
     OrganizationOutput,
-    customer_payload,
 )
 from customers.inputs import CustomerUpsert, OrganizationUpdate
+from customers.representation import customer_payload
 
 
 def customer_body(customer: Any) -> dict[str, Any]:

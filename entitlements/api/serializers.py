@@ -1,5 +1,5 @@
-"""Input validation and OpenAPI shapes of the features and entitlements API (output is built in
-entitlements/representation.py; these output serializers describe it for the schema)."""
+"""Input validation and OpenAPI components of the features and entitlements API (output is built in
+entitlements/representation.py; its components are derived from the shapes the renderers return)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing_project.core.api.serializers import envelope, list_envelope, optional_list
-
-VALUE_TYPES = ("integer", "string", "boolean", "select")
-VALUE_SCHEMA = {"oneOf": [{"type": "integer"}, {"type": "boolean"}, {"type": "string"}]}
-
-
-class PrivilegeConfig(serializers.Serializer):
-    select_options = serializers.ListField(
-        child=serializers.CharField(max_length=255), required=False, help_text="required for `select` privileges"
-    )
+from billing_project.core.api.shapes import schema_serializer
+from entitlements.representation import VALUE_SCHEMA, FeatureShape, PlanEntitlementShape, SubscriptionEntitlementShape
+from entitlements.values import VALUE_TYPES
 
 
 class PrivilegeInput(serializers.Serializer):
@@ -45,34 +39,9 @@ FeatureCreateEnvelope = envelope("FeatureCreateEnvelope", "feature", FeatureCrea
 FeatureUpdateEnvelope = envelope("FeatureUpdateEnvelope", "feature", FeatureUpdateInput)
 
 
-class PrivilegeOutput(serializers.Serializer):
-    code = serializers.CharField()
-    name = serializers.CharField(allow_null=True)
-    value_type = serializers.ChoiceField(choices=VALUE_TYPES)
-    config = PrivilegeConfig()
-    billable_metric_code = serializers.CharField(allow_null=True)
-
-
-class FeatureOutput(serializers.Serializer):
-    code = serializers.CharField()
-    name = serializers.CharField(allow_null=True)
-    description = serializers.CharField(allow_null=True)
-    privileges = PrivilegeOutput(many=True)
-    created_at = serializers.DateTimeField()
-
-
+FeatureOutput = schema_serializer(FeatureShape)
 FeatureEnvelope = envelope("FeatureEnvelope", "feature", FeatureOutput)
 FeatureListEnvelope = list_envelope("FeatureListEnvelope", "features", FeatureOutput)
-
-
-@extend_schema_field(VALUE_SCHEMA)
-class PrivilegeValueField(serializers.JSONField):
-    pass
-
-
-@extend_schema_field({**VALUE_SCHEMA, "nullable": True})
-class OptionalPrivilegeValueField(serializers.JSONField):
-    pass
 
 
 @extend_schema_field(
@@ -91,17 +60,7 @@ class EntitlementsInputEnvelope(serializers.Serializer):
     entitlements = EntitlementsField()
 
 
-class PlanEntitlementPrivilegeOutput(PrivilegeOutput):
-    value = PrivilegeValueField()
-
-
-class PlanEntitlementOutput(serializers.Serializer):
-    code = serializers.CharField()
-    name = serializers.CharField(allow_null=True)
-    description = serializers.CharField(allow_null=True)
-    privileges = PlanEntitlementPrivilegeOutput(many=True)
-
-
+PlanEntitlementOutput = schema_serializer(PlanEntitlementShape)
 PlanEntitlementEnvelope = envelope("PlanEntitlementEnvelope", "entitlement", PlanEntitlementOutput)
 
 
@@ -109,34 +68,7 @@ class PlanEntitlementListEnvelope(serializers.Serializer):
     entitlements = PlanEntitlementOutput(many=True)
 
 
-class PrivilegeUsageOutput(serializers.Serializer):
-    """bxb extra: a usage-limited privilege in the current charges window (null before the subscription starts)."""
-
-    billable_metric_code = serializers.CharField()
-    from_datetime = serializers.DateTimeField()
-    to_datetime = serializers.DateTimeField()
-    current_usage = serializers.CharField(help_text="decimal text, the metric's units so far in the window")
-    limit = serializers.IntegerField(allow_null=True, help_text="the privilege's value")
-    remaining = serializers.CharField(allow_null=True, help_text="decimal text, limit - usage, never below 0")
-    exceeded = serializers.BooleanField(help_text="usage is above the limit")
-
-
-class SubscriptionEntitlementPrivilegeOutput(PlanEntitlementPrivilegeOutput):
-    plan_value = OptionalPrivilegeValueField()
-    override_value = OptionalPrivilegeValueField()
-    usage = PrivilegeUsageOutput(
-        required=False, allow_null=True, help_text="only on privileges with a billable_metric_code"
-    )
-
-
-class SubscriptionEntitlementOutput(serializers.Serializer):
-    code = serializers.CharField()
-    name = serializers.CharField(allow_null=True)
-    description = serializers.CharField(allow_null=True)
-    privileges = SubscriptionEntitlementPrivilegeOutput(many=True)
-    overrides = serializers.DictField(child=PrivilegeValueField())
-
-
+SubscriptionEntitlementOutput = schema_serializer(SubscriptionEntitlementShape)
 SubscriptionEntitlementEnvelope = envelope(
     "SubscriptionEntitlementEnvelope", "entitlement", SubscriptionEntitlementOutput
 )

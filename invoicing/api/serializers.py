@@ -1,7 +1,7 @@
-"""Input serializers and the response shapes of the invoicing API (for OpenAPI).
+"""Input serializers and the response components of the invoicing API (for OpenAPI).
 
-Responses are rendered by `invoicing.representation` (plain dicts, exact numbers); the output
-serializers here describe them for drf-spectacular.
+Invoices and fees are rendered by `invoicing.representation` (plain dicts, exact numbers); their
+components are derived from the shapes those renderers return.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing_project.core.api.serializers import ClientDateTimeField, envelope
+from billing_project.core.api.shapes import schema_serializer
 from billing_project.core.api.unsupported import LagoOnly
 from customers.api.serializers import (
     NO_BILLING_ENTITIES,
@@ -18,7 +19,7 @@ from customers.api.serializers import (
     PAYMENT_METHOD_REASON,
     PROVIDER_PAYMENT_METHOD,
 )
-from subscriptions.representation import SubscriptionOutput
+from invoicing.representation import FeeShape, InvoiceShape
 
 # Lago fields bxb refuses (docs/lago-compatibility.md, "Refused Lago fields").
 _SKIP_PSP = "an invoice is always sent to the customer's payment provider when it has one"
@@ -104,97 +105,9 @@ FeeUpdateEnvelope = envelope("FeeUpdateEnvelope", "fee", FeeUpdateInput)
 # --- response shapes (documentation) ----------------------------------------------------------------
 
 
-class AppliedTaxOutput(serializers.Serializer):
-    lago_id = serializers.UUIDField()
-    lago_tax_id = serializers.UUIDField(allow_null=True)
-    tax_name = serializers.CharField()
-    tax_code = serializers.CharField()
-    tax_rate = serializers.FloatField()
-    amount_cents = serializers.IntegerField()
-    amount_currency = serializers.CharField()
-
-
-class FeeItemOutput(serializers.Serializer):
-    type = serializers.CharField()
-    code = serializers.CharField()
-    name = serializers.CharField()
-    invoice_display_name = serializers.CharField()
-    lago_item_id = serializers.CharField()
-    item_type = serializers.ChoiceField(choices=["BillableMetric", "AddOn", "Subscription", "WalletTransaction"])
-    grouped_by = serializers.DictField()
-
-
-class FeeOutput(serializers.Serializer):
-    lago_id = serializers.UUIDField()
-    lago_charge_id = serializers.UUIDField(allow_null=True)
-    lago_charge_filter_id = serializers.UUIDField(allow_null=True)
-    lago_invoice_id = serializers.UUIDField(allow_null=True)
-    external_subscription_id = serializers.CharField(allow_null=True)
-    external_customer_id = serializers.CharField()
-    item = FeeItemOutput()
-    pay_in_advance = serializers.BooleanField()
-    invoiceable = serializers.BooleanField()
-    amount_cents = serializers.IntegerField()
-    amount_currency = serializers.CharField()
-    precise_amount = serializers.CharField()
-    taxes_amount_cents = serializers.IntegerField()
-    taxes_rate = serializers.FloatField()
-    total_amount_cents = serializers.IntegerField()
-    units = serializers.CharField()
-    total_aggregated_units = serializers.CharField()
-    precise_unit_amount = serializers.CharField()
-    precise_coupons_amount_cents = serializers.CharField()
-    events_count = serializers.IntegerField()
-    payment_status = serializers.CharField()
-    from_date = serializers.CharField(allow_null=True)
-    to_date = serializers.CharField(allow_null=True)
-    amount_details = serializers.DictField()
-    applied_taxes = AppliedTaxOutput(many=True)
-
-
-class BillingPeriodOutput(serializers.Serializer):
-    lago_subscription_id = serializers.UUIDField()
-    external_subscription_id = serializers.CharField()
-    lago_plan_id = serializers.UUIDField()
-    subscription_from_datetime = serializers.CharField()
-    subscription_to_datetime = serializers.CharField()
-    charges_from_datetime = serializers.CharField()
-    charges_to_datetime = serializers.CharField()
-    invoicing_reason = serializers.CharField()
-
-
-class InvoiceOutput(serializers.Serializer):
-    lago_id = serializers.UUIDField()
-    sequential_id = serializers.IntegerField(allow_null=True)
-    number = serializers.CharField()
-    issuing_date = serializers.DateField()
-    payment_due_date = serializers.DateField()
-    payment_overdue = serializers.BooleanField()
-    net_payment_term = serializers.IntegerField()
-    invoice_type = serializers.CharField()
-    status = serializers.CharField()
-    payment_status = serializers.CharField()
-    currency = serializers.CharField()
-    fees_amount_cents = serializers.IntegerField()
-    coupons_amount_cents = serializers.IntegerField()
-    progressive_billing_credit_amount_cents = serializers.IntegerField()
-    sub_total_excluding_taxes_amount_cents = serializers.IntegerField()
-    taxes_amount_cents = serializers.IntegerField()
-    sub_total_including_taxes_amount_cents = serializers.IntegerField()
-    credit_notes_amount_cents = serializers.IntegerField()
-    prepaid_credit_amount_cents = serializers.IntegerField()
-    total_amount_cents = serializers.IntegerField()
-    total_due_amount_cents = serializers.IntegerField()
-    version_number = serializers.IntegerField()
-    voided_at = serializers.CharField(allow_null=True)
-    file_url = serializers.CharField(allow_null=True)
-    metadata = serializers.ListField(child=serializers.DictField())
-    applied_taxes = AppliedTaxOutput(many=True)
-    billing_periods = BillingPeriodOutput(many=True, required=False)
-    subscriptions = SubscriptionOutput(many=True, required=False, help_text="Lago's subscription objects")
-    fees = FeeOutput(many=True, required=False)
-
-
+# Rendered by `invoicing.representation` (the shapes are defined there).
+FeeOutput = schema_serializer(FeeShape)
+InvoiceOutput = schema_serializer(InvoiceShape)
 InvoiceEnvelope = envelope("InvoiceEnvelope", "invoice", InvoiceOutput)
 
 

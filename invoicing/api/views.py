@@ -18,20 +18,21 @@ from billing_project.core.api.views import (
 from billing_project.core.errors import NotFoundFailure
 from billing_project.core.lookup import uuid_or_not_found
 from customers.api.scoped import customer_list_view
+from customers.representation import CustomerShape
 from invoicing import selectors
 from invoicing.api import filters
 from invoicing.api import serializers as s
 from invoicing.models import InvoiceStatus
-from invoicing.representation import fee_payload, invoice_payload
+from invoicing.representation import InvoiceShape, fee_payload, invoice_payload
 from invoicing.services import lifecycle, one_off
 
 # A customer's invoices and nothing else filtered: the compiled path (selectors.customer_invoice_page).
 _CUSTOMER_PAGE_PARAMS = {"external_customer_id", "page", "per_page"}
 
 
-def _invoice_list_payload(organization: Any, items: list[Any]) -> list[dict[str, Any]]:
+def _invoice_list_payload(organization: Any, items: list[Any]) -> list[InvoiceShape]:
     taxes = selectors.invoice_list_related(organization, items)
-    customers: dict[Any, dict[str, Any]] = {}  # a page of one customer's invoices renders it once
+    customers: dict[Any, CustomerShape] = {}  # a page of one customer's invoices renders it once
     return [invoice_payload(i, with_fees=False, customers=customers, applied_taxes=taxes[i.id]) for i in items]
 
 
@@ -84,7 +85,7 @@ class InvoiceCollectionView(InvoiceView):
             )
             if found is not None:
                 items, total, taxes = found
-                customers: dict[Any, dict[str, Any]] = {}
+                customers: dict[Any, CustomerShape] = {}
                 return Response(
                     {
                         "invoices": [

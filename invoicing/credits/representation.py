@@ -1,32 +1,218 @@
 """Lago's wallet, wallet transaction and credit note objects (docs/lago-compatibility.md §1.3, §3)
 for the API and webhooks: money as integers, decimals as strings (never floats, except the rates
-Lago's client types as float)."""
+Lago's client types as float). Each renderer returns its shape (`WalletShape`, `CreditNoteShape`...),
+from which the OpenAPI components are derived (`invoicing.credits.api.serializers`,
+billing_project/core/api/shapes.py)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
-from billing_project.core.api.shapes import DateTime, Uuid
+from billing_project.core.api.shapes import Choices, Date, DateTime, Help, Uuid
 from billing_project.core.money import from_cents
-from customers.api.serializers import CustomerOutput
+from customers.representation import CustomerShape, customer_payload
 from invoicing.billing.pricing import decimal_string
 from invoicing.credits.models import (
     CreditNote,
+    CreditNoteAppliedTax,
     RecurringTransactionRule,
     Wallet,
     WalletTransaction,
     WalletTransactionConsumption,
 )
 from invoicing.credits.tracing import cents_to_credits
-from invoicing.representation import _utc, fee_payload, number
+from invoicing.representation import FeeShape, _utc, fee_payload, number
+
+_CREDITS = Help("A number of credits, an exact decimal as a string.")
+_EXACT = Help("An exact decimal, as a string.")
+_RATE = Help("A percentage, rendered from the exact decimal.")
+
+
+class RecurringRuleShape(TypedDict):
+    lago_id: Uuid
+    trigger: str
+    interval: str | None
+    method: str
+    status: str
+    paid_credits: Annotated[str, _CREDITS]
+    granted_credits: Annotated[str, _CREDITS]
+    threshold_credits: Annotated[str | None, _CREDITS]
+    target_ongoing_balance: Annotated[str | None, _CREDITS]
+    started_at: DateTime | None
+    expiration_at: DateTime | None
+    created_at: DateTime
+    transaction_metadata: list[dict[str, Any]]
+    transaction_name: str | None
+    ignore_paid_top_up_limits: bool
+    invoice_requires_successful_payment: bool
+
+
+class AppliesToShape(TypedDict):
+    fee_types: list[str]
+    billable_metric_codes: list[str]
+
+
+class WalletPaymentMethodShape(TypedDict):
+    payment_method_id: Uuid | None
+    payment_method_type: Annotated[str, Choices(("provider", "manual"))]
+
+
+class WalletShape(TypedDict):
+    lago_id: Uuid
+    lago_customer_id: Uuid
+    external_customer_id: str
+    status: str
+    currency: str
+    name: str | None
+    code: str | None
+    priority: int
+    rate_amount: Annotated[str, _EXACT]
+    credits_balance: Annotated[str, _CREDITS]
+    balance_cents: int
+    consumed_credits: Annotated[str, _CREDITS]
+    consumed_amount_cents: int
+    ongoing_balance_cents: int
+    ongoing_usage_balance_cents: int
+    credits_ongoing_balance: Annotated[str, _CREDITS]
+    credits_ongoing_usage_balance: Annotated[str, _CREDITS]
+    created_at: DateTime
+    expiration_at: DateTime | None
+    last_balance_sync_at: DateTime | None
+    last_consumed_credit_at: DateTime | None
+    terminated_at: DateTime | None
+    recurring_transaction_rules: list[RecurringRuleShape]
+    applies_to: AppliesToShape
+    invoice_requires_successful_payment: bool
+    paid_top_up_min_amount_cents: int | None
+    paid_top_up_max_amount_cents: int | None
+    metadata: dict[str, Any]
+    payment_method: WalletPaymentMethodShape
+    applied_invoice_custom_sections: list[Any]
+    billing_entity_code: str | None
+    purchase_order_number: str | None
+
+
+class WalletTransactionMetadataShape(TypedDict):
+    key: str
+    value: str
+
+
+class WalletTransactionShape(TypedDict):
+    lago_id: Uuid
+    lago_wallet_id: Uuid
+    lago_invoice_id: Uuid | None
+    lago_credit_note_id: Uuid | None
+    lago_voided_invoice_id: Uuid | None
+    status: str
+    source: str
+    transaction_status: str
+    transaction_type: str
+    amount: Annotated[str, _EXACT]
+    amount_cents: int
+    credit_amount: Annotated[str, _CREDITS]
+    remaining_amount_cents: int | None
+    remaining_credit_amount: str | None
+    priority: int
+    settled_at: DateTime | None
+    failed_at: DateTime | None
+    created_at: DateTime
+    metadata: list[WalletTransactionMetadataShape]
+    name: str | None
+    invoice_requires_successful_payment: bool
+    purchase_order_number: str | None
+    payment_method: WalletPaymentMethodShape
+    applied_invoice_custom_sections: list[Any]
+
+
+class EstimatedAppliedTaxShape(TypedDict):
+    lago_tax_id: Uuid | None
+    tax_name: str
+    tax_code: str
+    tax_rate: Annotated[float, _RATE]
+    tax_description: str | None
+    amount_cents: int
+    amount_currency: str
+    base_amount_cents: int
+
+
+class CreditNoteAppliedTaxShape(EstimatedAppliedTaxShape):
+    lago_id: Uuid
+    lago_credit_note_id: Uuid
+    created_at: DateTime
+
+
+class CreditNoteItemShape(TypedDict):
+    lago_id: Uuid
+    amount_cents: int
+    precise_amount_cents: Annotated[str, _EXACT]
+    amount_currency: str
+    fee: FeeShape
+
+
+class CreditNoteShape(TypedDict):
+    lago_id: Uuid
+    sequential_id: int
+    billing_entity_code: str | None
+    number: str
+    lago_invoice_id: Uuid
+    invoice_number: str
+    issuing_date: Date
+    credit_status: str | None
+    refund_status: str | None
+    reason: str
+    description: str | None
+    currency: str
+    total_amount_cents: int
+    credit_amount_cents: int
+    balance_amount_cents: int
+    refund_amount_cents: int
+    offset_amount_cents: int
+    taxes_amount_cents: int
+    taxes_rate: Annotated[float, _RATE]
+    sub_total_excluding_taxes_amount_cents: int
+    coupons_adjustment_amount_cents: int
+    precise_coupons_adjustment_amount_cents: Annotated[str, _EXACT]
+    precise_taxes_amount_cents: Annotated[str, _EXACT]
+    purchase_order_number: str | None
+    file_url: str | None
+    created_at: DateTime
+    updated_at: DateTime
+    voided_at: DateTime | None
+    refunded_at: DateTime | None
+    items: list[CreditNoteItemShape]
+    applied_taxes: list[CreditNoteAppliedTaxShape]
+    metadata: dict[str, Any]
+    customer: CustomerShape
+
+
+class EstimatedItemShape(TypedDict):
+    lago_fee_id: Uuid
+    amount_cents: int
+
+
+class CreditNoteEstimateShape(TypedDict):
+    lago_invoice_id: Uuid
+    invoice_number: str
+    currency: str
+    taxes_amount_cents: int
+    precise_taxes_amount_cents: Annotated[str, _EXACT]
+    taxes_rate: Annotated[float, _RATE]
+    sub_total_excluding_taxes_amount_cents: int
+    max_creditable_amount_cents: int
+    max_refundable_amount_cents: int
+    max_offsettable_amount_cents: int
+    coupons_adjustment_amount_cents: int
+    precise_coupons_adjustment_amount_cents: Annotated[str, _EXACT]
+    items: list[EstimatedItemShape]
+    applied_taxes: list[EstimatedAppliedTaxShape]
 
 
 def _credits(value: Any) -> str:
     return decimal_string(Decimal(value or 0))
 
 
-def rule_payload(rule: RecurringTransactionRule) -> dict[str, Any]:
+def rule_payload(rule: RecurringTransactionRule) -> RecurringRuleShape:
     return {
         "lago_id": str(rule.id),
         "trigger": rule.trigger,
@@ -49,7 +235,7 @@ def rule_payload(rule: RecurringTransactionRule) -> dict[str, Any]:
     }
 
 
-def wallet_payload(wallet: Wallet) -> dict[str, Any]:
+def wallet_payload(wallet: Wallet) -> WalletShape:
     return {
         "lago_id": str(wallet.id),
         "lago_customer_id": str(wallet.customer_id),
@@ -89,7 +275,7 @@ def wallet_payload(wallet: Wallet) -> dict[str, Any]:
     }
 
 
-def wallet_transaction_payload(tx: WalletTransaction) -> dict[str, Any]:
+def wallet_transaction_payload(tx: WalletTransaction) -> WalletTransactionShape:
     wallet = tx.wallet
     return {
         "lago_id": str(tx.id),
@@ -133,7 +319,7 @@ class WalletTransactionConsumptionShape(TypedDict):
     amount_cents: int
     credit_amount: str
     created_at: DateTime
-    wallet_transaction: dict[str, Any]
+    wallet_transaction: WalletTransactionShape
 
 
 def wallet_transaction_consumption_payload(
@@ -150,15 +336,15 @@ def wallet_transaction_consumption_payload(
     }
 
 
-def payment_method_payload() -> dict[str, Any]:
+def payment_method_payload() -> WalletPaymentMethodShape:
     """Lago's `payment_method` of a wallet or wallet transaction: bxb collects its invoices through
     the customer's payment provider (Lago's default type `provider`, no specific method)."""
     return {"payment_method_id": None, "payment_method_type": "provider"}
 
 
-def _applied_tax(row: Any, *, credit_note_id: str | None) -> dict[str, Any]:
-    payload = {
-        "lago_tax_id": str(row.tax_id) if getattr(row, "tax_id", None) else None,
+def _applied_tax(row: CreditNoteAppliedTax, *, credit_note_id: str) -> CreditNoteAppliedTaxShape:
+    return {
+        "lago_tax_id": str(row.tax_id) if row.tax_id else None,
         "tax_name": row.tax_name,
         "tax_code": row.tax_code,
         "tax_rate": number(row.tax_rate),
@@ -166,12 +352,10 @@ def _applied_tax(row: Any, *, credit_note_id: str | None) -> dict[str, Any]:
         "amount_cents": row.amount_cents,
         "amount_currency": row.currency,
         "base_amount_cents": row.base_amount_cents,
+        "lago_id": str(row.id),
+        "lago_credit_note_id": credit_note_id,
+        "created_at": _utc(row.created_at),
     }
-    if credit_note_id is not None:
-        payload["lago_id"] = str(row.id)
-        payload["lago_credit_note_id"] = credit_note_id
-        payload["created_at"] = _utc(row.created_at)
-    return payload
 
 
 def credit_note_file_url(note: CreditNote) -> str | None:
@@ -183,7 +367,7 @@ def credit_note_file_url(note: CreditNote) -> str | None:
     return f"{base}/{settings.MEDIA_URL.strip('/')}/{note.file.name}"
 
 
-def credit_note_payload(note: CreditNote) -> dict[str, Any]:
+def credit_note_payload(note: CreditNote) -> CreditNoteShape:
     return {
         "lago_id": str(note.id),
         "sequential_id": note.sequential_id,
@@ -226,5 +410,5 @@ def credit_note_payload(note: CreditNote) -> dict[str, Any]:
         ],
         "applied_taxes": [_applied_tax(t, credit_note_id=str(note.id)) for t in note.applied_taxes.all()],
         "metadata": note.metadata or {},
-        "customer": CustomerOutput(note.customer).data,
+        "customer": customer_payload(note.customer),
     }

@@ -45,7 +45,7 @@ from catalog.models import AppliedCoupon, Coupon, CouponStatus, Plan
 from customers.models import Customer, Organization
 from invoicing.billing.run import customer_bill
 from invoicing.models import Invoice
-from invoicing.representation import invoice_payload
+from invoicing.representation import InvoiceShape, invoice_payload
 from invoicing.services import lifecycle
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
@@ -82,16 +82,17 @@ class _Rollback(Exception):
 
 def invoice_preview(
     organization: Organization, data: dict[str, Any], *, now: dt.datetime | None = None
-) -> dict[str, Any]:
+) -> InvoiceShape:
     now = now or timezone.now()
     request = _parse(data)
-    result: dict[str, Any] = {}
+    result: InvoiceShape | None = None
     try:
         with transaction.atomic():
             result = _preview_in_sandbox(organization, request, now=now)
             raise _Rollback
     except _Rollback:
         pass
+    assert result is not None  # the sandbox either answered or raised
     return result
 
 
@@ -213,7 +214,7 @@ def _coupon_input(item: Any, index: int, errors: dict[str, list[str]]) -> dict[s
 # --- the sandbox ----------------------------------------------------------------------------------
 
 
-def _preview_in_sandbox(organization: Organization, request: dict[str, Any], *, now: dt.datetime) -> dict[str, Any]:
+def _preview_in_sandbox(organization: Organization, request: dict[str, Any], *, now: dt.datetime) -> InvoiceShape:
     customer, _new = _customer(organization, request["customer"])
     targets, billing_at = _subscriptions(organization, customer, request, now=now)
     _check_currencies(customer, targets)
@@ -448,7 +449,7 @@ def _invoice_for(invoices: list[Invoice], subscription_ids: set[Any]) -> Invoice
     return None
 
 
-def _scrub(payload: dict[str, Any], invoice: Invoice) -> dict[str, Any]:
+def _scrub(payload: InvoiceShape, invoice: Invoice) -> InvoiceShape:
     """A preview is not numbered and has no PDF. Its ids (invoice, fees, and a new customer's or
     subscription's) are those the rows had inside the rolled-back transaction: they refer to
     nothing afterwards (Lago's client requires the invoice's and the customer's `lago_id`)."""

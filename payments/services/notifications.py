@@ -51,11 +51,11 @@ def invoice_payment_failure(payment: Any, invoice: Any) -> None:
 
 
 def customer_webhook(organization: Organization, customer: Any, webhook_type: str, extra: dict[str, Any]) -> None:
-    from customers.api.serializers import CustomerOutput
+    from customers.representation import customer_payload
 
     webhook_send(
         organization,
         webhook_type=webhook_type,
         object_type="customer",
-        payload=lambda: {**dict(CustomerOutput(customer).data), **extra},
+        payload=lambda: {**customer_payload(customer), **extra},
     )

@@ -206,3 +206,119 @@ def test_usage_monitoring_answers_match_their_schema(schema, organization, api):
     for path, method, response in checks:
         assert response.status_code == 200, (path, response.content)
         assert response_mismatches(schema, path, method, response) == [], (path, method)
+
+
+def _checked(schema: dict, checks: list[tuple[str, str, Any]]) -> None:
+    for path, method, response in checks:
+        assert response.status_code == 200, (path, response.content)
+        assert response_mismatches(schema, path, method, response) == [], (path, method)
+
+
+def test_customers_answers_match_their_schema(schema, organization, api):
+    from tests.factories.customers import CustomerMetadataFactory
+
+    body = {
+        "external_id": "shape",
+        "name": "Shape",
+        "currency": "EUR",
+        "billing_configuration": {"invoice_grace_period": 2},
+        "shipping_address": {"city": "Paris"},
+    }
+    created = api.post("/api/v1/customers", {"customer": body}, format="json")
+    CustomerMetadataFactory(customer_id=created.json()["customer"]["lago_id"], key="k", value="v")
+    _checked(
+        schema,
+        [
+            ("/api/v1/customers", "post", created),
+            ("/api/v1/customers", "get", api.get("/api/v1/customers")),
+            ("/api/v1/customers/{external_id}", "get", api.get("/api/v1/customers/shape")),
+        ],
+    )
+
+
+def test_invoices_fees_and_credit_notes_answers_match_their_schema(schema, organization, api, settings, tmp_path):
+    from catalog.models import PlanTax
+    from invoicing.billing.run import customer_bill
+    from tests.factories.credits import make_one_off_invoice
+    from tests.factories.invoicing import (
+        add_events,
+        make_charge,
+        make_customer,
+        make_metric,
+        make_plan,
+        make_tax,
+        subscribe,
+    )
+
+    settings.MEDIA_ROOT = tmp_path
+    customer = make_customer(organization, currency="USD", external_id="inv")
+    plan = make_plan(organization, amount_cents=1000)
+    PlanTax.objects.create(plan=plan, tax=make_tax(organization, "20"))
+    make_charge(plan, make_metric(organization, "calls"), properties={"amount": "0.5"})
+    sub = subscribe(customer, plan, datetime(2024, 1, 1, tzinfo=UTC), external_id="sub_inv")
+    add_events(sub, "calls", [datetime(2024, 1, 3, tzinfo=UTC)] * 4)
+    [billed] = customer_bill(customer.id, at=datetime(2024, 2, 1, 1, tzinfo=UTC))
+    invoice = make_one_off_invoice(customer, 2000)
+    fee = invoice.fees.get()
+    note = {
+        "invoice_id": str(invoice.id),
+        "reason": "other",
+        "credit_amount_cents": 500,
+        "items": [{"fee_id": str(fee.id), "amount_cents": 500}],
+    }
+    created = api.post("/api/v1/credit_notes", {"credit_note": note}, format="json")
+    estimate = {"invoice_id": str(invoice.id), "items": [{"fee_id": str(fee.id), "amount_cents": 100}]}
+    _checked(
+        schema,
+        [
+            ("/api/v1/invoices", "get", api.get("/api/v1/invoices")),
+            ("/api/v1/invoices", "get", api.get("/api/v1/invoices", {"external_customer_id": "inv"})),
+            ("/api/v1/invoices/{invoice_id}", "get", api.get(f"/api/v1/invoices/{invoice.id}")),
+            ("/api/v1/invoices/{invoice_id}", "get", api.get(f"/api/v1/invoices/{billed.id}")),
+            ("/api/v1/fees", "get", api.get("/api/v1/fees")),
+            ("/api/v1/fees/{fee_id}", "get", api.get(f"/api/v1/fees/{fee.id}")),
+            ("/api/v1/credit_notes", "post", created),
+            ("/api/v1/credit_notes", "get", api.get("/api/v1/credit_notes")),
+            (
+                "/api/v1/credit_notes/estimate",
+                "post",
+                api.post("/api/v1/credit_notes/estimate", {"credit_note": estimate}, format="json"),
+            ),
+        ],
+    )
+    shown = api.get(f"/api/v1/invoices/{billed.id}").json()["invoice"]
+    assert shown["fees"] and shown["billing_periods"] and shown["subscriptions"] and shown["applied_taxes"]
+
+
+def test_wallets_answers_match_their_schema(schema, organization, api):
+    from tests.factories.invoicing import make_customer
+
+    customer = make_customer(organization, currency="USD", external_id="wal")
+    wallet = {
+        "external_customer_id": "wal",
+        "rate_amount": "1",
+        "currency": "USD",
+        "granted_credits": "10",
+        "recurring_transaction_rules": [{"trigger": "interval", "interval": "monthly", "granted_credits": "1"}],
+    }
+    created = api.post("/api/v1/wallets", {"wallet": wallet}, format="json")
+    lago_id = created.json()["wallet"]["lago_id"]
+    top_up = {"wallet_id": lago_id, "granted_credits": "2", "metadata": [{"key": "a", "value": "b"}]}
+    _checked(
+        schema,
+        [
+            ("/api/v1/wallets", "post", created),
+            ("/api/v1/wallets", "get", api.get("/api/v1/wallets", {"external_customer_id": customer.external_id})),
+            (
+                "/api/v1/wallet_transactions",
+                "post",
+                api.post("/api/v1/wallet_transactions", {"wallet_transaction": top_up}, format="json"),
+            ),
+            (
+                "/api/v1/wallets/{wallet_id}/wallet_transactions",
+                "get",
+                api.get(f"/api/v1/wallets/{lago_id}/wallet_transactions"),
+            ),
+        ],
+    )
+    assert created.json()["wallet"]["recurring_transaction_rules"], "a rule was rendered"

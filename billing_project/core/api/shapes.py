@@ -20,9 +20,10 @@ drift apart; tests/core/test_shapes.py checks both against real responses.
 
 Types: `str`, `int`, `float` (any JSON number), `bool`, `Uuid`, `DateTime`, `Date` (strings with an OpenAPI format),
 `Decimal` strings are `str`; `X | None` is nullable; `list[X]`; `dict[str, Any]` (an object; `dict[str, X]`: its values are X);
-`Any` (any JSON value); another shape (a nested object); `NotRequired[X]` (a key that may be
+`Annotated[str, Choices(...)]` (an enum); `Any` (any JSON value); another shape (a nested object); `NotRequired[X]` (a key that may be
 absent). `Annotated[X, Help("...")]` adds a description; `Annotated[dict[str, Any], Component(S)]`
-is an object another serializer renders and documents.
+is an object another serializer renders and documents (`list[dict[str, Any]]`: a list of them).
+A shape's serializer documents; it renders nothing (calling it raises TypeError).
 """
 
 from __future__ import annotations
@@ -49,6 +50,13 @@ class Component:
     as the billable metric summary): `Annotated[dict[str, Any] | None, Component(Summary)]`."""
 
     serializer: type[serializers.Serializer]
+
+
+@dataclass(frozen=True)
+class Choices:
+    """The values a string may take (an enum in the schema): `Annotated[str, Choices(("a", "b"))]`."""
+
+    values: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -81,12 +89,20 @@ def schema_serializer(shape: type, name: str | None = None) -> type[serializers.
     cached = _SERIALIZERS.get((shape, name))
     if cached is not None:
         return cached
-    attributes: dict[str, Any] = {"__module__": shape.__module__, "__doc__": shape.__dict__.get("__doc__")}
+    attributes: dict[str, Any] = {
+        "__module__": shape.__module__,
+        "__doc__": shape.__dict__.get("__doc__"),
+        "to_representation": _schema_only,
+    }
     for key, hint in get_type_hints(shape, include_extras=True).items():
         attributes[key] = _field(hint, required=key in getattr(shape, "__required_keys__", ()))
     serializer = type(name, (serializers.Serializer,), attributes)
     _SERIALIZERS[(shape, name)] = serializer
     return serializer
+
+
+def _schema_only(self: serializers.Serializer, instance: Any) -> Any:
+    raise TypeError(f"{type(self).__name__} documents a shape; its renderer builds the response")
 
 
 def keys_of(shape: type) -> frozenset[str]:
@@ -109,8 +125,15 @@ def _build(hint: Any, options: dict[str, Any], string_format: str | None) -> ser
         for extra in extras:
             if isinstance(extra, Component):
                 nullable = get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint)
-                return extra.serializer(**({**options, "allow_null": True} if nullable else options))
-            if isinstance(extra, Format):
+                if nullable:
+                    options = {**options, "allow_null": True}
+                    hint = next(arg for arg in get_args(hint) if arg is not type(None))
+                if get_origin(hint) is list:
+                    options = {**options, "many": True}
+                return extra.serializer(**options)
+            if isinstance(extra, Choices):
+                options = {**options, "choices": list(extra.values)}
+            elif isinstance(extra, Format):
                 string_format = extra.name
             elif isinstance(extra, Help):
                 options = {**options, "help_text": extra.text}
@@ -132,6 +155,8 @@ def _build(hint: Any, options: dict[str, Any], string_format: str | None) -> ser
         if value is Any:
             return serializers.DictField(**options)
         return serializers.DictField(child=_build(value, {}, None), **options)
+    if hint is str and "choices" in options:
+        return serializers.ChoiceField(**options)
     if hint is str:
         return _STRING_FIELDS[string_format](**options)
     if hint is bool:

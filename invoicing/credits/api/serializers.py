@@ -1,7 +1,8 @@
-"""Request and response shapes of the wallets and credit notes API (for OpenAPI).
+"""Request serializers and response components of the wallets and credit notes API (for OpenAPI).
 
 The services validate the values (credits are decimal strings, amounts integer cents) and answer
-with Lago's codes; responses are rendered by `invoicing.credits.representation`.
+with Lago's codes; responses are rendered by `invoicing.credits.representation`, and their
+components are derived from the shapes its renderers return.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from customers.api.serializers import (
     PAYMENT_METHOD_REASON,
     PROVIDER_PAYMENT_METHOD,
 )
-from invoicing.credits.representation import WalletTransactionConsumptionShape
+from invoicing.credits.representation import (
+    CreditNoteEstimateShape,
+    CreditNoteShape,
+    WalletShape,
+    WalletTransactionConsumptionShape,
+    WalletTransactionShape,
+)
 
 # Lago fields bxb refuses (docs/lago-compatibility.md, "Refused Lago fields").
 _PURCHASE_ORDER = "purchase order numbers on wallet top-up invoices are not implemented"
@@ -66,11 +73,6 @@ class RecurringRuleSchema(serializers.Serializer):
     ignore_paid_top_up_limits = serializers.BooleanField(required=False)
 
 
-class PaymentMethodSchema(serializers.Serializer):
-    payment_method_id = serializers.UUIDField(allow_null=True)
-    payment_method_type = serializers.ChoiceField(choices=["provider", "manual"])
-
-
 class WalletInput(serializers.Serializer):
     external_customer_id = serializers.CharField()
     rate_amount = serializers.CharField()
@@ -95,32 +97,7 @@ class WalletInput(serializers.Serializer):
 WalletInputEnvelope = envelope("WalletInputEnvelope", "wallet", WalletInput)
 
 
-class WalletOutput(serializers.Serializer):
-    lago_id = serializers.UUIDField()
-    lago_customer_id = serializers.UUIDField()
-    external_customer_id = serializers.CharField()
-    status = serializers.CharField()
-    currency = serializers.CharField()
-    name = serializers.CharField(allow_null=True)
-    code = serializers.CharField(allow_null=True)
-    priority = serializers.IntegerField()
-    rate_amount = serializers.CharField()
-    credits_balance = serializers.CharField()
-    balance_cents = serializers.IntegerField()
-    consumed_credits = serializers.CharField()
-    ongoing_balance_cents = serializers.IntegerField()
-    ongoing_usage_balance_cents = serializers.IntegerField()
-    credits_ongoing_balance = serializers.CharField()
-    credits_ongoing_usage_balance = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    expiration_at = serializers.DateTimeField(allow_null=True)
-    terminated_at = serializers.DateTimeField(allow_null=True)
-    recurring_transaction_rules = RecurringRuleSchema(many=True)
-    applies_to = AppliesToSchema()
-    metadata = serializers.DictField()
-    payment_method = PaymentMethodSchema()
-
-
+WalletOutput = schema_serializer(WalletShape)
 WalletEnvelope = envelope("WalletEnvelope", "wallet", WalletOutput)
 
 
@@ -153,29 +130,7 @@ WalletTransactionInputEnvelope = envelope(
 )
 
 
-class WalletTransactionOutput(serializers.Serializer):
-    lago_id = serializers.UUIDField()
-    lago_wallet_id = serializers.UUIDField()
-    lago_invoice_id = serializers.UUIDField(allow_null=True)
-    lago_credit_note_id = serializers.UUIDField(allow_null=True)
-    lago_voided_invoice_id = serializers.UUIDField(allow_null=True)
-    status = serializers.CharField()
-    source = serializers.CharField()
-    transaction_status = serializers.CharField()
-    transaction_type = serializers.CharField()
-    amount = serializers.CharField()
-    credit_amount = serializers.CharField()
-    priority = serializers.IntegerField()
-    settled_at = serializers.DateTimeField(allow_null=True)
-    failed_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
-    metadata = serializers.ListField(child=serializers.DictField())
-    name = serializers.CharField(allow_null=True)
-    remaining_amount_cents = serializers.IntegerField(allow_null=True)
-    remaining_credit_amount = serializers.CharField(allow_null=True)
-    payment_method = PaymentMethodSchema()
-
-
+WalletTransactionOutput = schema_serializer(WalletTransactionShape)
 WalletTransactionEnvelope = envelope("WalletTransactionEnvelope", "wallet_transaction", WalletTransactionOutput)
 
 
@@ -228,34 +183,7 @@ class CreditNoteUpdateInput(serializers.Serializer):
 CreditNoteUpdateInputEnvelope = envelope("CreditNoteUpdateInputEnvelope", "credit_note", CreditNoteUpdateInput)
 
 
-class CreditNoteOutput(serializers.Serializer):
-    lago_id = serializers.UUIDField()
-    sequential_id = serializers.IntegerField()
-    number = serializers.CharField()
-    lago_invoice_id = serializers.UUIDField()
-    invoice_number = serializers.CharField()
-    credit_status = serializers.CharField(allow_null=True)
-    refund_status = serializers.CharField(allow_null=True)
-    reason = serializers.CharField()
-    currency = serializers.CharField()
-    total_amount_cents = serializers.IntegerField()
-    credit_amount_cents = serializers.IntegerField()
-    balance_amount_cents = serializers.IntegerField()
-    refund_amount_cents = serializers.IntegerField()
-    offset_amount_cents = serializers.IntegerField()
-    taxes_amount_cents = serializers.IntegerField()
-    taxes_rate = serializers.FloatField()
-    sub_total_excluding_taxes_amount_cents = serializers.IntegerField()
-    coupons_adjustment_amount_cents = serializers.IntegerField()
-    file_url = serializers.CharField(allow_null=True)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-    items = serializers.ListField(child=serializers.DictField())
-    applied_taxes = serializers.ListField(child=serializers.DictField())
-    metadata = serializers.DictField()
-    customer = serializers.DictField()
-
-
+CreditNoteOutput = schema_serializer(CreditNoteShape)
 CreditNoteEnvelope = envelope("CreditNoteEnvelope", "credit_note", CreditNoteOutput)
 
 
@@ -264,21 +192,7 @@ class CreditNoteListEnvelope(serializers.Serializer):
     meta = MetaSchema()
 
 
-class CreditNoteEstimateOutput(serializers.Serializer):
-    lago_invoice_id = serializers.UUIDField()
-    invoice_number = serializers.CharField()
-    currency = serializers.CharField()
-    max_creditable_amount_cents = serializers.IntegerField()
-    max_refundable_amount_cents = serializers.IntegerField()
-    max_offsettable_amount_cents = serializers.IntegerField()
-    taxes_amount_cents = serializers.IntegerField()
-    taxes_rate = serializers.FloatField()
-    sub_total_excluding_taxes_amount_cents = serializers.IntegerField()
-    coupons_adjustment_amount_cents = serializers.IntegerField()
-    items = serializers.ListField(child=serializers.DictField())
-    applied_taxes = serializers.ListField(child=serializers.DictField())
-
-
+CreditNoteEstimateOutput = schema_serializer(CreditNoteEstimateShape)
 CreditNoteEstimateEnvelope = envelope("CreditNoteEstimateEnvelope", "estimated_credit_note", CreditNoteEstimateOutput)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -46,6 +46,9 @@ from invoicing.credits.models import (
 from invoicing.models import Fee, FeeAppliedTax, FeeType, Invoice, InvoiceStatus, InvoiceType, PaymentStatus
 from invoicing.signals import credit_note_created, credit_note_refund_requested
 from webhooks.services import webhook_send
+
+if TYPE_CHECKING:
+    from invoicing.credits.representation import CreditNoteEstimateShape
 
 PRECISE = Decimal("0.00001")
 
@@ -146,7 +149,7 @@ def _amounts(invoice: Invoice, items: list[CalcItem]) -> tuple[CreditNoteAmounts
     return amounts, {k: f for k, (f, _) in fees.items()}
 
 
-def credit_note_estimate(organization: Organization, *, invoice_id: UUID | str, items: Any) -> dict[str, Any]:
+def credit_note_estimate(organization: Organization, *, invoice_id: UUID | str, items: Any) -> CreditNoteEstimateShape:
     """`POST /credit_notes/estimate`: the amounts and the most that may be credited/refunded/offset."""
     from invoicing.representation import number
 
