@@ -6,6 +6,7 @@ the API calls (views stay thin); each is registered through `console_view` with 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -294,7 +295,8 @@ class ConsoleCustomerAdmin(CustomerAdmin):
                     request, f"Subscription {subscription.external_id} terminated; its closing invoice follows."
                 )
             return self._back(customer, "subscriptions")
-        preview, error = None, None
+        preview: Mapping[str, Any] | None = None
+        error = None
         if subscription.status == SubscriptionStatus.ACTIVE:
             try:
                 preview = invoice_preview(
