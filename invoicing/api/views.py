@@ -36,7 +36,7 @@ def _invoice_list_payload(organization: Any, items: list[Any]) -> list[InvoiceSh
     return [invoice_payload(i, with_fees=False, customers=customers, applied_taxes=taxes[i.id]) for i in items]
 
 
-def _invoice_with_fees(invoice: Any) -> dict[str, Any]:
+def _invoice_with_fees(invoice: Any) -> InvoiceShape:
     return invoice_payload(invoice, with_fees=True)
 
 
@@ -65,7 +65,7 @@ class InvoiceView(ResourceView):
     resource_name = "invoice"
     render = staticmethod(_invoice_with_fees)
 
-    def render_many(self, items: Any) -> list[dict[str, Any]]:
+    def render_many(self, items: Any) -> list[InvoiceShape]:
         return _invoice_list_payload(self.organization, items)
 
 
