@@ -242,6 +242,8 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: without REDIS_URL tasks run eagerly in-process.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+from billing_project.routing import task_queues  # noqa: E402 - the queues are declared there
+
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
@@ -250,6 +252,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# A queue per kind of work, routed in one place (billing_project/routing.py).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = task_queues()
+CELERY_TASK_ROUTES = ("billing_project.routing.route_task",)
 # django-celery-beat's DatabaseScheduler, keeping what ops re-timed in the admin across restarts.
 CELERY_BEAT_SCHEDULER = "billing_project.beat:DatabaseScheduler"
 # Workers keep Django's LOGGING (JSON lines with request ids) instead of Celery's own format.
