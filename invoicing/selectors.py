@@ -30,6 +30,7 @@ from billing_project.core.prepared import PreparedQuery
 from catalog.models import BillableMetricFilter, Charge, ChargeFilter, Tax
 from customers import hooks as customer_hooks
 from customers.models import Customer, Organization
+from invoicing import projection
 from invoicing.billing import pricing
 from invoicing.billing.snapshot import ChargeSnapshot, live_filters, metric_spec
 from invoicing.calculation import Context, FeeLine, calculate_invoice
@@ -512,8 +513,23 @@ def _usage_tax_resolver(
     )
 
 
-def _filter_entry(bucket: pricing.ChargeBucket) -> dict[str, Any]:
-    return {
+class _Projecting:
+    """Adds Lago's `projected_*` fields to usage entries (`invoicing/projection.py`)."""
+
+    def __init__(self, at: projection.Progress, currency: str) -> None:
+        self.at, self.currency = at, currency
+
+    def fields(self, buckets: list[pricing.ChargeBucket], *, recurring: bool) -> dict[str, Any]:
+        found = projection.project(buckets, recurring=recurring, at=self.at, currency=self.currency)
+        return {
+            "projected_units": pricing.decimal_string(found.units),
+            "projected_amount_cents": found.amount_cents,
+            "projected_presentation_breakdowns": [],
+        }
+
+
+def _filter_entry(bucket: pricing.ChargeBucket, projecting: _Projecting | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
         "invoice_display_name": bucket.charge_filter.invoice_display_name or None if bucket.charge_filter else None,
         "values": bucket.filter_values,
         "units": pricing.decimal_string(bucket.current_usage_units),
@@ -523,9 +539,17 @@ def _filter_entry(bucket: pricing.ChargeBucket) -> dict[str, Any]:
         "pricing_unit_details": None,
         "presentation_breakdowns": [],
     }
+    if projecting is not None:
+        entry.update(projecting.fields([bucket], recurring=bucket.charge.billable_metric.recurring))
+    return entry
 
 
-def _charge_usage(snapshot: ChargeSnapshot, buckets: list[pricing.ChargeBucket], currency: str) -> dict[str, Any]:
+def _charge_usage(
+    snapshot: ChargeSnapshot,
+    buckets: list[pricing.ChargeBucket],
+    currency: str,
+    projecting: _Projecting | None = None,
+) -> dict[str, Any]:
     charge = snapshot.charge
     metric = charge.billable_metric
     has_filters = bool(snapshot.filters)
@@ -539,21 +563,22 @@ def _charge_usage(snapshot: ChargeSnapshot, buckets: list[pricing.ChargeBucket],
             if b.grouped_by:
                 by_group[tuple(sorted((k, str(v)) for k, v in b.grouped_by.items()))].append(b)
         for _, group in sorted(by_group.items()):
-            grouped_usage.append(
-                {
-                    "amount_cents": sum(b.amount_cents for b in group),
-                    "events_count": sum(b.events_count for b in group),
-                    "units": pricing.decimal_string(sum((b.current_usage_units for b in group), Decimal(0))),
-                    "total_aggregated_units": pricing.decimal_string(
-                        sum((b.total_aggregated_units for b in group), Decimal(0))
-                    ),
-                    "grouped_by": pricing.plain(group[0].grouped_by),
-                    "filters": [_filter_entry(b) for b in group] if has_filters else [],
-                    "pricing_unit_details": None,
-                    "presentation_breakdowns": [],
-                }
-            )
-    return {
+            entry = {
+                "amount_cents": sum(b.amount_cents for b in group),
+                "events_count": sum(b.events_count for b in group),
+                "units": pricing.decimal_string(sum((b.current_usage_units for b in group), Decimal(0))),
+                "total_aggregated_units": pricing.decimal_string(
+                    sum((b.total_aggregated_units for b in group), Decimal(0))
+                ),
+                "grouped_by": pricing.plain(group[0].grouped_by),
+                "filters": [_filter_entry(b, projecting) for b in group] if has_filters else [],
+                "pricing_unit_details": None,
+                "presentation_breakdowns": [],
+            }
+            if projecting is not None:
+                entry.update(projecting.fields(group, recurring=metric.recurring))
+            grouped_usage.append(entry)
+    usage = {
         "units": pricing.decimal_string(units),
         "total_aggregated_units": pricing.decimal_string(total_units),
         "events_count": sum(b.events_count for b in buckets),
@@ -573,9 +598,14 @@ def _charge_usage(snapshot: ChargeSnapshot, buckets: list[pricing.ChargeBucket],
             "code": metric.code,
             "aggregation_type": metric.aggregation_type,
         },
-        "filters": [_filter_entry(b) for b in buckets] if has_filters and not grouped else [],
+        "filters": [_filter_entry(b, projecting) for b in buckets] if has_filters and not grouped else [],
         "grouped_usage": grouped_usage,
     }
+    if projecting is not None:
+        # With filters, the charge's projection is its filters' (Lago leaves the default bucket out).
+        projected = [b for b in buckets if b.charge_filter is not None] if has_filters else buckets
+        usage.update(projecting.fields(projected, recurring=metric.recurring))
+    return usage
 
 
 def _bulk_usage(
@@ -602,10 +632,13 @@ def current_usage(
     external_subscription_id: str | None,
     apply_taxes: bool = True,
     at: dt.datetime | None = None,
+    projected: bool = False,
 ) -> dict[str, Any]:
     """Lago's `customer_usage`: the usage of the current charges window, priced like the invoice.
 
     Every charge of the plan appears, with zero usage too; `amount_cents` covers charges only.
+    `projected`: Lago's `customer_projected_usage`, the same with every entry's projection to the
+    window's end (`invoicing/projection.py`) and the charges' total `projected_amount_cents`.
     """
     at = at or timezone.now()
     customer, sub = _usage_subscription_fast(organization, external_customer_id, external_subscription_id)
@@ -617,6 +650,9 @@ def current_usage(
     charges = _charges(sub.plan)
     resolver = _usage_tax_resolver(organization, customer, sub.plan, charges) if apply_taxes else None
     usage = _bulk_usage(organization, sub, charges, window)
+    projecting = (
+        _Projecting(projection.progress(window, at, customer.applicable_timezone), currency) if projected else None
+    )
     charges_usage = []
     lines: list[FeeLine] = []
     for charge in charges:
@@ -630,7 +666,7 @@ def current_usage(
             schedule=schedule,
             usage=usage.get(charge.id),
         )
-        charges_usage.append(_charge_usage(charge, buckets, currency))
+        charges_usage.append(_charge_usage(charge, buckets, currency, projecting))
         taxes = tax_rates(resolver.taxes_for(plan=sub.plan, charge=charge.charge)) if resolver is not None else ()
         for index, bucket in enumerate(buckets):
             lines.append(
@@ -643,7 +679,7 @@ def current_usage(
                 )
             )
     totals = calculate_invoice(lines, currency=currency, context=Context.DRAFT)
-    return {
+    answer = {
         "from_datetime": _iso(window.start),
         "to_datetime": _iso(window.to_datetime),
         "issuing_date": periods.local_date(window.end, customer.applicable_timezone).isoformat(),
@@ -654,6 +690,9 @@ def current_usage(
         "total_amount_cents": totals.fees_amount_cents + totals.taxes_amount_cents,
         "charges_usage": charges_usage,
     }
+    if projecting is not None:
+        answer["projected_amount_cents"] = sum(c["projected_amount_cents"] for c in charges_usage)
+    return answer
 
 
 def _iso(value: dt.datetime) -> str:

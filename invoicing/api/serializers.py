@@ -159,6 +159,22 @@ class CustomerUsageOutput(serializers.Serializer):
 CustomerUsageEnvelope = envelope("CustomerUsageEnvelope", "customer_usage", CustomerUsageOutput)
 
 
+class ProjectedChargeUsageOutput(ChargeUsageOutput):
+    projected_units = serializers.CharField()
+    projected_amount_cents = serializers.IntegerField()
+    projected_presentation_breakdowns = serializers.ListField(child=serializers.DictField())
+
+
+class CustomerProjectedUsageOutput(CustomerUsageOutput):
+    projected_amount_cents = serializers.IntegerField()
+    charges_usage = ProjectedChargeUsageOutput(many=True)
+
+
+CustomerProjectedUsageEnvelope = envelope(
+    "CustomerProjectedUsageEnvelope", "customer_projected_usage", CustomerProjectedUsageOutput
+)
+
+
 class PastUsageEnvelope(serializers.Serializer):
     usage_periods = CustomerUsageOutput(many=True)
     meta = PageMeta()

@@ -13,5 +13,6 @@ urlpatterns = [
     *resource_routes("fees", "fee_id", v.FeeCollectionView, v.FeeDetailView),
     route("customers/<str:external_id>/invoices", v.CustomerInvoiceListView, "customer-invoices"),
     route("customers/<str:external_id>/current_usage", v.CurrentUsageView, "customer-current-usage"),
+    route("customers/<str:external_id>/projected_usage", v.ProjectedUsageView, "customer-projected-usage"),
     route("customers/<str:external_id>/past_usage", v.PastUsageView, "customer-past-usage"),
 ]

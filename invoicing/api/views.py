@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -234,6 +235,7 @@ class FeeDetailView(FeeView):
 
 class CurrentUsageView(OrganizationAPIView):
     resource_name = "customer_usage"
+    root_key, projected = "customer_usage", False
 
     @endpoint(
         "customers_current_usage",
@@ -248,8 +250,20 @@ class CurrentUsageView(OrganizationAPIView):
             external_customer_id=external_id,
             external_subscription_id=params["external_subscription_id"],
             apply_taxes=params["apply_taxes"] is not False,
+            projected=self.projected,
         )
-        return Response({"customer_usage": usage})
+        return Response({self.root_key: usage})
+
+
+@extend_schema_view(
+    get=endpoint(
+        "customers_projected_usage",
+        "Usage of the current period and its projection to the period's end",
+        s.CustomerProjectedUsageEnvelope,
+    )
+)
+class ProjectedUsageView(CurrentUsageView):
+    root_key, projected = "customer_projected_usage", True
 
 
 class PastUsageView(OrganizationAPIView):
