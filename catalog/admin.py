@@ -900,12 +900,6 @@ class AppliedCouponAdmin(ActionsOnlyAdmin):
                        "frequency_duration_remaining", "status", "terminated_at", "created_at")  # fmt: skip
     fields = readonly_fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     @admin.display(description="value")
     def value(self, obj: AppliedCoupon) -> str:
         if obj.percentage_rate is not None:

@@ -197,12 +197,6 @@ class InvoiceAdmin(TotalsChangeListMixin, ActionsOnlyAdmin):
     ]  # fmt: skip
     fields = readonly_fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def totals(self, queryset: QuerySet[Invoice]) -> list[tuple[str, list[str]]]:
         due = selectors.open_invoices().filter(id__in=queryset.values("id"))
         return [

@@ -102,6 +102,7 @@ class StartSubscriptionForm(forms.Form):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(ActionsOnlyAdmin):
+    added_here = True  # the add page is a form calling subscription_create
     list_display = (
         "external_id",
         "customer",
@@ -150,9 +151,6 @@ class SubscriptionAdmin(ActionsOnlyAdmin):
         "updated_at",
     )
     fields = readonly_fields
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         """Start a subscription (or change its plan) through `subscription_create`."""

@@ -53,7 +53,17 @@ class ReadOnlyInline(_NothingWritable, admin.TabularInline):
 
 class ActionsOnlyAdmin(admin.ModelAdmin):
     """A record that changes only through its buttons and actions (invoices, credit notes, wallets,
-    subscriptions, applied coupons): its page shows no SAVE, since no field can be edited."""
+    subscriptions, applied coupons): its page shows no SAVE, since no field can be edited, and it is
+    never deleted here. It is not added here either, unless the admin has its own add page
+    (`added_here = True`, the subscriptions' form calling the service); then the role decides."""
+
+    added_here = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.added_here and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None

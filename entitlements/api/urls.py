@@ -1,39 +1,26 @@
-from django.urls import path
+from billing_project.core.api.resources import resource_routes, route
+from entitlements.api import views as v
 
-from entitlements.api import views
+_PLAN = "plans/<str:code>/entitlements"
+_SUBSCRIPTION = "subscriptions/<str:external_id>/entitlements"
 
 urlpatterns = [
-    path("features", views.FeatureCollectionView.as_view(), name="features"),
-    path("features/<str:code>", views.FeatureDetailView.as_view(), name="feature-detail"),
-    path(
-        "features/<str:code>/privileges/<str:privilege_code>",
-        views.FeaturePrivilegeView.as_view(),
-        name="feature-privilege",
+    *resource_routes("features", "code", v.FeatureCollectionView, v.FeatureDetailView),
+    route("features/<str:code>/privileges/<str:privilege_code>", v.FeaturePrivilegeView, "feature-privilege"),
+    route(_PLAN, v.PlanEntitlementCollectionView, "plan-entitlements"),
+    route(f"{_PLAN}/<str:feature_code>", v.PlanEntitlementDetailView, "plan-entitlement-detail"),
+    route(
+        f"{_PLAN}/<str:feature_code>/privileges/<str:privilege_code>",
+        v.PlanEntitlementPrivilegeView,
+        "plan-entitlement-privilege",
     ),
-    path("plans/<str:code>/entitlements", views.PlanEntitlementCollectionView.as_view(), name="plan-entitlements"),
-    path(
-        "plans/<str:code>/entitlements/<str:feature_code>",
-        views.PlanEntitlementDetailView.as_view(),
-        name="plan-entitlement-detail",
+    route(_SUBSCRIPTION, v.SubscriptionEntitlementCollectionView, "subscription-entitlements"),
+    route(
+        f"{_SUBSCRIPTION}/<str:feature_code>", v.SubscriptionEntitlementDetailView, "subscription-entitlement-detail"
     ),
-    path(
-        "plans/<str:code>/entitlements/<str:feature_code>/privileges/<str:privilege_code>",
-        views.PlanEntitlementPrivilegeView.as_view(),
-        name="plan-entitlement-privilege",
-    ),
-    path(
-        "subscriptions/<str:external_id>/entitlements",
-        views.SubscriptionEntitlementCollectionView.as_view(),
-        name="subscription-entitlements",
-    ),
-    path(
-        "subscriptions/<str:external_id>/entitlements/<str:feature_code>",
-        views.SubscriptionEntitlementDetailView.as_view(),
-        name="subscription-entitlement-detail",
-    ),
-    path(
-        "subscriptions/<str:external_id>/entitlements/<str:feature_code>/privileges/<str:privilege_code>",
-        views.SubscriptionEntitlementPrivilegeView.as_view(),
-        name="subscription-entitlement-privilege",
+    route(
+        f"{_SUBSCRIPTION}/<str:feature_code>/privileges/<str:privilege_code>",
+        v.SubscriptionEntitlementPrivilegeView,
+        "subscription-entitlement-privilege",
     ),
 ]

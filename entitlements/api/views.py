@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing_project.core.api.pagination import paginated_response
-from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
+from billing_project.core.api.resources import ResourceView, endpoint
 from billing_project.core.errors import BadRequestFailure, NotFoundFailure
 from entitlements import selectors, services
 from entitlements.api import filters
@@ -57,28 +55,24 @@ def _status(request: Request) -> str | None:
     return params.get("subscription_status") or params.get("status") or None
 
 
-class FeatureCollectionView(OrganizationAPIView):
+class FeatureView(ResourceView):
     resource_name = "feature"
+    render = staticmethod(feature_payload)
 
-    @extend_schema(
-        operation_id="features_list",
-        summary="List features",
-        parameters=filters.FeatureFilters.schema_parameters(),
-        responses=s.FeatureListEnvelope,
+
+class FeatureCollectionView(FeatureView):
+    @endpoint(
+        "features_list", "List features", s.FeatureListEnvelope, parameters=filters.FeatureFilters.schema_parameters()
     )
     def get(self, request: Request) -> Response:
         params = filters.FeatureFilters.parse(request)
-        qs = selectors.feature_list(self.organization, search_term=params["search_term"])
-        return paginated_response(request, qs, "features", lambda items: [feature_payload(f) for f in items])
+        return self.page(request, selectors.feature_list(self.organization, search_term=params["search_term"]))
 
-    @extend_schema(
-        operation_id="features_create",
-        summary="Create a feature with its privileges",
-        request=s.FeatureCreateEnvelope,
-        responses=s.FeatureEnvelope,
+    @endpoint(
+        "features_create", "Create a feature with its privileges", s.FeatureEnvelope, request=s.FeatureCreateEnvelope
     )
     def post(self, request: Request) -> Response:
-        data = validate_input(s.FeatureCreateInput, root_payload(request, "feature"))
+        data = self.body(request, s.FeatureCreateInput)
         feature = services.feature_create(
             self.organization,
             code=data["code"],
@@ -86,24 +80,22 @@ class FeatureCollectionView(OrganizationAPIView):
             description=data.get("description"),
             privileges=_privileges(data.get("privileges")),
         )
-        return Response({"feature": feature_payload(feature)})
+        return self.one(feature)
 
 
-class FeatureDetailView(OrganizationAPIView):
-    resource_name = "feature"
-
-    @extend_schema(operation_id="features_get", summary="One feature", responses=s.FeatureEnvelope)
+class FeatureDetailView(FeatureView):
+    @endpoint("features_get", "One feature", s.FeatureEnvelope)
     def get(self, request: Request, code: str) -> Response:
-        return Response({"feature": feature_payload(selectors.feature_get(self.organization, code))})
+        return self.one(selectors.feature_get(self.organization, code))
 
-    @extend_schema(
-        operation_id="features_update",
-        summary="Update a feature (privileges sent are added or updated, others are kept)",
+    @endpoint(
+        "features_update",
+        "Update a feature (privileges sent are added or updated, others are kept)",
+        s.FeatureEnvelope,
         request=s.FeatureUpdateEnvelope,
-        responses=s.FeatureEnvelope,
     )
     def put(self, request: Request, code: str) -> Response:
-        data = validate_input(s.FeatureUpdateInput, root_payload(request, "feature"))
+        data = self.body(request, s.FeatureUpdateInput)
         feature = services.feature_update(
             self.organization,
             code=code,
@@ -111,146 +103,129 @@ class FeatureDetailView(OrganizationAPIView):
             description=data.get("description", services.UNSET),
             privileges=_privileges(data.get("privileges")),
         )
-        return Response({"feature": feature_payload(feature)})
+        return self.one(feature)
 
-    @extend_schema(
-        operation_id="features_destroy",
-        summary="Delete a feature (it leaves every plan and subscription)",
-        responses=s.FeatureEnvelope,
-    )
+    @endpoint("features_destroy", "Delete a feature (it leaves every plan and subscription)", s.FeatureEnvelope)
     def delete(self, request: Request, code: str) -> Response:
-        feature = services.feature_delete(self.organization, code=code)
-        return Response({"feature": feature_payload(feature)})
+        return self.one(services.feature_delete(self.organization, code=code))
 
 
-class FeaturePrivilegeView(OrganizationAPIView):
-    resource_name = "feature"
-
-    @extend_schema(
-        operation_id="features_privilege_destroy",
-        summary="Delete a privilege of a feature (it leaves every plan and subscription)",
-        responses=s.FeatureEnvelope,
+class FeaturePrivilegeView(FeatureView):
+    @endpoint(
+        "features_privilege_destroy",
+        "Delete a privilege of a feature (it leaves every plan and subscription)",
+        s.FeatureEnvelope,
     )
     def delete(self, request: Request, code: str, privilege_code: str) -> Response:
-        feature = services.feature_privilege_delete(self.organization, code=code, privilege_code=privilege_code)
-        return Response({"feature": feature_payload(feature)})
+        return self.one(services.feature_privilege_delete(self.organization, code=code, privilege_code=privilege_code))
 
 
-def _plan_list_body(entitlements: list[Any]) -> dict[str, Any]:
-    return {"entitlements": [plan_entitlement_payload(e) for e in entitlements]}
-
-
-class PlanEntitlementCollectionView(OrganizationAPIView):
+class PlanEntitlementView(ResourceView):
     resource_name = "plan"
+    root_key = "entitlement"
+    render = staticmethod(plan_entitlement_payload)
 
-    @extend_schema(
-        operation_id="plan_entitlements_list", summary="A plan's entitlements", responses=s.PlanEntitlementListEnvelope
-    )
+    def all(self, entitlements: list[Any]) -> Response:
+        """`{"entitlements": [...]}`: a plan's entitlements, unpaginated as Lago answers them."""
+        return Response({"entitlements": self.render_many(entitlements)})
+
+    def replace(self, request: Request, code: str, *, partial: bool) -> Response:
+        entitlements = services.plan_entitlements_update(
+            self.organization, plan_code=code, entitlements=_entitlements(request), partial=partial
+        )
+        return self.all(entitlements)
+
+
+class PlanEntitlementCollectionView(PlanEntitlementView):
+    @endpoint("plan_entitlements_list", "A plan's entitlements", s.PlanEntitlementListEnvelope)
     def get(self, request: Request, code: str) -> Response:
-        plan = selectors.entitlement_plan(self.organization, code)
-        return Response(_plan_list_body(selectors.plan_entitlement_list(plan)))
+        return self.all(selectors.plan_entitlement_list(selectors.entitlement_plan(self.organization, code)))
 
-    @extend_schema(
-        operation_id="plan_entitlements_create",
-        summary="Replace a plan's entitlements (features and privileges not sent are removed)",
+    @endpoint(
+        "plan_entitlements_create",
+        "Replace a plan's entitlements (features and privileges not sent are removed)",
+        s.PlanEntitlementListEnvelope,
         request=s.EntitlementsInputEnvelope,
-        responses=s.PlanEntitlementListEnvelope,
     )
     def post(self, request: Request, code: str) -> Response:
-        entitlements = services.plan_entitlements_update(
-            self.organization, plan_code=code, entitlements=_entitlements(request), partial=False
-        )
-        return Response(_plan_list_body(entitlements))
+        return self.replace(request, code, partial=False)
 
-    @extend_schema(
-        operation_id="plan_entitlements_update",
-        summary="Add or update a plan's entitlements (others are kept)",
+    @endpoint(
+        "plan_entitlements_update",
+        "Add or update a plan's entitlements (others are kept)",
+        s.PlanEntitlementListEnvelope,
         request=s.EntitlementsInputEnvelope,
-        responses=s.PlanEntitlementListEnvelope,
     )
     def patch(self, request: Request, code: str) -> Response:
-        entitlements = services.plan_entitlements_update(
-            self.organization, plan_code=code, entitlements=_entitlements(request), partial=True
-        )
-        return Response(_plan_list_body(entitlements))
+        return self.replace(request, code, partial=True)
 
 
-class PlanEntitlementDetailView(OrganizationAPIView):
-    resource_name = "plan"
-
-    @extend_schema(
-        operation_id="plan_entitlements_get", summary="One entitlement of a plan", responses=s.PlanEntitlementEnvelope
-    )
+class PlanEntitlementDetailView(PlanEntitlementView):
+    @endpoint("plan_entitlements_get", "One entitlement of a plan", s.PlanEntitlementEnvelope)
     def get(self, request: Request, code: str, feature_code: str) -> Response:
         plan = selectors.entitlement_plan(self.organization, code)
-        entitlement = selectors.plan_entitlement_get(plan, feature_code)
-        return Response({"entitlement": plan_entitlement_payload(entitlement)})
+        return self.one(selectors.plan_entitlement_get(plan, feature_code))
 
-    @extend_schema(
-        operation_id="plan_entitlements_destroy",
-        summary="Remove a feature from a plan",
-        responses=s.PlanEntitlementEnvelope,
-    )
+    @endpoint("plan_entitlements_destroy", "Remove a feature from a plan", s.PlanEntitlementEnvelope)
     def delete(self, request: Request, code: str, feature_code: str) -> Response:
-        entitlement = services.plan_entitlement_delete(self.organization, plan_code=code, feature_code=feature_code)
-        return Response({"entitlement": plan_entitlement_payload(entitlement)})
+        return self.one(services.plan_entitlement_delete(self.organization, plan_code=code, feature_code=feature_code))
 
 
-class PlanEntitlementPrivilegeView(OrganizationAPIView):
-    resource_name = "plan"
-
-    @extend_schema(
-        operation_id="plan_entitlements_privilege_destroy",
-        summary="Remove a privilege's value from a plan's entitlement",
-        responses=s.PlanEntitlementEnvelope,
+class PlanEntitlementPrivilegeView(PlanEntitlementView):
+    @endpoint(
+        "plan_entitlements_privilege_destroy",
+        "Remove a privilege's value from a plan's entitlement",
+        s.PlanEntitlementEnvelope,
     )
     def delete(self, request: Request, code: str, feature_code: str, privilege_code: str) -> Response:
         entitlement = services.plan_entitlement_privilege_delete(
             self.organization, plan_code=code, feature_code=feature_code, privilege_code=privilege_code
         )
-        return Response({"entitlement": plan_entitlement_payload(entitlement)})
+        return self.one(entitlement)
 
 
-def _subscription_list_body(organization: Any, subscription: Any) -> dict[str, Any]:
-    resolved = selectors.subscription_entitlements(organization, subscription)
-    return {"entitlements": [subscription_entitlement_payload(e) for e in resolved]}
-
-
-class SubscriptionEntitlementCollectionView(OrganizationAPIView):
+class SubscriptionEntitlementView(ResourceView):
     resource_name = "subscription"
+    root_key = "entitlement"
+    render = staticmethod(subscription_entitlement_payload)
 
-    @extend_schema(
-        operation_id="subscription_entitlements_list",
-        summary="A subscription's entitlements: the plan's with the subscription's overrides, and usage against limits",
+    def all(self, subscription: Any) -> Response:
+        """`{"entitlements": [...]}`: the subscription's resolved entitlements after a change."""
+        resolved = selectors.subscription_entitlements(self.organization, subscription)
+        return Response({"entitlements": self.render_many(resolved)})
+
+
+class SubscriptionEntitlementCollectionView(SubscriptionEntitlementView):
+    @endpoint(
+        "subscription_entitlements_list",
+        "A subscription's entitlements: the plan's with the subscription's overrides, and usage against limits",
+        s.SubscriptionEntitlementListEnvelope,
         parameters=STATUS,
-        responses=s.SubscriptionEntitlementListEnvelope,
     )
     def get(self, request: Request, external_id: str) -> Response:
         resolved = selectors.subscription_entitlements_read(self.organization, external_id, status=_status(request))
-        return Response({"entitlements": [subscription_entitlement_payload(e) for e in resolved]})
+        return Response({"entitlements": self.render_many(resolved)})
 
-    @extend_schema(
-        operation_id="subscription_entitlements_update",
-        summary="Override a subscription's entitlements (features and privileges not sent are kept)",
-        parameters=STATUS,
+    @endpoint(
+        "subscription_entitlements_update",
+        "Override a subscription's entitlements (features and privileges not sent are kept)",
+        s.SubscriptionEntitlementListEnvelope,
         request=s.EntitlementsInputEnvelope,
-        responses=s.SubscriptionEntitlementListEnvelope,
+        parameters=STATUS,
     )
     def patch(self, request: Request, external_id: str) -> Response:
         subscription = services.subscription_entitlements_update(
             self.organization, external_id=external_id, status=_status(request), entitlements=_entitlements(request)
         )
-        return Response(_subscription_list_body(self.organization, subscription))
+        return self.all(subscription)
 
 
-class SubscriptionEntitlementDetailView(OrganizationAPIView):
-    resource_name = "subscription"
-
-    @extend_schema(
-        operation_id="subscription_entitlements_get",
-        summary="One feature of a subscription's entitlements (bxb extra; 404 entitlement_not_found without it)",
+class SubscriptionEntitlementDetailView(SubscriptionEntitlementView):
+    @endpoint(
+        "subscription_entitlements_get",
+        "One feature of a subscription's entitlements (bxb extra; 404 entitlement_not_found without it)",
+        s.SubscriptionEntitlementEnvelope,
         parameters=STATUS,
-        responses=s.SubscriptionEntitlementEnvelope,
     )
     def get(self, request: Request, external_id: str, feature_code: str) -> Response:
         resolved = selectors.subscription_entitlements_read(
@@ -258,29 +233,27 @@ class SubscriptionEntitlementDetailView(OrganizationAPIView):
         )
         if not resolved:
             raise NotFoundFailure("entitlement")
-        return Response({"entitlement": subscription_entitlement_payload(resolved[0])})
+        return self.one(resolved[0])
 
-    @extend_schema(
-        operation_id="subscription_entitlements_destroy",
-        summary="Remove a feature from a subscription (its overrides, and the plan's grant for this subscription)",
+    @endpoint(
+        "subscription_entitlements_destroy",
+        "Remove a feature from a subscription (its overrides, and the plan's grant for this subscription)",
+        s.SubscriptionEntitlementListEnvelope,
         parameters=STATUS,
-        responses=s.SubscriptionEntitlementListEnvelope,
     )
     def delete(self, request: Request, external_id: str, feature_code: str) -> Response:
         subscription = services.subscription_feature_remove(
             self.organization, external_id=external_id, status=_status(request), feature_code=feature_code
         )
-        return Response(_subscription_list_body(self.organization, subscription))
+        return self.all(subscription)
 
 
-class SubscriptionEntitlementPrivilegeView(OrganizationAPIView):
-    resource_name = "subscription"
-
-    @extend_schema(
-        operation_id="subscription_entitlements_privilege_destroy",
-        summary="Remove a privilege from a subscription (its override, and the plan's value for this subscription)",
+class SubscriptionEntitlementPrivilegeView(SubscriptionEntitlementView):
+    @endpoint(
+        "subscription_entitlements_privilege_destroy",
+        "Remove a privilege from a subscription (its override, and the plan's value for this subscription)",
+        s.SubscriptionEntitlementListEnvelope,
         parameters=STATUS,
-        responses=s.SubscriptionEntitlementListEnvelope,
     )
     def delete(self, request: Request, external_id: str, feature_code: str, privilege_code: str) -> Response:
         subscription = services.subscription_privilege_remove(
@@ -290,4 +263,4 @@ class SubscriptionEntitlementPrivilegeView(OrganizationAPIView):
             feature_code=feature_code,
             privilege_code=privilege_code,
         )
-        return Response(_subscription_list_body(self.organization, subscription))
+        return self.all(subscription)

@@ -121,12 +121,6 @@ class WalletAdmin(ActionsOnlyAdmin):
     ]  # fmt: skip
     fields = readonly_fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     @admin.display(description="balance")
     def balance(self, obj: Wallet) -> str:
         return format_amount(obj.balance_cents, obj.currency)
@@ -211,12 +205,6 @@ class CreditNoteAdmin(ActionsOnlyAdmin):
         "coupons_adjustment_amount_cents", "automatic", "voided_at", "refunded_at", "metadata", "pdf",
     ]  # fmt: skip
     fields = readonly_fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # created from an invoice ("Create a credit note" action)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def _money(self, obj: CreditNote, cents: int) -> str:
         return format_amount(cents, obj.currency)

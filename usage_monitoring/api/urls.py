@@ -1,27 +1,12 @@
-from django.urls import path
+from billing_project.core.api.resources import route
+from usage_monitoring.api import views as v
 
-from usage_monitoring.api import views
+_WALLET = "customers/<str:external_customer_id>/wallets/<str:wallet_code>"
 
 urlpatterns = [
-    path("subscriptions/<str:external_id>/alerts", views.AlertCollectionView.as_view(), name="subscription-alerts"),
-    path(
-        "subscriptions/<str:external_id>/alerts/<str:code>",
-        views.AlertDetailView.as_view(),
-        name="subscription-alert-detail",
-    ),
-    path(
-        "customers/<str:external_customer_id>/wallets/<str:wallet_code>/alerts",
-        views.WalletAlertCollectionView.as_view(),
-        name="wallet-alerts",
-    ),
-    path(
-        "customers/<str:external_customer_id>/wallets/<str:wallet_code>/alerts/<str:code>",
-        views.WalletAlertDetailView.as_view(),
-        name="wallet-alert-detail",
-    ),
-    path(
-        "subscriptions/<str:external_id>/lifetime_usage",
-        views.LifetimeUsageView.as_view(),
-        name="subscription-lifetime-usage",
-    ),
+    route("subscriptions/<str:external_id>/alerts", v.AlertCollectionView, "subscription-alerts"),
+    route("subscriptions/<str:external_id>/alerts/<str:code>", v.AlertDetailView, "subscription-alert-detail"),
+    route(f"{_WALLET}/alerts", v.WalletAlertCollectionView, "wallet-alerts"),
+    route(f"{_WALLET}/alerts/<str:code>", v.WalletAlertDetailView, "wallet-alert-detail"),
+    route("subscriptions/<str:external_id>/lifetime_usage", v.LifetimeUsageView, "subscription-lifetime-usage"),
 ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
 
 from billing_project.core.api.serializers import envelope, list_envelope
@@ -80,11 +78,3 @@ class WebhookDeliveryDetailOutput(WebhookDeliveryOutput):
 
 WebhookDeliveryEnvelope = envelope("WebhookDeliveryEnvelope", "webhook", WebhookDeliveryDetailOutput)
 WebhookDeliveryListEnvelope = list_envelope("WebhookDeliveryListEnvelope", "webhooks", WebhookDeliveryOutput)
-
-
-def endpoint_body(endpoint: Any) -> dict[str, Any]:
-    return {"webhook_endpoint": WebhookEndpointOutput(endpoint).data}
-
-
-def delivery_body(delivery: Any) -> dict[str, Any]:
-    return {"webhook": WebhookDeliveryDetailOutput(delivery).data}

@@ -1,13 +1,10 @@
-from django.urls import path
-
-from webhooks.api import views
+from billing_project.core.api.resources import resource_routes, route
+from webhooks.api import views as v
 
 urlpatterns = [
-    path("webhook_endpoints", views.WebhookEndpointCollectionView.as_view(), name="webhook-endpoints"),
-    path("webhook_endpoints/<str:lago_id>", views.WebhookEndpointDetailView.as_view(), name="webhook-endpoint-detail"),
-    path("webhooks/json_public_key", views.WebhookPublicKeyView.as_view(), name="webhooks-public-key"),
-    path("webhooks/public_key", views.WebhookPlainPublicKeyView.as_view(), name="webhooks-plain-public-key"),
-    path("webhooks", views.WebhookDeliveryCollectionView.as_view(), name="webhooks"),
-    path("webhooks/<str:lago_id>", views.WebhookDeliveryDetailView.as_view(), name="webhook-detail"),
-    path("webhooks/<str:lago_id>/retry", views.WebhookDeliveryRetryView.as_view(), name="webhook-retry"),
+    *resource_routes("webhook_endpoints", "lago_id", v.WebhookEndpointCollectionView, v.WebhookEndpointDetailView),
+    route("webhooks/json_public_key", v.WebhookPublicKeyView, "webhooks-public-key"),
+    route("webhooks/public_key", v.WebhookPlainPublicKeyView, "webhooks-plain-public-key"),
+    *resource_routes("webhooks", "lago_id", v.WebhookDeliveryCollectionView, v.WebhookDeliveryDetailView),
+    route("webhooks/<str:lago_id>/retry", v.WebhookDeliveryRetryView, "webhook-retry"),
 ]

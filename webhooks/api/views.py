@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing_project.core.api.pagination import paginated_response
-from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
+from billing_project.core.api.resources import ResourceView, endpoint
+from billing_project.core.api.views import OrganizationAPIView
 from webhooks import selectors, services
 from webhooks.api import filters
 from webhooks.api.serializers import (
     PublicKeyEnvelope,
+    WebhookDeliveryDetailOutput,
     WebhookDeliveryEnvelope,
     WebhookDeliveryListEnvelope,
     WebhookDeliveryOutput,
@@ -24,83 +26,74 @@ from webhooks.api.serializers import (
     WebhookEndpointInputEnvelope,
     WebhookEndpointListEnvelope,
     WebhookEndpointOutput,
-    delivery_body,
-    endpoint_body,
 )
 from webhooks.inputs import WebhookEndpointFields
 from webhooks.models import WebhookSigningKey
 
 
-class WebhookEndpointCollectionView(OrganizationAPIView):
+class WebhookEndpointView(ResourceView):
     resource_name = "webhook_endpoint"
+    render = staticmethod(lambda endpoint: WebhookEndpointOutput(endpoint).data)
 
-    @extend_schema(
-        operation_id="webhook_endpoints_list",
-        summary="List webhook endpoints",
+    def render_many(self, items: Any) -> list[Any]:
+        return list(WebhookEndpointOutput(items, many=True).data)
+
+
+class WebhookEndpointCollectionView(WebhookEndpointView):
+    @endpoint(
+        "webhook_endpoints_list",
+        "List webhook endpoints",
+        WebhookEndpointListEnvelope,
         parameters=[OpenApiParameter("page", int), OpenApiParameter("per_page", int)],
-        responses=WebhookEndpointListEnvelope,
     )
     def get(self, request: Request) -> Response:
-        qs = selectors.webhook_endpoint_list(self.organization)
-        return paginated_response(
-            request, qs, "webhook_endpoints", lambda items: list(WebhookEndpointOutput(items, many=True).data)
-        )
+        return self.page(request, selectors.webhook_endpoint_list(self.organization))
 
-    @extend_schema(
-        operation_id="webhook_endpoints_create",
-        summary="Register a webhook endpoint",
+    @endpoint(
+        "webhook_endpoints_create",
+        "Register a webhook endpoint",
+        WebhookEndpointEnvelope,
         request=WebhookEndpointInputEnvelope,
-        responses=WebhookEndpointEnvelope,
     )
     def post(self, request: Request) -> Response:
-        data = validate_input(WebhookEndpointInput, root_payload(request, "webhook_endpoint"))
-        endpoint = services.webhook_endpoint_create(
+        data = self.body(request, WebhookEndpointInput)
+        created = services.webhook_endpoint_create(
             self.organization,
             webhook_url=data.get("webhook_url"),
             signature_algo=data.get("signature_algo"),
             name=data.get("name"),
             event_types=data.get("event_types"),
         )
-        return Response(endpoint_body(endpoint))
+        return self.one(created)
 
 
-class WebhookEndpointDetailView(OrganizationAPIView):
-    resource_name = "webhook_endpoint"
-
-    @extend_schema(
-        operation_id="webhook_endpoints_retrieve", summary="Find a webhook endpoint", responses=WebhookEndpointEnvelope
-    )
+class WebhookEndpointDetailView(WebhookEndpointView):
+    @endpoint("webhook_endpoints_retrieve", "Find a webhook endpoint", WebhookEndpointEnvelope)
     def get(self, request: Request, lago_id: str) -> Response:
-        return Response(endpoint_body(selectors.webhook_endpoint_get(self.organization, lago_id)))
+        return self.one(selectors.webhook_endpoint_get(self.organization, lago_id))
 
-    @extend_schema(
-        operation_id="webhook_endpoints_update",
-        summary="Update a webhook endpoint (partial)",
+    @endpoint(
+        "webhook_endpoints_update",
+        "Update a webhook endpoint (partial)",
+        WebhookEndpointEnvelope,
         request=WebhookEndpointInputEnvelope,
-        responses=WebhookEndpointEnvelope,
     )
     def put(self, request: Request, lago_id: str) -> Response:
-        data = validate_input(WebhookEndpointInput, root_payload(request, "webhook_endpoint"), partial=True)
-        endpoint = services.webhook_endpoint_update(
-            self.organization, lago_id=lago_id, data=WebhookEndpointFields.from_validated(data)
-        )
-        return Response(endpoint_body(endpoint))
+        data = WebhookEndpointFields.from_validated(self.body(request, WebhookEndpointInput, partial=True))
+        return self.one(services.webhook_endpoint_update(self.organization, lago_id=lago_id, data=data))
 
-    @extend_schema(
-        operation_id="webhook_endpoints_destroy", summary="Delete a webhook endpoint", responses=WebhookEndpointEnvelope
-    )
+    @endpoint("webhook_endpoints_destroy", "Delete a webhook endpoint", WebhookEndpointEnvelope)
     def delete(self, request: Request, lago_id: str) -> Response:
-        endpoint = services.webhook_endpoint_delete(self.organization, lago_id=lago_id)
-        return Response(endpoint_body(endpoint))
+        return self.one(services.webhook_endpoint_delete(self.organization, lago_id=lago_id))
 
 
 class WebhookPublicKeyView(OrganizationAPIView):
     resource_name = "webhook_jwt_public_key"
 
-    @extend_schema(
-        operation_id="webhooks_public_key",
-        summary="The public key that verifies JWT-signed webhooks (base64 of the PEM)",
-        responses=PublicKeyEnvelope,
+    @endpoint(
+        "webhooks_public_key",
+        "The public key that verifies JWT-signed webhooks (base64 of the PEM)",
+        PublicKeyEnvelope,
     )
     def get(self, request: Request) -> Response:
         key = services.webhook_signing_key_get(self.organization)
@@ -113,10 +106,10 @@ class WebhookPlainPublicKeyView(OrganizationAPIView):
 
     resource_name = "webhook_jwt_public_key"
 
-    @extend_schema(
-        operation_id="webhooks_plain_public_key",
-        summary="The public key that verifies JWT-signed webhooks, as text (base64 of the PEM)",
-        responses={(200, "text/plain"): OpenApiTypes.STR},
+    @endpoint(
+        "webhooks_plain_public_key",
+        "The public key that verifies JWT-signed webhooks, as text (base64 of the PEM)",
+        {(200, "text/plain"): OpenApiTypes.STR},
     )
     def get(self, request: Request) -> HttpResponse:
         key = services.webhook_signing_key_get(self.organization)
@@ -127,14 +120,21 @@ def _encoded_public_key(key: WebhookSigningKey) -> str:
     return base64.b64encode(key.public_key_pem.encode("ascii")).decode("ascii")
 
 
-class WebhookDeliveryCollectionView(OrganizationAPIView):
+class WebhookDeliveryView(ResourceView):
     resource_name = "webhook_endpoint"
+    root_key = "webhook"
+    render = staticmethod(lambda delivery: WebhookDeliveryDetailOutput(delivery).data)
 
-    @extend_schema(
-        operation_id="webhooks_list",
-        summary="List webhook deliveries (newest first)",
+    def render_many(self, items: Any) -> list[Any]:
+        return list(WebhookDeliveryOutput(items, many=True).data)
+
+
+class WebhookDeliveryCollectionView(WebhookDeliveryView):
+    @endpoint(
+        "webhooks_list",
+        "List webhook deliveries (newest first)",
+        WebhookDeliveryListEnvelope,
         parameters=filters.WebhookDeliveryFilters.schema_parameters(),
-        responses=WebhookDeliveryListEnvelope,
     )
     def get(self, request: Request) -> Response:
         params = filters.WebhookDeliveryFilters.parse(request)
@@ -144,32 +144,17 @@ class WebhookDeliveryCollectionView(OrganizationAPIView):
             webhook_types=params["webhook_types"] + params["webhook_type"],
             endpoint_id=params["webhook_endpoint_id"],
         )
-        return paginated_response(
-            request, qs, "webhooks", lambda items: list(WebhookDeliveryOutput(items, many=True).data)
-        )
+        return self.page(request, qs)
 
 
-class WebhookDeliveryDetailView(OrganizationAPIView):
-    resource_name = "webhook_endpoint"
-
-    @extend_schema(
-        operation_id="webhooks_retrieve",
-        summary="Find a webhook delivery, with every attempt",
-        responses=WebhookDeliveryEnvelope,
-    )
+class WebhookDeliveryDetailView(WebhookDeliveryView):
+    @endpoint("webhooks_retrieve", "Find a webhook delivery, with every attempt", WebhookDeliveryEnvelope)
     def get(self, request: Request, lago_id: str) -> Response:
-        return Response(delivery_body(selectors.webhook_delivery_get(self.organization, lago_id)))
+        return self.one(selectors.webhook_delivery_get(self.organization, lago_id))
 
 
-class WebhookDeliveryRetryView(OrganizationAPIView):
-    resource_name = "webhook_endpoint"
-
-    @extend_schema(
-        operation_id="webhooks_retry",
-        summary="Send a failed or waiting webhook again now",
-        request=None,
-        responses=WebhookDeliveryEnvelope,
-    )
+class WebhookDeliveryRetryView(WebhookDeliveryView):
+    @endpoint("webhooks_retry", "Send a failed or waiting webhook again now", WebhookDeliveryEnvelope, request=None)
     def post(self, request: Request, lago_id: str) -> Response:
         services.webhook_delivery_retry(self.organization, lago_id=lago_id)
-        return Response(delivery_body(selectors.webhook_delivery_get(self.organization, lago_id)))
+        return self.one(selectors.webhook_delivery_get(self.organization, lago_id))

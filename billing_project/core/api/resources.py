@@ -38,20 +38,13 @@ def endpoint(
     request: Any = _UNSET,
     parameters: list[Any] | None = None,
     tags: list[str] | None = None,
+    description: str | None = None,
 ) -> Callable[[Any], Any]:
     """`extend_schema(operation_id=..., summary=..., parameters=..., request=..., responses=...)`:
     only the arguments given are passed, so the published schema is what `extend_schema` makes."""
-    kwargs: dict[str, Any] = {"operation_id": operation_id}
-    if summary is not None:
-        kwargs["summary"] = summary
-    if tags is not None:
-        kwargs["tags"] = tags
-    if parameters is not None:
-        kwargs["parameters"] = parameters
-    if request is not _UNSET:
-        kwargs["request"] = request
-    if responses is not _UNSET:
-        kwargs["responses"] = responses
+    optional = {"summary": summary, "tags": tags, "parameters": parameters, "description": description}
+    kwargs: dict[str, Any] = {"operation_id": operation_id, **{k: v for k, v in optional.items() if v is not None}}
+    kwargs.update({k: v for k, v in (("request", request), ("responses", responses)) if v is not _UNSET})
     return extend_schema(**kwargs)
 
 
