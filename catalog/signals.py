@@ -12,7 +12,7 @@ billable_metric_deleted(sender=BillableMetric, billable_metric=<BillableMetric>,
     invoices that used it for refresh (invoicing) and discards its events (metering).
 
 fixed_charge_units_changed(sender=FixedCharge, fixed_charge=<FixedCharge>, organization=<Organization>,
-                           at=<datetime>, apply_units_immediately=<bool>)
+                           at=<datetime>, apply_units_immediately=<bool>, old_units=<Decimal>)
     Sent on commit after a plan's fixed charge got new `units`. The subscriptions app records the
     quantity for the plan's live subscriptions, from `at` or from their next period.
 """

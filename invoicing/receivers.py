@@ -90,6 +90,16 @@ def on_subscription_trial_ended(sender: Any, subscription: Any, **kwargs: Any) -
         _bill_on_commit([subscription.id], "subscription_starting")
 
 
+def on_fixed_charge_units_changed(
+    sender: Any, subscription_id: Any, fixed_charge_id: Any, at: Any, **kwargs: Any
+) -> None:
+    """An increase of a fixed charge paid in advance is billed at once (docs/billing-semantics.md §5.9)."""
+    from invoicing import tasks
+
+    args = (str(subscription_id), str(fixed_charge_id), at.isoformat())
+    transaction.on_commit(lambda: tasks.bill_fixed_charge_increase.delay(*args), robust=True)
+
+
 def connect() -> None:
     from metering.signals import events_ingested
     from subscriptions import signals
@@ -98,3 +108,6 @@ def connect() -> None:
     signals.subscription_started.connect(on_subscription_started, dispatch_uid="invoicing.bill_now.started")
     signals.subscription_terminated.connect(on_subscription_terminated, dispatch_uid="invoicing.bill_now.terminated")
     signals.subscription_trial_ended.connect(on_subscription_trial_ended, dispatch_uid="invoicing.bill_now.trial")
+    signals.fixed_charge_units_changed.connect(
+        on_fixed_charge_units_changed, dispatch_uid="invoicing.fixed_charge_increase"
+    )

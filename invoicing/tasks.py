@@ -50,6 +50,13 @@ def bill_subscriptions(subscription_ids: list[str], reason: str = "") -> int:
     return len(subscriptions_bill_now(subscription_ids, reason=reason))
 
 
+@shared_task(name="invoicing.bill_fixed_charge_increase", acks_late=True)
+def bill_fixed_charge_increase(subscription_id: str, fixed_charge_id: str, at: str) -> bool:
+    from invoicing.services.fixed_charges import fixed_charge_increase_bill
+
+    return fixed_charge_increase_bill(subscription_id, fixed_charge_id, at=_at(at)) is not None
+
+
 @shared_task(name="invoicing.finish_run")
 def finish_run(run_id: str, seen: int = -1, checks: int = 0) -> str:
     """The run's watchdog: closes it, waits, or sends its missing batches again (`runs.billing_run_check`)."""

@@ -13,6 +13,9 @@ subscription_terminated   an active subscription ended. `reason` = `termination_
                           (`on_termination_invoice`) and the credit note (`on_termination_credit_note`).
 subscription_canceled     a pending subscription was canceled (never started; nothing to bill).
 subscription_trial_ended  the trial ended: an in-advance plan starts billing now, prorated.
+fixed_charge_units_changed  (subscription_id, fixed_charge_id, at) an active subscription's quantity
+                          of a fixed charge changed at once, on commit: invoicing bills an increase
+                          of a fixed charge paid in advance (docs/billing-semantics.md §5.9).
 """
 
 from django.dispatch import Signal
@@ -21,3 +24,4 @@ subscription_started = Signal()
 subscription_terminated = Signal()
 subscription_canceled = Signal()
 subscription_trial_ended = Signal()
+fixed_charge_units_changed = Signal()

@@ -45,6 +45,17 @@ def terminate_for_plan(plan_id: str) -> int:
     return services.subscriptions_terminate_for_plan(plan_id)
 
 
+@shared_task(name="subscriptions.propagate_fixed_charge_units")
+def propagate_fixed_charge_units(fixed_charge_id: str, at: str, apply_units_immediately: bool, old_units: str) -> int:
+    from decimal import Decimal
+
+    from subscriptions.services.fixed_charges import fixed_charge_units_propagate
+
+    return fixed_charge_units_propagate(
+        fixed_charge_id, at=_at(at), apply_units_immediately=apply_units_immediately, old_units=Decimal(old_units)
+    )
+
+
 JOB_TASKS = {
     "activations": activate_subscription,
     "trials": end_trial,

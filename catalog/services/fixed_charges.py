@@ -37,6 +37,7 @@ class _Built:
     taxes: list[Tax] | None
     units_changed: bool
     apply_units_immediately: bool
+    old_units: Decimal | None = None
 
 
 def fixed_charge_units(value: Any) -> Decimal | None:
@@ -134,6 +135,7 @@ def _apply(
         taxes=taxes,
         units_changed=old_units is not None and old_units != fixed_charge.units,
         apply_units_immediately=bool(or_none(data.apply_units_immediately)),
+        old_units=old_units,
     )
     return built, errors
 
@@ -156,6 +158,7 @@ def _save(organization: Organization, built: _Built) -> FixedCharge:
                 organization=organization,
                 at=at,
                 apply_units_immediately=built.apply_units_immediately,
+                old_units=built.old_units,
             )
         )
     return fixed_charge

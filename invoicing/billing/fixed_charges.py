@@ -7,8 +7,8 @@
     units_changes(subscription_ids) -> {(subscription id, fixed charge id): [UnitsChange]}  (one query)
 
 A subscription's quantity of a fixed charge is a list of changes (`subscriptions.FixedChargeUnits`),
-each holding from its timestamp until the next; before the first, or without any, the fixed
-charge's own `units`. In arrears, the period that closes is billed: prorated, on the unit-days held
+each holding from its timestamp until the next, recorded under the plan's fixed charge (the parent
+of an override's copy); before the first, or without any, the fixed charge's own `units`. In arrears, the period that closes is billed: prorated, on the unit-days held
 (each local day counts for the quantity held that day, over the days of the whole period);
 otherwise on the quantity held at its end. In advance, the period that opens is billed on the
 quantity held when it opens, prorated over the days left when the subscription starts inside it.
@@ -81,6 +81,23 @@ def prorated_units(
         until = points[index + 1][0] if index + 1 < len(points) else end_day.fromordinal(end_day.toordinal() + 1)
         weighted += units * (until - day).days
     return weighted / total_days
+
+
+def increase_units(
+    *, held: Decimal, billed: Decimal, at: datetime, full: periods.Window, tz_name: str, prorated: bool
+) -> tuple[Decimal, Decimal, periods.Window] | None:
+    """An in-advance fixed charge whose units changed at `at` inside the period `full`: the units to
+    bill now (`held − billed`), the units to price (prorated over the days left, `at`'s day included)
+    and the days billed; None when nothing is to bill (no increase)."""
+    increase = held - billed
+    if increase <= 0:
+        return None
+    window = periods.Window(periods.start_of_day(at, tz_name), full.end)
+    priced = increase
+    if prorated:
+        share = periods.proration(full, window, tz_name)
+        priced = increase * share.numerator / share.denominator
+    return increase, priced, window
 
 
 def fixed_charge_price(fixed_charge: FixedCharge, units: Decimal) -> pricing.PricingResult:
@@ -186,7 +203,7 @@ def item_fixed_charge_fees(
     opening = _opening_period(item, schedule)
     for snapshot in plan.fixed_charges:
         fixed = snapshot.fixed_charge
-        mine = changes.get((sub.id, fixed.id), [])
+        mine = changes.get((sub.id, fixed.parent_id or fixed.id), [])  # recorded under the plan's own
         if not fixed.pay_in_advance and closing is not None:
             fees.append(_arrears_fee(sub, snapshot, closing, schedule, currency, mine))
         elif fixed.pay_in_advance and opening is not None:

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from billing_project.core.api.serializers import envelope, list_envelope, optional_list
 from billing_project.core.api.unsupported import LagoOnly
 from billing_project.core.bounds import MAX_AMOUNT_CENTS
-from catalog.api.serializers import PRICING_UNIT_REASON, ChargeFilterInput
+from catalog.api.serializers import PRICING_UNIT_REASON, ChargeFilterInput, FixedChargeInput
 from customers.api.serializers import (
     NO_BILLING_ENTITIES,
     NO_CUSTOM_SECTIONS,
@@ -33,7 +33,6 @@ SUBSCRIPTION_LAGO_ONLY = (
     LagoOnly("invoice_custom_section", NO_CUSTOM_SECTIONS),
     LagoOnly("payment_method", PAYMENT_METHOD_REASON, accepted=(PROVIDER_PAYMENT_METHOD,)),
     LagoOnly("purchase_order_number", "purchase order numbers on subscription invoices are not implemented"),
-    LagoOnly("plan_overrides.fixed_charges", "fixed charges are not implemented yet"),
     LagoOnly("plan_overrides.charges[].applied_pricing_unit", PRICING_UNIT_REASON),
 )
 SUBSCRIPTION_BODY_LAGO_ONLY = (
@@ -62,6 +61,7 @@ class PlanOverridesInput(serializers.Serializer):
         required=False, allow_null=True, max_digits=12, decimal_places=5, min_value=0
     )
     charges = optional_list(ChargeOverrideInput())
+    fixed_charges = optional_list(FixedChargeInput())
 
 
 class SubscriptionInput(serializers.Serializer):

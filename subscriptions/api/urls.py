@@ -1,6 +1,6 @@
 from django.urls import path
 
-from subscriptions.api import views
+from subscriptions.api import fixed_charges, views
 
 urlpatterns = [
     path("subscriptions", views.SubscriptionCollectionView.as_view(), name="subscriptions"),
@@ -19,5 +19,13 @@ urlpatterns = [
     path(
         "subscriptions/<str:external_id>/charges/<str:charge_code>/filters/<str:filter_id>",
         views.SubscriptionChargeFilterDetailView.as_view(),
+    ),
+    path(
+        "subscriptions/<str:external_id>/fixed_charges",
+        fixed_charges.SubscriptionFixedChargeCollectionView.as_view(),
+    ),
+    path(
+        "subscriptions/<str:external_id>/fixed_charges/<str:fixed_charge_code>",
+        fixed_charges.SubscriptionFixedChargeDetailView.as_view(),
     ),
 ]

@@ -54,6 +54,12 @@ def _validate(plan: Plan, overrides: dict[str, Any]) -> dict[str, list[str]]:
         minimum = item.get("min_amount_cents")
         if minimum is not None and (not isinstance(minimum, int) or minimum < 0):
             errors[f"plan_overrides.charges.{index}.min_amount_cents"] = ["value_is_invalid"]
+    fixed_charges = overrides.get("fixed_charges")
+    if fixed_charges is not None and not isinstance(fixed_charges, list):
+        errors["plan_overrides.fixed_charges"] = ["value_is_invalid"]
+    for index, item in enumerate(fixed_charges or []):
+        if not isinstance(item, dict) or not item.get("id"):
+            errors[f"plan_overrides.fixed_charges.{index}.id"] = ["value_is_mandatory"]
     return errors
 
 

@@ -5,7 +5,6 @@ behaviour (absent, null, empty, the default) are accepted (docs/lago-compatibili
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from django.apps import apps
@@ -59,7 +58,6 @@ MANUAL = {"payment_method_type": "manual"}
 SPECIFIC = {"payment_method_type": "provider", "payment_method_id": "1a901a90-1a90-1a90-1a90-1a901a901a90"}
 PROVIDER = {"payment_method_type": "provider", "payment_method_id": None}
 PRICING_UNIT = {"code": "credits", "conversion_rate": "0.5"}
-FIXED_CHARGE = {"add_on_id": str(uuid.uuid4()), "charge_model": "standard", "units": "1", "properties": {"amount": "5"}}
 SECTION = {"invoice_custom_section_codes": ["legal"], "skip_invoice_custom_sections": False}
 NO_SECTION = {"invoice_custom_section_codes": [], "skip_invoice_custom_sections": False}
 
@@ -136,8 +134,6 @@ REFUSED = [
     ("post", "/subscriptions", _subscription(payment_method=MANUAL), "payment_method", "/subscriptions"),
     ("post", "/subscriptions", _subscription(payment_method=SPECIFIC), "payment_method", "/subscriptions"),
     ("post", "/subscriptions", _subscription(purchase_order_number="PO-1"), "purchase_order_number", "/subscriptions"),
-    ("post", "/subscriptions", _subscription(plan_overrides={"fixed_charges": [FIXED_CHARGE]}),
-     "plan_overrides.fixed_charges", "/subscriptions"),
     ("put", "/subscriptions/s1", {"subscription": {"name": "S", "purchase_order_number": "PO-1"}},
      "purchase_order_number", "/subscriptions/s1"),
     ("put", "/subscriptions/s1/charges/c", {"charge": {"properties": {"amount": "3"}, "applied_pricing_unit": PRICING_UNIT}},

@@ -1,0 +1,71 @@
+"""`/subscriptions/{external_id}/fixed_charges[/{fixed_charge_code}]`: a subscription's fixed charges,
+with the units it holds now; `PUT` overrides its units and price (docs/subscriptions.md)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from billing_project.core.api.filters import PageFilters
+from billing_project.core.api.pagination import meta_for
+from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
+from billing_project.core.errors import NotFoundFailure
+from catalog.api import serializers as catalog_serializers
+from catalog.inputs import FixedChargeFields
+from subscriptions.selectors import subscription_get
+from subscriptions.services.fixed_charges import subscription_fixed_charge_update, subscription_fixed_charges
+
+Output = catalog_serializers.FixedChargeOutput
+
+
+class SubscriptionFixedChargeCollectionView(OrganizationAPIView):
+    resource_name = "subscription"
+
+    @extend_schema(
+        operation_id="subscription_fixed_charges_list",
+        tags=["Subscriptions"],
+        parameters=PageFilters.schema_parameters(),
+        responses=catalog_serializers.FixedChargeListEnvelope,
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        held = subscription_fixed_charges(subscription_get(self.organization, external_id))
+        items = [f for f, _ in held]
+        units = {f.id: u for f, u in held}
+        return Response(
+            {
+                "fixed_charges": Output(items, many=True, context={"units": units}).data,
+                "meta": meta_for(len(items), 1, len(items) or 1),
+            }
+        )
+
+
+class SubscriptionFixedChargeDetailView(OrganizationAPIView):
+    resource_name = "subscription"
+
+    @extend_schema(
+        operation_id="subscription_fixed_charges_retrieve",
+        tags=["Subscriptions"],
+        responses=catalog_serializers.FixedChargeEnvelope,
+    )
+    def get(self, request: Request, external_id: str, fixed_charge_code: str) -> Response:
+        for fixed, units in subscription_fixed_charges(subscription_get(self.organization, external_id)):
+            if fixed.code == fixed_charge_code:
+                return Response({"fixed_charge": Output(fixed, context={"units": {fixed.id: units}}).data})
+        raise NotFoundFailure("fixed_charge")
+
+    @extend_schema(
+        operation_id="subscription_fixed_charges_update",
+        tags=["Subscriptions"],
+        request=catalog_serializers.FixedChargeInputEnvelope,
+        responses=catalog_serializers.FixedChargeEnvelope,
+    )
+    def put(self, request: Request, external_id: str, fixed_charge_code: str) -> Response:
+        payload = root_payload(request, "fixed_charge", lago_only=catalog_serializers.FIXED_CHARGE_LAGO_ONLY)
+        data = FixedChargeFields.from_validated(
+            validate_input(catalog_serializers.FixedChargeInput, payload, partial=True)
+        )
+        fixed, units = subscription_fixed_charge_update(
+            self.organization, external_id=external_id, code=fixed_charge_code, data=data
+        )
+        return Response({"fixed_charge": Output(fixed, context={"units": {fixed.id: units}}).data})
