@@ -64,7 +64,10 @@ def test_units_changed_from_the_next_period(organization):
     subscription_fixed_charge_update(
         organization, external_id="s1", code="seats", data=FixedChargeFields(units=25), at=at(2025, 1, 12)
     )
-    assert FixedChargeUnits.objects.filter(subscription=sub).order_by("timestamp").last().timestamp == at(2025, 2, 1)
+    timestamps = (
+        FixedChargeUnits.objects.filter(subscription=sub).order_by("timestamp").values_list("timestamp", flat=True)
+    )
+    assert list(timestamps) == [at(2025, 1, 1), at(2025, 2, 1)]
     january, february = customer_bill(customer.id, at=at(2025, 3, 1, 1))
     assert _fixed_fees(january) == [10_000]
     assert _fixed_fees(february) == [25_000]
@@ -88,7 +91,7 @@ def test_in_advance_increase_billed_at_once_decrease_not_credited(organization, 
             )  # fmt: skip
     increases = Fee.objects.filter(fee_type="fixed_charge", properties__has_key="timestamp").order_by("created_at")
     assert [(f.amount_cents, f.units) for f in increases] == [(9677, Decimal(15)), (1129, Decimal(5))]
-    assert all(f.invoice.status == "finalized" for f in increases)
+    assert {f.invoice.status for f in increases if f.invoice is not None} == {"finalized"}
     # billing the same change twice bills nothing more
     from invoicing.services.fixed_charges import fixed_charge_increase_bill
 
