@@ -31,7 +31,7 @@ from customers.models import Customer
 from invoicing.admin import display_number, payment_badge, status_badge
 from invoicing.credits.models import CreditNote, Wallet
 from invoicing.credits.services.wallets import wallet_create, wallet_transaction_create
-from invoicing.models import Invoice
+from invoicing.models import HIDDEN_STATUSES, Invoice
 from invoicing.selectors import current_usage, invoice_amount_due
 from invoicing.services.one_off import invoice_create_one_off
 from invoicing.services.preview import invoice_preview
@@ -340,7 +340,9 @@ def overview(request: HttpRequest, customer: Customer) -> dict[str, Any]:
         Subscription.objects.filter(customer=customer).select_related("plan").order_by("-created_at")[:LIMIT]
     )
     subscription_rows = [_subscription_row(customer, sub, now) for sub in subscriptions]
-    invoices = list(Invoice.objects.filter(customer=customer).exclude(status="closed").order_by("-created_at")[:LIMIT])
+    invoices = list(
+        Invoice.objects.filter(customer=customer).exclude(status__in=HIDDEN_STATUSES).order_by("-created_at")[:LIMIT]
+    )
     invoice_rows = [
         {
             "invoice": i,

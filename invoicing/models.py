@@ -32,6 +32,13 @@ class InvoiceStatus(models.TextChoices):
     FAILED = "failed"
     PENDING = "pending"
     CLOSED = "closed"  # zero-amount invoice skipped by finalize_zero_amount_invoice (never listed)
+    # A draft deleted (`DELETE /invoices/{id}`): never listed nor found; its billing periods stay, so
+    # they are not billed again (docs/invoicing.md §4).
+    DELETED = "deleted"
+
+
+# Statuses of invoices no route lists or finds, whose fees count for nothing.
+HIDDEN_STATUSES = (InvoiceStatus.CLOSED, InvoiceStatus.DELETED)
 
 
 class PaymentStatus(models.TextChoices):
@@ -79,6 +86,8 @@ class Invoice(BaseModel):
     finalized_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     payment_overdue_at = models.DateTimeField(null=True, blank=True)
+    # A payment dispute lost (`POST /invoices/{id}/lose_dispute`, or the provider's lost dispute).
+    payment_dispute_lost_at = models.DateTimeField(null=True, blank=True)
     version_number = models.PositiveIntegerField(default=4)
 
     fees_amount_cents = models.BigIntegerField(default=0)

@@ -455,7 +455,7 @@ def invoice_payload(
         "number": invoice.number,
         "issuing_date": invoice.issuing_date.isoformat(),
         "payment_due_date": invoice.payment_due_date.isoformat(),
-        "payment_dispute_lost_at": None,
+        "payment_dispute_lost_at": iso(invoice.payment_dispute_lost_at),
         "payment_overdue": invoice.payment_overdue,
         "net_payment_term": invoice.net_payment_term,
         "invoice_type": invoice.invoice_type,

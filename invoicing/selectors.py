@@ -34,7 +34,15 @@ from invoicing import projection
 from invoicing.billing import pricing
 from invoicing.billing.snapshot import ChargeSnapshot, live_filters, metric_spec
 from invoicing.calculation import Context, FeeLine, calculate_invoice
-from invoicing.models import Fee, Invoice, InvoiceAppliedTax, InvoiceStatus, InvoiceSubscription, PaymentStatus
+from invoicing.models import (
+    HIDDEN_STATUSES,
+    Fee,
+    Invoice,
+    InvoiceAppliedTax,
+    InvoiceStatus,
+    InvoiceSubscription,
+    PaymentStatus,
+)
 from invoicing.services.taxes import TaxResolver, tax_rates
 from metering.bulk import UsageRequest, aggregate_many
 from subscriptions import periods
@@ -328,7 +336,7 @@ def fee_list(
     created_at_from: dt.datetime | None = None,
     created_at_to: dt.datetime | None = None,
 ) -> QuerySet[Fee]:
-    qs = Fee.objects.filter(organization=organization).exclude(invoice__status=InvoiceStatus.CLOSED)
+    qs = Fee.objects.filter(organization=organization).exclude(invoice__status__in=HIDDEN_STATUSES)
     if fee_type:
         qs = qs.filter(fee_type=fee_type)
     if payment_status:

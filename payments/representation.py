@@ -155,7 +155,7 @@ def _request_invoice(invoice: Any) -> PaymentRequestInvoiceShape:
         "sequential_id": invoice.sequential_id,
         "number": invoice.number,
         "issuing_date": invoice.issuing_date.isoformat(),
-        "payment_dispute_lost_at": None,
+        "payment_dispute_lost_at": iso(invoice.payment_dispute_lost_at),
         "payment_due_date": invoice.payment_due_date.isoformat(),
         "payment_overdue": invoice.payment_overdue,
         "net_payment_term": invoice.net_payment_term,

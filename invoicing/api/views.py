@@ -147,6 +147,12 @@ class InvoiceDetailView(InvoiceView):
         )
         return self.one(invoice)
 
+    @endpoint("invoices_destroy", "Delete a draft invoice (405 not_deletable otherwise)", s.InvoiceEnvelope)
+    def delete(self, request: Request, invoice_id: str) -> Response:
+        return self.one(
+            lifecycle.invoice_delete(self.organization, invoice_id=uuid_or_not_found(invoice_id, "invoice"))
+        )
+
 
 class InvoiceFinalizeView(InvoiceView):
     @endpoint("invoices_finalize", "Finalize a draft invoice", s.InvoiceEnvelope, request=None)
@@ -171,6 +177,32 @@ class InvoiceVoidView(InvoiceView):
         return self.one(lifecycle.invoice_void(self.organization, invoice_id=uuid_or_not_found(invoice_id, "invoice")))
 
 
+class InvoiceRetryView(InvoiceView):
+    @endpoint("invoices_retry", "Finalize again an invoice whose generation failed", s.InvoiceEnvelope, request=None)
+    def post(self, request: Request, invoice_id: str) -> Response:
+        return self.one(lifecycle.invoice_retry(self.organization, invoice_id=uuid_or_not_found(invoice_id, "invoice")))
+
+
+class InvoiceLoseDisputeView(InvoiceView):
+    def _lose(self, invoice_id: str) -> Response:
+        return self.one(
+            lifecycle.invoice_lose_dispute(self.organization, invoice_id=uuid_or_not_found(invoice_id, "invoice"))
+        )
+
+    @endpoint("invoices_lose_dispute", "Mark the invoice's payment dispute as lost", s.InvoiceEnvelope, request=None)
+    def post(self, request: Request, invoice_id: str) -> Response:
+        return self._lose(invoice_id)
+
+    @endpoint(
+        "invoices_lose_dispute_put",
+        "Mark the invoice's payment dispute as lost (the method Lago's Python client sends)",
+        s.InvoiceEnvelope,
+        request=None,
+    )
+    def put(self, request: Request, invoice_id: str) -> Response:
+        return self._lose(invoice_id)
+
+
 class InvoiceDownloadView(InvoiceView):
     @endpoint(
         "invoices_download",
@@ -179,6 +211,9 @@ class InvoiceDownloadView(InvoiceView):
         request=None,
     )
     def post(self, request: Request, invoice_id: str) -> Response:
+        return self._download(invoice_id)
+
+    def _download(self, invoice_id: str) -> Response:
         invoice = selectors.invoice_get(self.organization, uuid_or_not_found(invoice_id, "invoice"))
         if invoice.status not in (InvoiceStatus.FINALIZED, InvoiceStatus.VOIDED):
             raise NotFoundFailure("invoice")
@@ -190,6 +225,17 @@ class InvoiceDownloadView(InvoiceView):
             if not invoice.file:
                 return Response(status=200)
         return self.one(invoice)
+
+
+class InvoiceDownloadPdfView(InvoiceDownloadView):
+    @endpoint(
+        "invoices_download_pdf",
+        "The invoice with its PDF's file_url (an empty 200 while the PDF is generated); `download` too",
+        s.InvoiceEnvelope,
+        request=None,
+    )
+    def post(self, request: Request, invoice_id: str) -> Response:
+        return self._download(invoice_id)
 
 
 class FeeView(ResourceView):

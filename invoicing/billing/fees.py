@@ -32,7 +32,7 @@ from invoicing.billing.pricing import (
 )
 from invoicing.billing.snapshot import ChargeSnapshot, PlanSnapshot
 from invoicing.calculation import prorate_by_fraction
-from invoicing.models import Fee, FeeType, InvoiceStatus, InvoicingReason
+from invoicing.models import HIDDEN_STATUSES, Fee, FeeType, InvoiceStatus, InvoicingReason
 from invoicing.services.taxes import TaxResolver
 from invoicing.services.totals import snapshots
 from subscriptions import periods
@@ -320,7 +320,7 @@ def period_charge_fees_cents(subscription: Any, period: periods.Window) -> int:
     """
     rows = (
         Fee.objects.filter(subscription=subscription, fee_type=FeeType.CHARGE, created_at__gte=period.start)
-        .exclude(invoice__status__in=[InvoiceStatus.VOIDED, InvoiceStatus.CLOSED])
+        .exclude(invoice__status__in=[InvoiceStatus.VOIDED, *HIDDEN_STATUSES])
         .values_list("amount_cents", "properties")
     )
     total = 0

@@ -21,6 +21,7 @@ from customers.models import Customer, DocumentNumbering, FinalizeZeroAmount, Or
 from invoicing.calculation import Context
 from invoicing.credits.services import invoices as credits
 from invoicing.models import (
+    HIDDEN_STATUSES,
     Fee,
     FeeAppliedTax,
     Invoice,
@@ -243,7 +244,7 @@ def _locked(organization: Organization, invoice_id: UUID | str) -> Invoice:
         Invoice.objects.select_for_update(of=("self",))
         .select_related("organization", "customer__organization")
         .filter(organization=organization, id=invoice_id)
-        .exclude(status=InvoiceStatus.CLOSED)
+        .exclude(status__in=HIDDEN_STATUSES)
         .first()
     )
     if invoice is None:
@@ -271,11 +272,72 @@ def invoice_finalize(organization: Organization, *, invoice_id: UUID | str, now:
         invoice = _locked(organization, invoice_id)
         if invoice.status != InvoiceStatus.DRAFT:
             raise NotFoundFailure("invoice")  # Lago answers 404 for anything but a draft
-        _refresh_fees(invoice, now=now)
-        fees, taxes, plan_ids = _fees_with_taxes(invoice)
-        invoice.issuing_date = local_today(invoice.customer, now)
-        invoice.payment_due_date = invoice.issuing_date + dt.timedelta(days=invoice.net_payment_term)
-        finalize_in_place(invoice, fees, taxes, now=now, plan_ids=plan_ids)
+        _finalize_locked(invoice, now=now)
+    return invoice
+
+
+def _finalize_locked(invoice: Invoice, *, now: dt.datetime) -> None:
+    """Finalize a locked draft (or failed) invoice: its fees rebuilt with the usage known now, issued today."""
+    _refresh_fees(invoice, now=now)
+    fees, taxes, plan_ids = _fees_with_taxes(invoice)
+    invoice.issuing_date = local_today(invoice.customer, now)
+    invoice.payment_due_date = invoice.issuing_date + dt.timedelta(days=invoice.net_payment_term)
+    finalize_in_place(invoice, fees, taxes, now=now, plan_ids=plan_ids)
+
+
+def invoice_retry(organization: Organization, *, invoice_id: UUID | str, now: dt.datetime | None = None) -> Invoice:
+    """`POST /invoices/{id}/retry`: finalize again an invoice whose generation failed; anything else
+    is 405 `invalid_status`. (bxb's billing leaves no invoice `failed`: a failure rolls the whole
+    customer back and the next run bills it again, docs/invoicing.md §4.)"""
+    now = now or timezone.now()
+    with transaction.atomic():
+        invoice = _locked(organization, invoice_id)
+        if invoice.status != InvoiceStatus.FAILED:
+            raise NotAllowedFailure("invalid_status")
+        _finalize_locked(invoice, now=now)
+    return invoice
+
+
+def invoice_delete(organization: Organization, *, invoice_id: UUID | str, now: dt.datetime | None = None) -> Invoice:
+    """`DELETE /invoices/{id}`: a draft only (else 405 `not_deletable`). It becomes `deleted`: never
+    listed or found again, nothing of it is due, and its billing periods stay taken, so the billing
+    run does not bill them again (Lago's behaviour). Coupons and credits are consumed only at
+    finalization, so a draft gives nothing back. Sends `invoice.deleted`."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        invoice = _locked(organization, invoice_id)
+        if invoice.status != InvoiceStatus.DRAFT:
+            raise NotAllowedFailure("not_deletable")
+        invoice.status = InvoiceStatus.DELETED
+        invoice.finalize_at = None
+        invoice.save(update_fields=["status", "finalize_at", "updated_at"])
+        send_invoice_webhook(invoice, "invoice.deleted")
+    return invoice
+
+
+def invoice_dispute_lost(invoice: Invoice, *, now: dt.datetime) -> bool:
+    """Record on a locked finalized or voided invoice that a payment dispute was lost (once; no
+    longer overdue) and send `invoice.payment_dispute_lost`. False when it was already recorded."""
+    if invoice.payment_dispute_lost_at is not None:
+        return False
+    invoice.payment_dispute_lost_at = now
+    invoice.payment_overdue = False
+    invoice.save(update_fields=["payment_dispute_lost_at", "payment_overdue", "updated_at"])
+    send_invoice_webhook(invoice, "invoice.payment_dispute_lost")
+    return True
+
+
+def invoice_lose_dispute(
+    organization: Organization, *, invoice_id: UUID | str, now: dt.datetime | None = None
+) -> Invoice:
+    """`POST /invoices/{id}/lose_dispute`: a finalized or voided invoice's payment dispute is lost
+    (else 405 `not_disputable`). Calling it again changes nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        invoice = _locked(organization, invoice_id)
+        if invoice.status not in (InvoiceStatus.FINALIZED, InvoiceStatus.VOIDED):
+            raise NotAllowedFailure("not_disputable")
+        invoice_dispute_lost(invoice, now=now)
     return invoice
 
 
@@ -307,7 +369,7 @@ def invoice_void(organization: Organization, *, invoice_id: UUID | str, now: dt.
     now = now or timezone.now()
     with transaction.atomic():
         invoice = _locked(organization, invoice_id)
-        if invoice.status != InvoiceStatus.FINALIZED:
+        if invoice.status != InvoiceStatus.FINALIZED or invoice.payment_dispute_lost_at is not None:
             raise NotAllowedFailure("not_voidable")
         invoice.status = InvoiceStatus.VOIDED
         invoice.voided_at = now
@@ -450,7 +512,9 @@ def invoices_mark_overdue(now: dt.datetime | None = None) -> int:
     return sum(invoice_mark_overdue(invoice_id, now=now) for invoice_id in invoices_overdue_due(now))
 
 
-def fee_update(organization: Organization, *, fee_id: UUID | str, payment_status: str, now: dt.datetime | None = None) -> Fee:
+def fee_update(
+    organization: Organization, *, fee_id: UUID | str, payment_status: str, now: dt.datetime | None = None
+) -> Fee:
     """`PUT /fees/{id}`: the payment status of a fee that is not on an invoice (pay in advance,
     not invoiceable). A fee on an invoice follows its invoice: 405 `invoiced_fee`."""
     now = now or timezone.now()

@@ -34,7 +34,7 @@ from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, Prov
 from customers.models import Organization
 from invoicing.credits import selectors as credits_selectors
 from invoicing.credits.models import TransactionSettlement, TransactionStatus, WalletTransaction
-from invoicing.models import Invoice, InvoiceStatus
+from invoicing.models import HIDDEN_STATUSES, Invoice, InvoiceStatus
 from invoicing.models import PaymentStatus as InvoicePaymentStatus
 from invoicing.services import lifecycle
 from payments.models import (
@@ -442,7 +442,7 @@ def _invoice_for(organization: Organization, invoice_id: UUID | str) -> Invoice:
         invoice = (
             Invoice.objects.select_related("customer", "organization")
             .filter(organization=organization, id=invoice_id)
-            .exclude(status=InvoiceStatus.CLOSED)
+            .exclude(status__in=HIDDEN_STATUSES)
             .first()
         )
     except (ValueError, ValidationError_):
@@ -684,5 +684,6 @@ def payment_dispute_update(
             fields.append("dispute_lost_at")
         payment.save(update_fields=fields)
         if newly_lost and payment.invoice_id:
-            lifecycle.send_invoice_webhook(payment.invoice, "invoice.payment_dispute_lost")
+            invoice = Invoice.objects.select_for_update().select_related("organization").get(id=payment.invoice_id)
+            lifecycle.invoice_dispute_lost(invoice, now=now)
     return payment

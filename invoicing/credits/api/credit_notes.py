@@ -130,8 +130,22 @@ class CreditNoteVoidView(CreditNoteView):
 class CreditNoteDownloadView(CreditNoteView):
     @endpoint("credit_notes_download", "Generate the credit note PDF (file_url)", s.CreditNoteEnvelope, request=None)
     def post(self, request: Request, credit_note_id: str) -> Response:
+        return self._download(credit_note_id)
+
+    def _download(self, credit_note_id: str) -> Response:
         from invoicing.credits.services.documents import credit_note_generate_pdf
 
         note = selectors.credit_note_get(self.organization, credit_note_id)
         credit_note_generate_pdf(note.id)
         return self.reread(note)
+
+
+class CreditNoteDownloadPdfView(CreditNoteDownloadView):
+    @endpoint(
+        "credit_notes_download_pdf",
+        "Generate the credit note PDF (file_url); `download` too",
+        s.CreditNoteEnvelope,
+        request=None,
+    )
+    def post(self, request: Request, credit_note_id: str) -> Response:
+        return self._download(credit_note_id)

@@ -46,4 +46,7 @@ urlpatterns = [
     route("credit_notes/<str:credit_note_id>", notes.CreditNoteDetailView, "credit-note-detail"),
     route("credit_notes/<str:credit_note_id>/void", notes.CreditNoteVoidView, "credit-note-void"),
     route("credit_notes/<str:credit_note_id>/download", notes.CreditNoteDownloadView, "credit-note-download"),
+    route(
+        "credit_notes/<str:credit_note_id>/download_pdf", notes.CreditNoteDownloadPdfView, "credit-note-download-pdf"
+    ),
 ]

@@ -43,7 +43,16 @@ from invoicing.credits.models import (
     CreditStatus,
     RefundStatus,
 )
-from invoicing.models import Fee, FeeAppliedTax, FeeType, Invoice, InvoiceStatus, InvoiceType, PaymentStatus
+from invoicing.models import (
+    HIDDEN_STATUSES,
+    Fee,
+    FeeAppliedTax,
+    FeeType,
+    Invoice,
+    InvoiceStatus,
+    InvoiceType,
+    PaymentStatus,
+)
 from invoicing.signals import credit_note_created, credit_note_refund_requested
 from webhooks.services import webhook_send
 
@@ -74,7 +83,7 @@ def _locked_invoice(organization: Organization, invoice_id: UUID | str) -> Invoi
         )
     except (ValueError, DjangoValidationError):  # an id that is not a UUID
         invoice = None
-    if invoice is None or invoice.status in (InvoiceStatus.CLOSED,):
+    if invoice is None or invoice.status in HIDDEN_STATUSES:
         raise NotFoundFailure("invoice")
     return invoice
 
