@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from catalog import selectors
@@ -21,9 +22,12 @@ class CatalogCustomerTaxes:
     def validate(self, organization: Organization, tax_codes: list[str] | None) -> None:
         customer_tax_codes_validate(organization, tax_codes)
 
-    def apply(self, customer: Customer, tax_codes: list[str] | None, *, created: bool) -> None:
-        customer_taxes_apply(customer, tax_codes, created=created)
+    def apply(self, customer: Customer, tax_codes: list[str] | None, *, created: bool) -> Mapping[str, Sequence[Any]]:
+        return customer_taxes_apply(customer, tax_codes, created=created)
 
-    def represent(self, customer: Customer) -> list[dict[str, Any]]:
+    def represent(
+        self, customer: Customer, *, related: Mapping[str, Sequence[Any]] | None = None
+    ) -> list[dict[str, Any]]:
         """`taxes[]` of the customer response (Lago: the customer's own taxes)."""
-        return taxes_data(selectors.customer_taxes(customer))
+        links = related.get("tax_links") if related is not None else None
+        return taxes_data(selectors.customer_taxes(customer, links=links))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -17,6 +18,7 @@ from catalog.models import (
     Commitment,
     Coupon,
     CouponStatus,
+    CustomerTax,
     FixedCharge,
     Plan,
     Tax,
@@ -183,7 +185,11 @@ def organization_taxes(organization: Organization) -> list[Tax]:
     return list(Tax.objects.filter(organization=organization, applied_to_organization=True).order_by("code"))
 
 
-def customer_taxes(customer: Customer) -> list[Tax]:
+def customer_taxes(customer: Customer, *, links: Sequence[CustomerTax] | None = None) -> list[Tax]:
+    """The customer's own taxes, in the order they were applied. `links`: its `CustomerTax` rows
+    (with their tax) when the caller read them already, or knows there are none."""
+    if links is not None:
+        return [link.tax for link in sorted(links, key=lambda link: (link.created_at, link.tax.code))]
     prefetched = getattr(customer, "_prefetched_objects_cache", {}).get("tax_links")
     if prefetched is not None:  # lists prefetch `tax_links__tax` (`customers.hooks.representation_prefetches`)
         return [link.tax for link in sorted(prefetched, key=lambda link: (link.created_at, link.tax.code))]

@@ -9,6 +9,7 @@ an upsert (payments creating the provider customer) is a signal instead (`custom
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from billing_project.core.hooks import Hook
@@ -35,12 +36,17 @@ class CustomerTaxes(Protocol):
         """Raise `NotFoundFailure` for an unknown code (before anything is written)."""
         ...
 
-    def apply(self, customer: Customer, tax_codes: list[str] | None, *, created: bool) -> None:
-        """Inside the upsert's transaction, after the customer is saved (`created`: just inserted)."""
+    def apply(self, customer: Customer, tax_codes: list[str] | None, *, created: bool) -> Mapping[str, Sequence[Any]]:
+        """Inside the upsert's transaction, after the customer is saved (`created`: just inserted).
+        Returns the rows of the relations `represent` reads that the call knows (`{"tax_links": []}`
+        when the customer has no taxes), for `customers.representation.customer_payload(related=)`."""
         ...
 
-    def represent(self, customer: Customer) -> list[dict[str, Any]]:
-        """The `taxes` list of the customer's API representation."""
+    def represent(
+        self, customer: Customer, *, related: Mapping[str, Sequence[Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        """The `taxes` list of the customer's API representation (`related`: rows read beforehand,
+        by relation name, as `customer_payload` takes them)."""
         ...
 
 

@@ -9,6 +9,7 @@ customer of the page.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, NotRequired, TypedDict, overload
 
@@ -105,9 +106,16 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def customer_payload(customer: Customer) -> CustomerShape:
-    """The customer object of the API and webhooks."""
+# Rows of the customer's relations the representation reads (`metadata`, and the taxes hook's,
+# e.g. `tax_links`), by relation name: read beforehand for a page, or known to be empty by the
+# service that just wrote the customer. A relation not in the mapping is read from the customer.
+Related = Mapping[str, Sequence[Any]]
+
+
+def customer_payload(customer: Customer, *, related: Related | None = None) -> CustomerShape:
+    """The customer object of the API and webhooks (`related`: see `Related`)."""
     text = optional_text
+    metadata = related.get("metadata") if related is not None else None
     return {
         "lago_id": str(customer.id),
         "external_id": str(customer.external_id),
@@ -146,9 +154,9 @@ def customer_payload(customer: Customer) -> CustomerShape:
                 "display_in_invoice": bool(entry.display_in_invoice),
                 "created_at": _datetime(entry.created_at),
             }
-            for entry in customer.metadata.all()
+            for entry in (customer.metadata.all() if metadata is None else metadata)
         ],
-        "taxes": hooks.customer_taxes.get().represent(customer),
+        "taxes": hooks.customer_taxes.get().represent(customer, related=related),
         "integration_customers": [],
         "applicable_invoice_custom_sections": [],
         "skip_invoice_custom_sections": False,

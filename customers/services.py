@@ -7,7 +7,7 @@ import hashlib
 import re
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -19,7 +19,6 @@ from billing_project.core.api import permissions as api_permissions
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
 from billing_project.core.inputs import UNSET, or_none
 from billing_project.core.inserts import insert_new
-from billing_project.core.models import prefetch_nothing
 from billing_project.core.prepared import PreparedQuery
 from customers import hooks, signals
 from customers.inputs import (
@@ -332,14 +331,29 @@ def customer_upsert(organization: Organization, upsert: CustomerUpsert) -> tuple
 
     Returns (customer, created). Fields not sent (`UNSET`) leave the stored value alone.
     """
+    customer, created, _ = _upsert(organization, upsert, represent=False)
+    return customer, created
+
+
+def customer_upsert_represented(organization: Organization, upsert: CustomerUpsert) -> tuple[Customer, CustomerShape]:
+    """`customer_upsert`, with the customer object the API answers: the document its webhook
+    carries (built once, after the upsert's last write, from the rows the upsert knows)."""
+    customer, _, document = _upsert(organization, upsert, represent=True)
+    assert document is not None
+    return customer, document
+
+
+def _upsert(
+    organization: Organization, upsert: CustomerUpsert, *, represent: bool
+) -> tuple[Customer, bool, CustomerShape | None]:
     external_id = upsert.external_id.strip()
     if not external_id:
         raise ValidationFailure.single("external_id", "value_is_mandatory")
     try:
-        return _customer_upsert(organization, external_id, upsert)
+        return _customer_upsert(organization, external_id, upsert, represent=represent)
     except IntegrityError:
         # Two requests created the same external id at once: the loser retries as an update.
-        return _customer_upsert(organization, external_id, upsert)
+        return _customer_upsert(organization, external_id, upsert, represent=represent)
 
 
 def _locked_customer(p: Any) -> Any:
@@ -364,7 +378,9 @@ _LOCKED_CUSTOMER = PreparedQuery(_locked_customer, organization=uuid.UUID, exter
 
 
 @transaction.atomic
-def _customer_upsert(organization: Organization, external_id: str, upsert: CustomerUpsert) -> tuple[Customer, bool]:
+def _customer_upsert(
+    organization: Organization, external_id: str, upsert: CustomerUpsert, *, represent: bool
+) -> tuple[Customer, bool, CustomerShape | None]:
     found = _LOCKED_CUSTOMER.fetch(organization=organization.pk, external_id=external_id)
     customer = found[0] if found else None
     has_endpoints, has_metadata = True, False
@@ -417,51 +433,33 @@ def _customer_upsert(organization: Organization, external_id: str, upsert: Custo
     else:
         customer.save()
 
+    # The rows of the representation's relations the upsert knows (none, read under the lock or
+    # for a new customer), so the representation does not read them.
+    related: dict[str, Sequence[Any]] = {}
     if upsert.metadata is not UNSET and upsert.metadata is not None:
         _apply_metadata(customer, upsert.metadata)
-    elif not has_metadata:  # none (read under the lock, or a new customer): the representation need not read it
-        prefetch_nothing(customer, "metadata", CustomerMetadata)
-    hooks.customer_taxes.get().apply(customer, or_none(upsert.tax_codes), created=created)
+    elif not has_metadata:
+        related["metadata"] = []
+    related.update(hooks.customer_taxes.get().apply(customer, or_none(upsert.tax_codes), created=created))
     signals.customer_upserted.send(sender=Customer, customer=customer, created=created)
-    _emit_customer_webhook(
-        organization,
-        customer,
-        "customer.created" if created else "customer.updated",
-        endpoints_exist=has_endpoints,
-    )
-    return customer, created
+    built: list[CustomerShape] = []
 
+    def document() -> CustomerShape:
+        # Built once, after the last write of the upsert: the webhook's payload and the API's answer.
+        if not built:
+            built.append(customer_payload(customer, related=related))
+        return built[0]
 
-def _emit_customer_webhook(
-    organization: Organization, customer: Customer, webhook_type: str, *, endpoints_exist: bool | None = None
-) -> None:
-    """Record the webhook in the upsert's transaction (outbox); it is sent after commit.
-    `endpoints_exist` (read by a statement of the same transaction) spares the endpoint read
-    when the organization has none."""
-
-    def payload() -> CustomerShape:
-        # Built after the last write of the upsert: the API response is the same document
-        # (`representation_of_upsert`), so it is not read again after the commit.
-        document = customer_payload(customer)
-        customer.__dict__[_REPRESENTATION_ATTR] = document
-        return document
-
+    # Recorded in the upsert's transaction (outbox), sent after commit; `endpoints_exist` (read by
+    # a statement of the same transaction) spares the endpoint read when the organization has none.
     webhook_send(
         organization,
-        webhook_type=webhook_type,
+        webhook_type="customer.created" if created else "customer.updated",
         object_type="customer",
-        payload=payload,
-        endpoints_exist=endpoints_exist,
+        payload=document,
+        endpoints_exist=has_endpoints,
     )
-
-
-_REPRESENTATION_ATTR = "_upsert_representation"
-
-
-def representation_of_upsert(customer: Customer) -> CustomerShape | None:
-    """The representation `customer_upsert` built for its webhook, if it built one (the customer
-    as committed by that upsert); None otherwise."""
-    return customer.__dict__.get(_REPRESENTATION_ATTR)
+    return customer, created, document() if represent else None
 
 
 @transaction.atomic

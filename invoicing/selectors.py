@@ -263,38 +263,36 @@ def _relation_query(lookup: str) -> PreparedQuery:
 
 def customer_invoice_page(
     organization: Organization, external_customer_id: str, *, page: int, per_page: int
-) -> tuple[list[Invoice], int, dict[Any, list[InvoiceAppliedTax]]] | None:
+) -> tuple[list[Invoice], int, dict[Any, list[InvoiceAppliedTax]], dict[str, list[Any]]] | None:
     """`invoice_list(organization, external_customer_id=...)` paged, in three to five compiled
     statements: the customer (with whether it has metadata and tax links), the page with the
-    list's total, its applied taxes, and those of the customer's relations that have rows. None when the external id names several customers (a
-    deleted one's id reused): the general path answers then."""
+    list's total, its applied taxes, and those of the customer's relations that have rows.
+    Returns the page, the total, the applied taxes by invoice and the rows of the customer's
+    relations by name (`customers.representation.customer_payload(related=)`). None when the
+    external id names several customers (a deleted one's id reused): the general path answers then."""
     customers = _LIST_CUSTOMERS.fetch(organization=organization.id, external_id=external_customer_id)
     if len(customers) > 1:
         return None
     if not customers:
-        return [], 0, {}
+        return [], 0, {}, {}
     [customer] = customers
     customer.organization = organization
     offset = (page - 1) * per_page
     items: list[Invoice] = _page_of(offset, per_page).fetch(organization=organization.id, customer=customer.id)
     if not items:
         total = 0 if offset == 0 else _customer_invoices_count(organization, customer)
-        return [], total, {}
-    cache: dict[str, Any] = {}
+        return [], total, {}, {}
+    related: dict[str, list[Any]] = {}
     for lookup in customer_hooks.representation_prefetches():
         first = lookup.split("__")[0]
         has_rows = getattr(customer, f"has_rows_{first}", True)
-        rows = _relation_query(lookup).fetch(customer=customer.id) if has_rows else []
-        related = getattr(customer, lookup.split("__")[0]).all()  # as prefetch_related leaves it
-        related._result_cache, related._prefetch_done = rows, True
-        cache[lookup.split("__")[0]] = related
-    customer._prefetched_objects_cache = cache
+        related[first] = _relation_query(lookup).fetch(customer=customer.id) if has_rows else []
     taxes: dict[Any, list[InvoiceAppliedTax]] = {invoice.id: [] for invoice in items}
     for row in _page_applied_taxes(list(taxes)):
         taxes[row.invoice_id].append(row)
     for invoice in items:
         invoice.customer = customer
-    return items, items[0].list_total, taxes
+    return items, items[0].list_total, taxes, related
 
 
 def _customer_invoices_count(organization: Organization, customer: Customer) -> int:

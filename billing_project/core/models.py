@@ -49,15 +49,3 @@ class SoftDeleteModel(BaseModel):
 
     class Meta:
         abstract = True
-
-
-def prefetch_nothing(instance: models.Model, relation: str, model: type[models.Model]) -> None:
-    """Tell `instance` its reverse relation `relation` (a related manager's name, e.g. "metadata")
-    holds no rows, as `prefetch_related()` would after finding none: `instance.<relation>.all()`
-    and iterating the cached queryset then run no query and compile no SQL (an unfetched
-    `QuerySet.none()` still compiles its SQL before giving up). For a service that knows the row
-    has none, e.g. one it has just inserted."""
-    empty = model._default_manager.none()
-    empty._result_cache = []
-    empty._prefetch_done = True
-    instance.__dict__.setdefault("_prefetched_objects_cache", {})[relation] = empty

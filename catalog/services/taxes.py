@@ -10,7 +10,6 @@ from django.db.models import Exists, OuterRef
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.inputs import UNSET, or_none
-from billing_project.core.models import prefetch_nothing
 from billing_project.core.money import parse_decimal
 from catalog.inputs import TaxFields
 from catalog.models import CustomerTax, Tax
@@ -136,16 +135,16 @@ def customer_has_taxes_annotation() -> dict[str, Any]:
     return {HAS_TAXES_ANNOTATION: Exists(CustomerTax.objects.filter(customer_id=OuterRef("pk")))}
 
 
-def customer_taxes_apply(customer: Customer, tax_codes: list[str] | None, *, created: bool) -> None:
-    """The upsert's `tax_codes` (None: not sent, the taxes stay)."""
+def customer_taxes_apply(customer: Customer, tax_codes: list[str] | None, *, created: bool) -> dict[str, list[Any]]:
+    """The upsert's `tax_codes` (None: not sent, the taxes stay). Returns `{"tax_links": []}` when
+    the customer is known to have no taxes (just inserted, or none found under the upsert's row
+    lock), so its representation does not read the table (`CustomerTaxes.apply`)."""
     if tax_codes is None:
-        if created or customer.__dict__.get(HAS_TAXES_ANNOTATION) is False:
-            # No taxes applied here, and the customer has none (just inserted, or none found under
-            # the upsert's row lock): its representation (`selectors.customer_taxes`) reads the
-            # empty prefetch instead of the table.
-            prefetch_nothing(customer, "tax_links", CustomerTax)
-        return
+        if created or getattr(customer, HAS_TAXES_ANNOTATION, None) is False:
+            return {"tax_links": []}
+        return {}
     set_links(customer, CustomerTax, "customer", taxes_for_codes(customer.organization, tax_codes))
+    return {}
 
 
 @transaction.atomic

@@ -67,9 +67,8 @@ class CustomerCollectionView(OrganizationAPIView):
         data = validate_input(
             CustomerInput, root_payload(request, "customer", lago_only=CUSTOMER_LAGO_ONLY), partial=False
         )
-        customer, _ = services.customer_upsert(self.organization, CustomerUpsert.from_validated(data))
-        representation = services.representation_of_upsert(customer)  # built for the webhook
-        return Response({"customer": representation} if representation is not None else customer_body(customer))
+        _, document = services.customer_upsert_represented(self.organization, CustomerUpsert.from_validated(data))
+        return Response({"customer": document})
 
 
 class CustomerDetailView(OrganizationAPIView):

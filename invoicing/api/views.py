@@ -19,7 +19,7 @@ from billing_project.core.api.views import (
 from billing_project.core.errors import NotFoundFailure
 from billing_project.core.lookup import uuid_or_not_found
 from customers.api.scoped import customer_list_view
-from customers.representation import CustomerShape
+from customers.representation import CustomerShape, customer_payload
 from invoicing import selectors
 from invoicing.api import filters
 from invoicing.api import serializers as s
@@ -85,8 +85,11 @@ class InvoiceCollectionView(InvoiceView):
                 self.organization, params["external_customer_id"], page=page, per_page=per_page
             )
             if found is not None:
-                items, total, taxes = found
-                customers: dict[Any, CustomerShape] = {}
+                items, total, taxes, related = found
+                # The page's one customer, rendered once from the rows the selector read.
+                customers: dict[Any, CustomerShape] = (
+                    {items[0].customer_id: customer_payload(items[0].customer, related=related)} if items else {}
+                )
                 return Response(
                     {
                         "invoices": [

@@ -102,3 +102,21 @@ def test_the_schema_serializer_renders_nothing(organization):
     customer = _fresh(CustomerFactory(organization=organization, external_id="ser"))
     with pytest.raises(TypeError, match="renderer"):
         CustomerOutput(customer).data  # noqa: B018 - the property renders
+
+
+def test_rows_passed_along_are_not_read_again(organization):
+    """`related`: the rows a page read (or a service knows are none) are rendered without a query."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    customer = _fresh(CustomerFactory(organization=organization, external_id="rel"))
+    entry = CustomerMetadataFactory(customer=customer, key="k", value="v")
+    tax = Tax.objects.create(organization=organization, code="vat", name="VAT", rate="20")
+    link = CustomerTax.objects.select_related("tax").get(pk=CustomerTax.objects.create(customer=customer, tax=tax).pk)
+    with CaptureQueriesContext(connection) as captured:
+        payload = customer_payload(customer, related={"metadata": [entry], "tax_links": [link]})
+    assert captured.captured_queries == []
+    assert payload == customer_payload(_fresh(customer))  # what reading the rows gives
+    with CaptureQueriesContext(connection) as captured:
+        empty = customer_payload(customer, related={"metadata": [], "tax_links": []})
+    assert captured.captured_queries == [] and empty["metadata"] == [] and empty["taxes"] == []

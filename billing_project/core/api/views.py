@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import cached_property
 from typing import Any
 
 from rest_framework import serializers
@@ -73,8 +74,9 @@ def refuse_unsupported_body(request: Request, lago_only: Iterable[LagoOnly]) -> 
 
 def validate_input(serializer_class: type[serializers.Serializer], data: Any, *, partial: bool = False) -> dict:
     """Run an input serializer; its errors become a ValidationFailure in Lago's shape."""
-    serializer = serializer_class(data=data, partial=partial)
-    fields = _borrow_fields(serializer)
+    pooled = _pooled_class(serializer_class)
+    serializer = pooled(data=data, partial=partial)
+    fields = serializer.borrow_fields() if isinstance(serializer, _PooledFields) else None
     try:
         valid = serializer.is_valid()
     finally:
@@ -92,19 +94,46 @@ def validate_input(serializer_class: type[serializers.Serializer], data: Any, *,
 # to its serializer, and gives them back afterwards. A set of fields serves one request at a time
 # (`list.pop`/`append` are atomic), and nested fields find the new serializer (its `partial`, its
 # context) through their parents. Classes that build their fields themselves (`get_fields`
-# overridden, or fields touched in `__init__`) are left alone.
+# overridden, or fields touched in `__init__`) are left alone. A pooled class is the input class
+# with `_PooledFields` first in its bases: its `fields` are the borrowed set when it has one.
 _FIELD_POOLS: defaultdict[type, list[BindingDict]] = defaultdict(list)
+_POOLED_CLASSES: dict[type, type[serializers.Serializer]] = {}
 
 
-def _borrow_fields(serializer: serializers.Serializer) -> BindingDict | None:
-    if type(serializer).get_fields is not serializers.Serializer.get_fields or "fields" in serializer.__dict__:
-        return None
-    try:
-        fields = _FIELD_POOLS[type(serializer)].pop()
-    except IndexError:
-        return serializer.fields  # built and bound by DRF this once
-    fields.serializer = serializer
-    for field in fields.values():
-        field.parent = serializer  # what `Field.bind` sets; name, label and source stay as bound
-    serializer.__dict__["fields"] = fields  # DRF's `fields` is a cached_property
-    return fields
+class _PooledFields(serializers.Serializer):
+    _input_class: type[serializers.Serializer]  # the class the pool is kept for
+    _borrowed: BindingDict | None = None
+
+    @cached_property
+    def fields(self) -> BindingDict:  # type: ignore[override]  # DRF's is a cached_property too
+        return self._borrowed if self._borrowed is not None else super().fields
+
+    def borrow_fields(self) -> BindingDict | None:
+        """Take a set of fields from the pool (or let DRF build one) for this validation; None when
+        `__init__` already built this serializer's own fields (they stay its own)."""
+        if "fields" in self.__dict__:
+            return None
+        pool = _FIELD_POOLS[self._input_class]
+        try:
+            fields = pool.pop()
+        except IndexError:
+            return self.fields  # built and bound by DRF this once
+        fields.serializer = self
+        for field in fields.values():
+            field.parent = self  # what `Field.bind` sets; name, label and source stay as bound
+        self._borrowed = fields
+        return fields
+
+
+def _pooled_class(serializer_class: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    if serializer_class.get_fields is not serializers.Serializer.get_fields:
+        return serializer_class
+    pooled = _POOLED_CLASSES.get(serializer_class)
+    if pooled is None:
+        metaclass: Any = type(serializer_class)  # DRF's SerializerMetaclass: it collects the declared fields
+        pooled = _POOLED_CLASSES[serializer_class] = metaclass(
+            serializer_class.__name__,
+            (_PooledFields, serializer_class),
+            {"__module__": serializer_class.__module__, "_input_class": serializer_class},
+        )
+    return pooled
