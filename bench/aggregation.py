@@ -5,11 +5,14 @@
 
 The data set is generated once with SQL (`INSERT ... SELECT generate_series`, in chunks) for an
 organization named "Bench aggregation <total>/<target>", and its hourly rollups are built from the
-raw events with the same arithmetic as `rebuild_usage_rollups`. Later runs reuse it.
+raw events with the same arithmetic as `rebuild_usage_rollups`, and the target subscription's
+weighted-sum and unique-count state (`value_time_sum`, unique-count links) as a rebuild computes
+it (also added to a data set generated before that state existed). Later runs reuse it.
 
 Then, for each aggregation type, `metering.aggregation.aggregate()` answers the month
-[2024-03-01, 2024-04-01) for the target subscription; p50/p99 over `--runs` calls (fewer for the
-types that read raw events). A second window with unaligned edges exercises rollups + raw edges.
+[2024-03-01, 2024-04-01) for the target subscription; p50/p99 over `--runs` calls (`--raw-runs`
+for a type read from raw events), and the CPU time per query of this process and of its
+PostgreSQL backend (from /proc). A second window with unaligned edges exercises rollups + raw edges.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -44,12 +49,47 @@ def generate(total: int, target: int) -> object:
     organization = Organization.objects.filter(name=name).first()
     if organization is not None and UsageRollup.objects.filter(organization=organization).exists():
         print(f"reusing the data set of {name!r}")
+        _state(organization)
         return organization
     with transaction.atomic():
         if organization is None:
             organization, _ = organization_create(name, timezone_name="UTC")
         _fill(organization, total, target)
+    _state(organization)
     return organization
+
+
+def _state(organization: Any) -> None:
+    """The incremental state of weighted sums (`value_time_sum`) and unique counts (links and
+    counts) of the target subscription, when missing (data sets generated before it existed), as
+    `rebuild_usage_rollups` computes it."""
+    from django.db import connection, transaction
+
+    from metering.models import UniqueCountLink
+    from metering.store.postgres import PostgresEventStore
+
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE metering_usagerollup r SET value_time_sum = x.t FROM ("
+            "SELECT date_trunc('hour', timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS h, "
+            "coalesce(sum(value * extract(epoch FROM timestamp)), 0) AS t FROM metering_event "
+            "WHERE organization_id = %s AND external_subscription_id = 'sub_target' AND code = %s GROUP BY 1) AS x "
+            "WHERE r.organization_id = %s AND r.external_subscription_id = 'sub_target' AND r.code = %s "
+            "AND r.hour = x.h AND r.value_time_sum IS NULL",
+            [organization.id, CODE, organization.id, CODE],
+        )
+        filled = cursor.rowcount
+        linked = UniqueCountLink.objects.filter(organization=organization, external_subscription_id="sub_target")
+        links = 0
+        if not linked.exists():
+            links = PostgresEventStore().unique_state_rebuild(organization.id, {CODE: "user"}, "sub_target")
+        cursor.execute("ANALYZE metering_uniquecountlink")
+        cursor.execute("ANALYZE metering_uniquecountrollup")
+    if filled or links:
+        print(
+            f"state: {filled:,} rollups given value_time_sum, {links:,} unique-count links ({time.perf_counter() - started:.0f} s)"
+        )
 
 
 def _fill(organization: object, total: int, target: int) -> None:
@@ -81,10 +121,12 @@ def _fill(organization: object, total: int, target: int) -> None:
         # Hourly rollups of the same rows (no filter keys: dimensions {}), as a rebuild computes them.
         cursor.execute(
             "INSERT INTO metering_usagerollup (id, organization_id, external_subscription_id, code, hour, "
-            "dimensions_key, dimensions, events_count, value_sum, value_max, precise_sum, created_at, updated_at) "
+            "dimensions_key, dimensions, events_count, value_sum, value_max, precise_sum, value_time_sum, "
+            "created_at, updated_at) "
             "SELECT gen_random_uuid(), organization_id, external_subscription_id, code, "
             "date_trunc('hour', timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', '{}', '{}'::jsonb, count(*), "
-            "coalesce(sum(value), 0), max(value), coalesce(sum(precise_total_amount_cents), 0), now(), now() "
+            "coalesce(sum(value), 0), max(value), coalesce(sum(precise_total_amount_cents), 0), "
+            "coalesce(sum(value * extract(epoch FROM timestamp)), 0), now(), now() "
             "FROM metering_event WHERE organization_id = %s "
             "GROUP BY organization_id, external_subscription_id, code, 5",
             [organization.id],
@@ -105,6 +147,8 @@ def measure(organization: object, aggregation_type: str, runs: int, start: datet
         else ("user" if aggregation_type == "unique_count_agg" else "n"),
     )
     timings, result = [], None
+    backend = _backend_cpu()
+    cpu_before, backend_before = time.process_time(), backend()
     for _ in range(runs):
         began = time.perf_counter()
         result = aggregate(
@@ -113,6 +157,8 @@ def measure(organization: object, aggregation_type: str, runs: int, start: datet
         timings.append(time.perf_counter() - began)
     assert result is not None
     return {
+        "cpu_ms": (time.process_time() - cpu_before) * 1000 / runs,
+        "db_cpu_ms": (backend() - backend_before) * 1000 / runs,
         "units": result.units,
         "events": result.events_count,
         "source": result.source,
@@ -122,13 +168,31 @@ def measure(organization: object, aggregation_type: str, runs: int, start: datet
     }
 
 
+def _backend_cpu() -> Callable[[], float]:
+    """A function giving the CPU seconds (user + system) used so far by this connection's PostgreSQL
+    backend, read from /proc (the server runs on this machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    return read
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--total", type=int, default=10_000_000)
     parser.add_argument("--target", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--raw-runs", type=int, default=3, help="runs for the types that read raw events")
+    parser.add_argument("--raw-runs", type=int, default=3, help="runs of a type answered from raw events")
     args = parser.parse_args()
     setup_django(args.database)
     from django.db import connection
@@ -159,10 +223,15 @@ def main() -> None:
             "unique_count_agg",
             "weighted_sum_agg",
         ):
-            runs = args.runs if aggregation_type in ("count_agg", "sum_agg", "max_agg", "latest_agg") else args.raw_runs
+            # One run first (a warm-up) tells where the type is answered from: `--raw-runs` bounds
+            # the runs of unique counts and weighted sums read from raw events (before their state).
+            source = measure(organization, aggregation_type, 1, start, end)["source"]
+            raw = aggregation_type in ("unique_count_agg", "weighted_sum_agg") and source == "sql"
+            runs = args.raw_runs if raw else args.runs
             m = measure(organization, aggregation_type, runs, start, end)
             print(
                 f"  {aggregation_type:>17}: p50 {m['p50_ms']:>9.1f} ms  p99 {m['p99_ms']:>9.1f} ms  "
+                f"CPU {m['cpu_ms']:.1f} + {m['db_cpu_ms']:.1f} ms (bench + PostgreSQL, per query)  "
                 f"({m['runs']} runs, from {m['source']})  units {m['units']}  events {m['events']:,}"
             )
     load = os.getloadavg()

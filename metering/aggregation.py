@@ -275,6 +275,18 @@ def _aggregate(
     filter_keys = sorted({key for _, values in charge_filters for key in values})
     if (
         (use_rollups or reader.name == "clickhouse")
+        and spec.aggregation_type in reader.state_aggregations
+        and spec.aggregation_type == "weighted_sum_agg"
+        and not grouped_by
+        and not with_event_values
+        and set(filter_keys) <= set(spec.filter_keys)
+    ):
+        weighted = _aggregate_weighted(reader, spec, charge_filters, start, end, started, recurring, period)
+        if weighted is not None:
+            return weighted
+
+    if (
+        (use_rollups or reader.name == "clickhouse")
         and spec.aggregation_type in ROLLUP_TYPES
         and not grouped_by
         and not with_event_values
@@ -373,6 +385,7 @@ def _aggregate_in_sql(
         totals.add(acc.count, acc.total, acc.maximum, acc.precise)
     scope = reader.events(started if recurring else start, end)
     level: Decimal | None = None
+    source = "sql"
     if spec.aggregation_type == "latest_agg":
         latest = (
             scope.filter(value__isnull=False)
@@ -389,6 +402,10 @@ def _aggregate_in_sql(
                 initial += acc.total
         units = reader.weighted_sum(period_start, end, initial, period)
         level = initial + totals.total
+    elif "unique_count_agg" in reader.state_aggregations:
+        # From the unique-count state kept at ingestion (PostgreSQL's reader).
+        units = reader.unique_count(started if recurring else start, end)
+        source = "rollups"
     else:
         # A value counts when its last operation in the window is not `remove`.
         field_name = spec.field_name or ""
@@ -414,7 +431,7 @@ def _aggregate_in_sql(
         events_count=events_count_of(spec, totals.count, units),
         event_values=(),
         precise_total_amount_cents=plain(totals.precise),
-        source="sql",
+        source=source,
         total_aggregated_units=plain(level) if level is not None else None,
     )
 
@@ -446,6 +463,14 @@ def _groups(spec, rows, history, grouped_by, units_of) -> tuple[BucketUsage, ...
     return tuple(groups)
 
 
+def _filter_of_dimensions(
+    charge_filters: list[tuple[Any, dict[str, list[str]]]], keys: Sequence[str], dims: tuple[str | None, ...]
+) -> Any:
+    """The filter bucket of events with these values of the metric's filter keys (None: default)."""
+    props = {k: v for k, v in zip(keys, dims, strict=True) if v is not None}
+    return computations.assign_filter(charge_filters, props) if charge_filters else None
+
+
 def _aggregate_additive(
     reader: Any,
     spec: MetricSpec,
@@ -462,8 +487,7 @@ def _aggregate_additive(
     history = reader.additive(started, start, keys) if recurring else {}
 
     def bucket_of(dims: tuple[str | None, ...]) -> Any:
-        props = {k: v for k, v in zip(keys, dims, strict=True) if v is not None}
-        return computations.assign_filter(charge_filters, props) if charge_filters else None
+        return _filter_of_dimensions(charge_filters, keys, dims)
 
     def units(acc: Additive, hist: Additive | None) -> Decimal:
         if spec.aggregation_type == "count_agg":
@@ -507,6 +531,68 @@ def _aggregate_additive(
         precise_total_amount_cents=top.precise_total_amount_cents,
         filters=filter_results,
         source=reader.name,
+    )
+
+
+def _aggregate_weighted(
+    reader: Any,
+    spec: MetricSpec,
+    charge_filters: list[tuple[Any, dict[str, list[str]]]],
+    start: datetime,
+    end: datetime,
+    started: datetime,
+    recurring: bool,
+    period: Decimal,
+) -> AggregationResult | None:
+    """A weighted sum per filter bucket from Σ value and Σ value × Unix seconds per dimension values
+    (hourly rollups + raw edges; `computations.weighted_sum_of_moments`), the carried level of a
+    recurring metric from the sums before the window. None: the rollups of the window predate
+    `value_time_sum` (the caller reads raw events)."""
+    keys = list(spec.filter_keys)
+    window = reader.moments(start, end, keys)
+    if window is None:
+        return None
+    history = reader.additive(started, start, keys) if recurring and start > started else {}
+
+    def bucket_of(dims: tuple[str | None, ...]) -> Any:
+        return _filter_of_dimensions(charge_filters, keys, dims)
+
+    totals: dict[Any, Additive] = {}
+    carried: dict[Any, Decimal] = {}
+    overall, overall_carried = Additive(), ZERO
+    for dims, acc in window.items():
+        target = totals.setdefault(bucket_of(dims), Additive())
+        for dest in (target, overall):
+            dest.add(acc.count, acc.total, acc.maximum, acc.precise, acc.moment)
+    for dims, acc in history.items():
+        bucket = bucket_of(dims)
+        carried[bucket] = carried.get(bucket, ZERO) + acc.total
+        overall_carried += acc.total
+
+    def usage(acc: Additive, initial: Decimal) -> BucketUsage:
+        units = computations.weighted_sum_of_moments(acc.total, acc.moment, start, end, initial, period)
+        return BucketUsage(
+            units=plain(apply_metric_rounding(units, spec.rounding_function, spec.rounding_precision)),
+            events_count=acc.count,
+            precise_total_amount_cents=plain(acc.precise),
+            total_aggregated_units=plain(initial + acc.total),
+        )
+
+    top = usage(overall, overall_carried)
+    filter_results: tuple[FilterUsage, ...] = ()
+    if charge_filters:
+        filter_results = tuple(
+            FilterUsage(fid, values, usage(totals.get(fid, Additive()), carried.get(fid, ZERO)))
+            for fid, values in [*charge_filters, (None, {})]
+        )
+    return AggregationResult(
+        units=top.units,
+        events_count=top.events_count,
+        event_values=(),
+        precise_total_amount_cents=top.precise_total_amount_cents,
+        filters=filter_results,
+        source=reader.name,
+        total_aggregated_units=top.total_aggregated_units,
     )
 
 

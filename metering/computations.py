@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal
 from typing import Any
 
@@ -16,6 +16,9 @@ ALL_FILTER_VALUES = "__ALL_FILTER_VALUES__"
 ZERO = Decimal(0)
 # Time-weighted sums divide; keep far more digits than any bill needs.
 _PRECISE = Context(prec=40)
+# Products and sums that must stay exact (Σ value × Unix seconds has up to 65 digits).
+EXACT = Context(prec=100)
+UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,39 @@ def weighted_sum(
     if divisor <= 0 or to_datetime <= from_datetime:
         return ZERO
     return _PRECISE.divide(weighted_level_seconds(rows, from_datetime, to_datetime, initial), divisor)
+
+
+def unix_seconds(moment: datetime) -> Decimal:
+    """A timestamp as exact Unix seconds (6 decimal places), as PostgreSQL's `extract(epoch ...)`."""
+    return seconds(moment - UNIX_EPOCH)
+
+
+def weighted_sum_of_moments(
+    total: Decimal,
+    moment: Decimal,
+    from_datetime: datetime,
+    to_datetime: datetime,
+    initial: Decimal = ZERO,
+    period: Decimal | None = None,
+) -> Decimal:
+    """`weighted_sum` of the events of [from, to) known only by Σ value (`total`) and
+    Σ value × Unix seconds (`moment`), both additive per hour (the rollups keep them).
+
+    Each event moves the level from its time to the window's end, and ties do not matter (they
+    last zero seconds), so Σ level × seconds = initial × (to − from) + Σ value × (to − t)
+    = initial × (to − from) + to × total − moment, exactly; then divided as `weighted_sum` does.
+    """
+    divisor = seconds(to_datetime - from_datetime) if period is None else period
+    if divisor <= 0 or to_datetime <= from_datetime:
+        return ZERO
+    acc = EXACT.subtract(
+        EXACT.add(
+            EXACT.multiply(initial, seconds(to_datetime - from_datetime)),
+            EXACT.multiply(unix_seconds(to_datetime), total),
+        ),
+        moment,
+    )
+    return _PRECISE.divide(acc, divisor)
 
 
 def event_values(rows: Sequence[Row], aggregation_type: str) -> tuple[Decimal, ...]:

@@ -53,6 +53,9 @@ class ParsedEvent:
     dimensions: dict[str, str] = field(default_factory=dict)
     metric_known: bool = False
     created_at: datetime | None = None
+    # A unique-count metric's field name, when the event has that property: the store links the
+    # event into the metric's unique-count state (PostgreSQL; docs/metering.md).
+    unique_field: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:

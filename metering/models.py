@@ -14,6 +14,9 @@ from billing_project.core.models import BaseModel
 # Exact decimals: 38 digits, 12 after the point (PostgreSQL numeric(38,12)).
 VALUE_DIGITS = 38
 VALUE_PLACES = 12
+# Σ value × Unix seconds: a value's 12 places plus the 6 of a microsecond timestamp, exactly.
+TIME_SUM_DIGITS = 65
+TIME_SUM_PLACES = 18
 
 
 class Event(BaseModel):
@@ -128,6 +131,12 @@ class UsageRollup(BaseModel):
     precise_sum = models.DecimalField(
         max_digits=VALUE_DIGITS, decimal_places=VALUE_PLACES, default=0, help_text="Σ precise_total_amount_cents"
     )
+    # Σ value × the event's Unix time in seconds (microseconds exact): with value_sum it gives a
+    # weighted sum's Σ level × seconds of any window (docs/metering.md, "Weighted sums from rollups").
+    # Null on rows written before the column existed (until rebuilt): those windows read raw events.
+    value_time_sum = models.DecimalField(
+        max_digits=TIME_SUM_DIGITS, decimal_places=TIME_SUM_PLACES, null=True, help_text="Σ value × Unix seconds"
+    )
 
     class Meta:
         constraints = [
@@ -139,6 +148,87 @@ class UsageRollup(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.external_subscription_id} {self.code} {self.hour:%Y-%m-%d %H}:00"
+
+
+class UniqueCountLink(models.Model):
+    """One event of a unique-count metric, linked to the previous and next event of the same value
+    (same organization, subscription and code; order: timestamp, created_at, transaction id).
+
+    Written by the ingestion statement (PostgreSQL) for the inserted events; the trigger of
+    migration 0009 (`metering_unique_link`) links each new row to its neighbours and keeps
+    `UniqueCountRollup` in step, so late and out-of-order events are handled exactly. Rebuilt from
+    raw events by `rebuild_usage_rollups` (docs/metering.md, "Unique counts from state").
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    # No database-level foreign key (a per-row check at commit; as for events, migration 0004).
+    organization = models.ForeignKey(
+        "customers.Organization", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    external_subscription_id = models.CharField(max_length=255)
+    code = models.CharField(max_length=255)
+    value = models.TextField()
+    timestamp = models.DateTimeField()
+    created_at = models.DateTimeField()
+    transaction_id = models.CharField(max_length=255, db_collation="C")
+    adds = models.BooleanField()  # operation_type is not "remove"
+    next_at = models.DateTimeField(null=True)  # the next event's timestamp (null: none)
+    prev_at = models.DateTimeField(null=True)  # the previous event's timestamp (null: none)
+    prev_adds = models.BooleanField(null=True)  # the previous event's `adds`
+    linked = models.BooleanField(db_default=False)  # its trigger ran (or a rebuild wrote it linked)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=[
+                    "organization",
+                    "external_subscription_id",
+                    "code",
+                    "value",
+                    "timestamp",
+                    "created_at",
+                    "transaction_id",
+                ],
+                name="metering_unique_value",
+            ),
+            models.Index(
+                fields=["organization", "external_subscription_id", "code", "timestamp"], name="metering_unique_time"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_subscription_id} {self.code} {self.value} {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+
+class UniqueCountRollup(models.Model):
+    """Per (subscription, code, UTC hour of an `add` event, UTC hour of the next event of its value):
+    how many such events. A unique count over whole hours [S, E) is the sum over hour in [S, E) and
+    next hour >= E (`NEVER`: no next event); docs/metering.md, "Unique counts from state"."""
+
+    NEVER = "9999-12-31T00:00:00+00:00"
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        "customers.Organization", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    external_subscription_id = models.CharField(max_length=255)
+    code = models.CharField(max_length=255)
+    hour = models.DateTimeField()
+    next_hour = models.DateTimeField()
+    adds = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "external_subscription_id", "code", "hour", "next_hour"],
+                name="metering_unique_rollup_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.external_subscription_id} {self.code} {self.hour:%Y-%m-%d %H}:00 -> {self.next_hour:%Y-%m-%d %H}:00"
+        )
 
 
 class ClickHouseOutbox(BaseModel):

@@ -89,6 +89,7 @@ def enrich(event: ParsedEvent, metric: MetricInfo | None) -> None:
             event.errors.append(EventErrorCode.MISSING_AGGREGATION_PROPERTY)
         return
     if metric.aggregation_type == "unique_count_agg":
+        event.unique_field = metric.field_name
         return
     if type(raw) is int and -_MAX_INT_VALUE < raw < _MAX_INT_VALUE:
         event.value = Decimal(raw)  # the common case: an integer that fits numeric(38, 12)
@@ -445,6 +446,15 @@ def usage_rollups_rebuild(
         deltas = rollup_deltas(parsed)
         store.add_rollups(organization.id, deltas, ingestion.now_utc())
         stats["rollups"] = len(deltas)
+        # Unique counts' links span periods: their codes are rebuilt whole (docs/metering.md).
+        fields = {
+            c: (m.field_name if m is not None and m.aggregation_type == "unique_count_agg" else None)
+            for c in codes
+            for m in [metrics.get(c)]
+        }
+        links = store.unique_state_rebuild(organization.id, fields, external_subscription_id)
+        if any(fields.values()):
+            stats["unique_links"] = links
         if clickhouse_enabled() and stats["events"]:
             # ClickHouse's copies carry the values and dimensions of their time: copy them again.
             clickhouse_events_requeue(

@@ -296,6 +296,7 @@ class Reader:
 
     name = "clickhouse"
     sql_aggregations: frozenset[str] = frozenset()
+    state_aggregations: frozenset[str] = frozenset()
 
     def __init__(self, organization: Any, sub: str, code: str):
         self.params = {"org": str(organization.id), "sub": sub, "code": code}
@@ -329,6 +330,11 @@ class Reader:
             )
             for ts_us, value, precise, created_us, transaction_id, prop_keys, prop_values in result
         ]
+
+    def moments(
+        self, start: datetime, end: datetime, keys: Sequence[str]
+    ) -> dict[tuple[str | None, ...], Additive] | None:
+        return None  # not in `state_aggregations`: weighted sums read rows here
 
     def additive(self, start: datetime, end: datetime, keys: Sequence[str]) -> dict[tuple[str | None, ...], Additive]:
         result: dict[tuple[str | None, ...], Any] = {}

@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
-from metering.computations import ZERO, Row
+from metering.computations import EXACT, ZERO, Row, unix_seconds
 from metering.ingestion import ParsedEvent, dimensions_key, truncate_hour
 
 if TYPE_CHECKING:
@@ -47,11 +47,21 @@ class Additive:
     total: Decimal = ZERO
     maximum: Decimal | None = None
     precise: Decimal = ZERO
+    moment: Decimal = ZERO  # Σ value × Unix seconds (weighted sums; `EventReader.moments`)
 
-    def add(self, count: int, total: Decimal | None, maximum: Decimal | None, precise: Decimal | None = None) -> None:
+    def add(
+        self,
+        count: int,
+        total: Decimal | None,
+        maximum: Decimal | None,
+        precise: Decimal | None = None,
+        moment: Decimal | None = None,
+    ) -> None:
         self.count += count
         self.total += total or ZERO
         self.precise += precise or ZERO
+        if moment:
+            self.moment = EXACT.add(self.moment, moment)
         if maximum is not None and (self.maximum is None or maximum > self.maximum):
             self.maximum = maximum
 
@@ -65,6 +75,8 @@ class EventReader(Protocol):
 
     name: str
     sql_aggregations: frozenset[str]
+    # Types answered from incremental state, charge filters included (`metering.aggregation`).
+    state_aggregations: frozenset[str]
 
     def rows(self, start: datetime, end: datetime, keys: Sequence[str]) -> list[Row]:
         """Events dated in [start, end) with only the property `keys` (as text)."""
@@ -72,6 +84,14 @@ class EventReader(Protocol):
 
     def additive(self, start: datetime, end: datetime, keys: Sequence[str]) -> dict[tuple[str | None, ...], Additive]:
         """count / sum / max / precise sum over [start, end) per values of the dimension `keys`."""
+        ...
+
+    def moments(
+        self, start: datetime, end: datetime, keys: Sequence[str]
+    ) -> dict[tuple[str | None, ...], Additive] | None:
+        """`additive` with `moment` (Σ value × Unix seconds) filled: what a weighted sum needs
+        (readers with "weighted_sum_agg" in `state_aggregations`). None: not known for this window
+        (rollups written before the column existed), read the raw events."""
         ...
 
 
@@ -120,6 +140,14 @@ class DatabaseEventStore(EventStore, Protocol):
         """Add deltas to the hourly rollups (insert or increment), in key order (no deadlocks)."""
         ...
 
+    def unique_state_rebuild(
+        self, organization_id: uuid.UUID | str, fields: Mapping[str, str | None], external_subscription_id: str | None
+    ) -> int:
+        """Recompute the unique-count state of the codes of `fields` (code -> unique-count field
+        name, None when the code is not a unique count now) from raw events; 0 where the store
+        keeps none."""
+        ...
+
 
 # --- shared by the database stores --------------------------------------------------------------
 
@@ -130,6 +158,7 @@ class RollupDelta:
     value_sum: Decimal = Decimal(0)
     value_max: Decimal | None = None
     precise_sum: Decimal = Decimal(0)
+    value_time_sum: Decimal = Decimal(0)
 
 
 def rollup_deltas(events: Iterable[ParsedEvent]) -> dict[RollupKey, tuple[dict, RollupDelta]]:
@@ -149,6 +178,9 @@ def rollup_deltas(events: Iterable[ParsedEvent]) -> dict[RollupKey, tuple[dict, 
             delta.precise_sum += event.precise_total_amount_cents
         if event.value is not None:
             delta.value_sum += event.value
+            delta.value_time_sum = EXACT.add(
+                delta.value_time_sum, EXACT.multiply(event.value, unix_seconds(event.timestamp))
+            )
             if delta.value_max is None or event.value > delta.value_max:
                 delta.value_max = event.value
     return deltas
@@ -183,6 +215,7 @@ ROLLUP_COLUMNS = [
     "value_sum",
     "value_max",
     "precise_sum",
+    "value_time_sum",
     "created_at",
     "updated_at",
 ]
@@ -198,6 +231,7 @@ def rollup_conflict(table: str) -> str:
         f"events_count = {t}.events_count + excluded.events_count, "
         f"value_sum = {t}.value_sum + excluded.value_sum, "
         f"precise_sum = {t}.precise_sum + excluded.precise_sum, "
+        f"value_time_sum = {t}.value_time_sum + excluded.value_time_sum, "
         f"value_max = CASE WHEN {t}.value_max IS NULL THEN excluded.value_max "
         f"WHEN excluded.value_max IS NULL THEN {t}.value_max "
         f"WHEN excluded.value_max > {t}.value_max THEN excluded.value_max ELSE {t}.value_max END, "

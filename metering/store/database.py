@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, F, Max, QuerySet, Sum
+from django.db.models import Count, DecimalField, F, Func, Max, Q, QuerySet, Sum
 from django.db.models.fields.json import KeyTextTransform
 
 from metering import computations
@@ -62,9 +62,19 @@ def load_rows(
 
 
 def additive_by_dimensions(
-    organization: Organization, sub: str, code: str, start: datetime, end: datetime, keys: Sequence[str]
-) -> dict[tuple[str | None, ...], Additive]:
-    """count / sum / max per dimension values over [start, end): rollups for whole hours, raw edges."""
+    organization: Organization,
+    sub: str,
+    code: str,
+    start: datetime,
+    end: datetime,
+    keys: Sequence[str],
+    *,
+    moments: bool = False,
+) -> dict[tuple[str | None, ...], Additive] | None:
+    """count / sum / max per dimension values over [start, end): rollups for whole hours, raw edges.
+
+    `moments` (PostgreSQL): also Σ value × Unix seconds (`Additive.moment`); None when a rollup of
+    the window was written before that column existed (null until rebuilt)."""
     result: dict[tuple[str | None, ...], Additive] = {}
     if start >= end:
         return result
@@ -84,17 +94,28 @@ def additive_by_dimensions(
             .values("dimensions_key", "dimensions")
             .annotate(c=Sum("events_count"), s=Sum("value_sum"), m=Max("value_max"), p=Sum("precise_sum"))
         )
+        if moments:
+            rollups = rollups.annotate(t=Sum("value_time_sum"), unknown=Count("id", filter=Q(value_time_sum=None)))
         for row in rollups:
+            if moments and row["unknown"]:
+                return None
             dims = row["dimensions"] or {}
             key = tuple(dims.get(k) for k in keys)
-            result.setdefault(key, Additive()).add(int(row["c"] or 0), row["s"], row["m"], row["p"])
+            result.setdefault(key, Additive()).add(int(row["c"] or 0), row["s"], row["m"], row["p"], row.get("t"))
     annotations = {f"k{i}": KeyTextTransform(key, "properties") for i, key in enumerate(keys)}
     for edge_start, edge_end in edges:
         if edge_start >= edge_end:
             continue
         # The partial hours at the edges, aggregated by the database per dimension values.
         edge = events_in(organization, sub, code, edge_start, edge_end)
-        sums = {"c": Count("id"), "s": Sum("value"), "m": Max("value"), "p": Sum("precise_total_amount_cents")}
+        sums: dict[str, Any] = {
+            "c": Count("id"),
+            "s": Sum("value"),
+            "m": Max("value"),
+            "p": Sum("precise_total_amount_cents"),
+        }
+        if moments:
+            sums["t"] = Sum(F("value") * UnixSeconds("timestamp"), output_field=DecimalField())
         if annotations:
             grouped = list(edge.annotate(**annotations).values(*annotations).annotate(**sums).order_by())
         else:
@@ -103,8 +124,15 @@ def additive_by_dimensions(
             if not row["c"]:
                 continue
             key = tuple(computations.text_of(row[name]) for name in annotations)
-            result.setdefault(key, Additive()).add(int(row["c"]), row["s"], row["m"], row["p"])
+            result.setdefault(key, Additive()).add(int(row["c"]), row["s"], row["m"], row["p"], row.get("t"))
     return result
+
+
+class UnixSeconds(Func):
+    """PostgreSQL: a timestamp as exact Unix seconds (numeric, microseconds kept)."""
+
+    template = "extract(epoch FROM %(expressions)s)"
+    output_field = DecimalField()
 
 
 class DatabaseReader:
@@ -115,6 +143,8 @@ class DatabaseReader:
     # Computed by the database without filters or grouping (`metering.aggregation`); a weighted
     # sum needs window functions over exact numerics (PostgreSQL's reader).
     sql_aggregations: frozenset[str] = frozenset({"latest_agg", "unique_count_agg"})
+    # Answered from incremental state (PostgreSQL's reader): SQLite sums decimals as floats.
+    state_aggregations: frozenset[str] = frozenset()
 
     def __init__(self, organization: Organization, sub: str, code: str):
         self.organization, self.sub, self.code = organization, sub, code
@@ -123,7 +153,12 @@ class DatabaseReader:
         return load_rows(self.organization, self.sub, self.code, start, end, keys)
 
     def additive(self, start: datetime, end: datetime, keys: Sequence[str]) -> dict[tuple[str | None, ...], Additive]:
-        return additive_by_dimensions(self.organization, self.sub, self.code, start, end, keys)
+        return additive_by_dimensions(self.organization, self.sub, self.code, start, end, keys) or {}
+
+    def moments(
+        self, start: datetime, end: datetime, keys: Sequence[str]
+    ) -> dict[tuple[str | None, ...], Additive] | None:
+        return additive_by_dimensions(self.organization, self.sub, self.code, start, end, keys, moments=True)
 
     def events(self, start: datetime, end: datetime) -> QuerySet[Event]:
         return events_in(self.organization, self.sub, self.code, start, end)
@@ -134,3 +169,6 @@ class DatabaseReader:
 
     def weighted_sum(self, start: datetime, end: datetime, initial: Decimal, period: Decimal) -> Decimal:
         raise NotImplementedError("weighted sums are computed in Python on this database")
+
+    def unique_count(self, start: datetime, end: datetime) -> Decimal:
+        raise NotImplementedError("this database keeps no unique-count state")

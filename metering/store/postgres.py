@@ -26,7 +26,7 @@ from django.db.models.functions import Collate
 
 from metering import computations
 from metering.ingestion import ParsedEvent, dimensions_key, dumps, dumps_bytes
-from metering.models import Event, UsageRollup
+from metering.models import Event, UniqueCountLink, UniqueCountRollup, UsageRollup
 from metering.store.base import (
     EVENT_COLUMNS,
     EVENT_CONFLICT,
@@ -39,7 +39,7 @@ from metering.store.base import (
     event_key,
     rollup_conflict,
 )
-from metering.store.database import DatabaseReader
+from metering.store.database import DatabaseReader, ceil_hour, floor_hour
 
 if TYPE_CHECKING:
     from customers.models import Organization
@@ -64,6 +64,7 @@ def lock_key(organization_id: Any) -> int:
 # --- statements ------------------------------------------------------------------------------
 
 _LOCK = "SELECT pg_advisory_xact_lock_shared(%(lock)s) AS l"
+_HOUR = "date_trunc('hour', {} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
 # `durable=False` (EVENTS_SYNCHRONOUS_COMMIT=false): the statement also sets synchronous_commit off
 # *locally*, for the implicit transaction of this one statement, so its commit does not wait for
 # the WAL flush, without BEGIN / SET LOCAL / COMMIT round trips and without touching the session
@@ -71,6 +72,19 @@ _LOCK = "SELECT pg_advisory_xact_lock_shared(%(lock)s) AS l"
 _LOCK_ASYNC = _LOCK + ", set_config('synchronous_commit', 'off', true) AS sc"
 _BATCH_SQL: dict[bool, str] = {}
 _ONE_EVENT_SQL: dict[bool, str] = {}
+
+
+# The link rows of unique-count events (the trigger of migration 0009 links them; `linked` false).
+LINK_COLUMNS = [
+    "organization_id",
+    "external_subscription_id",
+    "code",
+    "value",
+    "timestamp",
+    "created_at",
+    "transaction_id",
+    "adds",
+]
 
 
 def _batch_sql(durable: bool) -> str:
@@ -85,10 +99,11 @@ def _batch_sql(durable: bool) -> str:
     if cached is not None:
         return cached
     event_table, rollup_table = Event._meta.db_table, UsageRollup._meta.db_table
+    link_table = UniqueCountLink._meta.db_table
     sql = (
         f"WITH lock AS MATERIALIZED ({_LOCK if durable else _LOCK_ASYNC}), "  # noqa: S608 - identifiers are constants, values are parameters
         "src AS MATERIALIZED (SELECT x.* FROM lock, jsonb_to_recordset(%(doc)s::jsonb) AS x(t text, s text, c text, "
-        "k text, ts timestamptz, p jsonb, pa numeric, v numeric, sid uuid, cid uuid, r boolean, dk text, d jsonb)), "
+        "k text, ts timestamptz, p jsonb, pa numeric, v numeric, sid uuid, cid uuid, r boolean, dk text, d jsonb, u text)), "
         f"ins AS (INSERT INTO {event_table} ({', '.join(EVENT_COLUMNS)}) "
         "SELECT (%(idp)s || substr(gen_random_uuid()::text, 16))::uuid, %(org)s, src.t, src.s, coalesce(src.c, ''), src.k, src.ts, src.p, src.pa, src.v, "
         "src.sid, src.cid, %(now)s, %(now)s "
@@ -96,13 +111,20 @@ def _batch_sql(durable: bool) -> str:
         f"{EVENT_CONFLICT} "
         "RETURNING id, external_subscription_id, transaction_id), "
         f"roll AS (INSERT INTO {rollup_table} ({', '.join(ROLLUP_COLUMNS)}) "
-        "SELECT gen_random_uuid(), %(org)s, g.s, g.k, g.h, g.dk, g.d, g.n, g.vs, g.vm, g.ps, %(now)s, %(now)s FROM ("
+        "SELECT gen_random_uuid(), %(org)s, g.s, g.k, g.h, g.dk, g.d, g.n, g.vs, g.vm, g.ps, g.vt, %(now)s, %(now)s FROM ("
         "SELECT src.s, src.k, date_trunc('hour', src.ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS h, "
         "coalesce(src.dk, '{}') AS dk, coalesce(min(src.d::text)::jsonb, '{}') AS d, count(*) AS n, "
-        "coalesce(sum(src.v), 0) AS vs, max(src.v) AS vm, coalesce(sum(src.pa), 0) AS ps "
+        "coalesce(sum(src.v), 0) AS vs, max(src.v) AS vm, coalesce(sum(src.pa), 0) AS ps, "
+        "coalesce(sum(src.v * extract(epoch FROM src.ts)), 0) AS vt "
         "FROM ins JOIN src ON src.s = ins.external_subscription_id AND src.t = ins.transaction_id "
         'WHERE src.r GROUP BY src.s, src.k, 3, src.dk ORDER BY src.s COLLATE "C", src.k COLLATE "C", 3, src.dk COLLATE "C") AS g '
-        f"{rollup_conflict(rollup_table)}) "
+        f"{rollup_conflict(rollup_table)}), "
+        f"uc AS (INSERT INTO {link_table} ({', '.join(LINK_COLUMNS)}) "
+        "SELECT %(org)s, src.s, src.k, src.p ->> src.u, src.ts, %(now)s, src.t, "
+        "coalesce(src.p ->> 'operation_type', 'add') <> 'remove' "
+        "FROM ins JOIN src ON src.s = ins.external_subscription_id AND src.t = ins.transaction_id "
+        "WHERE src.u IS NOT NULL AND src.p ->> src.u IS NOT NULL "
+        'ORDER BY src.s COLLATE "C", src.k COLLATE "C", (src.p ->> src.u) COLLATE "C", src.ts, src.t COLLATE "C") '
         "SELECT id::text, external_subscription_id, transaction_id FROM ins"
     )
     _BATCH_SQL[durable] = sql
@@ -131,9 +153,14 @@ def _one_event_sql(durable: bool) -> str:
         f"roll AS (INSERT INTO {t} ({', '.join(ROLLUP_COLUMNS)}) "
         "SELECT gen_random_uuid(), %(org)s, %(s)s, %(k)s, "
         "date_trunc('hour', %(ts)s::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', %(dk)s, %(d)s::jsonb, 1, "
-        "coalesce(%(v)s::numeric, 0), %(v)s::numeric, coalesce(%(pa)s::numeric, 0), %(now)s, %(now)s "
+        "coalesce(%(v)s::numeric, 0), %(v)s::numeric, coalesce(%(pa)s::numeric, 0), "
+        "coalesce(%(v)s::numeric * extract(epoch FROM %(ts)s::timestamptz), 0), %(now)s, %(now)s "
         "FROM ins WHERE %(r)s::boolean "
-        f"{rollup_conflict(t)}) "
+        f"{rollup_conflict(t)}), "
+        f"uc AS (INSERT INTO {UniqueCountLink._meta.db_table} ({', '.join(LINK_COLUMNS)}) "
+        "SELECT %(org)s, %(s)s, %(k)s, %(p)s::jsonb ->> %(u)s::text, %(ts)s::timestamptz, %(now)s, %(t)s, "
+        "coalesce(%(p)s::jsonb ->> 'operation_type', 'add') <> 'remove' "
+        "FROM ins WHERE %(u)s::text IS NOT NULL AND %(p)s::jsonb ->> %(u)s::text IS NOT NULL) "
         f"SELECT id::text, EXISTS (SELECT 1 FROM {charges} WHERE organization_id = %(org)s "
         "AND pay_in_advance AND deleted_at IS NULL) FROM ins"
     )
@@ -164,6 +191,8 @@ def _document(ordered: list[ParsedEvent], refs: SubscriptionRefs) -> str:
         ids = refs.get(e.external_subscription_id)
         if ids is not None:
             row["sid"], row["cid"] = ids
+        if e.unique_field is not None:
+            row["u"] = e.unique_field
         if e.metric_known:
             row["r"] = True
             if e.dimensions:
@@ -216,10 +245,54 @@ class PostgresReader(DatabaseReader):
     weighted sums computed by window functions."""
 
     sql_aggregations = frozenset({"latest_agg", "unique_count_agg", "weighted_sum_agg"})
+    state_aggregations = frozenset({"weighted_sum_agg", "unique_count_agg"})
 
     def binary(self, field_name: str) -> Any:
         # Codepoint ordering, as Python compares strings (PostgreSQL's default collation does not).
         return Collate(super().binary(field_name), "C")
+
+    def unique_count(self, start: datetime, end: datetime) -> Decimal:
+        """Values whose last event in [start, end) is not a `remove`, from the unique-count state:
+        the `add` events of the window whose value has no later event before `end`
+        (`UniqueCountLink.next_at`). Whole hours are summed from `UniqueCountRollup` (next hour
+        >= the last whole hour's end), less the events whose next event falls in the partial hour
+        at the end before `end` (found there through `prev_at`); the partial hours at the edges
+        read their link rows. Two to three index range scans whatever the events' number."""
+        if end <= start:
+            return computations.ZERO
+        first_hour, last_hour = ceil_hour(start), floor_hour(end)
+        key: list[Any] = [self.organization.id, self.sub, self.code]
+        link, rollup = UniqueCountLink._meta.db_table, UniqueCountRollup._meta.db_table
+        where = "organization_id = %s AND external_subscription_id = %s AND code = %s"
+        total = 0
+        with connection.cursor() as cursor:
+            if first_hour < last_hour:
+                cursor.execute(
+                    f"SELECT coalesce(sum(adds), 0) FROM {rollup} WHERE {where} "  # noqa: S608 - constant identifiers
+                    "AND hour >= %s AND hour < %s AND next_hour >= %s",
+                    [*key, first_hour, last_hour, last_hour],
+                )
+                total += int(cursor.fetchone()[0])
+                edges = [(start, first_hour), (last_hour, end)]
+                if last_hour < end:
+                    cursor.execute(
+                        f"SELECT count(*) FROM {link} WHERE {where} "  # noqa: S608 - constant identifiers
+                        "AND timestamp >= %s AND timestamp < %s AND prev_adds AND prev_at >= %s AND prev_at < %s",
+                        [*key, last_hour, end, first_hour, last_hour],
+                    )
+                    total -= int(cursor.fetchone()[0])
+            else:
+                edges = [(start, end)]
+            for edge_start, edge_end in edges:
+                if edge_start >= edge_end:
+                    continue
+                cursor.execute(
+                    f"SELECT count(*) FROM {link} WHERE {where} "  # noqa: S608 - constant identifiers
+                    "AND timestamp >= %s AND timestamp < %s AND adds AND (next_at IS NULL OR next_at >= %s)",
+                    [*key, edge_start, edge_end, end],
+                )
+                total += int(cursor.fetchone()[0])
+        return Decimal(total)
 
     def weighted_sum(self, start: datetime, end: datetime, initial: Decimal, period: Decimal) -> Decimal:
         """Σ level × seconds over [start, end) with window functions (exact numeric), divided by
@@ -303,6 +376,7 @@ class PostgresEventStore:
             "r": event.metric_known,
             "dk": dimensions_key(event.dimensions) if dimensioned else "{}",
             "d": dumps(event.dimensions) if dimensioned else "{}",
+            "u": event.unique_field,
             "now": now,
         }
         with _server_side_cursor() as cursor:
@@ -345,6 +419,7 @@ class PostgresEventStore:
                     "vs": str(d.value_sum),
                     "vm": None if d.value_max is None else str(d.value_max),
                     "ps": str(d.precise_sum),
+                    "vt": str(d.value_time_sum),
                 }
                 for (sub, code, hour, dims_key) in keys
                 for d in [deltas[(sub, code, hour, dims_key)][1]]
@@ -352,12 +427,60 @@ class PostgresEventStore:
         )
         sql = (
             f"INSERT INTO {table} ({', '.join(ROLLUP_COLUMNS)}) "  # noqa: S608 - identifiers are constants, values are parameters
-            "SELECT gen_random_uuid(), %s, x.s, x.k, x.h, x.dk, x.d, x.n, x.vs, x.vm, x.ps, %s, %s "
+            "SELECT gen_random_uuid(), %s, x.s, x.k, x.h, x.dk, x.d, x.n, x.vs, x.vm, x.ps, x.vt, %s, %s "
             "FROM json_to_recordset(%s::json) AS x(s text, k text, h timestamptz, dk text, d jsonb, n bigint, "
-            "vs numeric, vm numeric, ps numeric) " + rollup_conflict(table)
+            "vs numeric, vm numeric, ps numeric, vt numeric) " + rollup_conflict(table)
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, [organization_id, now, now, document])
+
+    def unique_state_rebuild(
+        self, organization_id: uuid.UUID | str, fields: Mapping[str, str | None], external_subscription_id: str | None
+    ) -> int:
+        """Recompute the unique-count state of the codes in `fields` (code -> the unique-count
+        metric's field name, None: not a unique count now) from all their raw events, for one
+        subscription or all; inside the rebuild's transaction (exclusive organization lock).
+        The links span periods, so a code's state is rebuilt whole, not per window. Returns the
+        link rows written."""
+        if not fields:
+            return 0
+        link, rollup = UniqueCountLink._meta.db_table, UniqueCountRollup._meta.db_table
+        scope = "organization_id = %s AND code = ANY(%s)"
+        params: list[Any] = [organization_id, list(fields)]
+        if external_subscription_id is not None:
+            scope += " AND external_subscription_id = %s"
+            params.append(external_subscription_id)
+        unique = {code: field for code, field in fields.items() if field}
+        written = 0
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {link} WHERE {scope}", params)  # noqa: S608 - constant identifiers
+            cursor.execute(f"DELETE FROM {rollup} WHERE {scope}", params)  # noqa: S608 - constant identifiers
+            for code, field in sorted(unique.items()):
+                event_scope = "organization_id = %s AND code = %s"
+                event_params: list[Any] = [field, organization_id, code]
+                if external_subscription_id is not None:
+                    event_scope += " AND external_subscription_id = %s"
+                    event_params.append(external_subscription_id)
+                cursor.execute(
+                    f"INSERT INTO {link} ({', '.join(LINK_COLUMNS)}, next_at, prev_at, prev_adds, linked) "  # noqa: S608 - constant identifiers
+                    "SELECT organization_id, external_subscription_id, code, v, timestamp, created_at, transaction_id, "
+                    "adds, lead(timestamp) OVER w, lag(timestamp) OVER w, lag(adds) OVER w, true FROM ("
+                    "SELECT organization_id, external_subscription_id, code, properties ->> %s AS v, timestamp, "
+                    "created_at, transaction_id, coalesce(properties ->> 'operation_type', 'add') <> 'remove' AS adds "
+                    f"FROM {Event._meta.db_table} WHERE {event_scope}) AS x WHERE v IS NOT NULL "
+                    "WINDOW w AS (PARTITION BY external_subscription_id, v "
+                    'ORDER BY timestamp, created_at, transaction_id COLLATE "C")',
+                    event_params,
+                )
+                written += cursor.rowcount
+            cursor.execute(
+                f"INSERT INTO {rollup} (organization_id, external_subscription_id, code, hour, next_hour, adds) "  # noqa: S608 - constant identifiers
+                f"SELECT organization_id, external_subscription_id, code, {_HOUR.format('timestamp')}, "
+                f"coalesce({_HOUR.format('next_at')}, %s), count(*) FROM {link} WHERE {scope} AND adds "
+                "GROUP BY 1, 2, 3, 4, 5",
+                [UniqueCountRollup.NEVER, *params],
+            )
+        return written
 
     def reader(self, organization: Organization, external_subscription_id: str, code: str) -> PostgresReader:
         return PostgresReader(organization, external_subscription_id, code)

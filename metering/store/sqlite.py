@@ -136,6 +136,7 @@ class SqliteEventStore:
                         d.value_sum,
                         d.value_max,
                         d.precise_sum,
+                        d.value_time_sum,
                         now,
                         now,
                     ]
@@ -151,6 +152,12 @@ class SqliteEventStore:
                     + rollup_conflict(table)
                 )
                 cursor.execute(sql, params)
+
+    def unique_state_rebuild(
+        self, organization_id: uuid.UUID | str, fields: Mapping[str, str | None], external_subscription_id: str | None
+    ) -> int:
+        """SQLite keeps no unique-count state (its reader counts raw events)."""
+        return 0
 
     def reader(self, organization: Organization, external_subscription_id: str, code: str) -> DatabaseReader:
         return DatabaseReader(organization, external_subscription_id, code)

@@ -156,7 +156,7 @@ def test_weighted_sum_march_and_recurring_april(organization):
         to_datetime=MAY,
         subscription_started_at=MARCH,
     )
-    assert (fast_april.source, fast_april.total_aggregated_units) == ("sql", 300)
+    assert (fast_april.source, fast_april.total_aggregated_units) == ("rollups", 300)
 
 
 @pytest.mark.parametrize("recurring", [False, True])

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import override_settings
 
 from billing_project.core import localcache
-from metering.models import Event, UsageRollup
+from metering.models import Event, UniqueCountLink, UniqueCountRollup, UsageRollup
 from tests.factories.catalog import BillableMetricFactory, BillableMetricFilterFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +28,19 @@ EVENTS = [
      "properties": {"value": 1}},
     {"transaction_id": "f", "external_subscription_id": "s1", "code": "calls", "timestamp": 1700000400,
      "properties": {"region": "eu"}},
+    # a unique count: links (late removal of u1, a tie on u2, a number as the value, one without it)
+    {"transaction_id": "g", "external_subscription_id": "s1", "code": "users", "timestamp": 1700007200,
+     "properties": {"user": "u1"}},
+    {"transaction_id": "h", "external_subscription_id": "s1", "code": "users", "timestamp": 1700000000,
+     "properties": {"user": "u2"}},
+    {"transaction_id": "i", "external_subscription_id": "s1", "code": "users", "timestamp": 1700003600,
+     "properties": {"user": "u1", "operation_type": "remove"}},
+    {"transaction_id": "j", "external_subscription_id": "s1", "code": "users", "timestamp": 1700000000,
+     "properties": {"user": "u2", "operation_type": "remove"}},
+    {"transaction_id": "k", "external_subscription_id": "s1", "code": "users", "timestamp": 1700000001,
+     "properties": {"user": 12.50}},
+    {"transaction_id": "l", "external_subscription_id": "s1", "code": "users", "timestamp": 1700000002,
+     "properties": {"other": 1}},
 ]  # fmt: skip
 
 
@@ -43,6 +56,9 @@ def _setup(organization) -> None:
         organization=organization, code="calls", aggregation_type="sum_agg", field_name="value"
     )
     BillableMetricFilterFactory(billable_metric=metric, key="region", values=["eu", "us"])
+    BillableMetricFactory(
+        organization=organization, code="users", aggregation_type="unique_count_agg", field_name="user"
+    )
 
 
 def _events(organization) -> list[tuple]:
@@ -58,9 +74,20 @@ def _rollups(organization) -> list[tuple]:
     return sorted(
         UsageRollup.objects.filter(organization=organization).values_list(
             "external_subscription_id", "code", "hour", "dimensions_key", "dimensions", "events_count", "value_sum",
-            "value_max", "precise_sum",
+            "value_max", "precise_sum", "value_time_sum",
         )
     )  # fmt: skip
+
+
+def _unique_state(organization) -> tuple[list[tuple], list[tuple]]:
+    links = UniqueCountLink.objects.filter(organization=organization).values_list(
+        "external_subscription_id", "code", "value", "timestamp", "transaction_id", "adds", "next_at", "prev_at",
+        "prev_adds", "linked",
+    )  # fmt: skip
+    counts = UniqueCountRollup.objects.filter(organization=organization, adds__gt=0).values_list(
+        "external_subscription_id", "code", "hour", "next_hour", "adds"
+    )
+    return sorted(links), sorted(counts)
 
 
 @pytest.mark.parametrize("durable", [True, False])
@@ -83,10 +110,18 @@ def test_single_events_write_what_a_batch_writes(tenant, other_tenant, durable):
         (*row[:8], row[8] is None, row[9] is None) for row in batch_rows
     ]
     assert _rollups(tenant.organization) == _rollups(other_tenant.organization)
-    rollups = _rollups(tenant.organization)
+    assert _unique_state(tenant.organization) == _unique_state(other_tenant.organization)
+    links, counts = _unique_state(tenant.organization)
+    assert [(link[2], link[4], link[5], link[9]) for link in links] == [
+        ("12.5", "k", True, True), ("u1", "i", False, True), ("u1", "g", True, True),
+        ("u2", "h", True, True), ("u2", "j", False, True),
+    ]  # fmt: skip
+    assert sum(c[4] for c in counts) == 3  # add events: h (next: j), k, g
+    rollups = [r for r in _rollups(tenant.organization) if r[1] == "calls"]
     assert sum(r[5] for r in rollups) == 5  # "unknown" has no metric: stored, not rolled up
     eu = [r for r in rollups if r[0] == "s1" and r[3] == '{"region":"eu"}']
-    assert len(eu) == 1 and eu[0][5:] == (3, Decimal("5.5"), Decimal("3"), Decimal("10.125"))
+    # value_time_sum: 3 × 1700000000 + 2.5 × 1700000100.5 (+ nothing for f, without a value)
+    assert len(eu) == 1 and eu[0][5:] == (3, Decimal("5.5"), Decimal("3"), Decimal("10.125"), Decimal("9350000251.25"))
 
 
 def test_single_event_uses_one_statement_on_postgresql(tenant, settings):

@@ -30,7 +30,8 @@ class Command(BaseCommand):
                 code=options["code"],
                 external_subscription_id=options["subscription"],
             )
+            links = f", {stats['unique_links']} unique-count links" if "unique_links" in stats else ""
             self.stdout.write(
                 f"{organization.name}: {stats['events']} events, {stats['values_updated']} values updated, "
-                f"{stats['rollups']} rollup rows"
+                f"{stats['rollups']} rollup rows{links}"
             )
