@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from customers.models import Customer, Organization
@@ -28,13 +29,19 @@ def _customer(organization: Organization, external_id: str) -> Customer:
 
 
 def wallet_list(
-    organization: Organization, *, external_customer_id: str | None = None, status: str | None = None
+    organization: Organization,
+    *,
+    external_customer_id: str | None = None,
+    status: str | None = None,
+    currency: str | None = None,
 ) -> QuerySet[Wallet]:
     qs = Wallet.objects.filter(organization=organization)
     if external_customer_id:
         qs = qs.filter(customer=_customer(organization, external_customer_id))
     if status:
         qs = qs.filter(status=status)
+    if currency:
+        qs = qs.filter(currency=currency.upper())
     return qs.select_related("customer").prefetch_related("recurring_transaction_rules").order_by("-created_at", "id")
 
 
@@ -119,8 +126,33 @@ def credit_note_list(
     refund_status: str | None = None,
     reason: str | None = None,
     currency: str | None = None,
+    invoice_number: str | None = None,
+    issuing_date_from: dt.date | None = None,
+    issuing_date_to: dt.date | None = None,
+    amount_from: int | None = None,
+    amount_to: int | None = None,
+    search_term: str | None = None,
 ) -> QuerySet[CreditNote]:
     qs = CreditNote.objects.filter(organization=organization)
+    if invoice_number:
+        qs = qs.filter(invoice__number=invoice_number)
+    if issuing_date_from:
+        qs = qs.filter(issuing_date__gte=issuing_date_from)
+    if issuing_date_to:
+        qs = qs.filter(issuing_date__lte=issuing_date_to)
+    if amount_from is not None:
+        qs = qs.filter(total_amount_cents__gte=amount_from)
+    if amount_to is not None:
+        qs = qs.filter(total_amount_cents__lte=amount_to)
+    if search_term:
+        qs = qs.filter(
+            Q(number__icontains=search_term)
+            | Q(customer__name__icontains=search_term)
+            | Q(customer__firstname__icontains=search_term)
+            | Q(customer__lastname__icontains=search_term)
+            | Q(customer__external_id__icontains=search_term)
+            | Q(customer__email__icontains=search_term)
+        )
     if external_customer_id:
         qs = qs.filter(customer__external_id=external_customer_id)
     if invoice_id:

@@ -72,10 +72,12 @@ def test_a_customer_list_is_the_top_level_list_filtered_to_the_customer(api, cus
         ("invoices", {"statuses[]": "draft"}),
         ("subscriptions", {"status[]": "terminated"}),
         ("credit_notes", {"reason": "other"}),
+        ("credit_notes", {"amount_from": 500, "search_term": "CN"}),
         ("payments", {"per_page": 1}),
         ("payment_requests", {"payment_status": "succeeded"}),
         ("applied_coupons", {"status": "terminated"}),
         ("wallets", {"status": "terminated"}),
+        ("wallets", {"currency": "usd"}),
     ],
 )
 def test_a_customer_list_takes_the_top_level_filters(api, customers, name, query):

@@ -112,3 +112,26 @@ def test_another_tenant_gets_404(api, organization, other_tenant):
     assert other.post("/api/v1/credit_notes/estimate", body, format="json").status_code == 404
     body["credit_note"]["credit_amount_cents"] = 1
     assert other.post("/api/v1/credit_notes", body, format="json").status_code == 404
+
+
+def test_list_filters_of_lago(api, organization):
+    customer = make_customer(organization, name="Zed Industries", email="billing@zed.test")
+    small, large = make_one_off_invoice(customer, 1000), make_one_off_invoice(customer, 9000)
+    small_note, large_note = make_credit_note(small, credit=300), make_credit_note(large, credit=8000)
+    make_credit_note(make_one_off_invoice(make_customer(organization), 700), credit=100)
+
+    def numbers(**query):
+        response = api.get("/api/v1/credit_notes", query)
+        assert response.status_code == 200, response.content
+        return {n["number"] for n in response.json()["credit_notes"]}
+
+    assert numbers(amount_from=1000) == {large_note.number}
+    assert numbers(amount_to=300) == {small_note.number, *numbers(amount_to=100)}
+    assert numbers(invoice_number=small.number) == {small_note.number}
+    assert numbers(search_term="zed") == numbers(search_term="billing@zed") == {small_note.number, large_note.number}
+    assert numbers(search_term=large_note.number.lower()) == {large_note.number}
+    today = small_note.issuing_date.isoformat()
+    assert len(numbers(issuing_date_from=today, issuing_date_to=today)) == 3
+    assert numbers(issuing_date_to="2001-01-01") == set()
+    for bad in ({"amount_from": "-1"}, {"issuing_date_from": "soon"}):
+        assert api.get("/api/v1/credit_notes", bad).status_code == 422

@@ -35,6 +35,12 @@ def credit_note_list_answer(request: Request, organization: Any, params: dict[st
         refund_status=params["refund_status"],
         reason=params["reason"],
         currency=params["currency"],
+        invoice_number=params["invoice_number"],
+        issuing_date_from=params["issuing_date_from"],
+        issuing_date_to=params["issuing_date_to"],
+        amount_from=params["amount_from"],
+        amount_to=params["amount_to"],
+        search_term=params["search_term"],
     )
     return paginated_response(request, qs, "credit_notes", lambda items: [credit_note_payload(n) for n in items])
 

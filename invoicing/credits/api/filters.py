@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-from billing_project.core.api.filters import LagoFilterSet, TextFilter
+from billing_project.core.api.filters import DateFilter, IntegerFilter, LagoFilterSet, TextFilter
+from billing_project.core.bounds import MAX_AMOUNT_CENTS
 
 
 class CreditNoteFilters(LagoFilterSet):
     external_customer_id = TextFilter()
     invoice_id = TextFilter(help_text="lago_id of the invoice")
+    invoice_number = TextFilter(help_text="number of the credited invoice")
     credit_status = TextFilter()
     refund_status = TextFilter()
     reason = TextFilter()
     currency = TextFilter()
+    issuing_date_from = DateFilter()
+    issuing_date_to = DateFilter()
+    amount_from = IntegerFilter(min_value=0, max_value=MAX_AMOUNT_CENTS, help_text="total_amount_cents at least")
+    amount_to = IntegerFilter(min_value=0, max_value=MAX_AMOUNT_CENTS, help_text="total_amount_cents at most")
+    search_term = TextFilter(help_text="part of the number, or of the customer's name, external id or email")
 
 
 class WalletFilters(LagoFilterSet):
     external_customer_id = TextFilter()
     status = TextFilter()
+    currency = TextFilter()
 
 
 class WalletTransactionFilters(LagoFilterSet):

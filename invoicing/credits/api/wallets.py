@@ -29,7 +29,10 @@ from invoicing.credits.services import wallets as services
 def wallet_list_answer(request: Request, organization: Any, params: dict[str, Any]) -> Response:
     """`GET /wallets` (and `GET /customers/{external_id}/wallets`) for parsed filters."""
     qs = selectors.wallet_list(
-        organization, external_customer_id=params["external_customer_id"], status=params["status"]
+        organization,
+        external_customer_id=params["external_customer_id"],
+        status=params["status"],
+        currency=params["currency"],
     )
     return paginated_response(request, qs, "wallets", lambda items: [wallet_payload(w) for w in items])
 
