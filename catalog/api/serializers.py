@@ -481,9 +481,8 @@ class FixedChargeOutput(serializers.Serializer):
     properties = serializers.SerializerMethodField()
     taxes = serializers.SerializerMethodField()
 
-    def get_units(self, obj: FixedCharge) -> str:
-        units = (self.context.get("units") or {}).get(obj.id, obj.units)
-        return decimal_text(units) or "0.0"
+    def get_units(self, obj: FixedCharge) -> float:
+        return decimal_number((self.context.get("units") or {}).get(obj.id, obj.units))
 
     def get_properties(self, obj: FixedCharge) -> dict[str, Any]:
         return dict(obj.properties or {})

@@ -29,6 +29,7 @@ from catalog.services.common import as_uuid, exact_decimal, set_links, taxes_for
 from customers.models import Organization
 
 MAX_UNITS = Decimal(10) ** 18
+MAX_UNITS_DIGITS = 15
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,12 @@ class _Built:
 
 
 def fixed_charge_units(value: Any) -> Decimal | None:
-    """Units: 0 to 10^18 with at most 10 decimals (stored exactly); None otherwise."""
-    return exact_decimal(value, places=10, minimum=Decimal(0), maximum=MAX_UNITS)
+    """Units: 0 to 10^18 with at most 10 decimals and 15 significant digits (stored exactly and
+    rendered as an exact JSON number, as Lago types them); None otherwise."""
+    units = exact_decimal(value, places=10, minimum=Decimal(0), maximum=MAX_UNITS)
+    if units is None or len(units.normalize().as_tuple().digits) > MAX_UNITS_DIGITS:
+        return None
+    return units
 
 
 def fixed_charge_properties_errors(charge_model: str, properties: Any) -> dict[str, list[str]]:

@@ -7,16 +7,23 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing_project.core.api.filters import PageFilters
 from billing_project.core.api.pagination import meta_for
 from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
 from billing_project.core.errors import NotFoundFailure
 from catalog.api import serializers as catalog_serializers
 from catalog.inputs import FixedChargeFields
+from subscriptions.api import filters
 from subscriptions.selectors import subscription_get
 from subscriptions.services.fixed_charges import subscription_fixed_charge_update, subscription_fixed_charges
 
 Output = catalog_serializers.FixedChargeOutput
+
+
+def _status(request: Request, *, paginated: bool = False) -> str | None:
+    """Lago's `subscription_status` (or `status`): which of the external id's subscriptions; default active."""
+    lookup = filters.SubscriptionChargeFilters if paginated else filters.SubscriptionChargeLookupFilters
+    params = lookup.parse(request)
+    return params["subscription_status"] or params["status"] or None
 
 
 class SubscriptionFixedChargeCollectionView(OrganizationAPIView):
@@ -25,11 +32,12 @@ class SubscriptionFixedChargeCollectionView(OrganizationAPIView):
     @extend_schema(
         operation_id="subscription_fixed_charges_list",
         tags=["Subscriptions"],
-        parameters=PageFilters.schema_parameters(),
+        parameters=filters.SubscriptionChargeFilters.schema_parameters(),
         responses=catalog_serializers.FixedChargeListEnvelope,
     )
     def get(self, request: Request, external_id: str) -> Response:
-        held = subscription_fixed_charges(subscription_get(self.organization, external_id))
+        status = _status(request, paginated=True)
+        held = subscription_fixed_charges(subscription_get(self.organization, external_id, status=status))
         items = [f for f, _ in held]
         units = {f.id: u for f, u in held}
         return Response(
@@ -46,10 +54,12 @@ class SubscriptionFixedChargeDetailView(OrganizationAPIView):
     @extend_schema(
         operation_id="subscription_fixed_charges_retrieve",
         tags=["Subscriptions"],
+        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
         responses=catalog_serializers.FixedChargeEnvelope,
     )
     def get(self, request: Request, external_id: str, fixed_charge_code: str) -> Response:
-        for fixed, units in subscription_fixed_charges(subscription_get(self.organization, external_id)):
+        subscription = subscription_get(self.organization, external_id, status=_status(request))
+        for fixed, units in subscription_fixed_charges(subscription):
             if fixed.code == fixed_charge_code:
                 return Response({"fixed_charge": Output(fixed, context={"units": {fixed.id: units}}).data})
         raise NotFoundFailure("fixed_charge")
@@ -57,6 +67,7 @@ class SubscriptionFixedChargeDetailView(OrganizationAPIView):
     @extend_schema(
         operation_id="subscription_fixed_charges_update",
         tags=["Subscriptions"],
+        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
         request=catalog_serializers.FixedChargeInputEnvelope,
         responses=catalog_serializers.FixedChargeEnvelope,
     )
@@ -66,6 +77,6 @@ class SubscriptionFixedChargeDetailView(OrganizationAPIView):
             validate_input(catalog_serializers.FixedChargeInput, payload, partial=True)
         )
         fixed, units = subscription_fixed_charge_update(
-            self.organization, external_id=external_id, code=fixed_charge_code, data=data
+            self.organization, external_id=external_id, code=fixed_charge_code, data=data, status=_status(request)
         )
         return Response({"fixed_charge": Output(fixed, context={"units": {fixed.id: units}}).data})

@@ -121,12 +121,13 @@ def subscription_fixed_charge_update(
     code: str,
     data: FixedChargeFields,
     at: dt.datetime | None = None,
+    status: str | None = None,
 ) -> tuple[FixedCharge, Decimal]:
     """Lago's `PUT /subscriptions/{external_id}/fixed_charges/{code}`: the subscription's own units
     (recorded, from now or its next period) and price (invoice_display_name, properties, tax_codes:
     on the subscription's override plan, created from its plan when it has none)."""
     at = at or timezone.now()
-    found = subscription_get(organization, external_id)
+    found = subscription_get(organization, external_id, status=status)
     subscription = Subscription.objects.select_for_update().select_related("plan").get(pk=found.pk)
     fixed = FixedCharge.live.filter(plan_id=subscription.plan_id, code=code).select_related("add_on").first()
     if fixed is None:

@@ -71,11 +71,11 @@ def test_plan_created_with_fixed_charges(api, organization, seats):
     first = items[0]
     assert first["lago_add_on_id"] == str(seats.id)
     assert first["add_on_code"] == "seats"
-    assert first["units"] == "10.0"
+    assert first["units"] == 10
     assert first["pay_in_advance"] is True and first["prorated"] is True
     assert first["properties"] == {"amount": "12.5"}
     assert [t["code"] for t in first["taxes"]] == ["vat"]
-    assert items[1]["charge_model"] == "graduated" and items[1]["units"] == "3.0"
+    assert items[1]["charge_model"] == "graduated" and items[1]["units"] == 3
     assert FixedCharge.live.filter(plan__code="team").count() == 2
 
 
@@ -88,6 +88,8 @@ def test_plan_created_with_fixed_charges(api, organization, seats):
          "value_is_invalid"),
         ({"charge_model": "standard", "units": "abc", "properties": {"amount": "1"}}, "fixed_charges.units",
          "value_is_invalid"),
+        ({"charge_model": "standard", "units": "1234567890.1234567", "properties": {"amount": "1"}},
+         "fixed_charges.units", "value_is_invalid"),
         ({"charge_model": "standard", "units": 1, "properties": {}}, "fixed_charges.properties",
          "amount_is_missing"),
     ],
@@ -124,7 +126,7 @@ def test_put_plan_replaces_fixed_charges_keeping_ids(api, organization, seats):
     items = {i["code"]: i for i in response.json()["plan"]["fixed_charges"]}
     assert set(items) == {"seats", "new"}
     assert items["seats"]["lago_id"] == str(kept.id)
-    assert items["seats"]["units"] == "7.0"
+    assert items["seats"]["units"] == 7
     dropped.refresh_from_db()
     assert dropped.deleted_at is not None
 
@@ -143,9 +145,9 @@ def test_fixed_charge_routes(api, organization, seats):
     assert listed["meta"]["total_count"] == 1
     updated = api.put(f"{URL}/team/fixed_charges/seats", {"fixed_charge": {"units": 4, "invoice_display_name": "S"}})
     assert updated.status_code == 200
-    assert updated.json()["fixed_charge"]["units"] == "4.0"
+    assert updated.json()["fixed_charge"]["units"] == 4
     assert updated.json()["fixed_charge"]["invoice_display_name"] == "S"
-    assert api.get(f"{URL}/team/fixed_charges/seats").json()["fixed_charge"]["units"] == "4.0"
+    assert api.get(f"{URL}/team/fixed_charges/seats").json()["fixed_charge"]["units"] == 4
     deleted = api.delete(f"{URL}/team/fixed_charges/seats")
     assert deleted.status_code == 200
     assert api.get(f"{URL}/team/fixed_charges/seats").status_code == 404

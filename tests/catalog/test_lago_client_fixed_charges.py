@@ -78,7 +78,7 @@ def test_fixed_charges_with_lago_client(lago):
     listed = httpx.get(
         f"{lago.base_url}/api/v1/subscriptions/s1/fixed_charges", headers={"Authorization": f"Bearer {lago.raw_key}"}
     ).json()
-    assert [(f["code"], f["units"]) for f in listed["fixed_charges"]] == [("seats", "10.0")]
+    assert [(f["code"], f["units"]) for f in listed["fixed_charges"]] == [("seats", 10)]
     changed = sub_fixed.update("s1", "seats", FixedCharge(units=25, apply_units_immediately=True))
     assert changed.units == 25.0
     assert sub_fixed.find("s1", "seats").units == 25.0

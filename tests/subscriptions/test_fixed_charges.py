@@ -140,13 +140,13 @@ def test_subscription_routes(api, organization):
     _seats(plan)
     subscribe(customer, plan, at(2025, 1, 1), external_id="s1")
     listed = api.get("/api/v1/subscriptions/s1/fixed_charges").json()
-    assert [(i["code"], i["units"]) for i in listed["fixed_charges"]] == [("seats", "10.0")]
+    assert [(i["code"], i["units"]) for i in listed["fixed_charges"]] == [("seats", 10)]
     updated = api.put(
         "/api/v1/subscriptions/s1/fixed_charges/seats", {"fixed_charge": {"units": 25, "apply_units_immediately": True}}
     )
     assert updated.status_code == 200, updated.json()
-    assert updated.json()["fixed_charge"]["units"] == "25.0"
-    assert api.get("/api/v1/subscriptions/s1/fixed_charges/seats").json()["fixed_charge"]["units"] == "25.0"
+    assert updated.json()["fixed_charge"]["units"] == 25
+    assert api.get("/api/v1/subscriptions/s1/fixed_charges/seats").json()["fixed_charge"]["units"] == 25
     bad = api.put("/api/v1/subscriptions/s1/fixed_charges/seats", {"fixed_charge": {"units": -1}})
     assert bad.status_code == 422
     assert bad.json()["error_details"] == {"units": ["value_is_invalid"]}
@@ -178,7 +178,7 @@ def test_plan_overrides_fixed_charges_at_creation(api, organization):
     )  # fmt: skip
     assert response.status_code == 200, response.json()
     body = api.get("/api/v1/subscriptions/s9/fixed_charges/seats").json()["fixed_charge"]
-    assert (body["units"], body["properties"], body["lago_parent_id"]) == ("3.0", {"amount": "7"}, str(fixed.id))
+    assert (body["units"], body["properties"], body["lago_parent_id"]) == (3, {"amount": "7"}, str(fixed.id))
     refused = api.post(
         "/api/v1/subscriptions",
         {"subscription": {"external_customer_id": "c1", "plan_code": "team", "external_id": "s10",
