@@ -50,6 +50,11 @@ def database_from_url(url: str) -> dict:
             options["server_side_binding"] = True
             threshold = os.environ.get("DATABASE_PREPARE_THRESHOLD", "5").strip().lower()
             options["prepare_threshold"] = None if threshold in {"", "none", "off"} else int(threshold)
+        # A stuck query cannot hold a web or Celery worker longer than this (0: no limit);
+        # migrations lift it for their own connection (billing_project/core/apps.py).
+        timeout_ms = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 300_000)
+        if timeout_ms > 0:
+            options["options"] = f"{options.get('options', '')} -c statement_timeout={timeout_ms}".strip()
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parsed.path.lstrip("/")) or "postgres",
@@ -171,6 +176,15 @@ TEMPLATES = [
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///db.sqlite3")
 DATABASES = {"default": database_from_url(DATABASE_URL)}
+# A PostgreSQL read replica for reporting and exports (billing_project/core/replica.py): opened
+# read-only; nothing but `replica_reads()` blocks read from it.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = database_from_url(DATABASE_REPLICA_URL)
+    DATABASES["replica"]["OPTIONS"]["options"] = (
+        DATABASES["replica"]["OPTIONS"].get("options", "") + " -c default_transaction_read_only=on"
+    ).strip()
+DATABASE_ROUTERS = ["billing_project.core.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

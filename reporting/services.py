@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing_project.core.errors import NotAllowedFailure, ValidationFailure
+from billing_project.core.replica import replica_reads
 from customers.models import Organization
 from reporting.exports import LAYOUTS, write_csv
 from reporting.models import Export, ExportStatus
@@ -77,7 +78,10 @@ def export_run(export_id: str) -> Export | None:
         export.save(update_fields=["status", "started_at", "error", "updated_at"])
     try:
         with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as out:
-            count = write_csv(export.resource_type, export.organization, export.from_date, export.to_date, out)
+            # The rows may come from a read replica (the export row stays on default); one
+            # transaction keeps the server-side cursor on one connection behind PgBouncer.
+            with replica_reads() as alias, transaction.atomic(using=alias):
+                count = write_csv(export.resource_type, export.organization, export.from_date, export.to_date, out)
             out.seek(0)
             name = f"{export.resource_type}_{export.from_date:%Y%m%d}_{export.to_date:%Y%m%d}_{export.id}.csv"
             export.file.save(name, File(out), save=False)

@@ -23,3 +23,18 @@ class CoreConfig(AppConfig):
 
         observability.connect()
         request_finished.connect(bxb_logging.clear_context, dispatch_uid="bxb_clear_log_context")
+
+        from django.db.models.signals import pre_migrate
+
+        pre_migrate.connect(_migrations_without_statement_timeout, dispatch_uid="bxb_migrate_no_timeout")
+
+
+def _migrations_without_statement_timeout(using: str = "default", **kwargs: object) -> None:
+    """A migration may build an index for longer than DATABASE_STATEMENT_TIMEOUT_MS: its session
+    has no limit (sent once per app; idempotent)."""
+    from django.db import connections
+
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 0")
