@@ -31,6 +31,41 @@ from invoicing.services import lifecycle, one_off
 _CUSTOMER_PAGE_PARAMS = {"external_customer_id", "page", "per_page"}
 
 
+def _only_pages(request: Request) -> bool:
+    return set(request.query_params) <= _CUSTOMER_PAGE_PARAMS
+
+
+def _customer_invoice_page(request: Request, organization: Any, external_customer_id: str) -> Response | None:
+    """A page of one customer's invoices by the compiled path; None where it does not answer."""
+    page, per_page = page_params(request)
+    found = selectors.customer_invoice_page(organization, external_customer_id, page=page, per_page=per_page)
+    if found is None:
+        return None
+    items, total, taxes, related = found
+    # The page's one customer, rendered once from the rows the selector read.
+    customers: dict[Any, CustomerShape] = (
+        {items[0].customer_id: customer_payload(items[0].customer, related=related)} if items else {}
+    )
+    return Response(
+        {
+            "invoices": [
+                invoice_payload(i, with_fees=False, customers=customers, applied_taxes=taxes[i.id]) for i in items
+            ],
+            "meta": meta_for(total, page, per_page),
+        }
+    )
+
+
+def customer_invoice_list_answer(request: Request, organization: Any, query: dict[str, Any]) -> Response:
+    """`GET /customers/{external_id}/invoices`: the compiled page when only pages are asked (as
+    `GET /invoices?external_customer_id=` does), else `invoice_list_answer`."""
+    if _only_pages(request):
+        found = _customer_invoice_page(request, organization, query["external_customer_id"])
+        if found is not None:
+            return found
+    return invoice_list_answer(request, organization, query)
+
+
 def _invoice_list_payload(organization: Any, items: list[Any]) -> list[InvoiceShape]:
     taxes = selectors.invoice_list_related(organization, items)
     customers: dict[Any, CustomerShape] = {}  # a page of one customer's invoices renders it once
@@ -78,27 +113,11 @@ class InvoiceCollectionView(InvoiceView):
         parameters=[*filters.InvoiceFilters.schema_parameters(), _METADATA_PARAMETER],
     )
     def get(self, request: Request) -> Response:
-        params = request.query_params
-        if params.get("external_customer_id") and set(params) <= _CUSTOMER_PAGE_PARAMS:
-            page, per_page = page_params(request)
-            found = selectors.customer_invoice_page(
-                self.organization, params["external_customer_id"], page=page, per_page=per_page
-            )
+        external_customer_id = request.query_params.get("external_customer_id")
+        if external_customer_id and _only_pages(request):
+            found = _customer_invoice_page(request, self.organization, external_customer_id)
             if found is not None:
-                items, total, taxes, related = found
-                # The page's one customer, rendered once from the rows the selector read.
-                customers: dict[Any, CustomerShape] = (
-                    {items[0].customer_id: customer_payload(items[0].customer, related=related)} if items else {}
-                )
-                return Response(
-                    {
-                        "invoices": [
-                            invoice_payload(i, with_fees=False, customers=customers, applied_taxes=taxes[i.id])
-                            for i in items
-                        ],
-                        "meta": meta_for(total, page, per_page),
-                    }
-                )
+                return found
         return invoice_list_answer(request, self.organization, filters.InvoiceFilters.parse(request))
 
     @endpoint(
@@ -122,7 +141,7 @@ class InvoiceCollectionView(InvoiceView):
 CustomerInvoiceListView = customer_list_view(
     "invoices",
     filters.InvoiceFilters,
-    invoice_list_answer,
+    customer_invoice_list_answer,
     s.InvoiceListEnvelope,
     resource_name="invoice",
     extra_parameters=[_METADATA_PARAMETER],

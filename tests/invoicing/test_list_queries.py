@@ -50,3 +50,20 @@ def test_invoice_list_query_count_does_not_grow_with_rows(tenant):
     many = _queries(tenant.client, "/api/v1/invoices")
     assert many == few
     assert len(tenant.client.get("/api/v1/invoices").json()["invoices"]) == 10
+
+
+def test_a_customers_invoice_list_takes_the_compiled_path(tenant):
+    from tests.factories.credits import make_one_off_invoice
+
+    customer = CustomerFactory(organization=tenant.organization, external_id="cq")
+    for _ in range(2):
+        make_one_off_invoice(customer, 1000)
+    tenant.client.get("/api/v1/customers/cq/invoices")
+    top = _queries(tenant.client, "/api/v1/invoices?external_customer_id=cq")
+    scoped = _queries(tenant.client, "/api/v1/customers/cq/invoices?per_page=50")
+    assert scoped == top + 1  # the customer is looked up first (its 404)
+    for _ in range(5):
+        make_one_off_invoice(customer, 500)
+    assert _queries(tenant.client, "/api/v1/customers/cq/invoices") == scoped
+    filtered = tenant.client.get("/api/v1/customers/cq/invoices", {"amount_from": 600}).json()
+    assert filtered["meta"]["total_count"] == 2
