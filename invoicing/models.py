@@ -238,6 +238,9 @@ class Fee(BaseModel):
     succeeded_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
+    # A fee not on an invoice deleted by `DELETE /fees/{id}` (Lago discards it): it stays, so its
+    # event is never billed in advance again, and counts for nothing (docs/invoicing.md §6).
+    deleted_at = models.DateTimeField(null=True, blank=True)
     event_transaction_id = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:

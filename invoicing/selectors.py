@@ -334,7 +334,9 @@ def fee_list(
     created_at_from: dt.datetime | None = None,
     created_at_to: dt.datetime | None = None,
 ) -> QuerySet[Fee]:
-    qs = Fee.objects.filter(organization=organization).exclude(invoice__status__in=HIDDEN_STATUSES)
+    qs = Fee.objects.filter(organization=organization, deleted_at__isnull=True).exclude(
+        invoice__status__in=HIDDEN_STATUSES
+    )
     if fee_type:
         qs = qs.filter(fee_type=fee_type)
     if payment_status:

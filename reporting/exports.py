@@ -53,6 +53,7 @@ def _fees(organization: Any, start: date, end: date) -> QuerySet:
     return (
         Fee.objects.filter(
             organization=organization,
+            deleted_at__isnull=True,
             created_at__gte=_day_start(start),
             created_at__lt=_day_start(end + timedelta(days=1)),
         )

@@ -86,11 +86,11 @@ def usages(organization: Any, filters: UsageFilters, *, today: dt.date | None = 
         fees.annotate(
             period=trunc("invoice__issuing_date"),
             code=F("charge__billable_metric__code"),
-            deleted_at=F("charge__billable_metric__deleted_at"),
+            metric_deleted_at=F("charge__billable_metric__deleted_at"),
         )
-        .values("period", "currency", "code", "deleted_at")
+        .values("period", "currency", "code", "metric_deleted_at")
         .annotate(amount=Sum("amount_cents"), units=Sum("units"))
-        .order_by("period", "currency", "code", "deleted_at")
+        .order_by("period", "currency", "code", "metric_deleted_at")
     )
     return [
         {
@@ -101,7 +101,7 @@ def usages(organization: Any, filters: UsageFilters, *, today: dt.date | None = 
             "amount_cents": int(row["amount"] or 0),
             "billable_metric_code": row["code"],
             "units": decimal_string(row["units"]),
-            "is_billable_metric_deleted": row["deleted_at"] is not None,
+            "is_billable_metric_deleted": row["metric_deleted_at"] is not None,
         }
         for row in rows
     ]

@@ -300,6 +300,10 @@ class FeeDetailView(FeeView):
         )
         return self.one(selectors.fee_get(self.organization, fee.id))
 
+    @endpoint("fees_destroy", "Delete a fee that is not on an invoice (405 invoiced_fee otherwise)", s.FeeEnvelope)
+    def delete(self, request: Request, fee_id: str) -> Response:
+        return self.one(lifecycle.fee_delete(self.organization, fee_id=uuid_or_not_found(fee_id, "fee")))
+
 
 class CurrentUsageView(OrganizationAPIView):
     resource_name = "customer_usage"

@@ -319,7 +319,12 @@ def period_charge_fees_cents(subscription: Any, period: periods.Window) -> int:
     not count. The caller adds the fees it is building (not saved yet).
     """
     rows = (
-        Fee.objects.filter(subscription=subscription, fee_type=FeeType.CHARGE, created_at__gte=period.start)
+        Fee.objects.filter(
+            subscription=subscription,
+            fee_type=FeeType.CHARGE,
+            created_at__gte=period.start,
+            deleted_at__isnull=True,
+        )
         .exclude(invoice__status__in=[InvoiceStatus.VOIDED, *HIDDEN_STATUSES])
         .values_list("amount_cents", "properties")
     )

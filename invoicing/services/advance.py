@@ -625,6 +625,7 @@ def paid_fees_regroup(
             .filter(
                 customer_id=customer.id,
                 invoice__isnull=True,
+                deleted_at__isnull=True,
                 pay_in_advance=True,
                 payment_status=PaymentStatus.SUCCEEDED,
                 succeeded_at__lte=at,
@@ -707,6 +708,7 @@ def paid_fees_regroup_due(at: dt.datetime | None = None) -> list[Any]:
     return list(
         Fee.objects.filter(
             invoice__isnull=True,
+            deleted_at__isnull=True,
             pay_in_advance=True,
             payment_status=PaymentStatus.SUCCEEDED,
             succeeded_at__lte=at,

@@ -521,14 +521,33 @@ def fee_update(
     if payment_status not in ("pending", "succeeded", "failed", "refunded"):
         raise ValidationFailure.single("payment_status", "value_is_invalid")
     with transaction.atomic():
-        fee = Fee.objects.select_for_update().filter(organization=organization, id=fee_id).first()
-        if fee is None:
-            raise NotFoundFailure("fee")
-        if fee.invoice_id is not None:
-            raise NotAllowedFailure("invoiced_fee")
+        fee = _fee_not_invoiced(organization, fee_id)
         fee.payment_status = payment_status
         fee.succeeded_at = now if payment_status == "succeeded" else fee.succeeded_at
         fee.failed_at = now if payment_status == "failed" else fee.failed_at
         fee.refunded_at = now if payment_status == "refunded" else fee.refunded_at
         fee.save(update_fields=["payment_status", "succeeded_at", "failed_at", "refunded_at", "updated_at"])
+    return fee
+
+
+def _fee_not_invoiced(organization: Organization, fee_id: UUID | str) -> Fee:
+    """The organization's fee, locked: 404 when unknown or deleted, 405 `invoiced_fee` on an invoice."""
+    fee = Fee.objects.select_for_update().filter(organization=organization, id=fee_id, deleted_at__isnull=True).first()
+    if fee is None:
+        raise NotFoundFailure("fee")
+    if fee.invoice_id is not None:
+        raise NotAllowedFailure("invoiced_fee")
+    return fee
+
+
+def fee_delete(organization: Organization, *, fee_id: UUID | str, now: dt.datetime | None = None) -> Fee:
+    """`DELETE /fees/{id}`: a fee not on an invoice (a pay-in-advance fee of a non-invoiceable charge,
+    or a paid one waiting to be regrouped on an invoice) is deleted: `deleted_at` set, the row kept,
+    so its event is not billed in advance again; it is no longer listed, found, regrouped or counted
+    (minimum commitment, exports). A fee on an invoice follows its invoice: 405 `invoiced_fee`."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        fee = _fee_not_invoiced(organization, fee_id)
+        fee.deleted_at = now
+        fee.save(update_fields=["deleted_at", "updated_at"])
     return fee

@@ -1,4 +1,4 @@
-"""`DELETE /invoices/{id}` (drafts), `POST /invoices/{id}/retry`, `POST /invoices/{id}/lose_dispute`,
+"""`DELETE /invoices/{id}` (drafts), `DELETE /fees/{id}` (not invoiced), `POST /invoices/{id}/retry`, `POST /invoices/{id}/lose_dispute`,
 `POST /invoices/{id}/download_pdf` and `POST /credit_notes/{id}/download_pdf` (docs/invoicing.md §4,
 docs/lago-compatibility.md)."""
 
@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from invoicing.billing.run import customer_bill
-from invoicing.models import Invoice, InvoiceStatus, InvoiceSubscription
+from invoicing.models import Fee, Invoice, InvoiceStatus, InvoiceSubscription
+from invoicing.services.advance import pay_in_advance_fees
 from tests.factories.invoicing import add_events, make_charge, make_customer, make_metric, make_plan, subscribe
 from tests.factories.payments import finalized_invoice
 from webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -33,7 +34,9 @@ def endpoint(organization):
 
 def _types(organization):
     return list(
-        WebhookDelivery.objects.filter(organization=organization).order_by("created_at").values_list("webhook_type", flat=True)
+        WebhookDelivery.objects.filter(organization=organization)
+        .order_by("created_at")
+        .values_list("webhook_type", flat=True)
     )
 
 
@@ -164,3 +167,52 @@ def test_another_organization_gets_404_on_every_new_route(api, other_tenant, org
     finalized.refresh_from_db()
     assert draft.status == InvoiceStatus.DRAFT and finalized.payment_dispute_lost_at is None
     assert api.delete("/api/v1/invoices/not-a-uuid").status_code == 404
+
+
+# --- DELETE /fees/{id} ---------------------------------------------------------------------------------
+
+
+def _advance_fee(organization):
+    """A pay-in-advance fee of a non-invoiceable charge (no invoice): one seat at 10.00."""
+    customer = make_customer(organization, external_id="adv")
+    plan = make_plan(organization, amount_cents=0)
+    metric = make_metric(organization, "seats")
+    make_charge(plan, metric, properties={"amount": "10"}, pay_in_advance=True, invoiceable=False)
+    sub = subscribe(customer, plan, at(2024, 5, 1))
+    add_events(sub, "seats", [at(2024, 5, 2)])
+    [fee] = pay_in_advance_fees(organization, external_subscription_ids=[sub.external_id], now=at(2024, 5, 20, 12))
+    assert fee.invoice_id is None and fee.amount_cents == 1000
+    return sub, fee
+
+
+def test_deleting_a_fee_not_invoiced(api, organization):
+    sub, fee = _advance_fee(organization)
+    response = api.delete(f"/api/v1/fees/{fee.id}")
+    assert response.status_code == 200, response.content
+    assert response.json()["fee"]["lago_id"] == str(fee.id)
+    assert api.get(f"/api/v1/fees/{fee.id}").status_code == 404
+    assert api.get("/api/v1/fees").json()["fees"] == []
+    assert api.delete(f"/api/v1/fees/{fee.id}").status_code == 404
+    response = api.put(f"/api/v1/fees/{fee.id}", {"fee": {"payment_status": "succeeded"}}, format="json")
+    assert response.status_code == 404
+    # Its event is not billed in advance again, by the task or the reconciliation.
+    assert pay_in_advance_fees(organization, external_subscription_ids=[sub.external_id], now=at(2024, 5, 21)) == []
+    assert Fee.objects.filter(subscription=sub).count() == 1
+
+
+def test_an_invoiced_fee_is_not_deleted(api, organization, draft):
+    fee = draft.fees.first()
+    response = api.delete(f"/api/v1/fees/{fee.id}")
+    assert response.status_code == 405
+    assert response.json() == {"status": 405, "error": "Method Not Allowed", "code": "invoiced_fee"}
+    fee.refresh_from_db()
+    assert fee.deleted_at is None
+
+
+def test_another_organization_cannot_delete_a_fee(api, other_tenant, organization):
+    _, fee = _advance_fee(organization)
+    response = other_tenant.client.delete(f"/api/v1/fees/{fee.id}")
+    assert response.status_code == 404 and response.json()["code"] == "fee_not_found"
+    fee.refresh_from_db()
+    assert fee.deleted_at is None
+    assert api.delete("/api/v1/fees/not-a-uuid").status_code == 404

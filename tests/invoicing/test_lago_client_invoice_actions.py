@@ -1,4 +1,4 @@
-"""Lago's Python client deletes a draft, retries, loses a dispute and downloads (download_pdf is the
+"""Lago's Python client deletes a draft and a fee, retries, loses a dispute and downloads (download_pdf is the
 same route's alias) against a live server."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from lago_python_client.exceptions import LagoApiError
 
 from invoicing.billing.run import customer_bill
 from invoicing.models import InvoiceStatus
-from tests.factories.invoicing import make_charge, make_customer, make_metric, make_plan, subscribe
+from invoicing.services.advance import pay_in_advance_fees
+from tests.factories.invoicing import add_events, make_charge, make_customer, make_metric, make_plan, subscribe
 from tests.factories.payments import finalized_invoice
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,3 +47,16 @@ def test_invoice_actions_with_lago_client(lago):
     assert not_voidable.value.status_code == 405
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.FINALIZED
+
+    # A pay-in-advance fee without invoice is deleted; an invoiced one is refused.
+    advance = make_charge(plan, make_metric(organization, "seats"), properties={"amount": "10"},
+                          pay_in_advance=True, invoiceable=False)  # fmt: skip
+    sub = customer.subscriptions.get()
+    add_events(sub, "seats", [datetime(2024, 2, 2, tzinfo=UTC)])
+    [fee] = pay_in_advance_fees(organization, external_subscription_ids=[sub.external_id],
+                                now=datetime(2024, 2, 3, tzinfo=UTC))  # fmt: skip
+    assert fee.charge_id == advance.id
+    assert client.fees.destroy(str(fee.id)).lago_id == str(fee.id)
+    with pytest.raises(LagoApiError) as invoiced:
+        client.fees.destroy(str(invoice.fees.get().id))
+    assert invoiced.value.status_code == 405
