@@ -74,8 +74,10 @@ class ApiLogEntry(models.Model):
     http_status = models.PositiveSmallIntegerField()
     request_origin = models.CharField(max_length=255, blank=True, default="")
     request_path = models.CharField(max_length=1024)
-    request_body = models.JSONField(default=dict, blank=True)
-    request_response = models.JSONField(null=True, blank=True)
+    # JSON texts, masked (`audit.api_logs.stored_body`): stored as they came when no secret occurs
+    # in them, so the events path's bodies are never parsed to be logged.
+    request_body = models.TextField(default="{}", blank=True)
+    request_response = models.TextField(null=True, blank=True)
     duration_us = models.PositiveBigIntegerField(default=0)  # microseconds
     correlation_id = models.CharField(max_length=128, blank=True, default="")  # X-Request-Id
     logged_at = models.DateTimeField()  # when the request arrived

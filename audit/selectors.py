@@ -6,13 +6,15 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, TypedDict
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from audit.activity import SOURCES, resource_of
-from audit.models import AuditLogEntry
+from audit.api_logs import body_value
+from audit.models import ApiLogEntry, AuditLogEntry
 from billing_project.core.api.shapes import DateTime, Uuid
 from billing_project.core.errors import NotFoundFailure
 from customers.models import Customer, Organization
@@ -177,3 +179,121 @@ def activity_logs_render(entries: Iterable[AuditLogEntry]) -> list[ActivityLogSh
             }
         )
     return rendered
+
+
+# --- API logs ----------------------------------------------------------------------------------
+
+
+class ApiLogShape(TypedDict):
+    request_id: Uuid
+    client: str
+    http_method: str
+    http_status: int
+    request_origin: str
+    request_path: str
+    request_body: dict[str, Any]
+    request_response: dict[str, Any] | None
+    api_version: str
+    api_key_prefix: str
+    duration_ms: str
+    logged_at: DateTime
+    created_at: DateTime
+
+
+@dataclass(frozen=True)
+class ApiLogFilters:
+    from_time: dt.datetime | None = None  # inclusive
+    to_time: dt.datetime | None = None  # exclusive
+    http_methods: Sequence[str] = ()
+    http_statuses: Sequence[str] = ()  # "succeeded", "failed" or a code
+    api_version: str | None = None
+    request_paths: Sequence[str] = ()  # exact, or with * as a wildcard
+    clients: Sequence[str] = ()
+    api_key_ids: Sequence[str] = ()
+    request_ids: Sequence[str] = ()
+
+
+def _path_condition(pattern: str) -> Q:
+    if "*" not in pattern:
+        return Q(request_path=pattern)
+    parts = pattern.split("*")
+    condition = Q()
+    if parts[0]:
+        condition &= Q(request_path__startswith=parts[0])
+    if parts[-1]:
+        condition &= Q(request_path__endswith=parts[-1])
+    for middle in parts[1:-1]:
+        if middle:
+            condition &= Q(request_path__contains=middle)
+    return condition
+
+
+def api_log_list(organization: Organization, filters: ApiLogFilters) -> QuerySet[ApiLogEntry]:
+    """The organization's API requests matching the filters, newest first."""
+    logs = ApiLogEntry.objects.filter(organization=organization)
+    if filters.from_time is not None:
+        logs = logs.filter(logged_at__gte=filters.from_time)
+    if filters.to_time is not None:
+        logs = logs.filter(logged_at__lt=filters.to_time)
+    if filters.http_methods:
+        logs = logs.filter(http_method__in=filters.http_methods)
+    if filters.http_statuses:
+        condition = Q()
+        codes = [int(value) for value in filters.http_statuses if value.isdigit()]
+        if codes:
+            condition |= Q(http_status__in=codes)
+        if "succeeded" in filters.http_statuses:
+            condition |= Q(http_status__lt=400)
+        if "failed" in filters.http_statuses:
+            condition |= Q(http_status__gte=400)
+        logs = logs.filter(condition)
+    if filters.api_version:
+        logs = logs.filter(api_version=filters.api_version)
+    if filters.request_paths:
+        condition = Q()
+        for pattern in filters.request_paths:
+            condition |= _path_condition(pattern)
+        logs = logs.filter(condition)
+    if filters.clients:
+        logs = logs.filter(client__in=filters.clients)
+    if filters.api_key_ids:
+        logs = logs.filter(api_key_id__in=filters.api_key_ids)
+    if filters.request_ids:
+        logs = logs.filter(pk__in=filters.request_ids)
+    return logs.order_by("-logged_at", "-id")
+
+
+def api_log_get(organization: Organization, request_id: str) -> ApiLogEntry:
+    try:
+        key = uuid.UUID(str(request_id))
+    except ValueError:
+        raise NotFoundFailure("api_log") from None
+    log = ApiLogEntry.objects.filter(organization=organization, pk=key).first()
+    if log is None:
+        raise NotFoundFailure("api_log")
+    return log
+
+
+def _milliseconds(microseconds: int) -> str:
+    return str(Decimal(microseconds) / 1000)
+
+
+def api_logs_render(logs: Iterable[ApiLogEntry]) -> list[ApiLogShape]:
+    return [
+        {
+            "request_id": str(log.pk),
+            "client": log.client,
+            "http_method": log.http_method,
+            "http_status": log.http_status,
+            "request_origin": log.request_origin,
+            "request_path": log.request_path,
+            "request_body": body_value(log.request_body) or {},
+            "request_response": body_value(log.request_response),
+            "api_version": log.api_version,
+            "api_key_prefix": log.api_key_prefix,
+            "duration_ms": _milliseconds(log.duration_us),
+            "logged_at": _time(log.logged_at),
+            "created_at": _time(log.created_at),
+        }
+        for log in logs
+    ]

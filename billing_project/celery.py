@@ -130,6 +130,8 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "payments-dunning": {"task": "payments.dunning", "schedule": crontab(hour=8, minute=0)},
     # Audit log entries older than AUDIT_RETENTION_DAYS are deleted, once a day.
     "audit-cleanup": {"task": "audit.cleanup", "schedule": crontab(hour=3, minute=15)},
+    # API logs older than API_LOGS_RETENTION_DAYS are deleted, once a day.
+    "audit-api-logs-cleanup": {"task": "audit.api_logs_cleanup", "schedule": crontab(hour=3, minute=25)},
     # UCP order-event webhooks that are due (retries, deliveries whose on-commit hook was lost),
     # and idempotency records past their 48 hours.
     "ucp-order-events-sweep": {"task": "ucp.order_events_sweep", "schedule": crontab(minute="*")},
@@ -158,5 +160,6 @@ BEAT_COMMANDS: dict[str, str] = {
     "payments-retry-sweep": "retry_payments",
     "payments-dunning": "run_dunning",
     "audit-cleanup": "audit_cleanup",
+    "audit-api-logs-cleanup": "api_logs_cleanup",
     "ucp-order-events-sweep": "ucp_sweep",
 }

@@ -116,6 +116,7 @@ MIDDLEWARE = [
     "billing_project.core.middleware.MetricsMiddleware",
     "billing_project.core.middleware.CorsMiddleware",
     "billing_project.core.middleware.ApiLimitsMiddleware",
+    "audit.api_logs.ApiLogMiddleware",  # every authenticated API request, written in batches
     "django.middleware.security.SecurityMiddleware",
     "billing_project.core.middleware.SessionMiddleware",  # Django's three, passed through
     "django.middleware.common.CommonMiddleware",
@@ -418,5 +419,16 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 # Audit log retention (manage.py audit_cleanup, daily beat entry): 3 years by default.
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 1095)
+# API logs (GET /api_logs; docs/audit.md "API logs"): kept API_LOGS_RETENTION_DAYS (manage.py
+# api_logs_cleanup, daily beat entry); written off the request path in batches ("batched"), during
+# the request ("inline") or not at all ("off"); bodies above API_LOGS_BODY_MAX_BYTES are not kept.
+API_LOGS_RETENTION_DAYS = env_int("API_LOGS_RETENTION_DAYS", 30)
+API_LOGS_WRITE = os.environ.get("API_LOGS_WRITE", "batched")
+API_LOGS_FLUSH_SECONDS = env_int("API_LOGS_FLUSH_SECONDS", 1)
+API_LOGS_BATCH_SIZE = env_int("API_LOGS_BATCH_SIZE", 200)
+API_LOGS_MAX_PENDING = env_int("API_LOGS_MAX_PENDING", 20000)
+API_LOGS_BODY_MAX_BYTES = env_int("API_LOGS_BODY_MAX_BYTES", 65536)
+if API_LOGS_WRITE not in ("batched", "inline", "off"):
+    raise ImproperlyConfigured("API_LOGS_WRITE must be batched, inline or off")
 
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")

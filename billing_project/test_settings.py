@@ -15,3 +15,5 @@ WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
 # Staff in tests sign in with a password (the browser tests' logins); the two-factor tests turn
 # ADMIN_OTP_REQUIRED on themselves. Lockout and two-factor for enrolled staff stay as in production.
 ADMIN_OTP_REQUIRED = False
+# API logs are off (statement-count tests stay exact); tests/audit/test_api_logs.py turns them on, inline.
+API_LOGS_WRITE = "off"
