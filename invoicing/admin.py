@@ -144,6 +144,8 @@ def payment_badge(invoice: Invoice, today: Any = None) -> str:
     """What the customer's payment stands at, in words that mean what they say."""
     if invoice.status == InvoiceStatus.VOIDED:
         return format_html('<span class="badge badge-muted">{}</span>', "nothing due (voided)")
+    if invoice.status == InvoiceStatus.DELETED:
+        return format_html('<span class="badge badge-muted">{}</span>', "nothing due (deleted draft)")
     if invoice.status == InvoiceStatus.DRAFT:
         return format_html('<span class="badge badge-muted">{}</span>', "not issued")
     if invoice.payment_status == PaymentStatus.SUCCEEDED:

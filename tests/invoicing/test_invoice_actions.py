@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from invoicing.admin import payment_badge
 from invoicing.billing.run import customer_bill
 from invoicing.models import Fee, Invoice, InvoiceStatus, InvoiceSubscription
 from invoicing.services.advance import pay_in_advance_fees
@@ -74,6 +75,8 @@ def test_deleting_a_draft_hides_it_and_never_bills_its_period_again(api, organiz
     assert InvoiceSubscription.objects.filter(invoice=draft).count() == 1
     assert march.id != draft.id
     assert "invoice.deleted" in _types(organization)
+    draft.refresh_from_db()
+    assert "nothing due (deleted draft)" in payment_badge(draft)  # the finance console says so
 
 
 def test_only_a_draft_can_be_deleted(api, organization, draft):
