@@ -300,9 +300,10 @@ def _fill_usage(subscription: Subscription, entitlements: list[ResolvedEntitleme
     window = periods.charges_window_at(schedule, at or timezone.now())
     specs = {p.billable_metric_id: p.metric for p in limited}
     requests: list[UsageRequest] = []
+    starts = subscription_selectors.ChainStarts()
     for spec in specs.values():
         assert spec is not None
-        started = subscription_selectors.initial_started_at(subscription) if spec.recurring else subscription.started_at
+        started = starts.of(subscription) if spec.recurring else subscription.started_at
         requests.append(
             UsageRequest(
                 external_subscription_id=subscription.external_id,

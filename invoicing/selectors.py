@@ -47,7 +47,7 @@ from invoicing.services.taxes import TaxResolver, tax_rates
 from metering.bulk import UsageRequest, aggregate_many
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
-from subscriptions.selectors import customer_subscription_currencies, schedule_for
+from subscriptions.selectors import ChainStarts, customer_subscription_currencies, schedule_for
 
 LISTED_STATUSES = [InvoiceStatus.DRAFT, InvoiceStatus.FINALIZED, InvoiceStatus.VOIDED, InvoiceStatus.FAILED]
 
@@ -617,14 +617,14 @@ def _charge_usage(
 
 
 def _bulk_usage(
-    organization: Organization, sub: Subscription, charges: list[ChargeSnapshot], window: Any
+    organization: Organization, sub: Subscription, charges: list[ChargeSnapshot], window: Any, starts: ChainStarts
 ) -> dict[Any, Any]:
     """The usage of every charge `metering.bulk` answers (count / sum / max without filters or
     groups: one rollup query for all of them, the same answer as `aggregate()`), by charge id;
     `price_charge` aggregates the others itself."""
     wanted: list[tuple[Any, UsageRequest]] = []
     for charge in charges:
-        request = pricing.usage_request(sub, charge, window)
+        request = pricing.usage_request(sub, charge, window, starts)
         if request is not None:
             wanted.append((charge.id, request))
     if not wanted:
@@ -657,7 +657,8 @@ def current_usage(
     currency = customer.currency or sub.plan.amount_currency
     charges = _charges(sub.plan)
     resolver = _usage_tax_resolver(organization, customer, sub.plan, charges) if apply_taxes else None
-    usage = _bulk_usage(organization, sub, charges, window)
+    starts = ChainStarts()  # the subscription chain's initial start, read once if a recurring metric asks
+    usage = _bulk_usage(organization, sub, charges, window, starts)
     projecting = (
         _Projecting(projection.progress(window, at, customer.applicable_timezone), currency) if projected else None
     )
@@ -669,7 +670,7 @@ def current_usage(
             external_subscription_id=sub.external_id,
             charge=charge,
             window=window,
-            started_at=pricing.usage_started_at(sub, charge.charge),
+            started_at=pricing.usage_started_at(sub, charge.charge, starts),
             currency=currency,
             schedule=schedule,
             usage=usage.get(charge.id),

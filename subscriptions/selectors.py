@@ -99,43 +99,48 @@ def successor(subscription: Subscription) -> Subscription | None:
 
 # --- the chain of plan changes ---------------------------------------------------------------
 
-_INITIAL = "_initial_started_at"
 
-
-def initial_started_at(subscription: Subscription) -> datetime | None:
-    """Lago's `Subscription#initial_started_at`: the earliest `started_at` among the customer's
-    subscriptions with this `external_id` (every row a plan change created, and a row terminated
-    then created again under the same id), else the row's own `started_at`.
+class ChainStarts:
+    """Lago's `Subscription#initial_started_at` of subscriptions, for one request or one billing batch:
+    the earliest `started_at` among the customer's subscriptions with the same `external_id` (every
+    row a plan change created, and a row terminated then created again under the same id), else the
+    row's own `started_at`.
 
     Recurring metrics carry their value from this instant: usage never counts events dated before
-    it (`metering.aggregation.aggregate(subscription_started_at=...)`). One indexed query, none
-    once `prime_initial_started_at` has read it for a batch.
+    it (`metering.aggregation.aggregate(subscription_started_at=...)`). Each subscription's is read
+    once, when first asked (`read` reads a whole batch's in one query); the caller owns this object
+    and passes it along, nothing is stored on the subscriptions.
     """
-    if _INITIAL not in subscription.__dict__:
-        prime_initial_started_at([subscription])
-    return subscription.__dict__[_INITIAL]
 
+    def __init__(self) -> None:
+        self._known: dict[UUID, datetime | None] = {}
 
-def prime_initial_started_at(subscriptions: Iterable[Subscription]) -> None:
-    """Read `initial_started_at` of every subscription in one query and keep it on each instance."""
-    subs = [s for s in subscriptions if _INITIAL not in s.__dict__]
-    if not subs:
-        return
-    rows = (
-        Subscription.objects.filter(
-            organization_id__in={s.organization_id for s in subs},
-            customer_id__in={s.customer_id for s in subs},
-            external_id__in={s.external_id for s in subs},
-            started_at__isnull=False,
+    def of(self, subscription: Subscription) -> datetime | None:
+        if subscription.pk not in self._known:
+            self.read([subscription])
+        return self._known[subscription.pk]
+
+    def read(self, subscriptions: Iterable[Subscription]) -> None:
+        """Read the initial start of every subscription not read yet, in one query."""
+        subs = {s.pk: s for s in subscriptions if s.pk not in self._known}
+        if not subs:
+            return
+        rows = (
+            Subscription.objects.filter(
+                organization_id__in={s.organization_id for s in subs.values()},
+                customer_id__in={s.customer_id for s in subs.values()},
+                external_id__in={s.external_id for s in subs.values()},
+                started_at__isnull=False,
+            )
+            .values("organization_id", "customer_id", "external_id")
+            .annotate(first=Min("started_at"))
+            .order_by()
         )
-        .values("organization_id", "customer_id", "external_id")
-        .annotate(first=Min("started_at"))
-        .order_by()
-    )
-    first = {(r["organization_id"], r["customer_id"], r["external_id"]): r["first"] for r in rows}
-    for sub in subs:
-        known = [t for t in (first.get((sub.organization_id, sub.customer_id, sub.external_id)), sub.started_at) if t]
-        sub.__dict__[_INITIAL] = min(known) if known else None
+        first = {(r["organization_id"], r["customer_id"], r["external_id"]): r["first"] for r in rows}
+        for pk, sub in subs.items():
+            key = (sub.organization_id, sub.customer_id, sub.external_id)
+            known = [t for t in (first.get(key), sub.started_at) if t]
+            self._known[pk] = min(known) if known else None
 
 
 # --- periods ----------------------------------------------------------------------------------

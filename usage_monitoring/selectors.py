@@ -24,7 +24,7 @@ from invoicing.credits.models import Wallet
 from invoicing.models import Fee, FeeType, Invoice, InvoiceStatus, InvoiceType
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
-from subscriptions.selectors import schedule_for
+from subscriptions.selectors import ChainStarts, schedule_for
 from usage_monitoring.models import Alert, LifetimeUsage
 
 
@@ -161,13 +161,14 @@ def period_usage(subscription: Subscription, at: dt.datetime) -> PeriodUsage | N
     currency = subscription.customer.currency or subscription.plan.amount_currency
     plan = plan_snapshot(subscription.plan)
     usage = PeriodUsage(window=window, currency=currency, owner_taxes=plan.owner_taxes())
+    starts = ChainStarts()
     for charge in plan.charges:
         buckets = pricing.price_charge(
             subscription.organization,
             external_subscription_id=subscription.external_id,
             charge=charge,
             window=window,
-            started_at=pricing.usage_started_at(subscription, charge.charge),
+            started_at=pricing.usage_started_at(subscription, charge.charge, starts),
             currency=currency,
             schedule=schedule,
         )

@@ -1,7 +1,7 @@
 """The fees of a due item, as unsaved `Fee` rows (their UUIDs exist before saving, so the totals
 are computed by `invoicing.calculation` and everything is written with bulk inserts).
 
-    item_fees(item, *, plan: PlanSnapshot, schedule, currency, usage=None) -> [Fee]
+    item_fees(item, *, plan: PlanSnapshot, schedule, currency, starts, usage=None) -> [Fee]
     fee_taxes(fees, resolver) -> (tax snapshots by fee id, plan id by fee id)
 
 Base fee (prorated once), charge fees per bucket (`pricing.price_charge`), fixed charge fees
@@ -36,6 +36,7 @@ from invoicing.models import HIDDEN_STATUSES, Fee, FeeType, InvoiceStatus, Invoi
 from invoicing.services.taxes import TaxResolver
 from invoicing.services.totals import snapshots
 from subscriptions import periods
+from subscriptions.selectors import ChainStarts
 
 
 def usage_key(item: DueItem, charge: ChargeSnapshot) -> tuple:
@@ -49,10 +50,12 @@ def item_fees(
     plan: PlanSnapshot,
     schedule: periods.Schedule,
     currency: str,
+    starts: ChainStarts,
     usage: dict[tuple, Any] | None = None,
     fixed_units: Mapping[tuple[Any, Any], list[UnitsChange]] | None = None,
 ) -> list[Fee]:
-    """The fees of one billing item. `usage`: charges' usage already read in bulk (`usage_key`);
+    """The fees of one billing item. `starts`: the subscription chains' initial starts of the batch
+    (recurring metrics count from there). `usage`: charges' usage already read in bulk (`usage_key`);
     a charge missing from it is aggregated here, as without it. `fixed_units`: the subscriptions'
     fixed charge quantities read in bulk (`units_changes`); read here when not given."""
     sub = item.subscription
@@ -78,7 +81,7 @@ def item_fees(
                 external_subscription_id=sub.external_id,
                 charge=charge,
                 window=item.charges,
-                started_at=usage_started_at(sub, charge.charge),
+                started_at=usage_started_at(sub, charge.charge, starts),
                 currency=currency,
                 schedule=schedule,
                 usage=usage.get(usage_key(item, charge)) if usage else None,
@@ -96,14 +99,16 @@ def item_fees(
     fees.extend(charge_fees)
     fees.extend(fixed_fees)
     if item.reason == InvoicingReason.SUBSCRIPTION_PERIODIC and item.charges.end > item.charges.start:
-        fees.extend(_advance_recurring_fees(item, plan, schedule, currency))
+        fees.extend(_advance_recurring_fees(item, plan, schedule, currency, starts))
     if plan.commitment is not None and item.charges.end > item.charges.start:
         arrears = [f for f in fixed_fees if not f.pay_in_advance]
         fees.extend(_commitment_true_up(item, plan, schedule, plan.commitment, [*charge_fees, *arrears], currency))
     return fees
 
 
-def _advance_recurring_fees(item: DueItem, plan: PlanSnapshot, schedule: periods.Schedule, currency: str) -> list[Fee]:
+def _advance_recurring_fees(
+    item: DueItem, plan: PlanSnapshot, schedule: periods.Schedule, currency: str, starts: ChainStarts
+) -> list[Fee]:
     """Recurring pay-in-advance charges (invoiceable): the units carried into the period that opens,
     in full, on this invoice (`advance_recurring_fees`)."""
     charges = [
@@ -117,7 +122,9 @@ def _advance_recurring_fees(item: DueItem, plan: PlanSnapshot, schedule: periods
         return []  # the subscription ends with this window
     fees: list[Fee] = []
     for charge in charges:
-        fees.extend(advance_recurring_fees(item.subscription, charge=charge, opening=opening, currency=currency))
+        fees.extend(
+            advance_recurring_fees(item.subscription, charge=charge, opening=opening, currency=currency, starts=starts)
+        )
     return fees
 
 
@@ -340,7 +347,7 @@ def period_charge_fees_cents(subscription: Any, period: periods.Window) -> int:
 
 
 def advance_recurring_fees(
-    subscription: Any, *, charge: ChargeSnapshot, opening: periods.Window, currency: str
+    subscription: Any, *, charge: ChargeSnapshot, opening: periods.Window, currency: str, starts: ChainStarts
 ) -> list[Fee]:
     """A recurring pay-in-advance charge at the start of a period (Lago): the units carried into the
     period opening now, billed in full and in advance on the periodic invoice (its events in the
@@ -350,7 +357,7 @@ def advance_recurring_fees(
         external_subscription_id=subscription.external_id,
         charge=charge,
         window=periods.Window(opening.start, opening.start),  # nothing of the new period yet: the carried units
-        started_at=usage_started_at(subscription, charge.charge),
+        started_at=usage_started_at(subscription, charge.charge, starts),
         currency=currency,
         prorate=False,
     )

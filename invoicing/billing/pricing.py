@@ -24,7 +24,7 @@ from metering.aggregation import AggregationResult, BucketUsage, aggregate, aggr
 from metering.bulk import UsageRequest, handled_in_bulk
 from subscriptions import periods
 from subscriptions.models import Subscription
-from subscriptions.selectors import initial_started_at, schedule_for
+from subscriptions.selectors import ChainStarts, schedule_for
 
 PRECISE_QUANTUM = Decimal("0.00001")
 
@@ -122,12 +122,12 @@ def is_prorated(charge: Charge) -> bool:
     )
 
 
-def usage_started_at(subscription: Any, charge: Charge) -> datetime | None:
+def usage_started_at(subscription: Any, charge: Charge, starts: ChainStarts) -> datetime | None:
     """No event dated before this counts in a charge's usage: for a recurring metric the subscription
-    chain's initial start (`subscriptions.selectors.initial_started_at`: its value carries across
+    chain's initial start (`starts`, `subscriptions.selectors.ChainStarts`: its value carries across
     plan changes, as Lago's), else the row's own start (metered windows start at or after it)."""
     if charge.billable_metric.recurring:
-        return initial_started_at(subscription)
+        return starts.of(subscription)
     return subscription.started_at
 
 
@@ -268,7 +268,9 @@ def price_charge(
     return buckets
 
 
-def usage_request(subscription: Any, charge: ChargeSnapshot, window: periods.Window) -> UsageRequest | None:
+def usage_request(
+    subscription: Any, charge: ChargeSnapshot, window: periods.Window, starts: ChainStarts
+) -> UsageRequest | None:
     """What `price_charge` would aggregate for `charge` over `window`, as a request `metering.bulk`
     answers for many at once; None when the bulk read does not answer it (a prorated charge, a
     metric it does not handle): `price_charge` aggregates it itself."""
@@ -279,7 +281,7 @@ def usage_request(subscription: Any, charge: ChargeSnapshot, window: periods.Win
         metric=charge.metric,
         from_datetime=window.start,
         to_datetime=window.end,
-        subscription_started_at=usage_started_at(subscription, charge.charge),
+        subscription_started_at=usage_started_at(subscription, charge.charge, starts),
         filters=tuple((f.id, f.values) for f in charge.filters),
         grouped_by=tuple(charge.charge.pricing_group_keys or ()),
         with_event_values=charge.charge.charge_model == "percentage",

@@ -65,7 +65,7 @@ from invoicing.services.taxes import TaxResolver
 from metering.bulk import UsageRequest, aggregate_many
 from subscriptions import periods
 from subscriptions.models import Subscription
-from subscriptions.selectors import prime_initial_started_at, schedule_for
+from subscriptions.selectors import ChainStarts, schedule_for
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +92,7 @@ class Inputs:
     customer_taxes: dict[Any, list[Tax]]
     progressive: frozenset[Any]  # subscriptions with a progressive-billing period
     now: dt.datetime
+    starts: ChainStarts  # the subscription chains' initial starts, read once for the batch
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,7 @@ def _read(
         customer_taxes=_customer_taxes(ids) if subs else {},
         progressive=frozenset(progressive),
         now=now,
+        starts=ChainStarts(),
     )
     subs_of: dict[Any, list[Subscription]] = defaultdict(list)
     for sub in subs:
@@ -221,7 +223,7 @@ def _read(
         dues.append(CustomerDue(customer=customer, days=days, alone=alone))
     # The chains' initial starts, for the plans with a recurring metric (their values carry across
     # plan changes, `pricing.usage_started_at`): one query per batch, none without such a plan.
-    prime_initial_started_at(
+    inputs.starts.read(
         item.subscription
         for due in dues
         for items in due.days.values()
@@ -320,6 +322,7 @@ def _fees_and_periods(
     invoice: Invoice,
     items: list[tuple[DueItem, periods.Schedule]],
     catalog: CatalogSnapshot,
+    starts: ChainStarts,
     usage: dict[tuple, Any] | None = None,
 ) -> tuple[list[Fee], list[InvoiceSubscription]]:
     fees: list[Fee] = []
@@ -328,7 +331,7 @@ def _fees_and_periods(
         row = period_row(invoice.organization, invoice, item)
         rows.append(row)
         plan = catalog.plan(item.subscription.plan_id)
-        for fee in item_fees(item, plan=plan, schedule=schedule, currency=invoice.currency, usage=usage):
+        for fee in item_fees(item, plan=plan, schedule=schedule, currency=invoice.currency, starts=starts, usage=usage):
             fee.invoice_subscription = row
             fees.append(fee)
     return fees, rows
@@ -375,7 +378,7 @@ def _invoice_alone(
     inputs: Inputs,
 ) -> Invoice:
     invoice = _invoice(customer, day, items)
-    fees, rows = _fees_and_periods(invoice, items, inputs.catalog)
+    fees, rows = _fees_and_periods(invoice, items, inputs.catalog, inputs.starts)
     taxes, plan_ids = fee_taxes(fees, resolver)
     grace = customer.applicable_invoice_grace_period
     if grace > 0:
@@ -392,7 +395,7 @@ def _invoice_alone(
 # --- 3: usage in bulk, fees and totals in memory ----------------------------------------------------
 
 
-def _usage(bulk: list[CustomerDue], catalog: CatalogSnapshot) -> dict[tuple, Any]:
+def _usage(bulk: list[CustomerDue], catalog: CatalogSnapshot, starts: ChainStarts) -> dict[tuple, Any]:
     """Every bulk-answerable (subscription, charge, window) of the batch, read together."""
     requests: dict[Any, list[tuple[tuple, UsageRequest]]] = defaultdict(list)
     organizations: dict[Any, Organization] = {}
@@ -405,7 +408,7 @@ def _usage(bulk: list[CustomerDue], catalog: CatalogSnapshot) -> dict[tuple, Any
                 for charge in catalog.plan(item.subscription.plan_id).charges:
                     if charge.charge.pay_in_advance:
                         continue
-                    request = usage_request(item.subscription, charge, item.charges)
+                    request = usage_request(item.subscription, charge, item.charges, starts)
                     if request is not None:
                         requests[due.customer.organization_id].append((usage_key(item, charge), request))
     usage: dict[tuple, Any] = {}
@@ -416,7 +419,7 @@ def _usage(bulk: list[CustomerDue], catalog: CatalogSnapshot) -> dict[tuple, Any
 
 
 def _build_all(bulk: list[CustomerDue], inputs: Inputs, outcome: BatchOutcome) -> list[writer.Built]:
-    usage = _usage(bulk, inputs.catalog)
+    usage = _usage(bulk, inputs.catalog, inputs.starts)
     built: list[writer.Built] = []
     for due in bulk:
         customer = due.customer
@@ -441,7 +444,7 @@ def _build(
 ) -> writer.Built:
     """An invoice in memory, finalized (no credits: the customer has none) or a draft."""
     invoice = _invoice(customer, day, items)
-    fees, rows = _fees_and_periods(invoice, items, inputs.catalog, usage)
+    fees, rows = _fees_and_periods(invoice, items, inputs.catalog, inputs.starts, usage)
     for fee in fees:
         fee.invoice = invoice
     taxes, plan_ids = fee_taxes(fees, resolver)
@@ -488,6 +491,7 @@ def rebuild_invoice_fees(invoice: Invoice) -> None:
     Fee.objects.filter(invoice=invoice).delete()
     catalog = catalog_snapshot({row.subscription.plan_id: row.subscription.plan for row in rows}.values(), ())
     resolver = TaxResolver(invoice.organization, invoice.customer, owner_taxes=catalog.owner_taxes)
+    starts = ChainStarts()
     fees: list[Fee] = []
     for row in rows:
         sub = row.subscription
@@ -496,7 +500,7 @@ def rebuild_invoice_fees(invoice: Invoice) -> None:
             continue
         item = item_from_row(row, schedule)
         plan = catalog.plan(sub.plan_id)
-        for fee in item_fees(item, plan=plan, schedule=schedule, currency=invoice.currency):
+        for fee in item_fees(item, plan=plan, schedule=schedule, currency=invoice.currency, starts=starts):
             fee.invoice = invoice
             fee.invoice_subscription = row
             fees.append(fee)

@@ -82,7 +82,7 @@ from metering.selectors import event_rows
 from metering.services import EventFailure, event_failures_clear, event_failures_record
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
-from subscriptions.selectors import schedule_for
+from subscriptions.selectors import ChainStarts, schedule_for
 from webhooks.services import webhook_send
 
 logger = logging.getLogger(__name__)
@@ -193,6 +193,7 @@ def _subscription_fees(
     schedule = schedule_for(sub)
     if schedule is None:
         return []
+    starts = ChainStarts()  # the subscription chain's initial start, read once if a recurring metric asks
     current = periods.charges_window_at(schedule, now)
     # The whole current window (a late event of it may be old), and from `since` before that; each
     # event found is priced against the usage of its own window.
@@ -219,7 +220,7 @@ def _subscription_fees(
         for window in windows:
             window_start = max(window.start, sub.started_at or window.start)
             rows = _window_events(sub, metric.code, window_start, window.end, _keys(charge))
-            for row, fee_or_error in _window_fees(sub, charge, schedule, window, rows, todo, now=now):
+            for row, fee_or_error in _window_fees(sub, charge, schedule, window, rows, todo, now=now, starts=starts):
                 if isinstance(fee_or_error, Fee):
                     created.append(fee_or_error)
                     billed_ids.append(row.id)
@@ -304,7 +305,7 @@ def _carries(metric: Any, *, prorated: bool) -> bool:
 
 
 def _running_usage(
-    sub: Subscription, charge: Charge, schedule: periods.Schedule, window: periods.Window
+    sub: Subscription, charge: Charge, schedule: periods.Schedule, window: periods.Window, starts: ChainStarts
 ) -> RunningUsage:
     """The running usage of the charge's buckets in `window` (`metering.running`): its filters as
     the period end matches them, its pricing group keys, a recurring metric's values carried in
@@ -321,7 +322,7 @@ def _running_usage(
     carried: list[computations.Row] = []
     window_start = max(window.start, sub.started_at or window.start)
     if _carries(metric, prorated=days is not None):
-        started: dt.datetime = usage_started_at(sub, charge) or window_start
+        started: dt.datetime = usage_started_at(sub, charge, starts) or window_start
         if started < window_start:
             carried = [
                 _aggregation_row(row) for row in _window_events(sub, metric.code, started, window_start, _keys(charge))
@@ -367,6 +368,7 @@ def _window_fees(
     todo: set[str],
     *,
     now: dt.datetime,
+    starts: ChainStarts,
 ):
     """Yield (event, Fee | failure reason | None) for the events of `todo` in this window, each
     priced against the usage of the earlier events of its bucket (filter, group), each billed in
@@ -375,7 +377,7 @@ def _window_fees(
     currency = customer.currency or sub.plan.amount_currency
     resolver = TaxResolver(sub.organization, customer)
     filters = {f.id: f for f in live_charge_filters(charge)}
-    running = _running_usage(sub, charge, schedule, window)
+    running = _running_usage(sub, charge, schedule, window, starts)
     for row in rows:
         if row.transaction_id not in todo:
             running.skip(_aggregation_row(row))  # billed already: only its usage counts

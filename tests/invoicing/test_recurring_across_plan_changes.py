@@ -3,7 +3,7 @@
 A plan change creates a new subscription row with the same `external_id`; Lago's recurring
 aggregation reads every event of that external id (no lower bound), and its subscription chain
 starts at `initial_started_at` (the earliest `started_at` of the customer's subscriptions with
-that id). bxb bounds usage by that chain start (`subscriptions.selectors.initial_started_at`),
+that id). bxb bounds usage by that chain start (`subscriptions.selectors.ChainStarts`),
 for recurring metrics; metered windows are the billing period of the current row.
 
 Numbers of the upgrade come from Lago's `spec/scenarios/charge_models/prorated_graduated_spec.rb`
@@ -23,7 +23,7 @@ from invoicing.billing.run import customer_bill, customers_bill
 from invoicing.models import Invoice
 from invoicing.selectors import current_usage
 from subscriptions.models import Subscription, SubscriptionStatus, TerminationReason
-from subscriptions.selectors import initial_started_at, prime_initial_started_at
+from subscriptions.selectors import ChainStarts
 from subscriptions.services import subscription_create, subscription_terminate
 from subscriptions.services.lifecycle import subscription_activate_due
 from tests.factories.invoicing import add_events, make_charge, make_customer, make_metric, make_plan, subscribe
@@ -99,7 +99,7 @@ def test_lago_prorated_graduated_upgrade_bills_the_carried_seats_on_the_new_plan
     sub.refresh_from_db()
     assert (sub.status, sub.termination_reason) == (SubscriptionStatus.TERMINATED, TerminationReason.UPGRADED)
     assert new.previous_subscription_id == sub.id and new.started_at == at(2023, 10, 18, 5, 20)
-    assert initial_started_at(Subscription.objects.get(pk=new.pk)) == at(2023, 9, 1)
+    assert ChainStarts().of(Subscription.objects.get(pk=new.pk)) == at(2023, 9, 1)
 
     customer_bill(customer.id, at=at(2023, 10, 18, 6))
     closing = _invoices_of(sub)[-1]
@@ -195,9 +195,11 @@ def test_prime_reads_every_chain_start_in_one_query(organization, django_assert_
     second = _change_plan(organization, customer, "chain", pro, at(2024, 1, 10))
     alone = subscribe(customer, basic, at(2024, 1, 20), external_id="alone")
     subs = [Subscription.objects.get(pk=second.pk), Subscription.objects.get(pk=alone.pk)]
+    starts = ChainStarts()
     with django_assert_num_queries(1):
-        prime_initial_started_at(subs)
-        assert [initial_started_at(s) for s in subs] == [first.started_at, at(2024, 1, 20)]
+        starts.read(subs)
+        assert [starts.of(s) for s in subs] == [first.started_at, at(2024, 1, 20)]
+    assert not any("_initial_started_at" in vars(s) for s in subs)  # kept by the caller, not on the rows
 
 
 # --- what does not carry -----------------------------------------------------------------------
@@ -226,7 +228,7 @@ def test_terminated_then_created_again_with_the_same_external_id_carries_the_sea
     subscription_terminate(organization, old, now=at(2024, 1, 20))
     again = _change_plan(organization, customer, "again_sub", plan, at(2024, 2, 10))
     assert again.id != old.id and again.previous_subscription_id is None
-    assert initial_started_at(Subscription.objects.get(pk=again.pk)) == at(2024, 1, 1)
+    assert ChainStarts().of(Subscription.objects.get(pk=again.pk)) == at(2024, 1, 1)
     assert _usage(organization, customer, "again_sub", at(2024, 2, 15)) == (10_000, "10.0")
 
 

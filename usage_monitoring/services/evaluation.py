@@ -155,8 +155,8 @@ def subscription_evaluate(
         usage = selectors.period_usage(sub, now)
         if usage is None:
             return None
-        lifetime = lifetime_refresh(sub, usage, now=now)
-        triggered = _evaluate_alerts(sub, usage, lifetime, now)
+        lifetime, chain = lifetime_refresh(sub, usage, now=now)
+        triggered = _evaluate_alerts(sub, usage, lifetime, chain, now)
         invoice = _progressive_billing(sub, usage, lifetime, now)
     return {"triggered_alerts": triggered, "progressive_invoice": invoice, "lifetime_usage": lifetime}
 
@@ -175,7 +175,10 @@ def lifetime_row(subscription: Subscription, *, lock: bool = True) -> LifetimeUs
     return row
 
 
-def lifetime_refresh(subscription: Subscription, usage: selectors.PeriodUsage, *, now: dt.datetime) -> LifetimeUsage:
+def lifetime_refresh(
+    subscription: Subscription, usage: selectors.PeriodUsage, *, now: dt.datetime
+) -> tuple[LifetimeUsage, list[Subscription]]:
+    """The subscription's lifetime usage row, recalculated; with the chain of subscriptions it covers."""
     row = lifetime_row(subscription)
     subs = selectors.chain(subscription)
     row.invoiced_usage_amount_cents = selectors.invoiced_usage_amount_cents(subs)
@@ -184,11 +187,12 @@ def lifetime_refresh(subscription: Subscription, usage: selectors.PeriodUsage, *
     row.save(
         update_fields=["invoiced_usage_amount_cents", "current_usage_amount_cents", "recalculated_at", "updated_at"]
     )
-    row._chain = subs  # type: ignore[attr-defined]
-    return row
+    return row, subs
 
 
-def _alert_value(alert: Alert, usage: selectors.PeriodUsage, lifetime: LifetimeUsage) -> Decimal:
+def _alert_value(
+    alert: Alert, usage: selectors.PeriodUsage, lifetime: LifetimeUsage, chain: list[Subscription]
+) -> Decimal:
     kind = alert.alert_type
     if kind == AlertType.CURRENT_USAGE_AMOUNT:
         return Decimal(usage.amount_cents)
@@ -199,7 +203,7 @@ def _alert_value(alert: Alert, usage: selectors.PeriodUsage, lifetime: LifetimeU
     if kind == AlertType.LIFETIME_USAGE_AMOUNT:
         return Decimal(lifetime.total_amount_cents)
     if kind == AlertType.BILLABLE_METRIC_LIFETIME_USAGE_UNITS:
-        invoiced = selectors.invoiced_units(getattr(lifetime, "_chain", None) or [])
+        invoiced = selectors.invoiced_units(chain)
         return invoiced.get(alert.billable_metric_id, Decimal(0)) + usage.metric_units(alert.billable_metric_id)
     raise ValueError(f"unknown alert type {kind}")
 
@@ -229,7 +233,11 @@ def crossed_points(
 
 
 def _evaluate_alerts(
-    sub: Subscription, usage: selectors.PeriodUsage, lifetime: LifetimeUsage, now: dt.datetime
+    sub: Subscription,
+    usage: selectors.PeriodUsage,
+    lifetime: LifetimeUsage,
+    chain: list[Subscription],
+    now: dt.datetime,
 ) -> list[TriggeredAlert]:
     alerts = list(
         Alert.objects.select_for_update()
@@ -245,7 +253,7 @@ def _evaluate_alerts(
     for alert in alerts:
         alert = Alert.objects.select_related("billable_metric").get(id=alert.id)
         thresholds = list(AlertThreshold.objects.filter(alert=alert))
-        value = _alert_value(alert, usage, lifetime)
+        value = _alert_value(alert, usage, lifetime, chain)
         period_key = usage.period_key if alert.alert_type in PERIODIC_TYPES else ""
         previous = alert.previous_value if alert.period_key == period_key else Decimal(0)
         recorded = set(AlertCrossing.objects.filter(alert=alert, period_key=period_key).values_list("point", flat=True))

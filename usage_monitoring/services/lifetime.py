@@ -69,7 +69,7 @@ def lifetime_usage_get(
                 defaults={"organization": organization, "external_subscription_id": sub.external_id},
             )[0]
         else:
-            lifetime = lifetime_refresh(sub, usage, now=now)
+            lifetime, _ = lifetime_refresh(sub, usage, now=now)
     return lifetime_usage_payload(
         lifetime, subscription=sub, window=usage.window if usage else None, thresholds=_thresholds(sub, lifetime)
     )
