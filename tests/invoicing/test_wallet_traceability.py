@@ -157,3 +157,61 @@ def test_lago_client_consumptions_fundings_and_payment_url(lago):
     with pytest.raises(LagoApiError) as refused:
         lago.client.wallet_transactions.payment_url(str(p1.id))
     assert refused.value.status_code == 422
+
+
+def test_a_void_can_target_one_inbound_transaction(api, organization):
+    customer = CustomerFactory(organization=organization, currency="USD")
+    wallet = make_wallet(customer, granted="10", code="main")
+    [g1] = WalletTransaction.objects.filter(wallet=wallet)
+    post = lambda body: api.post(  # noqa: E731
+        "/api/v1/wallet_transactions", {"wallet_transaction": {"wallet_id": str(wallet.id), **body}}, format="json"
+    )
+    g2 = post({"granted_credits": "5"}).json()["wallet_transactions"][0]
+    # 3 credits voided from the newer grant only (the pool would have taken them from the older one)
+    [v1] = post({"voided_credits": "3", "voided_transaction_id": g2["lago_id"]}).json()["wallet_transactions"]
+    assert [(f["wallet_transaction"]["lago_id"], f["amount_cents"]) for f in _fundings(api, v1)] == [
+        (g2["lago_id"], 300)
+    ]
+    # without an amount: all that grant still holds
+    [v2] = post({"voided_transaction_id": g2["lago_id"]}).json()["wallet_transactions"]
+    assert (v2["credit_amount"], v2["amount_cents"]) == ("2.0", 200)
+    g1.refresh_from_db()
+    assert g1.remaining_amount_cents == 1000
+
+    before = WalletTransaction.objects.count()
+    for body, field, code in [
+        ({"voided_transaction_id": g2["lago_id"]}, "voided_transaction_id", "no_remaining_amount"),
+        ({"voided_transaction_id": v1["lago_id"]}, "voided_transaction_id", "wallet_transaction_not_found"),
+        ({"voided_transaction_id": "nope"}, "voided_transaction_id", "wallet_transaction_not_found"),
+        ({"voided_credits": "11", "voided_transaction_id": str(g1.id)}, "voided_credits", "insufficient_credits"),
+        (
+            {"voided_credits": "10.5", "voided_transaction_id": str(g1.id)},
+            "amount_cents",
+            "exceeds_remaining_transaction_amount",
+        ),
+        ({"granted_credits": "1", "priority": 0}, "priority", "value_is_invalid"),
+    ]:
+        response = post(body)
+        assert response.status_code == 422, body
+        assert code in response.json()["error_details"].get(field, []), response.json()
+    assert WalletTransaction.objects.count() == before
+
+
+def test_a_transactions_priority_orders_its_consumption(api, organization):
+    customer = CustomerFactory(organization=organization, currency="USD")
+    wallet = make_wallet(customer, granted="10", code="main")
+    post = lambda body: api.post(  # noqa: E731
+        "/api/v1/wallet_transactions", {"wallet_transaction": {"wallet_id": str(wallet.id), **body}}, format="json"
+    ).json()["wallet_transactions"][0]
+    first = post({"granted_credits": "4", "priority": 1})
+    assert first["priority"] == 1
+    voided = post({"voided_credits": "5"})
+    assert [(f["wallet_transaction"]["lago_id"], f["amount_cents"]) for f in _fundings(api, voided)] == [
+        (first["lago_id"], 400),
+        (str(WalletTransaction.objects.filter(wallet=wallet).order_by("created_at").first().id), 100),
+    ]
+
+
+def _fundings(api, outbound):
+    rows = api.get(f"/api/v1/wallet_transactions/{outbound['lago_id']}/fundings").json()["wallet_transaction_fundings"]
+    return sorted(rows, key=lambda r: -r["amount_cents"])

@@ -16,10 +16,12 @@ the settled inbound lines minus the settled outbound lines (tested with hypothes
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
@@ -107,7 +109,9 @@ def _locked_wallet(wallet_id: UUID | str) -> Wallet:
     return Wallet.objects.select_for_update(of=("self",)).select_related("organization", "customer").get(id=wallet_id)
 
 
-def _apply_settled(wallet: Wallet, tx: WalletTransaction, now: dt.datetime) -> None:
+def _apply_settled(
+    wallet: Wallet, tx: WalletTransaction, now: dt.datetime, *, fund_from: WalletTransaction | None = None
+) -> None:
     """Move a settled line into the (locked) wallet's balance."""
     if tx.transaction_type == TransactionType.INBOUND:
         wallet.balance_cents += tx.amount_cents
@@ -122,23 +126,27 @@ def _apply_settled(wallet: Wallet, tx: WalletTransaction, now: dt.datetime) -> N
     if wallet.balance_cents < 0 or wallet.credits_balance < 0:
         raise ValidationFailure.single("amount_cents", "insufficient_credits")
     if tx.transaction_type == TransactionType.OUTBOUND:
-        _fund(wallet, tx)
+        _fund(wallet, tx, only=fund_from)
     _refresh_ongoing(wallet, now)
     wallet.save()
 
 
-def _fund(wallet: Wallet, outbound: WalletTransaction) -> None:
+def _fund(wallet: Wallet, outbound: WalletTransaction, *, only: WalletTransaction | None = None) -> None:
     """Pair a settled outbound line with the inbound lines that fund it (`invoicing/credits/tracing.py`)
-    and take the amounts off what they hold; the wallet is locked, so the inbounds are too."""
+    and take the amounts off what they hold; the wallet is locked, so the inbounds are too. `only`:
+    the one inbound line a void targets (`voided_transaction_id`)."""
     available = WalletTransaction.objects.filter(
         wallet=wallet,
         transaction_type=TransactionType.INBOUND,
         status=TransactionSettlement.SETTLED,
         remaining_amount_cents__gt=0,
-    ).values_list("id", "priority", "transaction_status", "created_at", "remaining_amount_cents")
+    )
+    if only is not None:
+        available = available.filter(id=only.id)
+    rows = available.values_list("id", "priority", "transaction_status", "created_at", "remaining_amount_cents")
     inbounds = [
         tracing.Inbound(id=i, priority=p, granted=s == TransactionStatus.GRANTED, created_at=c, remaining_cents=r or 0)
-        for i, p, s, c, r in available
+        for i, p, s, c, r in rows
     ]
     pairs = tracing.allocate(outbound.amount_cents, inbounds)
     if sum(cents for _, cents in pairs) != outbound.amount_cents:
@@ -172,6 +180,8 @@ def _record(
     idempotency_key: str = "",
     invoice_requires_successful_payment: bool = False,
     notify: bool = True,
+    priority: int | None = None,
+    fund_from: WalletTransaction | None = None,
 ) -> WalletTransaction:
     amount_cents = credits_to_cents(wallet, credits) if cents is None else cents
     tx = WalletTransaction.objects.create(
@@ -186,7 +196,7 @@ def _record(
         amount_cents=amount_cents,
         remaining_amount_cents=amount_cents if settle and transaction_type == TransactionType.INBOUND else None,
         credit_amount=credits,
-        priority=wallet.priority,
+        priority=wallet.priority if priority is None else priority,
         name=name or "",
         metadata=metadata or [],
         settled_at=now if settle else None,
@@ -194,7 +204,7 @@ def _record(
         invoice_requires_successful_payment=invoice_requires_successful_payment,
     )
     if settle:
-        _apply_settled(wallet, tx, now)
+        _apply_settled(wallet, tx, now, fund_from=fund_from)
     if notify:
         _send_transaction_webhook(tx, "wallet_transaction.created")
     return tx
@@ -513,8 +523,11 @@ def _top_up(
     metadata: list | None = None,
     idempotency_key: str = "",
     invoice_requires_successful_payment: bool | None = None,
+    priority: int | None = None,
+    void: VoidTarget | None = None,
 ) -> list[WalletTransaction]:
-    """Purchased (pending, with its credit invoice), granted (settled) and voided (settled) lines."""
+    """Purchased (pending, with its credit invoice), granted (settled) and voided (settled) lines;
+    `priority` is the lines' (default the wallet's), `void` the inbound line a void draws on."""
     result: list[WalletTransaction] = []
     requires = (
         wallet.invoice_requires_successful_payment
@@ -535,6 +548,7 @@ def _top_up(
             idempotency_key=f"{idempotency_key}:paid" if idempotency_key else "",
             invoice_requires_successful_payment=requires,
             notify=False,
+            priority=priority,
         )
         tx.invoice = _credit_invoice(wallet, tx, now)
         tx.save(update_fields=["invoice", "updated_at"])
@@ -553,12 +567,15 @@ def _top_up(
                 name=name,
                 metadata=metadata,
                 idempotency_key=f"{idempotency_key}:granted" if idempotency_key else "",
+                priority=priority,
             )
         )
     if voided > 0:
         if voided > wallet.credits_balance:
             raise ValidationFailure.single("voided_credits", "insufficient_credits")
         cents = wallet.balance_cents if voided == wallet.credits_balance else credits_to_cents(wallet, voided)
+        if void is not None and void.cents is not None:
+            cents = void.cents
         result.append(
             _record(
                 wallet,
@@ -571,6 +588,8 @@ def _top_up(
                 source=source,
                 name=name,
                 metadata=metadata,
+                priority=priority,
+                fund_from=void.inbound if void is not None else None,
             )
         )
     return result
@@ -579,12 +598,19 @@ def _top_up(
 def wallet_transaction_create(
     organization: Organization, *, data: dict[str, Any], now: dt.datetime | None = None
 ) -> list[WalletTransaction]:
-    """`POST /wallet_transactions`: 0–3 lines (purchased, granted, voided)."""
+    """`POST /wallet_transactions`: 0–3 lines (purchased, granted, voided). `voided_transaction_id`
+    voids from that inbound line only (`voided_credits`, else all it still holds); `priority` is
+    the new lines' (docs/credits.md, "Traceability")."""
     now = now or timezone.now()
     errors: dict[str, list[str]] = {}
     paid = _credits(data.get("paid_credits"), "paid_credits", errors)
     granted = _credits(data.get("granted_credits"), "granted_credits", errors)
     voided = _credits(data.get("voided_credits"), "voided_credits", errors)
+    priority = data.get("priority")
+    if priority is not None and (
+        isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 50
+    ):
+        errors.setdefault("priority", []).append("value_is_invalid")
     metadata = data.get("metadata") or []
     if not isinstance(metadata, list) or not all(isinstance(m, dict) and "key" in m for m in metadata):
         errors.setdefault("metadata", []).append("value_is_invalid")
@@ -595,8 +621,13 @@ def wallet_transaction_create(
             raise NotAllowedFailure("wallet_not_active")
         if not data.get("ignore_paid_top_up_limits"):
             _check_top_up_limits(wallet, paid, errors)
+        if voided > wallet.credits_balance:
+            errors.setdefault("voided_credits", []).append("insufficient_credits")
+        void = _void_target(wallet, data.get("voided_transaction_id"), voided, errors)
         if errors:
             raise ValidationFailure(errors)
+        if void is not None and voided == 0:
+            voided = cents_to_credits(wallet, void.inbound.remaining_amount_cents or 0)
         requires = data.get("invoice_requires_successful_payment")
         return _top_up(
             wallet,
@@ -607,7 +638,44 @@ def wallet_transaction_create(
             name=name,
             metadata=[{"key": str(m["key"]), "value": str(m.get("value") or "")} for m in metadata],
             invoice_requires_successful_payment=None if requires is None else bool(requires),
+            priority=priority,
+            void=void,
         )
+
+
+@dataclass(frozen=True)
+class VoidTarget:
+    """The inbound line a void draws on, and the cents to void when it is all it holds."""
+
+    inbound: WalletTransaction
+    cents: int | None
+
+
+def _void_target(
+    wallet: Wallet, transaction_id: Any, voided: Decimal, errors: dict[str, list[str]]
+) -> VoidTarget | None:
+    """Lago's `voided_transaction_id`: an inbound line of the (locked) wallet that still holds credits."""
+    if transaction_id in (None, ""):
+        return None
+    try:
+        inbound = WalletTransaction.objects.filter(
+            wallet=wallet, transaction_type=TransactionType.INBOUND, id=transaction_id
+        ).first()
+    except (ValueError, DjangoValidationError):
+        inbound = None
+    if inbound is None:
+        errors.setdefault("voided_transaction_id", []).append("wallet_transaction_not_found")
+        return None
+    remaining = inbound.remaining_amount_cents or 0
+    if remaining <= 0:
+        errors.setdefault("voided_transaction_id", []).append("no_remaining_amount")
+        return None
+    if voided == 0:
+        return VoidTarget(inbound, remaining)
+    if credits_to_cents(wallet, voided) > remaining:
+        errors.setdefault("amount_cents", []).append("exceeds_remaining_transaction_amount")
+        return None
+    return VoidTarget(inbound, None)
 
 
 def wallet_transaction_settle(transaction_id: UUID | str, *, now: dt.datetime | None = None) -> WalletTransaction:
