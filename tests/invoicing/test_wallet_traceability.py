@@ -200,6 +200,7 @@ def test_a_void_can_target_one_inbound_transaction(api, organization):
 def test_a_transactions_priority_orders_its_consumption(api, organization):
     customer = CustomerFactory(organization=organization, currency="USD")
     wallet = make_wallet(customer, granted="10", code="main")
+    [opening] = WalletTransaction.objects.filter(wallet=wallet)
     post = lambda body: api.post(  # noqa: E731
         "/api/v1/wallet_transactions", {"wallet_transaction": {"wallet_id": str(wallet.id), **body}}, format="json"
     ).json()["wallet_transactions"][0]
@@ -208,7 +209,7 @@ def test_a_transactions_priority_orders_its_consumption(api, organization):
     voided = post({"voided_credits": "5"})
     assert [(f["wallet_transaction"]["lago_id"], f["amount_cents"]) for f in _fundings(api, voided)] == [
         (first["lago_id"], 400),
-        (str(WalletTransaction.objects.filter(wallet=wallet).order_by("created_at").first().id), 100),
+        (str(opening.id), 100),
     ]
 
 
