@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/aggregation.py [--database postgres://postgres@127.0.0.1:5432/bxb_bench]
                                           [--total 10000000] [--target 1000000] [--runs 30]
+                                          [--clickhouse]   (with CLICKHOUSE_URL set)
 
 The data set is generated once with SQL (`INSERT ... SELECT generate_series`, in chunks) for an
 organization named "Bench aggregation <total>/<target>", and its hourly rollups are built from the
@@ -18,6 +19,7 @@ PostgreSQL backend (from /proc). A second window with unaligned edges exercises 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -136,7 +138,57 @@ def _fill(organization: object, total: int, target: int) -> None:
     print(f"generated {total:,} events and their rollups in {time.perf_counter() - started:.0f} s")
 
 
-def measure(organization: object, aggregation_type: str, runs: int, start: datetime, end: datetime) -> dict:
+def copy_to_clickhouse(organization: Any) -> None:
+    """The target subscription's events copied to ClickHouse (CLICKHOUSE_URL) once, 100,000 rows
+    per insert, as the store writes them (no dimensions: the data set has no filter keys)."""
+    from django.db import connection
+
+    from metering.clickhouse.store import TABLE, _micros, _property_arrays, client
+
+    ch = client(write=True)
+    where = "organization_id = %(org)s AND external_subscription_id = 'sub_target' AND code = %(code)s"
+    params = {"org": str(organization.id), "code": CODE}
+    if ch.execute(f"SELECT count() FROM {TABLE} WHERE {where}", params)[0][0]:
+        return
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT transaction_id, timestamp, created_at, value, precise_total_amount_cents, properties "
+            "FROM metering_event WHERE organization_id = %s AND external_subscription_id = 'sub_target' AND code = %s",
+            [organization.id, CODE],
+        )
+        for transaction_id, timestamp, created_at, value, precise, properties in cursor:
+            keys, values = _property_arrays(json.loads(properties) if isinstance(properties, str) else properties)
+            rows.append(
+                {
+                    "organization_id": str(organization.id),
+                    "external_subscription_id": "sub_target",
+                    "code": CODE,
+                    "transaction_id": transaction_id,
+                    "timestamp": timestamp.replace(microsecond=0),
+                    "ts_us": _micros(timestamp),
+                    "created_us": _micros(created_at),
+                    "value": value,
+                    "precise": precise,
+                    "dims_key": "{}",
+                    "prop_keys": keys,
+                    "prop_values": values,
+                    "version": 1,
+                }
+            )
+            if len(rows) == 100_000:
+                ch.execute(f"INSERT INTO {TABLE} VALUES", rows)
+                rows = []
+    if rows:
+        ch.execute(f"INSERT INTO {TABLE} VALUES", rows)
+    ch.execute(f"OPTIMIZE TABLE {TABLE} FINAL")
+    print(f"copied the target subscription's events to ClickHouse in {time.perf_counter() - started:.0f} s")
+
+
+def measure(
+    organization: Any, aggregation_type: str, runs: int, start: datetime, end: datetime, store: str | None = None
+) -> dict:
     from metering.aggregation import MetricSpec, aggregate
 
     spec = MetricSpec(
@@ -152,7 +204,12 @@ def measure(organization: object, aggregation_type: str, runs: int, start: datet
     for _ in range(runs):
         began = time.perf_counter()
         result = aggregate(
-            organization, external_subscription_id="sub_target", metric=spec, from_datetime=start, to_datetime=end
+            organization,
+            external_subscription_id="sub_target",
+            metric=spec,
+            from_datetime=start,
+            to_datetime=end,
+            store=store,
         )
         timings.append(time.perf_counter() - began)
     assert result is not None
@@ -193,11 +250,20 @@ def main() -> None:
     parser.add_argument("--target", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--raw-runs", type=int, default=3, help="runs of a type answered from raw events")
+    parser.add_argument(
+        "--clickhouse",
+        action="store_true",
+        help="also measure ClickHouse (CLICKHOUSE_URL; the target subscription's events are copied there once)",
+    )
     args = parser.parse_args()
     setup_django(args.database)
     from django.db import connection
 
     organization = generate(args.total, args.target)
+    stores: list[str | None] = [None]
+    if args.clickhouse:
+        copy_to_clickhouse(organization)
+        stores.append("clickhouse")
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM metering_event")
         table_rows = cursor.fetchone()[0]
@@ -213,8 +279,8 @@ def main() -> None:
             datetime(2024, 3, 31, 22, 43, 10, tzinfo=UTC),
         ),
     ]
-    for label, start, end in windows:
-        print(f"window {label}")
+    for (label, start, end), store in [(w, st) for st in stores for w in windows]:
+        print(f"window {label}" + (f" (store={store})" if store else ""))
         for aggregation_type in (
             "count_agg",
             "sum_agg",
@@ -225,10 +291,10 @@ def main() -> None:
         ):
             # One run first (a warm-up) tells where the type is answered from: `--raw-runs` bounds
             # the runs of unique counts and weighted sums read from raw events (before their state).
-            source = measure(organization, aggregation_type, 1, start, end)["source"]
-            raw = aggregation_type in ("unique_count_agg", "weighted_sum_agg") and source == "sql"
+            source = measure(organization, aggregation_type, 1, start, end, store)["source"]
+            raw = aggregation_type in ("unique_count_agg", "weighted_sum_agg") and source in ("sql", "events")
             runs = args.raw_runs if raw else args.runs
-            m = measure(organization, aggregation_type, runs, start, end)
+            m = measure(organization, aggregation_type, runs, start, end, store)
             print(
                 f"  {aggregation_type:>17}: p50 {m['p50_ms']:>9.1f} ms  p99 {m['p99_ms']:>9.1f} ms  "
                 f"CPU {m['cpu_ms']:.1f} + {m['db_cpu_ms']:.1f} ms (bench + PostgreSQL, per query)  "

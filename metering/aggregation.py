@@ -383,10 +383,10 @@ def _aggregate_in_sql(
     totals = Additive()
     for acc in reader.additive(start, end, ()).values():
         totals.add(acc.count, acc.total, acc.maximum, acc.precise)
-    scope = reader.events(started if recurring else start, end)
     level: Decimal | None = None
     source = "sql"
     if spec.aggregation_type == "latest_agg":
+        scope = reader.events(started if recurring else start, end)
         latest = (
             scope.filter(value__isnull=False)
             .order_by("-timestamp", "-created_at", reader.binary("transaction_id").desc())
@@ -403,11 +403,12 @@ def _aggregate_in_sql(
         units = reader.weighted_sum(period_start, end, initial, period)
         level = initial + totals.total
     elif "unique_count_agg" in reader.state_aggregations:
-        # From the unique-count state kept at ingestion (PostgreSQL's reader).
-        units = reader.unique_count(started if recurring else start, end)
-        source = "rollups"
+        # From the unique-count state kept at ingestion (PostgreSQL), or computed by ClickHouse.
+        units = reader.unique_count(started if recurring else start, end, spec.field_name or "")
+        source = reader.name
     else:
         # A value counts when its last operation in the window is not `remove`.
+        scope = reader.events(started if recurring else start, end)
         field_name = spec.field_name or ""
         last_ops = (
             scope.annotate(

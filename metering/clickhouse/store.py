@@ -295,8 +295,11 @@ class Reader:
     """Aggregation's view of one (organization, subscription, code) in ClickHouse."""
 
     name = "clickhouse"
-    sql_aggregations: frozenset[str] = frozenset()
-    state_aggregations: frozenset[str] = frozenset()
+    # Computed by ClickHouse from its events (no state): a weighted sum's hourly Σ value and
+    # Σ value × time (`moments`), a unique count's last operation per value (`unique_count`);
+    # 1M events in ~0.1-0.3 s (bench/RESULTS.md) instead of seconds through Python rows.
+    sql_aggregations: frozenset[str] = frozenset({"unique_count_agg"})
+    state_aggregations: frozenset[str] = frozenset({"weighted_sum_agg", "unique_count_agg"})
 
     def __init__(self, organization: Any, sub: str, code: str):
         self.params = {"org": str(organization.id), "sub": sub, "code": code}
@@ -334,7 +337,43 @@ class Reader:
     def moments(
         self, start: datetime, end: datetime, keys: Sequence[str]
     ) -> dict[tuple[str | None, ...], Additive] | None:
-        return None  # not in `state_aggregations`: weighted sums read rows here
+        """Per dimension values, with Σ value × Unix seconds summed per hour by ClickHouse as
+        Σ value × microseconds into the hour (Decimal128(12), exact; an overflow fails the read,
+        and PostgreSQL answers), then completed here exactly."""
+        result: dict[tuple[str | None, ...], Additive] = {}
+        if start >= end:
+            return result
+        clause, params = self._where(start, end)
+        rows = _read(
+            f"SELECT dims_key, intDiv(ts_us, 3600000000) AS h, count(), sum(value), max(value), sum(precise), "  # noqa: S608 - constant table, parameters bound by the driver
+            f"sum(value * (ts_us - h * 3600000000)) FROM {TABLE} FINAL WHERE {clause} GROUP BY dims_key, h",
+            params,
+        )
+        for dims_key, hour, count, total, maximum, precise, offsets in rows:
+            dims = json.loads(dims_key or "{}")
+            key = tuple(dims.get(k) for k in keys)
+            total = Decimal(total) if total is not None else computations.ZERO
+            moment = computations.EXACT.add(
+                computations.EXACT.multiply(total, Decimal(int(hour) * 3600)),
+                Decimal(offsets or 0).scaleb(-6, computations.EXACT),
+            )
+            result.setdefault(key, Additive()).add(int(count), total, maximum, precise, moment)
+        return result
+
+    def unique_count(self, start: datetime, end: datetime, field_name: str) -> Decimal:
+        """Values whose last event in [start, end) (by timestamp, arrival, transaction id) is not a
+        `remove`, computed by ClickHouse (`argMax` per value)."""
+        if start >= end or not field_name:
+            return computations.ZERO
+        clause, params = self._where(start, end)
+        rows = _read(
+            "SELECT countIf(last != 'remove') FROM (SELECT prop_values[indexOf(prop_keys, %(field)s)] AS v, "  # noqa: S608 - constant table, parameters bound by the driver
+            "argMax(if(has(prop_keys, 'operation_type'), prop_values[indexOf(prop_keys, 'operation_type')], ''), "
+            f"tuple(ts_us, created_us, transaction_id)) AS last FROM {TABLE} FINAL "
+            f"WHERE {clause} AND has(prop_keys, %(field)s) GROUP BY v)",
+            {**params, "field": field_name},
+        )
+        return Decimal(int(rows[0][0])) if rows else computations.ZERO
 
     def additive(self, start: datetime, end: datetime, keys: Sequence[str]) -> dict[tuple[str | None, ...], Additive]:
         result: dict[tuple[str | None, ...], Any] = {}

@@ -170,5 +170,5 @@ class DatabaseReader:
     def weighted_sum(self, start: datetime, end: datetime, initial: Decimal, period: Decimal) -> Decimal:
         raise NotImplementedError("weighted sums are computed in Python on this database")
 
-    def unique_count(self, start: datetime, end: datetime) -> Decimal:
+    def unique_count(self, start: datetime, end: datetime, field_name: str) -> Decimal:
         raise NotImplementedError("this database keeps no unique-count state")

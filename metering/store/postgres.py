@@ -251,13 +251,14 @@ class PostgresReader(DatabaseReader):
         # Codepoint ordering, as Python compares strings (PostgreSQL's default collation does not).
         return Collate(super().binary(field_name), "C")
 
-    def unique_count(self, start: datetime, end: datetime) -> Decimal:
+    def unique_count(self, start: datetime, end: datetime, field_name: str) -> Decimal:
         """Values whose last event in [start, end) is not a `remove`, from the unique-count state:
         the `add` events of the window whose value has no later event before `end`
         (`UniqueCountLink.next_at`). Whole hours are summed from `UniqueCountRollup` (next hour
         >= the last whole hour's end), less the events whose next event falls in the partial hour
         at the end before `end` (found there through `prev_at`); the partial hours at the edges
-        read their link rows. Two to three index range scans whatever the events' number."""
+        read their link rows. Two to three index range scans whatever the events' number.
+        (`field_name` is the state's: the links hold the values of the metric's field.)"""
         if end <= start:
             return computations.ZERO
         first_hour, last_hour = ceil_hour(start), floor_hour(end)

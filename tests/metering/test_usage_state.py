@@ -181,6 +181,7 @@ def test_weighted_sum_reads_raw_events_where_rollups_predate_the_time_sums(organ
 moment = st.one_of(
     st.integers(min_value=0, max_value=SPAN * 10**6),
     st.integers(min_value=0, max_value=SPAN // 1800).map(lambda k: k * 1800 * 10**6),  # ties, hour edges
+    st.integers(min_value=0, max_value=3 * 3600 * 10**6),  # crowded hours: neighbours in the same hour
 )
 unique_event = st.tuples(
     moment,
