@@ -4,8 +4,10 @@
                                           [--mode batch|customer] [--reuse] [--keep]
 
 Data: one organization, N customers each with one monthly subscription (base fee 10.00 USD in
-arrears) and two usage charges, `calls` (count, standard 0.01) and `storage` (sum, graduated
-0-100 at 0.05, then 0.02 + 1.00 flat), with 3 events per subscription in January 2024 and their
+arrears), two usage charges, `calls` (count, standard 0.01) and `storage` (sum, graduated
+0-100 at 0.05, then 0.02 + 1.00 flat), and a fixed charge, 5 `seats` at 2.00 in arrears
+(`--no-fixed-charge` bills without it: it is deleted before the run, and put back by the next run
+without the flag, so one data set measures both), with 3 events per subscription in January 2024 and their
 hourly rollups (written with one INSERT … SELECT each, so 100,000 subscriptions set up in about
 a minute). The billing sweep (`runs.billing_run_start`, what the `invoicing.billing_sweep` task
 calls) finds who is due on 1 February and cuts the customers into batches exactly as the sweep
@@ -188,10 +190,30 @@ def worker(database_url: str, mode: str, run_id: str, work: mp.Queue, results: m
     )
 
 
-def expected_cents(i: int) -> int:
+def expected_cents(i: int, *, fixed_charge: bool) -> int:
     gb = 50 + i % 100
     storage = gb * 5 if gb <= 100 else 100 * 5 + (gb - 100) * 2 + 100
-    return 1000 + 2 + storage
+    return 1000 + 2 + storage + (1000 if fixed_charge else 0)
+
+
+def set_fixed_charge(organization, *, on: bool) -> None:
+    """The bench plan's fixed charge (5 seats at 2.00, in arrears): created or put back, or deleted."""
+    from django.utils import timezone
+
+    from catalog.models import AddOn, FixedCharge, Plan
+
+    plan = Plan.objects.get(organization=organization, code="bench")
+    add_on, _ = AddOn.objects.get_or_create(
+        organization=organization, code="seats", defaults={"name": "Seats", "amount_cents": 0, "amount_currency": "USD"}
+    )
+    fixed = FixedCharge.objects.filter(plan=plan, code="seats").first()
+    if fixed is None:
+        fixed = FixedCharge.objects.create(
+            organization=organization, plan=plan, add_on=add_on, code="seats", charge_model="standard",
+            units=5, properties={"amount": "2"},
+        )  # fmt: skip
+    fixed.deleted_at = None if on else timezone.now()
+    fixed.save(update_fields=["deleted_at", "updated_at"])
 
 
 def main() -> None:
@@ -201,6 +223,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="customers per task (default: the sweep's)")
     parser.add_argument("--mode", choices=["batch", "customer"], default="batch")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--no-fixed-charge", action="store_true", help="bill without the plan's fixed charge")
     parser.add_argument("--reuse", action="store_true", help="keep the data of a previous run (re-bill it)")
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     parser.add_argument("--usage-samples", type=int, default=200)
@@ -226,6 +249,7 @@ def main() -> None:
     else:
         Invoice.objects.filter(organization=organization).delete()
         InvoiceNumberCounter.objects.filter(organization=organization).delete()
+    set_fixed_charge(organization, on=not args.no_fixed_charge)
     n = organization.subscriptions.count()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
@@ -291,7 +315,7 @@ def main() -> None:
         .iterator(chunk_size=10000)
     ):
         checked += 1
-        expected = expected_cents(int(external_id[1:]))
+        expected = expected_cents(int(external_id[1:]), fixed_charge=not args.no_fixed_charge)
         wrong += fees != expected or total != expected or not number
     numbers = Invoice.objects.filter(organization=organization).values("number").distinct().count()
     print(

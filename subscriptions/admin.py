@@ -25,7 +25,7 @@ from billing_project.core.errors import DomainError, ValidationFailure
 from catalog.models import Plan
 from customers.models import Customer
 from subscriptions import selectors, services
-from subscriptions.models import Subscription, SubscriptionStatus, SubscriptionTransition
+from subscriptions.models import FixedChargeUnits, Subscription, SubscriptionStatus, SubscriptionTransition
 
 
 class TransitionInline(ReadOnlyInline):
@@ -33,6 +33,20 @@ class TransitionInline(ReadOnlyInline):
     fields = ("occurred_at", "event", "from_status", "to_status", "reason", "actor")
     readonly_fields = fields
     ordering = ("-occurred_at",)
+
+
+class FixedChargeUnitsInline(ReadOnlyInline):
+    """The subscription's quantities of its fixed charges, as recorded (docs/subscriptions.md)."""
+
+    model = FixedChargeUnits
+    fields = ("fixed_charge", "units", "timestamp", "created_at")
+    readonly_fields = fields
+    ordering = ("timestamp", "created_at")
+    verbose_name = "fixed charge units"
+    verbose_name_plural = "fixed charge units (each from its timestamp on)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[FixedChargeUnits]:
+        return super().get_queryset(request).select_related("fixed_charge__add_on")
 
 
 def _confirm(
@@ -121,7 +135,7 @@ class SubscriptionAdmin(ActionsOnlyAdmin):
     date_hierarchy = None
     ordering = ("-created_at",)
     actions = ["terminate", "cancel_pending", "apply_downgrade_now"]
-    inlines = [TransitionInline]
+    inlines = [TransitionInline, FixedChargeUnitsInline]
     readonly_fields = (
         "id",
         "organization",

@@ -199,8 +199,9 @@ def item_fixed_charge_fees(
         return []
     sub = item.subscription
     fees: list[Fee] = []
-    closing = _closing_period(item, schedule)
-    opening = _opening_period(item, schedule)
+    arrears = any(not f.fixed_charge.pay_in_advance for f in plan.fixed_charges)
+    closing = _closing_period(item, schedule) if arrears else None
+    opening = _opening_period(item, schedule) if plan.has_advance_fixed_charges else None
     for snapshot in plan.fixed_charges:
         fixed = snapshot.fixed_charge
         mine = changes.get((sub.id, fixed.parent_id or fixed.id), [])  # recorded under the plan's own

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -45,6 +46,7 @@ from customers.models import Customer, Organization
 from invoicing.billing import writer
 from invoicing.billing.due import DueItem, due_items, item_from_row
 from invoicing.billing.fees import fee_taxes, item_fees, usage_key
+from invoicing.billing.fixed_charges import UnitsChange, units_changes
 from invoicing.billing.pricing import usage_request
 from invoicing.billing.snapshot import CatalogSnapshot, catalog_snapshot
 from invoicing.billing.sweep import cursors, due_subscriptions
@@ -93,6 +95,8 @@ class Inputs:
     progressive: frozenset[Any]  # subscriptions with a progressive-billing period
     now: dt.datetime
     starts: ChainStarts  # the subscription chains' initial starts, read once for the batch
+    # the fixed charge quantities of the batch's subscriptions (`fixed_charges.units_changes`)
+    fixed_units: Mapping[tuple[Any, Any], list[UnitsChange]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -182,12 +186,14 @@ def _read(
     last, starting = cursors([s.id for s in subs], progressive) if subs else ({}, set())
     with_credits = _with_credits(ids) if subs else set()
     plans = {sub.plan_id: sub.plan for sub in subs}
+    catalog = catalog_snapshot(plans.values(), {c.organization_id for c in customers})
     inputs = Inputs(
-        catalog=catalog_snapshot(plans.values(), {c.organization_id for c in customers}),
+        catalog=catalog,
         customer_taxes=_customer_taxes(ids) if subs else {},
         progressive=frozenset(progressive),
         now=now,
         starts=ChainStarts(),
+        fixed_units=units_changes([s.id for s in subs if catalog.plan(s.plan_id).fixed_charges]),
     )
     subs_of: dict[Any, list[Subscription]] = defaultdict(list)
     for sub in subs:
@@ -321,17 +327,26 @@ def period_row(organization: Organization, invoice: Invoice, item: DueItem) -> I
 def _fees_and_periods(
     invoice: Invoice,
     items: list[tuple[DueItem, periods.Schedule]],
-    catalog: CatalogSnapshot,
-    starts: ChainStarts,
+    inputs: Inputs,
     usage: dict[tuple, Any] | None = None,
 ) -> tuple[list[Fee], list[InvoiceSubscription]]:
+    catalog = inputs.catalog
     fees: list[Fee] = []
     rows: list[InvoiceSubscription] = []
     for item, schedule in items:
         row = period_row(invoice.organization, invoice, item)
         rows.append(row)
         plan = catalog.plan(item.subscription.plan_id)
-        for fee in item_fees(item, plan=plan, schedule=schedule, currency=invoice.currency, starts=starts, usage=usage):
+        fees_of_item = item_fees(
+            item,
+            plan=plan,
+            schedule=schedule,
+            currency=invoice.currency,
+            starts=inputs.starts,
+            usage=usage,
+            fixed_units=inputs.fixed_units,
+        )
+        for fee in fees_of_item:
             fee.invoice_subscription = row
             fees.append(fee)
     return fees, rows
@@ -378,7 +393,7 @@ def _invoice_alone(
     inputs: Inputs,
 ) -> Invoice:
     invoice = _invoice(customer, day, items)
-    fees, rows = _fees_and_periods(invoice, items, inputs.catalog, inputs.starts)
+    fees, rows = _fees_and_periods(invoice, items, inputs)
     taxes, plan_ids = fee_taxes(fees, resolver)
     grace = customer.applicable_invoice_grace_period
     if grace > 0:
@@ -444,7 +459,7 @@ def _build(
 ) -> writer.Built:
     """An invoice in memory, finalized (no credits: the customer has none) or a draft."""
     invoice = _invoice(customer, day, items)
-    fees, rows = _fees_and_periods(invoice, items, inputs.catalog, inputs.starts, usage)
+    fees, rows = _fees_and_periods(invoice, items, inputs, usage)
     for fee in fees:
         fee.invoice = invoice
     taxes, plan_ids = fee_taxes(fees, resolver)

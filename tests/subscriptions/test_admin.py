@@ -137,3 +137,24 @@ def test_start_and_change_plan_from_the_admin(admin_client, organization):
     assert b"invalid_date" in bad.content
     other = SubscriptionPlanFactory(code="elsewhere")
     assert b"another organization" in admin_client.post(url, {**form, "plan": other.pk}).content
+
+
+def test_change_page_shows_fixed_charge_units(admin_client, organization):
+    from decimal import Decimal
+
+    from subscriptions.models import FixedChargeUnits
+    from tests.factories.catalog import AddOnFactory, FixedChargeFactory
+    from tests.factories.invoicing import make_customer, make_plan, subscribe
+
+    plan = make_plan(organization, amount_cents=0)
+    fixed = FixedChargeFactory(plan=plan, add_on=AddOnFactory(organization=organization, name="Seats"), code="seats")
+    sub = subscribe(make_customer(organization), plan, datetime(2025, 1, 1, tzinfo=UTC))
+    FixedChargeUnits.objects.create(
+        organization=organization, subscription=sub, fixed_charge=fixed, units=Decimal(25),
+        timestamp=datetime(2025, 1, 12, tzinfo=UTC),
+    )  # fmt: skip
+    page = admin_client.get(reverse("admin:subscriptions_subscription_change", args=[sub.pk])).content.decode()
+    assert 'id="fixed_charge_units-group"' in page
+    assert "fixed charge units (each from its timestamp on)" in page.lower()
+    assert "25.0000000000" in page
+    assert "seats (standard)" in page
