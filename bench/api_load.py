@@ -52,7 +52,15 @@ from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Gunicorn, drop_database, percentile, setup_django
+from bench.common import (
+    Gunicorn,
+    active_subscriptions,
+    children,
+    cpu_seconds,
+    load_average,
+    percentile,
+    run_on_database,
+)
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_load"
 DEFAULT_PORT = 18791
@@ -79,7 +87,6 @@ def seed(customers: int, invoices: int, events_per_subscription: int = 24) -> st
     from customers.services import api_key_create, organization_create
     from invoicing.models import Invoice, InvoiceAppliedTax
     from metering.services import events_ingest
-    from subscriptions.models import Subscription
 
     organization, _ = organization_create(f"Load {time.time():.0f}", timezone_name="UTC")
     tax = Tax.objects.create(organization=organization, code="vat", name="VAT", rate="20", applied_to_organization=True)
@@ -116,20 +123,7 @@ def seed(customers: int, invoices: int, events_per_subscription: int = 24) -> st
         ]
     )
     started = datetime(2024, 1, 1, tzinfo=UTC)
-    Subscription.objects.bulk_create(
-        [
-            Subscription(
-                organization=organization,
-                customer=customer,
-                plan=plan,
-                external_id=f"sub_{i}",
-                status="active",
-                subscription_at=started,
-                started_at=started,
-            )
-            for i, customer in enumerate(people)
-        ]
-    )
+    active_subscriptions(organization, plan, people, started)
     type(organization).objects.filter(pk=organization.pk).update(customer_sequence=customers)
     today = date.today()
     Invoice.objects.bulk_create(
@@ -273,17 +267,10 @@ def client_main(
     out.put((results, unsent, time.process_time() - cpu_start, connects))
 
 
-def _children(master_pid: int) -> list[int]:
-    try:
-        return [int(pid) for pid in Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
 def worker_rss(master_pid: int) -> dict[int, int]:
     """RSS in KiB of gunicorn's worker processes (children of the master)."""
     sizes = {}
-    for pid in _children(master_pid):
+    for pid in children(master_pid):
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -293,22 +280,9 @@ def worker_rss(master_pid: int) -> dict[int, int]:
     return sizes
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds used so far by a process (None once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 def worker_cpu_seconds(master_pid: int) -> float:
     """User + system CPU seconds used so far by gunicorn's workers."""
-    return sum(cpu_seconds(pid) or 0.0 for pid in _children(master_pid))
-
-
-def load_average() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return sum(cpu_seconds(pid) or 0.0 for pid in children(master_pid))
 
 
 class CpuSampler(threading.Thread):
@@ -447,13 +421,7 @@ def main() -> None:
     if args.threads is None:
         args.threads = DEFAULT_THREADS if args.worker_class == "gthread" else 1
 
-    setup_django(args.database)
-    try:
-        run(args)
-    finally:
-        if not args.keep:
-            drop_database(args.database)
-            print(f"(database {urlparse(args.database).path.lstrip('/')} dropped)")
+    run_on_database(args.database, lambda: run(args), keep=args.keep)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -491,7 +459,7 @@ def run(args: argparse.Namespace) -> None:
         load_start = load_average()
         rss_start = worker_rss(master)
         cpu_start = worker_cpu_seconds(master)
-        per_worker_start = {pid: cpu_seconds(pid) or 0.0 for pid in _children(master)}
+        per_worker_start = {pid: cpu_seconds(pid) or 0.0 for pid in children(master)}
         sampler = CpuSampler(args.database)
         sampler.start()
         autovacuum = None

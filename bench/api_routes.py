@@ -29,11 +29,8 @@ statements, to compare the two.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import json
 import os
-import pstats
 import random
 import sys
 import time
@@ -41,21 +38,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import drop_database, setup_django
+from bench.common import measure_routes, run_on_database
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_routes"
 ROUTES = ("baseline", "current_usage", "invoices_list", "customer_upsert", "events_batch")
 # Only when asked for (`--route`): the upsert's two halves apart, a new customer each time or an
 # update of a seeded one (`customer_upsert` alternates them, as the load mix does).
 UPSERT_ROUTES = ("customer_create", "customer_update")
-
-
-def backend_cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -82,18 +71,12 @@ def main() -> None:
     os.environ.pop("REDIS_URL", None)
     if args.binding:
         os.environ["DATABASE_SERVER_SIDE_BINDING"] = "1" if args.binding == "server" else "0"
-    setup_django(args.database)
-    try:
-        run(args)
-    finally:
-        if not args.keep:
-            drop_database(args.database)
+    run_on_database(args.database, lambda: run(args), keep=args.keep)
 
 
 def run(args: argparse.Namespace) -> None:
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     from bench.api_load import _request, seed
 
@@ -123,41 +106,10 @@ def run(args: argparse.Namespace) -> None:
             raise SystemExit(f"{route}: {response.status_code} {response.content[:300]!r}")
         return len(response.content)
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        backend_pid = cursor.fetchone()[0]
-
     options = connection.settings_dict["OPTIONS"]
     binding = "server-side" if options.get("server_side_binding") else "client-side"
     print(f"binding: {binding}, prepare_threshold {options.get('prepare_threshold')}")
-    print(f"\n{'route':<17}{'stmts':>6}{'bytes':>8}{'app CPU ms':>12}{'PG CPU ms':>11}{'wall ms':>9}")
-    for route in args.route or ROUTES:
-        for _ in range(5):
-            size = call(route)
-        with CaptureQueriesContext(connection) as captured:
-            call(route)
-        statements = len(captured.captured_queries)
-        if args.sql:
-            for query in captured.captured_queries:
-                print(f"    [{query['time']}s] {query['sql'][:400]}")
-        profiler = cProfile.Profile() if args.profile else None
-        cpu0, pg0, wall0 = time.process_time(), backend_cpu_seconds(backend_pid), time.perf_counter()
-        if profiler:
-            profiler.enable()
-        for _ in range(args.iterations):
-            call(route)
-        if profiler:
-            profiler.disable()
-        cpu = (time.process_time() - cpu0) * 1000 / args.iterations
-        pg = (backend_cpu_seconds(backend_pid) - pg0) * 1000 / args.iterations
-        wall = (time.perf_counter() - wall0) * 1000 / args.iterations
-        print(f"{route:<17}{statements:>6}{size:>8}{cpu:>12.2f}{pg:>11.2f}{wall:>9.2f}")
-        if profiler:
-            out = io.StringIO()
-            stats = pstats.Stats(profiler, stream=out)
-            stats.sort_stats("tottime").print_stats(args.profile)
-            stats.sort_stats("cumulative").print_stats(args.profile)
-            print(out.getvalue())
+    measure_routes(call, args.route or ROUTES, iterations=args.iterations, warmup=5, profile=args.profile, sql=args.sql)
     with connection.cursor() as cursor:
         # Memory of this connection's backend: the prepared statements psycopg left on it (at most
         # its prepared_max, 100) and the plan caches they hold, against the backend's total.

@@ -7,11 +7,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench"
+T = TypeVar("T")
 
 
 def setup_django(database_url: str) -> None:
@@ -55,9 +59,115 @@ def drop_database(database_url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}" WITH (FORCE)')
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds used so far by a process (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def children(master_pid: int) -> list[int]:
+    """The pids of a process's children (gunicorn's workers of its master)."""
+    try:
+        return [int(pid) for pid in Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def measure_routes(
+    call: Callable[[str], int],
+    routes: Iterable[str],
+    *,
+    iterations: int,
+    warmup: int,
+    profile: int = 0,
+    sql: bool = False,
+    digits: int = 2,
+    profile_timer: Callable[[], float] | None = None,
+) -> None:
+    """For each route: `warmup` calls, one call whose statements are counted (and printed with
+    `sql`), then `iterations` calls timed: this process's CPU, the PostgreSQL backend's CPU and wall
+    time per call, one row a route; with `profile`, the N costliest functions of the timed calls."""
+    import cProfile
+    import io
+    import pstats
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend_pid = cursor.fetchone()[0]
+    print(f"\n{'route':<17}{'stmts':>6}{'bytes':>8}{'app CPU ms':>12}{'PG CPU ms':>11}{'wall ms':>9}")
+    for route in routes:
+        for _ in range(warmup):
+            call(route)
+        with CaptureQueriesContext(connection) as captured:
+            size = call(route)
+        statements = len(captured.captured_queries)
+        if sql:
+            for query in captured.captured_queries:
+                print(f"    [{query['time']}s] {query['sql'][:400]}")
+        profiler = (cProfile.Profile(profile_timer) if profile_timer else cProfile.Profile()) if profile else None
+        cpu0, pg0, wall0 = time.process_time(), (cpu_seconds(backend_pid) or 0.0), time.perf_counter()
+        if profiler:
+            profiler.enable()
+        for _ in range(iterations):
+            call(route)
+        if profiler:
+            profiler.disable()
+        cpu = (time.process_time() - cpu0) * 1000 / iterations
+        pg = ((cpu_seconds(backend_pid) or 0.0) - pg0) * 1000 / iterations
+        wall = (time.perf_counter() - wall0) * 1000 / iterations
+        print(f"{route:<17}{statements:>6}{size:>8}{cpu:>12.{digits}f}{pg:>11.{digits}f}{wall:>9.2f}", flush=True)
+        if profiler:
+            out = io.StringIO()
+            stats = pstats.Stats(profiler, stream=out)
+            stats.sort_stats("tottime").print_stats(profile)
+            stats.sort_stats("cumulative").print_stats(profile)
+            print(out.getvalue())
+
+
+def run_on_database(database_url: str, run: Callable[[], T], *, keep: bool) -> T:
+    """Django set up on the bench's own database (created, migrated), `run()`, then the database
+    dropped unless `keep`."""
+    setup_django(database_url)
+    try:
+        return run()
+    finally:
+        if not keep:
+            drop_database(database_url)
+            print(f"(database {urlparse(database_url).path.lstrip('/')} dropped)")
+
+
+def active_subscriptions(organization: Any, plan: Any, customers: Iterable[Any], started: datetime) -> list[Any]:
+    """One active subscription `sub_<i>` to `plan` per customer (the i-th), started at `started`."""
+    from subscriptions.models import Subscription
+
+    rows = [
+        Subscription(
+            organization=organization,
+            customer=customer,
+            plan=plan,
+            external_id=f"sub_{i}",
+            status="active",
+            subscription_at=started,
+            started_at=started,
+        )
+        for i, customer in enumerate(customers)
+    ]
+    return Subscription.objects.bulk_create(rows)
+
+
 def create_tenant(name: str, subscriptions: int, code: str = "bench_calls") -> tuple[object, str, object]:
     """An organization, its API key, a sum metric, and `subscriptions` active subscriptions sub_0..."""
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from catalog.models import BillableMetric, Plan
     from customers.inputs import CustomerUpsert
@@ -69,27 +179,12 @@ def create_tenant(name: str, subscriptions: int, code: str = "bench_calls") -> t
         organization=organization, name=code, code=code, aggregation_type="sum_agg", field_name="n"
     )
     try:
-        from subscriptions.models import Subscription
-
         customer, _ = customer_upsert(organization, CustomerUpsert(external_id="bench-customer", currency="USD"))
         plan = Plan.objects.create(
             organization=organization, name="bench", code="bench", interval="monthly", amount_currency="USD"
         )
         started = datetime(2020, 1, 1, tzinfo=UTC)
-        Subscription.objects.bulk_create(
-            [
-                Subscription(
-                    organization=organization,
-                    customer=customer,
-                    plan=plan,
-                    external_id=f"sub_{i}",
-                    status="active",
-                    subscription_at=started,
-                    started_at=started,
-                )
-                for i in range(subscriptions)
-            ]
-        )
+        active_subscriptions(organization, plan, [customer] * subscriptions, started)
     except Exception as exc:  # the bench still runs; events are then reported as unknown subscriptions
         print(f"(no subscriptions created: {exc})")
     return organization, raw_key, metric

@@ -28,16 +28,14 @@ import argparse
 import http.client
 import json
 import multiprocessing
-import os
 import random
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Gunicorn, drop_database, percentile, setup_django
+from bench.common import Gunicorn, children, cpu_seconds, load_average, percentile, run_on_database
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_entitlements"
 ROUTES = ("feature", "list")
@@ -171,28 +169,6 @@ def client_main(
     out.put((results, unsent, time.process_time() - cpu_start))
 
 
-def _children(master_pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{master_pid}/task/{master_pid}/children") as handle:
-            return [int(pid) for pid in handle.read().split()]
-    except OSError:
-        return []
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def _load() -> str:
-    with open("/proc/loadavg") as handle:
-        return " ".join(handle.read().split()[:3])
-
-
 def run(args: argparse.Namespace) -> bool:
     key = seed(args.subscriptions, args.events)
     print(
@@ -214,9 +190,9 @@ def run(args: argparse.Namespace) -> bool:
                 assert response.status == 200, response.status
                 if response.will_close:
                     conn.close()
-        workers = _children(server.process.pid)
-        cpu_start = sum(_cpu_seconds(pid) for pid in workers)
-        load_start = _load()
+        workers = children(server.process.pid)
+        cpu_start = sum(cpu_seconds(pid) or 0.0 for pid in workers)
+        load_start = load_average()
         queue: multiprocessing.Queue = multiprocessing.Queue()
         start_at = time.time() + 1.0
         processes = [
@@ -239,8 +215,8 @@ def run(args: argparse.Namespace) -> bool:
         for process in processes:
             process.join()
         elapsed = time.time() - start_at
-        cpu_used = sum(_cpu_seconds(pid) for pid in workers) - cpu_start
-        load_end = _load()
+        cpu_used = sum(cpu_seconds(pid) or 0.0 for pid in workers) - cpu_start
+        load_end = load_average()
     errors = sum(1 for r in results if r[3] != 200)
     print(f"sent {len(results)} ({len(results) / elapsed:.1f} req/s), not sent {unsent}, errors {errors}")
     ok = unsent == 0 and errors == 0
@@ -271,13 +247,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=24)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
-    setup_django(args.database)
-    try:
-        ok = run(args)
-    finally:
-        if not args.keep:
-            drop_database(args.database)
-            print(f"(database {urlparse(args.database).path.lstrip('/')} dropped)")
+    ok = run_on_database(args.database, lambda: run(args), keep=args.keep)
     sys.exit(0 if ok else 1)
 
 

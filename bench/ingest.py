@@ -48,7 +48,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Gunicorn, create_tenant, drop_database, percentile, setup_django
+from bench.common import Gunicorn, create_tenant, percentile, run_on_database
 
 SUBSCRIPTIONS = 100
 BENCH_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_ingest"
@@ -573,13 +573,7 @@ def main() -> None:
     args = parser.parse_args()
 
     created = not database_exists(args.database)
-    setup_django(args.database)
-    try:
-        _run(args)
-    finally:
-        if created and not args.keep:
-            drop_database(args.database)
-            print(f"dropped the bench database {args.database.rsplit('/', 1)[-1]}")
+    run_on_database(args.database, lambda: _run(args), keep=args.keep or not created)
 
 
 def _run(args: argparse.Namespace) -> None:

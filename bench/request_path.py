@@ -21,11 +21,9 @@ per-organization limits on against that Redis database, as `bench/ingest.py` doe
 from __future__ import annotations
 
 import argparse
-import cProfile
 import io
 import json
 import os
-import pstats
 import random
 import sys
 import time
@@ -34,18 +32,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import drop_database, setup_django
+from bench.common import measure_routes, run_on_database
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_request_path"
 ROUTES = ("health", "customers_page1", "event", "current_usage", "invoices_list", "customer_upsert", "events_batch")
-
-
-def backend_cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -72,18 +62,11 @@ def main() -> None:
     else:
         os.environ.pop("REDIS_URL", None)
         os.environ.update(RATE_LIMIT_REQUESTS_PER_MINUTE="0", RATE_LIMIT_EVENTS_PER_MINUTE="0")
-    setup_django(args.database)
-    try:
-        run(args)
-    finally:
-        if not args.keep:
-            drop_database(args.database)
+    run_on_database(args.database, lambda: run(args), keep=args.keep)
 
 
 def run(args: argparse.Namespace) -> None:
     from django.core.handlers.wsgi import WSGIHandler
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     from bench.api_load import _request, seed
 
@@ -148,35 +131,15 @@ def run(args: argparse.Namespace) -> None:
             raise SystemExit(f"{route}: {status_seen[0]}")
         return size
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        backend_pid = cursor.fetchone()[0]
-
-    print(f"\n{'route':<17}{'stmts':>6}{'bytes':>8}{'app CPU ms':>12}{'PG CPU ms':>11}{'wall ms':>9}")
-    for route in args.route or ROUTES:
-        for _ in range(10):
-            size = call(route)
-        with CaptureQueriesContext(connection) as captured:
-            call(route)
-        statements = len(captured.captured_queries)
-        profiler = cProfile.Profile(time.process_time) if args.profile else None
-        cpu0, pg0, wall0 = time.process_time(), backend_cpu_seconds(backend_pid), time.perf_counter()
-        if profiler:
-            profiler.enable()
-        for _ in range(args.iterations):
-            call(route)
-        if profiler:
-            profiler.disable()
-        cpu = (time.process_time() - cpu0) * 1000 / args.iterations
-        pg = (backend_cpu_seconds(backend_pid) - pg0) * 1000 / args.iterations
-        wall = (time.perf_counter() - wall0) * 1000 / args.iterations
-        print(f"{route:<17}{statements:>6}{size:>8}{cpu:>12.3f}{pg:>11.3f}{wall:>9.2f}", flush=True)
-        if profiler:
-            out = io.StringIO()
-            stats = pstats.Stats(profiler, stream=out)
-            stats.sort_stats("tottime").print_stats(args.profile)
-            stats.sort_stats("cumulative").print_stats(args.profile)
-            print(out.getvalue())
+    measure_routes(
+        call,
+        args.route or ROUTES,
+        iterations=args.iterations,
+        warmup=10,
+        profile=args.profile,
+        digits=3,
+        profile_timer=time.process_time,
+    )
     print(f"\n(load average {Path('/proc/loadavg').read_text().split()[0]}; cProfile inflates CPU when --profile)")
 
 

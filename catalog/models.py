@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from billing_project.core.models import BaseModel, SoftDeleteModel
+from billing_project.core.models import BaseModel, SoftDeleteModel, unique_live
 
 # --- billable metrics -------------------------------------------------------------------------
 
@@ -52,13 +52,7 @@ class BillableMetric(SoftDeleteModel):
 
     class Meta:
         ordering = ["-created_at", "id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "code"],
-                condition=Q(deleted_at__isnull=True),
-                name="billable_metric_code_unique_live",
-            )
-        ]
+        constraints = [unique_live("organization", "code", name="billable_metric_code_unique_live")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
@@ -73,13 +67,7 @@ class BillableMetricFilter(SoftDeleteModel):
 
     class Meta:
         ordering = ["created_at", "id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["billable_metric", "key"],
-                condition=Q(deleted_at__isnull=True),
-                name="billable_metric_filter_key_unique_live",
-            )
-        ]
+        constraints = [unique_live("billable_metric", "key", name="billable_metric_filter_key_unique_live")]
 
     def __str__(self) -> str:
         return f"{self.key}: {', '.join(map(str, self.values))}"
@@ -151,11 +139,7 @@ class Plan(SoftDeleteModel):
         ordering = ["-created_at", "id"]
         constraints = [
             # Overrides (children) share their parent's code; only parents must be unique.
-            models.UniqueConstraint(
-                fields=["organization", "code"],
-                condition=Q(deleted_at__isnull=True, parent__isnull=True),
-                name="plan_code_unique_live",
-            ),
+            unique_live("organization", "code", name="plan_code_unique_live", parent__isnull=True),
             models.CheckConstraint(condition=Q(amount_cents__gte=0), name="plan_amount_cents_not_negative"),
         ]
 
@@ -217,11 +201,7 @@ class UsageThreshold(SoftDeleteModel):
         ordering = ["amount_cents", "created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(amount_cents__gt=0), name="usage_threshold_amount_positive"),
-            models.UniqueConstraint(
-                fields=["plan", "amount_cents", "recurring"],
-                condition=Q(deleted_at__isnull=True),
-                name="usage_threshold_unique_live",
-            ),
+            unique_live("plan", "amount_cents", "recurring", name="usage_threshold_unique_live"),
         ]
 
 
@@ -266,9 +246,7 @@ class Charge(SoftDeleteModel):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["plan", "code"], condition=Q(deleted_at__isnull=True), name="charge_code_unique_per_plan_live"
-            ),
+            unique_live("plan", "code", name="charge_code_unique_per_plan_live"),
             models.CheckConstraint(condition=Q(min_amount_cents__gte=0), name="charge_min_amount_not_negative"),
         ]
 
@@ -324,9 +302,7 @@ class AddOn(SoftDeleteModel):
         verbose_name = "add-on"
         ordering = ["-created_at", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "code"], condition=Q(deleted_at__isnull=True), name="add_on_code_unique_live"
-            ),
+            unique_live("organization", "code", name="add_on_code_unique_live"),
             models.CheckConstraint(condition=Q(amount_cents__gte=0), name="add_on_amount_cents_not_negative"),
         ]
 
@@ -379,11 +355,7 @@ class FixedCharge(SoftDeleteModel):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["plan", "code"],
-                condition=Q(deleted_at__isnull=True),
-                name="fixed_charge_code_unique_per_plan_live",
-            ),
+            unique_live("plan", "code", name="fixed_charge_code_unique_per_plan_live"),
             models.CheckConstraint(condition=Q(units__gte=0), name="fixed_charge_units_not_negative"),
         ]
 
@@ -445,11 +417,7 @@ class Coupon(SoftDeleteModel):
 
     class Meta:
         ordering = ["-created_at", "id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "code"], condition=Q(deleted_at__isnull=True), name="coupon_code_unique_live"
-            )
-        ]
+        constraints = [unique_live("organization", "code", name="coupon_code_unique_live")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"

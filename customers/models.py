@@ -6,10 +6,9 @@ import secrets
 import zoneinfo
 
 from django.db import models
-from django.db.models import Q
 
 from billing_project.core.api.permissions import read_only_permissions
-from billing_project.core.models import BaseModel, SoftDeleteModel
+from billing_project.core.models import BaseModel, SoftDeleteModel, unique_live
 
 
 def new_hmac_key() -> str:
@@ -162,11 +161,7 @@ class Customer(SoftDeleteModel):
     class Meta:
         ordering = ["-created_at", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "external_id"],
-                condition=Q(deleted_at__isnull=True),
-                name="customer_external_id_unique_live",
-            ),
+            unique_live("organization", "external_id", name="customer_external_id_unique_live"),
             models.UniqueConstraint(fields=["organization", "sequential_id"], name="customer_sequential_id_unique"),
         ]
         indexes = [models.Index(fields=["organization", "external_id"])]

@@ -14,9 +14,8 @@ only the undeleted ones). Values are stored as text and cast by the privilege's 
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
 
-from billing_project.core.models import SoftDeleteModel
+from billing_project.core.models import SoftDeleteModel, exactly_one, unique_live
 
 
 class ValueType(models.TextChoices):
@@ -34,11 +33,7 @@ class Feature(SoftDeleteModel):
 
     class Meta:
         ordering = ["created_at", "id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "code"], condition=Q(deleted_at__isnull=True), name="feature_code_unique_live"
-            )
-        ]
+        constraints = [unique_live("organization", "code", name="feature_code_unique_live")]
 
     def __str__(self) -> str:
         return f"{self.name or self.code} ({self.code})"
@@ -63,11 +58,7 @@ class Privilege(SoftDeleteModel):
 
     class Meta:
         ordering = ["created_at", "id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["feature", "code"], condition=Q(deleted_at__isnull=True), name="privilege_code_unique_live"
-            )
-        ]
+        constraints = [unique_live("feature", "code", name="privilege_code_unique_live")]
 
     def __str__(self) -> str:
         return f"{self.code} ({self.value_type})"
@@ -88,20 +79,13 @@ class Entitlement(SoftDeleteModel):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(plan__isnull=False, subscription__isnull=True)
-                | Q(plan__isnull=True, subscription__isnull=False),
-                name="entitlement_one_parent",
-            ),
-            models.UniqueConstraint(
-                fields=["feature", "plan"],
-                condition=Q(deleted_at__isnull=True, plan__isnull=False),
-                name="entitlement_feature_unique_per_plan",
-            ),
-            models.UniqueConstraint(
-                fields=["feature", "subscription"],
-                condition=Q(deleted_at__isnull=True, subscription__isnull=False),
+            exactly_one("plan", "subscription", name="entitlement_one_parent"),
+            unique_live("feature", "plan", name="entitlement_feature_unique_per_plan", plan__isnull=False),
+            unique_live(
+                "feature",
+                "subscription",
                 name="entitlement_feature_unique_per_subscription",
+                subscription__isnull=False,
             ),
         ]
 
@@ -126,13 +110,7 @@ class EntitlementValue(SoftDeleteModel):
 
     class Meta:
         ordering = ["created_at", "id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["privilege", "entitlement"],
-                condition=Q(deleted_at__isnull=True),
-                name="entitlement_value_unique_live",
-            )
-        ]
+        constraints = [unique_live("privilege", "entitlement", name="entitlement_value_unique_live")]
 
     def __str__(self) -> str:
         return f"{self.privilege_id} = {self.value}"
@@ -151,21 +129,9 @@ class SubscriptionFeatureRemoval(SoftDeleteModel):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(feature__isnull=False, privilege__isnull=True)
-                | Q(feature__isnull=True, privilege__isnull=False),
-                name="feature_removal_one_target",
-            ),
-            models.UniqueConstraint(
-                fields=["subscription", "feature"],
-                condition=Q(deleted_at__isnull=True, feature__isnull=False),
-                name="feature_removal_unique_live",
-            ),
-            models.UniqueConstraint(
-                fields=["subscription", "privilege"],
-                condition=Q(deleted_at__isnull=True, privilege__isnull=False),
-                name="privilege_removal_unique_live",
-            ),
+            exactly_one("feature", "privilege", name="feature_removal_one_target"),
+            unique_live("subscription", "feature", name="feature_removal_unique_live", feature__isnull=False),
+            unique_live("subscription", "privilege", name="privilege_removal_unique_live", privilege__isnull=False),
         ]
 
     def __str__(self) -> str:

@@ -26,11 +26,12 @@ when the system has it (wide Unicode coverage), else in the built-in Helvetica (
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.template.loader import render_to_string
 
@@ -124,23 +125,11 @@ class InvoiceDocument:
         cls, totals: InvoiceTotals, *, lines: tuple[DocumentLine, ...] | list[DocumentLine], **fields: object
     ) -> InvoiceDocument:
         """A document whose money comes from ``invoicing.calculation.calculate_invoice``."""
-        taxes = tuple(
-            DocumentTax(t.tax_name or t.tax_code, t.tax_rate, t.fees_amount_cents, t.amount_cents, t.tax_code)
-            for t in totals.applied_taxes
-        )
         return cls(
             currency=totals.currency,
             lines=tuple(lines),
-            taxes=taxes,
-            fees_amount_cents=totals.fees_amount_cents,
-            coupons_amount_cents=totals.coupons_amount_cents,
-            progressive_billing_credit_amount_cents=totals.progressive_billing_credit_amount_cents,
-            sub_total_excluding_taxes_amount_cents=totals.sub_total_excluding_taxes_amount_cents,
-            taxes_amount_cents=totals.taxes_amount_cents,
-            sub_total_including_taxes_amount_cents=totals.sub_total_including_taxes_amount_cents,
-            credit_notes_amount_cents=totals.credit_notes_amount_cents,
-            prepaid_credit_amount_cents=totals.prepaid_credit_amount_cents,
-            total_amount_cents=totals.total_amount_cents,
+            taxes=_document_taxes(totals.applied_taxes, "fees_amount_cents"),
+            **_amounts(totals, _INVOICE_AMOUNTS),
             **fields,  # type: ignore[arg-type]
         )
 
@@ -176,20 +165,44 @@ class CreditNoteDocument:
         **fields: object,
     ) -> CreditNoteDocument:
         """A document whose money comes from ``invoicing.calculation.credit_note_amounts``."""
-        taxes = tuple(
-            DocumentTax(t.tax_name or t.tax_code, t.tax_rate, t.base_amount_cents, t.amount_cents, t.tax_code)
-            for t in amounts.applied_taxes
-        )
         return cls(
             currency=currency,
             lines=tuple(lines),
-            taxes=taxes,
-            sub_total_excluding_taxes_amount_cents=amounts.sub_total_excluding_taxes_amount_cents,
-            coupons_adjustment_amount_cents=amounts.coupons_adjustment_amount_cents,
-            taxes_amount_cents=amounts.taxes_amount_cents,
-            total_amount_cents=amounts.total_amount_cents,
+            taxes=_document_taxes(amounts.applied_taxes, "base_amount_cents"),
+            **_amounts(amounts, _CREDIT_NOTE_AMOUNTS),
             **fields,  # type: ignore[arg-type]
         )
+
+
+# The amounts a document copies from the calculation that made them (never recomputed here).
+_INVOICE_AMOUNTS = (
+    "fees_amount_cents",
+    "coupons_amount_cents",
+    "progressive_billing_credit_amount_cents",
+    "sub_total_excluding_taxes_amount_cents",
+    "taxes_amount_cents",
+    "sub_total_including_taxes_amount_cents",
+    "credit_notes_amount_cents",
+    "prepaid_credit_amount_cents",
+    "total_amount_cents",
+)
+_CREDIT_NOTE_AMOUNTS = (
+    "sub_total_excluding_taxes_amount_cents",
+    "coupons_adjustment_amount_cents",
+    "taxes_amount_cents",
+    "total_amount_cents",
+)
+
+
+def _amounts(source: object, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(source, name) for name in names}
+
+
+def _document_taxes(applied: Iterable[Any], base: str) -> tuple[DocumentTax, ...]:
+    """The applied taxes as the document lists them; `base` names the taxed amount's attribute."""
+    return tuple(
+        DocumentTax(t.tax_name or t.tax_code, t.tax_rate, getattr(t, base), t.amount_cents, t.tax_code) for t in applied
+    )
 
 
 @dataclass(frozen=True)

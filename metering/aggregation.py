@@ -11,7 +11,7 @@ edges; the other types (and grouping) read raw events. Results feed `catalog.pri
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -34,8 +34,29 @@ ROLLUP_TYPES = {"count_agg", "sum_agg", "max_agg"}
 RECURRING_TYPES = {"count_agg", "sum_agg", "unique_count_agg", "weighted_sum_agg", "latest_agg"}
 
 
+class _Measured:
+    """What a bucket and a whole window measure alike, as the pricing engine's `Usage`."""
+
+    units: Decimal
+    events_count: int
+    event_values: tuple[Decimal, ...]
+    precise_total_amount_cents: Decimal
+    full_units: Decimal | None
+    event_prorated_values: tuple[Decimal, ...]
+
+    def as_usage(self) -> Usage:
+        return Usage(
+            units=self.units,
+            events_count=self.events_count,
+            event_values=self.event_values,
+            precise_total_amount_cents=self.precise_total_amount_cents,
+            full_units=self.full_units,
+            event_prorated_values=self.event_prorated_values,
+        )
+
+
 @dataclass(frozen=True)
-class BucketUsage:
+class BucketUsage(_Measured):
     """Usage of one bucket (the whole charge, one filter, or one group)."""
 
     units: Decimal
@@ -50,16 +71,6 @@ class BucketUsage:
     # window's end (its carried level plus the window's events). None: `units`.
     total_aggregated_units: Decimal | None = None
 
-    def as_usage(self) -> Usage:
-        return Usage(
-            units=self.units,
-            events_count=self.events_count,
-            event_values=self.event_values,
-            precise_total_amount_cents=self.precise_total_amount_cents,
-            full_units=self.full_units,
-            event_prorated_values=self.event_prorated_values,
-        )
-
 
 @dataclass(frozen=True)
 class FilterUsage:
@@ -72,7 +83,7 @@ class FilterUsage:
 
 
 @dataclass(frozen=True)
-class AggregationResult:
+class AggregationResult(_Measured):
     units: Decimal
     events_count: int
     event_values: tuple[Decimal, ...]
@@ -83,16 +94,6 @@ class AggregationResult:
     full_units: Decimal | None = None  # prorated charges: the unprorated units
     event_prorated_values: tuple[Decimal, ...] = ()
     total_aggregated_units: Decimal | None = None  # weighted sums: the level at the end (BucketUsage)
-
-    def as_usage(self) -> Usage:
-        return Usage(
-            units=self.units,
-            events_count=self.events_count,
-            event_values=self.event_values,
-            precise_total_amount_cents=self.precise_total_amount_cents,
-            full_units=self.full_units,
-            event_prorated_values=self.event_prorated_values,
-        )
 
 
 @dataclass(frozen=True)
@@ -344,28 +345,56 @@ def _aggregate(
     if grouped_by and not charge_filters:
         groups = _groups(spec, rows, history, grouped_by, units_of)
     if charge_filters:
-        split_rows = computations.split(rows, charge_filters, ())
-        split_history = computations.split(history, charge_filters, ())
-        results = []
-        for filter_id, values in [*charge_filters, (None, {})]:
-            bucket_rows = split_rows.get(filter_id, {}).get((), [])
-            bucket_history = split_history.get(filter_id, {}).get((), [])
-            bucket_groups = _groups(spec, bucket_rows, bucket_history, grouped_by, units_of) if grouped_by else ()
-            results.append(
-                FilterUsage(
-                    filter_id, values, _bucket(spec, bucket_rows, units_of(bucket_rows, bucket_history)), bucket_groups
-                )
-            )
-        filter_results = tuple(results)
+        filter_results = _filter_buckets(
+            rows,
+            history,
+            charge_filters,
+            lambda bucket_rows, bucket_history: _bucket(spec, bucket_rows, units_of(bucket_rows, bucket_history)),
+            (lambda r, h: _groups(spec, r, h, grouped_by, units_of)) if grouped_by else None,
+        )
+    return _window(overall, groups, filter_results, reader.name, total_aggregated_units=overall.total_aggregated_units)
+
+
+_Rows = Sequence[Row]
+
+
+def _filter_buckets(
+    rows: _Rows,
+    history: _Rows,
+    charge_filters: Sequence[tuple[Any, Mapping[str, Sequence[str]]]],
+    bucket: Callable[[_Rows, _Rows], BucketUsage],
+    groups_of: Callable[[_Rows, _Rows], tuple[BucketUsage, ...]] | None,
+) -> tuple[FilterUsage, ...]:
+    """One bucket per charge filter, then the default bucket (`filter_id` None) of the rows no
+    filter takes; each with its groups when the charge groups."""
+    split_rows = computations.split(rows, charge_filters, ())
+    split_history = computations.split(history, charge_filters, ())
+    results = []
+    for filter_id, values in [*charge_filters, (None, {})]:
+        bucket_rows = split_rows.get(filter_id, {}).get((), [])
+        bucket_history = split_history.get(filter_id, {}).get((), [])
+        groups = groups_of(bucket_rows, bucket_history) if groups_of is not None else ()
+        results.append(FilterUsage(filter_id, values, bucket(bucket_rows, bucket_history), groups))
+    return tuple(results)
+
+
+def _window(
+    overall: BucketUsage,
+    groups: tuple[BucketUsage, ...],
+    filters: tuple[FilterUsage, ...],
+    reader_name: str,
+    **extra: Any,
+) -> AggregationResult:
+    """The window's result from its overall bucket (rollups are read as events)."""
     return AggregationResult(
         units=overall.units,
         events_count=overall.events_count,
         event_values=overall.event_values,
         precise_total_amount_cents=overall.precise_total_amount_cents,
         groups=groups,
-        filters=filter_results,
-        source="events" if reader.name == "rollups" else reader.name,
-        total_aggregated_units=overall.total_aggregated_units,
+        filters=filters,
+        source="events" if reader_name == "rollups" else reader_name,
+        **extra,
     )
 
 
@@ -710,29 +739,12 @@ def aggregate_prorated(
     if grouped_by and not charge_filters:
         groups = groups_of(rows, history)
     if charge_filters:
-        split_rows = computations.split(rows, charge_filters, ())
-        split_history = computations.split(history, charge_filters, ())
-        results = []
-        for filter_id, values in [*charge_filters, (None, {})]:
-            bucket_rows = split_rows.get(filter_id, {}).get((), [])
-            bucket_history = split_history.get(filter_id, {}).get((), [])
-            results.append(
-                FilterUsage(
-                    filter_id,
-                    values,
-                    bucket(bucket_rows, bucket_history),
-                    groups_of(bucket_rows, bucket_history) if grouped_by else (),
-                )
-            )
-        filter_results = tuple(results)
-    return AggregationResult(
-        units=overall.units,
-        events_count=overall.events_count,
-        event_values=overall.event_values,
-        precise_total_amount_cents=overall.precise_total_amount_cents,
-        groups=groups,
-        filters=filter_results,
-        source="events" if reader.name == "rollups" else reader.name,
+        filter_results = _filter_buckets(rows, history, charge_filters, bucket, groups_of if grouped_by else None)
+    return _window(
+        overall,
+        groups,
+        filter_results,
+        reader.name,
         full_units=overall.full_units,
         event_prorated_values=overall.event_prorated_values,
     )

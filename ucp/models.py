@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from billing_project.core.models import BaseModel
+from billing_project.core.models import BaseModel, exactly_one
 
 
 class PlatformPolicy(models.TextChoices):
@@ -100,13 +100,7 @@ class UcpListing(BaseModel):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                condition=(
-                    models.Q(plan__isnull=False, add_on__isnull=True)
-                    | models.Q(plan__isnull=True, add_on__isnull=False)
-                ),
-                name="ucp_listing_plan_xor_add_on",
-            ),
+            exactly_one("plan", "add_on", name="ucp_listing_plan_xor_add_on"),
             models.UniqueConstraint(fields=["organization", "plan"], name="ucp_listing_unique_plan"),
             models.UniqueConstraint(fields=["organization", "add_on"], name="ucp_listing_unique_add_on"),
         ]

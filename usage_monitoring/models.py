@@ -18,7 +18,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from billing_project.core.models import BaseModel, DecimalSpec, SoftDeleteModel
+from billing_project.core.models import BaseModel, DecimalSpec, SoftDeleteModel, unique_live
 
 DECIMAL: DecimalSpec = {"max_digits": 40, "decimal_places": 10}
 
@@ -89,30 +89,30 @@ class Alert(SoftDeleteModel):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "external_subscription_id", "code"],
-                condition=Q(deleted_at__isnull=True, wallet__isnull=True),
+            unique_live(
+                "organization",
+                "external_subscription_id",
+                "code",
                 name="alert_code_unique_per_subscription",
+                wallet__isnull=True,
             ),
-            models.UniqueConstraint(
-                fields=["organization", "external_subscription_id", "alert_type"],
-                condition=Q(deleted_at__isnull=True, billable_metric__isnull=True, wallet__isnull=True),
+            unique_live(
+                "organization",
+                "external_subscription_id",
+                "alert_type",
                 name="alert_type_unique_per_subscription",
+                billable_metric__isnull=True,
+                wallet__isnull=True,
             ),
-            models.UniqueConstraint(
-                fields=["wallet", "code"],
-                condition=Q(deleted_at__isnull=True, wallet__isnull=False),
-                name="alert_code_unique_per_wallet",
-            ),
-            models.UniqueConstraint(
-                fields=["wallet", "alert_type"],
-                condition=Q(deleted_at__isnull=True, wallet__isnull=False),
-                name="alert_type_unique_per_wallet",
-            ),
-            models.UniqueConstraint(
-                fields=["organization", "external_subscription_id", "alert_type", "billable_metric"],
-                condition=Q(deleted_at__isnull=True, billable_metric__isnull=False),
+            unique_live("wallet", "code", name="alert_code_unique_per_wallet", wallet__isnull=False),
+            unique_live("wallet", "alert_type", name="alert_type_unique_per_wallet", wallet__isnull=False),
+            unique_live(
+                "organization",
+                "external_subscription_id",
+                "alert_type",
+                "billable_metric",
                 name="alert_type_metric_unique_per_subscription",
+                billable_metric__isnull=False,
             ),
         ]
 

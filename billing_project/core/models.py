@@ -7,6 +7,7 @@ import uuid
 from typing import TypedDict
 
 from django.db import models
+from django.db.models import Q
 
 
 class DecimalSpec(TypedDict):
@@ -40,7 +41,7 @@ class LiveManager(models.Manager):
 class SoftDeleteModel(BaseModel):
     """A row deleted the way Lago deletes it: `deleted_at` is set and the row stays. `objects`
     returns every row (the default manager, so relations still reach deleted rows), `live` only the
-    undeleted ones. Uniqueness among live rows is each model's partial `UniqueConstraint`."""
+    undeleted ones. Uniqueness among live rows is each model's partial constraint (`unique_live`)."""
 
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
@@ -49,3 +50,18 @@ class SoftDeleteModel(BaseModel):
 
     class Meta:
         abstract = True
+
+
+def unique_live(*fields: str, name: str, **condition: object) -> models.UniqueConstraint:
+    """`fields` unique among the rows that are not soft-deleted (and that match `condition`, e.g.
+    `plan__isnull=False`): a deleted row's code may be used again."""
+    return models.UniqueConstraint(fields=list(fields), condition=Q(deleted_at__isnull=True, **condition), name=name)
+
+
+def exactly_one(first: str, second: str, *, name: str) -> models.CheckConstraint:
+    """One of two foreign keys set, never both, never neither."""
+    return models.CheckConstraint(
+        condition=Q(**{f"{first}__isnull": False, f"{second}__isnull": True})
+        | Q(**{f"{first}__isnull": True, f"{second}__isnull": False}),
+        name=name,
+    )

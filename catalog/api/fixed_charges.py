@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.filters import PageFilters
 from billing_project.core.api.pagination import meta_for
+from billing_project.core.api.resources import endpoint
 from billing_project.core.api.views import OrganizationAPIView, refuse_unsupported_body, root_payload, validate_input
 from catalog import selectors, services
 from catalog.api import serializers as s
@@ -28,11 +28,11 @@ def _input(request: Request, *, partial: bool) -> FixedChargeFields:
 class PlanFixedChargeCollectionView(OrganizationAPIView):
     resource_name = "plan"
 
-    @extend_schema(
-        operation_id="plan_fixed_charges_list",
-        tags=["Plans"],
-        parameters=PageFilters.schema_parameters(),
+    @endpoint(
+        "plan_fixed_charges_list",
         responses=s.FixedChargeListEnvelope,
+        parameters=PageFilters.schema_parameters(),
+        tags=["Plans"],
     )
     def get(self, request: Request, code: str) -> Response:
         items = selectors.plan_fixed_charges(selectors.plan_get(self.organization, code))
@@ -43,11 +43,8 @@ class PlanFixedChargeCollectionView(OrganizationAPIView):
             }
         )
 
-    @extend_schema(
-        operation_id="plan_fixed_charges_create",
-        tags=["Plans"],
-        request=s.FixedChargeInputEnvelope,
-        responses=s.FixedChargeEnvelope,
+    @endpoint(
+        "plan_fixed_charges_create", responses=s.FixedChargeEnvelope, request=s.FixedChargeInputEnvelope, tags=["Plans"]
     )
     def post(self, request: Request, code: str) -> Response:
         created = services.plan_fixed_charge_create(
@@ -59,15 +56,12 @@ class PlanFixedChargeCollectionView(OrganizationAPIView):
 class PlanFixedChargeDetailView(OrganizationAPIView):
     resource_name = "plan"
 
-    @extend_schema(operation_id="plan_fixed_charges_retrieve", tags=["Plans"], responses=s.FixedChargeEnvelope)
+    @endpoint("plan_fixed_charges_retrieve", responses=s.FixedChargeEnvelope, tags=["Plans"])
     def get(self, request: Request, code: str, fixed_charge_code: str) -> Response:
         return Response(_body(selectors.plan_fixed_charge_get(self.organization, code, fixed_charge_code)))
 
-    @extend_schema(
-        operation_id="plan_fixed_charges_update",
-        tags=["Plans"],
-        request=s.FixedChargeInputEnvelope,
-        responses=s.FixedChargeEnvelope,
+    @endpoint(
+        "plan_fixed_charges_update", responses=s.FixedChargeEnvelope, request=s.FixedChargeInputEnvelope, tags=["Plans"]
     )
     def put(self, request: Request, code: str, fixed_charge_code: str) -> Response:
         updated = services.plan_fixed_charge_update(
@@ -75,7 +69,7 @@ class PlanFixedChargeDetailView(OrganizationAPIView):
         )
         return Response(_body(selectors.plan_fixed_charge_get(self.organization, code, updated.code)))
 
-    @extend_schema(operation_id="plan_fixed_charges_destroy", tags=["Plans"], responses=s.FixedChargeEnvelope)
+    @endpoint("plan_fixed_charges_destroy", responses=s.FixedChargeEnvelope, tags=["Plans"])
     def delete(self, request: Request, code: str, fixed_charge_code: str) -> Response:
         refuse_unsupported_body(request, s.FIXED_CHARGE_DELETE_LAGO_ONLY)
         deleted = services.plan_fixed_charge_delete(self.organization, plan_code=code, code=fixed_charge_code)

@@ -1,39 +1,33 @@
 from __future__ import annotations
 
-from django.urls import path
+from billing_project.core.api.resources import route
+from catalog.api import fixed_charges
+from catalog.api import views as v
 
-from catalog.api import fixed_charges, views
+_CHARGE = "plans/<str:code>/charges/<str:charge_code>"
+_APPLIED = "customers/<str:external_id>/applied_coupons"
 
 urlpatterns = [
-    path("taxes", views.TaxCollectionView.as_view()),
-    path("taxes/<str:code>", views.TaxDetailView.as_view()),
-    path("billable_metrics", views.BillableMetricCollectionView.as_view()),
-    path("billable_metrics/evaluate_expression", views.EvaluateExpressionView.as_view()),
-    path("billable_metrics/<str:code>", views.BillableMetricDetailView.as_view()),
-    path("add_ons", views.AddOnCollectionView.as_view()),
-    path("add_ons/<str:code>", views.AddOnDetailView.as_view()),
-    path("plans", views.PlanCollectionView.as_view()),
-    path("plans/<str:code>", views.PlanDetailView.as_view()),
-    path("plans/<str:code>/charges", views.PlanChargeCollectionView.as_view()),
-    path("plans/<str:code>/charges/<str:charge_code>", views.PlanChargeDetailView.as_view()),
-    path("plans/<str:code>/charges/<str:charge_code>/filters", views.ChargeFilterCollectionView.as_view()),
-    path(
-        "plans/<str:code>/charges/<str:charge_code>/filters/<str:filter_id>",
-        views.ChargeFilterDetailView.as_view(),
-    ),
-    path("plans/<str:code>/fixed_charges", fixed_charges.PlanFixedChargeCollectionView.as_view()),
-    path(
-        "plans/<str:code>/fixed_charges/<str:fixed_charge_code>",
-        fixed_charges.PlanFixedChargeDetailView.as_view(),
-    ),
-    path("plans/<str:code>/metadata", views.PlanMetadataView.as_view()),
-    path("plans/<str:code>/metadata/<str:key>", views.PlanMetadataKeyView.as_view()),
-    path("coupons", views.CouponCollectionView.as_view()),
-    path("coupons/<str:code>", views.CouponDetailView.as_view()),
-    path("applied_coupons", views.AppliedCouponCollectionView.as_view()),
-    path("customers/<str:external_id>/applied_coupons", views.CustomerAppliedCouponListView.as_view()),
-    path(
-        "customers/<str:external_id>/applied_coupons/<str:applied_coupon_id>",
-        views.CustomerAppliedCouponView.as_view(),
-    ),
+    route("taxes", v.TaxCollectionView),
+    route("taxes/<str:code>", v.TaxDetailView),
+    route("billable_metrics", v.BillableMetricCollectionView),
+    route("billable_metrics/evaluate_expression", v.EvaluateExpressionView),
+    route("billable_metrics/<str:code>", v.BillableMetricDetailView),
+    route("add_ons", v.AddOnCollectionView),
+    route("add_ons/<str:code>", v.AddOnDetailView),
+    route("plans", v.PlanCollectionView),
+    route("plans/<str:code>", v.PlanDetailView),
+    route("plans/<str:code>/charges", v.PlanChargeCollectionView),
+    route(_CHARGE, v.PlanChargeDetailView),
+    route(f"{_CHARGE}/filters", v.ChargeFilterCollectionView),
+    route(f"{_CHARGE}/filters/<str:filter_id>", v.ChargeFilterDetailView),
+    route("plans/<str:code>/fixed_charges", fixed_charges.PlanFixedChargeCollectionView),
+    route("plans/<str:code>/fixed_charges/<str:fixed_charge_code>", fixed_charges.PlanFixedChargeDetailView),
+    route("plans/<str:code>/metadata", v.PlanMetadataView),
+    route("plans/<str:code>/metadata/<str:key>", v.PlanMetadataKeyView),
+    route("coupons", v.CouponCollectionView),
+    route("coupons/<str:code>", v.CouponDetailView),
+    route("applied_coupons", v.AppliedCouponCollectionView),
+    route(_APPLIED, v.CustomerAppliedCouponListView),
+    route(f"{_APPLIED}/<str:applied_coupon_id>", v.CustomerAppliedCouponView),
 ]

@@ -1,9 +1,7 @@
-from django.urls import path
-
-from customers.api import views
+from billing_project.core.api.resources import resource_routes, route
+from customers.api import views as v
 
 urlpatterns = [
-    path("customers", views.CustomerCollectionView.as_view(), name="customers"),
-    path("customers/<str:external_id>", views.CustomerDetailView.as_view(), name="customer-detail"),
-    path("organizations", views.OrganizationView.as_view(), name="organization"),
+    *resource_routes("customers", "external_id", v.CustomerCollectionView, v.CustomerDetailView),
+    route("organizations", v.OrganizationView, "organization"),
 ]

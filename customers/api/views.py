@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.filters import METADATA_PARAMETER, metadata_filters
 from billing_project.core.api.pagination import paginated_response
+from billing_project.core.api.resources import endpoint
 from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
 from customers import selectors, services
 from customers.api import filters
@@ -34,11 +34,11 @@ def customer_body(customer: Any) -> dict[str, Any]:
 
 
 class CustomerCollectionView(OrganizationAPIView):
-    @extend_schema(
-        operation_id="customers_list",
-        summary="List customers",
+    @endpoint(
+        "customers_list",
+        "List customers",
+        CustomerListEnvelope,
         parameters=[*filters.CustomerFilters.schema_parameters(), METADATA_PARAMETER],
-        responses=CustomerListEnvelope,
     )
     def get(self, request: Request) -> Response:
         params = filters.CustomerFilters.parse(request)
@@ -57,11 +57,11 @@ class CustomerCollectionView(OrganizationAPIView):
         )
         return paginated_response(request, qs, "customers", lambda items: [customer_payload(c) for c in items])
 
-    @extend_schema(
-        operation_id="customers_upsert",
-        summary="Create or update a customer (upsert by external_id)",
+    @endpoint(
+        "customers_upsert",
+        "Create or update a customer (upsert by external_id)",
+        CustomerEnvelope,
         request=CustomerInputEnvelope,
-        responses=CustomerEnvelope,
     )
     def post(self, request: Request) -> Response:
         data = validate_input(
@@ -72,28 +72,26 @@ class CustomerCollectionView(OrganizationAPIView):
 
 
 class CustomerDetailView(OrganizationAPIView):
-    @extend_schema(operation_id="customers_retrieve", summary="Find a customer", responses=CustomerEnvelope)
+    @endpoint("customers_retrieve", "Find a customer", CustomerEnvelope)
     def get(self, request: Request, external_id: str) -> Response:
         return Response(customer_body(selectors.customer_get(self.organization, external_id)))
 
-    @extend_schema(operation_id="customers_destroy", summary="Delete a customer", responses=CustomerEnvelope)
+    @endpoint("customers_destroy", "Delete a customer", CustomerEnvelope)
     def delete(self, request: Request, external_id: str) -> Response:
         customer = services.customer_delete(self.organization, external_id)
         return Response(customer_body(customer))
 
 
 class OrganizationView(OrganizationAPIView):
-    @extend_schema(
-        operation_id="organizations_retrieve", summary="The calling organization", responses=OrganizationEnvelope
-    )
+    @endpoint("organizations_retrieve", "The calling organization", OrganizationEnvelope)
     def get(self, request: Request) -> Response:
         return Response({"organization": OrganizationOutput(self.organization).data})
 
-    @extend_schema(
-        operation_id="organizations_update",
-        summary="Update the calling organization",
+    @endpoint(
+        "organizations_update",
+        "Update the calling organization",
+        OrganizationEnvelope,
         request=OrganizationInputEnvelope,
-        responses=OrganizationEnvelope,
     )
     def put(self, request: Request) -> Response:
         data = validate_input(

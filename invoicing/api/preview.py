@@ -7,11 +7,11 @@ everything back.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from billing_project.core.api.resources import endpoint
 from billing_project.core.api.serializers import ClientDateTimeField
 from billing_project.core.api.views import OrganizationAPIView, refuse_unsupported_body
 from invoicing.api import serializers as s
@@ -48,11 +48,11 @@ class PreviewInput(serializers.Serializer):
 class InvoicePreviewView(OrganizationAPIView):
     resource_name = "invoice"
 
-    @extend_schema(
-        operation_id="invoices_preview",
-        summary="Preview the invoice of a new or existing subscription (nothing is saved)",
+    @endpoint(
+        "invoices_preview",
+        "Preview the invoice of a new or existing subscription (nothing is saved)",
+        s.InvoiceEnvelope,
         request=PreviewInput,
-        responses=s.InvoiceEnvelope,
     )
     def post(self, request: Request) -> Response:
         refuse_unsupported_body(request, s.INVOICE_PREVIEW_LAGO_ONLY)

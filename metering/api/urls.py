@@ -1,21 +1,16 @@
-from django.urls import path
-
-from metering.api import views
+from billing_project.core.api.resources import route
+from metering.api import views as v
 
 urlpatterns = [
-    path("events", views.EventCollectionView.as_view(), name="events"),
-    path("events/batch", views.EventBatchView.as_view(), name="events-batch"),
-    path("events/estimate_fees", views.EventEstimateFeesView.as_view(), name="events-estimate-fees"),
-    path(
-        "events/estimate_instant_fees",
-        views.EventEstimateInstantFeesView.as_view(),
-        name="events-estimate-instant-fees",
-    ),
-    path(
+    route("events", v.EventCollectionView, "events"),
+    route("events/batch", v.EventBatchView, "events-batch"),
+    route("events/estimate_fees", v.EventEstimateFeesView, "events-estimate-fees"),
+    route("events/estimate_instant_fees", v.EventEstimateInstantFeesView, "events-estimate-instant-fees"),
+    route(
         "events/batch_estimate_instant_fees",
-        views.EventBatchEstimateInstantFeesView.as_view(),
-        name="events-batch-estimate-instant-fees",
+        v.EventBatchEstimateInstantFeesView,
+        "events-batch-estimate-instant-fees",
     ),
-    path("event_errors", views.EventErrorCollectionView.as_view(), name="event-errors"),
-    path("events/<str:transaction_id>", views.EventDetailView.as_view(), name="event-detail"),
+    route("event_errors", v.EventErrorCollectionView, "event-errors"),
+    route("events/<str:transaction_id>", v.EventDetailView, "event-detail"),
 ]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.pagination import page_params, paginated_response
+from billing_project.core.api.resources import endpoint
 from billing_project.core.api.views import OrganizationAPIView, root_payload
 from billing_project.core.errors import BadRequestFailure
 from metering import ingestion, ratelimit, selectors, services
@@ -73,24 +73,14 @@ class EventCollectionView(OrganizationAPIView):
         call as the per-key request limit (billing_project.core.api.throttling)."""
         return ratelimit.redis_counter(self.organization.id, 1) if request.method == "POST" else None
 
-    @extend_schema(
-        operation_id="events_create",
-        summary="Send one usage event",
-        request=EventInputEnvelope,
-        responses=EventEnvelope,
-    )
+    @endpoint("events_create", "Send one usage event", EventEnvelope, request=EventInputEnvelope)
     def post(self, request: Request) -> Response:
         payload = root_payload(request, "event")
         headers = _single_event_rate_limit(request, self.organization)
         result = services.events_ingest(self.organization, [payload], single=True, cached_lookups=True)
         return _with_headers(Response({"event": event_dict(result.events[0])}), headers)
 
-    @extend_schema(
-        operation_id="events_list",
-        summary="List events",
-        parameters=filters.EventFilters.schema_parameters(),
-        responses=EventListEnvelope,
-    )
+    @endpoint("events_list", "List events", EventListEnvelope, parameters=filters.EventFilters.schema_parameters())
     def get(self, request: Request) -> Response:
         params = filters.EventFilters.parse(request)
         page, per_page = page_params(request)
@@ -109,12 +99,7 @@ class EventCollectionView(OrganizationAPIView):
 class EventBatchView(OrganizationAPIView):
     parser_classes = [BatchJSONParser]
 
-    @extend_schema(
-        operation_id="events_batch_create",
-        summary="Send up to 1,000 usage events",
-        request=EventBatchInput,
-        responses=EventBatchOutput,
-    )
+    @endpoint("events_batch_create", "Send up to 1,000 usage events", EventBatchOutput, request=EventBatchInput)
     def post(self, request: Request) -> Response:
         data = request.data
         if not isinstance(data, dict) or "events" not in data or data["events"] is None:
@@ -137,11 +122,11 @@ class EventBatchView(OrganizationAPIView):
 class EventEstimateFeesView(OrganizationAPIView):
     resource_name = "event"
 
-    @extend_schema(
-        operation_id="events_estimate_fees",
-        summary="Estimate the fees of a pay-in-advance event over the subscription's period usage (persists nothing)",
+    @endpoint(
+        "events_estimate_fees",
+        "Estimate the fees of a pay-in-advance event over the subscription's period usage (persists nothing)",
+        FeeEstimateListOutput,
         request=EstimateEventInputEnvelope,
-        responses=FeeEstimateListOutput,
     )
     def post(self, request: Request) -> Response:
         from metering import estimates as estimates_service  # not loaded by the ingestion routes
@@ -153,11 +138,11 @@ class EventEstimateFeesView(OrganizationAPIView):
 class EventEstimateInstantFeesView(OrganizationAPIView):
     resource_name = "event"
 
-    @extend_schema(
-        operation_id="events_estimate_instant_fees",
-        summary="Estimate the fee of one event on its own on pay-in-advance standard or percentage charges",
+    @endpoint(
+        "events_estimate_instant_fees",
+        "Estimate the fee of one event on its own on pay-in-advance standard or percentage charges",
+        FeeEstimateListOutput,
         request=EstimateEventInputEnvelope,
-        responses=FeeEstimateListOutput,
     )
     def post(self, request: Request) -> Response:
         from metering import estimates as estimates_service
@@ -169,11 +154,11 @@ class EventEstimateInstantFeesView(OrganizationAPIView):
 class EventBatchEstimateInstantFeesView(OrganizationAPIView):
     resource_name = "event"
 
-    @extend_schema(
-        operation_id="events_batch_estimate_instant_fees",
-        summary="Estimate the instant fees of up to 100 events, each on its own",
+    @endpoint(
+        "events_batch_estimate_instant_fees",
+        "Estimate the instant fees of up to 100 events, each on its own",
+        FeeEstimateListOutput,
         request=EstimateEventBatchInput,
-        responses=FeeEstimateListOutput,
     )
     def post(self, request: Request) -> Response:
         data = request.data
@@ -186,11 +171,11 @@ class EventBatchEstimateInstantFeesView(OrganizationAPIView):
 
 
 class EventDetailView(OrganizationAPIView):
-    @extend_schema(
-        operation_id="events_retrieve",
-        summary="Find an event by transaction id",
+    @endpoint(
+        "events_retrieve",
+        "Find an event by transaction id",
+        EventDetailEnvelope,
         parameters=filters.EventLookupFilters.schema_parameters(),
-        responses=EventDetailEnvelope,
     )
     def get(self, request: Request, transaction_id: str) -> Response:
         params = filters.EventLookupFilters.parse(request)
@@ -206,11 +191,11 @@ class EventDetailView(OrganizationAPIView):
 class EventErrorCollectionView(OrganizationAPIView):
     resource_name = "event"
 
-    @extend_schema(
-        operation_id="event_errors_list",
-        summary="Stored events that cannot be billed as they are (unknown code or subscription, missing value)",
+    @endpoint(
+        "event_errors_list",
+        "Stored events that cannot be billed as they are (unknown code or subscription, missing value)",
+        EventErrorListEnvelope,
         parameters=filters.EventErrorFilters.schema_parameters(),
-        responses=EventErrorListEnvelope,
     )
     def get(self, request: Request) -> Response:
         params = filters.EventErrorFilters.parse(request)

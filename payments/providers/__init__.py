@@ -6,6 +6,7 @@ from typing import Any
 
 from payments.providers.adyen import AdyenProvider
 from payments.providers.base import (
+    ChargeRequest,
     ChargeResult,
     DisputeUpdate,
     InboundEvent,
@@ -42,6 +43,7 @@ def provider_for(connection: Any) -> PaymentProvider:
 
 __all__ = [
     "PROVIDERS",
+    "ChargeRequest",
     "ChargeResult",
     "DisputeUpdate",
     "InboundEvent",

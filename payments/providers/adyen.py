@@ -29,22 +29,8 @@ from Adyen import util as adyen_util
 from Adyen.exceptions import AdyenAPIResponseError, AdyenError
 from django.conf import settings
 
+from payments.providers import base
 from payments.providers.amounts import from_provider, to_provider
-from payments.providers.base import (
-    ChargeResult,
-    DisputeUpdate,
-    InboundEvent,
-    MethodRemoved,
-    MethodSaved,
-    PaymentProvider,
-    PaymentUpdate,
-    ProviderError,
-    ProviderUpdate,
-    RefundResult,
-    RefundUpdate,
-    TransientProviderError,
-    WebhookSignatureError,
-)
 
 # Currencies whose minor unit at Adyen differs from ISO 4217's.
 ADYEN_EXPONENTS = {"CLP": 2, "CVE": 0, "IDR": 0, "ISK": 2}
@@ -72,10 +58,10 @@ def from_adyen_amount(value: int, currency: str) -> int:
     return from_provider(value, currency, ADYEN_EXPONENTS)
 
 
-def charge_result(data: dict[str, Any]) -> ChargeResult:
+def charge_result(data: dict[str, Any]) -> base.ChargeResult:
     status = _RESULT.get(data.get("resultCode") or "", "processing")
     failed = status in ("failed", "canceled")
-    return ChargeResult(
+    return base.ChargeResult(
         status=status,
         provider_payment_id=data.get("pspReference") or "",
         error_code=(data.get("refusalReasonCode") or data.get("resultCode") or "refused") if failed else "",
@@ -84,7 +70,7 @@ def charge_result(data: dict[str, Any]) -> ChargeResult:
     )
 
 
-class AdyenProvider(PaymentProvider):
+class AdyenProvider(base.PaymentProvider):
     name = "adyen"
     collects_automatically = True
     webhook_ack = "[accepted]"
@@ -116,19 +102,19 @@ class AdyenProvider(PaymentProvider):
         try:
             return fn(*args, **kwargs).message or {}
         except requests.RequestException as exc:  # timeout, connection refused: outcome unknown
-            raise TransientProviderError(str(exc)) from exc
+            raise base.TransientProviderError(str(exc)) from exc
         except AdyenAPIResponseError as exc:
             status = int(getattr(exc, "status_code", 0) or 0)
             if status >= 500 or status == 429:
-                raise TransientProviderError(f"Adyen answered {status}") from exc
+                raise base.TransientProviderError(f"Adyen answered {status}") from exc
             code = "invalid_credentials" if status in (401, 403) else str(getattr(exc, "error_code", "") or "")
-            raise ProviderError(_message(exc), code or "invalid_request") from exc
+            raise base.ProviderError(_message(exc), code or "invalid_request") from exc
         except AdyenError as exc:
-            raise ProviderError(str(exc), "provider_error") from exc
+            raise base.ProviderError(str(exc), "provider_error") from exc
 
     def _merchant(self) -> str:
         if not self.connection.merchant_account:
-            raise ProviderError("the Adyen connection has no merchant account", "invalid_configuration")
+            raise base.ProviderError("the Adyen connection has no merchant account", "invalid_configuration")
         return self.connection.merchant_account
 
     # ------------------------------------------------------------------ customers and methods
@@ -160,33 +146,23 @@ class AdyenProvider(PaymentProvider):
 
     # ------------------------------------------------------------------ money
 
-    def charge(
-        self,
-        *,
-        amount_cents: int,
-        currency: str,
-        provider_customer_id: str,
-        payment_method_id: str,
-        idempotency_key: str,
-        metadata: dict[str, str],
-        description: str,
-    ) -> ChargeResult:
-        request = {
+    def charge(self, request: base.ChargeRequest) -> base.ChargeResult:
+        payload = {
             "merchantAccount": self._merchant(),
-            "amount": adyen_amount(amount_cents, currency),
-            "reference": metadata.get("bxb_payment_id") or idempotency_key,
-            "paymentMethod": {"type": "scheme", "storedPaymentMethodId": payment_method_id},
-            "shopperReference": provider_customer_id,
+            "amount": adyen_amount(request.amount_cents, request.currency),
+            "reference": request.metadata.get("bxb_payment_id") or request.idempotency_key,
+            "paymentMethod": {"type": "scheme", "storedPaymentMethodId": request.payment_method_id},
+            "shopperReference": request.provider_customer_id,
             "shopperInteraction": "ContAuth",
             "recurringProcessingModel": "UnscheduledCardOnFile",
-            "shopperStatement": description[:22],
-            "metadata": {k: v[:80] for k, v in metadata.items() if v},
+            "shopperStatement": request.description[:22],
+            "metadata": {k: v[:80] for k, v in request.metadata.items() if v},
         }
-        data = self._call(self._checkout().payments_api.payments, request, idempotency_key=idempotency_key)
+        data = self._call(self._checkout().payments_api.payments, payload, idempotency_key=request.idempotency_key)
         return charge_result(data)
 
-    def retrieve(self, *, provider_payment_id: str) -> ChargeResult:
-        raise ProviderError("Adyen reports payment outcomes only by notification", "not_supported")
+    def retrieve(self, *, provider_payment_id: str) -> base.ChargeResult:
+        raise base.ProviderError("Adyen reports payment outcomes only by notification", "not_supported")
 
     def cancel(self, *, provider_payment_id: str) -> None:
         self._call(
@@ -196,32 +172,24 @@ class AdyenProvider(PaymentProvider):
             idempotency_key=f"bxb_cancel_{provider_payment_id}",
         )
 
-    def payment_url(
-        self,
-        *,
-        amount_cents: int,
-        currency: str,
-        provider_customer_id: str,
-        idempotency_key: str,
-        metadata: dict[str, str],
-        description: str,
-        success_url: str,
-    ) -> str:
-        request = {
+    def payment_url(self, request: base.ChargeRequest, *, success_url: str) -> str:
+        payload = {
             "merchantAccount": self._merchant(),
-            "reference": metadata.get("bxb_payment_id") or idempotency_key,
-            "amount": adyen_amount(amount_cents, currency),
-            "shopperReference": provider_customer_id,
-            "description": description,
+            "reference": request.metadata.get("bxb_payment_id") or request.idempotency_key,
+            "amount": adyen_amount(request.amount_cents, request.currency),
+            "shopperReference": request.provider_customer_id,
+            "description": request.description,
             "returnUrl": success_url,
-            "metadata": {k: v[:80] for k, v in metadata.items() if v},
+            "metadata": {k: v[:80] for k, v in request.metadata.items() if v},
         }
-        data = self._call(self._checkout().payment_links_api.payment_links, request, idempotency_key=idempotency_key)
+        data = self._call(
+            self._checkout().payment_links_api.payment_links, payload, idempotency_key=request.idempotency_key
+        )
         return data["url"]
 
     def refund(
         self, *, provider_payment_id: str, amount_cents: int, currency: str, idempotency_key: str, metadata: dict
-    ) -> RefundResult:
+    ) -> base.RefundResult:
         request = {
             "merchantAccount": self._merchant(),
             "amount": adyen_amount(amount_cents, currency),
@@ -234,40 +202,40 @@ class AdyenProvider(PaymentProvider):
             idempotency_key=idempotency_key,
         )
         # Adyen answers `received`; the REFUND notification settles it.
-        return RefundResult(status="pending", provider_refund_id=data.get("pspReference") or "")
+        return base.RefundResult(status="pending", provider_refund_id=data.get("pspReference") or "")
 
     # ------------------------------------------------------------------ notifications
 
-    def parse_webhook(self, *, body: bytes, headers: dict[str, str]) -> InboundEvent:
+    def parse_webhook(self, *, body: bytes, headers: dict[str, str]) -> base.InboundEvent:
         events = self.parse_webhook_events(body=body, headers=headers)
         return events[0]
 
-    def parse_webhook_events(self, *, body: bytes, headers: dict[str, str]) -> list[InboundEvent]:
+    def parse_webhook_events(self, *, body: bytes, headers: dict[str, str]) -> list[base.InboundEvent]:
         key = self.connection.webhook_secret
         if not key:
-            raise WebhookSignatureError("no HMAC key")
+            raise base.WebhookSignatureError("no HMAC key")
         try:
             payload = json.loads(body)
             items = [entry["NotificationRequestItem"] for entry in payload["notificationItems"]]
         except (ValueError, KeyError, TypeError) as exc:
-            raise WebhookSignatureError(f"not an Adyen notification: {exc}") from exc
+            raise base.WebhookSignatureError(f"not an Adyen notification: {exc}") from exc
         if not items:
-            raise WebhookSignatureError("no notification items")
+            raise base.WebhookSignatureError("no notification items")
         events = []
         for item in items:
             if not isinstance(item, dict) or not (item.get("additionalData") or {}).get("hmacSignature"):
-                raise WebhookSignatureError("an item is not signed")
+                raise base.WebhookSignatureError("an item is not signed")
             try:
                 valid = adyen_util.is_valid_hmac_notification(item, key)
             except (ValueError, KeyError, TypeError) as exc:  # a malformed key or item
-                raise WebhookSignatureError(str(exc)) from exc
+                raise base.WebhookSignatureError(str(exc)) from exc
             if not valid:
-                raise WebhookSignatureError("HMAC signature mismatch")
+                raise base.WebhookSignatureError("HMAC signature mismatch")
             event_id = f"{item.get('pspReference')}:{item.get('eventCode')}:{item.get('success')}"
-            events.append(InboundEvent(id=event_id, type=str(item.get("eventCode") or ""), data=item, raw=item))
+            events.append(base.InboundEvent(id=event_id, type=str(item.get("eventCode") or ""), data=item, raw=item))
         return events
 
-    def event_updates(self, event: InboundEvent) -> list[ProviderUpdate] | None:
+    def event_updates(self, event: base.InboundEvent) -> list[base.ProviderUpdate] | None:
         item = event.raw or event.data
         code = item.get("eventCode") or ""
         success = str(item.get("success")).lower() == "true"
@@ -275,7 +243,7 @@ class AdyenProvider(PaymentProvider):
         reference = item.get("merchantReference") or ""
         extra = item.get("additionalData") or {}
         reason = item.get("reason") or ""
-        updates: list[ProviderUpdate] = []
+        updates: list[base.ProviderUpdate] = []
         if code == "AUTHORISATION":
             method_id = extra.get("tokenization.storedPaymentMethodId") or extra.get(
                 "recurring.recurringDetailReference"
@@ -283,7 +251,7 @@ class AdyenProvider(PaymentProvider):
             shopper = extra.get("tokenization.shopperReference") or extra.get("recurring.shopperReference")
             if success and method_id and shopper:
                 updates.append(
-                    MethodSaved(
+                    base.MethodSaved(
                         provider_customer_id=shopper,
                         provider_method_id=method_id,
                         method_type="card",
@@ -295,45 +263,45 @@ class AdyenProvider(PaymentProvider):
                     )
                 )
             if reference and not reference.startswith("bxb_setup_"):
-                result = ChargeResult(
+                result = base.ChargeResult(
                     status="succeeded" if success else "failed",
                     provider_payment_id=psp,
                     error_code="" if success else "refused",
                     error_message="" if success else reason,
                 )
-                updates.append(PaymentUpdate(payment_id=reference, result=result))
+                updates.append(base.PaymentUpdate(payment_id=reference, result=result))
         elif code in ("CANCELLATION", "CANCEL_OR_REFUND") and success and reference:
-            updates.append(PaymentUpdate(payment_id=reference, result=ChargeResult(status="canceled")))
+            updates.append(base.PaymentUpdate(payment_id=reference, result=base.ChargeResult(status="canceled")))
         elif code == "REFUND":
             status = "succeeded" if success else "failed"
             updates.append(
-                RefundUpdate(
+                base.RefundUpdate(
                     refund_id=reference,
-                    result=RefundResult(status=status, provider_refund_id=psp, error_message=reason),
+                    result=base.RefundResult(status=status, provider_refund_id=psp, error_message=reason),
                 )
             )
         elif code in ("REFUND_FAILED", "REFUNDED_REVERSED"):
             updates.append(
-                RefundUpdate(
+                base.RefundUpdate(
                     refund_id=reference,
-                    result=RefundResult(status="failed", provider_refund_id=psp, error_message=reason or code),
+                    result=base.RefundResult(status="failed", provider_refund_id=psp, error_message=reason or code),
                 )
             )
         elif code in ("NOTIFICATION_OF_CHARGEBACK", "CHARGEBACK", "CHARGEBACK_REVERSED", "SECOND_CHARGEBACK"):
             original = item.get("originalReference") or psp
             status = {"NOTIFICATION_OF_CHARGEBACK": "needs_response", "CHARGEBACK_REVERSED": "won"}.get(code, "lost")
-            updates.append(DisputeUpdate(provider_payment_id=original, status=status, lost=status == "lost"))
+            updates.append(base.DisputeUpdate(provider_payment_id=original, status=status, lost=status == "lost"))
         elif code == "RECURRING_CONTRACT" and success:
             shopper = extra.get("shopperReference") or extra.get("recurring.shopperReference")
             method_id = psp or extra.get("recurring.recurringDetailReference")
             if shopper and method_id:
                 updates.append(
-                    MethodSaved(provider_customer_id=shopper, provider_method_id=method_id, method_type="card")
+                    base.MethodSaved(provider_customer_id=shopper, provider_method_id=method_id, method_type="card")
                 )
         elif code in ("RECURRING_DETAIL_DISABLED", "DISABLE_RECURRING") and success:
             method_id = extra.get("recurringDetailReference") or psp
             if method_id:
-                updates.append(MethodRemoved(provider_method_id=method_id))
+                updates.append(base.MethodRemoved(provider_method_id=method_id))
         return updates
 
 

@@ -29,6 +29,21 @@ class WebhookSignatureError(Exception):
     """The inbound webhook is not signed by the provider (forged, tampered with, or stale)."""
 
 
+@dataclass(frozen=True)
+class ChargeRequest:
+    """One charge asked of a provider: the amount in our minor units (each provider converts it),
+    our idempotency key (the provider's, so a retried charge is one charge), the
+    metadata (`bxb_*` ids) the statement description and the saved method to charge."""
+
+    amount_cents: int
+    currency: str
+    provider_customer_id: str
+    idempotency_key: str
+    metadata: dict[str, str]
+    description: str
+    payment_method_id: str = ""  # empty for a hosted payment page (`payment_url`)
+
+
 @dataclass
 class ChargeResult:
     """The provider's answer to a charge, in our vocabulary (payments.models.PaymentStatus)."""
@@ -120,17 +135,7 @@ class PaymentProvider:
         """(payment method id, type) saved by a completed setup, or None."""
         return None
 
-    def charge(
-        self,
-        *,
-        amount_cents: int,
-        currency: str,
-        provider_customer_id: str,
-        payment_method_id: str,
-        idempotency_key: str,
-        metadata: dict[str, str],
-        description: str,
-    ) -> ChargeResult:
+    def charge(self, request: ChargeRequest) -> ChargeResult:
         raise ProviderError(f"{self.name} cannot charge", "not_supported")
 
     def cancel(self, *, provider_payment_id: str) -> None:
@@ -140,17 +145,8 @@ class PaymentProvider:
         """The payment's current state at the provider (reconciliation when a webhook was lost)."""
         raise ProviderError(f"{self.name} cannot look payments up", "not_supported")
 
-    def payment_url(
-        self,
-        *,
-        amount_cents: int,
-        currency: str,
-        provider_customer_id: str,
-        idempotency_key: str,
-        metadata: dict[str, str],
-        description: str,
-        success_url: str,
-    ) -> str:
+    def payment_url(self, request: ChargeRequest, *, success_url: str) -> str:
+        """A hosted page where the customer pays `request` (no saved method: `payment_method_id` is empty)."""
         raise ProviderError(f"{self.name} has no payment page", "not_supported")
 
     def refund(

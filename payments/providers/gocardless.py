@@ -33,22 +33,8 @@ from django.conf import settings
 from gocardless_pro import errors as gc_errors
 from gocardless_pro import webhooks as gc_webhooks
 
+from payments.providers import base
 from payments.providers.amounts import to_provider
-from payments.providers.base import (
-    ChargeResult,
-    DisputeUpdate,
-    InboundEvent,
-    MethodRemoved,
-    MethodSaved,
-    PaymentProvider,
-    PaymentUpdate,
-    ProviderError,
-    ProviderUpdate,
-    RefundResult,
-    RefundUpdate,
-    TransientProviderError,
-    WebhookSignatureError,
-)
 
 # A payment's `status` → our payment status.
 _STATUS = {
@@ -78,9 +64,9 @@ _MANDATE_SAVED = {"created", "submitted", "active", "reinstated", "customer_appr
 _MANDATE_REMOVED = {"cancelled", "failed", "expired", "blocked", "consumed"}
 
 
-def charge_result(payment: dict[str, Any]) -> ChargeResult:
+def charge_result(payment: dict[str, Any]) -> base.ChargeResult:
     status = _STATUS.get(payment.get("status") or "", "processing")
-    return ChargeResult(
+    return base.ChargeResult(
         status=status,
         provider_payment_id=payment.get("id") or "",
         error_code=(payment.get("status") or "") if status in ("failed", "canceled") else "",
@@ -91,7 +77,7 @@ def gocardless_amount(amount_cents: int, currency: str) -> int:
     return to_provider(amount_cents, currency, {}, "GoCardless")
 
 
-class GoCardlessProvider(PaymentProvider):
+class GoCardlessProvider(base.PaymentProvider):
     name = "gocardless"
     collects_automatically = True
 
@@ -107,16 +93,16 @@ class GoCardlessProvider(PaymentProvider):
         try:
             return dict(fn(*args, **kwargs).attributes)
         except (requests.RequestException, gc_errors.MalformedResponseError) as exc:  # after the SDK's retries
-            raise TransientProviderError(str(exc)) from exc
+            raise base.TransientProviderError(str(exc)) from exc
         except (gc_errors.GoCardlessInternalError, gc_errors.RateLimitError) as exc:
-            raise TransientProviderError(str(exc)) from exc
+            raise base.TransientProviderError(str(exc)) from exc
         except (gc_errors.AuthenticationError, gc_errors.PermissionsError) as exc:
-            raise ProviderError(str(exc), "invalid_credentials") from exc
+            raise base.ProviderError(str(exc), "invalid_credentials") from exc
         except gc_errors.ApiError as exc:
             reason = ((exc.errors or [{}])[0] or {}).get("reason") or exc.type or "invalid_request"
-            raise ProviderError(str(exc), str(reason)) from exc
+            raise base.ProviderError(str(exc), str(reason)) from exc
         except gc_errors.GoCardlessProError as exc:
-            raise ProviderError(str(exc), "provider_error") from exc
+            raise base.ProviderError(str(exc), "provider_error") from exc
 
     # ------------------------------------------------------------------ customers and mandates
 
@@ -154,29 +140,21 @@ class GoCardlessProvider(PaymentProvider):
 
     # ------------------------------------------------------------------ money
 
-    def charge(
-        self,
-        *,
-        amount_cents: int,
-        currency: str,
-        provider_customer_id: str,
-        payment_method_id: str,
-        idempotency_key: str,
-        metadata: dict[str, str],
-        description: str,
-    ) -> ChargeResult:
+    def charge(self, request: base.ChargeRequest) -> base.ChargeResult:
         keep = ("bxb_payment_id", "bxb_invoice_id", "bxb_organization_id")  # GoCardless allows 3 keys
         params = {
-            "amount": gocardless_amount(amount_cents, currency),
-            "currency": currency.upper(),
-            "description": description[:255],
-            "links": {"mandate": payment_method_id},
-            "metadata": {k: metadata[k] for k in keep if metadata.get(k)},
+            "amount": gocardless_amount(request.amount_cents, request.currency),
+            "currency": request.currency.upper(),
+            "description": request.description[:255],
+            "links": {"mandate": request.payment_method_id},
+            "metadata": {k: request.metadata[k] for k in keep if request.metadata.get(k)},
         }
-        data = self._call(self._client().payments.create, params=params, headers={"Idempotency-Key": idempotency_key})
+        data = self._call(
+            self._client().payments.create, params=params, headers={"Idempotency-Key": request.idempotency_key}
+        )
         return charge_result(data)
 
-    def retrieve(self, *, provider_payment_id: str) -> ChargeResult:
+    def retrieve(self, *, provider_payment_id: str) -> base.ChargeResult:
         return charge_result(self._call(self._client().payments.get, provider_payment_id))
 
     def cancel(self, *, provider_payment_id: str) -> None:
@@ -184,7 +162,7 @@ class GoCardlessProvider(PaymentProvider):
 
     def refund(
         self, *, provider_payment_id: str, amount_cents: int, currency: str, idempotency_key: str, metadata: dict
-    ) -> RefundResult:
+    ) -> base.RefundResult:
         client = self._client()
         payment = self._call(client.payments.get, provider_payment_id)
         amount = gocardless_amount(amount_cents, currency)
@@ -195,41 +173,41 @@ class GoCardlessProvider(PaymentProvider):
             "metadata": {k: str(v) for k, v in list(metadata.items())[:3] if v},
         }
         data = self._call(client.refunds.create, params=params, headers={"Idempotency-Key": idempotency_key})
-        return RefundResult(status="pending", provider_refund_id=data.get("id") or "")
+        return base.RefundResult(status="pending", provider_refund_id=data.get("id") or "")
 
     # ------------------------------------------------------------------ webhooks
 
-    def parse_webhook(self, *, body: bytes, headers: dict[str, str]) -> InboundEvent:
+    def parse_webhook(self, *, body: bytes, headers: dict[str, str]) -> base.InboundEvent:
         return self.parse_webhook_events(body=body, headers=headers)[0]
 
-    def parse_webhook_events(self, *, body: bytes, headers: dict[str, str]) -> list[InboundEvent]:
+    def parse_webhook_events(self, *, body: bytes, headers: dict[str, str]) -> list[base.InboundEvent]:
         signature = headers.get("Webhook-Signature") or headers.get("webhook-signature") or ""
         secret = self.connection.webhook_secret
         if not signature or not secret:
-            raise WebhookSignatureError("missing signature or secret")
+            raise base.WebhookSignatureError("missing signature or secret")
         try:
             parsed = gc_webhooks.parse(body, secret, signature)
         except gc_errors.InvalidSignatureError as exc:
-            raise WebhookSignatureError("signature mismatch") from exc
+            raise base.WebhookSignatureError("signature mismatch") from exc
         except (ValueError, KeyError, TypeError) as exc:
-            raise WebhookSignatureError(f"not a GoCardless webhook: {exc}") from exc
+            raise base.WebhookSignatureError(f"not a GoCardless webhook: {exc}") from exc
         events = []
         for item in parsed:
             if not isinstance(item.attributes, dict):
-                raise WebhookSignatureError("an event is not an object")
+                raise base.WebhookSignatureError("an event is not an object")
             raw = dict(item.attributes)
             if not raw.get("id"):
-                raise WebhookSignatureError("an event has no id")
+                raise base.WebhookSignatureError("an event has no id")
             events.append(
-                InboundEvent(
+                base.InboundEvent(
                     id=str(raw["id"]), type=f"{raw.get('resource_type')}.{raw.get('action')}", data=raw, raw=raw
                 )
             )
         if not events:
-            raise WebhookSignatureError("no events")
+            raise base.WebhookSignatureError("no events")
         return events
 
-    def event_updates(self, event: InboundEvent) -> list[ProviderUpdate] | None:
+    def event_updates(self, event: base.InboundEvent) -> list[base.ProviderUpdate] | None:
         raw = event.raw or event.data
         resource, action = raw.get("resource_type") or "", raw.get("action") or ""
         links = raw.get("links") or {}
@@ -239,38 +217,40 @@ class GoCardlessProvider(PaymentProvider):
         if resource == "payments":
             payment_id = links.get("payment") or ""
             if action == "charged_back":
-                return [DisputeUpdate(provider_payment_id=payment_id, status="lost", lost=True)]
+                return [base.DisputeUpdate(provider_payment_id=payment_id, status="lost", lost=True)]
             status = _PAYMENT_ACTIONS.get(action)
             if status is None:
                 return []
             failed = status in ("failed", "canceled")
-            result = ChargeResult(
+            result = base.ChargeResult(
                 status=status,
                 provider_payment_id=payment_id,
                 error_code=(details.get("reason_code") or details.get("cause") or action) if failed else "",
                 error_message=message if failed else "",
             )
-            return [PaymentUpdate(payment_id=str(metadata.get("bxb_payment_id") or ""), result=result)]
+            return [base.PaymentUpdate(payment_id=str(metadata.get("bxb_payment_id") or ""), result=result)]
         if resource == "refunds":
             status = _REFUND_ACTIONS.get(action)
             if status is None:
                 return []
-            refunded = RefundResult(
+            refunded = base.RefundResult(
                 status=status,
                 provider_refund_id=links.get("refund") or "",
                 error_message=message if status == "failed" else "",
             )
-            return [RefundUpdate(refund_id=str(metadata.get("bxb_refund_id") or ""), result=refunded)]
+            return [base.RefundUpdate(refund_id=str(metadata.get("bxb_refund_id") or ""), result=refunded)]
         if resource == "mandates":
             mandate = links.get("mandate") or ""
             if not mandate:
                 return []
             if action in _MANDATE_REMOVED:
-                return [MethodRemoved(provider_method_id=mandate)]
+                return [base.MethodRemoved(provider_method_id=mandate)]
             if action in _MANDATE_SAVED:
                 customer = links.get("customer") or self.mandate_customer(mandate)
                 return [
-                    MethodSaved(provider_customer_id=customer, provider_method_id=mandate, method_type="direct_debit")
+                    base.MethodSaved(
+                        provider_customer_id=customer, provider_method_id=mandate, method_type="direct_debit"
+                    )
                 ]
             return []
         if resource == "billing_requests" and action == "fulfilled":
@@ -278,6 +258,8 @@ class GoCardlessProvider(PaymentProvider):
             customer = links.get("customer") or ""
             if mandate and customer:
                 return [
-                    MethodSaved(provider_customer_id=customer, provider_method_id=mandate, method_type="direct_debit")
+                    base.MethodSaved(
+                        provider_customer_id=customer, provider_method_id=mandate, method_type="direct_debit"
+                    )
                 ]
         return []

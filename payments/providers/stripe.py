@@ -19,6 +19,7 @@ from django.conf import settings
 
 from billing_project.core import money
 from payments.providers.base import (
+    ChargeRequest,
     ChargeResult,
     InboundEvent,
     PaymentProvider,
@@ -136,30 +137,20 @@ class StripeProvider(PaymentProvider):
             return method.get("id"), method.get("type") or ""
         return (method, "") if method else None
 
-    def charge(
-        self,
-        *,
-        amount_cents: int,
-        currency: str,
-        provider_customer_id: str,
-        payment_method_id: str,
-        idempotency_key: str,
-        metadata: dict[str, str],
-        description: str,
-    ) -> ChargeResult:
+    def charge(self, request: ChargeRequest) -> ChargeResult:
         params = {
-            "amount": stripe_amount(amount_cents, currency),
-            "currency": currency.lower(),
-            "customer": provider_customer_id,
-            "payment_method": payment_method_id,
+            "amount": stripe_amount(request.amount_cents, request.currency),
+            "currency": request.currency.lower(),
+            "customer": request.provider_customer_id,
+            "payment_method": request.payment_method_id,
             "off_session": True,
             "confirm": True,
-            "metadata": metadata,
-            "description": description,
+            "metadata": request.metadata,
+            "description": request.description,
         }
         try:
             intent = self._client().v1.payment_intents.create(
-                params=params, options={"idempotency_key": idempotency_key}
+                params=params, options={"idempotency_key": request.idempotency_key}
             )
         except stripe.CardError as exc:  # declined: Stripe answers 402 with the PaymentIntent attached
             error = (exc.json_body or {}).get("error", {}) if isinstance(exc.json_body, dict) else {}
@@ -182,36 +173,28 @@ class StripeProvider(PaymentProvider):
     def retrieve(self, *, provider_payment_id: str) -> ChargeResult:
         return charge_result(self._call(self._client().v1.payment_intents.retrieve, provider_payment_id))
 
-    def payment_url(
-        self,
-        *,
-        amount_cents: int,
-        currency: str,
-        provider_customer_id: str,
-        idempotency_key: str,
-        metadata: dict[str, str],
-        description: str,
-        success_url: str,
-    ) -> str:
+    def payment_url(self, request: ChargeRequest, *, success_url: str) -> str:
         params = {
             "mode": "payment",
-            "customer": provider_customer_id,
+            "customer": request.provider_customer_id,
             "success_url": success_url,
             "line_items": [
                 {
                     "quantity": 1,
                     "price_data": {
-                        "currency": currency.lower(),
-                        "unit_amount": stripe_amount(amount_cents, currency),
-                        "product_data": {"name": description},
+                        "currency": request.currency.lower(),
+                        "unit_amount": stripe_amount(request.amount_cents, request.currency),
+                        "product_data": {"name": request.description},
                     },
                 }
             ],
-            "payment_intent_data": {"metadata": metadata},
-            "metadata": metadata,
+            "payment_intent_data": {"metadata": request.metadata},
+            "metadata": request.metadata,
         }
         data = self._call(
-            self._client().v1.checkout.sessions.create, params=params, options={"idempotency_key": idempotency_key}
+            self._client().v1.checkout.sessions.create,
+            params=params,
+            options={"idempotency_key": request.idempotency_key},
         )
         return data["url"]
 

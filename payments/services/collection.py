@@ -49,7 +49,7 @@ from payments.models import (
     PaymentStatus,
     PaymentType,
 )
-from payments.providers import ChargeResult, ProviderError, TransientProviderError, provider_for
+from payments.providers import ChargeRequest, ChargeResult, ProviderError, TransientProviderError, provider_for
 from payments.services import emails, notifications, receipts
 from payments.services.connections import connection_for_customer
 
@@ -184,13 +184,15 @@ def payment_submit(payment_id: UUID | str, *, now: dt.datetime | None = None) ->
     }
     try:
         result = provider.charge(
-            amount_cents=payment.amount_cents,
-            currency=payment.currency,
-            provider_customer_id=payment.provider_customer_id,
-            payment_method_id=payment.provider_method_id,
-            idempotency_key=payment.idempotency_key,
-            metadata=metadata,
-            description=_description(payment),
+            ChargeRequest(
+                amount_cents=payment.amount_cents,
+                currency=payment.currency,
+                provider_customer_id=payment.provider_customer_id,
+                payment_method_id=payment.provider_method_id,
+                idempotency_key=payment.idempotency_key,
+                metadata=metadata,
+                description=_description(payment),
+            )
         )
     except TransientProviderError as exc:
         update_rows(Payment.objects.filter(id=payment.id), error_message=str(exc)[:2000])
@@ -522,7 +524,7 @@ def invoice_payment_url(organization: Organization, *, invoice_id: UUID | str, a
         )
         payment.save(force_insert=True)
     try:
-        url = provider_for(connection).payment_url(
+        page = ChargeRequest(
             amount_cents=payment.amount_cents,
             currency=payment.currency,
             provider_customer_id=payment.provider_customer_id,
@@ -533,8 +535,9 @@ def invoice_payment_url(organization: Organization, *, invoice_id: UUID | str, a
                 "bxb_invoice_id": str(invoice.id),
             },
             description=f"Invoice {invoice.number}",
-            success_url=connection.success_redirect_url or "https://example.com/success",
         )
+        success_url = connection.success_redirect_url or "https://example.com/success"
+        url = provider_for(connection).payment_url(page, success_url=success_url)
     except (ProviderError, TransientProviderError) as exc:
         payment_cancel(payment.id)
         raise ProviderFailure(connection.code, {"message": str(exc)}) from exc

@@ -1,20 +1,17 @@
-from django.urls import path
-
-from reporting.api import views
+from billing_project.core.api.resources import route
+from reporting.api import views as v
 
 urlpatterns = [
-    path("analytics/gross_revenue", views.GrossRevenueView.as_view(), name="analytics-gross-revenue"),
-    path("analytics/invoice_collection", views.InvoiceCollectionView.as_view(), name="analytics-invoice-collection"),
-    path("analytics/usage", views.UsageView.as_view(), name="analytics-usage"),
-    path("analytics/invoiced_usage", views.InvoicedUsageView.as_view(), name="analytics-invoiced-usage"),
-    path("analytics/mrr", views.MrrView.as_view(), name="analytics-mrr"),
-    path("analytics/overdue_balance", views.OverdueBalanceView.as_view(), name="analytics-overdue-balance"),
-    path("analytics/churn", views.ChurnView.as_view(), name="analytics-churn"),
-    path("analytics/net_revenue_retention", views.RetentionView.as_view(), name="analytics-net-revenue-retention"),
-    path(
-        "analytics/customer_lifetime_value", views.LifetimeValueView.as_view(), name="analytics-customer-lifetime-value"
-    ),
-    path("exports", views.ExportCollectionView.as_view(), name="exports"),
-    path("exports/<uuid:export_id>", views.ExportDetailView.as_view(), name="export-detail"),
-    path("exports/<uuid:export_id>/download", views.ExportDownloadView.as_view(), name="export-download"),
+    route("analytics/gross_revenue", v.GrossRevenueView, "analytics-gross-revenue"),
+    route("analytics/invoice_collection", v.InvoiceCollectionView, "analytics-invoice-collection"),
+    route("analytics/usage", v.UsageView, "analytics-usage"),
+    route("analytics/invoiced_usage", v.InvoicedUsageView, "analytics-invoiced-usage"),
+    route("analytics/mrr", v.MrrView, "analytics-mrr"),
+    route("analytics/overdue_balance", v.OverdueBalanceView, "analytics-overdue-balance"),
+    route("analytics/churn", v.ChurnView, "analytics-churn"),
+    route("analytics/net_revenue_retention", v.RetentionView, "analytics-net-revenue-retention"),
+    route("analytics/customer_lifetime_value", v.LifetimeValueView, "analytics-customer-lifetime-value"),
+    route("exports", v.ExportCollectionView, "exports"),
+    route("exports/<uuid:export_id>", v.ExportDetailView, "export-detail"),
+    route("exports/<uuid:export_id>/download", v.ExportDownloadView, "export-download"),
 ]

@@ -8,11 +8,12 @@ from typing import Any
 
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.pagination import paginated_response
+from billing_project.core.api.resources import endpoint
 from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
 from billing_project.core.replica import replica_reads
 from reporting import collection, selectors, services, usage
@@ -62,11 +63,11 @@ class _AnalyticsView(OrganizationAPIView):
 class GrossRevenueView(_AnalyticsView):
     root_key, by_customer, selector = "gross_revenues", True, staticmethod(selectors.gross_revenue)
 
-    @extend_schema(
-        operation_id="analytics_gross_revenue",
-        summary="Gross revenue by month and currency",
+    @endpoint(
+        "analytics_gross_revenue",
+        "Gross revenue by month and currency",
+        GrossRevenueEnvelope,
         parameters=[MONTHS, CURRENCY, CUSTOMER],
-        responses=GrossRevenueEnvelope,
     )
     def get(self, request: Request) -> Response:
         return self.rows(request)
@@ -75,11 +76,11 @@ class GrossRevenueView(_AnalyticsView):
 class InvoiceCollectionView(_AnalyticsView):
     root_key, by_customer, selector = "invoice_collections", True, staticmethod(collection.invoice_collection)
 
-    @extend_schema(
-        operation_id="analytics_invoice_collection",
-        summary="Finalized invoices by month, payment status and currency",
+    @endpoint(
+        "analytics_invoice_collection",
+        "Finalized invoices by month, payment status and currency",
+        InvoiceCollectionEnvelope,
         parameters=[MONTHS, CURRENCY, CUSTOMER],
-        responses=InvoiceCollectionEnvelope,
     )
     def get(self, request: Request) -> Response:
         return self.rows(request)
@@ -88,11 +89,11 @@ class InvoiceCollectionView(_AnalyticsView):
 class UsageView(OrganizationAPIView):
     resource_name = "analytic"
 
-    @extend_schema(
-        operation_id="analytics_usage",
-        summary="Usage fees' units and amounts by day, week or month, currency and billable metric",
+    @endpoint(
+        "analytics_usage",
+        "Usage fees' units and amounts by day, week or month, currency and billable metric",
+        UsageEnvelope,
         parameters=filters.UsageAnalyticsFilters.schema_parameters(),
-        responses=UsageEnvelope,
     )
     def get(self, request: Request) -> Response:
         params = filters.UsageAnalyticsFilters.parse(request)
@@ -105,11 +106,11 @@ class UsageView(OrganizationAPIView):
 class InvoicedUsageView(_AnalyticsView):
     root_key, selector = "invoiced_usages", staticmethod(selectors.invoiced_usage)
 
-    @extend_schema(
-        operation_id="analytics_invoiced_usage",
-        summary="Invoiced usage by month, currency and metric",
+    @endpoint(
+        "analytics_invoiced_usage",
+        "Invoiced usage by month, currency and metric",
+        InvoicedUsageEnvelope,
         parameters=[MONTHS, CURRENCY],
-        responses=InvoicedUsageEnvelope,
     )
     def get(self, request: Request) -> Response:
         return self.rows(request)
@@ -118,11 +119,8 @@ class InvoicedUsageView(_AnalyticsView):
 class MrrView(_AnalyticsView):
     root_key, selector = "mrrs", staticmethod(selectors.mrr)
 
-    @extend_schema(
-        operation_id="analytics_mrr",
-        summary="Monthly recurring revenue by month and currency",
-        parameters=[MONTHS, CURRENCY],
-        responses=MrrEnvelope,
+    @endpoint(
+        "analytics_mrr", "Monthly recurring revenue by month and currency", MrrEnvelope, parameters=[MONTHS, CURRENCY]
     )
     def get(self, request: Request) -> Response:
         return self.rows(request)
@@ -131,11 +129,11 @@ class MrrView(_AnalyticsView):
 class OverdueBalanceView(_AnalyticsView):
     root_key, by_customer, selector = "overdue_balances", True, staticmethod(selectors.overdue_balances)
 
-    @extend_schema(
-        operation_id="analytics_overdue_balance",
-        summary="Overdue balances by month and currency",
+    @endpoint(
+        "analytics_overdue_balance",
+        "Overdue balances by month and currency",
+        OverdueBalanceEnvelope,
         parameters=[MONTHS, CURRENCY, CUSTOMER],
-        responses=OverdueBalanceEnvelope,
     )
     def get(self, request: Request) -> Response:
         return self.rows(request)
@@ -144,11 +142,8 @@ class OverdueBalanceView(_AnalyticsView):
 class ChurnView(_AnalyticsView):
     root_key, selector = "churns", staticmethod(selectors.churn)
 
-    @extend_schema(
-        operation_id="analytics_churn",
-        summary="Customer churn by month and currency (bxb)",
-        parameters=[MONTHS, CURRENCY],
-        responses=ChurnEnvelope,
+    @endpoint(
+        "analytics_churn", "Customer churn by month and currency (bxb)", ChurnEnvelope, parameters=[MONTHS, CURRENCY]
     )
     def get(self, request: Request) -> Response:
         return self.rows(request)
@@ -157,11 +152,11 @@ class ChurnView(_AnalyticsView):
 class RetentionView(_AnalyticsView):
     root_key, selector = "net_revenue_retentions", staticmethod(selectors.net_revenue_retention)
 
-    @extend_schema(
-        operation_id="analytics_net_revenue_retention",
-        summary="Net revenue retention by month and currency (bxb)",
+    @endpoint(
+        "analytics_net_revenue_retention",
+        "Net revenue retention by month and currency (bxb)",
+        RetentionEnvelope,
         parameters=[MONTHS, CURRENCY],
-        responses=RetentionEnvelope,
     )
     def get(self, request: Request) -> Response:
         return self.rows(request)
@@ -170,11 +165,11 @@ class RetentionView(_AnalyticsView):
 class LifetimeValueView(_AnalyticsView):
     root_key, selector = "customer_lifetime_values", staticmethod(selectors.customer_lifetime_value)
 
-    @extend_schema(
-        operation_id="analytics_customer_lifetime_value",
-        summary="Customer lifetime value by currency (bxb)",
+    @endpoint(
+        "analytics_customer_lifetime_value",
+        "Customer lifetime value by currency (bxb)",
+        LifetimeValueEnvelope,
         parameters=[MONTHS, CURRENCY],
-        responses=LifetimeValueEnvelope,
     )
     def get(self, request: Request) -> Response:
         return self.rows(request)
@@ -191,11 +186,11 @@ class _ExportView(OrganizationAPIView):
 
 
 class ExportCollectionView(_ExportView):
-    @extend_schema(
-        operation_id="exports_create",
-        summary="Request a CSV export (invoices, fees, credit_notes or events) for a date range",
+    @endpoint(
+        "exports_create",
+        "Request a CSV export (invoices, fees, credit_notes or events) for a date range",
+        ExportEnvelope,
         request=ExportInputEnvelope,
-        responses=ExportEnvelope,
     )
     def post(self, request: Request) -> Response:
         data = validate_input(ExportInput, root_payload(request, "export"))
@@ -203,11 +198,11 @@ class ExportCollectionView(_ExportView):
         export.refresh_from_db()  # the task may have run already (eager mode)
         return Response(self.body(export))
 
-    @extend_schema(
-        operation_id="exports_list",
-        summary="List exports, newest first",
+    @endpoint(
+        "exports_list",
+        "List exports, newest first",
+        ExportListEnvelope,
         parameters=[OpenApiParameter("page", int), OpenApiParameter("per_page", int)],
-        responses=ExportListEnvelope,
     )
     def get(self, request: Request) -> Response:
         qs = selectors.export_list(self.organization)
@@ -217,16 +212,16 @@ class ExportCollectionView(_ExportView):
 
 
 class ExportDetailView(_ExportView):
-    @extend_schema(operation_id="exports_retrieve", summary="An export and its status", responses=ExportEnvelope)
+    @endpoint("exports_retrieve", "An export and its status", ExportEnvelope)
     def get(self, request: Request, export_id: Any) -> Response:
         return Response(self.body(selectors.export_get(self.organization, export_id)))
 
 
 class ExportDownloadView(_ExportView):
-    @extend_schema(
-        operation_id="exports_download",
-        summary="Download a completed export's CSV (405 export_not_ready before)",
-        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY)},
+    @endpoint(
+        "exports_download",
+        "Download a completed export's CSV (405 export_not_ready before)",
+        {(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY)},
     )
     def get(self, request: Request, export_id: Any) -> FileResponse:
         export = services.export_file(self.organization, export_id)

@@ -1,31 +1,20 @@
-from django.urls import path
+from billing_project.core.api.resources import route
+from subscriptions.api import fixed_charges
+from subscriptions.api import views as v
 
-from subscriptions.api import fixed_charges, views
+_CHARGE = "subscriptions/<str:external_id>/charges/<str:charge_code>"
 
 urlpatterns = [
-    path("subscriptions", views.SubscriptionCollectionView.as_view(), name="subscriptions"),
-    path(
-        "customers/<str:external_id>/subscriptions",
-        views.CustomerSubscriptionListView.as_view(),
-        name="customer-subscriptions",
-    ),
-    path("subscriptions/<str:external_id>", views.SubscriptionDetailView.as_view(), name="subscription-detail"),
-    path("subscriptions/<str:external_id>/charges", views.SubscriptionChargeCollectionView.as_view()),
-    path("subscriptions/<str:external_id>/charges/<str:charge_code>", views.SubscriptionChargeDetailView.as_view()),
-    path(
-        "subscriptions/<str:external_id>/charges/<str:charge_code>/filters",
-        views.SubscriptionChargeFilterCollectionView.as_view(),
-    ),
-    path(
-        "subscriptions/<str:external_id>/charges/<str:charge_code>/filters/<str:filter_id>",
-        views.SubscriptionChargeFilterDetailView.as_view(),
-    ),
-    path(
-        "subscriptions/<str:external_id>/fixed_charges",
-        fixed_charges.SubscriptionFixedChargeCollectionView.as_view(),
-    ),
-    path(
+    route("subscriptions", v.SubscriptionCollectionView, "subscriptions"),
+    route("customers/<str:external_id>/subscriptions", v.CustomerSubscriptionListView, "customer-subscriptions"),
+    route("subscriptions/<str:external_id>", v.SubscriptionDetailView, "subscription-detail"),
+    route("subscriptions/<str:external_id>/charges", v.SubscriptionChargeCollectionView),
+    route(_CHARGE, v.SubscriptionChargeDetailView),
+    route(f"{_CHARGE}/filters", v.SubscriptionChargeFilterCollectionView),
+    route(f"{_CHARGE}/filters/<str:filter_id>", v.SubscriptionChargeFilterDetailView),
+    route("subscriptions/<str:external_id>/fixed_charges", fixed_charges.SubscriptionFixedChargeCollectionView),
+    route(
         "subscriptions/<str:external_id>/fixed_charges/<str:fixed_charge_code>",
-        fixed_charges.SubscriptionFixedChargeDetailView.as_view(),
+        fixed_charges.SubscriptionFixedChargeDetailView,
     ),
 ]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.pagination import paginated_response
+from billing_project.core.api.resources import endpoint
 from billing_project.core.api.views import (
     OrganizationAPIView,
     refuse_unsupported_body,
@@ -83,20 +83,20 @@ def subscription_list_answer(request: Request, organization: Any, params: dict[s
 
 
 class SubscriptionCollectionView(OrganizationAPIView):
-    @extend_schema(
-        operation_id="subscriptions_list",
-        summary="List subscriptions",
+    @endpoint(
+        "subscriptions_list",
+        "List subscriptions",
+        SubscriptionListEnvelope,
         parameters=filters.SubscriptionFilters.schema_parameters(),
-        responses=SubscriptionListEnvelope,
     )
     def get(self, request: Request) -> Response:
         return subscription_list_answer(request, self.organization, filters.SubscriptionFilters.parse(request))
 
-    @extend_schema(
-        operation_id="subscriptions_create",
-        summary="Create a subscription, or change its plan (same external_id, another plan_code)",
+    @endpoint(
+        "subscriptions_create",
+        "Create a subscription, or change its plan (same external_id, another plan_code)",
+        SubscriptionEnvelope,
         request=SubscriptionInputEnvelope,
-        responses=SubscriptionEnvelope,
     )
     def post(self, request: Request) -> Response:
         refuse_unsupported_body(request, SUBSCRIPTION_BODY_LAGO_ONLY)
@@ -116,23 +116,23 @@ CustomerSubscriptionListView = customer_list_view(
 
 
 class SubscriptionDetailView(OrganizationAPIView):
-    @extend_schema(
-        operation_id="subscriptions_retrieve",
-        summary="Find a subscription (the active one unless `status` is given)",
+    @endpoint(
+        "subscriptions_retrieve",
+        "Find a subscription (the active one unless `status` is given)",
+        SubscriptionEnvelope,
         parameters=filters.SubscriptionLookupFilters.schema_parameters(),
-        responses=SubscriptionEnvelope,
     )
     def get(self, request: Request, external_id: str) -> Response:
         params = filters.SubscriptionLookupFilters.parse(request)
         subscription = selectors.subscription_get(self.organization, external_id, status=params["status"])
         return Response(subscription_body(subscription))
 
-    @extend_schema(
-        operation_id="subscriptions_update",
-        summary="Update a subscription (partial)",
-        parameters=filters.SubscriptionLookupFilters.schema_parameters(),
+    @endpoint(
+        "subscriptions_update",
+        "Update a subscription (partial)",
+        SubscriptionEnvelope,
         request=SubscriptionUpdateInputEnvelope,
-        responses=SubscriptionEnvelope,
+        parameters=filters.SubscriptionLookupFilters.schema_parameters(),
     )
     def put(self, request: Request, external_id: str) -> Response:
         payload = root_payload(request, "subscription", lago_only=SUBSCRIPTION_LAGO_ONLY)
@@ -143,11 +143,11 @@ class SubscriptionDetailView(OrganizationAPIView):
         )
         return Response(subscription_body(subscription))
 
-    @extend_schema(
-        operation_id="subscriptions_destroy",
-        summary="Terminate a subscription (or cancel a pending one with status=pending)",
+    @endpoint(
+        "subscriptions_destroy",
+        "Terminate a subscription (or cancel a pending one with status=pending)",
+        SubscriptionEnvelope,
         parameters=filters.SubscriptionTerminateFilters.schema_parameters(),
-        responses=SubscriptionEnvelope,
     )
     def delete(self, request: Request, external_id: str) -> Response:
         params = filters.SubscriptionTerminateFilters.parse(request)
@@ -184,11 +184,11 @@ def _filter_body(charge_filter: Any) -> dict[str, Any]:
 class SubscriptionChargeCollectionView(OrganizationAPIView):
     resource_name = "subscription"
 
-    @extend_schema(
-        operation_id="subscription_charges_list",
-        summary="A subscription's charges (its own copies once one was overridden)",
+    @endpoint(
+        "subscription_charges_list",
+        "A subscription's charges (its own copies once one was overridden)",
+        ChargeListEnvelope,
         parameters=filters.SubscriptionChargeFilters.schema_parameters(),
-        responses=ChargeListEnvelope,
     )
     def get(self, request: Request, external_id: str) -> Response:
         subscription = _charges_subscription(request, self.organization, external_id, paginated=True)
@@ -203,22 +203,22 @@ class SubscriptionChargeCollectionView(OrganizationAPIView):
 class SubscriptionChargeDetailView(OrganizationAPIView):
     resource_name = "subscription"
 
-    @extend_schema(
-        operation_id="subscription_charges_retrieve",
-        summary="One charge of a subscription (its override when there is one)",
+    @endpoint(
+        "subscription_charges_retrieve",
+        "One charge of a subscription (its override when there is one)",
+        ChargeEnvelope,
         parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
-        responses=ChargeEnvelope,
     )
     def get(self, request: Request, external_id: str, charge_code: str) -> Response:
         subscription = _charges_subscription(request, self.organization, external_id)
         return Response(_charge_body(catalog_selectors.charge_get(subscription.plan, charge_code)))
 
-    @extend_schema(
-        operation_id="subscription_charges_update",
-        summary="Override a charge for this subscription (properties, display name, minimum, filters, taxes)",
-        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
+    @endpoint(
+        "subscription_charges_update",
+        "Override a charge for this subscription (properties, display name, minimum, filters, taxes)",
+        ChargeEnvelope,
         request=SubscriptionChargeInputEnvelope,
-        responses=ChargeEnvelope,
+        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
     )
     def put(self, request: Request, external_id: str, charge_code: str) -> Response:
         payload = root_payload(request, "charge", lago_only=SUBSCRIPTION_CHARGE_LAGO_ONLY)
@@ -237,11 +237,11 @@ class SubscriptionChargeDetailView(OrganizationAPIView):
 class SubscriptionChargeFilterCollectionView(OrganizationAPIView):
     resource_name = "subscription"
 
-    @extend_schema(
-        operation_id="subscription_charge_filters_list",
-        summary="The filters of one charge of a subscription",
+    @endpoint(
+        "subscription_charge_filters_list",
+        "The filters of one charge of a subscription",
+        ChargeFilterListEnvelope,
         parameters=filters.SubscriptionChargeFilters.schema_parameters(),
-        responses=ChargeFilterListEnvelope,
     )
     def get(self, request: Request, external_id: str, charge_code: str) -> Response:
         subscription = _charges_subscription(request, self.organization, external_id, paginated=True)
@@ -253,12 +253,12 @@ class SubscriptionChargeFilterCollectionView(OrganizationAPIView):
             lambda items: ChargeFilterOutput(items, many=True).data,
         )
 
-    @extend_schema(
-        operation_id="subscription_charge_filters_create",
-        summary="Add a filter to one charge of a subscription (overrides the charge)",
-        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
+    @endpoint(
+        "subscription_charge_filters_create",
+        "Add a filter to one charge of a subscription (overrides the charge)",
+        ChargeFilterEnvelope,
         request=ChargeFilterInputEnvelope,
-        responses=ChargeFilterEnvelope,
+        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
     )
     def post(self, request: Request, external_id: str, charge_code: str) -> Response:
         data = validate_input(ChargeFilterInput, root_payload(request, "filter"))
@@ -276,23 +276,23 @@ class SubscriptionChargeFilterCollectionView(OrganizationAPIView):
 class SubscriptionChargeFilterDetailView(OrganizationAPIView):
     resource_name = "subscription"
 
-    @extend_schema(
-        operation_id="subscription_charge_filters_retrieve",
-        summary="One filter of one charge of a subscription",
+    @endpoint(
+        "subscription_charge_filters_retrieve",
+        "One filter of one charge of a subscription",
+        ChargeFilterEnvelope,
         parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
-        responses=ChargeFilterEnvelope,
     )
     def get(self, request: Request, external_id: str, charge_code: str, filter_id: str) -> Response:
         subscription = _charges_subscription(request, self.organization, external_id)
         charge = catalog_selectors.charge_get(subscription.plan, charge_code)
         return Response(_filter_body(catalog_selectors.charge_filter_get(charge, filter_id)))
 
-    @extend_schema(
-        operation_id="subscription_charge_filters_update",
-        summary="Change a filter of one charge of a subscription (overrides the charge)",
-        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
+    @endpoint(
+        "subscription_charge_filters_update",
+        "Change a filter of one charge of a subscription (overrides the charge)",
+        ChargeFilterEnvelope,
         request=ChargeFilterUpdateEnvelope,
-        responses=ChargeFilterEnvelope,
+        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
     )
     def put(self, request: Request, external_id: str, charge_code: str, filter_id: str) -> Response:
         data = validate_input(ChargeFilterUpdateInput, root_payload(request, "filter"), partial=True)
@@ -307,11 +307,11 @@ class SubscriptionChargeFilterDetailView(OrganizationAPIView):
         )
         return Response(_filter_body(charge_filter))
 
-    @extend_schema(
-        operation_id="subscription_charge_filters_destroy",
-        summary="Remove a filter of one charge of a subscription (overrides the charge)",
+    @endpoint(
+        "subscription_charge_filters_destroy",
+        "Remove a filter of one charge of a subscription (overrides the charge)",
+        ChargeFilterEnvelope,
         parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
-        responses=ChargeFilterEnvelope,
     )
     def delete(self, request: Request, external_id: str, charge_code: str, filter_id: str) -> Response:
         subscription = _charges_subscription(request, self.organization, external_id)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from billing_project.core.errors import ProviderFailure
-from payments.providers import ProviderError, TransientProviderError, provider_for
+from payments.providers import ChargeRequest, ProviderError, TransientProviderError, provider_for
 from payments.services.collection import payment_record_charge
 from payments.services.customers import payment_method_save, provider_customer_ensure
 from ucp.models import Checkout, UcpSettings
@@ -102,17 +102,19 @@ def charge(
                 result = provider.retrieve(provider_payment_id=checkout.pending_provider_payment_id)
             else:
                 result = provider.charge(
-                    amount_cents=amount_cents,
-                    currency=checkout.currency,
-                    provider_customer_id=provider_customer_id,
-                    payment_method_id=instrument.token,
-                    idempotency_key=key,
-                    metadata={
-                        "bxb_ucp_checkout": checkout.public_id,
-                        "bxb_organization_id": str(settings.organization_id),
-                        "bxb_invoice_id": str(billed.invoice.id if billed.invoice else ""),
-                    },
-                    description=f"UCP checkout {checkout.public_id}",
+                    ChargeRequest(
+                        amount_cents=amount_cents,
+                        currency=checkout.currency,
+                        provider_customer_id=provider_customer_id,
+                        payment_method_id=instrument.token,
+                        idempotency_key=key,
+                        metadata={
+                            "bxb_ucp_checkout": checkout.public_id,
+                            "bxb_organization_id": str(settings.organization_id),
+                            "bxb_invoice_id": str(billed.invoice.id if billed.invoice else ""),
+                        },
+                        description=f"UCP checkout {checkout.public_id}",
+                    )
                 )
         except TransientProviderError as exc:
             raise UcpError(

@@ -99,9 +99,9 @@ def named(view: type[OrganizationAPIView], name: str, module: str, doc: str | No
     return view
 
 
-def route(pattern: str, view: type[OrganizationAPIView], name: str) -> URLPattern:
-    """`path(pattern, view.as_view(), name=name)`."""
-    return path(pattern, view.as_view(), name=name)
+def route(pattern: str, view: type[OrganizationAPIView], name: str | None = None) -> URLPattern:
+    """`path(pattern, view.as_view(), name=name)`; unnamed when `name` is None."""
+    return path(pattern, view.as_view(), name=name) if name else path(pattern, view.as_view())
 
 
 def resource_routes(
