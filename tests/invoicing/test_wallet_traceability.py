@@ -216,3 +216,15 @@ def test_a_transactions_priority_orders_its_consumption(api, organization):
 def _fundings(api, outbound):
     rows = api.get(f"/api/v1/wallet_transactions/{outbound['lago_id']}/fundings").json()["wallet_transaction_fundings"]
     return sorted(rows, key=lambda r: -r["amount_cents"])
+
+
+def test_a_wallets_opening_transactions_take_transaction_priority(api, organization):
+    customer = CustomerFactory(organization=organization, currency="USD")
+    body = {"external_customer_id": customer.external_id, "rate_amount": "1", "granted_credits": "2"}
+    created = api.post("/api/v1/wallets", {"wallet": {**body, "transaction_priority": 3}}, format="json")
+    assert created.status_code == 200, created.content
+    [opening] = WalletTransaction.objects.filter(wallet_id=created.json()["wallet"]["lago_id"])
+    assert opening.priority == 3
+    refused = api.post("/api/v1/wallets", {"wallet": {**body, "code": "b", "transaction_priority": 51}}, format="json")
+    assert refused.json()["error_details"] == {"transaction_priority": ["value_is_invalid"]}
+    assert WalletTransaction.objects.filter(wallet__customer=customer).count() == 1

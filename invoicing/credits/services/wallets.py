@@ -357,6 +357,7 @@ def wallet_create(organization: Organization, *, data: dict[str, Any], now: dt.d
     rules = data.get("recurring_transaction_rules") or []
     name = _text(data.get("name"), "name", errors)
     transaction_name = _text(data.get("transaction_name"), "transaction_name", errors)
+    transaction_priority = _priority(data.get("transaction_priority"), "transaction_priority", errors)
     with transaction.atomic():
         customer = (
             Customer.objects.select_for_update(of=("self",))
@@ -406,6 +407,7 @@ def wallet_create(organization: Organization, *, data: dict[str, Any], now: dt.d
             granted=granted,
             now=now,
             name=transaction_name,
+            priority=transaction_priority,
             metadata=data.get("transaction_metadata") or [],
         )
         _send_wallet_webhook(wallet, "wallet.created")
@@ -606,11 +608,7 @@ def wallet_transaction_create(
     paid = _credits(data.get("paid_credits"), "paid_credits", errors)
     granted = _credits(data.get("granted_credits"), "granted_credits", errors)
     voided = _credits(data.get("voided_credits"), "voided_credits", errors)
-    priority = data.get("priority")
-    if priority is not None and (
-        isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 50
-    ):
-        errors.setdefault("priority", []).append("value_is_invalid")
+    priority = _priority(data.get("priority"), "priority", errors)
     metadata = data.get("metadata") or []
     if not isinstance(metadata, list) or not all(isinstance(m, dict) and "key" in m for m in metadata):
         errors.setdefault("metadata", []).append("value_is_invalid")
@@ -641,6 +639,16 @@ def wallet_transaction_create(
             priority=priority,
             void=void,
         )
+
+
+def _priority(value: Any, field: str, errors: dict[str, list[str]]) -> int | None:
+    """A ledger line's consumption priority, 1 (first) to 50; None when not given."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 50:
+        errors.setdefault(field, []).append("value_is_invalid")
+        return None
+    return value
 
 
 @dataclass(frozen=True)
