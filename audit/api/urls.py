@@ -1,12 +1,7 @@
-from django.urls import path
-
-from audit.api import views
+from audit.api import views as v
+from billing_project.core.api.resources import resource_routes
 
 urlpatterns = [
-    path("activity_logs", views.ActivityLogCollectionView.as_view(), name="activity-logs"),
-    path("activity_logs/<str:activity_id>", views.ActivityLogDetailView.as_view(), name="activity-log-detail"),
-]
-urlpatterns += [
-    path("api_logs", views.ApiLogCollectionView.as_view(), name="api-logs"),
-    path("api_logs/<str:request_id>", views.ApiLogDetailView.as_view(), name="api-log-detail"),
+    *resource_routes("activity_logs", "activity_id", v.ActivityLogCollectionView, v.ActivityLogDetailView),
+    *resource_routes("api_logs", "request_id", v.ApiLogCollectionView, v.ApiLogDetailView),
 ]

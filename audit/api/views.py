@@ -2,31 +2,44 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from collections.abc import Iterable
+from typing import Any
+
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit import selectors
 from audit.api import filters
 from audit.selectors import ActivityLogShape, ApiLogShape
-from billing_project.core.api.pagination import paginated_response
+from billing_project.core.api.resources import ResourceView, endpoint
 from billing_project.core.api.serializers import envelope, list_envelope
 from billing_project.core.api.shapes import schema_serializer
-from billing_project.core.api.views import OrganizationAPIView
 
 ActivityLogOutput = schema_serializer(ActivityLogShape)
 ActivityLogEnvelope = envelope("ActivityLogEnvelope", "activity_log", ActivityLogOutput)
 ActivityLogListEnvelope = list_envelope("ActivityLogListEnvelope", "activity_logs", ActivityLogOutput)
+ApiLogOutput = schema_serializer(ApiLogShape)
+ApiLogEnvelope = envelope("ApiLogEnvelope", "api_log", ApiLogOutput)
+ApiLogListEnvelope = list_envelope("ApiLogListEnvelope", "api_logs", ApiLogOutput)
 
 
-class ActivityLogCollectionView(OrganizationAPIView):
+class ActivityLogView(ResourceView):
     resource_name = "activity_log"
 
-    @extend_schema(
-        operation_id="activity_logs_list",
-        summary="List activity logs (the audit trail in Lago's shape, newest first)",
+    def render_many(self, items: Iterable[Any]) -> Any:  # a page's lookups made once
+        return selectors.activity_logs_render(items)
+
+    @staticmethod
+    def render(entry: Any) -> ActivityLogShape:
+        return selectors.activity_logs_render([entry])[0]
+
+
+class ActivityLogCollectionView(ActivityLogView):
+    @endpoint(
+        "activity_logs_list",
+        "List activity logs (the audit trail in Lago's shape, newest first)",
+        ActivityLogListEnvelope,
         parameters=filters.ActivityLogFilters.schema_parameters(),
-        responses=ActivityLogListEnvelope,
     )
     def get(self, request: Request) -> Response:
         params = filters.ActivityLogFilters.parse(request)
@@ -45,31 +58,32 @@ class ActivityLogCollectionView(OrganizationAPIView):
                 resource_types=params["resource_types"] or (),
             ),
         )
-        return paginated_response(request, entries, "activity_logs", selectors.activity_logs_render)
+        return self.page(request, entries)
 
 
-class ActivityLogDetailView(OrganizationAPIView):
-    resource_name = "activity_log"
-
-    @extend_schema(operation_id="activity_logs_retrieve", summary="Find an activity log", responses=ActivityLogEnvelope)
+class ActivityLogDetailView(ActivityLogView):
+    @endpoint("activity_logs_retrieve", "Find an activity log", ActivityLogEnvelope)
     def get(self, request: Request, activity_id: str) -> Response:
-        entry = selectors.activity_log_get(self.organization, activity_id)
-        return Response({"activity_log": selectors.activity_logs_render([entry])[0]})
+        return self.one(selectors.activity_log_get(self.organization, activity_id))
 
 
-ApiLogOutput = schema_serializer(ApiLogShape)
-ApiLogEnvelope = envelope("ApiLogEnvelope", "api_log", ApiLogOutput)
-ApiLogListEnvelope = list_envelope("ApiLogListEnvelope", "api_logs", ApiLogOutput)
-
-
-class ApiLogCollectionView(OrganizationAPIView):
+class ApiLogView(ResourceView):
     resource_name = "api_log"
 
-    @extend_schema(
-        operation_id="api_logs_list",
-        summary="List API requests (newest first)",
+    def render_many(self, items: Iterable[Any]) -> Any:
+        return selectors.api_logs_render(items)
+
+    @staticmethod
+    def render(log: Any) -> ApiLogShape:
+        return selectors.api_logs_render([log])[0]
+
+
+class ApiLogCollectionView(ApiLogView):
+    @endpoint(
+        "api_logs_list",
+        "List API requests (newest first)",
+        ApiLogListEnvelope,
         parameters=filters.ApiLogFilters.schema_parameters(),
-        responses=ApiLogListEnvelope,
     )
     def get(self, request: Request) -> Response:
         params = filters.ApiLogFilters.parse(request)
@@ -88,13 +102,10 @@ class ApiLogCollectionView(OrganizationAPIView):
                 request_ids=params["request_ids"] or (),
             ),
         )
-        return paginated_response(request, logs, "api_logs", selectors.api_logs_render)
+        return self.page(request, logs)
 
 
-class ApiLogDetailView(OrganizationAPIView):
-    resource_name = "api_log"
-
-    @extend_schema(operation_id="api_logs_retrieve", summary="Find an API request", responses=ApiLogEnvelope)
+class ApiLogDetailView(ApiLogView):
+    @endpoint("api_logs_retrieve", "Find an API request", ApiLogEnvelope)
     def get(self, request: Request, request_id: str) -> Response:
-        log = selectors.api_log_get(self.organization, request_id)
-        return Response({"api_log": selectors.api_logs_render([log])[0]})
+        return self.one(selectors.api_log_get(self.organization, request_id))
