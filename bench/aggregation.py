@@ -255,6 +255,11 @@ def main() -> None:
         action="store_true",
         help="also measure ClickHouse (CLICKHOUSE_URL; the target subscription's events are copied there once)",
     )
+    parser.add_argument(
+        "--types",
+        default="count_agg,sum_agg,max_agg,latest_agg,unique_count_agg,weighted_sum_agg",
+        help="comma-separated aggregation types to measure",
+    )
     args = parser.parse_args()
     setup_django(args.database)
     from django.db import connection
@@ -281,14 +286,7 @@ def main() -> None:
     ]
     for (label, start, end), store in [(w, st) for st in stores for w in windows]:
         print(f"window {label}" + (f" (store={store})" if store else ""))
-        for aggregation_type in (
-            "count_agg",
-            "sum_agg",
-            "max_agg",
-            "latest_agg",
-            "unique_count_agg",
-            "weighted_sum_agg",
-        ):
+        for aggregation_type in args.types.split(","):
             # One run first (a warm-up) tells where the type is answered from: `--raw-runs` bounds
             # the runs of unique counts and weighted sums read from raw events (before their state).
             source = measure(organization, aggregation_type, 1, start, end, store)["source"]
