@@ -23,14 +23,13 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DEFAULT_DB, percentile, setup_django
+from bench.common import DEFAULT_DB, backend_cpu, percentile, setup_django
 
 CODE = "bench_agg"
 MONTH_START = datetime(2024, 3, 1, tzinfo=UTC)
@@ -199,7 +198,7 @@ def measure(
         else ("user" if aggregation_type == "unique_count_agg" else "n"),
     )
     timings, result = [], None
-    backend = _backend_cpu()
+    backend = backend_cpu()
     cpu_before, backend_before = time.process_time(), backend()
     for _ in range(runs):
         began = time.perf_counter()
@@ -223,24 +222,6 @@ def measure(
         "p99_ms": percentile(timings, 99) * 1000,
         "runs": runs,
     }
-
-
-def _backend_cpu() -> Callable[[], float]:
-    """A function giving the CPU seconds (user + system) used so far by this connection's PostgreSQL
-    backend, read from /proc (the server runs on this machine)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    ticks = os.sysconf("SC_CLK_TCK")
-
-    def read() -> float:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / ticks
-
-    return read
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import drop_database, setup_django
+from bench.common import backend_cpu, drop_database, setup_django
 
 DEFAULT = "postgres://postgres@127.0.0.1:5432/bxb_bench_unique"
 START = datetime(2024, 3, 1, tzinfo=UTC)
@@ -46,7 +46,6 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from django.db import connection
 
     from customers.services import organization_create
     from metering.ingestion import ParsedEvent
@@ -55,15 +54,7 @@ def run(args: argparse.Namespace) -> None:
     organization, _ = organization_create(f"Bench unique ingest {time.time():.0f}", timezone_name="UTC")
     store = PostgresEventStore()
     rng = random.Random(7)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    ticks = os.sysconf("SC_CLK_TCK")
-
-    def backend_cpu() -> float:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / ticks
+    backend = backend_cpu()
 
     def batch(kind: str, number: int) -> list[ParsedEvent]:
         events = []
@@ -96,10 +87,10 @@ def run(args: argparse.Namespace) -> None:
     for number in range(args.batches):
         for kind in ("sum", "unique") if number % 2 == 0 else ("unique", "sum"):
             events = batch(kind, number)
-            cpu, began = backend_cpu(), time.perf_counter()
+            cpu, began = backend(), time.perf_counter()
             store.write(organization.id, events, now=datetime.now(UTC))
             totals[kind][0] += time.perf_counter() - began
-            totals[kind][1] += backend_cpu() - cpu
+            totals[kind][1] += backend() - cpu
     count = args.batches * args.size
     print(
         f"bench/unique_ingest.py  {args.batches} batches of {args.size} events per metric, {args.values} values, "
