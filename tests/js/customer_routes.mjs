@@ -4,29 +4,9 @@
 // the data and passes LAGO_API_URL, LAGO_API_KEY, CUSTOMER_ID, SUBSCRIPTION_ID, INBOUND_ID
 // and OUTBOUND_ID. Any failed check exits non-zero.
 import assert from "node:assert/strict";
-import { Client, getLagoError } from "lago-javascript-client";
+import { check, client, done, env, lagoError } from "./harness.mjs";
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
-const client = Client(env("LAGO_API_KEY"), { baseUrl: env("LAGO_API_URL") });
 const customer = env("CUSTOMER_ID");
-let checks = 0;
-const check = (label, fn) => {
-  fn();
-  checks += 1;
-  console.log(`ok ${checks} - ${label}`);
-};
-const lagoError = async (promise) => {
-  try {
-    await promise;
-  } catch (error) {
-    return await getLagoError(error);
-  }
-  throw new Error("expected the call to fail");
-};
 
 // --- a customer's lists -----------------------------------------------------------------------
 const lists = {
@@ -98,4 +78,4 @@ check("findAllInvoiceCollections", () => assert.ok(r.data.invoice_collections.so
 r = await client.analytics.findAllUsages({ time_granularity: "monthly" });
 check("findAllUsages", () => assert.ok(Array.isArray(r.data.usages)));
 
-console.log(`${checks} passed, 0 failed`);
+done();

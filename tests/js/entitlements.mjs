@@ -3,34 +3,14 @@
 // and passes LAGO_API_URL, LAGO_API_KEY, PLAN_CODE, SUBSCRIPTION_ID and METRIC_CODE.
 // Every client method of features and entitlements is called; any failed check exits non-zero.
 import assert from "node:assert/strict";
-import { Client, getLagoError } from "lago-javascript-client";
+import { check, client, done, env, lagoError } from "./harness.mjs";
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
-const client = Client(env("LAGO_API_KEY"), { baseUrl: env("LAGO_API_URL") });
 const plan = env("PLAN_CODE");
 const sub = env("SUBSCRIPTION_ID");
 const metric = env("METRIC_CODE");
-let checks = 0;
-const check = (label, fn) => {
-  fn();
-  checks += 1;
-  console.log(`ok ${checks} - ${label}`);
-};
 const privileges = (entitlement) =>
   Object.fromEntries(entitlement.privileges.map((p) => [p.code, p.value]));
 const byCode = (entitlements) => Object.fromEntries(entitlements.map((e) => [e.code, privileges(e)]));
-const lagoError = async (promise) => {
-  try {
-    await promise;
-  } catch (error) {
-    return await getLagoError(error);
-  }
-  throw new Error("expected the call to fail");
-};
 
 // --- features ---------------------------------------------------------------------------
 let r = await client.features.createFeature({
@@ -149,4 +129,4 @@ check("destroyFeature", () => assert.equal(r.data.feature.code, "seats"));
 r = await client.features.findAllFeatures({});
 check("features left", () => assert.deepEqual(r.data.features.map((f) => f.code), ["api"]));
 
-console.log(`${checks} passed, 0 failed`);
+done();

@@ -3,31 +3,11 @@
 // LAGO_API_URL, LAGO_API_KEY, PLAN_CODE (a plan with no fixed charge), ADD_ON_CODE and SUBSCRIPTION_ID
 // (a subscription of that plan). Every client method of plan and subscription fixed charges is called.
 import assert from "node:assert/strict";
-import { Client, getLagoError } from "lago-javascript-client";
+import { check, client, done, env, lagoError } from "./harness.mjs";
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
-const client = Client(env("LAGO_API_KEY"), { baseUrl: env("LAGO_API_URL") });
 const plan = env("PLAN_CODE");
 const addOn = env("ADD_ON_CODE");
 const sub = env("SUBSCRIPTION_ID");
-let checks = 0;
-const check = (label, fn) => {
-  fn();
-  checks += 1;
-  console.log(`ok ${checks} - ${label}`);
-};
-const lagoError = async (promise) => {
-  try {
-    await promise;
-  } catch (error) {
-    return await getLagoError(error);
-  }
-  throw new Error("expected the call to fail");
-};
 
 let r = await client.plans.createPlanFixedCharge(plan, {
   fixed_charge: {
@@ -97,4 +77,4 @@ check("a deleted fixed charge is not found", () => {
   assert.equal(missing.code, "fixed_charge_not_found");
 });
 
-console.log(`${checks} passed, 0 failed`);
+done();

@@ -5,29 +5,9 @@
 // its metric filtered by region eu/us, beside a pay-in-advance `seats`), DRAFT_INVOICE_ID, FINALIZED_INVOICE_ID and FEE_ID (a fee
 // not on an invoice).
 import assert from "node:assert/strict";
-import { Client, getLagoError } from "lago-javascript-client";
+import { check, client, done, env, lagoError } from "./harness.mjs";
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
-const client = Client(env("LAGO_API_KEY"), { baseUrl: env("LAGO_API_URL") });
 const sub = env("SUBSCRIPTION_ID");
-let checks = 0;
-const check = (label, fn) => {
-  fn();
-  checks += 1;
-  console.log(`ok ${checks} - ${label}`);
-};
-const lagoError = async (promise) => {
-  try {
-    await promise;
-  } catch (error) {
-    return await getLagoError(error);
-  }
-  throw new Error("expected the call to fail");
-};
 
 let r = await client.subscriptions.findAllSubscriptionCharges(sub, { page: 1, per_page: 10 });
 const parentId = r.data.charges.find((c) => c.code === "units").lago_id;
@@ -79,4 +59,4 @@ check("loseDisputeInvoice", () => assert.ok(r.data.invoice.payment_dispute_lost_
 r = await client.fees.deleteFee(env("FEE_ID"));
 check("deleteFee", () => assert.equal(r.data.fee.lago_id, env("FEE_ID")));
 
-console.log(`${checks} passed, 0 failed`);
+done();
