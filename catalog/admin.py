@@ -25,7 +25,20 @@ from billing_project.core.inputs import UNSET
 from billing_project.core.money import format_amount, is_currency, parse_decimal
 from catalog import pricing, services
 from catalog.hooks import plan_usage
-from catalog.inputs import AddOnFields, FixedChargeFields, TaxFields
+from catalog.inputs import (
+    AddOnFields,
+    BillableMetricFields,
+    ChargeFields,
+    ChargeFilterFields,
+    CommitmentFields,
+    CouponFields,
+    CouponTargets,
+    FixedChargeFields,
+    MetricFilterFields,
+    PlanFields,
+    TaxFields,
+    UsageThresholdFields,
+)
 from catalog.models import (
     AddOn,
     AppliedCoupon,
@@ -273,15 +286,15 @@ class AddOnAdmin(ServiceAdmin):
 # --- billable metrics -------------------------------------------------------------------------
 
 
-def parse_filters_text(text: str) -> list[dict[str, Any]]:
-    """`region: us, eu` per line → `[{"key": "region", "values": ["us", "eu"]}]`."""
+def parse_filters_text(text: str) -> tuple[MetricFilterFields, ...]:
+    """`region: us, eu` per line → `(MetricFilterFields(key="region", values=["us", "eu"]),)`."""
     filters = []
     for line in (text or "").splitlines():
         if not line.strip():
             continue
         key, _, values = line.partition(":")
-        filters.append({"key": key.strip(), "values": [v.strip() for v in values.split(",") if v.strip()]})
-    return filters
+        filters.append(MetricFilterFields(key=key.strip(), values=[v.strip() for v in values.split(",") if v.strip()]))
+    return tuple(filters)
 
 
 class BillableMetricForm(ServiceForm):
@@ -305,12 +318,11 @@ class BillableMetricForm(ServiceForm):
                 for f in BillableMetricFilter.live.filter(billable_metric=self.instance)
             )
 
-    def service_data(self) -> dict[str, Any]:
+    def service_data(self) -> BillableMetricFields:  # type: ignore[override]
         data = super().service_data()
         for key in ("field_name", "weighted_interval", "rounding_function", "expression"):
             data[key] = data.get(key) or None
-        data["filters"] = parse_filters_text(self.cleaned_data.get("filters_text") or "")
-        return data
+        return BillableMetricFields(**data, filters=parse_filters_text(self.cleaned_data.get("filters_text") or ""))
 
 
 class BillableMetricFilterInline(ReadOnlyInline):
@@ -587,20 +599,21 @@ class PlanForm(ServiceForm):
                 self.add_error("usage_thresholds_text", f"{line!r}: an amount, optionally followed by 'recurring'.")
                 continue
             try:
-                thresholds.append({"amount_cents": cents_from_major(amount, currency),
-                                   "recurring": parts[1:] == ["recurring"]})  # fmt: skip
+                thresholds.append(UsageThresholdFields(amount_cents=cents_from_major(amount, currency),
+                                                       recurring=parts[1:] == ["recurring"]))  # fmt: skip
             except forms.ValidationError as exc:
                 self.add_error("usage_thresholds_text", exc)
         cleaned["usage_thresholds"] = thresholds
         return cleaned
 
-    def service_data(self) -> dict[str, Any]:
-        data = super().service_data()
-        data["tax_codes"] = codes_list(self.cleaned_data.get("tax_codes"))
+    def service_data(self) -> PlanFields:  # type: ignore[override]
         amount = self.cleaned_data.get("minimum_commitment_cents")
-        data["minimum_commitment"] = {"amount_cents": amount} if amount is not None else {}
-        data["usage_thresholds"] = self.cleaned_data.get("usage_thresholds") or []
-        return data
+        return PlanFields(
+            **super().service_data(),
+            tax_codes=codes_list(self.cleaned_data.get("tax_codes")),
+            minimum_commitment=CommitmentFields(amount_cents=amount) if amount is not None else None,
+            usage_thresholds=tuple(self.cleaned_data.get("usage_thresholds") or ()),
+        )
 
 
 @admin.register(Plan)
@@ -804,17 +817,18 @@ class ChargeAdmin(admin.ModelAdmin):
         """Charge filters go through plan_charge_update (the API's filter rules)."""
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         charge = form.instance
-        kept = []
+        kept: list[ChargeFilterFields] = []
         for sub in formset.forms:
             data = sub.cleaned_data
             if not data or data.get("DELETE"):
                 continue
-            kept.append({"values": data.get("values") or {}, "properties": data.get("properties") or {},
-                         "invoice_display_name": data.get("invoice_display_name") or ""})  # fmt: skip
+            kept.append(ChargeFilterFields(values=data.get("values") or {}, properties=data.get("properties") or {},
+                                           invoice_display_name=data.get("invoice_display_name") or ""))  # fmt: skip
         try:
             services.plan_charge_update(
-                charge.organization, plan_code=charge.plan.code, charge_code=charge.code, data={"filters": kept}
-            )
+                charge.organization, plan_code=charge.plan.code, charge_code=charge.code,
+                data=ChargeFields(filters=kept),
+            )  # fmt: skip
         except DomainError as exc:
             details = getattr(exc, "details", None) or {"filters": [getattr(exc, "code", str(exc))]}
             messages.error(request, f"Filters not saved: {json.dumps(details)}")
@@ -843,13 +857,12 @@ class CouponForm(ServiceForm):
                 t.billable_metric.code for t in targets if t.billable_metric_id
             )
 
-    def service_data(self) -> dict[str, Any]:
-        data = super().service_data()
-        data["applies_to"] = {
-            "plan_codes": codes_list(self.cleaned_data.get("plan_codes")),
-            "billable_metric_codes": codes_list(self.cleaned_data.get("billable_metric_codes")),
-        }
-        return data
+    def service_data(self) -> CouponFields:  # type: ignore[override]
+        targets = CouponTargets(
+            plan_codes=codes_list(self.cleaned_data.get("plan_codes")),
+            billable_metric_codes=codes_list(self.cleaned_data.get("billable_metric_codes")),
+        )
+        return CouponFields(**super().service_data(), applies_to=targets)
 
     class Meta:
         model = Coupon

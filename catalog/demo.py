@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from catalog import services
-from catalog.inputs import AddOnFields, TaxFields
+from catalog.inputs import (
+    AddOnFields,
+    BillableMetricFields,
+    ChargeFields,
+    ChargeFilterFields,
+    CouponFields,
+    MetricFilterFields,
+    PlanFields,
+    TaxFields,
+)
 from catalog.models import AddOn, BillableMetric, Coupon, Plan, Tax
 from customers.models import Organization
 
 METRICS = [
-    {"name": "API calls", "code": "api_calls", "aggregation_type": "count_agg",
-     "filters": [{"key": "region", "values": ["us", "eu"]}]},
-    {"name": "Storage (GB)", "code": "storage_gb", "aggregation_type": "sum_agg", "field_name": "gb"},
-    {"name": "Active users", "code": "active_users", "aggregation_type": "unique_count_agg",
-     "field_name": "user_id"},
+    BillableMetricFields(name="API calls", code="api_calls", aggregation_type="count_agg",
+                         filters=(MetricFilterFields(key="region", values=["us", "eu"]),)),
+    BillableMetricFields(name="Storage (GB)", code="storage_gb", aggregation_type="sum_agg", field_name="gb"),
+    BillableMetricFields(name="Active users", code="active_users", aggregation_type="unique_count_agg",
+                         field_name="user_id"),
 ]  # fmt: skip
 
 
@@ -21,56 +30,51 @@ def seed_catalog(organization: Organization) -> str:
         services.tax_create(organization, data=TaxFields(name="VAT 20%", code="vat_20", rate="20"))
     metrics = {}
     for data in METRICS:
-        metric = BillableMetric.live.filter(organization=organization, code=data["code"]).first()
-        metrics[data["code"]] = metric or services.billable_metric_create(organization, data=dict(data))
+        code = str(data.code)
+        metric = BillableMetric.live.filter(organization=organization, code=code).first()
+        metrics[code] = metric or services.billable_metric_create(organization, data=data)
     if not Plan.live.filter(organization=organization, code="startup_monthly", parent__isnull=True).exists():
         services.plan_create(
             organization,
-            data={
-                "name": "Startup (monthly)",
-                "code": "startup_monthly",
-                "interval": "monthly",
-                "amount_cents": 4900,
-                "amount_currency": "USD",
-                "pay_in_advance": True,
-                "tax_codes": ["vat_20"],
-                "charges": [
-                    {
-                        "billable_metric_id": str(metrics["storage_gb"].id),
-                        "charge_model": "standard",
-                        "properties": {"amount": "0.25"},
-                    },
-                    {
-                        "billable_metric_id": str(metrics["api_calls"].id),
-                        "charge_model": "graduated",
-                        "properties": {
+            data=PlanFields(
+                name="Startup (monthly)", code="startup_monthly", interval="monthly", amount_cents=4900,
+                amount_currency="USD", pay_in_advance=True, tax_codes=["vat_20"],
+                charges=(
+                    ChargeFields(
+                        billable_metric_id=str(metrics["storage_gb"].id), charge_model="standard",
+                        properties={"amount": "0.25"},
+                    ),
+                    ChargeFields(
+                        billable_metric_id=str(metrics["api_calls"].id), charge_model="graduated",
+                        properties={
                             "graduated_ranges": [
                                 {"from_value": 0, "to_value": 10000, "per_unit_amount": "0", "flat_amount": "0"},
                                 {"from_value": 10001, "to_value": None, "per_unit_amount": "0.001",
                                  "flat_amount": "5"},
                             ]
                         },
-                        "filters": [
-                            {"values": {"region": ["eu"]}, "invoice_display_name": "API calls (EU)",
-                             "properties": {"graduated_ranges": [
-                                 {"from_value": 0, "to_value": None, "per_unit_amount": "0.002", "flat_amount": "0"}
-                             ]}},
+                        filters=[
+                            ChargeFilterFields(
+                                values={"region": ["eu"]}, invoice_display_name="API calls (EU)",
+                                properties={"graduated_ranges": [
+                                    {"from_value": 0, "to_value": None, "per_unit_amount": "0.002",
+                                     "flat_amount": "0"}
+                                ]},
+                            ),
                         ],
-                    },
-                    {
-                        "billable_metric_id": str(metrics["active_users"].id),
-                        "charge_model": "package",
-                        "properties": {"amount": "10", "package_size": 5, "free_units": 5},
-                    },
-                ],
-            },
+                    ),
+                    ChargeFields(
+                        billable_metric_id=str(metrics["active_users"].id), charge_model="package",
+                        properties={"amount": "10", "package_size": 5, "free_units": 5},
+                    ),
+                ),
+            ),
         )  # fmt: skip
     if not Coupon.live.filter(organization=organization, code="welcome_10").exists():
         services.coupon_create(
             organization,
-            data={"name": "Welcome 10%", "code": "welcome_10", "coupon_type": "percentage",
-                  "percentage_rate": "10", "frequency": "recurring", "frequency_duration": 3,
-                  "expiration": "no_expiration"},
+            data=CouponFields(name="Welcome 10%", code="welcome_10", coupon_type="percentage", percentage_rate="10",
+                              frequency="recurring", frequency_duration=3, expiration="no_expiration"),
         )  # fmt: skip
     if not AddOn.live.filter(organization=organization, code="onboarding").exists():
         services.add_on_create(

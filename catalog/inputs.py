@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
-from billing_project.core.inputs import UNSET, Unset, from_validated
+from billing_project.core.inputs import UNSET, Unset, from_validated, nested, nested_items
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,111 @@ class FixedChargeFields:
         return from_validated(cls, data)
 
 
+# --- coupons ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CouponTargets:
+    """A coupon's `applies_to`: the plans or (not both) the billable metrics it is limited to."""
+
+    plan_codes: list[str] | None = None
+    billable_metric_codes: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class CouponFields:
+    """`POST /coupons`, `PUT /coupons/{code}`. `percentage_rate` as sent (the service checks its range
+    and digits); `expiration_at` as RFC 3339 text (or a datetime from the admin)."""
+
+    name: str | Unset | None = UNSET
+    code: str | Unset | None = UNSET
+    description: str | Unset | None = UNSET
+    coupon_type: str | Unset | None = UNSET
+    amount_cents: int | Unset | None = UNSET
+    amount_currency: str | Unset | None = UNSET
+    percentage_rate: Decimal | int | str | Unset | None = UNSET
+    frequency: str | Unset | None = UNSET
+    frequency_duration: int | Unset | None = UNSET
+    expiration: str | Unset | None = UNSET
+    expiration_at: datetime | str | Unset | None = UNSET
+    reusable: bool | Unset | None = UNSET
+    applies_to: CouponTargets | Unset | None = UNSET
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> CouponFields:
+        return from_validated(cls, data, applies_to=nested(data, "applies_to", partial(from_validated, CouponTargets)))
+
+
+@dataclass(frozen=True)
+class AppliedCouponFields:
+    """`POST /applied_coupons`: the customer, the coupon, and the customer's own terms (None: the
+    coupon's)."""
+
+    external_customer_id: str | None = None
+    coupon_code: str | None = None
+    amount_cents: int | None = None
+    amount_currency: str | None = None
+    percentage_rate: Decimal | int | str | None = None
+    frequency: str | None = None
+    frequency_duration: int | None = None
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> AppliedCouponFields:
+        return from_validated(cls, data)
+
+
+# --- billable metrics -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricFilterFields:
+    """A metric filter: an event property `key` and the `values` it may take (a partial update's
+    item may lack them: refused)."""
+
+    key: str | None = None
+    values: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class BillableMetricFields:
+    """`POST /billable_metrics`, `PUT /billable_metrics/{code}`. `filters`, when sent, becomes the
+    metric's filter list."""
+
+    name: str | Unset | None = UNSET
+    code: str | Unset | None = UNSET
+    description: str | Unset | None = UNSET
+    aggregation_type: str | Unset | None = UNSET
+    field_name: str | Unset | None = UNSET
+    recurring: bool | Unset | None = UNSET
+    weighted_interval: str | Unset | None = UNSET
+    rounding_function: str | Unset | None = UNSET
+    rounding_precision: int | Unset | None = UNSET
+    expression: str | Unset | None = UNSET
+    filters: tuple[MetricFilterFields, ...] | Unset | None = UNSET
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> BillableMetricFields:
+        return from_validated(
+            cls, data, filters=nested_items(data, "filters", partial(from_validated, MetricFilterFields))
+        )
+
+
+@dataclass(frozen=True)
+class SampleEvent:
+    """The event of `POST /billable_metrics/evaluate_expression`."""
+
+    code: str | None = None
+    timestamp: Decimal | int | str | None = None
+    properties: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> SampleEvent:
+        return from_validated(cls, data)
+
+
+# --- plans and charges ------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class ChargeFilterFields:
     """One charge filter: `POST`/`PUT .../charges/{code}/filters[/{id}]` of a subscription, and each
@@ -107,4 +214,130 @@ class ChargeOverrideFields:
             cls,
             data,
             filters=[ChargeFilterFields.from_validated(item) for item in filters] if filters else filters,
+        )
+
+
+def _filters(data: Mapping[str, Any]) -> list[ChargeFilterFields] | Unset | None:
+    items = data.get("filters", UNSET)
+    return [ChargeFilterFields.from_validated(item) for item in items] if isinstance(items, list) else items
+
+
+@dataclass(frozen=True)
+class ChargeFields:
+    """A charge of `POST/PUT /plans` (`charges[]`) and of `/plans/{code}/charges`. `id` (or `code`)
+    names an existing charge of the plan; `billable_metric_code` is for callers inside bxb."""
+
+    id: str | Unset | None = UNSET
+    billable_metric_id: str | Unset | None = UNSET
+    billable_metric_code: str | Unset | None = UNSET
+    code: str | Unset | None = UNSET
+    charge_model: str | Unset | None = UNSET
+    pay_in_advance: bool | Unset | None = UNSET
+    invoiceable: bool | Unset | None = UNSET
+    prorated: bool | Unset | None = UNSET
+    regroup_paid_fees: str | Unset | None = UNSET
+    invoice_display_name: str | Unset | None = UNSET
+    min_amount_cents: int | Unset | None = UNSET
+    properties: Mapping[str, Any] | Unset | None = UNSET
+    pricing_group_keys: list[str] | Unset | None = UNSET
+    filters: list[ChargeFilterFields] | Unset | None = UNSET
+    tax_codes: list[str] | Unset | None = UNSET
+    accepts_target_wallet: bool | Unset | None = UNSET
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> ChargeFields:
+        return from_validated(cls, data, filters=_filters(data))
+
+
+@dataclass(frozen=True)
+class CommitmentFields:
+    """A plan's `minimum_commitment`."""
+
+    amount_cents: int | Unset | None = UNSET
+    invoice_display_name: str | Unset | None = UNSET
+    tax_codes: list[str] | Unset | None = UNSET
+
+
+@dataclass(frozen=True)
+class UsageThresholdFields:
+    """A progressive billing threshold of a plan (a partial update's item may lack its amount: refused)."""
+
+    amount_cents: int | None = None
+    threshold_display_name: str | None = None
+    recurring: bool | None = None
+
+
+def _plan_children(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The nested inputs shared by a plan and a subscription's plan overrides (fixed charges,
+    commitment, thresholds)."""
+    return {
+        "fixed_charges": nested_items(data, "fixed_charges", FixedChargeFields.from_validated),
+        "minimum_commitment": nested(data, "minimum_commitment", partial(from_validated, CommitmentFields)),
+        "usage_thresholds": nested_items(data, "usage_thresholds", partial(from_validated, UsageThresholdFields)),
+    }
+
+
+@dataclass(frozen=True)
+class PlanFields:
+    """`POST /plans`, `PUT /plans/{code}`. `trial_period` as the client sent it (the service checks
+    its range and digits). `charges`, when sent, becomes the plan's charge list."""
+
+    name: str | Unset | None = UNSET
+    code: str | Unset | None = UNSET
+    interval: str | Unset | None = UNSET
+    description: str | Unset | None = UNSET
+    invoice_display_name: str | Unset | None = UNSET
+    amount_cents: int | Unset | None = UNSET
+    amount_currency: str | Unset | None = UNSET
+    pay_in_advance: bool | Unset | None = UNSET
+    trial_period: Decimal | int | str | Unset | None = UNSET
+    bill_charges_monthly: bool | Unset | None = UNSET
+    bill_fixed_charges_monthly: bool | Unset | None = UNSET
+    tax_codes: list[str] | Unset | None = UNSET
+    minimum_commitment: CommitmentFields | Unset | None = UNSET
+    usage_thresholds: tuple[UsageThresholdFields, ...] | Unset | None = UNSET
+    charges: tuple[ChargeFields, ...] | Unset | None = UNSET
+    fixed_charges: tuple[FixedChargeFields, ...] | Unset | None = UNSET
+    metadata: Mapping[str, str | None] | Unset | None = UNSET
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> PlanFields:
+        return from_validated(
+            cls, data, **_plan_children(data), charges=nested_items(data, "charges", ChargeFields.from_validated)
+        )
+
+
+@dataclass(frozen=True)
+class ChargeOverride(ChargeOverrideFields):
+    """One `plan_overrides.charges[]` item: the overridable fields of `ChargeOverrideFields` for the
+    parent plan's charge whose `id` it names (a partial update's item may lack it: refused)."""
+
+    id: str | None = None
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> ChargeOverride:
+        return from_validated(cls, data, filters=_filters(data))
+
+
+@dataclass(frozen=True)
+class PlanOverrides:
+    """A subscription's `plan_overrides`: the plan's fields a subscription may price differently."""
+
+    name: str | Unset | None = UNSET
+    invoice_display_name: str | Unset | None = UNSET
+    description: str | Unset | None = UNSET
+    amount_cents: int | Unset | None = UNSET
+    amount_currency: str | Unset | None = UNSET
+    trial_period: Decimal | int | str | Unset | None = UNSET
+    tax_codes: list[str] | Unset | None = UNSET
+    minimum_commitment: CommitmentFields | Unset | None = UNSET
+    usage_thresholds: tuple[UsageThresholdFields, ...] | Unset | None = UNSET
+    metadata: Mapping[str, str | None] | Unset | None = UNSET
+    charges: tuple[ChargeOverride, ...] | Unset | None = UNSET
+    fixed_charges: tuple[FixedChargeFields, ...] | Unset | None = UNSET  # `id` names the plan's fixed charge
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> PlanOverrides:
+        return from_validated(
+            cls, data, **_plan_children(data), charges=nested_items(data, "charges", ChargeOverride.from_validated)
         )

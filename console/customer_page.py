@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +24,7 @@ from audit.models import AuditLogEntry
 from billing_project.core.console import cents_from_major, console_view, decimal_display, money
 from billing_project.core.errors import DomainError, ValidationFailure
 from billing_project.core.money import exponent, is_currency
+from catalog.inputs import AppliedCouponFields
 from catalog.models import AddOn, AppliedCoupon, Coupon
 from catalog.services import applied_coupon_create
 from console import selectors
@@ -173,13 +175,12 @@ class ConsoleCustomerAdmin(CustomerAdmin):
         error = None
         if request.method == "POST" and form.is_valid():
             coupon = form.cleaned_data["coupon"]
-            data: dict[str, Any] = {"external_customer_id": customer.external_id, "coupon_code": coupon.code}
+            data = AppliedCouponFields(external_customer_id=customer.external_id, coupon_code=coupon.code)
             amount = form.cleaned_data.get("amount")
             currency = customer.currency or coupon.amount_currency
             try:
                 if amount is not None and coupon.coupon_type != "percentage" and currency:
-                    data["amount_cents"] = cents_from_major(amount, currency)
-                    data["amount_currency"] = currency
+                    data = replace(data, amount_cents=cents_from_major(amount, currency), amount_currency=currency)
                 applied = applied_coupon_create(customer.organization, data=data)
             except forms.ValidationError as exc:
                 error = "; ".join(exc.messages)
@@ -287,7 +288,7 @@ class ConsoleCustomerAdmin(CustomerAdmin):
         subscription = get_object_or_404(Subscription, pk=subscription_id, customer=customer)
         if request.method == "POST" and request.POST.get("confirm") == "yes":
             try:
-                subscription_terminate(customer.organization, subscription, actor=request.user)
+                subscription_terminate(customer.organization, subscription)
             except DomainError as exc:
                 messages.error(request, f"Refused: {_errors(exc)}")
             else:

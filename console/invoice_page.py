@@ -182,7 +182,6 @@ class ConsoleInvoiceAdmin(InvoiceAdmin):
                     amount_cents=form.cleaned_data["amount"],
                     reference=form.cleaned_data["reference"],
                     paid_at=form.cleaned_data.get("paid_at"),
-                    actor=f"admin:{request.user.pk}",
                 )
             except ValidationFailure as exc:
                 error = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in exc.details.items())  # type: ignore[union-attr]

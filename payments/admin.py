@@ -217,7 +217,6 @@ class PaymentAdmin(TotalsChangeListMixin, admin.ModelAdmin):
                 amount_cents=form.cleaned_data["amount_cents"],
                 reference=form.cleaned_data["reference"],
                 paid_at=form.cleaned_data.get("paid_at"),
-                actor=f"admin:{request.user.pk}",
             )
         except DomainError as exc:
             self.message_user(request, f"Not recorded: {exc}", messages.ERROR)
@@ -240,9 +239,7 @@ class PaymentAdmin(TotalsChangeListMixin, admin.ModelAdmin):
         done, refused = 0, []
         for invoice in {p.invoice for p in queryset.select_related("invoice__organization") if p.invoice_id}:
             try:
-                collection.invoice_retry_payment(
-                    invoice.organization, invoice_id=invoice.id, actor=f"admin:{request.user.pk}"
-                )
+                collection.invoice_retry_payment(invoice.organization, invoice_id=invoice.id)
                 done += 1
             except DomainError as exc:
                 refused.append(f"{invoice.number}: {exc}")

@@ -20,6 +20,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
+from billing_project.core.actor import ACTOR_SYSTEM, Actor, acting_as
 from billing_project.core.errors import DomainError
 from billing_project.core.money import format_amount
 from customers.models import Customer
@@ -224,7 +225,9 @@ def portal_pay(request: HttpRequest, token: str, invoice_id: str) -> HttpRespons
     customer = _customer(token)
     invoice = _invoice(customer, invoice_id)
     try:
-        url = invoice_payment_url(customer.organization, invoice_id=invoice.id, actor=f"portal:{customer.id}")
+        # The portal's visitor is not signed in: the customer the signed link names is who acts.
+        with acting_as(Actor(ACTOR_SYSTEM, label=f"portal:{customer.id}")):
+            url = invoice_payment_url(customer.organization, invoice_id=invoice.id)
     except DomainError:
         return _back(token, "This invoice cannot be paid online right now.")
     return HttpResponseRedirect(url)

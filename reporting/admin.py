@@ -86,7 +86,6 @@ class ExportAdmin(admin.ModelAdmin):
             resource_type=obj.resource_type,
             from_date=obj.from_date,
             to_date=obj.to_date,
-            actor=request.user,
         )
         obj.pk, obj._state.adding = created.pk, False
         messages.info(request, "The export is being produced; refresh this list for its download link.")

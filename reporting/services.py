@@ -11,6 +11,7 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from billing_project.core.actor import current_actor
 from billing_project.core.errors import NotAllowedFailure, ValidationFailure
 from billing_project.core.replica import replica_reads
 from customers.models import Organization
@@ -22,23 +23,8 @@ logger = logging.getLogger(__name__)
 MAX_RANGE_DAYS = 3660
 
 
-def actor_label(actor: object | None) -> str:
-    """`api_key:<prefix>` for an API key, `user:<username>` for a staff user, else ''."""
-    if actor is None:
-        return ""
-    prefix = getattr(actor, "prefix", None)
-    if prefix:
-        return f"api_key:{prefix}"
-    username = getattr(actor, "get_username", None)
-    if callable(username):
-        return f"user:{username()}"
-    return str(actor)[:255]
-
-
-def export_request(
-    organization: Organization, *, resource_type: str, from_date: date, to_date: date, actor: object | None = None
-) -> Export:
-    """Record an export and enqueue its task once the row is committed."""
+def export_request(organization: Organization, *, resource_type: str, from_date: date, to_date: date) -> Export:
+    """Record an export, requested by the current actor, and enqueue its task once the row is committed."""
     errors: dict[str, list[str]] = {}
     if resource_type not in LAYOUTS:
         errors["resource_type"] = ["value_is_invalid"]
@@ -54,7 +40,7 @@ def export_request(
             resource_type=resource_type,
             from_date=from_date,
             to_date=to_date,
-            requested_by=actor_label(actor),
+            requested_by=current_actor().trail_label,
         )
         export_id = str(export.id)
 

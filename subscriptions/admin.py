@@ -25,6 +25,7 @@ from billing_project.core.errors import DomainError, ValidationFailure
 from catalog.models import Plan
 from customers.models import Customer
 from subscriptions import selectors, services
+from subscriptions.inputs import SubscriptionCreate
 from subscriptions.models import FixedChargeUnits, Subscription, SubscriptionStatus, SubscriptionTransition
 
 
@@ -174,19 +175,19 @@ class SubscriptionAdmin(ActionsOnlyAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             customer = data["customer"]
-            payload = {
-                "external_customer_id": customer.external_id,
-                "plan_code": data["plan"].code,
-                "external_id": data["external_id"],
-                "name": data["name"] or None,
-                "billing_time": data["billing_time"],
-                "subscription_at": data["subscription_at"],
-                "bill_past_periods": bool(data["bill_past_periods"]),
-                "ending_at": data["ending_at"],
-                "downgrade_timing": "immediate" if data["downgrade_now"] else None,
-            }
+            payload = SubscriptionCreate(
+                external_customer_id=customer.external_id,
+                plan_code=data["plan"].code,
+                external_id=data["external_id"],
+                name=data["name"] or None,
+                billing_time=data["billing_time"],
+                subscription_at=data["subscription_at"],
+                bill_past_periods=bool(data["bill_past_periods"]),
+                ending_at=data["ending_at"],
+                downgrade_timing="immediate" if data["downgrade_now"] else None,
+            )
             try:
-                subscription = services.subscription_create(customer.organization, payload, actor=request.user)
+                subscription = services.subscription_create(customer.organization, payload)
             except ValidationFailure as exc:
                 for field, codes in exc.details.items():
                     form.add_error(field if field in form.fields else None, f"{field}: {', '.join(map(str, codes))}")
@@ -244,7 +245,7 @@ class SubscriptionAdmin(ActionsOnlyAdmin):
             effect=lambda sub: (
                 "terminate" if sub.status == "active" else "cancel" if sub.status == "pending" else "refused"
             ),
-            apply=lambda sub: services.subscription_terminate(sub.organization, sub, actor=request.user),
+            apply=lambda sub: services.subscription_terminate(sub.organization, sub),
         )
 
     @admin.action(description="Cancel pending subscription", permissions=["change"])
@@ -257,7 +258,7 @@ class SubscriptionAdmin(ActionsOnlyAdmin):
             title="Cancel pending subscriptions",
             explanation="Pending subscriptions (future starts, scheduled downgrades) are canceled.",
             effect=lambda sub: "cancel" if sub.status == "pending" else "refused (not pending)",
-            apply=lambda sub: services.subscription_cancel(sub.organization, sub, actor=request.user),
+            apply=lambda sub: services.subscription_cancel(sub.organization, sub),
         )
 
     @admin.action(description="Apply pending downgrade now", permissions=["change"])
@@ -278,7 +279,7 @@ class SubscriptionAdmin(ActionsOnlyAdmin):
             title="Apply downgrades now",
             explanation="The cheaper plan starts today instead of at the period end.",
             effect=effect,
-            apply=lambda sub: services.subscription_downgrade_apply_now(sub.organization, sub, actor=request.user),
+            apply=lambda sub: services.subscription_downgrade_apply_now(sub.organization, sub),
         )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET, require_POST
 
+from billing_project.core.actor import ACTOR_SYSTEM, Actor, acting_as
 from ucp import catalog, idempotency, negotiation, profile, protocol
 from ucp.http import json_response, ucp_view
 from ucp.models import Checkout, CheckoutStatus, UcpSettings
@@ -235,7 +236,9 @@ def checkout_complete(request: HttpRequest, settings: UcpSettings, checkout_id: 
     platform = negotiation.platform_for(request, settings, "checkout")
 
     def complete() -> HttpResponse:
-        checkout = checkouts.checkout_complete(settings, platform, checkout_id, _json_body(request))
+        # The platform completing the checkout is who acts: its subscription and payment name it.
+        with acting_as(Actor(ACTOR_SYSTEM, label=f"ucp:{platform.profile_url}"[:255])):
+            checkout = checkouts.checkout_complete(settings, platform, checkout_id, _json_body(request))
         return _checkout_response(checkout, settings, platform)
 
     return idempotency.run(request, settings, platform.profile_url, complete)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
 
@@ -51,9 +51,28 @@ def from_validated(cls: type[T], data: Mapping[str, Any], **converted: Any) -> T
     return cls(**values)
 
 
+def nested(data: Mapping[str, Any], name: str, build: Callable[[Mapping[str, Any]], T]) -> T | Unset | None:
+    """The nested input of the object sent as `data[name]` (`build(...)`); null and not sent pass through."""
+    value = data.get(name, UNSET)
+    return build(value) if isinstance(value, Mapping) else value
+
+
+def nested_items(
+    data: Mapping[str, Any], name: str, build: Callable[[Mapping[str, Any]], T]
+) -> tuple[T, ...] | Unset | None:
+    """The nested inputs of the list of objects sent as `data[name]`; null and not sent pass through."""
+    value = data.get(name, UNSET)
+    return tuple(build(item) for item in value) if isinstance(value, list) else value
+
+
 def sent(value: object) -> bool:
     """True when the client sent the field (null included)."""
     return value is not UNSET
+
+
+def empty(fields: object) -> bool:
+    """True when no field of the input was sent (`{}`, as a dict input's falsiness said)."""
+    return all(getattr(fields, field.name) is UNSET for field in dataclasses.fields(fields))  # type: ignore[arg-type]
 
 
 def or_none(value: T | Unset | None) -> T | None:

@@ -19,11 +19,21 @@ from billing_project.core.api.views import (
     root_payload,
     validate_input,
 )
-from billing_project.core.errors import BadRequestFailure
+from billing_project.core.errors import BadRequestFailure, ValidationFailure
 from catalog import expressions, selectors, services
 from catalog.api import filters
 from catalog.api import serializers as s
-from catalog.inputs import AddOnFields, TaxFields
+from catalog.inputs import (
+    AddOnFields,
+    AppliedCouponFields,
+    BillableMetricFields,
+    ChargeFields,
+    ChargeFilterFields,
+    CouponFields,
+    PlanFields,
+    SampleEvent,
+    TaxFields,
+)
 from customers.api.scoped import customer_list_view
 
 PAGE_PARAMS = PageFilters.schema_parameters()
@@ -108,7 +118,7 @@ BillableMetricCollectionView, BillableMetricDetailView = _crud_views(
     output=s.BillableMetricOutput, envelope=s.BillableMetricEnvelope, list_envelope=s.BillableMetricListEnvelope,
     list_qs=selectors.billable_metric_list, get_one=selectors.billable_metric_get,
     create=services.billable_metric_create, update=services.billable_metric_update,
-    delete=services.billable_metric_delete,
+    delete=services.billable_metric_delete, build_input=BillableMetricFields.from_validated,
 )  # fmt: skip
 
 AddOnCollectionView, AddOnDetailView = _crud_views(
@@ -124,6 +134,7 @@ PlanCollectionView, PlanDetailView = _crud_views(
     output=s.PlanOutput, envelope=s.PlanEnvelope, list_envelope=s.PlanListEnvelope, list_qs=selectors.plan_list,
     get_one=selectors.plan_get, create=services.plan_create, update=services.plan_update,
     delete=services.plan_delete, create_lago_only=s.PLAN_CREATE_LAGO_ONLY, update_lago_only=s.PLAN_UPDATE_LAGO_ONLY,
+    build_input=PlanFields.from_validated,
 )  # fmt: skip
 
 CouponCollectionView, CouponDetailView = _crud_views(
@@ -131,6 +142,7 @@ CouponCollectionView, CouponDetailView = _crud_views(
     input_envelope=s.CouponInputEnvelope, output=s.CouponOutput, envelope=s.CouponEnvelope,
     list_envelope=s.CouponListEnvelope, list_qs=selectors.coupon_list, get_one=selectors.coupon_get,
     create=services.coupon_create, update=services.coupon_update, delete=services.coupon_delete,
+    build_input=CouponFields.from_validated,
 )  # fmt: skip
 
 
@@ -147,8 +159,11 @@ class EvaluateExpressionView(OrganizationAPIView):
     def post(self, request: Request) -> Response:
         raw = request.data if isinstance(request.data, dict) else {}
         data = validate_input(s.EvaluateExpressionInput, raw)
+        event = data.get("event")
         value = services.billable_metric_evaluate_expression(
-            self.organization, expression=data.get("expression"), event=raw.get("event")
+            self.organization,
+            expression=data.get("expression"),
+            event=SampleEvent.from_validated(event) if event is not None else None,
         )
         return Response({"expression_result": {"value": expressions.format_value(value)}})
 
@@ -180,7 +195,7 @@ class PlanChargeCollectionView(OrganizationAPIView):
     )
     def post(self, request: Request, code: str) -> Response:
         data = validate_input(s.ChargeInput, root_payload(request, "charge", lago_only=s.CHARGE_LAGO_ONLY))
-        charge = services.plan_charge_create(self.organization, plan_code=code, data=data)
+        charge = services.plan_charge_create(self.organization, plan_code=code, data=ChargeFields.from_validated(data))
         return Response(_charge_body(selectors.plan_charge_get(self.organization, code, charge.code)))
 
 
@@ -198,7 +213,9 @@ class PlanChargeDetailView(OrganizationAPIView):
         data = validate_input(
             s.ChargeInput, root_payload(request, "charge", lago_only=s.CHARGE_LAGO_ONLY), partial=True
         )
-        charge = services.plan_charge_update(self.organization, plan_code=code, charge_code=charge_code, data=data)
+        charge = services.plan_charge_update(
+            self.organization, plan_code=code, charge_code=charge_code, data=ChargeFields.from_validated(data)
+        )
         return Response(_charge_body(selectors.plan_charge_get(self.organization, code, charge.code)))
 
     @extend_schema(operation_id="plan_charges_destroy", tags=["Plans"], responses=s.ChargeEnvelope)
@@ -253,7 +270,7 @@ class AppliedCouponCollectionView(OrganizationAPIView):
     )
     def post(self, request: Request) -> Response:
         data = validate_input(s.AppliedCouponInput, root_payload(request, "applied_coupon"))
-        applied = services.applied_coupon_create(self.organization, data=data)
+        applied = services.applied_coupon_create(self.organization, data=AppliedCouponFields.from_validated(data))
         return Response({"applied_coupon": s.AppliedCouponOutput(applied).data})
 
 
@@ -300,7 +317,7 @@ class ChargeFilterCollectionView(OrganizationAPIView):
     def post(self, request: Request, code: str, charge_code: str) -> Response:
         data = validate_input(s.ChargeFilterInput, root_payload(request, "filter", lago_only=s.CHARGE_FILTER_LAGO_ONLY))
         charge_filter = services.charge_filter_create(
-            self.organization, plan_code=code, charge_code=charge_code, data=data
+            self.organization, plan_code=code, charge_code=charge_code, data=ChargeFilterFields.from_validated(data)
         )
         return Response(_filter_body(charge_filter))
 
@@ -330,7 +347,7 @@ class ChargeFilterDetailView(OrganizationAPIView):
             plan_code=code,
             charge_code=charge_code,
             filter_id=filter_id,
-            data=data,
+            data=ChargeFilterFields.from_validated(data),
         )
         return Response(_filter_body(charge_filter))
 
@@ -346,11 +363,17 @@ class ChargeFilterDetailView(OrganizationAPIView):
 # --- plan metadata ----------------------------------------------------------------------------
 
 
-def _metadata_payload(request: Request) -> Any:
+def _metadata_payload(request: Request) -> dict[str, str | None]:
+    """The body's `metadata`: an object of non-empty keys to text or null."""
     data = request.data
     if not isinstance(data, dict) or "metadata" not in data:
         raise BadRequestFailure("param is missing or the value is empty or invalid: metadata")
-    return data["metadata"]
+    metadata = data["metadata"]
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and k and (v is None or isinstance(v, str)) for k, v in metadata.items()
+    ):
+        raise ValidationFailure.single("metadata", "value_is_invalid")
+    return dict(metadata)
 
 
 class PlanMetadataView(OrganizationAPIView):

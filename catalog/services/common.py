@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+
+from django.db import models
 
 from billing_project.core import bounds, money
 from billing_project.core.errors import NotFoundFailure
@@ -24,25 +25,16 @@ def taxes_for_codes(organization: Organization, codes: Iterable[str] | None) -> 
     return [found[code] for code in wanted]
 
 
-def set_links(owner: Any, link_model: type, owner_field: str, taxes: list[Tax]) -> None:
+def set_links(owner: models.Model, link_model: type[models.Model], owner_field: str, taxes: list[Tax]) -> None:
     """Make the owner's tax links exactly `taxes` (keeps existing rows, removes the others)."""
-    existing = {link.tax_id: link for link in link_model.objects.filter(**{owner_field: owner})}
+    existing = dict(link_model._default_manager.filter(**{owner_field: owner}).values_list("tax_id", "pk"))
     wanted = {tax.pk for tax in taxes}
-    stale = [link.pk for tax_id, link in existing.items() if tax_id not in wanted]
+    stale = [pk for tax_id, pk in existing.items() if tax_id not in wanted]
     if stale:
-        link_model.objects.filter(pk__in=stale).delete()
+        link_model._default_manager.filter(pk__in=stale).delete()
     for tax in taxes:
         if tax.pk not in existing:
-            link_model.objects.create(**{owner_field: owner, "tax": tax})
-
-
-def text_missing(data: dict[str, Any], field: str) -> bool:
-    value = data.get(field)
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def amount_cents_errors(data: dict[str, Any], field: str = "amount_cents", *, required: bool) -> list[str]:
-    return amount_cents_codes(data.get(field), required=required)
+            link_model._default_manager.create(**{owner_field: owner, "tax": tax})
 
 
 def amount_cents_codes(value: object, *, required: bool) -> list[str]:
@@ -54,10 +46,6 @@ def amount_cents_codes(value: object, *, required: bool) -> list[str]:
     return []
 
 
-def currency_errors(data: dict[str, Any], field: str = "amount_currency", *, required: bool) -> list[str]:
-    return currency_codes(data.get(field), required=required)
-
-
 def currency_codes(value: str | None, *, required: bool) -> list[str]:
     """The error codes of a currency code (None or "": not given)."""
     if value is None or value == "":
@@ -65,7 +53,7 @@ def currency_codes(value: str | None, *, required: bool) -> list[str]:
     return [] if money.is_currency(value) else ["value_is_invalid"]
 
 
-def as_uuid(value: Any) -> uuid.UUID | None:
+def as_uuid(value: object) -> uuid.UUID | None:
     """A UUID from text, or None (a malformed id is simply not found)."""
     if isinstance(value, uuid.UUID):
         return value
@@ -75,7 +63,7 @@ def as_uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-def exact_decimal(value: Any, *, places: int, minimum: Decimal, maximum: Decimal) -> Decimal | None:
+def exact_decimal(value: object, *, places: int, minimum: Decimal, maximum: Decimal) -> Decimal | None:
     """A decimal in [minimum, maximum] that a column with `places` decimals stores exactly; else None."""
     number = money.parse_decimal(value)
     if number is None or number < minimum or number > maximum:

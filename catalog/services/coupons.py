@@ -8,14 +8,17 @@ Consuming a coupon on an invoice belongs to invoicing: it decrements `amount_cen
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
+from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
+from billing_project.core.inputs import UNSET, or_none, sent
+from catalog.inputs import AppliedCouponFields, CouponFields, CouponTargets
 from catalog.models import (
     AppliedCoupon,
     BillableMetric,
@@ -27,7 +30,7 @@ from catalog.models import (
     CouponType,
     Plan,
 )
-from catalog.services.common import amount_cents_errors, as_uuid, currency_errors, exact_decimal
+from catalog.services.common import amount_cents_codes, as_uuid, currency_codes, exact_decimal
 from customers import services as customer_services
 from customers.inputs import CustomerUpsert
 from customers.models import Customer, Organization
@@ -35,21 +38,21 @@ from customers.models import Customer, Organization
 _TEXT = ("name", "code", "description")
 
 
-def _percentage(value: Any) -> Decimal | None:
+def _percentage(value: object) -> Decimal | None:
     return exact_decimal(value, places=5, minimum=Decimal(0), maximum=Decimal(100))
 
 
-def _frequency_errors(frequency: Any, duration: Any) -> dict[str, list[str]]:
+def _frequency_errors(frequency: str | None, duration: int | None) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if frequency not in CouponFrequency.values:
         errors["frequency"] = ["value_is_invalid"]
     elif frequency == CouponFrequency.RECURRING:
-        if isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0:
+        if duration is None or duration <= 0:
             errors["frequency_duration"] = ["value_is_invalid"]
     return errors
 
 
-def _parse_datetime(value: Any) -> datetime.datetime | None:
+def _parse_datetime(value: datetime.datetime | str) -> datetime.datetime | None:
     if isinstance(value, datetime.datetime):
         return value if timezone.is_aware(value) else timezone.make_aware(value, datetime.UTC)
     if isinstance(value, str) and value.strip():
@@ -64,38 +67,41 @@ def _parse_datetime(value: Any) -> datetime.datetime | None:
     return None
 
 
-def _apply(coupon: Coupon, data: dict[str, Any], errors: dict[str, list[str]], *, full: bool) -> None:
+def _apply(coupon: Coupon, data: CouponFields, errors: dict[str, list[str]], *, full: bool) -> None:
     """Copy `data` onto the coupon. `full` is False once the coupon was applied (then only text changes)."""
     for field in _TEXT:
-        if field in data and (full or field != "code"):
-            setattr(coupon, field, data[field] or "")
-    if "expiration" in data:
-        coupon.expiration = data["expiration"] or ""
-    if "expiration_at" in data:
-        coupon.expiration_at = _parse_datetime(data["expiration_at"]) if data["expiration_at"] else None
-        if data["expiration_at"] and coupon.expiration_at is None:
+        if sent(text := getattr(data, field)) and (full or field != "code"):
+            setattr(coupon, field, text or "")
+    if sent(data.expiration):
+        coupon.expiration = or_none(data.expiration) or ""
+    if (expiration_at := data.expiration_at) is not UNSET:
+        coupon.expiration_at = _parse_datetime(expiration_at) if expiration_at else None
+        if expiration_at and coupon.expiration_at is None:
             errors["expiration_at"] = ["invalid_date"]
     if not full:
         return
-    for field in ("coupon_type", "frequency"):
-        if field in data and data[field] is not None:
-            setattr(coupon, field, data[field])
-    if "frequency_duration" in data:
-        coupon.frequency_duration = data["frequency_duration"]
-    if "reusable" in data and data["reusable"] is not None:
-        coupon.reusable = bool(data["reusable"])
-    if "amount_cents" in data:
-        if codes := amount_cents_errors(data, required=False):
+    if (coupon_type := or_none(data.coupon_type)) is not None:
+        coupon.coupon_type = coupon_type
+    if (frequency := or_none(data.frequency)) is not None:
+        coupon.frequency = frequency
+    if sent(data.frequency_duration):
+        coupon.frequency_duration = or_none(data.frequency_duration)
+    if (reusable := or_none(data.reusable)) is not None:
+        coupon.reusable = bool(reusable)
+    if sent(data.amount_cents):
+        amount_cents = or_none(data.amount_cents)
+        if codes := amount_cents_codes(amount_cents, required=False):
             errors["amount_cents"] = codes
         else:
-            coupon.amount_cents = data["amount_cents"]
-    if "amount_currency" in data:
-        if codes := currency_errors(data, required=False):
+            coupon.amount_cents = amount_cents
+    if sent(data.amount_currency):
+        amount_currency = or_none(data.amount_currency)
+        if codes := currency_codes(amount_currency, required=False):
             errors["amount_currency"] = codes
         else:
-            coupon.amount_currency = data["amount_currency"] or None
-    if "percentage_rate" in data and data["percentage_rate"] is not None:
-        rate = _percentage(data["percentage_rate"])
+            coupon.amount_currency = amount_currency or None
+    if (percentage_rate := or_none(data.percentage_rate)) is not None:
+        rate = _percentage(percentage_rate)
         if rate is None:
             errors["percentage_rate"] = ["value_is_invalid"]
         else:
@@ -136,14 +142,14 @@ def _coupon_errors(organization: Organization, coupon: Coupon) -> dict[str, list
     return errors
 
 
-def _targets(organization: Organization, applies_to: Any) -> tuple[list[Plan], list[BillableMetric]] | None:
+def _targets(
+    organization: Organization, applies_to: CouponTargets | None
+) -> tuple[list[Plan], list[BillableMetric]] | None:
     """Resolve `applies_to`; None when it was not sent. Both kinds at once → 405, as in Lago."""
     if applies_to is None:
         return None
-    if not isinstance(applies_to, dict):
-        raise ValidationFailure.single("applies_to", "value_is_invalid")
-    plan_codes = list(dict.fromkeys(applies_to.get("plan_codes") or []))
-    metric_codes = list(dict.fromkeys(applies_to.get("billable_metric_codes") or []))
+    plan_codes = list(dict.fromkeys(applies_to.plan_codes or []))
+    metric_codes = list(dict.fromkeys(applies_to.billable_metric_codes or []))
     if plan_codes and metric_codes:
         raise NotAllowedFailure("only_one_limitation_type_per_coupon_allowed")
     plans = list(Plan.live.filter(organization=organization, code__in=plan_codes, parent__isnull=True))
@@ -178,21 +184,21 @@ def _save(coupon: Coupon) -> None:
 
 
 @transaction.atomic
-def coupon_create(organization: Organization, *, data: dict[str, Any]) -> Coupon:
-    coupon = Coupon(organization=organization, frequency=data.get("frequency") or CouponFrequency.ONCE)
+def coupon_create(organization: Organization, *, data: CouponFields) -> Coupon:
+    coupon = Coupon(organization=organization, frequency=or_none(data.frequency) or CouponFrequency.ONCE)
     errors: dict[str, list[str]] = {}
-    _apply(coupon, {**data, "frequency": coupon.frequency}, errors, full=True)
+    _apply(coupon, replace(data, frequency=coupon.frequency), errors, full=True)
     errors = {**_coupon_errors(organization, coupon), **errors}
     if errors:
         raise ValidationFailure(errors)
-    targets = _targets(organization, data.get("applies_to"))
+    targets = _targets(organization, or_none(data.applies_to))
     _save(coupon)
     _set_targets(coupon, targets)
     return coupon
 
 
 @transaction.atomic
-def coupon_update(organization: Organization, *, code: str, data: dict[str, Any]) -> Coupon:
+def coupon_update(organization: Organization, *, code: str, data: CouponFields) -> Coupon:
     """Partial update. Once applied to a customer, only name, description and expiration change (Lago)."""
     coupon = Coupon.live.select_for_update().filter(organization=organization, code=code).first()
     if coupon is None:
@@ -203,13 +209,13 @@ def coupon_update(organization: Organization, *, code: str, data: dict[str, Any]
     errors = {**_coupon_errors(organization, coupon), **errors}
     if errors:
         raise ValidationFailure(errors)
-    targets = _targets(organization, data.get("applies_to")) if full else None
+    targets = _targets(organization, or_none(data.applies_to)) if full else None
     _save(coupon)
     _set_targets(coupon, targets)
     return coupon
 
 
-def _terminate_applied(applied: list[AppliedCoupon] | Any, now: datetime.datetime) -> None:
+def _terminate_applied(applied: Iterable[AppliedCoupon], now: datetime.datetime) -> None:
     for applied_coupon in applied:
         applied_coupon.status = CouponStatus.TERMINATED
         applied_coupon.terminated_at = now
@@ -252,9 +258,9 @@ def coupon_is_applicable(coupon: Coupon, *, at: datetime.datetime | None = None)
 
 
 @transaction.atomic
-def applied_coupon_create(organization: Organization, *, data: dict[str, Any]) -> AppliedCoupon:
+def applied_coupon_create(organization: Organization, *, data: AppliedCouponFields) -> AppliedCoupon:
     """Apply a coupon to a customer (`POST /applied_coupons`), with the customer's overrides."""
-    external_customer_id = data.get("external_customer_id")
+    external_customer_id = data.external_customer_id
     customer = (
         Customer.objects.select_for_update()
         .filter(organization=organization, external_id=external_customer_id, deleted_at__isnull=True)
@@ -264,33 +270,33 @@ def applied_coupon_create(organization: Organization, *, data: dict[str, Any]) -
     )
     if customer is None:
         raise NotFoundFailure("customer")
-    coupon = Coupon.live.filter(organization=organization, code=data.get("coupon_code") or "").first()
+    coupon = Coupon.live.filter(organization=organization, code=data.coupon_code or "").first()
     if coupon is None or not coupon_is_applicable(coupon):
         raise NotFoundFailure("coupon")
     if not coupon.reusable and AppliedCoupon.objects.filter(customer=customer, coupon=coupon).exists():
         raise ValidationFailure.single("coupon", "coupon_is_not_reusable")
 
-    def pick(field: str) -> Any:
-        return data[field] if data.get(field) is not None else getattr(coupon, field)
-
     errors: dict[str, list[str]] = {}
-    amount_cents = amount_currency = percentage_rate = None
+    amount_cents: int | None = None
+    amount_currency: str | None = None
+    percentage_rate: Decimal | None = None
     if coupon.coupon_type == CouponType.FIXED_AMOUNT:
-        if codes := amount_cents_errors(data, required=False):
+        if codes := amount_cents_codes(data.amount_cents, required=False):
             errors["amount_cents"] = codes
-        if codes := currency_errors(data, required=False):
+        if codes := currency_codes(data.amount_currency, required=False):
             errors["amount_currency"] = codes
-        amount_cents, amount_currency = pick("amount_cents"), pick("amount_currency")
+        amount_cents = data.amount_cents if data.amount_cents is not None else coupon.amount_cents
+        amount_currency = data.amount_currency if data.amount_currency is not None else coupon.amount_currency
         if customer.currency and amount_currency and amount_currency != customer.currency and not errors:
             errors["currency"] = ["currencies_does_not_match"]
     else:
         percentage_rate = coupon.percentage_rate
-        if data.get("percentage_rate") is not None:
-            percentage_rate = _percentage(data["percentage_rate"])
+        if data.percentage_rate is not None:
+            percentage_rate = _percentage(data.percentage_rate)
             if percentage_rate is None:
                 errors["percentage_rate"] = ["value_is_invalid"]
-    frequency = pick("frequency")
-    duration = data["frequency_duration"] if data.get("frequency_duration") is not None else coupon.frequency_duration
+    frequency = data.frequency if data.frequency is not None else coupon.frequency
+    duration = data.frequency_duration if data.frequency_duration is not None else coupon.frequency_duration
     errors.update(_frequency_errors(frequency, duration))
     if errors:
         raise ValidationFailure(errors)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
+from billing_project.core.inputs import UNSET, or_none
 from catalog import expressions, signals
+from catalog.inputs import BillableMetricFields, MetricFilterFields, SampleEvent
 from catalog.models import (
     ALL_FILTER_VALUES,
     AggregationType,
@@ -21,7 +23,6 @@ from catalog.models import (
     RoundingFunction,
     WeightedInterval,
 )
-from catalog.services.common import text_missing
 from customers.models import Organization
 
 NO_RECURRING = {AggregationType.COUNT, AggregationType.MAX, AggregationType.LATEST}
@@ -30,25 +31,21 @@ NO_FIELD_NAME = {AggregationType.COUNT, AggregationType.CUSTOM}
 ALWAYS_EDITABLE = ("name", "description")
 
 
-def _filters_errors(filters: Any) -> dict[str, list[str]]:
-    if filters is None:
-        return {}
-    if not isinstance(filters, list):
-        return {"filters": ["value_is_invalid"]}
+def _filters_errors(filters: Sequence[MetricFilterFields] | None) -> dict[str, list[str]]:
+    """A filter names a key and at least one value, no value empty; a key once."""
     keys: list[str] = []
-    for item in filters:
-        if not isinstance(item, dict) or text_missing(item, "key"):
+    for item in filters or ():
+        if not item.key or not item.key.strip() or not item.values or not all(item.values):
             return {"filters": ["value_is_invalid"]}
-        values = item.get("values")
-        if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
-            return {"filters": ["value_is_invalid"]}
-        keys.append(item["key"])
+        keys.append(item.key)
     if len(keys) != len(set(keys)):
         return {"filters": ["value_is_duplicated"]}
     return {}
 
 
-def _metric_errors(organization: Organization, metric: BillableMetric, data: dict[str, Any]) -> dict[str, list[str]]:
+def _metric_errors(
+    organization: Organization, metric: BillableMetric, data: BillableMetricFields
+) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not metric.name or not metric.name.strip():
         errors["name"] = ["value_is_mandatory"]
@@ -72,20 +69,16 @@ def _metric_errors(organization: Organization, metric: BillableMetric, data: dic
             metric.weighted_interval = None
     if metric.rounding_function is not None and metric.rounding_function not in RoundingFunction.values:
         errors["rounding_function"] = ["value_is_invalid"]
-    if metric.rounding_precision is not None and (
-        isinstance(metric.rounding_precision, bool) or not isinstance(metric.rounding_precision, int)
-    ):
-        errors["rounding_precision"] = ["value_is_invalid"]
     if metric.expression and (codes := expressions.validate(metric.expression)):
         errors["expression"] = list(codes)
-    return merge_details(errors, _filters_errors(data.get("filters")))
+    return merge_details(errors, _filters_errors(or_none(data.filters)))
 
 
-def _apply_fields(metric: BillableMetric, data: dict[str, Any], fields: tuple[str, ...]) -> None:
+def _apply_fields(metric: BillableMetric, data: BillableMetricFields, fields: tuple[str, ...]) -> None:
     for field in fields:
-        if field not in data:
+        value = getattr(data, field)
+        if value is UNSET:
             continue
-        value = data[field]
         if field in ("description",):
             value = value or ""
         if field in ("expression", "field_name", "rounding_function", "weighted_interval") and value == "":
@@ -107,7 +100,7 @@ EDITABLE_WHEN_UNUSED = (
 )
 
 
-def _sync_filters(metric: BillableMetric, filters: list[dict[str, Any]]) -> None:
+def _sync_filters(metric: BillableMetric, filters: Sequence[MetricFilterFields]) -> None:
     """Replace the metric's filters; charge filters that used removed keys or values follow.
 
     As Lago does (BillableMetricFilters::CreateOrUpdateBatchService): a removed key discards the
@@ -115,7 +108,7 @@ def _sync_filters(metric: BillableMetric, filters: list[dict[str, Any]]) -> None
     left without any value for a key is discarded.
     """
     now = timezone.now()
-    wanted = {item["key"]: list(dict.fromkeys(item["values"])) for item in filters}
+    wanted = {str(item.key): list(dict.fromkeys(item.values or ())) for item in filters}
     current = {f.key: f for f in BillableMetricFilter.live.filter(billable_metric=metric)}
     for key, metric_filter in current.items():
         if key not in wanted:
@@ -158,15 +151,15 @@ def _save(metric: BillableMetric) -> None:
 
 
 @transaction.atomic
-def billable_metric_create(organization: Organization, *, data: dict[str, Any]) -> BillableMetric:
-    metric = BillableMetric(organization=organization, name=data.get("name") or "", code=data.get("code") or "")
+def billable_metric_create(organization: Organization, *, data: BillableMetricFields) -> BillableMetric:
+    metric = BillableMetric(organization=organization, name=or_none(data.name) or "", code=or_none(data.code) or "")
     _apply_fields(metric, data, ("description", *EDITABLE_WHEN_UNUSED))
     errors = _metric_errors(organization, metric, data)
     if errors:
         raise ValidationFailure(errors)
     _save(metric)
-    if data.get("filters"):
-        _sync_filters(metric, data["filters"])
+    if filters := or_none(data.filters):
+        _sync_filters(metric, filters)
     return metric
 
 
@@ -175,7 +168,7 @@ def metric_in_use(metric: BillableMetric) -> bool:
 
 
 @transaction.atomic
-def billable_metric_update(organization: Organization, *, code: str, data: dict[str, Any]) -> BillableMetric:
+def billable_metric_update(organization: Organization, *, code: str, data: BillableMetricFields) -> BillableMetric:
     """Partial update. Once charges use the metric only name, description and filters change."""
     metric = BillableMetric.live.select_for_update().filter(organization=organization, code=code).first()
     if metric is None:
@@ -187,8 +180,8 @@ def billable_metric_update(organization: Organization, *, code: str, data: dict[
     if errors:
         raise ValidationFailure(errors)
     _save(metric)
-    if data.get("filters") is not None:
-        _sync_filters(metric, data["filters"])
+    if (filters := or_none(data.filters)) is not None:
+        _sync_filters(metric, filters)
     return metric
 
 
@@ -218,19 +211,20 @@ def billable_metric_delete(organization: Organization, *, code: str) -> Billable
     return metric
 
 
-def billable_metric_evaluate_expression(organization: Organization, *, expression: Any, event: Any) -> Decimal | str:
+def billable_metric_evaluate_expression(
+    organization: Organization, *, expression: str | None, event: SampleEvent | None
+) -> Decimal | str:
     """The value an expression gives for a sample event (`POST /billable_metrics/evaluate_expression`)."""
     errors: dict[str, list[str]] = {}
-    if not isinstance(expression, str) or not expression.strip():
+    if not expression or not expression.strip():
         errors["expression"] = ["value_is_mandatory"]
-    if not isinstance(event, dict):
+    if event is None:
         errors["event"] = ["value_is_mandatory"]
-    if errors:
+    if errors or not expression or event is None:
         raise ValidationFailure(errors)
     if expressions.validate(expression):
         raise ValidationFailure.single("expression", "invalid_expression")
-    properties = event.get("properties") or {}
-    sample = {"code": event.get("code"), "timestamp": event.get("timestamp"), "properties": properties}
+    sample = {"code": event.code, "timestamp": event.timestamp, "properties": dict(event.properties or {})}
     try:
         return expressions.evaluate_value(expression, sample)
     except expressions.ExpressionError as exc:

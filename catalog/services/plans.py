@@ -3,12 +3,19 @@
 The API is described in docs/catalog.md; commitment and thresholds in docs/billing-semantics.md
 §5.8 and §10.
 
+The services take the typed inputs of `catalog/inputs.py` (built by the API from its input
+serializers, by the admin from its forms) and keep the domain's rules: a metric's filter values,
+pricing properties, codes taken, amounts in bounds.
+
 Charge properties are checked by the pure pricing module (`catalog.pricing`), the same functions
 the admin uses, so the API and the finance console refuse the same things with the same codes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -18,10 +25,19 @@ from django.utils import timezone
 
 from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
-from billing_project.core.inputs import sent
+from billing_project.core.inputs import UNSET, Unset, empty, or_none, sent
 from catalog import pricing, signals
 from catalog.hooks import plan_usage
-from catalog.inputs import ChargeFilterFields, ChargeOverrideFields, FixedChargeFields
+from catalog.inputs import (
+    ChargeFields,
+    ChargeFilterFields,
+    ChargeOverride,
+    ChargeOverrideFields,
+    CommitmentFields,
+    PlanFields,
+    PlanOverrides,
+    UsageThresholdFields,
+)
 from catalog.models import (
     ALL_FILTER_VALUES,
     BillableMetric,
@@ -36,13 +52,14 @@ from catalog.models import (
     PlanInterval,
     PlanTax,
     RegroupPaidFees,
+    Tax,
     UsageThreshold,
 )
 from catalog.selectors import charge_filter_with_values
 from catalog.services.common import (
-    amount_cents_errors,
+    amount_cents_codes,
     as_uuid,
-    currency_errors,
+    currency_codes,
     exact_decimal,
     filter_values_key,
     set_links,
@@ -57,7 +74,7 @@ MONTHLY_BILLABLE_INTERVALS = {PlanInterval.YEARLY, PlanInterval.SEMIANNUAL}
 # --- charges ----------------------------------------------------------------------------------
 
 
-def properties_errors(charge_model: str, properties: Any) -> dict[str, list[str]]:
+def properties_errors(charge_model: str, properties: Mapping[str, Any]) -> dict[str, list[str]]:
     """Lago reports property problems as `{"properties": [codes]}` (Charge#validate_properties)."""
     errors = pricing.validate_properties(charge_model, properties)
     if not errors:
@@ -67,8 +84,10 @@ def properties_errors(charge_model: str, properties: Any) -> dict[str, list[str]
     return {"properties": pricing.flatten_errors(errors)}
 
 
-def normalize_properties(charge_model: str, properties: Any, pricing_group_keys: Any = None) -> dict[str, Any]:
-    source = dict(properties) if isinstance(properties, dict) else {}
+def normalize_properties(
+    charge_model: str, properties: Mapping[str, Any] | None, pricing_group_keys: list[str] | None = None
+) -> dict[str, Any]:
+    source = dict(properties) if isinstance(properties, Mapping) else {}
     if pricing_group_keys is not None and not source.get("pricing_group_keys"):
         source["pricing_group_keys"] = pricing_group_keys
     return pricing.filter_properties(charge_model, source)
@@ -87,58 +106,62 @@ def charge_rule_errors(charge: Charge, metric: BillableMetric) -> dict[str, list
     )
 
 
-def _filters_input(metric: BillableMetric, charge_model: str, filters: Any) -> tuple[list[dict[str, Any]], dict]:
-    """Validate charge filters against the metric's filters; return them normalized."""
-    if filters is None:
-        return [], {}
-    if not isinstance(filters, list):
-        return [], {"filters": ["value_is_invalid"]}
+@dataclass(frozen=True)
+class _FilterRow:
+    """A charge filter checked against its metric, as it is stored."""
+
+    values: dict[str, list[str]]
+    properties: dict[str, Any]
+    invoice_display_name: str
+
+
+def _filters_input(
+    metric: BillableMetric, charge_model: str, filters: Sequence[ChargeFilterFields]
+) -> tuple[list[_FilterRow], dict[str, list[str]]]:
+    """Check charge filters against the metric's filters (keys and values it declares); return them
+    as stored."""
     metric_filters = {f.key: set(f.values) for f in BillableMetricFilter.live.filter(billable_metric=metric)}
-    normalized: list[dict[str, Any]] = []
+    normalized: list[_FilterRow] = []
     errors: dict[str, list[str]] = {}
     for item in filters:
-        values = item.get("values") if isinstance(item, dict) else None
-        if not isinstance(values, dict) or not values:
+        values = or_none(item.values)
+        if not values:
             errors = merge_details(errors, {"filters": ["value_is_invalid"]})
             continue
         clean: dict[str, list[str]] = {}
         for key, key_values in values.items():
             if (
                 key not in metric_filters
-                or not isinstance(key_values, list)
                 or not key_values
                 or not all(v == ALL_FILTER_VALUES or v in metric_filters[key] for v in key_values)
             ):
                 errors = merge_details(errors, {"filters": ["value_is_invalid"]})
                 break
             clean[key] = list(dict.fromkeys(key_values))
-        properties = normalize_properties(charge_model, item.get("properties") or {})
+        properties = normalize_properties(charge_model, or_none(item.properties) or {})
         errors = merge_details(errors, properties_errors(charge_model, properties))
-        normalized.append(
-            {
-                "values": clean,
-                "properties": properties,
-                "invoice_display_name": item.get("invoice_display_name") or "",
-            }
-        )
+        normalized.append(_FilterRow(clean, properties, or_none(item.invoice_display_name) or ""))
     return normalized, errors
 
 
-def _sync_filters(charge: Charge, filters: list[dict[str, Any]]) -> None:
+def _sync_filters(charge: Charge, filters: list[_FilterRow]) -> None:
     """Replace the charge's filters; a filter with the same values keeps its row (and id)."""
     now = timezone.now()
     current = list(ChargeFilter.live.filter(charge=charge))
     by_values = {filter_values_key(f.values): f for f in current}
     kept: set[Any] = set()
     for item in filters:
-        existing = by_values.get(filter_values_key(item["values"]))
+        existing = by_values.get(filter_values_key(item.values))
         if existing is not None and existing.pk not in kept:
-            existing.properties = item["properties"]
-            existing.invoice_display_name = item["invoice_display_name"]
+            existing.properties = item.properties
+            existing.invoice_display_name = item.invoice_display_name
             existing.save(update_fields=["properties", "invoice_display_name", "updated_at"])
             kept.add(existing.pk)
         else:
-            created = ChargeFilter.objects.create(organization_id=charge.organization_id, charge=charge, **item)
+            created = ChargeFilter.objects.create(
+                organization_id=charge.organization_id, charge=charge, values=item.values,
+                properties=item.properties, invoice_display_name=item.invoice_display_name,
+            )  # fmt: skip
             kept.add(created.pk)
     for charge_filter in current:
         if charge_filter.pk not in kept:
@@ -156,19 +179,41 @@ def next_charge_code(plan: Plan, base: str, taken: set[str]) -> str:
     return f"{base}_{n}"
 
 
-def _bool(value: Any, default: bool) -> bool:
-    return default if value is None else bool(value)
+def _bool(value: bool | Unset | None, default: bool) -> bool:
+    return default if value is None or value is UNSET else bool(value)
+
+
+@dataclass
+class _ChargeExtras:
+    """What is saved after the charge row: its filters and taxes (None: unchanged)."""
+
+    filters: list[_FilterRow] | None = None
+    taxes: list[Tax] | None = None
+
+
+def _charge_metric(organization: Organization, data: ChargeFields) -> BillableMetric:
+    metric_id = or_none(data.billable_metric_id)
+    metric = None
+    if metric_id and (pk := as_uuid(metric_id)):
+        metric = BillableMetric.live.filter(organization=organization, pk=pk).first()
+    if metric is None:
+        metric_code = or_none(data.billable_metric_code)
+        if not metric_id and metric_code:
+            metric = BillableMetric.live.filter(organization=organization, code=metric_code).first()
+        if metric is None:
+            raise NotFoundFailure("billable_metric")
+    return metric
 
 
 def _charge_apply(
     organization: Organization,
     plan: Plan,
     charge: Charge | None,
-    data: dict[str, Any],
+    data: ChargeFields,
     *,
     locked: bool,
     taken_codes: set[str],
-) -> tuple[Charge, dict[str, Any], dict[str, list[str]]]:
+) -> tuple[Charge, _ChargeExtras, dict[str, list[str]]]:
     """Build (unsaved) the charge for `data`; return it, the extras to save after it, and errors.
 
     `locked` (the plan has subscriptions): as in Lago, only properties, filters, display name,
@@ -176,23 +221,12 @@ def _charge_apply(
     """
     errors: dict[str, list[str]] = {}
     creating = charge is None
-    if creating:
-        metric_id = data.get("billable_metric_id")
-        metric = None
-        if metric_id and as_uuid(metric_id):
-            metric = BillableMetric.live.filter(organization=organization, pk=as_uuid(metric_id)).first()
-        if metric is None:
-            if not metric_id and data.get("billable_metric_code"):
-                metric = BillableMetric.live.filter(
-                    organization=organization, code=data["billable_metric_code"]
-                ).first()
-            if metric is None:
-                raise NotFoundFailure("billable_metric")
-        charge = Charge(organization=organization, plan=plan, billable_metric=metric)
-    assert charge is not None
+    if charge is None:
+        charge = Charge(organization=organization, plan=plan, billable_metric=_charge_metric(organization, data))
     metric_changed = False
-    if not creating and not locked and data.get("billable_metric_id"):
-        new_id = as_uuid(data["billable_metric_id"])
+    new_metric_id = or_none(data.billable_metric_id)
+    if not creating and not locked and new_metric_id:
+        new_id = as_uuid(new_metric_id)
         if new_id != charge.billable_metric_id:
             new_metric = BillableMetric.live.filter(organization=organization, pk=new_id).first() if new_id else None
             if new_metric is None:
@@ -202,108 +236,104 @@ def _charge_apply(
     metric = charge.billable_metric
 
     if creating or not locked:
-        if data.get("charge_model") is not None or creating:
-            charge.charge_model = data.get("charge_model") or ""
-        charge.pay_in_advance = _bool(data.get("pay_in_advance"), charge.pay_in_advance)
-        charge.invoiceable = _bool(data.get("invoiceable"), charge.invoiceable)
-        charge.prorated = _bool(data.get("prorated"), charge.prorated)
-        if "regroup_paid_fees" in data:
-            charge.regroup_paid_fees = data["regroup_paid_fees"] or None
-        if data.get("accepts_target_wallet") is not None:
-            charge.accepts_target_wallet = bool(data["accepts_target_wallet"])
+        if or_none(data.charge_model) is not None or creating:
+            charge.charge_model = or_none(data.charge_model) or ""
+        charge.pay_in_advance = _bool(data.pay_in_advance, charge.pay_in_advance)
+        charge.invoiceable = _bool(data.invoiceable, charge.invoiceable)
+        charge.prorated = _bool(data.prorated, charge.prorated)
+        if sent(data.regroup_paid_fees):
+            charge.regroup_paid_fees = or_none(data.regroup_paid_fees) or None
+        if (accepts := or_none(data.accepts_target_wallet)) is not None:
+            charge.accepts_target_wallet = bool(accepts)
     if charge.charge_model not in pricing.CHARGE_MODELS:
         errors["charge_model"] = ["value_is_invalid" if charge.charge_model else "value_is_mandatory"]
     if charge.regroup_paid_fees not in (None, *RegroupPaidFees.values):
         errors["regroup_paid_fees"] = ["value_is_invalid"]
-    if "invoice_display_name" in data:
-        charge.invoice_display_name = data["invoice_display_name"] or ""
-    if "min_amount_cents" in data and data["min_amount_cents"] is not None and (creating or not locked):
-        if codes := amount_cents_errors(data, "min_amount_cents", required=False):
+    if sent(data.invoice_display_name):
+        charge.invoice_display_name = or_none(data.invoice_display_name) or ""
+    min_amount_cents = or_none(data.min_amount_cents)
+    if min_amount_cents is not None and (creating or not locked):
+        if codes := amount_cents_codes(min_amount_cents, required=False):
             errors["min_amount_cents"] = codes
         else:
-            charge.min_amount_cents = data["min_amount_cents"]
+            charge.min_amount_cents = min_amount_cents
+    code = or_none(data.code)
     if creating:
-        code = data.get("code")
         if code:
             if code in taken_codes or Charge.live.filter(plan=plan, code=code).exists():
                 errors["code"] = ["value_already_exist"]
             charge.code = code
         else:
             charge.code = next_charge_code(plan, metric.code, taken_codes)
-    elif data.get("code") and data["code"] != charge.code and not locked:
-        if (
-            data["code"] in taken_codes
-            or Charge.live.filter(plan=plan, code=data["code"]).exclude(pk=charge.pk).exists()
-        ):
+    elif code and code != charge.code and not locked:
+        if code in taken_codes or Charge.live.filter(plan=plan, code=code).exclude(pk=charge.pk).exists():
             errors["code"] = ["value_already_exist"]
-        charge.code = data["code"]
+        charge.code = code
     taken_codes.add(charge.code)
 
-    extras: dict[str, Any] = {}
+    extras = _ChargeExtras()
     if not errors.get("charge_model"):
         model_changed = not creating and charge.charge_model != Charge.objects.get(pk=charge.pk).charge_model
-        if "properties" in data or "pricing_group_keys" in data or creating or model_changed:
-            source = data.get("properties") if "properties" in data else charge.properties
-            group_keys = data.get("pricing_group_keys")
-            charge.properties = normalize_properties(charge.charge_model, source or {}, group_keys)
+        if sent(data.properties) or sent(data.pricing_group_keys) or creating or model_changed:
+            source = or_none(data.properties) if sent(data.properties) else charge.properties
+            charge.properties = normalize_properties(
+                charge.charge_model, source or {}, or_none(data.pricing_group_keys)
+            )
         errors = merge_details(errors, properties_errors(charge.charge_model, charge.properties))
         keys = charge.properties.get("pricing_group_keys")
         charge.pricing_group_keys = list(keys) if isinstance(keys, list) else []
         errors = merge_details(errors, charge_rule_errors(charge, metric))
-        if "filters" in data and data["filters"] is not None:
-            extras["filters"], filter_errors = _filters_input(metric, charge.charge_model, data["filters"])
+        filters = or_none(data.filters)
+        if filters is not None:
+            extras.filters, filter_errors = _filters_input(metric, charge.charge_model, filters)
             errors = merge_details(errors, filter_errors)
         elif metric_changed:
-            extras["filters"] = []  # the old metric's filters mean nothing on the new one
-    if data.get("tax_codes") is not None:
-        extras["taxes"] = taxes_for_codes(organization, data["tax_codes"])
+            extras.filters = []  # the old metric's filters mean nothing on the new one
+    if (tax_codes := or_none(data.tax_codes)) is not None:
+        extras.taxes = taxes_for_codes(organization, tax_codes)
     return charge, extras, errors
 
 
-def _charge_save(charge: Charge, extras: dict[str, Any]) -> Charge:
+def _charge_save(charge: Charge, extras: _ChargeExtras) -> Charge:
     try:
         with transaction.atomic():
             charge.save()
     except IntegrityError as exc:
         raise ValidationFailure.single("code", "value_already_exist") from exc
-    if "filters" in extras:
-        _sync_filters(charge, extras["filters"])
-    if "taxes" in extras:
-        set_links(charge, ChargeTax, "charge", extras["taxes"])
+    if extras.filters is not None:
+        _sync_filters(charge, extras.filters)
+    if extras.taxes is not None:
+        set_links(charge, ChargeTax, "charge", extras.taxes)
     return charge
 
 
-def _charge_discard(charge: Charge, now: Any) -> None:
+def _charge_discard(charge: Charge, now: datetime) -> None:
     update_rows(ChargeFilter.live.filter(charge=charge), deleted_at=now, updated_at=now)
     charge.deleted_at = now
     charge.save(update_fields=["deleted_at", "updated_at"])
 
 
-def _sync_charges(organization: Organization, plan: Plan, items: list[dict[str, Any]], *, locked: bool) -> None:
+def _sync_charges(organization: Organization, plan: Plan, items: Sequence[ChargeFields], *, locked: bool) -> None:
     """Lago's Plans::UpdateService#process_charges: the list sent becomes the plan's charges.
 
     A charge sent with the `id` (or `code`) of an existing charge updates it and keeps its id;
     others are created; existing charges not in the list are deleted (soft).
     """
-    if not isinstance(items, list):
-        raise ValidationFailure.single("charges", "value_is_invalid")
     existing = {
         str(c.pk): c for c in Charge.live.select_for_update().filter(plan=plan).select_related("billable_metric")
     }
     by_code = {c.code: c for c in existing.values()}
-    built: list[tuple[Charge, dict[str, Any]]] = []
+    built: list[tuple[Charge, _ChargeExtras]] = []
     errors: dict[str, list[str]] = {}
     taken: set[str] = set()
     kept: set[str] = set()
     # Codes kept by existing charges count as taken for new charges.
-    for item in items:
-        if not isinstance(item, dict):
-            raise ValidationFailure.single("charges", "value_is_invalid")
     matches: list[Charge | None] = []
     for item in items:
-        match = existing.get(str(item.get("id"))) if item.get("id") else None
-        if match is None and item.get("code") in by_code and not item.get("id"):
-            match = by_code[item["code"]]
+        item_id, item_code = or_none(item.id), or_none(item.code)
+        match = existing.get(str(item_id)) if item_id else None
+        if match is None and item_code in by_code and not item_id:
+            match = by_code[str(item_code)]
         if match is not None and str(match.pk) in kept:
             match = None
         if match is not None:
@@ -331,17 +361,12 @@ def _sync_charges(organization: Organization, plan: Plan, items: list[dict[str, 
 # --- thresholds and commitment ----------------------------------------------------------------
 
 
-def _sync_thresholds(organization: Organization, plan: Plan, items: Any) -> None:
-    if items is None:
-        items = []
-    if not isinstance(items, list):
-        raise ValidationFailure.single("usage_thresholds", "value_is_invalid")
+def _sync_thresholds(organization: Organization, plan: Plan, items: Sequence[UsageThresholdFields] | None) -> None:
     wanted: list[tuple[int, bool, str]] = []
-    for item in items:
-        amount = item.get("amount_cents") if isinstance(item, dict) else None
-        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+    for item in items or ():
+        if item.amount_cents is None or item.amount_cents <= 0:
             raise ValidationFailure.single("usage_thresholds", "value_is_invalid")
-        wanted.append((amount, bool(item.get("recurring")), item.get("threshold_display_name") or ""))
+        wanted.append((item.amount_cents, bool(item.recurring), item.threshold_display_name or ""))
     if len({(a, r) for a, r, _ in wanted}) != len(wanted) or sum(1 for _, r, _ in wanted if r) > 1:
         raise ValidationFailure.single("usage_thresholds", "value_is_duplicated")
     now = timezone.now()
@@ -361,25 +386,26 @@ def _sync_thresholds(organization: Organization, plan: Plan, items: Any) -> None
         threshold.save(update_fields=["deleted_at", "updated_at"])
 
 
-def _sync_commitment(organization: Organization, plan: Plan, data: Any) -> None:
+def _sync_commitment(organization: Organization, plan: Plan, data: CommitmentFields | None) -> None:
+    """The plan's minimum commitment; None (or nothing sent in it) removes it."""
     commitment = Commitment.objects.filter(plan=plan, commitment_type=CommitmentType.MINIMUM_COMMITMENT).first()
-    if not data:
+    if data is None or empty(data):
         if commitment is not None:
             commitment.delete()
         return
-    if not isinstance(data, dict):
-        raise ValidationFailure.single("minimum_commitment", "value_is_invalid")
-    if commitment is None and data.get("amount_cents") is None:
+    amount_cents = or_none(data.amount_cents)
+    if commitment is None and amount_cents is None:
         raise ValidationFailure.single("minimum_commitment.amount_cents", "value_is_mandatory")
-    if codes := amount_cents_errors(data, required=False):
+    if codes := amount_cents_codes(amount_cents, required=False):
         raise ValidationFailure({"minimum_commitment.amount_cents": codes})
-    taxes = taxes_for_codes(organization, data["tax_codes"]) if data.get("tax_codes") is not None else None
+    tax_codes = or_none(data.tax_codes)
+    taxes = taxes_for_codes(organization, tax_codes) if tax_codes is not None else None
     if commitment is None:
         commitment = Commitment(plan=plan, commitment_type=CommitmentType.MINIMUM_COMMITMENT)
-    if data.get("amount_cents") is not None:
-        commitment.amount_cents = data["amount_cents"]
-    if "invoice_display_name" in data:
-        commitment.invoice_display_name = data["invoice_display_name"] or ""
+    if amount_cents is not None:
+        commitment.amount_cents = amount_cents
+    if sent(data.invoice_display_name):
+        commitment.invoice_display_name = or_none(data.invoice_display_name) or ""
     commitment.save()
     if taxes is not None:
         set_links(commitment, CommitmentTax, "commitment", taxes)
@@ -390,12 +416,12 @@ def _sync_commitment(organization: Organization, plan: Plan, data: Any) -> None:
 _PLAN_TEXT = ("name", "invoice_display_name", "description")
 
 
-def _trial(value: Any) -> Decimal | None:
-    """Trial days: 0 to 100,000 with at most 5 decimals (stored exactly)."""
+def _trial(value: object) -> Decimal | None:
+    """Trial days (a number or numeric text as sent): 0 to 100,000 with at most 5 decimals (stored exactly)."""
     return exact_decimal(value, places=5, minimum=Decimal(0), maximum=Decimal(100_000))
 
 
-def _plan_errors(organization: Organization, plan: Plan, data: dict[str, Any], *, creating: bool) -> dict:
+def _plan_errors(organization: Organization, plan: Plan, data: PlanFields, *, creating: bool) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not plan.name.strip():
         errors["name"] = ["value_is_mandatory"]
@@ -410,46 +436,40 @@ def _plan_errors(organization: Organization, plan: Plan, data: dict[str, Any], *
         errors["code"] = ["value_already_exist"]
     if plan.interval not in PlanInterval.values:
         errors["interval"] = ["value_is_mandatory" if not plan.interval else "value_is_invalid"]
-    if creating or "amount_cents" in data:
-        if codes := amount_cents_errors(data, required=True):
+    if creating or sent(data.amount_cents):
+        if codes := amount_cents_codes(or_none(data.amount_cents), required=True):
             errors["amount_cents"] = codes
-    if creating or "amount_currency" in data:
-        if codes := currency_errors(data, required=True):
+    if creating or sent(data.amount_currency):
+        if codes := currency_codes(or_none(data.amount_currency), required=True):
             errors["amount_currency"] = codes
-    if data.get("trial_period") is not None and _trial(data["trial_period"]) is None:
+    if (trial := or_none(data.trial_period)) is not None and _trial(trial) is None:
         errors["trial_period"] = ["value_is_invalid"]
-    if "metadata" in data and data["metadata"] is not None:
-        metadata = data["metadata"]
-        if not isinstance(metadata, dict) or not all(
-            isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in metadata.items()
-        ):
-            errors["metadata"] = ["value_is_invalid"]
     return errors
 
 
-def _plan_apply(plan: Plan, data: dict[str, Any], *, locked: bool) -> None:
+def _plan_apply(plan: Plan, data: PlanFields, *, locked: bool) -> None:
     for field in _PLAN_TEXT:
-        if field in data:
-            setattr(plan, field, data[field] or "")
-    if isinstance(data.get("amount_cents"), int) and not isinstance(data["amount_cents"], bool):
-        plan.amount_cents = data["amount_cents"]
-    if data.get("metadata") is not None and isinstance(data["metadata"], dict):
-        plan.metadata = data["metadata"]
+        if sent(text := getattr(data, field)):
+            setattr(plan, field, text or "")
+    if isinstance(amount_cents := or_none(data.amount_cents), int):
+        plan.amount_cents = amount_cents
+    if (metadata := or_none(data.metadata)) is not None:
+        plan.metadata = dict(metadata)
     if locked:
         return
-    if data.get("amount_currency"):
-        plan.amount_currency = data["amount_currency"]
-    if data.get("code"):
-        plan.code = data["code"]
-    if data.get("interval") is not None:
-        plan.interval = data["interval"]
-    if data.get("pay_in_advance") is not None:
-        plan.pay_in_advance = bool(data["pay_in_advance"])
-    if data.get("trial_period") is not None and (trial := _trial(data["trial_period"])) is not None:
+    if currency := or_none(data.amount_currency):
+        plan.amount_currency = currency
+    if code := or_none(data.code):
+        plan.code = code
+    if (interval := or_none(data.interval)) is not None:
+        plan.interval = interval
+    if (pay_in_advance := or_none(data.pay_in_advance)) is not None:
+        plan.pay_in_advance = bool(pay_in_advance)
+    if (trial_period := or_none(data.trial_period)) is not None and (trial := _trial(trial_period)) is not None:
         plan.trial_period = trial
     for field in ("bill_charges_monthly", "bill_fixed_charges_monthly"):
-        if field in data:
-            setattr(plan, field, bool(data[field]) if data[field] is not None else None)
+        if sent(value := getattr(data, field)):
+            setattr(plan, field, bool(value) if value is not None else None)
     if plan.interval not in MONTHLY_BILLABLE_INTERVALS:
         plan.bill_charges_monthly = None
         plan.bill_fixed_charges_monthly = None
@@ -466,22 +486,26 @@ def _plan_save(plan: Plan) -> None:
         raise ValidationFailure.single("code", "value_already_exist") from exc
 
 
-def _plan_children(plan: Plan, data: dict[str, Any], organization: Organization, *, locked: bool) -> None:
-    if data.get("tax_codes") is not None:
-        set_links(plan, PlanTax, "plan", taxes_for_codes(organization, data["tax_codes"]))
-    if "minimum_commitment" in data:
-        _sync_commitment(organization, plan, data["minimum_commitment"])
-    if "usage_thresholds" in data:
-        _sync_thresholds(organization, plan, data["usage_thresholds"])
-    if data.get("charges") is not None:
-        _sync_charges(organization, plan, data["charges"], locked=locked)
-    if data.get("fixed_charges") is not None:
-        items = [FixedChargeFields.from_validated(item) for item in data["fixed_charges"]]
-        fixed_charges_sync(organization, plan, items, locked=locked)
+def _plan_extras(organization: Organization, plan: Plan, data: PlanFields | PlanOverrides) -> None:
+    """The plan's taxes, minimum commitment and usage thresholds, when sent."""
+    if (tax_codes := or_none(data.tax_codes)) is not None:
+        set_links(plan, PlanTax, "plan", taxes_for_codes(organization, tax_codes))
+    if sent(data.minimum_commitment):
+        _sync_commitment(organization, plan, or_none(data.minimum_commitment))
+    if sent(data.usage_thresholds):
+        _sync_thresholds(organization, plan, or_none(data.usage_thresholds))
+
+
+def _plan_children(plan: Plan, data: PlanFields, organization: Organization, *, locked: bool) -> None:
+    _plan_extras(organization, plan, data)
+    if (charges := or_none(data.charges)) is not None:
+        _sync_charges(organization, plan, charges, locked=locked)
+    if (fixed_charges := or_none(data.fixed_charges)) is not None:
+        fixed_charges_sync(organization, plan, list(fixed_charges), locked=locked)
 
 
 @transaction.atomic
-def plan_create(organization: Organization, *, data: dict[str, Any]) -> Plan:
+def plan_create(organization: Organization, *, data: PlanFields) -> Plan:
     plan = Plan(organization=organization, name="", code="", interval="", amount_currency="")
     _plan_apply(plan, data, locked=False)
     if errors := _plan_errors(organization, plan, data, creating=True):
@@ -499,7 +523,7 @@ def plan_get_for_update(organization: Organization, code: str) -> Plan:
 
 
 @transaction.atomic
-def plan_update(organization: Organization, *, code: str, data: dict[str, Any]) -> Plan:
+def plan_update(organization: Organization, *, code: str, data: PlanFields) -> Plan:
     """Partial update, as Lago's Plans::UpdateService.
 
     * `charges`, when sent, becomes the plan's charge list (see `_sync_charges`); when absent the
@@ -562,7 +586,7 @@ def _charge_get(plan: Plan, charge_code: str) -> Charge:
 
 
 @transaction.atomic
-def plan_charge_create(organization: Organization, *, plan_code: str, data: dict[str, Any]) -> Charge:
+def plan_charge_create(organization: Organization, *, plan_code: str, data: ChargeFields) -> Charge:
     plan = plan_get_for_update(organization, plan_code)
     charge, extras, errors = _charge_apply(organization, plan, None, data, locked=False, taken_codes=set())
     if errors:
@@ -571,7 +595,7 @@ def plan_charge_create(organization: Organization, *, plan_code: str, data: dict
 
 
 @transaction.atomic
-def plan_charge_update(organization: Organization, *, plan_code: str, charge_code: str, data: dict[str, Any]) -> Charge:
+def plan_charge_update(organization: Organization, *, plan_code: str, charge_code: str, data: ChargeFields) -> Charge:
     plan = plan_get_for_update(organization, plan_code)
     charge = _charge_get(plan, charge_code)
     locked = plan_usage.get().in_use(plan)
@@ -591,16 +615,15 @@ def plan_charge_delete(organization: Organization, *, plan_code: str, charge_cod
 
 # --- overrides (subscriptions' plan_overrides) ------------------------------------------------
 
-_OVERRIDABLE_PLAN_FIELDS = (
-    "name", "invoice_display_name", "description", "amount_cents", "amount_currency", "trial_period", "metadata",
-)  # fmt: skip
-_OVERRIDABLE_CHARGE_FIELDS = ("invoice_display_name", "min_amount_cents", "properties", "filters", "tax_codes")
 
-
-def _override_plan_fields(organization: Organization, plan: Plan, data: dict[str, Any]) -> None:
-    allowed = {key: data[key] for key in _OVERRIDABLE_PLAN_FIELDS if key in data}
+def _override_plan_fields(organization: Organization, plan: Plan, data: PlanOverrides) -> None:
+    allowed = PlanFields(
+        name=data.name, invoice_display_name=data.invoice_display_name, description=data.description,
+        amount_cents=data.amount_cents, amount_currency=data.amount_currency, trial_period=data.trial_period,
+        metadata=data.metadata,
+    )  # fmt: skip
     _plan_apply(plan, allowed, locked=True)
-    if data.get("trial_period") is not None and (trial := _trial(data["trial_period"])) is not None:
+    if (trial_period := or_none(data.trial_period)) is not None and (trial := _trial(trial_period)) is not None:
         plan.trial_period = trial
     if errors := _plan_errors(organization, plan, allowed, creating=False):
         raise ValidationFailure(errors)
@@ -608,18 +631,21 @@ def _override_plan_fields(organization: Organization, plan: Plan, data: dict[str
 
 
 def _override_charge(
-    organization: Organization, plan: Plan, charge: Charge, item: dict[str, Any], *, prefix: str = "charges."
+    organization: Organization, plan: Plan, charge: Charge, item: ChargeOverrideFields, *, prefix: str = "charges."
 ) -> dict[str, list[str]]:
     """Apply one `plan_overrides.charges[]` item to the override plan's copy of a charge and save it;
     the errors are keyed `<prefix><field>`."""
-    override = {key: value for key, value in item.items() if key in _OVERRIDABLE_CHARGE_FIELDS}
+    override = ChargeFields(
+        invoice_display_name=item.invoice_display_name, min_amount_cents=item.min_amount_cents,
+        properties=item.properties, filters=item.filters, tax_codes=item.tax_codes,
+    )  # fmt: skip
     errors: dict[str, list[str]] = {}
-    if override.get("min_amount_cents") is not None:
+    if (min_amount_cents := or_none(item.min_amount_cents)) is not None:
         # `_charge_apply` keeps a locked charge's spending minimum; an override is what changes it.
-        if codes := amount_cents_errors(override, "min_amount_cents", required=False):
+        if codes := amount_cents_codes(min_amount_cents, required=False):
             errors["min_amount_cents"] = codes
         else:
-            charge.min_amount_cents = override["min_amount_cents"]
+            charge.min_amount_cents = min_amount_cents
     charge, extras, charge_errors = _charge_apply(organization, plan, charge, override, locked=True, taken_codes=set())
     errors = merge_details(errors, charge_errors)
     if not errors:
@@ -628,7 +654,7 @@ def _override_charge(
 
 
 @transaction.atomic
-def plan_override_create(organization: Organization, *, parent: Plan, data: dict[str, Any]) -> Plan:
+def plan_override_create(organization: Organization, *, parent: Plan, data: PlanOverrides) -> Plan:
     """A copy of `parent` with Lago's `plan_overrides` applied, for one subscription.
 
     Overridable: name, invoice_display_name, description, amount_cents, amount_currency,
@@ -655,36 +681,35 @@ def plan_override_create(organization: Organization, *, parent: Plan, data: dict
         metadata=dict(parent.metadata or {}),
     )
     _override_plan_fields(organization, plan, data)
+    tax_codes = or_none(data.tax_codes)
     set_links(
         plan,
         PlanTax,
         "plan",
-        taxes_for_codes(organization, data["tax_codes"])
-        if data.get("tax_codes") is not None
-        else list(parent.taxes.all()),
+        taxes_for_codes(organization, tax_codes) if tax_codes is not None else list(parent.taxes.all()),
     )
     commitment = parent.commitments.first()
-    if "minimum_commitment" in data:
-        _sync_commitment(organization, plan, data["minimum_commitment"])
+    if sent(data.minimum_commitment):
+        _sync_commitment(organization, plan, or_none(data.minimum_commitment))
     elif commitment is not None:
         _sync_commitment(
             organization,
             plan,
-            {"amount_cents": commitment.amount_cents, "invoice_display_name": commitment.invoice_display_name,
-             "tax_codes": [t.code for t in commitment.taxes.all()]},
+            CommitmentFields(amount_cents=commitment.amount_cents, invoice_display_name=commitment.invoice_display_name,
+                             tax_codes=[t.code for t in commitment.taxes.all()]),
         )  # fmt: skip
-    if "usage_thresholds" in data:
-        _sync_thresholds(organization, plan, data["usage_thresholds"])
+    if sent(data.usage_thresholds):
+        _sync_thresholds(organization, plan, or_none(data.usage_thresholds))
     else:
         _sync_thresholds(
             organization,
             plan,
-            [{"amount_cents": t.amount_cents, "recurring": t.recurring,
-              "threshold_display_name": t.threshold_display_name} for t in UsageThreshold.live.filter(plan=parent)],
+            [UsageThresholdFields(amount_cents=t.amount_cents, recurring=t.recurring,
+                                  threshold_display_name=t.threshold_display_name)
+             for t in UsageThreshold.live.filter(plan=parent)],
         )  # fmt: skip
-    fixed_overrides = [FixedChargeFields.from_validated(item) for item in data.get("fixed_charges") or []]
-    fixed_charges_copy(organization, parent=parent, plan=plan, overrides=fixed_overrides)
-    overrides = {str(item.get("id")): item for item in data.get("charges") or [] if isinstance(item, dict)}
+    fixed_charges_copy(organization, parent=parent, plan=plan, overrides=list(or_none(data.fixed_charges) or ()))
+    overrides = {str(item.id): item for item in or_none(data.charges) or ()}
     errors: dict[str, list[str]] = {}
     for source in Charge.live.filter(plan=parent).select_related("billable_metric"):
         charge = Charge(
@@ -704,14 +729,19 @@ def plan_override_create(organization: Organization, *, parent: Plan, data: dict
             invoice_display_name=source.invoice_display_name,
             accepts_target_wallet=source.accepts_target_wallet,
         )
-        item = dict(overrides.get(str(source.pk), {}))
-        if "filters" not in item:
-            item["filters"] = [
-                {"values": f.values, "properties": f.properties, "invoice_display_name": f.invoice_display_name}
-                for f in ChargeFilter.live.filter(charge=source)
-            ]
-        if "tax_codes" not in item:
-            item["tax_codes"] = [t.code for t in source.taxes.all()]
+        item = overrides.get(str(source.pk)) or ChargeOverride(id=str(source.pk))
+        if not sent(item.filters):
+            item = replace(
+                item,
+                filters=[
+                    ChargeFilterFields(
+                        values=f.values, properties=f.properties, invoice_display_name=f.invoice_display_name
+                    )
+                    for f in ChargeFilter.live.filter(charge=source)
+                ],
+            )
+        if not sent(item.tax_codes):
+            item = replace(item, tax_codes=[t.code for t in source.taxes.all()])
         charge.save()
         errors = merge_details(errors, _override_charge(organization, plan, charge, item))
     if errors:
@@ -720,32 +750,24 @@ def plan_override_create(organization: Organization, *, parent: Plan, data: dict
 
 
 @transaction.atomic
-def plan_override_update(organization: Organization, *, plan: Plan, data: dict[str, Any]) -> Plan:
+def plan_override_update(organization: Organization, *, plan: Plan, data: PlanOverrides) -> Plan:
     """A subscription's later `plan_overrides`: the same fields as `plan_override_create`, applied to
     its existing override plan (fields absent from `data` keep their values). Charges are named by
     the parent charge's `id` (or the override charge's own)."""
     if plan.organization_id != organization.pk or plan.parent_id is None:
         raise NotFoundFailure("plan")
     _override_plan_fields(organization, plan, data)
-    if data.get("tax_codes") is not None:
-        set_links(plan, PlanTax, "plan", taxes_for_codes(organization, data["tax_codes"]))
-    if "minimum_commitment" in data:
-        _sync_commitment(organization, plan, data["minimum_commitment"])
-    if "usage_thresholds" in data:
-        _sync_thresholds(organization, plan, data["usage_thresholds"])
+    _plan_extras(organization, plan, data)
     charges = list(Charge.live.select_for_update().filter(plan=plan).select_related("billable_metric"))
     errors: dict[str, list[str]] = {}
-    for item in data.get("charges") or []:
-        key = str(item.get("id")) if isinstance(item, dict) else None
-        charge = next((c for c in charges if key in (str(c.parent_id), str(c.pk))), None)
+    for item in or_none(data.charges) or ():
+        charge = next((c for c in charges if item.id in (str(c.parent_id), str(c.pk))), None)
         if charge is None:
             raise NotFoundFailure("charge")
         errors = merge_details(errors, _override_charge(organization, plan, charge, item))
     if errors:
         raise ValidationFailure(errors)
-    fixed_charges_override(
-        organization, plan, [FixedChargeFields.from_validated(i) for i in data.get("fixed_charges") or []]
-    )
+    fixed_charges_override(organization, plan, list(or_none(data.fixed_charges) or ()))
     return plan
 
 
@@ -760,7 +782,18 @@ def _charge_filter_get(charge: Charge, filter_id: UUID | str) -> ChargeFilter:
     return charge_filter
 
 
-def _one_filter(charge: Charge, data: dict[str, Any]) -> dict[str, Any]:
+def _merged_filter(charge_filter: ChargeFilter, data: ChargeFilterFields) -> ChargeFilterFields:
+    """The filter's fields sent over its current ones (values and properties sent as null stay)."""
+    return ChargeFilterFields(
+        values=values if (values := or_none(data.values)) is not None else charge_filter.values,
+        properties=properties if (properties := or_none(data.properties)) is not None else charge_filter.properties,
+        invoice_display_name=(
+            data.invoice_display_name if sent(data.invoice_display_name) else charge_filter.invoice_display_name
+        ),
+    )
+
+
+def _one_filter(charge: Charge, data: ChargeFilterFields) -> _FilterRow:
     items, errors = _filters_input(charge.billable_metric, charge.charge_model, [data])
     if errors:
         raise ValidationFailure(errors)
@@ -769,14 +802,17 @@ def _one_filter(charge: Charge, data: dict[str, Any]) -> dict[str, Any]:
 
 @transaction.atomic
 def charge_filter_create(
-    organization: Organization, *, plan_code: str, charge_code: str, data: dict[str, Any]
+    organization: Organization, *, plan_code: str, charge_code: str, data: ChargeFilterFields
 ) -> ChargeFilter:
     charge = _charge_get(plan_get_for_update(organization, plan_code), charge_code)
     item = _one_filter(charge, data)
     for existing in ChargeFilter.live.filter(charge=charge):
-        if filter_values_key(existing.values) == filter_values_key(item["values"]):
+        if filter_values_key(existing.values) == filter_values_key(item.values):
             raise ValidationFailure.single("values", "value_already_exist")
-    return ChargeFilter.objects.create(organization=organization, charge=charge, **item)
+    return ChargeFilter.objects.create(
+        organization=organization, charge=charge, values=item.values, properties=item.properties,
+        invoice_display_name=item.invoice_display_name,
+    )  # fmt: skip
 
 
 @transaction.atomic
@@ -786,18 +822,16 @@ def charge_filter_update(
     plan_code: str,
     charge_code: str,
     filter_id: UUID | str,
-    data: dict[str, Any],
+    data: ChargeFilterFields,
 ) -> ChargeFilter:
+    """A filter's values, properties and display name; those not sent (or sent null: values and
+    properties) stay."""
     charge = _charge_get(plan_get_for_update(organization, plan_code), charge_code)
     charge_filter = _charge_filter_get(charge, filter_id)
-    merged = {
-        "values": data["values"] if data.get("values") is not None else charge_filter.values,
-        "properties": data["properties"] if data.get("properties") is not None else charge_filter.properties,
-        "invoice_display_name": data.get("invoice_display_name", charge_filter.invoice_display_name),
-    }
-    item = _one_filter(charge, merged)
-    for field, value in item.items():
-        setattr(charge_filter, field, value)
+    item = _one_filter(charge, _merged_filter(charge_filter, data))
+    charge_filter.values = item.values
+    charge_filter.properties = item.properties
+    charge_filter.invoice_display_name = item.invoice_display_name
     charge_filter.save()
     return charge_filter
 
@@ -814,14 +848,6 @@ def charge_filter_delete(
 
 
 # --- one charge of an override plan (/subscriptions/{external_id}/charges[/{code}[/filters]]) ----
-
-
-def _sent_fields(data: Any, names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: getattr(data, name) for name in names if sent(getattr(data, name))}
-
-
-def _filter_item(data: ChargeFilterFields) -> dict[str, Any]:
-    return _sent_fields(data, ("values", "properties", "invoice_display_name"))
 
 
 def _override_charge_of(organization: Organization, charge: Charge) -> Charge:
@@ -844,10 +870,7 @@ def override_charge_update(organization: Organization, *, charge: Charge, data: 
     properties, filters (replacing the charge's; same values keep their row) and tax_codes, checked
     with the plan charges' rules."""
     charge = _override_charge_of(organization, charge)
-    item = _sent_fields(data, ("invoice_display_name", "min_amount_cents", "properties", "tax_codes"))
-    if isinstance(data.filters, list):
-        item["filters"] = [_filter_item(f) for f in data.filters]
-    if errors := _override_charge(organization, charge.plan, charge, item, prefix=""):
+    if errors := _override_charge(organization, charge.plan, charge, data, prefix=""):
         raise ValidationFailure(errors)
     return charge
 
@@ -860,10 +883,13 @@ def override_charge_filter_create(
     charge = _override_charge_of(organization, charge)
     if not data.values:
         raise ValidationFailure.single("values", "value_is_mandatory")
-    item = _one_filter(charge, _filter_item(data))
-    if charge_filter_with_values(charge, item["values"]) is not None:
+    item = _one_filter(charge, data)
+    if charge_filter_with_values(charge, item.values) is not None:
         raise ValidationFailure.single("values", "value_already_exists")
-    return ChargeFilter.objects.create(organization=organization, charge=charge, **item)
+    return ChargeFilter.objects.create(
+        organization=organization, charge=charge, values=item.values, properties=item.properties,
+        invoice_display_name=item.invoice_display_name,
+    )  # fmt: skip
 
 
 @transaction.atomic
@@ -874,19 +900,13 @@ def override_charge_filter_update(
     invoice_display_name); other values already on the charge are `value_already_exists`."""
     charge = _override_charge_of(organization, charge_filter.charge)
     charge_filter = _charge_filter_get(charge, charge_filter.pk)
-    merged = {
-        "values": data.values if isinstance(data.values, dict) else charge_filter.values,
-        "properties": data.properties if isinstance(data.properties, dict) else charge_filter.properties,
-        "invoice_display_name": (
-            data.invoice_display_name if sent(data.invoice_display_name) else charge_filter.invoice_display_name
-        ),
-    }
-    item = _one_filter(charge, merged)
-    same = charge_filter_with_values(charge, item["values"])
+    item = _one_filter(charge, _merged_filter(charge_filter, data))
+    same = charge_filter_with_values(charge, item.values)
     if same is not None and same.pk != charge_filter.pk:
         raise ValidationFailure.single("values", "value_already_exists")
-    for field, value in item.items():
-        setattr(charge_filter, field, value)
+    charge_filter.values = item.values
+    charge_filter.properties = item.properties
+    charge_filter.invoice_display_name = item.invoice_display_name
     charge_filter.save()
     return charge_filter
 
@@ -904,19 +924,13 @@ def override_charge_filter_delete(organization: Organization, *, charge_filter: 
 # --- plan metadata (/plans/{code}/metadata[/{key}]) ---------------------------------------------
 
 
-def _metadata_input(metadata: Any) -> dict[str, str | None]:
-    if not isinstance(metadata, dict) or not all(
-        isinstance(k, str) and k and (v is None or isinstance(v, str)) for k, v in metadata.items()
-    ):
-        raise ValidationFailure.single("metadata", "value_is_invalid")
-    return dict(metadata)
-
-
 @transaction.atomic
-def plan_metadata_set(organization: Organization, *, code: str, metadata: Any, merge: bool) -> dict[str, str | None]:
+def plan_metadata_set(
+    organization: Organization, *, code: str, metadata: Mapping[str, str | None], merge: bool
+) -> dict[str, str | None]:
     """Replace (POST) or merge (PATCH) the plan's metadata."""
     plan = plan_get_for_update(organization, code)
-    incoming = _metadata_input(metadata)
+    incoming = dict(metadata)
     plan.metadata = {**(plan.metadata or {}), **incoming} if merge else incoming
     plan.save(update_fields=["metadata", "updated_at"])
     return plan.metadata

@@ -353,6 +353,7 @@ def _switched(
     now: dt.datetime,
 ) -> tuple[list[Subscription], dt.datetime]:
     """A plan change through the subscriptions service: an upgrade now, a downgrade at the period end."""
+    from subscriptions.inputs import SubscriptionCreate
     from subscriptions.services import subscription_activate_due, subscription_create
 
     _plan(organization, request["switch_plan_code"])
@@ -361,12 +362,12 @@ def _switched(
     old = subs[0]
     new = subscription_create(
         organization,
-        {
-            "external_customer_id": customer.external_id,
-            "external_id": old.external_id,
-            "plan_code": request["switch_plan_code"],
-            "billing_time": old.billing_time,
-        },
+        SubscriptionCreate(
+            external_customer_id=customer.external_id,
+            external_id=old.external_id,
+            plan_code=request["switch_plan_code"],
+            billing_time=old.billing_time,
+        ),
         now=now,
     )
     old.refresh_from_db()

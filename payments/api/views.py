@@ -28,10 +28,6 @@ from payments.representation import (
 from payments.services import collection, customers, dunning, emails
 
 
-def _actor(view: OrganizationAPIView) -> str:
-    return f"api_key:{getattr(view.api_key, 'id', '')}"
-
-
 def payment_list_answer(request: Request, organization: Any, params: dict[str, Any]) -> Response:
     """`GET /payments` (and `GET /customers/{external_id}/payments`) for parsed filters."""
     qs = selectors.payment_list(
@@ -93,7 +89,6 @@ class PaymentCollectionView(PaymentView):
             amount_cents=data["amount_cents"],
             reference=data["reference"],
             paid_at=data.get("paid_at"),
-            actor=_actor(self),
         )
         return self.one(payment)
 
@@ -113,7 +108,7 @@ class InvoiceRetryPaymentView(OrganizationAPIView):
     def post(self, request: Request, invoice_id: str) -> Response:
         refuse_unsupported_body(request, s.PAYMENT_METHOD_LAGO_ONLY)
         collection.invoice_retry_payment(
-            self.organization, invoice_id=uuid_or_not_found(invoice_id, "invoice"), actor=_actor(self)
+            self.organization, invoice_id=uuid_or_not_found(invoice_id, "invoice")
         )
         return Response(status=200)
 
@@ -129,7 +124,7 @@ class WalletTransactionPaymentUrlView(OrganizationAPIView):
     )
     def post(self, request: Request, transaction_id: str) -> Response:
         tx, url = collection.wallet_transaction_payment_url(
-            self.organization, transaction_id=transaction_id, actor=_actor(self)
+            self.organization, transaction_id=transaction_id
         )
         customer = tx.wallet.customer
         return Response(
@@ -153,7 +148,7 @@ class InvoicePaymentUrlView(OrganizationAPIView):
         from invoicing.models import Invoice
 
         invoice_uuid = uuid_or_not_found(invoice_id, "invoice")
-        url = collection.invoice_payment_url(self.organization, invoice_id=invoice_uuid, actor=_actor(self))
+        url = collection.invoice_payment_url(self.organization, invoice_id=invoice_uuid)
         invoice = Invoice.objects.select_related("customer").get(organization=self.organization, id=invoice_uuid)
         return Response(
             {

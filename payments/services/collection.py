@@ -29,6 +29,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from billing_project.core import metrics
+from billing_project.core.actor import current_actor
 from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ProviderFailure, ValidationFailure
 from customers.models import Organization
@@ -109,7 +110,7 @@ def _new_payment(**fields: Any) -> Payment:
 
 
 def invoice_collect(
-    invoice_id: UUID | str, *, origin: str = PaymentOrigin.AUTOMATIC, actor: str = "", now: dt.datetime | None = None
+    invoice_id: UUID | str, *, origin: str = PaymentOrigin.AUTOMATIC, now: dt.datetime | None = None
 ) -> Payment | None:
     """Start one provider attempt for the invoice's amount due, from the customer's saved method.
 
@@ -152,7 +153,7 @@ def invoice_collect(
             currency=invoice.currency,
             provider_customer_id=customer.provider_customer_id,
             provider_method_id=method,
-            actor=actor,
+            actor=current_actor().trail_label,
         )
         payment.save(force_insert=True)
         _enqueue_submit(payment.id)
@@ -454,7 +455,7 @@ def _invoice_for(organization: Organization, invoice_id: UUID | str) -> Invoice:
     return invoice
 
 
-def invoice_retry_payment(organization: Organization, *, invoice_id: UUID | str, actor: str = "") -> Payment | None:
+def invoice_retry_payment(organization: Organization, *, invoice_id: UUID | str) -> Payment | None:
     """`POST /invoices/{id}/retry_payment`: a new attempt now. A payment waiting for the customer
     (3DS, hosted page) is canceled first so it can never block retries;
     one the provider is still processing answers 405."""
@@ -466,7 +467,7 @@ def invoice_retry_payment(organization: Organization, *, invoice_id: UUID | str,
         if in_flight.status != PaymentStatus.REQUIRES_ACTION:
             raise NotAllowedFailure("payment_processor_is_currently_handling_payment")
         payment_cancel(in_flight.id)
-    return invoice_collect(invoice.id, origin=PaymentOrigin.API_RETRY, actor=actor)
+    return invoice_collect(invoice.id, origin=PaymentOrigin.API_RETRY)
 
 
 def payment_cancel(payment_id: UUID | str, *, now: dt.datetime | None = None) -> Payment:
@@ -487,7 +488,7 @@ def payment_cancel(payment_id: UUID | str, *, now: dt.datetime | None = None) ->
     return payment
 
 
-def invoice_payment_url(organization: Organization, *, invoice_id: UUID | str, actor: str = "") -> str:
+def invoice_payment_url(organization: Organization, *, invoice_id: UUID | str) -> str:
     """`POST /invoices/{id}/payment_url`: a hosted payment page for the amount due."""
     invoice = _invoice_for(organization, invoice_id)
     if not _collectable(invoice):
@@ -520,7 +521,7 @@ def invoice_payment_url(organization: Organization, *, invoice_id: UUID | str, a
             amount_cents=locked.total_due_amount_cents,
             currency=locked.currency,
             provider_customer_id=customer.provider_customer_id or "",
-            actor=actor,
+            actor=current_actor().trail_label,
         )
         payment.save(force_insert=True)
     try:
@@ -546,7 +547,7 @@ def invoice_payment_url(organization: Organization, *, invoice_id: UUID | str, a
 
 
 def wallet_transaction_payment_url(
-    organization: Organization, *, transaction_id: UUID | str, actor: str = ""
+    organization: Organization, *, transaction_id: UUID | str
 ) -> tuple[WalletTransaction, str]:
     """`POST /wallet_transactions/{id}/payment_url`: the hosted payment page of a purchase's credit
     invoice, while the purchase waits for its payment (Lago's checks, field `base`)."""
@@ -557,7 +558,7 @@ def wallet_transaction_payment_url(
         raise ValidationFailure.single("base", "wallet_transaction_already_settled")
     if tx.invoice_id is None:
         raise ValidationFailure.single("base", "wallet_transaction_has_no_attached_invoice")
-    return tx, invoice_payment_url(organization, invoice_id=tx.invoice_id, actor=actor)
+    return tx, invoice_payment_url(organization, invoice_id=tx.invoice_id)
 
 
 def payment_record_charge(
@@ -570,7 +571,6 @@ def payment_record_charge(
     provider_method_id: str,
     idempotency_key: str,
     origin: str = PaymentOrigin.AUTOMATIC,
-    actor: str = "",
     now: dt.datetime | None = None,
 ) -> Payment:
     """A charge the caller already made at the provider for this invoice (a UCP checkout charges
@@ -599,7 +599,7 @@ def payment_record_charge(
             provider_method_id=provider_method_id,
             provider_payment_id=provider_payment_id,
             paid_at=now,
-            actor=actor,
+            actor=current_actor().trail_label,
         )
         payment.idempotency_key = idempotency_key
         payment.save(force_insert=True)
@@ -614,7 +614,6 @@ def payment_create_manual(
     amount_cents: int,
     reference: str,
     paid_at: dt.datetime | None = None,
-    actor: str = "",
     now: dt.datetime | None = None,
 ) -> Payment:
     """`POST /payments`: money received out of band. Partial payments add up
@@ -655,7 +654,7 @@ def payment_create_manual(
             currency=invoice.currency,
             reference=reference.strip(),
             paid_at=paid_at or now,
-            actor=actor,
+            actor=current_actor().trail_label,
         )
         payment.idempotency_key = f"bxb_manual_{payment.id}"
         try:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from customers.models import Organization
+from customers.models import Customer, Organization
+from invoicing.models import Invoice
 from webhooks.services import webhook_send
+
+if TYPE_CHECKING:
+    from payments.models import Payment, PaymentRequest
 
 logger = logging.getLogger(__name__)
 
 
-def payment_webhook(payment: Any, webhook_type: str) -> None:
+def payment_webhook(payment: Payment, webhook_type: str) -> None:
     from payments.representation import payment_payload
 
     webhook_send(
@@ -19,7 +23,7 @@ def payment_webhook(payment: Any, webhook_type: str) -> None:
     )
 
 
-def payment_request_webhook(request: Any, webhook_type: str) -> None:
+def payment_request_webhook(request: PaymentRequest, webhook_type: str) -> None:
     from payments.representation import payment_request_payload
 
     webhook_send(
@@ -30,7 +34,7 @@ def payment_request_webhook(request: Any, webhook_type: str) -> None:
     )
 
 
-def invoice_payment_failure(payment: Any, invoice: Any) -> None:
+def invoice_payment_failure(payment: Payment, invoice: Invoice) -> None:
     """Lago's `invoice.payment_failure` (object `payment_provider_invoice_payment_error`)."""
     connection = payment.connection
     customer = payment.customer
@@ -50,7 +54,9 @@ def invoice_payment_failure(payment: Any, invoice: Any) -> None:
     )
 
 
-def customer_webhook(organization: Organization, customer: Any, webhook_type: str, extra: dict[str, Any]) -> None:
+def customer_webhook(
+    organization: Organization, customer: Customer, webhook_type: str, extra: dict[str, Any]
+) -> None:
     from customers.representation import customer_payload
 
     webhook_send(

@@ -194,7 +194,7 @@ class ExportCollectionView(_ExportView):
     )
     def post(self, request: Request) -> Response:
         data = validate_input(ExportInput, root_payload(request, "export"))
-        export = services.export_request(self.organization, **data, actor=self.api_key)
+        export = services.export_request(self.organization, **data)
         export.refresh_from_db()  # the task may have run already (eager mode)
         return Response(self.body(export))
 

@@ -7,7 +7,13 @@ from rest_framework import serializers
 from billing_project.core.api.serializers import envelope, list_envelope, optional_list
 from billing_project.core.api.unsupported import LagoOnly
 from billing_project.core.bounds import MAX_AMOUNT_CENTS
-from catalog.api.serializers import PRICING_UNIT_REASON, ChargeFilterInput, FixedChargeInput
+from catalog.api.serializers import (
+    PRICING_UNIT_REASON,
+    ChargeFilterInput,
+    FixedChargeInput,
+    MinimumCommitmentInput,
+    UsageThresholdInput,
+)
 from customers.api.serializers import (
     NO_BILLING_ENTITIES,
     NO_CUSTOM_SECTIONS,
@@ -44,14 +50,22 @@ def _text(max_length: int = 255) -> serializers.CharField:
     return serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=max_length)
 
 
+def _codes() -> serializers.ListField:
+    return serializers.ListField(child=serializers.CharField(max_length=255), required=False, allow_null=True)
+
+
 class ChargeOverrideInput(serializers.Serializer):
     id = serializers.CharField(max_length=64)
     invoice_display_name = _text()
     min_amount_cents = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     properties = serializers.DictField(required=False, allow_null=True)
+    filters = optional_list(ChargeFilterInput())
+    tax_codes = _codes()
 
 
 class PlanOverridesInput(serializers.Serializer):
+    """The overridable fields of a plan (catalog's `PlanOverrides`), validated as plan input."""
+
     name = _text()
     invoice_display_name = _text()
     description = _text(4000)
@@ -59,6 +73,12 @@ class PlanOverridesInput(serializers.Serializer):
     amount_currency = serializers.CharField(required=False, allow_null=True, max_length=3)
     trial_period = serializers.DecimalField(
         required=False, allow_null=True, max_digits=12, decimal_places=5, min_value=0
+    )
+    tax_codes = _codes()
+    minimum_commitment = MinimumCommitmentInput(required=False, allow_null=True)
+    usage_thresholds = optional_list(UsageThresholdInput())
+    metadata = serializers.DictField(
+        child=serializers.CharField(allow_null=True, allow_blank=True), required=False, allow_null=True
     )
     charges = optional_list(ChargeOverrideInput())
     fixed_charges = optional_list(FixedChargeInput())

@@ -46,20 +46,13 @@ from subscriptions.api.serializers import (
     SubscriptionUpdateInput,
     SubscriptionUpdateInputEnvelope,
 )
+from subscriptions.inputs import SubscriptionCreate, SubscriptionUpdate
 from subscriptions.representation import SubscriptionOutput, SubscriptionWithPlanOutput
 
 
 def subscription_body(subscription: Any) -> dict[str, Any]:
     subscription = selectors.subscription_reload(subscription)
     return {"subscription": SubscriptionWithPlanOutput(subscription).data}
-
-
-def _raw_keys(payload: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-    """Validated values, keeping the untouched JSON for nested overrides (decimals stay exact)."""
-    result = dict(data)
-    if payload.get("plan_overrides") is not None:
-        result["plan_overrides"] = payload["plan_overrides"]
-    return result
 
 
 def _status(request: Request) -> str | None:
@@ -102,7 +95,7 @@ class SubscriptionCollectionView(OrganizationAPIView):
         refuse_unsupported_body(request, SUBSCRIPTION_BODY_LAGO_ONLY)
         payload = root_payload(request, "subscription", lago_only=SUBSCRIPTION_LAGO_ONLY)
         data = validate_input(SubscriptionInput, payload)
-        subscription = services.subscription_create(self.organization, _raw_keys(payload, data), actor=self.api_key)
+        subscription = services.subscription_create(self.organization, SubscriptionCreate.from_validated(data))
         return Response(subscription_body(subscription))
 
 
@@ -139,7 +132,7 @@ class SubscriptionDetailView(OrganizationAPIView):
         data = validate_input(SubscriptionUpdateInput, payload, partial=True)
         subscription = selectors.subscription_get_live(self.organization, external_id, status=_status(request))
         subscription = services.subscription_update(
-            self.organization, subscription, _raw_keys(payload, data), actor=self.api_key
+            self.organization, subscription, SubscriptionUpdate.from_validated(data)
         )
         return Response(subscription_body(subscription))
 
@@ -155,7 +148,6 @@ class SubscriptionDetailView(OrganizationAPIView):
         subscription = services.subscription_terminate(
             self.organization,
             subscription,
-            actor=self.api_key,
             on_termination_credit_note=params["on_termination_credit_note"],
             on_termination_invoice=params["on_termination_invoice"],
         )
@@ -229,7 +221,6 @@ class SubscriptionChargeDetailView(OrganizationAPIView):
             subscription,
             charge_code=charge_code,
             data=ChargeOverrideFields.from_validated(data),
-            actor=self.api_key,
         )
         return Response(_charge_body(charge))
 
@@ -268,7 +259,6 @@ class SubscriptionChargeFilterCollectionView(OrganizationAPIView):
             subscription,
             charge_code=charge_code,
             data=ChargeFilterFields.from_validated(data),
-            actor=self.api_key,
         )
         return Response(_filter_body(charge_filter))
 
@@ -303,7 +293,6 @@ class SubscriptionChargeFilterDetailView(OrganizationAPIView):
             charge_code=charge_code,
             filter_id=filter_id,
             data=ChargeFilterFields.from_validated(data),
-            actor=self.api_key,
         )
         return Response(_filter_body(charge_filter))
 
@@ -316,6 +305,6 @@ class SubscriptionChargeFilterDetailView(OrganizationAPIView):
     def delete(self, request: Request, external_id: str, charge_code: str, filter_id: str) -> Response:
         subscription = _charges_subscription(request, self.organization, external_id)
         charge_filter = services.subscription_charge_filter_delete(
-            self.organization, subscription, charge_code=charge_code, filter_id=filter_id, actor=self.api_key
+            self.organization, subscription, charge_code=charge_code, filter_id=filter_id
         )
         return Response(_filter_body(charge_filter))

@@ -11,7 +11,7 @@ plan, so a change counts from the next computation of its fees.
 Each service locks the customer and the subscription (as every subscription change does), finds
 the charge (and filter) the client named on the subscription's plan before anything is written (an
 unknown one is a 404 and nothing is created), refuses a terminated or canceled subscription (405
-`invalid_status`), and records a `charge_override` transition naming the actor.
+`invalid_status`), and records a `charge_override` transition naming the ambient actor.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from django.utils import timezone
 from billing_project.core.errors import NotFoundFailure
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog_services
-from catalog.inputs import ChargeFilterFields, ChargeOverrideFields
+from catalog.inputs import ChargeFilterFields, ChargeOverrideFields, PlanOverrides
 from catalog.models import Charge, ChargeFilter
 from customers.models import Organization
 from subscriptions.models import Subscription
@@ -44,16 +44,15 @@ def _charge(subscription: Subscription, charge_code: str) -> Charge:
 def _own_plan(organization: Organization, subscription: Subscription) -> None:
     """Point the subscription at its own copy of its plan, made now unless it has one."""
     if subscription.plan.parent_id is None:
-        subscription.plan = catalog_services.plan_override_create(organization, parent=subscription.plan, data={})
+        subscription.plan = catalog_services.plan_override_create(organization, parent=subscription.plan, data=PlanOverrides())
         subscription.save(update_fields=["plan", "updated_at"])
 
 
-def _record(subscription: Subscription, *, actor: object | None, at: datetime, details: dict[str, Any]) -> None:
+def _record(subscription: Subscription, *, at: datetime, details: dict[str, Any]) -> None:
     record_transition(
         subscription,
         event=CHARGE_OVERRIDE_EVENT,
         from_status=subscription.status,
-        actor=actor,
         at=at,
         details=details,
     )
@@ -66,7 +65,6 @@ def subscription_charge_override(
     *,
     charge_code: str,
     data: ChargeOverrideFields,
-    actor: object | None = None,
     now: datetime | None = None,
 ) -> Charge:
     """`PUT /subscriptions/{external_id}/charges/{code}`: the subscription's copy of the charge, with
@@ -75,7 +73,7 @@ def subscription_charge_override(
     _charge(subscription, charge_code)
     _own_plan(organization, subscription)
     charge = catalog_services.override_charge_update(organization, charge=_charge(subscription, charge_code), data=data)
-    _record(subscription, actor=actor, at=now or timezone.now(), details={"charge_code": charge_code})
+    _record(subscription, at=now or timezone.now(), details={"charge_code": charge_code})
     return charge
 
 
@@ -86,7 +84,6 @@ def subscription_charge_filter_create(
     *,
     charge_code: str,
     data: ChargeFilterFields,
-    actor: object | None = None,
     now: datetime | None = None,
 ) -> ChargeFilter:
     """`POST /subscriptions/{external_id}/charges/{code}/filters`."""
@@ -98,7 +95,6 @@ def subscription_charge_filter_create(
     )
     _record(
         subscription,
-        actor=actor,
         at=now or timezone.now(),
         details={"charge_code": charge_code, "filter": "create", "values": charge_filter.values},
     )
@@ -126,7 +122,6 @@ def subscription_charge_filter_update(
     charge_code: str,
     filter_id: str,
     data: ChargeFilterFields,
-    actor: object | None = None,
     now: datetime | None = None,
 ) -> ChargeFilter:
     """`PUT /subscriptions/{external_id}/charges/{code}/filters/{id}`: the fields sent (values,
@@ -136,7 +131,6 @@ def subscription_charge_filter_update(
     charge_filter = catalog_services.override_charge_filter_update(organization, charge_filter=copy, data=data)
     _record(
         subscription,
-        actor=actor,
         at=now or timezone.now(),
         details={"charge_code": charge_code, "filter": "update", "values": charge_filter.values},
     )
@@ -150,7 +144,6 @@ def subscription_charge_filter_delete(
     *,
     charge_code: str,
     filter_id: str,
-    actor: object | None = None,
     now: datetime | None = None,
 ) -> ChargeFilter:
     """`DELETE /subscriptions/{external_id}/charges/{code}/filters/{id}`: the subscription's copy of
@@ -160,7 +153,6 @@ def subscription_charge_filter_delete(
     charge_filter = catalog_services.override_charge_filter_delete(organization, charge_filter=copy)
     _record(
         subscription,
-        actor=actor,
         at=now or timezone.now(),
         details={"charge_code": charge_code, "filter": "delete", "values": charge_filter.values},
     )

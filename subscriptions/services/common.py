@@ -1,4 +1,4 @@
-"""Helpers shared by the subscription services: actors, the audit ledger, webhooks, locks, parsing."""
+"""Helpers shared by the subscription services: the transition ledger, webhooks, locks, parsing."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from uuid import UUID
 from django.utils.dateparse import parse_datetime
 
 from billing_project.core import bounds
+from billing_project.core.actor import current_actor
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure
 from customers.models import Customer
 from subscriptions import state_machine
@@ -16,26 +17,11 @@ from subscriptions.models import Subscription, SubscriptionTransition
 from webhooks.services import webhook_send
 
 
-def actor_label(actor: object | None) -> str:
-    """`api_key:<prefix>`, `user:<username>` or `system:<job>` for the audit trail."""
-    if actor is None:
-        return "system"
-    if isinstance(actor, str):
-        return actor
-    if hasattr(actor, "key_hash") and getattr(actor, "prefix", None):
-        return f"api_key:{actor.prefix}"
-    get_username = getattr(actor, "get_username", None)
-    if callable(get_username):
-        return f"user:{get_username()}"
-    return str(actor)[:255]
-
-
 def record_transition(
     subscription: Subscription,
     *,
     event: str,
     from_status: str,
-    actor: object | None,
     at: datetime,
     reason: str = "",
     details: dict[str, Any] | None = None,
@@ -46,7 +32,7 @@ def record_transition(
         event=event,
         from_status=from_status,
         to_status=subscription.status,
-        actor=actor_label(actor),
+        actor=current_actor().trail_label,
         reason=reason,
         occurred_at=at,
         details=details or {},
@@ -116,5 +102,3 @@ def parse_instant(value: Any) -> datetime | None:
     return result
 
 
-def text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""

@@ -25,7 +25,7 @@ from django.utils import timezone
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.inputs import UNSET
 from catalog import services as catalog_services
-from catalog.inputs import FixedChargeFields
+from catalog.inputs import FixedChargeFields, PlanOverrides
 from catalog.models import FixedCharge
 from catalog.services.fixed_charges import fixed_charge_units
 from customers.models import Organization
@@ -140,7 +140,7 @@ def subscription_fixed_charge_update(
     price_sent = any(getattr(data, name) is not UNSET for name in ("invoice_display_name", "properties", "tax_codes"))
     if price_sent:
         if subscription.plan.parent_id is None:
-            child = catalog_services.plan_override_create(organization, parent=subscription.plan, data={})
+            child = catalog_services.plan_override_create(organization, parent=subscription.plan, data=PlanOverrides())
             subscription.plan = child
             subscription.save(update_fields=["plan", "updated_at"])
             fixed = FixedCharge.live.select_related("add_on", "plan").get(plan=child, parent_id=fixed.id)

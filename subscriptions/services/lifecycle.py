@@ -8,6 +8,7 @@ and writes Lago's webhook to the outbox in the same transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -17,11 +18,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing_project.core.errors import ConflictFailure, NotAllowedFailure, NotFoundFailure, ValidationFailure
+from billing_project.core.inputs import UNSET, empty, or_none, sent
+from catalog.inputs import PlanOverrides
 from catalog.models import Plan
 from customers import services as customer_services
 from customers.inputs import CustomerUpsert
 from customers.models import Customer, Organization
 from subscriptions import periods, selectors, signals, state_machine
+from subscriptions.inputs import SubscriptionCreate, SubscriptionUpdate
 from subscriptions.models import (
     BillingTime,
     OnTerminationCreditNote,
@@ -37,7 +41,6 @@ from subscriptions.services.common import (
     lock_subscription,
     parse_instant,
     record_transition,
-    text,
 )
 from subscriptions.services.overrides import plan_override_create, plan_override_update
 from subscriptions.state_machine import Event
@@ -56,23 +59,21 @@ def termination_alert_days() -> list[int]:
 # --- validation -------------------------------------------------------------------------------
 
 
-def _instant(data: dict[str, Any], field: str, errors: dict[str, list[str]]) -> datetime | None:
+def _instant(value: datetime | str | None, field: str, errors: dict[str, list[str]]) -> datetime | None:
     try:
-        return parse_instant(data.get(field))
+        return parse_instant(value)
     except ValueError:
         errors[field] = ["invalid_date"]
         return None
 
 
-def _termination_options(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, str]:
+def _termination_options(credit_note: str | None, invoice: str | None, errors: dict[str, list[str]]) -> dict[str, str]:
     options: dict[str, str] = {}
-    credit_note = data.get("on_termination_credit_note")
     if credit_note is not None:
         if credit_note in OnTerminationCreditNote.values:
             options["on_termination_credit_note"] = credit_note
         else:
             errors["on_termination_credit_note"] = ["value_is_invalid"]
-    invoice = data.get("on_termination_invoice")
     if invoice is not None:
         if invoice in OnTerminationInvoice.values:
             options["on_termination_invoice"] = invoice
@@ -88,11 +89,33 @@ def _live_plan(organization: Organization, code: str) -> Plan:
     return plan
 
 
-def _effective_yearly(plan: Plan, overrides: dict[str, Any] | None) -> int:
+def _effective_yearly(plan: Plan, overrides: PlanOverrides | None) -> int:
     amount = plan.amount_cents
-    if overrides and isinstance(overrides.get("amount_cents"), int) and not isinstance(overrides["amount_cents"], bool):
-        amount = overrides["amount_cents"]
+    if overrides is not None and (override := or_none(overrides.amount_cents)) is not None:
+        amount = override
     return periods.yearly_amount_cents(amount, plan.interval)
+
+
+def _overrides(overrides: PlanOverrides | None) -> PlanOverrides | None:
+    """The plan overrides sent, None when none (null, or nothing in them)."""
+    return None if overrides is None or empty(overrides) else overrides
+
+
+@dataclass(frozen=True)
+class _Request:
+    """A checked `POST /subscriptions`."""
+
+    external_customer_id: str
+    external_id: str
+    name: str | None
+    billing_time: str
+    subscription_at: datetime
+    given: set[str]
+    ending_at: datetime | None
+    downgrade_timing: str
+    options: dict[str, str]
+    overrides: PlanOverrides | None
+    bill_past_periods: bool
 
 
 # --- transitions (row already locked) ---------------------------------------------------------
@@ -104,7 +127,7 @@ def _send(signal: Any, subscription: Subscription, reason: str) -> None:
     )
 
 
-def _start(subscription: Subscription, *, at: datetime, actor: object | None, reason: str = "") -> None:
+def _start(subscription: Subscription, *, at: datetime, reason: str = "") -> None:
     """pending → active at `at` (trial only on a first subscription, not after a plan change)."""
     from_status = subscription.status
     subscription.status = state_machine.target_status(from_status, Event.ACTIVATE)
@@ -113,7 +136,7 @@ def _start(subscription: Subscription, *, at: datetime, actor: object | None, re
     if subscription.previous_subscription_id is None:
         subscription.trial_ends_at = periods.trial_ends_at(at, subscription.plan.trial_period)
     subscription.save()
-    record_transition(subscription, event=Event.ACTIVATE, from_status=from_status, actor=actor, at=at, reason=reason)
+    record_transition(subscription, event=Event.ACTIVATE, from_status=from_status, at=at, reason=reason)
     emit(subscription, "subscription.started")
     _send(signals.subscription_started, subscription, reason)
 
@@ -132,15 +155,13 @@ def _past_periods(subscription: Subscription, now: datetime) -> int:
     return count
 
 
-def _start_from_request(
-    subscription: Subscription, *, at: datetime, now: datetime, bill_past_periods: bool, actor: object | None
-) -> None:
+def _start_from_request(subscription: Subscription, *, at: datetime, now: datetime, bill_past_periods: bool) -> None:
     """Start a subscription whose requested start has come, applying the back-dating rule
     (docs/subscriptions.md, "Back-dated subscriptions"): a start in the past is billed from the
     period holding `now` on; with `bill_past_periods` every period since the start is billed, at
     most `SUBSCRIPTION_MAX_PAST_PERIODS` of them (422 `too_many_past_periods` beyond)."""
     subscription.billing_from = now if at < now and not bill_past_periods else None
-    _start(subscription, at=at, actor=actor)
+    _start(subscription, at=at)
     if bill_past_periods and _past_periods(subscription, now) > settings.SUBSCRIPTION_MAX_PAST_PERIODS:
         raise ValidationFailure.single("subscription_at", "too_many_past_periods")
 
@@ -149,7 +170,6 @@ def _terminate(
     subscription: Subscription,
     *,
     at: datetime,
-    actor: object | None,
     reason: str,
     options: dict[str, str] | None = None,
     successor: Subscription | None = None,
@@ -169,7 +189,6 @@ def _terminate(
         subscription,
         event=Event.TERMINATE,
         from_status=from_status,
-        actor=actor,
         at=at,
         reason=reason,
         details=dict(options or {}),
@@ -182,10 +201,10 @@ def _terminate(
     if successor is not None:
         others = others.exclude(pk=successor.pk)
     for following in others:
-        _cancel(following, at=at, actor=actor, reason="previous_terminated")
+        _cancel(following, at=at, reason="previous_terminated")
 
 
-def _cancel(subscription: Subscription, *, at: datetime, actor: object | None, reason: str) -> None:
+def _cancel(subscription: Subscription, *, at: datetime, reason: str) -> None:
     """pending → canceled (a future start, or a scheduled downgrade)."""
     from_status = subscription.status
     subscription.status = state_machine.target_status(from_status, Event.CANCEL)
@@ -193,7 +212,7 @@ def _cancel(subscription: Subscription, *, at: datetime, actor: object | None, r
     subscription.cancellation_reason = reason
     subscription.activation_at = None
     subscription.save()
-    record_transition(subscription, event=Event.CANCEL, from_status=from_status, actor=actor, at=at, reason=reason)
+    record_transition(subscription, event=Event.CANCEL, from_status=from_status, at=at, reason=reason)
     # Lago sends `subscription.terminated` for a canceled pending subscription as well.
     emit(subscription, "subscription.terminated")
     _send(signals.subscription_canceled, subscription, reason)
@@ -203,7 +222,7 @@ def _cancel(subscription: Subscription, *, at: datetime, actor: object | None, r
 
 
 def subscription_create(
-    organization: Organization, data: dict[str, Any], *, actor: object | None = None, now: datetime | None = None
+    organization: Organization, data: SubscriptionCreate, *, now: datetime | None = None
 ) -> Subscription:
     """Lago's `POST /subscriptions`: a new subscription, or a plan change for an existing external_id.
 
@@ -215,50 +234,41 @@ def subscription_create(
     now = now or timezone.now()
     errors: dict[str, list[str]] = {}
     for field in ("external_customer_id", "plan_code", "external_id"):
-        if not text(data.get(field)):
+        if not getattr(data, field).strip():
             errors[field] = ["value_is_mandatory"]
-    billing_time = data.get("billing_time") or BillingTime.CALENDAR
+    billing_time = data.billing_time or BillingTime.CALENDAR
     if billing_time not in BillingTime.values:
         errors["billing_time"] = ["value_is_invalid"]
-    subscription_at = _instant(data, "subscription_at", errors)
-    ending_at = _instant(data, "ending_at", errors)
-    downgrade_timing = data.get("downgrade_timing") or DOWNGRADE_AT_PERIOD_END
+    subscription_at = _instant(data.subscription_at, "subscription_at", errors)
+    ending_at = _instant(data.ending_at, "ending_at", errors)
+    downgrade_timing = data.downgrade_timing or DOWNGRADE_AT_PERIOD_END
     if downgrade_timing not in DOWNGRADE_TIMINGS:
         errors["downgrade_timing"] = ["value_is_invalid"]
-    options = _termination_options(data, errors)
-    overrides = data.get("plan_overrides")
-    if overrides is not None and not isinstance(overrides, dict):
-        errors["plan_overrides"] = ["value_is_invalid"]
-    bill_past_periods = data.get("bill_past_periods")
-    if bill_past_periods is not None and not isinstance(bill_past_periods, bool):
-        errors["bill_past_periods"] = ["value_is_invalid"]
+    options = _termination_options(data.on_termination_credit_note, data.on_termination_invoice, errors)
     if ending_at is not None and ending_at <= max(subscription_at or now, now):
         errors.setdefault("ending_at", []).append("invalid_date")
     if errors:
         raise ValidationFailure(errors)
-    name = data.get("name")
-    if name is not None and len(str(name)) > 255:
-        raise ValidationFailure.single("name", "value_is_invalid")
-    plan = _live_plan(organization, text(data["plan_code"]))
-    request = {
-        "external_customer_id": text(data["external_customer_id"]),
-        "external_id": text(data["external_id"]),
-        "name": name,
-        "billing_time": billing_time,
-        "subscription_at": subscription_at or now,
-        "given": {key for key, value in data.items() if value is not None},
-        "ending_at": ending_at,
-        "downgrade_timing": downgrade_timing,
-        "options": options,
-        "overrides": overrides,
-        "bill_past_periods": bool(bill_past_periods),
-    }
+    plan = _live_plan(organization, data.plan_code.strip())
+    request = _Request(
+        external_customer_id=data.external_customer_id.strip(),
+        external_id=data.external_id.strip(),
+        name=data.name,
+        billing_time=billing_time,
+        subscription_at=subscription_at or now,
+        given=data.given(),
+        ending_at=ending_at,
+        downgrade_timing=downgrade_timing,
+        options=options,
+        overrides=_overrides(data.plan_overrides),
+        bill_past_periods=bool(data.bill_past_periods),
+    )
     try:
-        return _create(organization, plan, request, actor=actor, now=now)
+        return _create(organization, plan, request, now=now)
     except IntegrityError:
         # A concurrent request created the same external_id first: run again against its result.
         try:
-            return _create(organization, plan, request, actor=actor, now=now)
+            return _create(organization, plan, request, now=now)
         except IntegrityError as exc:
             raise ConflictFailure("subscription_conflict") from exc
 
@@ -279,12 +289,10 @@ def _customer_for(organization: Organization, external_customer_id: str, plan: P
 
 
 @transaction.atomic
-def _create(
-    organization: Organization, plan: Plan, request: dict[str, Any], *, actor: object | None, now: datetime
-) -> Subscription:
-    customer = _customer_for(organization, request["external_customer_id"], plan)
+def _create(organization: Organization, plan: Plan, request: _Request, *, now: datetime) -> Subscription:
+    customer = _customer_for(organization, request.external_customer_id, plan)
     customer = lock_customer(customer.pk)
-    external_id = request["external_id"]
+    external_id = request.external_id
     live = {
         row.status: row
         for row in Subscription.objects.select_for_update(of=("self",))
@@ -301,41 +309,38 @@ def _create(
         if row.customer_id != customer.pk:
             raise ValidationFailure.single("external_id", "value_already_exist")
     if current is not None:
-        return _change_plan(current, plan, request, customer=customer, actor=actor, now=now)
+        return _change_plan(current, plan, request, customer=customer, now=now)
     if pending is not None:
-        return _replace_pending(pending, plan, request, actor=actor, now=now)
+        return _replace_pending(pending, plan, request, now=now)
 
-    effective_plan = plan_override_create(plan, request["overrides"]) if request["overrides"] else plan
+    effective_plan = plan_override_create(plan, request.overrides) if request.overrides else plan
     subscription = Subscription(
         organization=organization,
         customer=customer,
         plan=effective_plan,
         external_id=external_id,
-        name=request["name"] or "",
-        billing_time=request["billing_time"],
-        subscription_at=request["subscription_at"],
-        ending_at=request["ending_at"],
+        name=request.name or "",
+        billing_time=request.billing_time,
+        subscription_at=request.subscription_at,
+        ending_at=request.ending_at,
         status=SubscriptionStatus.PENDING,
-        activation_at=request["subscription_at"],
-        **request["options"],
+        activation_at=request.subscription_at,
+        **request.options,
     )
     subscription.save()
-    record_transition(subscription, event="create", from_status="", actor=actor, at=now)
+    record_transition(subscription, event="create", from_status="", at=now)
     if subscription.subscription_at <= now:
         # A past or present start: active since `subscription_at` (docs/billing-semantics.md §5.2).
         _start_from_request(
             subscription,
             at=subscription.subscription_at,
             now=now,
-            bill_past_periods=request["bill_past_periods"],
-            actor=actor,
+            bill_past_periods=request.bill_past_periods,
         )
     return subscription
 
 
-def _replace_pending(
-    pending: Subscription, plan: Plan, request: dict[str, Any], *, actor: object | None, now: datetime
-) -> Subscription:
+def _replace_pending(pending: Subscription, plan: Plan, request: _Request, *, now: datetime) -> Subscription:
     """A second POST for a subscription that has not started yet changes what it sent (plan, name,
     billing time, dates, options); the same POST again changes nothing (a safe retry)."""
     if pending.previous_subscription_id is not None:
@@ -343,32 +348,30 @@ def _replace_pending(
     fields = ("plan_id", "name", "billing_time", "subscription_at", "activation_at", "ending_at",
               "on_termination_credit_note", "on_termination_invoice")  # fmt: skip
     before = {field: getattr(pending, field) for field in fields}
-    given = request["given"]
-    if request["overrides"]:
-        pending.plan = plan_override_create(plan, request["overrides"])
+    given = request.given
+    if request.overrides:
+        pending.plan = plan_override_create(plan, request.overrides)
     elif pending.plan.code != plan.code:
         pending.plan = plan
     if "name" in given:
-        pending.name = request["name"]
+        pending.name = request.name or ""
     if "billing_time" in given:
-        pending.billing_time = request["billing_time"]
+        pending.billing_time = request.billing_time
     if "subscription_at" in given:
-        pending.subscription_at = request["subscription_at"]
-        pending.activation_at = request["subscription_at"]
+        pending.subscription_at = request.subscription_at
+        pending.activation_at = request.subscription_at
     if "ending_at" in given:
-        pending.ending_at = request["ending_at"]
-    for field, value in request["options"].items():
+        pending.ending_at = request.ending_at
+    for field, value in request.options.items():
         setattr(pending, field, value)
     if {field: getattr(pending, field) for field in fields} == before:
         return pending
     if pending.ending_at is not None and pending.ending_at <= pending.subscription_at:
         raise ValidationFailure.single("ending_at", "invalid_date")
     pending.save()
-    record_transition(pending, event="update", from_status=pending.status, actor=actor, at=now)
+    record_transition(pending, event="update", from_status=pending.status, at=now)
     if pending.subscription_at <= now:
-        _start_from_request(
-            pending, at=pending.subscription_at, now=now, bill_past_periods=request["bill_past_periods"], actor=actor
-        )
+        _start_from_request(pending, at=pending.subscription_at, now=now, bill_past_periods=request.bill_past_periods)
     else:
         emit(pending, "subscription.updated")
     return pending
@@ -377,48 +380,47 @@ def _replace_pending(
 def _change_plan(
     current: Subscription,
     plan: Plan,
-    request: dict[str, Any],
+    request: _Request,
     *,
     customer: Customer,
-    actor: object | None,
     now: datetime,
 ) -> Subscription:
     current_code = current.plan.code
-    if current_code == plan.code and not request["overrides"]:
+    if current_code == plan.code and not request.overrides:
         # Same plan: nothing to change (Lago returns the current subscription).
-        if request["name"] is not None and request["name"] != current.name:
-            current.name = request["name"]
+        if request.name is not None and request.name != current.name:
+            current.name = request.name
             current.save(update_fields=["name", "updated_at"])
         return current
     if current.started_at is not None and now < current.started_at:
         now = current.started_at
     old_yearly = periods.yearly_amount_cents(current.plan.amount_cents, current.plan.interval)
-    new_yearly = _effective_yearly(plan, request["overrides"])
+    new_yearly = _effective_yearly(plan, request.overrides)
     upgrade = new_yearly >= old_yearly
-    immediate = upgrade or request["downgrade_timing"] == DOWNGRADE_IMMEDIATELY
+    immediate = upgrade or request.downgrade_timing == DOWNGRADE_IMMEDIATELY
 
     scheduled_rows = list(
         Subscription.objects.select_for_update()
         .select_related("plan")
         .filter(previous_subscription=current, status=SubscriptionStatus.PENDING)
     )
-    if not immediate and not request["overrides"] and [row.plan.code for row in scheduled_rows] == [plan.code]:
+    if not immediate and not request.overrides and [row.plan.code for row in scheduled_rows] == [plan.code]:
         return current  # this downgrade is already scheduled: a repeated request changes nothing
     # A change replaces any downgrade already scheduled for this subscription.
     for scheduled in scheduled_rows:
-        _cancel(scheduled, at=now, actor=actor, reason="replaced_by_plan_change")
+        _cancel(scheduled, at=now, reason="replaced_by_plan_change")
 
-    effective_plan = plan_override_create(plan, request["overrides"]) if request["overrides"] else plan
+    effective_plan = plan_override_create(plan, request.overrides) if request.overrides else plan
     successor = Subscription(
         organization=current.organization,
         customer=customer,
         plan=effective_plan,
         previous_subscription=current,
         external_id=current.external_id,
-        name=request["name"] if request["name"] is not None else current.name,
+        name=request.name if request.name is not None else current.name,
         billing_time=current.billing_time,
         subscription_at=current.subscription_at,
-        ending_at=request["ending_at"] or current.ending_at,
+        ending_at=request.ending_at or current.ending_at,
         on_termination_invoice=current.on_termination_invoice,
         status=SubscriptionStatus.PENDING,
     )
@@ -430,7 +432,6 @@ def _change_plan(
             successor,
             event="create",
             from_status="",
-            actor=actor,
             at=now,
             reason="downgrade",
             details={"from": current_code},
@@ -440,9 +441,9 @@ def _change_plan(
 
     reason = TerminationReason.UPGRADED if upgrade else TerminationReason.DOWNGRADED_NOW
     successor.save()  # pending first, so the termination webhook already names the next plan
-    record_transition(successor, event="create", from_status="", actor=actor, at=now, reason=reason)
-    _terminate(current, at=now, actor=actor, reason=reason, options=request["options"], successor=successor)
-    _start(successor, at=now, actor=actor, reason=reason)
+    record_transition(successor, event="create", from_status="", at=now, reason=reason)
+    _terminate(current, at=now, reason=reason, options=request.options, successor=successor)
+    _start(successor, at=now, reason=reason)
     return successor
 
 
@@ -453,9 +454,8 @@ def _change_plan(
 def subscription_update(
     organization: Organization,
     subscription: Subscription,
-    data: dict[str, Any],
+    data: SubscriptionUpdate,
     *,
-    actor: object | None = None,
     now: datetime | None = None,
 ) -> Subscription:
     """Lago's `PUT /subscriptions/{external_id}` (partial): name, ending_at, subscription_at while
@@ -463,34 +463,33 @@ def subscription_update(
     now = now or timezone.now()
     subscription = lock_changeable(organization.pk, subscription)
     errors: dict[str, list[str]] = {}
-    options = _termination_options(data, errors)
-    ending_at = _instant(data, "ending_at", errors) if "ending_at" in data else subscription.ending_at
+    options = _termination_options(
+        or_none(data.on_termination_credit_note), or_none(data.on_termination_invoice), errors
+    )
+    ending_at = subscription.ending_at
+    if (sent_ending_at := data.ending_at) is not UNSET:
+        ending_at = _instant(sent_ending_at, "ending_at", errors)
     subscription_at = subscription.subscription_at
-    if "subscription_at" in data and data["subscription_at"] is not None:
-        parsed = _instant(data, "subscription_at", errors)
+    if (requested_at := data.subscription_at) is not UNSET and requested_at is not None:
+        parsed = _instant(requested_at, "subscription_at", errors)
         if parsed is not None and subscription.status == SubscriptionStatus.PENDING:
             if subscription.previous_subscription_id is not None:
                 errors["subscription_at"] = ["value_is_invalid"]  # a scheduled downgrade keeps its date
             else:
                 subscription_at = parsed
-    if "ending_at" in data and ending_at is not None and ending_at <= max(subscription_at, now):
+    if sent(data.ending_at) and ending_at is not None and ending_at <= max(subscription_at, now):
         errors.setdefault("ending_at", []).append("invalid_date")
     elif ending_at is not None and ending_at <= subscription_at:
         errors.setdefault("subscription_at", []).append("invalid_date")  # would start after it ends
-    if "name" in data and data["name"] is not None and len(str(data["name"])) > 255:
-        errors["name"] = ["value_is_invalid"]
-    overrides = data.get("plan_overrides")
-    if overrides is not None and not isinstance(overrides, dict):
-        errors["plan_overrides"] = ["value_is_invalid"]
     if errors:
         raise ValidationFailure(errors)
 
-    if "name" in data and data["name"] is not None:
-        subscription.name = data["name"]
+    if (name := or_none(data.name)) is not None:
+        subscription.name = name
     subscription.ending_at = ending_at
     for field, value in options.items():
         setattr(subscription, field, value)
-    if overrides:
+    if (overrides := _overrides(or_none(data.plan_overrides))) is not None:
         if subscription.plan.parent_id is not None:
             subscription.plan = plan_override_update(subscription.plan, overrides)
         else:
@@ -499,10 +498,10 @@ def subscription_update(
         subscription.subscription_at = subscription_at
         subscription.activation_at = subscription_at
     subscription.save()
-    record_transition(subscription, event="update", from_status=subscription.status, actor=actor, at=now)
+    record_transition(subscription, event="update", from_status=subscription.status, at=now)
     activation_at = subscription.activation_at
     if subscription.status == SubscriptionStatus.PENDING and activation_at is not None and activation_at <= now:
-        _start_from_request(subscription, at=activation_at, now=now, bill_past_periods=False, actor=actor)
+        _start_from_request(subscription, at=activation_at, now=now, bill_past_periods=False)
     else:
         emit(subscription, "subscription.updated")
     return subscription
@@ -516,7 +515,6 @@ def subscription_terminate(
     organization: Organization,
     subscription: Subscription,
     *,
-    actor: object | None = None,
     on_termination_credit_note: str | None = None,
     on_termination_invoice: str | None = None,
     reason: str = TerminationReason.MANUAL,
@@ -526,10 +524,7 @@ def subscription_terminate(
     pending one (`?status=pending`) is canceled. Anything else is refused (405 `invalid_status`)."""
     now = now or timezone.now()
     errors: dict[str, list[str]] = {}
-    options = _termination_options(
-        {"on_termination_credit_note": on_termination_credit_note, "on_termination_invoice": on_termination_invoice},
-        errors,
-    )
+    options = _termination_options(on_termination_credit_note, on_termination_invoice, errors)
     if errors:
         raise ValidationFailure(errors)
     lock_customer(subscription.customer_id)
@@ -537,11 +532,9 @@ def subscription_terminate(
     if subscription.organization_id != organization.pk:
         raise NotFoundFailure("subscription")
     if subscription.status == SubscriptionStatus.PENDING:
-        _cancel(subscription, at=now, actor=actor, reason=reason)
+        _cancel(subscription, at=now, reason=reason)
     else:
-        _terminate(
-            subscription, at=max(now, subscription.started_at or now), actor=actor, reason=reason, options=options
-        )
+        _terminate(subscription, at=max(now, subscription.started_at or now), reason=reason, options=options)
     return subscription
 
 
@@ -550,7 +543,6 @@ def subscription_cancel(
     organization: Organization,
     subscription: Subscription,
     *,
-    actor: object | None = None,
     reason: str = TerminationReason.MANUAL,
     now: datetime | None = None,
 ) -> Subscription:
@@ -560,7 +552,7 @@ def subscription_cancel(
     subscription = lock_subscription(subscription.pk)
     if subscription.organization_id != organization.pk:
         raise NotFoundFailure("subscription")
-    _cancel(subscription, at=now, actor=actor, reason=reason)
+    _cancel(subscription, at=now, reason=reason)
     return subscription
 
 
@@ -569,7 +561,6 @@ def subscription_downgrade_apply_now(
     organization: Organization,
     subscription: Subscription,
     *,
-    actor: object | None = None,
     now: datetime | None = None,
 ) -> Subscription:
     """Apply a scheduled downgrade today instead of at the period end (bxb extra).
@@ -602,8 +593,8 @@ def subscription_downgrade_apply_now(
     if current.status != SubscriptionStatus.ACTIVE:
         raise NotAllowedFailure(state_machine.REFUSED_CODE)
     at = max(now, current.started_at or now)
-    _terminate(current, at=at, actor=actor, reason=TerminationReason.DOWNGRADED_NOW, successor=pending)
-    _start(pending, at=at, actor=actor, reason=TerminationReason.DOWNGRADED_NOW)
+    _terminate(current, at=at, reason=TerminationReason.DOWNGRADED_NOW, successor=pending)
+    _start(pending, at=at, reason=TerminationReason.DOWNGRADED_NOW)
     return pending
 
 
@@ -611,9 +602,7 @@ def subscription_downgrade_apply_now(
 
 
 @transaction.atomic
-def subscription_activate_due(
-    subscription_id: UUID | str, *, at: datetime, actor: object | None = "system:activate"
-) -> bool:
+def subscription_activate_due(subscription_id: UUID | str, *, at: datetime) -> bool:
     """Start a pending subscription whose date has come; a scheduled downgrade replaces its
     predecessor at the period boundary. Returns False when there was nothing to do."""
     row = Subscription.objects.filter(pk=subscription_id).only("customer_id").first()
@@ -629,17 +618,15 @@ def subscription_activate_due(
     if subscription.previous_subscription_id is not None:
         previous = lock_subscription(subscription.previous_subscription_id)
         if previous.status != SubscriptionStatus.ACTIVE:
-            _cancel(subscription, at=at, actor=actor, reason="previous_terminated")
+            _cancel(subscription, at=at, reason="previous_terminated")
             return True
-        _terminate(previous, at=start, actor=actor, reason=TerminationReason.DOWNGRADED, successor=subscription)
-    _start(subscription, at=start, actor=actor, reason="downgrade" if subscription.previous_subscription_id else "")
+        _terminate(previous, at=start, reason=TerminationReason.DOWNGRADED, successor=subscription)
+    _start(subscription, at=start, reason="downgrade" if subscription.previous_subscription_id else "")
     return True
 
 
 @transaction.atomic
-def subscription_end_trial(
-    subscription_id: UUID | str, *, at: datetime, actor: object | None = "system:trials"
-) -> bool:
+def subscription_end_trial(subscription_id: UUID | str, *, at: datetime) -> bool:
     """Mark the trial ended and send `subscription.trial_ended` (once)."""
     subscription = lock_subscription(subscription_id)
     if (
@@ -651,18 +638,14 @@ def subscription_end_trial(
         return False
     subscription.trial_ended_at = subscription.trial_ends_at
     subscription.save(update_fields=["trial_ended_at", "updated_at"])
-    record_transition(
-        subscription, event="trial_end", from_status=subscription.status, actor=actor, at=subscription.trial_ends_at
-    )
+    record_transition(subscription, event="trial_end", from_status=subscription.status, at=subscription.trial_ends_at)
     emit(subscription, "subscription.trial_ended")
     _send(signals.subscription_trial_ended, subscription, "")
     return True
 
 
 @transaction.atomic
-def subscription_reach_ending(
-    subscription_id: UUID | str, *, at: datetime, actor: object | None = "system:endings"
-) -> bool:
+def subscription_reach_ending(subscription_id: UUID | str, *, at: datetime) -> bool:
     """Terminate (or cancel, when pending) a subscription whose `ending_at` has passed."""
     row = Subscription.objects.filter(pk=subscription_id).only("customer_id").first()
     if row is None:
@@ -672,18 +655,16 @@ def subscription_reach_ending(
     if subscription.ending_at is None or subscription.ending_at > at:
         return False
     if subscription.status == SubscriptionStatus.ACTIVE:
-        _terminate(subscription, at=subscription.ending_at, actor=actor, reason=TerminationReason.ENDING_AT)
+        _terminate(subscription, at=subscription.ending_at, reason=TerminationReason.ENDING_AT)
         return True
     if subscription.status == SubscriptionStatus.PENDING:
-        _cancel(subscription, at=at, actor=actor, reason=TerminationReason.ENDING_AT)
+        _cancel(subscription, at=at, reason=TerminationReason.ENDING_AT)
         return True
     return False
 
 
 @transaction.atomic
-def subscription_send_termination_alert(
-    subscription_id: UUID | str, *, at: datetime, actor: object | None = "system:termination_alerts"
-) -> int | None:
+def subscription_send_termination_alert(subscription_id: UUID | str, *, at: datetime) -> int | None:
     """`subscription.termination_alert` 45 and 15 days (by default) before `ending_at`, each once.
 
     Returns the threshold (days) that was sent, or None.
@@ -705,7 +686,6 @@ def subscription_send_termination_alert(
         subscription,
         event="termination_alert",
         from_status=subscription.status,
-        actor=actor,
         at=at,
         details={"days": threshold},
     )
@@ -714,9 +694,7 @@ def subscription_send_termination_alert(
 
 
 @transaction.atomic
-def subscriptions_terminate_for_customer(
-    customer_id: UUID | str, *, at: datetime | None = None, actor: object | None = "system:customer_deleted"
-) -> int:
+def subscriptions_terminate_for_customer(customer_id: UUID | str, *, at: datetime | None = None) -> int:
     """A deleted customer's subscriptions end: active ones terminate, pending ones are canceled."""
     at = at or timezone.now()
     lock_customer(customer_id)
@@ -733,20 +711,17 @@ def subscriptions_terminate_for_customer(
             _terminate(
                 subscription,
                 at=max(at, subscription.started_at or at),
-                actor=actor,
                 reason=TerminationReason.CUSTOMER_DELETED,
             )
             count += 1
         elif subscription.status == SubscriptionStatus.PENDING:
-            _cancel(subscription, at=at, actor=actor, reason=TerminationReason.CUSTOMER_DELETED)
+            _cancel(subscription, at=at, reason=TerminationReason.CUSTOMER_DELETED)
             count += 1
     return count
 
 
 @transaction.atomic
-def subscriptions_terminate_for_plan(
-    plan_id: UUID | str, *, at: datetime | None = None, actor: object | None = "system:plan_deleted"
-) -> int:
+def subscriptions_terminate_for_plan(plan_id: UUID | str, *, at: datetime | None = None) -> int:
     """A deleted plan's subscriptions end (Lago): active ones terminate, pending ones are canceled."""
     at = at or timezone.now()
     count = 0
@@ -769,11 +744,10 @@ def subscriptions_terminate_for_plan(
                 _terminate(
                     subscription,
                     at=max(at, subscription.started_at or at),
-                    actor=actor,
                     reason=TerminationReason.PLAN_DELETED,
                 )
                 count += 1
             elif subscription.status == SubscriptionStatus.PENDING:
-                _cancel(subscription, at=at, actor=actor, reason=TerminationReason.PLAN_DELETED)
+                _cancel(subscription, at=at, reason=TerminationReason.PLAN_DELETED)
                 count += 1
     return count

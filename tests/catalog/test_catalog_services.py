@@ -6,7 +6,7 @@ import pytest
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from catalog import selectors, services
-from catalog.inputs import TaxFields
+from catalog.inputs import ChargeFields, ChargeFilterFields, ChargeOverride, PlanFields, PlanOverrides, TaxFields
 from catalog.models import AddOn, BillableMetric, Charge, Coupon, Plan, Tax
 from customers.demo import seed_demo
 from tests.factories.catalog import (
@@ -63,25 +63,29 @@ def test_plan_override_copies_the_plan_with_overrides(organization):
     BillableMetricFilterFactory(billable_metric=metric, key="region", values=["us", "eu"])
     parent = services.plan_create(
         organization,
-        data={"name": "Pro", "code": "pro", "interval": "monthly", "amount_cents": 1000, "amount_currency": "USD",
-              "tax_codes": ["vat"], "usage_thresholds": [{"amount_cents": 500}],
-              "minimum_commitment": {"amount_cents": 2000},
-              "charges": [{"billable_metric_id": str(metric.id), "charge_model": "standard",
-                           "properties": {"amount": "1"},
-                           "filters": [{"values": {"region": ["us"]}, "properties": {"amount": "2"}}]}]},
+        data=PlanFields.from_validated(
+            {"name": "Pro", "code": "pro", "interval": "monthly", "amount_cents": 1000, "amount_currency": "USD",
+             "tax_codes": ["vat"], "usage_thresholds": [{"amount_cents": 500}],
+             "minimum_commitment": {"amount_cents": 2000},
+             "charges": [{"billable_metric_id": str(metric.id), "charge_model": "standard",
+                          "properties": {"amount": "1"},
+                          "filters": [{"values": {"region": ["us"]}, "properties": {"amount": "2"}}]}]},
+        ),
     )  # fmt: skip
     parent_charge = Charge.live.get(plan=parent)
     child = services.plan_override_create(
         organization,
         parent=parent,
-        data={"amount_cents": 800, "name": "Pro (Acme)",
-              "charges": [{"id": str(parent_charge.id), "properties": {"amount": "0.5"}, "charge_model": "graduated"}]},
+        data=PlanOverrides(
+            amount_cents=800, name="Pro (Acme)",
+            charges=(ChargeOverride(id=str(parent_charge.id), properties={"amount": "0.5"}),),
+        ),
     )  # fmt: skip
     assert (child.code, child.parent_id, child.amount_cents, child.name) == ("pro", parent.pk, 800, "Pro (Acme)")
     assert list(child.taxes.all()) == [vat]
     child_charge = Charge.live.get(plan=child)
     assert child_charge.parent_id == parent_charge.pk
-    assert child_charge.charge_model == "standard"  # the model is not overridable
+    assert child_charge.charge_model == "standard"  # the model is not overridable (no such override field)
     assert child_charge.properties == {"amount": "0.5"}
     assert [f.values for f in child_charge.filters.all()] == [{"region": ["us"]}]
     assert [t.amount_cents for t in selectors.plan_usage_thresholds(child)] == [500]
@@ -104,12 +108,14 @@ def test_plan_override_refuses_bad_prices_and_foreign_plans(organization, other_
     charge = ChargeFactory(plan=parent)
     with pytest.raises(ValidationFailure) as refused:
         services.plan_override_create(
-            organization, parent=parent, data={"charges": [{"id": str(charge.id), "properties": {"amount": "-1"}}]}
+            organization,
+            parent=parent,
+            data=PlanOverrides(charges=(ChargeOverride(id=str(charge.id), properties={"amount": "-1"}),)),
         )
     assert refused.value.details == {"charges.properties": ["invalid_amount"]}  # the charge override named
     assert Plan.objects.filter(parent=parent).count() == 0
     with pytest.raises(NotFoundFailure):
-        services.plan_override_create(other_tenant.organization, parent=parent, data={})
+        services.plan_override_create(other_tenant.organization, parent=parent, data=PlanOverrides())
 
 
 def test_charge_filter_sync_keeps_rows_with_same_values(organization):
@@ -121,7 +127,7 @@ def test_charge_filter_sync_keeps_rows_with_same_values(organization):
     dropped = ChargeFilterFactory(charge=charge, values={"region": ["eu"]})
     services.plan_charge_update(
         organization, plan_code="p", charge_code="c",
-        data={"filters": [{"values": {"region": ["us"]}, "properties": {"amount": "9"}}]},
+        data=ChargeFields(filters=[ChargeFilterFields(values={"region": ["us"]}, properties={"amount": "9"})]),
     )  # fmt: skip
     kept.refresh_from_db()
     dropped.refresh_from_db()

@@ -9,6 +9,7 @@ from django.db import connection, connections
 
 from billing_project.core.errors import ValidationFailure
 from catalog import services
+from catalog.inputs import AppliedCouponFields, PlanFields
 from catalog.models import AppliedCoupon, Plan
 from tests.factories.catalog import CouponFactory
 from tests.factories.customers import CustomerFactory, OrganizationFactory
@@ -44,8 +45,8 @@ def test_a_non_reusable_coupon_is_applied_once_under_concurrency():
     organization = OrganizationFactory()
     CouponFactory(organization=organization, code="once", reusable=False)
     CustomerFactory(organization=organization, external_id="acme")
-    data = {"external_customer_id": "acme", "coupon_code": "once"}
-    outcomes = _race(*[lambda: services.applied_coupon_create(organization, data=dict(data))] * 4)
+    data = AppliedCouponFields(external_customer_id="acme", coupon_code="once")
+    outcomes = _race(*[lambda: services.applied_coupon_create(organization, data=data)] * 4)
     assert sum(isinstance(o, AppliedCoupon) for o in outcomes) == 1
     refusals = [o for o in outcomes if isinstance(o, ValidationFailure)]
     assert len(refusals) == 3
@@ -55,8 +56,8 @@ def test_a_non_reusable_coupon_is_applied_once_under_concurrency():
 
 def test_two_plans_with_one_code_at_once():
     organization = OrganizationFactory()
-    data = {"name": "P", "code": "same", "interval": "monthly", "amount_cents": 1, "amount_currency": "USD"}
-    outcomes = _race(*[lambda: services.plan_create(organization, data=dict(data))] * 3)
+    data = PlanFields(name="P", code="same", interval="monthly", amount_cents=1, amount_currency="USD")
+    outcomes = _race(*[lambda: services.plan_create(organization, data=data)] * 3)
     assert sum(isinstance(o, Plan) for o in outcomes) == 1
     assert all(o.details == {"code": ["value_already_exist"]} for o in outcomes if isinstance(o, ValidationFailure))
     assert Plan.objects.filter(organization=organization).count() == 1

@@ -22,6 +22,7 @@ from django.test.utils import CaptureQueriesContext
 from invoicing.billing.run import customer_bill, customers_bill
 from invoicing.models import Invoice
 from invoicing.selectors import current_usage
+from subscriptions.inputs import SubscriptionCreate
 from subscriptions.models import Subscription, SubscriptionStatus, TerminationReason
 from subscriptions.selectors import ChainStarts
 from subscriptions.services import subscription_create, subscription_terminate
@@ -57,7 +58,7 @@ def _plan(organization, metric, *, amount_cents, unit="10", model="standard", pr
 
 def _change_plan(organization, customer, external_id, plan, when, **extra):
     data = {"external_customer_id": customer.external_id, "external_id": external_id, "plan_code": plan.code}
-    return subscription_create(organization, {**data, **extra}, now=when)
+    return subscription_create(organization, SubscriptionCreate.from_validated({**data, **extra}), now=when)
 
 
 def _usage(organization, customer, external_id, when):

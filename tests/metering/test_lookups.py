@@ -131,6 +131,7 @@ def test_usage_monitoring_costs_nothing_for_an_organization_that_watches_nothing
 
 
 def test_usage_monitoring_sees_an_alert_created_in_this_process_at_once(tenant):
+    from usage_monitoring.inputs import AlertFields, AlertThresholdFields
     from usage_monitoring.models import UsageActivity
     from usage_monitoring.services.alerts import alert_create
 
@@ -141,12 +142,12 @@ def test_usage_monitoring_sees_an_alert_created_in_this_process_at_once(tenant):
     alert_create(
         tenant.organization,
         external_subscription_id=subscription.external_id,
-        data={
-            "alert_type": "billable_metric_current_usage_units",
-            "code": "calls_alert",
-            "billable_metric_code": metric.code,
-            "thresholds": [{"value": "100"}],
-        },
+        data=AlertFields(
+            alert_type="billable_metric_current_usage_units",
+            code="calls_alert",
+            billable_metric_code=metric.code,
+            thresholds=(AlertThresholdFields(value="100"),),
+        ),
     )
     send(tenant, "b")
     assert UsageActivity.objects.filter(external_subscription_id="sub_1").exists()

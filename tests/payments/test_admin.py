@@ -97,7 +97,7 @@ def test_record_a_manual_payment_from_the_admin(root, organization):
     invoice.refresh_from_db()
     assert invoice.total_paid_amount_cents == 2000
     payment = Payment.objects.get(invoice=invoice)
-    assert payment.reference == "cheque 12" and payment.actor.startswith("admin:")
+    assert payment.reference == "cheque 12" and payment.actor.startswith("user:")
     # The ledger row is read-only.
     page = root.get(reverse("admin:payments_payment_change", args=[payment.pk]))
     assert page.status_code == 200 and b'name="amount_cents"' not in page.content

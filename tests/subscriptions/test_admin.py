@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from customers.roles import FINANCE_VIEWER
 from subscriptions import services
+from subscriptions.inputs import SubscriptionCreate
 from subscriptions.models import Subscription, SubscriptionTransition
 from tests.factories.subscriptions import SubscriptionPlanFactory
 
@@ -31,7 +32,9 @@ def subs(organization):
     SubscriptionPlanFactory(organization=organization, code="starter", amount_cents=5000)
     now = datetime.now(UTC)
     create = lambda **extra: services.subscription_create(  # noqa: E731
-        organization, {"external_customer_id": "cust-1", "plan_code": "basic", **extra}, actor="test", now=now
+        organization,
+        SubscriptionCreate.from_validated({"external_customer_id": "cust-1", "plan_code": "basic", **extra}),
+        now=now,
     )
     active = create(external_id="sub-a")
     create(external_id="sub-a", plan_code="starter")  # scheduled downgrade

@@ -16,6 +16,7 @@ from django.test import override_settings
 from billing_project.core.errors import ValidationFailure
 from invoicing.billing.run import customer_bill
 from invoicing.models import Invoice, InvoiceSubscription
+from subscriptions.inputs import SubscriptionCreate
 from subscriptions.models import Subscription
 from subscriptions.services import subscription_create
 from tests.factories.invoicing import make_customer, make_plan, subscribe
@@ -38,7 +39,7 @@ def _create(organization, plan, subscription_at: str, **extra):
         "subscription_at": subscription_at,
         **extra,
     }
-    return subscription_create(organization, data, now=NOW)
+    return subscription_create(organization, SubscriptionCreate.from_validated(data), now=NOW)
 
 
 @pytest.fixture

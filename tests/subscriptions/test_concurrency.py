@@ -9,6 +9,7 @@ import pytest
 from django.db import connection, connections
 
 from subscriptions import services
+from subscriptions.inputs import SubscriptionCreate
 from subscriptions.models import Subscription
 from tests.factories.subscriptions import SubscriptionPlanFactory
 
@@ -42,12 +43,14 @@ def test_simultaneous_plan_changes(organization, codes):
     for code, amount in (("basic", 10000), ("premium", 20000), ("gold", 30000), ("starter", 5000), ("tiny", 100)):
         SubscriptionPlanFactory(organization=organization, code=code, amount_cents=amount)
     services.subscription_create(
-        organization, {"external_customer_id": "c", "plan_code": "basic", "external_id": "s"}, actor="setup"
+        organization,
+        SubscriptionCreate.from_validated({"external_customer_id": "c", "plan_code": "basic", "external_id": "s"}),
     )
 
     def change(code):
         return lambda: services.subscription_create(
-            organization, {"external_customer_id": "c", "plan_code": code, "external_id": "s"}, actor=code
+            organization,
+            SubscriptionCreate.from_validated({"external_customer_id": "c", "plan_code": code, "external_id": "s"}),
         )
 
     results = _race([change(code) for code in codes])
@@ -73,7 +76,8 @@ def test_simultaneous_creates_of_one_external_id(organization):
 
     def create():
         return services.subscription_create(
-            organization, {"external_customer_id": "c", "plan_code": "basic", "external_id": "s"}
+            organization,
+            SubscriptionCreate.from_validated({"external_customer_id": "c", "plan_code": "basic", "external_id": "s"}),
         )
 
     results = _race([create, create, create])

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from billing_project.celery import BEAT_SCHEDULE
 from subscriptions import jobs, services, tasks
+from subscriptions.inputs import SubscriptionCreate
 from subscriptions.models import Subscription
 from tests.factories.subscriptions import SubscriptionPlanFactory
 
@@ -28,7 +29,7 @@ def setup(organization):
 
     def create(now, **extra):
         body = {"external_customer_id": "cust-1", "plan_code": "basic", **extra}
-        return services.subscription_create(organization, body, now=now)
+        return services.subscription_create(organization, SubscriptionCreate.from_validated(body), now=now)
 
     return create
 

@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from billing_project.core.actor import ACTOR_SYSTEM, Actor, acting_as
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
 from customers.services import customer_delete
 from subscriptions import selectors, services, state_machine
+from subscriptions.inputs import SubscriptionCreate, SubscriptionUpdate
 from subscriptions.models import Subscription, SubscriptionTransition
 from tests.factories.customers import CustomerFactory
 from tests.factories.subscriptions import SubscriptionPlanFactory, charge_for
@@ -37,7 +39,8 @@ def webhook_types(organization) -> list[str]:
 
 def create(organization, now, **data):
     body = {"external_customer_id": "cust-1", "plan_code": "basic", "external_id": "sub-1", **data}
-    return services.subscription_create(organization, body, actor="test", now=now)
+    with acting_as(Actor(ACTOR_SYSTEM, label="test")):  # the ambient actor names the transitions
+        return services.subscription_create(organization, SubscriptionCreate.from_validated(body), now=now)
 
 
 @pytest.fixture
@@ -87,7 +90,10 @@ def test_unknown_plan_and_missing_fields(organization, basic):
         create(organization, utc(2024, 1, 1), plan_code="nope")
     assert missing.value.code == "plan_not_found"
     with pytest.raises(ValidationFailure) as invalid:
-        services.subscription_create(organization, {"plan_code": "basic", "billing_time": "weird"})
+        services.subscription_create(
+            organization,
+            SubscriptionCreate(external_customer_id=" ", plan_code="basic", external_id="", billing_time="weird"),
+        )
     assert invalid.value.details == {
         "external_customer_id": ["value_is_mandatory"],
         "external_id": ["value_is_mandatory"],
@@ -174,7 +180,7 @@ def test_scheduled_downgrade_can_be_canceled(organization, basic, starter):
     current = create(organization, utc(2024, 1, 1))
     create(organization, utc(2024, 1, 15), plan_code="starter")
     pending = selectors.subscription_get(organization, "sub-1", status="pending")
-    services.subscription_terminate(organization, pending, actor="test", now=utc(2024, 1, 16))
+    services.subscription_terminate(organization, pending, now=utc(2024, 1, 16))
     pending.refresh_from_db()
     assert pending.status == "canceled"
     assert pending.canceled_at == utc(2024, 1, 16)
@@ -210,7 +216,7 @@ def test_immediate_downgrade_option(organization, starter):
 def test_apply_scheduled_downgrade_now(organization, basic, starter):
     current = create(organization, utc(2024, 1, 1))
     create(organization, utc(2024, 1, 15), plan_code="starter")
-    new = services.subscription_downgrade_apply_now(organization, current, actor="admin", now=utc(2024, 1, 20, 9))
+    new = services.subscription_downgrade_apply_now(organization, current, now=utc(2024, 1, 20, 9))
     current.refresh_from_db()
     assert current.status == "terminated" and current.termination_reason == "downgraded_now"
     assert new.status == "active" and new.started_at == utc(2024, 1, 20, 9)
@@ -237,16 +243,16 @@ def test_second_post_replaces_a_future_subscription(organization, basic, premium
 
 def test_terminate_and_refused_transitions(organization, basic, endpoint):
     sub = create(organization, utc(2024, 1, 1))
-    services.subscription_terminate(
-        organization, sub, actor="test", on_termination_invoice="skip", now=utc(2024, 1, 18)
-    )
+    services.subscription_terminate(organization, sub, on_termination_invoice="skip", now=utc(2024, 1, 18))
     sub.refresh_from_db()
     assert (sub.status, sub.terminated_at, sub.on_termination_invoice) == ("terminated", utc(2024, 1, 18), "skip")
     assert not sub.replaced_by_plan_change
     for refused in (
         lambda: services.subscription_terminate(organization, sub, now=utc(2024, 1, 19)),
         lambda: services.subscription_cancel(organization, sub, now=utc(2024, 1, 19)),
-        lambda: services.subscription_update(organization, sub, {"name": "x"}, now=utc(2024, 1, 19)),
+        lambda: services.subscription_update(
+            organization, sub, SubscriptionUpdate.from_validated({"name": "x"}), now=utc(2024, 1, 19)
+        ),
     ):
         with pytest.raises(NotAllowedFailure) as exc:
             refused()
@@ -315,16 +321,18 @@ def test_update_pending_dates_overrides_and_options(organization, basic):
     updated = services.subscription_update(
         organization,
         sub,
-        {
-            "name": "Renamed",
-            "subscription_at": "2024-04-01T00:00:00Z",
-            "ending_at": "2025-01-01T00:00:00Z",
-            "on_termination_credit_note": "refund",
-            "plan_overrides": {
-                "amount_cents": 7000,
-                "charges": [{"id": str(charge.pk), "properties": {"amount": "0.01"}}],
-            },
-        },
+        SubscriptionUpdate.from_validated(
+            {
+                "name": "Renamed",
+                "subscription_at": "2024-04-01T00:00:00Z",
+                "ending_at": "2025-01-01T00:00:00Z",
+                "on_termination_credit_note": "refund",
+                "plan_overrides": {
+                    "amount_cents": 7000,
+                    "charges": [{"id": str(charge.pk), "properties": {"amount": "0.01"}}],
+                },
+            }
+        ),
         now=utc(2024, 1, 2),
     )
     assert updated.name == "Renamed"
@@ -340,12 +348,18 @@ def test_update_pending_dates_overrides_and_options(organization, basic):
     assert basic.amount_cents == 10000  # the parent is untouched
     # A second override updates the same child plan.
     again = services.subscription_update(
-        organization, updated, {"plan_overrides": {"amount_cents": 6000}}, now=utc(2024, 1, 3)
+        organization,
+        updated,
+        SubscriptionUpdate.from_validated({"plan_overrides": {"amount_cents": 6000}}),
+        now=utc(2024, 1, 3),
     )
     assert again.plan_id == updated.plan_id and again.plan.amount_cents == 6000
     # Moving subscription_at into the past starts it.
     started = services.subscription_update(
-        organization, again, {"subscription_at": "2024-01-02T00:00:00Z"}, now=utc(2024, 1, 5)
+        organization,
+        again,
+        SubscriptionUpdate.from_validated({"subscription_at": "2024-01-02T00:00:00Z"}),
+        now=utc(2024, 1, 5),
     )
     assert started.status == "active" and started.started_at == utc(2024, 1, 2)
 
@@ -364,7 +378,12 @@ def test_plan_overrides_on_create_and_unknown_charge(organization, basic):
 def test_ending_at_must_be_in_the_future(organization, basic):
     sub = create(organization, utc(2024, 1, 1))
     with pytest.raises(ValidationFailure) as exc:
-        services.subscription_update(organization, sub, {"ending_at": "2023-12-01T00:00:00Z"}, now=utc(2024, 1, 2))
+        services.subscription_update(
+            organization,
+            sub,
+            SubscriptionUpdate.from_validated({"ending_at": "2023-12-01T00:00:00Z"}),
+            now=utc(2024, 1, 2),
+        )
     assert exc.value.details == {"ending_at": ["invalid_date"]}
 
 
@@ -458,7 +477,14 @@ def test_periods_from_a_real_subscription_use_the_customer_timezone(organization
     CustomerFactory(organization=organization, external_id="la", currency="USD", timezone="America/Los_Angeles")
     sub = services.subscription_create(
         organization,
-        {"external_customer_id": "la", "plan_code": "advance", "external_id": "la-1", "subscription_at": "2023-02-08"},
+        SubscriptionCreate.from_validated(
+            {
+                "external_customer_id": "la",
+                "plan_code": "advance",
+                "external_id": "la-1",
+                "subscription_at": "2023-02-08",
+            }
+        ),
         now=utc(2023, 2, 8, 12),
     )
     schedule = selectors.schedule_for(sub)
@@ -479,12 +505,14 @@ def test_in_advance_trial_is_billed_from_the_trial_end(organization):
     )
     sub = services.subscription_create(
         organization,
-        {
-            "external_customer_id": "t",
-            "plan_code": "trial",
-            "external_id": "t-1",
-            "subscription_at": "2024-03-05T12:12:00Z",
-        },
+        SubscriptionCreate.from_validated(
+            {
+                "external_customer_id": "t",
+                "plan_code": "trial",
+                "external_id": "t-1",
+                "subscription_at": "2024-03-05T12:12:00Z",
+            }
+        ),
         now=utc(2024, 3, 5, 12, 12),
     )
     services.subscription_end_trial(sub.pk, at=utc(2024, 3, 15, 13))
@@ -521,7 +549,10 @@ def test_pending_start_cannot_move_past_its_ending(organization, basic):
     )
     with pytest.raises(ValidationFailure) as exc:
         services.subscription_update(
-            organization, sub, {"subscription_at": "2024-07-01T00:00:00Z"}, now=utc(2024, 1, 2)
+            organization,
+            sub,
+            SubscriptionUpdate.from_validated({"subscription_at": "2024-07-01T00:00:00Z"}),
+            now=utc(2024, 1, 2),
         )
     assert exc.value.details == {"subscription_at": ["invalid_date"]}
 
@@ -538,11 +569,19 @@ def test_override_charge_properties_are_validated(organization, basic):
     sub = create(organization, utc(2024, 1, 1), plan_overrides={"amount_cents": 9000})
     with pytest.raises(ValidationFailure) as on_update:
         services.subscription_update(
-            organization, sub, {"plan_overrides": {"charges": [{"id": str(charge.pk), "properties": {"amount": "x"}}]}}
+            organization,
+            sub,
+            SubscriptionUpdate.from_validated(
+                {"plan_overrides": {"charges": [{"id": str(charge.pk), "properties": {"amount": "x"}}]}}
+            ),
         )
     assert "plan_overrides.charges.properties" in on_update.value.details
     updated = services.subscription_update(
-        organization, sub, {"plan_overrides": {"charges": [{"id": str(charge.pk), "properties": {"amount": "0.02"}}]}}
+        organization,
+        sub,
+        SubscriptionUpdate.from_validated(
+            {"plan_overrides": {"charges": [{"id": str(charge.pk), "properties": {"amount": "0.02"}}]}}
+        ),
     )
     assert updated.plan.charges.get().properties["amount"] == "0.02"
     assert updated.plan.amount_cents == 9000  # earlier overrides stay

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from billing_project.core.errors import DomainError
 from subscriptions import services, state_machine
+from subscriptions.inputs import SubscriptionCreate
 from subscriptions.models import Subscription, SubscriptionTransition
 from tests.factories.customers import OrganizationFactory
 from tests.factories.subscriptions import SubscriptionPlanFactory
@@ -43,12 +44,16 @@ def _apply(organization, op, external_id, plan_code, now):
     body = {"external_customer_id": "c", "external_id": external_id, "plan_code": plan_code}
     live = Subscription.objects.filter(organization=organization, external_id=external_id)
     if op == "change":
-        services.subscription_create(organization, body, now=now)
+        services.subscription_create(organization, SubscriptionCreate.from_validated(body), now=now)
     elif op == "change_now":
-        services.subscription_create(organization, {**body, "downgrade_timing": "immediate"}, now=now)
+        services.subscription_create(
+            organization, SubscriptionCreate.from_validated({**body, "downgrade_timing": "immediate"}), now=now
+        )
     elif op == "future":
         services.subscription_create(
-            organization, {**body, "subscription_at": (now + timedelta(days=3)).isoformat()}, now=now
+            organization,
+            SubscriptionCreate.from_validated({**body, "subscription_at": (now + timedelta(days=3)).isoformat()}),
+            now=now,
         )
     elif op == "terminate":
         active = live.filter(status="active").first()

@@ -385,8 +385,7 @@ def checkout_complete(
                 checkout.save()
                 raise UcpError(409, "not_ready", "The checkout is not ready for completion: see its messages")
             quoted = evaluation.quote
-            actor = f"ucp:{platform.profile_url}"[:255]
-            billed = purchase.bill(settings, checkout, evaluation.lines, actor=actor, now=now)
+            billed = purchase.bill(settings, checkout, evaluation.lines, now=now)
             due = billed.invoice.total_due_amount_cents if billed.invoice is not None else 0
             if due != quoted.total:
                 raise _Abort(
@@ -396,7 +395,7 @@ def checkout_complete(
                     ),
                     next_attempt=False,
                 )
-            outcome = payment.charge(settings, checkout, billed, instrument, amount_cents=due, actor=actor, now=now)
+            outcome = payment.charge(settings, checkout, billed, instrument, amount_cents=due, now=now)
             if outcome.status == "requires_action":
                 raise _Abort(
                     CheckoutStatus.REQUIRES_ESCALATION,

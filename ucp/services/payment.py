@@ -80,7 +80,6 @@ def charge(
     instrument: Instrument,
     *,
     amount_cents: int,
-    actor: str,
     now: dt.datetime,
 ) -> Outcome:
     """Charge what is due now and record it on the invoice (in the caller's transaction, which
@@ -146,7 +145,6 @@ def charge(
             provider_customer_id=provider_customer_id,
             provider_method_id=instrument.token,
             idempotency_key=key,
-            actor=actor,
             now=now,
         )
         outcome = Outcome(status="succeeded", provider_payment_id=result.provider_payment_id)

@@ -24,6 +24,7 @@ from invoicing.models import Fee, Invoice, InvoiceStatus
 from invoicing.services.immediate import subscriptions_bill_now
 from invoicing.services.lifecycle import invoice_finalize
 from invoicing.services.one_off import invoice_create_one_off
+from subscriptions.inputs import SubscriptionCreate
 from subscriptions.models import Subscription
 from subscriptions.services.lifecycle import subscription_create
 from ucp.catalog import Entry
@@ -69,7 +70,7 @@ def find_customer(settings: UcpSettings, email: str) -> Customer | None:
     )
 
 
-def _customer(settings: UcpSettings, checkout: Checkout, currency: str, actor: str) -> Customer:
+def _customer(settings: UcpSettings, checkout: Checkout, currency: str) -> Customer:
     buyer = checkout.buyer or {}
     email = str(buyer.get("email") or "").strip()
     connection = settings.payment_connection
@@ -103,10 +104,10 @@ def _customer(settings: UcpSettings, checkout: Checkout, currency: str, actor: s
     return customer
 
 
-def _run(settings: UcpSettings, checkout: Checkout, lines: list[Line], *, now: dt.datetime, actor: str) -> Billed:
+def _run(settings: UcpSettings, checkout: Checkout, lines: list[Line], *, now: dt.datetime) -> Billed:
     organization = settings.organization
     currency = lines[0].entry.currency
-    customer = _customer(settings, checkout, currency, actor)
+    customer = _customer(settings, checkout, currency)
     plan_lines = [line for line in lines if line.entry.kind == "plan"]
     subscription = None
     invoice: Invoice | None = None
@@ -114,14 +115,13 @@ def _run(settings: UcpSettings, checkout: Checkout, lines: list[Line], *, now: d
         line = plan_lines[0]
         subscription = subscription_create(
             organization,
-            {
-                "external_customer_id": customer.external_id,
-                "plan_code": line.entry.code,
-                "external_id": f"ucp_{checkout.public_id}",
-                "name": line.entry.title,
-                "billing_time": "anniversary",
-            },
-            actor=actor,
+            SubscriptionCreate(
+                external_customer_id=customer.external_id,
+                plan_code=line.entry.code,
+                external_id=f"ucp_{checkout.public_id}",
+                name=line.entry.title,
+                billing_time="anniversary",
+            ),
             now=now,
         )
         invoices = subscriptions_bill_now([subscription.id], reason="subscription_starting", at=now, now=now)
@@ -141,11 +141,9 @@ def _run(settings: UcpSettings, checkout: Checkout, lines: list[Line], *, now: d
     return Billed(customer=customer, subscription=subscription, invoice=invoice)
 
 
-def bill(
-    settings: UcpSettings, checkout: Checkout, lines: list[Line], *, actor: str, now: dt.datetime | None = None
-) -> Billed:
+def bill(settings: UcpSettings, checkout: Checkout, lines: list[Line], *, now: dt.datetime | None = None) -> Billed:
     """Create what the checkout buys (in the caller's transaction)."""
-    return _run(settings, checkout, lines, now=now or timezone.now(), actor=actor)
+    return _run(settings, checkout, lines, now=now or timezone.now())
 
 
 def summarize(billed: Billed, lines: list[Line], currency: str) -> Quote:
@@ -185,7 +183,7 @@ def quote(settings: UcpSettings, checkout: Checkout, lines: list[Line], *, now: 
     result: list[Quote] = []
     try:
         with transaction.atomic():
-            billed = _run(settings, checkout, lines, now=now or timezone.now(), actor="ucp:quote")
+            billed = _run(settings, checkout, lines, now=now or timezone.now())
             result.append(summarize(billed, lines, currency))
             raise _Rollback
     except _Rollback:

@@ -11,11 +11,12 @@ from rest_framework.response import Response
 from billing_project.core.api.filters import PageFilters
 from billing_project.core.api.resources import ResourceView, endpoint
 from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
-from billing_project.core.errors import BadRequestFailure
+from billing_project.core.errors import BadRequestFailure, ValidationFailure
 from usage_monitoring import selectors
 from usage_monitoring.api import filters
 from usage_monitoring.api.serializers import (
     AlertEnvelope,
+    AlertInput,
     AlertInputEnvelope,
     AlertListEnvelope,
     AlertUpdateEnvelope,
@@ -23,11 +24,23 @@ from usage_monitoring.api.serializers import (
     LifetimeUsageInput,
     LifetimeUsageInputEnvelope,
 )
+from usage_monitoring.inputs import AlertFields
 from usage_monitoring.representation import alert_payload
 from usage_monitoring.services import alerts as alert_services
 from usage_monitoring.services import lifetime as lifetime_services
 
 STATUS = filters.SubscriptionStatusFilters.schema_parameters()
+
+
+def _alert_items(items: list[object]) -> list[AlertFields]:
+    """The batch's alerts, each validated; errors keyed by the item's index, as the service's are."""
+    result = []
+    for index, item in enumerate(items):
+        try:
+            result.append(AlertFields.from_validated(validate_input(AlertInput, item)))
+        except ValidationFailure as failure:
+            raise ValidationFailure({str(index): failure.details}) from None
+    return result
 
 
 def _status(request: Request) -> str | None:
@@ -62,12 +75,15 @@ class AlertCollectionView(AlertView):
         data = request.data if isinstance(request.data, dict) else {}
         if isinstance(data.get("alerts"), list):
             created = alert_services.alerts_create(
-                self.organization, external_subscription_id=external_id, items=data["alerts"], status=_status(request)
+                self.organization, external_subscription_id=external_id, items=_alert_items(data["alerts"]), status=_status(request)
             )
             alerts = [selectors.alert_get(self.organization, a.external_subscription_id, a.code) for a in created]
             return Response({"alerts": self.render_many(alerts)})
         alert = alert_services.alert_create(
-            self.organization, external_subscription_id=external_id, data=self.body(request), status=_status(request)
+            self.organization,
+            external_subscription_id=external_id,
+            data=AlertFields.from_validated(self.body(request, AlertInput)),
+            status=_status(request),
         )
         return self.one(selectors.alert_get(self.organization, alert.external_subscription_id, alert.code))
 
@@ -100,7 +116,7 @@ class AlertDetailView(AlertView):
     )
     def put(self, request: Request, external_id: str, code: str) -> Response:
         self._check(request, external_id)
-        data = self.body(request)
+        data = AlertFields.from_validated(self.body(request, AlertInput, partial=True))
         return self.one(
             alert_services.alert_update(self.organization, external_subscription_id=external_id, code=code, data=data)
         )
@@ -137,7 +153,9 @@ class LifetimeUsageView(OrganizationAPIView):
             )
         data = validate_input(LifetimeUsageInput, payload)
         body = lifetime_services.lifetime_usage_update(
-            self.organization, external_subscription_id=external_id, data=data
+            self.organization,
+            external_subscription_id=external_id,
+            external_historical_usage_amount_cents=data["external_historical_usage_amount_cents"],
         )
         return Response({"lifetime_usage": body})
 
@@ -169,10 +187,13 @@ class WalletAlertCollectionView(WalletAlertView):
         wallet = self.wallet(external_customer_id, wallet_code)
         data = request.data if isinstance(request.data, dict) else {}
         if isinstance(data.get("alerts"), list):
-            created = alert_services.wallet_alerts_create(self.organization, wallet=wallet, items=data["alerts"])
+            created = alert_services.wallet_alerts_create(
+                self.organization, wallet=wallet, items=_alert_items(data["alerts"])
+            )
             alerts = selectors.wallet_alert_list(self.organization, wallet).filter(id__in=[a.id for a in created])
             return Response({"alerts": self.render_many(alerts)})
-        alert = alert_services.wallet_alert_create(self.organization, wallet=wallet, data=self.body(request))
+        fields = AlertFields.from_validated(self.body(request, AlertInput))
+        alert = alert_services.wallet_alert_create(self.organization, wallet=wallet, data=fields)
         return self.one(selectors.wallet_alert_get(self.organization, wallet, alert.code))
 
     @endpoint(
@@ -199,7 +220,7 @@ class WalletAlertDetailView(WalletAlertView):
     )
     def put(self, request: Request, external_customer_id: str, wallet_code: str, code: str) -> Response:
         wallet = self.wallet(external_customer_id, wallet_code)
-        data = self.body(request)
+        data = AlertFields.from_validated(self.body(request, AlertInput, partial=True))
         return self.one(alert_services.wallet_alert_update(self.organization, wallet=wallet, code=code, data=data))
 
     @endpoint("wallet_alert_destroy", "Delete a wallet alert", AlertEnvelope)

@@ -76,16 +76,20 @@ def lifetime_usage_get(
 
 
 def lifetime_usage_update(
-    organization: Organization, *, external_subscription_id: str, data: dict[str, Any], now: dt.datetime | None = None
+    organization: Organization,
+    *,
+    external_subscription_id: str,
+    external_historical_usage_amount_cents: int,
+    now: dt.datetime | None = None,
 ) -> LifetimeUsageShape:
     """Set `external_historical_usage_amount_cents` (usage billed elsewhere before bxb)."""
-    value = data.get("external_historical_usage_amount_cents")
-    if isinstance(value, bool) or not isinstance(value, int | Decimal) or int(value) != value or value < 0:
+    value = external_historical_usage_amount_cents
+    if value < 0:
         raise ValidationFailure.single("external_historical_usage_amount_cents", "value_is_invalid")
     sub = selectors.subscription_for(organization, external_subscription_id)
     with transaction.atomic():
         row = lifetime_row(sub)
-        row.external_historical_usage_amount_cents = int(value)
+        row.external_historical_usage_amount_cents = value
         row.save(update_fields=["external_historical_usage_amount_cents", "updated_at"])
         # Thresholds may be crossed by the new figure: the next sweep evaluates the subscription.
         UsageActivity.objects.update_or_create(

@@ -1,0 +1,61 @@
+"""Typed inputs of the subscription services (billing_project/core/inputs.py: `UNSET` is "not sent").
+
+The API builds them from its input serializers' validated data (`subscriptions/api/serializers.py`),
+the admin, the demo and other apps build them directly. Dates are as sent (RFC 3339 or a date, or
+a datetime from inside bxb): the service reads them, refusing one outside 2000..2100 as
+`invalid_date`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from billing_project.core.inputs import UNSET, Unset, from_validated, nested
+from catalog.inputs import PlanOverrides
+
+
+@dataclass(frozen=True)
+class SubscriptionCreate:
+    """Lago's `POST /subscriptions` body (None: not sent). `downgrade_timing` and
+    `bill_past_periods` are bxb's own."""
+
+    external_customer_id: str
+    plan_code: str
+    external_id: str
+    name: str | None = None
+    billing_time: str | None = None
+    subscription_at: datetime | str | None = None
+    ending_at: datetime | str | None = None
+    plan_overrides: PlanOverrides | None = None
+    on_termination_credit_note: str | None = None
+    on_termination_invoice: str | None = None
+    downgrade_timing: str | None = None
+    bill_past_periods: bool | None = None
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> SubscriptionCreate:
+        return from_validated(cls, data, plan_overrides=nested(data, "plan_overrides", PlanOverrides.from_validated))
+
+    def given(self) -> set[str]:
+        """The fields sent with a value: what a second POST for a pending subscription changes."""
+        return {field.name for field in fields(self) if getattr(self, field.name) is not None}
+
+
+@dataclass(frozen=True)
+class SubscriptionUpdate:
+    """Lago's `PUT /subscriptions/{external_id}` body: only the fields sent change (`ending_at`
+    sent as null removes the end)."""
+
+    name: str | Unset | None = UNSET
+    subscription_at: datetime | str | Unset | None = UNSET
+    ending_at: datetime | str | Unset | None = UNSET
+    plan_overrides: PlanOverrides | Unset | None = UNSET
+    on_termination_credit_note: str | Unset | None = UNSET
+    on_termination_invoice: str | Unset | None = UNSET
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> SubscriptionUpdate:
+        return from_validated(cls, data, plan_overrides=nested(data, "plan_overrides", PlanOverrides.from_validated))
