@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import multiprocessing
 import os
 import random
 import sys
@@ -60,6 +59,7 @@ from bench.common import (
     load_average,
     percentile,
     run_on_database,
+    start_clients,
 )
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_load"
@@ -466,17 +466,9 @@ def run(args: argparse.Namespace) -> None:
         if args.autovacuum > 0 and not Autovacuum.server_runs_it(args.database):
             autovacuum = Autovacuum(args.database, args.autovacuum)
             autovacuum.start()
-        queue: multiprocessing.Queue = multiprocessing.Queue()
-        start_at = time.time() + 1.0
-        processes = [
-            multiprocessing.Process(
-                target=client_main,
-                args=(i, args.port, key, args.rate / args.clients, args.duration, args.customers, start_at, queue),
-            )
-            for i in range(args.clients)
-        ]
-        for process in processes:
-            process.start()
+        queue, processes, start_at = start_clients(
+            client_main, args.clients, args.port, key, args.rate, args.duration, args.customers
+        )
         time.sleep(max(0.0, start_at + args.duration / 2 - time.time()))
         rss_middle = worker_rss(master)
         results: list[tuple[str, float, float, int, float]] = []

@@ -134,6 +134,26 @@ def measure_routes(
             print(out.getvalue())
 
 
+def start_clients(
+    target: Callable[..., None], clients: int, port: int, key: str, rate: float, duration: float, population: int
+) -> tuple[Any, list[Any], float]:
+    """`clients` load-generating processes, each `target(i, port, key, rate / clients, duration,
+    population, start_at, queue)`, started together one second from now: (queue, processes, start_at)."""
+    import multiprocessing
+
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    start_at = time.time() + 1.0
+    processes = [
+        multiprocessing.Process(
+            target=target, args=(i, port, key, rate / clients, duration, population, start_at, queue)
+        )
+        for i in range(clients)
+    ]
+    for process in processes:
+        process.start()
+    return queue, processes, start_at
+
+
 def run_on_database(database_url: str, run: Callable[[], T], *, keep: bool) -> T:
     """Django set up on the bench's own database (created, migrated), `run()`, then the database
     dropped unless `keep`."""

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import multiprocessing
 import random
 import sys
 import time
@@ -35,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Gunicorn, children, cpu_seconds, load_average, percentile, run_on_database
+from bench.common import Gunicorn, children, cpu_seconds, load_average, percentile, run_on_database, start_clients
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_entitlements"
 ROUTES = ("feature", "list")
@@ -193,17 +192,9 @@ def run(args: argparse.Namespace) -> bool:
         workers = children(server.process.pid)
         cpu_start = sum(cpu_seconds(pid) or 0.0 for pid in workers)
         load_start = load_average()
-        queue: multiprocessing.Queue = multiprocessing.Queue()
-        start_at = time.time() + 1.0
-        processes = [
-            multiprocessing.Process(
-                target=client_main,
-                args=(i, args.port, key, args.rate / args.clients, args.duration, args.subscriptions, start_at, queue),
-            )
-            for i in range(args.clients)
-        ]
-        for process in processes:
-            process.start()
+        queue, processes, start_at = start_clients(
+            client_main, args.clients, args.port, key, args.rate, args.duration, args.subscriptions
+        )
         results: list[tuple[str, float, float, int]] = []
         unsent = 0
         client_cpu = 0.0

@@ -22,6 +22,20 @@ class ApiKeyInline(ReadOnlyInline):
     show_change_link = True
 
 
+# The legal identity and postal address of an organization or a customer, in the order the forms show them.
+LEGAL_AND_ADDRESS = (
+    "legal_name",
+    "legal_number",
+    "tax_identification_number",
+    "address_line1",
+    "address_line2",
+    "city",
+    "zipcode",
+    "state",
+    "country",
+)
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
     list_display = ("name", "default_currency", "timezone", "document_numbering", "created_at")
@@ -33,19 +47,7 @@ class OrganizationAdmin(admin.ModelAdmin):
         (None, {"fields": ("id", "name", "default_currency", "timezone", "email")}),
         (
             "Legal and address",
-            {
-                "fields": (
-                    "legal_name",
-                    "legal_number",
-                    "tax_identification_number",
-                    "address_line1",
-                    "address_line2",
-                    "city",
-                    "state",
-                    "zipcode",
-                    "country",
-                )
-            },
+            {"fields": LEGAL_AND_ADDRESS},
         ),
         (
             "Invoicing",
@@ -252,15 +254,7 @@ class CustomerAdmin(admin.ModelAdmin):
             "Legal and address",
             {
                 "fields": (
-                    "legal_name",
-                    "legal_number",
-                    "tax_identification_number",
-                    "address_line1",
-                    "address_line2",
-                    "city",
-                    "zipcode",
-                    "state",
-                    "country",
+                    *LEGAL_AND_ADDRESS,
                     "shipping_address",
                 )
             },

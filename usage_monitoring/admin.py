@@ -159,18 +159,12 @@ class TriggeredAlertAdmin(ReadOnlyAdmin):
     readonly_fields = [f.name for f in TriggeredAlert._meta.fields]
 
 
-class AppliedUsageThresholdInline(ReadOnlyInline):
-    model = AppliedUsageThreshold
-    fields = ("threshold_amount", "recurring", "lifetime_amount", "created_at", "progressive_invoice", "deducted_on")
-    readonly_fields = fields
+class _AppliedThresholdColumns:
+    """The columns an applied threshold shows in its list and inside its subscription's page."""
 
     @admin.display(description="threshold")
     def threshold_amount(self, obj: AppliedUsageThreshold) -> str:
         return format_amount(obj.amount_cents, obj.subscription.plan.amount_currency)
-
-    @admin.display(description="lifetime usage when reached")
-    def lifetime_amount(self, obj: AppliedUsageThreshold) -> str:
-        return format_amount(obj.lifetime_usage_amount_cents, obj.subscription.plan.amount_currency)
 
     @admin.display(description="progressive invoice")
     def progressive_invoice(self, obj: AppliedUsageThreshold) -> str:
@@ -178,9 +172,17 @@ class AppliedUsageThresholdInline(ReadOnlyInline):
 
     @admin.display(description="deducted on (period-end invoice)")
     def deducted_on(self, obj: AppliedUsageThreshold) -> str:
-        if obj.invoice is None:
-            return "-"
-        return _invoice_link(selectors.deducted_on(obj.invoice))
+        return _invoice_link(selectors.deducted_on(obj.invoice)) if obj.invoice else "-"
+
+
+class AppliedUsageThresholdInline(_AppliedThresholdColumns, ReadOnlyInline):
+    model = AppliedUsageThreshold
+    fields = ("threshold_amount", "recurring", "lifetime_amount", "created_at", "progressive_invoice", "deducted_on")
+    readonly_fields = fields
+
+    @admin.display(description="lifetime usage when reached")
+    def lifetime_amount(self, obj: AppliedUsageThreshold) -> str:
+        return format_amount(obj.lifetime_usage_amount_cents, obj.subscription.plan.amount_currency)
 
 
 @admin.register(LifetimeUsage)
@@ -241,24 +243,12 @@ class LifetimeUsageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AppliedUsageThreshold)
-class AppliedUsageThresholdAdmin(ReadOnlyAdmin):
-    list_display = ("subscription", "threshold", "recurring", "created_at", "progressive_invoice", "deducted_on")
+class AppliedUsageThresholdAdmin(_AppliedThresholdColumns, ReadOnlyAdmin):
+    list_display = ("subscription", "threshold_amount", "recurring", "created_at", "progressive_invoice", "deducted_on")
     list_select_related = ("subscription__plan", "invoice", "organization")
     search_fields = ("=subscription__external_id", "=invoice__number")
     list_filter = ("recurring", "organization")
     readonly_fields = [f.name for f in AppliedUsageThreshold._meta.fields] + ["progressive_invoice", "deducted_on"]
-
-    @admin.display(description="threshold")
-    def threshold(self, obj: AppliedUsageThreshold) -> str:
-        return format_amount(obj.amount_cents, obj.subscription.plan.amount_currency)
-
-    @admin.display(description="progressive invoice")
-    def progressive_invoice(self, obj: AppliedUsageThreshold) -> str:
-        return _invoice_link(obj.invoice)
-
-    @admin.display(description="deducted on (period-end invoice)")
-    def deducted_on(self, obj: AppliedUsageThreshold) -> str:
-        return _invoice_link(selectors.deducted_on(obj.invoice)) if obj.invoice else "-"
 
 
 @admin.register(UsageActivity)
