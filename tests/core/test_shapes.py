@@ -322,3 +322,22 @@ def test_wallets_answers_match_their_schema(schema, organization, api):
         ],
     )
     assert created.json()["wallet"]["recurring_transaction_rules"], "a rule was rendered"
+
+
+def test_entitlements_answers_match_their_schema(schema, organization, api):
+    from tests.factories.entitlements import catalog, subscription_on
+
+    subscription_on(catalog(organization), external_id="ent")
+    _checked(
+        schema,
+        [
+            ("/api/v1/features", "get", api.get("/api/v1/features")),
+            ("/api/v1/features/{code}", "get", api.get("/api/v1/features/seats")),
+            ("/api/v1/plans/{code}/entitlements", "get", api.get("/api/v1/plans/startup/entitlements")),
+            (
+                "/api/v1/subscriptions/{external_id}/entitlements",
+                "get",
+                api.get("/api/v1/subscriptions/ent/entitlements"),
+            ),
+        ],
+    )
