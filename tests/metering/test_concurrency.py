@@ -75,3 +75,74 @@ def test_concurrent_single_events_one_wins():
         thread.join(30)
     assert outcomes.count("stored") == 1
     assert Event.objects.filter(organization=organization).count() == 1
+
+
+def test_concurrent_batches_link_unique_count_values_exactly():
+    """Four writers of the same values at interleaved timestamps (and shared transaction ids):
+    the per-value lock orders the trigger's linking, so the links and counts equal a rebuild from
+    the stored events, and the unique count equals the raw-event count."""
+    from datetime import UTC, datetime
+
+    from metering.aggregation import aggregate
+    from metering.models import UniqueCountLink, UniqueCountRollup
+
+    organization = OrganizationFactory()
+    metric = make_metric(organization, "users", "unique_count_agg", field_name="user")
+
+    def batch(start: int) -> list[dict]:
+        events = [
+            event_payload(
+                f"t{i}",
+                code="users",
+                properties={"user": f"u{i % 5}", "operation_type": "remove" if i % 3 == 0 else "add"},
+                timestamp=1700000000 + i * 60,
+            )
+            for i in range(start, 400, 4)
+        ][:: 1 if start % 2 else -1]
+        # and a transaction id of another writer's batch: one of the two is stored
+        return [*events, event_payload(f"t{(start + 1) % 4}", code="users", properties={"user": "u0"})]
+
+    batches = [batch(start) for start in range(4)]
+    barrier = threading.Barrier(len(batches))
+    errors: list[BaseException] = []
+
+    def run(batch):
+        try:
+            barrier.wait()
+            services.events_ingest(organization, batch)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+
+    def state():
+        links = UniqueCountLink.objects.filter(organization=organization).values_list(
+            "value", "timestamp", "transaction_id", "adds", "next_at", "prev_at", "prev_adds", "linked"
+        )
+        counts = UniqueCountRollup.objects.filter(organization=organization, adds__gt=0).values_list(
+            "hour", "next_hour", "adds"
+        )
+        return sorted(links), sorted(counts)
+
+    incremental = state()
+    assert len(incremental[0]) == 400
+    services.usage_rollups_rebuild(
+        organization, from_datetime=datetime(2023, 11, 1, tzinfo=UTC), to_datetime=datetime(2023, 12, 1, tzinfo=UTC)
+    )
+    assert state() == incremental
+    window = {
+        "external_subscription_id": "sub_1",
+        "metric": metric,
+        "from_datetime": datetime(2023, 11, 14, 22, 30, tzinfo=UTC),
+        "to_datetime": datetime(2023, 11, 15, 1, 0, tzinfo=UTC),
+    }
+    fast = aggregate(organization, **window)
+    assert fast.source == "rollups"
+    assert fast.units == aggregate(organization, use_rollups=False, **window).units
