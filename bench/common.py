@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,6 +152,18 @@ def start_clients(
     for process in processes:
         process.start()
     return queue, processes, start_at
+
+
+def pass_or_fail(check: Callable[[], bool], servers: list[Any]) -> NoReturn:
+    """A fault scenario (scripts/fault_*.py): `check()` run, the servers it started (a list it fills)
+    killed whatever happens, PASS or FAIL printed, and the exit status 0 or 1."""
+    try:
+        ok = check()
+    finally:
+        for server in servers:
+            server.kill()
+    print("PASS" if ok else "FAIL")
+    sys.exit(0 if ok else 1)
 
 
 def run_on_database(database_url: str, run: Callable[[], T], *, keep: bool) -> T:

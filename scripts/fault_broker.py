@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Gunicorn, drop_database, setup_django  # noqa: E402
+from bench.common import Gunicorn, drop_database, pass_or_fail, setup_django  # noqa: E402
 
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bxb_fault_broker"
 AT = datetime(2024, 5, 1, 1, tzinfo=UTC)
@@ -344,13 +344,7 @@ def main() -> None:
         help="options of `celery worker` (default: production's, as in docker-compose.yml: %(default)s)",
     )
     args = parser.parse_args()
-    try:
-        ok = stall(args) if args.fault == "stall" else restart(args)
-    finally:
-        for server in RedisServer.started:
-            server.kill()
-    print("PASS" if ok else "FAIL")
-    sys.exit(0 if ok else 1)
+    pass_or_fail(lambda: stall(args) if args.fault == "stall" else restart(args), RedisServer.started)
 
 
 if __name__ == "__main__":

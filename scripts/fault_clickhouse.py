@@ -42,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Gunicorn, drop_database, setup_django  # noqa: E402
+from bench.common import Gunicorn, drop_database, pass_or_fail, setup_django  # noqa: E402
 
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bxb_fault_clickhouse"
 PORT = 18794
@@ -336,13 +336,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="how long ClickHouse stays frozen")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     args = parser.parse_args()
-    try:
-        ok = run(args)
-    finally:
-        for server in OwnClickHouse.started:
-            server.kill()
-    print("PASS" if ok else "FAIL")
-    sys.exit(0 if ok else 1)
+    pass_or_fail(lambda: run(args), OwnClickHouse.started)
 
 
 if __name__ == "__main__":

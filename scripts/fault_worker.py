@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from fault_broker import AT, WORKER_ARGS, RedisServer, _seed_billing  # noqa: E402
 
-from bench.common import drop_database, setup_django  # noqa: E402
+from bench.common import drop_database, pass_or_fail, setup_django  # noqa: E402
 
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bxb_fault_worker"
 
@@ -141,13 +141,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=600.0, help="seconds to wait for the run to close")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     args = parser.parse_args()
-    try:
-        ok = run(args)
-    finally:
-        for server in RedisServer.started:
-            server.kill()
-    print("PASS" if ok else "FAIL")
-    sys.exit(0 if ok else 1)
+    pass_or_fail(lambda: run(args), RedisServer.started)
 
 
 if __name__ == "__main__":
