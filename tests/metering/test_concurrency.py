@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 from django.db import connection, connections
@@ -137,7 +138,7 @@ def test_concurrent_batches_link_unique_count_values_exactly():
         organization, from_datetime=datetime(2023, 11, 1, tzinfo=UTC), to_datetime=datetime(2023, 12, 1, tzinfo=UTC)
     )
     assert state() == incremental
-    window = {
+    window: dict[str, Any] = {
         "external_subscription_id": "sub_1",
         "metric": metric,
         "from_datetime": datetime(2023, 11, 14, 22, 30, tzinfo=UTC),
