@@ -172,6 +172,7 @@ def main() -> None:
     settings.INVOICE_PDF_ON_FINALIZE = False  # PDFs are their own task (docs/invoicing.md §3), not measured here
 
     from catalog.models import Charge
+    from invoicing.api.preview import preview_input
     from invoicing.billing import pricing
     from invoicing.billing.snapshot import charge_snapshot
     from invoicing.models import Fee, Invoice
@@ -211,7 +212,10 @@ def main() -> None:
             "invoice preview, new subscription",
             args.runs,
             lambda: invoice_preview(
-                organization, {"customer": {"name": "Prospect"}, "plan_code": "seats", "subscription_at": "2024-03-10"}
+                organization,
+                preview_input(
+                    {"customer": {"name": "Prospect"}, "plan_code": "seats", "subscription_at": "2024-03-10"}
+                ),
             ),
         )
         measure(
@@ -219,7 +223,9 @@ def main() -> None:
             args.runs,
             lambda: invoice_preview(
                 organization,
-                {"customer": {"external_id": "bench-features"}, "subscriptions": {"external_ids": ["bench-sub"]}},
+                preview_input(
+                    {"customer": {"external_id": "bench-features"}, "subscriptions": {"external_ids": ["bench-sub"]}}
+                ),
                 now=at,
             ),
         )

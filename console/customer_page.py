@@ -33,6 +33,7 @@ from customers.models import Customer
 from invoicing.admin import display_number, payment_badge, status_badge
 from invoicing.credits.models import CreditNote, Wallet
 from invoicing.credits.services.wallets import wallet_create, wallet_transaction_create
+from invoicing.inputs import PreviewCustomer, PreviewRequest
 from invoicing.models import HIDDEN_STATUSES, Invoice
 from invoicing.selectors import current_usage, invoice_amount_due
 from invoicing.services.one_off import invoice_create_one_off
@@ -302,13 +303,11 @@ class ConsoleCustomerAdmin(CustomerAdmin):
             try:
                 preview = invoice_preview(
                     customer.organization,
-                    {
-                        "customer": {"external_id": customer.external_id},
-                        "subscriptions": {
-                            "external_ids": [subscription.external_id],
-                            "terminated_at": timezone.now().isoformat(),
-                        },
-                    },
+                    PreviewRequest(
+                        customer=PreviewCustomer(external_id=customer.external_id),
+                        external_ids=(subscription.external_id,),
+                        terminated_at=timezone.now(),
+                    ),
                 )
             except DomainError as exc:
                 error = _errors(exc)

@@ -1,6 +1,9 @@
 """Invoice preview (`POST /api/v1/invoices/preview`): the invoice a customer would get, persisting nothing.
 
-    invoice_preview(organization, data, *, now=None) -> dict   (Lago's invoice object)
+    invoice_preview(organization, request, *, now=None) -> InvoiceShape   (Lago's invoice object)
+
+The request is typed (`invoicing.inputs.PreviewRequest`); the API reads and checks the body
+(`invoicing.api.preview.preview_input`).
 
 What is previewed (Lago's `Invoices::PreviewService`):
 
@@ -33,7 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal, InvalidOperation
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -44,13 +47,13 @@ from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from catalog.models import AppliedCoupon, Coupon, CouponStatus, Plan
 from customers.models import Customer, Organization
 from invoicing.billing.run import customer_bill
+from invoicing.inputs import PreviewCoupon, PreviewCustomer, PreviewRequest
 from invoicing.models import Invoice
 from invoicing.representation import InvoiceShape, invoice_payload
 from invoicing.services import lifecycle
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.selectors import schedule_for
-from subscriptions.services.common import parse_instant
 
 CUSTOMER_FIELDS = (
     "name",
@@ -81,10 +84,9 @@ class _Rollback(Exception):
 
 
 def invoice_preview(
-    organization: Organization, data: dict[str, Any], *, now: dt.datetime | None = None
+    organization: Organization, request: PreviewRequest, *, now: dt.datetime | None = None
 ) -> InvoiceShape:
     now = now or timezone.now()
-    request = _parse(data)
     result: InvoiceShape | None = None
     try:
         with transaction.atomic():
@@ -96,133 +98,18 @@ def invoice_preview(
     return result
 
 
-# --- input --------------------------------------------------------------------------------------
-
-
-def _parse(data: Any) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ValidationFailure.single("base", "value_is_invalid")
-    errors: dict[str, list[str]] = {}
-    billing_time = data.get("billing_time") or "calendar"
-    if billing_time not in BILLING_TIMES:
-        errors["billing_time"] = ["value_is_invalid"]
-    subscription_at = _instant(data.get("subscription_at"), "subscription_at", errors)
-    customer = data.get("customer")
-    if customer is not None and not isinstance(customer, dict):
-        errors["customer"] = ["value_is_invalid"]
-        customer = None
-    subscriptions = data.get("subscriptions")
-    if subscriptions is not None and not isinstance(subscriptions, dict):
-        errors["subscriptions"] = ["value_is_invalid"]
-        subscriptions = None
-    subscriptions = subscriptions or {}
-    external_ids = subscriptions.get("external_ids")
-    if external_ids is not None and (
-        not isinstance(external_ids, list) or not all(isinstance(x, str) and x for x in external_ids)
-    ):
-        errors["subscriptions.external_ids"] = ["value_is_invalid"]
-        external_ids = None
-    terminated_at = _instant(subscriptions.get("terminated_at"), "subscriptions.terminated_at", errors)
-    coupons = data.get("coupons")
-    if coupons is not None and not isinstance(coupons, list):
-        errors["coupons"] = ["value_is_invalid"]
-        coupons = None
-    parsed_coupons = [_coupon_input(item, index, errors) for index, item in enumerate(coupons or [])]
-    if customer is not None:
-        for field in CUSTOMER_FIELDS:
-            value = customer.get(field)
-            if value is not None and not isinstance(value, str):
-                errors[f"customer.{field}"] = ["value_is_invalid"]
-        if customer.get("timezone"):
-            try:
-                periods.zone(customer["timezone"])
-            except Exception:  # noqa: BLE001 - any unknown zone name
-                errors["customer.timezone"] = ["invalid_timezone"]
-        external_id = customer.get("external_id")
-        if external_id is not None and (not isinstance(external_id, str) or not external_id.strip()):
-            errors["customer.external_id"] = ["value_is_invalid"]
-        shipping = customer.get("shipping_address")
-        if shipping is not None and not isinstance(shipping, dict):
-            errors["customer.shipping_address"] = ["value_is_invalid"]
-        elif shipping:
-            for field in ADDRESS_FIELDS:
-                if shipping.get(field) is not None and not isinstance(shipping[field], str):
-                    errors[f"customer.shipping_address.{field}"] = ["value_is_invalid"]
-        net_term = customer.get("net_payment_term")
-        if net_term is not None and (not isinstance(net_term, int) or isinstance(net_term, bool) or net_term < 0):
-            errors["customer.net_payment_term"] = ["value_is_invalid"]
-    if errors:
-        raise ValidationFailure(errors)
-    return {
-        "plan_code": data.get("plan_code") or None,
-        "billing_time": billing_time,
-        "subscription_at": subscription_at,
-        "customer": customer,
-        "external_ids": external_ids or [],
-        "switch_plan_code": subscriptions.get("plan_code") or None,
-        "terminated_at": terminated_at,
-        "coupons": parsed_coupons if coupons is not None else None,
-    }
-
-
-def _instant(value: Any, field: str, errors: dict[str, list[str]]) -> dt.datetime | None:
-    try:
-        return parse_instant(value)
-    except ValueError:
-        errors[field] = ["invalid_date"]
-        return None
-
-
-def _coupon_input(item: Any, index: int, errors: dict[str, list[str]]) -> dict[str, Any]:
-    prefix = f"coupons.{index}"
-    if not isinstance(item, dict) or not isinstance(item.get("code"), str) or not item.get("code"):
-        errors[f"{prefix}.code"] = ["value_is_mandatory"]
-        return {}
-    coupon_type = item.get("coupon_type")
-    if coupon_type is not None and coupon_type not in COUPON_TYPES:
-        errors[f"{prefix}.coupon_type"] = ["value_is_invalid"]
-    frequency = item.get("frequency")
-    if frequency is not None and frequency not in FREQUENCIES:
-        errors[f"{prefix}.frequency"] = ["value_is_invalid"]
-    amount = item.get("amount_cents")
-    if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool) or amount < 0):
-        errors[f"{prefix}.amount_cents"] = ["value_is_invalid"]
-    rate = item.get("percentage_rate")
-    if rate is not None:
-        try:
-            rate = Decimal(str(rate))
-            if not rate.is_finite() or rate < 0 or rate > 100:
-                raise InvalidOperation
-        except (InvalidOperation, ValueError):
-            errors[f"{prefix}.percentage_rate"] = ["value_is_invalid"]
-            rate = None
-    duration = item.get("frequency_duration")
-    if duration is not None and (not isinstance(duration, int) or isinstance(duration, bool) or duration < 1):
-        errors[f"{prefix}.frequency_duration"] = ["value_is_invalid"]
-    return {
-        "code": item["code"],
-        "name": item.get("name") if isinstance(item.get("name"), str) else None,
-        "coupon_type": coupon_type,
-        "frequency": frequency,
-        "amount_cents": amount,
-        "amount_currency": item.get("amount_currency") if isinstance(item.get("amount_currency"), str) else None,
-        "percentage_rate": rate,
-        "frequency_duration": duration,
-    }
-
-
 # --- the sandbox ----------------------------------------------------------------------------------
 
 
-def _preview_in_sandbox(organization: Organization, request: dict[str, Any], *, now: dt.datetime) -> InvoiceShape:
-    customer, _new = _customer(organization, request["customer"])
+def _preview_in_sandbox(organization: Organization, request: PreviewRequest, *, now: dt.datetime) -> InvoiceShape:
+    customer, _new = _customer(organization, request.customer)
     targets, billing_at = _subscriptions(organization, customer, request, now=now)
     _check_currencies(customer, targets)
     if customer.invoice_grace_period != 0:
         customer.invoice_grace_period = 0  # a preview shows the finalized amounts
         customer.save(update_fields=["invoice_grace_period"])
-    if request["coupons"] is not None:
-        _replace_coupons(organization, customer, request["coupons"], now=now)
+    if request.coupons is not None:
+        _replace_coupons(organization, customer, request.coupons, now=now)
     invoices = customer_bill(customer.id, at=billing_at, now=now)
     target_ids = {s.id for s in targets}
     chosen = _invoice_for(invoices, target_ids)
@@ -232,7 +119,7 @@ def _preview_in_sandbox(organization: Organization, request: dict[str, Any], *, 
     return _scrub(payload, chosen)
 
 
-def _customer(organization: Organization, data: dict[str, Any] | None) -> tuple[Customer, bool]:
+def _customer(organization: Organization, data: PreviewCustomer | None) -> tuple[Customer, bool]:
     """The previewed customer, with the given attributes applied (inside the sandbox).
 
     As in Lago, an `external_id` names an existing customer (404 `customer_not_found` when there
@@ -241,19 +128,21 @@ def _customer(organization: Organization, data: dict[str, Any] | None) -> tuple[
     addresses...) apply to the preview."""
     if data is None:
         raise NotFoundFailure("customer")
-    fields: dict[str, Any] = {field: data[field] for field in CUSTOMER_FIELDS if data.get(field) is not None}
-    if data.get("net_payment_term") is not None:
-        fields["net_payment_term"] = data["net_payment_term"]
+    fields: dict[str, Any] = {
+        field: getattr(data, field) for field in CUSTOMER_FIELDS if getattr(data, field) is not None
+    }
+    if data.net_payment_term is not None:
+        fields["net_payment_term"] = data.net_payment_term
     if fields.get("country"):
         fields["country"] = fields["country"][:2].upper()
-    if isinstance(data.get("shipping_address"), dict):
-        shipping = {key: data["shipping_address"].get(key) for key in ADDRESS_FIELDS}
+    if data.shipping_address is not None:
+        shipping = {key: data.shipping_address.get(key) for key in ADDRESS_FIELDS}
         fields["shipping_address"] = {key: value for key, value in shipping.items() if value is not None}
-    if data.get("external_id") is not None:  # Lago's clients send `null` for an absent key
+    if data.external_id is not None:  # Lago's clients send `null` for an absent key
         existing = (
             Customer.objects.select_for_update(of=("self",))
             .select_related("organization")
-            .filter(organization=organization, external_id=data["external_id"], deleted_at__isnull=True)
+            .filter(organization=organization, external_id=data.external_id, deleted_at__isnull=True)
             .first()
         )
         if existing is None:
@@ -284,19 +173,19 @@ def _plan(organization: Organization, code: str) -> Plan:
 
 
 def _subscriptions(
-    organization: Organization, customer: Customer, request: dict[str, Any], *, now: dt.datetime
+    organization: Organization, customer: Customer, request: PreviewRequest, *, now: dt.datetime
 ) -> tuple[list[Subscription], dt.datetime]:
     """The subscriptions previewed (written in the sandbox) and the instant their invoice is due."""
-    if request["plan_code"]:
-        plan = _plan(organization, request["plan_code"])
-        started = request["subscription_at"] or now
+    if request.plan_code:
+        plan = _plan(organization, request.plan_code)
+        started = request.subscription_at or now
         sub = Subscription.objects.create(
             organization=organization,
             customer=customer,
             plan=plan,
             external_id=f"preview_{uuid.uuid4().hex}",
             status=SubscriptionStatus.ACTIVE,
-            billing_time=request["billing_time"],
+            billing_time=request.billing_time,
             subscription_at=started,
             started_at=started,
             trial_ends_at=periods.trial_ends_at(started, plan.trial_period),
@@ -308,13 +197,13 @@ def _subscriptions(
         else:
             at = periods.next_billing_at(schedule, started)
         return [sub], at
-    if not request["external_ids"] or customer.pk is None:
+    if not request.external_ids or customer.pk is None:
         raise NotFoundFailure("subscription")
     subs = list(
         Subscription.objects.filter(
             organization=organization,
             customer=customer,
-            external_id__in=request["external_ids"],
+            external_id__in=request.external_ids,
             status=SubscriptionStatus.ACTIVE,
         )
         .select_related("plan", "customer__organization")
@@ -322,10 +211,10 @@ def _subscriptions(
     )
     if not subs:
         raise NotFoundFailure("subscription")
-    if request["terminated_at"] is not None:
-        return _terminated(organization, subs, request["terminated_at"], now=now)
-    if request["switch_plan_code"]:
-        return _switched(organization, customer, subs, request, now=now)
+    if request.terminated_at is not None:
+        return _terminated(organization, subs, request.terminated_at, now=now)
+    if request.switch_plan_code:
+        return _switched(organization, customer, subs, request.switch_plan_code, now=now)
     ends = {periods.next_billing_at(schedule_for(s), now) for s in subs}
     if len({periods.local_date(end, customer.applicable_timezone) for end in ends}) > 1:
         raise ValidationFailure.single("base", "billing_periods_does_not_match")
@@ -348,7 +237,7 @@ def _switched(
     organization: Organization,
     customer: Customer,
     subs: list[Subscription],
-    request: dict[str, Any],
+    plan_code: str,
     *,
     now: dt.datetime,
 ) -> tuple[list[Subscription], dt.datetime]:
@@ -356,7 +245,7 @@ def _switched(
     from subscriptions.inputs import SubscriptionCreate
     from subscriptions.services import subscription_activate_due, subscription_create
 
-    _plan(organization, request["switch_plan_code"])
+    _plan(organization, plan_code)
     if len(subs) != 1:
         raise ValidationFailure.single("subscriptions.external_ids", "value_is_invalid")
     old = subs[0]
@@ -365,7 +254,7 @@ def _switched(
         SubscriptionCreate(
             external_customer_id=customer.external_id,
             external_id=old.external_id,
-            plan_code=request["switch_plan_code"],
+            plan_code=plan_code,
             billing_time=old.billing_time,
         ),
         now=now,
@@ -392,7 +281,7 @@ def _check_currencies(customer: Customer, subs: list[Subscription]) -> None:
 
 
 def _replace_coupons(
-    organization: Organization, customer: Customer, coupons: list[dict[str, Any]], *, now: dt.datetime
+    organization: Organization, customer: Customer, coupons: Sequence[PreviewCoupon], *, now: dt.datetime
 ) -> None:
     """The given coupons apply instead of the customer's (their applied coupons are set aside)."""
     update_rows(
@@ -401,38 +290,38 @@ def _replace_coupons(
         terminated_at=now,
     )
     for item in coupons:
-        coupon = Coupon.objects.filter(organization=organization, code=item["code"], deleted_at__isnull=True).first()
+        coupon = Coupon.objects.filter(organization=organization, code=item.code, deleted_at__isnull=True).first()
         if coupon is None:
-            if item["coupon_type"] is None:
+            if item.coupon_type is None:
                 raise NotFoundFailure("coupon")
             coupon = Coupon.objects.create(
                 organization=organization,
-                code=item["code"],
-                name=item["name"] or item["code"],
-                coupon_type=item["coupon_type"],
-                amount_cents=item["amount_cents"],
-                amount_currency=item["amount_currency"],
-                percentage_rate=item["percentage_rate"],
-                frequency=item["frequency"] or "once",
-                frequency_duration=item["frequency_duration"],
+                code=item.code,
+                name=item.name or item.code,
+                coupon_type=item.coupon_type,
+                amount_cents=item.amount_cents,
+                amount_currency=item.amount_currency,
+                percentage_rate=item.percentage_rate,
+                frequency=item.frequency or "once",
+                frequency_duration=item.frequency_duration,
                 expiration="no_expiration",
             )
         coupon_type = coupon.coupon_type
-        amount = item["amount_cents"] if item["amount_cents"] is not None else coupon.amount_cents
+        amount = item.amount_cents if item.amount_cents is not None else coupon.amount_cents
         if coupon_type == "fixed_amount" and amount is None:
             raise ValidationFailure.single("coupons.amount_cents", "value_is_mandatory")
-        rate = item["percentage_rate"] if item["percentage_rate"] is not None else coupon.percentage_rate
+        rate = item.percentage_rate if item.percentage_rate is not None else coupon.percentage_rate
         if coupon_type == "percentage" and rate is None:
             raise ValidationFailure.single("coupons.percentage_rate", "value_is_mandatory")
-        frequency = item["frequency"] or coupon.frequency
-        duration = item["frequency_duration"] or coupon.frequency_duration
+        frequency = item.frequency or coupon.frequency
+        duration = item.frequency_duration or coupon.frequency_duration
         AppliedCoupon.objects.create(
             organization=organization,
             customer=customer,
             coupon=coupon,
             amount_cents=amount if coupon_type == "fixed_amount" else None,
             amount_cents_remaining=amount if coupon_type == "fixed_amount" and frequency == "once" else None,
-            amount_currency=(item["amount_currency"] or coupon.amount_currency or customer.currency)
+            amount_currency=(item.amount_currency or coupon.amount_currency or customer.currency)
             if coupon_type == "fixed_amount"
             else None,
             percentage_rate=rate if coupon_type == "percentage" else None,

@@ -9,6 +9,7 @@ from django.apps import apps
 
 from catalog.models import AppliedCoupon, Coupon
 from customers.models import Customer as CustomerModel
+from invoicing.api.preview import preview_input
 from invoicing.billing.run import customer_bill
 from invoicing.services.preview import invoice_preview
 from tests.factories.invoicing import (
@@ -79,7 +80,7 @@ def test_new_in_arrears_plan_is_billed_at_the_end_of_its_first_period(organizati
     plan = make_plan(organization, amount_cents=3100, code="arrears")
     invoice = invoice_preview(
         organization,
-        {"customer": {"name": "Prospect"}, "plan_code": "arrears", "subscription_at": "2023-12-18"},
+        preview_input({"customer": {"name": "Prospect"}, "plan_code": "arrears", "subscription_at": "2023-12-18"}),
         now=at(2023, 12, 1),
     )
     assert invoice["issuing_date"] == "2024-01-01"
@@ -104,7 +105,7 @@ def test_existing_subscription_previews_the_invoice_the_run_will_produce(organiz
     before = row_counts()
     preview = invoice_preview(
         organization,
-        {"customer": {"external_id": "acme"}, "subscriptions": {"external_ids": ["acme_sub"]}},
+        preview_input({"customer": {"external_id": "acme"}, "subscriptions": {"external_ids": ["acme_sub"]}}),
         now=at(2024, 1, 20),
     )
     assert row_counts() == before
@@ -126,10 +127,12 @@ def test_termination_preview_is_the_closing_invoice(organization):
     sub = subscribe(customer, plan, at(2023, 12, 1), external_id="closing_sub")
     preview = invoice_preview(
         organization,
-        {
-            "customer": {"external_id": "closing"},
-            "subscriptions": {"external_ids": ["closing_sub"], "terminated_at": "2023-12-18T00:00:00Z"},
-        },
+        preview_input(
+            {
+                "customer": {"external_id": "closing"},
+                "subscriptions": {"external_ids": ["closing_sub"], "terminated_at": "2023-12-18T00:00:00Z"},
+            }
+        ),
         now=at(2023, 12, 10),
     )
     assert preview["fees_amount_cents"] == 1800
@@ -146,7 +149,9 @@ def test_upgrade_preview_closes_the_old_plan_and_starts_the_new_one(organization
     sub = subscribe(customer, old, at(2024, 1, 1), external_id="upg_sub")
     preview = invoice_preview(
         organization,
-        {"customer": {"external_id": "upg"}, "subscriptions": {"external_ids": ["upg_sub"], "plan_code": "big"}},
+        preview_input(
+            {"customer": {"external_id": "upg"}, "subscriptions": {"external_ids": ["upg_sub"], "plan_code": "big"}}
+        ),
         now=at(2024, 1, 15, 10),
     )
     amounts = sorted(f["amount_cents"] for f in preview["fees"])
@@ -176,17 +181,19 @@ def test_inline_coupon_replaces_the_customers_and_consumes_nothing(organization)
         frequency="once",
     )
     data = {"customer": {"external_id": "acme"}, "subscriptions": {"external_ids": ["acme_sub"]}}
-    with_old = invoice_preview(organization, data, now=at(2024, 1, 20))
+    with_old = invoice_preview(organization, preview_input(data), now=at(2024, 1, 20))
     assert with_old["coupons_amount_cents"] == 100
     assert with_old["total_amount_cents"] == 1210  # (1,200 − 100) + 10 %
     inline = invoice_preview(
         organization,
-        {
-            **data,
-            "coupons": [
-                {"code": "startup_deal", "name": "Startup", "coupon_type": "percentage", "percentage_rate": "25"}
-            ],
-        },
+        preview_input(
+            {
+                **data,
+                "coupons": [
+                    {"code": "startup_deal", "name": "Startup", "coupon_type": "percentage", "percentage_rate": "25"}
+                ],
+            }
+        ),
         now=at(2024, 1, 20),
     )
     assert inline["coupons_amount_cents"] == 300
@@ -294,7 +301,9 @@ def test_downgrade_preview_is_the_period_end_invoice_with_the_new_plan(organizat
     before = row_counts()
     preview = invoice_preview(
         organization,
-        {"customer": {"external_id": "dn"}, "subscriptions": {"external_ids": ["dn_sub"], "plan_code": "small"}},
+        preview_input(
+            {"customer": {"external_id": "dn"}, "subscriptions": {"external_ids": ["dn_sub"], "plan_code": "small"}}
+        ),
         now=at(2024, 1, 15, 10),
     )
     assert preview["issuing_date"] == "2024-02-01"

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from invoicing.api.preview import preview_input
 from invoicing.billing.run import customer_bill
 from invoicing.services.preview import invoice_preview
 from subscriptions.models import SubscriptionStatus
@@ -84,10 +85,12 @@ def test_terminated_last_period_divides_by_the_whole_month(organization):
 
     preview = invoice_preview(
         organization,
-        {
-            "customer": {"external_id": "cus_wt"},
-            "subscriptions": {"external_ids": ["sub_wt"], "terminated_at": "2024-03-11T00:00:00Z"},
-        },
+        preview_input(
+            {
+                "customer": {"external_id": "cus_wt"},
+                "subscriptions": {"external_ids": ["sub_wt"], "terminated_at": "2024-03-11T00:00:00Z"},
+            }
+        ),
         now=at(2024, 3, 8),
     )
     [previewed] = [f for f in preview["fees"] if f["item"]["type"] == "charge"]
@@ -109,7 +112,7 @@ def test_preview_of_a_first_period_started_mid_month(organization):
     add_events(sub, "storage", [at(2023, 3, 5)], gb=2500)
     preview = invoice_preview(
         organization,
-        {"customer": {"external_id": "cus_wp"}, "subscriptions": {"external_ids": ["sub_wp"]}},
+        preview_input({"customer": {"external_id": "cus_wp"}, "subscriptions": {"external_ids": ["sub_wp"]}}),
         now=at(2023, 3, 20),
     )
     [previewed] = [f for f in preview["fees"] if f["item"]["type"] == "charge"]

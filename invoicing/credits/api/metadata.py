@@ -11,17 +11,23 @@ from rest_framework.response import Response
 
 from billing_project.core.api.resources import endpoint, named
 from billing_project.core.api.views import OrganizationAPIView
-from billing_project.core.errors import BadRequestFailure
+from billing_project.core.errors import BadRequestFailure, ValidationFailure
 from invoicing.credits import selectors
 from invoicing.credits.api import serializers as s
 from invoicing.credits.services import credit_notes, wallets
 
 
-def _payload(request: Request) -> Any:
+def _payload(request: Request) -> dict[str, str | None]:
+    """The body's `metadata`: Lago's metadata object, string keys, string or null values."""
     data = request.data
     if not isinstance(data, dict) or "metadata" not in data:
         raise BadRequestFailure("param is missing or the value is empty or invalid: metadata")
-    return data["metadata"]
+    metadata = data["metadata"]
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in metadata.items()
+    ):
+        raise ValidationFailure.single("metadata", "value_is_invalid")
+    return dict(metadata)
 
 
 # (view, the path's keyword arguments) -> the service's keyword arguments naming the owner.

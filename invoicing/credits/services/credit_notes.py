@@ -11,6 +11,7 @@ notes never exceed what is creditable.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -587,12 +588,10 @@ def credit_note_create_for_termination(
 
 
 def credit_note_metadata_set(
-    organization: Organization, *, credit_note_id: UUID | str, metadata: Any, merge: bool
+    organization: Organization, *, credit_note_id: UUID | str, metadata: Mapping[str, str | None], merge: bool
 ) -> dict[str, str | None]:
     """`POST` (replace) / `PATCH` (merge) `/credit_notes/{id}/metadata`."""
-    from invoicing.credits.services.wallets import metadata_input
-
-    incoming = metadata_input(metadata)
+    incoming = dict(metadata)
     with transaction.atomic():
         note = _locked_note(organization, credit_note_id)
         note.metadata = {**(note.metadata or {}), **incoming} if merge else incoming

@@ -16,6 +16,7 @@ the settled inbound lines minus the settled outbound lines (tested with hypothes
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -914,20 +915,11 @@ def ledger_totals(wallet: Wallet) -> tuple[int, Decimal]:
 # ------------------------------------------------------------------------------------ metadata
 
 
-def metadata_input(value: Any) -> dict[str, str | None]:
-    """Lago's metadata object: string keys, string or null values."""
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in value.items()
-    ):
-        raise ValidationFailure.single("metadata", "value_is_invalid")
-    return dict(value)
-
-
 def wallet_metadata_set(
-    organization: Organization, *, wallet_id: UUID | str, metadata: Any, merge: bool
+    organization: Organization, *, wallet_id: UUID | str, metadata: Mapping[str, str | None], merge: bool
 ) -> dict[str, str | None]:
     """`POST` (replace) / `PATCH` (merge) `/wallets/{id}/metadata`."""
-    incoming = metadata_input(metadata)
+    incoming = dict(metadata)
     with transaction.atomic():
         wallet = _get_locked(organization, wallet_id)
         wallet.metadata = {**(wallet.metadata or {}), **incoming} if merge else incoming
