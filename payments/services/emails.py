@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure
 from billing_project.core.money import format_amount
-from payments.models import EmailKind, SentEmail, SentEmailStatus
+from payments.models import EmailKind, PaymentRequest, SentEmail, SentEmailStatus
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +242,7 @@ def _payment_failed(payment: Any, context: dict[str, Any]) -> tuple[str, tuple[s
     return subject, ((f"{invoice.number}.pdf", invoice.file) if invoice.file else None)
 
 
-def _payment_request(request: Any, context: dict[str, Any]) -> str:
+def _payment_request(request: PaymentRequest, context: dict[str, Any]) -> str:
     """A dunning reminder: the overdue invoices of the request and their total."""
     organization = request.organization
     invoices = list(request.invoices.all().order_by("issuing_date", "id"))
