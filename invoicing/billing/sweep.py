@@ -82,7 +82,7 @@ def billing_due(
         qs = qs.filter(customer_id__in=list(customer_ids))
     counts: dict[Any, int] = defaultdict(int)
     oldest: dict[Any, dt.datetime] = {}
-    chunk: list[Subscription] = []
+    chunk: list[Subscription]
     # Plans and organizations are few: read once and shared, not joined into every row.
     plans: dict[Any, Any] = {}
     organizations: dict[Any, Any] = {}
@@ -125,12 +125,19 @@ def billing_due(
                 if known is None or first[0].timestamp < known:
                     oldest[sub.customer_id] = first[0].timestamp
 
-    # In chunks: memory stays bounded by the chunk (plus the due customers' ids), whatever the base.
-    for sub in qs.order_by().iterator(chunk_size=SWEEP_CHUNK):
-        chunk.append(sub)
-        if len(chunk) >= SWEEP_CHUNK:
-            check(chunk)
-            chunk = []
-    if chunk:
+    # In chunks by primary key (keyset pages, no server-side cursor: PgBouncer's transaction mode
+    # may give each statement another server connection): memory stays bounded by the chunk (plus
+    # the due customers' ids), whatever the base.
+    after = None
+    while True:
+        page = qs.order_by("id")
+        if after is not None:
+            page = page.filter(id__gt=after)
+        chunk = list(page[:SWEEP_CHUNK])
+        if not chunk:
+            break
         check(chunk)
+        after = chunk[-1].id
+        if len(chunk) < SWEEP_CHUNK:
+            break
     return {customer_id: CustomerDue(count, oldest[customer_id]) for customer_id, count in counts.items()}
