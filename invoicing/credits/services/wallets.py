@@ -28,6 +28,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from billing_project.core import bounds
+from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
 from billing_project.core.money import is_currency, parse_decimal
 from catalog.models import BillableMetric
@@ -158,9 +159,11 @@ def _fund(wallet: Wallet, outbound: WalletTransaction, *, only: WalletTransactio
         )
         for inbound_id, cents in pairs
     )
-    for inbound_id, cents in pairs:
-        WalletTransaction.objects.filter(id=inbound_id).update(
-            remaining_amount_cents=F("remaining_amount_cents") - cents, updated_at=timezone.now()
+    for inbound_id, cents in pairs:  # audited like any bulk write (billing_project.core.bulk)
+        update_rows(
+            WalletTransaction.objects.filter(id=inbound_id),
+            remaining_amount_cents=F("remaining_amount_cents") - cents,
+            updated_at=timezone.now(),
         )
 
 
