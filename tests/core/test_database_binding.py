@@ -14,6 +14,7 @@ URL = "postgres://u:p@db.example:5432/bxb?sslmode=require"
 def test_on_by_default_with_a_threshold_of_five(monkeypatch):
     monkeypatch.delenv("DATABASE_SERVER_SIDE_BINDING", raising=False)
     monkeypatch.delenv("DATABASE_PREPARE_THRESHOLD", raising=False)
+    monkeypatch.setenv("DATABASE_STATEMENT_TIMEOUT_MS", "0")
     options = database_from_url(URL)["OPTIONS"]
     assert options == {"sslmode": "require", "server_side_binding": True, "prepare_threshold": 5}
 
@@ -26,8 +27,20 @@ def test_threshold_from_the_environment(monkeypatch, value, expected):
 
 def test_off_restores_djangos_client_side_binding(monkeypatch):
     monkeypatch.setenv("DATABASE_SERVER_SIDE_BINDING", "0")
+    monkeypatch.setenv("DATABASE_STATEMENT_TIMEOUT_MS", "0")
     assert database_from_url(URL)["OPTIONS"] == {"sslmode": "require"}
     assert "OPTIONS" not in database_from_url("sqlite:///x.sqlite3")
+
+
+def test_statement_timeout_is_a_startup_option_unless_zero(monkeypatch):
+    monkeypatch.delenv("DATABASE_STATEMENT_TIMEOUT_MS", raising=False)
+    assert database_from_url(URL)["OPTIONS"]["options"] == "-c statement_timeout=300000"
+    monkeypatch.setenv("DATABASE_STATEMENT_TIMEOUT_MS", "1500")
+    assert database_from_url(URL + "&options=-c%20search_path%3Dbxb")["OPTIONS"]["options"] == (
+        "-c search_path=bxb -c statement_timeout=1500"
+    )
+    monkeypatch.setenv("DATABASE_STATEMENT_TIMEOUT_MS", "0")
+    assert "options" not in database_from_url(URL)["OPTIONS"]
 
 
 @pytest.mark.django_db
