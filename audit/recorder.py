@@ -1,8 +1,9 @@
 """Records changes of the audited models from `pre_save` / `post_save` / `post_delete` signals.
 
 `pre_save` reads the row as it is in the database (or takes the copy a service made of the row it
-locked, `LOCKED_ROW_ATTR`); `post_save` diffs it against the saved
-instance and writes one `AuditLogEntry` (no row for a save that changed nothing). The entry is
+locked, `billing_project.core.rowimages.take_locked_row`) and keeps it in this module's
+`InstanceMap` (keyed by the instance, nothing set on it); `post_save` takes it back, diffs it
+against the saved instance and writes one `AuditLogEntry` (no row for a save that changed nothing). The entry is
 written in the transaction of the change, so a rolled-back change leaves no record.
 `bulk_create()` and `QuerySet.update()` send no signals: their writers send the kernel's
 `bulk_created` (the rows) and, through `billing_project.core.bulk.update_rows`, `bulk_updated`
@@ -24,6 +25,7 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from audit.activity import activity_type
 from audit.context import current_actor
 from billing_project.core.inserts import insert_new
+from billing_project.core.rowimages import InstanceMap, take_locked_row
 
 # app_label.ModelName of every audited model.
 AUDITED_MODELS = (
@@ -55,11 +57,10 @@ AUDITED_MODELS = (
 IGNORED_FIELDS = {"updated_at", "created_at", "last_used_at", "key_hash"}
 SECRET_MARKERS = ("secret", "password", "token", "key_hash")
 
-_BEFORE_ATTR = "_audit_before"
-# Set by a service that read the row with `select_for_update()` in the transaction of the save
-# (`{attname: value}` as loaded, before any change): that is the row as it is in the database, so
-# `pre_save` takes it instead of reading the row again. Consumed by the next save.
-LOCKED_ROW_ATTR = "_locked_row"
+# From `pre_save` to `post_save` of an update: (the audited fields, the row before the save, or None
+# when it vanished). Keyed by the instance itself, held weakly: a save that fails between the two
+# leaves an entry that dies with its instance.
+_BEFORE: InstanceMap[tuple[list[models.Field], dict[str, Any] | None]] = InstanceMap()
 
 
 def audited_model_classes() -> list[type[models.Model]]:
@@ -118,19 +119,20 @@ def _shown(field: models.Field, value: Any) -> Any:
 
 def _pre_save(sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any) -> None:
     if raw or instance._state.adding or instance.pk is None:
-        setattr(instance, _BEFORE_ATTR, None)
+        _BEFORE.pop(instance)  # a creation: nothing to diff against
         return
     fields = _fields(sender)
     update_fields = kwargs.get("update_fields")
     if update_fields:
         fields = [field for field in fields if field.name in update_fields or field.attname in update_fields]
-    locked_row = instance.__dict__.pop(LOCKED_ROW_ATTR, None)
+    locked_row = take_locked_row(instance)
+    before: dict[str, Any] | None
     if locked_row is not None:
         before = {field.attname: locked_row.get(field.attname) for field in fields}
     else:
         rows = sender._base_manager.filter(pk=instance.pk).order_by().values(*[f.attname for f in fields])[:1]
         before = next(iter(rows), None)
-    setattr(instance, _BEFORE_ATTR, (fields, before))
+    _BEFORE.put(instance, (fields, before))
 
 
 def _organization_id(instance: models.Model) -> Any:
@@ -288,12 +290,11 @@ def _post_save(
 ) -> None:
     if raw:
         return
-    state = getattr(instance, _BEFORE_ATTR, None)
+    state = _BEFORE.pop(instance)
     if created or state is None:
         _write(instance, "create", _created_changes(sender, instance))
         return
     fields, before = state
-    setattr(instance, _BEFORE_ATTR, None)
     if before is None:  # the row vanished meanwhile; record what was written
         before = {}
     changes = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 import secrets
@@ -20,6 +19,7 @@ from billing_project.core.errors import NotFoundFailure, ValidationFailure, merg
 from billing_project.core.inputs import UNSET, or_none
 from billing_project.core.inserts import insert_new
 from billing_project.core.prepared import PreparedQuery
+from billing_project.core.rowimages import remember_locked_row
 from customers import hooks, signals
 from customers.inputs import (
     BillingConfiguration,
@@ -315,17 +315,6 @@ def _next_customer_sequence(organization: Organization) -> tuple[int, bool]:
     return int(row[0]), bool(row[1])
 
 
-def _remember_locked_row(customer: Customer) -> None:
-    """Hand the audit trail the row as read under `select_for_update()` in this transaction (it is
-    the database's row until we save it), so it need not read its before-image again
-    (`audit.recorder.LOCKED_ROW_ATTR`; `customers` may not import `audit`)."""
-    row = {}
-    for field in Customer._meta.concrete_fields:
-        value = getattr(customer, field.attname)
-        row[field.attname] = copy.deepcopy(value) if isinstance(value, dict | list) else value
-    customer.__dict__["_locked_row"] = row
-
-
 def customer_upsert(organization: Organization, upsert: CustomerUpsert) -> tuple[Customer, bool]:
     """Create or update a customer by `external_id` (Lago's `POST /customers`).
 
@@ -387,7 +376,7 @@ def _customer_upsert(
     if customer is not None:
         customer.organization = organization  # the row is filtered on it: no lazy read for the representation
         has_endpoints, has_metadata = customer.has_webhook_endpoints, customer.has_metadata_rows
-        _remember_locked_row(customer)
+        remember_locked_row(customer)  # the audit trail's before-image (billing_project/core/rowimages.py)
     errors = customer_validation_errors(organization, customer, upsert)
     if errors:
         raise ValidationFailure(errors)
@@ -475,7 +464,7 @@ def customer_delete(organization: Organization, external_id: str) -> Customer:
     )
     if customer is None:
         raise NotFoundFailure("customer")
-    _remember_locked_row(customer)
+    remember_locked_row(customer)  # the audit trail's before-image (billing_project/core/rowimages.py)
     customer.deleted_at = timezone.now()
     customer.save(update_fields=["deleted_at", "updated_at"])
     customer_deleted.send(sender=Customer, customer=customer, organization=organization)
