@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db import transaction
 
-from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.errors import ValidationFailure
 from billing_project.core.inputs import UNSET, or_none
 from catalog.inputs import AddOnFields
 from catalog.models import AddOn, AddOnTax
-from catalog.services.common import amount_cents_codes, currency_codes, set_links, taxes_for_codes
+from catalog.services.common import (
+    amount_cents_codes,
+    currency_codes,
+    locked_by_code,
+    name_and_code_errors,
+    save_with_code,
+    set_links,
+    soft_delete,
+    taxes_for_codes,
+)
 from customers.models import Organization
 
 _TEXT = ("name", "code", "invoice_display_name", "description")
 
 
 def _errors(organization: Organization, add_on: AddOn, data: AddOnFields, *, creating: bool) -> dict[str, list]:
-    errors: dict[str, list[str]] = {}
-    if not add_on.name.strip():
-        errors["name"] = ["value_is_mandatory"]
-    if not add_on.code.strip():
-        errors["code"] = ["value_is_mandatory"]
-    elif AddOn.live.filter(organization=organization, code=add_on.code).exclude(pk=add_on.pk).exists():
-        errors["code"] = ["value_already_exist"]
+    errors = name_and_code_errors(add_on, AddOn.live.filter(organization=organization))
     if creating or data.amount_cents is not UNSET:
         if codes := amount_cents_codes(or_none(data.amount_cents), required=True):
             errors["amount_cents"] = codes
@@ -48,11 +50,7 @@ def _apply(add_on: AddOn, data: AddOnFields) -> None:
 def _save(add_on: AddOn, organization: Organization, data: AddOnFields) -> None:
     tax_codes = or_none(data.tax_codes)
     taxes = taxes_for_codes(organization, tax_codes) if tax_codes is not None else None
-    try:
-        with transaction.atomic():
-            add_on.save()
-    except IntegrityError as exc:
-        raise ValidationFailure.single("code", "value_already_exist") from exc
+    save_with_code(add_on)
     if taxes is not None:
         set_links(add_on, AddOnTax, "add_on", taxes)
 
@@ -69,9 +67,7 @@ def add_on_create(organization: Organization, *, data: AddOnFields) -> AddOn:
 
 @transaction.atomic
 def add_on_update(organization: Organization, *, code: str, data: AddOnFields) -> AddOn:
-    add_on = AddOn.live.select_for_update().filter(organization=organization, code=code).first()
-    if add_on is None:
-        raise NotFoundFailure("add_on")
+    add_on = locked_by_code(AddOn.live, organization, code, "add_on")
     _apply(add_on, data)
     if errors := _errors(organization, add_on, data, creating=False):
         raise ValidationFailure(errors)
@@ -82,9 +78,6 @@ def add_on_update(organization: Organization, *, code: str, data: AddOnFields) -
 @transaction.atomic
 def add_on_delete(organization: Organization, *, code: str) -> AddOn:
     """Soft delete (Lago): invoices that used the add-on keep their fees."""
-    add_on = AddOn.live.select_for_update().filter(organization=organization, code=code).first()
-    if add_on is None:
-        raise NotFoundFailure("add_on")
-    add_on.deleted_at = timezone.now()
-    add_on.save(update_fields=["deleted_at", "updated_at"])
+    add_on = locked_by_code(AddOn.live, organization, code, "add_on")
+    soft_delete(add_on)
     return add_on

@@ -13,7 +13,7 @@ from dataclasses import replace
 from decimal import Decimal
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
@@ -30,7 +30,15 @@ from catalog.models import (
     CouponType,
     Plan,
 )
-from catalog.services.common import amount_cents_codes, as_uuid, currency_codes, exact_decimal
+from catalog.services.common import (
+    amount_cents_codes,
+    as_uuid,
+    currency_codes,
+    exact_decimal,
+    locked_by_code,
+    name_and_code_errors,
+    save_with_code,
+)
 from customers import services as customer_services
 from customers.inputs import CustomerUpsert
 from customers.models import Customer, Organization
@@ -109,13 +117,7 @@ def _apply(coupon: Coupon, data: CouponFields, errors: dict[str, list[str]], *, 
 
 
 def _coupon_errors(organization: Organization, coupon: Coupon) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    if not coupon.name.strip():
-        errors["name"] = ["value_is_mandatory"]
-    if not coupon.code.strip():
-        errors["code"] = ["value_is_mandatory"]
-    elif Coupon.live.filter(organization=organization, code=coupon.code).exclude(pk=coupon.pk).exists():
-        errors["code"] = ["value_already_exist"]
+    errors = name_and_code_errors(coupon, Coupon.live.filter(organization=organization))
     if coupon.coupon_type not in CouponType.values:
         errors["coupon_type"] = ["value_is_invalid"]
     elif coupon.coupon_type == CouponType.FIXED_AMOUNT:
@@ -175,14 +177,6 @@ def _set_targets(coupon: Coupon, targets: tuple[list[Plan], list[BillableMetric]
     coupon.save(update_fields=["limited_plans", "limited_billable_metrics", "updated_at"])
 
 
-def _save(coupon: Coupon) -> None:
-    try:
-        with transaction.atomic():
-            coupon.save()
-    except IntegrityError as exc:
-        raise ValidationFailure.single("code", "value_already_exist") from exc
-
-
 @transaction.atomic
 def coupon_create(organization: Organization, *, data: CouponFields) -> Coupon:
     coupon = Coupon(organization=organization, frequency=or_none(data.frequency) or CouponFrequency.ONCE)
@@ -192,7 +186,7 @@ def coupon_create(organization: Organization, *, data: CouponFields) -> Coupon:
     if errors:
         raise ValidationFailure(errors)
     targets = _targets(organization, or_none(data.applies_to))
-    _save(coupon)
+    save_with_code(coupon)
     _set_targets(coupon, targets)
     return coupon
 
@@ -200,9 +194,7 @@ def coupon_create(organization: Organization, *, data: CouponFields) -> Coupon:
 @transaction.atomic
 def coupon_update(organization: Organization, *, code: str, data: CouponFields) -> Coupon:
     """Partial update. Once applied to a customer, only name, description and expiration change (Lago)."""
-    coupon = Coupon.live.select_for_update().filter(organization=organization, code=code).first()
-    if coupon is None:
-        raise NotFoundFailure("coupon")
+    coupon = locked_by_code(Coupon.live, organization, code, "coupon")
     full = not AppliedCoupon.objects.filter(coupon=coupon).exists()
     errors: dict[str, list[str]] = {}
     _apply(coupon, data, errors, full=full)
@@ -210,7 +202,7 @@ def coupon_update(organization: Organization, *, code: str, data: CouponFields) 
     if errors:
         raise ValidationFailure(errors)
     targets = _targets(organization, or_none(data.applies_to)) if full else None
-    _save(coupon)
+    save_with_code(coupon)
     _set_targets(coupon, targets)
     return coupon
 
@@ -225,9 +217,7 @@ def _terminate_applied(applied: Iterable[AppliedCoupon], now: datetime.datetime)
 @transaction.atomic
 def coupon_delete(organization: Organization, *, code: str) -> Coupon:
     """Soft delete; the coupon's active applied coupons are terminated (Lago)."""
-    coupon = Coupon.live.select_for_update().filter(organization=organization, code=code).first()
-    if coupon is None:
-        raise NotFoundFailure("coupon")
+    coupon = locked_by_code(Coupon.live, organization, code, "coupon")
     now = timezone.now()
     _terminate_applied(AppliedCoupon.objects.select_for_update().filter(coupon=coupon, status=CouponStatus.ACTIVE), now)
     coupon.deleted_at = now
@@ -240,9 +230,7 @@ def coupon_delete(organization: Organization, *, code: str) -> Coupon:
 @transaction.atomic
 def coupon_terminate(organization: Organization, *, code: str) -> Coupon:
     """Stop the coupon from being applied again; applied coupons keep running (Lago's terminate)."""
-    coupon = Coupon.live.select_for_update().filter(organization=organization, code=code).first()
-    if coupon is None:
-        raise NotFoundFailure("coupon")
+    coupon = locked_by_code(Coupon.live, organization, code, "coupon")
     if coupon.status != CouponStatus.TERMINATED:
         coupon.status = CouponStatus.TERMINATED
         coupon.terminated_at = timezone.now()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
@@ -25,7 +25,19 @@ from catalog import pricing, signals
 from catalog.hooks import plan_usage
 from catalog.inputs import FixedChargeFields
 from catalog.models import AddOn, FixedCharge, FixedChargeModel, FixedChargeTax, Plan, Tax
-from catalog.services.common import as_uuid, exact_decimal, set_links, taxes_for_codes
+from catalog.services.common import (
+    as_uuid,
+    assign_plan_item_code,
+    copied,
+    exact_decimal,
+    plan_for_update,
+    plan_item_for_update,
+    save_with_code,
+    set_links,
+    soft_delete,
+    sync_plan_items,
+    taxes_for_codes,
+)
 from customers.models import Organization
 
 MAX_UNITS = Decimal(10) ** 18
@@ -68,16 +80,6 @@ def _add_on(organization: Organization, data: FixedChargeFields) -> AddOn:
     return add_on
 
 
-def _next_code(plan: Plan, base: str, taken: set[str]) -> str:
-    used = taken | set(FixedCharge.live.filter(plan=plan).values_list("code", flat=True))
-    if base not in used:
-        return base
-    n = 2
-    while f"{base}_{n}" in used:
-        n += 1
-    return f"{base}_{n}"
-
-
 def _apply(
     organization: Organization,
     plan: Plan,
@@ -112,19 +114,17 @@ def _apply(
             errors["units"] = ["value_is_invalid"]
         else:
             fixed_charge.units = units
-    code = or_none(data.code)
-    if creating:
-        if code:
-            if code in taken_codes or FixedCharge.live.filter(plan=plan, code=code).exists():
-                errors["code"] = ["value_already_exist"]
-            fixed_charge.code = code
-        else:
-            fixed_charge.code = _next_code(plan, fixed_charge.add_on.code, taken_codes)
-    elif code and code != fixed_charge.code and not locked:
-        if code in taken_codes or FixedCharge.live.filter(plan=plan, code=code).exclude(pk=fixed_charge.pk).exists():
-            errors["code"] = ["value_already_exist"]
-        fixed_charge.code = code
-    taken_codes.add(fixed_charge.code)
+    errors.update(
+        assign_plan_item_code(
+            fixed_charge,
+            plan,
+            or_none(data.code),
+            creating=creating,
+            locked=locked,
+            taken=taken_codes,
+            base=lambda: fixed_charge.add_on.code,
+        )
+    )
     if "charge_model" not in errors:
         model_changed = old_model is not None and old_model != fixed_charge.charge_model
         if data.properties is not UNSET or creating or model_changed:
@@ -147,11 +147,7 @@ def _apply(
 
 def _save(organization: Organization, built: _Built) -> FixedCharge:
     fixed_charge = built.fixed_charge
-    try:
-        with transaction.atomic():
-            fixed_charge.save()
-    except IntegrityError as exc:
-        raise ValidationFailure.single("code", "value_already_exist") from exc
+    save_with_code(fixed_charge)
     if built.taxes is not None:
         set_links(fixed_charge, FixedChargeTax, "fixed_charge", built.taxes)
     if built.units_changed:
@@ -169,11 +165,6 @@ def _save(organization: Organization, built: _Built) -> FixedCharge:
     return fixed_charge
 
 
-def _discard(fixed_charge: FixedCharge, now: Any) -> None:
-    fixed_charge.deleted_at = now
-    fixed_charge.save(update_fields=["deleted_at", "updated_at"])
-
-
 def fixed_charges_sync(organization: Organization, plan: Plan, items: list[FixedChargeFields], *, locked: bool) -> None:
     """A plan's `fixed_charges` (inside the plan's transaction): the list sent becomes the plan's.
 
@@ -181,35 +172,26 @@ def fixed_charges_sync(organization: Organization, plan: Plan, items: list[Fixed
     others are created; fixed charges not in the list are deleted (soft). Errors are keyed
     `fixed_charges.<field>`."""
     existing = {str(f.pk): f for f in FixedCharge.live.select_for_update().filter(plan=plan).select_related("add_on")}
-    by_code = {f.code: f for f in existing.values()}
-    kept: set[str] = set()
-    matches: list[FixedCharge | None] = []
-    for item in items:
-        match = existing.get(str(item.id)) if item.id else None
-        if match is None and not item.id and item.code in by_code:
-            match = by_code[str(item.code)]
-        if match is not None and str(match.pk) in kept:
-            match = None
-        if match is not None:
-            kept.add(str(match.pk))
-        matches.append(match)
-    taken = {m.code for m in matches if m is not None}
-    built: list[_Built] = []
-    errors: dict[str, list[str]] = {}
-    for item, match in zip(items, matches, strict=True):
-        if match is not None:
-            taken.discard(match.code)
-        one, item_errors = _apply(organization, plan, match, item, locked=locked, taken_codes=taken)
-        built.append(one)
-        errors = merge_details(errors, {f"fixed_charges.{key}": codes for key, codes in item_errors.items()})
-    if errors:
-        raise ValidationFailure(errors)
-    now = timezone.now()
-    for pk, fixed_charge in existing.items():
-        if pk not in kept:
-            _discard(fixed_charge, now)
-    for one in built:
-        _save(organization, one)
+
+    def apply(
+        item: FixedChargeFields, match: FixedCharge | None, taken: set[str]
+    ) -> tuple[_Built, dict[str, list[str]]]:
+        one, errors = _apply(organization, plan, match, item, locked=locked, taken_codes=taken)
+        return one, {f"fixed_charges.{key}": codes for key, codes in errors.items()}
+
+    sync_plan_items(existing, items, apply=apply, discard=soft_delete, save=lambda one: _save(organization, one))
+
+
+_COPIED = (
+    "add_on",
+    "code",
+    "charge_model",
+    "invoice_display_name",
+    "units",
+    "pay_in_advance",
+    "prorated",
+    "properties",
+)
 
 
 def fixed_charges_copy(
@@ -225,19 +207,7 @@ def fixed_charges_copy(
         raise NotFoundFailure("fixed_charge")
     errors: dict[str, list[str]] = {}
     for source in sources:
-        copy = FixedCharge(
-            organization=organization,
-            plan=plan,
-            add_on=source.add_on,
-            parent=source,
-            code=source.code,
-            charge_model=source.charge_model,
-            invoice_display_name=source.invoice_display_name,
-            units=source.units,
-            pay_in_advance=source.pay_in_advance,
-            prorated=source.prorated,
-            properties=dict(source.properties),
-        )
+        copy = FixedCharge(organization=organization, plan=plan, parent=source, **copied(source, _COPIED))
         item = by_id.get(str(source.pk), FixedChargeFields())
         allowed = FixedChargeFields(
             invoice_display_name=item.invoice_display_name,
@@ -274,23 +244,13 @@ def fixed_charge_override(
 # --- per-plan routes (/plans/{code}/fixed_charges[/{code}]) ------------------------------------
 
 
-def _plan_for_update(organization: Organization, code: str) -> Plan:
-    plan = Plan.live.select_for_update().filter(organization=organization, code=code, parent__isnull=True).first()
-    if plan is None:
-        raise NotFoundFailure("plan")
-    return plan
-
-
 def _get(plan: Plan, code: str) -> FixedCharge:
-    fixed_charge = FixedCharge.live.select_for_update().filter(plan=plan, code=code).select_related("add_on").first()
-    if fixed_charge is None:
-        raise NotFoundFailure("fixed_charge")
-    return fixed_charge
+    return plan_item_for_update(FixedCharge, plan, code, resource="fixed_charge", related="add_on")
 
 
 @transaction.atomic
 def plan_fixed_charge_create(organization: Organization, *, plan_code: str, data: FixedChargeFields) -> FixedCharge:
-    plan = _plan_for_update(organization, plan_code)
+    plan = plan_for_update(organization, plan_code)
     built, errors = _apply(organization, plan, None, data, locked=False, taken_codes=set())
     if errors:
         raise ValidationFailure(errors)
@@ -301,7 +261,7 @@ def plan_fixed_charge_create(organization: Organization, *, plan_code: str, data
 def plan_fixed_charge_update(
     organization: Organization, *, plan_code: str, code: str, data: FixedChargeFields
 ) -> FixedCharge:
-    plan = _plan_for_update(organization, plan_code)
+    plan = plan_for_update(organization, plan_code)
     fixed_charge = _get(plan, code)
     locked = plan_usage.get().in_use(plan)
     built, errors = _apply(organization, plan, fixed_charge, data, locked=locked, taken_codes=set())
@@ -313,9 +273,9 @@ def plan_fixed_charge_update(
 @transaction.atomic
 def plan_fixed_charge_delete(organization: Organization, *, plan_code: str, code: str) -> FixedCharge:
     """Soft delete: invoices that billed it keep their fees; it is not billed any more."""
-    plan = _plan_for_update(organization, plan_code)
+    plan = plan_for_update(organization, plan_code)
     fixed_charge = _get(plan, code)
-    _discard(fixed_charge, timezone.now())
+    soft_delete(fixed_charge)
     return fixed_charge
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from billing_project.core.bulk import update_rows
-from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
+from billing_project.core.errors import ValidationFailure, merge_details
 from billing_project.core.inputs import UNSET, or_none
 from catalog import expressions, signals
 from catalog.inputs import BillableMetricFields, MetricFilterFields, SampleEvent
@@ -23,6 +23,7 @@ from catalog.models import (
     RoundingFunction,
     WeightedInterval,
 )
+from catalog.services.common import locked_by_code, name_and_code_errors, save_with_code, soft_delete
 from customers.models import Organization
 
 NO_RECURRING = {AggregationType.COUNT, AggregationType.MAX, AggregationType.LATEST}
@@ -46,13 +47,7 @@ def _filters_errors(filters: Sequence[MetricFilterFields] | None) -> dict[str, l
 def _metric_errors(
     organization: Organization, metric: BillableMetric, data: BillableMetricFields
 ) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    if not metric.name or not metric.name.strip():
-        errors["name"] = ["value_is_mandatory"]
-    if not metric.code or not metric.code.strip():
-        errors["code"] = ["value_is_mandatory"]
-    elif BillableMetric.live.filter(organization=organization, code=metric.code).exclude(pk=metric.pk).exists():
-        errors["code"] = ["value_already_exist"]
+    errors = name_and_code_errors(metric, BillableMetric.live.filter(organization=organization))
     if not metric.aggregation_type:
         errors["aggregation_type"] = ["value_is_mandatory"]
     elif metric.aggregation_type not in AggregationType.values or metric.aggregation_type == AggregationType.CUSTOM:
@@ -142,14 +137,6 @@ def _sync_filters(metric: BillableMetric, filters: Sequence[MetricFilterFields])
             charge_filter.save(update_fields=["values", "updated_at"])
 
 
-def _save(metric: BillableMetric) -> None:
-    try:
-        with transaction.atomic():
-            metric.save()
-    except IntegrityError as exc:
-        raise ValidationFailure.single("code", "value_already_exist") from exc
-
-
 @transaction.atomic
 def billable_metric_create(organization: Organization, *, data: BillableMetricFields) -> BillableMetric:
     metric = BillableMetric(organization=organization, name=or_none(data.name) or "", code=or_none(data.code) or "")
@@ -157,7 +144,7 @@ def billable_metric_create(organization: Organization, *, data: BillableMetricFi
     errors = _metric_errors(organization, metric, data)
     if errors:
         raise ValidationFailure(errors)
-    _save(metric)
+    save_with_code(metric)
     if filters := or_none(data.filters):
         _sync_filters(metric, filters)
     return metric
@@ -170,16 +157,14 @@ def metric_in_use(metric: BillableMetric) -> bool:
 @transaction.atomic
 def billable_metric_update(organization: Organization, *, code: str, data: BillableMetricFields) -> BillableMetric:
     """Partial update. Once charges use the metric only name, description and filters change."""
-    metric = BillableMetric.live.select_for_update().filter(organization=organization, code=code).first()
-    if metric is None:
-        raise NotFoundFailure("billable_metric")
+    metric = locked_by_code(BillableMetric.live, organization, code, "billable_metric")
     _apply_fields(metric, data, ALWAYS_EDITABLE)
     if not metric_in_use(metric):
         _apply_fields(metric, data, EDITABLE_WHEN_UNUSED)
     errors = _metric_errors(organization, metric, data)
     if errors:
         raise ValidationFailure(errors)
-    _save(metric)
+    save_with_code(metric)
     if (filters := or_none(data.filters)) is not None:
         _sync_filters(metric, filters)
     return metric
@@ -193,16 +178,13 @@ def billable_metric_delete(organization: Organization, *, code: str) -> Billable
     simply lose the charges on this metric. `signals.billable_metric_deleted` (on commit) lets
     invoicing refresh draft invoices and metering discard the metric's events, as Lago does.
     """
-    metric = BillableMetric.live.select_for_update().filter(organization=organization, code=code).first()
-    if metric is None:
-        raise NotFoundFailure("billable_metric")
+    metric = locked_by_code(BillableMetric.live, organization, code, "billable_metric")
     now = timezone.now()
     charges = Charge.live.filter(billable_metric=metric)
     update_rows(ChargeFilter.live.filter(charge__in=charges), deleted_at=now, updated_at=now)
     update_rows(charges, deleted_at=now, updated_at=now)
     BillableMetricFilter.live.filter(billable_metric=metric).update(deleted_at=now, updated_at=now)
-    metric.deleted_at = now
-    metric.save(update_fields=["deleted_at", "updated_at"])
+    soft_delete(metric, now)
     transaction.on_commit(
         lambda: signals.billable_metric_deleted.send(
             sender=BillableMetric, billable_metric=metric, organization=organization

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from billing_project.core.bulk import update_rows
@@ -59,10 +59,18 @@ from catalog.selectors import charge_filter_with_values
 from catalog.services.common import (
     amount_cents_codes,
     as_uuid,
+    assign_plan_item_code,
+    copied,
     currency_codes,
     exact_decimal,
     filter_values_key,
+    next_plan_item_code,
+    plan_for_update,
+    plan_item_for_update,
+    save_with_code,
     set_links,
+    soft_delete,
+    sync_plan_items,
     taxes_for_codes,
 )
 from catalog.services.fixed_charges import fixed_charges_copy, fixed_charges_override, fixed_charges_sync
@@ -144,6 +152,13 @@ def _filters_input(
     return normalized, errors
 
 
+def _filter_create(charge: Charge, item: _FilterRow) -> ChargeFilter:
+    return ChargeFilter.objects.create(
+        organization_id=charge.organization_id, charge=charge, values=item.values, properties=item.properties,
+        invoice_display_name=item.invoice_display_name,
+    )  # fmt: skip
+
+
 def _sync_filters(charge: Charge, filters: list[_FilterRow]) -> None:
     """Replace the charge's filters; a filter with the same values keeps its row (and id)."""
     now = timezone.now()
@@ -158,25 +173,14 @@ def _sync_filters(charge: Charge, filters: list[_FilterRow]) -> None:
             existing.save(update_fields=["properties", "invoice_display_name", "updated_at"])
             kept.add(existing.pk)
         else:
-            created = ChargeFilter.objects.create(
-                organization_id=charge.organization_id, charge=charge, values=item.values,
-                properties=item.properties, invoice_display_name=item.invoice_display_name,
-            )  # fmt: skip
-            kept.add(created.pk)
+            kept.add(_filter_create(charge, item).pk)
     for charge_filter in current:
         if charge_filter.pk not in kept:
-            charge_filter.deleted_at = now
-            charge_filter.save(update_fields=["deleted_at", "updated_at"])
+            soft_delete(charge_filter, now)
 
 
 def next_charge_code(plan: Plan, base: str, taken: set[str]) -> str:
-    used = taken | set(Charge.live.filter(plan=plan).values_list("code", flat=True))
-    if base not in used:
-        return base
-    n = 2
-    while f"{base}_{n}" in used:
-        n += 1
-    return f"{base}_{n}"
+    return next_plan_item_code(Charge, plan, base, taken)
 
 
 def _bool(value: bool | Unset | None, default: bool) -> bool:
@@ -257,19 +261,17 @@ def _charge_apply(
             errors["min_amount_cents"] = codes
         else:
             charge.min_amount_cents = min_amount_cents
-    code = or_none(data.code)
-    if creating:
-        if code:
-            if code in taken_codes or Charge.live.filter(plan=plan, code=code).exists():
-                errors["code"] = ["value_already_exist"]
-            charge.code = code
-        else:
-            charge.code = next_charge_code(plan, metric.code, taken_codes)
-    elif code and code != charge.code and not locked:
-        if code in taken_codes or Charge.live.filter(plan=plan, code=code).exclude(pk=charge.pk).exists():
-            errors["code"] = ["value_already_exist"]
-        charge.code = code
-    taken_codes.add(charge.code)
+    errors.update(
+        assign_plan_item_code(
+            charge,
+            plan,
+            or_none(data.code),
+            creating=creating,
+            locked=locked,
+            taken=taken_codes,
+            base=lambda: metric.code,
+        )
+    )
 
     extras = _ChargeExtras()
     if not errors.get("charge_model"):
@@ -295,11 +297,7 @@ def _charge_apply(
 
 
 def _charge_save(charge: Charge, extras: _ChargeExtras) -> Charge:
-    try:
-        with transaction.atomic():
-            charge.save()
-    except IntegrityError as exc:
-        raise ValidationFailure.single("code", "value_already_exist") from exc
+    save_with_code(charge)
     if extras.filters is not None:
         _sync_filters(charge, extras.filters)
     if extras.taxes is not None:
@@ -309,8 +307,7 @@ def _charge_save(charge: Charge, extras: _ChargeExtras) -> Charge:
 
 def _charge_discard(charge: Charge, now: datetime) -> None:
     update_rows(ChargeFilter.live.filter(charge=charge), deleted_at=now, updated_at=now)
-    charge.deleted_at = now
-    charge.save(update_fields=["deleted_at", "updated_at"])
+    soft_delete(charge, now)
 
 
 def _sync_charges(organization: Organization, plan: Plan, items: Sequence[ChargeFields], *, locked: bool) -> None:
@@ -322,40 +319,14 @@ def _sync_charges(organization: Organization, plan: Plan, items: Sequence[Charge
     existing = {
         str(c.pk): c for c in Charge.live.select_for_update().filter(plan=plan).select_related("billable_metric")
     }
-    by_code = {c.code: c for c in existing.values()}
-    built: list[tuple[Charge, _ChargeExtras]] = []
-    errors: dict[str, list[str]] = {}
-    taken: set[str] = set()
-    kept: set[str] = set()
-    # Codes kept by existing charges count as taken for new charges.
-    matches: list[Charge | None] = []
-    for item in items:
-        item_id, item_code = or_none(item.id), or_none(item.code)
-        match = existing.get(str(item_id)) if item_id else None
-        if match is None and item_code in by_code and not item_id:
-            match = by_code[str(item_code)]
-        if match is not None and str(match.pk) in kept:
-            match = None
-        if match is not None:
-            kept.add(str(match.pk))
-            taken.add(match.code)
-        matches.append(match)
-    for item, match in zip(items, matches, strict=True):
-        if match is not None:
-            taken.discard(match.code)
-        charge, extras, charge_errors = _charge_apply(
-            organization, plan, match, item, locked=locked, taken_codes=taken | {c.code for c, _ in built}
-        )
-        built.append((charge, extras))
-        errors = merge_details(errors, charge_errors)
-    if errors:
-        raise ValidationFailure(errors)
-    now = timezone.now()
-    for pk, charge in existing.items():
-        if pk not in kept:
-            _charge_discard(charge, now)
-    for charge, extras in built:
-        _charge_save(charge, extras)
+
+    def apply(
+        item: ChargeFields, match: Charge | None, taken: set[str]
+    ) -> tuple[tuple[Charge, _ChargeExtras], dict[str, list[str]]]:
+        charge, extras, errors = _charge_apply(organization, plan, match, item, locked=locked, taken_codes=taken)
+        return (charge, extras), errors
+
+    sync_plan_items(existing, items, apply=apply, discard=_charge_discard, save=lambda built: _charge_save(*built))
 
 
 # --- thresholds and commitment ----------------------------------------------------------------
@@ -382,8 +353,7 @@ def _sync_thresholds(organization: Organization, plan: Plan, items: Sequence[Usa
             threshold.threshold_display_name = name
             threshold.save(update_fields=["threshold_display_name", "updated_at"])
     for threshold in current.values():
-        threshold.deleted_at = now
-        threshold.save(update_fields=["deleted_at", "updated_at"])
+        soft_delete(threshold, now)
 
 
 def _sync_commitment(organization: Organization, plan: Plan, data: CommitmentFields | None) -> None:
@@ -478,14 +448,6 @@ def _plan_apply(plan: Plan, data: PlanFields, *, locked: bool) -> None:
         plan.bill_fixed_charges_monthly = bool(plan.bill_fixed_charges_monthly)
 
 
-def _plan_save(plan: Plan) -> None:
-    try:
-        with transaction.atomic():
-            plan.save()
-    except IntegrityError as exc:
-        raise ValidationFailure.single("code", "value_already_exist") from exc
-
-
 def _plan_extras(organization: Organization, plan: Plan, data: PlanFields | PlanOverrides) -> None:
     """The plan's taxes, minimum commitment and usage thresholds, when sent."""
     if (tax_codes := or_none(data.tax_codes)) is not None:
@@ -510,15 +472,8 @@ def plan_create(organization: Organization, *, data: PlanFields) -> Plan:
     _plan_apply(plan, data, locked=False)
     if errors := _plan_errors(organization, plan, data, creating=True):
         raise ValidationFailure(errors)
-    _plan_save(plan)
+    save_with_code(plan)
     _plan_children(plan, data, organization, locked=False)
-    return plan
-
-
-def plan_get_for_update(organization: Organization, code: str) -> Plan:
-    plan = Plan.live.select_for_update().filter(organization=organization, code=code, parent__isnull=True).first()
-    if plan is None:
-        raise NotFoundFailure("plan")
     return plan
 
 
@@ -536,13 +491,13 @@ def plan_update(organization: Organization, *, code: str, data: PlanFields) -> P
       subscriptions cancel pending downgrades that an amount change made irrelevant and invoicing
       refresh draft invoices, as Lago does.
     """
-    plan = plan_get_for_update(organization, code)
+    plan = plan_for_update(organization, code)
     old_amount_cents = plan.amount_cents
     locked = plan_usage.get().in_use(plan)
     _plan_apply(plan, data, locked=locked)
     if errors := _plan_errors(organization, plan, data, creating=False):
         raise ValidationFailure(errors)
-    _plan_save(plan)
+    save_with_code(plan)
     _plan_children(plan, data, organization, locked=locked)
     transaction.on_commit(
         lambda: signals.plan_updated.send(
@@ -559,7 +514,7 @@ def plan_delete(organization: Organization, *, code: str) -> Plan:
     The plan's rows stay (charges included) so the subscriptions app, on `plan_deleted`, can still
     bill the closing period when it terminates the subscriptions.
     """
-    plan = plan_get_for_update(organization, code)
+    plan = plan_for_update(organization, code)
     now = timezone.now()
     plans = [plan, *Plan.live.select_for_update().filter(parent=plan)]
     for item in plans:
@@ -577,17 +532,12 @@ def plan_delete(organization: Organization, *, code: str) -> Plan:
 
 
 def _charge_get(plan: Plan, charge_code: str) -> Charge:
-    charge = (
-        Charge.live.select_for_update().filter(plan=plan, code=charge_code).select_related("billable_metric").first()
-    )
-    if charge is None:
-        raise NotFoundFailure("charge")
-    return charge
+    return plan_item_for_update(Charge, plan, charge_code, resource="charge", related="billable_metric")
 
 
 @transaction.atomic
 def plan_charge_create(organization: Organization, *, plan_code: str, data: ChargeFields) -> Charge:
-    plan = plan_get_for_update(organization, plan_code)
+    plan = plan_for_update(organization, plan_code)
     charge, extras, errors = _charge_apply(organization, plan, None, data, locked=False, taken_codes=set())
     if errors:
         raise ValidationFailure(errors)
@@ -596,7 +546,7 @@ def plan_charge_create(organization: Organization, *, plan_code: str, data: Char
 
 @transaction.atomic
 def plan_charge_update(organization: Organization, *, plan_code: str, charge_code: str, data: ChargeFields) -> Charge:
-    plan = plan_get_for_update(organization, plan_code)
+    plan = plan_for_update(organization, plan_code)
     charge = _charge_get(plan, charge_code)
     locked = plan_usage.get().in_use(plan)
     charge, extras, errors = _charge_apply(organization, plan, charge, data, locked=locked, taken_codes=set())
@@ -607,7 +557,7 @@ def plan_charge_update(organization: Organization, *, plan_code: str, charge_cod
 
 @transaction.atomic
 def plan_charge_delete(organization: Organization, *, plan_code: str, charge_code: str) -> Charge:
-    plan = plan_get_for_update(organization, plan_code)
+    plan = plan_for_update(organization, plan_code)
     charge = _charge_get(plan, charge_code)
     _charge_discard(charge, timezone.now())
     return charge
@@ -653,6 +603,17 @@ def _override_charge(
     return {f"{prefix}{key}": codes for key, codes in errors.items()}
 
 
+# What an override plan and its charges copy from the parent's.
+_PLAN_COPIED = (
+    "name", "code", "interval", "description", "invoice_display_name", "amount_cents", "amount_currency",
+    "pay_in_advance", "trial_period", "bill_charges_monthly", "bill_fixed_charges_monthly",
+)  # fmt: skip
+_CHARGE_COPIED = (
+    "billable_metric", "code", "charge_model", "pay_in_advance", "invoiceable", "prorated", "regroup_paid_fees",
+    "min_amount_cents", "properties", "pricing_group_keys", "invoice_display_name", "accepts_target_wallet",
+)  # fmt: skip
+
+
 @transaction.atomic
 def plan_override_create(organization: Organization, *, parent: Plan, data: PlanOverrides) -> Plan:
     """A copy of `parent` with Lago's `plan_overrides` applied, for one subscription.
@@ -665,20 +626,7 @@ def plan_override_create(organization: Organization, *, parent: Plan, data: Plan
     if parent.organization_id != organization.pk or parent.deleted_at is not None:
         raise NotFoundFailure("plan")
     plan = Plan(
-        organization=organization,
-        parent=parent,
-        name=parent.name,
-        code=parent.code,
-        interval=parent.interval,
-        description=parent.description,
-        invoice_display_name=parent.invoice_display_name,
-        amount_cents=parent.amount_cents,
-        amount_currency=parent.amount_currency,
-        pay_in_advance=parent.pay_in_advance,
-        trial_period=parent.trial_period,
-        bill_charges_monthly=parent.bill_charges_monthly,
-        bill_fixed_charges_monthly=parent.bill_fixed_charges_monthly,
-        metadata=dict(parent.metadata or {}),
+        organization=organization, parent=parent, metadata=dict(parent.metadata or {}), **copied(parent, _PLAN_COPIED)
     )
     _override_plan_fields(organization, plan, data)
     tax_codes = or_none(data.tax_codes)
@@ -712,23 +660,7 @@ def plan_override_create(organization: Organization, *, parent: Plan, data: Plan
     overrides = {str(item.id): item for item in or_none(data.charges) or ()}
     errors: dict[str, list[str]] = {}
     for source in Charge.live.filter(plan=parent).select_related("billable_metric"):
-        charge = Charge(
-            organization=organization,
-            plan=plan,
-            billable_metric=source.billable_metric,
-            parent=source,
-            code=source.code,
-            charge_model=source.charge_model,
-            pay_in_advance=source.pay_in_advance,
-            invoiceable=source.invoiceable,
-            prorated=source.prorated,
-            regroup_paid_fees=source.regroup_paid_fees,
-            min_amount_cents=source.min_amount_cents,
-            properties=dict(source.properties),
-            pricing_group_keys=list(source.pricing_group_keys),
-            invoice_display_name=source.invoice_display_name,
-            accepts_target_wallet=source.accepts_target_wallet,
-        )
+        charge = Charge(organization=organization, plan=plan, parent=source, **copied(source, _CHARGE_COPIED))
         item = overrides.get(str(source.pk)) or ChargeOverride(id=str(source.pk))
         if not sent(item.filters):
             item = replace(
@@ -793,6 +725,14 @@ def _merged_filter(charge_filter: ChargeFilter, data: ChargeFilterFields) -> Cha
     )
 
 
+def _filter_write(charge_filter: ChargeFilter, item: _FilterRow) -> ChargeFilter:
+    charge_filter.values = item.values
+    charge_filter.properties = item.properties
+    charge_filter.invoice_display_name = item.invoice_display_name
+    charge_filter.save()
+    return charge_filter
+
+
 def _one_filter(charge: Charge, data: ChargeFilterFields) -> _FilterRow:
     items, errors = _filters_input(charge.billable_metric, charge.charge_model, [data])
     if errors:
@@ -804,15 +744,12 @@ def _one_filter(charge: Charge, data: ChargeFilterFields) -> _FilterRow:
 def charge_filter_create(
     organization: Organization, *, plan_code: str, charge_code: str, data: ChargeFilterFields
 ) -> ChargeFilter:
-    charge = _charge_get(plan_get_for_update(organization, plan_code), charge_code)
+    charge = _charge_get(plan_for_update(organization, plan_code), charge_code)
     item = _one_filter(charge, data)
     for existing in ChargeFilter.live.filter(charge=charge):
         if filter_values_key(existing.values) == filter_values_key(item.values):
             raise ValidationFailure.single("values", "value_already_exist")
-    return ChargeFilter.objects.create(
-        organization=organization, charge=charge, values=item.values, properties=item.properties,
-        invoice_display_name=item.invoice_display_name,
-    )  # fmt: skip
+    return _filter_create(charge, item)
 
 
 @transaction.atomic
@@ -826,24 +763,19 @@ def charge_filter_update(
 ) -> ChargeFilter:
     """A filter's values, properties and display name; those not sent (or sent null: values and
     properties) stay."""
-    charge = _charge_get(plan_get_for_update(organization, plan_code), charge_code)
+    charge = _charge_get(plan_for_update(organization, plan_code), charge_code)
     charge_filter = _charge_filter_get(charge, filter_id)
     item = _one_filter(charge, _merged_filter(charge_filter, data))
-    charge_filter.values = item.values
-    charge_filter.properties = item.properties
-    charge_filter.invoice_display_name = item.invoice_display_name
-    charge_filter.save()
-    return charge_filter
+    return _filter_write(charge_filter, item)
 
 
 @transaction.atomic
 def charge_filter_delete(
     organization: Organization, *, plan_code: str, charge_code: str, filter_id: UUID | str
 ) -> ChargeFilter:
-    charge = _charge_get(plan_get_for_update(organization, plan_code), charge_code)
+    charge = _charge_get(plan_for_update(organization, plan_code), charge_code)
     charge_filter = _charge_filter_get(charge, filter_id)
-    charge_filter.deleted_at = timezone.now()
-    charge_filter.save(update_fields=["deleted_at", "updated_at"])
+    soft_delete(charge_filter)
     return charge_filter
 
 
@@ -886,10 +818,7 @@ def override_charge_filter_create(
     item = _one_filter(charge, data)
     if charge_filter_with_values(charge, item.values) is not None:
         raise ValidationFailure.single("values", "value_already_exists")
-    return ChargeFilter.objects.create(
-        organization=organization, charge=charge, values=item.values, properties=item.properties,
-        invoice_display_name=item.invoice_display_name,
-    )  # fmt: skip
+    return _filter_create(charge, item)
 
 
 @transaction.atomic
@@ -904,11 +833,7 @@ def override_charge_filter_update(
     same = charge_filter_with_values(charge, item.values)
     if same is not None and same.pk != charge_filter.pk:
         raise ValidationFailure.single("values", "value_already_exists")
-    charge_filter.values = item.values
-    charge_filter.properties = item.properties
-    charge_filter.invoice_display_name = item.invoice_display_name
-    charge_filter.save()
-    return charge_filter
+    return _filter_write(charge_filter, item)
 
 
 @transaction.atomic
@@ -916,8 +841,7 @@ def override_charge_filter_delete(organization: Organization, *, charge_filter: 
     """Remove (soft delete) a filter of an override plan's charge."""
     charge = _override_charge_of(organization, charge_filter.charge)
     charge_filter = _charge_filter_get(charge, charge_filter.pk)
-    charge_filter.deleted_at = timezone.now()
-    charge_filter.save(update_fields=["deleted_at", "updated_at"])
+    soft_delete(charge_filter)
     return charge_filter
 
 
@@ -929,7 +853,7 @@ def plan_metadata_set(
     organization: Organization, *, code: str, metadata: Mapping[str, str | None], merge: bool
 ) -> dict[str, str | None]:
     """Replace (POST) or merge (PATCH) the plan's metadata."""
-    plan = plan_get_for_update(organization, code)
+    plan = plan_for_update(organization, code)
     incoming = dict(metadata)
     plan.metadata = {**(plan.metadata or {}), **incoming} if merge else incoming
     plan.save(update_fields=["metadata", "updated_at"])
@@ -939,7 +863,7 @@ def plan_metadata_set(
 @transaction.atomic
 def plan_metadata_delete(organization: Organization, *, code: str, key: str | None = None) -> dict[str, str | None]:
     """Delete one key, or all of the plan's metadata when `key` is None."""
-    plan = plan_get_for_update(organization, code)
+    plan = plan_for_update(organization, code)
     plan.metadata = {} if key is None else {k: v for k, v in (plan.metadata or {}).items() if k != key}
     plan.save(update_fields=["metadata", "updated_at"])
     return plan.metadata

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
@@ -13,7 +13,14 @@ from billing_project.core.inputs import UNSET, or_none
 from billing_project.core.money import parse_decimal
 from catalog.inputs import TaxFields
 from catalog.models import CustomerTax, Tax
-from catalog.services.common import set_links, taxes_for_codes
+from catalog.services.common import (
+    copied,
+    locked_by_code,
+    name_and_code_errors,
+    save_with_code,
+    set_links,
+    taxes_for_codes,
+)
 from customers.models import Customer, Organization
 
 MAX_RATE = Decimal("1000000")
@@ -28,14 +35,7 @@ def _rate(value: Any) -> Decimal | None:
 
 
 def _tax_errors(organization: Organization, tax: Tax) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    if not tax.name or not tax.name.strip():
-        errors["name"] = ["value_is_mandatory"]
-    if not tax.code or not tax.code.strip():
-        errors["code"] = ["value_is_mandatory"]
-    elif Tax.objects.filter(organization=organization, code=tax.code).exclude(pk=tax.pk).exists():
-        errors["code"] = ["value_already_exist"]
-    return errors
+    return name_and_code_errors(tax, Tax.objects.filter(organization=organization))
 
 
 def _apply(tax: Tax, data: TaxFields, errors: dict[str, list[str]], *, creating: bool) -> None:
@@ -59,38 +59,36 @@ def _apply(tax: Tax, data: TaxFields, errors: dict[str, list[str]], *, creating:
                 tax.rate = rate
 
 
-def _save(tax: Tax) -> None:
-    try:
-        with transaction.atomic():
-            tax.save()
-    except IntegrityError as exc:
-        raise ValidationFailure.single("code", "value_already_exist") from exc
+def _write(organization: Organization, tax: Tax, data: TaxFields, *, creating: bool) -> Tax:
+    errors: dict[str, list[str]] = {}
+    _apply(tax, data, errors, creating=creating)
+    errors = {**_tax_errors(organization, tax), **errors}
+    if errors:
+        raise ValidationFailure(errors)
+    save_with_code(tax)
+    return tax
 
 
 @transaction.atomic
 def tax_create(organization: Organization, *, data: TaxFields) -> Tax:
-    tax = Tax(organization=organization)
-    errors: dict[str, list[str]] = {}
-    _apply(tax, data, errors, creating=True)
-    errors = {**_tax_errors(organization, tax), **errors}
-    if errors:
-        raise ValidationFailure(errors)
-    _save(tax)
-    return tax
+    return _write(organization, Tax(organization=organization), data, creating=True)
 
 
 @transaction.atomic
 def tax_update(organization: Organization, *, code: str, data: TaxFields) -> Tax:
-    tax = Tax.objects.select_for_update().filter(organization=organization, code=code).first()
-    if tax is None:
-        raise NotFoundFailure("tax")
-    errors: dict[str, list[str]] = {}
-    _apply(tax, data, errors, creating=False)
-    errors = {**_tax_errors(organization, tax), **errors}
-    if errors:
-        raise ValidationFailure(errors)
-    _save(tax)
-    return tax
+    return _write(organization, locked_by_code(Tax.objects, organization, code, "tax"), data, creating=False)
+
+
+_KEPT_WHEN_DELETED = (
+    "id",
+    "code",
+    "name",
+    "rate",
+    "description",
+    "applied_to_organization",
+    "created_at",
+    "updated_at",
+)
 
 
 @transaction.atomic
@@ -99,20 +97,8 @@ def tax_delete(organization: Organization, *, code: str) -> Tax:
 
     Invoices keep their own copy of the tax (name, code, rate) on their applied-tax rows.
     """
-    tax = Tax.objects.select_for_update().filter(organization=organization, code=code).first()
-    if tax is None:
-        raise NotFoundFailure("tax")
-    deleted = Tax(
-        id=tax.id,
-        organization=organization,
-        code=tax.code,
-        name=tax.name,
-        rate=tax.rate,
-        description=tax.description,
-        applied_to_organization=tax.applied_to_organization,
-        created_at=tax.created_at,
-        updated_at=tax.updated_at,
-    )
+    tax = locked_by_code(Tax.objects, organization, code, "tax")
+    deleted = Tax(organization=organization, **copied(tax, _KEPT_WHEN_DELETED))
     tax.delete()
     return deleted
 
