@@ -16,7 +16,9 @@ Rules (docs/billing-semantics.md §5.1, §5.2, §5.5, §5.6, §5.7):
 * the first period starts at the beginning of the local day of `started_at`; charges start at
   `started_at` itself;
 * yearly and semiannual plans with `bill_charges_monthly` bill their charges on monthly windows
-  (calendar months, or monthly anniversaries of the anchor) inside the base-fee period;
+  (calendar months, or monthly anniversaries of the anchor) inside the base-fee period; with
+  `bill_fixed_charges_monthly` their fixed charges (`fixed_charges_period_at`); either makes them
+  invoiced every month (`invoice_window_at`);
 * proration counts local calendar days (so DST days count as one day): a window from the 8th to a
   termination on the 28th counts 21 days; an upgrade excludes its own day (the new plan starts
   that day).
@@ -206,6 +208,7 @@ class Schedule:
     subscription_at: datetime | None = None
     bill_charges_monthly: bool = False
     terminated_at: datetime | None = None
+    bill_fixed_charges_monthly: bool = False
     replaced: bool = False
     trial_ends_at: datetime | None = None
 
@@ -223,11 +226,25 @@ class Schedule:
     def cadence(self) -> Cadence:
         return Cadence.for_plan(self.interval, self.billing_time, self.anchor, self.tz_name)
 
-    @property
-    def charges_cadence(self) -> Cadence:
-        if self.bill_charges_monthly and self.interval in (Interval.YEARLY, Interval.SEMIANNUAL):
+    def _monthly_if(self, flag: bool) -> Cadence:
+        if flag and self.interval in (Interval.YEARLY, Interval.SEMIANNUAL):
             return Cadence.for_plan(Interval.MONTHLY, self.billing_time, self.anchor, self.tz_name)
         return self.cadence
+
+    @property
+    def charges_cadence(self) -> Cadence:
+        """The usage windows: monthly with `bill_charges_monthly` (yearly, semiannual plans)."""
+        return self._monthly_if(self.bill_charges_monthly)
+
+    @property
+    def fixed_charges_cadence(self) -> Cadence:
+        """The fixed charges' periods: monthly with `bill_fixed_charges_monthly` (yearly, semiannual)."""
+        return self._monthly_if(self.bill_fixed_charges_monthly)
+
+    @property
+    def invoice_cadence(self) -> Cadence:
+        """When periodic invoices are issued: monthly if either usage or fixed charges bill monthly."""
+        return self._monthly_if(self.bill_charges_monthly or self.bill_fixed_charges_monthly)
 
     @property
     def first_day_start(self) -> datetime:
@@ -276,8 +293,17 @@ def _clip_service(schedule: Schedule, full: Window) -> Window:
 
 def period_at(schedule: Schedule, at: datetime) -> BillingPeriod:
     """The base-fee period of `schedule` containing `at` (before the start: the first period)."""
+    return _period_at(schedule, at, schedule.cadence)
+
+
+def fixed_charges_period_at(schedule: Schedule, at: datetime) -> BillingPeriod:
+    """The period of the fixed charges containing `at`: the base period, or a month of it with
+    `bill_fixed_charges_monthly` (`full` the whole month, `service` the part the subscription was live)."""
+    return _period_at(schedule, at, schedule.fixed_charges_cadence)
+
+
+def _period_at(schedule: Schedule, at: datetime, cadence: Cadence) -> BillingPeriod:
     _require_aware(at)
-    cadence = schedule.cadence
     at = max(at, schedule.first_day_start)
     if schedule.terminated_at is not None:
         last_instant = max(schedule.first_day_start, (schedule.service_end or at) - ONE_SECOND)
@@ -294,25 +320,35 @@ def next_period(schedule: Schedule, period: BillingPeriod) -> BillingPeriod:
 
 def charges_window_at(schedule: Schedule, at: datetime) -> Window:
     """The usage window containing `at`: the base period, or a month of it with bill_charges_monthly."""
+    return _window_at(schedule, at, schedule.charges_cadence)
+
+
+def invoice_window_at(schedule: Schedule, at: datetime) -> Window:
+    """The window a periodic invoice closes, containing `at`: the usage window, or a month of the
+    base period when only the fixed charges bill monthly (`Schedule.invoice_cadence`)."""
+    return _window_at(schedule, at, schedule.invoice_cadence)
+
+
+def _window_at(schedule: Schedule, at: datetime, cadence: Cadence) -> Window:
     _require_aware(at)
     at = max(at, schedule.started_at)
     if schedule.terminated_at is not None:
         at = min(at, max(schedule.started_at, schedule.terminated_at - ONE_SECOND))
-    window = schedule.charges_cadence.window_at(at)
+    window = cadence.window_at(at)
     return window.clip(schedule.started_at, schedule.terminated_at)
 
 
 def next_billing_at(schedule: Schedule, at: datetime) -> datetime:
     """When the next periodic invoice for `schedule` is due after `at`.
 
-    That is the end of the current charges window: the next period start, or the next month
-    with `bill_charges_monthly`. A terminated subscription is billed at termination.
+    That is the end of the current invoice window: the next period start, or the next month
+    with `bill_charges_monthly` or `bill_fixed_charges_monthly`. A terminated subscription is billed at termination.
     """
     _require_aware(at)
     if schedule.terminated_at is not None and at >= schedule.terminated_at:
         return schedule.terminated_at
     at = max(at, schedule.started_at)
-    end = schedule.charges_cadence.window_at(at).end
+    end = schedule.invoice_cadence.window_at(at).end
     if schedule.terminated_at is not None:
         return min(end, schedule.terminated_at)
     return end

@@ -162,6 +162,7 @@ def schedule_for(subscription: Subscription) -> periods.Schedule | None:
         tz_name=timezone_of(subscription),
         subscription_at=subscription.subscription_at,
         bill_charges_monthly=bool(plan.bill_charges_monthly),
+        bill_fixed_charges_monthly=bool(plan.bill_fixed_charges_monthly),
         terminated_at=subscription.terminated_at,
         replaced=subscription.replaced_by_plan_change,
         trial_ends_at=subscription.trial_ends_at,

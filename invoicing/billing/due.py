@@ -32,9 +32,16 @@ class DueItem:
     timestamp: dt.datetime  # when it became due
     service: Window  # base-fee period (service part) — billing_periods' subscription from/to
     full: Window  # the whole base period (proration denominator)
-    charges: Window  # usage window; empty for a starting in-advance invoice
+    charges: Window  # the invoice window (the cursor); empty for a starting in-advance invoice
     base_fee: bool
     fraction: Fraction
+    # the usage charges' window billed: `charges`, except when only the fixed charges of a yearly or
+    # semiannual plan bill monthly (the whole usage window on the invoice that closes it, else empty)
+    usage: Window | None = None
+
+    @property
+    def usage_window(self) -> Window:
+        return self.usage if self.usage is not None else self.charges
 
     @property
     def key(self) -> tuple:
@@ -45,6 +52,15 @@ class DueItem:
             self.charges.start,
             self.charges.end,
         )
+
+
+def usage_window(schedule: periods.Schedule, window: Window) -> Window | None:
+    """The usage billed with the invoice window `window` when it differs from it (`DueItem.usage`):
+    with monthly fixed charges only, the usage window that `window` closes, or nothing."""
+    if schedule.invoice_cadence == schedule.charges_cadence or window.end <= window.start:
+        return None
+    usage = periods.charges_window_at(schedule, window.start)
+    return usage if usage.end == window.end else Window(window.end, window.end)
 
 
 def _starting_due_at(sub: Subscription, schedule: periods.Schedule) -> dt.datetime:
@@ -78,7 +94,7 @@ def due_items(
     cap = limit if limit is not None else max(1, int(settings.BILLING_MAX_PERIODS_PER_RUN))
     origin = schedule.started_at
     if sub.billing_from is not None and sub.billing_from > origin:
-        origin = periods.charges_window_at(schedule, sub.billing_from).start
+        origin = periods.invoice_window_at(schedule, sub.billing_from).start
     if (plan.pay_in_advance or advance_fixed_charges) and not starting_billed:
         due_at = max(_starting_due_at(sub, schedule), sub.billing_from or schedule.started_at)
         first = periods.period_at(schedule, origin)
@@ -105,7 +121,7 @@ def due_items(
         guard += 1
         if terminated_at is not None and position >= terminated_at:
             break
-        window = periods.charges_window_at(schedule, position)
+        window = periods.invoice_window_at(schedule, position)
         if window.end <= position or window.end > at:
             break
         terminating = terminated_at is not None and window.end >= terminated_at
@@ -141,6 +157,7 @@ def due_items(
                 charges=window,
                 base_fee=bill_base,
                 fraction=fraction,
+                usage=usage_window(schedule, window),
             )
         )
         position = window.end
@@ -161,13 +178,17 @@ def item_from_row(row: InvoiceSubscription, schedule: periods.Schedule) -> DueIt
         bill_base = base.full.start == row.charges_to_datetime
     else:
         bill_base = base.full.end == row.charges_to_datetime
+    charges = Window(row.charges_from_datetime, row.charges_to_datetime)
     return DueItem(
         subscription=sub,
         reason=row.invoicing_reason,
         timestamp=row.timestamp,
         service=Window(row.from_datetime, row.to_datetime),
         full=base.full,
-        charges=Window(row.charges_from_datetime, row.charges_to_datetime),
+        charges=charges,
         base_fee=bill_base,
         fraction=periods.base_fee_fraction(schedule, base) if bill_base else Fraction(0),
+        usage=usage_window(schedule, charges)
+        if row.invoicing_reason != InvoicingReason.SUBSCRIPTION_STARTING
+        else None,
     )

@@ -17,6 +17,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from django.db.models import Q
+
 from billing_project.core.money import exponent, to_cents
 from catalog.models import Charge, Commitment
 from catalog.pricing import spending_minimum_true_up_cents
@@ -41,7 +43,8 @@ from subscriptions.selectors import ChainStarts
 
 def usage_key(item: DueItem, charge: ChargeSnapshot) -> tuple:
     """Key of a charge's usage over an item's window in a batch's bulk-read usage."""
-    return (item.subscription.id, charge.id, item.charges.start, item.charges.end)
+    usage = item.usage_window
+    return (item.subscription.id, charge.id, usage.start, usage.end)
 
 
 def item_fees(
@@ -72,7 +75,8 @@ def item_fees(
             )
         )
     charge_fees: list[Fee] = []
-    if item.charges.end > item.charges.start:
+    usage_window = item.usage_window
+    if usage_window.end > usage_window.start:
         for charge in plan.charges:
             if charge.charge.pay_in_advance:
                 continue  # billed by the event (§5.3), not again at the period end
@@ -80,25 +84,25 @@ def item_fees(
                 sub.organization,
                 external_subscription_id=sub.external_id,
                 charge=charge,
-                window=item.charges,
+                window=usage_window,
                 started_at=usage_started_at(sub, charge.charge, starts),
                 currency=currency,
                 schedule=schedule,
                 usage=usage.get(usage_key(item, charge)) if usage else None,
             )
-            these = [charge_fee(b, subscription=sub, currency=currency, window=item.charges) for b in buckets]
+            these = [charge_fee(b, subscription=sub, currency=currency, window=usage_window) for b in buckets]
             charge_fees.extend(these)
-            true_up = charge_true_up_cents(charge.charge, these, schedule, item.charges)
+            true_up = charge_true_up_cents(charge.charge, these, schedule, usage_window)
             if true_up > 0 and these:
                 charge_fees.append(
                     true_up_fee(
                         these[0], charge=charge.charge, amount_cents=true_up, subscription=sub, currency=currency,
-                        window=item.charges,
+                        window=usage_window,
                     )
                 )  # fmt: skip
     fees.extend(charge_fees)
     fees.extend(fixed_fees)
-    if item.reason == InvoicingReason.SUBSCRIPTION_PERIODIC and item.charges.end > item.charges.start:
+    if item.reason == InvoicingReason.SUBSCRIPTION_PERIODIC and usage_window.end > usage_window.start:
         fees.extend(_advance_recurring_fees(item, plan, schedule, currency, starts))
     if plan.commitment is not None and item.charges.end > item.charges.start:
         arrears = [f for f in fixed_fees if not f.pay_in_advance]
@@ -117,8 +121,9 @@ def _advance_recurring_fees(
     ]  # fmt: skip
     if not charges:
         return []
-    opening = periods.charges_window_at(schedule, item.charges.end)
-    if opening.start != item.charges.end or opening.end <= opening.start:
+    closing = item.usage_window
+    opening = periods.charges_window_at(schedule, closing.end)
+    if opening.start != closing.end or opening.end <= opening.start:
         return []  # the subscription ends with this window
     fees: list[Fee] = []
     for charge in charges:
@@ -323,22 +328,24 @@ def period_charge_fees_cents(subscription: Any, period: periods.Window) -> int:
     Lago measures the commitment on every charge fee of the commitment period, not only those of the
     invoice that closes it: with `bill_charges_monthly` the earlier monthly invoices' charge fees,
     and the pay-in-advance fees of the period (with or without invoice). Fees of voided invoices do
-    not count. The caller adds the fees it is building (not saved yet).
+    not count. The in-arrears fixed charge fees of the earlier months count too
+    (`bill_fixed_charges_monthly`). The caller adds the fees it is building (not saved yet).
     """
     rows = (
         Fee.objects.filter(
+            Q(fee_type=FeeType.CHARGE) | Q(fee_type=FeeType.FIXED_CHARGE, pay_in_advance=False),
             subscription=subscription,
-            fee_type=FeeType.CHARGE,
             created_at__gte=period.start,
             deleted_at__isnull=True,
         )
         .exclude(invoice__status__in=[InvoiceStatus.VOIDED, *HIDDEN_STATUSES])
-        .values_list("amount_cents", "properties")
+        .values_list("fee_type", "amount_cents", "properties")
     )
     total = 0
-    for amount_cents, properties in rows:
-        start = (properties or {}).get("charges_from_datetime")
-        end = (properties or {}).get("charges_to_datetime")
+    for fee_type, amount_cents, properties in rows:
+        prefix = "fixed_charges" if fee_type == FeeType.FIXED_CHARGE else "charges"
+        start = (properties or {}).get(f"{prefix}_from_datetime")
+        end = (properties or {}).get(f"{prefix}_to_datetime")
         if not start or not end:
             continue
         if datetime.fromisoformat(start) >= period.start and datetime.fromisoformat(end) <= period.end:

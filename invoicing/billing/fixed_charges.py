@@ -163,25 +163,26 @@ def units_changes(subscription_ids: Iterable[Any]) -> dict[tuple[Any, Any], list
 
 
 def _closing_period(item: DueItem, schedule: periods.Schedule) -> periods.BillingPeriod | None:
-    """The base period this item closes (billed in arrears), if any."""
+    """The fixed charges' period this item closes (billed in arrears), if any: the base period, or
+    its month with `bill_fixed_charges_monthly`."""
     if item.charges.end <= item.charges.start:
         return None
-    closed = periods.period_at(schedule, item.charges.start)
+    closed = periods.fixed_charges_period_at(schedule, item.charges.start)
     if item.reason == InvoicingReason.SUBSCRIPTION_TERMINATING or closed.full.end == item.charges.end:
         return closed
     return None
 
 
 def _opening_period(item: DueItem, schedule: periods.Schedule) -> periods.BillingPeriod | None:
-    """The base period this item opens (billed in advance), if any."""
+    """The fixed charges' period this item opens (billed in advance), if any."""
     sub = item.subscription
     if item.reason == InvoicingReason.SUBSCRIPTION_STARTING:
-        return periods.period_at(schedule, item.service.start)
+        return periods.fixed_charges_period_at(schedule, item.charges.start)
     if item.reason != InvoicingReason.SUBSCRIPTION_PERIODIC or item.charges.end <= item.charges.start:
         return None
     if sub.terminated_at is not None and sub.terminated_at <= item.charges.end:
         return None
-    opening = periods.period_at(schedule, item.charges.end)
+    opening = periods.fixed_charges_period_at(schedule, item.charges.end)
     if opening.full.start != item.charges.end or opening.service.end <= opening.service.start:
         return None
     return opening

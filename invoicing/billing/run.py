@@ -418,12 +418,13 @@ def _usage(bulk: list[CustomerDue], catalog: CatalogSnapshot, starts: ChainStart
         organizations[due.customer.organization_id] = due.customer.organization
         for items in due.days.values():
             for item, _ in items:
-                if item.charges.end <= item.charges.start:
+                window = item.usage_window
+                if window.end <= window.start:
                     continue
                 for charge in catalog.plan(item.subscription.plan_id).charges:
                     if charge.charge.pay_in_advance:
                         continue
-                    request = usage_request(item.subscription, charge, item.charges, starts)
+                    request = usage_request(item.subscription, charge, window, starts)
                     if request is not None:
                         requests[due.customer.organization_id].append((usage_key(item, charge), request))
     usage: dict[tuple, Any] = {}

@@ -6,80 +6,96 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0003_api_key_permissions'),
-        ('invoicing', '0005_invoice_customer_issuing_index'),
+        ("customers", "0003_api_key_permissions"),
+        ("invoicing", "0005_invoice_customer_issuing_index"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BillingRunBatch',
+            name="BillingRunBatch",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('position', models.PositiveIntegerField()),
-                ('customer_ids', models.JSONField(default=list)),
-                ('reported_at', models.DateTimeField(blank=True, null=True)),
-                ('invoices_created', models.PositiveIntegerField(default=0)),
-                ('customers_failed', models.PositiveIntegerField(default=0)),
-                ('dispatches', models.PositiveIntegerField(default=1)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("position", models.PositiveIntegerField()),
+                ("customer_ids", models.JSONField(default=list)),
+                ("reported_at", models.DateTimeField(blank=True, null=True)),
+                ("invoices_created", models.PositiveIntegerField(default=0)),
+                ("customers_failed", models.PositiveIntegerField(default=0)),
+                ("dispatches", models.PositiveIntegerField(default=1)),
             ],
             options={
-                'ordering': ['run', 'position'],
+                "ordering": ["run", "position"],
             },
         ),
         migrations.AddField(
-            model_name='billingrun',
-            name='batches_reported',
+            model_name="billingrun",
+            name="batches_reported",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='billingrun',
-            name='batches_total',
+            model_name="billingrun",
+            name="batches_total",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='billingrun',
-            name='customers_missing',
+            model_name="billingrun",
+            name="customers_missing",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='billingrun',
-            name='missing',
+            model_name="billingrun",
+            name="missing",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='billingrun',
-            name='oldest_due_at',
-            field=models.DateTimeField(blank=True, help_text='When the oldest billing still due (not invoiced) by this run became due.', null=True),
+            model_name="billingrun",
+            name="oldest_due_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the oldest billing still due (not invoiced) by this run became due.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='billingrun',
-            name='retries',
-            field=models.PositiveIntegerField(default=0, help_text='Times the missing batches were sent again.'),
+            model_name="billingrun",
+            name="retries",
+            field=models.PositiveIntegerField(default=0, help_text="Times the missing batches were sent again."),
         ),
         migrations.AlterField(
-            model_name='billingrun',
-            name='status',
-            field=models.CharField(choices=[('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('incomplete', 'Incomplete')], default='running', max_length=16),
+            model_name="billingrun",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("running", "Running"),
+                    ("succeeded", "Succeeded"),
+                    ("failed", "Failed"),
+                    ("incomplete", "Incomplete"),
+                ],
+                default="running",
+                max_length=16,
+            ),
         ),
         migrations.AddIndex(
-            model_name='billingrun',
-            index=models.Index(condition=models.Q(('organization__isnull', True)), fields=['-at'], name='billing_run_global_at'),
+            model_name="billingrun",
+            index=models.Index(
+                condition=models.Q(("organization__isnull", True)), fields=["-at"], name="billing_run_global_at"
+            ),
         ),
         migrations.AddIndex(
-            model_name='invoice',
-            index=models.Index(condition=models.Q(('file', '')), fields=['finalized_at'], name='invoice_pdf_missing'),
+            model_name="invoice",
+            index=models.Index(condition=models.Q(("file", "")), fields=["finalized_at"], name="invoice_pdf_missing"),
         ),
         migrations.AddField(
-            model_name='billingrunbatch',
-            name='run',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='batches', to='invoicing.billingrun'),
+            model_name="billingrunbatch",
+            name="run",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="batches", to="invoicing.billingrun"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='billingrunbatch',
-            constraint=models.UniqueConstraint(fields=('run', 'position'), name='billing_run_batch_once'),
+            model_name="billingrunbatch",
+            constraint=models.UniqueConstraint(fields=("run", "position"), name="billing_run_batch_once"),
         ),
     ]

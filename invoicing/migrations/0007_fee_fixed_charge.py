@@ -5,16 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0002_fixed_charges'),
-        ('invoicing', '0006_billing_run_batches'),
+        ("catalog", "0002_fixed_charges"),
+        ("invoicing", "0006_billing_run_batches"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='fee',
-            name='fixed_charge',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.fixedcharge'),
+            model_name="fee",
+            name="fixed_charge",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="catalog.fixedcharge",
+            ),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('invoicing', '0009_invoice_deleted_dispute_lost'),
+        ("invoicing", "0009_invoice_deleted_dispute_lost"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='fee',
-            name='deleted_at',
+            model_name="fee",
+            name="deleted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -47,7 +47,7 @@ def fixed_charge_increase_bill(
         schedule = schedule_for(sub)
         if schedule is None:
             return None
-        period = periods.period_at(schedule, at)
+        period = periods.fixed_charges_period_at(schedule, at)
         root = fixed.parent_id or fixed.id
         units = held_units(units_changes([sub.id]).get((sub.id, root), []), fixed.units, at)
         billed = (

@@ -44,7 +44,9 @@ def _charge(subscription: Subscription, charge_code: str) -> Charge:
 def _own_plan(organization: Organization, subscription: Subscription) -> None:
     """Point the subscription at its own copy of its plan, made now unless it has one."""
     if subscription.plan.parent_id is None:
-        subscription.plan = catalog_services.plan_override_create(organization, parent=subscription.plan, data=PlanOverrides())
+        subscription.plan = catalog_services.plan_override_create(
+            organization, parent=subscription.plan, data=PlanOverrides()
+        )
         subscription.save(update_fields=["plan", "updated_at"])
 
 

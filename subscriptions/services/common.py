@@ -100,5 +100,3 @@ def parse_instant(value: Any) -> datetime | None:
     if not bounds.datetime_in_range(result):
         raise ValueError("date outside 2000..2100")  # billing_project/core/bounds.py
     return result
-
-

@@ -142,13 +142,13 @@ def _start(subscription: Subscription, *, at: datetime, reason: str = "") -> Non
 
 
 def _past_periods(subscription: Subscription, now: datetime) -> int:
-    """How many billing periods (usage windows) of a started subscription ended by `now`."""
+    """How many billing periods (invoice windows) of a started subscription ended by `now`."""
     schedule = selectors.schedule_for(subscription)
     if schedule is None:
         return 0
     count, position = 0, schedule.started_at
     while count <= settings.SUBSCRIPTION_MAX_PAST_PERIODS:
-        window = periods.charges_window_at(schedule, position)
+        window = periods.invoice_window_at(schedule, position)
         if window.end > now or window.end <= position:
             break
         count, position = count + 1, window.end
