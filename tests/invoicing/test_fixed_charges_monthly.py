@@ -148,14 +148,20 @@ def test_schedule_windows_and_next_billing(organization):
     sub = subscribe(customer, plan, at(2025, 1, 1))
     assert next_billing_at(sub, at(2025, 1, 10)) == at(2025, 2, 1)
     schedule = periods.Schedule(
-        interval="yearly", billing_time="calendar", started_at=at(2025, 1, 1), bill_fixed_charges_monthly=True
+        interval=periods.Interval.YEARLY,
+        billing_time=periods.BillingTime.CALENDAR,
+        started_at=at(2025, 1, 1),
+        bill_fixed_charges_monthly=True,
     )
     assert periods.charges_window_at(schedule, at(2025, 5, 3)) == periods.Window(at(2025, 1, 1), at(2026, 1, 1))
     assert periods.invoice_window_at(schedule, at(2025, 5, 3)) == periods.Window(at(2025, 5, 1), at(2025, 6, 1))
     month = periods.fixed_charges_period_at(schedule, at(2025, 5, 3))
     assert (month.full.start, month.full.end) == (at(2025, 5, 1), at(2025, 6, 1))
     monthly_plan = periods.Schedule(
-        interval="monthly", billing_time="calendar", started_at=at(2025, 1, 1), bill_fixed_charges_monthly=True
+        interval=periods.Interval.MONTHLY,
+        billing_time=periods.BillingTime.CALENDAR,
+        started_at=at(2025, 1, 1),
+        bill_fixed_charges_monthly=True,
     )
     assert periods.invoice_window_at(monthly_plan, at(2025, 5, 3)) == periods.Window(at(2025, 5, 1), at(2025, 6, 1))
 
