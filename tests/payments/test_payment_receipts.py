@@ -3,11 +3,14 @@ webhook `payment_receipt.created`, `GET /payment_receipts[/{id}]`, the admin."""
 
 from __future__ import annotations
 
+import io
 import threading
 
 import pytest
 from django.db import connection as db_connection
+from pypdf import PdfReader
 
+from billing_project.core.money import format_amount
 from payments.models import PaymentReceipt, PaymentStatus
 from payments.providers import ChargeResult
 from payments.services import collection, receipts
@@ -43,7 +46,22 @@ def test_a_succeeded_charge_gets_one_numbered_receipt_with_a_pdf(
         _, payment = _paid_by_card(organization, fake_stripe)
     receipt = PaymentReceipt.objects.get(payment=payment)
     assert receipt.number == "ACME-RCPT-000001" and receipt.sequential_id == 1
-    assert receipt.file and receipt.file.read(4) == b"%PDF"
+    content = receipt.file.read()
+    assert content.startswith(b"%PDF")
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+    invoice = payment.invoice
+    for expected in (
+        "Receipt",
+        "ACME-RCPT-000001",
+        f"Paid on {payment.paid_at.date().isoformat()}",
+        "Amount paid",
+        format_amount(5000, payment.currency),
+        "Stripe",
+        invoice.number,
+        "Still due",
+        format_amount(0, invoice.currency),
+    ):
+        assert expected in text, expected
     # The same success applied again (a webhook after the charge answer): still one receipt.
     collection.payment_record_result(payment.id, ChargeResult(status="succeeded"))
     assert PaymentReceipt.objects.filter(payment=payment).count() == 1
