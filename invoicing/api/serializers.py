@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from billing_project.core.api.serializers import ClientDateTimeField, envelope
+from billing_project.core.api.serializers import ClientDateTimeField, envelope, list_envelope, page_meta
 from billing_project.core.api.shapes import schema_serializer
 from billing_project.core.api.unsupported import LagoOnly
 from customers.api.serializers import (
@@ -109,27 +109,10 @@ FeeUpdateEnvelope = envelope("FeeUpdateEnvelope", "fee", FeeUpdateInput)
 FeeOutput = schema_serializer(FeeShape)
 InvoiceOutput = schema_serializer(InvoiceShape)
 InvoiceEnvelope = envelope("InvoiceEnvelope", "invoice", InvoiceOutput)
-
-
-class PageMeta(serializers.Serializer):
-    current_page = serializers.IntegerField()
-    next_page = serializers.IntegerField(allow_null=True)
-    prev_page = serializers.IntegerField(allow_null=True)
-    total_pages = serializers.IntegerField()
-    total_count = serializers.IntegerField()
-
-
-class InvoiceListEnvelope(serializers.Serializer):
-    invoices = InvoiceOutput(many=True)
-    meta = PageMeta()
-
-
+PageMeta = page_meta("PageMeta")
+InvoiceListEnvelope = list_envelope("InvoiceListEnvelope", "invoices", InvoiceOutput, PageMeta)
 FeeEnvelope = envelope("FeeEnvelope", "fee", FeeOutput)
-
-
-class FeeListEnvelope(serializers.Serializer):
-    fees = FeeOutput(many=True)
-    meta = PageMeta()
+FeeListEnvelope = list_envelope("FeeListEnvelope", "fees", FeeOutput, PageMeta)
 
 
 class ChargeUsageOutput(serializers.Serializer):

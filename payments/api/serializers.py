@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from billing_project.core.api.serializers import ClientDateTimeField, envelope
+from billing_project.core.api.serializers import ClientDateTimeField, envelope, list_envelope
 from billing_project.core.api.shapes import schema_serializer
 from billing_project.core.api.unsupported import LagoOnly
 from customers.api.serializers import PAYMENT_METHOD_REASON, PROVIDER_PAYMENT_METHOD
@@ -26,14 +26,8 @@ PaymentInputEnvelope = envelope("PaymentInputEnvelope", "payment", PaymentInput)
 
 
 PaymentOutput = schema_serializer(PaymentShape)
-
-
 PaymentEnvelope = envelope("PaymentEnvelope", "payment", PaymentOutput)
-
-
-class PaymentListEnvelope(serializers.Serializer):
-    payments = PaymentOutput(many=True)
-    meta = PageMeta()
+PaymentListEnvelope = list_envelope("PaymentListEnvelope", "payments", PaymentOutput, PageMeta)
 
 
 class PaymentUrlOutput(serializers.Serializer):
@@ -81,14 +75,10 @@ PaymentRequestInputEnvelope = envelope("PaymentRequestInputEnvelope", "payment_r
 
 
 PaymentRequestOutput = schema_serializer(PaymentRequestShape)
-
-
 PaymentRequestEnvelope = envelope("PaymentRequestEnvelope", "payment_request", PaymentRequestOutput)
-
-
-class PaymentRequestListEnvelope(serializers.Serializer):
-    payment_requests = PaymentRequestOutput(many=True)
-    meta = PageMeta()
+PaymentRequestListEnvelope = list_envelope(
+    "PaymentRequestListEnvelope", "payment_requests", PaymentRequestOutput, PageMeta
+)
 
 
 class PaymentMethodOutput(serializers.Serializer):
@@ -103,13 +93,8 @@ class PaymentMethodOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class PaymentMethodEnvelope(serializers.Serializer):
-    payment_method = PaymentMethodOutput()
-
-
-class PaymentMethodListEnvelope(serializers.Serializer):
-    payment_methods = PaymentMethodOutput(many=True)
-    meta = PageMeta()
+PaymentMethodEnvelope = envelope("PaymentMethodEnvelope", "payment_method", PaymentMethodOutput)
+PaymentMethodListEnvelope = list_envelope("PaymentMethodListEnvelope", "payment_methods", PaymentMethodOutput, PageMeta)
 
 
 class PaymentReceiptOutput(serializers.Serializer):
@@ -121,13 +106,10 @@ class PaymentReceiptOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class PaymentReceiptEnvelope(serializers.Serializer):
-    payment_receipt = PaymentReceiptOutput()
-
-
-class PaymentReceiptListEnvelope(serializers.Serializer):
-    payment_receipts = PaymentReceiptOutput(many=True)
-    meta = PageMeta()
+PaymentReceiptEnvelope = envelope("PaymentReceiptEnvelope", "payment_receipt", PaymentReceiptOutput)
+PaymentReceiptListEnvelope = list_envelope(
+    "PaymentReceiptListEnvelope", "payment_receipts", PaymentReceiptOutput, PageMeta
+)
 
 
 class ResendEmailInput(serializers.Serializer):

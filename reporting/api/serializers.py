@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from billing_project.core.api.serializers import envelope, list_envelope
+from billing_project.core.api.serializers import envelope, list_envelope, rows_envelope
 from reporting.models import ExportResource
 
 
@@ -15,8 +15,7 @@ class GrossRevenueRow(serializers.Serializer):
     invoices_count = serializers.IntegerField()
 
 
-class GrossRevenueEnvelope(serializers.Serializer):
-    gross_revenues = GrossRevenueRow(many=True)
+GrossRevenueEnvelope = rows_envelope("GrossRevenueEnvelope", "gross_revenues", GrossRevenueRow)
 
 
 class InvoiceCollectionRow(serializers.Serializer):
@@ -27,8 +26,7 @@ class InvoiceCollectionRow(serializers.Serializer):
     amount_cents = serializers.IntegerField()
 
 
-class InvoiceCollectionEnvelope(serializers.Serializer):
-    invoice_collections = InvoiceCollectionRow(many=True)
+InvoiceCollectionEnvelope = rows_envelope("InvoiceCollectionEnvelope", "invoice_collections", InvoiceCollectionRow)
 
 
 class UsageRow(serializers.Serializer):
@@ -42,8 +40,7 @@ class UsageRow(serializers.Serializer):
     is_billable_metric_deleted = serializers.BooleanField()
 
 
-class UsageEnvelope(serializers.Serializer):
-    usages = UsageRow(many=True)
+UsageEnvelope = rows_envelope("UsageEnvelope", "usages", UsageRow)
 
 
 class InvoicedUsageRow(serializers.Serializer):
@@ -53,8 +50,7 @@ class InvoicedUsageRow(serializers.Serializer):
     amount_cents = serializers.IntegerField()
 
 
-class InvoicedUsageEnvelope(serializers.Serializer):
-    invoiced_usages = InvoicedUsageRow(many=True)
+InvoicedUsageEnvelope = rows_envelope("InvoicedUsageEnvelope", "invoiced_usages", InvoicedUsageRow)
 
 
 class MrrRow(serializers.Serializer):
@@ -63,8 +59,7 @@ class MrrRow(serializers.Serializer):
     amount_cents = serializers.IntegerField(allow_null=True)
 
 
-class MrrEnvelope(serializers.Serializer):
-    mrrs = MrrRow(many=True)
+MrrEnvelope = rows_envelope("MrrEnvelope", "mrrs", MrrRow)
 
 
 class OverdueBalanceRow(serializers.Serializer):
@@ -74,8 +69,7 @@ class OverdueBalanceRow(serializers.Serializer):
     lago_invoice_ids = serializers.ListField(child=serializers.CharField())
 
 
-class OverdueBalanceEnvelope(serializers.Serializer):
-    overdue_balances = OverdueBalanceRow(many=True)
+OverdueBalanceEnvelope = rows_envelope("OverdueBalanceEnvelope", "overdue_balances", OverdueBalanceRow)
 
 
 class ChurnRow(serializers.Serializer):
@@ -87,8 +81,7 @@ class ChurnRow(serializers.Serializer):
     churn_rate = serializers.CharField(allow_null=True, help_text="Decimal string, 4 places.")
 
 
-class ChurnEnvelope(serializers.Serializer):
-    churns = ChurnRow(many=True)
+ChurnEnvelope = rows_envelope("ChurnEnvelope", "churns", ChurnRow)
 
 
 class RetentionRow(serializers.Serializer):
@@ -99,8 +92,7 @@ class RetentionRow(serializers.Serializer):
     net_revenue_retention = serializers.CharField(allow_null=True, help_text="Decimal string, 4 places.")
 
 
-class RetentionEnvelope(serializers.Serializer):
-    net_revenue_retentions = RetentionRow(many=True)
+RetentionEnvelope = rows_envelope("RetentionEnvelope", "net_revenue_retentions", RetentionRow)
 
 
 class LifetimeValueRow(serializers.Serializer):
@@ -113,8 +105,7 @@ class LifetimeValueRow(serializers.Serializer):
     lifetime_value_cents = serializers.IntegerField(allow_null=True, help_text="Null while nobody churned.")
 
 
-class LifetimeValueEnvelope(serializers.Serializer):
-    customer_lifetime_values = LifetimeValueRow(many=True)
+LifetimeValueEnvelope = rows_envelope("LifetimeValueEnvelope", "customer_lifetime_values", LifetimeValueRow)
 
 
 class ExportInput(serializers.Serializer):

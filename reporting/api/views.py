@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.pagination import paginated_response
-from billing_project.core.api.resources import endpoint
+from billing_project.core.api.resources import endpoint, named
 from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
 from billing_project.core.replica import replica_reads
 from reporting import collection, selectors, services, usage
@@ -35,6 +35,7 @@ from reporting.api.serializers import (
     UsageEnvelope,
 )
 
+Rows = list[dict[str, Any]]
 _PARAMETERS = {parameter.name: parameter for parameter in filters.AnalyticsFilters.schema_parameters()}
 MONTHS = _PARAMETERS["months"]
 CURRENCY = _PARAMETERS["currency"]
@@ -51,7 +52,7 @@ class _AnalyticsView(OrganizationAPIView):
     resource_name = "analytic"
     root_key = ""
     by_customer = False
-    selector: Callable[..., list[dict[str, Any]]]
+    selector: Callable[..., Rows]
 
     def rows(self, request: Request) -> Response:
         query = _filters(request, customer=self.by_customer)
@@ -60,30 +61,32 @@ class _AnalyticsView(OrganizationAPIView):
         return Response({self.root_key: data})
 
 
-class GrossRevenueView(_AnalyticsView):
-    root_key, by_customer, selector = "gross_revenues", True, staticmethod(selectors.gross_revenue)
+def _analytics_view(envelope: Any, selector: Callable[..., Rows], summary: str, *, by_customer: bool = False) -> Any:
+    """The view of `envelope` (`<Name>Envelope` -> `<Name>View`): `{root: selector(organization,
+    months, currency[, customer])}`, `root` the envelope's one field, operation `analytics_<root>`
+    without its plural `s`."""
+    root = next(iter(envelope().fields))
+    parameters = [MONTHS, CURRENCY, CUSTOMER] if by_customer else [MONTHS, CURRENCY]
 
-    @endpoint(
-        "analytics_gross_revenue",
-        "Gross revenue by month and currency",
-        GrossRevenueEnvelope,
-        parameters=[MONTHS, CURRENCY, CUSTOMER],
-    )
-    def get(self, request: Request) -> Response:
-        return self.rows(request)
+    class View(_AnalyticsView):
+        @endpoint(f"analytics_{root[:-1]}", summary, envelope, parameters=parameters)
+        def get(self, request: Request) -> Response:
+            return self.rows(request)
+
+    View.root_key, View.by_customer = root, by_customer
+    View.selector = staticmethod(selector)  # type: ignore[assignment]
+    return named(View, envelope.__name__.removesuffix("Envelope") + "View", __name__)
 
 
-class InvoiceCollectionView(_AnalyticsView):
-    root_key, by_customer, selector = "invoice_collections", True, staticmethod(collection.invoice_collection)
-
-    @endpoint(
-        "analytics_invoice_collection",
-        "Finalized invoices by month, payment status and currency",
-        InvoiceCollectionEnvelope,
-        parameters=[MONTHS, CURRENCY, CUSTOMER],
-    )
-    def get(self, request: Request) -> Response:
-        return self.rows(request)
+GrossRevenueView = _analytics_view(
+    GrossRevenueEnvelope, selectors.gross_revenue, "Gross revenue by month and currency", by_customer=True
+)
+InvoiceCollectionView = _analytics_view(
+    InvoiceCollectionEnvelope,
+    collection.invoice_collection,
+    "Finalized invoices by month, payment status and currency",
+    by_customer=True,
+)
 
 
 class UsageView(OrganizationAPIView):
@@ -103,76 +106,20 @@ class UsageView(OrganizationAPIView):
         return Response({"usages": rows})
 
 
-class InvoicedUsageView(_AnalyticsView):
-    root_key, selector = "invoiced_usages", staticmethod(selectors.invoiced_usage)
-
-    @endpoint(
-        "analytics_invoiced_usage",
-        "Invoiced usage by month, currency and metric",
-        InvoicedUsageEnvelope,
-        parameters=[MONTHS, CURRENCY],
-    )
-    def get(self, request: Request) -> Response:
-        return self.rows(request)
-
-
-class MrrView(_AnalyticsView):
-    root_key, selector = "mrrs", staticmethod(selectors.mrr)
-
-    @endpoint(
-        "analytics_mrr", "Monthly recurring revenue by month and currency", MrrEnvelope, parameters=[MONTHS, CURRENCY]
-    )
-    def get(self, request: Request) -> Response:
-        return self.rows(request)
-
-
-class OverdueBalanceView(_AnalyticsView):
-    root_key, by_customer, selector = "overdue_balances", True, staticmethod(selectors.overdue_balances)
-
-    @endpoint(
-        "analytics_overdue_balance",
-        "Overdue balances by month and currency",
-        OverdueBalanceEnvelope,
-        parameters=[MONTHS, CURRENCY, CUSTOMER],
-    )
-    def get(self, request: Request) -> Response:
-        return self.rows(request)
-
-
-class ChurnView(_AnalyticsView):
-    root_key, selector = "churns", staticmethod(selectors.churn)
-
-    @endpoint(
-        "analytics_churn", "Customer churn by month and currency (bxb)", ChurnEnvelope, parameters=[MONTHS, CURRENCY]
-    )
-    def get(self, request: Request) -> Response:
-        return self.rows(request)
-
-
-class RetentionView(_AnalyticsView):
-    root_key, selector = "net_revenue_retentions", staticmethod(selectors.net_revenue_retention)
-
-    @endpoint(
-        "analytics_net_revenue_retention",
-        "Net revenue retention by month and currency (bxb)",
-        RetentionEnvelope,
-        parameters=[MONTHS, CURRENCY],
-    )
-    def get(self, request: Request) -> Response:
-        return self.rows(request)
-
-
-class LifetimeValueView(_AnalyticsView):
-    root_key, selector = "customer_lifetime_values", staticmethod(selectors.customer_lifetime_value)
-
-    @endpoint(
-        "analytics_customer_lifetime_value",
-        "Customer lifetime value by currency (bxb)",
-        LifetimeValueEnvelope,
-        parameters=[MONTHS, CURRENCY],
-    )
-    def get(self, request: Request) -> Response:
-        return self.rows(request)
+InvoicedUsageView = _analytics_view(
+    InvoicedUsageEnvelope, selectors.invoiced_usage, "Invoiced usage by month, currency and metric"
+)
+MrrView = _analytics_view(MrrEnvelope, selectors.mrr, "Monthly recurring revenue by month and currency")
+OverdueBalanceView = _analytics_view(
+    OverdueBalanceEnvelope, selectors.overdue_balances, "Overdue balances by month and currency", by_customer=True
+)
+ChurnView = _analytics_view(ChurnEnvelope, selectors.churn, "Customer churn by month and currency (bxb)")
+RetentionView = _analytics_view(
+    RetentionEnvelope, selectors.net_revenue_retention, "Net revenue retention by month and currency (bxb)"
+)
+LifetimeValueView = _analytics_view(
+    LifetimeValueEnvelope, selectors.customer_lifetime_value, "Customer lifetime value by currency (bxb)"
+)
 
 
 # --- Exports ---------------------------------------------------------------------------------

@@ -13,9 +13,8 @@ from rest_framework import serializers
 from billing_project.core import bounds
 
 
-class PaginationMeta(serializers.Serializer):
-    """Lago's list `meta` block (see `billing_project.core.api.pagination.meta_for`)."""
-
+class _PageMetaFields(serializers.Serializer):
+    # The fields of Lago's list `meta` block; no docstring, so `page_meta` components have no description.
     current_page = serializers.IntegerField()
     next_page = serializers.IntegerField(allow_null=True)
     prev_page = serializers.IntegerField(allow_null=True)
@@ -23,10 +22,22 @@ class PaginationMeta(serializers.Serializer):
     total_count = serializers.IntegerField()
 
 
-def _named(name: str, fields: dict[str, serializers.Field]) -> type[serializers.Serializer]:
+class PaginationMeta(_PageMetaFields):
+    """Lago's list `meta` block (see `billing_project.core.api.pagination.meta_for`)."""
+
+
+def _named(
+    name: str, fields: dict[str, serializers.Field], base: type[serializers.Serializer] = serializers.Serializer
+) -> type[serializers.Serializer]:
     # Named and placed in the calling module like a class written there: the schema component is `name`.
     module = sys._getframe(2).f_globals.get("__name__", __name__)
-    return type(name, (serializers.Serializer,), {"__module__": module, "__qualname__": name, **fields})
+    return type(name, (base,), {"__module__": module, "__qualname__": name, **fields})
+
+
+def page_meta(name: str) -> type[serializers.Serializer]:
+    """Lago's list `meta` block as schema component `name` (without `PaginationMeta`'s description):
+    the name an app's published schema already gives its page meta."""
+    return _named(name, {}, _PageMetaFields)
 
 
 def envelope(name: str, root: str, output: type[serializers.Serializer]) -> type[serializers.Serializer]:
@@ -34,9 +45,22 @@ def envelope(name: str, root: str, output: type[serializers.Serializer]) -> type
     return _named(name, {root: output()})
 
 
-def list_envelope(name: str, root: str, output: type[serializers.Serializer]) -> type[serializers.Serializer]:
-    """A page of resources, `{"<root>": [...], "meta": {...}}` (`PaginationMeta`), as schema component `name`."""
-    return _named(name, {root: output(many=True), "meta": PaginationMeta()})
+def rows_envelope(name: str, root: str, row: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """A list of rows under their root key without a page, `{"<root>": [...]}`, as schema component `name`."""
+    return _named(name, {root: row(many=True)})
+
+
+def list_envelope(
+    name: str,
+    root: str,
+    output: type[serializers.Serializer],
+    meta: type[serializers.Serializer] = PaginationMeta,
+    *,
+    meta_required: bool = True,
+) -> type[serializers.Serializer]:
+    """A page of resources, `{"<root>": [...], "meta": {...}}` (`meta`, `PaginationMeta` unless an
+    app's `page_meta`), as schema component `name`."""
+    return _named(name, {root: output(many=True), "meta": meta(required=meta_required)})
 
 
 def optional_text(value: object) -> str | None:

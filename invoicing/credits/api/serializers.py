@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from billing_project.core.api.serializers import ClientDateTimeField, envelope, list_envelope
+from billing_project.core.api.serializers import ClientDateTimeField, envelope, list_envelope, page_meta
 from billing_project.core.api.shapes import schema_serializer
 from billing_project.core.api.unsupported import LagoOnly
 from customers.api.serializers import (
@@ -102,17 +102,8 @@ WalletOutput = schema_serializer(WalletShape)
 WalletEnvelope = envelope("WalletEnvelope", "wallet", WalletOutput)
 
 
-class MetaSchema(serializers.Serializer):
-    current_page = serializers.IntegerField()
-    next_page = serializers.IntegerField(allow_null=True)
-    prev_page = serializers.IntegerField(allow_null=True)
-    total_pages = serializers.IntegerField()
-    total_count = serializers.IntegerField()
-
-
-class WalletListEnvelope(serializers.Serializer):
-    wallets = WalletOutput(many=True)
-    meta = MetaSchema()
+MetaSchema = page_meta("MetaSchema")
+WalletListEnvelope = list_envelope("WalletListEnvelope", "wallets", WalletOutput, MetaSchema)
 
 
 class WalletTransactionInput(serializers.Serializer):
@@ -146,9 +137,9 @@ WalletTransactionFundingListEnvelope = list_envelope(
 )
 
 
-class WalletTransactionListEnvelope(serializers.Serializer):
-    wallet_transactions = WalletTransactionOutput(many=True)
-    meta = MetaSchema(required=False)
+WalletTransactionListEnvelope = list_envelope(
+    "WalletTransactionListEnvelope", "wallet_transactions", WalletTransactionOutput, MetaSchema, meta_required=False
+)
 
 
 class CreditNoteItemInput(serializers.Serializer):
@@ -190,9 +181,7 @@ CreditNoteOutput = schema_serializer(CreditNoteShape)
 CreditNoteEnvelope = envelope("CreditNoteEnvelope", "credit_note", CreditNoteOutput)
 
 
-class CreditNoteListEnvelope(serializers.Serializer):
-    credit_notes = CreditNoteOutput(many=True)
-    meta = MetaSchema()
+CreditNoteListEnvelope = list_envelope("CreditNoteListEnvelope", "credit_notes", CreditNoteOutput, MetaSchema)
 
 
 CreditNoteEstimateOutput = schema_serializer(CreditNoteEstimateShape)

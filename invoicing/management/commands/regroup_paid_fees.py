@@ -6,26 +6,22 @@ Paid, uninvoiced pay-in-advance fees of `regroup_paid_fees: "invoice"` charges a
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
-from invoicing.management.commands.run_billing import parse_instant
+from billing_project.core.commands import JobCommand
 from invoicing.services.advance import paid_fees_regroup, paid_fees_regroup_due
 
 
-class Command(BaseCommand):
+class Command(JobCommand):
     help = "Group paid pay-in-advance fees (regroup_paid_fees: invoice) on their period-end invoice."
+    at_help = "The instant to run for (ISO 8601, UTC if naive); default now."
+    dry_run_help = "Only list the customers concerned."
 
-    def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--at", help="The instant to run for (ISO 8601, UTC if naive); default now.")
-        parser.add_argument("--dry-run", action="store_true", help="Only list the customers concerned.")
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        at = parse_instant(options.get("at"), "--at")
-        customers = paid_fees_regroup_due(at)
-        if options.get("dry_run"):
+    def run(self, now: dt.datetime, *, dry_run: bool, organization: Any) -> None:
+        customers = paid_fees_regroup_due(now)
+        if dry_run:
             self.stdout.write(f"{len(customers)} customer(s) have paid fees waiting to be regrouped")
             return
-        created = sum(len(paid_fees_regroup(customer_id, at=at)) for customer_id in customers)
+        created = sum(len(paid_fees_regroup(customer_id, at=now)) for customer_id in customers)
         self.stdout.write(f"{created} invoice(s) created for {len(customers)} customer(s)")

@@ -17,8 +17,8 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
+from billing_project.core.commands import parse_instant
 from billing_project.core.progress import Progress
 from customers.management.commands.create_api_key import find_organization
 from customers.models import Customer
@@ -89,14 +89,3 @@ class Command(BaseCommand):
                 raise CommandError(f"--date: not a date: {options['date']}") from exc
             return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC) - dt.timedelta(seconds=1)
         return parse_instant(options["at"], "--at")
-
-
-def parse_instant(value: str | None, name: str) -> dt.datetime:
-    """An ISO-8601 instant given to a command (UTC when naive), or now."""
-    if not value:
-        return timezone.now()
-    try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise CommandError(f"{name}: not a date: {value}") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -6,24 +6,19 @@ Terminates expired wallets (their credits voided), runs recurring top-up rules t
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
+from billing_project.core.commands import JobCommand
 from invoicing.credits.services import wallet_rules, wallets
-from invoicing.management.commands.run_billing import parse_instant
 
 
-class Command(BaseCommand):
+class Command(JobCommand):
     help = "Terminate expired wallets, run recurring top-ups and refresh ongoing balances."
+    at_help = "The instant to run for (ISO 8601, UTC if naive); default now."
+    dry_run_help = "Only list what is due."
 
-    def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--at", help="The instant to run for (ISO 8601, UTC if naive); default now.")
-        parser.add_argument("--dry-run", action="store_true", help="Only list what is due.")
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        now = parse_instant(options.get("at"), "--at")
-        dry_run = bool(options.get("dry_run"))
+    def run(self, now: dt.datetime, *, dry_run: bool, organization: Any) -> None:
         expired = wallets.wallets_terminate_expired(now, dry_run=dry_run)
         rules = wallet_rules.wallets_recurring_top_up(now, dry_run=dry_run)
         refreshed = 0 if dry_run else wallets.wallets_refresh_ongoing_balances(now)

@@ -5,24 +5,18 @@ would touch and changes nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
-from invoicing.management.commands.run_billing import parse_instant
+from billing_project.core.commands import JobCommand
 from payments.services import collection, events, refunds
 
 
-class Command(BaseCommand):
+class Command(JobCommand):
     help = "Start the payment retries that are due and re-submit attempts left pending."
 
-    def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--at", help="Run as of this ISO datetime (UTC when naive).")
-        parser.add_argument("--dry-run", action="store_true", help="Count what is due; change nothing.")
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        now = parse_instant(options.get("at"), "--at")
-        if options.get("dry_run"):
+    def run(self, now: dt.datetime, *, dry_run: bool, organization: Any) -> None:
+        if dry_run:
             self.stdout.write(
                 f"dry run: {collection.payments_retry_candidates(now).count()} retry attempt(s) due, "
                 f"{collection.payments_stale_pending(now).count()} pending attempt(s) to submit again, "

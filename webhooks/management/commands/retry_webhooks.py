@@ -14,11 +14,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from billing_project.core.commands import ORGANIZATION_HELP, command_organization
 from billing_project.core.logging import redact_urls
-from billing_project.core.lookup import by_id_or_unique_name
 from billing_project.core.progress import Progress
 from webhooks import selectors, services
-from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.models import WebhookEndpoint
 
 CHUNK = 500
 
@@ -27,7 +27,7 @@ class Command(BaseCommand):
     help = "Send failed webhook deliveries again, in bulk (after the receiver was fixed)."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--organization", help="Only this organization (id, or a name no other has).")
+        parser.add_argument("--organization", help=ORGANIZATION_HELP)
         parser.add_argument("--endpoint", help="Only this webhook endpoint (its lago_id).")
         parser.add_argument("--type", dest="webhook_type", help="Only this webhook type, e.g. invoice.created.")
         parser.add_argument("--since", help="Only deliveries created since this ISO-8601 instant.")
@@ -36,13 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        organization = None
-        if options["organization"]:
-            model = WebhookDelivery._meta.get_field("organization").related_model
-            try:
-                organization = by_id_or_unique_name(model, options["organization"])
-            except LookupError as exc:
-                raise CommandError(str(exc)) from exc
+        organization = command_organization(options["organization"])
         endpoint = None
         if options["endpoint"]:
             try:
