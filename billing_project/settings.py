@@ -319,6 +319,16 @@ CLICKHOUSE_WRITE_TIMEOUT_SECONDS = float(os.environ.get("CLICKHOUSE_WRITE_TIMEOU
 # longer than a rolling deploy takes to give CLICKHOUSE_URL to every process.
 CLICKHOUSE_BACKFILL_SETTLE_SECONDS = float(os.environ.get("CLICKHOUSE_BACKFILL_SETTLE_SECONDS") or 900)
 
+# Where the events of organizations created from now on are stored: "postgres" (the Django
+# database) or "clickhouse" (ClickHouse is the store of record; needs CLICKHOUSE_URL). An existing
+# organization keeps its store until `manage.py events_store_migrate` switches it (docs/metering.md,
+# "ClickHouse as the store of record").
+EVENTS_STORE = (os.environ.get("EVENTS_STORE") or "postgres").strip().lower()
+if EVENTS_STORE not in ("postgres", "clickhouse"):
+    raise ImproperlyConfigured(f"EVENTS_STORE must be postgres or clickhouse, not {EVENTS_STORE!r}")
+if EVENTS_STORE == "clickhouse" and not CLICKHOUSE_URL:
+    raise ImproperlyConfigured("EVENTS_STORE=clickhouse needs CLICKHOUSE_URL")
+
 # Customers per billing task (invoicing.bill_customers; docs/invoicing.md, "The sweep").
 BILLING_BATCH_SIZE = max(env_int("BILLING_BATCH_SIZE", 500), 1)
 

@@ -25,6 +25,20 @@ def timezone_valid(name: str | None) -> bool:
     return True
 
 
+class EventsStore(models.TextChoices):
+    """Where an organization's usage events are stored (docs/metering.md)."""
+
+    POSTGRES = "postgres"
+    CLICKHOUSE = "clickhouse"
+
+
+def default_events_store() -> str:
+    """New organizations take the EVENTS_STORE setting; existing ones keep theirs until migrated."""
+    from django.conf import settings
+
+    return str(getattr(settings, "EVENTS_STORE", EventsStore.POSTGRES))
+
+
 class DocumentNumbering(models.TextChoices):
     PER_CUSTOMER = "per_customer"
     PER_ORGANIZATION = "per_organization"
@@ -61,6 +75,11 @@ class Organization(BaseModel):
     webhook_hmac_key = models.CharField(max_length=128, default=new_hmac_key, editable=False)
     # Per-organization sequence counters, incremented under a row lock.
     customer_sequence = models.BigIntegerField(default=0, editable=False)
+    # Where its usage events live: set at creation from EVENTS_STORE, changed only by
+    # `manage.py events_store_migrate` (metering.clickhouse.migrate).
+    events_store = models.CharField(
+        max_length=16, choices=EventsStore.choices, default=default_events_store, editable=False
+    )
 
     class Meta:
         ordering = ["name"]

@@ -241,8 +241,8 @@ def aggregate(
     try:
         return answer(reader)
     except clickhouse.Unavailable:
-        if store == "clickhouse":
-            raise
+        if store == "clickhouse" or organization.events_store == "clickhouse":
+            raise  # forced, or the store of record: PostgreSQL does not hold these events
         metrics.clickhouse_fallback("unavailable")
         return answer(event_store().reader(organization, external_subscription_id, spec.code))
 
@@ -696,7 +696,7 @@ def aggregate_prorated(
         try:
             rows, history = read(reader)
         except clickhouse.Unavailable:
-            if store == "clickhouse":
+            if store == "clickhouse" or organization.events_store == "clickhouse":
                 raise
             metrics.clickhouse_fallback("unavailable")
             reader = event_store().reader(organization, external_subscription_id, spec.code)

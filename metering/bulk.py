@@ -79,7 +79,8 @@ def aggregate_many(organization: Any, requests: Sequence[UsageRequest]) -> list[
     by_window: dict[tuple[datetime, datetime], list[tuple[int, str, MetricSpec]]] = defaultdict(list)
     for index, request in enumerate(requests):
         spec = metric_spec(request.metric)
-        if not handled_in_bulk(request, spec):
+        # The bulk queries read PostgreSQL's rollups: ClickHouse's organizations ask `aggregate()`.
+        if not handled_in_bulk(request, spec) or organization.events_store == "clickhouse":
             results[index] = aggregate(
                 organization,
                 external_subscription_id=request.external_subscription_id,

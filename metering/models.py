@@ -291,3 +291,47 @@ class ClickHouseBackfill(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.organization_id} → {self.target}: {self.status}"
+
+
+class EventKey(models.Model):
+    """The idempotency key of an event stored in ClickHouse (organizations whose events store is
+    ClickHouse): one row per (organization, transaction id, external subscription id).
+
+    The ingestion transaction inserts the keys (`ON CONFLICT DO NOTHING RETURNING`), writes the new
+    events to ClickHouse, then commits: PostgreSQL decides which request stored an event first
+    (a concurrent request with the same key waits for the first to commit or roll back), so the
+    API's duplicate answers and the pay-in-advance fees see each event once, and ClickHouse's
+    ReplacingMergeTree read with FINAL absorbs a write repeated after a failed commit
+    (docs/metering.md, "ClickHouse as the store of record"). No other column, no other index.
+    """
+
+    pk = models.CompositePrimaryKey("organization_id", "transaction_id", "external_subscription_id")
+    organization_id = models.UUIDField()
+    transaction_id = models.CharField(max_length=255)
+    external_subscription_id = models.CharField(max_length=255)
+
+    def __str__(self) -> str:
+        return f"{self.external_subscription_id} {self.transaction_id}"
+
+
+class EventsStoreMigrationStatus(models.TextChoices):
+    COPYING = "copying"  # the ClickHouse backfill and the idempotency keys are being copied
+    SWITCHED = "switched"  # ingestion writes ClickHouse; waiting for processes that still wrote PostgreSQL
+    COMPLETE = "complete"
+
+
+class EventsStoreMigration(BaseModel):
+    """One organization's move from the PostgreSQL store to ClickHouse (`manage.py
+    events_store_migrate`): each step records how far it went, so a rerun resumes."""
+
+    organization = models.OneToOneField("customers.Organization", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        max_length=16, choices=EventsStoreMigrationStatus.choices, default=EventsStoreMigrationStatus.COPYING
+    )
+    keys_cursor = models.UUIDField(null=True, blank=True, help_text="last event id whose key was copied")
+    keys_copied = models.BigIntegerField(default=0)
+    switched_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.status}"

@@ -17,11 +17,12 @@ from billing_project.core import metrics as prometheus
 from billing_project.core.errors import ValidationFailure
 from customers.models import Organization
 from metering import ingestion
+from metering.clickhouse.record import ClickHouseRecordStore, in_clickhouse
 from metering.ingestion import ParsedEvent
 from metering.models import ClickHouseOutbox, EventError, EventErrorCode
 from metering.selectors import MetricInfo, metrics_by_code
 from metering.signals import events_ingested
-from metering.store import DatabaseEventStore, event_store, rollup_deltas
+from metering.store import EventStore, event_store, rollup_deltas
 from subscriptions import selectors as subscription_selectors
 
 logger = logging.getLogger(__name__)
@@ -169,6 +170,12 @@ def events_ingest(
     now = parsed[0].created_at if parsed else ingestion.now_utc()
     assert now is not None
     durable = bool(getattr(settings, "EVENTS_SYNCHRONOUS_COMMIT", True))
+    if in_clickhouse(organization):
+        # ClickHouse is the store of record: keys claimed in PostgreSQL, events written to
+        # ClickHouse, in one transaction (metering.clickhouse.record).
+        with transaction.atomic():
+            _store(ClickHouseRecordStore(), organization, unique, result, now, single=single)
+        return _ingested(organization, result)
     store = event_store()
     # The common case on PostgreSQL is one atomic statement (events + rollups), no explicit
     # transaction; in the opt-in asynchronous mode that statement itself turns synchronous_commit
@@ -182,6 +189,11 @@ def events_ingest(
             if not durable:
                 store.relax_commit()
             _store(store, organization, unique, result, now, single=single)
+    return _ingested(organization, result)
+
+
+def _ingested(organization: Organization, result: IngestResult) -> IngestResult:
+    """Count what a request stored and tell the apps above (`events_ingested`)."""
     result.duplicates.sort(key=lambda e: e.index)
     result.events.sort(key=lambda e: e.index)
     prometheus.events_ingested.inc(len(result.events))
@@ -198,7 +210,7 @@ def events_ingest(
 
 
 def _store(
-    store: DatabaseEventStore,
+    store: EventStore,
     organization: Organization,
     unique: list[ParsedEvent],
     result: IngestResult,
@@ -214,7 +226,7 @@ def _store(
     if single and result.duplicates:
         prometheus.events_duplicate.inc()
         raise ValidationFailure.single("transaction_id", "value_already_exist")
-    if result.events and clickhouse_enabled():
+    if result.events and clickhouse_enabled() and not in_clickhouse(organization):
         # In the same transaction as the events: a crash cannot lose the ClickHouse copy.
         ClickHouseOutbox.objects.create(organization=organization, event_ids=[str(e.id) for e in result.events])
         transaction.on_commit(_flush_clickhouse_later)

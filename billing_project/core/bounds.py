@@ -63,6 +63,4 @@ def client_datetime(value: Any) -> dt.datetime | None:
 def rfc3339(value: dt.datetime) -> str:
     """`YYYY-MM-DDTHH:MM:SSZ` in UTC, the year always four digits (strftime's `%Y` gives `1` for year 1)."""
     value = value.astimezone(dt.UTC)
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}Z"
-    )
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}Z"

@@ -28,7 +28,7 @@ from django.db import transaction
 
 from metering import computations
 from metering.computations import Row
-from metering.ingestion import ParsedEvent, dimension_value, dimensions_key
+from metering.ingestion import ParsedEvent, dimension_value, dimensions_key, dumps_bytes
 from metering.store.base import Additive, Written
 
 logger = logging.getLogger(__name__)
@@ -52,11 +52,30 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     dims_key String,
     prop_keys Array(String),
     prop_values Array(String),
-    version UInt64
+    version UInt64,
+    id String DEFAULT '',
+    external_customer_id String DEFAULT '',
+    properties String DEFAULT '',
+    subscription_id String DEFAULT '',
+    customer_id String DEFAULT ''
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(timestamp)
 ORDER BY (organization_id, external_subscription_id, code, transaction_id)
 """
+# Columns added after the first release (the event as the API shows it: the store of record
+# needs them), added to a table created before (ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS).
+ADDED_COLUMNS = {
+    "id": "String DEFAULT ''",
+    "external_customer_id": "String DEFAULT ''",
+    "properties": "String DEFAULT ''",
+    "subscription_id": "String DEFAULT ''",
+    "customer_id": "String DEFAULT ''",
+}
+COLUMNS = (
+    "organization_id, external_subscription_id, code, transaction_id, timestamp, ts_us, created_us, value, "
+    "precise, dims_key, prop_keys, prop_values, version, id, external_customer_id, properties, subscription_id, "
+    "customer_id"
+)
 
 
 def enabled() -> bool:
@@ -104,6 +123,15 @@ def client(*, write: bool = False) -> Any:
         clients[key] = cached
     if url not in _schema_ready:
         cached.execute(SCHEMA)
+        present = {
+            name
+            for (name,) in cached.execute(
+                "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = %(t)s", {"t": TABLE}
+            )
+        }
+        for name, definition in ADDED_COLUMNS.items():
+            if name not in present:
+                cached.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {definition}")
         _schema_ready.add(url)
     return cached
 
@@ -181,6 +209,8 @@ def _stored(event: Any, filter_keys: Sequence[str]) -> ParsedEvent:
         value=event.value,
         dimensions=dimensions,
         created_at=event.created_at,
+        subscription_id=event.subscription_id,
+        customer_id=event.customer_id,
     )
 
 
@@ -222,10 +252,15 @@ class ClickHouseEventStore:
                     "prop_keys": keys,
                     "prop_values": values,
                     "version": version,
+                    "id": str(event.id or ""),
+                    "external_customer_id": event.external_customer_id or "",
+                    "properties": dumps_bytes(event.properties or {}).decode(),
+                    "subscription_id": str(event.subscription_id or ""),
+                    "customer_id": str(event.customer_id or ""),
                 }
             )
         if rows:
-            client(write=True).execute(f"INSERT INTO {TABLE} VALUES", rows)
+            client(write=True).execute(f"INSERT INTO {TABLE} ({COLUMNS}) VALUES", rows)
         return Written()
 
     def reader(self, organization: Any, external_subscription_id: str, code: str) -> Reader:

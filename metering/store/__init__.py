@@ -56,8 +56,11 @@ def reader_for(
     organization: Organization, external_subscription_id: str, code: str, store: str | None, *, reads_from: datetime
 ) -> EventReader:
     """Where aggregation reads events dated from `reads_from`: `store="clickhouse"` forces ClickHouse,
-    `"postgres"` the database; None: ClickHouse when configured and it holds every event read
+    `"postgres"` the database; None: ClickHouse for an organization whose store of record it is
+    (`Organization.events_store`), else ClickHouse when configured and it holds every event read
     (`metering.clickhouse.backfill.readable`), else the database."""
+    if store is None and getattr(organization, "events_store", None) == "clickhouse":
+        store = "clickhouse"
     if store == "clickhouse" or (store is None and settings.CLICKHOUSE_URL):
         from metering.clickhouse.backfill import readable
         from metering.clickhouse.store import ClickHouseEventStore
