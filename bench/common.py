@@ -80,6 +80,51 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def wsgi_request(
+    application: Callable[..., Any], method: str, path: str, key: str, body: bytes | None = None
+) -> tuple[int, bytes]:
+    """One request through a WSGI application (Django's `WSGIHandler`, as a gunicorn worker calls
+    it: the whole middleware, URL resolution, authentication and DRF stack, no socket), with the
+    headers Lago's client sends: (status code, body)."""
+    import io
+
+    path_info, _, query = path.partition("?")
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path_info,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_AUTHORIZATION": f"Bearer {key}",
+        "HTTP_USER_AGENT": "lago-python-client",
+        "HTTP_ACCEPT": "*/*",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body or b""),
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    if body is not None:
+        environ["CONTENT_TYPE"] = "application/json"
+        environ["CONTENT_LENGTH"] = str(len(body))
+    seen: list[str] = []
+
+    def start_response(status: str, headers: list, exc_info: object = None) -> None:
+        seen.append(status)
+
+    response = application(environ, start_response)
+    try:
+        content = b"".join(response)
+    finally:
+        response.close()
+    return int(seen[0].split()[0]), content
+
+
 def measure_routes(
     call: Callable[[str], int],
     routes: Iterable[str],

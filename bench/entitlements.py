@@ -4,6 +4,7 @@
     .venv/bin/python bench/entitlements.py --rate 500 --duration 60 \
         [--database postgres://postgres@127.0.0.1:5432/bxb_bench_entitlements] [--port 18793] \
         [--workers 2] [--clients 32] [--subscriptions 200] [--events 24] [--keep]
+    .venv/bin/python bench/entitlements.py --in-process 500 [--profile 40] [--sql]   # CPU and statements
 
 Seeds its own database: an organization with three features (`seats`: two integers and a boolean;
 `sso`: a select; `api`: an integer usage limit on a count metric), a plan granting them,
@@ -20,6 +21,11 @@ one request in flight per client, half of the requests on each route:
 Prints p50/p95/p99 per route (from the scheduled instant, so queueing counts), errors, the workers'
 CPU-ms per request, the load average, and whether the target holds: p99 < 5 ms for both routes at
 the offered rate, every request sent, no error. The database is dropped at the end (`--keep` keeps it).
+
+`--in-process N` starts no server: it calls Django's WSGI handler directly, as a gunicorn worker
+does, N times per route (after a warm-up that fills the worker's caches), and prints per route the
+statements of one request, the CPU-ms per request of this process and of its PostgreSQL backend
+(`bench.common.measure_routes`): the figures that a shared machine does not distort much.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import sys
 import time
@@ -226,6 +233,33 @@ def run(args: argparse.Namespace) -> bool:
     return ok
 
 
+def run_in_process(args: argparse.Namespace) -> bool:
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from bench.common import measure_routes, wsgi_request
+
+    key = seed(args.subscriptions, args.events)
+    application = WSGIHandler()
+    rng = random.Random(1)
+
+    def call(route: str) -> int:
+        path = f"/api/v1/subscriptions/sub_{rng.randrange(args.subscriptions)}/entitlements"
+        status, body = wsgi_request(application, "GET", path + ("/api" if route == "feature" else ""), key)
+        if status != 200:
+            raise SystemExit(f"{route}: {status} {body[:300]!r}")
+        return len(body)
+
+    for n in range(args.subscriptions):  # every subscription resolved once, as in the served run's warm-up
+        for suffix in ("", "/api"):
+            assert (
+                wsgi_request(application, "GET", f"/api/v1/subscriptions/sub_{n}/entitlements{suffix}", key)[0] == 200
+            )
+    measure_routes(call, ROUTES, iterations=args.in_process, warmup=10, profile=args.profile, sql=args.sql,
+                   digits=3, profile_timer=time.process_time)  # fmt: skip
+    print(f"(load average {load_average()}; cProfile inflates CPU when --profile)")
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", default=DEFAULT_DB)
@@ -237,8 +271,17 @@ def main() -> None:
     parser.add_argument("--subscriptions", type=int, default=200)
     parser.add_argument("--events", type=int, default=24)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--in-process", type=int, default=0, metavar="N", help="no server: N calls per route in process"
+    )
+    parser.add_argument("--profile", type=int, default=0, help="with --in-process: the N costliest functions")
+    parser.add_argument("--sql", action="store_true", help="with --in-process: the statements of one request")
     args = parser.parse_args()
-    ok = run_on_database(args.database, lambda: run(args), keep=args.keep)
+    if args.in_process:
+        os.environ.update(DEBUG="0", LOG_LEVEL="WARNING", RATE_LIMIT_REQUESTS_PER_MINUTE="0")
+        os.environ.pop("REDIS_URL", None)
+        os.environ.pop("CLICKHOUSE_URL", None)
+    ok = run_on_database(args.database, lambda: (run_in_process if args.in_process else run)(args), keep=args.keep)
     sys.exit(0 if ok else 1)
 
 

@@ -1,7 +1,7 @@
 """The fixed cost of an API request in the web worker: CPU per request through the WSGI handler.
 
     .venv/bin/python bench/request_path.py [--database postgres://postgres@127.0.0.1:5432/bxb_bench_request_path]
-                                           [--iterations 300] [--route customers_page1] [--profile 30]
+                                           [--iterations 300] [--route customers_page1] [--profile 30] [--sql]
                                            [--redis redis://127.0.0.1:6379/15] [--keep]
 
 Seeds its own PostgreSQL database as `bench/api_load.py` does (a smaller one; dropped afterwards
@@ -21,7 +21,6 @@ per-organization limits on against that Redis database, as `bench/ingest.py` doe
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
@@ -32,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import measure_routes, run_on_database
+from bench.common import measure_routes, run_on_database, wsgi_request
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_request_path"
 ROUTES = ("health", "customers_page1", "event", "current_usage", "invoices_list", "customer_upsert", "events_batch")
@@ -48,6 +47,7 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=1000)
     parser.add_argument("--redis", default="", help="turn the rate limits on against this Redis database")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--sql", action="store_true", help="print the statements of one request per route")
     args = parser.parse_args()
 
     os.environ.update(DEBUG="0", LOG_LEVEL="WARNING", ALLOWED_HOSTS="127.0.0.1,localhost,testserver")
@@ -76,10 +76,6 @@ def run(args: argparse.Namespace) -> None:
     application = WSGIHandler()
     rng = random.Random(1)
     counter = [0]
-    status_seen: list[str] = []
-
-    def start_response(status: str, headers: list, exc_info: object = None) -> None:
-        status_seen.append(status)
 
     def call(route: str) -> int:
         counter[0] += 1
@@ -99,37 +95,10 @@ def run(args: argparse.Namespace) -> None:
             method, path, body = "POST", "/api/v1/events", json.dumps({"event": event}).encode()
         else:
             method, path, body = _request(route, rng, args.customers, 77, counter[0])
-        path_info, _, query = path.partition("?")
-        environ = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": path_info,
-            "QUERY_STRING": query,
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "8000",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_HOST": "127.0.0.1:8000",
-            "HTTP_AUTHORIZATION": f"Bearer {key}",
-            "HTTP_USER_AGENT": "lago-python-client",
-            "HTTP_ACCEPT": "*/*",
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body or b""),
-            "wsgi.errors": sys.stderr,
-            "wsgi.version": (1, 0),
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-        }
-        if body is not None:
-            environ["CONTENT_TYPE"] = "application/json"
-            environ["CONTENT_LENGTH"] = str(len(body))
-        status_seen.clear()
-        response = application(environ, start_response)
-        size = sum(len(chunk) for chunk in response)
-        response.close()
-        if not status_seen[0].startswith("2"):
-            raise SystemExit(f"{route}: {status_seen[0]}")
-        return size
+        status, content = wsgi_request(application, method, path, key, body)
+        if not 200 <= status < 300:
+            raise SystemExit(f"{route}: {status}")
+        return len(content)
 
     measure_routes(
         call,
@@ -137,6 +106,7 @@ def run(args: argparse.Namespace) -> None:
         iterations=args.iterations,
         warmup=10,
         profile=args.profile,
+        sql=args.sql,
         digits=3,
         profile_timer=time.process_time,
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from collections.abc import Sequence
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 
 from billing_project.core.errors import NotFoundFailure
 from billing_project.core.lookup import by_id_or_unique_name
@@ -19,6 +22,58 @@ def customer_get(organization: Organization, external_id: str) -> Customer:
     if customer is None:
         raise NotFoundFailure("customer")
     return customer
+
+
+def representation_flags() -> dict[str, Exists]:
+    """`has_rows_<relation>`: whether a customer has rows in each relation its representation
+    reads (the first step of each `hooks.representation_prefetches()` lookup: `metadata`,
+    `tax_links`), as `EXISTS` columns of the customer's own read, so that relations without rows
+    (the usual case) are not read at all (`representation_related`)."""
+    flags = {}
+    for lookup in hooks.representation_prefetches():
+        first = lookup.split("__")[0]
+        relation = Customer._meta.get_field(first)
+        rows = relation.related_model._default_manager.filter(**{relation.field.attname: OuterRef("pk")})  # type: ignore[union-attr]
+        flags[f"has_rows_{first}"] = Exists(rows)
+    return flags
+
+
+def representation_related(
+    organization: Organization, customers: Sequence[Customer]
+) -> dict[Any, dict[str, list[Any]]]:
+    """What rendering these customers reads (`customers.representation.customer_payload(related=)`),
+    by customer id: the rows of each relation of the representation, in one statement a relation
+    for the customers whose `representation_flags()` say they have some (none otherwise). Each customer gets its
+    organization, the caller's (customers are read tenant-scoped), instead of a join per row."""
+    related: dict[Any, dict[str, list[Any]]] = {customer.pk: {} for customer in customers}
+    for customer in customers:
+        customer.organization = organization
+    for lookup in hooks.representation_prefetches():
+        first, *rest = lookup.split("__")
+        having = [customer for customer in customers if getattr(customer, f"has_rows_{first}", True)]
+        if having:
+            # One statement a relation: what follows its first step (`tax_links__tax`) is joined.
+            model = Customer._meta.get_field(first).related_model
+            rows = model._default_manager.select_related("__".join(rest)) if rest else model._default_manager.all()  # type: ignore[union-attr]
+            prefetch_related_objects(having, Prefetch(first, queryset=rows))
+        for customer in customers:
+            related[customer.pk][first] = []
+        for customer in having:
+            related[customer.pk][first] = list(getattr(customer, first).all())
+    return related
+
+
+def customer_represented(organization: Organization, external_id: str) -> tuple[Customer, dict[str, list[Any]]]:
+    """`customer_get` for the customer's API representation: the customer and the rows of its
+    representation's relations (`representation_related`), in one statement when it has none."""
+    customer = (
+        Customer.objects.filter(organization=organization, external_id=external_id, deleted_at__isnull=True)
+        .annotate(**representation_flags())
+        .first()
+    )
+    if customer is None:
+        raise NotFoundFailure("customer")
+    return customer, representation_related(organization, [customer])[customer.pk]
 
 
 def customer_list(
@@ -66,11 +121,8 @@ def customer_list(
             qs = qs.filter(tax_identification_number="")
     for key, value in (metadata or {}).items():
         qs = qs.filter(metadata__key=key, metadata__value=value)
-    return (
-        qs.select_related("organization")
-        .prefetch_related(*hooks.representation_prefetches())
-        .order_by("-created_at", "id")
-    )
+    # Rows and their relation flags only: `representation_related` reads what a page renders.
+    return qs.annotate(**representation_flags()).order_by("-created_at", "id")
 
 
 def organization_find(ref: str) -> Organization:

@@ -404,10 +404,12 @@ def subscription_entitlements_read(
     version = getattr(subscription, "entitlements_version", None) or 0
     key = (subscription.pk, entitlement_plan_id(subscription), feature_code)
     cached = _resolved.get(key)
-    if cached is not None and cached[0] == version:
-        resolved = copy.deepcopy(cached[1])
-    else:
-        resolved = subscription_entitlements(organization, subscription, feature_code=feature_code, with_usage=False)
-        _resolved.set(key, (version, copy.deepcopy(resolved)))
+    if cached is None or cached[0] != version:
+        cached = (
+            version,
+            subscription_entitlements(organization, subscription, feature_code=feature_code, with_usage=False),
+        )
+        _resolved.set(key, cached)
+    resolved = _clone(cached[1])  # the usage is set on copies of the privileges, never on the cached ones
     _fill_usage(subscription, resolved, at)
     return resolved

@@ -29,6 +29,7 @@ from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.prepared import PreparedQuery
 from catalog.models import BillableMetricFilter, Charge, ChargeFilter, Tax
 from customers import hooks as customer_hooks
+from customers import selectors as customer_selectors
 from customers.models import Customer, Organization
 from invoicing import projection
 from invoicing.billing import pricing
@@ -176,23 +177,10 @@ def invoice_list_related(organization: Organization, invoices: list[Invoice]) ->
 # --- a customer's invoices, one page (GET /invoices?external_customer_id=..., the common list) -------
 
 
-def _relation_flags() -> dict[str, Any]:
-    """Whether a customer has rows in each relation its representation reads (the first step of
-    each prefetch lookup: `metadata`, `tax_links`), as `EXISTS` columns of the customer's own read,
-    so that relations without rows (the usual case) are not read at all."""
-    flags = {}
-    for lookup in customer_hooks.representation_prefetches():
-        first = lookup.split("__")[0]
-        relation = Customer._meta.get_field(first)
-        rows = relation.related_model._default_manager.filter(**{relation.field.attname: OuterRef("pk")})  # type: ignore[union-attr]
-        flags[f"has_rows_{first}"] = Exists(rows)
-    return flags
-
-
 _LIST_CUSTOMERS = PreparedQuery(
     lambda p: (
         Customer.objects.filter(organization_id=p.organization, external_id=p.external_id)
-        .annotate(**_relation_flags())
+        .annotate(**customer_selectors.representation_flags())
         .order_by("id")
     ),
     organization=uuid.UUID,

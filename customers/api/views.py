@@ -55,7 +55,11 @@ class CustomerCollectionView(OrganizationAPIView):
             has_tax_identification_number=params["has_tax_identification_number"],
             metadata=metadata_filters(request),
         )
-        return paginated_response(request, qs, "customers", lambda items: [customer_payload(c) for c in items])
+        return paginated_response(request, qs, "customers", self._render_page)
+
+    def _render_page(self, customers: list[Any]) -> list[Any]:
+        related = selectors.representation_related(self.organization, customers)
+        return [customer_payload(customer, related=related[customer.pk]) for customer in customers]
 
     @endpoint(
         "customers_upsert",
@@ -74,7 +78,8 @@ class CustomerCollectionView(OrganizationAPIView):
 class CustomerDetailView(OrganizationAPIView):
     @endpoint("customers_retrieve", "Find a customer", CustomerEnvelope)
     def get(self, request: Request, external_id: str) -> Response:
-        return Response(customer_body(selectors.customer_get(self.organization, external_id)))
+        customer, related = selectors.customer_represented(self.organization, external_id)
+        return Response({"customer": customer_payload(customer, related=related)})
 
     @endpoint("customers_destroy", "Delete a customer", CustomerEnvelope)
     def delete(self, request: Request, external_id: str) -> Response:

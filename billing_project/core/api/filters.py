@@ -21,6 +21,7 @@ import django_filters as df
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Model
+from django.utils.datastructures import MultiValueDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
@@ -211,6 +212,8 @@ class ListFilter(_ParsedOnly):
 
 
 _DATE_CODES = {"invalid_date"}
+_FORM_FIELDS: dict[type, dict[str, forms.Field]] = {}  # by LagoFilterSet class: `LagoFilterSet._form_fields`
+_NO_FILES = MultiValueDict()  # a query string has no files (what an unbound form passes its widgets)
 
 
 class LagoFilterSet(df.FilterSet):
@@ -227,16 +230,34 @@ class LagoFilterSet(df.FilterSet):
 
     @classmethod
     def parse(cls, request: Request) -> dict[str, Any]:
-        """The validated parameters (every declared one; None or [] when absent), or a 422."""
-        filterset = cls(request.query_params)
-        form = filterset.form
-        if not form.is_valid():
-            errors: dict[str, list[str]] = {}
-            for field, problems in form.errors.as_data().items():
-                codes = ["invalid_date" if p.code in _DATE_CODES else "value_is_invalid" for p in problems]
-                errors[field] = list(dict.fromkeys(codes))
+        """The validated parameters (every declared one; None or [] when absent), or a 422.
+
+        What the filterset's form does when it validates (each field's widget reads the query
+        string, the field cleans it; errors by field, in declaration order), with the form fields
+        built once per class (`_form_fields`): a FilterSet and its form deep-copy every filter and
+        field on each instance, which was a third of a simple list request's CPU. The fields keep no
+        state while cleaning, so one set serves every request (tests/core/test_filters.py compares
+        the two on valid and invalid query strings)."""
+        data = request.query_params
+        cleaned: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        for name, field in cls._form_fields().items():
+            try:
+                cleaned[name] = field.clean(field.widget.value_from_datadict(data, _NO_FILES, name))
+            except ValidationError as error:
+                codes = ["invalid_date" if p.code in _DATE_CODES else "value_is_invalid" for p in error.error_list]
+                errors[name] = list(dict.fromkeys(codes))
+        if errors:
             raise ValidationFailure(errors)
-        return dict(form.cleaned_data)
+        return cleaned
+
+    @classmethod
+    def _form_fields(cls) -> dict[str, forms.Field]:
+        """The form fields of this filterset (its form's, built once per class and process)."""
+        fields = _FORM_FIELDS.get(cls)
+        if fields is None:
+            fields = _FORM_FIELDS[cls] = dict(cls().form.fields)
+        return fields
 
     @classmethod
     def schema_parameters(cls, *, exclude: Sequence[str] = ()) -> list[OpenApiParameter]:

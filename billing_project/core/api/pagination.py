@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import BigIntegerField, QuerySet, Subquery
+from django.db.models.query import ModelIterable
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -66,7 +67,41 @@ def paginated_response(
     serialize: Callable[[Iterable[Any]], Any],
 ) -> Response:
     page, per_page = page_params(request)
-    total = queryset.count()
-    offset = (page - 1) * per_page
-    items = list(queryset[offset : offset + per_page]) if offset < total else []
+    items, total = page_with_total(queryset, (page - 1) * per_page, per_page)
     return Response({root_key: serialize(items), "meta": meta_for(total, page, per_page)})
+
+
+class _ListTotal(Subquery):
+    """`(SELECT COUNT(*) FROM (<the list's ids>) list_rows)`: the list's total as a column of its
+    page. It names no outer column, so PostgreSQL runs it once per statement (an InitPlan), with the
+    plan a separate `COUNT(*)` would get; the page keeps its own (index order, `LIMIT`)."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) list_rows)"
+    output_field = BigIntegerField()
+
+
+_TOTAL = "list_total"
+
+
+def page_with_total(queryset: QuerySet[Any], offset: int, limit: int) -> tuple[list[Any], int]:
+    """The rows `[offset, offset + limit)` of `queryset` and its total count, in one statement:
+    each row of the page carries the total (read in the same snapshot, so they agree). A page past
+    the end has no row to carry it: then the total is counted apart (0 on the first page, without a
+    statement). Querysets the count cannot ride on (distinct, grouped, combined, sliced, or not
+    yielding model instances) are counted first, as before."""
+    query = queryset.query
+    simple = (
+        queryset._iterable_class is ModelIterable
+        and not query.distinct
+        and query.group_by is None
+        and not query.combinator
+        and not query.is_sliced
+        and _TOTAL not in query.annotations
+    )
+    if not simple:
+        total = queryset.count()
+        return (list(queryset[offset : offset + limit]) if offset < total else []), total
+    rows = list(queryset.annotate(**{_TOTAL: _ListTotal(queryset.order_by().values("pk"))})[offset : offset + limit])
+    if rows:
+        return rows, getattr(rows[0], _TOTAL)
+    return [], 0 if offset == 0 else queryset.count()
