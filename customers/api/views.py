@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework.request import Request
@@ -57,7 +58,8 @@ class CustomerCollectionView(OrganizationAPIView):
         )
         return paginated_response(request, qs, "customers", self._render_page)
 
-    def _render_page(self, customers: list[Any]) -> list[Any]:
+    def _render_page(self, items: Iterable[Any]) -> list[Any]:
+        customers = list(items)
         related = selectors.representation_related(self.organization, customers)
         return [customer_payload(customer, related=related[customer.pk]) for customer in customers]
 
