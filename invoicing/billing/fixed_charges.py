@@ -5,6 +5,9 @@
     fixed_charge_price(fixed_charge, units) -> PricingResult           (pure)
     item_fixed_charge_fees(item, plan=, schedule=, currency=, changes=) -> [Fee]
     units_changes(subscription_ids) -> {(subscription id, fixed charge id): [UnitsChange]}  (one query)
+    unused_share(window, terminated_at, tz_name, plan_change=) -> Fraction  (pure: a termination's credit)
+    previous_paid_cents(subscription, fixed_charge, window) -> int     (an upgrade's deduction)
+    deducted_by_next_plan(subscription, fee) -> bool                    (so not credited on termination)
 
 A subscription's quantity of a fixed charge is a list of changes (`subscriptions.FixedChargeUnits`),
 each holding from its timestamp until the next, recorded under the plan's fixed charge (the parent
@@ -22,7 +25,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
 from billing_project.core.money import to_cents
@@ -31,9 +35,9 @@ from catalog.models import FixedCharge
 from invoicing.billing.due import DueItem
 from invoicing.billing.pricing import plain, precise_cents
 from invoicing.billing.snapshot import FixedChargeSnapshot, PlanSnapshot
-from invoicing.models import Fee, FeeType, InvoicingReason
+from invoicing.models import Fee, FeeType, InvoiceStatus, InvoicingReason
 from subscriptions import periods
-from subscriptions.models import FixedChargeUnits
+from subscriptions.models import FixedChargeUnits, Subscription
 
 ZERO = Decimal(0)
 UNIT_QUANTUM = Decimal("0.0000000001")
@@ -209,7 +213,8 @@ def item_fixed_charge_fees(
         if not fixed.pay_in_advance and closing is not None:
             fees.append(_arrears_fee(sub, snapshot, closing, schedule, currency, mine))
         elif fixed.pay_in_advance and opening is not None:
-            fees.append(_advance_fee(sub, snapshot, opening, schedule, currency, mine))
+            starting = item.reason == InvoicingReason.SUBSCRIPTION_STARTING
+            fees.append(_advance_fee(sub, snapshot, opening, schedule, currency, mine, starting=starting))
     return fees
 
 
@@ -240,6 +245,8 @@ def _advance_fee(
     schedule: periods.Schedule,
     currency: str,
     changes: Sequence[UnitsChange],
+    *,
+    starting: bool = False,
 ) -> Fee:
     fixed = snapshot.fixed_charge
     window = opening.service
@@ -248,6 +255,107 @@ def _advance_fee(
     if fixed.prorated and window != opening.full:
         share = periods.proration(opening.full, window, schedule.tz_name)
         priced = units * share.numerator / share.denominator
-    return fixed_charge_fee(
+    fee = fixed_charge_fee(
         sub, fixed_charge=fixed, units=units, priced_units=priced, window=window, full=opening.full, currency=currency
     )
+    if starting and sub.previous_subscription_id is not None:
+        paid = previous_paid_cents(sub, fixed, window, schedule.tz_name)
+        if paid > 0:
+            fee.amount_cents = max(0, fee.amount_cents - paid)
+            fee.precise_amount_cents = max(Decimal(0), fee.precise_amount_cents - paid)
+            fee.properties["previous_plan_paid_amount_cents"] = paid
+    return fee
+
+
+# --- termination and upgrade: what the in-advance fees already paid ---------------------------------
+
+
+def unused_share(window: periods.Window, terminated_at: datetime, tz_name: str, *, plan_change: bool) -> Fraction:
+    """The share of an in-advance fee covering `window` that a termination leaves unused: the local
+    days after the termination day (the termination day itself too on a plan change, whose next
+    plan bills it) over the days of `window`."""
+    total = periods.days_between(window.start, window.end, tz_name)
+    used = (periods.local_date(terminated_at, tz_name) - periods.local_date(window.start, tz_name)).days
+    used = max(0, used + (0 if plan_change else 1))
+    if total <= 0 or used >= total:
+        return Fraction(0)
+    return Fraction(total - used, total)
+
+
+def _covers(fee: Fee, window: periods.Window) -> bool:
+    props = fee.properties or {}
+    try:
+        start = datetime.fromisoformat(props["fixed_charges_from_datetime"])
+        end = datetime.fromisoformat(props["fixed_charges_to_datetime"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return start <= window.start and window.end <= end
+
+
+def _deducts(fixed_charge: FixedCharge) -> bool:
+    """A new plan's fixed charge that deducts what the replaced plan paid for its add-on (Lago)."""
+    return bool(fixed_charge.pay_in_advance and fixed_charge.prorated)
+
+
+def _previous_fees(previous_id: Any, add_on_id: Any, window: periods.Window) -> list[Fee]:
+    rows = (
+        Fee.objects.filter(
+            subscription_id=previous_id,
+            fee_type=FeeType.FIXED_CHARGE,
+            pay_in_advance=True,
+            fixed_charge__add_on_id=add_on_id,
+            invoice__isnull=False,
+        )
+        .exclude(invoice__status=InvoiceStatus.VOIDED)
+        .order_by("created_at")
+    )
+    return [fee for fee in rows if _covers(fee, window)]
+
+
+def previous_paid_cents(sub: Any, fixed_charge: FixedCharge, window: periods.Window, tz_name: str) -> int:
+    """On the first in-advance fee of a subscription that replaced another (upgrade): what the
+    replaced subscription paid in advance for the same add-on over `window` — each of its fees of
+    the period holding `window` (the opening fee and the increases), `amount × days of window /
+    days the fee covers`, summed and rounded once. 0 when the fixed charge is not prorated and paid
+    in advance (Lago deducts only then)."""
+    if not _deducts(fixed_charge):
+        return 0
+    days = periods.days_between(window.start, window.end, tz_name)
+    total = Decimal(0)
+    for fee in _previous_fees(sub.previous_subscription_id, fixed_charge.add_on_id, window):
+        props = fee.properties
+        covered = periods.days_between(
+            datetime.fromisoformat(props["from_datetime"]), datetime.fromisoformat(props["to_datetime"]), tz_name
+        )
+        if covered > 0:
+            total += Decimal(fee.amount_cents) * min(days, covered) / covered
+    return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def deducted_by_next_plan(subscription: Any, fee: Fee) -> bool:
+    """Whether the subscription that replaced `subscription` deducts `fee` (an in-advance fixed
+    charge fee) from its first fee (`previous_paid_cents`): then the termination does not credit it."""
+    from subscriptions.selectors import schedule_for
+
+    following = (
+        Subscription.objects.filter(previous_subscription=subscription, started_at__isnull=False)
+        .select_related("plan", "customer__organization")
+        .order_by("created_at")
+        .first()
+    )
+    if following is None or fee.fixed_charge is None:
+        return False
+    matching = FixedCharge.objects.filter(plan_id=following.plan_id, add_on_id=fee.fixed_charge.add_on_id)
+    if not any(_deducts(f) for f in matching):
+        return False
+    schedule = schedule_for(following)
+    if schedule is None:
+        return False
+    assert following.started_at is not None
+    window = periods.fixed_charges_period_at(schedule, following.started_at).service
+    return _covers(fee, window)
+
+
+def has_advance_fixed_charges(plan_id: Any) -> bool:
+    """Whether a plan has fixed charges paid in advance (a termination may have some to credit)."""
+    return FixedCharge.objects.filter(plan_id=plan_id, pay_in_advance=True).exists()

@@ -1,7 +1,7 @@
 """Receivers of the subscriptions app's signals for credits: they only enqueue a task on commit.
 
 `subscription_terminated` → `invoicing.credit_note_for_termination`: the unused days of an
-in-advance base fee become a credit note (docs/billing-semantics.md §5.6, §5.7). Connected in
+in-advance base fee and fixed charges become a credit note (docs/billing-semantics.md §5.6, §5.7, §5.9). Connected in
 `InvoicingConfig.ready()`.
 """
 
@@ -15,7 +15,11 @@ from subscriptions import signals
 
 
 def _on_terminated(sender: Any, subscription: Any, **kwargs: Any) -> None:
-    if not subscription.plan.pay_in_advance or subscription.on_termination_credit_note == "skip":
+    from invoicing.billing.fixed_charges import has_advance_fixed_charges
+
+    if subscription.on_termination_credit_note == "skip":
+        return
+    if not subscription.plan.pay_in_advance and not has_advance_fixed_charges(subscription.plan_id):
         return
     subscription_id = str(subscription.id)
 

@@ -31,6 +31,7 @@ from typing import Any
 from django.db import IntegrityError
 from django.utils import timezone
 
+from invoicing.billing.fixed_charges import has_advance_fixed_charges
 from invoicing.billing.run import customer_bill
 from invoicing.models import Invoice
 from subscriptions.models import OnTerminationCreditNote, Subscription, SubscriptionStatus
@@ -52,7 +53,7 @@ def subscriptions_bill_now(
 ) -> list[Invoice]:
     """Bill what is due now for these subscriptions (one transaction per customer).
 
-    A terminated in-advance subscription gets its credit note for the unused days first
+    A terminated in-advance subscription (base fee or fixed charges) gets its credit note for the unused days first
     (`credit_note_create_for_termination`, idempotent), so that the closing invoice that follows
     consumes it, in the order Lago creates them."""
     at = at or timezone.now()
@@ -66,7 +67,7 @@ def subscriptions_bill_now(
     for subscription in subscriptions:
         if (
             subscription.status == SubscriptionStatus.TERMINATED
-            and subscription.plan.pay_in_advance
+            and (subscription.plan.pay_in_advance or has_advance_fixed_charges(subscription.plan_id))
             and subscription.on_termination_credit_note != OnTerminationCreditNote.SKIP
         ):
             from invoicing.credits.services.credit_notes import credit_note_create_for_termination

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
@@ -502,71 +502,104 @@ def credit_note_create_for_termination(
     reason: str | None = None,
     now: dt.datetime | None = None,
 ) -> CreditNote | None:
-    """§5.6/§5.7: the unused days of an in-advance base fee already invoiced are credited.
+    """§5.6/§5.7/§5.9: the unused days of in-advance fees already invoiced are credited.
 
-    Finds the subscription's last finalized subscription fee whose service period contains
-    `terminated_at` (default: the subscription's), and credits `amount × unused days / days of
-    the fee` (the termination day counts as used), capped by what is still creditable. `method`
-    is the subscription's `on_termination_credit_note` (`credit` by default, `refund` for what
-    was paid, `offset` for what is still due; the rest stays a credit; `skip` issues nothing).
-    Upgrades give reason `order_change`, other terminations `order_cancellation`. Safe to call
-    twice: a second call finds nothing left to credit for those days.
+    The subscription's last finalized base fee whose service period contains `terminated_at`
+    (default: the subscription's), and its in-advance fixed charge fees of the fixed charges'
+    period holding it (the opening fee and the increases billed since), are each credited
+    `amount × unused days / days the fee covers` (the termination day counts as used, except on a
+    plan change), capped by what is still creditable; one credit note per invoice. On a plan change
+    the fixed charges that the new plan deducts from its first fee (`fixed_charges.
+    previous_paid_cents`) are not credited. `method` is the subscription's
+    `on_termination_credit_note` (`credit` by default, `refund` for what was paid, `offset` for
+    what is still due; the rest stays a credit; `skip` issues nothing). Upgrades give reason
+    `order_change`, other terminations `order_cancellation`. Returns the base fee's note, else the
+    first created. Safe to call twice: a fee credited by an automatic note is not credited again.
     """
-    from subscriptions import periods
-
     now = now or timezone.now()
     terminated_at = terminated_at or subscription.terminated_at or now
     method = method or subscription.on_termination_credit_note or "credit"
     if method == "skip":
         return None
+    plan_change = bool(getattr(subscription, "replaced_by_plan_change", False))
     if reason is None:
-        plan_change = getattr(subscription, "replaced_by_plan_change", False)
         reason = CreditNoteReason.ORDER_CHANGE if plan_change else CreditNoteReason.ORDER_CANCELLATION
-    candidates = (
+    unused = _unused_in_advance(subscription, terminated_at, plan_change)
+    by_invoice: dict[Any, list[tuple[Fee, Decimal]]] = {}
+    for fee, precise in unused:
+        by_invoice.setdefault(fee.invoice_id, []).append((fee, precise))
+    notes = []
+    for pairs in by_invoice.values():
+        note = _termination_note(pairs, method=method, reason=reason, now=now)
+        if note is not None:
+            notes.append(note)
+    return notes[0] if notes else None
+
+
+def _unused_in_advance(subscription: Any, terminated_at: dt.datetime, plan_change: bool) -> list[tuple[Fee, Decimal]]:
+    """(fee, precise amount to credit) for the base fee, then the fixed charge fees, not yet credited."""
+    from invoicing.billing.fixed_charges import deducted_by_next_plan, unused_share
+    from subscriptions import periods
+
+    rows = (
         Fee.objects.filter(
+            Q(fee_type=FeeType.SUBSCRIPTION, pay_in_advance=True) | Q(fee_type=FeeType.FIXED_CHARGE, pay_in_advance=True),
             subscription=subscription,
-            fee_type=FeeType.SUBSCRIPTION,
             invoice__status=InvoiceStatus.FINALIZED,
             amount_cents__gt=0,
         )
-        .select_related("invoice__customer__organization")
+        .select_related("invoice__customer__organization", "fixed_charge")
         .order_by("-created_at")
     )
-    fee = None
-    for candidate in candidates[:3]:
-        props = candidate.properties or {}
+    base: list[tuple[Fee, Decimal]] = []
+    fixed: list[tuple[Fee, Decimal]] = []
+    base_seen = 0
+    for fee in rows[:50]:
+        props = fee.properties or {}
         try:
             start = dt.datetime.fromisoformat(props["from_datetime"])
             end = dt.datetime.fromisoformat(props["to_datetime"])
+            period_start = dt.datetime.fromisoformat(props.get("fixed_charges_from_datetime") or props["from_datetime"])
+            period_end = dt.datetime.fromisoformat(props.get("fixed_charges_to_datetime") or props["to_datetime"])
         except (KeyError, TypeError, ValueError):
             continue
-        if start <= terminated_at < end:
-            fee = candidate
-            break
-    if fee is None:
-        return None
-    tz_name = fee.invoice.customer.applicable_timezone
-    total_days = periods.days_between(start, end, tz_name)
-    # The termination day counts as used, except on a plan change (the next plan bills it, §5.6),
-    # which includes bxb's immediate downgrades.
-    plan_change = getattr(subscription, "replaced_by_plan_change", False)
-    used_days = (periods.local_date(terminated_at, tz_name) - periods.local_date(start, tz_name)).days + (
-        0 if plan_change else 1
-    )
-    unused = total_days - used_days
-    if total_days <= 0 or unused <= 0:
-        return None
-    precise = Decimal(fee.amount_cents) * Decimal(unused) / Decimal(total_days)
-    assert fee.invoice_id is not None  # the subscription fee being credited is on an invoice
+        if fee.fee_type == FeeType.SUBSCRIPTION:
+            base_seen += 1
+            if base or base_seen > 3 or not start <= terminated_at < end:
+                continue
+        elif not period_start <= terminated_at < period_end or (
+            plan_change and deducted_by_next_plan(subscription, fee)
+        ):
+            continue
+        share = unused_share(
+            periods.Window(start, end), terminated_at, fee.invoice.customer.applicable_timezone, plan_change=plan_change
+        )
+        if share <= 0:
+            continue
+        precise = Decimal(fee.amount_cents) * share.numerator / share.denominator
+        (base if fee.fee_type == FeeType.SUBSCRIPTION else fixed).append((fee, precise))
+    return [*base, *reversed(fixed)]
+
+
+def _termination_note(
+    pairs: list[tuple[Fee, Decimal]], *, method: str, reason: str, now: dt.datetime
+) -> CreditNote | None:
+    """One automatic credit note on the invoice of `pairs`' fees (under its row lock)."""
+    first = pairs[0][0]
+    assert first.invoice_id is not None  # the fees being credited are on an invoice
     with transaction.atomic():
-        invoice = _locked_invoice(fee.invoice.organization, fee.invoice_id)
-        if CreditNoteItem.objects.filter(fee=fee, credit_note__automatic=True).exists():
-            return None  # already credited for this termination
-        creditable = _credited_fees(invoice)[str(fee.id)][1].creditable_amount_cents or 0
-        if creditable <= 0:
+        invoice = _locked_invoice(first.invoice.organization, first.invoice_id)
+        credited = _credited_fees(invoice)
+        items = []
+        for fee, precise in pairs:
+            if CreditNoteItem.objects.filter(fee=fee, credit_note__automatic=True).exists():
+                continue  # already credited for this termination
+            creditable = credited[str(fee.id)][1].creditable_amount_cents or 0
+            if creditable > 0:
+                items.append(CalcItem(fee_id=str(fee.id), amount_cents=min(precise, Decimal(creditable))))
+        if not items:
             return None
-        precise = min(precise, Decimal(creditable))
-        amounts, fee_rows = _amounts(invoice, [CalcItem(fee_id=str(fee.id), amount_cents=precise)])
+        amounts, fee_rows = _amounts(invoice, items)
         total = amounts.total_amount_cents
         if total <= 0:
             return None
