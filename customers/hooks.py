@@ -1,7 +1,9 @@
 """What `customers` asks of the apps above it, without importing them (billing_project/core/hooks.py).
 
 A customer upsert carries `tax_codes` (catalog's taxes) and the currency of a customer with a
-billing history must not change (subscriptions' and invoicing's rows). Each question is one typed
+billing history must not change (subscriptions' and invoicing's rows); a `payment_method` chosen
+for a subscription, an invoice or a wallet must be one of the customer's saved methods (payments'
+rows). Each question is one typed
 hook, filled once by the app named below in its `AppConfig.ready()`; `CustomersConfig.ready()`
 registers the start-up check (`customers.E001`) that all are filled. Work a higher app does after
 an upsert (payments creating the provider customer) is a signal instead (`customers/signals.py`).
@@ -9,8 +11,9 @@ an upsert (payments creating the provider customer) is a signal instead (`custom
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from uuid import UUID
 
 from billing_project.core.hooks import Hook
 
@@ -57,10 +60,27 @@ class BilledCurrencies(Protocol):
     def __call__(self, customer: Customer) -> set[str]: ...
 
 
+@runtime_checkable
+class CustomerPaymentMethods(Protocol):
+    """The customer's saved payment methods (payments' `PaymentMethod`), for the `payment_method`
+    choice of subscriptions, one-off invoices and wallets (`customers.payment_choice`)."""
+
+    def owns(self, customer: Customer, method_id: UUID) -> bool:
+        """True when `method_id` is one of this customer's saved methods (of its organization)."""
+        ...
+
+    def labels(self, organization_id: Any, method_ids: Iterable[UUID]) -> dict[UUID, str]:
+        """A short label of each method found ("stripe card visa ••4242"), for the admin."""
+        ...
+
+
 customer_taxes: Hook[CustomerTaxes] = Hook("customers.customer_taxes", CustomerTaxes, filled_by="catalog")
 billed_currencies: Hook[BilledCurrencies] = Hook("customers.billed_currencies", BilledCurrencies, filled_by="invoicing")
+customer_payment_methods: Hook[CustomerPaymentMethods] = Hook(
+    "customers.customer_payment_methods", CustomerPaymentMethods, filled_by="payments"
+)
 
-ALL = (customer_taxes, billed_currencies)
+ALL = (customer_taxes, billed_currencies, customer_payment_methods)
 
 
 def representation_prefetches(prefix: str = "") -> list[str]:

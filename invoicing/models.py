@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from billing_project.core.models import BaseModel, DecimalSpec
+from customers.payment_choice import PaymentMethodChoiceFields
 
 PRECISE: DecimalSpec = {"max_digits": 40, "decimal_places": 5}
 UNITS: DecimalSpec = {"max_digits": 40, "decimal_places": 10}
@@ -65,7 +66,7 @@ class FeeType(models.TextChoices):
     FIXED_CHARGE = "fixed_charge"
 
 
-class Invoice(BaseModel):
+class Invoice(BaseModel, PaymentMethodChoiceFields):
     organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="invoices")
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="invoices")
     invoice_type = models.CharField(max_length=24, choices=InvoiceType.choices, default=InvoiceType.SUBSCRIPTION)

@@ -5,9 +5,13 @@ class PaymentsConfig(AppConfig):
     name = "payments"
 
     def ready(self) -> None:
+        from customers import hooks as customer_hooks
         from customers.signals import customer_upserted
         from invoicing.signals import credit_note_created, credit_note_refund_requested, invoice_finalized
         from payments import receivers
+        from payments.services.method_choice import SavedPaymentMethods
+
+        customer_hooks.customer_payment_methods.fill(SavedPaymentMethods())
 
         invoice_finalized.connect(receivers.on_invoice_finalized, dispatch_uid="payments.collect_on_finalize")
         credit_note_refund_requested.connect(

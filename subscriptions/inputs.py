@@ -15,6 +15,7 @@ from typing import Any
 
 from billing_project.core.inputs import UNSET, Unset, from_validated, nested
 from catalog.inputs import PlanOverrides
+from customers.payment_choice import PaymentMethodInput, payment_method_input
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,16 @@ class SubscriptionCreate:
     on_termination_invoice: str | None = None
     downgrade_timing: str | None = None
     bill_past_periods: bool | None = None
+    payment_method: PaymentMethodInput | None = None
 
     @classmethod
     def from_validated(cls, data: Mapping[str, Any]) -> SubscriptionCreate:
-        return from_validated(cls, data, plan_overrides=nested(data, "plan_overrides", PlanOverrides.from_validated))
+        return from_validated(
+            cls,
+            data,
+            plan_overrides=nested(data, "plan_overrides", PlanOverrides.from_validated),
+            payment_method=payment_method_input(data),
+        )
 
     def given(self) -> set[str]:
         """The fields sent with a value: what a second POST for a pending subscription changes."""
@@ -55,7 +62,13 @@ class SubscriptionUpdate:
     plan_overrides: PlanOverrides | Unset | None = UNSET
     on_termination_credit_note: str | Unset | None = UNSET
     on_termination_invoice: str | Unset | None = UNSET
+    payment_method: PaymentMethodInput | Unset | None = UNSET
 
     @classmethod
     def from_validated(cls, data: Mapping[str, Any]) -> SubscriptionUpdate:
-        return from_validated(cls, data, plan_overrides=nested(data, "plan_overrides", PlanOverrides.from_validated))
+        return from_validated(
+            cls,
+            data,
+            plan_overrides=nested(data, "plan_overrides", PlanOverrides.from_validated),
+            payment_method=payment_method_input(data),
+        )

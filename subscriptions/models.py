@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from billing_project.core.models import BaseModel
+from customers.payment_choice import PaymentMethodChoiceFields
 from subscriptions.periods import BillingTime as PeriodBillingTime
 
 
@@ -49,7 +50,7 @@ class TerminationReason(models.TextChoices):
     PLAN_DELETED = "plan_deleted"
 
 
-class Subscription(BaseModel):
+class Subscription(BaseModel, PaymentMethodChoiceFields):
     """One customer on one plan. A plan change creates a new row with the same `external_id`.
 
     At most one `active` and one `pending` row exist per (organization, external_id); a pending row

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from billing_project.core.api.shapes import schema_serializer
 from catalog.api.serializers import PlanOutput
+from customers.payment_choice import PaymentMethodChoiceShape
 from subscriptions import selectors
 from subscriptions.models import Subscription, SubscriptionStatus
 
@@ -43,6 +46,7 @@ class SubscriptionOutput(serializers.Serializer):
     cancellation_reason = serializers.SerializerMethodField()
     consolidate_invoice = serializers.SerializerMethodField()
     activation_rules = serializers.SerializerMethodField()
+    payment_method = serializers.SerializerMethodField()
 
     def get_previous_plan_code(self, obj: Subscription) -> str | None:
         previous = obj.previous_subscription
@@ -89,6 +93,10 @@ class SubscriptionOutput(serializers.Serializer):
 
     def get_activation_rules(self, obj: Subscription) -> list[Any]:
         return []
+
+    @extend_schema_field(schema_serializer(PaymentMethodChoiceShape)())
+    def get_payment_method(self, obj: Subscription) -> PaymentMethodChoiceShape:
+        return obj.payment_method_choice.payload()
 
 
 class SubscriptionWithPlanOutput(SubscriptionOutput):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
@@ -15,6 +16,7 @@ from billing_project.core.api.serializers import (
 from billing_project.core.api.shapes import schema_serializer
 from billing_project.core.api.unsupported import LagoOnly
 from customers.models import CustomerType, FinalizeZeroAmount, Organization
+from customers.payment_choice import INVALID as INVALID_PAYMENT_METHOD
 from customers.representation import CustomerShape
 
 
@@ -27,11 +29,6 @@ def _text(max_length: int = 255) -> serializers.CharField:
 # Lago fields bxb refuses (docs/lago-compatibility.md, "Refused Lago fields").
 NO_BILLING_ENTITIES = "billing entities are not implemented: an organization bills as one entity"
 NO_CUSTOM_SECTIONS = "invoice custom sections are not implemented"
-PROVIDER_PAYMENT_METHOD = {"payment_method_type": "provider"}  # Lago's default: collect through the provider
-PAYMENT_METHOD_REASON = (
-    "choosing a payment method (a specific one, or `manual`) is not implemented: invoices are collected "
-    "through the customer's payment provider"
-)
 CUSTOMER_LAGO_ONLY = (
     LagoOnly("account_type", "partner accounts (self-billing) are not implemented", accepted=("customer",)),
     LagoOnly("billing_entity_code", NO_BILLING_ENTITIES),
@@ -51,6 +48,32 @@ CUSTOMER_LAGO_ONLY = (
 )
 # `email_settings` is accepted: payments e-mails the documents it names (docs/payments.md §11).
 ORGANIZATION_LAGO_ONLY: tuple[LagoOnly, ...] = ()
+
+
+class PaymentMethodChoiceInput(serializers.Serializer):
+    """Lago's `payment_method` object: how the invoices of a subscription, a one-off invoice, a
+    wallet or a top-up are collected (`customers.payment_choice`, docs/payments.md §12). The
+    values are checked by the service (422 `invalid_payment_method`)."""
+
+    payment_method_type = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=32, help_text="`provider` (default) or `manual`."
+    )
+    payment_method_id = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=64,
+        help_text="The `lago_id` of one of the customer's payment methods; null: the default one.",
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError("payment_method is not an object", code=INVALID_PAYMENT_METHOD)
+        return super().to_internal_value(data)
+
+
+def payment_method_field() -> PaymentMethodChoiceInput:
+    return PaymentMethodChoiceInput(required=False, allow_null=True)
 
 
 class BillingConfigurationInput(serializers.Serializer):

@@ -13,12 +13,7 @@ from rest_framework import serializers
 from billing_project.core.api.serializers import ClientDateTimeField, envelope, list_envelope, page_meta
 from billing_project.core.api.shapes import schema_serializer
 from billing_project.core.api.unsupported import LagoOnly
-from customers.api.serializers import (
-    NO_BILLING_ENTITIES,
-    NO_CUSTOM_SECTIONS,
-    PAYMENT_METHOD_REASON,
-    PROVIDER_PAYMENT_METHOD,
-)
+from customers.api.serializers import NO_BILLING_ENTITIES, NO_CUSTOM_SECTIONS, payment_method_field
 from invoicing.representation import FeeShape, InvoiceShape
 
 # Lago fields bxb refuses (docs/lago-compatibility.md, "Refused Lago fields").
@@ -26,7 +21,6 @@ _SKIP_PSP = "an invoice is always sent to the customer's payment provider when i
 ONE_OFF_INVOICE_LAGO_ONLY = (
     LagoOnly("billing_entity_code", NO_BILLING_ENTITIES),
     LagoOnly("invoice_custom_section", NO_CUSTOM_SECTIONS),
-    LagoOnly("payment_method", PAYMENT_METHOD_REASON, accepted=(PROVIDER_PAYMENT_METHOD,)),
     LagoOnly("skip_psp", _SKIP_PSP),
     LagoOnly("fees[].skip_psp", _SKIP_PSP),
 )
@@ -84,6 +78,7 @@ class OneOffInvoiceInput(serializers.Serializer):
     currency = serializers.CharField(required=False, allow_null=True)
     fees = OneOffFeeInput(many=True)
     purchase_order_number = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    payment_method = payment_method_field()
 
 
 OneOffInvoiceEnvelope = envelope("OneOffInvoiceEnvelope", "invoice", OneOffInvoiceInput)

@@ -19,6 +19,7 @@ from billing_project.core.api.views import (
 from billing_project.core.errors import NotFoundFailure
 from billing_project.core.lookup import uuid_or_not_found
 from customers.api.scoped import customer_list_view
+from customers.payment_choice import payment_method_sent
 from customers.representation import CustomerShape, customer_payload
 from invoicing import selectors
 from invoicing.api import filters
@@ -134,6 +135,7 @@ class InvoiceCollectionView(InvoiceView):
             currency=data.get("currency"),
             fees=[dict(item) for item in data["fees"]],
             purchase_order_number=data.get("purchase_order_number") or "",
+            payment_method=payment_method_sent(data),
         )
         return self.one(invoice)
 

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from billing_project.core.models import BaseModel, DecimalSpec
+from customers.payment_choice import PaymentMethodChoiceFields
 from invoicing.models import AppliedTaxBase
 
 CREDITS: DecimalSpec = {"max_digits": 40, "decimal_places": 5}
@@ -24,7 +25,7 @@ class WalletStatus(models.TextChoices):
     TERMINATED = "terminated"
 
 
-class Wallet(BaseModel):
+class Wallet(BaseModel, PaymentMethodChoiceFields):
     """A customer's prepaid credits in one currency.
 
     `balance_cents` / `credits_balance` are kept in step with the settled transactions under a row
@@ -106,7 +107,7 @@ class TransactionSource(models.TextChoices):
     THRESHOLD = "threshold"
 
 
-class WalletTransaction(BaseModel):
+class WalletTransaction(BaseModel, PaymentMethodChoiceFields):
     """One line of a wallet's ledger. Append-only: a pending line may settle or fail once."""
 
     organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
@@ -216,7 +217,7 @@ class RuleMethod(models.TextChoices):
     TARGET = "target"
 
 
-class RecurringTransactionRule(BaseModel):
+class RecurringTransactionRule(BaseModel, PaymentMethodChoiceFields):
     organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
     wallet = models.ForeignKey(Wallet, on_delete=models.CASCADE, related_name="recurring_transaction_rules")
     trigger = models.CharField(max_length=16, choices=RuleTrigger.choices)

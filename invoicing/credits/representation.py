@@ -9,8 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, TypedDict
 
-from billing_project.core.api.shapes import Choices, Date, DateTime, Help, Uuid
+from billing_project.core.api.shapes import Date, DateTime, Help, Uuid
 from billing_project.core.money import from_cents
+from customers.payment_choice import PaymentMethodChoiceShape
 from customers.representation import CustomerShape, customer_payload
 from invoicing.billing.pricing import decimal_string
 from invoicing.credits.models import (
@@ -46,16 +47,12 @@ class RecurringRuleShape(TypedDict):
     transaction_name: str | None
     ignore_paid_top_up_limits: bool
     invoice_requires_successful_payment: bool
+    payment_method: PaymentMethodChoiceShape
 
 
 class AppliesToShape(TypedDict):
     fee_types: list[str]
     billable_metric_codes: list[str]
-
-
-class WalletPaymentMethodShape(TypedDict):
-    payment_method_id: Uuid | None
-    payment_method_type: Annotated[str, Choices(("provider", "manual"))]
 
 
 class WalletShape(TypedDict):
@@ -87,7 +84,7 @@ class WalletShape(TypedDict):
     paid_top_up_min_amount_cents: int | None
     paid_top_up_max_amount_cents: int | None
     metadata: dict[str, Any]
-    payment_method: WalletPaymentMethodShape
+    payment_method: PaymentMethodChoiceShape
     applied_invoice_custom_sections: list[Any]
     billing_entity_code: str | None
     purchase_order_number: str | None
@@ -121,7 +118,7 @@ class WalletTransactionShape(TypedDict):
     name: str | None
     invoice_requires_successful_payment: bool
     purchase_order_number: str | None
-    payment_method: WalletPaymentMethodShape
+    payment_method: PaymentMethodChoiceShape
     applied_invoice_custom_sections: list[Any]
 
 
@@ -232,6 +229,7 @@ def rule_payload(rule: RecurringTransactionRule) -> RecurringRuleShape:
         "transaction_name": rule.transaction_name or None,
         "ignore_paid_top_up_limits": rule.ignore_paid_top_up_limits,
         "invoice_requires_successful_payment": False,
+        "payment_method": rule.payment_method_choice.payload(),
     }
 
 
@@ -268,7 +266,7 @@ def wallet_payload(wallet: Wallet) -> WalletShape:
         "paid_top_up_min_amount_cents": wallet.paid_top_up_min_amount_cents,
         "paid_top_up_max_amount_cents": wallet.paid_top_up_max_amount_cents,
         "metadata": wallet.metadata or {},
-        "payment_method": payment_method_payload(),
+        "payment_method": wallet.payment_method_choice.payload(),
         "applied_invoice_custom_sections": [],
         "billing_entity_code": None,
         "purchase_order_number": None,
@@ -306,7 +304,7 @@ def wallet_transaction_payload(tx: WalletTransaction) -> WalletTransactionShape:
         "name": tx.name or None,
         "invoice_requires_successful_payment": tx.invoice_requires_successful_payment,
         "purchase_order_number": None,
-        "payment_method": payment_method_payload(),
+        "payment_method": tx.payment_method_choice.payload(),
         "applied_invoice_custom_sections": [],
     }
 
@@ -334,12 +332,6 @@ def wallet_transaction_consumption_payload(
         "created_at": _utc(row.created_at) or "",
         "wallet_transaction": wallet_transaction_payload(counterpart),
     }
-
-
-def payment_method_payload() -> WalletPaymentMethodShape:
-    """Lago's `payment_method` of a wallet or wallet transaction: bxb collects its invoices through
-    the customer's payment provider (Lago's default type `provider`, no specific method)."""
-    return {"payment_method_id": None, "payment_method_type": "provider"}
 
 
 def _applied_tax(row: CreditNoteAppliedTax, *, credit_note_id: str) -> CreditNoteAppliedTaxShape:

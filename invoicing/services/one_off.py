@@ -14,6 +14,7 @@ from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.money import exponent, is_currency, round_cents
 from catalog.models import AddOn
 from customers.models import Customer, Organization
+from customers.payment_choice import PaymentMethodInput, payment_method_choose
 from invoicing.models import Fee, FeeType, Invoice, InvoiceType
 from invoicing.services import lifecycle
 from invoicing.services.taxes import TaxResolver
@@ -59,9 +60,12 @@ def invoice_create_one_off(
     currency: str | None = None,
     fees: list[dict[str, Any]],
     purchase_order_number: str = "",
+    payment_method: PaymentMethodInput | None = None,
     now: dt.datetime | None = None,
 ) -> Invoice:
-    """Each fee is `unit_amount_cents` (default: the add-on's amount) × `units`, rounded once."""
+    """Each fee is `unit_amount_cents` (default: the add-on's amount) × `units`, rounded once.
+    `payment_method`: how this invoice is collected (docs/payments.md §12), checked against the
+    customer's saved methods before anything is written."""
     now = now or timezone.now()
     with transaction.atomic():
         customer = (
@@ -80,6 +84,7 @@ def invoice_create_one_off(
             raise ValidationFailure.single("currency", "currencies_does_not_match")
         if not fees:
             raise ValidationFailure.single("fees", "value_is_mandatory")
+        choice = payment_method_choose(customer, payment_method)
         codes = [str(f.get("add_on_code") or "") for f in fees if isinstance(f, dict)]
         add_ons = {
             a.code: a for a in AddOn.objects.filter(organization=organization, code__in=codes, deleted_at__isnull=True)
@@ -96,6 +101,7 @@ def invoice_create_one_off(
             payment_due_date=today + dt.timedelta(days=net_term),
             net_payment_term=net_term,
             purchase_order_number=purchase_order_number or "",
+            **choice.fields(),
         )
         rows: list[Fee] = []
         taxes: dict = {}

@@ -6,13 +6,15 @@ from rest_framework import serializers
 
 from billing_project.core.api.serializers import ClientDateTimeField, envelope, list_envelope
 from billing_project.core.api.shapes import schema_serializer
-from billing_project.core.api.unsupported import LagoOnly
-from customers.api.serializers import PAYMENT_METHOD_REASON, PROVIDER_PAYMENT_METHOD
+from customers.api.serializers import payment_method_field
 from invoicing.api.serializers import PageMeta
 from payments.representation import PaymentRequestShape, PaymentShape
 
-# Lago fields bxb refuses (docs/lago-compatibility.md, "Refused Lago fields").
-PAYMENT_METHOD_LAGO_ONLY = (LagoOnly("payment_method", PAYMENT_METHOD_REASON, accepted=(PROVIDER_PAYMENT_METHOD,)),)
+
+class RetryPaymentInput(serializers.Serializer):
+    """`POST /invoices/{id}/retry_payment`: optionally, the method to charge this time (Lago)."""
+
+    payment_method = payment_method_field()
 
 
 class PaymentInput(serializers.Serializer):
@@ -69,6 +71,7 @@ class PaymentRequestInput(serializers.Serializer):
     external_customer_id = serializers.CharField()
     email = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     lago_invoice_ids = serializers.ListField(child=serializers.CharField(), allow_empty=False)
+    payment_method = payment_method_field()
 
 
 PaymentRequestInputEnvelope = envelope("PaymentRequestInputEnvelope", "payment_request", PaymentRequestInput)

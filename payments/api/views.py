@@ -13,9 +13,10 @@ from rest_framework.response import Response
 
 from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.resources import ResourceView, endpoint, named
-from billing_project.core.api.views import OrganizationAPIView, refuse_unsupported_body, validate_input
+from billing_project.core.api.views import OrganizationAPIView, validate_input
 from billing_project.core.lookup import uuid_or_not_found
 from customers.api.scoped import customer_list_view
+from customers.payment_choice import payment_method_sent
 from payments import selectors
 from payments.api import filters
 from payments.api import serializers as s
@@ -103,12 +104,17 @@ class InvoiceRetryPaymentView(OrganizationAPIView):
     resource_name = "invoice"
 
     @endpoint(
-        "invoices_retry_payment", "Charge the invoice again now (an empty 200, as Lago)", {200: None}, request=None
+        "invoices_retry_payment",
+        "Charge the invoice again now (an empty 200, as Lago)",
+        {200: None},
+        request=s.RetryPaymentInput,
     )
     def post(self, request: Request, invoice_id: str) -> Response:
-        refuse_unsupported_body(request, s.PAYMENT_METHOD_LAGO_ONLY)
+        data = validate_input(s.RetryPaymentInput, request.data if isinstance(request.data, dict) else {})
         collection.invoice_retry_payment(
-            self.organization, invoice_id=uuid_or_not_found(invoice_id, "invoice")
+            self.organization,
+            invoice_id=uuid_or_not_found(invoice_id, "invoice"),
+            payment_method=payment_method_sent(data),
         )
         return Response(status=200)
 
@@ -123,9 +129,7 @@ class WalletTransactionPaymentUrlView(OrganizationAPIView):
         request=None,
     )
     def post(self, request: Request, transaction_id: str) -> Response:
-        tx, url = collection.wallet_transaction_payment_url(
-            self.organization, transaction_id=transaction_id
-        )
+        tx, url = collection.wallet_transaction_payment_url(self.organization, transaction_id=transaction_id)
         customer = tx.wallet.customer
         return Response(
             {
@@ -209,12 +213,13 @@ class PaymentRequestCollectionView(PaymentRequestView):
         request=s.PaymentRequestInputEnvelope,
     )
     def post(self, request: Request) -> Response:
-        data = self.body(request, s.PaymentRequestInput, lago_only=s.PAYMENT_METHOD_LAGO_ONLY)
+        data = self.body(request, s.PaymentRequestInput)
         payment_request = dunning.payment_request_create(
             self.organization,
             external_customer_id=data["external_customer_id"],
             email=data.get("email"),
             invoice_ids=data["lago_invoice_ids"],
+            payment_method=payment_method_sent(data),
         )
         return self.one(payment_request)
 

@@ -33,6 +33,7 @@ from billing_project.core.actor import current_actor
 from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ProviderFailure, ValidationFailure
 from customers.models import Organization
+from customers.payment_choice import PaymentMethodChoice, PaymentMethodInput, payment_method_choose
 from invoicing.credits import selectors as credits_selectors
 from invoicing.credits.models import TransactionSettlement, TransactionStatus, WalletTransaction
 from invoicing.models import HIDDEN_STATUSES, Invoice, InvoiceStatus
@@ -53,6 +54,7 @@ from payments.models import (
 from payments.providers import ChargeRequest, ChargeResult, ProviderError, TransientProviderError, provider_for
 from payments.services import emails, notifications, receipts
 from payments.services.connections import connection_for_customer
+from payments.services.method_choice import DeterminedMethod, payment_method_determine
 
 logger = logging.getLogger(__name__)
 
@@ -109,14 +111,38 @@ def _new_payment(**fields: Any) -> Payment:
     return Payment(id=payment_id, idempotency_key=f"bxb_payment_{payment_id}", **fields)
 
 
+def method_to_charge(determined: DeterminedMethod, customer: Any, connection: Any) -> str | None:
+    """The provider id of the method to charge (`payments.services.method_choice` decided which),
+    or None when nothing is charged automatically (`manual`, a chosen method gone or at another
+    provider connection, no default method)."""
+    if not determined.chargeable:
+        return None
+    if determined.method is None:
+        return default_method(customer, connection)
+    if determined.method.connection_id != connection.id:
+        logger.warning(
+            "chosen payment method is at another provider connection",
+            extra={"customer_id": str(customer.pk), "payment_method_id": str(determined.method.id)},
+        )
+        return None
+    return determined.method.provider_method_id
+
+
 def invoice_collect(
-    invoice_id: UUID | str, *, origin: str = PaymentOrigin.AUTOMATIC, now: dt.datetime | None = None
+    invoice_id: UUID | str,
+    *,
+    origin: str = PaymentOrigin.AUTOMATIC,
+    now: dt.datetime | None = None,
+    override: PaymentMethodChoice | None = None,
 ) -> Payment | None:
-    """Start one provider attempt for the invoice's amount due, from the customer's saved method.
+    """Start one provider attempt for the invoice's amount due, with the method chosen for it
+    (`payments.services.method_choice.payment_method_determine`; `override`: the `payment_method`
+    of a `retry_payment`), else the customer's default.
 
     Returns the new pending attempt (its submission is enqueued on commit), the attempt already in
     flight, or None when there is nothing to charge or no way to charge it (no provider, manual
-    provider, no provider customer, no saved method: the invoice waits for `payment_url`).
+    provider, no provider customer, `manual` chosen, no saved method: the invoice waits for
+    `payment_url` or a manual payment).
     """
     now = now or timezone.now()
     invoice = Invoice.objects.select_related("customer", "organization").filter(id=invoice_id).first()
@@ -129,7 +155,7 @@ def invoice_collect(
         return None
     if not customer.provider_customer_id:
         return None
-    method = default_method(customer, connection)
+    method = method_to_charge(payment_method_determine(invoice, override=override), customer, connection)
     if not method:
         return None
     with transaction.atomic():
@@ -455,19 +481,26 @@ def _invoice_for(organization: Organization, invoice_id: UUID | str) -> Invoice:
     return invoice
 
 
-def invoice_retry_payment(organization: Organization, *, invoice_id: UUID | str) -> Payment | None:
+def invoice_retry_payment(
+    organization: Organization, *, invoice_id: UUID | str, payment_method: PaymentMethodInput | None = None
+) -> Payment | None:
     """`POST /invoices/{id}/retry_payment`: a new attempt now. A payment waiting for the customer
     (3DS, hosted page) is canceled first so it can never block retries;
-    one the provider is still processing answers 405."""
+    one the provider is still processing answers 405. `payment_method` (Lago's override) charges
+    that method this time only (`manual`: no attempt); it is checked as when stored (422
+    `invalid_payment_method`)."""
     invoice = _invoice_for(organization, invoice_id)
     if invoice.status != InvoiceStatus.FINALIZED or invoice.payment_status == InvoicePaymentStatus.SUCCEEDED:
         raise NotAllowedFailure("invalid_status")
+    override = None
+    if payment_method is not None:
+        override = payment_method_choose(invoice.customer, payment_method)
     in_flight = Payment.objects.filter(invoice=invoice, payment_type=PaymentType.PROVIDER, status__in=IN_FLIGHT).first()
     if in_flight is not None:
         if in_flight.status != PaymentStatus.REQUIRES_ACTION:
             raise NotAllowedFailure("payment_processor_is_currently_handling_payment")
         payment_cancel(in_flight.id)
-    return invoice_collect(invoice.id, origin=PaymentOrigin.API_RETRY)
+    return invoice_collect(invoice.id, origin=PaymentOrigin.API_RETRY, override=override)
 
 
 def payment_cancel(payment_id: UUID | str, *, now: dt.datetime | None = None) -> Payment:

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from customers.models import Customer, Organization
+from customers.payment_choice import PaymentMethodChoice, PaymentMethodInput, payment_method_choose
 from invoicing.models import Invoice, InvoiceStatus
 from invoicing.models import PaymentStatus as InvoicePaymentStatus
 from payments.models import (
@@ -36,8 +37,9 @@ from payments.models import (
 )
 from payments.providers import provider_for
 from payments.services import emails, notifications
-from payments.services.collection import _enqueue_submit, default_method
+from payments.services.collection import _enqueue_submit, method_to_charge
 from payments.services.connections import connection_for_customer
+from payments.services.method_choice import payment_method_determine_for_customer
 
 UNPAID = [InvoicePaymentStatus.PENDING, InvoicePaymentStatus.FAILED]
 
@@ -213,15 +215,16 @@ def _create_request(
     return request
 
 
-def _collect_request(request: PaymentRequest) -> Payment | None:
-    """Charge the request's amount from the saved method (the submission runs after commit)."""
+def _collect_request(request: PaymentRequest, *, override: PaymentMethodChoice | None = None) -> Payment | None:
+    """Charge the request's amount from the saved method (the submission runs after commit);
+    `override`: the request's `payment_method` (docs/payments.md §12)."""
     customer = request.customer
     connection = connection_for_customer(customer)
     if connection is None or not provider_for(connection).collects_automatically:
         return None
     if not customer.provider_customer_id:
         return None
-    method = default_method(customer, connection)
+    method = method_to_charge(payment_method_determine_for_customer(customer, override=override), customer, connection)
     if not method:
         return None
     invoice_ids = [invoice.id for invoice in request.invoices.all()]
@@ -250,9 +253,15 @@ def _collect_request(request: PaymentRequest) -> Payment | None:
 
 
 def payment_request_create(
-    organization: Organization, *, external_customer_id: str, email: str | None, invoice_ids: list[str]
+    organization: Organization,
+    *,
+    external_customer_id: str,
+    email: str | None,
+    invoice_ids: list[str],
+    payment_method: PaymentMethodInput | None = None,
 ) -> PaymentRequest:
-    """`POST /payment_requests`: the given overdue invoices of one customer, in one currency."""
+    """`POST /payment_requests`: the given overdue invoices of one customer, in one currency;
+    `payment_method` charges that method (or, `manual`, nothing) instead of the default one."""
     customer = Customer.objects.filter(
         organization=organization, external_id=external_customer_id or "", deleted_at__isnull=True
     ).first()
@@ -280,10 +289,11 @@ def payment_request_create(
         raise ValidationFailure.single("invoices", "invoices_not_overdue")
     if len({invoice.currency for invoice in invoices}) != 1:
         raise ValidationFailure.single("invoices", "invoices_have_different_currencies")
+    override = payment_method_choose(customer, payment_method) if payment_method is not None else None
     with transaction.atomic():
         request = _create_request(
             customer, invoices, currency=invoices[0].currency, email=email or customer.email, campaign=None, attempt=0
         )
-        _collect_request(request)
+        _collect_request(request, override=override)
         _email(request)
     return request

@@ -14,12 +14,7 @@ from catalog.api.serializers import (
     MinimumCommitmentInput,
     UsageThresholdInput,
 )
-from customers.api.serializers import (
-    NO_BILLING_ENTITIES,
-    NO_CUSTOM_SECTIONS,
-    PAYMENT_METHOD_REASON,
-    PROVIDER_PAYMENT_METHOD,
-)
+from customers.api.serializers import NO_BILLING_ENTITIES, NO_CUSTOM_SECTIONS, payment_method_field
 from subscriptions.models import BillingTime, OnTerminationCreditNote, OnTerminationInvoice
 from subscriptions.representation import SubscriptionOutput, SubscriptionWithPlanOutput
 from subscriptions.services import DOWNGRADE_AT_PERIOD_END, DOWNGRADE_IMMEDIATELY
@@ -37,7 +32,6 @@ SUBSCRIPTION_LAGO_ONLY = (
         empty_accepted=False,
     ),
     LagoOnly("invoice_custom_section", NO_CUSTOM_SECTIONS),
-    LagoOnly("payment_method", PAYMENT_METHOD_REASON, accepted=(PROVIDER_PAYMENT_METHOD,)),
     LagoOnly("purchase_order_number", "purchase order numbers on subscription invoices are not implemented"),
     LagoOnly("plan_overrides.charges[].applied_pricing_unit", PRICING_UNIT_REASON),
 )
@@ -105,6 +99,7 @@ class SubscriptionInput(serializers.Serializer):
         allow_null=True,
         help_text="bxb extra: `immediate` applies a downgrade now (unused in-advance days credited).",
     )
+    payment_method = payment_method_field()
     bill_past_periods = serializers.BooleanField(
         required=False,
         allow_null=True,
@@ -127,6 +122,7 @@ class SubscriptionUpdateInput(serializers.Serializer):
     on_termination_invoice = serializers.ChoiceField(
         choices=OnTerminationInvoice.values, required=False, allow_null=True
     )
+    payment_method = payment_method_field()
 
 
 SubscriptionUpdateInputEnvelope = envelope("SubscriptionUpdateInputEnvelope", "subscription", SubscriptionUpdateInput)

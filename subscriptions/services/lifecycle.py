@@ -24,6 +24,7 @@ from catalog.models import Plan
 from customers import services as customer_services
 from customers.inputs import CustomerUpsert
 from customers.models import Customer, Organization
+from customers.payment_choice import PaymentMethodInput, payment_method_choose
 from subscriptions import periods, selectors, signals, state_machine
 from subscriptions.inputs import SubscriptionCreate, SubscriptionUpdate
 from subscriptions.models import (
@@ -116,6 +117,7 @@ class _Request:
     options: dict[str, str]
     overrides: PlanOverrides | None
     bill_past_periods: bool
+    payment_method: PaymentMethodInput | None
 
 
 # --- transitions (row already locked) ---------------------------------------------------------
@@ -262,6 +264,7 @@ def subscription_create(
         options=options,
         overrides=_overrides(data.plan_overrides),
         bill_past_periods=bool(data.bill_past_periods),
+        payment_method=data.payment_method,
     )
     try:
         return _create(organization, plan, request, now=now)
@@ -313,6 +316,7 @@ def _create(organization: Organization, plan: Plan, request: _Request, *, now: d
     if pending is not None:
         return _replace_pending(pending, plan, request, now=now)
 
+    choice = payment_method_choose(customer, request.payment_method)
     effective_plan = plan_override_create(plan, request.overrides) if request.overrides else plan
     subscription = Subscription(
         organization=organization,
@@ -326,6 +330,7 @@ def _create(organization: Organization, plan: Plan, request: _Request, *, now: d
         status=SubscriptionStatus.PENDING,
         activation_at=request.subscription_at,
         **request.options,
+        **choice.fields(),
     )
     subscription.save()
     record_transition(subscription, event="create", from_status="", at=now)
@@ -346,9 +351,13 @@ def _replace_pending(pending: Subscription, plan: Plan, request: _Request, *, no
     if pending.previous_subscription_id is not None:
         raise NotAllowedFailure(state_machine.REFUSED_CODE)
     fields = ("plan_id", "name", "billing_time", "subscription_at", "activation_at", "ending_at",
-              "on_termination_credit_note", "on_termination_invoice")  # fmt: skip
+              "on_termination_credit_note", "on_termination_invoice",
+              "payment_method_type", "payment_method_id")  # fmt: skip
     before = {field: getattr(pending, field) for field in fields}
     given = request.given
+    choice = payment_method_choose(pending.customer, request.payment_method, current=pending.payment_method_choice)
+    for field, value in choice.fields().items():
+        setattr(pending, field, value)
     if request.overrides:
         pending.plan = plan_override_create(plan, request.overrides)
     elif pending.plan.code != plan.code:
@@ -386,11 +395,19 @@ def _change_plan(
     now: datetime,
 ) -> Subscription:
     current_code = current.plan.code
+    choice = payment_method_choose(customer, request.payment_method, current=current.payment_method_choice)
     if current_code == plan.code and not request.overrides:
-        # Same plan: nothing to change (Lago returns the current subscription).
+        # Same plan: nothing to change but the name and the payment method (Lago returns the
+        # current subscription).
+        changed = {}
         if request.name is not None and request.name != current.name:
-            current.name = request.name
-            current.save(update_fields=["name", "updated_at"])
+            changed["name"] = request.name
+        if choice != current.payment_method_choice:
+            changed.update(choice.fields())
+        if changed:
+            for field, value in changed.items():
+                setattr(current, field, value)
+            current.save(update_fields=[*changed, "updated_at"])
         return current
     if current.started_at is not None and now < current.started_at:
         now = current.started_at
@@ -423,6 +440,7 @@ def _change_plan(
         ending_at=request.ending_at or current.ending_at,
         on_termination_invoice=current.on_termination_invoice,
         status=SubscriptionStatus.PENDING,
+        **choice.fields(),  # the new plan is paid as the old one, unless the request chose otherwise
     )
     if not immediate:
         # Downgrade: the cheaper plan starts when the current period ends (docs/billing-semantics.md §5.6).
@@ -477,6 +495,12 @@ def subscription_update(
                 errors["subscription_at"] = ["value_is_invalid"]  # a scheduled downgrade keeps its date
             else:
                 subscription_at = parsed
+    try:
+        choice = payment_method_choose(
+            subscription.customer, data.payment_method, current=subscription.payment_method_choice
+        )
+    except ValidationFailure as failure:
+        errors.update(failure.details)  # type: ignore[arg-type]
     if sent(data.ending_at) and ending_at is not None and ending_at <= max(subscription_at, now):
         errors.setdefault("ending_at", []).append("invalid_date")
     elif ending_at is not None and ending_at <= subscription_at:
@@ -497,6 +521,16 @@ def subscription_update(
     if subscription.status == SubscriptionStatus.PENDING and subscription_at != subscription.subscription_at:
         subscription.subscription_at = subscription_at
         subscription.activation_at = subscription_at
+    if choice != subscription.payment_method_choice:
+        for field, value in choice.fields().items():
+            setattr(subscription, field, value)
+        # A scheduled downgrade is paid as the subscription it follows.
+        for following in Subscription.objects.select_for_update().filter(
+            previous_subscription=subscription, status=SubscriptionStatus.PENDING
+        ):
+            for field, value in choice.fields().items():
+                setattr(following, field, value)
+            following.save(update_fields=[*choice.fields(), "updated_at"])
     subscription.save()
     record_transition(subscription, event="update", from_status=subscription.status, at=now)
     activation_at = subscription.activation_at

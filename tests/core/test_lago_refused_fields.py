@@ -54,8 +54,6 @@ def world(api, organization):
     }
 
 
-MANUAL = {"payment_method_type": "manual"}
-SPECIFIC = {"payment_method_type": "provider", "payment_method_id": "1a901a90-1a90-1a90-1a90-1a901a901a90"}
 PROVIDER = {"payment_method_type": "provider", "payment_method_id": None}
 PRICING_UNIT = {"code": "credits", "conversion_rate": "0.5"}
 SECTION = {"invoice_custom_section_codes": ["legal"], "skip_invoice_custom_sections": False}
@@ -131,25 +129,20 @@ REFUSED = [
     ("post", "/subscriptions", _subscription(consolidate_invoice=False), "consolidate_invoice", "/subscriptions"),
     ("post", "/subscriptions", _subscription(invoice_custom_section=SECTION), "invoice_custom_section",
      "/subscriptions"),
-    ("post", "/subscriptions", _subscription(payment_method=MANUAL), "payment_method", "/subscriptions"),
-    ("post", "/subscriptions", _subscription(payment_method=SPECIFIC), "payment_method", "/subscriptions"),
     ("post", "/subscriptions", _subscription(purchase_order_number="PO-1"), "purchase_order_number", "/subscriptions"),
     ("put", "/subscriptions/s1", {"subscription": {"name": "S", "purchase_order_number": "PO-1"}},
      "purchase_order_number", "/subscriptions/s1"),
     ("put", "/subscriptions/s1/charges/c", {"charge": {"properties": {"amount": "3"}, "applied_pricing_unit": PRICING_UNIT}},
      "applied_pricing_unit", "/subscriptions/s1/charges/c"),
     ("post", "/invoices", _one_off(skip_psp=True), "skip_psp", "/invoices"),
-    ("post", "/invoices", _one_off(payment_method=MANUAL), "payment_method", "/invoices"),
     ("post", "/invoices", _one_off(invoice_custom_section=SECTION), "invoice_custom_section", "/invoices"),
     ("post", "/invoices", _one_off(billing_entity_code="eu"), "billing_entity_code", "/invoices"),
     ("post", "/invoices/{invoice}/void", {"generate_credit_note": True}, "generate_credit_note", "/invoices/{invoice}"),
     ("post", "/invoices/{invoice}/void", {"refund_amount": 100}, "refund_amount", "/invoices/{invoice}"),
-    ("post", "/invoices/{invoice}/retry_payment", {"payment_method": MANUAL}, "payment_method", "/invoices/{invoice}"),
     ("post", "/invoices/preview", {"customer": {"external_id": "c1"}, "plan_code": "p", "billing_entity_code": "eu"},
      "billing_entity_code", "/invoices"),
     ("post", "/invoices/preview", {"customer": {"external_id": "c1", "integration_customers": [{"integration_code": "a"}]},
                                    "plan_code": "p"}, "customer.integration_customers", "/invoices"),
-    ("post", "/wallets", _wallet(payment_method=MANUAL), "payment_method", "/wallets?external_customer_id=c1"),
     ("post", "/wallets", _wallet(purchase_order_number="PO-1"), "purchase_order_number",
      "/wallets?external_customer_id=c1"),
     ("post", "/wallets", _wallet(recurring_transaction_rules=[{"trigger": "threshold", "threshold_credits": "1",
@@ -158,12 +151,6 @@ REFUSED = [
      "recurring_transaction_rules.0.grants_target_top_up", "/wallets?external_customer_id=c1"),
     ("put", "/wallets/{wallet}", {"wallet": {"name": "W", "billing_entity_code": "eu"}}, "billing_entity_code",
      "/wallets/{wallet}"),
-    ("post", "/wallet_transactions", {"wallet_transaction": {"wallet_id": "{wallet}", "granted_credits": "1",
-                                                              "payment_method": MANUAL}},
-     "payment_method", "/wallets/{wallet}/wallet_transactions"),
-    ("post", "/payment_requests", {"payment_request": {"external_customer_id": "c1", "lago_invoice_ids": ["{invoice}"],
-                                                        "payment_method": MANUAL}},
-     "payment_method", "/invoices/{invoice}"),
 ]  # fmt: skip
 
 

@@ -12,12 +12,7 @@ from rest_framework import serializers
 from billing_project.core.api.serializers import ClientDateTimeField, envelope, list_envelope, page_meta
 from billing_project.core.api.shapes import schema_serializer
 from billing_project.core.api.unsupported import LagoOnly
-from customers.api.serializers import (
-    NO_BILLING_ENTITIES,
-    NO_CUSTOM_SECTIONS,
-    PAYMENT_METHOD_REASON,
-    PROVIDER_PAYMENT_METHOD,
-)
+from customers.api.serializers import NO_BILLING_ENTITIES, NO_CUSTOM_SECTIONS, payment_method_field
 from invoicing.credits.representation import (
     CreditNoteEstimateShape,
     CreditNoteShape,
@@ -30,7 +25,6 @@ from invoicing.credits.representation import (
 _PURCHASE_ORDER = "purchase order numbers on wallet top-up invoices are not implemented"
 WALLET_TRANSACTION_LAGO_ONLY = (
     LagoOnly("invoice_custom_section", NO_CUSTOM_SECTIONS),
-    LagoOnly("payment_method", PAYMENT_METHOD_REASON, accepted=(PROVIDER_PAYMENT_METHOD,)),
     LagoOnly("purchase_order_number", _PURCHASE_ORDER),
 )
 WALLET_LAGO_ONLY = (
@@ -45,9 +39,6 @@ WALLET_LAGO_ONLY = (
         "a rule's top-ups follow the wallet's own `invoice_requires_successful_payment`",
     ),
     LagoOnly("recurring_transaction_rules[].invoice_custom_section", NO_CUSTOM_SECTIONS),
-    LagoOnly(
-        "recurring_transaction_rules[].payment_method", PAYMENT_METHOD_REASON, accepted=(PROVIDER_PAYMENT_METHOD,)
-    ),
     LagoOnly("recurring_transaction_rules[].purchase_order_number", _PURCHASE_ORDER),
 )
 
@@ -71,6 +62,7 @@ class RecurringRuleSchema(serializers.Serializer):
     transaction_metadata = serializers.ListField(child=serializers.DictField(), required=False)
     transaction_name = serializers.CharField(required=False, allow_null=True)
     ignore_paid_top_up_limits = serializers.BooleanField(required=False)
+    payment_method = payment_method_field()
 
 
 class WalletInput(serializers.Serializer):
@@ -93,6 +85,7 @@ class WalletInput(serializers.Serializer):
     paid_top_up_max_amount_cents = serializers.IntegerField(required=False, allow_null=True)
     ignore_paid_top_up_limits_on_creation = serializers.BooleanField(required=False)
     metadata = serializers.DictField(required=False, allow_null=True)
+    payment_method = payment_method_field()
 
 
 WalletInputEnvelope = envelope("WalletInputEnvelope", "wallet", WalletInput)
@@ -117,6 +110,7 @@ class WalletTransactionInput(serializers.Serializer):
     metadata = serializers.ListField(child=serializers.DictField(), required=False, allow_null=True)
     name = serializers.CharField(required=False, allow_null=True)
     ignore_paid_top_up_limits = serializers.BooleanField(required=False, allow_null=True)
+    payment_method = payment_method_field()
 
 
 WalletTransactionInputEnvelope = envelope(

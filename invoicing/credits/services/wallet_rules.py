@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from billing_project.core.errors import ValidationFailure
 from billing_project.core.money import parse_decimal
+from customers.payment_choice import PROVIDER_DEFAULT, PaymentMethodChoice, payment_method_choose, payment_method_input
 from invoicing.credits.models import (
     RecurringTransactionRule,
     RuleInterval,
@@ -45,6 +46,16 @@ def _credits(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal | 
         errors.setdefault(f"recurring_transaction_rules.{field}", []).append("invalid_amount")
         return None
     return number
+
+
+def _rule_payment_method(wallet: Wallet, rule: dict[str, Any], errors: dict[str, list[str]]) -> PaymentMethodChoice:
+    """A rule's `payment_method`: its top-ups are collected with it (docs/payments.md §12)."""
+    try:
+        return payment_method_choose(wallet.customer, payment_method_input(rule))
+    except ValidationFailure as failure:
+        for field, codes in failure.details.items():
+            errors.setdefault(field, []).extend(codes)  # type: ignore[arg-type]
+        return PROVIDER_DEFAULT
 
 
 def rules_replace(wallet: Wallet, rules: list[dict[str, Any]]) -> list[RecurringTransactionRule]:
@@ -92,6 +103,7 @@ def rules_replace(wallet: Wallet, rules: list[dict[str, Any]]) -> list[Recurring
                     rule.get("transaction_name"), "recurring_transaction_rules.transaction_name", errors
                 ),
                 ignore_paid_top_up_limits=bool(rule.get("ignore_paid_top_up_limits")),
+                **_rule_payment_method(wallet, rule, errors).fields(),
             )
         )
     if errors:
@@ -162,6 +174,7 @@ def _fire(rule_id: UUID | str, *, now: dt.datetime, key: str, source: str) -> bo
                 name=rule.transaction_name,
                 metadata=rule.transaction_metadata,
                 idempotency_key=key,
+                payment_method=rule.payment_method_choice,  # a top-up of the rule is paid as the rule says
             )
     except IntegrityError:
         return False  # another run topped up this due time first

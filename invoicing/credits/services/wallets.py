@@ -33,6 +33,7 @@ from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, Vali
 from billing_project.core.money import is_currency, parse_decimal
 from catalog.models import BillableMetric
 from customers.models import Customer, Organization
+from customers.payment_choice import PROVIDER_DEFAULT, PaymentMethodChoice, payment_method_choose, payment_method_input
 from invoicing.calculation import WalletBalance
 from invoicing.credits import tracing
 from invoicing.credits.models import (
@@ -186,6 +187,7 @@ def _record(
     notify: bool = True,
     priority: int | None = None,
     fund_from: WalletTransaction | None = None,
+    payment_method: PaymentMethodChoice = PROVIDER_DEFAULT,
 ) -> WalletTransaction:
     amount_cents = credits_to_cents(wallet, credits) if cents is None else cents
     tx = WalletTransaction.objects.create(
@@ -206,6 +208,7 @@ def _record(
         settled_at=now if settle else None,
         idempotency_key=idempotency_key,
         invoice_requires_successful_payment=invoice_requires_successful_payment,
+        **payment_method.fields(),
     )
     if settle:
         _apply_settled(wallet, tx, now, fund_from=fund_from)
@@ -384,6 +387,7 @@ def wallet_create(organization: Organization, *, data: dict[str, Any], now: dt.d
             errors.setdefault("code", []).append("value_already_exist")
         if errors:
             raise ValidationFailure(errors)
+        choice = payment_method_choose(customer, payment_method_input(data))
         wallet = Wallet(
             organization=organization,
             customer=customer,
@@ -398,6 +402,7 @@ def wallet_create(organization: Organization, *, data: dict[str, Any], now: dt.d
             invoice_requires_successful_payment=bool(data.get("invoice_requires_successful_payment")),
             metadata=metadata,
             **limits,
+            **choice.fields(),
         )
         if not data.get("ignore_paid_top_up_limits_on_creation"):
             _check_top_up_limits(wallet, paid, errors)
@@ -455,6 +460,14 @@ def wallet_update(
                 errors.setdefault("metadata", []).append("value_is_invalid")
             else:
                 wallet.metadata = data["metadata"] or {}
+        try:
+            choice = payment_method_choose(
+                wallet.customer, payment_method_input(data), current=wallet.payment_method_choice
+            )
+            for field, value in choice.fields().items():
+                setattr(wallet, field, value)
+        except ValidationFailure as failure:
+            errors.update(failure.details)  # type: ignore[arg-type]
         if errors:
             raise ValidationFailure(errors)
         wallet.save()
@@ -531,9 +544,11 @@ def _top_up(
     invoice_requires_successful_payment: bool | None = None,
     priority: int | None = None,
     void: VoidTarget | None = None,
+    payment_method: PaymentMethodChoice = PROVIDER_DEFAULT,
 ) -> list[WalletTransaction]:
     """Purchased (pending, with its credit invoice), granted (settled) and voided (settled) lines;
-    `priority` is the lines' (default the wallet's), `void` the inbound line a void draws on."""
+    `priority` is the lines' (default the wallet's), `void` the inbound line a void draws on,
+    `payment_method` how the credit invoice of the purchase is collected (docs/payments.md §12)."""
     result: list[WalletTransaction] = []
     requires = (
         wallet.invoice_requires_successful_payment
@@ -555,6 +570,7 @@ def _top_up(
             invoice_requires_successful_payment=requires,
             notify=False,
             priority=priority,
+            payment_method=payment_method,
         )
         tx.invoice = _credit_invoice(wallet, tx, now)
         tx.save(update_fields=["invoice", "updated_at"])
@@ -574,6 +590,7 @@ def _top_up(
                 metadata=metadata,
                 idempotency_key=f"{idempotency_key}:granted" if idempotency_key else "",
                 priority=priority,
+                payment_method=payment_method,
             )
         )
     if voided > 0:
@@ -596,6 +613,7 @@ def _top_up(
                 metadata=metadata,
                 priority=priority,
                 fund_from=void.inbound if void is not None else None,
+                payment_method=payment_method,
             )
         )
     return result
@@ -626,6 +644,10 @@ def wallet_transaction_create(
         if voided > wallet.credits_balance:
             errors.setdefault("voided_credits", []).append("insufficient_credits")
         void = _void_target(wallet, data.get("voided_transaction_id"), voided, errors)
+        try:
+            choice = payment_method_choose(wallet.customer, payment_method_input(data))
+        except ValidationFailure as failure:
+            errors.update(failure.details)  # type: ignore[arg-type]
         if errors:
             raise ValidationFailure(errors)
         if void is not None and voided == 0:
@@ -642,6 +664,7 @@ def wallet_transaction_create(
             invoice_requires_successful_payment=None if requires is None else bool(requires),
             priority=priority,
             void=void,
+            payment_method=choice,
         )
 
 
