@@ -176,3 +176,14 @@ def payment_method_choose(
         if not customer_payment_methods.get().owns(customer, method_id):
             raise ValidationFailure.single("payment_method", INVALID)
     return PaymentMethodChoice(PaymentMethodType.PROVIDER, method_id)
+
+
+def payment_method_description(row: PaymentMethodChoiceFields, organization_id: Any) -> str:
+    """The stored choice for the admin: `manual…`, `provider: default method`, or the saved method
+    by provider, type, brand and last four digits (`removed` when it no longer exists)."""
+    choice = row.payment_method_choice
+    if choice.manual or choice.payment_method_id is None:
+        return str(choice)
+    label = customer_payment_methods.get().labels(organization_id, [choice.payment_method_id])
+    found = label.get(choice.payment_method_id)
+    return f"provider: {found}" if found else f"provider: {choice.payment_method_id} (removed: nothing is charged)"

@@ -29,9 +29,10 @@ from billing_project.core.console import (
 )
 from billing_project.core.errors import DomainError
 from billing_project.core.money import format_amount
+from customers.payment_choice import payment_method_description
 from invoicing import selectors
 from invoicing.credits import admin as credit_admin  # wallets, wallet transactions, credit notes
-from invoicing.models import BillingRun, Fee, Invoice, InvoiceStatus, InvoiceSubscription, PaymentStatus
+from invoicing.models import BillingRun, Fee, Invoice, InvoiceStatus, InvoiceSubscription, InvoiceType, PaymentStatus
 from invoicing.services import lifecycle
 from invoicing.services.documents import invoice_generate_pdf
 
@@ -195,7 +196,7 @@ class InvoiceAdmin(TotalsChangeListMixin, ActionsOnlyAdmin):
     readonly_fields = [
         "organization", "customer", "number_display", "invoice_type", "status", "payment_status", "payment_overdue",
         "currency", "issuing_date", "payment_due_date", "net_payment_term", "finalize_at", "finalized_at",
-        "voided_at", "fees", "coupons", "taxes", "total", "total_due", "credits", "metadata",
+        "voided_at", "fees", "coupons", "taxes", "total", "total_due", "credits", "metadata", "payment_method_chosen",
     ]  # fmt: skip
     fields = readonly_fields
 
@@ -214,6 +215,18 @@ class InvoiceAdmin(TotalsChangeListMixin, ActionsOnlyAdmin):
         if back == "invoice" and len(selected) == 1 and response is not None and response.status_code == 302:
             return HttpResponseRedirect(reverse("admin:invoicing_invoice_change", args=[selected[0]]))
         return response
+
+    @admin.display(description="payment method")
+    def payment_method_chosen(self, obj: Invoice) -> str:
+        """A one-off invoice's own choice; the others are collected as their subscription or wallet
+        top-up chose (docs/payments.md §12)."""
+        if obj.invoice_type == InvoiceType.ONE_OFF:
+            return payment_method_description(obj, obj.organization_id)
+        if obj.invoice_type == InvoiceType.CREDIT:
+            return "as its wallet top-up (or wallet) chose"
+        if obj.invoice_type == InvoiceType.ADD_ON:
+            return "the customer's default method"
+        return "as its subscription chose"
 
     @admin.display(description="number", ordering="number")
     def number_display(self, obj: Invoice) -> str:

@@ -24,6 +24,7 @@ from billing_project.core.console import ActionsOnlyAdmin, ReadOnlyAdmin, ReadOn
 from billing_project.core.errors import DomainError, ValidationFailure
 from catalog.models import Plan
 from customers.models import Customer
+from customers.payment_choice import payment_method_description
 from subscriptions import selectors, services
 from subscriptions.inputs import SubscriptionCreate
 from subscriptions.models import FixedChargeUnits, Subscription, SubscriptionStatus, SubscriptionTransition
@@ -159,6 +160,7 @@ class SubscriptionAdmin(ActionsOnlyAdmin):
         "cancellation_reason",
         "on_termination_credit_note",
         "on_termination_invoice",
+        "payment_method_chosen",
         "current_period",
         "next_billing_date",
         "termination_alerts_sent",
@@ -166,6 +168,10 @@ class SubscriptionAdmin(ActionsOnlyAdmin):
         "updated_at",
     )
     fields = readonly_fields
+
+    @admin.display(description="payment method")
+    def payment_method_chosen(self, obj: Subscription) -> str:
+        return payment_method_description(obj, obj.organization_id)
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         """Start a subscription (or change its plan) through `subscription_create`."""

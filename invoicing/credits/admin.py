@@ -31,6 +31,7 @@ from billing_project.core.console import (
 )
 from billing_project.core.errors import DomainError
 from billing_project.core.money import exponent, format_amount
+from customers.payment_choice import payment_method_description
 from invoicing.credits.models import (
     CreditNote,
     CreditNoteAppliedTax,
@@ -65,8 +66,15 @@ class WalletTransactionInline(ReadOnlyInline):
 
 class RecurringRuleInline(ReadOnlyInline):
     model = RecurringTransactionRule
-    fields = ("trigger", "interval", "method", "paid_credits", "granted_credits", "threshold_credits", "status")
+    fields = (
+        "trigger", "interval", "method", "paid_credits", "granted_credits", "threshold_credits", "status",
+        "payment_method_chosen",
+    )  # fmt: skip
     readonly_fields = fields
+
+    @admin.display(description="payment method")
+    def payment_method_chosen(self, obj: RecurringTransactionRule) -> str:
+        return payment_method_description(obj, obj.organization_id)
 
 
 class CreditsForm(forms.Form):
@@ -117,9 +125,13 @@ class WalletAdmin(ActionsOnlyAdmin):
         "organization", "customer", "name", "code", "status", "currency", "rate_amount", "priority", "balance",
         "credits_balance", "consumed_credits", "ongoing_balance", "credits_ongoing_balance", "expiration_at",
         "terminated_at", "applies_to_fee_types", "applies_to_billable_metric_codes",
-        "paid_top_up_min_amount_cents", "paid_top_up_max_amount_cents", "metadata",
+        "paid_top_up_min_amount_cents", "paid_top_up_max_amount_cents", "metadata", "payment_method_chosen",
     ]  # fmt: skip
     fields = readonly_fields
+
+    @admin.display(description="payment method")
+    def payment_method_chosen(self, obj: Wallet) -> str:
+        return payment_method_description(obj, obj.organization_id)
 
     @admin.display(description="balance")
     def balance(self, obj: Wallet) -> str:
@@ -168,10 +180,15 @@ class WalletTransactionAdmin(ReadOnlyAdmin):
     list_filter = ("transaction_type", "transaction_status", "status", "source")
     search_fields = ("wallet__name", "wallet__code", "wallet__customer__external_id", "invoice__number")
     list_select_related = ("wallet",)
+    readonly_fields = ("payment_method_chosen",)
 
     @admin.display(description="credits", ordering="credit_amount")
     def credits(self, obj: WalletTransaction) -> str:
         return decimal_display(obj.credit_amount)
+
+    @admin.display(description="payment method")
+    def payment_method_chosen(self, obj: WalletTransaction) -> str:
+        return payment_method_description(obj, obj.organization_id)
 
     @admin.display(description="amount")
     def amount(self, obj: WalletTransaction) -> str:

@@ -481,3 +481,41 @@ def test_a_payment_request_may_name_the_method_to_charge(
     response = request(_provider(chosen))
     assert response.status_code == 200, response.content
     assert _charged_methods(fake_stripe) == ["pm_card_visa"]
+
+
+# --- the admin ----------------------------------------------------------------------------------------
+
+
+def test_the_admin_shows_the_choice(client, api, stripe_world):
+    from django.contrib.auth.models import User
+    from django.urls import reverse
+
+    customer, _, _, chosen = stripe_world
+    chosen.details = {"brand": "visa", "last4": "4242"}
+    chosen.save()
+    subscription = subscribe(
+        customer, make_plan(customer.organization), datetime(2024, 1, 1, tzinfo=UTC),
+        payment_method_type="provider", payment_method_id=chosen.id,
+    )  # fmt: skip
+    one_off = finalized_invoice(customer, 100, payment_method_type="manual")
+    gone = finalized_invoice(customer, 100, payment_method_id=uuid.uuid4())
+    rule = {"trigger": "interval", "interval": "monthly", "paid_credits": "5", "payment_method": MANUAL}
+    wallet = _wallet(api, payment_method=_provider(chosen), recurring_transaction_rules=[rule], granted_credits="1")
+    tx = WalletTransaction.objects.filter(wallet_id=wallet["lago_id"]).first()
+    assert tx is not None
+    client.force_login(User.objects.create_superuser("root", "root@example.test", "pw"))
+    pages = [
+        (reverse("admin:subscriptions_subscription_change", args=[subscription.pk]), ["stripe card visa ••4242"]),
+        (reverse("admin:invoicing_invoice_change", args=[one_off.pk]), ["manual (no automatic collection)"]),
+        (reverse("admin:invoicing_invoice_change", args=[gone.pk]), ["removed: nothing is charged"]),
+        (
+            reverse("admin:invoicing_wallet_change", args=[wallet["lago_id"]]),
+            ["stripe card visa ••4242", "manual (no automatic collection)"],  # the wallet's, its rule's
+        ),
+        (reverse("admin:invoicing_wallettransaction_change", args=[tx.pk]), ["provider: default method"]),
+    ]
+    for url, texts in pages:
+        page = client.get(url)
+        assert page.status_code == 200, url
+        for text in texts:
+            assert text in page.content.decode(), (url, text)
