@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 
+from billing_project.core.api.pagination import PreparedPages
 from billing_project.core.errors import NotFoundFailure
 from billing_project.core.lookup import by_id_or_unique_name
 from customers import hooks
@@ -77,7 +79,7 @@ def customer_represented(organization: Organization, external_id: str) -> tuple[
 
 
 def customer_list(
-    organization: Organization,
+    organization: Organization | uuid.UUID,
     *,
     external_id: str | None = None,
     search_term: str | None = None,
@@ -123,6 +125,12 @@ def customer_list(
         qs = qs.filter(metadata__key=key, metadata__value=value)
     # Rows and their relation flags only: `representation_related` reads what a page renders.
     return qs.annotate(**representation_flags()).order_by("-created_at", "id")
+
+
+# The list without filters (what a client pages through, and `?per_page=1`), compiled once per
+# page shape (`billing_project.core.api.pagination.PreparedPages`): the same queryset as
+# `customer_list(organization)`, counted on its page.
+CUSTOMER_PAGES = PreparedPages(lambda p: customer_list(p.organization), organization=uuid.UUID)
 
 
 def organization_find(ref: str) -> Organization:

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.filters import METADATA_PARAMETER, metadata_filters
-from billing_project.core.api.pagination import paginated_response
+from billing_project.core.api.pagination import paginated_response, prepared_page_response
 from billing_project.core.api.resources import endpoint
 from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
 from customers import selectors, services
@@ -29,6 +29,8 @@ from customers.api.serializers import (
 from customers.inputs import CustomerUpsert, OrganizationUpdate
 from customers.representation import customer_payload
 
+_PAGE = ("page", "per_page")
+
 
 def customer_body(customer: Any) -> dict[str, Any]:
     return {"customer": customer_payload(customer)}
@@ -43,6 +45,11 @@ class CustomerCollectionView(OrganizationAPIView):
     )
     def get(self, request: Request) -> Response:
         params = filters.CustomerFilters.parse(request)
+        metadata = metadata_filters(request)
+        if not metadata and all(value in (None, []) for name, value in params.items() if name not in _PAGE):
+            return prepared_page_response(
+                request, selectors.CUSTOMER_PAGES, "customers", self._render_page, organization=self.organization.pk
+            )
         qs = selectors.customer_list(
             self.organization,
             external_id=params["external_id"],
@@ -54,7 +61,7 @@ class CustomerCollectionView(OrganizationAPIView):
             customer_type=params["customer_type"],
             has_customer_type=params["has_customer_type"],
             has_tax_identification_number=params["has_tax_identification_number"],
-            metadata=metadata_filters(request),
+            metadata=metadata,
         )
         return paginated_response(request, qs, "customers", self._render_page)
 

@@ -102,3 +102,28 @@ def test_a_key_not_in_the_cache_adds_one_statement_key_and_organization_joined(t
     _, sql = _get(tenant.client, "/api/v1/customers?per_page=1")
     assert len(sql) == 2, sql
     assert '"customers_apikey"' in sql[0] and 'JOIN "customers_organization"' in sql[0]
+
+
+def test_the_compiled_unfiltered_list_answers_what_the_filtered_path_answers(tenant):
+    from billing_project.core.api.pagination import PreparedPages
+
+    for n in range(3):
+        customer = CustomerFactory(organization=tenant.organization, external_id=f"c{n}", currency="USD")
+        if n == 1:
+            CustomerMetadataFactory(customer=customer, key="k", value="v")
+            _with_tax(tenant, customer)
+    tenant.client.get("/api/v1/customers")
+    for query in ("per_page=1", "per_page=2&page=2", "page=3&per_page=1", "per_page=2&page=9", ""):
+        compiled, _ = _get(tenant.client, f"/api/v1/customers?{query}")
+        general, _ = _get(tenant.client, f"/api/v1/customers?{query}&currencies[]=USD")  # keeps every customer
+        assert compiled == general, query
+    assert PreparedPages.MAX_SHAPES >= 5
+
+
+def test_the_compiled_list_is_tenant_scoped(tenant, other_tenant):
+    CustomerFactory(organization=tenant.organization, external_id="mine")
+    CustomerFactory(organization=other_tenant.organization, external_id="theirs")
+    body, _ = _get(other_tenant.client, "/api/v1/customers?per_page=1")
+    assert [c["external_id"] for c in body["customers"]] == ["theirs"] and body["meta"]["total_count"] == 1
+    body, _ = _get(tenant.client, "/api/v1/customers?per_page=1")
+    assert [c["external_id"] for c in body["customers"]] == ["mine"] and body["meta"]["total_count"] == 1

@@ -213,7 +213,9 @@ class ListFilter(_ParsedOnly):
 
 _DATE_CODES = {"invalid_date"}
 _FORM_FIELDS: dict[type, dict[str, forms.Field]] = {}  # by LagoFilterSet class: `LagoFilterSet._form_fields`
-_NO_FILES: MultiValueDict[str, Any] = MultiValueDict()  # a query string has no files (what an unbound form passes its widgets)
+_NO_FILES: MultiValueDict[str, Any] = (
+    MultiValueDict()
+)  # a query string has no files (what an unbound form passes its widgets)
 
 
 class LagoFilterSet(df.FilterSet):
