@@ -39,7 +39,7 @@ from payments.providers import provider_for
 from payments.services import emails, notifications
 from payments.services.collection import _enqueue_submit, method_to_charge
 from payments.services.connections import connection_for_customer
-from payments.services.method_choice import payment_method_determine_for_customer
+from payments.services.method_choice import payment_method_determine, payment_method_determine_for_customer
 
 UNPAID = [InvoicePaymentStatus.PENDING, InvoicePaymentStatus.FAILED]
 
@@ -217,7 +217,8 @@ def _create_request(
 
 def _collect_request(request: PaymentRequest, *, override: PaymentMethodChoice | None = None) -> Payment | None:
     """Charge the request's amount from the saved method (the submission runs after commit);
-    `override`: the request's `payment_method` (docs/payments.md §12)."""
+    `override`: the request's `payment_method` (docs/payments.md §12). Without one, a request
+    holding an invoice chosen to be paid by hand (`manual`) is only e-mailed, never charged."""
     customer = request.customer
     connection = connection_for_customer(customer)
     if connection is None or not provider_for(connection).collects_automatically:
@@ -227,7 +228,10 @@ def _collect_request(request: PaymentRequest, *, override: PaymentMethodChoice |
     method = method_to_charge(payment_method_determine_for_customer(customer, override=override), customer, connection)
     if not method:
         return None
-    invoice_ids = [invoice.id for invoice in request.invoices.all()]
+    invoices = list(request.invoices.select_related("customer"))
+    if override is None and any(payment_method_determine(invoice).manual for invoice in invoices):
+        return None
+    invoice_ids = [invoice.id for invoice in invoices]
     if Payment.objects.filter(
         invoice_id__in=invoice_ids, payment_type=PaymentType.PROVIDER, status__in=IN_FLIGHT
     ).exists():

@@ -519,3 +519,20 @@ def test_the_admin_shows_the_choice(client, api, stripe_world):
         assert page.status_code == 200, url
         for text in texts:
             assert text in page.content.decode(), (url, text)
+
+
+def test_dunning_never_charges_an_invoice_chosen_manual(
+    api, stripe_world, fake_stripe, django_capture_on_commit_callbacks
+):
+    customer, _, _, _ = stripe_world
+    manual = finalized_invoice(customer, 900, payment_overdue=True, payment_method_type="manual")
+    other = finalized_invoice(customer, 100, payment_overdue=True)
+    body = {"external_customer_id": "pm-choice", "lago_invoice_ids": [str(manual.id), str(other.id)]}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/v1/payment_requests", {"payment_request": body}, format="json")
+    assert response.status_code == 200, response.content
+    assert fake_stripe.posts("/v1/payment_intents") == []  # e-mailed, not charged
+    body["lago_invoice_ids"] = [str(other.id)]
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post("/api/v1/payment_requests", {"payment_request": body}, format="json")
+    assert _charged_methods(fake_stripe) == ["pm_card_chargeDeclined"]  # the default method
