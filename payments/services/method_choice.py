@@ -44,11 +44,12 @@ class DeterminedMethod:
 def _choices(invoice: Invoice) -> list[tuple[str, PaymentMethodChoice]]:
     """The choices that apply to the invoice, the one that decides first."""
     if invoice.invoice_type in SUBSCRIPTION_TYPES:
-        # One invoice may bill several subscriptions of the customer: as Lago, its first one decides.
+        # One invoice may bill several subscriptions of the customer: as in Lago, one decides, here
+        # the oldest (Lago takes its first link, in no stated order).
         link = (
             InvoiceSubscription.objects.filter(invoice=invoice)
             .select_related("subscription")
-            .order_by("created_at", "id")
+            .order_by("subscription__created_at", "subscription_id")
             .first()
         )
         return [("subscription", link.subscription.payment_method_choice)] if link is not None else []
@@ -95,7 +96,7 @@ def payment_method_determine(invoice: Invoice, *, override: PaymentMethodChoice 
     invoice's type, the first choice that is not "provider, no method" decides:
 
     * subscription, advance-charges and progressive-billing invoices: the subscription's choice
-      (the first subscription the invoice bills);
+      (the oldest subscription the invoice bills);
     * credit invoices (wallet top-ups): the top-up's choice, then its recurring rule's, then
       its wallet's;
     * one-off invoices: the choice sent with the invoice;

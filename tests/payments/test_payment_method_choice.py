@@ -536,3 +536,35 @@ def test_dunning_never_charges_an_invoice_chosen_manual(
     with django_capture_on_commit_callbacks(execute=True):
         api.post("/api/v1/payment_requests", {"payment_request": body}, format="json")
     assert _charged_methods(fake_stripe) == ["pm_card_chargeDeclined"]  # the default method
+
+
+def test_an_invoice_of_two_subscriptions_is_collected_as_the_oldest_chose(api, stripe_world):
+    customer, _, _, chosen = stripe_world
+    plan = make_plan(customer.organization, amount_cents=1000)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    subscribe(customer, plan, start, payment_method_type="manual")
+    subscribe(customer, plan, start, payment_method_id=chosen.id)
+    [invoice] = customer_bill(customer.id, at=datetime(2024, 2, 1, 1, tzinfo=UTC))
+    assert invoice.invoice_subscriptions.count() == 2
+    decided = payment_method_determine(invoice)
+    assert decided.source == "subscription" and decided.manual
+
+
+def test_a_scheduled_downgrade_follows_the_method_put_on_its_subscription(api, stripe_world):
+    customer, _, _, chosen = stripe_world
+    make_plan(customer.organization, code="big", amount_cents=10_000)
+    make_plan(customer.organization, code="small", amount_cents=100)
+    body = {"external_customer_id": "pm-choice", "plan_code": "big", "external_id": "s-down"}
+    assert api.post("/api/v1/subscriptions", {"subscription": body}, format="json").status_code == 200
+    body["plan_code"] = "small"  # a downgrade: pending until the period ends
+    assert api.post("/api/v1/subscriptions", {"subscription": body}, format="json").status_code == 200
+    response = api.put(
+        "/api/v1/subscriptions/s-down", {"subscription": {"payment_method": _provider(chosen)}}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    pending = Subscription.objects.get(external_id="s-down", status="pending")
+    assert pending.payment_method_choice == PaymentMethodChoice("provider", chosen.id)
+    # The same plan posted again may change the method (as it may change the name).
+    body.update(plan_code="big", payment_method=MANUAL)
+    answer = api.post("/api/v1/subscriptions", {"subscription": body}, format="json").json()["subscription"]
+    assert answer["plan_code"] == "big" and answer["payment_method"] == MANUAL
