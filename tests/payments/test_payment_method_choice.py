@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -554,7 +555,7 @@ def test_a_scheduled_downgrade_follows_the_method_put_on_its_subscription(api, s
     customer, _, _, chosen = stripe_world
     make_plan(customer.organization, code="big", amount_cents=10_000)
     make_plan(customer.organization, code="small", amount_cents=100)
-    body = {"external_customer_id": "pm-choice", "plan_code": "big", "external_id": "s-down"}
+    body: dict[str, Any] = {"external_customer_id": "pm-choice", "plan_code": "big", "external_id": "s-down"}
     assert api.post("/api/v1/subscriptions", {"subscription": body}, format="json").status_code == 200
     body["plan_code"] = "small"  # a downgrade: pending until the period ends
     assert api.post("/api/v1/subscriptions", {"subscription": body}, format="json").status_code == 200
