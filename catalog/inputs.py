@@ -69,6 +69,7 @@ class FixedChargeFields:
     properties: Mapping[str, Any] | Unset | None = UNSET
     tax_codes: list[str] | Unset | None = UNSET
     apply_units_immediately: bool | Unset | None = UNSET
+    cascade_updates: bool | Unset | None = UNSET
 
     @classmethod
     def from_validated(cls, data: Mapping[str, Any]) -> FixedChargeFields:
@@ -299,6 +300,8 @@ class PlanFields:
     charges: tuple[ChargeFields, ...] | Unset | None = UNSET
     fixed_charges: tuple[FixedChargeFields, ...] | Unset | None = UNSET
     metadata: Mapping[str, str | None] | Unset | None = UNSET
+    # carry the change over to the plans overridden for subscriptions (fixed charges and amount)
+    cascade_updates: bool | Unset | None = UNSET
 
     @classmethod
     def from_validated(cls, data: Mapping[str, Any]) -> PlanFields:

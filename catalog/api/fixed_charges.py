@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from billing_project.core.api.filters import PageFilters
 from billing_project.core.api.pagination import meta_for
 from billing_project.core.api.resources import endpoint
-from billing_project.core.api.views import OrganizationAPIView, refuse_unsupported_body, root_payload, validate_input
+from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
 from catalog import selectors, services
 from catalog.api import serializers as s
 from catalog.inputs import FixedChargeFields
@@ -21,7 +21,7 @@ def _body(fixed_charge: Any) -> dict[str, Any]:
 
 
 def _input(request: Request, *, partial: bool) -> FixedChargeFields:
-    payload = root_payload(request, "fixed_charge", lago_only=s.FIXED_CHARGE_LAGO_ONLY)
+    payload = root_payload(request, "fixed_charge")
     return FixedChargeFields.from_validated(validate_input(s.FixedChargeInput, payload, partial=partial))
 
 
@@ -71,6 +71,9 @@ class PlanFixedChargeDetailView(OrganizationAPIView):
 
     @endpoint("plan_fixed_charges_destroy", responses=s.FixedChargeEnvelope, tags=["Plans"])
     def delete(self, request: Request, code: str, fixed_charge_code: str) -> Response:
-        refuse_unsupported_body(request, s.FIXED_CHARGE_DELETE_LAGO_ONLY)
-        deleted = services.plan_fixed_charge_delete(self.organization, plan_code=code, code=fixed_charge_code)
+        body = request.data.get("fixed_charge") if isinstance(request.data, dict) else None
+        cascade = isinstance(body, dict) and body.get("cascade_updates") is True
+        deleted = services.plan_fixed_charge_delete(
+            self.organization, plan_code=code, code=fixed_charge_code, cascade_updates=cascade
+        )
         return Response(_body(deleted))

@@ -72,20 +72,16 @@ class NumberField(serializers.Field):
 
 _CASCADE = LagoOnly(
     "cascade_updates",
-    "bxb does not carry a plan's or charge's change over to the plans overridden for subscriptions "
-    "(the change applies to the plan itself, as Lago does without `cascade_updates`)",
+    "bxb does not carry a charge's change over to the plans overridden for subscriptions "
+    "(the change applies to the plan itself, as Lago does without `cascade_updates`); a plan's "
+    "and a fixed charge's `cascade_updates` are served (fixed charges and amount)",
 )
 PRICING_UNIT_REASON = "pricing units (a charge priced in a unit converted to the plan's currency) are not implemented"
 PLAN_CREATE_LAGO_ONLY = (LagoOnly("charges[].applied_pricing_unit", PRICING_UNIT_REASON),)
-PLAN_UPDATE_LAGO_ONLY = (
-    *PLAN_CREATE_LAGO_ONLY,
-    _CASCADE,
-    LagoOnly("fixed_charges[].cascade_updates", _CASCADE.reason),
-)
+PLAN_UPDATE_LAGO_ONLY = PLAN_CREATE_LAGO_ONLY  # `cascade_updates` with `charges`: refused by plan_update
 CHARGE_LAGO_ONLY = (LagoOnly("applied_pricing_unit", PRICING_UNIT_REASON), _CASCADE)
 CHARGE_FILTER_LAGO_ONLY = (_CASCADE,)
-FIXED_CHARGE_LAGO_ONLY = (_CASCADE,)
-FIXED_CHARGE_DELETE_LAGO_ONLY = (LagoOnly("fixed_charge.cascade_updates", _CASCADE.reason),)
+FIXED_CHARGE_LAGO_ONLY = (_CASCADE,)  # a subscription's own fixed charge has no override plans below it
 CHARGE_DELETE_LAGO_ONLY = (LagoOnly("charge.cascade_updates", _CASCADE.reason),)
 CHARGE_FILTER_DELETE_LAGO_ONLY = (LagoOnly("filter.cascade_updates", _CASCADE.reason),)
 

@@ -5,6 +5,11 @@ per-plan routes (`plan_fixed_charge_create/update/delete`) and by a subscription
 (`fixed_charges_copy`). Properties are checked by the pure pricing module, as usage charges' are,
 for the three models a fixed charge may use.
 
+With `cascade_updates` a plan's change reaches the copies of its override plans (Lago's cascade,
+`_cascade_*`): a new fixed charge is copied onto them, a deleted one deleted from them, and an
+updated one updates the copies still priced as the plan was (same model and properties) — their
+code, units and properties — while a copy with its own price keeps it (only its code follows).
+
 A change of a fixed charge's `units` on the plan is announced with `signals.fixed_charge_units_changed`
 (on commit): the subscriptions app records the new quantity for the plan's subscriptions, from now
 (`apply_units_immediately`) or from their next period.
@@ -12,7 +17,8 @@ A change of a fixed charge's `units` on the plan is announced with `signals.fixe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -51,6 +57,9 @@ class _Built:
     units_changed: bool
     apply_units_immediately: bool
     old_units: Decimal | None = None
+    # the price before the change (None when created): which override copies a cascade updates
+    old_price: tuple[str, dict] | None = None
+    cascade: bool = False
 
 
 def fixed_charge_units(value: Any) -> Decimal | None:
@@ -97,6 +106,7 @@ def _apply(
         fixed_charge = FixedCharge(organization=organization, plan=plan, add_on=_add_on(organization, data))
     old_units = None if creating else fixed_charge.units
     old_model = None if creating else fixed_charge.charge_model
+    old_price = None if creating else (fixed_charge.charge_model, dict(fixed_charge.properties or {}))
     if creating or not locked:
         if data.charge_model is not UNSET or creating:
             fixed_charge.charge_model = or_none(data.charge_model) or ""
@@ -141,6 +151,8 @@ def _apply(
         units_changed=old_units is not None and old_units != fixed_charge.units,
         apply_units_immediately=bool(or_none(data.apply_units_immediately)),
         old_units=old_units,
+        old_price=old_price,
+        cascade=bool(or_none(data.cascade_updates)),
     )
     return built, errors
 
@@ -162,24 +174,79 @@ def _save(organization: Organization, built: _Built) -> FixedCharge:
                 old_units=built.old_units,
             )
         )
+    if built.cascade:
+        if built.old_price is None:
+            _cascade_create(organization, fixed_charge)
+        else:
+            _cascade_update(organization, fixed_charge, built)
     return fixed_charge
 
 
-def fixed_charges_sync(organization: Organization, plan: Plan, items: list[FixedChargeFields], *, locked: bool) -> None:
+def _cascade_create(organization: Organization, fixed_charge: FixedCharge) -> None:
+    """A plan's new fixed charge, copied onto its override plans that have none with its code."""
+    for child in Plan.live.select_for_update().filter(parent_id=fixed_charge.plan_id).order_by("created_at"):
+        if FixedCharge.live.filter(plan=child, code=fixed_charge.code).exists():
+            continue
+        copy = FixedCharge(organization=organization, plan=child, parent=fixed_charge, **copied(fixed_charge, _COPIED))
+        save_with_code(copy)
+        set_links(copy, FixedChargeTax, "fixed_charge", list(fixed_charge.taxes.all()))
+
+
+def _cascade_update(organization: Organization, fixed_charge: FixedCharge, built: _Built) -> None:
+    """A plan's updated fixed charge, on its copies (Lago's cascade): a copy of another model is
+    left alone; a copy priced as the plan was gets the new units and properties; every copy of the
+    model takes the code. Units changed on a copy reach its subscriptions as on a plan."""
+    assert built.old_price is not None
+    for copy in FixedCharge.live.select_for_update().filter(parent=fixed_charge).order_by("created_at"):
+        if copy.charge_model != fixed_charge.charge_model:
+            continue
+        old_units = copy.units
+        copy.code = fixed_charge.code
+        if (copy.charge_model, dict(copy.properties or {})) == built.old_price:
+            copy.units = fixed_charge.units
+            copy.properties = dict(fixed_charge.properties or {})
+        _save(
+            organization,
+            _Built(
+                copy,
+                None,
+                units_changed=old_units != copy.units,
+                apply_units_immediately=built.apply_units_immediately,
+                old_units=old_units,
+            ),
+        )
+
+
+def _cascade_delete(fixed_charge: FixedCharge, now: datetime) -> None:
+    for copy in FixedCharge.live.select_for_update().filter(parent=fixed_charge):
+        soft_delete(copy, now)
+
+
+def fixed_charges_sync(
+    organization: Organization, plan: Plan, items: list[FixedChargeFields], *, locked: bool, cascade: bool = False
+) -> None:
     """A plan's `fixed_charges` (inside the plan's transaction): the list sent becomes the plan's.
 
     An item with the `id` (or `code`) of an existing fixed charge updates it and keeps its id;
-    others are created; fixed charges not in the list are deleted (soft). Errors are keyed
-    `fixed_charges.<field>`."""
+    others are created; fixed charges not in the list are deleted (soft). `cascade` (the plan's
+    `cascade_updates`, or an item's own): the changes reach the override plans' copies. Errors are
+    keyed `fixed_charges.<field>`."""
     existing = {str(f.pk): f for f in FixedCharge.live.select_for_update().filter(plan=plan).select_related("add_on")}
 
     def apply(
         item: FixedChargeFields, match: FixedCharge | None, taken: set[str]
     ) -> tuple[_Built, dict[str, list[str]]]:
         one, errors = _apply(organization, plan, match, item, locked=locked, taken_codes=taken)
+        if cascade:
+            one = replace(one, cascade=True)
         return one, {f"fixed_charges.{key}": codes for key, codes in errors.items()}
 
-    sync_plan_items(existing, items, apply=apply, discard=soft_delete, save=lambda one: _save(organization, one))
+    def discard(row: FixedCharge, now: datetime) -> None:
+        soft_delete(row, now)
+        if cascade:
+            _cascade_delete(row, now)
+
+    sync_plan_items(existing, items, apply=apply, discard=discard, save=lambda one: _save(organization, one))
 
 
 _COPIED = (
@@ -271,11 +338,17 @@ def plan_fixed_charge_update(
 
 
 @transaction.atomic
-def plan_fixed_charge_delete(organization: Organization, *, plan_code: str, code: str) -> FixedCharge:
-    """Soft delete: invoices that billed it keep their fees; it is not billed any more."""
+def plan_fixed_charge_delete(
+    organization: Organization, *, plan_code: str, code: str, cascade_updates: bool = False
+) -> FixedCharge:
+    """Soft delete: invoices that billed it keep their fees; it is not billed any more. With
+    `cascade_updates` its copies on the override plans go too."""
     plan = plan_for_update(organization, plan_code)
     fixed_charge = _get(plan, code)
-    soft_delete(fixed_charge)
+    now = timezone.now()
+    soft_delete(fixed_charge, now)
+    if cascade_updates:
+        _cascade_delete(fixed_charge, now)
     return fixed_charge
 
 

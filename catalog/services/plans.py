@@ -458,12 +458,14 @@ def _plan_extras(organization: Organization, plan: Plan, data: PlanFields | Plan
         _sync_thresholds(organization, plan, or_none(data.usage_thresholds))
 
 
-def _plan_children(plan: Plan, data: PlanFields, organization: Organization, *, locked: bool) -> None:
+def _plan_children(
+    plan: Plan, data: PlanFields, organization: Organization, *, locked: bool, cascade: bool = False
+) -> None:
     _plan_extras(organization, plan, data)
     if (charges := or_none(data.charges)) is not None:
         _sync_charges(organization, plan, charges, locked=locked)
     if (fixed_charges := or_none(data.fixed_charges)) is not None:
-        fixed_charges_sync(organization, plan, list(fixed_charges), locked=locked)
+        fixed_charges_sync(organization, plan, list(fixed_charges), locked=locked, cascade=cascade)
 
 
 @transaction.atomic
@@ -483,6 +485,9 @@ def plan_update(organization: Organization, *, code: str, data: PlanFields) -> P
 
     * `charges`, when sent, becomes the plan's charge list (see `_sync_charges`); when absent the
       charges stay as they are.
+    * `cascade_updates`: the fixed charges' changes and a new amount reach the plans overridden for
+      subscriptions (`fixed_charges_sync`; the overrides still at the old amount take the new one);
+      refused with `charges` (their cascade is not implemented).
     * Once subscriptions use the plan (`catalog.hooks.PlanUsage.in_use`), its
       code, interval, pay_in_advance, currency, trial period and billing cadence are frozen and
       existing charges keep their model, flags and spending minimum; name, description, amount,
@@ -491,6 +496,10 @@ def plan_update(organization: Organization, *, code: str, data: PlanFields) -> P
       subscriptions cancel pending downgrades that an amount change made irrelevant and invoicing
       refresh draft invoices, as Lago does.
     """
+    cascade = bool(or_none(data.cascade_updates))
+    if cascade and or_none(data.charges) is not None:
+        # Lago's cascade also carries charges over; bxb carries fixed charges and the amount only.
+        raise ValidationFailure.single("cascade_updates", "value_is_not_supported")
     plan = plan_for_update(organization, code)
     old_amount_cents = plan.amount_cents
     locked = plan_usage.get().in_use(plan)
@@ -498,7 +507,12 @@ def plan_update(organization: Organization, *, code: str, data: PlanFields) -> P
     if errors := _plan_errors(organization, plan, data, creating=False):
         raise ValidationFailure(errors)
     save_with_code(plan)
-    _plan_children(plan, data, organization, locked=locked)
+    _plan_children(plan, data, organization, locked=locked, cascade=cascade)
+    if cascade and plan.amount_cents != old_amount_cents:
+        # Lago: the override plans still at the old amount take the new one.
+        for child in Plan.live.select_for_update().filter(parent=plan, amount_cents=old_amount_cents):
+            child.amount_cents = plan.amount_cents
+            child.save(update_fields=["amount_cents", "updated_at"])
     transaction.on_commit(
         lambda: signals.plan_updated.send(
             sender=Plan, plan=plan, organization=organization, old_amount_cents=old_amount_cents

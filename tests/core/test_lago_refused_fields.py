@@ -103,7 +103,7 @@ REFUSED = [
     ("post", "/plans", _new_plan(charges=[{"billable_metric_id": "{metric}", "charge_model": "standard",
                                            "properties": {"amount": "1"}, "applied_pricing_unit": PRICING_UNIT}]),
      "charges.0.applied_pricing_unit", "/plans"),
-    ("put", "/plans/p", {"plan": {"name": "P2", "cascade_updates": True}}, "cascade_updates", "/plans/p"),
+    ("put", "/plans/p", {"plan": {"name": "P2", "cascade_updates": True, "charges": []}}, "cascade_updates", "/plans/p"),
     ("post", "/plans/p/charges", {"charge": {"billable_metric_id": "{metric}", "charge_model": "standard",
                                              "properties": {"amount": "1"}, "applied_pricing_unit": PRICING_UNIT}},
      "applied_pricing_unit", "/plans/p/charges"),
