@@ -25,6 +25,7 @@ from billing_project.core.errors import DomainError
 from billing_project.core.money import format_amount
 from customers.models import Customer
 from payments.models import PaymentMethod, PaymentReceipt
+from payments.services.method_choice import payment_method_summary
 
 SALT = "bxb.portal"
 
@@ -163,6 +164,7 @@ def _current_usage(customer: Customer) -> list[dict[str, Any]]:
         rows.append(
             {
                 "plan": sub.name or sub.plan.name,
+                "paid_with": payment_method_summary(customer, sub.payment_method_choice),
                 "from": usage.get("from_datetime"),
                 "to": usage.get("to_datetime"),
                 "total": format_amount(int(usage.get("amount_cents") or 0), currency),

@@ -124,6 +124,21 @@ def payment_method_determine_for_customer(
     return _resolve(customer, "override", override)
 
 
+def payment_method_summary(customer: Customer, choice: PaymentMethodChoice) -> str:
+    """What the customer reads of a choice (the portal): a sentence naming the card or mandate,
+    the default method, or that its invoices are paid by hand (`manual`)."""
+    if choice.manual:
+        return "Paid by hand: bank transfer, or the Pay button of its invoices"
+    if choice.payment_method_id is None:
+        return "Paid with your default payment method"
+    method = PaymentMethod.objects.filter(customer=customer, id=choice.payment_method_id).first()
+    if method is None:
+        return "Its payment method was removed: pay its invoices with the Pay button"
+    details = method.details or {}
+    name = str(details.get("brand") or method.method_type or "a saved payment method")
+    return f"Paid with {name} ···· {details['last4']}" if details.get("last4") else f"Paid with {name}"
+
+
 class SavedPaymentMethods:
     """Fills `customers.hooks.customer_payment_methods`: the customer's saved methods, for the
     `payment_method` choice checked by `customers.payment_choice.payment_method_choose`."""

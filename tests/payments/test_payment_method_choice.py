@@ -569,3 +569,16 @@ def test_a_scheduled_downgrade_follows_the_method_put_on_its_subscription(api, s
     body.update(plan_code="big", payment_method=MANUAL)
     answer = api.post("/api/v1/subscriptions", {"subscription": body}, format="json").json()["subscription"]
     assert answer["plan_code"] == "big" and answer["payment_method"] == MANUAL
+
+
+def test_the_portal_says_how_each_subscription_is_paid(api, client, stripe_world):
+    from django.utils import timezone
+
+    customer, _, _, chosen = stripe_world
+    chosen.details = {"brand": "visa", "last4": "4242"}
+    chosen.save()
+    plan = make_plan(customer.organization, amount_cents=1000)
+    subscribe(customer, plan, timezone.now(), payment_method_id=chosen.id)
+    url = api.get("/api/v1/customers/pm-choice/portal_url").json()["customer"]["portal_url"]
+    html = client.get(url[url.index("/portal/") :]).content.decode()
+    assert "Paid with visa ···· 4242" in html

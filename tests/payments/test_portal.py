@@ -127,3 +127,8 @@ def test_the_portal_shows_current_usage_priced_so_far(api, client, organization)
     assert "API calls" in html and "7 units" in html
     assert "1.75 USD" in html  # 7 calls at 0.25 USD, before taxes
     assert "49 units" not in html and "12.25" not in html  # another customer's usage never shows
+    assert "Paid with your default payment method" in html
+    subscription.payment_method_type = "manual"
+    subscription.save()
+    html = client.get(url[url.index("/portal/") :]).content.decode()
+    assert "Paid by hand: bank transfer, or the Pay button of its invoices" in html
