@@ -104,6 +104,18 @@ class CustomerTax(BaseModel):
         constraints = [models.UniqueConstraint(fields=["customer", "tax"], name="customer_tax_unique")]
 
 
+class BillingEntityTax(BaseModel):
+    """A default tax of a billing entity other than the organization's default one (whose default
+    taxes are the organization's, `Tax.applied_to_organization`)."""
+
+    billing_entity = models.ForeignKey("customers.BillingEntity", on_delete=models.CASCADE, related_name="tax_links")
+    tax = models.ForeignKey(Tax, on_delete=models.CASCADE, related_name="billing_entity_links")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["billing_entity", "tax"], name="billing_entity_tax_unique")]
+
+
 # --- plans and charges ------------------------------------------------------------------------
 
 

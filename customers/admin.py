@@ -10,9 +10,10 @@ from django.http import HttpRequest
 
 from billing_project.core.api import permissions as api_permissions
 from billing_project.core.console import ReadOnlyInline
-from customers import services
+from customers import entities, services
+from customers.entities import BillingEntityFields, EntityBillingConfiguration, SectionFields
 from customers.inputs import CustomerUpsert
-from customers.models import ApiKey, Customer, CustomerMetadata, Organization
+from customers.models import ApiKey, BillingEntity, Customer, CustomerMetadata, InvoiceCustomSection, Organization
 
 
 class ApiKeyInline(ReadOnlyInline):
@@ -191,6 +192,8 @@ def customer_form_payload(form: forms.ModelForm, obj: Customer) -> CustomerUpser
             billing.update(value or {})
         elif field in {"currency", "timezone", "document_locale"}:
             data[field] = value or None
+        elif field == "billing_entity":
+            data["billing_entity_code"] = value.code if value is not None else None
         else:
             data[field] = value
     if billing:
@@ -263,6 +266,7 @@ class CustomerAdmin(admin.ModelAdmin):
             "Billing",
             {
                 "fields": (
+                    "billing_entity",
                     "currency",
                     "timezone",
                     "net_payment_term",
@@ -295,3 +299,136 @@ class CustomerAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         for customer in queryset.filter(deleted_at__isnull=True):
             services.customer_delete(customer.organization, customer.external_id)
+
+
+# --- billing entities and invoice custom sections (docs/billing-entities.md) ------------------
+
+_ENTITY_FIELDS = (
+    "name", "legal_name", "legal_number", "tax_identification_number", "email", "phone", "address_line1",
+    "address_line2", "city", "state", "zipcode", "country", "default_currency", "timezone", "document_numbering",
+    "document_number_prefix", "finalize_zero_amount_invoice", "net_payment_term", "eu_tax_management",
+)  # fmt: skip
+_ENTITY_BILLING = ("invoice_footer", "invoice_grace_period", "document_locale")
+
+
+def _form_errors(form: forms.ModelForm, failure: Exception) -> None:
+    from billing_project.core.errors import NotFoundFailure, ValidationFailure
+
+    if isinstance(failure, ValidationFailure):
+        for field, codes in failure.details.items():
+            message = ", ".join(str(code) for code in (codes if isinstance(codes, list) else [codes]))
+            form.add_error(field if field in form.fields else None, f"{field}: {message}")
+    elif isinstance(failure, NotFoundFailure):
+        form.add_error(None, failure.code)
+
+
+class BillingEntityForm(forms.ModelForm):
+    class Meta:
+        model = BillingEntity
+        fields = ("organization", "code", *_ENTITY_FIELDS, *_ENTITY_BILLING, "email_settings", "logo")
+
+    def validate_unique(self) -> None:
+        """Uniqueness is the service's rule, reported with its code."""
+
+    def fields_input(self) -> BillingEntityFields:
+        data = {name: self.cleaned_data.get(name) for name in (*_ENTITY_FIELDS, "email_settings", "logo")}
+        billing = EntityBillingConfiguration(**{name: self.cleaned_data.get(name) for name in _ENTITY_BILLING})
+        return BillingEntityFields(code=self.cleaned_data.get("code"), billing_configuration=billing, **data)
+
+
+@admin.register(BillingEntity)
+class BillingEntityAdmin(admin.ModelAdmin):
+    """Entities are created and changed through the same services as the API; never deleted
+    (customers and invoices keep pointing at them)."""
+
+    form = BillingEntityForm
+    list_display = ("code", "name", "legal_name", "is_default", "default_currency", "organization", "created_at")
+    list_filter = ("is_default", "default_currency")
+    search_fields = ("code", "name", "legal_name", "tax_identification_number")
+    list_select_related = ("organization",)
+    readonly_fields = ("id", "is_default", "created_at", "updated_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: BillingEntity | None = None) -> tuple[str, ...]:
+        fields = tuple(self.readonly_fields)
+        return (*fields, "organization", "code") if obj else fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+
+        class Checked(form_class):  # type: ignore[misc, valid-type]
+            def clean(self) -> dict[str, Any]:
+                cleaned = super().clean()
+                organization = obj.organization if obj is not None else cleaned.get("organization")
+                if self.errors or organization is None:
+                    return cleaned
+                from django.db import transaction
+
+                from billing_project.core.errors import DomainError
+
+                try:  # a dry run: the service's own checks, rolled back
+                    with transaction.atomic():
+                        if obj is None:
+                            entities.billing_entity_create(organization, self.fields_input())
+                        else:
+                            entities.billing_entity_update(organization, obj.code, self.fields_input())
+                        transaction.set_rollback(True)
+                except DomainError as failure:
+                    _form_errors(self, failure)
+                return cleaned
+
+        return Checked
+
+    def save_model(self, request: HttpRequest, obj: BillingEntity, form: Any, change: bool) -> None:
+        if change:
+            saved = entities.billing_entity_update(obj.organization, obj.code, form.fields_input())
+        else:
+            saved = entities.billing_entity_create(form.cleaned_data["organization"], form.fields_input())
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+
+class InvoiceCustomSectionForm(forms.ModelForm):
+    class Meta:
+        model = InvoiceCustomSection
+        fields = ("organization", "code", "name", "display_name", "details", "description")
+
+    def validate_unique(self) -> None:
+        """Uniqueness among live sections is the service's rule."""
+
+    def fields_input(self) -> SectionFields:
+        names = ("code", "name", "display_name", "details", "description")
+        return SectionFields(**{name: self.cleaned_data.get(name) for name in names})
+
+
+@admin.register(InvoiceCustomSection)
+class InvoiceCustomSectionAdmin(admin.ModelAdmin):
+    form = InvoiceCustomSectionForm
+    list_display = ("code", "name", "display_name", "organization", "created_at")
+    search_fields = ("code", "name")
+    list_select_related = ("organization",)
+    readonly_fields = ("id", "created_at", "updated_at", "deleted_at")
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).filter(deleted_at__isnull=True)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: InvoiceCustomSection | None = None) -> tuple[str, ...]:
+        fields = tuple(self.readonly_fields)
+        return (*fields, "organization", "code") if obj else fields
+
+    def save_model(self, request: HttpRequest, obj: InvoiceCustomSection, form: Any, change: bool) -> None:
+        if change:
+            saved = entities.section_update(obj.organization, obj.code, form.fields_input())
+        else:
+            saved = entities.section_create(form.cleaned_data["organization"], form.fields_input())
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request: HttpRequest, obj: InvoiceCustomSection) -> None:
+        entities.section_delete(obj.organization, obj.code)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for section in queryset:
+            entities.section_delete(section.organization, section.code)

@@ -18,7 +18,7 @@ from uuid import UUID
 from billing_project.core.hooks import Hook
 
 if TYPE_CHECKING:
-    from customers.models import Customer, Organization
+    from customers.models import BillingEntity, Customer, Organization
 
 
 @runtime_checkable
@@ -74,13 +74,40 @@ class CustomerPaymentMethods(Protocol):
         ...
 
 
+@runtime_checkable
+class BillingEntityTaxes(Protocol):
+    """A billing entity's default taxes: `tax_codes` of `PUT /billing_entities/{code}`, `taxes`
+    of its representation."""
+
+    def validate(self, organization: Organization, tax_codes: list[str]) -> None:
+        """Raise `NotFoundFailure` for an unknown code (before anything is written)."""
+        ...
+
+    def apply(self, entity: BillingEntity, tax_codes: list[str]) -> None:
+        """Replace the entity's default taxes (inside the update's transaction)."""
+        ...
+
+    def represent(self, entity: BillingEntity) -> list[dict[str, Any]]:
+        """The `taxes` list of the entity's representation (Lago's tax objects)."""
+        ...
+
+
 customer_taxes: Hook[CustomerTaxes] = Hook("customers.customer_taxes", CustomerTaxes, filled_by="catalog")
 billed_currencies: Hook[BilledCurrencies] = Hook("customers.billed_currencies", BilledCurrencies, filled_by="invoicing")
 customer_payment_methods: Hook[CustomerPaymentMethods] = Hook(
     "customers.customer_payment_methods", CustomerPaymentMethods, filled_by="payments"
 )
 
-ALL = (customer_taxes, billed_currencies, customer_payment_methods)
+billing_entity_taxes: Hook[BillingEntityTaxes] = Hook(
+    "customers.billing_entity_taxes", BillingEntityTaxes, filled_by="catalog"
+)
+
+ALL = (customer_taxes, billed_currencies, customer_payment_methods, billing_entity_taxes)
+
+
+# The customer's forward relations its representation reads (`billing_entity_code`): joined with
+# `select_related` where customers are read for a page, or `prefetch_related_objects`.
+REPRESENTATION_RELATED = ("billing_entity",)
 
 
 def representation_prefetches(prefix: str = "") -> list[str]:

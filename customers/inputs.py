@@ -67,6 +67,7 @@ class CustomerUpsert:
     shipping_address: Mapping[str, str | None] | Unset | None = UNSET
     metadata: tuple[MetadataEntry, ...] | Unset | None = UNSET
     tax_codes: list[str] | Unset | None = UNSET
+    billing_entity_code: str | Unset | None = UNSET
 
     @classmethod
     def from_validated(cls, data: Mapping[str, Any]) -> CustomerUpsert:

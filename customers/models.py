@@ -44,6 +44,13 @@ class DocumentNumbering(models.TextChoices):
     PER_ORGANIZATION = "per_organization"
 
 
+class EntityDocumentNumbering(models.TextChoices):
+    """Lago's billing entity numbering: per customer, or one sequence for the whole entity."""
+
+    PER_CUSTOMER = "per_customer"
+    PER_BILLING_ENTITY = "per_billing_entity"
+
+
 class Organization(BaseModel):
     name = models.CharField(max_length=255)
     default_currency = models.CharField(max_length=3, default="USD")
@@ -127,6 +134,99 @@ class ApiKey(BaseModel):
         return "custom"
 
 
+class BillingEntity(BaseModel):
+    """Who bills (Lago's billing entity): legal identity, address, invoice numbering, defaults.
+
+    Every organization has one default entity (`is_default`, created with it; migrated from the
+    organization's own fields); a customer belongs to one entity (docs/billing-entities.md).
+    The code never changes once created (Lago's update does not take it).
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="billing_entities")
+    code = models.CharField(max_length=255)
+    name = models.CharField(max_length=255)
+    is_default = models.BooleanField(default=False, editable=False)
+    legal_name = models.CharField(max_length=255, blank=True, default="")
+    legal_number = models.CharField(max_length=255, blank=True, default="")
+    tax_identification_number = models.CharField(max_length=255, blank=True, default="")
+    email = models.CharField(max_length=255, blank=True, default="")
+    phone = models.CharField(max_length=255, blank=True, default="")
+    address_line1 = models.CharField(max_length=255, blank=True, default="")
+    address_line2 = models.CharField(max_length=255, blank=True, default="")
+    city = models.CharField(max_length=255, blank=True, default="")
+    state = models.CharField(max_length=255, blank=True, default="")
+    zipcode = models.CharField(max_length=255, blank=True, default="")
+    country = models.CharField(max_length=2, blank=True, default="")
+    default_currency = models.CharField(max_length=3, default="USD")
+    timezone = models.CharField(max_length=64, default="UTC")
+    document_numbering = models.CharField(
+        max_length=20, choices=EntityDocumentNumbering.choices, default=EntityDocumentNumbering.PER_CUSTOMER
+    )
+    document_number_prefix = models.CharField(max_length=10, blank=True, default="")
+    document_locale = models.CharField(max_length=10, default="en")
+    finalize_zero_amount_invoice = models.BooleanField(default=True)
+    net_payment_term = models.PositiveIntegerField(default=0, help_text="Days until an invoice is due.")
+    invoice_grace_period = models.PositiveIntegerField(
+        default=0, help_text="Days a subscription invoice stays a draft before it is finalized."
+    )
+    invoice_footer = models.TextField(blank=True, default="")
+    email_settings = models.JSONField(default=list, blank=True)
+    eu_tax_management = models.BooleanField(default=False)
+    # The logo as a `data:image/png;base64,...` URI (Lago's `logo` input; `logo_url` answers it).
+    logo = models.TextField(blank=True, default="")
+    invoice_custom_sections: models.ManyToManyField[InvoiceCustomSection, BillingEntityInvoiceCustomSection] = (
+        models.ManyToManyField(
+            "InvoiceCustomSection", through="BillingEntityInvoiceCustomSection", related_name="billing_entities"
+        )
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "code"], name="billing_entity_code_unique"),
+            models.UniqueConstraint(
+                fields=["organization"], condition=models.Q(is_default=True), name="billing_entity_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class InvoiceCustomSection(SoftDeleteModel):
+    """A block of text printed on invoices (Lago's invoice custom section: bank details, legal
+    mentions). An entity selects the sections its invoices show; a customer may choose its own."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="invoice_custom_sections")
+    code = models.CharField(max_length=255)
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    display_name = models.CharField(max_length=255, blank=True, default="")
+    details = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [unique_live("organization", "code", name="invoice_custom_section_code_unique_live")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class BillingEntityInvoiceCustomSection(BaseModel):
+    billing_entity = models.ForeignKey(BillingEntity, on_delete=models.CASCADE, related_name="section_links")
+    invoice_custom_section = models.ForeignKey(
+        InvoiceCustomSection, on_delete=models.CASCADE, related_name="entity_links"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["billing_entity", "invoice_custom_section"], name="billing_entity_section_unique"
+            )
+        ]
+
+
 class CustomerType(models.TextChoices):
     COMPANY = "company"
     INDIVIDUAL = "individual"
@@ -176,6 +276,17 @@ class Customer(SoftDeleteModel):
     payment_provider_code = models.CharField(max_length=255, null=True, blank=True)
     provider_customer_id = models.CharField(max_length=255, null=True, blank=True)
     provider_settings = models.JSONField(default=dict, blank=True)
+    # Null only for rows written around the services (bench, fixtures): the organization's default
+    # entity then (`customers.selectors.customer_billing_entity`).
+    billing_entity = models.ForeignKey(
+        BillingEntity, on_delete=models.PROTECT, null=True, blank=True, related_name="customers"
+    )
+    # Lago's `skip_invoice_custom_sections` and `invoice_custom_section_codes`: the customer's own
+    # choice of sections, replacing its entity's (none chosen: the entity's).
+    skip_invoice_custom_sections = models.BooleanField(default=False)
+    invoice_custom_sections: models.ManyToManyField[InvoiceCustomSection, CustomerInvoiceCustomSection] = (
+        models.ManyToManyField(InvoiceCustomSection, through="CustomerInvoiceCustomSection", related_name="customers")
+    )
 
     class Meta:
         ordering = ["-created_at", "id"]
@@ -212,3 +323,16 @@ class CustomerMetadata(BaseModel):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [models.UniqueConstraint(fields=["customer", "key"], name="customer_metadata_key_unique")]
+
+
+class CustomerInvoiceCustomSection(BaseModel):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="section_links")
+    invoice_custom_section = models.ForeignKey(
+        InvoiceCustomSection, on_delete=models.CASCADE, related_name="customer_links"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "invoice_custom_section"], name="customer_section_unique")
+        ]

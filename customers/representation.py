@@ -18,6 +18,7 @@ from django.utils import timezone
 from billing_project.core.api.serializers import optional_text
 from billing_project.core.api.shapes import DateTime, Help, Uuid
 from customers import hooks
+from customers.entities import customer_billing_entity
 from customers.models import Customer
 
 _PROVIDER_ONLY = Help("Only with a payment provider.")
@@ -86,6 +87,9 @@ class CustomerShape(TypedDict):
     integration_customers: list[Any]
     applicable_invoice_custom_sections: list[Any]
     skip_invoice_custom_sections: bool
+    billing_entity_code: Annotated[
+        str, Help("The customer's billing entity (the organization's default one unless named).")
+    ]
     error_details: list[Any]
     created_at: DateTime
     updated_at: DateTime
@@ -159,7 +163,8 @@ def customer_payload(customer: Customer, *, related: Related | None = None) -> C
         "taxes": hooks.customer_taxes.get().represent(customer, related=related),
         "integration_customers": [],
         "applicable_invoice_custom_sections": [],
-        "skip_invoice_custom_sections": False,
+        "skip_invoice_custom_sections": bool(customer.skip_invoice_custom_sections),
+        "billing_entity_code": customer_billing_entity(customer).code,
         "error_details": [],
         "created_at": _datetime(customer.created_at),
         "updated_at": _datetime(customer.updated_at),

@@ -17,7 +17,7 @@ from customers.models import Customer, Organization
 
 def customer_get(organization: Organization, external_id: str) -> Customer:
     customer = (
-        Customer.objects.select_related("organization")
+        Customer.objects.select_related("organization", *hooks.REPRESENTATION_RELATED)
         .filter(organization=organization, external_id=external_id, deleted_at__isnull=True)
         .first()
     )
@@ -70,6 +70,7 @@ def customer_represented(organization: Organization, external_id: str) -> tuple[
     representation's relations (`representation_related`), in one statement when it has none."""
     customer = (
         Customer.objects.filter(organization=organization, external_id=external_id, deleted_at__isnull=True)
+        .select_related(*hooks.REPRESENTATION_RELATED)
         .annotate(**representation_flags())
         .first()
     )
@@ -124,7 +125,11 @@ def customer_list(
     for key, value in (metadata or {}).items():
         qs = qs.filter(metadata__key=key, metadata__value=value)
     # Rows and their relation flags only: `representation_related` reads what a page renders.
-    return qs.annotate(**representation_flags()).order_by("-created_at", "id")
+    return (
+        qs.select_related(*hooks.REPRESENTATION_RELATED)
+        .annotate(**representation_flags())
+        .order_by("-created_at", "id")
+    )
 
 
 # The list without filters (what a client pages through, and `?per_page=1`), compiled once per

@@ -20,7 +20,7 @@ from billing_project.core.inputs import UNSET, or_none
 from billing_project.core.inserts import insert_new
 from billing_project.core.prepared import PreparedQuery
 from billing_project.core.rowimages import remember_locked_row
-from customers import hooks, signals
+from customers import entities, hooks, signals
 from customers.inputs import (
     BillingConfiguration,
     CustomerUpsert,
@@ -30,6 +30,7 @@ from customers.inputs import (
 )
 from customers.models import (
     ApiKey,
+    BillingEntity,
     Customer,
     CustomerMetadata,
     DocumentNumbering,
@@ -146,6 +147,7 @@ def organization_create(
     organization = Organization(name=name.strip(), default_currency=default_currency, timezone=timezone_name)
     organization.document_number_prefix = default_document_prefix(organization.name, organization.id)
     organization.save()
+    entities.billing_entity_create_default(organization)
     _, raw_key = api_key_create(organization, name=key_name)
     return organization, raw_key
 
@@ -212,6 +214,7 @@ def organization_update(organization: Organization, update: OrganizationUpdate) 
     if errors:
         raise ValidationFailure(errors)
     org.save()
+    entities.default_entity_mirror_organization(org)
     webhook_url = or_none(update.webhook_url)
     if webhook_url and not WebhookEndpoint.objects.filter(organization_id=org.pk, webhook_url=webhook_url).exists():
         # Lago's legacy single `webhook_url` registers an endpoint (signed with HMAC, all event types).
@@ -293,26 +296,38 @@ def _apply_metadata(customer: Customer, items: tuple[MetadataEntry, ...]) -> Non
     customer.metadata.exclude(key__in=sent).delete()
 
 
-def _next_customer_sequence(organization: Organization) -> tuple[int, bool]:
+def _next_customer_sequence(organization: Organization) -> tuple[int, bool, BillingEntity | None]:
     """The next `sequential_id`, in one `UPDATE … RETURNING`: the row lock it takes holds concurrent
     creations in the organization until this transaction ends, so ids are unique and gapless.
     The same statement answers whether the organization has webhook endpoints (the outbox then
-    skips its own read when it has none)."""
+    skips its own read when it has none) and its default billing entity's id and code (a new
+    customer's entity when none is named; None when the organization has none yet)."""
     quote = connection.ops.quote_name
     pk = Organization._meta.pk
     assert pk is not None
     table = quote(Organization._meta.db_table)
+    org_id = f"{table}.{quote(pk.column)}"
+    entities_table = quote(BillingEntity._meta.db_table)
+    default = f"FROM {entities_table} WHERE {quote('organization_id')} = {org_id} AND {quote('is_default')}"
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET {quote('customer_sequence')} = "  # noqa: S608 - identifiers from the models, the id a parameter
             f"{quote('customer_sequence')} + 1 WHERE {quote(pk.column)} = %s RETURNING {quote('customer_sequence')}, "
-            + endpoints_exist_sql(f"{table}.{quote(pk.column)}"),
+            + endpoints_exist_sql(org_id)
+            + f", (SELECT {quote('id')} {default}), (SELECT {quote('code')} {default})",
             [pk.get_db_prep_value(organization.pk, connection)],
         )
         row = cursor.fetchone()
     if row is None:
         raise NotFoundFailure("organization")
-    return int(row[0]), bool(row[1])
+    entity = None
+    if row[2] is not None:
+        entity_pk = BillingEntity._meta.pk
+        assert entity_pk is not None
+        entity_id = entity_pk.to_python(row[2])
+        # The two columns read, the others deferred (Django's documented way to load a partial row).
+        entity = BillingEntity.from_db(connection.alias, ["id", "code"], [entity_id, row[3]])
+    return int(row[0]), bool(row[1]), entity
 
 
 def customer_upsert(organization: Organization, upsert: CustomerUpsert) -> tuple[Customer, bool]:
@@ -346,7 +361,8 @@ def _upsert(
 
 
 def _locked_customer(p: Any) -> Any:
-    """The live customer with this external id, `FOR UPDATE`, with whether the organization has
+    """The live customer with this external id, `FOR UPDATE` (its row only), with its billing entity
+    (the representation's `billing_entity_code`), whether the organization has
     webhook endpoints, whether the customer has metadata, and the taxes hook's own flags
     (`hooks.CustomerTaxes.locked_read_annotations`). `[:1]` on the model's ordering is `.first()`."""
     annotations = {
@@ -355,7 +371,9 @@ def _locked_customer(p: Any) -> Any:
         **hooks.customer_taxes.get().locked_read_annotations(),
     }
     return (
-        Customer.objects.select_for_update()
+        Customer.objects.select_for_update(of=("self",))
+        .select_related("billing_entity")
+        .defer("billing_entity__logo")
         .filter(organization_id=p.organization, external_id=p.external_id, deleted_at__isnull=True)
         .annotate(**annotations)[:1]
     )
@@ -381,12 +399,18 @@ def _customer_upsert(
     if errors:
         raise ValidationFailure(errors)
 
+    entity_code = upsert.billing_entity_code
+    named_entity = (
+        entities.billing_entity_get(organization, entity_code) if isinstance(entity_code, str) and entity_code else None
+    )
     created = customer is None
-    if created:
+    if customer is None:
         customer = Customer(organization=organization, external_id=external_id)
-        customer.sequential_id, has_endpoints = _next_customer_sequence(organization)
+        customer.sequential_id, has_endpoints, default_entity = _next_customer_sequence(organization)
         customer.slug = f"{organization.document_number_prefix}-{customer.sequential_id:03d}"
-    assert customer is not None
+        customer.billing_entity = named_entity or default_entity or entities.default_billing_entity(organization)
+    elif entity_code is not UNSET:  # sent: the entity named, or the default one for null
+        customer.billing_entity = named_entity or entities.default_billing_entity(organization)
 
     for field in _CUSTOMER_TEXT_FIELDS:
         text = getattr(upsert, field)

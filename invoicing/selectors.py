@@ -151,7 +151,9 @@ def invoice_list(
     for key, value in (metadata or {}).items():
         qs = qs.filter(metadata__contains=[{"key": key, "value": value}]) if _json_contains() else qs
     # Rows only: `invoice_list_related` reads what a page's representation needs, once per page.
-    return qs.select_related("customer").order_by("-issuing_date", "-created_at", "id")
+    return qs.select_related("customer", *(f"customer__{r}" for r in customer_hooks.REPRESENTATION_RELATED)).order_by(
+        "-issuing_date", "-created_at", "id"
+    )
 
 
 def invoice_list_related(organization: Organization, invoices: list[Invoice]) -> dict[Any, list[InvoiceAppliedTax]]:
@@ -166,7 +168,9 @@ def invoice_list_related(organization: Organization, invoices: list[Invoice]) ->
         customer = customers.setdefault(invoice.customer_id, invoice.customer)
         invoice.customer = customer
         customer.organization = organization
-    prefetch_related_objects(list(customers.values()), *customer_hooks.representation_prefetches())
+    prefetch_related_objects(
+        list(customers.values()), *customer_hooks.representation_prefetches(), *customer_hooks.REPRESENTATION_RELATED
+    )
     taxes: dict[Any, list[InvoiceAppliedTax]] = {invoice.id: [] for invoice in invoices}
     if taxes:
         for row in InvoiceAppliedTax.objects.filter(invoice_id__in=list(taxes)).order_by("created_at", "id"):
@@ -180,6 +184,7 @@ def invoice_list_related(organization: Organization, invoices: list[Invoice]) ->
 _LIST_CUSTOMERS = PreparedQuery(
     lambda p: (
         Customer.objects.filter(organization_id=p.organization, external_id=p.external_id)
+        .select_related(*customer_hooks.REPRESENTATION_RELATED)
         .annotate(**customer_selectors.representation_flags())
         .order_by("id")
     ),

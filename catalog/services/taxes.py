@@ -12,7 +12,7 @@ from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.inputs import UNSET, or_none
 from billing_project.core.money import parse_decimal
 from catalog.inputs import TaxFields
-from catalog.models import CustomerTax, Tax
+from catalog.models import BillingEntityTax, CustomerTax, Tax
 from catalog.services.common import (
     copied,
     locked_by_code,
@@ -21,7 +21,7 @@ from catalog.services.common import (
     set_links,
     taxes_for_codes,
 )
-from customers.models import Customer, Organization
+from customers.models import BillingEntity, Customer, Organization
 
 MAX_RATE = Decimal("1000000")
 
@@ -140,3 +140,30 @@ def customer_taxes_set(organization: Organization, *, customer: Customer, tax_co
     taxes = taxes_for_codes(organization, tax_codes)
     set_links(customer, CustomerTax, "customer", taxes)
     return taxes
+
+
+# --- billing entities' default taxes (`customers.hooks.billing_entity_taxes`) ----------------
+
+
+def billing_entity_taxes(entity: BillingEntity) -> list[Tax]:
+    """The entity's default taxes: the organization's (`applied_to_organization`) for its default
+    entity, the entity's own links for the others."""
+    if entity.is_default:
+        taxes = Tax.objects.filter(organization_id=entity.organization_id, applied_to_organization=True)
+        return list(taxes.order_by("code"))
+    return list(Tax.objects.filter(billing_entity_links__billing_entity=entity).order_by("code"))
+
+
+def billing_entity_taxes_apply(entity: BillingEntity, tax_codes: list[str]) -> None:
+    """Replace the entity's default taxes (for the default entity: which of the organization's
+    taxes are `applied_to_organization`)."""
+    taxes = taxes_for_codes(entity.organization, tax_codes)
+    if not entity.is_default:
+        set_links(entity, BillingEntityTax, "billing_entity", taxes)
+        return
+    wanted = {tax.pk for tax in taxes}
+    for tax in Tax.objects.filter(organization_id=entity.organization_id).select_for_update():
+        applied = tax.pk in wanted
+        if tax.applied_to_organization != applied:
+            tax.applied_to_organization = applied
+            tax.save(update_fields=["applied_to_organization", "updated_at"])

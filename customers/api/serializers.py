@@ -20,7 +20,7 @@ from customers.payment_choice import INVALID as INVALID_PAYMENT_METHOD
 from customers.representation import CustomerShape
 
 
-def _text(max_length: int = 255) -> serializers.CharField:
+def text_input(max_length: int = 255) -> serializers.CharField:
     return serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=max_length)
 
 
@@ -31,7 +31,6 @@ NO_BILLING_ENTITIES = "billing entities are not implemented: an organization bil
 NO_CUSTOM_SECTIONS = "invoice custom sections are not implemented"
 CUSTOMER_LAGO_ONLY = (
     LagoOnly("account_type", "partner accounts (self-billing) are not implemented", accepted=("customer",)),
-    LagoOnly("billing_entity_code", NO_BILLING_ENTITIES),
     LagoOnly("integration_customers", "accounting, CRM and tax-provider integrations are not implemented"),
     LagoOnly("invoice_custom_section_codes", NO_CUSTOM_SECTIONS),
     LagoOnly("skip_invoice_custom_sections", NO_CUSTOM_SECTIONS),
@@ -78,26 +77,26 @@ def payment_method_field() -> PaymentMethodChoiceInput:
 
 class BillingConfigurationInput(serializers.Serializer):
     invoice_grace_period = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=365)
-    payment_provider = _text(32)
-    payment_provider_code = _text()
-    provider_customer_id = _text()
+    payment_provider = text_input(32)
+    payment_provider_code = text_input()
+    provider_customer_id = text_input()
     sync = serializers.BooleanField(required=False, allow_null=True)
     sync_with_provider = serializers.BooleanField(required=False, allow_null=True)
-    document_locale = _text(10)
+    document_locale = text_input(10)
     provider_payment_methods = serializers.ListField(
         child=serializers.CharField(max_length=64), required=False, allow_null=True
     )
-    subscription_invoice_issuing_date_anchor = _text(64)
-    subscription_invoice_issuing_date_adjustment = _text(64)
+    subscription_invoice_issuing_date_anchor = text_input(64)
+    subscription_invoice_issuing_date_adjustment = text_input(64)
 
 
 class AddressInput(serializers.Serializer):
-    address_line1 = _text()
-    address_line2 = _text()
-    city = _text()
-    zipcode = _text()
-    state = _text()
-    country = _text(2)
+    address_line1 = text_input()
+    address_line2 = text_input()
+    city = text_input()
+    zipcode = text_input()
+    state = text_input()
+    country = text_input(2)
 
 
 class MetadataInput(serializers.Serializer):
@@ -109,25 +108,25 @@ class MetadataInput(serializers.Serializer):
 
 class CustomerInput(serializers.Serializer):
     external_id = serializers.CharField(max_length=255)
-    name = _text()
-    firstname = _text()
-    lastname = _text()
+    name = text_input()
+    firstname = text_input()
+    lastname = text_input()
     customer_type = serializers.ChoiceField(
         choices=CustomerType.values, required=False, allow_null=True, allow_blank=True
     )
-    email = _text(1024)
-    phone = _text()
-    url = _text(1024)
-    logo_url = _text(1024)
-    legal_name = _text()
-    legal_number = _text()
-    tax_identification_number = _text()
-    address_line1 = _text()
-    address_line2 = _text()
-    city = _text()
-    zipcode = _text()
-    state = _text()
-    country = _text(2)
+    email = text_input(1024)
+    phone = text_input()
+    url = text_input(1024)
+    logo_url = text_input(1024)
+    legal_name = text_input()
+    legal_number = text_input()
+    tax_identification_number = text_input()
+    address_line1 = text_input()
+    address_line2 = text_input()
+    city = text_input()
+    zipcode = text_input()
+    state = text_input()
+    country = text_input(2)
     currency = serializers.CharField(required=False, allow_null=True, max_length=16)
     timezone = serializers.CharField(required=False, allow_null=True, max_length=64)
     net_payment_term = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=3650)
@@ -138,29 +137,30 @@ class CustomerInput(serializers.Serializer):
     shipping_address = AddressInput(required=False, allow_null=True)
     metadata = optional_list(MetadataInput())
     tax_codes = serializers.ListField(child=serializers.CharField(max_length=255), required=False, allow_null=True)
+    billing_entity_code = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
 
 
 CustomerInputEnvelope = envelope("CustomerInputEnvelope", "customer", CustomerInput)
 
 
 class OrganizationBillingConfigurationInput(serializers.Serializer):
-    invoice_footer = _text(600)
+    invoice_footer = text_input(600)
     invoice_grace_period = serializers.IntegerField(required=False, min_value=0, max_value=365)
-    document_locale = _text(10)
+    document_locale = text_input(10)
 
 
 class OrganizationInput(serializers.Serializer):
     default_currency = serializers.CharField(required=False, max_length=16)
-    country = _text(2)
-    address_line1 = _text()
-    address_line2 = _text()
-    state = _text()
-    zipcode = _text()
-    email = _text()
-    city = _text()
-    legal_name = _text()
-    legal_number = _text()
-    tax_identification_number = _text()
+    country = text_input(2)
+    address_line1 = text_input()
+    address_line2 = text_input()
+    state = text_input()
+    zipcode = text_input()
+    email = text_input()
+    city = text_input()
+    legal_name = text_input()
+    legal_number = text_input()
+    tax_identification_number = text_input()
     document_numbering = serializers.CharField(required=False, max_length=32)
     document_number_prefix = serializers.CharField(required=False, allow_blank=True, max_length=64)
     net_payment_term = serializers.IntegerField(required=False, min_value=0, max_value=3650)
@@ -168,7 +168,7 @@ class OrganizationInput(serializers.Serializer):
     email_settings = serializers.ListField(child=serializers.CharField(max_length=64), required=False, allow_null=True)
     finalize_zero_amount_invoice = serializers.BooleanField(required=False)
     billing_configuration = OrganizationBillingConfigurationInput(required=False, allow_null=True)
-    webhook_url = _text(1024)
+    webhook_url = text_input(1024)
 
 
 OrganizationInputEnvelope = envelope("OrganizationInputEnvelope", "organization", OrganizationInput)

@@ -23,6 +23,23 @@ SHAPES: dict[str, str] = {
         "lago_id!:str name!:str invoice_display_name!:str? code!:str amount_cents!:int amount_currency!:str "
         "description!:str? created_at!:str taxes:[TaxObject]"
     ),
+    "BillingEntityObject": (
+        "lago_id!:str code!:str name!:str default_currency!:str document_locale!:str document_numbering!:str "
+        "document_number_prefix:str? finalize_zero_amount_invoice!:bool invoice_footer:str? invoice_grace_period!:int "
+        "subscription_invoice_issuing_date_anchor:str subscription_invoice_issuing_date_adjustment:str "
+        "is_default:bool net_payment_term!:int address_line1:str? address_line2:str? city:str? state:str? "
+        "country:str? zipcode:str? email:str? legal_name:str? legal_number:str? tax_identification_number:str? "
+        "timezone!:str email_settings:[str] eu_tax_management:bool logo_url:str? created_at!:str updated_at!:str"
+    ),
+    "BillingEntityObjectExtended": (
+        "lago_id!:str code!:str name!:str default_currency!:str document_locale!:str document_numbering!:str "
+        "document_number_prefix:str? finalize_zero_amount_invoice!:bool invoice_footer:str? invoice_grace_period!:int "
+        "subscription_invoice_issuing_date_anchor:str subscription_invoice_issuing_date_adjustment:str "
+        "is_default:bool net_payment_term!:int address_line1:str? address_line2:str? city:str? state:str? "
+        "country:str? zipcode:str? email:str? legal_name:str? legal_number:str? tax_identification_number:str? "
+        "timezone!:str email_settings:[str] eu_tax_management:bool logo_url:str? created_at!:str updated_at!:str "
+        "taxes:[TaxObject] selected_invoice_custom_sections:[InvoiceCustomSectionObject]"
+    ),
     "TaxObject": (
         "lago_id!:str name!:str code!:str description:str? rate!:num applied_to_organization!:bool created_at!:str"
     ),
@@ -345,6 +362,12 @@ OPERATIONS: list[tuple[str, str, str]] = [
     ("PUT", "/billable_metrics/{code}", "billable_metric:BillableMetricObject"),
     ("DELETE", "/billable_metrics/{code}", "billable_metric:BillableMetricObject"),
     ("GET", "/billable_metrics/{code}", "billable_metric:BillableMetricObject"),
+    # The specification documents the answers of POST and PUT without their root key; Lago's server
+    # (and its client) wraps them in `billing_entity`, as bxb does.
+    ("GET", "/billing_entities", "billing_entities:[BillingEntityObject]"),
+    ("POST", "/billing_entities", "billing_entity:BillingEntityObject"),
+    ("GET", "/billing_entities/{code}", "billing_entity:BillingEntityObjectExtended"),
+    ("PUT", "/billing_entities/{code}", "billing_entity:BillingEntityObjectExtended"),
     ("POST", "/coupons", "coupon:CouponObject"),
     ("GET", "/coupons", "coupons:[CouponObject] meta:PaginationMeta"),
     ("PUT", "/coupons/{code}", "coupon:CouponObject"),

@@ -278,6 +278,16 @@ def _customer_with_subscription(api):
     )
 
 
+def test_billing_entities(lago_api):
+    api = lago_api
+    api.call("POST", "/taxes", body={"tax": {"name": "VAT", "code": "vat", "rate": "20"}})
+    api.call("GET", "/billing_entities")
+    body = {"billing_entity": {"code": "eu", "name": "Acme EU", "country": "FR", "legal_name": "Acme EU SAS"}}
+    api.call("POST", "/billing_entities", body=body)
+    api.call("GET", "/billing_entities/{code}", "/billing_entities/eu")
+    api.call("PUT", "/billing_entities/{code}", "/billing_entities/eu", body={"billing_entity": {"tax_codes": ["vat"]}})
+
+
 def test_customers_subscriptions_events(lago_api):
     api = lago_api
     _customer_with_subscription(api)

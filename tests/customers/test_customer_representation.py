@@ -26,7 +26,7 @@ def _documented(payload: CustomerShape) -> None:
 
 
 def _fresh(customer: Customer) -> Customer:
-    return Customer.objects.select_related("organization").get(pk=customer.pk)
+    return Customer.objects.select_related("organization", "billing_entity").get(pk=customer.pk)
 
 
 def test_bare_customer(organization):

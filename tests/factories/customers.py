@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from typing import cast
+
 import factory
 
-from customers.models import Customer, CustomerMetadata, Organization
+from customers.entities import billing_entity_create_default, default_billing_entity
+from customers.models import BillingEntity, Customer, CustomerMetadata, InvoiceCustomSection, Organization
 from customers.services import api_key_create
 from tests.factories import ModelFactory
 
@@ -10,11 +13,18 @@ from tests.factories import ModelFactory
 class OrganizationFactory(ModelFactory[Organization]):
     class Meta:
         model = Organization
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Org {n}")
     default_currency = "USD"
     timezone = "UTC"
     document_number_prefix = factory.Sequence(lambda n: f"ORG-{n:04d}")
+
+    @factory.post_generation
+    def default_entity(self, create: bool, extracted: object, **kwargs: object) -> None:
+        """Every organization has its default billing entity (`organization_create` makes it)."""
+        if create:
+            billing_entity_create_default(cast(Organization, self))
 
 
 def api_key_for(organization: Organization, name: str = "test") -> str:
@@ -34,6 +44,29 @@ class CustomerFactory(ModelFactory[Customer]):
     email = factory.Sequence(lambda n: f"billing{n}@example.test")
     currency = "USD"
     country = "US"
+    billing_entity = factory.LazyAttribute(lambda o: default_billing_entity(o.organization))
+
+
+class BillingEntityFactory(ModelFactory[BillingEntity]):
+    class Meta:
+        model = BillingEntity
+
+    organization = factory.SubFactory(OrganizationFactory)
+    code = factory.Sequence(lambda n: f"entity_{n}")
+    name = factory.Sequence(lambda n: f"Entity {n}")
+    legal_name = factory.LazyAttribute(lambda o: f"{o.name} Ltd")
+    document_number_prefix = factory.Sequence(lambda n: f"ENT{n:04d}"[:10])
+
+
+class InvoiceCustomSectionFactory(ModelFactory[InvoiceCustomSection]):
+    class Meta:
+        model = InvoiceCustomSection
+
+    organization = factory.SubFactory(OrganizationFactory)
+    code = factory.Sequence(lambda n: f"section_{n}")
+    name = factory.Sequence(lambda n: f"Section {n}")
+    display_name = "Bank details"
+    details = "IBAN FR76 3000 4000 0312 3456 7890 143"
 
 
 class CustomerMetadataFactory(ModelFactory[CustomerMetadata]):
