@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +15,8 @@ from billing_project.core.errors import NotFoundFailure
 from catalog.models import BillableMetric
 from customers.models import Organization
 from metering import computations
+from metering.clickhouse import record
+from metering.clickhouse.record import in_clickhouse
 from metering.models import Event, EventError
 
 
@@ -51,7 +53,14 @@ def metrics_by_code(organization: Organization, codes: Collection[str]) -> dict[
     }
 
 
-def event_get(organization: Organization, transaction_id: str, *, external_subscription_id: str | None = None) -> Event:
+def event_get(organization: Organization, transaction_id: str, *, external_subscription_id: str | None = None) -> Any:
+    """The newest event with this transaction id: an `Event`, or a `StoredEvent` read from
+    ClickHouse for an organization whose store of record it is."""
+    if in_clickhouse(organization):
+        found = record.event_get(organization, transaction_id, external_subscription_id=external_subscription_id)
+        if found is None:
+            raise NotFoundFailure("event")
+        return found
     qs = Event.objects.filter(organization=organization, transaction_id=transaction_id)
     if external_subscription_id:
         qs = qs.filter(external_subscription_id=external_subscription_id)
@@ -92,7 +101,7 @@ def events_list_count_limit() -> int:
 class EventPage:
     """One page of `event_list` and what is known about the whole list without a full count."""
 
-    events: list[Event]
+    events: list[Any]  # `Event`s, or `StoredEvent`s from ClickHouse
     page: int
     per_page: int
     has_next: bool
@@ -116,30 +125,50 @@ def event_list_page(
     exact without a count on the last page; otherwise it is counted up to `EVENTS_LIST_COUNT_LIMIT`
     matching rows (default 10,000: a bounded index scan), and beyond that limit the total is the
     number of rows known to exist (`total_count_exact` false), never a full `COUNT(*)`."""
-    qs = event_list(
-        organization,
-        code=code,
-        external_subscription_id=external_subscription_id,
-        timestamp_from=timestamp_from,
-        timestamp_to=timestamp_to,
+    filters: dict[str, Any] = {
+        "code": code,
+        "external_subscription_id": external_subscription_id,
+        "timestamp_from": timestamp_from,
+        "timestamp_to": timestamp_to,
+    }
+    if in_clickhouse(organization):
+        return _page(
+            lambda offset, limit: record.event_list_slice(organization, offset=offset, limit=limit, **filters),
+            lambda up_to: record.event_list_count(organization, up_to=up_to, **filters),
+            page=page,
+            per_page=per_page,
+        )
+    qs = event_list(organization, **filters)
+    return _page(
+        lambda offset, limit: list(qs[offset : offset + limit]),
+        lambda up_to: qs.order_by()[:up_to].count(),
+        page=page,
+        per_page=per_page,
     )
+
+
+def _page(
+    fetch: Callable[[int, int], list[Any]], count: Callable[[int], int], *, page: int, per_page: int
+) -> EventPage:
+    """A page from `fetch(offset, limit)`, one row more than asked, and `count(up_to)` only when
+    the total is not known without it."""
     offset = (page - 1) * per_page
-    rows = list(qs[offset : offset + per_page + 1])
+    rows = fetch(offset, per_page + 1)
     has_next = len(rows) > per_page
     rows = rows[:per_page]
     if not has_next and (rows or offset == 0):
         return EventPage(rows, page, per_page, False, offset + len(rows), True)
     limit = events_list_count_limit()
-    counted = qs.order_by()[: limit + 1].count()
+    counted = count(limit + 1)
     if counted <= limit:
         return EventPage(rows, page, per_page, has_next, counted, True)
     known = max(limit + 1, offset + len(rows) + (1 if has_next else 0))
     return EventPage(rows, page, per_page, has_next, known, False)
 
 
-def event_errors_of(organization: Organization, event: Event) -> list[EventError]:
-    """The problems recorded on one event, oldest first."""
-    return list(EventError.objects.filter(organization=organization, event=event).order_by("created_at", "id"))
+def event_errors_of(organization: Organization, event: Any) -> list[EventError]:
+    """The problems recorded on one event (an `Event` or a `StoredEvent`), oldest first."""
+    return list(EventError.objects.filter(organization=organization, event_id=event.id).order_by("created_at", "id"))
 
 
 def event_error_list(

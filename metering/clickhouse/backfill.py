@@ -202,14 +202,20 @@ def clickhouse_backfills_due(*, now: datetime | None = None) -> list[Any]:
 
     now = now or timezone.now()
     target = store.target()
-    missing = Organization.objects.exclude(
-        id__in=ClickHouseBackfill.objects.filter(target=target).values("organization_id")
-    ).values_list("id", flat=True)
+    # Organizations whose store of record is ClickHouse have nothing to copy (and their counts
+    # differ from PostgreSQL's by design): the sweeper leaves them alone.
+    missing = (
+        Organization.objects.exclude(id__in=ClickHouseBackfill.objects.filter(target=target).values("organization_id"))
+        .exclude(events_store="clickhouse")
+        .values_list("id", flat=True)
+    )
     ClickHouseBackfill.objects.bulk_create(
         [ClickHouseBackfill(organization_id=org_id, target=target) for org_id in missing], ignore_conflicts=True
     )
-    due = ClickHouseBackfill.objects.filter(target=target).filter(
-        Q(status=Status.RUNNING) | Q(status=Status.COMPLETE, verified_at__lt=now - REVERIFY_AFTER)
+    due = (
+        ClickHouseBackfill.objects.filter(target=target)
+        .filter(Q(status=Status.RUNNING) | Q(status=Status.COMPLETE, verified_at__lt=now - REVERIFY_AFTER))
+        .exclude(organization__events_store="clickhouse")
     )
     return list(due.order_by("created_at").values_list("organization_id", flat=True))
 

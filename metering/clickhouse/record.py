@@ -24,13 +24,17 @@ smallest exact arbiter: three short columns, one index, no rollups (docs/meterin
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 
+from metering.clickhouse import store
 from metering.clickhouse.store import ClickHouseEventStore
 from metering.ingestion import ParsedEvent
 from metering.models import EventKey
@@ -129,3 +133,125 @@ class ClickHouseRecordStore:
 
     def reader(self, organization: Any, external_subscription_id: str, code: str) -> Any:
         return ClickHouseEventStore().reader(organization, external_subscription_id, code)
+
+
+# --- reading events back (the events API) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event read from ClickHouse, with the attributes the events API renders (as `Event`'s)."""
+
+    id: str
+    transaction_id: str
+    external_subscription_id: str
+    external_customer_id: str
+    code: str
+    timestamp: datetime
+    properties: dict[str, Any]
+    precise_total_amount_cents: Decimal | None
+    subscription_id: str | None
+    customer_id: str | None
+    created_at: datetime
+
+
+_EVENT_COLUMNS = (
+    "id, transaction_id, external_subscription_id, external_customer_id, code, ts_us, properties, precise, "
+    "subscription_id, customer_id, created_us"
+)
+
+
+def _stored(row: Sequence[Any]) -> StoredEvent:
+    event_id, txn, sub, customer, code, ts_us, properties, precise, sid, cid, created_us = row
+    return StoredEvent(
+        id=event_id,
+        transaction_id=txn,
+        external_subscription_id=sub,
+        external_customer_id=customer,
+        code=code,
+        timestamp=store.moment(ts_us),
+        properties=json.loads(properties or "{}"),
+        precise_total_amount_cents=precise,
+        subscription_id=sid or None,
+        customer_id=cid or None,
+        created_at=store.moment(created_us),
+    )
+
+
+def event_get(organization: Any, transaction_id: str, *, external_subscription_id: str | None) -> StoredEvent | None:
+    """The newest event of this transaction id (of one subscription, if given): its keys in
+    PostgreSQL name the subscriptions, so ClickHouse reads by its sorting key's prefix."""
+    subs = EventKey.objects.filter(organization_id=organization.id, transaction_id=transaction_id)
+    if external_subscription_id:
+        subs = subs.filter(external_subscription_id=external_subscription_id)
+    names = list(subs.values_list("external_subscription_id", flat=True))
+    if not names:
+        return None
+    rows = store.client(write=True).execute(
+        f"SELECT {_EVENT_COLUMNS} FROM {store.TABLE} FINAL WHERE organization_id = %(org)s "  # noqa: S608 - constant table, parameters bound by the driver
+        "AND external_subscription_id IN %(subs)s AND transaction_id = %(t)s ORDER BY created_us DESC LIMIT 1",
+        {"org": str(organization.id), "subs": tuple(names), "t": transaction_id},
+    )
+    return _stored(rows[0]) if rows else None
+
+
+def _list_where(
+    organization: Any,
+    code: str | None,
+    external_subscription_id: str | None,
+    timestamp_from: datetime | None,
+    timestamp_to: datetime | None,
+) -> tuple[str, dict[str, Any]]:
+    clause = "organization_id = %(org)s"
+    params: dict[str, Any] = {"org": str(organization.id)}
+    if code:
+        clause += " AND code = %(code)s"
+        params["code"] = code
+    if external_subscription_id:
+        clause += " AND external_subscription_id = %(sub)s"
+        params["sub"] = external_subscription_id
+    if timestamp_from:
+        clause += " AND ts_us >= %(start)s"
+        params["start"] = store.micros(timestamp_from)
+    if timestamp_to:
+        clause += " AND ts_us <= %(end)s"
+        params["end"] = store.micros(timestamp_to)
+    return clause, params
+
+
+def event_list_slice(
+    organization: Any,
+    *,
+    offset: int,
+    limit: int,
+    code: str | None = None,
+    external_subscription_id: str | None = None,
+    timestamp_from: datetime | None = None,
+    timestamp_to: datetime | None = None,
+) -> list[StoredEvent]:
+    """Events newest first (timestamp, then id), `limit` of them from `offset`."""
+    clause, params = _list_where(organization, code, external_subscription_id, timestamp_from, timestamp_to)
+    rows = store.client(write=True).execute(
+        f"SELECT {_EVENT_COLUMNS} FROM {store.TABLE} FINAL WHERE {clause} "  # noqa: S608 - constant table, parameters bound by the driver
+        "ORDER BY ts_us DESC, id LIMIT %(offset)s, %(limit)s",
+        {**params, "offset": offset, "limit": limit},
+    )
+    return [_stored(row) for row in rows]
+
+
+def event_list_count(
+    organization: Any,
+    *,
+    up_to: int,
+    code: str | None = None,
+    external_subscription_id: str | None = None,
+    timestamp_from: datetime | None = None,
+    timestamp_to: datetime | None = None,
+) -> int:
+    """How many events match, counted up to `up_to`."""
+    clause, params = _list_where(organization, code, external_subscription_id, timestamp_from, timestamp_to)
+    [(count,)] = store.client(write=True).execute(
+        f"SELECT count() FROM (SELECT 1 FROM {store.TABLE} FINAL WHERE {clause} LIMIT %(up_to)s)",  # noqa: S608 - constant table, parameters bound by the driver
+        {**params, "up_to": up_to},
+    )
+    return int(count)

@@ -169,6 +169,16 @@ def _read(query: str, params: dict[str, Any]) -> list[Any]:
         raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
 
 
+def micros(moment: datetime) -> int:
+    """A datetime as Unix microseconds (the table's `ts_us` and `created_us`)."""
+    return _micros(moment)
+
+
+def moment(value: int) -> datetime:
+    """Unix microseconds as an aware UTC datetime."""
+    return _moment(value)
+
+
 def _micros(moment: datetime) -> int:
     delta = moment - EPOCH
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds

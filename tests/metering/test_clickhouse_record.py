@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from io import StringIO
 from typing import Any
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -255,3 +257,104 @@ def test_clickhouse_store_gives_the_postgres_store_results(stream, cuts, retry):
                         end,
                         case,
                     )
+
+
+# --- the migration of an existing organization -------------------------------------------------
+
+
+@override_settings(CLICKHOUSE_URL=CLICKHOUSE_URL)
+def test_migration_copies_switches_and_catches_the_stragglers():
+    from django.core.management import call_command
+
+    from metering.clickhouse import migrate
+
+    organization = organization_on("postgres")
+    metric = organization_metric(organization, "sum")
+    services.events_ingest(organization, [event(f"old{i}", v=str(i), at=MARCH + timedelta(hours=i)) for i in range(30)])
+    kwargs: dict[str, Any] = {
+        "external_subscription_id": "s1",
+        "metric": metric,
+        "from_datetime": MARCH,
+        "to_datetime": APRIL,
+    }
+    before = aggregate(organization, **kwargs)
+    assert before.source != "clickhouse"
+    later = lambda: timezone.now() + timedelta(hours=1)  # noqa: E731 - the backfill's settle delay has passed
+    stale = Organization.objects.get(id=organization.id)  # a process that read it before the switch
+    # Interrupted after the switch: the settle delay has not passed.
+    with pytest.raises(migrate.NotReady):
+        migrate.events_store_migrate(organization, batch_size=7, settle_seconds=3600, wait=False, now=later)
+    organization.refresh_from_db()
+    assert organization.events_store == "clickhouse"
+    migration = migrate.migration_of(organization)
+    assert migration is not None and migration.status == "switched"
+    assert aggregate(organization, **kwargs).units == before.units
+    # That process stores one more event in PostgreSQL (and the outbox) after the switch.
+    assert answer(services.events_ingest(stale, [event("straggler", v="100")])) == (["straggler"], [])
+    done = migrate.events_store_migrate(organization, settle_seconds=0, now=later)
+    assert (done.status, done.keys_copied) == ("complete", 31)
+    assert EventKey.objects.filter(organization_id=organization.id).count() == 31
+    after = aggregate(organization, **kwargs)
+    assert (after.source, after.units, after.events_count) == ("clickhouse", before.units + 100, 31)
+    # Late duplicates of events stored before the migration are duplicates; new events count.
+    again = services.events_ingest(organization, [event("old3", v="999"), event("straggler"), event("new", v="1")])
+    assert answer(again) == (["new"], ["old3", "straggler"])
+    assert Event.objects.filter(organization=organization, transaction_id="new").count() == 0
+    assert aggregate(organization, **kwargs).units == before.units + 101
+    out = StringIO()
+    call_command("events_store_migrate", "--organization", str(organization.id), stdout=out)
+    assert "complete, store clickhouse" in out.getvalue()
+    call_command("events_store_migrate", "--status", stdout=out)
+    assert f"({organization.id}): clickhouse; migration complete" in out.getvalue()
+
+
+@override_settings(CLICKHOUSE_URL=CLICKHOUSE_URL)
+def test_migration_waits_for_the_backfill_to_be_verified():
+    from metering.clickhouse import migrate
+
+    organization = organization_on("postgres")
+    services.events_ingest(organization, [event("a")])
+    with pytest.raises(migrate.NotReady, match="compared from"):
+        migrate.events_store_migrate(organization, settle_seconds=0)
+    organization.refresh_from_db()
+    assert organization.events_store == "postgres"
+    migration = migrate.migration_of(organization)
+    assert migration is not None and migration.status == "copying"
+
+
+# --- the events API ----------------------------------------------------------------------------
+
+
+@override_settings(CLICKHOUSE_URL=CLICKHOUSE_URL)
+def test_events_api_reads_clickhouse(tenant, other_tenant):
+    organization = tenant.organization
+    Organization.objects.filter(id=organization.id).update(events_store="clickhouse")
+    make_metric(organization, "sum", "sum_agg", field_name="v")
+    api = tenant.client
+    batch = [event("a", v="1.5"), event("b", sub="s2", v="2", at=MARCH + timedelta(days=1), region="eu")]
+    assert api.post("/api/v1/events/batch", {"events": batch}, format="json").status_code == 200
+    single = api.post("/api/v1/events", {"event": event("c", at=MARCH + timedelta(days=2))}, format="json")
+    assert single.status_code == 200, single.json()
+    duplicate = api.post("/api/v1/events", {"event": event("c")}, format="json")
+    assert duplicate.status_code == 422
+    assert not Event.objects.filter(organization=organization).exists()
+
+    found = api.get("/api/v1/events/b").json()["event"]
+    assert (found["external_subscription_id"], found["code"], found["properties"]) == (
+        "s2",
+        "sum",
+        {"v": "2", "user": "u1", "region": "eu"},
+    )
+    assert found["timestamp"] == "2024-03-02T00:00:00.000Z"
+    assert found["errors"] == []
+    assert api.get("/api/v1/events/c").json()["event"]["lago_id"] == single.json()["event"]["lago_id"]
+    assert api.get("/api/v1/events/nope").status_code == 404
+    assert other_tenant.client.get("/api/v1/events/a").status_code == 404
+
+    listed = api.get("/api/v1/events", {"per_page": 2}).json()
+    assert [e["transaction_id"] for e in listed["events"]] == ["c", "b"]
+    assert (listed["meta"]["total_count"], listed["meta"]["next_page"]) == (3, 2)
+    assert [
+        e["transaction_id"] for e in api.get("/api/v1/events", {"external_subscription_id": "s1"}).json()["events"]
+    ] == ["c", "a"]
+    assert other_tenant.client.get("/api/v1/events").json()["events"] == []
