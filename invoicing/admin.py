@@ -12,18 +12,18 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from billing_project.core.admin_pages import PdfAdminMixin, money_column
 from billing_project.core.console import (
     ActionsOnlyAdmin,
     ReadOnlyAdmin,
     ReadOnlyInline,
     TotalsChangeListMixin,
-    console_view,
     currency_totals,
     decimal_display,
 )
@@ -52,13 +52,8 @@ class FeeInline(ReadOnlyInline):
 
     ordering = ("created_at",)
 
-    @admin.display(description="amount")
-    def amount(self, obj: Fee) -> str:
-        return format_amount(obj.amount_cents, obj.currency)
-
-    @admin.display(description="taxes")
-    def taxes(self, obj: Fee) -> str:
-        return format_amount(obj.taxes_amount_cents, obj.currency)
+    amount = money_column("amount_cents", "amount")
+    taxes = money_column("taxes_amount_cents", "taxes")
 
 
 class BillingPeriodInline(ReadOnlyInline):
@@ -170,7 +165,8 @@ SAVED_FILTERS = (
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(TotalsChangeListMixin, ActionsOnlyAdmin):
+class InvoiceAdmin(PdfAdminMixin, TotalsChangeListMixin, ActionsOnlyAdmin):
+    pdf_kwarg = "invoice_id"
     list_display = (
         "number_display",
         "customer",
@@ -240,54 +236,23 @@ class InvoiceAdmin(TotalsChangeListMixin, ActionsOnlyAdmin):
     def payment_display(self, obj: Invoice) -> str:
         return payment_badge(obj)
 
-    @admin.display(description="total", ordering="total_amount_cents")
-    def total(self, obj: Invoice) -> str:
-        return format_amount(obj.total_amount_cents, obj.currency)
+    total = money_column("total_amount_cents", "total", ordering="total_amount_cents")
 
     @admin.display(description="amount due")
     def amount_due(self, obj: Invoice) -> str:
         due = selectors.invoice_amount_due(obj)
         return format_amount(due, obj.currency) if due else "-"
 
-    @admin.display(description="total due")
-    def total_due(self, obj: Invoice) -> str:
-        return format_amount(obj.total_due_amount_cents, obj.currency)
+    total_due = money_column("total_due_amount_cents", "total due")
+    fees = money_column("fees_amount_cents", "fees")
+    coupons = money_column("coupons_amount_cents", "coupons")
+    taxes = money_column("taxes_amount_cents", "taxes")
 
-    @admin.display(description="fees")
-    def fees(self, obj: Invoice) -> str:
-        return format_amount(obj.fees_amount_cents, obj.currency)
-
-    @admin.display(description="coupons")
-    def coupons(self, obj: Invoice) -> str:
-        return format_amount(obj.coupons_amount_cents, obj.currency)
-
-    @admin.display(description="taxes")
-    def taxes(self, obj: Invoice) -> str:
-        return format_amount(obj.taxes_amount_cents, obj.currency)
-
-    def get_urls(self) -> list[Any]:
-        from django.urls import path
-
-        return [
-            path(
-                "<uuid:invoice_id>/pdf/",
-                console_view(self.admin_site, self.pdf_view, permission="invoicing.view_invoice"),
-                name="invoicing_invoice_pdf",
-            ),
-            *super().get_urls(),
-        ]
-
-    def pdf_view(self, request: HttpRequest, invoice_id: Any) -> HttpResponse:
-        invoice = Invoice.objects.filter(id=invoice_id).first()
+    def pdf_document(self, request: HttpRequest, pk: Any) -> Invoice | HttpResponse:
+        invoice = Invoice.objects.filter(id=pk).first()
         if invoice is None or invoice.status not in (InvoiceStatus.FINALIZED, InvoiceStatus.VOIDED):
             return HttpResponse("No PDF for this invoice.", status=404)
-        invoice = invoice_generate_pdf(invoice.id) or invoice
-        return FileResponse(
-            invoice.file.open("rb"),
-            content_type="application/pdf",
-            filename=f"{invoice.number}.pdf",
-            as_attachment=request.GET.get("download") == "1",
-        )
+        return invoice_generate_pdf(invoice.id) or invoice
 
     @admin.action(description="Finalize selected drafts…", permissions=["change"])
     def finalize_drafts(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse | None:
@@ -337,7 +302,7 @@ class InvoiceAdmin(TotalsChangeListMixin, ActionsOnlyAdmin):
         if invoice is None or queryset.count() != 1:
             self.message_user(request, "Select exactly one invoice.", messages.WARNING)
             return None
-        return self.pdf_view(request, invoice.id)
+        return self.pdf_view(request, invoice_id=invoice.id)
 
     def _confirm(
         self, request: HttpRequest, queryset: QuerySet[Invoice], *, action: str, title: str, button: str,
@@ -393,9 +358,7 @@ class FeeAdmin(ReadOnlyAdmin):
     list_select_related = ("customer", "invoice")
     show_full_result_count = False
 
-    @admin.display(description="amount", ordering="amount_cents")
-    def amount(self, obj: Fee) -> str:
-        return format_amount(obj.amount_cents, obj.currency)
+    amount = money_column("amount_cents", "amount", ordering="amount_cents")
 
 
 @admin.register(BillingRun)

@@ -12,11 +12,11 @@ from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from billing_project.core.admin_pages import PdfAdminMixin, money_column
 from billing_project.core.console import (
     ReadOnlyAdmin,
     TotalsChangeListMixin,
     cents_from_major,
-    console_view,
     currency_totals,
 )
 from billing_project.core.errors import DomainError
@@ -188,9 +188,7 @@ class PaymentAdmin(TotalsChangeListMixin, admin.ModelAdmin):
         """Moving money: who may record payments (Billing Admin, Super Admin)."""
         return request.user.has_perm("payments.add_payment")
 
-    @admin.display(description="amount", ordering="amount_cents")
-    def amount(self, obj: Payment) -> str:
-        return format_amount(obj.amount_cents, obj.currency)
+    amount = money_column("amount_cents", "amount", ordering="amount_cents")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
@@ -275,9 +273,7 @@ class RefundAdmin(ReadOnlyAdmin):
     list_filter = ("status", "currency")
     search_fields = ("=provider_refund_id", "=credit_note__number")
 
-    @admin.display(description="amount", ordering="amount_cents")
-    def amount(self, obj: Refund) -> str:
-        return format_amount(obj.amount_cents, obj.currency)
+    amount = money_column("amount_cents", "amount", ordering="amount_cents")
 
 
 @admin.register(PaymentMethod)
@@ -382,13 +378,12 @@ class PaymentRequestAdmin(ReadOnlyAdmin):
     search_fields = ("=customer__external_id", "email")
     filter_horizontal = ()
 
-    @admin.display(description="amount", ordering="amount_cents")
-    def amount(self, obj: PaymentRequest) -> str:
-        return format_amount(obj.amount_cents, obj.currency)
+    amount = money_column("amount_cents", "amount", ordering="amount_cents")
 
 
 @admin.register(PaymentReceipt)
-class PaymentReceiptAdmin(ReadOnlyAdmin):
+class PaymentReceiptAdmin(PdfAdminMixin, ReadOnlyAdmin):
+    pdf_kwarg = "receipt_id"
     list_display = ("number", "created_at", "customer", "amount", "payment_type", "pdf_link")
     list_select_related = ("payment", "payment__customer")
     list_filter = ("payment__currency", "payment__payment_type")
@@ -399,9 +394,7 @@ class PaymentReceiptAdmin(ReadOnlyAdmin):
     def customer(self, obj: PaymentReceipt) -> str:
         return str(obj.payment.customer)
 
-    @admin.display(description="amount")
-    def amount(self, obj: PaymentReceipt) -> str:
-        return format_amount(obj.payment.amount_cents, obj.payment.currency)
+    amount = money_column("payment.amount_cents", "amount", currency="payment.currency")
 
     @admin.display(description="type")
     def payment_type(self, obj: PaymentReceipt) -> str:
@@ -413,29 +406,11 @@ class PaymentReceiptAdmin(ReadOnlyAdmin):
 
         return format_html('<a href="{}">PDF</a>', reverse("admin:payments_paymentreceipt_pdf", args=[obj.id]))
 
-    def get_urls(self) -> list[Any]:
-        from django.urls import path
-
-        return [
-            path(
-                "<uuid:receipt_id>/pdf/",
-                console_view(self.admin_site, self.pdf_view, permission="payments.view_paymentreceipt"),
-                name="payments_paymentreceipt_pdf",
-            ),
-            *super().get_urls(),
-        ]
-
-    def pdf_view(self, request: HttpRequest, receipt_id: Any) -> Any:
-        from django.http import FileResponse, HttpResponse
+    def pdf_document(self, request: HttpRequest, pk: Any) -> Any:
+        from django.http import HttpResponse
 
         from payments.services.receipts import receipt_generate_pdf
 
-        if not PaymentReceipt.objects.filter(id=receipt_id).exists():
+        if not PaymentReceipt.objects.filter(id=pk).exists():
             return HttpResponse("No such receipt.", status=404)
-        receipt = receipt_generate_pdf(receipt_id)
-        return FileResponse(
-            receipt.file.open("rb"),
-            content_type="application/pdf",
-            filename=f"{receipt.number}.pdf",
-            as_attachment=request.GET.get("download") == "1",
-        )
+        return receipt_generate_pdf(pk)

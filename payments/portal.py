@@ -21,6 +21,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from billing_project.core.actor import ACTOR_SYSTEM, Actor, acting_as
+from billing_project.core.admin_pages import pdf_response
 from billing_project.core.errors import DomainError
 from billing_project.core.money import format_amount
 from customers.models import Customer
@@ -188,13 +189,7 @@ def portal_invoice_pdf(request: HttpRequest, token: str, invoice_id: str) -> Fil
     from invoicing.services.documents import invoice_generate_pdf
 
     invoice = _invoice(_customer(token), invoice_id)
-    invoice = invoice_generate_pdf(invoice.id) or invoice
-    return FileResponse(
-        invoice.file.open("rb"),
-        content_type="application/pdf",
-        filename=f"{invoice.number}.pdf",
-        as_attachment=request.GET.get("download") == "1",
-    )
+    return pdf_response(request, invoice_generate_pdf(invoice.id) or invoice)
 
 
 @require_GET
@@ -205,13 +200,7 @@ def portal_receipt_pdf(request: HttpRequest, token: str, receipt_id: str) -> Fil
     receipt = PaymentReceipt.objects.filter(payment__customer=customer, id=_uuid(receipt_id)).first()
     if receipt is None:
         raise Http404("No such receipt.")
-    receipt = receipt_generate_pdf(receipt.id)
-    return FileResponse(
-        receipt.file.open("rb"),
-        content_type="application/pdf",
-        filename=f"{receipt.number}.pdf",
-        as_attachment=request.GET.get("download") == "1",
-    )
+    return pdf_response(request, receipt_generate_pdf(receipt.id))
 
 
 def _back(token: str, message: str) -> HttpResponseRedirect:
@@ -254,21 +243,23 @@ def _method(customer: Customer, method_id: str) -> PaymentMethod:
     return method
 
 
+def _method_change(token: str, method_id: str, change: Any, done: str) -> HttpResponse:
+    """`change(organization, external_id=, method_id=)` on one of the customer's saved methods."""
+    customer = _customer(token)
+    method = _method(customer, method_id)
+    change(customer.organization, external_id=customer.external_id, method_id=method.id)
+    return _back(token, done)
+
+
 @require_POST
 def portal_method_default(request: HttpRequest, token: str, method_id: str) -> HttpResponse:
     from payments.services.customers import payment_method_set_default
 
-    customer = _customer(token)
-    method = _method(customer, method_id)
-    payment_method_set_default(customer.organization, external_id=customer.external_id, method_id=method.id)
-    return _back(token, "Default payment method updated.")
+    return _method_change(token, method_id, payment_method_set_default, "Default payment method updated.")
 
 
 @require_POST
 def portal_method_remove(request: HttpRequest, token: str, method_id: str) -> HttpResponse:
     from payments.services.customers import payment_method_destroy
 
-    customer = _customer(token)
-    method = _method(customer, method_id)
-    payment_method_destroy(customer.organization, external_id=customer.external_id, method_id=method.id)
-    return _back(token, "Payment method removed.")
+    return _method_change(token, method_id, payment_method_destroy, "Payment method removed.")

@@ -15,17 +15,17 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 
+from billing_project.core.admin_pages import PdfAdminMixin, money_column
 from billing_project.core.console import (
     ActionsOnlyAdmin,
     ReadOnlyAdmin,
     ReadOnlyInline,
     cents_from_major,
-    console_view,
     decimal_display,
     major_units,
 )
@@ -59,9 +59,7 @@ class WalletTransactionInline(ReadOnlyInline):
     ordering = ("-created_at",)
     show_change_link = True
 
-    @admin.display(description="amount")
-    def amount(self, obj: WalletTransaction) -> str:
-        return format_amount(obj.amount_cents, obj.wallet.currency)
+    amount = money_column("amount_cents", "amount", currency="wallet.currency")
 
 
 class RecurringRuleInline(ReadOnlyInline):
@@ -133,17 +131,13 @@ class WalletAdmin(ActionsOnlyAdmin):
     def payment_method_chosen(self, obj: Wallet) -> str:
         return payment_method_description(obj, obj.organization_id)
 
-    @admin.display(description="balance")
-    def balance(self, obj: Wallet) -> str:
-        return format_amount(obj.balance_cents, obj.currency)
+    balance = money_column("balance_cents", "balance")
 
     @admin.display(description="credits", ordering="credits_balance")
     def credits(self, obj: Wallet) -> str:
         return decimal_display(obj.credits_balance)
 
-    @admin.display(description="ongoing balance")
-    def ongoing_balance(self, obj: Wallet) -> str:
-        return format_amount(obj.ongoing_balance_cents, obj.currency)
+    ongoing_balance = money_column("ongoing_balance_cents", "ongoing balance")
 
     @admin.action(description="Top up (paid credits, billed on a credit invoice)…", permissions=["change"])
     def top_up(self, request: HttpRequest, queryset: QuerySet[Wallet]) -> HttpResponse | None:
@@ -190,9 +184,7 @@ class WalletTransactionAdmin(ReadOnlyAdmin):
     def payment_method_chosen(self, obj: WalletTransaction) -> str:
         return payment_method_description(obj, obj.organization_id)
 
-    @admin.display(description="amount")
-    def amount(self, obj: WalletTransaction) -> str:
-        return format_amount(obj.amount_cents, obj.wallet.currency)
+    amount = money_column("amount_cents", "amount", currency="wallet.currency")
 
 
 class CreditNoteItemInline(ReadOnlyInline):
@@ -208,7 +200,8 @@ class CreditNoteTaxInline(ReadOnlyInline):
 
 
 @admin.register(CreditNote)
-class CreditNoteAdmin(ActionsOnlyAdmin):
+class CreditNoteAdmin(PdfAdminMixin, ActionsOnlyAdmin):
+    pdf_kwarg = "credit_note_id"
     list_display = ("number", "customer", "credit_status", "refund_status", "reason", "total", "balance", "created_at")
     list_filter = ("credit_status", "refund_status", "reason", "currency", "automatic")
     search_fields = ("number", "invoice__number", "customer__external_id", "customer__email")
@@ -234,45 +227,18 @@ class CreditNoteAdmin(ActionsOnlyAdmin):
             '<a href="{}">Download the PDF</a>', reverse("admin:invoicing_creditnote_pdf", args=[obj.pk])
         )
 
-    def get_urls(self) -> list[Any]:
-        return [
-            path(
-                "<uuid:credit_note_id>/pdf/",
-                console_view(self.admin_site, self.pdf_view, permission="invoicing.view_creditnote"),
-                name="invoicing_creditnote_pdf",
-            ),
-            *super().get_urls(),
-        ]
-
-    def pdf_view(self, request: HttpRequest, credit_note_id: Any) -> HttpResponse:
-        note = credit_note_services_pdf(credit_note_id)
+    def pdf_document(self, request: HttpRequest, pk: Any) -> CreditNote | HttpResponse:
+        note = credit_note_services_pdf(pk)
         if note is None or not note.file:
             return HttpResponse("No PDF for this credit note.", status=404)
-        return FileResponse(note.file.open("rb"), content_type="application/pdf", filename=f"{note.number}.pdf")
+        return note
 
-    @admin.display(description="total")
-    def total(self, obj: CreditNote) -> str:
-        return self._money(obj, obj.total_amount_cents)
-
-    @admin.display(description="credit")
-    def credit(self, obj: CreditNote) -> str:
-        return self._money(obj, obj.credit_amount_cents)
-
-    @admin.display(description="balance")
-    def balance(self, obj: CreditNote) -> str:
-        return self._money(obj, obj.balance_amount_cents)
-
-    @admin.display(description="refund")
-    def refund(self, obj: CreditNote) -> str:
-        return self._money(obj, obj.refund_amount_cents)
-
-    @admin.display(description="offset")
-    def offset(self, obj: CreditNote) -> str:
-        return self._money(obj, obj.offset_amount_cents)
-
-    @admin.display(description="taxes")
-    def taxes(self, obj: CreditNote) -> str:
-        return self._money(obj, obj.taxes_amount_cents)
+    total = money_column("total_amount_cents", "total")
+    credit = money_column("credit_amount_cents", "credit")
+    balance = money_column("balance_amount_cents", "balance")
+    refund = money_column("refund_amount_cents", "refund")
+    offset = money_column("offset_amount_cents", "offset")
+    taxes = money_column("taxes_amount_cents", "taxes")
 
     def _each(self, request: HttpRequest, queryset: QuerySet[CreditNote], title: str, apply) -> None:
         done, refused = [], []

@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -46,6 +47,7 @@ from payments.models import (
     Payment,
     PaymentMethod,
     PaymentOrigin,
+    PaymentProviderConnection,
     PaymentRequest,
     PaymentRequestStatus,
     PaymentStatus,
@@ -106,6 +108,21 @@ def default_method(customer: Any, connection: Any) -> str | None:
         return None
 
 
+def automatic_source(
+    customer: Any, determine: Callable[[], DeterminedMethod]
+) -> tuple[PaymentProviderConnection, str] | None:
+    """The connection and saved method to charge `customer` from without them (the method
+    `determine()` chose, `method_to_charge`), or None: no provider, one that does not collect
+    automatically (manual), no provider customer, `manual` chosen, no method."""
+    connection = connection_for_customer(customer)
+    if connection is None or not provider_for(connection).collects_automatically:
+        return None
+    if not customer.provider_customer_id:
+        return None
+    method = method_to_charge(determine(), customer, connection)
+    return (connection, method) if method else None
+
+
 def _new_payment(**fields: Any) -> Payment:
     payment_id = uuid.uuid4()
     return Payment(id=payment_id, idempotency_key=f"bxb_payment_{payment_id}", **fields)
@@ -149,15 +166,11 @@ def invoice_collect(
     if not _collectable(invoice):
         return None
     assert invoice is not None
-    customer = invoice.customer
-    connection = connection_for_customer(customer)
-    if connection is None or not provider_for(connection).collects_automatically:
+    customer, found = invoice.customer, invoice
+    source = automatic_source(customer, lambda: payment_method_determine(found, override=override))
+    if source is None:
         return None
-    if not customer.provider_customer_id:
-        return None
-    method = method_to_charge(payment_method_determine(invoice, override=override), customer, connection)
-    if not method:
-        return None
+    connection, method = source
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update(of=("self",)).get(id=invoice.id)
         if not _collectable(invoice):

@@ -11,7 +11,6 @@ A customer with nothing overdue any more starts from zero next time.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections import defaultdict
 from typing import Any
 from uuid import UUID
@@ -35,10 +34,8 @@ from payments.models import (
     PaymentStatus,
     PaymentType,
 )
-from payments.providers import provider_for
 from payments.services import emails, notifications
-from payments.services.collection import _enqueue_submit, method_to_charge
-from payments.services.connections import connection_for_customer
+from payments.services.collection import _enqueue_submit, _new_payment, automatic_source
 from payments.services.method_choice import payment_method_determine, payment_method_determine_for_customer
 
 UNPAID = [InvoicePaymentStatus.PENDING, InvoicePaymentStatus.FAILED]
@@ -220,14 +217,10 @@ def _collect_request(request: PaymentRequest, *, override: PaymentMethodChoice |
     `override`: the request's `payment_method` (docs/payments.md §12). Without one, a request
     holding an invoice chosen to be paid by hand (`manual`) is only e-mailed, never charged."""
     customer = request.customer
-    connection = connection_for_customer(customer)
-    if connection is None or not provider_for(connection).collects_automatically:
+    source = automatic_source(customer, lambda: payment_method_determine_for_customer(customer, override=override))
+    if source is None:
         return None
-    if not customer.provider_customer_id:
-        return None
-    method = method_to_charge(payment_method_determine_for_customer(customer, override=override), customer, connection)
-    if not method:
-        return None
+    connection, method = source
     invoices = list(request.invoices.select_related("customer"))
     if override is None and any(payment_method_determine(invoice).manual for invoice in invoices):
         return None
@@ -236,10 +229,7 @@ def _collect_request(request: PaymentRequest, *, override: PaymentMethodChoice |
         invoice_id__in=invoice_ids, payment_type=PaymentType.PROVIDER, status__in=IN_FLIGHT
     ).exists():
         return None  # an invoice is being charged on its own; its outcome decides
-    payment_id = uuid.uuid4()
-    payment = Payment.objects.create(
-        id=payment_id,
-        idempotency_key=f"bxb_payment_{payment_id}",
+    payment = _new_payment(
         organization_id=request.organization_id,
         customer=customer,
         payment_request=request,
@@ -252,6 +242,7 @@ def _collect_request(request: PaymentRequest, *, override: PaymentMethodChoice |
         provider_customer_id=customer.provider_customer_id,
         provider_method_id=method,
     )
+    payment.save(force_insert=True)
     _enqueue_submit(payment.id)
     return payment
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
+from collections.abc import Callable
 from email.utils import formataddr
 from typing import Any
 from uuid import UUID
@@ -143,56 +144,59 @@ def _portal_link(customer: Any) -> tuple[str, str] | None:
     return ("Pay online", url)
 
 
+def _with_pdf(kind: str, document: Any) -> tuple[Any, str, list[tuple[str, str]]]:
+    """An invoice, credit note or payment receipt with its PDF generated, what it is called, and the
+    lines the e-mail shows about it."""
+    from invoicing.credits.services.documents import credit_note_generate_pdf
+    from invoicing.services.documents import invoice_generate_pdf
+    from payments.services.receipts import receipt_generate_pdf
+
+    generate: Callable[[Any], Any]
+    if kind == EmailKind.INVOICE_FINALIZED:
+        generate, label = invoice_generate_pdf, "Invoice"
+    elif kind == EmailKind.CREDIT_NOTE_CREATED:
+        generate, label = credit_note_generate_pdf, "Credit note"
+    else:
+        generate, label = receipt_generate_pdf, "Payment receipt"
+    document = generate(document.id) or document
+    return document, label, _document_lines(kind, document)
+
+
+def _document_lines(kind: str, document: Any) -> list[tuple[str, str]]:
+    if kind == EmailKind.INVOICE_FINALIZED:
+        due = document.payment_due_date
+        return [
+            ("Amount due", format_amount(document.total_due_amount_cents, document.currency)),
+            ("Issued", document.issuing_date.isoformat()),
+            ("Due", due.isoformat() if due else ""),
+        ]
+    if kind == EmailKind.CREDIT_NOTE_CREATED:
+        invoice_number = document.invoice.number if document.invoice_id else ""
+        return [
+            ("Amount", format_amount(document.total_amount_cents, document.currency)),
+            ("For invoice", invoice_number),
+        ]
+    payment = document.payment
+    return [
+        ("Amount paid", format_amount(payment.amount_cents, payment.currency)),
+        ("Paid on", (payment.paid_at or payment.created_at).date().isoformat()),
+        ("Invoice", payment.invoice.number if payment.invoice_id else ""),
+    ]
+
+
 def _message(row: SentEmail, document: Any) -> EmailMultiAlternatives:
     organization = document.organization
     customer = _customer(row.kind, document)
     context: dict[str, Any] = {"organization": organization, "customer": customer, "kind": row.kind}
     attachment: tuple[str, Any] | None = None
-    if row.kind == EmailKind.INVOICE_FINALIZED:
-        from invoicing.services.documents import invoice_generate_pdf
-
-        document = invoice_generate_pdf(document.id) or document
-        subject = f"Invoice {document.number} from {organization.name}"
-        context.update(
-            title=f"Invoice {document.number}",
-            lines=[
-                ("Amount due", format_amount(document.total_due_amount_cents, document.currency)),
-                ("Issued", document.issuing_date.isoformat()),
-                ("Due", document.payment_due_date.isoformat() if document.payment_due_date else ""),
-            ],
-        )
-        attachment = (f"{document.number}.pdf", document.file)
-    elif row.kind == EmailKind.CREDIT_NOTE_CREATED:
-        from invoicing.credits.services.documents import credit_note_generate_pdf
-
-        document = credit_note_generate_pdf(document.id) or document
-        subject = f"Credit note {document.number} from {organization.name}"
-        context.update(
-            title=f"Credit note {document.number}",
-            lines=[
-                ("Amount", format_amount(document.total_amount_cents, document.currency)),
-                ("For invoice", document.invoice.number if document.invoice_id else ""),
-            ],
-        )
-        attachment = (f"{document.number}.pdf", document.file)
-    elif row.kind == EmailKind.PAYMENT_FAILED:
+    if row.kind == EmailKind.PAYMENT_FAILED:
         subject, attachment = _payment_failed(document, context)
     elif row.kind == EmailKind.PAYMENT_REQUEST_CREATED:
         subject = _payment_request(document, context)
     else:
-        from payments.services.receipts import receipt_generate_pdf
-
-        document = receipt_generate_pdf(document.id)
-        payment = document.payment
-        subject = f"Payment receipt {document.number} from {organization.name}"
-        context.update(
-            title=f"Payment receipt {document.number}",
-            lines=[
-                ("Amount paid", format_amount(payment.amount_cents, payment.currency)),
-                ("Paid on", (payment.paid_at or payment.created_at).date().isoformat()),
-                ("Invoice", payment.invoice.number if payment.invoice_id else ""),
-            ],
-        )
+        document, label, lines = _with_pdf(row.kind, document)
+        subject = f"{label} {document.number} from {organization.name}"
+        context.update(title=f"{label} {document.number}", lines=lines)
         attachment = (f"{document.number}.pdf", document.file)
     context["lines"] = [(label, value) for label, value in context["lines"] if value]
     text = render_to_string("payments/email/document.txt", context)

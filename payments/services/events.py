@@ -328,6 +328,19 @@ def _our_row(model: Any, organization_id: Any, our_id: str) -> Any:
         return None
 
 
+def _updated_row(event: ProviderEvent, model: Any, our_id: str | None, provider_id: str | None, *, scope: str) -> Any:
+    """The payment or refund a provider's update names: by our id, else by the provider's id
+    (`provider_<model>_id`) among the rows of the event's `scope` (`connection_id` or
+    `organization_id`). NotReady when neither finds it yet (the event is tried again later)."""
+    what = model.__name__.lower()
+    row = _our_row(model, event.organization_id, our_id) if our_id else None
+    if row is None and provider_id:
+        row = model.objects.filter(**{scope: getattr(event, scope), f"provider_{what}_id": provider_id}).first()
+    if row is None:
+        raise NotReady(f"no {what} for {our_id or provider_id}")
+    return row
+
+
 def _apply_updates(updates: list[ProviderUpdate]) -> Any:
     """A handler applying a provider's neutral updates (Adyen, GoCardless) with the same services
     as Stripe's handlers."""
@@ -335,22 +348,14 @@ def _apply_updates(updates: list[ProviderUpdate]) -> Any:
     def handle(event: ProviderEvent, _data: dict[str, Any], now: dt.datetime) -> None:
         for update in updates:
             if isinstance(update, PaymentUpdate):
-                payment = _our_row(Payment, event.organization_id, update.payment_id) if update.payment_id else None
-                if payment is None and update.result.provider_payment_id:
-                    payment = Payment.objects.filter(
-                        connection_id=event.connection_id, provider_payment_id=update.result.provider_payment_id
-                    ).first()
-                if payment is None:
-                    raise NotReady(f"no payment for {update.payment_id or update.result.provider_payment_id}")
+                payment = _updated_row(
+                    event, Payment, update.payment_id, update.result.provider_payment_id, scope="connection_id"
+                )
                 collection.payment_record_result(payment.id, update.result, now=now)
             elif isinstance(update, RefundUpdate):
-                refund = _our_row(Refund, event.organization_id, update.refund_id) if update.refund_id else None
-                if refund is None and update.result.provider_refund_id:
-                    refund = Refund.objects.filter(
-                        organization_id=event.organization_id, provider_refund_id=update.result.provider_refund_id
-                    ).first()
-                if refund is None:
-                    raise NotReady(f"no refund for {update.refund_id or update.result.provider_refund_id}")
+                refund = _updated_row(
+                    event, Refund, update.refund_id, update.result.provider_refund_id, scope="organization_id"
+                )
                 refunds.refund_record_result(refund.id, update.result, now=now)
             elif isinstance(update, MethodSaved):
                 _save_method(
