@@ -18,3 +18,7 @@ class InvoicingConfig(AppConfig):
         from invoicing import receivers
 
         receivers.connect()  # pay-in-advance charges: instant fees after event ingestion
+        from invoicing.services.fixed_charges import fixed_charge_units_change_preview
+        from subscriptions import hooks as subscription_hooks
+
+        subscription_hooks.fixed_charge_preview.fill(fixed_charge_units_change_preview)

@@ -1,7 +1,8 @@
 """Finance console: subscriptions with their current period, and the transition ledger.
 
-Rows change only through the services: terminate, cancel a pending subscription, and apply a
-scheduled downgrade now are admin actions with a confirmation page.
+Rows change only through the services: terminate, cancel a pending subscription, apply a
+scheduled downgrade now, and change a fixed charge's units are admin actions with a confirmation
+page (the units change shows first what it bills: `hooks.fixed_charge_preview`).
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from django.utils import timezone
 from billing_project.core import money
 from billing_project.core.console import ActionsOnlyAdmin, ReadOnlyAdmin, ReadOnlyInline
 from billing_project.core.errors import DomainError, ValidationFailure
-from catalog.models import Plan
+from catalog.inputs import FixedChargeFields
+from catalog.models import FixedCharge, Plan
+from catalog.services.fixed_charges import fixed_charge_units
 from customers.models import Customer
 from customers.payment_choice import payment_method_description
-from subscriptions import selectors, services
+from subscriptions import hooks, selectors, services
 from subscriptions.inputs import SubscriptionCreate
 from subscriptions.models import FixedChargeUnits, Subscription, SubscriptionStatus, SubscriptionTransition
+from subscriptions.services.fixed_charges import subscription_fixed_charge_update
 
 
 class TransitionInline(ReadOnlyInline):
@@ -116,6 +120,53 @@ class StartSubscriptionForm(forms.Form):
         return data
 
 
+class FixedChargeUnitsForm(forms.Form):
+    """A subscription's new units of one of its fixed charges, applied at once or from its next period."""
+
+    fixed_charge = forms.ChoiceField()
+    units = forms.CharField(max_length=40)
+    apply_units_immediately = forms.BooleanField(
+        required=False, initial=True, help_text="Unchecked: from the subscription's next period."
+    )
+
+    def __init__(self, *args: Any, fixed_charges: list[FixedCharge], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["fixed_charge"].choices = [
+            (f.code, f"{f.code} ({f.add_on.name}, {'in advance' if f.pay_in_advance else 'in arrears'}"
+             f"{', prorated' if f.prorated else ''})")
+            for f in fixed_charges
+        ]  # fmt: skip
+
+    def clean_units(self) -> Any:
+        units = fixed_charge_units(self.cleaned_data["units"])
+        if units is None:
+            raise forms.ValidationError("Units: a decimal from 0, at most 10 decimals.")
+        return units
+
+
+def _preview_lines(preview: hooks.UnitsChangePreview, *, immediately: bool) -> list[str]:
+    """What the console shows before a units change is confirmed (amounts before taxes)."""
+    fmt = money.format_amount
+    lines = [f"Units held now: {preview.held_units.normalize():f} → {preview.units.normalize():f}"]
+    if not immediately:
+        return [*lines, "From the next period: nothing is billed or credited now."]
+    if preview.period_fee_after_cents is not None:
+        when = preview.period_end.strftime("%Y-%m-%d") if preview.period_end else "the period end"
+        return [
+            *lines,
+            f"Billed now: {fmt(0, preview.currency)} (paid in arrears)",
+            f"This period's fee, billed on {when}: {fmt(preview.period_fee_before_cents or 0, preview.currency)}"
+            f" → {fmt(preview.period_fee_after_cents, preview.currency)}",
+        ]
+    if preview.billed_now_cents:
+        return [
+            *lines,
+            f"Billed now (prorated increase of {preview.billed_now_units.normalize():f} units): "
+            f"{fmt(preview.billed_now_cents, preview.currency)}",
+        ]
+    return [*lines, f"Billed now: {fmt(0, preview.currency)}; credited: {fmt(0, preview.currency)} (no increase)"]
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(ActionsOnlyAdmin):
     added_here = True  # the add page is a form calling subscription_create
@@ -136,7 +187,7 @@ class SubscriptionAdmin(ActionsOnlyAdmin):
     show_full_result_count = False
     date_hierarchy = None
     ordering = ("-created_at",)
-    actions = ["terminate", "cancel_pending", "apply_downgrade_now"]
+    actions = ["terminate", "cancel_pending", "apply_downgrade_now", "change_fixed_charge_units"]
     inlines = [TransitionInline, FixedChargeUnitsInline]
     readonly_fields = (
         "id",
@@ -287,6 +338,60 @@ class SubscriptionAdmin(ActionsOnlyAdmin):
             effect=effect,
             apply=lambda sub: services.subscription_downgrade_apply_now(sub.organization, sub),
         )
+
+    @admin.action(description="Change fixed charge units", permissions=["change"])
+    def change_fixed_charge_units(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> HttpResponse | None:
+        """One active subscription: a form (fixed charge, units, at once or not), then a preview of
+        what the change bills or credits, then the change (`subscription_fixed_charge_update`, as
+        `PUT /subscriptions/{external_id}/fixed_charges/{code}`)."""
+        subs = list(queryset.select_related("plan", "customer", "organization")[:2])
+        if len(subs) != 1 or subs[0].status != SubscriptionStatus.ACTIVE:
+            self.message_user(request, "Select one active subscription.", messages.ERROR)
+            return None
+        sub = subs[0]
+        fixed_charges = list(FixedCharge.live.filter(plan_id=sub.plan_id).select_related("add_on").order_by("code"))
+        if not fixed_charges:
+            self.message_user(request, f"{sub.external_id}: its plan has no fixed charges.", messages.ERROR)
+            return None
+        step = request.POST.get("step")
+        form = FixedChargeUnitsForm(request.POST if step else None, fixed_charges=fixed_charges)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Change fixed charge units of {sub.external_id}",
+            "subscription": sub,
+            "queryset": [sub],
+            "action": "change_fixed_charge_units",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "form": form,
+        }
+        if not step or not form.is_valid():
+            return TemplateResponse(request, "admin/subscriptions/fixed_charge_units.html", context)
+        data = form.cleaned_data
+        fixed = next(f for f in fixed_charges if f.code == data["fixed_charge"])
+        immediately = bool(data["apply_units_immediately"])
+        if request.POST.get("confirm") != "yes":
+            preview = hooks.fixed_charge_preview.get()(sub, fixed, units=data["units"], at=timezone.now())
+            context["lines"] = _preview_lines(preview, immediately=immediately)
+            context["button"] = "Yes, change the units"
+            return TemplateResponse(request, "admin/subscriptions/fixed_charge_units_preview.html", context)
+        try:
+            _, held = subscription_fixed_charge_update(
+                sub.organization,
+                external_id=sub.external_id,
+                code=fixed.code,
+                data=FixedChargeFields(units=data["units"], apply_units_immediately=immediately),
+            )
+        except DomainError as exc:
+            self.message_user(request, f"Refused: {sub.external_id} ({exc})", messages.ERROR)
+            return None
+        self.message_user(
+            request,
+            f"{sub.external_id}: {fixed.code} now {held.normalize():f} units"
+            f"{'' if immediately else ' (' + str(data['units'].normalize()) + ' from the next period)'}",
+            messages.SUCCESS,
+        )
+        return None
 
 
 @admin.register(SubscriptionTransition)

@@ -50,3 +50,9 @@ class SubscriptionsConfig(AppConfig):
         )
         catalog_hooks.plan_usage.fill(selectors.SubscriptionsPlanUsage())
         customers_demo.register_step("subscriptions", demo.seed_subscriptions)
+        from django.core import checks
+
+        from billing_project.core.hooks import hooks_check
+        from subscriptions import hooks
+
+        checks.register(hooks_check("subscriptions", hooks.ALL))

@@ -543,7 +543,8 @@ def _unused_in_advance(subscription: Any, terminated_at: dt.datetime, plan_chang
 
     rows = (
         Fee.objects.filter(
-            Q(fee_type=FeeType.SUBSCRIPTION, pay_in_advance=True) | Q(fee_type=FeeType.FIXED_CHARGE, pay_in_advance=True),
+            Q(fee_type=FeeType.SUBSCRIPTION, pay_in_advance=True)
+            | Q(fee_type=FeeType.FIXED_CHARGE, pay_in_advance=True),
             subscription=subscription,
             invoice__status=InvoiceStatus.FINALIZED,
             amount_cents__gt=0,
