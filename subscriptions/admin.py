@@ -131,7 +131,9 @@ class FixedChargeUnitsForm(forms.Form):
 
     def __init__(self, *args: Any, fixed_charges: list[FixedCharge], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["fixed_charge"].choices = [
+        field = self.fields["fixed_charge"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [
             (f.code, f"{f.code} ({f.add_on.name}, {'in advance' if f.pay_in_advance else 'in arrears'}"
              f"{', prorated' if f.prorated else ''})")
             for f in fixed_charges
