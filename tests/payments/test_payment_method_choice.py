@@ -582,3 +582,27 @@ def test_the_portal_says_how_each_subscription_is_paid(api, client, stripe_world
     url = api.get("/api/v1/customers/pm-choice/portal_url").json()["customer"]["portal_url"]
     html = client.get(url[url.index("/portal/") :]).content.decode()
     assert "Paid with visa ···· 4242" in html
+
+
+def test_gocardless_payment_names_the_chosen_mandate(organization, fake_gocardless):
+    from tests.factories.payments import gocardless_connection
+
+    connection = gocardless_connection(organization)
+    fake_gocardless.mandates["MD_DEAD"] = {"id": "MD_DEAD", "status": "cancelled", "links": {"customer": "CU_PM"}}
+    customer = provider_customer(
+        organization, connection, provider_customer_id="CU_PM", method="MD_DEAD", method_type="direct_debit",
+        currency="EUR", external_id="gc-choice",
+    )  # fmt: skip
+    chosen = _method(customer, connection, fake_gocardless.add_mandate("CU_PM"))
+    subscription = subscribe(
+        customer, make_plan(organization, amount_cents=2500, currency="EUR"), datetime(2024, 1, 1, tzinfo=UTC),
+        payment_method_id=chosen.id,
+    )  # fmt: skip
+    [invoice] = customer_bill(customer.id, at=datetime(2024, 2, 1, 1, tzinfo=UTC))
+    assert invoice.invoice_subscriptions.get().subscription_id == subscription.id
+    attempt = collection.invoice_collect(invoice.id)
+    assert attempt is not None
+    payment = collection.payment_submit(attempt.id)
+    [sent] = fake_gocardless.posts("/payments")
+    assert sent["body"]["payments"]["links"]["mandate"] == chosen.provider_method_id
+    assert payment.status in (PaymentStatus.PENDING, PaymentStatus.PROCESSING)
