@@ -23,6 +23,7 @@ from billing_project.core.console import ActionsOnlyAdmin, ReadOnlyInline, cents
 from billing_project.core.errors import DomainError, ValidationFailure
 from billing_project.core.inputs import UNSET
 from billing_project.core.money import format_amount, is_currency, parse_decimal
+from billing_project.core.money_column import money_column
 from catalog import pricing, services
 from catalog.hooks import plan_usage
 from catalog.inputs import (
@@ -278,9 +279,7 @@ class AddOnAdmin(ServiceAdmin):
     search_fields = ("code", "name")
     list_select_related = ("organization",)
 
-    @admin.display(description="price", ordering="amount_cents")
-    def price(self, obj: AddOn) -> str:
-        return format_amount(obj.amount_cents, obj.amount_currency)
+    price = money_column("amount_cents", "amount_currency", "price", ordering="amount_cents")
 
 
 # --- billable metrics -------------------------------------------------------------------------
@@ -443,32 +442,41 @@ class ChargeInlineFormSet(forms.BaseInlineFormSet):
                 form.add_error("billable_metric", "billable_metric_not_found")
 
 
-class ChargeInline(admin.StackedInline):
-    model = Charge
-    form = ChargeForm
-    formset = ChargeInlineFormSet
+class _PlanItemInline(admin.StackedInline):
+    """A plan's charges or fixed charges on its page (live rows, with `related` read along), with
+    their price summary; once subscriptions use the plan, the `frozen` fields stay (as in the API)."""
+
     fk_name = "plan"
     extra = 0
-    fields = (("billable_metric", "code", "charge_model"), "properties", "price",
-              ("pay_in_advance", "invoiceable", "prorated"), ("min_amount", "invoice_display_name"))  # fmt: skip
     readonly_fields = ("price",)
-    autocomplete_fields = ("billable_metric",)
-    show_change_link = True
+    related: tuple[str, ...] = ()
+    frozen: tuple[str, ...] = ()
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Charge]:
-        return Charge.live.select_related("billable_metric", "plan")
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return self.model.live.select_related(*self.related)  # type: ignore[attr-defined]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        """Once subscriptions use the plan, charges keep their metric, model and flags (as in the API)."""
         if obj is not None and plan_usage.get().in_use(obj):
-            return ("price", *FROZEN_CHARGE_FIELDS)
+            return ("price", *self.frozen)
         return ("price",)
 
     @admin.display(description="price")
-    def price(self, obj: Charge) -> str:
+    def price(self, obj: Charge | FixedCharge) -> str:
         if not obj.pk:
             return "-"
         return price_summary(obj.charge_model, obj.properties, obj.plan.amount_currency)
+
+
+class ChargeInline(_PlanItemInline):
+    model = Charge
+    form = ChargeForm
+    formset = ChargeInlineFormSet
+    fields = (("billable_metric", "code", "charge_model"), "properties", "price",
+              ("pay_in_advance", "invoiceable", "prorated"), ("min_amount", "invoice_display_name"))  # fmt: skip
+    autocomplete_fields = ("billable_metric",)
+    show_change_link = True
+    related = ("billable_metric", "plan")
+    frozen = FROZEN_CHARGE_FIELDS
 
     @admin.display(description="minimum amount")
     def min_amount(self, obj: Charge) -> str:
@@ -514,30 +522,14 @@ class FixedChargeForm(forms.ModelForm):
         )
 
 
-class FixedChargeInline(admin.StackedInline):
+class FixedChargeInline(_PlanItemInline):
     model = FixedCharge
     form = FixedChargeForm
-    fk_name = "plan"
-    extra = 0
     fields = (("add_on", "code", "charge_model", "units"), "properties", "price",
               ("pay_in_advance", "prorated", "invoice_display_name"))  # fmt: skip
-    readonly_fields = ("price",)
     autocomplete_fields = ("add_on",)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[FixedCharge]:
-        return FixedCharge.live.select_related("add_on", "plan")
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        """Once subscriptions use the plan, fixed charges keep their add-on, model and flags (as in the API)."""
-        if obj is not None and plan_usage.get().in_use(obj):
-            return ("price", "add_on", "code", "charge_model", "pay_in_advance", "prorated")
-        return ("price",)
-
-    @admin.display(description="price")
-    def price(self, obj: FixedCharge) -> str:
-        if not obj.pk:
-            return "-"
-        return price_summary(obj.charge_model, obj.properties, obj.plan.amount_currency)
+    related = ("add_on", "plan")
+    frozen = ("add_on", "code", "charge_model", "pay_in_advance", "prorated")
 
 
 def codes_list(text: str | None) -> list[str]:
@@ -640,9 +632,7 @@ class PlanAdmin(ServiceAdmin):
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         return lookup.startswith("charges__charge_model") or super().lookup_allowed(lookup, value, request)
 
-    @admin.display(description="base fee", ordering="amount_cents")
-    def base_fee(self, obj: Plan) -> str:
-        return format_amount(obj.amount_cents, obj.amount_currency)
+    base_fee = money_column("amount_cents", "amount_currency", "base fee", ordering="amount_cents")
 
     @admin.display(description="charges")
     def charges_summary(self, obj: Plan) -> str:

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from billing_project.core.errors import NotFoundFailure
+from billing_project.core.found import found
+from billing_project.core.narrowing import narrowed
 from catalog.models import (
     AddOn,
     AppliedCoupon,
@@ -37,10 +38,7 @@ def billable_metric_list(organization: Organization) -> QuerySet[BillableMetric]
 
 
 def billable_metric_get(organization: Organization, code: str) -> BillableMetric:
-    metric = billable_metric_list(organization).filter(code=code).first()
-    if metric is None:
-        raise NotFoundFailure("billable_metric")
-    return metric
+    return found(billable_metric_list(organization).filter(code=code).first(), "billable_metric")
 
 
 def billable_metric_filters(metric: BillableMetric) -> list[BillableMetricFilter]:
@@ -79,19 +77,13 @@ def plan_list(organization: Organization) -> QuerySet[Plan]:
 
 
 def plan_get(organization: Organization, code: str) -> Plan:
-    plan = plan_list(organization).filter(code=code).first()
-    if plan is None:
-        raise NotFoundFailure("plan")
-    return plan
+    return found(plan_list(organization).filter(code=code).first(), "plan")
 
 
 def plan_get_by_id(organization: Organization, plan_id: Any) -> Plan:
     """Any plan of the organization by id, overrides included (subscriptions keep plan ids)."""
     pk = as_uuid(plan_id)
-    plan = Plan.objects.filter(organization=organization, pk=pk).first() if pk else None
-    if plan is None:
-        raise NotFoundFailure("plan")
-    return plan
+    return found(Plan.objects.filter(organization=organization, pk=pk).first() if pk else None, "plan")
 
 
 def plan_charges(plan: Plan) -> list[Charge]:
@@ -114,10 +106,7 @@ def charge_list(plan: Plan) -> QuerySet[Charge]:
 
 def charge_get(plan: Plan, charge_code: str) -> Charge:
     """A live charge of `plan` by code, ready for its API object; 404 `charge_not_found`."""
-    charge = charge_list(plan).filter(code=charge_code).first()
-    if charge is None:
-        raise NotFoundFailure("charge")
-    return charge
+    return found(charge_list(plan).filter(code=charge_code).first(), "charge")
 
 
 def charge_reload(charge: Charge) -> Charge:
@@ -126,11 +115,8 @@ def charge_reload(charge: Charge) -> Charge:
 
 
 def plan_charge_get(organization: Organization, plan_code: str, charge_code: str) -> Charge:
-    plan = plan_get(organization, plan_code)
-    for charge in plan_charges(plan):
-        if charge.code == charge_code:
-            return charge
-    raise NotFoundFailure("charge")
+    charges = plan_charges(plan_get(organization, plan_code))
+    return found(next((charge for charge in charges if charge.code == charge_code), None), "charge")
 
 
 def charge_filters(charge: Charge) -> list[ChargeFilter]:
@@ -149,11 +135,8 @@ def plan_fixed_charges(plan: Plan) -> list[FixedCharge]:
 
 
 def plan_fixed_charge_get(organization: Organization, plan_code: str, code: str) -> FixedCharge:
-    plan = plan_get(organization, plan_code)
-    for fixed_charge in plan_fixed_charges(plan):
-        if fixed_charge.code == code:
-            return fixed_charge
-    raise NotFoundFailure("fixed_charge")
+    fixed_charges = plan_fixed_charges(plan_get(organization, plan_code))
+    return found(next((item for item in fixed_charges if item.code == code), None), "fixed_charge")
 
 
 def plan_usage_thresholds(plan: Plan) -> list[UsageThreshold]:
@@ -174,10 +157,7 @@ def tax_list(organization: Organization) -> QuerySet[Tax]:
 
 
 def tax_get(organization: Organization, code: str) -> Tax:
-    tax = tax_list(organization).filter(code=code).first()
-    if tax is None:
-        raise NotFoundFailure("tax")
-    return tax
+    return found(tax_list(organization).filter(code=code).first(), "tax")
 
 
 def organization_taxes(organization: Organization) -> list[Tax]:
@@ -237,10 +217,7 @@ def add_on_list(organization: Organization) -> QuerySet[AddOn]:
 
 
 def add_on_get(organization: Organization, code: str) -> AddOn:
-    add_on = add_on_list(organization).filter(code=code).first()
-    if add_on is None:
-        raise NotFoundFailure("add_on")
-    return add_on
+    return found(add_on_list(organization).filter(code=code).first(), "add_on")
 
 
 def coupon_list(organization: Organization) -> QuerySet[Coupon]:
@@ -252,10 +229,7 @@ def coupon_list(organization: Organization) -> QuerySet[Coupon]:
 
 
 def coupon_get(organization: Organization, code: str) -> Coupon:
-    coupon = coupon_list(organization).filter(code=code).first()
-    if coupon is None:
-        raise NotFoundFailure("coupon")
-    return coupon
+    return found(coupon_list(organization).filter(code=code).first(), "coupon")
 
 
 def applied_coupon_list(
@@ -268,11 +242,7 @@ def applied_coupon_list(
     qs = AppliedCoupon.objects.filter(organization=organization).select_related("coupon", "customer")
     if external_customer_id:
         qs = qs.filter(customer__external_id=external_customer_id, customer__deleted_at__isnull=True)
-    if status:
-        qs = qs.filter(status=status)
-    if coupon_codes:
-        qs = qs.filter(coupon__code__in=coupon_codes)
-    return qs.order_by("-created_at", "id")
+    return narrowed(qs, status=status, coupon__code__in=coupon_codes).order_by("-created_at", "id")
 
 
 def customer_active_applied_coupons(organization: Organization, customer: Customer) -> QuerySet[AppliedCoupon]:
@@ -297,7 +267,4 @@ def charge_filter_with_values(charge: Charge, values: dict[str, list[str]]) -> C
 
 def charge_filter_get(charge: Charge, filter_id: Any) -> ChargeFilter:
     pk = as_uuid(filter_id)
-    charge_filter = charge_filter_list(charge).filter(pk=pk).first() if pk else None
-    if charge_filter is None:
-        raise NotFoundFailure("charge_filter")
-    return charge_filter
+    return found(charge_filter_list(charge).filter(pk=pk).first() if pk else None, "charge_filter")

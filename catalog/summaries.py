@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -15,6 +15,18 @@ def _bounds(row: Mapping[str, Any]) -> str:
     return f"{low}+" if high is None else f"{low}–{high}"
 
 
+def _ranges(rows: Any, price: Callable[[Mapping[str, Any]], str], currency: str) -> str:
+    """`0–100 @ <price>; 101+ @ <price> + 2 USD flat`: each range with its price and flat fee."""
+    parts = []
+    for row in rows if isinstance(rows, list) else []:
+        part = f"{_bounds(row)} @ {price(row)}"
+        flat = row.get("flat_amount")
+        if flat not in (None, "", "0", "0.0"):
+            part += f" + {_amount(flat, currency)} flat"
+        parts.append(part)
+    return "; ".join(parts) or "no ranges"
+
+
 def price_summary(charge_model: str, properties: Mapping[str, Any] | None, currency: str = "") -> str:
     """E.g. `graduated: 0–100 @ 0 USD; 101+ @ 0.01 USD + 2 USD flat`."""
     props = properties or {}
@@ -22,14 +34,7 @@ def price_summary(charge_model: str, properties: Mapping[str, Any] | None, curre
         text = f"{_amount(props.get('amount', '?'), currency)} per unit"
     elif charge_model in ("graduated", "volume"):
         rows = props.get(f"{charge_model}_ranges") or []
-        parts = []
-        for row in rows if isinstance(rows, list) else []:
-            part = f"{_bounds(row)} @ {_amount(row.get('per_unit_amount', '?'), currency)}"
-            flat = row.get("flat_amount")
-            if flat not in (None, "", "0", "0.0"):
-                part += f" + {_amount(flat, currency)} flat"
-            parts.append(part)
-        text = "; ".join(parts) or "no ranges"
+        text = _ranges(rows, lambda row: _amount(row.get("per_unit_amount", "?"), currency), currency)
     elif charge_model == "package":
         text = f"{_amount(props.get('amount', '?'), currency)} per {props.get('package_size', '?')} units"
         if props.get("free_units"):
@@ -49,14 +54,7 @@ def price_summary(charge_model: str, properties: Mapping[str, Any] | None, curre
             )
     elif charge_model == "graduated_percentage":
         rows = props.get("graduated_percentage_ranges") or []
-        parts = []
-        for row in rows if isinstance(rows, list) else []:
-            part = f"{_bounds(row)} @ {row.get('rate', '?')} %"
-            flat = row.get("flat_amount")
-            if flat not in (None, "", "0", "0.0"):
-                part += f" + {_amount(flat, currency)} flat"
-            parts.append(part)
-        text = "; ".join(parts) or "no ranges"
+        text = _ranges(rows, lambda row: f"{row.get('rate', '?')} %", currency)
     elif charge_model == "dynamic":
         text = "price sent with each event"
     else:

@@ -13,7 +13,15 @@ from billing_project.core.console import ReadOnlyInline
 from customers import entities, services
 from customers.entities import BillingEntityFields, EntityBillingConfiguration, SectionFields
 from customers.inputs import CustomerUpsert
-from customers.models import ApiKey, BillingEntity, Customer, CustomerMetadata, InvoiceCustomSection, Organization
+from customers.models import (
+    LEGAL_AND_ADDRESS,
+    ApiKey,
+    BillingEntity,
+    Customer,
+    CustomerMetadata,
+    InvoiceCustomSection,
+    Organization,
+)
 
 
 class ApiKeyInline(ReadOnlyInline):
@@ -21,20 +29,6 @@ class ApiKeyInline(ReadOnlyInline):
     fields = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
     readonly_fields = fields
     show_change_link = True
-
-
-# The legal identity and postal address of an organization or a customer, in the order the forms show them.
-LEGAL_AND_ADDRESS = (
-    "legal_name",
-    "legal_number",
-    "tax_identification_number",
-    "address_line1",
-    "address_line2",
-    "city",
-    "zipcode",
-    "state",
-    "country",
-)
 
 
 @admin.register(Organization)

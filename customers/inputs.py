@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from billing_project.core.inputs import UNSET, Unset, from_validated
+from billing_project.core.inputs import UNSET, Unset, from_validated, nested, nested_items
 
 
 @dataclass(frozen=True)
@@ -72,19 +73,11 @@ class CustomerUpsert:
     @classmethod
     def from_validated(cls, data: Mapping[str, Any]) -> CustomerUpsert:
         """From `CustomerInput`'s validated data (the keys the client sent)."""
-        billing = data.get("billing_configuration", UNSET)
-        metadata = data.get("metadata", UNSET)
         return from_validated(
             cls,
             data,
-            billing_configuration=(
-                from_validated(BillingConfiguration, billing) if isinstance(billing, Mapping) else billing
-            ),
-            metadata=(
-                tuple(from_validated(MetadataEntry, item) for item in metadata)
-                if isinstance(metadata, list)
-                else metadata
-            ),
+            billing_configuration=nested(data, "billing_configuration", partial(from_validated, BillingConfiguration)),
+            metadata=nested_items(data, "metadata", partial(from_validated, MetadataEntry)),
         )
 
 
@@ -122,11 +115,5 @@ class OrganizationUpdate:
     @classmethod
     def from_validated(cls, data: Mapping[str, Any]) -> OrganizationUpdate:
         """From `OrganizationInput`'s validated data (the keys the client sent)."""
-        billing = data.get("billing_configuration", UNSET)
-        return from_validated(
-            cls,
-            data,
-            billing_configuration=(
-                from_validated(OrganizationBillingConfiguration, billing) if isinstance(billing, Mapping) else billing
-            ),
-        )
+        build = partial(from_validated, OrganizationBillingConfiguration)
+        return from_validated(cls, data, billing_configuration=nested(data, "billing_configuration", build))

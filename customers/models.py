@@ -51,6 +51,12 @@ class EntityDocumentNumbering(models.TextChoices):
     PER_BILLING_ENTITY = "per_billing_entity"
 
 
+# The postal address and legal identity fields an organization and a customer both have, in the
+# order forms and documents show them.
+ADDRESS_FIELDS = ("address_line1", "address_line2", "city", "zipcode", "state", "country")
+LEGAL_AND_ADDRESS = ("legal_name", "legal_number", "tax_identification_number", *ADDRESS_FIELDS)
+
+
 class Organization(BaseModel):
     name = models.CharField(max_length=255)
     default_currency = models.CharField(max_length=3, default="USD")

@@ -11,6 +11,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_r
 from billing_project.core.api.pagination import PreparedPages
 from billing_project.core.errors import NotFoundFailure
 from billing_project.core.lookup import by_id_or_unique_name
+from billing_project.core.narrowing import narrowed
 from customers import hooks
 from customers.models import Customer, Organization
 
@@ -93,9 +94,7 @@ def customer_list(
     has_tax_identification_number: bool | None = None,
     metadata: dict[str, str] | None = None,
 ) -> QuerySet[Customer]:
-    qs = Customer.objects.filter(organization=organization, deleted_at__isnull=True)
-    if external_id:
-        qs = qs.filter(external_id=external_id)
+    qs = narrowed(Customer.objects.filter(organization=organization, deleted_at__isnull=True), external_id=external_id)
     if search_term:
         qs = qs.filter(
             Q(name__icontains=search_term)
@@ -105,16 +104,14 @@ def customer_list(
             | Q(external_id__icontains=search_term)
             | Q(email__icontains=search_term)
         )
-    if currencies:
-        qs = qs.filter(currency__in=currencies)
-    if countries:
-        qs = qs.filter(country__in=[c.upper() for c in countries])
-    if states:
-        qs = qs.filter(state__in=states)
-    if zipcodes:
-        qs = qs.filter(zipcode__in=zipcodes)
-    if customer_type:
-        qs = qs.filter(customer_type=customer_type)
+    qs = narrowed(
+        qs,
+        currency__in=currencies,
+        country__in=[c.upper() for c in countries or ()],
+        state__in=states,
+        zipcode__in=zipcodes,
+        customer_type=customer_type,
+    )
     if has_customer_type is not None:
         qs = qs.exclude(customer_type="") if has_customer_type else qs.filter(customer_type="")
     if has_tax_identification_number is not None:

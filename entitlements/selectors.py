@@ -18,7 +18,7 @@ from typing import Any
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from billing_project.core.errors import NotFoundFailure
+from billing_project.core.found import found
 from billing_project.core.localcache import LocalCache
 from billing_project.core.prepared import PreparedQuery
 from catalog import selectors as catalog_selectors
@@ -57,10 +57,7 @@ def feature_list(organization: Organization, *, search_term: str | None = None) 
 
 
 def feature_get(organization: Organization, code: str) -> Feature:
-    feature = feature_list(organization).filter(code=code).first()
-    if feature is None:
-        raise NotFoundFailure("feature")
-    return feature
+    return found(feature_list(organization).filter(code=code).first(), "feature")
 
 
 def entitlement_plan(organization: Organization, plan_code: str) -> Plan:
@@ -90,10 +87,7 @@ def plan_entitlement_list(plan: Plan) -> list[Entitlement]:
 
 
 def plan_entitlement_get(plan: Plan, feature_code: str) -> Entitlement:
-    entitlement = _plan_entitlements(plan).filter(feature__code=feature_code).first()
-    if entitlement is None:
-        raise NotFoundFailure("entitlement")
-    return entitlement
+    return found(_plan_entitlements(plan).filter(feature__code=feature_code).first(), "entitlement")
 
 
 def subscription_for(organization: Organization, external_id: str, *, status: str | None = None) -> Subscription:
@@ -277,15 +271,7 @@ def _resolve(
 
 
 def _spec(metric: Any) -> MetricSpec:
-    return MetricSpec(
-        code=metric.code,
-        aggregation_type=metric.aggregation_type,
-        field_name=metric.field_name or None,
-        recurring=bool(metric.recurring),
-        rounding_function=metric.rounding_function or None,
-        rounding_precision=metric.rounding_precision,
-        filter_keys=tuple(sorted(f.key for f in metric.filters.all() if f.deleted_at is None)),
-    )
+    return MetricSpec.of(metric, (f.key for f in metric.filters.all() if f.deleted_at is None))
 
 
 def _fill_usage(subscription: Subscription, entitlements: list[ResolvedEntitlement], at: datetime | None) -> None:
@@ -336,21 +322,6 @@ def _fill_usage(subscription: Subscription, entitlements: list[ResolvedEntitleme
 _resolved = LocalCache("entitlements_resolved", ttl_setting="ENTITLEMENTS_CACHE_SECONDS", default_ttl=60.0)
 
 
-def _clone(resolved: list[ResolvedEntitlement]) -> list[ResolvedEntitlement]:
-    """Copies whose `usage` can be set without touching the cached entry (the rest is never mutated)."""
-    return [
-        ResolvedEntitlement(
-            feature_id=e.feature_id,
-            code=e.code,
-            name=e.name,
-            description=e.description,
-            ordering=e.ordering,
-            privileges=[copy.copy(p) for p in e.privileges],
-        )
-        for e in resolved
-    ]
-
-
 def _read_subscription_query(status: str) -> PreparedQuery:
     """The subscription a read names, with what its charges window needs (plan, customer and its
     organization for the timezone) and the organization's entitlements version, in one statement
@@ -393,13 +364,9 @@ def subscription_entitlements_read(
     statement for the subscription (and the version), the resolution from the per-process cache,
     and one aggregation for the usage-limited privileges (docs/entitlements.md, "Speed")."""
     status = status or SubscriptionStatus.ACTIVE
-    query = _READ_SUBSCRIPTION.get(status)
-    if query is None:
-        raise NotFoundFailure("subscription")
-    found = query.fetch(organization=organization.pk, subscription=external_id)
-    if not found:
-        raise NotFoundFailure("subscription")
-    subscription = found[0]
+    query = found(_READ_SUBSCRIPTION.get(status), "subscription")
+    rows = query.fetch(organization=organization.pk, subscription=external_id)
+    subscription = found(rows[0] if rows else None, "subscription")
     subscription.organization = organization
     version = getattr(subscription, "entitlements_version", None) or 0
     key = (subscription.pk, entitlement_plan_id(subscription), feature_code)

@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.found import found
 from catalog import selectors as catalog_selectors
 from catalog.models import BillableMetric, Plan
 from customers.models import Organization
@@ -81,10 +82,7 @@ def _soft_delete(rows: Iterable[Any], now: Any = None) -> None:
 
 
 def _feature_for_update(organization: Organization, code: str) -> Feature:
-    feature = Feature.live.select_for_update().filter(organization=organization, code=code).first()
-    if feature is None:
-        raise NotFoundFailure("feature")
-    return feature
+    return found(Feature.live.select_for_update().filter(organization=organization, code=code).first(), "feature")
 
 
 def _duplicated(privileges: list[PrivilegeInput]) -> bool:
@@ -332,9 +330,7 @@ def feature_privilege_delete(organization: Organization, *, code: str, privilege
     """`DELETE /features/{code}/privileges/{privilege_code}`: the privilege leaves every plan and subscription."""
     with transaction.atomic():
         feature = _feature_for_update(organization, code)
-        privilege = Privilege.live.filter(feature=feature, code=privilege_code).first()
-        if privilege is None:
-            raise NotFoundFailure("privilege")
+        privilege = found(Privilege.live.filter(feature=feature, code=privilege_code).first(), "privilege")
         _privilege_delete(privilege)
         _emit_feature(feature, "feature.updated")
         for plan in _plans_of(feature):
@@ -452,9 +448,9 @@ def plan_entitlement_privilege_delete(
     plan = selectors.entitlement_plan(organization, plan_code)
     with transaction.atomic():
         entitlement = selectors.plan_entitlement_get(plan, feature_code)
-        value = EntitlementValue.live.filter(entitlement=entitlement, privilege__code=privilege_code).first()
-        if value is None:
-            raise NotFoundFailure("privilege")
+        value = found(
+            EntitlementValue.live.filter(entitlement=entitlement, privilege__code=privilege_code).first(), "privilege"
+        )
         _soft_delete([value])
         _emit_plan(plan)
     return selectors.plan_entitlement_get(plan, feature_code)
@@ -605,20 +601,37 @@ def subscription_feature_remove(
     behaviour; a later PATCH of the feature brings it back)."""
     subscription = selectors.subscription_for(organization, external_id, status=status)
     with transaction.atomic():
-        _lock(subscription)
-        feature = Feature.live.filter(organization=organization, code=feature_code).first()
-        if feature is None:
-            raise NotFoundFailure("feature")
-        sub_entitlement = Entitlement.live.filter(subscription=subscription, feature=feature).first()
-        if sub_entitlement is not None:
-            _soft_delete(EntitlementValue.live.filter(entitlement=sub_entitlement))
-            _soft_delete([sub_entitlement])
+        feature = _locked_feature(organization, subscription, feature_code)
+        _drop_subscription_entitlement(subscription, feature)
         _clear_removals(subscription, privileges=Privilege.objects.filter(feature=feature))
-        plan_id = selectors.entitlement_plan_id(subscription)
-        if Entitlement.live.filter(plan_id=plan_id, feature=feature).exists():
-            _add_removal(subscription, feature=feature)
-        _emit_subscription(subscription)
+        _remove_granted(subscription, feature)
     return subscription
+
+
+def _locked_feature(organization: Organization, subscription: Subscription, feature_code: str) -> Feature:
+    """The subscription locked (`_lock`), then the organization's feature with this code (404)."""
+    _lock(subscription)
+    return found(Feature.live.filter(organization=organization, code=feature_code).first(), "feature")
+
+
+def _drop_subscription_entitlement(subscription: Subscription, feature: Feature) -> None:
+    """The subscription's own entitlement of the feature and its values go (soft delete)."""
+    entitlement = Entitlement.live.filter(subscription=subscription, feature=feature).first()
+    if entitlement is not None:
+        _soft_delete(EntitlementValue.live.filter(entitlement=entitlement))
+        _soft_delete([entitlement])
+
+
+def _remove_granted(subscription: Subscription, feature: Feature, privilege: Privilege | None = None) -> None:
+    """When the subscription's plan grants `feature`, remove it (or only `privilege`) from this
+    subscription; the subscription's entitlements changed either way."""
+    plan_id = selectors.entitlement_plan_id(subscription)
+    if Entitlement.live.filter(plan_id=plan_id, feature=feature).exists():
+        if privilege is None:
+            _add_removal(subscription, feature=feature)
+        else:
+            _add_removal(subscription, privilege=privilege)
+    _emit_subscription(subscription)
 
 
 def subscription_privilege_remove(
@@ -629,22 +642,14 @@ def subscription_privilege_remove(
     removed from this subscription (Lago's behaviour)."""
     subscription = selectors.subscription_for(organization, external_id, status=status)
     with transaction.atomic():
-        _lock(subscription)
-        feature = Feature.live.filter(organization=organization, code=feature_code).first()
-        if feature is None:
-            raise NotFoundFailure("feature")
-        privilege = Privilege.live.filter(feature=feature, code=privilege_code).first()
-        if privilege is None:
-            raise NotFoundFailure("privilege")
+        feature = _locked_feature(organization, subscription, feature_code)
+        privilege = found(Privilege.live.filter(feature=feature, code=privilege_code).first(), "privilege")
         _soft_delete(
             EntitlementValue.live.filter(
                 entitlement__subscription=subscription, entitlement__deleted_at__isnull=True, privilege=privilege
             )
         )
-        plan_id = selectors.entitlement_plan_id(subscription)
-        if Entitlement.live.filter(plan_id=plan_id, feature=feature).exists():
-            _add_removal(subscription, privilege=privilege)
-        _emit_subscription(subscription)
+        _remove_granted(subscription, feature, privilege)
     return subscription
 
 
@@ -654,14 +659,8 @@ def subscription_overrides_clear(
     """The admin's "delete override": the subscription's own rows for the feature go (no removal
     is added), so the plan's values apply again. Privilege removals of those privileges go too."""
     with transaction.atomic():
-        _lock(subscription)
-        feature = Feature.live.filter(organization=organization, code=feature_code).first()
-        if feature is None:
-            raise NotFoundFailure("feature")
-        entitlement = Entitlement.live.filter(subscription=subscription, feature=feature).first()
-        if entitlement is not None:
-            _soft_delete(EntitlementValue.live.filter(entitlement=entitlement))
-            _soft_delete([entitlement])
+        feature = _locked_feature(organization, subscription, feature_code)
+        _drop_subscription_entitlement(subscription, feature)
         _clear_removals(
             subscription,
             feature=feature,

@@ -27,7 +27,7 @@ from billing_project.core.console import (
     currency_totals,
     decimal_display,
 )
-from billing_project.core.errors import DomainError
+from billing_project.core.each_row import apply_each
 from billing_project.core.money import format_amount
 from customers.payment_choice import payment_method_description
 from invoicing import selectors
@@ -108,19 +108,17 @@ class DueFilter(admin.SimpleListFilter):
 
 
 def _each(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Invoice], title: str, apply) -> None:
-    done, refused = [], []
-    for invoice in queryset.select_related("organization"):
-        label = display_number(invoice)
-        try:
-            result = apply(invoice)
-        except DomainError as exc:
-            refused.append(f"{label} ({exc})")
-        else:
-            done.append(f"{label} → {display_number(result)}: {result.status}, payment {result.payment_status}")
-    if done:
-        modeladmin.message_user(request, f"{title}: " + "; ".join(done), messages.SUCCESS)
-    if refused:
-        modeladmin.message_user(request, "Refused: " + "; ".join(refused), messages.ERROR)
+    apply_each(
+        modeladmin,
+        request,
+        queryset.select_related("organization"),
+        apply,
+        title=title,
+        label=display_number,
+        outcome=lambda name, result: (
+            f"{name} → {display_number(result)}: {result.status}, payment {result.payment_status}"
+        ),
+    )
 
 
 def display_number(invoice: Invoice) -> str:

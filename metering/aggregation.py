@@ -108,23 +108,28 @@ class MetricSpec:
     rounding_precision: int | None = None
     filter_keys: tuple[str, ...] = ()
 
+    @classmethod
+    def of(cls, metric: Any, filter_keys: Iterable[str]) -> MetricSpec:
+        """The spec of a billable metric (or an object with its attributes) whose live filters
+        have the keys `filter_keys`."""
+        return cls(
+            code=metric.code,
+            aggregation_type=metric.aggregation_type,
+            field_name=metric.field_name or None,
+            recurring=bool(getattr(metric, "recurring", False)),
+            rounding_function=getattr(metric, "rounding_function", None) or None,
+            rounding_precision=getattr(metric, "rounding_precision", None),
+            filter_keys=tuple(sorted(filter_keys)),
+        )
+
 
 def metric_spec(metric: Any) -> MetricSpec:
     if isinstance(metric, MetricSpec):
         return metric
-    filter_keys: tuple[str, ...] = ()
     filters = getattr(metric, "filters", None)
-    if filters is not None and hasattr(filters, "filter"):
-        filter_keys = tuple(sorted(filters.filter(deleted_at__isnull=True).values_list("key", flat=True)))
-    return MetricSpec(
-        code=metric.code,
-        aggregation_type=metric.aggregation_type,
-        field_name=metric.field_name or None,
-        recurring=bool(getattr(metric, "recurring", False)),
-        rounding_function=getattr(metric, "rounding_function", None) or None,
-        rounding_precision=getattr(metric, "rounding_precision", None),
-        filter_keys=filter_keys,
-    )
+    if filters is None or not hasattr(filters, "filter"):
+        return MetricSpec.of(metric, ())
+    return MetricSpec.of(metric, filters.filter(deleted_at__isnull=True).values_list("key", flat=True))
 
 
 def normalize_filters(filters: Iterable[Any] | None) -> list[tuple[Any, dict[str, list[str]]]]:

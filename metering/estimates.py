@@ -31,9 +31,10 @@ from decimal import Decimal
 from typing import Any
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.found import found
 from billing_project.core.money import round_cents, to_cents
 from catalog.models import BillableMetric, Charge, Tax
-from catalog.pricing import INSTANT_MODELS, apply_metric_rounding, price_in_advance, price_instant
+from catalog.pricing import INSTANT_MODELS, PricingResult, apply_metric_rounding, price_in_advance, price_instant
 from catalog.selectors import fee_taxes, organization_taxes
 from customers.models import Customer, Organization
 from metering import computations, ingestion
@@ -148,46 +149,52 @@ def _live_filters(charge: Charge) -> list[Any]:
     return list(charge.filters.filter(deleted_at__isnull=True).order_by("created_at", "id"))
 
 
-def _estimate(
-    organization: Organization,
-    *,
-    charge: Charge,
-    charge_filter: Any,
-    ref: SubscriptionRef,
-    customer: Customer | None,
-    transaction_id: str,
-    units: Decimal,
-    total_aggregated_units: Decimal,
-    amount: Decimal,
-    unit_amount: Decimal,
-    period: tuple[datetime, datetime] | None,
-    grouped_by: dict[str, Any] | None = None,
-) -> FeeEstimate:
-    currency = charge.plan.amount_currency
-    amount_cents = to_cents(amount, currency)
-    tax_lines, taxes_cents, taxes_precise, rate = _with_taxes(
-        amount_cents, _charge_taxes(organization, customer, charge)
-    )
-    return FeeEstimate(
-        charge=charge,
-        charge_filter=charge_filter,
-        subscription=ref,
-        external_customer_id=customer.external_id if customer is not None else None,
-        transaction_id=transaction_id,
-        units=units,
-        total_aggregated_units=total_aggregated_units,
-        unit_amount=unit_amount,
-        amount_cents=amount_cents,
-        precise_amount=amount,
-        currency=currency,
-        from_datetime=period[0] if period else None,
-        to_datetime=period[1] if period else None,
-        taxes=tax_lines,
-        taxes_amount_cents=taxes_cents,
-        taxes_precise_amount_cents=taxes_precise,
-        taxes_rate=rate,
-        grouped_by=dict(grouped_by or {}),
-    )
+@dataclass(frozen=True)
+class _Estimator:
+    """What the fee estimates of one subscription share: its organization, itself and its customer."""
+
+    organization: Organization
+    ref: SubscriptionRef
+    customer: Customer | None
+
+    def fee(
+        self,
+        charge: Charge,
+        charge_filter: Any,
+        event: ingestion.ParsedEvent,
+        result: PricingResult,
+        *,
+        units: Decimal,
+        total_aggregated_units: Decimal,
+        period: tuple[datetime, datetime] | None,
+        grouped_by: dict[str, Any] | None = None,
+    ) -> FeeEstimate:
+        """The estimate of `event`'s fee on `charge` (and `charge_filter`), priced as `result`."""
+        currency = charge.plan.amount_currency
+        amount_cents = to_cents(result.amount, currency)
+        tax_lines, taxes_cents, taxes_precise, rate = _with_taxes(
+            amount_cents, _charge_taxes(self.organization, self.customer, charge)
+        )
+        return FeeEstimate(
+            charge=charge,
+            charge_filter=charge_filter,
+            subscription=self.ref,
+            external_customer_id=self.customer.external_id if self.customer is not None else None,
+            transaction_id=event.transaction_id,
+            units=units,
+            total_aggregated_units=total_aggregated_units,
+            unit_amount=result.unit_amount,
+            amount_cents=amount_cents,
+            precise_amount=result.amount,
+            currency=currency,
+            from_datetime=period[0] if period else None,
+            to_datetime=period[1] if period else None,
+            taxes=tax_lines,
+            taxes_amount_cents=taxes_cents,
+            taxes_precise_amount_cents=taxes_precise,
+            taxes_rate=rate,
+            grouped_by=dict(grouped_by or {}),
+        )
 
 
 # --- estimate_fees: the exact fee over the period's usage -------------------------------------------
@@ -198,9 +205,7 @@ def events_estimate_fees(organization: Organization, payload: Any) -> list[FeeEs
 
     event = _parse(0, payload)
     ref = _subscription(organization, event.external_subscription_id)
-    metric = BillableMetric.live.filter(organization=organization, code=event.code).first()
-    if metric is None:
-        raise NotFoundFailure("billable_metric")
+    metric = found(BillableMetric.live.filter(organization=organization, code=event.code).first(), "billable_metric")
     charges = list(
         Charge.live.filter(plan_id=ref.plan_id, billable_metric=metric, pay_in_advance=True).select_related("plan")
     )
@@ -209,7 +214,7 @@ def events_estimate_fees(organization: Organization, payload: Any) -> list[FeeEs
     info = services.metrics_by_code(organization, [metric.code]).get(metric.code)
     services.enrich(event, info)
     period = subscription_selectors.charges_period_of_ref(organization, ref, event.timestamp)
-    customer = _customer(organization, ref)
+    estimator = _Estimator(organization, ref, _customer(organization, ref))
     estimates: list[FeeEstimate] = []
     for charge in charges:
         filters = _live_filters(charge)
@@ -223,20 +228,17 @@ def events_estimate_fees(organization: Organization, payload: Any) -> list[FeeEs
             after=step.after,
             currency=charge.plan.amount_currency,
         )
+        grouped_by = dict(zip(charge.pricing_group_keys or (), step.bucket[1], strict=True))
         estimates.append(
-            _estimate(
-                organization,
-                charge=charge,
-                charge_filter=charge_filter,
-                ref=ref,
-                customer=customer,
-                transaction_id=event.transaction_id,
+            estimator.fee(
+                charge,
+                charge_filter,
+                event,
+                result,
                 units=step.units,
                 total_aggregated_units=step.after.units,
-                amount=result.amount,
-                unit_amount=result.unit_amount,
                 period=period,
-                grouped_by=dict(zip(charge.pricing_group_keys or (), step.bucket[1], strict=True)),
+                grouped_by=grouped_by,
             )
         )
     return estimates
@@ -356,7 +358,7 @@ def _instant_fees(
     if not by_metric:
         raise ValidationFailure.single("code", "does_not_match_an_instant_charge")
     metrics = services.metrics_by_code(organization, list(by_metric))
-    customer = _customer(organization, ref)
+    estimator = _Estimator(organization, ref, _customer(organization, ref))
     fees: list[FeeEstimate] = []
     for event in events:
         plans = by_metric.get(event.code)
@@ -370,17 +372,13 @@ def _instant_fees(
             properties = charge_filter.properties if charge_filter is not None else charge.properties
             result = price_instant(charge.charge_model, properties, units)
             fees.append(
-                _estimate(
-                    organization,
-                    charge=charge,
-                    charge_filter=charge_filter,
-                    ref=ref,
-                    customer=customer,
-                    transaction_id=event.transaction_id,
+                estimator.fee(
+                    charge,
+                    charge_filter,
+                    event,
+                    result,
                     units=result.units,
                     total_aggregated_units=result.units,
-                    amount=result.amount,
-                    unit_amount=result.unit_amount,
                     period=None,
                 )
             )

@@ -24,8 +24,8 @@ how long:
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, TypeVar
 
 from billing_project.core.localcache import LocalCache
 from customers.models import Organization
@@ -39,38 +39,40 @@ _metrics = LocalCache("event_metrics", ttl_setting=TTL_SETTING, default_ttl=5.0)
 _subscriptions = LocalCache("event_subscriptions", ttl_setting="EVENTS_SUBSCRIPTION_CACHE_SECONDS", default_ttl=30.0)
 
 
+V = TypeVar("V")
+
+
+def _cached(
+    cache: LocalCache,
+    organization: Organization,
+    keys: Collection[str],
+    read: Callable[[Organization, set[str]], Mapping[str, V]],
+) -> dict[str, V]:
+    """The values of `keys` from `cache`, the missing ones read at once (`read`) and cached; keys
+    `read` does not find are left out (and not cached)."""
+    found: dict[str, V] = {}
+    missing: set[str] = set()
+    for key in keys:
+        value = cache.get((organization.pk, key))
+        if value is None:
+            missing.add(key)
+        else:
+            found[key] = value
+    if missing:
+        for key, value in read(organization, missing).items():
+            cache.set((organization.pk, key), value)
+            found[key] = value
+    return found
+
+
 def metrics_by_code_cached(organization: Organization, codes: Collection[str]) -> dict[str, MetricInfo]:
     """`metering.selectors.metrics_by_code`, answered from the cache where it can."""
-    found: dict[str, MetricInfo] = {}
-    missing: set[str] = set()
-    for code in codes:
-        info = _metrics.get((organization.pk, code))
-        if info is None:
-            missing.add(code)
-        else:
-            found[code] = info
-    if missing:
-        for code, info in metrics_by_code(organization, missing).items():
-            _metrics.set((organization.pk, code), info)
-            found[code] = info
-    return found
+    return _cached(_metrics, organization, codes, metrics_by_code)
 
 
 def subscriptions_cached(organization: Organization, external_ids: Collection[str]) -> dict[str, SubscriptionRef]:
     """`subscriptions.selectors.subscription_refs`, answered from the cache where it can."""
-    found: dict[str, SubscriptionRef] = {}
-    missing: set[str] = set()
-    for external_id in external_ids:
-        ref = _subscriptions.get((organization.pk, external_id))
-        if ref is None:
-            missing.add(external_id)
-        else:
-            found[external_id] = ref
-    if missing:
-        for external_id, ref in subscription_selectors.subscription_refs(organization, missing).items():
-            _subscriptions.set((organization.pk, external_id), ref)
-            found[external_id] = ref
-    return found
+    return _cached(_subscriptions, organization, external_ids, subscription_selectors.subscription_refs)
 
 
 def forget_metrics(*args: Any, **kwargs: Any) -> None:

@@ -11,7 +11,8 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTextTransform
 
-from billing_project.core.errors import NotFoundFailure
+from billing_project.core.found import found
+from billing_project.core.narrowing import narrowed
 from catalog.models import BillableMetric
 from customers.models import Organization
 from metering import computations
@@ -62,12 +63,9 @@ def event_get(organization: Organization, transaction_id: str, *, external_subsc
             raise NotFoundFailure("event")
         return found
     qs = Event.objects.filter(organization=organization, transaction_id=transaction_id)
-    if external_subscription_id:
-        qs = qs.filter(external_subscription_id=external_subscription_id)
-    event = qs.order_by("-created_at").first()
-    if event is None:
-        raise NotFoundFailure("event")
-    return event
+    return found(
+        narrowed(qs, external_subscription_id=external_subscription_id).order_by("-created_at").first(), "event"
+    )
 
 
 def event_list(
@@ -78,15 +76,13 @@ def event_list(
     timestamp_from: datetime | None = None,
     timestamp_to: datetime | None = None,
 ) -> QuerySet[Event]:
-    qs = Event.objects.filter(organization=organization)
-    if code:
-        qs = qs.filter(code=code)
-    if external_subscription_id:
-        qs = qs.filter(external_subscription_id=external_subscription_id)
-    if timestamp_from:
-        qs = qs.filter(timestamp__gte=timestamp_from)
-    if timestamp_to:
-        qs = qs.filter(timestamp__lte=timestamp_to)
+    qs = narrowed(
+        Event.objects.filter(organization=organization),
+        code=code,
+        external_subscription_id=external_subscription_id,
+        timestamp__gte=timestamp_from,
+        timestamp__lte=timestamp_to,
+    )
     return qs.order_by("-timestamp", "id")
 
 
@@ -179,12 +175,7 @@ def event_error_list(
     code: str | None = None,
 ) -> QuerySet[EventError]:
     qs = EventError.objects.filter(organization=organization).select_related("event")
-    if error_code:
-        qs = qs.filter(error_code=error_code)
-    if external_subscription_id:
-        qs = qs.filter(external_subscription_id=external_subscription_id)
-    if code:
-        qs = qs.filter(code=code)
+    qs = narrowed(qs, error_code=error_code, external_subscription_id=external_subscription_id, code=code)
     return qs.order_by("-created_at", "id")
 
 

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 
 from billing_project.core import metrics as prometheus
 from billing_project.core.errors import ValidationFailure
+from billing_project.core.narrowing import narrowed
 from customers.models import Organization
 from metering import ingestion
 from metering.clickhouse.record import ClickHouseRecordStore, in_clickhouse
@@ -233,18 +234,7 @@ def _store(
     failed = [e for e in result.events if e.errors]
     if failed:
         EventError.objects.bulk_create(
-            [
-                EventError(
-                    organization=organization,
-                    event_id=e.id,
-                    error_code=code,
-                    transaction_id=e.transaction_id,
-                    external_subscription_id=e.external_subscription_id,
-                    code=e.code,
-                )
-                for e in failed
-                for code in dict.fromkeys(e.errors)
-            ],
+            [_event_error(organization.id, e.id, e, code) for e in failed for code in dict.fromkeys(e.errors)],
             ignore_conflicts=True,
         )
         _report_errors(organization, failed)
@@ -282,15 +272,13 @@ def clickhouse_events_requeue(
     """
     from metering.models import Event
 
-    events = Event.objects.filter(organization=organization)
-    if from_datetime:
-        events = events.filter(timestamp__gte=from_datetime)
-    if to_datetime:
-        events = events.filter(timestamp__lt=to_datetime)
-    if code:
-        events = events.filter(code=code)
-    if external_subscription_id:
-        events = events.filter(external_subscription_id=external_subscription_id)
+    events = narrowed(
+        Event.objects.filter(organization=organization),
+        timestamp__gte=from_datetime,
+        timestamp__lt=to_datetime,
+        code=code,
+        external_subscription_id=external_subscription_id,
+    )
     queued = 0
     chunk: list[str] = []
     for event_id in events.values_list("id", flat=True).iterator(chunk_size=10_000):
@@ -331,6 +319,21 @@ def _report_errors(organization: Organization, events: Sequence[ParsedEvent]) ->
         logger.exception("events.errors webhook could not be queued")
 
 
+def _event_error(
+    organization_id: UUID | str, event_id: Any, event: ParsedEvent | EventFailure, error_code: str, message: str = ""
+) -> EventError:
+    """The row of one problem (`error_code`, `message`) of a stored event."""
+    return EventError(
+        organization_id=organization_id,
+        event_id=event_id,
+        error_code=error_code,
+        transaction_id=event.transaction_id,
+        external_subscription_id=event.external_subscription_id,
+        code=event.code,
+        message=message,
+    )
+
+
 # --- failures found after ingestion ----------------------------------------------------------
 
 
@@ -352,18 +355,7 @@ def event_failures_record(organization_id: UUID | str, failures: Sequence[EventF
     if not failures:
         return
     EventError.objects.bulk_create(
-        [
-            EventError(
-                organization_id=organization_id,
-                event_id=failure.event_id,
-                error_code=error_code,
-                transaction_id=failure.transaction_id,
-                external_subscription_id=failure.external_subscription_id,
-                code=failure.code,
-                message=failure.message[:2000],
-            )
-            for failure in failures
-        ],
+        [_event_error(organization_id, f.event_id, f, error_code, f.message[:2000]) for f in failures],
         update_conflicts=True,
         unique_fields=["event", "error_code"],
         update_fields=["message", "updated_at"],

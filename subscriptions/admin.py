@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from billing_project.core import money
 from billing_project.core.console import ActionsOnlyAdmin, ReadOnlyAdmin, ReadOnlyInline
+from billing_project.core.each_row import apply_each
 from billing_project.core.errors import DomainError, ValidationFailure
 from catalog.inputs import FixedChargeFields
 from catalog.models import FixedCharge, Plan
@@ -79,18 +80,15 @@ def _confirm(
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/subscriptions/confirm_action.html", context)
-    done, refused = [], []
-    for subscription in queryset:
-        try:
-            result = apply(subscription)
-        except DomainError as exc:
-            refused.append(f"{subscription.external_id} ({exc})")
-        else:
-            done.append(f"{result.external_id} → {result.status} on {result.plan.code}")
-    if done:
-        modeladmin.message_user(request, f"{title}: " + "; ".join(done), messages.SUCCESS)
-    if refused:
-        modeladmin.message_user(request, "Refused: " + "; ".join(refused), messages.ERROR)
+    apply_each(
+        modeladmin,
+        request,
+        queryset,
+        apply,
+        title=title,
+        label=lambda subscription: subscription.external_id,
+        outcome=lambda _, result: f"{result.external_id} → {result.status} on {result.plan.code}",
+    )
     return None
 
 

@@ -11,6 +11,8 @@ from django.db.models import Min, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure
+from billing_project.core.found import found
+from billing_project.core.narrowing import narrowed
 from catalog.models import Plan
 from customers.models import Organization
 from subscriptions import periods
@@ -40,10 +42,7 @@ def subscription_get(organization: Organization, external_id: str, *, status: st
         qs = qs.order_by("-terminated_at", "-created_at")
     elif status == SubscriptionStatus.CANCELED:
         qs = qs.order_by("-canceled_at", "-created_at")
-    subscription = qs.first()
-    if subscription is None:
-        raise NotFoundFailure("subscription")
-    return subscription
+    return found(qs.first(), "subscription")
 
 
 def subscription_get_live(organization: Organization, external_id: str, *, status: str | None = None) -> Subscription:
@@ -73,11 +72,7 @@ def subscription_list(
     qs = _base(organization).filter(status__in=list(statuses or [SubscriptionStatus.ACTIVE]))
     if external_customer_id:
         qs = qs.filter(customer__external_id=external_customer_id, customer__deleted_at__isnull=True)
-    if plan_code:
-        qs = qs.filter(plan__code=plan_code)
-    if external_id:
-        qs = qs.filter(external_id=external_id)
-    return qs.order_by("-created_at", "id")
+    return narrowed(qs, plan__code=plan_code, external_id=external_id).order_by("-created_at", "id")
 
 
 def _followers(subscription: Subscription) -> list[Subscription]:
@@ -300,9 +295,7 @@ def charges_period_of_ref(organization: Organization, ref: SubscriptionRef, at: 
         .select_related("plan", "customer", "customer__organization", "organization")
         .first()
     )
-    schedule = schedule_for(subscription) if subscription is not None else None
-    if schedule is None:
-        raise NotFoundFailure("subscription")
+    schedule = found(schedule_for(subscription) if subscription is not None else None, "subscription")
     window = periods.charges_window_at(schedule, at)
     return window.start, window.end
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -202,17 +203,23 @@ def _checkout_response(checkout: Any, settings: UcpSettings, platform: Platform,
     return json_response(checkouts.render(checkout, settings, platform), status)
 
 
+def _checkout_change(
+    request: HttpRequest, settings: UcpSettings, platform: Platform, change: Callable[[], Checkout], status: int = 200
+) -> HttpResponse:
+    """`change()` run once per idempotency key (`idempotency.run`), answered with the checkout it returns."""
+    return idempotency.run(
+        request, settings, platform.profile_url, lambda: _checkout_response(change(), settings, platform, status)
+    )
+
+
 @ucp_view
 def checkout_sessions(request: HttpRequest, settings: UcpSettings) -> HttpResponse:
     if request.method != "POST":
         raise UcpError(405, "method_not_allowed", "POST creates a checkout session")
     platform = negotiation.platform_for(request, settings, "checkout")
-
-    def create() -> HttpResponse:
-        checkout = checkouts.checkout_create(settings, platform, _json_body(request))
-        return _checkout_response(checkout, settings, platform, 201)
-
-    return idempotency.run(request, settings, platform.profile_url, create)
+    return _checkout_change(
+        request, settings, platform, lambda: checkouts.checkout_create(settings, platform, _json_body(request)), 201
+    )
 
 
 @ucp_view
@@ -222,12 +229,12 @@ def checkout_session(request: HttpRequest, settings: UcpSettings, checkout_id: s
         return _checkout_response(checkouts.checkout_get(settings, platform, checkout_id), settings, platform)
     if request.method != "PUT":
         raise UcpError(405, "method_not_allowed", "GET reads and PUT replaces a checkout session")
-
-    def update() -> HttpResponse:
-        checkout = checkouts.checkout_update(settings, platform, checkout_id, _json_body(request))
-        return _checkout_response(checkout, settings, platform)
-
-    return idempotency.run(request, settings, platform.profile_url, update)
+    return _checkout_change(
+        request,
+        settings,
+        platform,
+        lambda: checkouts.checkout_update(settings, platform, checkout_id, _json_body(request)),
+    )
 
 
 @require_POST
@@ -235,24 +242,21 @@ def checkout_session(request: HttpRequest, settings: UcpSettings, checkout_id: s
 def checkout_complete(request: HttpRequest, settings: UcpSettings, checkout_id: str) -> HttpResponse:
     platform = negotiation.platform_for(request, settings, "checkout")
 
-    def complete() -> HttpResponse:
+    def complete() -> Checkout:
         # The platform completing the checkout is who acts: its subscription and payment name it.
         with acting_as(Actor(ACTOR_SYSTEM, label=f"ucp:{platform.profile_url}"[:255])):
-            checkout = checkouts.checkout_complete(settings, platform, checkout_id, _json_body(request))
-        return _checkout_response(checkout, settings, platform)
+            return checkouts.checkout_complete(settings, platform, checkout_id, _json_body(request))
 
-    return idempotency.run(request, settings, platform.profile_url, complete)
+    return _checkout_change(request, settings, platform, complete)
 
 
 @require_POST
 @ucp_view
 def checkout_cancel(request: HttpRequest, settings: UcpSettings, checkout_id: str) -> HttpResponse:
     platform = negotiation.platform_for(request, settings, "checkout")
-
-    def cancel() -> HttpResponse:
-        return _checkout_response(checkouts.checkout_cancel(settings, platform, checkout_id), settings, platform)
-
-    return idempotency.run(request, settings, platform.profile_url, cancel)
+    return _checkout_change(
+        request, settings, platform, lambda: checkouts.checkout_cancel(settings, platform, checkout_id)
+    )
 
 
 @require_GET

@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from billing_project.core import console
 from billing_project.core.console import ReadOnlyInline
 from billing_project.core.money import format_amount
+from billing_project.core.money_column import money_column
 from invoicing.models import Invoice
 from subscriptions.models import Subscription
 from usage_monitoring import selectors
@@ -29,6 +30,8 @@ from usage_monitoring.models import (
 from usage_monitoring.representation import decimal_string
 from usage_monitoring.services import alerts as alert_services
 from usage_monitoring.services import evaluation
+
+_PLAN_CURRENCY = "subscription.plan.amount_currency"  # what the usage amounts are in
 
 
 class ReadOnlyAdmin(console.ReadOnlyAdmin):
@@ -162,9 +165,7 @@ class TriggeredAlertAdmin(ReadOnlyAdmin):
 class _AppliedThresholdColumns:
     """The columns an applied threshold shows in its list and inside its subscription's page."""
 
-    @admin.display(description="threshold")
-    def threshold_amount(self, obj: AppliedUsageThreshold) -> str:
-        return format_amount(obj.amount_cents, obj.subscription.plan.amount_currency)
+    threshold_amount = money_column("amount_cents", _PLAN_CURRENCY, "threshold")
 
     @admin.display(description="progressive invoice")
     def progressive_invoice(self, obj: AppliedUsageThreshold) -> str:
@@ -180,22 +181,15 @@ class AppliedUsageThresholdInline(_AppliedThresholdColumns, ReadOnlyInline):
     fields = ("threshold_amount", "recurring", "lifetime_amount", "created_at", "progressive_invoice", "deducted_on")
     readonly_fields = fields
 
-    @admin.display(description="lifetime usage when reached")
-    def lifetime_amount(self, obj: AppliedUsageThreshold) -> str:
-        return format_amount(obj.lifetime_usage_amount_cents, obj.subscription.plan.amount_currency)
+    lifetime_amount = money_column("lifetime_usage_amount_cents", _PLAN_CURRENCY, "lifetime usage when reached")
+
+
+_USAGE_COLUMNS = ("historical", "invoiced", "current", "total")
 
 
 @admin.register(LifetimeUsage)
 class LifetimeUsageAdmin(ReadOnlyAdmin):
-    list_display = (
-        "external_subscription_id",
-        "historical",
-        "invoiced",
-        "current",
-        "total",
-        "recalculated_at",
-        "organization",
-    )
+    list_display = ("external_subscription_id", *_USAGE_COLUMNS, "recalculated_at", "organization")
     list_select_related = ("organization", "subscription__plan")
     search_fields = ("=external_subscription_id",)
     list_filter = ("organization",)
@@ -204,34 +198,17 @@ class LifetimeUsageAdmin(ReadOnlyAdmin):
         "organization",
         "subscription",
         "external_subscription_id",
-        "historical",
-        "invoiced",
-        "current",
-        "total",
+        *_USAGE_COLUMNS,
         "recalculated_at",
     )
     fields = readonly_fields
     inlines = [AppliedUsageThresholdInline]
     actions = ["recalculate"]
 
-    def _money(self, obj: LifetimeUsage, cents: int) -> str:
-        return format_amount(cents, obj.subscription.plan.amount_currency)
-
-    @admin.display(description="external historical usage")
-    def historical(self, obj: LifetimeUsage) -> str:
-        return self._money(obj, obj.external_historical_usage_amount_cents)
-
-    @admin.display(description="invoiced usage")
-    def invoiced(self, obj: LifetimeUsage) -> str:
-        return self._money(obj, obj.invoiced_usage_amount_cents)
-
-    @admin.display(description="current period usage")
-    def current(self, obj: LifetimeUsage) -> str:
-        return self._money(obj, obj.current_usage_amount_cents)
-
-    @admin.display(description="lifetime usage")
-    def total(self, obj: LifetimeUsage) -> str:
-        return self._money(obj, obj.total_amount_cents)
+    historical = money_column("external_historical_usage_amount_cents", _PLAN_CURRENCY, "external historical usage")
+    invoiced = money_column("invoiced_usage_amount_cents", _PLAN_CURRENCY, "invoiced usage")
+    current = money_column("current_usage_amount_cents", _PLAN_CURRENCY, "current period usage")
+    total = money_column("total_amount_cents", _PLAN_CURRENCY, "lifetime usage")
 
     @admin.action(description="Recalculate now (alerts and progressive billing included)", permissions=["manage"])
     def recalculate(self, request: HttpRequest, queryset: QuerySet[LifetimeUsage]) -> None:

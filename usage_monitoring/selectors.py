@@ -16,6 +16,7 @@ from typing import Any
 from django.db.models import QuerySet, Sum
 
 from billing_project.core.errors import NotFoundFailure
+from billing_project.core.found import found
 from catalog.models import Charge, UsageThreshold
 from customers.models import Organization
 from invoicing.billing import pricing
@@ -43,10 +44,7 @@ def alert_list(organization: Organization, external_subscription_id: str) -> Que
 
 
 def alert_get(organization: Organization, external_subscription_id: str, code: str) -> Alert:
-    alert = alert_list(organization, external_subscription_id).filter(code=code).first()
-    if alert is None:
-        raise NotFoundFailure("alert")
-    return alert
+    return found(alert_list(organization, external_subscription_id).filter(code=code).first(), "alert")
 
 
 def wallet_alert_list(organization: Organization, wallet: Any) -> QuerySet[Alert]:
@@ -59,10 +57,7 @@ def wallet_alert_list(organization: Organization, wallet: Any) -> QuerySet[Alert
 
 
 def wallet_alert_get(organization: Organization, wallet: Any, code: str) -> Alert:
-    alert = wallet_alert_list(organization, wallet).filter(code=code).first()
-    if alert is None:
-        raise NotFoundFailure("alert")
-    return alert
+    return found(wallet_alert_list(organization, wallet).filter(code=code).first(), "alert")
 
 
 def wallet_for(organization: Organization, external_customer_id: str, wallet_code: str) -> Any:

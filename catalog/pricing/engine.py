@@ -9,6 +9,7 @@ spec says; a charge never produces a negative amount (refunds go through credit 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from decimal import (
     ROUND_CEILING,
@@ -20,6 +21,7 @@ from decimal import (
     Overflow,
     localcontext,
 )
+from typing import Any
 
 from billing_project.core.money import UnknownCurrency, exponent
 
@@ -114,20 +116,32 @@ def _standard(properties: Properties, usage: Usage, units: Decimal, currency: st
 
 def _graduated(properties: Properties, usage: Usage, units: Decimal, currency: str | None) -> ModelResult:
     ranges = ranges_of(properties, "graduated_ranges", ("per_unit_amount", "flat_amount"))
-    adjacent = is_adjacent(ranges)
+    return _tiered(ranges, units, adjacent=is_adjacent(ranges), price="per_unit_amount", total=operator.mul)
+
+
+def _tiered(
+    ranges: list[dict[str, Any]],
+    units: Decimal,
+    *,
+    adjacent: bool,
+    price: str,
+    total: Callable[[Decimal, Decimal], Decimal],
+) -> ModelResult:
+    """Graduated tiers: each tier prices its own units (`total(tier_units, row[price])`) and adds its
+    flat fee once reached, the first tier's even at 0 units; the lines stop at the tier holding
+    `units`."""
     lines: list[Line] = []
     for index, row in enumerate(ranges):
         tier_units = units_in_tier(row, units, adjacent=adjacent)
-        # Each tier's flat fee is due once the tier is reached; the first tier's even at 0 units.
         reached = tier_units > 0 or (index == 0 and units == 0)
         flat = row["flat_amount"] if reached else ZERO
-        per_unit_total = tier_units * row["per_unit_amount"]
+        per_unit_total = total(tier_units, row[price])
         lines.append(
             {
                 "from_value": row["from_value"],
                 "to_value": row["to_value"],
                 "units": tier_units,
-                "per_unit_amount": row["per_unit_amount"],
+                price: row[price],
                 "flat_unit_amount": flat,
                 "per_unit_total_amount": per_unit_total,
                 "amount": per_unit_total + flat,
@@ -199,27 +213,9 @@ def _package(properties: Properties, usage: Usage, units: Decimal, currency: str
 
 def _graduated_percentage(properties: Properties, usage: Usage, units: Decimal, currency: str | None) -> ModelResult:
     ranges = ranges_of(properties, "graduated_percentage_ranges", ("rate", "flat_amount"))
-    lines: list[Line] = []
-    for index, row in enumerate(ranges):
-        tier_units = units_in_tier(row, units, adjacent=False)
-        # As graduated: each reached tier's flat fee is due, the first tier's even at 0 units.
-        reached = tier_units > 0 or (index == 0 and units == 0)
-        flat = row["flat_amount"] if reached else ZERO
-        per_unit_total = tier_units * row["rate"] / HUNDRED
-        lines.append(
-            {
-                "from_value": row["from_value"],
-                "to_value": row["to_value"],
-                "units": tier_units,
-                "rate": row["rate"],
-                "flat_unit_amount": flat,
-                "per_unit_total_amount": per_unit_total,
-                "amount": per_unit_total + flat,
-            }
-        )
-        if row["to_value"] is None or row["to_value"] >= units:
-            break
-    return sum((line["amount"] for line in lines), ZERO), lines
+    return _tiered(
+        ranges, units, adjacent=False, price="rate", total=lambda tier_units, rate: tier_units * rate / HUNDRED
+    )
 
 
 # --- dynamic -----------------------------------------------------------------------------------

@@ -89,12 +89,6 @@ def _in_range(value: Decimal) -> Decimal | None:
 def parse_amount(value: object) -> Decimal | None:
     """A finite Decimal from a decimal string, an int or a Decimal; None otherwise (floats, bools,
     values above 10^24 or with more than 30 decimals)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return _in_range(Decimal(value))
-    if isinstance(value, Decimal):
-        return _in_range(value)
     if isinstance(value, str):
         text = value.strip()
         if not text or len(text) > MAX_DECIMAL_TEXT:
@@ -104,24 +98,29 @@ def parse_amount(value: object) -> Decimal | None:
         except (InvalidOperation, ValueError):
             return None
         return _in_range(parsed)
-    return None
+    return _exact(value)
 
 
-def parse_bound(value: object) -> Decimal | None:
-    """A range bound: an exact JSON number (int, Decimal, or a float that reads back exactly)."""
+def _exact(value: object) -> Decimal | None:
+    """An int or a Decimal (not a bool) in range, else None."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
         return _in_range(Decimal(value))
     if isinstance(value, Decimal):
         return _in_range(value)
+    return None
+
+
+def parse_bound(value: object) -> Decimal | None:
+    """A range bound: an exact JSON number (int, Decimal, or a float that reads back exactly)."""
     if isinstance(value, float):
         # Bounds stored in a JSON column come back as floats; their shortest repr is the exact text
         # the client sent (validation refuses bounds that would not survive the trip).
         if value != value or value in (float("inf"), float("-inf")):
             return None
         return _in_range(Decimal(repr(value)))
-    return None
+    return _exact(value)
 
 
 def _is_int(value: object) -> bool:

@@ -55,24 +55,22 @@ def _save(add_on: AddOn, organization: Organization, data: AddOnFields) -> None:
         set_links(add_on, AddOnTax, "add_on", taxes)
 
 
-@transaction.atomic
-def add_on_create(organization: Organization, *, data: AddOnFields) -> AddOn:
-    add_on = AddOn(organization=organization)
+def _write(organization: Organization, add_on: AddOn, data: AddOnFields, *, creating: bool) -> AddOn:
     _apply(add_on, data)
-    if errors := _errors(organization, add_on, data, creating=True):
+    if errors := _errors(organization, add_on, data, creating=creating):
         raise ValidationFailure(errors)
     _save(add_on, organization, data)
     return add_on
+
+
+@transaction.atomic
+def add_on_create(organization: Organization, *, data: AddOnFields) -> AddOn:
+    return _write(organization, AddOn(organization=organization), data, creating=True)
 
 
 @transaction.atomic
 def add_on_update(organization: Organization, *, code: str, data: AddOnFields) -> AddOn:
-    add_on = locked_by_code(AddOn.live, organization, code, "add_on")
-    _apply(add_on, data)
-    if errors := _errors(organization, add_on, data, creating=False):
-        raise ValidationFailure(errors)
-    _save(add_on, organization, data)
-    return add_on
+    return _write(organization, locked_by_code(AddOn.live, organization, code, "add_on"), data, creating=False)
 
 
 @transaction.atomic

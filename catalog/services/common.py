@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from billing_project.core import bounds, money
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
+from billing_project.core.found import found
 from billing_project.core.inputs import Unset
 from catalog.models import Charge, FixedCharge, Plan, Tax
 from customers.models import Organization
@@ -86,10 +87,7 @@ Row = TypeVar("Row", bound=models.Model)
 
 def locked_by_code(manager: models.Manager[Row], organization: Organization, code: str, resource: str) -> Row:
     """The organization's row with this code (of `manager`'s rows), locked; 404 `<resource>_not_found`."""
-    row = manager.select_for_update().filter(organization=organization, code=code).first()
-    if row is None:
-        raise NotFoundFailure(resource)
-    return row
+    return found(manager.select_for_update().filter(organization=organization, code=code).first(), resource)
 
 
 def name_and_code_errors(row: Any, others: models.QuerySet[Any]) -> dict[str, list[str]]:
@@ -135,19 +133,15 @@ PlanItem = TypeVar("PlanItem", Charge, FixedCharge)
 
 def plan_for_update(organization: Organization, code: str) -> Plan:
     """The organization's plan (not an override) with this code, locked; 404 `plan_not_found`."""
-    plan = Plan.live.select_for_update().filter(organization=organization, code=code, parent__isnull=True).first()
-    if plan is None:
-        raise NotFoundFailure("plan")
-    return plan
+    return found(
+        Plan.live.select_for_update().filter(organization=organization, code=code, parent__isnull=True).first(), "plan"
+    )
 
 
 def plan_item_for_update(model: type[PlanItem], plan: Plan, code: str, *, resource: str, related: str) -> PlanItem:
     """The plan's charge or fixed charge with this code, locked (with its `related` row); 404
     `<resource>_not_found`."""
-    row = model.live.select_for_update().filter(plan=plan, code=code).select_related(related).first()
-    if row is None:
-        raise NotFoundFailure(resource)
-    return row
+    return found(model.live.select_for_update().filter(plan=plan, code=code).select_related(related).first(), resource)
 
 
 def next_plan_item_code(model: type[PlanItem], plan: Plan, base: str, taken: set[str]) -> str:

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
+from billing_project.core.found import found
 from billing_project.core.inputs import UNSET, or_none, sent
 from catalog.inputs import AppliedCouponFields, CouponFields, CouponTargets
 from catalog.models import (
@@ -316,9 +317,7 @@ def applied_coupon_terminate(
     external_customer_id: str | None = None,
 ) -> AppliedCoupon:
     """Remove a coupon from a customer (`DELETE /customers/{ext}/applied_coupons/{id}`): terminated."""
-    pk = as_uuid(applied_coupon_id)
-    if pk is None:
-        raise NotFoundFailure("applied_coupon")
+    pk = found(as_uuid(applied_coupon_id), "applied_coupon")
     qs = AppliedCoupon.objects.select_for_update().filter(organization=organization, pk=pk)
     if external_customer_id is not None:
         customer_exists = Customer.objects.filter(
@@ -327,9 +326,7 @@ def applied_coupon_terminate(
         if not customer_exists:
             raise NotFoundFailure("customer")
         qs = qs.filter(customer__external_id=external_customer_id)
-    applied = qs.first()
-    if applied is None:
-        raise NotFoundFailure("applied_coupon")
+    applied = found(qs.first(), "applied_coupon")
     if applied.status == CouponStatus.TERMINATED:
         raise NotAllowedFailure("applied_coupon_already_terminated")
     _terminate_applied([applied], timezone.now())

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
+from billing_project.core.found import found
 from billing_project.core.inputs import UNSET, or_none
 from catalog import pricing, signals
 from catalog.hooks import plan_usage
@@ -359,9 +360,7 @@ def fixed_charges_override(organization: Organization, plan: Plan, items: list[F
     errors: dict[str, list[str]] = {}
     for item in items:
         key = str(item.id)
-        copy = next((c for c in copies if key in (str(c.parent_id), str(c.pk))), None)
-        if copy is None:
-            raise NotFoundFailure("fixed_charge")
+        copy = found(next((c for c in copies if key in (str(c.parent_id), str(c.pk))), None), "fixed_charge")
         try:
             fixed_charge_override(organization, copy, item)
         except ValidationFailure as failure:

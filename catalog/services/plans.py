@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
+from billing_project.core.found import found
 from billing_project.core.inputs import UNSET, Unset, empty, or_none, sent
 from catalog import pricing, signals
 from catalog.hooks import plan_usage
@@ -232,9 +233,10 @@ def _charge_apply(
     if not creating and not locked and new_metric_id:
         new_id = as_uuid(new_metric_id)
         if new_id != charge.billable_metric_id:
-            new_metric = BillableMetric.live.filter(organization=organization, pk=new_id).first() if new_id else None
-            if new_metric is None:
-                raise NotFoundFailure("billable_metric")
+            new_metric = found(
+                BillableMetric.live.filter(organization=organization, pk=new_id).first() if new_id else None,
+                "billable_metric",
+            )
             charge.billable_metric = new_metric
             metric_changed = True
     metric = charge.billable_metric
@@ -707,9 +709,7 @@ def plan_override_update(organization: Organization, *, plan: Plan, data: PlanOv
     charges = list(Charge.live.select_for_update().filter(plan=plan).select_related("billable_metric"))
     errors: dict[str, list[str]] = {}
     for item in or_none(data.charges) or ():
-        charge = next((c for c in charges if item.id in (str(c.parent_id), str(c.pk))), None)
-        if charge is None:
-            raise NotFoundFailure("charge")
+        charge = found(next((c for c in charges if item.id in (str(c.parent_id), str(c.pk))), None), "charge")
         errors = merge_details(errors, _override_charge(organization, plan, charge, item))
     if errors:
         raise ValidationFailure(errors)
@@ -722,10 +722,9 @@ def plan_override_update(organization: Organization, *, plan: Plan, data: PlanOv
 
 def _charge_filter_get(charge: Charge, filter_id: UUID | str) -> ChargeFilter:
     pk = as_uuid(filter_id)
-    charge_filter = ChargeFilter.live.select_for_update().filter(charge=charge, pk=pk).first() if pk else None
-    if charge_filter is None:
-        raise NotFoundFailure("charge_filter")
-    return charge_filter
+    return found(
+        ChargeFilter.live.select_for_update().filter(charge=charge, pk=pk).first() if pk else None, "charge_filter"
+    )
 
 
 def _merged_filter(charge_filter: ChargeFilter, data: ChargeFilterFields) -> ChargeFilterFields:

@@ -40,15 +40,7 @@ EMPTY: Mapping[Any, Any] = MappingProxyType({})
 
 def metric_spec(metric: BillableMetric, filter_keys: Iterable[str]) -> MetricSpec:
     """The aggregation's view of a metric; `filter_keys`: its live filters' keys."""
-    return MetricSpec(
-        code=metric.code,
-        aggregation_type=metric.aggregation_type,
-        field_name=metric.field_name or None,
-        recurring=bool(metric.recurring),
-        rounding_function=metric.rounding_function or None,
-        rounding_precision=metric.rounding_precision,
-        filter_keys=tuple(sorted(filter_keys)),
-    )
+    return MetricSpec.of(metric, filter_keys)
 
 
 def live_filters(filters: Iterable[ChargeFilter]) -> tuple[ChargeFilter, ...]:

@@ -45,7 +45,7 @@ from django.utils import timezone
 from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from catalog.models import AppliedCoupon, Coupon, CouponStatus, Plan
-from customers.models import Customer, Organization
+from customers.models import ADDRESS_FIELDS, LEGAL_AND_ADDRESS, Customer, Organization
 from invoicing.billing.run import customer_bill
 from invoicing.inputs import PreviewCoupon, PreviewCustomer, PreviewRequest
 from invoicing.models import Invoice
@@ -61,19 +61,10 @@ CUSTOMER_FIELDS = (
     "lastname",
     "customer_type",
     "email",
-    "legal_name",
-    "legal_number",
-    "tax_identification_number",
-    "address_line1",
-    "address_line2",
-    "city",
-    "zipcode",
-    "state",
-    "country",
+    *LEGAL_AND_ADDRESS,
     "currency",
     "timezone",
 )
-ADDRESS_FIELDS = ("address_line1", "address_line2", "city", "zipcode", "state", "country")
 BILLING_TIMES = ("calendar", "anniversary")
 COUPON_TYPES = ("fixed_amount", "percentage")
 FREQUENCIES = ("once", "recurring", "forever")

@@ -22,7 +22,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from billing_project.core.errors import NotFoundFailure
+from billing_project.core.found import found
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog_services
 from catalog.inputs import ChargeFilterFields, ChargeOverrideFields, PlanOverrides
@@ -35,10 +35,9 @@ CHARGE_OVERRIDE_EVENT = "charge_override"
 
 
 def _charge(subscription: Subscription, charge_code: str) -> Charge:
-    charge = Charge.live.filter(plan_id=subscription.plan_id, code=charge_code).select_related("plan").first()
-    if charge is None:
-        raise NotFoundFailure("charge")
-    return charge
+    return found(
+        Charge.live.filter(plan_id=subscription.plan_id, code=charge_code).select_related("plan").first(), "charge"
+    )
 
 
 def _own_plan(organization: Organization, subscription: Subscription) -> None:
@@ -110,10 +109,9 @@ def _filter_copy(
     (the same values on its copy of the charge)."""
     named = catalog_selectors.charge_filter_get(_charge(subscription, charge_code), filter_id)
     _own_plan(organization, subscription)
-    copy = catalog_selectors.charge_filter_with_values(_charge(subscription, charge_code), named.values)
-    if copy is None:
-        raise NotFoundFailure("charge_filter")
-    return copy
+    return found(
+        catalog_selectors.charge_filter_with_values(_charge(subscription, charge_code), named.values), "charge_filter"
+    )
 
 
 @transaction.atomic

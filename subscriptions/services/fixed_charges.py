@@ -22,7 +22,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.errors import ValidationFailure
+from billing_project.core.found import found
 from billing_project.core.inputs import UNSET
 from catalog import services as catalog_services
 from catalog.inputs import FixedChargeFields, PlanOverrides
@@ -127,11 +128,12 @@ def subscription_fixed_charge_update(
     (recorded, from now or its next period) and price (invoice_display_name, properties, tax_codes:
     on the subscription's override plan, created from its plan when it has none)."""
     at = at or timezone.now()
-    found = subscription_get(organization, external_id, status=status)
-    subscription = Subscription.objects.select_for_update().select_related("plan").get(pk=found.pk)
-    fixed = FixedCharge.live.filter(plan_id=subscription.plan_id, code=code).select_related("add_on").first()
-    if fixed is None:
-        raise NotFoundFailure("fixed_charge")
+    named = subscription_get(organization, external_id, status=status)
+    subscription = Subscription.objects.select_for_update().select_related("plan").get(pk=named.pk)
+    fixed = found(
+        FixedCharge.live.filter(plan_id=subscription.plan_id, code=code).select_related("add_on").first(),
+        "fixed_charge",
+    )
     units = None
     if data.units is not UNSET and data.units is not None:
         units = fixed_charge_units(data.units)

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing_project.core.errors import ConflictFailure, NotAllowedFailure, NotFoundFailure, ValidationFailure
+from billing_project.core.found import found
 from billing_project.core.inputs import UNSET, empty, or_none, sent
 from catalog.inputs import PlanOverrides
 from catalog.models import Plan
@@ -84,10 +85,10 @@ def _termination_options(credit_note: str | None, invoice: str | None, errors: d
 
 
 def _live_plan(organization: Organization, code: str) -> Plan:
-    plan = Plan.live.filter(organization=organization, code=code, parent__isnull=True, pending_deletion=False).first()
-    if plan is None:
-        raise NotFoundFailure("plan")
-    return plan
+    return found(
+        Plan.live.filter(organization=organization, code=code, parent__isnull=True, pending_deletion=False).first(),
+        "plan",
+    )
 
 
 def _effective_yearly(plan: Plan, overrides: PlanOverrides | None) -> int:
@@ -741,17 +742,20 @@ def subscriptions_terminate_for_customer(customer_id: UUID | str, *, at: datetim
     )
     for subscription in rows:
         subscription.refresh_from_db(fields=["status"])
-        if subscription.status == SubscriptionStatus.ACTIVE:
-            _terminate(
-                subscription,
-                at=max(at, subscription.started_at or at),
-                reason=TerminationReason.CUSTOMER_DELETED,
-            )
-            count += 1
-        elif subscription.status == SubscriptionStatus.PENDING:
-            _cancel(subscription, at=at, reason=TerminationReason.CUSTOMER_DELETED)
-            count += 1
+        count += _end(subscription, at=at, reason=TerminationReason.CUSTOMER_DELETED)
     return count
+
+
+def _end(subscription: Subscription, *, at: datetime, reason: str) -> bool:
+    """An active subscription terminates (not before it started), a pending one is canceled;
+    True when it was either."""
+    if subscription.status == SubscriptionStatus.ACTIVE:
+        _terminate(subscription, at=max(at, subscription.started_at or at), reason=reason)
+        return True
+    if subscription.status == SubscriptionStatus.PENDING:
+        _cancel(subscription, at=at, reason=reason)
+        return True
+    return False
 
 
 @transaction.atomic
@@ -773,15 +777,5 @@ def subscriptions_terminate_for_plan(plan_id: UUID | str, *, at: datetime | None
         for row in Subscription.objects.filter(plan_id=plan_id, customer_id=customer_id, status__in=live).order_by(
             "status"
         ):
-            subscription = lock_subscription(row.pk)
-            if subscription.status == SubscriptionStatus.ACTIVE:
-                _terminate(
-                    subscription,
-                    at=max(at, subscription.started_at or at),
-                    reason=TerminationReason.PLAN_DELETED,
-                )
-                count += 1
-            elif subscription.status == SubscriptionStatus.PENDING:
-                _cancel(subscription, at=at, reason=TerminationReason.PLAN_DELETED)
-                count += 1
+            count += _end(lock_subscription(row.pk), at=at, reason=TerminationReason.PLAN_DELETED)
     return count

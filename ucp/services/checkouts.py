@@ -293,14 +293,18 @@ def _expire(checkout: Checkout, now: dt.datetime) -> None:
         checkout.save()
 
 
+def _current(settings: UcpSettings, platform: Platform, public_id: str, now: dt.datetime) -> Checkout:
+    """The platform's session, locked, canceled first if it expired by `now`."""
+    checkout = _locked(settings, platform, public_id)
+    _expire(checkout, now)
+    return checkout
+
+
 def checkout_get(
     settings: UcpSettings, platform: Platform, public_id: str, *, now: dt.datetime | None = None
 ) -> Checkout:
-    now = now or timezone.now()
     with transaction.atomic():
-        checkout = _locked(settings, platform, public_id)
-        _expire(checkout, now)
-    return checkout
+        return _current(settings, platform, public_id, now or timezone.now())
 
 
 def _refuse_terminal(checkout: Checkout, action: str) -> None:
@@ -314,8 +318,7 @@ def checkout_update(
     now = now or timezone.now()
     request = parse_request(body)
     with transaction.atomic():
-        checkout = _locked(settings, platform, public_id)
-        _expire(checkout, now)
+        checkout = _current(settings, platform, public_id, now)
         _refuse_terminal(checkout, "updated")
         if checkout.status == CheckoutStatus.COMPLETE_IN_PROGRESS:
             raise UcpError(409, "invalid_status", "The checkout is being completed")
@@ -339,8 +342,7 @@ def checkout_cancel(
 ) -> Checkout:
     now = now or timezone.now()
     with transaction.atomic():
-        checkout = _locked(settings, platform, public_id)
-        _expire(checkout, now)
+        checkout = _current(settings, platform, public_id, now)
         _refuse_terminal(checkout, "canceled")
         if checkout.pending_provider_payment_id:
             payment.abandon(settings, checkout)
@@ -375,8 +377,7 @@ def checkout_complete(
     instrument = payment.selected_instrument(settings, body.get("payment"))
     try:
         with transaction.atomic():
-            checkout = _locked(settings, platform, public_id)
-            _expire(checkout, now)
+            checkout = _current(settings, platform, public_id, now)
             if checkout.status == CheckoutStatus.COMPLETED:
                 return checkout  # completing again answers the order placed, nothing more
             _refuse_terminal(checkout, "completed")

@@ -15,7 +15,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.errors import ValidationFailure
+from billing_project.core.found import found
 from billing_project.core.inputs import or_none
 from catalog.models import BillableMetric
 from customers.models import Organization
@@ -73,10 +74,10 @@ def _metric(
     if not code:
         errors.setdefault("billable_metric", []).append("value_is_mandatory")
         return None
-    metric = BillableMetric.objects.filter(organization=organization, code=code, deleted_at__isnull=True).first()
-    if metric is None:
-        raise NotFoundFailure("billable_metric")
-    return metric
+    return found(
+        BillableMetric.objects.filter(organization=organization, code=code, deleted_at__isnull=True).first(),
+        "billable_metric",
+    )
 
 
 def _write_thresholds(alert: Alert, thresholds: list[_Threshold]) -> None:

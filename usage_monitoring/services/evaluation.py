@@ -261,44 +261,12 @@ def _evaluate_alerts(
         if crossed:
             try:
                 with transaction.atomic():
-                    row = TriggeredAlert.objects.create(
-                        organization_id=sub.organization_id,
-                        alert=alert,
-                        subscription=sub,
-                        external_subscription_id=sub.external_id,
-                        period_key=period_key,
-                        current_value=value,
-                        previous_value=previous,
-                        crossed_thresholds=[
-                            {"code": t.code or None, "value": decimal_string(t.value), "recurring": t.recurring}
-                            for t, _ in crossed
-                        ],
-                        triggered_at=now,
-                    )
-                    AlertCrossing.objects.bulk_create(
-                        [
-                            AlertCrossing(
-                                organization_id=sub.organization_id,
-                                alert=alert,
-                                triggered_alert=row,
-                                period_key=period_key,
-                                point=point,
-                            )
-                            for _, point in crossed
-                        ]
-                    )
+                    owner = {"subscription": sub, "external_subscription_id": sub.external_id}
+                    row = _trigger(alert, sub.organization_id, period_key, value, previous, crossed, now, **owner)
             except IntegrityError:  # another evaluation recorded these points first: never alert twice
                 logger.info("alert %s: crossing already recorded", alert.id)
             else:
-                AlertThreshold.objects.filter(id__in=[t.id for t, _ in crossed]).update(last_triggered_at=now)
-                alert.last_triggered_at = now
-                triggered.append(row)
-                webhook_send(
-                    sub.organization,
-                    webhook_type="alert.triggered",
-                    object_type="triggered_alert",
-                    payload=lambda row=row: triggered_alert_payload(row),
-                )
+                triggered.append(_announce(alert, row, [t for t, _ in crossed], sub.organization, now))
         alert.previous_value = value
         alert.period_key = period_key
         alert.last_processed_at = now
@@ -306,6 +274,56 @@ def _evaluate_alerts(
             update_fields=["previous_value", "period_key", "last_processed_at", "last_triggered_at", "updated_at"]
         )
     return triggered
+
+
+def _trigger(
+    alert: Alert,
+    organization_id: Any,
+    period_key: str,
+    value: Decimal,
+    previous: Decimal,
+    crossed: list[tuple[AlertThreshold, Decimal]],
+    now: dt.datetime,
+    **owner: Any,
+) -> TriggeredAlert:
+    """The triggered alert of the `crossed` (threshold, point) pairs of `owner` (a subscription or a
+    wallet), and one crossing row per point (unique per alert, period and point)."""
+    row = TriggeredAlert.objects.create(
+        organization_id=organization_id,
+        alert=alert,
+        **owner,
+        period_key=period_key,
+        current_value=value,
+        previous_value=previous,
+        crossed_thresholds=[
+            {"code": t.code or None, "value": decimal_string(t.value), "recurring": t.recurring} for t, _ in crossed
+        ],
+        triggered_at=now,
+    )
+    AlertCrossing.objects.bulk_create(
+        [
+            AlertCrossing(
+                organization_id=organization_id, alert=alert, triggered_alert=row, period_key=period_key, point=point
+            )
+            for _, point in crossed
+        ]
+    )
+    return row
+
+
+def _announce(
+    alert: Alert, row: TriggeredAlert, thresholds: list[AlertThreshold], organization: Any, now: dt.datetime
+) -> TriggeredAlert:
+    """The alert and its `thresholds` were triggered now; `alert.triggered` is sent. Returns `row`."""
+    AlertThreshold.objects.filter(id__in=[t.id for t in thresholds]).update(last_triggered_at=now)
+    alert.last_triggered_at = now
+    webhook_send(
+        organization,
+        webhook_type="alert.triggered",
+        object_type="triggered_alert",
+        payload=lambda: triggered_alert_payload(row),
+    )
+    return row
 
 
 # --- wallet alerts ------------------------------------------------------------------------------
@@ -351,40 +369,11 @@ def wallet_alerts_evaluate(wallet_id: UUID | str, *, now: dt.datetime | None = N
             )
             if crossed:
                 period_key = f"wallet:{now.isoformat()}"
-                row = TriggeredAlert.objects.create(
-                    organization_id=wallet.organization_id,
-                    alert=alert,
-                    wallet=wallet,
-                    period_key=period_key,
-                    current_value=value,
-                    previous_value=alert.previous_value,
-                    crossed_thresholds=[
-                        {"code": t.code or None, "value": decimal_string(t.value), "recurring": t.recurring}
-                        for t in crossed
-                    ],
-                    triggered_at=now,
+                points = [(t, t.value) for t in crossed]
+                row = _trigger(
+                    alert, wallet.organization_id, period_key, value, alert.previous_value, points, now, wallet=wallet
                 )
-                AlertCrossing.objects.bulk_create(
-                    [
-                        AlertCrossing(
-                            organization_id=wallet.organization_id,
-                            alert=alert,
-                            triggered_alert=row,
-                            period_key=period_key,
-                            point=t.value,
-                        )
-                        for t in crossed
-                    ]
-                )
-                AlertThreshold.objects.filter(id__in=[t.id for t in crossed]).update(last_triggered_at=now)
-                alert.last_triggered_at = now
-                triggered.append(row)
-                webhook_send(
-                    wallet.organization,
-                    webhook_type="alert.triggered",
-                    object_type="triggered_alert",
-                    payload=lambda row=row: triggered_alert_payload(row),
-                )
+                triggered.append(_announce(alert, row, crossed, wallet.organization, now))
             alert.previous_value = value
             alert.last_processed_at = now
             alert.save(update_fields=["previous_value", "last_processed_at", "last_triggered_at", "updated_at"])
