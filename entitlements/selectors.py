@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -349,6 +349,11 @@ def _read_subscription_query(status: str) -> PreparedQuery:
 
 
 _READ_SUBSCRIPTION = {status: _read_subscription_query(status) for status in SubscriptionStatus.values}
+
+
+def _clone(resolved: list[ResolvedEntitlement]) -> list[ResolvedEntitlement]:
+    """Copies whose `usage` can be set without touching the cached entry (the rest is never mutated)."""
+    return [replace(e, privileges=[copy.copy(p) for p in e.privileges]) for e in resolved]
 
 
 def subscription_entitlements_read(
