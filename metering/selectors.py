@@ -40,17 +40,17 @@ def metrics_by_code(organization: Organization, codes: Collection[str]) -> dict[
     rows = BillableMetric.live.filter(organization=organization, code__in=set(codes)).values_list(
         "id", "code", "aggregation_type", "field_name", "expression", "filters__key", "filters__deleted_at"
     )
-    found: dict[str, MetricInfo] = {}
+    metrics: dict[str, MetricInfo] = {}
     keys: dict[str, set[str]] = {}
     for metric_id, code, aggregation_type, field_name, expression, key, key_deleted_at in rows:
-        if code not in found:
-            found[code] = MetricInfo(metric_id, code, aggregation_type, field_name or None, expression or None, ())
+        if code not in metrics:
+            metrics[code] = MetricInfo(metric_id, code, aggregation_type, field_name or None, expression or None, ())
             keys[code] = set()
         if key is not None and key_deleted_at is None:
             keys[code].add(key)
     return {
         code: MetricInfo(m.id, m.code, m.aggregation_type, m.field_name, m.expression, tuple(sorted(keys[code])))
-        for code, m in found.items()
+        for code, m in metrics.items()
     }
 
 
@@ -58,10 +58,8 @@ def event_get(organization: Organization, transaction_id: str, *, external_subsc
     """The newest event with this transaction id: an `Event`, or a `StoredEvent` read from
     ClickHouse for an organization whose store of record it is."""
     if in_clickhouse(organization):
-        found = record.event_get(organization, transaction_id, external_subscription_id=external_subscription_id)
-        if found is None:
-            raise NotFoundFailure("event")
-        return found
+        stored = record.event_get(organization, transaction_id, external_subscription_id=external_subscription_id)
+        return found(stored, "event")
     qs = Event.objects.filter(organization=organization, transaction_id=transaction_id)
     return found(
         narrowed(qs, external_subscription_id=external_subscription_id).order_by("-created_at").first(), "event"
