@@ -66,9 +66,13 @@ class PaymentMethodChoiceInput(serializers.Serializer):
     )
 
     def to_internal_value(self, data: Any) -> Any:
+        """Anything malformed is Lago's one code for the object, `invalid_payment_method`."""
         if not isinstance(data, Mapping):
             raise serializers.ValidationError("payment_method is not an object", code=INVALID_PAYMENT_METHOD)
-        return super().to_internal_value(data)
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError:
+            raise serializers.ValidationError("malformed payment_method", code=INVALID_PAYMENT_METHOD) from None
 
 
 def payment_method_field() -> PaymentMethodChoiceInput:

@@ -108,13 +108,17 @@ def test_subscription_stores_echoes_and_updates_its_payment_method(api, stripe_w
         {"payment_method_id": "{chosen}"},  # an id without its type
         {"payment_method_type": "manual", "payment_method_id": "{chosen}"},  # manual names no method
         "manual",  # not an object
+        {"payment_method_type": ["manual"]},
+        {"payment_method_type": "provider", "payment_method_id": "x" * 100},
     ],
 )
 def test_an_invalid_choice_is_422_and_nothing_is_stored(api, stripe_world, payment_method):
     customer, _, _, chosen = stripe_world
     make_plan(customer.organization, code="basic")
     if isinstance(payment_method, dict):
-        payment_method = {k: v.replace("{chosen}", str(chosen.id)) for k, v in payment_method.items()}
+        payment_method = {
+            k: v.replace("{chosen}", str(chosen.id)) if isinstance(v, str) else v for k, v in payment_method.items()
+        }
     body = {"external_customer_id": "pm-choice", "plan_code": "basic", "external_id": "s-bad",
             "payment_method": payment_method}  # fmt: skip
     response = api.post("/api/v1/subscriptions", {"subscription": body}, format="json")
@@ -606,3 +610,28 @@ def test_gocardless_payment_names_the_chosen_mandate(organization, fake_gocardle
     [sent] = fake_gocardless.posts("/payments")
     assert sent["body"]["payments"]["links"]["mandate"] == chosen.provider_method_id
     assert payment.status in (PaymentStatus.PENDING, PaymentStatus.PROCESSING)
+
+
+@pytest.mark.parametrize(
+    "payment_method",
+    [
+        {"payment_method_type": 5},
+        {"payment_method_type": ["manual"]},
+        {"payment_method_type": "provider", "payment_method_id": 12},
+        {"payment_method_type": "provider", "payment_method_id": {"id": "x"}},
+        {"payment_method_type": "provider", "payment_method_id": []},
+        ["provider"],
+        7,
+    ],
+)
+def test_odd_values_on_the_raw_wallet_routes_are_422_not_500(api, stripe_world, payment_method):
+    body = {
+        "external_customer_id": "pm-choice",
+        "rate_amount": "1",
+        "currency": "USD",
+        "payment_method": payment_method,
+    }
+    response = api.post("/api/v1/wallets", {"wallet": body}, format="json")
+    assert response.status_code == 422, response.content
+    assert response.json()["error_details"] == {"payment_method": ["invalid_payment_method"]}
+    assert not Wallet.objects.exists()
