@@ -12,7 +12,9 @@ PostgreSQL backend (from /proc), statements per request and the response size.
 
 Routes: `health` (no authentication, for scale), `customers_page1` (`GET /api/v1/customers?per_page=1`),
 `event` (one event, `POST /api/v1/events`), and the four of the api_load mix (`current_usage`,
-`invoices_list`, `customer_upsert`, `events_batch`). Settings are those of the benchmarks' gunicorn
+`invoices_list`, `customer_upsert`, `events_batch`), and `reads`: a customer, the organization, a
+plan, a metric, a tax, a subscription and an invoice by id, and the first page (`per_page=1`) of
+their lists and of events (`READS`; each can be named alone). Settings are those of the benchmarks' gunicorn
 (DEBUG off, LOG_LEVEL=WARNING, rate limits off unless `--redis` is given, which turns the per-key and
 per-organization limits on against that Redis database, as `bench/ingest.py` does).
 `--profile N` prints the N costliest functions (cProfile timed in CPU time, by internal and cumulative).
@@ -35,13 +37,32 @@ from bench.common import measure_routes, run_on_database, wsgi_request
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_request_path"
 ROUTES = ("health", "customers_page1", "event", "current_usage", "invoices_list", "customer_upsert", "events_batch")
+# Simple reads by id and first pages of lists (`--route reads` runs them all): what an API client
+# reads most besides the load mix. `{invoice}` is a seeded invoice's id.
+READS = {
+    "customer": "/api/v1/customers/cust_1",
+    "organization": "/api/v1/organizations",
+    "plans_page1": "/api/v1/plans?per_page=1",
+    "plan": "/api/v1/plans/load",
+    "metrics_page1": "/api/v1/billable_metrics?per_page=1",
+    "metric": "/api/v1/billable_metrics/load_calls",
+    "taxes_page1": "/api/v1/taxes?per_page=1",
+    "tax": "/api/v1/taxes/vat",
+    "subscriptions_page1": "/api/v1/subscriptions?per_page=1",
+    "subscription": "/api/v1/subscriptions/sub_1",
+    "invoices_page1": "/api/v1/invoices?per_page=1",
+    "invoice": "/api/v1/invoices/{invoice}",
+    "events_page1": "/api/v1/events?per_page=1",
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", default=DEFAULT_DB)
     parser.add_argument("--iterations", type=int, default=300)
-    parser.add_argument("--route", choices=ROUTES, action="append", help="only these routes (repeatable)")
+    parser.add_argument(
+        "--route", choices=(*ROUTES, *READS, "reads"), action="append", help="only these routes (repeatable)"
+    )
     parser.add_argument("--profile", type=int, default=0, help="print the N costliest functions per route")
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--invoices", type=int, default=1000)
@@ -77,10 +98,16 @@ def run(args: argparse.Namespace) -> None:
     rng = random.Random(1)
     counter = [0]
 
+    from invoicing.models import Invoice
+
+    invoice = Invoice.objects.order_by("-created_at").values_list("id", flat=True).first()  # this run's
+
     def call(route: str) -> int:
         counter[0] += 1
         body = None
-        if route == "health":
+        if route in READS:
+            method, path = "GET", READS[route].format(invoice=invoice)
+        elif route == "health":
             method, path = "GET", "/health"
         elif route == "customers_page1":
             method, path = "GET", "/api/v1/customers?per_page=1"
@@ -100,9 +127,10 @@ def run(args: argparse.Namespace) -> None:
             raise SystemExit(f"{route}: {status}")
         return len(content)
 
+    routes = [name for route in (args.route or ROUTES) for name in (READS if route == "reads" else [route])]
     measure_routes(
         call,
-        args.route or ROUTES,
+        routes,
         iterations=args.iterations,
         warmup=10,
         profile=args.profile,

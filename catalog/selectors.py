@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from billing_project.core.found import found
 from billing_project.core.narrowing import narrowed
@@ -152,8 +153,24 @@ def plan_minimum_commitment(plan: Plan) -> Commitment | None:
 # --- taxes ------------------------------------------------------------------------------------
 
 
+# The tax object's `*_count` fields (catalog.api.serializers.TaxOutput), counted in the tax's own
+# statement: `<prefix><relation>` columns, one per link relation.
+TAX_LINK_COUNT_PREFIX = "link_count_"
+TAX_LINK_RELATIONS = ("add_on_links", "customer_links", "plan_links", "charge_links", "commitment_links")
+
+
+def _link_count(relation: str) -> Coalesce:
+    link = Tax._meta.get_field(relation)
+    column = link.field.attname  # type: ignore[union-attr]
+    rows = link.related_model._default_manager.filter(**{column: OuterRef("pk")})  # type: ignore[union-attr]
+    counted = rows.order_by().values(column).annotate(n=Count("*")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
 def tax_list(organization: Organization) -> QuerySet[Tax]:
-    return Tax.objects.filter(organization=organization).order_by("-created_at", "id")
+    """The organization's taxes, each with its link counts (`TAX_LINK_COUNT_PREFIX`)."""
+    counts = {TAX_LINK_COUNT_PREFIX + relation: _link_count(relation) for relation in TAX_LINK_RELATIONS}
+    return Tax.objects.filter(organization=organization).annotate(**counts).order_by("-created_at", "id")
 
 
 def tax_get(organization: Organization, code: str) -> Tax:

@@ -323,9 +323,9 @@ _resolved = LocalCache("entitlements_resolved", ttl_setting="ENTITLEMENTS_CACHE_
 
 
 def _read_subscription_query(status: str) -> PreparedQuery:
-    """The subscription a read names, with what its charges window needs (plan, customer and its
-    organization for the timezone) and the organization's entitlements version, in one statement
-    compiled once per process (`billing_project.core.prepared`). Ordered as `subscription_get`."""
+    """The subscription a read names, with what its charges window needs (plan, customer; the
+    customer's organization, for its timezone, is the caller's) and the organization's
+    entitlements version, in one statement compiled once per process (`billing_project.core.prepared`). Ordered as `subscription_get`."""
     order = {
         SubscriptionStatus.TERMINATED: ("-terminated_at", "-created_at"),
         SubscriptionStatus.CANCELED: ("-canceled_at", "-created_at"),
@@ -334,7 +334,7 @@ def _read_subscription_query(status: str) -> PreparedQuery:
     def build(p: Any) -> QuerySet[Subscription]:
         return (
             Subscription.objects.filter(organization_id=p.organization, external_id=p.subscription, status=status)
-            .select_related("plan", "customer", "customer__organization")
+            .select_related("plan", "customer")
             .annotate(
                 entitlements_version=Subquery(
                     EntitlementsVersion.objects.filter(organization_id=OuterRef("organization_id")).values("version")[
@@ -372,7 +372,7 @@ def subscription_entitlements_read(
     query = found(_READ_SUBSCRIPTION.get(status), "subscription")
     rows = query.fetch(organization=organization.pk, subscription=external_id)
     subscription = found(rows[0] if rows else None, "subscription")
-    subscription.organization = organization
+    subscription.organization = subscription.customer.organization = organization  # a tenant-scoped read
     version = getattr(subscription, "entitlements_version", None) or 0
     key = (subscription.pk, entitlement_plan_id(subscription), feature_code)
     cached = _resolved.get(key)

@@ -128,7 +128,8 @@ class TaxOutput(serializers.Serializer):
     def _count(self, obj: Tax, relation: str) -> int:
         if obj._state.adding:
             return 0
-        return getattr(obj, relation).count()
+        counted = getattr(obj, selectors.TAX_LINK_COUNT_PREFIX + relation, None)  # selectors.tax_list's columns
+        return getattr(obj, relation).count() if counted is None else int(counted)
 
     def get_add_ons_count(self, obj: Tax) -> int:
         return self._count(obj, "add_on_links")

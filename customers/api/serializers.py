@@ -217,13 +217,17 @@ class OrganizationOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
     def get_webhook_urls(self, obj: Organization) -> list[str]:
-        from webhooks.models import WebhookEndpoint
+        # Read once for both fields (`webhook_url` is the first of them), per serializer and object.
+        read: dict[Any, list[str]] = self.__dict__.setdefault("_webhook_urls", {})
+        if obj.pk not in read:
+            from webhooks.models import WebhookEndpoint
 
-        return list(
-            WebhookEndpoint.objects.filter(organization_id=obj.pk)
-            .order_by("created_at")
-            .values_list("webhook_url", flat=True)
-        )
+            read[obj.pk] = list(
+                WebhookEndpoint.objects.filter(organization_id=obj.pk)
+                .order_by("created_at")
+                .values_list("webhook_url", flat=True)
+            )
+        return list(read[obj.pk])
 
     def get_webhook_url(self, obj: Organization) -> str | None:
         urls = self.get_webhook_urls(obj)

@@ -50,8 +50,11 @@ from subscriptions.inputs import SubscriptionCreate, SubscriptionUpdate
 from subscriptions.representation import SubscriptionOutput, SubscriptionWithPlanOutput
 
 
-def subscription_body(subscription: Any) -> dict[str, Any]:
-    subscription = selectors.subscription_reload(subscription)
+def subscription_body(subscription: Any, *, read: bool = False) -> dict[str, Any]:
+    """`{"subscription": ...}`; reloaded with its relations unless `read` (just read by a selector
+    that loads them: `subscription_get`)."""
+    if not read:
+        subscription = selectors.subscription_reload(subscription)
     return {"subscription": SubscriptionWithPlanOutput(subscription).data}
 
 
@@ -118,7 +121,7 @@ class SubscriptionDetailView(OrganizationAPIView):
     def get(self, request: Request, external_id: str) -> Response:
         params = filters.SubscriptionLookupFilters.parse(request)
         subscription = selectors.subscription_get(self.organization, external_id, status=params["status"])
-        return Response(subscription_body(subscription))
+        return Response(subscription_body(subscription, read=True))
 
     @endpoint(
         "subscriptions_update",

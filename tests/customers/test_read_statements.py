@@ -8,20 +8,12 @@ customer has neither, and one more per relation that has rows; a customer by id 
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from customers import auth
+from tests.core.statements import get_counted as _get
 from tests.factories.customers import CustomerFactory, CustomerMetadataFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def _get(client, path: str) -> tuple[dict, list[str]]:
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(path)
-    assert response.status_code == 200, response.content
-    return response.json(), [q["sql"] for q in captured.captured_queries]
 
 
 def _with_tax(tenant, customer) -> None:
