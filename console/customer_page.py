@@ -31,6 +31,7 @@ from console import selectors
 from customers.admin import CustomerAdmin
 from customers.models import Customer
 from invoicing.admin import display_number, payment_badge, status_badge
+from invoicing.credits.inputs import WalletCreate, WalletTransactionCreate
 from invoicing.credits.models import CreditNote, Wallet
 from invoicing.credits.services.wallets import wallet_create, wallet_transaction_create
 from invoicing.inputs import PreviewCustomer, PreviewRequest
@@ -210,7 +211,7 @@ class ConsoleCustomerAdmin(CustomerAdmin):
                 "granted_credits": str(data["granted_credits"] or 0),
             }
             try:
-                wallet = wallet_create(customer.organization, data=payload)
+                wallet = wallet_create(customer.organization, WalletCreate.from_body(payload))
             except DomainError as exc:
                 error = _errors(exc)
             else:
@@ -232,7 +233,7 @@ class ConsoleCustomerAdmin(CustomerAdmin):
                 "granted_credits": str(form.cleaned_data["granted_credits"] or 0),
             }
             try:
-                wallet_transaction_create(customer.organization, data=payload)
+                wallet_transaction_create(customer.organization, WalletTransactionCreate.from_body(payload))
             except DomainError as exc:
                 error = _errors(exc)
             else:

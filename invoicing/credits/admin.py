@@ -29,15 +29,23 @@ from billing_project.core.console import (
     decimal_display,
     major_units,
 )
-from billing_project.core.errors import DomainError
+from billing_project.core.errors import DomainError, ValidationFailure
 from billing_project.core.money import exponent, format_amount
 from customers.payment_choice import payment_method_description
+from invoicing.credits.inputs import (
+    CreditNoteCreate,
+    CreditNoteEstimate,
+    CreditNoteItemFields,
+    CreditNoteUpdate,
+    WalletTransactionCreate,
+)
 from invoicing.credits.models import (
     CreditNote,
     CreditNoteAppliedTax,
     CreditNoteItem,
     CreditNoteReason,
     RecurringTransactionRule,
+    RefundStatus,
     Wallet,
     WalletTransaction,
 )
@@ -86,9 +94,10 @@ def _wallet_action(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Wal
         done, refused = [], []
         for wallet in queryset.select_related("organization"):
             try:
-                wallet_services.wallet_transaction_create(
-                    wallet.organization, data={"wallet_id": str(wallet.id), key: str(form.cleaned_data["credits"])}
+                top_up = WalletTransactionCreate.from_body(
+                    {"wallet_id": str(wallet.id), key: form.cleaned_data["credits"]}
                 )
+                wallet_services.wallet_transaction_create(wallet.organization, top_up)
             except DomainError as exc:
                 refused.append(f"{wallet} ({exc})")
             else:
@@ -270,7 +279,7 @@ class CreditNoteAdmin(PdfAdminMixin, ActionsOnlyAdmin):
             queryset,
             "Refund succeeded",
             lambda n: credit_note_services.credit_note_update(
-                n.organization, credit_note_id=n.id, refund_status="succeeded"
+                n.organization, credit_note_id=n.id, fields=CreditNoteUpdate(refund_status=RefundStatus.SUCCEEDED)
             ),
         )
 
@@ -281,7 +290,7 @@ class CreditNoteAdmin(PdfAdminMixin, ActionsOnlyAdmin):
             queryset,
             "Refund failed",
             lambda n: credit_note_services.credit_note_update(
-                n.organization, credit_note_id=n.id, refund_status="failed"
+                n.organization, credit_note_id=n.id, fields=CreditNoteUpdate(refund_status=RefundStatus.FAILED)
             ),
         )
 
@@ -345,21 +354,25 @@ def create_credit_note(modeladmin: Any, request: HttpRequest, queryset: QuerySet
     estimate = None
     error = None
     if step and form.is_valid():
-        items = [
-            {"fee_id": name[4:], "amount_cents": form.cents(name)}
+        items = tuple(
+            CreditNoteItemFields(fee_id=name[4:], amount_cents=form.cents(name))
             for name, value in form.cleaned_data.items()
             if name.startswith("fee_") and value
-        ]
+        )
         try:
+            if not items:
+                raise ValidationFailure.single("items", "must_be_an_array")
             if step == "confirm":
                 note = credit_note_services.credit_note_create(
                     invoice.organization,
-                    invoice_id=invoice.id,
-                    items=items,
-                    credit_amount_cents=form.cents("credit_amount"),
-                    refund_amount_cents=form.cents("refund_amount"),
-                    offset_amount_cents=form.cents("offset_amount"),
-                    reason=form.cleaned_data["reason"],
+                    CreditNoteCreate(
+                        invoice_id=invoice.id,
+                        items=items,
+                        credit_amount_cents=form.cents("credit_amount"),
+                        refund_amount_cents=form.cents("refund_amount"),
+                        offset_amount_cents=form.cents("offset_amount"),
+                        reason=CreditNoteReason(form.cleaned_data["reason"]),
+                    ),
                 )
                 modeladmin.message_user(
                     request,
@@ -367,7 +380,7 @@ def create_credit_note(modeladmin: Any, request: HttpRequest, queryset: QuerySet
                 )
                 return None
             estimate = credit_note_services.credit_note_estimate(
-                invoice.organization, invoice_id=invoice.id, items=items
+                invoice.organization, CreditNoteEstimate(invoice_id=invoice.id, items=items)
             )
         except DomainError as exc:
             error = str(exc)

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from catalog.models import Charge, Plan
 from customers.models import Customer
 from customers.roles import BILLING_ADMIN, FINANCE_VIEWER
+from invoicing.credits.inputs import CreditNoteCreate
 from invoicing.credits.models import CreditNote
 from invoicing.models import Invoice, InvoiceStatus
 from subscriptions.models import Subscription
@@ -185,11 +186,15 @@ def test_billing_admin_bills_a_customer_and_a_finance_viewer_changes_nothing(liv
     usage_fee = invoice.fees.get(charge=charge)
     credit_note = credit_note_create(
         organization,
-        invoice_id=invoice.id,
-        items=[{"fee_id": usage_fee.id, "amount_cents": usage_fee.amount_cents}],
-        credit_amount_cents=usage_fee.amount_cents,
-        reason="other",
-        description="browser flow",
+        CreditNoteCreate.from_body(
+            {
+                "invoice_id": invoice.id,
+                "items": [{"fee_id": usage_fee.id, "amount_cents": usage_fee.amount_cents}],
+                "credit_amount_cents": usage_fee.amount_cents,
+                "reason": "other",
+                "description": "browser flow",
+            }
+        ),
     )
     page.goto(f"{base}/admin/invoicing/creditnote/{credit_note.pk}/change/")
     shoot(page, "09-credit-note")

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from catalog.models import AddOn
+from invoicing.credits.inputs import CreditNoteCreate, WalletCreate
 from invoicing.credits.models import CreditNote, Wallet
 from invoicing.credits.services import credit_notes, wallets
 from invoicing.models import Invoice
@@ -23,7 +24,7 @@ def make_wallet(customer: Any, *, granted: str | None = None, paid: str | None =
         payload["paid_credits"] = paid
     now = data.pop("now", None)
     payload.update(data)
-    return wallets.wallet_create(customer.organization, data=payload, now=now)
+    return wallets.wallet_create(customer.organization, WalletCreate.from_body(payload), now=now)
 
 
 def make_one_off_invoice(customer: Any, amount_cents: int, *, currency: str = "USD", **fee: Any) -> Invoice:
@@ -48,12 +49,16 @@ def make_credit_note(invoice: Invoice, *, credit: int = 0, refund: int = 0, offs
     items = items or [{"fee_id": str(fee.id), "amount_cents": credit + refund + offset}]
     return credit_notes.credit_note_create(
         invoice.organization,
-        invoice_id=invoice.id,
-        items=items,
-        credit_amount_cents=credit,
-        refund_amount_cents=refund,
-        offset_amount_cents=offset,
-        reason="other",
+        CreditNoteCreate.from_body(
+            {
+                "invoice_id": invoice.id,
+                "items": items,
+                "credit_amount_cents": credit,
+                "refund_amount_cents": refund,
+                "offset_amount_cents": offset,
+                "reason": "other",
+            }
+        ),
     )
 
 

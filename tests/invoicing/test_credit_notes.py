@@ -8,6 +8,7 @@ import pytest
 
 from billing_project.core.errors import NotAllowedFailure, ValidationFailure
 from invoicing.billing.run import customer_bill
+from invoicing.credits.inputs import CreditNoteCreate, CreditNoteEstimate
 from invoicing.credits.models import CreditNote
 from invoicing.credits.services import credit_notes
 from invoicing.services import invoice_update
@@ -39,7 +40,10 @@ def _invoice_5000_coupon_1000_tax_20(organization):
 def test_estimate_computes_coupon_adjustment_and_taxes(organization):
     _, invoice, fee = _invoice_5000_coupon_1000_tax_20(organization)
     estimate = credit_notes.credit_note_estimate(
-        organization, invoice_id=invoice.id, items=[{"fee_id": str(fee.id), "amount_cents": 2500}]
+        organization,
+        CreditNoteEstimate.from_body(
+            {"invoice_id": invoice.id, "items": [{"fee_id": str(fee.id), "amount_cents": 2500}]}
+        ),
     )
     assert estimate["coupons_adjustment_amount_cents"] == 500
     assert estimate["sub_total_excluding_taxes_amount_cents"] == 2000
@@ -55,11 +59,15 @@ def test_create_credit_split_and_number(organization):
     _, invoice, fee = _invoice_5000_coupon_1000_tax_20(organization)
     note = credit_notes.credit_note_create(
         organization,
-        invoice_id=invoice.id,
-        items=[{"fee_id": str(fee.id), "amount_cents": 2500}],
-        credit_amount_cents=2000,
-        offset_amount_cents=400,
-        reason="product_unsatisfactory",
+        CreditNoteCreate.from_body(
+            {
+                "invoice_id": invoice.id,
+                "items": [{"fee_id": str(fee.id), "amount_cents": 2500}],
+                "credit_amount_cents": 2000,
+                "offset_amount_cents": 400,
+                "reason": "product_unsatisfactory",
+            }
+        ),
     )
     assert note.number == f"{invoice.number}-CN001"
     assert (note.total_amount_cents, note.credit_amount_cents, note.offset_amount_cents) == (2400, 2000, 400)
@@ -76,9 +84,15 @@ def test_split_must_match_the_total_within_one_cent(organization):
     _, invoice, fee = _invoice_5000_coupon_1000_tax_20(organization)
     items = [{"fee_id": str(fee.id), "amount_cents": 2500}]
     with pytest.raises(ValidationFailure) as exc:
-        credit_notes.credit_note_create(organization, invoice_id=invoice.id, items=items, credit_amount_cents=2000)
+        credit_notes.credit_note_create(
+            organization,
+            CreditNoteCreate.from_body({"invoice_id": invoice.id, "items": items, "credit_amount_cents": 2000}),
+        )
     assert exc.value.details == {"base": ["does_not_match_item_amounts"]}
-    note = credit_notes.credit_note_create(organization, invoice_id=invoice.id, items=items, credit_amount_cents=2401)
+    note = credit_notes.credit_note_create(
+        organization,
+        CreditNoteCreate.from_body({"invoice_id": invoice.id, "items": items, "credit_amount_cents": 2401}),
+    )
     assert note.total_amount_cents == 2401
 
 
@@ -96,12 +110,21 @@ def test_refund_needs_a_paid_invoice_and_stays_pending(organization):
     _, invoice, fee = _invoice_5000_coupon_1000_tax_20(organization)
     items = [{"fee_id": str(fee.id), "amount_cents": 2500}]
     with pytest.raises(ValidationFailure) as exc:
-        credit_notes.credit_note_create(organization, invoice_id=invoice.id, items=items, refund_amount_cents=2400)
+        credit_notes.credit_note_create(
+            organization,
+            CreditNoteCreate.from_body({"invoice_id": invoice.id, "items": items, "refund_amount_cents": 2400}),
+        )
     assert exc.value.details == {"refund_amount_cents": ["higher_than_remaining_invoice_amount"]}
     invoice_update(organization, invoice_id=invoice.id, payment_status="succeeded")
     with pytest.raises(ValidationFailure):  # nothing left to offset once paid
-        credit_notes.credit_note_create(organization, invoice_id=invoice.id, items=items, offset_amount_cents=2400)
-    note = credit_notes.credit_note_create(organization, invoice_id=invoice.id, items=items, refund_amount_cents=2400)
+        credit_notes.credit_note_create(
+            organization,
+            CreditNoteCreate.from_body({"invoice_id": invoice.id, "items": items, "offset_amount_cents": 2400}),
+        )
+    note = credit_notes.credit_note_create(
+        organization,
+        CreditNoteCreate.from_body({"invoice_id": invoice.id, "items": items, "refund_amount_cents": 2400}),
+    )
     assert (note.refund_status, note.credit_status) == ("pending", None)
     settled = credit_notes.credit_note_refund_settle(note.id, succeeded=True)
     assert settled.refund_status == "succeeded" and settled.refunded_at

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from billing_project.core.errors import ValidationFailure
 from invoicing.calculation import PrepaidCredit
+from invoicing.credits.inputs import WalletTransactionCreate
 from invoicing.credits.models import Wallet, WalletTransaction, WalletTransactionConsumption
 from invoicing.credits.services import wallets as svc
 from invoicing.models import Invoice
@@ -53,9 +54,13 @@ def test_balance_equals_ledger_after_random_operations(organization, ops, rate):
         wallet.refresh_from_db()
         data = {"wallet_id": str(wallet.id)}
         if op == "grant":
-            svc.wallet_transaction_create(organization, data={**data, "granted_credits": str(amount)})
+            svc.wallet_transaction_create(
+                organization, WalletTransactionCreate.from_body({**data, "granted_credits": str(amount)})
+            )
         elif op.startswith("buy"):
-            [tx] = svc.wallet_transaction_create(organization, data={**data, "paid_credits": str(amount)})
+            [tx] = svc.wallet_transaction_create(
+                organization, WalletTransactionCreate.from_body({**data, "paid_credits": str(amount)})
+            )
             if op == "buy_settle":
                 svc.wallet_transaction_settle(tx.id)
                 svc.wallet_transaction_settle(tx.id)  # twice: once in the balance
@@ -64,7 +69,9 @@ def test_balance_equals_ledger_after_random_operations(organization, ops, rate):
                 svc.wallet_transaction_settle(tx.id)  # a failed purchase never settles
         elif op == "void":
             try:
-                svc.wallet_transaction_create(organization, data={**data, "voided_credits": str(amount)})
+                svc.wallet_transaction_create(
+                    organization, WalletTransactionCreate.from_body({**data, "voided_credits": str(amount)})
+                )
             except ValidationFailure:
                 assert amount > wallet.credits_balance
         elif op == "consume":

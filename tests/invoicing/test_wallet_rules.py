@@ -12,6 +12,7 @@ from django.core.management import call_command
 from billing_project.celery import BEAT_SCHEDULE
 from billing_project.core.errors import ValidationFailure
 from invoicing.credits import tasks as credit_tasks
+from invoicing.credits.inputs import WalletTransactionCreate
 from invoicing.credits.models import Wallet, WalletTransaction
 from invoicing.credits.services import wallet_rules, wallets
 from invoicing.models import Invoice
@@ -120,7 +121,9 @@ def test_webhooks_for_transactions_and_depleted_ongoing_balance(organization):
     wallet = make_wallet(customer, granted="10", paid="5")
     [purchase] = WalletTransaction.objects.filter(wallet=wallet, transaction_status="purchased")
     wallets.wallet_transaction_settle(purchase.id)
-    wallets.wallet_transaction_create(organization, data={"wallet_id": str(wallet.id), "voided_credits": "15"})
+    wallets.wallet_transaction_create(
+        organization, WalletTransactionCreate.from_body({"wallet_id": str(wallet.id), "voided_credits": "15"})
+    )
     types = list(WebhookDelivery.objects.filter(organization=organization).values_list("webhook_type", flat=True))
     assert types.count("wallet_transaction.created") == 3
     assert types.count("wallet_transaction.updated") == 1

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 
+from invoicing.credits.inputs import WalletTransactionCreate
 from invoicing.credits.models import WalletTransaction, WalletTransactionConsumption
 from invoicing.credits.services import wallets as svc
 from invoicing.credits.tracing import Inbound, allocate
@@ -56,11 +57,19 @@ def _ledger(organization, customer=None):
     wallet = make_wallet(customer, granted="10", code="main")
     [g1] = WalletTransaction.objects.filter(wallet=wallet)
     data = {"wallet_id": str(wallet.id)}
-    [p1] = svc.wallet_transaction_create(organization, data={**data, "paid_credits": "20"})
-    [g2] = svc.wallet_transaction_create(organization, data={**data, "granted_credits": "5"})
+    [p1] = svc.wallet_transaction_create(
+        organization, WalletTransactionCreate.from_body({**data, "paid_credits": "20"})
+    )
+    [g2] = svc.wallet_transaction_create(
+        organization, WalletTransactionCreate.from_body({**data, "granted_credits": "5"})
+    )
     svc.wallet_transaction_settle(p1.id)
-    [v1] = svc.wallet_transaction_create(organization, data={**data, "voided_credits": "12"})
-    [v2] = svc.wallet_transaction_create(organization, data={**data, "voided_credits": "5"})
+    [v1] = svc.wallet_transaction_create(
+        organization, WalletTransactionCreate.from_body({**data, "voided_credits": "12"})
+    )
+    [v2] = svc.wallet_transaction_create(
+        organization, WalletTransactionCreate.from_body({**data, "voided_credits": "5"})
+    )
     return wallet, g1, p1, g2, v1, v2
 
 

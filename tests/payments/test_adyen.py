@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from invoicing.credits.inputs import CreditNoteCreate
 from invoicing.credits.services.credit_notes import credit_note_create
 from payments.models import EventStatus, PaymentMethod, PaymentStatus, ProviderEvent, Refund, RefundStatus
 from payments.providers import ProviderError, TransientProviderError
@@ -265,10 +266,14 @@ def test_credit_note_refund_through_adyen_then_settled_by_notification(
     with django_capture_on_commit_callbacks(execute=True):
         note = credit_note_create(
             organization,
-            invoice_id=invoice.id,
-            items=[{"fee_id": str(fee.id), "amount_cents": 4000}],
-            refund_amount_cents=4000,
-            reason="order_change",
+            CreditNoteCreate.from_body(
+                {
+                    "invoice_id": invoice.id,
+                    "items": [{"fee_id": str(fee.id), "amount_cents": 4000}],
+                    "refund_amount_cents": 4000,
+                    "reason": "order_change",
+                }
+            ),
         )
     refund = Refund.objects.get(credit_note=note)
     assert refund.status == RefundStatus.PENDING

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from invoicing.credits.inputs import WalletCreate
 from invoicing.models import Invoice
 from payments.models import Payment, PaymentStatus
 from payments.providers import TransientProviderError
@@ -228,12 +229,14 @@ def test_a_paid_wallet_top_up_is_charged_and_its_credits_settle(
     with django_capture_on_commit_callbacks(execute=True):
         wallet = wallet_create(
             organization,
-            data={
-                "external_customer_id": customer.external_id,
-                "rate_amount": "1",
-                "paid_credits": "25.00",
-                "currency": "USD",
-            },
+            WalletCreate.from_body(
+                {
+                    "external_customer_id": customer.external_id,
+                    "rate_amount": "1",
+                    "paid_credits": "25.00",
+                    "currency": "USD",
+                }
+            ),
         )
     (request,) = fake_stripe.posts("/v1/payment_intents")
     assert request["params"]["amount"] == "2500"

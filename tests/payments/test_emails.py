@@ -10,6 +10,7 @@ import smtplib
 import pytest
 from aiosmtpd.controller import Controller
 
+from invoicing.credits.inputs import CreditNoteCreate
 from invoicing.credits.services.credit_notes import credit_note_create
 from payments.models import SentEmail, SentEmailStatus
 from payments.services import collection, emails
@@ -158,7 +159,14 @@ def test_a_credit_note_is_emailed(org, smtp, django_capture_on_commit_callbacks)
     fee = invoice.fees.get()
     with django_capture_on_commit_callbacks(execute=True):
         note = credit_note_create(
-            org, invoice_id=invoice.id, items=[{"fee_id": str(fee.id), "amount_cents": 1000}], credit_amount_cents=1000
+            org,
+            CreditNoteCreate.from_body(
+                {
+                    "invoice_id": invoice.id,
+                    "items": [{"fee_id": str(fee.id), "amount_cents": 1000}],
+                    "credit_amount_cents": 1000,
+                }
+            ),
         )
     subjects = [m["Subject"] for m in smtp.messages]
     assert subjects == [f"Credit note {note.number} from Acme Cloud"]

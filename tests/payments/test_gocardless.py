@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from invoicing.credits.inputs import CreditNoteCreate
 from invoicing.credits.services.credit_notes import credit_note_create
 from payments.models import EventStatus, PaymentMethod, PaymentStatus, ProviderEvent, Refund, RefundStatus
 from payments.providers import TransientProviderError
@@ -237,10 +238,14 @@ def test_credit_note_refund_confirms_the_total_and_settles_by_webhook(
     with django_capture_on_commit_callbacks(execute=True):
         note = credit_note_create(
             organization,
-            invoice_id=invoice.id,
-            items=[{"fee_id": str(fee.id), "amount_cents": 3000}],
-            refund_amount_cents=3000,
-            reason="order_change",
+            CreditNoteCreate.from_body(
+                {
+                    "invoice_id": invoice.id,
+                    "items": [{"fee_id": str(fee.id), "amount_cents": 3000}],
+                    "refund_amount_cents": 3000,
+                    "reason": "order_change",
+                }
+            ),
         )
     refund = Refund.objects.get(credit_note=note)
     assert refund.status == RefundStatus.PENDING and refund.provider_refund_id.startswith("RF")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from invoicing.credits.inputs import CreditNoteCreate
 from invoicing.credits.services.credit_notes import credit_note_create
 from payments.models import Refund, RefundStatus
 from payments.services import collection, refunds
@@ -33,10 +34,14 @@ def test_a_credit_note_with_a_refund_is_refunded_at_stripe(
     with django_capture_on_commit_callbacks(execute=True):
         note = credit_note_create(
             organization,
-            invoice_id=invoice.id,
-            items=[{"fee_id": str(fee.id), "amount_cents": 4000}],
-            refund_amount_cents=4000,
-            reason="order_change",
+            CreditNoteCreate.from_body(
+                {
+                    "invoice_id": invoice.id,
+                    "items": [{"fee_id": str(fee.id), "amount_cents": 4000}],
+                    "refund_amount_cents": 4000,
+                    "reason": "order_change",
+                }
+            ),
         )
     refund = Refund.objects.get(credit_note=note)
     assert refund.status == RefundStatus.SUCCEEDED and refund.amount_cents == 4000
@@ -59,9 +64,13 @@ def test_refund_of_a_zero_decimal_currency(organization, fake_stripe, django_cap
     with django_capture_on_commit_callbacks(execute=True):
         credit_note_create(
             organization,
-            invoice_id=invoice.id,
-            items=[{"fee_id": str(fee.id), "amount_cents": 1000}],
-            refund_amount_cents=1000,
+            CreditNoteCreate.from_body(
+                {
+                    "invoice_id": invoice.id,
+                    "items": [{"fee_id": str(fee.id), "amount_cents": 1000}],
+                    "refund_amount_cents": 1000,
+                }
+            ),
         )
     (request,) = fake_stripe.posts("/v1/refunds")
     assert request["params"]["amount"] == "1000"
@@ -73,9 +82,13 @@ def test_a_refund_lost_in_a_timeout_is_resent_with_the_same_key(organization, fa
     fee = invoice.fees.get()
     note = credit_note_create(
         organization,
-        invoice_id=invoice.id,
-        items=[{"fee_id": str(fee.id), "amount_cents": 2500}],
-        refund_amount_cents=2500,
+        CreditNoteCreate.from_body(
+            {
+                "invoice_id": invoice.id,
+                "items": [{"fee_id": str(fee.id), "amount_cents": 2500}],
+                "refund_amount_cents": 2500,
+            }
+        ),
     )
     fake_stripe.fail_next(1, "timeout")
     (refund,) = refunds.credit_note_refund(organization, credit_note_id=note.id)
@@ -95,9 +108,13 @@ def test_refund_webhook_sets_a_pending_refund(client, organization, fake_stripe,
     fee = invoice.fees.get()
     note = credit_note_create(
         organization,
-        invoice_id=invoice.id,
-        items=[{"fee_id": str(fee.id), "amount_cents": 1000}],
-        refund_amount_cents=1000,
+        CreditNoteCreate.from_body(
+            {
+                "invoice_id": invoice.id,
+                "items": [{"fee_id": str(fee.id), "amount_cents": 1000}],
+                "refund_amount_cents": 1000,
+            }
+        ),
     )
     refund = Refund.objects.create(
         organization=organization,
@@ -137,9 +154,13 @@ def test_a_manual_payment_gives_a_pending_refund_settled_by_hand(organization):
     fee = invoice.fees.get()
     note = credit_note_create(
         organization,
-        invoice_id=invoice.id,
-        items=[{"fee_id": str(fee.id), "amount_cents": 500}],
-        refund_amount_cents=500,
+        CreditNoteCreate.from_body(
+            {
+                "invoice_id": invoice.id,
+                "items": [{"fee_id": str(fee.id), "amount_cents": 500}],
+                "refund_amount_cents": 500,
+            }
+        ),
     )
     (refund,) = refunds.credit_note_refund(organization, credit_note_id=note.id)
     assert refund.status == RefundStatus.PENDING

@@ -9,6 +9,7 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 
+from invoicing.credits.inputs import WalletCreate
 from payments.models import CustomerDunning, Payment, PaymentRequest, PaymentStatus
 from payments.services import collection, dunning
 from tests.factories.customers import CustomerFactory
@@ -222,7 +223,9 @@ def test_a_top_up_whose_retries_are_exhausted_fails_its_credits(
     with django_capture_on_commit_callbacks(execute=True):
         wallet_create(
             organization,
-            data={"external_customer_id": customer.external_id, "rate_amount": "1", "paid_credits": "10"},
+            WalletCreate.from_body(
+                {"external_customer_id": customer.external_id, "rate_amount": "1", "paid_credits": "10"}
+            ),
         )
     invoice = Invoice.objects.get(customer=customer, invoice_type="credit")
     first = Payment.objects.get(invoice=invoice)

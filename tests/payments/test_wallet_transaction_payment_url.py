@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from invoicing.credits.inputs import WalletTransactionCreate
 from invoicing.credits.models import WalletTransaction
 from invoicing.credits.services import wallets as svc
 from payments.models import Payment
@@ -18,7 +19,9 @@ def test_payment_url_of_a_pending_purchase(api, organization, fake_stripe):
     connection = stripe_connection(organization)
     customer = stripe_customer(organization, connection, provider_customer_id=fake_stripe.add_customer(), method=None)
     wallet = make_wallet(customer, granted="1", code="main")
-    [purchase] = svc.wallet_transaction_create(organization, data={"wallet_id": str(wallet.id), "paid_credits": "30"})
+    [purchase] = svc.wallet_transaction_create(
+        organization, WalletTransactionCreate.from_body({"wallet_id": str(wallet.id), "paid_credits": "30"})
+    )
     response = api.post(f"/api/v1/wallet_transactions/{purchase.id}/payment_url")
     assert response.status_code == 200, response.content
     details = response.json()["wallet_transaction_payment_details"]
@@ -41,7 +44,9 @@ def test_payment_url_of_a_pending_purchase(api, organization, fake_stripe):
 def test_payment_url_needs_a_provider(api, organization):
     customer = CustomerFactory(organization=organization, currency="USD")
     wallet = make_wallet(customer, code="main")
-    [purchase] = svc.wallet_transaction_create(organization, data={"wallet_id": str(wallet.id), "paid_credits": "3"})
+    [purchase] = svc.wallet_transaction_create(
+        organization, WalletTransactionCreate.from_body({"wallet_id": str(wallet.id), "paid_credits": "3"})
+    )
     refused = api.post(f"/v1/wallet_transactions/{purchase.id}/payment_url")
     assert refused.status_code == 422
     assert refused.json()["error_details"] == {"base": ["no_linked_payment_provider"]}

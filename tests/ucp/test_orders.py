@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from invoicing.credits.inputs import CreditNoteCreate
 from tests.ucp.conftest import PLATFORM_URL, Agent, platform_profile
 from tests.ucp.test_checkout import card, create
 from ucp import signing
@@ -95,10 +96,14 @@ def test_refunds_and_termination_show_on_the_order(agent, catalog_items, fake_st
     assert fee is not None
     credit_note_create(
         ucp_org.organization,
-        invoice_id=checkout.invoice.id,
-        items=[{"fee_id": str(fee.id), "amount_cents": 500}],
-        refund_amount_cents=500,
-        reason="other",
+        CreditNoteCreate.from_body(
+            {
+                "invoice_id": checkout.invoice.id,
+                "items": [{"fee_id": str(fee.id), "amount_cents": 500}],
+                "refund_amount_cents": 500,
+                "reason": "other",
+            }
+        ),
     )
     subscription_terminate(ucp_org.organization, checkout.subscription, on_termination_credit_note="skip")
     order = agent.get(f"/orders/{done['order']['id']}").json()

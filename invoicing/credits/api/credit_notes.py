@@ -14,19 +14,16 @@ from customers.api.scoped import customer_list_view
 from invoicing.credits import selectors
 from invoicing.credits.api import filters
 from invoicing.credits.api import serializers as s
+from invoicing.credits.inputs import CreditNoteCreate, CreditNoteEstimate, CreditNoteUpdate
 from invoicing.credits.representation import credit_note_payload
 from invoicing.credits.services import credit_notes as services
-
-
-def _invoice_id(payload: dict[str, Any]) -> Any:
-    return uuid_or_not_found(payload.get("invoice_id"), "invoice")
 
 
 def credit_note_list_answer(request: Request, organization: Any, params: dict[str, Any]) -> Response:
     """`GET /credit_notes` (and `GET /customers/{external_id}/credit_notes`) for parsed filters."""
     invoice_id = params["invoice_id"]
     if invoice_id:
-        invoice_id = _invoice_id({"invoice_id": invoice_id})
+        invoice_id = uuid_or_not_found(invoice_id, "invoice")
     qs = selectors.credit_note_list(
         organization,
         external_customer_id=params["external_customer_id"],
@@ -66,18 +63,7 @@ class CreditNoteCollectionView(CreditNoteView):
 
     @endpoint("credit_notes_create", "Create a credit note", s.CreditNoteEnvelope, request=s.CreditNoteInputEnvelope)
     def post(self, request: Request) -> Response:
-        payload = self.body(request)
-        note = services.credit_note_create(
-            self.organization,
-            invoice_id=_invoice_id(payload),
-            items=payload.get("items"),
-            credit_amount_cents=payload.get("credit_amount_cents") or 0,
-            refund_amount_cents=payload.get("refund_amount_cents") or 0,
-            offset_amount_cents=payload.get("offset_amount_cents") or 0,
-            reason=payload.get("reason"),
-            description=payload.get("description"),
-            metadata=payload.get("metadata"),
-        )
+        note = services.credit_note_create(self.organization, CreditNoteCreate.from_body(self.body(request)))
         return self.reread(note)
 
 
@@ -98,10 +84,7 @@ class CreditNoteEstimateView(CreditNoteView):
         request=s.CreditNoteEstimateInputEnvelope,
     )
     def post(self, request: Request) -> Response:
-        payload = self.body(request)
-        estimate = services.credit_note_estimate(
-            self.organization, invoice_id=_invoice_id(payload), items=payload.get("items")
-        )
+        estimate = services.credit_note_estimate(self.organization, CreditNoteEstimate.from_body(self.body(request)))
         return Response({"estimated_credit_note": estimate})
 
 
@@ -117,13 +100,8 @@ class CreditNoteDetailView(CreditNoteView):
         request=s.CreditNoteUpdateInputEnvelope,
     )
     def put(self, request: Request, credit_note_id: str) -> Response:
-        payload = self.body(request)
-        note = services.credit_note_update(
-            self.organization,
-            credit_note_id=credit_note_id,
-            refund_status=payload.get("refund_status"),
-            metadata=payload.get("metadata"),
-        )
+        fields = CreditNoteUpdate.from_body(self.body(request))
+        note = services.credit_note_update(self.organization, credit_note_id=credit_note_id, fields=fields)
         return self.reread(note)
 
 

@@ -18,6 +18,7 @@ from customers.api.scoped import customer_list_view
 from invoicing.credits import selectors
 from invoicing.credits.api import filters
 from invoicing.credits.api import serializers as s
+from invoicing.credits.inputs import WalletCreate, WalletTransactionCreate, WalletUpdate
 from invoicing.credits.representation import (
     wallet_payload,
     wallet_transaction_consumption_payload,
@@ -46,6 +47,7 @@ class WalletView(ResourceView):
         return self.one(selectors.wallet_get(self.organization, wallet.id))
 
     def input(self, request: Request) -> dict[str, Any]:
+        """The wallet object of the body (its fields checked by `invoicing.credits.inputs`)."""
         return self.body(request, lago_only=s.WALLET_LAGO_ONLY)
 
 
@@ -58,7 +60,7 @@ class WalletCollectionView(WalletView):
 
     @endpoint("wallets_create", "Create a wallet", s.WalletEnvelope, request=s.WalletInputEnvelope)
     def post(self, request: Request) -> Response:
-        return self.reread(services.wallet_create(self.organization, data=self.input(request)))
+        return self.reread(services.wallet_create(self.organization, WalletCreate.from_body(self.input(request))))
 
 
 class WalletDetailView(WalletView):
@@ -68,7 +70,8 @@ class WalletDetailView(WalletView):
 
     @endpoint("wallets_update", "Update a wallet", s.WalletEnvelope, request=s.WalletInputEnvelope)
     def put(self, request: Request, wallet_id: str) -> Response:
-        return self.reread(services.wallet_update(self.organization, wallet_id=wallet_id, data=self.input(request)))
+        fields = WalletUpdate.from_body(self.input(request))
+        return self.reread(services.wallet_update(self.organization, wallet_id=wallet_id, fields=fields))
 
     @endpoint("wallets_terminate", "Terminate a wallet (its remaining credits are voided)", s.WalletEnvelope)
     def delete(self, request: Request, wallet_id: str) -> Response:
@@ -84,7 +87,7 @@ class _CustomerWalletCreate(WalletView):
     )
     def post(self, request: Request, external_id: str) -> Response:
         data = {**self.input(request), "external_customer_id": external_id}
-        return self.reread(services.wallet_create(self.organization, data=data))
+        return self.reread(services.wallet_create(self.organization, WalletCreate.from_body(data)))
 
 
 CustomerWalletCollectionView = customer_list_view(
@@ -110,7 +113,8 @@ class CustomerWalletDetailView(WalletView):
     )
     def put(self, request: Request, external_id: str, code: str) -> Response:
         found = selectors.wallet_get_by_code(self.organization, external_id, code)
-        return self.reread(services.wallet_update(self.organization, wallet_id=found.id, data=self.input(request)))
+        fields = WalletUpdate.from_body(self.input(request))
+        return self.reread(services.wallet_update(self.organization, wallet_id=found.id, fields=fields))
 
     @endpoint("customer_wallets_terminate", "Terminate a customer's wallet by code", s.WalletEnvelope)
     def delete(self, request: Request, external_id: str, code: str) -> Response:
@@ -132,7 +136,7 @@ class WalletTransactionCollectionView(WalletTransactionView):
     )
     def post(self, request: Request) -> Response:
         payload = self.body(request, lago_only=s.WALLET_TRANSACTION_LAGO_ONLY)
-        rows = services.wallet_transaction_create(self.organization, data=payload)
+        rows = services.wallet_transaction_create(self.organization, WalletTransactionCreate.from_body(payload))
         return Response({"wallet_transactions": self.render_many(rows)})
 
 

@@ -11,7 +11,7 @@ notes never exceed what is creditable.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -35,6 +35,7 @@ from invoicing.calculation import (
 from invoicing.calculation import (
     CreditNoteItem as CalcItem,
 )
+from invoicing.credits.inputs import CreditNoteCreate, CreditNoteEstimate, CreditNoteItemFields, CreditNoteUpdate
 from invoicing.credits.models import (
     CreditNote,
     CreditNoteAppliedTax,
@@ -130,18 +131,8 @@ def max_offsettable_amount_cents(invoice: Invoice) -> int:
     return invoice.total_due_amount_cents
 
 
-def _items(raw: Any) -> list[CalcItem]:
-    if not isinstance(raw, list) or not raw:
-        raise ValidationFailure.single("items", "must_be_an_array")
-    items = []
-    for item in raw:
-        if not isinstance(item, dict):
-            raise ValidationFailure.single("items", "must_be_an_array")
-        amount = item.get("amount_cents")
-        if isinstance(amount, bool) or not isinstance(amount, int | Decimal):
-            raise ValidationFailure.single("amount_cents", "invalid_value")
-        items.append(CalcItem(fee_id=str(item.get("fee_id") or ""), amount_cents=amount))
-    return items
+def _calc_items(items: Sequence[CreditNoteItemFields]) -> list[CalcItem]:
+    return [CalcItem(fee_id=item.fee_id, amount_cents=item.amount_cents) for item in items]
 
 
 def _amounts(invoice: Invoice, items: list[CalcItem]) -> tuple[CreditNoteAmounts, dict[str, Fee]]:
@@ -159,13 +150,13 @@ def _amounts(invoice: Invoice, items: list[CalcItem]) -> tuple[CreditNoteAmounts
     return amounts, {k: f for k, (f, _) in fees.items()}
 
 
-def credit_note_estimate(organization: Organization, *, invoice_id: UUID | str, items: Any) -> CreditNoteEstimateShape:
+def credit_note_estimate(organization: Organization, request: CreditNoteEstimate) -> CreditNoteEstimateShape:
     """`POST /credit_notes/estimate`: the amounts and the most that may be credited/refunded/offset."""
     from invoicing.representation import number
 
-    calc_items = _items(items)
+    calc_items = _calc_items(request.items)
     with transaction.atomic():
-        invoice = _locked_invoice(organization, invoice_id)
+        invoice = _locked_invoice(organization, request.invoice_id)
         amounts, _ = _amounts(invoice, calc_items)
         refundable = max_refundable_amount_cents(invoice)
         offsettable = max_offsettable_amount_cents(invoice)
@@ -294,44 +285,25 @@ def _enqueue_pdf(note_id: str) -> None:
 
 
 def credit_note_create(
-    organization: Organization,
-    *,
-    invoice_id: UUID | str,
-    items: Any,
-    credit_amount_cents: Any = 0,
-    refund_amount_cents: Any = 0,
-    offset_amount_cents: Any = 0,
-    reason: str | None = None,
-    description: str | None = None,
-    metadata: dict | None = None,
-    now: dt.datetime | None = None,
+    organization: Organization, note: CreditNoteCreate, *, now: dt.datetime | None = None
 ) -> CreditNote:
+    """`POST /credit_notes`: issue a credit note on a finalized invoice (its row locked meanwhile)."""
     now = now or timezone.now()
-    reason = reason or CreditNoteReason.OTHER
-    if reason not in CreditNoteReason.values:
-        raise ValidationFailure.single("reason", "value_is_invalid")
-    parts = {}
-    for name, value in (
-        ("credit_amount_cents", credit_amount_cents),
-        ("refund_amount_cents", refund_amount_cents),
-        ("offset_amount_cents", offset_amount_cents),
-    ):
-        value = 0 if value is None else value
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValidationFailure.single(name, "invalid_value")
-        parts[name] = value
-    if metadata is not None and not isinstance(metadata, dict):
-        raise ValidationFailure.single("metadata", "value_is_invalid")
-    calc_items = _items(items)
+    parts = {
+        "credit_amount_cents": note.credit_amount_cents,
+        "refund_amount_cents": note.refund_amount_cents,
+        "offset_amount_cents": note.offset_amount_cents,
+    }
+    calc_items = _calc_items(note.items)
     with transaction.atomic():
-        invoice = _locked_invoice(organization, invoice_id)
+        invoice = _locked_invoice(organization, note.invoice_id)
         amounts, fees = _amounts(invoice, calc_items)
         errors: dict[str, list[str]] = {}
         try:
             check_credit_note_split(amounts, **parts, max_refundable_amount_cents=max_refundable_amount_cents(invoice))
         except CreditNoteValidationError as exc:
             errors.update(exc.errors)
-        if parts["offset_amount_cents"] > max_offsettable_amount_cents(invoice):
+        if note.offset_amount_cents > max_offsettable_amount_cents(invoice):
             errors.setdefault("offset_amount_cents", []).append("higher_than_remaining_invoice_amount")
         if errors:
             raise ValidationFailure(errors)
@@ -339,12 +311,12 @@ def credit_note_create(
             invoice,
             amounts,
             fees,
-            credit=parts["credit_amount_cents"],
-            refund=parts["refund_amount_cents"],
-            offset=parts["offset_amount_cents"],
-            reason=reason,
-            description=description or "",
-            metadata=metadata or {},
+            credit=note.credit_amount_cents,
+            refund=note.refund_amount_cents,
+            offset=note.offset_amount_cents,
+            reason=note.reason,
+            description=note.description,
+            metadata=dict(note.metadata),
             automatic=False,
             now=now,
         )
@@ -382,29 +354,25 @@ def credit_note_update(
     organization: Organization,
     *,
     credit_note_id: UUID | str,
-    refund_status: str | None = None,
-    metadata: dict | None = None,
+    fields: CreditNoteUpdate,
     now: dt.datetime | None = None,
 ) -> CreditNote:
     """`PUT /credit_notes/{id}`: the refund status (manual settlement) and metadata."""
     now = now or timezone.now()
-    if refund_status is not None and refund_status not in RefundStatus.values:
-        raise ValidationFailure.single("refund_status", "value_is_invalid")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise ValidationFailure.single("metadata", "value_is_invalid")
+    refund_status = fields.refund_status
     with transaction.atomic():
         note = _locked_note(organization, credit_note_id)
-        fields = ["updated_at"]
+        update = ["updated_at"]
         if refund_status is not None:
             if note.refund_amount_cents <= 0:
                 raise ValidationFailure.single("refund_status", "value_is_invalid")
             note.refund_status = refund_status
             note.refunded_at = now if refund_status == RefundStatus.SUCCEEDED else None
-            fields += ["refund_status", "refunded_at"]
-        if metadata is not None:
-            note.metadata = metadata
-            fields.append("metadata")
-        note.save(update_fields=fields)
+            update += ["refund_status", "refunded_at"]
+        if fields.metadata is not None:
+            note.metadata = dict(fields.metadata)
+            update.append("metadata")
+        note.save(update_fields=update)
         if refund_status is not None:
             _send(note, "credit_note.updated")
     return note

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing_project.core.errors import ValidationFailure
-from billing_project.core.money import parse_decimal
-from customers.payment_choice import PROVIDER_DEFAULT, PaymentMethodChoice, payment_method_choose, payment_method_input
+from customers.payment_choice import payment_method_choose
+from invoicing.credits.inputs import RecurringRuleFields
 from invoicing.credits.models import (
     RecurringTransactionRule,
     RuleInterval,
@@ -38,76 +38,39 @@ MONTHS = {RuleInterval.MONTHLY: 1, RuleInterval.QUARTERLY: 3, RuleInterval.SEMIA
 ZERO = Decimal(0)
 
 
-def _credits(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal | None:
-    if value in (None, ""):
-        return None
-    number = parse_decimal(value)
-    if number is None or number < 0:
-        errors.setdefault(f"recurring_transaction_rules.{field}", []).append("invalid_amount")
-        return None
-    return number
-
-
-def _rule_payment_method(wallet: Wallet, rule: dict[str, Any], errors: dict[str, list[str]]) -> PaymentMethodChoice:
-    """A rule's `payment_method`: its top-ups are collected with it (docs/payments.md §12)."""
-    try:
-        return payment_method_choose(wallet.customer, payment_method_input(rule))
-    except ValidationFailure as failure:
-        for field, codes in failure.details.items():
-            errors.setdefault(field, []).extend(codes)  # type: ignore[arg-type]
-        return PROVIDER_DEFAULT
-
-
-def rules_replace(wallet: Wallet, rules: list[dict[str, Any]]) -> list[RecurringTransactionRule]:
-    """Validate and store the wallet's rules (an update replaces them, as Lago does)."""
-    from invoicing.credits.services.wallets import _datetime, _text
-
-    if not isinstance(rules, list):
-        raise ValidationFailure.single("recurring_transaction_rules", "value_is_invalid")
+def rules_replace(wallet: Wallet, rules: Sequence[RecurringRuleFields]) -> list[RecurringTransactionRule]:
+    """Store the wallet's rules (an update replaces them, as Lago does); a rule's `payment_method`
+    must be one of the customer's (its top-ups are collected with it, docs/payments.md §12)."""
     errors: dict[str, list[str]] = {}
-    rows = []
+    choices = []
     for rule in rules:
-        if not isinstance(rule, dict):
-            errors.setdefault("recurring_transaction_rules", []).append("value_is_invalid")
-            continue
-        trigger = rule.get("trigger") or RuleTrigger.INTERVAL
-        method = rule.get("method") or RuleMethod.FIXED
-        interval = rule.get("interval") or ""
-        if trigger not in RuleTrigger.values:
-            errors.setdefault("recurring_transaction_rules.trigger", []).append("value_is_invalid")
-        if method not in RuleMethod.values:
-            errors.setdefault("recurring_transaction_rules.method", []).append("value_is_invalid")
-        if trigger == RuleTrigger.INTERVAL and interval not in RuleInterval.values:
-            errors.setdefault("recurring_transaction_rules.interval", []).append("value_is_invalid")
-        threshold = _credits(rule.get("threshold_credits"), "threshold_credits", errors)
-        if trigger == RuleTrigger.THRESHOLD and threshold is None:
-            errors.setdefault("recurring_transaction_rules.threshold_credits", []).append("value_is_mandatory")
-        target = _credits(rule.get("target_ongoing_balance"), "target_ongoing_balance", errors)
-        if method == RuleMethod.TARGET and target is None:
-            errors.setdefault("recurring_transaction_rules.target_ongoing_balance", []).append("value_is_mandatory")
-        rows.append(
-            RecurringTransactionRule(
-                organization_id=wallet.organization_id,
-                wallet=wallet,
-                trigger=trigger,
-                interval=interval if trigger == RuleTrigger.INTERVAL else "",
-                method=method,
-                paid_credits=_credits(rule.get("paid_credits"), "paid_credits", errors) or ZERO,
-                granted_credits=_credits(rule.get("granted_credits"), "granted_credits", errors) or ZERO,
-                threshold_credits=threshold,
-                target_ongoing_balance=target,
-                started_at=_datetime(rule.get("started_at"), "recurring_transaction_rules.started_at", errors),
-                expiration_at=_datetime(rule.get("expiration_at"), "recurring_transaction_rules.expiration_at", errors),
-                transaction_metadata=rule.get("transaction_metadata") or [],
-                transaction_name=_text(
-                    rule.get("transaction_name"), "recurring_transaction_rules.transaction_name", errors
-                ),
-                ignore_paid_top_up_limits=bool(rule.get("ignore_paid_top_up_limits")),
-                **_rule_payment_method(wallet, rule, errors).fields(),
-            )
-        )
+        try:
+            choices.append(payment_method_choose(wallet.customer, rule.payment_method))
+        except ValidationFailure as failure:
+            for field, codes in failure.details.items():
+                errors.setdefault(field, []).extend(codes)  # type: ignore[arg-type]
     if errors:
         raise ValidationFailure(errors)
+    rows = [
+        RecurringTransactionRule(
+            organization_id=wallet.organization_id,
+            wallet=wallet,
+            trigger=rule.trigger,
+            interval=rule.interval or "",
+            method=rule.method,
+            paid_credits=rule.paid_credits,
+            granted_credits=rule.granted_credits,
+            threshold_credits=rule.threshold_credits,
+            target_ongoing_balance=rule.target_ongoing_balance,
+            started_at=rule.started_at,
+            expiration_at=rule.expiration_at,
+            transaction_metadata=rule.transaction_metadata,
+            transaction_name=rule.transaction_name,
+            ignore_paid_top_up_limits=rule.ignore_paid_top_up_limits,
+            **choice.fields(),
+        )
+        for rule, choice in zip(rules, choices, strict=True)
+    ]
     RecurringTransactionRule.objects.filter(wallet=wallet).delete()
     return RecurringTransactionRule.objects.bulk_create(rows)
 

@@ -27,15 +27,16 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from billing_project.core import bounds
 from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
-from billing_project.core.money import is_currency, parse_decimal
+from billing_project.core.inputs import UNSET
+from billing_project.core.money import is_currency
 from catalog.models import BillableMetric
 from customers.models import Customer, Organization
-from customers.payment_choice import PROVIDER_DEFAULT, PaymentMethodChoice, payment_method_choose, payment_method_input
+from customers.payment_choice import PROVIDER_DEFAULT, PaymentMethodChoice, payment_method_choose
 from invoicing.calculation import WalletBalance
 from invoicing.credits import tracing
+from invoicing.credits.inputs import WalletCreate, WalletTransactionCreate, WalletUpdate
 from invoicing.credits.models import (
     RecurringTransactionRule,
     TransactionSettlement,
@@ -47,15 +48,10 @@ from invoicing.credits.models import (
     WalletTransaction,
     WalletTransactionConsumption,
 )
-from invoicing.credits.tracing import CREDITS_QUANTUM
 from invoicing.models import Fee, FeeType, Invoice, InvoiceType
 from webhooks.services import webhook_send
 
 MAX_ACTIVE_WALLETS = 5
-RATE_QUANTUM = Decimal("1e-15")
-MAX_CREDITS = Decimal(10) ** 15  # keeps credits × rate in cents within a BigInteger
-MAX_RATE = Decimal(10) ** 6
-FEE_TYPES = {"charge", "subscription", "commitment", "fixed_charge", "add_on"}
 ZERO = Decimal(0)
 
 
@@ -68,19 +64,6 @@ def credits_to_cents(wallet: Wallet, credits: Decimal) -> int:
 
 def cents_to_credits(wallet: Wallet, cents: int) -> Decimal:
     return tracing.cents_to_credits(cents, rate_amount=wallet.rate_amount, currency=wallet.currency)
-
-
-def _credits(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal:
-    if value is None or value == "":
-        return ZERO
-    number = parse_decimal(value)
-    if number is not None and (number > MAX_CREDITS or number < 0):
-        errors.setdefault(field, []).append("invalid_amount")
-        return ZERO
-    if number is None or number != number.quantize(CREDITS_QUANTUM):
-        errors.setdefault(field, []).append("invalid_amount" if number is not None else "value_is_invalid")
-        return ZERO
-    return number
 
 
 # ------------------------------------------------------------------------------------ webhooks
@@ -256,12 +239,10 @@ def _credit_invoice(wallet: Wallet, tx: WalletTransaction, now: dt.datetime) -> 
 # ------------------------------------------------------------------------------------ wallets
 
 
-def _metric_codes(organization: Organization, codes: Any, errors: dict[str, list[str]]) -> list[str]:
-    if codes in (None, ""):
-        return []
-    if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-        errors.setdefault("applies_to", []).append("value_is_invalid")
-        return []
+def _check_metric_codes(organization: Organization, codes: tuple[str, ...]) -> None:
+    """The billable metrics a wallet applies to exist (404 `billable_metric_not_found`)."""
+    if not codes:
+        return
     found = set(
         BillableMetric.objects.filter(organization=organization, code__in=codes, deleted_at__isnull=True).values_list(
             "code", flat=True
@@ -269,60 +250,11 @@ def _metric_codes(organization: Organization, codes: Any, errors: dict[str, list
     )
     if set(codes) - found:
         raise NotFoundFailure("billable_metric")
-    return list(dict.fromkeys(codes))
 
 
-def _applies_to(organization: Organization, value: Any, errors: dict[str, list[str]]) -> tuple[list[str], list[str]]:
-    if value in (None, ""):
-        return [], []
-    if not isinstance(value, dict):
-        errors.setdefault("applies_to", []).append("value_is_invalid")
-        return [], []
-    fee_types = value.get("fee_types") or []
-    if not isinstance(fee_types, list) or any(not isinstance(t, str) or t not in FEE_TYPES for t in fee_types):
-        errors.setdefault("applies_to", []).append("invalid_fee_types")
-        fee_types = []
-    return list(dict.fromkeys(fee_types)), _metric_codes(organization, value.get("billable_metric_codes"), errors)
-
-
-def _datetime(value: Any, field: str, errors: dict[str, list[str]]) -> dt.datetime | None:
-    """A date-time within 2000..2100 (billing_project/core/bounds.py), else `invalid_date`."""
-    if value in (None, ""):
-        return None
-    parsed = bounds.client_datetime(value)
-    if parsed is None:
-        errors.setdefault(field, []).append("invalid_date")
-    return parsed
-
-
-def _text(value: Any, field: str, errors: dict[str, list[str]], *, max_length: int = 255) -> str:
-    """A name or code: text of at most `max_length` characters (null is empty); anything else,
-    an object or a number, is refused rather than stored as its repr."""
-    if value is None:
-        return ""
-    if not isinstance(value, str) or len(value) > max_length:
-        errors.setdefault(field, []).append("value_is_invalid")
-        return ""
-    return value
-
-
-def _limits(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, int | None]:
-    result: dict[str, int | None] = {}
-    for field in ("paid_top_up_min_amount_cents", "paid_top_up_max_amount_cents"):
-        if field not in data:
-            continue
-        value = data[field]
-        if value is None:
-            result[field] = None
-        elif isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= bounds.MAX_AMOUNT_CENTS:
-            errors.setdefault(field, []).append("value_is_invalid")
-        else:
-            result[field] = value
-    low = result.get("paid_top_up_min_amount_cents")
-    high = result.get("paid_top_up_max_amount_cents")
-    if low is not None and high is not None and low > high:
-        errors.setdefault("paid_top_up_max_amount_cents", []).append("must_be_greater_than_min")
-    return result
+def _check_expiration(expiration_at: dt.datetime | None, now: dt.datetime, errors: dict[str, list[str]]) -> None:
+    if expiration_at is not None and expiration_at <= now:
+        errors.setdefault("expiration_at", []).append("invalid_date")
 
 
 def _check_top_up_limits(wallet: Wallet, paid: Decimal, errors: dict[str, list[str]]) -> None:
@@ -335,97 +267,74 @@ def _check_top_up_limits(wallet: Wallet, paid: Decimal, errors: dict[str, list[s
         errors.setdefault("paid_credits", []).append("amount_above_maximum")
 
 
-def wallet_create(organization: Organization, *, data: dict[str, Any], now: dt.datetime | None = None) -> Wallet:
+def wallet_create(organization: Organization, fields: WalletCreate, *, now: dt.datetime | None = None) -> Wallet:
     """`POST /wallets`: a wallet and its initial paid and granted credits."""
     from invoicing.credits.services import wallet_rules
 
     now = now or timezone.now()
     errors: dict[str, list[str]] = {}
-    rate = parse_decimal(data.get("rate_amount"))
-    if rate is not None and (rate > MAX_RATE or rate <= 0 or rate != rate.quantize(RATE_QUANTUM)):
-        rate = Decimal(0)
-    if rate is None or rate <= 0:
-        errors.setdefault("rate_amount", []).append("invalid_amount" if rate is not None else "value_is_mandatory")
-    paid = _credits(data.get("paid_credits"), "paid_credits", errors)
-    granted = _credits(data.get("granted_credits"), "granted_credits", errors)
-    priority = data.get("priority", 50)
-    if priority is None:
-        priority = 50
-    if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 50:
-        errors.setdefault("priority", []).append("value_is_invalid")
-    expiration_at = _datetime(data.get("expiration_at"), "expiration_at", errors)
-    if expiration_at is not None and expiration_at <= now:
-        errors.setdefault("expiration_at", []).append("invalid_date")
-    fee_types, metric_codes = _applies_to(organization, data.get("applies_to"), errors)
-    limits = _limits(data, errors)
-    metadata = data.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        errors.setdefault("metadata", []).append("value_is_invalid")
-    rules = data.get("recurring_transaction_rules") or []
-    name = _text(data.get("name"), "name", errors)
-    transaction_name = _text(data.get("transaction_name"), "transaction_name", errors)
-    transaction_priority = _priority(data.get("transaction_priority"), "transaction_priority", errors)
+    _check_metric_codes(organization, fields.applies_to.billable_metric_codes)
+    _check_expiration(fields.expiration_at, now, errors)
     with transaction.atomic():
         customer = (
             Customer.objects.select_for_update(of=("self",))
             .select_related("organization")
-            .filter(
-                organization=organization, external_id=data.get("external_customer_id") or "", deleted_at__isnull=True
-            )
+            .filter(organization=organization, external_id=fields.external_customer_id, deleted_at__isnull=True)
             .first()
         )
         if customer is None:
             raise NotFoundFailure("customer")
-        currency = data.get("currency") or customer.currency or organization.default_currency
+        currency = fields.currency or customer.currency or organization.default_currency
         if not is_currency(currency):
             errors.setdefault("currency", []).append("value_is_invalid")
         active = Wallet.objects.filter(customer=customer, status=WalletStatus.ACTIVE)
         if active.count() >= MAX_ACTIVE_WALLETS:
             errors.setdefault("customer", []).append("wallet_limit_reached")
-        code = _text(data.get("code"), "code", errors)
-        if code and active.filter(code=code).exists():
+        if fields.code and active.filter(code=fields.code).exists():
             errors.setdefault("code", []).append("value_already_exist")
         if errors:
             raise ValidationFailure(errors)
-        choice = payment_method_choose(customer, payment_method_input(data))
+        choice = payment_method_choose(customer, fields.payment_method)
         wallet = Wallet(
             organization=organization,
             customer=customer,
-            name=name,
-            code=code,
+            name=fields.name,
+            code=fields.code,
             currency=currency,
-            rate_amount=rate,
-            priority=priority,
-            expiration_at=expiration_at,
-            applies_to_fee_types=fee_types,
-            applies_to_billable_metric_codes=metric_codes,
-            invoice_requires_successful_payment=bool(data.get("invoice_requires_successful_payment")),
-            metadata=metadata,
-            **limits,
+            rate_amount=fields.rate_amount,
+            priority=fields.priority,
+            expiration_at=fields.expiration_at,
+            applies_to_fee_types=list(fields.applies_to.fee_types),
+            applies_to_billable_metric_codes=list(fields.applies_to.billable_metric_codes),
+            invoice_requires_successful_payment=fields.invoice_requires_successful_payment,
+            metadata=dict(fields.metadata),
+            paid_top_up_min_amount_cents=fields.paid_top_up_min_amount_cents,
+            paid_top_up_max_amount_cents=fields.paid_top_up_max_amount_cents,
             **choice.fields(),
         )
-        if not data.get("ignore_paid_top_up_limits_on_creation"):
-            _check_top_up_limits(wallet, paid, errors)
+        if not fields.ignore_paid_top_up_limits_on_creation:
+            _check_top_up_limits(wallet, fields.paid_credits, errors)
         if errors:
             raise ValidationFailure(errors)
         wallet.save()
-        wallet_rules.rules_replace(wallet, rules)
+        wallet_rules.rules_replace(wallet, fields.recurring_transaction_rules)
         _top_up(
             wallet,
-            paid=paid,
-            granted=granted,
+            paid=fields.paid_credits,
+            granted=fields.granted_credits,
             now=now,
-            name=transaction_name,
-            priority=transaction_priority,
-            metadata=data.get("transaction_metadata") or [],
+            name=fields.transaction_name,
+            priority=fields.transaction_priority,
+            metadata=fields.transaction_metadata,
         )
         _send_wallet_webhook(wallet, "wallet.created")
     return wallet
 
 
 def wallet_update(
-    organization: Organization, *, wallet_id: UUID | str, data: dict[str, Any], now: dt.datetime | None = None
+    organization: Organization, *, wallet_id: UUID | str, fields: WalletUpdate, now: dt.datetime | None = None
 ) -> Wallet:
+    """`PUT /wallets/{id}`: the fields sent change; rules sent replace the wallet's rules."""
     from invoicing.credits.services import wallet_rules
 
     now = now or timezone.now()
@@ -434,36 +343,27 @@ def wallet_update(
         wallet = _get_locked(organization, wallet_id)
         if wallet.status != WalletStatus.ACTIVE:
             raise NotAllowedFailure("wallet_not_active")
-        if "name" in data:
-            wallet.name = _text(data.get("name"), "name", errors)
-        if "priority" in data:
-            priority = data["priority"]
-            if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 50:
-                errors.setdefault("priority", []).append("value_is_invalid")
-            else:
-                wallet.priority = priority
-        if "expiration_at" in data:
-            expiration_at = _datetime(data["expiration_at"], "expiration_at", errors)
-            if expiration_at is not None and expiration_at <= now:
-                errors.setdefault("expiration_at", []).append("invalid_date")
-            wallet.expiration_at = expiration_at
-        if "applies_to" in data:
-            wallet.applies_to_fee_types, wallet.applies_to_billable_metric_codes = _applies_to(
-                organization, data["applies_to"], errors
-            )
-        for field, value in _limits(data, errors).items():
-            setattr(wallet, field, value)
-        if "invoice_requires_successful_payment" in data:
-            wallet.invoice_requires_successful_payment = bool(data["invoice_requires_successful_payment"])
-        if "metadata" in data:
-            if data["metadata"] is not None and not isinstance(data["metadata"], dict):
-                errors.setdefault("metadata", []).append("value_is_invalid")
-            else:
-                wallet.metadata = data["metadata"] or {}
+        if fields.name is not UNSET:
+            wallet.name = fields.name
+        if fields.priority is not UNSET:
+            wallet.priority = fields.priority
+        if fields.expiration_at is not UNSET:
+            _check_expiration(fields.expiration_at, now, errors)
+            wallet.expiration_at = fields.expiration_at
+        if fields.applies_to is not UNSET:
+            _check_metric_codes(organization, fields.applies_to.billable_metric_codes)
+            wallet.applies_to_fee_types = list(fields.applies_to.fee_types)
+            wallet.applies_to_billable_metric_codes = list(fields.applies_to.billable_metric_codes)
+        if fields.paid_top_up_min_amount_cents is not UNSET:
+            wallet.paid_top_up_min_amount_cents = fields.paid_top_up_min_amount_cents
+        if fields.paid_top_up_max_amount_cents is not UNSET:
+            wallet.paid_top_up_max_amount_cents = fields.paid_top_up_max_amount_cents
+        if fields.invoice_requires_successful_payment is not UNSET:
+            wallet.invoice_requires_successful_payment = fields.invoice_requires_successful_payment
+        if fields.metadata is not UNSET:
+            wallet.metadata = dict(fields.metadata)
         try:
-            choice = payment_method_choose(
-                wallet.customer, payment_method_input(data), current=wallet.payment_method_choice
-            )
+            choice = payment_method_choose(wallet.customer, fields.payment_method, current=wallet.payment_method_choice)
             for field, value in choice.fields().items():
                 setattr(wallet, field, value)
         except ValidationFailure as failure:
@@ -471,8 +371,8 @@ def wallet_update(
         if errors:
             raise ValidationFailure(errors)
         wallet.save()
-        if "recurring_transaction_rules" in data:
-            wallet_rules.rules_replace(wallet, data["recurring_transaction_rules"] or [])
+        if fields.recurring_transaction_rules is not UNSET:
+            wallet_rules.rules_replace(wallet, fields.recurring_transaction_rules)
         _send_wallet_webhook(wallet, "wallet.updated")
     return wallet
 
@@ -620,62 +520,44 @@ def _top_up(
 
 
 def wallet_transaction_create(
-    organization: Organization, *, data: dict[str, Any], now: dt.datetime | None = None
+    organization: Organization, fields: WalletTransactionCreate, *, now: dt.datetime | None = None
 ) -> list[WalletTransaction]:
     """`POST /wallet_transactions`: 0–3 lines (purchased, granted, voided). `voided_transaction_id`
     voids from that inbound line only (`voided_credits`, else all it still holds); `priority` is
     the new lines' (docs/credits.md, "Traceability")."""
     now = now or timezone.now()
     errors: dict[str, list[str]] = {}
-    paid = _credits(data.get("paid_credits"), "paid_credits", errors)
-    granted = _credits(data.get("granted_credits"), "granted_credits", errors)
-    voided = _credits(data.get("voided_credits"), "voided_credits", errors)
-    priority = _priority(data.get("priority"), "priority", errors)
-    metadata = data.get("metadata") or []
-    if not isinstance(metadata, list) or not all(isinstance(m, dict) and "key" in m for m in metadata):
-        errors.setdefault("metadata", []).append("value_is_invalid")
-    name = _text(data.get("name"), "name", errors)
+    paid, voided = fields.paid_credits, fields.voided_credits
     with transaction.atomic():
-        wallet = _get_locked(organization, data.get("wallet_id"))
+        wallet = _get_locked(organization, fields.wallet_id)
         if wallet.status != WalletStatus.ACTIVE:
             raise NotAllowedFailure("wallet_not_active")
-        if not data.get("ignore_paid_top_up_limits"):
+        if not fields.ignore_paid_top_up_limits:
             _check_top_up_limits(wallet, paid, errors)
         if voided > wallet.credits_balance:
             errors.setdefault("voided_credits", []).append("insufficient_credits")
-        void = _void_target(wallet, data.get("voided_transaction_id"), voided, errors)
+        void = _void_target(wallet, fields.voided_transaction_id, voided, errors)
         try:
-            choice = payment_method_choose(wallet.customer, payment_method_input(data))
+            choice = payment_method_choose(wallet.customer, fields.payment_method)
         except ValidationFailure as failure:
             errors.update(failure.details)  # type: ignore[arg-type]
         if errors:
             raise ValidationFailure(errors)
         if void is not None and voided == 0:
             voided = cents_to_credits(wallet, void.inbound.remaining_amount_cents or 0)
-        requires = data.get("invoice_requires_successful_payment")
         return _top_up(
             wallet,
             paid=paid,
-            granted=granted,
+            granted=fields.granted_credits,
             voided=voided,
             now=now,
-            name=name,
-            metadata=[{"key": str(m["key"]), "value": str(m.get("value") or "")} for m in metadata],
-            invoice_requires_successful_payment=None if requires is None else bool(requires),
-            priority=priority,
+            name=fields.name,
+            metadata=[{"key": m.key, "value": m.value} for m in fields.metadata],
+            invoice_requires_successful_payment=fields.invoice_requires_successful_payment,
+            priority=fields.priority,
             void=void,
             payment_method=choice,
         )
-
-
-def _priority(value: Any, field: str, errors: dict[str, list[str]]) -> int | None:
-    """A ledger line's consumption priority, 1 (first) to 50; None when not given."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 50:
-        errors.setdefault(field, []).append("value_is_invalid")
-        return None
-    return value
 
 
 @dataclass(frozen=True)
@@ -687,10 +569,10 @@ class VoidTarget:
 
 
 def _void_target(
-    wallet: Wallet, transaction_id: Any, voided: Decimal, errors: dict[str, list[str]]
+    wallet: Wallet, transaction_id: str | None, voided: Decimal, errors: dict[str, list[str]]
 ) -> VoidTarget | None:
     """Lago's `voided_transaction_id`: an inbound line of the (locked) wallet that still holds credits."""
-    if transaction_id in (None, ""):
+    if transaction_id is None:
         return None
     try:
         inbound = WalletTransaction.objects.filter(
