@@ -358,3 +358,17 @@ def backend_cpu() -> Callable[[], float]:
         return (int(fields[11]) + int(fields[12])) / ticks
 
     return read
+
+
+def clickhouse_pids() -> list[int]:
+    """The pids of the local clickhouse-server processes (their CPU is read from /proc)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip().startswith("clickhouse-serv"):
+                        pids.append(int(entry))
+            except OSError:
+                continue
+    return pids

@@ -4,6 +4,7 @@
                                      [--events 100000] [--prefill 300000] [--seconds 10] [--port 18765]
                                      [--keep] [--no-single] [--sizes 1000,100]
                                      [--single-modes durable,async] [--rate-limits [--redis URL]]
+                                     [--store postgres|clickhouse]
 
 Single events alone (no batch scenarios, no prefill), both commit modes:
     .venv/bin/python bench/ingest.py --sizes "" --prefill 0
@@ -48,7 +49,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Gunicorn, create_tenant, percentile, run_on_database
+from bench.common import Gunicorn, clickhouse_pids, create_tenant, percentile, run_on_database
 
 SUBSCRIPTIONS = 100
 BENCH_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_ingest"
@@ -81,10 +82,12 @@ def _children(pid: int) -> list[int]:
 
 
 class CpuMeter:
-    """CPU seconds spent by the gunicorn workers and the PostgreSQL backends of the bench database."""
+    """CPU seconds spent by the gunicorn workers, the PostgreSQL backends of the bench database and
+    (`--store clickhouse`) the ClickHouse server (shared: other users' queries count too)."""
 
-    def __init__(self, gunicorn_pid: int) -> None:
+    def __init__(self, gunicorn_pid: int, clickhouse: bool = False) -> None:
         self.gunicorn_pid = gunicorn_pid
+        self.clickhouse = clickhouse
 
     def _backends(self) -> list[int]:
         from django.db import connection
@@ -100,6 +103,7 @@ class CpuMeter:
         return {
             "web": {pid: _proc_cpu(pid) for pid in workers},
             "db": {pid: _proc_cpu(pid) for pid in self._backends()},
+            "ch": {pid: _proc_cpu(pid) for pid in (clickhouse_pids() if self.clickhouse else [])},
         }
 
     @staticmethod
@@ -107,7 +111,8 @@ class CpuMeter:
         # A process that appeared during the scenario counts from zero; one that ended is lost
         # (gunicorn workers and persistent DB connections live through the whole run).
         return {
-            part: sum(cpu - before[part].get(pid, 0.0) for pid, cpu in after[part].items()) for part in ("web", "db")
+            part: sum(cpu - before[part].get(pid, 0.0) for pid, cpu in after[part].items())
+            for part in ("web", "db", "ch")
         }
 
 
@@ -200,12 +205,13 @@ def run_batches(
     process.start()
     result = out.get()
     process.join()
-    cpu = meter.delta(before, meter.snapshot()) if meter and before else {"web": 0.0, "db": 0.0}
+    cpu = meter.delta(before, meter.snapshot()) if meter and before else {"web": 0.0, "db": 0.0, "ch": 0.0}
     sent = len(bodies) * size
     lat = result["latencies"]
     return {
         "cpu_us_web": cpu["web"] / sent * 1e6,
         "cpu_us_db": cpu["db"] / sent * 1e6,
+        "cpu_us_ch": cpu["ch"] / sent * 1e6,
         "cpu_us_load": result["load_cpu"] / sent * 1e6,
         "requests": len(bodies),
         "events_sent": sent,
@@ -515,7 +521,7 @@ def run_single_modes(args: argparse.Namespace, key: str) -> None:
         )
         with Gunicorn(args.database, args.port, extra_env=env) as server:
             assert server.process is not None
-            meter = CpuMeter(server.process.pid)
+            meter = CpuMeter(server.process.pid, clickhouse=args.store == "clickhouse")
             run_wrk(args.port, "/api/v1/customers?per_page=1", key, 2, 2)  # warm-up: connections, caches
             run_single(args.port, key, 2, args.connections)
             before = meter.snapshot()
@@ -570,6 +576,12 @@ def main() -> None:
         "--rate-limits", action="store_true", help="single events with the Redis-backed rate limits on (see --redis)"
     )
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"))
+    parser.add_argument(
+        "--store",
+        choices=["postgres", "clickhouse"],
+        default="postgres",
+        help="the bench organization's events store (clickhouse: CLICKHOUSE_URL must be set)",
+    )
     args = parser.parse_args()
 
     created = not database_exists(args.database)
@@ -577,7 +589,13 @@ def main() -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
+    from customers.models import Organization
+
     organization, key, _ = create_tenant("Bench ingest", SUBSCRIPTIONS)
+    assert isinstance(organization, Organization)
+    clickhouse = args.store == "clickhouse"
+    if clickhouse:  # ClickHouse as the store of record of this organization
+        Organization.objects.filter(id=organization.id).update(events_store="clickhouse")
     prefill(organization.id, args.prefill - table_size()[0])  # tops the table up to --prefill rows
     rows, size = table_size()
     prefix = uuid.uuid4().hex[:8]
@@ -585,20 +603,21 @@ def _run(args: argparse.Namespace) -> None:
     scenarios = [(f"batch {n}", *make_batches(f"{prefix}s{n}", args.events, n), n) for n in sizes]
     commit = "asynchronous" if args.async_commit else "synchronous (durable)"  # of the batch scenarios
     print(
-        f"bench/ingest.py  database={args.database}  cpus={os.cpu_count()}  gunicorn 2 sync workers  commit: {commit}"
+        f"bench/ingest.py  database={args.database}  cpus={os.cpu_count()}  gunicorn 2 sync workers  commit: {commit}  "
+        f"store: {args.store}"
     )
     print(f"metering_event before the scenarios: ~{rows:,} rows, {size} with indexes")
     extra = {"EVENTS_SYNCHRONOUS_COMMIT": "false"} if args.async_commit else {}
     if scenarios:  # batch scenarios (`--sizes ""` skips them)
         with Gunicorn(args.database, args.port, extra_env=extra) as server:
             assert server.process is not None
-            meter = CpuMeter(server.process.pid)
+            meter = CpuMeter(server.process.pid, clickhouse=clickhouse)
             run_batches(args.port, key, make_batches(f"{prefix}warm", 5000, 100)[0], 100, args.concurrency)  # warm-up
             for label, bodies, distinct, size in scenarios:
                 result = run_batches(args.port, key, bodies, size, args.concurrency, meter)
                 assert result["events_stored"] == distinct, (result, distinct)
                 assert result["duplicates"] == result["events_sent"] - distinct, (result, distinct)
-                total = result["cpu_us_web"] + result["cpu_us_db"] + result["cpu_us_load"]
+                total = result["cpu_us_web"] + result["cpu_us_db"] + result["cpu_us_ch"] + result["cpu_us_load"]
                 print(
                     f"{label:>11}: {result['events_per_s']:>9,.0f} events/s sent  {result['stored_per_s']:>9,.0f} stored/s  "
                     f"{result['requests']} requests  {result['duplicates']:,} duplicates reported  "
@@ -606,7 +625,8 @@ def _run(args: argparse.Namespace) -> None:
                 )
                 print(
                     f"{'':>11}  CPU per event sent: web {result['cpu_us_web']:.1f} µs + PostgreSQL "
-                    f"{result['cpu_us_db']:.1f} µs + load generator {result['cpu_us_load']:.1f} µs = {total:.1f} µs "
+                    f"{result['cpu_us_db']:.1f} µs + ClickHouse {result['cpu_us_ch']:.1f} µs + load generator "
+                    f"{result['cpu_us_load']:.1f} µs = {total:.1f} µs "
                     f"(2 cores => ceiling ~{2e6 / total:,.0f} events/s)"
                 )
     if not args.no_single:
