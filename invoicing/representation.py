@@ -144,7 +144,10 @@ class InvoiceCreditShape(TypedDict):
     invoice: InvoiceCreditInvoiceShape
 
 
-class InvoiceShape(TypedDict):
+class InvoiceBaseShape(TypedDict):
+    """The invoice without its customer, taxes, credits or fees: Lago's invoice as a payment request
+    lists it."""
+
     lago_id: Uuid
     sequential_id: int | None
     billing_entity_code: str | None
@@ -181,6 +184,9 @@ class InvoiceShape(TypedDict):
     purchase_order_number: str | None
     file_url: str | None
     xml_url: str | None
+
+
+class InvoiceShape(InvoiceBaseShape):
     customer: CustomerShape
     metadata: list[dict[str, Any]]
     applied_taxes: list[InvoiceAppliedTaxShape]
@@ -429,26 +435,8 @@ def fee_payload(fee: Fee, *, applied_taxes: list[FeeAppliedTax] | None = None) -
     }
 
 
-def invoice_payload(
-    invoice: Invoice,
-    *,
-    with_fees: bool = True,
-    customers: dict[Any, CustomerShape] | None = None,
-    applied_taxes: list[InvoiceAppliedTax] | None = None,
-) -> InvoiceShape:
-    """Lago's invoice object. `customers` (customer id → its payload) lets a list render each
-    customer once, however many of its invoices the page holds; `applied_taxes`, when read for a
-    whole page (`selectors.invoice_list_related`), saves the per-invoice query."""
-    if applied_taxes is None:
-        applied_taxes = list(invoice.applied_taxes.all())
-    if customers is None:
-        customer = customer_payload(invoice.customer)
-    else:
-        known = customers.get(invoice.customer_id)
-        if known is None:
-            known = customers[invoice.customer_id] = customer_payload(invoice.customer)
-        customer = known
-    payload: InvoiceShape = {
+def invoice_base_payload(invoice: Invoice) -> InvoiceBaseShape:
+    return {
         "lago_id": str(invoice.id),
         "sequential_id": invoice.sequential_id,
         "billing_entity_code": None,
@@ -485,6 +473,30 @@ def invoice_payload(
         "purchase_order_number": invoice.purchase_order_number or None,
         "file_url": invoice_file_url(invoice),
         "xml_url": None,
+    }
+
+
+def invoice_payload(
+    invoice: Invoice,
+    *,
+    with_fees: bool = True,
+    customers: dict[Any, CustomerShape] | None = None,
+    applied_taxes: list[InvoiceAppliedTax] | None = None,
+) -> InvoiceShape:
+    """Lago's invoice object. `customers` (customer id → its payload) lets a list render each
+    customer once, however many of its invoices the page holds; `applied_taxes`, when read for a
+    whole page (`selectors.invoice_list_related`), saves the per-invoice query."""
+    if applied_taxes is None:
+        applied_taxes = list(invoice.applied_taxes.all())
+    if customers is None:
+        customer = customer_payload(invoice.customer)
+    else:
+        known = customers.get(invoice.customer_id)
+        if known is None:
+            known = customers[invoice.customer_id] = customer_payload(invoice.customer)
+        customer = known
+    payload: InvoiceShape = {
+        **invoice_base_payload(invoice),
         "customer": customer,
         "metadata": invoice.metadata or [],
         "applied_taxes": [applied_tax_payload(t) for t in applied_taxes],

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, TypedDict, overload
 
-from billing_project.core.api.shapes import Date, DateTime, Uuid
+from billing_project.core.api.shapes import DateTime, Uuid
 from customers.representation import CustomerShape, customer_payload
+from invoicing.representation import InvoiceBaseShape, invoice_base_payload
 from payments.models import Payment, PaymentMethod, PaymentReceipt, PaymentRequest, PaymentStatus
 
 _LAGO_PAYMENT_STATUS = {
@@ -48,34 +49,6 @@ class PaymentShape(TypedDict):
     created_at: DateTime
 
 
-class PaymentRequestInvoiceShape(TypedDict):
-    lago_id: Uuid
-    sequential_id: int | None
-    number: str
-    issuing_date: Date
-    payment_dispute_lost_at: DateTime | None
-    payment_due_date: Date
-    payment_overdue: bool
-    net_payment_term: int
-    invoice_type: str
-    version_number: int
-    status: str
-    payment_status: str
-    currency: str
-    fees_amount_cents: int
-    coupons_amount_cents: int
-    taxes_amount_cents: int
-    credit_notes_amount_cents: int
-    sub_total_excluding_taxes_amount_cents: int
-    sub_total_including_taxes_amount_cents: int
-    total_amount_cents: int
-    total_due_amount_cents: int
-    total_paid_amount_cents: int
-    prepaid_credit_amount_cents: int
-    file_url: str | None
-    web_url: str | None
-
-
 class PaymentRequestShape(TypedDict):
     lago_id: Uuid
     email: str
@@ -84,7 +57,7 @@ class PaymentRequestShape(TypedDict):
     payment_status: str
     created_at: DateTime
     customer: CustomerShape | None
-    invoices: list[PaymentRequestInvoiceShape]
+    invoices: list[InvoiceBaseShape]
 
 
 @overload
@@ -145,37 +118,7 @@ def payment_request_payload(request: PaymentRequest, *, with_customer: bool = Tr
         "payment_status": request.payment_status,
         "created_at": iso(request.created_at),
         "customer": customer_payload(request.customer) if with_customer else None,
-        "invoices": [_request_invoice(invoice) for invoice in invoices],
-    }
-
-
-def _request_invoice(invoice: Any) -> PaymentRequestInvoiceShape:
-    return {
-        "lago_id": str(invoice.id),
-        "sequential_id": invoice.sequential_id,
-        "number": invoice.number,
-        "issuing_date": invoice.issuing_date.isoformat(),
-        "payment_dispute_lost_at": iso(invoice.payment_dispute_lost_at),
-        "payment_due_date": invoice.payment_due_date.isoformat(),
-        "payment_overdue": invoice.payment_overdue,
-        "net_payment_term": invoice.net_payment_term,
-        "invoice_type": invoice.invoice_type,
-        "version_number": invoice.version_number,
-        "status": invoice.status,
-        "payment_status": invoice.payment_status,
-        "currency": invoice.currency,
-        "fees_amount_cents": invoice.fees_amount_cents,
-        "coupons_amount_cents": invoice.coupons_amount_cents,
-        "taxes_amount_cents": invoice.taxes_amount_cents,
-        "credit_notes_amount_cents": invoice.credit_notes_amount_cents,
-        "sub_total_excluding_taxes_amount_cents": invoice.sub_total_excluding_taxes_amount_cents,
-        "sub_total_including_taxes_amount_cents": invoice.sub_total_including_taxes_amount_cents,
-        "total_amount_cents": invoice.total_amount_cents,
-        "total_due_amount_cents": invoice.total_due_amount_cents,
-        "total_paid_amount_cents": invoice.total_paid_amount_cents,
-        "prepaid_credit_amount_cents": invoice.prepaid_credit_amount_cents,
-        "file_url": None,
-        "web_url": None,
+        "invoices": [invoice_base_payload(invoice) for invoice in invoices],
     }
 
 

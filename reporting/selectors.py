@@ -142,7 +142,8 @@ def gross_revenue(
 ) -> list[dict[str, Any]]:
     """Finalized invoices' totals (taxes included, after coupons, credit notes and prepaid credits
     applied on the invoice) by issuing month, minus refunds of non-voided credit notes issued that
-    month. Draft, failed and voided invoices do not count."""
+    month. Draft, failed and voided invoices do not count. Only the (month, currency) that have an
+    invoice or a refund, as Lago's server answers."""
     period = month_range(months, today=today)
     first, end = period[0].start, period[-1].end
     invoices = Invoice.objects.filter(
@@ -177,8 +178,9 @@ def gross_revenue(
     ):
         values = found.setdefault((_month_key(row["month"]), row["currency"]), {"amount_cents": 0, "invoices_count": 0})
         values["amount_cents"] -= int(row["refunded"] or 0)
-    empty = {"amount_cents": 0, "invoices_count": 0}
-    return _fill(period, found, currency, empty)
+    return [
+        {"month": Month(month).label, "currency": code, **values} for (month, code), values in sorted(found.items())
+    ]
 
 
 # --- Invoiced usage --------------------------------------------------------------------------

@@ -139,7 +139,9 @@ def test_refused_actions_change_nothing(client, organization, role):
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.FINALIZED
 
-    client.post(reverse("admin:invoicing_invoice_record_payment", args=[invoice.pk]), {"amount": "10", "reference": "x"})
+    client.post(
+        reverse("admin:invoicing_invoice_record_payment", args=[invoice.pk]), {"amount": "10", "reference": "x"}
+    )
     invoice.refresh_from_db()
     assert invoice.payment_status != "succeeded"
 
