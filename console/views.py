@@ -69,7 +69,7 @@ def _metrics(organization: Organization, today: dt.date) -> list[dict[str, Any]]
 
 def _revenue_charts(organization: Organization, today: dt.date) -> list[dict[str, Any]]:
     charts = []
-    rows = analytics.gross_revenue(organization, months=6, today=today)
+    rows = analytics.gross_revenue_series(organization, months=6, today=today)
     for currency in sorted({row["currency"] for row in rows if row["currency"]}):
         mine = [row for row in rows if row["currency"] == currency]
         labels = [row["month"][:7] for row in mine]

@@ -180,7 +180,7 @@ class AnalyticsDashboardAdmin(ReadOnlyAdmin):
             return row["month"][:7]
 
         sections = []
-        gross = selectors.gross_revenue(organization, months=months, currency=currency)
+        gross = selectors.gross_revenue_series(organization, months=months, currency=currency)
         mrr = selectors.mrr(organization, months=months, currency=currency)
         overdue_rows = {
             r["month"]: r for r in selectors.overdue_balances(organization, months=months, currency=currency)

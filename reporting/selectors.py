@@ -143,7 +143,30 @@ def gross_revenue(
     """Finalized invoices' totals (taxes included, after coupons, credit notes and prepaid credits
     applied on the invoice) by issuing month, minus refunds of non-voided credit notes issued that
     month. Draft, failed and voided invoices do not count. Only the (month, currency) that have an
-    invoice or a refund, as Lago's server answers."""
+    invoice or a refund, as Lago's server answers `GET /analytics/gross_revenue`."""
+    _period, found = _gross_revenue_found(organization, months, currency, external_customer_id, today)
+    return [
+        {"month": Month(month).label, "currency": code, **values} for (month, code), values in sorted(found.items())
+    ]
+
+
+def gross_revenue_series(
+    organization: Any,
+    *,
+    months: int = DEFAULT_MONTHS,
+    currency: str | None = None,
+    external_customer_id: str | None = None,
+    today: date | None = None,
+) -> list[dict[str, Any]]:
+    """`gross_revenue` with every month of the range for each currency seen (0 where nothing was
+    invoiced), for charts; with no data at all, one row a month with a null currency and amount."""
+    period, found = _gross_revenue_found(organization, months, currency, external_customer_id, today)
+    return _fill(period, found, currency, {"amount_cents": 0, "invoices_count": 0})
+
+
+def _gross_revenue_found(
+    organization: Any, months: int, currency: str | None, external_customer_id: str | None, today: date | None
+) -> tuple[list[Month], dict[tuple[date, str], dict[str, Any]]]:
     period = month_range(months, today=today)
     first, end = period[0].start, period[-1].end
     invoices = Invoice.objects.filter(
@@ -178,9 +201,7 @@ def gross_revenue(
     ):
         values = found.setdefault((_month_key(row["month"]), row["currency"]), {"amount_cents": 0, "invoices_count": 0})
         values["amount_cents"] -= int(row["refunded"] or 0)
-    return [
-        {"month": Month(month).label, "currency": code, **values} for (month, code), values in sorted(found.items())
-    ]
+    return period, found
 
 
 # --- Invoiced usage --------------------------------------------------------------------------

@@ -48,6 +48,28 @@ def test_gross_revenue_by_month_and_currency(organization, data):
     ]
 
 
+def test_gross_revenue_series_fills_every_month(organization, data):
+    rows = selectors.gross_revenue_series(organization, months=6, today=TODAY)
+    assert len(rows) == 12  # six months x (EUR, USD)
+    got = {(r["month"], r["currency"]): (r["amount_cents"], r["invoices_count"]) for r in rows}
+    # January: 10000 + 5050; February: 3000 minus a 2000 refund (the voided credit note and the
+    # voided/draft invoices do not count); March: 1234 EUR.
+    assert got[(MONTHS[0], "USD")] == (15050, 2)
+    assert got[(MONTHS[1], "USD")] == (1000, 1)
+    assert got[(MONTHS[2], "USD")] == (0, 0)
+    assert got[(MONTHS[2], "EUR")] == (1234, 1)
+    assert got[(MONTHS[0], "EUR")] == (0, 0)
+    assert sum(a for a, _ in got.values()) == 15050 + 1000 + 1234
+
+
+def test_gross_revenue_series_without_data_has_null_rows(organization):
+    rows = selectors.gross_revenue_series(organization, months=2, today=TODAY)
+    assert rows == [
+        {"month": "2024-05-01T00:00:00.000Z", "currency": None, "amount_cents": None, "invoices_count": 0},
+        {"month": "2024-06-01T00:00:00.000Z", "currency": None, "amount_cents": None, "invoices_count": 0},
+    ]
+
+
 def test_gross_revenue_filters(organization, data):
     rows = selectors.gross_revenue(organization, months=6, today=TODAY, external_customer_id="c2")
     got = {r["month"]: r["amount_cents"] for r in rows}
