@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -29,6 +29,8 @@ from catalog.models import (
 from catalog.services.common import as_uuid, filter_values_key
 from customers.models import Customer, Organization
 
+T = TypeVar("T")
+
 # --- metrics ----------------------------------------------------------------------------------
 
 
@@ -42,9 +44,14 @@ def billable_metric_get(organization: Organization, code: str) -> BillableMetric
     return found(billable_metric_list(organization).filter(code=code).first(), "billable_metric")
 
 
+def _prefetched(row: Any, to_attr: str, read: Callable[[], Iterable[T]]) -> list[T]:
+    """The list a `Prefetch(..., to_attr=to_attr)` left on `row` (a list read prefetched it), else `read()`."""
+    rows = getattr(row, to_attr, None)
+    return rows if rows is not None else list(read())
+
+
 def billable_metric_filters(metric: BillableMetric) -> list[BillableMetricFilter]:
-    cached = getattr(metric, "live_filters", None)
-    return cached if cached is not None else list(BillableMetricFilter.live.filter(billable_metric=metric))
+    return _prefetched(metric, "live_filters", lambda: BillableMetricFilter.live.filter(billable_metric=metric))
 
 
 # --- plans and charges ------------------------------------------------------------------------
@@ -88,10 +95,7 @@ def plan_get_by_id(organization: Organization, plan_id: Any) -> Plan:
 
 
 def plan_charges(plan: Plan) -> list[Charge]:
-    cached = getattr(plan, "live_charges", None)
-    if cached is not None:
-        return cached
-    return list(charge_list(plan).order_by("created_at", "id"))
+    return _prefetched(plan, "live_charges", lambda: charge_list(plan).order_by("created_at", "id"))
 
 
 def charge_list(plan: Plan) -> QuerySet[Charge]:
@@ -121,8 +125,7 @@ def plan_charge_get(organization: Organization, plan_code: str, charge_code: str
 
 
 def charge_filters(charge: Charge) -> list[ChargeFilter]:
-    cached = getattr(charge, "live_filters", None)
-    return cached if cached is not None else list(ChargeFilter.live.filter(charge=charge))
+    return _prefetched(charge, "live_filters", lambda: ChargeFilter.live.filter(charge=charge))
 
 
 def _fixed_charges() -> QuerySet[FixedCharge]:
@@ -131,8 +134,7 @@ def _fixed_charges() -> QuerySet[FixedCharge]:
 
 def plan_fixed_charges(plan: Plan) -> list[FixedCharge]:
     """A plan's live fixed charges, oldest first (the prefetched list when `plan_list` read the plan)."""
-    cached = getattr(plan, "live_fixed_charges", None)
-    return cached if cached is not None else list(_fixed_charges().filter(plan=plan))
+    return _prefetched(plan, "live_fixed_charges", lambda: _fixed_charges().filter(plan=plan))
 
 
 def plan_fixed_charge_get(organization: Organization, plan_code: str, code: str) -> FixedCharge:
@@ -141,8 +143,7 @@ def plan_fixed_charge_get(organization: Organization, plan_code: str, code: str)
 
 
 def plan_usage_thresholds(plan: Plan) -> list[UsageThreshold]:
-    cached = getattr(plan, "live_thresholds", None)
-    return cached if cached is not None else list(UsageThreshold.live.filter(plan=plan))
+    return _prefetched(plan, "live_thresholds", lambda: UsageThreshold.live.filter(plan=plan))
 
 
 def plan_minimum_commitment(plan: Plan) -> Commitment | None:

@@ -6,12 +6,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, prefetch_related_objects
 
 from billing_project.core.api.pagination import PreparedPages
 from billing_project.core.errors import NotFoundFailure
 from billing_project.core.lookup import by_id_or_unique_name
-from billing_project.core.narrowing import narrowed
+from billing_project.core.narrowing import narrowed, searched
 from customers import hooks
 from customers.models import Customer, Organization
 
@@ -95,15 +95,7 @@ def customer_list(
     metadata: dict[str, str] | None = None,
 ) -> QuerySet[Customer]:
     qs = narrowed(Customer.objects.filter(organization=organization, deleted_at__isnull=True), external_id=external_id)
-    if search_term:
-        qs = qs.filter(
-            Q(name__icontains=search_term)
-            | Q(firstname__icontains=search_term)
-            | Q(lastname__icontains=search_term)
-            | Q(legal_name__icontains=search_term)
-            | Q(external_id__icontains=search_term)
-            | Q(email__icontains=search_term)
-        )
+    qs = searched(qs, search_term, "name", "firstname", "lastname", "legal_name", "external_id", "email")
     qs = narrowed(
         qs,
         currency__in=currencies,

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from billing_project.core.found import found
 from billing_project.core.localcache import LocalCache
+from billing_project.core.narrowing import searched
 from billing_project.core.prepared import PreparedQuery
 from catalog import selectors as catalog_selectors
 from catalog.models import Plan
@@ -48,11 +49,7 @@ def _live_privileges() -> Prefetch:
 
 
 def feature_list(organization: Organization, *, search_term: str | None = None) -> QuerySet[Feature]:
-    qs = Feature.live.filter(organization=organization)
-    if search_term:
-        qs = qs.filter(
-            Q(code__icontains=search_term) | Q(name__icontains=search_term) | Q(description__icontains=search_term)
-        )
+    qs = searched(Feature.live.filter(organization=organization), search_term, "code", "name", "description")
     return qs.prefetch_related(_live_privileges()).order_by("created_at", "id")
 
 

@@ -15,6 +15,7 @@ from billing_project.core import bounds, money
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
 from billing_project.core.found import found
 from billing_project.core.inputs import Unset
+from catalog.hooks import plan_usage
 from catalog.models import Charge, FixedCharge, Plan, Tax
 from customers.models import Organization
 
@@ -129,6 +130,7 @@ def copied(source: models.Model, fields: Iterable[str]) -> dict[str, Any]:
 # --- what a plan's charges and fixed charges share -------------------------------------------------
 
 PlanItem = TypeVar("PlanItem", Charge, FixedCharge)
+Built = TypeVar("Built")
 
 
 def plan_for_update(organization: Organization, code: str) -> Plan:
@@ -142,6 +144,27 @@ def plan_item_for_update(model: type[PlanItem], plan: Plan, code: str, *, resour
     """The plan's charge or fixed charge with this code, locked (with its `related` row); 404
     `<resource>_not_found`."""
     return found(model.live.select_for_update().filter(plan=plan, code=code).select_related(related).first(), resource)
+
+
+def write_plan_item(
+    organization: Organization,
+    plan_code: str,
+    code: str | None,
+    *,
+    get: Callable[[Plan, str], PlanItem],
+    apply: Callable[[Plan, PlanItem | None, bool], tuple[Built, dict[str, list[str]]]],
+    save: Callable[[Built], PlanItem],
+) -> PlanItem:
+    """A per-plan route's create (`code` None) or update of one charge or fixed charge: the plan
+    and the row locked, the row built by `apply(plan, row, locked)` (`locked`: an existing row of a
+    plan subscriptions use keeps its frozen fields), 422 with its errors, else `save`d."""
+    plan = plan_for_update(organization, plan_code)
+    row = get(plan, code) if code is not None else None
+    locked = row is not None and plan_usage.get().in_use(plan)
+    built, errors = apply(plan, row, locked)
+    if errors:
+        raise ValidationFailure(errors)
+    return save(built)
 
 
 def next_plan_item_code(model: type[PlanItem], plan: Plan, base: str, taken: set[str]) -> str:
@@ -188,9 +211,6 @@ class _SentItem(Protocol):
 
     @property
     def code(self) -> str | Unset | None: ...
-
-
-Built = TypeVar("Built")
 
 
 def sync_plan_items(

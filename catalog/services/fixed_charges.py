@@ -29,7 +29,6 @@ from billing_project.core.errors import NotFoundFailure, ValidationFailure, merg
 from billing_project.core.found import found
 from billing_project.core.inputs import UNSET, or_none
 from catalog import pricing, signals
-from catalog.hooks import plan_usage
 from catalog.inputs import FixedChargeFields
 from catalog.models import AddOn, FixedCharge, FixedChargeModel, FixedChargeTax, Plan, Tax
 from catalog.services.common import (
@@ -44,6 +43,7 @@ from catalog.services.common import (
     soft_delete,
     sync_plan_items,
     taxes_for_codes,
+    write_plan_item,
 )
 from customers.models import Organization
 
@@ -316,26 +316,27 @@ def _get(plan: Plan, code: str) -> FixedCharge:
     return plan_item_for_update(FixedCharge, plan, code, resource="fixed_charge", related="add_on")
 
 
+def _write(organization: Organization, plan_code: str, code: str | None, data: FixedChargeFields) -> FixedCharge:
+    return write_plan_item(
+        organization,
+        plan_code,
+        code,
+        get=_get,
+        apply=lambda plan, row, locked: _apply(organization, plan, row, data, locked=locked, taken_codes=set()),
+        save=lambda built: _save(organization, built),
+    )
+
+
 @transaction.atomic
 def plan_fixed_charge_create(organization: Organization, *, plan_code: str, data: FixedChargeFields) -> FixedCharge:
-    plan = plan_for_update(organization, plan_code)
-    built, errors = _apply(organization, plan, None, data, locked=False, taken_codes=set())
-    if errors:
-        raise ValidationFailure(errors)
-    return _save(organization, built)
+    return _write(organization, plan_code, None, data)
 
 
 @transaction.atomic
 def plan_fixed_charge_update(
     organization: Organization, *, plan_code: str, code: str, data: FixedChargeFields
 ) -> FixedCharge:
-    plan = plan_for_update(organization, plan_code)
-    fixed_charge = _get(plan, code)
-    locked = plan_usage.get().in_use(plan)
-    built, errors = _apply(organization, plan, fixed_charge, data, locked=locked, taken_codes=set())
-    if errors:
-        raise ValidationFailure(errors)
-    return _save(organization, built)
+    return _write(organization, plan_code, code, data)
 
 
 @transaction.atomic

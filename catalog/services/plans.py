@@ -73,6 +73,7 @@ from catalog.services.common import (
     soft_delete,
     sync_plan_items,
     taxes_for_codes,
+    write_plan_item,
 )
 from catalog.services.fixed_charges import fixed_charges_copy, fixed_charges_override, fixed_charges_sync
 from customers.models import Organization
@@ -553,22 +554,24 @@ def _charge_get(plan: Plan, charge_code: str) -> Charge:
 
 @transaction.atomic
 def plan_charge_create(organization: Organization, *, plan_code: str, data: ChargeFields) -> Charge:
-    plan = plan_for_update(organization, plan_code)
-    charge, extras, errors = _charge_apply(organization, plan, None, data, locked=False, taken_codes=set())
-    if errors:
-        raise ValidationFailure(errors)
-    return _charge_save(charge, extras)
+    return _charge_write(organization, plan_code, None, data)
 
 
 @transaction.atomic
 def plan_charge_update(organization: Organization, *, plan_code: str, charge_code: str, data: ChargeFields) -> Charge:
-    plan = plan_for_update(organization, plan_code)
-    charge = _charge_get(plan, charge_code)
-    locked = plan_usage.get().in_use(plan)
-    charge, extras, errors = _charge_apply(organization, plan, charge, data, locked=locked, taken_codes=set())
-    if errors:
-        raise ValidationFailure(errors)
-    return _charge_save(charge, extras)
+    return _charge_write(organization, plan_code, charge_code, data)
+
+
+def _charge_write(organization: Organization, plan_code: str, code: str | None, data: ChargeFields) -> Charge:
+    def apply(
+        plan: Plan, charge: Charge | None, locked: bool
+    ) -> tuple[tuple[Charge, _ChargeExtras], dict[str, list[str]]]:
+        charge, extras, errors = _charge_apply(organization, plan, charge, data, locked=locked, taken_codes=set())
+        return (charge, extras), errors
+
+    return write_plan_item(
+        organization, plan_code, code, get=_charge_get, apply=apply, save=lambda built: _charge_save(*built)
+    )
 
 
 @transaction.atomic
