@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from invoicing.credits.inputs import WalletTransactionCreate
 from invoicing.credits.services import wallets as wallet_services
 from payments.models import PaymentMethod
 from payments.services import collection
@@ -56,6 +57,6 @@ def test_payment_methods_urls_and_retries(tenant, fake_stripe, django_capture_on
     buyer = stripe_customer(organization, connection, provider_customer_id=fake_stripe.add_customer(), method=None)
     wallet = make_wallet(buyer, granted="1", code="main")
     [purchase] = wallet_services.wallet_transaction_create(
-        organization, data={"wallet_id": str(wallet.id), "paid_credits": "30"}
+        organization, WalletTransactionCreate.from_body({"wallet_id": str(wallet.id), "paid_credits": "30"})
     )
     api.call("POST", "/wallet_transactions/{lago_id}/payment_url", f"/wallet_transactions/{purchase.id}/payment_url")
