@@ -137,6 +137,10 @@ class Payment(BaseModel):
     provider_payment_id = models.CharField(max_length=255, blank=True, default="")
     provider_customer_id = models.CharField(max_length=255, blank=True, default="")
     provider_method_id = models.CharField(max_length=255, blank=True, default="")
+    # The saved `PaymentMethod` charged (Lago's `payment_method_id`), kept as a plain id so the
+    # ledger row never changes when the method is removed; null: none of ours (a hosted page, the
+    # provider's own default, a manual payment).
+    payment_method_id = models.UUIDField(null=True, blank=True)
     payment_url = models.TextField(blank=True, default="")
     next_action_url = models.TextField(blank=True, default="")
     error_code = models.CharField(max_length=128, blank=True, default="")

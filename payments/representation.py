@@ -44,6 +44,7 @@ class PaymentShape(TypedDict):
     external_payment_id: str | None
     provider_payment_id: str | None
     provider_customer_id: str | None
+    payment_method_id: Uuid | None  # the saved payment method charged (docs/payments.md §12)
     next_action: PaymentNextActionShape | None
     paid_at: DateTime | None
     created_at: DateTime
@@ -102,6 +103,7 @@ def payment_payload(payment: Payment) -> PaymentShape:
         "external_payment_id": payment.provider_payment_id or None,
         "provider_payment_id": payment.provider_payment_id or None,
         "provider_customer_id": payment.provider_customer_id or None,
+        "payment_method_id": str(payment.payment_method_id) if payment.payment_method_id else None,
         "next_action": {"redirect_url": payment.next_action_url} if payment.next_action_url else None,
         "paid_at": iso(payment.paid_at),
         "created_at": iso(payment.created_at),

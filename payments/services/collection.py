@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -95,22 +96,32 @@ def _collectable(invoice: Invoice | None) -> bool:
     )
 
 
-def default_method(customer: Any, connection: Any) -> str | None:
+@dataclass(frozen=True)
+class MethodToCharge:
+    """A method a charge is made with: its id at the provider and, when it is one of our saved
+    methods, that method's `lago_id` (Lago's `payment_method_id` of the payment)."""
+
+    provider_method_id: str
+    payment_method_id: UUID | None = None
+
+
+def default_method(customer: Any, connection: Any) -> MethodToCharge | None:
     """The customer's default saved method; else the provider's default for that customer."""
     method = PaymentMethod.objects.filter(customer=customer, connection=connection, is_default=True).first()
     if method is not None:
-        return method.provider_method_id
+        return MethodToCharge(method.provider_method_id, method.id)
     if not customer.provider_customer_id:
         return None
     try:
-        return provider_for(connection).default_payment_method(provider_customer_id=customer.provider_customer_id)
+        found = provider_for(connection).default_payment_method(provider_customer_id=customer.provider_customer_id)
     except (ProviderError, TransientProviderError):
         return None
+    return MethodToCharge(found) if found else None
 
 
 def automatic_source(
     customer: Any, determine: Callable[[], DeterminedMethod]
-) -> tuple[PaymentProviderConnection, str] | None:
+) -> tuple[PaymentProviderConnection, MethodToCharge] | None:
     """The connection and saved method to charge `customer` from without them (the method
     `determine()` chose, `method_to_charge`), or None: no provider, one that does not collect
     automatically (manual), no provider customer, `manual` chosen, no method."""
@@ -128,10 +139,10 @@ def _new_payment(**fields: Any) -> Payment:
     return Payment(id=payment_id, idempotency_key=f"bxb_payment_{payment_id}", **fields)
 
 
-def method_to_charge(determined: DeterminedMethod, customer: Any, connection: Any) -> str | None:
-    """The provider id of the method to charge (`payments.services.method_choice` decided which),
-    or None when nothing is charged automatically (`manual`, a chosen method gone or at another
-    provider connection, no default method)."""
+def method_to_charge(determined: DeterminedMethod, customer: Any, connection: Any) -> MethodToCharge | None:
+    """The method to charge (`payments.services.method_choice` decided which), or None when
+    nothing is charged automatically (`manual`, a chosen method gone or at another provider
+    connection, no default method)."""
     if not determined.chargeable:
         return None
     if determined.method is None:
@@ -142,7 +153,7 @@ def method_to_charge(determined: DeterminedMethod, customer: Any, connection: An
             extra={"customer_id": str(customer.pk), "payment_method_id": str(determined.method.id)},
         )
         return None
-    return determined.method.provider_method_id
+    return MethodToCharge(determined.method.provider_method_id, determined.method.id)
 
 
 def invoice_collect(
@@ -191,7 +202,8 @@ def invoice_collect(
             amount_cents=invoice.total_due_amount_cents,
             currency=invoice.currency,
             provider_customer_id=customer.provider_customer_id,
-            provider_method_id=method,
+            provider_method_id=method.provider_method_id,
+            payment_method_id=method.payment_method_id,
             actor=current_actor().trail_label,
         )
         payment.save(force_insert=True)

@@ -240,7 +240,8 @@ def _collect_request(request: PaymentRequest, *, override: PaymentMethodChoice |
         amount_cents=request.amount_cents,
         currency=request.currency,
         provider_customer_id=customer.provider_customer_id,
-        provider_method_id=method,
+        provider_method_id=method.provider_method_id,
+        payment_method_id=method.payment_method_id,
     )
     payment.save(force_insert=True)
     _enqueue_submit(payment.id)

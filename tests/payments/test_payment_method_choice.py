@@ -210,6 +210,9 @@ def test_billing_run_collects_with_the_subscriptions_method(
     payment = Payment.objects.get(invoice=invoice)
     assert payment.provider_method_id == "pm_card_visa" and payment.status == PaymentStatus.SUCCEEDED
     assert invoice.payment_status == "succeeded"
+    # Lago's payment object names the saved method charged.
+    shown = api.get(f"/api/v1/payments/{payment.id}").json()["payment"]
+    assert shown["payment_method_id"] == str(chosen.id)
 
 
 def test_billing_run_of_a_manual_subscription_charges_nothing(
@@ -299,6 +302,7 @@ def test_retry_payment_may_name_the_method_for_this_attempt(
     assert attempt is not None
     failed = collection.payment_submit(attempt.id)
     assert failed.status == PaymentStatus.FAILED and failed.provider_method_id == "pm_card_chargeDeclined"
+    assert failed.payment_method_id == PaymentMethod.objects.get(provider_method_id="pm_card_chargeDeclined").id
     # `manual` for this retry: no attempt.
     response = api.post(f"/api/v1/invoices/{invoice.id}/retry_payment", {"payment_method": MANUAL}, format="json")
     assert response.status_code == 200 and Payment.objects.filter(invoice=invoice).count() == 1
