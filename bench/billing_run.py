@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/billing_run.py [--subscriptions 100000] [--workers 2] [--batch-size 500]
                                           [--mode batch|customer] [--reuse] [--keep]
+                                          [--no-fixed-charge] [--profile N]
 
 Data: one organization, N customers each with one monthly subscription (base fee 10.00 USD in
 arrears), two usage charges, `calls` (count, standard 0.01) and `storage` (sum, graduated
@@ -15,6 +16,10 @@ task does; then `--workers` processes take batches from a shared queue and run t
 `invoicing.bill_customers` task function on each (`--mode customer`: the per-customer
 `invoicing.bill_customer` task, the previous design). PDFs are rendered by their own task and
 are measured apart (`--pdf-sample`).
+
+`--profile N` bills one batch in this process under cProfile, in a transaction rolled back (the
+data stays as it was), and prints the Python function calls per invoice (deterministic, unlike CPU
+time on a shared machine) and the N costliest functions; nothing else runs.
 
 Prints: set-up time, sweep time, invoices/s (and the load average, since the machine may be
 shared), CPU per invoice (the workers' Python CPU and their PostgreSQL backends' CPU, read from
@@ -216,6 +221,45 @@ def set_fixed_charge(organization, *, on: bool) -> None:
     fixed.save(update_fields=["deleted_at", "updated_at"])
 
 
+def profile_batch(batch: list[str], top: int) -> None:
+    """One batch billed under cProfile, rolled back: calls per invoice and the costliest functions."""
+    import cProfile
+    import pstats
+
+    from django.conf import settings
+    from django.db import transaction
+
+    from invoicing.billing.run import customers_bill
+
+    settings.INVOICE_PDF_ON_FINALIZE = False
+
+    class Rollback(Exception):
+        pass
+
+    profiler = cProfile.Profile()
+    created = 0
+    try:
+        with transaction.atomic():
+            profiler.enable()
+            created = customers_bill(batch, at=AT).invoices_created
+            profiler.disable()
+            raise Rollback
+    except Rollback:
+        pass
+    if os.environ.get("BENCH_PROFILE_DUMP"):
+        profiler.dump_stats(os.environ["BENCH_PROFILE_DUMP"])
+    stats = pstats.Stats(profiler)
+    calls = stats.total_calls  # type: ignore[attr-defined]
+    print(
+        f"profile: {created:,} invoices, {calls:,} Python calls → {calls / max(created, 1):,.0f} per invoice; "
+        f"{stats.total_tt / max(created, 1) * 1000:.2f} ms per invoice under the profiler "  # type: ignore[attr-defined]
+        f"(load average {os.getloadavg()[0]:.1f}); rolled back"
+    )
+    stats.sort_stats("tottime").print_stats(top)
+    if os.environ.get("BENCH_PROFILE_CUMULATIVE"):  # the cumulative view of the functions matching it
+        stats.sort_stats("cumulative").print_stats(os.environ["BENCH_PROFILE_CUMULATIVE"], top)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscriptions", type=int, default=100_000)
@@ -228,6 +272,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     parser.add_argument("--usage-samples", type=int, default=200)
     parser.add_argument("--pdf-sample", type=int, default=3)
+    parser.add_argument("--profile", type=int, default=0, help="profile one batch (rolled back), print N functions")
     args = parser.parse_args()
 
     if not args.reuse:
@@ -261,6 +306,9 @@ def main() -> None:
     size = args.batch_size or runs.BATCH_SIZE
     batches = runs.batches(ids, size) if args.mode == "batch" else runs.batches(ids, 50)
     print(f"sweep: {len(ids):,} customers due ({sum(due.values()):,} subscriptions) found in {sweep:.1f}s")
+    if args.profile:
+        profile_batch(batches[0], args.profile)
+        return
     connection.close()
 
     work: mp.Queue = mp.Queue()

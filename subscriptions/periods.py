@@ -226,6 +226,17 @@ class Schedule:
     def cadence(self) -> Cadence:
         return Cadence.for_plan(self.interval, self.billing_time, self.anchor, self.tz_name)
 
+    @property
+    def fixed_charges_monthly(self) -> bool:
+        """The fixed charges' periods are months of the base period (`bill_fixed_charges_monthly`)."""
+        return self.bill_fixed_charges_monthly and self.interval in (Interval.YEARLY, Interval.SEMIANNUAL)
+
+    @property
+    def usage_on_invoice_windows(self) -> bool:
+        """Every invoice window is a usage window (they differ only when the fixed charges alone bill
+        monthly): `invoice_cadence == charges_cadence`, without building them."""
+        return self.bill_charges_monthly or not self.fixed_charges_monthly
+
     def _monthly_if(self, flag: bool) -> Cadence:
         if flag and self.interval in (Interval.YEARLY, Interval.SEMIANNUAL):
             return Cadence.for_plan(Interval.MONTHLY, self.billing_time, self.anchor, self.tz_name)

@@ -44,10 +44,13 @@ def price(
     *,
     currency: str | None = None,
     prorated: bool = False,
+    checked: bool = False,
 ) -> PricingResult:
     """Price `usage` with a charge model and its properties.
 
-    `properties` must pass `validate_properties` (they are checked again; `PricingError` otherwise).
+    `properties` must pass `validate_properties` (they are checked again, `PricingError` otherwise,
+    unless `checked`: the caller has just had them pass, as a batch's snapshot does once for all
+    the fees it prices).
     `currency` is needed by `dynamic` only (its events carry amounts in minor units). `prorated`
     is the charge's flag: standard prices the prorated units as usual, volume and graduated follow
     `prorated.py`; other models cannot be prorated. The returned `amount` is in major units,
@@ -59,7 +62,7 @@ def price(
         raise TypeError("usage must be a catalog.pricing.Usage")
     if prorated and charge_model not in ("standard", "volume", "graduated"):
         raise PricingError(f"a {charge_model} charge cannot be prorated")
-    errors = validate_properties(charge_model, properties)
+    errors = {} if checked else validate_properties(charge_model, properties)
     if errors:
         raise PricingError(f"invalid {charge_model} properties: {', '.join(flatten_errors(errors))}")
     if usage.units < 0 and not (prorated and charge_model == "graduated"):

@@ -38,6 +38,8 @@ class DueItem:
     # the usage charges' window billed: `charges`, except when only the fixed charges of a yearly or
     # semiannual plan bill monthly (the whole usage window on the invoice that closes it, else empty)
     usage: Window | None = None
+    # the base period holding `charges.start` (periodic and terminating items), computed once here
+    period: periods.BillingPeriod | None = None
 
     @property
     def usage_window(self) -> Window:
@@ -57,7 +59,7 @@ class DueItem:
 def usage_window(schedule: periods.Schedule, window: Window) -> Window | None:
     """The usage billed with the invoice window `window` when it differs from it (`DueItem.usage`):
     with monthly fixed charges only, the usage window that `window` closes, or nothing."""
-    if schedule.invoice_cadence == schedule.charges_cadence or window.end <= window.start:
+    if schedule.usage_on_invoice_windows or window.end <= window.start:
         return None
     usage = periods.charges_window_at(schedule, window.start)
     return usage if usage.end == window.end else Window(window.end, window.end)
@@ -158,6 +160,7 @@ def due_items(
                 base_fee=bill_base,
                 fraction=fraction,
                 usage=usage_window(schedule, window),
+                period=base_period,
             )
         )
         position = window.end

@@ -104,8 +104,11 @@ def increase_units(
     return increase, priced, window
 
 
-def fixed_charge_price(fixed_charge: FixedCharge, units: Decimal) -> pricing.PricingResult:
-    return pricing.price(fixed_charge.charge_model, fixed_charge.properties, pricing.Usage(units=units))
+def fixed_charge_price(fixed_charge: FixedCharge, units: Decimal, *, checked: bool = False) -> pricing.PricingResult:
+    """`checked`: the properties passed `pricing.validate_properties` already (`FixedChargeSnapshot`)."""
+    return pricing.price(
+        fixed_charge.charge_model, fixed_charge.properties, pricing.Usage(units=units), checked=checked
+    )
 
 
 def fixed_charge_fee(
@@ -118,10 +121,11 @@ def fixed_charge_fee(
     full: periods.Window,
     currency: str,
     extra: Mapping[str, Any] | None = None,
+    checked: bool = False,
 ) -> Fee:
     """One fixed charge fee: `priced_units` (prorated or not) priced by the model, rounded once;
     `units` the quantity shown (held, or billed by a change)."""
-    result = fixed_charge_price(fixed_charge, priced_units)
+    result = fixed_charge_price(fixed_charge, priced_units, checked=checked)
     amount_cents = to_cents(result.amount, currency)
     unit_amount = (result.amount / units) if units else ZERO
     return Fee(
@@ -171,7 +175,10 @@ def _closing_period(item: DueItem, schedule: periods.Schedule) -> periods.Billin
     its month with `bill_fixed_charges_monthly`."""
     if item.charges.end <= item.charges.start:
         return None
-    closed = periods.fixed_charges_period_at(schedule, item.charges.start)
+    if item.period is not None and not schedule.fixed_charges_monthly:
+        closed = item.period  # the base period, already computed by `due_items`
+    else:
+        closed = periods.fixed_charges_period_at(schedule, item.charges.start)
     if item.reason == InvoicingReason.SUBSCRIPTION_TERMINATING or closed.full.end == item.charges.end:
         return closed
     return None
@@ -234,7 +241,14 @@ def _arrears_fee(
     else:
         priced = last
     return fixed_charge_fee(
-        sub, fixed_charge=fixed, units=last, priced_units=priced, window=window, full=closed.full, currency=currency
+        sub,
+        fixed_charge=fixed,
+        units=last,
+        priced_units=priced,
+        window=window,
+        full=closed.full,
+        currency=currency,
+        checked=snapshot.checked,
     )
 
 
@@ -256,7 +270,14 @@ def _advance_fee(
         share = periods.proration(opening.full, window, schedule.tz_name)
         priced = units * share.numerator / share.denominator
     fee = fixed_charge_fee(
-        sub, fixed_charge=fixed, units=units, priced_units=priced, window=window, full=opening.full, currency=currency
+        sub,
+        fixed_charge=fixed,
+        units=units,
+        priced_units=priced,
+        window=window,
+        full=opening.full,
+        currency=currency,
+        checked=snapshot.checked,
     )
     if starting and sub.previous_subscription_id is not None:
         paid = previous_paid_cents(sub, fixed, window, schedule.tz_name)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from catalog import pricing
 from catalog.models import (
     BillableMetric,
     BillableMetricFilter,
@@ -74,6 +75,7 @@ class FixedChargeSnapshot:
 
     fixed_charge: FixedCharge
     taxes: tuple[Tax, ...] = ()
+    checked: bool = False  # its properties passed `pricing.validate_properties` when the snapshot was read
 
     @property
     def id(self) -> Any:
@@ -210,7 +212,11 @@ def _fixed_charges(plan_ids: list[Any]) -> dict[Any, list[FixedChargeSnapshot]]:
     result: dict[Any, list[FixedChargeSnapshot]] = defaultdict(list)
     for item in fixed:
         result[item.plan_id].append(
-            FixedChargeSnapshot(fixed_charge=item, taxes=tuple(sorted(taxes[item.id], key=lambda t: t.code)))
+            FixedChargeSnapshot(
+                fixed_charge=item,
+                taxes=tuple(sorted(taxes[item.id], key=lambda t: t.code)),
+                checked=not pricing.validate_properties(item.charge_model, item.properties),
+            )
         )
     return result
 

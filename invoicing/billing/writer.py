@@ -2,7 +2,8 @@
 
     write(built) -> None      numbers, billing periods, fees, applied taxes, invoices, audit, notifications
 
-Invoice numbers for all finalized invoices come from the locked counters (one `UPDATE … RETURNING`
+Fees are inserted by `billing_project.core.bulk.insert_rows` (the same rows as `bulk_create`,
+for a third of the Python work). Invoice numbers for all finalized invoices come from the locked counters (one `UPDATE … RETURNING`
 for the customers' counters, one for the organization's; gapless because the counters stay locked
 until the commit). Then bulk inserts of billing periods (the unique constraint on (subscription,
 reason, period) still guards every row), fees, applied taxes, invoices and audit entries; then the
@@ -21,6 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from billing_project.core import metrics
+from billing_project.core.bulk import insert_rows
 from billing_project.core.signals import bulk_created
 from customers.models import DocumentNumbering, Organization
 from invoicing.models import (
@@ -166,7 +168,7 @@ def write(built: list[Built]) -> None:
     _number(finalized)
     # A period already invoiced violates the unique constraint here: the caller's savepoint rolls back.
     InvoiceSubscription.objects.bulk_create([row for b in built for row in b.periods], batch_size=BULK_SIZE)
-    Fee.objects.bulk_create([fee for b in built for fee in b.fees], batch_size=BULK_SIZE)
+    insert_rows(Fee, [fee for b in built for fee in b.fees], batch_size=BULK_SIZE)  # the costliest rows
     FeeAppliedTax.objects.bulk_create([t for b in built for t in b.computed.fee_taxes], batch_size=BULK_SIZE)
     InvoiceAppliedTax.objects.bulk_create([t for b in built for t in b.computed.invoice_taxes], batch_size=BULK_SIZE)
     _number_in_organization(finalized)

@@ -1,0 +1,53 @@
+"""`billing_project.core.bulk.insert_rows`: the rows `bulk_create` would write (values, defaults,
+timestamps, JSON, NULLs, choices), by COPY on PostgreSQL, and Django's IntegrityError on a clash."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from billing_project.core.bulk import insert_rows
+from invoicing.models import Fee, FeeType
+from tests.factories.invoicing import make_customer, make_plan, subscribe
+
+pytestmark = pytest.mark.django_db
+
+
+def _fee(sub, **extra):
+    return Fee(
+        organization_id=sub.organization_id, customer_id=sub.customer_id, subscription=sub,
+        fee_type=FeeType.FIXED_CHARGE, invoice_display_name="Seats", currency="USD", units=Decimal("2.5"),
+        amount_cents=1234, precise_amount_cents=Decimal("1234.4999999"), properties={"a": ["b", 1]}, **extra,
+    )  # fmt: skip
+
+
+def test_rows_as_bulk_create_writes_them(organization):
+    from datetime import UTC, datetime
+
+    sub = subscribe(make_customer(organization), make_plan(organization), datetime(2025, 1, 1, tzinfo=UTC))
+    fast, slow = _fee(sub), _fee(sub)
+    insert_rows(Fee, [fast])
+    Fee.objects.bulk_create([slow])
+    assert not fast._state.adding
+    fields = [f.attname for f in Fee._meta.concrete_fields if f.attname not in ("id", "created_at", "updated_at")]
+    got = Fee.objects.filter(pk=fast.pk).values(*fields).get()
+    expected = Fee.objects.filter(pk=slow.pk).values(*fields).get()
+    assert got == expected
+    assert got["properties"] == {"a": ["b", 1]} and got["invoice_id"] is None and got["payment_status"] == "pending"
+    row = Fee.objects.get(pk=fast.pk)
+    assert row.created_at is not None and row.created_at == row.updated_at
+
+
+def test_a_clash_is_djangos_integrity_error(organization):
+    from datetime import UTC, datetime
+
+    sub = subscribe(make_customer(organization), make_plan(organization), datetime(2025, 1, 1, tzinfo=UTC))
+    fee = _fee(sub)
+    insert_rows(Fee, [fee])
+    again = _fee(sub)
+    again.pk = fee.pk
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_rows(Fee, [again])
+    assert Fee.objects.count() == 1
