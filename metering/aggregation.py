@@ -21,6 +21,7 @@ from django.db.models import CharField, F, Value, Window
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, RowNumber
 
+from billing_project.core.errors import UnavailableFailure
 from catalog.pricing import Usage, apply_metric_rounding
 from customers.models import Organization
 from metering import computations
@@ -245,9 +246,11 @@ def aggregate(
 
     try:
         return answer(reader)
-    except clickhouse.Unavailable:
-        if store == "clickhouse" or organization.events_store == "clickhouse":
-            raise  # forced, or the store of record: PostgreSQL does not hold these events
+    except clickhouse.Unavailable as exc:
+        if store == "clickhouse":
+            raise
+        if organization.events_store == "clickhouse":  # the store of record: PostgreSQL does not hold them
+            raise UnavailableFailure("events_store_unavailable") from exc
         metrics.clickhouse_fallback("unavailable")
         return answer(event_store().reader(organization, external_subscription_id, spec.code))
 
@@ -700,9 +703,11 @@ def aggregate_prorated(
 
         try:
             rows, history = read(reader)
-        except clickhouse.Unavailable:
-            if store == "clickhouse" or organization.events_store == "clickhouse":
+        except clickhouse.Unavailable as exc:
+            if store == "clickhouse":
                 raise
+            if organization.events_store == "clickhouse":
+                raise UnavailableFailure("events_store_unavailable") from exc
             metrics.clickhouse_fallback("unavailable")
             reader = event_store().reader(organization, external_subscription_id, spec.code)
             rows, history = read(reader)

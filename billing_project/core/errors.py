@@ -97,6 +97,18 @@ class ProviderFailure(DomainError):
         self.details = dict(details or {})
 
 
+class UnavailableFailure(DomainError):
+    """A store the request needs did not answer in time; nothing was changed and the client may
+    retry (503 with a code and `Retry-After`)."""
+
+    status = 503
+
+    def __init__(self, code: str, retry_after: int = 5):
+        super().__init__(code)
+        self.code = code
+        self.retry_after = retry_after
+
+
 def merge_details(*parts: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
     """Combine several error maps, keeping each code once per field."""
     merged: dict[str, list[str]] = {}

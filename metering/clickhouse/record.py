@@ -25,6 +25,7 @@ smallest exact arbiter: three short columns, one index, no rollups (docs/meterin
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,11 +35,14 @@ from typing import Any
 
 from django.db import connection
 
+from billing_project.core.errors import UnavailableFailure
 from metering.clickhouse import store
 from metering.clickhouse.store import ClickHouseEventStore
 from metering.ingestion import ParsedEvent
 from metering.models import EventKey
 from metering.store.base import SubscriptionRefs, Written
+
+logger = logging.getLogger(__name__)
 
 CLICKHOUSE = "clickhouse"
 
@@ -128,7 +132,13 @@ class ClickHouseRecordStore:
         for event in new:
             if event.id is None:
                 event.id = new_event_id()
-        ClickHouseEventStore().write(organization_id, new, now=now)
+        try:
+            ClickHouseEventStore().write(organization_id, new, now=now)
+        except Exception as exc:
+            # The caller's transaction rolls back (no key kept): the client sends the batch again.
+            store.forget_clients()
+            logger.warning("ClickHouse refused an ingestion insert", exc_info=True)
+            raise UnavailableFailure("events_store_unavailable") from exc
         return Written()
 
     def reader(self, organization: Any, external_subscription_id: str, code: str) -> Any:

@@ -358,3 +358,34 @@ def test_events_api_reads_clickhouse(tenant, other_tenant):
         e["transaction_id"] for e in api.get("/api/v1/events", {"external_subscription_id": "s1"}).json()["events"]
     ] == ["c", "a"]
     assert other_tenant.client.get("/api/v1/events").json()["events"] == []
+
+
+def test_clickhouse_down_refuses_ingestion_with_503_and_keeps_no_key(tenant):
+    organization = tenant.organization
+    Organization.objects.filter(id=organization.id).update(events_store="clickhouse")
+    make_metric(organization, "sum", "sum_agg", field_name="v")
+    with override_settings(CLICKHOUSE_URL="clickhouse://default@127.0.0.1:1/bxb_down"):
+        response = tenant.client.post("/api/v1/events/batch", {"events": [event("a")]}, format="json")
+        assert response.status_code == 503
+        assert response.json()["code"] == "events_store_unavailable"
+        assert response["Retry-After"]
+    assert not EventKey.objects.filter(organization_id=organization.id).exists()
+    with override_settings(CLICKHOUSE_URL=CLICKHOUSE_URL):
+        retried = tenant.client.post("/api/v1/events/batch", {"events": [event("a")]}, format="json")
+        assert retried.status_code == 200
+        assert [e["transaction_id"] for e in retried.json()["events"]] == ["a"]
+
+
+@override_settings(CLICKHOUSE_URL="clickhouse://default@127.0.0.1:1/bxb_down")
+def test_clickhouse_down_fails_usage_reads_of_its_organizations_with_503():
+    from billing_project.core.errors import UnavailableFailure
+
+    organization = organization_on("clickhouse")
+    with pytest.raises(UnavailableFailure):
+        aggregate(
+            organization,
+            external_subscription_id="s1",
+            metric=organization_metric(organization, "sum"),
+            from_datetime=MARCH,
+            to_datetime=APRIL,
+        )

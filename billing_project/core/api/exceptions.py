@@ -29,6 +29,7 @@ _REASONS = {
     422: "Unprocessable Entity",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 
 
@@ -140,6 +141,9 @@ def error_body(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
             "error_details": exc.details,
         }
         return 422, body, headers
+    if isinstance(exc, errors.UnavailableFailure):
+        headers["Retry-After"] = str(exc.retry_after)
+        return 503, lago_error(503, exc.code), headers
     if isinstance(exc, errors.BadRequestFailure):
         return 400, lago_error(400, error=f"BadRequest: {exc.message}"), headers
     if isinstance(exc, RequestDataTooBig):
