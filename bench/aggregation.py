@@ -211,14 +211,14 @@ def generate_in_clickhouse(total: int, target: int) -> Any:
     month_us = int(MONTH_START.timestamp()) * 1_000_000
     chunk = 1_000_000
     for kind, count, other in [("sub_target", target, 0), ("other", total - target, 1)]:
-        sub = "'sub_target'" if not other else f"concat('sub_', toString((g % {OTHER_SUBSCRIPTIONS}) + 1))"
+        sub = "'sub_target'" if not other else f"concat('sub_', toString((g %% {OTHER_SUBSCRIPTIONS}) + 1))"
         for offset in range(0, count, chunk):
             n = min(chunk, count - offset)
             ch.execute(
                 f"INSERT INTO {TABLE} ({COLUMNS}) SELECT %(org)s, {sub}, %(code)s, concat(%(kind)s, '_', toString(g)), "
-                "toDateTime(intDiv(ts, 1000000)), ts, %(created)s, toDecimal128(g % 100, 12), NULL, '{}', "
-                "['n', 'user', 'operation_type'], [toString(g % 100), concat('u', toString(g % 5000)), "
-                "if(g % 7 = 0, 'remove', 'add')], 1, '', '', '', '', '' FROM (SELECT number + %(offset)s AS g, "
+                "toDateTime(intDiv(ts, 1000000)), ts, %(created)s, toDecimal128(g %% 100, 12), NULL, '{}', "
+                "['n', 'user', 'operation_type'], [toString(g %% 100), concat('u', toString(g %% 5000)), "
+                "if(g %% 7 = 0, 'remove', 'add')], 1, '', '', '', '', '' FROM (SELECT number + %(offset)s AS g, "
                 f"%(month)s + intDiv((number + %(offset)s) * {SECONDS}, %(count)s) * 1000000 AS ts FROM numbers({n}))",
                 {
                     "org": org,
