@@ -53,10 +53,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
     Gunicorn,
+    Request,
+    Result,
     active_subscriptions,
     children,
     cpu_seconds,
     load_average,
+    open_loop,
     percentile,
     run_on_database,
     start_clients,
@@ -223,48 +226,23 @@ def client_main(
     generator must stay cheap) and the time spent opening connections (gunicorn's sync workers
     close every connection, so each request pays a TCP connect; gthread keeps them alive).
     """
-    rng = random.Random(client_id)
     routes = [name for name, weight in MIX for _ in range(weight)]
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    results: list[tuple[str, float, float, int, float]] = []
-    connects: list[float] = []
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    while time.time() < start_at:
-        time.sleep(0.005)
-    cpu_start = time.process_time()
-    interval = 1.0 / rate
-    next_at = start_at + rng.random() * interval
-    counter = 0
-    end = start_at + duration
-    while next_at < end and time.time() < end + 2:
-        pause = next_at - time.time()
-        if pause > 0:
-            time.sleep(pause)
+
+    def next_request(rng: random.Random, counter: int) -> Request:
         route = rng.choice(routes)
-        method, path, body = _request(route, rng, customers, client_id, counter)
-        counter += 1
-        started = time.perf_counter()
-        status = 0
-        try:
-            if conn.sock is None:
-                conn.connect()
-                connects.append((time.perf_counter() - started) * 1000)
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            status = response.status
-            if response.will_close:
-                conn.close()
-        except (OSError, http.client.HTTPException):
-            conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        service = (time.perf_counter() - started) * 1000
-        # From the scheduled instant: time queued behind a busy server counts (no coordinated omission).
-        scheduled = max(service, (time.time() - next_at) * 1000)
-        results.append((route, service, scheduled, status, next_at - start_at))
-        next_at += interval
-    unsent = max(0, int((end - next_at) / interval) + 1) if next_at < end else 0
-    out.put((results, unsent, time.process_time() - cpu_start, connects))
+        return (route, *_request(route, rng, customers, client_id, counter))
+
+    out.put(
+        open_loop(
+            port,
+            seed=client_id,
+            rate=rate,
+            duration=duration,
+            start_at=start_at,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            next_request=next_request,
+        )
+    )
 
 
 def worker_rss(master_pid: int) -> dict[int, int]:
@@ -471,7 +449,7 @@ def run(args: argparse.Namespace) -> None:
         )
         time.sleep(max(0.0, start_at + args.duration / 2 - time.time()))
         rss_middle = worker_rss(master)
-        results: list[tuple[str, float, float, int, float]] = []
+        results: list[Result] = []
         connects: list[float] = []
         unsent = 0
         client_cpu = 0.0

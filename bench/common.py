@@ -199,6 +199,73 @@ def start_clients(
     return queue, processes, start_at
 
 
+Request = tuple[str, str, str, bytes | str | None]  # (label, method, path, body)
+Result = tuple[str, float, float, int, float]  # (label, service ms, from-schedule ms, status, sent at s)
+
+
+def open_loop(
+    port: int,
+    *,
+    seed: int,
+    rate: float,
+    duration: float,
+    start_at: float,
+    headers: dict[str, str],
+    next_request: Callable[[Any, int], Request],
+    check: Callable[[str, bytes], Any] | None = None,
+) -> tuple[list[Result], int, float, list[float]]:
+    """One load process's open loop: `next_request(rng, n)` sent on its own schedule at `rate`
+    requests/s from `start_at` for `duration` seconds, over one kept-alive connection opened again
+    when the server closes it. `check(label, body)` reads a 200's body (an error counts as status 0).
+
+    Returns the results (the latency from the scheduled instant too: time queued behind a busy
+    server counts, no coordinated omission), how many scheduled requests were never sent, this
+    process's CPU seconds and the milliseconds spent opening connections."""
+    import http.client
+    import random
+
+    rng = random.Random(seed)
+    results: list[Result] = []
+    connects: list[float] = []
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    while time.time() < start_at:
+        time.sleep(0.005)
+    cpu_start = time.process_time()
+    interval = 1.0 / rate
+    next_at = start_at + rng.random() * interval
+    counter = 0
+    end = start_at + duration
+    while next_at < end and time.time() < end + 2:
+        pause = next_at - time.time()
+        if pause > 0:
+            time.sleep(pause)
+        label, method, path, body = next_request(rng, counter)
+        counter += 1
+        started = time.perf_counter()
+        status = 0
+        try:
+            if conn.sock is None:
+                conn.connect()
+                connects.append((time.perf_counter() - started) * 1000)
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            payload = response.read()
+            status = response.status
+            if check is not None and status == 200:
+                check(label, payload)
+            if response.will_close:
+                conn.close()
+        except (OSError, http.client.HTTPException, KeyError, ValueError):
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        service = (time.perf_counter() - started) * 1000
+        scheduled = max(service, (time.time() - next_at) * 1000)
+        results.append((label, service, scheduled, status, next_at - start_at))
+        next_at += interval
+    unsent = max(0, int((end - next_at) / interval) + 1) if next_at < end else 0
+    return results, unsent, time.process_time() - cpu_start, connects
+
+
 def pass_or_fail(check: Callable[[], bool], servers: list[Any]) -> NoReturn:
     """A fault scenario (scripts/fault_*.py): `check()` run, the servers it started (a list it fills)
     killed whatever happens, PASS or FAIL printed, and the exit status 0 or 1."""

@@ -41,6 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import common
 from bench.common import Gunicorn, children, cpu_seconds, load_average, percentile, run_on_database, start_clients
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_entitlements"
@@ -134,45 +135,31 @@ def seed(subscriptions: int, events: int) -> str:
 def client_main(
     client_id: int, port: int, key: str, rate: float, duration: float, subs: int, start_at: float, out
 ) -> None:
-    rng = random.Random(client_id)
-    headers = {"Authorization": f"Bearer {key}"}
-    results: list[tuple[str, float, float, int]] = []
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    while time.time() < start_at:
-        time.sleep(0.005)
-    cpu_start = time.process_time()
-    interval = 1.0 / rate
-    next_at = start_at + rng.random() * interval
-    end = start_at + duration
-    while next_at < end and time.time() < end + 2:
-        pause = next_at - time.time()
-        if pause > 0:
-            time.sleep(pause)
+    def next_request(rng: random.Random, _n: int) -> tuple[str, str, str, None]:
         route = rng.choice(ROUTES)
         n = rng.randrange(subs)
-        path = f"/api/v1/subscriptions/sub_{n}/entitlements" + ("/api" if route == "feature" else "")
-        started = time.perf_counter()
-        status = 0
-        try:
-            if conn.sock is None:
-                conn.connect()
-            conn.request("GET", path, headers=headers)
-            response = conn.getresponse()
-            body = response.read()
-            status = response.status
-            if status == 200 and route == "feature":
-                _ = json.loads(body)["entitlement"]["privileges"][0]["usage"]["remaining"]
-            if response.will_close:
-                conn.close()
-        except (OSError, http.client.HTTPException, KeyError, ValueError):
-            conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        service = (time.perf_counter() - started) * 1000
-        scheduled = max(service, (time.time() - next_at) * 1000)  # queueing behind a busy server counts
-        results.append((route, service, scheduled, status))
-        next_at += interval
-    unsent = max(0, int((end - next_at) / interval) + 1) if next_at < end else 0
-    out.put((results, unsent, time.process_time() - cpu_start))
+        return (
+            route,
+            "GET",
+            f"/api/v1/subscriptions/sub_{n}/entitlements" + ("/api" if route == "feature" else ""),
+            None,
+        )
+
+    def check(route: str, body: bytes) -> None:
+        if route == "feature":
+            _ = json.loads(body)["entitlement"]["privileges"][0]["usage"]["remaining"]
+
+    results, unsent, cpu, _ = common.open_loop(
+        port,
+        seed=client_id,
+        rate=rate,
+        duration=duration,
+        start_at=start_at,
+        headers={"Authorization": f"Bearer {key}"},
+        next_request=next_request,
+        check=check,
+    )
+    out.put((results, unsent, cpu))
 
 
 def run(args: argparse.Namespace) -> bool:
@@ -202,7 +189,7 @@ def run(args: argparse.Namespace) -> bool:
         queue, processes, start_at = start_clients(
             client_main, args.clients, args.port, key, args.rate, args.duration, args.subscriptions
         )
-        results: list[tuple[str, float, float, int]] = []
+        results: list[common.Result] = []
         unsent = 0
         client_cpu = 0.0
         for _ in processes:

@@ -245,6 +245,12 @@ end
 """
 
 
+def _wrk(seconds: int, connections: int, *arguments: str) -> str:
+    """wrk's report of `seconds` at `connections` connections on 2 threads, with latency percentiles."""
+    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
 def run_single(port: int, key: str, seconds: int, connections: int) -> dict:
     script = WRK_SCRIPT % {
         "prefix": f"w{uuid.uuid4().hex[:8]}",
@@ -255,24 +261,7 @@ def run_single(port: int, key: str, seconds: int, connections: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:
-        output = subprocess.run(
-            [
-                "wrk",
-                "-t",
-                "2",
-                "-c",
-                str(connections),
-                "-d",
-                f"{seconds}s",
-                "--latency",
-                "-s",
-                handle.name,
-                f"http://127.0.0.1:{port}",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        output = _wrk(seconds, connections, "-s", handle.name, f"http://127.0.0.1:{port}")
     finally:
         os.unlink(handle.name)
     values = dict(re.findall(r"^(WRK_\w+) ([\d.]+)$", output, re.M))
@@ -457,23 +446,7 @@ def statements_per_request(key: str) -> dict[str, int]:
 
 def run_wrk(port: int, path: str, key: str | None, seconds: int, connections: int) -> dict:
     headers = ["-H", f"Authorization: Bearer {key}"] if key else []
-    output = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            "2",
-            "-c",
-            str(connections),
-            "-d",
-            f"{seconds}s",
-            "--latency",
-            *headers,
-            f"http://127.0.0.1:{port}{path}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    output = _wrk(seconds, connections, *headers, f"http://127.0.0.1:{port}{path}")
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)

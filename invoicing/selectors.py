@@ -545,6 +545,27 @@ def _filter_entry(bucket: pricing.ChargeBucket, projecting: _Projecting | None =
     return entry
 
 
+def _charge_and_metric(charge: Any, metric: Any) -> dict[str, Any]:
+    """The part of a charge's usage that names it: no pricing units, no breakdowns, the charge and
+    its billable metric."""
+    return {
+        "pricing_unit_details": None,
+        "presentation_breakdowns": [],
+        "charge": {
+            "lago_id": str(charge.id),
+            "code": charge.code,
+            "charge_model": charge.charge_model,
+            "invoice_display_name": charge.invoice_display_name or None,
+        },
+        "billable_metric": {
+            "lago_id": str(metric.id),
+            "name": metric.name,
+            "code": metric.code,
+            "aggregation_type": metric.aggregation_type,
+        },
+    }
+
+
 def _charge_usage(
     snapshot: ChargeSnapshot,
     buckets: list[pricing.ChargeBucket],
@@ -585,20 +606,7 @@ def _charge_usage(
         "events_count": sum(b.events_count for b in buckets),
         "amount_cents": sum(b.amount_cents for b in buckets),
         "amount_currency": currency,
-        "pricing_unit_details": None,
-        "presentation_breakdowns": [],
-        "charge": {
-            "lago_id": str(charge.id),
-            "code": charge.code,
-            "charge_model": charge.charge_model,
-            "invoice_display_name": charge.invoice_display_name or None,
-        },
-        "billable_metric": {
-            "lago_id": str(metric.id),
-            "name": metric.name,
-            "code": metric.code,
-            "aggregation_type": metric.aggregation_type,
-        },
+        **_charge_and_metric(charge, metric),
         "filters": [_filter_entry(b, projecting) for b in buckets] if has_filters and not grouped else [],
         "grouped_usage": grouped_usage,
     }
@@ -765,20 +773,7 @@ def past_usage_payload(row: InvoiceSubscription, *, billable_metric_code: str | 
                 "events_count": sum(f.events_count for f in charge_fees),
                 "amount_cents": sum(f.amount_cents for f in charge_fees),
                 "amount_currency": invoice.currency,
-                "pricing_unit_details": None,
-                "presentation_breakdowns": [],
-                "charge": {
-                    "lago_id": str(charge.id),
-                    "code": charge.code,
-                    "charge_model": charge.charge_model,
-                    "invoice_display_name": charge.invoice_display_name or None,
-                },
-                "billable_metric": {
-                    "lago_id": str(metric.id),
-                    "name": metric.name,
-                    "code": metric.code,
-                    "aggregation_type": metric.aggregation_type,
-                },
+                **_charge_and_metric(charge, metric),
                 "filters": [
                     {
                         "invoice_display_name": f.charge_filter.invoice_display_name or None

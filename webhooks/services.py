@@ -437,14 +437,13 @@ def webhook_delivery_retry(organization: Any, *, lago_id: Any, now: datetime | N
     return delivery
 
 
-@transaction.atomic
-def webhook_endpoint_retry_failed(organization: Any, *, lago_id: Any, now: datetime | None = None) -> int:
-    """Put every failed delivery of the endpoint back in the queue, due now. Returns how many."""
-    endpoint = webhook_endpoint_get(organization, lago_id)
+def _requeue_failed(now: datetime | None, **scope: Any) -> int:
+    """The failed deliveries of `scope` (locked) back in the queue, due now; how many. Called inside
+    the caller's transaction."""
     ids = [
         str(pk)
         for pk in WebhookDelivery.objects.select_for_update()
-        .filter(organization_id=organization.pk, endpoint=endpoint, status=DeliveryStatus.FAILED)
+        .filter(status=DeliveryStatus.FAILED, **scope)
         .values_list("pk", flat=True)
     ]
     if not ids:
@@ -454,6 +453,13 @@ def webhook_endpoint_retry_failed(organization: Any, *, lago_id: Any, now: datet
     )
     _enqueue_on_commit(ids)
     return len(ids)
+
+
+@transaction.atomic
+def webhook_endpoint_retry_failed(organization: Any, *, lago_id: Any, now: datetime | None = None) -> int:
+    """Put every failed delivery of the endpoint back in the queue, due now. Returns how many."""
+    endpoint = webhook_endpoint_get(organization, lago_id)
+    return _requeue_failed(now, organization_id=organization.pk, endpoint=endpoint)
 
 
 @transaction.atomic
@@ -461,16 +467,4 @@ def webhook_deliveries_retry(delivery_ids: list[Any], *, now: datetime | None = 
     """Failed deliveries (ops: `manage.py retry_webhooks`) back in the queue, due now: each is
     attempted again as a new retry, keeping its `X-Lago-Unique-Key`. Deliveries no longer failed
     (retried meanwhile) or whose endpoint was deleted are left alone. Returns how many."""
-    ids = [
-        str(pk)
-        for pk in WebhookDelivery.objects.select_for_update()
-        .filter(pk__in=list(delivery_ids), status=DeliveryStatus.FAILED, endpoint__isnull=False)
-        .values_list("pk", flat=True)
-    ]
-    if not ids:
-        return 0
-    WebhookDelivery.objects.filter(pk__in=ids).update(
-        status=DeliveryStatus.PENDING, next_attempt_at=now or timezone.now(), updated_at=timezone.now()
-    )
-    _enqueue_on_commit(ids)
-    return len(ids)
+    return _requeue_failed(now, pk__in=list(delivery_ids), endpoint__isnull=False)

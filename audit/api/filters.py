@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from rest_framework.request import Request
 
@@ -13,6 +15,7 @@ from billing_project.core.api.filters import DateTimeFilter, LagoFilterSet, List
 from billing_project.core.errors import ValidationFailure
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+T = TypeVar("T")
 
 
 class _LoggedBetween(LagoFilterSet):
@@ -27,6 +30,19 @@ class _LoggedBetween(LagoFilterSet):
             text = str(request.query_params.get("to_date", "")).strip()
             end = end + (dt.timedelta(days=1) if len(text) == 10 else dt.timedelta(microseconds=1))
         return start, end
+
+    @classmethod
+    def selector_filters(cls, request: Request, filters_class: Callable[..., T]) -> T:
+        """The parsed parameters as the selector's frozen `filters_class`: `from_time`/`to_time` the
+        window, every other field the parameter of its name (an absent list as `()`)."""
+        params = cls.parse(request)
+        start, end = cls.window(request, params)
+        values = {
+            field.name: params[field.name] or () if field.default == () else params[field.name]
+            for field in dataclasses.fields(filters_class)  # type: ignore[arg-type]
+            if field.name not in ("from_time", "to_time")
+        }
+        return filters_class(from_time=start, to_time=end, **values)
 
 
 class ActivityLogFilters(_LoggedBetween):

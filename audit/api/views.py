@@ -42,23 +42,8 @@ class ActivityLogCollectionView(ActivityLogView):
         parameters=filters.ActivityLogFilters.schema_parameters(),
     )
     def get(self, request: Request) -> Response:
-        params = filters.ActivityLogFilters.parse(request)
-        start, end = filters.ActivityLogFilters.window(request, params)
-        entries = selectors.activity_log_list(
-            self.organization,
-            selectors.ActivityLogFilters(
-                from_time=start,
-                to_time=end,
-                activity_types=params["activity_types"] or (),
-                activity_sources=params["activity_sources"] or (),
-                user_emails=params["user_emails"] or (),
-                external_customer_id=params["external_customer_id"],
-                external_subscription_id=params["external_subscription_id"],
-                resource_ids=params["resource_ids"] or (),
-                resource_types=params["resource_types"] or (),
-            ),
-        )
-        return self.page(request, entries)
+        wanted = filters.ActivityLogFilters.selector_filters(request, selectors.ActivityLogFilters)
+        return self.page(request, selectors.activity_log_list(self.organization, wanted))
 
 
 class ActivityLogDetailView(ActivityLogView):
@@ -86,23 +71,8 @@ class ApiLogCollectionView(ApiLogView):
         parameters=filters.ApiLogFilters.schema_parameters(),
     )
     def get(self, request: Request) -> Response:
-        params = filters.ApiLogFilters.parse(request)
-        start, end = filters.ApiLogFilters.window(request, params)
-        logs = selectors.api_log_list(
-            self.organization,
-            selectors.ApiLogFilters(
-                from_time=start,
-                to_time=end,
-                http_methods=params["http_methods"] or (),
-                http_statuses=params["http_statuses"] or (),
-                api_version=params["api_version"],
-                request_paths=params["request_paths"] or (),
-                clients=params["clients"] or (),
-                api_key_ids=params["api_key_ids"] or (),
-                request_ids=params["request_ids"] or (),
-            ),
-        )
-        return self.page(request, logs)
+        wanted = filters.ApiLogFilters.selector_filters(request, selectors.ApiLogFilters)
+        return self.page(request, selectors.api_log_list(self.organization, wanted))
 
 
 class ApiLogDetailView(ApiLogView):

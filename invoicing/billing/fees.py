@@ -220,24 +220,42 @@ def _charge_amount_details(bucket: ChargeBucket) -> dict[str, Any]:
     return details
 
 
-def true_up_fee(
-    parent: Fee, *, charge: Charge, amount_cents: int, subscription: Any, currency: str, window: periods.Window
+def _one_unit_fee(
+    subscription: Any,
+    *,
+    currency: str,
+    amount_cents: int,
+    precise_amount_cents: Decimal | None = None,
+    **fields: Any,
 ) -> Fee:
+    """A fee of one unit at `amount_cents` (a true-up, a subscription fee, a commitment fee); its
+    precise amount is `amount_cents` unless given."""
     return Fee(
         organization_id=subscription.organization_id,
         customer_id=subscription.customer_id,
         subscription=subscription,
-        charge=charge,
-        true_up_parent_fee=parent,
-        fee_type=FeeType.CHARGE,
-        invoice_display_name=f"{charge.invoice_display_name or charge.billable_metric.name} - true-up",
         currency=currency,
         units=Decimal(1),
         total_aggregated_units=Decimal(1),
         unit_amount_cents=amount_cents,
         precise_unit_amount=Decimal(amount_cents).scaleb(-exponent(currency)),
         amount_cents=amount_cents,
-        precise_amount_cents=Decimal(amount_cents),
+        precise_amount_cents=Decimal(amount_cents) if precise_amount_cents is None else precise_amount_cents,
+        **fields,
+    )
+
+
+def true_up_fee(
+    parent: Fee, *, charge: Charge, amount_cents: int, subscription: Any, currency: str, window: periods.Window
+) -> Fee:
+    return _one_unit_fee(
+        subscription,
+        currency=currency,
+        amount_cents=amount_cents,
+        charge=charge,
+        true_up_parent_fee=parent,
+        fee_type=FeeType.CHARGE,
+        invoice_display_name=f"{charge.invoice_display_name or charge.billable_metric.name} - true-up",
         properties={
             "charges_from_datetime": window.start.isoformat(),
             "charges_to_datetime": window.end.isoformat(),
@@ -275,19 +293,13 @@ def subscription_fee(
     prorated = prorate_by_fraction(int(plan.amount_cents), fraction)
     amount_cents = prorated.amount_cents
     precise = prorated.precise_amount_cents
-    return Fee(
-        organization_id=subscription.organization_id,
-        customer_id=subscription.customer_id,
-        subscription=subscription,
-        fee_type=FeeType.SUBSCRIPTION,
-        invoice_display_name=plan.invoice_display_name or plan.name,
+    return _one_unit_fee(
+        subscription,
         currency=currency,
-        units=Decimal(1),
-        total_aggregated_units=Decimal(1),
-        unit_amount_cents=amount_cents,
-        precise_unit_amount=Decimal(amount_cents).scaleb(-exponent(currency)),
         amount_cents=amount_cents,
         precise_amount_cents=Decimal(precise).quantize(PRECISE_QUANTUM),
+        fee_type=FeeType.SUBSCRIPTION,
+        invoice_display_name=plan.invoice_display_name or plan.name,
         properties={
             "from_datetime": service.start.isoformat(),
             "to_datetime": service.end.isoformat(),
@@ -303,20 +315,13 @@ def subscription_fee(
 def commitment_fee(
     subscription: Any, *, commitment: Any, amount_cents: int, currency: str, service: periods.Window
 ) -> Fee:
-    return Fee(
-        organization_id=subscription.organization_id,
-        customer_id=subscription.customer_id,
-        subscription=subscription,
+    return _one_unit_fee(
+        subscription,
+        currency=currency,
+        amount_cents=amount_cents,
         commitment=commitment,
         fee_type=FeeType.COMMITMENT,
         invoice_display_name=commitment.invoice_display_name or "Minimum commitment - true-up",
-        currency=currency,
-        units=Decimal(1),
-        total_aggregated_units=Decimal(1),
-        unit_amount_cents=amount_cents,
-        precise_unit_amount=Decimal(amount_cents).scaleb(-exponent(currency)),
-        amount_cents=amount_cents,
-        precise_amount_cents=Decimal(amount_cents),
         properties={"from_datetime": service.start.isoformat(), "to_datetime": service.end.isoformat()},
         amount_details={"commitment_amount_cents": int(commitment.amount_cents)},
     )
