@@ -5,7 +5,7 @@ sends the same webhooks."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin
@@ -126,12 +126,7 @@ class FeatureForm(forms.ModelForm):
         cleaned = super().clean() or {}
         if self.errors or (not _saved(self.instance) and cleaned.get("organization") is None):
             return cleaned
-        try:
-            action = self.save_action()
-        except forms.ValidationError as error:
-            self.add_error("privileges_json", error)
-            return cleaned
-        add_errors(self, dry_run(action))
+        _check_by_dry_run(self, "privileges_json")
         return cleaned
 
     def validate_unique(self) -> None:
@@ -179,6 +174,17 @@ class FeatureAdmin(admin.ModelAdmin):
             services.feature_delete(feature.organization, code=feature.code)
 
 
+def _check_by_dry_run(form: Any, json_field: str) -> None:
+    """The form's service call (`save_action`) run and rolled back: its errors go on the form, a
+    malformed JSON value on `json_field`."""
+    try:
+        action = form.save_action()
+    except forms.ValidationError as error:
+        form.add_error(json_field, error)
+        return
+    add_errors(form, dry_run(action))
+
+
 class EntitlementForm(forms.ModelForm):
     """One feature granted to a plan or overridden for a subscription, with its values as JSON."""
 
@@ -196,7 +202,19 @@ class EntitlementForm(forms.ModelForm):
                 for v in EntitlementValue.live.filter(entitlement=self.instance).select_related("privilege")
             }
 
+    owner_field: ClassVar[str]  # "plan" or "subscription"
+
+    def _chosen(self, name: str) -> Any:
+        return (self.cleaned_data or {}).get(name) or getattr(self.instance, name)
+
     def owner_action(self, values: dict[str, Any]) -> Any:
+        """The service call that gives the chosen owner (plan or subscription) these values of the feature."""
+        owner, feature, organization = (self._chosen(name) for name in (self.owner_field, "feature", "organization"))
+        if owner is None:
+            raise forms.ValidationError(f"Choose a {self.owner_field}.")
+        return self.grant(organization, owner, feature, values)
+
+    def grant(self, organization: Any, owner: Any, feature: Any, values: dict[str, Any]) -> Any:
         raise NotImplementedError
 
     def save_action(self) -> Any:
@@ -216,27 +234,18 @@ class EntitlementForm(forms.ModelForm):
         if feature.organization_id != organization.pk:
             self.add_error("feature", "This feature belongs to another organization.")
             return cleaned
-        try:
-            action = self.save_action()
-        except forms.ValidationError as error:
-            self.add_error("values_json", error)
-            return cleaned
-        add_errors(self, dry_run(action))
+        _check_by_dry_run(self, "values_json")
         return cleaned
 
 
 class PlanEntitlementForm(EntitlementForm):
+    owner_field = "plan"
+
     class Meta:
         model = Entitlement
         fields = ("organization", "plan", "feature")
 
-    def owner_action(self, values: dict[str, Any]) -> Any:
-        data = self.cleaned_data or {}
-        plan = data.get("plan") or self.instance.plan
-        feature = data.get("feature") or self.instance.feature
-        organization = data.get("organization") or self.instance.organization
-        if plan is None:
-            raise forms.ValidationError("Choose a plan.")
+    def grant(self, organization: Any, plan: Any, feature: Any, values: dict[str, Any]) -> Any:
         # Replace this feature's values on the plan (values left out are removed), keep the other features.
         return lambda: services.plan_entitlements_update(
             organization, plan_code=plan.code, entitlements={feature.code: values}, partial=True, replace_values=True
@@ -244,17 +253,13 @@ class PlanEntitlementForm(EntitlementForm):
 
 
 class SubscriptionOverrideForm(EntitlementForm):
+    owner_field = "subscription"
+
     class Meta:
         model = Entitlement
         fields = ("organization", "subscription", "feature")
 
-    def owner_action(self, values: dict[str, Any]) -> Any:
-        data = self.cleaned_data or {}
-        subscription = data.get("subscription") or self.instance.subscription
-        feature = data.get("feature") or self.instance.feature
-        organization = data.get("organization") or self.instance.organization
-        if subscription is None:
-            raise forms.ValidationError("Choose a subscription.")
+    def grant(self, organization: Any, subscription: Any, feature: Any, values: dict[str, Any]) -> Any:
         return lambda: services.subscription_entitlements_update(
             organization,
             external_id=subscription.external_id,

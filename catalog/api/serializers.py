@@ -22,12 +22,10 @@ from billing_project.core.money import decimal_number
 from catalog import selectors
 from catalog.hooks import plan_usage
 from catalog.models import (
-    AddOn,
     AppliedCoupon,
     BillableMetric,
     Charge,
     ChargeFilter,
-    Commitment,
     Coupon,
     FixedCharge,
     Plan,
@@ -172,6 +170,17 @@ class TaxSummary(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+@extend_schema_field(TaxSummary(many=True))
+class TaxesField(serializers.Field):
+    """An object's taxes (its `taxes` relation) as Lago's tax summaries; read-only."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value: Any) -> list[dict[str, Any]]:
+        return taxes_data(value.all())
+
+
 TaxEnvelope = envelope("TaxEnvelope", "tax", TaxOutput)
 TaxListEnvelope = list_envelope("TaxListEnvelope", "taxes", TaxOutput)
 
@@ -296,11 +305,7 @@ class AddOnOutput(serializers.Serializer):
     amount_cents = serializers.IntegerField()
     amount_currency = serializers.CharField()
     created_at = serializers.DateTimeField()
-    taxes = serializers.SerializerMethodField()
-
-    @extend_schema_field(TaxSummary(many=True))
-    def get_taxes(self, obj: AddOn) -> list[dict[str, Any]]:
-        return taxes_data(obj.taxes.all())
+    taxes = TaxesField()
 
 
 AddOnEnvelope = envelope("AddOnEnvelope", "add_on", AddOnOutput)
@@ -438,7 +443,7 @@ class ChargeOutput(serializers.Serializer):
     properties = serializers.SerializerMethodField()
     pricing_group_keys = serializers.ListField(child=serializers.CharField())
     filters = serializers.SerializerMethodField()
-    taxes = serializers.SerializerMethodField()
+    taxes = TaxesField()
     applied_pricing_unit = serializers.SerializerMethodField()
 
     def get_properties(self, obj: Charge) -> dict[str, Any]:
@@ -447,10 +452,6 @@ class ChargeOutput(serializers.Serializer):
     @extend_schema_field(ChargeFilterOutput(many=True))
     def get_filters(self, obj: Charge) -> list[dict[str, Any]]:
         return ChargeFilterOutput(selectors.charge_filters(obj), many=True).data
-
-    @extend_schema_field(TaxSummary(many=True))
-    def get_taxes(self, obj: Charge) -> list[dict[str, Any]]:
-        return taxes_data(obj.taxes.all())
 
     def get_applied_pricing_unit(self, obj: Charge) -> dict[str, Any] | None:
         return None
@@ -476,17 +477,13 @@ class FixedChargeOutput(serializers.Serializer):
     prorated = serializers.BooleanField()
     units = serializers.SerializerMethodField()
     properties = serializers.SerializerMethodField()
-    taxes = serializers.SerializerMethodField()
+    taxes = TaxesField()
 
     def get_units(self, obj: FixedCharge) -> float:
         return decimal_number((self.context.get("units") or {}).get(obj.id, obj.units))
 
     def get_properties(self, obj: FixedCharge) -> dict[str, Any]:
         return dict(obj.properties or {})
-
-    @extend_schema_field(TaxSummary(many=True))
-    def get_taxes(self, obj: FixedCharge) -> list[dict[str, Any]]:
-        return taxes_data(obj.taxes.all())
 
 
 FixedChargeEnvelope = envelope("FixedChargeEnvelope", "fixed_charge", FixedChargeOutput)
@@ -516,11 +513,7 @@ class CommitmentOutput(serializers.Serializer):
     interval = serializers.CharField(source="plan.interval")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
-    taxes = serializers.SerializerMethodField()
-
-    @extend_schema_field(TaxSummary(many=True))
-    def get_taxes(self, obj: Commitment) -> list[dict[str, Any]]:
-        return taxes_data(obj.taxes.all())
+    taxes = TaxesField()
 
 
 @omitted_when_null("minimum_commitment", "metadata")
@@ -548,7 +541,7 @@ class PlanOutput(serializers.Serializer):
     usage_thresholds = serializers.SerializerMethodField()
     applicable_usage_thresholds = serializers.SerializerMethodField()
     minimum_commitment = serializers.SerializerMethodField()
-    taxes = serializers.SerializerMethodField()
+    taxes = TaxesField()
     metadata = serializers.SerializerMethodField()
     entitlements = serializers.SerializerMethodField()
 
@@ -584,10 +577,6 @@ class PlanOutput(serializers.Serializer):
     def get_minimum_commitment(self, obj: Plan) -> dict[str, Any] | None:
         commitment = selectors.plan_minimum_commitment(obj)
         return CommitmentOutput(commitment).data if commitment else None
-
-    @extend_schema_field(TaxSummary(many=True))
-    def get_taxes(self, obj: Plan) -> list[dict[str, Any]]:
-        return taxes_data(obj.taxes.all())
 
     def get_metadata(self, obj: Plan) -> dict[str, Any] | None:
         return dict(obj.metadata) if obj.metadata else None

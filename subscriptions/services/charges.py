@@ -94,10 +94,17 @@ def subscription_charge_filter_create(
     charge_filter = catalog_services.override_charge_filter_create(
         organization, charge=_charge(subscription, charge_code), data=data
     )
+    return _filter_recorded(subscription, charge_code, "create", charge_filter, now)
+
+
+def _filter_recorded(
+    subscription: Subscription, charge_code: str, change: str, charge_filter: ChargeFilter, now: datetime | None
+) -> ChargeFilter:
+    """`charge_filter`, after the subscription's history records the `change` of a filter of its charge."""
     _record(
         subscription,
         at=now or timezone.now(),
-        details={"charge_code": charge_code, "filter": "create", "values": charge_filter.values},
+        details={"charge_code": charge_code, "filter": change, "values": charge_filter.values},
     )
     return charge_filter
 
@@ -129,12 +136,7 @@ def subscription_charge_filter_update(
     subscription = lock_changeable(organization.pk, subscription)
     copy = _filter_copy(organization, subscription, charge_code, filter_id)
     charge_filter = catalog_services.override_charge_filter_update(organization, charge_filter=copy, data=data)
-    _record(
-        subscription,
-        at=now or timezone.now(),
-        details={"charge_code": charge_code, "filter": "update", "values": charge_filter.values},
-    )
-    return charge_filter
+    return _filter_recorded(subscription, charge_code, "update", charge_filter, now)
 
 
 @transaction.atomic
@@ -151,9 +153,4 @@ def subscription_charge_filter_delete(
     subscription = lock_changeable(organization.pk, subscription)
     copy = _filter_copy(organization, subscription, charge_code, filter_id)
     charge_filter = catalog_services.override_charge_filter_delete(organization, charge_filter=copy)
-    _record(
-        subscription,
-        at=now or timezone.now(),
-        details={"charge_code": charge_code, "filter": "delete", "values": charge_filter.values},
-    )
-    return charge_filter
+    return _filter_recorded(subscription, charge_code, "delete", charge_filter, now)
