@@ -28,6 +28,7 @@ from customers.models import (
     BillingEntity,
     BillingEntityInvoiceCustomSection,
     Customer,
+    CustomerInvoiceCustomSection,
     DocumentNumbering,
     EntityDocumentNumbering,
     InvoiceCustomSection,
@@ -150,6 +151,27 @@ def customer_billing_entity(customer: Customer) -> BillingEntity:
     return default_billing_entity(customer.organization)
 
 
+def billing_entity_ids(organization: Organization, codes: Sequence[str] | None) -> list[Any] | None:
+    """The ids of the entities a list's `billing_entity_codes[]` names (None: no filter); an unknown
+    code is a 404 `billing_entity_not_found`, as Lago's lists answer."""
+    if not codes:
+        return None
+    wanted = set(codes)
+    found = dict(BillingEntity.objects.filter(organization=organization, code__in=wanted).values_list("code", "id"))
+    if len(found) != len(wanted):
+        raise NotFoundFailure("billing_entity")
+    return list(found.values())
+
+
+def document_entity_code(entity_id: Any, customer: Customer) -> str:
+    """The code of a document's billing entity (`entity_id`, null when not yet written: the
+    customer's): read through the customer's entity, loaded with the customer, when it is that one."""
+    if entity_id is None or entity_id == customer.billing_entity_id:
+        return customer_billing_entity(customer).code
+    entity = BillingEntity.objects.filter(pk=entity_id).only("code").first()
+    return entity.code if entity is not None else customer_billing_entity(customer).code
+
+
 def billing_entity_resolve(organization: Organization, code: str | None) -> BillingEntity:
     """Lago's resolution: the entity with this code (404 `billing_entity_not_found`), else the default."""
     return billing_entity_get(organization, code) if code else default_billing_entity(organization)
@@ -180,13 +202,35 @@ def entity_sections(entity: BillingEntity) -> list[InvoiceCustomSection]:
     return list(InvoiceCustomSection.live.filter(entity_links__billing_entity=entity).order_by("name", "id").distinct())
 
 
+def applicable_sections(customers: Sequence[Customer]) -> dict[Any, list[InvoiceCustomSection]]:
+    """Lago's applicable invoice custom sections of each customer (by id), in two reads whatever
+    the number of customers: none when the customer skips them, else its own choice, else its
+    billing entity's selection (live sections, by name)."""
+    wanted = [c for c in customers if not c.skip_invoice_custom_sections]
+    result: dict[Any, list[InvoiceCustomSection]] = {c.pk: [] for c in customers}
+    if not wanted:
+        return result
+    links = CustomerInvoiceCustomSection.objects.filter(
+        customer_id__in=[c.pk for c in wanted], invoice_custom_section__deleted_at__isnull=True
+    ).select_related("invoice_custom_section")
+    for link in links.order_by("invoice_custom_section__name", "invoice_custom_section_id"):
+        result[link.customer_id].append(link.invoice_custom_section)
+    entity_of = {c.pk: c.billing_entity_id or customer_billing_entity(c).pk for c in wanted if not result[c.pk]}
+    if entity_of:
+        by_entity: dict[Any, list[InvoiceCustomSection]] = {}
+        entity_links = BillingEntityInvoiceCustomSection.objects.filter(
+            billing_entity_id__in=set(entity_of.values()), invoice_custom_section__deleted_at__isnull=True
+        ).select_related("invoice_custom_section")
+        for entity_link in entity_links.order_by("invoice_custom_section__name", "invoice_custom_section_id"):
+            by_entity.setdefault(entity_link.billing_entity_id, []).append(entity_link.invoice_custom_section)
+        for customer_id, entity_id in entity_of.items():
+            result[customer_id] = list(by_entity.get(entity_id, []))
+    return result
+
+
 def customer_sections(customer: Customer) -> list[InvoiceCustomSection]:
-    """Lago's `applicable_invoice_custom_sections`: none when the customer skips them, else the
-    customer's own choice, else its entity's selection."""
-    if customer.skip_invoice_custom_sections:
-        return []
-    own = list(InvoiceCustomSection.live.filter(customer_links__customer=customer).order_by("name", "id"))
-    return own or entity_sections(customer_billing_entity(customer))
+    """`applicable_sections` of one customer."""
+    return applicable_sections([customer])[customer.pk]
 
 
 # --- writes -----------------------------------------------------------------------------------
@@ -396,6 +440,24 @@ def _mirror_to_organization(entity: BillingEntity) -> None:
 
 
 # --- invoice custom sections ------------------------------------------------------------------
+
+
+def customer_sections_set(customer: Customer, sections: Sequence[InvoiceCustomSection]) -> None:
+    """The customer's own choice of sections (Lago's `invoice_custom_section_codes`): exactly these
+    (none: its entity's apply), in the caller's transaction."""
+    keep = {section.pk for section in sections}
+    if not customer._state.adding:
+        customer.section_links.exclude(invoice_custom_section_id__in=keep).delete()
+        have = set(customer.section_links.values_list("invoice_custom_section_id", flat=True))
+    else:
+        have = set()
+    CustomerInvoiceCustomSection.objects.bulk_create(
+        [
+            CustomerInvoiceCustomSection(customer=customer, invoice_custom_section=s)
+            for s in sections
+            if s.pk not in have
+        ]
+    )
 
 
 def _apply_section(section: InvoiceCustomSection, fields: SectionFields, *, creating: bool) -> dict[str, list[str]]:

@@ -69,6 +69,8 @@ class CustomerUpsert:
     metadata: tuple[MetadataEntry, ...] | Unset | None = UNSET
     tax_codes: list[str] | Unset | None = UNSET
     billing_entity_code: str | Unset | None = UNSET
+    skip_invoice_custom_sections: bool | Unset | None = UNSET
+    invoice_custom_section_codes: list[str] | Unset | None = UNSET
 
     @classmethod
     def from_validated(cls, data: Mapping[str, Any]) -> CustomerUpsert:

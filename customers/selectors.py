@@ -93,8 +93,13 @@ def customer_list(
     has_customer_type: bool | None = None,
     has_tax_identification_number: bool | None = None,
     metadata: dict[str, str] | None = None,
+    billing_entity_ids: list[Any] | None = None,
 ) -> QuerySet[Customer]:
-    qs = narrowed(Customer.objects.filter(organization=organization, deleted_at__isnull=True), external_id=external_id)
+    qs = narrowed(
+        Customer.objects.filter(organization=organization, deleted_at__isnull=True),
+        external_id=external_id,
+        billing_entity_id__in=billing_entity_ids,
+    )
     qs = searched(qs, search_term, "name", "firstname", "lastname", "legal_name", "external_id", "email")
     qs = narrowed(
         qs,

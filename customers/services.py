@@ -399,6 +399,10 @@ def _customer_upsert(
     if errors:
         raise ValidationFailure(errors)
 
+    section_codes = upsert.invoice_custom_section_codes
+    sections = (  # read (404 on an unknown code) before anything is written
+        entities.sections_by_codes(organization, section_codes) if isinstance(section_codes, list) else None
+    )
     entity_code = upsert.billing_entity_code
     named_entity = (
         entities.billing_entity_get(organization, entity_code) if isinstance(entity_code, str) and entity_code else None
@@ -423,6 +427,8 @@ def _customer_upsert(
             setattr(customer, field, value)
     if upsert.customer_type is not UNSET:
         customer.customer_type = upsert.customer_type or ""
+    if upsert.skip_invoice_custom_sections is not UNSET:
+        customer.skip_invoice_custom_sections = bool(upsert.skip_invoice_custom_sections)
     finalize_zero = or_none(upsert.finalize_zero_amount_invoice)
     if finalize_zero:
         customer.finalize_zero_amount_invoice = finalize_zero
@@ -449,6 +455,8 @@ def _customer_upsert(
     # The rows of the representation's relations the upsert knows (none, read under the lock or
     # for a new customer), so the representation does not read them.
     related: dict[str, Sequence[Any]] = {}
+    if sections is not None:
+        entities.customer_sections_set(customer, sections or [])
     if upsert.metadata is not UNSET and upsert.metadata is not None:
         _apply_metadata(customer, upsert.metadata)
     elif not has_metadata:

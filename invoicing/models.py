@@ -78,6 +78,12 @@ class Invoice(BaseModel, PaymentMethodChoiceFields):
     # both are assigned at finalization from locked counters, so they are gapless.
     sequential_id = models.BigIntegerField(null=True, blank=True)
     organization_sequential_id = models.BigIntegerField(null=True, blank=True)
+    # The entity that bills (the customer's when the invoice is written; docs/billing-entities.md)
+    # and its own sequence (numbering per_billing_entity), assigned at finalization too.
+    billing_entity = models.ForeignKey(
+        "customers.BillingEntity", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
+    )
+    billing_entity_sequential_id = models.BigIntegerField(null=True, blank=True)
     currency = models.CharField(max_length=3)
     issuing_date = models.DateField()
     payment_due_date = models.DateField()
@@ -108,6 +114,9 @@ class Invoice(BaseModel, PaymentMethodChoiceFields):
     purchase_order_number = models.CharField(max_length=255, blank=True, default="")
     metadata = models.JSONField(default=list, blank=True)  # [{id, key, value, created_at}]
     credits = models.JSONField(default=list, blank=True)  # Lago's invoice.credits[] at finalization
+    # The invoice custom sections printed on it, as they read at finalization (Lago's
+    # `applied_invoice_custom_sections`: [{lago_id, code, display_name, details, created_at}]).
+    applied_invoice_custom_sections = models.JSONField(default=list, blank=True)
     file = models.FileField(upload_to="invoices/%Y/%m/", blank=True, default="")
     file_generated_at = models.DateTimeField(null=True, blank=True)
 
@@ -135,6 +144,11 @@ class Invoice(BaseModel, PaymentMethodChoiceFields):
                 fields=["organization", "organization_sequential_id"],
                 condition=Q(organization_sequential_id__isnull=False),
                 name="invoice_org_sequential_id_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["billing_entity", "billing_entity_sequential_id"],
+                condition=Q(billing_entity_sequential_id__isnull=False),
+                name="invoice_entity_sequential_id_unique",
             ),
             models.CheckConstraint(condition=Q(total_amount_cents__gte=0), name="invoice_total_not_negative"),
             models.CheckConstraint(condition=Q(fees_amount_cents__gte=0), name="invoice_fees_not_negative"),
@@ -305,10 +319,12 @@ class InvoiceAppliedTax(AppliedTaxBase):
 class NumberingScope(models.TextChoices):
     CUSTOMER = "customer"
     ORGANIZATION = "organization"
+    BILLING_ENTITY = "billing_entity"
 
 
 class InvoiceNumberCounter(BaseModel):
-    """The last number handed out per customer, and per organization (customer null).
+    """The last number handed out per customer, per billing entity, and per organization (customer
+    and entity null).
 
     Finalization locks the row (`select_for_update`) and increments it in the same transaction as
     the invoice, so numbers are unique and gapless even with concurrent finalizations.
@@ -318,13 +334,21 @@ class InvoiceNumberCounter(BaseModel):
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
+    billing_entity = models.ForeignKey(
+        "customers.BillingEntity", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     scope = models.CharField(max_length=16, choices=NumberingScope.choices)
     last_value = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["organization"], condition=Q(customer__isnull=True), name="invoice_counter_org_once"
+                fields=["organization"],
+                condition=Q(customer__isnull=True, billing_entity__isnull=True),
+                name="invoice_counter_org_once",
+            ),
+            models.UniqueConstraint(
+                fields=["billing_entity"], condition=Q(billing_entity__isnull=False), name="invoice_counter_entity_once"
             ),
             models.UniqueConstraint(
                 fields=["organization", "customer"],

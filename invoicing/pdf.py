@@ -117,6 +117,8 @@ class InvoiceDocument:
     purchase_order_number: str = ""
     payment_instructions: str = ""
     footer: str = ""
+    # Invoice custom sections (docs/billing-entities.md §4): (display name, details), printed in order.
+    sections: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_totals(
@@ -505,6 +507,12 @@ def _render(context: _Context) -> bytes:
     if context.payment_terms:
         layout.space(16)
         layout.box(context.payment_terms, _BODY, background="#f9fafb", border=Border(0.5, "#e5e7eb"), padding=(6, 8))
+
+    for title, details in getattr(document, "sections", ()):
+        layout.space(12)
+        if title:
+            layout.text(title, _STRONG)
+        layout.text(details, _BODY)
 
     issuer = document.footer or document.organization.legal_name or document.organization.name
     footer_left = f"{issuer} · {context.title} {document.number}"

@@ -15,6 +15,7 @@ from typing import Annotated, Any, NotRequired, TypedDict, overload
 
 from billing_project.core.api.shapes import Choices, Component, Date, DateTime, Help, Uuid
 from billing_project.core.money import exponent
+from customers.entities import document_entity_code
 from customers.representation import CustomerShape, customer_payload
 from invoicing.billing.pricing import decimal_string
 from invoicing.models import Fee, FeeAppliedTax, Invoice, InvoiceAppliedTax, InvoiceSubscription
@@ -150,7 +151,7 @@ class InvoiceBaseShape(TypedDict):
 
     lago_id: Uuid
     sequential_id: int | None
-    billing_entity_code: str | None
+    billing_entity_code: str
     number: str
     issuing_date: Date
     payment_due_date: Date
@@ -439,7 +440,7 @@ def invoice_base_payload(invoice: Invoice) -> InvoiceBaseShape:
     return {
         "lago_id": str(invoice.id),
         "sequential_id": invoice.sequential_id,
-        "billing_entity_code": None,
+        "billing_entity_code": document_entity_code(invoice.billing_entity_id, invoice.customer),
         "number": invoice.number,
         "issuing_date": invoice.issuing_date.isoformat(),
         "payment_due_date": invoice.payment_due_date.isoformat(),
@@ -501,7 +502,17 @@ def invoice_payload(
         "metadata": invoice.metadata or [],
         "applied_taxes": [applied_tax_payload(t) for t in applied_taxes],
         "applied_usage_thresholds": [],
-        "applied_invoice_custom_sections": [],
+        "applied_invoice_custom_sections": [
+            {
+                "lago_id": section["lago_id"],
+                "lago_invoice_id": str(invoice.id),
+                "code": section["code"],
+                "details": section["details"],
+                "display_name": section["display_name"],
+                "created_at": section["created_at"],
+            }
+            for section in invoice.applied_invoice_custom_sections or []
+        ],
         "error_details": [],
         "credits": [
             {

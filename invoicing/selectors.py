@@ -109,8 +109,14 @@ def invoice_list(
     search_term: str | None = None,
     purchase_order_number: str | None = None,
     metadata: dict[str, str] | None = None,
+    billing_entity_ids: list[Any] | None = None,
 ) -> QuerySet[Invoice]:
     qs = Invoice.objects.filter(organization=organization, status__in=LISTED_STATUSES)
+    if billing_entity_ids is not None:  # a draft not yet given its entity is its customer's
+        qs = qs.filter(
+            Q(billing_entity_id__in=billing_entity_ids)
+            | Q(billing_entity__isnull=True, customer__billing_entity_id__in=billing_entity_ids)
+        )
     if external_customer_id:
         # The customer ids first (the (organization, external_id) index; a soft-deleted customer's
         # invoices too, as before), so the invoices are read by (organization, customer) whatever

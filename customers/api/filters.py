@@ -15,3 +15,4 @@ class CustomerFilters(LagoFilterSet):
     customer_type = TextFilter(choices=("company", "individual"))
     has_customer_type = BooleanFilter()
     has_tax_identification_number = BooleanFilter()
+    billing_entity_codes = ListFilter(help_text="codes of the billing entities (404 for an unknown one)")

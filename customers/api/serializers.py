@@ -32,8 +32,6 @@ NO_CUSTOM_SECTIONS = "invoice custom sections are not implemented"
 CUSTOMER_LAGO_ONLY = (
     LagoOnly("account_type", "partner accounts (self-billing) are not implemented", accepted=("customer",)),
     LagoOnly("integration_customers", "accounting, CRM and tax-provider integrations are not implemented"),
-    LagoOnly("invoice_custom_section_codes", NO_CUSTOM_SECTIONS),
-    LagoOnly("skip_invoice_custom_sections", NO_CUSTOM_SECTIONS),
     LagoOnly(
         "billing_configuration.subscription_invoice_issuing_date_anchor",
         "a subscription invoice is issued on the day its period ends (the next period's start)",
@@ -142,6 +140,10 @@ class CustomerInput(serializers.Serializer):
     metadata = optional_list(MetadataInput())
     tax_codes = serializers.ListField(child=serializers.CharField(max_length=255), required=False, allow_null=True)
     billing_entity_code = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
+    skip_invoice_custom_sections = serializers.BooleanField(required=False, allow_null=True)
+    invoice_custom_section_codes = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, allow_null=True
+    )
 
 
 CustomerInputEnvelope = envelope("CustomerInputEnvelope", "customer", CustomerInput)

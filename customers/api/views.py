@@ -12,7 +12,7 @@ from billing_project.core.api.filters import METADATA_PARAMETER, metadata_filter
 from billing_project.core.api.pagination import paginated_response, prepared_page_response
 from billing_project.core.api.resources import endpoint
 from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
-from customers import selectors, services
+from customers import entities, selectors, services
 from customers.api import filters
 from customers.api.serializers import (
     CUSTOMER_LAGO_ONLY,
@@ -62,6 +62,7 @@ class CustomerCollectionView(OrganizationAPIView):
             has_customer_type=params["has_customer_type"],
             has_tax_identification_number=params["has_tax_identification_number"],
             metadata=metadata,
+            billing_entity_ids=entities.billing_entity_ids(self.organization, params["billing_entity_codes"]),
         )
         return paginated_response(request, qs, "customers", self._render_page)
 

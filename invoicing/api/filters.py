@@ -28,6 +28,7 @@ class InvoiceFilters(LagoFilterSet):
     payment_overdue = BooleanFilter()
     search_term = TextFilter()
     purchase_order_number = TextFilter()
+    billing_entity_codes = ListFilter(help_text="codes of the billing entities (404 for an unknown one)")
 
 
 class FeeFilters(LagoFilterSet):

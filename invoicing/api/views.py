@@ -19,6 +19,7 @@ from billing_project.core.api.views import (
 from billing_project.core.errors import NotFoundFailure
 from billing_project.core.lookup import uuid_or_not_found
 from customers.api.scoped import customer_list_view
+from customers.entities import billing_entity_ids
 from customers.payment_choice import payment_method_sent
 from customers.representation import CustomerShape, customer_payload
 from invoicing import selectors
@@ -94,6 +95,7 @@ def invoice_list_answer(request: Request, organization: Any, query: dict[str, An
         search_term=query["search_term"],
         purchase_order_number=query["purchase_order_number"],
         metadata=metadata_filters(request),
+        billing_entity_ids=billing_entity_ids(organization, query["billing_entity_codes"]),
     )
     return paginated_response(request, qs, "invoices", lambda items: _invoice_list_payload(organization, items))
 

@@ -18,13 +18,14 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from billing_project.core import metrics
 from billing_project.core.bulk import insert_rows
 from billing_project.core.signals import bulk_created
-from customers.models import DocumentNumbering, Organization
+from customers.entities import applicable_sections
+from customers.models import BillingEntity, Organization
 from invoicing.models import (
     Fee,
     FeeAppliedTax,
@@ -99,26 +100,20 @@ def _uuid(value: Any) -> Any:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
-def _advance_organization_counter(organization: Organization, count: int) -> int:
-    params = [count, timezone.now(), _db_id(organization.id)]
-    for _ in range(2):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE invoicing_invoicenumbercounter SET last_value = last_value + %s, updated_at = %s "
-                "WHERE organization_id = %s AND customer_id IS NULL RETURNING last_value",
-                params,
-            )
-            row = cursor.fetchone()
-        if row is not None:
-            return int(row[0])
-        try:
-            with transaction.atomic():
-                InvoiceNumberCounter.objects.create(
-                    organization=organization, customer=None, scope=NumberingScope.ORGANIZATION
-                )
-        except IntegrityError:
-            pass  # created concurrently; the UPDATE now waits for its lock
-    raise RuntimeError("invoice number counter missing")  # pragma: no cover
+def _assign_billing_entities(invoices: list[Invoice]) -> None:
+    """Each invoice is its customer's billing entity's (the organization's default entity for a
+    customer row written without one: read once per organization of the batch)."""
+    defaults: dict[Any, Any] = {}
+    for invoice in invoices:
+        if invoice.billing_entity_id is not None:
+            continue
+        customer = invoice.customer
+        if customer.billing_entity_id is not None:
+            invoice.billing_entity_id = customer.billing_entity_id
+            continue
+        if invoice.organization_id not in defaults:
+            defaults[invoice.organization_id] = lifecycle.invoice_billing_entity(invoice)
+        invoice.billing_entity = defaults[invoice.organization_id]
 
 
 def _number(invoices: list[Invoice]) -> None:
@@ -141,21 +136,31 @@ def _number(invoices: list[Invoice]) -> None:
 
 
 def _number_in_organization(invoices: list[Invoice]) -> None:
+    """The entities' sequences (entities in id order) then the organization's, then the numbers
+    (`lifecycle.format_number`): the lock order of `lifecycle.assign_number`."""
     by_org: dict[Any, list[Invoice]] = defaultdict(list)
     for invoice in invoices:
         by_org[invoice.organization_id].append(invoice)
     for org_invoices in by_org.values():
         organization = org_invoices[0].organization
-        next_org = _advance_organization_counter(organization, len(org_invoices)) - len(org_invoices) + 1
-        prefix = lifecycle.document_prefix(organization)
-        per_org = organization.document_numbering == DocumentNumbering.PER_ORGANIZATION
+        by_entity: dict[Any, list[Invoice]] = defaultdict(list)  # every invoice has its entity here
+        for invoice in org_invoices:
+            by_entity[invoice.billing_entity_id].append(invoice)
+        entities: dict[Any, BillingEntity] = {
+            e.pk: e for e in BillingEntity.objects.filter(pk__in=list(by_entity)).defer("logo")
+        }
+        for entity_id in sorted(by_entity, key=str):
+            entity_invoices = by_entity[entity_id]
+            last = lifecycle.advance_counter(
+                organization, count=len(entity_invoices), billing_entity=entities[entity_id]
+            )
+            for offset, invoice in enumerate(entity_invoices):
+                invoice.billing_entity_sequential_id = last - len(entity_invoices) + 1 + offset
+        next_org = lifecycle.advance_counter(organization, count=len(org_invoices)) - len(org_invoices) + 1
         for invoice in org_invoices:
             invoice.organization_sequential_id = next_org
             next_org += 1
-            if per_org:
-                invoice.number = f"{prefix}-{invoice.issuing_date:%Y%m}-{invoice.organization_sequential_id:03d}"
-            else:
-                invoice.number = f"{prefix}-{invoice.customer.sequential_id:03d}-{invoice.sequential_id:03d}"
+            invoice.number = lifecycle.format_number(invoice, entities[invoice.billing_entity_id], invoice.customer)
 
 
 def write(built: list[Built]) -> None:
@@ -165,7 +170,13 @@ def write(built: list[Built]) -> None:
         return
     invoices = [b.invoice for b in built]
     finalized = [inv for inv in invoices if inv.status == InvoiceStatus.FINALIZED]
+    _assign_billing_entities(invoices)
     _number(finalized)
+    if finalized:
+        now = timezone.now()
+        sections = applicable_sections(list({inv.customer_id: inv.customer for inv in finalized}.values()))
+        for invoice in finalized:
+            invoice.applied_invoice_custom_sections = lifecycle.sections_snapshot(sections[invoice.customer_id], now)
     # A period already invoiced violates the unique constraint here: the caller's savepoint rolls back.
     InvoiceSubscription.objects.bulk_create([row for b in built for row in b.periods], batch_size=BULK_SIZE)
     insert_rows(Fee, [fee for b in built for fee in b.fees], batch_size=BULK_SIZE)  # the costliest rows

@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypedDict
 
 from billing_project.core.api.shapes import Date, DateTime, Help, Uuid
 from billing_project.core.money import from_cents
+from customers.entities import customer_billing_entity, document_entity_code
 from customers.payment_choice import PaymentMethodChoiceShape
 from customers.representation import CustomerShape, customer_payload
 from invoicing.billing.pricing import decimal_string
@@ -86,7 +87,7 @@ class WalletShape(TypedDict):
     metadata: dict[str, Any]
     payment_method: PaymentMethodChoiceShape
     applied_invoice_custom_sections: list[Any]
-    billing_entity_code: str | None
+    billing_entity_code: str
     purchase_order_number: str | None
 
 
@@ -150,7 +151,7 @@ class CreditNoteItemShape(TypedDict):
 class CreditNoteShape(TypedDict):
     lago_id: Uuid
     sequential_id: int
-    billing_entity_code: str | None
+    billing_entity_code: str
     number: str
     lago_invoice_id: Uuid
     invoice_number: str
@@ -268,7 +269,7 @@ def wallet_payload(wallet: Wallet) -> WalletShape:
         "metadata": wallet.metadata or {},
         "payment_method": wallet.payment_method_choice.payload(),
         "applied_invoice_custom_sections": [],
-        "billing_entity_code": None,
+        "billing_entity_code": customer_billing_entity(wallet.customer).code,
         "purchase_order_number": None,
     }
 
@@ -363,7 +364,7 @@ def credit_note_payload(note: CreditNote) -> CreditNoteShape:
     return {
         "lago_id": str(note.id),
         "sequential_id": note.sequential_id,
-        "billing_entity_code": None,
+        "billing_entity_code": document_entity_code(note.invoice.billing_entity_id, note.customer),
         "number": note.number,
         "lago_invoice_id": str(note.invoice_id),
         "invoice_number": note.invoice.number,

@@ -34,15 +34,22 @@ def wallet_list(
     external_customer_id: str | None = None,
     status: str | None = None,
     currency: str | None = None,
+    billing_entity_ids: list[Any] | None = None,
 ) -> QuerySet[Wallet]:
     qs = Wallet.objects.filter(organization=organization)
+    if billing_entity_ids is not None:  # the customer's entity
+        qs = qs.filter(customer__billing_entity_id__in=billing_entity_ids)
     if external_customer_id:
         qs = qs.filter(customer=_customer(organization, external_customer_id))
     if status:
         qs = qs.filter(status=status)
     if currency:
         qs = qs.filter(currency=currency.upper())
-    return qs.select_related("customer").prefetch_related("recurring_transaction_rules").order_by("-created_at", "id")
+    return (
+        qs.select_related("customer__billing_entity")
+        .prefetch_related("recurring_transaction_rules")
+        .order_by("-created_at", "id")
+    )
 
 
 def wallet_get(organization: Organization, wallet_id: Any) -> Wallet:
@@ -132,8 +139,14 @@ def credit_note_list(
     amount_from: int | None = None,
     amount_to: int | None = None,
     search_term: str | None = None,
+    billing_entity_ids: list[Any] | None = None,
 ) -> QuerySet[CreditNote]:
     qs = CreditNote.objects.filter(organization=organization)
+    if billing_entity_ids is not None:  # the credited invoice's entity
+        qs = qs.filter(
+            Q(invoice__billing_entity_id__in=billing_entity_ids)
+            | Q(invoice__billing_entity__isnull=True, customer__billing_entity_id__in=billing_entity_ids)
+        )
     if invoice_number:
         qs = qs.filter(invoice__number=invoice_number)
     if issuing_date_from:
@@ -166,7 +179,7 @@ def credit_note_list(
     if currency:
         qs = qs.filter(currency=currency)
     return (
-        qs.select_related("invoice", "customer__organization")
+        qs.select_related("invoice", "customer__organization", "customer__billing_entity")
         .prefetch_related("items__fee", "applied_taxes")
         .order_by("-created_at", "id")
     )

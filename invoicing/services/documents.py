@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from invoicing.models import Invoice, InvoiceStatus
 from invoicing.pdf import DocumentLine, DocumentTax, InvoiceDocument, Party, render_invoice_pdf
+from invoicing.services import lifecycle
 from subscriptions import periods
 
 
@@ -38,7 +39,8 @@ def _party(obj: Any, *, name: str) -> Party:
 
 def invoice_document(invoice: Invoice) -> InvoiceDocument:
     customer = invoice.customer
-    organization = invoice.organization
+    # The entity that bills: its legal name, address, tax id and footer head the document.
+    entity = lifecycle.invoice_billing_entity(invoice)
     tz_name = customer.applicable_timezone
     lines = []
     for fee in invoice.fees.select_related("charge__billable_metric", "add_on", "subscription__plan").order_by(
@@ -81,7 +83,7 @@ def invoice_document(invoice: Invoice) -> InvoiceDocument:
         number=invoice.number,
         issuing_date=invoice.issuing_date,
         currency=invoice.currency,
-        organization=_party(organization, name=organization.name),
+        organization=_party(entity, name=entity.name),
         customer=_party(customer, name=customer.name or customer.external_id),
         lines=tuple(lines),
         taxes=tuple(
@@ -104,7 +106,8 @@ def invoice_document(invoice: Invoice) -> InvoiceDocument:
         invoice_type=invoice.invoice_type,
         status=invoice.status,
         purchase_order_number=invoice.purchase_order_number,
-        footer=organization.invoice_footer or "",
+        footer=entity.invoice_footer or "",
+        sections=tuple((s["display_name"], s["details"]) for s in invoice.applied_invoice_custom_sections or []),
     )
 
 

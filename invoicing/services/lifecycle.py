@@ -17,7 +17,8 @@ from django.utils import timezone
 from billing_project.core import metrics
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
 from catalog.models import Plan
-from customers.models import Customer, DocumentNumbering, FinalizeZeroAmount, Organization
+from customers.entities import customer_billing_entity, customer_sections
+from customers.models import BillingEntity, Customer, EntityDocumentNumbering, FinalizeZeroAmount, Organization
 from invoicing.calculation import Context
 from invoicing.credits.services import invoices as credits
 from invoicing.models import (
@@ -69,47 +70,101 @@ def draft_number(organization: Organization) -> str:
     return f"{document_prefix(organization)}-DRAFT"
 
 
-_INCREMENT = {
-    True: "UPDATE invoicing_invoicenumbercounter SET last_value = last_value + 1, updated_at = %s "
-    "WHERE organization_id = %s AND customer_id = %s RETURNING last_value",
-    False: "UPDATE invoicing_invoicenumbercounter SET last_value = last_value + 1, updated_at = %s "
-    "WHERE organization_id = %s AND customer_id IS NULL RETURNING last_value",
+_COUNTER_ROW = {
+    NumberingScope.CUSTOMER: "customer_id = %s",
+    NumberingScope.BILLING_ENTITY: "billing_entity_id = %s",
+    NumberingScope.ORGANIZATION: "customer_id IS NULL AND billing_entity_id IS NULL",
 }
 
 
-def _next_value(organization: Organization, customer: Customer | None) -> int:
-    """Increment a counter row in one statement; the row stays locked until the commit."""
+def advance_counter(
+    organization: Organization,
+    *,
+    count: int = 1,
+    customer: Customer | None = None,
+    billing_entity: BillingEntity | None = None,
+) -> int:
+    """Add `count` to one counter (the customer's, the billing entity's, else the organization's),
+    created when missing, in one `UPDATE … RETURNING`; its new value. The row stays locked until
+    the commit, so numbers are unique and gapless. Callers lock in the order customer, entity,
+    organization (`assign_number`, `invoicing.billing.writer`), so two finalizations never deadlock."""
     from django.db import connection
 
-    scope = NumberingScope.CUSTOMER if customer is not None else NumberingScope.ORGANIZATION
-    params = [timezone.now(), organization.id.hex if connection.vendor == "sqlite" else organization.id]
+    def db_id(value: Any) -> Any:
+        return value.hex if connection.vendor == "sqlite" else value
+
     if customer is not None:
-        params.append(customer.id.hex if connection.vendor == "sqlite" else customer.id)
+        scope, owner = NumberingScope.CUSTOMER, [db_id(customer.id)]
+    elif billing_entity is not None:
+        scope, owner = NumberingScope.BILLING_ENTITY, [db_id(billing_entity.id)]
+    else:
+        scope, owner = NumberingScope.ORGANIZATION, []
+    sql = (
+        "UPDATE invoicing_invoicenumbercounter SET last_value = last_value + %s, updated_at = %s "  # noqa: S608 - fixed fragments
+        f"WHERE organization_id = %s AND {_COUNTER_ROW[scope]} RETURNING last_value"
+    )
+    params = [count, timezone.now(), db_id(organization.id), *owner]
     for _ in range(2):
         with connection.cursor() as cursor:
-            cursor.execute(_INCREMENT[customer is not None], params)
+            cursor.execute(sql, params)
             row = cursor.fetchone()
         if row is not None:
             return int(row[0])
         try:
             with transaction.atomic():
-                InvoiceNumberCounter.objects.create(organization=organization, customer=customer, scope=scope)
+                InvoiceNumberCounter.objects.create(
+                    organization=organization, customer=customer, billing_entity=billing_entity, scope=scope
+                )
         except IntegrityError:
             pass  # another finalization created it first; the UPDATE now waits for its lock
     raise RuntimeError("invoice number counter missing")  # pragma: no cover
 
 
+def invoice_billing_entity(invoice: Invoice) -> BillingEntity:
+    """The entity that bills the invoice: its own once written, else its customer's."""
+    if invoice.billing_entity_id is not None:
+        return invoice.billing_entity  # type: ignore[return-value]
+    return customer_billing_entity(invoice.customer)
+
+
+def format_number(invoice: Invoice, entity: BillingEntity, customer: Customer) -> str:
+    """docs/billing-semantics.md §6.3, per the entity's numbering: `PREFIX-YYYYMM-SEQ` on the
+    entity's sequence (`per_billing_entity`), else `PREFIX-CUSTOMER-SEQ` on the customer's."""
+    prefix = entity.document_number_prefix or document_prefix(invoice.organization)
+    if entity.document_numbering == EntityDocumentNumbering.PER_BILLING_ENTITY:
+        return f"{prefix}-{invoice.issuing_date:%Y%m}-{invoice.billing_entity_sequential_id:03d}"
+    return f"{prefix}-{customer.sequential_id:03d}-{invoice.sequential_id:03d}"
+
+
+def sections_snapshot(sections: list[Any], now: dt.datetime) -> list[dict[str, Any]]:
+    """The invoice's copy of its custom sections (docs/billing-entities.md §4): what they read at
+    finalization, whatever they become."""
+    import uuid
+
+    return [
+        {
+            "lago_id": str(uuid.uuid4()),
+            "code": section.code,
+            "display_name": section.display_name or section.name,
+            "details": section.details,
+            "created_at": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        for section in sections
+    ]
+
+
 def assign_number(invoice: Invoice) -> None:
-    """Gapless numbers from locked counters (per customer and per organization, both kept)."""
+    """Gapless numbers from locked counters: per customer, per billing entity and per organization
+    (all kept); the number follows the invoice's entity's numbering (docs/billing-entities.md)."""
     organization = invoice.organization
     customer = invoice.customer
-    invoice.sequential_id = _next_value(organization, customer)
-    invoice.organization_sequential_id = _next_value(organization, None)
-    prefix = document_prefix(organization)
-    if organization.document_numbering == DocumentNumbering.PER_ORGANIZATION:
-        invoice.number = f"{prefix}-{invoice.issuing_date:%Y%m}-{invoice.organization_sequential_id:03d}"
-    else:
-        invoice.number = f"{prefix}-{customer.sequential_id:03d}-{invoice.sequential_id:03d}"
+    entity = invoice_billing_entity(invoice)
+    invoice.billing_entity = entity
+    invoice.sequential_id = advance_counter(organization, customer=customer)
+    invoice.billing_entity_sequential_id = advance_counter(organization, billing_entity=entity)
+    invoice.organization_sequential_id = advance_counter(organization)
+    invoice.number = format_number(invoice, entity, customer)
+    invoice.applied_invoice_custom_sections = sections_snapshot(customer_sections(customer), timezone.now())
 
 
 def skip_zero_amount(customer: Customer) -> bool:

@@ -89,10 +89,6 @@ REFUSED = [
     ("post", "/customers", _customer(account_type="partner"), "account_type", "/customers/c1"),
     ("post", "/customers", _customer(integration_customers=[{"integration_type": "netsuite", "integration_code": "ns"}]),
      "integration_customers", "/customers/c1"),
-    ("post", "/customers", _customer(invoice_custom_section_codes=["legal"]), "invoice_custom_section_codes",
-     "/customers/c1"),
-    ("post", "/customers", _customer(skip_invoice_custom_sections=True), "skip_invoice_custom_sections",
-     "/customers/c1"),
     ("post", "/customers", _customer(billing_configuration={"subscription_invoice_issuing_date_anchor":
                                                             "current_period_end"}),
      "billing_configuration.subscription_invoice_issuing_date_anchor", "/customers/c1"),

@@ -17,19 +17,7 @@ pytestmark = pytest.mark.django_db
 
 # Where bxb's answer knowingly differs from the specification: operation -> {path in the answer:
 # why}. Each is written down in docs/lago-compatibility.md ("Shapes checked against the specification").
-_NO_BILLING_ENTITY = "billing entities are not served yet (issue 18, item 6): null until they are"
 KNOWN_DIFFERENCES: dict[tuple[str, str], dict[str, str]] = {
-    **{
-        (method, path): {f"$.{root}.billing_entity_code": _NO_BILLING_ENTITY}
-        for method, path, root in (
-            ("POST", "/credit_notes", "credit_note"),
-            ("GET", "/credit_notes/{lago_id}", "credit_note"),
-            ("PUT", "/credit_notes/{lago_id}", "credit_note"),
-            ("PUT", "/credit_notes/{lago_id}/void", "credit_note"),
-            ("POST", "/credit_notes/{lago_id}/download", "credit_note"),
-            ("GET", "/credit_notes", "credit_notes[]"),
-        )
-    },
     ("POST", "/events"): {
         "$.event.lago_customer_id": "bxb names the customer it resolved; the specification types it null "
         "(Lago's server no longer resolves the customer at ingestion and sends null)",

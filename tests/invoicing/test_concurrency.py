@@ -90,9 +90,13 @@ def test_two_sweeps_at_once(organization):
 
 
 def test_numbering_is_gapless_under_concurrent_finalization(organization):
-    organization.document_numbering = "per_organization"
-    organization.document_number_prefix = "GAP"
-    organization.save()
+    from customers.inputs import OrganizationUpdate
+    from customers.services import organization_update
+
+    # Through the service: the default billing entity, whose numbering numbers, follows.
+    organization_update(
+        organization, OrganizationUpdate(document_numbering="per_organization", document_number_prefix="GAP")
+    )
     drafts = []
     for _ in range(4):
         customer = make_customer(organization, invoice_grace_period=10)
@@ -109,7 +113,8 @@ def test_numbering_is_gapless_under_concurrent_finalization(organization):
     assert not [r for r in results if isinstance(r, Exception)], results
     finalized = list(Invoice.objects.filter(status=InvoiceStatus.FINALIZED))
     assert sorted(i.organization_sequential_id for i in finalized) == list(range(1, 13))
-    assert len({i.number for i in finalized}) == 12
+    assert sorted(i.billing_entity_sequential_id or 0 for i in finalized) == list(range(1, 13))
+    assert len({i.number for i in finalized}) == 12 and all(i.number.startswith("GAP-202") for i in finalized)
     for customer_id in {i.customer_id for i in finalized}:
         ids = sorted(i.sequential_id for i in finalized if i.customer_id == customer_id)
         assert ids == [1, 2, 3]

@@ -104,8 +104,11 @@ def test_organization_grace_period_applies_when_customer_has_none(organization):
 
 
 def test_numbering_per_customer_and_per_organization(organization):
-    organization.document_number_prefix = "BENT"
-    organization.save()
+    from customers.inputs import OrganizationUpdate
+    from customers.services import organization_update
+
+    # Through the service: the default billing entity, whose numbering numbers, follows.
+    organization_update(organization, OrganizationUpdate(document_number_prefix="BENT"))
     first = make_customer(organization, sequential_id=1)
     second = make_customer(organization, sequential_id=2)
     plan = make_plan(organization, amount_cents=1000)
@@ -115,8 +118,7 @@ def test_numbering_per_customer_and_per_organization(organization):
     [b1] = customer_bill(second.id, at=at(2024, 2, 1, 1))
     [a2] = customer_bill(first.id, at=at(2024, 3, 1, 1))
     assert [a1.number, b1.number, a2.number] == ["BENT-001-001", "BENT-002-001", "BENT-001-002"]
-    organization.document_numbering = "per_organization"
-    organization.save()
+    organization_update(organization, OrganizationUpdate(document_numbering="per_organization"))
     [b2] = customer_bill(second.id, at=at(2024, 3, 1, 1))
     assert b2.number == "BENT-202403-004"  # the organization-wide sequence continues
 

@@ -11,6 +11,7 @@ from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.resources import ResourceView, endpoint
 from billing_project.core.lookup import uuid_or_not_found
 from customers.api.scoped import customer_list_view
+from customers.entities import billing_entity_ids
 from invoicing.credits import selectors
 from invoicing.credits.api import filters
 from invoicing.credits.api import serializers as s
@@ -38,6 +39,7 @@ def credit_note_list_answer(request: Request, organization: Any, params: dict[st
         amount_from=params["amount_from"],
         amount_to=params["amount_to"],
         search_term=params["search_term"],
+        billing_entity_ids=billing_entity_ids(organization, params["billing_entity_codes"]),
     )
     return paginated_response(request, qs, "credit_notes", lambda items: [credit_note_payload(n) for n in items])
 

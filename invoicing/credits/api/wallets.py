@@ -15,6 +15,7 @@ from billing_project.core.api.filters import PageFilters
 from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.resources import ResourceView, endpoint
 from customers.api.scoped import customer_list_view
+from customers.entities import billing_entity_ids
 from invoicing.credits import selectors
 from invoicing.credits.api import filters
 from invoicing.credits.api import serializers as s
@@ -34,6 +35,7 @@ def wallet_list_answer(request: Request, organization: Any, params: dict[str, An
         external_customer_id=params["external_customer_id"],
         status=params["status"],
         currency=params["currency"],
+        billing_entity_ids=billing_entity_ids(organization, params["billing_entity_codes"]),
     )
     return paginated_response(request, qs, "wallets", lambda items: [wallet_payload(w) for w in items])
 

@@ -10,17 +10,18 @@ from django.db import transaction
 from invoicing.credits.models import CreditNote
 from invoicing.pdf import CreditNoteDocument, DocumentLine, DocumentTax, render_credit_note_pdf
 from invoicing.services.documents import _party
+from invoicing.services.lifecycle import invoice_billing_entity
 
 
 def credit_note_document(note: CreditNote) -> CreditNoteDocument:
-    organization = note.organization
+    entity = invoice_billing_entity(note.invoice)  # the credited invoice's: its legal identity heads the note
     customer = note.customer
     return CreditNoteDocument(
         number=note.number,
         invoice_number=note.invoice.number,
         issuing_date=note.issuing_date,
         currency=note.currency,
-        organization=_party(organization, name=organization.name),
+        organization=_party(entity, name=entity.name),
         customer=_party(customer, name=customer.name or customer.external_id),
         lines=tuple(
             DocumentLine(description=item.fee.invoice_display_name or item.fee.fee_type, amount_cents=item.amount_cents)
@@ -39,7 +40,7 @@ def credit_note_document(note: CreditNote) -> CreditNoteDocument:
         offset_amount_cents=note.offset_amount_cents,
         reason=note.reason,
         description=note.description,
-        footer=organization.invoice_footer or "",
+        footer=entity.invoice_footer or "",
     )
 
 
