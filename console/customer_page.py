@@ -30,6 +30,7 @@ from catalog.services import applied_coupon_create
 from console import selectors
 from customers.admin import CustomerAdmin
 from customers.models import Customer
+from customers.payment_choice import payment_method_description
 from invoicing.admin import display_number, payment_badge, status_badge
 from invoicing.credits.inputs import WalletCreate, WalletTransactionCreate
 from invoicing.credits.models import CreditNote, Wallet
@@ -441,7 +442,13 @@ def overview(request: HttpRequest, customer: Customer) -> dict[str, Any]:
 
 
 def _subscription_row(customer: Customer, sub: Subscription, now: dt.datetime) -> dict[str, Any]:
-    row: dict[str, Any] = {"subscription": sub, "period": "-", "next_billing": "-", "usage": "-"}
+    row: dict[str, Any] = {
+        "subscription": sub,
+        "period": "-",
+        "next_billing": "-",
+        "usage": "-",
+        "payment_method": payment_method_description(sub, customer.organization_id),
+    }
     if sub.status != SubscriptionStatus.ACTIVE:
         return row
     period = subscription_selectors.current_period(sub)

@@ -227,6 +227,7 @@ def test_customer_page_is_an_overview(client, subscribed):
     assert "One-off invoice" not in html  # a Finance Viewer is offered no action
     [row] = page.context["subscription_rows"]
     assert row["usage"] == "0.00 USD" and row["next_billing"] != "-"
+    assert row["payment_method"] == "provider: default method"  # docs/payments.md §12
 
 
 def test_customer_actions_for_billing_admin(client, organization, subscribed):
