@@ -9,12 +9,13 @@ billing_project/core/api/shapes.py): one definition for the answer and its docum
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, NotRequired, TypedDict, overload
 
 from billing_project.core.api.shapes import Choices, Component, Date, DateTime, Help, Uuid
 from billing_project.core.money import exponent
+from catalog.models import Charge
 from customers.entities import document_entity_code
 from customers.representation import CustomerShape, customer_payload
 from invoicing.billing.pricing import decimal_string
@@ -566,3 +567,216 @@ def invoice_file_url(invoice: Invoice) -> str | None:
         if base
         else f"/{settings.MEDIA_URL.strip('/')}/{invoice.file.name}"
     )
+
+
+# --- customer usage (current, projected, past) ---------------------------------------------------
+
+_PROJECTED = Help("Projected usage only (`GET /customers/{external_id}/projected_usage`).")
+
+
+class UsageChargeShape(TypedDict):
+    lago_id: Uuid
+    code: str
+    charge_model: str
+    invoice_display_name: str | None
+
+
+class UsageBillableMetricShape(TypedDict):
+    lago_id: Uuid
+    name: str
+    code: str
+    aggregation_type: str
+
+
+class UsageFilterShape(TypedDict):
+    invoice_display_name: str | None
+    values: Annotated[dict[str, Any] | None, Help("The filter's values; null for usage no filter matched.")]
+    units: Annotated[str, _EXACT]
+    total_aggregated_units: Annotated[str, _EXACT]
+    amount_cents: int
+    events_count: int
+    pricing_unit_details: NotRequired[dict[str, Any] | None]  # not on past usage
+    presentation_breakdowns: NotRequired[list[Any]]  # not on past usage
+    projected_units: NotRequired[Annotated[str, _PROJECTED]]
+    projected_amount_cents: NotRequired[Annotated[int, _PROJECTED]]
+    projected_presentation_breakdowns: NotRequired[Annotated[list[Any], _PROJECTED]]
+
+
+class GroupedUsageShape(TypedDict):
+    amount_cents: int
+    events_count: int
+    units: Annotated[str, _EXACT]
+    total_aggregated_units: Annotated[str, _EXACT]
+    grouped_by: dict[str, Any]
+    filters: list[UsageFilterShape]
+    pricing_unit_details: dict[str, Any] | None
+    presentation_breakdowns: list[Any]
+    projected_units: NotRequired[Annotated[str, _PROJECTED]]
+    projected_amount_cents: NotRequired[Annotated[int, _PROJECTED]]
+    projected_presentation_breakdowns: NotRequired[Annotated[list[Any], _PROJECTED]]
+
+
+class ChargeUsageShape(TypedDict):
+    units: Annotated[str, _EXACT]
+    total_aggregated_units: Annotated[str, _EXACT]
+    events_count: int
+    amount_cents: int
+    amount_currency: str
+    pricing_unit_details: dict[str, Any] | None
+    presentation_breakdowns: list[Any]
+    charge: UsageChargeShape
+    billable_metric: UsageBillableMetricShape
+    filters: list[UsageFilterShape]
+    grouped_usage: list[GroupedUsageShape]
+    projected_units: NotRequired[Annotated[str, _PROJECTED]]
+    projected_amount_cents: NotRequired[Annotated[int, _PROJECTED]]
+    projected_presentation_breakdowns: NotRequired[Annotated[list[Any], _PROJECTED]]
+
+
+class CustomerUsageShape(TypedDict):
+    """Lago's `customer_usage` (current and past periods) and `customer_projected_usage`."""
+
+    from_datetime: DateTime
+    to_datetime: Annotated[DateTime, Help("Inclusive: the last second of the period.")]
+    issuing_date: Date
+    currency: str
+    lago_invoice_id: Uuid | None
+    amount_cents: int
+    taxes_amount_cents: int
+    total_amount_cents: int
+    charges_usage: list[ChargeUsageShape]
+    projected_amount_cents: NotRequired[Annotated[int, _PROJECTED]]
+
+
+class UsageProjection(TypedDict):
+    """The `projected_*` fields a projection adds to a usage entry (`invoicing/projection.py`)."""
+
+    projected_units: str
+    projected_amount_cents: int
+    projected_presentation_breakdowns: list[Any]
+
+
+def usage_filter_payload(
+    *,
+    invoice_display_name: str | None,
+    values: dict[str, Any] | None,
+    units: Decimal,
+    total_aggregated_units: Decimal,
+    amount_cents: int,
+    events_count: int,
+    breakdowns: bool = True,
+    projection: UsageProjection | None = None,
+) -> UsageFilterShape:
+    """One filter's usage. `breakdowns`: with the `pricing_unit_details`/`presentation_breakdowns`
+    keys (current usage; past usage has none)."""
+    entry: UsageFilterShape = {
+        "invoice_display_name": invoice_display_name,
+        "values": values,
+        "units": decimal_string(units),
+        "total_aggregated_units": decimal_string(total_aggregated_units),
+        "amount_cents": amount_cents,
+        "events_count": events_count,
+    }
+    if breakdowns:
+        entry["pricing_unit_details"] = None
+        entry["presentation_breakdowns"] = []
+    if projection is not None:
+        entry.update(projection)
+    return entry
+
+
+def grouped_usage_payload(
+    *,
+    grouped_by: dict[str, Any],
+    units: Decimal,
+    total_aggregated_units: Decimal,
+    amount_cents: int,
+    events_count: int,
+    filters: list[UsageFilterShape],
+    projection: UsageProjection | None = None,
+) -> GroupedUsageShape:
+    entry: GroupedUsageShape = {
+        "amount_cents": amount_cents,
+        "events_count": events_count,
+        "units": decimal_string(units),
+        "total_aggregated_units": decimal_string(total_aggregated_units),
+        "grouped_by": grouped_by,
+        "filters": filters,
+        "pricing_unit_details": None,
+        "presentation_breakdowns": [],
+    }
+    if projection is not None:
+        entry.update(projection)
+    return entry
+
+
+def charge_usage_payload(
+    charge: Charge,
+    *,
+    units: Decimal,
+    total_aggregated_units: Decimal,
+    events_count: int,
+    amount_cents: int,
+    currency: str,
+    filters: list[UsageFilterShape],
+    grouped_usage: list[GroupedUsageShape],
+    projection: UsageProjection | None = None,
+) -> ChargeUsageShape:
+    """One charge's usage in a period, with its charge and billable metric."""
+    metric = charge.billable_metric
+    entry: ChargeUsageShape = {
+        "units": decimal_string(units),
+        "total_aggregated_units": decimal_string(total_aggregated_units),
+        "events_count": events_count,
+        "amount_cents": amount_cents,
+        "amount_currency": currency,
+        "pricing_unit_details": None,
+        "presentation_breakdowns": [],
+        "charge": {
+            "lago_id": str(charge.id),
+            "code": charge.code,
+            "charge_model": charge.charge_model,
+            "invoice_display_name": charge.invoice_display_name or None,
+        },
+        "billable_metric": {
+            "lago_id": str(metric.id),
+            "name": metric.name,
+            "code": metric.code,
+            "aggregation_type": metric.aggregation_type,
+        },
+        "filters": filters,
+        "grouped_usage": grouped_usage,
+    }
+    if projection is not None:
+        entry.update(projection)
+    return entry
+
+
+def customer_usage_payload(
+    *,
+    from_datetime: datetime,
+    to_datetime: datetime,
+    issuing_date: date,
+    currency: str,
+    lago_invoice_id: str | None,
+    amount_cents: int,
+    taxes_amount_cents: int,
+    total_amount_cents: int,
+    charges_usage: list[ChargeUsageShape],
+    projected_amount_cents: int | None = None,
+) -> CustomerUsageShape:
+    """A period's usage (`to_datetime` its last second); `projected_amount_cents` for a projection."""
+    answer: CustomerUsageShape = {
+        "from_datetime": _utc(from_datetime),
+        "to_datetime": _utc(to_datetime),
+        "issuing_date": issuing_date.isoformat(),
+        "currency": currency,
+        "lago_invoice_id": lago_invoice_id,
+        "amount_cents": amount_cents,
+        "taxes_amount_cents": taxes_amount_cents,
+        "total_amount_cents": total_amount_cents,
+        "charges_usage": charges_usage,
+    }
+    if projected_amount_cents is not None:
+        answer["projected_amount_cents"] = projected_amount_cents
+    return answer

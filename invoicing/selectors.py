@@ -44,6 +44,17 @@ from invoicing.models import (
     InvoiceSubscription,
     PaymentStatus,
 )
+from invoicing.representation import (
+    ChargeUsageShape,
+    CustomerUsageShape,
+    GroupedUsageShape,
+    UsageFilterShape,
+    UsageProjection,
+    charge_usage_payload,
+    customer_usage_payload,
+    grouped_usage_payload,
+    usage_filter_payload,
+)
 from invoicing.services.taxes import TaxResolver, tax_rates
 from metering.bulk import UsageRequest, aggregate_many
 from subscriptions import periods
@@ -93,27 +104,6 @@ def customer_billed_currencies(customer: Customer) -> set[str]:
     return customer_subscription_currencies(customer) | invoiced
 
 
-def issued_within(
-    qs: QuerySet[Any],
-    issuing_date_from: dt.date | None,
-    issuing_date_to: dt.date | None,
-    *,
-    amount_from: int | None,
-    amount_to: int | None,
-) -> QuerySet[Any]:
-    """Invoices or credit notes issued between the dates and totalling between the amounts (every
-    bound inclusive, each left out when not given)."""
-    if issuing_date_from:
-        qs = qs.filter(issuing_date__gte=issuing_date_from)
-    if issuing_date_to:
-        qs = qs.filter(issuing_date__lte=issuing_date_to)
-    if amount_from is not None:
-        qs = qs.filter(total_amount_cents__gte=amount_from)
-    if amount_to is not None:
-        qs = qs.filter(total_amount_cents__lte=amount_to)
-    return qs
-
-
 def invoice_list(
     organization: Organization,
     *,
@@ -156,7 +146,14 @@ def invoice_list(
         qs = qs.filter(status__in=statuses)
     if payment_statuses:
         qs = qs.filter(payment_status__in=payment_statuses)
-    qs = issued_within(qs, issuing_date_from, issuing_date_to, amount_from=amount_from, amount_to=amount_to)
+    if issuing_date_from:
+        qs = qs.filter(issuing_date__gte=issuing_date_from)
+    if issuing_date_to:
+        qs = qs.filter(issuing_date__lte=issuing_date_to)
+    if amount_from is not None:
+        qs = qs.filter(total_amount_cents__gte=amount_from)
+    if amount_to is not None:
+        qs = qs.filter(total_amount_cents__lte=amount_to)
     if payment_overdue is not None:
         qs = qs.filter(payment_overdue=payment_overdue)
     if purchase_order_number:
@@ -535,12 +532,12 @@ def _usage_tax_resolver(
 
 
 class _Projecting:
-    """Adds Lago's `projected_*` fields to usage entries (`invoicing/projection.py`)."""
+    """Lago's `projected_*` fields of usage entries (`invoicing/projection.py`)."""
 
     def __init__(self, at: projection.Progress, currency: str) -> None:
         self.at, self.currency = at, currency
 
-    def fields(self, buckets: list[pricing.ChargeBucket], *, recurring: bool) -> dict[str, Any]:
+    def fields(self, buckets: list[pricing.ChargeBucket], *, recurring: bool) -> UsageProjection:
         found = projection.project(buckets, recurring=recurring, at=self.at, currency=self.currency)
         return {
             "projected_units": pricing.decimal_string(found.units),
@@ -549,41 +546,18 @@ class _Projecting:
         }
 
 
-def _filter_entry(bucket: pricing.ChargeBucket, projecting: _Projecting | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "invoice_display_name": bucket.charge_filter.invoice_display_name or None if bucket.charge_filter else None,
-        "values": bucket.filter_values,
-        "units": pricing.decimal_string(bucket.current_usage_units),
-        "total_aggregated_units": pricing.decimal_string(bucket.total_aggregated_units),
-        "amount_cents": bucket.amount_cents,
-        "events_count": bucket.events_count,
-        "pricing_unit_details": None,
-        "presentation_breakdowns": [],
-    }
-    if projecting is not None:
-        entry.update(projecting.fields([bucket], recurring=bucket.charge.billable_metric.recurring))
-    return entry
-
-
-def _charge_and_metric(charge: Any, metric: Any) -> dict[str, Any]:
-    """The part of a charge's usage that names it: no pricing units, no breakdowns, the charge and
-    its billable metric."""
-    return {
-        "pricing_unit_details": None,
-        "presentation_breakdowns": [],
-        "charge": {
-            "lago_id": str(charge.id),
-            "code": charge.code,
-            "charge_model": charge.charge_model,
-            "invoice_display_name": charge.invoice_display_name or None,
-        },
-        "billable_metric": {
-            "lago_id": str(metric.id),
-            "name": metric.name,
-            "code": metric.code,
-            "aggregation_type": metric.aggregation_type,
-        },
-    }
+def _filter_entry(bucket: pricing.ChargeBucket, projecting: _Projecting | None = None) -> UsageFilterShape:
+    return usage_filter_payload(
+        invoice_display_name=bucket.charge_filter.invoice_display_name or None if bucket.charge_filter else None,
+        values=bucket.filter_values,
+        units=bucket.current_usage_units,
+        total_aggregated_units=bucket.total_aggregated_units,
+        amount_cents=bucket.amount_cents,
+        events_count=bucket.events_count,
+        projection=(
+            projecting.fields([bucket], recurring=bucket.charge.billable_metric.recurring) if projecting else None
+        ),
+    )
 
 
 def _charge_usage(
@@ -591,50 +565,42 @@ def _charge_usage(
     buckets: list[pricing.ChargeBucket],
     currency: str,
     projecting: _Projecting | None = None,
-) -> dict[str, Any]:
+) -> ChargeUsageShape:
     charge = snapshot.charge
     metric = charge.billable_metric
     has_filters = bool(snapshot.filters)
     grouped = bool(charge.pricing_group_keys)
-    units = sum((b.current_usage_units for b in buckets), Decimal(0))  # prorated charges: the full units
-    total_units = sum((b.total_aggregated_units for b in buckets), Decimal(0))
-    grouped_usage: list[dict[str, Any]] = []
+    grouped_usage: list[GroupedUsageShape] = []
     if grouped:
         by_group: dict[tuple, list[pricing.ChargeBucket]] = defaultdict(list)
         for b in buckets:
             if b.grouped_by:
                 by_group[tuple(sorted((k, str(v)) for k, v in b.grouped_by.items()))].append(b)
         for _, group in sorted(by_group.items()):
-            entry = {
-                "amount_cents": sum(b.amount_cents for b in group),
-                "events_count": sum(b.events_count for b in group),
-                "units": pricing.decimal_string(sum((b.current_usage_units for b in group), Decimal(0))),
-                "total_aggregated_units": pricing.decimal_string(
-                    sum((b.total_aggregated_units for b in group), Decimal(0))
-                ),
-                "grouped_by": pricing.plain(group[0].grouped_by),
-                "filters": [_filter_entry(b, projecting) for b in group] if has_filters else [],
-                "pricing_unit_details": None,
-                "presentation_breakdowns": [],
-            }
-            if projecting is not None:
-                entry.update(projecting.fields(group, recurring=metric.recurring))
-            grouped_usage.append(entry)
-    usage = {
-        "units": pricing.decimal_string(units),
-        "total_aggregated_units": pricing.decimal_string(total_units),
-        "events_count": sum(b.events_count for b in buckets),
-        "amount_cents": sum(b.amount_cents for b in buckets),
-        "amount_currency": currency,
-        **_charge_and_metric(charge, metric),
-        "filters": [_filter_entry(b, projecting) for b in buckets] if has_filters and not grouped else [],
-        "grouped_usage": grouped_usage,
-    }
-    if projecting is not None:
-        # With filters, the charge's projection is its filters' (Lago leaves the default bucket out).
-        projected = [b for b in buckets if b.charge_filter is not None] if has_filters else buckets
-        usage.update(projecting.fields(projected, recurring=metric.recurring))
-    return usage
+            grouped_usage.append(
+                grouped_usage_payload(
+                    grouped_by=pricing.plain(group[0].grouped_by),
+                    units=sum((b.current_usage_units for b in group), Decimal(0)),
+                    total_aggregated_units=sum((b.total_aggregated_units for b in group), Decimal(0)),
+                    amount_cents=sum(b.amount_cents for b in group),
+                    events_count=sum(b.events_count for b in group),
+                    filters=[_filter_entry(b, projecting) for b in group] if has_filters else [],
+                    projection=projecting.fields(group, recurring=metric.recurring) if projecting else None,
+                )
+            )
+    # With filters, the charge's projection is its filters' (Lago leaves the default bucket out).
+    projected = [b for b in buckets if b.charge_filter is not None] if has_filters else buckets
+    return charge_usage_payload(
+        charge,
+        units=sum((b.current_usage_units for b in buckets), Decimal(0)),  # prorated charges: the full units
+        total_aggregated_units=sum((b.total_aggregated_units for b in buckets), Decimal(0)),
+        events_count=sum(b.events_count for b in buckets),
+        amount_cents=sum(b.amount_cents for b in buckets),
+        currency=currency,
+        filters=[_filter_entry(b, projecting) for b in buckets] if has_filters and not grouped else [],
+        grouped_usage=grouped_usage,
+        projection=projecting.fields(projected, recurring=metric.recurring) if projecting else None,
+    )
 
 
 def _bulk_usage(
@@ -662,7 +628,7 @@ def current_usage(
     apply_taxes: bool = True,
     at: dt.datetime | None = None,
     projected: bool = False,
-) -> dict[str, Any]:
+) -> CustomerUsageShape:
     """Lago's `customer_usage`: the usage of the current charges window, priced like the invoice.
 
     Every charge of the plan appears, with zero usage too; `amount_cents` covers charges only.
@@ -683,7 +649,7 @@ def current_usage(
     projecting = (
         _Projecting(projection.progress(window, at, customer.applicable_timezone), currency) if projected else None
     )
-    charges_usage = []
+    charges_usage: list[ChargeUsageShape] = []
     lines: list[FeeLine] = []
     for charge in charges:
         buckets = pricing.price_charge(
@@ -709,24 +675,20 @@ def current_usage(
                 )
             )
     totals = calculate_invoice(lines, currency=currency, context=Context.DRAFT)
-    answer = {
-        "from_datetime": _iso(window.start),
-        "to_datetime": _iso(window.to_datetime),
-        "issuing_date": periods.local_date(window.end, customer.applicable_timezone).isoformat(),
-        "currency": currency,
-        "lago_invoice_id": None,
-        "amount_cents": totals.fees_amount_cents,
-        "taxes_amount_cents": totals.taxes_amount_cents,
-        "total_amount_cents": totals.fees_amount_cents + totals.taxes_amount_cents,
-        "charges_usage": charges_usage,
-    }
-    if projecting is not None:
-        answer["projected_amount_cents"] = sum(c["projected_amount_cents"] for c in charges_usage)
-    return answer
-
-
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%04Y-%m-%dT%H:%M:%SZ")
+    return customer_usage_payload(
+        from_datetime=window.start,
+        to_datetime=window.to_datetime,
+        issuing_date=periods.local_date(window.end, customer.applicable_timezone),
+        currency=currency,
+        lago_invoice_id=None,
+        amount_cents=totals.fees_amount_cents,
+        taxes_amount_cents=totals.taxes_amount_cents,
+        total_amount_cents=totals.fees_amount_cents + totals.taxes_amount_cents,
+        charges_usage=charges_usage,
+        projected_amount_cents=(
+            sum(c.get("projected_amount_cents", 0) for c in charges_usage) if projecting is not None else None
+        ),
+    )
 
 
 def past_usage_periods(
@@ -767,7 +729,8 @@ def models_f(name: str) -> Any:
     return F(name)
 
 
-def past_usage_payload(row: InvoiceSubscription, *, billable_metric_code: str | None = None) -> dict[str, Any]:
+def past_usage_payload(row: InvoiceSubscription, *, billable_metric_code: str | None = None) -> CustomerUsageShape:
+    """An invoiced period's usage (`GET /customers/{external_id}/past_usage`), from its charge fees."""
     invoice = row.invoice
     fees = (
         Fee.objects.filter(invoice_subscription=row, fee_type="charge")
@@ -782,44 +745,46 @@ def past_usage_payload(row: InvoiceSubscription, *, billable_metric_code: str | 
     charges_usage = []
     for charge_fees in by_charge.values():
         charge = charge_fees[0].charge
-        metric = charge.billable_metric
+        assert charge is not None  # charge fees
         filtered = any(f.charge_filter_id or (f.properties or {}).get("filter_values") is not None for f in charge_fees)
-        charges_usage.append(
-            {
-                "units": pricing.decimal_string(sum((f.units for f in charge_fees), Decimal(0))),
-                "total_aggregated_units": pricing.decimal_string(
-                    sum((f.total_aggregated_units for f in charge_fees), Decimal(0))
-                ),
-                "events_count": sum(f.events_count for f in charge_fees),
-                "amount_cents": sum(f.amount_cents for f in charge_fees),
-                "amount_currency": invoice.currency,
-                **_charge_and_metric(charge, metric),
-                "filters": [
-                    {
-                        "invoice_display_name": f.charge_filter.invoice_display_name or None
-                        if f.charge_filter_id
-                        else None,
-                        "values": (f.properties or {}).get("filter_values"),
-                        "units": pricing.decimal_string(f.units),
-                        "total_aggregated_units": pricing.decimal_string(f.total_aggregated_units),
-                        "amount_cents": f.amount_cents,
-                        "events_count": f.events_count,
-                    }
-                    for f in charge_fees
-                ]
-                if filtered
-                else [],
-                "grouped_usage": [],
-            }
+        filters = (
+            []
+            if not filtered
+            else [
+                usage_filter_payload(
+                    invoice_display_name=(
+                        f.charge_filter.invoice_display_name or None if f.charge_filter_id and f.charge_filter else None
+                    ),
+                    values=(f.properties or {}).get("filter_values"),
+                    units=f.units,
+                    total_aggregated_units=f.total_aggregated_units,
+                    amount_cents=f.amount_cents,
+                    events_count=f.events_count,
+                    breakdowns=False,
+                )
+                for f in charge_fees
+            ]
         )
-    return {
-        "from_datetime": _iso(row.charges_from_datetime),
-        "to_datetime": _iso(row.charges_to_datetime - periods.ONE_SECOND),
-        "issuing_date": invoice.issuing_date.isoformat(),
-        "currency": invoice.currency,
-        "lago_invoice_id": str(invoice.id),
-        "amount_cents": invoice.fees_amount_cents,
-        "taxes_amount_cents": invoice.taxes_amount_cents,
-        "total_amount_cents": invoice.total_amount_cents,
-        "charges_usage": charges_usage,
-    }
+        charges_usage.append(
+            charge_usage_payload(
+                charge,
+                units=sum((f.units for f in charge_fees), Decimal(0)),
+                total_aggregated_units=sum((f.total_aggregated_units for f in charge_fees), Decimal(0)),
+                events_count=sum(f.events_count for f in charge_fees),
+                amount_cents=sum(f.amount_cents for f in charge_fees),
+                currency=invoice.currency,
+                filters=filters,
+                grouped_usage=[],
+            )
+        )
+    return customer_usage_payload(
+        from_datetime=row.charges_from_datetime,
+        to_datetime=row.charges_to_datetime - periods.ONE_SECOND,
+        issuing_date=invoice.issuing_date,
+        currency=invoice.currency,
+        lago_invoice_id=str(invoice.id),
+        amount_cents=invoice.fees_amount_cents,
+        taxes_amount_cents=invoice.taxes_amount_cents,
+        total_amount_cents=invoice.total_amount_cents,
+        charges_usage=charges_usage,
+    )

@@ -1,7 +1,7 @@
 """Input serializers and the response components of the invoicing API (for OpenAPI).
 
-Invoices and fees are rendered by `invoicing.representation` (plain dicts, exact numbers); their
-components are derived from the shapes those renderers return.
+Invoices, fees and customer usage are rendered by `invoicing.representation` (plain dicts, exact
+numbers); their components are derived from the shapes those renderers return.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from billing_project.core.api.serializers import ClientDateTimeField, envelope, 
 from billing_project.core.api.shapes import schema_serializer
 from billing_project.core.api.unsupported import LagoOnly
 from customers.api.serializers import NO_BILLING_ENTITIES, NO_CUSTOM_SECTIONS, payment_method_field
-from invoicing.representation import FeeShape, InvoiceShape
+from invoicing.representation import CustomerUsageShape, FeeShape, InvoiceShape
 
 # Lago fields bxb refuses (docs/lago-compatibility.md, "Refused Lago fields").
 _SKIP_PSP = "an invoice is always sent to the customer's payment provider when it has one"
@@ -110,44 +110,10 @@ FeeEnvelope = envelope("FeeEnvelope", "fee", FeeOutput)
 FeeListEnvelope = list_envelope("FeeListEnvelope", "fees", FeeOutput, PageMeta)
 
 
-class ChargeUsageOutput(serializers.Serializer):
-    units = serializers.CharField()
-    total_aggregated_units = serializers.CharField()
-    events_count = serializers.IntegerField()
-    amount_cents = serializers.IntegerField()
-    amount_currency = serializers.CharField()
-    charge = serializers.DictField()
-    billable_metric = serializers.DictField()
-    filters = serializers.ListField(child=serializers.DictField())
-    grouped_usage = serializers.ListField(child=serializers.DictField())
-
-
-class CustomerUsageOutput(serializers.Serializer):
-    from_datetime = serializers.CharField()
-    to_datetime = serializers.CharField()
-    issuing_date = serializers.CharField()
-    currency = serializers.CharField()
-    lago_invoice_id = serializers.UUIDField(allow_null=True)
-    amount_cents = serializers.IntegerField()
-    taxes_amount_cents = serializers.IntegerField()
-    total_amount_cents = serializers.IntegerField()
-    charges_usage = ChargeUsageOutput(many=True)
-
-
+# Rendered by `invoicing.representation.customer_usage_payload` (current, projected and past usage).
+CustomerUsageOutput = schema_serializer(CustomerUsageShape)
 CustomerUsageEnvelope = envelope("CustomerUsageEnvelope", "customer_usage", CustomerUsageOutput)
-
-
-class ProjectedChargeUsageOutput(ChargeUsageOutput):
-    projected_units = serializers.CharField()
-    projected_amount_cents = serializers.IntegerField()
-    projected_presentation_breakdowns = serializers.ListField(child=serializers.DictField())
-
-
-class CustomerProjectedUsageOutput(CustomerUsageOutput):
-    projected_amount_cents = serializers.IntegerField()
-    charges_usage = ProjectedChargeUsageOutput(many=True)
-
-
+CustomerProjectedUsageOutput = schema_serializer(CustomerUsageShape, "CustomerProjectedUsageOutput")
 CustomerProjectedUsageEnvelope = envelope(
     "CustomerProjectedUsageEnvelope", "customer_projected_usage", CustomerProjectedUsageOutput
 )

@@ -341,3 +341,46 @@ def test_entitlements_answers_match_their_schema(schema, organization, api):
             ),
         ],
     )
+
+
+def test_customer_usage_answers_match_their_schema(schema, organization, api, monkeypatch):
+    """Current, projected and past usage: one shape (`invoicing.representation.CustomerUsageShape`),
+    with filters, groups and a projection, against the published schema."""
+    from catalog.models import BillableMetricFilter, ChargeFilter
+    from invoicing.billing.run import customer_bill
+    from tests.factories.invoicing import add_events, make_charge, make_customer, make_metric, make_plan, subscribe
+
+    monkeypatch.setattr("invoicing.selectors.timezone.now", lambda: datetime(2024, 5, 20, 12, tzinfo=UTC))
+    customer = make_customer(organization, external_id="use")
+    plan = make_plan(organization, amount_cents=1000)
+    metric = make_metric(organization, "api")
+    BillableMetricFilter.objects.create(billable_metric=metric, key="region", values=["eu", "us"])
+    charge = make_charge(plan, metric, properties={"amount": "1"})
+    ChargeFilter.objects.create(
+        organization=organization, charge=charge, values={"region": ["eu"]}, properties={"amount": "2"}
+    )
+    make_charge(plan, make_metric(organization, "seats"), properties={"amount": "5"}, pricing_group_keys=["team"])
+    sub = subscribe(customer, plan, datetime(2024, 4, 1, tzinfo=UTC), external_id="use_sub")
+    for month in (4, 5):
+        add_events(sub, "api", [datetime(2024, month, 2, tzinfo=UTC)] * 2, region="eu")
+        add_events(sub, "api", [datetime(2024, month, 3, tzinfo=UTC)], region="us")
+        add_events(sub, "seats", [datetime(2024, month, 3, tzinfo=UTC)], team="a")
+    customer_bill(customer.id, at=datetime(2024, 5, 1, 1, tzinfo=UTC))
+    query = "?external_subscription_id=use_sub"
+    base = "/api/v1/customers/{external_id}"
+    current = api.get(f"/api/v1/customers/use/current_usage{query}")
+    projected = api.get(f"/api/v1/customers/use/projected_usage{query}")
+    past = api.get(f"/api/v1/customers/use/past_usage{query}")
+    _checked(
+        schema,
+        [
+            (f"{base}/current_usage", "get", current),
+            (f"{base}/projected_usage", "get", projected),
+            (f"{base}/past_usage", "get", past),
+        ],
+    )
+    charges = {c["billable_metric"]["code"]: c for c in projected.json()["customer_projected_usage"]["charges_usage"]}
+    assert charges["api"]["filters"] and charges["seats"]["grouped_usage"] and "projected_units" in charges["api"]
+    assert "projected_units" not in current.json()["customer_usage"]["charges_usage"][0]
+    [period] = past.json()["usage_periods"]
+    assert period["charges_usage"] and "pricing_unit_details" not in period["charges_usage"][0]["filters"][0]
