@@ -24,10 +24,10 @@ class PlanUsage(Protocol):
         """Live (active or pending) subscriptions use the plan or one of its overrides."""
         ...
 
-    def active_subscriptions_count(self, plan: Plan) -> int: ...
-
-    def customers_count(self, plan: Plan) -> int:
-        """Customers with an active subscription on the plan or one of its overrides."""
+    def counts(self, plan: Plan) -> tuple[int, int]:
+        """(active subscriptions, customers with an active subscription) on the plan or one of its
+        overrides: the plan object's `active_subscriptions_count` and `customers_count`, in one
+        statement."""
         ...
 
 

@@ -209,28 +209,25 @@ class ConsoleInvoiceAdmin(InvoiceAdmin):
 
 def _totals(invoice: Invoice) -> list[tuple[str, str]]:
     """The invoice's totals top to bottom; deductions that are zero are left out."""
-    currency = invoice.currency
-    rows: list[tuple[str, str]] = [("Fees", money(invoice.fees_amount_cents, currency))]
-    for label, cents in (
-        ("Coupons", invoice.coupons_amount_cents),
-        ("Progressive billing already invoiced", invoice.progressive_billing_credit_amount_cents),
-    ):
-        if cents:
-            rows.append((label, f"-{money(cents, currency)}"))
-    rows.append(("Subtotal excluding taxes", money(invoice.sub_total_excluding_taxes_amount_cents, currency)))
-    rows.append(("Taxes", money(invoice.taxes_amount_cents, currency)))
-    rows.append(("Subtotal including taxes", money(invoice.sub_total_including_taxes_amount_cents, currency)))
-    for label, cents in (
-        ("Credit notes", invoice.credit_notes_amount_cents),
-        ("Prepaid credits", invoice.prepaid_credit_amount_cents),
-    ):
-        if cents:
-            rows.append((label, f"-{money(cents, currency)}"))
-    rows.append(("Total", money(invoice.total_amount_cents, currency)))
-    rows.append(("Paid", money(invoice.total_paid_amount_cents, currency)))
-    if invoice.total_offsetted_credit_note_amount_cents:
-        rows.append(("Offset by credit notes", money(invoice.total_offsetted_credit_note_amount_cents, currency)))
-    return rows
+    always, deduction, when_any = "always", "deduction", "when any"
+    lines = (
+        ("Fees", invoice.fees_amount_cents, always),
+        ("Coupons", invoice.coupons_amount_cents, deduction),
+        ("Progressive billing already invoiced", invoice.progressive_billing_credit_amount_cents, deduction),
+        ("Subtotal excluding taxes", invoice.sub_total_excluding_taxes_amount_cents, always),
+        ("Taxes", invoice.taxes_amount_cents, always),
+        ("Subtotal including taxes", invoice.sub_total_including_taxes_amount_cents, always),
+        ("Credit notes", invoice.credit_notes_amount_cents, deduction),
+        ("Prepaid credits", invoice.prepaid_credit_amount_cents, deduction),
+        ("Total", invoice.total_amount_cents, always),
+        ("Paid", invoice.total_paid_amount_cents, always),
+        ("Offset by credit notes", invoice.total_offsetted_credit_note_amount_cents, when_any),
+    )
+    return [
+        (label, f"-{money(cents, invoice.currency)}" if shown == deduction else money(cents, invoice.currency))
+        for label, cents, shown in lines
+        if shown == always or cents
+    ]
 
 
 def _period(properties: dict[str, Any] | None) -> str:

@@ -46,6 +46,17 @@ def invoice_list_url(organization: Organization | None, **filters: Any) -> str:
     return f"{reverse('admin:invoicing_invoice_changelist')}?{urlencode(query)}"
 
 
+def _month_invoices_url(organization: Organization, currency: str, month: Any, **filters: Any) -> str:
+    """The invoice list of one currency issued in `month` (`filters`, such as `due`, before the dates)."""
+    return invoice_list_url(
+        organization,
+        currency__exact=currency,
+        **filters,
+        issuing_date__gte=month.start.isoformat(),
+        issuing_date__lt=month.end.isoformat(),
+    )
+
+
 def _ratio(value: str | None) -> str:
     return f"{Decimal(value) * 100:.1f} %" if value else "-"
 
@@ -109,26 +120,9 @@ def home_view(site: admin.AdminSite, request: HttpRequest, extra_context: dict[s
                             "outstanding": money(m.outstanding.get(c, 0), c),
                             "overdue": money(m.overdue.get(c, 0), c),
                             "overdue_cents": m.overdue.get(c, 0),
-                            "invoices_url": invoice_list_url(
-                                organization,
-                                currency__exact=c,
-                                issuing_date__gte=m.start.isoformat(),
-                                issuing_date__lt=m.end.isoformat(),
-                            ),
-                            "due_url": invoice_list_url(
-                                organization,
-                                currency__exact=c,
-                                due="open",
-                                issuing_date__gte=m.start.isoformat(),
-                                issuing_date__lt=m.end.isoformat(),
-                            ),
-                            "overdue_url": invoice_list_url(
-                                organization,
-                                currency__exact=c,
-                                due="overdue",
-                                issuing_date__gte=m.start.isoformat(),
-                                issuing_date__lt=m.end.isoformat(),
-                            ),
+                            "invoices_url": _month_invoices_url(organization, c, m),
+                            "due_url": _month_invoices_url(organization, c, m, due="open"),
+                            "overdue_url": _month_invoices_url(organization, c, m, due="overdue"),
                         }
                         for c in currencies
                     ],

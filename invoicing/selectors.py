@@ -104,6 +104,27 @@ def customer_billed_currencies(customer: Customer) -> set[str]:
     return customer_subscription_currencies(customer) | invoiced
 
 
+def issued_within(
+    qs: QuerySet[Any],
+    issuing_date_from: dt.date | None,
+    issuing_date_to: dt.date | None,
+    *,
+    amount_from: int | None,
+    amount_to: int | None,
+) -> QuerySet[Any]:
+    """Invoices or credit notes issued between the dates and totalling between the amounts (every
+    bound inclusive, each left out when not given)."""
+    if issuing_date_from:
+        qs = qs.filter(issuing_date__gte=issuing_date_from)
+    if issuing_date_to:
+        qs = qs.filter(issuing_date__lte=issuing_date_to)
+    if amount_from is not None:
+        qs = qs.filter(total_amount_cents__gte=amount_from)
+    if amount_to is not None:
+        qs = qs.filter(total_amount_cents__lte=amount_to)
+    return qs
+
+
 def invoice_list(
     organization: Organization,
     *,
@@ -146,14 +167,7 @@ def invoice_list(
         qs = qs.filter(status__in=statuses)
     if payment_statuses:
         qs = qs.filter(payment_status__in=payment_statuses)
-    if issuing_date_from:
-        qs = qs.filter(issuing_date__gte=issuing_date_from)
-    if issuing_date_to:
-        qs = qs.filter(issuing_date__lte=issuing_date_to)
-    if amount_from is not None:
-        qs = qs.filter(total_amount_cents__gte=amount_from)
-    if amount_to is not None:
-        qs = qs.filter(total_amount_cents__lte=amount_to)
+    qs = issued_within(qs, issuing_date_from, issuing_date_to, amount_from=amount_from, amount_to=amount_to)
     if payment_overdue is not None:
         qs = qs.filter(payment_overdue=payment_overdue)
     if purchase_order_number:

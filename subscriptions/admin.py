@@ -28,7 +28,7 @@ from catalog.inputs import FixedChargeFields
 from catalog.models import FixedCharge, Plan
 from catalog.services.fixed_charges import fixed_charge_units
 from customers.models import Customer
-from customers.payment_choice import payment_method_description
+from customers.payment_choice import PaymentMethodInput, payment_method_description
 from subscriptions import hooks, selectors, services
 from subscriptions.inputs import SubscriptionCreate
 from subscriptions.models import FixedChargeUnits, Subscription, SubscriptionStatus, SubscriptionTransition
@@ -108,6 +108,15 @@ class StartSubscriptionForm(forms.Form):
     )
     ending_at = forms.DateTimeField(required=False, help_text="UTC; terminates automatically then.")
     downgrade_now = forms.BooleanField(required=False, help_text="For a downgrade: apply now, not at the period end.")
+    payment_method = forms.ChoiceField(
+        choices=[("provider", "provider"), ("manual", "manual (never charged automatically)")],
+        initial="provider",
+        required=False,
+        help_text="How its invoices are collected (docs/payments.md §12).",
+    )
+    payment_method_id = forms.UUIDField(
+        required=False, help_text="With provider: the lago_id of one of the customer's saved methods; empty: its default."
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -242,6 +251,10 @@ class SubscriptionAdmin(ActionsOnlyAdmin):
                 bill_past_periods=bool(data["bill_past_periods"]),
                 ending_at=data["ending_at"],
                 downgrade_timing="immediate" if data["downgrade_now"] else None,
+                payment_method=PaymentMethodInput(
+                    payment_method_type=data["payment_method"] or "provider",
+                    payment_method_id=data["payment_method_id"],
+                ),
             )
             try:
                 subscription = services.subscription_create(customer.organization, payload)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
-from django.db.models import Min, Prefetch, Q, QuerySet
+from django.db.models import Count, Min, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure
@@ -305,19 +305,13 @@ def subscription_reload(subscription: Subscription) -> Subscription:
     return _base(subscription.organization).get(pk=subscription.pk)
 
 
-def plan_active_subscriptions_count(plan: object) -> int:
-    """`catalog.hooks.PlanUsage.active_subscriptions_count` (the plan and its overrides)."""
-    return Subscription.objects.filter(Q(plan=plan) | Q(plan__parent=plan), status=SubscriptionStatus.ACTIVE).count()
-
-
-def plan_customers_count(plan: object) -> int:
-    """`catalog.hooks.PlanUsage.customers_count`: customers with an active subscription on the plan."""
-    return (
-        Subscription.objects.filter(Q(plan=plan) | Q(plan__parent=plan), status=SubscriptionStatus.ACTIVE)
-        .values("customer_id")
-        .distinct()
-        .count()
-    )
+def plan_counts(plan: object) -> tuple[int, int]:
+    """`catalog.hooks.PlanUsage.counts`: active subscriptions on the plan and its overrides, and
+    the customers they belong to, in one statement."""
+    counted = Subscription.objects.filter(
+        Q(plan=plan) | Q(plan__parent=plan), status=SubscriptionStatus.ACTIVE
+    ).aggregate(active=Count("id"), customers=Count("customer_id", distinct=True))
+    return int(counted["active"]), int(counted["customers"])
 
 
 def customer_subscription_currencies(customer: object) -> set[str]:
@@ -336,8 +330,5 @@ class SubscriptionsPlanUsage:
     def in_use(self, plan: Plan) -> bool:
         return plan_in_use(plan)
 
-    def active_subscriptions_count(self, plan: Plan) -> int:
-        return plan_active_subscriptions_count(plan)
-
-    def customers_count(self, plan: Plan) -> int:
-        return plan_customers_count(plan)
+    def counts(self, plan: Plan) -> tuple[int, int]:
+        return plan_counts(plan)

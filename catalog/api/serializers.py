@@ -548,11 +548,19 @@ class PlanOutput(serializers.Serializer):
     def get_trial_period(self, obj: Plan) -> float:
         return decimal_number(obj.trial_period)
 
+    def _counts(self, obj: Plan) -> tuple[int, int]:
+        # Both counts in one statement, read once per plan for the two fields (and, in a list, per
+        # plan of the page: the child serializer is shared).
+        read: dict[Any, tuple[int, int]] = self.__dict__.setdefault("_plan_counts", {})
+        if obj.pk not in read:
+            read[obj.pk] = plan_usage.get().counts(obj)
+        return read[obj.pk]
+
     def get_customers_count(self, obj: Plan) -> int:
-        return plan_usage.get().customers_count(obj)
+        return self._counts(obj)[1]
 
     def get_active_subscriptions_count(self, obj: Plan) -> int:
-        return plan_usage.get().active_subscriptions_count(obj)
+        return self._counts(obj)[0]
 
     def get_draft_invoices_count(self, obj: Plan) -> int:
         return 0  # not counted: bxb has always answered 0 here

@@ -17,6 +17,7 @@ from invoicing.credits.models import (
     WalletTransaction,
     WalletTransactionConsumption,
 )
+from invoicing.selectors import issued_within
 
 
 def _customer(organization: Organization, external_id: str) -> Customer:
@@ -149,14 +150,7 @@ def credit_note_list(
         )
     if invoice_number:
         qs = qs.filter(invoice__number=invoice_number)
-    if issuing_date_from:
-        qs = qs.filter(issuing_date__gte=issuing_date_from)
-    if issuing_date_to:
-        qs = qs.filter(issuing_date__lte=issuing_date_to)
-    if amount_from is not None:
-        qs = qs.filter(total_amount_cents__gte=amount_from)
-    if amount_to is not None:
-        qs = qs.filter(total_amount_cents__lte=amount_to)
+    qs = issued_within(qs, issuing_date_from, issuing_date_to, amount_from=amount_from, amount_to=amount_to)
     if search_term:
         qs = qs.filter(
             Q(number__icontains=search_term)

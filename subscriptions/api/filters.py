@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rest_framework.request import Request
+
 from billing_project.core.api.filters import LagoFilterSet, ListFilter, TextFilter
 from subscriptions.models import SubscriptionStatus
 
@@ -37,3 +39,11 @@ class SubscriptionChargeFilters(LagoFilterSet):
 
 class SubscriptionChargeLookupFilters(SubscriptionChargeFilters):
     paginated = False
+
+
+def charges_subscription_status(request: Request, *, paginated: bool = False) -> str | None:
+    """The subscription the charge and fixed charge routes address: Lago's `subscription_status` (or
+    `status`); None: the active one."""
+    lookup = SubscriptionChargeFilters if paginated else SubscriptionChargeLookupFilters
+    params = lookup.parse(request)
+    return params["subscription_status"] or params["status"] or None

@@ -19,13 +19,6 @@ from subscriptions.services.fixed_charges import subscription_fixed_charge_updat
 Output = catalog_serializers.FixedChargeOutput
 
 
-def _status(request: Request, *, paginated: bool = False) -> str | None:
-    """Lago's `subscription_status` (or `status`): which of the external id's subscriptions; default active."""
-    lookup = filters.SubscriptionChargeFilters if paginated else filters.SubscriptionChargeLookupFilters
-    params = lookup.parse(request)
-    return params["subscription_status"] or params["status"] or None
-
-
 class SubscriptionFixedChargeCollectionView(OrganizationAPIView):
     resource_name = "subscription"
 
@@ -36,7 +29,7 @@ class SubscriptionFixedChargeCollectionView(OrganizationAPIView):
         responses=catalog_serializers.FixedChargeListEnvelope,
     )
     def get(self, request: Request, external_id: str) -> Response:
-        status = _status(request, paginated=True)
+        status = filters.charges_subscription_status(request, paginated=True)
         held = subscription_fixed_charges(subscription_get(self.organization, external_id, status=status))
         items = [f for f, _ in held]
         units = {f.id: u for f, u in held}
@@ -58,7 +51,9 @@ class SubscriptionFixedChargeDetailView(OrganizationAPIView):
         responses=catalog_serializers.FixedChargeEnvelope,
     )
     def get(self, request: Request, external_id: str, fixed_charge_code: str) -> Response:
-        subscription = subscription_get(self.organization, external_id, status=_status(request))
+        subscription = subscription_get(
+            self.organization, external_id, status=filters.charges_subscription_status(request)
+        )
         for fixed, units in subscription_fixed_charges(subscription):
             if fixed.code == fixed_charge_code:
                 return Response({"fixed_charge": Output(fixed, context={"units": {fixed.id: units}}).data})
@@ -77,6 +72,10 @@ class SubscriptionFixedChargeDetailView(OrganizationAPIView):
             validate_input(catalog_serializers.FixedChargeInput, payload, partial=True)
         )
         fixed, units = subscription_fixed_charge_update(
-            self.organization, external_id=external_id, code=fixed_charge_code, data=data, status=_status(request)
+            self.organization,
+            external_id=external_id,
+            code=fixed_charge_code,
+            data=data,
+            status=filters.charges_subscription_status(request),
         )
         return Response({"fixed_charge": Output(fixed, context={"units": {fixed.id: units}}).data})

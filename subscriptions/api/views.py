@@ -162,9 +162,7 @@ class SubscriptionDetailView(OrganizationAPIView):
 
 def _charges_subscription(request: Request, organization: Any, external_id: str, *, paginated: bool = False) -> Any:
     """The subscription these routes address: Lago's `subscription_status` (or `status`), default active."""
-    lookup = filters.SubscriptionChargeFilters if paginated else filters.SubscriptionChargeLookupFilters
-    params = lookup.parse(request)
-    status = params["subscription_status"] or params["status"] or None
+    status = filters.charges_subscription_status(request, paginated=paginated)
     return selectors.subscription_get(organization, external_id, status=status)
 
 

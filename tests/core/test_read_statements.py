@@ -68,3 +68,20 @@ def test_a_subscription_by_id_is_read_once(tenant):
     assert body["subscription"]["external_id"] == "s1"
     reads = [q for q in sql if q.startswith('SELECT "subscriptions_subscription"."id"')]
     assert len(reads) == 2, reads  # the subscription with its relations, and its next subscriptions
+
+
+def test_a_plan_counts_its_subscriptions_and_customers_in_one_statement(tenant):
+    from tests.factories.subscriptions import SubscriptionFactory
+
+    first = SubscriptionFactory(organization=tenant.organization, external_id="s1")
+    plan = first.plan
+    SubscriptionFactory(organization=tenant.organization, external_id="s2", plan=plan, customer=first.customer)
+    SubscriptionFactory(organization=tenant.organization, external_id="s3", plan=plan)
+    tenant.client.get(f"/api/v1/plans/{plan.code}")
+    body, sql = _get(tenant.client, f"/api/v1/plans/{plan.code}")
+    counting = [q for q in sql if 'FROM "subscriptions_subscription"' in q]
+    assert len(counting) == 1, counting
+    assert body["plan"]["active_subscriptions_count"] == 3 and body["plan"]["customers_count"] == 2
+    body, sql = _get(tenant.client, "/api/v1/plans")
+    assert len([q for q in sql if 'FROM "subscriptions_subscription"' in q]) == 1
+    assert body["plans"][0]["customers_count"] == 2

@@ -153,3 +153,25 @@ def test_cached_read_sees_every_change_and_costs_few_queries(api, sub, organizat
     assert next(p for p in api.get(url).json()["entitlement"]["privileges"] if p["code"] == "calls")["value"] == 7
     EntitlementsVersion.objects.filter(organization=organization).update(version=999)
     assert next(p for p in api.get(url).json()["entitlement"]["privileges"] if p["code"] == "calls")["value"] == 9
+
+
+def test_a_warm_read_is_two_statements_on_both_routes_and_one_without_usage_limits(api, sub, organization):
+    from tests.core.statements import get_counted
+
+    for url in ("/api/v1/subscriptions/sub_a/entitlements", "/api/v1/subscriptions/sub_a/entitlements/api"):
+        api.get(url)  # resolved and cached
+        body, sql = get_counted(api, url)
+        assert len(sql) == 2, sql  # the subscription with the entitlements version; the usage (rollups)
+        assert 'FROM "subscriptions_subscription"' in sql[0] and 'JOIN "customers_organization"' not in sql[0]
+        privileges = (
+            body["entitlement"]["privileges"] if "entitlement" in body else body["entitlements"][0]["privileges"]
+        )
+        assert next(p for p in privileges if p["code"] == "calls")["usage"]["limit"] == 100
+    make_feature(organization, "sso", [{"code": "provider", "value_type": "string"}])
+    services.plan_entitlements_update(
+        organization, plan_code=sub.plan.code, entitlements={"sso": {"provider": "okta"}}, partial=True
+    )
+    api.get("/api/v1/subscriptions/sub_a/entitlements/sso")
+    body, sql = get_counted(api, "/api/v1/subscriptions/sub_a/entitlements/sso")
+    assert len(sql) == 1, sql
+    assert body["entitlement"]["privileges"][0]["value"] == "okta"

@@ -145,8 +145,5 @@ class FixedPlanUsage:
     def in_use(self, plan: Plan) -> bool:
         return self._in_use
 
-    def active_subscriptions_count(self, plan: Plan) -> int:
-        return self._active
-
-    def customers_count(self, plan: Plan) -> int:
-        return self._customers
+    def counts(self, plan: Plan) -> tuple[int, int]:
+        return self._active, self._customers

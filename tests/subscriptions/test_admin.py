@@ -140,6 +140,13 @@ def test_start_and_change_plan_from_the_admin(admin_client, organization):
     assert b"invalid_date" in bad.content
     other = SubscriptionPlanFactory(code="elsewhere")
     assert b"another organization" in admin_client.post(url, {**form, "plan": other.pk}).content
+    # The payment method (docs/payments.md §12): manual, or one of the customer's saved methods.
+    admin_client.post(url, {**form, "external_id": "adm-3", "payment_method": "manual"})
+    assert Subscription.objects.get(external_id="adm-3").payment_method_type == "manual"
+    foreign = {**form, "external_id": "adm-4", "payment_method_id": "5b6f1c0e-4f57-4a4d-9f39-9c1d5e4b0a11"}
+    refused = admin_client.post(url, foreign)
+    assert refused.status_code == 200 and b"invalid_payment_method" in refused.content
+    assert not Subscription.objects.filter(external_id="adm-4").exists()
 
 
 def test_change_page_shows_fixed_charge_units(admin_client, organization):
