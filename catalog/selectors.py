@@ -27,7 +27,7 @@ from catalog.models import (
     UsageThreshold,
 )
 from catalog.services.common import as_uuid, filter_values_key
-from customers.models import Customer, Organization
+from customers.models import BillingEntity, Customer, Organization
 
 T = TypeVar("T")
 
@@ -181,6 +181,19 @@ def tax_get(organization: Organization, code: str) -> Tax:
 def organization_taxes(organization: Organization) -> list[Tax]:
     """The organization's default taxes (`applied_to_organization`)."""
     return list(Tax.objects.filter(organization=organization, applied_to_organization=True).order_by("code"))
+
+
+def tax_billing_entity_codes(tax: Tax) -> list[str]:
+    """Lago's `applied_to_billing_entities_codes`: the entities having the tax as a default tax (the
+    default entity when it is `applied_to_organization`), by code."""
+    codes = set(tax.billing_entity_links.values_list("billing_entity__code", flat=True))
+    if tax.applied_to_organization:
+        codes.update(
+            BillingEntity.objects.filter(organization_id=tax.organization_id, is_default=True).values_list(
+                "code", flat=True
+            )
+        )
+    return sorted(codes)
 
 
 def customer_taxes(customer: Customer, *, links: Sequence[CustomerTax] | None = None) -> list[Tax]:

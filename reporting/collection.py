@@ -20,6 +20,7 @@ def invoice_collection(
     currency: str | None = None,
     external_customer_id: str | None = None,
     today: date | None = None,
+    billing_entity_id: Any = None,
 ) -> list[dict[str, Any]]:
     """One row per month, payment status and currency with finalized invoices, oldest month first,
     then by payment status and currency; a month without any is one row of zeros with a null
@@ -35,6 +36,8 @@ def invoice_collection(
         invoices = invoices.filter(currency=currency)
     if external_customer_id:
         invoices = invoices.filter(customer__external_id=external_customer_id, customer__deleted_at__isnull=True)
+    if billing_entity_id is not None:
+        invoices = invoices.filter(billing_entity_id=billing_entity_id)
     found: dict[date, list[dict[str, Any]]] = {}
     for row in (
         invoices.annotate(month=TruncMonth("issuing_date"))

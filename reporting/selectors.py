@@ -139,12 +139,15 @@ def gross_revenue(
     currency: str | None = None,
     external_customer_id: str | None = None,
     today: date | None = None,
+    billing_entity_id: Any = None,
 ) -> list[dict[str, Any]]:
     """Finalized invoices' totals (taxes included, after coupons, credit notes and prepaid credits
     applied on the invoice) by issuing month, minus refunds of non-voided credit notes issued that
     month. Draft, failed and voided invoices do not count. Only the (month, currency) that have an
     invoice or a refund, as Lago's server answers `GET /analytics/gross_revenue`."""
-    _period, found = _gross_revenue_found(organization, months, currency, external_customer_id, today)
+    _period, found = _gross_revenue_found(
+        organization, months, currency, external_customer_id, today, billing_entity_id
+    )
     return [
         {"month": Month(month).label, "currency": code, **values} for (month, code), values in sorted(found.items())
     ]
@@ -165,7 +168,12 @@ def gross_revenue_series(
 
 
 def _gross_revenue_found(
-    organization: Any, months: int, currency: str | None, external_customer_id: str | None, today: date | None
+    organization: Any,
+    months: int,
+    currency: str | None,
+    external_customer_id: str | None,
+    today: date | None,
+    billing_entity_id: Any = None,
 ) -> tuple[list[Month], dict[tuple[date, str], dict[str, Any]]]:
     period = month_range(months, today=today)
     first, end = period[0].start, period[-1].end
@@ -181,6 +189,9 @@ def _gross_revenue_found(
     if external_customer_id:
         invoices = invoices.filter(customer__external_id=external_customer_id)
         credit_notes = credit_notes.filter(customer__external_id=external_customer_id)
+    if billing_entity_id is not None:
+        invoices = invoices.filter(billing_entity_id=billing_entity_id)
+        credit_notes = credit_notes.filter(invoice__billing_entity_id=billing_entity_id)
 
     found: dict[tuple[date, str], dict[str, Any]] = {}
     for row in (
@@ -249,6 +260,7 @@ def overdue_balances(
     currency: str | None = None,
     external_customer_id: str | None = None,
     today: date | None = None,
+    billing_entity_id: Any = None,
 ) -> list[dict[str, Any]]:
     """What is still due on finalized invoices flagged overdue (past their payment due date and not
     paid), by month of the payment due date and currency, with the invoices' ids."""
@@ -264,6 +276,8 @@ def overdue_balances(
         invoices = invoices.filter(currency=currency)
     if external_customer_id:
         invoices = invoices.filter(customer__external_id=external_customer_id)
+    if billing_entity_id is not None:
+        invoices = invoices.filter(billing_entity_id=billing_entity_id)
     invoices = invoices.annotate(month=TruncMonth("payment_due_date"))
     due = ExpressionWrapper(F("total_amount_cents") - F("total_paid_amount_cents"), output_field=BigIntegerField())
     totals = invoices.values("month", "currency").annotate(amount=Sum(due)).order_by("month", "currency")

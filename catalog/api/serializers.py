@@ -121,7 +121,7 @@ class TaxOutput(serializers.Serializer):
         return decimal_number(obj.rate)
 
     def get_applied_to_billing_entities_codes(self, obj: Tax) -> list[str]:
-        return []
+        return [] if obj._state.adding else selectors.tax_billing_entity_codes(obj)
 
     def _count(self, obj: Tax, relation: str) -> int:
         if obj._state.adding:

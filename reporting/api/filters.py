@@ -43,6 +43,9 @@ class AnalyticsFilters(LagoFilterSet):
     )
     currency = CurrencyFilter(help_text="ISO 4217 code; no conversion between currencies.")
     external_customer_id = TextFilter(help_text="only for the routes by customer")
+    billing_entity_code = TextFilter(
+        help_text="only the invoices of this billing entity (the routes by customer; 404 for an unknown code)"
+    )
 
 
 class UsageAnalyticsFilters(LagoFilterSet):

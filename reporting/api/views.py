@@ -16,6 +16,7 @@ from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.resources import endpoint, named
 from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
 from billing_project.core.replica import replica_reads
+from customers.entities import billing_entity_get
 from reporting import collection, selectors, services, usage
 from reporting.api import filters
 from reporting.api.serializers import (
@@ -40,12 +41,16 @@ _PARAMETERS = {parameter.name: parameter for parameter in filters.AnalyticsFilte
 MONTHS = _PARAMETERS["months"]
 CURRENCY = _PARAMETERS["currency"]
 CUSTOMER = _PARAMETERS["external_customer_id"]
+BILLING_ENTITY = _PARAMETERS["billing_entity_code"]
 
 
-def _filters(request: Request, *, customer: bool) -> dict[str, Any]:
+def _filters(request: Request, organization: Any, *, customer: bool) -> dict[str, Any]:
     params = filters.AnalyticsFilters.parse(request)
     wanted = ("months", "currency", "external_customer_id") if customer else ("months", "currency")
-    return {name: params[name] for name in wanted if params[name] not in (None, "")}
+    query = {name: params[name] for name in wanted if params[name] not in (None, "")}
+    if customer and params["billing_entity_code"]:  # Lago's filter of the invoice-based analytics
+        query["billing_entity_id"] = billing_entity_get(organization, params["billing_entity_code"]).pk
+    return query
 
 
 class _AnalyticsView(OrganizationAPIView):
@@ -55,7 +60,7 @@ class _AnalyticsView(OrganizationAPIView):
     selector: Callable[..., Rows]
 
     def rows(self, request: Request) -> Response:
-        query = _filters(request, customer=self.by_customer)
+        query = _filters(request, self.organization, customer=self.by_customer)
         with replica_reads():  # analytics tolerate a replica's lag
             data = self.selector(self.organization, **query)
         return Response({self.root_key: data})
@@ -66,7 +71,7 @@ def _analytics_view(envelope: Any, selector: Callable[..., Rows], summary: str, 
     months, currency[, customer])}`, `root` the envelope's one field, operation `analytics_<root>`
     without its plural `s`."""
     root = next(iter(envelope().fields))
-    parameters = [MONTHS, CURRENCY, CUSTOMER] if by_customer else [MONTHS, CURRENCY]
+    parameters = [MONTHS, CURRENCY, CUSTOMER, BILLING_ENTITY] if by_customer else [MONTHS, CURRENCY]
 
     class View(_AnalyticsView):
         @endpoint(f"analytics_{root[:-1]}", summary, envelope, parameters=parameters)

@@ -263,3 +263,16 @@ def test_read_only_keys_may_list_but_not_create(tenant):
 def test_factories_give_every_organization_its_default():
     organization = OrganizationFactory()
     assert BillingEntity.objects.filter(organization=organization, is_default=True).count() == 1
+
+
+def test_a_tax_names_the_entities_it_applies_to(tenant):
+    api = tenant.client
+    TaxFactory(organization=tenant.organization, code="vat", rate="20")
+    default = api.get("/api/v1/billing_entities").json()["billing_entities"][0]["code"]
+    api.post("/api/v1/billing_entities", _entity(), format="json")
+    assert api.get("/api/v1/taxes/vat").json()["tax"]["applied_to_billing_entities_codes"] == []
+    api.put("/api/v1/billing_entities/acme_eu", {"billing_entity": {"tax_codes": ["vat"]}}, format="json")
+    api.put(f"/api/v1/billing_entities/{default}", {"billing_entity": {"tax_codes": ["vat"]}}, format="json")
+    assert api.get("/api/v1/taxes/vat").json()["tax"]["applied_to_billing_entities_codes"] == sorted(
+        ["acme_eu", default]
+    )

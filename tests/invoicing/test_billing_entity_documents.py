@@ -140,3 +140,23 @@ def test_the_pdf_shows_the_entity_that_bills(world, settings, tmp_path):
     )  # fmt: skip
     note = CreditNote.objects.get(invoice=invoice)
     assert credit_note_document(note).organization.legal_name == "Acme Europe SAS"
+
+
+def test_invoice_analytics_filter_by_billing_entity(world):
+    from django.utils import timezone
+
+    api = world["api"]
+    today = timezone.now().date()
+    home = make_one_off_invoice(world["home"], 300)
+    eu = make_one_off_invoice(world["first"], 500)
+    assert home.issuing_date == eu.issuing_date == today
+    rows = api.get("/api/v1/analytics/gross_revenue", {"billing_entity_code": "eu"}).json()["gross_revenues"]
+    assert [(r["amount_cents"], r["invoices_count"]) for r in rows if r["currency"]] == [(500, 1)]
+    everything = api.get("/api/v1/analytics/gross_revenue").json()["gross_revenues"]
+    assert sum(r["amount_cents"] or 0 for r in everything) == 800
+    collection = api.get("/api/v1/analytics/invoice_collection", {"billing_entity_code": "eu"}).json()
+    assert sum(r["invoices_count"] for r in collection["invoice_collections"]) == 1
+    overdue = api.get("/api/v1/analytics/overdue_balance", {"billing_entity_code": "eu"})
+    assert overdue.status_code == 200
+    missing = api.get("/api/v1/analytics/gross_revenue", {"billing_entity_code": "nope"})
+    assert missing.status_code == 404 and missing.json()["code"] == "billing_entity_not_found"
