@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from rest_framework.request import Request
@@ -23,15 +23,20 @@ ApiLogEnvelope = envelope("ApiLogEnvelope", "api_log", ApiLogOutput)
 ApiLogListEnvelope = list_envelope("ApiLogListEnvelope", "api_logs", ApiLogOutput)
 
 
-class ActivityLogView(ResourceView):
+class _LogView(ResourceView):
+    # `render_page`: the selector rendering a page of logs, its lookups made once for the page.
+    render_page: Callable[[Iterable[Any]], list[Any]]
+
+    def render_many(self, items: Iterable[Any]) -> Any:
+        return self.render_page(items)
+
+    def render(self, log: Any) -> Any:  # type: ignore[override]
+        return self.render_page([log])[0]
+
+
+class ActivityLogView(_LogView):
     resource_name = "activity_log"
-
-    def render_many(self, items: Iterable[Any]) -> Any:  # a page's lookups made once
-        return selectors.activity_logs_render(items)
-
-    @staticmethod
-    def render(entry: Any) -> ActivityLogShape:
-        return selectors.activity_logs_render([entry])[0]
+    render_page = staticmethod(selectors.activity_logs_render)
 
 
 class ActivityLogCollectionView(ActivityLogView):
@@ -52,15 +57,9 @@ class ActivityLogDetailView(ActivityLogView):
         return self.one(selectors.activity_log_get(self.organization, activity_id))
 
 
-class ApiLogView(ResourceView):
+class ApiLogView(_LogView):
     resource_name = "api_log"
-
-    def render_many(self, items: Iterable[Any]) -> Any:
-        return selectors.api_logs_render(items)
-
-    @staticmethod
-    def render(log: Any) -> ApiLogShape:
-        return selectors.api_logs_render([log])[0]
+    render_page = staticmethod(selectors.api_logs_render)
 
 
 class ApiLogCollectionView(ApiLogView):

@@ -24,11 +24,9 @@ from invoicing.credits.models import (
     WalletTransactionConsumption,
 )
 from invoicing.credits.tracing import cents_to_credits
-from invoicing.representation import FeeShape, _utc, fee_payload, number
+from invoicing.representation import _EXACT, _RATE, FeeShape, _utc, fee_payload, number
 
 _CREDITS = Help("A number of credits, an exact decimal as a string.")
-_EXACT = Help("An exact decimal, as a string.")
-_RATE = Help("A percentage, rendered from the exact decimal.")
 
 
 class RecurringRuleShape(TypedDict):
