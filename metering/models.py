@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from billing_project.core.models import BaseModel
+from billing_project.core.models import BaseModel, ByteOrderCharField
 
 # Exact decimals: 38 digits, 12 after the point (PostgreSQL numeric(38,12)).
 VALUE_DIGITS = 38
@@ -170,7 +170,7 @@ class UniqueCountLink(models.Model):
     value = models.TextField()
     timestamp = models.DateTimeField()
     created_at = models.DateTimeField()
-    transaction_id = models.CharField(max_length=255, db_collation="C")
+    transaction_id = ByteOrderCharField(max_length=255)
     adds = models.BooleanField()  # operation_type is not "remove"
     next_at = models.DateTimeField(null=True)  # the next event's timestamp (null: none)
     prev_at = models.DateTimeField(null=True)  # the previous event's timestamp (null: none)

@@ -18,6 +18,22 @@ class DecimalSpec(TypedDict):
     decimal_places: int
 
 
+class ByteOrderCharField(models.CharField):
+    """A CharField that sorts and compares byte by byte, whatever the database's locale: the "C"
+    collation on PostgreSQL; SQLite's default collation (BINARY) already is byte order and has no
+    collation named "C", so none is declared there (the embedded default of `./dev run`)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("db_collation", "C")
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def db_parameters(self, connection):  # type: ignore[no-untyped-def]
+        parameters = super().db_parameters(connection)
+        if connection.vendor != "postgresql":
+            parameters["collation"] = None
+        return parameters
+
+
 class BaseModel(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -13,6 +13,8 @@ unique-count metric (the same SQL as `metering.store.postgres.unique_state_rebui
 """
 
 import django.db.models.deletion
+
+import billing_project.core.models
 from django.db import migrations, models
 
 LINK = "metering_uniquecountlink"
@@ -119,7 +121,8 @@ class Migration(migrations.Migration):
                 ("value", models.TextField()),
                 ("timestamp", models.DateTimeField()),
                 ("created_at", models.DateTimeField()),
-                ("transaction_id", models.CharField(db_collation="C", max_length=255)),
+                # "C" on PostgreSQL; none on SQLite (no such collation there), see the field.
+                ("transaction_id", billing_project.core.models.ByteOrderCharField(db_collation="C", max_length=255)),
                 ("adds", models.BooleanField()),
                 ("next_at", models.DateTimeField(null=True)),
                 ("prev_at", models.DateTimeField(null=True)),
