@@ -86,6 +86,7 @@ def seed(customers: int, invoices: int, events_per_subscription: int = 24) -> st
     from datetime import UTC, date, datetime, timedelta
 
     from catalog.models import BillableMetric, Charge, Plan, Tax
+    from customers.entities import default_billing_entity
     from customers.models import Customer
     from customers.services import api_key_create, organization_create
     from invoicing.models import Invoice, InvoiceAppliedTax
@@ -113,10 +114,12 @@ def seed(customers: int, invoices: int, events_per_subscription: int = 24) -> st
         charge_model="standard",
         properties={"amount": "0.001"},
     )
+    entity = default_billing_entity(organization)  # as the API writes customers (billing_entity_code)
     people = Customer.objects.bulk_create(
         [
             Customer(
                 organization=organization,
+                billing_entity=entity,
                 external_id=f"cust_{i}",
                 sequential_id=i + 1,
                 name=f"Customer {i}",
