@@ -10,7 +10,8 @@ operations would hand it; any other value (JSON, None, another type) goes throug
 `get_db_prep_save`. `auto_now`/`auto_now_add` fields get one `now` for the batch, as
 `bulk_create` gives them. The rows go by one `COPY` (psycopg formats them in C; one multi-row
 `INSERT` would have psycopg parse a placeholder per value, uncached past 4 KB of SQL). PostgreSQL
-only: on another database it is `bulk_create`. A `COPY` is not seen by Django's execute wrappers
+only: on another database it is `bulk_create`. Rows of an audited model are announced with
+`bulk_created`, as the writers that call `bulk_create` do. A `COPY` is not seen by Django's execute wrappers
 (query counters count one statement fewer per batch).
 
 `update_rows`: `QuerySet.update()` that listeners (the audit trail) see.
@@ -34,7 +35,7 @@ from typing import Any, TypeVar
 from django.db import connections, models, router, transaction
 from django.utils import timezone
 
-from billing_project.core.signals import bulk_updated
+from billing_project.core.signals import bulk_created, bulk_updated
 
 M = TypeVar("M", bound=models.Model)
 
@@ -108,6 +109,8 @@ def insert_rows(model: type[M], rows: Sequence[M], *, batch_size: int = 1000) ->
     for row in rows:
         row._state.adding = False
         row._state.db = alias
+    if bulk_created.has_listeners(model):  # an audited model's rows are recorded as bulk_create's are
+        bulk_created.send(sender=model, instances=list(rows))
 
 
 def _getter(field: models.Field, connection: Any) -> Callable[[Any], Any]:
