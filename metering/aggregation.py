@@ -28,7 +28,6 @@ from metering import computations
 from metering import prorated as prorated_math
 from metering.computations import ZERO, Row, plain
 from metering.store import Additive, event_store, reader_for
-from metering.store.database import DatabaseReader
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ROLLUP_TYPES = {"count_agg", "sum_agg", "max_agg"}
@@ -407,7 +406,7 @@ def _window(
 
 
 def _aggregate_in_sql(
-    reader: DatabaseReader,
+    reader: Any,
     spec: MetricSpec,
     start: datetime,
     end: datetime,
@@ -421,15 +420,20 @@ def _aggregate_in_sql(
     for acc in reader.additive(start, end, ()).values():
         totals.add(acc.count, acc.total, acc.maximum, acc.precise)
     level: Decimal | None = None
-    source = "sql"
+    source = reader.name if reader.name == "clickhouse" else "sql"
     if spec.aggregation_type == "latest_agg":
-        scope = reader.events(started if recurring else start, end)
-        latest = (
-            scope.filter(value__isnull=False)
-            .order_by("-timestamp", "-created_at", reader.binary("transaction_id").desc())
-            .values_list("value", flat=True)
-            .first()
-        )
+        from metering.clickhouse.store import Reader as ClickHouseReader
+
+        if isinstance(reader, ClickHouseReader):
+            latest = reader.latest(started if recurring else start, end)
+        else:
+            scope = reader.events(started if recurring else start, end)
+            latest = (
+                scope.filter(value__isnull=False)
+                .order_by("-timestamp", "-created_at", reader.binary("transaction_id").desc())
+                .values_list("value", flat=True)
+                .first()
+            )
         units = latest if latest is not None else ZERO
     elif spec.aggregation_type == "weighted_sum_agg":
         period_start = start
