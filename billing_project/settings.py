@@ -84,6 +84,23 @@ CORS_ORIGINS = env_list("CORS_ORIGINS", "")
 # Public base URL of this deployment: the `iss` of JWT-signed webhooks, links in e-mails.
 BXB_API_URL = os.environ.get("BXB_API_URL", "http://localhost:8000")
 
+# bxb's billing apps, lowest layer first (docs/architecture.md): installed in this order, their API
+# routes mounted in it (billing_project/urls.py), the staff roles' permissions drawn from them
+# (customers/roles.py).
+BILLING_APPS = (
+    "webhooks",
+    "customers",
+    "catalog",
+    "metering",
+    "subscriptions",
+    "invoicing",
+    "usage_monitoring",
+    "entitlements",
+    "payments",
+    "reporting",
+    "audit",
+)
+
 INSTALLED_APPS = [
     "console",  # first: its templates (admin/base_site.html) come before Django's admin
     "console.apps.ConsoleAdminConfig",  # django.contrib.admin with the console's site (docs/console.md)
@@ -100,17 +117,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "billing_project.core",
-    "webhooks",
-    "customers",
-    "catalog",
-    "metering",
-    "subscriptions",
-    "invoicing",
-    "usage_monitoring",
-    "entitlements",
-    "payments",
-    "reporting",
-    "audit",
+    *BILLING_APPS,
     "ucp",
 ]
 

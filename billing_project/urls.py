@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
@@ -18,19 +19,9 @@ from billing_project.core import staff_auth
 from billing_project.core.api import exceptions
 from billing_project.core.api.routing import group_by_first_segment
 
+# Every billing app's `api/urls.py`, credits' (wallets, wallet transactions, credit notes) after invoicing's.
 API_APPS = [
-    "webhooks",
-    "customers",
-    "catalog",
-    "metering",
-    "subscriptions",
-    "invoicing",
-    "invoicing.credits",  # wallets, wallet transactions, credit notes
-    "usage_monitoring",
-    "entitlements",
-    "payments",
-    "reporting",
-    "audit",  # activity logs and API logs
+    module for app in settings.BILLING_APPS for module in ((app, "invoicing.credits") if app == "invoicing" else (app,))
 ]
 # Django tries URL patterns one by one; the event routes, by far the busiest, are tried first
 # (no other app's route starts with "event", so the order changes no resolution; tests check it).

@@ -8,20 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-BILLING_APPS = (
-    "core",
-    "webhooks",
-    "customers",
-    "catalog",
-    "metering",
-    "subscriptions",
-    "invoicing",
-    "usage_monitoring",
-    "entitlements",
-    "payments",
-    "reporting",
-    "audit",
-)
+from django.conf import settings
+
+BILLING_APPS = ("core", *settings.BILLING_APPS)
 OPS_APPS = ("django_celery_beat",)
 
 SUPER_ADMIN = "Super Admin"
