@@ -380,6 +380,17 @@ _LAGO_ITEM_TYPES = {
 }
 
 
+# The relations `fee_payload` reads (with the fee's `applied_taxes`): selected with the fees.
+FEE_RELATED = (
+    "charge__billable_metric",
+    "charge_filter",
+    "add_on",
+    "fixed_charge__add_on",
+    "subscription__plan",
+    "customer",
+)
+
+
 def fee_payload(fee: Fee, *, applied_taxes: list[FeeAppliedTax] | None = None) -> FeeShape:
     currency = fee.currency
     exp = exponent(currency)
@@ -542,16 +553,7 @@ def invoice_payload(
         # Lago's full subscription object, once per subscription the invoice bills.
         subscriptions = {r.subscription_id: r.subscription for r in periods_rows}
         payload["subscriptions"] = [subscription_payload(sub) for sub in subscriptions.values()]
-        fees = list(
-            invoice.fees.select_related(
-                "charge__billable_metric",
-                "charge_filter",
-                "add_on",
-                "fixed_charge__add_on",
-                "subscription__plan",
-                "customer",
-            ).prefetch_related("applied_taxes")
-        )
+        fees = list(invoice.fees.select_related(*FEE_RELATED).prefetch_related("applied_taxes"))
         payload["fees"] = [fee_payload(f) for f in fees]
     return payload
 

@@ -45,6 +45,7 @@ from invoicing.models import (
     PaymentStatus,
 )
 from invoicing.representation import (
+    FEE_RELATED,
     ChargeUsageShape,
     CustomerUsageShape,
     GroupedUsageShape,
@@ -379,18 +380,7 @@ def fee_list(
         qs = qs.filter(created_at__gte=created_at_from)
     if created_at_to:
         qs = qs.filter(created_at__lte=created_at_to)
-    return (
-        qs.select_related(
-            "charge__billable_metric",
-            "charge_filter",
-            "add_on",
-            "fixed_charge__add_on",
-            "subscription__plan",
-            "customer",
-        )
-        .prefetch_related("applied_taxes")
-        .order_by("-created_at", "id")
-    )
+    return qs.select_related(*FEE_RELATED).prefetch_related("applied_taxes").order_by("-created_at", "id")
 
 
 def fee_get(organization: Organization, fee_id: Any) -> Fee:
