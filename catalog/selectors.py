@@ -168,10 +168,28 @@ def _link_count(relation: str) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
+# What `tax_billing_entity_codes` needs, read in the tax's own statement by `tax_list`: the
+# organization's default entity code and how many entities name the tax as their own default.
+TAX_DEFAULT_ENTITY_CODE = "default_entity_code"
+TAX_ENTITY_LINKS = "entity_link_count"
+
+
 def tax_list(organization: Organization) -> QuerySet[Tax]:
-    """The organization's taxes, each with its link counts (`TAX_LINK_COUNT_PREFIX`)."""
+    """The organization's taxes, each with its link counts (`TAX_LINK_COUNT_PREFIX`) and what its
+    billing entity codes need (`TAX_DEFAULT_ENTITY_CODE`, `TAX_ENTITY_LINKS`)."""
     counts = {TAX_LINK_COUNT_PREFIX + relation: _link_count(relation) for relation in TAX_LINK_RELATIONS}
-    return Tax.objects.filter(organization=organization).annotate(**counts).order_by("-created_at", "id")
+    default_code = BillingEntity.objects.filter(organization_id=OuterRef("organization_id"), is_default=True)
+    return (
+        Tax.objects.filter(organization=organization)
+        .annotate(
+            **counts,
+            **{
+                TAX_ENTITY_LINKS: _link_count("billing_entity_links"),
+                TAX_DEFAULT_ENTITY_CODE: Subquery(default_code.values("code")[:1]),
+            },
+        )
+        .order_by("-created_at", "id")
+    )
 
 
 def tax_get(organization: Organization, code: str) -> Tax:
@@ -185,14 +203,23 @@ def organization_taxes(organization: Organization) -> list[Tax]:
 
 def tax_billing_entity_codes(tax: Tax) -> list[str]:
     """Lago's `applied_to_billing_entities_codes`: the entities having the tax as a default tax (the
-    default entity when it is `applied_to_organization`), by code."""
-    codes = set(tax.billing_entity_links.values_list("billing_entity__code", flat=True))
+    default entity when it is `applied_to_organization`), by code. A tax read by `tax_list` carries
+    what this needs (no statement unless an entity names the tax as its own)."""
+    unread = object()
+    links = getattr(tax, TAX_ENTITY_LINKS, unread)  # tax_list's annotations, when the tax came from it
+    default_code = getattr(tax, TAX_DEFAULT_ENTITY_CODE, unread)
+    codes: set[str] = set()
+    if links is unread or links:
+        codes.update(tax.billing_entity_links.values_list("billing_entity__code", flat=True))
     if tax.applied_to_organization:
-        codes.update(
-            BillingEntity.objects.filter(organization_id=tax.organization_id, is_default=True).values_list(
-                "code", flat=True
+        if default_code is not unread:
+            codes.update([default_code] if isinstance(default_code, str) else [])
+        else:
+            codes.update(
+                BillingEntity.objects.filter(organization_id=tax.organization_id, is_default=True).values_list(
+                    "code", flat=True
+                )
             )
-        )
     return sorted(codes)
 
 
