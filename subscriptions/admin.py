@@ -115,7 +115,8 @@ class StartSubscriptionForm(forms.Form):
         help_text="How its invoices are collected (docs/payments.md §12).",
     )
     payment_method_id = forms.UUIDField(
-        required=False, help_text="With provider: the lago_id of one of the customer's saved methods; empty: its default."
+        required=False,
+        help_text="With provider: the lago_id of one of the customer's saved methods; empty: its default.",
     )
 
     def clean(self) -> dict[str, Any]:
@@ -226,8 +227,13 @@ class SubscriptionAdmin(ActionsOnlyAdmin):
         "termination_alerts_sent",
         "created_at",
         "updated_at",
+        "usage_monitoring_summary",
     )
     fields = readonly_fields
+
+    @admin.display(description="usage alerts and thresholds")
+    def usage_monitoring_summary(self, obj: Subscription) -> str:
+        return hooks.usage_monitoring_summary.get()(obj)
 
     @admin.display(description="payment method")
     def payment_method_chosen(self, obj: Subscription) -> str:

@@ -2,8 +2,10 @@
 
 The console's change of a subscription's fixed charge units shows, before it is confirmed, what
 the change bills: that is invoicing's arithmetic. Invoicing fills `fixed_charge_preview` in
-`InvoicingConfig.ready()`; `SubscriptionsConfig.ready()` registers the start-up check
-(`subscriptions.E001`) that it is filled.
+`InvoicingConfig.ready()`. The subscription's admin page shows its usage alerts and thresholds:
+usage monitoring fills `usage_monitoring_summary` in `UsageMonitoringConfig.ready()`.
+`SubscriptionsConfig.ready()` registers the start-up check (`subscriptions.E001`) that both are
+filled.
 """
 
 from __future__ import annotations
@@ -48,4 +50,16 @@ fixed_charge_preview: Hook[FixedChargePreview] = Hook(
     "subscriptions.fixed_charge_preview", FixedChargePreview, filled_by="invoicing"
 )
 
-ALL = (fixed_charge_preview,)
+
+@runtime_checkable
+class UsageMonitoringSummary(Protocol):
+    """The subscription page's panel of usage alerts and progressive-billing thresholds (HTML)."""
+
+    def __call__(self, subscription: Subscription, /) -> str: ...
+
+
+usage_monitoring_summary: Hook[UsageMonitoringSummary] = Hook(
+    "subscriptions.usage_monitoring_summary", UsageMonitoringSummary, filled_by="usage_monitoring"
+)
+
+ALL = (fixed_charge_preview, usage_monitoring_summary)

@@ -239,10 +239,10 @@ class UsageActivityAdmin(ReadOnlyAdmin):
 # --- the subscription page ----------------------------------------------------------------------
 
 
-@admin.display(description="usage alerts and thresholds")
 def usage_monitoring_summary(obj: Subscription) -> str:
     """Alerts (thresholds, last triggered) and progressive-billing thresholds reached, on the
-    subscription page. Added to the subscriptions admin from here: subscriptions cannot import us."""
+    subscription page (the hook `subscriptions.hooks.usage_monitoring_summary`, filled in
+    `UsageMonitoringConfig.ready()`: subscriptions cannot import us)."""
     if obj is None or obj.pk is None:
         return "-"
     rows = [
@@ -270,16 +270,3 @@ def usage_monitoring_summary(obj: Subscription) -> str:
         link,
         format_amount(lifetime.total_amount_cents, obj.plan.amount_currency),
     )
-
-
-def _extend_subscription_admin() -> None:
-    model_admin = admin.site._registry.get(Subscription)
-    if model_admin is None or "usage_monitoring_summary" in (model_admin.readonly_fields or ()):
-        return
-    model_admin.usage_monitoring_summary = usage_monitoring_summary  # type: ignore[attr-defined]
-    model_admin.readonly_fields = (*model_admin.readonly_fields, "usage_monitoring_summary")
-    if model_admin.fields is not None:
-        model_admin.fields = (*model_admin.fields, "usage_monitoring_summary")
-
-
-_extend_subscription_admin()

@@ -62,7 +62,10 @@ class UsageMonitoringConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from metering.signals import events_ingested
+        from subscriptions import hooks as subscription_hooks
+        from usage_monitoring.admin import usage_monitoring_summary
 
+        subscription_hooks.usage_monitoring_summary.fill(usage_monitoring_summary)
         events_ingested.connect(_on_events_ingested, dispatch_uid="usage_monitoring.events_ingested")
         for sender in ("usage_monitoring.Alert", "catalog.UsageThreshold"):
             post_save.connect(_forget_watching, sender=sender, dispatch_uid=f"usage_monitoring.watching.save.{sender}")
