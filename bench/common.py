@@ -385,20 +385,29 @@ class Gunicorn:
             cwd=ROOT,
             env=env,
         )
-        deadline = time.time() + 30
+        # A loaded machine can take long to import Django in two workers; give it 90 s, and stop
+        # the server before raising so that a failed start leaves no gunicorn behind.
+        deadline = time.time() + 90
         while time.time() < deadline:
+            if self.process.poll() is not None:
+                break
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as response:
                     if response.status == 200:
                         return self
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start")
+        self.__exit__()
+        raise RuntimeError(f"gunicorn did not start on port {self.port}")
 
     def __exit__(self, *exc: object) -> None:
-        if self.process is not None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(10)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
 
 
 def percentile(values: list[float], pct: float) -> float:
