@@ -11,7 +11,7 @@ from django.db import IntegrityError, models, transaction
 
 from billing_project.core.errors import NotFoundFailure, ProviderFailure, ValidationFailure
 from customers.models import Customer, Organization
-from payments.models import PaymentMethod, ProviderName
+from payments.models import PaymentMethod, PaymentProviderConnection, ProviderName
 from payments.providers import ProviderError, TransientProviderError, provider_for
 from payments.services.connections import connection_for_customer
 
@@ -81,7 +81,7 @@ def customer_checkout_url(organization: Organization, *, external_id: str) -> tu
 
 
 def payment_method_save(
-    connection: Any,
+    connection: PaymentProviderConnection,
     *,
     provider_customer_id: str,
     provider_method_id: str,
@@ -126,7 +126,7 @@ def payment_method_save(
     return method
 
 
-def payment_methods_forget(connection: Any, *, provider_method_id: str) -> int:
+def payment_methods_forget(connection: PaymentProviderConnection, *, provider_method_id: str) -> int:
     """The provider says a method is gone (mandate cancelled, token disabled): remove it. The
     customer's most recent remaining method of that connection becomes the default when the
     removed one was. Returns how many rows were removed."""
@@ -145,7 +145,7 @@ def payment_methods_forget(connection: Any, *, provider_method_id: str) -> int:
     return removed
 
 
-def payment_method_set_default(organization: Organization, *, external_id: str, method_id: Any) -> PaymentMethod:
+def payment_method_set_default(organization: Organization, *, external_id: str, method_id: UUID | str) -> PaymentMethod:
     """`PUT /customers/{external_id}/payment_methods/{id}/set_as_default`: this method is the one
     collection charges; the customer's other methods are no longer default."""
     from payments import selectors
@@ -162,7 +162,7 @@ def payment_method_set_default(organization: Organization, *, external_id: str, 
     return method
 
 
-def payment_method_destroy(organization: Organization, *, external_id: str, method_id: Any) -> PaymentMethod:
+def payment_method_destroy(organization: Organization, *, external_id: str, method_id: UUID | str) -> PaymentMethod:
     """`DELETE /customers/{external_id}/payment_methods/{id}`: bxb stops using the method (as Lago,
     no other method is promoted to default; the provider keeps its own record). Returns the removed
     method as it was, `is_default` false."""
@@ -176,7 +176,7 @@ def payment_method_destroy(organization: Organization, *, external_id: str, meth
     return method
 
 
-def customer_unpaid_invoice_ids(customer_id: UUID | str) -> list[Any]:
+def customer_unpaid_invoice_ids(customer_id: UUID | str) -> list[UUID]:
     from invoicing.models import Invoice, InvoiceStatus
     from invoicing.models import PaymentStatus as InvoicePaymentStatus
 

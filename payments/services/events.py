@@ -7,7 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.conf import settings
@@ -36,6 +37,10 @@ from payments.services.customers import customer_unpaid_invoice_ids, payment_met
 logger = logging.getLogger(__name__)
 
 MAX_WAITING_ATTEMPTS = 8
+
+# A handler of one provider event type: the stored event, the event's object, the time of processing.
+Handler = Callable[[ProviderEvent, dict[str, Any], dt.datetime], None]
+Row = TypeVar("Row", Payment, Refund)
 
 
 class NotReady(Exception):
@@ -208,7 +213,7 @@ def _find_payment(event: ProviderEvent, intent: dict[str, Any]) -> Payment:
     return payment
 
 
-def _intent_event(status: str) -> Any:
+def _intent_event(status: str) -> Handler:
     def handle(event: ProviderEvent, intent: dict[str, Any], now: dt.datetime) -> None:
         from payments.providers.stripe import charge_result
 
@@ -245,8 +250,13 @@ def _checkout_completed(event: ProviderEvent, session: dict[str, Any], now: dt.d
         )
 
 
-def _save_method(  # type: ignore[no-untyped-def]
-    event: ProviderEvent, provider_customer_id: str, method_id: str, method_type: str, now, details=None
+def _save_method(
+    event: ProviderEvent,
+    provider_customer_id: str | dict[str, Any],
+    method_id: str,
+    method_type: str,
+    now: dt.datetime,
+    details: dict[str, Any] | None = None,
 ) -> None:
     if isinstance(provider_customer_id, dict):
         provider_customer_id = provider_customer_id.get("id") or ""
@@ -305,7 +315,7 @@ def _refund_update(event: ProviderEvent, item: dict[str, Any], now: dt.datetime)
     refunds.refund_record_result(refund.id, refund_result(item), now=now)
 
 
-def _dispute(lost_on_close: bool) -> Any:
+def _dispute(lost_on_close: bool) -> Handler:
     def handle(event: ProviderEvent, dispute: dict[str, Any], now: dt.datetime) -> None:
         intent_id = dispute.get("payment_intent")
         payment = Payment.objects.filter(connection_id=event.connection_id, provider_payment_id=intent_id).first()
@@ -321,14 +331,16 @@ def _dispute(lost_on_close: bool) -> Any:
     return handle
 
 
-def _our_row(model: Any, organization_id: Any, our_id: str) -> Any:
+def _our_row(model: type[Row], organization_id: UUID, our_id: str) -> Row | None:
     try:
         return model.objects.filter(organization_id=organization_id, id=uuid.UUID(str(our_id))).first()
     except ValueError:
         return None
 
 
-def _updated_row(event: ProviderEvent, model: Any, our_id: str | None, provider_id: str | None, *, scope: str) -> Any:
+def _updated_row(
+    event: ProviderEvent, model: type[Row], our_id: str | None, provider_id: str | None, *, scope: str
+) -> Row:
     """The payment or refund a provider's update names: by our id, else by the provider's id
     (`provider_<model>_id`) among the rows of the event's `scope` (`connection_id` or
     `organization_id`). NotReady when neither finds it yet (the event is tried again later)."""
@@ -341,7 +353,7 @@ def _updated_row(event: ProviderEvent, model: Any, our_id: str | None, provider_
     return row
 
 
-def _apply_updates(updates: list[ProviderUpdate]) -> Any:
+def _apply_updates(updates: list[ProviderUpdate]) -> Handler:
     """A handler applying a provider's neutral updates (Adyen, GoCardless) with the same services
     as Stripe's handlers."""
 
@@ -369,17 +381,17 @@ def _apply_updates(updates: list[ProviderUpdate]) -> Any:
             elif isinstance(update, MethodRemoved):
                 payment_methods_forget(event.connection, provider_method_id=update.provider_method_id)
             elif isinstance(update, DisputeUpdate):
-                payment = Payment.objects.filter(
+                disputed = Payment.objects.filter(
                     connection_id=event.connection_id, provider_payment_id=update.provider_payment_id
                 ).first()
-                if payment is None:
+                if disputed is None:
                     raise NotReady(f"no payment for {update.provider_payment_id}")
-                collection.payment_dispute_update(payment.id, status=update.status, lost=update.lost, now=now)
+                collection.payment_dispute_update(disputed.id, status=update.status, lost=update.lost, now=now)
 
     return handle
 
 
-HANDLERS = {
+HANDLERS: dict[str, Handler] = {
     "payment_intent.succeeded": _intent_event("succeeded"),
     "payment_intent.payment_failed": _intent_event("failed"),
     "payment_intent.canceled": _intent_event("canceled"),
