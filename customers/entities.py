@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.text import slugify
 
 from billing_project.core import money
@@ -202,20 +202,37 @@ def entity_sections(entity: BillingEntity) -> list[InvoiceCustomSection]:
     return list(InvoiceCustomSection.live.filter(entity_links__billing_entity=entity).order_by("name", "id").distinct())
 
 
+def section_flags() -> dict[str, Exists]:
+    """`has_own_sections` and `entity_has_sections` as `EXISTS` columns of a customer read, so
+    that `applicable_sections` reads nothing for customers without any (the usual case)."""
+    live = {"invoice_custom_section__deleted_at__isnull": True}
+    return {
+        "has_own_sections": Exists(CustomerInvoiceCustomSection.objects.filter(customer_id=OuterRef("pk"), **live)),
+        "entity_has_sections": Exists(
+            BillingEntityInvoiceCustomSection.objects.filter(billing_entity_id=OuterRef("billing_entity_id"), **live)
+        ),
+    }
+
+
 def applicable_sections(customers: Sequence[Customer]) -> dict[Any, list[InvoiceCustomSection]]:
-    """Lago's applicable invoice custom sections of each customer (by id), in two reads whatever
-    the number of customers: none when the customer skips them, else its own choice, else its
-    billing entity's selection (live sections, by name)."""
+    """Lago's applicable invoice custom sections of each customer (by id), in two reads at most
+    whatever the number of customers: none when the customer skips them, else its own choice, else
+    its billing entity's selection (live sections, by name). Customers read with `section_flags()`
+    are read only where the flags say there is something to read."""
     wanted = [c for c in customers if not c.skip_invoice_custom_sections]
     result: dict[Any, list[InvoiceCustomSection]] = {c.pk: [] for c in customers}
-    if not wanted:
-        return result
-    links = CustomerInvoiceCustomSection.objects.filter(
-        customer_id__in=[c.pk for c in wanted], invoice_custom_section__deleted_at__isnull=True
-    ).select_related("invoice_custom_section")
-    for link in links.order_by("invoice_custom_section__name", "invoice_custom_section_id"):
-        result[link.customer_id].append(link.invoice_custom_section)
-    entity_of = {c.pk: c.billing_entity_id or customer_billing_entity(c).pk for c in wanted if not result[c.pk]}
+    own = [c.pk for c in wanted if getattr(c, "has_own_sections", True)]
+    if own:
+        links = CustomerInvoiceCustomSection.objects.filter(
+            customer_id__in=own, invoice_custom_section__deleted_at__isnull=True
+        ).select_related("invoice_custom_section")
+        for link in links.order_by("invoice_custom_section__name", "invoice_custom_section_id"):
+            result[link.customer_id].append(link.invoice_custom_section)
+    entity_of = {
+        c.pk: c.billing_entity_id or customer_billing_entity(c).pk
+        for c in wanted
+        if not result[c.pk] and (getattr(c, "entity_has_sections", True) or c.billing_entity_id is None)
+    }
     if entity_of:
         by_entity: dict[Any, list[InvoiceCustomSection]] = {}
         entity_links = BillingEntityInvoiceCustomSection.objects.filter(
@@ -228,9 +245,24 @@ def applicable_sections(customers: Sequence[Customer]) -> dict[Any, list[Invoice
     return result
 
 
-def customer_sections(customer: Customer) -> list[InvoiceCustomSection]:
-    """`applicable_sections` of one customer."""
-    return applicable_sections([customer])[customer.pk]
+def customer_sections(
+    customer: Customer,
+    *,
+    own: Sequence[InvoiceCustomSection] | None = None,
+    entity_has_sections: bool | None = None,
+) -> list[InvoiceCustomSection]:
+    """`applicable_sections` of one customer. What the caller knows is not read again: `own`, the
+    customer's own choice (it just wrote it, or created the customer); `entity_has_sections`,
+    whether its entity selected any (None: unknown)."""
+    if customer.skip_invoice_custom_sections:
+        return []
+    if own is None:
+        return applicable_sections([customer])[customer.pk]
+    if own:
+        return sorted(own, key=lambda section: (section.name, str(section.pk)))
+    if entity_has_sections is False:
+        return []
+    return entity_sections(customer_billing_entity(customer))
 
 
 # --- writes -----------------------------------------------------------------------------------

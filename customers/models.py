@@ -306,18 +306,37 @@ class Customer(SoftDeleteModel):
         return self.name or self.external_id
 
     @property
+    def settings_source(self) -> Organization | BillingEntity:
+        """Where the settings the customer leaves unset come from (Lago: its billing entity's).
+
+        The organization's default entity has the organization's id and mirrors its settings
+        (`customers.entities.MIRRORED_VALUES`), so its customers (and rows written without an
+        entity) read them from the organization, loaded with the customer; another entity's
+        customers read their entity's (joined where customers are read in bulk)."""
+        if self.billing_entity_id is None or self.billing_entity_id == self.organization_id:
+            return self.organization
+        return self.billing_entity  # type: ignore[return-value]
+
+    @property
     def applicable_timezone(self) -> str:
-        return self.timezone or self.organization.timezone or "UTC"
+        return self.timezone or self.settings_source.timezone or "UTC"
 
     @property
     def applicable_net_payment_term(self) -> int:
-        return self.net_payment_term if self.net_payment_term is not None else self.organization.net_payment_term
+        return self.net_payment_term if self.net_payment_term is not None else self.settings_source.net_payment_term
 
     @property
     def applicable_invoice_grace_period(self) -> int:
         if self.invoice_grace_period is not None:
             return self.invoice_grace_period
-        return self.organization.invoice_grace_period
+        return self.settings_source.invoice_grace_period
+
+    @property
+    def applicable_finalize_zero_amount_invoice(self) -> bool:
+        """Lago: the customer's `finalize`/`skip`, else (`inherit`) its entity's setting."""
+        if self.finalize_zero_amount_invoice == FinalizeZeroAmount.INHERIT:
+            return bool(self.settings_source.finalize_zero_amount_invoice)
+        return self.finalize_zero_amount_invoice == FinalizeZeroAmount.FINALIZE
 
 
 class CustomerMetadata(BaseModel):

@@ -19,7 +19,7 @@ from billing_project.core.api.serializers import optional_text
 from billing_project.core.api.shapes import DateTime, Help, Uuid
 from customers import hooks
 from customers.entities import customer_billing_entity
-from customers.models import Customer
+from customers.models import Customer, InvoiceCustomSection
 
 _PROVIDER_ONLY = Help("Only with a payment provider.")
 
@@ -50,6 +50,18 @@ class MetadataShape(TypedDict):
     value: str
     display_in_invoice: bool
     created_at: DateTime
+
+
+class ApplicableSectionShape(TypedDict):
+    """Lago's section object as its customer answers it (no `applied_to_organization`)."""
+
+    lago_id: Uuid
+    code: str
+    name: str
+    description: str | None
+    details: str | None
+    display_name: str | None
+    organization_id: Uuid
 
 
 class CustomerShape(TypedDict):
@@ -85,7 +97,13 @@ class CustomerShape(TypedDict):
     metadata: list[MetadataShape]
     taxes: Annotated[list[dict[str, Any]], Help("The customer's taxes (Lago's tax objects).")]
     integration_customers: list[Any]
-    applicable_invoice_custom_sections: list[Any]
+    applicable_invoice_custom_sections: Annotated[
+        list[ApplicableSectionShape],
+        Help(
+            "The sections its invoices print: none when it skips them, else its own choice, else its billing "
+            "entity's. Answered for one customer (GET, POST); `[]` in lists, where Lago leaves it out."
+        ),
+    ]
     skip_invoice_custom_sections: bool
     billing_entity_code: Annotated[
         str, Help("The customer's billing entity (the organization's default one unless named).")
@@ -116,8 +134,12 @@ def _str(value: Any) -> str | None:
 Related = Mapping[str, Sequence[Any]]
 
 
-def customer_payload(customer: Customer, *, related: Related | None = None) -> CustomerShape:
-    """The customer object of the API and webhooks (`related`: see `Related`)."""
+def customer_payload(
+    customer: Customer, *, related: Related | None = None, sections: Sequence[InvoiceCustomSection] = ()
+) -> CustomerShape:
+    """The customer object of the API and webhooks (`related`: see `Related`; `sections`: its
+    applicable invoice custom sections, `customers.entities.customer_sections`, answered for one
+    customer as Lago does)."""
     text = optional_text
     metadata = related.get("metadata") if related is not None else None
     return {
@@ -162,7 +184,18 @@ def customer_payload(customer: Customer, *, related: Related | None = None) -> C
         ],
         "taxes": hooks.customer_taxes.get().represent(customer, related=related),
         "integration_customers": [],
-        "applicable_invoice_custom_sections": [],
+        "applicable_invoice_custom_sections": [
+            {
+                "lago_id": str(section.id),
+                "code": str(section.code),
+                "name": str(section.name),
+                "description": text(section.description),
+                "details": text(section.details),
+                "display_name": text(section.display_name),
+                "organization_id": str(section.organization_id),
+            }
+            for section in sections
+        ],
         "skip_invoice_custom_sections": bool(customer.skip_invoice_custom_sections),
         "billing_entity_code": customer_billing_entity(customer).code,
         "error_details": [],

@@ -13,6 +13,7 @@ from billing_project.core.errors import NotFoundFailure
 from billing_project.core.lookup import by_id_or_unique_name
 from billing_project.core.narrowing import narrowed, searched
 from customers import hooks
+from customers.entities import section_flags
 from customers.models import Customer, Organization
 
 
@@ -68,11 +69,12 @@ def representation_related(
 
 def customer_represented(organization: Organization, external_id: str) -> tuple[Customer, dict[str, list[Any]]]:
     """`customer_get` for the customer's API representation: the customer and the rows of its
-    representation's relations (`representation_related`), in one statement when it has none."""
+    representation's relations (`representation_related`), in one statement when it has none
+    (with its `section_flags`, for `customers.entities.customer_sections`)."""
     customer = (
         Customer.objects.filter(organization=organization, external_id=external_id, deleted_at__isnull=True)
         .select_related(*hooks.REPRESENTATION_RELATED)
-        .annotate(**representation_flags())
+        .annotate(**representation_flags(), **section_flags())
         .first()
     )
     if customer is None:

@@ -31,9 +31,11 @@ from customers.inputs import (
 from customers.models import (
     ApiKey,
     BillingEntity,
+    BillingEntityInvoiceCustomSection,
     Customer,
     CustomerMetadata,
     DocumentNumbering,
+    InvoiceCustomSection,
     Organization,
     timezone_valid,
 )
@@ -266,6 +268,9 @@ def customer_validation_errors(
 ) -> dict[str, list[str]]:
     """Every reason to refuse this upsert, as `{field: [codes]}` (empty when it is fine)."""
     errors = _validate_customer(upsert)
+    if upsert.skip_invoice_custom_sections and isinstance(upsert.invoice_custom_section_codes, list):
+        # Lago's answer: skipping the sections and choosing some at once is contradictory.
+        errors = merge_details(errors, {"invoice_custom_sections": ["skip_sections_and_selected_ids_sent_together"]})
     hooks.customer_taxes.get().validate(organization, or_none(upsert.tax_codes))
     new_currency = or_none(upsert.currency)
     if customer is not None and new_currency and new_currency != customer.currency:
@@ -296,12 +301,13 @@ def _apply_metadata(customer: Customer, items: tuple[MetadataEntry, ...]) -> Non
     customer.metadata.exclude(key__in=sent).delete()
 
 
-def _next_customer_sequence(organization: Organization) -> tuple[int, bool, BillingEntity | None]:
+def _next_customer_sequence(organization: Organization) -> tuple[int, bool, BillingEntity | None, bool]:
     """The next `sequential_id`, in one `UPDATE … RETURNING`: the row lock it takes holds concurrent
     creations in the organization until this transaction ends, so ids are unique and gapless.
     The same statement answers whether the organization has webhook endpoints (the outbox then
-    skips its own read when it has none) and its default billing entity's id and code (a new
-    customer's entity when none is named; None when the organization has none yet)."""
+    skips its own read when it has none), its default billing entity's id and code (a new
+    customer's entity when none is named; None when the organization has none yet) and whether
+    that entity selected invoice custom sections (the representation reads them only then)."""
     quote = connection.ops.quote_name
     pk = Organization._meta.pk
     assert pk is not None
@@ -314,7 +320,8 @@ def _next_customer_sequence(organization: Organization) -> tuple[int, bool, Bill
             f"UPDATE {table} SET {quote('customer_sequence')} = "  # noqa: S608 - identifiers from the models, the id a parameter
             f"{quote('customer_sequence')} + 1 WHERE {quote(pk.column)} = %s RETURNING {quote('customer_sequence')}, "
             + endpoints_exist_sql(org_id)
-            + f", (SELECT {quote('id')} {default}), (SELECT {quote('code')} {default})",
+            + f", (SELECT {quote('id')} {default}), (SELECT {quote('code')} {default}), "
+            + _default_entity_has_sections_sql(default),
             [pk.get_db_prep_value(organization.pk, connection)],
         )
         row = cursor.fetchone()
@@ -327,7 +334,19 @@ def _next_customer_sequence(organization: Organization) -> tuple[int, bool, Bill
         entity_id = entity_pk.to_python(row[2])
         # The two columns read, the others deferred (Django's documented way to load a partial row).
         entity = BillingEntity.from_db(connection.alias, ["id", "code"], [entity_id, row[3]])
-    return int(row[0]), bool(row[1]), entity
+    return int(row[0]), bool(row[1]), entity, bool(row[4])
+
+
+def _default_entity_has_sections_sql(default: str) -> str:
+    """`EXISTS` a live section selected by the default entity (`default`: its `FROM … WHERE`)."""
+    quote = connection.ops.quote_name
+    links = quote(BillingEntityInvoiceCustomSection._meta.db_table)
+    sections = quote(InvoiceCustomSection._meta.db_table)
+    return (
+        f"EXISTS (SELECT 1 FROM {links} JOIN {sections} ON {sections}.{quote('id')} = "  # noqa: S608 - identifiers from the models
+        f"{links}.{quote('invoice_custom_section_id')} WHERE {sections}.{quote('deleted_at')} IS NULL AND "
+        f"{links}.{quote('billing_entity_id')} = (SELECT {quote('id')} {default}))"
+    )
 
 
 def customer_upsert(organization: Organization, upsert: CustomerUpsert) -> tuple[Customer, bool]:
@@ -368,6 +387,7 @@ def _locked_customer(p: Any) -> Any:
     annotations = {
         "has_webhook_endpoints": endpoints_exist(),
         "has_metadata_rows": Exists(CustomerMetadata.objects.filter(customer_id=OuterRef("pk"))),
+        **entities.section_flags(),
         **hooks.customer_taxes.get().locked_read_annotations(),
     }
     return (
@@ -391,9 +411,14 @@ def _customer_upsert(
     found = _LOCKED_CUSTOMER.fetch(organization=organization.pk, external_id=external_id)
     customer = found[0] if found else None
     has_endpoints, has_metadata = True, False
+    # Whether the customer chose sections and its entity selected some (the representation's
+    # `applicable_invoice_custom_sections`; None: unknown, read if needed).
+    has_own_sections: bool = False
+    entity_has_sections: bool | None = None
     if customer is not None:
         customer.organization = organization  # the row is filtered on it: no lazy read for the representation
         has_endpoints, has_metadata = customer.has_webhook_endpoints, customer.has_metadata_rows
+        has_own_sections, entity_has_sections = customer.has_own_sections, customer.entity_has_sections
         remember_locked_row(customer)  # the audit trail's before-image (billing_project/core/rowimages.py)
     errors = customer_validation_errors(organization, customer, upsert)
     if errors:
@@ -410,11 +435,15 @@ def _customer_upsert(
     created = customer is None
     if customer is None:
         customer = Customer(organization=organization, external_id=external_id)
-        customer.sequential_id, has_endpoints, default_entity = _next_customer_sequence(organization)
+        customer.sequential_id, has_endpoints, default_entity, default_has_sections = _next_customer_sequence(
+            organization
+        )
+        entity_has_sections = None if named_entity else default_has_sections
         customer.slug = f"{organization.document_number_prefix}-{customer.sequential_id:03d}"
         customer.billing_entity = named_entity or default_entity or entities.default_billing_entity(organization)
     elif entity_code is not UNSET:  # sent: the entity named, or the default one for null
         customer.billing_entity = named_entity or entities.default_billing_entity(organization)
+        entity_has_sections = None
 
     for field in _CUSTOMER_TEXT_FIELDS:
         text = getattr(upsert, field)
@@ -427,8 +456,12 @@ def _customer_upsert(
             setattr(customer, field, value)
     if upsert.customer_type is not UNSET:
         customer.customer_type = upsert.customer_type or ""
-    if upsert.skip_invoice_custom_sections is not UNSET:
+    if sections is not None:  # Lago: choosing sections (even none: its entity's) stops skipping them
+        customer.skip_invoice_custom_sections = False
+    elif upsert.skip_invoice_custom_sections is not UNSET and upsert.skip_invoice_custom_sections is not None:
         customer.skip_invoice_custom_sections = bool(upsert.skip_invoice_custom_sections)
+        if customer.skip_invoice_custom_sections and not created:
+            sections = []  # Lago: skipping drops the customer's own choice
     finalize_zero = or_none(upsert.finalize_zero_amount_invoice)
     if finalize_zero:
         customer.finalize_zero_amount_invoice = finalize_zero
@@ -468,7 +501,9 @@ def _customer_upsert(
     def document() -> CustomerShape:
         # Built once, after the last write of the upsert: the webhook's payload and the API's answer.
         if not built:
-            built.append(customer_payload(customer, related=related))
+            own = sections if sections is not None else (None if has_own_sections else [])
+            applicable = entities.customer_sections(customer, own=own, entity_has_sections=entity_has_sections)
+            built.append(customer_payload(customer, related=related, sections=applicable))
         return built[0]
 
     # Recorded in the upsert's transaction (outbox), sent after commit; `endpoints_exist` (read by

@@ -89,7 +89,8 @@ class CustomerDetailView(OrganizationAPIView):
     @endpoint("customers_retrieve", "Find a customer", CustomerEnvelope)
     def get(self, request: Request, external_id: str) -> Response:
         customer, related = selectors.customer_represented(self.organization, external_id)
-        return Response({"customer": customer_payload(customer, related=related)})
+        sections = entities.customer_sections(customer)  # nothing read without sections (its flags)
+        return Response({"customer": customer_payload(customer, related=related, sections=sections)})
 
     @endpoint("customers_destroy", "Delete a customer", CustomerEnvelope)
     def delete(self, request: Request, external_id: str) -> Response:

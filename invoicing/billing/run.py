@@ -139,9 +139,12 @@ def customers_bill(
     now = now or timezone.now()
     outcome = BatchOutcome()
     with transaction.atomic():
+        # The customers' billing entities are joined: their timezone, net payment term, grace
+        # period and zero-amount setting govern the invoices (`Customer.settings_source`).
         customers = list(
             Customer.objects.select_for_update(of=("self",))
-            .select_related("organization")
+            .select_related("organization", "billing_entity")
+            .defer("billing_entity__logo")
             .filter(id__in=list(customer_ids))
             .order_by("id")
         )

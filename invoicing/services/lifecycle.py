@@ -18,7 +18,7 @@ from billing_project.core import metrics
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
 from catalog.models import Plan
 from customers.entities import customer_billing_entity, customer_sections
-from customers.models import BillingEntity, Customer, EntityDocumentNumbering, FinalizeZeroAmount, Organization
+from customers.models import BillingEntity, Customer, EntityDocumentNumbering, Organization
 from invoicing.calculation import Context
 from invoicing.credits.services import invoices as credits
 from invoicing.models import (
@@ -168,12 +168,7 @@ def assign_number(invoice: Invoice) -> None:
 
 
 def skip_zero_amount(customer: Customer) -> bool:
-    setting = customer.finalize_zero_amount_invoice
-    if setting == FinalizeZeroAmount.SKIP:
-        return True
-    if setting == FinalizeZeroAmount.FINALIZE:
-        return False
-    return not customer.organization.finalize_zero_amount_invoice
+    return not customer.applicable_finalize_zero_amount_invoice
 
 
 def local_today(customer: Customer, now: dt.datetime) -> dt.date:

@@ -140,3 +140,71 @@ def test_customers_choose_their_sections_and_invoices_print_them(tenant, setting
     from customers.entities import customer_sections
 
     assert [s.code for s in customer_sections(Customer.objects.get(external_id="own"))] == ["iban"]
+
+
+def _codes(body: dict) -> list[str]:
+    return [section["code"] for section in body["customer"]["applicable_invoice_custom_sections"]]
+
+
+def test_the_customer_answers_its_applicable_sections(tenant):
+    api = tenant.client
+    api.post("/api/v1/invoice_custom_sections", SECTION, format="json")
+    legal = {"invoice_custom_section": {"code": "legal", "name": "Legal", "details": "Penalty 40 EUR"}}
+    api.post("/api/v1/invoice_custom_sections", legal, format="json")
+    api.post("/api/v1/billing_entities", {"billing_entity": {"code": "us", "name": "Acme Inc"}}, format="json")
+    api.put(
+        "/api/v1/billing_entities/us", {"billing_entity": {"invoice_custom_section_codes": ["legal"]}}, format="json"
+    )
+
+    def post(customer: dict) -> dict:
+        response = api.post("/api/v1/customers", {"customer": customer}, format="json")
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    assert _codes(post({"external_id": "plain"})) == []  # the default entity selected none
+    created = post({"external_id": "c", "billing_entity_code": "us"})
+    assert _codes(created) == ["legal"]  # its entity's
+    [section] = created["customer"]["applicable_invoice_custom_sections"]
+    assert section == {
+        "lago_id": section["lago_id"], "code": "legal", "name": "Legal", "description": None,
+        "details": "Penalty 40 EUR", "display_name": None, "organization_id": str(tenant.organization.id),
+    }  # fmt: skip
+    assert _codes(api.get("/api/v1/customers/c").json()) == ["legal"]
+    assert _codes(post({"external_id": "c", "invoice_custom_section_codes": ["iban", "legal"]})) == ["iban", "legal"]
+    assert _codes(post({"external_id": "c", "name": "renamed"})) == ["iban", "legal"]  # its own, kept
+    assert _codes(post({"external_id": "c", "invoice_custom_section_codes": []})) == ["legal"]  # its entity's again
+    skipped = post({"external_id": "c", "skip_invoice_custom_sections": True})
+    assert _codes(skipped) == [] and skipped["customer"]["skip_invoice_custom_sections"] is True
+    assert _codes(api.get("/api/v1/customers/c").json()) == []
+    # Choosing sections stops skipping them (Lago).
+    chosen = post({"external_id": "c", "invoice_custom_section_codes": ["iban"]})
+    assert _codes(chosen) == ["iban"] and chosen["customer"]["skip_invoice_custom_sections"] is False
+    # Skipping drops the customer's own choice.
+    post({"external_id": "c", "skip_invoice_custom_sections": True})
+    assert _codes(post({"external_id": "c", "skip_invoice_custom_sections": False})) == ["legal"]
+    # Moving to the default entity: its sections (none).
+    assert _codes(post({"external_id": "c", "billing_entity_code": None})) == []
+    # Lists leave them empty, as Lago's lists leave them out.
+    assert all(c["applicable_invoice_custom_sections"] == [] for c in api.get("/api/v1/customers").json()["customers"])
+
+
+def test_skipping_and_choosing_sections_at_once_is_refused(tenant):
+    api = tenant.client
+    api.post("/api/v1/invoice_custom_sections", SECTION, format="json")
+    body = {
+        "customer": {"external_id": "c", "skip_invoice_custom_sections": True, "invoice_custom_section_codes": ["iban"]}
+    }
+    response = api.post("/api/v1/customers", body, format="json")
+    assert response.status_code == 422
+    assert response.json()["error_details"] == {
+        "invoice_custom_sections": ["skip_sections_and_selected_ids_sent_together"]
+    }
+    assert api.get("/api/v1/customers/c").status_code == 404
+
+
+def test_another_organizations_section_code_chooses_nothing(tenant, other_tenant):
+    tenant.client.post("/api/v1/invoice_custom_sections", SECTION, format="json")
+    body = {"customer": {"external_id": "c", "invoice_custom_section_codes": ["iban"]}}
+    response = other_tenant.client.post("/api/v1/customers", body, format="json")
+    assert response.status_code == 404 and response.json()["code"] == "invoice_custom_section_not_found"
+    assert other_tenant.client.get("/api/v1/customers/c").status_code == 404
