@@ -8,7 +8,6 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import (
     BigIntegerField,
     Count,
@@ -26,6 +25,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.found import first_with_id, found
 from billing_project.core.prepared import PreparedQuery
 from catalog.models import BillableMetricFilter, Charge, ChargeFilter, Tax
 from customers import hooks as customer_hooks
@@ -333,17 +333,10 @@ def _json_contains() -> bool:
 
 
 def invoice_get(organization: Organization, invoice_id: Any) -> Invoice:
-    try:
-        invoice = (
-            Invoice.objects.select_related("customer__organization", "organization")
-            .filter(organization=organization, id=invoice_id, status__in=LISTED_STATUSES)
-            .first()
-        )
-    except (ValueError, DjangoValidationError):  # an id that is not a UUID
-        invoice = None
-    if invoice is None:
-        raise NotFoundFailure("invoice")
-    return invoice
+    listed = Invoice.objects.select_related("customer__organization", "organization").filter(
+        organization=organization, status__in=LISTED_STATUSES
+    )
+    return found(first_with_id(listed, invoice_id), "invoice")
 
 
 def fee_list(
@@ -384,13 +377,7 @@ def fee_list(
 
 
 def fee_get(organization: Organization, fee_id: Any) -> Fee:
-    try:
-        fee = fee_list(organization).filter(id=fee_id).first()
-    except (ValueError, DjangoValidationError):  # not a UUID
-        fee = None
-    if fee is None:
-        raise NotFoundFailure("fee")
-    return fee
+    return found(first_with_id(fee_list(organization), fee_id), "fee")
 
 
 # --- usage -----------------------------------------------------------------------------------------

@@ -2,15 +2,20 @@
 
 The lookups of selectors and services end the same way (`.first()`, `next(...)`): a missing row
 is `NotFoundFailure(resource)`, which the API answers as Lago's 404 `<resource>_not_found`.
+`first_with_id(queryset, row_id)` is the lookup by an id a client sent, which may not be a UUID.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db.models import Model, QuerySet
 
 from billing_project.core.errors import NotFoundFailure
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Model)
 
 
 def found(row: T | None, resource: str) -> T:
@@ -18,3 +23,13 @@ def found(row: T | None, resource: str) -> T:
     if row is None:
         raise NotFoundFailure(resource)
     return row
+
+
+def first_with_id(queryset: QuerySet[M], row_id: Any) -> M | None:
+    """The row of `queryset` whose id is `row_id`, or None: also when `row_id` is not a UUID (Django
+    refuses it with ValueError or ValidationError while it builds the query), so a malformed id
+    reads as an unknown one. One statement, as `queryset.filter(id=row_id).first()`."""
+    try:
+        return queryset.filter(id=row_id).first()
+    except (ValueError, ValidationError):
+        return None

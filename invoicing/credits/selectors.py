@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.found import first_with_id, found
 from customers.models import Customer, Organization
 from invoicing.credits.models import (
     CreditNote,
@@ -54,13 +54,7 @@ def wallet_list(
 
 
 def wallet_get(organization: Organization, wallet_id: Any) -> Wallet:
-    try:
-        wallet = wallet_list(organization).filter(id=wallet_id).first()
-    except (ValueError, DjangoValidationError):
-        wallet = None
-    if wallet is None:
-        raise NotFoundFailure("wallet")
-    return wallet
+    return found(first_with_id(wallet_list(organization), wallet_id), "wallet")
 
 
 def wallet_get_by_code(organization: Organization, external_customer_id: str, code: str) -> Wallet:
@@ -95,17 +89,8 @@ def wallet_transaction_list(
 
 
 def wallet_transaction_get(organization: Organization, transaction_id: Any) -> WalletTransaction:
-    try:
-        tx = (
-            WalletTransaction.objects.filter(organization=organization, id=transaction_id)
-            .select_related("wallet")
-            .first()
-        )
-    except (ValueError, DjangoValidationError):
-        tx = None
-    if tx is None:
-        raise NotFoundFailure("wallet_transaction")
-    return tx
+    transactions = WalletTransaction.objects.filter(organization=organization).select_related("wallet")
+    return found(first_with_id(transactions, transaction_id), "wallet_transaction")
 
 
 def wallet_transaction_pairings(
@@ -180,10 +165,4 @@ def credit_note_list(
 
 
 def credit_note_get(organization: Organization, credit_note_id: Any) -> CreditNote:
-    try:
-        note = credit_note_list(organization).filter(id=credit_note_id).first()
-    except (ValueError, DjangoValidationError):
-        note = None
-    if note is None:
-        raise NotFoundFailure("credit_note")
-    return note
+    return found(first_with_id(credit_note_list(organization), credit_note_id), "credit_note")

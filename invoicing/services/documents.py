@@ -118,14 +118,24 @@ def invoice_generate_pdf(invoice_id: UUID | str, *, force: bool = False) -> Invo
         return None
     if invoice.file and not force:
         return invoice
-    content = render_invoice_pdf(invoice_document(invoice))
+    return pdf_store(invoice, render_invoice_pdf(invoice_document(invoice)), force=force)
+
+
+def pdf_store(row: Any, content: bytes, *, force: bool) -> Any:
+    """Store `content` as the PDF file of `row` (an invoice, a credit note, a payment receipt), named
+    after its number (its id while it has none), and return the row as stored. The row is locked and
+    read again first: when it has a file by then (another rendering stored it) that file stays,
+    unless `force`. `file_generated_at` is set on the models that have it."""
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update().get(id=invoice.id)
+        locked = type(row)._default_manager.select_for_update().get(id=row.id)
         if locked.file and not force:
             return locked
         locked.file.save(f"{locked.number or locked.id}.pdf", ContentFile(content), save=False)
-        locked.file_generated_at = timezone.now()
-        locked.save(update_fields=["file", "file_generated_at", "updated_at"])
+        fields = ["file", "updated_at"]
+        if hasattr(locked, "file_generated_at"):
+            locked.file_generated_at = timezone.now()
+            fields.append("file_generated_at")
+        locked.save(update_fields=fields)
     return locked
 
 

@@ -25,7 +25,6 @@ from uuid import UUID
 
 from celery.exceptions import Retry
 from django.conf import settings
-from django.core.exceptions import ValidationError as ValidationError_
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
@@ -33,7 +32,8 @@ from django.utils import timezone
 from billing_project.core import metrics
 from billing_project.core.actor import current_actor
 from billing_project.core.bulk import update_rows
-from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ProviderFailure, ValidationFailure
+from billing_project.core.errors import NotAllowedFailure, ProviderFailure, ValidationFailure
+from billing_project.core.found import first_with_id, found
 from customers.models import Organization
 from customers.payment_choice import PaymentMethodChoice, PaymentMethodInput, payment_method_choose
 from invoicing.credits import selectors as credits_selectors
@@ -134,9 +134,44 @@ def automatic_source(
     return (connection, method) if method else None
 
 
-def _new_payment(**fields: Any) -> Payment:
+def new_payment(
+    document: Invoice | PaymentRequest,
+    customer: Any,
+    origin: str,
+    status: str,
+    *,
+    connection: Any = None,
+    method: MethodToCharge | None = None,
+    **fields: Any,
+) -> Payment:
+    """An unsaved payment of `document` (an invoice, or the payment request of dunning), the one
+    place a `Payment` is built: in the document's organization and currency, for what the document
+    asks (`total_due_amount_cents` of an invoice, `amount_cents` of a request) unless `fields` says
+    `amount_cents`; a provider payment through `connection` (charging `method`, for the provider
+    customer of `customer`) unless `origin` is manual. The idempotency key derives from the new id
+    (`bxb_payment_<id>`) and the actor is the current one, unless `fields` gives them."""
     payment_id = uuid.uuid4()
-    return Payment(id=payment_id, idempotency_key=f"bxb_payment_{payment_id}", **fields)
+    if isinstance(document, Invoice):
+        values: dict[str, Any] = {"invoice": document, "amount_cents": document.total_due_amount_cents}
+    else:
+        values = {"payment_request": document, "amount_cents": document.amount_cents}
+    if connection is not None:
+        values.update(connection=connection, provider_customer_id=customer.provider_customer_id or "")
+    if method is not None:
+        values.update(provider_method_id=method.provider_method_id, payment_method_id=method.payment_method_id)
+    values.update(idempotency_key=f"bxb_payment_{payment_id}", actor=current_actor().trail_label)
+    values.update(fields)
+    manual = origin == PaymentOrigin.MANUAL
+    return Payment(
+        id=payment_id,
+        organization_id=document.organization_id,
+        customer=customer,
+        payment_type=PaymentType.MANUAL if manual else PaymentType.PROVIDER,
+        origin=origin,
+        status=status,
+        currency=document.currency,
+        **values,
+    )
 
 
 def method_to_charge(determined: DeterminedMethod, customer: Any, connection: Any) -> MethodToCharge | None:
@@ -191,21 +226,7 @@ def invoice_collect(
         ).first()
         if in_flight is not None:
             return in_flight
-        payment = _new_payment(
-            organization_id=invoice.organization_id,
-            customer=customer,
-            invoice=invoice,
-            connection=connection,
-            payment_type=PaymentType.PROVIDER,
-            origin=origin,
-            status=PaymentStatus.PENDING,
-            amount_cents=invoice.total_due_amount_cents,
-            currency=invoice.currency,
-            provider_customer_id=customer.provider_customer_id,
-            provider_method_id=method.provider_method_id,
-            payment_method_id=method.payment_method_id,
-            actor=current_actor().trail_label,
-        )
+        payment = new_payment(invoice, customer, origin, PaymentStatus.PENDING, connection=connection, method=method)
         payment.save(force_insert=True)
         _enqueue_submit(payment.id)
     return payment
@@ -492,18 +513,12 @@ def payments_reconcile(now: dt.datetime | None = None) -> int:
 
 
 def _invoice_for(organization: Organization, invoice_id: UUID | str) -> Invoice:
-    try:
-        invoice = (
-            Invoice.objects.select_related("customer", "organization")
-            .filter(organization=organization, id=invoice_id)
-            .exclude(status__in=HIDDEN_STATUSES)
-            .first()
-        )
-    except (ValueError, ValidationError_):
-        invoice = None
-    if invoice is None:
-        raise NotFoundFailure("invoice")
-    return invoice
+    invoices = (
+        Invoice.objects.select_related("customer", "organization")
+        .filter(organization=organization)
+        .exclude(status__in=HIDDEN_STATUSES)
+    )
+    return found(first_with_id(invoices, invoice_id), "invoice")
 
 
 def invoice_retry_payment(
@@ -568,18 +583,8 @@ def invoice_payment_url(organization: Organization, *, invoice_id: UUID | str) -
             if in_flight.origin == PaymentOrigin.PAYMENT_URL and in_flight.payment_url:
                 return in_flight.payment_url
             raise NotAllowedFailure("payment_processor_is_currently_handling_payment")
-        payment = _new_payment(
-            organization_id=invoice.organization_id,
-            customer=customer,
-            invoice=locked,
-            connection=connection,
-            payment_type=PaymentType.PROVIDER,
-            origin=PaymentOrigin.PAYMENT_URL,
-            status=PaymentStatus.REQUIRES_ACTION,
-            amount_cents=locked.total_due_amount_cents,
-            currency=locked.currency,
-            provider_customer_id=customer.provider_customer_id or "",
-            actor=current_actor().trail_label,
+        payment = new_payment(
+            locked, customer, PaymentOrigin.PAYMENT_URL, PaymentStatus.REQUIRES_ACTION, connection=connection
         )
         payment.save(force_insert=True)
     try:
@@ -643,23 +648,19 @@ def payment_record_charge(
         invoice = Invoice.objects.select_for_update(of=("self",)).select_related("customer").get(id=invoice_id)
         if amount_cents <= 0 or amount_cents > invoice.total_due_amount_cents:
             raise ValidationFailure.single("amount_cents", "higher_than_remaining_invoice_amount")
-        payment = _new_payment(
-            organization_id=invoice.organization_id,
-            customer=invoice.customer,
-            invoice=invoice,
+        payment = new_payment(
+            invoice,
+            invoice.customer,
+            origin,
+            PaymentStatus.SUCCEEDED,
             connection=connection,
-            payment_type=PaymentType.PROVIDER,
-            origin=origin,
-            status=PaymentStatus.SUCCEEDED,
+            method=MethodToCharge(provider_method_id),
             amount_cents=amount_cents,
-            currency=invoice.currency,
             provider_customer_id=provider_customer_id,
-            provider_method_id=provider_method_id,
             provider_payment_id=provider_payment_id,
             paid_at=now,
-            actor=current_actor().trail_label,
+            idempotency_key=idempotency_key,
         )
-        payment.idempotency_key = idempotency_key
         payment.save(force_insert=True)
         _on_success(payment, now)
     return payment
@@ -701,18 +702,14 @@ def payment_create_manual(
             raise NotAllowedFailure("payment_processor_is_currently_handling_payment")
         if amount_cents > invoice.total_due_amount_cents:
             raise ValidationFailure.single("amount_cents", "higher_than_remaining_invoice_amount")
-        payment = _new_payment(
-            organization_id=invoice.organization_id,
-            customer=invoice.customer,
-            invoice=invoice,
-            payment_type=PaymentType.MANUAL,
-            origin=PaymentOrigin.MANUAL,
-            status=PaymentStatus.SUCCEEDED,
+        payment = new_payment(
+            invoice,
+            invoice.customer,
+            PaymentOrigin.MANUAL,
+            PaymentStatus.SUCCEEDED,
             amount_cents=amount_cents,
-            currency=invoice.currency,
             reference=reference.strip(),
             paid_at=paid_at or now,
-            actor=current_actor().trail_label,
         )
         payment.idempotency_key = f"bxb_manual_{payment.id}"
         try:

@@ -35,7 +35,7 @@ from payments.models import (
     PaymentType,
 )
 from payments.services import emails, notifications
-from payments.services.collection import _enqueue_submit, _new_payment, automatic_source
+from payments.services.collection import _enqueue_submit, automatic_source, new_payment
 from payments.services.method_choice import payment_method_determine, payment_method_determine_for_customer
 
 UNPAID = [InvoicePaymentStatus.PENDING, InvoicePaymentStatus.FAILED]
@@ -229,19 +229,8 @@ def _collect_request(request: PaymentRequest, *, override: PaymentMethodChoice |
         invoice_id__in=invoice_ids, payment_type=PaymentType.PROVIDER, status__in=IN_FLIGHT
     ).exists():
         return None  # an invoice is being charged on its own; its outcome decides
-    payment = _new_payment(
-        organization_id=request.organization_id,
-        customer=customer,
-        payment_request=request,
-        connection=connection,
-        payment_type=PaymentType.PROVIDER,
-        origin=PaymentOrigin.DUNNING,
-        status=PaymentStatus.PENDING,
-        amount_cents=request.amount_cents,
-        currency=request.currency,
-        provider_customer_id=customer.provider_customer_id,
-        provider_method_id=method.provider_method_id,
-        payment_method_id=method.payment_method_id,
+    payment = new_payment(
+        request, customer, PaymentOrigin.DUNNING, PaymentStatus.PENDING, connection=connection, method=method, actor=""
     )
     payment.save(force_insert=True)
     _enqueue_submit(payment.id)

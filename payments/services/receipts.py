@@ -12,10 +12,8 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
 from payments.models import Payment, PaymentReceipt, PaymentReceiptCounter
 
@@ -80,6 +78,7 @@ def _enqueue_pdf(receipt_id: str) -> None:
 
 
 def receipt_generate_pdf(receipt_id: UUID | str, *, force: bool = False) -> PaymentReceipt:
+    from invoicing.services.documents import pdf_store
     from payments.pdf import render_receipt_pdf
 
     receipt = PaymentReceipt.objects.select_related(
@@ -87,12 +86,4 @@ def receipt_generate_pdf(receipt_id: UUID | str, *, force: bool = False) -> Paym
     ).get(id=receipt_id)
     if receipt.file and not force:
         return receipt
-    content = render_receipt_pdf(receipt)
-    with transaction.atomic():
-        locked = PaymentReceipt.objects.select_for_update().get(id=receipt.id)
-        if locked.file and not force:
-            return locked
-        locked.file.save(f"{locked.number}.pdf", ContentFile(content), save=False)
-        locked.file_generated_at = timezone.now()
-        locked.save(update_fields=["file", "file_generated_at", "updated_at"])
-    return locked
+    return pdf_store(receipt, render_receipt_pdf(receipt), force=force)

@@ -14,7 +14,7 @@ from billing_project.core.api.views import OrganizationAPIView
 from billing_project.core.errors import BadRequestFailure, ValidationFailure
 from invoicing.credits import selectors
 from invoicing.credits.api import serializers as s
-from invoicing.credits.services import credit_notes, wallets
+from invoicing.credits.services.metadata import Owner, credit_metadata_delete, credit_metadata_set
 
 
 def _payload(request: Request) -> dict[str, str | None]:
@@ -30,44 +30,49 @@ def _payload(request: Request) -> dict[str, str | None]:
     return dict(metadata)
 
 
-# (view, the path's keyword arguments) -> the service's keyword arguments naming the owner.
-Owner = Callable[[OrganizationAPIView, dict[str, str]], dict[str, Any]]
+# (view, the path's keyword arguments) -> the id of the wallet or credit note whose metadata it is.
+OwnerId = Callable[[OrganizationAPIView, dict[str, str]], Any]
 
 
 def _metadata_views(
-    prefix: str,
-    resource: str,
-    owner: Owner,
-    set_metadata: Callable[..., Any],
-    delete_metadata: Callable[..., Any],
-    doc: str | None = None,
+    prefix: str, owner: Owner, owner_id: OwnerId, doc: str | None = None
 ) -> tuple[type[OrganizationAPIView], type[OrganizationAPIView]]:
     """The `.../metadata` view (replace, merge, delete all) and the `.../metadata/{key}` view (delete
-    one key) of a wallet or credit note, which `owner` finds from the path; operations `<prefix>_metadata_*`."""
+    one key) of a wallet or credit note (`owner`), whose id `owner_id` finds from the path;
+    operations `<prefix>_metadata_*`."""
 
     class MetadataView(OrganizationAPIView):
-        resource_name = resource
+        resource_name = owner
+
+        def _set(self, request: Request, path: dict[str, str], *, merge: bool) -> Response:
+            metadata = credit_metadata_set(
+                self.organization, owner=owner, owner_id=owner_id(self, path), metadata=_payload(request), merge=merge
+            )
+            return Response({"metadata": metadata})
 
         @endpoint(f"{prefix}_metadata_replace", request=s.CreditMetadataEnvelope, responses=s.CreditMetadataEnvelope)
         def post(self, request: Request, **path: str) -> Response:
-            metadata = set_metadata(self.organization, **owner(self, path), metadata=_payload(request), merge=False)
-            return Response({"metadata": metadata})
+            return self._set(request, path, merge=False)
 
         @endpoint(f"{prefix}_metadata_merge", request=s.CreditMetadataEnvelope, responses=s.CreditMetadataEnvelope)
         def patch(self, request: Request, **path: str) -> Response:
-            metadata = set_metadata(self.organization, **owner(self, path), metadata=_payload(request), merge=True)
-            return Response({"metadata": metadata})
+            return self._set(request, path, merge=True)
 
         @endpoint(f"{prefix}_metadata_destroy_all", responses=s.CreditMetadataEnvelope)
         def delete(self, request: Request, **path: str) -> Response:
-            return Response({"metadata": delete_metadata(self.organization, **owner(self, path))})
+            return Response(
+                {"metadata": credit_metadata_delete(self.organization, owner=owner, owner_id=owner_id(self, path))}
+            )
 
     class MetadataKeyView(OrganizationAPIView):
-        resource_name = resource
+        resource_name = owner
 
         @endpoint(f"{prefix}_metadata_destroy_key", responses=s.CreditMetadataEnvelope)
         def delete(self, request: Request, **path: str) -> Response:
-            return Response({"metadata": delete_metadata(self.organization, **owner(self, path), key=path["key"])})
+            metadata = credit_metadata_delete(
+                self.organization, owner=owner, owner_id=owner_id(self, path), key=path["key"]
+            )
+            return Response({"metadata": metadata})
 
     title = "".join(part.title() for part in prefix.split("_"))
     return (
@@ -76,29 +81,17 @@ def _metadata_views(
     )
 
 
-def _wallet(view: OrganizationAPIView, path: dict[str, str]) -> dict[str, Any]:
-    return {"wallet_id": path["wallet_id"]}
-
-
-def _customer_wallet(view: OrganizationAPIView, path: dict[str, str]) -> dict[str, Any]:
-    return {"wallet_id": selectors.wallet_get_by_code(view.organization, path["external_id"], path["code"]).id}
-
-
-def _credit_note(view: OrganizationAPIView, path: dict[str, str]) -> dict[str, Any]:
-    return {"credit_note_id": path["credit_note_id"]}
-
-
 _WALLET_DOC = """`/wallets/{id}/metadata`; `/customers/{external_id}/wallets/{code}/metadata` finds the wallet
 by its customer and code instead (`CustomerWalletMetadataView`)."""
-_wallet_services = (wallets.wallet_metadata_set, wallets.wallet_metadata_delete)
-WalletMetadataView, WalletMetadataKeyView = _metadata_views("wallet", "wallet", _wallet, *_wallet_services, _WALLET_DOC)
+WalletMetadataView, WalletMetadataKeyView = _metadata_views(
+    "wallet", "wallet", lambda view, path: path["wallet_id"], _WALLET_DOC
+)
 CustomerWalletMetadataView, CustomerWalletMetadataKeyView = _metadata_views(
-    "customer_wallet", "wallet", _customer_wallet, *_wallet_services, _WALLET_DOC
+    "customer_wallet",
+    "wallet",
+    lambda view, path: selectors.wallet_get_by_code(view.organization, path["external_id"], path["code"]).id,
+    _WALLET_DOC,
 )
 CreditNoteMetadataView, CreditNoteMetadataKeyView = _metadata_views(
-    "credit_note",
-    "credit_note",
-    _credit_note,
-    credit_notes.credit_note_metadata_set,
-    credit_notes.credit_note_metadata_delete,
+    "credit_note", "credit_note", lambda view, path: path["credit_note_id"]
 )

@@ -11,17 +11,17 @@ notes never exceed what is creditable.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
+from billing_project.core.found import first_with_id
 from customers.models import Organization
 from invoicing.calculation import (
     CreditedFee,
@@ -76,15 +76,12 @@ def _send(note: CreditNote, webhook_type: str) -> None:
 
 
 def _locked_invoice(organization: Organization, invoice_id: UUID | str) -> Invoice:
-    try:
-        invoice = (
-            Invoice.objects.select_for_update(of=("self",))
-            .select_related("organization", "customer__organization")
-            .filter(organization=organization, id=invoice_id)
-            .first()
-        )
-    except (ValueError, DjangoValidationError):  # an id that is not a UUID
-        invoice = None
+    invoice = first_with_id(
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("organization", "customer__organization")
+        .filter(organization=organization),
+        invoice_id,
+    )
     if invoice is None or invoice.status in HIDDEN_STATUSES:
         raise NotFoundFailure("invoice")
     return invoice
@@ -587,26 +584,3 @@ def _termination_note(
             automatic=True,
             now=now,
         )
-
-
-def credit_note_metadata_set(
-    organization: Organization, *, credit_note_id: UUID | str, metadata: Mapping[str, str | None], merge: bool
-) -> dict[str, str | None]:
-    """`POST` (replace) / `PATCH` (merge) `/credit_notes/{id}/metadata`."""
-    incoming = dict(metadata)
-    with transaction.atomic():
-        note = _locked_note(organization, credit_note_id)
-        note.metadata = {**(note.metadata or {}), **incoming} if merge else incoming
-        note.save(update_fields=["metadata", "updated_at"])
-    return note.metadata
-
-
-def credit_note_metadata_delete(
-    organization: Organization, *, credit_note_id: UUID | str, key: str | None = None
-) -> dict[str, str | None]:
-    """`DELETE /credit_notes/{id}/metadata[/{key}]`: one key, or all of them."""
-    with transaction.atomic():
-        note = _locked_note(organization, credit_note_id)
-        note.metadata = {} if key is None else {k: v for k, v in (note.metadata or {}).items() if k != key}
-        note.save(update_fields=["metadata", "updated_at"])
-    return note.metadata

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django.core.files.base import ContentFile
-from django.db import transaction
-
 from invoicing.credits.models import CreditNote
 from invoicing.pdf import CreditNoteDocument, DocumentLine, DocumentTax, render_credit_note_pdf
-from invoicing.services.documents import _party
+from invoicing.services.documents import _party, pdf_store
 from invoicing.services.lifecycle import invoice_billing_entity
 
 
@@ -55,11 +52,4 @@ def credit_note_generate_pdf(credit_note_id: UUID | str, *, force: bool = False)
         return None
     if note.file and not force:
         return note
-    content = render_credit_note_pdf(credit_note_document(note))
-    with transaction.atomic():
-        locked = CreditNote.objects.select_for_update().get(id=note.id)
-        if locked.file and not force:
-            return locked
-        locked.file.save(f"{locked.number}.pdf", ContentFile(content), save=False)
-        locked.save(update_fields=["file", "updated_at"])
-    return locked
+    return pdf_store(note, render_credit_note_pdf(credit_note_document(note)), force=force)

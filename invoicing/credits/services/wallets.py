@@ -16,19 +16,18 @@ the settled inbound lines minus the settled outbound lines (tested with hypothes
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
+from billing_project.core.found import first_with_id
 from billing_project.core.inputs import UNSET
 from billing_project.core.money import is_currency
 from catalog.models import BillableMetric
@@ -574,12 +573,9 @@ def _void_target(
     """Lago's `voided_transaction_id`: an inbound line of the (locked) wallet that still holds credits."""
     if transaction_id is None:
         return None
-    try:
-        inbound = WalletTransaction.objects.filter(
-            wallet=wallet, transaction_type=TransactionType.INBOUND, id=transaction_id
-        ).first()
-    except (ValueError, DjangoValidationError):
-        inbound = None
+    inbound = first_with_id(
+        WalletTransaction.objects.filter(wallet=wallet, transaction_type=TransactionType.INBOUND), transaction_id
+    )
     if inbound is None:
         errors.setdefault("voided_transaction_id", []).append("wallet_transaction_not_found")
         return None
@@ -818,29 +814,3 @@ def ledger_totals(wallet: Wallet) -> tuple[int, Decimal]:
         cents += sign * amount
         credits += sign * Decimal(credit)
     return cents, credits
-
-
-# ------------------------------------------------------------------------------------ metadata
-
-
-def wallet_metadata_set(
-    organization: Organization, *, wallet_id: UUID | str, metadata: Mapping[str, str | None], merge: bool
-) -> dict[str, str | None]:
-    """`POST` (replace) / `PATCH` (merge) `/wallets/{id}/metadata`."""
-    incoming = dict(metadata)
-    with transaction.atomic():
-        wallet = _get_locked(organization, wallet_id)
-        wallet.metadata = {**(wallet.metadata or {}), **incoming} if merge else incoming
-        wallet.save(update_fields=["metadata", "updated_at"])
-    return wallet.metadata
-
-
-def wallet_metadata_delete(
-    organization: Organization, *, wallet_id: UUID | str, key: str | None = None
-) -> dict[str, str | None]:
-    """`DELETE /wallets/{id}/metadata[/{key}]`: one key, or all of them."""
-    with transaction.atomic():
-        wallet = _get_locked(organization, wallet_id)
-        wallet.metadata = {} if key is None else {k: v for k, v in (wallet.metadata or {}).items() if k != key}
-        wallet.save(update_fields=["metadata", "updated_at"])
-    return wallet.metadata
