@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, NotRequired, TypedDict, overload
+from typing import Annotated, Any, NotRequired, TypedDict
 
-from billing_project.core.api.shapes import Choices, Component, Date, DateTime, Help, Uuid
+from billing_project.core.api.shapes import Choices, Component, Date, DateTime, Help, Uuid, utc_iso
 from billing_project.core.money import exponent
 from catalog.models import Charge
 from customers.entities import document_entity_code
@@ -27,9 +27,8 @@ _EXACT = Help("An exact decimal, as a string.")
 _RATE = Help("A percentage, rendered from the exact decimal.")
 
 
-class InvoiceAppliedTaxShape(TypedDict):
-    lago_id: Uuid
-    lago_invoice_id: Uuid
+# The fields every applied tax has (of an invoice, a fee, a credit note).
+class AppliedTaxShape(TypedDict):
     lago_tax_id: Uuid | None
     tax_name: str
     tax_code: str
@@ -37,20 +36,18 @@ class InvoiceAppliedTaxShape(TypedDict):
     tax_description: str | None
     amount_cents: int
     amount_currency: str
+
+
+class InvoiceAppliedTaxShape(AppliedTaxShape):
+    lago_id: Uuid
+    lago_invoice_id: Uuid
     fees_amount_cents: int
     created_at: DateTime
 
 
-class FeeAppliedTaxShape(TypedDict):
+class FeeAppliedTaxShape(AppliedTaxShape):
     lago_id: Uuid
     lago_fee_id: Uuid
-    lago_tax_id: Uuid | None
-    tax_name: str
-    tax_code: str
-    tax_rate: Annotated[float, _RATE]
-    tax_description: str | None
-    amount_cents: int
-    amount_currency: str
     created_at: DateTime
 
 
@@ -203,26 +200,6 @@ class InvoiceShape(InvoiceBaseShape):
     fees: NotRequired[list[FeeShape]]
 
 
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return _utc(value)
-
-
-@overload
-def _utc(value: datetime) -> str: ...
-@overload
-def _utc(value: None) -> None: ...
-@overload
-def _utc(value: datetime | None) -> str | None: ...
-def _utc(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    from datetime import UTC
-
-    return value.astimezone(UTC).strftime("%04Y-%m-%dT%H:%M:%SZ")
-
-
 def number(value: Decimal | int | None) -> float | int:
     """A rate Lago's client types as float: rendered from the exact decimal."""
     if value is None:
@@ -231,19 +208,27 @@ def number(value: Decimal | int | None) -> float | int:
     return int(value) if value == value.to_integral() else float(value)
 
 
-def applied_tax_payload(row: InvoiceAppliedTax) -> InvoiceAppliedTaxShape:
+def applied_tax_fields(row: Any, description: str | None) -> AppliedTaxShape:
+    """The fields every applied tax row renders alike (`AppliedTaxShape`), its `tax_description`
+    given (a credit note's renders an empty one as null)."""
     return {
-        "lago_id": str(row.id),
-        "lago_invoice_id": str(row.invoice_id),
         "lago_tax_id": str(row.tax_id) if row.tax_id else None,
         "tax_name": row.tax_name,
         "tax_code": row.tax_code,
         "tax_rate": number(row.tax_rate),
-        "tax_description": row.tax_description,
+        "tax_description": description,
         "amount_cents": row.amount_cents,
         "amount_currency": row.currency,
+    }
+
+
+def applied_tax_payload(row: InvoiceAppliedTax) -> InvoiceAppliedTaxShape:
+    return {
+        "lago_id": str(row.id),
+        "lago_invoice_id": str(row.invoice_id),
+        **applied_tax_fields(row, row.tax_description),
         "fees_amount_cents": row.fees_amount_cents,
-        "created_at": _utc(row.created_at),
+        "created_at": utc_iso(row.created_at),
     }
 
 
@@ -251,14 +236,8 @@ def fee_applied_tax_payload(row: FeeAppliedTax) -> FeeAppliedTaxShape:
     return {
         "lago_id": str(row.id),
         "lago_fee_id": str(row.fee_id),
-        "lago_tax_id": str(row.tax_id) if row.tax_id else None,
-        "tax_name": row.tax_name,
-        "tax_code": row.tax_code,
-        "tax_rate": number(row.tax_rate),
-        "tax_description": row.tax_description,
-        "amount_cents": row.amount_cents,
-        "amount_currency": row.currency,
-        "created_at": _utc(row.created_at),
+        **applied_tax_fields(row, row.tax_description),
+        "created_at": utc_iso(row.created_at),
     }
 
 
@@ -268,12 +247,12 @@ def billing_period_payload(row: InvoiceSubscription) -> BillingPeriodShape:
         "lago_subscription_id": str(row.subscription_id),
         "external_subscription_id": sub.external_id,
         "lago_plan_id": str(sub.plan_id),
-        "subscription_from_datetime": _utc(row.from_datetime),
-        "subscription_to_datetime": _utc(
+        "subscription_from_datetime": utc_iso(row.from_datetime),
+        "subscription_to_datetime": utc_iso(
             row.to_datetime - ONE_SECOND if row.to_datetime > row.from_datetime else row.to_datetime
         ),
-        "charges_from_datetime": _utc(row.charges_from_datetime),
-        "charges_to_datetime": _utc(
+        "charges_from_datetime": utc_iso(row.charges_from_datetime),
+        "charges_to_datetime": utc_iso(
             row.charges_to_datetime - ONE_SECOND
             if row.charges_to_datetime > row.charges_from_datetime
             else row.charges_to_datetime
@@ -433,10 +412,10 @@ def fee_payload(fee: Fee, *, applied_taxes: list[FeeAppliedTax] | None = None) -
         "sub_total_excluding_taxes_precise_amount_cents": decimal_string(sub_total_precise),
         "events_count": fee.events_count,
         "payment_status": fee.payment_status,
-        "created_at": _utc(fee.created_at),
-        "succeeded_at": _utc(fee.succeeded_at),
-        "failed_at": _utc(fee.failed_at),
-        "refunded_at": _utc(fee.refunded_at),
+        "created_at": utc_iso(fee.created_at),
+        "succeeded_at": utc_iso(fee.succeeded_at),
+        "failed_at": utc_iso(fee.failed_at),
+        "refunded_at": utc_iso(fee.refunded_at),
         "from_date": props.get("from_datetime") or props.get("charges_from_datetime"),
         "to_date": props.get("to_datetime") or props.get("charges_to_datetime"),
         "event_transaction_id": fee.event_transaction_id or None,
@@ -456,7 +435,7 @@ def invoice_base_payload(invoice: Invoice) -> InvoiceBaseShape:
         "number": invoice.number,
         "issuing_date": invoice.issuing_date.isoformat(),
         "payment_due_date": invoice.payment_due_date.isoformat(),
-        "payment_dispute_lost_at": iso(invoice.payment_dispute_lost_at),
+        "payment_dispute_lost_at": utc_iso(invoice.payment_dispute_lost_at),
         "payment_overdue": invoice.payment_overdue,
         "net_payment_term": invoice.net_payment_term,
         "invoice_type": invoice.invoice_type,
@@ -480,9 +459,9 @@ def invoice_base_payload(invoice: Invoice) -> InvoiceBaseShape:
         "total_offsetted_credit_note_amount_cents": invoice.total_offsetted_credit_note_amount_cents,
         "version_number": invoice.version_number,
         "self_billed": False,
-        "voided_at": _utc(invoice.voided_at),
-        "created_at": _utc(invoice.created_at),
-        "updated_at": _utc(invoice.updated_at),
+        "voided_at": utc_iso(invoice.voided_at),
+        "created_at": utc_iso(invoice.created_at),
+        "updated_at": utc_iso(invoice.updated_at),
         "purchase_order_number": invoice.purchase_order_number or None,
         "file_url": invoice_file_url(invoice),
         "xml_url": None,
@@ -769,8 +748,8 @@ def customer_usage_payload(
 ) -> CustomerUsageShape:
     """A period's usage (`to_datetime` its last second); `projected_amount_cents` for a projection."""
     answer: CustomerUsageShape = {
-        "from_datetime": _utc(from_datetime),
-        "to_datetime": _utc(to_datetime),
+        "from_datetime": utc_iso(from_datetime),
+        "to_datetime": utc_iso(to_datetime),
         "issuing_date": issuing_date.isoformat(),
         "currency": currency,
         "lago_invoice_id": lago_invoice_id,

@@ -3,10 +3,9 @@ every amount is an integer of minor units."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, TypedDict, overload
+from typing import Any, TypedDict
 
-from billing_project.core.api.shapes import DateTime, Uuid
+from billing_project.core.api.shapes import DateTime, Uuid, utc_iso
 from customers.representation import CustomerShape, customer_payload
 from invoicing.representation import InvoiceBaseShape, invoice_base_payload
 from payments.models import Payment, PaymentMethod, PaymentReceipt, PaymentRequest, PaymentStatus
@@ -61,18 +60,6 @@ class PaymentRequestShape(TypedDict):
     invoices: list[InvoiceBaseShape]
 
 
-@overload
-def iso(value: datetime) -> str: ...
-@overload
-def iso(value: None) -> None: ...
-@overload
-def iso(value: datetime | None) -> str | None: ...
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).strftime("%04Y-%m-%dT%H:%M:%SZ")
-
-
 def _invoices(payment: Payment) -> list[Any]:
     if payment.invoice_id:
         return [payment.invoice]
@@ -105,8 +92,8 @@ def payment_payload(payment: Payment) -> PaymentShape:
         "provider_customer_id": payment.provider_customer_id or None,
         "payment_method_id": str(payment.payment_method_id) if payment.payment_method_id else None,
         "next_action": {"redirect_url": payment.next_action_url} if payment.next_action_url else None,
-        "paid_at": iso(payment.paid_at),
-        "created_at": iso(payment.created_at),
+        "paid_at": utc_iso(payment.paid_at),
+        "created_at": utc_iso(payment.created_at),
     }
 
 
@@ -118,7 +105,7 @@ def payment_request_payload(request: PaymentRequest, *, with_customer: bool = Tr
         "amount_cents": request.amount_cents,
         "amount_currency": request.currency,
         "payment_status": request.payment_status,
-        "created_at": iso(request.created_at),
+        "created_at": utc_iso(request.created_at),
         "customer": customer_payload(request.customer) if with_customer else None,
         "invoices": [invoice_base_payload(invoice) for invoice in invoices],
     }
@@ -137,7 +124,7 @@ def payment_method_payload(method: PaymentMethod) -> dict[str, Any]:
         "provider_method_id": method.provider_method_id,
         "method_type": method.method_type or None,
         "details": method.details or {},
-        "created_at": iso(method.created_at),
+        "created_at": utc_iso(method.created_at),
     }
 
 
@@ -159,5 +146,5 @@ def payment_receipt_payload(receipt: PaymentReceipt) -> dict[str, Any]:
         "file_url": payment_receipt_file_url(receipt),
         "xml_url": None,
         "payment": payment_payload(receipt.payment),
-        "created_at": iso(receipt.created_at),
+        "created_at": utc_iso(receipt.created_at),
     }

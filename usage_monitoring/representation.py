@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any, TypedDict, overload
+from typing import Annotated, Any, TypedDict
 
-from billing_project.core.api.shapes import Component, DateTime, Help, Uuid
+from billing_project.core.api.shapes import Component, DateTime, Help, Uuid, utc_iso
 from catalog.api.serializers import BillableMetricSummary
 from usage_monitoring.models import Alert, AlertThreshold, LifetimeUsage, TriggeredAlert
 
@@ -61,14 +60,6 @@ class LifetimeUsageShape(TypedDict):
     usage_thresholds: list[LifetimeUsageThresholdShape]
 
 
-@overload
-def iso(value: dt.datetime) -> str: ...
-@overload
-def iso(value: dt.datetime | None) -> str | None: ...
-def iso(value: dt.datetime | None) -> str | None:
-    return value.astimezone(dt.UTC).strftime("%04Y-%m-%dT%H:%M:%SZ") if value else None
-
-
 def threshold_payload(threshold: AlertThreshold) -> AlertThresholdShape:
     return {"code": threshold.code or None, "value": decimal_string(threshold.value), "recurring": threshold.recurring}
 
@@ -92,10 +83,10 @@ def alert_payload(alert: Alert) -> AlertShape:
         "name": alert.name or None,
         "direction": "increasing",
         "previous_value": decimal_string(alert.previous_value),
-        "last_processed_at": iso(alert.last_processed_at),
+        "last_processed_at": utc_iso(alert.last_processed_at),
         "thresholds": [threshold_payload(t) for t in alert.thresholds.all()],
         "billable_metric": _metric_payload(alert.billable_metric),
-        "created_at": iso(alert.created_at),
+        "created_at": utc_iso(alert.created_at),
     }
 
 
@@ -116,7 +107,7 @@ def triggered_alert_payload(triggered: TriggeredAlert) -> dict[str, Any]:
         "current_value": decimal_string(triggered.current_value),
         "previous_value": decimal_string(triggered.previous_value),
         "crossed_thresholds": triggered.crossed_thresholds,
-        "triggered_at": iso(triggered.triggered_at),
+        "triggered_at": utc_iso(triggered.triggered_at),
     }
 
 
@@ -130,7 +121,7 @@ def lifetime_usage_payload(
         "external_historical_usage_amount_cents": lifetime.external_historical_usage_amount_cents,
         "invoiced_usage_amount_cents": lifetime.invoiced_usage_amount_cents,
         "current_usage_amount_cents": lifetime.current_usage_amount_cents,
-        "from_datetime": iso(window.start) if window else None,
-        "to_datetime": iso(window.end) if window else None,
+        "from_datetime": utc_iso(window.start) if window else None,
+        "to_datetime": utc_iso(window.end) if window else None,
         "usage_thresholds": thresholds,
     }

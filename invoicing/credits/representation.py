@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, TypedDict
 
-from billing_project.core.api.shapes import Date, DateTime, Help, Uuid
+from billing_project.core.api.shapes import Date, DateTime, Help, Uuid, utc_iso
 from billing_project.core.money import from_cents
 from customers.entities import customer_billing_entity, document_entity_code
 from customers.payment_choice import PaymentMethodChoiceShape
@@ -24,7 +24,7 @@ from invoicing.credits.models import (
     WalletTransactionConsumption,
 )
 from invoicing.credits.tracing import cents_to_credits
-from invoicing.representation import _EXACT, _RATE, FeeShape, _utc, fee_payload, number
+from invoicing.representation import _EXACT, _RATE, AppliedTaxShape, FeeShape, applied_tax_fields, fee_payload, number
 
 _CREDITS = Help("A number of credits, an exact decimal as a string.")
 
@@ -121,14 +121,7 @@ class WalletTransactionShape(TypedDict):
     applied_invoice_custom_sections: list[Any]
 
 
-class EstimatedAppliedTaxShape(TypedDict):
-    lago_tax_id: Uuid | None
-    tax_name: str
-    tax_code: str
-    tax_rate: Annotated[float, _RATE]
-    tax_description: str | None
-    amount_cents: int
-    amount_currency: str
+class EstimatedAppliedTaxShape(AppliedTaxShape):
     base_amount_cents: int
 
 
@@ -221,9 +214,9 @@ def rule_payload(rule: RecurringTransactionRule) -> RecurringRuleShape:
         "target_ongoing_balance": _credits(rule.target_ongoing_balance)
         if rule.target_ongoing_balance is not None
         else None,
-        "started_at": _utc(rule.started_at),
-        "expiration_at": _utc(rule.expiration_at),
-        "created_at": _utc(rule.created_at),
+        "started_at": utc_iso(rule.started_at),
+        "expiration_at": utc_iso(rule.expiration_at),
+        "created_at": utc_iso(rule.created_at),
         "transaction_metadata": rule.transaction_metadata or [],
         "transaction_name": rule.transaction_name or None,
         "ignore_paid_top_up_limits": rule.ignore_paid_top_up_limits,
@@ -251,11 +244,11 @@ def wallet_payload(wallet: Wallet) -> WalletShape:
         "ongoing_usage_balance_cents": wallet.ongoing_usage_balance_cents,
         "credits_ongoing_balance": _credits(wallet.credits_ongoing_balance),
         "credits_ongoing_usage_balance": _credits(wallet.credits_ongoing_usage_balance),
-        "created_at": _utc(wallet.created_at),
-        "expiration_at": _utc(wallet.expiration_at),
-        "last_balance_sync_at": _utc(wallet.last_balance_sync_at),
-        "last_consumed_credit_at": _utc(wallet.last_consumed_credit_at),
-        "terminated_at": _utc(wallet.terminated_at),
+        "created_at": utc_iso(wallet.created_at),
+        "expiration_at": utc_iso(wallet.expiration_at),
+        "last_balance_sync_at": utc_iso(wallet.last_balance_sync_at),
+        "last_consumed_credit_at": utc_iso(wallet.last_consumed_credit_at),
+        "terminated_at": utc_iso(wallet.terminated_at),
         "recurring_transaction_rules": [rule_payload(r) for r in wallet.recurring_transaction_rules.all()],
         "applies_to": {
             "fee_types": list(wallet.applies_to_fee_types or []),
@@ -296,9 +289,9 @@ def wallet_transaction_payload(tx: WalletTransaction) -> WalletTransactionShape:
             cents_to_credits(tx.remaining_amount_cents, rate_amount=wallet.rate_amount, currency=wallet.currency)
         ),
         "priority": tx.priority,
-        "settled_at": _utc(tx.settled_at),
-        "failed_at": _utc(tx.failed_at),
-        "created_at": _utc(tx.created_at),
+        "settled_at": utc_iso(tx.settled_at),
+        "failed_at": utc_iso(tx.failed_at),
+        "created_at": utc_iso(tx.created_at),
         "metadata": [{"key": str(m.get("key")), "value": str(m.get("value") or "")} for m in tx.metadata or []],
         "name": tx.name or None,
         "invoice_requires_successful_payment": tx.invoice_requires_successful_payment,
@@ -328,24 +321,18 @@ def wallet_transaction_consumption_payload(
         "lago_id": str(row.id),
         "amount_cents": row.amount_cents,
         "credit_amount": _credits(credits),
-        "created_at": _utc(row.created_at) or "",
+        "created_at": utc_iso(row.created_at) or "",
         "wallet_transaction": wallet_transaction_payload(counterpart),
     }
 
 
 def _applied_tax(row: CreditNoteAppliedTax, *, credit_note_id: str) -> CreditNoteAppliedTaxShape:
     return {
-        "lago_tax_id": str(row.tax_id) if row.tax_id else None,
-        "tax_name": row.tax_name,
-        "tax_code": row.tax_code,
-        "tax_rate": number(row.tax_rate),
-        "tax_description": row.tax_description or None,
-        "amount_cents": row.amount_cents,
-        "amount_currency": row.currency,
+        **applied_tax_fields(row, row.tax_description or None),
         "base_amount_cents": row.base_amount_cents,
         "lago_id": str(row.id),
         "lago_credit_note_id": credit_note_id,
-        "created_at": _utc(row.created_at),
+        "created_at": utc_iso(row.created_at),
     }
 
 
@@ -385,10 +372,10 @@ def credit_note_payload(note: CreditNote) -> CreditNoteShape:
         "precise_taxes_amount_cents": decimal_string(note.precise_taxes_amount_cents),
         "purchase_order_number": note.invoice.purchase_order_number or None,
         "file_url": credit_note_file_url(note),
-        "created_at": _utc(note.created_at),
-        "updated_at": _utc(note.updated_at),
-        "voided_at": _utc(note.voided_at),
-        "refunded_at": _utc(note.refunded_at),
+        "created_at": utc_iso(note.created_at),
+        "updated_at": utc_iso(note.updated_at),
+        "voided_at": utc_iso(note.voided_at),
+        "refunded_at": utc_iso(note.refunded_at),
         "items": [
             {
                 "lago_id": str(item.id),

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from billing_project.core.api.shapes import utc_iso
 from billing_project.core.errors import ValidationFailure
 from customers.models import Organization
 from usage_monitoring import selectors
@@ -16,7 +17,6 @@ from usage_monitoring.models import LifetimeUsage, UsageActivity
 from usage_monitoring.representation import (
     LifetimeUsageShape,
     LifetimeUsageThresholdShape,
-    iso,
     lifetime_usage_payload,
 )
 from usage_monitoring.services.evaluation import lifetime_refresh, lifetime_row
@@ -41,7 +41,7 @@ def _thresholds(subscription: Any, lifetime: LifetimeUsage) -> list[LifetimeUsag
             {
                 "amount_cents": threshold.amount_cents,
                 "completion_ratio": float(round(ratio, 4)),
-                "reached_at": iso(reached.created_at) if reached else None,
+                "reached_at": utc_iso(reached.created_at) if reached else None,
             }
         )
     recurring = next((t for t in thresholds if t.recurring), None)

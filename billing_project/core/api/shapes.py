@@ -28,11 +28,12 @@ A shape's serializer documents; it renders nothing (calling it raises TypeError)
 
 from __future__ import annotations
 
+import datetime as dt
 import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, NotRequired, Union, get_args, get_origin, get_type_hints, is_typeddict
+from typing import Annotated, Any, NotRequired, Union, get_args, get_origin, get_type_hints, is_typeddict, overload
 
 from rest_framework import serializers
 
@@ -69,6 +70,21 @@ class Help:
 Uuid = Annotated[str, Format("uuid")]
 DateTime = Annotated[str, Format("date-time")]
 Date = Annotated[str, Format("date")]
+
+
+@overload
+def utc_iso(value: dt.datetime) -> str: ...
+@overload
+def utc_iso(value: None) -> None: ...
+@overload
+def utc_iso(value: dt.datetime | None) -> str | None: ...
+def utc_iso(value: dt.datetime | None) -> str | None:
+    """The value of a `DateTime` field: the instant in UTC to the second, as Lago writes it
+    (`2026-01-31T23:00:00Z`); None stays None."""
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).strftime("%04Y-%m-%dT%H:%M:%SZ")
+
 
 _STRING_FIELDS: dict[str | None, Callable[..., serializers.Field]] = {
     None: serializers.CharField,
