@@ -7,13 +7,15 @@
   default `resource_name`), list key (`list_key`, default `root_key + "s"`) and renderer (`render`,
   one object to its dict). `self.one(obj)` answers `{root_key: render(obj)}`, `self.page(request, qs)`
   a page of `list_key` with its `meta`, `self.body(serializer, ...)` the validated root object.
-- `route(pattern, view, name)` and `resource_routes(plural, id_kwarg, collection, detail)`: the
-  route table of an app's `api/urls.py`, one line a route.
+- `route(pattern, view, name)`, `resource_routes(plural, id_kwarg, collection, detail)` and
+  `routes_under(prefix, name, {suffix: view})`: the route table of an app's `api/urls.py`, one
+  line a route, the names derived from the paths by one rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 from django.db.models import QuerySet
@@ -111,3 +113,23 @@ def resource_routes(
     `<singular>-detail`): a resource's collection and detail routes."""
     name = plural.replace("_", "-")
     return [route(plural, collection, name), route(f"{plural}/<str:{id_kwarg}>", detail, f"{name[:-1]}-detail")]
+
+
+RouteEntry = type[OrganizationAPIView] | tuple[type[OrganizationAPIView], str]
+
+
+def routes_under(prefix: str, name: str, table: Mapping[str, RouteEntry]) -> list[URLPattern]:
+    """The routes below `prefix`, in the order of `table`: `suffix: view` is `<prefix>/<suffix>`
+    named `<name>-<suffix>` with the path converters replaced by their names and dashes for `/` and
+    `_` (`"download_pdf"`: `<name>-download-pdf`, `"metadata/<str:key>"`: `<name>-metadata-key`);
+    the empty suffix is `prefix` itself, named `<name>-detail`; `suffix: (view, route name)` names
+    its route otherwise."""
+    patterns = []
+    for suffix, entry in table.items():
+        if isinstance(entry, tuple):
+            view, route_name = entry
+        else:
+            words = re.sub(r"<(?:\w+:)?(\w+)>", r"\1", suffix).replace("/", "-").replace("_", "-")
+            view, route_name = entry, f"{name}-{words or 'detail'}"
+        patterns.append(route(f"{prefix}/{suffix}" if suffix else prefix, view, route_name))
+    return patterns
