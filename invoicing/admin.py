@@ -40,7 +40,6 @@ from invoicing.services.documents import invoice_generate_pdf
 class FeeInline(ReadOnlyInline):
     model = Fee
     fields = ("fee_type", "invoice_display_name", "quantity", "unit_price", "amount", "taxes", "grouped_by")
-    readonly_fields = fields
 
     @admin.display(description="units")
     def quantity(self, obj: Fee) -> str:
@@ -66,7 +65,6 @@ class BillingPeriodInline(ReadOnlyInline):
         "charges_from_datetime",
         "charges_to_datetime",
     )
-    readonly_fields = fields
 
 
 class OverdueFilter(admin.SimpleListFilter):

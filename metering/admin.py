@@ -13,7 +13,6 @@ class EventErrorInline(ReadOnlyInline):
 
     model = EventError
     fields = ("error_code", "message", "created_at")
-    readonly_fields = fields
     show_change_link = True
 
 
@@ -26,7 +25,6 @@ class EventAdmin(ReadOnlyAdmin):
     list_filter = ("organization",)
     date_hierarchy = None
     ordering = ("-timestamp",)
-    readonly_fields = [f.name for f in Event._meta.fields]
 
 
 @admin.register(EventError)
@@ -43,7 +41,6 @@ class EventErrorAdmin(ReadOnlyAdmin):
     list_select_related = ("organization",)
     list_filter = ("error_code", "organization")
     search_fields = ("=transaction_id", "=external_subscription_id", "=code")
-    readonly_fields = [f.name for f in EventError._meta.fields]
 
 
 @admin.register(UsageRollup)
@@ -62,7 +59,6 @@ class UsageRollupAdmin(ReadOnlyAdmin):
     list_filter = ("organization",)
     search_fields = ("=external_subscription_id", "=code")
     ordering = ("-hour",)
-    readonly_fields = [f.name for f in UsageRollup._meta.fields]
 
     @admin.display(description="sum of values", ordering="value_sum")
     def sum_of_values(self, obj: UsageRollup) -> str:
@@ -92,4 +88,3 @@ class ClickHouseBackfillAdmin(ReadOnlyAdmin):
     list_filter = ("status", "target")
     search_fields = ("organization__name", "=target")
     ordering = ("status", "-updated_at")
-    readonly_fields = [f.name for f in ClickHouseBackfill._meta.fields]

@@ -69,7 +69,6 @@ def _subscription_link(organization_id: Any, external_id: str) -> str:
 class AlertThresholdInline(ReadOnlyInline):
     model = AlertThreshold
     fields = ("code", "threshold_value", "recurring", "last_triggered_at")
-    readonly_fields = fields
 
     @admin.display(description="value")
     def threshold_value(self, obj: AlertThreshold) -> str:
@@ -79,7 +78,6 @@ class AlertThresholdInline(ReadOnlyInline):
 class TriggeredAlertInline(ReadOnlyInline):
     model = TriggeredAlert
     fields = ("triggered_at", "previous_value", "current_value", "crossed_thresholds", "period_key")
-    readonly_fields = fields
     max_num = 0
     ordering = ("-triggered_at",)
 
@@ -101,7 +99,7 @@ class AlertAdmin(ReadOnlyAdmin):
     list_filter = ("alert_type", ("deleted_at", admin.EmptyFieldListFilter), "organization")
     search_fields = ("=code", "=external_subscription_id", "name")
     list_select_related = ("organization", "billable_metric", "wallet")
-    readonly_fields = (
+    fields = (
         "id",
         "organization",
         "subscription",
@@ -117,7 +115,6 @@ class AlertAdmin(ReadOnlyAdmin):
         "deleted_at",
         "created_at",
     )
-    fields = readonly_fields
     inlines = [AlertThresholdInline, TriggeredAlertInline]
     actions = ["delete_alerts"]
 
@@ -159,7 +156,6 @@ class TriggeredAlertAdmin(ReadOnlyAdmin):
     list_filter = ("alert__alert_type", "organization")
     search_fields = ("=external_subscription_id", "=alert__code")
     list_select_related = ("alert", "organization")
-    readonly_fields = [f.name for f in TriggeredAlert._meta.fields]
 
 
 class _AppliedThresholdColumns:
@@ -179,7 +175,6 @@ class _AppliedThresholdColumns:
 class AppliedUsageThresholdInline(_AppliedThresholdColumns, ReadOnlyInline):
     model = AppliedUsageThreshold
     fields = ("threshold_amount", "recurring", "lifetime_amount", "created_at", "progressive_invoice", "deducted_on")
-    readonly_fields = fields
 
     lifetime_amount = money_column("lifetime_usage_amount_cents", _PLAN_CURRENCY, "lifetime usage when reached")
 
@@ -193,7 +188,7 @@ class LifetimeUsageAdmin(ReadOnlyAdmin):
     list_select_related = ("organization", "subscription__plan")
     search_fields = ("=external_subscription_id",)
     list_filter = ("organization",)
-    readonly_fields = (
+    fields = (
         "id",
         "organization",
         "subscription",
@@ -201,7 +196,6 @@ class LifetimeUsageAdmin(ReadOnlyAdmin):
         *_USAGE_COLUMNS,
         "recalculated_at",
     )
-    fields = readonly_fields
     inlines = [AppliedUsageThresholdInline]
     actions = ["recalculate"]
 
@@ -233,7 +227,6 @@ class UsageActivityAdmin(ReadOnlyAdmin):
     list_display = ("external_subscription_id", "marked_at", "processed_at", "organization")
     list_select_related = ("organization",)
     search_fields = ("=external_subscription_id",)
-    readonly_fields = [f.name for f in UsageActivity._meta.fields]
 
 
 # --- the subscription page ----------------------------------------------------------------------

@@ -35,7 +35,20 @@ class _NothingWritable:
         return False
 
 
-class ReadOnlyAdmin(_NothingWritable, admin.ModelAdmin):
+class _ShownReadOnly:
+    """Every field the page shows is read-only: the declared `readonly_fields`; else the declared
+    `fields`; else every field of the model (ids and timestamps included)."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        shown: Any = self  # a ModelAdmin or an InlineModelAdmin (the other base of each subclass)
+        if shown.readonly_fields:
+            return shown.readonly_fields
+        if shown.fields:
+            return shown.fields
+        return [f.name for f in shown.model._meta.fields]
+
+
+class ReadOnlyAdmin(_ShownReadOnly, _NothingWritable, admin.ModelAdmin):
     """A ledger (fees, payments, events, wallet transactions, webhook deliveries, audit...): rows
     are written by services only, viewable by every role, never added, edited or deleted here.
     State changes, where a ledger has any, are admin actions calling a service."""
@@ -43,7 +56,7 @@ class ReadOnlyAdmin(_NothingWritable, admin.ModelAdmin):
     show_full_result_count = False  # no full counts on large tables
 
 
-class ReadOnlyInline(_NothingWritable, admin.TabularInline):
+class ReadOnlyInline(_ShownReadOnly, _NothingWritable, admin.TabularInline):
     """The rows of a ledger shown inside their parent's page."""
 
     extra = 0

@@ -58,7 +58,6 @@ from invoicing.models import Invoice
 class WalletTransactionInline(ReadOnlyInline):
     model = WalletTransaction
     fields = ("created_at", "transaction_type", "transaction_status", "status", "source", "credits", "amount")
-    readonly_fields = fields
 
     @admin.display(description="credits")
     def credits(self, obj: WalletTransaction) -> str:
@@ -76,7 +75,6 @@ class RecurringRuleInline(ReadOnlyInline):
         "trigger", "interval", "method", "paid_credits", "granted_credits", "threshold_credits", "status",
         "payment_method_chosen",
     )  # fmt: skip
-    readonly_fields = fields
 
     @admin.display(description="payment method")
     def payment_method_chosen(self, obj: RecurringTransactionRule) -> str:
@@ -199,13 +197,11 @@ class WalletTransactionAdmin(ReadOnlyAdmin):
 class CreditNoteItemInline(ReadOnlyInline):
     model = CreditNoteItem
     fields = ("fee", "amount_cents", "precise_amount_cents", "amount_currency")
-    readonly_fields = fields
 
 
 class CreditNoteTaxInline(ReadOnlyInline):
     model = CreditNoteAppliedTax
     fields = ("tax_code", "tax_rate", "base_amount_cents", "amount_cents")
-    readonly_fields = fields
 
 
 @admin.register(CreditNote)
