@@ -54,13 +54,6 @@ class CustomerTaxes(Protocol):
 
 
 @runtime_checkable
-class BilledCurrencies(Protocol):
-    """The currencies of the customer's billing history (subscriptions, invoices, wallets...)."""
-
-    def __call__(self, customer: Customer) -> set[str]: ...
-
-
-@runtime_checkable
 class CustomerPaymentMethods(Protocol):
     """The customer's saved payment methods (payments' `PaymentMethod`), for the `payment_method`
     choice of subscriptions, one-off invoices and wallets (`customers.payment_choice`)."""
@@ -93,7 +86,6 @@ class BillingEntityTaxes(Protocol):
 
 
 customer_taxes: Hook[CustomerTaxes] = Hook("customers.customer_taxes", CustomerTaxes, filled_by="catalog")
-billed_currencies: Hook[BilledCurrencies] = Hook("customers.billed_currencies", BilledCurrencies, filled_by="invoicing")
 customer_payment_methods: Hook[CustomerPaymentMethods] = Hook(
     "customers.customer_payment_methods", CustomerPaymentMethods, filled_by="payments"
 )
@@ -102,7 +94,7 @@ billing_entity_taxes: Hook[BillingEntityTaxes] = Hook(
     "customers.billing_entity_taxes", BillingEntityTaxes, filled_by="catalog"
 )
 
-ALL = (customer_taxes, billed_currencies, customer_payment_methods, billing_entity_taxes)
+ALL = (customer_taxes, customer_payment_methods, billing_entity_taxes)
 
 
 # The customer's forward relations its representation reads (`billing_entity_code`): joined with

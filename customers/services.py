@@ -272,11 +272,19 @@ def customer_validation_errors(
         # Lago's answer: skipping the sections and choosing some at once is contradictory.
         errors = merge_details(errors, {"invoice_custom_sections": ["skip_sections_and_selected_ids_sent_together"]})
     hooks.customer_taxes.get().validate(organization, or_none(upsert.tax_codes))
-    new_currency = or_none(upsert.currency)
-    if customer is not None and new_currency and new_currency != customer.currency:
-        if hooks.billed_currencies.get()(customer) - {new_currency}:
-            errors = merge_details(errors, {"currency": ["currencies_does_not_match"]})
+    # `currency` is the customer's default, never a lock: it may change whatever was billed before
+    # (each subscription, wallet and invoice keeps its own; docs/billing-semantics.md §6.9).
     return errors
+
+
+def customer_default_currency_set(customer: Customer, currency: str) -> None:
+    """A customer without a currency takes the first one its billing uses (a subscription's plan, a
+    wallet, a one-off invoice, a fixed-amount coupon), as Lago does; one with a currency keeps it:
+    it is a default, not a lock (docs/billing-semantics.md §6.9). The caller holds the row lock."""
+    if customer.currency:
+        return
+    customer.currency = currency
+    customer.save(update_fields=["currency", "updated_at"])
 
 
 def _apply_metadata(customer: Customer, items: tuple[MetadataEntry, ...]) -> None:

@@ -6,11 +6,8 @@ class InvoicingConfig(AppConfig):
 
     def ready(self) -> None:
         from customers import demo
-        from customers import hooks as customer_hooks
         from invoicing import demo as invoicing_demo
-        from invoicing import selectors
 
-        customer_hooks.billed_currencies.fill(selectors.customer_billed_currencies)
         demo.register_step("invoices", invoicing_demo.seed_invoices)
         from invoicing.credits import receivers as credit_receivers
 

@@ -60,7 +60,7 @@ from invoicing.services.taxes import TaxResolver, tax_rates
 from metering.bulk import UsageRequest, aggregate_many
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
-from subscriptions.selectors import ChainStarts, customer_subscription_currencies, schedule_for
+from subscriptions.selectors import ChainStarts, schedule_for
 
 LISTED_STATUSES = [InvoiceStatus.DRAFT, InvoiceStatus.FINALIZED, InvoiceStatus.VOIDED, InvoiceStatus.FAILED]
 
@@ -96,13 +96,6 @@ def invoice_amount_due(invoice: Invoice) -> int:
         invoice.total_amount_cents - invoice.total_paid_amount_cents - invoice.total_offsetted_credit_note_amount_cents
     )
     return max(due, 0)
-
-
-def customer_billed_currencies(customer: Customer) -> set[str]:
-    """`customers.hooks.BilledCurrencies` (filled in `InvoicingConfig.ready()`): the currencies of the
-    customer's subscriptions (but canceled ones) and invoices; its currency may not change away from them."""
-    invoiced = set(Invoice.objects.filter(customer=customer).values_list("currency", flat=True).distinct())
-    return customer_subscription_currencies(customer) | invoiced
 
 
 def issued_within(
@@ -632,7 +625,7 @@ def current_usage(
     if schedule is None:
         raise NotFoundFailure("subscription")
     window = periods.charges_window_at(schedule, at)
-    currency = customer.currency or sub.plan.amount_currency
+    currency = sub.plan.amount_currency
     charges = _charges(sub.plan)
     resolver = _usage_tax_resolver(organization, customer, sub.plan, charges) if apply_taxes else None
     starts = ChainStarts()  # the subscription chain's initial start, read once if a recurring metric asks

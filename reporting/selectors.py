@@ -355,43 +355,53 @@ def mrr(
     return _fill(period, found, currency, {"amount_cents": 0})
 
 
-def _paying_subscription(instant: datetime) -> QuerySet:
-    return Subscription.objects.filter(_running_at(instant), customer=OuterRef("pk"), plan__amount_cents__gt=0)
+def _paying_subscription(instant: datetime, currency: str) -> QuerySet:
+    """A subscription of the outer customer paying in `currency` at `instant` (a customer may pay in
+    several currencies: each subscription's is its plan's)."""
+    return Subscription.objects.filter(
+        _running_at(instant), customer=OuterRef("pk"), plan__amount_cents__gt=0, plan__amount_currency=currency
+    )
+
+
+def _paying_currencies(organization: Any, currency: str | None) -> list[str]:
+    """The currencies customers may pay in: the requested one, or those of the organization's
+    subscriptions on a non-zero plan."""
+    if currency:
+        return [currency]
+    return list(
+        Subscription.objects.filter(organization=organization, plan__amount_cents__gt=0)
+        .values_list("plan__amount_currency", flat=True)
+        .distinct()
+        .order_by("plan__amount_currency")
+    )
 
 
 def churn(
     organization: Any, *, months: int = DEFAULT_MONTHS, currency: str | None = None, today: date | None = None
 ) -> list[dict[str, Any]]:
     """Customer churn by month (bxb extra): of the customers paying at the start of the month (a
-    running subscription with a non-zero plan amount), those paying nothing at its close.
-    Grouped by the customer's currency; one query per month."""
+    running subscription with a non-zero plan amount), those paying nothing at its close. Per
+    currency of the subscriptions (a customer paying in two currencies counts in both, and churns
+    in one when its subscriptions in that currency stop); one query per month and currency."""
     period = month_range(months, today=today)
-    customers = Customer.objects.filter(organization=organization, currency__isnull=False)
-    if currency:
-        customers = customers.filter(currency=currency)
+    customers = Customer.objects.filter(organization=organization)
     found: dict[tuple[date, str], dict[str, Any]] = {}
-    for month in period:
-        rows = (
-            customers.annotate(
-                at_start=Exists(_paying_subscription(month.start_at)),
-                at_end=Exists(_paying_subscription(month.end_at)),
-            )
-            .values("currency")
-            .annotate(
-                starting=Count("id", filter=Q(at_start=True)),
-                churned=Count("id", filter=Q(at_start=True, at_end=False)),
-                new=Count("id", filter=Q(at_start=False, at_end=True)),
-            )
-            .order_by("currency")
+    for code, month in ((code, month) for code in _paying_currencies(organization, currency) for month in period):
+        row = customers.annotate(
+            at_start=Exists(_paying_subscription(month.start_at, code)),
+            at_end=Exists(_paying_subscription(month.end_at, code)),
+        ).aggregate(
+            starting=Count("id", filter=Q(at_start=True)),
+            churned=Count("id", filter=Q(at_start=True, at_end=False)),
+            new=Count("id", filter=Q(at_start=False, at_end=True)),
         )
-        for row in rows:
-            if row["starting"] or row["new"]:
-                found[(month.start, row["currency"])] = {
-                    "customers_at_start": row["starting"],
-                    "churned_customers": row["churned"],
-                    "new_customers": row["new"],
-                    "churn_rate": _ratio(row["churned"], row["starting"]),
-                }
+        if row["starting"] or row["new"]:
+            found[(month.start, code)] = {
+                "customers_at_start": row["starting"],
+                "churned_customers": row["churned"],
+                "new_customers": row["new"],
+                "churn_rate": _ratio(row["churned"], row["starting"]),
+            }
     empty = {"customers_at_start": 0, "churned_customers": 0, "new_customers": 0, "churn_rate": None}
     return [row for row in _fill(period, found, currency, empty) if row["currency"] is not None]
 
@@ -406,8 +416,11 @@ def net_revenue_retention(
     annual = _annual_amount()
     found: dict[tuple[date, str], dict[str, Any]] = {}
     for month in period:
-        had_mrr = Subscription.objects.filter(
-            _running_at(month.start_at), customer=OuterRef("customer_id"), plan__amount_cents__gt=0
+        had_mrr = Subscription.objects.filter(  # MRR at the start in the same currency
+            _running_at(month.start_at),
+            customer=OuterRef("customer_id"),
+            plan__amount_cents__gt=0,
+            plan__amount_currency=OuterRef("plan__amount_currency"),
         )
         rows = (
             _subscriptions(organization, currency)
@@ -442,14 +455,11 @@ def customer_lifetime_value(
     churn_rows = churn(organization, months=months, currency=currency, today=today)
     mrr_rows = {r["currency"]: r["amount_cents"] for r in mrr(organization, months=1, currency=currency, today=today)}
     period = month_range(1, today=today)[-1]
-    paying = Customer.objects.filter(organization=organization, currency__isnull=False).annotate(
-        paying=Exists(_paying_subscription(period.end_at))
-    )
-    if currency:
-        paying = paying.filter(currency=currency)
+    everyone = Customer.objects.filter(organization=organization)
     counts = {
-        row["currency"]: row["count"]
-        for row in paying.filter(paying=True).values("currency").annotate(count=Count("id")).order_by("currency")
+        code: count
+        for code in _paying_currencies(organization, currency)
+        if (count := everyone.filter(Exists(_paying_subscription(period.end_at, code))).count())
     }
     rows = []
     for code in sorted({*counts, *(c for c in mrr_rows if c)} | ({currency} if currency else set())):

@@ -314,16 +314,6 @@ def plan_counts(plan: object) -> tuple[int, int]:
     return int(counted["active"]), int(counted["customers"])
 
 
-def customer_subscription_currencies(customer: object) -> set[str]:
-    """Part of `customers.hooks.BilledCurrencies` (invoicing fills it): currencies the customer is subscribed in (its currency is then fixed)."""
-    return set(
-        Subscription.objects.filter(customer=customer)
-        .exclude(status=SubscriptionStatus.CANCELED)
-        .values_list("plan__amount_currency", flat=True)
-        .distinct()
-    )
-
-
 class SubscriptionsPlanUsage:
     """`catalog.hooks.PlanUsage`, filled in `SubscriptionsConfig.ready()`."""
 

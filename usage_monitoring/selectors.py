@@ -153,7 +153,7 @@ def period_usage(subscription: Subscription, at: dt.datetime) -> PeriodUsage | N
     if schedule is None:
         return None
     window = periods.charges_window_at(schedule, at)
-    currency = subscription.customer.currency or subscription.plan.amount_currency
+    currency = subscription.plan.amount_currency
     plan = plan_snapshot(subscription.plan)
     usage = PeriodUsage(window=window, currency=currency, owner_taxes=plan.owner_taxes())
     starts = ChainStarts()

@@ -41,7 +41,6 @@ from catalog.services.common import (
     save_with_code,
 )
 from customers import services as customer_services
-from customers.inputs import CustomerUpsert
 from customers.models import Customer, Organization
 
 _TEXT = ("name", "code", "description")
@@ -276,8 +275,6 @@ def applied_coupon_create(organization: Organization, *, data: AppliedCouponFiel
             errors["amount_currency"] = codes
         amount_cents = data.amount_cents if data.amount_cents is not None else coupon.amount_cents
         amount_currency = data.amount_currency if data.amount_currency is not None else coupon.amount_currency
-        if customer.currency and amount_currency and amount_currency != customer.currency and not errors:
-            errors["currency"] = ["currencies_does_not_match"]
     else:
         percentage_rate = coupon.percentage_rate
         if data.percentage_rate is not None:
@@ -289,11 +286,10 @@ def applied_coupon_create(organization: Organization, *, data: AppliedCouponFiel
     errors.update(_frequency_errors(frequency, duration))
     if errors:
         raise ValidationFailure(errors)
-    if amount_currency and not customer.currency:
-        # Lago gives a customer without a currency the currency of its first fixed-amount coupon.
-        customer_services.customer_upsert(
-            organization, CustomerUpsert(external_id=customer.external_id, currency=amount_currency)
-        )
+    if amount_currency:
+        # A fixed amount in another currency than the customer's is accepted (multi-currency
+        # customers): it only reduces invoices of its own currency (docs/billing-semantics.md §8).
+        customer_services.customer_default_currency_set(customer, amount_currency)
     recurring = frequency == CouponFrequency.RECURRING
     return AppliedCoupon.objects.create(
         organization=organization,

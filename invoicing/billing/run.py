@@ -35,7 +35,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from django.db import DatabaseError, IntegrityError, transaction
@@ -71,7 +71,16 @@ from subscriptions.selectors import ChainStarts, schedule_for
 
 logger = logging.getLogger(__name__)
 
-DayItems = dict[dt.date, list[tuple[DueItem, periods.Schedule]]]
+
+class InvoiceKey(NamedTuple):
+    """What one invoice of a billing run holds: a customer's due items of one local billing day in
+    one currency (a subscription's currency is its plan's; docs/billing-semantics.md §6.9)."""
+
+    day: dt.date
+    currency: str
+
+
+DayItems = dict[InvoiceKey, list[tuple[DueItem, periods.Schedule]]]
 
 
 @dataclass
@@ -101,8 +110,8 @@ class Inputs:
 
 @dataclass(frozen=True)
 class CustomerDue:
-    """A customer's due items by local billing day; `alone`: billed through the per-invoice writes
-    (credits to apply, or a progressive-billing period to deduct)."""
+    """A customer's due items by invoice (local billing day and currency); `alone`: billed through
+    the per-invoice writes (credits to apply, or a progressive-billing period to deduct)."""
 
     customer: Customer
     days: DayItems
@@ -116,7 +125,8 @@ def customer_bill(
     now: dt.datetime | None = None,
     subscription_ids: list[Any] | None = None,
 ) -> list[Invoice]:
-    """Bill everything due for one customer up to `at`: one invoice per local billing day; a batch of
+    """Bill everything due for one customer up to `at`: one invoice per local billing day and
+    currency; a batch of
     one (`customers_bill`). A failure is raised (nothing of this customer is written).
     `subscription_ids`: bill only these subscriptions of the customer (a termination, plan change
     or start billed at once, `subscriptions_bill_now`); the others wait for the sweep."""
@@ -220,8 +230,9 @@ def _read(
                     starting_billed=sub.id in starting,
                     advance_fixed_charges=inputs.catalog.plan(sub.plan_id).has_advance_fixed_charges,
                 )
+                currency = sub.plan.amount_currency
                 for item in due:
-                    days[periods.local_date(item.timestamp, tz_name)].append((item, schedule))
+                    days[InvoiceKey(periods.local_date(item.timestamp, tz_name), currency)].append((item, schedule))
         except Exception as exc:  # noqa: BLE001 - bad data of one customer
             outcome.failures[customer.id] = exc
             continue
@@ -299,15 +310,15 @@ def _resolver(customer: Customer, inputs: Inputs) -> TaxResolver:
     )
 
 
-def _invoice(customer: Customer, day: dt.date, items: list[tuple[DueItem, periods.Schedule]]) -> Invoice:
+def _invoice(customer: Customer, key: InvoiceKey) -> Invoice:
     net_term = customer.applicable_net_payment_term
     return Invoice(
         organization=customer.organization,
         customer=customer,
         invoice_type=InvoiceType.SUBSCRIPTION,
-        currency=customer.currency or items[0][0].subscription.plan.amount_currency,
-        issuing_date=day,
-        payment_due_date=day + dt.timedelta(days=net_term),
+        currency=key.currency,
+        issuing_date=key.day,
+        payment_due_date=key.day + dt.timedelta(days=net_term),
         net_payment_term=net_term,
     )
 
@@ -365,7 +376,7 @@ def _bill_alone(due: CustomerDue, inputs: Inputs, outcome: BatchOutcome) -> None
         with transaction.atomic():
             resolver = _resolver(customer, inputs)
             outcome.invoices[customer.id] = [
-                _invoice_alone(customer, day, due.days[day], resolver, inputs) for day in sorted(due.days)
+                _invoice_alone(customer, key, due.days[key], resolver, inputs) for key in sorted(due.days)
             ]
     except IntegrityError:
         outcome.invoices[customer.id] = []  # invoiced meanwhile by someone else: nothing left to do
@@ -390,12 +401,12 @@ def _bill_again_alone(
 
 def _invoice_alone(
     customer: Customer,
-    day: dt.date,
+    key: InvoiceKey,
     items: list[tuple[DueItem, periods.Schedule]],
     resolver: TaxResolver,
     inputs: Inputs,
 ) -> Invoice:
-    invoice = _invoice(customer, day, items)
+    invoice = _invoice(customer, key)
     fees, rows = _fees_and_periods(invoice, items, inputs)
     taxes, plan_ids = fee_taxes(fees, resolver)
     grace = customer.applicable_invoice_grace_period
@@ -444,7 +455,7 @@ def _build_all(bulk: list[CustomerDue], inputs: Inputs, outcome: BatchOutcome) -
         customer = due.customer
         resolver = _resolver(customer, inputs)
         try:
-            mine = [_build(customer, day, due.days[day], resolver, inputs, usage) for day in sorted(due.days)]
+            mine = [_build(customer, key, due.days[key], resolver, inputs, usage) for key in sorted(due.days)]
         except Exception as exc:  # noqa: BLE001 - bad data of one customer: recorded, the batch goes on
             outcome.failures[customer.id] = exc
             continue
@@ -455,14 +466,14 @@ def _build_all(bulk: list[CustomerDue], inputs: Inputs, outcome: BatchOutcome) -
 
 def _build(
     customer: Customer,
-    day: dt.date,
+    key: InvoiceKey,
     items: list[tuple[DueItem, periods.Schedule]],
     resolver: TaxResolver,
     inputs: Inputs,
     usage: dict[tuple, Any],
 ) -> writer.Built:
     """An invoice in memory, finalized (no credits: the customer has none) or a draft."""
-    invoice = _invoice(customer, day, items)
+    invoice = _invoice(customer, key)
     fees, rows = _fees_and_periods(invoice, items, inputs, usage)
     for fee in fees:
         fee.invoice = invoice

@@ -374,7 +374,7 @@ def _window_fees(
     priced against the usage of the earlier events of its bucket (filter, group), each billed in
     its own savepoint."""
     customer = sub.customer
-    currency = customer.currency or sub.plan.amount_currency
+    currency = sub.plan.amount_currency
     resolver = TaxResolver(sub.organization, customer)
     filters = {f.id: f for f in live_charge_filters(charge)}
     running = _running_usage(sub, charge, schedule, window, starts)

@@ -74,7 +74,7 @@ def fixed_charge_increase_bill(
 
 
 def _currency(sub: Subscription) -> str:
-    return sub.customer.currency or sub.plan.amount_currency
+    return sub.plan.amount_currency
 
 
 def _increase_fee(

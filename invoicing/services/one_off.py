@@ -13,6 +13,7 @@ from billing_project.core import bounds
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.money import exponent, is_currency, round_cents
 from catalog.models import AddOn
+from customers import services as customer_services
 from customers.models import Customer, Organization
 from customers.payment_choice import PaymentMethodInput, payment_method_choose
 from invoicing.models import Fee, FeeType, Invoice, InvoiceType
@@ -80,8 +81,6 @@ def invoice_create_one_off(
         currency = currency or customer.currency or organization.default_currency
         if not is_currency(currency):
             raise ValidationFailure.single("currency", "value_is_invalid")
-        if customer.currency and customer.currency != currency:
-            raise ValidationFailure.single("currency", "currencies_does_not_match")
         if not fees:
             raise ValidationFailure.single("fees", "value_is_mandatory")
         choice = payment_method_choose(customer, payment_method)
@@ -162,6 +161,7 @@ def invoice_create_one_off(
             rows.append(fee)
         if errors:
             raise ValidationFailure(errors)
+        customer_services.customer_default_currency_set(customer, currency)
         invoice.save()
         lifecycle.finalize_in_place(invoice, rows, taxes, now=now, plan_ids={})
     return invoice

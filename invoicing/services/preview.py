@@ -95,7 +95,7 @@ def invoice_preview(
 def _preview_in_sandbox(organization: Organization, request: PreviewRequest, *, now: dt.datetime) -> InvoiceShape:
     customer, _new = _customer(organization, request.customer)
     targets, billing_at = _subscriptions(organization, customer, request, now=now)
-    _check_currencies(customer, targets)
+    _check_currencies(targets)
     if customer.invoice_grace_period != 0:
         customer.invoice_grace_period = 0  # a preview shows the finalized amounts
         customer.save(update_fields=["invoice_grace_period"])
@@ -263,12 +263,11 @@ def _switched(
     return [old, pending], at
 
 
-def _check_currencies(customer: Customer, subs: list[Subscription]) -> None:
-    currencies = {s.plan.amount_currency for s in subs}
-    if len(currencies) > 1:
+def _check_currencies(subs: list[Subscription]) -> None:
+    """One previewed invoice is in one currency: the subscriptions named must share theirs (the
+    customer's own currency is only a default and may differ, docs/billing-semantics.md §6.9)."""
+    if len({s.plan.amount_currency for s in subs}) > 1:
         raise ValidationFailure.single("base", "subscription_currencies_does_not_match")
-    if customer.currency and customer.currency not in currencies:
-        raise ValidationFailure.single("base", "customer_currency_does_not_match")
 
 
 def _replace_coupons(

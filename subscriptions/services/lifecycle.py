@@ -229,7 +229,8 @@ def subscription_create(
 ) -> Subscription:
     """Lago's `POST /subscriptions`: a new subscription, or a plan change for an existing external_id.
 
-    * unknown customer: created, as Lago does; its currency becomes the plan's when unset;
+    * unknown customer: created, as Lago does; its (default) currency becomes the plan's when unset;
+      a customer may hold subscriptions in several currencies (each subscription's is its plan's);
     * `subscription_at` in the future → pending until then; in the past → active since then;
     * same `external_id`, other plan: upgrade (new yearly amount ≥ old) now, downgrade at the
       period end, or now with `downgrade_timing: "immediate"` (bxb extra).
@@ -284,11 +285,11 @@ def _customer_for(organization: Organization, external_customer_id: str, plan: P
         .first()
     )
     if customer is None or customer.currency is None:
+        # The first currency becomes the customer's default; a subscription in another currency is
+        # billed on invoices of its own currency (docs/billing-semantics.md §6.9).
         customer, _ = customer_services.customer_upsert(
             organization, CustomerUpsert(external_id=external_customer_id, currency=plan.amount_currency)
         )
-    elif customer.currency != plan.amount_currency:
-        raise ValidationFailure.single("currency", "currencies_does_not_match")
     return customer
 
 

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import AppliedCoupon, Coupon
+from customers.models import Customer
 from tests.factories.catalog import AppliedCouponFactory, BillableMetricFactory, CouponFactory, PlanFactory
 from tests.factories.customers import CustomerFactory
 
@@ -170,8 +171,9 @@ def test_apply_errors(api, organization, other_tenant):
     assert apply(external_customer_id="acme", coupon_code="once").status_code == 200
     second = apply(external_customer_id="acme", coupon_code="once")
     assert second.status_code == 422 and second.json()["error_details"] == {"coupon": ["coupon_is_not_reusable"]}
-    mismatch = apply(external_customer_id="acme", coupon_code="eur")
-    assert mismatch.json()["error_details"] == {"currency": ["currencies_does_not_match"]}
+    other_currency = apply(external_customer_id="acme", coupon_code="eur")  # multi-currency: accepted
+    assert other_currency.status_code == 200 and other_currency.json()["applied_coupon"]["amount_currency"] == "EUR"
+    assert Customer.objects.get(organization=organization, external_id="acme").currency == "USD"  # default kept
 
 
 def test_expired_and_deleted_coupons_cannot_be_applied(api, organization):

@@ -146,18 +146,19 @@ def test_list_filters(tenant):
     assert ids("countries%5B%5D=US&countries%5B%5D=FR") == ["f-1", "f-2"]
 
 
-def test_currency_cannot_change_with_billing_history_in_another_currency(tenant):
-    from customers import hooks
+def test_currency_is_a_default_that_may_change_whatever_was_billed(tenant):
+    """Lago's multi-currency customers: `currency` is the default (the first currency used), not a
+    lock; subscriptions, wallets and invoices keep their own."""
+    from tests.factories.credits import make_one_off_invoice
 
     tenant.client.post("/api/v1/customers", {"customer": {"external_id": "cur-1", "currency": "USD"}}, format="json")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(hooks.billed_currencies, "_impl", lambda customer: {"USD"})
-        response = tenant.client.post(
-            "/api/v1/customers", {"customer": {"external_id": "cur-1", "currency": "EUR"}}, format="json"
-        )
-        assert response.status_code == 422
-        assert response.json()["error_details"] == {"currency": ["currencies_does_not_match"]}
-        same = tenant.client.post(
-            "/api/v1/customers", {"customer": {"external_id": "cur-1", "currency": "USD"}}, format="json"
-        )
-        assert same.status_code == 200
+    customer = Customer.objects.get(organization=tenant.organization, external_id="cur-1")
+    invoice = make_one_off_invoice(customer, 1000, currency="USD")
+    response = tenant.client.post(
+        "/api/v1/customers", {"customer": {"external_id": "cur-1", "currency": "EUR"}}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["customer"]["currency"] == "EUR"
+    invoice.refresh_from_db()
+    assert invoice.currency == "USD"
+    bad = tenant.client.post("/api/v1/customers", {"customer": {"external_id": "cur-1", "currency": "EURO"}}, format="json")
+    assert bad.status_code == 422 and bad.json()["error_details"] == {"currency": ["value_is_invalid"]}

@@ -229,9 +229,16 @@ def test_one_off_invoice(organization, endpoint):
     assert invoice.total_amount_cents == 14116
     with pytest.raises(NotFoundFailure):
         invoice_create_one_off(organization, external_customer_id=customer.external_id, fees=[{"add_on_code": "nope"}])
-    with pytest.raises(ValidationFailure):
+    # multi-currency: a one-off invoice in the request's currency, the customer's default unchanged
+    euros = invoice_create_one_off(
+        organization, external_customer_id=customer.external_id, currency="EUR", fees=[{"add_on_code": add_on.code}]
+    )
+    assert (euros.currency, euros.total_amount_cents, euros.fees.get().currency) == ("EUR", 5500, "EUR")
+    customer.refresh_from_db()
+    assert customer.currency == invoice.currency != "EUR"
+    with pytest.raises(ValidationFailure):  # still a real ISO 4217 code
         invoice_create_one_off(
-            organization, external_customer_id=customer.external_id, currency="EUR", fees=[{"add_on_code": add_on.code}]
+            organization, external_customer_id=customer.external_id, currency="EURO", fees=[{"add_on_code": add_on.code}]
         )
 
 
@@ -274,15 +281,19 @@ def test_run_billing_command(organization, capsys):
     assert Invoice.objects.filter(customer=customer).count() == 1
 
 
-def test_customer_currency_frozen_after_invoicing(organization):
+def test_customer_currency_is_a_default_that_may_change_after_invoicing(organization):
+    """Lago's multi-currency rule: the customer's currency is its default, not a lock; invoices
+    keep the currency of their subscriptions."""
     from customers.inputs import CustomerUpsert
     from customers.services import customer_upsert
 
     customer, _ = usage_setup(organization)
-    customer_bill(customer.id, at=at(2024, 2, 1, 1))
-    with pytest.raises(ValidationFailure) as err:
-        customer_upsert(organization, CustomerUpsert(external_id=customer.external_id, currency="EUR"))
-    assert err.value.details == {"currency": ["currencies_does_not_match"]}
+    [first] = customer_bill(customer.id, at=at(2024, 2, 1, 1))
+    customer_upsert(organization, CustomerUpsert(external_id=customer.external_id, currency="EUR"))
+    customer.refresh_from_db()
+    assert customer.currency == "EUR"
+    [second] = customer_bill(customer.id, at=at(2024, 3, 1, 1))
+    assert (first.currency, second.currency) == ("USD", "USD")  # the plan's currency, not the default
 
 
 def test_seed_demo_bills(organization):

@@ -221,11 +221,6 @@ def test_inline_coupon_replaces_the_customers_and_consumes_nothing(organization)
             {"error_details": {"subscription_at": ["invalid_date"]}},
         ),
         (
-            {"customer": {"name": "x", "currency": "EUR"}, "plan_code": "premium"},
-            422,
-            {"error_details": {"base": ["customer_currency_does_not_match"]}},
-        ),
-        (
             {"customer": {"external_id": "acme"}, "subscriptions": {"external_ids": ["someone_else"]}},
             404,
             {"code": "subscription_not_found"},

@@ -104,11 +104,14 @@ def test_unknown_plan_and_missing_fields(organization, basic):
     assert dates.value.details["subscription_at"] == ["invalid_date"]
 
 
-def test_currency_mismatch_refused(organization, basic):
-    CustomerFactory(organization=organization, external_id="cust-1", currency="EUR")
-    with pytest.raises(ValidationFailure) as exc:
-        create(organization, utc(2024, 1, 1))
-    assert exc.value.details == {"currency": ["currencies_does_not_match"]}
+def test_a_plan_in_another_currency_is_accepted_and_the_default_kept(organization, basic):
+    """Multi-currency customers (Lago): the customer's currency is a default, each subscription
+    has its plan's."""
+    customer = CustomerFactory(organization=organization, external_id="cust-1", currency="EUR")
+    subscription = create(organization, utc(2024, 1, 1))
+    customer.refresh_from_db()
+    assert (subscription.plan.amount_currency, customer.currency) == (basic.amount_currency, "EUR")
+    assert basic.amount_currency != "EUR"
 
 
 def test_external_id_of_another_customer_refused(organization, basic):

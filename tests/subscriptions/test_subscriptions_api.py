@@ -233,13 +233,12 @@ def test_list_query_count_does_not_grow_with_rows(api, plans):
     assert len(big.captured_queries) == len(small.captured_queries) <= 8
 
 
-def test_subscribed_customer_cannot_change_currency(api, plans):
+def test_subscribed_customer_may_change_its_default_currency(api, plans):
     post(api)
     response = api.post("/api/v1/customers", {"customer": {"external_id": "cust-1", "currency": "EUR"}}, format="json")
-    assert response.status_code == 422
-    assert response.json()["error_details"] == {"currency": ["currencies_does_not_match"]}
-    same = api.post("/api/v1/customers", {"customer": {"external_id": "cust-1", "currency": "USD"}}, format="json")
-    assert same.status_code == 200
+    assert response.status_code == 200 and response.json()["customer"]["currency"] == "EUR"
+    listed = api.get("/api/v1/subscriptions?external_customer_id=cust-1").json()["subscriptions"]
+    assert [(s["external_id"], s["plan_code"], s["status"]) for s in listed] == [("sub-1", "basic", "active")]
 
 
 def test_update_refused_on_terminated(api, plans):

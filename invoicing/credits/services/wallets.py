@@ -31,6 +31,7 @@ from billing_project.core.found import first_with_id
 from billing_project.core.inputs import UNSET
 from billing_project.core.money import is_currency
 from catalog.models import BillableMetric
+from customers import services as customer_services
 from customers.models import Customer, Organization
 from customers.payment_choice import PROVIDER_DEFAULT, PaymentMethodChoice, payment_method_choose
 from invoicing.calculation import WalletBalance
@@ -315,6 +316,7 @@ def wallet_create(organization: Organization, fields: WalletCreate, *, now: dt.d
             _check_top_up_limits(wallet, fields.paid_credits, errors)
         if errors:
             raise ValidationFailure(errors)
+        customer_services.customer_default_currency_set(customer, currency)
         wallet.save()
         wallet_rules.rules_replace(wallet, fields.recurring_transaction_rules)
         _top_up(
@@ -654,14 +656,15 @@ def wallet_transactions_settle_for_invoice(invoice: Invoice, *, now: dt.datetime
 
 
 def current_usage_cents(wallet: Wallet, now: dt.datetime) -> int:
-    """The customer's current (not yet invoiced) usage, taxes included, in the wallet's currency."""
+    """The customer's current (not yet invoiced) usage, taxes included, of its subscriptions in the
+    wallet's currency (a subscription's currency is its plan's; the others are not read)."""
     from billing_project.core.errors import DomainError
     from invoicing.selectors import current_usage
     from subscriptions.models import Subscription, SubscriptionStatus
 
     total = 0
     subscriptions = Subscription.objects.filter(
-        customer_id=wallet.customer_id, status=SubscriptionStatus.ACTIVE
+        customer_id=wallet.customer_id, status=SubscriptionStatus.ACTIVE, plan__amount_currency=wallet.currency
     ).values_list("external_id", flat=True)
     for external_id in subscriptions:
         try:
@@ -673,8 +676,7 @@ def current_usage_cents(wallet: Wallet, now: dt.datetime) -> int:
             )
         except DomainError:
             continue
-        if usage.get("currency") == wallet.currency:
-            total += int(usage.get("total_amount_cents") or 0)
+        total += int(usage.get("total_amount_cents") or 0)
     return total
 
 
