@@ -14,11 +14,11 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from billing_project.core.inputs import UNSET, Unset, from_validated, nested, nested_items
+from billing_project.core.inputs import UNSET, Fields, Unset, from_validated, nested, nested_items
 
 
 @dataclass(frozen=True)
-class TaxFields:
+class TaxFields(Fields):
     """`POST /taxes`, `PUT /taxes/{code}`. `rate` as the client sent it (a number or a numeric
     string, read exactly by the JSON parser); the service checks its range and digits."""
 
@@ -28,13 +28,9 @@ class TaxFields:
     description: str | Unset | None = UNSET
     applied_to_organization: bool | Unset | None = UNSET
 
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> TaxFields:
-        return from_validated(cls, data)
-
 
 @dataclass(frozen=True)
-class AddOnFields:
+class AddOnFields(Fields):
     """`POST /add_ons`, `PUT /add_ons/{code}`."""
 
     name: str | Unset | None = UNSET
@@ -45,13 +41,9 @@ class AddOnFields:
     amount_currency: str | Unset | None = UNSET
     tax_codes: list[str] | Unset | None = UNSET
 
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> AddOnFields:
-        return from_validated(cls, data)
-
 
 @dataclass(frozen=True)
-class FixedChargeFields:
+class FixedChargeFields(Fields):
     """One fixed charge: an item of a plan's `fixed_charges`, `POST/PUT /plans/{code}/fixed_charges`,
     or (with `id` naming the plan's fixed charge) an item of a subscription's
     `plan_overrides.fixed_charges`. `units` and `properties` amounts as the client sent them (the
@@ -70,10 +62,6 @@ class FixedChargeFields:
     tax_codes: list[str] | Unset | None = UNSET
     apply_units_immediately: bool | Unset | None = UNSET
     cascade_updates: bool | Unset | None = UNSET
-
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> FixedChargeFields:
-        return from_validated(cls, data)
 
 
 # --- coupons ----------------------------------------------------------------------------------
@@ -112,7 +100,7 @@ class CouponFields:
 
 
 @dataclass(frozen=True)
-class AppliedCouponFields:
+class AppliedCouponFields(Fields):
     """`POST /applied_coupons`: the customer, the coupon, and the customer's own terms (None: the
     coupon's)."""
 
@@ -123,10 +111,6 @@ class AppliedCouponFields:
     percentage_rate: Decimal | int | str | None = None
     frequency: str | None = None
     frequency_duration: int | None = None
-
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> AppliedCouponFields:
-        return from_validated(cls, data)
 
 
 # --- billable metrics -------------------------------------------------------------------------
@@ -166,23 +150,19 @@ class BillableMetricFields:
 
 
 @dataclass(frozen=True)
-class SampleEvent:
+class SampleEvent(Fields):
     """The event of `POST /billable_metrics/evaluate_expression`."""
 
     code: str | None = None
     timestamp: Decimal | int | str | None = None
     properties: Mapping[str, Any] | None = None
 
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> SampleEvent:
-        return from_validated(cls, data)
-
 
 # --- plans and charges ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class ChargeFilterFields:
+class ChargeFilterFields(Fields):
     """One charge filter: `POST`/`PUT .../charges/{code}/filters[/{id}]` of a subscription, and each
     item of a charge override's `filters`. `properties` as the JSON parser read them (decimals
     exact); the service checks them against the charge model and `values` against the metric."""
@@ -190,10 +170,6 @@ class ChargeFilterFields:
     values: dict[str, list[str]] | Unset | None = UNSET
     properties: dict[str, Any] | Unset | None = UNSET
     invoice_display_name: str | Unset | None = UNSET
-
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> ChargeFilterFields:
-        return from_validated(cls, data)
 
 
 @dataclass(frozen=True)

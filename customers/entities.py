@@ -22,7 +22,7 @@ from django.utils.text import slugify
 
 from billing_project.core import money
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
-from billing_project.core.inputs import UNSET, Unset, from_validated, or_none
+from billing_project.core.inputs import UNSET, Fields, Unset, from_validated, or_none
 from customers import hooks
 from customers.models import (
     BillingEntity,
@@ -108,7 +108,7 @@ class BillingEntityFields:
 
 
 @dataclass(frozen=True)
-class SectionFields:
+class SectionFields(Fields):
     """Lago's `invoice_custom_section` body (create: `code` and `name` required)."""
 
     code: str | Unset | None = UNSET
@@ -117,10 +117,6 @@ class SectionFields:
     display_name: str | Unset | None = UNSET
     details: str | Unset | None = UNSET
     applied_to_organization: bool | Unset | None = UNSET
-
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> SectionFields:
-        return from_validated(cls, data)
 
 
 # --- reads ------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from django.db import models
 
 from billing_project.core.api.shapes import Choices, Uuid
 from billing_project.core.errors import ValidationFailure
-from billing_project.core.inputs import UNSET, Unset, from_validated
+from billing_project.core.inputs import UNSET, Fields, Unset
 from customers.hooks import customer_payment_methods
 
 if TYPE_CHECKING:
@@ -108,15 +108,11 @@ PROVIDER_DEFAULT = PaymentMethodChoice()
 
 
 @dataclass(frozen=True)
-class PaymentMethodInput:
+class PaymentMethodInput(Fields):
     """Lago's `payment_method` object as sent (`UNSET`: the key was not sent)."""
 
     payment_method_type: str | Unset | None = UNSET
     payment_method_id: str | uuid.UUID | Unset | None = UNSET
-
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> PaymentMethodInput:
-        return from_validated(cls, data)
 
 
 def payment_method_input(data: Mapping[str, Any], name: str = "payment_method") -> PaymentMethodInput | Unset | None:

@@ -11,15 +11,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
-from billing_project.core.inputs import UNSET, Unset, from_validated, nested
+from billing_project.core.inputs import UNSET, Fields, Unset, from_validated, nested
 from catalog.inputs import PlanOverrides
 from customers.payment_choice import PaymentMethodInput, payment_method_input
 
 
+class _SubscriptionFields(Fields):
+    """`from_validated` of both subscription bodies: the plan overrides and the payment method sent
+    are built as their typed inputs."""
+
+    __slots__ = ()
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> Self:
+        return from_validated(
+            cls,
+            data,
+            plan_overrides=nested(data, "plan_overrides", PlanOverrides.from_validated),
+            payment_method=payment_method_input(data),
+        )
+
+
 @dataclass(frozen=True)
-class SubscriptionCreate:
+class SubscriptionCreate(_SubscriptionFields):
     """Lago's `POST /subscriptions` body (None: not sent). `downgrade_timing` and
     `bill_past_periods` are bxb's own."""
 
@@ -37,22 +53,13 @@ class SubscriptionCreate:
     bill_past_periods: bool | None = None
     payment_method: PaymentMethodInput | None = None
 
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> SubscriptionCreate:
-        return from_validated(
-            cls,
-            data,
-            plan_overrides=nested(data, "plan_overrides", PlanOverrides.from_validated),
-            payment_method=payment_method_input(data),
-        )
-
     def given(self) -> set[str]:
         """The fields sent with a value: what a second POST for a pending subscription changes."""
         return {field.name for field in fields(self) if getattr(self, field.name) is not None}
 
 
 @dataclass(frozen=True)
-class SubscriptionUpdate:
+class SubscriptionUpdate(_SubscriptionFields):
     """Lago's `PUT /subscriptions/{external_id}` body: only the fields sent change (`ending_at`
     sent as null removes the end)."""
 
@@ -63,12 +70,3 @@ class SubscriptionUpdate:
     on_termination_credit_note: str | Unset | None = UNSET
     on_termination_invoice: str | Unset | None = UNSET
     payment_method: PaymentMethodInput | Unset | None = UNSET
-
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> SubscriptionUpdate:
-        return from_validated(
-            cls,
-            data,
-            plan_overrides=nested(data, "plan_overrides", PlanOverrides.from_validated),
-            payment_method=payment_method_input(data),
-        )

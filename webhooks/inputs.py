@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from billing_project.core.inputs import UNSET, Unset, from_validated
+from billing_project.core.inputs import UNSET, Fields, Unset
 
 
 @dataclass(frozen=True)
-class WebhookEndpointFields:
+class WebhookEndpointFields(Fields):
     """`POST /webhook_endpoints` (every field given) and `PUT /webhook_endpoints/{id}` (the fields
     sent change). `event_types` null or empty: every event type."""
 
@@ -18,7 +16,3 @@ class WebhookEndpointFields:
     signature_algo: str | Unset | None = UNSET
     name: str | Unset | None = UNSET
     event_types: list[str] | Unset | None = UNSET
-
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> WebhookEndpointFields:
-        return from_validated(cls, data)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Callable, Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Self, TypeVar
 
 
 class Unset(enum.Enum):
@@ -49,6 +49,18 @@ def from_validated(cls: type[T], data: Mapping[str, Any], **converted: Any) -> T
         if value is UNSET:
             values.pop(name, None)
     return cls(**values)
+
+
+class Fields:
+    """The base of a typed input dataclass whose fields are built from validated data as they are
+    (`Fields.from_validated(data)`); a dataclass with nested inputs writes its own `from_validated`,
+    passing the built ones to `from_validated(cls, data, name=...)`."""
+
+    __slots__ = ()
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> Self:
+        return from_validated(cls, data)
 
 
 def nested(data: Mapping[str, Any], name: str, build: Callable[[Mapping[str, Any]], T]) -> T | Unset | None:
