@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from decimal import (
     ROUND_HALF_EVEN,
@@ -15,6 +16,7 @@ from decimal import (
     localcontext,
 )
 
+from billing_project.core.money import parse_decimal
 from catalog.pricing.units import MAX_PRECISION, round_to
 
 from .parser import MAX_STRING_LENGTH, ExpressionError
@@ -148,23 +150,7 @@ def _property(name: str, value: object) -> Decimal | str:
 
 
 def _as_number(value: object) -> Decimal | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, Decimal):
-        return value if value.is_finite() else None
+    """`parse_decimal`'s number, and a finite float (a JSON number of an event) by its shortest repr."""
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return None
-        return Decimal(repr(value))
-    if isinstance(value, str):
-        text = value.strip()
-        if not text or len(text) > 100:
-            return None
-        try:
-            number = Decimal(text)
-        except (InvalidOperation, ValueError):
-            return None
-        return number if number.is_finite() else None
-    return None
+        return Decimal(repr(value)) if math.isfinite(value) else None
+    return parse_decimal(value)

@@ -6,6 +6,7 @@ The tree is made of tuples: ("num", Decimal) ("str", text) ("var", attribute) ("
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -145,17 +146,17 @@ class _Parser:
         return node
 
     def expr(self) -> tuple:
-        node = self.term()
-        while self.current.kind == "op" and self.current.value in "+-":
-            op = self.advance().value
-            node = _binary(op, node, self.term())
-        return node
+        return self.left_to_right("+-", self.term)
 
     def term(self) -> tuple:
-        node = self.unary()
-        while self.current.kind == "op" and self.current.value in "*/":
+        return self.left_to_right("*/", self.unary)
+
+    def left_to_right(self, operators: str, operand: Callable[[], tuple]) -> tuple:
+        """`operand (op operand)*` for the operators of one precedence level, grouped to the left."""
+        node = operand()
+        while self.current.kind == "op" and self.current.value in operators:
             op = self.advance().value
-            node = _binary(op, node, self.unary())
+            node = _binary(op, node, operand())
         return node
 
     def unary(self) -> tuple:

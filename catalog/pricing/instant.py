@@ -18,9 +18,10 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 
 from .engine import _DISPLAY, _EXACT  # the engine's exact and display contexts, shared in the package
+from .percentage import transaction_amounts
 from .properties import flatten_errors, parse_amount, validate_properties
 from .types import ZERO, Line, PricingError, PricingResult, Properties
-from .values import HUNDRED, amount_of
+from .values import amount_of
 
 INSTANT_MODELS = frozenset({"standard", "percentage"})
 
@@ -44,13 +45,7 @@ def price_instant(charge_model: str, properties: Properties, units: Decimal) -> 
             fixed_amount = amount_of(properties, "fixed_amount", ZERO)
             minimum = parse_amount(properties.get("per_transaction_min_amount"))
             maximum = parse_amount(properties.get("per_transaction_max_amount"))
-            percentage_amount = units * rate / HUNDRED
-            raw = percentage_amount + fixed_amount
-            amount = raw
-            if minimum is not None and amount < minimum:
-                amount = minimum
-            if maximum is not None and amount > maximum:
-                amount = maximum
+            percentage_amount, raw, amount = transaction_amounts(units, rate, fixed_amount, minimum, maximum)
             line = {
                 "units": units,
                 "rate": rate,

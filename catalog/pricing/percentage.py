@@ -107,15 +107,23 @@ def _percentage_per_transaction(
             free = remaining_amount
             value -= remaining_amount
             remaining_amount, remaining_events = ZERO, 0
-        percentage_amount = value * rate / HUNDRED
-        raw = percentage_amount + fixed_amount
-        clamped = raw
-        if minimum is not None and raw < minimum:
-            clamped = minimum
-        elif maximum is not None and raw > maximum:
-            clamped = maximum
+        percentage_amount, _raw, clamped = transaction_amounts(value, rate, fixed_amount, minimum, maximum)
         lines.append(_transaction_line(index, original, free, value, percentage_amount, fixed_amount, clamped))
     return sum((line["amount"] for line in lines), ZERO), lines
+
+
+def transaction_amounts(
+    units: Decimal, rate: Decimal, fixed_amount: Decimal, minimum: Decimal | None, maximum: Decimal | None
+) -> tuple[Decimal, Decimal, Decimal]:
+    """One transaction of a percentage charge: `rate` percent of `units`, that plus the fixed fee,
+    and the latter clamped to `[minimum, maximum]` (either may be unset; validated `minimum <= maximum`)."""
+    percentage_amount = units * rate / HUNDRED
+    raw = percentage_amount + fixed_amount
+    if minimum is not None and raw < minimum:
+        return percentage_amount, raw, minimum
+    if maximum is not None and raw > maximum:
+        return percentage_amount, raw, maximum
+    return percentage_amount, raw, raw
 
 
 def _transaction_line(
