@@ -175,30 +175,31 @@ class MessageMiddleware(DjangoMessageMiddleware):
 # through. Everything else (the admin, health, metrics) gets Django's behaviour unchanged.
 
 
-class SessionMiddleware(DjangoSessionMiddleware):
+class ApiPassThrough:
+    """Put before a Django middleware class (`class X(ApiPassThrough, DjangoX)`): API requests go
+    straight to the next middleware, everything else through Django's."""
+
+    get_response: Any  # set by the Django middleware's __init__
+
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if is_api_path(request.path):
             return self.get_response(request)
-        return super().__call__(request)
+        return super().__call__(request)  # type: ignore[misc]  # the Django middleware's, next in the MRO
 
 
-class CsrfViewMiddleware(DjangoCsrfViewMiddleware):
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if is_api_path(request.path):
-            return self.get_response(request)
-        return super().__call__(request)
+class SessionMiddleware(ApiPassThrough, DjangoSessionMiddleware):
+    pass
 
+
+class CsrfViewMiddleware(ApiPassThrough, DjangoCsrfViewMiddleware):
     def process_view(self, request: HttpRequest, callback: Any, callback_args: Any, callback_kwargs: Any) -> Any:
         if is_api_path(request.path):
             return None  # API views are CSRF-exempt (DRF's APIView.as_view)
         return super().process_view(request, callback, callback_args, callback_kwargs)
 
 
-class AuthenticationMiddleware(DjangoAuthenticationMiddleware):
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if is_api_path(request.path):
-            return self.get_response(request)
-        return super().__call__(request)
+class AuthenticationMiddleware(ApiPassThrough, DjangoAuthenticationMiddleware):
+    pass
 
 
 def payload_too_large_response() -> JsonResponse:

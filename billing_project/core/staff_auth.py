@@ -32,6 +32,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django_otp.middleware import OTPMiddleware as DjangoOTPMiddleware
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from billing_project.core.middleware import ApiPassThrough
+
 TWO_FACTOR_PATH = "/admin/two-factor/"
 ENROLLING_DEVICE_NAME = "authenticator"
 
@@ -46,17 +48,8 @@ class AdminLockoutBackend(AxesStandaloneBackend):
         return super().authenticate(request, username=username, password=password, **kwargs)
 
 
-def _is_api(path: str) -> bool:
-    return path.startswith(("/api/", "/v1/")) or path in ("/api", "/v1")
-
-
-class OTPMiddleware(DjangoOTPMiddleware):
+class OTPMiddleware(ApiPassThrough, DjangoOTPMiddleware):
     """django-otp's `request.user.is_verified()`, for the admin only (API requests carry no user)."""
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if _is_api(request.path):
-            return self.get_response(request)
-        return super().__call__(request)
 
 
 def _otp_on() -> bool:
