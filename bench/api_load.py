@@ -54,10 +54,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (
     Gunicorn,
     Request,
-    Result,
     active_subscriptions,
+    add_binding_option,
+    apply_binding,
     children,
     cpu_seconds,
+    gather_clients,
     load_average,
     open_loop,
     percentile,
@@ -391,14 +393,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--invoices", type=int, default=5000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (dropped by default)")
-    parser.add_argument(
-        "--binding",
-        choices=("server", "client"),
-        help="override DATABASE_SERVER_SIDE_BINDING (default: the setting, server-side with prepared statements)",
-    )
+    add_binding_option(parser)
     args = parser.parse_args()
-    if args.binding:
-        os.environ["DATABASE_SERVER_SIDE_BINDING"] = "1" if args.binding == "server" else "0"
+    apply_binding(args.binding)
     if args.threads is None:
         args.threads = DEFAULT_THREADS if args.worker_class == "gthread" else 1
 
@@ -452,18 +449,7 @@ def run(args: argparse.Namespace) -> None:
         )
         time.sleep(max(0.0, start_at + args.duration / 2 - time.time()))
         rss_middle = worker_rss(master)
-        results: list[Result] = []
-        connects: list[float] = []
-        unsent = 0
-        client_cpu = 0.0
-        for _ in processes:
-            part, missed, used, opened = queue.get()
-            results.extend(part)
-            connects.extend(opened)
-            unsent += missed
-            client_cpu += used
-        for process in processes:
-            process.join()
+        results, unsent, client_cpu, connects = gather_clients(queue, processes)
         elapsed = time.time() - start_at
         sampler.stop.set()
         sampler.join(5)

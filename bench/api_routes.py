@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import measure_routes, run_on_database
+from bench.common import add_binding_option, apply_binding, measure_routes, run_on_database
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_routes"
 ROUTES = ("baseline", "current_usage", "invoices_list", "customer_upsert", "events_batch")
@@ -59,18 +59,13 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=5000)
     parser.add_argument("--keep", action="store_true", help="keep the database (re-seeded on each run)")
     parser.add_argument("--sql", action="store_true", help="print the statements of one request per route")
-    parser.add_argument(
-        "--binding",
-        choices=("server", "client"),
-        help="override DATABASE_SERVER_SIDE_BINDING: server (with prepared statements) or client",
-    )
+    add_binding_option(parser)
     args = parser.parse_args()
 
     os.environ.setdefault("RATE_LIMIT_REQUESTS_PER_MINUTE", "0")
     os.environ.setdefault("RATE_LIMIT_EVENTS_PER_MINUTE", "0")
     os.environ.pop("REDIS_URL", None)
-    if args.binding:
-        os.environ["DATABASE_SERVER_SIDE_BINDING"] = "1" if args.binding == "server" else "0"
+    apply_binding(args.binding)
     run_on_database(args.database, lambda: run(args), keep=args.keep)
 
 

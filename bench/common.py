@@ -203,6 +203,38 @@ Request = tuple[str, str, str, bytes | str | None]  # (label, method, path, body
 Result = tuple[str, float, float, int, float]  # (label, service ms, from-schedule ms, status, sent at s)
 
 
+def gather_clients(queue: Any, processes: list[Any]) -> tuple[list[Result], int, float, list[float]]:
+    """The outcomes of the `start_clients` processes, each of which puts its `open_loop` tuple on
+    `queue`, summed once all are joined: (results, unsent, client CPU seconds, connect ms)."""
+    results: list[Result] = []
+    connects: list[float] = []
+    unsent = 0
+    client_cpu = 0.0
+    for _ in processes:
+        part, missed, used, opened = queue.get()
+        results.extend(part)
+        connects.extend(opened)
+        unsent += missed
+        client_cpu += used
+    for process in processes:
+        process.join()
+    return results, unsent, client_cpu, connects
+
+
+def add_binding_option(parser: Any) -> None:
+    """`--binding server|client`: the run's DATABASE_SERVER_SIDE_BINDING (`apply_binding`)."""
+    parser.add_argument(
+        "--binding",
+        choices=("server", "client"),
+        help="override DATABASE_SERVER_SIDE_BINDING (default: the setting, server-side with prepared statements)",
+    )
+
+
+def apply_binding(binding: str | None) -> None:
+    if binding:
+        os.environ["DATABASE_SERVER_SIDE_BINDING"] = "1" if binding == "server" else "0"
+
+
 def open_loop(
     port: int,
     *,

@@ -149,17 +149,18 @@ def client_main(
         if route == "feature":
             _ = json.loads(body)["entitlement"]["privileges"][0]["usage"]["remaining"]
 
-    results, unsent, cpu, _ = common.open_loop(
-        port,
-        seed=client_id,
-        rate=rate,
-        duration=duration,
-        start_at=start_at,
-        headers={"Authorization": f"Bearer {key}"},
-        next_request=next_request,
-        check=check,
+    out.put(
+        common.open_loop(
+            port,
+            seed=client_id,
+            rate=rate,
+            duration=duration,
+            start_at=start_at,
+            headers={"Authorization": f"Bearer {key}"},
+            next_request=next_request,
+            check=check,
+        )
     )
-    out.put((results, unsent, cpu))
 
 
 def run(args: argparse.Namespace) -> bool:
@@ -189,16 +190,7 @@ def run(args: argparse.Namespace) -> bool:
         queue, processes, start_at = start_clients(
             client_main, args.clients, args.port, key, args.rate, args.duration, args.subscriptions
         )
-        results: list[common.Result] = []
-        unsent = 0
-        client_cpu = 0.0
-        for _ in processes:
-            part, missed, used = queue.get()
-            results.extend(part)
-            unsent += missed
-            client_cpu += used
-        for process in processes:
-            process.join()
+        results, unsent, client_cpu, _ = common.gather_clients(queue, processes)
         elapsed = time.time() - start_at
         cpu_used = sum(cpu_seconds(pid) or 0.0 for pid in workers) - cpu_start
         load_end = load_average()
