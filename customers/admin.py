@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -330,10 +331,29 @@ class BillingEntityForm(forms.ModelForm):
         return BillingEntityFields(code=self.cleaned_data.get("code"), billing_configuration=billing, **data)
 
 
+class _SavedByServices:
+    """An admin whose rows are written by the entity services: `update(organization, code, fields)`
+    for a change, `create(organization, fields)` for a new row, `fields` the form's `fields_input()`."""
+
+    create: Callable[..., Any]
+    update: Callable[..., Any]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            saved = self.update(obj.organization, obj.code, form.fields_input())
+        else:
+            saved = self.create(form.cleaned_data["organization"], form.fields_input())
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+
 @admin.register(BillingEntity)
-class BillingEntityAdmin(admin.ModelAdmin):
+class BillingEntityAdmin(_SavedByServices, admin.ModelAdmin):
     """Entities are created and changed through the same services as the API; never deleted
     (customers and invoices keep pointing at them)."""
+
+    create = staticmethod(entities.billing_entity_create)
+    update = staticmethod(entities.billing_entity_update)
 
     form = BillingEntityForm
     list_display = ("code", "name", "legal_name", "is_default", "default_currency", "organization", "created_at")
@@ -375,14 +395,6 @@ class BillingEntityAdmin(admin.ModelAdmin):
 
         return Checked
 
-    def save_model(self, request: HttpRequest, obj: BillingEntity, form: Any, change: bool) -> None:
-        if change:
-            saved = entities.billing_entity_update(obj.organization, obj.code, form.fields_input())
-        else:
-            saved = entities.billing_entity_create(form.cleaned_data["organization"], form.fields_input())
-        obj.pk = saved.pk
-        obj.refresh_from_db()
-
 
 class InvoiceCustomSectionForm(forms.ModelForm):
     class Meta:
@@ -398,7 +410,9 @@ class InvoiceCustomSectionForm(forms.ModelForm):
 
 
 @admin.register(InvoiceCustomSection)
-class InvoiceCustomSectionAdmin(admin.ModelAdmin):
+class InvoiceCustomSectionAdmin(_SavedByServices, admin.ModelAdmin):
+    create = staticmethod(entities.section_create)
+    update = staticmethod(entities.section_update)
     form = InvoiceCustomSectionForm
     list_display = ("code", "name", "display_name", "organization", "created_at")
     search_fields = ("code", "name")
@@ -411,14 +425,6 @@ class InvoiceCustomSectionAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: InvoiceCustomSection | None = None) -> tuple[str, ...]:
         fields = tuple(self.readonly_fields)
         return (*fields, "organization", "code") if obj else fields
-
-    def save_model(self, request: HttpRequest, obj: InvoiceCustomSection, form: Any, change: bool) -> None:
-        if change:
-            saved = entities.section_update(obj.organization, obj.code, form.fields_input())
-        else:
-            saved = entities.section_create(form.cleaned_data["organization"], form.fields_input())
-        obj.pk = saved.pk
-        obj.refresh_from_db()
 
     def delete_model(self, request: HttpRequest, obj: InvoiceCustomSection) -> None:
         entities.section_delete(obj.organization, obj.code)

@@ -22,6 +22,7 @@ from django.utils.text import slugify
 
 from billing_project.core import money
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.found import found
 from billing_project.core.inputs import UNSET, Fields, Unset, from_validated, or_none
 from customers import hooks
 from customers.models import (
@@ -127,10 +128,7 @@ def billing_entity_list(organization: Organization) -> QuerySet[BillingEntity]:
 
 
 def billing_entity_get(organization: Organization, code: str) -> BillingEntity:
-    entity = BillingEntity.objects.filter(organization=organization, code=code).first()
-    if entity is None:
-        raise NotFoundFailure("billing_entity")
-    return entity
+    return found(BillingEntity.objects.filter(organization=organization, code=code).first(), "billing_entity")
 
 
 def default_billing_entity(organization: Organization) -> BillingEntity:
@@ -153,10 +151,10 @@ def billing_entity_ids(organization: Organization, codes: Sequence[str] | None) 
     if not codes:
         return None
     wanted = set(codes)
-    found = dict(BillingEntity.objects.filter(organization=organization, code__in=wanted).values_list("code", "id"))
-    if len(found) != len(wanted):
+    ids = dict(BillingEntity.objects.filter(organization=organization, code__in=wanted).values_list("code", "id"))
+    if len(ids) != len(wanted):
         raise NotFoundFailure("billing_entity")
-    return list(found.values())
+    return list(ids.values())
 
 
 def document_entity_code(entity_id: Any, customer: Customer) -> str:
@@ -178,19 +176,18 @@ def section_list(organization: Organization) -> QuerySet[InvoiceCustomSection]:
 
 
 def section_get(organization: Organization, code: str) -> InvoiceCustomSection:
-    section = InvoiceCustomSection.live.filter(organization=organization, code=code).first()
-    if section is None:
-        raise NotFoundFailure("invoice_custom_section")
-    return section
+    return found(
+        InvoiceCustomSection.live.filter(organization=organization, code=code).first(), "invoice_custom_section"
+    )
 
 
 def sections_by_codes(organization: Organization, codes: Sequence[str]) -> list[InvoiceCustomSection]:
     """The live sections with these codes, in the order given; 404 naming the first unknown one."""
-    found = {s.code: s for s in InvoiceCustomSection.live.filter(organization=organization, code__in=list(codes))}
-    missing = [code for code in codes if code not in found]
+    by_code = {s.code: s for s in InvoiceCustomSection.live.filter(organization=organization, code__in=list(codes))}
+    missing = [code for code in codes if code not in by_code]
     if missing:
         raise NotFoundFailure("invoice_custom_section")
-    return [found[code] for code in dict.fromkeys(codes)]
+    return [by_code[code] for code in dict.fromkeys(codes)]
 
 
 def entity_sections(entity: BillingEntity) -> list[InvoiceCustomSection]:
@@ -440,9 +437,9 @@ def billing_entity_create(organization: Organization, fields: BillingEntityField
 def billing_entity_update(organization: Organization, code: str, fields: BillingEntityFields) -> BillingEntity:
     """Lago's `PUT /billing_entities/{code}`: only the fields sent change; `tax_codes` and
     `invoice_custom_section_codes` replace the entity's lists (404 on an unknown code)."""
-    entity = BillingEntity.objects.select_for_update().filter(organization=organization, code=code).first()
-    if entity is None:
-        raise NotFoundFailure("billing_entity")
+    entity = found(
+        BillingEntity.objects.select_for_update().filter(organization=organization, code=code).first(), "billing_entity"
+    )
     errors = _apply(entity, fields, creating=False)
     if errors:
         raise ValidationFailure(errors)
@@ -536,9 +533,10 @@ def section_create(organization: Organization, fields: SectionFields) -> Invoice
 
 @transaction.atomic
 def section_update(organization: Organization, code: str, fields: SectionFields) -> InvoiceCustomSection:
-    section = InvoiceCustomSection.live.select_for_update().filter(organization=organization, code=code).first()
-    if section is None:
-        raise NotFoundFailure("invoice_custom_section")
+    section = found(
+        InvoiceCustomSection.live.select_for_update().filter(organization=organization, code=code).first(),
+        "invoice_custom_section",
+    )
     errors = _apply_section(section, fields, creating=False)
     if errors:
         raise ValidationFailure(errors)
@@ -552,9 +550,10 @@ def section_delete(organization: Organization, code: str) -> InvoiceCustomSectio
     """Soft delete: entities and customers stop selecting it; invoices keep the text they printed."""
     from django.utils import timezone
 
-    section = InvoiceCustomSection.live.select_for_update().filter(organization=organization, code=code).first()
-    if section is None:
-        raise NotFoundFailure("invoice_custom_section")
+    section = found(
+        InvoiceCustomSection.live.select_for_update().filter(organization=organization, code=code).first(),
+        "invoice_custom_section",
+    )
     section.deleted_at = timezone.now()
     section.save(update_fields=["deleted_at", "updated_at"])
     section.entity_links.all().delete()
