@@ -4,40 +4,22 @@ invoices by issuing month, payment status and currency, with their count and tot
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Unpack
 
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncMonth
 
-from invoicing.models import Invoice, InvoiceStatus
-from reporting.selectors import DEFAULT_MONTHS, _month_key, month_range
+from reporting.selectors import InvoiceFilters, _month_key, finalized_invoices
 
 
-def invoice_collection(
-    organization: Any,
-    *,
-    months: int = DEFAULT_MONTHS,
-    currency: str | None = None,
-    external_customer_id: str | None = None,
-    today: date | None = None,
-    billing_entity_id: Any = None,
-) -> list[dict[str, Any]]:
+def invoice_collection(organization: Any, **filters: Unpack[InvoiceFilters]) -> list[dict[str, Any]]:
     """One row per month, payment status and currency with finalized invoices, oldest month first,
     then by payment status and currency; a month without any is one row of zeros with a null
     status and currency, or nothing when a currency is asked for (as Lago)."""
-    period = month_range(months, today=today)
-    invoices = Invoice.objects.filter(
-        organization=organization,
-        status=InvoiceStatus.FINALIZED,
-        issuing_date__gte=period[0].start,
-        issuing_date__lt=period[-1].end,
-    )
-    if currency:
-        invoices = invoices.filter(currency=currency)
-    if external_customer_id:
-        invoices = invoices.filter(customer__external_id=external_customer_id, customer__deleted_at__isnull=True)
-    if billing_entity_id is not None:
-        invoices = invoices.filter(billing_entity_id=billing_entity_id)
+    period, invoices = finalized_invoices(organization, "issuing_date", filters)
+    if filters.get("external_customer_id"):
+        invoices = invoices.filter(customer__deleted_at__isnull=True)
+    currency = filters.get("currency")
     found: dict[date, list[dict[str, Any]]] = {}
     for row in (
         invoices.annotate(month=TruncMonth("issuing_date"))

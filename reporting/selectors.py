@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.db.models import (
     BigIntegerField,
@@ -132,22 +132,43 @@ def _fill(
 # --- Gross revenue ---------------------------------------------------------------------------
 
 
-def gross_revenue(
-    organization: Any,
-    *,
-    months: int = DEFAULT_MONTHS,
-    currency: str | None = None,
-    external_customer_id: str | None = None,
-    today: date | None = None,
-    billing_entity_id: Any = None,
-) -> list[dict[str, Any]]:
+class InvoiceFilters(TypedDict, total=False):
+    """The filters of the analytics read from finalized invoices (`gross_revenue`,
+    `overdue_balances`, `reporting.collection.invoice_collection`): the last `months` months up to
+    the month of `today`, one currency, one customer (its `external_id`), one billing entity."""
+
+    months: int
+    currency: str | None
+    external_customer_id: str | None
+    today: date | None
+    billing_entity_id: Any
+
+
+def finalized_invoices(
+    organization: Any, date_field: str, filters: InvoiceFilters, **conditions: Any
+) -> tuple[list[Month], QuerySet[Invoice]]:
+    """The months asked for and the organization's finalized invoices whose `date_field` falls in
+    them, narrowed by `filters` and `conditions`."""
+    period = month_range(filters.get("months", DEFAULT_MONTHS), today=filters.get("today"))
+    in_period = {f"{date_field}__gte": period[0].start, f"{date_field}__lt": period[-1].end}
+    invoices = Invoice.objects.filter(
+        organization=organization, status=InvoiceStatus.FINALIZED, **conditions, **in_period
+    )
+    if currency := filters.get("currency"):
+        invoices = invoices.filter(currency=currency)
+    if external_customer_id := filters.get("external_customer_id"):
+        invoices = invoices.filter(customer__external_id=external_customer_id)
+    if (billing_entity_id := filters.get("billing_entity_id")) is not None:
+        invoices = invoices.filter(billing_entity_id=billing_entity_id)
+    return period, invoices
+
+
+def gross_revenue(organization: Any, **filters: Unpack[InvoiceFilters]) -> list[dict[str, Any]]:
     """Finalized invoices' totals (taxes included, after coupons, credit notes and prepaid credits
     applied on the invoice) by issuing month, minus refunds of non-voided credit notes issued that
     month. Draft, failed and voided invoices do not count. Only the (month, currency) that have an
     invoice or a refund, as Lago's server answers `GET /analytics/gross_revenue`."""
-    _period, found = _gross_revenue_found(
-        organization, months, currency, external_customer_id, today, billing_entity_id
-    )
+    _period, found = _gross_revenue_found(organization, filters)
     return [
         {"month": Month(month).label, "currency": code, **values} for (month, code), values in sorted(found.items())
     ]
@@ -163,34 +184,30 @@ def gross_revenue_series(
 ) -> list[dict[str, Any]]:
     """`gross_revenue` with every month of the range for each currency seen (0 where nothing was
     invoiced), for charts; with no data at all, one row a month with a null currency and amount."""
-    period, found = _gross_revenue_found(organization, months, currency, external_customer_id, today)
+    period, found = _gross_revenue_found(
+        organization,
+        InvoiceFilters(months=months, currency=currency, external_customer_id=external_customer_id, today=today),
+    )
     return _fill(period, found, currency, {"amount_cents": 0, "invoices_count": 0})
 
 
 def _gross_revenue_found(
-    organization: Any,
-    months: int,
-    currency: str | None,
-    external_customer_id: str | None,
-    today: date | None,
-    billing_entity_id: Any = None,
+    organization: Any, filters: InvoiceFilters
 ) -> tuple[list[Month], dict[tuple[date, str], dict[str, Any]]]:
-    period = month_range(months, today=today)
-    first, end = period[0].start, period[-1].end
-    invoices = Invoice.objects.filter(
-        organization=organization, status=InvoiceStatus.FINALIZED, issuing_date__gte=first, issuing_date__lt=end
-    )
+    period, invoices = finalized_invoices(organization, "issuing_date", filters)
     credit_notes = CreditNote.objects.filter(
-        organization=organization, voided_at__isnull=True, issuing_date__gte=first, issuing_date__lt=end
+        organization=organization,
+        voided_at__isnull=True,
+        issuing_date__gte=period[0].start,
+        issuing_date__lt=period[-1].end,
     ).exclude(refund_amount_cents=0)
+    currency, external_customer_id = filters.get("currency"), filters.get("external_customer_id")
+    billing_entity_id = filters.get("billing_entity_id")
     if currency:
-        invoices = invoices.filter(currency=currency)
         credit_notes = credit_notes.filter(currency=currency)
     if external_customer_id:
-        invoices = invoices.filter(customer__external_id=external_customer_id)
         credit_notes = credit_notes.filter(customer__external_id=external_customer_id)
     if billing_entity_id is not None:
-        invoices = invoices.filter(billing_entity_id=billing_entity_id)
         credit_notes = credit_notes.filter(invoice__billing_entity_id=billing_entity_id)
 
     found: dict[tuple[date, str], dict[str, Any]] = {}
@@ -253,31 +270,10 @@ def invoiced_usage(
 # --- Overdue balances ------------------------------------------------------------------------
 
 
-def overdue_balances(
-    organization: Any,
-    *,
-    months: int = DEFAULT_MONTHS,
-    currency: str | None = None,
-    external_customer_id: str | None = None,
-    today: date | None = None,
-    billing_entity_id: Any = None,
-) -> list[dict[str, Any]]:
+def overdue_balances(organization: Any, **filters: Unpack[InvoiceFilters]) -> list[dict[str, Any]]:
     """What is still due on finalized invoices flagged overdue (past their payment due date and not
     paid), by month of the payment due date and currency, with the invoices' ids."""
-    period = month_range(months, today=today)
-    invoices = Invoice.objects.filter(
-        organization=organization,
-        status=InvoiceStatus.FINALIZED,
-        payment_overdue=True,
-        payment_due_date__gte=period[0].start,
-        payment_due_date__lt=period[-1].end,
-    )
-    if currency:
-        invoices = invoices.filter(currency=currency)
-    if external_customer_id:
-        invoices = invoices.filter(customer__external_id=external_customer_id)
-    if billing_entity_id is not None:
-        invoices = invoices.filter(billing_entity_id=billing_entity_id)
+    _period, invoices = finalized_invoices(organization, "payment_due_date", filters, payment_overdue=True)
     invoices = invoices.annotate(month=TruncMonth("payment_due_date"))
     due = ExpressionWrapper(F("total_amount_cents") - F("total_paid_amount_cents"), output_field=BigIntegerField())
     totals = invoices.values("month", "currency").annotate(amount=Sum(due)).order_by("month", "currency")
