@@ -20,26 +20,21 @@ class ConsoleSite(admin.AdminSite):
     def get_urls(self) -> list[Any]:
         from console import views
 
+        pages = (  # (path under console/, view, permission needed, url name)
+            ("aging/", views.aging_view, "invoicing.view_invoice", "console_aging"),
+            ("billing-runs/", views.billing_runs_view, "invoicing.view_billingrun", "console_billing_runs"),
+            ("billing-runs/start/", views.billing_run_start_view, "invoicing.add_invoice", "console_billing_run_start"),
+            (
+                "billing-runs/<uuid:run_id>/retry/",
+                views.billing_run_retry_view,
+                "invoicing.add_invoice",
+                "console_billing_run_retry",
+            ),
+        )
         return [
-            path(
-                "console/aging/",
-                console_view(self, views.aging_view, permission="invoicing.view_invoice"),
-                name="console_aging",
-            ),
-            path(
-                "console/billing-runs/",
-                console_view(self, views.billing_runs_view, permission="invoicing.view_billingrun"),
-                name="console_billing_runs",
-            ),
-            path(
-                "console/billing-runs/start/",
-                console_view(self, views.billing_run_start_view, permission="invoicing.add_invoice"),
-                name="console_billing_run_start",
-            ),
-            path(
-                "console/billing-runs/<uuid:run_id>/retry/",
-                console_view(self, views.billing_run_retry_view, permission="invoicing.add_invoice"),
-                name="console_billing_run_retry",
+            *(
+                path(f"console/{route}", console_view(self, view, permission=permission), name=name)
+                for route, view, permission, name in pages
             ),
             *super().get_urls(),
         ]

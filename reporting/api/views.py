@@ -55,6 +55,7 @@ def _filters(request: Request, organization: Any, *, customer: bool) -> dict[str
 
 class _AnalyticsView(OrganizationAPIView):
     resource_name = "analytic"
+    metric = ""  # its route is analytics/<metric> and its operation analytics_<metric>
     root_key = ""
     by_customer = False
     selector: Callable[..., Rows]
@@ -78,7 +79,7 @@ def _analytics_view(envelope: Any, selector: Callable[..., Rows], summary: str, 
         def get(self, request: Request) -> Response:
             return self.rows(request)
 
-    View.root_key, View.by_customer = root, by_customer
+    View.root_key, View.by_customer, View.metric = root, by_customer, root[:-1]
     View.selector = staticmethod(selector)  # type: ignore[assignment]
     return named(View, envelope.__name__.removesuffix("Envelope") + "View", __name__)
 
@@ -96,6 +97,7 @@ InvoiceCollectionView = _analytics_view(
 
 class UsageView(OrganizationAPIView):
     resource_name = "analytic"
+    metric = "usage"
 
     @endpoint(
         "analytics_usage",
@@ -125,6 +127,17 @@ RetentionView = _analytics_view(
 LifetimeValueView = _analytics_view(
     LifetimeValueEnvelope, selectors.customer_lifetime_value, "Customer lifetime value by currency (bxb)"
 )
+ANALYTICS = (
+    GrossRevenueView,
+    InvoiceCollectionView,
+    UsageView,
+    InvoicedUsageView,
+    MrrView,
+    OverdueBalanceView,
+    ChurnView,
+    RetentionView,
+    LifetimeValueView,
+)  # routed as analytics/<metric>, in this order
 
 
 # --- Exports ---------------------------------------------------------------------------------
