@@ -6,7 +6,7 @@ the API calls (views stay thin); each is registered through `console_view` with 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -172,27 +172,38 @@ class ConsoleCustomerAdmin(CustomerAdmin):
     def _customer(self, customer_id: Any) -> Customer:
         return get_object_or_404(Customer.objects.select_related("organization"), pk=customer_id, deleted_at=None)
 
-    def apply_coupon_view(self, request: HttpRequest, customer_id: Any) -> HttpResponse:
-        customer = self._customer(customer_id)
-        form = ApplyCouponForm(request.POST or None, customer=customer)
+    def _form_page(
+        self, request: HttpRequest, customer: Customer, title: str, form: forms.Form, submit: Callable[[], HttpResponse]
+    ) -> HttpResponse:
+        """One action's page: its form, and on a valid POST `submit()`, which calls the service and
+        answers (a success message and a redirect); what the service refuses (a domain error, or an
+        amount the form cannot convert) is shown above the form again."""
         error = None
         if request.method == "POST" and form.is_valid():
-            coupon = form.cleaned_data["coupon"]
-            data = AppliedCouponFields(external_customer_id=customer.external_id, coupon_code=coupon.code)
-            amount = form.cleaned_data.get("amount")
-            currency = customer.currency or coupon.amount_currency
             try:
-                if amount is not None and coupon.coupon_type != "percentage" and currency:
-                    data = replace(data, amount_cents=cents_from_major(amount, currency), amount_currency=currency)
-                applied = applied_coupon_create(customer.organization, data=data)
+                return submit()
             except forms.ValidationError as exc:
                 error = "; ".join(exc.messages)
             except DomainError as exc:
                 error = _errors(exc)
-            else:
-                messages.success(request, f"Coupon {applied.coupon.code} applied to {customer.external_id}.")
-                return self._back(customer, "coupons")
-        return self._page(request, customer, f"Apply a coupon to {customer}", form=form, error=error)
+        return self._page(request, customer, title, form=form, error=error)
+
+    def apply_coupon_view(self, request: HttpRequest, customer_id: Any) -> HttpResponse:
+        customer = self._customer(customer_id)
+        form = ApplyCouponForm(request.POST or None, customer=customer)
+
+        def submit() -> HttpResponse:
+            coupon = form.cleaned_data["coupon"]
+            data = AppliedCouponFields(external_customer_id=customer.external_id, coupon_code=coupon.code)
+            amount = form.cleaned_data.get("amount")
+            currency = customer.currency or coupon.amount_currency
+            if amount is not None and coupon.coupon_type != "percentage" and currency:
+                data = replace(data, amount_cents=cents_from_major(amount, currency), amount_currency=currency)
+            applied = applied_coupon_create(customer.organization, data=data)
+            messages.success(request, f"Coupon {applied.coupon.code} applied to {customer.external_id}.")
+            return self._back(customer, "coupons")
+
+        return self._form_page(request, customer, f"Apply a coupon to {customer}", form, submit)
 
     def create_wallet_view(self, request: HttpRequest, customer_id: Any) -> HttpResponse:
         customer = self._customer(customer_id)
@@ -200,8 +211,8 @@ class ConsoleCustomerAdmin(CustomerAdmin):
             request.POST or None,
             initial={"currency": customer.currency or customer.organization.default_currency, "rate_amount": 1},
         )
-        error = None
-        if request.method == "POST" and form.is_valid():
+
+        def submit() -> HttpResponse:
             data = form.cleaned_data
             payload = {
                 "external_customer_id": customer.external_id,
@@ -211,68 +222,54 @@ class ConsoleCustomerAdmin(CustomerAdmin):
                 "paid_credits": str(data["paid_credits"] or 0),
                 "granted_credits": str(data["granted_credits"] or 0),
             }
-            try:
-                wallet = wallet_create(customer.organization, WalletCreate.from_body(payload))
-            except DomainError as exc:
-                error = _errors(exc)
-            else:
-                messages.success(
-                    request, f"Wallet {wallet} created: balance {money(wallet.balance_cents, wallet.currency)}."
-                )
-                return self._back(customer, "wallets")
-        return self._page(request, customer, f"Create a wallet for {customer}", form=form, error=error)
+            wallet = wallet_create(customer.organization, WalletCreate.from_body(payload))
+            messages.success(
+                request, f"Wallet {wallet} created: balance {money(wallet.balance_cents, wallet.currency)}."
+            )
+            return self._back(customer, "wallets")
+
+        return self._form_page(request, customer, f"Create a wallet for {customer}", form, submit)
 
     def top_up_view(self, request: HttpRequest, customer_id: Any) -> HttpResponse:
         customer = self._customer(customer_id)
         form = TopUpForm(request.POST or None, customer=customer, initial={"wallet": request.GET.get("wallet")})
-        error = None
-        if request.method == "POST" and form.is_valid():
+
+        def submit() -> HttpResponse:
             wallet = form.cleaned_data["wallet"]
             payload = {
                 "wallet_id": str(wallet.id),
                 "paid_credits": str(form.cleaned_data["paid_credits"] or 0),
                 "granted_credits": str(form.cleaned_data["granted_credits"] or 0),
             }
-            try:
-                wallet_transaction_create(customer.organization, WalletTransactionCreate.from_body(payload))
-            except DomainError as exc:
-                error = _errors(exc)
-            else:
-                wallet.refresh_from_db()
-                messages.success(
-                    request, f"Wallet {wallet} topped up: balance {money(wallet.balance_cents, wallet.currency)}."
-                )
-                return self._back(customer, "wallets")
-        return self._page(request, customer, f"Top up a wallet of {customer}", form=form, error=error)
+            wallet_transaction_create(customer.organization, WalletTransactionCreate.from_body(payload))
+            wallet.refresh_from_db()
+            balance = money(wallet.balance_cents, wallet.currency)
+            messages.success(request, f"Wallet {wallet} topped up: balance {balance}.")
+            return self._back(customer, "wallets")
+
+        return self._form_page(request, customer, f"Top up a wallet of {customer}", form, submit)
 
     def one_off_view(self, request: HttpRequest, customer_id: Any) -> HttpResponse:
         customer = self._customer(customer_id)
         form = OneOffForm(request.POST or None, customer=customer)
-        error = None
-        if request.method == "POST" and form.is_valid():
+
+        def submit() -> HttpResponse:
             data = form.cleaned_data
             add_on = data["add_on"]
             currency = customer.currency or add_on.amount_currency
             fee: dict[str, Any] = {"add_on_code": add_on.code, "units": str(data["units"])}
             if data["description"]:
                 fee["description"] = data["description"]
-            try:
-                if data["unit_amount"] is not None:
-                    fee["unit_amount_cents"] = cents_from_major(data["unit_amount"], currency)
-                invoice = invoice_create_one_off(
-                    customer.organization, external_customer_id=customer.external_id, currency=currency, fees=[fee]
-                )
-            except forms.ValidationError as exc:
-                error = "; ".join(exc.messages)
-            except DomainError as exc:
-                error = _errors(exc)
-            else:
-                messages.success(
-                    request,
-                    f"One-off invoice {display_number(invoice)} issued: {money(invoice.total_amount_cents, invoice.currency)}.",
-                )
-                return HttpResponseRedirect(reverse("admin:invoicing_invoice_change", args=[invoice.pk]))
-        return self._page(request, customer, f"Issue a one-off invoice to {customer}", form=form, error=error)
+            if data["unit_amount"] is not None:
+                fee["unit_amount_cents"] = cents_from_major(data["unit_amount"], currency)
+            invoice = invoice_create_one_off(
+                customer.organization, external_customer_id=customer.external_id, currency=currency, fees=[fee]
+            )
+            total = money(invoice.total_amount_cents, invoice.currency)
+            messages.success(request, f"One-off invoice {display_number(invoice)} issued: {total}.")
+            return HttpResponseRedirect(reverse("admin:invoicing_invoice_change", args=[invoice.pk]))
+
+        return self._form_page(request, customer, f"Issue a one-off invoice to {customer}", form, submit)
 
     def portal_link_view(self, request: HttpRequest, customer_id: Any) -> HttpResponse:
         """The customer portal link to hand to the customer (the same signed, expiring link as
