@@ -366,6 +366,25 @@ def create_tenant(name: str, subscriptions: int, code: str = "bench_calls") -> t
     return organization, raw_key, metric
 
 
+def server_env(database_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a server or worker that a bench or a fault scenario starts: this
+    process's, on `database_url`, with production settings (DEBUG off, a throwaway secret key,
+    warnings only) and `settings` on top."""
+    production = {"DEBUG": "0", "SECRET_KEY": "bench-only-secret", "LOG_LEVEL": "WARNING"}
+    return {**os.environ, "DATABASE_URL": database_url, **production, **settings}
+
+
+def poll(read: Callable[[], T], done: Callable[[T], bool], seconds: float, every: float = 0.2) -> T:
+    """`read()` every `every` seconds until `done` says yes of what it read or `seconds` have
+    passed; the last value read."""
+    deadline = time.monotonic() + seconds
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(every)
+        value = read()
+    return value
+
+
 class Gunicorn:
     """`gunicorn billing_project.wsgi` on loopback in its own process (2 sync workers by default)."""
 
@@ -384,12 +403,8 @@ class Gunicorn:
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Gunicorn:
-        env = dict(os.environ)
-        env.update(
-            DATABASE_URL=self.database_url,
-            DEBUG="0",
-            SECRET_KEY="bench-only-secret",
-            LOG_LEVEL="WARNING",
+        env = server_env(
+            self.database_url,
             RATE_LIMIT_REQUESTS_PER_MINUTE="0",
             RATE_LIMIT_EVENTS_PER_MINUTE="0",
             DB_CONN_MAX_AGE="600",

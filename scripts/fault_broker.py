@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Gunicorn, drop_database, pass_or_fail, setup_django  # noqa: E402
+from bench.common import Gunicorn, drop_database, pass_or_fail, server_env, setup_django  # noqa: E402
 
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bxb_fault_broker"
 AT = datetime(2024, 5, 1, 1, tzinfo=UTC)
@@ -246,8 +246,9 @@ def restart(args: argparse.Namespace) -> bool:
     from invoicing.models import BillingRun, Invoice
 
     organization = _seed_billing(args.customers)
-    env = dict(os.environ, DATABASE_URL=DATABASE_URL, REDIS_URL=redis_server.url, MEDIA_ROOT=media)
-    env.update(DEBUG="0", SECRET_KEY="fault-only-secret", LOG_LEVEL="WARNING", LOG_FORMAT="plain")
+    env = server_env(
+        DATABASE_URL, REDIS_URL=redis_server.url, MEDIA_ROOT=media, SECRET_KEY="fault-only-secret", LOG_FORMAT="plain"
+    )
     log_path = Path(tempfile.mkstemp(prefix="bxb-fault-worker-", suffix=".log")[1])
     log = log_path.open("w")
     worker = subprocess.Popen(

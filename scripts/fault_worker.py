@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from fault_broker import AT, WORKER_ARGS, RedisServer, _seed_billing  # noqa: E402
 
-from bench.common import drop_database, pass_or_fail, setup_django  # noqa: E402
+from bench.common import drop_database, pass_or_fail, poll, server_env, setup_django  # noqa: E402
 
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bxb_fault_worker"
 
@@ -62,20 +62,18 @@ def run(args: argparse.Namespace) -> bool:
     from invoicing.models import BillingRun, Invoice
 
     organization = _seed_billing(args.customers)
-    env = dict(os.environ, DATABASE_URL=DATABASE_URL, DEBUG="0", SECRET_KEY="fault-only-secret")
-    env.update(LOG_LEVEL="WARNING", LOG_FORMAT="plain")
+    env = server_env(DATABASE_URL, SECRET_KEY="fault-only-secret", LOG_FORMAT="plain")
     log_path = Path(tempfile.mkstemp(prefix="bxb-fault-worker-", suffix=".log")[1])
     log = log_path.open("w")
     worker = _worker(env, log)
     time.sleep(6)
     app.send_task("invoicing.billing_sweep", args=[AT.isoformat()])
     started = time.monotonic()
-    run_row = None
-    while time.monotonic() - started < 120:
-        run_row = BillingRun.objects.filter(trigger="beat").first()
-        if run_row is not None and run_row.batches_reported >= 3:
-            break
-        time.sleep(0.2)
+    run_row = poll(
+        lambda: BillingRun.objects.filter(trigger="beat").first(),
+        lambda row: row is not None and row.batches_reported >= 3,
+        120,
+    )
     if run_row is None:
         print("the billing run never started")
         return False

@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from fault_broker import AT, WORKER_ARGS, RedisServer, _seed_billing  # noqa: E402
 
-from bench.common import drop_database, setup_django  # noqa: E402
+from bench.common import drop_database, poll, server_env, setup_django  # noqa: E402
 
 DIRECT_URL = "postgres://postgres@127.0.0.1:5432/bxb_topology"
 LB_PORT, NODE_PORTS, PGBOUNCER_PORT, REDIS_PORT = 8190, (8191, 8192), 6435, 6394
@@ -235,15 +235,12 @@ def run(args: argparse.Namespace) -> bool:
         organization: Any = _seed_billing(args.customers)
         _, key = api_key_create(organization, name="topology")
         _pgbouncer(processes, workdir)
-        env = dict(
-            os.environ,
-            DATABASE_URL=f"postgres://postgres@127.0.0.1:{PGBOUNCER_PORT}/bxb_topology",
+        env = server_env(
+            f"postgres://postgres@127.0.0.1:{PGBOUNCER_PORT}/bxb_topology",
             DATABASE_SERVER_SIDE_BINDING="0",
             DATABASE_DISABLE_SERVER_SIDE_CURSORS="1",
-            DEBUG="0",
             SECRET_KEY="topology-only-secret",
             ALLOWED_HOSTS="*",
-            LOG_LEVEL="WARNING",
             LOG_FORMAT="plain",
             WEB_CONCURRENCY="1",
         )
@@ -301,13 +298,11 @@ def run(args: argparse.Namespace) -> bool:
 
         sent_at = timezone.now()
         app.send_task("invoicing.billing_sweep", args=[AT.isoformat()])
-        run_row = None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            run_row = BillingRun.objects.filter(created_at__gte=sent_at).order_by("created_at").first()
-            if run_row is not None and run_row.batches_reported >= 1:
-                break
-            time.sleep(0.2)
+        run_row = poll(
+            lambda: BillingRun.objects.filter(created_at__gte=sent_at).order_by("created_at").first(),
+            lambda row: row is not None and row.batches_reported >= 1,
+            120,
+        )
         if run_row is None:
             print("the billing run never started")
             return False
