@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from billing_project.core.inputs import UNSET, Fields, Unset, from_validated, nested, nested_items
 
@@ -172,8 +172,18 @@ class ChargeFilterFields(Fields):
     invoice_display_name: str | Unset | None = UNSET
 
 
+class _WithFilters(Fields):
+    """`from_validated` of a charge's body: its `filters` sent are built as `ChargeFilterFields`."""
+
+    __slots__ = ()
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> Self:
+        return from_validated(cls, data, filters=_filters(data))
+
+
 @dataclass(frozen=True)
-class ChargeOverrideFields:
+class ChargeOverrideFields(_WithFilters):
     """`PUT /subscriptions/{external_id}/charges/{code}`: what a subscription may change of one
     charge of its plan (Lago's overridable fields). `filters`, when sent, replace the charge's
     filters (a filter with the same values keeps its id); `tax_codes` replace its taxes."""
@@ -184,15 +194,6 @@ class ChargeOverrideFields:
     filters: list[ChargeFilterFields] | Unset | None = UNSET
     tax_codes: list[str] | Unset | None = UNSET
 
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> ChargeOverrideFields:
-        filters = data.get("filters", UNSET)
-        return from_validated(
-            cls,
-            data,
-            filters=[ChargeFilterFields.from_validated(item) for item in filters] if filters else filters,
-        )
-
 
 def _filters(data: Mapping[str, Any]) -> list[ChargeFilterFields] | Unset | None:
     items = data.get("filters", UNSET)
@@ -200,7 +201,7 @@ def _filters(data: Mapping[str, Any]) -> list[ChargeFilterFields] | Unset | None
 
 
 @dataclass(frozen=True)
-class ChargeFields:
+class ChargeFields(_WithFilters):
     """A charge of `POST/PUT /plans` (`charges[]`) and of `/plans/{code}/charges`. `id` (or `code`)
     names an existing charge of the plan; `billable_metric_code` is for callers inside bxb."""
 
@@ -221,10 +222,6 @@ class ChargeFields:
     tax_codes: list[str] | Unset | None = UNSET
     accepts_target_wallet: bool | Unset | None = UNSET
 
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> ChargeFields:
-        return from_validated(cls, data, filters=_filters(data))
-
 
 @dataclass(frozen=True)
 class CommitmentFields:
@@ -244,18 +241,27 @@ class UsageThresholdFields:
     recurring: bool | None = None
 
 
-def _plan_children(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The nested inputs shared by a plan and a subscription's plan overrides (fixed charges,
-    commitment, thresholds)."""
-    return {
-        "fixed_charges": nested_items(data, "fixed_charges", FixedChargeFields.from_validated),
-        "minimum_commitment": nested(data, "minimum_commitment", partial(from_validated, CommitmentFields)),
-        "usage_thresholds": nested_items(data, "usage_thresholds", partial(from_validated, UsageThresholdFields)),
-    }
+class _PlanBody(Fields):
+    """`from_validated` of a plan's body and of a subscription's plan overrides: the fixed charges,
+    commitment, thresholds and charges (each a `charge_fields`) sent are built as their inputs."""
+
+    __slots__ = ()
+    charge_fields: ClassVar[type[Fields]]
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> Self:
+        return from_validated(
+            cls,
+            data,
+            fixed_charges=nested_items(data, "fixed_charges", FixedChargeFields.from_validated),
+            minimum_commitment=nested(data, "minimum_commitment", partial(from_validated, CommitmentFields)),
+            usage_thresholds=nested_items(data, "usage_thresholds", partial(from_validated, UsageThresholdFields)),
+            charges=nested_items(data, "charges", cls.charge_fields.from_validated),
+        )
 
 
 @dataclass(frozen=True)
-class PlanFields:
+class PlanFields(_PlanBody):
     """`POST /plans`, `PUT /plans/{code}`. `trial_period` as the client sent it (the service checks
     its range and digits). `charges`, when sent, becomes the plan's charge list."""
 
@@ -279,11 +285,7 @@ class PlanFields:
     # carry the change over to the plans overridden for subscriptions (fixed charges and amount)
     cascade_updates: bool | Unset | None = UNSET
 
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> PlanFields:
-        return from_validated(
-            cls, data, **_plan_children(data), charges=nested_items(data, "charges", ChargeFields.from_validated)
-        )
+    charge_fields: ClassVar[type[Fields]] = ChargeFields
 
 
 @dataclass(frozen=True)
@@ -293,13 +295,9 @@ class ChargeOverride(ChargeOverrideFields):
 
     id: str | None = None
 
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> ChargeOverride:
-        return from_validated(cls, data, filters=_filters(data))
-
 
 @dataclass(frozen=True)
-class PlanOverrides:
+class PlanOverrides(_PlanBody):
     """A subscription's `plan_overrides`: the plan's fields a subscription may price differently."""
 
     name: str | Unset | None = UNSET
@@ -315,8 +313,4 @@ class PlanOverrides:
     charges: tuple[ChargeOverride, ...] | Unset | None = UNSET
     fixed_charges: tuple[FixedChargeFields, ...] | Unset | None = UNSET  # `id` names the plan's fixed charge
 
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> PlanOverrides:
-        return from_validated(
-            cls, data, **_plan_children(data), charges=nested_items(data, "charges", ChargeOverride.from_validated)
-        )
+    charge_fields: ClassVar[type[Fields]] = ChargeOverride
