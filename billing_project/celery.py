@@ -83,6 +83,13 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "metering.tasks.clickhouse_flush_task",
         "schedule": crontab(minute="*"),
     },
+    # Inserts into the ClickHouse store of record older than a minute settled: transactions that
+    # did not commit recorded, so usage reads from the pre-aggregated states stay exact and ask
+    # PostgreSQL about the last minute's inserts only (a no-op without CLICKHOUSE_URL).
+    "metering-clickhouse-settle": {
+        "task": "metering.tasks.clickhouse_settle_task",
+        "schedule": crontab(minute="*"),
+    },
     # Events stored before ClickHouse was switched on, copied organization by organization; until
     # an organization's copy is complete and verified, its usage is read from PostgreSQL (a no-op
     # without CLICKHOUSE_URL; `manage.py clickhouse_backfill` by hand).
@@ -144,6 +151,7 @@ BEAT_COMMANDS: dict[str, str] = {
     "webhooks-sweep-deliveries": "webhooks_sweep",
     "metering-rollup-usage-daily": "rollup_usage_daily",
     "metering-clickhouse-flush": "clickhouse_sync",
+    "metering-clickhouse-settle": "clickhouse_sync --settle",
     "metering-clickhouse-backfill": "clickhouse_backfill",
     "subscriptions-activations": "run_subscription_jobs --job activations",
     "subscriptions-trials": "run_subscription_jobs --job trials",

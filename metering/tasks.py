@@ -50,6 +50,17 @@ def clickhouse_flush_task(rounds: int = 20) -> int:
     return total
 
 
+@shared_task(name="metering.tasks.clickhouse_settle_task", ignore_result=True)
+def clickhouse_settle_task() -> int:
+    """Beat, every minute: inserts of the ClickHouse store of record older than a minute are
+    settled (the transactions that did not commit recorded, the watermark moved), so usage reads
+    ask PostgreSQL about the last minute's inserts only (metering.clickhouse.state). A no-op
+    without CLICKHOUSE_URL; by hand `manage.py clickhouse_sync --settle`."""
+    from metering.clickhouse import store
+
+    return store.clickhouse_settle().orphans
+
+
 @shared_task(name="metering.tasks.clickhouse_backfill_sweep", ignore_result=True)
 def clickhouse_backfill_sweep() -> int:
     """Beat, every minute: every organization gets a backfill to the configured ClickHouse, and

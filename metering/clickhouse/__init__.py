@@ -10,6 +10,10 @@ PostgreSQL stays the source of truth and ClickHouse holds a copy of its events:
   the rule for reading it: only for an organization whose backfill is complete and covers the
   window, with nothing pending in the outbox.
 - `breaker`: after a failed read the process reads PostgreSQL for a few seconds without trying.
+- `state`: the pre-aggregated states (materialized views into quarter-hour aggregate states) that
+  usage reads take instead of the events, exact under duplicates and failed commits, and the
+  settle job (`clickhouse_settle`).
+- `record` / `migrate`: ClickHouse as the store of record of an organization, and the move to it.
 
 docs/metering.md ("ClickHouse") describes all three.
 """

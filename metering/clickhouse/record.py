@@ -11,10 +11,15 @@ request's batch), inside a PostgreSQL transaction that first claims the events' 
    of a metric with a live pay-in-advance charge (the in-advance path prices each event from the
    `metering_event` rows of its window) and those with an ingestion error (`EventError` rows point
    to them). Everything else exists only in ClickHouse.
-3. The new events go to ClickHouse in one INSERT (ReplacingMergeTree ordered by the key).
+3. The new events go to ClickHouse in one INSERT (ReplacingMergeTree ordered by the key), tagged
+   with the PostgreSQL transaction id (`txid_current()`, returned by the claim); materialized
+   views fold them into the pre-aggregated states that aggregation reads
+   (`metering.clickhouse.state`).
 4. Commit. If ClickHouse refuses, the transaction rolls back (no key kept) and the client retries;
-   if the commit fails after ClickHouse accepted, the retry writes the same row again and
-   ClickHouse keeps one (the reads use FINAL, so merges not yet done change nothing).
+   if the commit fails after ClickHouse accepted (or the process dies), the rows stay in ClickHouse
+   under a transaction that never committed: reads leave them out (PostgreSQL's `txid_status`,
+   then the orphans recorded by `clickhouse_settle`), and the retry writes the event again under
+   its own transaction.
 
 Why a key table in PostgreSQL rather than ClickHouse alone: ClickHouse cannot say "inserted or
 already there" atomically, so two concurrent requests with the same transaction id would both
@@ -58,14 +63,15 @@ def _claim_sql() -> str:
         f"INSERT INTO {table} (organization_id, transaction_id, external_subscription_id) "  # noqa: S608 - constant table
         "SELECT %s, x.t, x.s FROM unnest(%s::text[], %s::text[]) AS x(t, s) "
         'ORDER BY x.s COLLATE "C", x.t COLLATE "C" ON CONFLICT DO NOTHING '
-        "RETURNING external_subscription_id, transaction_id"
+        "RETURNING external_subscription_id, transaction_id, txid_current()"
     )
 
 
-def keys_claim(organization_id: Any, events: Sequence[ParsedEvent]) -> set[tuple[str, str]]:
-    """Insert the events' idempotency keys; returns the (subscription, transaction) keys inserted."""
+def keys_claim(organization_id: Any, events: Sequence[ParsedEvent]) -> tuple[set[tuple[str, str]], int]:
+    """Insert the events' idempotency keys; returns the (subscription, transaction) keys inserted
+    and the PostgreSQL transaction that holds them (0 when none was inserted)."""
     if not events:
-        return set()
+        return set(), 0
     if connection.vendor != "postgresql":
         raise NotImplementedError("the ClickHouse events store needs PostgreSQL for its idempotency keys")
     with connection.cursor() as cursor:
@@ -73,7 +79,8 @@ def keys_claim(organization_id: Any, events: Sequence[ParsedEvent]) -> set[tuple
             _claim_sql(),
             [organization_id, [e.transaction_id for e in events], [e.external_subscription_id for e in events]],
         )
-        return {(sub, txn) for sub, txn in cursor.fetchall()}
+        rows = cursor.fetchall()
+    return {(sub, txn) for sub, txn, _ in rows}, (int(rows[0][2]) if rows else 0)
 
 
 def advance_codes(organization_id: Any, codes: set[str]) -> set[str]:
@@ -119,7 +126,7 @@ class ClickHouseRecordStore:
     ) -> Written:
         from metering.store import event_store
 
-        claimed = keys_claim(organization_id, events)
+        claimed, xid = keys_claim(organization_id, events)
         new = [e for e in events if e.key in claimed]
         for event in events:
             event.id = None
@@ -133,7 +140,7 @@ class ClickHouseRecordStore:
             if event.id is None:
                 event.id = new_event_id()
         try:
-            ClickHouseEventStore().write(organization_id, new, now=now)
+            ClickHouseEventStore().write(organization_id, new, now=now, xid=xid)
         except Exception as exc:
             # The caller's transaction rolls back (no key kept): the client sends the batch again.
             store.forget_clients()
@@ -229,6 +236,15 @@ def _list_where(
     return clause, params
 
 
+def _latest_write(clause: str) -> str:
+    """The events matching `clause`, one per idempotency key: the latest write (a retry after a
+    failed commit is a second row, under another transaction: `store.ADD_XID`)."""
+    return (
+        f"SELECT {_EVENT_COLUMNS} FROM {store.TABLE} FINAL WHERE {clause} "  # noqa: S608 - constant table
+        "ORDER BY created_us DESC LIMIT 1 BY external_subscription_id, transaction_id"
+    )
+
+
 def event_list_slice(
     organization: Any,
     *,
@@ -242,7 +258,7 @@ def event_list_slice(
     """Events newest first (timestamp, then id), `limit` of them from `offset`."""
     clause, params = _list_where(organization, code, external_subscription_id, timestamp_from, timestamp_to)
     rows = store.client(write=True).execute(
-        f"SELECT {_EVENT_COLUMNS} FROM {store.TABLE} FINAL WHERE {clause} "  # noqa: S608 - constant table, parameters bound by the driver
+        f"SELECT {_EVENT_COLUMNS} FROM ({_latest_write(clause)}) "  # noqa: S608 - constant table, parameters bound by the driver
         "ORDER BY ts_us DESC, id LIMIT %(offset)s, %(limit)s",
         {**params, "offset": offset, "limit": limit},
     )
@@ -261,7 +277,7 @@ def event_list_count(
     """How many events match, counted up to `up_to`."""
     clause, params = _list_where(organization, code, external_subscription_id, timestamp_from, timestamp_to)
     [(count,)] = store.client(write=True).execute(
-        f"SELECT count() FROM (SELECT 1 FROM {store.TABLE} FINAL WHERE {clause} LIMIT %(up_to)s)",  # noqa: S608 - constant table, parameters bound by the driver
+        f"SELECT count() FROM (SELECT 1 FROM ({_latest_write(clause)}) LIMIT %(up_to)s)",  # noqa: S608 - constant table, parameters bound by the driver
         {**params, "up_to": up_to},
     )
     return int(count)

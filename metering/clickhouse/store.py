@@ -14,7 +14,6 @@ fails raises `Unavailable` and opens the process's breaker (`metering.clickhouse
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from django.conf import settings
 from django.db import transaction
 
 from metering import computations
+from metering.clickhouse import state
 from metering.computations import Row
 from metering.ingestion import ParsedEvent, dimension_value, dimensions_key, dumps_bytes
 from metering.store.base import Additive, Written
@@ -57,11 +57,20 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     external_customer_id String DEFAULT '',
     properties String DEFAULT '',
     subscription_id String DEFAULT '',
-    customer_id String DEFAULT ''
+    customer_id String DEFAULT '',
+    xid Int64
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(timestamp)
-ORDER BY (organization_id, external_subscription_id, code, transaction_id)
+ORDER BY (organization_id, external_subscription_id, code, transaction_id, xid)
 """
+# The PostgreSQL transaction that wrote a row of the store of record (0: a copy) is the last column
+# of the sorting key: ReplacingMergeTree collapses the repeats of one write (copies written twice),
+# never the row of a committed transaction with one that did not commit (`state`), which a merge
+# could otherwise keep in its place.
+ADD_XID = (
+    f"ALTER TABLE {TABLE} ADD COLUMN xid Int64, "
+    "MODIFY ORDER BY (organization_id, external_subscription_id, code, transaction_id, xid)"
+)
 # Columns added after the first release (the event as the API shows it: the store of record
 # needs them), added to a table created before (ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS).
 ADDED_COLUMNS = {
@@ -74,7 +83,7 @@ ADDED_COLUMNS = {
 COLUMNS = (
     "organization_id, external_subscription_id, code, transaction_id, timestamp, ts_us, created_us, value, "
     "precise, dims_key, prop_keys, prop_values, version, id, external_customer_id, properties, subscription_id, "
-    "customer_id"
+    "customer_id, xid"
 )
 
 
@@ -132,6 +141,9 @@ def client(*, write: bool = False) -> Any:
         for name, definition in ADDED_COLUMNS.items():
             if name not in present:
                 cached.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {definition}")
+        if "xid" not in present:
+            cached.execute(ADD_XID)
+        state.ensure(cached, TABLE)
         _schema_ready.add(url)
     return cached
 
@@ -238,9 +250,12 @@ class ClickHouseEventStore:
         now: datetime,
         refs: Any = None,
         durable: bool = True,
+        xid: int = 0,
     ) -> Written:
-        """Write copies of stored events (ids and `created_at` set by the database). Idempotent:
-        the table keeps one row per idempotency key, the one of the latest `now` (its version)."""
+        """Write events (ids and `created_at` set). Idempotent: the table keeps one row per
+        idempotency key, the one of the latest `now` (its version). `xid`: the PostgreSQL
+        transaction that claimed the events' keys (ingestion into the store of record); 0 for
+        copies, whose rows may repeat (`metering.clickhouse.state` reads them from events)."""
         rows = []
         version = _micros(now)
         organization = str(organization_id)
@@ -267,6 +282,7 @@ class ClickHouseEventStore:
                     "properties": dumps_bytes(event.properties or {}).decode(),
                     "subscription_id": str(event.subscription_id or ""),
                     "customer_id": str(event.customer_id or ""),
+                    "xid": xid,
                 }
             )
         if rows:
@@ -325,6 +341,15 @@ def clickhouse_flush(*, limit: int = 50, organization: Any = None, wait: bool = 
     return written
 
 
+def clickhouse_settle() -> state.Settled:
+    """Settle the inserts of the store of record older than a minute (`state.settle`): what the
+    beat runs every minute (`manage.py clickhouse_sync --settle` by hand). A no-op without
+    CLICKHOUSE_URL."""
+    if not enabled():
+        return state.Settled(0, 0, None)
+    return state.settle(client(write=True))
+
+
 def count_events(organization_id: Any, *, created_before: datetime, from_timestamp: datetime | None) -> int:
     """Distinct events of an organization in ClickHouse created before a moment (dated from one)."""
     clause = "organization_id = %(org)s AND created_us < %(created)s"
@@ -337,24 +362,40 @@ def count_events(organization_id: Any, *, created_before: datetime, from_timesta
 
 
 class Reader:
-    """Aggregation's view of one (organization, subscription, code) in ClickHouse."""
+    """Aggregation's view of one (organization, subscription, code) in ClickHouse: count, sums,
+    max, weighted-sum moments and the latest value from the pre-aggregated states
+    (`metering.clickhouse.state`: quarter hours, exact under duplicates and failed commits); unique
+    counts and per-event rows (grouping, per-event values) from the events with FINAL, the rows of
+    transactions that did not commit left out. One reader serves one aggregation: a window read
+    twice (count and latest) is read once."""
 
     name = "clickhouse"
-    # Computed by ClickHouse from its events (no state): a weighted sum's hourly Σ value and
-    # Σ value × time (`moments`), a unique count's last operation per value (`unique_count`);
-    # 1M events in ~0.1-0.3 s (bench/RESULTS.md) instead of seconds through Python rows.
     sql_aggregations: frozenset[str] = frozenset({"unique_count_agg", "latest_agg"})
     state_aggregations: frozenset[str] = frozenset({"weighted_sum_agg", "unique_count_agg"})
 
     def __init__(self, organization: Any, sub: str, code: str):
         self.params = {"org": str(organization.id), "sub": sub, "code": code}
+        self._collected: dict[tuple[int, int], state.Collected] = {}
+
+    def _collect(self, start: datetime, end: datetime) -> state.Collected:
+        span = (_micros(start), _micros(end))
+        found = self._collected.get(span)
+        if found is None:
+            found = self._collected[span] = state.collect(_read, self.params, *span)
+        return found
 
     def _where(self, start: datetime, end: datetime) -> tuple[str, dict[str, Any]]:
-        params = dict(self.params, start=_micros(start), end=_micros(end))
+        """The events of [start, end), without those of transactions that did not commit."""
+        start_us, end_us = _micros(start), _micros(end)
+        params: dict[str, Any] = dict(self.params, start=start_us, end=end_us)
         clause = (
             "organization_id = %(org)s AND external_subscription_id = %(sub)s AND code = %(code)s "
             "AND ts_us >= %(start)s AND ts_us < %(end)s"
         )
+        first, last = state.bucket_of(start_us), state.bucket_of(end_us - 1)
+        xids = state.exclusions(_read, self.params, first, last).xids
+        if xids:
+            clause += f" AND xid NOT IN ({', '.join(str(int(x)) for x in sorted(xids))})"
         return clause, params
 
     def rows(self, start: datetime, end: datetime, keys: Sequence[str]) -> list[Row]:
@@ -382,44 +423,19 @@ class Reader:
     def moments(
         self, start: datetime, end: datetime, keys: Sequence[str]
     ) -> dict[tuple[str | None, ...], Additive] | None:
-        """Per dimension values, with Σ value × Unix seconds summed per hour by ClickHouse as
-        Σ value × microseconds into the hour (Decimal128(12), exact; an overflow fails the read,
-        and PostgreSQL answers), then completed here exactly."""
-        result: dict[tuple[str | None, ...], Additive] = {}
+        """Per dimension values, with Σ value × Unix seconds (exact: the states keep Σ value ×
+        microseconds into each quarter hour)."""
         if start >= end:
-            return result
-        clause, params = self._where(start, end)
-        rows = _read(
-            f"SELECT dims_key, intDiv(ts_us, 3600000000) AS h, count(), sum(value), max(value), sum(precise), "  # noqa: S608 - constant table, parameters bound by the driver
-            f"sum(value * (ts_us - h * 3600000000)) FROM {TABLE} FINAL WHERE {clause} GROUP BY dims_key, h",
-            params,
-        )
-        for dims_key, hour, count, total, maximum, precise, offsets in rows:
-            dims = json.loads(dims_key or "{}")
-            key = tuple(dims.get(k) for k in keys)
-            total = Decimal(total) if total is not None else computations.ZERO
-            moment = computations.EXACT.add(
-                computations.EXACT.multiply(total, Decimal(int(hour) * 3600)),
-                Decimal(offsets or 0).scaleb(-6, computations.EXACT),
-            )
-            result.setdefault(key, Additive()).add(int(count), total, maximum, precise, moment)
-        return result
+            return {}
+        return state.by_keys(self._collect(start, end), keys)
 
     def latest(self, start: datetime, end: datetime) -> Decimal | None:
         """The value of the last event with a value in [start, end) by (timestamp, arrival,
-        transaction id), computed by ClickHouse (`argMax`); None when there is none. (Through
-        Python rows, a 1M-event window took 39 s: bench/RESULTS.md.)"""
+        transaction id); None when there is none."""
         if start >= end:
             return None
-        clause, params = self._where(start, end)
-        rows = _read(
-            "SELECT count(), argMax(assumeNotNull(value), tuple(ts_us, created_us, transaction_id)) "  # noqa: S608 - constant table, parameters bound by the driver
-            f"FROM {TABLE} FINAL WHERE {clause} AND isNotNull(value)",
-            params,
-        )
-        if not rows or not rows[0][0]:
-            return None
-        return Decimal(rows[0][1])
+        latest = self._collect(start, end).latest
+        return latest[3] if latest is not None else None
 
     def unique_count(self, start: datetime, end: datetime, field_name: str) -> Decimal:
         """Values whose last event in [start, end) (by timestamp, arrival, transaction id) is not a
@@ -437,19 +453,6 @@ class Reader:
         return Decimal(int(rows[0][0])) if rows else computations.ZERO
 
     def additive(self, start: datetime, end: datetime, keys: Sequence[str]) -> dict[tuple[str | None, ...], Additive]:
-        result: dict[tuple[str | None, ...], Any] = {}
         if start >= end:
-            return result
-        clause, params = self._where(start, end)
-        rows = _read(
-            f"SELECT dims_key, count(), sum(value), max(value), sum(precise) FROM {TABLE} FINAL "  # noqa: S608 - constant table, parameters bound by the driver
-            f"WHERE {clause} GROUP BY dims_key",
-            params,
-        )
-        for dims_key, count, total, maximum, precise in rows:
-            dims = json.loads(dims_key or "{}")
-            key = tuple(dims.get(k) for k in keys)
-            result.setdefault(key, Additive()).add(
-                int(count), Decimal(total) if total is not None else None, maximum, precise
-            )
-        return result
+            return {}
+        return state.by_keys(self._collect(start, end), keys)

@@ -3,12 +3,14 @@
 Against a real ClickHouse (CLICKHOUSE_URL, e.g. from scripts/start-clickhouse.sh); skipped only
 when CLICKHOUSE_URL is unset. The property test feeds the same random streams (every aggregation
 type, filters, groups, removals for unique counts, duplicates inside a batch, across batches and
-whole batches retried) to an organization on the PostgreSQL store and one on ClickHouse, and
-asserts identical ingestion answers and identical usage.
+whole batches retried, late arrivals, a batch that reached ClickHouse under a transaction that
+rolled back) to an organization on the PostgreSQL store and one on ClickHouse, and asserts
+identical ingestion answers and identical usage.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,6 +18,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.db import connections
 from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
@@ -25,6 +28,7 @@ from billing_project.core.errors import ValidationFailure
 from customers.models import Organization
 from metering import services
 from metering.aggregation import aggregate
+from metering.clickhouse import state
 from metering.clickhouse import store as ch
 from metering.models import ClickHouseOutbox, Event, EventKey
 from tests.factories.customers import OrganizationFactory
@@ -150,6 +154,29 @@ def organization_metric(organization, code):
     return BillableMetric.objects.get(organization=organization, code=code)
 
 
+def rolled_back_xid() -> int:
+    """The id of a PostgreSQL transaction that rolled back (on a connection of its own)."""
+    other = connections.create_connection("default")
+    try:
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            cursor.execute("SELECT txid_current()")
+            (xid,) = cursor.fetchone()
+        other.rollback()
+    finally:
+        other.close()
+    return int(xid)
+
+
+def write_under_rolled_back_transaction(organization, events) -> None:
+    """What a failed commit leaves: the events in ClickHouse (here with other values) under a
+    transaction that did not commit."""
+    changed = [copy.copy(e) for e in events]
+    for e in changed:
+        e.value = e.value * 7 + 1 if e.value is not None else Decimal(3)
+    ch.ClickHouseEventStore().write(organization.id, changed, now=timezone.now(), xid=rolled_back_xid())
+
+
 # --- the property test -----------------------------------------------------------------------
 
 SECONDS = 45 * 86400
@@ -218,8 +245,17 @@ WINDOWS = [
     # minutes; the failing example is printed as generated.
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
-@given(stream=events_strategy, cuts=st.lists(st.integers(1, 15), min_size=1, max_size=8), retry=st.booleans())
-def test_clickhouse_store_gives_the_postgres_store_results(stream, cuts, retry):
+@given(
+    stream=events_strategy,
+    cuts=st.lists(st.integers(1, 15), min_size=1, max_size=8),
+    retry=st.booleans(),
+    failed=st.booleans(),
+    settle=st.booleans(),
+)
+def test_clickhouse_store_gives_the_postgres_store_results(stream, cuts, retry, failed, settle):
+    """`failed`: the first batch reached ClickHouse once under a transaction that then rolled back
+    (other values), before the client sent it again; `settle`: the settle job ran (margin 0) before
+    the reads, so that transaction is read from the orphans rather than asked of PostgreSQL."""
     postgres, clickhouse = organization_on("postgres"), organization_on("clickhouse")
     payloads = [payload(raw) for raw in stream]
     batches, index = [], 0
@@ -230,9 +266,14 @@ def test_clickhouse_store_gives_the_postgres_store_results(stream, cuts, retry):
         index += size
     if retry:
         batches.append(batches[0])  # a whole batch sent again (a client retry)
-    for batch in batches:
-        assert answer(services.events_ingest(postgres, batch)) == answer(services.events_ingest(clickhouse, batch))
+    for number, batch in enumerate(batches):
+        ingested = services.events_ingest(postgres, batch)
+        if failed and number == 0:
+            write_under_rolled_back_transaction(clickhouse, ingested.events)
+        assert answer(ingested) == answer(services.events_ingest(clickhouse, batch))
     assert not Event.objects.filter(organization=clickhouse).exists()
+    if settle:
+        state.settle(ch.client(write=True), margin=timedelta(0))
     for code in METRICS:
         pg_metric, ch_metric = organization_metric(postgres, code), organization_metric(clickhouse, code)
         for sub in ("s1",):  # s2's events are in the same tables: they must not count for s1

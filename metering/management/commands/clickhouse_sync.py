@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from metering import clickhouse, services
+from metering.clickhouse import store
 from metering.management.commands._common import find_organization, parse_moment
 from metering.models import ClickHouseOutbox
 
@@ -18,6 +19,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--from", dest="from_", help="with --backfill: events from this ISO date/datetime")
         parser.add_argument("--to", help="with --backfill: events before this ISO date/datetime")
+        parser.add_argument(
+            "--settle",
+            action="store_true",
+            help="then settle the store of record's inserts older than a minute (what the beat does every minute)",
+        )
 
     def handle(self, *args, **options):
         if not clickhouse.enabled():
@@ -38,3 +44,9 @@ class Command(BaseCommand):
             total += written
         pending = ClickHouseOutbox.objects.count()
         self.stdout.write(f"wrote {total} events to ClickHouse; {pending} outbox batches pending")
+        if options["settle"]:
+            settled = store.clickhouse_settle()
+            self.stdout.write(
+                f"settled {settled.inserts} inserts up to {settled.upto or 'no new moment'}; "
+                f"{settled.orphans} of a transaction that did not commit"
+            )

@@ -1,0 +1,168 @@
+"""The pre-aggregated states of the ClickHouse store of record (metering.clickhouse.state): reads
+take whole quarter hours from the states, and leave out the rows of transactions that did not
+commit, asked of PostgreSQL or recorded by the settle job. Against a real ClickHouse
+(CLICKHOUSE_URL); the property test in test_clickhouse_record.py compares every aggregation with
+the PostgreSQL store."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connections
+from django.test import override_settings
+from django.utils import timezone
+
+from metering import services
+from metering.aggregation import aggregate
+from metering.clickhouse import state
+from metering.clickhouse import store as ch
+from tests.metering.test_clickhouse_record import (
+    APRIL,
+    MARCH,
+    event,
+    organization_metric,
+    organization_on,
+    rolled_back_xid,
+)
+
+CLICKHOUSE_URL = os.environ.get("CLICKHOUSE_URL", "")
+
+pytestmark = [
+    pytest.mark.clickhouse,
+    pytest.mark.skipif(not CLICKHOUSE_URL, reason="CLICKHOUSE_URL is not set"),
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("_clickhouse_settings"),
+]
+
+
+@pytest.fixture
+def _clickhouse_settings():
+    with override_settings(CLICKHOUSE_URL=CLICKHOUSE_URL):
+        yield
+
+
+def usage(organization, code: str, start=MARCH, end=APRIL, **kwargs: Any):
+    return aggregate(
+        organization,
+        external_subscription_id="s1",
+        metric=organization_metric(organization, code),
+        from_datetime=start,
+        to_datetime=end,
+        **kwargs,
+    )
+
+
+def no_event_reads(monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("read from events, not from the states")
+
+    monkeypatch.setattr(state, "_from_events", refuse)
+
+
+def test_usage_comes_from_the_states_for_whole_quarter_hours(monkeypatch):
+    organization = organization_on("clickhouse")
+    events = [
+        event(f"a-{code}", code=code, v="2.5", at=MARCH + timedelta(minutes=1), region="eu")
+        for code in ("sum", "max", "latest", "weighted", "count")
+    ]
+    events += [
+        event(f"b-{code}", code=code, v="7", at=MARCH + timedelta(hours=3, seconds=1))
+        for code in ("sum", "max", "latest")
+    ]
+    events += [event(f"c-{code}", code=code, v="-1", at=MARCH + timedelta(days=2)) for code in ("sum", "max", "latest")]
+    events.append(event("b", code="weighted", v="-2.5", at=MARCH + timedelta(days=15)))
+    services.events_ingest(organization, events)
+    no_event_reads(monkeypatch)
+    assert usage(organization, "sum").units == Decimal("8.5")
+    assert usage(organization, "max").units == Decimal(7)
+    assert usage(organization, "latest").units == Decimal(-1)
+    assert usage(organization, "count").events_count == 1
+    by_region = usage(organization, "sum", filters=[("eu", {"region": ["eu"]})])
+    assert [(f.filter_id, f.usage.units) for f in by_region.filters] == [("eu", Decimal("2.5")), (None, Decimal(6))]
+    # 2.5 for 15 days less a minute of a 31-day month, as the PostgreSQL store computes it.
+    weighted = usage(organization, "weighted", charges_period_days=31)
+    expected = Decimal("2.5") * Decimal(15 * 86400 - 60) / Decimal(31 * 86400)
+    assert abs(weighted.units - expected) < Decimal("1e-12")
+
+
+def test_a_quarter_hour_cut_by_the_window_is_read_from_events_only_when_it_must():
+    organization = organization_on("clickhouse")
+    services.events_ingest(
+        organization,
+        [
+            event("a", v="1", at=MARCH + timedelta(minutes=20)),
+            event("b", v="10", at=MARCH + timedelta(minutes=40)),
+        ],
+    )
+    # [00:30, 01:00) and [00:35, ...): the first reads the quarter hour's state, the second its events.
+    assert usage(organization, "sum", start=MARCH + timedelta(minutes=30)).units == Decimal(10)
+    assert usage(organization, "sum", start=MARCH + timedelta(minutes=35)).units == Decimal(10)
+    assert usage(organization, "sum", start=MARCH + timedelta(minutes=41)).units == Decimal(0)
+    assert usage(organization, "sum", end=MARCH + timedelta(minutes=40)).units == Decimal(1)
+
+
+def test_rows_of_a_transaction_that_rolled_back_never_count():
+    organization = organization_on("clickhouse")
+    stored = services.events_ingest(organization, [event("a", v="5", at=MARCH + timedelta(minutes=3))])
+    # A failed commit left "a" in ClickHouse once more; the client sends it again with "c".
+    orphan = [stored.events[0]]
+    ch.ClickHouseEventStore().write(organization.id, orphan, now=timezone.now(), xid=rolled_back_xid())
+    services.events_ingest(organization, [event("a", v="5", at=MARCH + timedelta(minutes=3)), event("c", v="1")])
+    assert (usage(organization, "sum").units, usage(organization, "sum").events_count) == (Decimal(6), 2)
+
+
+def test_settling_records_the_orphans_and_then_reads_ask_postgres_nothing(monkeypatch):
+    organization = organization_on("clickhouse")
+    services.events_ingest(organization, [event("a", v="5", at=MARCH + timedelta(hours=1))])
+    xid = rolled_back_xid()
+    ghost = services.events_ingest(organization_on("postgres"), [event("g", v="100")]).events
+    ch.ClickHouseEventStore().write(organization.id, ghost, now=timezone.now(), xid=xid)
+    time.sleep(1.1)  # the watermark has a resolution of one second
+    settled = state.settle(ch.client(write=True), margin=timedelta(0))
+    assert settled.orphans >= 1 and settled.upto is not None
+    asked: list[Any] = []
+
+    def statuses(xids):
+        asked.append(set(xids))
+        return {}
+
+    monkeypatch.setattr(state, "xact_statuses", statuses)
+    params = {"org": str(organization.id), "sub": "s1", "code": "sum"}
+    first = state.bucket_of(ch.micros(MARCH))
+    excluded = state.exclusions(ch._read, params, first, first + 3 * state.BUCKET_SECONDS)
+    assert (excluded.xids, excluded.buckets) == ({xid}, {first})
+    assert usage(organization, "sum").units == Decimal(5)
+    assert not any(asked)  # everything was settled: no transaction to ask about
+
+
+def test_a_transaction_still_in_progress_counts_once_it_commits():
+    organization = organization_on("clickhouse")
+    other = connections.create_connection("default")
+    try:
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            cursor.execute("SELECT txid_current()")
+            (xid,) = cursor.fetchone()
+        pending = services.events_ingest(organization_on("postgres"), [event("p", v="4")]).events
+        ch.ClickHouseEventStore().write(organization.id, pending, now=timezone.now(), xid=int(xid))
+        assert usage(organization, "sum").units == Decimal(0)
+        other.commit()
+    finally:
+        other.close()
+    assert usage(organization, "sum").units == Decimal(4)
+
+
+def test_values_too_large_for_the_weighted_state_are_read_exactly():
+    huge = [event("a", code="weighted", v="300000000000000000000.5", at=MARCH + timedelta(days=1, seconds=1))]
+    answers = []
+    for store in ("postgres", "clickhouse"):
+        organization = organization_on(store)
+        services.events_ingest(organization, huge)
+        answers.append(usage(organization, "weighted", charges_period_days=31).units)
+    assert answers[0] == answers[1]
+    assert abs(answers[1] - Decimal("300000000000000000000.5") * (31 * 86400 - 86401) / (31 * 86400)) < 1
