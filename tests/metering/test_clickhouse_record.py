@@ -10,8 +10,10 @@ identical ingestion answers and identical usage.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -154,18 +156,27 @@ def organization_metric(organization, code):
     return BillableMetric.objects.get(organization=organization, code=code)
 
 
-def rolled_back_xid() -> int:
-    """The id of a PostgreSQL transaction that rolled back (on a connection of its own)."""
+@contextlib.contextmanager
+def transaction_elsewhere() -> Iterator[tuple[Any, int]]:
+    """A PostgreSQL transaction on a connection of its own: (the connection, the transaction's
+    id); rolled back at the end unless committed."""
     other = connections.create_connection("default")
     try:
         other.set_autocommit(False)
         with other.cursor() as cursor:
             cursor.execute("SELECT txid_current()")
             (xid,) = cursor.fetchone()
+        yield other, int(xid)
         other.rollback()
     finally:
         other.close()
-    return int(xid)
+
+
+def rolled_back_xid() -> int:
+    """The id of a PostgreSQL transaction that rolled back."""
+    with transaction_elsewhere() as (_, xid):
+        pass
+    return xid
 
 
 def write_under_rolled_back_transaction(organization, events) -> None:

@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connections
 from django.test import override_settings
 from django.utils import timezone
 
@@ -28,6 +27,7 @@ from tests.metering.test_clickhouse_record import (
     organization_metric,
     organization_on,
     rolled_back_xid,
+    transaction_elsewhere,
 )
 
 CLICKHOUSE_URL = os.environ.get("CLICKHOUSE_URL", "")
@@ -142,18 +142,11 @@ def test_settling_records_the_orphans_and_then_reads_ask_postgres_nothing(monkey
 
 def test_a_transaction_still_in_progress_counts_once_it_commits():
     organization = organization_on("clickhouse")
-    other = connections.create_connection("default")
-    try:
-        other.set_autocommit(False)
-        with other.cursor() as cursor:
-            cursor.execute("SELECT txid_current()")
-            (xid,) = cursor.fetchone()
+    with transaction_elsewhere() as (other, xid):
         pending = services.events_ingest(organization_on("postgres"), [event("p", v="4")]).events
-        ch.ClickHouseEventStore().write(organization.id, pending, now=timezone.now(), xid=int(xid))
+        ch.ClickHouseEventStore().write(organization.id, pending, now=timezone.now(), xid=xid)
         assert usage(organization, "sum").units == Decimal(0)
         other.commit()
-    finally:
-        other.close()
     assert usage(organization, "sum").units == Decimal(4)
 
 
