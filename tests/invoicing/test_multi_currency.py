@@ -253,3 +253,14 @@ def test_another_tenant_sees_none_of_it(api, organization, other_tenant):
     for path in ("gross_revenue", "invoice_collection", "mrr"):
         rows = next(iter(theirs.get(f"/api/v1/analytics/{path}").json().values()))
         assert all(row.get("amount_cents") in (None, 0) for row in rows), (path, rows)
+
+
+def test_a_wallets_ongoing_usage_reads_only_subscriptions_of_its_currency(organization):
+    from invoicing.credits.services.wallets import current_usage_cents
+
+    customer, _, _ = two_currency_customer(organization)
+    euros = make_wallet(customer, granted="10", currency="EUR")
+    dollars = make_wallet(customer, granted="10", currency="USD")
+    mid_january = at(2024, 1, 20)
+    assert current_usage_cents(dollars, mid_january) == 300  # the USD subscription's 3 calls
+    assert current_usage_cents(euros, mid_january) == 0  # the EUR plan has no usage charge

@@ -172,3 +172,40 @@ def test_tenant_isolation(organization, other_tenant, data):
     assert [r["amount_cents"] for r in theirs] == [99999]
     assert selectors.mrr(other_tenant.organization, months=1, today=TODAY)[0]["amount_cents"] is None
     assert selectors.churn(other_tenant.organization, months=6, today=TODAY) == []
+
+
+def test_a_customer_paying_in_two_currencies_counts_in_both(organization):
+    """docs/billing-semantics.md §6.9: analytics group by the subscription's (plan's) currency, not
+    the customer's default; a customer paying in USD and EUR is in both rows, and churns in EUR
+    alone when its EUR subscription stops."""
+    from tests.factories.invoicing import make_plan
+    from tests.factories.reporting import at, make_subscription
+
+    both = CustomerFactory(organization=organization, external_id="both", currency="USD")
+    usd = make_plan(organization, amount_cents=1000, currency="USD")
+    eur = make_plan(organization, amount_cents=3000, currency="EUR")
+    make_subscription(both, usd, at(2024, 1, 1))
+    make_subscription(both, eur, at(2024, 1, 1), status="terminated", terminated_at=at(2024, 4, 20))
+    make_invoice(both, date(2024, 2, 1), 1000, currency="USD")
+    make_invoice(both, date(2024, 2, 1), 3600, currency="EUR")
+
+    revenue = by_key(selectors.gross_revenue(organization, months=6, today=TODAY), "month", "currency")
+    assert revenue[(MONTHS[1], "USD")]["amount_cents"] == 1000
+    assert revenue[(MONTHS[1], "EUR")]["amount_cents"] == 3600
+    mrr = by_key(selectors.mrr(organization, months=6, today=TODAY), "month", "currency")
+    assert (mrr[(MONTHS[2], "USD")]["amount_cents"], mrr[(MONTHS[2], "EUR")]["amount_cents"]) == (1000, 3000)
+    assert (mrr[(MONTHS[3], "USD")]["amount_cents"], mrr[(MONTHS[3], "EUR")]["amount_cents"]) == (1000, 0)
+
+    churn = by_key(selectors.churn(organization, months=6, today=TODAY), "month", "currency")
+    april_usd, april_eur = churn[(MONTHS[3], "USD")], churn[(MONTHS[3], "EUR")]
+    assert (april_usd["customers_at_start"], april_usd["churned_customers"]) == (1, 0)
+    assert (april_eur["customers_at_start"], april_eur["churned_customers"], april_eur["churn_rate"]) == (
+        1,
+        1,
+        "1.0000",
+    )
+    nrr = by_key(selectors.net_revenue_retention(organization, months=6, today=TODAY), "month", "currency")
+    assert nrr[(MONTHS[3], "USD")]["net_revenue_retention"] == "1.0000"
+    assert (nrr[(MONTHS[3], "EUR")]["starting_mrr_cents"], nrr[(MONTHS[3], "EUR")]["retained_mrr_cents"]) == (3000, 0)
+    ltv = {row["currency"]: row for row in selectors.customer_lifetime_value(organization, months=6, today=TODAY)}
+    assert ltv["USD"]["paying_customers"] == 1 and "EUR" not in ltv  # nobody pays in EUR in June
