@@ -36,6 +36,7 @@ from customers.models import (
     Organization,
     timezone_valid,
 )
+from customers.section_choice import InvoiceSections, SectionChoice
 
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 _EMAIL_RE = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
@@ -190,6 +191,25 @@ def sections_by_codes(organization: Organization, codes: Sequence[str]) -> list[
     return [by_code[code] for code in dict.fromkeys(codes)]
 
 
+def sections_by_ids(organization_id: Any, ids: Sequence[Any]) -> list[InvoiceCustomSection]:
+    """The live sections of the organization among these ids (a stored choice), by name."""
+    if not ids:
+        return []
+    return list(
+        InvoiceCustomSection.live.filter(organization_id=organization_id, pk__in=list(ids)).order_by("name", "id")
+    )
+
+
+def section_choice_description(choice: SectionChoice, organization_id: Any) -> str:
+    """A stored choice in words, for the finance console."""
+    if choice.skip:
+        return "none (skipped)"
+    sections = sections_by_ids(organization_id, choice.section_ids)
+    if not sections:
+        return "the customer's (none chosen)"
+    return ", ".join(f"{section.name} ({section.code})" for section in sections)
+
+
 def entity_sections(entity: BillingEntity) -> list[InvoiceCustomSection]:
     """The sections the entity selected for its invoices (live ones, by name)."""
     return list(InvoiceCustomSection.live.filter(entity_links__billing_entity=entity).order_by("name", "id").distinct())
@@ -235,6 +255,27 @@ def applicable_sections(customers: Sequence[Customer]) -> dict[Any, list[Invoice
             by_entity.setdefault(entity_link.billing_entity_id, []).append(entity_link.invoice_custom_section)
         for customer_id, entity_id in entity_of.items():
             result[customer_id] = list(by_entity.get(entity_id, []))
+    return result
+
+
+def invoices_sections(items: Sequence[tuple[Customer, InvoiceSections]]) -> list[list[InvoiceCustomSection]]:
+    """The sections each invoice prints (one item an invoice: its customer and what was decided
+    when it was created, `customers.section_choice.InvoiceSections`): the live sections chosen
+    and, when asked, the customer's applicable ones, by name. Three reads at most whatever the
+    number of invoices, none when nothing applies."""
+    customers = {customer.pk: customer for customer, chosen in items if chosen.with_customer}
+    applicable = applicable_sections(list(customers.values())) if customers else {}
+    ids = {section_id for _, chosen in items for section_id in chosen.section_ids}
+    found: dict[str, InvoiceCustomSection] = {}
+    if ids:
+        organizations = {customer.organization_id for customer, _ in items}
+        rows = InvoiceCustomSection.live.filter(pk__in=list(ids), organization_id__in=organizations)
+        found = {str(section.pk): section for section in rows}
+    result: list[list[InvoiceCustomSection]] = []
+    for customer, chosen in items:
+        sections = {str(s.pk): s for s in applicable.get(customer.pk, [])} if chosen.with_customer else {}
+        sections.update({sid: found[sid] for sid in chosen.section_ids if sid in found})
+        result.append(sorted(sections.values(), key=lambda section: (section.name, str(section.pk))))
     return result
 
 

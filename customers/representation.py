@@ -184,24 +184,48 @@ def customer_payload(
         ],
         "taxes": hooks.customer_taxes.get().represent(customer, related=related),
         "integration_customers": [],
-        "applicable_invoice_custom_sections": [
-            {
-                "lago_id": str(section.id),
-                "code": str(section.code),
-                "name": str(section.name),
-                "description": text(section.description),
-                "details": text(section.details),
-                "display_name": text(section.display_name),
-                "organization_id": str(section.organization_id),
-            }
-            for section in sections
-        ],
+        "applicable_invoice_custom_sections": [section_object(section) for section in sections],
         "skip_invoice_custom_sections": bool(customer.skip_invoice_custom_sections),
         "billing_entity_code": customer_billing_entity(customer).code,
         "error_details": [],
         "created_at": _datetime(customer.created_at),
         "updated_at": _datetime(customer.updated_at),
     }
+
+
+def section_object(section: InvoiceCustomSection) -> ApplicableSectionShape:
+    """Lago's section object where a customer, a subscription or a wallet answers its sections."""
+    return {
+        "lago_id": str(section.id),
+        "code": str(section.code),
+        "name": str(section.name),
+        "description": optional_text(section.description),
+        "details": optional_text(section.details),
+        "display_name": optional_text(section.display_name),
+        "organization_id": str(section.organization_id),
+    }
+
+
+class AppliedSectionShape(TypedDict):
+    """Lago's `applied_invoice_custom_sections[]` of a subscription or a wallet: the section chosen
+    (bxb keeps the choice as section ids: `lago_id` and `created_at` are the section's)."""
+
+    lago_id: Uuid
+    invoice_custom_section_id: Uuid
+    created_at: DateTime
+    invoice_custom_section: ApplicableSectionShape
+
+
+def applied_sections_payload(sections: Sequence[InvoiceCustomSection]) -> list[AppliedSectionShape]:
+    return [
+        {
+            "lago_id": str(s.id),
+            "invoice_custom_section_id": str(s.id),
+            "created_at": _datetime(s.created_at),
+            "invoice_custom_section": section_object(s),
+        }
+        for s in sections
+    ]
 
 
 def billing_configuration_payload(customer: Customer) -> BillingConfigurationShape:

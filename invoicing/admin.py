@@ -29,6 +29,7 @@ from billing_project.core.console import (
 )
 from billing_project.core.each_row import apply_each
 from billing_project.core.money import format_amount
+from customers.entities import sections_by_ids
 from customers.payment_choice import payment_method_description
 from invoicing import selectors
 from invoicing.credits import admin as credit_admin  # wallets, wallet transactions, credit notes
@@ -189,6 +190,7 @@ class InvoiceAdmin(PdfAdminMixin, TotalsChangeListMixin, ActionsOnlyAdmin):
         "organization", "customer", "number_display", "invoice_type", "status", "payment_status", "payment_overdue",
         "currency", "issuing_date", "payment_due_date", "net_payment_term", "finalize_at", "finalized_at",
         "voided_at", "fees", "coupons", "taxes", "total", "total_due", "credits", "metadata", "payment_method_chosen",
+        "billing_entity", "purchase_order_number", "sections_printed",
     ]  # fmt: skip
     fields = readonly_fields
 
@@ -207,6 +209,19 @@ class InvoiceAdmin(PdfAdminMixin, TotalsChangeListMixin, ActionsOnlyAdmin):
         if back == "invoice" and len(selected) == 1 and response is not None and response.status_code == 302:
             return HttpResponseRedirect(reverse("admin:invoicing_invoice_change", args=[selected[0]]))
         return response
+
+    @admin.display(description="invoice custom sections")
+    def sections_printed(self, obj: Invoice) -> str:
+        """What the invoice printed (finalized), else what was chosen for it."""
+        if obj.applied_invoice_custom_sections:
+            return ", ".join(f"{s['display_name']} ({s['code']})" for s in obj.applied_invoice_custom_sections)
+        if obj.status != InvoiceStatus.DRAFT:
+            return "none"
+        if not obj.with_customer_sections and not obj.invoice_custom_section_ids:
+            return "none (skipped)"
+        chosen = ", ".join(s.name for s in sections_by_ids(obj.organization_id, obj.invoice_custom_section_ids))
+        customer = "the customer's" if obj.with_customer_sections else ""
+        return " + ".join(part for part in (chosen, customer) if part)
 
     @admin.display(description="payment method")
     def payment_method_chosen(self, obj: Invoice) -> str:

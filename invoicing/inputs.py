@@ -65,3 +65,4 @@ class PreviewRequest:
     switch_plan_code: str | None = None
     terminated_at: dt.datetime | None = None
     coupons: tuple[PreviewCoupon, ...] | None = None
+    billing_entity_code: str | None = None  # the entity that bills the new subscription previewed

@@ -117,6 +117,11 @@ class Invoice(BaseModel, PaymentMethodChoiceFields):
     # The invoice custom sections printed on it, as they read at finalization (Lago's
     # `applied_invoice_custom_sections`: [{lago_id, code, display_name, details, created_at}]).
     applied_invoice_custom_sections = models.JSONField(default=list, blank=True)
+    # Which sections it will print, decided when it is created from what its subscriptions, the
+    # one-off request or the wallet top-up chose (customers.section_choice.InvoiceSections): these
+    # sections and, when `with_customer_sections`, the customer's applicable ones.
+    invoice_custom_section_ids = models.JSONField(default=list, blank=True)
+    with_customer_sections = models.BooleanField(default=True)
     file = models.FileField(upload_to="invoices/%Y/%m/", blank=True, default="")
     file_generated_at = models.DateTimeField(null=True, blank=True)
 

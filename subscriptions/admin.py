@@ -27,6 +27,7 @@ from billing_project.core.errors import DomainError, ValidationFailure
 from catalog.inputs import FixedChargeFields
 from catalog.models import FixedCharge, Plan
 from catalog.services.fixed_charges import fixed_charge_units
+from customers.entities import section_choice_description
 from customers.models import Customer
 from customers.payment_choice import PaymentMethodInput, payment_method_description
 from subscriptions import hooks, selectors, services
@@ -222,6 +223,9 @@ class SubscriptionAdmin(ActionsOnlyAdmin):
         "on_termination_credit_note",
         "on_termination_invoice",
         "payment_method_chosen",
+        "billing_entity",
+        "purchase_order_number",
+        "invoice_sections_chosen",
         "current_period",
         "next_billing_date",
         "termination_alerts_sent",
@@ -238,6 +242,10 @@ class SubscriptionAdmin(ActionsOnlyAdmin):
     @admin.display(description="payment method")
     def payment_method_chosen(self, obj: Subscription) -> str:
         return payment_method_description(obj, obj.organization_id)
+
+    @admin.display(description="invoice custom sections")
+    def invoice_sections_chosen(self, obj: Subscription) -> str:
+        return section_choice_description(obj.section_choice, obj.organization_id)
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         """Start a subscription (or change its plan) through `subscription_create`."""

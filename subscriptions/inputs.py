@@ -16,11 +16,12 @@ from typing import Any, Self
 from billing_project.core.inputs import UNSET, Fields, Unset, from_validated, nested
 from catalog.inputs import PlanOverrides
 from customers.payment_choice import PaymentMethodInput, payment_method_input
+from customers.section_choice import SectionChoiceInput, section_choice_input
 
 
 class _SubscriptionFields(Fields):
-    """`from_validated` of both subscription bodies: the plan overrides and the payment method sent
-    are built as their typed inputs."""
+    """`from_validated` of both subscription bodies: the plan overrides, the payment method and the
+    invoice custom sections sent are built as their typed inputs."""
 
     __slots__ = ()
 
@@ -31,6 +32,7 @@ class _SubscriptionFields(Fields):
             data,
             plan_overrides=nested(data, "plan_overrides", PlanOverrides.from_validated),
             payment_method=payment_method_input(data),
+            invoice_custom_section=section_choice_input(data),
         )
 
 
@@ -52,6 +54,9 @@ class SubscriptionCreate(_SubscriptionFields):
     downgrade_timing: str | None = None
     bill_past_periods: bool | None = None
     payment_method: PaymentMethodInput | None = None
+    billing_entity_code: str | None = None
+    invoice_custom_section: SectionChoiceInput | None = None
+    purchase_order_number: str | None = None
 
     def given(self) -> set[str]:
         """The fields sent with a value: what a second POST for a pending subscription changes."""
@@ -70,3 +75,6 @@ class SubscriptionUpdate(_SubscriptionFields):
     on_termination_credit_note: str | Unset | None = UNSET
     on_termination_invoice: str | Unset | None = UNSET
     payment_method: PaymentMethodInput | Unset | None = UNSET
+    billing_entity_code: str | Unset | None = UNSET
+    invoice_custom_section: SectionChoiceInput | None = None
+    purchase_order_number: str | Unset | None = UNSET

@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from billing_project.core.models import BaseModel
 from customers.payment_choice import PaymentMethodChoiceFields
+from customers.section_choice import SectionChoiceFields
 from subscriptions.periods import BillingTime as PeriodBillingTime
 
 
@@ -50,7 +51,7 @@ class TerminationReason(models.TextChoices):
     PLAN_DELETED = "plan_deleted"
 
 
-class Subscription(BaseModel, PaymentMethodChoiceFields):
+class Subscription(BaseModel, PaymentMethodChoiceFields, SectionChoiceFields):
     """One customer on one plan. A plan change creates a new row with the same `external_id`.
 
     At most one `active` and one `pending` row exist per (organization, external_id); a pending row
@@ -92,6 +93,13 @@ class Subscription(BaseModel, PaymentMethodChoiceFields):
     billing_from = models.DateTimeField(null=True, blank=True)
     # Days before `ending_at` for which `subscription.termination_alert` was already sent.
     termination_alerts_sent = models.JSONField(default=list, blank=True)
+    # Lago's `billing_entity_code`: the entity that bills this subscription's invoices (null: the
+    # customer's entity); and its `purchase_order_number`, printed on them. A billing day splits
+    # a customer's invoice by both (docs/billing-entities.md §3).
+    billing_entity = models.ForeignKey(
+        "customers.BillingEntity", on_delete=models.PROTECT, null=True, blank=True, related_name="subscriptions"
+    )
+    purchase_order_number = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "id"]

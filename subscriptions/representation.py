@@ -10,7 +10,9 @@ from rest_framework import serializers
 
 from billing_project.core.api.shapes import schema_serializer
 from catalog.api.serializers import PlanOutput
+from customers.entities import customer_billing_entity, sections_by_ids
 from customers.payment_choice import PaymentMethodChoiceShape
+from customers.representation import AppliedSectionShape, applied_sections_payload
 from subscriptions import selectors
 from subscriptions.models import Subscription, SubscriptionStatus
 
@@ -47,6 +49,7 @@ class SubscriptionOutput(serializers.Serializer):
     consolidate_invoice = serializers.SerializerMethodField()
     activation_rules = serializers.SerializerMethodField()
     payment_method = serializers.SerializerMethodField()
+    purchase_order_number = serializers.SerializerMethodField()
 
     def get_previous_plan_code(self, obj: Subscription) -> str | None:
         previous = obj.previous_subscription
@@ -98,11 +101,28 @@ class SubscriptionOutput(serializers.Serializer):
     def get_payment_method(self, obj: Subscription) -> PaymentMethodChoiceShape:
         return obj.payment_method_choice.payload()
 
+    def get_purchase_order_number(self, obj: Subscription) -> str | None:
+        return obj.purchase_order_number or None
+
 
 class SubscriptionWithPlanOutput(SubscriptionOutput):
-    """Create and show responses also carry the full plan (a Lago extra the client ignores)."""
+    """Create and show responses also carry the full plan (a Lago extra the client ignores) and, as
+    Lago's, the invoice custom sections chosen for its invoices (not in lists)."""
 
     plan = PlanOutput()
+    applied_invoice_custom_sections = serializers.SerializerMethodField()
+    billing_entity_code = serializers.SerializerMethodField(
+        help_text="The entity that bills its invoices: its own `billing_entity_code`, else its customer's."
+    )
+
+    def get_billing_entity_code(self, obj: Subscription) -> str:
+        if obj.billing_entity_id is not None:
+            return str(obj.billing_entity.code)  # type: ignore[union-attr]
+        return customer_billing_entity(obj.customer).code
+
+    @extend_schema_field(schema_serializer(AppliedSectionShape)(many=True))
+    def get_applied_invoice_custom_sections(self, obj: Subscription) -> list[AppliedSectionShape]:
+        return applied_sections_payload(sections_by_ids(obj.organization_id, obj.section_choice.section_ids))
 
 
 def subscription_payload(subscription: Subscription) -> dict[str, Any]:

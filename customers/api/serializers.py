@@ -77,6 +77,39 @@ def payment_method_field() -> PaymentMethodChoiceInput:
     return PaymentMethodChoiceInput(required=False, allow_null=True)
 
 
+class SectionChoiceInputSerializer(serializers.Serializer):
+    """Lago's `invoice_custom_section` object: the custom sections the invoices of a subscription,
+    a one-off invoice, a wallet or a top-up print (`customers.section_choice`)."""
+
+    skip_invoice_custom_sections = serializers.BooleanField(
+        required=False, allow_null=True, help_text="true: print no section (the codes are ignored)."
+    )
+    invoice_custom_section_codes = serializers.ListField(
+        child=serializers.CharField(max_length=255),
+        required=False,
+        allow_null=True,
+        help_text="The sections to print (404 `invoice_custom_section_not_found` for an unknown code).",
+    )
+
+
+def invoice_custom_section_field() -> SectionChoiceInputSerializer:
+    return SectionChoiceInputSerializer(required=False, allow_null=True)
+
+
+def _optional_code(help_text: str) -> serializers.CharField:
+    return serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255, help_text=help_text)
+
+
+def billing_entity_code_field() -> serializers.CharField:
+    return _optional_code(
+        "The billing entity that bills these invoices (404 `billing_entity_not_found`); empty: the customer's."
+    )
+
+
+def purchase_order_number_field() -> serializers.CharField:
+    return _optional_code("Printed on the invoices (Lago's `purchase_order_number`).")
+
+
 class BillingConfigurationInput(serializers.Serializer):
     invoice_grace_period = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=365)
     payment_provider = text_input(32)

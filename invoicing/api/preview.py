@@ -88,9 +88,13 @@ def preview_input(data: object) -> PreviewRequest:
         net_term = customer.get("net_payment_term")
         if net_term is not None and (not isinstance(net_term, int) or isinstance(net_term, bool) or net_term < 0):
             errors["customer.net_payment_term"] = ["value_is_invalid"]
+    entity_code = data.get("billing_entity_code")
+    if entity_code is not None and not isinstance(entity_code, str):
+        errors["billing_entity_code"] = ["value_is_invalid"]
     if errors:
         raise ValidationFailure(errors)
     return PreviewRequest(
+        billing_entity_code=entity_code or None,
         customer=(
             PreviewCustomer(
                 **{field: customer.get(field) for field in CUSTOMER_INPUT_FIELDS}, shipping_address=shipping
@@ -178,7 +182,9 @@ class PreviewInput(serializers.Serializer):
     subscription_at = ClientDateTimeField(required=False)
     coupons = PreviewCouponInput(many=True, required=False)
     subscriptions = PreviewSubscriptionsInput(required=False)
-    billing_entity_code = serializers.CharField(required=False)
+    billing_entity_code = serializers.CharField(
+        required=False, help_text="The entity that bills the new subscription previewed (404 when unknown)."
+    )
 
 
 class InvoicePreviewView(OrganizationAPIView):

@@ -13,14 +13,17 @@ from rest_framework import serializers
 from billing_project.core.api.serializers import ClientDateTimeField, envelope, list_envelope, page_meta
 from billing_project.core.api.shapes import schema_serializer
 from billing_project.core.api.unsupported import LagoOnly
-from customers.api.serializers import NO_BILLING_ENTITIES, NO_CUSTOM_SECTIONS, payment_method_field
+from customers.api.serializers import (
+    billing_entity_code_field,
+    invoice_custom_section_field,
+    payment_method_field,
+    purchase_order_number_field,
+)
 from invoicing.representation import CustomerUsageShape, FeeShape, InvoiceShape
 
 # Lago fields bxb refuses (docs/lago-compatibility.md, "Refused Lago fields").
 _SKIP_PSP = "an invoice is always sent to the customer's payment provider when it has one"
 ONE_OFF_INVOICE_LAGO_ONLY = (
-    LagoOnly("billing_entity_code", NO_BILLING_ENTITIES),
-    LagoOnly("invoice_custom_section", NO_CUSTOM_SECTIONS),
     LagoOnly("skip_psp", _SKIP_PSP),
     LagoOnly("fees[].skip_psp", _SKIP_PSP),
 )
@@ -31,7 +34,6 @@ INVOICE_VOID_LAGO_ONLY = (
     LagoOnly("credit_amount", _VOID_CREDIT_NOTE, accepted=(0,)),
 )
 INVOICE_PREVIEW_LAGO_ONLY = (
-    LagoOnly("billing_entity_code", NO_BILLING_ENTITIES),
     LagoOnly("customer.integration_customers", "accounting, CRM and tax-provider integrations are not implemented"),
 )
 
@@ -77,8 +79,10 @@ class OneOffInvoiceInput(serializers.Serializer):
     external_customer_id = serializers.CharField()
     currency = serializers.CharField(required=False, allow_null=True)
     fees = OneOffFeeInput(many=True)
-    purchase_order_number = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    purchase_order_number = purchase_order_number_field()
     payment_method = payment_method_field()
+    billing_entity_code = billing_entity_code_field()
+    invoice_custom_section = invoice_custom_section_field()
 
 
 OneOffInvoiceEnvelope = envelope("OneOffInvoiceEnvelope", "invoice", OneOffInvoiceInput)

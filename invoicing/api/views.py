@@ -22,6 +22,7 @@ from customers.api.scoped import customer_list_view
 from customers.entities import billing_entity_ids
 from customers.payment_choice import payment_method_sent
 from customers.representation import CustomerShape, customer_payload
+from customers.section_choice import section_choice_input
 from invoicing import selectors
 from invoicing.api import filters
 from invoicing.api import serializers as s
@@ -138,6 +139,8 @@ class InvoiceCollectionView(InvoiceView):
             fees=[dict(item) for item in data["fees"]],
             purchase_order_number=data.get("purchase_order_number") or "",
             payment_method=payment_method_sent(data),
+            billing_entity_code=data.get("billing_entity_code") or None,
+            invoice_custom_section=section_choice_input(data),
         )
         return self.one(invoice)
 

@@ -43,6 +43,7 @@ from django.utils import timezone
 
 from catalog.models import AppliedCoupon, CouponStatus, CustomerTax, Tax
 from customers.models import Customer, Organization
+from customers.section_choice import invoice_sections
 from invoicing.billing import writer
 from invoicing.billing.due import DueItem, due_items, item_from_row
 from invoicing.billing.fees import fee_taxes, item_fees, usage_key
@@ -74,10 +75,19 @@ logger = logging.getLogger(__name__)
 
 class InvoiceKey(NamedTuple):
     """What one invoice of a billing run holds: a customer's due items of one local billing day in
-    one currency (a subscription's currency is its plan's; docs/billing-semantics.md §6.9)."""
+    one currency (a subscription's currency is its plan's; docs/billing-semantics.md §6.9), billed
+    by one entity (the subscription's `billing_entity`, else the customer's: the id as text, `""`
+    for a customer row without one) under one purchase order number (docs/billing-entities.md §3)."""
 
     day: dt.date
     currency: str
+    billing_entity: str
+    purchase_order_number: str
+
+
+def invoice_key(sub: Subscription, customer: Customer, day: dt.date) -> InvoiceKey:
+    entity = sub.billing_entity_id or customer.billing_entity_id
+    return InvoiceKey(day, sub.plan.amount_currency, str(entity) if entity else "", sub.purchase_order_number)
 
 
 DayItems = dict[InvoiceKey, list[tuple[DueItem, periods.Schedule]]]
@@ -230,9 +240,10 @@ def _read(
                     starting_billed=sub.id in starting,
                     advance_fixed_charges=inputs.catalog.plan(sub.plan_id).has_advance_fixed_charges,
                 )
-                currency = sub.plan.amount_currency
                 for item in due:
-                    days[InvoiceKey(periods.local_date(item.timestamp, tz_name), currency)].append((item, schedule))
+                    days[invoice_key(sub, customer, periods.local_date(item.timestamp, tz_name))].append(
+                        (item, schedule)
+                    )
         except Exception as exc:  # noqa: BLE001 - bad data of one customer
             outcome.failures[customer.id] = exc
             continue
@@ -310,8 +321,13 @@ def _resolver(customer: Customer, inputs: Inputs) -> TaxResolver:
     )
 
 
-def _invoice(customer: Customer, key: InvoiceKey) -> Invoice:
+def _invoice(customer: Customer, key: InvoiceKey, items: list[tuple[DueItem, periods.Schedule]]) -> Invoice:
+    """The invoice of one key; its sections follow what its subscriptions chose (Lago's rule,
+    `customers.section_choice.invoice_sections`), its dates the customer's settings (§6.8)."""
     net_term = customer.applicable_net_payment_term
+    chosen = invoice_sections(
+        list({item.subscription.id: item.subscription.section_choice for item, _ in items}.values())
+    )
     return Invoice(
         organization=customer.organization,
         customer=customer,
@@ -320,6 +336,9 @@ def _invoice(customer: Customer, key: InvoiceKey) -> Invoice:
         issuing_date=key.day,
         payment_due_date=key.day + dt.timedelta(days=net_term),
         net_payment_term=net_term,
+        billing_entity_id=UUID(key.billing_entity) if key.billing_entity else None,
+        purchase_order_number=key.purchase_order_number,
+        **chosen.fields(),
     )
 
 
@@ -406,7 +425,7 @@ def _invoice_alone(
     resolver: TaxResolver,
     inputs: Inputs,
 ) -> Invoice:
-    invoice = _invoice(customer, key)
+    invoice = _invoice(customer, key, items)
     fees, rows = _fees_and_periods(invoice, items, inputs)
     taxes, plan_ids = fee_taxes(fees, resolver)
     grace = customer.applicable_invoice_grace_period
@@ -473,7 +492,7 @@ def _build(
     usage: dict[tuple, Any],
 ) -> writer.Built:
     """An invoice in memory, finalized (no credits: the customer has none) or a draft."""
-    invoice = _invoice(customer, key)
+    invoice = _invoice(customer, key, items)
     fees, rows = _fees_and_periods(invoice, items, inputs, usage)
     for fee in fees:
         fee.invoice = invoice

@@ -24,7 +24,7 @@ from django.utils import timezone
 from billing_project.core import metrics
 from billing_project.core.bulk import insert_rows
 from billing_project.core.signals import bulk_created
-from customers.entities import applicable_sections
+from customers.entities import invoices_sections
 from customers.models import BillingEntity, Organization
 from invoicing.models import (
     Fee,
@@ -174,9 +174,9 @@ def write(built: list[Built]) -> None:
     _number(finalized)
     if finalized:
         now = timezone.now()
-        sections = applicable_sections(list({inv.customer_id: inv.customer for inv in finalized}.values()))
-        for invoice in finalized:
-            invoice.applied_invoice_custom_sections = lifecycle.sections_snapshot(sections[invoice.customer_id], now)
+        sections = invoices_sections([(inv.customer, lifecycle.sections_chosen(inv)) for inv in finalized])
+        for invoice, printed in zip(finalized, sections, strict=True):
+            invoice.applied_invoice_custom_sections = lifecycle.sections_snapshot(printed, now)
     # A period already invoiced violates the unique constraint here: the caller's savepoint rolls back.
     InvoiceSubscription.objects.bulk_create([row for b in built for row in b.periods], batch_size=BULK_SIZE)
     insert_rows(Fee, [fee for b in built for fee in b.fees], batch_size=BULK_SIZE)  # the costliest rows

@@ -17,8 +17,9 @@ from django.utils import timezone
 from billing_project.core import metrics
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
 from catalog.models import Plan
-from customers.entities import customer_billing_entity, customer_sections
+from customers.entities import customer_billing_entity, invoices_sections
 from customers.models import BillingEntity, Customer, EntityDocumentNumbering, Organization
+from customers.section_choice import InvoiceSections
 from invoicing.calculation import Context
 from invoicing.credits.services import invoices as credits
 from invoicing.models import (
@@ -122,9 +123,9 @@ def advance_counter(
 
 def invoice_billing_entity(invoice: Invoice) -> BillingEntity:
     """The entity that bills the invoice: its own once written, else its customer's."""
-    if invoice.billing_entity_id is not None:
+    if invoice.billing_entity_id is not None and invoice.billing_entity_id != invoice.customer.billing_entity_id:
         return invoice.billing_entity  # type: ignore[return-value]
-    return customer_billing_entity(invoice.customer)
+    return customer_billing_entity(invoice.customer)  # loaded with the customer where it is read in bulk
 
 
 def format_number(invoice: Invoice, entity: BillingEntity, customer: Customer) -> str:
@@ -164,7 +165,16 @@ def assign_number(invoice: Invoice) -> None:
     invoice.billing_entity_sequential_id = advance_counter(organization, billing_entity=entity)
     invoice.organization_sequential_id = advance_counter(organization)
     invoice.number = format_number(invoice, entity, customer)
-    invoice.applied_invoice_custom_sections = sections_snapshot(customer_sections(customer), timezone.now())
+    [printed] = invoices_sections([(customer, sections_chosen(invoice))])
+    invoice.applied_invoice_custom_sections = sections_snapshot(printed, timezone.now())
+
+
+def sections_chosen(invoice: Invoice) -> InvoiceSections:
+    """What was decided for the invoice's sections when it was created."""
+    return InvoiceSections(
+        section_ids=tuple(str(value) for value in invoice.invoice_custom_section_ids or ()),
+        with_customer=bool(invoice.with_customer_sections),
+    )
 
 
 def skip_zero_amount(customer: Customer) -> bool:

@@ -14,8 +14,10 @@ from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.money import exponent, is_currency, round_cents
 from catalog.models import AddOn
 from customers import services as customer_services
+from customers.entities import billing_entity_get
 from customers.models import Customer, Organization
 from customers.payment_choice import PaymentMethodInput, payment_method_choose
+from customers.section_choice import SectionChoiceInput, one_off_sections, section_choice
 from invoicing.models import Fee, FeeType, Invoice, InvoiceType
 from invoicing.services import lifecycle
 from invoicing.services.taxes import TaxResolver
@@ -62,11 +64,15 @@ def invoice_create_one_off(
     fees: list[dict[str, Any]],
     purchase_order_number: str = "",
     payment_method: PaymentMethodInput | None = None,
+    billing_entity_code: str | None = None,
+    invoice_custom_section: SectionChoiceInput | None = None,
     now: dt.datetime | None = None,
 ) -> Invoice:
     """Each fee is `unit_amount_cents` (default: the add-on's amount) × `units`, rounded once.
     `payment_method`: how this invoice is collected (docs/payments.md §12), checked against the
-    customer's saved methods before anything is written."""
+    customer's saved methods before anything is written. `billing_entity_code`: the entity that
+    bills it (else the customer's); `invoice_custom_section`: the sections it prints (Lago's rule,
+    `customers.section_choice.one_off_sections`); both read (404 on an unknown code) before any write."""
     now = now or timezone.now()
     with transaction.atomic():
         customer = (
@@ -84,6 +90,8 @@ def invoice_create_one_off(
         if not fees:
             raise ValidationFailure.single("fees", "value_is_mandatory")
         choice = payment_method_choose(customer, payment_method)
+        entity = billing_entity_get(organization, billing_entity_code) if billing_entity_code else None
+        sections = one_off_sections(section_choice(organization, invoice_custom_section))
         codes = [str(f.get("add_on_code") or "") for f in fees if isinstance(f, dict)]
         add_ons = {
             a.code: a for a in AddOn.objects.filter(organization=organization, code__in=codes, deleted_at__isnull=True)
@@ -100,7 +108,9 @@ def invoice_create_one_off(
             payment_due_date=today + dt.timedelta(days=net_term),
             net_payment_term=net_term,
             purchase_order_number=purchase_order_number or "",
+            billing_entity=entity,
             **choice.fields(),
+            **sections.fields(),
         )
         rows: list[Fee] = []
         taxes: dict = {}

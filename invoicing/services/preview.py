@@ -45,7 +45,8 @@ from django.utils import timezone
 from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from catalog.models import AppliedCoupon, Coupon, CouponStatus, Plan
-from customers.models import ADDRESS_FIELDS, LEGAL_AND_ADDRESS, Customer, Organization
+from customers.entities import billing_entity_get
+from customers.models import ADDRESS_FIELDS, LEGAL_AND_ADDRESS, BillingEntity, Customer, Organization
 from invoicing.billing.run import customer_bill
 from invoicing.inputs import PreviewCoupon, PreviewCustomer, PreviewRequest
 from invoicing.models import Invoice
@@ -93,8 +94,9 @@ def invoice_preview(
 
 
 def _preview_in_sandbox(organization: Organization, request: PreviewRequest, *, now: dt.datetime) -> InvoiceShape:
+    entity = billing_entity_get(organization, request.billing_entity_code) if request.billing_entity_code else None
     customer, _new = _customer(organization, request.customer)
-    targets, billing_at = _subscriptions(organization, customer, request, now=now)
+    targets, billing_at = _subscriptions(organization, customer, request, now=now, entity=entity)
     _check_currencies(targets)
     if customer.invoice_grace_period != 0:
         customer.invoice_grace_period = 0  # a preview shows the finalized amounts
@@ -164,9 +166,15 @@ def _plan(organization: Organization, code: str) -> Plan:
 
 
 def _subscriptions(
-    organization: Organization, customer: Customer, request: PreviewRequest, *, now: dt.datetime
+    organization: Organization,
+    customer: Customer,
+    request: PreviewRequest,
+    *,
+    now: dt.datetime,
+    entity: BillingEntity | None = None,
 ) -> tuple[list[Subscription], dt.datetime]:
-    """The subscriptions previewed (written in the sandbox) and the instant their invoice is due."""
+    """The subscriptions previewed (written in the sandbox) and the instant their invoice is due;
+    a new one is billed by `entity` when one is named (`billing_entity_code`), else the customer's."""
     if request.plan_code:
         plan = _plan(organization, request.plan_code)
         started = request.subscription_at or now
@@ -180,6 +188,7 @@ def _subscriptions(
             subscription_at=started,
             started_at=started,
             trial_ends_at=periods.trial_ends_at(started, plan.trial_period),
+            billing_entity=entity,
         )
         sub.customer = customer
         schedule = schedule_for(sub)

@@ -14,7 +14,12 @@ from catalog.api.serializers import (
     MinimumCommitmentInput,
     UsageThresholdInput,
 )
-from customers.api.serializers import NO_BILLING_ENTITIES, NO_CUSTOM_SECTIONS, payment_method_field
+from customers.api.serializers import (
+    billing_entity_code_field,
+    invoice_custom_section_field,
+    payment_method_field,
+    purchase_order_number_field,
+)
 from subscriptions.models import BillingTime, OnTerminationCreditNote, OnTerminationInvoice
 from subscriptions.representation import SubscriptionOutput, SubscriptionWithPlanOutput
 from subscriptions.services import DOWNGRADE_AT_PERIOD_END, DOWNGRADE_IMMEDIATELY
@@ -24,15 +29,12 @@ SUBSCRIPTION_LAGO_ONLY = (
     LagoOnly(
         "activation_rules", "activation rules (a subscription started once a payment succeeds) are not implemented"
     ),
-    LagoOnly("billing_entity_code", NO_BILLING_ENTITIES),
     LagoOnly(
         "consolidate_invoice",
         "bxb bills a customer's subscriptions due the same day on one invoice",
         accepted=(True,),
         empty_accepted=False,
     ),
-    LagoOnly("invoice_custom_section", NO_CUSTOM_SECTIONS),
-    LagoOnly("purchase_order_number", "purchase order numbers on subscription invoices are not implemented"),
     LagoOnly("plan_overrides.charges[].applied_pricing_unit", PRICING_UNIT_REASON),
 )
 SUBSCRIPTION_BODY_LAGO_ONLY = (
@@ -100,6 +102,9 @@ class SubscriptionInput(serializers.Serializer):
         help_text="bxb extra: `immediate` applies a downgrade now (unused in-advance days credited).",
     )
     payment_method = payment_method_field()
+    billing_entity_code = billing_entity_code_field()
+    invoice_custom_section = invoice_custom_section_field()
+    purchase_order_number = purchase_order_number_field()
     bill_past_periods = serializers.BooleanField(
         required=False,
         allow_null=True,
@@ -123,6 +128,9 @@ class SubscriptionUpdateInput(serializers.Serializer):
         choices=OnTerminationInvoice.values, required=False, allow_null=True
     )
     payment_method = payment_method_field()
+    billing_entity_code = billing_entity_code_field()
+    invoice_custom_section = invoice_custom_section_field()
+    purchase_order_number = purchase_order_number_field()
 
 
 SubscriptionUpdateInputEnvelope = envelope("SubscriptionUpdateInputEnvelope", "subscription", SubscriptionUpdateInput)

@@ -22,10 +22,12 @@ from billing_project.core.found import found
 from billing_project.core.inputs import UNSET, empty, or_none, sent
 from catalog.inputs import PlanOverrides
 from catalog.models import Plan
+from customers import entities
 from customers import services as customer_services
 from customers.inputs import CustomerUpsert
-from customers.models import Customer, Organization
+from customers.models import BillingEntity, Customer, Organization
 from customers.payment_choice import PaymentMethodInput, payment_method_choose
+from customers.section_choice import SectionChoiceInput, section_choice
 from subscriptions import periods, selectors, signals, state_machine
 from subscriptions.inputs import SubscriptionCreate, SubscriptionUpdate
 from subscriptions.models import (
@@ -119,6 +121,28 @@ class _Request:
     overrides: PlanOverrides | None
     bill_past_periods: bool
     payment_method: PaymentMethodInput | None
+    # Lago's `billing_entity_code` (resolved; None: not sent or empty), `invoice_custom_section`
+    # and `purchase_order_number` (None: not sent).
+    billing_entity: BillingEntity | None
+    sections: SectionChoiceInput | None
+    purchase_order_number: str | None
+
+
+# What decides how a subscription's invoices are issued (the entity that bills them, their
+# custom sections, their purchase order number): kept across plan changes unless sent again.
+_INVOICE_FIELDS = ("billing_entity_id", "purchase_order_number", "skip_invoice_custom_sections",
+                   "invoice_custom_section_ids")  # fmt: skip
+
+
+def _apply_invoice_fields(subscription: Subscription, request: _Request) -> None:
+    """The entity, sections and purchase order number the request sent (what it left out stays)."""
+    if request.billing_entity is not None:
+        subscription.billing_entity = request.billing_entity
+    if request.purchase_order_number is not None:
+        subscription.purchase_order_number = request.purchase_order_number
+    choice = section_choice(subscription.organization_id, request.sections, current=subscription.section_choice)
+    for field, value in choice.fields().items():
+        setattr(subscription, field, value)
 
 
 # --- transitions (row already locked) ---------------------------------------------------------
@@ -254,6 +278,8 @@ def subscription_create(
     if errors:
         raise ValidationFailure(errors)
     plan = _live_plan(organization, data.plan_code.strip())
+    entity = entities.billing_entity_get(organization, data.billing_entity_code) if data.billing_entity_code else None
+    section_choice(organization, data.invoice_custom_section)  # 404 on an unknown code, before any write
     request = _Request(
         external_customer_id=data.external_customer_id.strip(),
         external_id=data.external_id.strip(),
@@ -267,6 +293,9 @@ def subscription_create(
         overrides=_overrides(data.plan_overrides),
         bill_past_periods=bool(data.bill_past_periods),
         payment_method=data.payment_method,
+        billing_entity=entity,
+        sections=data.invoice_custom_section,
+        purchase_order_number=data.purchase_order_number,
     )
     try:
         return _create(organization, plan, request, now=now)
@@ -278,15 +307,26 @@ def subscription_create(
             raise ConflictFailure("subscription_conflict") from exc
 
 
-def _customer_for(organization: Organization, external_customer_id: str, plan: Plan) -> Customer:
+def _customer_for(
+    organization: Organization, external_customer_id: str, plan: Plan, entity: BillingEntity | None
+) -> Customer:
     customer = (
         Customer.objects.filter(organization=organization, external_id=external_customer_id, deleted_at__isnull=True)
         .select_related("organization")
         .first()
     )
-    if customer is None or customer.currency is None:
-        # The first currency becomes the customer's default; a subscription in another currency is
-        # billed on invoices of its own currency (docs/billing-semantics.md §6.9).
+    # The first currency becomes the customer's default; a subscription in another currency is
+    # billed on invoices of its own currency (docs/billing-semantics.md §6.9).
+    if customer is None:  # created as Lago does, in the entity named for the subscription
+        customer, _ = customer_services.customer_upsert(
+            organization,
+            CustomerUpsert(
+                external_id=external_customer_id,
+                currency=plan.amount_currency,
+                billing_entity_code=entity.code if entity is not None else UNSET,
+            ),
+        )
+    elif customer.currency is None:
         customer, _ = customer_services.customer_upsert(
             organization, CustomerUpsert(external_id=external_customer_id, currency=plan.amount_currency)
         )
@@ -295,7 +335,7 @@ def _customer_for(organization: Organization, external_customer_id: str, plan: P
 
 @transaction.atomic
 def _create(organization: Organization, plan: Plan, request: _Request, *, now: datetime) -> Subscription:
-    customer = _customer_for(organization, request.external_customer_id, plan)
+    customer = _customer_for(organization, request.external_customer_id, plan, request.billing_entity)
     customer = lock_customer(customer.pk)
     external_id = request.external_id
     live = {
@@ -321,6 +361,9 @@ def _create(organization: Organization, plan: Plan, request: _Request, *, now: d
     choice = payment_method_choose(customer, request.payment_method)
     effective_plan = plan_override_create(plan, request.overrides) if request.overrides else plan
     subscription = Subscription(
+        billing_entity=request.billing_entity,
+        purchase_order_number=request.purchase_order_number or "",
+        **section_choice(organization, request.sections).fields(),
         organization=organization,
         customer=customer,
         plan=effective_plan,
@@ -354,12 +397,13 @@ def _replace_pending(pending: Subscription, plan: Plan, request: _Request, *, no
         raise NotAllowedFailure(state_machine.REFUSED_CODE)
     fields = ("plan_id", "name", "billing_time", "subscription_at", "activation_at", "ending_at",
               "on_termination_credit_note", "on_termination_invoice",
-              "payment_method_type", "payment_method_id")  # fmt: skip
+              "payment_method_type", "payment_method_id", *_INVOICE_FIELDS)  # fmt: skip
     before = {field: getattr(pending, field) for field in fields}
     given = request.given
     choice = payment_method_choose(pending.customer, request.payment_method, current=pending.payment_method_choice)
     for field, value in choice.fields().items():
         setattr(pending, field, value)
+    _apply_invoice_fields(pending, request)
     if request.overrides:
         pending.plan = plan_override_create(plan, request.overrides)
     elif pending.plan.code != plan.code:
@@ -406,6 +450,9 @@ def _change_plan(
             changed["name"] = request.name
         if choice != current.payment_method_choice:
             changed.update(choice.fields())
+        before = {field: getattr(current, field) for field in _INVOICE_FIELDS}
+        _apply_invoice_fields(current, request)
+        changed.update({f: getattr(current, f) for f in _INVOICE_FIELDS if getattr(current, f) != before[f]})
         if changed:
             for field, value in changed.items():
                 setattr(current, field, value)
@@ -443,7 +490,9 @@ def _change_plan(
         on_termination_invoice=current.on_termination_invoice,
         status=SubscriptionStatus.PENDING,
         **choice.fields(),  # the new plan is paid as the old one, unless the request chose otherwise
+        **{field: getattr(current, field) for field in _INVOICE_FIELDS},  # billed as the old one too
     )
+    _apply_invoice_fields(successor, request)
     if not immediate:
         # Downgrade: the cheaper plan starts when the current period ends (docs/billing-semantics.md §5.6).
         successor.activation_at = selectors.next_period_start(current, now)
@@ -509,6 +558,14 @@ def subscription_update(
         errors.setdefault("subscription_at", []).append("invalid_date")  # would start after it ends
     if errors:
         raise ValidationFailure(errors)
+    # Read (404 on an unknown code) before anything is written.
+    if (entity_code := data.billing_entity_code) is not UNSET:  # null or "": the customer's entity again
+        subscription.billing_entity = entities.billing_entity_get(organization, entity_code) if entity_code else None
+    sections = section_choice(organization, data.invoice_custom_section, current=subscription.section_choice)
+    for field, value in sections.fields().items():
+        setattr(subscription, field, value)
+    if (purchase_order_number := data.purchase_order_number) is not UNSET:
+        subscription.purchase_order_number = purchase_order_number or ""
 
     if (name := or_none(data.name)) is not None:
         subscription.name = name

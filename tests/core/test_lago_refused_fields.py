@@ -56,7 +56,6 @@ def world(api, organization):
 
 PROVIDER = {"payment_method_type": "provider", "payment_method_id": None}
 PRICING_UNIT = {"code": "credits", "conversion_rate": "0.5"}
-SECTION = {"invoice_custom_section_codes": ["legal"], "skip_invoice_custom_sections": False}
 NO_SECTION = {"invoice_custom_section_codes": [], "skip_invoice_custom_sections": False}
 
 
@@ -120,22 +119,12 @@ REFUSED = [
      "authorization", "/subscriptions"),
     ("post", "/subscriptions", _subscription(activation_rules=[{"type": "payment", "timeout_hours": 48}]),
      "activation_rules", "/subscriptions"),
-    ("post", "/subscriptions", _subscription(billing_entity_code="eu"), "billing_entity_code", "/subscriptions"),
     ("post", "/subscriptions", _subscription(consolidate_invoice=False), "consolidate_invoice", "/subscriptions"),
-    ("post", "/subscriptions", _subscription(invoice_custom_section=SECTION), "invoice_custom_section",
-     "/subscriptions"),
-    ("post", "/subscriptions", _subscription(purchase_order_number="PO-1"), "purchase_order_number", "/subscriptions"),
-    ("put", "/subscriptions/s1", {"subscription": {"name": "S", "purchase_order_number": "PO-1"}},
-     "purchase_order_number", "/subscriptions/s1"),
     ("put", "/subscriptions/s1/charges/c", {"charge": {"properties": {"amount": "3"}, "applied_pricing_unit": PRICING_UNIT}},
      "applied_pricing_unit", "/subscriptions/s1/charges/c"),
     ("post", "/invoices", _one_off(skip_psp=True), "skip_psp", "/invoices"),
-    ("post", "/invoices", _one_off(invoice_custom_section=SECTION), "invoice_custom_section", "/invoices"),
-    ("post", "/invoices", _one_off(billing_entity_code="eu"), "billing_entity_code", "/invoices"),
     ("post", "/invoices/{invoice}/void", {"generate_credit_note": True}, "generate_credit_note", "/invoices/{invoice}"),
     ("post", "/invoices/{invoice}/void", {"refund_amount": 100}, "refund_amount", "/invoices/{invoice}"),
-    ("post", "/invoices/preview", {"customer": {"external_id": "c1"}, "plan_code": "p", "billing_entity_code": "eu"},
-     "billing_entity_code", "/invoices"),
     ("post", "/invoices/preview", {"customer": {"external_id": "c1", "integration_customers": [{"integration_code": "a"}]},
                                    "plan_code": "p"}, "customer.integration_customers", "/invoices"),
     ("post", "/wallets", _wallet(purchase_order_number="PO-1"), "purchase_order_number",
