@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
-from typing import Any, ClassVar, Self
+from typing import Any
 
-from billing_project.core.inputs import UNSET, Fields, Unset, from_validated, nested, nested_items
+from billing_project.core.inputs import UNSET, Fields, Unset, built, many, one
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ class CouponTargets:
 
 
 @dataclass(frozen=True)
-class CouponFields:
+class CouponFields(Fields):
     """`POST /coupons`, `PUT /coupons/{code}`. `percentage_rate` as sent (the service checks its range
     and digits); `expiration_at` as RFC 3339 text (or a datetime from the admin)."""
 
@@ -94,9 +93,7 @@ class CouponFields:
     reusable: bool | Unset | None = UNSET
     applies_to: CouponTargets | Unset | None = UNSET
 
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> CouponFields:
-        return from_validated(cls, data, applies_to=nested(data, "applies_to", partial(from_validated, CouponTargets)))
+    nested_fields = built(applies_to=one(CouponTargets))
 
 
 @dataclass(frozen=True)
@@ -126,7 +123,7 @@ class MetricFilterFields:
 
 
 @dataclass(frozen=True)
-class BillableMetricFields:
+class BillableMetricFields(Fields):
     """`POST /billable_metrics`, `PUT /billable_metrics/{code}`. `filters`, when sent, becomes the
     metric's filter list."""
 
@@ -142,11 +139,7 @@ class BillableMetricFields:
     expression: str | Unset | None = UNSET
     filters: tuple[MetricFilterFields, ...] | Unset | None = UNSET
 
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> BillableMetricFields:
-        return from_validated(
-            cls, data, filters=nested_items(data, "filters", partial(from_validated, MetricFilterFields))
-        )
+    nested_fields = built(filters=many(MetricFilterFields))
 
 
 @dataclass(frozen=True)
@@ -172,18 +165,14 @@ class ChargeFilterFields(Fields):
     invoice_display_name: str | Unset | None = UNSET
 
 
-class _WithFilters(Fields):
-    """`from_validated` of a charge's body: its `filters` sent are built as `ChargeFilterFields`."""
-
-    __slots__ = ()
-
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> Self:
-        return from_validated(cls, data, filters=_filters(data))
+def _filters(data: Mapping[str, Any], name: str) -> list[ChargeFilterFields] | Unset | None:
+    """A charge's `filters` sent, as a list of `ChargeFilterFields`."""
+    items = data.get(name, UNSET)
+    return [ChargeFilterFields.from_validated(item) for item in items] if isinstance(items, list) else items
 
 
 @dataclass(frozen=True)
-class ChargeOverrideFields(_WithFilters):
+class ChargeOverrideFields(Fields):
     """`PUT /subscriptions/{external_id}/charges/{code}`: what a subscription may change of one
     charge of its plan (Lago's overridable fields). `filters`, when sent, replace the charge's
     filters (a filter with the same values keeps its id); `tax_codes` replace its taxes."""
@@ -194,14 +183,11 @@ class ChargeOverrideFields(_WithFilters):
     filters: list[ChargeFilterFields] | Unset | None = UNSET
     tax_codes: list[str] | Unset | None = UNSET
 
-
-def _filters(data: Mapping[str, Any]) -> list[ChargeFilterFields] | Unset | None:
-    items = data.get("filters", UNSET)
-    return [ChargeFilterFields.from_validated(item) for item in items] if isinstance(items, list) else items
+    nested_fields = built(filters=_filters)
 
 
 @dataclass(frozen=True)
-class ChargeFields(_WithFilters):
+class ChargeFields(Fields):
     """A charge of `POST/PUT /plans` (`charges[]`) and of `/plans/{code}/charges`. `id` (or `code`)
     names an existing charge of the plan; `billable_metric_code` is for callers inside bxb."""
 
@@ -222,6 +208,8 @@ class ChargeFields(_WithFilters):
     tax_codes: list[str] | Unset | None = UNSET
     accepts_target_wallet: bool | Unset | None = UNSET
 
+    nested_fields = built(filters=_filters)
+
 
 @dataclass(frozen=True)
 class CommitmentFields:
@@ -241,27 +229,15 @@ class UsageThresholdFields:
     recurring: bool | None = None
 
 
-class _PlanBody(Fields):
-    """`from_validated` of a plan's body and of a subscription's plan overrides: the fixed charges,
-    commitment, thresholds and charges (each a `charge_fields`) sent are built as their inputs."""
-
-    __slots__ = ()
-    charge_fields: ClassVar[type[Fields]]
-
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> Self:
-        return from_validated(
-            cls,
-            data,
-            fixed_charges=nested_items(data, "fixed_charges", FixedChargeFields.from_validated),
-            minimum_commitment=nested(data, "minimum_commitment", partial(from_validated, CommitmentFields)),
-            usage_thresholds=nested_items(data, "usage_thresholds", partial(from_validated, UsageThresholdFields)),
-            charges=nested_items(data, "charges", cls.charge_fields.from_validated),
-        )
+_PLAN_CHILDREN = {  # the nested inputs of a plan's body and of a subscription's plan overrides
+    "fixed_charges": many(FixedChargeFields),
+    "minimum_commitment": one(CommitmentFields),
+    "usage_thresholds": many(UsageThresholdFields),
+}
 
 
 @dataclass(frozen=True)
-class PlanFields(_PlanBody):
+class PlanFields(Fields):
     """`POST /plans`, `PUT /plans/{code}`. `trial_period` as the client sent it (the service checks
     its range and digits). `charges`, when sent, becomes the plan's charge list."""
 
@@ -285,7 +261,7 @@ class PlanFields(_PlanBody):
     # carry the change over to the plans overridden for subscriptions (fixed charges and amount)
     cascade_updates: bool | Unset | None = UNSET
 
-    charge_fields: ClassVar[type[Fields]] = ChargeFields
+    nested_fields = built(**_PLAN_CHILDREN, charges=many(ChargeFields))
 
 
 @dataclass(frozen=True)
@@ -297,7 +273,7 @@ class ChargeOverride(ChargeOverrideFields):
 
 
 @dataclass(frozen=True)
-class PlanOverrides(_PlanBody):
+class PlanOverrides(Fields):
     """A subscription's `plan_overrides`: the plan's fields a subscription may price differently."""
 
     name: str | Unset | None = UNSET
@@ -313,4 +289,4 @@ class PlanOverrides(_PlanBody):
     charges: tuple[ChargeOverride, ...] | Unset | None = UNSET
     fixed_charges: tuple[FixedChargeFields, ...] | Unset | None = UNSET  # `id` names the plan's fixed charge
 
-    charge_fields: ClassVar[type[Fields]] = ChargeOverride
+    nested_fields = built(**_PLAN_CHILDREN, charges=many(ChargeOverride))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from django.utils.text import slugify
 from billing_project.core import money
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.found import found
-from billing_project.core.inputs import UNSET, Fields, Unset, from_validated, or_none
+from billing_project.core.inputs import UNSET, Fields, Unset, built, one, or_none
 from customers import hooks
 from customers.models import (
     BillingEntity,
@@ -67,7 +67,7 @@ class EntityBillingConfiguration:
 
 
 @dataclass(frozen=True)
-class BillingEntityFields:
+class BillingEntityFields(Fields):
     """Lago's `billing_entity` body: on create `code` and `name` are required; on update only the
     fields sent change (`code` is never changed)."""
 
@@ -97,16 +97,7 @@ class BillingEntityFields:
     tax_codes: list[str] | Unset | None = UNSET
     invoice_custom_section_codes: list[str] | Unset | None = UNSET
 
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> BillingEntityFields:
-        billing = data.get("billing_configuration", UNSET)
-        return from_validated(
-            cls,
-            data,
-            billing_configuration=(
-                from_validated(EntityBillingConfiguration, billing) if isinstance(billing, Mapping) else billing
-            ),
-        )
+    nested_fields = built(billing_configuration=one(EntityBillingConfiguration))
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
 
-from billing_project.core.inputs import UNSET, Unset, from_validated, nested, nested_items
+from billing_project.core.inputs import UNSET, Fields, Unset, built, many, one
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ class MetadataEntry:
 
 
 @dataclass(frozen=True)
-class CustomerUpsert:
+class CustomerUpsert(Fields):
     """Lago's `POST /customers` body: `external_id` finds the customer, every other field sent is
     written (null clears it), every field not sent (`UNSET`) stays."""
 
@@ -72,15 +70,7 @@ class CustomerUpsert:
     skip_invoice_custom_sections: bool | Unset | None = UNSET
     invoice_custom_section_codes: list[str] | Unset | None = UNSET
 
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> CustomerUpsert:
-        """From `CustomerInput`'s validated data (the keys the client sent)."""
-        return from_validated(
-            cls,
-            data,
-            billing_configuration=nested(data, "billing_configuration", partial(from_validated, BillingConfiguration)),
-            metadata=nested_items(data, "metadata", partial(from_validated, MetadataEntry)),
-        )
+    nested_fields = built(billing_configuration=one(BillingConfiguration), metadata=many(MetadataEntry))
 
 
 @dataclass(frozen=True)
@@ -91,7 +81,7 @@ class OrganizationBillingConfiguration:
 
 
 @dataclass(frozen=True)
-class OrganizationUpdate:
+class OrganizationUpdate(Fields):
     """Lago's `PUT /organizations` body: only the fields sent change."""
 
     default_currency: str | Unset = UNSET
@@ -114,8 +104,4 @@ class OrganizationUpdate:
     billing_configuration: OrganizationBillingConfiguration | Unset | None = UNSET
     webhook_url: str | Unset | None = UNSET
 
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> OrganizationUpdate:
-        """From `OrganizationInput`'s validated data (the keys the client sent)."""
-        build = partial(from_validated, OrganizationBillingConfiguration)
-        return from_validated(cls, data, billing_configuration=nested(data, "billing_configuration", build))
+    nested_fields = built(billing_configuration=one(OrganizationBillingConfiguration))

@@ -8,36 +8,23 @@ a datetime from inside bxb): the service reads them, refusing one outside 2000..
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Self
 
-from billing_project.core.inputs import UNSET, Fields, Unset, from_validated, nested
+from billing_project.core.inputs import UNSET, Fields, Unset, built, one
 from catalog.inputs import PlanOverrides
 from customers.payment_choice import PaymentMethodInput, payment_method_input
 from customers.section_choice import SectionChoiceInput, section_choice_input
 
-
-class _SubscriptionFields(Fields):
-    """`from_validated` of both subscription bodies: the plan overrides, the payment method and the
-    invoice custom sections sent are built as their typed inputs."""
-
-    __slots__ = ()
-
-    @classmethod
-    def from_validated(cls, data: Mapping[str, Any]) -> Self:
-        return from_validated(
-            cls,
-            data,
-            plan_overrides=nested(data, "plan_overrides", PlanOverrides.from_validated),
-            payment_method=payment_method_input(data),
-            invoice_custom_section=section_choice_input(data),
-        )
+_CHILDREN = built(  # of both bodies
+    plan_overrides=one(PlanOverrides),
+    payment_method=payment_method_input,
+    invoice_custom_section=section_choice_input,
+)
 
 
 @dataclass(frozen=True)
-class SubscriptionCreate(_SubscriptionFields):
+class SubscriptionCreate(Fields):
     """Lago's `POST /subscriptions` body (None: not sent). `downgrade_timing` and
     `bill_past_periods` are bxb's own."""
 
@@ -58,13 +45,15 @@ class SubscriptionCreate(_SubscriptionFields):
     invoice_custom_section: SectionChoiceInput | None = None
     purchase_order_number: str | None = None
 
+    nested_fields = _CHILDREN
+
     def given(self) -> set[str]:
         """The fields sent with a value: what a second POST for a pending subscription changes."""
         return {field.name for field in fields(self) if getattr(self, field.name) is not None}
 
 
 @dataclass(frozen=True)
-class SubscriptionUpdate(_SubscriptionFields):
+class SubscriptionUpdate(Fields):
     """Lago's `PUT /subscriptions/{external_id}` body: only the fields sent change (`ending_at`
     sent as null removes the end)."""
 
@@ -78,3 +67,5 @@ class SubscriptionUpdate(_SubscriptionFields):
     billing_entity_code: str | Unset | None = UNSET
     invoice_custom_section: SectionChoiceInput | None = None
     purchase_order_number: str | Unset | None = UNSET
+
+    nested_fields = _CHILDREN

@@ -18,7 +18,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Self, TypeVar
+from functools import partial
+from types import MappingProxyType
+from typing import Any, ClassVar, Final, Self, TypeVar
 
 
 class Unset(enum.Enum):
@@ -51,16 +53,40 @@ def from_validated(cls: type[T], data: Mapping[str, Any], **converted: Any) -> T
     return cls(**values)
 
 
+Builder = Callable[[Mapping[str, Any], str], Any]  # (validated data, field name) -> the field's input
+
+
 class Fields:
-    """The base of a typed input dataclass whose fields are built from validated data as they are
-    (`Fields.from_validated(data)`); a dataclass with nested inputs writes its own `from_validated`,
-    passing the built ones to `from_validated(cls, data, name=...)`."""
+    """The base of a typed input dataclass: `X.from_validated(data)` builds it from validated data.
+    The fields sent are taken as they are, except those named in `nested_fields`, each built by its
+    builder from the data: `one(Y)` a nested object, `many(Y)` a list of them, or any function of
+    (data, name)."""
 
     __slots__ = ()
+    nested_fields: ClassVar[Mapping[str, Builder]] = MappingProxyType({})
 
     @classmethod
     def from_validated(cls, data: Mapping[str, Any]) -> Self:
-        return from_validated(cls, data)
+        return from_validated(cls, data, **{name: build(data, name) for name, build in cls.nested_fields.items()})
+
+
+def _builder(kind: type) -> Callable[[Mapping[str, Any]], Any]:
+    return kind.from_validated if issubclass(kind, Fields) else partial(from_validated, kind)
+
+
+def one(kind: type) -> Builder:
+    """The `kind` input of the object sent under the field's name (null and not sent pass through)."""
+    return lambda data, name: nested(data, name, _builder(kind))
+
+
+def built(**builders: Builder) -> Mapping[str, Builder]:
+    """A `nested_fields` table: `nested_fields = built(filters=many(FilterFields))`."""
+    return MappingProxyType(builders)
+
+
+def many(kind: type) -> Builder:
+    """The `kind` inputs of the list of objects sent under the field's name, as a tuple."""
+    return lambda data, name: nested_items(data, name, _builder(kind))
 
 
 def nested(data: Mapping[str, Any], name: str, build: Callable[[Mapping[str, Any]], T]) -> T | Unset | None:
