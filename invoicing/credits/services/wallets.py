@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -394,19 +395,24 @@ def wallet_terminate(organization: Organization, *, wallet_id: UUID | str, now: 
     return wallet
 
 
+def _void(wallet: Wallet, credits: Decimal, cents: int, now: dt.datetime) -> WalletTransaction:
+    """A settled outbound line voiding `credits` (worth `cents`) of the wallet."""
+    return _record(
+        wallet,
+        transaction_type=TransactionType.OUTBOUND,
+        transaction_status=TransactionStatus.VOIDED,
+        credits=credits,
+        cents=cents,
+        settle=True,
+        now=now,
+    )
+
+
 def _terminate(wallet: Wallet, now: dt.datetime) -> None:
     if wallet.status == WalletStatus.TERMINATED:
         return
     if wallet.credits_balance > 0:
-        _record(
-            wallet,
-            transaction_type=TransactionType.OUTBOUND,
-            transaction_status=TransactionStatus.VOIDED,
-            credits=Decimal(wallet.credits_balance),
-            cents=wallet.balance_cents,
-            settle=True,
-            now=now,
-        )
+        _void(wallet, Decimal(wallet.credits_balance), wallet.balance_cents, now)
     wallet.status = WalletStatus.TERMINATED
     wallet.terminated_at = now
     wallet.save(update_fields=["status", "terminated_at", "updated_at"])
@@ -456,42 +462,40 @@ def _top_up(
         if invoice_requires_successful_payment is None
         else invoice_requires_successful_payment
     )
+    # What the lines of one top-up share; each line adds its type, status, credits and settlement.
+    line = partial(
+        _record,
+        wallet,
+        now=now,
+        source=source,
+        name=name,
+        metadata=metadata,
+        priority=priority,
+        payment_method=payment_method,
+    )
     if paid > 0:
-        tx = _record(
-            wallet,
+        tx = line(
             transaction_type=TransactionType.INBOUND,
             transaction_status=TransactionStatus.PURCHASED,
             credits=paid,
             settle=False,
-            now=now,
-            source=source,
-            name=name,
-            metadata=metadata,
             idempotency_key=f"{idempotency_key}:paid" if idempotency_key else "",
             invoice_requires_successful_payment=requires,
             notify=False,
-            priority=priority,
-            payment_method=payment_method,
         )
         tx.invoice = _credit_invoice(wallet, tx, now)
         tx.save(update_fields=["invoice", "updated_at"])
         _send_transaction_webhook(tx, "wallet_transaction.created")  # with its credit invoice
         result.append(tx)
     if granted > 0:
+        granted_key = f"{idempotency_key}:granted" if idempotency_key else ""
         result.append(
-            _record(
-                wallet,
+            line(
                 transaction_type=TransactionType.INBOUND,
                 transaction_status=TransactionStatus.GRANTED,
                 credits=granted,
                 settle=True,
-                now=now,
-                source=source,
-                name=name,
-                metadata=metadata,
-                idempotency_key=f"{idempotency_key}:granted" if idempotency_key else "",
-                priority=priority,
-                payment_method=payment_method,
+                idempotency_key=granted_key,
             )
         )
     if voided > 0:
@@ -501,20 +505,13 @@ def _top_up(
         if void is not None and void.cents is not None:
             cents = void.cents
         result.append(
-            _record(
-                wallet,
+            line(
                 transaction_type=TransactionType.OUTBOUND,
                 transaction_status=TransactionStatus.VOIDED,
                 credits=voided,
                 cents=min(cents, wallet.balance_cents),
                 settle=True,
-                now=now,
-                source=source,
-                name=name,
-                metadata=metadata,
-                priority=priority,
                 fund_from=void.inbound if void is not None else None,
-                payment_method=payment_method,
             )
         )
     return result
@@ -611,15 +608,7 @@ def wallet_transaction_settle(transaction_id: UUID | str, *, now: dt.datetime | 
         _apply_settled(wallet, tx, now)
         tx.wallet = wallet
         if wallet.status != WalletStatus.ACTIVE:  # paid after termination: the credits are voided at once
-            _record(
-                wallet,
-                transaction_type=TransactionType.OUTBOUND,
-                transaction_status=TransactionStatus.VOIDED,
-                credits=Decimal(tx.credit_amount),
-                cents=tx.amount_cents,
-                settle=True,
-                now=now,
-            )
+            _void(wallet, Decimal(tx.credit_amount), tx.amount_cents, now)
         _send_transaction_webhook(tx, "wallet_transaction.updated")
     return tx
 
