@@ -17,7 +17,6 @@ from invoicing.services import lifecycle
 
 class Command(JobCommand):
     help = "Finalize the drafts whose grace period has ended (the hourly beat job, by hand)."
-    at_help = "As of this ISO-8601 instant (default: now)."
     dry_run_help = "List the drafts; finalize nothing."
     organization_option = progress_option = True
 

@@ -17,7 +17,6 @@ from invoicing.services import lifecycle
 
 class Command(JobCommand):
     help = "Mark finalized, unpaid invoices past their payment due date as overdue (the beat job, by hand)."
-    at_help = "As of this ISO-8601 instant (default: now)."
     dry_run_help = "List the invoices; change nothing."
     organization_option = progress_option = True
 

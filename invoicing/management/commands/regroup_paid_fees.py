@@ -15,7 +15,6 @@ from invoicing.services.advance import paid_fees_regroup, paid_fees_regroup_due
 
 class Command(JobCommand):
     help = "Group paid pay-in-advance fees (regroup_paid_fees: invoice) on their period-end invoice."
-    at_help = "The instant to run for (ISO 8601, UTC if naive); default now."
     dry_run_help = "Only list the customers concerned."
 
     def run(self, now: dt.datetime, *, dry_run: bool, organization: Any) -> None:

@@ -15,7 +15,6 @@ from invoicing.credits.services import wallet_rules, wallets
 
 class Command(JobCommand):
     help = "Terminate expired wallets, run recurring top-ups and refresh ongoing balances."
-    at_help = "The instant to run for (ISO 8601, UTC if naive); default now."
     dry_run_help = "Only list what is due."
 
     def run(self, now: dt.datetime, *, dry_run: bool, organization: Any) -> None:

@@ -6,7 +6,12 @@ from django.utils import timezone
 from billing_project.core.progress import Progress
 from customers.models import Organization
 from metering.clickhouse import backfill, store
-from metering.management.commands._common import find_organization, parse_moment
+from metering.management.commands._common import (
+    add_organizations_option,
+    check_copy_options,
+    find_organization,
+    parse_moment,
+)
 from metering.models import ClickHouseBackfill, ClickHouseBackfillStatus
 
 Status = ClickHouseBackfillStatus
@@ -34,9 +39,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--organization", action="append", default=[], metavar="ORG", help="name or id (repeatable); default: all"
-        )
+        add_organizations_option(parser, "name or id (repeatable); default: all")
         parser.add_argument(
             "--from",
             dest="from_",
@@ -56,11 +59,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        if not store.enabled():
-            raise CommandError("CLICKHOUSE_URL is not set")
-        size = options["batch_size"]
-        if not 1 <= size <= 100_000:
-            raise CommandError("--batch-size must be between 1 and 100000")
+        check_copy_options(options)
         from_timestamp = parse_moment(options["from_"], "from") if options["from_"] else None
         if options["organization"]:
             organizations = [find_organization(ref) for ref in options["organization"]]

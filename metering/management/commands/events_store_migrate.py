@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from customers.models import Organization
-from metering.clickhouse import backfill, migrate, store
-from metering.management.commands._common import find_organization
+from metering.clickhouse import backfill, migrate
+from metering.management.commands._common import add_organizations_option, check_copy_options, find_organization
 from metering.models import EventsStoreMigrationStatus
 
 
@@ -18,9 +18,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--organization", action="append", default=[], metavar="ORG", help="name or id (repeatable)"
-        )
+        add_organizations_option(parser, "name or id (repeatable)")
         parser.add_argument("--all", action="store_true", help="every organization still on PostgreSQL")
         parser.add_argument("--batch-size", type=int, default=backfill.BATCH_SIZE, help="events per copied batch")
         parser.add_argument(
@@ -37,11 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--status", action="store_true", help="show each organization's store; change nothing")
 
     def handle(self, *args, **options):
-        if not store.enabled():
-            raise CommandError("CLICKHOUSE_URL is not set")
-        size = options["batch_size"]
-        if not 1 <= size <= 100_000:
-            raise CommandError("--batch-size must be between 1 and 100000")
+        check_copy_options(options)
         if options["organization"]:
             organizations = [find_organization(ref) for ref in options["organization"]]
         elif options["all"] or options["status"]:
