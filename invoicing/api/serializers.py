@@ -123,6 +123,4 @@ CustomerProjectedUsageEnvelope = envelope(
 )
 
 
-class PastUsageEnvelope(serializers.Serializer):
-    usage_periods = CustomerUsageOutput(many=True)
-    meta = PageMeta()
+PastUsageEnvelope = list_envelope("PastUsageEnvelope", "usage_periods", CustomerUsageOutput, PageMeta)

@@ -258,9 +258,7 @@ class EventListMeta(PaginationMeta):
     )
 
 
-class EventListEnvelope(serializers.Serializer):
-    events = EventOutput(many=True)
-    meta = EventListMeta()
+EventListEnvelope = list_envelope("EventListEnvelope", "events", EventOutput, EventListMeta)
 
 
 EventErrorOutput = schema_serializer(EventErrorShape)

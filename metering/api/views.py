@@ -119,9 +119,20 @@ class EventBatchView(OrganizationAPIView):
         return _with_headers(HttpResponse(ingestion.dumps_bytes(body), content_type="application/json"), headers)
 
 
-class EventEstimateFeesView(OrganizationAPIView):
+class _EstimateView(OrganizationAPIView):
+    # The estimate routes: `{"fees": [...]}` of one function of `metering.estimates` (persists nothing).
+    # (A comment, not a docstring: drf-spectacular would publish it as the operations' description.)
     resource_name = "event"
 
+    def fees(self, estimate: str, events: Any) -> Response:
+        from metering import estimates  # not loaded by the ingestion routes
+
+        return Response(
+            {"fees": [fee_estimate_dict(e) for e in getattr(estimates, estimate)(self.organization, events)]}
+        )
+
+
+class EventEstimateFeesView(_EstimateView):
     @endpoint(
         "events_estimate_fees",
         "Estimate the fees of a pay-in-advance event over the subscription's period usage (persists nothing)",
@@ -129,15 +140,10 @@ class EventEstimateFeesView(OrganizationAPIView):
         request=EstimateEventInputEnvelope,
     )
     def post(self, request: Request) -> Response:
-        from metering import estimates as estimates_service  # not loaded by the ingestion routes
-
-        estimates = estimates_service.events_estimate_fees(self.organization, root_payload(request, "event"))
-        return Response({"fees": [fee_estimate_dict(e) for e in estimates]})
+        return self.fees("events_estimate_fees", root_payload(request, "event"))
 
 
-class EventEstimateInstantFeesView(OrganizationAPIView):
-    resource_name = "event"
-
+class EventEstimateInstantFeesView(_EstimateView):
     @endpoint(
         "events_estimate_instant_fees",
         "Estimate the fee of one event on its own on pay-in-advance standard or percentage charges",
@@ -145,15 +151,10 @@ class EventEstimateInstantFeesView(OrganizationAPIView):
         request=EstimateEventInputEnvelope,
     )
     def post(self, request: Request) -> Response:
-        from metering import estimates as estimates_service
-
-        estimates = estimates_service.events_estimate_instant_fees(self.organization, root_payload(request, "event"))
-        return Response({"fees": [fee_estimate_dict(e) for e in estimates]})
+        return self.fees("events_estimate_instant_fees", root_payload(request, "event"))
 
 
-class EventBatchEstimateInstantFeesView(OrganizationAPIView):
-    resource_name = "event"
-
+class EventBatchEstimateInstantFeesView(_EstimateView):
     @endpoint(
         "events_batch_estimate_instant_fees",
         "Estimate the instant fees of up to 100 events, each on its own",
@@ -164,10 +165,7 @@ class EventBatchEstimateInstantFeesView(OrganizationAPIView):
         data = request.data
         if not isinstance(data, dict) or data.get("events") in (None, "", [], {}):
             raise BadRequestFailure("param is missing or the value is empty or invalid: events")
-        from metering import estimates as estimates_service
-
-        estimates = estimates_service.events_batch_estimate_instant_fees(self.organization, data["events"])
-        return Response({"fees": [fee_estimate_dict(e) for e in estimates]})
+        return self.fees("events_batch_estimate_instant_fees", data["events"])
 
 
 class EventDetailView(OrganizationAPIView):

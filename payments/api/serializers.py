@@ -125,5 +125,4 @@ class PortalUrlOutput(serializers.Serializer):
     portal_url = serializers.CharField()
 
 
-class PortalUrlEnvelope(serializers.Serializer):
-    customer = PortalUrlOutput()
+PortalUrlEnvelope = envelope("PortalUrlEnvelope", "customer", PortalUrlOutput)

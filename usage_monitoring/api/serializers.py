@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from billing_project.core.api.serializers import envelope, optional_list
+from billing_project.core.api.serializers import envelope, list_envelope, optional_list, page_meta
 from billing_project.core.api.shapes import schema_serializer
 from usage_monitoring.representation import AlertShape, LifetimeUsageShape
 
@@ -36,17 +36,8 @@ AlertOutput = schema_serializer(AlertShape)
 AlertEnvelope = envelope("AlertEnvelope", "alert", AlertOutput)
 
 
-class AlertPageMeta(serializers.Serializer):
-    current_page = serializers.IntegerField()
-    next_page = serializers.IntegerField(allow_null=True)
-    prev_page = serializers.IntegerField(allow_null=True)
-    total_pages = serializers.IntegerField()
-    total_count = serializers.IntegerField()
-
-
-class AlertListEnvelope(serializers.Serializer):
-    alerts = AlertOutput(many=True)
-    meta = AlertPageMeta(required=False)
+AlertPageMeta = page_meta("AlertPageMeta")
+AlertListEnvelope = list_envelope("AlertListEnvelope", "alerts", AlertOutput, AlertPageMeta, meta_required=False)
 
 
 LifetimeUsageOutput = schema_serializer(LifetimeUsageShape)
