@@ -90,20 +90,48 @@ class DocumentTax:
     code: str = ""
 
 
-@dataclass(frozen=True)
-class InvoiceDocument:
+@dataclass(frozen=True, kw_only=True)
+class _Document:
+    """What an invoice's and a credit note's document both print."""
+
     number: str
     issuing_date: date
     currency: str
     organization: Party
     customer: Party
     lines: tuple[DocumentLine, ...]
-    fees_amount_cents: int
     sub_total_excluding_taxes_amount_cents: int
     taxes_amount_cents: int
-    sub_total_including_taxes_amount_cents: int
     total_amount_cents: int
     taxes: tuple[DocumentTax, ...] = ()
+    footer: str = ""
+
+    @classmethod
+    def _calculated(
+        cls,
+        source: Any,
+        amounts: tuple[str, ...],
+        tax_base: str,
+        *,
+        currency: str,
+        lines: tuple[DocumentLine, ...] | list[DocumentLine],
+        **fields: object,
+    ) -> Any:
+        """A document whose money (`amounts`, and the applied taxes on their `tax_base`) is copied
+        from the calculation that made it (`source`), never recomputed here."""
+        return cls(
+            currency=currency,
+            lines=tuple(lines),
+            taxes=document_taxes(source.applied_taxes, tax_base),
+            **_amounts(source, amounts),
+            **fields,  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceDocument(_Document):
+    fees_amount_cents: int
+    sub_total_including_taxes_amount_cents: int
     coupons_amount_cents: int = 0
     progressive_billing_credit_amount_cents: int = 0
     credit_notes_amount_cents: int = 0
@@ -116,7 +144,6 @@ class InvoiceDocument:
     status: str = "finalized"  # a draft is watermarked
     purchase_order_number: str = ""
     payment_instructions: str = ""
-    footer: str = ""
     # Invoice custom sections (docs/billing-entities.md §4): (display name, details), printed in order.
     sections: tuple[tuple[str, str], ...] = ()
 
@@ -125,35 +152,20 @@ class InvoiceDocument:
         cls, totals: InvoiceTotals, *, lines: tuple[DocumentLine, ...] | list[DocumentLine], **fields: object
     ) -> InvoiceDocument:
         """A document whose money comes from ``invoicing.calculation.calculate_invoice``."""
-        return cls(
-            currency=totals.currency,
-            lines=tuple(lines),
-            taxes=_document_taxes(totals.applied_taxes, "fees_amount_cents"),
-            **_amounts(totals, _INVOICE_AMOUNTS),
-            **fields,  # type: ignore[arg-type]
+        return cls._calculated(
+            totals, _INVOICE_AMOUNTS, "fees_amount_cents", currency=totals.currency, lines=lines, **fields
         )
 
 
-@dataclass(frozen=True)
-class CreditNoteDocument:
-    number: str
+@dataclass(frozen=True, kw_only=True)
+class CreditNoteDocument(_Document):
     invoice_number: str
-    issuing_date: date
-    currency: str
-    organization: Party
-    customer: Party
-    lines: tuple[DocumentLine, ...]
-    sub_total_excluding_taxes_amount_cents: int
-    taxes_amount_cents: int
-    total_amount_cents: int
-    taxes: tuple[DocumentTax, ...] = ()
     coupons_adjustment_amount_cents: int = 0
     credit_amount_cents: int = 0
     refund_amount_cents: int = 0
     offset_amount_cents: int = 0
     reason: str = ""
     description: str = ""
-    footer: str = ""
 
     @classmethod
     def from_amounts(
@@ -165,12 +177,8 @@ class CreditNoteDocument:
         **fields: object,
     ) -> CreditNoteDocument:
         """A document whose money comes from ``invoicing.calculation.credit_note_amounts``."""
-        return cls(
-            currency=currency,
-            lines=tuple(lines),
-            taxes=_document_taxes(amounts.applied_taxes, "base_amount_cents"),
-            **_amounts(amounts, _CREDIT_NOTE_AMOUNTS),
-            **fields,  # type: ignore[arg-type]
+        return cls._calculated(
+            amounts, _CREDIT_NOTE_AMOUNTS, "base_amount_cents", currency=currency, lines=lines, **fields
         )
 
 
@@ -198,7 +206,7 @@ def _amounts(source: object, names: tuple[str, ...]) -> dict[str, Any]:
     return {name: getattr(source, name) for name in names}
 
 
-def _document_taxes(applied: Iterable[Any], base: str) -> tuple[DocumentTax, ...]:
+def document_taxes(applied: Iterable[Any], base: str) -> tuple[DocumentTax, ...]:
     """The applied taxes as the document lists them; `base` names the taxed amount's attribute."""
     return tuple(
         DocumentTax(t.tax_name or t.tax_code, t.tax_rate, getattr(t, base), t.amount_cents, t.tax_code) for t in applied

@@ -376,16 +376,20 @@ def fee_get(organization: Organization, fee_id: Any) -> Fee:
 # --- usage -----------------------------------------------------------------------------------------
 
 
-def usage_subscription(organization: Organization, external_customer_id: str, external_subscription_id: str | None):
-    customer = (
-        Customer.objects.filter(organization=organization, external_id=external_customer_id, deleted_at__isnull=True)
-        .select_related("organization")
-        .first()
-    )
-    if customer is None:
-        raise NotFoundFailure("customer")
+def _usage_customer(customers: QuerySet[Customer], external_subscription_id: str | None) -> Customer:
+    """The customer `customers` finds (404 `customer_not_found`), when the subscription's external id
+    is given too (else 422 `value_is_mandatory` on `external_subscription_id`)."""
+    customer = found(customers.first(), "customer")
     if not external_subscription_id:
         raise ValidationFailure.single("external_subscription_id", "value_is_mandatory")
+    return customer
+
+
+def usage_subscription(organization: Organization, external_customer_id: str, external_subscription_id: str | None):
+    customers = Customer.objects.filter(
+        organization=organization, external_id=external_customer_id, deleted_at__isnull=True
+    ).select_related("organization")
+    customer = _usage_customer(customers, external_subscription_id)
     sub = (
         Subscription.objects.filter(
             organization=organization, customer=customer, external_id=external_subscription_id,
@@ -683,13 +687,10 @@ def past_usage_periods(
     billable_metric_code: str | None = None,
     periods_count: int | None = None,
 ) -> QuerySet[InvoiceSubscription]:
-    customer = Customer.objects.filter(
+    customers = Customer.objects.filter(
         organization=organization, external_id=external_customer_id, deleted_at__isnull=True
-    ).first()
-    if customer is None:
-        raise NotFoundFailure("customer")
-    if not external_subscription_id:
-        raise ValidationFailure.single("external_subscription_id", "value_is_mandatory")
+    )
+    customer = _usage_customer(customers, external_subscription_id)
     qs = (
         InvoiceSubscription.objects.filter(
             organization=organization,

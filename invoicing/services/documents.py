@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from invoicing.models import Invoice, InvoiceStatus
-from invoicing.pdf import DocumentLine, DocumentTax, InvoiceDocument, Party, render_invoice_pdf
+from invoicing.pdf import DocumentLine, InvoiceDocument, Party, document_taxes, render_invoice_pdf
 from invoicing.services import lifecycle
 from subscriptions import periods
 
@@ -86,10 +86,7 @@ def invoice_document(invoice: Invoice) -> InvoiceDocument:
         organization=_party(entity, name=entity.name),
         customer=_party(customer, name=customer.name or customer.external_id),
         lines=tuple(lines),
-        taxes=tuple(
-            DocumentTax(t.tax_name or t.tax_code, t.tax_rate, t.fees_amount_cents, t.amount_cents, t.tax_code)
-            for t in invoice.applied_taxes.all()
-        ),
+        taxes=document_taxes(invoice.applied_taxes.all(), "fees_amount_cents"),
         fees_amount_cents=invoice.fees_amount_cents,
         coupons_amount_cents=invoice.coupons_amount_cents,
         progressive_billing_credit_amount_cents=invoice.progressive_billing_credit_amount_cents,

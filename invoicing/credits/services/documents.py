@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from invoicing.credits.models import CreditNote
-from invoicing.pdf import CreditNoteDocument, DocumentLine, DocumentTax, render_credit_note_pdf
+from invoicing.pdf import CreditNoteDocument, DocumentLine, document_taxes, render_credit_note_pdf
 from invoicing.services.documents import _party, pdf_store
 from invoicing.services.lifecycle import invoice_billing_entity
 
@@ -24,10 +24,7 @@ def credit_note_document(note: CreditNote) -> CreditNoteDocument:
             DocumentLine(description=item.fee.invoice_display_name or item.fee.fee_type, amount_cents=item.amount_cents)
             for item in note.items.select_related("fee").order_by("created_at", "id")
         ),
-        taxes=tuple(
-            DocumentTax(t.tax_name or t.tax_code, t.tax_rate, t.base_amount_cents, t.amount_cents, t.tax_code)
-            for t in note.applied_taxes.all()
-        ),
+        taxes=document_taxes(note.applied_taxes.all(), "base_amount_cents"),
         sub_total_excluding_taxes_amount_cents=note.sub_total_excluding_taxes_amount_cents,
         taxes_amount_cents=note.taxes_amount_cents,
         total_amount_cents=note.total_amount_cents,
