@@ -324,18 +324,15 @@ def _resolver(customer: Customer, inputs: Inputs) -> TaxResolver:
 def _invoice(customer: Customer, key: InvoiceKey, items: list[tuple[DueItem, periods.Schedule]]) -> Invoice:
     """The invoice of one key; its sections follow what its subscriptions chose (Lago's rule,
     `customers.section_choice.invoice_sections`), its dates the customer's settings (§6.8)."""
-    net_term = customer.applicable_net_payment_term
     chosen = invoice_sections(
         list({item.subscription.id: item.subscription.section_choice for item, _ in items}.values())
     )
-    return Invoice(
-        organization=customer.organization,
-        customer=customer,
-        invoice_type=InvoiceType.SUBSCRIPTION,
-        currency=key.currency,
-        issuing_date=key.day,
-        payment_due_date=key.day + dt.timedelta(days=net_term),
-        net_payment_term=net_term,
+    return lifecycle.invoice_new(
+        customer.organization,
+        customer,
+        InvoiceType.SUBSCRIPTION,
+        key.currency,
+        key.day,
         billing_entity_id=UUID(key.billing_entity) if key.billing_entity else None,
         purchase_order_number=key.purchase_order_number,
         **chosen.fields(),

@@ -558,17 +558,8 @@ def pay_in_advance_reconcile_run(
 
 def _instant_invoice(sub: Subscription, fee: Fee, taxes: dict, *, now: dt.datetime) -> Invoice:
     customer = sub.customer
-    net_term = customer.applicable_net_payment_term
     today = lifecycle.local_today(customer, now)
-    invoice = Invoice(
-        organization=sub.organization,
-        customer=customer,
-        invoice_type=InvoiceType.SUBSCRIPTION,
-        currency=fee.currency,
-        issuing_date=today,
-        payment_due_date=today + dt.timedelta(days=net_term),
-        net_payment_term=net_term,
-    )
+    invoice = lifecycle.invoice_new(sub.organization, customer, InvoiceType.SUBSCRIPTION, fee.currency, today)
     fee.precise_unit_amount = fee.precise_unit_amount or Decimal(fee.unit_amount_cents).scaleb(-exponent(fee.currency))
     lifecycle.finalize_in_place(
         invoice, [fee], taxes, now=now, plan_ids={fee.id: str(sub.plan.parent_id or sub.plan_id)}
@@ -666,15 +657,12 @@ def _regroup_invoice(
     *,
     now: dt.datetime,
 ) -> Invoice:
-    net_term = customer.applicable_net_payment_term
-    invoice = Invoice(
-        organization=customer.organization,
-        customer=customer,
-        invoice_type=InvoiceType.ADVANCE_CHARGES,
-        currency=currency,
-        issuing_date=day,
-        payment_due_date=day + dt.timedelta(days=net_term),
-        net_payment_term=net_term,
+    invoice = lifecycle.invoice_new(
+        customer.organization,
+        customer,
+        InvoiceType.ADVANCE_CHARGES,
+        currency,
+        day,
         number=lifecycle.draft_number(customer.organization),
     )
     invoice.save()

@@ -185,6 +185,29 @@ def local_today(customer: Customer, now: dt.datetime) -> dt.date:
     return periods.local_date(now, customer.applicable_timezone)
 
 
+def invoice_new(
+    organization: Organization,
+    customer: Customer,
+    invoice_type: str,
+    currency: str,
+    issuing_date: dt.date,
+    **fields: Any,
+) -> Invoice:
+    """An unsaved invoice of `customer` issued on `issuing_date` and due the customer's net payment
+    term later (`net_payment_term` kept on the invoice): how every invoice starts."""
+    net_term = customer.applicable_net_payment_term
+    return Invoice(
+        organization=organization,
+        customer=customer,
+        invoice_type=invoice_type,
+        currency=currency,
+        issuing_date=issuing_date,
+        payment_due_date=issuing_date + dt.timedelta(days=net_term),
+        net_payment_term=net_term,
+        **fields,
+    )
+
+
 def send_invoice_webhook(invoice: Invoice, webhook_type: str) -> None:
     from invoicing.representation import invoice_payload
 

@@ -97,16 +97,12 @@ def invoice_create_one_off(
             a.code: a for a in AddOn.objects.filter(organization=organization, code__in=codes, deleted_at__isnull=True)
         }
         resolver = TaxResolver(organization, customer)
-        net_term = customer.applicable_net_payment_term
-        today = lifecycle.local_today(customer, now)
-        invoice = Invoice(
-            organization=organization,
-            customer=customer,
-            invoice_type=InvoiceType.ONE_OFF,
-            currency=currency,
-            issuing_date=today,
-            payment_due_date=today + dt.timedelta(days=net_term),
-            net_payment_term=net_term,
+        invoice = lifecycle.invoice_new(
+            organization,
+            customer,
+            InvoiceType.ONE_OFF,
+            currency,
+            lifecycle.local_today(customer, now),
             purchase_order_number=purchase_order_number or "",
             billing_entity=entity,
             **choice.fields(),

@@ -455,16 +455,7 @@ def _progressive_invoice(sub: Subscription, usage: selectors.PeriodUsage, now: d
     if billed - previous_progressive_amount_cents(sub, window.start, now) <= 0:
         return None
     day = lifecycle.local_today(customer, now)
-    net_term = customer.applicable_net_payment_term
-    invoice = Invoice(
-        organization=organization,
-        customer=customer,
-        invoice_type=InvoiceType.PROGRESSIVE_BILLING,
-        currency=currency,
-        issuing_date=day,
-        payment_due_date=day + dt.timedelta(days=net_term),
-        net_payment_term=net_term,
-    )
+    invoice = lifecycle.invoice_new(organization, customer, InvoiceType.PROGRESSIVE_BILLING, currency, day)
     taxes, plan_ids = fee_taxes(fees, TaxResolver(organization, customer, owner_taxes=usage.owner_taxes))
     invoice.save()
     row.invoice = invoice

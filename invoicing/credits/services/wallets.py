@@ -206,18 +206,8 @@ def _credit_invoice(wallet: Wallet, tx: WalletTransaction, now: dt.datetime) -> 
     from invoicing.services import lifecycle
 
     customer = wallet.customer
-    net_term = customer.applicable_net_payment_term
     today = lifecycle.local_today(customer, now)
-    invoice = Invoice(
-        organization_id=wallet.organization_id,
-        customer=customer,
-        invoice_type=InvoiceType.CREDIT,
-        currency=wallet.currency,
-        issuing_date=today,
-        payment_due_date=today + dt.timedelta(days=net_term),
-        net_payment_term=net_term,
-    )
-    invoice.organization = wallet.organization
+    invoice = lifecycle.invoice_new(wallet.organization, customer, InvoiceType.CREDIT, wallet.currency, today)
     invoice.save()
     fee = Fee(
         organization_id=wallet.organization_id,
