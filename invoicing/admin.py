@@ -25,6 +25,7 @@ from billing_project.core.console import (
     ReadOnlyInline,
     TotalsChangeListMixin,
     currency_totals,
+    decimal_column,
     decimal_display,
 )
 from billing_project.core.each_row import apply_each
@@ -42,9 +43,7 @@ class FeeInline(ReadOnlyInline):
     model = Fee
     fields = ("fee_type", "invoice_display_name", "quantity", "unit_price", "amount", "taxes", "grouped_by")
 
-    @admin.display(description="units")
-    def quantity(self, obj: Fee) -> str:
-        return decimal_display(obj.units)
+    quantity = decimal_column("units", "units")
 
     @admin.display(description="unit price")
     def unit_price(self, obj: Fee) -> str:

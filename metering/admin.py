@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from billing_project.core.console import ReadOnlyAdmin, ReadOnlyInline, decimal_display
+from billing_project.core.console import ReadOnlyAdmin, ReadOnlyInline, decimal_column
 from metering.models import ClickHouseBackfill, Event, EventError, UsageRollup
 
 
@@ -60,13 +60,8 @@ class UsageRollupAdmin(ReadOnlyAdmin):
     search_fields = ("=external_subscription_id", "=code")
     ordering = ("-hour",)
 
-    @admin.display(description="sum of values", ordering="value_sum")
-    def sum_of_values(self, obj: UsageRollup) -> str:
-        return decimal_display(obj.value_sum)
-
-    @admin.display(description="max of values", ordering="value_max")
-    def max_of_values(self, obj: UsageRollup) -> str:
-        return decimal_display(obj.value_max)
+    sum_of_values = decimal_column("value_sum", "sum of values", ordering="value_sum")
+    max_of_values = decimal_column("value_max", "max of values", ordering="value_max")
 
 
 @admin.register(ClickHouseBackfill)

@@ -18,9 +18,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from billing_project.core.models import BaseModel, DecimalSpec, SoftDeleteModel, unique_live
-
-DECIMAL: DecimalSpec = {"max_digits": 40, "decimal_places": 10}
+from billing_project.core.models import BaseModel, SoftDeleteModel, unique_live
+from invoicing.models import UNITS
 
 
 class AlertType(models.TextChoices):
@@ -81,7 +80,7 @@ class Alert(SoftDeleteModel):
     code = models.CharField(max_length=255)
     name = models.CharField(max_length=255, blank=True, default="")
     # The value seen by the last evaluation, and the period it belongs to (periodic types restart at 0).
-    previous_value = models.DecimalField(**DECIMAL, default=0)
+    previous_value = models.DecimalField(**UNITS, default=0)
     period_key = models.CharField(max_length=64, blank=True, default="")
     last_processed_at = models.DateTimeField(null=True, blank=True)
     last_triggered_at = models.DateTimeField(null=True, blank=True)
@@ -124,7 +123,7 @@ class AlertThreshold(BaseModel):
     organization = models.ForeignKey("customers.Organization", on_delete=models.CASCADE, related_name="+")
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="thresholds")
     code = models.CharField(max_length=255, blank=True, default="")
-    value = models.DecimalField(**DECIMAL)
+    value = models.DecimalField(**UNITS)
     recurring = models.BooleanField(default=False)
     last_triggered_at = models.DateTimeField(null=True, blank=True)
 
@@ -151,8 +150,8 @@ class TriggeredAlert(BaseModel):
     wallet = models.ForeignKey("invoicing.Wallet", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     external_subscription_id = models.CharField(max_length=255, blank=True, default="")
     period_key = models.CharField(max_length=64, blank=True, default="")
-    current_value = models.DecimalField(**DECIMAL)
-    previous_value = models.DecimalField(**DECIMAL)
+    current_value = models.DecimalField(**UNITS)
+    previous_value = models.DecimalField(**UNITS)
     crossed_thresholds = models.JSONField(default=list)  # [{code, value, recurring}]
     triggered_at = models.DateTimeField()
 
@@ -167,7 +166,7 @@ class AlertCrossing(BaseModel):
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="crossings")
     triggered_alert = models.ForeignKey(TriggeredAlert, on_delete=models.CASCADE, related_name="crossings")
     period_key = models.CharField(max_length=64, blank=True, default="")
-    point = models.DecimalField(**DECIMAL)
+    point = models.DecimalField(**UNITS)
 
     class Meta:
         constraints = [

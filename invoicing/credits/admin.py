@@ -26,7 +26,7 @@ from billing_project.core.console import (
     ReadOnlyAdmin,
     ReadOnlyInline,
     cents_from_major,
-    decimal_display,
+    decimal_column,
     major_units,
 )
 from billing_project.core.errors import DomainError, ValidationFailure
@@ -59,9 +59,7 @@ class WalletTransactionInline(ReadOnlyInline):
     model = WalletTransaction
     fields = ("created_at", "transaction_type", "transaction_status", "status", "source", "credits", "amount")
 
-    @admin.display(description="credits")
-    def credits(self, obj: WalletTransaction) -> str:
-        return decimal_display(obj.credit_amount)
+    credits = decimal_column("credit_amount", "credits")
 
     ordering = ("-created_at",)
     show_change_link = True
@@ -140,9 +138,7 @@ class WalletAdmin(ActionsOnlyAdmin):
 
     balance = money_column("balance_cents", "balance")
 
-    @admin.display(description="credits", ordering="credits_balance")
-    def credits(self, obj: Wallet) -> str:
-        return decimal_display(obj.credits_balance)
+    credits = decimal_column("credits_balance", "credits", ordering="credits_balance")
 
     ongoing_balance = money_column("ongoing_balance_cents", "ongoing balance")
 
@@ -183,9 +179,7 @@ class WalletTransactionAdmin(ReadOnlyAdmin):
     list_select_related = ("wallet",)
     readonly_fields = ("payment_method_chosen",)
 
-    @admin.display(description="credits", ordering="credit_amount")
-    def credits(self, obj: WalletTransaction) -> str:
-        return decimal_display(obj.credit_amount)
+    credits = decimal_column("credit_amount", "credits", ordering="credit_amount")
 
     @admin.display(description="payment method")
     def payment_method_chosen(self, obj: WalletTransaction) -> str:
