@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from billing_project.core import metrics
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ValidationFailure
+from billing_project.core.found import found
 from catalog.models import Plan
 from customers.entities import customer_billing_entity, invoices_sections
 from customers.models import BillingEntity, Customer, EntityDocumentNumbering, Organization
@@ -179,6 +180,16 @@ def sections_chosen(invoice: Invoice) -> InvoiceSections:
 
 def skip_zero_amount(customer: Customer) -> bool:
     return not customer.applicable_finalize_zero_amount_invoice
+
+
+def customer_locked(organization: Organization, external_id: str | None) -> Customer:
+    """The organization's live customer with this external id, locked for the caller's transaction
+    (404 `customer_not_found`)."""
+    customers = Customer.objects.select_for_update(of=("self",)).select_related("organization")
+    return found(
+        customers.filter(organization=organization, external_id=external_id, deleted_at__isnull=True).first(),
+        "customer",
+    )
 
 
 def local_today(customer: Customer, now: dt.datetime) -> dt.date:

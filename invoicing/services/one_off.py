@@ -15,7 +15,7 @@ from billing_project.core.money import exponent, is_currency, round_cents
 from catalog.models import AddOn
 from customers import services as customer_services
 from customers.entities import billing_entity_get
-from customers.models import Customer, Organization
+from customers.models import Organization
 from customers.payment_choice import PaymentMethodInput, payment_method_choose
 from customers.section_choice import SectionChoiceInput, one_off_sections, section_choice
 from invoicing.models import Fee, FeeType, Invoice, InvoiceType
@@ -75,14 +75,7 @@ def invoice_create_one_off(
     `customers.section_choice.one_off_sections`); both read (404 on an unknown code) before any write."""
     now = now or timezone.now()
     with transaction.atomic():
-        customer = (
-            Customer.objects.select_for_update(of=("self",))
-            .select_related("organization")
-            .filter(organization=organization, external_id=external_customer_id, deleted_at__isnull=True)
-            .first()
-        )
-        if customer is None:
-            raise NotFoundFailure("customer")
+        customer = lifecycle.customer_locked(organization, external_customer_id)
         errors: dict[str, list[str]] = {}
         currency = currency or customer.currency or organization.default_currency
         if not is_currency(currency):

@@ -132,14 +132,7 @@ def _customer(organization: Organization, data: PreviewCustomer | None) -> tuple
         shipping = {key: data.shipping_address.get(key) for key in ADDRESS_FIELDS}
         fields["shipping_address"] = {key: value for key, value in shipping.items() if value is not None}
     if data.external_id is not None:  # Lago's clients send `null` for an absent key
-        existing = (
-            Customer.objects.select_for_update(of=("self",))
-            .select_related("organization")
-            .filter(organization=organization, external_id=data.external_id, deleted_at__isnull=True)
-            .first()
-        )
-        if existing is None:
-            raise NotFoundFailure("customer")
+        existing = lifecycle.customer_locked(organization, data.external_id)
         if fields:
             for field, value in fields.items():
                 setattr(existing, field, value)

@@ -33,7 +33,7 @@ from billing_project.core.inputs import UNSET
 from billing_project.core.money import is_currency
 from catalog.models import BillableMetric
 from customers import services as customer_services
-from customers.models import Customer, Organization
+from customers.models import Organization
 from customers.payment_choice import PROVIDER_DEFAULT, PaymentMethodChoice, payment_method_choose
 from invoicing.calculation import WalletBalance
 from invoicing.credits import tracing
@@ -261,20 +261,14 @@ def _check_top_up_limits(wallet: Wallet, paid: Decimal, errors: dict[str, list[s
 def wallet_create(organization: Organization, fields: WalletCreate, *, now: dt.datetime | None = None) -> Wallet:
     """`POST /wallets`: a wallet and its initial paid and granted credits."""
     from invoicing.credits.services import wallet_rules
+    from invoicing.services import lifecycle
 
     now = now or timezone.now()
     errors: dict[str, list[str]] = {}
     _check_metric_codes(organization, fields.applies_to.billable_metric_codes)
     _check_expiration(fields.expiration_at, now, errors)
     with transaction.atomic():
-        customer = (
-            Customer.objects.select_for_update(of=("self",))
-            .select_related("organization")
-            .filter(organization=organization, external_id=fields.external_customer_id, deleted_at__isnull=True)
-            .first()
-        )
-        if customer is None:
-            raise NotFoundFailure("customer")
+        customer = lifecycle.customer_locked(organization, fields.external_customer_id)
         currency = fields.currency or customer.currency or organization.default_currency
         if not is_currency(currency):
             errors.setdefault("currency", []).append("value_is_invalid")
