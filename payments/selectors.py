@@ -40,13 +40,19 @@ def payment_get(organization: Any, payment_id: Any) -> Payment:
 
 
 def payment_request_list(
-    organization: Any, *, external_customer_id: str | None = None, payment_status: str | None = None
+    organization: Any,
+    *,
+    external_customer_id: str | None = None,
+    payment_status: str | None = None,
+    currency: str | None = None,
 ) -> QuerySet[PaymentRequest]:
     qs = PaymentRequest.objects.filter(organization=organization).select_related("customer__organization")
     if external_customer_id:
         qs = qs.filter(customer__external_id=external_customer_id)
     if payment_status:
         qs = qs.filter(payment_status=payment_status)
+    if currency:
+        qs = qs.filter(currency=currency)
     return qs.prefetch_related("invoices").order_by("-created_at", "id")
 
 

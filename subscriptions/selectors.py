@@ -67,12 +67,16 @@ def subscription_list(
     plan_code: str | None = None,
     statuses: Collection[str] | None = None,
     external_id: str | None = None,
+    currency: str | None = None,
 ) -> QuerySet[Subscription]:
-    """Lago's `GET /subscriptions`; the status filter defaults to active only."""
+    """Lago's `GET /subscriptions`; the status filter defaults to active only; `currency` is the
+    plan's (a subscription's currency)."""
     qs = _base(organization).filter(status__in=list(statuses or [SubscriptionStatus.ACTIVE]))
     if external_customer_id:
         qs = qs.filter(customer__external_id=external_customer_id, customer__deleted_at__isnull=True)
-    return narrowed(qs, plan__code=plan_code, external_id=external_id).order_by("-created_at", "id")
+    return narrowed(qs, plan__code=plan_code, external_id=external_id, plan__amount_currency=currency).order_by(
+        "-created_at", "id"
+    )
 
 
 def _followers(subscription: Subscription) -> list[Subscription]:

@@ -13,6 +13,7 @@ class PaymentFilters(LagoFilterSet):
 class PaymentRequestFilters(LagoFilterSet):
     external_customer_id = TextFilter()
     payment_status = TextFilter()
+    currency = TextFilter()
 
 
 class PaymentReceiptFilters(LagoFilterSet):

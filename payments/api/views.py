@@ -43,6 +43,7 @@ def payment_request_list_answer(request: Request, organization: Any, params: dic
         organization,
         external_customer_id=params["external_customer_id"],
         payment_status=params["payment_status"],
+        currency=params["currency"],
     )
     return paginated_response(
         request, qs, "payment_requests", lambda items: [payment_request_payload(r) for r in items]

@@ -13,6 +13,7 @@ class SubscriptionFilters(LagoFilterSet):
     plan_code = TextFilter()
     external_id = TextFilter()
     status = ListFilter(choices=SubscriptionStatus.values)
+    currency = TextFilter(help_text="the plan's currency (a customer may hold subscriptions in several)")
 
 
 class SubscriptionLookupFilters(LagoFilterSet):

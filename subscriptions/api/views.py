@@ -74,6 +74,7 @@ def subscription_list_answer(request: Request, organization: Any, params: dict[s
         plan_code=params["plan_code"],
         statuses=params["status"] or None,
         external_id=params["external_id"],
+        currency=params["currency"],
     )
     return paginated_response(request, qs, "subscriptions", lambda items: SubscriptionOutput(items, many=True).data)
 

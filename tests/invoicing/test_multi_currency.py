@@ -264,3 +264,37 @@ def test_a_wallets_ongoing_usage_reads_only_subscriptions_of_its_currency(organi
     mid_january = at(2024, 1, 20)
     assert current_usage_cents(dollars, mid_january) == 300  # the USD subscription's 3 calls
     assert current_usage_cents(euros, mid_january) == 0  # the EUR plan has no usage charge
+
+
+def test_lists_filter_by_currency(api, organization, other_tenant):
+    """Lago's `currency` filter on subscriptions (the plan's), wallets and payment requests."""
+    from tests.factories.payments import finalized_invoice
+
+    make_plan(organization, amount_cents=1000, currency="USD", code="basic_usd")
+    make_plan(organization, amount_cents=900, currency="EUR", code="basic_eur")
+    _subscribe(api, "basic_usd", "m-1")
+    _subscribe(api, "basic_eur", "m-2")
+
+    def ids(path: str, root: str, key: str = "external_id") -> list[str]:
+        response = api.get(path)
+        assert response.status_code == 200, response.content
+        return sorted(str(row[key]) for row in response.json()[root])
+
+    assert ids("/api/v1/subscriptions?currency=EUR", "subscriptions") == ["m-2"]
+    assert ids("/api/v1/customers/multi/subscriptions?currency=USD", "subscriptions") == ["m-1"]
+    assert ids("/api/v1/subscriptions?currency=GBP", "subscriptions") == []
+    customer = Customer.objects.get(organization=organization, external_id="multi")
+    make_wallet(customer, granted="1", currency="EUR")
+    assert [
+        w["currency"] for w in api.get("/api/v1/wallets?external_customer_id=multi&currency=EUR").json()["wallets"]
+    ] == ["EUR"]
+    assert api.get("/api/v1/wallets?external_customer_id=multi&currency=USD").json()["wallets"] == []
+    for currency in ("USD", "EUR"):
+        overdue = finalized_invoice(customer, 500, currency=currency, payment_overdue=True)
+        body = {"external_customer_id": "multi", "lago_invoice_ids": [str(overdue.id)]}
+        assert api.post("/api/v1/payment_requests", {"payment_request": body}, format="json").status_code == 200
+    requests = api.get("/api/v1/payment_requests?currency=EUR").json()["payment_requests"]
+    assert [r["amount_currency"] for r in requests] == ["EUR"]
+    assert len(api.get("/api/v1/payment_requests").json()["payment_requests"]) == 2
+    assert other_tenant.client.get("/api/v1/payment_requests?currency=EUR").json()["payment_requests"] == []
+    assert other_tenant.client.get("/api/v1/subscriptions?currency=EUR").json()["subscriptions"] == []
