@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery, signals
 from celery.schedules import crontab
@@ -64,84 +65,63 @@ def _django_logging(**kwargs) -> None:
     logging.config.dictConfig(settings.LOGGING)
 
 
+def _run(task: str, schedule: crontab, *args: str) -> dict[str, Any]:
+    """A beat entry: `task` on `schedule`, with `args` when it takes any."""
+    return {"task": task, "schedule": schedule, "args": args} if args else {"task": task, "schedule": schedule}
+
+
 # The one place periodic work is declared. django-celery-beat's DatabaseScheduler copies these
 # entries into its tables at start-up, where ops can see, pause and re-time them in the admin.
 BEAT_SCHEDULE: dict[str, dict] = {
     # Webhook retries that are due, and deliveries whose on-commit hook was lost.
-    "webhooks-sweep-deliveries": {
-        "task": "webhooks.tasks.webhook_deliveries_sweep",
-        "schedule": crontab(minute="*/5"),
-    },
+    "webhooks-sweep-deliveries": _run("webhooks.tasks.webhook_deliveries_sweep", crontab(minute="*/5")),
     # Yesterday's hourly usage rollups rebuilt from raw events (late events, metrics created later).
-    "metering-rollup-usage-daily": {
-        "task": "metering.tasks.usage_rollups_daily_task",
-        "schedule": crontab(hour=0, minute=30),
-    },
+    "metering-rollup-usage-daily": _run("metering.tasks.usage_rollups_daily_task", crontab(hour=0, minute=30)),
     # Events committed in PostgreSQL and not yet in ClickHouse (replays the gap after an outage;
     # a no-op without CLICKHOUSE_URL).
-    "metering-clickhouse-flush": {
-        "task": "metering.tasks.clickhouse_flush_task",
-        "schedule": crontab(minute="*"),
-    },
+    "metering-clickhouse-flush": _run("metering.tasks.clickhouse_flush_task", crontab(minute="*")),
     # Inserts into the ClickHouse store of record older than a minute settled: transactions that
     # did not commit recorded, so usage reads from the pre-aggregated states stay exact and ask
     # PostgreSQL about the last minute's inserts only (a no-op without CLICKHOUSE_URL).
-    "metering-clickhouse-settle": {
-        "task": "metering.tasks.clickhouse_settle_task",
-        "schedule": crontab(minute="*"),
-    },
+    "metering-clickhouse-settle": _run("metering.tasks.clickhouse_settle_task", crontab(minute="*")),
     # Events stored before ClickHouse was switched on, copied organization by organization; until
     # an organization's copy is complete and verified, its usage is read from PostgreSQL (a no-op
     # without CLICKHOUSE_URL; `manage.py clickhouse_backfill` by hand).
-    "metering-clickhouse-backfill": {
-        "task": "metering.tasks.clickhouse_backfill_sweep",
-        "schedule": crontab(minute="*"),
-    },
+    "metering-clickhouse-backfill": _run("metering.tasks.clickhouse_backfill_sweep", crontab(minute="*")),
     # Pending subscriptions and scheduled downgrades start at their boundary, a local midnight of
     # the customer's timezone (so every 15 minutes rather than once at 00:00 UTC).
-    "subscriptions-activations": {
-        "task": "subscriptions.sweep",
-        "schedule": crontab(minute="*/15"),
-        "args": ("activations",),
-    },
-    "subscriptions-trials": {"task": "subscriptions.sweep", "schedule": crontab(minute=0), "args": ("trials",)},
-    "subscriptions-endings": {"task": "subscriptions.sweep", "schedule": crontab(minute="*/15"), "args": ("endings",)},
-    "subscriptions-termination-alerts": {
-        "task": "subscriptions.sweep",
-        "schedule": crontab(hour=0, minute=10),
-        "args": ("termination_alerts",),
-    },
+    "subscriptions-activations": _run("subscriptions.sweep", crontab(minute="*/15"), "activations"),
+    "subscriptions-trials": _run("subscriptions.sweep", crontab(minute=0), "trials"),
+    "subscriptions-endings": _run("subscriptions.sweep", crontab(minute="*/15"), "endings"),
+    "subscriptions-termination-alerts": _run("subscriptions.sweep", crontab(hour=0, minute=10), "termination_alerts"),
     # The billing run: customers whose billing day has come in their timezone, one task each.
-    "invoicing-billing-sweep": {"task": "invoicing.billing_sweep", "schedule": crontab(minute=5)},
+    "invoicing-billing-sweep": _run("invoicing.billing_sweep", crontab(minute=5)),
     # Drafts whose grace period ended are refreshed and finalized.
-    "invoicing-finalize-drafts": {"task": "invoicing.finalize_drafts_sweep", "schedule": crontab(minute=20)},
+    "invoicing-finalize-drafts": _run("invoicing.finalize_drafts_sweep", crontab(minute=20)),
     # Paid pay-in-advance fees of `regroup_paid_fees: "invoice"` charges, grouped at their period end.
-    "invoicing-regroup-paid-fees": {"task": "invoicing.regroup_paid_fees_sweep", "schedule": crontab(minute=10)},
+    "invoicing-regroup-paid-fees": _run("invoicing.regroup_paid_fees_sweep", crontab(minute=10)),
     # Finalized invoices and credit notes whose PDF task was lost (a worker killed, a broker restart).
-    "invoicing-pdfs-sweep": {"task": "invoicing.pdfs_sweep", "schedule": crontab(minute="*/15")},
+    "invoicing-pdfs-sweep": _run("invoicing.pdfs_sweep", crontab(minute="*/15")),
     # Pay-in-advance events with neither a fee nor a recorded failure (a lost task, an outage) are
     # billed now (docs/invoicing.md §7; manage.py reconcile_pay_in_advance_fees).
-    "invoicing-pay-in-advance-reconcile": {
-        "task": "invoicing.pay_in_advance_reconcile_sweep",
-        "schedule": crontab(minute="*/10"),
-    },
+    "invoicing-pay-in-advance-reconcile": _run("invoicing.pay_in_advance_reconcile_sweep", crontab(minute="*/10")),
     # Finalized, unpaid invoices past their payment due date become payment_overdue.
-    "invoicing-mark-overdue": {"task": "invoicing.mark_overdue", "schedule": crontab(minute=35)},
+    "invoicing-mark-overdue": _run("invoicing.mark_overdue", crontab(minute=35)),
     # Wallets: expired ones terminated, recurring top-ups (interval and threshold), ongoing balances.
-    "invoicing-wallets-sweep": {"task": "invoicing.wallets_sweep", "schedule": crontab(minute=45)},
+    "invoicing-wallets-sweep": _run("invoicing.wallets_sweep", crontab(minute=45)),
     # Subscriptions ingestion marked but no evaluation task handled (alerts, progressive billing).
-    "usage-monitoring-sweep": {"task": "usage_monitoring.sweep", "schedule": crontab(minute="*")},
+    "usage-monitoring-sweep": _run("usage_monitoring.sweep", crontab(minute="*")),
     # Payment retries that are due (1, 3, 5, 7 days), attempts left pending, early provider events.
-    "payments-retry-sweep": {"task": "payments.retry_sweep", "schedule": crontab(minute="*/10")},
+    "payments-retry-sweep": _run("payments.retry_sweep", crontab(minute="*/10")),
     # Dunning campaigns: payment requests for overdue balances, once a day.
-    "payments-dunning": {"task": "payments.dunning", "schedule": crontab(hour=8, minute=0)},
+    "payments-dunning": _run("payments.dunning", crontab(hour=8, minute=0)),
     # Audit log entries older than AUDIT_RETENTION_DAYS are deleted, once a day.
-    "audit-cleanup": {"task": "audit.cleanup", "schedule": crontab(hour=3, minute=15)},
+    "audit-cleanup": _run("audit.cleanup", crontab(hour=3, minute=15)),
     # API logs older than API_LOGS_RETENTION_DAYS are deleted, once a day.
-    "audit-api-logs-cleanup": {"task": "audit.api_logs_cleanup", "schedule": crontab(hour=3, minute=25)},
+    "audit-api-logs-cleanup": _run("audit.api_logs_cleanup", crontab(hour=3, minute=25)),
     # UCP order-event webhooks that are due (retries, deliveries whose on-commit hook was lost),
     # and idempotency records past their 48 hours.
-    "ucp-order-events-sweep": {"task": "ucp.order_events_sweep", "schedule": crontab(minute="*")},
+    "ucp-order-events-sweep": _run("ucp.order_events_sweep", crontab(minute="*")),
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
 
