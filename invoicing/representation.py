@@ -427,11 +427,19 @@ def fee_payload(fee: Fee, *, applied_taxes: list[FeeAppliedTax] | None = None) -
     }
 
 
+def _entity_code(invoice: Invoice) -> str:
+    """The invoice's entity: joined where invoices are listed (a subscription's or a one-off
+    invoice's own entity need not be its customer's), else read through its customer."""
+    if invoice.billing_entity_id is not None and Invoice.billing_entity.is_cached(invoice):
+        return str(invoice.billing_entity.code)  # type: ignore[union-attr]
+    return document_entity_code(invoice.billing_entity_id, invoice.customer)
+
+
 def invoice_base_payload(invoice: Invoice) -> InvoiceBaseShape:
     return {
         "lago_id": str(invoice.id),
         "sequential_id": invoice.sequential_id,
-        "billing_entity_code": document_entity_code(invoice.billing_entity_id, invoice.customer),
+        "billing_entity_code": _entity_code(invoice),
         "number": invoice.number,
         "issuing_date": invoice.issuing_date.isoformat(),
         "payment_due_date": invoice.payment_due_date.isoformat(),

@@ -176,9 +176,8 @@ def invoice_list(
     for key, value in (metadata or {}).items():
         qs = qs.filter(metadata__contains=[{"key": key, "value": value}]) if _json_contains() else qs
     # Rows only: `invoice_list_related` reads what a page's representation needs, once per page.
-    return qs.select_related("customer", *(f"customer__{r}" for r in customer_hooks.REPRESENTATION_RELATED)).order_by(
-        "-issuing_date", "-created_at", "id"
-    )
+    related = ("customer", "billing_entity", *(f"customer__{r}" for r in customer_hooks.REPRESENTATION_RELATED))
+    return qs.select_related(*related).defer("billing_entity__logo").order_by("-issuing_date", "-created_at", "id")
 
 
 def invoice_list_related(organization: Organization, invoices: list[Invoice]) -> dict[Any, list[InvoiceAppliedTax]]:

@@ -31,6 +31,7 @@ from billing_project.core.console import (
 )
 from billing_project.core.errors import DomainError, ValidationFailure
 from billing_project.core.money import exponent, format_amount
+from customers.entities import section_choice_description
 from customers.payment_choice import payment_method_description
 from invoicing.credits.inputs import (
     CreditNoteCreate,
@@ -129,12 +130,17 @@ class WalletAdmin(ActionsOnlyAdmin):
         "credits_balance", "consumed_credits", "ongoing_balance", "credits_ongoing_balance", "expiration_at",
         "terminated_at", "applies_to_fee_types", "applies_to_billable_metric_codes",
         "paid_top_up_min_amount_cents", "paid_top_up_max_amount_cents", "metadata", "payment_method_chosen",
+        "billing_entity", "purchase_order_number", "invoice_sections_chosen",
     ]  # fmt: skip
     fields = readonly_fields
 
     @admin.display(description="payment method")
     def payment_method_chosen(self, obj: Wallet) -> str:
         return payment_method_description(obj, obj.organization_id)
+
+    @admin.display(description="invoice custom sections")
+    def invoice_sections_chosen(self, obj: Wallet) -> str:
+        return section_choice_description(obj.section_choice, obj.organization_id)
 
     balance = money_column("balance_cents", "balance")
 

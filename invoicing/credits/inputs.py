@@ -27,6 +27,7 @@ from billing_project.core.inputs import UNSET, Unset
 from billing_project.core.lookup import uuid_or_not_found
 from billing_project.core.money import parse_decimal
 from customers.payment_choice import PaymentMethodInput, payment_method_input
+from customers.section_choice import SectionChoiceInput
 from invoicing.credits.models import CreditNoteReason, RefundStatus, RuleInterval, RuleMethod, RuleTrigger
 from invoicing.credits.tracing import CREDITS_QUANTUM
 
@@ -157,6 +158,26 @@ def _payment_method(data: Mapping[str, Any], errors: Errors) -> PaymentMethodInp
         for name, codes in failure.details.items():
             errors.setdefault(name, []).extend(codes)  # type: ignore[arg-type]
         return UNSET
+
+
+def _sections(data: Mapping[str, Any], errors: Errors) -> SectionChoiceInput | None:
+    """Lago's `invoice_custom_section` object as sent (None: not sent or null); anything but
+    `{skip_invoice_custom_sections: bool, invoice_custom_section_codes: [text]}` is refused."""
+    value = data.get("invoice_custom_section")
+    if value is None:
+        return None
+    skip = value.get("skip_invoice_custom_sections") if isinstance(value, Mapping) else None
+    codes = value.get("invoice_custom_section_codes") if isinstance(value, Mapping) else None
+    if (
+        not isinstance(value, Mapping)
+        or (skip is not None and not isinstance(skip, bool))
+        or (codes is not None and (not isinstance(codes, list) or not all(isinstance(c, str) for c in codes)))
+    ):
+        _refuse(errors, "invoice_custom_section", "value_is_invalid")
+        return None
+    return SectionChoiceInput(
+        skip_invoice_custom_sections=skip, invoice_custom_section_codes=None if codes is None else tuple(codes)
+    )
 
 
 def _raise(errors: Errors) -> None:
@@ -300,6 +321,10 @@ class WalletCreate:
     transaction_priority: int | None = None
     transaction_metadata: Any = field(default_factory=list)  # stored on the lines as sent (a JSON value)
     payment_method: PaymentMethodInput | Unset | None = UNSET  # docs/payments.md §12
+    # docs/billing-entities.md §3, §4: the entity, sections and purchase order of its top-ups.
+    billing_entity_code: str = ""
+    invoice_custom_section: SectionChoiceInput | None = None
+    purchase_order_number: str = ""
 
     @classmethod
     def from_body(cls, data: object) -> WalletCreate:
@@ -329,8 +354,14 @@ class WalletCreate:
         if currency is not None and not isinstance(currency, str):
             _refuse(errors, "currency", "value_is_invalid")
         payment_method = _payment_method(data, errors)
+        entity_code = _text(data.get("billing_entity_code"), "billing_entity_code", errors)
+        purchase_order_number = _text(data.get("purchase_order_number"), "purchase_order_number", errors)
+        sections = _sections(data, errors)
         _raise(errors)
         return cls(
+            billing_entity_code=entity_code,
+            invoice_custom_section=sections,
+            purchase_order_number=purchase_order_number,
             external_customer_id=_as_text(data.get("external_customer_id")),
             rate_amount=rate,
             currency=currency,
@@ -367,6 +398,9 @@ class WalletUpdate:
     metadata: Mapping[str, Any] | Unset = UNSET
     recurring_transaction_rules: tuple[RecurringRuleFields, ...] | Unset = UNSET
     payment_method: PaymentMethodInput | Unset | None = UNSET  # docs/payments.md §12
+    billing_entity_code: str | Unset = UNSET  # "": the customer's entity again
+    invoice_custom_section: SectionChoiceInput | None = None
+    purchase_order_number: str | Unset = UNSET
 
     @classmethod
     def from_body(cls, data: object) -> WalletUpdate:
@@ -390,6 +424,10 @@ class WalletUpdate:
         if "metadata" in data:
             values["metadata"] = _object(data["metadata"], "metadata", errors)
         values["payment_method"] = _payment_method(data, errors)
+        for name in ("billing_entity_code", "purchase_order_number"):
+            if name in data:
+                values[name] = _text(data[name], name, errors)
+        values["invoice_custom_section"] = _sections(data, errors)
         _raise(errors)
         if RULES in data:
             values[RULES] = RecurringRuleFields.list_from_body(data[RULES])
@@ -419,6 +457,8 @@ class WalletTransactionCreate:
     name: str = ""
     ignore_paid_top_up_limits: bool = False
     payment_method: PaymentMethodInput | Unset | None = UNSET  # the purchase's (docs/payments.md §12)
+    invoice_custom_section: SectionChoiceInput | None = None  # the purchase's (else its wallet's)
+    purchase_order_number: str = ""  # the purchase's (else its wallet's)
 
     @classmethod
     def from_body(cls, data: object) -> WalletTransactionCreate:
@@ -434,6 +474,8 @@ class WalletTransactionCreate:
             metadata = []
         name = _text(data.get("name"), "name", errors)
         payment_method = _payment_method(data, errors)
+        sections = _sections(data, errors)
+        purchase_order_number = _text(data.get("purchase_order_number"), "purchase_order_number", errors)
         _raise(errors)
         wallet_id, void_id, requires = data.get("wallet_id"), data.get("voided_transaction_id"), None
         if data.get("invoice_requires_successful_payment") is not None:
@@ -450,6 +492,8 @@ class WalletTransactionCreate:
             name=name,
             ignore_paid_top_up_limits=bool(data.get("ignore_paid_top_up_limits")),
             payment_method=payment_method,
+            invoice_custom_section=sections,
+            purchase_order_number=purchase_order_number,
         )
 
 

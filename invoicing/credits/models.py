@@ -14,6 +14,7 @@ from django.db.models import Q
 
 from billing_project.core.models import BaseModel, DecimalSpec
 from customers.payment_choice import PaymentMethodChoiceFields
+from customers.section_choice import SectionChoiceFields
 from invoicing.models import AppliedTaxBase
 
 CREDITS: DecimalSpec = {"max_digits": 40, "decimal_places": 5}
@@ -25,7 +26,7 @@ class WalletStatus(models.TextChoices):
     TERMINATED = "terminated"
 
 
-class Wallet(BaseModel, PaymentMethodChoiceFields):
+class Wallet(BaseModel, PaymentMethodChoiceFields, SectionChoiceFields):
     """A customer's prepaid credits in one currency.
 
     `balance_cents` / `credits_balance` are kept in step with the settled transactions under a row
@@ -60,6 +61,12 @@ class Wallet(BaseModel, PaymentMethodChoiceFields):
     paid_top_up_min_amount_cents = models.BigIntegerField(null=True, blank=True)
     paid_top_up_max_amount_cents = models.BigIntegerField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # Lago's `billing_entity_code` (the entity that bills its top-ups; null: the customer's) and
+    # `purchase_order_number` (printed on its top-up invoices unless the top-up has its own).
+    billing_entity = models.ForeignKey(
+        "customers.BillingEntity", on_delete=models.PROTECT, null=True, blank=True, related_name="wallets"
+    )
+    purchase_order_number = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         app_label = "invoicing"
@@ -107,7 +114,7 @@ class TransactionSource(models.TextChoices):
     THRESHOLD = "threshold"
 
 
-class WalletTransaction(BaseModel, PaymentMethodChoiceFields):
+class WalletTransaction(BaseModel, PaymentMethodChoiceFields, SectionChoiceFields):
     """One line of a wallet's ledger. Append-only: a pending line may settle or fail once."""
 
     organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
@@ -123,6 +130,9 @@ class WalletTransaction(BaseModel, PaymentMethodChoiceFields):
     credit_note = models.ForeignKey(
         "invoicing.CreditNote", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # A paid top-up's own purchase order number (else its wallet's) and custom sections (else its
+    # wallet's, else the customer's), printed on its credit invoice.
+    purchase_order_number = models.CharField(max_length=255, blank=True, default="")
     transaction_type = models.CharField(max_length=16, choices=TransactionType.choices)
     transaction_status = models.CharField(max_length=16, choices=TransactionStatus.choices)
     status = models.CharField(max_length=16, choices=TransactionSettlement.choices)

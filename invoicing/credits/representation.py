@@ -11,9 +11,10 @@ from typing import Annotated, Any, TypedDict
 
 from billing_project.core.api.shapes import Date, DateTime, Help, Uuid, utc_iso
 from billing_project.core.money import from_cents
-from customers.entities import customer_billing_entity, document_entity_code
+from customers.entities import customer_billing_entity, document_entity_code, sections_by_ids
 from customers.payment_choice import PaymentMethodChoiceShape
-from customers.representation import CustomerShape, customer_payload
+from customers.representation import AppliedSectionShape, CustomerShape, applied_sections_payload, customer_payload
+from customers.section_choice import SectionChoice
 from invoicing.billing.pricing import decimal_string
 from invoicing.credits.models import (
     CreditNote,
@@ -84,7 +85,7 @@ class WalletShape(TypedDict):
     paid_top_up_max_amount_cents: int | None
     metadata: dict[str, Any]
     payment_method: PaymentMethodChoiceShape
-    applied_invoice_custom_sections: list[Any]
+    applied_invoice_custom_sections: list[AppliedSectionShape]
     billing_entity_code: str
     purchase_order_number: str | None
 
@@ -118,7 +119,7 @@ class WalletTransactionShape(TypedDict):
     invoice_requires_successful_payment: bool
     purchase_order_number: str | None
     payment_method: PaymentMethodChoiceShape
-    applied_invoice_custom_sections: list[Any]
+    applied_invoice_custom_sections: list[AppliedSectionShape]
 
 
 class EstimatedAppliedTaxShape(AppliedTaxShape):
@@ -259,10 +260,19 @@ def wallet_payload(wallet: Wallet) -> WalletShape:
         "paid_top_up_max_amount_cents": wallet.paid_top_up_max_amount_cents,
         "metadata": wallet.metadata or {},
         "payment_method": wallet.payment_method_choice.payload(),
-        "applied_invoice_custom_sections": [],
-        "billing_entity_code": customer_billing_entity(wallet.customer).code,
-        "purchase_order_number": None,
+        "applied_invoice_custom_sections": _applied_sections(wallet.organization_id, wallet.section_choice),
+        "billing_entity_code": (
+            document_entity_code(wallet.billing_entity_id, wallet.customer)
+            if wallet.billing_entity_id is not None
+            else customer_billing_entity(wallet.customer).code
+        ),
+        "purchase_order_number": wallet.purchase_order_number or None,
     }
+
+
+def _applied_sections(organization_id: Any, choice: SectionChoice) -> list[AppliedSectionShape]:
+    """The sections a wallet or a top-up chose (read only when it chose some)."""
+    return applied_sections_payload(sections_by_ids(organization_id, choice.section_ids)) if choice.section_ids else []
 
 
 def wallet_transaction_payload(tx: WalletTransaction) -> WalletTransactionShape:
@@ -295,9 +305,9 @@ def wallet_transaction_payload(tx: WalletTransaction) -> WalletTransactionShape:
         "metadata": [{"key": str(m.get("key")), "value": str(m.get("value") or "")} for m in tx.metadata or []],
         "name": tx.name or None,
         "invoice_requires_successful_payment": tx.invoice_requires_successful_payment,
-        "purchase_order_number": None,
+        "purchase_order_number": tx.purchase_order_number or None,
         "payment_method": tx.payment_method_choice.payload(),
-        "applied_invoice_custom_sections": [],
+        "applied_invoice_custom_sections": _applied_sections(tx.organization_id, tx.section_choice),
     }
 
 

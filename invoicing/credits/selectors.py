@@ -38,8 +38,11 @@ def wallet_list(
     billing_entity_ids: list[Any] | None = None,
 ) -> QuerySet[Wallet]:
     qs = Wallet.objects.filter(organization=organization)
-    if billing_entity_ids is not None:  # the customer's entity
-        qs = qs.filter(customer__billing_entity_id__in=billing_entity_ids)
+    if billing_entity_ids is not None:  # the wallet's own entity, else its customer's
+        qs = qs.filter(
+            Q(billing_entity_id__in=billing_entity_ids)
+            | Q(billing_entity__isnull=True, customer__billing_entity_id__in=billing_entity_ids)
+        )
     if external_customer_id:
         qs = qs.filter(customer=_customer(organization, external_customer_id))
     if status:

@@ -127,14 +127,10 @@ REFUSED = [
     ("post", "/invoices/{invoice}/void", {"refund_amount": 100}, "refund_amount", "/invoices/{invoice}"),
     ("post", "/invoices/preview", {"customer": {"external_id": "c1", "integration_customers": [{"integration_code": "a"}]},
                                    "plan_code": "p"}, "customer.integration_customers", "/invoices"),
-    ("post", "/wallets", _wallet(purchase_order_number="PO-1"), "purchase_order_number",
-     "/wallets?external_customer_id=c1"),
     ("post", "/wallets", _wallet(recurring_transaction_rules=[{"trigger": "threshold", "threshold_credits": "1",
                                                                "method": "target", "target_ongoing_balance": "10",
                                                                "grants_target_top_up": True}]),
      "recurring_transaction_rules.0.grants_target_top_up", "/wallets?external_customer_id=c1"),
-    ("put", "/wallets/{wallet}", {"wallet": {"name": "W", "billing_entity_code": "eu"}}, "billing_entity_code",
-     "/wallets/{wallet}"),
 ]  # fmt: skip
 
 
@@ -276,7 +272,7 @@ def test_every_refused_field_is_listed_in_the_docs():
         if attribute.endswith("LAGO_ONLY")
         for field in value
     ]
-    assert len(declared) > 30
+    assert len(declared) > 20  # the declarations were found (fewer as fields become supported)
     for field in declared:
         assert isinstance(field, LagoOnly) and field.reason
         assert field.path.split(".")[-1].replace("[]", "") in text, field.path

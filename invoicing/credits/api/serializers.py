@@ -12,7 +12,13 @@ from rest_framework import serializers
 from billing_project.core.api.serializers import ClientDateTimeField, envelope, list_envelope, page_meta
 from billing_project.core.api.shapes import schema_serializer
 from billing_project.core.api.unsupported import LagoOnly
-from customers.api.serializers import NO_BILLING_ENTITIES, NO_CUSTOM_SECTIONS, payment_method_field
+from customers.api.serializers import (
+    NO_CUSTOM_SECTIONS,
+    billing_entity_code_field,
+    invoice_custom_section_field,
+    payment_method_field,
+    purchase_order_number_field,
+)
 from invoicing.credits.representation import (
     CreditNoteEstimateShape,
     CreditNoteShape,
@@ -23,13 +29,8 @@ from invoicing.credits.representation import (
 
 # Lago fields bxb refuses (docs/lago-compatibility.md, "Refused Lago fields").
 _PURCHASE_ORDER = "purchase order numbers on wallet top-up invoices are not implemented"
-WALLET_TRANSACTION_LAGO_ONLY = (
-    LagoOnly("invoice_custom_section", NO_CUSTOM_SECTIONS),
-    LagoOnly("purchase_order_number", _PURCHASE_ORDER),
-)
+WALLET_TRANSACTION_LAGO_ONLY: tuple[LagoOnly, ...] = ()
 WALLET_LAGO_ONLY = (
-    LagoOnly("billing_entity_code", NO_BILLING_ENTITIES),
-    *WALLET_TRANSACTION_LAGO_ONLY,
     LagoOnly(
         "recurring_transaction_rules[].grants_target_top_up",
         "a `target` rule fills the gap with a paid top-up (granting free credits instead is not implemented)",
@@ -86,6 +87,9 @@ class WalletInput(serializers.Serializer):
     ignore_paid_top_up_limits_on_creation = serializers.BooleanField(required=False)
     metadata = serializers.DictField(required=False, allow_null=True)
     payment_method = payment_method_field()
+    billing_entity_code = billing_entity_code_field()
+    invoice_custom_section = invoice_custom_section_field()
+    purchase_order_number = purchase_order_number_field()
 
 
 WalletInputEnvelope = envelope("WalletInputEnvelope", "wallet", WalletInput)
@@ -111,6 +115,8 @@ class WalletTransactionInput(serializers.Serializer):
     name = serializers.CharField(required=False, allow_null=True)
     ignore_paid_top_up_limits = serializers.BooleanField(required=False, allow_null=True)
     payment_method = payment_method_field()
+    invoice_custom_section = invoice_custom_section_field()
+    purchase_order_number = purchase_order_number_field()
 
 
 WalletTransactionInputEnvelope = envelope(

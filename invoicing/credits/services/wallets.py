@@ -33,8 +33,10 @@ from billing_project.core.inputs import UNSET
 from billing_project.core.money import is_currency
 from catalog.models import BillableMetric
 from customers import services as customer_services
+from customers.entities import billing_entity_get
 from customers.models import Organization
 from customers.payment_choice import PROVIDER_DEFAULT, PaymentMethodChoice, payment_method_choose
+from customers.section_choice import NO_CHOICE, SectionChoice, invoice_sections, section_choice
 from invoicing.calculation import WalletBalance
 from invoicing.credits import tracing
 from invoicing.credits.inputs import WalletCreate, WalletTransactionCreate, WalletUpdate
@@ -172,6 +174,8 @@ def _record(
     priority: int | None = None,
     fund_from: WalletTransaction | None = None,
     payment_method: PaymentMethodChoice = PROVIDER_DEFAULT,
+    sections: SectionChoice = NO_CHOICE,
+    purchase_order_number: str = "",
 ) -> WalletTransaction:
     amount_cents = credits_to_cents(wallet, credits) if cents is None else cents
     tx = WalletTransaction.objects.create(
@@ -192,7 +196,9 @@ def _record(
         settled_at=now if settle else None,
         idempotency_key=idempotency_key,
         invoice_requires_successful_payment=invoice_requires_successful_payment,
+        purchase_order_number=purchase_order_number,
         **payment_method.fields(),
+        **sections.fields(),
     )
     if settle:
         _apply_settled(wallet, tx, now, fund_from=fund_from)
@@ -202,12 +208,24 @@ def _record(
 
 
 def _credit_invoice(wallet: Wallet, tx: WalletTransaction, now: dt.datetime) -> Invoice:
-    """Paid credits are billed on a `credit` invoice (no tax, no coupon, no prepaid credits)."""
+    """Paid credits are billed on a `credit` invoice (no tax, no coupon, no prepaid credits), by the
+    wallet's entity (else the customer's), with the top-up's purchase order number (else the
+    wallet's) and the sections the top-up chose, else the wallet's, else the customer's (Lago)."""
     from invoicing.services import lifecycle
 
     customer = wallet.customer
     today = lifecycle.local_today(customer, now)
-    invoice = lifecycle.invoice_new(wallet.organization, customer, InvoiceType.CREDIT, wallet.currency, today)
+    chosen = tx.section_choice if tx.skip_invoice_custom_sections or tx.invoice_custom_section_ids else None
+    invoice = lifecycle.invoice_new(
+        wallet.organization,
+        customer,
+        InvoiceType.CREDIT,
+        wallet.currency,
+        today,
+        billing_entity_id=wallet.billing_entity_id,
+        purchase_order_number=tx.purchase_order_number or wallet.purchase_order_number,
+        **invoice_sections([chosen or wallet.section_choice]).fields(),
+    )
     invoice.save()
     fee = Fee(
         organization_id=wallet.organization_id,
@@ -280,7 +298,12 @@ def wallet_create(organization: Organization, fields: WalletCreate, *, now: dt.d
         if errors:
             raise ValidationFailure(errors)
         choice = payment_method_choose(customer, fields.payment_method)
+        entity = billing_entity_get(organization, fields.billing_entity_code) if fields.billing_entity_code else None
+        sections = section_choice(organization, fields.invoice_custom_section)
         wallet = Wallet(
+            billing_entity=entity,
+            purchase_order_number=fields.purchase_order_number,
+            **sections.fields(),
             organization=organization,
             customer=customer,
             name=fields.name,
@@ -348,6 +371,14 @@ def wallet_update(
             wallet.invoice_requires_successful_payment = fields.invoice_requires_successful_payment
         if fields.metadata is not UNSET:
             wallet.metadata = dict(fields.metadata)
+        if fields.billing_entity_code is not UNSET:  # "": the customer's entity again
+            code = fields.billing_entity_code
+            wallet.billing_entity = billing_entity_get(organization, code) if code else None
+        if fields.purchase_order_number is not UNSET:
+            wallet.purchase_order_number = fields.purchase_order_number
+        sections = section_choice(organization, fields.invoice_custom_section, current=wallet.section_choice)
+        for field, value in sections.fields().items():
+            setattr(wallet, field, value)
         try:
             choice = payment_method_choose(wallet.customer, fields.payment_method, current=wallet.payment_method_choice)
             for field, value in choice.fields().items():
@@ -436,6 +467,8 @@ def _top_up(
     priority: int | None = None,
     void: VoidTarget | None = None,
     payment_method: PaymentMethodChoice = PROVIDER_DEFAULT,
+    sections: SectionChoice = NO_CHOICE,
+    purchase_order_number: str = "",
 ) -> list[WalletTransaction]:
     """Purchased (pending, with its credit invoice), granted (settled) and voided (settled) lines;
     `priority` is the lines' (default the wallet's), `void` the inbound line a void draws on,
@@ -466,6 +499,8 @@ def _top_up(
             idempotency_key=f"{idempotency_key}:paid" if idempotency_key else "",
             invoice_requires_successful_payment=requires,
             notify=False,
+            sections=sections,
+            purchase_order_number=purchase_order_number,
         )
         tx.invoice = _credit_invoice(wallet, tx, now)
         tx.save(update_fields=["invoice", "updated_at"])
@@ -525,6 +560,7 @@ def wallet_transaction_create(
             errors.update(failure.details)  # type: ignore[arg-type]
         if errors:
             raise ValidationFailure(errors)
+        sections = section_choice(organization, fields.invoice_custom_section)  # 404 before any write
         if void is not None and voided == 0:
             voided = cents_to_credits(wallet, void.inbound.remaining_amount_cents or 0)
         return _top_up(
@@ -539,6 +575,8 @@ def wallet_transaction_create(
             priority=fields.priority,
             void=void,
             payment_method=choice,
+            sections=sections,
+            purchase_order_number=fields.purchase_order_number,
         )
 
 
