@@ -5,11 +5,13 @@ the method and reference, and the invoices the payment settled. No network, no f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from billing_project.core.money import format_amount
 from billing_project.core.pdf_canvas import MUTED, Border, Cell, Column, Layout, RowStyle, Style, TableRow
 from billing_project.core.pdf_canvas import fonts as pdf_fonts
 from invoicing.models import Invoice
+from invoicing.services import lifecycle
 from payments.models import PaymentReceipt
 
 
@@ -47,11 +49,14 @@ def receipt_document(receipt: PaymentReceipt) -> ReceiptDocument:
         method = "Manual payment"
     else:
         method = payment.connection.provider.title() if payment.connection else "Provider"
+    # The receipt is issued by the entity that billed what it pays (Lago's receipt belongs to that
+    # entity; docs/billing-entities.md §3); a payment of no invoice, by the organization.
+    issuer: Any = lifecycle.invoice_billing_entity(invoices[0]) if invoices else organization
     return ReceiptDocument(
         number=receipt.number,
         paid_at=(payment.paid_at or payment.created_at).date().isoformat(),
-        issuer=organization.legal_name or organization.name,
-        issuer_email=organization.email or "",
+        issuer=issuer.legal_name or issuer.name,
+        issuer_email=issuer.email or "",
         payer=customer.legal_name or customer.name or customer.external_id,
         payer_email=customer.email or "",
         amount=format_amount(payment.amount_cents, payment.currency),

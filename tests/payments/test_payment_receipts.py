@@ -179,3 +179,15 @@ def test_admin_lists_receipts_and_serves_the_pdf(root, organization, fake_stripe
     assert payment.receipt.number in response.content.decode()
     pdf = admin_client.get(f"/admin/payments/paymentreceipt/{payment.receipt.id}/pdf/")
     assert pdf.status_code == 200 and b"".join(pdf.streaming_content).startswith(b"%PDF")
+
+
+def test_the_receipt_is_issued_by_the_entity_that_billed_the_invoice(organization):
+    from payments.pdf import receipt_document
+    from tests.factories.customers import BillingEntityFactory, CustomerFactory
+
+    eu = BillingEntityFactory(organization=organization, code="eu", legal_name="Acme Europe SAS", email="eu@acme.test")
+    customer = CustomerFactory(organization=organization, billing_entity=eu)
+    invoice = finalized_invoice(customer, 3000)
+    payment = collection.payment_create_manual(organization, invoice_id=invoice.id, amount_cents=3000, reference="w")
+    document = receipt_document(payment.receipt)
+    assert (document.issuer, document.issuer_email) == ("Acme Europe SAS", "eu@acme.test")
