@@ -222,7 +222,8 @@ def applicable_sections(customers: Sequence[Customer]) -> dict[Any, list[Invoice
     """Lago's applicable invoice custom sections of each customer (by id), in two reads at most
     whatever the number of customers: none when the customer skips them, else its own choice, else
     its billing entity's selection (live sections, by name). Customers read with `section_flags()`
-    are read only where the flags say there is something to read."""
+    are read only where the flags say there is something to read; a customer row written without an
+    entity falls back on its organization's default entity, read once per organization."""
     wanted = [c for c in customers if not c.skip_invoice_custom_sections]
     result: dict[Any, list[InvoiceCustomSection]] = {c.pk: [] for c in customers}
     own = [c.pk for c in wanted if getattr(c, "has_own_sections", True)]
@@ -232,8 +233,17 @@ def applicable_sections(customers: Sequence[Customer]) -> dict[Any, list[Invoice
         ).select_related("invoice_custom_section")
         for link in links.order_by("invoice_custom_section__name", "invoice_custom_section_id"):
             result[link.customer_id].append(link.invoice_custom_section)
+    defaults: dict[Any, Any] = {}  # the organization's default entity, read once per organization
+
+    def entity_id(customer: Customer) -> Any:
+        if customer.billing_entity_id is not None:
+            return customer.billing_entity_id
+        if customer.organization_id not in defaults:
+            defaults[customer.organization_id] = default_billing_entity(customer.organization).pk
+        return defaults[customer.organization_id]
+
     entity_of = {
-        c.pk: c.billing_entity_id or customer_billing_entity(c).pk
+        c.pk: entity_id(c)
         for c in wanted
         if not result[c.pk] and (getattr(c, "entity_has_sections", True) or c.billing_entity_id is None)
     }

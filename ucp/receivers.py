@@ -15,8 +15,13 @@ def _later(kind: str, object_id: Any) -> None:
     transaction.on_commit(lambda: tasks.order_changed.delay(kind, value), robust=True)
 
 
-def on_invoice_finalized(sender: Any, invoice: Any, **kwargs: Any) -> None:
-    _later("invoice", invoice.id)
+def on_invoices_finalized(sender: Any, invoices: list[Any], **kwargs: Any) -> None:
+    """One task for a billing batch's invoices (not one per invoice): their orders in a few reads."""
+    from ucp import tasks
+
+    ids = [str(invoice.id) for invoice in invoices]
+    if ids:
+        transaction.on_commit(lambda: tasks.invoices_finalized.delay(ids), robust=True)
 
 
 def on_credit_note(sender: Any, credit_note: Any, **kwargs: Any) -> None:

@@ -31,6 +31,11 @@ def order_changed(kind: str, object_id: str) -> int:
     return orders.order_events_for_invoice(object_id)
 
 
+@shared_task(name="ucp.invoices_finalized")
+def invoices_finalized(invoice_ids: list[str]) -> int:
+    return orders.order_events_for_invoices(invoice_ids)
+
+
 @shared_task(name="ucp.send_order_confirmation")
 def send_order_confirmation(checkout_id: str) -> bool:
     return orders.order_confirmation_email(checkout_id)

@@ -38,7 +38,7 @@ from invoicing.models import (
 )
 from invoicing.services import lifecycle
 from invoicing.services import totals as totals_mod
-from invoicing.signals import invoice_finalized
+from invoicing.signals import invoice_finalized, invoices_finalized
 
 BULK_SIZE = 1000
 
@@ -197,7 +197,8 @@ def write(built: list[Built]) -> None:
 
 def notify(finalized: list[Invoice], drafts: list[Invoice]) -> None:
     """`invoice.created` / `invoice.drafted` (outbox) when an endpoint wants them, the
-    `invoice_finalized` signal (payments) and the PDF task of finalized invoices."""
+    `invoice_finalized` signal (payments) and the PDF task of finalized invoices, and one
+    `invoices_finalized` signal per organization (UCP)."""
     from webhooks.models import WebhookEndpoint
 
     wanted: dict[tuple[Any, str], bool] = {}
@@ -210,9 +211,13 @@ def notify(finalized: list[Invoice], drafts: list[Invoice]) -> None:
         if wanted[key]:
             lifecycle.send_invoice_webhook(invoice, webhook_type)
 
+    by_org: dict[Any, list[Invoice]] = defaultdict(list)
     for invoice in finalized:
         send(invoice, "invoice.created")
         lifecycle.enqueue_pdf(invoice)
         invoice_finalized.send(sender=Invoice, invoice=invoice, organization=invoice.organization)
+        by_org[invoice.organization_id].append(invoice)
+    for org_invoices in by_org.values():
+        invoices_finalized.send(sender=Invoice, invoices=org_invoices, organization=org_invoices[0].organization)
     for invoice in drafts:
         send(invoice, "invoice.drafted")

@@ -35,7 +35,7 @@ from invoicing.models import (
     PaymentStatus,
 )
 from invoicing.services import totals as totals_mod
-from invoicing.signals import invoice_finalized
+from invoicing.signals import invoice_finalized, invoices_finalized
 from subscriptions import periods
 from webhooks.services import webhook_send
 
@@ -284,6 +284,7 @@ def finalize_in_place(
         send_invoice_webhook(invoice, "invoice.created")
         enqueue_pdf(invoice)
         invoice_finalized.send(sender=Invoice, invoice=invoice, organization=invoice.organization)
+        invoices_finalized.send(sender=Invoice, invoices=[invoice], organization=invoice.organization)
     transaction.on_commit(lambda status=invoice.status: metrics.invoice_generated(status))
 
 

@@ -216,3 +216,39 @@ def test_the_buyer_gets_a_confirmation_email(
     assert mail.to == ["buyer@example.com"]
     assert done["order"]["id"] in mail.subject
     assert "Paid now: 20.00 USD" in mail.body and "per month" in mail.body
+
+
+def test_a_batch_of_invoices_sends_the_orders_of_those_that_belong_to_one(
+    receiver, agent, catalog_items, fake_stripe, ucp_org, django_capture_on_commit_callbacks
+):
+    """`invoices_finalized` (a billing batch's invoices) enqueues one task; it sends `order.updated`
+    for the renewal of an order's subscription only (not its first invoice, not a one-off invoice)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from invoicing.models import Invoice, InvoiceSubscription
+    from invoicing.signals import invoices_finalized
+    from tests.factories.credits import make_one_off_invoice
+
+    done = _buy(agent)
+    checkout = Checkout.objects.get(public_id=done["id"])
+    assert checkout.invoice is not None and checkout.subscription is not None
+    renewal = make_one_off_invoice(checkout.subscription.customer, 2000)
+    now = timezone.now()
+    InvoiceSubscription.objects.create(
+        organization=ucp_org.organization, invoice=renewal, subscription=checkout.subscription,
+        invoicing_reason="subscription_periodic", timestamp=now, from_datetime=now - dt.timedelta(days=30),
+        to_datetime=now, charges_from_datetime=now - dt.timedelta(days=30), charges_to_datetime=now,
+    )  # fmt: skip
+    other = make_one_off_invoice(checkout.subscription.customer, 500)  # no subscription, not the order's
+    OrderEvent.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        invoices_finalized.send(
+            sender=Invoice, invoices=[checkout.invoice, renewal, other], organization=ucp_org.organization
+        )
+    assert len(callbacks) == 1  # one task for the batch
+    assert orders.order_events_for_invoices([str(checkout.invoice.id), str(renewal.id), str(other.id)]) == 1
+    [event] = OrderEvent.objects.all()
+    assert event.event_type == "order.updated"
+    assert orders.order_events_for_invoices([str(other.id)]) == 0

@@ -14,14 +14,17 @@ import datetime as dt
 import json
 import logging
 import secrets
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from invoicing.credits.models import CreditNote
-from invoicing.models import Invoice, InvoiceStatus
+from invoicing.models import Invoice, InvoiceStatus, InvoiceSubscription
 from subscriptions.models import SubscriptionStatus
 from ucp import catalog, protocol, signing
 from ucp.models import Checkout, CheckoutStatus, OrderEvent, UcpPlatform, UcpSettings
@@ -298,19 +301,45 @@ def order_events_for_subscription(subscription_id: str) -> int:
 
 def order_events_for_invoice(invoice_id: str) -> int:
     """An invoice of an order was finalized or credited: its order is sent again."""
-    invoice = Invoice.objects.filter(id=invoice_id).first()
-    if invoice is None:
+    return order_events_for_invoices([invoice_id])
+
+
+def order_events_for_invoices(invoice_ids: Sequence[str]) -> int:
+    """Invoices were finalized (a billing batch's) or credited: the orders they belong to are sent
+    again. Three reads whatever the number of invoices when none belongs to an order (the usual
+    case), whose invoices' credit notes are then read once."""
+    existing = [str(i) for i in Invoice.objects.filter(id__in=list(invoice_ids)).values_list("id", flat=True)]
+    if not existing:
         return 0
-    subscription_ids = list(invoice.invoice_subscriptions.values_list("subscription_id", flat=True))
+    subscriptions_of: dict[str, set[Any]] = defaultdict(set)
+    for row_invoice_id, subscription_id in InvoiceSubscription.objects.filter(invoice_id__in=existing).values_list(
+        "invoice_id", "subscription_id"
+    ):
+        subscriptions_of[str(row_invoice_id)].add(subscription_id)
+    subscription_ids = set().union(*subscriptions_of.values()) if subscriptions_of else set()
     sent = 0
     with transaction.atomic():
-        checkouts = _completed_checkouts(subscription_id__in=subscription_ids) if subscription_ids else []
-        checkouts += [c for c in _completed_checkouts(invoice_id=invoice.id) if c.subscription_id is None]
-        credited = CreditNote.objects.filter(invoice=invoice).exists()
-        for checkout in checkouts:
-            if checkout.invoice_id == invoice.id and not credited:
-                continue  # the first invoice is in the order.created event already
-            sent += order_event_enqueue(checkout, "order.updated") is not None
+        checkouts = list(
+            Checkout.objects.filter(status=CheckoutStatus.COMPLETED)
+            .filter(Q(subscription_id__in=subscription_ids) | Q(invoice_id__in=existing, subscription_id__isnull=True))
+            .select_related("invoice", "subscription")
+        )
+        if not checkouts:
+            return 0
+        credited = {
+            str(i) for i in CreditNote.objects.filter(invoice_id__in=existing).values_list("invoice_id", flat=True)
+        }
+        for invoice_id in existing:
+            mine = subscriptions_of.get(invoice_id, set())
+            for checkout in checkouts:
+                if checkout.subscription_id is not None:
+                    if checkout.subscription_id not in mine:
+                        continue
+                elif str(checkout.invoice_id) != invoice_id:
+                    continue
+                if str(checkout.invoice_id) == invoice_id and invoice_id not in credited:
+                    continue  # the first invoice is in the order.created event already
+                sent += order_event_enqueue(checkout, "order.updated") is not None
     return sent
 
 
