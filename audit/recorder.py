@@ -24,6 +24,7 @@ from django.db.models.signals import post_delete, post_save, pre_save
 
 from audit.activity import activity_type
 from audit.context import current_actor
+from billing_project.core.bulk import insert_rows, new_row
 from billing_project.core.inserts import insert_new
 from billing_project.core.rowimages import InstanceMap, take_locked_row
 
@@ -207,7 +208,7 @@ def _created_changes(sender: type[models.Model], instance: models.Model) -> dict
 
 def _bulk_created(sender: type[models.Model], instances: list[models.Model], **kwargs: Any) -> None:
     """`billing_project.core.signals.bulk_created`: the "create" entry `post_save` would write for
-    each row (same changes), all in one INSERT; fields, content type and actor resolved once."""
+    each row (same changes), all in one `COPY`; fields, content type and actor resolved once."""
     if not instances or sender not in _audited_set():
         return
     from django.contrib.contenttypes.models import ContentType
@@ -231,7 +232,8 @@ def _bulk_created(sender: type[models.Model], instances: list[models.Model], **k
         except Exception:  # noqa: BLE001 — as in _entry
             object_repr = ""
         entries.append(
-            AuditLogEntry(
+            new_row(
+                AuditLogEntry,
                 organization_id=_organization_id(instance),
                 actor_type=actor.type,
                 actor_id=actor.id,
@@ -246,7 +248,7 @@ def _bulk_created(sender: type[models.Model], instances: list[models.Model], **k
                 **_activity_fields(instance, "create", changes),
             )
         )
-    AuditLogEntry.objects.bulk_create(entries, batch_size=1000)
+    insert_rows(AuditLogEntry, entries)
 
 
 def _bulk_updated(

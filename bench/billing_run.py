@@ -158,8 +158,10 @@ def worker(database_url: str, mode: str, run_id: str, work: mp.Queue, results: m
     from django.db import connection
 
     settings.INVOICE_PDF_ON_FINALIZE = False
+    from billing_project.celery import tune_garbage_collection
     from invoicing import tasks
 
+    tune_garbage_collection()  # as a Celery worker process does at start-up
     statements = 0
 
     def count(execute, sql, params, many, context):

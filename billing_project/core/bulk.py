@@ -1,4 +1,4 @@
-"""Bulk writes: `update_rows(queryset, **values)` and `insert_rows(model, rows)`.
+"""Bulk writes: `update_rows(queryset, **values)`, `insert_rows(model, rows)` and `new_row(model, **values)`.
 
 `insert_rows` is `Manager.bulk_create(rows)` (no signal either way) with the per-value work that
 Django repeats for every field of every row done once per field. Measured (bench/billing_run.py
@@ -13,6 +13,18 @@ operations would hand it; any other value (JSON, None, another type) goes throug
 only: on another database it is `bulk_create`. Rows of an audited model are announced with
 `bulk_created`, as the writers that call `bulk_create` do. A `COPY` is not seen by Django's execute wrappers
 (query counters count one statement fewer per batch).
+
+`new_row(model, **values)`: the unsaved instance `model(**values)` builds, for code that builds
+thousands (the billing run's fees, invoices, billing periods, audit entries). `Model.__init__` binds
+every keyword to its field and asks every other field for its default, a few dozen Python calls
+per field: measured (bench/billing_run.py `--profile`, 2026-12-07), building an invoice's four fees
+cost more than pricing them. `new_row` does that sorting once per model (which attribute each field
+writes, which default is a constant and which is called per row: a callable default, a database
+default, a foreign key's) and writes the instance's `__dict__`, as `Model.__init__` leaves it. A
+related instance given for a foreign key is cached on the row with its id, as the field's descriptor
+does. `model(**values)` itself builds the row when a `pre_init`/`post_init` receiver listens to
+the model, or for a keyword that is not a field's name or attname (a property, an error).
+The layouts hold field metadata only, never a value read from the database.
 
 `update_rows`: `QuerySet.update()` that listeners (the audit trail) see.
 
@@ -33,6 +45,8 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.db import connections, models, router, transaction
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
 from billing_project.core.signals import bulk_created, bulk_updated
@@ -127,3 +141,77 @@ def _getter(field: models.Field, connection: Any) -> Callable[[Any], Any]:
         return prep(value, connection)
 
     return get
+
+
+class _Layout:
+    """How `Model.__init__` fills a model's fields (see the module): computed once per model."""
+
+    def __init__(self, model: type[models.Model]) -> None:
+        self.constants: dict[str, Any] = {}  # attname -> the default every row gets (None, "", a constant)
+        self.factories: list[tuple[str, Callable[[], Any]]] = []  # attname -> called per row
+        self.attnames: set[str] = set()  # keywords written as they are
+        self.relations: dict[str, tuple[str, str, type[models.Model]]] = {}  # name -> (attname, target, model)
+        self.descriptors: set[str] = set()  # keywords set through the field's own descriptor
+        self.known: frozenset[str] = frozenset()  # every keyword handled here
+        for field in model._meta.concrete_fields:
+            if field.column is None or field.generated:
+                continue
+            attname = field.attname
+            if isinstance(field, models.ForeignKey) and not field.one_to_one:
+                self.relations[field.name] = (attname, field.target_field.attname, field.remote_field.model)
+                self.attnames.add(attname)
+            elif isinstance(field, models.ForeignKey | models.FileField):
+                self.descriptors.update({field.name, attname})
+            else:
+                self.attnames.add(attname)
+            if field.has_default() and callable(field.default) and not isinstance(field, models.ForeignKey):
+                self.factories.append((attname, field.default))  # what `get_default` calls
+            elif field.has_db_default() or (field.has_default() and isinstance(field, models.ForeignKey)):
+                self.factories.append((attname, field.get_default))
+            else:
+                self.constants[attname] = field.get_default()
+        self.known = frozenset(self.attnames | set(self.relations) | self.descriptors)
+
+
+_layouts: dict[type[models.Model], _Layout] = {}
+
+
+def new_row(model: type[M], **values: Any) -> M:
+    """`model(**values)`: the same unsaved instance, built with `Model.__init__`'s per-field work
+    done once per model (see the module)."""
+    if (pre_init.receivers or post_init.receivers) and (
+        pre_init.has_listeners(model) or post_init.has_listeners(model)
+    ):
+        return model(**values)
+    layout = _layouts.get(model)
+    if layout is None:
+        layout = _layouts[model] = _Layout(model)
+    if not layout.known.issuperset(values):
+        return model(**values)  # a property, a virtual field or an unknown keyword: Django's own handling
+    relations, descriptors = layout.relations, layout.descriptors
+    instance = model.__new__(model)
+    instance._state = ModelState()
+    attributes = instance.__dict__
+    attributes.update(layout.constants)
+    for attname, factory in layout.factories:
+        attributes[attname] = factory()
+    later = []
+    for name, value in values.items():
+        relation = relations.get(name)
+        if relation is not None:
+            attname, target, related_model = relation
+            if value is None:
+                attributes[attname] = None
+            elif isinstance(value, related_model):
+                attributes[attname] = getattr(value, target)
+            else:  # the descriptor's own error
+                later.append((name, value))
+                continue
+            instance._state.fields_cache[name] = value
+        elif name in descriptors:
+            later.append((name, value))
+        else:
+            attributes[name] = value
+    for name, value in later:
+        setattr(instance, name, value)
+    return instance

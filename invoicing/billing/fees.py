@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db.models import Q
 
+from billing_project.core.bulk import new_row
 from billing_project.core.money import exponent, to_cents
 from catalog.models import Charge, Commitment
 from catalog.pricing import spending_minimum_true_up_cents
@@ -184,7 +185,8 @@ def charge_fee(
     if bucket.charge_filter is not None and bucket.charge_filter.invoice_display_name:
         name = bucket.charge_filter.invoice_display_name
     unit_amount_cents = to_cents(bucket.unit_amount, currency) if bucket.units else 0
-    return Fee(
+    return new_row(
+        Fee,
         organization_id=subscription.organization_id,
         customer_id=subscription.customer_id,
         subscription=subscription,
@@ -230,7 +232,8 @@ def _one_unit_fee(
 ) -> Fee:
     """A fee of one unit at `amount_cents` (a true-up, a subscription fee, a commitment fee); its
     precise amount is `amount_cents` unless given."""
-    return Fee(
+    return new_row(
+        Fee,
         organization_id=subscription.organization_id,
         customer_id=subscription.customer_id,
         subscription=subscription,

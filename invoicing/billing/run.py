@@ -41,6 +41,7 @@ from uuid import UUID
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
+from billing_project.core.bulk import new_row
 from catalog.models import AppliedCoupon, CouponStatus, CustomerTax, Tax
 from customers.models import Customer, Organization
 from customers.section_choice import invoice_sections
@@ -341,7 +342,8 @@ def _invoice(customer: Customer, key: InvoiceKey, items: list[tuple[DueItem, per
 
 def period_row(organization: Organization, invoice: Invoice, item: DueItem) -> InvoiceSubscription:
     """The invoice's billing-period row of one due item (unsaved)."""
-    return InvoiceSubscription(
+    return new_row(
+        InvoiceSubscription,
         organization=organization,
         invoice=invoice,
         subscription=item.subscription,

@@ -2,8 +2,8 @@
 
     write(built) -> None      numbers, billing periods, fees, applied taxes, invoices, audit, notifications
 
-Fees are inserted by `billing_project.core.bulk.insert_rows` (the same rows as `bulk_create`,
-for a third of the Python work). Invoice numbers for all finalized invoices come from the locked counters (one `UPDATE … RETURNING`
+Every row is inserted by `billing_project.core.bulk.insert_rows` (the same rows as `bulk_create`,
+for a third of the Python work, by one `COPY` per table). Invoice numbers for all finalized invoices come from the locked counters (one `UPDATE … RETURNING`
 for the customers' counters, one for the organization's; gapless because the counters stay locked
 until the commit). Then bulk inserts of billing periods (the unique constraint on (subscription,
 reason, period) still guards every row), fees, applied taxes, invoices and audit entries; then the
@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from billing_project.core import metrics
 from billing_project.core.bulk import insert_rows
-from billing_project.core.signals import bulk_created
 from customers.entities import invoices_sections
 from customers.models import BillingEntity, Organization
 from invoicing.models import (
@@ -178,13 +177,12 @@ def write(built: list[Built]) -> None:
         for invoice, printed in zip(finalized, sections, strict=True):
             invoice.applied_invoice_custom_sections = lifecycle.sections_snapshot(printed, now)
     # A period already invoiced violates the unique constraint here: the caller's savepoint rolls back.
-    InvoiceSubscription.objects.bulk_create([row for b in built for row in b.periods], batch_size=BULK_SIZE)
+    insert_rows(InvoiceSubscription, [row for b in built for row in b.periods], batch_size=BULK_SIZE)
     insert_rows(Fee, [fee for b in built for fee in b.fees], batch_size=BULK_SIZE)  # the costliest rows
-    FeeAppliedTax.objects.bulk_create([t for b in built for t in b.computed.fee_taxes], batch_size=BULK_SIZE)
-    InvoiceAppliedTax.objects.bulk_create([t for b in built for t in b.computed.invoice_taxes], batch_size=BULK_SIZE)
+    insert_rows(FeeAppliedTax, [t for b in built for t in b.computed.fee_taxes], batch_size=BULK_SIZE)
+    insert_rows(InvoiceAppliedTax, [t for b in built for t in b.computed.invoice_taxes], batch_size=BULK_SIZE)
     _number_in_organization(finalized)
-    Invoice.objects.bulk_create(invoices, batch_size=BULK_SIZE)
-    bulk_created.send(sender=Invoice, instances=invoices)  # the audit trail, in one INSERT
+    insert_rows(Invoice, invoices, batch_size=BULK_SIZE)  # announced with `bulk_created`: the audit trail
     notify(finalized, [inv for inv in invoices if inv.status == InvoiceStatus.DRAFT])
     statuses = Counter(inv.status for inv in invoices if inv.status != InvoiceStatus.DRAFT)
 
