@@ -42,6 +42,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from django.db import connections, models, router, transaction
@@ -107,19 +108,29 @@ def insert_rows(model: type[M], rows: Sequence[M], *, batch_size: int = 1000) ->
     now = timezone.now()
     fields = [f for f in model._meta.concrete_fields if not f.generated]
     columns = []
-    getters: list[Callable[[M], Any]] = []
+    specs: list[tuple[tuple[type, ...], Callable[..., Any], bool]] = []
     for field in fields:
         columns.append(connection.ops.quote_name(field.column))
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             attname = field.attname
             for row in rows:
                 setattr(row, attname, now)
-        getters.append(_getter(field, connection))
+        specs.append(_spec(field))
+    names = [field.attname for field in fields]
+    # one tuple per row, read by C code through the same descriptors as getattr
+    values_of = attrgetter(*names) if len(names) > 1 else (lambda row: (getattr(row, names[0]),))
     table = connection.ops.quote_name(model._meta.db_table)
     copy_sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
         for row in rows:
-            copy.write_row([get(row) for get in getters])
+            copy.write_row(
+                [
+                    value
+                    if value is None or (type(value) in types and (not aware or value.tzinfo is not None))
+                    else prep(value, connection)
+                    for value, (types, prep, aware) in zip(values_of(row), specs, strict=True)
+                ]
+            )
     for row in rows:
         row._state.adding = False
         row._state.db = alias
@@ -127,20 +138,11 @@ def insert_rows(model: type[M], rows: Sequence[M], *, batch_size: int = 1000) ->
         bulk_created.send(sender=model, instances=list(rows))
 
 
-def _getter(field: models.Field, connection: Any) -> Callable[[Any], Any]:
-    attname = field.attname
+def _spec(field: models.Field) -> tuple[tuple[type, ...], Callable[..., Any], bool]:
+    """A column's value goes as it is when None or of one of `types` (and aware, for a datetime: a
+    naive one goes through the field, which warns and converts), else through `prep(value, connection)`."""
     types = _plain_types(field)
-    prep = field.get_db_prep_save
-
-    aware = dt.datetime in types  # a naive datetime goes through the field (which warns and converts)
-
-    def get(row: Any) -> Any:
-        value = getattr(row, attname)
-        if value is None or (type(value) in types and (not aware or value.tzinfo is not None)):
-            return value
-        return prep(value, connection)
-
-    return get
+    return types, field.get_db_prep_save, dt.datetime in types
 
 
 class _Layout:
@@ -202,8 +204,15 @@ def new_row(model: type[M], **values: Any) -> M:
             attname, target, related_model = relation
             if value is None:
                 attributes[attname] = None
-            elif isinstance(value, related_model):
+            elif isinstance(value, related_model):  # as the field's descriptor: the databases, the router's say
                 attributes[attname] = getattr(value, target)
+                if instance._state.db is None:
+                    instance._state.db = router.db_for_write(model, instance=value)
+                if value._state.db is None:
+                    value._state.db = router.db_for_write(type(value), instance=instance)
+                if not router.allow_relation(value, instance):
+                    later.append((name, value))  # the descriptor's own error
+                    continue
             else:  # the descriptor's own error
                 later.append((name, value))
                 continue

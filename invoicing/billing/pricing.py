@@ -84,10 +84,13 @@ def _priced(
     filter_values: dict[str, list[str]] | None,
     grouped_by: dict[str, Any],
     is_default: bool = False,
+    checked: bool = False,
 ) -> ChargeBucket:
     pricing_usage: Usage = usage.as_usage()
     prorated = pricing_usage.full_units is not None
-    result = price(charge.charge_model, properties, pricing_usage, currency=currency, prorated=prorated)
+    result = price(
+        charge.charge_model, properties, pricing_usage, currency=currency, prorated=prorated, checked=checked
+    )
     return ChargeBucket(
         charge=charge,
         charge_filter=charge_filter,
@@ -239,11 +242,17 @@ def price_charge(
                     currency,
                     charge_filter=None,
                     filter_values=None,
+                    checked=snapshot.checked,
                     grouped_by=dict(g.grouped_by),
                 )
                 for g in result.groups
             ]
-        return [_priced(row, properties, result, currency, charge_filter=None, filter_values=None, grouped_by={})]
+        return [
+            _priced(
+                row, properties, result, currency, charge_filter=None, filter_values=None, grouped_by={},
+                checked=snapshot.checked,
+            )
+        ]  # fmt: skip
     by_id = {f.id: f for f in filters}
     buckets: list[ChargeBucket] = []
     for bucket in result.filters:
@@ -256,13 +265,14 @@ def price_charge(
                     _priced(
                         row, props, group, currency, charge_filter=charge_filter, filter_values=values,
                         grouped_by=dict(group.grouped_by), is_default=charge_filter is None,
+                        checked=snapshot.checked,
                     )
                 )  # fmt: skip
         else:
             buckets.append(
                 _priced(
                     row, props, bucket.usage, currency, charge_filter=charge_filter, filter_values=values,
-                    grouped_by={}, is_default=charge_filter is None,
+                    grouped_by={}, is_default=charge_filter is None, checked=snapshot.checked,
                 )
             )  # fmt: skip
     return buckets

@@ -63,6 +63,10 @@ class ChargeSnapshot:
     filters: tuple[ChargeFilter, ...]
     metric: MetricSpec
     taxes: tuple[Tax, ...] | None = None
+    # the charge's properties and its live filters' passed `pricing.validate_properties` when the
+    # snapshot was read (`charge_properties_checked`): every fee of the batch is priced without
+    # checking them again
+    checked: bool = False
 
     @property
     def id(self) -> Any:
@@ -123,6 +127,15 @@ class CatalogSnapshot:
         return self.plans[plan_id]
 
 
+def charge_properties_checked(charge: Charge, filters: Iterable[ChargeFilter]) -> bool:
+    """Whether the properties a charge's fees are priced with (its own, each live filter's) are valid
+    for its model: checked once per batch instead of once per fee."""
+    model = charge.charge_model
+    return not pricing.validate_properties(model, charge.properties or {}) and not any(
+        pricing.validate_properties(model, f.properties or {}) for f in filters
+    )
+
+
 def catalog_snapshot(plans: Iterable[Plan], organization_ids: Iterable[Any]) -> CatalogSnapshot:
     """Read the catalog of these plans and the default taxes of these organizations: nine queries at
     most whatever the number of plans (none for an empty batch)."""
@@ -170,12 +183,14 @@ def catalog_snapshot(plans: Iterable[Plan], organization_ids: Iterable[Any]) -> 
             spec = specs[charge.billable_metric_id] = metric_spec(
                 charge.billable_metric, keys[charge.billable_metric_id]
             )
+        live = live_filters(filters[charge.id])
         of_plan[charge.plan_id].append(
             ChargeSnapshot(
                 charge=charge,
-                filters=live_filters(filters[charge.id]),
+                filters=live,
                 metric=spec,
                 taxes=tuple(sorted(charge_taxes[charge.id], key=lambda t: t.code)),
+                checked=charge_properties_checked(charge, live),
             )
         )
     snapshots = {

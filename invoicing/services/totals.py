@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from billing_project.core.bulk import new_row
 from catalog.models import AppliedCoupon, CouponStatus
 from invoicing.calculation import (
     Context,
@@ -174,7 +175,8 @@ def compute(
             snap = snaps.get(applied.tax_code)
             tax_ids[applied.tax_code] = snap.tax_id if snap else None
             fee_taxes.append(
-                FeeAppliedTax(
+                new_row(
+                    FeeAppliedTax,
                     organization_id=invoice.organization_id,
                     fee=fee,
                     tax_id=snap.tax_id if snap else None,
@@ -188,7 +190,8 @@ def compute(
                 )
             )
     invoice_taxes = [
-        InvoiceAppliedTax(
+        new_row(
+            InvoiceAppliedTax,
             organization_id=invoice.organization_id,
             invoice=invoice,
             tax_id=tax_ids.get(applied.tax_code),

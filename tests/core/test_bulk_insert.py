@@ -1,5 +1,6 @@
 """`billing_project.core.bulk.insert_rows`: the rows `bulk_create` would write (values, defaults,
-timestamps, JSON, NULLs, choices), by COPY on PostgreSQL, and Django's IntegrityError on a clash."""
+timestamps, JSON, NULLs, choices), by COPY on PostgreSQL, and Django's IntegrityError on a clash;
+`new_row`: the instance `Model(**values)` builds."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
-from billing_project.core.bulk import insert_rows
-from invoicing.models import Fee, FeeType
+from billing_project.core.bulk import insert_rows, new_row
+from invoicing.models import Fee, FeeType, Invoice
 from tests.factories.invoicing import make_customer, make_plan, subscribe
 
 pytestmark = pytest.mark.django_db
@@ -51,3 +52,29 @@ def test_a_clash_is_djangos_integrity_error(organization):
     with pytest.raises(IntegrityError), transaction.atomic():
         insert_rows(Fee, [again])
     assert Fee.objects.count() == 1
+
+
+def _state(instance):
+    values = {k: v for k, v in instance.__dict__.items() if k not in ("_state", "id")}
+    return values, dict(instance._state.fields_cache), instance._state.adding, instance._state.db
+
+
+def test_new_row_is_the_instance_the_constructor_builds(organization):
+    from datetime import UTC, datetime
+
+    sub = subscribe(make_customer(organization), make_plan(organization), datetime(2025, 1, 1, tzinfo=UTC))
+    values = {
+        "organization_id": sub.organization_id, "customer_id": sub.customer_id, "subscription": sub, "charge": None,
+        "fee_type": FeeType.FIXED_CHARGE, "invoice_display_name": "Seats", "currency": "USD",
+        "units": Decimal("2.5"), "amount_cents": 1234, "properties": {"a": 1},
+    }  # fmt: skip
+    fast, slow = new_row(Fee, **values), Fee(**values)
+    assert _state(fast) == _state(slow)
+    assert fast.pk is not None and fast.pk != slow.pk  # a fresh id per row, as the field's default gives
+    assert fast.amount_details == {} and fast.amount_details is not new_row(Fee, **values).amount_details
+    assert fast.subscription is sub and fast.subscription_id == sub.pk
+    invoice = new_row(Invoice, organization=organization, customer=sub.customer, currency="USD")
+    assert _state(invoice)[0] == _state(Invoice(organization=organization, customer=sub.customer, currency="USD"))[0]
+    assert not invoice.file  # a file field through its descriptor, empty
+    with pytest.raises(TypeError):  # an unknown keyword: Django's own error
+        new_row(Fee, nope=1)
