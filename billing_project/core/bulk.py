@@ -145,6 +145,10 @@ def _spec(field: models.Field) -> tuple[tuple[type, ...], Callable[..., Any], bo
     return types, field.get_db_prep_save, dt.datetime in types
 
 
+def _has_db_default(field: models.Field) -> bool:
+    return getattr(field, "db_default", models.NOT_PROVIDED) is not models.NOT_PROVIDED
+
+
 class _Layout:
     """How `Model.__init__` fills a model's fields (see the module): computed once per model."""
 
@@ -168,7 +172,7 @@ class _Layout:
                 self.attnames.add(attname)
             if field.has_default() and callable(field.default) and not isinstance(field, models.ForeignKey):
                 self.factories.append((attname, field.default))  # what `get_default` calls
-            elif field.has_db_default() or (field.has_default() and isinstance(field, models.ForeignKey)):
+            elif _has_db_default(field) or (field.has_default() and isinstance(field, models.ForeignKey)):
                 self.factories.append((attname, field.get_default))
             else:
                 self.constants[attname] = field.get_default()
