@@ -42,8 +42,8 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from billing_project.core.bulk import new_row
-from catalog.models import AppliedCoupon, CouponStatus, CustomerTax, Tax
-from customers.models import Customer, Organization
+from catalog.models import AppliedCoupon, CouponStatus, CustomerTax, Plan, Tax
+from customers.models import BillingEntity, Customer, Organization
 from customers.section_choice import invoice_sections
 from invoicing.billing import writer
 from invoicing.billing.due import DueItem, due_items, item_from_row
@@ -160,17 +160,12 @@ def customers_bill(
     now = now or timezone.now()
     outcome = BatchOutcome()
     with transaction.atomic():
-        # The customers' billing entities are joined: their timezone, net payment term, grace
-        # period and zero-amount setting govern the invoices (`Customer.settings_source`).
         customers = list(
-            Customer.objects.select_for_update(of=("self",))
-            .select_related("organization", "billing_entity")
-            .defer("billing_entity__logo")
-            .filter(id__in=list(customer_ids))
-            .order_by("id")
+            Customer.objects.select_for_update(of=("self",)).filter(id__in=list(customer_ids)).order_by("id")
         )
         if not customers:
             return outcome
+        _load_parents(customers)
         dues, inputs = _read(customers, at, now=now, subscription_ids=subscription_ids, outcome=outcome)
         bulk = [due for due in dues if not due.alone]
         if bulk:
@@ -195,6 +190,18 @@ def customers_bill(
 # --- 1: what is due, read once for the batch -------------------------------------------------------
 
 
+def _load_parents(customers: list[Customer]) -> None:
+    """The customers' organizations and billing entities (their timezone, net payment term, grace
+    period and zero-amount setting govern the invoices: `Customer.settings_source`), loaded on them:
+    one read each for the batch, each row once, instead of joined into every customer row."""
+    organizations = Organization.objects.in_bulk({c.organization_id for c in customers})
+    entity_ids = {c.billing_entity_id for c in customers if c.billing_entity_id is not None}
+    entities = BillingEntity.objects.defer("logo").in_bulk(entity_ids) if entity_ids else {}
+    for customer in customers:
+        customer.organization = organizations[customer.organization_id]
+        customer.billing_entity = entities[customer.billing_entity_id] if customer.billing_entity_id else None
+
+
 def _read(
     customers: list[Customer],
     at: dt.datetime,
@@ -205,7 +212,7 @@ def _read(
 ) -> tuple[list[CustomerDue], Inputs]:
     ids = [c.id for c in customers]
     by_id = {c.id: c for c in customers}
-    subs = _subscriptions(ids, at, subscription_ids)
+    subs = _subscriptions(by_id, at, subscription_ids)
     progressive: set[Any] = set()
     last, starting = cursors([s.id for s in subs], progressive) if subs else ({}, set())
     with_credits = _with_credits(ids) if subs else set()
@@ -265,16 +272,20 @@ def _read(
     return dues, inputs
 
 
-def _subscriptions(customer_ids: list[Any], at: dt.datetime, subscription_ids: list[Any] | None) -> list[Subscription]:
-    qs = Subscription.objects.filter(customer_id__in=customer_ids)
+def _subscriptions(
+    customers: dict[Any, Customer], at: dt.datetime, subscription_ids: list[Any] | None
+) -> list[Subscription]:
+    """The customers' subscriptions that may be due, with their plan (read once per plan, not joined
+    into every row) and organization (the customer's, read with it) loaded."""
+    qs = Subscription.objects.filter(customer_id__in=list(customers))
     if subscription_ids is not None:
         qs = qs.filter(id__in=list(subscription_ids))
-    return list(
-        qs.filter(due_subscriptions(at))
-        .exclude(started_at__isnull=True)
-        .select_related("plan", "organization")
-        .order_by("started_at", "id")
-    )
+    subs = list(qs.filter(due_subscriptions(at)).exclude(started_at__isnull=True).order_by("started_at", "id"))
+    plans = Plan._base_manager.in_bulk({sub.plan_id for sub in subs}) if subs else {}
+    for sub in subs:
+        sub.plan = plans[sub.plan_id]
+        sub.organization = customers[sub.customer_id].organization
+    return subs
 
 
 def _with_credits(customer_ids: list[Any]) -> set[Any]:
