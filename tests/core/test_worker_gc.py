@@ -16,7 +16,7 @@ def test_worker_processes_tune_the_garbage_collector():
         celery_module.tune_garbage_collection()
         assert gc.get_threshold() == celery_module.GC_THRESHOLDS
         assert gc.get_freeze_count() > 0  # the objects alive at start-up are out of the collector's sight
-        garbage = []
+        garbage: list[object] = []
         garbage.append(garbage)  # a cycle made after start-up is still collected
         del garbage
         assert gc.collect() > 0
