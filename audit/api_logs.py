@@ -44,6 +44,12 @@ logger = logging.getLogger("bxb.api_logs")
 _API_PREFIXES = ("/api/v1/", "/v1/")
 # Reading the logs is not logged, as in Lago: a reader paging through them would shift the pages.
 _NOT_LOGGED = ("api_logs", "activity_logs")
+# Nor is the entitlement check (`GET /subscriptions/{id}/entitlements[/{feature_code}]`), which an
+# application makes before serving each request of its own, hundreds a second: a log line each
+# would bury the organization's other requests and cost every check a record, its share of a batch
+# INSERT and a writer thread competing with the request for the interpreter (docs/audit.md, "API
+# logs"; Lago logs no GET at all).
+_UNLOGGED_READ = "entitlements"
 # Bodies stored as they came: events (docs/audit.md, "API logs", masking).
 _UNMASKED = ("events",)
 MASK = "***"
@@ -283,13 +289,23 @@ def _flush_at_exit() -> None:
 # --- the middleware ----------------------------------------------------------------------------
 
 
-def _logged_path(path: str) -> tuple[str, str] | None:
-    """(api version, resource) of an API path that is logged, else None."""
+def _logged_path(path: str, method: str | None = "GET") -> tuple[str, str] | None:
+    """(api version, resource) of an API request that is logged, else None."""
     for prefix in _API_PREFIXES:
         if path.startswith(prefix):
-            resource = path[len(prefix) :].split("/", 1)[0]
-            return (None if resource in _NOT_LOGGED else ("v1", resource)) if resource else None
+            segments = path[len(prefix) :].split("/")
+            resource = segments[0]
+            if not resource or resource in _NOT_LOGGED:
+                return None
+            if resource == "subscriptions" and method in ("GET", "HEAD") and _is_entitlement_check(segments):
+                return None
+            return ("v1", resource)
     return None
+
+
+def _is_entitlement_check(segments: list[str]) -> bool:
+    """`subscriptions/{id}/entitlements` or `subscriptions/{id}/entitlements/{feature_code}`."""
+    return len(segments) in (3, 4) and segments[2] == _UNLOGGED_READ and all(segments)
 
 
 def _origin(request: HttpRequest) -> str:
@@ -307,7 +323,7 @@ class ApiLogMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        logged = _logged_path(request.path)
+        logged = _logged_path(request.path, request.method)
         if logged is None or settings.API_LOGS_WRITE == "off":
             return self.get_response(request)
         logged_at = timezone.now()

@@ -23,9 +23,11 @@ from billing_project.core.api.routing import group_by_first_segment
 API_APPS = [
     module for app in settings.BILLING_APPS for module in ((app, "invoicing.credits") if app == "invoicing" else (app,))
 ]
-# Django tries URL patterns one by one; the event routes, by far the busiest, are tried first
-# (no other app's route starts with "event", so the order changes no resolution; tests check it).
-RESOLVE_FIRST = ("metering",)
+# Django tries URL patterns one by one; the busiest are tried first: the events, and the
+# entitlement reads an application makes before each request of its own (first within the
+# "subscriptions/" and "plans/" groups: their literal last segments match no other app's route).
+# The order changes no resolution; tests/core/test_request_path.py checks every route.
+RESOLVE_FIRST = ("metering", "entitlements")
 
 
 def _api_patterns() -> list:

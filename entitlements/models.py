@@ -140,7 +140,7 @@ class SubscriptionFeatureRemoval(SoftDeleteModel):
 
 class EntitlementsVersion(models.Model):
     """A counter every entitlements change of the organization increments, in the transaction of
-    the change. The read path (`selectors.subscription_entitlements_read`) reads it in the same
+    the change. The read path (`read_path.subscription_entitlements_read`) reads it in the same
     statement as the subscription and serves its per-process cache only while it is unchanged,
     so a change is seen by every worker at once (docs/entitlements.md, "Speed")."""
 

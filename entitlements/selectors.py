@@ -8,26 +8,21 @@ charges window, read with the same aggregation as current usage.
 
 from __future__ import annotations
 
-import copy
-import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from billing_project.core.found import found
-from billing_project.core.localcache import LocalCache
 from billing_project.core.narrowing import searched
-from billing_project.core.prepared import PreparedQuery
 from catalog import selectors as catalog_selectors
 from catalog.models import Plan
 from customers.models import Organization
 from entitlements.models import (
     Entitlement,
-    EntitlementsVersion,
     EntitlementValue,
     Feature,
     Privilege,
@@ -37,7 +32,7 @@ from metering.aggregation import MetricSpec
 from metering.bulk import UsageRequest, aggregate_many
 from subscriptions import periods
 from subscriptions import selectors as subscription_selectors
-from subscriptions.models import Subscription, SubscriptionStatus
+from subscriptions.models import Subscription
 
 
 def _live_privileges() -> Prefetch:
@@ -263,7 +258,7 @@ def _resolve(
     for entitlement in result:
         entitlement.privileges.sort(key=lambda p: (p.ordering, str(p.privilege_id)))
     if with_usage:
-        _fill_usage(subscription, result, at)
+        fill_usage(subscription, result, at)
     return result
 
 
@@ -271,7 +266,7 @@ def _spec(metric: Any) -> MetricSpec:
     return MetricSpec.of(metric, (f.key for f in metric.filters.all() if f.deleted_at is None))
 
 
-def _fill_usage(subscription: Subscription, entitlements: list[ResolvedEntitlement], at: datetime | None) -> None:
+def fill_usage(subscription: Subscription, entitlements: list[ResolvedEntitlement], at: datetime | None) -> None:
     """Set `usage` on the privileges that reference a metric: one `aggregate_many` for all of them,
     the aggregation current usage runs, over the current charges window."""
     limited = [p for e in entitlements for p in e.privileges if p.metric is not None]
@@ -308,77 +303,3 @@ def _fill_usage(subscription: Subscription, entitlements: list[ResolvedEntitleme
             current_usage=usage_by_metric[item.billable_metric_id],
             limit=limit,
         )
-
-
-# --- the read path -------------------------------------------------------------------------------
-
-# The resolved entitlements of a subscription row (without usage), per process, while the
-# organization's entitlements version is unchanged (`models.EntitlementsVersion`, read in the
-# statement that finds the subscription). The TTL only bounds what no service announces: a
-# billable metric's definition changed in the catalog.
-_resolved = LocalCache("entitlements_resolved", ttl_setting="ENTITLEMENTS_CACHE_SECONDS", default_ttl=60.0)
-
-
-def _read_subscription_query(status: str) -> PreparedQuery:
-    """The subscription a read names, with what its charges window needs (plan, customer; the
-    customer's organization, for its timezone, is the caller's) and the organization's
-    entitlements version, in one statement compiled once per process (`billing_project.core.prepared`). Ordered as `subscription_get`."""
-    order = {
-        SubscriptionStatus.TERMINATED: ("-terminated_at", "-created_at"),
-        SubscriptionStatus.CANCELED: ("-canceled_at", "-created_at"),
-    }.get(SubscriptionStatus(status), ("-created_at", "id"))
-
-    def build(p: Any) -> QuerySet[Subscription]:
-        return (
-            Subscription.objects.filter(organization_id=p.organization, external_id=p.subscription, status=status)
-            .select_related("plan", "customer")
-            .annotate(
-                entitlements_version=Subquery(
-                    EntitlementsVersion.objects.filter(organization_id=OuterRef("organization_id")).values("version")[
-                        :1
-                    ]
-                )
-            )
-            .order_by(*order)[:1]
-        )
-
-    return PreparedQuery(build, organization=uuid.UUID, subscription=str)
-
-
-_READ_SUBSCRIPTION = {status: _read_subscription_query(status) for status in SubscriptionStatus.values}
-
-
-def _clone(resolved: list[ResolvedEntitlement]) -> list[ResolvedEntitlement]:
-    """Copies whose `usage` can be set without touching the cached entry (the rest is never mutated)."""
-    return [replace(e, privileges=[copy.copy(p) for p in e.privileges]) for e in resolved]
-
-
-def subscription_entitlements_read(
-    organization: Organization,
-    external_id: str,
-    *,
-    status: str | None = None,
-    feature_code: str | None = None,
-    at: datetime | None = None,
-) -> list[ResolvedEntitlement]:
-    """`GET /subscriptions/{external_id}/entitlements[/{feature_code}]`, the read an application
-    makes before serving a request of its own: `subscription_entitlements` with usage, in one
-    statement for the subscription (and the version), the resolution from the per-process cache,
-    and one aggregation for the usage-limited privileges (docs/entitlements.md, "Speed")."""
-    status = status or SubscriptionStatus.ACTIVE
-    query = found(_READ_SUBSCRIPTION.get(status), "subscription")
-    rows = query.fetch(organization=organization.pk, subscription=external_id)
-    subscription = found(rows[0] if rows else None, "subscription")
-    subscription.organization = subscription.customer.organization = organization  # a tenant-scoped read
-    version = getattr(subscription, "entitlements_version", None) or 0
-    key = (subscription.pk, entitlement_plan_id(subscription), feature_code)
-    cached = _resolved.get(key)
-    if cached is None or cached[0] != version:
-        cached = (
-            version,
-            subscription_entitlements(organization, subscription, feature_code=feature_code, with_usage=False),
-        )
-        _resolved.set(key, cached)
-    resolved = _clone(cached[1])  # the usage is set on copies of the privileges, never on the cached ones
-    _fill_usage(subscription, resolved, at)
-    return resolved

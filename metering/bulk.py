@@ -222,3 +222,65 @@ def _result(spec: MetricSpec, acc: Additive) -> AggregationResult:
         precise_total_amount_cents=plain(acc.precise),
         source="rollups",
     )
+
+
+# --- one subscription's totals inside a caller's statement -------------------------------------
+# The entitlements read (`entitlements.read_path`) asks, on every request an application makes,
+# for one subscription's usage of a few metrics over its charges window. It folds that into the
+# statement that finds the subscription, as a lateral subquery built here so that what it sums is
+# `_additive_many`'s: the hourly rollups of the whole hours and the raw events of the partial-hour
+# edges. A caller uses it only for requests `handled_in_bulk` of an organization whose events are
+# in PostgreSQL, as `aggregate_many` itself does.
+
+
+def usage_ranges(start: datetime, end: datetime) -> dict[str, datetime]:
+    """The parameters of `subscription_totals_sql` for the window [start, end): the whole hours
+    read from rollups (`hour_from`, `hour_to`) and the two edges read from raw events
+    (`edge1_from`..`edge2_to`); an unused range is empty (its bounds equal)."""
+    if start >= end:
+        return dict.fromkeys(("hour_from", "hour_to", "edge1_from", "edge1_to", "edge2_from", "edge2_to"), start)
+    first_hour, last_hour = ceil_hour(start), floor_hour(end)
+    if first_hour >= last_hour:
+        return {"hour_from": start, "hour_to": start, "edge1_from": start, "edge1_to": end,
+                "edge2_from": end, "edge2_to": end}  # fmt: skip
+    return {"hour_from": first_hour, "hour_to": last_hour, "edge1_from": start, "edge1_to": first_hour,
+            "edge2_from": last_hour, "edge2_to": end}  # fmt: skip
+
+
+def quoted_column(meta: Any, name: str) -> str:
+    """The quoted column of a model's field (`meta` is the model's `_meta`), for SQL written by hand."""
+    return f'"{meta.get_field(name).column}"'
+
+
+def subscription_totals_sql() -> str:
+    """A PostgreSQL subquery giving `(code, count, sum, max, precise sum)` per metric code of one
+    subscription over a window, the figures `_additive_many` adds up. Its named parameters:
+    `organization` (UUID), `subscription` (the external id), `codes` (a list of metric codes) and
+    the ranges of `usage_ranges`."""
+    rollup, event = UsageRollup._meta, Event._meta
+    col = quoted_column
+    return (
+        f"SELECT t.code, SUM(t.c), SUM(t.s), MAX(t.m), SUM(t.p) FROM ("  # noqa: S608 - identifiers from the models, values are parameters
+        f" SELECT r.{col(rollup, 'code')} AS code, r.{col(rollup, 'events_count')} AS c,"
+        f" r.{col(rollup, 'value_sum')} AS s, r.{col(rollup, 'value_max')} AS m, r.{col(rollup, 'precise_sum')} AS p"
+        f' FROM "{rollup.db_table}" r WHERE r.{col(rollup, "organization")} = %(organization)s'
+        f" AND r.{col(rollup, 'external_subscription_id')} = %(subscription)s AND r.{col(rollup, 'code')} = ANY(%(codes)s)"
+        f" AND r.{col(rollup, 'hour')} >= %(hour_from)s AND r.{col(rollup, 'hour')} < %(hour_to)s"
+        f" UNION ALL"
+        f" SELECT e.{col(event, 'code')}, 1, e.{col(event, 'value')}, e.{col(event, 'value')},"
+        f" e.{col(event, 'precise_total_amount_cents')}"
+        f' FROM "{event.db_table}" e WHERE e.{col(event, "organization")} = %(organization)s'
+        f" AND e.{col(event, 'external_subscription_id')} = %(subscription)s AND e.{col(event, 'code')} = ANY(%(codes)s)"
+        f" AND ((e.{col(event, 'timestamp')} >= %(edge1_from)s AND e.{col(event, 'timestamp')} < %(edge1_to)s)"
+        f" OR (e.{col(event, 'timestamp')} >= %(edge2_from)s AND e.{col(event, 'timestamp')} < %(edge2_to)s))"
+        f") t GROUP BY t.code"
+    )
+
+
+def totals_result(spec: MetricSpec, count: Any, total: Any, maximum: Any, precise: Any) -> AggregationResult:
+    """The `aggregate_many` answer for one metric from a `subscription_totals_sql` row (all None
+    when the subscription has no usage of it in the window)."""
+    acc = Additive()
+    if count:
+        acc.add(int(count), total, maximum, precise)
+    return _result(spec, acc)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.resources import ResourceView, endpoint
 from billing_project.core.errors import BadRequestFailure, NotFoundFailure
-from entitlements import selectors, services
+from entitlements import read_path, selectors, services
 from entitlements.api import filters
 from entitlements.api import serializers as s
 from entitlements.representation import (
@@ -48,10 +49,10 @@ def _entitlements(request: Request) -> dict[str, Any]:
     return entitlements
 
 
-def _status(request: Request) -> str | None:
+def _status(request: Request | HttpRequest) -> str | None:
     """`subscription_status` (or Lago's older `status`), read directly: the entitlement reads are on
     the hot path of the applications' own requests, and an unknown value is a 404 anyway."""
-    params = request.query_params
+    params = request.query_params if isinstance(request, Request) else request.GET
     return params.get("subscription_status") or params.get("status") or None
 
 
@@ -196,6 +197,19 @@ class SubscriptionEntitlementView(ResourceView):
 
 
 class SubscriptionEntitlementCollectionView(SubscriptionEntitlementView):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        # The entitlement check, answered without DRF's per-request machinery when nothing calls for
+        # it (`OrganizationAPIView.answer_get_directly`); everything else goes through `get` below.
+        if request.method == "GET":
+            answer = self.answer_get_directly(request, lambda key: self.read(request, key, kwargs["external_id"]))
+            if answer is not None:
+                return answer
+        return super().dispatch(request, *args, **kwargs)
+
+    def read(self, request: Request | HttpRequest, api_key: Any, external_id: str) -> dict[str, Any]:
+        resolved = read_path.subscription_entitlements_read(api_key.organization, external_id, status=_status(request))
+        return {"entitlements": self.render_many(resolved)}
+
     @endpoint(
         "subscription_entitlements_list",
         "A subscription's entitlements: the plan's with the subscription's overrides, and usage against limits",
@@ -203,8 +217,7 @@ class SubscriptionEntitlementCollectionView(SubscriptionEntitlementView):
         parameters=STATUS,
     )
     def get(self, request: Request, external_id: str) -> Response:
-        resolved = selectors.subscription_entitlements_read(self.organization, external_id, status=_status(request))
-        return Response({"entitlements": self.render_many(resolved)})
+        return Response(self.read(request, self.api_key, external_id))
 
     @endpoint(
         "subscription_entitlements_update",
@@ -221,6 +234,24 @@ class SubscriptionEntitlementCollectionView(SubscriptionEntitlementView):
 
 
 class SubscriptionEntitlementDetailView(SubscriptionEntitlementView):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        # As the collection's: the single-feature check without DRF's per-request machinery.
+        if request.method == "GET":
+            answer = self.answer_get_directly(
+                request, lambda key: self.read(request, key, kwargs["external_id"], kwargs["feature_code"])
+            )
+            if answer is not None:
+                return answer
+        return super().dispatch(request, *args, **kwargs)
+
+    def read(self, request: Request | HttpRequest, api_key: Any, external_id: str, feature_code: str) -> dict[str, Any]:
+        resolved = read_path.subscription_entitlements_read(
+            api_key.organization, external_id, status=_status(request), feature_code=feature_code
+        )
+        if not resolved:
+            raise NotFoundFailure("entitlement")
+        return {self.root(): self.render(resolved[0])}
+
     @endpoint(
         "subscription_entitlements_get",
         "One feature of a subscription's entitlements (bxb extra; 404 entitlement_not_found without it)",
@@ -228,12 +259,7 @@ class SubscriptionEntitlementDetailView(SubscriptionEntitlementView):
         parameters=STATUS,
     )
     def get(self, request: Request, external_id: str, feature_code: str) -> Response:
-        resolved = selectors.subscription_entitlements_read(
-            self.organization, external_id, status=_status(request), feature_code=feature_code
-        )
-        if not resolved:
-            raise NotFoundFailure("entitlement")
-        return self.one(resolved[0])
+        return Response(self.read(request, self.api_key, external_id, feature_code))
 
     @endpoint(
         "subscription_entitlements_destroy",

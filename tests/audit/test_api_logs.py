@@ -74,6 +74,23 @@ def test_every_request_is_logged_reads_and_failures_too_but_not_the_logs_themsel
     assert logs[0]["request_response"]["code"] == "customer_not_found"
 
 
+def test_the_entitlement_check_is_not_logged_but_entitlement_changes_are(tenant, api):
+    """`GET /subscriptions/{id}/entitlements[/{feature}]`, the check an application makes before each
+    request of its own, is not logged (docs/audit.md); the other subscription routes, and writes to
+    the same paths, are."""
+    for url in ("/api/v1/subscriptions/sub_x/entitlements", "/v1/subscriptions/sub_x/entitlements/seats"):
+        assert api.get(url).status_code == 404
+    assert api.get("/api/v1/subscriptions/sub_x").status_code == 404
+    assert api.get("/api/v1/subscriptions/sub_x/entitlements/seats/privileges/max").status_code in (404, 405)
+    assert api.patch("/api/v1/subscriptions/sub_x/entitlements", {}, format="json").status_code == 404
+    logs = api.get(URL).json()["api_logs"]
+    assert [(log["http_method"], log["request_path"]) for log in logs] == [
+        ("patch", "/api/v1/subscriptions/sub_x/entitlements"),
+        ("get", "/api/v1/subscriptions/sub_x/entitlements/seats/privileges/max"),
+        ("get", "/api/v1/subscriptions/sub_x"),
+    ]
+
+
 def test_unauthenticated_requests_have_no_organization_and_are_not_logged(tenant):
     from rest_framework.test import APIClient
 

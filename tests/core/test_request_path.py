@@ -156,7 +156,7 @@ def test_asynchronous_commit_is_one_statement_and_does_not_leak_into_the_session
 
 
 def test_api_route_order_and_grouping_change_no_resolution():
-    """billing_project.urls tries the busiest routes (metering's) first and groups the API routes by
+    """billing_project.urls tries the busiest routes (metering's, entitlements') first and groups the API routes by
     their first path segment (billing_project.core.api.routing): every API path resolves to the same
     view, arguments, route (the metrics label) and name as with the apps in their declared order."""
     import re

@@ -7,11 +7,15 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from entitlements import selectors, services
+from billing_project.core.errors import NotFoundFailure
+from entitlements import read_path, selectors, services
 from entitlements.representation import subscription_entitlement_payload
 from invoicing.selectors import current_usage
+from tests.factories.customers import OrganizationFactory
 from tests.factories.entitlements import make_feature
 from tests.factories.usage_monitoring import at, metered_subscription, send_events
 
@@ -155,14 +159,15 @@ def test_cached_read_sees_every_change_and_costs_few_queries(api, sub, organizat
     assert next(p for p in api.get(url).json()["entitlement"]["privileges"] if p["code"] == "calls")["value"] == 9
 
 
-def test_a_warm_read_is_two_statements_on_both_routes_and_one_without_usage_limits(api, sub, organization):
+def test_a_warm_read_is_one_statement_on_both_routes_with_or_without_usage_limits(api, sub, organization):
     from tests.core.statements import get_counted
 
     for url in ("/api/v1/subscriptions/sub_a/entitlements", "/api/v1/subscriptions/sub_a/entitlements/api"):
         api.get(url)  # resolved and cached
         body, sql = get_counted(api, url)
-        assert len(sql) == 2, sql  # the subscription with the entitlements version; the usage (rollups)
-        assert 'FROM "subscriptions_subscription"' in sql[0] and 'JOIN "customers_organization"' not in sql[0]
+        assert len(sql) == 1, sql  # the subscription, the entitlements version and the usage (rollups, edges)
+        assert 'FROM "subscriptions_subscription"' in sql[0] and 'FROM "metering_usagerollup"' in sql[0]
+        assert 'JOIN "customers_organization"' not in sql[0]
         privileges = (
             body["entitlement"]["privileges"] if "entitlement" in body else body["entitlements"][0]["privileges"]
         )
@@ -175,3 +180,75 @@ def test_a_warm_read_is_two_statements_on_both_routes_and_one_without_usage_limi
     body, sql = get_counted(api, "/api/v1/subscriptions/sub_a/entitlements/sso")
     assert len(sql) == 1, sql
     assert body["entitlement"]["privileges"][0]["value"] == "okta"
+
+
+def hot(sub, when, feature_code=None, status=None):
+    """The API's read (`read_path`, the per-process cache and the one statement) at `when`, rendered."""
+    resolved = read_path.subscription_entitlements_read(
+        sub.organization, sub.external_id, status=status, feature_code=feature_code, at=when
+    )
+    return {"entitlements": [subscription_entitlement_payload(e) for e in resolved]}
+
+
+def test_the_one_statement_read_answers_what_the_full_read_does_edges_included(organization):
+    """Started at 10:30 and terminated at 14:20: the window starts and ends inside an hour, so the
+    usage is hourly rollups plus the raw events of the two partial hours."""
+    sub = metered_subscription(organization, started_at=at(2024, 3, 10, 10, 30), external_id="sub_e", metric_code="e")
+    sub.status, sub.terminated_at = "terminated", at(2024, 3, 25, 14, 20)
+    sub.save()
+    make_feature(organization, "e", [{"code": "calls", "value_type": "integer", "billable_metric_code": "e"}])
+    services.plan_entitlements_update(
+        organization, plan_code=sub.plan.code, entitlements={"e": {"calls": 50}}, partial=False
+    )
+    when = at(2024, 3, 26)
+    assert hot(sub, when, status="terminated") == read(sub, when)  # the full read, remembered
+    for value, moment in (("1", at(2024, 3, 10, 10, 10)), ("2", at(2024, 3, 10, 10, 40)), ("4", at(2024, 3, 15)),
+                          ("8", at(2024, 3, 25, 14, 10)), ("16", at(2024, 3, 25, 14, 50))):  # fmt: skip
+        send_events(sub, "e", value, moment)
+        with CaptureQueriesContext(connection) as captured:
+            body = hot(sub, when, status="terminated")
+        assert len(captured.captured_queries) == 1
+        assert body == read(sub, when)
+    usage = privilege(body, "calls")["usage"]
+    assert usage["from_datetime"] == "2024-03-10T10:30:00Z" and usage["to_datetime"] == "2024-03-25T14:19:59Z"
+    assert usage["current_usage"] == "14"  # 2 + 4 + 8
+    assert hot(sub, when, "e", status="terminated") == read(sub, when, "e")
+
+
+def test_the_one_statement_read_follows_the_period_the_timezone_and_the_subscription(api, organization, sub):
+    send_events(sub, "api_calls", 5, at(2024, 3, 31, 23))
+    send_events(sub, "api_calls", 7, at(2024, 4, 1, 1))
+    assert privilege(hot(sub, at(2024, 3, 20)), "calls")["usage"]["current_usage"] == "5"
+    assert privilege(hot(sub, at(2024, 3, 21)), "calls")["usage"]["current_usage"] == "5"
+    # A new period: the window the cache knew is not the current one.
+    assert privilege(hot(sub, at(2024, 4, 2)), "calls")["usage"]["current_usage"] == "7"
+    # The customer moves to New York: March 31 23:00 UTC is in the New York month of March... and April 1
+    # 01:00 UTC too (still March 31 there).
+    sub.customer.timezone = "America/New_York"
+    sub.customer.save()
+    usage = privilege(hot(sub, at(2024, 3, 21)), "calls")["usage"]
+    assert usage["current_usage"] == "12" and usage["from_datetime"] == "2024-03-01T05:00:00Z"
+    assert hot(sub, at(2024, 3, 21)) == read(sub, at(2024, 3, 21))
+    # Terminated: the active read is a 404, the terminated one reads the row.
+    sub.status = "terminated"
+    sub.terminated_at = at(2024, 3, 25)
+    sub.save()
+    with pytest.raises(NotFoundFailure):
+        hot(sub, at(2024, 3, 26))
+    body = hot(sub, at(2024, 3, 26), status="terminated")
+    assert (
+        body == read(sub, at(2024, 3, 26))
+        and privilege(body, "calls")["usage"]["to_datetime"] == "2024-03-24T23:59:59Z"
+    )
+    with pytest.raises(NotFoundFailure):
+        hot(sub, at(2024, 3, 26), status="bogus")
+
+
+def test_the_one_statement_read_is_the_organizations_own(organization, sub):
+    other = OrganizationFactory()
+    twin = metered_subscription(other, started_at=at(2024, 1, 1), external_id="sub_a", metric_code="api_calls")
+    send_events(sub, "api_calls", 3, at(2024, 3, 2))
+    send_events(twin, "api_calls", 40, at(2024, 3, 2))
+    for _ in range(2):  # the full read, then the one statement
+        assert privilege(hot(sub, NOW), "calls")["usage"]["current_usage"] == "3"
+        assert hot(twin, NOW) == {"entitlements": []}  # the other organization grants nothing

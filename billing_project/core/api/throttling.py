@@ -35,8 +35,12 @@ class ApiKeyRateLimit(BasePermission):
         # events per organization of POST /events): one round trip per request for both.
         counter = getattr(view, "also_rate_counter", None)
         also = counter(request) if counter is not None else None
-        result = ratelimit.hit(f"api:key:{api_key.pk}", limit, WINDOW_SECONDS, also=also)
-        request._request.bxb_ratelimit = result
+        # A request counted already (`OrganizationAPIView.answer_get_directly` handed it to DRF) is
+        # answered from that count, not counted twice.
+        result = getattr(request._request, "bxb_ratelimit", None)
+        if result is None:
+            result = ratelimit.hit(f"api:key:{api_key.pk}", limit, WINDOW_SECONDS, also=also)
+            request._request.bxb_ratelimit = result
         if not result.allowed:
             raise Throttled(wait=result.reset_seconds)
         return True

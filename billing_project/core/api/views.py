@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 from rest_framework.utils.serializer_helpers import BindingDict
 from rest_framework.views import APIView
 
+from billing_project.core import ratelimit
+from billing_project.core.api import permissions, throttling
 from billing_project.core.api.exceptions import flatten_codes
 from billing_project.core.api.parsers import ExactJSONParser
 from billing_project.core.api.unsupported import LagoOnly, refuse_unsupported
@@ -42,6 +47,77 @@ class OrganizationAPIView(APIView):
     @property
     def organization(self) -> Any:
         return self.request.auth.organization
+
+    # The permission classes `answer_get_directly` applies itself, in DRF's order.
+    _DIRECT_PERMISSIONS = (permissions.HasApiKey, throttling.ApiKeyRateLimit, permissions.ApiKeyScope)
+
+    def answer_get_directly(self, request: HttpRequest, read: Callable[[Any], Any]) -> HttpResponse | None:
+        """The response DRF's `dispatch` gives a plain authenticated GET whose body is `read(api_key)`,
+        produced without DRF's request wrapper, negotiation and response rendering: for the reads
+        an application makes on every request of its own (the entitlement check). The same bytes
+        and headers (`tests/entitlements/test_direct_reads.py` compares them).
+
+        None, with nothing done that DRF would do again, whenever DRF must answer: an `Accept` other
+        than none, `*/*` or the JSON media type; `?format=`; no key, or one that does not
+        authenticate (401); an exhausted rate limit (429: the hit is left on the request, and
+        `ApiKeyRateLimit` answers from it instead of counting the request twice); a scoped key
+        without read access to `resource_name` (403); any error raised by `read` (a 404: DRF runs
+        the read again and answers it); a view whose authentication, permission, throttle or
+        versioning classes are not the API's defaults."""
+        if not self._answers_directly():
+            return None
+        renderer = self.renderer_classes[0]
+        accept = request.META.get("HTTP_ACCEPT", "")
+        if accept not in ("", "*/*", renderer.media_type) or api_settings.URL_FORMAT_OVERRIDE in request.GET:
+            return None
+        authenticated = None
+        try:
+            for authenticator in self.get_authenticators():
+                # The API's authentication reads only the headers (`request.META`), which the
+                # Django request has as DRF's does.
+                authenticated = authenticator.authenticate(cast(Request, request))
+                if authenticated is not None:
+                    break
+        except APIException:
+            return None
+        if authenticated is None:
+            return None
+        user, api_key = authenticated
+        limit = throttling.limit_per_minute()
+        if limit > 0:
+            result = ratelimit.hit(f"api:key:{api_key.pk}", limit, throttling.WINDOW_SECONDS)
+            request.bxb_ratelimit = result  # type: ignore[attr-defined]
+            if not result.allowed:
+                return None
+        resource = permissions.resource_name_of(self)
+        if not permissions.permits(getattr(api_key, "permissions", None), resource, "read"):
+            return None
+        request.user, request.auth = user, api_key  # type: ignore[attr-defined]  # as DRF's Request sets them
+        organization_id = getattr(api_key, "organization_id", None)
+        if organization_id is not None:
+            bind_context(organization_id=str(organization_id))
+        try:
+            data = read(api_key)
+        except Exception:  # noqa: BLE001 - DRF runs the read again and answers it (404, 500)
+            return None
+        response = HttpResponse(renderer().render(data, renderer.media_type, {}), content_type=renderer.media_type)
+        headers = self.default_response_headers
+        vary = headers.pop("Vary", None)
+        if vary is not None:
+            patch_vary_headers(response, [vary])
+        for key, value in headers.items():
+            response[key] = value
+        return response
+
+    @classmethod
+    def _answers_directly(cls) -> bool:
+        return (
+            tuple(cls.permission_classes) == cls._DIRECT_PERMISSIONS
+            and not cls.throttle_classes
+            and cls.versioning_class is None
+            and len(cls.authentication_classes) == 1
+            and tuple(cls.authentication_classes) == tuple(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+        )
 
     @property
     def api_key(self) -> Any:
