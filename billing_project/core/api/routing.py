@@ -81,12 +81,14 @@ def group_by_first_segment(patterns: list[Any]) -> list[Any]:
     grouped: list[Any] = []
     exact: dict[str, list[Any]] = {}
     nested: dict[str, list[Any]] = {}
+    order: dict[str, None] = {}  # the segments in the order of their first route (busiest apps first)
 
     def flush() -> None:
-        for segment in dict.fromkeys([*exact, *nested]):
+        for segment in order:
             grouped.extend(exact.pop(segment, []))
             if segment in nested:
                 grouped.append(path(f"{segment}/", include(nested.pop(segment))))
+        order.clear()
 
     for pattern in leaves:
         split = _first_segment(pattern)
@@ -95,6 +97,7 @@ def group_by_first_segment(patterns: list[Any]) -> list[Any]:
             grouped.append(pattern)
             continue
         segment, rest = split
+        order.setdefault(segment, None)
         route = str(pattern.pattern)
         if route == segment:
             exact.setdefault(segment, []).append(pattern)
