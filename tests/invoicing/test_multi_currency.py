@@ -298,3 +298,32 @@ def test_lists_filter_by_currency(api, organization, other_tenant):
     assert len(api.get("/api/v1/payment_requests").json()["payment_requests"]) == 2
     assert other_tenant.client.get("/api/v1/payment_requests?currency=EUR").json()["payment_requests"] == []
     assert other_tenant.client.get("/api/v1/subscriptions?currency=EUR").json()["subscriptions"] == []
+
+
+def test_a_plan_change_to_another_currency_closes_in_the_old_and_bills_in_the_new(
+    api, organization, django_capture_on_commit_callbacks
+):
+    """Lago accepts a plan change across currencies: the old subscription's closing invoice is in
+    its currency, the new subscription's invoices in the new plan's."""
+    make_plan(organization, amount_cents=1000, currency="USD", code="basic_usd", pay_in_advance=True)
+    make_plan(organization, amount_cents=3000, currency="EUR", code="pro_eur", pay_in_advance=True)
+    with django_capture_on_commit_callbacks(execute=True):  # in-advance starts are billed at once
+        assert _subscribe(api, "basic_usd", "m-1").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        changed = _subscribe(api, "pro_eur", "m-1")  # an upgrade (a larger yearly amount): at once
+    assert changed.status_code == 200, changed.content
+    assert (changed.json()["subscription"]["plan_code"], changed.json()["subscription"]["plan_amount_currency"]) == (
+        "pro_eur",
+        "EUR",
+    )
+    customer = Customer.objects.get(organization=organization, external_id="multi")
+    currencies = set(Invoice.objects.filter(customer=customer).values_list("currency", flat=True))
+    assert currencies == {"USD", "EUR"}  # the USD opening invoice, the EUR plan's prorated start
+    for invoice in Invoice.objects.filter(customer=customer):  # the USD closing invoice has no fee
+        assert set(invoice.fees.values_list("currency", flat=True)) <= {invoice.currency}
+    eur = Invoice.objects.get(customer=customer, currency="EUR")
+    assert set(eur.fees.values_list("fee_type", flat=True)) == {"subscription"} and eur.total_amount_cents > 0
+    from invoicing.credits.models import CreditNote
+
+    assert set(CreditNote.objects.filter(customer=customer).values_list("currency", flat=True)) <= {"USD"}
+    assert customer.currency == "USD"
