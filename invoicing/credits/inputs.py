@@ -160,7 +160,9 @@ def _payment_method(data: Mapping[str, Any], errors: Errors) -> PaymentMethodInp
         return UNSET
 
 
-def _sections(data: Mapping[str, Any], errors: Errors) -> SectionChoiceInput | None:
+def _sections(
+    data: Mapping[str, Any], errors: Errors, field: str = "invoice_custom_section"
+) -> SectionChoiceInput | None:
     """Lago's `invoice_custom_section` object as sent (None: not sent or null); anything but
     `{skip_invoice_custom_sections: bool, invoice_custom_section_codes: [text]}` is refused."""
     value = data.get("invoice_custom_section")
@@ -173,7 +175,7 @@ def _sections(data: Mapping[str, Any], errors: Errors) -> SectionChoiceInput | N
         or (skip is not None and not isinstance(skip, bool))
         or (codes is not None and (not isinstance(codes, list) or not all(isinstance(c, str) for c in codes)))
     ):
-        _refuse(errors, "invoice_custom_section", "value_is_invalid")
+        _refuse(errors, field, "value_is_invalid")
         return None
     return SectionChoiceInput(
         skip_invoice_custom_sections=skip, invoice_custom_section_codes=None if codes is None else tuple(codes)
@@ -236,6 +238,8 @@ class RecurringRuleFields:
     transaction_name: str = ""
     ignore_paid_top_up_limits: bool = False
     payment_method: PaymentMethodInput | Unset | None = UNSET  # its top-ups' (docs/payments.md §12)
+    invoice_custom_section: SectionChoiceInput | None = None  # its top-ups' (else the wallet's)
+    purchase_order_number: str = ""  # its top-ups' (else the wallet's)
 
     @classmethod
     def from_body(cls, rule: Mapping[str, Any], errors: Errors) -> RecurringRuleFields:
@@ -260,6 +264,8 @@ class RecurringRuleFields:
         expiration_at = _datetime(rule.get("expiration_at"), f"{RULES}.expiration_at", errors)
         name = _text(rule.get("transaction_name"), f"{RULES}.transaction_name", errors)
         payment_method = _payment_method(rule, errors)
+        sections = _sections(rule, errors, f"{RULES}.invoice_custom_section")
+        purchase_order_number = _text(rule.get("purchase_order_number"), f"{RULES}.purchase_order_number", errors)
         if errors:  # refused by the caller; the values below need valid choices
             return cls()
         return cls(
@@ -276,6 +282,8 @@ class RecurringRuleFields:
             transaction_name=name,
             ignore_paid_top_up_limits=bool(rule.get("ignore_paid_top_up_limits")),
             payment_method=payment_method,
+            invoice_custom_section=sections,
+            purchase_order_number=purchase_order_number,
         )
 
     @classmethod

@@ -227,7 +227,7 @@ class RuleMethod(models.TextChoices):
     TARGET = "target"
 
 
-class RecurringTransactionRule(BaseModel, PaymentMethodChoiceFields):
+class RecurringTransactionRule(BaseModel, PaymentMethodChoiceFields, SectionChoiceFields):
     organization = models.ForeignKey("customers.Organization", on_delete=models.PROTECT, related_name="+")
     wallet = models.ForeignKey(Wallet, on_delete=models.CASCADE, related_name="recurring_transaction_rules")
     trigger = models.CharField(max_length=16, choices=RuleTrigger.choices)
@@ -243,6 +243,8 @@ class RecurringTransactionRule(BaseModel, PaymentMethodChoiceFields):
     transaction_metadata = models.JSONField(default=list, blank=True)
     transaction_name = models.CharField(max_length=255, blank=True, default="")
     ignore_paid_top_up_limits = models.BooleanField(default=False)
+    # Its top-ups' purchase order number (else the wallet's) and sections (else the wallet's).
+    purchase_order_number = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         app_label = "invoicing"

@@ -48,6 +48,8 @@ class RecurringRuleShape(TypedDict):
     ignore_paid_top_up_limits: bool
     invoice_requires_successful_payment: bool
     payment_method: PaymentMethodChoiceShape
+    purchase_order_number: str | None
+    applied_invoice_custom_sections: list[AppliedSectionShape]
 
 
 class AppliesToShape(TypedDict):
@@ -223,6 +225,8 @@ def rule_payload(rule: RecurringTransactionRule) -> RecurringRuleShape:
         "ignore_paid_top_up_limits": rule.ignore_paid_top_up_limits,
         "invoice_requires_successful_payment": False,
         "payment_method": rule.payment_method_choice.payload(),
+        "purchase_order_number": rule.purchase_order_number or None,
+        "applied_invoice_custom_sections": _applied_sections(rule.organization_id, rule.section_choice),
     }
 
 

@@ -142,3 +142,28 @@ def test_a_page_of_invoices_of_several_entities_reads_no_entity_per_invoice(worl
         three = api.get("/api/v1/invoices", {"per_page": 3, "search_term": "cus"}).json()["invoices"]
     assert [i["billing_entity_code"] for i in three] == ["eu"] * 3 and one[0]["billing_entity_code"] == "eu"
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_a_recurring_rule_chooses_the_sections_and_purchase_order_of_its_top_ups(world):
+    import datetime as dt
+
+    from invoicing.credits.models import RecurringTransactionRule
+    from invoicing.credits.services.wallet_rules import wallets_recurring_top_up
+
+    api = world["api"]
+    started = "2024-01-01T00:00:00Z"
+    rule = {"trigger": "interval", "interval": "monthly", "paid_credits": "2", "started_at": started,
+            "purchase_order_number": "PO-R", "invoice_custom_section": {"invoice_custom_section_codes": ["legal"]}}  # fmt: skip
+    response = _wallet(api, purchase_order_number="PO-W", recurring_transaction_rules=[rule])
+    assert response.status_code == 200, response.content
+    [answered] = response.json()["wallet"]["recurring_transaction_rules"]
+    assert answered["purchase_order_number"] == "PO-R"
+    assert [s["invoice_custom_section"]["code"] for s in answered["applied_invoice_custom_sections"]] == ["legal"]
+    wallets_recurring_top_up(dt.datetime(2024, 2, 1, 1, tzinfo=dt.UTC))
+    invoice = Invoice.objects.get(customer=world["customer"])
+    assert invoice.purchase_order_number == "PO-R" and _sections(invoice.id) == ["legal"]
+    bad = dict(rule, invoice_custom_section={"invoice_custom_section_codes": ["nope"]})
+    wallet_id = response.json()["wallet"]["lago_id"]
+    put = api.put(f"/api/v1/wallets/{wallet_id}", {"wallet": {"recurring_transaction_rules": [bad]}}, format="json")
+    assert put.status_code == 404
+    assert RecurringTransactionRule.objects.get().purchase_order_number == "PO-R"  # nothing replaced

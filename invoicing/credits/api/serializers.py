@@ -13,7 +13,6 @@ from billing_project.core.api.serializers import ClientDateTimeField, envelope, 
 from billing_project.core.api.shapes import schema_serializer
 from billing_project.core.api.unsupported import LagoOnly
 from customers.api.serializers import (
-    NO_CUSTOM_SECTIONS,
     billing_entity_code_field,
     invoice_custom_section_field,
     payment_method_field,
@@ -28,7 +27,6 @@ from invoicing.credits.representation import (
 )
 
 # Lago fields bxb refuses (docs/lago-compatibility.md, "Refused Lago fields").
-_PURCHASE_ORDER = "purchase order numbers on wallet top-up invoices are not implemented"
 WALLET_TRANSACTION_LAGO_ONLY: tuple[LagoOnly, ...] = ()
 WALLET_LAGO_ONLY = (
     LagoOnly(
@@ -39,8 +37,6 @@ WALLET_LAGO_ONLY = (
         "recurring_transaction_rules[].invoice_requires_successful_payment",
         "a rule's top-ups follow the wallet's own `invoice_requires_successful_payment`",
     ),
-    LagoOnly("recurring_transaction_rules[].invoice_custom_section", NO_CUSTOM_SECTIONS),
-    LagoOnly("recurring_transaction_rules[].purchase_order_number", _PURCHASE_ORDER),
 )
 
 
@@ -64,6 +60,8 @@ class RecurringRuleSchema(serializers.Serializer):
     transaction_name = serializers.CharField(required=False, allow_null=True)
     ignore_paid_top_up_limits = serializers.BooleanField(required=False)
     payment_method = payment_method_field()
+    invoice_custom_section = invoice_custom_section_field()
+    purchase_order_number = purchase_order_number_field()
 
 
 class WalletInput(serializers.Serializer):

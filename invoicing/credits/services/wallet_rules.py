@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from billing_project.core.errors import ValidationFailure
 from customers.payment_choice import payment_method_choose
+from customers.section_choice import section_choice
 from invoicing.credits.inputs import RecurringRuleFields
 from invoicing.credits.models import (
     RecurringTransactionRule,
@@ -43,6 +44,8 @@ def rules_replace(wallet: Wallet, rules: Sequence[RecurringRuleFields]) -> list[
     must be one of the customer's (its top-ups are collected with it, docs/payments.md §12)."""
     errors: dict[str, list[str]] = {}
     choices = []
+    # Their sections read (404 on an unknown code) before anything is replaced.
+    sections = [section_choice(wallet.organization_id, rule.invoice_custom_section) for rule in rules]
     for rule in rules:
         try:
             choices.append(payment_method_choose(wallet.customer, rule.payment_method))
@@ -67,9 +70,11 @@ def rules_replace(wallet: Wallet, rules: Sequence[RecurringRuleFields]) -> list[
             transaction_metadata=rule.transaction_metadata,
             transaction_name=rule.transaction_name,
             ignore_paid_top_up_limits=rule.ignore_paid_top_up_limits,
+            purchase_order_number=rule.purchase_order_number,
             **choice.fields(),
+            **chosen.fields(),
         )
-        for rule, choice in zip(rules, choices, strict=True)
+        for rule, choice, chosen in zip(rules, choices, sections, strict=True)
     ]
     RecurringTransactionRule.objects.filter(wallet=wallet).delete()
     return RecurringTransactionRule.objects.bulk_create(rows)
@@ -138,6 +143,8 @@ def _fire(rule_id: UUID | str, *, now: dt.datetime, key: str, source: str) -> bo
                 metadata=rule.transaction_metadata,
                 idempotency_key=key,
                 payment_method=rule.payment_method_choice,  # a top-up of the rule is paid as the rule says
+                sections=rule.section_choice,  # none chosen: the wallet's
+                purchase_order_number=rule.purchase_order_number,
             )
     except IntegrityError:
         return False  # another run topped up this due time first
