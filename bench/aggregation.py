@@ -209,19 +209,28 @@ def generate_in_clickhouse(total: int, target: int, chunk: int = 1_000_000) -> A
         organization.refresh_from_db()
     ch = client(write=True)
     org = str(organization.id)
-    if ch.execute(f"SELECT count() FROM {TABLE} WHERE organization_id = %(org)s", {"org": org})[0][0] >= total:
+    [(target_rows, other_rows, xid)] = ch.execute(
+        f"SELECT countIf(external_subscription_id = 'sub_target'), countIf(external_subscription_id != 'sub_target'), "
+        f"any(xid) FROM {TABLE} WHERE organization_id = %(org)s",
+        {"org": org},
+    )
+    if target_rows + other_rows >= total:
         print(f"reusing the ClickHouse data set of {name!r}")
         return organization
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT txid_current()")  # committed with the statement (autocommit)
-        (xid,) = cursor.fetchone()
+    done = {"sub_target": target_rows, "other": other_rows}  # a run cut short resumes after its last insert
+    if not xid:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT txid_current()")  # committed with the statement (autocommit)
+            (xid,) = cursor.fetchone()
     server = clickhouse_server_cpu()
     started, server_before = time.perf_counter(), server()
     created = int(time.time() * 1_000_000)
     month_us = int(MONTH_START.timestamp()) * 1_000_000
     for kind, count, other in [("sub_target", target, 0), ("other", total - target, 1)]:
         sub = "'sub_target'" if not other else f"concat('sub_', toString((g %% {OTHER_SUBSCRIPTIONS}) + 1))"
-        for offset in range(0, count, chunk):
+        if done[kind] % chunk and done[kind] < count:
+            raise SystemExit(f"{kind}: {done[kind]:,} rows, not a whole number of inserts of {chunk:,}: drop them")
+        for offset in range(done[kind], count, chunk):
             n = min(chunk, count - offset)
             ch.execute(
                 f"INSERT INTO {TABLE} ({COLUMNS}) SELECT %(org)s, {sub}, %(code)s, concat(%(kind)s, '_', toString(g)), "
@@ -245,9 +254,10 @@ def generate_in_clickhouse(total: int, target: int, chunk: int = 1_000_000) -> A
                 flush=True,
             )
     elapsed, server_cpu = time.perf_counter() - started, server() - server_before
+    inserted = max(1, total - target_rows - other_rows)
     print(
-        f"generated {total:,} events in ClickHouse in {elapsed:.0f} s ({total / elapsed:,.0f} events/s), "
-        f"ClickHouse server CPU {server_cpu:.0f} s = {server_cpu * 1e6 / total:.2f} µs per event (states included)"
+        f"generated {inserted:,} events in ClickHouse in {elapsed:.0f} s ({inserted / elapsed:,.0f} events/s), "
+        f"ClickHouse server CPU {server_cpu:.0f} s = {server_cpu * 1e6 / inserted:.2f} µs per event (states included)"
     )
     time.sleep(1.1)
     settled = state.settle(ch, margin=timedelta(0))

@@ -89,7 +89,7 @@ def schema(events: str) -> list[tuple[str, str]]:
             f"latest AggregateFunction(argMax, Tuple(Int64, Int64, String, Nullable({decimal})), "
             "Tuple(UInt8, Int64, Int64, String))"
             ") ENGINE = AggregatingMergeTree() PARTITION BY intDiv(bucket, 2592000) "
-            "ORDER BY (organization_id, external_subscription_id, code, bucket, dims_key)",
+            "ORDER BY (organization_id, external_subscription_id, code, bucket, dims_key) SETTINGS index_granularity = 256",
         ),
         (
             f"{STATES}_mv",
@@ -260,40 +260,46 @@ class Collected:
             self.latest = candidate
 
 
-def collect(read: Any, params: dict[str, Any], start_us: int, end_us: int) -> Collected:
+def collect(read: Any, params: dict[str, Any], start_us: int, end_us: int, *, moments: bool = True) -> Collected:
     """Everything aggregation needs over [start_us, end_us): from the states, except the quarter
-    hours `exclusions` names and those cut by the window with events outside it (from events)."""
+    hours `exclusions` names and those cut by the window with events outside it (from events).
+    `moments=False` (count, sums, max, latest): ClickHouse merges the quarter hours strictly inside
+    the window into one row per dimensions key (the moment of the weighted sum needs each quarter
+    hour's start, so it is left at zero)."""
     result = Collected()
     if start_us >= end_us:
         return result
     first, last = bucket_of(start_us), bucket_of(end_us - 1)
     excluded = exclusions(read, params, first, last)
+    interior = "bucket" if moments else "if(bucket = %(first)s OR bucket = %(last)s, bucket, -1)"
     rows = read(
-        "SELECT bucket, dims_key, countMerge(events), sumMerge(valued), sumMerge(value_sum), "  # noqa: S608 - constant table, parameters bound by the driver
+        f"SELECT {interior} AS b, dims_key, countMerge(events), sumMerge(valued), sumMerge(value_sum), "  # noqa: S608 - constant table, parameters bound by the driver
         "maxMerge(value_max), sumMerge(precise_sum), sumMerge(offset_sum), maxMerge(big), minMerge(ts_min), "
         f"maxMerge(ts_max), argMaxMerge(latest) FROM {STATES} WHERE organization_id = %(org)s "
         "AND external_subscription_id = %(sub)s AND code = %(code)s AND bucket >= %(first)s AND bucket <= %(last)s "
-        "GROUP BY bucket, dims_key",
-        {**params, "first": first, "last": last},
+        "AND bucket NOT IN %(skip)s GROUP BY b, dims_key",
+        {**params, "first": first, "last": last, "skip": tuple(sorted(excluded.buckets)) or (-1,)},
     )
     by_bucket: dict[int, list[Any]] = {}
     for row in rows:
         by_bucket.setdefault(int(row[0]), []).append(row)
     from_events = set(excluded.buckets)
     for bucket, bucket_rows in by_bucket.items():
-        if bucket in from_events:
-            continue
+        if bucket == -1:
+            continue  # merged quarter hours, all inside the window
         inside = all(start_us <= r[9] and r[10] < end_us for r in bucket_rows)
-        if not inside or any(r[8] for r in bucket_rows):
+        if not inside or (moments and any(r[8] for r in bucket_rows)):
             from_events.add(bucket)  # cut by the window, or a moment too large for the state
     for bucket, bucket_rows in by_bucket.items():
         if bucket in from_events:
             continue
         for _, dims_key, count, valued, total, maximum, precise, offsets, _big, _lo, _hi, latest in bucket_rows:
             total = Decimal(total)
-            moment = computations.EXACT.add(
-                computations.EXACT.multiply(total, Decimal(bucket)), Decimal(offsets).scaleb(-6, computations.EXACT)
-            )
+            moment = computations.ZERO
+            if moments:
+                moment = computations.EXACT.add(
+                    computations.EXACT.multiply(total, Decimal(bucket)), Decimal(offsets).scaleb(-6, computations.EXACT)
+                )
             result.add(dims_key, Additive(int(count), total, maximum if valued else None, Decimal(precise), moment))
             if valued:
                 ts_us, created_us, txn, value = latest

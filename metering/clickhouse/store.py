@@ -375,13 +375,13 @@ class Reader:
 
     def __init__(self, organization: Any, sub: str, code: str):
         self.params = {"org": str(organization.id), "sub": sub, "code": code}
-        self._collected: dict[tuple[int, int], state.Collected] = {}
+        self._collected: dict[tuple[int, int, bool], state.Collected] = {}
 
-    def _collect(self, start: datetime, end: datetime) -> state.Collected:
-        span = (_micros(start), _micros(end))
-        found = self._collected.get(span)
+    def _collect(self, start: datetime, end: datetime, *, moments: bool = False) -> state.Collected:
+        span = (_micros(start), _micros(end), moments)
+        found = self._collected.get(span) or (self._collected.get((*span[:2], True)) if not moments else None)
         if found is None:
-            found = self._collected[span] = state.collect(_read, self.params, *span)
+            found = self._collected[span] = state.collect(_read, self.params, span[0], span[1], moments=moments)
         return found
 
     def _where(self, start: datetime, end: datetime) -> tuple[str, dict[str, Any]]:
@@ -427,7 +427,7 @@ class Reader:
         microseconds into each quarter hour)."""
         if start >= end:
             return {}
-        return state.by_keys(self._collect(start, end), keys)
+        return state.by_keys(self._collect(start, end, moments=True), keys)
 
     def latest(self, start: datetime, end: datetime) -> Decimal | None:
         """The value of the last event with a value in [start, end) by (timestamp, arrival,
