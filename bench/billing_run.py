@@ -180,10 +180,11 @@ def worker(database_url: str, mode: str, run_id: str, work: mp.Queue, results: m
             item = work.get()
             if item is None:
                 break
+            customer_ids, batch_id = item
             if mode == "batch":
-                created += tasks.bill_customers(item, AT.isoformat(), run_id)
+                created += tasks.bill_customers(customer_ids, AT.isoformat(), run_id, batch_id)
             else:
-                for customer_id in item:
+                for customer_id in customer_ids:
                     created += tasks.bill_customer(customer_id, AT.isoformat(), run_id)
     results.put(
         {
@@ -302,11 +303,19 @@ def main() -> None:
         cursor.execute("VACUUM ANALYZE")
 
     t0 = time.monotonic()
-    run, due = runs.billing_run_start(AT, organization=organization, trigger="bench")
+    size = args.batch_size or runs.BATCH_SIZE
+    run, due = runs.billing_run_start(AT, organization=organization, trigger="bench", batch_size=size)
     sweep = time.monotonic() - t0
     ids = [str(c) for c in due]
-    size = args.batch_size or runs.BATCH_SIZE
     batches = runs.batches(ids, size) if args.mode == "batch" else runs.batches(ids, 50)
+    # The run's recorded batches, in the same order and cut: each task reports its own, as the
+    # sweep's tasks do, so the run ends `finished` (the per-customer mode reports none).
+    batch_ids: list[str | None] = (
+        [str(b) for b in run.batches.order_by("position").values_list("id", flat=True)]
+        if args.mode == "batch"
+        else [None] * len(batches)
+    )
+    assert len(batch_ids) == len(batches), (len(batch_ids), len(batches))
     print(f"sweep: {len(ids):,} customers due ({sum(due.values()):,} subscriptions) found in {sweep:.1f}s")
     if args.profile:
         profile_batch(batches[0], args.profile)
@@ -315,8 +324,8 @@ def main() -> None:
 
     work: mp.Queue = mp.Queue()
     results_queue: mp.Queue = mp.Queue()
-    for batch in batches:
-        work.put(batch)
+    for batch, batch_id in zip(batches, batch_ids, strict=True):
+        work.put((batch, batch_id))
     for _ in range(args.workers):
         work.put(None)
     load_before = os.getloadavg()

@@ -51,8 +51,15 @@ def drop_database(database_url: str) -> None:
     from django.conf import settings
 
     if settings.configured:
+        from django.apps import apps
         from django.db import connections
 
+        if apps.ready:
+            # The API requests the bench made in this process left their log records waiting for
+            # the writer's next flush: write them now, not at exit into a dropped database.
+            from audit.api_logs import writer
+
+            writer.flush()
         connections.close_all()
     parsed = urlparse(database_url)
     with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as conn:
