@@ -308,6 +308,14 @@ def _is_entitlement_check(segments: list[str]) -> bool:
     return len(segments) in (3, 4) and segments[2] == _UNLOGGED_READ and all(segments)
 
 
+def _query(request: HttpRequest) -> dict[str, Any]:
+    """The query string as a dict (a list where a key repeats); no `QueryDict` is built for a
+    request without one (most writes, the events path)."""
+    if not request.META.get("QUERY_STRING"):
+        return {}
+    return {key: values if len(values) > 1 else values[0] for key, values in request.GET.lists()}
+
+
 def _origin(request: HttpRequest) -> str:
     try:
         return f"{request.scheme}://{request.get_host()}"
@@ -362,7 +370,7 @@ class ApiLogMiddleware:
                 http_status=response.status_code,
                 request_origin=_origin(request),
                 request_path=request.path,
-                query={key: values if len(values) > 1 else values[0] for key, values in request.GET.lists()},
+                query=_query(request),
                 request_body=raw,
                 body_size=size,
                 response_body=response_body,

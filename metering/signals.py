@@ -14,4 +14,6 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-events_ingested = Signal()
+# `use_caching`: the receivers are looked up once per sender, not on every ingestion (Django
+# empties that cache whenever a receiver connects or disconnects).
+events_ingested = Signal(use_caching=True)

@@ -20,9 +20,11 @@ _ANY = ("", "*/*")
 class ApiContentNegotiation(DefaultContentNegotiation):
     def select_renderer(self, request: Any, renderers: Any, format_suffix: Any = None) -> Any:
         if format_suffix is None and renderers:
-            accept = request.META.get("HTTP_ACCEPT", "")
+            meta = request.META
+            accept = meta.get("HTTP_ACCEPT", "")
+            # No query string, no `?format=`: the query parameters are not parsed for it.
             if (accept in _ANY or accept == renderers[0].media_type) and (
-                self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+                not meta.get("QUERY_STRING") or self.settings.URL_FORMAT_OVERRIDE not in request.query_params
             ):
                 return renderers[0], renderers[0].media_type
         return super().select_renderer(request, renderers, format_suffix)

@@ -38,7 +38,7 @@ class JSONRenderer(renderers.JSONRenderer):
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
         if data is None:
             return b""
-        if self.ensure_ascii or not self.compact or self.get_indent(accepted_media_type, renderer_context or {}):
+        if self.ensure_ascii or not self.compact or self._indent(accepted_media_type, renderer_context):
             return super().render(data, accepted_media_type, renderer_context)
         try:
             rendered = orjson.dumps(data, default=_DEFAULT, option=_OPTIONS)
@@ -47,3 +47,10 @@ class JSONRenderer(renderers.JSONRenderer):
         if b"\xe2\x80" in rendered:  # the first two bytes of both separators' UTF-8
             rendered = rendered.replace(_LINE_SEPARATOR, b"\\u2028").replace(_PARAGRAPH_SEPARATOR, b"\\u2029")
         return rendered
+
+    def _indent(self, accepted_media_type: str | None, renderer_context: Any) -> Any:
+        """DRF's `get_indent`, without parsing a media type that has no parameters (what clients
+        send: `application/json`), where it could only find no `indent`."""
+        if accepted_media_type and ";" in accepted_media_type:
+            return self.get_indent(accepted_media_type, renderer_context or {})
+        return (renderer_context or {}).get("indent")
