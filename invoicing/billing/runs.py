@@ -197,7 +197,10 @@ def billing_run_batch(
 def _lock_batch(batch_id: UUID | str | None) -> BillingRunBatch | None:
     if batch_id is None:
         return None
-    return BillingRunBatch.objects.select_for_update().filter(id=batch_id).first()
+    # `of=("self",)`: the batch's row only. The model orders by `run`, which joins the run's row,
+    # and a bare FOR UPDATE would lock that too: every batch of the run then held the run's row to
+    # its commit, and the run's batches billed one after the other (bench/RESULTS.md, "Billing run").
+    return BillingRunBatch.objects.select_for_update(of=("self",)).filter(id=batch_id).first()
 
 
 def _bill_one_by_one(
