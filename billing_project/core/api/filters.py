@@ -284,33 +284,24 @@ class LagoFilterSet(df.FilterSet):
                     )
                 )
                 continue
+            schema: Any = declared.schema_type
             if isinstance(declared, IntegerFilter):
-                schema: dict[str, Any] = {"type": "integer"}
-                if extra.get("min_value") is not None:
-                    schema["minimum"] = extra["min_value"]
-                if extra.get("max_value") is not None:
-                    schema["maximum"] = extra["max_value"]
-                parameters.append(
-                    OpenApiParameter(name, schema, description=description, required=bool(extra.get("required")))
-                )
-                continue
-            if isinstance(declared, TextFilter) and extra.get("choices"):
+                schema = {"type": "integer"}
+                schema.update({key: extra[arg] for key, arg in _BOUNDS if extra.get(arg) is not None})
+            elif isinstance(declared, TextFilter) and extra.get("choices"):
                 schema = {"type": "string", "enum": list(extra["choices"])}
-                parameters.append(
-                    OpenApiParameter(name, schema, description=description, required=bool(extra.get("required")))
-                )
-                continue
-            if isinstance(declared, DateFilter | DateTimeFilter):
+            elif isinstance(declared, DateFilter | DateTimeFilter):
                 kind = "date" if isinstance(declared, DateFilter) else "date-time"
                 limits = f"{MIN_DATE.isoformat()}..{MAX_DATE.isoformat()}"
                 description = f"{description} ({kind}, {limits})".strip()
             parameters.append(
-                OpenApiParameter(
-                    name, declared.schema_type, description=description, required=bool(extra.get("required"))
-                )
+                OpenApiParameter(name, schema, description=description, required=bool(extra.get("required")))
             )
         return parameters
 
+
+# An integer filter's bounds as its schema's: (schema keyword, filter argument).
+_BOUNDS = (("minimum", "min_value"), ("maximum", "max_value"))
 
 METADATA_PARAMETER = OpenApiParameter(
     "metadata",
