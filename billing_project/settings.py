@@ -244,7 +244,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["billing_project.core.api.renderers.JSONRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "billing_project.core.api.negotiation.ApiContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["billing_project.core.api.parsers.ExactJSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "billing_project.core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "billing_project.core.api.exceptions.lago_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,

@@ -40,20 +40,17 @@ class ActivityLogView(_LogView):
 
 
 class ActivityLogCollectionView(ActivityLogView):
-    @endpoint(
-        "activity_logs_list",
-        "List activity logs (the audit trail in Lago's shape, newest first)",
-        ActivityLogListEnvelope,
-        parameters=filters.ActivityLogFilters.schema_parameters(),
-    )
+    @endpoint("activity_logs_list", ActivityLogListEnvelope, parameters=filters.ActivityLogFilters.schema_parameters())
     def get(self, request: Request) -> Response:
+        """List activity logs (the audit trail in Lago's shape, newest first)"""
         wanted = filters.ActivityLogFilters.selector_filters(request, selectors.ActivityLogFilters)
         return self.page(request, selectors.activity_log_list(self.organization, wanted))
 
 
 class ActivityLogDetailView(ActivityLogView):
-    @endpoint("activity_logs_retrieve", "Find an activity log", ActivityLogEnvelope)
+    @endpoint("activity_logs_retrieve", ActivityLogEnvelope)
     def get(self, request: Request, activity_id: str) -> Response:
+        """Find an activity log"""
         return self.one(selectors.activity_log_get(self.organization, activity_id))
 
 
@@ -63,18 +60,15 @@ class ApiLogView(_LogView):
 
 
 class ApiLogCollectionView(ApiLogView):
-    @endpoint(
-        "api_logs_list",
-        "List API requests (newest first)",
-        ApiLogListEnvelope,
-        parameters=filters.ApiLogFilters.schema_parameters(),
-    )
+    @endpoint("api_logs_list", ApiLogListEnvelope, parameters=filters.ApiLogFilters.schema_parameters())
     def get(self, request: Request) -> Response:
+        """List API requests (newest first)"""
         wanted = filters.ApiLogFilters.selector_filters(request, selectors.ApiLogFilters)
         return self.page(request, selectors.api_log_list(self.organization, wanted))
 
 
 class ApiLogDetailView(ApiLogView):
-    @endpoint("api_logs_retrieve", "Find an API request", ApiLogEnvelope)
+    @endpoint("api_logs_retrieve", ApiLogEnvelope)
     def get(self, request: Request, request_id: str) -> Response:
+        """Find an API request"""
         return self.one(selectors.api_log_get(self.organization, request_id))

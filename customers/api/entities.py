@@ -129,20 +129,18 @@ class BillingEntityCollectionView(ResourceView):
     resource_name = "billing_entity"
     render = staticmethod(billing_entity_payload)
 
-    @endpoint("billing_entities_list", "List billing entities", BillingEntityListEnvelope, tags=["Billing entities"])
+    @endpoint("billing_entities_list", BillingEntityListEnvelope, tags=["Billing entities"])
     def get(self, request: Request) -> Response:
         # Lago answers every entity at once, without pagination meta.
+        """List billing entities"""
         items = entities.billing_entity_list(self.organization)
         return Response({"billing_entities": [billing_entity_payload(entity) for entity in items]})
 
     @endpoint(
-        "billing_entities_create",
-        "Create a billing entity",
-        BillingEntityEnvelope,
-        request=BillingEntityCreateEnvelope,
-        tags=["Billing entities"],
+        "billing_entities_create", BillingEntityEnvelope, request=BillingEntityCreateEnvelope, tags=["Billing entities"]
     )
     def post(self, request: Request) -> Response:
+        """Create a billing entity"""
         data = self.body(request, BillingEntityCreateInput, lago_only=ENTITY_LAGO_ONLY)
         entity = entities.billing_entity_create(self.organization, BillingEntityFields.from_validated(data))
         return self.one(entity)
@@ -155,18 +153,16 @@ class BillingEntityDetailView(ResourceView):
     def render(entity: BillingEntity) -> BillingEntityShape:
         return billing_entity_payload(entity, extended=True)
 
-    @endpoint("billing_entities_retrieve", "Find a billing entity", BillingEntityEnvelope, tags=["Billing entities"])
+    @endpoint("billing_entities_retrieve", BillingEntityEnvelope, tags=["Billing entities"])
     def get(self, request: Request, code: str) -> Response:
+        """Find a billing entity"""
         return self.one(entities.billing_entity_get(self.organization, code))
 
     @endpoint(
-        "billing_entities_update",
-        "Update a billing entity",
-        BillingEntityEnvelope,
-        request=BillingEntityUpdateEnvelope,
-        tags=["Billing entities"],
+        "billing_entities_update", BillingEntityEnvelope, request=BillingEntityUpdateEnvelope, tags=["Billing entities"]
     )
     def put(self, request: Request, code: str) -> Response:
+        """Update a billing entity"""
         data = self.body(request, BillingEntityUpdateInput, lago_only=ENTITY_LAGO_ONLY, partial=True)
         entity = entities.billing_entity_update(self.organization, code, BillingEntityFields.from_validated(data))
         return self.one(entity)
@@ -185,57 +181,45 @@ class _SectionView(ResourceView):
 
 
 class InvoiceCustomSectionCollectionView(_SectionView):
-    @endpoint(
-        "invoice_custom_sections_list",
-        "List invoice custom sections",
-        SectionListEnvelope,
-        tags=["Invoice custom sections"],
-    )
+    @endpoint("invoice_custom_sections_list", SectionListEnvelope, tags=["Invoice custom sections"])
     def get(self, request: Request) -> Response:
+        """List invoice custom sections"""
         render = _section_renderer(self.organization)
         qs = entities.section_list(self.organization).prefetch_related("entity_links")
         return paginated_response(request, qs, "invoice_custom_sections", lambda items: [render(s) for s in items])
 
     @endpoint(
         "invoice_custom_sections_create",
-        "Create an invoice custom section",
         SectionEnvelope,
         request=SectionCreateEnvelope,
         tags=["Invoice custom sections"],
     )
     def post(self, request: Request) -> Response:
+        """Create an invoice custom section"""
         data = self.body(request, SectionCreateInput)
         section = entities.section_create(self.organization, SectionFields.from_validated(data))
         return self._one(section)
 
 
 class InvoiceCustomSectionDetailView(_SectionView):
-    @endpoint(
-        "invoice_custom_sections_retrieve",
-        "Find an invoice custom section",
-        SectionEnvelope,
-        tags=["Invoice custom sections"],
-    )
+    @endpoint("invoice_custom_sections_retrieve", SectionEnvelope, tags=["Invoice custom sections"])
     def get(self, request: Request, code: str) -> Response:
+        """Find an invoice custom section"""
         return self._one(entities.section_get(self.organization, code))
 
     @endpoint(
         "invoice_custom_sections_update",
-        "Update an invoice custom section",
         SectionEnvelope,
         request=SectionUpdateEnvelope,
         tags=["Invoice custom sections"],
     )
     def put(self, request: Request, code: str) -> Response:
+        """Update an invoice custom section"""
         data = self.body(request, SectionUpdateInput, partial=True)
         return self._one(entities.section_update(self.organization, code, SectionFields.from_validated(data)))
 
-    @endpoint(
-        "invoice_custom_sections_destroy",
-        "Delete an invoice custom section",
-        SectionEnvelope,
-        tags=["Invoice custom sections"],
-    )
+    @endpoint("invoice_custom_sections_destroy", SectionEnvelope, tags=["Invoice custom sections"])
     def delete(self, request: Request, code: str) -> Response:
+        """Delete an invoice custom section"""
         section = entities.section_delete(self.organization, code)
         return Response({"invoice_custom_section": section_payload(section)})

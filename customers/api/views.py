@@ -39,11 +39,11 @@ def customer_body(customer: Any) -> dict[str, Any]:
 class CustomerCollectionView(OrganizationAPIView):
     @endpoint(
         "customers_list",
-        "List customers",
         CustomerListEnvelope,
         parameters=[*filters.CustomerFilters.schema_parameters(), METADATA_PARAMETER],
     )
     def get(self, request: Request) -> Response:
+        """List customers"""
         params = filters.CustomerFilters.parse(request)
         metadata = metadata_filters(request)
         if not metadata and all(value in (None, []) for name, value in params.items() if name not in _PAGE):
@@ -71,13 +71,9 @@ class CustomerCollectionView(OrganizationAPIView):
         related = selectors.representation_related(self.organization, customers)
         return [customer_payload(customer, related=related[customer.pk]) for customer in customers]
 
-    @endpoint(
-        "customers_upsert",
-        "Create or update a customer (upsert by external_id)",
-        CustomerEnvelope,
-        request=CustomerInputEnvelope,
-    )
+    @endpoint("customers_upsert", CustomerEnvelope, request=CustomerInputEnvelope)
     def post(self, request: Request) -> Response:
+        """Create or update a customer (upsert by external_id)"""
         data = validate_input(
             CustomerInput, root_payload(request, "customer", lago_only=CUSTOMER_LAGO_ONLY), partial=False
         )
@@ -86,30 +82,29 @@ class CustomerCollectionView(OrganizationAPIView):
 
 
 class CustomerDetailView(OrganizationAPIView):
-    @endpoint("customers_retrieve", "Find a customer", CustomerEnvelope)
+    @endpoint("customers_retrieve", CustomerEnvelope)
     def get(self, request: Request, external_id: str) -> Response:
+        """Find a customer"""
         customer, related = selectors.customer_represented(self.organization, external_id)
         sections = entities.customer_sections(customer)  # nothing read without sections (its flags)
         return Response({"customer": customer_payload(customer, related=related, sections=sections)})
 
-    @endpoint("customers_destroy", "Delete a customer", CustomerEnvelope)
+    @endpoint("customers_destroy", CustomerEnvelope)
     def delete(self, request: Request, external_id: str) -> Response:
+        """Delete a customer"""
         customer = services.customer_delete(self.organization, external_id)
         return Response(customer_body(customer))
 
 
 class OrganizationView(OrganizationAPIView):
-    @endpoint("organizations_retrieve", "The calling organization", OrganizationEnvelope)
+    @endpoint("organizations_retrieve", OrganizationEnvelope)
     def get(self, request: Request) -> Response:
+        """The calling organization"""
         return Response({"organization": OrganizationOutput(self.organization).data})
 
-    @endpoint(
-        "organizations_update",
-        "Update the calling organization",
-        OrganizationEnvelope,
-        request=OrganizationInputEnvelope,
-    )
+    @endpoint("organizations_update", OrganizationEnvelope, request=OrganizationInputEnvelope)
     def put(self, request: Request) -> Response:
+        """Update the calling organization"""
         data = validate_input(
             OrganizationInput, root_payload(request, "organization", lago_only=ORGANIZATION_LAGO_ONLY), partial=True
         )

@@ -62,17 +62,15 @@ class FeatureView(ResourceView):
 
 
 class FeatureCollectionView(FeatureView):
-    @endpoint(
-        "features_list", "List features", s.FeatureListEnvelope, parameters=filters.FeatureFilters.schema_parameters()
-    )
+    @endpoint("features_list", s.FeatureListEnvelope, parameters=filters.FeatureFilters.schema_parameters())
     def get(self, request: Request) -> Response:
+        """List features"""
         params = filters.FeatureFilters.parse(request)
         return self.page(request, selectors.feature_list(self.organization, search_term=params["search_term"]))
 
-    @endpoint(
-        "features_create", "Create a feature with its privileges", s.FeatureEnvelope, request=s.FeatureCreateEnvelope
-    )
+    @endpoint("features_create", s.FeatureEnvelope, request=s.FeatureCreateEnvelope)
     def post(self, request: Request) -> Response:
+        """Create a feature with its privileges"""
         data = self.body(request, s.FeatureCreateInput)
         feature = services.feature_create(
             self.organization,
@@ -85,17 +83,14 @@ class FeatureCollectionView(FeatureView):
 
 
 class FeatureDetailView(FeatureView):
-    @endpoint("features_get", "One feature", s.FeatureEnvelope)
+    @endpoint("features_get", s.FeatureEnvelope)
     def get(self, request: Request, code: str) -> Response:
+        """One feature"""
         return self.one(selectors.feature_get(self.organization, code))
 
-    @endpoint(
-        "features_update",
-        "Update a feature (privileges sent are added or updated, others are kept)",
-        s.FeatureEnvelope,
-        request=s.FeatureUpdateEnvelope,
-    )
+    @endpoint("features_update", s.FeatureEnvelope, request=s.FeatureUpdateEnvelope)
     def put(self, request: Request, code: str) -> Response:
+        """Update a feature (privileges sent are added or updated, others are kept)"""
         data = self.body(request, s.FeatureUpdateInput)
         feature = services.feature_update(
             self.organization,
@@ -106,18 +101,16 @@ class FeatureDetailView(FeatureView):
         )
         return self.one(feature)
 
-    @endpoint("features_destroy", "Delete a feature (it leaves every plan and subscription)", s.FeatureEnvelope)
+    @endpoint("features_destroy", s.FeatureEnvelope)
     def delete(self, request: Request, code: str) -> Response:
+        """Delete a feature (it leaves every plan and subscription)"""
         return self.one(services.feature_delete(self.organization, code=code))
 
 
 class FeaturePrivilegeView(FeatureView):
-    @endpoint(
-        "features_privilege_destroy",
-        "Delete a privilege of a feature (it leaves every plan and subscription)",
-        s.FeatureEnvelope,
-    )
+    @endpoint("features_privilege_destroy", s.FeatureEnvelope)
     def delete(self, request: Request, code: str, privilege_code: str) -> Response:
+        """Delete a privilege of a feature (it leaves every plan and subscription)"""
         return self.one(services.feature_privilege_delete(self.organization, code=code, privilege_code=privilege_code))
 
 
@@ -138,47 +131,39 @@ class PlanEntitlementView(ResourceView):
 
 
 class PlanEntitlementCollectionView(PlanEntitlementView):
-    @endpoint("plan_entitlements_list", "A plan's entitlements", s.PlanEntitlementListEnvelope)
+    @endpoint("plan_entitlements_list", s.PlanEntitlementListEnvelope)
     def get(self, request: Request, code: str) -> Response:
+        """A plan's entitlements"""
         return self.all(selectors.plan_entitlement_list(selectors.entitlement_plan(self.organization, code)))
 
-    @endpoint(
-        "plan_entitlements_create",
-        "Replace a plan's entitlements (features and privileges not sent are removed)",
-        s.PlanEntitlementListEnvelope,
-        request=s.EntitlementsInputEnvelope,
-    )
+    @endpoint("plan_entitlements_create", s.PlanEntitlementListEnvelope, request=s.EntitlementsInputEnvelope)
     def post(self, request: Request, code: str) -> Response:
+        """Replace a plan's entitlements (features and privileges not sent are removed)"""
         return self.replace(request, code, partial=False)
 
-    @endpoint(
-        "plan_entitlements_update",
-        "Add or update a plan's entitlements (others are kept)",
-        s.PlanEntitlementListEnvelope,
-        request=s.EntitlementsInputEnvelope,
-    )
+    @endpoint("plan_entitlements_update", s.PlanEntitlementListEnvelope, request=s.EntitlementsInputEnvelope)
     def patch(self, request: Request, code: str) -> Response:
+        """Add or update a plan's entitlements (others are kept)"""
         return self.replace(request, code, partial=True)
 
 
 class PlanEntitlementDetailView(PlanEntitlementView):
-    @endpoint("plan_entitlements_get", "One entitlement of a plan", s.PlanEntitlementEnvelope)
+    @endpoint("plan_entitlements_get", s.PlanEntitlementEnvelope)
     def get(self, request: Request, code: str, feature_code: str) -> Response:
+        """One entitlement of a plan"""
         plan = selectors.entitlement_plan(self.organization, code)
         return self.one(selectors.plan_entitlement_get(plan, feature_code))
 
-    @endpoint("plan_entitlements_destroy", "Remove a feature from a plan", s.PlanEntitlementEnvelope)
+    @endpoint("plan_entitlements_destroy", s.PlanEntitlementEnvelope)
     def delete(self, request: Request, code: str, feature_code: str) -> Response:
+        """Remove a feature from a plan"""
         return self.one(services.plan_entitlement_delete(self.organization, plan_code=code, feature_code=feature_code))
 
 
 class PlanEntitlementPrivilegeView(PlanEntitlementView):
-    @endpoint(
-        "plan_entitlements_privilege_destroy",
-        "Remove a privilege's value from a plan's entitlement",
-        s.PlanEntitlementEnvelope,
-    )
+    @endpoint("plan_entitlements_privilege_destroy", s.PlanEntitlementEnvelope)
     def delete(self, request: Request, code: str, feature_code: str, privilege_code: str) -> Response:
+        """Remove a privilege's value from a plan's entitlement"""
         entitlement = services.plan_entitlement_privilege_delete(
             self.organization, plan_code=code, feature_code=feature_code, privilege_code=privilege_code
         )
@@ -210,23 +195,19 @@ class SubscriptionEntitlementCollectionView(SubscriptionEntitlementView):
         resolved = read_path.subscription_entitlements_read(api_key.organization, external_id, status=_status(request))
         return {"entitlements": self.render_many(resolved)}
 
-    @endpoint(
-        "subscription_entitlements_list",
-        "A subscription's entitlements: the plan's with the subscription's overrides, and usage against limits",
-        s.SubscriptionEntitlementListEnvelope,
-        parameters=STATUS,
-    )
+    @endpoint("subscription_entitlements_list", s.SubscriptionEntitlementListEnvelope, parameters=STATUS)
     def get(self, request: Request, external_id: str) -> Response:
+        """A subscription's entitlements: the plan's with the subscription's overrides, and usage against limits"""
         return Response(self.read(request, self.api_key, external_id))
 
     @endpoint(
         "subscription_entitlements_update",
-        "Override a subscription's entitlements (features and privileges not sent are kept)",
         s.SubscriptionEntitlementListEnvelope,
         request=s.EntitlementsInputEnvelope,
         parameters=STATUS,
     )
     def patch(self, request: Request, external_id: str) -> Response:
+        """Override a subscription's entitlements (features and privileges not sent are kept)"""
         subscription = services.subscription_entitlements_update(
             self.organization, external_id=external_id, status=_status(request), entitlements=_entitlements(request)
         )
@@ -252,22 +233,14 @@ class SubscriptionEntitlementDetailView(SubscriptionEntitlementView):
             raise NotFoundFailure("entitlement")
         return {self.root(): self.render(resolved[0])}
 
-    @endpoint(
-        "subscription_entitlements_get",
-        "One feature of a subscription's entitlements (bxb extra; 404 entitlement_not_found without it)",
-        s.SubscriptionEntitlementEnvelope,
-        parameters=STATUS,
-    )
+    @endpoint("subscription_entitlements_get", s.SubscriptionEntitlementEnvelope, parameters=STATUS)
     def get(self, request: Request, external_id: str, feature_code: str) -> Response:
+        """One feature of a subscription's entitlements (bxb extra; 404 entitlement_not_found without it)"""
         return Response(self.read(request, self.api_key, external_id, feature_code))
 
-    @endpoint(
-        "subscription_entitlements_destroy",
-        "Remove a feature from a subscription (its overrides, and the plan's grant for this subscription)",
-        s.SubscriptionEntitlementListEnvelope,
-        parameters=STATUS,
-    )
+    @endpoint("subscription_entitlements_destroy", s.SubscriptionEntitlementListEnvelope, parameters=STATUS)
     def delete(self, request: Request, external_id: str, feature_code: str) -> Response:
+        """Remove a feature from a subscription (its overrides, and the plan's grant for this subscription)"""
         subscription = services.subscription_feature_remove(
             self.organization, external_id=external_id, status=_status(request), feature_code=feature_code
         )
@@ -275,13 +248,9 @@ class SubscriptionEntitlementDetailView(SubscriptionEntitlementView):
 
 
 class SubscriptionEntitlementPrivilegeView(SubscriptionEntitlementView):
-    @endpoint(
-        "subscription_entitlements_privilege_destroy",
-        "Remove a privilege from a subscription (its override, and the plan's value for this subscription)",
-        s.SubscriptionEntitlementListEnvelope,
-        parameters=STATUS,
-    )
+    @endpoint("subscription_entitlements_privilege_destroy", s.SubscriptionEntitlementListEnvelope, parameters=STATUS)
     def delete(self, request: Request, external_id: str, feature_code: str, privilege_code: str) -> Response:
+        """Remove a privilege from a subscription (its override, and the plan's value for this subscription)"""
         subscription = services.subscription_privilege_remove(
             self.organization,
             external_id=external_id,

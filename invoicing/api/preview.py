@@ -190,12 +190,8 @@ class PreviewInput(serializers.Serializer):
 class InvoicePreviewView(OrganizationAPIView):
     resource_name = "invoice"
 
-    @endpoint(
-        "invoices_preview",
-        "Preview the invoice of a new or existing subscription (nothing is saved)",
-        s.InvoiceEnvelope,
-        request=PreviewInput,
-    )
+    @endpoint("invoices_preview", s.InvoiceEnvelope, request=PreviewInput)
     def post(self, request: Request) -> Response:
+        """Preview the invoice of a new or existing subscription (nothing is saved)"""
         refuse_unsupported_body(request, s.INVOICE_PREVIEW_LAGO_ONLY)
         return Response({"invoice": invoice_preview(self.organization, preview_input(request.data))})

@@ -112,11 +112,11 @@ class InvoiceView(ResourceView):
 class InvoiceCollectionView(InvoiceView):
     @endpoint(
         "invoices_list",
-        "List invoices",
         s.InvoiceListEnvelope,
         parameters=[*filters.InvoiceFilters.schema_parameters(), _METADATA_PARAMETER],
     )
     def get(self, request: Request) -> Response:
+        """List invoices"""
         external_customer_id = request.query_params.get("external_customer_id")
         if external_customer_id and _only_pages(request):
             found = _customer_invoice_page(request, self.organization, external_customer_id)
@@ -124,13 +124,9 @@ class InvoiceCollectionView(InvoiceView):
                 return found
         return invoice_list_answer(request, self.organization, filters.InvoiceFilters.parse(request))
 
-    @endpoint(
-        "invoices_create_one_off",
-        "Create a one-off invoice of add-ons (finalized at once)",
-        s.InvoiceEnvelope,
-        request=s.OneOffInvoiceEnvelope,
-    )
+    @endpoint("invoices_create_one_off", s.InvoiceEnvelope, request=s.OneOffInvoiceEnvelope)
     def post(self, request: Request) -> Response:
+        """Create a one-off invoice of add-ons (finalized at once)"""
         data = self.body(request, s.OneOffInvoiceInput, lago_only=s.ONE_OFF_INVOICE_LAGO_ONLY)
         invoice = one_off.invoice_create_one_off(
             self.organization,
@@ -156,17 +152,14 @@ CustomerInvoiceListView = customer_list_view(
 
 
 class InvoiceDetailView(InvoiceView):
-    @endpoint("invoices_retrieve", "Find an invoice (with fees)", s.InvoiceEnvelope)
+    @endpoint("invoices_retrieve", s.InvoiceEnvelope)
     def get(self, request: Request, invoice_id: str) -> Response:
+        """Find an invoice (with fees)"""
         return self.one(selectors.invoice_get(self.organization, uuid_or_not_found(invoice_id, "invoice")))
 
-    @endpoint(
-        "invoices_update",
-        "Update an invoice's payment status (manual flows) or metadata",
-        s.InvoiceEnvelope,
-        request=s.InvoiceUpdateEnvelope,
-    )
+    @endpoint("invoices_update", s.InvoiceEnvelope, request=s.InvoiceUpdateEnvelope)
     def put(self, request: Request, invoice_id: str) -> Response:
+        """Update an invoice's payment status (manual flows) or metadata"""
         data = self.body(request, s.InvoiceUpdateInput, partial=True)
         invoice = lifecycle.invoice_update(
             self.organization,
@@ -176,39 +169,44 @@ class InvoiceDetailView(InvoiceView):
         )
         return self.one(invoice)
 
-    @endpoint("invoices_destroy", "Delete a draft invoice (405 not_deletable otherwise)", s.InvoiceEnvelope)
+    @endpoint("invoices_destroy", s.InvoiceEnvelope)
     def delete(self, request: Request, invoice_id: str) -> Response:
+        """Delete a draft invoice (405 not_deletable otherwise)"""
         return self.one(
             lifecycle.invoice_delete(self.organization, invoice_id=uuid_or_not_found(invoice_id, "invoice"))
         )
 
 
 class InvoiceFinalizeView(InvoiceView):
-    @endpoint("invoices_finalize", "Finalize a draft invoice", s.InvoiceEnvelope, request=None)
+    @endpoint("invoices_finalize", s.InvoiceEnvelope, request=None)
     def put(self, request: Request, invoice_id: str) -> Response:
+        """Finalize a draft invoice"""
         return self.one(
             lifecycle.invoice_finalize(self.organization, invoice_id=uuid_or_not_found(invoice_id, "invoice"))
         )
 
 
 class InvoiceRefreshView(InvoiceView):
-    @endpoint("invoices_refresh", "Recompute a draft invoice", s.InvoiceEnvelope, request=None)
+    @endpoint("invoices_refresh", s.InvoiceEnvelope, request=None)
     def put(self, request: Request, invoice_id: str) -> Response:
+        """Recompute a draft invoice"""
         return self.one(
             lifecycle.invoice_refresh(self.organization, invoice_id=uuid_or_not_found(invoice_id, "invoice"))
         )
 
 
 class InvoiceVoidView(InvoiceView):
-    @endpoint("invoices_void", "Void a finalized invoice", s.InvoiceEnvelope, request=s.VoidInput)
+    @endpoint("invoices_void", s.InvoiceEnvelope, request=s.VoidInput)
     def post(self, request: Request, invoice_id: str) -> Response:
+        """Void a finalized invoice"""
         refuse_unsupported_body(request, s.INVOICE_VOID_LAGO_ONLY)
         return self.one(lifecycle.invoice_void(self.organization, invoice_id=uuid_or_not_found(invoice_id, "invoice")))
 
 
 class InvoiceRetryView(InvoiceView):
-    @endpoint("invoices_retry", "Finalize again an invoice whose generation failed", s.InvoiceEnvelope, request=None)
+    @endpoint("invoices_retry", s.InvoiceEnvelope, request=None)
     def post(self, request: Request, invoice_id: str) -> Response:
+        """Finalize again an invoice whose generation failed"""
         return self.one(lifecycle.invoice_retry(self.organization, invoice_id=uuid_or_not_found(invoice_id, "invoice")))
 
 
@@ -218,28 +216,21 @@ class InvoiceLoseDisputeView(InvoiceView):
             lifecycle.invoice_lose_dispute(self.organization, invoice_id=uuid_or_not_found(invoice_id, "invoice"))
         )
 
-    @endpoint("invoices_lose_dispute", "Mark the invoice's payment dispute as lost", s.InvoiceEnvelope, request=None)
+    @endpoint("invoices_lose_dispute", s.InvoiceEnvelope, request=None)
     def post(self, request: Request, invoice_id: str) -> Response:
+        """Mark the invoice's payment dispute as lost"""
         return self._lose(invoice_id)
 
-    @endpoint(
-        "invoices_lose_dispute_put",
-        "Mark the invoice's payment dispute as lost (the method Lago's Python client sends)",
-        s.InvoiceEnvelope,
-        request=None,
-    )
+    @endpoint("invoices_lose_dispute_put", s.InvoiceEnvelope, request=None)
     def put(self, request: Request, invoice_id: str) -> Response:
+        """Mark the invoice's payment dispute as lost (the method Lago's Python client sends)"""
         return self._lose(invoice_id)
 
 
 class InvoiceDownloadView(InvoiceView):
-    @endpoint(
-        "invoices_download",
-        "The invoice with its PDF's file_url (an empty 200 while the PDF is generated)",
-        s.InvoiceEnvelope,
-        request=None,
-    )
+    @endpoint("invoices_download", s.InvoiceEnvelope, request=None)
     def post(self, request: Request, invoice_id: str) -> Response:
+        """The invoice with its PDF's file_url (an empty 200 while the PDF is generated)"""
         return self._download(invoice_id)
 
     def _download(self, invoice_id: str) -> Response:
@@ -257,13 +248,9 @@ class InvoiceDownloadView(InvoiceView):
 
 
 class InvoiceDownloadPdfView(InvoiceDownloadView):
-    @endpoint(
-        "invoices_download_pdf",
-        "The invoice with its PDF's file_url (an empty 200 while the PDF is generated); `download` too",
-        s.InvoiceEnvelope,
-        request=None,
-    )
+    @endpoint("invoices_download_pdf", s.InvoiceEnvelope, request=None)
     def post(self, request: Request, invoice_id: str) -> Response:
+        """The invoice with its PDF's file_url (an empty 200 while the PDF is generated); `download` too"""
         return self._download(invoice_id)
 
 
@@ -273,8 +260,9 @@ class FeeView(ResourceView):
 
 
 class FeeCollectionView(FeeView):
-    @endpoint("fees_list", "List fees", s.FeeListEnvelope, parameters=filters.FeeFilters.schema_parameters())
+    @endpoint("fees_list", s.FeeListEnvelope, parameters=filters.FeeFilters.schema_parameters())
     def get(self, request: Request) -> Response:
+        """List fees"""
         params = filters.FeeFilters.parse(request)
         qs = selectors.fee_list(
             self.organization,
@@ -290,25 +278,23 @@ class FeeCollectionView(FeeView):
 
 
 class FeeDetailView(FeeView):
-    @endpoint("fees_retrieve", "Find a fee", s.FeeEnvelope)
+    @endpoint("fees_retrieve", s.FeeEnvelope)
     def get(self, request: Request, fee_id: str) -> Response:
+        """Find a fee"""
         return self.one(selectors.fee_get(self.organization, uuid_or_not_found(fee_id, "fee")))
 
-    @endpoint(
-        "fees_update",
-        "Update the payment status of a fee that is not invoiced",
-        s.FeeEnvelope,
-        request=s.FeeUpdateEnvelope,
-    )
+    @endpoint("fees_update", s.FeeEnvelope, request=s.FeeUpdateEnvelope)
     def put(self, request: Request, fee_id: str) -> Response:
+        """Update the payment status of a fee that is not invoiced"""
         data = self.body(request, s.FeeUpdateInput)
         fee = lifecycle.fee_update(
             self.organization, fee_id=uuid_or_not_found(fee_id, "fee"), payment_status=data["payment_status"]
         )
         return self.one(selectors.fee_get(self.organization, fee.id))
 
-    @endpoint("fees_destroy", "Delete a fee that is not on an invoice (405 invoiced_fee otherwise)", s.FeeEnvelope)
+    @endpoint("fees_destroy", s.FeeEnvelope)
     def delete(self, request: Request, fee_id: str) -> Response:
+        """Delete a fee that is not on an invoice (405 invoiced_fee otherwise)"""
         return self.one(lifecycle.fee_delete(self.organization, fee_id=uuid_or_not_found(fee_id, "fee")))
 
 
@@ -317,12 +303,10 @@ class CurrentUsageView(OrganizationAPIView):
     root_key, projected = "customer_usage", False
 
     @endpoint(
-        "customers_current_usage",
-        "Usage of the current period, priced as the invoice would",
-        s.CustomerUsageEnvelope,
-        parameters=filters.CurrentUsageFilters.schema_parameters(),
+        "customers_current_usage", s.CustomerUsageEnvelope, parameters=filters.CurrentUsageFilters.schema_parameters()
     )
     def get(self, request: Request, external_id: str) -> Response:
+        """Usage of the current period, priced as the invoice would"""
         params = filters.CurrentUsageFilters.parse(request)
         usage = selectors.current_usage(
             self.organization,
@@ -337,8 +321,8 @@ class CurrentUsageView(OrganizationAPIView):
 @extend_schema_view(
     get=endpoint(
         "customers_projected_usage",
-        "Usage of the current period and its projection to the period's end",
         s.CustomerProjectedUsageEnvelope,
+        summary="Usage of the current period and its projection to the period's end",
     )
 )
 class ProjectedUsageView(CurrentUsageView):
@@ -348,13 +332,9 @@ class ProjectedUsageView(CurrentUsageView):
 class PastUsageView(OrganizationAPIView):
     resource_name = "customer_usage"
 
-    @endpoint(
-        "customers_past_usage",
-        "Usage of invoiced periods",
-        s.PastUsageEnvelope,
-        parameters=filters.PastUsageFilters.schema_parameters(),
-    )
+    @endpoint("customers_past_usage", s.PastUsageEnvelope, parameters=filters.PastUsageFilters.schema_parameters())
     def get(self, request: Request, external_id: str) -> Response:
+        """Usage of invoiced periods"""
         params = filters.PastUsageFilters.parse(request)
         code = params["billable_metric_code"]
         qs = selectors.past_usage_periods(

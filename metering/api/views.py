@@ -73,15 +73,17 @@ class EventCollectionView(OrganizationAPIView):
         call as the per-key request limit (billing_project.core.api.throttling)."""
         return ratelimit.redis_counter(self.organization.id, 1) if request.method == "POST" else None
 
-    @endpoint("events_create", "Send one usage event", EventEnvelope, request=EventInputEnvelope)
+    @endpoint("events_create", EventEnvelope, request=EventInputEnvelope)
     def post(self, request: Request) -> Response:
+        """Send one usage event"""
         payload = root_payload(request, "event")
         headers = _single_event_rate_limit(request, self.organization)
         result = services.events_ingest(self.organization, [payload], single=True, cached_lookups=True)
         return _with_headers(Response({"event": event_dict(result.events[0])}), headers)
 
-    @endpoint("events_list", "List events", EventListEnvelope, parameters=filters.EventFilters.schema_parameters())
+    @endpoint("events_list", EventListEnvelope, parameters=filters.EventFilters.schema_parameters())
     def get(self, request: Request) -> Response:
+        """List events"""
         params = filters.EventFilters.parse(request)
         page, per_page = page_params(request)
         result = selectors.event_list_page(
@@ -99,8 +101,9 @@ class EventCollectionView(OrganizationAPIView):
 class EventBatchView(OrganizationAPIView):
     parser_classes = [BatchJSONParser]
 
-    @endpoint("events_batch_create", "Send up to 1,000 usage events", EventBatchOutput, request=EventBatchInput)
+    @endpoint("events_batch_create", EventBatchOutput, request=EventBatchInput)
     def post(self, request: Request) -> Response:
+        """Send up to 1,000 usage events"""
         data = request.data
         if not isinstance(data, dict) or "events" not in data or data["events"] is None:
             raise BadRequestFailure("param is missing or the value is empty or invalid: events")
@@ -133,35 +136,23 @@ class _EstimateView(OrganizationAPIView):
 
 
 class EventEstimateFeesView(_EstimateView):
-    @endpoint(
-        "events_estimate_fees",
-        "Estimate the fees of a pay-in-advance event over the subscription's period usage (persists nothing)",
-        FeeEstimateListOutput,
-        request=EstimateEventInputEnvelope,
-    )
+    @endpoint("events_estimate_fees", FeeEstimateListOutput, request=EstimateEventInputEnvelope)
     def post(self, request: Request) -> Response:
+        """Estimate the fees of a pay-in-advance event over the subscription's period usage (persists nothing)"""
         return self.fees("events_estimate_fees", root_payload(request, "event"))
 
 
 class EventEstimateInstantFeesView(_EstimateView):
-    @endpoint(
-        "events_estimate_instant_fees",
-        "Estimate the fee of one event on its own on pay-in-advance standard or percentage charges",
-        FeeEstimateListOutput,
-        request=EstimateEventInputEnvelope,
-    )
+    @endpoint("events_estimate_instant_fees", FeeEstimateListOutput, request=EstimateEventInputEnvelope)
     def post(self, request: Request) -> Response:
+        """Estimate the fee of one event on its own on pay-in-advance standard or percentage charges"""
         return self.fees("events_estimate_instant_fees", root_payload(request, "event"))
 
 
 class EventBatchEstimateInstantFeesView(_EstimateView):
-    @endpoint(
-        "events_batch_estimate_instant_fees",
-        "Estimate the instant fees of up to 100 events, each on its own",
-        FeeEstimateListOutput,
-        request=EstimateEventBatchInput,
-    )
+    @endpoint("events_batch_estimate_instant_fees", FeeEstimateListOutput, request=EstimateEventBatchInput)
     def post(self, request: Request) -> Response:
+        """Estimate the instant fees of up to 100 events, each on its own"""
         data = request.data
         if not isinstance(data, dict) or data.get("events") in (None, "", [], {}):
             raise BadRequestFailure("param is missing or the value is empty or invalid: events")
@@ -169,13 +160,9 @@ class EventBatchEstimateInstantFeesView(_EstimateView):
 
 
 class EventDetailView(OrganizationAPIView):
-    @endpoint(
-        "events_retrieve",
-        "Find an event by transaction id",
-        EventDetailEnvelope,
-        parameters=filters.EventLookupFilters.schema_parameters(),
-    )
+    @endpoint("events_retrieve", EventDetailEnvelope, parameters=filters.EventLookupFilters.schema_parameters())
     def get(self, request: Request, transaction_id: str) -> Response:
+        """Find an event by transaction id"""
         params = filters.EventLookupFilters.parse(request)
         event = selectors.event_get(
             self.organization,
@@ -189,13 +176,9 @@ class EventDetailView(OrganizationAPIView):
 class EventErrorCollectionView(OrganizationAPIView):
     resource_name = "event"
 
-    @endpoint(
-        "event_errors_list",
-        "Stored events that cannot be billed as they are (unknown code or subscription, missing value)",
-        EventErrorListEnvelope,
-        parameters=filters.EventErrorFilters.schema_parameters(),
-    )
+    @endpoint("event_errors_list", EventErrorListEnvelope, parameters=filters.EventErrorFilters.schema_parameters())
     def get(self, request: Request) -> Response:
+        """Stored events that cannot be billed as they are (unknown code or subscription, missing value)"""
         params = filters.EventErrorFilters.parse(request)
         qs = selectors.event_error_list(
             self.organization,

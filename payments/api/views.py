@@ -68,22 +68,14 @@ class PaymentView(ResourceView):
 
 
 class PaymentCollectionView(PaymentView):
-    @endpoint(
-        "payments_list",
-        "List payments (provider attempts and manual payments)",
-        s.PaymentListEnvelope,
-        parameters=filters.PaymentFilters.schema_parameters(),
-    )
+    @endpoint("payments_list", s.PaymentListEnvelope, parameters=filters.PaymentFilters.schema_parameters())
     def get(self, request: Request) -> Response:
+        """List payments (provider attempts and manual payments)"""
         return payment_list_answer(request, self.organization, filters.PaymentFilters.parse(request))
 
-    @endpoint(
-        "payments_create",
-        "Record a manual payment (partial payments add up)",
-        s.PaymentEnvelope,
-        request=s.PaymentInputEnvelope,
-    )
+    @endpoint("payments_create", s.PaymentEnvelope, request=s.PaymentInputEnvelope)
     def post(self, request: Request) -> Response:
+        """Record a manual payment (partial payments add up)"""
         data = self.body(request, s.PaymentInput)
         payment = collection.payment_create_manual(
             self.organization,
@@ -96,21 +88,18 @@ class PaymentCollectionView(PaymentView):
 
 
 class PaymentDetailView(PaymentView):
-    @endpoint("payments_retrieve", "A payment", s.PaymentEnvelope)
+    @endpoint("payments_retrieve", s.PaymentEnvelope)
     def get(self, request: Request, payment_id: str) -> Response:
+        """A payment"""
         return self.one(selectors.payment_get(self.organization, payment_id))
 
 
 class InvoiceRetryPaymentView(OrganizationAPIView):
     resource_name = "invoice"
 
-    @endpoint(
-        "invoices_retry_payment",
-        "Charge the invoice again now (an empty 200, as Lago)",
-        {200: None},
-        request=s.RetryPaymentInput,
-    )
+    @endpoint("invoices_retry_payment", {200: None}, request=s.RetryPaymentInput)
     def post(self, request: Request, invoice_id: str) -> Response:
+        """Charge the invoice again now (an empty 200, as Lago)"""
         data = validate_input(s.RetryPaymentInput, request.data if isinstance(request.data, dict) else {})
         collection.invoice_retry_payment(
             self.organization,
@@ -123,13 +112,9 @@ class InvoiceRetryPaymentView(OrganizationAPIView):
 class WalletTransactionPaymentUrlView(OrganizationAPIView):
     resource_name = "wallet_transaction"
 
-    @endpoint(
-        "wallet_transactions_payment_url",
-        "A hosted payment page for a purchase of credits waiting for its payment",
-        s.WalletTransactionPaymentUrlEnvelope,
-        request=None,
-    )
+    @endpoint("wallet_transactions_payment_url", s.WalletTransactionPaymentUrlEnvelope, request=None)
     def post(self, request: Request, transaction_id: str) -> Response:
+        """A hosted payment page for a purchase of credits waiting for its payment"""
         tx, url = collection.wallet_transaction_payment_url(self.organization, transaction_id=transaction_id)
         customer = tx.wallet.customer
         return Response(
@@ -148,8 +133,9 @@ class WalletTransactionPaymentUrlView(OrganizationAPIView):
 class InvoicePaymentUrlView(OrganizationAPIView):
     resource_name = "invoice"
 
-    @endpoint("invoices_payment_url", "A hosted payment page for the amount due", s.PaymentUrlEnvelope, request=None)
+    @endpoint("invoices_payment_url", s.PaymentUrlEnvelope, request=None)
     def post(self, request: Request, invoice_id: str) -> Response:
+        """A hosted payment page for the amount due"""
         from invoicing.models import Invoice
 
         invoice_uuid = uuid_or_not_found(invoice_id, "invoice")
@@ -171,13 +157,9 @@ class InvoicePaymentUrlView(OrganizationAPIView):
 class CustomerCheckoutUrlView(OrganizationAPIView):
     resource_name = "customer"
 
-    @endpoint(
-        "customers_checkout_url",
-        "A provider checkout session (setup mode) where the customer saves a payment method",
-        s.CheckoutUrlEnvelope,
-        request=None,
-    )
+    @endpoint("customers_checkout_url", s.CheckoutUrlEnvelope, request=None)
     def post(self, request: Request, external_id: str) -> Response:
+        """A provider checkout session (setup mode) where the customer saves a payment method"""
         customer, url = customers.customer_checkout_url(self.organization, external_id=external_id)
         return Response(
             {
@@ -200,20 +182,16 @@ class PaymentRequestView(ResourceView):
 class PaymentRequestCollectionView(PaymentRequestView):
     @endpoint(
         "payment_requests_list",
-        "List payment requests",
         s.PaymentRequestListEnvelope,
         parameters=filters.PaymentRequestFilters.schema_parameters(),
     )
     def get(self, request: Request) -> Response:
+        """List payment requests"""
         return payment_request_list_answer(request, self.organization, filters.PaymentRequestFilters.parse(request))
 
-    @endpoint(
-        "payment_requests_create",
-        "Request payment of a customer's overdue invoices (charged and emailed)",
-        s.PaymentRequestEnvelope,
-        request=s.PaymentRequestInputEnvelope,
-    )
+    @endpoint("payment_requests_create", s.PaymentRequestEnvelope, request=s.PaymentRequestInputEnvelope)
     def post(self, request: Request) -> Response:
+        """Request payment of a customer's overdue invoices (charged and emailed)"""
         data = self.body(request, s.PaymentRequestInput)
         payment_request = dunning.payment_request_create(
             self.organization,
@@ -226,8 +204,9 @@ class PaymentRequestCollectionView(PaymentRequestView):
 
 
 class PaymentRequestDetailView(PaymentRequestView):
-    @endpoint("payment_requests_retrieve", "A payment request", s.PaymentRequestEnvelope)
+    @endpoint("payment_requests_retrieve", s.PaymentRequestEnvelope)
     def get(self, request: Request, request_id: str) -> Response:
+        """A payment request"""
         return self.one(selectors.payment_request_get(self.organization, request_id))
 
 
@@ -237,31 +216,25 @@ class PaymentMethodView(ResourceView):
 
 
 class CustomerPaymentMethodCollectionView(PaymentMethodView):
-    @endpoint(
-        "customers_payment_methods_list",
-        "A customer's saved payment methods (the default first)",
-        s.PaymentMethodListEnvelope,
-    )
+    @endpoint("customers_payment_methods_list", s.PaymentMethodListEnvelope)
     def get(self, request: Request, external_id: str) -> Response:
+        """A customer's saved payment methods (the default first)"""
         return self.page(request, selectors.customer_payment_methods(self.organization, external_id=external_id))
 
 
 class CustomerPaymentMethodDetailView(PaymentMethodView):
-    @endpoint("customers_payment_methods_destroy", "Stop using a saved payment method", s.PaymentMethodEnvelope)
+    @endpoint("customers_payment_methods_destroy", s.PaymentMethodEnvelope)
     def delete(self, request: Request, external_id: str, method_id: str) -> Response:
+        """Stop using a saved payment method"""
         return self.one(
             customers.payment_method_destroy(self.organization, external_id=external_id, method_id=method_id)
         )
 
 
 class CustomerPaymentMethodDefaultView(PaymentMethodView):
-    @endpoint(
-        "customers_payment_methods_set_as_default",
-        "Make a saved payment method the one collection charges",
-        s.PaymentMethodEnvelope,
-        request=None,
-    )
+    @endpoint("customers_payment_methods_set_as_default", s.PaymentMethodEnvelope, request=None)
     def put(self, request: Request, external_id: str, method_id: str) -> Response:
+        """Make a saved payment method the one collection charges"""
         return self.one(
             customers.payment_method_set_default(self.organization, external_id=external_id, method_id=method_id)
         )
@@ -275,18 +248,19 @@ class PaymentReceiptView(ResourceView):
 class PaymentReceiptCollectionView(PaymentReceiptView):
     @endpoint(
         "payment_receipts_list",
-        "Payment receipts (one per succeeded payment), newest first",
         s.PaymentReceiptListEnvelope,
         parameters=filters.PaymentReceiptFilters.schema_parameters(),
     )
     def get(self, request: Request) -> Response:
+        """Payment receipts (one per succeeded payment), newest first"""
         params = filters.PaymentReceiptFilters.parse(request)
         return self.page(request, selectors.payment_receipt_list(self.organization, invoice_id=params["invoice_id"]))
 
 
 class PaymentReceiptDetailView(PaymentReceiptView):
-    @endpoint("payment_receipts_retrieve", "A payment receipt", s.PaymentReceiptEnvelope)
+    @endpoint("payment_receipts_retrieve", s.PaymentReceiptEnvelope)
     def get(self, request: Request, receipt_id: str) -> Response:
+        """A payment receipt"""
         return self.one(selectors.payment_receipt_get(self.organization, receipt_id))
 
 
@@ -298,9 +272,9 @@ def _resend_view(resource: str, kind: str, noun: str) -> type[OrganizationAPIVie
 
         @endpoint(
             f"{resource}s_resend_email",
-            f"E-mail the {noun} again (to the customer, or to the addresses given)",
             {200: None},
             request=s.ResendEmailInput,
+            summary=f"E-mail the {noun} again (to the customer, or to the addresses given)",
         )
         def post(self, request: Request, **kwargs: str) -> Response:
             (document_id,) = kwargs.values()
@@ -321,12 +295,9 @@ PaymentReceiptResendEmailView = _resend_view("payment_receipt", "payment_receipt
 class CustomerPortalUrlView(OrganizationAPIView):
     resource_name = "customer"
 
-    @endpoint(
-        "customers_portal_url",
-        "A signed, expiring link to the customer's portal (docs/portal.md)",
-        s.PortalUrlEnvelope,
-    )
+    @endpoint("customers_portal_url", s.PortalUrlEnvelope)
     def get(self, request: Request, external_id: str) -> Response:
+        """A signed, expiring link to the customer's portal (docs/portal.md)"""
         from payments import portal
 
         _, url = portal.portal_url(self.organization, external_id=external_id)

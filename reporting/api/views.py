@@ -75,7 +75,7 @@ def _analytics_view(envelope: Any, selector: Callable[..., Rows], summary: str, 
     parameters = [MONTHS, CURRENCY, CUSTOMER, BILLING_ENTITY] if by_customer else [MONTHS, CURRENCY]
 
     class View(_AnalyticsView):
-        @endpoint(f"analytics_{root[:-1]}", summary, envelope, parameters=parameters)
+        @endpoint(f"analytics_{root[:-1]}", envelope, parameters=parameters, summary=summary)
         def get(self, request: Request) -> Response:
             return self.rows(request)
 
@@ -99,13 +99,9 @@ class UsageView(OrganizationAPIView):
     resource_name = "analytic"
     metric = "usage"
 
-    @endpoint(
-        "analytics_usage",
-        "Usage fees' units and amounts by day, week or month, currency and billable metric",
-        UsageEnvelope,
-        parameters=filters.UsageAnalyticsFilters.schema_parameters(),
-    )
+    @endpoint("analytics_usage", UsageEnvelope, parameters=filters.UsageAnalyticsFilters.schema_parameters())
     def get(self, request: Request) -> Response:
+        """Usage fees' units and amounts by day, week or month, currency and billable metric"""
         params = filters.UsageAnalyticsFilters.parse(request)
         given = {f.name: params[f.name] for f in fields(usage.UsageFilters) if params.get(f.name) is not None}
         with replica_reads():
@@ -151,13 +147,9 @@ class _ExportView(OrganizationAPIView):
 
 
 class ExportCollectionView(_ExportView):
-    @endpoint(
-        "exports_create",
-        "Request a CSV export (invoices, fees, credit_notes or events) for a date range",
-        ExportEnvelope,
-        request=ExportInputEnvelope,
-    )
+    @endpoint("exports_create", ExportEnvelope, request=ExportInputEnvelope)
     def post(self, request: Request) -> Response:
+        """Request a CSV export (invoices, fees, credit_notes or events) for a date range"""
         data = validate_input(ExportInput, root_payload(request, "export"))
         export = services.export_request(self.organization, **data)
         export.refresh_from_db()  # the task may have run already (eager mode)
@@ -165,11 +157,11 @@ class ExportCollectionView(_ExportView):
 
     @endpoint(
         "exports_list",
-        "List exports, newest first",
         ExportListEnvelope,
         parameters=[OpenApiParameter("page", int), OpenApiParameter("per_page", int)],
     )
     def get(self, request: Request) -> Response:
+        """List exports, newest first"""
         qs = selectors.export_list(self.organization)
         return paginated_response(
             request, qs, "exports", lambda items: ExportOutput(items, many=True, context={"request": request}).data
@@ -177,18 +169,16 @@ class ExportCollectionView(_ExportView):
 
 
 class ExportDetailView(_ExportView):
-    @endpoint("exports_retrieve", "An export and its status", ExportEnvelope)
+    @endpoint("exports_retrieve", ExportEnvelope)
     def get(self, request: Request, export_id: Any) -> Response:
+        """An export and its status"""
         return Response(self.body(selectors.export_get(self.organization, export_id)))
 
 
 class ExportDownloadView(_ExportView):
-    @endpoint(
-        "exports_download",
-        "Download a completed export's CSV (405 export_not_ready before)",
-        {(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY)},
-    )
+    @endpoint("exports_download", {(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY)})
     def get(self, request: Request, export_id: Any) -> FileResponse:
+        """Download a completed export's CSV (405 export_not_ready before)"""
         export = services.export_file(self.organization, export_id)
         filename = f"{export.resource_type}_{export.from_date:%Y%m%d}_{export.to_date:%Y%m%d}.csv"
         return FileResponse(export.file.open("rb"), as_attachment=True, filename=filename, content_type="text/csv")

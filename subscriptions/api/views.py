@@ -81,21 +81,15 @@ def subscription_list_answer(request: Request, organization: Any, params: dict[s
 
 class SubscriptionCollectionView(OrganizationAPIView):
     @endpoint(
-        "subscriptions_list",
-        "List subscriptions",
-        SubscriptionListEnvelope,
-        parameters=filters.SubscriptionFilters.schema_parameters(),
+        "subscriptions_list", SubscriptionListEnvelope, parameters=filters.SubscriptionFilters.schema_parameters()
     )
     def get(self, request: Request) -> Response:
+        """List subscriptions"""
         return subscription_list_answer(request, self.organization, filters.SubscriptionFilters.parse(request))
 
-    @endpoint(
-        "subscriptions_create",
-        "Create a subscription, or change its plan (same external_id, another plan_code)",
-        SubscriptionEnvelope,
-        request=SubscriptionInputEnvelope,
-    )
+    @endpoint("subscriptions_create", SubscriptionEnvelope, request=SubscriptionInputEnvelope)
     def post(self, request: Request) -> Response:
+        """Create a subscription, or change its plan (same external_id, another plan_code)"""
         refuse_unsupported_body(request, SUBSCRIPTION_BODY_LAGO_ONLY)
         payload = root_payload(request, "subscription", lago_only=SUBSCRIPTION_LAGO_ONLY)
         data = validate_input(SubscriptionInput, payload)
@@ -114,24 +108,22 @@ CustomerSubscriptionListView = customer_list_view(
 
 class SubscriptionDetailView(OrganizationAPIView):
     @endpoint(
-        "subscriptions_retrieve",
-        "Find a subscription (the active one unless `status` is given)",
-        SubscriptionEnvelope,
-        parameters=filters.SubscriptionLookupFilters.schema_parameters(),
+        "subscriptions_retrieve", SubscriptionEnvelope, parameters=filters.SubscriptionLookupFilters.schema_parameters()
     )
     def get(self, request: Request, external_id: str) -> Response:
+        """Find a subscription (the active one unless `status` is given)"""
         params = filters.SubscriptionLookupFilters.parse(request)
         subscription = selectors.subscription_get(self.organization, external_id, status=params["status"])
         return Response(subscription_body(subscription, read=True))
 
     @endpoint(
         "subscriptions_update",
-        "Update a subscription (partial)",
         SubscriptionEnvelope,
         request=SubscriptionUpdateInputEnvelope,
         parameters=filters.SubscriptionLookupFilters.schema_parameters(),
     )
     def put(self, request: Request, external_id: str) -> Response:
+        """Update a subscription (partial)"""
         payload = root_payload(request, "subscription", lago_only=SUBSCRIPTION_LAGO_ONLY)
         data = validate_input(SubscriptionUpdateInput, payload, partial=True)
         subscription = selectors.subscription_get_live(self.organization, external_id, status=_status(request))
@@ -142,11 +134,11 @@ class SubscriptionDetailView(OrganizationAPIView):
 
     @endpoint(
         "subscriptions_destroy",
-        "Terminate a subscription (or cancel a pending one with status=pending)",
         SubscriptionEnvelope,
         parameters=filters.SubscriptionTerminateFilters.schema_parameters(),
     )
     def delete(self, request: Request, external_id: str) -> Response:
+        """Terminate a subscription (or cancel a pending one with status=pending)"""
         params = filters.SubscriptionTerminateFilters.parse(request)
         subscription = selectors.subscription_get(self.organization, external_id, status=params["status"])
         subscription = services.subscription_terminate(
@@ -180,11 +172,11 @@ class SubscriptionChargeCollectionView(OrganizationAPIView):
 
     @endpoint(
         "subscription_charges_list",
-        "A subscription's charges (its own copies once one was overridden)",
         ChargeListEnvelope,
         parameters=filters.SubscriptionChargeFilters.schema_parameters(),
     )
     def get(self, request: Request, external_id: str) -> Response:
+        """A subscription's charges (its own copies once one was overridden)"""
         subscription = _charges_subscription(request, self.organization, external_id, paginated=True)
         return paginated_response(
             request,
@@ -199,22 +191,22 @@ class SubscriptionChargeDetailView(OrganizationAPIView):
 
     @endpoint(
         "subscription_charges_retrieve",
-        "One charge of a subscription (its override when there is one)",
         ChargeEnvelope,
         parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
     )
     def get(self, request: Request, external_id: str, charge_code: str) -> Response:
+        """One charge of a subscription (its override when there is one)"""
         subscription = _charges_subscription(request, self.organization, external_id)
         return Response(_charge_body(catalog_selectors.charge_get(subscription.plan, charge_code)))
 
     @endpoint(
         "subscription_charges_update",
-        "Override a charge for this subscription (properties, display name, minimum, filters, taxes)",
         ChargeEnvelope,
         request=SubscriptionChargeInputEnvelope,
         parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
     )
     def put(self, request: Request, external_id: str, charge_code: str) -> Response:
+        """Override a charge for this subscription (properties, display name, minimum, filters, taxes)"""
         payload = root_payload(request, "charge", lago_only=SUBSCRIPTION_CHARGE_LAGO_ONLY)
         data = validate_input(SubscriptionChargeInput, payload, partial=True)
         subscription = _charges_subscription(request, self.organization, external_id)
@@ -232,11 +224,11 @@ class SubscriptionChargeFilterCollectionView(OrganizationAPIView):
 
     @endpoint(
         "subscription_charge_filters_list",
-        "The filters of one charge of a subscription",
         ChargeFilterListEnvelope,
         parameters=filters.SubscriptionChargeFilters.schema_parameters(),
     )
     def get(self, request: Request, external_id: str, charge_code: str) -> Response:
+        """The filters of one charge of a subscription"""
         subscription = _charges_subscription(request, self.organization, external_id, paginated=True)
         charge = catalog_selectors.charge_get(subscription.plan, charge_code)
         return paginated_response(
@@ -248,12 +240,12 @@ class SubscriptionChargeFilterCollectionView(OrganizationAPIView):
 
     @endpoint(
         "subscription_charge_filters_create",
-        "Add a filter to one charge of a subscription (overrides the charge)",
         ChargeFilterEnvelope,
         request=ChargeFilterInputEnvelope,
         parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
     )
     def post(self, request: Request, external_id: str, charge_code: str) -> Response:
+        """Add a filter to one charge of a subscription (overrides the charge)"""
         data = validate_input(ChargeFilterInput, root_payload(request, "filter"))
         subscription = _charges_subscription(request, self.organization, external_id)
         charge_filter = services.subscription_charge_filter_create(
@@ -270,23 +262,23 @@ class SubscriptionChargeFilterDetailView(OrganizationAPIView):
 
     @endpoint(
         "subscription_charge_filters_retrieve",
-        "One filter of one charge of a subscription",
         ChargeFilterEnvelope,
         parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
     )
     def get(self, request: Request, external_id: str, charge_code: str, filter_id: str) -> Response:
+        """One filter of one charge of a subscription"""
         subscription = _charges_subscription(request, self.organization, external_id)
         charge = catalog_selectors.charge_get(subscription.plan, charge_code)
         return Response(_filter_body(catalog_selectors.charge_filter_get(charge, filter_id)))
 
     @endpoint(
         "subscription_charge_filters_update",
-        "Change a filter of one charge of a subscription (overrides the charge)",
         ChargeFilterEnvelope,
         request=ChargeFilterUpdateEnvelope,
         parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
     )
     def put(self, request: Request, external_id: str, charge_code: str, filter_id: str) -> Response:
+        """Change a filter of one charge of a subscription (overrides the charge)"""
         data = validate_input(ChargeFilterUpdateInput, root_payload(request, "filter"), partial=True)
         subscription = _charges_subscription(request, self.organization, external_id)
         charge_filter = services.subscription_charge_filter_update(
@@ -300,11 +292,11 @@ class SubscriptionChargeFilterDetailView(OrganizationAPIView):
 
     @endpoint(
         "subscription_charge_filters_destroy",
-        "Remove a filter of one charge of a subscription (overrides the charge)",
         ChargeFilterEnvelope,
         parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
     )
     def delete(self, request: Request, external_id: str, charge_code: str, filter_id: str) -> Response:
+        """Remove a filter of one charge of a subscription (overrides the charge)"""
         subscription = _charges_subscription(request, self.organization, external_id)
         charge_filter = services.subscription_charge_filter_delete(
             self.organization, subscription, charge_code=charge_code, filter_id=filter_id

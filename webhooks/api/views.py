@@ -42,20 +42,16 @@ class WebhookEndpointView(ResourceView):
 class WebhookEndpointCollectionView(WebhookEndpointView):
     @endpoint(
         "webhook_endpoints_list",
-        "List webhook endpoints",
         WebhookEndpointListEnvelope,
         parameters=[OpenApiParameter("page", int), OpenApiParameter("per_page", int)],
     )
     def get(self, request: Request) -> Response:
+        """List webhook endpoints"""
         return self.page(request, selectors.webhook_endpoint_list(self.organization))
 
-    @endpoint(
-        "webhook_endpoints_create",
-        "Register a webhook endpoint",
-        WebhookEndpointEnvelope,
-        request=WebhookEndpointInputEnvelope,
-    )
+    @endpoint("webhook_endpoints_create", WebhookEndpointEnvelope, request=WebhookEndpointInputEnvelope)
     def post(self, request: Request) -> Response:
+        """Register a webhook endpoint"""
         data = self.body(request, WebhookEndpointInput)
         created = services.webhook_endpoint_create(
             self.organization,
@@ -68,34 +64,29 @@ class WebhookEndpointCollectionView(WebhookEndpointView):
 
 
 class WebhookEndpointDetailView(WebhookEndpointView):
-    @endpoint("webhook_endpoints_retrieve", "Find a webhook endpoint", WebhookEndpointEnvelope)
+    @endpoint("webhook_endpoints_retrieve", WebhookEndpointEnvelope)
     def get(self, request: Request, lago_id: str) -> Response:
+        """Find a webhook endpoint"""
         return self.one(selectors.webhook_endpoint_get(self.organization, lago_id))
 
-    @endpoint(
-        "webhook_endpoints_update",
-        "Update a webhook endpoint (partial)",
-        WebhookEndpointEnvelope,
-        request=WebhookEndpointInputEnvelope,
-    )
+    @endpoint("webhook_endpoints_update", WebhookEndpointEnvelope, request=WebhookEndpointInputEnvelope)
     def put(self, request: Request, lago_id: str) -> Response:
+        """Update a webhook endpoint (partial)"""
         data = WebhookEndpointFields.from_validated(self.body(request, WebhookEndpointInput, partial=True))
         return self.one(services.webhook_endpoint_update(self.organization, lago_id=lago_id, data=data))
 
-    @endpoint("webhook_endpoints_destroy", "Delete a webhook endpoint", WebhookEndpointEnvelope)
+    @endpoint("webhook_endpoints_destroy", WebhookEndpointEnvelope)
     def delete(self, request: Request, lago_id: str) -> Response:
+        """Delete a webhook endpoint"""
         return self.one(services.webhook_endpoint_delete(self.organization, lago_id=lago_id))
 
 
 class WebhookPublicKeyView(OrganizationAPIView):
     resource_name = "webhook_jwt_public_key"
 
-    @endpoint(
-        "webhooks_public_key",
-        "The public key that verifies JWT-signed webhooks (base64 of the PEM)",
-        PublicKeyEnvelope,
-    )
+    @endpoint("webhooks_public_key", PublicKeyEnvelope)
     def get(self, request: Request) -> Response:
+        """The public key that verifies JWT-signed webhooks (base64 of the PEM)"""
         key = services.webhook_signing_key_get(self.organization)
         return Response({"webhook": {"public_key": _encoded_public_key(key)}})
 
@@ -106,12 +97,9 @@ class WebhookPlainPublicKeyView(OrganizationAPIView):
 
     resource_name = "webhook_jwt_public_key"
 
-    @endpoint(
-        "webhooks_plain_public_key",
-        "The public key that verifies JWT-signed webhooks, as text (base64 of the PEM)",
-        {(200, "text/plain"): OpenApiTypes.STR},
-    )
+    @endpoint("webhooks_plain_public_key", {(200, "text/plain"): OpenApiTypes.STR})
     def get(self, request: Request) -> HttpResponse:
+        """The public key that verifies JWT-signed webhooks, as text (base64 of the PEM)"""
         key = services.webhook_signing_key_get(self.organization)
         return HttpResponse(_encoded_public_key(key), content_type="text/plain; charset=utf-8")
 
@@ -131,12 +119,10 @@ class WebhookDeliveryView(ResourceView):
 
 class WebhookDeliveryCollectionView(WebhookDeliveryView):
     @endpoint(
-        "webhooks_list",
-        "List webhook deliveries (newest first)",
-        WebhookDeliveryListEnvelope,
-        parameters=filters.WebhookDeliveryFilters.schema_parameters(),
+        "webhooks_list", WebhookDeliveryListEnvelope, parameters=filters.WebhookDeliveryFilters.schema_parameters()
     )
     def get(self, request: Request) -> Response:
+        """List webhook deliveries (newest first)"""
         params = filters.WebhookDeliveryFilters.parse(request)
         qs = selectors.webhook_delivery_list(
             self.organization,
@@ -148,13 +134,15 @@ class WebhookDeliveryCollectionView(WebhookDeliveryView):
 
 
 class WebhookDeliveryDetailView(WebhookDeliveryView):
-    @endpoint("webhooks_retrieve", "Find a webhook delivery, with every attempt", WebhookDeliveryEnvelope)
+    @endpoint("webhooks_retrieve", WebhookDeliveryEnvelope)
     def get(self, request: Request, lago_id: str) -> Response:
+        """Find a webhook delivery, with every attempt"""
         return self.one(selectors.webhook_delivery_get(self.organization, lago_id))
 
 
 class WebhookDeliveryRetryView(WebhookDeliveryView):
-    @endpoint("webhooks_retry", "Send a failed or waiting webhook again now", WebhookDeliveryEnvelope, request=None)
+    @endpoint("webhooks_retry", WebhookDeliveryEnvelope, request=None)
     def post(self, request: Request, lago_id: str) -> Response:
+        """Send a failed or waiting webhook again now"""
         services.webhook_delivery_retry(self.organization, lago_id=lago_id)
         return self.one(selectors.webhook_delivery_get(self.organization, lago_id))

@@ -1,8 +1,9 @@
 """The resource view layer: what every API view repeated, written once (docs/architecture.md,
 "How to add a resource route").
 
-- `endpoint(operation_id, summary, responses, ...)`: drf-spectacular's `extend_schema` with the
-  arguments every bxb endpoint gives, positional; the schema is the same as `extend_schema`'s.
+- `endpoint(operation_id, responses, ...)`: drf-spectacular's `extend_schema` with the arguments
+  every bxb endpoint gives; the operation's summary is the method's docstring
+  (`billing_project.core.api.schema.AutoSchema`).
 - `ResourceView`: an `OrganizationAPIView` that knows its resource's Lago root key (`root_key`,
   default `resource_name`), list key (`list_key`, default `root_key + "s"`) and renderer (`render`,
   one object to its dict). `self.one(obj)` answers `{root_key: render(obj)}`, `self.page(request, qs)`
@@ -34,16 +35,18 @@ _UNSET: Any = object()
 
 def endpoint(
     operation_id: str,
-    summary: str | None = None,
     responses: Any = _UNSET,
     *,
     request: Any = _UNSET,
     parameters: list[Any] | None = None,
     tags: list[str] | None = None,
+    summary: str | None = None,
     description: str | None = None,
 ) -> Callable[[Any], Any]:
-    """`extend_schema(operation_id=..., summary=..., parameters=..., request=..., responses=...)`:
-    only the arguments given are passed, so the published schema is what `extend_schema` makes."""
+    """`extend_schema(operation_id=..., parameters=..., request=..., responses=...)`: only the
+    arguments given are passed, so the published schema is what `extend_schema` makes. The summary
+    is the decorated method's docstring; `summary=` is for a method that has none of its own (an
+    inherited one documented again by `extend_schema_view`, or a factory's f-string)."""
     optional = {"summary": summary, "tags": tags, "parameters": parameters, "description": description}
     kwargs: dict[str, Any] = {"operation_id": operation_id, **{k: v for k, v in optional.items() if v is not None}}
     kwargs.update({k: v for k, v in (("request", request), ("responses", responses)) if v is not _UNSET})

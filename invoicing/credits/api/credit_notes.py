@@ -54,17 +54,14 @@ class CreditNoteView(ResourceView):
 
 
 class CreditNoteCollectionView(CreditNoteView):
-    @endpoint(
-        "credit_notes_list",
-        "List credit notes",
-        s.CreditNoteListEnvelope,
-        parameters=filters.CreditNoteFilters.schema_parameters(),
-    )
+    @endpoint("credit_notes_list", s.CreditNoteListEnvelope, parameters=filters.CreditNoteFilters.schema_parameters())
     def get(self, request: Request) -> Response:
+        """List credit notes"""
         return credit_note_list_answer(request, self.organization, filters.CreditNoteFilters.parse(request))
 
-    @endpoint("credit_notes_create", "Create a credit note", s.CreditNoteEnvelope, request=s.CreditNoteInputEnvelope)
+    @endpoint("credit_notes_create", s.CreditNoteEnvelope, request=s.CreditNoteInputEnvelope)
     def post(self, request: Request) -> Response:
+        """Create a credit note"""
         note = services.credit_note_create(self.organization, CreditNoteCreate.from_body(self.body(request)))
         return self.reread(note)
 
@@ -79,43 +76,38 @@ CustomerCreditNoteListView = customer_list_view(
 
 
 class CreditNoteEstimateView(CreditNoteView):
-    @endpoint(
-        "credit_notes_estimate",
-        "Estimate a credit note",
-        s.CreditNoteEstimateEnvelope,
-        request=s.CreditNoteEstimateInputEnvelope,
-    )
+    @endpoint("credit_notes_estimate", s.CreditNoteEstimateEnvelope, request=s.CreditNoteEstimateInputEnvelope)
     def post(self, request: Request) -> Response:
+        """Estimate a credit note"""
         estimate = services.credit_note_estimate(self.organization, CreditNoteEstimate.from_body(self.body(request)))
         return Response({"estimated_credit_note": estimate})
 
 
 class CreditNoteDetailView(CreditNoteView):
-    @endpoint("credit_notes_retrieve", "Retrieve a credit note", s.CreditNoteEnvelope)
+    @endpoint("credit_notes_retrieve", s.CreditNoteEnvelope)
     def get(self, request: Request, credit_note_id: str) -> Response:
+        """Retrieve a credit note"""
         return self.one(selectors.credit_note_get(self.organization, credit_note_id))
 
-    @endpoint(
-        "credit_notes_update",
-        "Update a credit note's refund status or metadata",
-        s.CreditNoteEnvelope,
-        request=s.CreditNoteUpdateInputEnvelope,
-    )
+    @endpoint("credit_notes_update", s.CreditNoteEnvelope, request=s.CreditNoteUpdateInputEnvelope)
     def put(self, request: Request, credit_note_id: str) -> Response:
+        """Update a credit note's refund status or metadata"""
         fields = CreditNoteUpdate.from_body(self.body(request))
         note = services.credit_note_update(self.organization, credit_note_id=credit_note_id, fields=fields)
         return self.reread(note)
 
 
 class CreditNoteVoidView(CreditNoteView):
-    @endpoint("credit_notes_void", "Void a credit note's balance", s.CreditNoteEnvelope, request=None)
+    @endpoint("credit_notes_void", s.CreditNoteEnvelope, request=None)
     def put(self, request: Request, credit_note_id: str) -> Response:
+        """Void a credit note's balance"""
         return self.reread(services.credit_note_void(self.organization, credit_note_id=credit_note_id))
 
 
 class CreditNoteDownloadView(CreditNoteView):
-    @endpoint("credit_notes_download", "Generate the credit note PDF (file_url)", s.CreditNoteEnvelope, request=None)
+    @endpoint("credit_notes_download", s.CreditNoteEnvelope, request=None)
     def post(self, request: Request, credit_note_id: str) -> Response:
+        """Generate the credit note PDF (file_url)"""
         return self._download(credit_note_id)
 
     def _download(self, credit_note_id: str) -> Response:
@@ -127,11 +119,7 @@ class CreditNoteDownloadView(CreditNoteView):
 
 
 class CreditNoteDownloadPdfView(CreditNoteDownloadView):
-    @endpoint(
-        "credit_notes_download_pdf",
-        "Generate the credit note PDF (file_url); `download` too",
-        s.CreditNoteEnvelope,
-        request=None,
-    )
+    @endpoint("credit_notes_download_pdf", s.CreditNoteEnvelope, request=None)
     def post(self, request: Request, credit_note_id: str) -> Response:
+        """Generate the credit note PDF (file_url); `download` too"""
         return self._download(credit_note_id)

@@ -54,40 +54,39 @@ class WalletView(ResourceView):
 
 
 class WalletCollectionView(WalletView):
-    @endpoint(
-        "wallets_list", "List wallets", s.WalletListEnvelope, parameters=filters.WalletFilters.schema_parameters()
-    )
+    @endpoint("wallets_list", s.WalletListEnvelope, parameters=filters.WalletFilters.schema_parameters())
     def get(self, request: Request) -> Response:
+        """List wallets"""
         return wallet_list_answer(request, self.organization, filters.WalletFilters.parse(request))
 
-    @endpoint("wallets_create", "Create a wallet", s.WalletEnvelope, request=s.WalletInputEnvelope)
+    @endpoint("wallets_create", s.WalletEnvelope, request=s.WalletInputEnvelope)
     def post(self, request: Request) -> Response:
+        """Create a wallet"""
         return self.reread(services.wallet_create(self.organization, WalletCreate.from_body(self.input(request))))
 
 
 class WalletDetailView(WalletView):
-    @endpoint("wallets_retrieve", "Retrieve a wallet", s.WalletEnvelope)
+    @endpoint("wallets_retrieve", s.WalletEnvelope)
     def get(self, request: Request, wallet_id: str) -> Response:
+        """Retrieve a wallet"""
         return self.one(selectors.wallet_get(self.organization, wallet_id))
 
-    @endpoint("wallets_update", "Update a wallet", s.WalletEnvelope, request=s.WalletInputEnvelope)
+    @endpoint("wallets_update", s.WalletEnvelope, request=s.WalletInputEnvelope)
     def put(self, request: Request, wallet_id: str) -> Response:
+        """Update a wallet"""
         fields = WalletUpdate.from_body(self.input(request))
         return self.reread(services.wallet_update(self.organization, wallet_id=wallet_id, fields=fields))
 
-    @endpoint("wallets_terminate", "Terminate a wallet (its remaining credits are voided)", s.WalletEnvelope)
+    @endpoint("wallets_terminate", s.WalletEnvelope)
     def delete(self, request: Request, wallet_id: str) -> Response:
+        """Terminate a wallet (its remaining credits are voided)"""
         return self.reread(services.wallet_terminate(self.organization, wallet_id=wallet_id))
 
 
 class _CustomerWalletCreate(WalletView):
-    @endpoint(
-        "customer_wallets_create",
-        "Create a wallet for the customer of the path",
-        s.WalletEnvelope,
-        request=s.WalletInputEnvelope,
-    )
+    @endpoint("customer_wallets_create", s.WalletEnvelope, request=s.WalletInputEnvelope)
     def post(self, request: Request, external_id: str) -> Response:
+        """Create a wallet for the customer of the path"""
         data = {**self.input(request), "external_customer_id": external_id}
         return self.reread(services.wallet_create(self.organization, WalletCreate.from_body(data)))
 
@@ -103,23 +102,21 @@ CustomerWalletCollectionView = customer_list_view(
 
 
 class CustomerWalletDetailView(WalletView):
-    @endpoint("customer_wallets_retrieve", "Retrieve a customer's wallet by code", s.WalletEnvelope)
+    @endpoint("customer_wallets_retrieve", s.WalletEnvelope)
     def get(self, request: Request, external_id: str, code: str) -> Response:
+        """Retrieve a customer's wallet by code"""
         return self.one(selectors.wallet_get_by_code(self.organization, external_id, code))
 
-    @endpoint(
-        "customer_wallets_update",
-        "Update a customer's wallet by code",
-        s.WalletEnvelope,
-        request=s.WalletInputEnvelope,
-    )
+    @endpoint("customer_wallets_update", s.WalletEnvelope, request=s.WalletInputEnvelope)
     def put(self, request: Request, external_id: str, code: str) -> Response:
+        """Update a customer's wallet by code"""
         found = selectors.wallet_get_by_code(self.organization, external_id, code)
         fields = WalletUpdate.from_body(self.input(request))
         return self.reread(services.wallet_update(self.organization, wallet_id=found.id, fields=fields))
 
-    @endpoint("customer_wallets_terminate", "Terminate a customer's wallet by code", s.WalletEnvelope)
+    @endpoint("customer_wallets_terminate", s.WalletEnvelope)
     def delete(self, request: Request, external_id: str, code: str) -> Response:
+        """Terminate a customer's wallet by code"""
         found = selectors.wallet_get_by_code(self.organization, external_id, code)
         return self.reread(services.wallet_terminate(self.organization, wallet_id=found.id))
 
@@ -130,32 +127,29 @@ class WalletTransactionView(ResourceView):
 
 
 class WalletTransactionCollectionView(WalletTransactionView):
-    @endpoint(
-        "wallet_transactions_create",
-        "Top up (paid, granted) or void credits",
-        s.WalletTransactionListEnvelope,
-        request=s.WalletTransactionInputEnvelope,
-    )
+    @endpoint("wallet_transactions_create", s.WalletTransactionListEnvelope, request=s.WalletTransactionInputEnvelope)
     def post(self, request: Request) -> Response:
+        """Top up (paid, granted) or void credits"""
         payload = self.body(request, lago_only=s.WALLET_TRANSACTION_LAGO_ONLY)
         rows = services.wallet_transaction_create(self.organization, WalletTransactionCreate.from_body(payload))
         return Response({"wallet_transactions": self.render_many(rows)})
 
 
 class WalletTransactionDetailView(WalletTransactionView):
-    @endpoint("wallet_transactions_retrieve", "Retrieve a wallet transaction", s.WalletTransactionEnvelope)
+    @endpoint("wallet_transactions_retrieve", s.WalletTransactionEnvelope)
     def get(self, request: Request, transaction_id: str) -> Response:
+        """Retrieve a wallet transaction"""
         return self.one(selectors.wallet_transaction_get(self.organization, transaction_id))
 
 
 class WalletTransactionListView(WalletTransactionView):
     @endpoint(
         "wallet_transactions_list",
-        "List a wallet's transactions",
         s.WalletTransactionListEnvelope,
         parameters=filters.WalletTransactionFilters.schema_parameters(),
     )
     def get(self, request: Request, wallet_id: str) -> Response:
+        """List a wallet's transactions"""
         params = filters.WalletTransactionFilters.parse(request)
         qs = selectors.wallet_transaction_list(
             self.organization,
@@ -181,11 +175,11 @@ class WalletTransactionConsumptionListView(ResourceView):
 
     @endpoint(
         "wallet_transactions_consumptions",
-        "The outbound transactions an inbound one funded",
         s.WalletTransactionConsumptionListEnvelope,
         parameters=PageFilters.schema_parameters(),
     )
     def get(self, request: Request, transaction_id: str) -> Response:
+        """The outbound transactions an inbound one funded"""
         PageFilters.parse(request)
         qs = selectors.wallet_transaction_pairings(self.organization, transaction_id, fundings=self.fundings)
         return self.page(request, qs)
@@ -194,8 +188,8 @@ class WalletTransactionConsumptionListView(ResourceView):
 @extend_schema_view(
     get=endpoint(
         "wallet_transactions_fundings",
-        "The inbound transactions that funded an outbound one",
         s.WalletTransactionFundingListEnvelope,
+        summary="The inbound transactions that funded an outbound one",
     )
 )
 class WalletTransactionFundingListView(WalletTransactionConsumptionListView):
