@@ -30,7 +30,7 @@ class PlanFixedChargeCollectionView(OrganizationAPIView):
 
     @endpoint(
         "plan_fixed_charges_list",
-        responses=s.FixedChargeListEnvelope,
+        s.FixedChargeListEnvelope,
         parameters=PageFilters.schema_parameters(),
         tags=["Plans"],
     )
@@ -43,9 +43,7 @@ class PlanFixedChargeCollectionView(OrganizationAPIView):
             }
         )
 
-    @endpoint(
-        "plan_fixed_charges_create", responses=s.FixedChargeEnvelope, request=s.FixedChargeInputEnvelope, tags=["Plans"]
-    )
+    @endpoint("plan_fixed_charges_create", s.FixedChargeEnvelope, request=s.FixedChargeInputEnvelope, tags=["Plans"])
     def post(self, request: Request, code: str) -> Response:
         created = services.plan_fixed_charge_create(
             self.organization, plan_code=code, data=_input(request, partial=False)
@@ -56,20 +54,18 @@ class PlanFixedChargeCollectionView(OrganizationAPIView):
 class PlanFixedChargeDetailView(OrganizationAPIView):
     resource_name = "plan"
 
-    @endpoint("plan_fixed_charges_retrieve", responses=s.FixedChargeEnvelope, tags=["Plans"])
+    @endpoint("plan_fixed_charges_retrieve", s.FixedChargeEnvelope, tags=["Plans"])
     def get(self, request: Request, code: str, fixed_charge_code: str) -> Response:
         return Response(_body(selectors.plan_fixed_charge_get(self.organization, code, fixed_charge_code)))
 
-    @endpoint(
-        "plan_fixed_charges_update", responses=s.FixedChargeEnvelope, request=s.FixedChargeInputEnvelope, tags=["Plans"]
-    )
+    @endpoint("plan_fixed_charges_update", s.FixedChargeEnvelope, request=s.FixedChargeInputEnvelope, tags=["Plans"])
     def put(self, request: Request, code: str, fixed_charge_code: str) -> Response:
         updated = services.plan_fixed_charge_update(
             self.organization, plan_code=code, code=fixed_charge_code, data=_input(request, partial=True)
         )
         return Response(_body(selectors.plan_fixed_charge_get(self.organization, code, updated.code)))
 
-    @endpoint("plan_fixed_charges_destroy", responses=s.FixedChargeEnvelope, tags=["Plans"])
+    @endpoint("plan_fixed_charges_destroy", s.FixedChargeEnvelope, tags=["Plans"])
     def delete(self, request: Request, code: str, fixed_charge_code: str) -> Response:
         body = request.data.get("fixed_charge") if isinstance(request.data, dict) else None
         cascade = isinstance(body, dict) and body.get("cascade_updates") is True

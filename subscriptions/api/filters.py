@@ -42,6 +42,11 @@ class SubscriptionChargeLookupFilters(SubscriptionChargeFilters):
     paginated = False
 
 
+# The query parameters the schema documents on a subscription's charge routes: its lists, and the rest.
+CHARGE_LIST_PARAMETERS = SubscriptionChargeFilters.schema_parameters()
+CHARGE_PARAMETERS = SubscriptionChargeLookupFilters.schema_parameters()
+
+
 def charges_subscription_status(request: Request, *, paginated: bool = False) -> str | None:
     """The subscription the charge and fixed charge routes address: Lago's `subscription_status` (or
     `status`); None: the active one."""

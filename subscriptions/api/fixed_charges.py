@@ -3,11 +3,11 @@ with the units it holds now; `PUT` overrides its units and price (docs/subscript
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.pagination import meta_for
+from billing_project.core.api.resources import endpoint
 from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
 from billing_project.core.errors import NotFoundFailure
 from catalog.api import serializers as catalog_serializers
@@ -22,11 +22,11 @@ Output = catalog_serializers.FixedChargeOutput
 class SubscriptionFixedChargeCollectionView(OrganizationAPIView):
     resource_name = "subscription"
 
-    @extend_schema(
-        operation_id="subscription_fixed_charges_list",
+    @endpoint(
+        "subscription_fixed_charges_list",
+        catalog_serializers.FixedChargeListEnvelope,
+        parameters=filters.CHARGE_LIST_PARAMETERS,
         tags=["Subscriptions"],
-        parameters=filters.SubscriptionChargeFilters.schema_parameters(),
-        responses=catalog_serializers.FixedChargeListEnvelope,
     )
     def get(self, request: Request, external_id: str) -> Response:
         status = filters.charges_subscription_status(request, paginated=True)
@@ -44,11 +44,11 @@ class SubscriptionFixedChargeCollectionView(OrganizationAPIView):
 class SubscriptionFixedChargeDetailView(OrganizationAPIView):
     resource_name = "subscription"
 
-    @extend_schema(
-        operation_id="subscription_fixed_charges_retrieve",
+    @endpoint(
+        "subscription_fixed_charges_retrieve",
+        catalog_serializers.FixedChargeEnvelope,
+        parameters=filters.CHARGE_PARAMETERS,
         tags=["Subscriptions"],
-        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
-        responses=catalog_serializers.FixedChargeEnvelope,
     )
     def get(self, request: Request, external_id: str, fixed_charge_code: str) -> Response:
         subscription = subscription_get(
@@ -59,12 +59,12 @@ class SubscriptionFixedChargeDetailView(OrganizationAPIView):
                 return Response({"fixed_charge": Output(fixed, context={"units": {fixed.id: units}}).data})
         raise NotFoundFailure("fixed_charge")
 
-    @extend_schema(
-        operation_id="subscription_fixed_charges_update",
-        tags=["Subscriptions"],
-        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
+    @endpoint(
+        "subscription_fixed_charges_update",
+        catalog_serializers.FixedChargeEnvelope,
         request=catalog_serializers.FixedChargeInputEnvelope,
-        responses=catalog_serializers.FixedChargeEnvelope,
+        parameters=filters.CHARGE_PARAMETERS,
+        tags=["Subscriptions"],
     )
     def put(self, request: Request, external_id: str, fixed_charge_code: str) -> Response:
         payload = root_payload(request, "fixed_charge", lago_only=catalog_serializers.FIXED_CHARGE_LAGO_ONLY)

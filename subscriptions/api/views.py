@@ -170,11 +170,7 @@ def _filter_body(charge_filter: Any) -> dict[str, Any]:
 class SubscriptionChargeCollectionView(OrganizationAPIView):
     resource_name = "subscription"
 
-    @endpoint(
-        "subscription_charges_list",
-        ChargeListEnvelope,
-        parameters=filters.SubscriptionChargeFilters.schema_parameters(),
-    )
+    @endpoint("subscription_charges_list", ChargeListEnvelope, parameters=filters.CHARGE_LIST_PARAMETERS)
     def get(self, request: Request, external_id: str) -> Response:
         """A subscription's charges (its own copies once one was overridden)"""
         subscription = _charges_subscription(request, self.organization, external_id, paginated=True)
@@ -189,11 +185,7 @@ class SubscriptionChargeCollectionView(OrganizationAPIView):
 class SubscriptionChargeDetailView(OrganizationAPIView):
     resource_name = "subscription"
 
-    @endpoint(
-        "subscription_charges_retrieve",
-        ChargeEnvelope,
-        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
-    )
+    @endpoint("subscription_charges_retrieve", ChargeEnvelope, parameters=filters.CHARGE_PARAMETERS)
     def get(self, request: Request, external_id: str, charge_code: str) -> Response:
         """One charge of a subscription (its override when there is one)"""
         subscription = _charges_subscription(request, self.organization, external_id)
@@ -203,7 +195,7 @@ class SubscriptionChargeDetailView(OrganizationAPIView):
         "subscription_charges_update",
         ChargeEnvelope,
         request=SubscriptionChargeInputEnvelope,
-        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
+        parameters=filters.CHARGE_PARAMETERS,
     )
     def put(self, request: Request, external_id: str, charge_code: str) -> Response:
         """Override a charge for this subscription (properties, display name, minimum, filters, taxes)"""
@@ -222,11 +214,7 @@ class SubscriptionChargeDetailView(OrganizationAPIView):
 class SubscriptionChargeFilterCollectionView(OrganizationAPIView):
     resource_name = "subscription"
 
-    @endpoint(
-        "subscription_charge_filters_list",
-        ChargeFilterListEnvelope,
-        parameters=filters.SubscriptionChargeFilters.schema_parameters(),
-    )
+    @endpoint("subscription_charge_filters_list", ChargeFilterListEnvelope, parameters=filters.CHARGE_LIST_PARAMETERS)
     def get(self, request: Request, external_id: str, charge_code: str) -> Response:
         """The filters of one charge of a subscription"""
         subscription = _charges_subscription(request, self.organization, external_id, paginated=True)
@@ -242,7 +230,7 @@ class SubscriptionChargeFilterCollectionView(OrganizationAPIView):
         "subscription_charge_filters_create",
         ChargeFilterEnvelope,
         request=ChargeFilterInputEnvelope,
-        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
+        parameters=filters.CHARGE_PARAMETERS,
     )
     def post(self, request: Request, external_id: str, charge_code: str) -> Response:
         """Add a filter to one charge of a subscription (overrides the charge)"""
@@ -260,11 +248,7 @@ class SubscriptionChargeFilterCollectionView(OrganizationAPIView):
 class SubscriptionChargeFilterDetailView(OrganizationAPIView):
     resource_name = "subscription"
 
-    @endpoint(
-        "subscription_charge_filters_retrieve",
-        ChargeFilterEnvelope,
-        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
-    )
+    @endpoint("subscription_charge_filters_retrieve", ChargeFilterEnvelope, parameters=filters.CHARGE_PARAMETERS)
     def get(self, request: Request, external_id: str, charge_code: str, filter_id: str) -> Response:
         """One filter of one charge of a subscription"""
         subscription = _charges_subscription(request, self.organization, external_id)
@@ -275,7 +259,7 @@ class SubscriptionChargeFilterDetailView(OrganizationAPIView):
         "subscription_charge_filters_update",
         ChargeFilterEnvelope,
         request=ChargeFilterUpdateEnvelope,
-        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
+        parameters=filters.CHARGE_PARAMETERS,
     )
     def put(self, request: Request, external_id: str, charge_code: str, filter_id: str) -> Response:
         """Change a filter of one charge of a subscription (overrides the charge)"""
@@ -290,11 +274,7 @@ class SubscriptionChargeFilterDetailView(OrganizationAPIView):
         )
         return Response(_filter_body(charge_filter))
 
-    @endpoint(
-        "subscription_charge_filters_destroy",
-        ChargeFilterEnvelope,
-        parameters=filters.SubscriptionChargeLookupFilters.schema_parameters(),
-    )
+    @endpoint("subscription_charge_filters_destroy", ChargeFilterEnvelope, parameters=filters.CHARGE_PARAMETERS)
     def delete(self, request: Request, external_id: str, charge_code: str, filter_id: str) -> Response:
         """Remove a filter of one charge of a subscription (overrides the charge)"""
         subscription = _charges_subscription(request, self.organization, external_id)
