@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from collections.abc import Callable
+from typing import Any
+
+from django.urls import URLPattern, path
 
 from ucp import views
 
+
+def _business(route: str, view: Callable[..., Any], name: str) -> URLPattern:
+    """`/ucp/<slug>/<route>`, named `ucp-<name>`."""
+    return path(f"<slug:slug>/{route}", view, name=f"ucp-{name}")
+
+
 urlpatterns = [
-    path("<slug:slug>/.well-known/ucp", views.well_known, name="ucp-well-known"),
-    path("<slug:slug>/payment-handlers/<str:code>", views.payment_handler_spec, name="ucp-payment-handler"),
-    path(
-        "<slug:slug>/payment-handlers/<str:code>/schema.json",
-        views.payment_handler_schema,
-        name="ucp-payment-handler-schema",
-    ),
-    path("<slug:slug>/catalog/search", views.catalog_search, name="ucp-catalog-search"),
-    path("<slug:slug>/catalog/lookup", views.catalog_lookup, name="ucp-catalog-lookup"),
-    path("<slug:slug>/catalog/product", views.catalog_product, name="ucp-catalog-product"),
-    path("<slug:slug>/checkout-sessions", views.checkout_sessions, name="ucp-checkout-sessions"),
-    path("<slug:slug>/checkout-sessions/<str:checkout_id>", views.checkout_session, name="ucp-checkout-session"),
-    path(
-        "<slug:slug>/checkout-sessions/<str:checkout_id>/complete",
-        views.checkout_complete,
-        name="ucp-checkout-complete",
-    ),
-    path("<slug:slug>/checkout-sessions/<str:checkout_id>/cancel", views.checkout_cancel, name="ucp-checkout-cancel"),
-    path("<slug:slug>/orders/<str:order_id>", views.order_detail, name="ucp-order"),
+    _business(".well-known/ucp", views.well_known, "well-known"),
+    _business("payment-handlers/<str:code>", views.payment_handler_spec, "payment-handler"),
+    _business("payment-handlers/<str:code>/schema.json", views.payment_handler_schema, "payment-handler-schema"),
+    _business("catalog/search", views.catalog_search, "catalog-search"),
+    _business("catalog/lookup", views.catalog_lookup, "catalog-lookup"),
+    _business("catalog/product", views.catalog_product, "catalog-product"),
+    _business("checkout-sessions", views.checkout_sessions, "checkout-sessions"),
+    _business("checkout-sessions/<str:checkout_id>", views.checkout_session, "checkout-session"),
+    _business("checkout-sessions/<str:checkout_id>/complete", views.checkout_complete, "checkout-complete"),
+    _business("checkout-sessions/<str:checkout_id>/cancel", views.checkout_cancel, "checkout-cancel"),
+    _business("orders/<str:order_id>", views.order_detail, "order"),
 ]
