@@ -242,11 +242,7 @@ def applied_coupon_list_answer(request: Request, organization: Any, params: dict
 
 
 CustomerAppliedCouponListView = customer_list_view(
-    "applied_coupons",
-    filters.AppliedCouponFilters,
-    applied_coupon_list_answer,
-    s.AppliedCouponListEnvelope,
-    resource_name="applied_coupon",
+    "applied_coupons", filters.AppliedCouponFilters, applied_coupon_list_answer, s.AppliedCouponListEnvelope
 )
 
 

@@ -30,12 +30,13 @@ def customer_list_view(
     answer: ListAnswer,
     responses: Any,
     *,
-    resource_name: str,
+    resource_name: str | None = None,
     extra_parameters: Sequence[OpenApiParameter] = (),
     base: type[OrganizationAPIView] = OrganizationAPIView,
 ) -> type[OrganizationAPIView]:
     """The view class of `GET /customers/{external_id}/<plural>` answering like `GET /<plural>`;
-    `base` holds the route's other methods, if any (`POST /customers/{external_id}/wallets`)."""
+    `resource_name` (scoped keys) defaults to the singular, `plural` without its `s`; `base` holds
+    the route's other methods, if any (`POST /customers/{external_id}/wallets`)."""
 
     @extend_schema(
         operation_id=f"customer_{plural}_list",
@@ -50,4 +51,6 @@ def customer_list_view(
         return answer(request, self.organization, params)
 
     name = "Customer" + "".join(part.title() for part in plural.split("_")) + "View"
-    return type(name, (base,), {"resource_name": resource_name, "get": get, "__module__": base.__module__})
+    return type(
+        name, (base,), {"resource_name": resource_name or plural[:-1], "get": get, "__module__": base.__module__}
+    )

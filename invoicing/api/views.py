@@ -146,7 +146,6 @@ CustomerInvoiceListView = customer_list_view(
     filters.InvoiceFilters,
     customer_invoice_list_answer,
     s.InvoiceListEnvelope,
-    resource_name="invoice",
     extra_parameters=[_METADATA_PARAMETER],
 )
 

@@ -51,14 +51,10 @@ def payment_request_list_answer(request: Request, organization: Any, params: dic
 
 
 CustomerPaymentListView = customer_list_view(
-    "payments", filters.PaymentFilters, payment_list_answer, s.PaymentListEnvelope, resource_name="payment"
+    "payments", filters.PaymentFilters, payment_list_answer, s.PaymentListEnvelope
 )
 CustomerPaymentRequestListView = customer_list_view(
-    "payment_requests",
-    filters.PaymentRequestFilters,
-    payment_request_list_answer,
-    s.PaymentRequestListEnvelope,
-    resource_name="payment_request",
+    "payment_requests", filters.PaymentRequestFilters, payment_request_list_answer, s.PaymentRequestListEnvelope
 )
 
 

@@ -98,11 +98,7 @@ class SubscriptionCollectionView(OrganizationAPIView):
 
 
 CustomerSubscriptionListView = customer_list_view(
-    "subscriptions",
-    filters.SubscriptionFilters,
-    subscription_list_answer,
-    SubscriptionListEnvelope,
-    resource_name="subscription",
+    "subscriptions", filters.SubscriptionFilters, subscription_list_answer, SubscriptionListEnvelope
 )
 
 

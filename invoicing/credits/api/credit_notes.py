@@ -67,11 +67,7 @@ class CreditNoteCollectionView(CreditNoteView):
 
 
 CustomerCreditNoteListView = customer_list_view(
-    "credit_notes",
-    filters.CreditNoteFilters,
-    credit_note_list_answer,
-    s.CreditNoteListEnvelope,
-    resource_name="credit_note",
+    "credit_notes", filters.CreditNoteFilters, credit_note_list_answer, s.CreditNoteListEnvelope
 )
 
 

@@ -92,12 +92,7 @@ class _CustomerWalletCreate(WalletView):
 
 
 CustomerWalletCollectionView = customer_list_view(
-    "wallets",
-    filters.WalletFilters,
-    wallet_list_answer,
-    s.WalletListEnvelope,
-    resource_name="wallet",
-    base=_CustomerWalletCreate,
+    "wallets", filters.WalletFilters, wallet_list_answer, s.WalletListEnvelope, base=_CustomerWalletCreate
 )
 
 
