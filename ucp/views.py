@@ -73,6 +73,12 @@ def _json_body(request: HttpRequest) -> Any:
         raise UcpError(400, "invalid_request", "The body is not valid JSON") from None
 
 
+def _body_field(request: HttpRequest, name: str) -> Any:
+    """The value of `name` in the JSON object of the body; None when absent or the body is no object."""
+    body = _json_body(request)
+    return body.get(name) if isinstance(body, dict) else None
+
+
 def _catalog_envelope(platform: Platform, operation: str) -> dict[str, Any]:
     return {"version": protocol.VERSION, "status": "success", "capabilities": platform.response_capabilities(operation)}
 
@@ -149,8 +155,7 @@ def catalog_search(request: HttpRequest, settings: UcpSettings) -> HttpResponse:
 @ucp_view
 def catalog_lookup(request: HttpRequest, settings: UcpSettings) -> HttpResponse:
     platform = negotiation.platform_for(request, settings, "catalog_lookup")
-    body = _json_body(request)
-    ids = body.get("ids") if isinstance(body, dict) else None
+    ids = _body_field(request, "ids")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
         raise UcpError(400, "invalid_request", "ids must list at least one identifier")
     unique = list(dict.fromkeys(ids))
@@ -178,8 +183,7 @@ def catalog_lookup(request: HttpRequest, settings: UcpSettings) -> HttpResponse:
 @ucp_view
 def catalog_product(request: HttpRequest, settings: UcpSettings) -> HttpResponse:
     platform = negotiation.platform_for(request, settings, "catalog_lookup")
-    body = _json_body(request)
-    identifier = body.get("id") if isinstance(body, dict) else None
+    identifier = _body_field(request, "id")
     if not isinstance(identifier, str) or not identifier:
         raise UcpError(400, "invalid_request", "id is required")
     found = catalog.resolve(settings, identifier)
