@@ -8,10 +8,11 @@ from typing import Any
 
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from billing_project.core.api.filters import PLAIN_PAGE_PARAMETERS
 from billing_project.core.api.pagination import paginated_response
 from billing_project.core.api.resources import endpoint, named
 from billing_project.core.api.views import OrganizationAPIView, root_payload, validate_input
@@ -155,11 +156,7 @@ class ExportCollectionView(_ExportView):
         export.refresh_from_db()  # the task may have run already (eager mode)
         return Response(self.body(export))
 
-    @endpoint(
-        "exports_list",
-        ExportListEnvelope,
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("per_page", int)],
-    )
+    @endpoint("exports_list", ExportListEnvelope, parameters=PLAIN_PAGE_PARAMETERS)
     def get(self, request: Request) -> Response:
         """List exports, newest first"""
         qs = selectors.export_list(self.organization)

@@ -7,10 +7,10 @@ from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from billing_project.core.api.filters import PLAIN_PAGE_PARAMETERS
 from billing_project.core.api.resources import ResourceView, endpoint
 from billing_project.core.api.views import OrganizationAPIView
 from webhooks import selectors, services
@@ -40,11 +40,7 @@ class WebhookEndpointView(ResourceView):
 
 
 class WebhookEndpointCollectionView(WebhookEndpointView):
-    @endpoint(
-        "webhook_endpoints_list",
-        WebhookEndpointListEnvelope,
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("per_page", int)],
-    )
+    @endpoint("webhook_endpoints_list", WebhookEndpointListEnvelope, parameters=PLAIN_PAGE_PARAMETERS)
     def get(self, request: Request) -> Response:
         """List webhook endpoints"""
         return self.page(request, selectors.webhook_endpoint_list(self.organization))

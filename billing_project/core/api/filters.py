@@ -303,6 +303,10 @@ class LagoFilterSet(df.FilterSet):
 # An integer filter's bounds as its schema's: (schema keyword, filter argument).
 _BOUNDS = (("minimum", "min_value"), ("maximum", "max_value"))
 
+# `page` and `per_page` as plain integers, for the lists the schema documents so (webhook endpoints,
+# exports); `PageFilters.schema_parameters()` adds their bounds and descriptions.
+PLAIN_PAGE_PARAMETERS = [OpenApiParameter("page", int), OpenApiParameter("per_page", int)]
+
 METADATA_PARAMETER = OpenApiParameter(
     "metadata",
     {"type": "object", "additionalProperties": {"type": "string"}},
