@@ -15,11 +15,11 @@ from billing_project.core.api.pagination import meta_for, paginated_response
 from billing_project.core.api.unsupported import LagoOnly
 from billing_project.core.api.views import (
     OrganizationAPIView,
+    metadata_body,
     refuse_unsupported_body,
     root_payload,
     validate_input,
 )
-from billing_project.core.errors import BadRequestFailure, ValidationFailure
 from catalog import expressions, selectors, services
 from catalog.api import filters
 from catalog.api import serializers as s
@@ -359,19 +359,6 @@ class ChargeFilterDetailView(OrganizationAPIView):
 # --- plan metadata ----------------------------------------------------------------------------
 
 
-def _metadata_payload(request: Request) -> dict[str, str | None]:
-    """The body's `metadata`: an object of non-empty keys to text or null."""
-    data = request.data
-    if not isinstance(data, dict) or "metadata" not in data:
-        raise BadRequestFailure("param is missing or the value is empty or invalid: metadata")
-    metadata = data["metadata"]
-    if not isinstance(metadata, dict) or not all(
-        isinstance(k, str) and k and (v is None or isinstance(v, str)) for k, v in metadata.items()
-    ):
-        raise ValidationFailure.single("metadata", "value_is_invalid")
-    return dict(metadata)
-
-
 class PlanMetadataView(OrganizationAPIView):
     resource_name = "plan"
 
@@ -380,7 +367,7 @@ class PlanMetadataView(OrganizationAPIView):
     )
     def post(self, request: Request, code: str) -> Response:
         metadata = services.plan_metadata_set(
-            self.organization, code=code, metadata=_metadata_payload(request), merge=False
+            self.organization, code=code, metadata=metadata_body(request, empty_keys=False), merge=False
         )
         return Response({"metadata": metadata})
 
@@ -389,7 +376,7 @@ class PlanMetadataView(OrganizationAPIView):
     )
     def patch(self, request: Request, code: str) -> Response:
         metadata = services.plan_metadata_set(
-            self.organization, code=code, metadata=_metadata_payload(request), merge=True
+            self.organization, code=code, metadata=metadata_body(request, empty_keys=False), merge=True
         )
         return Response({"metadata": metadata})
 

@@ -148,6 +148,20 @@ def refuse_unsupported_body(request: Request, lago_only: Iterable[LagoOnly]) -> 
         refuse_unsupported(data, lago_only)
 
 
+def metadata_body(request: Request, *, empty_keys: bool = True) -> dict[str, str | None]:
+    """The body's `metadata` on Lago's metadata routes: an object of string keys (not empty unless
+    `empty_keys`) to text or null; 400 when it is missing, 422 `value_is_invalid` otherwise."""
+    data = request.data
+    if not isinstance(data, dict) or "metadata" not in data:
+        raise BadRequestFailure("param is missing or the value is empty or invalid: metadata")
+    metadata = data["metadata"]
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and (k or empty_keys) and (v is None or isinstance(v, str)) for k, v in metadata.items()
+    ):
+        raise ValidationFailure.single("metadata", "value_is_invalid")
+    return dict(metadata)
+
+
 def validate_input(serializer_class: type[serializers.Serializer], data: Any, *, partial: bool = False) -> dict:
     """Run an input serializer; its errors become a ValidationFailure in Lago's shape."""
     pooled = _pooled_class(serializer_class)

@@ -10,25 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing_project.core.api.resources import endpoint, named
-from billing_project.core.api.views import OrganizationAPIView
-from billing_project.core.errors import BadRequestFailure, ValidationFailure
+from billing_project.core.api.views import OrganizationAPIView, metadata_body
 from invoicing.credits import selectors
 from invoicing.credits.api import serializers as s
 from invoicing.credits.services.metadata import Owner, credit_metadata_delete, credit_metadata_set
-
-
-def _payload(request: Request) -> dict[str, str | None]:
-    """The body's `metadata`: Lago's metadata object, string keys, string or null values."""
-    data = request.data
-    if not isinstance(data, dict) or "metadata" not in data:
-        raise BadRequestFailure("param is missing or the value is empty or invalid: metadata")
-    metadata = data["metadata"]
-    if not isinstance(metadata, dict) or not all(
-        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in metadata.items()
-    ):
-        raise ValidationFailure.single("metadata", "value_is_invalid")
-    return dict(metadata)
-
 
 # (view, the path's keyword arguments) -> the id of the wallet or credit note whose metadata it is.
 OwnerId = Callable[[OrganizationAPIView, dict[str, str]], Any]
@@ -46,7 +31,11 @@ def _metadata_views(
 
         def _set(self, request: Request, path: dict[str, str], *, merge: bool) -> Response:
             metadata = credit_metadata_set(
-                self.organization, owner=owner, owner_id=owner_id(self, path), metadata=_payload(request), merge=merge
+                self.organization,
+                owner=owner,
+                owner_id=owner_id(self, path),
+                metadata=metadata_body(request),
+                merge=merge,
             )
             return Response({"metadata": metadata})
 
