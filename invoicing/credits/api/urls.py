@@ -7,7 +7,15 @@ from invoicing.credits.api import wallets as w
 
 urlpatterns = [
     *resource_routes("wallets", "wallet_id", w.WalletCollectionView, w.WalletDetailView),
-    route("wallets/<str:wallet_id>/wallet_transactions", w.WalletTransactionListView, "wallet-transactions"),
+    *routes_under(
+        "wallets/<str:wallet_id>",
+        "wallet",
+        {
+            "wallet_transactions": (w.WalletTransactionListView, "wallet-transactions"),
+            "metadata": metadata.WalletMetadataView,
+            "metadata/<str:key>": metadata.WalletMetadataKeyView,
+        },
+    ),
     route("wallet_transactions", w.WalletTransactionCollectionView, "wallet-transaction-create"),
     *routes_under(
         "wallet_transactions/<str:transaction_id>",
@@ -28,16 +36,6 @@ urlpatterns = [
             "metadata/<str:key>": metadata.CustomerWalletMetadataKeyView,
         },
     ),
-    *routes_under(
-        "wallets/<str:wallet_id>",
-        "wallet",
-        {"metadata": metadata.WalletMetadataView, "metadata/<str:key>": metadata.WalletMetadataKeyView},
-    ),
-    *routes_under(
-        "credit_notes/<str:credit_note_id>",
-        "credit-note",
-        {"metadata": metadata.CreditNoteMetadataView, "metadata/<str:key>": metadata.CreditNoteMetadataKeyView},
-    ),
     route("credit_notes", notes.CreditNoteCollectionView, "credit-notes"),
     route("customers/<str:external_id>/credit_notes", notes.CustomerCreditNoteListView, "customer-credit-notes"),
     route("credit_notes/estimate", notes.CreditNoteEstimateView, "credit-note-estimate"),
@@ -49,6 +47,8 @@ urlpatterns = [
             "void": notes.CreditNoteVoidView,
             "download": notes.CreditNoteDownloadView,
             "download_pdf": notes.CreditNoteDownloadPdfView,
+            "metadata": metadata.CreditNoteMetadataView,
+            "metadata/<str:key>": metadata.CreditNoteMetadataKeyView,
         },
     ),
 ]
