@@ -114,6 +114,18 @@ def to_jsonable(value: Any) -> Any:
     return str(value)
 
 
+# `to_jsonable` of a value of exactly one of these types, without its chain of tests (None: as it is).
+_JSONABLE: dict[type, Any] = {
+    str: None,
+    int: None,
+    bool: None,
+    Decimal: str,
+    uuid.UUID: str,
+    dt.datetime: dt.datetime.isoformat,
+    dt.date: dt.date.isoformat,
+}
+
+
 def _shown(field: models.Field, value: Any) -> Any:
     return "***" if _is_secret(field) and value not in (None, "") else to_jsonable(value)
 
@@ -215,18 +227,29 @@ def _bulk_created(sender: type[models.Model], instances: list[models.Model], **k
 
     from audit.models import AuditLogEntry
 
-    fields = [(field, _is_secret(field)) for field in _fields(sender)]
+    # A loaded value is read from the instance's __dict__, as Django's attribute descriptors read it
+    # (a file field's descriptor wraps it: read through it).
+    fields = [
+        (field.attname, field.name, _is_secret(field), not isinstance(field, models.FileField))
+        for field in _fields(sender)
+    ]
     content_type = ContentType.objects.get_for_model(sender, for_concrete_model=True)
     actor = current_actor()
     label, request_id = actor.label[:255], (actor.request_id or "")[:128]
     entries = []
+    convert = _JSONABLE.get
     for instance in instances:
         changes = {}
-        for field, secret in fields:
-            value = getattr(instance, field.attname)
+        values = instance.__dict__
+        for attname, name, secret, direct in fields:
+            value = values[attname] if direct and attname in values else getattr(instance, attname)
             if value is None or value == "":
                 continue
-            changes[field.name] = [None, "***" if secret else to_jsonable(value)]
+            if secret:
+                changes[name] = [None, "***"]
+            else:
+                as_json = convert(type(value), to_jsonable)  # `to_jsonable`, by the value's exact type
+                changes[name] = [None, value if as_json is None else as_json(value)]
         try:
             object_repr = str(instance)[:255]
         except Exception:  # noqa: BLE001 — as in _entry

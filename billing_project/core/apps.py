@@ -10,6 +10,10 @@ class CoreConfig(AppConfig):
         from django.core import checks
         from django.core.signals import request_finished
 
+        from billing_project.core import any_lookup
+
+        any_lookup.register()  # `field__any=values` (billing_project/core/any_lookup.py)
+
         from billing_project.core.secret_key import check_secret_key
 
         checks.register(check_secret_key, deploy=True)

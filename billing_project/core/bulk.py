@@ -22,7 +22,8 @@ cost more than pricing them. `new_row` does that sorting once per model (which a
 writes, which default is a constant and which is called per row: a callable default, a database
 default, a foreign key's) and writes the instance's `__dict__`, as `Model.__init__` leaves it. A
 related instance given for a foreign key is cached on the row with its id, as the field's descriptor
-does. `model(**values)` itself builds the row when a `pre_init`/`post_init` receiver listens to
+does (the router's `allow_relation` is asked only when the two rows belong to different databases:
+within one database a relation is allowed). `model(**values)` itself builds the row when a `pre_init`/`post_init` receiver listens to
 the model, or for a keyword that is not a field's name or attname (a property, an error).
 The layouts hold field metadata only, never a value read from the database.
 
@@ -214,7 +215,8 @@ def new_row(model: type[M], **values: Any) -> M:
                     instance._state.db = router.db_for_write(model, instance=value)
                 if value._state.db is None:
                     value._state.db = router.db_for_write(type(value), instance=instance)
-                if not router.allow_relation(value, instance):
+                # the router is asked only across databases: within one, a relation is always allowed
+                if value._state.db != instance._state.db and not router.allow_relation(value, instance):
                     later.append((name, value))  # the descriptor's own error
                     continue
             else:  # the descriptor's own error

@@ -164,7 +164,7 @@ def units_changes(subscription_ids: Iterable[Any]) -> dict[tuple[Any, Any], list
     result: dict[tuple[Any, Any], list[UnitsChange]] = defaultdict(list)
     if not ids:
         return result
-    rows = FixedChargeUnits.objects.filter(subscription_id__in=ids).order_by("timestamp", "created_at")
+    rows = FixedChargeUnits.objects.filter(subscription_id__any=ids).order_by("timestamp", "created_at")
     for sub_id, fixed_id, timestamp, units in rows.values_list(
         "subscription_id", "fixed_charge_id", "timestamp", "units"
     ):

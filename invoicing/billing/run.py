@@ -161,7 +161,7 @@ def customers_bill(
     outcome = BatchOutcome()
     with transaction.atomic():
         customers = list(
-            Customer.objects.select_for_update(of=("self",)).filter(id__in=list(customer_ids)).order_by("id")
+            Customer.objects.select_for_update(of=("self",)).filter(id__any=list(customer_ids)).order_by("id")
         )
         if not customers:
             return outcome
@@ -277,9 +277,9 @@ def _subscriptions(
 ) -> list[Subscription]:
     """The customers' subscriptions that may be due, with their plan (read once per plan, not joined
     into every row) and organization (the customer's, read with it) loaded."""
-    qs = Subscription.objects.filter(customer_id__in=list(customers))
+    qs = Subscription.objects.filter(customer_id__any=list(customers))
     if subscription_ids is not None:
-        qs = qs.filter(id__in=list(subscription_ids))
+        qs = qs.filter(id__any=list(subscription_ids))
     subs = list(qs.filter(due_subscriptions(at)).exclude(started_at__isnull=True).order_by("started_at", "id"))
     plans = Plan._base_manager.in_bulk({sub.plan_id for sub in subs}) if subs else {}
     for sub in subs:
@@ -292,19 +292,19 @@ def _with_credits(customer_ids: list[Any]) -> set[Any]:
     """Customers with something finalization applies: an active applied coupon, an available credit
     note with a balance, an active wallet. One query."""
     coupons = (
-        AppliedCoupon.objects.filter(customer_id__in=customer_ids, status=CouponStatus.ACTIVE)
+        AppliedCoupon.objects.filter(customer_id__any=customer_ids, status=CouponStatus.ACTIVE)
         .values("customer_id")
         .order_by()
     )
     notes = (
         CreditNote.objects.filter(
-            customer_id__in=customer_ids, credit_status=CreditStatus.AVAILABLE, balance_amount_cents__gt=0
+            customer_id__any=customer_ids, credit_status=CreditStatus.AVAILABLE, balance_amount_cents__gt=0
         )
         .values("customer_id")
         .order_by()
     )
     wallets = (
-        Wallet.objects.filter(customer_id__in=customer_ids, status=WalletStatus.ACTIVE).values("customer_id").order_by()
+        Wallet.objects.filter(customer_id__any=customer_ids, status=WalletStatus.ACTIVE).values("customer_id").order_by()
     )
     return {row["customer_id"] for row in coupons.union(notes, wallets)}
 
@@ -313,7 +313,7 @@ def _customer_taxes(customer_ids: list[Any]) -> dict[Any, list[Tax]]:
     """Each customer's own taxes, in the order `TaxResolver.fallback` reads them."""
     result: dict[Any, list[Tax]] = {cid: [] for cid in customer_ids}
     links = (
-        CustomerTax.objects.filter(customer_id__in=customer_ids)
+        CustomerTax.objects.filter(customer_id__any=customer_ids)
         .select_related("tax")
         .order_by("created_at", "tax__code")
     )

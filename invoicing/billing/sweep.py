@@ -39,7 +39,7 @@ def cursors(
 
     `progressive`, when given, receives the subscriptions that have any progressive-billing period."""
     rows = (
-        InvoiceSubscription.objects.filter(subscription_id__in=subscription_ids)
+        InvoiceSubscription.objects.filter(subscription_id__any=subscription_ids)
         .values("subscription_id", "invoicing_reason")
         .annotate(last=Max("charges_to_datetime"))
     )

@@ -70,12 +70,15 @@ def _advance_customer_counters(organization: Organization, counts: Counter) -> d
             pending = [cid for cid in customer_ids if cid not in result]
             if not pending:
                 continue
-            marks = ", ".join(["%s"] * len(pending))
+            if connection.vendor == "postgresql":  # the ids as one array (`core.any_lookup`)
+                match, ids = "= ANY(%s::uuid[])", [[str(cid) for cid in pending]]
+            else:
+                match, ids = f"IN ({', '.join(['%s'] * len(pending))})", [_db_id(cid) for cid in pending]
             with connection.cursor() as cursor:
                 cursor.execute(
                     "UPDATE invoicing_invoicenumbercounter SET last_value = last_value + %s, updated_at = %s "  # noqa: S608 - placeholders only
-                    f"WHERE organization_id = %s AND customer_id IN ({marks}) RETURNING customer_id, last_value",
-                    [increment, now, _db_id(organization.id), *[_db_id(cid) for cid in pending]],
+                    f"WHERE organization_id = %s AND customer_id {match} RETURNING customer_id, last_value",
+                    [increment, now, _db_id(organization.id), *ids],
                 )
                 for customer_id, last in cursor.fetchall():
                     result[_uuid(customer_id)] = int(last)
