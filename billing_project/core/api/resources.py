@@ -47,6 +47,8 @@ def endpoint(
     arguments given are passed, so the published schema is what `extend_schema` makes. The summary
     is the decorated method's docstring; `summary=` is for a method that has none of its own (an
     inherited one documented again by `extend_schema_view`, or a factory's f-string)."""
+    if isinstance(responses, str):  # the former endpoint(operation_id, summary, responses) call
+        raise TypeError(f"{operation_id}: the summary is the method's docstring, not endpoint's second argument")
     optional = {"summary": summary, "tags": tags, "parameters": parameters, "description": description}
     kwargs: dict[str, Any] = {"operation_id": operation_id, **{k: v for k, v in optional.items() if v is not None}}
     kwargs.update({k: v for k, v in (("request", request), ("responses", responses)) if v is not _UNSET})
