@@ -21,9 +21,11 @@ Anything else is a miss: the full read (`_full_read`: the subscription as a mode
 `aggregate_many` for the usage, 2 to 4 statements), whose result is remembered for the next read.
 The usage itself is never cached: each read sums the rollups and edge events of that moment.
 What the cache may leave stale: a billable metric's definition changed in the catalog (its
-aggregation type, rounding; no entitlements service announces it), up to `ENTITLEMENTS_CACHE_SECONDS`
-(default 60; 0 turns the cache off, and every read is a full read). Bounded at 10,000 entries per
-process. Not on PostgreSQL (SQLite), or for metrics `aggregate_many` does not answer in bulk (or an
+aggregation type, rounding, live filter keys; no entitlements service announces it), up to
+`ENTITLEMENTS_CACHE_SECONDS` (default 60; 0 turns the cache off, and every read is a full read).
+An entry older than that is checked, not dropped (`_still_holds`: its metrics' definitions read
+again in one more statement) and kept another TTL when they did not change; otherwise the full
+read. Bounded at 10,000 entries per process. Not on PostgreSQL (SQLite), or for metrics `aggregate_many` does not answer in bulk (or an
 organization whose events are in ClickHouse), every read is a full read.
 """
 
@@ -36,6 +38,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
@@ -43,7 +46,7 @@ from django.utils import timezone
 from billing_project.core.errors import NotFoundFailure
 from billing_project.core.localcache import LocalCache
 from billing_project.core.prepared import PreparedQuery
-from catalog.models import Plan
+from catalog.models import BillableMetric, BillableMetricFilter, Plan
 from customers.models import Customer, Organization
 from entitlements.models import EntitlementsVersion
 from entitlements.selectors import (
@@ -150,7 +153,7 @@ def subscription_entitlements_read(
     if connection.vendor != "postgresql":
         return _full_read(organization, external_id, status, feature_code, now, head=None)
     key = (organization.pk, external_id, status, feature_code)
-    known: _Known | None = _reads.get(key)
+    known, fresh = _reads.peek(key)
     params: dict[str, Any] = {"organization": organization.pk, "subscription": external_id, "status": status}
     if known is not None and known.one_statement and known.window is not None:
         params["codes"] = sorted({spec.code for spec in known.specs.values()})
@@ -171,9 +174,30 @@ def subscription_entitlements_read(
         and known.organization_timezone == organization.timezone
     ):
         window = periods.charges_window_at(known.schedule, now) if known.schedule is not None else None
-        if window == known.window:
+        if window == known.window and (fresh or _still_holds(organization, key, known)):
             return _with_usage(known, rows)
-    return _full_read(organization, external_id, status, feature_code, now, head=head, key=key, known=known)
+    # An expired entry's resolution is not reused (its metrics were not checked): the full read.
+    return _full_read(
+        organization, external_id, status, feature_code, now, head=head, key=key, known=known if fresh else None
+    )
+
+
+def _still_holds(organization: Organization, key: tuple[Any, ...], known: _Known) -> bool:
+    """An entry older than `ENTITLEMENTS_CACHE_SECONDS` whose head and window still match: checks
+    what the TTL bounds (the definitions of its metrics, one statement) and, when they are the
+    ones it was built from, keeps the entry another TTL (`_reads.set`), instead of the full read."""
+    if organization.events_store == "clickhouse":
+        return False
+    if known.specs:
+        metrics = BillableMetric.objects.filter(organization_id=organization.pk, pk__in=list(known.specs)).annotate(
+            live_filter_keys=ArraySubquery(
+                BillableMetricFilter.live.filter(billable_metric_id=OuterRef("pk")).values("key")
+            )
+        )
+        if {m.pk: MetricSpec.of(m, m.live_filter_keys) for m in metrics} != known.specs:
+            return False
+    _reads.set(key, known)
+    return True
 
 
 def _with_usage(known: _Known, rows: list[tuple[Any, ...]]) -> list[ResolvedEntitlement]:

@@ -9,6 +9,7 @@ metric definitions from PostgreSQL on every request costs a round trip and ORM w
     _keys = LocalCache("api_keys", ttl_setting="API_KEY_CACHE_SECONDS", default_ttl=5.0)
 
     value = _keys.get(key)          # None when absent or expired
+    value, fresh = _keys.peek(key)  # (None, False) when absent; an expired entry with fresh False
     _keys.set(key, value)
     _keys.discard(key); _keys.clear()
 
@@ -19,7 +20,10 @@ Rules every user follows:
 * a TTL of 0 (the setting) disables the cache: every `get` misses and nothing is stored;
 * cache only positive, immutable answers (tuples, frozen dataclasses, copies): a caller must
   never mutate what it got from the cache;
-* the cache is bounded (`maxsize`); when full, expired entries are dropped, then the oldest.
+* the cache is bounded (`maxsize`); when full, expired entries are dropped, then the oldest;
+* `peek` hands out an expired entry too, for a caller that checks it against the database before
+  using it (and `set`s it again, with a new TTL, when it still holds): what is used unchecked is
+  still never older than the TTL.
 
 `clear_all()` empties every cache of the process (tests, and receivers that cannot tell which
 entry a change concerns).
@@ -58,6 +62,14 @@ class LocalCache:
             self._data.pop(key, None)
             return None
         return entry[1]
+
+    def peek(self, key: Any) -> tuple[Any, bool]:
+        """(value, fresh): the entry even when expired (fresh False), kept until `set` or eviction
+        replaces it; (None, False) when absent. A caller checks an expired value before using it."""
+        entry = self._data.get(key)
+        if entry is None:
+            return None, False
+        return entry[1], time.monotonic() < entry[0]
 
     def set(self, key: Any, value: Any) -> None:
         ttl = self.ttl()

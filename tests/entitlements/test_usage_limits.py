@@ -252,3 +252,62 @@ def test_the_one_statement_read_is_the_organizations_own(organization, sub):
     for _ in range(2):  # the full read, then the one statement
         assert privilege(hot(sub, NOW), "calls")["usage"]["current_usage"] == "3"
         assert hot(twin, NOW) == {"entitlements": []}  # the other organization grants nothing
+
+
+def _expire_every_entry() -> None:
+    """As if `ENTITLEMENTS_CACHE_SECONDS` had passed since every entry was stored."""
+    data = read_path._reads._data
+    for key, (_, value) in list(data.items()):
+        data[key] = (0.0, value)
+
+
+def test_an_expired_entry_checks_its_metrics_and_is_kept_when_they_did_not_change(organization, sub):
+    """The TTL bounds only a metric's changed definition: at expiry the read checks the definitions
+    (one statement more) and keeps the entry while they are the same, instead of the full read."""
+    from catalog.models import BillableMetric, BillableMetricFilter
+
+    send_events(sub, "api_calls", 30, at(2024, 3, 2))
+    send_events(sub, "api_calls", "12.5", at(2024, 3, 19))
+
+    def counted() -> tuple[dict, list[str]]:
+        with CaptureQueriesContext(connection) as captured:
+            body = hot(sub, NOW)
+        return body, [q["sql"] for q in captured.captured_queries]
+
+    hot(sub, NOW)  # the full read, remembered
+    assert len(counted()[1]) == 1
+    _expire_every_entry()
+    body, sql = counted()
+    assert len(sql) == 2 and 'FROM "catalog_billablemetric"' in sql[1], sql  # checked, kept
+    assert body == read(sub, NOW) and privilege(body, "calls")["usage"]["current_usage"] == "42.5"
+    assert len(counted()[1]) == 1  # kept for another TTL
+    # A definition changed behind the services' back: unseen until the entry expires (documented),
+    # then the read finds it changed and takes the full read.
+    BillableMetric.objects.filter(organization=organization, code="api_calls").update(
+        rounding_function="ceil", rounding_precision=0
+    )
+    assert privilege(hot(sub, NOW), "calls")["usage"]["current_usage"] == "42.5"
+    _expire_every_entry()
+    body = hot(sub, NOW)
+    assert privilege(body, "calls")["usage"]["current_usage"] == "43" and body == read(sub, NOW)
+    assert len(counted()[1]) == 1
+    # A live filter added counts as a change too; a removed one as well.
+    metric = BillableMetric.objects.get(organization=organization, code="api_calls")
+    region = BillableMetricFilter.objects.create(billable_metric=metric, key="region", values=["eu"])
+    _expire_every_entry()
+    assert len(counted()[1]) > 2
+    assert read_path._reads.peek((organization.pk, "sub_a", "active", None))[0].specs[metric.pk].filter_keys == (
+        "region",
+    )
+    BillableMetricFilter.objects.filter(pk=region.pk).update(deleted_at=timezone.now())
+    _expire_every_entry()
+    assert len(counted()[1]) > 2
+    assert hot(sub, NOW) == read(sub, NOW)
+
+
+def test_an_expired_entry_is_not_kept_for_an_organization_moved_to_clickhouse(organization, sub):
+    hot(sub, NOW)
+    _expire_every_entry()
+    organization.events_store = "clickhouse"
+    assert read_path._still_holds(organization, (organization.pk, "sub_a", "active", None),
+                                  read_path._reads.peek((organization.pk, "sub_a", "active", None))[0]) is False  # fmt: skip
