@@ -101,6 +101,17 @@ ALL = (customer_taxes, customer_payment_methods, billing_entity_taxes)
 # `select_related` where customers are read for a page, or `prefetch_related_objects`.
 REPRESENTATION_RELATED = ("billing_entity",)
 
+# What the representation never prints of those relations (it prints the entity's `code` only):
+# the entity's logo (a base64 data URI of up to ~800 KB), invoice footer and e-mail settings (a
+# JSON column) are left out of the customer reads that render it (`QuerySet.defer`); code that
+# reads them from such a customer gets them from the database on access, as Django defers.
+REPRESENTATION_DEFERRED = ("billing_entity__logo", "billing_entity__invoice_footer", "billing_entity__email_settings")
+
+
+def representation_deferred(prefix: str = "") -> list[str]:
+    """`REPRESENTATION_DEFERRED` for a customer reached through a relation (`"customer__"`)."""
+    return [f"{prefix}{name}" for name in REPRESENTATION_DEFERRED]
+
 
 def representation_prefetches(prefix: str = "") -> list[str]:
     """Every relation the customer representation reads (metadata and the taxes).

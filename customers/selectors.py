@@ -74,6 +74,7 @@ def customer_represented(organization: Organization, external_id: str) -> tuple[
     customer = (
         Customer.objects.filter(organization=organization, external_id=external_id, deleted_at__isnull=True)
         .select_related(*hooks.REPRESENTATION_RELATED)
+        .defer(*hooks.REPRESENTATION_DEFERRED)
         .annotate(**representation_flags(), **section_flags())
         .first()
     )
@@ -123,6 +124,7 @@ def customer_list(
     # Rows and their relation flags only: `representation_related` reads what a page renders.
     return (
         qs.select_related(*hooks.REPRESENTATION_RELATED)
+        .defer(*hooks.REPRESENTATION_DEFERRED)
         .annotate(**representation_flags())
         .order_by("-created_at", "id")
     )

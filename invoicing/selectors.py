@@ -177,7 +177,8 @@ def invoice_list(
         qs = qs.filter(metadata__contains=[{"key": key, "value": value}]) if _json_contains() else qs
     # Rows only: `invoice_list_related` reads what a page's representation needs, once per page.
     related = ("customer", "billing_entity", *(f"customer__{r}" for r in customer_hooks.REPRESENTATION_RELATED))
-    return qs.select_related(*related).defer("billing_entity__logo").order_by("-issuing_date", "-created_at", "id")
+    deferred = ("billing_entity__logo", *customer_hooks.representation_deferred("customer__"))
+    return qs.select_related(*related).defer(*deferred).order_by("-issuing_date", "-created_at", "id")
 
 
 def invoice_list_related(organization: Organization, invoices: list[Invoice]) -> dict[Any, list[InvoiceAppliedTax]]:
@@ -209,6 +210,7 @@ _LIST_CUSTOMERS = PreparedQuery(
     lambda p: (
         Customer.objects.filter(organization_id=p.organization, external_id=p.external_id)
         .select_related(*customer_hooks.REPRESENTATION_RELATED)
+        .defer(*customer_hooks.REPRESENTATION_DEFERRED)
         .annotate(**customer_selectors.representation_flags())
         .order_by("id")
     ),

@@ -119,3 +119,36 @@ def test_the_compiled_list_is_tenant_scoped(tenant, other_tenant):
     assert [c["external_id"] for c in body["customers"]] == ["theirs"] and body["meta"]["total_count"] == 1
     body, _ = _get(tenant.client, "/api/v1/customers?per_page=1")
     assert [c["external_id"] for c in body["customers"]] == ["mine"] and body["meta"]["total_count"] == 1
+
+
+def test_customer_reads_leave_the_billing_entitys_logo_in_the_database(tenant):
+    """The representation prints the entity's code only: its logo (a data URI of up to ~800 KB),
+    footer and e-mail settings are not read with the customer, by id, in a list or on an invoice
+    page (general and compiled paths); the statement counts stay as pinned above."""
+    from customers.entities import customer_billing_entity
+    from customers.models import BillingEntity
+    from tests.factories.credits import make_one_off_invoice
+
+    customer = CustomerFactory(organization=tenant.organization, external_id="a")
+    entity = customer_billing_entity(customer)
+    BillingEntity.objects.filter(pk=entity.pk).update(
+        logo="data:image/png;base64," + "A" * 4000, invoice_footer="Thanks", email_settings=["invoice.finalized"]
+    )
+    make_one_off_invoice(customer, 1000)
+    tenant.client.get("/api/v1/customers")
+    paths = {
+        "/api/v1/customers/a": 1,
+        "/api/v1/customers?per_page=1": 1,
+        "/api/v1/customers?external_id=a": 1,
+        "/api/v1/invoices?external_customer_id=a&per_page=20": None,
+        "/api/v1/invoices?external_customer_id=a&per_page=20&currency=USD": None,
+    }
+    for path, statements in paths.items():
+        body, sql = _get(tenant.client, path)
+        for column in ("logo", "invoice_footer", "email_settings"):
+            assert not any(f'"customers_billingentity"."{column}"' in s for s in sql), (path, column, sql)
+        if statements is not None:
+            assert len(sql) == statements, (path, sql)
+        customers = body.get("customers") or [body.get("customer")]
+        customers = [c for c in customers if c] + [i["customer"] for i in body.get("invoices", [])]
+        assert customers and all(c["billing_entity_code"] == entity.code for c in customers), path
