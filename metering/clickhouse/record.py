@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.db import connection
 
@@ -45,7 +46,7 @@ from metering.clickhouse import store
 from metering.clickhouse.store import ClickHouseEventStore
 from metering.ingestion import ParsedEvent
 from metering.models import EventKey
-from metering.store.base import SubscriptionRefs, Written
+from metering.store.base import EventStore, SubscriptionRefs, Written
 
 logger = logging.getLogger(__name__)
 
@@ -109,20 +110,14 @@ def new_event_id() -> uuid.UUID:
     return uuid.UUID(time_ordered_id_prefix() + str(uuid.uuid4())[15:])
 
 
-class ClickHouseRecordStore:
+class ClickHouseRecordStore(EventStore):
     """The `EventStore` of an organization whose events live in ClickHouse; `write` runs inside the
     caller's transaction (`metering.services.events_ingest`)."""
 
     name = CLICKHOUSE
 
-    def write(
-        self,
-        organization_id: uuid.UUID,
-        events: Sequence[ParsedEvent],
-        *,
-        now: datetime,
-        refs: SubscriptionRefs | None = None,
-        durable: bool = True,
+    def _write(
+        self, organization_id: UUID, events: Sequence[ParsedEvent], now: datetime, refs: SubscriptionRefs, durable: bool
     ) -> Written:
         from metering.store import event_store
 

@@ -9,12 +9,13 @@ rollup rebuilds with a lock. PostgreSQL and SQLite are `DatabaseEventStore`s; Cl
 
 from __future__ import annotations
 
-import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
+from uuid import UUID
 
 from metering.computations import EXACT, ZERO, Row, unix_seconds
 from metering.ingestion import ParsedEvent, dimensions_key, truncate_hour
@@ -24,8 +25,10 @@ if TYPE_CHECKING:
 
 # external subscription id -> (subscription id, customer id), as text
 SubscriptionRefs = Mapping[str, tuple[str, str]]
-# (external subscription id, code, UTC hour, dimensions key) -> (dimensions, delta)
+# (external subscription id, code, UTC hour, dimensions key)
 RollupKey = tuple[str, str, datetime, str]
+# what events add to their hourly rollups: key -> (dimensions, delta)
+Deltas = Mapping[RollupKey, tuple[dict, "RollupDelta"]]
 
 
 @dataclass(frozen=True)
@@ -95,14 +98,15 @@ class EventReader(Protocol):
         ...
 
 
-class EventStore(Protocol):
-    """Where events are written and read."""
+class EventStore(ABC):
+    """Where events are written and read. `write` is the one entry point of every store; a store
+    implements `_write`, which `write` calls with at least one event."""
 
     name: str
 
     def write(
         self,
-        organization_id: uuid.UUID,
+        organization_id: UUID,
         events: Sequence[ParsedEvent],
         *,
         now: datetime,
@@ -113,40 +117,52 @@ class EventStore(Protocol):
         stored already: sets `id` on the events stored, None on the others. `refs` gives the text
         form of subscription and customer ids (default: from the events). `durable=False`: the
         commit need not wait for the disk (EVENTS_SYNCHRONOUS_COMMIT=false)."""
-        ...
+        if not events:
+            return Written()
+        return self._write(organization_id, events, now, default_refs(events) if refs is None else refs, durable)
 
+    @abstractmethod
+    def _write(
+        self, organization_id: UUID, events: Sequence[ParsedEvent], now: datetime, refs: SubscriptionRefs, durable: bool
+    ) -> Written:
+        """`write` of one event or more, `refs` filled."""
+
+    @abstractmethod
     def reader(self, organization: Organization, external_subscription_id: str, code: str) -> EventReader: ...
 
 
-class DatabaseEventStore(EventStore, Protocol):
+class DatabaseEventStore(EventStore):
     """The Django database: the source of truth, with the hourly rollups (`UsageRollup`)."""
 
     # True: `write` is one atomic statement (events and their rollups), so a request that writes
     # nothing else needs no explicit transaction.
     one_statement: bool
 
+    @abstractmethod
     def relax_commit(self) -> None:
         """Inside a transaction: its commit need not wait for the disk (opt-in, see `write`)."""
-        ...
 
-    def lock_rollups(self, organization_id: uuid.UUID | str, *, exclusive: bool) -> None:
+    @abstractmethod
+    def lock_rollups(self, organization_id: UUID | str, *, exclusive: bool) -> None:
         """Order ingestion (shared) against rollup rebuilds (exclusive) of one organization, until
         the end of the transaction."""
-        ...
 
-    def add_rollups(
-        self, organization_id: uuid.UUID | str, deltas: Mapping[RollupKey, tuple[dict, RollupDelta]], now: datetime
-    ) -> None:
+    def add_rollups(self, organization_id: UUID | str, deltas: Deltas, now: datetime) -> None:
         """Add deltas to the hourly rollups (insert or increment), in key order (no deadlocks)."""
-        ...
+        if deltas:
+            self._add_rollups(organization_id, deltas, sorted(deltas), now)
 
+    @abstractmethod
+    def _add_rollups(self, organization_id: UUID | str, deltas: Deltas, keys: list[RollupKey], now: datetime) -> None:
+        """`add_rollups` of the deltas of `keys` (sorted, at least one)."""
+
+    @abstractmethod
     def unique_state_rebuild(
-        self, organization_id: uuid.UUID | str, fields: Mapping[str, str | None], external_subscription_id: str | None
+        self, organization_id: UUID | str, fields: Mapping[str, str | None], external_subscription_id: str | None
     ) -> int:
         """Recompute the unique-count state of the codes of `fields` (code -> unique-count field
         name, None when the code is not a unique count now) from raw events; 0 where the store
         keeps none."""
-        ...
 
 
 # --- shared by the database stores --------------------------------------------------------------

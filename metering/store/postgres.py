@@ -14,12 +14,12 @@ take it exclusively) and use time-ordered UUIDv7 ids (`time_ordered_id_prefix`).
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from django.db import connection
 from django.db.models.functions import Collate
@@ -31,11 +31,8 @@ from metering.store.base import (
     EVENT_COLUMNS,
     EVENT_CONFLICT,
     ROLLUP_COLUMNS,
-    RollupDelta,
-    RollupKey,
-    SubscriptionRefs,
+    DatabaseEventStore,
     Written,
-    default_refs,
     event_key,
     rollup_conflict,
 )
@@ -43,6 +40,7 @@ from metering.store.database import DatabaseReader, ceil_hour, floor_hour
 
 if TYPE_CHECKING:
     from customers.models import Organization
+    from metering.store.base import Deltas, RollupKey, SubscriptionRefs
 
 
 def time_ordered_id_prefix(moment: float | None = None) -> str:
@@ -315,23 +313,13 @@ class PostgresReader(DatabaseReader):
         return computations.divide_period(acc, period)
 
 
-class PostgresEventStore:
+class PostgresEventStore(DatabaseEventStore):
     name = "postgres"
     one_statement = True
 
-    def write(
-        self,
-        organization_id: uuid.UUID,
-        events: Sequence[ParsedEvent],
-        *,
-        now: datetime,
-        refs: SubscriptionRefs | None = None,
-        durable: bool = True,
+    def _write(
+        self, organization_id: UUID, events: Sequence[ParsedEvent], now: datetime, refs: SubscriptionRefs, durable: bool
     ) -> Written:
-        if not events:
-            return Written()
-        if refs is None:
-            refs = default_refs(events)
         if len(events) == 1:
             return self._write_one(organization_id, events[0], now, refs, durable)
         ordered = sorted(events, key=event_key)
@@ -356,7 +344,7 @@ class PostgresEventStore:
         return Written()
 
     def _write_one(
-        self, organization_id: uuid.UUID, event: ParsedEvent, now: datetime, refs: SubscriptionRefs, durable: bool
+        self, organization_id: UUID, event: ParsedEvent, now: datetime, refs: SubscriptionRefs, durable: bool
     ) -> Written:
         ids = refs.get(event.external_subscription_id)
         dimensioned = event.metric_known and bool(event.dimensions)
@@ -393,21 +381,13 @@ class PostgresEventStore:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
-    def lock_rollups(self, organization_id: uuid.UUID | str, *, exclusive: bool) -> None:
+    def lock_rollups(self, organization_id: UUID | str, *, exclusive: bool) -> None:
         function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {function}(%s)", [lock_key(organization_id)])
 
-    def add_rollups(
-        self,
-        organization_id: uuid.UUID | str,
-        deltas: Mapping[RollupKey, tuple[dict, RollupDelta]],
-        now: datetime,
-    ) -> None:
-        if not deltas:
-            return
+    def _add_rollups(self, organization_id: UUID | str, deltas: Deltas, keys: list[RollupKey], now: datetime) -> None:
         table = UsageRollup._meta.db_table
-        keys = sorted(deltas)
         document = dumps(
             [
                 {
@@ -436,7 +416,7 @@ class PostgresEventStore:
             cursor.execute(sql, [organization_id, now, now, document])
 
     def unique_state_rebuild(
-        self, organization_id: uuid.UUID | str, fields: Mapping[str, str | None], external_subscription_id: str | None
+        self, organization_id: UUID | str, fields: Mapping[str, str | None], external_subscription_id: str | None
     ) -> int:
         """Recompute the unique-count state of the codes in `fields` (code -> the unique-count
         metric's field name, None: not a unique count now) from all their raw events, for one

@@ -11,8 +11,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from django.db import connection
+from django.db.models import Model
 
 from metering.ingestion import ParsedEvent, dumps
 from metering.models import Event, UsageRollup
@@ -20,9 +22,7 @@ from metering.store.base import (
     EVENT_COLUMNS,
     EVENT_CONFLICT,
     ROLLUP_COLUMNS,
-    RollupDelta,
-    RollupKey,
-    SubscriptionRefs,
+    DatabaseEventStore,
     Written,
     event_key,
     rollup_conflict,
@@ -32,67 +32,72 @@ from metering.store.database import DatabaseReader
 
 if TYPE_CHECKING:
     from customers.models import Organization
+    from metering.store.base import Deltas, RollupKey, SubscriptionRefs
 
 CHUNK = 500
 
 
-class SqliteEventStore:
+def _insert(model: type[Model], columns: list[str], rows: list[list[Any]], json_column: str, tail: str) -> list[Any]:
+    """Multi-row INSERTs of `rows` (values in `columns` order) into `model`'s table, CHUNK rows a
+    statement ending with `tail`; each value is prepared for the database by its model field, but
+    `json_column`'s, which is JSON text already. Returns the rows the statements return."""
+    by_column = {f.column: f for f in model._meta.concrete_fields}
+    fields = [by_column[name] for name in columns]
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    returned: list[Any] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            params = [
+                value if field.column == json_column else field.get_db_prep_save(value, connection)
+                for row in chunk
+                for field, value in zip(fields, row, strict=True)
+            ]
+            sql = (
+                f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) VALUES "  # noqa: S608 - identifiers are constants, values are parameters
+                + ", ".join([placeholders] * len(chunk))
+                + f" {tail}"
+            )
+            cursor.execute(sql, params)
+            if cursor.description is not None:
+                returned.extend(cursor.fetchall())
+    return returned
+
+
+class SqliteEventStore(DatabaseEventStore):
+    """`write`'s `refs` and `durable` change nothing here: the ids come from the events, and SQLite
+    has no asynchronous commit."""
+
     name = "sqlite"
     one_statement = False
 
-    def write(
-        self,
-        organization_id: uuid.UUID,
-        events: Sequence[ParsedEvent],
-        *,
-        now: datetime,
-        refs: SubscriptionRefs | None = None,
-        durable: bool = True,
+    def _write(
+        self, organization_id: UUID, events: Sequence[ParsedEvent], now: datetime, refs: SubscriptionRefs, durable: bool
     ) -> Written:
-        """`refs` and `durable` change nothing here: the ids come from the events, and SQLite has
-        no asynchronous commit."""
-        if not events:
-            return Written()
         ordered = sorted(events, key=event_key)
-        inserted: set[tuple[str, str]] = set()
-        by_column = {f.column: f for f in Event._meta.concrete_fields}
-        fields = [by_column[name] for name in EVENT_COLUMNS]
-        placeholders = "(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")"
-        with connection.cursor() as cursor:
-            for start in range(0, len(ordered), CHUNK):
-                chunk = ordered[start : start + CHUNK]
-                values: list[Any] = []
-                for event in chunk:
-                    event.id = uuid.uuid4()
-                    row = [
-                        event.id,
-                        organization_id,
-                        event.transaction_id,
-                        event.external_subscription_id,
-                        event.external_customer_id,
-                        event.code,
-                        event.timestamp,
-                        dumps(event.properties),
-                        event.precise_total_amount_cents,
-                        event.value,
-                        event.subscription_id,
-                        event.customer_id,
-                        now,
-                        now,
-                    ]
-                    for model_field, value in zip(fields, row, strict=True):
-                        if model_field.name == "properties":
-                            values.append(value)
-                        else:
-                            values.append(model_field.get_db_prep_save(value, connection))
-                sql = (
-                    f"INSERT INTO {Event._meta.db_table} ({', '.join(EVENT_COLUMNS)}) VALUES "  # noqa: S608 - identifiers are constants, values are parameters
-                    + ", ".join([placeholders] * len(chunk))
-                    + f" {EVENT_CONFLICT} RETURNING id, external_subscription_id, transaction_id"
-                )
-                cursor.execute(sql, values)
-                for _, sub, txn in cursor.fetchall():
-                    inserted.add((sub, txn))
+        rows = []
+        for event in ordered:
+            event.id = uuid.uuid4()
+            rows.append(
+                [
+                    event.id,
+                    organization_id,
+                    event.transaction_id,
+                    event.external_subscription_id,
+                    event.external_customer_id,
+                    event.code,
+                    event.timestamp,
+                    dumps(event.properties),
+                    event.precise_total_amount_cents,
+                    event.value,
+                    event.subscription_id,
+                    event.customer_id,
+                    now,
+                    now,
+                ]
+            )
+        tail = f"{EVENT_CONFLICT} RETURNING id, external_subscription_id, transaction_id"
+        inserted = {(sub, txn) for _, sub, txn in _insert(Event, EVENT_COLUMNS, rows, "properties", tail)}
         for event in ordered:
             if event.key not in inserted:
                 event.id = None
@@ -102,59 +107,36 @@ class SqliteEventStore:
     def relax_commit(self) -> None:
         return None
 
-    def lock_rollups(self, organization_id: uuid.UUID | str, *, exclusive: bool) -> None:
+    def lock_rollups(self, organization_id: UUID | str, *, exclusive: bool) -> None:
         return None
 
-    def add_rollups(
-        self,
-        organization_id: uuid.UUID | str,
-        deltas: Mapping[RollupKey, tuple[dict, RollupDelta]],
-        now: datetime,
-    ) -> None:
-        if not deltas:
-            return
-        table = UsageRollup._meta.db_table
-        keys = sorted(deltas)
-        model_fields = {f.column: f for f in UsageRollup._meta.concrete_fields}
-        placeholders = "(" + ", ".join(["%s"] * len(ROLLUP_COLUMNS)) + ")"
-        with connection.cursor() as cursor:
-            for start in range(0, len(keys), CHUNK):
-                chunk = keys[start : start + CHUNK]
-                params: list[Any] = []
-                for key in chunk:
-                    sub, code, hour, dims_key = key
-                    dims, d = deltas[key]
-                    row = [
-                        uuid.uuid4(),
-                        organization_id,
-                        sub,
-                        code,
-                        hour,
-                        dims_key,
-                        dumps(dims),
-                        d.events_count,
-                        d.value_sum,
-                        d.value_max,
-                        d.precise_sum,
-                        d.value_time_sum,
-                        now,
-                        now,
-                    ]
-                    for column, value in zip(ROLLUP_COLUMNS, row, strict=True):
-                        if column == "dimensions":
-                            params.append(value)
-                        else:
-                            params.append(model_fields[column].get_db_prep_save(value, connection))
-                sql = (
-                    f"INSERT INTO {table} ({', '.join(ROLLUP_COLUMNS)}) VALUES "  # noqa: S608 - identifiers are constants, values are parameters
-                    + ", ".join([placeholders] * len(chunk))
-                    + " "
-                    + rollup_conflict(table)
-                )
-                cursor.execute(sql, params)
+    def _add_rollups(self, organization_id: UUID | str, deltas: Deltas, keys: list[RollupKey], now: datetime) -> None:
+        rows = []
+        for key in keys:
+            sub, code, hour, dims_key = key
+            dims, d = deltas[key]
+            rows.append(
+                [
+                    uuid.uuid4(),
+                    organization_id,
+                    sub,
+                    code,
+                    hour,
+                    dims_key,
+                    dumps(dims),
+                    d.events_count,
+                    d.value_sum,
+                    d.value_max,
+                    d.precise_sum,
+                    d.value_time_sum,
+                    now,
+                    now,
+                ]
+            )
+        _insert(UsageRollup, ROLLUP_COLUMNS, rows, "dimensions", rollup_conflict(UsageRollup._meta.db_table))
 
     def unique_state_rebuild(
-        self, organization_id: uuid.UUID | str, fields: Mapping[str, str | None], external_subscription_id: str | None
+        self, organization_id: UUID | str, fields: Mapping[str, str | None], external_subscription_id: str | None
     ) -> int:
         """SQLite keeps no unique-count state (its reader counts raw events)."""
         return 0
