@@ -40,9 +40,25 @@ class ActivityLogShape(TypedDict):
 
 
 @dataclass(frozen=True)
-class ActivityLogFilters:
-    from_time: dt.datetime | None = None  # inclusive
-    to_time: dt.datetime | None = None  # exclusive
+class LoggedBetween:
+    """The time window of a log's filters: [from_time, to_time), either end open when None."""
+
+    from_time: dt.datetime | None = None
+    to_time: dt.datetime | None = None
+
+    def applied(self, rows: QuerySet, moment: str) -> QuerySet:
+        """`rows` whose `moment` (a date-time field) falls in the window."""
+        if self.from_time is not None:
+            rows = rows.filter(**{f"{moment}__gte": self.from_time})
+        if self.to_time is not None:
+            rows = rows.filter(**{f"{moment}__lt": self.to_time})
+        return rows
+
+
+@dataclass(frozen=True)
+class ActivityLogFilters(LoggedBetween):
+    """GET /activity_logs's filters (audit entries by their `created_at`)."""
+
     activity_types: Sequence[str] = ()
     activity_sources: Sequence[str] = ()
     user_emails: Sequence[str] = ()
@@ -68,11 +84,7 @@ def _content_type_ids(resource_types: Sequence[str]) -> list[int]:
 
 def activity_log_list(organization: Organization, filters: ActivityLogFilters) -> QuerySet[AuditLogEntry]:
     """The organization's entries matching the filters, newest first."""
-    entries = AuditLogEntry.objects.filter(organization=organization)
-    if filters.from_time is not None:
-        entries = entries.filter(created_at__gte=filters.from_time)
-    if filters.to_time is not None:
-        entries = entries.filter(created_at__lt=filters.to_time)
+    entries = filters.applied(AuditLogEntry.objects.filter(organization=organization), "created_at")
     if filters.activity_types:
         entries = entries.filter(activity_type__in=filters.activity_types)
     if filters.activity_sources:
@@ -201,9 +213,7 @@ class ApiLogShape(TypedDict):
 
 
 @dataclass(frozen=True)
-class ApiLogFilters:
-    from_time: dt.datetime | None = None  # inclusive
-    to_time: dt.datetime | None = None  # exclusive
+class ApiLogFilters(LoggedBetween):
     http_methods: Sequence[str] = ()
     http_statuses: Sequence[str] = ()  # "succeeded", "failed" or a code
     api_version: str | None = None
@@ -230,11 +240,7 @@ def _path_condition(pattern: str) -> Q:
 
 def api_log_list(organization: Organization, filters: ApiLogFilters) -> QuerySet[ApiLogEntry]:
     """The organization's API requests matching the filters, newest first."""
-    logs = ApiLogEntry.objects.filter(organization=organization)
-    if filters.from_time is not None:
-        logs = logs.filter(logged_at__gte=filters.from_time)
-    if filters.to_time is not None:
-        logs = logs.filter(logged_at__lt=filters.to_time)
+    logs = filters.applied(ApiLogEntry.objects.filter(organization=organization), "logged_at")
     if filters.http_methods:
         logs = logs.filter(http_method__in=filters.http_methods)
     if filters.http_statuses:
