@@ -27,9 +27,9 @@ from billing_project.core.errors import DomainError, ValidationFailure
 from catalog.inputs import FixedChargeFields
 from catalog.models import FixedCharge, Plan
 from catalog.services.fixed_charges import fixed_charge_units
-from customers.entities import section_choice_description
+from customers.admin_columns import ChoiceColumns
 from customers.models import Customer
-from customers.payment_choice import PaymentMethodInput, payment_method_description
+from customers.payment_choice import PaymentMethodInput
 from subscriptions import hooks, selectors, services
 from subscriptions.inputs import SubscriptionCreate
 from subscriptions.models import FixedChargeUnits, Subscription, SubscriptionStatus, SubscriptionTransition
@@ -179,7 +179,7 @@ def _preview_lines(preview: hooks.UnitsChangePreview, *, immediately: bool) -> l
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(ActionsOnlyAdmin):
+class SubscriptionAdmin(ChoiceColumns, ActionsOnlyAdmin):
     added_here = True  # the add page is a form calling subscription_create
     list_display = (
         "external_id",
@@ -238,14 +238,6 @@ class SubscriptionAdmin(ActionsOnlyAdmin):
     @admin.display(description="usage alerts and thresholds")
     def usage_monitoring_summary(self, obj: Subscription) -> str:
         return hooks.usage_monitoring_summary.get()(obj)
-
-    @admin.display(description="payment method")
-    def payment_method_chosen(self, obj: Subscription) -> str:
-        return payment_method_description(obj, obj.organization_id)
-
-    @admin.display(description="invoice custom sections")
-    def invoice_sections_chosen(self, obj: Subscription) -> str:
-        return section_choice_description(obj.section_choice, obj.organization_id)
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         """Start a subscription (or change its plan) through `subscription_create`."""

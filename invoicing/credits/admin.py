@@ -31,8 +31,7 @@ from billing_project.core.console import (
 )
 from billing_project.core.errors import DomainError, ValidationFailure
 from billing_project.core.money import exponent, format_amount
-from customers.entities import section_choice_description
-from customers.payment_choice import payment_method_description
+from customers.admin_columns import ChoiceColumns
 from invoicing.credits.inputs import (
     CreditNoteCreate,
     CreditNoteEstimate,
@@ -68,16 +67,12 @@ class WalletTransactionInline(ReadOnlyInline):
     amount = money_column("amount_cents", "amount", currency="wallet.currency")
 
 
-class RecurringRuleInline(ReadOnlyInline):
+class RecurringRuleInline(ChoiceColumns, ReadOnlyInline):
     model = RecurringTransactionRule
     fields = (
         "trigger", "interval", "method", "paid_credits", "granted_credits", "threshold_credits", "status",
         "payment_method_chosen",
     )  # fmt: skip
-
-    @admin.display(description="payment method")
-    def payment_method_chosen(self, obj: RecurringTransactionRule) -> str:
-        return payment_method_description(obj, obj.organization_id)
 
 
 class CreditsForm(forms.Form):
@@ -117,7 +112,7 @@ def _wallet_action(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Wal
 
 
 @admin.register(Wallet)
-class WalletAdmin(ActionsOnlyAdmin):
+class WalletAdmin(ChoiceColumns, ActionsOnlyAdmin):
     list_display = ("__str__", "customer", "status", "currency", "credits", "balance", "priority", "created_at")
     list_filter = ("status", "currency", "priority")
     search_fields = ("name", "code", "customer__external_id", "customer__email", "customer__name")
@@ -133,14 +128,6 @@ class WalletAdmin(ActionsOnlyAdmin):
         "billing_entity", "purchase_order_number", "invoice_sections_chosen",
     ]  # fmt: skip
     fields = readonly_fields
-
-    @admin.display(description="payment method")
-    def payment_method_chosen(self, obj: Wallet) -> str:
-        return payment_method_description(obj, obj.organization_id)
-
-    @admin.display(description="invoice custom sections")
-    def invoice_sections_chosen(self, obj: Wallet) -> str:
-        return section_choice_description(obj.section_choice, obj.organization_id)
 
     balance = money_column("balance_cents", "balance")
 
@@ -170,7 +157,7 @@ class WalletAdmin(ActionsOnlyAdmin):
 
 
 @admin.register(WalletTransaction)
-class WalletTransactionAdmin(ReadOnlyAdmin):
+class WalletTransactionAdmin(ChoiceColumns, ReadOnlyAdmin):
     list_display = (
         "created_at",
         "wallet",
@@ -186,10 +173,6 @@ class WalletTransactionAdmin(ReadOnlyAdmin):
     readonly_fields = ("payment_method_chosen",)
 
     credits = decimal_column("credit_amount", "credits", ordering="credit_amount")
-
-    @admin.display(description="payment method")
-    def payment_method_chosen(self, obj: WalletTransaction) -> str:
-        return payment_method_description(obj, obj.organization_id)
 
     amount = money_column("amount_cents", "amount", currency="wallet.currency")
 
