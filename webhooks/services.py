@@ -299,6 +299,14 @@ def webhook_send(
     return deliveries
 
 
+def webhook_send_row(
+    row: Any, webhook_type: str, object_type: str, payload: Callable[[Any], Mapping[str, Any]]
+) -> None:
+    """`webhook_send` about one row of an organization (`row.organization`): its payload is
+    `payload(row)`, built only when an endpoint wants this webhook type."""
+    webhook_send(row.organization, webhook_type=webhook_type, object_type=object_type, payload=lambda: payload(row))
+
+
 # --- Delivery ---------------------------------------------------------------------------------
 
 

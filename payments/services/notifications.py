@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from customers.models import Customer, Organization
 from invoicing.models import Invoice
-from webhooks.services import webhook_send
+from webhooks.services import webhook_send, webhook_send_row
 
 if TYPE_CHECKING:
     from payments.models import Payment, PaymentRequest
@@ -18,20 +18,13 @@ logger = logging.getLogger(__name__)
 def payment_webhook(payment: Payment, webhook_type: str) -> None:
     from payments.representation import payment_payload
 
-    webhook_send(
-        payment.organization, webhook_type=webhook_type, object_type="payment", payload=lambda: payment_payload(payment)
-    )
+    webhook_send_row(payment, webhook_type, "payment", payment_payload)
 
 
 def payment_request_webhook(request: PaymentRequest, webhook_type: str) -> None:
     from payments.representation import payment_request_payload
 
-    webhook_send(
-        request.organization,
-        webhook_type=webhook_type,
-        object_type="payment_request",
-        payload=lambda: payment_request_payload(request),
-    )
+    webhook_send_row(request, webhook_type, "payment_request", payment_request_payload)
 
 
 def invoice_payment_failure(payment: Payment, invoice: Invoice) -> None:

@@ -52,14 +52,9 @@ def receipt_issue(payment: Payment) -> PaymentReceipt:
 
 def _announce(receipt: PaymentReceipt) -> None:
     from payments.representation import payment_receipt_payload
-    from webhooks.services import webhook_send
+    from webhooks.services import webhook_send_row
 
-    webhook_send(
-        receipt.organization,
-        webhook_type="payment_receipt.created",
-        object_type="payment_receipt",
-        payload=lambda: payment_receipt_payload(receipt),
-    )
+    webhook_send_row(receipt, "payment_receipt.created", "payment_receipt", payment_receipt_payload)
     receipt_id = str(receipt.id)
     transaction.on_commit(lambda: _enqueue_pdf(receipt_id))
     from payments.models import EmailKind

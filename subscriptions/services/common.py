@@ -14,7 +14,7 @@ from billing_project.core.errors import NotAllowedFailure, NotFoundFailure
 from customers.models import Customer
 from subscriptions import state_machine
 from subscriptions.models import Subscription, SubscriptionTransition
-from webhooks.services import webhook_send
+from webhooks.services import webhook_send_row
 
 
 def record_transition(
@@ -43,12 +43,7 @@ def emit(subscription: Subscription, webhook_type: str) -> None:
     """Lago's subscription webhook, written to the outbox inside the caller's transaction."""
     from subscriptions.representation import subscription_payload
 
-    webhook_send(
-        subscription.organization,
-        webhook_type=webhook_type,
-        object_type="subscription",
-        payload=lambda: subscription_payload(subscription),
-    )
+    webhook_send_row(subscription, webhook_type, "subscription", subscription_payload)
 
 
 def lock_customer(customer_id: UUID | str) -> Customer:

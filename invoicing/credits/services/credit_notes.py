@@ -56,7 +56,7 @@ from invoicing.models import (
     PaymentStatus,
 )
 from invoicing.signals import credit_note_created, credit_note_refund_requested
-from webhooks.services import webhook_send
+from webhooks.services import webhook_send_row
 
 if TYPE_CHECKING:
     from invoicing.credits.representation import CreditNoteEstimateShape
@@ -67,12 +67,7 @@ PRECISE = Decimal("0.00001")
 def _send(note: CreditNote, webhook_type: str) -> None:
     from invoicing.credits.representation import credit_note_payload
 
-    webhook_send(
-        note.organization,
-        webhook_type=webhook_type,
-        object_type="credit_note",
-        payload=lambda: credit_note_payload(note),
-    )
+    webhook_send_row(note, webhook_type, "credit_note", credit_note_payload)
 
 
 def _locked_invoice(organization: Organization, invoice_id: UUID | str) -> Invoice:

@@ -52,7 +52,7 @@ from invoicing.credits.models import (
     WalletTransactionConsumption,
 )
 from invoicing.models import Fee, FeeType, Invoice, InvoiceType
-from webhooks.services import webhook_send
+from webhooks.services import webhook_send, webhook_send_row
 
 MAX_ACTIVE_WALLETS = 5
 ZERO = Decimal(0)
@@ -86,9 +86,7 @@ def _send_transaction_webhook(tx: WalletTransaction, webhook_type: str) -> None:
 def _send_wallet_webhook(wallet: Wallet, webhook_type: str) -> None:
     from invoicing.credits.representation import wallet_payload
 
-    webhook_send(
-        wallet.organization, webhook_type=webhook_type, object_type="wallet", payload=lambda: wallet_payload(wallet)
-    )
+    webhook_send_row(wallet, webhook_type, "wallet", wallet_payload)
 
 
 # ------------------------------------------------------------------------------------ the ledger
