@@ -51,14 +51,19 @@ def limit_per_minute() -> int:
     return int(getattr(settings, "RATE_LIMIT_EVENTS_PER_MINUTE", 0) or 0)
 
 
-def consume(organization_id: Any, cost: int, *, now: float | None = None) -> RateDecision | None:
-    """Take `cost` events from the organization's budget; None when rate limiting is off."""
-    limit = limit_per_minute()
-    if limit <= 0:
-        return None
+def _window(organization_id: Any, now: float | None) -> tuple[float, int, str]:
+    """This moment (`now`, else the clock's), the number of its one-minute window and the window's
+    counter key for the organization."""
     moment = time.time() if now is None else now
     window = int(moment // WINDOW_SECONDS)
-    key = f"bxb:ratelimit:events:{organization_id}:{window}"
+    return moment, window, f"bxb:ratelimit:events:{organization_id}:{window}"
+
+
+def consume(organization_id: Any, cost: int, *, now: float | None = None) -> RateDecision | None:
+    """Take `cost` events from the organization's budget; None when rate limiting is off."""
+    if limit_per_minute() <= 0:
+        return None
+    moment, window, key = _window(organization_id, now)
     used: int | None = None
     global _redis_down_until
     if settings.REDIS_URL and time.monotonic() >= _redis_down_until:
@@ -86,9 +91,7 @@ def redis_counter(organization_id: Any, cost: int, *, now: float | None = None) 
     the caller then calls `consume`."""
     if limit_per_minute() <= 0 or not settings.REDIS_URL or time.monotonic() < _redis_down_until:
         return None
-    moment = time.time() if now is None else now
-    window = int(moment // WINDOW_SECONDS)
-    return (f"bxb:ratelimit:events:{organization_id}:{window}", cost, WINDOW_SECONDS + 5)
+    return (_window(organization_id, now)[2], cost, WINDOW_SECONDS + 5)
 
 
 def decide(used: int, cost: int, *, now: float | None = None) -> RateDecision | None:
