@@ -61,6 +61,7 @@ from bench.common import (
     cpu_seconds,
     gather_clients,
     load_average,
+    monthly_plan,
     open_loop,
     percentile,
     run_on_database,
@@ -87,7 +88,7 @@ def seed(customers: int, invoices: int, events_per_subscription: int = 24) -> st
     """
     from datetime import UTC, date, datetime, timedelta
 
-    from catalog.models import BillableMetric, Charge, Plan, Tax
+    from catalog.models import BillableMetric, Charge, Tax
     from customers.entities import default_billing_entity
     from customers.models import Customer
     from customers.services import api_key_create, organization_create
@@ -100,14 +101,7 @@ def seed(customers: int, invoices: int, events_per_subscription: int = 24) -> st
     metric = BillableMetric.objects.create(
         organization=organization, name="calls", code="load_calls", aggregation_type="sum_agg", field_name="n"
     )
-    plan = Plan.objects.create(
-        organization=organization,
-        name="load",
-        code="load",
-        interval="monthly",
-        amount_cents=4900,
-        amount_currency="USD",
-    )
+    plan = monthly_plan(organization, "load", 4900)
     Charge.objects.create(
         organization=organization,
         plan=plan,

@@ -348,11 +348,21 @@ def active_subscriptions(organization: Any, plan: Any, customers: Iterable[Any],
     return Subscription.objects.bulk_create(rows)
 
 
+def monthly_plan(organization: Any, code: str, amount_cents: int = 0) -> Any:
+    """A monthly USD plan named after its code (the benches' fixture)."""
+    from catalog.models import Plan
+
+    return Plan.objects.create(
+        organization=organization, name=code, code=code, interval="monthly", amount_cents=amount_cents,
+        amount_currency="USD",
+    )  # fmt: skip
+
+
 def create_tenant(name: str, subscriptions: int, code: str = "bench_calls") -> tuple[object, str, object]:
     """An organization, its API key, a sum metric, and `subscriptions` active subscriptions sub_0..."""
     from datetime import UTC
 
-    from catalog.models import BillableMetric, Plan
+    from catalog.models import BillableMetric
     from customers.inputs import CustomerUpsert
     from customers.services import api_key_create, customer_upsert, organization_create
 
@@ -363,9 +373,7 @@ def create_tenant(name: str, subscriptions: int, code: str = "bench_calls") -> t
     )
     try:
         customer, _ = customer_upsert(organization, CustomerUpsert(external_id="bench-customer", currency="USD"))
-        plan = Plan.objects.create(
-            organization=organization, name="bench", code="bench", interval="monthly", amount_currency="USD"
-        )
+        plan = monthly_plan(organization, "bench")
         started = datetime(2020, 1, 1, tzinfo=UTC)
         active_subscriptions(organization, plan, [customer] * subscriptions, started)
     except Exception as exc:  # the bench still runs; events are then reported as unknown subscriptions

@@ -32,7 +32,7 @@ from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import setup_django
+from bench.common import monthly_plan, setup_django
 
 DEFAULT_FEATURES_DB = "postgres://postgres@127.0.0.1:5432/bxb_h4_bench"
 RANGES = {
@@ -90,7 +90,7 @@ def measure(label: str, runs: int, call) -> dict:
 
 
 def build(events: int):
-    from catalog.models import BillableMetric, Charge, Plan
+    from catalog.models import BillableMetric, Charge
     from customers.inputs import CustomerUpsert
     from customers.services import customer_upsert, organization_create
     from metering.services import events_ingest
@@ -98,14 +98,7 @@ def build(events: int):
 
     organization, _ = organization_create(f"Bench features {time.time():.0f}", timezone_name="UTC")
     customer, _ = customer_upsert(organization, CustomerUpsert(external_id="bench-features", currency="USD"))
-    plan = Plan.objects.create(
-        organization=organization,
-        name="seats",
-        code="seats",
-        interval="monthly",
-        amount_cents=1000,
-        amount_currency="USD",
-    )
+    plan = monthly_plan(organization, "seats", 1000)
     metrics = {}
     for code in ("seats_prorated", "seats_full", "advance"):
         metrics[code] = BillableMetric.objects.create(
