@@ -24,7 +24,7 @@ fetched), in DejaVu Sans when the system has it, else the built-in Helvetica (La
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -252,10 +252,7 @@ def render_invoice_pdf(document: InvoiceDocument) -> bytes:
         rows.append(_Row("Usage already billed", money(-document.progressive_billing_credit_amount_cents)))
     if document.coupons_amount_cents:
         rows.append(_Row("Coupons", money(-document.coupons_amount_cents)))
-    rows.append(_Row("Sub total excluding tax", money(document.sub_total_excluding_taxes_amount_cents), strong=True))
-    rows += _tax_rows(document.taxes, money)
-    if not document.taxes:
-        rows.append(_Row("Tax", money(document.taxes_amount_cents)))
+    rows += _taxed_rows(document, money)
     rows.append(_Row("Sub total including tax", money(document.sub_total_including_taxes_amount_cents), strong=True))
     if document.credit_notes_amount_cents:
         rows.append(_Row("Credit notes", money(-document.credit_notes_amount_cents)))
@@ -263,17 +260,9 @@ def render_invoice_pdf(document: InvoiceDocument) -> bytes:
         rows.append(_Row("Prepaid credits", money(-document.prepaid_credit_amount_cents)))
     rows.append(_Row(f"Total due ({currency})", money(document.total_amount_cents), grand=True))
 
-    context = _Context(
-        kind="invoice",
-        title="Invoice",
-        document=document,
-        lines=_lines(document.lines, currency),
-        totals=rows,
-        meta=meta,
-        payment_terms=_payment_terms(document),
-        draft=document.status == "draft",
+    return _document_pdf(
+        "invoice", "Invoice", document, rows, meta, _payment_terms(document), draft=document.status == "draft"
     )
-    return _render(context)
 
 
 def render_credit_note_pdf(document: CreditNoteDocument) -> bytes:
@@ -290,10 +279,7 @@ def render_credit_note_pdf(document: CreditNoteDocument) -> bytes:
     rows = [_Row("Sub total", money(sum(line.amount_cents for line in document.lines)))]
     if document.coupons_adjustment_amount_cents:
         rows.append(_Row("Coupons adjustment", money(-document.coupons_adjustment_amount_cents)))
-    rows.append(_Row("Sub total excluding tax", money(document.sub_total_excluding_taxes_amount_cents), strong=True))
-    rows += _tax_rows(document.taxes, money)
-    if not document.taxes:
-        rows.append(_Row("Tax", money(document.taxes_amount_cents)))
+    rows += _taxed_rows(document, money)
     rows.append(_Row(f"Total credited ({currency})", money(document.total_amount_cents), grand=True))
     if document.credit_amount_cents:
         rows.append(_Row("Credited to the customer's balance", money(document.credit_amount_cents)))
@@ -301,14 +287,38 @@ def render_credit_note_pdf(document: CreditNoteDocument) -> bytes:
         rows.append(_Row("Refunded", money(document.refund_amount_cents)))
     if document.offset_amount_cents:
         rows.append(_Row("Offset against the invoice", money(document.offset_amount_cents)))
+    return _document_pdf("credit_note", "Credit note", document, rows, meta, document.description)
+
+
+def _taxed_rows(document: InvoiceDocument | CreditNoteDocument, money: Callable[[int], str]) -> list[_Row]:
+    """The sub total excluding tax, then a row per tax applied (one "Tax" row when none is)."""
+    rows = [_Row("Sub total excluding tax", money(document.sub_total_excluding_taxes_amount_cents), strong=True)]
+    rows += _tax_rows(document.taxes, money)
+    if not document.taxes:
+        rows.append(_Row("Tax", money(document.taxes_amount_cents)))
+    return rows
+
+
+def _document_pdf(
+    kind: str,
+    title: str,
+    document: InvoiceDocument | CreditNoteDocument,
+    totals: list[_Row],
+    meta: list[tuple[str, str]],
+    payment_terms: str,
+    *,
+    draft: bool = False,
+) -> bytes:
+    """An invoice's or a credit note's PDF: its lines, `totals` and `meta`."""
     context = _Context(
-        kind="credit_note",
-        title="Credit note",
+        kind=kind,
+        title=title,
         document=document,
-        lines=_lines(document.lines, currency),
-        totals=rows,
+        lines=_lines(document.lines, document.currency),
+        totals=totals,
         meta=meta,
-        payment_terms=document.description,
+        payment_terms=payment_terms,
+        draft=draft,
     )
     return _render(context)
 
