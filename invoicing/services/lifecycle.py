@@ -232,6 +232,14 @@ def send_invoice_webhook(invoice: Invoice, webhook_type: str) -> None:
     )
 
 
+def _save_and_send(invoice: Invoice, webhook_type: str, **values: Any) -> None:
+    """Set `values` on the invoice, save those columns (and `updated_at`), then send `webhook_type`."""
+    for name, value in values.items():
+        setattr(invoice, name, value)
+    invoice.save(update_fields=[*values, "updated_at"])
+    send_invoice_webhook(invoice, webhook_type)
+
+
 def enqueue_pdf(invoice: Invoice) -> None:
     """The PDF is rendered by a task after the commit (`INVOICE_PDF_ON_FINALIZE`, default on)."""
     from django.conf import settings
@@ -405,10 +413,7 @@ def invoice_delete(organization: Organization, *, invoice_id: UUID | str, now: d
         invoice = _locked(organization, invoice_id)
         if invoice.status != InvoiceStatus.DRAFT:
             raise NotAllowedFailure("not_deletable")
-        invoice.status = InvoiceStatus.DELETED
-        invoice.finalize_at = None
-        invoice.save(update_fields=["status", "finalize_at", "updated_at"])
-        send_invoice_webhook(invoice, "invoice.deleted")
+        _save_and_send(invoice, "invoice.deleted", status=InvoiceStatus.DELETED, finalize_at=None)
     return invoice
 
 
@@ -417,10 +422,7 @@ def invoice_dispute_lost(invoice: Invoice, *, now: dt.datetime) -> bool:
     longer overdue) and send `invoice.payment_dispute_lost`. False when it was already recorded."""
     if invoice.payment_dispute_lost_at is not None:
         return False
-    invoice.payment_dispute_lost_at = now
-    invoice.payment_overdue = False
-    invoice.save(update_fields=["payment_dispute_lost_at", "payment_overdue", "updated_at"])
-    send_invoice_webhook(invoice, "invoice.payment_dispute_lost")
+    _save_and_send(invoice, "invoice.payment_dispute_lost", payment_dispute_lost_at=now, payment_overdue=False)
     return True
 
 
@@ -596,10 +598,7 @@ def invoice_mark_overdue(invoice_id: UUID | str, *, now: dt.datetime | None = No
             return False
         if invoice.payment_status == PaymentStatus.SUCCEEDED:
             return False
-        invoice.payment_overdue = True
-        invoice.payment_overdue_at = now
-        invoice.save(update_fields=["payment_overdue", "payment_overdue_at", "updated_at"])
-        send_invoice_webhook(invoice, "invoice.payment_overdue")
+        _save_and_send(invoice, "invoice.payment_overdue", payment_overdue=True, payment_overdue_at=now)
         return True
 
 
