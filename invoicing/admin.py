@@ -58,13 +58,9 @@ class FeeInline(ReadOnlyInline):
 class BillingPeriodInline(ReadOnlyInline):
     model = InvoiceSubscription
     fields = (
-        "subscription",
-        "invoicing_reason",
-        "from_datetime",
-        "to_datetime",
-        "charges_from_datetime",
+        "subscription", "invoicing_reason", "from_datetime", "to_datetime", "charges_from_datetime",
         "charges_to_datetime",
-    )
+    )  # fmt: skip
 
 
 class OverdueFilter(admin.SimpleListFilter):
