@@ -24,6 +24,7 @@ from billing_project.core import money
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.found import found
 from billing_project.core.inputs import UNSET, Fields, Unset, built, one, or_none
+from billing_project.core.models import save_unique
 from customers import hooks
 from customers.models import (
     BillingEntity,
@@ -467,11 +468,7 @@ def billing_entity_create(organization: Organization, fields: BillingEntityField
         entity.document_number_prefix = f"{letters}-{entity.id.hex[-4:].upper()}"
     if not BillingEntity.objects.filter(organization=organization, is_default=True).exists():
         entity.is_default = True
-    try:
-        with transaction.atomic():
-            entity.save(force_insert=True)
-    except IntegrityError:
-        raise ValidationFailure.single("code", "value_already_exist") from None
+    save_unique(entity, force_insert=True)
     return entity
 
 
@@ -564,11 +561,7 @@ def section_create(organization: Organization, fields: SectionFields) -> Invoice
         errors["code"] = ["value_already_exist"]
     if errors:
         raise ValidationFailure(errors)
-    try:
-        with transaction.atomic():
-            section.save(force_insert=True)
-    except IntegrityError:
-        raise ValidationFailure.single("code", "value_already_exist") from None
+    save_unique(section, force_insert=True)
     _apply_to_default_entity(section, fields.applied_to_organization)
     return section
 

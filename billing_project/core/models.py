@@ -4,10 +4,12 @@ soft-deleted variant with `deleted_at` and its `live` manager."""
 from __future__ import annotations
 
 import uuid
-from typing import TypedDict
+from typing import Any, TypedDict
 
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
+
+from billing_project.core.errors import ValidationFailure
 
 
 class DecimalSpec(TypedDict):
@@ -81,3 +83,13 @@ def exactly_one(first: str, second: str, *, name: str) -> models.CheckConstraint
         | Q(**{f"{first}__isnull": True, f"{second}__isnull": False}),
         name=name,
     )
+
+
+def save_unique(row: models.Model, field: str = "code", error: str = "value_already_exist", **save: Any) -> None:
+    """`row.save(**save)` in a savepoint; a unique constraint refusing it (a concurrent request took
+    the value first) is the validation error `{field: [error]}`."""
+    try:
+        with transaction.atomic():
+            row.save(**save)
+    except IntegrityError:
+        raise ValidationFailure.single(field, error) from None

@@ -8,13 +8,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
-from django.db import IntegrityError, models, transaction
+from django.db import models
 from django.utils import timezone
 
 from billing_project.core import bounds, money
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
 from billing_project.core.found import found
 from billing_project.core.inputs import Unset
+from billing_project.core.models import save_unique
 from catalog.hooks import plan_usage
 from catalog.models import Charge, FixedCharge, Plan, Tax
 from customers.models import Organization
@@ -107,11 +108,7 @@ def name_and_code_errors(row: Any, others: models.QuerySet[Any]) -> dict[str, li
 def save_with_code(row: models.Model) -> None:
     """Save `row` in a savepoint; the unique constraint on its code refusing it (a concurrent
     request took the code first) is `code: value_already_exist`."""
-    try:
-        with transaction.atomic():
-            row.save()
-    except IntegrityError as exc:
-        raise ValidationFailure.single("code", "value_already_exist") from exc
+    save_unique(row)
 
 
 def soft_delete(row: models.Model, now: datetime | None = None) -> None:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from billing_project.core.errors import ValidationFailure
 from billing_project.core.found import found
 from billing_project.core.inputs import or_none
+from billing_project.core.models import save_unique
 from catalog.models import BillableMetric
 from customers.models import Organization
 from usage_monitoring import selectors
@@ -202,11 +203,7 @@ def _update(organization: Organization, alert: Alert, data: AlertFields, scope: 
             thresholds = _thresholds(sent_thresholds, errors, recurring_allowed=alert.wallet_id is None)
         if errors:
             raise ValidationFailure(errors)
-        try:
-            with transaction.atomic():
-                alert.save(update_fields=fields)
-        except IntegrityError:
-            raise ValidationFailure.single("base", "alert_already_exists") from None
+        save_unique(alert, "base", "alert_already_exists", update_fields=fields)
         if thresholds is not None:
             _write_thresholds(alert, thresholds)
     return scope.get(id=alert.id)
