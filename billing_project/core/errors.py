@@ -56,34 +56,30 @@ class NotFoundFailure(DomainError):
         return f"{self.resource}_not_found"
 
 
-class NotAllowedFailure(DomainError):
+class CodedFailure(DomainError):
+    """An error answered with its status and a code (its message too)."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+class NotAllowedFailure(CodedFailure):
     """A state change the object's state forbids (405 with a code such as `not_voidable`)."""
 
     status = 405
 
-    def __init__(self, code: str):
-        super().__init__(code)
-        self.code = code
 
-
-class ForbiddenFailure(DomainError):
+class ForbiddenFailure(CodedFailure):
     """The key may not do this (403 with a code)."""
 
     status = 403
 
-    def __init__(self, code: str):
-        super().__init__(code)
-        self.code = code
 
-
-class ConflictFailure(DomainError):
+class ConflictFailure(CodedFailure):
     """A concurrent change won; the client may retry (409)."""
 
     status = 409
-
-    def __init__(self, code: str):
-        super().__init__(code)
-        self.code = code
 
 
 class ProviderFailure(DomainError):
@@ -97,7 +93,7 @@ class ProviderFailure(DomainError):
         self.details = dict(details or {})
 
 
-class UnavailableFailure(DomainError):
+class UnavailableFailure(CodedFailure):
     """A store the request needs did not answer in time; nothing was changed and the client may
     retry (503 with a code and `Retry-After`)."""
 
@@ -105,7 +101,6 @@ class UnavailableFailure(DomainError):
 
     def __init__(self, code: str, retry_after: int = 5):
         super().__init__(code)
-        self.code = code
         self.retry_after = retry_after
 
 
