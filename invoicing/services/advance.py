@@ -615,16 +615,7 @@ def paid_fees_regroup(
             return []
         fees = list(
             Fee.objects.select_for_update(of=("self",))
-            .filter(
-                customer_id=customer.id,
-                invoice__isnull=True,
-                deleted_at__isnull=True,
-                pay_in_advance=True,
-                payment_status=PaymentStatus.SUCCEEDED,
-                succeeded_at__lte=at,
-                subscription__isnull=False,
-                charge__regroup_paid_fees=RegroupPaidFees.INVOICE,
-            )
+            .filter(_paid_to_regroup(at), customer_id=customer.id)
             .select_related("subscription__plan", "charge__billable_metric")
             .order_by("created_at", "id")
         )
@@ -692,20 +683,21 @@ def _regroup_invoice(
     return invoice
 
 
+def _paid_to_regroup(at: dt.datetime) -> Q:
+    """Fees paid in advance by `at` and not invoiced yet, of subscription charges that regroup
+    their paid fees on an invoice (`regroup_paid_fees: invoice`)."""
+    return Q(
+        invoice__isnull=True,
+        deleted_at__isnull=True,
+        pay_in_advance=True,
+        payment_status=PaymentStatus.SUCCEEDED,
+        succeeded_at__lte=at,
+        subscription__isnull=False,
+        charge__regroup_paid_fees=RegroupPaidFees.INVOICE,
+    )
+
+
 def paid_fees_regroup_due(at: dt.datetime | None = None) -> list[Any]:
     """Customers with paid, uninvoiced fees of regrouping charges (the sweep's candidates)."""
     at = at or timezone.now()
-    return list(
-        Fee.objects.filter(
-            invoice__isnull=True,
-            deleted_at__isnull=True,
-            pay_in_advance=True,
-            payment_status=PaymentStatus.SUCCEEDED,
-            succeeded_at__lte=at,
-            subscription__isnull=False,
-            charge__regroup_paid_fees=RegroupPaidFees.INVOICE,
-        )
-        .values_list("customer_id", flat=True)
-        .distinct()
-        .order_by()
-    )
+    return list(Fee.objects.filter(_paid_to_regroup(at)).values_list("customer_id", flat=True).distinct().order_by())
