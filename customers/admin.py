@@ -7,10 +7,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.http import HttpRequest
 
 from billing_project.core.api import permissions as api_permissions
-from billing_project.core.console import ReadOnlyInline
+from billing_project.core.console import ConditionFilter, ReadOnlyInline
 from customers import entities, services
 from customers.entities import BillingEntityFields, EntityBillingConfiguration, SectionFields
 from customers.inputs import CustomerUpsert
@@ -71,19 +72,13 @@ class OrganizationAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
-class ApiKeyScopeFilter(admin.SimpleListFilter):
+class ApiKeyScopeFilter(ConditionFilter):
     title = "scope"
     parameter_name = "scope"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("full", "full access"), ("scoped", "scoped")]
-
-    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
-        if self.value() == "full":
-            return queryset.filter(permissions__isnull=True)
-        if self.value() == "scoped":
-            return queryset.filter(permissions__isnull=False)
-        return queryset
+    conditions = {
+        "full": ("full access", Q(permissions__isnull=True)),
+        "scoped": ("scoped", Q(permissions__isnull=False)),
+    }
 
 
 class ApiKeyAdminForm(forms.ModelForm):

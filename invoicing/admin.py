@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -21,6 +21,7 @@ from django.utils.html import format_html
 from billing_project.core.admin_pages import PdfAdminMixin, money_column
 from billing_project.core.console import (
     ActionsOnlyAdmin,
+    ConditionFilter,
     ReadOnlyAdmin,
     ReadOnlyInline,
     TotalsChangeListMixin,
@@ -63,19 +64,10 @@ class BillingPeriodInline(ReadOnlyInline):
     )  # fmt: skip
 
 
-class OverdueFilter(admin.SimpleListFilter):
+class OverdueFilter(ConditionFilter):
     title = "overdue"
     parameter_name = "overdue"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Overdue"), ("no", "Not overdue")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> QuerySet[Invoice]:
-        if self.value() == "yes":
-            return queryset.filter(payment_overdue=True)
-        if self.value() == "no":
-            return queryset.filter(payment_overdue=False)
-        return queryset
+    conditions = {"yes": ("Overdue", Q(payment_overdue=True)), "no": ("Not overdue", Q(payment_overdue=False))}
 
 
 class DueFilter(admin.SimpleListFilter):

@@ -15,7 +15,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 
 from billing_project.core.money import exponent, format_amount, from_cents, is_currency, to_cents
@@ -92,6 +92,20 @@ class ActionsOnlyAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         """Nothing to save by hand (a crafted POST changes nothing)."""
+
+
+class ConditionFilter(admin.SimpleListFilter):
+    """A list filter whose every choice keeps the rows of one condition: `conditions` maps a
+    choice's value to its label and lookup, `{"yes": ("Overdue", Q(payment_overdue=True))}`."""
+
+    conditions: dict[str, tuple[str, Q]]
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(value, label) for value, (label, _) in self.conditions.items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        chosen = self.conditions.get(self.value() or "")
+        return queryset if chosen is None else queryset.filter(chosen[1])
 
 
 class TotalsChangeListMixin:
