@@ -18,16 +18,8 @@ from django.db.models import Model
 
 from metering.ingestion import ParsedEvent, dumps
 from metering.models import Event, UsageRollup
-from metering.store.base import (
-    EVENT_COLUMNS,
-    EVENT_CONFLICT,
-    ROLLUP_COLUMNS,
-    DatabaseEventStore,
-    Written,
-    event_key,
-    rollup_conflict,
-    rollup_deltas,
-)
+from metering.store import base  # the SQL the database stores share
+from metering.store.base import DatabaseEventStore, Written, event_key, rollup_deltas
 from metering.store.database import DatabaseReader
 
 if TYPE_CHECKING:
@@ -96,8 +88,8 @@ class SqliteEventStore(DatabaseEventStore):
                     now,
                 ]
             )
-        tail = f"{EVENT_CONFLICT} RETURNING id, external_subscription_id, transaction_id"
-        inserted = {(sub, txn) for _, sub, txn in _insert(Event, EVENT_COLUMNS, rows, "properties", tail)}
+        tail = f"{base.EVENT_CONFLICT} RETURNING id, external_subscription_id, transaction_id"
+        inserted = {(sub, txn) for _, sub, txn in _insert(Event, base.EVENT_COLUMNS, rows, "properties", tail)}
         for event in ordered:
             if event.key not in inserted:
                 event.id = None
@@ -133,7 +125,7 @@ class SqliteEventStore(DatabaseEventStore):
                     now,
                 ]
             )
-        _insert(UsageRollup, ROLLUP_COLUMNS, rows, "dimensions", rollup_conflict(UsageRollup._meta.db_table))
+        _insert(UsageRollup, base.ROLLUP_COLUMNS, rows, "dimensions", base.rollup_conflict(UsageRollup._meta.db_table))
 
     def unique_state_rebuild(
         self, organization_id: UUID | str, fields: Mapping[str, str | None], external_subscription_id: str | None
