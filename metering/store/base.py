@@ -203,21 +203,10 @@ def rollup_deltas(events: Iterable[ParsedEvent]) -> dict[RollupKey, tuple[dict, 
 
 
 EVENT_COLUMNS = [
-    "id",
-    "organization_id",
-    "transaction_id",
-    "external_subscription_id",
-    "external_customer_id",
-    "code",
-    "timestamp",
-    "properties",
-    "precise_total_amount_cents",
-    "value",
-    "subscription_id",
-    "customer_id",
-    "created_at",
+    "id", "organization_id", "transaction_id", "external_subscription_id", "external_customer_id", "code",
+    "timestamp", "properties", "precise_total_amount_cents", "value", "subscription_id", "customer_id", "created_at",
     "updated_at",
-]
+]  # fmt: skip
 
 ROLLUP_COLUMNS = [
     "id",

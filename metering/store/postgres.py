@@ -74,15 +74,8 @@ _ONE_EVENT_SQL: dict[bool, str] = {}
 
 # The link rows of unique-count events (the trigger of migration 0009 links them; `linked` false).
 LINK_COLUMNS = [
-    "organization_id",
-    "external_subscription_id",
-    "code",
-    "value",
-    "timestamp",
-    "created_at",
-    "transaction_id",
-    "adds",
-]
+    "organization_id", "external_subscription_id", "code", "value", "timestamp", "created_at", "transaction_id", "adds",
+]  # fmt: skip
 
 
 def _batch_sql(durable: bool) -> str:
