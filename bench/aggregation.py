@@ -236,7 +236,7 @@ def generate_in_clickhouse(total: int, target: int, chunk: int = 1_000_000) -> A
                 f"INSERT INTO {TABLE} ({COLUMNS}) SELECT %(org)s, {sub}, %(code)s, concat(%(kind)s, '_', toString(g)), "
                 "toDateTime(intDiv(ts, 1000000)), ts, %(created)s, toDecimal128(g %% 100, 12), NULL, '{}', "
                 "['n', 'user', 'operation_type'], [toString(g %% 100), concat('u', toString(g %% 5000)), "
-                "if(g %% 7 = 0, 'remove', 'add')], 1, '', '', '', '', '', %(xid)s FROM (SELECT number + %(offset)s AS g, "
+                "if(g %% 7 = 0, 'remove', 'add')], 1, '', '', '', '', '', %(xid)s, 'user' FROM (SELECT number + %(offset)s AS g, "
                 f"%(month)s + intDiv((number + %(offset)s) * {SECONDS}, %(count)s) * 1000000 AS ts FROM numbers({n}))",
                 {
                     "org": org,

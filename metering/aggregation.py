@@ -281,26 +281,43 @@ def _aggregate(
     )
 
     filter_keys = sorted({key for _, values in charge_filters for key in values})
+    # ClickHouse's states also answer grouping by keys among the metric's filter keys (the
+    # dimensions its views keep); PostgreSQL's rollups and state answer without grouping only.
+    groupable = not grouped_by or (reader.name == "clickhouse" and set(grouped_by) <= set(spec.filter_keys))
     if (
         (use_rollups or reader.name == "clickhouse")
         and spec.aggregation_type in reader.state_aggregations
         and spec.aggregation_type == "weighted_sum_agg"
-        and not grouped_by
+        and groupable
         and not with_event_values
         and set(filter_keys) <= set(spec.filter_keys)
     ):
-        weighted = _aggregate_weighted(reader, spec, charge_filters, start, end, started, recurring, period)
+        weighted = _aggregate_weighted(
+            reader, spec, charge_filters, start, end, started, recurring, period, grouped_by=grouped_by
+        )
         if weighted is not None:
             return weighted
 
     if (
         (use_rollups or reader.name == "clickhouse")
         and spec.aggregation_type in ROLLUP_TYPES
-        and not grouped_by
+        and groupable
         and not with_event_values
         and set(filter_keys) <= set(spec.filter_keys)
     ):
-        return _aggregate_additive(reader, spec, charge_filters, start, end, started, recurring)
+        return _aggregate_additive(reader, spec, charge_filters, start, end, started, recurring, grouped_by=grouped_by)
+
+    if (
+        reader.name == "clickhouse"
+        and spec.aggregation_type == "unique_count_agg"
+        and (charge_filters or grouped_by)
+        and groupable
+        and not with_event_values
+        and set(filter_keys) <= set(spec.filter_keys)
+    ):
+        unique = _aggregate_unique(reader, spec, charge_filters, grouped_by, start, end, started, recurring)
+        if unique is not None:
+            return unique
 
     if (
         use_rollups
@@ -521,15 +538,26 @@ def _aggregate_additive(
     end: datetime,
     started: datetime,
     recurring: bool,
+    *,
+    grouped_by: Sequence[str] = (),
 ) -> AggregationResult:
-    """count / sum / max from rollups (+ raw edges), per filter bucket. Event values come from raw rows
-    only when a sum has to give them (percentage pricing), which the caller gets via `event_values`."""
+    """count / sum / max from rollups (+ raw edges), per filter bucket (and group, `grouped_by`
+    among the metric's filter keys: ClickHouse). Event values come from raw rows only when a sum
+    has to give them (percentage pricing), which the caller gets via `event_values`."""
     keys = list(spec.filter_keys)
     window = reader.additive(start, end, keys)
     history = reader.additive(started, start, keys) if recurring else {}
 
     def bucket_of(dims: tuple[str | None, ...]) -> Any:
         return _filter_of_dimensions(charge_filters, keys, dims)
+
+    group_of = _group_of(keys, grouped_by)
+    group_totals: dict[tuple[Any, tuple], Additive] = {}
+    group_hist: dict[tuple[Any, tuple], Additive] = {}
+    for source, target_totals in ((window, group_totals), (history, group_hist)):
+        for dims, acc in source.items() if grouped_by else ():
+            dest = target_totals.setdefault((bucket_of(dims), group_of(dims)), Additive())
+            dest.add(acc.count, acc.total, acc.maximum, acc.precise)
 
     def units(acc: Additive, hist: Additive | None) -> Decimal:
         if spec.aggregation_type == "count_agg":
@@ -550,20 +578,36 @@ def _aggregate_additive(
         for dest in (target, overall_hist):
             dest.add(acc.count, acc.total, acc.maximum, acc.precise)
 
-    def usage(acc: Additive, hist: Additive | None) -> BucketUsage:
+    def usage(acc: Additive, hist: Additive | None, group: Mapping[str, str | None] | None = None) -> BucketUsage:
         values: tuple[Decimal, ...] = ()
         return BucketUsage(
             units=plain(apply_metric_rounding(units(acc, hist), spec.rounding_function, spec.rounding_precision)),
             events_count=acc.count,
             event_values=values,
             precise_total_amount_cents=plain(acc.precise),
+            grouped_by=dict(group or {}),
+        )
+
+    def groups(fid: Any) -> tuple[BucketUsage, ...]:
+        return tuple(
+            usage(
+                group_totals.get((fid, key), Additive()),
+                group_hist.get((fid, key)) if recurring else None,
+                dict(zip(grouped_by, key, strict=True)),
+            )
+            for key in _group_keys(fid, group_totals, group_hist)
         )
 
     top = usage(overall, overall_hist if recurring else None)
     filter_results: tuple[FilterUsage, ...] = ()
     if charge_filters:
         filter_results = tuple(
-            FilterUsage(fid, values, usage(totals.get(fid, Additive()), hist_totals.get(fid) if recurring else None))
+            FilterUsage(
+                fid,
+                values,
+                usage(totals.get(fid, Additive()), hist_totals.get(fid) if recurring else None),
+                groups(fid) if grouped_by else (),
+            )
             for fid, values in [*charge_filters, (None, {})]
         )
     return AggregationResult(
@@ -571,9 +615,103 @@ def _aggregate_additive(
         events_count=top.events_count,
         event_values=top.event_values,
         precise_total_amount_cents=top.precise_total_amount_cents,
+        groups=groups(None) if grouped_by and not charge_filters else (),
         filters=filter_results,
         source=reader.name,
     )
+
+
+def _aggregate_unique(
+    reader: Any,
+    spec: MetricSpec,
+    charge_filters: list[tuple[Any, dict[str, list[str]]]],
+    grouped_by: Sequence[str],
+    start: datetime,
+    end: datetime,
+    started: datetime,
+    recurring: bool,
+) -> AggregationResult | None:
+    """A unique count per filter bucket and group from ClickHouse's unique-count states: each
+    bucket counts the values whose last event among the bucket's events is not a `remove`, the
+    buckets' events told apart by their values of the metric's filter keys. None: the states met
+    dimension values the window's read did not (a concurrent write; the caller reads events)."""
+    keys = list(spec.filter_keys)
+    window = reader.additive(start, end, keys)
+    spans = [(start, end)]
+    history: dict[tuple[str | None, ...], Additive] = {}
+    if recurring and start > started:
+        history = reader.additive(started, start, keys)
+        spans.append((started, start))
+    group_of = _group_of(keys, grouped_by)
+
+    def bucket_of(dims: tuple[str | None, ...]) -> Any:
+        return _filter_of_dimensions(charge_filters, keys, dims)
+
+    def labels(dims: tuple[str | None, ...]) -> list[Any]:
+        bucket = bucket_of(dims)
+        found: list[Any] = ["all"]
+        if charge_filters:
+            found.append(("filter", bucket))
+        if grouped_by:
+            found.append(("group", bucket, group_of(dims)))
+        return found
+
+    counts = reader.unique_counts(spans, spec.field_name or "", keys, labels)
+    if counts is None:
+        return None
+    precise: dict[Any, Decimal] = {}
+    seen: dict[tuple[Any, tuple], bool] = {}
+    for source in (window, history):
+        for dims, acc in source.items():
+            for label in labels(dims):
+                if source is window:
+                    precise[label] = precise.get(label, ZERO) + acc.precise
+                if label[0] == "group":
+                    seen[label[1:]] = True
+
+    def usage(label: Any, group: Mapping[str, str | None] | None = None) -> BucketUsage:
+        units = Decimal(counts.get(label, 0))
+        return BucketUsage(
+            units=plain(apply_metric_rounding(units, spec.rounding_function, spec.rounding_precision)),
+            events_count=events_count_of(spec, 0, units),
+            precise_total_amount_cents=plain(precise.get(label, ZERO)),
+            grouped_by=dict(group or {}),
+        )
+
+    def groups(fid: Any) -> tuple[BucketUsage, ...]:
+        return tuple(
+            usage(("group", fid, key), dict(zip(grouped_by, key, strict=True))) for key in _group_keys(fid, seen)
+        )
+
+    top = usage("all")
+    filter_results: tuple[FilterUsage, ...] = ()
+    if charge_filters:
+        filter_results = tuple(
+            FilterUsage(fid, values, usage(("filter", fid)), groups(fid) if grouped_by else ())
+            for fid, values in [*charge_filters, (None, {})]
+        )
+    return AggregationResult(
+        units=top.units,
+        events_count=top.events_count,
+        event_values=(),
+        precise_total_amount_cents=top.precise_total_amount_cents,
+        groups=groups(None) if grouped_by and not charge_filters else (),
+        filters=filter_results,
+        source=reader.name,
+    )
+
+
+def _group_of(keys: Sequence[str], grouped_by: Sequence[str]) -> Callable[[tuple[str | None, ...]], tuple]:
+    """A group's key (the values of `grouped_by`) from the values of the metric's filter `keys`."""
+    positions = [list(keys).index(key) for key in grouped_by]
+    return lambda dims: tuple(dims[i] for i in positions)
+
+
+def _group_keys(fid: Any, *sources: Mapping[tuple[Any, tuple], Any]) -> list[tuple]:
+    """The groups of filter bucket `fid` in `sources` (keyed by (bucket, group)), in the order of
+    the raw path (`_groups`: values first, then the group without the key)."""
+    found = {key for source in sources for bucket, key in source if bucket == fid}
+    return sorted(found, key=lambda k: tuple((v is None, v or "") for v in k))
 
 
 def _aggregate_weighted(
@@ -585,6 +723,8 @@ def _aggregate_weighted(
     started: datetime,
     recurring: bool,
     period: Decimal,
+    *,
+    grouped_by: Sequence[str] = (),
 ) -> AggregationResult | None:
     """A weighted sum per filter bucket from Σ value and Σ value × Unix seconds per dimension values
     (hourly rollups + raw edges; `computations.weighted_sum_of_moments`), the carried level of a
@@ -610,21 +750,46 @@ def _aggregate_weighted(
         bucket = bucket_of(dims)
         carried[bucket] = carried.get(bucket, ZERO) + acc.total
         overall_carried += acc.total
+    group_of = _group_of(keys, grouped_by)
+    group_totals: dict[tuple[Any, tuple], Additive] = {}
+    group_carried: dict[tuple[Any, tuple], Decimal] = {}
+    for dims, acc in window.items() if grouped_by else ():
+        group_key = (bucket_of(dims), group_of(dims))
+        group_totals.setdefault(group_key, Additive()).add(acc.count, acc.total, acc.maximum, acc.precise, acc.moment)
+    for dims, acc in history.items() if grouped_by else ():
+        group_key = (bucket_of(dims), group_of(dims))
+        group_carried[group_key] = group_carried.get(group_key, ZERO) + acc.total
 
-    def usage(acc: Additive, initial: Decimal) -> BucketUsage:
+    def usage(acc: Additive, initial: Decimal, group: Mapping[str, str | None] | None = None) -> BucketUsage:
         units = computations.weighted_sum_of_moments(acc.total, acc.moment, start, end, initial, period)
         return BucketUsage(
             units=plain(apply_metric_rounding(units, spec.rounding_function, spec.rounding_precision)),
             events_count=acc.count,
             precise_total_amount_cents=plain(acc.precise),
+            grouped_by=dict(group or {}),
             total_aggregated_units=plain(initial + acc.total),
+        )
+
+    def groups(fid: Any) -> tuple[BucketUsage, ...]:
+        return tuple(
+            usage(
+                group_totals.get((fid, key), Additive()),
+                group_carried.get((fid, key), ZERO),
+                dict(zip(grouped_by, key, strict=True)),
+            )
+            for key in _group_keys(fid, group_totals, group_carried)
         )
 
     top = usage(overall, overall_carried)
     filter_results: tuple[FilterUsage, ...] = ()
     if charge_filters:
         filter_results = tuple(
-            FilterUsage(fid, values, usage(totals.get(fid, Additive()), carried.get(fid, ZERO)))
+            FilterUsage(
+                fid,
+                values,
+                usage(totals.get(fid, Additive()), carried.get(fid, ZERO)),
+                groups(fid) if grouped_by else (),
+            )
             for fid, values in [*charge_filters, (None, {})]
         )
     return AggregationResult(
@@ -632,6 +797,7 @@ def _aggregate_weighted(
         events_count=top.events_count,
         event_values=(),
         precise_total_amount_cents=top.precise_total_amount_cents,
+        groups=groups(None) if grouped_by and not charge_filters else (),
         filters=filter_results,
         source=reader.name,
         total_aggregated_units=top.total_aggregated_units,

@@ -1,12 +1,16 @@
 """Pre-aggregated usage inside ClickHouse: what aggregation reads instead of scanning events.
 
-Every insert into the events table (`store.TABLE`) also passes through three materialized views:
+Every insert into the events table (`store.TABLE`) also passes through materialized views:
 
 - `bxb_event_states` (AggregatingMergeTree): per organization, subscription, code, quarter hour
   (`BUCKET_SECONDS`) and dimensions key, the states of count, Σ value, max value, Σ precise amount,
   Σ value × microseconds into the quarter hour (weighted sums), first and last timestamp, and the
   latest valued event (`argMax` by timestamp, arrival, transaction id). A month of one
   subscription's metric is at most 2,976 small rows per dimension value, whatever its events.
+- `bxb_unique_states` (two views: quarter hours and UTC days): per organization, subscription,
+  code, unique-count field, bucket, dimensions key and value, the value's last event there
+  (`LAST`), from the events ingestion tagged with their unique-count metric's field (`ufield`).
+  A unique count reads whole days, then whole quarter hours, then events (`unique_count`).
 - `bxb_event_batches`: per insert, the (subscription, code, quarter hour) it touched and the
   PostgreSQL transaction that wrote it (`xid`, from ingestion's key claim).
 - `bxb_event_copied`: the quarter hours that received rows without a transaction (xid 0: the
@@ -35,7 +39,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -56,6 +60,8 @@ BATCHES = "bxb_event_batches"
 COPIED = "bxb_event_copied"
 ORPHANS = "bxb_event_orphans"
 SETTLED = "bxb_event_settled"
+UNIQUE = "bxb_unique_states"
+DAY_SECONDS = 86400
 # |value| at or above this makes Σ value × microseconds overflow Decimal128(12): such a quarter
 # hour keeps its weighted-sum moment out of the state (`big`) and is read from events.
 BIG_VALUE = "100000000000000000"
@@ -105,6 +111,16 @@ def schema(events: str) -> list[tuple[str, str]]:
             f"FROM {events} GROUP BY organization_id, external_subscription_id, code, bucket, dims_key",
         ),
         (
+            UNIQUE,
+            f"CREATE TABLE IF NOT EXISTS {UNIQUE} (organization_id String, external_subscription_id String, "
+            "code String, ufield String, span UInt32, bucket Int64, dims_key String, uvalue String, "
+            "last AggregateFunction(max, String)"
+            ") ENGINE = AggregatingMergeTree() PARTITION BY intDiv(bucket, 2592000) "
+            "ORDER BY (organization_id, external_subscription_id, code, ufield, span, bucket, dims_key, uvalue)",
+        ),
+        (f"{UNIQUE}_mv", _unique_view(f"{UNIQUE}_mv", events, BUCKET_SECONDS)),
+        (f"{UNIQUE}_day_mv", _unique_view(f"{UNIQUE}_day_mv", events, DAY_SECONDS)),
+        (
             BATCHES,
             f"CREATE TABLE IF NOT EXISTS {BATCHES} ({key}, xid Int64, inserted_at DateTime) "
             "ENGINE = MergeTree() PARTITION BY toYYYYMMDD(inserted_at) "
@@ -138,6 +154,36 @@ def schema(events: str) -> list[tuple[str, str]]:
             "ENGINE = MergeTree() ORDER BY upto",
         ),
     ]
+
+
+# An event's place in its value's history, and whether it removes the value, as one string whose
+# maximum is the value's last event: the timestamp and the arrival as 8 big-endian bytes each (the
+# sign bit flipped, so that bytes order as numbers), the transaction id, a NUL (PostgreSQL's key
+# table holds no NUL, so an id that is a prefix of another sorts first, as in the tuple order) and
+# '1' for a `remove`. A plain string keeps `max` in ClickHouse's fast path for strings (a tuple
+# went through its generic one, 3 times slower per row).
+LAST = (
+    "concat(reverse(reinterpretAsString(bitXor(toUInt64(ts_us), 9223372036854775808))), "
+    "reverse(reinterpretAsString(bitXor(toUInt64(created_us), 9223372036854775808))), transaction_id, '\\0', "
+    "if(prop_values[indexOf(prop_keys, 'operation_type')] = 'remove', '1', '0'))"
+)
+# A unique count naming more quarter hours than this to read from events reads the whole window
+# from events (copies, mostly: the query stays far below ClickHouse's 256 KiB limit).
+MAX_LISTED = 2000
+# Whether a value's last event (`LAST`) keeps it counted.
+COUNTED = "substring(k, length(k), 1) = '0'"
+
+
+def _unique_view(name: str, events: str, span: int) -> str:
+    """The view folding events of a unique-count metric (`ufield`: the metric's field, written by
+    ingestion) into the last event of each value per quarter hour or day (`span` seconds)."""
+    return (
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {name} TO {UNIQUE} AS SELECT organization_id, "  # noqa: S608 - constant tables
+        f"external_subscription_id, code, ufield, toUInt32({span}) AS span, intDiv(ts_us, {span * 1_000_000}) * {span} "
+        "AS bucket, dims_key, prop_values[indexOf(prop_keys, ufield)] AS uvalue, "
+        f"maxState({LAST}) AS last FROM {events} WHERE ufield != '' AND has(prop_keys, ufield) "
+        "GROUP BY organization_id, external_subscription_id, code, ufield, span, bucket, dims_key, uvalue"
+    )
 
 
 def ensure(client: Any, events: str) -> None:
@@ -346,6 +392,125 @@ def _from_events(
             dims_key,
             Additive(1, value if value is not None else ZERO, value, precise or ZERO, moment or ZERO),
         )
+
+
+def unique_count(
+    read: Any,
+    params: dict[str, Any],
+    field_name: str,
+    start_us: int,
+    end_us: int,
+    *,
+    labels: Mapping[str, Sequence[str]] | None = None,
+) -> Any:
+    """The number of values of `field_name` whose last event in [start_us, end_us) is not a
+    `remove`; with `labels` (dimensions key -> the labels of the buckets its events count in),
+    that number per label instead: {label: count}, or None when the window holds a dimensions
+    key `labels` does not know.
+
+    Each value's last event is the maximum of `LAST` over three parts, merged by ClickHouse in one
+    query: the day states of the whole days of the window with no quarter hour `exclusions` names,
+    the quarter-hour states of its other whole quarter hours not named, and the events of the
+    named quarter hours and of those cut by the window (one row per transaction id, the latest
+    write, the transactions that did not commit left out). Events whose value is empty are not
+    counted (ingestion keeps no state for them, nor does PostgreSQL's)."""
+    if start_us >= end_us or not field_name or labels == {}:
+        return {} if labels is not None else 0
+    first, last = bucket_of(start_us), bucket_of(end_us - 1)
+    excluded = exclusions(read, params, first, last)
+    # Read from events: the quarter hours named, and those the window cuts.
+    named = {b for b in excluded.buckets if first <= b <= last}
+    if start_us != first * 1_000_000:
+        named.add(first)
+    if end_us != (last + BUCKET_SECONDS) * 1_000_000:
+        named.add(last)
+    from_events = sorted(named)
+    # Days read from their quarter hours: those holding one read from events, and the days the
+    # window starts or ends inside of; every other day of the window from its day row.
+    first_day, last_day = first - first % DAY_SECONDS, last - last % DAY_SECONDS
+    partial = {b - b % DAY_SECONDS for b in from_events}
+    if first != first_day:
+        partial.add(first_day)
+    if last != last_day + DAY_SECONDS - BUCKET_SECONDS:
+        partial.add(last_day)
+    whole_days = (last_day - first_day) // DAY_SECONDS + 1 > len(partial)
+    key = "organization_id = %(org)s AND external_subscription_id = %(sub)s AND code = %(code)s"
+    dims = ", dims_key" if labels is not None else ""
+    state_rows = f"SELECT uvalue{dims}, maxMerge(last) AS k FROM {UNIQUE} WHERE {key} AND ufield = %(field)s "  # noqa: S608 - constant table, parameters bound by the driver
+    events_clause = (
+        f"ts_us >= %(start)s AND ts_us < %(end)s AND intDiv(ts_us, {BUCKET_US}) * {BUCKET_SECONDS} IN %(events)s"
+    )
+    if len(from_events) > MAX_LISTED:
+        # Mostly copied or unsettled (a long recurring window over copies): all from events, and
+        # a query of bounded size.
+        events_clause = "ts_us >= %(start)s AND ts_us < %(end)s"
+        whole_days, partial = False, set()
+    args: dict[str, Any] = {
+        **params,
+        "field": field_name,
+        "first": first,
+        "last": last,
+        "first_day": first_day,
+        "last_day": last_day,
+        "start": start_us,
+        "end": end_us,
+        "events": tuple(from_events) or (-1,),
+        "partial": tuple(sorted(partial)) or (-1,),
+    }
+    parts = []
+    if whole_days:
+        parts.append(
+            f"{state_rows}AND span = {DAY_SECONDS} AND bucket >= %(first_day)s AND bucket <= %(last_day)s "
+            f"AND bucket NOT IN %(partial)s GROUP BY uvalue{dims}"
+        )
+    if partial:
+        # The partial days as ranges of buckets (consecutive days merged), so that the primary key
+        # reads their rows only.
+        spans: list[list[int]] = []
+        for day in sorted(partial):
+            if spans and spans[-1][1] == day:
+                spans[-1][1] = day + DAY_SECONDS
+            else:
+                spans.append([day, day + DAY_SECONDS])
+        days_clause = " OR ".join(f"(bucket >= {int(lo)} AND bucket < {int(hi)})" for lo, hi in spans)
+        parts.append(
+            f"{state_rows}AND span = {BUCKET_SECONDS} AND bucket >= %(first)s AND bucket <= %(last)s "
+            f"AND ({days_clause}) AND bucket NOT IN %(events)s GROUP BY uvalue{dims}"
+        )
+    if from_events or not (whole_days or partial):
+        from metering.clickhouse.store import TABLE
+
+        skip = f"AND xid NOT IN ({', '.join(str(int(x)) for x in sorted(excluded.xids))})" if excluded.xids else ""
+        parts.append(
+            f"SELECT tupleElement(w, 1) AS uvalue{', tupleElement(w, 3) AS dims_key' if dims else ''}, "  # noqa: S608 - constant table, integers inlined, parameters bound by the driver
+            "max(tupleElement(w, 2)) AS k FROM (SELECT "
+            f"argMax(tuple(prop_values[indexOf(prop_keys, %(field)s)], {LAST}, dims_key), version) AS w FROM {TABLE} "
+            f"WHERE {key} AND {events_clause} {skip} GROUP BY transaction_id) WHERE uvalue != '' GROUP BY uvalue{dims}"
+        )
+    if not parts:
+        return {} if labels is not None else 0
+    union = " UNION ALL ".join(parts)
+    if labels is None:
+        rows = read(
+            f"SELECT countIf({COUNTED}) FROM (SELECT uvalue, max(k) AS k FROM "  # noqa: S608 - built above
+            f"({union}) GROUP BY uvalue)",
+            args,
+        )
+        return int(rows[0][0]) if rows else 0
+    known = sorted(labels)
+    levels = max(len(found) for found in labels.values())
+    for level in range(levels):
+        args[f"label{level}"] = [labels[dims_key][level] if level < len(labels[dims_key]) else "" for dims_key in known]
+    args["known"] = known
+    picks = ", ".join(f"transform(dims_key, %(known)s, %(label{level})s, '?')" for level in range(levels))
+    rows = read(
+        f"SELECT label, countIf({COUNTED}) FROM (SELECT label, uvalue, max(k) AS k FROM "  # noqa: S608 - built above
+        f"(SELECT arrayJoin([{picks}]) AS label, uvalue, k FROM ({union})) WHERE label != '' "
+        "GROUP BY label, uvalue) GROUP BY label",
+        args,
+    )
+    counts = {label: int(count) for label, count in rows}
+    return None if "?" in counts else counts
 
 
 def dimensions(dims_key: str, keys: Sequence[str]) -> tuple[str | None, ...]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     properties String DEFAULT '',
     subscription_id String DEFAULT '',
     customer_id String DEFAULT '',
-    xid Int64
+    xid Int64,
+    ufield String DEFAULT ''
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(timestamp)
 ORDER BY (organization_id, external_subscription_id, code, transaction_id, xid)
@@ -79,11 +80,14 @@ ADDED_COLUMNS = {
     "properties": "String DEFAULT ''",
     "subscription_id": "String DEFAULT ''",
     "customer_id": "String DEFAULT ''",
+    # The unique-count metric's field the event was ingested for ('' for others and for copies):
+    # what `state`'s unique-count views fold.
+    "ufield": "String DEFAULT ''",
 }
 COLUMNS = (
     "organization_id, external_subscription_id, code, transaction_id, timestamp, ts_us, created_us, value, "
     "precise, dims_key, prop_keys, prop_values, version, id, external_customer_id, properties, subscription_id, "
-    "customer_id, xid"
+    "customer_id, xid, ufield"
 )
 
 
@@ -283,6 +287,7 @@ class ClickHouseEventStore:
                     "subscription_id": str(event.subscription_id or ""),
                     "customer_id": str(event.customer_id or ""),
                     "xid": xid,
+                    "ufield": event.unique_field or "",
                 }
             )
         if rows:
@@ -363,9 +368,9 @@ def count_events(organization_id: Any, *, created_before: datetime, from_timesta
 
 class Reader:
     """Aggregation's view of one (organization, subscription, code) in ClickHouse: count, sums,
-    max, weighted-sum moments and the latest value from the pre-aggregated states
-    (`metering.clickhouse.state`: quarter hours, exact under duplicates and failed commits); unique
-    counts and per-event rows (grouping, per-event values) from the events with FINAL, the rows of
+    max, weighted-sum moments, the latest value and unique counts from the pre-aggregated states
+    (`metering.clickhouse.state`: quarter hours and days, exact under duplicates and failed
+    commits); per-event rows (grouping, per-event values) from the events with FINAL, the rows of
     transactions that did not commit left out. One reader serves one aggregation: a window read
     twice (count and latest) is read once."""
 
@@ -439,18 +444,45 @@ class Reader:
 
     def unique_count(self, start: datetime, end: datetime, field_name: str) -> Decimal:
         """Values whose last event in [start, end) (by timestamp, arrival, transaction id) is not a
-        `remove`, computed by ClickHouse (`argMax` per value)."""
+        `remove`, from the unique-count states (`state.unique_count`)."""
         if start >= end or not field_name:
             return computations.ZERO
-        clause, params = self._where(start, end)
-        rows = _read(
-            "SELECT countIf(last != 'remove') FROM (SELECT prop_values[indexOf(prop_keys, %(field)s)] AS v, "  # noqa: S608 - constant table, parameters bound by the driver
-            "argMax(if(has(prop_keys, 'operation_type'), prop_values[indexOf(prop_keys, 'operation_type')], ''), "
-            f"tuple(ts_us, created_us, transaction_id)) AS last FROM {TABLE} FINAL "
-            f"WHERE {clause} AND has(prop_keys, %(field)s) GROUP BY v)",
-            {**params, "field": field_name},
+        return Decimal(state.unique_count(_read, self.params, field_name, _micros(start), _micros(end)))
+
+    def unique_counts(
+        self,
+        spans: Sequence[tuple[datetime, datetime]],
+        field_name: str,
+        keys: Sequence[str],
+        labels: Callable[[tuple[str | None, ...]], Sequence[Hashable]],
+    ) -> dict[Hashable, int] | None:
+        """Unique counts over the adjacent `spans` (the window, and the history before it of a
+        recurring metric) per label: `labels` names the buckets (filter, group) that events with
+        these values of the metric's filter `keys` count in. None: the states hold dimension
+        values the read of the spans did not see (a concurrent write)."""
+        names: dict[Hashable, str] = {}
+        by_dims: dict[str, list[str]] = {}
+        for start, end in spans:
+            if start >= end:
+                continue
+            for dims_key in self._collect(start, end).by_dims:
+                found = labels(state.dimensions(dims_key, keys))
+                by_dims[dims_key] = [names.setdefault(label, str(len(names))) for label in found]
+        live = [(s, e) for s, e in spans if s < e]
+        if not live or not field_name:
+            return {}
+        counts = state.unique_count(
+            _read,
+            self.params,
+            field_name,
+            _micros(min(s for s, _ in live)),
+            _micros(max(e for _, e in live)),
+            labels=by_dims,
         )
-        return Decimal(int(rows[0][0])) if rows else computations.ZERO
+        if counts is None:
+            return None
+        back = {name: label for label, name in names.items()}
+        return {back[name]: count for name, count in counts.items()}
 
     def additive(self, start: datetime, end: datetime, keys: Sequence[str]) -> dict[tuple[str | None, ...], Additive]:
         if start >= end:

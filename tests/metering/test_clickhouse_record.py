@@ -238,6 +238,7 @@ CASES: list[dict[str, Any]] = [
     {},
     {"filters": [("eu", {"region": ["eu"]}), ("eu_gold", {"region": ["eu"], "tier": ["gold"]})]},
     {"grouped_by": ["tier"]},
+    {"grouped_by": ["region", "tier"]},
     {"filters": [("all", {"region": ["__ALL_FILTER_VALUES__"]})], "grouped_by": ["tier"]},
     {"with_event_values": True},
 ]

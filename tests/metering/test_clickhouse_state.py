@@ -1,5 +1,6 @@
 """The pre-aggregated states of the ClickHouse store of record (metering.clickhouse.state): reads
-take whole quarter hours from the states, and leave out the rows of transactions that did not
+take whole quarter hours (and, for unique counts, whole days) from the states, filters and groups
+on the metric's filter keys included, and leave out the rows of transactions that did not
 commit, asked of PostgreSQL or recorded by the settle job. Against a real ClickHouse
 (CLICKHOUSE_URL); the property test in test_clickhouse_record.py compares every aggregation with
 the PostgreSQL store."""
@@ -159,3 +160,122 @@ def test_values_too_large_for_the_weighted_state_are_read_exactly():
         answers.append(usage(organization, "weighted", charges_period_days=31).units)
     assert answers[0] == answers[1]
     assert abs(answers[1] - Decimal("300000000000000000000.5") * (31 * 86400 - 86401) / (31 * 86400)) < 1
+
+
+def spy_reads(monkeypatch) -> list[str]:
+    """The queries ClickHouse is sent from now on."""
+    sent: list[str] = []
+    real = ch._read
+
+    def read(query, params):
+        sent.append(query)
+        return real(query, params)
+
+    monkeypatch.setattr(ch, "_read", read)
+    return sent
+
+
+def test_unique_counts_come_from_the_states_exactly(monkeypatch):
+    """Days and quarter hours from the unique-count states, cut quarter hours and a rolled-back
+    write from events; a late `add` placed before a later `remove` of its value does not count."""
+    stream = [
+        event("a", code="unique", user="u1", at=MARCH + timedelta(minutes=1)),
+        event("b", code="unique", user="u2", at=MARCH + timedelta(hours=2)),
+        event("c", code="unique", user="u1", operation_type="remove", at=MARCH + timedelta(days=3)),
+        event("d", code="unique", user="u3", at=MARCH + timedelta(days=10, seconds=1)),
+        event("e", code="unique", user="u4", at=MARCH + timedelta(days=1, hours=5)),
+        event("f", code="unique", user="u4", operation_type="remove", at=MARCH + timedelta(days=1, hours=5)),
+    ]
+    late = [event("g", code="unique", user="u1", at=MARCH + timedelta(days=2))]
+    windows = [
+        (MARCH, APRIL),
+        (MARCH + timedelta(days=1, seconds=7), MARCH + timedelta(days=3, minutes=5)),
+        (MARCH + timedelta(days=1, seconds=7), MARCH + timedelta(days=3)),
+        (MARCH + timedelta(hours=1, minutes=30), MARCH + timedelta(days=11, hours=1)),
+        (MARCH + timedelta(days=3), MARCH + timedelta(days=3, microseconds=1)),
+    ]
+    answers = {}
+    for store in ("postgres", "clickhouse"):
+        organization = organization_on(store)
+        services.events_ingest(organization, stream)
+        services.events_ingest(organization, late)
+        if store == "clickhouse":
+            ghost = services.events_ingest(
+                organization_on("postgres"), [event("h", code="unique", user="u9", at=MARCH + timedelta(days=5))]
+            ).events
+            ghost[0].unique_field = "user"
+            ch.ClickHouseEventStore().write(organization.id, ghost, now=timezone.now(), xid=rolled_back_xid())
+            sent = spy_reads(monkeypatch)
+        answers[store] = [
+            (usage(organization, code, start=s, end=e).units, usage(organization, code, start=s, end=e).events_count)
+            for code in ("unique", "unique_r")
+            for s, e in windows
+        ]
+    assert answers["clickhouse"] == answers["postgres"]
+    assert answers["clickhouse"][0] == (Decimal(2), 2)  # u2, u3: u1 removed on day 3, u4 in its own second
+    # The month: days from the day states, except day 5 (the rolled-back write: its quarter hour
+    # from events); nothing else read from the events table.
+    month = next(q for q in sent if state.UNIQUE in q)
+    assert "span = 86400" in month and f"FROM {ch.TABLE}" in month
+
+
+def test_a_whole_month_of_unique_counts_reads_no_event(monkeypatch):
+    organization = organization_on("clickhouse")
+    services.events_ingest(
+        organization,
+        [event(f"t{i}", code="unique", user=f"u{i % 7}", at=MARCH + timedelta(hours=7 * i)) for i in range(80)],
+    )
+    sent = spy_reads(monkeypatch)
+    assert usage(organization, "unique").units == Decimal(7)
+    assert usage(organization, "unique", start=MARCH + timedelta(minutes=15), end=APRIL - timedelta(hours=1)).units == 7
+    reads = [q for q in sent if state.UNIQUE in q]
+    assert len(reads) == 2 and not any(f"FROM {ch.TABLE}" in q for q in reads)
+    assert "span = 900" in reads[1]
+
+
+def test_filters_and_groups_come_from_the_states(monkeypatch):
+    """Grouping by the metric's filter keys, with and without charge filters, for every type the
+    states serve: no per-event rows read, the PostgreSQL store's answers (from its events)."""
+    stream = []
+    for i in range(40):
+        tier = ("gold", "silver", None)[i % 3]
+        region = ("eu", "us")[i % 2]
+        extra = {"tier": tier} if tier else {}
+        at = MARCH + timedelta(hours=17 * i, seconds=i)
+        stream.append(event(f"s{i}", code="sum", v=str(i), at=at, region=region, **extra))
+        stream.append(event(f"w{i}", code="weighted", v=str(i % 5 - 2), at=at, region=region, **extra))
+        remove = {"operation_type": "remove"} if i % 4 == 3 else {}
+        stream.append(event(f"u{i}", code="unique", user=f"u{i % 6}", at=at, region=region, **extra, **remove))
+    cases: list[dict[str, Any]] = [
+        {"grouped_by": ["tier"]},
+        {"grouped_by": ["region", "tier"]},
+        {"filters": [("eu", {"region": ["eu"]}), ("gold", {"tier": ["gold"]})], "grouped_by": ["tier"]},
+    ]
+    answers: dict[str, list[Any]] = {}
+    for store in ("postgres", "clickhouse"):
+        organization = organization_on(store)
+        services.events_ingest(organization, stream)
+        if store == "clickhouse":
+
+            def refuse(*args, **kwargs):
+                raise AssertionError("per-event rows read")
+
+            monkeypatch.setattr(ch.Reader, "rows", refuse)
+        answers[store] = []
+        for code in ("sum", "weighted", "unique", "unique_r", "count"):
+            for case in cases:
+                for start in (MARCH, MARCH + timedelta(days=9, minutes=7)):
+                    result = usage(organization, code, start=start, charges_period_days=31, **case)
+                    answers[store].append(
+                        (
+                            code,
+                            result.units,
+                            result.events_count,
+                            [(dict(g.grouped_by), g.units, g.events_count) for g in result.groups],
+                            [
+                                (f.filter_id, f.usage.units, [(dict(g.grouped_by), g.units) for g in f.groups])
+                                for f in result.filters
+                            ],
+                        )
+                    )
+    assert answers["clickhouse"] == answers["postgres"]
