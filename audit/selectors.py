@@ -17,6 +17,7 @@ from audit.api_logs import body_value
 from audit.models import ApiLogEntry, AuditLogEntry
 from billing_project.core.api.shapes import DateTime, Uuid
 from billing_project.core.errors import NotFoundFailure
+from billing_project.core.found import found
 from customers.models import Customer, Organization
 from subscriptions.models import Subscription
 
@@ -114,10 +115,10 @@ def activity_log_get(organization: Organization, activity_id: str) -> AuditLogEn
         key = uuid.UUID(str(activity_id))
     except ValueError:
         raise NotFoundFailure("activity_log") from None
-    entry = AuditLogEntry.objects.select_related("content_type").filter(organization=organization, pk=key).first()
-    if entry is None:
-        raise NotFoundFailure("activity_log")
-    return entry
+    return found(
+        AuditLogEntry.objects.select_related("content_type").filter(organization=organization, pk=key).first(),
+        "activity_log",
+    )
 
 
 def _objects(entries: Sequence[AuditLogEntry]) -> dict[Any, dict[str, Any]]:
@@ -274,10 +275,10 @@ def api_log_get(organization: Organization, request_id: str) -> ApiLogEntry:
         key = uuid.UUID(str(request_id))
     except ValueError:
         raise NotFoundFailure("api_log") from None
-    log = ApiLogEntry.objects.filter(organization=organization, pk=key).first()
-    if log is None:
-        raise NotFoundFailure("api_log")
-    return log
+    return found(
+        ApiLogEntry.objects.filter(organization=organization, pk=key).first(),
+        "api_log",
+    )
 
 
 def _milliseconds(microseconds: int) -> str:

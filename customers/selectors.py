@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet, prefetch_rela
 
 from billing_project.core.api.pagination import PreparedPages
 from billing_project.core.errors import NotFoundFailure
+from billing_project.core.found import found
 from billing_project.core.lookup import by_id_or_unique_name
 from billing_project.core.narrowing import narrowed, searched
 from customers import hooks
@@ -18,14 +19,12 @@ from customers.models import Customer, Organization
 
 
 def customer_get(organization: Organization, external_id: str) -> Customer:
-    customer = (
+    return found(
         Customer.objects.select_related("organization", *hooks.REPRESENTATION_RELATED)
         .filter(organization=organization, external_id=external_id, deleted_at__isnull=True)
-        .first()
+        .first(),
+        "customer",
     )
-    if customer is None:
-        raise NotFoundFailure("customer")
-    return customer
 
 
 def representation_flags() -> dict[str, Exists]:

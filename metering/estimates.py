@@ -125,12 +125,12 @@ def _parse(index: int, payload: Any) -> ingestion.ParsedEvent:
 
 
 def _subscription(organization: Organization, external_subscription_id: str) -> SubscriptionRef:
-    ref = subscription_selectors.subscription_refs(organization, [external_subscription_id]).get(
-        external_subscription_id
+    return found(
+        subscription_selectors.subscription_refs(organization, [external_subscription_id]).get(
+            external_subscription_id
+        ),
+        "subscription",
     )
-    if ref is None:
-        raise NotFoundFailure("subscription")
-    return ref
 
 
 def _customer(organization: Organization, ref: SubscriptionRef) -> Customer | None:

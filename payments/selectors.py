@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from billing_project.core.errors import NotFoundFailure
+from billing_project.core.found import found
 from billing_project.core.lookup import uuid_or_not_found
 from payments.models import Payment, PaymentMethod, PaymentReceipt, PaymentRequest
 
@@ -29,14 +30,12 @@ def payment_list(
 
 
 def payment_get(organization: Any, payment_id: Any) -> Payment:
-    payment = (
+    return found(
         Payment.objects.select_related("customer", "invoice", "connection", "payment_request")
         .filter(organization=organization, id=uuid_or_not_found(payment_id, "payment"))
-        .first()
+        .first(),
+        "payment",
     )
-    if payment is None:
-        raise NotFoundFailure("payment")
-    return payment
 
 
 def payment_request_list(
@@ -57,14 +56,12 @@ def payment_request_list(
 
 
 def payment_request_get(organization: Any, request_id: Any) -> PaymentRequest:
-    request = (
+    return found(
         PaymentRequest.objects.select_related("customer__organization")
         .filter(organization=organization, id=uuid_or_not_found(request_id, "payment_request"))
-        .first()
+        .first(),
+        "payment_request",
     )
-    if request is None:
-        raise NotFoundFailure("payment_request")
-    return request
 
 
 def invoice_payment_dispute_lost_at(invoice: Any) -> Any:
@@ -91,14 +88,12 @@ def customer_payment_methods(organization: Any, *, external_id: str) -> QuerySet
 
 
 def customer_payment_method_get(organization: Any, *, external_id: str, method_id: Any) -> PaymentMethod:
-    method = (
+    return found(
         customer_payment_methods(organization, external_id=external_id)
         .filter(id=uuid_or_not_found(method_id, "payment_method"))
-        .first()
+        .first(),
+        "payment_method",
     )
-    if method is None:
-        raise NotFoundFailure("payment_method")
-    return method
 
 
 def payment_receipt_list(organization: Any, *, invoice_id: str | None = None) -> QuerySet[PaymentReceipt]:
@@ -119,7 +114,7 @@ def payment_receipt_list(organization: Any, *, invoice_id: str | None = None) ->
 
 
 def payment_receipt_get(organization: Any, receipt_id: Any) -> PaymentReceipt:
-    receipt = payment_receipt_list(organization).filter(id=uuid_or_not_found(receipt_id, "payment_receipt")).first()
-    if receipt is None:
-        raise NotFoundFailure("payment_receipt")
-    return receipt
+    return found(
+        payment_receipt_list(organization).filter(id=uuid_or_not_found(receipt_id, "payment_receipt")).first(),
+        "payment_receipt",
+    )

@@ -32,7 +32,7 @@ from django.db.models import (
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from billing_project.core.errors import NotFoundFailure
+from billing_project.core.found import found
 from billing_project.core.money import round_cents
 from catalog.models import PlanInterval
 from customers.models import Customer
@@ -488,7 +488,7 @@ def export_list(organization: Any) -> QuerySet:
 
 
 def export_get(organization: Any, export_id: Any) -> Export:
-    export = Export.objects.filter(organization=organization, id=export_id).first()
-    if export is None:
-        raise NotFoundFailure("export")
-    return export
+    return found(
+        Export.objects.filter(organization=organization, id=export_id).first(),
+        "export",
+    )

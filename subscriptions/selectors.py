@@ -49,15 +49,13 @@ def subscription_get_live(organization: Organization, external_id: str, *, statu
     """The subscription a PUT addresses: `status` if given, else the active one, else the pending one."""
     if status:
         return subscription_get(organization, external_id, status=status)
-    subscription = (
+    return found(
         _base(organization)
         .filter(external_id=external_id, status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING])
         .order_by("status")  # "active" sorts before "pending"
-        .first()
+        .first(),
+        "subscription",
     )
-    if subscription is None:
-        raise NotFoundFailure("subscription")
-    return subscription
 
 
 def subscription_list(

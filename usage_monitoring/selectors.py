@@ -93,15 +93,13 @@ def subscription_for(organization: Organization, external_id: str, *, status: st
     status = status or SubscriptionStatus.ACTIVE
     if status not in SubscriptionStatus.values:
         raise NotFoundFailure("subscription")
-    sub = (
+    return found(
         Subscription.objects.filter(organization=organization, external_id=external_id, status=status)
         .select_related("plan", "customer__organization", "organization")
         .order_by("-created_at")
-        .first()
+        .first(),
+        "subscription",
     )
-    if sub is None:
-        raise NotFoundFailure("subscription")
-    return sub
 
 
 def chain(subscription: Subscription) -> list[Subscription]:

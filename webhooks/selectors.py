@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from billing_project.core.errors import NotFoundFailure
+from billing_project.core.found import found
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookSigningKey
 
 
@@ -48,10 +48,10 @@ def endpoints_exist_sql(organization_id_sql: str) -> str:
 
 def webhook_endpoint_get(organization: Any, lago_id: Any) -> WebhookEndpoint:
     pk = _uuid(lago_id)
-    endpoint = webhook_endpoint_list(organization).filter(pk=pk).first() if pk else None
-    if endpoint is None:
-        raise NotFoundFailure("webhook_endpoint")
-    return endpoint
+    return found(
+        webhook_endpoint_list(organization).filter(pk=pk).first() if pk else None,
+        "webhook_endpoint",
+    )
 
 
 def webhook_public_key(organization: Any) -> WebhookSigningKey | None:
@@ -80,17 +80,15 @@ def webhook_delivery_list(
 
 def webhook_delivery_get(organization: Any, lago_id: Any) -> WebhookDelivery:
     pk = _uuid(lago_id)
-    delivery = (
+    return found(
         WebhookDelivery.objects.filter(organization_id=organization.pk, pk=pk)
         .select_related("endpoint")
         .prefetch_related("attempts")
         .first()
         if pk
-        else None
+        else None,
+        "webhook",
     )
-    if delivery is None:
-        raise NotFoundFailure("webhook")
-    return delivery
 
 
 def webhook_deliveries_due(now: datetime, *, limit: int = 500) -> list[str]:

@@ -801,15 +801,13 @@ def charge_filter_delete(
 def _override_charge_of(organization: Organization, charge: Charge) -> Charge:
     """`charge`, locked, when it belongs to `organization` and to an override plan (a subscription's
     copy): these services never change a plan that other subscriptions share."""
-    locked = (
+    return found(
         Charge.live.select_for_update(of=("self",))
         .select_related("plan", "billable_metric")
         .filter(pk=charge.pk, organization=organization, plan__parent__isnull=False)
-        .first()
+        .first(),
+        "charge",
     )
-    if locked is None:
-        raise NotFoundFailure("charge")
-    return locked
 
 
 @transaction.atomic

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.errors import ValidationFailure
 from billing_project.core.found import first_with_id, found
 from customers.models import Customer, Organization
 from invoicing.credits.models import (
@@ -21,12 +21,10 @@ from invoicing.selectors import issued_within
 
 
 def _customer(organization: Organization, external_id: str) -> Customer:
-    customer = Customer.objects.filter(
-        organization=organization, external_id=external_id, deleted_at__isnull=True
-    ).first()
-    if customer is None:
-        raise NotFoundFailure("customer")
-    return customer
+    return found(
+        Customer.objects.filter(organization=organization, external_id=external_id, deleted_at__isnull=True).first(),
+        "customer",
+    )
 
 
 def wallet_list(
@@ -61,15 +59,13 @@ def wallet_get(organization: Organization, wallet_id: Any) -> Wallet:
 
 
 def wallet_get_by_code(organization: Organization, external_customer_id: str, code: str) -> Wallet:
-    wallet = (
+    return found(
         wallet_list(organization, external_customer_id=external_customer_id)
         .filter(code=code)
         .order_by("status", "-created_at")  # the active one first
-        .first()
+        .first(),
+        "wallet",
     )
-    if wallet is None:
-        raise NotFoundFailure("wallet")
-    return wallet
 
 
 def wallet_transaction_list(

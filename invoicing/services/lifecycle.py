@@ -345,16 +345,14 @@ def _persist(
 
 
 def _locked(organization: Organization, invoice_id: UUID | str) -> Invoice:
-    invoice = (
+    return found(
         Invoice.objects.select_for_update(of=("self",))
         .select_related("organization", "customer__organization")
         .filter(organization=organization, id=invoice_id)
         .exclude(status__in=HIDDEN_STATUSES)
-        .first()
+        .first(),
+        "invoice",
     )
-    if invoice is None:
-        raise NotFoundFailure("invoice")
-    return invoice
 
 
 def _fees_with_taxes(invoice: Invoice) -> tuple[list[Fee], dict, dict]:

@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.found import found
 from catalog.models import AppliedCoupon, Coupon, CouponStatus, Plan
 from customers.entities import billing_entity_get
 from customers.models import ADDRESS_FIELDS, LEGAL_AND_ADDRESS, BillingEntity, Customer, Organization
@@ -150,12 +151,10 @@ def _customer(organization: Organization, data: PreviewCustomer | None) -> tuple
 
 
 def _plan(organization: Organization, code: str) -> Plan:
-    plan = Plan.objects.filter(
-        organization=organization, code=code, deleted_at__isnull=True, parent__isnull=True
-    ).first()
-    if plan is None:
-        raise NotFoundFailure("plan")
-    return plan
+    return found(
+        Plan.objects.filter(organization=organization, code=code, deleted_at__isnull=True, parent__isnull=True).first(),
+        "plan",
+    )
 
 
 def _subscriptions(

@@ -6,7 +6,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.errors import ValidationFailure
+from billing_project.core.found import found
 from customers.models import Organization
 from payments import crypto
 from payments.models import PaymentProviderConnection, ProviderName
@@ -91,7 +92,7 @@ def connection_for_customer(customer: Any) -> PaymentProviderConnection | None:
 
 
 def connection_get(organization: Organization, code: str) -> PaymentProviderConnection:
-    connection = PaymentProviderConnection.objects.filter(organization=organization, code=code).first()
-    if connection is None:
-        raise NotFoundFailure("payment_provider")
-    return connection
+    return found(
+        PaymentProviderConnection.objects.filter(organization=organization, code=code).first(),
+        "payment_provider",
+    )
