@@ -4,7 +4,7 @@
 client, duration, the raw bodies up to `API_LOGS_BODY_MAX_BYTES`) in an `ApiLogRecord` of plain
 values and hands it to the process's `ApiLogWriter`. In `batched` mode (the default) the request
 only appends it to a list; a thread of the process parses and masks the bodies and writes the
-records with one multi-row INSERT every `API_LOGS_FLUSH_SECONDS`, or sooner when
+records with one COPY every `API_LOGS_FLUSH_SECONDS`, or sooner when
 `API_LOGS_BATCH_SIZE` are waiting, and at exit (a body with no secret marker in it is stored
 as it came, unparsed: `stored_body`). A request therefore pays a copy of its bodies and an
 append, never a statement or a commit while the client waits; the writer's work (about 0.15 ms of
@@ -183,11 +183,17 @@ _COLUMNS = (
 
 
 def records_write(records: list[ApiLogRecord]) -> None:
-    """The records in one `executemany` of a plain INSERT (pipelined by psycopg).
+    """The records in one `COPY ... FROM STDIN` on PostgreSQL (one `executemany` of a plain INSERT
+    elsewhere).
 
-    Not `bulk_create`: on PostgreSQL Django 5.2 sends its rows as arrays (`UNNEST`), and psycopg
+    COPY sends the rows as one stream, with no per-row statement, bind and result for psycopg
+    to handle or PostgreSQL to execute: in the writer 25 -> 20 µs of CPU per event-sized record, in
+    PostgreSQL 25-35 -> 15-25 µs; about 20,000 instructions less per single-event request in
+    batches of 200 (a busy worker), more than `executemany` for batches of a few records, when the
+    worker is idle enough not to care (bench/RESULTS.md, "The single event, second pass"). Not
+    `bulk_create`: on PostgreSQL Django 5.2 sends its rows as arrays (`UNNEST`), and psycopg
     escapes every quote of every body inside the array literal, character by character: 10 ms of
-    CPU for one 60 kB record, where this INSERT costs about 0.1 ms (bench/RESULTS.md, "API logs").
+    CPU for one 60 kB record (bench/RESULTS.md, "API logs").
     """
     from audit.models import ApiLogEntry
 
@@ -199,8 +205,13 @@ def records_write(records: list[ApiLogRecord]) -> None:
         rows.append([values[column] for column in _COLUMNS])
     table = connection.ops.quote_name(ApiLogEntry._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(column) for column in _COLUMNS)
-    placeholders = ", ".join(["%s"] * len(_COLUMNS))
     with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        placeholders = ", ".join(["%s"] * len(_COLUMNS))
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)  # noqa: S608
 
 

@@ -18,6 +18,16 @@ their lists and of events (`READS`; each can be named alone). Settings are those
 (DEBUG off, LOG_LEVEL=WARNING, rate limits off unless `--redis` is given, which turns the per-key and
 per-organization limits on against that Redis database, as `bench/ingest.py` does).
 `--profile N` prints the N costliest functions (cProfile timed in CPU time, by internal and cumulative).
+
+`--callgrind` counts instructions instead of CPU time, which the machine's load does not move:
+the database is seeded in this process, then a second Python process runs under valgrind's
+callgrind with instrumentation off, sends 60 warm-up requests per route, switches it on
+(`callgrind_control -i on`), sends `--iterations` requests (200 are plenty), writes the API-log
+records they left (the writer's flush, as its thread would) and switches it off; printed: the
+instructions per request of each route (the writer's work included) and the callgrind file, for
+`callgrind_annotate`. The per-process caches' lifetimes are set to an hour so that the slow run
+sees what a warm worker sees, and the API log is written in batches of 200 records (its
+writer's flush interval set to an hour), as in a busy worker. A run takes a few minutes per route (ten and more on a loaded machine).
 """
 
 from __future__ import annotations
@@ -26,9 +36,13 @@ import argparse
 import json
 import os
 import random
+import re
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -69,6 +83,8 @@ def main() -> None:
     parser.add_argument("--redis", default="", help="turn the rate limits on against this Redis database")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--sql", action="store_true", help="print the statements of one request per route")
+    parser.add_argument("--callgrind", action="store_true", help="count instructions per request under callgrind")
+    parser.add_argument("--callgrind-child", default="", help=argparse.SUPPRESS)  # the key's file, in the child
     args = parser.parse_args()
 
     os.environ.update(DEBUG="0", LOG_LEVEL="WARNING", ALLOWED_HOSTS="127.0.0.1,localhost,testserver")
@@ -83,23 +99,32 @@ def main() -> None:
     else:
         os.environ.pop("REDIS_URL", None)
         os.environ.update(RATE_LIMIT_REQUESTS_PER_MINUTE="0", RATE_LIMIT_EVENTS_PER_MINUTE="0")
-    run_on_database(args.database, lambda: run(args), keep=args.keep)
+    if args.callgrind or args.callgrind_child:
+        hour = "3600"  # the slow run must see the caches a warm worker sees
+        for name in ("API_KEY_CACHE_SECONDS", "EVENTS_LOOKUP_CACHE_SECONDS", "EVENTS_SUBSCRIPTION_CACHE_SECONDS"):
+            os.environ.setdefault(name, hour)
+        # and the API log's batches of a busy worker (200 records), not one per second of the slow run
+        os.environ.setdefault("API_LOGS_FLUSH_SECONDS", hour)
+    if args.callgrind_child:
+        callgrind_child(args)
+        return
+    run_on_database(args.database, lambda: (run_callgrind if args.callgrind else run)(args), keep=args.keep)
 
 
-def run(args: argparse.Namespace) -> None:
+def _routes(args: argparse.Namespace) -> list[str]:
+    return [name for route in (args.route or ROUTES) for name in (READS if route == "reads" else [route])]
+
+
+def _caller(args: argparse.Namespace, key: str) -> Callable[[str], int]:
+    """`call(route)`: one request of that route through Django's WSGI handler; the response size."""
     from django.core.handlers.wsgi import WSGIHandler
 
-    from bench.api_load import _request, seed
+    from bench.api_load import _request
+    from invoicing.models import Invoice
 
-    started = time.perf_counter()
-    key = seed(args.customers, args.invoices, events_per_subscription=4)
-    print(f"seeded {args.customers} customers, {args.invoices} invoices in {time.perf_counter() - started:.1f}s")
     application = WSGIHandler()
     rng = random.Random(1)
     counter = [0]
-
-    from invoicing.models import Invoice
-
     invoice = Invoice.objects.order_by("-created_at").values_list("id", flat=True).first()  # this run's
 
     def call(route: str) -> int:
@@ -127,10 +152,74 @@ def run(args: argparse.Namespace) -> None:
             raise SystemExit(f"{route}: {status}")
         return len(content)
 
-    routes = [name for route in (args.route or ROUTES) for name in (READS if route == "reads" else [route])]
+    return call
+
+
+def run_callgrind(args: argparse.Namespace) -> None:
+    """Seed here, count in a child process under callgrind (see the module's docstring)."""
+    from django.db import connections
+
+    from bench.api_load import seed
+
+    key = seed(args.customers, args.invoices, events_per_subscription=4)
+    connections.close_all()
+    with tempfile.TemporaryDirectory(prefix="bxb-callgrind-") as folder:
+        key_file = Path(folder) / "key"
+        key_file.write_text(key)
+        for route in _routes(args):
+            out = Path(tempfile.gettempdir()) / f"callgrind.request_path.{route}.{os.getpid()}"
+            command = [
+                "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+                sys.executable, __file__, "--database", args.database, "--customers", str(args.customers),
+                "--iterations", str(args.iterations), "--route", route, "--callgrind-child", str(key_file),
+            ]  # fmt: skip
+            if args.redis:
+                command += ["--redis", args.redis]
+            subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
+            summary = re.search(r"^totals:\s+(\d+)", out.read_text(), re.MULTILINE)
+            if summary is None:
+                raise SystemExit(f"no totals in {out}")
+            per_request = int(summary.group(1)) / args.iterations
+            print(f"{route:<17}{per_request:>14,.0f} instructions per request  ({out})", flush=True)
+    print(f"\n(load average {Path('/proc/loadavg').read_text().split()[0]}; instruction counts do not depend on it)")
+
+
+def callgrind_child(args: argparse.Namespace) -> None:
+    """Under valgrind: warm up, count `--iterations` requests of the one route, the API log's
+    writing included."""
+    os.environ["DATABASE_URL"] = args.database
+    os.environ["DJANGO_SETTINGS_MODULE"] = "billing_project.settings"
+    import django
+
+    django.setup()
+    from audit.api_logs import writer
+
+    key = Path(args.callgrind_child).read_text()
+    call = _caller(args, key)
+    (route,) = args.route
+
+    def instrument(state: str) -> None:
+        subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], check=True, stdout=subprocess.DEVNULL)
+
+    for _ in range(60):
+        call(route)
+    writer.flush()
+    instrument("on")
+    for _ in range(args.iterations):
+        call(route)
+    writer.flush()
+    instrument("off")
+
+
+def run(args: argparse.Namespace) -> None:
+    from bench.api_load import seed
+
+    started = time.perf_counter()
+    key = seed(args.customers, args.invoices, events_per_subscription=4)
+    print(f"seeded {args.customers} customers, {args.invoices} invoices in {time.perf_counter() - started:.1f}s")
     measure_routes(
-        call,
-        routes,
+        _caller(args, key),
+        _routes(args),
         iterations=args.iterations,
         warmup=10,
         profile=args.profile,

@@ -24,7 +24,10 @@ class ApiPrincipal:
 
 class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: Any) -> tuple[ApiPrincipal, Any] | None:
-        header = request.META.get("HTTP_AUTHORIZATION", "")  # request.headers would build a dict of all headers
+        # The Django request's headers (`request.headers` would build a dict of all of them; DRF's
+        # `Request` finds `META` only after a failed attribute lookup, an exception raised and caught).
+        django_request = getattr(request, "_request", request)
+        header = django_request.META.get("HTTP_AUTHORIZATION", "")
         parts = header.split()
         if not parts:
             return None

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils.module_loading import import_string
 
 from metering.store.base import (
@@ -42,7 +42,7 @@ _STORES: dict[str, DatabaseEventStore] = {}
 
 def event_store() -> DatabaseEventStore:
     """The store of the Django database (imported on first use: psycopg only where it runs)."""
-    vendor = connection.vendor
+    vendor = connections[DEFAULT_DB_ALIAS].vendor  # `connection.vendor`, without the proxy's failed lookup
     store = _STORES.get(vendor)
     if store is None:
         path = IMPLEMENTATIONS.get(vendor)

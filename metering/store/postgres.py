@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models.functions import Collate
 
 from metering import computations
@@ -222,11 +222,13 @@ def _server_side_cursor() -> Any:
     statement once per connection instead of once per batch. (Django turns psycopg's automatic
     preparation off for poolers; these statements are prepared explicitly: a pooler in
     transaction mode needs PgBouncer >= 1.21 with `max_prepared_statements`.)"""
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    raw = _prepared_cursor_class()(connection.connection)
+    # `connection`, looked up once: each `connection.x` looks the alias up after a failed attribute lookup
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    wrapper.ensure_connection()
+    wrapper.validate_thread_sharing()
+    raw = _prepared_cursor_class()(wrapper.connection)
     try:
-        yield connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+        yield wrapper.make_debug_cursor(raw) if wrapper.queries_logged else wrapper.make_cursor(raw)
     finally:
         raw.close()
 

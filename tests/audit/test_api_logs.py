@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from audit.api_logs import ApiLogRecord, ApiLogWriter, body_value, entry_values
+from audit.api_logs import ApiLogRecord, ApiLogWriter, body_value, entry_values, records_write
 from audit.models import ApiLogEntry
 from customers.models import ApiKey
 
@@ -309,3 +309,25 @@ def test_in_batched_mode_a_request_runs_no_statement_for_its_log(tenant, setting
     assert api_logs.writer.pending() == 1
     assert api_logs.writer.flush() == 1
     assert written[0].http_status == 200 and written[0].request_path == "/api/v1/customers"
+
+
+def test_the_writer_stores_every_field_as_it_came_characters_copy_escapes_included(tenant):
+    """The records are written with COPY on PostgreSQL, whose text format escapes tabs, newlines
+    and backslashes: what is read back is what was sent."""
+    text = 'tab\there, new\nline, back\\slash \\N, carriage\rreturn, "quoted", é, 😀'
+    body = json.dumps({"event": {"transaction_id": text, "properties": {"note": text}}}, ensure_ascii=False).encode()
+    record = _record(body, organization=tenant.organization)
+    record.request_path = "/api/v1/events"
+    record.client = "agent\twith\\odd\ncharacters"
+    record.correlation_id = ""
+    record.mask = False
+    records_write([record, _record(b"", organization=tenant.organization)])
+    stored = ApiLogEntry.objects.get(request_path="/api/v1/events")
+    assert stored.request_body == body.decode()
+    assert json.loads(stored.request_body)["event"]["properties"]["note"] == text
+    assert stored.client == "agent\twith\\odd\ncharacters"
+    assert stored.request_response == '{"ok": true}'
+    assert (stored.http_status, stored.duration_us, stored.api_key_id, stored.logged_at) == (
+        200, 1500, None, record.logged_at
+    )  # fmt: skip
+    assert ApiLogEntry.objects.get(request_path="/api/v1/customers").request_body == "{}"

@@ -20,7 +20,8 @@ _ANY = ("", "*/*")
 class ApiContentNegotiation(DefaultContentNegotiation):
     def select_renderer(self, request: Any, renderers: Any, format_suffix: Any = None) -> Any:
         if format_suffix is None and renderers:
-            meta = request.META
+            # The Django request's (DRF's `Request` finds `META` only after a failed attribute lookup).
+            meta = getattr(request, "_request", request).META
             accept = meta.get("HTTP_ACCEPT", "")
             # No query string, no `?format=`: the query parameters are not parsed for it.
             if (accept in _ANY or accept == renderers[0].media_type) and (
