@@ -36,9 +36,9 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
-from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
@@ -182,6 +182,24 @@ def subscription_entitlements_read(
     )
 
 
+_SPEC_FIELDS = ("code", "aggregation_type", "field_name", "recurring", "rounding_function", "rounding_precision")
+
+
+@cache
+def _metrics_statement() -> str:
+    """The metrics' fields `MetricSpec.of` reads, and their live filters' keys, by id."""
+    metric, filter_ = BillableMetric._meta, BillableMetricFilter._meta
+    col = quoted_column
+    fields = ", ".join(f"m.{col(metric, name)}" for name in _SPEC_FIELDS)
+    return (
+        f"SELECT m.{col(metric, 'id')}, {fields},"  # noqa: S608 - identifiers from the models, values are parameters
+        f' ARRAY(SELECT f.{col(filter_, "key")} FROM "{filter_.db_table}" f'
+        f"  WHERE f.{col(filter_, 'billable_metric')} = m.{col(metric, 'id')} AND f.{col(filter_, 'deleted_at')} IS NULL)"
+        f' FROM "{metric.db_table}" m'
+        f" WHERE m.{col(metric, 'organization')} = %(organization)s AND m.{col(metric, 'id')} = ANY(%(ids)s)"
+    )
+
+
 def _still_holds(organization: Organization, key: tuple[Any, ...], known: _Known) -> bool:
     """An entry older than `ENTITLEMENTS_CACHE_SECONDS` whose head and window still match: checks
     what the TTL bounds (the definitions of its metrics, one statement) and, when they are the
@@ -189,12 +207,13 @@ def _still_holds(organization: Organization, key: tuple[Any, ...], known: _Known
     if organization.events_store == "clickhouse":
         return False
     if known.specs:
-        metrics = BillableMetric.objects.filter(organization_id=organization.pk, pk__in=list(known.specs)).annotate(
-            live_filter_keys=ArraySubquery(
-                BillableMetricFilter.live.filter(billable_metric_id=OuterRef("pk")).values("key")
-            )
-        )
-        if {m.pk: MetricSpec.of(m, m.live_filter_keys) for m in metrics} != known.specs:
+        with connection.cursor() as cursor:
+            cursor.execute(_metrics_statement(), {"organization": organization.pk, "ids": list(known.specs)})
+            found = {
+                row[0]: MetricSpec.of(SimpleNamespace(**dict(zip(_SPEC_FIELDS, row[1:], strict=False))), row[-1])
+                for row in cursor.fetchall()
+            }
+        if found != known.specs:
             return False
     _reads.set(key, known)
     return True
