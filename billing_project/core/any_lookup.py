@@ -13,10 +13,16 @@ foreign key the values are ids, not rows.
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 from django.db import models
 from django.db.models.lookups import In, Lookup
+
+# Values whose text needs no quoting in an array literal, and the text that needs none.
+_LITERAL = (uuid.UUID, int)
+_UNQUOTED = re.compile(r"[0-9A-Za-z_.,-]*")
 
 
 class AnyOf(Lookup):
@@ -34,7 +40,14 @@ class AnyOf(Lookup):
             return In(self.lhs, self.rhs).as_sql(compiler, connection)
         lhs, lhs_params = self.process_lhs(compiler, connection)
         db_type = self.lhs.output_field.cast_db_type(connection)
-        return f"{lhs} = ANY(%s::{db_type}[])", (*lhs_params, self.rhs)
+        values = self.rhs
+        if values and (type(values[0]) in _LITERAL or type(values[0]) is str):  # one type (get_prep_lookup)
+            # as the array's text ('{…}') when no element needs quoting: psycopg's list dumper is
+            # Python per element
+            text = ",".join(map(str, values))
+            if _UNQUOTED.fullmatch(text) and "" not in values:
+                values = "{" + text + "}"
+        return f"{lhs} = ANY(%s::{db_type}[])", (*lhs_params, values)
 
 
 def register() -> None:

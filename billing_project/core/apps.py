@@ -14,6 +14,10 @@ class CoreConfig(AppConfig):
 
         any_lookup.register()  # `field__any=values` (billing_project/core/any_lookup.py)
 
+        from billing_project.core import timestamps
+
+        timestamps.connect()  # timestamptz values parsed in C (billing_project/core/timestamps.py)
+
         from billing_project.core.secret_key import check_secret_key
 
         checks.register(check_secret_key, deploy=True)

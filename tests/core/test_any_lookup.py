@@ -43,4 +43,12 @@ def test_one_array_parameter_whatever_the_number_of_values(organization):
         found = list(Customer.objects.filter(id__any=[c.id for c in customers] * 300))
     assert {c.id for c in found} == {c.id for c in customers}
     ((sql, params),) = sent
-    assert "= ANY(%s::uuid[])" in sql and sql.count("%s") == 1 and len(params[0]) == 600
+    assert "= ANY(%s::uuid[])" in sql and sql.count("%s") == 1 and len(params) == 1 and params[0].count(",") == 599
+
+
+def test_values_that_need_quoting_in_an_array(organization):
+    odd = make_customer(organization, external_id='a,b"{c} \\d')
+    plain = make_customer(organization, external_id="plain-1.x_y")
+    found = Customer.objects.filter(external_id__any=[odd.external_id, plain.external_id, "NULL", ""])
+    assert set(found.values_list("id", flat=True)) == {odd.id, plain.id}
+    assert Customer.objects.filter(sequential_id__any=[odd.sequential_id]).get() == odd
