@@ -22,6 +22,8 @@ try:
     from psycopg._cmodule import _psycopg
 except ImportError:  # pragma: no cover - psycopg without its C module
     _psycopg = None  # type: ignore[assignment]
+if _psycopg is not None and not hasattr(_psycopg, "TimestamptzLoader"):  # pragma: no cover
+    _psycopg = None  # type: ignore[assignment]  # its C module lacks the loader: Django's stays
 
 
 class CTimestamptzLoader(Loader):
