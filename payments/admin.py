@@ -19,6 +19,7 @@ from billing_project.core.console import (
     cents_from_major,
     currency_totals,
 )
+from billing_project.core.each_row import apply_each
 from billing_project.core.errors import DomainError
 from billing_project.core.money import format_amount
 from payments.models import (
@@ -234,16 +235,15 @@ class PaymentAdmin(TotalsChangeListMixin, admin.ModelAdmin):
 
     @admin.action(description="Retry payment of these payments' invoices now", permissions=["collect"])
     def retry_payment(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
-        done, refused = 0, []
-        for invoice in {p.invoice for p in queryset.select_related("invoice__organization") if p.invoice_id}:
-            try:
-                collection.invoice_retry_payment(invoice.organization, invoice_id=invoice.id)
-                done += 1
-            except DomainError as exc:
-                refused.append(f"{invoice.number}: {exc}")
-        self.message_user(request, f"Retry started for {done} invoice(s).")
-        if refused:
-            self.message_user(request, "Refused: " + "; ".join(refused), messages.WARNING)
+        apply_each(
+            self,
+            request,
+            {p.invoice for p in queryset.select_related("invoice__organization") if p.invoice_id},
+            lambda invoice: collection.invoice_retry_payment(invoice.organization, invoice_id=invoice.id),
+            title="Retry started",
+            label=lambda invoice: str(invoice.number),
+            outcome=lambda name, _: name,
+        )
 
     @admin.action(
         description="Refund the pending credit-note refunds of these payments' invoices", permissions=["collect"]

@@ -197,20 +197,35 @@ def provider_events_retry_due(now: dt.datetime | None = None) -> int:
 # --------------------------------------------------------------------------- handlers
 
 
-def _find_payment(event: ProviderEvent, intent: dict[str, Any]) -> Payment:
-    metadata = intent.get("metadata") or {}
-    payment = None
-    our_id = metadata.get("bxb_payment_id")
+def _matched(
+    model: type[Row], provider_object: dict[str, Any], *, our_id_key: str, ours: dict[str, Any], theirs: dict[str, Any]
+) -> Row:
+    """Our row a provider object speaks of: by the id we wrote into its metadata (`our_id_key`, among
+    the rows `ours` narrows to), else by the provider's own id (`theirs` narrows, plus the provider
+    id field: the object was made outside bxb, or its metadata is gone). Neither found: NotReady,
+    the event waits for our commit that creates the row."""
+    row = None
+    our_id = (provider_object.get("metadata") or {}).get(our_id_key)
     if our_id:
         try:
-            payment = Payment.objects.filter(organization_id=event.organization_id, id=uuid.UUID(str(our_id))).first()
+            row = model.objects.filter(**ours, id=uuid.UUID(str(our_id))).first()
         except ValueError:
-            payment = None
-    if payment is None and intent.get("id"):
-        payment = Payment.objects.filter(connection_id=event.connection_id, provider_payment_id=intent["id"]).first()
-    if payment is None:
-        raise NotReady(f"no payment for {intent.get('id')}")
-    return payment
+            row = None
+    if row is None and provider_object.get("id"):
+        row = model.objects.filter(**theirs).first()
+    if row is None:
+        raise NotReady(f"no {model._meta.model_name} for {provider_object.get('id')}")
+    return row
+
+
+def _find_payment(event: ProviderEvent, intent: dict[str, Any]) -> Payment:
+    return _matched(
+        Payment,
+        intent,
+        our_id_key="bxb_payment_id",
+        ours={"organization_id": event.organization_id},
+        theirs={"connection_id": event.connection_id, "provider_payment_id": intent.get("id")},
+    )
 
 
 def _intent_event(status: str) -> Handler:
@@ -299,19 +314,13 @@ def _refund_updated(event: ProviderEvent, item: dict[str, Any], now: dt.datetime
 def _refund_update(event: ProviderEvent, item: dict[str, Any], now: dt.datetime) -> None:
     from payments.providers.stripe import refund_result
 
-    metadata = item.get("metadata") or {}
-    refund = None
-    if metadata.get("bxb_refund_id"):
-        try:
-            refund = Refund.objects.filter(
-                organization_id=event.organization_id, id=uuid.UUID(str(metadata["bxb_refund_id"]))
-            ).first()
-        except ValueError:
-            refund = None
-    if refund is None and item.get("id"):
-        refund = Refund.objects.filter(organization_id=event.organization_id, provider_refund_id=item["id"]).first()
-    if refund is None:
-        raise NotReady(f"no refund for {item.get('id')}")
+    refund = _matched(
+        Refund,
+        item,
+        our_id_key="bxb_refund_id",
+        ours={"organization_id": event.organization_id},
+        theirs={"organization_id": event.organization_id, "provider_refund_id": item.get("id")},
+    )
     refunds.refund_record_result(refund.id, refund_result(item), now=now)
 
 
