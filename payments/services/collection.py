@@ -25,7 +25,7 @@ from uuid import UUID
 
 from celery.exceptions import Retry
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
@@ -34,6 +34,7 @@ from billing_project.core.actor import current_actor
 from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotAllowedFailure, ProviderFailure, ValidationFailure
 from billing_project.core.found import first_with_id, found
+from billing_project.core.models import save_unique
 from customers.models import Organization
 from customers.payment_choice import PaymentMethodChoice, PaymentMethodInput, payment_method_choose
 from invoicing.credits import selectors as credits_selectors
@@ -712,11 +713,7 @@ def payment_create_manual(
             paid_at=paid_at or now,
         )
         payment.idempotency_key = f"bxb_manual_{payment.id}"
-        try:
-            with transaction.atomic():
-                payment.save(force_insert=True)
-        except IntegrityError:  # pragma: no cover - a uuid collision
-            raise ValidationFailure.single("payment", "value_already_exist") from None
+        save_unique(payment, "payment", force_insert=True)  # refused only by a uuid collision
         apply_amount_to_invoice(invoice.id, amount_cents, now=now)
         notifications.payment_webhook(payment, "payment.succeeded")
         receipts.receipt_issue(payment)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
-
 from billing_project.core.errors import ValidationFailure
 from billing_project.core.found import found
+from billing_project.core.models import save_unique
 from customers.models import Organization
 from payments import crypto
 from payments.models import PaymentProviderConnection, ProviderName
@@ -45,22 +44,20 @@ def connection_create(
         errors["environment"] = ["value_is_invalid"]
     if errors:
         raise ValidationFailure(errors)
-    try:
-        with transaction.atomic():
-            return PaymentProviderConnection.objects.create(
-                organization=organization,
-                code=code,
-                provider=provider,
-                name=name,
-                secret_key_encrypted=crypto.encrypt(secret_key),
-                webhook_secret_encrypted=crypto.encrypt(webhook_secret),
-                success_redirect_url=success_redirect_url,
-                merchant_account=merchant_account,
-                live_prefix=live_prefix,
-                environment=environment,
-            )
-    except IntegrityError:
-        raise ValidationFailure.single("code", "value_already_exist") from None
+    connection = PaymentProviderConnection(
+        organization=organization,
+        code=code,
+        provider=provider,
+        name=name,
+        secret_key_encrypted=crypto.encrypt(secret_key),
+        webhook_secret_encrypted=crypto.encrypt(webhook_secret),
+        success_redirect_url=success_redirect_url,
+        merchant_account=merchant_account,
+        live_prefix=live_prefix,
+        environment=environment,
+    )
+    save_unique(connection, force_insert=True)
+    return connection
 
 
 def connection_set_secrets(

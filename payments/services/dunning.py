@@ -15,10 +15,11 @@ from collections import defaultdict
 from typing import Any
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
+from billing_project.core.models import save_unique
 from customers.models import Customer, Organization
 from customers.payment_choice import PaymentMethodChoice, PaymentMethodInput, payment_method_choose
 from invoicing.models import Invoice, InvoiceStatus
@@ -62,18 +63,16 @@ def dunning_campaign_create(
         errors["max_attempts"] = ["value_is_invalid"]
     if errors:
         raise ValidationFailure(errors)
-    try:
-        with transaction.atomic():
-            return DunningCampaign.objects.create(
-                organization=organization,
-                code=code,
-                name=name or code,
-                thresholds=thresholds,
-                days_between_attempts=days_between_attempts,
-                max_attempts=max_attempts,
-            )
-    except IntegrityError:
-        raise ValidationFailure.single("code", "value_already_exist") from None
+    campaign = DunningCampaign(
+        organization=organization,
+        code=code,
+        name=name or code,
+        thresholds=thresholds,
+        days_between_attempts=days_between_attempts,
+        max_attempts=max_attempts,
+    )
+    save_unique(campaign, force_insert=True)
+    return campaign
 
 
 def _overdue_by_customer(organization_id: UUID | str) -> dict[tuple[Any, str], list[Invoice]]:
