@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,8 +15,8 @@ from audit.activity import SOURCES, resource_of
 from audit.api_logs import body_value
 from audit.models import ApiLogEntry, AuditLogEntry
 from billing_project.core.api.shapes import DateTime, Uuid
-from billing_project.core.errors import NotFoundFailure
 from billing_project.core.found import found
+from billing_project.core.lookup import uuid_or_not_found
 from customers.models import Customer, Organization
 from subscriptions.models import Subscription
 
@@ -111,10 +110,7 @@ def activity_log_list(organization: Organization, filters: ActivityLogFilters) -
 
 
 def activity_log_get(organization: Organization, activity_id: str) -> AuditLogEntry:
-    try:
-        key = uuid.UUID(str(activity_id))
-    except ValueError:
-        raise NotFoundFailure("activity_log") from None
+    key = uuid_or_not_found(activity_id, "activity_log")
     return found(
         AuditLogEntry.objects.select_related("content_type").filter(organization=organization, pk=key).first(),
         "activity_log",
@@ -271,10 +267,7 @@ def api_log_list(organization: Organization, filters: ApiLogFilters) -> QuerySet
 
 
 def api_log_get(organization: Organization, request_id: str) -> ApiLogEntry:
-    try:
-        key = uuid.UUID(str(request_id))
-    except ValueError:
-        raise NotFoundFailure("api_log") from None
+    key = uuid_or_not_found(request_id, "api_log")
     return found(
         ApiLogEntry.objects.filter(organization=organization, pk=key).first(),
         "api_log",

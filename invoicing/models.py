@@ -7,9 +7,13 @@ for its payment status, overdue flag, metadata, file and voiding (docs/invoicing
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any, Protocol, Self
+
 from django.db import models
 from django.db.models import Q
 
+from billing_project.core.bulk import new_row
 from billing_project.core.models import BaseModel, DecimalSpec
 from customers.payment_choice import PaymentMethodChoiceFields
 
@@ -282,6 +286,25 @@ class Fee(BaseModel):
     def __str__(self) -> str:
         return f"{self.fee_type} {self.amount_cents} {self.currency}"
 
+    @classmethod
+    def of_subscription(cls, subscription: Any, **fields: Any) -> Fee:
+        """An unsaved fee of `subscription`, in its organization and for its customer."""
+        return new_row(
+            cls,
+            organization_id=subscription.organization_id,
+            customer_id=subscription.customer_id,
+            subscription=subscription,
+            **fields,
+        )
+
+    @staticmethod
+    def charge_name(charge: Any, charge_filter: Any = None) -> str:
+        """The name a charge's fee is shown with: its filter's display name, else the charge's, else
+        its billable metric's name."""
+        if charge_filter is not None and charge_filter.invoice_display_name:
+            return str(charge_filter.invoice_display_name)
+        return str(charge.invoice_display_name or charge.billable_metric.name)
+
     @property
     def total_amount_cents(self) -> int:
         return self.amount_cents + self.taxes_amount_cents
@@ -303,6 +326,37 @@ class AppliedTaxBase(BaseModel):
     class Meta:
         abstract = True
         ordering = ["created_at", "id"]
+
+    @classmethod
+    def copied(cls, applied: CalculatedTax, *, tax_id: Any, currency: str, **fields: Any) -> Self:
+        """The unsaved row of a tax as the calculation applied it (`invoicing.calculation`), with
+        the row's own `fields` (its organization, what it belongs to, its base or precise amount)."""
+        return new_row(
+            cls,
+            tax_id=tax_id,
+            tax_code=applied.tax_code,
+            tax_name=applied.tax_name,
+            tax_rate=applied.tax_rate,
+            tax_description=applied.tax_description,
+            amount_cents=applied.amount_cents,
+            currency=currency,
+            **fields,
+        )
+
+
+class CalculatedTax(Protocol):
+    """A tax as `invoicing.calculation` applied it to a fee, an invoice or a credit note."""
+
+    @property
+    def tax_code(self) -> str: ...
+    @property
+    def tax_name(self) -> str: ...
+    @property
+    def tax_rate(self) -> Decimal: ...
+    @property
+    def tax_description(self) -> str: ...
+    @property
+    def amount_cents(self) -> int: ...
 
 
 class FeeAppliedTax(AppliedTaxBase):

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.found import first_with_id, found
+from billing_project.core.narrowing import narrowed, searched
 from billing_project.core.prepared import PreparedQuery
 from catalog.models import BillableMetricFilter, Charge, ChargeFilter, Tax
 from customers import hooks as customer_hooks
@@ -153,26 +154,14 @@ def invoice_list(
             )
         )
         qs = qs.filter(customer_id__in=customer_ids)
-    if currency:
-        qs = qs.filter(currency=currency)
-    if invoice_type:
-        qs = qs.filter(invoice_type=invoice_type)
-    if statuses:
-        qs = qs.filter(status__in=statuses)
-    if payment_statuses:
-        qs = qs.filter(payment_status__in=payment_statuses)
+    qs = narrowed(
+        qs, currency=currency, invoice_type=invoice_type, status__in=statuses, payment_status__in=payment_statuses
+    )
     qs = issued_within(qs, issuing_date_from, issuing_date_to, amount_from=amount_from, amount_to=amount_to)
     if payment_overdue is not None:
         qs = qs.filter(payment_overdue=payment_overdue)
-    if purchase_order_number:
-        qs = qs.filter(purchase_order_number=purchase_order_number)
-    if search_term:
-        qs = qs.filter(
-            Q(number__icontains=search_term)
-            | Q(customer__name__icontains=search_term)
-            | Q(customer__external_id__icontains=search_term)
-            | Q(customer__email__icontains=search_term)
-        )
+    qs = narrowed(qs, purchase_order_number=purchase_order_number)
+    qs = searched(qs, search_term, "number", "customer__name", "customer__external_id", "customer__email")
     for key, value in (metadata or {}).items():
         qs = qs.filter(metadata__contains=[{"key": key, "value": value}]) if _json_contains() else qs
     # Rows only: `invoice_list_related` reads what a page's representation needs, once per page.
@@ -349,24 +338,18 @@ def fee_list(
     qs = Fee.objects.filter(organization=organization, deleted_at__isnull=True).exclude(
         invoice__status__in=HIDDEN_STATUSES
     )
-    if fee_type:
-        qs = qs.filter(fee_type=fee_type)
-    if payment_status:
-        qs = qs.filter(payment_status=payment_status)
-    if external_subscription_id:
-        qs = qs.filter(subscription__external_id=external_subscription_id)
-    if external_customer_id:
-        qs = qs.filter(customer__external_id=external_customer_id)
-    if billable_metric_code:
-        qs = qs.filter(charge__billable_metric__code=billable_metric_code)
-    if currency:
-        qs = qs.filter(currency=currency)
-    if event_transaction_id:
-        qs = qs.filter(event_transaction_id=event_transaction_id)
-    if created_at_from:
-        qs = qs.filter(created_at__gte=created_at_from)
-    if created_at_to:
-        qs = qs.filter(created_at__lte=created_at_to)
+    qs = narrowed(
+        qs,
+        fee_type=fee_type,
+        payment_status=payment_status,
+        subscription__external_id=external_subscription_id,
+        customer__external_id=external_customer_id,
+        charge__billable_metric__code=billable_metric_code,
+        currency=currency,
+        event_transaction_id=event_transaction_id,
+        created_at__gte=created_at_from,
+        created_at__lte=created_at_to,
+    )
     return qs.select_related(*FEE_RELATED).prefetch_related("applied_taxes").order_by("-created_at", "id")
 
 

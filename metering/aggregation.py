@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import CharField, F, Value, Window
 from django.db.models.fields.json import KeyTextTransform
@@ -32,6 +32,7 @@ from metering.store import Additive, event_store, reader_for
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ROLLUP_TYPES = {"count_agg", "sum_agg", "max_agg"}
 RECURRING_TYPES = {"count_agg", "sum_agg", "unique_count_agg", "weighted_sum_agg", "latest_agg"}
+T = TypeVar("T")
 
 
 class _Measured:
@@ -238,20 +239,35 @@ def aggregate(
             charges_period_days=charges_period_days,
         )
 
+    return _read_or_fall_back(answer, reader, organization, external_subscription_id, spec.code, store)[0]
+
+
+def _read_or_fall_back(
+    read: Callable[[Any], T],
+    reader: Any,
+    organization: Organization,
+    external_subscription_id: str,
+    code: str,
+    store: str | None,
+) -> tuple[T, Any]:
+    """`read(reader)` and the reader that answered: a ClickHouse that fails or times out is answered
+    by the PostgreSQL store's reader, unless `store` asked for ClickHouse or ClickHouse is the
+    organization's store of record (PostgreSQL does not hold its events: 503)."""
     if reader.name != "clickhouse":
-        return answer(reader)
+        return read(reader), reader
     from billing_project.core import metrics
     from metering import clickhouse
 
     try:
-        return answer(reader)
+        return read(reader), reader
     except clickhouse.Unavailable as exc:
         if store == "clickhouse":
             raise
-        if organization.events_store == "clickhouse":  # the store of record: PostgreSQL does not hold them
+        if organization.events_store == "clickhouse":
             raise UnavailableFailure("events_store_unavailable") from exc
         metrics.clickhouse_fallback("unavailable")
-        return answer(event_store().reader(organization, external_subscription_id, spec.code))
+        fallback = event_store().reader(organization, external_subscription_id, code)
+        return read(fallback), fallback
 
 
 def _aggregate(
@@ -598,26 +614,13 @@ def _aggregate_additive(
             for key in _group_keys(fid, group_totals, group_hist)
         )
 
-    top = usage(overall, overall_hist if recurring else None)
-    filter_results: tuple[FilterUsage, ...] = ()
-    if charge_filters:
-        filter_results = tuple(
-            FilterUsage(
-                fid,
-                values,
-                usage(totals.get(fid, Additive()), hist_totals.get(fid) if recurring else None),
-                groups(fid) if grouped_by else (),
-            )
-            for fid, values in [*charge_filters, (None, {})]
-        )
-    return AggregationResult(
-        units=top.units,
-        events_count=top.events_count,
-        event_values=top.event_values,
-        precise_total_amount_cents=top.precise_total_amount_cents,
-        groups=groups(None) if grouped_by and not charge_filters else (),
-        filters=filter_results,
-        source=reader.name,
+    return _by_dimensions(
+        usage(overall, overall_hist if recurring else None),
+        lambda fid: usage(totals.get(fid, Additive()), hist_totals.get(fid) if recurring else None),
+        groups,
+        charge_filters,
+        grouped_by,
+        reader.name,
     )
 
 
@@ -683,21 +686,38 @@ def _aggregate_unique(
             usage(("group", fid, key), dict(zip(grouped_by, key, strict=True))) for key in _group_keys(fid, seen)
         )
 
-    top = usage("all")
-    filter_results: tuple[FilterUsage, ...] = ()
+    return _by_dimensions(
+        usage("all"), lambda fid: usage(("filter", fid)), groups, charge_filters, grouped_by, reader.name
+    )
+
+
+def _by_dimensions(
+    top: BucketUsage,
+    bucket: Callable[[Any], BucketUsage],
+    groups: Callable[[Any], tuple[BucketUsage, ...]],
+    charge_filters: Sequence[tuple[Any, Mapping[str, Sequence[str]]]],
+    grouped_by: Sequence[str],
+    source: str,
+) -> AggregationResult:
+    """The result of a read by dimension values (`_aggregate_additive`, `_aggregate_unique`,
+    `_aggregate_weighted`): the whole charge's bucket `top`; with charge filters, `bucket(fid)` and
+    (when the charge groups) `groups(fid)` of each filter, then of the default bucket (`fid` None);
+    without them, the charge's groups `groups(None)`."""
+    filters: tuple[FilterUsage, ...] = ()
     if charge_filters:
-        filter_results = tuple(
-            FilterUsage(fid, values, usage(("filter", fid)), groups(fid) if grouped_by else ())
+        filters = tuple(
+            FilterUsage(fid, values, bucket(fid), groups(fid) if grouped_by else ())
             for fid, values in [*charge_filters, (None, {})]
         )
     return AggregationResult(
         units=top.units,
         events_count=top.events_count,
-        event_values=(),
+        event_values=top.event_values,
         precise_total_amount_cents=top.precise_total_amount_cents,
         groups=groups(None) if grouped_by and not charge_filters else (),
-        filters=filter_results,
-        source=reader.name,
+        filters=filters,
+        source=source,
+        total_aggregated_units=top.total_aggregated_units,
     )
 
 
@@ -780,27 +800,13 @@ def _aggregate_weighted(
             for key in _group_keys(fid, group_totals, group_carried)
         )
 
-    top = usage(overall, overall_carried)
-    filter_results: tuple[FilterUsage, ...] = ()
-    if charge_filters:
-        filter_results = tuple(
-            FilterUsage(
-                fid,
-                values,
-                usage(totals.get(fid, Additive()), carried.get(fid, ZERO)),
-                groups(fid) if grouped_by else (),
-            )
-            for fid, values in [*charge_filters, (None, {})]
-        )
-    return AggregationResult(
-        units=top.units,
-        events_count=top.events_count,
-        event_values=(),
-        precise_total_amount_cents=top.precise_total_amount_cents,
-        groups=groups(None) if grouped_by and not charge_filters else (),
-        filters=filter_results,
-        source=reader.name,
-        total_aggregated_units=top.total_aggregated_units,
+    return _by_dimensions(
+        usage(overall, overall_carried),
+        lambda fid: usage(totals.get(fid, Additive()), carried.get(fid, ZERO)),
+        groups,
+        charge_filters,
+        grouped_by,
+        reader.name,
     )
 
 
@@ -865,22 +871,7 @@ def aggregate_prorated(
             source.rows(started, start, keys) if start > started else [],
         )
 
-    if reader.name != "clickhouse":
-        rows, history = read(reader)
-    else:
-        from billing_project.core import metrics
-        from metering import clickhouse
-
-        try:
-            rows, history = read(reader)
-        except clickhouse.Unavailable as exc:
-            if store == "clickhouse":
-                raise
-            if organization.events_store == "clickhouse":
-                raise UnavailableFailure("events_store_unavailable") from exc
-            metrics.clickhouse_fallback("unavailable")
-            reader = event_store().reader(organization, external_subscription_id, spec.code)
-            rows, history = read(reader)
+    (rows, history), reader = _read_or_fall_back(read, reader, organization, external_subscription_id, spec.code, store)
 
     def bucket(bucket_rows: Sequence[Row], bucket_history: Sequence[Row], group: Mapping | None = None) -> BucketUsage:
         if spec.aggregation_type == "sum_agg":

@@ -19,7 +19,6 @@ from typing import Any
 
 from django.db.models import Q
 
-from billing_project.core.bulk import new_row
 from billing_project.core.money import exponent, to_cents
 from catalog.models import Charge, Commitment
 from catalog.pricing import spending_minimum_true_up_cents
@@ -181,19 +180,13 @@ def charge_fee(
     window: periods.Window,
 ) -> Fee:
     charge = bucket.charge
-    name = charge.invoice_display_name or charge.billable_metric.name
-    if bucket.charge_filter is not None and bucket.charge_filter.invoice_display_name:
-        name = bucket.charge_filter.invoice_display_name
     unit_amount_cents = to_cents(bucket.unit_amount, currency) if bucket.units else 0
-    return new_row(
-        Fee,
-        organization_id=subscription.organization_id,
-        customer_id=subscription.customer_id,
-        subscription=subscription,
+    return Fee.of_subscription(
+        subscription,
         charge=charge,
         charge_filter=bucket.charge_filter,
         fee_type=FeeType.CHARGE,
-        invoice_display_name=name,
+        invoice_display_name=Fee.charge_name(charge, bucket.charge_filter),
         currency=currency,
         units=bucket.units,
         total_aggregated_units=bucket.total_aggregated_units,
@@ -232,11 +225,8 @@ def _one_unit_fee(
 ) -> Fee:
     """A fee of one unit at `amount_cents` (a true-up, a subscription fee, a commitment fee); its
     precise amount is `amount_cents` unless given."""
-    return new_row(
-        Fee,
-        organization_id=subscription.organization_id,
-        customer_id=subscription.customer_id,
-        subscription=subscription,
+    return Fee.of_subscription(
+        subscription,
         currency=currency,
         units=Decimal(1),
         total_aggregated_units=Decimal(1),
@@ -258,7 +248,7 @@ def true_up_fee(
         charge=charge,
         true_up_parent_fee=parent,
         fee_type=FeeType.CHARGE,
-        invoice_display_name=f"{charge.invoice_display_name or charge.billable_metric.name} - true-up",
+        invoice_display_name=f"{Fee.charge_name(charge)} - true-up",
         properties={
             "charges_from_datetime": window.start.isoformat(),
             "charges_to_datetime": window.end.isoformat(),

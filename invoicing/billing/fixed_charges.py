@@ -29,7 +29,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
-from billing_project.core.bulk import new_row
 from billing_project.core.money import to_cents
 from catalog import pricing
 from catalog.models import FixedCharge
@@ -129,11 +128,8 @@ def fixed_charge_fee(
     result = fixed_charge_price(fixed_charge, priced_units, checked=checked)
     amount_cents = to_cents(result.amount, currency)
     unit_amount = (result.amount / units) if units else ZERO
-    return new_row(
-        Fee,
-        organization_id=subscription.organization_id,
-        customer_id=subscription.customer_id,
-        subscription=subscription,
+    return Fee.of_subscription(
+        subscription,
         fixed_charge=fixed_charge,
         fee_type=FeeType.FIXED_CHARGE,
         invoice_display_name=fixed_charge.invoice_display_name

@@ -8,6 +8,7 @@ periods are in the catalog admin (`catalog.admin.AppliedCouponAdmin`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +30,7 @@ from billing_project.core.console import (
     decimal_column,
     major_units,
 )
+from billing_project.core.each_row import apply_each
 from billing_project.core.errors import DomainError, ValidationFailure
 from billing_project.core.money import exponent, format_amount
 from customers.admin_columns import ChoiceColumns
@@ -83,21 +85,21 @@ def _wallet_action(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Wal
     """An intermediate page asking for the credits, then one service call per wallet."""
     form = CreditsForm(request.POST if request.POST.get("confirm") == "yes" else None)
     if request.POST.get("confirm") == "yes" and form.is_valid():
-        done, refused = [], []
-        for wallet in queryset.select_related("organization"):
-            try:
-                top_up = WalletTransactionCreate.from_body(
-                    {"wallet_id": str(wallet.id), key: form.cleaned_data["credits"]}
-                )
-                wallet_services.wallet_transaction_create(wallet.organization, top_up)
-            except DomainError as exc:
-                refused.append(f"{wallet} ({exc})")
-            else:
-                done.append(str(wallet))
-        if done:
-            modeladmin.message_user(request, f"{title}: {form.cleaned_data['credits']} credits on " + ", ".join(done))
-        if refused:
-            modeladmin.message_user(request, "Refused: " + "; ".join(refused), messages.ERROR)
+        credits = form.cleaned_data["credits"]
+
+        def transact(wallet: Wallet) -> object:
+            fields = WalletTransactionCreate.from_body({"wallet_id": str(wallet.id), key: credits})
+            return wallet_services.wallet_transaction_create(wallet.organization, fields)
+
+        apply_each(
+            modeladmin,
+            request,
+            queryset.select_related("organization"),
+            transact,
+            title=f"{title} ({credits} credits)",
+            label=str,
+            outcome=lambda name, _: name,
+        )
         return None
     context = {
         **modeladmin.admin_site.each_context(request),
@@ -228,50 +230,40 @@ class CreditNoteAdmin(PdfAdminMixin, ActionsOnlyAdmin):
     offset = money_column("offset_amount_cents", "offset")
     taxes = money_column("taxes_amount_cents", "taxes")
 
-    def _each(self, request: HttpRequest, queryset: QuerySet[CreditNote], title: str, apply) -> None:
-        done, refused = [], []
-        for note in queryset.select_related("organization"):
-            try:
-                apply(note)
-            except DomainError as exc:
-                refused.append(f"{note.number} ({exc})")
-            else:
-                done.append(note.number)
-        if done:
-            self.message_user(request, f"{title}: " + ", ".join(done))
-        if refused:
-            self.message_user(request, "Refused: " + "; ".join(refused), messages.ERROR)
+    def _each(
+        self, request: HttpRequest, queryset: QuerySet[CreditNote], title: str, apply: Callable[[CreditNote], object]
+    ) -> None:
+        apply_each(
+            self,
+            request,
+            queryset.select_related("organization"),
+            apply,
+            title=title,
+            label=lambda note: note.number,
+            outcome=lambda number, _: number,
+        )
+
+    def _mark_refunds(self, request: HttpRequest, queryset: QuerySet[CreditNote], status: RefundStatus) -> None:
+        fields = CreditNoteUpdate(refund_status=status)
+        self._each(
+            request,
+            queryset,
+            f"Refund {status.value}",
+            lambda n: credit_note_services.credit_note_update(n.organization, credit_note_id=n.id, fields=fields),
+        )
 
     @admin.action(description="Void the remaining balance of selected credit notes", permissions=["change"])
     def void_notes(self, request: HttpRequest, queryset: QuerySet[CreditNote]) -> None:
-        self._each(
-            request,
-            queryset,
-            "Voided",
-            lambda n: credit_note_services.credit_note_void(n.organization, credit_note_id=n.id),
-        )
+        void = credit_note_services.credit_note_void
+        self._each(request, queryset, "Voided", lambda n: void(n.organization, credit_note_id=n.id))
 
     @admin.action(description="Mark refunds as succeeded (manual)", permissions=["change"])
     def refund_succeeded(self, request: HttpRequest, queryset: QuerySet[CreditNote]) -> None:
-        self._each(
-            request,
-            queryset,
-            "Refund succeeded",
-            lambda n: credit_note_services.credit_note_update(
-                n.organization, credit_note_id=n.id, fields=CreditNoteUpdate(refund_status=RefundStatus.SUCCEEDED)
-            ),
-        )
+        self._mark_refunds(request, queryset, RefundStatus.SUCCEEDED)
 
     @admin.action(description="Mark refunds as failed (manual)", permissions=["change"])
     def refund_failed(self, request: HttpRequest, queryset: QuerySet[CreditNote]) -> None:
-        self._each(
-            request,
-            queryset,
-            "Refund failed",
-            lambda n: credit_note_services.credit_note_update(
-                n.organization, credit_note_id=n.id, fields=CreditNoteUpdate(refund_status=RefundStatus.FAILED)
-            ),
-        )
+        self._mark_refunds(request, queryset, RefundStatus.FAILED)
 
 
 # --------------------------------------------------------------------- invoices: create a credit note

@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 
 from billing_project.core.errors import ValidationFailure
 from billing_project.core.found import first_with_id, found
+from billing_project.core.narrowing import narrowed, searched
 from customers.models import Customer, Organization
 from invoicing.credits.models import (
     CreditNote,
@@ -43,10 +44,7 @@ def wallet_list(
         )
     if external_customer_id:
         qs = qs.filter(customer=_customer(organization, external_customer_id))
-    if status:
-        qs = qs.filter(status=status)
-    if currency:
-        qs = qs.filter(currency=currency.upper())
+    qs = narrowed(qs, status=status, currency=currency and currency.upper())
     return (
         qs.select_related("customer__billing_entity")
         .prefetch_related("recurring_transaction_rules")
@@ -77,13 +75,12 @@ def wallet_transaction_list(
     transaction_status: str | None = None,
 ) -> QuerySet[WalletTransaction]:
     wallet = wallet_get(organization, wallet_id)
-    qs = WalletTransaction.objects.filter(organization=organization, wallet=wallet)
-    if status:
-        qs = qs.filter(status=status)
-    if transaction_type:
-        qs = qs.filter(transaction_type=transaction_type)
-    if transaction_status:
-        qs = qs.filter(transaction_status=transaction_status)
+    qs = narrowed(
+        WalletTransaction.objects.filter(organization=organization, wallet=wallet),
+        status=status,
+        transaction_type=transaction_type,
+        transaction_status=transaction_status,
+    )
     return qs.select_related("wallet").order_by("-created_at", "id")
 
 
@@ -132,30 +129,27 @@ def credit_note_list(
             Q(invoice__billing_entity_id__in=billing_entity_ids)
             | Q(invoice__billing_entity__isnull=True, customer__billing_entity_id__in=billing_entity_ids)
         )
-    if invoice_number:
-        qs = qs.filter(invoice__number=invoice_number)
+    qs = narrowed(qs, invoice__number=invoice_number)
     qs = issued_within(qs, issuing_date_from, issuing_date_to, amount_from=amount_from, amount_to=amount_to)
-    if search_term:
-        qs = qs.filter(
-            Q(number__icontains=search_term)
-            | Q(customer__name__icontains=search_term)
-            | Q(customer__firstname__icontains=search_term)
-            | Q(customer__lastname__icontains=search_term)
-            | Q(customer__external_id__icontains=search_term)
-            | Q(customer__email__icontains=search_term)
-        )
-    if external_customer_id:
-        qs = qs.filter(customer__external_id=external_customer_id)
-    if invoice_id:
-        qs = qs.filter(invoice_id=invoice_id)
-    if credit_status:
-        qs = qs.filter(credit_status=credit_status)
-    if refund_status:
-        qs = qs.filter(refund_status=refund_status)
-    if reason:
-        qs = qs.filter(reason=reason)
-    if currency:
-        qs = qs.filter(currency=currency)
+    qs = searched(
+        qs,
+        search_term,
+        "number",
+        "customer__name",
+        "customer__firstname",
+        "customer__lastname",
+        "customer__external_id",
+        "customer__email",
+    )
+    qs = narrowed(
+        qs,
+        customer__external_id=external_customer_id,
+        invoice_id=invoice_id,
+        credit_status=credit_status,
+        refund_status=refund_status,
+        reason=reason,
+        currency=currency,
+    )
     return (
         qs.select_related("invoice", "customer__organization", "customer__billing_entity")
         .prefetch_related("items__fee", "applied_taxes")

@@ -412,14 +412,10 @@ def _event_fee(
 ) -> Fee:
     """The fee of one event: priced with its filter's properties (the charge's in the default
     bucket), carrying the filter and the event's pricing group values, as Lago's."""
-    metric = charge.billable_metric
     filter_id, group = step.bucket
     charge_filter = filters.get(filter_id) if filter_id is not None else None
     properties = (charge_filter.properties if charge_filter is not None else charge.properties) or {}
     result = price_in_advance(charge.charge_model, properties, before=step.before, after=step.after, currency=currency)
-    name = charge.invoice_display_name or metric.name
-    if charge_filter is not None and charge_filter.invoice_display_name:
-        name = charge_filter.invoice_display_name
     fee_properties: dict[str, Any] = {
         "charges_from_datetime": window.start.isoformat(),
         "charges_to_datetime": window.end.isoformat(),
@@ -429,14 +425,12 @@ def _event_fee(
         fee_properties["filter_values"] = (
             {k: list(v) for k, v in (charge_filter.values or {}).items()} if charge_filter is not None else None
         )
-    fee = Fee(
-        organization_id=sub.organization_id,
-        customer_id=sub.customer_id,
-        subscription=sub,
+    fee = Fee.of_subscription(
+        sub,
         charge=charge,
         charge_filter=charge_filter,
         fee_type=FeeType.CHARGE,
-        invoice_display_name=name,
+        invoice_display_name=Fee.charge_name(charge, charge_filter),
         currency=currency,
         units=step.units,
         total_aggregated_units=step.units,

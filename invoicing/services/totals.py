@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from billing_project.core.bulk import new_row
 from catalog.models import AppliedCoupon, CouponStatus
 from invoicing.calculation import (
     Context,
@@ -175,33 +174,23 @@ def compute(
             snap = snaps.get(applied.tax_code)
             tax_ids[applied.tax_code] = snap.tax_id if snap else None
             fee_taxes.append(
-                new_row(
-                    FeeAppliedTax,
+                FeeAppliedTax.copied(
+                    applied,
+                    tax_id=snap.tax_id if snap else None,
+                    currency=invoice.currency,
                     organization_id=invoice.organization_id,
                     fee=fee,
-                    tax_id=snap.tax_id if snap else None,
-                    tax_code=applied.tax_code,
-                    tax_name=applied.tax_name,
-                    tax_rate=applied.tax_rate,
-                    tax_description=applied.tax_description,
-                    amount_cents=applied.amount_cents,
                     precise_amount_cents=applied.precise_amount_cents.quantize(Decimal("0.00001")),
-                    currency=invoice.currency,
                 )
             )
     invoice_taxes = [
-        new_row(
-            InvoiceAppliedTax,
+        InvoiceAppliedTax.copied(
+            applied,
+            tax_id=tax_ids.get(applied.tax_code),
+            currency=invoice.currency,
             organization_id=invoice.organization_id,
             invoice=invoice,
-            tax_id=tax_ids.get(applied.tax_code),
-            tax_code=applied.tax_code,
-            tax_name=applied.tax_name,
-            tax_rate=applied.tax_rate,
-            tax_description=applied.tax_description,
-            amount_cents=applied.amount_cents,
             fees_amount_cents=applied.fees_amount_cents,
-            currency=invoice.currency,
         )
         for applied in totals.applied_taxes
     ]

@@ -172,21 +172,21 @@ def clickhouse_backfill_run(
         if on_batch is not None and events:
             on_batch(Batch(len(events), row))
         if len(events) < batch_size:
-            with transaction.atomic():
-                row = _locked(organization)
-                if row is None or row.status != Status.RUNNING:
-                    return row if row is not None else _current(organization)
-                _verify(organization, row, now=now or timezone.now())
-            return row
+            return _verified_if(organization, Status.RUNNING, now=now)
         if deadline is not None and time.monotonic() >= deadline:
             return row
 
 
 def clickhouse_backfill_reverify(organization: Any, *, now: datetime | None = None) -> ClickHouseBackfill:
     """Count a complete backfill's events again; a mismatch withdraws it and starts a new walk."""
+    return _verified_if(organization, Status.COMPLETE, now=now)
+
+
+def _verified_if(organization: Any, status: str, *, now: datetime | None) -> ClickHouseBackfill:
+    """The backfill verified (`_verify`) under its row lock when it is in `status`; as it is otherwise."""
     with transaction.atomic():
         row = _locked(organization)
-        if row is None or row.status != Status.COMPLETE:
+        if row is None or row.status != status:
             return row if row is not None else _current(organization)
         _verify(organization, row, now=now or timezone.now())
     return row

@@ -246,17 +246,13 @@ def _create(
     )
     CreditNoteAppliedTax.objects.bulk_create(
         [
-            CreditNoteAppliedTax(
+            CreditNoteAppliedTax.copied(
+                t,
+                tax_id=tax_ids.get(t.tax_code),
+                currency=invoice.currency,
                 organization=invoice.organization,
                 credit_note=note,
-                tax_id=tax_ids.get(t.tax_code),
-                tax_code=t.tax_code,
-                tax_name=t.tax_name,
-                tax_rate=t.tax_rate,
-                tax_description=t.tax_description,
-                amount_cents=t.amount_cents,
                 base_amount_cents=t.base_amount_cents,
-                currency=invoice.currency,
             )
             for t in amounts.applied_taxes
         ]
