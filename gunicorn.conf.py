@@ -4,7 +4,8 @@
     WEB_CONCURRENCY=4 GUNICORN_BIND=127.0.0.1:8000 gunicorn billing_project.wsgi:application
 
 Command-line options override these. Measured choices (docs/operations.md, "Serving the API"):
-* sync workers: on this kind of machine a Django JSON endpoint serves ~2,000 requests/s with 2 sync
+* sync workers (bxb's subclass, which closes a connection whose request was read in full at once
+  instead of waiting for the client to close first); on this kind of machine a Django JSON endpoint serves ~2,000 requests/s with 2 sync
   workers and a quarter of that under an ASGI server; 2 workers per 2 cores is the default;
 * the workers' heartbeat file on /dev/shm (tmpfs) when there is one;
 * no gunicorn access log: every API request already writes one JSON line (`bxb.access`, with the
@@ -21,7 +22,9 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "sync"
+# gunicorn's sync worker that does not wait for the client's FIN after a request it read in full
+# (billing_project/core/gunicorn_worker.py; docs/operations.md, "Serving the API").
+worker_class = "billing_project.core.gunicorn_worker.SyncWorker"
 backlog = int(os.environ.get("GUNICORN_BACKLOG", "2048"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))

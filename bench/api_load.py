@@ -52,6 +52,7 @@ from urllib.parse import urlparse
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
+    BXB_WORKER_CLASS,
     Gunicorn,
     Request,
     active_subscriptions,
@@ -71,7 +72,9 @@ from bench.common import (
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_load"
 DEFAULT_PORT = 18791
 DEFAULT_WORKERS = 2  # gunicorn.conf.py's defaults (WEB_CONCURRENCY, sync workers)
-DEFAULT_WORKER_CLASS = "sync"  # an idle worker accepts the next connection: the load stays balanced
+# production's sync worker (bench.common.BXB_WORKER_CLASS): an idle worker accepts the next connection,
+# so the load stays balanced; "sync" is gunicorn's own (it waits for each client to close first)
+DEFAULT_WORKER_CLASS = BXB_WORKER_CLASS
 DEFAULT_THREADS = 4  # only with --worker-class gthread
 DEFAULT_CLIENTS = 32  # see the module's docstring: enough that the clients never fall behind
 MIX = (("current_usage", 40), ("invoices_list", 30), ("customer_upsert", 20), ("events_batch", 10))
@@ -369,7 +372,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=DEFAULT_CLIENTS, help="load processes, one connection each")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn workers")
-    parser.add_argument("--worker-class", default=DEFAULT_WORKER_CLASS, help="gunicorn worker class (sync, gthread)")
+    parser.add_argument(
+        "--worker-class",
+        default=DEFAULT_WORKER_CLASS,
+        help="gunicorn worker class (default production's; sync, gthread)",
+    )
     parser.add_argument(
         "--threads", type=int, default=None, help=f"threads per gthread worker (default {DEFAULT_THREADS}; sync: 1)"
     )
@@ -398,7 +405,8 @@ def main() -> None:
 
 def run(args: argparse.Namespace) -> None:
     key = seed(args.customers, args.invoices)
-    server_desc = f"gunicorn {args.workers} {args.worker_class} worker(s)" + (
+    worker_class = "bxb sync" if args.worker_class == BXB_WORKER_CLASS else args.worker_class
+    server_desc = f"gunicorn {args.workers} {worker_class} worker(s)" + (
         f" x {args.threads} threads" if args.threads > 1 else ""
     )
     from django.db import connection

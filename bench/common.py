@@ -400,8 +400,14 @@ def poll(read: Callable[[], T], done: Callable[[T], bool], seconds: float, every
     return value
 
 
+# The worker class production runs (gunicorn.conf.py): gunicorn's sync worker that closes a connection
+# whose request was read in full without waiting for the client to close first. "sync" is gunicorn's own.
+BXB_WORKER_CLASS = "billing_project.core.gunicorn_worker.SyncWorker"
+
+
 class Gunicorn:
-    """`gunicorn billing_project.wsgi` on loopback in its own process (2 sync workers by default)."""
+    """`gunicorn billing_project.wsgi` on loopback in its own process (2 of production's sync workers by
+    default; the command line overrides gunicorn.conf.py, read from the project directory)."""
 
     def __init__(
         self,
@@ -409,7 +415,7 @@ class Gunicorn:
         port: int,
         workers: int = 2,
         extra_env: dict[str, str] | None = None,
-        worker_class: str = "sync",
+        worker_class: str = BXB_WORKER_CLASS,
         threads: int = 1,
     ):
         self.database_url, self.port, self.workers = database_url, port, workers

@@ -3,7 +3,7 @@
     .venv/bin/python bench/entitlements.py                       # 500 req/s for 60 s: the target run
     .venv/bin/python bench/entitlements.py --rate 500 --duration 60 \
         [--database postgres://postgres@127.0.0.1:5432/bxb_bench_entitlements] [--port 18793] \
-        [--workers 2] [--clients 32] [--subscriptions 200] [--events 24] [--keep]
+        [--workers 2] [--worker-class sync] [--clients 32] [--subscriptions 200] [--events 24] [--keep]
     .venv/bin/python bench/entitlements.py --in-process 500 [--profile 40] [--sql]   # CPU and statements
 
 Seeds its own database: an organization with three features (`seats`: two integers and a boolean;
@@ -42,7 +42,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import common
-from bench.common import Gunicorn, children, cpu_seconds, load_average, percentile, run_on_database, start_clients
+from bench.common import (
+    BXB_WORKER_CLASS,
+    Gunicorn,
+    children,
+    cpu_seconds,
+    load_average,
+    percentile,
+    run_on_database,
+    start_clients,
+)
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_entitlements"
 ROUTES = ("feature", "list")
@@ -213,9 +222,9 @@ def run(args: argparse.Namespace) -> bool:
     key = seed(args.subscriptions, args.events)
     print(
         f"seeded {args.subscriptions} subscriptions x {args.events} events, 3 features (1 usage limit); gunicorn "
-        f"{args.workers} sync workers; {args.rate:.0f} req/s offered for {args.duration:.0f}s by {args.clients} clients"
+        f"{args.workers} {'bxb sync' if args.worker_class == BXB_WORKER_CLASS else args.worker_class} workers; {args.rate:.0f} req/s offered for {args.duration:.0f}s by {args.clients} clients"
     )
-    with Gunicorn(args.database, args.port, workers=args.workers) as server:
+    with Gunicorn(args.database, args.port, workers=args.workers, worker_class=args.worker_class) as server:
         assert server.process is not None
         from django.db import connections
 
@@ -309,6 +318,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--port", type=int, default=18793)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--worker-class",
+        default=BXB_WORKER_CLASS,
+        help="gunicorn worker class (default production's; sync: gunicorn's)",
+    )
     parser.add_argument("--subscriptions", type=int, default=200)
     parser.add_argument("--events", type=int, default=24)
     parser.add_argument("--keep", action="store_true")

@@ -38,7 +38,7 @@ def test_api_load_bench_runs_and_reports():
     assert "errors: 0" in output
     for expected in ("current_usage", "invoices_list", "customer_upsert", "events_batch", "reads p95 per 30 s"):
         assert expected in output
-    assert "gunicorn 2 sync worker(s)" in output  # production's gunicorn.conf.py defaults
+    assert "gunicorn 2 bxb sync worker(s)" in output  # production's gunicorn.conf.py defaults (its worker class)
     assert "target (reads p95 < 50 ms" in output
     assert "worker CPU split" in output
     assert "dropped" in output
