@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -42,10 +42,10 @@ def _rate_limit(organization: Any, cost: int) -> dict[str, str]:
     return _enforce(ratelimit.consume(organization.id, cost))
 
 
-def _single_event_rate_limit(request: Request, organization: Any) -> dict[str, str]:
+def _single_event_rate_limit(request: HttpRequest, organization: Any) -> dict[str, str]:
     """The events limit of POST /events: counted in the per-key limit's Redis call when it could be
-    (`EventCollectionView.also_rate_counter`), else here."""
-    used = getattr(getattr(request._request, "bxb_ratelimit", None), "also_count", None)
+    (`EventCollectionView.also_rate_counter`), else here. `request` is the Django request."""
+    used = getattr(getattr(request, "bxb_ratelimit", None), "also_count", None)
     if used is None:
         return _rate_limit(organization, 1)
     return _enforce(ratelimit.decide(used, 1))
@@ -68,18 +68,31 @@ def _with_headers(response: Response, headers: dict[str, str]) -> Response:
 
 
 class EventCollectionView(OrganizationAPIView):
-    def also_rate_counter(self, request: Request) -> tuple[str, int, int] | None:
+    def also_rate_counter(self, request: Request | HttpRequest) -> tuple[str, int, int] | None:
         """A POST's one event is counted against the organization's events limit in the same Redis
         call as the per-key request limit (billing_project.core.api.throttling)."""
         return ratelimit.redis_counter(self.organization.id, 1) if request.method == "POST" else None
 
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        # One event, answered without DRF's per-request machinery when nothing calls for it
+        # (`OrganizationAPIView.answer_write_directly`); everything else goes through `post` below.
+        if request.method == "POST":
+            answer = self.answer_write_directly(request, "event", lambda payload: self.create(request, payload))
+            if answer is not None:
+                return answer
+        return super().dispatch(request, *args, **kwargs)
+
+    def create(self, request: HttpRequest, payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """Store one event: (the response's data, the events limit's headers)."""
+        headers = _single_event_rate_limit(request, self.organization)
+        result = services.events_ingest(self.organization, [payload], single=True, cached_lookups=True)
+        return {"event": event_dict(result.events[0])}, headers
+
     @endpoint("events_create", EventEnvelope, request=EventInputEnvelope)
     def post(self, request: Request) -> Response:
         """Send one usage event"""
-        payload = root_payload(request, "event")
-        headers = _single_event_rate_limit(request, self.organization)
-        result = services.events_ingest(self.organization, [payload], single=True, cached_lookups=True)
-        return _with_headers(Response({"event": event_dict(result.events[0])}), headers)
+        data, headers = self.create(request._request, root_payload(request, "event"))
+        return _with_headers(Response(data), headers)
 
     @endpoint("events_list", EventListEnvelope, parameters=filters.EventFilters.schema_parameters())
     def get(self, request: Request) -> Response:

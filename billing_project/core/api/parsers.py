@@ -91,17 +91,26 @@ def decode_body(raw: bytes, encoding: str) -> str:
         raise UnsupportedMediaType(f"charset={encoding}") from exc
 
 
+def parse_json_bytes(raw: bytes, encoding: str) -> Any:
+    """A JSON body exactly (fractions as Decimal) and checked (`check_parsed`); `ParseError` (400)
+    or `UnsupportedMediaType` (415) as DRF's parser raises them. An empty body is `{}`."""
+    try:
+        if not raw:
+            return {}
+        text = decode_body(raw, encoding)
+        data = _decoder().decode(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ParseError(f"malformed JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ParseError("malformed JSON: nested too deeply") from exc
+    return check_parsed(text, data)
+
+
 class ExactJSONParser(JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         encoding = (parser_context or {}).get("encoding", "utf-8")
         try:
             raw = stream.read() if stream is not None else b""
-            if not raw:
-                return {}
-            text = decode_body(raw, encoding)
-            data = _decoder().decode(text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"malformed JSON: {exc}") from exc
-        except RecursionError as exc:
-            raise ParseError("malformed JSON: nested too deeply") from exc
-        return check_parsed(text, data)
+        return parse_json_bytes(raw, encoding)

@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import Any, cast
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
+from django.http.request import RawPostDataException
 from django.utils.cache import patch_vary_headers
 from rest_framework import serializers
 from rest_framework.exceptions import APIException, ValidationError
@@ -18,8 +20,8 @@ from rest_framework.views import APIView
 
 from billing_project.core import ratelimit
 from billing_project.core.api import permissions, throttling
-from billing_project.core.api.exceptions import flatten_codes
-from billing_project.core.api.parsers import ExactJSONParser
+from billing_project.core.api.exceptions import error_body, flatten_codes
+from billing_project.core.api.parsers import ExactJSONParser, parse_json_bytes
 from billing_project.core.api.unsupported import LagoOnly, refuse_unsupported
 from billing_project.core.errors import BadRequestFailure, ValidationFailure
 from billing_project.core.logging import bind_context
@@ -64,11 +66,65 @@ class OrganizationAPIView(APIView):
         without read access to `resource_name` (403); any error raised by `read` (a 404: DRF runs
         the read again and answers it); a view whose authentication, permission, throttle or
         versioning classes are not the API's defaults."""
+        api_key = self._direct_key(request, "read")
+        if api_key is None:
+            return None
+        try:
+            data = read(api_key)
+        except Exception:  # noqa: BLE001 - DRF runs the read again and answers it (404, 500)
+            return None
+        return self._direct_response(data, 200, {})
+
+    def answer_write_directly(
+        self, request: HttpRequest, root_key: str, write: Callable[[dict[str, Any]], tuple[Any, dict[str, str]]]
+    ) -> HttpResponse | None:
+        """The response DRF's `dispatch` gives an authenticated write whose JSON body holds an object
+        under `root_key`, produced without DRF's request wrapper, negotiation, parser choice and
+        response rendering (the single event, `POST /events`, sent hundreds of times a second).
+        `write(payload)` returns (the response's data, headers to add); it runs with `self.request`
+        the Django request, authenticated (`request.auth`), as `self.organization` reads it. The
+        same bytes and headers as DRF's (`tests/metering/test_direct_event.py` compares them).
+
+        None, with nothing done that DRF would do again, whenever DRF must answer: what
+        `answer_get_directly` hands over (Accept, `?format=`, 401, 429, 403 for `write`), a body
+        that is not exactly `application/json` or that DRF's parser or `root_payload` would refuse
+        (parsed here before the key is looked at, so DRF's order, 401 before 400, is kept). Once
+        `write` runs, its errors are answered here as DRF's exception handler answers them
+        (`billing_project.core.api.exceptions.error_body`), and what that handler does not know
+        (a 500) is raised to Django, as DRF raises it."""
+        meta = request.META
+        if meta.get("CONTENT_TYPE") != self.parser_classes[0].media_type or not self._answers_directly():
+            return None
+        try:
+            raw = request.body  # read already by the API log's middleware, usually
+            data = parse_json_bytes(raw, "utf-8") if raw else None
+            payload = root_object(data, root_key)
+        except (APIException, BadRequestFailure, ValidationFailure, RawPostDataException, RequestDataTooBig):
+            return None  # DRF authenticates first, then answers the same error (or the 401)
+        api_key = self._direct_key(request, "write")
+        if api_key is None:
+            return None
+        self.request = request  # type: ignore[assignment]  # `self.organization` reads its `auth`
+        try:
+            data, headers = write(payload)
+        except Exception as exc:  # noqa: BLE001 - answered as DRF's exception handler answers it
+            status, body, headers = error_body(exc)  # raises what it does not answer (a 500)
+            headers.update(getattr(exc, "response_headers", None) or {})
+            return self._direct_response(body, status, headers)
+        return self._direct_response(data, 200, headers)
+
+    def _direct_key(self, request: HttpRequest, mode: str) -> Any:
+        """The authenticated API key of a request the view may answer without DRF (DRF's
+        authentication, the per-key rate limit and the scope check for `mode`, in DRF's order), or
+        None when DRF must answer (`answer_get_directly`)."""
         if not self._answers_directly():
             return None
         renderer = self.renderer_classes[0]
-        accept = request.META.get("HTTP_ACCEPT", "")
-        if accept not in ("", "*/*", renderer.media_type) or api_settings.URL_FORMAT_OVERRIDE in request.GET:
+        meta = request.META
+        accept = meta.get("HTTP_ACCEPT", "")
+        if accept not in ("", "*/*", renderer.media_type) or (
+            meta.get("QUERY_STRING") and api_settings.URL_FORMAT_OVERRIDE in request.GET
+        ):
             return None
         authenticated = None
         try:
@@ -85,27 +141,36 @@ class OrganizationAPIView(APIView):
         user, api_key = authenticated
         limit = throttling.limit_per_minute()
         if limit > 0:
-            result = ratelimit.hit(f"api:key:{api_key.pk}", limit, throttling.WINDOW_SECONDS)
+            request.user, request.auth = user, api_key  # type: ignore[attr-defined]  # `also_rate_counter` reads them
+            self.request = request  # type: ignore[assignment]
+            counter = getattr(self, "also_rate_counter", None)
+            also = counter(request) if counter is not None else None
+            result = ratelimit.hit(f"api:key:{api_key.pk}", limit, throttling.WINDOW_SECONDS, also=also)
             request.bxb_ratelimit = result  # type: ignore[attr-defined]
             if not result.allowed:
                 return None
         resource = permissions.resource_name_of(self)
-        if not permissions.permits(getattr(api_key, "permissions", None), resource, "read"):
+        if not permissions.permits(getattr(api_key, "permissions", None), resource, mode):
             return None
         request.user, request.auth = user, api_key  # type: ignore[attr-defined]  # as DRF's Request sets them
         organization_id = getattr(api_key, "organization_id", None)
         if organization_id is not None:
             bind_context(organization_id=str(organization_id))
-        try:
-            data = read(api_key)
-        except Exception:  # noqa: BLE001 - DRF runs the read again and answers it (404, 500)
-            return None
-        response = HttpResponse(renderer().render(data, renderer.media_type, {}), content_type=renderer.media_type)
-        headers = self.default_response_headers
-        vary = headers.pop("Vary", None)
+        return api_key
+
+    def _direct_response(self, data: Any, status: int, headers: dict[str, str]) -> HttpResponse:
+        """`data` rendered as DRF's `Response` would be, with the view's default headers."""
+        renderer = self.renderer_classes[0]
+        response = HttpResponse(
+            renderer().render(data, renderer.media_type, {}), content_type=renderer.media_type, status=status
+        )
+        for key, value in headers.items():
+            response[key] = value
+        defaults = self.default_response_headers
+        vary = defaults.pop("Vary", None)
         if vary is not None:
             patch_vary_headers(response, [vary])
-        for key, value in headers.items():
+        for key, value in defaults.items():
             response[key] = value
         return response
 
@@ -130,7 +195,11 @@ def root_payload(request: Request, key: str, *, lago_only: Iterable[LagoOnly] = 
     `lago_only`: the Lago fields of this object bxb does not implement, refused (422
     `value_is_not_supported`) when the payload uses them (`billing_project.core.api.unsupported`).
     """
-    data = request.data
+    return root_object(request.data, key, lago_only=lago_only)
+
+
+def root_object(data: Any, key: str, *, lago_only: Iterable[LagoOnly] = ()) -> dict[str, Any]:
+    """`root_payload` of a parsed body."""
     if not isinstance(data, dict) or key not in data or data[key] in (None, "", {}, []):
         raise BadRequestFailure(f"param is missing or the value is empty or invalid: {key}")
     payload = data[key]
