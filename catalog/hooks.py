@@ -8,7 +8,7 @@ registers the start-up check (`catalog.E001`) that it is filled.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from billing_project.core.hooks import Hook
 
@@ -28,6 +28,11 @@ class PlanUsage(Protocol):
         """(active subscriptions, customers with an active subscription) on the plan or one of its
         overrides: the plan object's `active_subscriptions_count` and `customers_count`, in one
         statement."""
+        ...
+
+    def counts_json(self, plan_ref: str) -> Any:
+        """The same two counts as an expression (the JSON text `[active, customers]`) for the plan
+        whose id is the outer query's column `plan_ref`, to read in that query (PostgreSQL)."""
         ...
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Count, F, Func, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, TextField
 from django.db.models.functions import Coalesce
 
+from billing_project.core import json_rows
 from billing_project.core.found import found
 from billing_project.core.narrowing import narrowed
+from catalog.hooks import plan_usage
 from catalog.models import (
     AddOn,
     AppliedCoupon,
@@ -17,12 +21,16 @@ from catalog.models import (
     BillableMetricFilter,
     Charge,
     ChargeFilter,
+    ChargeTax,
     Commitment,
+    CommitmentTax,
     Coupon,
     CouponStatus,
     CustomerTax,
     FixedCharge,
+    FixedChargeTax,
     Plan,
+    PlanTax,
     Tax,
     UsageThreshold,
 )
@@ -34,8 +42,39 @@ T = TypeVar("T")
 # --- metrics ----------------------------------------------------------------------------------
 
 
+# The metric object's `plans_count` (live plans, not overrides, with a live charge of the metric),
+# counted in the metric's own statement by `billable_metric_list`.
+METRIC_PLANS_COUNT = "plans_count_read"
+# The metric's live filters as JSON text, read in its statement on PostgreSQL (json_rows).
+METRIC_FILTERS = "filters_json"
+
+
+@functools.cache
+def _metric_filters_sql() -> str:
+    filters = _json_list(
+        json_rows.columns_sql(BillableMetricFilter, "mf"),
+        f"{_table(BillableMetricFilter)} mf WHERE mf.{_column(BillableMetricFilter, 'billable_metric')} = "
+        "%(expressions)s AND mf.deleted_at IS NULL",
+        "mf.created_at, mf.id",
+    )
+    return f"({filters}::text)"
+
+
 def billable_metric_list(organization: Organization) -> QuerySet[BillableMetric]:
-    return BillableMetric.live.filter(organization=organization).prefetch_related(
+    """The organization's live metrics, each with its `plans_count` (`METRIC_PLANS_COUNT`) and its
+    live filters (in the metric's statement on PostgreSQL, else prefetched)."""
+    charges = Charge.live.filter(
+        billable_metric=OuterRef("pk"), plan__deleted_at__isnull=True, plan__parent__isnull=True
+    )
+    plans = charges.order_by().values("billable_metric_id").annotate(n=Count("plan_id", distinct=True)).values("n")
+    metrics = BillableMetric.live.filter(organization=organization).annotate(
+        **{METRIC_PLANS_COUNT: Coalesce(Subquery(plans, output_field=IntegerField()), 0)}
+    )
+    if json_rows.supported(metrics.db):
+        return metrics.annotate(
+            **{METRIC_FILTERS: Func(F("pk"), template=_metric_filters_sql(), output_field=TextField())}
+        )
+    return metrics.prefetch_related(
         Prefetch("filters", queryset=BillableMetricFilter.live.all(), to_attr="live_filters")
     )
 
@@ -51,6 +90,9 @@ def _prefetched(row: Any, to_attr: str, read: Callable[[], Iterable[T]]) -> list
 
 
 def billable_metric_filters(metric: BillableMetric) -> list[BillableMetricFilter]:
+    text = metric.__dict__.pop(METRIC_FILTERS, None)
+    if text is not None:  # read with the metric (`billable_metric_list`)
+        metric.live_filters = [json_rows.instance(BillableMetricFilter, row) for row in json_rows.loads(text)]  # type: ignore[attr-defined]
     return _prefetched(metric, "live_filters", lambda: BillableMetricFilter.live.filter(billable_metric=metric))
 
 
@@ -69,18 +111,162 @@ def _charges_prefetch() -> Prefetch:
     return Prefetch("charges", queryset=charges, to_attr="live_charges")
 
 
+# What the plan object shows besides the plan's row, read in the plan's own statement on PostgreSQL
+# (`plan_read_annotations`; billing_project.core.json_rows): `PLAN_RELATED` is the JSON text of its
+# live charges (each with its metric, live filters and taxes), taxes, live usage thresholds,
+# commitments (with their taxes) and live fixed charges (with their add-on and taxes);
+# `PLAN_COUNTS` the JSON text of `plan_usage`'s two counts. `plan_related_rows` turns them into
+# what the prefetches below leave on a plan, the first time a reader asks.
+PLAN_RELATED = "related_rows_json"
+PLAN_COUNTS = "usage_counts_json"
+
+
+def _json_list(columns: str, source: str, order: str) -> str:
+    """`source`'s rows as a JSON array of `columns` arrays in `order` (identifiers from the models'
+    metadata only: no value of a request reaches this text)."""
+    return f"(SELECT COALESCE(json_agg(json_build_array({columns}) ORDER BY {order}), '[]') FROM {source})"  # noqa: S608 - identifiers
+
+
+def _table(model: type[Any]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _column(model: type[Any], field: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(field).column)
+
+
+def _taxes_json(link: type[Any], owner_field: str, owner: str, alias: str) -> str:
+    """The taxes linked to `owner` (an SQL value) through `link`, in `Tax`'s order."""
+    return _json_list(
+        json_rows.columns_sql(Tax, alias),
+        f"{_table(Tax)} {alias} JOIN {_table(link)} {alias}_l ON {alias}_l.{_column(link, 'tax')} = {alias}.id "
+        f"WHERE {alias}_l.{_column(link, owner_field)} = {owner}",
+        f"{alias}.created_at DESC, {alias}.id",
+    )
+
+
+@functools.cache
+def _plan_related_sql() -> str:
+    plan = "%(expressions)s"
+    cols = json_rows.columns_sql
+    charge_filters = _json_list(
+        cols(ChargeFilter, "cf"),
+        f"{_table(ChargeFilter)} cf WHERE cf.{_column(ChargeFilter, 'charge')} = c.id AND cf.deleted_at IS NULL",
+        "cf.created_at, cf.id",
+    )
+    charges = _json_list(
+        f"{cols(Charge, 'c')}, {cols(BillableMetric, 'm')}, {charge_filters}, "
+        + _taxes_json(ChargeTax, "charge", "c.id", "ct"),
+        f"{_table(Charge)} c JOIN {_table(BillableMetric)} m ON m.id = c.{_column(Charge, 'billable_metric')} "
+        f"WHERE c.{_column(Charge, 'plan')} = {plan} AND c.deleted_at IS NULL",
+        "c.created_at, c.id",
+    )
+    thresholds = _json_list(
+        cols(UsageThreshold, "u"),
+        f"{_table(UsageThreshold)} u WHERE u.{_column(UsageThreshold, 'plan')} = {plan} AND u.deleted_at IS NULL",
+        "u.amount_cents, u.created_at, u.id",
+    )
+    commitments = _json_list(
+        f"{cols(Commitment, 'k')}, " + _taxes_json(CommitmentTax, "commitment", "k.id", "kt"),
+        f"{_table(Commitment)} k WHERE k.{_column(Commitment, 'plan')} = {plan}",
+        "k.created_at, k.id",
+    )
+    fixed_charges = _json_list(
+        f"{cols(FixedCharge, 'x')}, {cols(AddOn, 'a')}, " + _taxes_json(FixedChargeTax, "fixed_charge", "x.id", "xt"),
+        f"{_table(FixedCharge)} x JOIN {_table(AddOn)} a ON a.id = x.{_column(FixedCharge, 'add_on')} "
+        f"WHERE x.{_column(FixedCharge, 'plan')} = {plan} AND x.deleted_at IS NULL",
+        "x.created_at, x.id",
+    )
+    taxes = _taxes_json(PlanTax, "plan", plan, "pt")
+    return f"(json_build_array({charges}, {taxes}, {thresholds}, {commitments}, {fixed_charges})::text)"
+
+
+def plan_read_annotations(plan_ref: str) -> dict[str, Any]:
+    """The annotations that carry what a plan object shows (`PLAN_RELATED`, `PLAN_COUNTS`) on the
+    row of a query whose column `plan_ref` holds the plan's id (`"pk"` on plans). PostgreSQL only
+    (`json_rows.supported`)."""
+    return {
+        PLAN_RELATED: Func(F(plan_ref), template=_plan_related_sql(), output_field=TextField()),
+        PLAN_COUNTS: plan_usage.get().counts_json(plan_ref),
+    }
+
+
+def plan_take_related(plan: Plan, row: Any) -> None:
+    """Move what `plan_read_annotations` read on `row` (the plan itself, or a row naming it: a
+    subscription) onto `plan`."""
+    for name in (PLAN_RELATED, PLAN_COUNTS):
+        value = row.__dict__.pop(name, None)
+        if value is not None:
+            plan.__dict__[name] = value
+
+
+def plan_related_rows(plan: Plan) -> None:
+    """Turn `PLAN_RELATED`, when the plan was read with it, into the lists and caches the prefetches
+    of `plan_list` leave (`live_charges`, `taxes`, `live_thresholds`, `commitments`,
+    `live_fixed_charges`). Once per plan; nothing to do otherwise."""
+    text = plan.__dict__.pop(PLAN_RELATED, None)
+    if text is None:
+        return
+    charges, taxes, thresholds, commitments, fixed_charges = json_rows.loads(text)
+    instance, related, prefetched = json_rows.instance, json_rows.related, json_rows.prefetched
+    charge_width, metric_width = json_rows.width(Charge), json_rows.width(BillableMetric)
+
+    def taxes_of(rows: list[Any]) -> list[Tax]:
+        return [instance(Tax, row) for row in rows]
+
+    live_charges = []
+    for row in charges:
+        charge = instance(Charge, row[:charge_width])
+        related(charge, "billable_metric", instance(BillableMetric, row[charge_width : charge_width + metric_width]))
+        filters = [instance(ChargeFilter, values) for values in row[charge_width + metric_width]]
+        for charge_filter in filters:
+            related(charge_filter, "charge", charge)
+        charge.live_filters = filters  # type: ignore[attr-defined]
+        prefetched(charge, "taxes", taxes_of(row[charge_width + metric_width + 1]))
+        live_charges.append(charge)
+    plan.live_charges = live_charges  # type: ignore[attr-defined]
+    prefetched(plan, "taxes", taxes_of(taxes))
+    plan.live_thresholds = [instance(UsageThreshold, row) for row in thresholds]  # type: ignore[attr-defined]
+    commitment_width = json_rows.width(Commitment)
+    plan_commitments = []
+    for row in commitments:
+        commitment = instance(Commitment, row[:commitment_width])
+        related(commitment, "plan", plan)
+        prefetched(commitment, "taxes", taxes_of(row[commitment_width]))
+        plan_commitments.append(commitment)
+    prefetched(plan, "commitments", plan_commitments)
+    fixed_width, add_on_width = json_rows.width(FixedCharge), json_rows.width(AddOn)
+    live_fixed_charges = []
+    for row in fixed_charges:
+        fixed_charge = instance(FixedCharge, row[:fixed_width])
+        related(fixed_charge, "add_on", instance(AddOn, row[fixed_width : fixed_width + add_on_width]))
+        prefetched(fixed_charge, "taxes", taxes_of(row[fixed_width + add_on_width]))
+        live_fixed_charges.append(fixed_charge)
+    plan.live_fixed_charges = live_fixed_charges  # type: ignore[attr-defined]
+
+
+def plan_usage_counts(plan: Plan) -> tuple[int, int]:
+    """(active subscriptions, customers with one) on the plan and its overrides: read with the plan
+    (`PLAN_COUNTS`) or now (`plan_usage`)."""
+    text = plan.__dict__.pop(PLAN_COUNTS, None)
+    if text is None:
+        return plan_usage.get().counts(plan)
+    active, customers = json_rows.loads(text)
+    return int(active), int(customers)
+
+
 def plan_list(organization: Organization) -> QuerySet[Plan]:
-    """Plans as the API lists them: live, and not per-subscription overrides."""
-    return (
-        Plan.live.filter(organization=organization, parent__isnull=True)
-        .prefetch_related(
-            _charges_prefetch(),
-            "taxes",
-            Prefetch("usage_thresholds", queryset=UsageThreshold.live.all(), to_attr="live_thresholds"),
-            Prefetch("commitments", queryset=Commitment.objects.prefetch_related("taxes")),
-            Prefetch("fixed_charges", queryset=_fixed_charges(), to_attr="live_fixed_charges"),
-        )
-        .order_by("-created_at", "id")
+    """Plans as the API lists them: live, and not per-subscription overrides, with what their API
+    object shows (in the plan's statement on PostgreSQL, else prefetched)."""
+    plans = Plan.live.filter(organization=organization, parent__isnull=True).order_by("-created_at", "id")
+    if json_rows.supported(plans.db):
+        return plans.annotate(**plan_read_annotations("pk"))
+    return plans.prefetch_related(
+        _charges_prefetch(),
+        "taxes",
+        Prefetch("usage_thresholds", queryset=UsageThreshold.live.all(), to_attr="live_thresholds"),
+        Prefetch("commitments", queryset=Commitment.objects.prefetch_related("taxes")),
+        Prefetch("fixed_charges", queryset=_fixed_charges(), to_attr="live_fixed_charges"),
     )
 
 
@@ -95,6 +281,7 @@ def plan_get_by_id(organization: Organization, plan_id: Any) -> Plan:
 
 
 def plan_charges(plan: Plan) -> list[Charge]:
+    plan_related_rows(plan)
     return _prefetched(plan, "live_charges", lambda: charge_list(plan).order_by("created_at", "id"))
 
 
@@ -134,6 +321,7 @@ def _fixed_charges() -> QuerySet[FixedCharge]:
 
 def plan_fixed_charges(plan: Plan) -> list[FixedCharge]:
     """A plan's live fixed charges, oldest first (the prefetched list when `plan_list` read the plan)."""
+    plan_related_rows(plan)
     return _prefetched(plan, "live_fixed_charges", lambda: _fixed_charges().filter(plan=plan))
 
 
@@ -143,10 +331,12 @@ def plan_fixed_charge_get(organization: Organization, plan_code: str, code: str)
 
 
 def plan_usage_thresholds(plan: Plan) -> list[UsageThreshold]:
+    plan_related_rows(plan)
     return _prefetched(plan, "live_thresholds", lambda: UsageThreshold.live.filter(plan=plan))
 
 
 def plan_minimum_commitment(plan: Plan) -> Commitment | None:
+    plan_related_rows(plan)
     commitments = list(plan.commitments.all())
     return commitments[0] if commitments else None
 

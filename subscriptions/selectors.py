@@ -7,13 +7,16 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
-from django.db.models import Count, Min, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Func, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, TextField
 from django.utils import timezone
 
+from billing_project.core import json_rows
 from billing_project.core.errors import NotFoundFailure
 from billing_project.core.found import found
 from billing_project.core.narrowing import narrowed
+from catalog import selectors as catalog_selectors
 from catalog.models import Plan
+from customers import hooks as customer_hooks
 from customers.models import Organization
 from subscriptions import periods
 from subscriptions.models import Subscription, SubscriptionStatus
@@ -29,8 +32,29 @@ def _base(organization: Organization) -> QuerySet[Subscription]:
     )
 
 
-def subscription_get(organization: Organization, external_id: str, *, status: str | None = None) -> Subscription:
+def _with_plan(subscriptions: QuerySet[Subscription]) -> QuerySet[Subscription]:
+    """`subscriptions` carrying what their plan's object shows, in their own statement where the
+    database allows (`catalog.selectors.plan_read_annotations`); `_plan_taken` moves it onto the plan."""
+    # `billing_entity_code`: the subscription's entity, else its customer's (without their logos)
+    subscriptions = subscriptions.select_related("billing_entity", "customer__billing_entity").defer(
+        *customer_hooks.REPRESENTATION_DEFERRED, *customer_hooks.representation_deferred("customer__")
+    )
+    if not json_rows.supported(subscriptions.db):
+        return subscriptions
+    return subscriptions.annotate(**catalog_selectors.plan_read_annotations("plan_id"))
+
+
+def _plan_taken(subscription: Subscription | None) -> Subscription | None:
+    if subscription is not None:
+        catalog_selectors.plan_take_related(subscription.plan, subscription)
+    return subscription
+
+
+def subscription_get(
+    organization: Organization, external_id: str, *, status: str | None = None, with_plan: bool = False
+) -> Subscription:
     """Lago's `GET /subscriptions/{external_id}`: the active one unless `status` says otherwise.
+    `with_plan`: read what the plan's object shows with it (to render the subscription with its plan).
 
     Terminated (or canceled) ones are searched newest termination first.
     """
@@ -42,6 +66,8 @@ def subscription_get(organization: Organization, external_id: str, *, status: st
         qs = qs.order_by("-terminated_at", "-created_at")
     elif status == SubscriptionStatus.CANCELED:
         qs = qs.order_by("-canceled_at", "-created_at")
+    if with_plan:
+        return found(_plan_taken(_with_plan(qs).first()), "subscription")
     return found(qs.first(), "subscription")
 
 
@@ -303,8 +329,8 @@ def charges_period_of_ref(organization: Organization, ref: SubscriptionRef, at: 
 
 
 def subscription_reload(subscription: Subscription) -> Subscription:
-    """A fresh copy with its relations, for rendering after a service changed it."""
-    return _base(subscription.organization).get(pk=subscription.pk)
+    """A fresh copy with its relations and its plan's, for rendering after a service changed it."""
+    return _plan_taken(_with_plan(_base(subscription.organization)).get(pk=subscription.pk))  # type: ignore[return-value]
 
 
 def plan_counts(plan: object) -> tuple[int, int]:
@@ -316,6 +342,21 @@ def plan_counts(plan: object) -> tuple[int, int]:
     return int(counted["active"]), int(counted["customers"])
 
 
+def plan_counts_json(plan_ref: str) -> Subquery:
+    """`catalog.hooks.PlanUsage.counts_json`: `plan_counts` as a subquery of the outer query's
+    plan (its column `plan_ref`), answering the JSON text `[active, customers]`."""
+    plan = OuterRef(plan_ref)
+    rows = Subscription.objects.filter(Q(plan=plan) | Q(plan__parent=plan), status=SubscriptionStatus.ACTIVE)
+    counts = Func(
+        Func(F("id"), function="COUNT"),
+        Func(F("customer_id"), template="COUNT(DISTINCT %(expressions)s)"),
+        function="json_build_array",
+        template="%(function)s(%(expressions)s)::text",
+        output_field=TextField(),
+    )
+    return Subquery(rows.order_by().annotate(counts=counts).values("counts"), output_field=TextField())
+
+
 class SubscriptionsPlanUsage:
     """`catalog.hooks.PlanUsage`, filled in `SubscriptionsConfig.ready()`."""
 
@@ -324,3 +365,6 @@ class SubscriptionsPlanUsage:
 
     def counts(self, plan: Plan) -> tuple[int, int]:
         return plan_counts(plan)
+
+    def counts_json(self, plan_ref: str) -> Subquery:
+        return plan_counts_json(plan_ref)

@@ -20,7 +20,6 @@ from billing_project.core.api.unsupported import LagoOnly
 from billing_project.core.bounds import MAX_AMOUNT_CENTS
 from billing_project.core.money import decimal_number
 from catalog import selectors
-from catalog.hooks import plan_usage
 from catalog.models import (
     AppliedCoupon,
     BillableMetric,
@@ -251,6 +250,9 @@ class BillableMetricOutput(BillableMetricSummary):
     def get_plans_count(self, obj: BillableMetric) -> int:
         if obj.deleted_at is not None:
             return 0
+        counted = getattr(obj, selectors.METRIC_PLANS_COUNT, None)  # selectors.billable_metric_list's column
+        if counted is not None:
+            return int(counted)
         return (
             Plan.live.filter(charges__billable_metric=obj, charges__deleted_at__isnull=True, parent__isnull=True)
             .distinct()
@@ -553,7 +555,7 @@ class PlanOutput(serializers.Serializer):
         # plan of the page: the child serializer is shared).
         read: dict[Any, tuple[int, int]] = self.__dict__.setdefault("_plan_counts", {})
         if obj.pk not in read:
-            read[obj.pk] = plan_usage.get().counts(obj)
+            read[obj.pk] = selectors.plan_usage_counts(obj)
         return read[obj.pk]
 
     def get_customers_count(self, obj: Plan) -> int:
@@ -593,6 +595,7 @@ class PlanOutput(serializers.Serializer):
         return []
 
     def to_representation(self, instance: Plan) -> dict[str, Any]:
+        selectors.plan_related_rows(instance)  # what the plan's read carried, before `taxes` is read
         data = super().to_representation(instance)
         if data.get("minimum_commitment") is None:
             data.pop("minimum_commitment", None)  # Lago includes it only when the plan has one

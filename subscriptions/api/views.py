@@ -109,7 +109,9 @@ class SubscriptionDetailView(OrganizationAPIView):
     def get(self, request: Request, external_id: str) -> Response:
         """Find a subscription (the active one unless `status` is given)"""
         params = filters.SubscriptionLookupFilters.parse(request)
-        subscription = selectors.subscription_get(self.organization, external_id, status=params["status"])
+        subscription = selectors.subscription_get(
+            self.organization, external_id, status=params["status"], with_plan=True
+        )
         return Response(subscription_body(subscription, read=True))
 
     @endpoint(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import factory
 
@@ -147,3 +148,8 @@ class FixedPlanUsage:
 
     def counts(self, plan: Plan) -> tuple[int, int]:
         return self._active, self._customers
+
+    def counts_json(self, plan_ref: str) -> Any:
+        from django.db.models import TextField, Value
+
+        return Value(f"[{self._active}, {self._customers}]", output_field=TextField())

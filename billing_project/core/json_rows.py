@@ -1,0 +1,132 @@
+"""Related rows read inside their parent's statement, as JSON, and turned back into model instances.
+
+A read that renders an object with several relations (a plan: its charges, their filters and
+taxes, its taxes, thresholds, commitment and fixed charges) costs one statement a relation with
+`prefetch_related`. On PostgreSQL the same rows can ride on the parent's row: a correlated
+subquery aggregates each relation's rows with `json_agg(json_build_array(<columns>) ORDER BY …)`,
+and `instances()` builds the model instances from them, exactly as the database read would have:
+
+- every concrete column is read, in `_meta.concrete_fields` order (`columns_sql`), so an instance
+  has no deferred field that a later access would read;
+- values keep their Python types: decimals travel as text (`numeric::text`, then `Decimal`, so no
+  digit is lost to a JSON number), timestamps as ISO text (back to aware UTC datetimes), UUIDs as
+  text; JSON columns ride as JSON and decode as Django decodes them (`json.loads`, no decoder);
+- the order is the SQL `ORDER BY` inside the aggregate, written by the caller to match the
+  prefetch it replaces.
+
+Other databases keep the prefetches: `supported(alias)` tells the caller which way to read.
+Nothing here is cached but the per-model column layout (schema, not rows).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from django.db import connections, models
+
+_Converter = Callable[[Any], Any]
+_LAYOUTS: dict[type[models.Model], tuple[str, tuple[_Converter | None, ...]]] = {}
+
+
+def supported(alias: str) -> bool:
+    """Whether related rows can be read as JSON on this database (PostgreSQL)."""
+    return connections[alias].vendor == "postgresql"
+
+
+def _datetime(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
+
+
+def _json_field(field: models.JSONField) -> _Converter | None:
+    if field.decoder is None:
+        return None  # the JSON value as the aggregate carries it
+    decoder = field.decoder
+    return lambda text: json.loads(text, cls=decoder)
+
+
+def _layout(model: type[models.Model]) -> tuple[str, tuple[_Converter | None, ...]]:
+    """The model's columns (`{alias}` to fill) and the converter of each value (None: as decoded)."""
+    if model not in _LAYOUTS:
+        columns: list[str] = []
+        converters: list[_Converter | None] = []
+        for field in model._meta.concrete_fields:
+            target = field.target_field if field.is_relation else field  # type: ignore[attr-defined]
+            kind = target.get_internal_type()
+            column = f'{{alias}}."{field.column}"'
+            converter: _Converter | None
+            if kind == "DecimalField":
+                column, converter = f"{column}::text", Decimal
+            elif kind == "DateTimeField":
+                converter = _datetime
+            elif kind == "DateField":
+                converter = date.fromisoformat
+            elif kind == "UUIDField":
+                converter = uuid.UUID
+            elif kind == "JSONField":
+                converter = _json_field(field)  # type: ignore[arg-type]
+                if converter is not None:
+                    column = f"{column}::text"
+            elif kind in ("CharField", "TextField", "BooleanField", "IntegerField", "BigIntegerField",
+                          "PositiveIntegerField", "PositiveSmallIntegerField", "SmallIntegerField", "SlugField",
+                          "EmailField", "URLField"):  # fmt: skip
+                converter = None
+            else:
+                raise NotImplementedError(f"{model.__name__}.{field.name}: {kind} is not read as JSON")
+            columns.append(column)
+            converters.append(converter)
+        _LAYOUTS[model] = (", ".join(columns), tuple(converters))
+    return _LAYOUTS[model]
+
+
+def columns_sql(model: type[models.Model], alias: str) -> str:
+    """The model's concrete columns of the table aliased `alias`, comma-separated, as `instance()`
+    reads them (to put inside `json_build_array(…)`)."""
+    return _layout(model)[0].format(alias=alias)
+
+
+def width(model: type[models.Model]) -> int:
+    """How many values `columns_sql` gives for the model."""
+    return len(model._meta.concrete_fields)
+
+
+def instance(model: type[models.Model], values: Sequence[Any], *, db: str = "default") -> Any:
+    """The model instance that a database read of these values (`columns_sql`'s order) builds."""
+    converters = _layout(model)[1]
+    converted = [
+        value if convert is None or value is None else convert(value)
+        for value, convert in zip(values, converters, strict=True)
+    ]
+    return model.from_db(db, None, converted)  # type: ignore[arg-type]  # None: every concrete field, in order
+
+
+def loads(text: str) -> Any:
+    """The aggregate's JSON text decoded (as `json.loads` decodes it: numbers past 64 bits too)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def prefetched(owner: models.Model, relation: str, rows: list[Any]) -> None:
+    """Leave `rows` where `prefetch_related(relation)` leaves a many-to-many's or a reverse
+    foreign key's rows, so `owner.<relation>.all()` returns them without a statement."""
+    manager = getattr(owner, relation)
+    name = getattr(manager, "prefetch_cache_name", None) or manager.field.remote_field.cache_name
+    queryset = manager.get_queryset()  # lazy: no statement
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    if not hasattr(owner, "_prefetched_objects_cache"):
+        owner._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+    owner._prefetched_objects_cache[name] = queryset  # type: ignore[attr-defined]
+
+
+def related(owner: models.Model, field_name: str, value: models.Model | None) -> None:
+    """Leave `value` where `select_related(field_name)` leaves a foreign key's row."""
+    owner._meta.get_field(field_name).set_cached_value(owner, value)  # type: ignore[union-attr]
