@@ -19,6 +19,7 @@ from metering import computations
 from metering.clickhouse import record
 from metering.clickhouse.record import in_clickhouse
 from metering.models import Event, EventError
+from metering.store.base import EventListFilters
 
 
 @dataclass(frozen=True)
@@ -66,20 +67,13 @@ def event_get(organization: Organization, transaction_id: str, *, external_subsc
     )
 
 
-def event_list(
-    organization: Organization,
-    *,
-    code: str | None = None,
-    external_subscription_id: str | None = None,
-    timestamp_from: datetime | None = None,
-    timestamp_to: datetime | None = None,
-) -> QuerySet[Event]:
+def event_list(organization: Organization, filters: EventListFilters) -> QuerySet[Event]:
     qs = narrowed(
         Event.objects.filter(organization=organization),
-        code=code,
-        external_subscription_id=external_subscription_id,
-        timestamp__gte=timestamp_from,
-        timestamp__lte=timestamp_to,
+        code=filters.code,
+        external_subscription_id=filters.external_subscription_id,
+        timestamp__gte=filters.timestamp_from,
+        timestamp__lte=filters.timestamp_to,
     )
     return qs.order_by("-timestamp", "id")
 
@@ -103,36 +97,21 @@ class EventPage:
     total_count_exact: bool
 
 
-def event_list_page(
-    organization: Organization,
-    *,
-    page: int,
-    per_page: int,
-    code: str | None = None,
-    external_subscription_id: str | None = None,
-    timestamp_from: datetime | None = None,
-    timestamp_to: datetime | None = None,
-) -> EventPage:
+def event_list_page(organization: Organization, filters: EventListFilters, *, page: int, per_page: int) -> EventPage:
     """A page of the event list, newest first, without counting a table of millions of rows.
 
     The page is read with one row more than asked (so `next_page` is always exact). The total is
     exact without a count on the last page; otherwise it is counted up to `EVENTS_LIST_COUNT_LIMIT`
     matching rows (default 10,000: a bounded index scan), and beyond that limit the total is the
     number of rows known to exist (`total_count_exact` false), never a full `COUNT(*)`."""
-    filters: dict[str, Any] = {
-        "code": code,
-        "external_subscription_id": external_subscription_id,
-        "timestamp_from": timestamp_from,
-        "timestamp_to": timestamp_to,
-    }
     if in_clickhouse(organization):
         return _page(
-            lambda offset, limit: record.event_list_slice(organization, offset=offset, limit=limit, **filters),
-            lambda up_to: record.event_list_count(organization, up_to=up_to, **filters),
+            lambda offset, limit: record.event_list_slice(organization, filters, offset=offset, limit=limit),
+            lambda up_to: record.event_list_count(organization, filters, up_to=up_to),
             page=page,
             per_page=per_page,
         )
-    qs = event_list(organization, **filters)
+    qs = event_list(organization, filters)
     return _page(
         lambda offset, limit: list(qs[offset : offset + limit]),
         lambda up_to: qs.order_by()[:up_to].count(),

@@ -36,6 +36,7 @@ from metering.api.serializers import (
     ingested_event_dict,
     iso_ms,
 )
+from metering.store.base import EventListFilters
 
 
 def _rate_limit(organization: Any, cost: int) -> dict[str, str]:
@@ -99,15 +100,13 @@ class EventCollectionView(OrganizationAPIView):
         """List events"""
         params = filters.EventFilters.parse(request)
         page, per_page = page_params(request)
-        result = selectors.event_list_page(
-            self.organization,
-            page=page,
-            per_page=per_page,
+        wanted = EventListFilters(
             code=params["code"],
             external_subscription_id=params["external_subscription_id"],
             timestamp_from=params["timestamp_from"],
             timestamp_to=params["timestamp_to"],
         )
+        result = selectors.event_list_page(self.organization, wanted, page=page, per_page=per_page)
         return Response({"events": [event_dict(e) for e in result.events], "meta": event_page_meta(result)})
 
 

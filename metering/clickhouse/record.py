@@ -46,7 +46,7 @@ from metering.clickhouse import store
 from metering.clickhouse.store import ClickHouseEventStore
 from metering.ingestion import ParsedEvent
 from metering.models import EventKey
-from metering.store.base import EventStore, SubscriptionRefs, Written
+from metering.store.base import EventListFilters, EventStore, SubscriptionRefs, Written
 
 logger = logging.getLogger(__name__)
 
@@ -207,27 +207,21 @@ def event_get(organization: Any, transaction_id: str, *, external_subscription_i
     return _stored(rows[0]) if rows else None
 
 
-def _list_where(
-    organization: Any,
-    code: str | None,
-    external_subscription_id: str | None,
-    timestamp_from: datetime | None,
-    timestamp_to: datetime | None,
-) -> tuple[str, dict[str, Any]]:
+def _list_where(organization: Any, filters: EventListFilters) -> tuple[str, dict[str, Any]]:
     clause = "organization_id = %(org)s"
     params: dict[str, Any] = {"org": str(organization.id)}
-    if code:
+    if filters.code:
         clause += " AND code = %(code)s"
-        params["code"] = code
-    if external_subscription_id:
+        params["code"] = filters.code
+    if filters.external_subscription_id:
         clause += " AND external_subscription_id = %(sub)s"
-        params["sub"] = external_subscription_id
-    if timestamp_from:
+        params["sub"] = filters.external_subscription_id
+    if filters.timestamp_from:
         clause += " AND ts_us >= %(start)s"
-        params["start"] = store.micros(timestamp_from)
-    if timestamp_to:
+        params["start"] = store.micros(filters.timestamp_from)
+    if filters.timestamp_to:
         clause += " AND ts_us <= %(end)s"
-        params["end"] = store.micros(timestamp_to)
+        params["end"] = store.micros(filters.timestamp_to)
     return clause, params
 
 
@@ -240,18 +234,9 @@ def _latest_write(clause: str) -> str:
     )
 
 
-def event_list_slice(
-    organization: Any,
-    *,
-    offset: int,
-    limit: int,
-    code: str | None = None,
-    external_subscription_id: str | None = None,
-    timestamp_from: datetime | None = None,
-    timestamp_to: datetime | None = None,
-) -> list[StoredEvent]:
+def event_list_slice(organization: Any, filters: EventListFilters, *, offset: int, limit: int) -> list[StoredEvent]:
     """Events newest first (timestamp, then id), `limit` of them from `offset`."""
-    clause, params = _list_where(organization, code, external_subscription_id, timestamp_from, timestamp_to)
+    clause, params = _list_where(organization, filters)
     rows = store.client(write=True).execute(
         f"SELECT {_EVENT_COLUMNS} FROM ({_latest_write(clause)}) "  # noqa: S608 - constant table, parameters bound by the driver
         "ORDER BY ts_us DESC, id LIMIT %(offset)s, %(limit)s",
@@ -260,17 +245,9 @@ def event_list_slice(
     return [_stored(row) for row in rows]
 
 
-def event_list_count(
-    organization: Any,
-    *,
-    up_to: int,
-    code: str | None = None,
-    external_subscription_id: str | None = None,
-    timestamp_from: datetime | None = None,
-    timestamp_to: datetime | None = None,
-) -> int:
+def event_list_count(organization: Any, filters: EventListFilters, *, up_to: int) -> int:
     """How many events match, counted up to `up_to`."""
-    clause, params = _list_where(organization, code, external_subscription_id, timestamp_from, timestamp_to)
+    clause, params = _list_where(organization, filters)
     [(count,)] = store.client(write=True).execute(
         f"SELECT count() FROM (SELECT 1 FROM ({_latest_write(clause)}) LIMIT %(up_to)s)",  # noqa: S608 - constant table, parameters bound by the driver
         {**params, "up_to": up_to},

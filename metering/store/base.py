@@ -42,6 +42,18 @@ class Written:
     pay_in_advance_charges: bool | None = None
 
 
+@dataclass(frozen=True)
+class EventListFilters:
+    """What the event list (`GET /events`) is narrowed to, each part only when given (both
+    timestamps inclusive): read from PostgreSQL by `metering.selectors.event_list`, from ClickHouse
+    by `metering.clickhouse.record.event_list_slice` / `event_list_count`."""
+
+    code: str | None = None
+    external_subscription_id: str | None = None
+    timestamp_from: datetime | None = None
+    timestamp_to: datetime | None = None
+
+
 @dataclass
 class Additive:
     """count / sum / max / precise sum of some events (or rollups)."""
