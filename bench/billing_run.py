@@ -14,8 +14,10 @@ a minute). The billing sweep (`runs.billing_run_start`, what the `invoicing.bill
 calls) finds who is due on 1 February and cuts the customers into batches exactly as the sweep
 task does; then `--workers` processes take batches from a shared queue and run the
 `invoicing.bill_customers` task function on each (`--mode customer`: the per-customer
-`invoicing.bill_customer` task, the previous design). PDFs are rendered by their own task and
-are measured apart (`--pdf-sample`).
+`invoicing.bill_customer` task, the previous design). PDFs are rendered by their own task (their
+own queue) and are measured apart: after the run, `--pdf-sample` invoices' PDFs through that task's
+function, after a warm-up, CPU and wall per PDF and the projection for 100,000 (`bench/pdf.py`,
+whose `--invoices N` does the same on N invoices of the database kept with `--keep`).
 
 `--profile N` bills one batch in this process under cProfile, in a transaction rolled back (the
 data stays as it was), and prints the Python function calls per invoice (deterministic, unlike CPU
@@ -278,7 +280,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the data of a previous run (re-bill it)")
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     parser.add_argument("--usage-samples", type=int, default=200)
-    parser.add_argument("--pdf-sample", type=int, default=3)
+    parser.add_argument("--pdf-sample", type=int, default=300, help="PDFs generated after the run (0: none)")
     parser.add_argument("--profile", type=int, default=0, help="profile one batch (rolled back), print N functions")
     args = parser.parse_args()
 
@@ -413,19 +415,26 @@ def main() -> None:
         f"max {max(latencies):.1f} ms over {len(latencies)} calls"
     )
     if args.pdf_sample:
-        from invoicing.services.documents import invoice_generate_pdf
+        # The PDFs of a sample of these invoices, through the `invoicing.generate_pdf` task's function
+        # (their own queue: billing does not wait for them), warm, CPU and wall per PDF (bench/pdf.py).
+        import shutil
+        import tempfile
+
+        from django.test import override_settings
+
+        from bench.pdf import end_to_end
 
         pdf_ids = list(
-            Invoice.objects.filter(organization=organization).values_list("id", flat=True)[: args.pdf_sample]
+            Invoice.objects.filter(organization=organization).values_list("id", flat=True)[: args.pdf_sample + 5]
         )
-        t = time.perf_counter()
-        for invoice_id in pdf_ids:
-            invoice_generate_pdf(invoice_id)
-        per_pdf = (time.perf_counter() - t) / max(len(pdf_ids), 1)
-        print(
-            f"pdf: {per_pdf * 1000:.0f} ms per invoice (separate task; "
-            f"{n * per_pdf / 3600 / args.workers:.1f} h for all on {args.workers} workers)"
-        )
+        media = tempfile.mkdtemp(prefix="bench-billing-pdfs-")
+        try:
+            with override_settings(MEDIA_ROOT=media):
+                end_to_end(
+                    pdf_ids, warm_up=5, phases=min(100, args.pdf_sample), cores=args.workers, label="pdf (own task)"
+                )
+        finally:
+            shutil.rmtree(media, ignore_errors=True)
     connection.close()
     if not args.keep:
         drop_database(args.database_url)

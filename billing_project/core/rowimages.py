@@ -71,6 +71,10 @@ def remember_locked_row(instance: models.Model) -> None:
     row = {}
     for field in instance._meta.concrete_fields:
         value = getattr(instance, field.attname)
+        if isinstance(field, models.FileField):
+            # The stored name, as a read of the column gives it: the descriptor's `FieldFile` is the
+            # object `file.save()` renames in place, so it would show the change as the row before it.
+            value = value.name if value is not None else None
         row[field.attname] = copy.deepcopy(value) if isinstance(value, dict | list) else value
     _LOCKED_ROWS.put(instance, row)
 
