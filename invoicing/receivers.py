@@ -18,7 +18,7 @@ def on_events_ingested(
 
     Whether the organization has such charges is read from the database at every ingestion, never
     cached: a "no such charge" kept in one process would skip the fees of a charge created in
-    another. The single-event insert statement answers it in its own round trip
+    another. PostgreSQL's insert statement (one event or a batch) answers it in its own round trip
     (`pay_in_advance_charges`); otherwise one indexed query here. The reconciliation sweep bills
     whatever is still missed (invoicing/services/advance.py)."""
     if not external_subscription_ids:

@@ -45,7 +45,7 @@ class IngestResult:
     # external subscription id -> (subscription id, customer id) as text, for rendering
     subscription_ids: dict[str, tuple[str, str]] = field(default_factory=dict)
     # Whether the organization has live pay-in-advance charges, when the insert statement answered
-    # it (the single-event path); None: not asked.
+    # it (PostgreSQL's single-event and batch statements); None: not asked.
     pay_in_advance_charges: bool | None = None
 
     @property

@@ -36,7 +36,7 @@ class Written:
     """What a write answered besides the events' ids.
 
     `pay_in_advance_charges`: whether the organization has live pay-in-advance charges, when the
-    store answered it in the same round trip (PostgreSQL's one-event statement); None: not asked,
+    store answered it in the same round trip (PostgreSQL's one-event and batch statements); None: not asked,
     or nothing was stored."""
 
     pay_in_advance_charges: bool | None = None

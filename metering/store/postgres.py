@@ -80,7 +80,10 @@ LINK_COLUMNS = [
 
 def _batch_sql(durable: bool) -> str:
     """One statement: take the shared advisory lock, insert the events that are new, and add the
-    inserted ones to their hourly rollups (a data-modifying CTE), returning the inserted keys.
+    inserted ones to their hourly rollups (a data-modifying CTE), returning the inserted keys and,
+    on each row, whether the organization has live pay-in-advance charges (an uncorrelated
+    `EXISTS`, evaluated once: what `_one_event_sql` answers for one event, so that a batch is one
+    statement, not the insert and then invoicing's own query through the ORM).
 
     Parameters: `idp` (the UUIDv7 prefix of the batch's event ids), `lock` (advisory-lock key),
     `doc` (the JSON document), `org` (organization id), `now`. Text comparisons and sorts use
@@ -89,8 +92,10 @@ def _batch_sql(durable: bool) -> str:
     cached = _BATCH_SQL.get(durable)
     if cached is not None:
         return cached
+    from catalog.models import Charge
+
     event_table, rollup_table = Event._meta.db_table, UsageRollup._meta.db_table
-    link_table = UniqueCountLink._meta.db_table
+    link_table, charges = UniqueCountLink._meta.db_table, Charge._meta.db_table
     sql = (
         f"WITH lock AS MATERIALIZED ({_LOCK if durable else _LOCK_ASYNC}), "  # noqa: S608 - identifiers are constants, values are parameters
         "src AS MATERIALIZED (SELECT x.* FROM lock, jsonb_to_recordset(%(doc)s::jsonb) AS x(t text, s text, c text, "
@@ -116,7 +121,9 @@ def _batch_sql(durable: bool) -> str:
         "FROM ins JOIN src ON src.s = ins.external_subscription_id AND src.t = ins.transaction_id "
         "WHERE src.u IS NOT NULL AND src.p ->> src.u IS NOT NULL "
         'ORDER BY src.s COLLATE "C", src.k COLLATE "C", (src.p ->> src.u) COLLATE "C", src.ts, src.t COLLATE "C") '
-        "SELECT id::text, external_subscription_id, transaction_id FROM ins"
+        "SELECT id::text, external_subscription_id, transaction_id, "
+        f"EXISTS (SELECT 1 FROM {charges} WHERE organization_id = %(org)s AND pay_in_advance AND deleted_at IS NULL) "
+        "FROM ins"
     )
     _BATCH_SQL[durable] = sql
     return sql
@@ -320,6 +327,7 @@ class PostgresEventStore(DatabaseEventStore):
         ordered = sorted(events, key=event_key)
         by_key = {e.key: e for e in ordered}
         inserted: set[tuple[str, str]] = set()
+        advance: bool | None = None  # answered with the first inserted row; None when none was
         params = {
             "idp": time_ordered_id_prefix(),
             "lock": lock_key(organization_id),
@@ -329,14 +337,15 @@ class PostgresEventStore(DatabaseEventStore):
         }
         with _server_side_cursor() as cursor:
             cursor.execute(_batch_sql(durable), params)
-            for event_id, sub, txn in cursor.fetchall():
+            for event_id, sub, txn, has_advance in cursor.fetchall():
                 key = (sub, txn)
                 by_key[key].id = event_id
                 inserted.add(key)
+                advance = bool(has_advance)
         for event in ordered:
             if event.id is not None and event.key not in inserted:
                 event.id = None
-        return Written()
+        return Written(advance)
 
     def _write_one(
         self, organization_id: UUID, event: ParsedEvent, now: datetime, refs: SubscriptionRefs, durable: bool

@@ -86,6 +86,26 @@ def test_first_in_advance_charge_after_events_were_ingested_bills_the_next_event
     assert pay_in_advance_reconcile_due(timezone.now()) == {}
 
 
+def test_first_in_advance_charge_bills_the_next_batch_the_batch_statement_answering_it(
+    organization, django_capture_on_commit_callbacks
+):
+    """The same through batches: on PostgreSQL the batch's insert statement answers whether the
+    organization has in-advance charges (no query of its own), read at every batch, never kept."""
+    customer = make_customer(organization)
+    plan = make_plan(organization, amount_cents=0)
+    metric = make_metric(organization, "seats")
+    sub = subscribe(customer, plan, timezone.now() - timedelta(hours=1))
+    _ingest(organization, [_event(sub, "seats", timezone.now()) for _ in range(2)], django_capture_on_commit_callbacks)
+    assert Fee.objects.count() == 0
+
+    charge = make_charge(plan, metric, properties={"amount": "2"}, pay_in_advance=True)
+    _ingest(organization, [_event(sub, "seats", timezone.now()) for _ in range(2)], django_capture_on_commit_callbacks)
+    assert [f.amount_cents for f in _fees(sub, charge)] == [200, 200]
+    Charge.objects.filter(pk=charge.pk).update(deleted_at=timezone.now())
+    _ingest(organization, [_event(sub, "seats", timezone.now()) for _ in range(2)], django_capture_on_commit_callbacks)
+    assert len(_fees(sub)) == 2  # a deleted charge bills nothing more
+
+
 def test_organizations_without_in_advance_charges_enqueue_nothing(
     organization, django_capture_on_commit_callbacks, monkeypatch
 ):

@@ -138,3 +138,19 @@ def test_single_event_uses_one_statement_on_postgresql(tenant, settings):
         assert tenant.client.post("/api/v1/events", {"event": EVENTS[1]}, format="json").status_code == 200
     statements = [q["sql"] for q in queries.captured_queries]
     assert len(statements) == 1 and "jsonb_to_recordset" not in statements[0]
+
+
+def test_event_batch_uses_one_statement_on_postgresql(tenant, settings):
+    """The batch statement also answers whether the organization has pay-in-advance charges
+    (`_batch_sql`): no query of invoicing's own after it."""
+    settings.CLICKHOUSE_URL = ""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    from django.test.utils import CaptureQueriesContext
+
+    _setup(tenant.organization)
+    tenant.client.post("/api/v1/events/batch", {"events": EVENTS[:2]}, format="json")
+    with CaptureQueriesContext(connection) as queries:
+        assert tenant.client.post("/api/v1/events/batch", {"events": EVENTS[2:4]}, format="json").status_code == 200
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert len(statements) == 1 and "jsonb_to_recordset" in statements[0], "\n".join(s[:150] for s in statements)
