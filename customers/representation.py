@@ -118,10 +118,11 @@ def _datetime(value: datetime) -> str: ...
 @overload
 def _datetime(value: datetime | None) -> str | None: ...
 def _datetime(value: datetime | None) -> str | None:
-    """DRF's DateTimeField output with our DATETIME_FORMAT (in the active timezone), without a field."""
+    """DRF's DateTimeField output with our DATETIME_FORMAT (in the active timezone), without a field:
+    `strftime("%04Y-%m-%dT%H:%M:%SZ")`'s text, from the cheaper `isoformat` (as `utc_iso`)."""
     if not value:
         return None
-    return value.astimezone(timezone.get_current_timezone()).strftime("%04Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(timezone.get_current_timezone()).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def _str(value: Any) -> str | None:

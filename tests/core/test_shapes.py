@@ -3,14 +3,18 @@ derived from the TypedDict the renderer returns, and real answers have exactly t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, NotRequired, TypedDict
+from zoneinfo import ZoneInfo
 
 import pytest
 from drf_spectacular.generators import SchemaGenerator
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from rest_framework import serializers
 
-from billing_project.core.api.shapes import Date, DateTime, Help, Uuid, keys_of, schema_serializer
+from billing_project.core.api.shapes import Date, DateTime, Help, Uuid, keys_of, schema_serializer, utc_iso
 from tests.factories.metering import make_metric
 
 pytestmark = pytest.mark.django_db
@@ -385,3 +389,31 @@ def test_customer_usage_answers_match_their_schema(schema, organization, api, mo
     [period] = past.json()["usage_periods"]
     [api_usage] = [c for c in period["charges_usage"] if c["billable_metric"]["code"] == "api"]
     assert api_usage["filters"] and "pricing_unit_details" not in api_usage["filters"][0]
+
+
+# --- the datetime text of every answer (`utc_iso`, the customer representation's `_datetime`) ------
+
+_ZONES = [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8)), ZoneInfo("Europe/Paris")]
+
+
+@given(
+    moment=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.sampled_from(_ZONES)),
+    zone=st.sampled_from(_ZONES),
+)
+@hypothesis_settings(max_examples=500, deadline=None)
+def test_datetime_texts_are_what_strftime_wrote(moment, zone):
+    """`isoformat` replaced `strftime("%04Y-%m-%dT%H:%M:%SZ")` (a fraction of its cost): same text,
+    to the second (microseconds cut, not rounded), any year, any offset (ZoneInfo's LMT included)."""
+    from django.utils import timezone as django_timezone
+
+    from customers.representation import _datetime
+
+    assert utc_iso(moment) == moment.astimezone(UTC).strftime("%04Y-%m-%dT%H:%M:%SZ")
+    with django_timezone.override(zone):
+        assert _datetime(moment) == moment.astimezone(zone).strftime("%04Y-%m-%dT%H:%M:%SZ")
+
+
+def test_datetime_texts_of_none():
+    from customers.representation import _datetime
+
+    assert utc_iso(None) is None and _datetime(None) is None
