@@ -69,6 +69,8 @@ def _with_headers(response: Response, headers: dict[str, str]) -> Response:
 
 
 class EventCollectionView(OrganizationAPIView):
+    resource_name = "event"  # what the class name gives, without deriving it on every request
+
     def also_rate_counter(self, request: Request | HttpRequest) -> tuple[str, int, int] | None:
         """A POST's one event is counted against the organization's events limit in the same Redis
         call as the per-key request limit (billing_project.core.api.throttling)."""

@@ -92,8 +92,7 @@ class OrganizationAPIView(APIView):
         `write` runs, its errors are answered here as DRF's exception handler answers them
         (`billing_project.core.api.exceptions.error_body`), and what that handler does not know
         (a 500) is raised to Django, as DRF raises it."""
-        meta = request.META
-        if meta.get("CONTENT_TYPE") != self.parser_classes[0].media_type or not self._answers_directly():
+        if request.META.get("CONTENT_TYPE") != self.parser_classes[0].media_type:
             return None
         try:
             raw = request.body  # read already by the API log's middleware, usually
