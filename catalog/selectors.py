@@ -6,7 +6,6 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from django.db import connection
 from django.db.models import Count, F, Func, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, TextField
 from django.db.models.functions import Coalesce
 
@@ -121,18 +120,7 @@ PLAN_RELATED = "related_rows_json"
 PLAN_COUNTS = "usage_counts_json"
 
 
-def _json_list(columns: str, source: str, order: str) -> str:
-    """`source`'s rows as a JSON array of `columns` arrays in `order` (identifiers from the models'
-    metadata only: no value of a request reaches this text)."""
-    return f"(SELECT COALESCE(json_agg(json_build_array({columns}) ORDER BY {order}), '[]') FROM {source})"  # noqa: S608 - identifiers
-
-
-def _table(model: type[Any]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _column(model: type[Any], field: str) -> str:
-    return connection.ops.quote_name(model._meta.get_field(field).column)
+_json_list, _table, _column = json_rows.list_sql, json_rows.table, json_rows.column
 
 
 def _taxes_json(link: type[Any], owner_field: str, owner: str, alias: str) -> str:

@@ -27,16 +27,17 @@ def customer_get(organization: Organization, external_id: str) -> Customer:
     )
 
 
-def representation_flags() -> dict[str, Exists]:
+def representation_flags(customer_ref: str = "pk") -> dict[str, Exists]:
     """`has_rows_<relation>`: whether a customer has rows in each relation its representation
     reads (the first step of each `hooks.representation_prefetches()` lookup: `metadata`,
     `tax_links`), as `EXISTS` columns of the customer's own read, so that relations without rows
-    (the usual case) are not read at all (`representation_related`)."""
+    (the usual case) are not read at all (`representation_related`). `customer_ref`: the column
+    of the read holding the customer's id (a row naming a customer: `"customer_id"`)."""
     flags = {}
     for lookup in hooks.representation_prefetches():
         first = lookup.split("__")[0]
         relation = Customer._meta.get_field(first)
-        rows = relation.related_model._default_manager.filter(**{relation.field.attname: OuterRef("pk")})  # type: ignore[union-attr]
+        rows = relation.related_model._default_manager.filter(**{relation.field.attname: OuterRef(customer_ref)})  # type: ignore[union-attr]
         flags[f"has_rows_{first}"] = Exists(rows)
     return flags
 

@@ -482,10 +482,14 @@ def invoice_payload(
     with_fees: bool = True,
     customers: dict[Any, CustomerShape] | None = None,
     applied_taxes: list[InvoiceAppliedTax] | None = None,
+    periods: list[InvoiceSubscription] | None = None,
+    fees: list[Fee] | None = None,
 ) -> InvoiceShape:
     """Lago's invoice object. `customers` (customer id → its payload) lets a list render each
     customer once, however many of its invoices the page holds; `applied_taxes`, when read for a
-    whole page (`selectors.invoice_list_related`), saves the per-invoice query."""
+    whole page (`selectors.invoice_list_related`), saves the per-invoice query; `periods` (its
+    `invoice_subscriptions` with their subscriptions) and `fees` (with `FEE_RELATED` and their
+    applied taxes), when the caller read them (`selectors.invoice_represented`)."""
     if applied_taxes is None:
         applied_taxes = list(invoice.applied_taxes.all())
     if customers is None:
@@ -531,16 +535,21 @@ def invoice_payload(
         ],
     }
     if with_fees:
-        periods_rows = list(
-            invoice.invoice_subscriptions.select_related(
-                "subscription__plan", "subscription__customer", "subscription__previous_subscription__plan"
+        periods_rows = (
+            periods
+            if periods is not None
+            else list(
+                invoice.invoice_subscriptions.select_related(
+                    "subscription__plan", "subscription__customer", "subscription__previous_subscription__plan"
+                )
             )
         )
         payload["billing_periods"] = [billing_period_payload(r) for r in periods_rows]
         # Lago's full subscription object, once per subscription the invoice bills.
         subscriptions = {r.subscription_id: r.subscription for r in periods_rows}
         payload["subscriptions"] = [subscription_payload(sub) for sub in subscriptions.values()]
-        fees = list(invoice.fees.select_related(*FEE_RELATED).prefetch_related("applied_taxes"))
+        if fees is None:
+            fees = list(invoice.fees.select_related(*FEE_RELATED).prefetch_related("applied_taxes"))
         payload["fees"] = [fee_payload(f) for f in fees]
     return payload
 

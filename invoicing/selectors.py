@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.db import models
 from django.db.models import (
     BigIntegerField,
     Count,
     Exists,
     ExpressionWrapper,
     F,
+    Func,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
+    TextField,
     Value,
     Window,
     prefetch_related_objects,
@@ -24,6 +30,7 @@ from django.db.models import (
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from billing_project.core import json_rows
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.found import first_with_id, found
 from billing_project.core.narrowing import narrowed, searched
@@ -39,6 +46,7 @@ from invoicing.calculation import Context, FeeLine, calculate_invoice
 from invoicing.models import (
     HIDDEN_STATUSES,
     Fee,
+    FeeAppliedTax,
     Invoice,
     InvoiceAppliedTax,
     InvoiceStatus,
@@ -320,6 +328,116 @@ def invoice_get(organization: Organization, invoice_id: Any) -> Invoice:
         organization=organization, status__in=LISTED_STATUSES
     )
     return found(first_with_id(listed, invoice_id), "invoice")
+
+
+# `GET /invoices/{id}`'s read (`invoice_represented`): columns of the invoice's statement.
+_HAS_PERIODS = "has_rows_invoice_subscriptions"
+_HAS_FEES = "has_rows_fees"
+_APPLIED_TAXES = "applied_taxes_json"
+_FEE_APPLIED_TAXES = "applied_taxes_json"
+_HAS_NEXT = "has_rows_next_subscriptions"
+
+
+@functools.cache
+def _applied_taxes_sql(model: type[models.Model], owner_field: str) -> str:
+    """The `model` rows (applied taxes) of the owner whose id is the expression, as JSON text in
+    their `Meta.ordering` (created_at, id)."""
+    rows = json_rows.list_sql(
+        json_rows.columns_sql(model, "at"),
+        f"{json_rows.table(model)} at WHERE at.{json_rows.column(model, owner_field)} = %(expressions)s",
+        "at.created_at, at.id",
+    )
+    return f"({rows}::text)"
+
+
+def _applied_taxes(model: type[models.Model], owner_field: str) -> Func:
+    return Func(F("pk"), template=_applied_taxes_sql(model, owner_field), output_field=TextField())
+
+
+@dataclass
+class InvoiceRead:
+    """What `GET /invoices/{id}` renders (`invoicing.representation.invoice_payload`'s arguments)."""
+
+    invoice: Invoice
+    customer_related: dict[str, list[Any]]
+    applied_taxes: list[InvoiceAppliedTax]
+    periods: list[InvoiceSubscription]
+    fees: list[Fee]
+
+
+def invoice_represented(organization: Organization, invoice_id: Any) -> InvoiceRead:
+    """`invoice_get` with everything its API object shows, in as few statements as its rows allow:
+    the invoice with its customer, both billing entities (logos deferred), its customer's
+    representation flags, whether it has billing periods and fees (`EXISTS`), and on PostgreSQL
+    its applied taxes (JSON, `billing_project.core.json_rows`); then its billing periods and its
+    fees (with their applied taxes, JSON on PostgreSQL) only when it has some. One statement for an
+    invoice without subscriptions and fees, three with both (plus what the subscriptions' objects
+    read)."""
+    json = json_rows.supported(Invoice.objects.db)
+    listed = (
+        Invoice.objects.select_related(
+            "customer__organization", "organization", "billing_entity", "customer__billing_entity"
+        )
+        .defer(*customer_hooks.REPRESENTATION_DEFERRED, *customer_hooks.representation_deferred("customer__"))
+        .filter(organization=organization, status__in=LISTED_STATUSES)
+        .annotate(
+            **customer_selectors.representation_flags("customer_id"),
+            **{
+                _HAS_PERIODS: Exists(InvoiceSubscription.objects.filter(invoice_id=OuterRef("pk"))),
+                _HAS_FEES: Exists(Fee.objects.filter(invoice_id=OuterRef("pk"))),
+            },
+        )
+    )
+    if json:
+        listed = listed.annotate(**{_APPLIED_TAXES: _applied_taxes(InvoiceAppliedTax, "invoice")})
+    invoice = found(first_with_id(listed, invoice_id), "invoice")
+    customer = invoice.customer
+    for name in customer_selectors.representation_flags():
+        setattr(customer, name, invoice.__dict__.pop(name))
+    related = customer_selectors.representation_related(organization, [customer])[customer.pk]
+    taxes_text = invoice.__dict__.pop(_APPLIED_TAXES, None)
+    if taxes_text is not None:
+        applied_taxes = [json_rows.instance(InvoiceAppliedTax, row) for row in json_rows.loads(taxes_text)]
+    else:
+        applied_taxes = list(invoice.applied_taxes.all())
+    periods: list[InvoiceSubscription] = []
+    if invoice.__dict__.pop(_HAS_PERIODS):
+        periods = list(
+            invoice.invoice_subscriptions.select_related(
+                "subscription__plan", "subscription__customer", "subscription__previous_subscription__plan"
+            ).annotate(
+                **{_HAS_NEXT: Exists(Subscription.objects.filter(previous_subscription_id=OuterRef("subscription_id")))}
+            )
+        )
+        # The subscription objects read their next subscriptions (none, mostly: no statement then)
+        # and their customer's organization (the invoice's: documents are tenant-scoped).
+        having_next = []
+        for period in periods:
+            subscription = period.subscription
+            if subscription.customer.organization_id == organization.pk:
+                subscription.customer.organization = organization
+            if period.__dict__.pop(_HAS_NEXT):
+                having_next.append(subscription)
+            else:
+                json_rows.prefetched(subscription, "next_subscriptions", [])
+        if having_next:
+            prefetch_related_objects(
+                having_next, Prefetch("next_subscriptions", queryset=Subscription.objects.select_related("plan"))
+            )
+    fees: list[Fee] = []
+    if invoice.__dict__.pop(_HAS_FEES):
+        rows = invoice.fees.select_related(*FEE_RELATED)
+        if json:
+            fees = list(rows.annotate(**{_FEE_APPLIED_TAXES: _applied_taxes(FeeAppliedTax, "fee")}))
+            for fee in fees:
+                taxes = [
+                    json_rows.instance(FeeAppliedTax, row)
+                    for row in json_rows.loads(fee.__dict__.pop(_FEE_APPLIED_TAXES))
+                ]
+                json_rows.prefetched(fee, "applied_taxes", taxes)
+        else:
+            fees = list(rows.prefetch_related("applied_taxes"))
+    return InvoiceRead(invoice, related, applied_taxes, periods, fees)
 
 
 def fee_list(

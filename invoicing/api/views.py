@@ -154,7 +154,17 @@ class InvoiceDetailView(InvoiceView):
     @endpoint("invoices_retrieve", s.InvoiceEnvelope)
     def get(self, request: Request, invoice_id: str) -> Response:
         """Find an invoice (with fees)"""
-        return self.one(selectors.invoice_get(self.organization, uuid_or_not_found(invoice_id, "invoice")))
+        read = selectors.invoice_represented(self.organization, uuid_or_not_found(invoice_id, "invoice"))
+        customer = read.invoice.customer
+        payload = invoice_payload(
+            read.invoice,
+            with_fees=True,
+            customers={customer.pk: customer_payload(customer, related=read.customer_related)},
+            applied_taxes=read.applied_taxes,
+            periods=read.periods,
+            fees=read.fees,
+        )
+        return Response({self.root(): payload})
 
     @endpoint("invoices_update", s.InvoiceEnvelope, request=s.InvoiceUpdateEnvelope)
     def put(self, request: Request, invoice_id: str) -> Response:
