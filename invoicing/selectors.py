@@ -55,9 +55,11 @@ from invoicing.models import (
 )
 from invoicing.representation import (
     FEE_RELATED,
+    LIST_UNREAD_COLUMNS,
     ChargeUsageShape,
     CustomerUsageShape,
     GroupedUsageShape,
+    InvoiceAppliedTaxRow,
     UsageFilterShape,
     UsageProjection,
     charge_usage_payload,
@@ -227,37 +229,44 @@ def _customer_invoices(p: Any) -> QuerySet[Invoice]:
 
 
 def _page_of(offset: int, limit: int) -> PreparedQuery:
-    """The page, each row carrying the total count of the list (one statement: they agree)."""
+    """The page, each row carrying the total count of the list (one statement: they agree); the
+    columns the list's representation never reads are left out (`LIST_UNREAD_COLUMNS`)."""
     key = (offset, limit)
     query = _page_queries.get(key)  # a local reference: another thread may clear the dict
     if query is None:
         if len(_page_queries) > 64:  # pages are few in practice; never let odd ones accumulate
             _page_queries.clear()
         query = _page_queries[key] = PreparedQuery(
-            lambda p: _customer_invoices(p).annotate(list_total=Window(Count("id")))[offset : offset + limit],
+            lambda p: _customer_invoices(p)
+            .defer(*LIST_UNREAD_COLUMNS)
+            .annotate(list_total=Window(Count("id")))[offset : offset + limit],
             organization=uuid.UUID,
             customer=uuid.UUID,
         )
     return query
 
 
-def _page_applied_taxes(invoice_ids: list[Any]) -> list[InvoiceAppliedTax]:
-    """The applied taxes of exactly these invoices. Up to `_PREPARED_TAX_IDS` ids, a compiled
-    query per list size rounded up to 10, padded with ids that match nothing."""
+def _page_applied_taxes(invoice_ids: list[Any]) -> list[InvoiceAppliedTaxRow]:
+    """The applied taxes of exactly these invoices, as rows (`InvoiceAppliedTaxRow`). Up to
+    `_PREPARED_TAX_IDS` ids, a compiled query per list size rounded up to 10, padded with ids that
+    match nothing."""
+    columns = InvoiceAppliedTaxRow._fields
     if len(invoice_ids) > _PREPARED_TAX_IDS:
-        return list(InvoiceAppliedTax.objects.filter(invoice_id__in=invoice_ids).order_by("created_at", "id"))
+        rows = InvoiceAppliedTax.objects.filter(invoice_id__in=invoice_ids).order_by("created_at", "id")
+        return [InvoiceAppliedTaxRow._make(row) for row in rows.values_list(*columns)]
     size = -(-len(invoice_ids) // 10) * 10
     query = _taxes_queries.get(size)
     if query is None:
         names = [f"i{n}" for n in range(size)]
         query = _taxes_queries[size] = PreparedQuery(
-            lambda p: InvoiceAppliedTax.objects.filter(invoice_id__in=[getattr(p, n) for n in names]).order_by(
-                "created_at", "id"
-            ),
+            lambda p: InvoiceAppliedTax.objects.filter(invoice_id__in=[getattr(p, n) for n in names])
+            .order_by("created_at", "id")
+            .values_list(*columns),
             **dict.fromkeys(names, uuid.UUID),
         )
     padding = [uuid.UUID(int=n + 1) for n in range(size - len(invoice_ids))]  # never an invoice's id (uuid4)
-    return query.fetch(**{f"i{n}": value for n, value in enumerate([*invoice_ids, *padding])})
+    found = query.fetch(**{f"i{n}": value for n, value in enumerate([*invoice_ids, *padding])})
+    return [InvoiceAppliedTaxRow._make(row) for row in found]
 
 
 def _relation_query(lookup: str) -> PreparedQuery:
@@ -279,7 +288,7 @@ def _relation_query(lookup: str) -> PreparedQuery:
 
 def customer_invoice_page(
     organization: Organization, external_customer_id: str, *, page: int, per_page: int
-) -> tuple[list[Invoice], int, dict[Any, list[InvoiceAppliedTax]], dict[str, list[Any]]] | None:
+) -> tuple[list[Invoice], int, dict[Any, list[InvoiceAppliedTaxRow]], dict[str, list[Any]]] | None:
     """`invoice_list(organization, external_customer_id=...)` paged, in three to five compiled
     statements: the customer (with whether it has metadata and tax links), the page with the
     list's total, its applied taxes, and those of the customer's relations that have rows.
@@ -303,7 +312,7 @@ def customer_invoice_page(
         first = lookup.split("__")[0]
         has_rows = getattr(customer, f"has_rows_{first}", True)
         related[first] = _relation_query(lookup).fetch(customer=customer.id) if has_rows else []
-    taxes: dict[Any, list[InvoiceAppliedTax]] = {invoice.id: [] for invoice in items}
+    taxes: dict[Any, list[InvoiceAppliedTaxRow]] = {invoice.id: [] for invoice in items}
     for row in _page_applied_taxes(list(taxes)):
         taxes[row.invoice_id].append(row)
     for invoice in items:

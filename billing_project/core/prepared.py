@@ -29,7 +29,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
+from django.db.models.base import DEFERRED
 from django.db.models.query import get_related_populators
 from django.db.transaction import TransactionManagementError
 
@@ -145,6 +146,9 @@ class PreparedQuery:
         return list(reader.instances(rows))
 
 
+_MODEL_FROM_DB = vars(Model)["from_db"].__func__  # Django's own, which a model may override
+
+
 class _Reader:
     """Turns the rows of a compiled query into what the queryset yields, as the compiler's
     `results_iter` and Django's ModelIterable do, with what they work out from the compiler on
@@ -161,6 +165,15 @@ class _Reader:
             self.model = klass_info["model"]
             self.start, self.end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
             self.init_list = [column[0].target.attname for column in select[self.start : self.end]]
+            # A `defer()`/`only()` queryset: `Model.from_db` places each read value among the
+            # model's fields (a list search per field, per row); here the places are worked out once.
+            # Not for a model with its own `from_db`, which may expect only the names read.
+            concrete = self.model._meta.concrete_fields
+            self.places: list[int | None] | None = None
+            if len(self.init_list) != len(concrete) and getattr(self.model.from_db, "__func__", None) is _MODEL_FROM_DB:
+                read = {name: index for index, name in enumerate(self.init_list)}
+                self.places = [read.get(f.attname) for f in concrete]
+                self.all_names = [f.attname for f in concrete]
             self.populators = get_related_populators(klass_info, select, alias)
             self.annotations = list((compiler.annotation_col_map or {}).items())
         self.alias = alias
@@ -177,8 +190,13 @@ class _Reader:
     def instances(self, rows: list[Any]) -> Any:
         """What Django's ModelIterable does with these rows."""
         model, alias, init_list, start, end = self.model, self.alias, self.init_list, self.start, self.end
+        places = self.places
         for row in self.converted(rows):
-            obj = model.from_db(alias, init_list, row[start:end])
+            if places is None:
+                obj = model.from_db(alias, init_list, row[start:end])
+            else:  # what `Model.from_db` passes to the model for a deferred queryset
+                values = row[start:end]
+                obj = model.from_db(alias, self.all_names, [DEFERRED if p is None else values[p] for p in places])
             for populator in self.populators:
                 populator.populate(row, obj)
             for name, position in self.annotations:

@@ -67,3 +67,20 @@ def test_a_locked_read_locks_the_row_and_needs_a_transaction():
     thread.start()
     thread.join(timeout=30)
     assert outcome[1] is None  # released with the transaction
+
+
+@pytest.mark.django_db
+def test_a_deferred_query_gives_the_orms_instances(organization):
+    """`defer()`: the values read land on the fields the ORM puts them on; the others stay deferred
+    (read on access, as the ORM's instances would)."""
+    customer = CustomerFactory(organization=organization, external_id="d1", name="Deferred", city="Lyon")
+    build = lambda p: Customer.objects.filter(organization_id=p.org).defer("city", "email").order_by("id")  # noqa: E731
+    query = PreparedQuery(build, org=uuid.UUID)
+    [found] = query.fetch(org=organization.id)
+    [orm] = build(type("P", (), {"org": organization.id}))
+    assert list(query._compiled.values()) != [False]
+    assert found.get_deferred_fields() == orm.get_deferred_fields() == {"city", "email"}
+    loaded = {f.attname for f in Customer._meta.concrete_fields} - {"city", "email"}
+    assert {n: getattr(found, n) for n in loaded} == {n: getattr(orm, n) for n in loaded}
+    assert not found._state.adding and found._state.db == "default"
+    assert found.city == "Lyon" and found.name == "Deferred" and found.pk == customer.pk

@@ -258,3 +258,49 @@ def test_current_usage_of_a_plan_without_charges(tenant, monkeypatch):
     usage, sql = _usage(tenant.client)
     assert usage["charges_usage"] == [] and usage["amount_cents"] == usage["taxes_amount_cents"] == 0
     assert len(sql) == 3  # no rollup read without a charge
+
+
+def test_the_compiled_page_answers_the_general_paths_bytes_for_invoices_with_everything(tenant, settings, tmp_path):
+    """The compiled page (`selectors.customer_invoice_page`: the columns the list never renders left
+    unread, applied taxes read as rows) answers byte for byte what the general path answers, for
+    invoices that carry metadata, credits, applied custom sections, a PDF, a void and a dispute, and
+    applied taxes with a description and without a tax."""
+    from django.core.files.base import ContentFile
+
+    from invoicing.models import Invoice, InvoiceAppliedTax
+
+    settings.MEDIA_ROOT = tmp_path
+    organization = tenant.organization
+    customer = CustomerFactory(organization=organization, external_id="rich", timezone="Asia/Kolkata")
+    CustomerMetadataFactory(customer=customer, key="crm", value="42")
+    CustomerTax.objects.create(customer=customer, tax=make_tax(organization, "8.5", code="gst"))
+    invoices = [make_one_off_invoice(customer, 1000 + i) for i in range(4)]
+    moment = datetime(2026, 3, 1, 12, 30, 45, 987654, tzinfo=UTC)
+    first, second, third, _ = invoices
+    Invoice.objects.filter(pk=first.pk).update(
+        metadata=[{"key": "po", "value": "A-1"}, {"key": "ünï", "value": "\u2028x"}],
+        credits=[{"item_id": "w1", "item_type": "wallet", "code": "c", "name": "n", "amount_cents": 25}],
+        applied_invoice_custom_sections=[
+            {"lago_id": "s1", "code": "legal", "details": "d", "display_name": "Legal", "created_at": "2026-01-01T00:00:00Z"}
+        ],
+        purchase_order_number="PO-7",
+        payment_dispute_lost_at=moment,
+        taxes_rate="12.5",
+    )
+    Invoice.objects.filter(pk=second.pk).update(voided_at=moment - timedelta(days=400), status="voided")
+    third.file.save("rich.pdf", ContentFile(b"%PDF"), save=True)
+    InvoiceAppliedTax.objects.create(
+        organization=organization, invoice=first, tax=None, tax_code="old", tax_name="Old tax",
+        tax_rate="7.25", tax_description="gone", amount_cents=3, fees_amount_cents=40, currency="USD",
+    )  # fmt: skip
+    path = "/api/v1/invoices?external_customer_id=rich&per_page=3"
+    for page in (1, 2):
+        tenant.client.get(f"{path}&page={page}")
+        fast = tenant.client.get(f"{path}&page={page}")
+        general = tenant.client.get(f"{path}&page={page}&currency=USD")
+        assert fast.status_code == general.status_code == 200
+        assert fast.content == general.content
+    body = json.loads(tenant.client.get(f"{path}&page=1").content)
+    assert {i["lago_id"] for i in body["invoices"]} | {
+        i["lago_id"] for i in json.loads(tenant.client.get(f"{path}&page=2").content)["invoices"]
+    } == {str(i.id) for i in invoices}
