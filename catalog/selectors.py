@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -10,8 +11,10 @@ from django.db.models import Count, F, Func, IntegerField, OuterRef, Prefetch, Q
 from django.db.models.functions import Coalesce
 
 from billing_project.core import json_rows
+from billing_project.core.api.pagination import PreparedPages
 from billing_project.core.found import found
 from billing_project.core.narrowing import narrowed
+from billing_project.core.prepared import PreparedQuery
 from catalog.hooks import plan_usage
 from catalog.models import (
     AddOn,
@@ -37,6 +40,18 @@ from catalog.services.common import as_uuid, filter_values_key
 from customers.models import BillingEntity, Customer, Organization
 
 T = TypeVar("T")
+
+
+def _by_code(build: Callable[[Any], QuerySet[Any]]) -> PreparedQuery:
+    """One object of an organization's list by code, compiled once per process (`PreparedQuery`:
+    SQL text, no rows; a list that prefetches is read through the ORM)."""
+    return PreparedQuery(lambda p: build(p.organization).filter(code=p.code)[:1], organization=uuid.UUID, code=str)
+
+
+def _one(query: PreparedQuery, organization: Organization, code: str, resource: str) -> Any:
+    [row] = query.fetch(organization=organization.pk, code=code) or [None]
+    return found(row, resource)
+
 
 # --- metrics ----------------------------------------------------------------------------------
 
@@ -78,8 +93,12 @@ def billable_metric_list(organization: Organization) -> QuerySet[BillableMetric]
     )
 
 
+METRIC_PAGES = PreparedPages(lambda p: billable_metric_list(p.organization), organization=uuid.UUID)
+_METRIC_BY_CODE = _by_code(lambda organization: billable_metric_list(organization))
+
+
 def billable_metric_get(organization: Organization, code: str) -> BillableMetric:
-    return found(billable_metric_list(organization).filter(code=code).first(), "billable_metric")
+    return _one(_METRIC_BY_CODE, organization, code, "billable_metric")
 
 
 def _prefetched(row: Any, to_attr: str, read: Callable[[], Iterable[T]]) -> list[T]:
@@ -259,6 +278,8 @@ def plan_list(organization: Organization) -> QuerySet[Plan]:
 
 
 def plan_get(organization: Organization, code: str) -> Plan:
+    # Not compiled once (`_by_code`): the statement holds the `plan_usage` hook's subquery, which
+    # a compiled copy would keep past a change of the hook's implementation (tests swap it).
     return found(plan_list(organization).filter(code=code).first(), "plan")
 
 
@@ -370,8 +391,13 @@ def tax_list(organization: Organization) -> QuerySet[Tax]:
     )
 
 
+# The lists and the reads by code of the API, compiled once per page shape or process.
+TAX_PAGES = PreparedPages(lambda p: tax_list(p.organization), organization=uuid.UUID)
+_TAX_BY_CODE = _by_code(lambda organization: tax_list(organization))
+
+
 def tax_get(organization: Organization, code: str) -> Tax:
-    return found(tax_list(organization).filter(code=code).first(), "tax")
+    return _one(_TAX_BY_CODE, organization, code, "tax")
 
 
 def organization_taxes(organization: Organization) -> list[Tax]:

@@ -103,6 +103,8 @@ class PreparedQuery:
             slots.append((index, *slot))
         if {name for _, name, _ in slots} != set(self.kinds):
             raise NotPreparable(sql)  # a value that never reaches the parameters (e.g. an inlined one)
+        if queryset._prefetch_related_lookups:  # type: ignore[attr-defined]
+            raise NotPreparable("prefetch_related")  # the rows alone would lose what it reads after them
         iterable = queryset._iterable_class.__name__
         if iterable not in ("ModelIterable", "ValuesListIterable"):
             raise NotPreparable(iterable)
