@@ -78,3 +78,25 @@ def test_new_row_is_the_instance_the_constructor_builds(organization):
     assert not invoice.file  # a file field through its descriptor, empty
     with pytest.raises(TypeError):  # an unknown keyword: Django's own error
         new_row(Fee, nope=1)
+
+
+def test_values_are_read_as_the_descriptors_read_them(organization):
+    """A foreign key's id, a file field's name and a JSON value read from the row's `__dict__` are
+    stored as `bulk_create` stores them."""
+    from datetime import date
+
+    from invoicing.models import InvoiceType
+    from invoicing.services.lifecycle import invoice_new
+
+    customer, day = make_customer(organization), date(2025, 1, 31)
+    fields = [f.attname for f in Invoice._meta.concrete_fields if f.attname not in ("id", "created_at", "updated_at")]
+    stored = []
+    for insert in (lambda rows: insert_rows(Invoice, rows), Invoice.objects.bulk_create):
+        named = invoice_new(organization, customer, InvoiceType.SUBSCRIPTION, "USD", day)
+        named.file = "invoices/a.pdf"
+        plain = invoice_new(organization, customer, InvoiceType.SUBSCRIPTION, "EUR", day)
+        plain.metadata = {"k": "v"}
+        insert([named, plain])
+        stored.append([Invoice.objects.filter(pk=row.pk).values(*fields).get() for row in (named, plain)])
+    assert stored[0] == stored[1]
+    assert stored[0][0]["file"] == "invoices/a.pdf" and stored[0][0]["customer_id"] == customer.pk
