@@ -23,7 +23,10 @@ files are emptied first (bench data). After `--warm-up` PDFs, prints per PDF: th
 this machine), SQL statements; the total, and the projection for 100,000 on 2 cores from the CPU
 per PDF (the wall clock counts the other processes of a shared machine). Then, on `--phases` of
 those invoices again, where the time goes: reading and building the document, rendering, and the
-rest (storing).
+rest (storing). `--celery 2` sends them instead through a real Celery worker started on the
+`pdfs` queue only (`-Q pdfs -c 2`, the Redis broker of REDIS_URL, messages published with the
+task's `delay()` as finalization does) and prints the wall time until every file is stored, the
+rate, and the CPU of the worker's processes and PostgreSQL backends per PDF.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import backend_cpu, load_average, percentile, setup_django
+from bench.common import ROOT, backend_cpu, children, cpu_seconds, load_average, percentile, setup_django
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bxb_bench_billing"  # what bench/billing_run.py --keep leaves
 
@@ -218,6 +221,75 @@ def end_to_end(
     return figures
 
 
+def through_celery(invoice_ids: list, *, concurrency: int, database_url: str, media: str) -> None:
+    """The same PDFs through a real Celery worker consuming only the `pdfs` queue (`-Q pdfs -c
+    concurrency`, Redis broker, as deployed): enqueued with `invoicing.generate_pdf.delay`, timed
+    until every invoice has its file. CPU of the worker's processes and of their PostgreSQL backends
+    (from /proc), counted from the end of a warm-up round to the last file."""
+    import signal
+    import subprocess
+
+    from django.conf import settings
+    from django.db import connection
+
+    from invoicing import tasks
+    from invoicing.models import Invoice
+
+    if not settings.REDIS_URL:
+        sys.exit("--celery needs REDIS_URL (the broker)")
+    ids = [str(i) for i in invoice_ids]
+    for start in range(0, len(ids), 5000):
+        Invoice.objects.filter(id__in=ids[start : start + 5000]).update(file="", file_generated_at=None)
+    env = {**os.environ, "DATABASE_URL": database_url, "MEDIA_ROOT": media, "LOG_LEVEL": "WARNING"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "billing_project", "worker", "-Q", "pdfs", "-c", str(concurrency),
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    def wait_files(batch: list[str], timeout: float) -> float:
+        t0 = time.monotonic()
+        while Invoice.objects.filter(id__in=batch, file="").exists():
+            if time.monotonic() - t0 > timeout or worker.poll() is not None:
+                raise SystemExit("the worker did not generate the PDFs")
+            time.sleep(0.2)
+        return time.monotonic() - t0
+
+    def backends() -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def cpu(pids: list[int]) -> float:
+        return sum(cpu_seconds(pid) or 0.0 for pid in pids)
+
+    try:
+        warm, ids = ids[: 4 * concurrency], ids[4 * concurrency :]
+        for invoice_id in warm:
+            tasks.invoice_generate_pdf.delay(invoice_id)
+        wait_files(warm, 120)
+        pids, pg = [worker.pid, *children(worker.pid)], backends()
+        load_before, cpu0, pg0, t0 = load_average(), cpu(pids), cpu(pg), time.monotonic()
+        for invoice_id in ids:
+            tasks.invoice_generate_pdf.delay(invoice_id)
+        wait_files(ids, 3600)
+        wall = time.monotonic() - t0
+        worker_s, pg_s = cpu(pids) - cpu0, cpu(pg) - pg0
+        pg_after = backends()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
+    n = len(ids)
+    print(
+        f"through a Celery worker (-Q pdfs -c {concurrency}, Redis): {n:,} PDFs in {wall:.1f} s "
+        f"({n / wall:,.0f}/s); worker processes ({len(pids)}) {worker_s / n * 1000:.2f} CPU-ms + PostgreSQL "
+        f"{pg_s / n * 1000:.2f} (backends {len(pg)} at the start, {len(set(pg_after) - set(pg))} new at the end) per PDF; 100,000 at this rate: {100_000 / (n / wall) / 60:.1f} min; load average {load_before} before, "
+        f"{load_average()} after"
+    )
+
+
 def main_end_to_end(args: argparse.Namespace) -> None:
     media = tempfile.mkdtemp(prefix="bench-pdf-media-")
     os.environ["MEDIA_ROOT"] = media
@@ -238,7 +310,10 @@ def main_end_to_end(args: argparse.Namespace) -> None:
                 f"{len(ids):,} finalized invoices in {args.database_url}, {args.invoices + args.warm_up:,} wanted: "
                 f"run bench/billing_run.py --subscriptions 20000 --keep --pdf-sample 0 first"
             )
-        end_to_end(ids, warm_up=args.warm_up, phases=args.phases)
+        if args.celery:
+            through_celery(ids, concurrency=args.celery, database_url=args.database_url, media=media)
+        else:
+            end_to_end(ids, warm_up=args.warm_up, phases=args.phases)
     finally:
         shutil.rmtree(media, ignore_errors=True)
 
@@ -255,6 +330,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--warm-up", type=int, default=5, help="end to end: PDFs generated before measuring")
     parser.add_argument("--phases", type=int, default=200, help="end to end: invoices timed phase by phase")
+    parser.add_argument(
+        "--celery", type=int, default=0, help="end to end through a Celery worker on the pdfs queue, this concurrency"
+    )
     args = parser.parse_args()
     if args.invoices:
         main_end_to_end(args)
