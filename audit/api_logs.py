@@ -338,7 +338,7 @@ def _origin(request: HttpRequest) -> str:
     installed."""
     try:
         if _HOST_CHECKED_BY in settings.MIDDLEWARE:
-            return f"{request.scheme}://{request._get_raw_host()}"
+            return f"{request.scheme}://{request._get_raw_host()}"  # type: ignore[attr-defined]  # Django's, private
         return f"{request.scheme}://{request.get_host()}"
     except Exception:  # noqa: BLE001 — a disallowed host was refused before; never fail the log
         return ""
