@@ -276,6 +276,11 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Unset, Celery's Django fix-up closes every database connection after every task (each task then
+# connects to PostgreSQL again); set, only every 2 x this many tasks, and billing_project/celery.py
+# closes a broken one or one older than CONN_MAX_AGE before and after each task, as Django does
+# around a request. Measured: bench/RESULTS.md, "Invoice PDFs".
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TIMEZONE = "UTC"
 # A queue per kind of work, routed in one place (billing_project/routing.py).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
