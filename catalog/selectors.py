@@ -204,7 +204,7 @@ def plan_take_related(plan: Plan, row: Any) -> None:
     for name in (PLAN_RELATED, PLAN_COUNTS):
         value = row.__dict__.pop(name, None)
         if value is not None:
-            plan.__dict__[name] = value
+            setattr(plan, name, value)  # an annotation, placed as Django's `annotate` places it
 
 
 def plan_related_rows(plan: Plan) -> None:
