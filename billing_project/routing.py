@@ -36,6 +36,7 @@ TASK_QUEUES: dict[str, str] = {
     "invoicing.pay_in_advance_fees": "events",
     "invoicing.pay_in_advance_reconcile_sweep": "events",
     "invoicing.generate_pdf": "pdfs",
+    "invoicing.generate_pdfs": "pdfs",
     "invoicing.credit_note_generate_pdf": "pdfs",
     "invoicing.pdfs_sweep": "pdfs",
     "payments.generate_payment_receipt_pdf": "pdfs",

@@ -11,6 +11,7 @@ from invoicing.billing import runs
 from invoicing.credits import tasks as credit_tasks  # wallets and credit notes tasks, registered with the app
 from invoicing.services import lifecycle
 from invoicing.services.documents import invoice_generate_pdf as generate_pdf
+from invoicing.services.documents import invoices_generate_pdfs as generate_pdfs
 
 
 def _at(value: str | None) -> datetime:
@@ -85,6 +86,14 @@ def mark_overdue() -> int:
 @shared_task(name="invoicing.generate_pdf")
 def invoice_generate_pdf(invoice_id: str) -> bool:
     return generate_pdf(invoice_id) is not None
+
+
+@shared_task(name="invoicing.generate_pdfs", acks_late=True)
+def invoices_generate_pdfs(invoice_ids: list[str]) -> int:
+    """The PDFs of the invoices a billed batch finalized: one message for the batch (publishing one
+    costs the billing task about 0.5 CPU-ms, bench/RESULTS.md "Invoice PDFs"); safe to run twice
+    (a stored PDF is kept)."""
+    return generate_pdfs(invoice_ids)
 
 
 @shared_task(name="invoicing.pdfs_sweep")

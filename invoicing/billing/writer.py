@@ -193,7 +193,7 @@ def write(built: list[Built]) -> None:
 
 def notify(finalized: list[Invoice], drafts: list[Invoice]) -> None:
     """`invoice.created` / `invoice.drafted` (outbox) when an endpoint wants them, the
-    `invoice_finalized` signal (payments) and the PDF task of finalized invoices, and one
+    `invoice_finalized` signal (payments), one PDF task for the finalized invoices, and one
     `invoices_finalized` signal per organization (UCP)."""
     from webhooks.models import WebhookEndpoint
 
@@ -210,9 +210,9 @@ def notify(finalized: list[Invoice], drafts: list[Invoice]) -> None:
     by_org: dict[Any, list[Invoice]] = defaultdict(list)
     for invoice in finalized:
         send(invoice, "invoice.created")
-        lifecycle.enqueue_pdf(invoice)
         invoice_finalized.send(sender=Invoice, invoice=invoice, organization=invoice.organization)
         by_org[invoice.organization_id].append(invoice)
+    lifecycle.enqueue_pdfs(finalized)  # one task for the batch's PDFs
     for org_invoices in by_org.values():
         invoices_finalized.send(sender=Invoice, invoices=org_invoices, organization=org_invoices[0].organization)
     for invoice in drafts:

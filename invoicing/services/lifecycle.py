@@ -253,6 +253,19 @@ def enqueue_pdf(invoice: Invoice) -> None:
     transaction.on_commit(lambda: tasks.invoice_generate_pdf.delay(invoice_id))
 
 
+def enqueue_pdfs(invoices: Collection[Invoice]) -> None:
+    """The PDFs of invoices finalized together (a billed batch): one task after the commit."""
+    from django.conf import settings
+
+    from invoicing import tasks
+
+    if not invoices or not getattr(settings, "INVOICE_PDF_ON_FINALIZE", True):
+        return
+
+    invoice_ids = [str(invoice.id) for invoice in invoices]
+    transaction.on_commit(lambda: tasks.invoices_generate_pdfs.delay(invoice_ids))
+
+
 def finalize_in_place(
     invoice: Invoice,
     fees: list[Fee],

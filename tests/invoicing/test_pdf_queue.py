@@ -1,6 +1,6 @@
-"""Billing never waits for PDFs: a billed batch publishes one `invoicing.generate_pdf` message per
-finalized invoice, on the `pdfs` queue, after its commit, and renders none itself; the task then
-renders and stores the PDF once (docs/operations.md, "Queues and workers")."""
+"""Billing never waits for PDFs: a billed batch publishes one `invoicing.generate_pdfs` message for
+its finalized invoices, on the `pdfs` queue, after its commit, and renders none itself; the task
+then renders and stores each PDF once (docs/operations.md, "Queues and workers")."""
 
 from __future__ import annotations
 
@@ -67,15 +67,38 @@ def test_a_billed_batch_leaves_its_pdfs_to_the_pdfs_queue(
     monkeypatch.setattr(documents, "render_invoice_pdf", no_rendering)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         created = tasks.bill_customers([str(c.id) for c in customers], AT.isoformat())
-        assert [p for p in published if p[0] == "invoicing.generate_pdf"] == []  # nothing before the commit
+        assert [p for p in published if "pdf" in p[0]] == []  # nothing before the commit
     for callback in callbacks:
         callback()
 
     invoices = list(Invoice.objects.filter(status=InvoiceStatus.FINALIZED))
     assert created == len(invoices) == 3
-    pdf_messages = [(queue, args) for name, queue, args in published if name == "invoicing.generate_pdf"]
-    assert sorted(pdf_messages) == sorted(("pdfs", [str(i.id)]) for i in invoices)
+    pdf_messages = [(name, queue, args) for name, queue, args in published if "pdf" in name]
+    [(name, queue, [invoice_ids])] = pdf_messages  # one message for the batch
+    assert (name, queue) == ("invoicing.generate_pdfs", "pdfs")
+    assert sorted(invoice_ids) == sorted(str(i.id) for i in invoices)
     assert not any(i.file for i in invoices)  # billing returned without a PDF
+
+
+def test_the_batch_pdf_task_makes_the_others_when_one_fails(organization, settings, tmp_path, monkeypatch):
+    settings.MEDIA_ROOT = tmp_path
+    settings.CLICKHOUSE_URL = ""
+    settings.INVOICE_PDF_ON_FINALIZE = False
+    customers = _customers(organization, 3)
+    assert tasks.bill_customers([str(c.id) for c in customers], AT.isoformat()) == 3
+    first, *others = Invoice.objects.order_by("id")
+    render = documents.render_invoice_pdf
+
+    def failing(document):
+        if document.number == first.number:
+            raise RuntimeError("font missing")
+        return render(document)
+
+    monkeypatch.setattr(documents, "render_invoice_pdf", failing)
+    assert tasks.invoices_generate_pdfs([str(i.id) for i in (first, *others)]) == 2
+    assert [bool(Invoice.objects.get(id=i.id).file) for i in (first, *others)] == [False, True, True]
+    monkeypatch.setattr(documents, "render_invoice_pdf", render)
+    assert tasks.invoices_generate_pdfs([str(first.id)]) == 1  # what the sweeper does later
 
 
 def test_the_pdf_task_stores_the_file_once_with_its_audit_entry(organization, settings, tmp_path):
