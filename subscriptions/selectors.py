@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, F, Func, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, TextField
+from django.db.models import (
+    Count,
+    F,
+    Func,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    prefetch_related_objects,
+)
 from django.utils import timezone
 
 from billing_project.core import json_rows
 from billing_project.core.errors import NotFoundFailure
 from billing_project.core.found import found
 from billing_project.core.narrowing import narrowed
+from billing_project.core.prepared import PreparedQuery
+from catalog import hooks as catalog_hooks
 from catalog import selectors as catalog_selectors
 from catalog.models import Plan
 from customers import hooks as customer_hooks
@@ -24,11 +40,15 @@ from subscriptions.models import Subscription, SubscriptionStatus
 _RELATED = ("organization", "customer", "customer__organization", "plan", "plan__parent", "previous_subscription__plan")
 
 
+def _next_subscriptions() -> Prefetch:
+    return Prefetch("next_subscriptions", queryset=Subscription.objects.select_related("plan"))
+
+
 def _base(organization: Organization) -> QuerySet[Subscription]:
     return (
         Subscription.objects.filter(organization=organization)
         .select_related(*_RELATED)
-        .prefetch_related(Prefetch("next_subscriptions", queryset=Subscription.objects.select_related("plan")))
+        .prefetch_related(_next_subscriptions())
     )
 
 
@@ -61,6 +81,11 @@ def subscription_get(
     status = status or SubscriptionStatus.ACTIVE
     if status not in SubscriptionStatus.values:
         raise NotFoundFailure("subscription")
+    if with_plan and status == SubscriptionStatus.ACTIVE:
+        [row] = _active_with_plan().fetch(organization=organization.pk, external_id=external_id) or [None]
+        if row is not None:
+            prefetch_related_objects([row], _next_subscriptions())
+        return found(_plan_taken(row), "subscription")
     qs = _base(organization).filter(external_id=external_id, status=status)
     if status == SubscriptionStatus.TERMINATED:
         qs = qs.order_by("-terminated_at", "-created_at")
@@ -69,6 +94,28 @@ def subscription_get(
     if with_plan:
         return found(_plan_taken(_with_plan(qs).first()), "subscription")
     return found(qs.first(), "subscription")
+
+
+# `GET /subscriptions/{external_id}`'s statement (the active one, with its plan's relations),
+# compiled once per process (`PreparedQuery`: SQL text, no rows) and `plan_usage` implementation
+# (the statement holds the hook's subquery; tests swap the hook): one entry.
+_ACTIVE_WITH_PLAN: dict[Any, PreparedQuery] = {}
+
+
+def _active_with_plan() -> PreparedQuery:
+    implementation = catalog_hooks.plan_usage.get()
+    query = _ACTIVE_WITH_PLAN.get(implementation)
+    if query is None:
+
+        def build(p: Any) -> QuerySet[Subscription]:
+            rows = Subscription.objects.filter(
+                organization_id=p.organization, external_id=p.external_id, status=SubscriptionStatus.ACTIVE
+            ).select_related(*_RELATED)
+            return _with_plan(rows if rows.ordered else rows.order_by("pk"))[:1]
+
+        _ACTIVE_WITH_PLAN.clear()
+        query = _ACTIVE_WITH_PLAN[implementation] = PreparedQuery(build, organization=uuid.UUID, external_id=str)
+    return query
 
 
 def subscription_get_live(organization: Organization, external_id: str, *, status: str | None = None) -> Subscription:
