@@ -26,7 +26,8 @@ those invoices again, where the time goes: reading and building the document, re
 rest (storing). `--celery 2` sends them instead through a real Celery worker started on the
 `pdfs` queue only (`-Q pdfs -c 2`, the Redis broker of REDIS_URL, messages published with the
 task's `delay()` as finalization does) and prints the wall time until every file is stored, the
-rate, and the CPU of the worker's processes and PostgreSQL backends per PDF.
+rate, and the CPU of the worker's processes and PostgreSQL backends per PDF; `--celery-batch 500`
+sends them 500 per `invoicing.generate_pdfs` message, as a billed batch does.
 """
 
 from __future__ import annotations
@@ -221,11 +222,12 @@ def end_to_end(
     return figures
 
 
-def through_celery(invoice_ids: list, *, concurrency: int, database_url: str, media: str) -> None:
+def through_celery(invoice_ids: list, *, concurrency: int, database_url: str, media: str, batch: int = 0) -> None:
     """The same PDFs through a real Celery worker consuming only the `pdfs` queue (`-Q pdfs -c
     concurrency`, Redis broker, as deployed): enqueued with `invoicing.generate_pdf.delay`, timed
     until every invoice has its file. CPU of the worker's processes and of their PostgreSQL backends
-    (from /proc), counted from the end of a warm-up round to the last file."""
+    (from /proc), counted from the end of a warm-up round to the last file. `batch`: the invoices
+    sent `batch` at a time in `invoicing.generate_pdfs` messages, as a billed batch sends them."""
     import signal
     import subprocess
 
@@ -272,8 +274,12 @@ def through_celery(invoice_ids: list, *, concurrency: int, database_url: str, me
         wait_files(warm, 120)
         pids, pg = [worker.pid, *children(worker.pid)], backends()
         load_before, cpu0, pg0, t0 = load_average(), cpu(pids), cpu(pg), time.monotonic()
-        for invoice_id in ids:
-            tasks.invoice_generate_pdf.delay(invoice_id)
+        if batch:
+            for start in range(0, len(ids), batch):
+                tasks.invoices_generate_pdfs.delay(ids[start : start + batch])
+        else:
+            for invoice_id in ids:
+                tasks.invoice_generate_pdf.delay(invoice_id)
         wait_files(ids, 3600)
         wall = time.monotonic() - t0
         worker_s, pg_s = cpu(pids) - cpu0, cpu(pg) - pg0
@@ -283,7 +289,8 @@ def through_celery(invoice_ids: list, *, concurrency: int, database_url: str, me
         worker.wait(60)
     n = len(ids)
     print(
-        f"through a Celery worker (-Q pdfs -c {concurrency}, Redis): {n:,} PDFs in {wall:.1f} s "
+        f"through a Celery worker (-Q pdfs -c {concurrency}, Redis, "
+        f"{f'generate_pdfs messages of {batch}' if batch else 'a generate_pdf message each'}): {n:,} PDFs in {wall:.1f} s "
         f"({n / wall:,.0f}/s); worker processes ({len(pids)}) {worker_s / n * 1000:.2f} CPU-ms + PostgreSQL "
         f"{pg_s / n * 1000:.2f} (backends {len(pg)} at the start, {len(set(pg_after) - set(pg))} new at the end) per PDF; 100,000 at this rate: {100_000 / (n / wall) / 60:.1f} min; load average {load_before} before, "
         f"{load_average()} after"
@@ -311,7 +318,9 @@ def main_end_to_end(args: argparse.Namespace) -> None:
                 f"run bench/billing_run.py --subscriptions 20000 --keep --pdf-sample 0 first"
             )
         if args.celery:
-            through_celery(ids, concurrency=args.celery, database_url=args.database_url, media=media)
+            through_celery(
+                ids, concurrency=args.celery, database_url=args.database_url, media=media, batch=args.celery_batch
+            )
         else:
             end_to_end(ids, warm_up=args.warm_up, phases=args.phases)
     finally:
@@ -333,6 +342,7 @@ def main() -> None:
     parser.add_argument(
         "--celery", type=int, default=0, help="end to end through a Celery worker on the pdfs queue, this concurrency"
     )
+    parser.add_argument("--celery-batch", type=int, default=0, help="--celery: invoices per generate_pdfs message")
     args = parser.parse_args()
     if args.invoices:
         main_end_to_end(args)
