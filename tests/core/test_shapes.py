@@ -397,7 +397,9 @@ _ZONES = [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hour
 
 
 @given(
-    moment=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.sampled_from(_ZONES)),
+    moment=st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.sampled_from(_ZONES)
+    ),
     zone=st.sampled_from(_ZONES),
 )
 @hypothesis_settings(max_examples=500, deadline=None)

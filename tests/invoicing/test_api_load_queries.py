@@ -204,6 +204,8 @@ def test_current_usage_reads_four_statements_and_taxes_like_the_invoice(tenant, 
     usage, sql = _usage(tenant.client)
     # subscription + customer + plan, charges + metrics (+ EXISTS flags), every tax level, rollups.
     assert len(sql) == 4, sql
+    # The first, without the customer columns usage never reads, fits psycopg's parse cache.
+    assert '"customers_customer"."shipping_address"' not in sql[0] and len(sql[0].encode()) <= 4096
     assert usage["amount_cents"] == 8 * 50 + 500  # 8 calls × 0.50 + 2.5 GB × 2.00
     gb_rate = {"plan": 20, "customer": 15, "organization": 1}[level]
     # 400 × 5.5 % = 22; 500 × the fallback rate.
@@ -281,7 +283,13 @@ def test_the_compiled_page_answers_the_general_paths_bytes_for_invoices_with_eve
         metadata=[{"key": "po", "value": "A-1"}, {"key": "ünï", "value": "\u2028x"}],
         credits=[{"item_id": "w1", "item_type": "wallet", "code": "c", "name": "n", "amount_cents": 25}],
         applied_invoice_custom_sections=[
-            {"lago_id": "s1", "code": "legal", "details": "d", "display_name": "Legal", "created_at": "2026-01-01T00:00:00Z"}
+            {
+                "lago_id": "s1",
+                "code": "legal",
+                "details": "d",
+                "display_name": "Legal",
+                "created_at": "2026-01-01T00:00:00Z",
+            }
         ],
         purchase_order_number="PO-7",
         payment_dispute_lost_at=moment,
