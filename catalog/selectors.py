@@ -277,10 +277,29 @@ def plan_list(organization: Organization) -> QuerySet[Plan]:
     )
 
 
+# A plan by code and the plans' pages, compiled once per process and `plan_usage` implementation
+# (one entry): the statement holds the hook's subquery, which a compiled copy would keep past a
+# change of the hook's implementation (tests swap it).
+_PLAN_QUERIES: dict[Any, tuple[PreparedQuery, PreparedPages]] = {}
+
+
+def _plan_queries() -> tuple[PreparedQuery, PreparedPages]:
+    implementation = plan_usage.get()
+    entry = _PLAN_QUERIES.get(implementation)
+    if entry is None:
+        _PLAN_QUERIES.clear()
+        pages = PreparedPages(lambda p: plan_list(p.organization), organization=uuid.UUID)
+        entry = _PLAN_QUERIES[implementation] = (_by_code(plan_list), pages)
+    return entry
+
+
+def plan_pages() -> PreparedPages:
+    """The plans' pages as `plan_list` answers them, compiled once (see `_plan_queries`)."""
+    return _plan_queries()[1]
+
+
 def plan_get(organization: Organization, code: str) -> Plan:
-    # Not compiled once (`_by_code`): the statement holds the `plan_usage` hook's subquery, which
-    # a compiled copy would keep past a change of the hook's implementation (tests swap it).
-    return found(plan_list(organization).filter(code=code).first(), "plan")
+    return _one(_plan_queries()[0], organization, code, "plan")
 
 
 def plan_get_by_id(organization: Organization, plan_id: Any) -> Plan:

@@ -58,7 +58,7 @@ def _crud_views(
     create_lago_only: tuple[LagoOnly, ...] = (),
     update_lago_only: tuple[LagoOnly, ...] = (),
     build_input: Callable[[dict[str, Any]], Any] = lambda data: data,
-    pages: PreparedPages | None = None,
+    pages: Callable[[], PreparedPages] | None = None,
 ) -> tuple[type[OrganizationAPIView], type[OrganizationAPIView]]:
     """A collection view (list, create) and a detail view (find, update, delete) for one resource.
 
@@ -75,7 +75,7 @@ def _crud_views(
             return output(items, many=True).data
 
         if pages is not None:
-            return prepared_page_response(request, pages, plural, serialize, organization=self.organization.pk)
+            return prepared_page_response(request, pages(), plural, serialize, organization=self.organization.pk)
         return paginated_response(request, list_qs(self.organization), plural, serialize)
 
     @extend_schema(operation_id=f"{plural}_create", tags=[tag], request=input_envelope, responses=envelope)
@@ -114,7 +114,7 @@ TaxCollectionView, TaxDetailView = _crud_views(
     root="tax", plural="taxes", tag="Taxes", input_serializer=s.TaxInput, input_envelope=s.TaxInputEnvelope,
     output=s.TaxOutput, envelope=s.TaxEnvelope, list_envelope=s.TaxListEnvelope, list_qs=selectors.tax_list,
     get_one=selectors.tax_get, create=services.tax_create, update=services.tax_update, delete=services.tax_delete,
-    build_input=TaxFields.from_validated, pages=selectors.TAX_PAGES,
+    build_input=TaxFields.from_validated, pages=lambda: selectors.TAX_PAGES,
 )  # fmt: skip
 
 BillableMetricCollectionView, BillableMetricDetailView = _crud_views(
@@ -124,7 +124,7 @@ BillableMetricCollectionView, BillableMetricDetailView = _crud_views(
     list_qs=selectors.billable_metric_list, get_one=selectors.billable_metric_get,
     create=services.billable_metric_create, update=services.billable_metric_update,
     delete=services.billable_metric_delete, build_input=BillableMetricFields.from_validated,
-    pages=selectors.METRIC_PAGES,
+    pages=lambda: selectors.METRIC_PAGES,
 )  # fmt: skip
 
 AddOnCollectionView, AddOnDetailView = _crud_views(
@@ -140,7 +140,7 @@ PlanCollectionView, PlanDetailView = _crud_views(
     output=s.PlanOutput, envelope=s.PlanEnvelope, list_envelope=s.PlanListEnvelope, list_qs=selectors.plan_list,
     get_one=selectors.plan_get, create=services.plan_create, update=services.plan_update,
     delete=services.plan_delete, create_lago_only=s.PLAN_CREATE_LAGO_ONLY, update_lago_only=s.PLAN_UPDATE_LAGO_ONLY,
-    build_input=PlanFields.from_validated,
+    build_input=PlanFields.from_validated, pages=selectors.plan_pages,
 )  # fmt: skip
 
 CouponCollectionView, CouponDetailView = _crud_views(
