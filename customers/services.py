@@ -401,7 +401,9 @@ def _locked_customer(p: Any) -> Any:
     return (
         Customer.objects.select_for_update(of=("self",))
         .select_related("billing_entity")
-        .defer("billing_entity__logo")
+        # the entity's logo, footer and e-mail settings, which the upsert never reads; this also
+        # keeps the statement under psycopg's 4,096 bytes (longer SQL is parsed again at every call)
+        .defer(*hooks.REPRESENTATION_DEFERRED)
         .filter(organization_id=p.organization, external_id=p.external_id, deleted_at__isnull=True)
         .annotate(**annotations)[:1]
     )

@@ -54,6 +54,9 @@ def test_create_and_update_statements(tenant, settings):
     # the customer), the caller's organization is reused.
     assert len(update_sql) == 5, update_sql
     assert sum('FROM "customers_customer"' in sql for sql in update_sql) == 1
+    # The locked read leaves the entity's large columns out and fits psycopg's parse cache.
+    [locked] = [sql for sql in update_sql if 'FROM "customers_customer"' in sql]
+    assert '"email_settings"' not in locked and len(locked.encode()) <= 4096
     assert not any('FROM "customers_customermetadata"' in sql and "EXISTS" not in sql for sql in update_sql)
     assert not any('FROM "catalog_tax"' in sql for sql in update_sql)
     assert not any('"customers_organization"' in sql for sql in update_sql)
