@@ -208,14 +208,15 @@ def plan_take_related(plan: Plan, row: Any) -> None:
 
 
 def plan_related_rows(plan: Plan) -> None:
-    """Turn `PLAN_RELATED`, when the plan was read with it, into the lists and caches the prefetches
-    of `plan_list` leave (`live_charges`, `taxes`, `live_thresholds`, `commitments`,
-    `live_fixed_charges`). Once per plan; nothing to do otherwise."""
+    """Turn `PLAN_RELATED`, when the plan was read with it, into the lists the prefetches of
+    `plan_list` leave (`live_charges`, `live_thresholds`, `live_fixed_charges`) and the lists
+    `object_taxes` and `plan_minimum_commitment` read (`live_taxes` on the plan, its charges,
+    commitments and fixed charges; `live_commitments`). Once per plan; nothing to do otherwise."""
     text = plan.__dict__.pop(PLAN_RELATED, None)
     if text is None:
         return
     charges, taxes, thresholds, commitments, fixed_charges = json_rows.loads(text)
-    instance, related, prefetched = json_rows.instance, json_rows.related, json_rows.prefetched
+    instance, related = json_rows.instance, json_rows.related
     charge_width, metric_width = json_rows.width(Charge), json_rows.width(BillableMetric)
 
     def taxes_of(rows: list[Any]) -> list[Tax]:
@@ -229,25 +230,25 @@ def plan_related_rows(plan: Plan) -> None:
         for charge_filter in filters:
             related(charge_filter, "charge", charge)
         charge.live_filters = filters  # type: ignore[attr-defined]
-        prefetched(charge, "taxes", taxes_of(row[charge_width + metric_width + 1]))
+        charge.live_taxes = taxes_of(row[charge_width + metric_width + 1])  # type: ignore[attr-defined]
         live_charges.append(charge)
     plan.live_charges = live_charges  # type: ignore[attr-defined]
-    prefetched(plan, "taxes", taxes_of(taxes))
+    plan.live_taxes = taxes_of(taxes)  # type: ignore[attr-defined]
     plan.live_thresholds = [instance(UsageThreshold, row) for row in thresholds]  # type: ignore[attr-defined]
     commitment_width = json_rows.width(Commitment)
     plan_commitments = []
     for row in commitments:
         commitment = instance(Commitment, row[:commitment_width])
         related(commitment, "plan", plan)
-        prefetched(commitment, "taxes", taxes_of(row[commitment_width]))
+        commitment.live_taxes = taxes_of(row[commitment_width])  # type: ignore[attr-defined]
         plan_commitments.append(commitment)
-    prefetched(plan, "commitments", plan_commitments)
+    plan.live_commitments = plan_commitments  # type: ignore[attr-defined]
     fixed_width, add_on_width = json_rows.width(FixedCharge), json_rows.width(AddOn)
     live_fixed_charges = []
     for row in fixed_charges:
         fixed_charge = instance(FixedCharge, row[:fixed_width])
         related(fixed_charge, "add_on", instance(AddOn, row[fixed_width : fixed_width + add_on_width]))
-        prefetched(fixed_charge, "taxes", taxes_of(row[fixed_width + add_on_width]))
+        fixed_charge.live_taxes = taxes_of(row[fixed_width + add_on_width])  # type: ignore[attr-defined]
         live_fixed_charges.append(fixed_charge)
     plan.live_fixed_charges = live_fixed_charges  # type: ignore[attr-defined]
 
@@ -365,8 +366,14 @@ def plan_usage_thresholds(plan: Plan) -> list[UsageThreshold]:
 
 def plan_minimum_commitment(plan: Plan) -> Commitment | None:
     plan_related_rows(plan)
-    commitments = list(plan.commitments.all())
+    commitments = _prefetched(plan, "live_commitments", lambda: plan.commitments.all())
     return commitments[0] if commitments else None
+
+
+def object_taxes(owner: Plan | Charge | Commitment | FixedCharge | AddOn) -> list[Tax]:
+    """An object's taxes: the list its read carried (`plan_related_rows`), else its `taxes` relation
+    (prefetched or read now)."""
+    return _prefetched(owner, "live_taxes", lambda: owner.taxes.all())
 
 
 # --- taxes ------------------------------------------------------------------------------------

@@ -520,12 +520,14 @@ def invoice_payload(
     applied_taxes: list[InvoiceAppliedTax] | list[InvoiceAppliedTaxRow] | None = None,
     periods: list[InvoiceSubscription] | None = None,
     fees: list[Fee] | None = None,
+    fee_taxes: dict[Any, list[FeeAppliedTax]] | None = None,
 ) -> InvoiceShape:
     """Lago's invoice object. `customers` (customer id → its payload) lets a list render each
     customer once, however many of its invoices the page holds; `applied_taxes`, when read for a
     whole page (`selectors.invoice_list_related`), saves the per-invoice query; `periods` (its
     `invoice_subscriptions` with their subscriptions) and `fees` (with `FEE_RELATED` and their
-    applied taxes), when the caller read them (`selectors.invoice_represented`)."""
+    applied taxes), when the caller read them (`selectors.invoice_represented`); `fee_taxes` (fee id
+    → its applied taxes), when read with the fees rather than prefetched on them."""
     if applied_taxes is None:
         applied_taxes = list(invoice.applied_taxes.all())
     if customers is None:
@@ -586,7 +588,9 @@ def invoice_payload(
         payload["subscriptions"] = [subscription_payload(sub) for sub in subscriptions.values()]
         if fees is None:
             fees = list(invoice.fees.select_related(*FEE_RELATED).prefetch_related("applied_taxes"))
-        payload["fees"] = [fee_payload(f) for f in fees]
+        payload["fees"] = [
+            fee_payload(f, applied_taxes=fee_taxes[f.pk] if fee_taxes is not None else None) for f in fees
+        ]
     return payload
 
 

@@ -376,6 +376,9 @@ class InvoiceRead:
     applied_taxes: list[InvoiceAppliedTax]
     periods: list[InvoiceSubscription]
     fees: list[Fee]
+    # Each fee's applied taxes, by fee id, when they were read with the fees (PostgreSQL); None: the
+    # fees carry them as a prefetch.
+    fee_taxes: dict[Any, list[FeeAppliedTax]] | None = None
 
 
 def invoice_represented(organization: Organization, invoice_id: Any) -> InvoiceRead:
@@ -424,7 +427,8 @@ def invoice_represented(organization: Organization, invoice_id: Any) -> InvoiceR
         )
         # The subscription objects read their next subscriptions (none, mostly: no statement then)
         # and their customer's organization (the invoice's: documents are tenant-scoped).
-        having_next = []
+        having_next: list[Subscription] = []
+        none_next: list[Subscription] = []
         for period in periods:
             subscription = period.subscription
             if subscription.customer.organization_id == organization.pk:
@@ -432,25 +436,30 @@ def invoice_represented(organization: Organization, invoice_id: Any) -> InvoiceR
             if period.__dict__.pop(_HAS_NEXT):
                 having_next.append(subscription)
             else:
-                json_rows.prefetched(subscription, "next_subscriptions", [])
+                none_next.append(subscription)
         if having_next:
             prefetch_related_objects(
                 having_next, Prefetch("next_subscriptions", queryset=Subscription.objects.select_related("plan"))
             )
+        if none_next:
+            # Known to have none: an empty queryset fills the prefetch without a statement.
+            prefetch_related_objects(none_next, Prefetch("next_subscriptions", queryset=Subscription.objects.none()))
     fees: list[Fee] = []
+    fee_taxes: dict[Any, list[FeeAppliedTax]] | None = None
     if invoice.__dict__.pop(_HAS_FEES):
         rows = invoice.fees.select_related(*FEE_RELATED)
         if json:
             fees = list(rows.annotate(**{_FEE_APPLIED_TAXES: _applied_taxes(FeeAppliedTax, "fee")}))
-            for fee in fees:
-                taxes = [
+            fee_taxes = {
+                fee.pk: [
                     json_rows.instance(FeeAppliedTax, row)
                     for row in json_rows.loads(fee.__dict__.pop(_FEE_APPLIED_TAXES))
                 ]
-                json_rows.prefetched(fee, "applied_taxes", taxes)
+                for fee in fees
+            }
         else:
             fees = list(rows.prefetch_related("applied_taxes"))
-    return InvoiceRead(invoice, related, applied_taxes, periods, fees)
+    return InvoiceRead(invoice, related, applied_taxes, periods, fees, fee_taxes)
 
 
 def fee_list(

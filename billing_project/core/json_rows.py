@@ -130,19 +130,6 @@ def loads(text: str) -> Any:
         return json.loads(text)
 
 
-def prefetched(owner: models.Model, relation: str, rows: list[Any]) -> None:
-    """Leave `rows` where `prefetch_related(relation)` leaves a many-to-many's or a reverse
-    foreign key's rows, so `owner.<relation>.all()` returns them without a statement."""
-    manager = getattr(owner, relation)
-    name = getattr(manager, "prefetch_cache_name", None) or manager.field.remote_field.cache_name
-    queryset = manager.get_queryset()  # lazy: no statement
-    queryset._result_cache = rows
-    queryset._prefetch_done = True
-    if not hasattr(owner, "_prefetched_objects_cache"):
-        owner._prefetched_objects_cache = {}  # type: ignore[attr-defined]
-    owner._prefetched_objects_cache[name] = queryset  # type: ignore[attr-defined]
-
-
 def related(owner: models.Model, field_name: str, value: models.Model | None) -> None:
     """Leave `value` where `select_related(field_name)` leaves a foreign key's row."""
     owner._meta.get_field(field_name).set_cached_value(owner, value)  # type: ignore[union-attr]

@@ -171,13 +171,13 @@ class TaxSummary(serializers.Serializer):
 
 @extend_schema_field(TaxSummary(many=True))
 class TaxesField(serializers.Field):
-    """An object's taxes (its `taxes` relation) as Lago's tax summaries; read-only."""
+    """An object's taxes (`selectors.object_taxes`) as Lago's tax summaries; read-only."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(read_only=True, **kwargs)
+        super().__init__(read_only=True, source="*", **kwargs)
 
     def to_representation(self, value: Any) -> list[dict[str, Any]]:
-        return taxes_data(value.all())
+        return taxes_data(selectors.object_taxes(value))
 
 
 TaxEnvelope = envelope("TaxEnvelope", "tax", TaxOutput)

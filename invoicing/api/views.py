@@ -163,6 +163,7 @@ class InvoiceDetailView(InvoiceView):
             applied_taxes=read.applied_taxes,
             periods=read.periods,
             fees=read.fees,
+            fee_taxes=read.fee_taxes,
         )
         return Response({self.root(): payload})
 

@@ -90,13 +90,6 @@ _ALLOWED_PRIVATE_WRITES = {
     ("customers/auth.py", "_state"),
     # A fresh unsaved instance, built as `Model.__init__` builds it (`new_row`: the billing run's rows).
     ("billing_project/core/bulk.py", "_state"),
-    # `json_rows.prefetched`: related rows read in their parent's statement, left on an instance the
-    # selector has just built from that statement, where `prefetch_related` leaves them (Django has no
-    # public setter for a prefetch). Never on an instance read elsewhere or shared: the selectors that
-    # call it build the parent in the same function (catalog, subscriptions and invoicing selectors).
-    ("billing_project/core/json_rows.py", "_result_cache"),
-    ("billing_project/core/json_rows.py", "_prefetch_done"),
-    ("billing_project/core/json_rows.py", "_prefetched_objects_cache"),
 }
 
 
