@@ -15,6 +15,8 @@ from django.db import models
 from django.db.models import Q
 
 from billing_project.core.models import BaseModel
+from invoicing.credits.models import RefundStatus
+from invoicing.models import PaymentStatus as DocumentPaymentStatus
 
 
 class ProviderName(models.TextChoices):
@@ -185,12 +187,6 @@ class Payment(BaseModel):
         return f"{self.payment_type} {self.amount_cents} {self.currency} ({self.status})"
 
 
-class RefundStatus(models.TextChoices):
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
 class Refund(BaseModel):
     """Money given back through the provider that took the payment (a credit note's refund part)."""
 
@@ -279,12 +275,6 @@ class DunningCampaign(BaseModel):
         return None
 
 
-class PaymentRequestStatus(models.TextChoices):
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
 class PaymentRequest(BaseModel):
     """A request to pay a customer's overdue invoices at once (dunning, or `POST /payment_requests`)."""
 
@@ -297,8 +287,9 @@ class PaymentRequest(BaseModel):
     email = models.CharField(max_length=1024, blank=True, default="")
     amount_cents = models.BigIntegerField()
     currency = models.CharField(max_length=3)
+    # An invoice's payment status: Lago's payment requests share its values.
     payment_status = models.CharField(
-        max_length=16, choices=PaymentRequestStatus.choices, default=PaymentRequestStatus.PENDING
+        max_length=16, choices=DocumentPaymentStatus.choices, default=DocumentPaymentStatus.PENDING
     )
     invoices = models.ManyToManyField("invoicing.Invoice", related_name="payment_requests")
     emailed_at = models.DateTimeField(null=True, blank=True)

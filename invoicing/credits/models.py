@@ -258,6 +258,8 @@ class CreditStatus(models.TextChoices):
 
 
 class RefundStatus(models.TextChoices):
+    """A credit note's `refund_status`, and the status of each provider refund of it (`payments.Refund`)."""
+
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"

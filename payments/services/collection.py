@@ -51,7 +51,6 @@ from payments.models import (
     PaymentOrigin,
     PaymentProviderConnection,
     PaymentRequest,
-    PaymentRequestStatus,
     PaymentStatus,
     PaymentType,
 )
@@ -373,7 +372,7 @@ def _on_success(payment: Payment, now: dt.datetime) -> None:
         for invoice in request.invoices.all().order_by("issuing_date", "id"):
             if invoice.total_due_amount_cents > 0:
                 apply_amount_to_invoice(invoice.id, invoice.total_due_amount_cents, now=now)
-        request.payment_status = PaymentRequestStatus.SUCCEEDED
+        request.payment_status = InvoicePaymentStatus.SUCCEEDED
         request.save(update_fields=["payment_status", "updated_at"])
         notifications.payment_request_webhook(request, "payment_request.payment_status_updated")
     notifications.payment_webhook(payment, "payment.succeeded")
@@ -389,7 +388,7 @@ def _on_failure(payment: Payment, now: dt.datetime) -> None:
             _schedule_retry(payment, invoice, now)
     if payment.payment_request_id:
         request = PaymentRequest.objects.select_for_update().get(id=payment.payment_request_id)
-        request.payment_status = PaymentRequestStatus.FAILED
+        request.payment_status = InvoicePaymentStatus.FAILED
         request.save(update_fields=["payment_status", "updated_at"])
         notifications.payment_request_webhook(request, "payment_request.payment_failure")
     notifications.payment_webhook(payment, "payment.failed")

@@ -18,7 +18,8 @@ from django.utils import timezone
 from billing_project.core.bulk import update_rows
 from billing_project.core.errors import NotAllowedFailure, NotFoundFailure, ProviderFailure
 from customers.models import Organization
-from payments.models import Payment, PaymentStatus, PaymentType, Refund, RefundStatus
+from invoicing.credits.models import RefundStatus
+from payments.models import Payment, PaymentStatus, PaymentType, Refund
 from payments.providers import ProviderError, RefundResult, TransientProviderError, provider_for
 from payments.services import notifications
 

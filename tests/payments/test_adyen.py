@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from invoicing.credits.inputs import CreditNoteCreate
+from invoicing.credits.models import RefundStatus
 from invoicing.credits.services.credit_notes import credit_note_create
-from payments.models import EventStatus, PaymentMethod, PaymentStatus, ProviderEvent, Refund, RefundStatus
+from payments.models import EventStatus, PaymentMethod, PaymentStatus, ProviderEvent, Refund
 from payments.providers import ProviderError, TransientProviderError
 from payments.providers.adyen import adyen_amount, from_adyen_amount
 from payments.services import collection, customers

@@ -8,8 +8,9 @@ import json
 import pytest
 
 from invoicing.credits.inputs import CreditNoteCreate
+from invoicing.credits.models import RefundStatus
 from invoicing.credits.services.credit_notes import credit_note_create
-from payments.models import EventStatus, PaymentMethod, PaymentStatus, ProviderEvent, Refund, RefundStatus
+from payments.models import EventStatus, PaymentMethod, PaymentStatus, ProviderEvent, Refund
 from payments.providers import TransientProviderError
 from payments.services import collection, customers
 from tests.factories.customers import CustomerFactory

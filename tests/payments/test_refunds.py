@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from invoicing.credits.inputs import CreditNoteCreate
+from invoicing.credits.models import RefundStatus
 from invoicing.credits.services.credit_notes import credit_note_create
-from payments.models import Refund, RefundStatus
+from payments.models import Refund
 from payments.services import collection, refunds
 from tests.factories.customers import CustomerFactory
 from tests.factories.payments import finalized_invoice, stripe_connection, stripe_customer
