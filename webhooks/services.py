@@ -12,6 +12,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -376,16 +377,8 @@ def _record_attempt(
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_pk)
         number = delivery.attempts_count + 1
-        WebhookAttempt.objects.create(
-            delivery=delivery,
-            number=number,
-            started_at=now,
-            duration_ms=outcome.duration_ms,
-            http_status=outcome.http_status,
-            succeeded=outcome.succeeded,
-            error=outcome.error,
-            response_excerpt=outcome.response_excerpt,
-        )
+        # The attempt row keeps the transport's outcome, field for field.
+        WebhookAttempt.objects.create(delivery=delivery, number=number, started_at=now, **asdict(outcome))
         delivery.attempts_count = number
         delivery.last_attempt_at = now
         delivery.last_http_status = outcome.http_status

@@ -25,6 +25,8 @@ def _ssl_context() -> ssl.SSLContext:
 
 @dataclass(frozen=True)
 class Outcome:
+    """One POST's result; a `WebhookAttempt` row stores these fields as they are."""
+
     succeeded: bool
     http_status: int | None
     duration_ms: int
