@@ -60,13 +60,12 @@ class UcpSettingsAdmin(admin.ModelAdmin):
                 terms_url=obj.terms_url,
                 privacy_url=obj.privacy_url,
                 namespace=obj.namespace,
+                require_buyer_email=obj.require_buyer_email,
+                checkout_ttl_minutes=obj.checkout_ttl_minutes,
             )
         except DomainError as exc:
             self.message_user(request, f"Not saved: {exc}", messages.ERROR)
             return
-        UcpSettings.objects.filter(id=saved.id).update(
-            checkout_ttl_minutes=obj.checkout_ttl_minutes, require_buyer_email=obj.require_buyer_email
-        )
         obj.pk = saved.pk
 
     @admin.action(description="Rotate the signing key")

@@ -54,8 +54,12 @@ def ucp_settings_save(
     privacy_url: str = "",
     namespace: str = "",
     require_buyer_email: bool = True,
+    checkout_ttl_minutes: int | None = None,
 ) -> UcpSettings:
-    """Create or update the organization's UCP settings; a signing key is made on first save."""
+    """Create or update the organization's UCP settings; a signing key is made on first save.
+
+    `checkout_ttl_minutes` (at least one minute) is how long a new checkout session stays open;
+    left out, the row keeps what it has (360 minutes on a new row)."""
     if not _SLUG.match(slug or ""):
         raise ValidationFailure.single("slug", "value_is_invalid")
     base = _check_base_url(public_base_url)
@@ -65,6 +69,8 @@ def ucp_settings_save(
         raise ValidationFailure.single("namespace", "value_is_invalid")
     if payment_connection is not None and payment_connection.organization_id != organization.id:
         raise ValidationFailure.single("payment_connection", "value_is_invalid")
+    if checkout_ttl_minutes is not None and checkout_ttl_minutes < 1:
+        raise ValidationFailure.single("checkout_ttl_minutes", "value_is_invalid")
     try:
         with transaction.atomic():
             row = UcpSettings.objects.select_for_update().filter(organization=organization).first()
@@ -82,6 +88,8 @@ def ucp_settings_save(
             row.require_buyer_email = require_buyer_email
             if rate_limit_per_minute is not None:
                 row.rate_limit_per_minute = rate_limit_per_minute
+            if checkout_ttl_minutes is not None:
+                row.checkout_ttl_minutes = checkout_ttl_minutes
             if not row.signing_key_encrypted:
                 _new_key(row)
             row.save()
