@@ -8,6 +8,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from billing_project.core.api.serializers import OutputSerializer
 from billing_project.core.api.shapes import schema_serializer
 from catalog.api.serializers import PlanOutput
 from customers.entities import customer_billing_entity, sections_by_ids
@@ -17,7 +18,7 @@ from subscriptions import selectors
 from subscriptions.models import Subscription, SubscriptionStatus
 
 
-class SubscriptionOutput(serializers.Serializer):
+class SubscriptionOutput(OutputSerializer):
     lago_id = serializers.UUIDField(source="id")
     external_id = serializers.CharField()
     lago_customer_id = serializers.UUIDField(source="customer_id")

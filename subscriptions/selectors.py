@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
@@ -20,7 +21,6 @@ from django.db.models import (
     QuerySet,
     Subquery,
     TextField,
-    prefetch_related_objects,
 )
 from django.utils import timezone
 
@@ -44,12 +44,46 @@ def _next_subscriptions() -> Prefetch:
     return Prefetch("next_subscriptions", queryset=Subscription.objects.select_related("plan"))
 
 
-def _base(organization: Organization) -> QuerySet[Subscription]:
-    return (
-        Subscription.objects.filter(organization=organization)
-        .select_related(*_RELATED)
-        .prefetch_related(_next_subscriptions())
+# The subscriptions created to replace a subscription (`next_subscriptions`, each with its plan), as
+# JSON text on the subscription's own row (`billing_project.core.json_rows`, PostgreSQL): what the
+# `_next_subscriptions()` prefetch reads in a statement of its own. `_followers` decodes it.
+FOLLOWERS = "followers_json"
+
+
+@functools.cache
+def _followers_sql() -> str:
+    rows = json_rows.list_sql(
+        f"json_build_array({json_rows.columns_sql(Subscription, 'ns')}), "
+        f"json_build_array({json_rows.columns_sql(Plan, 'np')})",
+        f"{json_rows.table(Subscription)} ns JOIN {json_rows.table(Plan)} np "
+        f"ON np.{json_rows.column(Plan, 'id')} = ns.{json_rows.column(Subscription, 'plan')} "
+        f"WHERE ns.{json_rows.column(Subscription, 'previous_subscription')} = %(expressions)s",
+        "ns.created_at DESC, ns.id",  # the prefetch's order (`Subscription.Meta.ordering`)
     )
+    return f"({rows}::text)"
+
+
+def _with_followers(subscriptions: QuerySet[Subscription]) -> QuerySet[Subscription]:
+    """`subscriptions` with their followers: on their row (`FOLLOWERS`) where the database allows,
+    else the `next_subscriptions` prefetch."""
+    if json_rows.supported(subscriptions.db):
+        return subscriptions.annotate(**{FOLLOWERS: Func(F("pk"), template=_followers_sql(), output_field=TextField())})
+    return subscriptions.prefetch_related(_next_subscriptions())
+
+
+def _followers_read(text: str) -> list[Subscription]:
+    if text == "[]":
+        return []
+    followers = []
+    for subscription_values, plan_values in json_rows.loads(text):
+        follower = json_rows.instance(Subscription, subscription_values)
+        json_rows.related(follower, "plan", json_rows.instance(Plan, plan_values))
+        followers.append(follower)
+    return followers
+
+
+def _base(organization: Organization) -> QuerySet[Subscription]:
+    return _with_followers(Subscription.objects.filter(organization=organization).select_related(*_RELATED))
 
 
 def _with_plan(subscriptions: QuerySet[Subscription]) -> QuerySet[Subscription]:
@@ -81,40 +115,44 @@ def subscription_get(
     status = status or SubscriptionStatus.ACTIVE
     if status not in SubscriptionStatus.values:
         raise NotFoundFailure("subscription")
-    if with_plan and status == SubscriptionStatus.ACTIVE:
-        [row] = _active_with_plan().fetch(organization=organization.pk, external_id=external_id) or [None]
-        if row is not None:
-            prefetch_related_objects([row], _next_subscriptions())
+    if with_plan and json_rows.supported(Subscription.objects.db):
+        [row] = _with_plan_query(status).fetch(organization=organization.pk, external_id=external_id) or [None]
         return found(_plan_taken(row), "subscription")
-    qs = _base(organization).filter(external_id=external_id, status=status)
-    if status == SubscriptionStatus.TERMINATED:
-        qs = qs.order_by("-terminated_at", "-created_at")
-    elif status == SubscriptionStatus.CANCELED:
-        qs = qs.order_by("-canceled_at", "-created_at")
+    qs = _ordered(_base(organization).filter(external_id=external_id, status=status), status)
     if with_plan:
         return found(_plan_taken(_with_plan(qs).first()), "subscription")
     return found(qs.first(), "subscription")
 
 
-# `GET /subscriptions/{external_id}`'s statement (the active one, with its plan's relations),
-# compiled once per process (`PreparedQuery`: SQL text, no rows) and `plan_usage` implementation
-# (the statement holds the hook's subquery; tests swap the hook): one entry.
-_ACTIVE_WITH_PLAN: dict[Any, PreparedQuery] = {}
+def _ordered(subscriptions: QuerySet[Subscription], status: str) -> QuerySet[Subscription]:
+    """`subscription_get`'s order: terminated (or canceled) ones newest termination first."""
+    if status == SubscriptionStatus.TERMINATED:
+        return subscriptions.order_by("-terminated_at", "-created_at")
+    if status == SubscriptionStatus.CANCELED:
+        return subscriptions.order_by("-canceled_at", "-created_at")
+    return subscriptions if subscriptions.ordered else subscriptions.order_by("pk")
 
 
-def _active_with_plan() -> PreparedQuery:
+# `GET /subscriptions/{external_id}`'s statement (with its followers and its plan's relations), by
+# status, compiled once per process (`PreparedQuery`: SQL text, no rows) and `plan_usage`
+# implementation (the statement holds the hook's subquery; tests swap the hook): one entry a status.
+_WITH_PLAN: dict[tuple[Any, str], PreparedQuery] = {}
+
+
+def _with_plan_query(status: str) -> PreparedQuery:
     implementation = catalog_hooks.plan_usage.get()
-    query = _ACTIVE_WITH_PLAN.get(implementation)
+    query = _WITH_PLAN.get((implementation, status))
     if query is None:
 
         def build(p: Any) -> QuerySet[Subscription]:
             rows = Subscription.objects.filter(
-                organization_id=p.organization, external_id=p.external_id, status=SubscriptionStatus.ACTIVE
+                organization_id=p.organization, external_id=p.external_id, status=status
             ).select_related(*_RELATED)
-            return _with_plan(rows if rows.ordered else rows.order_by("pk"))[:1]
+            return _with_plan(_with_followers(_ordered(rows, status)))[:1]
 
-        _ACTIVE_WITH_PLAN.clear()
-        query = _ACTIVE_WITH_PLAN[implementation] = PreparedQuery(build, organization=uuid.UUID, external_id=str)
+        if any(known != implementation for known, _ in _WITH_PLAN):
+            _WITH_PLAN.clear()
+        query = _WITH_PLAN[implementation, status] = PreparedQuery(build, organization=uuid.UUID, external_id=str)
     return query
 
 
@@ -151,8 +189,11 @@ def subscription_list(
 
 
 def _followers(subscription: Subscription) -> list[Subscription]:
-    """Rows created to replace `subscription` (uses the list's prefetch when present)."""
-    return sorted(subscription.next_subscriptions.all(), key=lambda row: row.created_at, reverse=True)
+    """Rows created to replace `subscription` (those read on its row, `FOLLOWERS`, else the list's
+    prefetch when present)."""
+    text = subscription.__dict__.get(FOLLOWERS)
+    rows = _followers_read(text) if text is not None else subscription.next_subscriptions.all()
+    return sorted(rows, key=lambda row: row.created_at, reverse=True)
 
 
 def pending_next(subscription: Subscription) -> Subscription | None:

@@ -7,10 +7,11 @@ is `NotFoundFailure(resource)`, which the API answers as Lago's 404 `<resource>_
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db.models import Model, QuerySet
+from django.db.models import Model, QuerySet, UUIDField
 
 from billing_project.core.errors import NotFoundFailure
 
@@ -32,4 +33,17 @@ def first_with_id(queryset: QuerySet[M], row_id: Any) -> M | None:
     try:
         return queryset.filter(id=row_id).first()
     except (ValueError, ValidationError):
+        return None
+
+
+_UUID: UUIDField[Any, Any] = UUIDField()
+
+
+def uuid_or_none(row_id: Any) -> uuid.UUID | None:
+    """`row_id` as the UUID a lookup by id compares with (Django's own conversion, `UUIDField.to_python`),
+    or None when it is not one: what `first_with_id` answers for a malformed id, for reads that
+    pass the id to a `PreparedQuery` themselves."""
+    try:
+        return _UUID.to_python(row_id)
+    except ValidationError:
         return None

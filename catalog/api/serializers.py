@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing_project.core.api.schema import omitted_when_null
-from billing_project.core.api.serializers import envelope, list_envelope, optional_list
+from billing_project.core.api.serializers import OutputSerializer, envelope, list_envelope, optional_list
 from billing_project.core.api.unsupported import LagoOnly
 from billing_project.core.bounds import MAX_AMOUNT_CENTS
 from billing_project.core.money import decimal_number
@@ -101,7 +101,7 @@ class TaxInput(serializers.Serializer):
 TaxInputEnvelope = envelope("TaxInputEnvelope", "tax", TaxInput)
 
 
-class TaxOutput(serializers.Serializer):
+class TaxOutput(OutputSerializer):
     lago_id = serializers.UUIDField(source="id")
     name = serializers.CharField()
     code = serializers.CharField()
@@ -159,7 +159,7 @@ def taxes_data(taxes: Any) -> list[dict[str, Any]]:
     ]
 
 
-class TaxSummary(serializers.Serializer):
+class TaxSummary(OutputSerializer):
     lago_id = serializers.UUIDField()
     name = serializers.CharField()
     code = serializers.CharField()
@@ -209,12 +209,12 @@ class BillableMetricInput(serializers.Serializer):
 BillableMetricInputEnvelope = envelope("BillableMetricInputEnvelope", "billable_metric", BillableMetricInput)
 
 
-class MetricFilterOutput(serializers.Serializer):
+class MetricFilterOutput(OutputSerializer):
     key = serializers.CharField()
     values = serializers.ListField(child=serializers.CharField())
 
 
-class BillableMetricSummary(serializers.Serializer):
+class BillableMetricSummary(OutputSerializer):
     """Lago's billable metric object without its counters, as an alert embeds it."""
 
     lago_id = serializers.UUIDField(source="id")
@@ -410,7 +410,7 @@ def _properties(charge_like: Charge | ChargeFilter) -> dict[str, Any]:
     return dict(charge_like.properties or {})
 
 
-class ChargeFilterOutput(serializers.Serializer):
+class ChargeFilterOutput(OutputSerializer):
     lago_id = serializers.UUIDField(source="id")
     invoice_display_name = serializers.CharField(allow_null=True)
     properties = serializers.SerializerMethodField()
@@ -427,7 +427,7 @@ class ChargeFilterOutput(serializers.Serializer):
         return data
 
 
-class ChargeOutput(serializers.Serializer):
+class ChargeOutput(OutputSerializer):
     lago_id = serializers.UUIDField(source="id")
     lago_billable_metric_id = serializers.UUIDField(source="billable_metric_id")
     billable_metric_code = serializers.CharField(source="billable_metric.code")
@@ -463,7 +463,7 @@ ChargeEnvelope = envelope("ChargeEnvelope", "charge", ChargeOutput)
 ChargeListEnvelope = list_envelope("ChargeListEnvelope", "charges", ChargeOutput)
 
 
-class FixedChargeOutput(serializers.Serializer):
+class FixedChargeOutput(OutputSerializer):
     """Lago's fixed charge object. `units` is the plan's quantity, or (`context["units"]`, by fixed
     charge id) a subscription's current quantity."""
 
@@ -492,7 +492,7 @@ FixedChargeEnvelope = envelope("FixedChargeEnvelope", "fixed_charge", FixedCharg
 FixedChargeListEnvelope = list_envelope("FixedChargeListEnvelope", "fixed_charges", FixedChargeOutput)
 
 
-class UsageThresholdOutput(serializers.Serializer):
+class UsageThresholdOutput(OutputSerializer):
     lago_id = serializers.UUIDField(source="id")
     amount_cents = serializers.IntegerField()
     threshold_display_name = serializers.CharField(allow_null=True)
@@ -506,7 +506,7 @@ class UsageThresholdOutput(serializers.Serializer):
         return data
 
 
-class CommitmentOutput(serializers.Serializer):
+class CommitmentOutput(OutputSerializer):
     lago_id = serializers.UUIDField(source="id")
     plan_code = serializers.CharField(source="plan.code")
     commitment_type = serializers.CharField()
@@ -519,7 +519,7 @@ class CommitmentOutput(serializers.Serializer):
 
 
 @omitted_when_null("minimum_commitment", "metadata")
-class PlanOutput(serializers.Serializer):
+class PlanOutput(OutputSerializer):
     lago_id = serializers.UUIDField(source="id")
     name = serializers.CharField()
     invoice_display_name = serializers.CharField()

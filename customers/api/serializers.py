@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,12 +10,14 @@ from rest_framework import serializers
 
 from billing_project.core.api.serializers import (
     OptionalTextField,
+    OutputSerializer,
     envelope,
     list_envelope,
     optional_list,
 )
 from billing_project.core.api.shapes import schema_serializer
 from billing_project.core.api.unsupported import LagoOnly
+from billing_project.core.prepared import PreparedQuery
 from customers.models import CustomerType, FinalizeZeroAmount, Organization
 from customers.payment_choice import INVALID as INVALID_PAYMENT_METHOD
 from customers.representation import CustomerShape
@@ -223,7 +226,19 @@ CustomerEnvelope = envelope("CustomerEnvelope", "customer", CustomerOutput)
 CustomerListEnvelope = list_envelope("CustomerListEnvelope", "customers", CustomerOutput)
 
 
-class OrganizationOutput(serializers.Serializer):
+def _webhook_urls(p: Any) -> Any:
+    from webhooks.models import WebhookEndpoint
+
+    return (
+        WebhookEndpoint.objects.filter(organization_id=p.organization).order_by("created_at").values_list("webhook_url")
+    )
+
+
+# The organization's webhook URLs (`GET /organizations`), compiled once per process (`PreparedQuery`).
+_WEBHOOK_URLS = PreparedQuery(_webhook_urls, organization=uuid.UUID)
+
+
+class OrganizationOutput(OutputSerializer):
     lago_id = serializers.UUIDField(source="id")
     name = serializers.CharField()
     slug = serializers.SerializerMethodField()
@@ -255,13 +270,7 @@ class OrganizationOutput(serializers.Serializer):
         # Read once for both fields (`webhook_url` is the first of them), per serializer and object.
         read: dict[Any, list[str]] = self.__dict__.setdefault("_webhook_urls", {})
         if obj.pk not in read:
-            from webhooks.models import WebhookEndpoint
-
-            read[obj.pk] = list(
-                WebhookEndpoint.objects.filter(organization_id=obj.pk)
-                .order_by("created_at")
-                .values_list("webhook_url", flat=True)
-            )
+            read[obj.pk] = [url for (url,) in _WEBHOOK_URLS.fetch(organization=obj.pk)]
         return list(read[obj.pk])
 
     def get_webhook_url(self, obj: Organization) -> str | None:

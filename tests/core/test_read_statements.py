@@ -5,6 +5,7 @@ list). With the API key in the worker's cache; each count is what the read needs
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from tests.core.statements import get_counted as _get
 
@@ -67,7 +68,8 @@ def test_a_subscription_by_id_is_read_once(tenant):
     body, sql = _get(tenant.client, "/api/v1/subscriptions/s1")
     assert body["subscription"]["external_id"] == "s1"
     reads = [q for q in sql if q.startswith('SELECT "subscriptions_subscription"."id"')]
-    assert len(reads) == 2, reads  # the subscription with its relations, and its next subscriptions
+    # the subscription with its relations and its next subscriptions (their own statement but on PostgreSQL)
+    assert len(reads) == (1 if connection.vendor == "postgresql" else 2), reads
 
 
 def test_a_plan_counts_its_subscriptions_and_customers_in_one_statement(tenant):
