@@ -25,6 +25,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from billing_project.core import json_rows
+from billing_project.core.api.pagination import PreparedPages
 from billing_project.core.errors import NotFoundFailure
 from billing_project.core.found import found
 from billing_project.core.narrowing import narrowed
@@ -170,7 +171,7 @@ def subscription_get_live(organization: Organization, external_id: str, *, statu
 
 
 def subscription_list(
-    organization: Organization,
+    organization: Organization | uuid.UUID,
     *,
     external_customer_id: str | None = None,
     plan_code: str | None = None,
@@ -186,6 +187,11 @@ def subscription_list(
     return narrowed(qs, plan__code=plan_code, external_id=external_id, plan__amount_currency=currency).order_by(
         "-created_at", "id"
     )
+
+
+# `GET /subscriptions` without filters (the active ones, newest first): its pages compiled once per
+# process (`PreparedPages`: SQL text, no rows).
+ACTIVE_PAGES = PreparedPages(lambda p: subscription_list(p.organization), organization=uuid.UUID)
 
 
 def _followers(subscription: Subscription) -> list[Subscription]:

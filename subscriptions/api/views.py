@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing_project.core.api.pagination import paginated_response
+from billing_project.core.api.pagination import paginated_response, prepared_page_response
 from billing_project.core.api.resources import endpoint
 from billing_project.core.api.views import (
     OrganizationAPIView,
@@ -66,8 +66,19 @@ def _status(request: Request) -> str | None:
     return status or None
 
 
+_FILTERS = ("external_customer_id", "plan_code", "status", "external_id", "currency")
+
+
 def subscription_list_answer(request: Request, organization: Any, params: dict[str, Any]) -> Response:
     """`GET /subscriptions` (and `GET /customers/{external_id}/subscriptions`) for parsed filters."""
+    if not any(params[name] for name in _FILTERS):  # the active ones, the list read most: compiled once
+        return prepared_page_response(
+            request,
+            selectors.ACTIVE_PAGES,
+            "subscriptions",
+            lambda items: SubscriptionOutput(items, many=True).data,
+            organization=organization.pk,
+        )
     qs = selectors.subscription_list(
         organization,
         external_customer_id=params["external_customer_id"],
