@@ -83,7 +83,7 @@ def _followers_read(text: str) -> list[Subscription]:
     return followers
 
 
-def _base(organization: Organization) -> QuerySet[Subscription]:
+def _base(organization: Organization | uuid.UUID) -> QuerySet[Subscription]:
     return _with_followers(Subscription.objects.filter(organization=organization).select_related(*_RELATED))
 
 
