@@ -451,6 +451,8 @@ def run(args: argparse.Namespace) -> None:
         )
         time.sleep(max(0.0, start_at + args.duration / 2 - time.time()))
         rss_middle = worker_rss(master)
+        # CPU at the middle too: which half's requests cost more, the workers' or PostgreSQL's
+        halves = [(cpu_start, 0.0), (worker_cpu_seconds(master), CpuSampler.used(sampler.bench))]
         results, unsent, client_cpu, connects = gather_clients(queue, processes)
         elapsed = time.time() - start_at
         sampler.stop.set()
@@ -461,6 +463,7 @@ def run(args: argparse.Namespace) -> None:
             print(f"(the server's autovacuum is off: the bench ran VACUUM (ANALYZE) {autovacuum.runs} times)")
         rss_end = worker_rss(master)
         cpu_used = worker_cpu_seconds(master) - cpu_start
+        halves.append((cpu_used + cpu_start, CpuSampler.used(sampler.bench)))
         per_worker = {pid: (cpu_seconds(pid) or 0.0) - used for pid, used in per_worker_start.items()}
         load_end = load_average()
     if args.redis:
@@ -471,10 +474,44 @@ def run(args: argparse.Namespace) -> None:
         print(f"(Redis {args.redis}: {queued} keys of queued tasks flushed)")
     report(args, results, unsent, elapsed, cpu_used, client_cpu, connects, sampler, load_start, load_end,
            (rss_start, rss_middle, rss_end))  # fmt: skip
+    report_halves(args, results, halves)
     # Keep-alive connections stay with the worker that accepted them: an uneven split means one
     # worker's threads queue behind its GIL while another idles.
     total = sum(per_worker.values()) or 1.0
     print("worker CPU split: " + ", ".join(f"{pid}={used / total:.0%}" for pid, used in sorted(per_worker.items())))
+
+
+def report_halves(args, results, halves) -> None:
+    """Each half of the run on its own: requests served, reads p95 by route, and the CPU per request
+    of the workers and of the bench database's PostgreSQL backends (read at the middle), so that a
+    half slower than the other shows whether its requests cost more and where; then the reads' p95
+    by 5 s, where a stall of a few seconds (a VACUUM, a checkpoint) stands out."""
+    middle = args.duration / 2
+    timeline: dict[int, list[float]] = {}
+    for route, latency, _, _, sent_at in results:
+        if route in READS:
+            timeline.setdefault(int(sent_at // 5), []).append(latency)
+    print(
+        "reads p95 per 5 s: "
+        + ", ".join(f"{percentile(values, 95):.0f}" for _, values in sorted(timeline.items()))
+        + " ms"
+    )
+    for index, label in enumerate(("first half", "second half")):
+        mine = [r for r in results if (r[4] >= middle) == bool(index)]
+        if not mine:
+            continue
+        worker = (halves[index + 1][0] - halves[index][0]) * 1000 / len(mine)
+        postgres = (halves[index + 1][1] - halves[index][1]) * 1000 / len(mine)
+        by_route = {
+            route: percentile([r[1] for r in mine if r[0] == route], 95)
+            for route in READS
+            if any(r[0] == route for r in mine)
+        }
+        print(
+            f"{label}: {len(mine)} requests, CPU per request: workers {worker:.2f} ms, PostgreSQL bench backends "
+            f"{postgres:.2f} ms; reads p95 by route: "
+            + ", ".join(f"{k} {v:.1f} ms" for k, v in sorted(by_route.items()))
+        )
 
 
 def report(args, results, unsent, elapsed, cpu_used, client_cpu, connects, sampler, load_start, load_end, rss):

@@ -8,6 +8,8 @@ from typing import Any
 from celery import Celery, signals
 from celery.schedules import crontab
 
+from billing_project.core.heap import tune_garbage_collection
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_project.settings")
 
 # Every task publishes through billing_project.core.broker.Task: a broker that fails costs the
@@ -53,24 +55,8 @@ def _require_visibility_timeout(**kwargs) -> None:
         raise SystemExit(f"ImproperlyConfigured: {problem}")
 
 
-# Garbage collection in the workers (measured: bench/billing_run.py, 2026-12-07, one 500-invoice
-# batch three times in one process): with the default thresholds the collector ran ~140 times per
-# 500 invoices, each full collection walking the ~180,000 objects Django and the app hold from
-# start-up, 0.35 ms of 1.5 ms of CPU per invoice. The start-up objects are moved out of its sight
-# (`gc.freeze()`: they live as long as the process anyway) and a collection starts after 20,000
-# new container objects instead of 700: 0.08 ms per invoice. Reference counting still frees every
-# object as before; only garbage cycles wait longer, at most a few MB (peak RSS per billing worker
-# in bench/RESULTS.md).
-GC_THRESHOLDS = (20_000, 10, 10)
-
-
-def tune_garbage_collection() -> None:
-    import gc
-
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
+# Garbage collection in the workers: start-up objects frozen, fewer collections
+# (billing_project/core/heap.py, measured in bench/RESULTS.md "Billing run").
 @signals.worker_process_init.connect  # each prefork child, after the fork
 @signals.worker_ready.connect  # the main process (solo and thread pools run tasks there)
 def _tune_garbage_collection(**kwargs) -> None:

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import gunicorn
 import pytest
@@ -208,3 +209,136 @@ def test_nothing_pending_peeks_without_waiting_or_consuming():
 
 def test_the_module_documents_its_pin():
     assert GUNICORN_VERSION in (gunicorn_worker.__doc__ or "")
+
+
+# The work trimmed around each request (the module's docstring): the same bytes on the wire.
+
+
+class _Sock:
+    """What `Response` writes to: every `sendall` call kept apart."""
+
+    def __init__(self) -> None:
+        self.sends: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.sends.append(bytes(data))
+
+
+def _parsed(raw: bytes) -> Any:
+    from gunicorn import http
+    from gunicorn.config import Config
+
+    left, right = socket.socketpair()
+    try:
+        right.sendall(raw)
+        return next(http.get_parser(Config(), left, ("127.0.0.1", 5000)))
+    finally:
+        left.close()
+        right.close()
+
+
+def _answer(response_class: type, raw: bytes, status: str, headers: list[tuple[str, str]], body: list[bytes]) -> _Sock:
+    from gunicorn.config import Config
+
+    sock = _Sock()
+    resp = response_class(_parsed(raw), sock, Config())
+    resp.force_close()
+    resp.start_response(status, headers)
+    for piece in body:
+        resp.write(piece)
+    resp.close()
+    return sock
+
+
+CASES = [
+    (b"GET / HTTP/1.1\r\nHost: bxb\r\n\r\n", "200 OK",
+     [("Content-Type", "application/json"), ("Content-Length", "11"), ("X-Request-Id", "abc")], [b'{"a": "b"}\n']),
+    (b"GET / HTTP/1.1\r\nHost: bxb\r\n\r\n", "200 OK", [("Content-Type", "text/plain")], [b"chunk one", b"two"]),
+    (b"GET / HTTP/1.0\r\n\r\n", "404 Not Found", [("Content-Type", "text/plain")], [b"gone"]),
+    (b"HEAD / HTTP/1.1\r\nHost: bxb\r\n\r\n", "200 OK", [("Content-Length", "5")], [b"hello"]),
+    (b"DELETE /x HTTP/1.1\r\nHost: bxb\r\n\r\n", "204 No Content", [("Content-Length", "0")], []),
+    (b"GET / HTTP/1.1\r\nHost: bxb\r\n\r\n", "200 OK", [("Content-Length", "0")], [b""]),
+    (b"GET / HTTP/1.1\r\nHost: bxb\r\n\r\n", "200 OK", [("Content-Length", "3")], [b"a", b"b", b"c"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("raw", "status", "headers", "body"), CASES)
+def test_the_response_sends_gunicorns_bytes(raw, status, headers, body, monkeypatch):
+    from gunicorn.http import wsgi
+
+    frozen = 1_800_000_000.25
+    monkeypatch.setattr(time, "time", lambda: frozen)
+    theirs = _answer(wsgi.Response, raw, status, headers, body)
+    ours = _answer(gunicorn_worker.Response, raw, status, headers, body)
+    assert b"".join(ours.sends) == b"".join(theirs.sends)
+    assert b"\r\nDate: Fri, 15 Jan 2027 08:00:00 GMT\r\n" in b"".join(ours.sends)
+
+
+def test_the_header_block_goes_out_with_the_first_body_bytes(monkeypatch):
+    from gunicorn.http import wsgi
+
+    raw, status, headers, body = CASES[0]
+    assert len(_answer(wsgi.Response, raw, status, headers, body).sends) == 2  # gunicorn's: head, then body
+    ours = _answer(gunicorn_worker.Response, raw, status, headers, body)
+    assert len(ours.sends) == 1
+    assert ours.sends[0].endswith(b'\r\n\r\n{"a": "b"}\n')
+
+
+def test_the_date_is_formatted_once_a_second(monkeypatch):
+    now = [1_800_000_000.1]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    date = gunicorn_worker.HttpDate()
+    first = date.now()
+    assert first == util.http_date(now[0]) == "Fri, 15 Jan 2027 08:00:00 GMT"
+    now[0] = 1_800_000_000.9
+    assert date.now() is first
+    now[0] = 1_800_000_001.0
+    assert date.now() == "Fri, 15 Jan 2027 08:00:01 GMT"
+
+
+def test_the_heartbeat_is_written_at_most_once_a_second(monkeypatch):
+    worker = SyncWorker.__new__(SyncWorker)  # no arbiter: only notify() is exercised
+
+    class Tmp:
+        beats = 0
+
+        def notify(self) -> None:
+            self.beats += 1
+
+    worker.tmp = Tmp()
+    clock = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    worker.notify()
+    worker.notify()
+    clock[0] += 0.5
+    worker.notify()
+    assert worker.tmp.beats == 1
+    clock[0] += 0.6
+    worker.notify()
+    assert worker.tmp.beats == 2
+
+
+def test_settle_heap_freezes_what_the_application_made():
+    import gc
+
+    from billing_project.core.heap import GC_THRESHOLDS
+
+    before = gc.get_threshold()
+    try:
+        gunicorn_worker.settle_heap()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert "billing_project.urls" in sys.modules  # the URLconf imported before the freeze
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
+def test_a_real_worker_answers_with_one_segment_and_a_date(server):
+    response = exchange(server, b"GET / HTTP/1.1\r\nHost: bxb\r\n\r\n")
+    head, _, body = response.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"HTTP/1.1 200 OK"
+    assert lines[1:4] == [b"Server: gunicorn", lines[2], b"Connection: close"]
+    assert lines[2].startswith(b"Date: ") and lines[2].endswith(b" GMT")
+    assert body == b"hello " * 100
