@@ -141,6 +141,7 @@ class Response(wsgi.Response):  # type: ignore[misc]  # gunicorn ships no type h
     """
 
     held: bytes | None = None
+    headers_sent: bool  # gunicorn's (set in its __init__)
 
     def default_headers(self) -> list[str]:
         # gunicorn's own (27.0.1), with the Date value from `HttpDate`
