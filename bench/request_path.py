@@ -27,7 +27,10 @@ records they left (the writer's flush, as its thread would) and switches it off;
 instructions per request of each route (the writer's work included) and the callgrind file, for
 `callgrind_annotate`. The per-process caches' lifetimes are set to an hour so that the slow run
 sees what a warm worker sees, and the API log is written in batches of 200 records (its
-writer's flush interval set to an hour), as in a busy worker. A run takes a few minutes per route (ten and more on a loaded machine).
+writer's flush interval set to an hour), as in a busy worker. With `--through-worker` the counted process serves the requests
+with bxb's gunicorn worker (production's worker class, its heap settled as after its start) on a
+loopback socket, one connection per request from a client process outside valgrind: the server
+layer (accept, gunicorn's parser and environ, the response's writing, the close) counted too. A run takes a few minutes per route (ten and more on a loaded machine).
 """
 
 from __future__ import annotations
@@ -85,7 +88,16 @@ def main() -> None:
     parser.add_argument("--sql", action="store_true", help="print the statements of one request per route")
     parser.add_argument("--callgrind", action="store_true", help="count instructions per request under callgrind")
     parser.add_argument("--callgrind-child", default="", help=argparse.SUPPRESS)  # the key's file, in the child
+    parser.add_argument(
+        "--through-worker",
+        action="store_true",
+        help="with --callgrind: through bxb's gunicorn worker and a loopback socket, not the WSGI handler alone",
+    )
+    parser.add_argument("--worker-client", default="", help=argparse.SUPPRESS)  # the requests' file
     args = parser.parse_args()
+    if args.worker_client:
+        worker_client(args.worker_client)
+        return
 
     os.environ.update(DEBUG="0", LOG_LEVEL="WARNING", ALLOWED_HOSTS="127.0.0.1,localhost,testserver")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret")
@@ -115,28 +127,24 @@ def _routes(args: argparse.Namespace) -> list[str]:
     return [name for route in (args.route or ROUTES) for name in (READS if route == "reads" else [route])]
 
 
-def _caller(args: argparse.Namespace, key: str) -> Callable[[str], int]:
-    """`call(route)`: one request of that route through Django's WSGI handler; the response size."""
-    from django.core.handlers.wsgi import WSGIHandler
-
+def _builder(args: argparse.Namespace) -> Callable[[str], tuple[str, str, bytes | None]]:
+    """`build(route)`: the (method, path, body) of that route's next request."""
     from bench.api_load import _request
     from invoicing.models import Invoice
 
-    application = WSGIHandler()
     rng = random.Random(1)
     counter = [0]
     invoice = Invoice.objects.order_by("-created_at").values_list("id", flat=True).first()  # this run's
 
-    def call(route: str) -> int:
+    def build(route: str) -> tuple[str, str, bytes | None]:
         counter[0] += 1
-        body = None
         if route in READS:
-            method, path = "GET", READS[route].format(invoice=invoice)
-        elif route == "health":
-            method, path = "GET", "/health"
-        elif route == "customers_page1":
-            method, path = "GET", "/api/v1/customers?per_page=1"
-        elif route == "event":
+            return "GET", READS[route].format(invoice=invoice), None
+        if route == "health":
+            return "GET", "/health", None
+        if route == "customers_page1":
+            return "GET", "/api/v1/customers?per_page=1", None
+        if route == "event":
             event = {
                 "transaction_id": f"rp_{counter[0]}_{uuid.uuid4().hex[:8]}",
                 "external_subscription_id": f"sub_{rng.randrange(args.customers)}",
@@ -144,9 +152,21 @@ def _caller(args: argparse.Namespace, key: str) -> Callable[[str], int]:
                 "timestamp": int(time.time()),
                 "properties": {"n": rng.randrange(1, 100)},
             }
-            method, path, body = "POST", "/api/v1/events", json.dumps({"event": event}).encode()
-        else:
-            method, path, body = _request(route, rng, args.customers, 77, counter[0])
+            return "POST", "/api/v1/events", json.dumps({"event": event}).encode()
+        return _request(route, rng, args.customers, 77, counter[0])
+
+    return build
+
+
+def _caller(args: argparse.Namespace, key: str) -> Callable[[str], int]:
+    """`call(route)`: one request of that route through Django's WSGI handler; the response size."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    application = WSGIHandler()
+    build = _builder(args)
+
+    def call(route: str) -> int:
+        method, path, body = build(route)
         status, content = wsgi_request(application, method, path, key, body)
         if not 200 <= status < 300:
             raise SystemExit(f"{route}: {status}")
@@ -175,18 +195,21 @@ def run_callgrind(args: argparse.Namespace) -> None:
             ]  # fmt: skip
             if args.redis:
                 command += ["--redis", args.redis]
+            if args.through_worker:
+                command += ["--through-worker"]
             subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
             summary = re.search(r"^totals:\s+(\d+)", out.read_text(), re.MULTILINE)
             if summary is None:
                 raise SystemExit(f"no totals in {out}")
             per_request = int(summary.group(1)) / args.iterations
-            print(f"{route:<17}{per_request:>14,.0f} instructions per request  ({out})", flush=True)
+            where = " through the worker" if args.through_worker else ""
+            print(f"{route:<17}{per_request:>14,.0f} instructions per request{where}  ({out})", flush=True)
     print(f"\n(load average {Path('/proc/loadavg').read_text().split()[0]}; instruction counts do not depend on it)")
 
 
 def callgrind_child(args: argparse.Namespace) -> None:
     """Under valgrind: warm up, count `--iterations` requests of the one route, the API log's
-    writing included."""
+    writing included (through bxb's gunicorn worker with `--through-worker`)."""
     os.environ["DATABASE_URL"] = args.database
     os.environ["DJANGO_SETTINGS_MODULE"] = "billing_project.settings"
     import django
@@ -195,20 +218,79 @@ def callgrind_child(args: argparse.Namespace) -> None:
     from audit.api_logs import writer
 
     key = Path(args.callgrind_child).read_text()
-    call = _caller(args, key)
     (route,) = args.route
 
     def instrument(state: str) -> None:
         subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], check=True, stdout=subprocess.DEVNULL)
 
+    if args.through_worker:
+        call = _worker_caller(args, key, route, 60 + args.iterations)
+    else:
+        caller = _caller(args, key)
+
+        def call() -> None:
+            caller(route)
+
     for _ in range(60):
-        call(route)
+        call()
     writer.flush()
     instrument("on")
     for _ in range(args.iterations):
-        call(route)
+        call()
     writer.flush()
     instrument("off")
+
+
+def _worker_caller(args: argparse.Namespace, key: str, route: str, count: int) -> Callable[[], None]:
+    """`serve()`: bxb's gunicorn worker (production's class, its heap settled as after its start)
+    accepts and answers one connection on a loopback socket; the `count` requests, built here
+    beforehand, are sent one connection each by a client process outside valgrind."""
+    import pickle
+    import socket
+
+    from django.core.handlers.wsgi import WSGIHandler
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    from billing_project.core.gunicorn_worker import SyncWorker, settle_heap
+
+    build = _builder(args)
+    requests = [build(route) for _ in range(count)]
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    config = Config()
+    worker = SyncWorker(1, os.getppid(), [listener], None, 30, config, Logger(config))
+    worker.wsgi = WSGIHandler()
+    settle_heap()
+    folder = Path(args.callgrind_child).parent
+    (folder / "requests").write_bytes(pickle.dumps((listener.getsockname()[1], key, requests)))
+    subprocess.Popen([sys.executable, __file__, "--worker-client", str(folder / "requests")])
+
+    def serve() -> None:
+        worker.notify()
+        worker.accept(listener)
+
+    return serve
+
+
+def worker_client(path: str) -> None:
+    """The client of `--through-worker`: each request on a new connection, as the API load's
+    clients reconnect after each response of a sync worker."""
+    import http.client
+    import pickle
+
+    port, key, requests = pickle.loads(Path(path).read_bytes())
+    headers = {"Authorization": f"Bearer {key}", "User-Agent": "lago-python-client", "Accept": "*/*"}
+    for method, target, body in requests:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        extra = {"Content-Type": "application/json"} if body is not None else {}
+        connection.request(method, target, body=body, headers={**headers, **extra})
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        if not 200 <= response.status < 300:
+            raise SystemExit(f"{method} {target}: {response.status}")
 
 
 def run(args: argparse.Namespace) -> None:
