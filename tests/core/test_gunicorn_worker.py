@@ -342,3 +342,37 @@ def test_a_real_worker_answers_with_one_segment_and_a_date(server):
     assert lines[1:4] == [b"Server: gunicorn", lines[2], b"Connection: close"]
     assert lines[2].startswith(b"Date: ") and lines[2].endswith(b" GMT")
     assert body == b"hello " * 100
+
+
+def test_the_settled_config_reads_every_setting_as_gunicorns():
+    from gunicorn.config import Config
+
+    cfg = Config()
+    cfg.set("workers", 3)
+    cfg.set("forwarded_allow_ips", "10.0.0.1,127.0.0.1")
+    cfg.set("pre_request", lambda worker, req: None)
+    settled = gunicorn_worker.settled_config(cfg)
+    assert settled is not cfg
+    for name in cfg.settings:
+        assert getattr(settled, name) == getattr(cfg, name), name
+        assert name in vars(settled) or isinstance(getattr(type(cfg), name, None), property), name
+    for name in ("is_ssl", "worker_class_str", "address", "proc_name", "sendfile", "reuse_port", "env"):
+        assert getattr(settled, name) == getattr(cfg, name), name
+    assert settled.workers == 3 and settled.pre_request is cfg.pre_request
+    assert settled.forwarded_allow_networks() == cfg.forwarded_allow_networks()
+    assert "workers" not in vars(cfg)  # the master's Config is left as it was
+
+
+def test_the_worker_reads_its_settings_from_the_settled_copy():
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    cfg = Config()
+    with socket.socket() as listener:
+        worker = SyncWorker(1, os.getpid(), [listener], None, 30, cfg, Logger(cfg))
+        try:
+            assert worker.cfg is not cfg
+            assert "limit_request_line" in vars(worker.cfg)
+            assert worker.cfg.limit_request_line == cfg.limit_request_line
+        finally:
+            worker.tmp.close()
