@@ -168,11 +168,19 @@ class Invoice(BaseModel, PaymentMethodChoiceFields):
 
     @property
     def total_due_amount_cents(self) -> int:
-        if self.status == InvoiceStatus.VOIDED:
-            return 0
-        return max(
-            self.total_amount_cents - self.total_paid_amount_cents - self.total_offsetted_credit_note_amount_cents, 0
-        )
+        return amount_left_to_pay(self)
+
+
+def amount_left_to_pay(invoice: Any) -> int:
+    """Lago's `total_due_amount_cents` of an invoice (an `Invoice`, or a row holding the same
+    fields: `invoicing.representation.InvoiceListRow`): nothing on a voided one, else its total
+    less what was paid and what credit notes offset, never below zero."""
+    if invoice.status == InvoiceStatus.VOIDED:
+        return 0
+    return max(
+        invoice.total_amount_cents - invoice.total_paid_amount_cents - invoice.total_offsetted_credit_note_amount_cents,
+        0,
+    )
 
 
 class InvoiceSubscription(BaseModel):

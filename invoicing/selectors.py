@@ -27,7 +27,7 @@ from django.db.models import (
     Window,
     prefetch_related_objects,
 )
-from django.db.models.functions import Greatest
+from django.db.models.functions import Cast, Greatest
 from django.utils import timezone
 
 from billing_project.core import json_rows
@@ -55,11 +55,11 @@ from invoicing.models import (
 )
 from invoicing.representation import (
     FEE_RELATED,
-    LIST_UNREAD_COLUMNS,
     ChargeUsageShape,
     CustomerUsageShape,
     GroupedUsageShape,
     InvoiceAppliedTaxRow,
+    InvoiceListRow,
     UsageFilterShape,
     UsageProjection,
     charge_usage_payload,
@@ -216,7 +216,7 @@ _LIST_CUSTOMERS = PreparedQuery(
     organization=uuid.UUID,
     external_id=str,
 )
-_page_queries: dict[tuple[int, int], PreparedQuery] = {}
+_page_queries: dict[tuple[int, int, bool], PreparedQuery] = {}
 _taxes_queries: dict[int, PreparedQuery] = {}
 _relation_queries: dict[str, PreparedQuery] = {}
 _PREPARED_TAX_IDS = 100  # pages up to this size read their applied taxes through a compiled query
@@ -228,19 +228,60 @@ def _customer_invoices(p: Any) -> QuerySet[Invoice]:
     ).order_by("-issuing_date", "-created_at", "id")
 
 
-def _page_of(offset: int, limit: int) -> PreparedQuery:
-    """The page, each row carrying the total count of the list (one statement: they agree); the
-    columns the list's representation never reads are left out (`LIST_UNREAD_COLUMNS`)."""
-    key = (offset, limit)
+# The columns of a page's rows, in `InvoiceListRow`'s order (its last field, the customer, is
+# the page's): the invoice's fields, its entity's code (joined), its file's name, its JSON columns
+# as their text (decoded by `_json_value`), then the list's total and, on PostgreSQL, its applied
+# taxes (JSON text, `_LIST_TAXES`).
+_ROW_FIELDS = InvoiceListRow._fields[:-1]
+_ROW_COLUMNS = tuple(
+    {"entity_code": "billing_entity__code", "file_name": "file"}.get(name, name)
+    for name in _ROW_FIELDS
+    if name not in ("metadata", "credits", "applied_invoice_custom_sections")
+)
+_ROW_JSON = {"metadata_text": "metadata", "credits_text": "credits", "sections_text": "applied_invoice_custom_sections"}
+_LIST_TAXES = "applied_taxes_text"
+
+
+def _json_value(text: str | None) -> Any:
+    """A JSON column read as text, decoded as `JSONField` decodes it (the empty list, its default
+    and the usual value, without a parse)."""
+    if text is None:
+        return None
+    return [] if text == "[]" else json_rows.loads(text)
+
+
+@functools.cache
+def _list_taxes_sql() -> str:
+    """An invoice's applied taxes (`InvoiceAppliedTaxRow`'s columns), as JSON text, in the order
+    of the page's separate read (created_at, id)."""
+    model = InvoiceAppliedTax
+    rows = json_rows.list_sql(
+        json_rows.some_columns_sql(model, "at", InvoiceAppliedTaxRow._fields),
+        f"{json_rows.table(model)} at WHERE at.{json_rows.column(model, 'invoice')} = %(expressions)s",
+        "at.created_at, at.id",
+    )
+    return f"({rows}::text)"
+
+
+def _page_of(offset: int, limit: int, with_taxes: bool) -> PreparedQuery:
+    """The page as rows (`_ROW_COLUMNS`), each carrying the total count of the list (one statement:
+    they agree) and, `with_taxes`, its applied taxes."""
+    key = (offset, limit, with_taxes)
     query = _page_queries.get(key)  # a local reference: another thread may clear the dict
     if query is None:
         if len(_page_queries) > 64:  # pages are few in practice; never let odd ones accumulate
             _page_queries.clear()
+        annotations: dict[str, Any] = {
+            name: Cast(column, TextField()) for name, column in _ROW_JSON.items()
+        }
+        annotations["list_total"] = Window(Count("id"))
+        if with_taxes:
+            annotations[_LIST_TAXES] = Func(F("pk"), template=_list_taxes_sql(), output_field=TextField())
         query = _page_queries[key] = PreparedQuery(
             lambda p: (
                 _customer_invoices(p)
-                .defer(*LIST_UNREAD_COLUMNS)
-                .annotate(list_total=Window(Count("id")))[offset : offset + limit]
+                .annotate(**annotations)
+                .values_list(*_ROW_COLUMNS, *annotations)[offset : offset + limit]
             ),
             organization=uuid.UUID,
             customer=uuid.UUID,
@@ -292,11 +333,12 @@ def _relation_query(lookup: str) -> PreparedQuery:
 
 def customer_invoice_page(
     organization: Organization, external_customer_id: str, *, page: int, per_page: int
-) -> tuple[list[Invoice], int, dict[Any, list[InvoiceAppliedTaxRow]], dict[str, list[Any]]] | None:
-    """`invoice_list(organization, external_customer_id=...)` paged, in three to five compiled
-    statements: the customer (with whether it has metadata and tax links), the page with the
-    list's total, its applied taxes, and those of the customer's relations that have rows.
-    Returns the page, the total, the applied taxes by invoice and the rows of the customer's
+) -> tuple[list[InvoiceListRow], int, dict[Any, list[InvoiceAppliedTaxRow]], dict[str, list[Any]]] | None:
+    """`invoice_list(organization, external_customer_id=...)` paged, in two compiled statements
+    (three on other databases than PostgreSQL, more when the customer has metadata or taxes): the
+    customer (with whether it has metadata and tax links), the page's rows (`InvoiceListRow`) with
+    the list's total and their applied taxes, and those of the customer's relations that have
+    rows. Returns the page, the total, the applied taxes by invoice and the rows of the customer's
     relations by name (`customers.representation.customer_payload(related=)`). None when the
     external id names several customers (a deleted one's id reused): the general path answers then."""
     customers = _LIST_CUSTOMERS.fetch(organization=organization.id, external_id=external_customer_id)
@@ -307,8 +349,9 @@ def customer_invoice_page(
     [customer] = customers
     customer.organization = organization
     offset = (page - 1) * per_page
-    items: list[Invoice] = _page_of(offset, per_page).fetch(organization=organization.id, customer=customer.id)
-    if not items:
+    with_taxes = json_rows.supported(Invoice.objects.db)
+    found = _page_of(offset, per_page, with_taxes).fetch(organization=organization.id, customer=customer.id)
+    if not found:
         total = 0 if offset == 0 else _customer_invoices_count(organization, customer)
         return [], total, {}, {}
     related: dict[str, list[Any]] = {}
@@ -316,12 +359,27 @@ def customer_invoice_page(
         first = lookup.split("__")[0]
         has_rows = getattr(customer, f"has_rows_{first}", True)
         related[first] = _relation_query(lookup).fetch(customer=customer.id) if has_rows else []
-    taxes: dict[Any, list[InvoiceAppliedTaxRow]] = {invoice.id: [] for invoice in items}
-    for row in _page_applied_taxes(list(taxes)):
-        taxes[row.invoice_id].append(row)
-    for invoice in items:
-        invoice.customer = customer
-    return items, items[0].list_total, taxes, related
+    width = len(_ROW_COLUMNS)
+    items: list[InvoiceListRow] = []
+    taxes: dict[Any, list[InvoiceAppliedTaxRow]] = {}
+    make, fields = InvoiceAppliedTaxRow._make, InvoiceAppliedTaxRow._fields
+    for row in found:
+        metadata, credits, sections = row[width], row[width + 1], row[width + 2]
+        items.append(
+            InvoiceListRow._make(
+                (*row[:width], _json_value(metadata), _json_value(credits), _json_value(sections), customer)
+            )
+        )
+        if with_taxes:
+            taxes[row[0]] = [
+                make(json_rows.some_values(InvoiceAppliedTax, fields, values))
+                for values in json_rows.loads(row[width + 4])
+            ]
+    if not with_taxes:
+        taxes = {item.id: [] for item in items}
+        for tax in _page_applied_taxes(list(taxes)):
+            taxes[tax.invoice_id].append(tax)
+    return items, found[0][width + 3], taxes, related
 
 
 def _customer_invoices_count(organization: Organization, customer: Customer) -> int:

@@ -32,6 +32,7 @@ from django.db import connection, connections, models
 
 _Converter = Callable[[Any], Any]
 _LAYOUTS: dict[type[models.Model], tuple[str, tuple[_Converter | None, ...]]] = {}
+_PART_LAYOUTS: dict[tuple[type[models.Model], tuple[str, ...]], tuple[str, tuple[_Converter | None, ...]]] = {}
 
 
 def list_sql(columns: str, source: str, order: str) -> str:
@@ -70,35 +71,62 @@ def _json_field(field: models.JSONField) -> _Converter | None:
 def _layout(model: type[models.Model]) -> tuple[str, tuple[_Converter | None, ...]]:
     """The model's columns (`{alias}` to fill) and the converter of each value (None: as decoded)."""
     if model not in _LAYOUTS:
-        columns: list[str] = []
-        converters: list[_Converter | None] = []
-        for field in model._meta.concrete_fields:
-            target = field.target_field if field.is_relation else field  # type: ignore[attr-defined]
-            kind = target.get_internal_type()
-            column = f'{{alias}}."{field.column}"'
-            converter: _Converter | None
-            if kind == "DecimalField":
-                column, converter = f"{column}::text", Decimal
-            elif kind == "DateTimeField":
-                converter = _datetime
-            elif kind == "DateField":
-                converter = date.fromisoformat
-            elif kind == "UUIDField":
-                converter = uuid.UUID
-            elif kind == "JSONField":
-                converter = _json_field(field)  # type: ignore[arg-type]
-                if converter is not None:
-                    column = f"{column}::text"
-            elif kind in ("CharField", "TextField", "BooleanField", "IntegerField", "BigIntegerField",
-                          "PositiveIntegerField", "PositiveSmallIntegerField", "SmallIntegerField", "SlugField",
-                          "EmailField", "URLField"):  # fmt: skip
-                converter = None
-            else:
-                raise NotImplementedError(f"{model.__name__}.{field.name}: {kind} is not read as JSON")
-            columns.append(column)
-            converters.append(converter)
-        _LAYOUTS[model] = (", ".join(columns), tuple(converters))
+        _LAYOUTS[model] = _fields_layout(model, model._meta.concrete_fields)
     return _LAYOUTS[model]
+
+
+def _fields_layout(model: type[models.Model], fields: Sequence[Any]) -> tuple[str, tuple[_Converter | None, ...]]:
+    columns: list[str] = []
+    converters: list[_Converter | None] = []
+    for field in fields:
+        target = field.target_field if field.is_relation else field  # type: ignore[attr-defined]
+        kind = target.get_internal_type()
+        column = f'{{alias}}."{field.column}"'
+        converter: _Converter | None
+        if kind == "DecimalField":
+            column, converter = f"{column}::text", Decimal
+        elif kind == "DateTimeField":
+            converter = _datetime
+        elif kind == "DateField":
+            converter = date.fromisoformat
+        elif kind == "UUIDField":
+            converter = uuid.UUID
+        elif kind == "JSONField":
+            converter = _json_field(field)  # type: ignore[arg-type]
+            if converter is not None:
+                column = f"{column}::text"
+        elif kind in ("CharField", "TextField", "BooleanField", "IntegerField", "BigIntegerField",
+                      "PositiveIntegerField", "PositiveSmallIntegerField", "SmallIntegerField", "SlugField",
+                      "EmailField", "URLField"):  # fmt: skip
+            converter = None
+        else:
+            raise NotImplementedError(f"{model.__name__}.{field.name}: {kind} is not read as JSON")
+        columns.append(column)
+        converters.append(converter)
+    return ", ".join(columns), tuple(converters)
+
+
+def _part_layout(model: type[models.Model], names: tuple[str, ...]) -> tuple[str, tuple[_Converter | None, ...]]:
+    key = (model, names)
+    if key not in _PART_LAYOUTS:
+        _PART_LAYOUTS[key] = _fields_layout(model, [model._meta.get_field(name) for name in names])
+    return _PART_LAYOUTS[key]
+
+
+def some_columns_sql(model: type[models.Model], alias: str, names: tuple[str, ...]) -> str:
+    """The columns of these fields (attribute names: `invoice_id` or `invoice`) of the table
+    aliased `alias`, as `some_values()` reads them: a row of a few columns, not an instance."""
+    return _part_layout(model, names)[0].format(alias=alias)
+
+
+def some_values(model: type[models.Model], names: tuple[str, ...], values: Sequence[Any]) -> list[Any]:
+    """The values of `some_columns_sql(model, …, names)` as a database read gives them (a UUID, a
+    `Decimal`, an aware datetime…)."""
+    converters = _part_layout(model, names)[1]
+    return [
+        value if convert is None or value is None else convert(value)
+        for value, convert in zip(values, converters, strict=True)
+    ]
 
 
 def columns_sql(model: type[models.Model], alias: str) -> str:
