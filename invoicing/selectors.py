@@ -35,7 +35,16 @@ from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.found import first_with_id, found, uuid_or_none
 from billing_project.core.narrowing import narrowed, searched
 from billing_project.core.prepared import PreparedQuery
-from catalog.models import BillableMetricFilter, Charge, ChargeFilter, Tax
+from catalog.models import (
+    BillableMetric,
+    BillableMetricFilter,
+    Charge,
+    ChargeFilter,
+    ChargeTax,
+    CustomerTax,
+    PlanTax,
+    Tax,
+)
 from customers import hooks as customer_hooks
 from customers import selectors as customer_selectors
 from customers.models import Customer, Organization
@@ -271,9 +280,7 @@ def _page_of(offset: int, limit: int, with_taxes: bool) -> PreparedQuery:
     if query is None:
         if len(_page_queries) > 64:  # pages are few in practice; never let odd ones accumulate
             _page_queries.clear()
-        annotations: dict[str, Any] = {
-            name: Cast(column, TextField()) for name, column in _ROW_JSON.items()
-        }
+        annotations: dict[str, Any] = {name: Cast(column, TextField()) for name, column in _ROW_JSON.items()}
         annotations["list_total"] = Window(Count("id"))
         if with_taxes:
             annotations[_LIST_TAXES] = Func(F("pk"), template=_list_taxes_sql(), output_field=TextField())
@@ -608,15 +615,101 @@ _USAGE_UNREAD_CUSTOMER_COLUMNS = (
     "finalize_zero_amount_invoice",
 )  # fmt: skip
 
+
 # The reads of current usage, compiled once per process (billing_project.core.prepared): same querysets, same rows.
-_USAGE_SUBSCRIPTION = PreparedQuery(
-    lambda p: Subscription.objects.filter(
+def _usage_subscription_query(p: Any) -> QuerySet[Subscription]:
+    return Subscription.objects.filter(
         organization_id=p.organization, external_id=p.subscription, status=SubscriptionStatus.ACTIVE,
         customer__organization_id=p.organization, customer__external_id=p.customer, customer__deleted_at__isnull=True,
-    ).select_related("plan", "customer")
-    .defer(*(f"customer__{name}" for name in _USAGE_UNREAD_CUSTOMER_COLUMNS))[:1],  # what .first() reads: the model's ordering, one row
+    ).select_related("plan", "customer").defer(*(f"customer__{name}" for name in _USAGE_UNREAD_CUSTOMER_COLUMNS))  # fmt: skip
+
+
+_USAGE_SUBSCRIPTION = PreparedQuery(
+    lambda p: _usage_subscription_query(p)[:1],  # what .first() reads: the model's ordering, one row
     organization=uuid.UUID, customer=str, subscription=str,
 )  # fmt: skip
+
+# On PostgreSQL the subscription's statement also carries what pricing and taxing its usage read
+# (billing_project.core.json_rows): its plan's live charges, each with its metric, its live filters
+# and its metric's live filter keys (`_USAGE_CHARGES_JSON`), and, unless taxes are left out, every
+# tax current usage may apply, tagged with its level (`_USAGE_TAXES_JSON`, what `_USAGE_TAXES`
+# reads): one statement instead of three (filters included), then the usage's own read.
+_USAGE_CHARGES_JSON = "usage_charges_json"
+_USAGE_TAXES_JSON = "usage_taxes_json"
+
+
+@functools.cache
+def _usage_charges_sql() -> str:
+    """The live charges of the plan `%(expressions)s`, in `_USAGE_CHARGES`' order, as JSON text."""
+    cols, table, column = json_rows.columns_sql, json_rows.table, json_rows.column
+    filters = json_rows.list_sql(
+        cols(ChargeFilter, "cf"),
+        f"{table(ChargeFilter)} cf WHERE cf.{column(ChargeFilter, 'charge')} = c.id AND cf.deleted_at IS NULL",
+        "cf.created_at, cf.id",
+    )
+    keys = json_rows.list_sql(
+        f"mf.{column(BillableMetricFilter, 'key')}",
+        f"{table(BillableMetricFilter)} mf WHERE mf.{column(BillableMetricFilter, 'billable_metric')} = m.id "
+        "AND mf.deleted_at IS NULL",
+        "mf.created_at, mf.id",
+    )
+    charges = json_rows.list_sql(
+        f"{cols(Charge, 'c')}, {cols(BillableMetric, 'm')}, {filters}, {keys}",
+        f"{table(Charge)} c JOIN {table(BillableMetric)} m ON m.id = c.{column(Charge, 'billable_metric')} "
+        f"WHERE c.{column(Charge, 'plan')} = %(expressions)s AND c.deleted_at IS NULL",
+        "c.created_at, c.id",
+    )
+    return f"({charges}::text)"
+
+
+@functools.cache
+def _usage_taxes_sql() -> str:
+    """`_usage_taxes_query`'s rows for the subscription `%(expressions)s` (its plan, its customer,
+    its organization), as JSON text: (id, code, name, rate, description, kind, owner, linked_at)."""
+    table, column = json_rows.table, json_rows.column
+    tax_id = column(ChargeTax, "tax")
+    charge_links = (
+        f"SELECT ct.{tax_id} AS tax, 'charge' AS kind, ct.{column(ChargeTax, 'charge')} AS owner, "  # noqa: S608 - identifiers
+        f"ct.created_at AS linked_at FROM {table(ChargeTax)} ct JOIN {table(Charge)} ch "
+        f"ON ch.id = ct.{column(ChargeTax, 'charge')} WHERE ch.{column(Charge, 'plan')} = su.plan_id "
+        "AND ch.deleted_at IS NULL"
+    )
+    plan_links = (
+        f"SELECT pt.{column(PlanTax, 'tax')}, 'plan', pt.{column(PlanTax, 'plan')}, pt.created_at "  # noqa: S608 - identifiers
+        f"FROM {table(PlanTax)} pt WHERE pt.{column(PlanTax, 'plan')} = su.plan_id"
+    )
+    customer_links = (
+        f"SELECT cu.{column(CustomerTax, 'tax')}, 'customer', cu.{column(CustomerTax, 'customer')}, "  # noqa: S608 - identifiers
+        f"cu.created_at FROM {table(CustomerTax)} cu WHERE cu.{column(CustomerTax, 'customer')} = su.customer_id"
+    )
+    organization_taxes = (
+        f"SELECT ot.id, 'organization', ot.{column(Tax, 'organization')}, ot.created_at FROM {table(Tax)} ot "  # noqa: S608 - identifiers
+        f"WHERE ot.{column(Tax, 'organization')} = su.organization_id AND ot.applied_to_organization"
+    )
+    links = " UNION ALL ".join((charge_links, plan_links, customer_links, organization_taxes))
+    rows = json_rows.list_sql(
+        "t.id, t.code, t.name, t.rate::text, t.description, x.kind, x.owner, x.linked_at",
+        f"{table(Subscription)} su CROSS JOIN LATERAL ({links}) x JOIN {table(Tax)} t ON t.id = x.tax "
+        "WHERE su.id = %(expressions)s",
+        "x.kind, x.owner, t.id",
+    )
+    return f"({rows}::text)"
+
+
+def _usage_read_query(with_taxes: bool) -> Any:
+    def build(p: Any) -> QuerySet[Subscription]:
+        annotations = {_USAGE_CHARGES_JSON: Func(F("plan_id"), template=_usage_charges_sql(), output_field=TextField())}
+        if with_taxes:
+            annotations[_USAGE_TAXES_JSON] = Func(F("pk"), template=_usage_taxes_sql(), output_field=TextField())
+        return _usage_subscription_query(p).annotate(**annotations)[:1]
+
+    return build
+
+
+_USAGE_READS = {
+    with_taxes: PreparedQuery(_usage_read_query(with_taxes), organization=uuid.UUID, customer=str, subscription=str)
+    for with_taxes in (False, True)
+}
 _USAGE_CHARGES = PreparedQuery(
     lambda p: (
         Charge.objects.filter(plan_id=p.plan, deleted_at__isnull=True)
@@ -657,19 +750,71 @@ def _usage_taxes_query(p: Any) -> Any:
 _USAGE_TAXES = PreparedQuery(_usage_taxes_query, plan=uuid.UUID, customer=uuid.UUID, organization=uuid.UUID)
 
 
-def _usage_subscription_fast(
-    organization: Organization, external_customer_id: str, external_subscription_id: str | None
-) -> tuple[Customer, Subscription]:
-    """`usage_subscription` in one statement when both exist; the error paths ask it which is missing."""
+@dataclass(frozen=True)
+class _UsageRead:
+    """What current usage reads before the usage itself: the customer and the subscription (with
+    its plan), the plan's live charges as pricing reads them, and the taxes that may apply (rows
+    of `_usage_taxes_query`; None when taxes are left out)."""
+
+    customer: Customer
+    subscription: Subscription
+    charges: list[ChargeSnapshot]
+    tax_rows: list[tuple[Any, ...]] | None
+
+
+def _usage_read(
+    organization: Organization, external_customer_id: str, external_subscription_id: str | None, *, taxes: bool
+) -> _UsageRead:
+    """The customer, its subscription, the plan's charges and (`taxes`) the taxes that may apply: in
+    one statement on PostgreSQL when both exist (JSON, `_USAGE_READS`), else one statement each;
+    the error paths ask `usage_subscription` which is missing."""
+    sub = None
+    json = json_rows.supported(Subscription.objects.db)
     if external_subscription_id:
-        found = _USAGE_SUBSCRIPTION.fetch(
-            organization=organization.id, customer=external_customer_id, subscription=external_subscription_id
-        )
+        values = {
+            "organization": organization.id,
+            "customer": external_customer_id,
+            "subscription": external_subscription_id,
+        }
+        found = (_USAGE_READS[taxes] if json else _USAGE_SUBSCRIPTION).fetch(**values)
         sub = found[0] if found else None
-        if sub is not None:
-            sub.customer.organization = organization  # the caller's: the row is filtered on it
-            return sub.customer, sub
-    return usage_subscription(organization, external_customer_id, external_subscription_id)
+    if sub is None:
+        customer, sub = usage_subscription(organization, external_customer_id, external_subscription_id)
+        json = False
+    else:
+        customer = sub.customer
+        customer.organization = organization  # the caller's: the row is filtered on it
+    if not json:
+        charges = _charges(sub.plan)
+        tax_rows = (
+            _USAGE_TAXES.fetch(plan=sub.plan.id, customer=customer.id, organization=organization.id) if taxes else None
+        )
+        return _UsageRead(customer, sub, charges, tax_rows)
+    charges = _charges_read(sub.__dict__.pop(_USAGE_CHARGES_JSON))
+    tax_rows = None
+    if taxes:
+        tax_rows = [
+            (uuid.UUID(tax_id), code, name, Decimal(rate), description, kind, uuid.UUID(owner), json_rows.datetime_value(linked_at))
+            for tax_id, code, name, rate, description, kind, owner, linked_at in json_rows.loads(sub.__dict__.pop(_USAGE_TAXES_JSON))
+        ]  # fmt: skip
+    return _UsageRead(customer, sub, charges, tax_rows)
+
+
+def _charges_read(text: str) -> list[ChargeSnapshot]:
+    """`_charges` from the JSON text of `_usage_charges_sql`."""
+    instance, related = json_rows.instance, json_rows.related
+    charge_width, metric_width = json_rows.width(Charge), json_rows.width(BillableMetric)
+    snapshots = []
+    for row in json_rows.loads(text):
+        charge = instance(Charge, row[:charge_width])
+        metric = instance(BillableMetric, row[charge_width : charge_width + metric_width])
+        related(charge, "billable_metric", metric)
+        filters = [instance(ChargeFilter, values) for values in row[charge_width + metric_width]]
+        for charge_filter in filters:
+            related(charge_filter, "charge", charge)  # as the prefetch of `charge.filters` leaves it
+        keys = [key for [key] in row[charge_width + metric_width + 1]]
+        snapshots.append(ChargeSnapshot(charge=charge, filters=live_filters(filters), metric=metric_spec(metric, keys)))
+    return snapshots
 
 
 def _charges(plan: Any) -> list[ChargeSnapshot]:
@@ -697,13 +842,17 @@ def _charges(plan: Any) -> list[ChargeSnapshot]:
 
 
 def _usage_tax_resolver(
-    organization: Organization, customer: Customer, plan: Any, charges: list[ChargeSnapshot]
+    organization: Organization,
+    customer: Customer,
+    plan: Any,
+    charges: list[ChargeSnapshot],
+    rows: list[tuple[Any, ...]],
 ) -> TaxResolver:
-    """A `TaxResolver` for current usage, fed by one statement: the taxes of the plan's charges,
-    of the plan, of the customer and the organization's defaults (each list in the order the
-    resolver would read it), instead of one statement per level."""
+    """A `TaxResolver` for current usage, fed by the rows of one statement (`_usage_taxes_query`,
+    or the same rows read with the subscription): the taxes of the plan's charges, of the plan, of
+    the customer and the organization's defaults (each list in the order the resolver would read
+    it), instead of one statement per level."""
     by_owner: dict[tuple[str, Any], list[tuple[Any, Tax]]] = defaultdict(list)
-    rows = _USAGE_TAXES.fetch(plan=plan.id, customer=customer.id, organization=organization.id)
     for tax_id, code, name, rate, description, kind, owner, linked_at in rows:
         tax = Tax(id=tax_id, organization=organization, code=code, name=name, rate=rate, description=description)
         by_owner[(kind, owner)].append((linked_at, tax))
@@ -830,14 +979,18 @@ def current_usage(
     window's end (`invoicing/projection.py`) and the charges' total `projected_amount_cents`.
     """
     at = at or timezone.now()
-    customer, sub = _usage_subscription_fast(organization, external_customer_id, external_subscription_id)
+    read = _usage_read(organization, external_customer_id, external_subscription_id, taxes=apply_taxes)
+    customer, sub, charges = read.customer, read.subscription, read.charges
     schedule = schedule_for(sub)
     if schedule is None:
         raise NotFoundFailure("subscription")
     window = periods.charges_window_at(schedule, at)
     currency = sub.plan.amount_currency
-    charges = _charges(sub.plan)
-    resolver = _usage_tax_resolver(organization, customer, sub.plan, charges) if apply_taxes else None
+    resolver = (
+        _usage_tax_resolver(organization, customer, sub.plan, charges, read.tax_rows)
+        if read.tax_rows is not None
+        else None
+    )
     starts = ChainStarts()  # the subscription chain's initial start, read once if a recurring metric asks
     usage = _bulk_usage(organization, sub, charges, window, starts)
     projecting = (

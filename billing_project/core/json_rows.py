@@ -56,9 +56,13 @@ def supported(alias: str) -> bool:
     return connections[alias].vendor == "postgresql"
 
 
-def _datetime(value: str) -> datetime:
+def datetime_value(value: str) -> datetime:
+    """A `timestamptz` of the JSON text as a database read gives it: an aware datetime in UTC."""
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
+
+
+_datetime = datetime_value
 
 
 def _json_field(field: models.JSONField) -> _Converter | None:

@@ -18,7 +18,8 @@ from tests.factories.invoicing import make_tax
 
 pytestmark = pytest.mark.django_db
 
-# The page's applied taxes ride on its rows (JSON) on PostgreSQL, elsewhere they are read apart.
+# The page's applied taxes ride on its rows (JSON) on PostgreSQL, elsewhere they are read apart;
+# so do current usage's charges (with their filters) and taxes on the subscription's row.
 _TAXES_APART = connection.vendor != "postgresql"
 
 
@@ -189,7 +190,7 @@ def _usage(client) -> tuple[dict, list[str]]:
 
 
 @pytest.mark.parametrize("level", ["plan", "customer", "organization"])
-def test_current_usage_reads_four_statements_and_taxes_like_the_invoice(tenant, monkeypatch, level):
+def test_current_usage_reads_two_statements_and_taxes_like_the_invoice(tenant, monkeypatch, level):
     """The charge's own tax first, then the plan's, the customer's, the organization's defaults."""
     from catalog.models import CustomerTax, PlanTax
     from invoicing.billing.run import customer_bill
@@ -205,10 +206,11 @@ def test_current_usage_reads_four_statements_and_taxes_like_the_invoice(tenant, 
         CustomerTax.objects.create(customer=customer, tax=make_tax(organization, "3", code="cust_a"))
 
     usage, sql = _usage(tenant.client)
-    # subscription + customer + plan, charges + metrics (+ EXISTS flags), every tax level, rollups.
-    assert len(sql) == 4, sql
-    # The first, without the customer columns usage never reads, fits psycopg's parse cache.
-    assert '"customers_customer"."shipping_address"' not in sql[0] and len(sql[0].encode()) <= 4096
+    # subscription + customer + plan with the plan's charges and metrics and every tax level (JSON
+    # on PostgreSQL; else charges + metrics (+ EXISTS flags) and the taxes apart), rollups.
+    assert len(sql) == 2 + 2 * _TAXES_APART, sql
+    # The first leaves out the customer columns usage never reads.
+    assert '"customers_customer"."shipping_address"' not in sql[0]
     assert usage["amount_cents"] == 8 * 50 + 500  # 8 calls × 0.50 + 2.5 GB × 2.00
     gb_rate = {"plan": 20, "customer": 15, "organization": 1}[level]
     # 400 × 5.5 % = 22; 500 × the fallback rate.
@@ -227,7 +229,9 @@ def test_current_usage_with_filters_reads_them_and_prices_each_bucket(tenant, mo
     monkeypatch.setattr("invoicing.selectors.timezone.now", lambda: datetime(2024, 4, 20, 12, tzinfo=UTC))
     _usage_setup(tenant.organization, with_filters=True)
     usage, sql = _usage(tenant.client)
-    assert len(sql) == 7  # + the charge's filters, its metric's filter keys and its own rollup query
+    # + the charge's own rollup query; elsewhere than on PostgreSQL + the charges, the taxes, the
+    # charge's filters and its metric's filter keys
+    assert len(sql) == 3 + 4 * _TAXES_APART, sql
     calls = next(c for c in usage["charges_usage"] if c["billable_metric"]["code"] == "calls")
     by_values = {json.dumps(f["values"]): f for f in calls["filters"]}
     assert by_values['{"region": ["eu"]}']["amount_cents"] == 300  # 3 × 1.00
@@ -262,7 +266,7 @@ def test_current_usage_of_a_plan_without_charges(tenant, monkeypatch):
     subscribe(customer, make_plan(tenant.organization), datetime(2024, 4, 1, tzinfo=UTC), external_id="s1")
     usage, sql = _usage(tenant.client)
     assert usage["charges_usage"] == [] and usage["amount_cents"] == usage["taxes_amount_cents"] == 0
-    assert len(sql) == 3  # no rollup read without a charge
+    assert len(sql) == 1 + 2 * _TAXES_APART  # no rollup read without a charge
 
 
 @pytest.mark.parametrize("taxes_on_rows", [True, False], ids=["taxes-as-json", "taxes-apart"])
@@ -334,3 +338,57 @@ def test_the_compiled_page_answers_the_general_paths_bytes_for_invoices_with_eve
     assert customer.billing_entity is not None
     assert rendered[str(fifth.id)]["billing_entity_code"] == customer.billing_entity.code != "eu"
     assert rendered[str(third.id)]["file_url"].endswith("rich.pdf")
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="charges and taxes ride on the subscription's row on PostgreSQL"
+)
+def test_current_usage_read_with_the_subscription_answers_what_the_reads_apart_answer(tenant, monkeypatch):
+    """Charges (with live and deleted filters, a deleted charge, grouped and filtered ones, a
+    metric with deleted filter keys) and taxes at every level read as JSON with the subscription
+    give the bytes the separate reads give: current and projected usage, taxes applied or not."""
+    from django.utils import timezone as django_timezone
+
+    from billing_project.core import json_rows
+    from catalog.models import BillableMetricFilter, ChargeFilter, ChargeTax, CustomerTax, PlanTax
+    from tests.factories.invoicing import add_events, make_charge, make_metric
+
+    monkeypatch.setattr("invoicing.selectors.timezone.now", lambda: datetime(2024, 4, 20, 12, tzinfo=UTC))
+    organization = tenant.organization
+    customer, plan, sub = _usage_setup(organization, with_filters=True)
+    region = BillableMetricFilter.objects.get(key="region")
+    BillableMetricFilter.objects.create(billable_metric=region.billable_metric, key="gone", values=["x"],
+                                        deleted_at=django_timezone.now())  # fmt: skip
+    calls = region.billable_metric
+    own = ChargeFilter.objects.get().charge
+    ChargeFilter.objects.create(organization=organization, charge=own, values={"region": ["us"]},
+                                properties={"amount": "9"}, deleted_at=django_timezone.now())  # fmt: skip
+    ChargeFilter.objects.create(organization=organization, charge=own, values={"region": ["us"]},
+                                properties={"amount": "0.25"}, invoice_display_name="US")  # fmt: skip
+    zones = make_metric(organization, "zones", "sum_agg", field_name="v")
+    make_charge(plan, zones, properties={"amount": "0.3333"}, pricing_group_keys=["zone"])
+    make_charge(plan, calls, properties={"amount": "100"}, deleted_at=django_timezone.now())
+    add_events(sub, "zones", [datetime(2024, 4, 5, tzinfo=UTC)] * 2, zone="a", v="1.5")
+    add_events(sub, "zones", [datetime(2024, 4, 6, tzinfo=UTC)], zone="b", v="7")
+    make_tax(organization, "1", code="org_default", applied_to_organization=True)
+    PlanTax.objects.create(plan=plan, tax=make_tax(organization, "20", code="plan_vat"))
+    CustomerTax.objects.create(customer=customer, tax=make_tax(organization, "12", code="cust_b"))
+    ChargeTax.objects.create(charge=own, tax=make_tax(organization, "2.5", code="extra"))
+    paths = [
+        "/api/v1/customers/u1/current_usage?external_subscription_id=s1",
+        "/api/v1/customers/u1/current_usage?external_subscription_id=s1&apply_taxes=false",
+        "/api/v1/customers/u1/projected_usage?external_subscription_id=s1",
+    ]
+    answers = {}
+    for path in paths:
+        tenant.client.get(path)
+        with CaptureQueriesContext(connection) as captured:
+            answers[path] = tenant.client.get(path)
+        assert answers[path].status_code == 200
+        assert sum("catalog_charge" in sql for sql in _route_statements(captured.captured_queries)) == 1
+    monkeypatch.setattr(json_rows, "supported", lambda alias: False)
+    for path in paths:
+        apart = tenant.client.get(path)
+        assert apart.content == answers[path].content, path
+    usage = json.loads(answers[paths[0]].content)["customer_usage"]
+    assert len(usage["charges_usage"]) == 3 and usage["taxes_amount_cents"] > 0
