@@ -272,6 +272,24 @@ def _list_taxes_sql() -> str:
     return f"({rows}::text)"
 
 
+def _applied_tax_rows(text: str, invoice_id: uuid.UUID, tax_ids: dict[str, uuid.UUID]) -> list[InvoiceAppliedTaxRow]:
+    """The rows of `_list_taxes_sql`'s JSON text: the values its columns hold in the database (a
+    UUID, a `Decimal`, an aware datetime), the invoice's id being the page row's, each tax's id
+    parsed once per page (`tax_ids`)."""
+    rows = []
+    for tax_row_id, _, tax_id, name, code, rate, description, amount, currency, fees, created_at in json_rows.loads(
+        text
+    ):
+        tax = None if tax_id is None else (tax_ids.get(tax_id) or tax_ids.setdefault(tax_id, uuid.UUID(tax_id)))
+        rows.append(
+            InvoiceAppliedTaxRow(
+                uuid.UUID(tax_row_id), invoice_id, tax, name, code, Decimal(rate), description, amount, currency, fees,
+                json_rows.datetime_value(created_at),
+            )
+        )  # fmt: skip
+    return rows
+
+
 def _page_of(offset: int, limit: int, with_taxes: bool) -> PreparedQuery:
     """The page as rows (`_ROW_COLUMNS`), each carrying the total count of the list (one statement:
     they agree) and, `with_taxes`, its applied taxes."""
@@ -369,7 +387,7 @@ def customer_invoice_page(
     width = len(_ROW_COLUMNS)
     items: list[InvoiceListRow] = []
     taxes: dict[Any, list[InvoiceAppliedTaxRow]] = {}
-    make, fields = InvoiceAppliedTaxRow._make, InvoiceAppliedTaxRow._fields
+    tax_ids: dict[str, uuid.UUID] = {}  # a page's invoices mostly apply the same few taxes
     for row in found:
         metadata, credits, sections = row[width], row[width + 1], row[width + 2]
         items.append(
@@ -378,10 +396,7 @@ def customer_invoice_page(
             )
         )
         if with_taxes:
-            taxes[row[0]] = [
-                make(json_rows.some_values(InvoiceAppliedTax, fields, values))
-                for values in json_rows.loads(row[width + 4])
-            ]
+            taxes[row[0]] = _applied_tax_rows(row[width + 4], row[0], tax_ids)
     if not with_taxes:
         taxes = {item.id: [] for item in items}
         for tax in _page_applied_taxes(list(taxes)):

@@ -119,18 +119,9 @@ def _part_layout(model: type[models.Model], names: tuple[str, ...]) -> tuple[str
 
 def some_columns_sql(model: type[models.Model], alias: str, names: tuple[str, ...]) -> str:
     """The columns of these fields (attribute names: `invoice_id` or `invoice`) of the table
-    aliased `alias`, as `some_values()` reads them: a row of a few columns, not an instance."""
+    aliased `alias`, each as `instance()` reads it (a decimal as text…): a row of a few columns,
+    not an instance; its reader converts the values it uses."""
     return _part_layout(model, names)[0].format(alias=alias)
-
-
-def some_values(model: type[models.Model], names: tuple[str, ...], values: Sequence[Any]) -> list[Any]:
-    """The values of `some_columns_sql(model, …, names)` as a database read gives them (a UUID, a
-    `Decimal`, an aware datetime…)."""
-    converters = _part_layout(model, names)[1]
-    return [
-        value if convert is None or value is None else convert(value)
-        for value, convert in zip(values, converters, strict=True)
-    ]
 
 
 def columns_sql(model: type[models.Model], alias: str) -> str:
