@@ -17,7 +17,7 @@ from billing_project.core import money
 from billing_project.core.api import permissions as api_permissions
 from billing_project.core.errors import NotFoundFailure, ValidationFailure, merge_details
 from billing_project.core.inputs import UNSET, or_none
-from billing_project.core.inserts import insert_new
+from billing_project.core.inserts import insert_new, update_existing
 from billing_project.core.prepared import PreparedQuery
 from billing_project.core.rowimages import remember_locked_row
 from customers import entities, hooks, signals
@@ -493,7 +493,7 @@ def _customer_upsert(
     if created:
         insert_new(customer)  # `save()` (signals, audit trail included), its INSERT composed once per process
     else:
-        customer.save()
+        update_existing(customer)  # `save()`, its UPDATE composed once per process
 
     # The rows of the representation's relations the upsert knows (none, read under the lock or
     # for a new customer), so the representation does not read them.

@@ -123,3 +123,87 @@ def test_a_failed_insert_marks_the_transaction_for_rollback():
             insert_new(CustomerMetadata(customer=customer, key="k", value="again"))
         assert transaction.get_rollback() is True  # as save() leaves it: the block rolls back
     assert list(CustomerMetadata.objects.filter(customer=customer).values_list("value", flat=True)) == ["v"]
+
+
+# --- update_existing: save() of a row read from the database ---------------------------------------
+
+
+def _customer_columns(pk) -> dict:
+    row = Customer.objects.filter(pk=pk).values().get()
+    ignored = ("id", "created_at", "updated_at", "external_id", "sequential_id", "slug")
+    return {key: value for key, value in row.items() if key not in ignored}
+
+
+def _changed(customer: Customer) -> None:
+    customer.name, customer.email, customer.shipping_address = "Ada L.", "", {"city": "Paris", "n": [1, "é"]}
+    customer.timezone, customer.net_payment_term, customer.billing_entity = None, 30, None
+
+
+def test_an_update_writes_what_save_writes_with_the_same_signals_and_audit():
+    organization = CustomerFactory().organization
+    fast = CustomerFactory(organization=organization, name="Ada", email="ada@example.test")
+    saved = CustomerFactory(organization=organization, name="Ada", email="ada@example.test")
+    from billing_project.core.rowimages import remember_locked_row
+
+    seen = []
+
+    def before(sender, instance, raw, using, update_fields, **kwargs):
+        seen.append(("pre_save", instance.pk, instance._state.adding, raw, using, update_fields))
+
+    def after(sender, instance, created, raw, using, update_fields, **kwargs):
+        seen.append(("post_save", instance.pk, instance._state.adding, created, raw, using, update_fields))
+
+    pre_save.connect(before, sender=Customer, dispatch_uid="test_updates")
+    post_save.connect(after, sender=Customer, dispatch_uid="test_updates")
+    try:
+        for customer, write in ((fast, inserts.update_existing), (saved, Customer.save)):
+            with transaction.atomic():
+                row = Customer.objects.select_for_update().get(pk=customer.pk)
+                remember_locked_row(row)
+                _changed(row)
+                before_update = row.updated_at
+                if write is inserts.update_existing:
+                    with CaptureQueriesContext(connection) as captured:
+                        write(row)
+                    statements = [q["sql"] for q in captured.captured_queries if "audit_" not in q["sql"]]
+                    assert len(statements) == 1 and statements[0].startswith('UPDATE "customers_customer" SET')
+                else:
+                    write(row)
+                assert row.updated_at > before_update  # auto_now, as save() sets it
+            assert Customer.objects.get(pk=customer.pk).updated_at == row.updated_at
+    finally:
+        pre_save.disconnect(dispatch_uid="test_updates", sender=Customer)
+        post_save.disconnect(dispatch_uid="test_updates", sender=Customer)
+    assert seen == [
+        ("pre_save", fast.pk, False, False, "default", None),
+        ("post_save", fast.pk, False, False, False, "default", None),
+        ("pre_save", saved.pk, False, False, "default", None),
+        ("post_save", saved.pk, False, False, False, "default", None),
+    ]
+    assert _customer_columns(fast.pk) == _customer_columns(saved.pk)
+    audits = {
+        e.object_id: e.changes for e in AuditLogEntry.objects.filter(action="update", object_id__in=[fast.pk, saved.pk])
+    }
+    assert audits[str(fast.pk)] == audits[str(saved.pk)] and audits[str(fast.pk)]["name"] == ["Ada", "Ada L."]
+    assert inserts._updates[(Customer, connection.vendor)] is not None
+
+
+def test_deferred_rows_expressions_and_vanished_rows_go_through_save():
+    customer = CustomerFactory(name="Ada")
+    partial = Customer.objects.only("id", "name").get(pk=customer.pk)
+    partial.name = "Only the name"
+    with CaptureQueriesContext(connection) as captured:
+        inserts.update_existing(partial)  # save() updates the loaded fields alone
+    update = next(q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE"))
+    assert '"email"' not in update and Customer.objects.get(pk=customer.pk).name == "Only the name"
+
+    row = Customer.objects.get(pk=customer.pk)
+    row.name = Concat(Value("by "), Value("SQL"))
+    inserts.update_existing(row)
+    assert Customer.objects.get(pk=customer.pk).name == "by SQL"
+
+    gone = Customer.objects.get(pk=customer.pk)
+    Customer.objects.filter(pk=customer.pk).delete()
+    gone.name = "back"
+    inserts.update_existing(gone)  # save() inserts a row its UPDATE did not find
+    assert Customer.objects.get(pk=customer.pk).name == "back"
