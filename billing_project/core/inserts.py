@@ -131,12 +131,13 @@ def update_existing(row: models.Model) -> None:
     connection = connections[alias]
     pk = model._meta.pk
     assert pk is not None
-    row._prepare_related_fields_for_save(operation_name="save")
+    django_row: Any = row  # the model's own save steps, as `save()` calls them
+    django_row._prepare_related_fields_for_save(operation_name="save")
     pre_save.send(sender=model, instance=row, raw=False, using=alias, update_fields=None)
     with transaction.mark_for_rollback_on_error(using=alias):
         values = [field.pre_save(row, False) for field in fields]
         if any(hasattr(value, "resolve_expression") for value in values):  # the compiler's work
-            updated = row._save_table(raw=False, cls=model, using=alias)
+            updated = django_row._save_table(raw=False, cls=model, using=alias)
         else:
             params: list[Any] = [
                 field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)
@@ -146,7 +147,7 @@ def update_existing(row: models.Model) -> None:
                 cursor.execute(sql, params)
                 updated = cursor.rowcount > 0
             if not updated:  # the row is gone: `save()` inserts it again
-                updated = row._save_table(raw=False, cls=model, using=alias)
+                updated = django_row._save_table(raw=False, cls=model, using=alias)
     row._state.db = alias
     row._state.adding = False
     post_save.send(sender=model, instance=row, created=not updated, update_fields=None, raw=False, using=alias)

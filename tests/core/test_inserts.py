@@ -145,7 +145,7 @@ def test_an_update_writes_what_save_writes_with_the_same_signals_and_audit():
     saved = CustomerFactory(organization=organization, name="Ada", email="ada@example.test")
     from billing_project.core.rowimages import remember_locked_row
 
-    seen = []
+    seen: list[tuple[object, ...]] = []
 
     def before(sender, instance, raw, using, update_fields, **kwargs):
         seen.append(("pre_save", instance.pk, instance._state.adding, raw, using, update_fields))
