@@ -44,18 +44,25 @@ def representation_flags(customer_ref: str = "pk") -> dict[str, Exists]:
 
 
 def representation_related(
-    organization: Organization, customers: Sequence[Customer]
+    organization: Organization, customers: Sequence[Customer], flags: dict[Any, dict[str, bool]] | None = None
 ) -> dict[Any, dict[str, list[Any]]]:
     """What rendering these customers reads (`customers.representation.customer_payload(related=)`),
     by customer id: the rows of each relation of the representation, in one statement a relation
-    for the customers whose `representation_flags()` say they have some (none otherwise). Each customer gets its
-    organization, the caller's (customers are read tenant-scoped), instead of a join per row."""
+    for the customers whose `representation_flags()` say they have some (none otherwise): read on
+    the customers, or given by customer id (`flags`, when a row naming the customer read them). Each
+    customer gets its organization, the caller's (customers are read tenant-scoped), instead of a join per row."""
     related: dict[Any, dict[str, list[Any]]] = {customer.pk: {} for customer in customers}
     for customer in customers:
         customer.organization = organization
+
+    def has_rows(customer: Customer, name: str) -> bool:
+        if flags is not None and customer.pk in flags:
+            return flags[customer.pk].get(name, True)
+        return getattr(customer, name, True)
+
     for lookup in hooks.representation_prefetches():
         first, *rest = lookup.split("__")
-        having = [customer for customer in customers if getattr(customer, f"has_rows_{first}", True)]
+        having = [customer for customer in customers if has_rows(customer, f"has_rows_{first}")]
         if having:
             # One statement a relation: what follows its first step (`tax_links__tax`) is joined.
             model = Customer._meta.get_field(first).related_model

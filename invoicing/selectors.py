@@ -31,6 +31,7 @@ from django.db.models.functions import Cast, Greatest
 from django.utils import timezone
 
 from billing_project.core import json_rows
+from billing_project.core.api.pagination import PreparedPages
 from billing_project.core.errors import NotFoundFailure, ValidationFailure
 from billing_project.core.found import first_with_id, found, uuid_or_none
 from billing_project.core.narrowing import narrowed, searched
@@ -183,32 +184,59 @@ def invoice_list(
     qs = searched(qs, search_term, "number", "customer__name", "customer__external_id", "customer__email")
     for key, value in (metadata or {}).items():
         qs = qs.filter(metadata__contains=[{"key": key, "value": value}]) if _json_contains() else qs
-    # Rows only: `invoice_list_related` reads what a page's representation needs, once per page.
+    # Rows only, with whether their customer has metadata and tax links and, on PostgreSQL, their
+    # applied taxes: `invoice_list_related` reads what else a page's representation needs.
     related = ("customer", "billing_entity", *(f"customer__{r}" for r in customer_hooks.REPRESENTATION_RELATED))
     deferred = ("billing_entity__logo", *customer_hooks.representation_deferred("customer__"))
-    return qs.select_related(*related).defer(*deferred).order_by("-issuing_date", "-created_at", "id")
+    annotations: dict[str, Any] = dict(customer_selectors.representation_flags("customer_id"))
+    if json_rows.supported(qs.db):
+        annotations[_LIST_TAXES] = Func(F("pk"), template=_list_taxes_sql(), output_field=TextField())
+    return (
+        qs.select_related(*related)
+        .defer(*deferred)
+        .annotate(**annotations)
+        .order_by("-issuing_date", "-created_at", "id")
+    )
 
 
-def invoice_list_related(organization: Organization, invoices: list[Invoice]) -> dict[Any, list[InvoiceAppliedTax]]:
-    """What rendering a page of `invoice_list` reads, in two or three statements whatever its size.
+# `GET /invoices` without filters, its pages compiled once per process (`PreparedPages`: SQL text, no rows).
+INVOICE_PAGES = PreparedPages(lambda p: invoice_list(p.organization), organization=uuid.UUID)
+
+
+def invoice_list_related(
+    organization: Organization, invoices: list[Invoice]
+) -> tuple[dict[Any, list[InvoiceAppliedTaxRow]] | dict[Any, list[InvoiceAppliedTax]], dict[Any, dict[str, list[Any]]]]:
+    """What rendering a page of `invoice_list` reads besides its rows: none when its customers
+    have no metadata nor tax links (the rows say, `representation_flags`) and its applied taxes rode
+    on the rows (PostgreSQL), else a statement for each of those relations that has rows.
 
     The customers (a page often holds one) get their organization (the caller's: lists are
-    tenant-scoped) and their representation's relations (metadata, taxes); returns the applied
-    taxes by invoice id, in the representation's order.
+    tenant-scoped); returns the applied taxes by invoice id, in the representation's order, and
+    the rows of each customer's representation's relations by customer id
+    (`customers.representation.customer_payload(related=)`).
     """
     customers: dict[Any, Customer] = {}
+    flags: dict[Any, dict[str, bool]] = {}
+    names = list(customer_selectors.representation_flags())
     for invoice in invoices:
         customer = customers.setdefault(invoice.customer_id, invoice.customer)
         invoice.customer = customer
-        customer.organization = organization
-    prefetch_related_objects(
-        list(customers.values()), *customer_hooks.representation_prefetches(), *customer_hooks.REPRESENTATION_RELATED
-    )
-    taxes: dict[Any, list[InvoiceAppliedTax]] = {invoice.id: [] for invoice in invoices}
-    if taxes:
-        for row in InvoiceAppliedTax.objects.filter(invoice_id__in=list(taxes)).order_by("created_at", "id"):
+        found_flags = {name: invoice.__dict__.pop(name) for name in names if name in invoice.__dict__}
+        flags.setdefault(customer.pk, found_flags)
+    related = customer_selectors.representation_related(organization, list(customers.values()), flags)
+    taxes: dict[Any, list[Any]] = {invoice.id: [] for invoice in invoices}
+    tax_ids: dict[str, uuid.UUID] = {}
+    apart = []
+    for invoice in invoices:
+        text = invoice.__dict__.pop(_LIST_TAXES, None)
+        if text is None:
+            apart.append(invoice.id)
+        else:
+            taxes[invoice.id] = _applied_tax_rows(text, invoice.id, tax_ids)
+    if apart:
+        for row in InvoiceAppliedTax.objects.filter(invoice_id__in=apart).order_by("created_at", "id"):
             taxes[row.invoice_id].append(row)
-    return taxes
+    return taxes, related
 
 
 # --- a customer's invoices, one page (GET /invoices?external_customer_id=..., the common list) -------

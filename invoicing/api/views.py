@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_view
@@ -10,7 +11,7 @@ from rest_framework.response import Response
 
 from billing_project.core.api.filters import METADATA_PARAMETER as _METADATA_PARAMETER
 from billing_project.core.api.filters import metadata_filters
-from billing_project.core.api.pagination import meta_for, page_params, paginated_response
+from billing_project.core.api.pagination import meta_for, page_params, paginated_response, prepared_page_response
 from billing_project.core.api.resources import ResourceView, endpoint
 from billing_project.core.api.views import (
     OrganizationAPIView,
@@ -32,6 +33,7 @@ from invoicing.services import lifecycle, one_off
 
 # A customer's invoices and nothing else filtered: the compiled path (selectors.customer_invoice_page).
 _CUSTOMER_PAGE_PARAMS = {"external_customer_id", "page", "per_page"}
+_PAGE_PARAMS = {"page", "per_page"}
 
 
 def _only_pages(request: Request) -> bool:
@@ -69,9 +71,13 @@ def customer_invoice_list_answer(request: Request, organization: Any, query: dic
     return invoice_list_answer(request, organization, query)
 
 
-def _invoice_list_payload(organization: Any, items: list[Any]) -> list[InvoiceShape]:
-    taxes = selectors.invoice_list_related(organization, items)
+def _invoice_list_payload(organization: Any, rows: Iterable[Any]) -> list[InvoiceShape]:
+    items = list(rows)
+    taxes, related = selectors.invoice_list_related(organization, items)
     customers: dict[Any, CustomerShape] = {}  # a page of one customer's invoices renders it once
+    for invoice in items:
+        if invoice.customer_id not in customers:
+            customers[invoice.customer_id] = customer_payload(invoice.customer, related=related[invoice.customer_id])
     return [invoice_payload(i, with_fees=False, customers=customers, applied_taxes=taxes[i.id]) for i in items]
 
 
@@ -122,6 +128,14 @@ class InvoiceCollectionView(InvoiceView):
             found = _customer_invoice_page(request, self.organization, external_customer_id)
             if found is not None:
                 return found
+        if set(request.query_params) <= _PAGE_PARAMS:  # no filter: the compiled pages
+            return prepared_page_response(
+                request,
+                selectors.INVOICE_PAGES,
+                "invoices",
+                lambda items: _invoice_list_payload(self.organization, items),
+                organization=self.organization.pk,
+            )
         return invoice_list_answer(request, self.organization, filters.InvoiceFilters.parse(request))
 
     @endpoint("invoices_create_one_off", s.InvoiceEnvelope, request=s.OneOffInvoiceEnvelope)

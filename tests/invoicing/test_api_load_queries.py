@@ -131,7 +131,9 @@ def test_a_page_of_several_customers_renders_each_with_its_own_data(tenant):
     assert by_amount[100]["external_id"] == by_amount[300]["external_id"] == "one"
     assert by_amount[100]["applicable_timezone"] == "Europe/Paris" and by_amount[100]["metadata"] == []
     assert by_amount[200]["external_id"] == "two" and by_amount[200]["metadata"][0]["key"] == "k"
-    assert len(sql) == 4  # the page with its total, metadata and tax links of both customers, applied taxes
+    # the page with its total, its customers' relation flags and its applied taxes (apart elsewhere
+    # than on PostgreSQL); the metadata of the one customer that has some
+    assert len(sql) == 2 + _TAXES_APART, sql
 
 
 def test_a_reused_external_id_lists_the_deleted_customers_invoices_too(tenant):
@@ -392,3 +394,72 @@ def test_current_usage_read_with_the_subscription_answers_what_the_reads_apart_a
         assert apart.content == answers[path].content, path
     usage = json.loads(answers[paths[0]].content)["customer_usage"]
     assert len(usage["charges_usage"]) == 3 and usage["taxes_amount_cents"] > 0
+
+
+# --- GET /invoices (every customer's; the compiled pages without filters, the general path else) ---
+
+
+@pytest.mark.parametrize("taxes_on_rows", [True, False], ids=["taxes-as-json", "taxes-apart"])
+def test_a_page_of_every_invoice_is_one_statement_and_renders_as_each_invoice_alone(
+    tenant, other_tenant, monkeypatch, taxes_on_rows
+):
+    """`GET /invoices?per_page=` (no filter: compiled pages) reads the page with its total, its
+    customers' relation flags and (PostgreSQL) its applied taxes in one statement, plus one for each
+    relation some customer of the page has rows in; each invoice renders as `invoice_payload` renders
+    it alone (its own reads), and a filtered list the same rows the same way."""
+    import uuid
+
+    from billing_project.core import json_rows
+    from billing_project.core.api.pagination import PreparedPages
+    from invoicing import selectors
+    from invoicing.models import Invoice, InvoiceAppliedTax
+    from invoicing.representation import invoice_payload
+    from tests.factories.customers import BillingEntityFactory
+
+    if taxes_on_rows and connection.vendor != "postgresql":
+        pytest.skip("applied taxes ride on the page's rows on PostgreSQL")
+    if not taxes_on_rows:
+        monkeypatch.setattr(json_rows, "supported", lambda alias: False)
+    # pages compiled in this test (another may have compiled them with the other reading)
+    monkeypatch.setattr(
+        selectors, "INVOICE_PAGES", PreparedPages(selectors.INVOICE_PAGES.build, organization=uuid.UUID)
+    )
+    organization = tenant.organization
+    plain = CustomerFactory(organization=organization, external_id="plain")
+    rich = CustomerFactory(organization=organization, external_id="rich", timezone="Asia/Kolkata")
+    CustomerMetadataFactory(customer=rich, key="crm", value="42")
+    CustomerTax.objects.create(customer=rich, tax=make_tax(organization, "8.5", code="gst"))
+    invoices = [make_one_off_invoice(customer, 100 + i) for i, customer in enumerate([plain, rich, plain, rich])]
+    Invoice.objects.filter(pk=invoices[0].pk).update(billing_entity=BillingEntityFactory(organization=organization))
+    InvoiceAppliedTax.objects.create(
+        organization=organization, invoice=invoices[1], tax=None, tax_code="old", tax_name="Old tax",
+        tax_rate="7.25", tax_description="gone", amount_cents=3, fees_amount_cents=40, currency="USD",
+    )  # fmt: skip
+    make_one_off_invoice(CustomerFactory(organization=other_tenant.organization, external_id="rich"), 999)
+
+    def page(path: str) -> tuple[list[dict], dict, int]:
+        tenant.client.get(path)
+        with CaptureQueriesContext(connection) as captured:
+            response = tenant.client.get(path)
+        assert response.status_code == 200
+        body = response.json()
+        return body["invoices"], body["meta"], len(_route_statements(captured.captured_queries))
+
+    listed, meta, statements = page("/api/v1/invoices?per_page=3")
+    # the page; the rich customer's metadata and tax links; the applied taxes apart elsewhere
+    assert statements == 3 + (not taxes_on_rows)
+    assert meta["total_count"] == 4 and len(listed) == 3
+    second, _, _ = page("/api/v1/invoices?per_page=3&page=2")
+    rendered = listed + second
+    expected = [
+        invoice_payload(Invoice.objects.get(pk=i["lago_id"]), with_fees=False) for i in rendered
+    ]  # each alone: its own reads
+    assert json.dumps(rendered) == json.dumps(expected)
+    assert {i["lago_id"] for i in rendered} == {str(i.id) for i in invoices}
+    filtered, _, _ = page("/api/v1/invoices?per_page=3&currency=USD")
+    assert filtered == listed
+
+    position = next(n for n, i in enumerate(rendered) if i["customer"]["external_id"] == "plain")
+    only_plain, _, statements = page(f"/api/v1/invoices?per_page=1&page={position + 1}")
+    assert only_plain[0]["customer"]["external_id"] == "plain"
+    assert statements == 1 + (not taxes_on_rows)  # a page whose customers have no metadata nor taxes
