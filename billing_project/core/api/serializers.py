@@ -8,8 +8,10 @@ import datetime as dt
 import sys
 from typing import Any
 
+from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils.serializer_helpers import BindingDict
 
 from billing_project.core import bounds
 
@@ -17,25 +19,54 @@ from billing_project.core import bounds
 # A response-only serializer whose fields cost less to set up per instance.
 #
 # DRF gives every serializer instance its own fields with `copy.deepcopy` of the declared ones, and
-# a field's deep copy calls its `__init__` again with the same arguments: the bulk of a small
-# read's serializing time (a plan's response builds about a hundred fields). A field that holds no
-# other field is copied here as it is after that `__init__`: a new instance with the declared
-# instance's attributes (`Field.bind` then sets its name, parent and source on the copy alone).
-# Nested serializers and fields with a child (`ListField`, `DictField`, `many=True`) are deep-copied
-# as DRF copies them. `tests/core/test_output_serializer.py` pins the copies equal to DRF's for
-# every output serializer of the project.
+# a field's deep copy calls its `__init__` again with the same arguments, then binds it (`Field.bind`
+# sets its name, label, source and source path): the bulk of a small read's serializing time (a
+# plan's response builds about a hundred fields). A field that holds no other field is bound here
+# once per class, to no serializer (`_bound_leaves`), and each instance gets a new field with that
+# bound field's attributes and itself as the parent: what DRF's copy and `bind` leave, without
+# running them. Nested serializers and fields with a child (`ListField`, `DictField`, `many=True`)
+# are deep-copied and bound as DRF does. `tests/core/test_output_serializer.py` pins the fields
+# equal to DRF's for every output serializer of the project.
 # (A comment, not a docstring: the schema would show a docstring as every subclass's description.)
 class OutputSerializer(serializers.Serializer):
-    def get_fields(self) -> dict[str, serializers.Field]:
-        return {name: _field_copy(field) for name, field in self._declared_fields.items()}
+    @cached_property
+    def fields(self) -> BindingDict:  # type: ignore[override]  # DRF's is a cached_property too
+        fields = BindingDict(self)
+        leaves = _bound_leaves(type(self))
+        for name, declared in self._declared_fields.items():
+            bound = leaves.get(name)
+            if bound is None:
+                fields[name] = copy.deepcopy(declared)  # bound by the BindingDict, as DRF binds
+            else:
+                field = object.__new__(type(bound))
+                field.__dict__.update(bound.__dict__)
+                field.parent = self  # the one attribute `bind` sets that differs between instances
+                fields.fields[name] = field
+        return fields
 
 
-def _field_copy(field: serializers.Field) -> serializers.Field:
-    if isinstance(field, serializers.BaseSerializer) or hasattr(field, "child") or hasattr(field, "child_relation"):
-        return copy.deepcopy(field)
-    clone = object.__new__(type(field))
-    clone.__dict__.update(field.__dict__)
-    return clone
+# Per output serializer class, its leaf fields bound once (without a parent): schema, not data,
+# one entry per class (a few dozen), never changed after it is built.
+_BOUND_LEAVES: dict[type, dict[str, serializers.Field]] = {}
+
+
+def _bound_leaves(cls: type[serializers.Serializer]) -> dict[str, serializers.Field]:
+    leaves = _BOUND_LEAVES.get(cls)
+    if leaves is None:
+        leaves = {}
+        for name, declared in cls._declared_fields.items():
+            if _is_leaf(declared):
+                field = copy.deepcopy(declared)
+                field.bind(field_name=name, parent=None)  # type: ignore[arg-type]
+                leaves[name] = field
+        _BOUND_LEAVES[cls] = leaves
+    return leaves
+
+
+def _is_leaf(field: serializers.Field) -> bool:
+    return not (
+        isinstance(field, serializers.BaseSerializer) or hasattr(field, "child") or hasattr(field, "child_relation")
+    )
 
 
 class _PageMetaFields(serializers.Serializer):
