@@ -331,3 +331,57 @@ def test_the_writer_stores_every_field_as_it_came_characters_copy_escapes_includ
         200, 1500, None, record.logged_at
     )  # fmt: skip
     assert ApiLogEntry.objects.get(request_path="/api/v1/customers").request_body == "{}"
+
+
+def test_copy_writes_what_entry_values_gives_for_every_field(tenant):
+    """`records_write` formats the COPY stream itself on PostgreSQL (`copy_rows`): every column
+    reads back as `entry_values` gives it (ids, timestamps to the microsecond, NULLs, masking,
+    query-only requests, a non-JSON response, texts with COPY's special characters)."""
+    import uuid as uuid_module
+
+    from audit.api_logs import _random_ids
+
+    key_id = uuid_module.uuid4()
+    records = []
+    for index, body in enumerate(
+        [b'{"customer": {"external_id": "c\\\\1", "api_key": "secret"}}', b"", b"not json\ttab", None]
+    ):
+        record = _record(body or b"", organization=tenant.organization, days=index)
+        if body is None:
+            record.request_body, record.body_size = None, 100_000  # above the cap
+        record.api_key_id = key_id if index % 2 else None
+        record.api_key_prefix = "bxb_\\pre"
+        record.http_method = "get" if index == 1 else "post"
+        record.query = {"page": "2", "token": "t"} if index == 1 else {}
+        record.response_is_json = index != 2
+        record.request_path = f"/api/v1/customers/{index}\r\n"
+        record.correlation_id = f"corr\t{index}"
+        record.logged_at = timezone.now().replace(microsecond=123456) - dt.timedelta(days=index)
+        records.append(record)
+    before = timezone.now()
+    records_write(records)
+    stored = {entry.request_path: entry for entry in ApiLogEntry.objects.all()}
+    assert len(stored) == 4
+    for record in records:
+        entry = stored[record.request_path]
+        expected = entry_values(record)
+        for name, value in expected.items():
+            assert getattr(entry, f"{name}_id" if name == "organization" else name) == value, name
+        assert entry.id.version == 4 and entry.created_at >= before
+    assert len({entry.id for entry in stored.values()}) == 4
+    ids = _random_ids(1000)
+    assert len(set(ids)) == 1000
+    assert all(uuid_module.UUID(text).version == 4 and uuid_module.UUID(text).hex == text for text in ids)
+
+
+def test_copy_drops_nul_characters_a_postgresql_text_cannot_hold(tenant):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY stream is PostgreSQL's")
+    record = _record(b"{}", organization=tenant.organization)
+    record.request_path = "/api/v1/customers/a\x00b"
+    record.client = "agent\x00"
+    records_write([record])
+    entry = ApiLogEntry.objects.get()
+    assert (entry.request_path, entry.client) == ("/api/v1/customers/ab", "agent")

@@ -154,3 +154,46 @@ def test_event_batch_uses_one_statement_on_postgresql(tenant, settings):
         assert tenant.client.post("/api/v1/events/batch", {"events": EVENTS[2:4]}, format="json").status_code == 200
     statements = [q["sql"] for q in queries.captured_queries]
     assert len(statements) == 1 and "jsonb_to_recordset" in statements[0], "\n".join(s[:150] for s in statements)
+
+
+def test_the_ingestion_cursor_is_kept_per_connection_and_replaced_with_it(tenant, settings):
+    """`metering.store.postgres._statement_cursor`: one psycopg cursor for every ingestion statement
+    of a connection (not closed by its users), a new one once the old is closed or the connection
+    replaced; statements through it are still seen by Django's query log."""
+    settings.CLICKHOUSE_URL = ""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    from django.test.utils import CaptureQueriesContext
+
+    from metering.store import postgres
+
+    _setup(tenant.organization)
+    first = postgres._statement_cursor().cursor
+    assert postgres._statement_cursor().cursor is first and not first.closed
+    with CaptureQueriesContext(connection) as queries:
+        for event in EVENTS[:3]:
+            assert tenant.client.post("/api/v1/events", {"event": event}, format="json").status_code == 200
+    assert sum("INSERT INTO metering_event" in q["sql"] for q in queries.captured_queries) == 3
+    assert postgres._statement_cursor().cursor is first and not first.closed
+    first.close()  # closed (as when its connection is): the next statement gets a new cursor
+    assert tenant.client.post("/api/v1/events", {"event": EVENTS[3]}, format="json").status_code == 200
+    second = postgres._statement_cursor().cursor
+    assert second is not first and not second.closed and second.connection is connection.connection
+    assert Event.objects.filter(organization=tenant.organization).count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replaced_connection_gets_a_new_ingestion_cursor(tenant, settings):
+    settings.CLICKHOUSE_URL = ""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    from metering.store import postgres
+
+    _setup(tenant.organization)
+    assert tenant.client.post("/api/v1/events", {"event": EVENTS[0]}, format="json").status_code == 200
+    old = postgres._statement_cursor().cursor
+    connection.close()
+    assert tenant.client.post("/api/v1/events", {"event": EVENTS[1]}, format="json").status_code == 200
+    new = postgres._statement_cursor().cursor
+    assert new is not old and new.connection is connection.connection and old.connection.closed
+    assert Event.objects.filter(organization=tenant.organization).count() == 2
