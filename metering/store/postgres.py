@@ -72,8 +72,10 @@ _HOUR = "date_trunc('hour', {} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
 # the WAL flush, without BEGIN / SET LOCAL / COMMIT round trips and without touching the session
 # (the next statement on the connection is durable again).
 _LOCK_ASYNC = _LOCK + ", set_config('synchronous_commit', 'off', true) AS sc"
-_BATCH_SQL: dict[bool, str] = {}
-_ONE_EVENT_SQL: dict[bool, str] = {}
+# The statements' texts, made once, as UTF-8 bytes: psycopg encodes a `str` query at every
+# execution and hashes the new bytes (its query and prepared-statement caches are keyed by them).
+_BATCH_SQL: dict[bool, bytes] = {}
+_ONE_EVENT_SQL: dict[bool, bytes] = {}
 
 
 # The link rows of unique-count events (the trigger of migration 0009 links them; `linked` false).
@@ -82,7 +84,7 @@ LINK_COLUMNS = [
 ]  # fmt: skip
 
 
-def _batch_sql(durable: bool) -> str:
+def _batch_sql(durable: bool) -> bytes:
     """One statement: take the shared advisory lock, insert the events that are new, and add the
     inserted ones to their hourly rollups (a data-modifying CTE), returning the inserted keys and,
     on each row, whether the organization has live pay-in-advance charges (an uncorrelated
@@ -129,11 +131,11 @@ def _batch_sql(durable: bool) -> str:
         f"EXISTS (SELECT 1 FROM {charges} WHERE organization_id = %(org)s AND pay_in_advance AND deleted_at IS NULL) "
         "FROM ins"
     )
-    _BATCH_SQL[durable] = sql
-    return sql
+    _BATCH_SQL[durable] = encoded = sql.encode()
+    return encoded
 
 
-def _one_event_sql(durable: bool) -> str:
+def _one_event_sql(durable: bool) -> bytes:
     """The batch statement's writes for a single event, with plain parameters. It also answers, in
     the same round trip, whether the organization has live pay-in-advance charges: invoicing must
     know it after every ingestion to bill their instant fees, a per-process cache of it could skip
@@ -166,8 +168,8 @@ def _one_event_sql(durable: bool) -> str:
         f"SELECT id::text, EXISTS (SELECT 1 FROM {charges} WHERE organization_id = %(org)s "
         "AND pay_in_advance AND deleted_at IS NULL) FROM ins"
     )
-    _ONE_EVENT_SQL[durable] = sql
-    return sql
+    _ONE_EVENT_SQL[durable] = encoded = sql.encode()
+    return encoded
 
 
 def _document(ordered: list[ParsedEvent], refs: SubscriptionRefs) -> str:

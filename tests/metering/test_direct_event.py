@@ -195,3 +195,19 @@ def test_the_direct_answer_counts_each_limit_once(tenant, keys, settings):
     assert [count for _, count in requests_ratelimit._local._counts.values()] == [2]
     assert sorted(ratelimit._local_counts.values()) == [2]
     assert Event.objects.filter(transaction_id="once_2").count() == 0
+
+
+def test_the_default_headers_are_made_once_per_view_class_and_a_class_redefining_them_is_left_to_drf():
+    from billing_project.core.api.views import _default_headers
+    from metering.api.views import EventCollectionView
+
+    class Custom(EventCollectionView):
+        @property
+        def default_response_headers(self):
+            return {"Allow": "POST"}
+
+    assert EventCollectionView._answers_directly() and not Custom._answers_directly()
+    view = EventCollectionView()
+    view.setup(None)
+    assert _default_headers(EventCollectionView) == (None, tuple(view.default_response_headers.items()))
+    assert _default_headers(EventCollectionView) == (None, (("Allow", "GET, POST, HEAD, OPTIONS"),))
