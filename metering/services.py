@@ -195,8 +195,10 @@ def events_ingest(
 
 def _ingested(organization: Organization, result: IngestResult) -> IngestResult:
     """Count what a request stored and tell the apps above (`events_ingested`)."""
-    result.duplicates.sort(key=lambda e: e.index)
-    result.events.sort(key=lambda e: e.index)
+    if len(result.duplicates) > 1:
+        result.duplicates.sort(key=lambda e: e.index)
+    if len(result.events) > 1:
+        result.events.sort(key=lambda e: e.index)
     if result.events:  # a counter that does not move is not touched (each `inc` takes a lock)
         prometheus.events_ingested.inc(len(result.events))
     if result.duplicates:

@@ -96,15 +96,21 @@ class EventErrorShape(TypedDict):
     created_at: str
 
 
-def event_dict(event: Any, created_at: str | None = None) -> EventShape:
-    """A stored `Event` or a just-ingested `ParsedEvent` in Lago's EventResponse shape."""
+def event_dict(event: Any, created_at: str | None = None, *, ids: tuple[str, str] | None = None) -> EventShape:
+    """A stored `Event` or a just-ingested `ParsedEvent` in Lago's EventResponse shape. `ids`: its
+    subscription's and customer's ids as text when known (`IngestResult.subscription_ids`)."""
     if created_at is None:
         created_at = iso_ms(event.created_at)
+    if ids is None:
+        subscription_id = str(event.subscription_id) if event.subscription_id else None
+        customer_id = str(event.customer_id) if event.customer_id else None
+    else:
+        subscription_id, customer_id = ids
     return {
         "lago_id": str(event.id),
         "transaction_id": event.transaction_id,
-        "lago_customer_id": str(event.customer_id) if event.customer_id else None,
-        "lago_subscription_id": str(event.subscription_id) if event.subscription_id else None,
+        "lago_customer_id": customer_id,
+        "lago_subscription_id": subscription_id,
         "external_subscription_id": event.external_subscription_id,
         "external_customer_id": event.external_customer_id or None,
         "code": event.code,

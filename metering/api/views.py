@@ -89,7 +89,8 @@ class EventCollectionView(OrganizationAPIView):
         """Store one event: (the response's data, the events limit's headers)."""
         headers = _single_event_rate_limit(request, self.organization)
         result = services.events_ingest(self.organization, [payload], single=True, cached_lookups=True)
-        return {"event": event_dict(result.events[0])}, headers
+        event = result.events[0]
+        return {"event": event_dict(event, ids=result.subscription_ids.get(event.external_subscription_id))}, headers
 
     @endpoint("events_create", EventEnvelope, request=EventInputEnvelope)
     def post(self, request: Request) -> Response:
