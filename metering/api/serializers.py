@@ -26,7 +26,11 @@ def iso_ms(moment: datetime) -> str:
     offset = moment.utcoffset()
     if offset:
         moment = moment.astimezone(UTC)
-    return moment.isoformat(timespec="milliseconds")[:23] + "Z"
+    # What `isoformat(timespec="milliseconds")[:23] + "Z"` gives, without the C `sprintf` per field
+    # that `isoformat` runs (about a fifth fewer instructions; two per single-event response).
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, moment.microsecond // 1000
+    )  # fmt: skip
 
 
 def _decimal_text(value: Any) -> str | None:

@@ -211,3 +211,21 @@ def test_the_default_headers_are_made_once_per_view_class_and_a_class_redefining
     view.setup(None)
     assert _default_headers(EventCollectionView) == (None, tuple(view.default_response_headers.items()))
     assert _default_headers(EventCollectionView) == (None, (("Allow", "GET, POST, HEAD, OPTIONS"),))
+
+
+def test_iso_ms_is_isoformat_to_the_millisecond():
+    import datetime as dt
+    import random
+
+    from metering.api.serializers import iso_ms
+
+    rng = random.Random(7)
+    zones = [None, dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone(dt.timedelta(hours=-8))]
+    for _ in range(5000):
+        moment = dt.datetime(
+            rng.choice([1, 999, 1970, 2024, 9998]), rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23),
+            rng.randint(0, 59), rng.randint(0, 59), rng.choice([0, 999, 1000, 999999, rng.randint(0, 999999)]),
+            tzinfo=rng.choice(zones),
+        )  # fmt: skip
+        utc = moment.astimezone(dt.UTC) if moment.utcoffset() else moment
+        assert iso_ms(moment) == utc.isoformat(timespec="milliseconds")[:23] + "Z"
