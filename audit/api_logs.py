@@ -304,7 +304,7 @@ def copy_rows(records: list[ApiLogRecord], now: dt.datetime) -> bytes:
     created_at = now.isoformat()
     ids: dict[Any, str] = {}
     minutes: dict[tuple[int, ...], str] = {}
-    lines = []
+    lines: list[str] = []
     append = lines.append
     for record, entry_id in zip(records, _random_ids(len(records)), strict=True):
         if record.request_body is not None and not record.request_body and record.query:

@@ -207,8 +207,10 @@ def test_the_default_headers_are_made_once_per_view_class_and_a_class_redefining
             return {"Allow": "POST"}
 
     assert EventCollectionView._answers_directly() and not Custom._answers_directly()
+    from django.http import HttpRequest
+
     view = EventCollectionView()
-    view.setup(None)
+    view.setup(HttpRequest())
     assert _default_headers(EventCollectionView) == (None, tuple(view.default_response_headers.items()))
     assert _default_headers(EventCollectionView) == (None, (("Allow", "GET, POST, HEAD, OPTIONS"),))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any, cast
 
 from django.core.exceptions import RequestDataTooBig
@@ -188,18 +188,27 @@ class OrganizationAPIView(APIView):
         return self.request.auth
 
 
-@lru_cache(maxsize=256)
-def _default_headers(view_class: type[APIView]) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+# View class -> its default headers (`_default_headers`); at most `_DEFAULT_HEADERS_MAX` kept.
+_DEFAULT_HEADERS: dict[type, tuple[str | None, tuple[tuple[str, str], ...]]] = {}
+_DEFAULT_HEADERS_MAX = 256
+
+
+def _default_headers(view_class: type) -> tuple[str | None, tuple[tuple[str, str], ...]]:
     """DRF's `default_response_headers` of a view answering directly (its `Vary`, then the others in
     order), made once per view class: they follow from the class alone (its renderers and the
     methods it defines; `_answers_directly` refuses a class that redefines them), where DRF's
     property lists the methods again for every response (~12,000 instructions). Bounded by the
-    number of view classes (at most 256 kept); holds no data."""
-    view = view_class()
-    view.setup(None)  # as `as_view` sets a view up: `head` answered by `get`
-    defaults = view.default_response_headers
-    vary = defaults.pop("Vary", None)
-    return vary, tuple(defaults.items())
+    number of view classes (`_DEFAULT_HEADERS_MAX` kept); holds no data."""
+    known = _DEFAULT_HEADERS.get(view_class)
+    if known is None:
+        view = view_class()
+        view.setup(HttpRequest())  # as `as_view` sets a view up: `head` answered by `get`
+        defaults = view.default_response_headers
+        vary = defaults.pop("Vary", None)
+        known = (vary, tuple(defaults.items()))
+        if len(_DEFAULT_HEADERS) < _DEFAULT_HEADERS_MAX:
+            _DEFAULT_HEADERS[view_class] = known
+    return known
 
 
 def root_payload(request: Request, key: str, *, lago_only: Iterable[LagoOnly] = ()) -> dict[str, Any]:
