@@ -196,10 +196,9 @@ def records_write(records: list[ApiLogRecord]) -> None:
     CPU for one 60 kB record (bench/RESULTS.md, "API logs").
 
     The COPY stream is written here as text (`copy_rows`), not row by row through psycopg's
-    `write_row`, which dumps each value by its type: ~58,000 instructions per event-sized record,
-    against ~44,000 here, most of it the scans and copies of the texts (bench/RESULTS.md, "The single
-    event, fourth pass").
-    """
+    `write_row`, which dumps each value by its type: with a `uuid4()` and `entry_values` per record
+    that was ~88,000 instructions per event-sized record, ~44,000 here, most of it the scans and
+    copies of the bodies (bench/RESULTS.md, "The single event, fourth pass")."""
     from audit.models import ApiLogEntry
 
     now = timezone.now()
