@@ -304,7 +304,9 @@ def _with_credits(customer_ids: list[Any]) -> set[Any]:
         .order_by()
     )
     wallets = (
-        Wallet.objects.filter(customer_id__any=customer_ids, status=WalletStatus.ACTIVE).values("customer_id").order_by()
+        Wallet.objects.filter(customer_id__any=customer_ids, status=WalletStatus.ACTIVE)
+        .values("customer_id")
+        .order_by()
     )
     return {row["customer_id"] for row in coupons.union(notes, wallets)}
 

@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payments', '0005_sent_emails'),
+        ("payments", "0005_sent_emails"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='sentemail',
-            name='kind',
-            field=models.CharField(choices=[('invoice.finalized', 'Invoice Finalized'), ('credit_note.created', 'Credit Note Created'), ('payment_receipt.created', 'Payment Receipt Created'), ('payment.failed', 'Payment Failed'), ('payment_request.created', 'Payment Request Created')], max_length=32),
+            model_name="sentemail",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("invoice.finalized", "Invoice Finalized"),
+                    ("credit_note.created", "Credit Note Created"),
+                    ("payment_receipt.created", "Payment Receipt Created"),
+                    ("payment.failed", "Payment Failed"),
+                    ("payment_request.created", "Payment Request Created"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

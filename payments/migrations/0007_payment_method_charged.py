@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payments', '0006_email_kinds_payment_failed_request'),
+        ("payments", "0006_email_kinds_payment_failed_request"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='payment',
-            name='payment_method_id',
+            model_name="payment",
+            name="payment_method_id",
             field=models.UUIDField(blank=True, null=True),
         ),
     ]

@@ -47,9 +47,7 @@ def invoice_payment_failure(payment: Payment, invoice: Invoice) -> None:
     )
 
 
-def customer_webhook(
-    organization: Organization, customer: Customer, webhook_type: str, extra: dict[str, Any]
-) -> None:
+def customer_webhook(organization: Organization, customer: Customer, webhook_type: str, extra: dict[str, Any]) -> None:
     from customers.representation import customer_payload
 
     webhook_send(

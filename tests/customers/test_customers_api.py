@@ -160,5 +160,7 @@ def test_currency_is_a_default_that_may_change_whatever_was_billed(tenant):
     assert response.status_code == 200 and response.json()["customer"]["currency"] == "EUR"
     invoice.refresh_from_db()
     assert invoice.currency == "USD"
-    bad = tenant.client.post("/api/v1/customers", {"customer": {"external_id": "cur-1", "currency": "EURO"}}, format="json")
+    bad = tenant.client.post(
+        "/api/v1/customers", {"customer": {"external_id": "cur-1", "currency": "EURO"}}, format="json"
+    )
     assert bad.status_code == 422 and bad.json()["error_details"] == {"currency": ["value_is_invalid"]}

@@ -238,7 +238,10 @@ def test_one_off_invoice(organization, endpoint):
     assert customer.currency == invoice.currency != "EUR"
     with pytest.raises(ValidationFailure):  # still a real ISO 4217 code
         invoice_create_one_off(
-            organization, external_customer_id=customer.external_id, currency="EURO", fees=[{"add_on_code": add_on.code}]
+            organization,
+            external_customer_id=customer.external_id,
+            currency="EURO",
+            fees=[{"add_on_code": add_on.code}],
         )
 
 
