@@ -483,7 +483,9 @@ def run(args: argparse.Namespace) -> None:
 
 def report_halves(args, results, halves) -> None:
     """Each half of the run on its own: requests served, reads p95 by route, and the CPU per request
-    of the workers and of the bench database's PostgreSQL backends (read at the middle), so that a
+    of the workers and of the bench database's PostgreSQL backends (read at the middle; a request
+    counts in the half it was sent in, not the one it was scheduled in, which differ once the clients
+    fall behind an overloaded server), so that a
     half slower than the other shows whether its requests cost more and where; then the reads' p95
     by 5 s, where a stall of a few seconds (a VACUUM, a checkpoint) stands out."""
     middle = args.duration / 2

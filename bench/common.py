@@ -280,6 +280,7 @@ def open_loop(
             time.sleep(pause)
         label, method, path, body = next_request(rng, counter)
         counter += 1
+        sent_at = time.time() - start_at  # later than `next_at` when this process fell behind
         started = time.perf_counter()
         status = 0
         try:
@@ -299,7 +300,7 @@ def open_loop(
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         service = (time.perf_counter() - started) * 1000
         scheduled = max(service, (time.time() - next_at) * 1000)
-        results.append((label, service, scheduled, status, next_at - start_at))
+        results.append((label, service, scheduled, status, sent_at))
         next_at += interval
     unsent = max(0, int((end - next_at) / interval) + 1) if next_at < end else 0
     return results, unsent, time.process_time() - cpu_start, connects
